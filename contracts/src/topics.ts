@@ -1,0 +1,49 @@
+/**
+ * Kafka topics of CONTRACT section 5: the single source of truth for topic names and partition counts.
+ * The local stack creates exactly these; docker-compose.yml is checked against this file by a test.
+ */
+
+export const PROVIDERS = ['stripe', 'square', 'adyen', 'braintree'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** Raw webhook topics written by the edge, one per provider object category. */
+export const RAW_TOPICS = {
+  'stripe.payment_intent': 'webhooks.stripe.payment_intent',
+  'stripe.charge': 'webhooks.stripe.charge',
+  'stripe.refund': 'webhooks.stripe.refund',
+  'square.payment': 'webhooks.square.payment',
+  'square.refund': 'webhooks.square.refund',
+  'adyen.notification': 'webhooks.adyen.notification',
+  'braintree.notification': 'webhooks.braintree.notification',
+} as const;
+export type RawTopicKey = keyof typeof RAW_TOPICS;
+export type RawTopic = (typeof RAW_TOPICS)[RawTopicKey];
+
+export const TOPICS = {
+  ...RAW_TOPICS,
+  webhooksDlq: 'webhooks.dlq',
+  normalized: 'payments.normalized',
+  validationDlq: 'payments.validation.dlq',
+} as const;
+
+export type TopicKind = 'raw' | 'normalized' | 'dlq';
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly kind: TopicKind;
+}
+
+/** Every topic the platform uses, with its kind (the kind picks the partition count). */
+export const TOPIC_SPECS: readonly TopicSpec[] = [
+  ...Object.values(RAW_TOPICS).map((name) => ({ name, kind: 'raw' as const })),
+  { name: TOPICS.normalized, kind: 'normalized' },
+  { name: TOPICS.webhooksDlq, kind: 'dlq' },
+  { name: TOPICS.validationDlq, kind: 'dlq' },
+];
+
+/** Default partition counts per kind; override with KAFKA_PARTITIONS_RAW / _NORMALIZED / _DLQ. */
+export const DEFAULT_PARTITIONS: Readonly<Record<TopicKind, number>> = {
+  raw: 3,
+  normalized: 3,
+  dlq: 1,
+};
