@@ -1,0 +1,13 @@
+export type { ServiceName } from './service.ts';
+export { kafkaAdminClient, partitionsFor } from './services/kafka.ts';
+export { TEMPORAL_CLI } from './services/temporal.ts';
+export {
+  killService,
+  SERVICE_NAMES,
+  type ServiceStatus,
+  stackDown,
+  stackStatus,
+  stackUp,
+  startService,
+  stopService,
+} from './stack.ts';

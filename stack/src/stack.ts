@@ -1,0 +1,159 @@
+/**
+ * Starts, stops and reports the local stack. `up` is idempotent: healthy services are left alone (a service that
+ * something else started is used, never restarted), missing ones are installed, started and provisioned.
+ * `down` stops only what the stack itself started (it has a pid file for it).
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { logFile, STATE_DIR } from './paths.ts';
+import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
+import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
+import { kafka } from './services/kafka.ts';
+import { postgres } from './services/postgres.ts';
+import { redis } from './services/redis.ts';
+import { temporal } from './services/temporal.ts';
+
+export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis };
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+
+export type ServiceState = 'healthy' | 'starting' | 'unhealthy' | 'stopped';
+
+export interface ServiceStatus {
+  readonly name: ServiceName;
+  readonly state: ServiceState;
+  readonly address: string;
+  /** True when the stack started this process (and `stack:down` will stop it). */
+  readonly managed: boolean;
+  readonly pid?: number;
+  readonly log?: string;
+}
+
+const silent: Logger = () => {};
+
+/** One `up`/`down` at a time per state folder: two concurrent `up`s must not start two brokers. */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(STATE_DIR, { recursive: true });
+  const lock = join(STATE_DIR, 'stack.lock');
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch {
+      const holder = Number(readFileSync(lock, 'utf8').trim() || '0');
+      if (!holder || !isAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`stack is locked by process ${holder} (${lock})`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+export async function serviceStatus(name: ServiceName): Promise<ServiceStatus> {
+  const service = SERVICES[name];
+  const pid = managedPid(name);
+  const healthy = await service.isHealthy();
+  const state: ServiceState = healthy ? 'healthy' : pid !== undefined ? 'starting' : 'stopped';
+  return {
+    name,
+    state,
+    address: service.address,
+    managed: pid !== undefined,
+    ...(pid !== undefined ? { pid, log: logFile(name) } : {}),
+  };
+}
+
+export async function stackStatus(): Promise<ServiceStatus[]> {
+  return Promise.all(SERVICE_NAMES.map(serviceStatus));
+}
+
+async function bringUp(service: Service, log: Logger): Promise<void> {
+  const say: Logger = (m) => log(`[${service.name}] ${m}`);
+  if (!(await service.isHealthy())) {
+    let pid = managedPid(service.name);
+    if (pid === undefined) {
+      say('starting');
+      pid = await service.start(say);
+    } else {
+      say(`waiting for process ${pid}`);
+    }
+    const started = pid;
+    try {
+      await waitFor(service.name, () => service.isHealthy(), {
+        timeoutMs: service.startTimeoutMs,
+        alive: () => isAlive(started),
+      });
+    } catch (err) {
+      const tail = tailOf(logFile(service.name));
+      throw new Error(`${(err as Error).message}; last lines of ${logFile(service.name)}:\n${tail}`);
+    }
+    say(`healthy at ${service.address}`);
+  }
+  await service.provision?.(say);
+}
+
+function tailOf(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export interface UpOptions {
+  readonly only?: readonly ServiceName[];
+  readonly log?: Logger;
+}
+
+export async function stackUp({ only = SERVICE_NAMES, log = silent }: UpOptions = {}): Promise<ServiceStatus[]> {
+  return withLock(async () => {
+    const services = only.map((n) => SERVICES[n]);
+    // Installs one after another (apt-get cannot run twice at once); start-ups in parallel.
+    for (const s of services) await s.ensureInstalled((m) => log(`[${s.name}] ${m}`));
+    const results = await Promise.allSettled(services.map((s) => bringUp(s, log)));
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason?.message ?? r.reason}`] : [],
+    );
+    if (failures.length > 0) throw new Error(`stack:up failed\n${failures.join('\n')}`);
+    return Promise.all(only.map(serviceStatus));
+  });
+}
+
+export interface DownOptions {
+  readonly only?: readonly ServiceName[];
+  /** SIGKILL instead of a clean stop: for tests that prove crash safety. */
+  readonly kill?: boolean;
+  readonly log?: Logger;
+}
+
+export async function stackDown({ only = SERVICE_NAMES, kill = false, log = silent }: DownOptions = {}): Promise<void> {
+  await withLock(async () => {
+    await Promise.all(
+      only.map(async (name) => {
+        const pid = managedPid(name);
+        if (pid === undefined) {
+          forgetPid(name);
+          return;
+        }
+        log(`[${name}] ${kill ? 'killing' : 'stopping'} process ${pid}`);
+        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (SERVICES[name].stopSignal ?? 'SIGTERM') });
+        forgetPid(name);
+      }),
+    );
+  });
+}
+
+/** Programmatic helpers for tests that stop or crash one service and bring it back. */
+export const startService = (name: ServiceName, log: Logger = silent) => stackUp({ only: [name], log });
+export const stopService = (name: ServiceName, log: Logger = silent) => stackDown({ only: [name], log });
+export const killService = (name: ServiceName, log: Logger = silent) => stackDown({ only: [name], kill: true, log });
