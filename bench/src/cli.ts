@@ -1,0 +1,62 @@
+/**
+ * `npm run bench [-- <target>...] [--quick]`: runs each benchmark target (bench/src/targets/<target>.ts, a module
+ * exporting `run({ quick })`) in a fresh process, one after another, then prints the report of every result file.
+ * `--quick` runs each on a small input (what CI does so that no benchmark rots). `--report` only prints.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runStreaming } from '../../scripts/run-suites.ts';
+import { REPO_ROOT } from '../../stack/src/paths.ts';
+import { formatReport, readResults } from './report.ts';
+
+const TARGETS_DIR = join(REPO_ROOT, 'bench', 'src', 'targets');
+
+export function availableTargets(): string[] {
+  return readdirSync(TARGETS_DIR)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const reportOnly = args.includes('--report');
+  const requested = args.filter((a) => !a.startsWith('--'));
+  const known = availableTargets();
+  const unknown = requested.filter((t) => !known.includes(t));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown target(s) ${unknown.join(', ')}; available: ${known.join(', ') || '(none)'}`);
+    return 2;
+  }
+  const failed: string[] = [];
+  if (!reportOnly) {
+    for (const target of requested.length > 0 ? requested : known) {
+      console.log(`\n=== bench ${target}${quick ? ' (quick)' : ''}`);
+      const started = Date.now();
+      const { code } = await runStreaming(
+        process.execPath,
+        ['--import', 'tsx', join(REPO_ROOT, 'bench', 'src', 'run-target.ts'), target],
+        { cwd: REPO_ROOT, env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' } },
+      );
+      console.log(
+        `=== bench ${target}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      );
+      if (code !== 0) failed.push(target);
+    }
+  }
+  console.log(`\n=== benchmark report\n${formatReport(readResults())}`);
+  if (failed.length > 0) {
+    console.error(`bench: failed targets: ${failed.join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_DATABASE_URL, serviceAddresses } from './services.ts';
+import { DEFAULT_PARTITIONS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
+
+describe('topics', () => {
+  it('lists every topic of CONTRACT section 5 exactly once', () => {
+    const names = TOPIC_SPECS.map((t) => t.name);
+    assert.equal(new Set(names).size, names.length);
+    assert.deepEqual([...names].sort(), [
+      'payments.normalized',
+      'payments.validation.dlq',
+      'webhooks.adyen.notification',
+      'webhooks.braintree.notification',
+      'webhooks.dlq',
+      'webhooks.square.payment',
+      'webhooks.square.refund',
+      'webhooks.stripe.charge',
+      'webhooks.stripe.payment_intent',
+      'webhooks.stripe.refund',
+    ]);
+  });
+
+  it('names raw topics webhooks.<provider>.<category> after their key', () => {
+    for (const [key, topic] of Object.entries(RAW_TOPICS)) assert.equal(topic, `webhooks.${key}`);
+    assert.equal(TOPICS.normalized, 'payments.normalized');
+  });
+
+  it('defaults to 3 partitions for raw and normalized topics', () => {
+    assert.equal(DEFAULT_PARTITIONS.raw, 3);
+    assert.equal(DEFAULT_PARTITIONS.normalized, 3);
+  });
+});
+
+describe('serviceAddresses', () => {
+  it('uses the contract defaults with an empty environment', () => {
+    const a = serviceAddresses({});
+    assert.deepEqual(a.kafkaBrokers, ['127.0.0.1:9092']);
+    assert.equal(a.temporalAddress, '127.0.0.1:7233');
+    assert.equal(a.databaseUrl, DEFAULT_DATABASE_URL);
+    assert.equal(a.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(a.edgePort, 8080);
+    assert.ok(Object.isFrozen(a));
+  });
+
+  it('reads a broker list and ports from the environment', () => {
+    const a = serviceAddresses({ KAFKA_BROKERS: 'a:1, b:2,', EDGE_PORT: '9000' });
+    assert.deepEqual(a.kafkaBrokers, ['a:1', 'b:2']);
+    assert.equal(a.edgePort, 9000);
+  });
+
+  it('rejects an EDGE_PORT that is not a port', () => {
+    assert.throws(() => serviceAddresses({ EDGE_PORT: 'eighty' }), /EDGE_PORT must be a TCP port/);
+    assert.throws(() => serviceAddresses({ EDGE_PORT: '70000' }), /EDGE_PORT/);
+  });
+});
