@@ -54,6 +54,24 @@ function psqlSuperuser(sql: string): string {
   });
 }
 
+/** True when the platform's role can already log in to its database over TCP (then nothing needs creating). */
+function platformRoleWorks(): boolean {
+  try {
+    run(
+      join(requireBinDir(), 'psql'),
+      ['-X', '-q', '-h', host, '-p', String(port), '-U', user, '-d', database, '-c', 'SELECT 1'],
+      {
+        what: 'psql as the platform role',
+        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+        timeoutMs: 10_000,
+      },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const postgres: Service = {
   name: 'postgres',
   address: `postgres://${user}@${host}:${port}/${database}`,
@@ -126,6 +144,7 @@ export const postgres: Service = {
   },
 
   async provision(log: Logger) {
+    if (platformRoleWorks()) return;
     const exists = psqlSuperuser(`SELECT 1 FROM pg_roles WHERE rolname = '${user}';`).trim() === '1';
     if (!exists) log(`creating role ${user} and database ${database}`);
     psqlSuperuser(
