@@ -3,7 +3,7 @@
  * exporting `run({ quick })`) in a fresh process, one after another, then prints the report of every result file.
  * `--quick` runs each on a small input (what CI does so that no benchmark rots). `--report` only prints.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runStreaming } from '../../scripts/run-suites.ts';
 import { REPO_ROOT } from '../../stack/src/paths.ts';
@@ -12,6 +12,7 @@ import { formatReport, readResults } from './report.ts';
 const TARGETS_DIR = join(REPO_ROOT, 'bench', 'src', 'targets');
 
 export function availableTargets(): string[] {
+  if (!existsSync(TARGETS_DIR)) return [];
   return readdirSync(TARGETS_DIR)
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
     .map((f) => f.slice(0, -3))
