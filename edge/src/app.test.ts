@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { WebhookDlqRecord } from '@pep/contracts';
+import braintree from 'braintree';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { EdgeMetrics } from './metrics.ts';
+import { GroupCommitProducer } from './producer.ts';
+import { adyenSignature, adyenSigningString } from './providers/adyen.ts';
+import { squareSignature } from './providers/square.ts';
+import { stripeSignature } from './providers/stripe.ts';
+import { type BatchSink, MemorySink, type OutRecord } from './sink.ts';
+
+const NOW = 1_800_000_000;
+const config = loadConfig({ EDGE_MAX_BODY_BYTES: '4096', EDGE_LINGER_MS: '1', EDGE_SINK: 'memory' });
+
+function setup(sink: BatchSink = new MemorySink(), over: Partial<typeof config.limits> = {}) {
+  const cfg = { ...config, limits: { ...config.limits, ...over } };
+  const metrics = new EdgeMetrics();
+  const producer = new GroupCommitProducer(
+    sink,
+    cfg.limits,
+    metrics,
+    createLogger('error', {}, () => undefined),
+  );
+  const app = createApp({
+    config: cfg,
+    producer,
+    metrics,
+    log: createLogger('error', {}, () => undefined),
+    ready: async () => true,
+    nowSeconds: () => NOW,
+  });
+  return { app, sink, metrics, producer };
+}
+const waitFor = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), 'condition not reached');
+};
+
+const stripeBody = (id = 'evt_1', type = 'payment_intent.succeeded') =>
+  JSON.stringify({ id, type, data: { object: { id: 'pi_1', amount: 100, currency: 'usd' } } });
+const stripeReq = (body: string, t = NOW, secret = 'whsec_test_secret_for_dev', path = '/webhooks/stripe') =>
+  new Request(`http://edge${path}`, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': `t=${t},v1=${stripeSignature(secret, String(t), Buffer.from(body)).toString('hex')}`,
+      'x-request-id': 'req-123',
+    },
+  });
+
+describe('edge routes (memory sink)', () => {
+  test('Stripe: 200 after the write, raw bytes and headers on the right topic, trailing slash accepted', async () => {
+    const { app, sink } = setup();
+    const body = stripeBody();
+    for (const path of ['/webhooks/stripe', '/webhooks/stripe/']) {
+      const res = await app.request(stripeReq(body, NOW, undefined, path));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { status: 'accepted', event_id: 'evt_1' });
+      assert.equal(res.headers.get('x-request-id'), 'req-123');
+    }
+    const rec = (sink as MemorySink).records[0] as OutRecord;
+    assert.equal(rec.topic, 'webhooks.stripe.payment_intent');
+    assert.equal(rec.key, 'pi_1');
+    assert.equal(Buffer.from(rec.value).toString(), body);
+    assert.equal(rec.headers['request-id'], 'req-123');
+    assert.equal(rec.headers.provider, 'stripe');
+    assert.equal(rec.headers['event-id'], 'evt_1');
+    assert.match(rec.headers['received-at'] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  test('Stripe forged and expired signatures: 401 JSON error, DLQ record with redacted headers', async () => {
+    const { app, sink } = setup();
+    const forged = await app.request(stripeReq(stripeBody(), NOW, 'whsec_wrong'));
+    assert.equal(forged.status, 401);
+    const err = (await forged.json()) as { error: { code: string; message: string } };
+    assert.equal(err.error.code, 'invalid_signature');
+    assert.ok(!JSON.stringify(err).includes('whsec'));
+    const expired = await app.request(stripeReq(stripeBody(), NOW - 301));
+    assert.equal(((await expired.json()) as { error: { code: string } }).error.code, 'signature_expired');
+    const mem = sink as MemorySink;
+    await waitFor(() => mem.records.length === 2);
+    const dlq = JSON.parse(Buffer.from((mem.records[0] as OutRecord).value).toString()) as WebhookDlqRecord;
+    assert.equal((mem.records[0] as OutRecord).topic, 'webhooks.dlq');
+    assert.equal(dlq.reason, 'invalid_signature');
+    assert.equal(dlq.security_event, true);
+    assert.equal(dlq.http_status, 401);
+    assert.equal(dlq.headers['stripe-signature'], '[redacted]');
+    assert.equal(dlq.body, stripeBody());
+    assert.equal(dlq.body_encoding, 'utf8');
+    assert.equal(dlq.request_id, 'req-123');
+  });
+
+  test('400 for bad JSON after a valid signature; non-UTF-8 bodies are base64 in the DLQ', async () => {
+    const { app, sink } = setup();
+    const res = await app.request(stripeReq('{"id": "evt_1", oops'));
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_json');
+    const raw = Buffer.from([0xff, 0xfe, 0x00]);
+    const t = NOW;
+    const r2 = await app.request(
+      new Request('http://edge/webhooks/stripe', {
+        method: 'POST',
+        body: raw,
+        headers: {
+          'stripe-signature': `t=${t},v1=${stripeSignature('whsec_test_secret_for_dev', String(t), raw).toString('hex')}`,
+        },
+      }),
+    );
+    assert.equal(r2.status, 400);
+    const mem = sink as MemorySink;
+    await waitFor(() => mem.records.length === 2);
+    const dlq = JSON.parse(Buffer.from((mem.records[1] as OutRecord).value).toString()) as WebhookDlqRecord;
+    assert.equal(dlq.body_encoding, 'base64');
+    assert.deepEqual(Buffer.from(dlq.body, 'base64'), raw);
+  });
+
+  test('413 over the body limit, by Content-Length and by streamed size, without storing anything', async () => {
+    const { app, sink } = setup();
+    const big = 'x'.repeat(5000);
+    const res = await app.request(stripeReq(big));
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_too_large');
+    const stream = new ReadableStream({
+      start(ctl) {
+        for (let i = 0; i < 10; i++) ctl.enqueue(new Uint8Array(1000));
+        ctl.close();
+      },
+    });
+    const res2 = await app.request(
+      new Request('http://edge/webhooks/square', { method: 'POST', body: stream, duplex: 'half' } as RequestInit),
+    );
+    assert.equal(res2.status, 413);
+    assert.equal((sink as MemorySink).written, 0);
+  });
+
+  test('Square, Adyen ([accepted]) and Braintree are accepted on their topics', async () => {
+    const { app, sink } = setup();
+    const sq = JSON.stringify({
+      event_id: 'sq_evt_1',
+      type: 'payment.updated',
+      merchant_id: 'M1',
+      data: { type: 'payment', id: 'P1', object: { payment: { id: 'P1' } } },
+    });
+    const r1 = await app.request(
+      new Request('http://edge/webhooks/square', {
+        method: 'POST',
+        body: sq,
+        headers: {
+          'x-square-hmacsha256-signature': squareSignature(
+            'sq_signature_key_for_dev',
+            config.square.notificationUrl,
+            Buffer.from(sq),
+          ).toString('base64'),
+        },
+      }),
+    );
+    assert.equal(r1.status, 200);
+    const item: Record<string, unknown> = {
+      pspReference: 'PSP1',
+      merchantAccountCode: 'M',
+      merchantReference: 'o1',
+      amount: { value: 0, currency: 'EUR' },
+      eventCode: 'AUTHORISATION',
+      success: 'true',
+    };
+    item.additionalData = {
+      hmacSignature: adyenSignature(config.adyen.hmacKeys[0] as Buffer, adyenSigningString(item) as string).toString(
+        'base64',
+      ),
+    };
+    const r2 = await app.request(
+      new Request('http://edge/webhooks/adyen', {
+        method: 'POST',
+        body: JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }),
+      }),
+    );
+    assert.equal(r2.status, 200);
+    assert.equal(await r2.text(), '[accepted]');
+    const gw = new braintree.BraintreeGateway({
+      environment: braintree.Environment.Sandbox,
+      merchantId: 'test_merchant_id',
+      publicKey: 'test_public_key',
+      privateKey: 'test_private_key',
+    });
+    const sample = gw.webhookTesting.sampleNotification('transaction_settled', 'txn_77');
+    const form = new URLSearchParams(sample).toString();
+    const r3 = await app.request(
+      new Request('http://edge/webhooks/braintree/', {
+        method: 'POST',
+        body: form,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+    );
+    assert.equal(r3.status, 200, await r3.clone().text());
+    const topics = (sink as MemorySink).records.map((r) => [r.topic, r.key]);
+    assert.deepEqual(topics, [
+      ['webhooks.square.payment', 'P1'],
+      ['webhooks.adyen.notification', 'PSP1'],
+      ['webhooks.braintree.notification', 'txn_77'],
+    ]);
+    assert.equal(Buffer.from(((sink as MemorySink).records[2] as OutRecord).value).toString(), form);
+  });
+
+  test('a verified event without a topic is stored in the DLQ before its 200', async () => {
+    const { app, sink } = setup();
+    const res = await app.request(stripeReq(stripeBody('evt_9', 'customer.created')));
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'accepted', event_id: 'evt_9', routed: 'dlq' });
+    const rec = (sink as MemorySink).records[0] as OutRecord;
+    assert.equal(rec.topic, 'webhooks.dlq');
+    assert.equal((JSON.parse(Buffer.from(rec.value).toString()) as WebhookDlqRecord).reason, 'unroutable_event_type');
+  });
+
+  test('Braintree challenge answers public_key|hmac; bad challenges are 400', async () => {
+    const { app } = setup();
+    const ok = await app.request('/webhooks/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53');
+    assert.equal(ok.status, 200);
+    const gw = new braintree.BraintreeGateway({
+      environment: braintree.Environment.Sandbox,
+      merchantId: 'm',
+      publicKey: 'test_public_key',
+      privateKey: 'test_private_key',
+    });
+    assert.equal(await ok.text(), gw.webhookNotification.verify('20f9f8ed05f77439fe955c977e4c8a53'));
+    assert.equal((await app.request('/webhooks/braintree?bt_challenge=zz')).status, 400);
+    assert.equal((await app.request('/webhooks/braintree')).status, 400);
+  });
+
+  test('503 with Retry-After when the sink fails or the in-flight bound is reached', async () => {
+    const failing: BatchSink = {
+      kind: 'x',
+      send: () => Promise.reject(new Error('down')),
+      reset() {},
+      probe: async () => false,
+      close: async () => {},
+    };
+    const { app } = setup(failing);
+    const res = await app.request(stripeReq(stripeBody()));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), String(config.limits.retryAfterSeconds));
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'kafka_unavailable');
+
+    const never: BatchSink = {
+      kind: 'x',
+      send: () => new Promise(() => undefined),
+      reset() {},
+      probe: async () => true,
+      close: async () => {},
+    };
+    const s2 = setup(never, { maxInFlightMessages: 1, lingerMs: 0, produceTimeoutMs: 60_000 });
+    void s2.app.request(stripeReq(stripeBody('evt_a')));
+    await new Promise((r) => setTimeout(r, 10));
+    const over = await s2.app.request(stripeReq(stripeBody('evt_b')));
+    assert.equal(over.status, 503);
+    assert.equal(((await over.json()) as { error: { code: string } }).error.code, 'overloaded');
+  });
+
+  test('unknown provider and route are JSON 404; health, readiness and metrics answer', async () => {
+    const { app, metrics } = setup();
+    assert.equal((await app.request('/webhooks/paypal', { method: 'POST', body: '{}' })).status, 404);
+    const nf = await app.request('/nope');
+    assert.equal(nf.status, 404);
+    assert.equal(((await nf.json()) as { error: { code: string } }).error.code, 'not_found');
+    assert.equal((await app.request('/healthz')).status, 200);
+    assert.equal((await app.request('/readyz')).status, 200);
+    await app.request(stripeReq(stripeBody()));
+    const text = await (await app.request('/metrics')).text();
+    assert.match(text, /edge_http_requests_total\{provider="stripe",status="200"\} 1/);
+    assert.match(text, /edge_batch_messages_count 1/);
+    assert.match(text, /edge_inflight_messages 0/);
+    assert.equal(metrics.requests.get({ provider: 'stripe', status: '200' }), 1);
+  });
+});

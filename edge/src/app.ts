@@ -1,0 +1,332 @@
+/**
+ * The edge's HTTP surface (CONTRACT section 3) as a Hono app, runtime-neutral: the same app is served by Bun.serve
+ * and by @hono/node-server. A webhook is answered 200 only after its record is acknowledged by the sink
+ * (Kafka acks=all); 400/401 answers also send a DLQ record (fire-and-forget, low priority, counted when dropped).
+ */
+
+import {
+  DLQ_REASONS,
+  type DlqReason,
+  PROVIDERS,
+  type Provider,
+  RAW_HEADERS,
+  REDACTED,
+  SECURITY_DLQ_REASONS,
+  TOPICS,
+  type WebhookDlqRecord,
+} from '@pep/contracts';
+import { Hono } from 'hono';
+import type { EdgeConfig } from './config.ts';
+import type { Logger } from './log.ts';
+import type { EdgeMetrics } from './metrics.ts';
+import { type GroupCommitProducer, OverloadedError, ShuttingDownError } from './producer.ts';
+import { checkAdyen } from './providers/adyen.ts';
+import { braintreeChallengeAnswer, checkBraintree } from './providers/braintree.ts';
+import { checkSquare } from './providers/square.ts';
+import { checkStripe } from './providers/stripe.ts';
+import type { HeaderLookup, Verdict } from './providers/verdict.ts';
+import type { OutRecord } from './sink.ts';
+
+export interface AppDeps {
+  readonly config: EdgeConfig;
+  readonly producer: GroupCommitProducer;
+  readonly metrics: EdgeMetrics;
+  readonly log: Logger;
+  /** True when the sink can take writes; called by /readyz. */
+  readonly ready: () => Promise<boolean>;
+  /** Current Unix time in seconds (injectable for tests of the Stripe tolerance). */
+  readonly nowSeconds?: () => number;
+}
+
+export const ERROR_CODES = {
+  ...DLQ_REASONS,
+  bodyTooLarge: 'body_too_large',
+  overloaded: 'overloaded',
+  kafkaUnavailable: 'kafka_unavailable',
+  shuttingDown: 'shutting_down',
+  notFound: 'not_found',
+  invalidChallenge: 'invalid_challenge',
+  internal: 'internal_error',
+} as const;
+
+/** Headers whose values never go into a DLQ record. */
+const SENSITIVE_HEADERS = new Set([
+  'stripe-signature',
+  'x-square-hmacsha256-signature',
+  'x-square-signature',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+]);
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_DLQ_HEADER_CHARS = 8192;
+
+const json = (status: number, body: unknown, extra: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...extra } });
+export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
+  json(status, { error: { code, message } }, extra);
+
+class BodyTooLarge extends Error {}
+
+/** Reads the body without going past maxBytes: a declared Content-Length over the limit is refused unread. */
+async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null) {
+    const n = Number(declared);
+    if (Number.isFinite(n) && n > maxBytes) throw new BodyTooLarge();
+    if (Number.isFinite(n)) {
+      const buf = new Uint8Array(await req.arrayBuffer());
+      if (buf.byteLength > maxBytes) throw new BodyTooLarge();
+      return buf;
+    }
+  }
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function bodyForDlq(body: Uint8Array): { body: string; body_encoding: 'utf8' | 'base64' } {
+  try {
+    return { body: strictUtf8.decode(body), body_encoding: 'utf8' };
+  } catch {
+    return {
+      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+      body_encoding: 'base64',
+    };
+  }
+}
+
+function redactedHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  let chars = 0;
+  headers.forEach((value, name) => {
+    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : value;
+    chars += name.length + v.length;
+    if (chars <= MAX_DLQ_HEADER_CHARS) out[name] = v;
+  });
+  return out;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { config, producer, metrics, log } = deps;
+  const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  const limits = config.limits;
+  const retryAfter = { 'retry-after': String(limits.retryAfterSeconds) };
+  const app = new Hono({ strict: false });
+
+  const verdictFor = (provider: Provider, headers: HeaderLookup, body: Uint8Array): Verdict => {
+    switch (provider) {
+      case 'stripe':
+        return checkStripe(headers, body, config.stripe, nowSeconds());
+      case 'square':
+        return checkSquare(headers, body, config.square);
+      case 'adyen':
+        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems });
+      case 'braintree':
+        return checkBraintree(headers('content-type'), body, config.braintree);
+    }
+  };
+
+  const dlqRecord = (
+    provider: Provider,
+    reason: DlqReason,
+    message: string,
+    httpStatus: number,
+    req: Request,
+    body: Uint8Array,
+    eventId: string | null,
+    requestId: string,
+    receivedAt: string,
+  ): OutRecord => {
+    const rec: WebhookDlqRecord = {
+      schema_version: 1,
+      provider,
+      reason,
+      message,
+      security_event: SECURITY_DLQ_REASONS.includes(reason),
+      http_status: httpStatus,
+      headers: redactedHeaders(req.headers),
+      ...bodyForDlq(body),
+      event_id: eventId,
+      request_id: requestId,
+      received_at: receivedAt,
+    };
+    return {
+      topic: TOPICS.webhooksDlq,
+      key: eventId,
+      value: Buffer.from(JSON.stringify(rec)),
+      headers: {
+        [RAW_HEADERS.receivedAt]: receivedAt,
+        [RAW_HEADERS.requestId]: requestId,
+        [RAW_HEADERS.provider]: provider,
+        'dlq-reason': reason,
+      },
+    };
+  };
+
+  app.post('/webhooks/:provider', async (c) => {
+    const started = performance.now();
+    const provider = c.req.param('provider') as Provider;
+    if (!PROVIDERS.includes(provider)) return errorResponse(404, ERROR_CODES.notFound, 'unknown provider');
+    const req = c.req.raw;
+    const receivedAt = new Date().toISOString();
+    const incomingId = req.headers.get('x-request-id');
+    const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+    const reqLog = log.child({ request_id: requestId, provider });
+    const finish = (res: Response): Response => {
+      res.headers.set('x-request-id', requestId);
+      metrics.requests.inc({ provider, status: String(res.status) });
+      metrics.requestDuration.observe((performance.now() - started) / 1000, { provider });
+      return res;
+    };
+
+    let body: Uint8Array;
+    try {
+      body = await readBody(req, limits.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        reqLog.info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
+        return finish(
+          errorResponse(413, ERROR_CODES.bodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`, {
+            connection: 'close',
+          }),
+        );
+      }
+      throw err;
+    }
+
+    const headers: HeaderLookup = (name) => req.headers.get(name);
+    const verdict = verdictFor(provider, headers, body);
+
+    if (!verdict.ok) {
+      const rec = dlqRecord(
+        provider,
+        verdict.code,
+        verdict.message,
+        verdict.status,
+        req,
+        body,
+        verdict.eventId,
+        requestId,
+        receivedAt,
+      );
+      metrics.dlqRecords.inc({ reason: verdict.code });
+      producer.enqueue(rec, { lowPriority: true }).catch((err: Error) => {
+        metrics.dlqWriteFailures.inc();
+        reqLog.warn('dlq record not written', { reason: verdict.code, error: err.message });
+      });
+      const logFn = verdict.status === 401 ? reqLog.warn : reqLog.info;
+      logFn('webhook rejected', { status: verdict.status, reason: verdict.code, event_id: verdict.eventId });
+      return finish(errorResponse(verdict.status, verdict.code, verdict.message));
+    }
+
+    const record: OutRecord =
+      verdict.topic === null
+        ? dlqRecord(
+            provider,
+            DLQ_REASONS.unroutableEventType,
+            `no topic for event type ${verdict.eventType}`,
+            200,
+            req,
+            body,
+            verdict.eventId,
+            requestId,
+            receivedAt,
+          )
+        : {
+            topic: verdict.topic,
+            key: verdict.key,
+            value: body,
+            headers: {
+              [RAW_HEADERS.receivedAt]: receivedAt,
+              [RAW_HEADERS.requestId]: requestId,
+              [RAW_HEADERS.provider]: provider,
+              [RAW_HEADERS.contentType]: req.headers.get('content-type') ?? '',
+              [RAW_HEADERS.eventId]: verdict.eventId,
+              [RAW_HEADERS.eventType]: verdict.eventType,
+              ...(provider === 'braintree' ? { [RAW_HEADERS.bodyEncoding]: 'form' } : {}),
+            },
+          };
+    try {
+      await producer.enqueue(record);
+    } catch (err) {
+      const e = err as Error;
+      if (e instanceof OverloadedError) {
+        reqLog.warn('webhook refused: in-flight bound reached', { event_id: verdict.eventId });
+        return finish(
+          errorResponse(503, ERROR_CODES.overloaded, 'the edge is at its in-flight bound; retry later', retryAfter),
+        );
+      }
+      if (e instanceof ShuttingDownError) {
+        return finish(
+          errorResponse(503, ERROR_CODES.shuttingDown, 'the edge is shutting down; retry later', retryAfter),
+        );
+      }
+      reqLog.warn('webhook not acknowledged: write failed', { event_id: verdict.eventId, error: e.message });
+      return finish(
+        errorResponse(503, ERROR_CODES.kafkaUnavailable, 'the event could not be stored; retry later', retryAfter),
+      );
+    }
+    if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
+    if (reqLog.isEnabled('debug')) reqLog.debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
+    if (provider === 'adyen') {
+      return finish(new Response('[accepted]', { status: 200, headers: { 'content-type': 'text/plain' } }));
+    }
+    return finish(
+      json(200, {
+        status: 'accepted',
+        event_id: verdict.eventId,
+        ...(verdict.topic === null ? { routed: 'dlq' } : {}),
+      }),
+    );
+  });
+
+  app.get('/webhooks/braintree', (c) => {
+    const challenge = c.req.query('bt_challenge');
+    const answer = challenge ? braintreeChallengeAnswer(challenge, config.braintree.keyPairs) : null;
+    if (answer === null)
+      return errorResponse(400, ERROR_CODES.invalidChallenge, 'bt_challenge must be 20 to 32 lowercase hex characters');
+    return new Response(answer, { status: 200, headers: { 'content-type': 'text/plain' } });
+  });
+
+  app.get('/healthz', () => json(200, { status: 'ok' }));
+  app.get('/readyz', async () => {
+    if (producer.isClosing) return json(503, { status: 'shutting_down' });
+    return (await deps.ready())
+      ? json(200, { status: 'ready', sink: config.sink })
+      : json(503, { status: 'kafka_unreachable' });
+  });
+  app.get(
+    '/metrics',
+    () => new Response(metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4' } }),
+  );
+
+  app.notFound(() => errorResponse(404, ERROR_CODES.notFound, 'no such route'));
+  app.onError((err) => {
+    log.error('unhandled error', { error: err });
+    return errorResponse(500, ERROR_CODES.internal, 'internal error');
+  });
+  return app;
+}

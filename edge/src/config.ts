@@ -1,0 +1,220 @@
+/**
+ * Edge configuration: read once at startup from the environment (CONTRACT section 2 plus EDGE_* tuning knobs),
+ * validated, and frozen. A bad value stops the process with a message naming the variable; secret values are never
+ * part of a message. Not for runtime reconfiguration: restart the process to change anything.
+ */
+
+import { createHash } from 'node:crypto';
+import { serviceAddresses } from '@pep/contracts';
+
+/** Local default secrets; identical to the committed `.env.example` (a unit test keeps them in sync). */
+export const DEFAULT_SECRETS = Object.freeze({
+  STRIPE_WEBHOOK_SECRET: 'whsec_test_secret_for_dev',
+  SQUARE_WEBHOOK_SIGNATURE_KEY: 'sq_signature_key_for_dev',
+  ADYEN_HMAC_KEY: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
+  BRAINTREE_PUBLIC_KEY: 'test_public_key',
+  BRAINTREE_PRIVATE_KEY: 'test_private_key',
+});
+export const DEFAULT_SQUARE_NOTIFICATION_URL = 'http://127.0.0.1:8080/webhooks/square';
+export const DEFAULT_BRAINTREE_MERCHANT_ID = 'test_merchant_id';
+
+export interface BraintreeKeyPair {
+  readonly publicKey: string;
+  /** SHA-1 digest of the private key: the HMAC-SHA1 key Braintree uses. The private key itself is not kept. */
+  readonly hmacKey: Buffer;
+}
+
+export type SinkKind = 'kafka' | 'memory';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface EdgeConfig {
+  readonly nodeEnv: string;
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaClientId: string;
+  readonly sink: SinkKind;
+  readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
+  readonly square: { readonly keys: readonly Buffer[]; readonly notificationUrl: string };
+  readonly adyen: { readonly hmacKeys: readonly Buffer[] };
+  readonly braintree: { readonly keyPairs: readonly BraintreeKeyPair[]; readonly merchantId: string };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly lingerMs: number;
+    readonly maxBatchMessages: number;
+    readonly maxBatchBytes: number;
+    readonly maxInFlightMessages: number;
+    readonly maxInFlightBytes: number;
+    readonly produceTimeoutMs: number;
+    readonly retryAfterSeconds: number;
+    readonly shutdownTimeoutMs: number;
+    readonly maxAdyenItems: number;
+  };
+  readonly logLevel: LogLevel;
+  /** True when any secret still has its committed local default (allowed only outside production). */
+  readonly usesDefaultSecrets: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function list(env: NodeJS.ProcessEnv, name: keyof typeof DEFAULT_SECRETS): string[] {
+  const raw = env[name] ?? DEFAULT_SECRETS[name];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new ConfigError(`${name} must hold at least one secret (comma-separated for rotation)`);
+  return items;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** Validates the environment into a frozen config. Throws ConfigError with a clear message on any bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const production = nodeEnv === 'production';
+  let addresses: ReturnType<typeof serviceAddresses>;
+  try {
+    addresses = serviceAddresses(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (addresses.kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS must list at least one host:port');
+  for (const b of addresses.kafkaBrokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(b))
+      throw new ConfigError(`KAFKA_BROKERS entry must be host:port, got ${JSON.stringify(b)}`);
+  }
+
+  const stripeSecrets = list(env, 'STRIPE_WEBHOOK_SECRET');
+  const squareKeys = list(env, 'SQUARE_WEBHOOK_SIGNATURE_KEY');
+  const adyenHex = list(env, 'ADYEN_HMAC_KEY');
+  const btPublic = list(env, 'BRAINTREE_PUBLIC_KEY');
+  const btPrivate = list(env, 'BRAINTREE_PRIVATE_KEY');
+
+  adyenHex.forEach((k, i) => {
+    if (!/^(?:[0-9a-fA-F]{2})+$/.test(k)) {
+      throw new ConfigError(`ADYEN_HMAC_KEY entry ${i + 1} must be an even-length hex string`);
+    }
+  });
+  if (btPublic.length !== btPrivate.length) {
+    throw new ConfigError(
+      `BRAINTREE_PUBLIC_KEY and BRAINTREE_PRIVATE_KEY must list the same number of keys (pairs by position), got ${btPublic.length} and ${btPrivate.length}`,
+    );
+  }
+
+  const defaults: [string, string[]][] = [
+    ['STRIPE_WEBHOOK_SECRET', stripeSecrets],
+    ['SQUARE_WEBHOOK_SIGNATURE_KEY', squareKeys],
+    ['ADYEN_HMAC_KEY', adyenHex],
+    ['BRAINTREE_PRIVATE_KEY', btPrivate],
+  ];
+  const defaultNames = defaults
+    .filter(([name, values]) =>
+      values.some((v) => v.toLowerCase() === DEFAULT_SECRETS[name as keyof typeof DEFAULT_SECRETS].toLowerCase()),
+    )
+    .map(([name]) => name);
+  if (production && defaultNames.length > 0) {
+    throw new ConfigError(
+      `NODE_ENV=production but these variables still hold the committed local default secret: ${defaultNames.join(', ')}`,
+    );
+  }
+
+  const notificationUrl = env.SQUARE_NOTIFICATION_URL ?? DEFAULT_SQUARE_NOTIFICATION_URL;
+  try {
+    new URL(notificationUrl);
+  } catch {
+    throw new ConfigError(`SQUARE_NOTIFICATION_URL must be an absolute URL, got ${JSON.stringify(notificationUrl)}`);
+  }
+
+  const sink = (env.EDGE_SINK ?? 'kafka') as SinkKind;
+  if (sink !== 'kafka' && sink !== 'memory')
+    throw new ConfigError(`EDGE_SINK must be kafka or memory, got ${JSON.stringify(sink)}`);
+  // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
+  if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
+
+  const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  }
+
+  const maxBodyBytes = int(env, 'EDGE_MAX_BODY_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024);
+  const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
+  const maxInFlightBytes = int(env, 'EDGE_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, maxBodyBytes, 4 * 1024 * 1024 * 1024);
+
+  const config: EdgeConfig = {
+    nodeEnv,
+    production,
+    host: env.EDGE_HOST ?? '0.0.0.0',
+    port: addresses.edgePort,
+    kafkaBrokers: addresses.kafkaBrokers,
+    kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
+    sink,
+    stripe: {
+      secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
+      toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
+    },
+    square: { keys: Object.freeze(squareKeys.map((s) => Buffer.from(s, 'utf8'))), notificationUrl },
+    adyen: { hmacKeys: Object.freeze(adyenHex.map((h) => Buffer.from(h, 'hex'))) },
+    braintree: {
+      keyPairs: Object.freeze(
+        btPublic.map((publicKey, i) =>
+          Object.freeze({
+            publicKey,
+            hmacKey: createHash('sha1')
+              .update(btPrivate[i] as string)
+              .digest(),
+          }),
+        ),
+      ),
+      merchantId: env.BRAINTREE_MERCHANT_ID ?? DEFAULT_BRAINTREE_MERCHANT_ID,
+    },
+    limits: {
+      maxBodyBytes,
+      lingerMs: int(env, 'EDGE_LINGER_MS', 5, 0, 1000),
+      maxBatchMessages: int(env, 'EDGE_MAX_BATCH_MESSAGES', 1000, 1, 100_000),
+      maxBatchBytes,
+      maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
+      maxInFlightBytes,
+      produceTimeoutMs: int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
+      retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
+      shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
+      maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
+    },
+    logLevel,
+    usesDefaultSecrets: defaultNames.length > 0,
+  };
+  for (const part of [config.stripe, config.square, config.adyen, config.braintree, config.limits]) Object.freeze(part);
+  return Object.freeze(config);
+}
+
+/** A printable view of the config with every secret replaced by a count; safe to log. */
+export function describeConfig(c: EdgeConfig): Record<string, unknown> {
+  return {
+    nodeEnv: c.nodeEnv,
+    host: c.host,
+    port: c.port,
+    kafkaBrokers: c.kafkaBrokers,
+    sink: c.sink,
+    stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
+    square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },
+    adyen: { hmacKeys: `[${c.adyen.hmacKeys.length} redacted]` },
+    braintree: {
+      publicKeys: c.braintree.keyPairs.map((p) => p.publicKey),
+      privateKeys: `[${c.braintree.keyPairs.length} redacted]`,
+    },
+    limits: c.limits,
+    logLevel: c.logLevel,
+    usesDefaultSecrets: c.usesDefaultSecrets,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Kafka sink over kafkajs: an idempotent producer with acks=all (-1), one request in flight, no auto topic creation.
+ * `send` groups a batch by topic into one `sendBatch` call and resolves only after the broker acknowledged every
+ * partition. After any failure the producer is replaced (new producer id), because kafkajs rolls its sequence numbers
+ * back on a failed request: if that request had in fact been written, a later batch reusing the same sequence
+ * numbers would be taken by the broker for a duplicate and silently dropped while we acknowledge it.
+ */
+
+import {
+  type Admin,
+  CompressionTypes,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
+import type { Logger } from './log.ts';
+import type { BatchSink, OutRecord } from './sink.ts';
+
+export interface KafkaSinkOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** Broker-side timeout for the acks=all produce request. */
+  readonly requestTimeoutMs: number;
+  readonly log: Logger;
+}
+
+export class KafkaSink implements BatchSink {
+  readonly kind = 'kafka';
+  private readonly kafka: Kafka;
+  private producer: Producer | null = null;
+  private connecting: Promise<Producer> | null = null;
+  private admin: Admin | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: KafkaSinkOptions) {
+    const log = opts.log.child({ component: 'kafkajs' });
+    this.kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      connectionTimeout: 1000,
+      requestTimeout: Math.max(opts.requestTimeoutMs, 1000),
+      // Bounded retries: a batch that cannot be written fails within seconds and its requests get 503.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ namespace, level, log: entry }: LogEntry) => {
+          const { message, timestamp: _ts, logger: _l, ...rest } = entry as LogEntry['log'] & { logger?: string };
+          // kafkajs warns that bounded retries weaken exactly-once; we want at-least-once with fast 503s.
+          if (message?.startsWith('Limiting retries for the idempotent producer')) return;
+          const fields = { namespace, ...rest };
+          if (level <= logLevel.ERROR) log.error(message ?? 'kafkajs', fields);
+          else log.warn(message ?? 'kafkajs', fields);
+        },
+    });
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+  }
+
+  /** Connects (once) and returns the current producer. */
+  connect(): Promise<Producer> {
+    if (this.closed) return Promise.reject(new Error('sink closed'));
+    if (this.producer) return Promise.resolve(this.producer);
+    if (!this.connecting) {
+      const p = this.newProducer();
+      this.connecting = p
+        .connect()
+        .then(() => {
+          this.producer = p;
+          return p;
+        })
+        .finally(() => {
+          this.connecting = null;
+        });
+    }
+    return this.connecting;
+  }
+
+  async send(batch: readonly OutRecord[]): Promise<void> {
+    const producer = await this.connect();
+    const byTopic = new Map<string, TopicMessages>();
+    for (const r of batch) {
+      let t = byTopic.get(r.topic);
+      if (!t) {
+        t = { topic: r.topic, messages: [] };
+        byTopic.set(r.topic, t);
+      }
+      t.messages.push({
+        key: r.key,
+        value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+        headers: r.headers as Record<string, string>,
+      });
+    }
+    await producer.sendBatch({
+      topicMessages: [...byTopic.values()],
+      acks: -1,
+      timeout: this.opts.requestTimeoutMs,
+      compression: CompressionTypes.None,
+    });
+  }
+
+  reset(): void {
+    const old = this.producer;
+    this.producer = null;
+    if (old) old.disconnect().catch(() => undefined);
+  }
+
+  async probe(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const check = (async () => {
+      if (!this.admin) {
+        this.admin = this.kafka.admin({ retry: { retries: 0 } });
+        await this.admin.connect();
+      }
+      await this.admin.describeCluster();
+      return true;
+    })().catch(() => {
+      const a = this.admin;
+      this.admin = null;
+      a?.disconnect().catch(() => undefined);
+      return false;
+    });
+    const ok = await Promise.race([check, expired]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([this.producer?.disconnect(), this.admin?.disconnect()]);
+    this.producer = null;
+    this.admin = null;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics of the edge, rendered in the text exposition format at GET /metrics.
+ * A deliberately small registry (counters, gauges read at scrape time, fixed-bucket histograms) so the hot path
+ * pays a map lookup and an add per observation; not a general client library.
+ */
+
+type Labels = Record<string, string>;
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labelText = (labels: Labels) => {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+};
+
+interface Metric {
+  render(): string;
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const cur = this.values.get(key);
+    if (cur) cur.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(labelText(labels))?.value ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [key, v] of this.values) lines.push(`${this.name}${key} ${v.value}`);
+    return lines.join('\n');
+  }
+}
+
+export class Gauge implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {}
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= (this.buckets[i] as number)) {
+        (s.counts[i] as number)++;
+        break;
+      }
+    }
+    s.sum += value;
+    s.count++;
+  }
+  count(labels: Labels = {}): number {
+    return this.series.get(labelText(labels))?.count ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => {
+        cumulative += s.counts[i] as number;
+        lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${cumulative}`);
+      });
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${s.sum}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Every metric the edge exports. */
+export class EdgeMetrics {
+  readonly requests = new Counter('edge_http_requests_total', 'Webhook requests by provider and HTTP status');
+  readonly requestDuration = new Histogram(
+    'edge_http_request_duration_seconds',
+    'Webhook request latency by provider',
+    SECONDS_BUCKETS,
+  );
+  readonly batchMessages = new Histogram(
+    'edge_batch_messages',
+    'Messages per produced batch',
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+  );
+  readonly batchBytes = new Histogram(
+    'edge_batch_bytes',
+    'Bytes (values) per produced batch',
+    [1024, 8192, 65536, 262144, 1048576, 4194304],
+  );
+  readonly produceDuration = new Histogram(
+    'edge_produce_duration_seconds',
+    'Time from batch send to Kafka acknowledgement (acks=all)',
+    SECONDS_BUCKETS,
+  );
+  readonly batches = new Counter('edge_batches_total', 'Produced batches by result (ok, failed)');
+  readonly overloadRejections = new Counter(
+    'edge_overload_rejections_total',
+    'Requests refused with 503 because the in-flight bound was reached',
+  );
+  readonly dlqRecords = new Counter('edge_dlq_records_total', 'Records sent to webhooks.dlq by reason');
+  readonly dlqWriteFailures = new Counter(
+    'edge_dlq_write_failures_total',
+    'DLQ records that could not be written (dropped, logged)',
+  );
+  private readonly gauges: Gauge[] = [];
+
+  gauge(name: string, help: string, read: () => number): void {
+    this.gauges.push(new Gauge(name, help, read));
+  }
+
+  render(): string {
+    const all: Metric[] = [
+      this.requests,
+      this.requestDuration,
+      this.batchMessages,
+      this.batchBytes,
+      this.produceDuration,
+      this.batches,
+      this.overloadRejections,
+      this.dlqRecords,
+      this.dlqWriteFailures,
+      ...this.gauges,
+    ];
+    return `${all.map((m) => m.render()).join('\n')}\n`;
+  }
+}

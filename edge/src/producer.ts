@@ -1,0 +1,214 @@
+/**
+ * Group-commit producer: each request enqueues its record and waits on the batch that carries it. A batch leaves
+ * when it is full (messages or bytes), when the linger time has passed since the first record arrived at an idle
+ * producer, or right after the previous batch is acknowledged (records that queued during a send have already
+ * waited). One batch is in flight at a time, which keeps the idempotent producer's per-partition sequence simple
+ * and makes batching grow with load. In-flight messages and bytes are bounded; beyond the bound enqueue fails fast
+ * (the route answers 503 + Retry-After). A failed or timed-out batch rejects all its waiters (503) and resets the sink.
+ * Not responsible for retries: providers retry on 503, which is always safe.
+ */
+
+import type { Logger } from './log.ts';
+import type { EdgeMetrics } from './metrics.ts';
+import type { BatchSink, OutRecord } from './sink.ts';
+
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+  readonly code = 'overloaded';
+}
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+  readonly code = 'kafka_unavailable';
+}
+export class ShuttingDownError extends Error {
+  override readonly name = 'ShuttingDownError';
+  readonly code = 'shutting_down';
+}
+
+export interface ProducerLimits {
+  readonly lingerMs: number;
+  readonly maxBatchMessages: number;
+  readonly maxBatchBytes: number;
+  readonly maxInFlightMessages: number;
+  readonly maxInFlightBytes: number;
+  readonly produceTimeoutMs: number;
+}
+
+export interface EnqueueOptions {
+  /** Low priority (DLQ records of refused requests) may use only half of the in-flight bounds, so a flood of
+   * forged requests cannot crowd out real events. */
+  readonly lowPriority?: boolean;
+}
+
+interface Waiter {
+  readonly record: OutRecord;
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+export const recordBytes = (r: OutRecord): number => {
+  let n = r.value.byteLength + (r.key?.length ?? 0);
+  for (const k in r.headers) n += k.length + (r.headers[k] as string).length;
+  return n;
+};
+
+export class GroupCommitProducer {
+  private pending: Waiter[] = [];
+  private pendingBytes = 0;
+  private sending = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closing = false;
+  private idleWaiters: (() => void)[] = [];
+  inFlightMessages = 0;
+  inFlightBytes = 0;
+
+  constructor(
+    private readonly sink: BatchSink,
+    private readonly limits: ProducerLimits,
+    private readonly metrics: EdgeMetrics,
+    private readonly log: Logger,
+  ) {
+    metrics.gauge(
+      'edge_inflight_messages',
+      'Records accepted by the producer and not yet acknowledged or failed',
+      () => this.inFlightMessages,
+    );
+    metrics.gauge('edge_inflight_bytes', 'Bytes of in-flight records', () => this.inFlightBytes);
+    metrics.gauge('edge_pending_messages', 'Records waiting for the next batch', () => this.pending.length);
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Resolves once the record is durably written; rejects with Overloaded/Unavailable/ShuttingDown otherwise. */
+  enqueue(record: OutRecord, opts: EnqueueOptions = {}): Promise<void> {
+    if (this.closing) return Promise.reject(new ShuttingDownError('the edge is shutting down'));
+    const bytes = recordBytes(record);
+    const share = opts.lowPriority ? 0.5 : 1;
+    if (
+      this.inFlightMessages + 1 > this.limits.maxInFlightMessages * share ||
+      this.inFlightBytes + bytes > this.limits.maxInFlightBytes * share
+    ) {
+      this.metrics.overloadRejections.inc();
+      return Promise.reject(new OverloadedError('in-flight bound reached'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ record, bytes, resolve, reject });
+      this.pendingBytes += bytes;
+      this.inFlightMessages++;
+      this.inFlightBytes += bytes;
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.sending) return; // the running send flushes the queue when it completes
+    const full = this.pending.length >= this.limits.maxBatchMessages || this.pendingBytes >= this.limits.maxBatchBytes;
+    if (full || this.limits.lingerMs === 0 || this.closing) {
+      this.flush();
+      return;
+    }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, this.limits.lingerMs);
+    }
+  }
+
+  private takeBatch(): Waiter[] {
+    let n = 0;
+    let bytes = 0;
+    // Always at least one record, so a record larger than maxBatchBytes still goes (alone).
+    while (n < this.pending.length && n < this.limits.maxBatchMessages) {
+      const b = (this.pending[n] as Waiter).bytes;
+      if (n > 0 && bytes + b > this.limits.maxBatchBytes) break;
+      bytes += b;
+      n++;
+    }
+    const batch = this.pending.slice(0, n);
+    this.pending = this.pending.slice(n);
+    this.pendingBytes -= bytes;
+    return batch;
+  }
+
+  private flush(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.sending || this.pending.length === 0) return;
+    const batch = this.takeBatch();
+    const records = batch.map((w) => w.record);
+    const batchBytes = batch.reduce((s, w) => s + w.bytes, 0);
+    this.sending = true;
+    const started = performance.now();
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timeout = setTimeout(
+        () => reject(new Error(`produce not acknowledged within ${this.limits.produceTimeoutMs} ms`)),
+        this.limits.produceTimeoutMs,
+      );
+    });
+    const complete = (err: unknown) => {
+      clearTimeout(timeout);
+      // Bookkeeping first, so that the bound is released by the time a waiter's response is written.
+      this.metrics.produceDuration.observe((performance.now() - started) / 1000);
+      this.metrics.batchMessages.observe(batch.length);
+      this.metrics.batchBytes.observe(batchBytes);
+      this.inFlightMessages -= batch.length;
+      this.inFlightBytes -= batchBytes;
+      this.sending = false;
+      if (err === undefined) {
+        this.metrics.batches.inc({ result: 'ok' });
+        for (const w of batch) w.resolve();
+      } else {
+        this.metrics.batches.inc({ result: 'failed' });
+        // A failed batch may still have been written (ambiguous); the sink starts a fresh producer session so a
+        // later batch can never be mistaken by the broker for a duplicate of it.
+        this.sink.reset();
+        this.log.warn('batch failed; answering its requests 503', {
+          messages: batch.length,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        const failure = new UnavailableError('Kafka did not acknowledge the batch', { cause: err });
+        for (const w of batch) w.reject(failure);
+      }
+      if (this.pending.length > 0) this.flush();
+      else if (this.inFlightMessages === 0) for (const fn of this.idleWaiters.splice(0)) fn();
+    };
+    Promise.race([this.sink.send(records), deadline]).then(
+      () => complete(undefined),
+      (err: unknown) => complete(err ?? new Error('send failed')),
+    );
+  }
+
+  /**
+   * Graceful shutdown: refuse new records, send everything queued, and wait for the acknowledgements (bounded by
+   * timeoutMs). Records still unacknowledged at the deadline are answered 503 (never acknowledged).
+   */
+  async drain(timeoutMs: number): Promise<{ drained: boolean }> {
+    this.closing = true;
+    this.flush();
+    if (this.inFlightMessages === 0) return { drained: true };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const drained = await Promise.race([idle, expired]);
+    clearTimeout(timer);
+    if (!drained) {
+      const left = this.pending.splice(0);
+      for (const w of left) {
+        this.inFlightMessages--;
+        this.inFlightBytes -= w.bytes;
+        this.pendingBytes -= w.bytes;
+      }
+      for (const w of left) w.reject(new ShuttingDownError('shutdown deadline reached before the batch was sent'));
+    }
+    return { drained };
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Braintree webhooks (CONTRACT section 4): form fields `bt_signature` (`public_key|hex` pairs joined by `&`) and
+ * `bt_payload` (base64 XML `<notification>`). Expected hex = HMAC-SHA1 keyed by SHA-1(private key) over the payload
+ * (or the payload plus "\n"), exactly as the official SDK's `webhookNotification.parse`. Also the `bt_challenge`
+ * answer. Only the fields needed to key the event are read from the XML (kind, timestamp, subject ids); the
+ * transformer parses the full notification.
+ */
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { DLQ_REASONS, RAW_TOPICS } from '@pep/contracts';
+import type { BraintreeKeyPair } from '../config.ts';
+import { badRequest, isId, type Rejected, unauthorized, type Verdict } from './verdict.ts';
+
+const MAX_SIGNATURE_PAIRS = 16;
+const HEX40 = /^[0-9a-f]{40}$/;
+const PAYLOAD_CHARS = /^[A-Za-z0-9+=/\n]+$/;
+const CHALLENGE = /^[a-f0-9]{20,32}$/;
+
+export function braintreeSignatureHex(hmacKey: Buffer, payload: string): string {
+  return createHmac('sha1', hmacKey).update(payload, 'utf8').digest('hex');
+}
+
+export function verifyBraintreeSignature(
+  signature: string,
+  payload: string,
+  keyPairs: readonly BraintreeKeyPair[],
+): Rejected | null {
+  const pairs = signature
+    .split('&')
+    .filter((p) => p.includes('|'))
+    .slice(0, MAX_SIGNATURE_PAIRS)
+    .map((p) => p.split('|'));
+  if (pairs.length === 0)
+    return unauthorized(DLQ_REASONS.malformedSignature, 'bt_signature has no public_key|signature pair');
+  let matchedKey = false;
+  for (const [publicKey, hex] of pairs) {
+    const pair = keyPairs.find((k) => k.publicKey === publicKey);
+    if (!pair || hex === undefined) continue;
+    matchedKey = true;
+    if (!HEX40.test(hex)) continue;
+    const given = Buffer.from(hex, 'hex');
+    for (const data of [payload, `${payload}\n`]) {
+      const expected = createHmac('sha1', pair.hmacKey).update(data, 'utf8').digest();
+      if (timingSafeEqual(expected, given)) return null;
+    }
+  }
+  if (!matchedKey) return unauthorized(DLQ_REASONS.invalidSignature, 'bt_signature has no configured public key');
+  return unauthorized(DLQ_REASONS.invalidSignature, 'bt_signature does not match the payload');
+}
+
+/** Answer to `GET /webhooks/braintree?bt_challenge=<hex>`, signed with the first (current) key pair. */
+export function braintreeChallengeAnswer(challenge: string, keyPairs: readonly BraintreeKeyPair[]): string | null {
+  const current = keyPairs[0];
+  if (!current || !CHALLENGE.test(challenge)) return null;
+  return `${current.publicKey}|${braintreeSignatureHex(current.hmacKey, challenge)}`;
+}
+
+export interface BraintreeNotificationHead {
+  readonly kind: string;
+  readonly timestamp: string | null;
+  /** Element name of the subject (`transaction`, `dispute`, `subscription`, …) and its id. */
+  readonly subjectType: string | null;
+  readonly subjectId: string | null;
+  /** The payment the notification is about, where the XML names one. */
+  readonly transactionId: string | null;
+}
+
+const text = (xml: string, re: RegExp): string | null => {
+  const m = re.exec(xml);
+  return m?.[1] !== undefined ? m[1].trim() : null;
+};
+
+/** Reads kind, timestamp and subject ids from the decoded notification XML; null when it is not a notification. */
+export function readNotificationHead(xml: string): BraintreeNotificationHead | null {
+  if (!/^\s*(<\?xml[^>]*\?>\s*)?<notification>/.test(xml)) return null;
+  const subjectAt = xml.indexOf('<subject>');
+  const head = subjectAt >= 0 ? xml.slice(0, subjectAt) : xml;
+  const kind = text(head, /<kind>([^<]*)<\/kind>/);
+  if (!kind) return null;
+  const timestamp = text(head, /<timestamp[^>]*>([^<]*)<\/timestamp>/);
+  let subjectType: string | null = null;
+  let subjectId: string | null = null;
+  let transactionId: string | null = null;
+  if (subjectAt >= 0) {
+    const subject = xml.slice(subjectAt + '<subject>'.length);
+    subjectType = text(subject, /^\s*<([a-z_-]+)[\s>]/);
+    subjectId = text(subject, /<id>([^<]*)<\/id>/);
+    if (subjectType === 'transaction') transactionId = subjectId;
+    else transactionId = text(subject, /<transaction>\s*<id>([^<]*)<\/id>/);
+  }
+  return { kind, timestamp, subjectType, subjectId, transactionId };
+}
+
+export interface BraintreeOptions {
+  readonly keyPairs: readonly BraintreeKeyPair[];
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+export function checkBraintree(contentType: string | null, body: Uint8Array, opts: BraintreeOptions): Verdict {
+  if (contentType !== null && !contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    return badRequest(DLQ_REASONS.unsupportedMediaType, 'Braintree webhooks must be application/x-www-form-urlencoded');
+  }
+  let form: URLSearchParams;
+  try {
+    form = new URLSearchParams(utf8.decode(body));
+  } catch {
+    return badRequest(DLQ_REASONS.invalidForm, 'body is not a urlencoded form');
+  }
+  const signature = form.get('bt_signature');
+  const payload = form.get('bt_payload');
+  if (signature === null || signature === '')
+    return unauthorized(DLQ_REASONS.missingSignature, 'missing bt_signature field');
+  if (payload === null || payload === '') return badRequest(DLQ_REASONS.missingField, 'missing bt_payload field');
+  const sig = verifyBraintreeSignature(signature, payload, opts.keyPairs);
+  if (sig) return sig;
+  if (!PAYLOAD_CHARS.test(payload))
+    return badRequest(DLQ_REASONS.invalidField, 'bt_payload contains characters outside base64');
+  const head = readNotificationHead(Buffer.from(payload, 'base64').toString('utf8'));
+  if (!head) return badRequest(DLQ_REASONS.invalidField, 'bt_payload is not a <notification> with a <kind>');
+  const objectId = isId(head.subjectId) ? head.subjectId : null;
+  const eventId = `${head.kind}_${objectId ?? head.timestamp ?? 'unknown'}`.slice(0, 255);
+  const key = (isId(head.transactionId) ? head.transactionId : objectId) ?? eventId;
+  return { ok: true, topic: RAW_TOPICS['braintree.notification'], key, eventId, eventType: head.kind };
+}

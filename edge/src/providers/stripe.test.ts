@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Stripe from 'stripe';
+import { checkStripe, parseStripeSignatureHeader, stripeSignature, verifyStripeSignature } from './stripe.ts';
+
+const secret = 'whsec_test_secret_12345';
+const opts = { secrets: [Buffer.from(secret)], toleranceSeconds: 300 };
+const body = Buffer.from('{"test": "data"}');
+const sdk = new Stripe('sk_test_unused');
+const event = (over: Record<string, unknown> = {}) =>
+  Buffer.from(
+    JSON.stringify({
+      id: 'evt_1234567890abcdef',
+      type: 'payment_intent.succeeded',
+      data: { object: { id: 'pi_1234567890abcdef', amount: 2000, currency: 'usd' } },
+      ...over,
+    }),
+  );
+const headers = (h: Record<string, string>) => (name: string) => h[name] ?? null;
+
+describe('Stripe signature', () => {
+  test('matches the golden vectors of original-system 9.1', () => {
+    assert.equal(
+      stripeSignature(secret, '1700000000', body).toString('hex'),
+      '122e377bdecdc1af010bd49635b4617ca5f37592f4fa0390ddea83a6edcbb4fe',
+    );
+    assert.equal(
+      stripeSignature('whsec_test_secret_for_dev', '1700000000', body).toString('hex'),
+      'a459e8cdc3be716105691842686675a5a889fea1cafef07db30863132f265804',
+    );
+  });
+
+  test('accepts the golden vector at its own time and rejects it 301 s later as expired', () => {
+    const h = 't=1700000000,v1=122e377bdecdc1af010bd49635b4617ca5f37592f4fa0390ddea83a6edcbb4fe';
+    assert.equal(verifyStripeSignature(h, body, opts, 1_700_000_000), null);
+    assert.equal(verifyStripeSignature(h, body, opts, 1_700_000_300), null);
+    assert.equal(verifyStripeSignature(h, body, opts, 1_700_000_301)?.code, 'signature_expired');
+    assert.equal(verifyStripeSignature(h, body, opts, 1_699_999_699)?.code, 'signature_expired');
+  });
+
+  // The async SDK variants: under Bun the stripe package resolves to its worker build (WebCrypto, async only).
+  test('accepts exactly what the official SDK generateTestHeaderString produces', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = event().toString();
+    const header = await sdk.webhooks.generateTestHeaderStringAsync({ payload, secret, timestamp: now });
+    assert.match(header, /^t=\d+,v1=[0-9a-f]{64}$/);
+    assert.equal(verifyStripeSignature(header, Buffer.from(payload), opts, now), null);
+    // and the SDK agrees with us on a signature we compute
+    const ours = `t=${now},v1=${stripeSignature(secret, String(now), Buffer.from(payload)).toString('hex')}`;
+    assert.equal((await sdk.webhooks.constructEventAsync(payload, ours, secret)).id, 'evt_1234567890abcdef');
+  });
+
+  test('the SDK and we both reject a tampered body', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = event().toString();
+    const header = await sdk.webhooks.generateTestHeaderStringAsync({ payload, secret, timestamp: now });
+    const tampered = payload.replace('2000', '2001');
+    await assert.rejects(sdk.webhooks.constructEventAsync(tampered, header, secret));
+    assert.equal(verifyStripeSignature(header, Buffer.from(tampered), opts, now)?.code, 'invalid_signature');
+  });
+
+  test('any v1 may match, under any rotated secret; v0 and whitespace are tolerated', () => {
+    const good = stripeSignature(secret, '1700000000', body).toString('hex');
+    const h = ` t=1700000000 , v0=abc, v1=${'0'.repeat(64)} ,v1=${good} `;
+    const rotated = { secrets: [Buffer.from('whsec_new'), Buffer.from(secret)], toleranceSeconds: 300 };
+    assert.equal(verifyStripeSignature(h, body, rotated, 1_700_000_000), null);
+    assert.equal(
+      verifyStripeSignature(h, body, { ...rotated, secrets: [Buffer.from('whsec_new')] }, 1_700_000_000)?.code,
+      'invalid_signature',
+    );
+  });
+
+  test('a repeated or malformed t is a 401, not a crash', () => {
+    const v1 = `v1=${'a'.repeat(64)}`;
+    for (const h of [`t=1,t=2,${v1}`, `t=abc,${v1}`, `t=,${v1}`, v1, 't=1700000000', 'garbage', `t=1.5,${v1}`]) {
+      const r = verifyStripeSignature(h, body, opts, 1_700_000_000);
+      assert.equal(r?.status, 401, h);
+      assert.equal(r?.code, 'malformed_signature', h);
+    }
+    assert.equal(verifyStripeSignature(null, body, opts, 0)?.code, 'missing_signature');
+    assert.equal(verifyStripeSignature('  ', body, opts, 0)?.code, 'missing_signature');
+  });
+
+  test('parses several v1 values and ignores non-hex ones', () => {
+    const p = parseStripeSignatureHeader(`t=5,v1=${'b'.repeat(64)},v1=nothex,v1=${'c'.repeat(64)}`);
+    assert.ok(!('ok' in p));
+    assert.equal(p.v1.length, 2);
+  });
+});
+
+describe('Stripe routing', () => {
+  const signed = (b: Buffer, now: number) => ({
+    'stripe-signature': `t=${now},v1=${stripeSignature(secret, String(now), b).toString('hex')}`,
+  });
+  const now = 1_800_000_000;
+
+  test('routes by type prefix and keys by payment intent', () => {
+    const cases: [Record<string, unknown>, string | null, string][] = [
+      [{}, 'webhooks.stripe.payment_intent', 'pi_1234567890abcdef'],
+      [
+        { type: 'charge.succeeded', data: { object: { id: 'ch_1', payment_intent: 'pi_9' } } },
+        'webhooks.stripe.charge',
+        'pi_9',
+      ],
+      [
+        { type: 'charge.dispute.created', data: { object: { id: 'dp_1', charge: 'ch_2' } } },
+        'webhooks.stripe.charge',
+        'ch_2',
+      ],
+      [{ type: 'refund.created', data: { object: { id: 're_1' } } }, 'webhooks.stripe.refund', 're_1'],
+      [{ type: 'customer.created', data: { object: { id: 'cus_1' } } }, null, 'cus_1'],
+    ];
+    for (const [over, topic, key] of cases) {
+      const b = event(over);
+      const v = checkStripe(headers(signed(b, now)), b, opts, now);
+      assert.ok(v.ok, JSON.stringify(v));
+      assert.equal(v.topic, topic);
+      assert.equal(v.key, key);
+      assert.equal(v.eventId, 'evt_1234567890abcdef');
+    }
+  });
+
+  test('bad JSON and missing fields are 400 after a valid signature', () => {
+    const cases: [Buffer, string][] = [
+      [Buffer.from('{not json'), 'invalid_json'],
+      [Buffer.from('[1,2]'), 'invalid_field'],
+      [event({ id: undefined }), 'missing_field'],
+      [event({ id: 42 }), 'missing_field'],
+      [event({ type: null }), 'missing_field'],
+      [event({ data: {} }), 'missing_field'],
+    ];
+    for (const [b, code] of cases) {
+      const v = checkStripe(headers(signed(b, now)), b, opts, now);
+      assert.equal(v.ok, false);
+      assert.equal(!v.ok && v.status, 400);
+      assert.equal(!v.ok && v.code, code);
+    }
+  });
+
+  test('checks the signature before parsing', () => {
+    const v = checkStripe(
+      headers({ 'stripe-signature': `t=${now},v1=${'0'.repeat(64)}` }),
+      Buffer.from('{bad'),
+      opts,
+      now,
+    );
+    assert.equal(!v.ok && v.code, 'invalid_signature');
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The outcome of checking one provider request: either where to write it (topic and key), or why it is refused.
+ * Provider modules are pure and synchronous (no I/O), so they are unit-tested without a server or Kafka.
+ */
+
+import { DLQ_REASONS, type DlqReason, type RawTopic } from '@pep/contracts';
+
+export interface Accepted {
+  readonly ok: true;
+  /** Raw topic for the event, or null when the event is verified and well-formed but has no topic (goes to the DLQ). */
+  readonly topic: RawTopic | null;
+  readonly key: string;
+  readonly eventId: string;
+  readonly eventType: string;
+}
+
+export interface Rejected {
+  readonly ok: false;
+  readonly status: 400 | 401;
+  readonly code: DlqReason;
+  /** Safe to return to the caller: never contains a secret, an expected signature or a stack trace. */
+  readonly message: string;
+  readonly eventId: string | null;
+}
+
+export type Verdict = Accepted | Rejected;
+
+/** Lower-cased header lookup; returns null when absent. */
+export type HeaderLookup = (lowerCaseName: string) => string | null;
+
+/** Upper bound on ids used as Kafka keys and headers; longer ids are treated as malformed. */
+export const MAX_ID_CHARS = 255;
+
+export function reject(status: 400 | 401, code: DlqReason, message: string, eventId: string | null = null): Rejected {
+  return { ok: false, status, code, message, eventId };
+}
+
+export const unauthorized = (code: DlqReason, message: string, eventId: string | null = null) =>
+  reject(401, code, message, eventId);
+export const badRequest = (code: DlqReason, message: string, eventId: string | null = null) =>
+  reject(400, code, message, eventId);
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function isId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_CHARS;
+}
+
+/** Returns the first candidate that is a usable id. */
+export function firstId(...candidates: unknown[]): string | null {
+  for (const c of candidates) if (isId(c)) return c;
+  return null;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** Parses a JSON body; returns a Rejected on bad JSON. */
+export function parseJson(body: Uint8Array): { value: unknown } | Rejected {
+  try {
+    return { value: JSON.parse(utf8.decode(body)) };
+  } catch (err) {
+    return badRequest(DLQ_REASONS.invalidJson, `body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+}

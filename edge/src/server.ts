@@ -1,0 +1,112 @@
+/**
+ * Process wiring: config → sink (Kafka or, for benchmarks, memory) → group-commit producer → Hono app → HTTP
+ * server on Bun (Bun.serve) or Node (@hono/node-server), plus graceful shutdown on SIGTERM/SIGINT:
+ * stop listening, mark not ready, drain in-flight batches (bounded), close the producer, exit.
+ */
+
+import { createApp } from './app.ts';
+import { describeConfig, type EdgeConfig } from './config.ts';
+import { KafkaSink } from './kafka-sink.ts';
+import { createLogger, type Logger } from './log.ts';
+import { EdgeMetrics } from './metrics.ts';
+import { GroupCommitProducer } from './producer.ts';
+import { type BatchSink, MemorySink } from './sink.ts';
+
+export type Runtime = 'bun' | 'node';
+// biome-ignore lint/suspicious/noExplicitAny: Bun's global is untyped here (no bun-types in this workspace)
+const BunGlobal = (globalThis as any).Bun as any;
+export const runtime: Runtime = BunGlobal ? 'bun' : 'node';
+
+export interface RunningEdge {
+  readonly port: number;
+  readonly sink: BatchSink;
+  readonly producer: GroupCommitProducer;
+  /** Drains and stops; resolves when every in-flight request was answered. */
+  stop(): Promise<void>;
+}
+
+const READY_CACHE_MS = 1000;
+
+export async function startEdge(
+  config: EdgeConfig,
+  log: Logger = createLogger(config.logLevel, { service: 'edge' }),
+): Promise<RunningEdge> {
+  const metrics = new EdgeMetrics();
+  const sink: BatchSink =
+    config.sink === 'memory'
+      ? new MemorySink()
+      : new KafkaSink({
+          brokers: config.kafkaBrokers,
+          clientId: config.kafkaClientId,
+          requestTimeoutMs: config.limits.produceTimeoutMs,
+          log,
+        });
+  const producer = new GroupCommitProducer(sink, config.limits, metrics, log);
+
+  // Readiness is probed at most once per second, whatever the probe rate.
+  let readyAt = 0;
+  let readyValue: Promise<boolean> = Promise.resolve(false);
+  const ready = () => {
+    const now = Date.now();
+    if (now - readyAt > READY_CACHE_MS) {
+      readyAt = now;
+      readyValue = sink.probe(READY_CACHE_MS);
+    }
+    return readyValue;
+  };
+
+  const app = createApp({ config, producer, metrics, log, ready });
+
+  if (sink instanceof KafkaSink) {
+    // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
+    sink.connect().then(
+      () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),
+      (err: Error) =>
+        log.warn('kafka producer not connected yet; webhooks answer 503 until it is', { error: err.message }),
+    );
+  }
+
+  let port: number;
+  let closeServer: () => Promise<void>;
+  if (runtime === 'bun') {
+    const server = BunGlobal.serve({
+      port: config.port,
+      hostname: config.host,
+      fetch: app.fetch,
+      // Backstop only: the route enforces maxBodyBytes itself and answers the contract's 413 JSON.
+      maxRequestBodySize: config.limits.maxBodyBytes * 2,
+    });
+    port = server.port;
+    closeServer = async () => {
+      await server.stop(false);
+    };
+  } else {
+    const { serve } = await import('@hono/node-server');
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    });
+    const address = server.address();
+    port = typeof address === 'object' && address ? address.port : config.port;
+    closeServer = () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // idle keep-alive sockets would hold close() open
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+  }
+  log.info('edge listening', { runtime, port, config: describeConfig(config) });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('edge shutting down: draining in-flight batches', { in_flight: producer.inFlightMessages });
+      const closed = closeServer();
+      const { drained } = await producer.drain(config.limits.shutdownTimeoutMs);
+      await sink.close();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+      log.info('edge stopped', { drained });
+    })();
+    return stopping;
+  };
+  return { port, sink, producer, stop };
+}

@@ -1,0 +1,43 @@
+/**
+ * Where batches go. `BatchSink.send` resolves only once every record of the batch is durably stored
+ * (for Kafka: acks=all); it rejects otherwise. The in-memory sink exists for benchmarks and route tests only
+ * (it "stores" by counting) and is refused in production by the config.
+ */
+
+export interface OutRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface BatchSink {
+  readonly kind: string;
+  /** Resolves when all records are durably written; rejects on any failure (nothing may be acknowledged then). */
+  send(batch: readonly OutRecord[]): Promise<void>;
+  /** After a failed or timed-out send: drop connection state so the next send starts clean. */
+  reset(): void;
+  /** True when the sink can currently take writes (used by /readyz). */
+  probe(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Keeps the most recent records (bounded) and a count; for benchmarks and tests, never for production. */
+export class MemorySink implements BatchSink {
+  readonly kind = 'memory';
+  readonly records: OutRecord[] = [];
+  written = 0;
+  constructor(private readonly keepLast = 10_000) {}
+  async send(batch: readonly OutRecord[]): Promise<void> {
+    this.written += batch.length;
+    for (const r of batch) {
+      if (this.records.length >= this.keepLast) this.records.shift();
+      this.records.push(r);
+    }
+  }
+  reset(): void {}
+  async probe(): Promise<boolean> {
+    return true;
+  }
+  async close(): Promise<void> {}
+}
