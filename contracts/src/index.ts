@@ -1,4 +1,3 @@
 export * from './edge.ts';
 export * from './services.ts';
 export * from './topics.ts';
-export * from './workflows.ts';
