@@ -1,0 +1,170 @@
+/**
+ * Pipeline configuration: read once at startup from the environment (CONTRACT section 2 plus PIPELINE_*,
+ * TRANSFORMER_* and QUARANTINE_* knobs), validated, frozen. A bad value stops the process with a message naming
+ * the variable. Topic names default to contracts/src/topics.ts; tests override them to run on private topics.
+ * The database URL may carry a password: `redactUrl` is what gets logged.
+ */
+import { PROVIDERS, type Provider, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import type { LogLevel } from './log.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export type DeliveryMode = 'exactly_once' | 'at_least_once';
+
+export interface TransformerConfig {
+  readonly kafkaBrokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
+  readonly transactionalId: string;
+  readonly mode: DeliveryMode;
+  readonly inputTopics: readonly string[];
+  readonly normalizedTopic: string;
+  readonly dlqTopic: string;
+  /** Messages per core-native call and per Kafka transaction; a bigger fetched batch is split. */
+  readonly maxBatchMessages: number;
+  /** Fetch bound per partition (kafkajs maxBytesPerPartition): caps memory per fetched batch. */
+  readonly maxFetchBytesPerPartition: number;
+  /** Fetch bound per request across partitions (kafkajs maxBytes). */
+  readonly maxFetchBytes: number;
+  readonly fetchMaxWaitMs: number;
+  readonly transactionTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly lagIntervalMs: number;
+  readonly metricsHost: string;
+  /** 0 disables the metrics server (tests run several consumers in one process). */
+  readonly metricsPort: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  readonly fromBeginning: boolean;
+}
+
+export interface QuarantineConfig {
+  readonly kafkaBrokers: readonly string[];
+  readonly databaseUrl: string;
+  readonly clientId: string;
+  readonly groupId: string;
+  readonly webhookDlqTopic: string;
+  readonly validationDlqTopic: string;
+  /** Rows per INSERT statement (and so per PostgreSQL round trip); ≤ 3000 keeps it under 65535 bind parameters. */
+  readonly maxBatchRows: number;
+  readonly maxFetchBytesPerPartition: number;
+  readonly maxFetchBytes: number;
+  readonly fetchMaxWaitMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly lagIntervalMs: number;
+  readonly metricsHost: string;
+  readonly metricsPort: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function str(env: NodeJS.ProcessEnv, name: string, def: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  return raw.trim();
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, def: T, allowed: readonly T[]): T {
+  const v = str(env, name, def);
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  }
+  return v as T;
+}
+
+function topicList(env: NodeJS.ProcessEnv, name: string, def: readonly string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [...def];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new ConfigError(`${name} must list at least one topic`);
+  for (const t of items) providerOfTopic(t, name);
+  return items;
+}
+
+const PROVIDER_IN_TOPIC = new RegExp(`(?:^|\\.)webhooks\\.(${PROVIDERS.join('|')})\\.`);
+
+/** The provider a raw topic belongs to (`webhooks.<provider>.<category>`, optionally with a test prefix). */
+export function providerOfTopic(topic: string, context = 'topic'): Provider {
+  const m = PROVIDER_IN_TOPIC.exec(topic);
+  if (!m)
+    throw new ConfigError(`${context}: ${JSON.stringify(topic)} is not a raw topic webhooks.<provider>.<category>`);
+  return m[1] as Provider;
+}
+
+const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): TransformerConfig {
+  const addr = serviceAddresses(env);
+  const groupId = str(env, 'TRANSFORMER_GROUP_ID', 'pep-transformer');
+  return Object.freeze({
+    kafkaBrokers: addr.kafkaBrokers,
+    clientId: str(env, 'TRANSFORMER_CLIENT_ID', 'pep-transformer'),
+    groupId,
+    transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
+    mode: oneOf<DeliveryMode>(env, 'TRANSFORMER_MODE', 'exactly_once', ['exactly_once', 'at_least_once']),
+    inputTopics: Object.freeze(topicList(env, 'TRANSFORMER_INPUT_TOPICS', Object.values(RAW_TOPICS))),
+    normalizedTopic: str(env, 'TRANSFORMER_NORMALIZED_TOPIC', TOPICS.normalized),
+    dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),
+    maxBatchMessages: int(env, 'TRANSFORMER_MAX_BATCH_MESSAGES', 1000, 1, 10_000),
+    maxFetchBytesPerPartition: int(env, 'TRANSFORMER_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
+    maxFetchBytes: int(env, 'TRANSFORMER_MAX_FETCH_BYTES', 8 << 20, 1024, 256 << 20),
+    fetchMaxWaitMs: int(env, 'TRANSFORMER_FETCH_MAX_WAIT_MS', 100, 0, 10_000),
+    transactionTimeoutMs: int(env, 'TRANSFORMER_TRANSACTION_TIMEOUT_MS', 30_000, 1000, 900_000),
+    sessionTimeoutMs: int(env, 'TRANSFORMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
+    lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),
+    metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
+    metricsPort: int(env, 'TRANSFORMER_METRICS_PORT', 9464, 0, 65535),
+    shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
+    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', logLevels),
+    fromBeginning: true,
+  });
+}
+
+export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): QuarantineConfig {
+  const addr = serviceAddresses(env);
+  return Object.freeze({
+    kafkaBrokers: addr.kafkaBrokers,
+    databaseUrl: addr.databaseUrl,
+    clientId: str(env, 'QUARANTINE_CLIENT_ID', 'pep-quarantine'),
+    groupId: str(env, 'QUARANTINE_GROUP_ID', 'pep-quarantine'),
+    webhookDlqTopic: str(env, 'QUARANTINE_WEBHOOK_DLQ_TOPIC', TOPICS.webhooksDlq),
+    validationDlqTopic: str(env, 'QUARANTINE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
+    maxBatchRows: int(env, 'QUARANTINE_MAX_BATCH_ROWS', 500, 1, 3000),
+    maxFetchBytesPerPartition: int(env, 'QUARANTINE_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
+    maxFetchBytes: int(env, 'QUARANTINE_MAX_FETCH_BYTES', 4 << 20, 1024, 256 << 20),
+    fetchMaxWaitMs: int(env, 'QUARANTINE_FETCH_MAX_WAIT_MS', 200, 0, 10_000),
+    sessionTimeoutMs: int(env, 'QUARANTINE_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
+    lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),
+    metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
+    metricsPort: int(env, 'QUARANTINE_METRICS_PORT', 9465, 0, 65535),
+    shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
+    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', logLevels),
+  });
+}
+
+/** The URL with its password replaced, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

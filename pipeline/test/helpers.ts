@@ -1,0 +1,124 @@
+/**
+ * Shared helpers of the pipeline integration tests: private topics per test run (so suites can run repeatedly and
+ * alongside others on the shared broker), a producer, polling waits, and a read-committed topic reader.
+ */
+import { randomBytes } from 'node:crypto';
+import { serviceAddresses } from '@pep/contracts';
+import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
+
+export const addr = serviceAddresses();
+
+export function testKafka(clientId = 'pipeline-test'): Kafka {
+  return new Kafka({ clientId, brokers: [...addr.kafkaBrokers], logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+}
+
+/** A prefix unique to this run, e.g. `t-1a2b3c4d.`; topics become `<prefix>webhooks.stripe.charge`. */
+export function runPrefix(tag: string): string {
+  return `t-${tag}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
+}
+
+export async function createTopics(admin: Admin, topics: readonly string[], partitions = 1): Promise<void> {
+  await admin.createTopics({
+    topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    waitForLeaders: true,
+  });
+}
+
+export async function deleteTopics(admin: Admin, topics: readonly string[]): Promise<void> {
+  await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export interface ReadRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Record<string, string>;
+}
+
+/** Every committed record of `topics` (read_committed), reading until each partition reaches its end offset. */
+export async function readAll(kafka: Kafka, topics: readonly string[], timeoutMs = 30_000): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<string, bigint>();
+  for (const t of topics) {
+    for (const o of await admin.fetchTopicOffsets(t)) ends.set(`${t}/${o.partition}`, BigInt(o.high));
+  }
+  await admin.disconnect();
+  const out: ReadRecord[] = [];
+  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([k]) => k));
+  if (pending.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString('hex')}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+  const done = new Promise<void>((resolve) => {
+    // END_BATCH_PROCESS also fires for batches holding only markers or aborted records, which skip eachBatch.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const k = `${e.payload.topic}/${e.payload.partition}`;
+      if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(k) ?? 0n)) pending.delete(k);
+      if (pending.size === 0) resolve();
+    });
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const headers: Record<string, string> = {};
+          for (const [h, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[h] = v.toString();
+          out.push({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ? m.key.toString() : null,
+            value: m.value,
+            headers,
+          });
+        }
+      },
+    });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      done,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`readAll timed out; pending ${[...pending].join(', ')}`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 500) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
