@@ -1,0 +1,733 @@
+/**
+ * Generates `fixtures/cases.json`, the one conformance table that the Rust crate (`cargo test`)
+ * and the TypeScript implementations (Node and Bun) all run: the original system's transformer
+ * cases (reference 9.3), its confirmed crash inputs (2.9), real provider payload shapes and
+ * hostile inputs. Each case has hand-written expectations; the exact output bytes are blessed
+ * into `fixtures/golden.json` by `npm run bless -w @pep/core-native` after review.
+ *
+ * Run: `node --import tsx core-native/test/cases.gen.ts`
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Provider = 'stripe' | 'square' | 'adyen' | 'braintree';
+interface Expect {
+  events?: number;
+  dlq?: number;
+  /** Fields of event 0 (or `<i>.<field>` for event i), compared as JSON values. */
+  fields?: Record<string, unknown>;
+  /** Every DLQ error code, in record order then error order. */
+  codes?: string[];
+}
+interface Case {
+  name: string;
+  provider: Provider | 'unknown';
+  input?: string;
+  inputBase64?: string;
+  expect: Expect;
+}
+
+const dir = fileURLToPath(new URL('../fixtures/', import.meta.url));
+const file = (name: string) => readFileSync(`${dir}payloads/${name}`, 'utf8');
+const j = (v: unknown) => JSON.stringify(v);
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+
+// Original conftest fixtures (reference section 9).
+const stripePi = {
+  id: 'evt_1234567890abcdef',
+  object: 'event',
+  api_version: '2024-09-30.acacia',
+  created: 1700000000,
+  type: 'payment_intent.succeeded',
+  livemode: false,
+  pending_webhooks: 0,
+  data: {
+    object: {
+      id: 'pi_1234567890abcdef',
+      object: 'payment_intent',
+      amount: 2000,
+      currency: 'usd',
+      status: 'succeeded',
+      customer: 'cus_123',
+      payment_method_types: ['card'],
+      metadata: { order_id: 'order_123', merchant_id: 'merchant_abc' },
+      created: 1700000000,
+    },
+  },
+};
+const stripeCharge = {
+  id: 'evt_charge12345678',
+  type: 'charge.succeeded',
+  created: 1700000000,
+  data: {
+    object: {
+      id: 'ch_1234567890abcdef',
+      object: 'charge',
+      amount: 2000,
+      currency: 'usd',
+      status: 'succeeded',
+      paid: true,
+      captured: true,
+      payment_method_details: { type: 'card', card: { brand: 'visa', last4: '4242' } },
+      metadata: {},
+      created: 1700000000,
+    },
+  },
+};
+const squarePayment = {
+  merchant_id: 'MERCHANT123456789',
+  type: 'payment.completed',
+  event_id: 'evt_square_12345678',
+  created_at: '2024-01-15T12:00:00Z',
+  data: {
+    type: 'payment',
+    id: 'PAY_1234567890',
+    object: {
+      payment: {
+        id: 'PAY_1234567890',
+        amount_money: { amount: 2000, currency: 'USD' },
+        status: 'COMPLETED',
+        source_type: 'CARD',
+        card_details: { card_brand: 'VISA', last_4: '4242' },
+        customer_id: 'CUS_1234567890',
+        location_id: 'LOC_1234567890',
+        order_id: 'ORD_1234567890',
+        created_at: '2024-01-15T12:00:00Z',
+      },
+    },
+  },
+};
+const squareRefund = {
+  merchant_id: 'MERCHANT123456789',
+  type: 'refund.created',
+  event_id: 'evt_square_refund_123',
+  created_at: '2024-01-15T12:00:00Z',
+  data: {
+    type: 'refund',
+    id: 'REF_123',
+    object: {
+      refund: {
+        id: 'REF_123',
+        amount_money: { amount: 1000, currency: 'USD' },
+        status: 'PENDING',
+        payment_id: 'PAY_1234567890',
+        location_id: 'LOC_1234567890',
+        created_at: '2024-01-15T12:00:00Z',
+      },
+    },
+  },
+};
+const adyenAuth = {
+  pspReference: '7914073381342284',
+  eventCode: 'AUTHORISATION',
+  merchantAccountCode: 'TestMerchant',
+  merchantReference: 'order_12345',
+  amount: { value: 2000, currency: 'USD' },
+  success: true,
+  eventDate: '2024-01-15T12:00:00Z',
+  paymentMethod: 'visa',
+  operations: ['CAPTURE', 'CANCEL'],
+  additionalData: { cardBin: '411111', cardSummary: '1111', hmacSignature: 'x' },
+  live: false,
+};
+const adyenRefund = {
+  ...clone(adyenAuth),
+  pspReference: '8814073381342285',
+  eventCode: 'REFUND',
+  originalReference: '7914073381342284',
+  amount: { value: 1000, currency: 'USD' },
+};
+const adyenFailed = {
+  ...clone(adyenAuth),
+  pspReference: '7914073381342286',
+  merchantReference: 'order_12346',
+  amount: { value: 5000, currency: 'EUR' },
+  paymentMethod: 'mc',
+  reason: 'Refused',
+  success: false,
+  additionalData: { cardBin: '510000' },
+};
+const btSettled = {
+  kind: 'transaction_settled',
+  timestamp: '2024-01-15T12:00:00Z',
+  transaction: {
+    id: 'txn_1234567890',
+    status: 'settled',
+    type: 'sale',
+    amount: '20.00',
+    currency_iso_code: 'USD',
+    merchant_account_id: 'merchant_account_123',
+    customer_id: 'customer_123',
+    payment_instrument_type: 'credit_card',
+    card_details: { card_type: 'Visa', last_4: '1111' },
+  },
+};
+const btSubscription = {
+  kind: 'subscription_charged_successfully',
+  timestamp: '2024-01-15T12:00:00Z',
+  transaction: { ...clone(btSettled.transaction), id: 'txn_sub_001', amount: '9.99', status: 'submitted_for_settlement' },
+  subscription: { id: 'sub_001', status: 'active', plan_id: 'monthly_basic' },
+};
+const btDispute = {
+  kind: 'dispute_opened',
+  timestamp: '2024-01-15T12:00:00Z',
+  transaction: { ...clone(btSettled.transaction), id: 'txn_dsp_001', amount: '50.00' },
+  dispute: { id: 'dsp_001', status: 'open', reason: 'fraud', amount: '50.00' },
+};
+
+function mutate<T>(base: T, f: (x: any) => void): string {
+  const c = clone(base);
+  f(c);
+  return j(c);
+}
+
+const cases: Case[] = [];
+const add = (name: string, provider: Case['provider'], input: string, expect: Expect) =>
+  cases.push({ name, provider, input, expect });
+
+// ── Stripe (test_transformer_transformers.py, test_transformer_handlers.py) ──
+add('stripe: payment intent fixture normalizes', 'stripe', j(stripePi), {
+  events: 1,
+  fields: {
+    event_id: 'stripe:evt_1234567890abcdef',
+    provider_event_id: 'evt_1234567890abcdef',
+    object_id: 'pi_1234567890abcdef',
+    event_type: 'payment.succeeded',
+    amount_minor: 2000,
+    currency: 'USD',
+    customer_id: 'cus_123',
+    merchant_id: 'merchant_abc',
+    payment_method_type: 'card',
+    status: 'succeeded',
+    provider_created_at: '2023-11-14T22:13:20.000Z',
+    metadata: { merchant_id: 'merchant_abc', order_id: 'order_123' },
+    schema_version: 1,
+  },
+});
+add('stripe: charge carries card brand and last four', 'stripe', j(stripeCharge), {
+  events: 1,
+  fields: { event_type: 'charge.succeeded', card_brand: 'visa', card_last_four: '4242', payment_method_type: 'card' },
+});
+add('stripe: missing id', 'stripe', mutate(stripePi, (x) => delete x.id), { dlq: 1, codes: ['MISSING_EVENT_ID'] });
+add('stripe: missing type', 'stripe', mutate(stripePi, (x) => delete x.type), { dlq: 1, codes: ['MISSING_EVENT_TYPE'] });
+add('stripe: missing data.object stops', 'stripe', mutate(stripePi, (x) => delete x.data.object), {
+  dlq: 1,
+  codes: ['MISSING_DATA_OBJECT'],
+});
+add('stripe: missing amount', 'stripe', mutate(stripePi, (x) => delete x.data.object.amount), {
+  codes: ['INVALID_AMOUNT'],
+});
+add('stripe: negative amount', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = -100)), {
+  codes: ['INVALID_AMOUNT_NEGATIVE'],
+});
+add('stripe: amount too large', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 999999999999)), {
+  codes: ['INVALID_AMOUNT_TOO_LARGE'],
+});
+add('stripe: amount at the maximum', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 100000000)), {
+  events: 1,
+  fields: { amount_minor: 100000000 },
+});
+add('stripe: missing currency', 'stripe', mutate(stripePi, (x) => delete x.data.object.currency), {
+  codes: ['INVALID_CURRENCY'],
+});
+add('stripe: unsupported currency', 'stripe', mutate(stripePi, (x) => (x.data.object.currency = 'xyz')), {
+  codes: ['INVALID_CURRENCY'],
+});
+add('stripe: "null" customer becomes null', 'stripe', mutate(stripePi, (x) => (x.data.object.customer = 'null')), {
+  events: 1,
+  fields: { customer_id: null },
+});
+add(
+  'stripe: status inferred from the type',
+  'stripe',
+  mutate(stripePi, (x) => {
+    delete x.data.object.status;
+    x.type = 'payment_intent.processing';
+  }),
+  { events: 1, fields: { status: 'processing', event_type: 'payment.processing' } },
+);
+add(
+  'stripe: payment_failed is failed with last_payment_error',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' };
+  }),
+  {
+    events: 1,
+    fields: {
+      event_type: 'payment.failed',
+      status: 'failed',
+      failure_code: 'card_declined',
+      failure_message: 'Your card was declined.',
+    },
+  },
+);
+add(
+  'stripe: refund uses method refund and failure_reason',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'refund.failed';
+    x.data.object = {
+      id: 're_123',
+      object: 'refund',
+      amount: 500,
+      currency: 'usd',
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+      created: 1700000000,
+    };
+  }),
+  {
+    events: 1,
+    fields: {
+      event_type: 'refund.failed',
+      payment_method_type: 'refund',
+      failure_code: 'expired_or_canceled_card',
+      failure_message: null,
+      metadata: {},
+    },
+  },
+);
+add(
+  'stripe: multiple errors are all collected',
+  'stripe',
+  mutate(stripePi, (x) => {
+    delete x.id;
+    x.data.object.amount = -1;
+    x.data.object.currency = 'XX';
+  }),
+  { dlq: 1, codes: ['MISSING_EVENT_ID', 'INVALID_AMOUNT_NEGATIVE', 'INVALID_CURRENCY'] },
+);
+add('stripe: JPY is zero-decimal', 'stripe', mutate(stripePi, (x) => (x.data.object.currency = 'jpy')), {
+  events: 1,
+  fields: { amount_minor: 2000, currency: 'JPY' },
+});
+add('stripe: float amount is not truncated', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 10.9)), {
+  codes: ['INVALID_AMOUNT'],
+});
+// Crash inputs (reference 2.9).
+add('crash 2.9: stripe non-numeric amount string', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 'abc')), {
+  dlq: 1,
+  codes: ['INVALID_AMOUNT'],
+});
+add('crash 2.9: stripe metadata null', 'stripe', mutate(stripePi, (x) => (x.data.object.metadata = null)), {
+  events: 1,
+  fields: { metadata: {}, merchant_id: null },
+});
+add(
+  'crash 2.9: stripe without any created',
+  'stripe',
+  mutate(stripePi, (x) => {
+    delete x.created;
+    delete x.data.object.created;
+  }),
+  { dlq: 1, codes: ['MISSING_TIMESTAMP'] },
+);
+add('stripe: metadata with a non-string value', 'stripe', mutate(stripePi, (x) => (x.data.object.metadata.n = 5)), {
+  codes: ['INVALID_METADATA'],
+});
+add('stripe: a full card number is never stored', 'stripe', mutate(stripeCharge, (x) => {
+  x.data.object.payment_method_details.card.last4 = '4242424242424242';
+}), { codes: ['INVALID_CARD_LAST_FOUR'] });
+add('stripe: hostile id is rejected', 'stripe', mutate(stripePi, (x) => (x.id = 'evt_1\n"x')), {
+  codes: ['INVALID_FIELD_VALUE'],
+});
+add('stripe: real payment_intent.succeeded', 'stripe', file('stripe_payment_intent_succeeded.json'), {
+  events: 1,
+  fields: {
+    event_id: 'stripe:evt_3QxAbCDeFgHiJkLm0aBcDeFg',
+    merchant_id: 'acct_merchant_42',
+    customer_id: 'cus_RaBcDeFgHiJkLm',
+    payment_method_type: 'card',
+    card_brand: null,
+    provider_created_at: '2025-01-16T04:00:00.000Z',
+  },
+});
+add('stripe: real charge.failed with expanded customer', 'stripe', file('stripe_charge_failed.json'), {
+  events: 1,
+  fields: {
+    customer_id: 'cus_ExpandedCustomer1',
+    status: 'failed',
+    failure_code: 'card_declined',
+    card_brand: 'mastercard',
+    card_last_four: '4444',
+    currency: 'EUR',
+  },
+});
+add('stripe: real refund.created', 'stripe', file('stripe_refund_created.json'), {
+  events: 1,
+  fields: { event_type: 'refund.created', payment_method_type: 'refund', status: 'succeeded' },
+});
+add('stripe: real charge.dispute.created', 'stripe', file('stripe_dispute_created.json'), {
+  events: 1,
+  fields: { event_type: 'dispute.created', object_id: 'dp_1DisputeCreated0001', status: 'needs_response', card_brand: 'visa' },
+});
+
+// ── Square ──
+add('square: payment fixture normalizes', 'square', j(squarePayment), {
+  events: 1,
+  fields: {
+    event_id: 'square:evt_square_12345678',
+    event_type: 'payment.succeeded',
+    status: 'succeeded',
+    customer_id: 'CUS_1234567890',
+    merchant_id: 'MERCHANT123456789',
+    card_brand: 'visa',
+    card_last_four: '4242',
+    payment_method_type: 'card',
+    metadata: { location_id: 'LOC_1234567890', order_id: 'ORD_1234567890', reference_id: null },
+  },
+});
+add('square: refund fixture normalizes', 'square', j(squareRefund), {
+  events: 1,
+  fields: { event_type: 'refund.created', status: 'pending', payment_method_type: 'refund', customer_id: null },
+});
+add('square: missing event_id', 'square', mutate(squarePayment, (x) => delete x.event_id), {
+  codes: ['MISSING_EVENT_ID'],
+});
+add('square: missing type', 'square', mutate(squarePayment, (x) => delete x.type), { codes: ['MISSING_EVENT_TYPE'] });
+add('square: missing data', 'square', mutate(squarePayment, (x) => delete x.data), { codes: ['MISSING_DATA'] });
+add('square: missing payment', 'square', mutate(squarePayment, (x) => delete x.data.object.payment), {
+  codes: ['MISSING_PAYMENT'],
+});
+add(
+  'square: unknown object type',
+  'square',
+  mutate(squarePayment, (x) => {
+    x.data.type = 'invoice';
+    x.data.object = { invoice: {} };
+  }),
+  { codes: ['UNKNOWN_OBJECT_TYPE'] },
+);
+add(
+  'square: invalid currency',
+  'square',
+  mutate(squarePayment, (x) => (x.data.object.payment.amount_money.currency = 'ABC')),
+  { codes: ['INVALID_CURRENCY'] },
+);
+add(
+  'square: negative amount',
+  'square',
+  mutate(squarePayment, (x) => (x.data.object.payment.amount_money.amount = -5)),
+  { codes: ['INVALID_AMOUNT_NEGATIVE'] },
+);
+add('square: APPROVED is approved', 'square', mutate(squarePayment, (x) => (x.data.object.payment.status = 'APPROVED')), {
+  events: 1,
+  fields: { status: 'approved' },
+});
+add('square: no card details gives nulls', 'square', mutate(squarePayment, (x) => delete x.data.object.payment.card_details), {
+  events: 1,
+  fields: { card_brand: null, card_last_four: null },
+});
+add('square: WALLET is wallet', 'square', mutate(squarePayment, (x) => (x.data.object.payment.source_type = 'WALLET')), {
+  events: 1,
+  fields: { payment_method_type: 'wallet' },
+});
+add(
+  'square: null-token customer and merchant',
+  'square',
+  mutate(squarePayment, (x) => {
+    x.merchant_id = 'NONE';
+    x.data.object.payment.customer_id = 'Null';
+  }),
+  { events: 1, fields: { merchant_id: null, customer_id: null } },
+);
+add(
+  'square: failed payment carries the card error',
+  'square',
+  mutate(squarePayment, (x) => {
+    x.data.object.payment.status = 'FAILED';
+    x.data.object.payment.card_details.errors = [{ code: 'CARD_DECLINED', detail: 'Card declined.', category: 'PAYMENT_METHOD_ERROR' }];
+  }),
+  { events: 1, fields: { status: 'failed', failure_code: 'card_declined', failure_message: 'Card declined.' } },
+);
+add('square: unparseable created_at goes to the DLQ', 'square', mutate(squarePayment, (x) => {
+  x.data.object.payment.created_at = 'yesterday';
+}), { codes: ['INVALID_TIMESTAMP'] });
+add('square: real payment.updated', 'square', file('square_payment_completed.json'), {
+  events: 1,
+  fields: { card_brand: 'mastercard', card_last_four: '9029', provider_created_at: '2020-11-22T21:16:51.086Z' },
+});
+add('square: real refund.created', 'square', file('square_refund_created.json'), {
+  events: 1,
+  fields: { amount_minor: 1000, metadata: { location_id: 'NAQ1FHV6ZJ8YV', payment_id: 'KkAkhdMsgzn59SM8A89WgKwekxLZY', reason: 'Customer returned item' } },
+});
+
+// ── Adyen ──
+add('adyen: authorisation fixture normalizes', 'adyen', j(adyenAuth), {
+  events: 1,
+  fields: {
+    event_id: 'adyen:7914073381342284_AUTHORISATION',
+    provider_event_id: '7914073381342284_AUTHORISATION',
+    object_id: '7914073381342284',
+    event_type: 'payment.authorized',
+    status: 'authorized',
+    merchant_id: 'TestMerchant',
+    card_brand: 'visa',
+    card_last_four: '1111',
+    payment_method_type: 'card',
+    provider_created_at: '2024-01-15T12:00:00.000Z',
+  },
+});
+add('adyen: refund keeps original_reference', 'adyen', j(adyenRefund), {
+  events: 1,
+  fields: { status: 'refunded', event_type: 'refund.created', 'metadata.original_reference': '7914073381342284' },
+});
+add('adyen: failed authorisation', 'adyen', j(adyenFailed), {
+  events: 1,
+  fields: {
+    status: 'failed',
+    failure_message: 'Refused',
+    failure_code: 'declined',
+    currency: 'EUR',
+    amount_minor: 5000,
+    card_brand: 'mastercard',
+  },
+});
+add('adyen: missing pspReference', 'adyen', mutate(adyenAuth, (x) => delete x.pspReference), {
+  codes: ['MISSING_PSP_REFERENCE'],
+});
+add('adyen: missing eventCode', 'adyen', mutate(adyenAuth, (x) => delete x.eventCode), { codes: ['MISSING_EVENT_CODE'] });
+add('adyen: missing merchant account', 'adyen', mutate(adyenAuth, (x) => delete x.merchantAccountCode), {
+  codes: ['MISSING_MERCHANT_ACCOUNT'],
+});
+add('adyen: invalid currency', 'adyen', mutate(adyenAuth, (x) => (x.amount.currency = 'ZZZ')), {
+  codes: ['INVALID_CURRENCY'],
+});
+add('adyen: negative amount', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = -1)), {
+  codes: ['INVALID_AMOUNT_NEGATIVE'],
+});
+add('adyen: missing amount', 'adyen', mutate(adyenAuth, (x) => delete x.amount), {
+  codes: ['INVALID_AMOUNT', 'INVALID_CURRENCY'],
+});
+add('crash 2.9: adyen non-numeric amount string', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = 'ten')), {
+  dlq: 1,
+  codes: ['INVALID_AMOUNT'],
+});
+for (const [m, pm] of [
+  ['amex', 'card'],
+  ['ideal', 'bank_transfer'],
+  ['paypal', 'paypal'],
+  ['applepay', 'wallet'],
+  ['googlepay', 'wallet'],
+  ['klarna', 'buy_now_pay_later'],
+  ['SomethingNew', 'somethingnew'],
+]) {
+  add(`adyen: method ${m} is ${pm}`, 'adyen', mutate(adyenAuth, (x) => (x.paymentMethod = m)), {
+    events: 1,
+    fields: { payment_method_type: pm },
+  });
+}
+add('adyen: null additionalData', 'adyen', mutate(adyenAuth, (x) => (x.additionalData = null)), {
+  events: 1,
+  fields: { card_brand: 'visa', card_last_four: null },
+});
+for (const [reason, c] of [
+  ['Card Expired', 'expired_card'],
+  ['Insufficient Funds', 'insufficient_funds'],
+  ['Transaction Declined', 'declined'],
+  ['Suspected Fraud', 'fraud'],
+  ['Invalid Card Number', 'invalid_card'],
+  ['Card Blocked', 'blocked'],
+  ['Unknown Error', 'unknown'],
+]) {
+  add(`adyen: reason "${reason}" is ${c}`, 'adyen', mutate(adyenFailed, (x) => (x.reason = reason)), {
+    events: 1,
+    fields: { failure_code: c },
+  });
+}
+add('adyen: CAPTURE', 'adyen', mutate(adyenAuth, (x) => (x.eventCode = 'CAPTURE')), {
+  events: 1,
+  fields: { event_type: 'payment.captured', status: 'captured' },
+});
+add('adyen: CHARGEBACK', 'adyen', mutate(adyenAuth, (x) => (x.eventCode = 'CHARGEBACK')), {
+  events: 1,
+  fields: { event_type: 'dispute.created', status: 'disputed' },
+});
+add('adyen: unicode merchant reference', 'adyen', mutate(adyenAuth, (x) => (x.merchantReference = 'bestellung-ü-😀')), {
+  events: 1,
+  fields: { 'metadata.merchant_reference': 'bestellung-ü-😀' },
+});
+add('adyen: bad eventDate goes to the DLQ', 'adyen', mutate(adyenAuth, (x) => (x.eventDate = 'not-a-date')), {
+  codes: ['INVALID_TIMESTAMP'],
+});
+add('adyen: zero amount is valid', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = 0)), {
+  events: 1,
+  fields: { amount_minor: 0 },
+});
+add('adyen: real notification with three items, one failed', 'adyen', file('adyen_notification.json'), {
+  events: 3,
+  fields: {
+    '0.customer_id': 'shopper_42',
+    '0.provider_created_at': '2024-01-15T12:00:00.000Z',
+    '0.metadata': { live: false, merchant_reference: 'order_12345', operations: ['CANCEL', 'CAPTURE', 'REFUND'], original_reference: null },
+    '1.status': 'failed',
+    '2.currency': 'KWD',
+    '2.amount_minor': 1234,
+    '2.payment_method_type': 'bank_transfer',
+    '2.provider_created_at': '2024-01-16T05:00:00.000Z',
+  },
+});
+add(
+  'adyen: one bad item of two goes to the DLQ alone',
+  'adyen',
+  j({ live: 'true', notificationItems: [{ NotificationRequestItem: adyenAuth }, { NotificationRequestItem: { ...adyenRefund, amount: { value: 1, currency: 'NOPE' } } }] }),
+  { events: 1, dlq: 1, codes: ['INVALID_CURRENCY'], fields: { 'metadata.live': true } },
+);
+add('adyen: empty notificationItems', 'adyen', j({ live: 'false', notificationItems: [] }), {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
+add('adyen: string success other than true/false', 'adyen', mutate(adyenAuth, (x) => (x.success = 'yes')), {
+  codes: ['INVALID_FIELD_VALUE'],
+});
+
+// ── Braintree ──
+add('braintree: settled fixture normalizes', 'braintree', j(btSettled), {
+  events: 1,
+  fields: {
+    event_id: 'braintree:transaction_settled_txn_1234567890',
+    provider_event_id: 'transaction_settled_txn_1234567890',
+    object_id: 'txn_1234567890',
+    event_type: 'payment.settled',
+    amount_minor: 2000,
+    status: 'settled',
+    card_brand: 'visa',
+    card_last_four: '1111',
+    payment_method_type: 'card',
+    merchant_id: 'merchant_account_123',
+    customer_id: 'customer_123',
+  },
+});
+add('braintree: subscription charged', 'braintree', j(btSubscription), {
+  events: 1,
+  fields: { event_type: 'subscription.charged', amount_minor: 999, status: 'succeeded', 'metadata.plan_id': 'monthly_basic' },
+});
+add('braintree: dispute opened', 'braintree', j(btDispute), {
+  events: 1,
+  fields: { event_type: 'dispute.created', status: 'disputed', object_id: 'dsp_001', amount_minor: 5000 },
+});
+add('braintree: missing kind', 'braintree', mutate(btSettled, (x) => delete x.kind), { codes: ['MISSING_KIND'] });
+add('braintree: missing transaction id', 'braintree', mutate(btSettled, (x) => delete x.transaction.id), {
+  codes: ['MISSING_TRANSACTION_ID'],
+});
+add('braintree: invalid currency', 'braintree', mutate(btSettled, (x) => (x.transaction.currency_iso_code = 'QQQ')), {
+  codes: ['INVALID_CURRENCY'],
+});
+add('braintree: not_a_number amount', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = 'not_a_number')), {
+  codes: ['INVALID_AMOUNT'],
+});
+add('crash 2.9: braintree negative amount', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = '-5.00')), {
+  dlq: 1,
+  codes: ['INVALID_AMOUNT_NEGATIVE'],
+});
+add('braintree: more decimals than the currency allows', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = '10.555')), {
+  codes: ['INVALID_AMOUNT_PRECISION'],
+});
+add('braintree: JPY decimal amount', 'braintree', mutate(btSettled, (x) => {
+  x.transaction.amount = '1500';
+  x.transaction.currency_iso_code = 'JPY';
+}), { events: 1, fields: { amount_minor: 1500, currency: 'JPY' } });
+for (const [t, b] of [
+  ['MasterCard', 'mastercard'],
+  ['American Express', 'amex'],
+  ['Diners Club', 'diners'],
+]) {
+  add(`braintree: card type ${t}`, 'braintree', mutate(btSettled, (x) => (x.transaction.card_details.card_type = t)), {
+    events: 1,
+    fields: { card_brand: b },
+  });
+}
+for (const [i, pm] of [
+  ['paypal_account', 'paypal'],
+  ['venmo_account', 'venmo'],
+  ['apple_pay_card', 'wallet'],
+  ['us_bank_account', 'bank_account'],
+]) {
+  add(`braintree: instrument ${i}`, 'braintree', mutate(btSettled, (x) => (x.transaction.payment_instrument_type = i)), {
+    events: 1,
+    fields: { payment_method_type: pm },
+  });
+}
+add('braintree: check without transaction', 'braintree', j({ kind: 'check', timestamp: '2024-01-15T12:00:00Z' }), {
+  events: 1,
+  fields: { event_type: 'check.verified', amount_minor: 0, currency: 'USD', provider_event_id: 'check_2024-01-15T12:00:00.000Z' },
+});
+add('braintree: disbursement', 'braintree', j({ kind: 'disbursement', timestamp: '2024-01-15T12:00:00Z' }), {
+  events: 1,
+  fields: { event_type: 'disbursement.created', status: 'disbursed' },
+});
+add('braintree: bad timestamp goes to the DLQ', 'braintree', mutate(btSettled, (x) => (x.timestamp = 'garbage')), {
+  codes: ['INVALID_TIMESTAMP'],
+});
+add('braintree: failed transaction', 'braintree', mutate(btSettled, (x) => {
+  x.kind = 'transaction_failed';
+  x.transaction.status = 'processor_declined';
+}), { events: 1, fields: { status: 'failed', failure_code: 'processor_declined', failure_message: 'Transaction processor_declined', event_type: 'transaction.failed' } });
+for (const k of [
+  'transaction_settled',
+  'subscription_charged_successfully',
+  'dispute_opened',
+  'check',
+  'disbursement',
+  'transaction_settlement_declined',
+]) {
+  add(`braintree: SDK sample ${k} (form body, XML)`, 'braintree', file(`braintree_${k}.form`), { events: 1 });
+}
+add('braintree: SDK XML transaction fields', 'braintree', file('braintree_transaction_settled.form'), {
+  events: 1,
+  fields: {
+    provider_event_id: 'transaction_settled_txn_sdk_001',
+    amount_minor: 10000,
+    payment_method_type: 'bank_account',
+    merchant_id: 'ogaotkivejpfayqfeaimuktty',
+    provider_created_at: '2026-11-26T13:32:12.000Z',
+  },
+});
+add('braintree: SDK XML dispute uses the dispute id', 'braintree', file('braintree_dispute_opened.form'), {
+  events: 1,
+  fields: { object_id: 'dsp_sdk_001', amount_minor: 25000, 'metadata.dispute_reason': 'fraud' },
+});
+add('braintree: credit-card credit is a refund', 'braintree', file('braintree_credit_card_refund.form'), {
+  events: 1,
+  fields: {
+    event_type: 'refund.settled',
+    amount_minor: 4990,
+    currency: 'EUR',
+    customer_id: 'cust_77',
+    card_brand: 'visa',
+    card_last_four: '1111',
+  },
+});
+add('braintree: form without bt_payload', 'braintree', 'bt_signature=a%7Cb', { dlq: 1, codes: ['INVALID_PAYLOAD'] });
+add('braintree: payload not base64', 'braintree', 'bt_signature=a&bt_payload=%%%', { dlq: 1, codes: ['INVALID_PAYLOAD'] });
+add(
+  'braintree: DOCTYPE is refused',
+  'braintree',
+  `bt_payload=${encodeURIComponent(Buffer.from('<!DOCTYPE x [<!ENTITY a "b">]><notification><kind>&a;</kind></notification>').toString('base64'))}`,
+  { dlq: 1, codes: ['INVALID_PAYLOAD'] },
+);
+
+// ── Any byte string: DLQ, never a crash ──
+add('invalid JSON', 'stripe', '{"id": "evt_1",', { dlq: 1, codes: ['INVALID_JSON'] });
+add('JSON that is not an object', 'square', '[1,2,3]', { dlq: 1, codes: ['INVALID_PAYLOAD'] });
+add('empty message', 'adyen', '', { dlq: 1, codes: ['INVALID_JSON'] });
+add('deep nesting', 'stripe', `{"id":${'['.repeat(70)}${']'.repeat(70)}}`, { dlq: 1, codes: ['INVALID_JSON'] });
+add('lone surrogate escape', 'stripe', '{"id":"\\ud800"}', { dlq: 1, codes: ['INVALID_JSON'] });
+add('number overflowing to infinity', 'stripe', '{"id":1e400}', { dlq: 1, codes: ['INVALID_JSON'] });
+add('unknown provider', 'unknown', '{}', { dlq: 1, codes: ['UNKNOWN_PROVIDER'] });
+add('duplicate keys: the last wins', 'stripe', j(stripePi).replace('"amount":2000', '"amount":-1,"amount":2000'), {
+  events: 1,
+  fields: { amount_minor: 2000 },
+});
+cases.push({
+  name: 'invalid UTF-8 is kept as base64 in the DLQ',
+  provider: 'stripe',
+  inputBase64: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('base64'),
+  expect: { dlq: 1, codes: ['INVALID_JSON'] },
+});
+
+writeFileSync(`${dir}cases.json`, `${JSON.stringify(cases, null, 1)}\n`);
+console.log(`wrote ${cases.length} cases`);
