@@ -1,0 +1,354 @@
+/**
+ * The transformer: consumes every raw webhook topic, calls the normalizer once per fetched chunk, and produces
+ * normalized events to `payments.normalized` (key event_id) and rejected messages to `payments.validation.dlq`
+ * (key raw id; the record carries the ORIGINAL topic/partition/offset).
+ *
+ * Delivery (TRANSFORMER_MODE):
+ * - `exactly_once` (default): consume-transform-produce in one Kafka transaction per chunk, with the consumer
+ *   offsets sent inside the transaction (`sendOffsets`). Downstream consumers read committed only, so an output
+ *   is visible exactly when its input offset is committed. A crashed instance's open transaction is aborted when an
+ *   instance with the same transactional id starts (or after the transaction timeout).
+ * - `at_least_once`: idempotent producer, offsets committed after the outputs are acknowledged; a crash may repeat
+ *   the uncommitted tail, and downstream consumers dedup on event_id.
+ *
+ * Every output carries headers naming its source (topic, partition, offset, output i/n of that source) so that
+ * reconciliation can prove each raw message landed in exactly one place. Not for validation rules: those live in
+ * core-native.
+ */
+import { RAW_HEADERS } from '@pep/contracts';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners } from 'kafkajs';
+import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
+import { createKafka, startLagPoller } from '../lib/kafka.ts';
+import type { Logger } from '../lib/log.ts';
+import { Registry } from '../lib/metrics.ts';
+import { type Normalizer, type OutputSet, PROVIDER_CODES, type RawBatch } from './normalizer.ts';
+
+/** Header names the transformer puts on every output record. */
+export const OUTPUT_HEADERS = {
+  sourceTopic: 'source-topic',
+  sourcePartition: 'source-partition',
+  sourceOffset: 'source-offset',
+  /** `<i>/<n>`: this is output i of the n outputs of that source message (n > 1 only for multi-item Adyen). */
+  sourceOutput: 'source-output',
+  receivedAt: RAW_HEADERS.receivedAt,
+  requestId: RAW_HEADERS.requestId,
+  provider: RAW_HEADERS.provider,
+} as const;
+
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class TransformerMetrics {
+  readonly registry = new Registry();
+  readonly inputs = this.registry.counter('transformer_input_messages_total', 'Raw messages processed, by topic');
+  readonly outputs = this.registry.counter(
+    'transformer_output_records_total',
+    'Records produced, by kind (normalized, dlq)',
+  );
+  readonly chunks = this.registry.counter(
+    'transformer_chunks_total',
+    'Normalizer calls + produce units, by result (committed, failed)',
+  );
+  readonly normalizeSeconds = this.registry.histogram(
+    'transformer_normalize_seconds',
+    'Time of one normalizer batch call',
+    [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+  );
+  readonly commitSeconds = this.registry.histogram(
+    'transformer_commit_seconds',
+    'Produce + offset commit (the transaction) of one chunk',
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+  );
+  readonly endToEndSeconds = this.registry.histogram(
+    'transformer_end_to_end_seconds',
+    'Edge received-at to the outputs being committed',
+    LATENCY_BUCKETS_S,
+  );
+  readonly lag = this.registry.gauge('pipeline_consumer_lag', 'Log-end offset minus committed offset, per partition');
+}
+
+function headerString(h: IHeaders | undefined, name: string): string | undefined {
+  const v = h?.[name];
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : typeof one === 'string' ? one : one.toString('utf8');
+}
+
+/** Receive time: the edge's header, else the Kafka timestamp; NaN when neither is a sane instant. */
+export function receivedAtMs(m: KafkaMessage): number {
+  const h = headerString(m.headers, RAW_HEADERS.receivedAt);
+  if (h !== undefined && h.length <= 40) {
+    const ms = Date.parse(h);
+    if (Number.isFinite(ms)) return ms;
+  }
+  const ts = Number(m.timestamp);
+  return Number.isInteger(ts) && ts > 0 ? ts : Number.NaN;
+}
+
+/** Packs kafkajs messages of one topic-partition into the normalizer's batch layout. */
+export function packBatch(topic: string, partition: number, messages: readonly KafkaMessage[]): RawBatch {
+  const n = messages.length;
+  let total = 0;
+  for (const m of messages) total += m.value?.length ?? 0;
+  const data = Buffer.allocUnsafe(total);
+  const offsets = new Uint32Array(n);
+  const lengths = new Uint32Array(n);
+  const received = new Float64Array(n);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i] as KafkaMessage;
+    const v = m.value;
+    offsets[i] = pos;
+    if (v) {
+      v.copy(data, pos);
+      pos += v.length;
+    }
+    lengths[i] = v?.length ?? 0;
+    received[i] = receivedAtMs(m);
+  }
+  const provider = PROVIDER_CODES[providerOfTopic(topic)];
+  return {
+    data,
+    offsets,
+    lengths,
+    providers: new Uint8Array(n).fill(provider),
+    topics: new Array<string>(n).fill(topic),
+    partitions: new Int32Array(n).fill(partition),
+    kafkaOffsets: messages.map((m) => m.offset),
+    receivedAtMs: received,
+  };
+}
+
+function view(buf: Uint8Array, off: number, len: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + off, len);
+}
+
+/** Output records of one set as kafkajs messages, with the source headers; `ordinal` numbers outputs per source. */
+export function toMessages(
+  set: OutputSet,
+  source: { topic: string; partition: number; messages: readonly KafkaMessage[] },
+  ordinal: { next: Uint32Array; total: Uint32Array },
+): Message[] {
+  const out: Message[] = new Array(set.offsets.length);
+  for (let i = 0; i < set.offsets.length; i++) {
+    const src = set.sourceIndex[i] as number;
+    const m = source.messages[src] as KafkaMessage;
+    const keyLen = set.keyLengths[i] as number;
+    const headers: IHeaders = {
+      [OUTPUT_HEADERS.sourceTopic]: source.topic,
+      [OUTPUT_HEADERS.sourcePartition]: String(source.partition),
+      [OUTPUT_HEADERS.sourceOffset]: m.offset,
+      [OUTPUT_HEADERS.sourceOutput]: `${ordinal.next[src]}/${ordinal.total[src]}`,
+    };
+    ordinal.next[src] = (ordinal.next[src] as number) + 1;
+    for (const h of [OUTPUT_HEADERS.receivedAt, OUTPUT_HEADERS.requestId, OUTPUT_HEADERS.provider]) {
+      const v = headerString(m.headers, h);
+      if (v !== undefined && v.length <= 256) headers[h] = v;
+    }
+    out[i] = {
+      key: keyLen > 0 ? view(set.keys, set.keyOffsets[i] as number, keyLen) : null,
+      value: view(set.data, set.offsets[i] as number, set.lengths[i] as number),
+      headers,
+    };
+  }
+  return out;
+}
+
+export class Transformer {
+  readonly metrics = new TransformerMetrics();
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private admin: Admin | null = null;
+  private stopLag: (() => void) | null = null;
+  private readonly kafka;
+
+  constructor(
+    private readonly cfg: TransformerConfig,
+    private readonly normalizer: Normalizer,
+    private readonly log: Logger,
+  ) {
+    this.kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.clientId, log });
+  }
+
+  private newProducer(): Producer {
+    const eos = this.cfg.mode === 'exactly_once';
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      ...(eos ? { transactionalId: this.cfg.transactionalId, transactionTimeout: this.cfg.transactionTimeoutMs } : {}),
+      // CONCURRENT_TRANSACTIONS right after a commit is normal (markers still being written): retry quickly.
+      retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
+    });
+  }
+
+  private async ensureProducer(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const p = this.newProducer();
+    // With a transactional id, connect() runs InitProducerId: it fences any older instance with this id and aborts
+    // the transaction it left open (e.g. after SIGKILL), so its outputs never become visible.
+    await p.connect();
+    this.producer = p;
+    return p;
+  }
+
+  private async dropProducer(): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    await p?.disconnect().catch(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await this.ensureProducer();
+    const consumer = this.kafka.consumer({
+      groupId: this.cfg.groupId,
+      sessionTimeout: this.cfg.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(this.cfg.sessionTimeoutMs / 3)),
+      maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
+      maxBytes: this.cfg.maxFetchBytes,
+      maxWaitTimeInMs: this.cfg.fetchMaxWaitMs,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) =>
+      this.log.info('partitions assigned', {
+        assignment: e.payload.memberAssignment,
+        generation: (e.payload as { generationId?: number }).generationId,
+      }),
+    );
+    consumer.on(consumer.events.CRASH, (e) =>
+      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart }),
+    );
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.cfg.inputTopics], fromBeginning: this.cfg.fromBeginning });
+    await consumer.run({
+      // Offsets move only with our commits: inside the transaction (exactly_once) or after the acks (at_least_once).
+      autoCommit: this.cfg.mode === 'at_least_once',
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.handleBatch(p),
+    });
+    this.stopLag = startLagPoller({
+      admin: this.admin,
+      groupId: this.cfg.groupId,
+      topics: this.cfg.inputTopics,
+      gauge: this.metrics.lag,
+      intervalMs: this.cfg.lagIntervalMs,
+      log: this.log,
+    });
+    this.log.info('transformer started', {
+      group: this.cfg.groupId,
+      mode: this.cfg.mode,
+      normalizer: this.normalizer.impl,
+      topics: this.cfg.inputTopics,
+      transactional_id: this.cfg.mode === 'exactly_once' ? this.cfg.transactionalId : undefined,
+    });
+  }
+
+  private async handleBatch(p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    for (let i = 0; i < batch.messages.length; i += this.cfg.maxBatchMessages) {
+      // After a rebalance the partition may belong to someone else: leave the rest to them.
+      if (!p.isRunning() || p.isStale()) return;
+      const chunk = batch.messages.slice(i, i + this.cfg.maxBatchMessages);
+      await this.processChunk(batch.topic, batch.partition, chunk);
+      p.resolveOffset((chunk[chunk.length - 1] as KafkaMessage).offset);
+      if (this.cfg.mode === 'at_least_once') await p.commitOffsetsIfNecessary();
+      await p.heartbeat();
+    }
+  }
+
+  private async processChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
+    const t0 = performance.now();
+    const raw = packBatch(topic, partition, chunk);
+    const out = this.normalizer.normalizeBatch(raw, Date.now());
+    const t1 = performance.now();
+    this.metrics.normalizeSeconds.observe((t1 - t0) / 1000);
+
+    const total = new Uint32Array(chunk.length);
+    for (const s of out.events.sourceIndex) total[s] = (total[s] as number) + 1;
+    for (const s of out.dlq.sourceIndex) total[s] = (total[s] as number) + 1;
+    for (let i = 0; i < chunk.length; i++) {
+      // The core answers every input with at least one record; a silent drop would break "exactly one place".
+      if (total[i] === 0)
+        throw new Error(`normalizer produced no output for ${topic}/${partition}@${chunk[i]?.offset}`);
+    }
+    const ordinal = { next: new Uint32Array(chunk.length), total };
+    const source = { topic, partition, messages: chunk };
+    const events = toMessages(out.events, source, ordinal);
+    const dlq = toMessages(out.dlq, source, ordinal);
+    const topicMessages = [
+      ...(events.length ? [{ topic: this.cfg.normalizedTopic, messages: events }] : []),
+      ...(dlq.length ? [{ topic: this.cfg.dlqTopic, messages: dlq }] : []),
+    ];
+    const nextOffset = (BigInt((chunk[chunk.length - 1] as KafkaMessage).offset) + 1n).toString();
+
+    try {
+      if (this.cfg.mode === 'exactly_once') {
+        const producer = await this.ensureProducer();
+        const tx = await producer.transaction();
+        try {
+          await tx.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+          await tx.sendOffsets({
+            consumerGroupId: this.cfg.groupId,
+            topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }],
+          });
+          await tx.commit();
+        } catch (err) {
+          await tx.abort().catch(() => undefined);
+          throw err;
+        }
+      } else {
+        const producer = await this.ensureProducer();
+        await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      }
+    } catch (err) {
+      this.metrics.chunks.inc({ result: 'failed' });
+      this.log.error('chunk not committed, will be retried', {
+        err,
+        topic,
+        partition,
+        first_offset: chunk[0]?.offset,
+        messages: chunk.length,
+      });
+      // A failed transactional producer may be fenced or in an unknown state: start from a fresh InitProducerId.
+      await this.dropProducer();
+      throw err;
+    }
+    const t2 = performance.now();
+    this.metrics.commitSeconds.observe((t2 - t1) / 1000);
+    this.metrics.chunks.inc({ result: 'committed' });
+    this.metrics.inputs.inc({ topic }, chunk.length);
+    this.metrics.outputs.inc({ kind: 'normalized' }, events.length);
+    this.metrics.outputs.inc({ kind: 'dlq' }, dlq.length);
+    const now = Date.now();
+    for (let i = 0; i < chunk.length; i++) {
+      const r = raw.receivedAtMs[i] as number;
+      if (Number.isFinite(r)) this.metrics.endToEndSeconds.observe(Math.max(0, now - r) / 1000);
+    }
+    this.log.debug('chunk committed', {
+      topic,
+      partition,
+      first_offset: chunk[0]?.offset,
+      messages: chunk.length,
+      normalized: events.length,
+      dlq: dlq.length,
+    });
+  }
+
+  /** Finishes the chunk in hand, leaves the group (partitions move cleanly), closes the producer. */
+  async stop(): Promise<void> {
+    this.stopLag?.();
+    this.stopLag = null;
+    await this.consumer?.disconnect();
+    this.consumer = null;
+    await this.dropProducer();
+    await this.admin?.disconnect();
+    this.admin = null;
+    this.log.info('transformer stopped');
+  }
+}
