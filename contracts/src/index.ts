@@ -1,3 +1,4 @@
 export * from './edge.ts';
 export * from './services.ts';
 export * from './topics.ts';
+export * from './workflows.ts';

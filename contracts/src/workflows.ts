@@ -1,0 +1,34 @@
+/**
+ * Temporal names shared by the workflow worker (workflows/), the Kafka→Temporal bridge (pipeline/src/bridge) and the
+ * review CLI: task queue, workflow type names, signal/query names and the workflow-id scheme (ids come from business
+ * keys, so a redelivered event maps to the same workflow). Not for workflow logic or activity types.
+ */
+
+/** Task queue of the payment worker (PaymentEventWorkflow and DlqReviewWorkflow). Override with TEMPORAL_TASK_QUEUE. */
+export const PAYMENT_TASK_QUEUE = 'payment-processing';
+
+export const WORKFLOW_TYPES = {
+  paymentEvent: 'PaymentEventWorkflow',
+  dlqReview: 'DlqReviewWorkflow',
+} as const;
+
+export const REVIEW_SIGNAL = 'reviewDecision';
+export const REVIEW_STATUS_QUERY = 'reviewStatus';
+export const PAYMENT_STATUS_QUERY = 'paymentStatus';
+
+/** Decisions a reviewer can send to a DlqReviewWorkflow. */
+export const REVIEW_DECISIONS = ['approve', 'reprocess', 'discard'] as const;
+export type ReviewDecisionKind = (typeof REVIEW_DECISIONS)[number];
+
+/** Workflow id of the PaymentEventWorkflow for one unified event: derived from `event_id` (CONTRACT section 6). */
+export function paymentWorkflowId(eventId: string): string {
+  return `payment-${eventId}`;
+}
+
+/**
+ * Workflow id of the review of one quarantined record, from the record's ORIGINAL raw-topic coordinates (unique per
+ * raw message even when the provider event id is unknown).
+ */
+export function reviewWorkflowId(sourceTopic: string, partition: number, offset: string | number): string {
+  return `dlq-review-${sourceTopic}-${partition}-${offset}`;
+}

@@ -1,0 +1,196 @@
+/**
+ * HTTP surface of the inference service (Hono): the endpoints of reference section 4.2 over the rule scorers in
+ * rules.ts. Request bodies are validated by hand (small, explicit field lists) and bounded in size; every error
+ * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import {
+  type ChurnInput,
+  type FraudInput,
+  predictChurn,
+  type RecoveryInput,
+  type RetryInput,
+  RULES_MODEL_VERSION,
+  recommendRecovery,
+  retryStrategy,
+  scoreFraud,
+} from './rules.ts';
+
+export const ML_ERROR_CODES = {
+  invalidRequest: 'invalid_request',
+  bodyTooLarge: 'body_too_large',
+  notFound: 'not_found',
+  internal: 'internal_error',
+} as const;
+
+/** Largest accepted request body: scoring requests are a few hundred bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Longest accepted string field (ids, codes, messages). */
+const MAX_STRING_CHARS = 2048;
+/** Largest accepted count or amount: well inside Number.MAX_SAFE_INTEGER. */
+const MAX_INT = 1e15;
+
+class RequestError extends Error {
+  readonly code = ML_ERROR_CODES.invalidRequest;
+}
+
+type Body = Record<string, unknown>;
+
+function str(b: Body, key: string, opts: { required: true }): string;
+function str(b: Body, key: string, opts?: { required?: boolean }): string | null;
+function str(b: Body, key: string, opts: { required?: boolean } = {}): string | null {
+  const v = b[key];
+  if (v === undefined || v === null) {
+    if (opts.required) throw new RequestError(`${key} is required`);
+    return null;
+  }
+  if (typeof v !== 'string') throw new RequestError(`${key} must be a string`);
+  if (v.length > MAX_STRING_CHARS) throw new RequestError(`${key} is longer than ${MAX_STRING_CHARS} characters`);
+  if (opts.required && v.trim() === '') throw new RequestError(`${key} must not be empty`);
+  return v;
+}
+
+function int(b: Body, key: string, opts: { min?: number; max?: number; default?: number; nullable?: boolean } = {}) {
+  const v = b[key];
+  if (v === undefined || v === null) {
+    if (opts.default !== undefined) return opts.default;
+    if (opts.nullable) return null;
+    throw new RequestError(`${key} is required`);
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new RequestError(`${key} must be an integer`);
+  const min = opts.min ?? 0;
+  const max = opts.max ?? MAX_INT;
+  if (v < min || v > max) throw new RequestError(`${key} must be in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+function bool(b: Body, key: string, dflt: boolean): boolean {
+  const v = b[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') throw new RequestError(`${key} must be a boolean`);
+  return v;
+}
+
+function currency(b: Body): string {
+  const c = str(b, 'currency') ?? 'USD';
+  if (!/^[A-Za-z]{3}$/.test(c)) throw new RequestError('currency must be a 3-letter ISO 4217 code');
+  return c.toUpperCase();
+}
+
+async function readBody(req: Request): Promise<Body> {
+  let parsed: unknown;
+  try {
+    parsed = await req.json();
+  } catch {
+    throw new RequestError('body must be JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new RequestError('body must be a JSON object');
+  }
+  return parsed as Body;
+}
+
+export function parseFraud(b: Body): FraudInput {
+  return {
+    event_id: str(b, 'event_id', { required: true }),
+    amount_minor: int(b, 'amount_minor') as number,
+    currency: currency(b),
+    customer_id: str(b, 'customer_id'),
+    merchant_id: str(b, 'merchant_id'),
+    payment_method_type: str(b, 'payment_method_type'),
+    card_brand: str(b, 'card_brand'),
+  };
+}
+
+export function parseChurn(b: Body): ChurnInput {
+  return {
+    customer_id: str(b, 'customer_id', { required: true }),
+    merchant_id: str(b, 'merchant_id'),
+    total_payments: int(b, 'total_payments', { default: 0 }) as number,
+    successful_payments: int(b, 'successful_payments', { default: 0 }) as number,
+    failed_payments: int(b, 'failed_payments', { default: 0 }) as number,
+    recovered_payments: int(b, 'recovered_payments', { default: 0 }) as number,
+    days_since_last_payment: int(b, 'days_since_last_payment', { default: 0 }) as number,
+    consecutive_failures: int(b, 'consecutive_failures', { default: 0 }) as number,
+    days_since_last_failure: int(b, 'days_since_last_failure', { nullable: true }),
+  };
+}
+
+export function parseRetry(b: Body): RetryInput {
+  return {
+    event_id: str(b, 'event_id', { required: true }),
+    failure_code: str(b, 'failure_code'),
+    failure_message: str(b, 'failure_message'),
+    amount_minor: int(b, 'amount_minor') as number,
+    attempt_count: int(b, 'attempt_count', { min: 1, max: 1000, default: 1 }) as number,
+  };
+}
+
+export function parseRecovery(b: Body): RecoveryInput {
+  return {
+    event_id: str(b, 'event_id', { required: true }),
+    customer_id: str(b, 'customer_id', { required: true }),
+    merchant_id: str(b, 'merchant_id'),
+    amount_minor: int(b, 'amount_minor') as number,
+    currency: currency(b),
+    failure_code: str(b, 'failure_code'),
+    failure_message: str(b, 'failure_message'),
+    attempt_number: int(b, 'attempt_number', { min: 1, max: 1000, default: 1 }) as number,
+    max_attempts: int(b, 'max_attempts', { min: 1, max: 1000, default: 5 }) as number,
+    hours_since_first_failure: int(b, 'hours_since_first_failure', { default: 0 }) as number,
+    customer_lifetime_value_minor: int(b, 'customer_lifetime_value_minor', { default: 0 }) as number,
+    subscription_tier: str(b, 'subscription_tier'),
+    has_valid_email: bool(b, 'has_valid_email', true),
+    has_valid_phone: bool(b, 'has_valid_phone', false),
+    payment_method_type: str(b, 'payment_method_type'),
+    card_brand: str(b, 'card_brand'),
+    card_exp_month: int(b, 'card_exp_month', { min: 1, max: 12, nullable: true }),
+    card_exp_year: int(b, 'card_exp_year', { min: 1900, max: 9999, nullable: true }),
+    has_backup_payment_method: bool(b, 'has_backup_payment_method', false),
+  };
+}
+
+export interface AppOptions {
+  /** Clock for predicted_at / generated_at and card expiry; injected so tests are reproducible. */
+  readonly now?: () => Date;
+}
+
+export function createApp(opts: AppOptions = {}): Hono {
+  const now = opts.now ?? (() => new Date());
+  const app = new Hono();
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        c.json({ error: { code: ML_ERROR_CODES.bodyTooLarge, message: `body over ${MAX_BODY_BYTES} bytes` } }, 413),
+    }),
+  );
+  const endpoints = {
+    health: 'GET /health',
+    fraud: 'POST /fraud/score',
+    churn: 'POST /churn/predict',
+    retry: 'POST /retry/strategy',
+    recovery: 'POST /recovery/recommend',
+  };
+  app.get('/health', (c) =>
+    c.json({ status: 'healthy', service: 'inference-service', model_version: RULES_MODEL_VERSION }),
+  );
+  app.get('/', (c) => c.json({ service: 'inference-service', model_version: RULES_MODEL_VERSION, endpoints }));
+  app.post('/fraud/score', async (c) => c.json(scoreFraud(parseFraud(await readBody(c.req.raw)))));
+  app.post('/churn/predict', async (c) => c.json(predictChurn(parseChurn(await readBody(c.req.raw)), now())));
+  app.post('/retry/strategy', async (c) => c.json(retryStrategy(parseRetry(await readBody(c.req.raw)))));
+  app.post('/recovery/recommend', async (c) =>
+    c.json(recommendRecovery(parseRecovery(await readBody(c.req.raw)), now())),
+  );
+  app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
+  app.onError((err, c) => {
+    if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);
+    console.error(
+      JSON.stringify({ level: 'error', msg: 'inference request failed', path: c.req.path, error: String(err) }),
+    );
+    return c.json({ error: { code: ML_ERROR_CODES.internal, message: 'internal error' } }, 500);
+  });
+  return app;
+}

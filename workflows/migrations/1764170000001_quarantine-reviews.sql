@@ -1,0 +1,52 @@
+-- Up Migration
+-- Decisions of DlqReviewWorkflow (one row per reviewed quarantined record, keyed by the review workflow id, which is
+-- derived from the record's original raw-topic coordinates). The pipeline's validation_quarantine table holds the
+-- record itself; this table holds the review lifecycle so that the two can evolve independently.
+
+CREATE TABLE quarantine_reviews (
+  id                   bigserial PRIMARY KEY,
+  workflow_id          text        NOT NULL,
+  event_id             text,
+  provider             text,
+  failure_reason       text,
+  validation_errors    jsonb       NOT NULL DEFAULT '[]'::jsonb,
+  source_topic         text,
+  source_partition     integer,
+  source_offset        bigint,
+  dlq_topic            text,
+  dlq_partition        integer,
+  dlq_offset           bigint,
+  original_payload     text,
+  status               text        NOT NULL DEFAULT 'pending'
+                       CHECK (status IN ('pending', 'approved', 'reprocessed', 'discarded', 'expired')),
+  decided_by           text,
+  decision_reason      text,
+  corrected_payload    text,
+  reinjected_topic     text,
+  reinjected_partition integer,
+  reinjected_offset    bigint,
+  requested_at         timestamptz NOT NULL DEFAULT now(),
+  decided_at           timestamptz,
+  CONSTRAINT quarantine_reviews_workflow_id_key UNIQUE (workflow_id)
+);
+CREATE INDEX quarantine_reviews_pending_idx ON quarantine_reviews (requested_at) WHERE status = 'pending';
+CREATE INDEX quarantine_reviews_source_idx ON quarantine_reviews (source_topic, source_partition, source_offset);
+
+-- Review columns on the pipeline's quarantine table (pipeline/migrations), added only if that table exists already.
+-- The worker re-checks this at startup (workflows/src/db.ts ensureQuarantineReviewColumns), so the order in which
+-- the two migration sets first run does not matter.
+DO $$
+BEGIN
+  IF to_regclass('public.validation_quarantine') IS NOT NULL THEN
+    ALTER TABLE validation_quarantine
+      ADD COLUMN IF NOT EXISTS reviewed boolean NOT NULL DEFAULT false,
+      ADD COLUMN IF NOT EXISTS reviewed_at timestamptz,
+      ADD COLUMN IF NOT EXISTS reviewed_by text,
+      ADD COLUMN IF NOT EXISTS resolution text,
+      ADD COLUMN IF NOT EXISTS review_workflow_id text;
+  END IF;
+END
+$$;
+
+-- Down Migration
+DROP TABLE quarantine_reviews;

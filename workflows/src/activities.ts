@@ -1,0 +1,252 @@
+/**
+ * Activities of the payment worker, built by factories that receive their dependencies (pool, inference client,
+ * business-rule configuration, Kafka producer), so tests and the worker wire real services the same way.
+ * Business rejections throw non-retryable ApplicationFailures; every other error propagates to Temporal's retry
+ * policy (the original caught persistence errors and reported success).
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Producer } from 'kafkajs';
+import type pg from 'pg';
+import { customerHistory, earlierFailures, ensureQuarantineReviewColumns, persistEnrichedEvent } from './db.ts';
+import type { Outcome, UnifiedEvent } from './event.ts';
+import { churnFeatures } from './history.ts';
+import type { InferenceClient } from './inference-client.ts';
+import { type BusinessRulesConfig, validateBusinessRules } from './rules.ts';
+import type {
+  ChurnResult,
+  FraudResult,
+  PaymentActivities,
+  ReinjectResult,
+  RetryStrategyResult,
+  ReviewActivities,
+  ReviewDecision,
+  ReviewResolution,
+} from './types.ts';
+
+export interface PaymentActivityDeps {
+  readonly pool: pg.Pool;
+  readonly inference: InferenceClient;
+  readonly rules: BusinessRulesConfig;
+  /** Clock used when an event has no provider_created_at. */
+  readonly now?: () => Date;
+}
+
+function eventTime(e: UnifiedEvent, now: () => Date): Date {
+  const ms = e.provider_created_at ? Date.parse(e.provider_created_at) : Number.NaN;
+  return Number.isFinite(ms) ? new Date(ms) : now();
+}
+
+export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActivities {
+  const now = deps.now ?? (() => new Date());
+  return {
+    async validateRules(event) {
+      const result = validateBusinessRules(event, deps.rules);
+      if (!result.isValid) {
+        throw ApplicationFailure.nonRetryable(
+          `business rules rejected ${event.event_id}: ${result.errors.map((e) => e.code).join(', ')}`,
+          'BusinessRuleViolation',
+          result,
+        );
+      }
+      return result;
+    },
+
+    async scoreFraud(event): Promise<FraudResult> {
+      const r = await deps.inference.post<FraudResult>('/fraud/score', {
+        event_id: event.event_id,
+        amount_minor: event.amount_minor,
+        currency: event.currency,
+        customer_id: event.customer_id,
+        merchant_id: event.merchant_id,
+        payment_method_type: event.payment_method_type,
+        card_brand: event.card_brand,
+      });
+      if (typeof r.fraud_score !== 'number' || typeof r.risk_level !== 'string') {
+        throw new Error('fraud response lacks fraud_score or risk_level');
+      }
+      return {
+        fraud_score: r.fraud_score,
+        risk_level: r.risk_level,
+        risk_factors: r.risk_factors ?? [],
+        model_version: r.model_version,
+      };
+    },
+
+    async recommendRetry(event): Promise<RetryStrategyResult> {
+      const declared = Number(event.metadata.retry_attempt_count);
+      const seen =
+        event.provider && event.object_id
+          ? (await earlierFailures(deps.pool, event.provider, event.object_id, event.event_id)) + 1
+          : 1;
+      const attempt = Math.max(seen, Number.isSafeInteger(declared) && declared > 0 ? declared : 1);
+      const r = await deps.inference.post<Omit<RetryStrategyResult, 'attempt_count'>>('/retry/strategy', {
+        event_id: event.event_id,
+        failure_code: event.failure_code,
+        failure_message: event.failure_message,
+        amount_minor: event.amount_minor,
+        attempt_count: Math.min(attempt, 1000),
+      });
+      if (typeof r.action !== 'string') throw new Error('retry response lacks action');
+      return {
+        action: r.action,
+        delay_seconds: r.delay_seconds,
+        max_attempts: r.max_attempts,
+        confidence: r.confidence,
+        reason: r.reason,
+        model_version: r.model_version,
+        attempt_count: attempt,
+      };
+    },
+
+    async predictChurn(event, outcome: Outcome): Promise<ChurnResult | null> {
+      if (!event.customer_id) return null;
+      const at = eventTime(event, now);
+      const history = await customerHistory(deps.pool, event.customer_id, event.event_id, at);
+      const features = churnFeatures(history, { outcome, at });
+      const r = await deps.inference.post<{
+        churn_probability: number;
+        risk_level: string;
+        risk_factors: string[];
+        days_to_churn_estimate: number | null;
+        model_version: string;
+      }>('/churn/predict', { customer_id: event.customer_id, merchant_id: event.merchant_id, ...features });
+      if (typeof r.churn_probability !== 'number') throw new Error('churn response lacks churn_probability');
+      return {
+        churn_score: r.churn_probability,
+        risk_level: r.risk_level,
+        risk_factors: r.risk_factors ?? [],
+        days_to_churn_estimate: r.days_to_churn_estimate,
+        model_version: r.model_version,
+        features,
+      };
+    },
+
+    async persistEvent(enriched) {
+      return persistEnrichedEvent(deps.pool, enriched);
+    },
+  };
+}
+
+// --------------------------------------------------------------------------------------------------- review
+
+export interface ReviewActivityDeps {
+  readonly pool: pg.Pool;
+  /** A connected kafkajs producer (idempotent, acks=all). */
+  readonly producer: Producer;
+}
+
+function text(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+function int(v: unknown): number | null {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) ? n : null;
+}
+
+/** The record's ORIGINAL raw-topic coordinates (transformer names first, then the pipeline's column names). */
+export function sourceOf(record: Record<string, unknown>) {
+  return {
+    topic: text(record.source_topic),
+    partition: int(record.kafka_partition ?? record.source_partition),
+    offset: int(record.kafka_offset ?? record.source_offset),
+  };
+}
+
+export function createReviewActivities(deps: ReviewActivityDeps): ReviewActivities {
+  let reviewColumns: boolean | undefined;
+  return {
+    async registerReview(workflowId, input) {
+      const r = input.record;
+      const src = sourceOf(r);
+      const original =
+        typeof r.original_payload === 'string'
+          ? r.original_payload
+          : r.original_payload
+            ? JSON.stringify(r.original_payload)
+            : null;
+      await deps.pool.query(
+        `INSERT INTO quarantine_reviews (workflow_id, event_id, provider, failure_reason, validation_errors,
+            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (workflow_id) DO NOTHING`,
+        [
+          workflowId,
+          text(r.event_id),
+          text(r.provider),
+          text(r.failure_reason),
+          JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
+          src.topic,
+          src.partition,
+          src.offset,
+          input.dlq.topic,
+          input.dlq.partition,
+          input.dlq.offset,
+          original,
+        ],
+      );
+    },
+
+    async reinject(workflowId, input, payload): Promise<ReinjectResult> {
+      const r = input.record;
+      const src = sourceOf(r);
+      if (!src.topic) throw ApplicationFailure.nonRetryable('record has no source_topic', 'InvalidReviewDecision');
+      const provider = text(r.provider) ?? src.topic.split('.')[1] ?? '';
+      const key = text(r.provider_event_id) ?? text(r.event_id);
+      const [meta] = await deps.producer.send({
+        topic: src.topic,
+        acks: -1,
+        messages: [
+          {
+            key,
+            value: payload,
+            headers: {
+              'received-at': new Date().toISOString(),
+              'request-id': `review:${workflowId}`,
+              provider,
+              'content-type': provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
+              ...(key ? { 'event-id': key } : {}),
+              'reprocessed-from': workflowId,
+            },
+          },
+        ],
+      });
+      if (!meta) throw new Error(`no produce ack for ${src.topic}`);
+      return { topic: src.topic, partition: meta.partition, offset: String(meta.baseOffset ?? meta.offset ?? '') };
+    },
+
+    async recordDecision(workflowId, input, resolution: ReviewResolution, decision: ReviewDecision | null, reinjected) {
+      const res = await deps.pool.query(
+        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
+            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
+          WHERE workflow_id = $1`,
+        [
+          workflowId,
+          resolution,
+          decision?.reviewer ?? null,
+          decision?.reason ?? null,
+          decision?.decision === 'reprocess' ? (decision.correctedPayload ?? null) : null,
+          reinjected?.topic ?? null,
+          reinjected?.partition ?? null,
+          reinjected?.offset ?? null,
+        ],
+      );
+      if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
+      // Mirror the outcome onto the pipeline's quarantine row when that table exists (matched by DLQ coordinates).
+      reviewColumns ??= await ensureQuarantineReviewColumns(deps.pool);
+      if (reviewColumns && resolution !== 'expired') {
+        await deps.pool.query(
+          `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,
+              review_workflow_id = $6
+            WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
+          [input.dlq.topic, input.dlq.partition, input.dlq.offset, decision?.reviewer ?? null, resolution, workflowId],
+        );
+      } else if (reviewColumns) {
+        await deps.pool.query(
+          `UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4
+            WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
+          [input.dlq.topic, input.dlq.partition, input.dlq.offset, workflowId],
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Worker configuration, validated once at startup into one frozen object (defaults, then environment). A bad value
+ * stops the process with a message naming the variable. The database URL's password is redacted when printed.
+ */
+import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
+
+export interface WorkerConfig {
+  readonly temporalAddress: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly databaseUrl: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly inferenceUrl: string;
+  readonly inferenceTimeoutMs: number;
+  readonly maxConcurrentActivities: number;
+  readonly maxConcurrentWorkflowTasks: number;
+  readonly pgPoolSize: number;
+  readonly rules: BusinessRulesConfig;
+}
+
+function list(v: string | undefined, dflt: readonly string[]): readonly string[] {
+  if (v === undefined) return dflt;
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
+function posInt(env: NodeJS.ProcessEnv, name: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0 || n > max)
+    throw new Error(`${name} must be an integer in [1, ${max}], got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** `JPY:10000000000,KRW:100000000000` → { JPY: 10000000000, KRW: 100000000000 } */
+function perCurrency(
+  raw: string | undefined,
+  dflt: Readonly<Record<string, number>>,
+): Readonly<Record<string, number>> {
+  if (raw === undefined) return dflt;
+  const out: Record<string, number> = {};
+  for (const item of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const m = /^([A-Za-z]{3}):(\d{1,16})$/.exec(item);
+    if (!m) throw new Error(`WORKFLOW_MAX_AMOUNT_MINOR_BY_CURRENCY: expected CUR:amount, got ${JSON.stringify(item)}`);
+    out[(m[1] as string).toUpperCase()] = Number(m[2]);
+  }
+  return out;
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const addr = serviceAddresses(env);
+  const currencies = list(env.WORKFLOW_ALLOWED_CURRENCIES, DEFAULT_RULES_CONFIG.allowedCurrencies).map((c) =>
+    c.toUpperCase(),
+  );
+  for (const c of currencies)
+    if (!/^[A-Z]{3}$/.test(c))
+      throw new Error(`WORKFLOW_ALLOWED_CURRENCIES: ${JSON.stringify(c)} is not an ISO 4217 code`);
+  const inferenceUrl = env.INFERENCE_URL ?? `http://127.0.0.1:${env.INFERENCE_PORT ?? 8090}`;
+  try {
+    new URL(inferenceUrl);
+  } catch {
+    throw new Error(`INFERENCE_URL is not a URL: ${JSON.stringify(inferenceUrl)}`);
+  }
+  return Object.freeze({
+    temporalAddress: addr.temporalAddress,
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.TEMPORAL_TASK_QUEUE ?? PAYMENT_TASK_QUEUE,
+    databaseUrl: addr.databaseUrl,
+    kafkaBrokers: addr.kafkaBrokers,
+    inferenceUrl,
+    inferenceTimeoutMs: posInt(env, 'INFERENCE_TIMEOUT_MS', 10_000, 600_000),
+    maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),
+    maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
+    pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),
+    rules: Object.freeze({
+      allowedCurrencies: Object.freeze(currencies),
+      blockedCustomers: Object.freeze(list(env.WORKFLOW_BLOCKED_CUSTOMERS, DEFAULT_RULES_CONFIG.blockedCustomers)),
+      blockedMerchants: Object.freeze(list(env.WORKFLOW_BLOCKED_MERCHANTS, DEFAULT_RULES_CONFIG.blockedMerchants)),
+      maxAmountMinor: posInt(env, 'WORKFLOW_MAX_AMOUNT_MINOR', DEFAULT_RULES_CONFIG.maxAmountMinor),
+      maxAmountMinorByCurrency: Object.freeze(
+        perCurrency(env.WORKFLOW_MAX_AMOUNT_MINOR_BY_CURRENCY, DEFAULT_RULES_CONFIG.maxAmountMinorByCurrency),
+      ),
+      highValueWarningMinor: posInt(
+        env,
+        'WORKFLOW_HIGH_VALUE_WARNING_MINOR',
+        DEFAULT_RULES_CONFIG.highValueWarningMinor,
+      ),
+    }),
+  });
+}
+
+/** The URL with its password replaced, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * PostgreSQL access of the workflow worker: the connection pool, the migrations of workflows/migrations (own
+ * migrations table `pgmigrations_workflows`, so the pipeline's migrations evolve independently), the upsert of an
+ * enriched event, the customer history reads, and the quarantine review bookkeeping. Every function lets errors
+ * propagate: the activity retry policy decides, nothing is swallowed.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import type { Outcome } from './event.ts';
+import type { HistoryRow } from './history.ts';
+import type { EnrichedEvent, PersistResult } from './types.ts';
+
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+export const MIGRATIONS_TABLE = 'pgmigrations_workflows';
+/** Newest rows of a customer's history read for churn features. */
+export const MAX_CHURN_HISTORY_ROWS = 500;
+
+export function createPool(databaseUrl: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
+  // An idle client error (server restart) must not crash the worker; the next query reconnects.
+  pool.on('error', (err) =>
+    console.error(JSON.stringify({ level: 'warn', msg: 'idle pg client error', error: err.message })),
+  );
+  return pool;
+}
+
+export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<void> {
+  await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    migrationsTable: MIGRATIONS_TABLE,
+    direction: 'up',
+    checkOrder: true,
+    log,
+  });
+}
+
+/**
+ * Adds the review columns to the pipeline's validation_quarantine table when that table exists and lacks them
+ * (the pipeline's own migrations may run after ours on a fresh machine). Returns whether the columns are present.
+ */
+export async function ensureQuarantineReviewColumns(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ has_table: boolean; has_cols: boolean }>(
+    `SELECT to_regclass('public.validation_quarantine') IS NOT NULL AS has_table,
+            EXISTS (SELECT 1 FROM information_schema.columns
+                     WHERE table_name = 'validation_quarantine' AND column_name = 'review_workflow_id') AS has_cols`,
+  );
+  const r = rows[0];
+  if (!r?.has_table) return false;
+  if (r.has_cols) return true;
+  await pool.query(
+    `ALTER TABLE validation_quarantine
+       ADD COLUMN IF NOT EXISTS reviewed boolean NOT NULL DEFAULT false,
+       ADD COLUMN IF NOT EXISTS reviewed_at timestamptz,
+       ADD COLUMN IF NOT EXISTS reviewed_by text,
+       ADD COLUMN IF NOT EXISTS resolution text,
+       ADD COLUMN IF NOT EXISTS review_workflow_id text`,
+  );
+  return true;
+}
+
+function tsOrNull(v: string | null): string | null {
+  if (v === null) return null;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+const PERSIST_COLUMNS = [
+  'event_id',
+  'provider',
+  'provider_event_id',
+  'object_id',
+  'event_type',
+  'merchant_id',
+  'customer_id',
+  'amount_minor',
+  'currency',
+  'payment_method_type',
+  'card_brand',
+  'card_last_four',
+  'status',
+  'outcome',
+  'failure_code',
+  'failure_message',
+  'metadata',
+  'provider_created_at',
+  'received_at',
+  'normalized_at',
+  'schema_version',
+  'validation_status',
+  'validation_errors',
+  'validation_warnings',
+  'fraud_score',
+  'fraud_risk_level',
+  'fraud_risk_factors',
+  'fraud_model_version',
+  'retry_strategy',
+  'retry_action',
+  'retry_delay_seconds',
+  'churn_score',
+  'churn_risk_level',
+  'churn_risk_factors',
+  'days_to_churn_estimate',
+  'churn_model_version',
+  'churn_features',
+  'workflow_id',
+  'workflow_run_id',
+] as const;
+
+const PERSIST_SQL = `INSERT INTO payment_events (${PERSIST_COLUMNS.join(', ')})
+VALUES (${PERSIST_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+ON CONFLICT (event_id) DO UPDATE SET
+${PERSIST_COLUMNS.filter((c) => c !== 'event_id')
+  .map((c) => `  ${c} = EXCLUDED.${c}`)
+  .join(',\n')},
+  persisted_at = now()
+RETURNING id::text AS id, (xmax = 0) AS inserted`;
+
+export function persistValues(x: EnrichedEvent): unknown[] {
+  const e = x.event;
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const amount =
+    e.amount_minor !== null && Number.isSafeInteger(e.amount_minor) && e.amount_minor >= 0 ? e.amount_minor : null;
+  const row: Record<(typeof PERSIST_COLUMNS)[number], unknown> = {
+    event_id: e.event_id,
+    provider: e.provider,
+    provider_event_id: e.provider_event_id,
+    object_id: e.object_id,
+    event_type: e.event_type,
+    merchant_id: e.merchant_id,
+    customer_id: e.customer_id,
+    amount_minor: amount,
+    currency: e.currency?.toUpperCase() ?? null,
+    payment_method_type: e.payment_method_type,
+    card_brand: e.card_brand,
+    card_last_four: e.card_last_four,
+    status: e.status,
+    outcome: x.outcome,
+    failure_code: e.failure_code,
+    failure_message: e.failure_message,
+    metadata: JSON.stringify(e.metadata),
+    provider_created_at: tsOrNull(e.provider_created_at),
+    received_at: tsOrNull(e.received_at),
+    normalized_at: tsOrNull(e.normalized_at),
+    schema_version: e.schema_version,
+    validation_status: x.validation.isValid ? 'passed' : 'failed',
+    validation_errors: JSON.stringify(x.validation.errors),
+    validation_warnings: JSON.stringify(x.validation.warnings),
+    fraud_score: x.fraud?.fraud_score ?? null,
+    fraud_risk_level: x.fraud?.risk_level ?? null,
+    fraud_risk_factors: json(x.fraud?.risk_factors),
+    fraud_model_version: x.fraud?.model_version ?? null,
+    retry_strategy: json(x.retryStrategy),
+    retry_action: x.retryStrategy?.action ?? null,
+    retry_delay_seconds: x.retryStrategy?.delay_seconds ?? null,
+    churn_score: x.churn?.churn_score ?? null,
+    churn_risk_level: x.churn?.risk_level ?? null,
+    churn_risk_factors: json(x.churn?.risk_factors),
+    days_to_churn_estimate: x.churn?.days_to_churn_estimate ?? null,
+    churn_model_version: x.churn?.model_version ?? null,
+    churn_features: json(x.churn?.features),
+    workflow_id: x.workflowId,
+    workflow_run_id: x.runId,
+  };
+  return PERSIST_COLUMNS.map((c) => row[c]);
+}
+
+/** Idempotent upsert keyed by event_id: a retried activity (same run) rewrites the same values. */
+export async function persistEnrichedEvent(pool: pg.Pool, x: EnrichedEvent): Promise<PersistResult> {
+  const { rows } = await pool.query<{ id: string; inserted: boolean }>(PERSIST_SQL, persistValues(x));
+  const row = rows[0];
+  if (!row) throw new Error(`upsert of ${x.event.event_id} returned no row`);
+  return { rowId: row.id, table: 'payment_events', inserted: row.inserted };
+}
+
+/** The customer's earlier payments (newest first, up to `at`), excluding the event itself. */
+export async function customerHistory(
+  pool: pg.Pool,
+  customerId: string,
+  excludeEventId: string,
+  at: Date,
+): Promise<HistoryRow[]> {
+  const { rows } = await pool.query<{ outcome: Outcome; at: Date | null }>(
+    `SELECT outcome, provider_created_at AS at FROM payment_events
+      WHERE customer_id = $1 AND event_id <> $2 AND outcome <> 'other'
+        AND (provider_created_at IS NULL OR provider_created_at <= $3)
+      ORDER BY provider_created_at DESC NULLS LAST, id DESC
+      LIMIT ${MAX_CHURN_HISTORY_ROWS}`,
+    [customerId, excludeEventId, at.toISOString()],
+  );
+  return rows;
+}
+
+/** Earlier failed events of the same provider object (payment intent, transaction): the retry attempt number − 1. */
+export async function earlierFailures(pool: pg.Pool, provider: string, objectId: string, excludeEventId: string) {
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM payment_events
+      WHERE provider = $1 AND object_id = $2 AND outcome = 'failed' AND event_id <> $3`,
+    [provider, objectId, excludeEventId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

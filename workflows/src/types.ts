@@ -1,0 +1,160 @@
+/**
+ * Inputs, results and activity signatures shared by the workflows (type-only imports there), the activities, the
+ * bridge and the review CLI. Workflow-safe: types and constants only.
+ */
+import type { ReviewDecisionKind } from '@pep/contracts';
+import type { Outcome, UnifiedEvent } from './event.ts';
+import type { PolicyOverrides } from './policies.ts';
+import type { RulesResult, RuleViolation } from './rules.ts';
+
+/** `remote`: regular activities (one task each, full history); `local`: local activities (markers, fewer round trips). */
+export type ActivityMode = 'remote' | 'local';
+
+export interface PaymentEventWorkflowInput {
+  /** The unified event JSON as read from payments.normalized. */
+  readonly event: unknown;
+  readonly policies?: PolicyOverrides;
+  readonly activityMode?: ActivityMode;
+  /** Kafka coordinates of the message that started the workflow (kept in the row's lineage). */
+  readonly source?: { readonly topic: string; readonly partition: number; readonly offset: string };
+}
+
+export interface FraudResult {
+  readonly fraud_score: number;
+  readonly risk_level: string;
+  readonly risk_factors: string[];
+  readonly model_version: string;
+}
+
+export interface RetryStrategyResult {
+  readonly action: string;
+  readonly delay_seconds: number | null;
+  readonly max_attempts: number;
+  readonly confidence: number;
+  readonly reason: string;
+  readonly model_version: string;
+  readonly attempt_count: number;
+}
+
+export interface ChurnFeatures {
+  readonly total_payments: number;
+  readonly successful_payments: number;
+  readonly failed_payments: number;
+  readonly recovered_payments: number;
+  readonly days_since_last_payment: number;
+  readonly consecutive_failures: number;
+  readonly days_since_last_failure: number | null;
+}
+
+export interface ChurnResult {
+  readonly churn_score: number;
+  readonly risk_level: string;
+  readonly risk_factors: string[];
+  readonly days_to_churn_estimate: number | null;
+  readonly model_version: string;
+  readonly features: ChurnFeatures;
+}
+
+export interface EnrichedEvent {
+  readonly event: UnifiedEvent;
+  readonly outcome: Outcome;
+  readonly validation: RulesResult;
+  readonly fraud: FraudResult | null;
+  readonly retryStrategy: RetryStrategyResult | null;
+  readonly churn: ChurnResult | null;
+  readonly workflowId: string;
+  readonly runId: string;
+}
+
+export interface PersistResult {
+  readonly rowId: string;
+  readonly table: 'payment_events';
+  /** False when the row already existed (an activity retry after a commit whose ack was lost): same content. */
+  readonly inserted: boolean;
+}
+
+export type PaymentStage = 'started' | 'rules' | 'fraud' | 'retry_strategy' | 'churn' | 'persist' | 'completed';
+
+export interface PaymentEventResult {
+  readonly event_id: string;
+  /** `rejected`: business rules failed; the event is stored with validation_status `failed` and not scored. */
+  readonly status: 'processed' | 'rejected';
+  readonly outcome: Outcome;
+  readonly validation_status: 'passed' | 'failed';
+  readonly validation_errors: RuleViolation[];
+  readonly fraud_score: number | null;
+  readonly risk_level: string | null;
+  readonly retry_strategy: RetryStrategyResult | null;
+  readonly churn_score: number | null;
+  readonly churn_risk_level: string | null;
+  readonly row_id: string;
+  readonly persistence_table: 'payment_events';
+}
+
+export interface PaymentActivities {
+  validateRules(event: UnifiedEvent): Promise<RulesResult>;
+  scoreFraud(event: UnifiedEvent): Promise<FraudResult>;
+  recommendRetry(event: UnifiedEvent): Promise<RetryStrategyResult>;
+  /** Null when the event has no customer. */
+  predictChurn(event: UnifiedEvent, outcome: Outcome): Promise<ChurnResult | null>;
+  persistEvent(enriched: EnrichedEvent): Promise<PersistResult>;
+}
+
+// ----------------------------------------------------------------------------------------------------- review
+
+/** A `payments.validation.dlq` record plus the coordinates of the DLQ message itself. */
+export interface DlqReviewInput {
+  readonly record: Record<string, unknown>;
+  readonly dlq: { readonly topic: string; readonly partition: number; readonly offset: string };
+  /** How long to wait for a decision before the review expires (the record then stays quarantined). */
+  readonly reviewTimeoutMs?: number;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface ReviewDecision {
+  readonly decision: ReviewDecisionKind;
+  readonly reviewer: string;
+  readonly reason?: string;
+  /** For `reprocess`: the corrected raw payload (the body the provider should have sent), as text. */
+  readonly correctedPayload?: string;
+}
+
+export type ReviewResolution = 'approved' | 'reprocessed' | 'discarded' | 'expired';
+
+export interface ReviewState {
+  readonly stage: 'registering' | 'awaiting_decision' | 'applying' | 'done';
+  readonly decision: ReviewDecision | null;
+  readonly rejectedSignals: { readonly decision: unknown; readonly error: string }[];
+  readonly resolution: ReviewResolution | null;
+}
+
+export interface ReinjectResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface DlqReviewResult {
+  readonly workflow_id: string;
+  readonly resolution: ReviewResolution;
+  readonly decided_by: string | null;
+  readonly reinjected: ReinjectResult | null;
+}
+
+export interface ReviewActivities {
+  registerReview(workflowId: string, input: DlqReviewInput): Promise<void>;
+  /** Produces the payload to the record's original raw topic and waits for the broker's ack. */
+  reinject(workflowId: string, input: DlqReviewInput, payload: string): Promise<ReinjectResult>;
+  recordDecision(
+    workflowId: string,
+    input: DlqReviewInput,
+    resolution: ReviewResolution,
+    decision: ReviewDecision | null,
+    reinjected: ReinjectResult | null,
+  ): Promise<void>;
+}
+
+export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+/** Largest corrected payload a reviewer may send (the edge's default body limit). */
+export const MAX_CORRECTED_PAYLOAD_CHARS = 512 * 1024;

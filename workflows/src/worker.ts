@@ -1,0 +1,94 @@
+/**
+ * The payment worker process (Node only; the Temporal worker does not run on Bun): runs the workflows migrations,
+ * connects PostgreSQL, Kafka (for review re-injection) and Temporal, and polls the payment task queue with
+ * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Kafka, logLevel } from 'kafkajs';
+import type pg from 'pg';
+import { createPaymentActivities, createReviewActivities } from './activities.ts';
+import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
+import { createPool, ensureQuarantineReviewColumns, migrate } from './db.ts';
+import { createInferenceClient } from './inference-client.ts';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
+
+export interface RunningWorker {
+  readonly worker: Worker;
+  /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
+  readonly done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Creates and starts a worker with real dependencies; used by main below, the tests and the benchmark. */
+export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool } = {}): Promise<RunningWorker> {
+  const pool = opts.pool ?? createPool(config.databaseUrl, config.pgPoolSize);
+  const kafka = new Kafka({ clientId: 'payment-worker', brokers: [...config.kafkaBrokers], logLevel: logLevel.WARN });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: {
+      ...createPaymentActivities({
+        pool,
+        inference: createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs }),
+        rules: config.rules,
+      }),
+      ...createReviewActivities({ pool, producer }),
+    },
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+  });
+  const done = worker.run().finally(async () => {
+    await producer.disconnect().catch(() => {});
+    await connection.close().catch(() => {});
+    if (!opts.pool) await pool.end().catch(() => {});
+  });
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const log = (msg: string, fields: Record<string, unknown> = {}) =>
+    console.log(JSON.stringify({ level: 'info', msg, service: 'payment-worker', ...fields }));
+  log('migrating', { database: redactUrl(config.databaseUrl) });
+  await migrate(config.databaseUrl);
+  const pool = createPool(config.databaseUrl, config.pgPoolSize);
+  const reviewColumns = await ensureQuarantineReviewColumns(pool);
+  log('starting worker', {
+    temporal: config.temporalAddress,
+    taskQueue: config.taskQueue,
+    inference: config.inferenceUrl,
+    quarantineReviewColumns: reviewColumns,
+  });
+  const running = await startWorker(config, { pool });
+  const stop = () => {
+    log('stopping worker');
+    void running.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await running.done;
+  await pool.end();
+  log('worker stopped');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
+  main().catch((err: unknown) => {
+    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    process.exit(1);
+  });
+}

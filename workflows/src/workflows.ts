@@ -1,0 +1,210 @@
+/**
+ * Temporal workflows of the payment worker. Deterministic code only: no Node built-ins, no I/O, no clock or random
+ * (checked by lint-workflow-imports.ts); all effects are activities with explicit timeouts and retry policies.
+ *
+ * PaymentEventWorkflow: business rules → fraud score (successful payments) → retry strategy (failed payments) → churn
+ * from the customer's history → persistence. A business rejection (non-retryable BusinessRuleViolation) is stored
+ * with validation_status `failed` and ends the workflow as `rejected`; any other failing step retries with its policy
+ * and then fails the workflow: nothing reports success after an error.
+ *
+ * DlqReviewWorkflow: registers a quarantined record, waits for a reviewer's signal (approve / reprocess / discard) up
+ * to a timeout, applies it (re-injecting a payload into the record's original raw topic when asked) and records it.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { outcomeOf, toUnifiedEvent } from './event.ts';
+import { activityOptions, resolvePolicy } from './policies.ts';
+import type { RulesResult } from './rules.ts';
+import {
+  type ChurnResult,
+  DEFAULT_REVIEW_TIMEOUT_MS,
+  type DlqReviewInput,
+  type DlqReviewResult,
+  type FraudResult,
+  MAX_CORRECTED_PAYLOAD_CHARS,
+  type PaymentActivities,
+  type PaymentEventResult,
+  type PaymentEventWorkflowInput,
+  type PaymentStage,
+  type ReinjectResult,
+  type RetryStrategyResult,
+  type ReviewActivities,
+  type ReviewDecision,
+  type ReviewResolution,
+  type ReviewState,
+} from './types.ts';
+
+// Names duplicated from @pep/contracts on purpose: the workflow bundle stays free of modules that touch `process`.
+export const paymentStatusQuery = defineQuery<PaymentStage>('paymentStatus');
+export const reviewDecisionSignal = defineSignal<[ReviewDecision]>('reviewDecision');
+export const reviewStatusQuery = defineQuery<ReviewState>('reviewStatus');
+
+function payments(input: PaymentEventWorkflowInput) {
+  const mode = input.activityMode ?? 'remote';
+  const make = (name: 'rules' | 'scoring' | 'persist') => {
+    const opts = activityOptions(resolvePolicy(name, input.policies));
+    return mode === 'local' ? proxyLocalActivities<PaymentActivities>(opts) : proxyActivities<PaymentActivities>(opts);
+  };
+  return { rules: make('rules'), scoring: make('scoring'), persist: make('persist') };
+}
+
+function businessRejection(err: unknown): RulesResult | null {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    if (err.cause.type === 'BusinessRuleViolation') return (err.cause.details?.[0] as RulesResult) ?? null;
+  }
+  return null;
+}
+
+export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Promise<PaymentEventResult> {
+  let stage: PaymentStage = 'started';
+  setHandler(paymentStatusQuery, () => stage);
+  let event: ReturnType<typeof toUnifiedEvent>;
+  try {
+    event = toUnifiedEvent(input.event);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`not a unified event: ${(err as Error).message}`, 'InvalidEvent');
+  }
+  const acts = payments(input);
+  const outcome = outcomeOf(event);
+  const info = workflowInfo();
+
+  stage = 'rules';
+  let validation: RulesResult;
+  let rejected = false;
+  try {
+    validation = await acts.rules.validateRules(event);
+  } catch (err) {
+    const rules = businessRejection(err);
+    if (!rules) throw err;
+    validation = rules;
+    rejected = true;
+    log.info('event rejected by business rules', { eventId: event.event_id, codes: rules.errors.map((e) => e.code) });
+  }
+
+  let fraud: FraudResult | null = null;
+  let retryStrategy: RetryStrategyResult | null = null;
+  let churn: ChurnResult | null = null;
+  if (!rejected) {
+    if (outcome === 'succeeded') {
+      stage = 'fraud';
+      fraud = await acts.scoring.scoreFraud(event);
+    } else if (outcome === 'failed') {
+      stage = 'retry_strategy';
+      retryStrategy = await acts.scoring.recommendRetry(event);
+    }
+    stage = 'churn';
+    churn = await acts.scoring.predictChurn(event, outcome);
+  }
+
+  stage = 'persist';
+  const persisted = await acts.persist.persistEvent({
+    event,
+    outcome,
+    validation,
+    fraud,
+    retryStrategy,
+    churn,
+    workflowId: info.workflowId,
+    runId: info.runId,
+  });
+  stage = 'completed';
+  return {
+    event_id: event.event_id,
+    status: rejected ? 'rejected' : 'processed',
+    outcome,
+    validation_status: rejected ? 'failed' : 'passed',
+    validation_errors: validation.errors,
+    fraud_score: fraud?.fraud_score ?? null,
+    risk_level: fraud?.risk_level ?? null,
+    retry_strategy: retryStrategy,
+    churn_score: churn?.churn_score ?? null,
+    churn_risk_level: churn?.risk_level ?? null,
+    row_id: persisted.rowId,
+    persistence_table: persisted.table,
+  };
+}
+
+/** The raw payload of a validation DLQ record as text (`original_payload`), or null when the record has none. */
+export function originalPayloadOf(record: Record<string, unknown>): string | null {
+  const p = record.original_payload;
+  if (typeof p === 'string') return p;
+  if (p && typeof p === 'object') return JSON.stringify(p);
+  return null;
+}
+
+/** Why a decision cannot be applied to this record, or null when it can. */
+export function decisionError(d: unknown, record: Record<string, unknown>): string | null {
+  if (!d || typeof d !== 'object') return 'decision must be an object';
+  const x = d as Partial<ReviewDecision>;
+  if (x.decision !== 'approve' && x.decision !== 'reprocess' && x.decision !== 'discard') {
+    return `decision must be approve, reprocess or discard, got ${JSON.stringify(x.decision)}`;
+  }
+  if (typeof x.reviewer !== 'string' || x.reviewer.trim() === '') return 'reviewer is required';
+  if (typeof record.source_topic !== 'string' && x.decision !== 'discard') {
+    return 'the record has no source_topic to re-inject into';
+  }
+  if (x.decision === 'approve' && originalPayloadOf(record) === null) return 'the record has no original_payload';
+  if (x.decision === 'reprocess') {
+    if (typeof x.correctedPayload !== 'string' || x.correctedPayload.trim() === '') {
+      return 'reprocess needs a correctedPayload';
+    }
+    if (x.correctedPayload.length > MAX_CORRECTED_PAYLOAD_CHARS) {
+      return `correctedPayload is over ${MAX_CORRECTED_PAYLOAD_CHARS} characters`;
+    }
+  }
+  return null;
+}
+
+export async function DlqReviewWorkflow(input: DlqReviewInput): Promise<DlqReviewResult> {
+  const acts = proxyActivities<ReviewActivities>(activityOptions(resolvePolicy('review', input.policies)));
+  const { workflowId } = workflowInfo();
+  let stage: ReviewState['stage'] = 'registering';
+  let decision: ReviewDecision | null = null;
+  let resolution: ReviewResolution | null = null;
+  const rejectedSignals: { decision: unknown; error: string }[] = [];
+  // Handlers first, so that a decision sent while the registration activity runs is not lost.
+  setHandler(reviewDecisionSignal, (d) => {
+    if (decision !== null) {
+      rejectedSignals.push({ decision: d, error: 'a decision was already taken' });
+      return;
+    }
+    const error = decisionError(d, input.record);
+    if (error) {
+      rejectedSignals.push({ decision: d, error });
+      log.warn('review decision rejected', { workflowId, error });
+      return;
+    }
+    decision = d;
+  });
+  setHandler(reviewStatusQuery, () => ({ stage, decision, rejectedSignals, resolution }));
+
+  await acts.registerReview(workflowId, input);
+  stage = 'awaiting_decision';
+  const decided = await condition(() => decision !== null, input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS);
+  stage = 'applying';
+  let reinjected: ReinjectResult | null = null;
+  const d = decision as ReviewDecision | null;
+  if (!decided || d === null) {
+    resolution = 'expired';
+  } else if (d.decision === 'discard') {
+    resolution = 'discarded';
+  } else {
+    const payload =
+      d.decision === 'reprocess' ? (d.correctedPayload as string) : (originalPayloadOf(input.record) as string);
+    reinjected = await acts.reinject(workflowId, input, payload);
+    resolution = d.decision === 'reprocess' ? 'reprocessed' : 'approved';
+  }
+  await acts.recordDecision(workflowId, input, resolution, d, reinjected);
+  stage = 'done';
+  return { workflow_id: workflowId, resolution, decided_by: d?.reviewer ?? null, reinjected };
+}
