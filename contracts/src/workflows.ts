@@ -27,8 +27,15 @@ export function paymentWorkflowId(eventId: string): string {
 
 /**
  * Workflow id of the review of one quarantined record, from the record's ORIGINAL raw-topic coordinates (unique per
- * raw message even when the provider event id is unknown).
+ * raw message even when the provider event id is unknown) plus the Adyen notification item index when the record is
+ * about one item of a multi-item message.
  */
-export function reviewWorkflowId(sourceTopic: string, partition: number, offset: string | number): string {
-  return `dlq-review-${sourceTopic}-${partition}-${offset}`;
+export function reviewWorkflowId(
+  sourceTopic: string,
+  partition: number,
+  offset: string | number,
+  itemIndex?: number | null,
+): string {
+  const item = itemIndex === undefined || itemIndex === null ? '' : `-item${itemIndex}`;
+  return `dlq-review-${sourceTopic}-${partition}-${offset}${item}`;
 }

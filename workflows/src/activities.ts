@@ -198,7 +198,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
         messages: [
           {
             key,
-            value: payload,
+            value: payload.encoding === 'base64' ? Buffer.from(payload.data, 'base64') : payload.data,
             headers: {
               'received-at': new Date().toISOString(),
               'request-id': `review:${workflowId}`,

@@ -128,6 +128,12 @@ export interface ReviewState {
   readonly resolution: ReviewResolution | null;
 }
 
+/** A payload to re-inject: text, or base64 of bytes that were not UTF-8 (`original_payload_encoding`). */
+export interface ReinjectPayload {
+  readonly data: string;
+  readonly encoding: 'utf8' | 'base64';
+}
+
 export interface ReinjectResult {
   readonly topic: string;
   readonly partition: number;
@@ -144,7 +150,7 @@ export interface DlqReviewResult {
 export interface ReviewActivities {
   registerReview(workflowId: string, input: DlqReviewInput): Promise<void>;
   /** Produces the payload to the record's original raw topic and waits for the broker's ack. */
-  reinject(workflowId: string, input: DlqReviewInput, payload: string): Promise<ReinjectResult>;
+  reinject(workflowId: string, input: DlqReviewInput, payload: ReinjectPayload): Promise<ReinjectResult>;
   recordDecision(
     workflowId: string,
     input: DlqReviewInput,

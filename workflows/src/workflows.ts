@@ -36,6 +36,7 @@ import {
   type PaymentEventResult,
   type PaymentEventWorkflowInput,
   type PaymentStage,
+  type ReinjectPayload,
   type ReinjectResult,
   type RetryStrategyResult,
   type ReviewActivities,
@@ -199,8 +200,13 @@ export async function DlqReviewWorkflow(input: DlqReviewInput): Promise<DlqRevie
   } else if (d.decision === 'discard') {
     resolution = 'discarded';
   } else {
-    const payload =
-      d.decision === 'reprocess' ? (d.correctedPayload as string) : (originalPayloadOf(input.record) as string);
+    const payload: ReinjectPayload =
+      d.decision === 'reprocess'
+        ? { data: d.correctedPayload as string, encoding: 'utf8' }
+        : {
+            data: originalPayloadOf(input.record) as string,
+            encoding: input.record.original_payload_encoding === 'base64' ? 'base64' : 'utf8',
+          };
     reinjected = await acts.reinject(workflowId, input, payload);
     resolution = d.decision === 'reprocess' ? 'reprocessed' : 'approved';
   }

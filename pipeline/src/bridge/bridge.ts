@@ -1,0 +1,294 @@
+/**
+ * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized` and starts one PaymentEventWorkflow per event with
+ * workflow id `payment-<event_id>`, id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never runs again
+ * for a redelivered event; failures are re-driven by an operator reset) and conflict policy USE_EXISTING (a
+ * redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
+ * DlqReviewWorkflow per quarantined record, keyed by the record's original raw-topic coordinates.
+ * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
+ * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
+ */
+import { paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { startLagPoller } from '../lib/kafka.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Registry } from '../lib/metrics.ts';
+import type { BridgeConfig } from './config.ts';
+import { BridgeStoppedError, processBatch } from './core.ts';
+
+/** Largest event accepted from payments.normalized (the edge's body limit plus envelope). */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+export const BRIDGE_DLQ_CODE = 'BRIDGE_INVALID_EVENT';
+
+export type ParsedEvent = { ok: true; eventId: string; event: Record<string, unknown> } | { ok: false; error: string };
+
+/** Reads a unified event from a message value; never throws. */
+export function parseNormalized(value: Buffer | null): ParsedEvent {
+  if (!value) return { ok: false, error: 'message has no value' };
+  if (value.length > MAX_EVENT_BYTES) return { ok: false, error: `value over ${MAX_EVENT_BYTES} bytes` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { ok: false, error: `value is not JSON: ${(err as Error).message}` };
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    return { ok: false, error: 'value is not a JSON object' };
+  const eventId = (parsed as Record<string, unknown>).event_id;
+  if (typeof eventId !== 'string' || eventId.trim() === '' || eventId.length > 512) {
+    return { ok: false, error: 'event_id is missing or not a string of at most 512 characters' };
+  }
+  return { ok: true, eventId, event: parsed as Record<string, unknown> };
+}
+
+/** The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take. */
+export function bridgeDlqRecord(topic: string, partition: number, m: KafkaMessage, error: string, now: Date) {
+  const raw = m.value ?? Buffer.alloc(0);
+  const text = raw.toString('utf8');
+  const utf8 = Buffer.from(text, 'utf8').equals(raw);
+  return {
+    event_id: null,
+    provider: null,
+    provider_event_id: m.key ? m.key.toString('utf8').slice(0, 512) : null,
+    item_index: null,
+    original_payload: utf8 ? text : raw.toString('base64'),
+    original_payload_encoding: utf8 ? 'utf8' : 'base64',
+    validation_errors: [{ field: 'event', code: BRIDGE_DLQ_CODE, message: error }],
+    failure_reason: BRIDGE_DLQ_CODE,
+    source_topic: topic,
+    kafka_partition: partition,
+    kafka_offset: Number(m.offset),
+    received_at: null,
+    quarantined_at: now.toISOString(),
+    schema_version: 1,
+  };
+}
+
+/** Review workflow id and input for a validation DLQ message; never throws. */
+export function reviewStart(topic: string, partition: number, m: KafkaMessage) {
+  let record: Record<string, unknown>;
+  try {
+    const v = JSON.parse((m.value ?? Buffer.alloc(0)).toString('utf8')) as unknown;
+    record =
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? (v as Record<string, unknown>)
+        : { parse_error: 'not an object' };
+  } catch (err) {
+    record = { parse_error: `not JSON: ${(err as Error).message}` };
+  }
+  const srcTopic = typeof record.source_topic === 'string' ? record.source_topic : null;
+  const srcPartition = Number.isInteger(record.kafka_partition) ? (record.kafka_partition as number) : null;
+  const srcOffset =
+    typeof record.kafka_offset === 'number' || typeof record.kafka_offset === 'string'
+      ? String(record.kafka_offset)
+      : null;
+  const item = Number.isInteger(record.item_index) ? (record.item_index as number) : null;
+  const workflowId =
+    srcTopic !== null && srcPartition !== null && srcOffset !== null && /^\d+$/.test(srcOffset)
+      ? reviewWorkflowId(srcTopic, srcPartition, srcOffset, item)
+      : reviewWorkflowId(topic, partition, m.offset);
+  return { workflowId, input: { record, dlq: { topic, partition, offset: m.offset } } };
+}
+
+export interface BridgeDeps {
+  readonly config: BridgeConfig;
+  readonly kafka: Kafka;
+  readonly temporal: Client;
+  readonly log: Logger;
+  readonly registry: Registry;
+}
+
+export class WorkflowBridge {
+  private readonly consumers: Consumer[] = [];
+  private producer: Producer | undefined;
+  private admin: Admin | undefined;
+  private stopLag: (() => void) | undefined;
+  private running = false;
+  readonly metrics;
+
+  constructor(private readonly deps: BridgeDeps) {
+    const r = deps.registry;
+    this.metrics = {
+      consumed: r.counter('bridge_messages_consumed_total', 'Messages read, by topic'),
+      started: r.counter(
+        'bridge_workflows_started_total',
+        'Workflow starts acknowledged by Temporal (new or running), by type',
+      ),
+      duplicates: r.counter(
+        'bridge_duplicates_total',
+        'Redelivered events whose workflow had already closed (not run again)',
+      ),
+      quarantined: r.counter(
+        'bridge_quarantined_total',
+        'Normalized messages that could not start a workflow, sent to the DLQ',
+      ),
+      startErrors: r.counter('bridge_start_errors_total', 'Failed start attempts (each is retried; offsets wait)'),
+      committed: r.counter(
+        'bridge_messages_committed_total',
+        'Messages whose offsets were resolved after acknowledgement',
+      ),
+      startLatency: r.histogram(
+        'bridge_start_latency_seconds',
+        'Time from fetch to Temporal acknowledging the start',
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
+      lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config, kafka } = this.deps;
+    this.running = true;
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, (t, p, m) => this.handlePayment(t, p, m));
+    const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
+    if (config.reviewsEnabled) {
+      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, (t, p, m) => this.handleReview(t, p, m));
+      groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
+    }
+    const stops = groups.map((g) =>
+      startLagPoller({
+        admin: this.admin as Admin,
+        groupId: g.groupId,
+        topics: [g.topic],
+        gauge: this.metrics.lag,
+        intervalMs: config.lagIntervalMs,
+        log: this.deps.log,
+      }),
+    );
+    this.stopLag = () => {
+      for (const s of stops) s();
+    };
+  }
+
+  private async runConsumer(
+    groupId: string,
+    topic: string,
+    handle: (topic: string, partition: number, m: KafkaMessage) => Promise<void>,
+  ): Promise<void> {
+    const { config, kafka, log } = this.deps;
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
+      readUncommitted: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
+    await consumer.run({
+      // kafkajs commits only what we resolve, and we resolve only after acknowledgement (core.ts); auto-commit also
+      // moves past transaction control records, which never reach eachBatch.
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async (p: EachBatchPayload) => {
+        const fetchedAt = Date.now();
+        this.metrics.consumed.inc({ topic }, p.batch.messages.length);
+        const n = await processBatch({
+          messages: p.batch.messages,
+          maxInFlight: config.maxInFlight,
+          handle: async (m) => {
+            await handle(p.batch.topic, p.batch.partition, m);
+            this.metrics.startLatency.observe((Date.now() - fetchedAt) / 1000);
+          },
+          retry: {
+            initialMs: config.startRetryInitialMs,
+            maxMs: config.startRetryMaxMs,
+            onRetry: (err, attempt, delayMs) => {
+              this.metrics.startErrors.inc({ topic });
+              log.warn('workflow start failed, retrying', {
+                topic,
+                partition: p.batch.partition,
+                attempt,
+                delayMs,
+                err,
+              });
+            },
+          },
+          isActive: () => this.running && p.isRunning() && !p.isStale(),
+          resolveOffset: p.resolveOffset,
+          commit: () => p.commitOffsetsIfNecessary(),
+          heartbeat: p.heartbeat,
+        });
+        this.metrics.committed.inc({ topic }, n);
+      },
+    });
+  }
+
+  private async handlePayment(topic: string, partition: number, m: KafkaMessage): Promise<void> {
+    const parsed = parseNormalized(m.value);
+    if (!parsed.ok) {
+      await (this.producer as Producer).send({
+        topic: this.deps.config.validationDlqTopic,
+        acks: -1,
+        messages: [
+          {
+            key: m.key,
+            value: JSON.stringify(bridgeDlqRecord(topic, partition, m, parsed.error, new Date())),
+          },
+        ],
+      });
+      this.metrics.quarantined.inc();
+      this.deps.log.warn('normalized message quarantined', { topic, partition, offset: m.offset, error: parsed.error });
+      return;
+    }
+    try {
+      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentEvent, {
+        taskQueue: this.deps.config.taskQueue,
+        workflowId: paymentWorkflowId(parsed.eventId),
+        args: [
+          {
+            event: parsed.event,
+            activityMode: this.deps.config.activityMode,
+            source: { topic, partition, offset: m.offset },
+          },
+        ],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      this.metrics.started.inc({ type: WORKFLOW_TYPES.paymentEvent });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.paymentEvent });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async handleReview(topic: string, partition: number, m: KafkaMessage): Promise<void> {
+    const { workflowId, input } = reviewStart(topic, partition, m);
+    try {
+      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.dlqReview, {
+        taskQueue: this.deps.config.taskQueue,
+        workflowId,
+        args: [{ ...input, reviewTimeoutMs: this.deps.config.reviewTimeoutMs }],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      this.metrics.started.inc({ type: WORKFLOW_TYPES.dlqReview });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.dlqReview });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Stops fetching, lets in-flight chunks finish or abandon (uncommitted), leaves the groups, closes connections. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopLag?.();
+    for (const c of this.consumers) await c.disconnect().catch(() => {});
+    await this.producer?.disconnect().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+  }
+}
+
+export { BridgeStoppedError };

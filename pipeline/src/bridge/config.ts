@@ -1,0 +1,93 @@
+/**
+ * Bridge configuration (payments.normalized → Temporal, payments.validation.dlq → review workflows): read once from
+ * the environment (CONTRACT section 2 plus BRIDGE_* knobs), validated, frozen. A bad value stops the process with a
+ * message naming the variable. Tests override topics, groups and the task queue to run in isolation.
+ */
+import { PAYMENT_TASK_QUEUE, serviceAddresses, TOPICS } from '@pep/contracts';
+
+export class BridgeConfigError extends Error {
+  override readonly name = 'BridgeConfigError';
+}
+
+export interface BridgeConfig {
+  readonly kafkaBrokers: readonly string[];
+  readonly temporalAddress: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly clientId: string;
+  readonly normalizedTopic: string;
+  readonly paymentGroupId: string;
+  /** Topic to which events that cannot start a workflow (not JSON, no event_id) are quarantined. */
+  readonly validationDlqTopic: string;
+  /** Start a DlqReviewWorkflow per payments.validation.dlq record (off: another process does it, or nobody). */
+  readonly reviewsEnabled: boolean;
+  readonly reviewGroupId: string;
+  readonly reviewTimeoutMs: number;
+  /** Workflow starts awaiting their ack at once, per consumer (bounded concurrency). */
+  readonly maxInFlight: number;
+  readonly startRetryInitialMs: number;
+  readonly startRetryMaxMs: number;
+  readonly activityMode: 'remote' | 'local';
+  readonly sessionTimeoutMs: number;
+  readonly lagIntervalMs: number;
+  readonly metricsHost: string;
+  /** 0 disables the metrics server. */
+  readonly metricsPort: number;
+  readonly fromBeginning: boolean;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new BridgeConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function str(env: NodeJS.ProcessEnv, name: string, def: string): string {
+  const raw = env[name]?.trim();
+  return raw ? raw : def;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return def;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new BridgeConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+}
+
+export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  const addr = serviceAddresses(env);
+  const mode = str(env, 'BRIDGE_ACTIVITY_MODE', 'remote');
+  if (mode !== 'remote' && mode !== 'local') {
+    throw new BridgeConfigError(`BRIDGE_ACTIVITY_MODE must be remote or local, got ${JSON.stringify(mode)}`);
+  }
+  const initial = int(env, 'BRIDGE_START_RETRY_INITIAL_MS', 200, 1, 60_000);
+  const max = int(env, 'BRIDGE_START_RETRY_MAX_MS', 10_000, 1, 600_000);
+  if (max < initial) throw new BridgeConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
+  return Object.freeze({
+    kafkaBrokers: addr.kafkaBrokers,
+    temporalAddress: addr.temporalAddress,
+    namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+    taskQueue: str(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),
+    clientId: str(env, 'BRIDGE_CLIENT_ID', 'workflow-bridge'),
+    normalizedTopic: str(env, 'BRIDGE_NORMALIZED_TOPIC', TOPICS.normalized),
+    paymentGroupId: str(env, 'BRIDGE_GROUP_ID', 'workflow-bridge'),
+    validationDlqTopic: str(env, 'BRIDGE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
+    reviewsEnabled: bool(env, 'BRIDGE_REVIEWS', true),
+    reviewGroupId: str(env, 'BRIDGE_REVIEW_GROUP_ID', 'workflow-bridge-reviews'),
+    reviewTimeoutMs: int(env, 'BRIDGE_REVIEW_TIMEOUT_HOURS', 168, 1, 24 * 365) * 3_600_000,
+    maxInFlight: int(env, 'BRIDGE_MAX_IN_FLIGHT', 64, 1, 10_000),
+    startRetryInitialMs: initial,
+    startRetryMaxMs: max,
+    activityMode: mode,
+    sessionTimeoutMs: int(env, 'BRIDGE_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+    lagIntervalMs: int(env, 'BRIDGE_LAG_INTERVAL_MS', 5_000, 100, 600_000),
+    metricsHost: str(env, 'BRIDGE_METRICS_HOST', '127.0.0.1'),
+    metricsPort: int(env, 'BRIDGE_METRICS_PORT', 9466, 0, 65535),
+    fromBeginning: bool(env, 'BRIDGE_FROM_BEGINNING', true),
+  });
+}
