@@ -165,7 +165,12 @@ const btSettled = {
 const btSubscription = {
   kind: 'subscription_charged_successfully',
   timestamp: '2024-01-15T12:00:00Z',
-  transaction: { ...clone(btSettled.transaction), id: 'txn_sub_001', amount: '9.99', status: 'submitted_for_settlement' },
+  transaction: {
+    ...clone(btSettled.transaction),
+    id: 'txn_sub_001',
+    amount: '9.99',
+    status: 'submitted_for_settlement',
+  },
   subscription: { id: 'sub_001', status: 'active', plan_id: 'monthly_basic' },
 };
 const btDispute = {
@@ -208,35 +213,85 @@ add('stripe: charge carries card brand and last four', 'stripe', j(stripeCharge)
   events: 1,
   fields: { event_type: 'charge.succeeded', card_brand: 'visa', card_last_four: '4242', payment_method_type: 'card' },
 });
-add('stripe: missing id', 'stripe', mutate(stripePi, (x) => delete x.id), { dlq: 1, codes: ['MISSING_EVENT_ID'] });
-add('stripe: missing type', 'stripe', mutate(stripePi, (x) => delete x.type), { dlq: 1, codes: ['MISSING_EVENT_TYPE'] });
-add('stripe: missing data.object stops', 'stripe', mutate(stripePi, (x) => delete x.data.object), {
-  dlq: 1,
-  codes: ['MISSING_DATA_OBJECT'],
-});
-add('stripe: missing amount', 'stripe', mutate(stripePi, (x) => delete x.data.object.amount), {
-  codes: ['INVALID_AMOUNT'],
-});
-add('stripe: negative amount', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = -100)), {
-  codes: ['INVALID_AMOUNT_NEGATIVE'],
-});
-add('stripe: amount too large', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 999999999999)), {
-  codes: ['INVALID_AMOUNT_TOO_LARGE'],
-});
-add('stripe: amount at the maximum', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 100000000)), {
-  events: 1,
-  fields: { amount_minor: 100000000 },
-});
-add('stripe: missing currency', 'stripe', mutate(stripePi, (x) => delete x.data.object.currency), {
-  codes: ['INVALID_CURRENCY'],
-});
-add('stripe: unsupported currency', 'stripe', mutate(stripePi, (x) => (x.data.object.currency = 'xyz')), {
-  codes: ['INVALID_CURRENCY'],
-});
-add('stripe: "null" customer becomes null', 'stripe', mutate(stripePi, (x) => (x.data.object.customer = 'null')), {
-  events: 1,
-  fields: { customer_id: null },
-});
+add(
+  'stripe: missing id',
+  'stripe',
+  mutate(stripePi, (x) => delete x.id),
+  { dlq: 1, codes: ['MISSING_EVENT_ID'] },
+);
+add(
+  'stripe: missing type',
+  'stripe',
+  mutate(stripePi, (x) => delete x.type),
+  { dlq: 1, codes: ['MISSING_EVENT_TYPE'] },
+);
+add(
+  'stripe: missing data.object stops',
+  'stripe',
+  mutate(stripePi, (x) => delete x.data.object),
+  {
+    dlq: 1,
+    codes: ['MISSING_DATA_OBJECT'],
+  },
+);
+add(
+  'stripe: missing amount',
+  'stripe',
+  mutate(stripePi, (x) => delete x.data.object.amount),
+  {
+    codes: ['INVALID_AMOUNT'],
+  },
+);
+add(
+  'stripe: negative amount',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.amount = -100)),
+  {
+    codes: ['INVALID_AMOUNT_NEGATIVE'],
+  },
+);
+add(
+  'stripe: amount too large',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.amount = 999999999999)),
+  {
+    codes: ['INVALID_AMOUNT_TOO_LARGE'],
+  },
+);
+add(
+  'stripe: amount at the maximum',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.amount = 100000000)),
+  {
+    events: 1,
+    fields: { amount_minor: 100000000 },
+  },
+);
+add(
+  'stripe: missing currency',
+  'stripe',
+  mutate(stripePi, (x) => delete x.data.object.currency),
+  {
+    codes: ['INVALID_CURRENCY'],
+  },
+);
+add(
+  'stripe: unsupported currency',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.currency = 'xyz')),
+  {
+    codes: ['INVALID_CURRENCY'],
+  },
+);
+add(
+  'stripe: "null" customer becomes null',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.customer = 'null')),
+  {
+    events: 1,
+    fields: { customer_id: null },
+  },
+);
 add(
   'stripe: status inferred from the type',
   'stripe',
@@ -252,7 +307,11 @@ add(
   mutate(stripePi, (x) => {
     x.type = 'payment_intent.payment_failed';
     x.data.object.status = 'requires_payment_method';
-    x.data.object.last_payment_error = { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' };
+    x.data.object.last_payment_error = {
+      type: 'card_error',
+      code: 'card_declined',
+      message: 'Your card was declined.',
+    };
   }),
   {
     events: 1,
@@ -300,22 +359,42 @@ add(
   }),
   { dlq: 1, codes: ['MISSING_EVENT_ID', 'INVALID_AMOUNT_NEGATIVE', 'INVALID_CURRENCY'] },
 );
-add('stripe: JPY is zero-decimal', 'stripe', mutate(stripePi, (x) => (x.data.object.currency = 'jpy')), {
-  events: 1,
-  fields: { amount_minor: 2000, currency: 'JPY' },
-});
-add('stripe: float amount is not truncated', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 10.9)), {
-  codes: ['INVALID_AMOUNT'],
-});
+add(
+  'stripe: JPY is zero-decimal',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.currency = 'jpy')),
+  {
+    events: 1,
+    fields: { amount_minor: 2000, currency: 'JPY' },
+  },
+);
+add(
+  'stripe: float amount is not truncated',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.amount = 10.9)),
+  {
+    codes: ['INVALID_AMOUNT'],
+  },
+);
 // Crash inputs (reference 2.9).
-add('crash 2.9: stripe non-numeric amount string', 'stripe', mutate(stripePi, (x) => (x.data.object.amount = 'abc')), {
-  dlq: 1,
-  codes: ['INVALID_AMOUNT'],
-});
-add('crash 2.9: stripe metadata null', 'stripe', mutate(stripePi, (x) => (x.data.object.metadata = null)), {
-  events: 1,
-  fields: { metadata: {}, merchant_id: null },
-});
+add(
+  'crash 2.9: stripe non-numeric amount string',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.amount = 'abc')),
+  {
+    dlq: 1,
+    codes: ['INVALID_AMOUNT'],
+  },
+);
+add(
+  'crash 2.9: stripe metadata null',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.metadata = null)),
+  {
+    events: 1,
+    fields: { metadata: {}, merchant_id: null },
+  },
+);
 add(
   'crash 2.9: stripe without any created',
   'stripe',
@@ -325,15 +404,30 @@ add(
   }),
   { dlq: 1, codes: ['MISSING_TIMESTAMP'] },
 );
-add('stripe: metadata with a non-string value', 'stripe', mutate(stripePi, (x) => (x.data.object.metadata.n = 5)), {
-  codes: ['INVALID_METADATA'],
-});
-add('stripe: a full card number is never stored', 'stripe', mutate(stripeCharge, (x) => {
-  x.data.object.payment_method_details.card.last4 = '4242424242424242';
-}), { codes: ['INVALID_CARD_LAST_FOUR'] });
-add('stripe: hostile id is rejected', 'stripe', mutate(stripePi, (x) => (x.id = 'evt_1\n"x')), {
-  codes: ['INVALID_FIELD_VALUE'],
-});
+add(
+  'stripe: metadata with a non-string value',
+  'stripe',
+  mutate(stripePi, (x) => (x.data.object.metadata.n = 5)),
+  {
+    codes: ['INVALID_METADATA'],
+  },
+);
+add(
+  'stripe: a full card number is never stored',
+  'stripe',
+  mutate(stripeCharge, (x) => {
+    x.data.object.payment_method_details.card.last4 = '4242424242424242';
+  }),
+  { codes: ['INVALID_CARD_LAST_FOUR'] },
+);
+add(
+  'stripe: hostile id is rejected',
+  'stripe',
+  mutate(stripePi, (x) => (x.id = 'evt_1\n"x')),
+  {
+    codes: ['INVALID_FIELD_VALUE'],
+  },
+);
 add('stripe: real payment_intent.succeeded', 'stripe', file('stripe_payment_intent_succeeded.json'), {
   events: 1,
   fields: {
@@ -362,7 +456,12 @@ add('stripe: real refund.created', 'stripe', file('stripe_refund_created.json'),
 });
 add('stripe: real charge.dispute.created', 'stripe', file('stripe_dispute_created.json'), {
   events: 1,
-  fields: { event_type: 'dispute.created', object_id: 'dp_1DisputeCreated0001', status: 'needs_response', card_brand: 'visa' },
+  fields: {
+    event_type: 'dispute.created',
+    object_id: 'dp_1DisputeCreated0001',
+    status: 'needs_response',
+    card_brand: 'visa',
+  },
 });
 
 // ── Square ──
@@ -384,14 +483,34 @@ add('square: refund fixture normalizes', 'square', j(squareRefund), {
   events: 1,
   fields: { event_type: 'refund.created', status: 'pending', payment_method_type: 'refund', customer_id: null },
 });
-add('square: missing event_id', 'square', mutate(squarePayment, (x) => delete x.event_id), {
-  codes: ['MISSING_EVENT_ID'],
-});
-add('square: missing type', 'square', mutate(squarePayment, (x) => delete x.type), { codes: ['MISSING_EVENT_TYPE'] });
-add('square: missing data', 'square', mutate(squarePayment, (x) => delete x.data), { codes: ['MISSING_DATA'] });
-add('square: missing payment', 'square', mutate(squarePayment, (x) => delete x.data.object.payment), {
-  codes: ['MISSING_PAYMENT'],
-});
+add(
+  'square: missing event_id',
+  'square',
+  mutate(squarePayment, (x) => delete x.event_id),
+  {
+    codes: ['MISSING_EVENT_ID'],
+  },
+);
+add(
+  'square: missing type',
+  'square',
+  mutate(squarePayment, (x) => delete x.type),
+  { codes: ['MISSING_EVENT_TYPE'] },
+);
+add(
+  'square: missing data',
+  'square',
+  mutate(squarePayment, (x) => delete x.data),
+  { codes: ['MISSING_DATA'] },
+);
+add(
+  'square: missing payment',
+  'square',
+  mutate(squarePayment, (x) => delete x.data.object.payment),
+  {
+    codes: ['MISSING_PAYMENT'],
+  },
+);
 add(
   'square: unknown object type',
   'square',
@@ -413,18 +532,33 @@ add(
   mutate(squarePayment, (x) => (x.data.object.payment.amount_money.amount = -5)),
   { codes: ['INVALID_AMOUNT_NEGATIVE'] },
 );
-add('square: APPROVED is approved', 'square', mutate(squarePayment, (x) => (x.data.object.payment.status = 'APPROVED')), {
-  events: 1,
-  fields: { status: 'approved' },
-});
-add('square: no card details gives nulls', 'square', mutate(squarePayment, (x) => delete x.data.object.payment.card_details), {
-  events: 1,
-  fields: { card_brand: null, card_last_four: null },
-});
-add('square: WALLET is wallet', 'square', mutate(squarePayment, (x) => (x.data.object.payment.source_type = 'WALLET')), {
-  events: 1,
-  fields: { payment_method_type: 'wallet' },
-});
+add(
+  'square: APPROVED is approved',
+  'square',
+  mutate(squarePayment, (x) => (x.data.object.payment.status = 'APPROVED')),
+  {
+    events: 1,
+    fields: { status: 'approved' },
+  },
+);
+add(
+  'square: no card details gives nulls',
+  'square',
+  mutate(squarePayment, (x) => delete x.data.object.payment.card_details),
+  {
+    events: 1,
+    fields: { card_brand: null, card_last_four: null },
+  },
+);
+add(
+  'square: WALLET is wallet',
+  'square',
+  mutate(squarePayment, (x) => (x.data.object.payment.source_type = 'WALLET')),
+  {
+    events: 1,
+    fields: { payment_method_type: 'wallet' },
+  },
+);
 add(
   'square: null-token customer and merchant',
   'square',
@@ -439,20 +573,34 @@ add(
   'square',
   mutate(squarePayment, (x) => {
     x.data.object.payment.status = 'FAILED';
-    x.data.object.payment.card_details.errors = [{ code: 'CARD_DECLINED', detail: 'Card declined.', category: 'PAYMENT_METHOD_ERROR' }];
+    x.data.object.payment.card_details.errors = [
+      { code: 'CARD_DECLINED', detail: 'Card declined.', category: 'PAYMENT_METHOD_ERROR' },
+    ];
   }),
   { events: 1, fields: { status: 'failed', failure_code: 'card_declined', failure_message: 'Card declined.' } },
 );
-add('square: unparseable created_at goes to the DLQ', 'square', mutate(squarePayment, (x) => {
-  x.data.object.payment.created_at = 'yesterday';
-}), { codes: ['INVALID_TIMESTAMP'] });
+add(
+  'square: unparseable created_at goes to the DLQ',
+  'square',
+  mutate(squarePayment, (x) => {
+    x.data.object.payment.created_at = 'yesterday';
+  }),
+  { codes: ['INVALID_TIMESTAMP'] },
+);
 add('square: real payment.updated', 'square', file('square_payment_completed.json'), {
   events: 1,
   fields: { card_brand: 'mastercard', card_last_four: '9029', provider_created_at: '2020-11-22T21:16:51.086Z' },
 });
 add('square: real refund.created', 'square', file('square_refund_created.json'), {
   events: 1,
-  fields: { amount_minor: 1000, metadata: { location_id: 'NAQ1FHV6ZJ8YV', payment_id: 'KkAkhdMsgzn59SM8A89WgKwekxLZY', reason: 'Customer returned item' } },
+  fields: {
+    amount_minor: 1000,
+    metadata: {
+      location_id: 'NAQ1FHV6ZJ8YV',
+      payment_id: 'KkAkhdMsgzn59SM8A89WgKwekxLZY',
+      reason: 'Customer returned item',
+    },
+  },
 });
 
 // ── Adyen ──
@@ -486,26 +634,61 @@ add('adyen: failed authorisation', 'adyen', j(adyenFailed), {
     card_brand: 'mastercard',
   },
 });
-add('adyen: missing pspReference', 'adyen', mutate(adyenAuth, (x) => delete x.pspReference), {
-  codes: ['MISSING_PSP_REFERENCE'],
-});
-add('adyen: missing eventCode', 'adyen', mutate(adyenAuth, (x) => delete x.eventCode), { codes: ['MISSING_EVENT_CODE'] });
-add('adyen: missing merchant account', 'adyen', mutate(adyenAuth, (x) => delete x.merchantAccountCode), {
-  codes: ['MISSING_MERCHANT_ACCOUNT'],
-});
-add('adyen: invalid currency', 'adyen', mutate(adyenAuth, (x) => (x.amount.currency = 'ZZZ')), {
-  codes: ['INVALID_CURRENCY'],
-});
-add('adyen: negative amount', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = -1)), {
-  codes: ['INVALID_AMOUNT_NEGATIVE'],
-});
-add('adyen: missing amount', 'adyen', mutate(adyenAuth, (x) => delete x.amount), {
-  codes: ['INVALID_AMOUNT', 'INVALID_CURRENCY'],
-});
-add('crash 2.9: adyen non-numeric amount string', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = 'ten')), {
-  dlq: 1,
-  codes: ['INVALID_AMOUNT'],
-});
+add(
+  'adyen: missing pspReference',
+  'adyen',
+  mutate(adyenAuth, (x) => delete x.pspReference),
+  {
+    codes: ['MISSING_PSP_REFERENCE'],
+  },
+);
+add(
+  'adyen: missing eventCode',
+  'adyen',
+  mutate(adyenAuth, (x) => delete x.eventCode),
+  { codes: ['MISSING_EVENT_CODE'] },
+);
+add(
+  'adyen: missing merchant account',
+  'adyen',
+  mutate(adyenAuth, (x) => delete x.merchantAccountCode),
+  {
+    codes: ['MISSING_MERCHANT_ACCOUNT'],
+  },
+);
+add(
+  'adyen: invalid currency',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.amount.currency = 'ZZZ')),
+  {
+    codes: ['INVALID_CURRENCY'],
+  },
+);
+add(
+  'adyen: negative amount',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.amount.value = -1)),
+  {
+    codes: ['INVALID_AMOUNT_NEGATIVE'],
+  },
+);
+add(
+  'adyen: missing amount',
+  'adyen',
+  mutate(adyenAuth, (x) => delete x.amount),
+  {
+    codes: ['INVALID_AMOUNT', 'INVALID_CURRENCY'],
+  },
+);
+add(
+  'crash 2.9: adyen non-numeric amount string',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.amount.value = 'ten')),
+  {
+    dlq: 1,
+    codes: ['INVALID_AMOUNT'],
+  },
+);
 for (const [m, pm] of [
   ['amex', 'card'],
   ['ideal', 'bank_transfer'],
@@ -515,15 +698,25 @@ for (const [m, pm] of [
   ['klarna', 'buy_now_pay_later'],
   ['SomethingNew', 'somethingnew'],
 ]) {
-  add(`adyen: method ${m} is ${pm}`, 'adyen', mutate(adyenAuth, (x) => (x.paymentMethod = m)), {
-    events: 1,
-    fields: { payment_method_type: pm },
-  });
+  add(
+    `adyen: method ${m} is ${pm}`,
+    'adyen',
+    mutate(adyenAuth, (x) => (x.paymentMethod = m)),
+    {
+      events: 1,
+      fields: { payment_method_type: pm },
+    },
+  );
 }
-add('adyen: null additionalData', 'adyen', mutate(adyenAuth, (x) => (x.additionalData = null)), {
-  events: 1,
-  fields: { card_brand: 'visa', card_last_four: null },
-});
+add(
+  'adyen: null additionalData',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.additionalData = null)),
+  {
+    events: 1,
+    fields: { card_brand: 'visa', card_last_four: null },
+  },
+);
 for (const [reason, c] of [
   ['Card Expired', 'expired_card'],
   ['Insufficient Funds', 'insufficient_funds'],
@@ -533,36 +726,71 @@ for (const [reason, c] of [
   ['Card Blocked', 'blocked'],
   ['Unknown Error', 'unknown'],
 ]) {
-  add(`adyen: reason "${reason}" is ${c}`, 'adyen', mutate(adyenFailed, (x) => (x.reason = reason)), {
-    events: 1,
-    fields: { failure_code: c },
-  });
+  add(
+    `adyen: reason "${reason}" is ${c}`,
+    'adyen',
+    mutate(adyenFailed, (x) => (x.reason = reason)),
+    {
+      events: 1,
+      fields: { failure_code: c },
+    },
+  );
 }
-add('adyen: CAPTURE', 'adyen', mutate(adyenAuth, (x) => (x.eventCode = 'CAPTURE')), {
-  events: 1,
-  fields: { event_type: 'payment.captured', status: 'captured' },
-});
-add('adyen: CHARGEBACK', 'adyen', mutate(adyenAuth, (x) => (x.eventCode = 'CHARGEBACK')), {
-  events: 1,
-  fields: { event_type: 'dispute.created', status: 'disputed' },
-});
-add('adyen: unicode merchant reference', 'adyen', mutate(adyenAuth, (x) => (x.merchantReference = 'bestellung-ü-😀')), {
-  events: 1,
-  fields: { 'metadata.merchant_reference': 'bestellung-ü-😀' },
-});
-add('adyen: bad eventDate goes to the DLQ', 'adyen', mutate(adyenAuth, (x) => (x.eventDate = 'not-a-date')), {
-  codes: ['INVALID_TIMESTAMP'],
-});
-add('adyen: zero amount is valid', 'adyen', mutate(adyenAuth, (x) => (x.amount.value = 0)), {
-  events: 1,
-  fields: { amount_minor: 0 },
-});
+add(
+  'adyen: CAPTURE',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.eventCode = 'CAPTURE')),
+  {
+    events: 1,
+    fields: { event_type: 'payment.captured', status: 'captured' },
+  },
+);
+add(
+  'adyen: CHARGEBACK',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.eventCode = 'CHARGEBACK')),
+  {
+    events: 1,
+    fields: { event_type: 'dispute.created', status: 'disputed' },
+  },
+);
+add(
+  'adyen: unicode merchant reference',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.merchantReference = 'bestellung-ü-😀')),
+  {
+    events: 1,
+    fields: { 'metadata.merchant_reference': 'bestellung-ü-😀' },
+  },
+);
+add(
+  'adyen: bad eventDate goes to the DLQ',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.eventDate = 'not-a-date')),
+  {
+    codes: ['INVALID_TIMESTAMP'],
+  },
+);
+add(
+  'adyen: zero amount is valid',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.amount.value = 0)),
+  {
+    events: 1,
+    fields: { amount_minor: 0 },
+  },
+);
 add('adyen: real notification with three items, one failed', 'adyen', file('adyen_notification.json'), {
   events: 3,
   fields: {
     '0.customer_id': 'shopper_42',
     '0.provider_created_at': '2024-01-15T12:00:00.000Z',
-    '0.metadata': { live: false, merchant_reference: 'order_12345', operations: ['CANCEL', 'CAPTURE', 'REFUND'], original_reference: null },
+    '0.metadata': {
+      live: false,
+      merchant_reference: 'order_12345',
+      operations: ['CANCEL', 'CAPTURE', 'REFUND'],
+      original_reference: null,
+    },
     '1.status': 'failed',
     '2.currency': 'KWD',
     '2.amount_minor': 1234,
@@ -573,16 +801,27 @@ add('adyen: real notification with three items, one failed', 'adyen', file('adye
 add(
   'adyen: one bad item of two goes to the DLQ alone',
   'adyen',
-  j({ live: 'true', notificationItems: [{ NotificationRequestItem: adyenAuth }, { NotificationRequestItem: { ...adyenRefund, amount: { value: 1, currency: 'NOPE' } } }] }),
+  j({
+    live: 'true',
+    notificationItems: [
+      { NotificationRequestItem: adyenAuth },
+      { NotificationRequestItem: { ...adyenRefund, amount: { value: 1, currency: 'NOPE' } } },
+    ],
+  }),
   { events: 1, dlq: 1, codes: ['INVALID_CURRENCY'], fields: { 'metadata.live': true } },
 );
 add('adyen: empty notificationItems', 'adyen', j({ live: 'false', notificationItems: [] }), {
   dlq: 1,
   codes: ['INVALID_PAYLOAD'],
 });
-add('adyen: string success other than true/false', 'adyen', mutate(adyenAuth, (x) => (x.success = 'yes')), {
-  codes: ['INVALID_FIELD_VALUE'],
-});
+add(
+  'adyen: string success other than true/false',
+  'adyen',
+  mutate(adyenAuth, (x) => (x.success = 'yes')),
+  {
+    codes: ['INVALID_FIELD_VALUE'],
+  },
+);
 
 // ── Braintree ──
 add('braintree: settled fixture normalizes', 'braintree', j(btSettled), {
@@ -603,42 +842,87 @@ add('braintree: settled fixture normalizes', 'braintree', j(btSettled), {
 });
 add('braintree: subscription charged', 'braintree', j(btSubscription), {
   events: 1,
-  fields: { event_type: 'subscription.charged', amount_minor: 999, status: 'succeeded', 'metadata.plan_id': 'monthly_basic' },
+  fields: {
+    event_type: 'subscription.charged',
+    amount_minor: 999,
+    status: 'succeeded',
+    'metadata.plan_id': 'monthly_basic',
+  },
 });
 add('braintree: dispute opened', 'braintree', j(btDispute), {
   events: 1,
   fields: { event_type: 'dispute.created', status: 'disputed', object_id: 'dsp_001', amount_minor: 5000 },
 });
-add('braintree: missing kind', 'braintree', mutate(btSettled, (x) => delete x.kind), { codes: ['MISSING_KIND'] });
-add('braintree: missing transaction id', 'braintree', mutate(btSettled, (x) => delete x.transaction.id), {
-  codes: ['MISSING_TRANSACTION_ID'],
-});
-add('braintree: invalid currency', 'braintree', mutate(btSettled, (x) => (x.transaction.currency_iso_code = 'QQQ')), {
-  codes: ['INVALID_CURRENCY'],
-});
-add('braintree: not_a_number amount', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = 'not_a_number')), {
-  codes: ['INVALID_AMOUNT'],
-});
-add('crash 2.9: braintree negative amount', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = '-5.00')), {
-  dlq: 1,
-  codes: ['INVALID_AMOUNT_NEGATIVE'],
-});
-add('braintree: more decimals than the currency allows', 'braintree', mutate(btSettled, (x) => (x.transaction.amount = '10.555')), {
-  codes: ['INVALID_AMOUNT_PRECISION'],
-});
-add('braintree: JPY decimal amount', 'braintree', mutate(btSettled, (x) => {
-  x.transaction.amount = '1500';
-  x.transaction.currency_iso_code = 'JPY';
-}), { events: 1, fields: { amount_minor: 1500, currency: 'JPY' } });
+add(
+  'braintree: missing kind',
+  'braintree',
+  mutate(btSettled, (x) => delete x.kind),
+  { codes: ['MISSING_KIND'] },
+);
+add(
+  'braintree: missing transaction id',
+  'braintree',
+  mutate(btSettled, (x) => delete x.transaction.id),
+  {
+    codes: ['MISSING_TRANSACTION_ID'],
+  },
+);
+add(
+  'braintree: invalid currency',
+  'braintree',
+  mutate(btSettled, (x) => (x.transaction.currency_iso_code = 'QQQ')),
+  {
+    codes: ['INVALID_CURRENCY'],
+  },
+);
+add(
+  'braintree: not_a_number amount',
+  'braintree',
+  mutate(btSettled, (x) => (x.transaction.amount = 'not_a_number')),
+  {
+    codes: ['INVALID_AMOUNT'],
+  },
+);
+add(
+  'crash 2.9: braintree negative amount',
+  'braintree',
+  mutate(btSettled, (x) => (x.transaction.amount = '-5.00')),
+  {
+    dlq: 1,
+    codes: ['INVALID_AMOUNT_NEGATIVE'],
+  },
+);
+add(
+  'braintree: more decimals than the currency allows',
+  'braintree',
+  mutate(btSettled, (x) => (x.transaction.amount = '10.555')),
+  {
+    codes: ['INVALID_AMOUNT_PRECISION'],
+  },
+);
+add(
+  'braintree: JPY decimal amount',
+  'braintree',
+  mutate(btSettled, (x) => {
+    x.transaction.amount = '1500';
+    x.transaction.currency_iso_code = 'JPY';
+  }),
+  { events: 1, fields: { amount_minor: 1500, currency: 'JPY' } },
+);
 for (const [t, b] of [
   ['MasterCard', 'mastercard'],
   ['American Express', 'amex'],
   ['Diners Club', 'diners'],
 ]) {
-  add(`braintree: card type ${t}`, 'braintree', mutate(btSettled, (x) => (x.transaction.card_details.card_type = t)), {
-    events: 1,
-    fields: { card_brand: b },
-  });
+  add(
+    `braintree: card type ${t}`,
+    'braintree',
+    mutate(btSettled, (x) => (x.transaction.card_details.card_type = t)),
+    {
+      events: 1,
+      fields: { card_brand: b },
+    },
+  );
 }
 for (const [i, pm] of [
   ['paypal_account', 'paypal'],
@@ -646,26 +930,54 @@ for (const [i, pm] of [
   ['apple_pay_card', 'wallet'],
   ['us_bank_account', 'bank_account'],
 ]) {
-  add(`braintree: instrument ${i}`, 'braintree', mutate(btSettled, (x) => (x.transaction.payment_instrument_type = i)), {
-    events: 1,
-    fields: { payment_method_type: pm },
-  });
+  add(
+    `braintree: instrument ${i}`,
+    'braintree',
+    mutate(btSettled, (x) => (x.transaction.payment_instrument_type = i)),
+    {
+      events: 1,
+      fields: { payment_method_type: pm },
+    },
+  );
 }
 add('braintree: check without transaction', 'braintree', j({ kind: 'check', timestamp: '2024-01-15T12:00:00Z' }), {
   events: 1,
-  fields: { event_type: 'check.verified', amount_minor: 0, currency: 'USD', provider_event_id: 'check_2024-01-15T12:00:00.000Z' },
+  fields: {
+    event_type: 'check.verified',
+    amount_minor: 0,
+    currency: 'USD',
+    provider_event_id: 'check_2024-01-15T12:00:00.000Z',
+  },
 });
 add('braintree: disbursement', 'braintree', j({ kind: 'disbursement', timestamp: '2024-01-15T12:00:00Z' }), {
   events: 1,
   fields: { event_type: 'disbursement.created', status: 'disbursed' },
 });
-add('braintree: bad timestamp goes to the DLQ', 'braintree', mutate(btSettled, (x) => (x.timestamp = 'garbage')), {
-  codes: ['INVALID_TIMESTAMP'],
-});
-add('braintree: failed transaction', 'braintree', mutate(btSettled, (x) => {
-  x.kind = 'transaction_failed';
-  x.transaction.status = 'processor_declined';
-}), { events: 1, fields: { status: 'failed', failure_code: 'processor_declined', failure_message: 'Transaction processor_declined', event_type: 'transaction.failed' } });
+add(
+  'braintree: bad timestamp goes to the DLQ',
+  'braintree',
+  mutate(btSettled, (x) => (x.timestamp = 'garbage')),
+  {
+    codes: ['INVALID_TIMESTAMP'],
+  },
+);
+add(
+  'braintree: failed transaction',
+  'braintree',
+  mutate(btSettled, (x) => {
+    x.kind = 'transaction_failed';
+    x.transaction.status = 'processor_declined';
+  }),
+  {
+    events: 1,
+    fields: {
+      status: 'failed',
+      failure_code: 'processor_declined',
+      failure_message: 'Transaction processor_declined',
+      event_type: 'transaction.failed',
+    },
+  },
+);
 for (const k of [
   'transaction_settled',
   'subscription_charged_successfully',
@@ -702,7 +1014,10 @@ add('braintree: credit-card credit is a refund', 'braintree', file('braintree_cr
   },
 });
 add('braintree: form without bt_payload', 'braintree', 'bt_signature=a%7Cb', { dlq: 1, codes: ['INVALID_PAYLOAD'] });
-add('braintree: payload not base64', 'braintree', 'bt_signature=a&bt_payload=%%%', { dlq: 1, codes: ['INVALID_PAYLOAD'] });
+add('braintree: payload not base64', 'braintree', 'bt_signature=a&bt_payload=%%%', {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
 add(
   'braintree: DOCTYPE is refused',
   'braintree',

@@ -6,6 +6,7 @@
 pub mod canon;
 pub mod codec;
 pub mod currency;
+pub mod features;
 pub mod json;
 pub mod model;
 pub mod normalize;

@@ -90,8 +90,28 @@ fn string_metadata<'v>(
             return Vec::new();
         }
     };
-    let mut out: Vec<(Cow<'v, str>, Meta<'v>)> = Vec::with_capacity(members.len());
-    for (k, val) in members {
+    // Unique keys (the last duplicate wins, as JSON.parse), sorted, then validated in that order so
+    // that the first error is the same in both implementations.
+    let mut entries: Vec<(&'v str, &'v Value<'v>)> =
+        members.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut unique: Vec<(&'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
+    for item in entries {
+        match unique.last_mut() {
+            Some(last) if last.0 == item.0 => *last = item,
+            _ => unique.push(item),
+        }
+    }
+    if unique.len() > MAX_METADATA_ENTRIES {
+        e.push(
+            field,
+            code::INVALID_METADATA,
+            &format!("metadata must have at most {MAX_METADATA_ENTRIES} entries"),
+        );
+        return Vec::new();
+    }
+    let mut out: Vec<(Cow<'v, str>, Meta<'v>)> = Vec::with_capacity(unique.len());
+    for (k, val) in unique {
         if k.len() > MAX_METADATA_KEY_BYTES {
             e.push(
                 field,
@@ -120,26 +140,9 @@ fn string_metadata<'v>(
                 return Vec::new();
             }
         };
-        out.push((Cow::Borrowed(k.as_ref()), m));
+        out.push((Cow::Borrowed(k), m));
     }
-    // Stable sort then keep the last of equal keys: JSON.parse semantics for duplicates.
-    out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut dedup: Vec<(Cow<'v, str>, Meta<'v>)> = Vec::with_capacity(out.len());
-    for item in out {
-        match dedup.last_mut() {
-            Some(last) if last.0 == item.0 => *last = item,
-            _ => dedup.push(item),
-        }
-    }
-    if dedup.len() > MAX_METADATA_ENTRIES {
-        e.push(
-            field,
-            code::INVALID_METADATA,
-            &format!("metadata must have at most {MAX_METADATA_ENTRIES} entries"),
-        );
-        return Vec::new();
-    }
-    dedup
+    out
 }
 
 fn meta_str<'v>(k: &'static str, v: Option<&'v str>) -> (Cow<'v, str>, Meta<'v>) {

@@ -1,0 +1,476 @@
+//! Feature vectorization: one declared, versioned feature order used by training and serving, so
+//! they cannot skew. A row is computed from a normalized event (our own canonical JSON) and the
+//! customer / merchant feature records of the online store (flat JSON objects of numbers).
+//! Only IEEE-exact operations (+ − × ÷, comparisons) are used, so the TypeScript twin
+//! (`src/features.ts`) produces bit-identical Float32 rows.
+
+use crate::canon::{key, write_int, write_str};
+use crate::currency;
+use crate::json::{self, Value};
+use crate::time;
+
+/// Bump when names, order, transforms or defaults change; models record the version they used.
+pub const FEATURE_SPEC_VERSION: &str = "pep-features-v1";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Src {
+    Event,
+    Customer,
+    Merchant,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Transform {
+    /// amount_minor / 10^exponent of the currency.
+    AmountMajor,
+    CurrencyExponent,
+    /// 1 when the string field equals the value.
+    Equals(&'static str, &'static str),
+    /// 1 when the string field is one of the values.
+    OneOf(&'static str, &'static [&'static str]),
+    /// 1 when the field is a non-null value outside the listed ones.
+    OtherThan(&'static str, &'static [&'static str]),
+    /// 1 when the field is not null.
+    Present(&'static str),
+    /// 1 when the string field starts with the prefix.
+    Prefix(&'static str, &'static str),
+    HourOfDayUtc,
+    /// Monday = 0 … Sunday = 6.
+    DayOfWeekUtc,
+    /// 1 when the record exists.
+    RecordPresent,
+    /// The numeric field as is.
+    Identity(&'static str),
+    /// The numeric field clipped to [0, 1].
+    Clip01(&'static str),
+    /// event amount_minor / the record's field, when that is > 0.
+    AmountRatio(&'static str),
+}
+
+pub struct Feature {
+    pub name: &'static str,
+    pub source: Src,
+    pub transform: Transform,
+    /// Value used when the record or the field is missing (or not a number).
+    pub default: i32,
+}
+
+const fn f(name: &'static str, source: Src, transform: Transform, default: i32) -> Feature {
+    Feature {
+        name,
+        source,
+        transform,
+        default,
+    }
+}
+
+use Src::*;
+use Transform::*;
+
+pub const FEATURES: &[Feature] = &[
+    f("amount_major", Event, AmountMajor, 0),
+    f("currency_exponent", Event, CurrencyExponent, 2),
+    f("provider_stripe", Event, Equals("provider", "stripe"), 0),
+    f("provider_square", Event, Equals("provider", "square"), 0),
+    f("provider_adyen", Event, Equals("provider", "adyen"), 0),
+    f(
+        "provider_braintree",
+        Event,
+        Equals("provider", "braintree"),
+        0,
+    ),
+    f(
+        "method_card",
+        Event,
+        Equals("payment_method_type", "card"),
+        0,
+    ),
+    f(
+        "method_wallet",
+        Event,
+        Equals("payment_method_type", "wallet"),
+        0,
+    ),
+    f(
+        "method_bank",
+        Event,
+        OneOf("payment_method_type", &["bank_account", "bank_transfer"]),
+        0,
+    ),
+    f(
+        "method_other",
+        Event,
+        OtherThan(
+            "payment_method_type",
+            &["card", "wallet", "bank_account", "bank_transfer"],
+        ),
+        0,
+    ),
+    f("has_customer", Event, Present("customer_id"), 0),
+    f("has_card_brand", Event, Present("card_brand"), 0),
+    f("status_failed", Event, Equals("status", "failed"), 0),
+    f("is_refund", Event, Prefix("event_type", "refund."), 0),
+    f("is_dispute", Event, Prefix("event_type", "dispute."), 0),
+    f("hour_of_day_utc", Event, HourOfDayUtc, 0),
+    f("day_of_week_utc", Event, DayOfWeekUtc, 0),
+    f("customer_record_present", Customer, RecordPresent, 0),
+    f(
+        "customer_total_payments_30d",
+        Customer,
+        Identity("total_payments_30d"),
+        0,
+    ),
+    f(
+        "customer_failure_rate_30d",
+        Customer,
+        Clip01("failure_rate_30d"),
+        0,
+    ),
+    f(
+        "customer_consecutive_failures",
+        Customer,
+        Identity("consecutive_failures"),
+        0,
+    ),
+    f(
+        "customer_days_since_last_payment",
+        Customer,
+        Identity("days_since_last_payment"),
+        -1,
+    ),
+    f(
+        "customer_payment_method_count",
+        Customer,
+        Identity("payment_method_count"),
+        0,
+    ),
+    f(
+        "customer_amount_to_avg_ratio",
+        Customer,
+        AmountRatio("avg_amount_minor_30d"),
+        1,
+    ),
+    f(
+        "customer_fraud_score_avg",
+        Customer,
+        Clip01("fraud_score_avg"),
+        0,
+    ),
+    f(
+        "customer_high_risk_payment_count",
+        Customer,
+        Identity("high_risk_payment_count"),
+        0,
+    ),
+    f("merchant_record_present", Merchant, RecordPresent, 0),
+    f(
+        "merchant_total_transactions_30d",
+        Merchant,
+        Identity("total_transactions_30d"),
+        0,
+    ),
+    f(
+        "merchant_failure_rate_30d",
+        Merchant,
+        Clip01("failure_rate_30d"),
+        0,
+    ),
+    f(
+        "merchant_dispute_rate_30d",
+        Merchant,
+        Clip01("dispute_rate_30d"),
+        0,
+    ),
+    f(
+        "merchant_refund_rate_30d",
+        Merchant,
+        Clip01("refund_rate_30d"),
+        0,
+    ),
+    f(
+        "merchant_fraud_rate_30d",
+        Merchant,
+        Clip01("fraud_rate_30d"),
+        0,
+    ),
+    f(
+        "merchant_high_risk_transaction_pct",
+        Merchant,
+        Clip01("high_risk_transaction_pct"),
+        0,
+    ),
+    f(
+        "merchant_health_score",
+        Merchant,
+        Clip01("merchant_health_score"),
+        1,
+    ),
+];
+
+/// Most rows in one vectorize call.
+pub const MAX_VECTORIZE_ROWS: usize = 10_000;
+
+pub struct Row<'a> {
+    pub event: &'a [u8],
+    pub customer: Option<&'a [u8]>,
+    pub merchant: Option<&'a [u8]>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct VectorizeError(pub String);
+
+impl std::fmt::Display for VectorizeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn transform_json(t: &Transform, out: &mut Vec<u8>) {
+    let (name, field, values): (&str, Option<&str>, Option<Vec<&str>>) = match t {
+        AmountMajor => ("amount_major", None, None),
+        CurrencyExponent => ("currency_exponent", None, None),
+        Equals(fl, v) => ("equals", Some(fl), Some(vec![*v])),
+        OneOf(fl, vs) => ("one_of", Some(fl), Some(vs.to_vec())),
+        OtherThan(fl, vs) => ("other_than", Some(fl), Some(vs.to_vec())),
+        Present(fl) => ("present", Some(fl), None),
+        Prefix(fl, p) => ("prefix", Some(fl), Some(vec![*p])),
+        HourOfDayUtc => ("hour_of_day_utc", Some("provider_created_at"), None),
+        DayOfWeekUtc => ("day_of_week_utc", Some("provider_created_at"), None),
+        RecordPresent => ("record_present", None, None),
+        Identity(fl) => ("identity", Some(fl), None),
+        Clip01(fl) => ("clip01", Some(fl), None),
+        AmountRatio(fl) => ("amount_ratio", Some(fl), None),
+    };
+    key(out, "transform", false);
+    write_str(out, name);
+    key(out, "field", false);
+    match field {
+        Some(s) => write_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+    key(out, "values", false);
+    match values {
+        Some(vs) => {
+            out.push(b'[');
+            for (i, v) in vs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, v);
+            }
+            out.push(b']');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The spec as canonical JSON: `{"version","features":[{"name","source","transform","field","values","default"}]}`.
+pub fn spec_json() -> String {
+    let mut out = Vec::new();
+    out.push(b'{');
+    key(&mut out, "version", true);
+    write_str(&mut out, FEATURE_SPEC_VERSION);
+    key(&mut out, "features", false);
+    out.push(b'[');
+    for (i, ft) in FEATURES.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        key(&mut out, "name", true);
+        write_str(&mut out, ft.name);
+        key(&mut out, "source", false);
+        write_str(
+            &mut out,
+            match ft.source {
+                Event => "event",
+                Customer => "customer",
+                Merchant => "merchant",
+            },
+        );
+        transform_json(&ft.transform, &mut out);
+        key(&mut out, "default", false);
+        write_int(&mut out, ft.default as i64);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    String::from_utf8(out).expect("ASCII")
+}
+
+struct Ev<'v> {
+    root: &'v Value<'v>,
+    amount_minor: f64,
+    exponent: u8,
+    created_ms: i64,
+}
+
+fn parse_event<'v>(root: &'v Value<'v>, i: usize) -> Result<Ev<'v>, VectorizeError> {
+    let bad = |what: &str| VectorizeError(format!("row {i}: event {what}"));
+    let amount_minor = match root.get("amount_minor") {
+        Some(Value::Num(n)) if *n >= 0.0 && n.fract() == 0.0 => *n,
+        _ => return Err(bad("has no integer amount_minor")),
+    };
+    let exponent = match root
+        .get("currency")
+        .and_then(Value::as_str)
+        .and_then(currency::lookup)
+    {
+        Some((_, e)) => e,
+        None => return Err(bad("has no known currency")),
+    };
+    let created_ms = match root
+        .get("provider_created_at")
+        .and_then(Value::as_str)
+        .and_then(time::parse_rfc3339)
+    {
+        Some(ms) => ms,
+        None => return Err(bad("has no provider_created_at timestamp")),
+    };
+    Ok(Ev {
+        root,
+        amount_minor,
+        exponent,
+        created_ms,
+    })
+}
+
+fn parse_record<'a>(
+    bytes: Option<&'a [u8]>,
+    what: &str,
+    i: usize,
+) -> Result<Option<Value<'a>>, VectorizeError> {
+    match bytes {
+        None => Ok(None),
+        Some(b) => match json::parse_bytes(b) {
+            Ok(v @ Value::Obj(_)) => Ok(Some(v)),
+            _ => Err(VectorizeError(format!(
+                "row {i}: {what} record is not a JSON object"
+            ))),
+        },
+    }
+}
+
+fn num(rec: Option<&Value>, field: &str) -> Option<f64> {
+    match rec?.get(field)? {
+        Value::Num(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn str_field<'v>(ev: &'v Value<'v>, field: &str) -> Option<&'v str> {
+    ev.get(field).and_then(Value::as_str)
+}
+
+fn compute(ft: &Feature, ev: &Ev, cust: Option<&Value>, merch: Option<&Value>) -> f64 {
+    let rec = match ft.source {
+        Event => None,
+        Customer => cust,
+        Merchant => merch,
+    };
+    let b = |x: bool| if x { 1.0 } else { 0.0 };
+    let d = ft.default as f64;
+    match ft.transform {
+        AmountMajor => ev.amount_minor / [1.0, 10.0, 100.0, 1000.0, 10000.0][ev.exponent as usize],
+        CurrencyExponent => ev.exponent as f64,
+        Equals(fl, v) => b(str_field(ev.root, fl) == Some(v)),
+        OneOf(fl, vs) => b(str_field(ev.root, fl).is_some_and(|s| vs.contains(&s))),
+        OtherThan(fl, vs) => b(str_field(ev.root, fl).is_some_and(|s| !vs.contains(&s))),
+        Present(fl) => b(!matches!(ev.root.get(fl), None | Some(Value::Null))),
+        Prefix(fl, p) => b(str_field(ev.root, fl).is_some_and(|s| s.starts_with(p))),
+        HourOfDayUtc => ev.created_ms.div_euclid(3_600_000).rem_euclid(24) as f64,
+        DayOfWeekUtc => (ev.created_ms.div_euclid(86_400_000) + 3).rem_euclid(7) as f64,
+        RecordPresent => b(rec.is_some()),
+        Identity(fl) => num(rec, fl).unwrap_or(d),
+        Clip01(fl) => num(rec, fl).map(|x| x.clamp(0.0, 1.0)).unwrap_or(d),
+        AmountRatio(fl) => match num(rec, fl) {
+            Some(avg) if avg > 0.0 => ev.amount_minor / avg,
+            _ => d,
+        },
+    }
+}
+
+/// Row-major `rows × FEATURES.len()` matrix.
+pub fn vectorize_batch(rows: &[Row]) -> Result<Vec<f32>, VectorizeError> {
+    if rows.len() > MAX_VECTORIZE_ROWS {
+        return Err(VectorizeError(format!(
+            "{} rows; the maximum is {MAX_VECTORIZE_ROWS}",
+            rows.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(rows.len() * FEATURES.len());
+    for (i, r) in rows.iter().enumerate() {
+        let root = json::parse_bytes(r.event)
+            .map_err(|_| VectorizeError(format!("row {i}: event is not JSON")))?;
+        if !root.is_object() {
+            return Err(VectorizeError(format!(
+                "row {i}: event is not a JSON object"
+            )));
+        }
+        let ev = parse_event(&root, i)?;
+        let cust = parse_record(r.customer, "customer", i)?;
+        let merch = parse_record(r.merchant, "merchant", i)?;
+        for ft in FEATURES {
+            out.push(compute(ft, &ev, cust.as_ref(), merch.as_ref()) as f32);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EV: &str = r#"{"event_id":"stripe:evt_1","provider":"stripe","amount_minor":2050,"currency":"USD","payment_method_type":"card","customer_id":"cus_1","card_brand":null,"status":"failed","event_type":"refund.created","provider_created_at":"2024-01-15T13:00:00.000Z"}"#;
+
+    #[test]
+    fn spec_names_are_unique() {
+        let mut names: Vec<_> = FEATURES.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FEATURES.len());
+        assert!(spec_json()
+            .starts_with(r#"{"version":"pep-features-v1","features":[{"name":"amount_major""#));
+    }
+
+    #[test]
+    fn row_values_and_defaults() {
+        let rows = [Row {
+            event: EV.as_bytes(),
+            customer: Some(br#"{"avg_amount_minor_30d":1000,"failure_rate_30d":1.5}"#),
+            merchant: None,
+        }];
+        let m = vectorize_batch(&rows).unwrap();
+        let get = |n: &str| m[FEATURES.iter().position(|f| f.name == n).unwrap()];
+        assert_eq!(get("amount_major"), 20.5);
+        assert_eq!(get("provider_stripe"), 1.0);
+        assert_eq!(get("method_card"), 1.0);
+        assert_eq!(get("method_other"), 0.0);
+        assert_eq!(get("has_customer"), 1.0);
+        assert_eq!(get("has_card_brand"), 0.0);
+        assert_eq!(get("status_failed"), 1.0);
+        assert_eq!(get("is_refund"), 1.0);
+        assert_eq!(get("hour_of_day_utc"), 13.0);
+        assert_eq!(get("day_of_week_utc"), 0.0, "2024-01-15 is a Monday");
+        assert_eq!(get("customer_amount_to_avg_ratio"), 2.05);
+        assert_eq!(get("customer_failure_rate_30d"), 1.0, "clipped");
+        assert_eq!(get("customer_days_since_last_payment"), -1.0, "default");
+        assert_eq!(get("merchant_record_present"), 0.0);
+        assert_eq!(get("merchant_health_score"), 1.0, "default");
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors() {
+        assert!(vectorize_batch(&[Row {
+            event: b"{}",
+            customer: None,
+            merchant: None
+        }])
+        .is_err());
+        let bad_rec = [Row {
+            event: EV.as_bytes(),
+            customer: Some(b"[1]"),
+            merchant: None,
+        }];
+        assert!(vectorize_batch(&bad_rec).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+/**
+ * Feature vectorization twin of `crates/core/src/features.rs`: the same declared, versioned
+ * feature order, transforms and defaults, and bit-identical Float32 rows.
+ */
+import { exponentOf } from './currency.ts';
+import { get, INVALID, isObject, type Json, type JsonObject, parseBytes } from './json.ts';
+import { parseRfc3339 } from './time.ts';
+import { type FeatureBatch, type FeatureDef, type FeatureSpec, LIMITS } from './types.ts';
+
+export const FEATURE_SPEC_VERSION = 'pep-features-v1';
+
+type Src = FeatureDef['source'];
+const f = (
+  name: string,
+  source: Src,
+  transform: string,
+  field: string | null,
+  values: readonly string[] | null,
+  dflt: number,
+): FeatureDef => ({ name, source, transform, field, values, default: dflt });
+const T = 'provider_created_at';
+
+export const FEATURES: readonly FeatureDef[] = [
+  f('amount_major', 'event', 'amount_major', null, null, 0),
+  f('currency_exponent', 'event', 'currency_exponent', null, null, 2),
+  f('provider_stripe', 'event', 'equals', 'provider', ['stripe'], 0),
+  f('provider_square', 'event', 'equals', 'provider', ['square'], 0),
+  f('provider_adyen', 'event', 'equals', 'provider', ['adyen'], 0),
+  f('provider_braintree', 'event', 'equals', 'provider', ['braintree'], 0),
+  f('method_card', 'event', 'equals', 'payment_method_type', ['card'], 0),
+  f('method_wallet', 'event', 'equals', 'payment_method_type', ['wallet'], 0),
+  f('method_bank', 'event', 'one_of', 'payment_method_type', ['bank_account', 'bank_transfer'], 0),
+  f(
+    'method_other',
+    'event',
+    'other_than',
+    'payment_method_type',
+    ['card', 'wallet', 'bank_account', 'bank_transfer'],
+    0,
+  ),
+  f('has_customer', 'event', 'present', 'customer_id', null, 0),
+  f('has_card_brand', 'event', 'present', 'card_brand', null, 0),
+  f('status_failed', 'event', 'equals', 'status', ['failed'], 0),
+  f('is_refund', 'event', 'prefix', 'event_type', ['refund.'], 0),
+  f('is_dispute', 'event', 'prefix', 'event_type', ['dispute.'], 0),
+  f('hour_of_day_utc', 'event', 'hour_of_day_utc', T, null, 0),
+  f('day_of_week_utc', 'event', 'day_of_week_utc', T, null, 0),
+  f('customer_record_present', 'customer', 'record_present', null, null, 0),
+  f('customer_total_payments_30d', 'customer', 'identity', 'total_payments_30d', null, 0),
+  f('customer_failure_rate_30d', 'customer', 'clip01', 'failure_rate_30d', null, 0),
+  f('customer_consecutive_failures', 'customer', 'identity', 'consecutive_failures', null, 0),
+  f('customer_days_since_last_payment', 'customer', 'identity', 'days_since_last_payment', null, -1),
+  f('customer_payment_method_count', 'customer', 'identity', 'payment_method_count', null, 0),
+  f('customer_amount_to_avg_ratio', 'customer', 'amount_ratio', 'avg_amount_minor_30d', null, 1),
+  f('customer_fraud_score_avg', 'customer', 'clip01', 'fraud_score_avg', null, 0),
+  f('customer_high_risk_payment_count', 'customer', 'identity', 'high_risk_payment_count', null, 0),
+  f('merchant_record_present', 'merchant', 'record_present', null, null, 0),
+  f('merchant_total_transactions_30d', 'merchant', 'identity', 'total_transactions_30d', null, 0),
+  f('merchant_failure_rate_30d', 'merchant', 'clip01', 'failure_rate_30d', null, 0),
+  f('merchant_dispute_rate_30d', 'merchant', 'clip01', 'dispute_rate_30d', null, 0),
+  f('merchant_refund_rate_30d', 'merchant', 'clip01', 'refund_rate_30d', null, 0),
+  f('merchant_fraud_rate_30d', 'merchant', 'clip01', 'fraud_rate_30d', null, 0),
+  f('merchant_high_risk_transaction_pct', 'merchant', 'clip01', 'high_risk_transaction_pct', null, 0),
+  f('merchant_health_score', 'merchant', 'clip01', 'merchant_health_score', null, 1),
+];
+
+export const FEATURE_SPEC: FeatureSpec = Object.freeze({ version: FEATURE_SPEC_VERSION, features: FEATURES });
+
+/** Canonical JSON of the spec (byte-identical to the addon's featureSpecJson()). */
+export const featureSpecJson = (): string =>
+  `{"version":${JSON.stringify(FEATURE_SPEC_VERSION)},"features":[${FEATURES.map(
+    (d) =>
+      `{"name":${JSON.stringify(d.name)},"source":${JSON.stringify(d.source)},"transform":${JSON.stringify(d.transform)},` +
+      `"field":${JSON.stringify(d.field)},"values":${d.values === null ? 'null' : JSON.stringify(d.values)},"default":${d.default}}`,
+  ).join(',')}]}`;
+
+const POW10 = [1, 10, 100, 1000, 10000];
+
+function record(bytes: Uint8Array, what: string, i: number): JsonObject | undefined {
+  if (bytes.length === 0) return undefined;
+  const v = parseBytes(bytes);
+  if (v === INVALID || !isObject(v)) throw new RangeError(`row ${i}: ${what} record is not a JSON object`);
+  return v;
+}
+
+const num = (rec: JsonObject | undefined, field: string): number | undefined => {
+  const v = get(rec, field);
+  return typeof v === 'number' ? v : undefined;
+};
+const str = (ev: Json, field: string): string | undefined => {
+  const v = get(ev, field);
+  return typeof v === 'string' ? v : undefined;
+};
+
+export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
+  const rows = b.eventOffsets.length;
+  for (const [name, arr] of [
+    ['eventLengths', b.eventLengths],
+    ['customerOffsets', b.customerOffsets],
+    ['customerLengths', b.customerLengths],
+    ['merchantOffsets', b.merchantOffsets],
+    ['merchantLengths', b.merchantLengths],
+  ] as const) {
+    if (arr.length !== rows) throw new RangeError(`${name} has ${arr.length} entries, eventOffsets has ${rows}`);
+  }
+  if (rows > LIMITS.maxVectorizeRows) throw new RangeError(`${rows} rows; the maximum is ${LIMITS.maxVectorizeRows}`);
+  const cols = FEATURES.length;
+  const out = new Float32Array(rows * cols);
+  const slice = (d: Uint8Array, o: Uint32Array, l: Uint32Array, i: number, what: string) => {
+    const start = o[i] as number;
+    const len = l[i] as number;
+    if (len > 0 && start + len > d.length) throw new RangeError(`row ${i}: ${what} is outside its buffer`);
+    return d.subarray(start, start + len);
+  };
+  for (let i = 0; i < rows; i++) {
+    const evBytes = slice(b.events, b.eventOffsets, b.eventLengths, i, 'event');
+    const cBytes = slice(b.customers, b.customerOffsets, b.customerLengths, i, 'customer');
+    const mBytes = slice(b.merchants, b.merchantOffsets, b.merchantLengths, i, 'merchant');
+    const ev = parseBytes(evBytes);
+    if (ev === INVALID) throw new RangeError(`row ${i}: event is not JSON`);
+    if (!isObject(ev)) throw new RangeError(`row ${i}: event is not a JSON object`);
+    const amount = get(ev, 'amount_minor');
+    if (typeof amount !== 'number' || amount < 0 || !Number.isInteger(amount)) {
+      throw new RangeError(`row ${i}: event has no integer amount_minor`);
+    }
+    const cur = str(ev, 'currency');
+    const exponent = cur === undefined ? undefined : exponentOf(cur);
+    if (exponent === undefined) throw new RangeError(`row ${i}: event has no known currency`);
+    const ts = str(ev, 'provider_created_at');
+    const created = ts === undefined ? undefined : parseRfc3339(ts);
+    if (created === undefined) throw new RangeError(`row ${i}: event has no provider_created_at timestamp`);
+    const cust = record(cBytes, 'customer', i);
+    const merch = record(mBytes, 'merchant', i);
+    for (let k = 0; k < cols; k++) {
+      const d = FEATURES[k] as FeatureDef;
+      const rec = d.source === 'customer' ? cust : d.source === 'merchant' ? merch : undefined;
+      const fld = d.field as string;
+      const vals = d.values as readonly string[];
+      let x: number;
+      switch (d.transform) {
+        case 'amount_major':
+          x = amount / (POW10[exponent] as number);
+          break;
+        case 'currency_exponent':
+          x = exponent;
+          break;
+        case 'equals':
+          x = str(ev, fld) === vals[0] ? 1 : 0;
+          break;
+        case 'one_of': {
+          const v = str(ev, fld);
+          x = v !== undefined && vals.includes(v) ? 1 : 0;
+          break;
+        }
+        case 'other_than': {
+          const v = str(ev, fld);
+          x = v !== undefined && !vals.includes(v) ? 1 : 0;
+          break;
+        }
+        case 'present': {
+          const v = get(ev, fld);
+          x = v === undefined || v === null ? 0 : 1;
+          break;
+        }
+        case 'prefix':
+          x = str(ev, fld)?.startsWith(vals[0] as string) ? 1 : 0;
+          break;
+        case 'hour_of_day_utc':
+          x = ((Math.floor(created / 3_600_000) % 24) + 24) % 24;
+          break;
+        case 'day_of_week_utc':
+          x = (((Math.floor(created / 86_400_000) + 3) % 7) + 7) % 7;
+          break;
+        case 'record_present':
+          x = rec === undefined ? 0 : 1;
+          break;
+        case 'identity':
+          x = num(rec, fld) ?? d.default;
+          break;
+        case 'clip01': {
+          const v = num(rec, fld);
+          x = v === undefined ? d.default : Math.min(1, Math.max(0, v));
+          break;
+        }
+        case 'amount_ratio': {
+          const v = num(rec, fld);
+          x = v !== undefined && v > 0 ? amount / v : d.default;
+          break;
+        }
+        default:
+          throw new Error(`unknown transform ${d.transform}`);
+      }
+      out[i * cols + k] = x;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,298 @@
+/**
+ * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
+ * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
+ */
+import { base64Decode, base64Encode, formField } from './codec.ts';
+import type { AmountBounds } from './currency.ts';
+import { decodeUtf8, get, INVALID, isObject, type Json, parseBytes, parseText } from './json.ts';
+import {
+  adyenItem,
+  adyenItems,
+  braintree,
+  btFromJson,
+  btFromXml,
+  type Outcome,
+  type ProviderName,
+  square,
+  stripe,
+  type UnifiedEvent,
+} from './providers.ts';
+import { C, type Code, Errs, type FieldError } from './rules.ts';
+import { iso, MAX_MS, MIN_MS } from './time.ts';
+import { type BatchResult, LIMITS, type RawBatch, type RecordSet } from './types.ts';
+import { parseXml } from './xml.ts';
+
+const PROVIDERS: readonly ProviderName[] = ['stripe', 'square', 'adyen', 'braintree'];
+const INVALID_JSON_MESSAGE = 'payload is not valid JSON (RFC 8259, UTF-8, at most 64 levels deep)';
+const s = JSON.stringify;
+const n = (v: string | undefined) => (v === undefined ? 'null' : s(v));
+
+export function eventJson(ev: UnifiedEvent, receivedAtMs: number, normalizedAtMs: number): string {
+  let meta = '{';
+  ev.metadata.forEach(([k, v], i) => {
+    meta += `${i > 0 ? ',' : ''}${s(k)}:${v === null ? 'null' : typeof v === 'boolean' ? String(v) : s(v)}`;
+  });
+  meta += '}';
+  return (
+    `{"event_id":${s(`${ev.provider}:${ev.providerEventId}`)},"provider":${s(ev.provider)},` +
+    `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${s(ev.eventType)},` +
+    `"merchant_id":${n(ev.merchantId)},"customer_id":${n(ev.customerId)},"amount_minor":${ev.amountMinor},` +
+    `"currency":${s(ev.currency)},"payment_method_type":${n(ev.paymentMethodType)},"card_brand":${n(ev.cardBrand)},` +
+    `"card_last_four":${n(ev.cardLastFour)},"status":${s(ev.status)},"failure_code":${n(ev.failureCode)},` +
+    `"failure_message":${n(ev.failureMessage)},"metadata":${meta},` +
+    `"provider_created_at":"${iso(ev.providerCreatedAtMs)}","received_at":"${iso(receivedAtMs)}",` +
+    `"normalized_at":"${iso(normalizedAtMs)}","schema_version":1}`
+  );
+}
+
+export interface Dlq {
+  provider: ProviderName | undefined;
+  providerEventId: string | undefined;
+  itemIndex: number | undefined;
+  errors: FieldError[];
+}
+
+export interface SourceInfo {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** NaN when the caller's value was invalid. */
+  receivedAtMs: number;
+}
+
+export function dlqJson(d: Dlq, raw: Uint8Array, src: SourceInfo, quarantinedAtMs: number): string {
+  const text = decodeUtf8(raw);
+  const payload = text === undefined ? s(base64Encode(raw)) : s(text);
+  const errs = d.errors.map((e) => `{"field":${s(e.field)},"code":${s(e.code)},"message":${s(e.message)}}`).join(',');
+  const eventId =
+    d.provider !== undefined && d.providerEventId !== undefined ? s(`${d.provider}:${d.providerEventId}`) : 'null';
+  const received = Number.isNaN(src.receivedAtMs) ? 'null' : `"${iso(src.receivedAtMs)}"`;
+  return (
+    `{"event_id":${eventId},"provider":${n(d.provider)},"provider_event_id":${n(d.providerEventId)},` +
+    `"item_index":${d.itemIndex === undefined ? 'null' : d.itemIndex},"original_payload":${payload},` +
+    `"original_payload_encoding":"${text === undefined ? 'base64' : 'utf8'}","validation_errors":[${errs}],` +
+    `"failure_reason":${s(d.errors[0]?.code ?? 'UNKNOWN_ERROR')},"source_topic":${s(src.topic)},` +
+    `"kafka_partition":${src.partition},"kafka_offset":${src.offset},"received_at":${received},` +
+    `"quarantined_at":"${iso(quarantinedAtMs)}","schema_version":1}`
+  );
+}
+
+export interface Sink {
+  event(ev: UnifiedEvent): void;
+  dlq(d: Dlq): void;
+}
+
+const oneError = (field: string, code: Code, message: string): Errs => {
+  const e = new Errs();
+  e.push(field, code, message);
+  return e;
+};
+
+function dlqOf(
+  sink: Sink,
+  provider: ProviderName | undefined,
+  id: string | undefined,
+  item: number | undefined,
+  e: Errs,
+) {
+  sink.dlq({ provider, providerEventId: id, itemIndex: item, errors: e.list });
+}
+
+function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: Outcome) {
+  if (o.ok) sink.event(o.event);
+  else dlqOf(sink, provider, o.rejected.providerEventId, item, o.rejected.errors);
+}
+
+const firstNonWs = (b: Uint8Array): number | undefined => b.find((c) => c !== 32 && c !== 9 && c !== 10 && c !== 13);
+const BT_PAYLOAD = new TextEncoder().encode('bt_payload');
+
+export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBounds, sink: Sink): void {
+  const p = PROVIDERS[code];
+  if (p === undefined)
+    return dlqOf(
+      sink,
+      undefined,
+      undefined,
+      undefined,
+      oneError('provider', C.UNKNOWN_PROVIDER, 'unknown provider code'),
+    );
+  if (raw.length > LIMITS.maxMessageBytes) {
+    return dlqOf(
+      sink,
+      p,
+      undefined,
+      undefined,
+      oneError('payload', C.PAYLOAD_TOO_LARGE, `message exceeds ${LIMITS.maxMessageBytes} bytes`),
+    );
+  }
+  if (p === 'braintree') return braintreeMessage(raw, bounds, sink);
+  const root = parseBytes(raw);
+  if (root === INVALID)
+    return dlqOf(sink, p, undefined, undefined, oneError('payload', C.INVALID_JSON, INVALID_JSON_MESSAGE));
+  if (p === 'stripe') return emit(sink, p, undefined, stripe(root, bounds));
+  if (p === 'square') return emit(sink, p, undefined, square(root, bounds));
+  const split = adyenItems(root);
+  if (split instanceof Errs) return dlqOf(sink, p, undefined, undefined, split);
+  const multi = get(root, 'notificationItems') !== undefined;
+  split.items.forEach((item, i) => emit(sink, p, multi ? i : undefined, adyenItem(item, split.live, bounds)));
+}
+
+function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): void {
+  const p: ProviderName = 'braintree';
+  const one = (field: string, code: Code, msg: string) =>
+    dlqOf(sink, p, undefined, undefined, oneError(field, code, msg));
+  let payload: Uint8Array;
+  if (firstNonWs(raw) === 123) {
+    const root = parseBytes(raw);
+    if (root === INVALID) return one('payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
+    const bp = get(root, 'bt_payload');
+    if (bp === undefined) return braintreeDict(root, bounds, sink);
+    if (typeof bp !== 'string') return one('bt_payload', C.INVALID_FIELD_TYPE, 'must be a string');
+    payload = new TextEncoder().encode(bp);
+  } else {
+    const v = formField(raw, BT_PAYLOAD);
+    if (v === 'error') return one('payload', C.INVALID_PAYLOAD, 'body is not a form with one bt_payload field');
+    if (v === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is required');
+    payload = v;
+  }
+  const decoded = base64Decode(payload);
+  if (decoded === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not base64');
+  const text = decodeUtf8(decoded);
+  if (text === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not UTF-8');
+  const first = firstNonWs(decoded);
+  if (first === 60) {
+    const root = parseXml(text);
+    const note = root === undefined ? undefined : btFromXml(root);
+    if (note === undefined)
+      return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not a <notification> XML document');
+    return emit(sink, p, undefined, braintree(note, bounds, new Errs()));
+  }
+  if (first === 123) {
+    const root = parseText(text);
+    if (root === INVALID) return one('bt_payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
+    return braintreeDict(root, bounds, sink);
+  }
+  return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is neither XML nor JSON');
+}
+
+function braintreeDict(root: Json, bounds: AmountBounds, sink: Sink): void {
+  if (!isObject(root)) {
+    return dlqOf(
+      sink,
+      'braintree',
+      undefined,
+      undefined,
+      oneError('payload', C.INVALID_PAYLOAD, 'payload must be a JSON object'),
+    );
+  }
+  const e = new Errs();
+  const note = btFromJson(root, e);
+  emit(sink, 'braintree', undefined, braintree(note, bounds, e));
+}
+
+const enc = new TextEncoder();
+
+/** Accumulates records as strings and packs them once at the end. */
+class SetBuilder {
+  records: string[] = [];
+  keys: (string | undefined)[] = [];
+  source: number[] = [];
+  build(): RecordSet {
+    const count = this.records.length;
+    const data = enc.encode(this.records.join(''));
+    const keys = enc.encode(this.keys.map((k) => k ?? '').join(''));
+    const offsets = new Uint32Array(count);
+    const lengths = new Uint32Array(count);
+    const keyOffsets = new Uint32Array(count);
+    const keyLengths = new Uint32Array(count);
+    let at = 0;
+    let kat = 0;
+    for (let i = 0; i < count; i++) {
+      const len = Buffer.byteLength(this.records[i] as string);
+      offsets[i] = at;
+      lengths[i] = len;
+      at += len;
+      const klen = Buffer.byteLength(this.keys[i] ?? '');
+      keyOffsets[i] = kat;
+      keyLengths[i] = klen;
+      kat += klen;
+    }
+    return { data, offsets, lengths, keys, keyOffsets, keyLengths, sourceIndex: Uint32Array.from(this.source) };
+  }
+}
+
+const msFrom = (v: number): number | undefined =>
+  Number.isInteger(v) && v >= MIN_MS && v <= MAX_MS ? (v === 0 ? 0 : v) : undefined;
+
+export function normalizeBatchJs(b: RawBatch, normalizedAtMsIn: number, bounds: AmountBounds): BatchResult {
+  const count = b.offsets.length;
+  for (const [name, arr] of [
+    ['lengths', b.lengths],
+    ['providers', b.providers],
+    ['topicIndex', b.topicIndex],
+    ['partitions', b.partitions],
+    ['kafkaOffsets', b.kafkaOffsets],
+    ['receivedAtMs', b.receivedAtMs],
+  ] as const) {
+    if (arr.length !== count) throw new RangeError(`${name} has ${arr.length} entries, offsets has ${count}`);
+  }
+  if (count > LIMITS.maxBatchMessages) {
+    throw new RangeError(`batch has ${count} messages; the maximum is ${LIMITS.maxBatchMessages}`);
+  }
+  let total = 0;
+  for (let i = 0; i < count; i++) total += b.lengths[i] as number;
+  if (total > LIMITS.maxBatchBytes)
+    throw new RangeError(`batch has ${total} bytes; the maximum is ${LIMITS.maxBatchBytes}`);
+  const normalizedAtMs = msFrom(normalizedAtMsIn);
+  if (normalizedAtMs === undefined) throw new RangeError('normalizedAtMs must be an integer Unix time in milliseconds');
+  const events = new SetBuilder();
+  const dlq = new SetBuilder();
+  const status = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const start = b.offsets[i] as number;
+    const raw = b.data.subarray(start, start + (b.lengths[i] as number));
+    if (start + (b.lengths[i] as number) > b.data.length) throw new RangeError(`message ${i} is outside data`);
+    const topic = b.topics[b.topicIndex[i] as number];
+    if (topic === undefined) throw new RangeError(`message ${i}: topicIndex out of range`);
+    const off = b.kafkaOffsets[i] as number;
+    if (!Number.isSafeInteger(off) || off < 0)
+      throw new RangeError(`message ${i}: kafkaOffsets must be a non-negative safe integer`);
+    const received = msFrom(b.receivedAtMs[i] as number);
+    const src: SourceInfo = {
+      topic,
+      partition: b.partitions[i] as number,
+      offset: off === 0 ? 0 : off,
+      receivedAtMs: received ?? Number.NaN,
+    };
+    let ev = 0;
+    let dl = 0;
+    const sink: Sink = {
+      event(e) {
+        events.records.push(eventJson(e, src.receivedAtMs, normalizedAtMs));
+        events.keys.push(`${e.provider}:${e.providerEventId}`);
+        events.source.push(i);
+        ev++;
+      },
+      dlq(d) {
+        dlq.records.push(dlqJson(d, raw, src, normalizedAtMs));
+        dlq.keys.push(d.providerEventId);
+        dlq.source.push(i);
+        dl++;
+      },
+    };
+    const code = b.providers[i] as number;
+    if (received === undefined) {
+      dlqOf(
+        sink,
+        PROVIDERS[code],
+        undefined,
+        undefined,
+        oneError('received_at', C.INVALID_RECEIVED_AT, 'receivedAtMs must be an integer Unix time in milliseconds'),
+      );
+    } else {
+      normalizeMessage(code, raw, bounds, sink);
+    }
+    status[i] = dl === 0 ? 0 : ev === 0 ? 1 : 2;
+  }
+  return { status, events: events.build(), dlq: dlq.build() };
+}
