@@ -85,7 +85,7 @@ export function receivedAtMs(m: KafkaMessage): number {
   return Number.isInteger(ts) && ts > 0 ? ts : Number.NaN;
 }
 
-/** Packs kafkajs messages of one topic-partition into the normalizer's batch layout. */
+/** Packs kafkajs messages of one topic-partition into core-native's batch layout. */
 export function packBatch(topic: string, partition: number, messages: readonly KafkaMessage[]): RawBatch {
   const n = messages.length;
   let total = 0;
@@ -94,6 +94,7 @@ export function packBatch(topic: string, partition: number, messages: readonly K
   const offsets = new Uint32Array(n);
   const lengths = new Uint32Array(n);
   const received = new Float64Array(n);
+  const kafkaOffsets = new Float64Array(n);
   let pos = 0;
   for (let i = 0; i < n; i++) {
     const m = messages[i] as KafkaMessage;
@@ -105,6 +106,8 @@ export function packBatch(topic: string, partition: number, messages: readonly K
     }
     lengths[i] = v?.length ?? 0;
     received[i] = receivedAtMs(m);
+    // Offsets stay far below 2^53 in practice; the exact string travels in the source-offset header regardless.
+    kafkaOffsets[i] = Number(m.offset);
   }
   const provider = PROVIDER_CODES[providerOfTopic(topic)];
   return {
@@ -112,9 +115,10 @@ export function packBatch(topic: string, partition: number, messages: readonly K
     offsets,
     lengths,
     providers: new Uint8Array(n).fill(provider),
-    topics: new Array<string>(n).fill(topic),
+    topics: [topic],
+    topicIndex: new Uint16Array(n),
     partitions: new Int32Array(n).fill(partition),
-    kafkaOffsets: messages.map((m) => m.offset),
+    kafkaOffsets,
     receivedAtMs: received,
   };
 }
@@ -243,7 +247,7 @@ export class Transformer {
     this.log.info('transformer started', {
       group: this.cfg.groupId,
       mode: this.cfg.mode,
-      normalizer: this.normalizer.impl,
+      normalizer: this.normalizer.kind,
       topics: this.cfg.inputTopics,
       transactional_id: this.cfg.mode === 'exactly_once' ? this.cfg.transactionalId : undefined,
     });
@@ -265,7 +269,7 @@ export class Transformer {
   private async processChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<void> {
     const t0 = performance.now();
     const raw = packBatch(topic, partition, chunk);
-    const out = this.normalizer.normalizeBatch(raw, Date.now());
+    const out = this.normalizer.normalizeBatch(raw, { normalizedAtMs: Date.now() });
     const t1 = performance.now();
     this.metrics.normalizeSeconds.observe((t1 - t0) / 1000);
 
