@@ -1,5 +1,5 @@
 export type { ServiceName } from './service.ts';
-export { kafkaAdminClient, partitionsFor } from './services/kafka.ts';
+export { kafkaAdminClient, partitionsFor, serverProperties } from './services/kafka.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
 export {
   killService,

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } from '@pep/contracts';
 import { parse } from 'yaml';
-import { REPO_ROOT, STATE_DIR } from '../src/paths.ts';
-import { ensureServices } from './support.ts';
+import { serverProperties } from '../src/index.ts';
+import { REPO_ROOT } from '../src/paths.ts';
 
 interface ComposeService {
   image?: string;
@@ -146,14 +146,9 @@ describe('docker-compose.yml', () => {
   });
 
   describe('against the local stack', () => {
-    before(async () => {
-      await ensureServices(['kafka']); // writes .stack/kafka/server.properties
-    });
-
     test('Kafka broker settings equal the local stack server.properties (except addresses and paths)', () => {
-      const file = join(STATE_DIR, 'kafka', 'server.properties');
       const local = new Map(
-        readFileSync(file, 'utf8')
+        serverProperties()
           .split('\n')
           .filter((l) => l.includes('=') && !l.startsWith('#'))
           .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
@@ -173,7 +168,7 @@ describe('docker-compose.yml', () => {
         'controller.quorum.voters',
         'log.dirs',
       ]);
-      assert.ok(local.size > 10, `${file} looks empty`);
+      assert.ok(local.size > 10, 'serverProperties() looks empty');
       for (const [key, value] of local) {
         if (addressesAndPaths.has(key)) continue;
         assert.equal(docker.get(key), value, `${key}: local stack ${value}, docker-compose.yml ${docker.get(key)}`);

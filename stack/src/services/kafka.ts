@@ -35,7 +35,8 @@ export function partitionsFor(kind: TopicKind, env: NodeJS.ProcessEnv = process.
   return n;
 }
 
-function serverProperties(): string {
+/** The broker configuration the stack writes (exported so the docker-compose test compares against it). */
+export function serverProperties(): string {
   return `${[
     'process.roles=broker,controller',
     'node.id=1',
