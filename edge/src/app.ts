@@ -208,11 +208,7 @@ export function createApp(deps: AppDeps): Hono {
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         reqLog.info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
-        return finish(
-          errorResponse(413, ERROR_CODES.bodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`, {
-            connection: 'close',
-          }),
-        );
+        return finish(errorResponse(413, ERROR_CODES.bodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`));
       }
       throw err;
     }
