@@ -40,7 +40,6 @@ after(async () => {
 });
 
 describe('failures are retried, then visible', () => {
-
   it('retries a failing fraud score with its policy, then fails the workflow with no row', async () => {
     let fraudCalls = 0;
     const inference = await startInference(async (path) => {
