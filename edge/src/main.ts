@@ -7,6 +7,19 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
+// kafkajs schedules `setTimeout(fn, throttledUntil - Date.now())` with a negative delay when it is not throttled
+// (network/requestQueue); Node clamps it silently, Bun prints a TimeoutNegativeWarning on every connection.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === 'string' ? rest[0] : warning.name;
+  if (
+    name === 'TimeoutNegativeWarning' ||
+    (typeof rest[0] === 'object' && (rest[0] as { type?: string })?.type === 'TimeoutNegativeWarning')
+  )
+    return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
