@@ -46,15 +46,17 @@ export interface EdgeProcess {
 
 export async function spawnEdge(
   env: Record<string, string> = {},
-  opts: { runtime?: 'bun' | 'node'; waitReady?: boolean } = {},
+  opts: { runtime?: 'bun' | 'node'; waitReady?: boolean; executable?: string } = {},
 ): Promise<EdgeProcess> {
   const port = await freePort();
-  const cmd = opts.runtime === 'node' ? process.execPath : BUN;
-  const args = opts.runtime === 'node' ? ['--import', 'tsx', 'src/main.ts'] : ['src/main.ts'];
+  const cmd = opts.executable ?? (opts.runtime === 'node' ? process.execPath : BUN);
+  const args = opts.executable ? [] : opts.runtime === 'node' ? ['--import', 'tsx', 'src/main.ts'] : ['src/main.ts'];
+  // A compiled executable gets nothing but its configuration (an edge node has no Node, Bun or node_modules).
+  const baseEnv = opts.executable ? { PATH: '/usr/bin:/bin', KAFKA_BROKERS: brokers.join(',') } : process.env;
   const proc = spawn(cmd, args, {
-    cwd: EDGE_DIR,
+    cwd: opts.executable ? '/' : EDGE_DIR,
     env: {
-      ...process.env,
+      ...baseEnv,
       NODE_ENV: 'development',
       EDGE_PORT: String(port),
       EDGE_HOST: '127.0.0.1',
