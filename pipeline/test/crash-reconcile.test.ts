@@ -178,7 +178,8 @@ test('SIGKILL of the transformer mid-stream, restart: 10,000 events reconcile, e
           edgeMetricsUrl: null,
           scanTimeoutMs: 60_000,
         });
-        return r.verdict === 'reconciled' ? r : (console.log(JSON.stringify(r.checks)), false);
+        if (r.verdict !== 'reconciled') console.log(JSON.stringify(r.checks));
+        return r.verdict === 'reconciled' ? r : false;
       },
       60_000,
       2000,

@@ -85,7 +85,7 @@ before(async () => {
         headers: { 'received-at': '2026-11-26T12:00:00.000Z', 'request-id': `case-${c.name}`.slice(0, 200) },
       })),
     );
-    mine.forEach((c, i) => placement.set(`${topic}@${i}`, c));
+    for (const [i, c] of mine.entries()) placement.set(`${topic}@${i}`, c);
   }
 });
 

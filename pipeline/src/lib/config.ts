@@ -25,6 +25,8 @@ export interface TransformerConfig {
   readonly dlqTopic: string;
   /** Messages per core-native call and per Kafka transaction; a bigger fetched batch is split. */
   readonly maxBatchMessages: number;
+  /** Partitions processed at once; their chunks are committed together in one transaction. */
+  readonly partitionsConcurrency: number;
   /** Fetch bound per partition (kafkajs maxBytesPerPartition): caps memory per fetched batch. */
   readonly maxFetchBytesPerPartition: number;
   /** Fetch bound per request across partitions (kafkajs maxBytes). */
@@ -122,9 +124,11 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     normalizedTopic: str(env, 'TRANSFORMER_NORMALIZED_TOPIC', TOPICS.normalized),
     dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),
     maxBatchMessages: int(env, 'TRANSFORMER_MAX_BATCH_MESSAGES', 1000, 1, 10_000),
+    partitionsConcurrency: int(env, 'TRANSFORMER_PARTITIONS_CONCURRENCY', 8, 1, 64),
     maxFetchBytesPerPartition: int(env, 'TRANSFORMER_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
     maxFetchBytes: int(env, 'TRANSFORMER_MAX_FETCH_BYTES', 8 << 20, 1024, 256 << 20),
-    fetchMaxWaitMs: int(env, 'TRANSFORMER_FETCH_MAX_WAIT_MS', 100, 0, 10_000),
+    // Short: measured raw-to-normalized latency roughly halved going from 100 ms to a few ms (bench/targets/pipeline).
+    fetchMaxWaitMs: int(env, 'TRANSFORMER_FETCH_MAX_WAIT_MS', 20, 0, 10_000),
     transactionTimeoutMs: int(env, 'TRANSFORMER_TRANSACTION_TIMEOUT_MS', 30_000, 1000, 900_000),
     sessionTimeoutMs: int(env, 'TRANSFORMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),

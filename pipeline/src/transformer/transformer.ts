@@ -47,7 +47,11 @@ export class TransformerMetrics {
   );
   readonly chunks = this.registry.counter(
     'transformer_chunks_total',
-    'Normalizer calls + produce units, by result (committed, failed)',
+    'Chunks (one normalizer call each), by result (committed, failed)',
+  );
+  readonly transactions = this.registry.counter(
+    'transformer_transactions_total',
+    'Kafka transactions (group commits of chunks), by result',
   );
   readonly normalizeSeconds = this.registry.histogram(
     'transformer_normalize_seconds',
@@ -56,7 +60,7 @@ export class TransformerMetrics {
   );
   readonly commitSeconds = this.registry.histogram(
     'transformer_commit_seconds',
-    'Produce + offset commit (the transaction) of one chunk',
+    'Produce + offset commit (one transaction) of a group of chunks',
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
   );
   readonly endToEndSeconds = this.registry.histogram(
@@ -158,8 +162,21 @@ export function toMessages(
   return out;
 }
 
+interface PendingChunk {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset to commit: last message of the chunk + 1. */
+  readonly nextOffset: string;
+  readonly events: Message[];
+  readonly dlq: Message[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 export class Transformer {
   readonly metrics = new TransformerMetrics();
+  private readonly pending: PendingChunk[] = [];
+  private committing = false;
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private admin: Admin | null = null;
@@ -233,7 +250,8 @@ export class Transformer {
       // Offsets move only with our commits: inside the transaction (exactly_once) or after the acks (at_least_once).
       autoCommit: this.cfg.mode === 'at_least_once',
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      // Partitions are normalized concurrently and their chunks share transactions (see commitLoop).
+      partitionsConsumedConcurrently: this.cfg.partitionsConcurrency,
       eachBatch: (p) => this.handleBatch(p),
     });
     this.stopLag = startLagPoller({
@@ -285,47 +303,13 @@ export class Transformer {
     const source = { topic, partition, messages: chunk };
     const events = toMessages(out.events, source, ordinal);
     const dlq = toMessages(out.dlq, source, ordinal);
-    const topicMessages = [
-      ...(events.length ? [{ topic: this.cfg.normalizedTopic, messages: events }] : []),
-      ...(dlq.length ? [{ topic: this.cfg.dlqTopic, messages: dlq }] : []),
-    ];
     const nextOffset = (BigInt((chunk[chunk.length - 1] as KafkaMessage).offset) + 1n).toString();
 
-    try {
-      if (this.cfg.mode === 'exactly_once') {
-        const producer = await this.ensureProducer();
-        const tx = await producer.transaction();
-        try {
-          await tx.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
-          await tx.sendOffsets({
-            consumerGroupId: this.cfg.groupId,
-            topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }],
-          });
-          await tx.commit();
-        } catch (err) {
-          await tx.abort().catch(() => undefined);
-          throw err;
-        }
-      } else {
-        const producer = await this.ensureProducer();
-        await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
-      }
-    } catch (err) {
-      this.metrics.chunks.inc({ result: 'failed' });
-      this.log.error('chunk not committed, will be retried', {
-        err,
-        topic,
-        partition,
-        first_offset: chunk[0]?.offset,
-        messages: chunk.length,
-      });
-      // A failed transactional producer may be fenced or in an unknown state: start from a fresh InitProducerId.
-      await this.dropProducer();
-      throw err;
-    }
-    const t2 = performance.now();
-    this.metrics.commitSeconds.observe((t2 - t1) / 1000);
-    this.metrics.chunks.inc({ result: 'committed' });
+    await new Promise<void>((resolve, reject) => {
+      this.pending.push({ topic, partition, nextOffset, events, dlq, resolve, reject });
+      if (!this.committing) void this.commitLoop();
+    });
+
     this.metrics.inputs.inc({ topic }, chunk.length);
     this.metrics.outputs.inc({ kind: 'normalized' }, events.length);
     this.metrics.outputs.inc({ kind: 'dlq' }, dlq.length);
@@ -342,6 +326,72 @@ export class Transformer {
       normalized: events.length,
       dlq: dlq.length,
     });
+  }
+
+  /**
+   * Group commit: chunks of all partitions that are ready while a transaction is in flight go into the next one
+   * (one transaction, one sendOffsets for all their partitions). The queue holds at most one chunk per partition
+   * being processed (each handler waits for its chunk), so it is bounded by partitionsConsumedConcurrently.
+   */
+  private async commitLoop(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pending.length > 0) {
+        const items = this.pending.splice(0, this.pending.length);
+        const t0 = performance.now();
+        try {
+          await this.commitItems(items);
+          this.metrics.chunks.inc({ result: 'committed' }, items.length);
+          this.metrics.transactions.inc({ result: 'committed' });
+          this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
+          for (const it of items) it.resolve();
+        } catch (err) {
+          this.metrics.chunks.inc({ result: 'failed' }, items.length);
+          this.metrics.transactions.inc({ result: 'failed' });
+          this.log.error('outputs not committed, chunks will be retried', {
+            err,
+            partitions: items.map((it) => `${it.topic}/${it.partition}<${it.nextOffset}`),
+          });
+          // A failed transactional producer may be fenced or in an unknown state: start from a fresh InitProducerId.
+          await this.dropProducer();
+          for (const it of items) it.reject(err);
+        }
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitItems(items: readonly PendingChunk[]): Promise<void> {
+    const events = items.flatMap((it) => it.events);
+    const dlq = items.flatMap((it) => it.dlq);
+    const topicMessages = [
+      ...(events.length ? [{ topic: this.cfg.normalizedTopic, messages: events }] : []),
+      ...(dlq.length ? [{ topic: this.cfg.dlqTopic, messages: dlq }] : []),
+    ];
+    const producer = await this.ensureProducer();
+    if (this.cfg.mode !== 'exactly_once') {
+      await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      return;
+    }
+    const offsets = new Map<string, { partition: number; offset: string }[]>();
+    for (const it of items) {
+      const list = offsets.get(it.topic) ?? [];
+      list.push({ partition: it.partition, offset: it.nextOffset });
+      offsets.set(it.topic, list);
+    }
+    const tx = await producer.transaction();
+    try {
+      if (topicMessages.length) await tx.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      await tx.sendOffsets({
+        consumerGroupId: this.cfg.groupId,
+        topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Finishes the chunk in hand, leaves the group (partitions move cleanly), closes the producer. */

@@ -1,0 +1,257 @@
+/**
+ * Pipeline benchmark (`npm run bench -- pipeline`): the transformer's end-to-end throughput through real Kafka
+ * (consume raw → core-native batch → transactional produce + offsets), with the native addon and with the
+ * TypeScript twin, in alternating runs on private topics; and the raw-to-normalized latency (p50/p99, read
+ * committed) at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if absent).
+ * The transformer runs in this process: one JS thread, i.e. one core, the broker on the other.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCore } from '@pep/core-native';
+import { Kafka, logLevel, type Message } from 'kafkajs';
+import { loadTransformerConfig } from '../../../pipeline/src/lib/config.ts';
+import { silentLogger } from '../../../pipeline/src/lib/log.ts';
+import type { Normalizer } from '../../../pipeline/src/transformer/normalizer.ts';
+import { Transformer } from '../../../pipeline/src/transformer/transformer.ts';
+import { REPO_ROOT } from '../../../stack/src/paths.ts';
+import { type Metric, median, percentile, type Ratio, RESULTS_DIR, writeResult } from '../result.ts';
+
+const PAYLOADS = join(REPO_ROOT, 'core-native', 'fixtures', 'payloads');
+const TOPIC_OF: Record<string, string> = {
+  stripe: 'webhooks.stripe.payment_intent',
+  square: 'webhooks.square.payment',
+  adyen: 'webhooks.adyen.notification',
+  braintree: 'webhooks.braintree.notification',
+};
+
+interface Fixture {
+  readonly provider: string;
+  readonly body: string;
+}
+
+function fixtures(): Fixture[] {
+  const pick = [
+    'stripe_payment_intent_succeeded.json',
+    'stripe_charge_failed.json',
+    'stripe_refund_created.json',
+    'square_payment_completed.json',
+    'square_refund_created.json',
+    'adyen_notification.json',
+    'braintree_transaction_settled.json',
+    'braintree_transaction_settled.form',
+    'braintree_dispute_opened.form',
+  ];
+  return pick
+    .filter((f) => existsSync(join(PAYLOADS, f)))
+    .map((f) => ({ provider: f.split('_')[0] as string, body: readFileSync(join(PAYLOADS, f), 'utf8') }));
+}
+
+/** A unique provider id per message so keys spread over partitions like real traffic. */
+function variant(f: Fixture, i: number): string {
+  if (!f.body.startsWith('{')) return f.body;
+  const doc = JSON.parse(f.body);
+  if (f.provider === 'stripe') doc.id = `evt_bench_${i}`;
+  if (f.provider === 'square') doc.event_id = `sq_bench_${i}`;
+  if (f.provider === 'adyen') {
+    for (const [k, it] of (doc.notificationItems ?? []).entries())
+      it.NotificationRequestItem.pspReference = `${8800000000000000 + i * 10 + k}`;
+  }
+  return JSON.stringify(doc);
+}
+
+function edgeMaxRate(): { rate: number; source: string } {
+  const file = join(RESULTS_DIR, 'edge.json');
+  if (!existsSync(file)) return { rate: 0, source: 'absent' };
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { metrics?: Metric[] };
+  const rates = (r.metrics ?? []).filter((m) => /req\/s|events\/s/.test(m.unit));
+  const full = rates.find((m) => /full/.test(m.name) && !/memsink|hello|node/.test(m.name)) ?? rates[0];
+  return full ? { rate: full.value, source: full.name } : { rate: 0, source: 'no rate metric' };
+}
+
+export async function run(opts: { quick: boolean }): Promise<void> {
+  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+  const kafka = new Kafka({ clientId: 'bench-pipeline', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const prefix = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
+  const raw = Object.values(TOPIC_OF).map((t) => prefix + t);
+  const created: string[] = [...raw];
+  await admin.createTopics({ topics: raw.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+
+  const N = opts.quick ? 3000 : 20_000;
+  const RUNS = opts.quick ? 1 : 3;
+  const fx = fixtures();
+  if (fx.length === 0) throw new Error(`no payload fixtures under ${PAYLOADS}`);
+  const byTopic = new Map<string, Message[]>();
+  for (let i = 0; i < N; i++) {
+    const f = fx[i % fx.length] as Fixture;
+    const topic = prefix + TOPIC_OF[f.provider];
+    const list = byTopic.get(topic) ?? [];
+    list.push({ key: `k${i}`, value: variant(f, i), headers: { 'received-at': new Date().toISOString() } });
+    byTopic.set(topic, list);
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (const [topic, list] of byTopic) {
+    for (let i = 0; i < list.length; i += 1000)
+      await producer.send({ topic, acks: -1, messages: list.slice(i, i + 1000) });
+  }
+
+  const native = await loadCore({ impl: 'native' });
+  const js = await loadCore({ impl: 'js' });
+  const eps: Record<string, number[]> = { native: [], js: [] };
+  const order = Array.from({ length: RUNS * 2 }, (_, i) => (i % 2 === 0 ? native : js));
+
+  async function throughputRun(core: Normalizer, n: number): Promise<number> {
+    const out = `${prefix}${core.kind}-${n}.`;
+    const outputs = [`${out}payments.normalized`, `${out}payments.validation.dlq`];
+    created.push(...outputs);
+    await admin.createTopics({
+      topics: [
+        { topic: outputs[0] as string, numPartitions: 3 },
+        { topic: outputs[1] as string, numPartitions: 1 },
+      ],
+      waitForLeaders: true,
+    });
+    let first = 0;
+    const timed: Normalizer = {
+      kind: core.kind,
+      normalizeBatch: (b, o) => {
+        if (first === 0) first = performance.now();
+        return core.normalizeBatch(b, o);
+      },
+    };
+    const cfg = loadTransformerConfig({
+      ...process.env,
+      TRANSFORMER_INPUT_TOPICS: raw.join(','),
+      TRANSFORMER_NORMALIZED_TOPIC: outputs[0],
+      TRANSFORMER_DLQ_TOPIC: outputs[1],
+      TRANSFORMER_GROUP_ID: `${out}group`,
+      TRANSFORMER_METRICS_PORT: '0',
+    });
+    const t = new Transformer(cfg, timed, silentLogger);
+    await t.start();
+    const processed = () => raw.reduce((s, topic) => s + t.metrics.inputs.get({ topic }), 0);
+    const deadline = Date.now() + 300_000;
+    while (processed() < N) {
+      if (Date.now() > deadline) throw new Error(`transformer ${core.kind} processed ${processed()} of ${N}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const seconds = (performance.now() - first) / 1000;
+    await t.stop();
+    await admin.deleteGroups([cfg.groupId]).catch(() => undefined);
+    return N / seconds;
+  }
+
+  for (const [i, core] of order.entries()) {
+    const v = await throughputRun(core, i);
+    eps[core.kind]?.push(v);
+    console.log(`  run ${i + 1}/${order.length} ${core.kind.padEnd(6)} ${v.toFixed(0)} events/s`);
+  }
+
+  // Latency at half the edge's maximum: produce at a steady rate, read payments.normalized committed.
+  const edge = edgeMaxRate();
+  const rate = edge.rate > 0 ? Math.round(edge.rate / 2) : 1000;
+  const seconds = opts.quick ? 3 : 10;
+  const lat = `${prefix}lat.`;
+  const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
+  const latRaw = `${lat}webhooks.stripe.payment_intent`;
+  created.push(latRaw, ...latOut);
+  await admin.createTopics({
+    topics: [
+      { topic: latRaw, numPartitions: 3 },
+      { topic: latOut[0] as string, numPartitions: 3 },
+      { topic: latOut[1] as string },
+    ],
+    waitForLeaders: true,
+  });
+  const t = new Transformer(
+    loadTransformerConfig({
+      ...process.env,
+      TRANSFORMER_INPUT_TOPICS: latRaw,
+      TRANSFORMER_NORMALIZED_TOPIC: latOut[0],
+      TRANSFORMER_DLQ_TOPIC: latOut[1],
+      TRANSFORMER_GROUP_ID: `${lat}group`,
+      TRANSFORMER_METRICS_PORT: '0',
+    }),
+    native,
+    silentLogger,
+  );
+  await t.start();
+  const latencies: number[] = [];
+  const reader = kafka.consumer({ groupId: `${lat}reader`, readUncommitted: false, maxWaitTimeInMs: 10 });
+  await reader.connect();
+  await reader.subscribe({ topic: latOut[0] as string, fromBeginning: true });
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      // The transformer passes the edge's received-at header through to its outputs.
+      const sent = Date.parse(message.headers?.['received-at']?.toString() ?? '');
+      if (Number.isFinite(sent)) latencies.push(Date.now() - sent);
+    },
+  });
+  await new Promise((r) => setTimeout(r, 3000)); // group joins settle before timing
+  const stripe = fx.find((f) => f.provider === 'stripe') as Fixture;
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const total = Math.round(rate * seconds);
+  let sent = 0;
+  // One send in flight at a time (the idempotent producer's ordering), queued so the schedule never waits on acks.
+  let sending: Promise<unknown> = Promise.resolve();
+  const startedAt = Date.now();
+  while (sent < total) {
+    const due = Math.min(total, Math.round(((Date.now() - startedAt) / 1000) * rate) + perTick);
+    const batch: Message[] = [];
+    for (; sent < due; sent++) {
+      const now = Date.now();
+      batch.push({
+        key: `l${sent}`,
+        value: variant(stripe, 1_000_000 + sent),
+        headers: { 'received-at': new Date(now).toISOString() },
+      });
+    }
+    if (batch.length) sending = sending.then(() => producer.send({ topic: latRaw, acks: -1, messages: batch }));
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  await sending;
+  const latDeadline = Date.now() + 30_000;
+  while (latencies.length < total && Date.now() < latDeadline) await new Promise((r) => setTimeout(r, 50));
+  await reader.disconnect();
+  await t.stop();
+  await producer.disconnect();
+  await admin.deleteTopics({ topics: created }).catch(() => undefined);
+  await admin.deleteGroups([`${lat}group`, `${lat}reader`]).catch(() => undefined);
+  await admin.disconnect();
+
+  const nativeEps = median(eps.native as number[]);
+  const jsEps = median(eps.js as number[]);
+  if (latencies.length < total)
+    throw new Error(`latency run: ${latencies.length} of ${total} events reached payments.normalized`);
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  const metrics: Metric[] = [
+    { name: 'transformer_native_events_per_s', unit: 'events/s', value: Math.round(nativeEps) },
+    { name: 'transformer_js_events_per_s', unit: 'events/s', value: Math.round(jsEps) },
+    { name: 'latency_rate', unit: 'events/s', value: rate },
+    { name: 'raw_to_normalized_p50_ms', unit: 'ms', value: p50 },
+    { name: 'raw_to_normalized_p99_ms', unit: 'ms', value: p99 },
+    { name: 'latency_events_received', unit: 'events', value: latencies.length },
+    { name: 'latency_events_sent', unit: 'events', value: total },
+  ];
+  const ratios: Ratio[] = [
+    { name: 'transformer_native_vs_js', value: Number((nativeEps / jsEps).toFixed(2)), goal: 1 },
+    { name: 'raw_to_normalized_p99_ms_at_half_edge_max', value: p99, goal: 50, lowerIsBetter: true },
+  ];
+  if (edge.rate > 0) {
+    metrics.push({ name: `edge_max_rate (${edge.source})`, unit: 'events/s', value: edge.rate });
+    ratios.unshift({
+      name: 'transformer_vs_edge_events_per_s',
+      value: Number((nativeEps / edge.rate).toFixed(2)),
+      goal: 2,
+    });
+  } else {
+    console.log('  bench/results/edge.json absent: transformer_vs_edge_events_per_s not computed');
+  }
+  for (const m of metrics) console.log(`  ${m.name}: ${m.value} ${m.unit}`);
+  writeResult('pipeline', metrics, ratios);
+}
