@@ -26,6 +26,18 @@ export declare class NativeCore {
   vectorizeBatch(events: Uint8Array, eventOffsets: Uint32Array, eventLengths: Uint32Array, customers: Uint8Array, customerOffsets: Uint32Array, customerLengths: Uint32Array, merchants: Uint8Array, merchantOffsets: Uint32Array, merchantLengths: Uint32Array): Float32Array
 }
 
+/**
+ * Benchmark probe for the N-API crossing: takes the same arguments as `normalizeBatch` and
+ * returns the same result shape with empty outputs, doing no per-message work.
+ */
+export declare function benchCrossingProbe(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number): NativeBatchResult
+
+/**
+ * Benchmark ceiling: parses each message into the same JSON tree the normalizer reads (no
+ * validation, no output) and returns how many parsed. Not for production use.
+ */
+export declare function benchParseOnly(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): number
+
 /** The versioned feature specification as canonical JSON (identical to the twin's). */
 export declare function featureSpecJson(): string
 

@@ -773,8 +773,10 @@ if (
   }
 }
 
-const { NativeCore, featureSpecJson, limits } = nativeBinding
+const { NativeCore, benchCrossingProbe, benchParseOnly, featureSpecJson, limits } = nativeBinding
 export { NativeCore }
+export { benchCrossingProbe }
+export { benchParseOnly }
 export { featureSpecJson }
 export { limits }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -197,32 +197,40 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
             return reject(rid, e);
         }
     };
-    let object_id = req_id(
-        obj.get("id"),
-        "data.object.id",
-        code::MISSING_OBJECT_ID,
-        &mut e,
-    );
+    let [o_id, o_amount, o_currency, o_customer, o_metadata, o_pm_types, o_details, o_object, o_status, o_fcode, o_fmsg, o_lpe, o_freason, o_created] =
+        obj.pick([
+            "id",
+            "amount",
+            "currency",
+            "customer",
+            "metadata",
+            "payment_method_types",
+            "payment_method_details",
+            "object",
+            "status",
+            "failure_code",
+            "failure_message",
+            "last_payment_error",
+            "failure_reason",
+            "created",
+        ]);
+    let object_id = req_id(o_id, "data.object.id", code::MISSING_OBJECT_ID, &mut e);
     let mut amount_errs = Errs::default();
-    let amount = amount_minor(obj.get("amount"), "data.object.amount", &mut amount_errs);
-    let cur = currency(
-        obj.get("currency"),
-        "data.object.currency",
-        &mut amount_errs,
-    );
+    let amount = amount_minor(o_amount, "data.object.amount", &mut amount_errs);
+    let cur = currency(o_currency, "data.object.currency", &mut amount_errs);
     e.list.append(&mut amount_errs.list);
     if let (Some(a), Some((c, _))) = (amount, cur) {
         check_max(a, c, bounds, "data.object.amount", &mut e);
     }
-    let customer = match obj.get("customer") {
+    let customer = match o_customer {
         // An expanded customer object carries its id.
         Some(c @ Value::Obj(_)) => {
             ok_or_err(opt_id(c.get("id"), "data.object.customer.id", &mut e))
         }
         other => ok_or_err(opt_id(other, "data.object.customer", &mut e)),
     };
-    let metadata = string_metadata(obj.get("metadata"), "data.object.metadata", &mut e);
-    let merchant = match obj.get("metadata") {
+    let metadata = string_metadata(o_metadata, "data.object.metadata", &mut e);
+    let merchant = match o_metadata {
         Some(m @ Value::Obj(_)) => ok_or_err(opt_id(
             m.get("merchant_id"),
             "data.object.metadata.merchant_id",
@@ -233,7 +241,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
 
     // Payment method type: declared types, then the charge's details, then "refund" for refunds.
     let mut pm: Option<String> = None;
-    match obj.get("payment_method_types") {
+    match o_pm_types {
         None | Some(Value::Null) => {}
         Some(Value::Arr(items)) => {
             if let Some(first) = items.first() {
@@ -251,7 +259,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
         ),
     }
     let details = ok_or_err(opt_object(
-        obj.get("payment_method_details"),
+        o_details,
         "data.object.payment_method_details",
         &mut e,
     ));
@@ -264,7 +272,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
             ));
         }
     }
-    let is_refund = obj.get("object").and_then(Value::as_str) == Some("refund")
+    let is_refund = o_object.and_then(Value::as_str) == Some("refund")
         || etype.is_some_and(|t| t.starts_with("refund.") || t.starts_with("charge.refund."));
     if pm.is_none() && is_refund {
         pm = Some("refund".to_owned());
@@ -297,7 +305,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
             .map(Cow::Borrowed)
             .unwrap_or(Cow::Borrowed(t))
     });
-    let obj_status = ok_or_err(opt_token(obj.get("status"), "data.object.status", &mut e));
+    let obj_status = ok_or_err(opt_token(o_status, "data.object.status", &mut e));
     let status: Cow<str> = if unified.as_deref() == Some("payment.failed") {
         // A failed PaymentIntent goes back to requires_payment_method; the event says what happened.
         Cow::Borrowed("failed")
@@ -314,13 +322,13 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     };
 
     let fc = ok_or_err(opt_text(
-        obj.get("failure_code"),
+        o_fcode,
         "data.object.failure_code",
         MAX_CODE_BYTES,
         &mut e,
     ));
     let fm = ok_or_err(opt_text(
-        obj.get("failure_message"),
+        o_fmsg,
         "data.object.failure_message",
         MAX_TEXT_BYTES,
         &mut e,
@@ -328,11 +336,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let (failure_code, failure_message) = if fc.is_some() || fm.is_some() {
         (fc, fm)
     } else {
-        match ok_or_err(opt_object(
-            obj.get("last_payment_error"),
-            "data.object.last_payment_error",
-            &mut e,
-        )) {
+        match ok_or_err(opt_object(o_lpe, "data.object.last_payment_error", &mut e)) {
             Some(lpe) if lpe.is_nonempty_object() => (
                 ok_or_err(opt_text(
                     lpe.get("code"),
@@ -349,7 +353,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
             ),
             _ => (
                 ok_or_err(opt_text(
-                    obj.get("failure_reason"),
+                    o_freason,
                     "data.object.failure_reason",
                     MAX_CODE_BYTES,
                     &mut e,
@@ -359,7 +363,7 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
         }
     };
 
-    let created = match (obj.get("created"), root.get("created")) {
+    let created = match (o_created, root.get("created")) {
         (Some(v), _) if !matches!(v, Value::Null) => unix_field(v, "data.object.created", &mut e),
         (_, Some(v)) if !matches!(v, Value::Null) => unix_field(v, "created", &mut e),
         _ => {

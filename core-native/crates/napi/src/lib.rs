@@ -240,3 +240,53 @@ pub fn limits() -> NativeLimits {
         max_message_bytes: normalize::MAX_MESSAGE_BYTES as u32,
     }
 }
+
+/// Benchmark ceiling: parses each message into the same JSON tree the normalizer reads (no
+/// validation, no output) and returns how many parsed. Not for production use.
+#[napi]
+pub fn bench_parse_only(data: &[u8], offsets: &[u32], lengths: &[u32]) -> u32 {
+    let mut ok = 0;
+    for (o, l) in offsets.iter().zip(lengths) {
+        let end = (*o as usize).saturating_add(*l as usize);
+        if let Some(bytes) = data.get(*o as usize..end) {
+            if pep_core::json::parse_bytes(bytes).is_ok() {
+                ok += 1;
+            }
+        }
+    }
+    ok
+}
+
+/// Benchmark probe for the N-API crossing: takes the same arguments as `normalizeBatch` and
+/// returns the same result shape with empty outputs, doing no per-message work.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn bench_crossing_probe(
+    data: &[u8],
+    offsets: &[u32],
+    lengths: &[u32],
+    providers: &[u8],
+    topics: Vec<String>,
+    topic_index: &[u16],
+    partitions: &[i32],
+    kafka_offsets: &[f64],
+    received_at_ms: &[f64],
+    normalized_at_ms: f64,
+) -> NativeBatchResult {
+    let n = offsets.len();
+    let keep = data.len() + lengths.len() + providers.len() + topics.len() + topic_index.len();
+    let keep = keep
+        + partitions.len()
+        + kafka_offsets.len()
+        + received_at_ms.len()
+        + normalized_at_ms as usize;
+    let empty = || RecordSet {
+        offsets: vec![0; n.min(keep)],
+        ..Default::default()
+    };
+    NativeBatchResult {
+        status: vec![0u8; n].into(),
+        events: record_set(empty()),
+        dlq: record_set(RecordSet::default()),
+    }
+}
