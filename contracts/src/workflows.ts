@@ -9,6 +9,7 @@ export const PAYMENT_TASK_QUEUE = 'payment-processing';
 
 export const WORKFLOW_TYPES = {
   paymentEvent: 'PaymentEventWorkflow',
+  paymentBatch: 'PaymentBatchWorkflow',
   dlqReview: 'DlqReviewWorkflow',
 } as const;
 
@@ -23,6 +24,11 @@ export type ReviewDecisionKind = (typeof REVIEW_DECISIONS)[number];
 /** Workflow id of the PaymentEventWorkflow for one unified event: derived from `event_id` (CONTRACT section 6). */
 export function paymentWorkflowId(eventId: string): string {
   return `payment-${eventId}`;
+}
+
+/** Workflow id of a PaymentBatchWorkflow: the Kafka offsets it covers (events inside are claimed by event_id). */
+export function paymentBatchWorkflowId(topic: string, partition: number, firstOffset: string, lastOffset: string): string {
+  return `payment-batch-${topic}-${partition}-${firstOffset}-${lastOffset}`;
 }
 
 /**

@@ -7,7 +7,13 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
-import { customerHistory, earlierFailures, ensureQuarantineReviewColumns, persistEnrichedEvent } from './db.ts';
+import {
+  claimEvents,
+  customerHistory,
+  earlierFailures,
+  ensureQuarantineReviewColumns,
+  persistEnrichedEvent,
+} from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
 import { churnFeatures } from './history.ts';
 import type { InferenceClient } from './inference-client.ts';
@@ -123,6 +129,10 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
     async persistEvent(enriched) {
       return persistEnrichedEvent(deps.pool, enriched);
+    },
+
+    async claimEvents(eventIds, workflowId) {
+      return claimEvents(deps.pool, eventIds, workflowId);
     },
   };
 }

@@ -202,3 +202,24 @@ export async function earlierFailures(pool: pg.Pool, provider: string, objectId:
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * Claims `eventIds` for `workflowId` and returns those it owns. An event already stored by a different workflow
+ * (processed by a per-event workflow, say) is not claimable.
+ */
+export async function claimEvents(pool: pg.Pool, eventIds: readonly string[], workflowId: string): Promise<string[]> {
+  const { rows } = await pool.query<{ event_id: string }>(
+    `WITH wanted AS (SELECT unnest($1::text[]) AS event_id),
+          ins AS (
+            INSERT INTO payment_event_claims (event_id, workflow_id)
+            SELECT w.event_id, $2 FROM wanted w
+             WHERE NOT EXISTS (SELECT 1 FROM payment_events p WHERE p.event_id = w.event_id AND p.workflow_id <> $2)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id)
+     SELECT event_id FROM ins
+     UNION
+     SELECT c.event_id FROM payment_event_claims c JOIN wanted w USING (event_id) WHERE c.workflow_id = $2`,
+    [eventIds, workflowId],
+  );
+  return rows.map((r) => r.event_id);
+}

@@ -19,6 +19,26 @@ export interface PaymentEventWorkflowInput {
   readonly source?: { readonly topic: string; readonly partition: number; readonly offset: string };
 }
 
+export interface PaymentBatchWorkflowInput {
+  /** Unified events, in offset order (at most MAX_BATCH_EVENTS). */
+  readonly events: readonly unknown[];
+  readonly policies?: PolicyOverrides;
+  readonly activityMode?: ActivityMode;
+  readonly source?: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly firstOffset: string;
+    readonly lastOffset: string;
+  };
+}
+
+/** Largest batch one PaymentBatchWorkflow takes (bounds its history and the bridge's start payload). */
+export const MAX_BATCH_EVENTS = 200;
+
+export interface PaymentBatchResult {
+  readonly results: (PaymentEventResult | { readonly event_id: string; readonly status: 'duplicate' })[];
+}
+
 export interface FraudResult {
   readonly fraud_score: number;
   readonly risk_level: string;
@@ -98,6 +118,11 @@ export interface PaymentActivities {
   /** Null when the event has no customer. */
   predictChurn(event: UnifiedEvent, outcome: Outcome): Promise<ChurnResult | null>;
   persistEvent(enriched: EnrichedEvent): Promise<PersistResult>;
+  /**
+   * Claims event ids for a batch workflow; returns the ids this workflow owns (claimed now or earlier by the same
+   * workflow id). An id claimed by another workflow, or stored by another workflow, is not returned.
+   */
+  claimEvents(eventIds: readonly string[], workflowId: string): Promise<string[]>;
 }
 
 // ----------------------------------------------------------------------------------------------------- review

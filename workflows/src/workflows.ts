@@ -22,7 +22,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { outcomeOf, toUnifiedEvent } from './event.ts';
+import { outcomeOf, toUnifiedEvent, type UnifiedEvent } from './event.ts';
 import { activityOptions, resolvePolicy } from './policies.ts';
 import type { RulesResult } from './rules.ts';
 import {
@@ -31,8 +31,11 @@ import {
   type DlqReviewInput,
   type DlqReviewResult,
   type FraudResult,
+  MAX_BATCH_EVENTS,
   MAX_CORRECTED_PAYLOAD_CHARS,
   type PaymentActivities,
+  type PaymentBatchResult,
+  type PaymentBatchWorkflowInput,
   type PaymentEventResult,
   type PaymentEventWorkflowInput,
   type PaymentStage,
@@ -66,20 +69,17 @@ function businessRejection(err: unknown): RulesResult | null {
   return null;
 }
 
-export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Promise<PaymentEventResult> {
-  let stage: PaymentStage = 'started';
-  setHandler(paymentStatusQuery, () => stage);
-  let event: ReturnType<typeof toUnifiedEvent>;
-  try {
-    event = toUnifiedEvent(input.event);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(`not a unified event: ${(err as Error).message}`, 'InvalidEvent');
-  }
-  const acts = payments(input);
+type PaymentProxies = ReturnType<typeof payments>;
+
+/** The per-event pipeline shared by PaymentEventWorkflow and PaymentBatchWorkflow (same activity order). */
+async function processEvent(
+  event: UnifiedEvent,
+  acts: PaymentProxies,
+  setStage: (s: PaymentStage) => void,
+): Promise<PaymentEventResult> {
   const outcome = outcomeOf(event);
   const info = workflowInfo();
-
-  stage = 'rules';
+  setStage('rules');
   let validation: RulesResult;
   let rejected = false;
   try {
@@ -97,17 +97,17 @@ export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Pr
   let churn: ChurnResult | null = null;
   if (!rejected) {
     if (outcome === 'succeeded') {
-      stage = 'fraud';
+      setStage('fraud');
       fraud = await acts.scoring.scoreFraud(event);
     } else if (outcome === 'failed') {
-      stage = 'retry_strategy';
+      setStage('retry_strategy');
       retryStrategy = await acts.scoring.recommendRetry(event);
     }
-    stage = 'churn';
+    setStage('churn');
     churn = await acts.scoring.predictChurn(event, outcome);
   }
 
-  stage = 'persist';
+  setStage('persist');
   const persisted = await acts.persist.persistEvent({
     event,
     outcome,
@@ -118,7 +118,7 @@ export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Pr
     workflowId: info.workflowId,
     runId: info.runId,
   });
-  stage = 'completed';
+  setStage('completed');
   return {
     event_id: event.event_id,
     status: rejected ? 'rejected' : 'processed',
@@ -133,6 +133,74 @@ export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Pr
     row_id: persisted.rowId,
     persistence_table: persisted.table,
   };
+}
+
+function parseEvent(value: unknown): UnifiedEvent {
+  try {
+    return toUnifiedEvent(value);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`not a unified event: ${(err as Error).message}`, 'InvalidEvent');
+  }
+}
+
+export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Promise<PaymentEventResult> {
+  let stage: PaymentStage = 'started';
+  setHandler(paymentStatusQuery, () => stage);
+  const event = parseEvent(input.event);
+  return processEvent(event, payments(input), (s) => {
+    stage = s;
+  });
+}
+
+/**
+ * Several events in one workflow (the bridge's batch mode, for throughput on a small Temporal): claims the events
+ * first — an event already claimed by another workflow, or already stored by one, is reported as `duplicate` and not
+ * processed again — then runs the per-event pipeline for each claimed event concurrently. Any event that fails after
+ * its retries fails the whole workflow visibly (its id is in the failure); the others are stored.
+ */
+export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Promise<PaymentBatchResult> {
+  if (input.events.length > MAX_BATCH_EVENTS) {
+    throw ApplicationFailure.nonRetryable(
+      `batch of ${input.events.length} events is over ${MAX_BATCH_EVENTS}`,
+      'BatchTooLarge',
+    );
+  }
+  const events = input.events.map(parseEvent);
+  const acts = payments({ event: null, policies: input.policies, activityMode: input.activityMode });
+  const owned = new Set(
+    await acts.persist.claimEvents(
+      events.map((e) => e.event_id),
+      workflowInfo().workflowId,
+    ),
+  );
+  // A redelivered event can sit twice in one batch: the first occurrence is processed, the rest are duplicates.
+  const seen = new Set<string>();
+  const settled = await Promise.allSettled(
+    events.map((e) => {
+      const first = !seen.has(e.event_id);
+      seen.add(e.event_id);
+      return first && owned.has(e.event_id) ? processEvent(e, acts, () => {}) : Promise.resolve(null);
+    }),
+  );
+  const results: PaymentBatchResult['results'] = [];
+  const failed: string[] = [];
+  settled.forEach((r, i) => {
+    const eventId = (events[i] as UnifiedEvent).event_id;
+    if (r.status === 'rejected') failed.push(eventId);
+    else if (r.value === null) results.push({ event_id: eventId, status: 'duplicate' });
+    else results.push(r.value);
+  });
+  if (failed.length > 0) {
+    const first = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    throw ApplicationFailure.create({
+      message: `${failed.length} of ${events.length} events failed: ${failed.join(', ')}`,
+      type: 'BatchEventsFailed',
+      nonRetryable: true,
+      details: [failed],
+      cause: first.reason instanceof Error ? first.reason : undefined,
+    });
+  }
+  return { results };
 }
 
 /** The raw payload of a validation DLQ record as text (`original_payload`), or null when the record has none. */

@@ -7,7 +7,7 @@
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
-import { paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import { paymentBatchWorkflowId, paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { startLagPoller } from '../lib/kafka.ts';
@@ -143,10 +143,19 @@ export class WorkflowBridge {
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, (t, p, m) => this.handlePayment(t, p, m));
+    await this.runConsumer(
+      config.paymentGroupId,
+      config.normalizedTopic,
+      config.batchSize,
+      config.batchSize > 1
+        ? (t, p, g) => this.handlePaymentBatch(t, p, g)
+        : (t, p, g) => this.handlePayment(t, p, g[0] as KafkaMessage),
+    );
     const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
     if (config.reviewsEnabled) {
-      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, (t, p, m) => this.handleReview(t, p, m));
+      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, 1, (t, p, g) =>
+        this.handleReview(t, p, g[0] as KafkaMessage),
+      );
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
     }
     const stops = groups.map((g) =>
@@ -167,7 +176,8 @@ export class WorkflowBridge {
   private async runConsumer(
     groupId: string,
     topic: string,
-    handle: (topic: string, partition: number, m: KafkaMessage) => Promise<void>,
+    groupSize: number,
+    handle: (topic: string, partition: number, group: readonly KafkaMessage[]) => Promise<void>,
   ): Promise<void> {
     const { config, kafka, log } = this.deps;
     const consumer = kafka.consumer({
@@ -191,9 +201,10 @@ export class WorkflowBridge {
         this.metrics.consumed.inc({ topic }, p.batch.messages.length);
         const n = await processBatch({
           messages: p.batch.messages,
-          maxInFlight: config.maxInFlight,
-          handle: async (m) => {
-            await handle(p.batch.topic, p.batch.partition, m);
+          maxInFlight: config.maxInFlight * groupSize,
+          groupSize,
+          handle: async (group) => {
+            await handle(p.batch.topic, p.batch.partition, group);
             this.metrics.startLatency.observe((Date.now() - fetchedAt) / 1000);
           },
           retry: {
@@ -220,21 +231,25 @@ export class WorkflowBridge {
     });
   }
 
+  private async quarantine(topic: string, partition: number, bad: readonly { m: KafkaMessage; error: string }[]) {
+    await (this.producer as Producer).send({
+      topic: this.deps.config.validationDlqTopic,
+      acks: -1,
+      messages: bad.map(({ m, error }) => ({
+        key: m.key,
+        value: JSON.stringify(bridgeDlqRecord(topic, partition, m, error, new Date())),
+      })),
+    });
+    this.metrics.quarantined.inc({}, bad.length);
+    for (const { m, error } of bad) {
+      this.deps.log.warn('normalized message quarantined', { topic, partition, offset: m.offset, error });
+    }
+  }
+
   private async handlePayment(topic: string, partition: number, m: KafkaMessage): Promise<void> {
     const parsed = parseNormalized(m.value);
     if (!parsed.ok) {
-      await (this.producer as Producer).send({
-        topic: this.deps.config.validationDlqTopic,
-        acks: -1,
-        messages: [
-          {
-            key: m.key,
-            value: JSON.stringify(bridgeDlqRecord(topic, partition, m, parsed.error, new Date())),
-          },
-        ],
-      });
-      this.metrics.quarantined.inc();
-      this.deps.log.warn('normalized message quarantined', { topic, partition, offset: m.offset, error: parsed.error });
+      await this.quarantine(topic, partition, [{ m, error: parsed.error }]);
       return;
     }
     try {
@@ -255,6 +270,43 @@ export class WorkflowBridge {
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.paymentEvent });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Batch mode: one PaymentBatchWorkflow per group, id from the group's offsets; events claimed by event_id inside. */
+  private async handlePaymentBatch(topic: string, partition: number, group: readonly KafkaMessage[]): Promise<void> {
+    const events: Record<string, unknown>[] = [];
+    const bad: { m: KafkaMessage; error: string }[] = [];
+    for (const m of group) {
+      const parsed = parseNormalized(m.value);
+      if (parsed.ok) events.push(parsed.event);
+      else bad.push({ m, error: parsed.error });
+    }
+    if (bad.length > 0) await this.quarantine(topic, partition, bad);
+    if (events.length === 0) return;
+    const firstOffset = (group[0] as KafkaMessage).offset;
+    const lastOffset = (group[group.length - 1] as KafkaMessage).offset;
+    try {
+      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentBatch, {
+        taskQueue: this.deps.config.taskQueue,
+        workflowId: paymentBatchWorkflowId(topic, partition, firstOffset, lastOffset),
+        args: [
+          {
+            events,
+            activityMode: this.deps.config.activityMode,
+            source: { topic, partition, firstOffset, lastOffset },
+          },
+        ],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      this.metrics.started.inc({ type: WORKFLOW_TYPES.paymentBatch });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.paymentBatch });
         return;
       }
       throw err;

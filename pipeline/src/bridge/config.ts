@@ -28,6 +28,8 @@ export interface BridgeConfig {
   readonly startRetryInitialMs: number;
   readonly startRetryMaxMs: number;
   readonly activityMode: 'remote' | 'local';
+  /** 1: one PaymentEventWorkflow per event (default); n > 1: one PaymentBatchWorkflow per n consecutive events. */
+  readonly batchSize: number;
   readonly sessionTimeoutMs: number;
   readonly lagIntervalMs: number;
   readonly metricsHost: string;
@@ -84,6 +86,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     startRetryInitialMs: initial,
     startRetryMaxMs: max,
     activityMode: mode,
+    batchSize: int(env, 'BRIDGE_BATCH_SIZE', 1, 1, 200),
     sessionTimeoutMs: int(env, 'BRIDGE_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     lagIntervalMs: int(env, 'BRIDGE_LAG_INTERVAL_MS', 5_000, 100, 600_000),
     metricsHost: str(env, 'BRIDGE_METRICS_HOST', '127.0.0.1'),

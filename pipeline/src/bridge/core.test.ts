@@ -11,8 +11,9 @@ describe('bridge delivery loop', () => {
     const n = await processBatch({
       messages: msgs(5),
       maxInFlight: 2,
-      handle: async (m) => {
-        log.push(`ack ${m.offset}`);
+      groupSize: 1,
+      handle: async ([m]) => {
+        log.push(`ack ${(m as { offset: string }).offset}`);
       },
       retry: { initialMs: 1, maxMs: 1, sleep: noSleep },
       isActive: () => true,
@@ -45,8 +46,9 @@ describe('bridge delivery loop', () => {
     await processBatch({
       messages: msgs(3),
       maxInFlight: 3,
-      handle: async (m) => {
-        if (m.offset === '101' && failuresLeft-- > 0) throw new Error('temporal unavailable');
+      groupSize: 1,
+      handle: async ([m]) => {
+        if ((m as { offset: string }).offset === '101' && failuresLeft-- > 0) throw new Error('temporal unavailable');
       },
       retry: { initialMs: 10, maxMs: 40, sleep: noSleep, onRetry: (_e, _a, d) => retries.push(d) },
       isActive: () => true,
@@ -64,8 +66,9 @@ describe('bridge delivery loop', () => {
     const n = await processBatch({
       messages: msgs(4),
       maxInFlight: 2,
-      handle: async (m) => {
-        if (m.offset === '102') {
+      groupSize: 1,
+      handle: async ([m]) => {
+        if ((m as { offset: string }).offset === '102') {
           active = false;
           throw new Error('still down');
         }
@@ -93,5 +96,27 @@ describe('bridge delivery loop', () => {
       BridgeStoppedError,
     );
     assert.equal(calls, 3);
+  });
+});
+
+describe('bridge batch groups', () => {
+  it('hands consecutive groups of groupSize messages to one start each, commit per chunk', async () => {
+    const groups: string[][] = [];
+    const resolved: string[] = [];
+    await processBatch({
+      messages: msgs(7),
+      maxInFlight: 6,
+      groupSize: 3,
+      handle: async (g) => {
+        groups.push(g.map((m) => m.offset));
+      },
+      retry: { initialMs: 1, maxMs: 1, sleep: noSleep },
+      isActive: () => true,
+      resolveOffset: (o) => resolved.push(o),
+      commit: async () => {},
+      heartbeat: async () => {},
+    });
+    assert.deepEqual(groups, [['100', '101', '102'], ['103', '104', '105'], ['106']]);
+    assert.deepEqual(resolved, ['105', '106']);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The delivery loop of the bridge, independent of Kafka and Temporal so that its guarantees are unit-tested:
- * messages of one partition batch are handled in chunks of at most `maxInFlight`; a chunk's offsets are resolved
+ * messages of one partition batch are handled in chunks of at most `maxInFlight` (in groups of `groupSize`, one
+ * workflow start each); a chunk's offsets are resolved
  * (and so committed) only after every message in it was acknowledged; a failing message is retried with capped
  * exponential backoff until it succeeds or the consumer stops — it is never skipped (the original bridge skipped a
  * message after 5 failures because a later commit moved past it).
@@ -43,8 +44,10 @@ export interface BatchMessage {
 export interface BatchControl<M extends BatchMessage> {
   readonly messages: readonly M[];
   readonly maxInFlight: number;
-  /** Handles one message; resolves once its effect is acknowledged (throws to be retried). */
-  readonly handle: (m: M) => Promise<void>;
+  /** Messages handed to one `handle` call (1: one workflow per event; more: one batch workflow per group). */
+  readonly groupSize: number;
+  /** Handles one group of consecutive messages; resolves once its effect is acknowledged (throws to be retried). */
+  readonly handle: (group: readonly M[]) => Promise<void>;
   readonly retry: Omit<RetryOptions, 'isActive'>;
   readonly isActive: () => boolean;
   readonly resolveOffset: (offset: string) => void;
@@ -58,8 +61,10 @@ export async function processBatch<M extends BatchMessage>(c: BatchControl<M>): 
   for (let i = 0; i < c.messages.length; i += c.maxInFlight) {
     if (!c.isActive()) return done;
     const chunk = c.messages.slice(i, i + c.maxInFlight);
+    const groups: M[][] = [];
+    for (let g = 0; g < chunk.length; g += c.groupSize) groups.push(chunk.slice(g, g + c.groupSize));
     const results = await Promise.allSettled(
-      chunk.map((m) => retryUntilDone(() => c.handle(m), { ...c.retry, isActive: c.isActive })),
+      groups.map((g) => retryUntilDone(() => c.handle(g), { ...c.retry, isActive: c.isActive })),
     );
     // All or nothing per chunk: an unacknowledged message keeps every later offset uncommitted.
     const failed = results.find((r) => r.status === 'rejected');
