@@ -27,7 +27,12 @@ export function paymentWorkflowId(eventId: string): string {
 }
 
 /** Workflow id of a PaymentBatchWorkflow: the Kafka offsets it covers (events inside are claimed by event_id). */
-export function paymentBatchWorkflowId(topic: string, partition: number, firstOffset: string, lastOffset: string): string {
+export function paymentBatchWorkflowId(
+  topic: string,
+  partition: number,
+  firstOffset: string,
+  lastOffset: string,
+): string {
   return `payment-batch-${topic}-${partition}-${firstOffset}-${lastOffset}`;
 }
 
