@@ -1,6 +1,6 @@
 /**
  * `npm test`: builds what needs building, runs the lint/format/type checks, starts the local stack, runs every
- * workspace's test suites (Node and Bun) and the Rust tests, and ends with one line `N passed, N failed`.
+ * workspace's test suites (`test`, `test:integration` and `test:bun` scripts) and the Rust tests, and ends with one line `N passed, N failed`.
  * Services the run started are stopped at the end; a stack that was already up is left up.
  * Options: `--keep-stack` leaves started services running; `--only <workspace>` runs one workspace's suites.
  */
@@ -93,6 +93,9 @@ async function main(): Promise<number> {
   try {
     for (const w of selected) {
       if (w.scripts.test) await step(`test ${w.dir} (node)`, 'npm', ['run', 'test', '-w', w.name]);
+      if (w.scripts['test:integration']) {
+        await step(`test ${w.dir} (integration)`, 'npm', ['run', 'test:integration', '-w', w.name]);
+      }
       if (w.scripts['test:bun']) await step(`test ${w.dir} (bun)`, 'npm', ['run', 'test:bun', '-w', w.name]);
     }
   } finally {
