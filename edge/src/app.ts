@@ -194,7 +194,12 @@ export function createApp(deps: AppDeps): Hono {
     const receivedAt = new Date().toISOString();
     const incomingId = req.headers.get('x-request-id');
     const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-    const reqLog = log.child({ request_id: requestId, provider });
+    // The child logger is built only when a line is written (most accepted requests write none).
+    let child: Logger | null = null;
+    const reqLog = (): Logger => {
+      child ??= log.child({ request_id: requestId, provider });
+      return child;
+    };
     const finish = (res: Response): Response => {
       res.headers.set('x-request-id', requestId);
       metrics.requests.inc({ provider, status: String(res.status) });
@@ -207,7 +212,7 @@ export function createApp(deps: AppDeps): Hono {
       body = await readBody(req, limits.maxBodyBytes);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
-        reqLog.info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
+        reqLog().info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
         return finish(errorResponse(413, ERROR_CODES.bodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`));
       }
       throw err;
@@ -231,9 +236,9 @@ export function createApp(deps: AppDeps): Hono {
       metrics.dlqRecords.inc({ reason: verdict.code });
       producer.enqueue(rec, { lowPriority: true }).catch((err: Error) => {
         metrics.dlqWriteFailures.inc();
-        reqLog.warn('dlq record not written', { reason: verdict.code, error: err.message });
+        reqLog().warn('dlq record not written', { reason: verdict.code, error: err.message });
       });
-      const logFn = verdict.status === 401 ? reqLog.warn : reqLog.info;
+      const logFn = verdict.status === 401 ? reqLog().warn : reqLog().info;
       logFn('webhook rejected', { status: verdict.status, reason: verdict.code, event_id: verdict.eventId });
       return finish(errorResponse(verdict.status, verdict.code, verdict.message));
     }
@@ -252,7 +257,7 @@ export function createApp(deps: AppDeps): Hono {
             receivedAt,
           )
         : {
-            topic: verdict.topic,
+            topic: config.benchTopic ?? verdict.topic,
             key: verdict.key,
             value: body,
             headers: {
@@ -270,7 +275,7 @@ export function createApp(deps: AppDeps): Hono {
     } catch (err) {
       const e = err as Error;
       if (e instanceof OverloadedError) {
-        reqLog.warn('webhook refused: in-flight bound reached', { event_id: verdict.eventId });
+        reqLog().warn('webhook refused: in-flight bound reached', { event_id: verdict.eventId });
         return finish(
           errorResponse(503, ERROR_CODES.overloaded, 'the edge is at its in-flight bound; retry later', retryAfter),
         );
@@ -280,13 +285,13 @@ export function createApp(deps: AppDeps): Hono {
           errorResponse(503, ERROR_CODES.shuttingDown, 'the edge is shutting down; retry later', retryAfter),
         );
       }
-      reqLog.warn('webhook not acknowledged: write failed', { event_id: verdict.eventId, error: e.message });
+      reqLog().warn('webhook not acknowledged: write failed', { event_id: verdict.eventId, error: e.message });
       return finish(
         errorResponse(503, ERROR_CODES.kafkaUnavailable, 'the event could not be stored; retry later', retryAfter),
       );
     }
     if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
-    if (reqLog.isEnabled('debug')) reqLog.debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
+    if (log.isEnabled('debug')) reqLog().debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
     if (provider === 'adyen') {
       return finish(new Response('[accepted]', { status: 200, headers: { 'content-type': 'text/plain' } }));
     }

@@ -18,7 +18,8 @@ describe('edge config', () => {
     assert.equal(c.port, 8080);
     assert.deepEqual(c.kafkaBrokers, ['127.0.0.1:9092']);
     assert.equal(c.limits.maxBodyBytes, 512 * 1024);
-    assert.equal(c.limits.lingerMs, 5);
+    assert.equal(c.limits.lingerMs, 1);
+    assert.equal(c.limits.maxConcurrentBatches, 2);
     assert.equal(c.usesDefaultSecrets, true);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.limits) && Object.isFrozen(c.stripe));
   });

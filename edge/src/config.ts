@@ -35,6 +35,8 @@ export interface EdgeConfig {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
+  /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
+  readonly benchTopic: string | null;
   readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
   readonly square: { readonly keys: readonly Buffer[]; readonly notificationUrl: string };
   readonly adyen: { readonly hmacKeys: readonly Buffer[] };
@@ -47,6 +49,7 @@ export interface EdgeConfig {
     readonly maxInFlightMessages: number;
     readonly maxInFlightBytes: number;
     readonly produceTimeoutMs: number;
+    readonly maxConcurrentBatches: number;
     readonly retryAfterSeconds: number;
     readonly shutdownTimeoutMs: number;
     readonly maxAdyenItems: number;
@@ -143,6 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
+  const benchTopic = env.EDGE_BENCH_TOPIC || null;
+  if (production && benchTopic) throw new ConfigError('EDGE_BENCH_TOPIC is not allowed with NODE_ENV=production');
+  if (benchTopic !== null && !/^[A-Za-z0-9._-]{1,249}$/.test(benchTopic)) {
+    throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
+  }
+
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.LOG_LEVEL)}`);
@@ -160,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     kafkaBrokers: addresses.kafkaBrokers,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
+    benchTopic,
     stripe: {
       secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
       toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
@@ -181,12 +191,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     },
     limits: {
       maxBodyBytes,
-      lingerMs: int(env, 'EDGE_LINGER_MS', 5, 0, 1000),
+      lingerMs: int(env, 'EDGE_LINGER_MS', 1, 0, 1000),
       maxBatchMessages: int(env, 'EDGE_MAX_BATCH_MESSAGES', 1000, 1, 100_000),
       maxBatchBytes,
       maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
       maxInFlightBytes,
       produceTimeoutMs: int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
+      // One idempotent producer session per concurrent batch (kafkajs serializes a session's requests).
+      maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
       maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
@@ -206,6 +218,7 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
     sink: c.sink,
+    benchTopic: c.benchTopic,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
     square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },
     adyen: { hmacKeys: `[${c.adyen.hmacKeys.length} redacted]` },

@@ -1,9 +1,11 @@
 /**
- * Kafka sink over kafkajs: an idempotent producer with acks=all (-1), one request in flight, no auto topic creation.
- * `send` groups a batch by topic into one `sendBatch` call and resolves only after the broker acknowledged every
- * partition. After any failure the producer is replaced (new producer id), because kafkajs rolls its sequence numbers
- * back on a failed request: if that request had in fact been written, a later batch reusing the same sequence
- * numbers would be taken by the broker for a duplicate and silently dropped while we acknowledge it.
+ * Kafka sink over kafkajs: a small pool of idempotent producers with acks=all (-1), one request in flight each, no
+ * auto topic creation. kafkajs serializes an idempotent producer's requests per broker, so concurrent batches need
+ * separate producer sessions: each concurrent batch gets its own producer. `send` groups a batch by topic into one
+ * `sendBatch` call and resolves only after the broker acknowledged every partition. After any failure the producer is
+ * replaced (new producer id), because kafkajs rolls its sequence numbers back on a failed request: if that request had
+ * in fact been written, a later batch reusing the same sequence numbers would be taken by the broker for a duplicate
+ * and silently dropped while we acknowledge it.
  */
 
 import {
@@ -24,18 +26,30 @@ export interface KafkaSinkOptions {
   readonly clientId: string;
   /** Broker-side timeout for the acks=all produce request. */
   readonly requestTimeoutMs: number;
+  /** Producer sessions, one per concurrently sent batch. */
+  readonly producers: number;
   readonly log: Logger;
+}
+
+interface Slot {
+  producer: Producer | null;
+  connecting: Promise<Producer> | null;
+  busy: boolean;
 }
 
 export class KafkaSink implements BatchSink {
   readonly kind = 'kafka';
   private readonly kafka: Kafka;
-  private producer: Producer | null = null;
-  private connecting: Promise<Producer> | null = null;
+  private readonly slots: Slot[];
   private admin: Admin | null = null;
   private closed = false;
 
   constructor(private readonly opts: KafkaSinkOptions) {
+    this.slots = Array.from({ length: Math.max(1, opts.producers) }, () => ({
+      producer: null,
+      connecting: null,
+      busy: false,
+    }));
     const log = opts.log.child({ component: 'kafkajs' });
     this.kafka = new Kafka({
       clientId: opts.clientId,
@@ -68,52 +82,72 @@ export class KafkaSink implements BatchSink {
     });
   }
 
-  /** Connects (once) and returns the current producer. */
-  connect(): Promise<Producer> {
+  private connectSlot(slot: Slot): Promise<Producer> {
     if (this.closed) return Promise.reject(new Error('sink closed'));
-    if (this.producer) return Promise.resolve(this.producer);
-    if (!this.connecting) {
+    if (slot.producer) return Promise.resolve(slot.producer);
+    if (!slot.connecting) {
       const p = this.newProducer();
-      this.connecting = p
+      slot.connecting = p
         .connect()
         .then(() => {
-          this.producer = p;
+          slot.producer = p;
           return p;
         })
         .finally(() => {
-          this.connecting = null;
+          slot.connecting = null;
         });
     }
-    return this.connecting;
+    return slot.connecting;
+  }
+
+  /** Connects every producer session (startup; failures are reported, sends retry the connection). */
+  async connect(): Promise<void> {
+    await Promise.all(this.slots.map((s) => this.connectSlot(s)));
+  }
+
+  private dropSlot(slot: Slot): void {
+    const old = slot.producer;
+    slot.producer = null;
+    if (old) old.disconnect().catch(() => undefined);
   }
 
   async send(batch: readonly OutRecord[]): Promise<void> {
-    const producer = await this.connect();
-    const byTopic = new Map<string, TopicMessages>();
-    for (const r of batch) {
-      let t = byTopic.get(r.topic);
-      if (!t) {
-        t = { topic: r.topic, messages: [] };
-        byTopic.set(r.topic, t);
+    // The group-commit producer never has more batches in flight than there are sessions.
+    const slot = this.slots.find((s) => !s.busy);
+    if (!slot) throw new Error('no idle Kafka producer session (more concurrent batches than EDGE_KAFKA_PRODUCERS)');
+    slot.busy = true;
+    try {
+      const producer = await this.connectSlot(slot);
+      const byTopic = new Map<string, TopicMessages>();
+      for (const r of batch) {
+        let t = byTopic.get(r.topic);
+        if (!t) {
+          t = { topic: r.topic, messages: [] };
+          byTopic.set(r.topic, t);
+        }
+        t.messages.push({
+          key: r.key,
+          value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+          headers: r.headers as Record<string, string>,
+        });
       }
-      t.messages.push({
-        key: r.key,
-        value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-        headers: r.headers as Record<string, string>,
+      await producer.sendBatch({
+        topicMessages: [...byTopic.values()],
+        acks: -1,
+        timeout: this.opts.requestTimeoutMs,
+        compression: CompressionTypes.None,
       });
+    } catch (err) {
+      this.dropSlot(slot);
+      throw err;
+    } finally {
+      slot.busy = false;
     }
-    await producer.sendBatch({
-      topicMessages: [...byTopic.values()],
-      acks: -1,
-      timeout: this.opts.requestTimeoutMs,
-      compression: CompressionTypes.None,
-    });
   }
 
+  /** After a failed or timed-out batch: every session starts over with a new producer id. */
   reset(): void {
-    const old = this.producer;
-    this.producer = null;
-    if (old) old.disconnect().catch(() => undefined);
+    for (const slot of this.slots) this.dropSlot(slot);
   }
 
   async probe(timeoutMs: number): Promise<boolean> {
@@ -142,8 +176,8 @@ export class KafkaSink implements BatchSink {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([this.producer?.disconnect(), this.admin?.disconnect()]);
-    this.producer = null;
+    await Promise.allSettled([...this.slots.map((s) => s.producer?.disconnect()), this.admin?.disconnect()]);
+    for (const s of this.slots) s.producer = null;
     this.admin = null;
   }
 }

@@ -12,6 +12,13 @@ const labelText = (labels: Labels) => {
   return parts.length ? `{${parts.join(',')}}` : '';
 };
 
+/** Hot-path series key: label values in a fixed order per call site (names are fixed per metric). */
+function fastKey(labels: Labels): string {
+  let key = '';
+  for (const k in labels) key += `${labels[k]}\u0000`;
+  return key;
+}
+
 interface Metric {
   render(): string;
 }
@@ -23,17 +30,17 @@ export class Counter implements Metric {
     readonly help: string,
   ) {}
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
+    const key = fastKey(labels);
     const cur = this.values.get(key);
     if (cur) cur.value += by;
     else this.values.set(key, { labels, value: by });
   }
   get(labels: Labels = {}): number {
-    return this.values.get(labelText(labels))?.value ?? 0;
+    return this.values.get(fastKey(labels))?.value ?? 0;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [key, v] of this.values) lines.push(`${this.name}${key} ${v.value}`);
+    for (const v of this.values.values()) lines.push(`${this.name}${labelText(v.labels)} ${v.value}`);
     return lines.join('\n');
   }
 }
@@ -57,7 +64,7 @@ export class Histogram implements Metric {
     readonly buckets: readonly number[],
   ) {}
   observe(value: number, labels: Labels = {}): void {
-    const key = labelText(labels);
+    const key = fastKey(labels);
     let s = this.series.get(key);
     if (!s) {
       s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
@@ -73,7 +80,7 @@ export class Histogram implements Metric {
     s.count++;
   }
   count(labels: Labels = {}): number {
-    return this.series.get(labelText(labels))?.count ?? 0;
+    return this.series.get(fastKey(labels))?.count ?? 0;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];

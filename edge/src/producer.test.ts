@@ -47,6 +47,7 @@ const limits = {
   maxInFlightMessages: 1000,
   maxInFlightBytes: 10_000_000,
   produceTimeoutMs: 1000,
+  maxConcurrentBatches: 1,
 };
 const make = (sink: FakeSink, over: Partial<typeof limits> = {}) =>
   new GroupCommitProducer(sink, { ...limits, ...over }, new EdgeMetrics(), silent);
@@ -127,6 +128,32 @@ describe('GroupCommitProducer', () => {
     assert.equal(sink.batches[1]?.length, 2);
     sink.ackNext();
     await Promise.all([b, c]);
+  });
+
+  test('with two sessions, a second batch goes out while the first is in flight, never a third', async () => {
+    const sink = new FakeSink();
+    sink.auto = 'manual';
+    const p = make(sink, { lingerMs: 0, maxConcurrentBatches: 2 });
+    const a = p.enqueue(rec(1));
+    const b = p.enqueue(rec(2));
+    const c = p.enqueue(rec(3));
+    const d = p.enqueue(rec(4));
+    await tick();
+    assert.deepEqual(
+      sink.batches.map((x) => x.length),
+      [1, 1],
+      'two single batches in flight, the rest queued',
+    );
+    sink.ackNext();
+    await a;
+    await tick();
+    assert.deepEqual(
+      sink.batches.map((x) => x.length),
+      [1, 1, 2],
+    );
+    sink.ackNext();
+    sink.ackNext();
+    await Promise.all([b, c, d]);
   });
 
   test('a failed batch rejects every waiter with UnavailableError and resets the sink', async () => {

@@ -2,8 +2,8 @@
  * Group-commit producer: each request enqueues its record and waits on the batch that carries it. A batch leaves
  * when it is full (messages or bytes), when the linger time has passed since the first record arrived at an idle
  * producer, or right after the previous batch is acknowledged (records that queued during a send have already
- * waited). One batch is in flight at a time, which keeps the idempotent producer's per-partition sequence simple
- * and makes batching grow with load. In-flight messages and bytes are bounded; beyond the bound enqueue fails fast
+ * waited). At most `maxConcurrentBatches` batches are in flight (the Kafka sink gives each its own idempotent
+ * producer session); more records queue and form the next batch, so batching grows with load. In-flight messages and bytes are bounded; beyond the bound enqueue fails fast
  * (the route answers 503 + Retry-After). A failed or timed-out batch rejects all its waiters (503) and resets the sink.
  * Not responsible for retries: providers retry on 503, which is always safe.
  */
@@ -32,6 +32,7 @@ export interface ProducerLimits {
   readonly maxInFlightMessages: number;
   readonly maxInFlightBytes: number;
   readonly produceTimeoutMs: number;
+  readonly maxConcurrentBatches: number;
 }
 
 export interface EnqueueOptions {
@@ -56,7 +57,7 @@ export const recordBytes = (r: OutRecord): number => {
 export class GroupCommitProducer {
   private pending: Waiter[] = [];
   private pendingBytes = 0;
-  private sending = false;
+  private sending = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
@@ -104,7 +105,7 @@ export class GroupCommitProducer {
   }
 
   private schedule(): void {
-    if (this.sending) return; // the running send flushes the queue when it completes
+    if (this.sending >= this.limits.maxConcurrentBatches) return; // a completing send flushes the queue
     const full = this.pending.length >= this.limits.maxBatchMessages || this.pendingBytes >= this.limits.maxBatchBytes;
     if (full || this.limits.lingerMs === 0 || this.closing) {
       this.flush();
@@ -139,11 +140,14 @@ export class GroupCommitProducer {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.sending || this.pending.length === 0) return;
+    while (this.sending < this.limits.maxConcurrentBatches && this.pending.length > 0) this.sendBatch();
+  }
+
+  private sendBatch(): void {
     const batch = this.takeBatch();
     const records = batch.map((w) => w.record);
     const batchBytes = batch.reduce((s, w) => s + w.bytes, 0);
-    this.sending = true;
+    this.sending++;
     const started = performance.now();
     let timeout: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -160,7 +164,7 @@ export class GroupCommitProducer {
       this.metrics.batchBytes.observe(batchBytes);
       this.inFlightMessages -= batch.length;
       this.inFlightBytes -= batchBytes;
-      this.sending = false;
+      this.sending--;
       if (err === undefined) {
         this.metrics.batches.inc({ result: 'ok' });
         for (const w of batch) w.resolve();

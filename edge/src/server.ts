@@ -39,6 +39,7 @@ export async function startEdge(
           brokers: config.kafkaBrokers,
           clientId: config.kafkaClientId,
           requestTimeoutMs: config.limits.produceTimeoutMs,
+          producers: config.limits.maxConcurrentBatches,
           log,
         });
   const producer = new GroupCommitProducer(sink, config.limits, metrics, log);

@@ -1,0 +1,361 @@
+/**
+ * Edge benchmark (issue 4 targets). Every arm is a fresh server process pinned to core 0 (`taskset -c 0`) and loaded
+ * by autocannon pinned to core 1 with 64 connections and the same ~1 KiB signed Stripe webhook:
+ *   hello-bun          bare Bun.serve hello-world (the ceiling)
+ *   edge-memsink-bun   the edge on Bun, producer swapped for the in-memory sink (HMAC + parse + batching)
+ *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
+ *   edge-full-node     the same app on Node (@hono/node-server)
+ *   edge-memsink-node  the memsink arm on Node
+ *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
+ * plus edge-full-bun at half its measured rate (p99), and Kafka's own ProducerPerformance (acks=all, same record
+ * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 3 runs.
+ * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serviceAddresses } from '@pep/contracts';
+import { Kafka, logLevel } from 'kafkajs';
+import { type Metric, median, type Ratio, writeResult } from '../result.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BUN = join(ROOT, 'node_modules/.bin/bun');
+const AUTOCANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
+const BENCH_TOPIC = 'bench.edge.raw';
+const PERF_TOPIC = 'bench.edge.perf';
+const SECRET = 'whsec_test_secret_for_dev';
+const CONNECTIONS = 64;
+const SERVER_CORE = '0';
+const LOAD_CORE = '1';
+
+type Arm = 'hello-bun' | 'edge-memsink-bun' | 'edge-full-bun' | 'edge-full-node' | 'edge-memsink-node' | 'insert-bun';
+const ARMS: readonly Arm[] = [
+  'hello-bun',
+  'edge-memsink-bun',
+  'edge-full-bun',
+  'edge-full-node',
+  'edge-memsink-node',
+  'insert-bun',
+];
+
+/** A ~1 KiB Stripe payment_intent.succeeded event, the shape providers send. */
+function webhookBody(): string {
+  const base = {
+    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
+    object: 'event',
+    api_version: '2024-09-30.acacia',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
+        object: 'payment_intent',
+        amount: 2000,
+        amount_received: 2000,
+        currency: 'usd',
+        customer: 'cus_QbenchCustomer01',
+        payment_method: 'pm_1QbenchPaymentMethod',
+        payment_method_types: ['card'],
+        status: 'succeeded',
+        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
+        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
+        created: Math.floor(Date.now() / 1000),
+      },
+    },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
+    type: 'payment_intent.succeeded',
+  };
+  const json = JSON.stringify(base);
+  const pad = Math.max(0, 1024 - json.length - 20);
+  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+interface Server {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(arm: Arm): Promise<Server> {
+  const port = await freePort();
+  const edgeMain = join(ROOT, 'edge/src/main.ts');
+  const [cmd, ...args]: string[] = {
+    'hello-bun': [BUN, join(ROOT, 'edge/bench/hello-bun.ts')],
+    'edge-memsink-bun': [BUN, edgeMain],
+    'edge-full-bun': [BUN, edgeMain],
+    'edge-full-node': [process.execPath, '--import', 'tsx', edgeMain],
+    'edge-memsink-node': [process.execPath, '--import', 'tsx', edgeMain],
+    'insert-bun': [BUN, join(ROOT, 'edge/bench/insert-per-webhook.ts')],
+  }[arm] as string[];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'development',
+    EDGE_PORT: String(port),
+    EDGE_HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+    STRIPE_WEBHOOK_SECRET: SECRET,
+    ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: BENCH_TOPIC }),
+  };
+  const proc: ChildProcess = spawn('taskset', ['-c', SERVER_CORE, cmd as string, ...args], {
+    cwd: join(ROOT, 'edge'),
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const probe = arm === 'hello-bun' || arm === 'insert-bun' ? '/' : '/readyz';
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${arm} exited: ${stderr}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${probe}`);
+      await res.arrayBuffer();
+      if (res.ok || (probe === '/' && res.status === 404)) break;
+    } catch {
+      /* starting */
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${arm} not ready in 30 s: ${stderr}`);
+    }
+    await sleep(100);
+  }
+  return {
+    port,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+interface LoadResult {
+  readonly reqPerS: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+async function load(port: number, durationS: number, overallRate?: number): Promise<LoadResult> {
+  const body = webhookBody();
+  const t = Math.floor(Date.now() / 1000);
+  const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+  const args = [
+    '-c',
+    LOAD_CORE,
+    process.execPath,
+    AUTOCANNON,
+    '-j',
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(durationS),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-H',
+    `stripe-signature=t=${t},v1=${sig}`,
+    '-b',
+    body,
+    ...(overallRate ? ['-R', String(Math.max(1, Math.round(overallRate)))] : []),
+    `http://127.0.0.1:${port}/webhooks/stripe`,
+  ];
+  const out = await new Promise<string>((res, rej) => {
+    const p = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let so = '';
+    let se = '';
+    p.stdout.on('data', (d) => {
+      so += d;
+    });
+    p.stderr.on('data', (d) => {
+      se += d;
+    });
+    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`autocannon failed (${code}): ${se}`))));
+  });
+  const r = JSON.parse(out) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+    '2xx': number;
+    duration: number;
+  };
+  return {
+    // only acknowledged (2xx) requests count as throughput
+    reqPerS: r['2xx'] / r.duration,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+async function ensureTopics(): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'bench-edge',
+    brokers: [...serviceAddresses().kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [BENCH_TOPIC, PERF_TOPIC].filter((t) => !existing.has(t));
+    if (wanted.length)
+      await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function kafkaLibDir(): string | null {
+  const cache = process.env.PEP_CACHE_DIR ?? join(homedir(), '.cache', 'payment-event-platform');
+  if (!existsSync(cache)) return null;
+  const dir = readdirSync(cache).find((d) => d.startsWith('kafka-'));
+  return dir ? join(cache, dir, 'lib') : null;
+}
+
+/** Kafka's own producer benchmark (acks=all, idempotent, same record size) on core 0; records/s or null. */
+function kafkaPerfTest(records: number, recordSize: number): number | null {
+  const lib = kafkaLibDir();
+  if (!lib) return null;
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      SERVER_CORE,
+      'java',
+      '-Xmx512m',
+      '-cp',
+      `${lib}/*`,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      PERF_TOPIC,
+      '--num-records',
+      String(records),
+      '--record-size',
+      String(recordSize),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${serviceAddresses().kafkaBrokers.join(',')}`,
+      'acks=all',
+      'enable.idempotence=true',
+      'linger.ms=5',
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 120_000 },
+  );
+  const last = out.trim().split('\n').pop() ?? '';
+  const m = /([\d.]+) records\/sec/.exec(last);
+  return m ? Number(m[1]) : null;
+}
+
+export async function run(opts: { quick: boolean }): Promise<void> {
+  const runs = opts.quick ? 1 : 3;
+  const durationS = opts.quick ? 4 : 10;
+  const warmupS = opts.quick ? 1 : 2;
+  await ensureTopics();
+  const samples = new Map<Arm, LoadResult[]>(ARMS.map((a) => [a, []]));
+  for (let r = 0; r < runs; r++) {
+    const order = ARMS.map((_, i) => ARMS[(i + r) % ARMS.length] as Arm);
+    for (const arm of order) {
+      const server = await startServer(arm);
+      try {
+        await load(server.port, warmupS);
+        const res = await load(server.port, durationS);
+        (samples.get(arm) as LoadResult[]).push(res);
+        console.error(
+          `[edge bench] run ${r + 1}/${runs} ${arm}: ${res.reqPerS.toFixed(0)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms non2xx ${res.non2xx} errors ${res.errors}`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const med = (arm: Arm, f: (r: LoadResult) => number) => median((samples.get(arm) as LoadResult[]).map(f));
+  const rps = (arm: Arm) => med(arm, (r) => r.reqPerS);
+
+  // p99 of the full path at half its measured maximum rate
+  const half = rps('edge-full-bun') / 2;
+  const server = await startServer('edge-full-bun');
+  let halfRate: LoadResult;
+  try {
+    await load(server.port, warmupS, half);
+    halfRate = await load(server.port, durationS, half);
+  } finally {
+    await server.stop();
+  }
+  console.error(
+    `[edge bench] edge-full-bun at ${half.toFixed(0)} req/s: p50 ${halfRate.p50Ms} ms p99 ${halfRate.p99Ms} ms`,
+  );
+
+  const recordSize = Buffer.byteLength(webhookBody());
+  let perf: number | null = null;
+  try {
+    perf = kafkaPerfTest(opts.quick ? 200_000 : 1_000_000, recordSize);
+  } catch (err) {
+    console.error(`[edge bench] kafka ProducerPerformance failed: ${(err as Error).message}`);
+  }
+  console.error(`[edge bench] kafka ProducerPerformance: ${perf ?? 'n/a'} records/s (${recordSize} B, acks=all)`);
+
+  const metrics: Metric[] = [];
+  for (const arm of ARMS) {
+    metrics.push({ name: `${arm}_req_per_s`, unit: 'req/s', value: Math.round(rps(arm)) });
+    metrics.push({ name: `${arm}_p50_ms`, unit: 'ms', value: med(arm, (r) => r.p50Ms) });
+    metrics.push({ name: `${arm}_p99_ms`, unit: 'ms', value: med(arm, (r) => r.p99Ms) });
+    metrics.push({ name: `${arm}_errors`, unit: 'count', value: med(arm, (r) => r.non2xx + r.errors) });
+  }
+  metrics.push({ name: 'edge-full-bun_half_rate_req_per_s', unit: 'req/s', value: Math.round(half) });
+  metrics.push({ name: 'edge-full-bun_half_rate_p50_ms', unit: 'ms', value: halfRate.p50Ms });
+  metrics.push({ name: 'edge-full-bun_half_rate_p99_ms', unit: 'ms', value: halfRate.p99Ms });
+  metrics.push({ name: 'edge-full-bun_half_rate_errors', unit: 'count', value: halfRate.non2xx + halfRate.errors });
+  metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
+  metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
+  metrics.push({ name: 'runs', unit: 'count', value: runs });
+  metrics.push({ name: 'duration_per_run', unit: 's', value: durationS });
+  if (perf !== null)
+    metrics.push({ name: 'kafka_producer_perf_test_records_per_s', unit: 'records/s', value: Math.round(perf) });
+
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const ratios: Ratio[] = [
+    { name: 'edge_full_vs_bun_hello', value: round(rps('edge-full-bun') / rps('hello-bun')), goal: 0.35 },
+    { name: 'edge_memsink_vs_bun_hello', value: round(rps('edge-memsink-bun') / rps('hello-bun')), goal: 0.5 },
+    { name: 'edge_bun_vs_node', value: round(rps('edge-full-bun') / rps('edge-full-node')), goal: 1.5 },
+    { name: 'edge_bun_vs_node_memsink', value: round(rps('edge-memsink-bun') / rps('edge-memsink-node')), goal: 1.5 },
+    { name: 'edge_vs_insert_per_webhook', value: round(rps('edge-full-bun') / rps('insert-bun')), goal: 5 },
+    { name: 'edge_full_p99_ms_at_half_rate', value: halfRate.p99Ms, goal: 25, lowerIsBetter: true },
+  ];
+  // Informational: no goal was set; 1.0 would mean the edge's HTTP path takes as many events/s as the broker's own client.
+  if (perf !== null)
+    ratios.push({ name: 'edge_vs_kafka_perf_test', value: round(rps('edge-full-bun') / perf), goal: 0 });
+  writeResult(
+    'edge',
+    metrics,
+    ratios,
+    `bun ${execFileSync(BUN, ['--version'], { encoding: 'utf8' }).trim()} (server), node ${process.versions.node} (harness)`,
+  );
+}

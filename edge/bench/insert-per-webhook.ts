@@ -1,0 +1,52 @@
+/**
+ * Benchmark baseline for `edge_vs_insert_per_webhook`: the common pattern of one PostgreSQL INSERT (autocommit, so
+ * one COMMIT with synchronous_commit) per webhook before answering 200 — the same Hono app shape, the same Stripe
+ * verification, but no batching and no Kafka. Runs on Bun or Node (@hono/node-server). Not part of the product.
+ */
+
+import { serviceAddresses } from '@pep/contracts';
+import { Hono } from 'hono';
+import pg from 'pg';
+import { checkStripe } from '../src/providers/stripe.ts';
+
+const addresses = serviceAddresses();
+const pool = new pg.Pool({ connectionString: addresses.databaseUrl, max: Number(process.env.BENCH_PG_POOL ?? 16) });
+const TABLE = 'bench_edge_insert_per_webhook';
+await pool.query(
+  `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigserial PRIMARY KEY, event_id text NOT NULL, body bytea NOT NULL, received_at timestamptz NOT NULL)`,
+);
+const opts = {
+  secrets: [Buffer.from(process.env.STRIPE_WEBHOOK_SECRET ?? 'whsec_test_secret_for_dev')],
+  toleranceSeconds: 300,
+};
+
+const app = new Hono({ strict: false });
+app.post('/webhooks/stripe', async (c) => {
+  const body = new Uint8Array(await c.req.raw.arrayBuffer());
+  const v = checkStripe((n) => c.req.raw.headers.get(n), body, opts, Math.floor(Date.now() / 1000));
+  if (!v.ok) return c.json({ error: { code: v.code, message: v.message } }, v.status);
+  try {
+    await pool.query(`INSERT INTO ${TABLE} (event_id, body, received_at) VALUES ($1, $2, now())`, [
+      v.eventId,
+      Buffer.from(body),
+    ]);
+  } catch {
+    return c.json({ error: { code: 'db_unavailable', message: 'retry later' } }, 503);
+  }
+  return c.json({ status: 'accepted', event_id: v.eventId });
+});
+
+const port = addresses.edgePort;
+// biome-ignore lint/suspicious/noExplicitAny: Bun's global is untyped here
+const BunGlobal = (globalThis as any).Bun;
+if (BunGlobal) {
+  BunGlobal.serve({ port, hostname: '127.0.0.1', fetch: app.fetch });
+} else {
+  const { serve } = await import('@hono/node-server');
+  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+}
+process.stdout.write(`insert-per-webhook listening on ${port}\n`);
+process.on('SIGTERM', async () => {
+  await pool.end().catch(() => undefined);
+  process.exit(0);
+});
