@@ -6,7 +6,7 @@
 
 use crate::canon::{key, write_int, write_str};
 use crate::currency;
-use crate::json::{self, Value};
+use crate::json::{self, Bump, Value};
 use crate::time;
 
 /// Bump when names, order, transforms or defaults change; models record the version they used.
@@ -338,10 +338,11 @@ fn parse_record<'a>(
     bytes: Option<&'a [u8]>,
     what: &str,
     i: usize,
+    arena: &'a Bump,
 ) -> Result<Option<Value<'a>>, VectorizeError> {
     match bytes {
         None => Ok(None),
-        Some(b) => match json::parse_bytes(b) {
+        Some(b) => match json::parse_bytes(b, arena) {
             Ok(v @ Value::Obj(_)) => Ok(Some(v)),
             _ => Err(VectorizeError(format!(
                 "row {i}: {what} record is not a JSON object"
@@ -398,8 +399,11 @@ pub fn vectorize_batch(rows: &[Row]) -> Result<Vec<f32>, VectorizeError> {
         )));
     }
     let mut out = Vec::with_capacity(rows.len() * FEATURES.len());
+    let mut arena = Bump::new();
     for (i, r) in rows.iter().enumerate() {
-        let root = json::parse_bytes(r.event)
+        arena.reset();
+        let arena = &arena;
+        let root = json::parse_bytes(r.event, arena)
             .map_err(|_| VectorizeError(format!("row {i}: event is not JSON")))?;
         if !root.is_object() {
             return Err(VectorizeError(format!(
@@ -407,8 +411,8 @@ pub fn vectorize_batch(rows: &[Row]) -> Result<Vec<f32>, VectorizeError> {
             )));
         }
         let ev = parse_event(&root, i)?;
-        let cust = parse_record(r.customer, "customer", i)?;
-        let merch = parse_record(r.merchant, "merchant", i)?;
+        let cust = parse_record(r.customer, "customer", i, arena)?;
+        let merch = parse_record(r.merchant, "merchant", i, arena)?;
         for ft in FEATURES {
             out.push(compute(ft, &ev, cust.as_ref(), merch.as_ref()) as f32);
         }

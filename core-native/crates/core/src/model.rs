@@ -150,9 +150,8 @@ impl Event<'_> {
         out.push(b':');
         // The id charset (printable ASCII without quote or backslash) needs no escaping, but go
         // through the escaper anyway so a future charset change cannot produce invalid JSON.
-        let mut tmp = Vec::new();
-        write_str(&mut tmp, &self.provider_event_id);
-        out.extend_from_slice(&tmp[1..]);
+        crate::canon::write_str_body(out, &self.provider_event_id);
+        out.push(b'"');
         key(out, "provider", false);
         write_str(out, self.provider.name());
         key(out, "provider_event_id", false);

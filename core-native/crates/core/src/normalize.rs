@@ -5,7 +5,7 @@
 
 use crate::codec;
 use crate::currency::AmountBounds;
-use crate::json::{self, Value};
+use crate::json::{self, Bump, Value};
 use crate::model::{code, DlqRecord, Event, Provider, Source};
 use crate::providers::{self, Outcome};
 use crate::rules::Errs;
@@ -57,12 +57,16 @@ const INVALID_JSON_MESSAGE: &str =
     "payload is not valid JSON (RFC 8259, UTF-8, at most 64 levels deep)";
 
 /// Normalizes one raw message (which yields several outputs only for multi-item Adyen messages).
+/// `arena` is reset and reused for the message's JSON tree.
 pub fn normalize_message(
     provider: Option<Provider>,
     raw: &[u8],
     bounds: &AmountBounds,
     sink: &mut dyn Sink,
+    arena: &mut Bump,
 ) {
+    arena.reset();
+    let arena = &*arena;
     let Some(p) = provider else {
         return dlq_of(
             sink,
@@ -83,9 +87,9 @@ pub fn normalize_message(
         );
     }
     if p == Provider::Braintree {
-        return braintree_message(raw, bounds, sink);
+        return braintree_message(raw, bounds, sink, arena);
     }
-    let root = match json::parse_bytes(raw) {
+    let root = match json::parse_bytes(raw, arena) {
         Ok(v) => v,
         Err(_) => {
             return dlq_of(
@@ -122,10 +126,10 @@ fn first_non_ws(raw: &[u8]) -> Option<u8> {
 
 /// Braintree messages are the edge's raw form body (`bt_signature=…&bt_payload=<base64 XML>`);
 /// a JSON object with `bt_payload`, or the original gateway's JSON notification dict, is accepted too.
-fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink) {
+fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, arena: &Bump) {
     let p = Some(Provider::Braintree);
     let payload: Vec<u8> = if first_non_ws(raw) == Some(b'{') {
-        let root = match json::parse_bytes(raw) {
+        let root = match json::parse_bytes(raw, arena) {
             Ok(v) => v,
             Err(_) => {
                 return dlq_of(
@@ -228,7 +232,7 @@ fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink) {
                 }
             }
         }
-        Some(b'{') => match json::parse(text) {
+        Some(b'{') => match json::parse(text, arena) {
             Ok(root) => braintree_dict(&root, bounds, sink),
             Err(_) => dlq_of(
                 sink,
@@ -298,6 +302,14 @@ impl RecordSet {
         self.key_lengths.push(k.len() as u32);
         self.source_index.push(src);
     }
+    /// Like `end`, for a key already appended to `keys` from `key_start`.
+    fn end_with_key(&mut self, start: usize, key_start: usize, src: u32) {
+        self.offsets.push(start as u32);
+        self.lengths.push((self.data.len() - start) as u32);
+        self.key_offsets.push(key_start as u32);
+        self.key_lengths.push((self.keys.len() - key_start) as u32);
+        self.source_index.push(src);
+    }
     pub fn len(&self) -> usize {
         self.offsets.len()
     }
@@ -353,9 +365,9 @@ impl Sink for BatchSink<'_, '_> {
             self.src.received_at_ms,
             self.normalized_at_ms,
         );
-        let mut key = Vec::with_capacity(64);
-        ev.push_event_id(&mut key);
-        set.end(start, Some(&key), self.index);
+        let key_start = set.keys.len();
+        ev.push_event_id(&mut set.keys);
+        set.end_with_key(start, key_start, self.index);
         self.events += 1;
     }
     fn dlq(&mut self, rec: &DlqRecord) {
@@ -422,6 +434,7 @@ pub fn normalize_batch(
     }
     let normalized_at_ms = ms_from_f64(normalized_at_ms).ok_or(BatchError::InvalidNormalizedAt)?;
     let mut out = BatchOutput::default();
+    let mut arena = Bump::new();
     out.status.reserve(msgs.len());
     out.events.data.reserve(total + msgs.len() * 256);
     for (i, m) in msgs.iter().enumerate() {
@@ -451,7 +464,7 @@ pub fn normalize_batch(
                 );
                 dlq_of(&mut sink, provider, None, None, e);
             } else {
-                normalize_message(provider, m.bytes, bounds, &mut sink);
+                normalize_message(provider, m.bytes, bounds, &mut sink, &mut arena);
             }
             (sink.events, sink.dlqs)
         }));

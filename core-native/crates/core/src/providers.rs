@@ -92,8 +92,7 @@ fn string_metadata<'v>(
     };
     // Unique keys (the last duplicate wins, as JSON.parse), sorted, then validated in that order so
     // that the first error is the same in both implementations.
-    let mut entries: Vec<(&'v str, &'v Value<'v>)> =
-        members.iter().map(|(k, v)| (k.as_ref(), v)).collect();
+    let mut entries: Vec<(&'v str, &'v Value<'v>)> = members.iter().map(|(k, v)| (*k, v)).collect();
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut unique: Vec<(&'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
     for item in entries {
@@ -122,7 +121,7 @@ fn string_metadata<'v>(
         }
         let m = match val {
             Value::Null => Meta::Null,
-            Value::Str(s) if s.len() <= MAX_TEXT_BYTES => Meta::Str(Cow::Borrowed(s.as_ref())),
+            Value::Str(s) if s.len() <= MAX_TEXT_BYTES => Meta::Str(Cow::Borrowed(*s)),
             Value::Str(_) => {
                 e.push(
                     field,
@@ -811,8 +810,8 @@ pub fn adyen_failure_code(reason: &str) -> &'static str {
 fn adyen_bool(v: Option<&Value>, field: &str, required: bool, e: &mut Errs) -> Option<bool> {
     match v {
         Some(Value::Bool(b)) => Some(*b),
-        Some(Value::Str(s)) if s == "true" => Some(true),
-        Some(Value::Str(s)) if s == "false" => Some(false),
+        Some(Value::Str(s)) if *s == "true" => Some(true),
+        Some(Value::Str(s)) if *s == "false" => Some(false),
         None | Some(Value::Null) if !required => Some(false),
         None | Some(Value::Null) => {
             e.push(
@@ -991,9 +990,9 @@ pub fn adyen_item<'v>(
         None | Some(Value::Null) => Meta::Null,
         Some(Value::Arr(ops)) => {
             let mut list = Vec::with_capacity(ops.len());
-            for op in ops {
+            for op in ops.iter() {
                 match op {
-                    Value::Str(s) if valid_type(s) => list.push(Cow::Borrowed(s.as_ref())),
+                    Value::Str(s) if valid_type(s) => list.push(Cow::Borrowed(*s)),
                     _ => {
                         e.push(
                             "operations",
@@ -1425,7 +1424,7 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
         (None, Some(c)) => (c, "dispute.currency_iso_code"),
         (None, None) => ("USD", "transaction.currency_iso_code"),
     };
-    let cur = currency(Some(&Value::Str(Cow::Borrowed(cur_s))), cf, &mut e);
+    let cur = currency(Some(&Value::Str(cur_s)), cf, &mut e);
     let amount = match (amount_s, cur) {
         (Some(s), Some((_, exp))) => decimal_amount(s, exp, af, &mut e),
         (Some(_), None) => None,

@@ -436,7 +436,12 @@ pub fn or_token<'a>(mapped: Option<&'static str>, raw: &'a str) -> Option<Cow<'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::parse;
+    use crate::json::{Bump, Value};
+
+    fn parse(text: &str) -> Result<Value<'_>, crate::json::ParseError> {
+        let arena: &'static Bump = Box::leak(Box::new(Bump::new()));
+        crate::json::parse(text, arena)
+    }
 
     fn amt(json: &str) -> Result<u64, &'static str> {
         let v = parse(json).unwrap();
