@@ -19,7 +19,10 @@ const StripeEvent = v.looseObject({
       metadata: v.nullish(v.record(v.string(), v.string())),
       payment_method_types: v.nullish(v.array(v.string())),
       payment_method_details: v.nullish(
-        v.looseObject({ type: v.nullish(v.string()), card: v.nullish(v.looseObject({ brand: v.nullish(v.string()), last4: v.nullish(v.string()) })) }),
+        v.looseObject({
+          type: v.nullish(v.string()),
+          card: v.nullish(v.looseObject({ brand: v.nullish(v.string()), last4: v.nullish(v.string()) })),
+        }),
       ),
       failure_code: v.nullish(v.string()),
       failure_message: v.nullish(v.string()),
@@ -47,7 +50,8 @@ export function baselineNormalize(raw: Uint8Array, receivedAtMs: number, normali
     return encoder.encode(JSON.stringify({ error: 'INVALID_JSON', message: String(e) }));
   }
   const r = v.safeParse(StripeEvent, parsed);
-  if (!r.success) return encoder.encode(JSON.stringify({ error: 'VALIDATION', issues: r.issues.map((i) => i.message) }));
+  if (!r.success)
+    return encoder.encode(JSON.stringify({ error: 'VALIDATION', issues: r.issues.map((i) => i.message) }));
   const ev = r.output;
   const o = ev.data.object;
   const customer = typeof o.customer === 'object' && o.customer !== null ? o.customer.id : nn(o.customer);

@@ -27,7 +27,14 @@ export function workload(count: number): OneMessage[] {
     e.data.object.id = `pi_bench${i.toString(36)}`;
     e.data.object.amount = 100 + ((i * 7919) % 100_000);
     e.data.object.customer = `cus_c${i % 500}`;
-    return { provider: 'stripe', bytes: JSON.stringify(e), topic: 'webhooks.stripe.payment_intent', partition: i % 3, offset: i, receivedAtMs: NORMALIZED_AT_MS - 1000 };
+    return {
+      provider: 'stripe',
+      bytes: JSON.stringify(e),
+      topic: 'webhooks.stripe.payment_intent',
+      partition: i % 3,
+      offset: i,
+      receivedAtMs: NORMALIZED_AT_MS - 1000,
+    };
   });
 }
 
@@ -59,8 +66,8 @@ function time(fn: () => void): number {
 export async function measure(opts: { quick: boolean }): Promise<Measured> {
   const native = await loadCore({ impl: 'native' });
   const js = await loadCore({ impl: 'js' });
-  // @ts-ignore -- generated binding (bench-only helpers).
-  const binding = (await import('../index.js')) as {
+  // The generated binding also exports bench-only helpers.
+  const binding = (await import('../index.js')) as unknown as {
     benchParseOnly(d: Uint8Array, o: Uint32Array, l: Uint32Array): number;
     benchCrossingProbe(...a: unknown[]): unknown;
   };
@@ -73,16 +80,33 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
     const batches = chunks(msgs, size);
     const samples: Record<string, number[]> = { native: [], js: [], baseline: [] };
     const impls: [string, () => void][] = [
-      ['native', () => { for (const b of batches) native.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS }); }],
-      ['js', () => { for (const b of batches) js.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS }); }],
-      ['baseline', () => {
-        for (const b of batches) {
-          for (let i = 0; i < b.offsets.length; i++) {
-            const o = b.offsets[i] as number;
-            baselineNormalize(b.data.subarray(o, o + (b.lengths[i] as number)), b.receivedAtMs[i] as number, NORMALIZED_AT_MS);
+      [
+        'native',
+        () => {
+          for (const b of batches) native.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS });
+        },
+      ],
+      [
+        'js',
+        () => {
+          for (const b of batches) js.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS });
+        },
+      ],
+      [
+        'baseline',
+        () => {
+          for (const b of batches) {
+            for (let i = 0; i < b.offsets.length; i++) {
+              const o = b.offsets[i] as number;
+              baselineNormalize(
+                b.data.subarray(o, o + (b.lengths[i] as number)),
+                b.receivedAtMs[i] as number,
+                NORMALIZED_AT_MS,
+              );
+            }
           }
-        }
-      }],
+        },
+      ],
     ];
     for (const [, fn] of impls) fn(); // warm-up
     for (let r = 0; r < runs; r++) {
@@ -97,11 +121,28 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
   const probeSamples: number[] = [];
   const normSamples: number[] = [];
   const probe = (b: RawBatch) =>
-    binding.benchCrossingProbe(b.data, b.offsets, b.lengths, b.providers, b.topics, b.topicIndex, b.partitions, b.kafkaOffsets, b.receivedAtMs, NORMALIZED_AT_MS);
+    binding.benchCrossingProbe(
+      b.data,
+      b.offsets,
+      b.lengths,
+      b.providers,
+      b.topics,
+      b.topicIndex,
+      b.partitions,
+      b.kafkaOffsets,
+      b.receivedAtMs,
+      NORMALIZED_AT_MS,
+    );
   for (let r = 0; r < runs + 1; r++) {
-    const p = time(() => { for (const b of b256) binding.benchParseOnly(b.data, b.offsets, b.lengths); });
-    const c = time(() => { for (const b of b256) probe(b); });
-    const n = time(() => { for (const b of b256) native.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS }); });
+    const p = time(() => {
+      for (const b of b256) binding.benchParseOnly(b.data, b.offsets, b.lengths);
+    });
+    const c = time(() => {
+      for (const b of b256) probe(b);
+    });
+    const n = time(() => {
+      for (const b of b256) native.normalizeBatch(b, { normalizedAtMs: NORMALIZED_AT_MS });
+    });
     if (r > 0) {
       parseSamples.push(total / p);
       probeSamples.push(c);

@@ -94,19 +94,21 @@ function dlqOf(
   id: string | undefined,
   item: number | undefined,
   e: Errs,
-) {
+): undefined {
   sink.dlq({ provider, providerEventId: id, itemIndex: item, errors: e.list });
+  return undefined;
 }
 
-function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: Outcome) {
+function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: Outcome): undefined {
   if (o.ok) sink.event(o.event);
   else dlqOf(sink, provider, o.rejected.providerEventId, item, o.rejected.errors);
+  return undefined;
 }
 
 const firstNonWs = (b: Uint8Array): number | undefined => b.find((c) => c !== 32 && c !== 9 && c !== 10 && c !== 13);
 const BT_PAYLOAD = new TextEncoder().encode('bt_payload');
 
-export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBounds, sink: Sink): void {
+export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p = PROVIDERS[code];
   if (p === undefined)
     return dlqOf(
@@ -134,10 +136,12 @@ export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBo
   const split = adyenItems(root);
   if (split instanceof Errs) return dlqOf(sink, p, undefined, undefined, split);
   const multi = get(root, 'notificationItems') !== undefined;
-  split.items.forEach((item, i) => emit(sink, p, multi ? i : undefined, adyenItem(item, split.live, bounds)));
+  split.items.forEach((item, i) => {
+    emit(sink, p, multi ? i : undefined, adyenItem(item, split.live, bounds));
+  });
 }
 
-function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): void {
+function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p: ProviderName = 'braintree';
   const one = (field: string, code: Code, msg: string) =>
     dlqOf(sink, p, undefined, undefined, oneError(field, code, msg));
@@ -175,7 +179,7 @@ function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): vo
   return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is neither XML nor JSON');
 }
 
-function braintreeDict(root: Json, bounds: AmountBounds, sink: Sink): void {
+function braintreeDict(root: Json, bounds: AmountBounds, sink: Sink): undefined {
   if (!isObject(root)) {
     return dlqOf(
       sink,

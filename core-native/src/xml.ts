@@ -32,7 +32,7 @@ const isDigit = (c: number) => c >= 48 && c <= 57;
 const isNameStart = (c: number) => isAlpha(c) || c === 95;
 const isNameChar = (c: number) => isAlpha(c) || isDigit(c) || c === 95 || c === 45 || c === 46 || c === 58;
 
-function unescape(s: string): string {
+function unescapeXml(s: string): string {
   if (!s.includes('&')) return s;
   let out = '';
   let rest = s;
@@ -140,7 +140,7 @@ class Reader {
         if (x === 60) fail();
         this.i++;
       }
-      const v = unescape(this.s.slice(start, this.i));
+      const v = unescapeXml(this.s.slice(start, this.i));
       this.i++;
       if (el.attrs.some(([n]) => n === k)) fail();
       el.attrs.push([k, v]);
@@ -149,7 +149,7 @@ class Reader {
       const start = this.i;
       const lt = this.s.indexOf('<', this.i);
       this.i = lt < 0 ? this.s.length : lt;
-      if (this.i > start) el.text += unescape(this.s.slice(start, this.i));
+      if (this.i > start) el.text += unescapeXml(this.s.slice(start, this.i));
       if (this.i >= this.s.length) fail();
       if (this.starts('</')) {
         this.i += 2;

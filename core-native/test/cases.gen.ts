@@ -180,6 +180,7 @@ const btDispute = {
   dispute: { id: 'dsp_001', status: 'open', reason: 'fraud', amount: '50.00' },
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are edited freely
 function mutate<T>(base: T, f: (x: any) => void): string {
   const c = clone(base);
   f(c);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { packBatch, recordKey, recordStrings } from '../src/index.ts';
-import { caseMessage, cases, golden, impls, NORMALIZED_AT_MS } from './helpers.ts';
+import { type Case, caseMessage, cases, golden, impls, NORMALIZED_AT_MS } from './helpers.ts';
 
 const { native, js } = await impls();
 
@@ -18,6 +18,7 @@ function field(ev: unknown, key: string): unknown {
     idx = Number(m[1]);
     p = m[2] as string;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: walks arbitrary parsed JSON in a test
   let cur: any = (ev as unknown[])[idx];
   for (const part of p.split('.')) cur = cur?.[part] === undefined ? '<absent>' : cur[part];
   return cur;
@@ -38,7 +39,9 @@ for (const impl of [native, js]) {
         const events = recordStrings(r.events);
         const dlq = recordStrings(r.dlq);
         const parsed = events.map((e) => JSON.parse(e));
-        parsed.forEach((e, k) => assert.equal(recordKey(r.events, k), e.event_id));
+        parsed.forEach((e, k) => {
+          assert.equal(recordKey(r.events, k), e.event_id);
+        });
         const x = c.expect;
         if (x.events !== undefined) assert.equal(events.length, x.events, 'event count');
         if (x.dlq !== undefined) assert.equal(dlq.length, x.dlq, 'DLQ count');
@@ -70,7 +73,7 @@ test('a whole batch of every case gives the same bytes from both implementations
 });
 
 test('caller errors throw in both implementations', () => {
-  const batch = packBatch([caseMessage(cases[0]!, 0)]);
+  const batch = packBatch([caseMessage(cases[0] as Case, 0)]);
   for (const impl of [native, js]) {
     assert.throws(() => impl.normalizeBatch(batch, { normalizedAtMs: 1.5 }), /normalizedAtMs/);
     assert.throws(
@@ -82,8 +85,11 @@ test('caller errors throw in both implementations', () => {
 
 test('an invalid receivedAtMs sends the message to the DLQ with a reason', () => {
   for (const impl of [native, js]) {
-    const r = impl.normalizeOne({ ...caseMessage(cases[0]!, 0), receivedAtMs: Number.NaN }, { normalizedAtMs: 0 });
+    const r = impl.normalizeOne(
+      { ...caseMessage(cases[0] as Case, 0), receivedAtMs: Number.NaN },
+      { normalizedAtMs: 0 },
+    );
     assert.equal(r.events.length, 0);
-    assert.equal(JSON.parse(r.dlq[0]!).failure_reason, 'INVALID_RECEIVED_AT');
+    assert.equal(JSON.parse(r.dlq[0] as string).failure_reason, 'INVALID_RECEIVED_AT');
   }
 });

@@ -44,7 +44,7 @@ const hostile = fc.oneof(
     true,
     false,
   ),
-  fc.constantFrom(0, -0, -1, 1.5, 100000000, 100000001, 9007199254740991, 9007199254740993, 1e300, 2 ** 53),
+  fc.constantFrom(0, -0, -1, 1.5, 100000000, 100000001, 9007199254740991, 9007199254740992, 1e300, 2 ** 53),
   fc.constantFrom('2024-01-15T12:00:00Z', '2024-02-30T00:00:00Z', '2024-01-15T12:00:00.123456789+05:30', 'x'),
   fc.constantFrom('4242', '424242424242', 'VISA', 'American Express', '411111', '\u0000', '\ud83d\ude00', 'é'),
   fc.integer({ min: -1000, max: 10 ** 10 }),
@@ -83,6 +83,7 @@ const mutatedJson = fc
     const ps = paths(v);
     for (const [n, val, del] of edits) {
       const p = ps[n % ps.length] as string[];
+      // biome-ignore lint/suspicious/noExplicitAny: edits arbitrary parsed JSON
       let parent: any = v;
       for (const k of p.slice(0, -1)) parent = parent?.[k];
       if (parent && typeof parent === 'object') {
@@ -191,7 +192,7 @@ test('feature rows are bit-identical for every normalized case and random record
     ),
     { nil: null },
   );
-  assert.equal(native.vectorizeOne(events[0]!).length, js.featureSpec().features.length);
+  assert.equal(native.vectorizeOne(events[0] as Uint8Array).length, js.featureSpec().features.length);
   assert.deepEqual(native.featureSpec(), JSON.parse(JSON.stringify(js.featureSpec())));
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.nat(events.length - 1), rec, rec), { minLength: 1, maxLength: 16 }), (rows) => {

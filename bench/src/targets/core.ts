@@ -7,8 +7,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Metric, type Ratio, writeResult } from '../result.ts';
 import { BATCH_SIZES, type Measured, measure } from '../../../core-native/bench/measure.ts';
+import { type Metric, type Ratio, writeResult } from '../result.ts';
 
 function bunMeasure(quick: boolean): Measured | undefined {
   const bun = fileURLToPath(new URL('../../../node_modules/.bin/bun', import.meta.url));
@@ -26,25 +26,48 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const node = await measure(opts);
   const bun = bunMeasure(opts.quick);
   const metrics: Metric[] = [{ name: 'message_bytes_avg', unit: 'bytes', value: Math.round(node.avgMessageBytes) }];
-  for (const [label, m] of [['node', node], ['bun', bun]] as const) {
+  for (const [label, m] of [
+    ['node', node],
+    ['bun', bun],
+  ] as const) {
     if (!m) continue;
-    for (const [k, v] of Object.entries(m.eventsPerS)) metrics.push({ name: `${label}_${k}_events_per_s`, unit: 'events/s', value: Math.round(v) });
-    metrics.push({ name: `${label}_raw_parse_b256_events_per_s`, unit: 'events/s', value: Math.round(m.rawParseEventsPerS) });
-    metrics.push({ name: `${label}_napi_crossing_fraction_b256`, unit: 'fraction', value: Number(m.crossingFraction256.toFixed(4)) });
+    for (const [k, v] of Object.entries(m.eventsPerS))
+      metrics.push({ name: `${label}_${k}_events_per_s`, unit: 'events/s', value: Math.round(v) });
+    metrics.push({
+      name: `${label}_raw_parse_b256_events_per_s`,
+      unit: 'events/s',
+      value: Math.round(m.rawParseEventsPerS),
+    });
+    metrics.push({
+      name: `${label}_napi_crossing_fraction_b256`,
+      unit: 'fraction',
+      value: Number(m.crossingFraction256.toFixed(4)),
+    });
   }
   const e = node.eventsPerS;
   const r = (a: number | undefined, b: number | undefined) => Number(((a ?? 0) / (b ?? 1)).toFixed(3));
   const ratios: Ratio[] = [
     { name: 'native_vs_baseline_events_per_s', value: r(e.native_b256, e.baseline_b256), goal: 5 },
     { name: 'native_vs_raw_parse', value: r(e.native_b256, node.rawParseEventsPerS), goal: 0.25 },
-    { name: 'napi_crossing_fraction_b256', value: Number(node.crossingFraction256.toFixed(4)), goal: 0.05, lowerIsBetter: true },
+    {
+      name: 'napi_crossing_fraction_b256',
+      value: Number(node.crossingFraction256.toFixed(4)),
+      goal: 0.05,
+      lowerIsBetter: true,
+    },
     { name: 'twin_vs_baseline_events_per_s', value: r(e.js_b256, e.baseline_b256), goal: 1 },
   ];
   if (bun) {
-    ratios.push({ name: 'bun_native_vs_baseline_events_per_s', value: r(bun.eventsPerS.native_b256, bun.eventsPerS.baseline_b256), goal: 5 });
+    ratios.push({
+      name: 'bun_native_vs_baseline_events_per_s',
+      value: r(bun.eventsPerS.native_b256, bun.eventsPerS.baseline_b256),
+      goal: 5,
+    });
   }
   for (const size of BATCH_SIZES) {
-    console.log(`batch ${size}: native ${Math.round(e[`native_b${size}`] ?? 0)}/s, twin ${Math.round(e[`js_b${size}`] ?? 0)}/s, baseline ${Math.round(e[`baseline_b${size}`] ?? 0)}/s`);
+    console.log(
+      `batch ${size}: native ${Math.round(e[`native_b${size}`] ?? 0)}/s, twin ${Math.round(e[`js_b${size}`] ?? 0)}/s, baseline ${Math.round(e[`baseline_b${size}`] ?? 0)}/s`,
+    );
   }
   writeResult('core', metrics, ratios);
   console.log(JSON.stringify(ratios));
