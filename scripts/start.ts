@@ -1,97 +1,267 @@
 /**
- * `npm start`: brings up the local stack and every platform service that exists so far, then waits; Ctrl-C stops
- * what it started (services the stack found already running are left alone). `--no-simulate` skips traffic.
- * Components that are not built yet are listed as such: nothing is faked.
+ * `npm start [-- --no-simulate] [simulator options]`: the whole platform on one machine. Brings up the local stack,
+ * builds the native addon, applies the database migrations, starts every service (inference, Temporal worker,
+ * transformer, quarantine consumer, workflow bridge, edge), drives simulated traffic from all providers, shows
+ * live progress per stage, and prints the reconciliation report once the traffic has drained. Ctrl-C stops what
+ * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { stackDown, stackStatus, stackUp } from '../stack/src/index.ts';
-import { REPO_ROOT } from '../stack/src/paths.ts';
+import { logFile, REPO_ROOT } from '../stack/src/paths.ts';
+import { tcpOpen } from '../stack/src/service.ts';
+import { runStreaming } from './run-suites.ts';
+
+const args = process.argv.slice(2);
+const simulate = !args.includes('--no-simulate');
+const simulatorArgs = args.filter((a) => a !== '--no-simulate');
+const PROGRESS_INTERVAL_MS = 2000;
+/** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
+const DRAIN_TIMEOUT_MS = 120_000;
 
 interface Component {
   readonly name: string;
-  readonly purpose: string;
-  /** Entry file relative to the repo root; the component counts as built when it exists. */
-  readonly entry: string;
-  readonly command: (entry: string) => [string, string[]];
+  readonly args: readonly string[];
+  readonly ready?: string;
 }
 
 const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
+const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const addresses = serviceAddresses();
+const inferencePort = Number(process.env.INFERENCE_PORT ?? 8090);
+
+/** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
-  { name: 'edge', purpose: 'webhook gateway', entry: 'edge/src/main.ts', command: (e) => [bun, ['run', e]] },
-  {
-    name: 'transformer',
-    purpose: 'raw → normalized',
-    entry: 'pipeline/src/transformer/main.ts',
-    command: (e) => ['npx', ['tsx', e]],
-  },
-  {
-    name: 'quarantine',
-    purpose: 'DLQs → PostgreSQL',
-    entry: 'pipeline/src/quarantine/main.ts',
-    command: (e) => ['npx', ['tsx', e]],
-  },
-  {
-    name: 'bridge',
-    purpose: 'normalized → Temporal',
-    entry: 'pipeline/src/bridge/main.ts',
-    command: (e) => ['npx', ['tsx', e]],
-  },
-  {
-    name: 'worker',
-    purpose: 'Temporal workflows',
-    entry: 'workflows/src/worker.ts',
-    command: (e) => ['npx', ['tsx', e]],
-  },
-  { name: 'inference', purpose: 'fraud/churn scoring', entry: 'ml/src/server.ts', command: (e) => ['npx', ['tsx', e]] },
+  { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  { name: 'worker', args: [tsx, 'workflows/src/worker.ts'] },
+  { name: 'quarantine', args: [tsx, 'pipeline/src/quarantine/main.ts'] },
+  { name: 'transformer', args: [tsx, 'pipeline/src/transformer/main.ts'] },
+  { name: 'bridge', args: [tsx, 'pipeline/src/bridge/main.ts'] },
+  { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
-const children: ChildProcess[] = [];
+const children = new Map<string, ChildProcess>();
 let stopping = false;
+let startedServices: string[] = [];
 
-async function shutdown(startedServices: string[]): Promise<void> {
+function say(message: string): void {
+  console.log(`start: ${message}`);
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function portInUse(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return tcpOpen(hostname, Number(port), 500);
+}
+
+function launch(c: Component): ChildProcess {
+  const log = logFile(c.name);
+  const fd = openSync(log, 'a');
+  const [command, ...rest] = c.args as [string, ...string[]];
+  const child = spawn(command, rest, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
+  children.set(c.name, child);
+  child.once('exit', (code, signal) => {
+    children.delete(c.name);
+    if (!stopping) {
+      console.error(`start: ${c.name} exited (${signal ?? `code ${code}`}); last lines of ${log}:\n${tail(log)}`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function waitReady(c: Component): Promise<void> {
+  if (!c.ready) return;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (!children.has(c.name)) throw new Error(`${c.name} exited during start-up`);
+    const ok = await fetch(c.ready, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(250);
+  }
+  throw new Error(`${c.name} not ready at ${c.ready} after 60 s (log: ${logFile(c.name)})`);
+}
+
+async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log('\nstart: stopping platform services');
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+  say('stopping platform services');
+  for (const c of [...COMPONENTS].reverse()) {
+    const child = children.get(c.name);
+    if (!child) continue;
+    child.kill('SIGTERM');
+    const exited = new Promise((r) => child.once('exit', r));
+    if ((await Promise.race([exited, sleep(20_000, 'timeout')])) === 'timeout') child.kill('SIGKILL');
+  }
   if (startedServices.length > 0) {
-    console.log(`start: stopping ${startedServices.join(', ')}`);
+    say(`stopping ${startedServices.join(', ')}`);
     await stackDown({ only: startedServices as never });
   }
-  process.exit(0);
+  process.exit(code);
+}
+
+/** Counts per stage from the topics' offsets and the database: cheap enough to poll every two seconds. */
+class Progress {
+  private readonly kafka = new Kafka({
+    clientId: 'pep-start',
+    brokers: [...addresses.kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  });
+  private readonly admin = this.kafka.admin();
+  private readonly db = new pg.Pool({ connectionString: addresses.databaseUrl, max: 1 });
+  private last: { at: number; counts: Record<string, number> } | undefined;
+
+  async connect(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  private async topicSize(topic: string): Promise<number> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  }
+
+  private async lag(groupId: string, topics: readonly string[]): Promise<number> {
+    let lag = 0;
+    for (const topic of topics) {
+      const high = await this.admin.fetchTopicOffsets(topic);
+      const [committed] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const p of high) {
+        const c = committed?.partitions.find((x) => x.partition === p.partition);
+        const at = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(p.low);
+        lag += Math.max(0, Number(p.high) - at);
+      }
+    }
+    return lag;
+  }
+
+  async sample(): Promise<{ line: string; lags: number; rows: number }> {
+    const raw = (await Promise.all(Object.values(RAW_TOPICS).map((t) => this.topicSize(t)))).reduce((a, b) => a + b, 0);
+    const counts: Record<string, number> = {
+      raw,
+      normalized: await this.topicSize(TOPICS.normalized),
+      'validation-dlq': await this.topicSize(TOPICS.validationDlq),
+      'webhook-dlq': await this.topicSize(TOPICS.webhooksDlq),
+      rows: Number(
+        (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
+      ),
+    };
+    const lags = {
+      transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
+      quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
+      bridge: await this.lag('workflow-bridge', [TOPICS.normalized]),
+    };
+    const now = Date.now();
+    const rate = (k: string) => {
+      if (!this.last || now - this.last.at < 200) return '';
+      const perS = ((counts[k] ?? 0) - (this.last.counts[k] ?? 0)) / ((now - this.last.at) / 1000);
+      return ` (${perS.toFixed(0)}/s)`;
+    };
+    this.last = { at: now, counts };
+    const line =
+      `raw ${counts.raw}${rate('raw')} · normalized ${counts.normalized}${rate('normalized')} · ` +
+      `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
+    return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
+  }
 }
 
 async function main(): Promise<void> {
-  const wasUp = new Set((await stackStatus()).filter((s) => s.state === 'healthy').map((s) => s.name));
-  const statuses = await stackUp({ log: (m) => console.log(`stack: ${m}`) });
-  const startedServices = statuses.filter((s) => s.managed && !wasUp.has(s.name)).map((s) => s.name);
-  process.on('SIGINT', () => void shutdown(startedServices));
-  process.on('SIGTERM', () => void shutdown(startedServices));
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
 
-  console.log('\ninfrastructure:');
-  for (const s of statuses) console.log(`  ${s.name.padEnd(12)} ${s.state.padEnd(9)} ${s.address}`);
-  console.log('\nplatform services:');
+  const wasUp = new Set((await stackStatus()).filter((s) => s.state === 'healthy').map((s) => s.name));
+  const statuses = await stackUp({ log: (m) => say(`stack: ${m}`) });
+  startedServices = statuses.filter((s) => s.managed && !wasUp.has(s.name)).map((s) => s.name);
+  for (const s of statuses) say(`${s.name.padEnd(9)} ${s.state} at ${s.address}`);
+
+  for (const [what, cmd] of [
+    ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
+    ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
+    ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
+  ] as const) {
+    say(what);
+    const [command, ...rest] = cmd;
+    const { code } = await runStreaming(command, rest, { cwd: REPO_ROOT });
+    if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
+  }
+
   for (const c of COMPONENTS) {
-    if (!existsSync(join(REPO_ROOT, c.entry))) {
-      console.log(`  ${c.name.padEnd(12)} not built yet   (${c.purpose})`);
-      continue;
+    // Readiness is probed over HTTP: another process on the port would answer for us and hide our failure.
+    if (c.ready && (await portInUse(c.ready))) {
+      throw new Error(
+        `${c.name}: ${new URL(c.ready).host} is already in use by another process (set its port variable)`,
+      );
     }
-    const [cmd, args] = c.command(c.entry);
-    const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(child);
-    console.log(`  ${c.name.padEnd(12)} started, pid ${child.pid}   (${c.purpose})`);
+    launch(c);
+    await waitReady(c);
+    say(`${c.name.padEnd(11)} running (pid ${children.get(c.name)?.pid}, log ${logFile(c.name)})`);
   }
-  if (children.length === 0) {
-    console.log('\nNo platform service is built yet: only the infrastructure runs. Ctrl-C stops it.');
-  } else {
-    console.log('\nCtrl-C stops everything.');
+
+  const progress = new Progress();
+  await progress.connect();
+  const ticker = setInterval(() => {
+    progress.sample().then(
+      (p) => say(p.line),
+      (err: unknown) => say(`progress unavailable: ${(err as Error).message}`),
+    );
+  }, PROGRESS_INTERVAL_MS);
+
+  if (!simulate) {
+    say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
+    return;
   }
-  setInterval(() => {}, 1 << 30);
+  say(`simulating traffic: npm run simulate -- ${simulatorArgs.join(' ') || '(defaults)'}`);
+  const sim = spawn(tsx, ['simulator/src/cli.ts', '--quiet', ...simulatorArgs], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.set('simulator', sim);
+  let simOut = '';
+  sim.stdout.on('data', (c: Buffer) => (simOut += c.toString('utf8')));
+  const simCode = await new Promise<number>((r) => sim.once('exit', (code) => r(code ?? 1)));
+  children.delete('simulator');
+  say(`simulator finished (exit ${simCode}); summary: ${simOut.trim().split('\n').at(-1) ?? ''}`);
+
+  // Wait for every stage to drain (no lag, workflow rows stable) before reconciling.
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  // Workflows finish after the bridge has started them: wait for the row count to hold still for a few samples.
+  let lastRows = -1;
+  let stableSamples = 0;
+  while (Date.now() < deadline && !stopping) {
+    const p = await progress.sample();
+    stableSamples = p.lags === 0 && p.rows === lastRows ? stableSamples + 1 : 0;
+    if (stableSamples >= 3) break;
+    lastRows = p.rows;
+    await sleep(PROGRESS_INTERVAL_MS);
+  }
+  clearInterval(ticker);
+  say('reconciliation report');
+  await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts'], { cwd: REPO_ROOT });
+  say('platform still running; Ctrl-C stops everything');
+  setInterval(() => {
+    progress.sample().then(
+      (p) => say(p.line),
+      () => {},
+    );
+  }, 10_000);
 }
 
 main().catch((err: unknown) => {
   console.error(`start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  void shutdown(1);
 });
