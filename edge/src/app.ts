@@ -174,7 +174,7 @@ export function createApp(deps: AppDeps): Hono {
       received_at: receivedAt,
     };
     return {
-      topic: TOPICS.webhooksDlq,
+      topic: config.benchTopic ?? TOPICS.webhooksDlq,
       key: eventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {

@@ -7,14 +7,14 @@
  *   edge-full-node     the same app on Node (@hono/node-server)
  *   edge-memsink-node  the memsink arm on Node
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
- * plus edge-full-bun at half its measured rate (p99), and Kafka's own ProducerPerformance (acks=all, same record
+ * plus edge-full-bun at half its measured rate (p99), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 3 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
@@ -274,6 +274,71 @@ function kafkaPerfTest(records: number, recordSize: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
+interface MixedResult {
+  readonly reqPerS: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Answers that differ from the expected status, plus network errors. */
+  readonly errors: number;
+}
+
+/** The simulator (all providers, default faults) against a fresh edge-full-bun, open loop at `rate`. */
+async function simulateMixed(rate: number, durationS: number): Promise<MixedResult | null> {
+  const server = await startServer('edge-full-bun');
+  try {
+    const args = [
+      '-c',
+      LOAD_CORE,
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'simulator/src/cli.ts'),
+      '--url',
+      `http://127.0.0.1:${server.port}`,
+      '--rate',
+      String(Math.max(1, Math.round(rate))),
+      '--duration',
+      String(durationS),
+      '--concurrency',
+      String(CONNECTIONS),
+      '--quiet',
+      '--truth',
+      join(tmpdir(), 'pep-edge-bench-truth.jsonl'),
+    ];
+    const out = await new Promise<string>((res) => {
+      const p = spawn('taskset', args, {
+        cwd: ROOT,
+        env: { ...process.env, STRIPE_WEBHOOK_SECRET: SECRET },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let so = '';
+      p.stdout.on('data', (d) => {
+        so += d;
+      });
+      p.once('exit', () => res(so));
+    });
+    const last = out.trim().split('\n').pop();
+    if (!last) return null;
+    const s = JSON.parse(last) as {
+      achieved_rate_per_s: number;
+      latency_ms: { p50: number; p99: number };
+      unexpected_statuses: number;
+      network_errors: number;
+    };
+    return {
+      reqPerS: s.achieved_rate_per_s,
+      p50Ms: s.latency_ms.p50,
+      p99Ms: s.latency_ms.p99,
+      errors: s.unexpected_statuses + s.network_errors,
+    };
+  } catch (err) {
+    console.error(`[edge bench] simulator run failed: ${(err as Error).message}`);
+    return null;
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function run(opts: { quick: boolean }): Promise<void> {
   const runs = opts.quick ? 1 : 3;
   const durationS = opts.quick ? 4 : 10;
@@ -313,6 +378,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     `[edge bench] edge-full-bun at ${half.toFixed(0)} req/s: p50 ${halfRate.p50Ms} ms p99 ${halfRate.p99Ms} ms`,
   );
 
+  // Mixed providers (the k6 scenario edge-mixed-providers): the simulator, open loop at the same half rate, with its
+  // default faults (invalid payloads, bad signatures, duplicates), pinned to the load core.
+  const mixed = await simulateMixed(half, durationS);
+  console.error(`[edge bench] mixed providers via simulator: ${JSON.stringify(mixed)}`);
+
   const recordSize = Buffer.byteLength(webhookBody());
   let perf: number | null = null;
   try {
@@ -337,6 +407,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
   metrics.push({ name: 'runs', unit: 'count', value: runs });
   metrics.push({ name: 'duration_per_run', unit: 's', value: durationS });
+  if (mixed) {
+    metrics.push({ name: 'mixed-providers_target_req_per_s', unit: 'req/s', value: Math.round(half) });
+    metrics.push({ name: 'mixed-providers_req_per_s', unit: 'req/s', value: mixed.reqPerS });
+    metrics.push({ name: 'mixed-providers_p50_ms', unit: 'ms', value: mixed.p50Ms });
+    metrics.push({ name: 'mixed-providers_p99_ms', unit: 'ms', value: mixed.p99Ms });
+    metrics.push({ name: 'mixed-providers_errors', unit: 'count', value: mixed.errors });
+  }
   if (perf !== null)
     metrics.push({ name: 'kafka_producer_perf_test_records_per_s', unit: 'records/s', value: Math.round(perf) });
 
