@@ -71,6 +71,30 @@ describe('inference HTTP app', () => {
     assert.equal(res.status, 413);
   });
 
+  it('scores batches in order and names the bad item', async () => {
+    const ok = await post('/fraud/score/batch', {
+      items: [
+        { event_id: 'a', amount_minor: 100, currency: 'USD', customer_id: 'c', merchant_id: 'm' },
+        { event_id: 'b', amount_minor: 2_000_000, currency: 'USD' },
+      ],
+    });
+    const body = (await ok.json()) as { results: { event_id: string; risk_level: string }[] };
+    assert.deepEqual(
+      body.results.map((r) => [r.event_id, r.risk_level]),
+      [
+        ['a', 'low'],
+        ['b', 'high'],
+      ],
+    );
+    const bad = await post('/churn/predict/batch', { items: [{ customer_id: 'c' }, { customer_id: 5 }] });
+    assert.equal(bad.status, 422);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /items\[1\]/);
+    const tooMany = await post('/retry/strategy/batch', {
+      items: new Array(501).fill({ event_id: 'e', amount_minor: 1 }),
+    });
+    assert.equal(tooMany.status, 422);
+  });
+
   it('answers 404 in the error shape', async () => {
     const res = await app.request('/nope');
     assert.equal(res.status, 404);

@@ -24,8 +24,10 @@ export const ML_ERROR_CODES = {
   internal: 'internal_error',
 } as const;
 
-/** Largest accepted request body: scoring requests are a few hundred bytes. */
-export const MAX_BODY_BYTES = 64 * 1024;
+/** Largest accepted request body: a scoring request is a few hundred bytes, a batch at most MAX_BATCH_ITEMS of them. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Most items in one batch request (`POST /<model>/batch`). */
+export const MAX_BATCH_ITEMS = 500;
 /** Longest accepted string field (ids, codes, messages). */
 const MAX_STRING_CHARS = 2048;
 /** Largest accepted count or amount: well inside Number.MAX_SAFE_INTEGER. */
@@ -172,6 +174,7 @@ export function createApp(opts: AppOptions = {}): Hono {
     fraud: 'POST /fraud/score',
     churn: 'POST /churn/predict',
     retry: 'POST /retry/strategy',
+    batches: 'POST /fraud/score/batch, /churn/predict/batch, /retry/strategy/batch',
     recovery: 'POST /recovery/recommend',
   };
   app.get('/health', (c) =>
@@ -184,6 +187,33 @@ export function createApp(opts: AppOptions = {}): Hono {
   app.post('/recovery/recommend', async (c) =>
     c.json(recommendRecovery(parseRecovery(await readBody(c.req.raw)), now())),
   );
+  // Batch forms: `{"items":[…]}` → `{"results":[…]}` in the same order, for callers that score many events at once
+  // (the batch workflow); one invalid item rejects the whole request with its index.
+  const batch =
+    <I, O>(parse: (b: Body) => I, score: (i: I) => O) =>
+    async (c: { req: { raw: Request }; json: (o: unknown) => Response }) => {
+      const body = await readBody(c.req.raw);
+      const items = body.items;
+      if (!Array.isArray(items)) throw new RequestError('items must be an array');
+      if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
+      const results = items.map((item, i) => {
+        if (!item || typeof item !== 'object' || Array.isArray(item))
+          throw new RequestError(`items[${i}] must be an object`);
+        try {
+          return score(parse(item as Body));
+        } catch (err) {
+          if (err instanceof RequestError) throw new RequestError(`items[${i}]: ${err.message}`);
+          throw err;
+        }
+      });
+      return c.json({ results });
+    };
+  app.post('/fraud/score/batch', batch(parseFraud, scoreFraud));
+  app.post(
+    '/churn/predict/batch',
+    batch(parseChurn, (i) => predictChurn(i, now())),
+  );
+  app.post('/retry/strategy/batch', batch(parseRetry, retryStrategy));
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
   app.onError((err, c) => {
     if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);

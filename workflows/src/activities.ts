@@ -10,15 +10,19 @@ import type pg from 'pg';
 import {
   claimEvents,
   customerHistory,
+  customersHistory,
   earlierFailures,
   ensureQuarantineReviewColumns,
+  failuresByObject,
   persistEnrichedEvent,
+  persistEnrichedEvents,
 } from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
 import { churnFeatures } from './history.ts';
 import type { InferenceClient } from './inference-client.ts';
 import { type BusinessRulesConfig, validateBusinessRules } from './rules.ts';
 import type {
+  ChurnFeatures,
   ChurnResult,
   FraudResult,
   PaymentActivities,
@@ -27,6 +31,8 @@ import type {
   ReviewActivities,
   ReviewDecision,
   ReviewResolution,
+  ScoreItem,
+  ScoreResult,
 } from './types.ts';
 
 export interface PaymentActivityDeps {
@@ -133,6 +139,138 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
     async claimEvents(eventIds, workflowId) {
       return claimEvents(deps.pool, eventIds, workflowId);
+    },
+
+    async validateRulesBatch(events) {
+      return events.map((e) => validateBusinessRules(e, deps.rules));
+    },
+
+    async scoreEventsBatch(items): Promise<ScoreResult[]> {
+      // Reads for the whole batch: customers' histories and earlier failures of the same provider objects.
+      const customers = [...new Set(items.map((i) => i.event.customer_id).filter((c): c is string => !!c))];
+      const failedObjects = items
+        .filter((i) => i.outcome === 'failed' && i.event.provider && i.event.object_id)
+        .map((i) => ({ provider: i.event.provider as string, objectId: i.event.object_id as string }));
+      const [histories, failures] = await Promise.all([
+        customersHistory(deps.pool, customers),
+        failuresByObject(deps.pool, failedObjects),
+      ]);
+      const fraudIdx: number[] = [];
+      const retryIdx: number[] = [];
+      const churnIdx: number[] = [];
+      const retryAttempts: number[] = [];
+      const churnBodies: unknown[] = [];
+      const churnFeaturesList: ChurnFeatures[] = [];
+      items.forEach((item, i) => {
+        const e = item.event;
+        if (item.outcome === 'succeeded') fraudIdx.push(i);
+        if (item.outcome === 'failed') {
+          retryIdx.push(i);
+          const seen = failures.filter(
+            (f) => f.provider === e.provider && f.object_id === e.object_id && f.event_id !== e.event_id,
+          ).length;
+          const declared = Number(e.metadata.retry_attempt_count);
+          retryAttempts.push(Math.max(seen + 1, Number.isSafeInteger(declared) && declared > 0 ? declared : 1));
+        }
+        if (e.customer_id) {
+          const at = eventTime(e, now);
+          // History from the database plus the batch's own earlier events of the same customer.
+          const inBatch = items
+            .filter((o) => o !== item && o.event.customer_id === e.customer_id && o.outcome !== 'other')
+            .map((o) => ({ event_id: o.event.event_id, outcome: o.outcome, at: eventTime(o.event, now) }));
+          const history = [...(histories.get(e.customer_id) ?? []), ...inBatch]
+            .filter((h) => h.event_id !== e.event_id && (h.at === null || h.at.getTime() <= at.getTime()))
+            .sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
+          const features = churnFeatures(history, { outcome: item.outcome, at });
+          churnIdx.push(i);
+          churnFeaturesList.push(features);
+          churnBodies.push({ customer_id: e.customer_id, merchant_id: e.merchant_id, ...features });
+        }
+      });
+      const post = async <T>(path: string, bodies: unknown[]): Promise<T[]> => {
+        if (bodies.length === 0) return [];
+        const r = await deps.inference.post<{ results: T[] }>(path, { items: bodies });
+        if (!Array.isArray(r.results) || r.results.length !== bodies.length) {
+          throw new Error(`${path} answered ${r.results?.length} results for ${bodies.length} items`);
+        }
+        return r.results;
+      };
+      const [fraud, retry, churn] = await Promise.all([
+        post<FraudResult>(
+          '/fraud/score/batch',
+          fraudIdx.map((i) => {
+            const e = (items[i] as ScoreItem).event;
+            return {
+              event_id: e.event_id,
+              amount_minor: e.amount_minor,
+              currency: e.currency,
+              customer_id: e.customer_id,
+              merchant_id: e.merchant_id,
+              payment_method_type: e.payment_method_type,
+              card_brand: e.card_brand,
+            };
+          }),
+        ),
+        post<Omit<RetryStrategyResult, 'attempt_count'>>(
+          '/retry/strategy/batch',
+          retryIdx.map((i, k) => {
+            const e = (items[i] as ScoreItem).event;
+            return {
+              event_id: e.event_id,
+              failure_code: e.failure_code,
+              failure_message: e.failure_message,
+              amount_minor: e.amount_minor,
+              attempt_count: Math.min(retryAttempts[k] as number, 1000),
+            };
+          }),
+        ),
+        post<{
+          churn_probability: number;
+          risk_level: string;
+          risk_factors: string[];
+          days_to_churn_estimate: number | null;
+          model_version: string;
+        }>('/churn/predict/batch', churnBodies),
+      ]);
+      type Scores = { fraud: FraudResult | null; retryStrategy: RetryStrategyResult | null; churn: ChurnResult | null };
+      const out: Scores[] = items.map(() => ({ fraud: null, retryStrategy: null, churn: null }));
+      fraudIdx.forEach((i, k) => {
+        const r = fraud[k] as FraudResult;
+        (out[i] as Scores).fraud = {
+          fraud_score: r.fraud_score,
+          risk_level: r.risk_level,
+          risk_factors: r.risk_factors ?? [],
+          model_version: r.model_version,
+        };
+      });
+      retryIdx.forEach((i, k) => {
+        const r = retry[k] as Omit<RetryStrategyResult, 'attempt_count'>;
+        (out[i] as Scores).retryStrategy = {
+          action: r.action,
+          delay_seconds: r.delay_seconds,
+          max_attempts: r.max_attempts,
+          confidence: r.confidence,
+          reason: r.reason,
+          model_version: r.model_version,
+          attempt_count: retryAttempts[k] as number,
+        };
+      });
+      churnIdx.forEach((i, k) => {
+        const r = churn[k] as (typeof churn)[number];
+        (out[i] as Scores).churn = {
+          churn_score: r.churn_probability,
+          risk_level: r.risk_level,
+          risk_factors: r.risk_factors ?? [],
+          days_to_churn_estimate: r.days_to_churn_estimate,
+          model_version: r.model_version,
+          features: churnFeaturesList[k] as ChurnFeatures,
+        };
+      });
+      return out;
+    },
+
+    async persistEventsBatch(enriched) {
+      return persistEnrichedEvents(deps.pool, enriched);
     },
   };
 }

@@ -167,6 +167,28 @@ export function persistValues(x: EnrichedEvent): unknown[] {
   return PERSIST_COLUMNS.map((c) => row[c]);
 }
 
+/** Multi-row form of persistEnrichedEvent: one statement for the whole batch (at most MAX_BATCH_EVENTS rows). */
+export async function persistEnrichedEvents(pool: pg.Pool, xs: readonly EnrichedEvent[]): Promise<PersistResult[]> {
+  if (xs.length === 0) return [];
+  const n = PERSIST_COLUMNS.length;
+  const values: unknown[] = [];
+  const tuples = xs.map((x, r) => {
+    values.push(...persistValues(x));
+    return `(${PERSIST_COLUMNS.map((_, c) => `$${r * n + c + 1}`).join(', ')})`;
+  });
+  const sql = PERSIST_SQL.replace(/VALUES \([^)]*\)/, `VALUES ${tuples.join(',\n')}`).replace(
+    'RETURNING id::text AS id',
+    'RETURNING event_id, id::text AS id',
+  );
+  const { rows } = await pool.query<{ event_id: string; id: string; inserted: boolean }>(sql, values);
+  const byId = new Map(rows.map((r) => [r.event_id, r]));
+  return xs.map((x) => {
+    const row = byId.get(x.event.event_id);
+    if (!row) throw new Error(`upsert of ${x.event.event_id} returned no row`);
+    return { rowId: row.id, table: 'payment_events', inserted: row.inserted };
+  });
+}
+
 /** Idempotent upsert keyed by event_id: a retried activity (same run) rewrites the same values. */
 export async function persistEnrichedEvent(pool: pg.Pool, x: EnrichedEvent): Promise<PersistResult> {
   const { rows } = await pool.query<{ id: string; inserted: boolean }>(PERSIST_SQL, persistValues(x));
@@ -222,4 +244,42 @@ export async function claimEvents(pool: pg.Pool, eventIds: readonly string[], wo
     [eventIds, workflowId],
   );
   return rows.map((r) => r.event_id);
+}
+
+/** Newest history rows (up to MAX_CHURN_HISTORY_ROWS each) of several customers, newest first per customer. */
+export async function customersHistory(
+  pool: pg.Pool,
+  customerIds: readonly string[],
+): Promise<Map<string, (HistoryRow & { event_id: string })[]>> {
+  const out = new Map<string, (HistoryRow & { event_id: string })[]>();
+  if (customerIds.length === 0) return out;
+  const { rows } = await pool.query<{ customer_id: string; event_id: string; outcome: Outcome; at: Date | null }>(
+    `SELECT customer_id, event_id, outcome, at FROM (
+       SELECT customer_id, event_id, outcome, provider_created_at AS at,
+              row_number() OVER (PARTITION BY customer_id ORDER BY provider_created_at DESC NULLS LAST, id DESC) AS rn
+         FROM payment_events WHERE customer_id = ANY($1::text[]) AND outcome <> 'other') t
+      WHERE rn <= ${MAX_CHURN_HISTORY_ROWS}
+      ORDER BY customer_id, rn`,
+    [customerIds],
+  );
+  for (const r of rows) {
+    const list = out.get(r.customer_id) ?? [];
+    list.push({ event_id: r.event_id, outcome: r.outcome, at: r.at });
+    out.set(r.customer_id, list);
+  }
+  return out;
+}
+
+/** Failed events per `provider object_id` among `objects`, for the retry attempt numbers of a batch. */
+export async function failuresByObject(
+  pool: pg.Pool,
+  objects: readonly { provider: string; objectId: string }[],
+): Promise<{ provider: string; object_id: string; event_id: string }[]> {
+  if (objects.length === 0) return [];
+  const { rows } = await pool.query<{ provider: string; object_id: string; event_id: string }>(
+    `SELECT provider, object_id, event_id FROM payment_events
+      WHERE outcome = 'failed' AND object_id = ANY($1::text[]) AND provider = ANY($2::text[])`,
+    [objects.map((o) => o.objectId), [...new Set(objects.map((o) => o.provider))]],
+  );
+  return rows;
 }

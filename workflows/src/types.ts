@@ -123,6 +123,21 @@ export interface PaymentActivities {
    * workflow id). An id claimed by another workflow, or stored by another workflow, is not returned.
    */
   claimEvents(eventIds: readonly string[], workflowId: string): Promise<string[]>;
+  /** Batch forms used by PaymentBatchWorkflow: one activity per step for the whole batch, results in input order. */
+  validateRulesBatch(events: readonly UnifiedEvent[]): Promise<RulesResult[]>;
+  scoreEventsBatch(items: readonly ScoreItem[]): Promise<ScoreResult[]>;
+  persistEventsBatch(enriched: readonly EnrichedEvent[]): Promise<PersistResult[]>;
+}
+
+export interface ScoreItem {
+  readonly event: UnifiedEvent;
+  readonly outcome: Outcome;
+}
+
+export interface ScoreResult {
+  readonly fraud: FraudResult | null;
+  readonly retryStrategy: RetryStrategyResult | null;
+  readonly churn: ChurnResult | null;
 }
 
 // ----------------------------------------------------------------------------------------------------- review

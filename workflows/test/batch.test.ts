@@ -1,12 +1,13 @@
 /**
  * PaymentBatchWorkflow (the bridge's batch mode) against the real services: events of a redelivered batch cut at
  * different offsets are claimed once, a duplicate inside one batch is processed once, an event already stored by a
- * per-event workflow is not processed again, and a failing event fails the batch visibly while the others are stored.
+ * per-event workflow is not processed again, a failing step fails the batch visibly, and the batch stores the same
+ * rows as the per-event workflow would (churn sees the batch's own earlier events).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { paymentWorkflowId } from '@pep/contracts';
-import { type Client, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
 import type { PaymentBatchResult } from '../src/types.ts';
 import type { RunningWorker } from '../src/worker.ts';
@@ -26,7 +27,7 @@ describe('batch workflow', () => {
   before(async () => {
     pool = await setupDb();
     inference = await startInference(async (path) =>
-      path === '/fraud/score' && failFraudFor !== '' ? new Response('{}', { status: 503 }) : undefined,
+      path.startsWith('/fraud/score') && failFraudFor !== '' ? new Response('{}', { status: 503 }) : undefined,
     );
     worker = await startTestWorker(taskQueue, inference.url, pool);
     temporal = await temporalClient();
@@ -64,6 +65,31 @@ describe('batch workflow', () => {
     });
   }
 
+  it('stores the same decisions as the per-event path, churn included', async () => {
+    const customer = uniq('cus_batch');
+    const evs = [0, 1, 2, 3].map((i) =>
+      unifiedEvent('stripe', {
+        customer_id: customer,
+        status: i === 0 ? 'succeeded' : 'failed',
+        event_type: i === 0 ? 'payment.succeeded' : 'payment.failed',
+        failure_code: i === 0 ? null : 'card_declined',
+        provider_created_at: new Date(Date.UTC(2026, 0, 1 + i * 20)).toISOString(),
+      }),
+    );
+    const r = (await client.workflow.execute('PaymentBatchWorkflow', {
+      taskQueue,
+      workflowId: uniq('payment-batch'),
+      args: [{ events: evs, activityMode: 'local' }],
+    })) as PaymentBatchResult;
+    const last = r.results[3] as { churn_risk_level: string; retry_strategy: { action: string } };
+    assert.equal(last.churn_risk_level, 'critical');
+    assert.equal(last.retry_strategy.action, 'do_not_retry');
+    const [row] = await rowsFor(pool, evs[3]?.event_id as string);
+    assert.equal(row.churn_features.consecutive_failures, 3);
+    assert.equal(row.retry_strategy.attempt_count, 1);
+    assert.equal((r.results[0] as { risk_level: string }).risk_level, 'low');
+  });
+
   it('does not process again an event stored by a per-event workflow', async () => {
     const e = unifiedEvent('square', { status: 'completed', event_type: 'payment.updated' });
     await client.workflow.execute('PaymentEventWorkflow', {
@@ -79,7 +105,7 @@ describe('batch workflow', () => {
     assert.equal(r.results[0]?.status, 'duplicate');
   });
 
-  it('fails the batch visibly when one event keeps failing, and stores the others', async () => {
+  it('fails the batch visibly when its scoring step keeps failing, and stores nothing of it', async () => {
     const ok = unifiedEvent('stripe', { status: 'failed', event_type: 'payment.failed', failure_code: 'timeout' });
     const bad = unifiedEvent('adyen', { status: 'authorized', event_type: 'payment.authorized' });
     failFraudFor = bad.event_id as string;
@@ -101,8 +127,10 @@ describe('batch workflow', () => {
           (x: unknown) => x,
         );
       assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.message), new RegExp(`1 of 2 events failed: ${bad.event_id}`));
-      assert.equal((await rowsFor(pool, ok.event_id as string)).length, 1);
+      // Local activity failures reach the client unwrapped (an ApplicationFailure), remote ones in an ActivityFailure.
+      const cause = err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
+      assert.match(String(cause?.message), /fraud\/score\/batch answered 503/);
+      assert.equal((await rowsFor(pool, ok.event_id as string)).length, 0);
       assert.equal((await rowsFor(pool, bad.event_id as string)).length, 0);
     } finally {
       failFraudFor = '';

@@ -120,6 +120,14 @@ describe('failures are retried, then visible', () => {
       assert.equal(r.status, 'processed');
       assert.equal(r.risk_level, 'medium');
       assert.equal((await rowsFor(pool, e.event_id as string)).length, 1);
+      const blocked = unifiedEvent('stripe', { merchant_id: 'merch_blocked_001' });
+      const rb = (await client.workflow.execute('PaymentEventWorkflow', {
+        taskQueue,
+        workflowId: paymentWorkflowId(blocked.event_id as string),
+        args: [{ event: blocked, activityMode: 'local' }],
+      })) as PaymentEventResult;
+      assert.equal(rb.status, 'rejected');
+      assert.equal((await rowsFor(pool, blocked.event_id as string))[0]?.validation_status, 'failed');
     } finally {
       await worker.shutdown();
       await inference.close();

@@ -92,7 +92,7 @@ describe('replay of recorded histories', () => {
       ],
     });
     recorded.push({
-      name: 'payment-batch',
+      name: 'payment-batch-batched-activities',
       workflowId: batchId,
       history: await client.workflow.getHandle(batchId).fetchHistory(),
     });
