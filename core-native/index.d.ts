@@ -43,11 +43,20 @@ export declare function featureSpecJson(): string
 
 export declare function limits(): NativeLimits
 
+/**
+ * The result of a batch call, packed into four allocations (each JS-visible array costs an
+ * external allocation and a finalizer, which dominates small calls). `index` layout:
+ * `[nEvents, nDlq, eventsDataBytes, eventsKeyBytes]`, then for the events and then the DLQ
+ * records, five runs of `n` values: offsets, lengths, key offsets, key lengths, source indexes.
+ * `data` and `keys` hold the events' bytes first, then the DLQ records'; offsets are relative to
+ * the start of their own part. `src/native.ts` turns this into `RecordSet` views without copying.
+ */
 export interface NativeBatchResult {
   /** Per input message: 0 normalized, 1 DLQ, 2 mixed (multi-item Adyen). */
   status: Uint8Array
-  events: NativeRecordSet
-  dlq: NativeRecordSet
+  data: Buffer
+  keys: Buffer
+  index: Uint32Array
 }
 
 export interface NativeConfig {
@@ -60,17 +69,4 @@ export interface NativeLimits {
   maxBatchMessages: number
   maxBatchBytes: number
   maxMessageBytes: number
-}
-
-/** One set of output records: concatenated JSON bytes and per-record indexes. */
-export interface NativeRecordSet {
-  data: Buffer
-  offsets: Uint32Array
-  lengths: Uint32Array
-  keys: Buffer
-  keyOffsets: Uint32Array
-  /** 0 = no key (a DLQ record whose raw id is unknown). */
-  keyLengths: Uint32Array
-  /** Index of the input message that produced each record. */
-  sourceIndex: Uint32Array
 }

@@ -13,6 +13,7 @@
 //! The tree lives in a bump arena that the batch loop resets per message, so parsing does no
 //! per-container heap allocation and nothing is freed piecemeal. Not for: serializing (`canon.rs`).
 
+use bumpalo::collections::{String as BumpString, Vec as BumpVec};
 pub use bumpalo::Bump;
 
 /// Maximum container nesting accepted in any payload or feature record.
@@ -98,8 +99,8 @@ pub fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<Value<'a>, ParseError
         b: text.as_bytes(),
         i: 0,
         arena,
-        values: Vec::new(),
-        members: Vec::new(),
+        values: BumpVec::with_capacity_in(64, arena),
+        members: BumpVec::with_capacity_in(128, arena),
     };
     p.ws();
     let v = p.value(0)?;
@@ -125,8 +126,8 @@ struct Parser<'a> {
     i: usize,
     arena: &'a Bump,
     /// Shared scratch stacks: a container's children are gathered here, then copied into the arena.
-    values: Vec<Value<'a>>,
-    members: Vec<Member<'a>>,
+    values: BumpVec<'a, Value<'a>>,
+    members: BumpVec<'a, Member<'a>>,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -291,7 +292,7 @@ impl<'a> Parser<'a> {
             b'\\' => {}
             _ => return Err(ParseError),
         }
-        let mut out = String::with_capacity(self.i - start + 16);
+        let mut out = BumpString::with_capacity_in(self.i - start + 16, self.arena);
         out.push_str(&self.s[start..self.i]);
         loop {
             let run = self.i;
@@ -301,7 +302,7 @@ impl<'a> Parser<'a> {
                 None => return Err(ParseError),
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(self.arena.alloc_str(&out));
+                    return Ok(out.into_bump_str());
                 }
                 Some(b'\\') => {
                     self.i += 1;

@@ -15,37 +15,43 @@ pub struct NativeConfig {
     pub amount_max_minor: Option<HashMap<String, f64>>,
 }
 
-/// One set of output records: concatenated JSON bytes and per-record indexes.
-#[napi(object)]
-pub struct NativeRecordSet {
-    pub data: Buffer,
-    pub offsets: Uint32Array,
-    pub lengths: Uint32Array,
-    pub keys: Buffer,
-    pub key_offsets: Uint32Array,
-    /// 0 = no key (a DLQ record whose raw id is unknown).
-    pub key_lengths: Uint32Array,
-    /// Index of the input message that produced each record.
-    pub source_index: Uint32Array,
-}
-
+/// The result of a batch call, packed into four allocations (each JS-visible array costs an
+/// external allocation and a finalizer, which dominates small calls). `index` layout:
+/// `[nEvents, nDlq, eventsDataBytes, eventsKeyBytes]`, then for the events and then the DLQ
+/// records, five runs of `n` values: offsets, lengths, key offsets, key lengths, source indexes.
+/// `data` and `keys` hold the events' bytes first, then the DLQ records'; offsets are relative to
+/// the start of their own part. `src/native.ts` turns this into `RecordSet` views without copying.
 #[napi(object)]
 pub struct NativeBatchResult {
     /// Per input message: 0 normalized, 1 DLQ, 2 mixed (multi-item Adyen).
     pub status: Uint8Array,
-    pub events: NativeRecordSet,
-    pub dlq: NativeRecordSet,
+    pub data: Buffer,
+    pub keys: Buffer,
+    pub index: Uint32Array,
 }
 
-fn record_set(s: RecordSet) -> NativeRecordSet {
-    NativeRecordSet {
-        data: s.data.into(),
-        offsets: s.offsets.into(),
-        lengths: s.lengths.into(),
-        keys: s.keys.into(),
-        key_offsets: s.key_offsets.into(),
-        key_lengths: s.key_lengths.into(),
-        source_index: s.source_index.into(),
+fn pack(status: Vec<u8>, mut ev: RecordSet, dl: RecordSet) -> NativeBatchResult {
+    let mut index = Vec::with_capacity(4 + 5 * (ev.len() + dl.len()));
+    index.extend_from_slice(&[
+        ev.len() as u32,
+        dl.len() as u32,
+        ev.data.len() as u32,
+        ev.keys.len() as u32,
+    ]);
+    for set in [&ev, &dl] {
+        index.extend_from_slice(&set.offsets);
+        index.extend_from_slice(&set.lengths);
+        index.extend_from_slice(&set.key_offsets);
+        index.extend_from_slice(&set.key_lengths);
+        index.extend_from_slice(&set.source_index);
+    }
+    ev.data.extend_from_slice(&dl.data);
+    ev.keys.extend_from_slice(&dl.keys);
+    NativeBatchResult {
+        status: status.into(),
+        data: ev.data.into(),
+        keys: ev.keys.into(),
+        index: index.into(),
     }
 }
 
@@ -145,11 +151,7 @@ impl NativeCore {
         }
         let out = normalize::normalize_batch(&msgs, normalized_at_ms, &self.bounds)
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(NativeBatchResult {
-            status: out.status.into(),
-            events: record_set(out.events),
-            dlq: record_set(out.dlq),
-        })
+        Ok(pack(out.status, out.events, out.dlq))
     }
 
     /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
@@ -282,13 +284,14 @@ pub fn bench_crossing_probe(
         + kafka_offsets.len()
         + received_at_ms.len()
         + normalized_at_ms as usize;
-    let empty = || RecordSet {
+    // Same output shape and sizes as a batch where every message yields one event.
+    let per_event = RecordSet {
         offsets: vec![0; n.min(keep)],
+        lengths: vec![0; n],
+        key_offsets: vec![0; n],
+        key_lengths: vec![0; n],
+        source_index: vec![0; n],
         ..Default::default()
     };
-    NativeBatchResult {
-        status: vec![0u8; n].into(),
-        events: record_set(empty()),
-        dlq: record_set(RecordSet::default()),
-    }
+    pack(vec![0u8; n], per_event, RecordSet::default())
 }
