@@ -187,3 +187,48 @@ for (const impl of ['native', 'js'] as const) {
     );
   });
 }
+
+test('an output larger than the broker accepts becomes a small RECORD_TOO_LARGE DLQ record, the partition moves on', async () => {
+  const topic = topicOf.stripe as string;
+  const out = outputs('big');
+  await createTopics(admin, [out.normalized, out.dlq], 1);
+  // A ~950 KB Stripe event: its DLQ record (payload inside) would exceed the ~1 MiB broker limit.
+  const big = JSON.stringify({
+    id: 'evt_big',
+    type: 'charge.succeeded',
+    data: { object: { id: 'ch_big', blob: 'x'.repeat(950_000) } },
+  });
+  const start = (await admin.fetchTopicOffsets(topic))[0]?.high as string;
+  await produce(kafka, topic, [
+    { key: 'evt_big', value: big },
+    { key: 'evt_after', value: 'not json' },
+  ]);
+  const group = `${prefix}big`;
+  await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: start }] });
+  const t = new Transformer(
+    loadTransformerConfig({
+      ...process.env,
+      TRANSFORMER_INPUT_TOPICS: topic,
+      TRANSFORMER_NORMALIZED_TOPIC: out.normalized,
+      TRANSFORMER_DLQ_TOPIC: out.dlq,
+      TRANSFORMER_GROUP_ID: group,
+      TRANSFORMER_METRICS_PORT: '0',
+    }),
+    await loadCore({ impl: 'native' }),
+    silentLogger,
+  );
+  await t.start();
+  try {
+    await waitFor('both committed', async () => t.metrics.inputs.get({ topic }) === 2, 60_000);
+  } finally {
+    await t.stop();
+  }
+  const recs = await readAll(kafka, [out.normalized, out.dlq]);
+  await deleteTopics(admin, [out.normalized, out.dlq]);
+  assert.equal(recs.length, 2);
+  const first = JSON.parse(String(recs.find((r) => r.headers['source-offset'] === start)?.value));
+  assert.equal(first.failure_reason, 'RECORD_TOO_LARGE');
+  assert.equal(first.source_topic, topic);
+  assert.equal(String(first.kafka_offset), start);
+  assert.equal(first.original_payload, null);
+});

@@ -56,6 +56,8 @@ export class QuarantineConsumer {
     private readonly cfg: QuarantineConfig,
     private readonly log: Logger,
     pool?: pg.Pool,
+    /** Called when the consumer stopped for good (kafkajs will not restart it); main.ts exits the process. */
+    private readonly onFatal: (err: Error) => void = () => undefined,
   ) {
     this.ownsPool = !pool;
     this.pool = pool ?? new pg.Pool({ connectionString: cfg.databaseUrl, max: 2 });
@@ -83,9 +85,11 @@ export class QuarantineConsumer {
     consumer.on(consumer.events.GROUP_JOIN, (e) =>
       this.log.info('partitions assigned', { assignment: e.payload.memberAssignment }),
     );
-    consumer.on(consumer.events.CRASH, (e) =>
-      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart }),
-    );
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart });
+      // kafkajs gives up on non-retriable errors: the consumer is gone, so the process must not look alive.
+      if (!e.payload.restart) this.onFatal(e.payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.tableOf.keys()], fromBeginning: true });
     await consumer.run({

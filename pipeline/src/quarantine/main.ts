@@ -15,7 +15,10 @@ const log = createLogger(cfg.logLevel, { service: 'quarantine' });
 async function main(): Promise<void> {
   const applied = await migrate({ databaseUrl: cfg.databaseUrl });
   log.info('migrations checked', { database: redactUrl(cfg.databaseUrl), applied });
-  const consumer = new QuarantineConsumer(cfg, log);
+  const consumer = new QuarantineConsumer(cfg, log, undefined, (err) => {
+    log.error('consumer stopped for good, exiting so the supervisor restarts it', { err });
+    process.exit(1);
+  });
   const server =
     cfg.metricsPort > 0 ? await serveMetrics(consumer.metrics.registry, cfg.metricsHost, cfg.metricsPort) : null;
   if (server) log.info('metrics listening', { url: `http://${cfg.metricsHost}:${cfg.metricsPort}/metrics` });

@@ -14,7 +14,10 @@ export async function runTransformer(
   normalizer: Normalizer,
   log: Logger,
 ): Promise<Transformer> {
-  const transformer = new Transformer(cfg, normalizer, log);
+  const transformer = new Transformer(cfg, normalizer, log, (err) => {
+    log.error('consumer stopped for good, exiting so the supervisor restarts it', { err });
+    process.exit(1);
+  });
   const server =
     cfg.metricsPort > 0 ? await serveMetrics(transformer.metrics.registry, cfg.metricsHost, cfg.metricsPort) : null;
   if (server) log.info('metrics listening', { url: `http://${cfg.metricsHost}:${cfg.metricsPort}/metrics` });

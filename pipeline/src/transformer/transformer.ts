@@ -16,7 +16,16 @@
  * core-native.
  */
 import { RAW_HEADERS } from '@pep/contracts';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  KafkaMessage,
+  Message,
+  Producer,
+  TopicMessages,
+} from 'kafkajs';
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
@@ -162,6 +171,67 @@ export function toMessages(
   return out;
 }
 
+/** Header marking a DLQ record that replaced an output too large for the broker. */
+const OVERSIZE_HEADER = 'oversize-replaced';
+
+/** Approximate bytes of a produced record (value, key, headers). */
+export function messageBytes(m: Message): number {
+  let n = (m.value as Buffer | null)?.length ?? 0;
+  n += typeof m.key === 'string' ? Buffer.byteLength(m.key) : ((m.key as Buffer | null)?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + String(v).length;
+  return n + 64;
+}
+
+/**
+ * A small DLQ record standing in for an output the broker would refuse (message.max.bytes): the raw record is
+ * still in its topic at the coordinates given, so nothing is lost; the payload is omitted, not truncated.
+ */
+export function oversizeDlqRecord(m: Message, what: string): Message {
+  const h = m.headers ?? {};
+  const text = (k: string) => (h[k] === undefined ? null : String(h[k]));
+  const size = (m.value as Buffer | null)?.length ?? 0;
+  let ids: { event_id: unknown; provider: unknown; provider_event_id: unknown } = {
+    event_id: null,
+    provider: null,
+    provider_event_id: null,
+  };
+  try {
+    const v = JSON.parse(String(m.value));
+    ids = {
+      event_id: v.event_id ?? null,
+      provider: v.provider ?? null,
+      provider_event_id: v.provider_event_id ?? null,
+    };
+  } catch {
+    // keep nulls: the record is ours, but if it does not parse the ids are simply unknown
+  }
+  const now = new Date().toISOString();
+  return {
+    key: m.key ?? null,
+    headers: { ...h, [OVERSIZE_HEADER]: what },
+    value: JSON.stringify({
+      ...ids,
+      item_index: null,
+      original_payload: null,
+      original_payload_encoding: null,
+      validation_errors: [
+        {
+          field: 'payload',
+          code: 'RECORD_TOO_LARGE',
+          message: `${what} of ${size} bytes exceeds the output record limit; the raw record stays at its source coordinates`,
+        },
+      ],
+      failure_reason: 'RECORD_TOO_LARGE',
+      source_topic: text('source-topic'),
+      kafka_partition: Number(text('source-partition')),
+      kafka_offset: Number(text('source-offset')),
+      received_at: text('received-at'),
+      quarantined_at: now,
+      schema_version: 1,
+    }),
+  };
+}
+
 interface PendingChunk {
   readonly topic: string;
   readonly partition: number;
@@ -187,6 +257,8 @@ export class Transformer {
     private readonly cfg: TransformerConfig,
     private readonly normalizer: Normalizer,
     private readonly log: Logger,
+    /** Called when the consumer stopped for good (kafkajs will not restart it); run.ts exits the process. */
+    private readonly onFatal: (err: Error) => void = () => undefined,
   ) {
     this.kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.clientId, log });
   }
@@ -241,9 +313,11 @@ export class Transformer {
         generation: (e.payload as { generationId?: number }).generationId,
       }),
     );
-    consumer.on(consumer.events.CRASH, (e) =>
-      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart }),
-    );
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart });
+      // kafkajs gives up on non-retriable errors: the consumer is gone, so the process must not look alive.
+      if (!e.payload.restart) this.onFatal(e.payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.cfg.inputTopics], fromBeginning: this.cfg.fromBeginning });
     await consumer.run({
@@ -301,8 +375,19 @@ export class Transformer {
     }
     const ordinal = { next: new Uint32Array(chunk.length), total };
     const source = { topic, partition, messages: chunk };
-    const events = toMessages(out.events, source, ordinal);
+    const events: Message[] = [];
     const dlq = toMessages(out.dlq, source, ordinal);
+    for (const m of toMessages(out.events, source, ordinal)) {
+      if (messageBytes(m) <= this.cfg.maxRecordBytes) events.push(m);
+      else dlq.push(oversizeDlqRecord(m, 'normalized event'));
+    }
+    for (let i = 0; i < dlq.length; i++) {
+      const m = dlq[i] as Message;
+      if (messageBytes(m) > this.cfg.maxRecordBytes) dlq[i] = oversizeDlqRecord(m, 'validation DLQ record');
+    }
+    if (dlq.some((m) => m.headers?.[OVERSIZE_HEADER])) {
+      this.log.warn('oversize outputs replaced by RECORD_TOO_LARGE DLQ records', { topic, partition });
+    }
     const nextOffset = (BigInt((chunk[chunk.length - 1] as KafkaMessage).offset) + 1n).toString();
 
     await new Promise<void>((resolve, reject) => {
@@ -362,16 +447,39 @@ export class Transformer {
     }
   }
 
+  /** Produce requests of at most maxRequestBytes each, so no partition's record batch exceeds the broker's limit. */
+  private requests(items: readonly PendingChunk[]): TopicMessages[][] {
+    const requests: TopicMessages[][] = [];
+    let current = new Map<string, Message[]>();
+    let bytes = 0;
+    const flush = () => {
+      if (current.size) requests.push([...current].map(([topic, messages]) => ({ topic, messages })));
+      current = new Map();
+      bytes = 0;
+    };
+    const add = (topic: string, m: Message) => {
+      const n = messageBytes(m);
+      if (bytes + n > this.cfg.maxRequestBytes && bytes > 0) flush();
+      const list = current.get(topic) ?? [];
+      list.push(m);
+      current.set(topic, list);
+      bytes += n;
+    };
+    for (const it of items) {
+      for (const m of it.events) add(this.cfg.normalizedTopic, m);
+      for (const m of it.dlq) add(this.cfg.dlqTopic, m);
+    }
+    flush();
+    return requests;
+  }
+
   private async commitItems(items: readonly PendingChunk[]): Promise<void> {
-    const events = items.flatMap((it) => it.events);
-    const dlq = items.flatMap((it) => it.dlq);
-    const topicMessages = [
-      ...(events.length ? [{ topic: this.cfg.normalizedTopic, messages: events }] : []),
-      ...(dlq.length ? [{ topic: this.cfg.dlqTopic, messages: dlq }] : []),
-    ];
+    const requests = this.requests(items);
     const producer = await this.ensureProducer();
     if (this.cfg.mode !== 'exactly_once') {
-      await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      for (const topicMessages of requests) {
+        await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      }
       return;
     }
     const offsets = new Map<string, { partition: number; offset: string }[]>();
@@ -382,7 +490,9 @@ export class Transformer {
     }
     const tx = await producer.transaction();
     try {
-      if (topicMessages.length) await tx.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      for (const topicMessages of requests) {
+        await tx.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+      }
       await tx.sendOffsets({
         consumerGroupId: this.cfg.groupId,
         topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
