@@ -39,17 +39,21 @@ export function implChoice(env: NodeJS.ProcessEnv = process.env): ImplChoice {
 export async function loadCore(options: { impl?: ImplChoice; config?: CoreConfig } = {}): Promise<CoreImpl> {
   const choice = options.impl ?? implChoice();
   if (choice === 'js') return createJsCore(options.config);
+  let binding: Awaited<ReturnType<typeof loadNativeBinding>>;
   try {
-    const binding = await loadNativeBinding();
-    return createNativeCore(binding, options.config);
+    binding = await loadNativeBinding();
   } catch (cause) {
     lastNativeError = cause;
     if (choice === 'native') {
       throw new CoreLoadError(
         'the native addon could not be loaded (build it with `npm run build -w @pep/core-native`)',
-        { cause },
+        {
+          cause,
+        },
       );
     }
     return createJsCore(options.config);
   }
+  // Outside the try: a bad configuration is the caller's error, not a load failure.
+  return createNativeCore(binding, options.config);
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { packBatch, recordKey, recordStrings } from '../src/index.ts';
+import { loadCore, packBatch, recordKey, recordStrings } from '../src/index.ts';
 import { type Case, caseMessage, cases, golden, impls, NORMALIZED_AT_MS } from './helpers.ts';
 
 const { native, js } = await impls();
@@ -92,4 +92,20 @@ test('an invalid receivedAtMs sends the message to the DLQ with a reason', () =>
     assert.equal(r.events.length, 0);
     assert.equal(JSON.parse(r.dlq[0] as string).failure_reason, 'INVALID_RECEIVED_AT');
   }
+});
+
+test('per-currency amount bounds are configurable, identically in both implementations', async () => {
+  const cfg = { amountMaxMinor: { USD: 1999 } };
+  const msg = caseMessage(cases[0] as Case, 0); // 2000 USD
+  const outs = [];
+  for (const impl of ['native', 'js'] as const) {
+    const core = await loadCore({ impl, config: cfg });
+    const r = core.normalizeOne(msg, { normalizedAtMs: NORMALIZED_AT_MS });
+    assert.equal(r.events.length, 0);
+    assert.equal(JSON.parse(r.dlq[0] as string).failure_reason, 'INVALID_AMOUNT_TOO_LARGE');
+    outs.push(r.dlq[0]);
+    await assert.rejects(async () => loadCore({ impl, config: { amountMaxMinor: { XYZ: 5 } } }));
+    await assert.rejects(async () => loadCore({ impl, config: { amountMaxMinor: { USD: 2 ** 60 } } }));
+  }
+  assert.equal(outs[0], outs[1]);
 });

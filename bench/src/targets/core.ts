@@ -46,6 +46,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
   const e = node.eventsPerS;
   const r = (a: number | undefined, b: number | undefined) => Number(((a ?? 0) / (b ?? 1)).toFixed(3));
+  // The three targets issue 3 sets (Node, batch 256). The rest are reported as metrics.
   const ratios: Ratio[] = [
     { name: 'native_vs_baseline_events_per_s', value: r(e.native_b256, e.baseline_b256), goal: 5 },
     { name: 'native_vs_raw_parse', value: r(e.native_b256, node.rawParseEventsPerS), goal: 0.25 },
@@ -55,14 +56,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       goal: 0.05,
       lowerIsBetter: true,
     },
-    { name: 'twin_vs_baseline_events_per_s', value: r(e.js_b256, e.baseline_b256), goal: 1 },
   ];
+  metrics.push({ name: 'node_twin_vs_baseline_b256', unit: 'ratio', value: r(e.js_b256, e.baseline_b256) });
   if (bun) {
-    ratios.push({
-      name: 'bun_native_vs_baseline_events_per_s',
-      value: r(bun.eventsPerS.native_b256, bun.eventsPerS.baseline_b256),
-      goal: 5,
-    });
+    const b = bun.eventsPerS;
+    metrics.push({ name: 'bun_native_vs_baseline_b256', unit: 'ratio', value: r(b.native_b256, b.baseline_b256) });
+    metrics.push({ name: 'bun_twin_vs_baseline_b256', unit: 'ratio', value: r(b.js_b256, b.baseline_b256) });
   }
   for (const size of BATCH_SIZES) {
     console.log(
