@@ -9,9 +9,27 @@ import { after, before, describe, it } from 'node:test';
 import { paymentWorkflowId } from '@pep/contracts';
 import { ActivityFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
+import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
+import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
+import { createKafka } from '../../pipeline/src/lib/kafka.ts';
+import { silentLogger } from '../../pipeline/src/lib/log.ts';
+import { Registry } from '../../pipeline/src/lib/metrics.ts';
 import type { PaymentBatchResult } from '../src/types.ts';
 import type { RunningWorker } from '../src/worker.ts';
-import { rowsFor, setupDb, startInference, startTestWorker, temporalClient, unifiedEvent, uniq } from './helpers.ts';
+import {
+  addr,
+  createTopics,
+  deleteTopics,
+  kafka,
+  rowsFor,
+  setupDb,
+  startInference,
+  startTestWorker,
+  temporalClient,
+  unifiedEvent,
+  uniq,
+  waitFor,
+} from './helpers.ts';
 
 const taskQueue = uniq('wf-batch');
 let pool: pg.Pool;
@@ -88,6 +106,57 @@ describe('batch workflow', () => {
     assert.equal(row.churn_features.consecutive_failures, 3);
     assert.equal(row.retry_strategy.attempt_count, 1);
     assert.equal((r.results[0] as { risk_level: string }).risk_level, 'low');
+  });
+
+  it('through the bridge in its default batch mode: redelivered events give one row each', async () => {
+    const k = kafka();
+    const topic = uniq('t.normalized-batch');
+    await createTopics(k, [topic], 3);
+    const bridge = new WorkflowBridge({
+      config: loadBridgeConfig({
+        ...process.env,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        BRIDGE_NORMALIZED_TOPIC: topic,
+        BRIDGE_GROUP_ID: uniq('bridge-batch'),
+        BRIDGE_REVIEWS: 'false',
+        BRIDGE_METRICS_PORT: '0',
+      }),
+      kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'wf-test-batch', log: silentLogger }),
+      temporal: client,
+      log: silentLogger,
+      registry: new Registry(),
+    });
+    const producer = k.producer({ idempotent: true });
+    try {
+      await producer.connect();
+      await bridge.start();
+      const events = Array.from({ length: 30 }, () => unifiedEvent('stripe'));
+      const send = (es: Record<string, unknown>[]) =>
+        producer.send({
+          topic,
+          acks: -1,
+          messages: es.map((e) => ({ key: e.event_id as string, value: JSON.stringify(e) })),
+        });
+      await send([...events, ...events.slice(0, 5)]);
+      const ids = events.map((e) => e.event_id as string);
+      const count = async () =>
+        Number(
+          (await pool.query('SELECT count(*) AS n FROM payment_events WHERE event_id = ANY($1)', [ids])).rows[0].n,
+        );
+      await waitFor('30 rows', async () => (await count()) === 30);
+      await send(events.slice(10, 20));
+      await waitFor('the redelivery to be consumed', async () => bridge.metrics.committed.get({ topic }) >= 45);
+      assert.equal(await count(), 30);
+      const { rows } = await pool.query(
+        'SELECT count(DISTINCT workflow_id) AS n FROM payment_events WHERE event_id = ANY($1)',
+        [ids],
+      );
+      assert.ok(Number(rows[0].n) >= 1);
+    } finally {
+      await bridge.stop();
+      await producer.disconnect();
+      await deleteTopics(k, [topic]);
+    }
   });
 
   it('does not process again an event stored by a per-event workflow', async () => {

@@ -87,6 +87,9 @@ describe('payment path through Kafka, the bridge and Temporal', () => {
       BRIDGE_REVIEWS: 'false',
       BRIDGE_METRICS_PORT: '0',
       BRIDGE_LAG_INTERVAL_MS: '500',
+      // One workflow per event with regular activities here; batch mode (the default) has its own test.
+      BRIDGE_BATCH_SIZE: '1',
+      BRIDGE_ACTIVITY_MODE: 'remote',
     });
     bridge = new WorkflowBridge({
       config,

@@ -64,6 +64,9 @@ describe('bridge config', () => {
     assert.equal(c.taskQueue, 'payment-processing');
     assert.equal(c.maxInFlight, 64);
     assert.equal(c.reviewsEnabled, true);
+    assert.equal(c.batchSize, 25);
+    assert.equal(c.activityMode, 'local');
+    assert.equal(loadBridgeConfig({ BRIDGE_BATCH_SIZE: '1' }).fetchMinBytes, 1);
   });
 
   it('rejects bad values naming the variable', () => {

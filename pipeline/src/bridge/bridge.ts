@@ -1,8 +1,10 @@
 /**
- * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized` and starts one PaymentEventWorkflow per event with
- * workflow id `payment-<event_id>`, id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never runs again
- * for a redelivered event; failures are re-driven by an operator reset) and conflict policy USE_EXISTING (a
- * redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
+ * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. With BRIDGE_BATCH_SIZE=1 it starts one
+ * PaymentEventWorkflow per event with workflow id `payment-<event_id>`; by default it starts one PaymentBatchWorkflow
+ * per group of up to 25 consecutive events of a partition (id from the offsets), which claims each event by its
+ * event_id before processing it. Either way: id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never
+ * runs again for a redelivered message; failures are re-driven by an operator reset) and conflict policy
+ * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
  * DlqReviewWorkflow per quarantined record, keyed by the record's original raw-topic coordinates.
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
@@ -186,6 +188,8 @@ export class WorkflowBridge {
       heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
       readUncommitted: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      minBytes: groupSize > 1 ? config.fetchMinBytes : 1,
+      maxWaitTimeInMs: groupSize > 1 ? config.fetchMaxWaitMs : 5000,
     });
     this.consumers.push(consumer);
     await consumer.connect();
