@@ -21,7 +21,16 @@ export function createKafka(opts: { brokers: readonly string[]; clientId: string
       ({ namespace, level, log: entry }: LogEntry) => {
         const { message, timestamp: _ts, logger: _l, ...rest } = entry as LogEntry['log'] & { logger?: string };
         if (message?.startsWith('KafkaJS v2.0.0 switched default partitioner')) return;
+        // Bounded producer retries are deliberate: a failed transaction is aborted and the producer re-initialised,
+        // so exactly-once does not depend on unbounded retries.
+        if (message?.startsWith('Limiting retries for the idempotent producer')) return;
         const fields = { namespace, ...rest };
+        // CONCURRENT_TRANSACTIONS right after a commit (markers still being written) is retried by kafkajs: routine.
+        const text = `${message ?? ''} ${String((rest as { error?: unknown }).error ?? '')}`;
+        if (text.includes('another concurrent operation on the same transaction')) {
+          log.debug('transaction still completing, retried', fields);
+          return;
+        }
         if (level <= logLevel.ERROR) log.error(message ?? 'kafkajs', fields);
         else log.warn(message ?? 'kafkajs', fields);
       },
