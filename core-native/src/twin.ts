@@ -201,6 +201,23 @@ class SetBuilder {
   records: string[] = [];
   keys: (string | undefined)[] = [];
   source: number[] = [];
+  /** UTF-16 units so far: a cheap upper bound (×3) on the UTF-8 size. */
+  units = 0;
+  /** Exact UTF-8 size, tracked only once the cheap bound could pass the limit. */
+  bytes: number | undefined;
+  add(record: string): void {
+    this.records.push(record);
+    this.units += record.length;
+    if (this.bytes !== undefined) this.bytes += Buffer.byteLength(record);
+  }
+  tooLarge(): boolean {
+    if (this.bytes === undefined) {
+      if (this.units * 3 <= LIMITS.maxOutputBytes) return false;
+      this.bytes = 0;
+      for (const r of this.records) this.bytes += Buffer.byteLength(r);
+    }
+    return this.bytes > LIMITS.maxOutputBytes;
+  }
   build(): RecordSet {
     const count = this.records.length;
     const data = enc.encode(this.records.join(''));
@@ -272,13 +289,13 @@ export function normalizeBatchJs(b: RawBatch, normalizedAtMsIn: number, bounds: 
     let dl = 0;
     const sink: Sink = {
       event(e) {
-        events.records.push(eventJson(e, src.receivedAtMs, normalizedAtMs));
+        events.add(eventJson(e, src.receivedAtMs, normalizedAtMs));
         events.keys.push(`${e.provider}:${e.providerEventId}`);
         events.source.push(i);
         ev++;
       },
       dlq(d) {
-        dlq.records.push(dlqJson(d, raw, src, normalizedAtMs));
+        dlq.add(dlqJson(d, raw, src, normalizedAtMs));
         dlq.keys.push(d.providerEventId);
         dlq.source.push(i);
         dl++;
@@ -295,6 +312,9 @@ export function normalizeBatchJs(b: RawBatch, normalizedAtMsIn: number, bounds: 
       );
     } else {
       normalizeMessage(code, raw, bounds, sink);
+    }
+    if (events.tooLarge() || dlq.tooLarge()) {
+      throw new RangeError(`batch output exceeds ${LIMITS.maxOutputBytes} bytes; split the batch`);
     }
     status[i] = dl === 0 ? 0 : ev === 0 ? 1 : 2;
   }

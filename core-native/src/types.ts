@@ -15,6 +15,8 @@ export const LIMITS = {
   maxBatchMessages: 10_000,
   maxBatchBytes: 64 << 20,
   maxMessageBytes: 1 << 20,
+  /** Most bytes of event records, and of DLQ records, one call returns (DLQ records embed the raw message). */
+  maxOutputBytes: 1 << 30,
   maxVectorizeRows: 10_000,
 } as const;
 

@@ -18,6 +18,8 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 pub const MAX_BATCH_MESSAGES: usize = 10_000;
 /// Most raw bytes in one batch call.
 pub const MAX_BATCH_BYTES: usize = 64 << 20;
+/// Most bytes of event records, and of DLQ records, one batch call returns (offsets are u32).
+pub const MAX_OUTPUT_BYTES: usize = 1 << 30;
 
 /// Receives the outputs of one message, in order.
 pub trait Sink {
@@ -385,6 +387,9 @@ pub enum BatchError {
     TooManyMessages(usize),
     TooManyBytes(usize),
     InvalidNormalizedAt,
+    /// The outputs would pass [`MAX_OUTPUT_BYTES`] (DLQ records embed the raw message, once per
+    /// failed Adyen item): split the batch.
+    OutputTooLarge,
 }
 
 impl std::fmt::Display for BatchError {
@@ -396,6 +401,12 @@ impl std::fmt::Display for BatchError {
             ),
             BatchError::TooManyBytes(n) => {
                 write!(f, "batch has {n} bytes; the maximum is {MAX_BATCH_BYTES}")
+            }
+            BatchError::OutputTooLarge => {
+                write!(
+                    f,
+                    "batch output exceeds {MAX_OUTPUT_BYTES} bytes; split the batch"
+                )
             }
             BatchError::InvalidNormalizedAt => write!(
                 f,
@@ -493,6 +504,9 @@ pub fn normalize_batch(
                 (0, 1)
             }
         };
+        if out.events.data.len() > MAX_OUTPUT_BYTES || out.dlq.data.len() > MAX_OUTPUT_BYTES {
+            return Err(BatchError::OutputTooLarge);
+        }
         out.status.push(match (ev, dl) {
             (_, 0) => STATUS_NORMALIZED,
             (0, _) => STATUS_DLQ,
