@@ -30,6 +30,7 @@ const SECRET = 'whsec_test_secret_for_dev';
 const CONNECTIONS = 64;
 const SERVER_CORE = '0';
 const LOAD_CORE = '1';
+const MIXED_MAX_RATE = 400;
 
 type Arm = 'hello-bun' | 'edge-memsink-bun' | 'edge-full-bun' | 'edge-full-node' | 'edge-memsink-node' | 'insert-bun';
 const ARMS: readonly Arm[] = [
@@ -380,7 +381,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   // Mixed providers (the k6 scenario edge-mixed-providers): the simulator, open loop at the same half rate, with its
   // default faults (invalid payloads, bad signatures, duplicates), pinned to the load core.
-  const mixed = await simulateMixed(half, durationS);
+  // The simulator (Node fetch, signing every request) saturates its core near 1k req/s, so its rate is capped well
+  // below that: this arm checks correctness and latency of realistic traffic, not the edge's maximum.
+  const mixedRate = Math.min(half, MIXED_MAX_RATE);
+  const mixed = await simulateMixed(mixedRate, durationS);
   console.error(`[edge bench] mixed providers via simulator: ${JSON.stringify(mixed)}`);
 
   const recordSize = Buffer.byteLength(webhookBody());
@@ -408,7 +412,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'runs', unit: 'count', value: runs });
   metrics.push({ name: 'duration_per_run', unit: 's', value: durationS });
   if (mixed) {
-    metrics.push({ name: 'mixed-providers_target_req_per_s', unit: 'req/s', value: Math.round(half) });
+    metrics.push({ name: 'mixed-providers_target_req_per_s', unit: 'req/s', value: Math.round(mixedRate) });
     metrics.push({ name: 'mixed-providers_req_per_s', unit: 'req/s', value: mixed.reqPerS });
     metrics.push({ name: 'mixed-providers_p50_ms', unit: 'ms', value: mixed.p50Ms });
     metrics.push({ name: 'mixed-providers_p99_ms', unit: 'ms', value: mixed.p99Ms });
