@@ -1,0 +1,79 @@
+/**
+ * Feature vectorization: the versioned spec is the same in both implementations, a row has the
+ * documented values and defaults, and malformed rows are refused with the same message.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { packFeatureRows } from '../src/index.ts';
+import { impls } from './helpers.ts';
+
+const { native, js } = await impls();
+
+const EVENT = JSON.stringify({
+  event_id: 'stripe:evt_1',
+  provider: 'stripe',
+  amount_minor: 2050,
+  currency: 'USD',
+  payment_method_type: 'card',
+  customer_id: 'cus_1',
+  card_brand: null,
+  status: 'failed',
+  event_type: 'refund.created',
+  provider_created_at: '2024-01-15T13:00:00.000Z',
+});
+
+test('the feature spec is versioned and identical in both implementations', () => {
+  const spec = js.featureSpec();
+  assert.equal(spec.version, 'pep-features-v1');
+  assert.deepEqual(native.featureSpec(), JSON.parse(JSON.stringify(spec)));
+  assert.equal(new Set(spec.features.map((f) => f.name)).size, spec.features.length);
+});
+
+test('a row carries event values, record values and declared defaults', () => {
+  for (const impl of [native, js]) {
+    const row = impl.vectorizeOne(EVENT, JSON.stringify({ avg_amount_minor_30d: 1000, failure_rate_30d: 1.5 }), null);
+    const names = impl.featureSpec().features.map((f) => f.name);
+    const get = (n: string) => row[names.indexOf(n)];
+    assert.equal(get('amount_major'), 20.5);
+    assert.equal(get('provider_stripe'), 1);
+    assert.equal(get('status_failed'), 1);
+    assert.equal(get('is_refund'), 1);
+    assert.equal(get('hour_of_day_utc'), 13);
+    assert.equal(get('day_of_week_utc'), 0);
+    assert.equal(get('customer_amount_to_avg_ratio'), Math.fround(2.05));
+    assert.equal(get('customer_failure_rate_30d'), 1);
+    assert.equal(get('customer_days_since_last_payment'), -1);
+    assert.equal(get('merchant_record_present'), 0);
+    assert.equal(get('merchant_health_score'), 1);
+  }
+});
+
+test('a batch returns one row-major Float32Array', () => {
+  const rows = packFeatureRows([{ event: EVENT }, { event: EVENT, merchant: '{"merchant_health_score":0.25}' }]);
+  const a = native.vectorizeBatch(rows);
+  const b = js.vectorizeBatch(rows);
+  assert.ok(a instanceof Float32Array);
+  assert.equal(a.length, 2 * js.featureSpec().features.length);
+  assert.deepEqual(Array.from(a), Array.from(b));
+});
+
+test('malformed rows are refused with the same message by both implementations', () => {
+  const bad = [
+    { event: '{"amount_minor":1}' },
+    { event: 'not json' },
+    { event: EVENT, customer: '[1]' },
+    { event: EVENT.replace('"USD"', '"XYZ"') },
+  ];
+  for (const row of bad) {
+    const messages = [native, js].map((impl) => {
+      try {
+        impl.vectorizeBatch(packFeatureRows([row]));
+        return 'no error';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    assert.notEqual(messages[0], 'no error');
+    assert.equal(messages[0], messages[1]);
+  }
+});
