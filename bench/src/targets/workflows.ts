@@ -1,0 +1,358 @@
+/**
+ * Benchmark target `workflows`: the Temporal path (Kafka topic → bridge → PaymentEventWorkflow on the dev server →
+ * activities → PostgreSQL row) against the plain baseline a user would pick instead (Kafka consumer → one INSERT of
+ * the same row per event), both draining the same number of pre-produced events on the same broker and database in
+ * the same run, alternating, medians over the runs. Also the latency from producing to `payments.normalized`-shaped
+ * topic to the committed row at half the sustained workflow rate (the edge and transformer are not in this loop).
+ * Metrics: sustained workflows/s (remote and local activities), baseline events/s, normalized→row p50/p99.
+ * Ratio: workflow_vs_plain_insert_events_per_s (goal 0.1; the issue's stretch goal is 0.2).
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { serviceAddresses } from '@pep/contracts';
+import { Client, Connection } from '@temporalio/client';
+import { Kafka, logLevel } from 'kafkajs';
+import type pg from 'pg';
+import { createApp } from '../../../ml/src/app.ts';
+import { WorkflowBridge } from '../../../pipeline/src/bridge/bridge.ts';
+import { loadBridgeConfig } from '../../../pipeline/src/bridge/config.ts';
+import { createKafka } from '../../../pipeline/src/lib/kafka.ts';
+import { silentLogger } from '../../../pipeline/src/lib/log.ts';
+import { Registry } from '../../../pipeline/src/lib/metrics.ts';
+import { loadWorkerConfig } from '../../../workflows/src/config.ts';
+import { createPool, migrate, persistEnrichedEvent } from '../../../workflows/src/db.ts';
+import { outcomeOf, toUnifiedEvent } from '../../../workflows/src/event.ts';
+import { DEFAULT_RULES_CONFIG, validateBusinessRules } from '../../../workflows/src/rules.ts';
+import { startWorker } from '../../../workflows/src/worker.ts';
+import { median, percentile, writeResult } from '../result.ts';
+
+const addr = serviceAddresses();
+const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const PARTITIONS = 3;
+/** Longest a drain may take before the run is declared failed (a stuck path must not hang the bench). */
+const DRAIN_TIMEOUT_MS = 120_000;
+
+let seq = 0;
+function event(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const n = seq++;
+  const id = `evt_bench${runTag}x${n}`;
+  const now = new Date().toISOString();
+  return {
+    event_id: `stripe:${id}`,
+    provider: 'stripe',
+    provider_event_id: id,
+    object_id: `pi_bench${runTag}x${n}`,
+    event_type: n % 5 === 4 ? 'payment.failed' : 'payment.succeeded',
+    merchant_id: `merch_${n % 7}`,
+    customer_id: `cus_bench${runTag}x${n % 50}`,
+    amount_minor: 1000 + (n % 100) * 37,
+    currency: 'USD',
+    payment_method_type: 'card',
+    card_brand: 'visa',
+    card_last_four: '4242',
+    status: n % 5 === 4 ? 'failed' : 'succeeded',
+    failure_code: n % 5 === 4 ? 'processing_error' : null,
+    failure_message: null,
+    metadata: {},
+    provider_created_at: now,
+    received_at: now,
+    normalized_at: now,
+    schema_version: 1,
+    ...extra,
+  };
+}
+
+async function produce(k: Kafka, topic: string, events: readonly Record<string, unknown>[]): Promise<void> {
+  const producer = k.producer({ idempotent: true });
+  await producer.connect();
+  for (let i = 0; i < events.length; i += 500) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: events.slice(i, i + 500).map((e) => ({ key: e.event_id as string, value: JSON.stringify(e) })),
+    });
+  }
+  await producer.disconnect();
+}
+
+async function countRows(pool: pg.Pool, prefix: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM payment_events WHERE event_id LIKE $1',
+    [`${prefix}%`],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function waitRows(pool: pg.Pool, prefix: string, n: number): Promise<number> {
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  for (;;) {
+    const c = await countRows(pool, prefix);
+    if (c >= n) return Date.now();
+    if (Date.now() > deadline) throw new Error(`only ${c} of ${n} rows for ${prefix} after ${DRAIN_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const createdTopics: string[] = [];
+
+async function createTopic(k: Kafka, topic: string): Promise<void> {
+  createdTopics.push(topic);
+  const admin = k.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  await admin.disconnect();
+}
+
+/** Baseline: consume and INSERT each event (same row as the workflow writes, rules applied, no scoring). */
+async function baselineRun(k: Kafka, pool: pg.Pool, n: number): Promise<number> {
+  const topic = `bench.wf.plain.${runTag}.${seq}`;
+  await createTopic(k, topic);
+  const events = Array.from({ length: n }, () => event());
+  const prefix = `stripe:evt_bench${runTag}x`;
+  const before = await countRows(pool, prefix);
+  await produce(k, topic, events);
+  const consumer = k.consumer({ groupId: `bench-plain-${runTag}-${seq}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const started = Date.now();
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachMessage: async ({ message }) => {
+      const e = toUnifiedEvent(JSON.parse(String(message.value)));
+      await persistEnrichedEvent(pool, {
+        event: e,
+        outcome: outcomeOf(e),
+        validation: validateBusinessRules(e, DEFAULT_RULES_CONFIG),
+        fraud: null,
+        retryStrategy: null,
+        churn: null,
+        workflowId: 'plain-insert',
+        runId: 'plain-insert',
+      });
+    },
+  });
+  const done = await waitRows(pool, prefix, before + n);
+  await consumer.disconnect();
+  return n / ((done - started) / 1000);
+}
+
+type Mode = { readonly activityMode: 'remote' | 'local'; readonly batchSize: number };
+const MODES = {
+  eventRemote: { activityMode: 'remote', batchSize: 1 },
+  eventLocal: { activityMode: 'local', batchSize: 1 },
+  batchLocal: { activityMode: 'local', batchSize: Number(process.env.BENCH_WF_BATCH_SIZE ?? 25) },
+} as const satisfies Record<string, Mode>;
+
+interface WorkflowPath {
+  bridgeFor(topic: string, mode: Mode): Promise<WorkflowBridge>;
+}
+
+async function workflowRun(k: Kafka, pool: pg.Pool, path: WorkflowPath, n: number, mode: Mode): Promise<number> {
+  const topic = `bench.wf.temporal.${runTag}.${seq}`;
+  await createTopic(k, topic);
+  const events = Array.from({ length: n }, () => event());
+  const prefix = `stripe:evt_bench${runTag}x`;
+  const before = await countRows(pool, prefix);
+  await produce(k, topic, events);
+  const started = Date.now();
+  const bridge = await path.bridgeFor(topic, mode);
+  const done = await waitRows(pool, prefix, before + n);
+  await bridge.stop();
+  return n / ((done - started) / 1000);
+}
+
+/** Produces at `ratePerS` for `seconds`, returns produce→row latencies (ms) once every row is there. */
+async function latencyRun(k: Kafka, pool: pg.Pool, path: WorkflowPath, mode: Mode, ratePerS: number, seconds: number) {
+  const topic = `bench.wf.latency.${runTag}.${seq}`;
+  await createTopic(k, topic);
+  const bridge = await path.bridgeFor(topic, mode);
+  const producer = k.producer({ idempotent: true });
+  await producer.connect();
+  const tag = `lat${seq}`;
+  const prefix = `stripe:evt_bench${runTag}x`;
+  const before = await countRows(pool, prefix);
+  const tickMs = 100;
+  const total = Math.max(1, Math.round(ratePerS * seconds));
+  let sent = 0;
+  const t0 = Date.now();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - t0) / 1000) * ratePerS) + 1);
+    if (due > sent) {
+      const batch = Array.from({ length: due - sent }, () =>
+        event({ metadata: { bench: tag, produced_at_ms: Date.now() } }),
+      );
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: batch.map((e) => ({ key: e.event_id as string, value: JSON.stringify(e) })),
+      });
+      sent = due;
+    }
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  await producer.disconnect();
+  await waitRows(pool, prefix, before + total);
+  await bridge.stop();
+  const { rows } = await pool.query<{ ms: string }>(
+    `SELECT (extract(epoch FROM persisted_at) * 1000 - (metadata->>'produced_at_ms')::bigint)::text AS ms
+       FROM payment_events WHERE event_id LIKE $1 AND metadata->>'bench' = $2`,
+    [`${prefix}%`, tag],
+  );
+  return rows.map((r) => Number(r.ms));
+}
+
+export async function run(opts: { quick: boolean }): Promise<void> {
+  // Quick mode stays under 90 s on the dev server: one alternation, small per-event runs.
+  const runs = opts.quick ? 1 : 3;
+  const nEvent = opts.quick ? 60 : 300;
+  const nBatch = opts.quick ? 300 : 1000;
+  const latencySeconds = opts.quick ? 6 : 30;
+  const log = (msg: string) => console.log(`workflows bench: ${msg}`);
+
+  await migrate(addr.databaseUrl);
+  const pool = createPool(addr.databaseUrl, 10);
+  const app = createApp();
+  const inference = await new Promise<{ url: string; close: () => void }>((resolve) => {
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
+      resolve({ url: `http://127.0.0.1:${info.port}`, close: () => server.close() }),
+    );
+  });
+  const taskQueue = `bench-workflows-${runTag}`;
+  const worker = await startWorker(
+    loadWorkerConfig({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, INFERENCE_URL: inference.url }),
+    { pool },
+  );
+  const connection = await Connection.connect({ address: addr.temporalAddress });
+  const client = new Client({ connection });
+  const k = new Kafka({
+    clientId: `bench-workflows-${runTag}`,
+    brokers: [...addr.kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const path: WorkflowPath = {
+    async bridgeFor(topic, mode) {
+      const bridge = new WorkflowBridge({
+        config: loadBridgeConfig({
+          ...process.env,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          BRIDGE_NORMALIZED_TOPIC: topic,
+          BRIDGE_GROUP_ID: `bench-bridge-${runTag}-${seq++}`,
+          BRIDGE_REVIEWS: 'false',
+          BRIDGE_METRICS_PORT: '0',
+          BRIDGE_ACTIVITY_MODE: mode.activityMode,
+          BRIDGE_BATCH_SIZE: String(mode.batchSize),
+        }),
+        kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'bench-bridge', log: silentLogger }),
+        temporal: client,
+        log: silentLogger,
+        registry: new Registry(),
+      });
+      await bridge.start();
+      return bridge;
+    },
+  };
+  try {
+    log('warm-up');
+    await workflowRun(k, pool, path, 20, MODES.eventLocal);
+    await workflowRun(k, pool, path, 50, MODES.batchLocal);
+    const rates: Record<'plain' | keyof typeof MODES, number[]> = {
+      plain: [],
+      eventRemote: [],
+      eventLocal: [],
+      batchLocal: [],
+    };
+    const names = ['plain', 'batchLocal', 'eventLocal', 'eventRemote'] as const;
+    for (let i = 0; i < runs; i++) {
+      // Alternate the order so that no side always runs on a warmer (or more loaded) system.
+      const order = i % 2 === 0 ? names : [...names].reverse();
+      for (const which of order) {
+        const v =
+          which === 'plain'
+            ? await baselineRun(k, pool, nBatch)
+            : await workflowRun(k, pool, path, which === 'batchLocal' ? nBatch : nEvent, MODES[which]);
+        rates[which].push(v);
+        log(`run ${i + 1}/${runs} ${which}: ${v.toFixed(1)} events/s`);
+      }
+    }
+    const med = (x: keyof typeof rates) => median(rates[x]);
+    const plain = med('plain');
+    // The platform default (BRIDGE_BATCH_SIZE=25, local activities) is the path the goals are about. "Half that
+    // rate" is half the sustained workflows/s, offered as events/s (a trickle: batches stay small, as in npm start).
+    const wfPerS = med('batchLocal') / MODES.batchLocal.batchSize;
+    const halfRate = Math.max(1, Math.max(wfPerS, med('eventLocal')) / 2);
+    log(`latency of the default path at ${halfRate.toFixed(1)} events/s for ${latencySeconds} s`);
+    const lat = await latencyRun(k, pool, path, MODES.batchLocal, halfRate, latencySeconds);
+    const latEvent = await latencyRun(
+      k,
+      pool,
+      path,
+      MODES.eventLocal,
+      Math.max(1, med('eventLocal') / 2),
+      latencySeconds,
+    );
+    // Full mode only: the batch path at half its backlog drain rate in events/s (shows where it saturates).
+    const latBacklogHalf = opts.quick
+      ? null
+      : await latencyRun(k, pool, path, MODES.batchLocal, Math.max(1, med('batchLocal') / 2), latencySeconds);
+    const result = writeResult(
+      'workflows',
+      [
+        { name: 'events_per_s_batch25_local_activities', unit: 'events/s', value: round(med('batchLocal')) },
+        { name: 'workflows_per_s_batch25_local_activities', unit: 'workflows/s', value: round(wfPerS) },
+        { name: 'workflows_per_s_per_event_local_activities', unit: 'workflows/s', value: round(med('eventLocal')) },
+        { name: 'workflows_per_s_per_event_remote_activities', unit: 'workflows/s', value: round(med('eventRemote')) },
+        { name: 'plain_insert_events_per_s', unit: 'events/s', value: round(plain) },
+        { name: 'normalized_to_row_p50_ms_batch25_half_rate', unit: 'ms', value: round(percentile(lat, 50)) },
+        { name: 'normalized_to_row_p99_ms_batch25_half_rate', unit: 'ms', value: round(percentile(lat, 99)) },
+        { name: 'normalized_to_row_p50_ms_per_event_half_rate', unit: 'ms', value: round(percentile(latEvent, 50)) },
+        { name: 'normalized_to_row_p99_ms_per_event_half_rate', unit: 'ms', value: round(percentile(latEvent, 99)) },
+        { name: 'latency_rate_batch25', unit: 'events/s', value: round(halfRate) },
+        ...(latBacklogHalf
+          ? [
+              {
+                name: 'normalized_to_row_p99_ms_batch25_at_half_drain_events_per_s',
+                unit: 'ms',
+                value: round(percentile(latBacklogHalf, 99)),
+              },
+            ]
+          : []),
+        { name: 'events_per_run_batch_and_plain', unit: 'events', value: nBatch },
+        { name: 'events_per_run_per_event', unit: 'events', value: nEvent },
+        { name: 'runs', unit: 'runs', value: runs },
+      ],
+      [
+        { name: 'workflow_vs_plain_insert_events_per_s', value: round(med('batchLocal') / plain, 3), goal: 0.1 },
+        {
+          name: 'per_event_workflow_local_vs_plain_insert_events_per_s',
+          value: round(med('eventLocal') / plain, 3),
+          goal: 0.1,
+        },
+        {
+          name: 'per_event_workflow_remote_vs_plain_insert_events_per_s',
+          value: round(med('eventRemote') / plain, 3),
+          goal: 0.1,
+        },
+        { name: 'normalized_to_row_p99_ms', value: round(percentile(lat, 99)), goal: 250, lowerIsBetter: true },
+      ],
+    );
+    log(JSON.stringify(result.metrics));
+    log(JSON.stringify(result.ratios));
+  } finally {
+    await worker.shutdown();
+    await connection.close();
+    inference.close();
+    await pool.query('DELETE FROM payment_events WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]);
+    await pool.query('DELETE FROM payment_event_claims WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]);
+    await pool.end();
+    const admin = k.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: createdTopics }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
