@@ -11,7 +11,6 @@ import { paymentWorkflowId } from '@pep/contracts';
 import { ActivityFailure, ApplicationFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
 import type { PaymentEventResult } from '../src/types.ts';
-import type { RunningWorker } from '../src/worker.ts';
 import {
   rowsFor,
   setupDb,
@@ -166,10 +165,8 @@ function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
 
 describe('worker crash', () => {
   let children: ChildProcess[] = [];
-  let worker: RunningWorker | undefined;
-  after(async () => {
+  after(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await worker?.shutdown();
   });
 
   it('finishes a workflow after the worker is killed (SIGKILL) mid-workflow and restarted', async () => {
