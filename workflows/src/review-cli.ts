@@ -9,10 +9,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { REVIEW_STATUS_QUERY, serviceAddresses } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, REVIEW_STATUS_QUERY, serviceAddresses } from '@pep/contracts';
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from './db.ts';
-import { buildDecision, listQuarantined, resolveWorkflowId, sendDecision } from './review.ts';
+import { buildDecision, listQuarantined, resolveWorkflowId, reviewInputOfRow, sendDecision } from './review.ts';
 import type { ReviewState } from './types.ts';
 
 const USAGE = `usage:
@@ -73,7 +73,14 @@ async function main(argv: string[]): Promise<number> {
           ...(values.reason ? { reason: values.reason } : {}),
           ...(values['payload-file'] ? { correctedPayload: readFileSync(values['payload-file'], 'utf8') } : {}),
         });
-        const state = await sendDecision(client, workflowId, decision);
+        // A review the bridge never started (reviews off, record older than the bridge) starts with the decision.
+        const startWith = /^\d+$/.test(target)
+          ? {
+              input: await reviewInputOfRow(pool, target),
+              taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? PAYMENT_TASK_QUEUE,
+            }
+          : undefined;
+        const state = await sendDecision(client, workflowId, decision, startWith);
         const rejected = state.rejectedSignals.at(-1);
         if (state.decision === null && rejected) {
           console.error(`review ${workflowId}: decision rejected: ${rejected.error}`);

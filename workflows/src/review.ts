@@ -9,10 +9,11 @@ import {
   REVIEW_STATUS_QUERY,
   type ReviewDecisionKind,
   reviewWorkflowId,
+  WORKFLOW_TYPES,
 } from '@pep/contracts';
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type pg from 'pg';
-import { MAX_CORRECTED_PAYLOAD_CHARS, type ReviewDecision, type ReviewState } from './types.ts';
+import { type DlqReviewInput, MAX_CORRECTED_PAYLOAD_CHARS, type ReviewDecision, type ReviewState } from './types.ts';
 
 export interface QuarantinedRow {
   readonly quarantine_id: string | null;
@@ -118,13 +119,53 @@ export function buildDecision(opts: {
   };
 }
 
-/** Signals the decision, then reads the workflow's state back so that a rejected decision is reported. */
-export async function sendDecision(client: Client, workflowId: string, decision: ReviewDecision): Promise<ReviewState> {
+/** The review input of a validation_quarantine row (for a review the bridge never started). */
+export async function reviewInputOfRow(pool: pg.Pool, quarantineId: string): Promise<DlqReviewInput> {
+  const { rows } = await pool.query<{
+    record: Record<string, unknown> | null;
+    kafka_topic: string;
+    kafka_partition: number;
+    kafka_offset: string;
+  }>('SELECT record, kafka_topic, kafka_partition, kafka_offset::text FROM validation_quarantine WHERE id = $1', [
+    quarantineId,
+  ]);
+  const r = rows[0];
+  if (!r) throw new Error(`no validation_quarantine row with id ${quarantineId}`);
+  return {
+    record: r.record ?? {},
+    dlq: { topic: r.kafka_topic, partition: r.kafka_partition, offset: r.kafka_offset },
+  };
+}
+
+/**
+ * Signals the decision, then reads the workflow's state back so that a refused decision is reported. When no review
+ * workflow exists yet and `startWith` is given (the record's input), the review is started with the signal.
+ */
+export async function sendDecision(
+  client: Client,
+  workflowId: string,
+  decision: ReviewDecision,
+  startWith?: { input: DlqReviewInput; taskQueue: string },
+): Promise<ReviewState> {
   const handle = client.workflow.getHandle(workflowId);
-  const desc = await handle.describe();
-  if (desc.status.name !== 'RUNNING') {
-    throw new Error(`review workflow ${workflowId} is ${desc.status.name}, not waiting for a decision`);
+  let status: string | null = null;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError) || !startWith) throw err;
   }
-  await handle.signal(REVIEW_SIGNAL, decision);
+  if (status === null && startWith) {
+    await client.workflow.signalWithStart(WORKFLOW_TYPES.dlqReview, {
+      workflowId,
+      taskQueue: startWith.taskQueue,
+      args: [startWith.input],
+      signal: REVIEW_SIGNAL,
+      signalArgs: [decision],
+    });
+  } else if (status !== 'RUNNING') {
+    throw new Error(`review workflow ${workflowId} is ${status}, not waiting for a decision`);
+  } else {
+    await handle.signal(REVIEW_SIGNAL, decision);
+  }
   return handle.query<ReviewState>(REVIEW_STATUS_QUERY);
 }

@@ -16,7 +16,7 @@ import { createKafka } from '../../pipeline/src/lib/kafka.ts';
 import { silentLogger } from '../../pipeline/src/lib/log.ts';
 import { Registry } from '../../pipeline/src/lib/metrics.ts';
 import { ensureQuarantineReviewColumns } from '../src/db.ts';
-import { buildDecision, sendDecision } from '../src/review.ts';
+import { buildDecision, resolveWorkflowId, reviewInputOfRow, sendDecision } from '../src/review.ts';
 import type { DlqReviewResult, ReviewState } from '../src/types.ts';
 import type { RunningWorker } from '../src/worker.ts';
 import {
@@ -229,6 +229,38 @@ describe('quarantine review workflow', () => {
     const row = await reviewRow(handle.workflowId);
     assert.equal(row.status, 'expired');
     assert.ok(row.decided_at);
+  });
+
+  it('a decision for a record whose review was never started starts the review with the decision', async (t) => {
+    if (!(await ensureQuarantineReviewColumns(pool))) return t.skip('no validation_quarantine table');
+    const record = dlqRecord();
+    const { rows } = await pool.query(
+      `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,
+         source_topic, source_partition, source_offset)
+       VALUES ($1, 0, $2, $3, $4, $5, $6, 0, $2) RETURNING id::text AS id`,
+      [
+        dlqTopic,
+        record.kafka_offset,
+        Buffer.from(JSON.stringify(record)),
+        JSON.stringify(record),
+        record.event_id,
+        rawTopic,
+      ],
+    );
+    const id = rows[0].id as string;
+    const workflowId = await resolveWorkflowId(pool, id);
+    assert.equal(workflowId, reviewWorkflowId(rawTopic, 0, record.kafka_offset));
+    await sendDecision(client, workflowId, buildDecision({ decision: 'discard', reviewer: 'dave' }), {
+      input: await reviewInputOfRow(pool, id),
+      taskQueue,
+    });
+    const result = (await client.workflow.getHandle(workflowId).result()) as DlqReviewResult;
+    assert.equal(result.resolution, 'discarded');
+    const { rows: q } = await pool.query(
+      'SELECT reviewed, resolution, reviewed_by FROM validation_quarantine WHERE id = $1',
+      [id],
+    );
+    assert.deepEqual(q[0], { reviewed: true, resolution: 'discarded', reviewed_by: 'dave' });
   });
 
   it('the CLI input check refuses unknown decisions and reprocess without a payload', () => {
