@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
 import { createPaymentActivities, createReviewActivities } from './activities.ts';
 import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
@@ -25,7 +25,11 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool } = {}): Promise<RunningWorker> {
   const pool = opts.pool ?? createPool(config.databaseUrl, config.pgPoolSize);
   const kafka = new Kafka({ clientId: 'payment-worker', brokers: [...config.kafkaBrokers], logLevel: logLevel.WARN });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await Worker.create({
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
     quarantineReviewColumns: reviewColumns,
   });
   const running = await startWorker(config, { pool });
+  log('worker polling', { taskQueue: config.taskQueue });
   const stop = () => {
     log('stopping worker');
     void running.shutdown();
