@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { loadCore } from '@pep/core-native';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { loadTransformerConfig } from '../../../pipeline/src/lib/config.ts';
-import { silentLogger } from '../../../pipeline/src/lib/log.ts';
+import { createLogger } from '../../../pipeline/src/lib/log.ts';
+
+// Errors only, to stderr: a stuck run must say why.
+const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
+
 import type { Normalizer } from '../../../pipeline/src/transformer/normalizer.ts';
 import { Transformer } from '../../../pipeline/src/transformer/transformer.ts';
 import { REPO_ROOT } from '../../../stack/src/paths.ts';
@@ -130,11 +134,15 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       TRANSFORMER_GROUP_ID: `${out}group`,
       TRANSFORMER_METRICS_PORT: '0',
     });
-    const t = new Transformer(cfg, timed, silentLogger);
+    let fatal: Error | null = null;
+    const t = new Transformer(cfg, timed, log, (err) => {
+      fatal = err;
+    });
     await t.start();
     const processed = () => raw.reduce((s, topic) => s + t.metrics.inputs.get({ topic }), 0);
     const deadline = Date.now() + 300_000;
     while (processed() < N) {
+      if (fatal) throw new Error(`transformer ${core.kind} stopped: ${(fatal as Error).message}`);
       if (Date.now() > deadline) throw new Error(`transformer ${core.kind} processed ${processed()} of ${N}`);
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -176,7 +184,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       TRANSFORMER_METRICS_PORT: '0',
     }),
     native,
-    silentLogger,
+    log,
   );
   await t.start();
   const latencies: number[] = [];

@@ -29,6 +29,8 @@ export interface TransformerConfig {
   readonly maxRecordBytes: number;
   /** Bytes per produce request inside a transaction (a partition's record batch must stay under the broker limit). */
   readonly maxRequestBytes: number;
+  /** Transactional producers committing in parallel (each owns a stable share of the partitions). */
+  readonly producers: number;
   /** Partitions processed at once; their chunks are committed together in one transaction. */
   readonly partitionsConcurrency: number;
   /** Fetch bound per partition (kafkajs maxBytesPerPartition): caps memory per fetched batch. */
@@ -129,6 +131,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),
     maxBatchMessages: int(env, 'TRANSFORMER_MAX_BATCH_MESSAGES', 1000, 1, 10_000),
     partitionsConcurrency: int(env, 'TRANSFORMER_PARTITIONS_CONCURRENCY', 8, 1, 64),
+    producers: int(env, 'TRANSFORMER_PRODUCERS', 1, 1, 16),
     maxRecordBytes: int(env, 'TRANSFORMER_MAX_RECORD_BYTES', 900_000, 1024, 100 << 20),
     maxRequestBytes: int(env, 'TRANSFORMER_MAX_REQUEST_BYTES', 900_000, 1024, 100 << 20),
     maxFetchBytesPerPartition: int(env, 'TRANSFORMER_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),

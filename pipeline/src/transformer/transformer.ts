@@ -243,12 +243,27 @@ interface PendingChunk {
   readonly reject: (err: unknown) => void;
 }
 
+/** One producer with its own transactional id and commit queue; a partition always uses the same slot. */
+interface Slot {
+  readonly index: number;
+  readonly transactionalId: string;
+  producer: Producer | null;
+  readonly pending: PendingChunk[];
+  committing: boolean;
+}
+
+/** Stable slot of a topic-partition (FNV-1a): its chunks are committed in order by one producer. */
+export function slotOf(topic: string, partition: number, slots: number): number {
+  let h = 0x811c9dc5;
+  const key = `${topic}/${partition}`;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % slots;
+}
+
 export class Transformer {
   readonly metrics = new TransformerMetrics();
-  private readonly pending: PendingChunk[] = [];
-  private committing = false;
+  private readonly slots: Slot[];
   private consumer: Consumer | null = null;
-  private producer: Producer | null = null;
   private admin: Admin | null = null;
   private stopLag: (() => void) | null = null;
   private readonly kafka;
@@ -261,41 +276,51 @@ export class Transformer {
     private readonly onFatal: (err: Error) => void = () => undefined,
   ) {
     this.kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.clientId, log });
+    this.slots = Array.from({ length: cfg.producers }, (_, index) => ({
+      index,
+      // One producer keeps the configured id as is; with several, each slot's id is stable across restarts, so a
+      // restarted instance fences every one of its predecessor's producers.
+      transactionalId: cfg.producers === 1 ? cfg.transactionalId : `${cfg.transactionalId}-p${index}`,
+      producer: null,
+      pending: [],
+      committing: false,
+    }));
   }
 
-  private newProducer(): Producer {
+  private newProducer(transactionalId: string): Producer {
     const eos = this.cfg.mode === 'exactly_once';
     return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      ...(eos ? { transactionalId: this.cfg.transactionalId, transactionTimeout: this.cfg.transactionTimeoutMs } : {}),
+      ...(eos ? { transactionalId, transactionTimeout: this.cfg.transactionTimeoutMs } : {}),
       // CONCURRENT_TRANSACTIONS right after a commit is normal (markers still being written): retry quickly.
       retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2000 },
     });
   }
 
-  private async ensureProducer(): Promise<Producer> {
-    if (this.producer) return this.producer;
-    const p = this.newProducer();
+  private async ensureProducer(slot: Slot): Promise<Producer> {
+    if (slot.producer) return slot.producer;
+    const p = this.newProducer(slot.transactionalId);
     // With a transactional id, connect() runs InitProducerId: it fences any older instance with this id and aborts
     // the transaction it left open (e.g. after SIGKILL), so its outputs never become visible.
     await p.connect();
-    this.producer = p;
+    slot.producer = p;
     return p;
   }
 
-  private async dropProducer(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
+  private async dropProducer(slot: Slot): Promise<void> {
+    const p = slot.producer;
+    slot.producer = null;
     await p?.disconnect().catch(() => undefined);
   }
 
   async start(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    await this.ensureProducer();
+    // Initialise every slot before consuming: this aborts whatever a crashed predecessor left open.
+    await Promise.all(this.slots.map((slot) => this.ensureProducer(slot)));
     const consumer = this.kafka.consumer({
       groupId: this.cfg.groupId,
       sessionTimeout: this.cfg.sessionTimeoutMs,
@@ -341,7 +366,7 @@ export class Transformer {
       mode: this.cfg.mode,
       normalizer: this.normalizer.kind,
       topics: this.cfg.inputTopics,
-      transactional_id: this.cfg.mode === 'exactly_once' ? this.cfg.transactionalId : undefined,
+      transactional_ids: this.cfg.mode === 'exactly_once' ? this.slots.map((x) => x.transactionalId) : undefined,
     });
   }
 
@@ -391,8 +416,9 @@ export class Transformer {
     const nextOffset = (BigInt((chunk[chunk.length - 1] as KafkaMessage).offset) + 1n).toString();
 
     await new Promise<void>((resolve, reject) => {
-      this.pending.push({ topic, partition, nextOffset, events, dlq, resolve, reject });
-      if (!this.committing) void this.commitLoop();
+      const slot = this.slots[slotOf(topic, partition, this.slots.length)] as Slot;
+      slot.pending.push({ topic, partition, nextOffset, events, dlq, resolve, reject });
+      if (!slot.committing) void this.commitLoop(slot);
     });
 
     this.metrics.inputs.inc({ topic }, chunk.length);
@@ -417,15 +443,16 @@ export class Transformer {
    * Group commit: chunks of all partitions that are ready while a transaction is in flight go into the next one
    * (one transaction, one sendOffsets for all their partitions). The queue holds at most one chunk per partition
    * being processed (each handler waits for its chunk), so it is bounded by partitionsConsumedConcurrently.
+   * Slots (producers) commit in parallel, each for its own partitions: round trips overlap instead of queueing.
    */
-  private async commitLoop(): Promise<void> {
-    this.committing = true;
+  private async commitLoop(slot: Slot): Promise<void> {
+    slot.committing = true;
     try {
-      while (this.pending.length > 0) {
-        const items = this.pending.splice(0, this.pending.length);
+      while (slot.pending.length > 0) {
+        const items = slot.pending.splice(0, slot.pending.length);
         const t0 = performance.now();
         try {
-          await this.commitItems(items);
+          await this.commitItems(slot, items);
           this.metrics.chunks.inc({ result: 'committed' }, items.length);
           this.metrics.transactions.inc({ result: 'committed' });
           this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
@@ -438,12 +465,12 @@ export class Transformer {
             partitions: items.map((it) => `${it.topic}/${it.partition}<${it.nextOffset}`),
           });
           // A failed transactional producer may be fenced or in an unknown state: start from a fresh InitProducerId.
-          await this.dropProducer();
+          await this.dropProducer(slot);
           for (const it of items) it.reject(err);
         }
       }
     } finally {
-      this.committing = false;
+      slot.committing = false;
     }
   }
 
@@ -473,9 +500,9 @@ export class Transformer {
     return requests;
   }
 
-  private async commitItems(items: readonly PendingChunk[]): Promise<void> {
+  private async commitItems(slot: Slot, items: readonly PendingChunk[]): Promise<void> {
     const requests = this.requests(items);
-    const producer = await this.ensureProducer();
+    const producer = await this.ensureProducer(slot);
     if (this.cfg.mode !== 'exactly_once') {
       for (const topicMessages of requests) {
         await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
@@ -510,7 +537,7 @@ export class Transformer {
     this.stopLag = null;
     await this.consumer?.disconnect();
     this.consumer = null;
-    await this.dropProducer();
+    await Promise.all(this.slots.map((slot) => this.dropProducer(slot)));
     await this.admin?.disconnect();
     this.admin = null;
     this.log.info('transformer stopped');
