@@ -17,7 +17,7 @@ export declare class NativeCore {
    * `topics[topicIndex[i]]` at `partitions[i]` / `kafkaOffsets[i]`, received by the edge at
    * `receivedAtMs[i]`. `normalizedAtMs` stamps every output.
    */
-  normalizeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number): NativeBatchResult
+  normalizeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number): Buffer
   /**
    * Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
    * feature records `i` (JSON objects; length 0 = missing). Returns `rows × featureCount` floats
@@ -28,9 +28,13 @@ export declare class NativeCore {
 
 /**
  * Benchmark probe for the N-API crossing: takes the same arguments as `normalizeBatch` and
- * returns the same result shape with empty outputs, doing no per-message work.
+ * returns the same result shape as a batch where every message yields one event, doing no
+ * per-message work. Without `outputBytes` the event and key bytes are empty (the crossing
+ * proper: marshalling arguments, building the result); with it they are 640 and 40 bytes per
+ * event and copied to JS like real output (the cost of materializing output in JS memory,
+ * which the TypeScript twin pays too).
  */
-export declare function benchCrossingProbe(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number): NativeBatchResult
+export declare function benchCrossingProbe(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number, outputBytes: boolean): Buffer
 
 /**
  * Benchmark ceiling: parses each message into the same JSON tree the normalizer reads (no
@@ -42,22 +46,6 @@ export declare function benchParseOnly(data: Uint8Array, offsets: Uint32Array, l
 export declare function featureSpecJson(): string
 
 export declare function limits(): NativeLimits
-
-/**
- * The result of a batch call, packed into four allocations (each JS-visible array costs an
- * external allocation and a finalizer, which dominates small calls). `index` layout:
- * `[nEvents, nDlq, eventsDataBytes, eventsKeyBytes]`, then for the events and then the DLQ
- * records, five runs of `n` values: offsets, lengths, key offsets, key lengths, source indexes.
- * `data` and `keys` hold the events' bytes first, then the DLQ records'; offsets are relative to
- * the start of their own part. `src/native.ts` turns this into `RecordSet` views without copying.
- */
-export interface NativeBatchResult {
-  /** Per input message: 0 normalized, 1 DLQ, 2 mixed (multi-item Adyen). */
-  status: Uint8Array
-  data: Buffer
-  keys: Buffer
-  index: Uint32Array
-}
 
 export interface NativeConfig {
   /** Per-currency upper bounds in minor units, overriding the defaults (at most 2^53−1). */

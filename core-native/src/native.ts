@@ -5,19 +5,15 @@
 import { packBatch, packFeatureRows, recordStrings } from './batch.ts';
 import type { BatchResult, CoreConfig, CoreImpl, FeatureSpec, RawBatch, RecordSet } from './types.ts';
 
-/** The addon's packed batch result (see `NativeBatchResult` in crates/napi/src/lib.rs). */
-interface PackedResult {
-  status: Uint8Array;
-  data: Uint8Array;
-  keys: Uint8Array;
-  index: Uint32Array;
-}
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Words of the packed result's header (RESULT_HEADER_WORDS in crates/napi/src/lib.rs). */
+const HEADER_WORDS = 7;
 
 interface NativeBinding {
   NativeCore: new (config?: {
     amountMaxMinor?: Record<string, number>;
   }) => {
-    normalizeBatch(...args: unknown[]): PackedResult;
+    normalizeBatch(...args: unknown[]): Uint8Array;
     vectorizeBatch(...args: unknown[]): Float32Array;
   };
   featureSpecJson(): string;
@@ -29,26 +25,39 @@ export async function loadNativeBinding(): Promise<NativeBinding> {
   return (await import('../index.js')) as unknown as NativeBinding;
 }
 
-/** Zero-copy RecordSet views over the packed result. */
-export function unpack(r: PackedResult): BatchResult {
-  const ix = r.index;
-  const ne = ix[0] as number;
-  const nd = ix[1] as number;
-  const evData = ix[2] as number;
-  const evKeys = ix[3] as number;
-  const set = (n: number, at: number, data: Uint8Array, keys: Uint8Array): RecordSet => ({
+/** Zero-copy RecordSet views over the packed result (layout documented in crates/napi/src/lib.rs). */
+export function unpack(buf: Uint8Array): BatchResult {
+  if (!LITTLE_ENDIAN) throw new Error('core-native needs a little-endian platform');
+  // The addon copies into a fresh buffer, so the offset is aligned; copy once if it ever is not.
+  const bytes = buf.byteOffset % 4 === 0 ? buf : buf.slice();
+  const head = new Uint32Array(bytes.buffer, bytes.byteOffset, HEADER_WORDS);
+  const [nMsg, ne, nd, evData, dlData, evKeys, dlKeys] = Array.from(head) as number[];
+  const words = HEADER_WORDS + 5 * ((ne as number) + (nd as number));
+  const ix = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+  let at = words * 4;
+  const take = (n: number) => {
+    const part = bytes.subarray(at, at + n);
+    at += n;
+    return part;
+  };
+  const status = take(nMsg as number);
+  const kEv = take(evKeys as number);
+  const kDl = take(dlKeys as number);
+  const dEv = take(evData as number);
+  const dDl = take(dlData as number);
+  const set = (n: number, w: number, data: Uint8Array, keys: Uint8Array): RecordSet => ({
     data,
     keys,
-    offsets: ix.subarray(at, at + n),
-    lengths: ix.subarray(at + n, at + 2 * n),
-    keyOffsets: ix.subarray(at + 2 * n, at + 3 * n),
-    keyLengths: ix.subarray(at + 3 * n, at + 4 * n),
-    sourceIndex: ix.subarray(at + 4 * n, at + 5 * n),
+    offsets: ix.subarray(w, w + n),
+    lengths: ix.subarray(w + n, w + 2 * n),
+    keyOffsets: ix.subarray(w + 2 * n, w + 3 * n),
+    keyLengths: ix.subarray(w + 3 * n, w + 4 * n),
+    sourceIndex: ix.subarray(w + 4 * n, w + 5 * n),
   });
   return {
-    status: r.status,
-    events: set(ne, 4, r.data.subarray(0, evData), r.keys.subarray(0, evKeys)),
-    dlq: set(nd, 4 + 5 * ne, r.data.subarray(evData), r.keys.subarray(evKeys)),
+    status,
+    events: set(ne as number, HEADER_WORDS, dEv, kEv),
+    dlq: set(nd as number, HEADER_WORDS + 5 * (ne as number), dDl, kDl),
   };
 }
 

@@ -39,6 +39,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       value: Math.round(m.rawParseEventsPerS),
     });
     metrics.push({
+      name: `${label}_output_copy_fraction_b256`,
+      unit: 'fraction',
+      value: Number(m.outputCopyFraction256.toFixed(4)),
+    });
+    metrics.push({
       name: `${label}_napi_crossing_fraction_b256`,
       unit: 'fraction',
       value: Number(m.crossingFraction256.toFixed(4)),

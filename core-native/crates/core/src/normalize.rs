@@ -436,6 +436,36 @@ pub fn normalize_batch(
     normalized_at_ms: f64,
     bounds: &AmountBounds,
 ) -> Result<BatchOutput, BatchError> {
+    let mut out = BatchOutput::default();
+    let mut arena = Bump::new();
+    normalize_batch_into(msgs, normalized_at_ms, bounds, &mut out, &mut arena)?;
+    Ok(out)
+}
+
+impl RecordSet {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.offsets.clear();
+        self.lengths.clear();
+        self.keys.clear();
+        self.key_offsets.clear();
+        self.key_lengths.clear();
+        self.source_index.clear();
+    }
+}
+
+/// Like [`normalize_batch`], into `out` (cleared first) and with a caller-owned arena, so that a
+/// long-lived caller reuses the same memory call after call.
+pub fn normalize_batch_into(
+    msgs: &[RawMessage],
+    normalized_at_ms: f64,
+    bounds: &AmountBounds,
+    out: &mut BatchOutput,
+    arena: &mut Bump,
+) -> Result<(), BatchError> {
+    out.status.clear();
+    out.events.clear();
+    out.dlq.clear();
     if msgs.len() > MAX_BATCH_MESSAGES {
         return Err(BatchError::TooManyMessages(msgs.len()));
     }
@@ -444,10 +474,8 @@ pub fn normalize_batch(
         return Err(BatchError::TooManyBytes(total));
     }
     let normalized_at_ms = ms_from_f64(normalized_at_ms).ok_or(BatchError::InvalidNormalizedAt)?;
-    let mut out = BatchOutput::default();
-    let mut arena = Bump::new();
     out.status.reserve(msgs.len());
-    out.events.data.reserve(total + msgs.len() * 256);
+    out.events.data.reserve(msgs.len() * 768);
     for (i, m) in msgs.iter().enumerate() {
         let (events_before, dlq_before) = (out.events.len(), out.dlq.len());
         let data_before = (
@@ -457,7 +485,7 @@ pub fn normalize_batch(
             out.dlq.keys.len(),
         );
         let mut sink = BatchSink {
-            out: &mut out,
+            out: &mut *out,
             index: i as u32,
             raw: m.bytes,
             src: m.source,
@@ -475,7 +503,7 @@ pub fn normalize_batch(
                 );
                 dlq_of(&mut sink, provider, None, None, e);
             } else {
-                normalize_message(provider, m.bytes, bounds, &mut sink, &mut arena);
+                normalize_message(provider, m.bytes, bounds, &mut sink, arena);
             }
             (sink.events, sink.dlqs)
         }));
@@ -487,7 +515,7 @@ pub fn normalize_batch(
                 truncate(&mut out.events, events_before, data_before.0, data_before.1);
                 truncate(&mut out.dlq, dlq_before, data_before.2, data_before.3);
                 let mut sink = BatchSink {
-                    out: &mut out,
+                    out: &mut *out,
                     index: i as u32,
                     raw: m.bytes,
                     src: m.source,
@@ -513,7 +541,7 @@ pub fn normalize_batch(
             _ => STATUS_MIXED,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 fn truncate(set: &mut RecordSet, n: usize, data_len: usize, keys_len: usize) {

@@ -5,8 +5,10 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use pep_core::normalize::{self, RawMessage, RecordSet};
+use pep_core::json::Bump;
+use pep_core::normalize::{self, BatchOutput, RawMessage};
 use pep_core::{features, AmountBounds, Source};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 #[napi(object)]
@@ -15,44 +17,60 @@ pub struct NativeConfig {
     pub amount_max_minor: Option<HashMap<String, f64>>,
 }
 
-/// The result of a batch call, packed into four allocations (each JS-visible array costs an
-/// external allocation and a finalizer, which dominates small calls). `index` layout:
-/// `[nEvents, nDlq, eventsDataBytes, eventsKeyBytes]`, then for the events and then the DLQ
-/// records, five runs of `n` values: offsets, lengths, key offsets, key lengths, source indexes.
-/// `data` and `keys` hold the events' bytes first, then the DLQ records'; offsets are relative to
-/// the start of their own part. `src/native.ts` turns this into `RecordSet` views without copying.
-#[napi(object)]
-pub struct NativeBatchResult {
-    /// Per input message: 0 normalized, 1 DLQ, 2 mixed (multi-item Adyen).
-    pub status: Uint8Array,
-    pub data: Buffer,
-    pub keys: Buffer,
-    pub index: Uint32Array,
+/// Layout of the single Buffer a batch call returns (copied once into JS-owned memory from
+/// scratch vectors the core reuses across calls: handing fresh Rust allocations over as external
+/// buffers costs a mapping, page faults and a finalizer per buffer per call). Little-endian u32
+/// header `[nMessages, nEvents, nDlq, eventsDataBytes, dlqDataBytes, eventsKeyBytes, dlqKeyBytes]`,
+/// then for the events and then the DLQ records five runs of `n` u32 values (offsets, lengths,
+/// key offsets, key lengths, source indexes), then `nMessages` status bytes (0 normalized, 1 DLQ,
+/// 2 mixed), then the keys (events', then DLQ records'), then the record bytes (same order).
+/// Offsets are relative to the start of their own part. `src/native.ts` turns this into
+/// `RecordSet` views without copying.
+pub const RESULT_HEADER_WORDS: usize = 7;
+
+/// Reused output memory of one NativeCore.
+#[derive(Default)]
+struct Scratch {
+    out: BatchOutput,
+    arena: Bump,
+    bytes: Vec<u8>,
 }
 
-fn pack(status: Vec<u8>, mut ev: RecordSet, dl: RecordSet) -> NativeBatchResult {
-    let mut index = Vec::with_capacity(4 + 5 * (ev.len() + dl.len()));
-    index.extend_from_slice(&[
-        ev.len() as u32,
-        dl.len() as u32,
-        ev.data.len() as u32,
-        ev.keys.len() as u32,
-    ]);
-    for set in [&ev, &dl] {
-        index.extend_from_slice(&set.offsets);
-        index.extend_from_slice(&set.lengths);
-        index.extend_from_slice(&set.key_offsets);
-        index.extend_from_slice(&set.key_lengths);
-        index.extend_from_slice(&set.source_index);
+fn pack(env: &Env, scratch: &mut Scratch) -> Result<Buffer> {
+    let Scratch { out, bytes, .. } = scratch;
+    let (ev, dl) = (&out.events, &out.dlq);
+    bytes.clear();
+    let header = [
+        out.status.len(),
+        ev.len(),
+        dl.len(),
+        ev.data.len(),
+        dl.data.len(),
+        ev.keys.len(),
+        dl.keys.len(),
+    ];
+    for v in header {
+        bytes.extend_from_slice(&(v as u32).to_le_bytes());
     }
-    ev.data.extend_from_slice(&dl.data);
-    ev.keys.extend_from_slice(&dl.keys);
-    NativeBatchResult {
-        status: status.into(),
-        data: ev.data.into(),
-        keys: ev.keys.into(),
-        index: index.into(),
+    for set in [ev, dl] {
+        for run in [
+            &set.offsets,
+            &set.lengths,
+            &set.key_offsets,
+            &set.key_lengths,
+            &set.source_index,
+        ] {
+            for v in run.iter() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
     }
+    bytes.extend_from_slice(&out.status);
+    bytes.extend_from_slice(&ev.keys);
+    bytes.extend_from_slice(&dl.keys);
+    bytes.extend_from_slice(&ev.data);
+    bytes.extend_from_slice(&dl.data);
+    BufferSlice::copy_from(env, &bytes[..])?.into_buffer(env)
 }
 
 fn invalid(msg: String) -> Error {
@@ -62,6 +80,7 @@ fn invalid(msg: String) -> Error {
 #[napi]
 pub struct NativeCore {
     bounds: AmountBounds,
+    scratch: RefCell<Scratch>,
 }
 
 #[napi]
@@ -81,7 +100,10 @@ impl NativeCore {
         }
         overrides.sort();
         let bounds = AmountBounds::with_overrides(&overrides).map_err(invalid)?;
-        Ok(NativeCore { bounds })
+        Ok(NativeCore {
+            bounds,
+            scratch: RefCell::default(),
+        })
     }
 
     /// Normalizes a batch of raw messages. Message `i` is `data[offsets[i] .. offsets[i] + lengths[i]]`
@@ -92,6 +114,7 @@ impl NativeCore {
     #[allow(clippy::too_many_arguments)]
     pub fn normalize_batch(
         &self,
+        env: Env,
         data: &[u8],
         offsets: &[u32],
         lengths: &[u32],
@@ -102,7 +125,7 @@ impl NativeCore {
         kafka_offsets: &[f64],
         received_at_ms: &[f64],
         normalized_at_ms: f64,
-    ) -> Result<NativeBatchResult> {
+    ) -> Result<Buffer> {
         let n = offsets.len();
         for (name, len) in [
             ("lengths", lengths.len()),
@@ -149,9 +172,14 @@ impl NativeCore {
                 },
             });
         }
-        let out = normalize::normalize_batch(&msgs, normalized_at_ms, &self.bounds)
+        let mut scratch = self
+            .scratch
+            .try_borrow_mut()
+            .map_err(|_| invalid("normalizeBatch is not reentrant".into()))?;
+        let Scratch { out, arena, .. } = &mut *scratch;
+        normalize::normalize_batch_into(&msgs, normalized_at_ms, &self.bounds, out, arena)
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(pack(out.status, out.events, out.dlq))
+        pack(&env, &mut scratch)
     }
 
     /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
@@ -261,11 +289,20 @@ pub fn bench_parse_only(data: &[u8], offsets: &[u32], lengths: &[u32]) -> u32 {
     ok
 }
 
+thread_local! {
+    static PROBE: RefCell<Scratch> = RefCell::default();
+}
+
 /// Benchmark probe for the N-API crossing: takes the same arguments as `normalizeBatch` and
-/// returns the same result shape with empty outputs, doing no per-message work.
+/// returns the same result shape as a batch where every message yields one event, doing no
+/// per-message work. Without `outputBytes` the event and key bytes are empty (the crossing
+/// proper: marshalling arguments, building the result); with it they are 640 and 40 bytes per
+/// event and copied to JS like real output (the cost of materializing output in JS memory,
+/// which the TypeScript twin pays too).
 #[napi]
 #[allow(clippy::too_many_arguments)]
 pub fn bench_crossing_probe(
+    env: Env,
     data: &[u8],
     offsets: &[u32],
     lengths: &[u32],
@@ -276,22 +313,28 @@ pub fn bench_crossing_probe(
     kafka_offsets: &[f64],
     received_at_ms: &[f64],
     normalized_at_ms: f64,
-) -> NativeBatchResult {
+    output_bytes: bool,
+) -> Result<Buffer> {
     let n = offsets.len();
-    let keep = data.len() + lengths.len() + providers.len() + topics.len() + topic_index.len();
-    let keep = keep
-        + partitions.len()
-        + kafka_offsets.len()
-        + received_at_ms.len()
-        + normalized_at_ms as usize;
-    // Same output shape and sizes as a batch where every message yields one event.
-    let per_event = RecordSet {
-        offsets: vec![0; n.min(keep)],
-        lengths: vec![0; n],
-        key_offsets: vec![0; n],
-        key_lengths: vec![0; n],
-        source_index: vec![0; n],
-        ..Default::default()
-    };
-    pack(vec![0u8; n], per_event, RecordSet::default())
+    let touched = data.len() + lengths.len() + providers.len() + topics.len() + topic_index.len();
+    let touched = touched + partitions.len() + kafka_offsets.len() + received_at_ms.len();
+    PROBE.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let set = &mut scratch.out.events;
+        let per_event = if output_bytes { 640 } else { 0 };
+        set.data
+            .resize(n * per_event, (touched as f64 + normalized_at_ms) as u8);
+        set.keys.resize(n * per_event / 16, b'k');
+        for v in [
+            &mut set.offsets,
+            &mut set.lengths,
+            &mut set.key_offsets,
+            &mut set.key_lengths,
+            &mut set.source_index,
+        ] {
+            v.resize(n, 0);
+        }
+        scratch.out.status.resize(n, 0);
+        pack(&env, &mut scratch)
+    })
 }
