@@ -66,6 +66,46 @@ describe('edge failure guarantees (real broker)', () => {
     assert.deepEqual(lost, [], 'acknowledged events missing from Kafka');
   });
 
+  test('SIGTERM under load drains: exit 0 and every acknowledged event is in Kafka', async () => {
+    await waitForKafka();
+    const run = randomUUID().replaceAll('-', '').slice(0, 10);
+    const marks = await markTopics([TOPICS['stripe.payment_intent']]);
+    const edge = await spawnEdge();
+    const acked: string[] = [];
+    let seq = 0;
+    let stop = false;
+    const worker = async () => {
+      while (!stop) {
+        const id = `evt_${run}t${seq++}`;
+        try {
+          const res = await fetch(`${edge.url}/webhooks/stripe`, stripeRequest(stripeEvent(id)));
+          if (res.status === 200) acked.push(id);
+          await res.arrayBuffer();
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    const workers = Array.from({ length: 16 }, worker);
+    await new Promise((r) => setTimeout(r, 1500));
+    const code = await edge.stop();
+    stop = true;
+    await Promise.all(workers);
+    assert.equal(code, 0, edge.output());
+    assert.ok(acked.length > 20, `load too small (${acked.length} acks)`);
+    const wanted = new Set(acked);
+    await readSince(
+      marks,
+      (m) => {
+        for (const x of m) wanted.delete(x.headers[RAW_HEADERS.eventId] as string);
+        return wanted.size === 0;
+      },
+      30_000,
+    );
+    console.log(`sigterm: acked=${acked.length} missing=${wanted.size}`);
+    assert.equal(wanted.size, 0, 'acknowledged events missing from Kafka after a graceful stop');
+  });
+
   test('with the broker stopped, requests get 503 and none is acknowledged; the edge recovers when it is back', async () => {
     await waitForKafka();
     const edge = await spawnEdge({ EDGE_PRODUCE_TIMEOUT_MS: '5000' });

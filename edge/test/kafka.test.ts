@@ -207,3 +207,19 @@ describe('edge → Kafka (real broker)', () => {
     assert.match(text, /edge_produce_duration_seconds_count \d+/);
   });
 });
+
+test('the same app on Node (@hono/node-server) acknowledges only what is in Kafka', async () => {
+  const node = await spawnEdge({}, { runtime: 'node' });
+  try {
+    const id = `evt_node${randomUUID().replaceAll('-', '').slice(0, 10)}`;
+    const marks = await markTopics([TOPICS['stripe.payment_intent']]);
+    const body = stripeEvent(id);
+    const res = await fetch(`${node.url}/webhooks/stripe`, stripeRequest(body));
+    assert.equal(res.status, 200);
+    const msgs = await readSince(marks, (m) => m.some((x) => x.headers[RAW_HEADERS.eventId] === id));
+    const m = msgs.find((x) => x.headers[RAW_HEADERS.eventId] === id);
+    assert.ok(m?.value.equals(Buffer.from(body)));
+  } finally {
+    assert.equal(await node.stop(), 0, node.output());
+  }
+});
