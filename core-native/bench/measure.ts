@@ -42,6 +42,8 @@ export function workload(count: number): OneMessage[] {
 export interface Measured {
   runtime: string;
   eventsPerS: Record<string, number>;
+  /** Median over runs of (native / baseline) and (twin / baseline) measured back to back, per batch size. */
+  pairedRatios: Record<string, number>;
   rawParseEventsPerS: number;
   crossingFraction256: number;
   outputCopyFraction256: number;
@@ -78,6 +80,7 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
   const msgs = workload(total);
   const avgMessageBytes = msgs.reduce((n, m) => n + Buffer.byteLength(m.bytes as string), 0) / total;
   const eventsPerS: Record<string, number> = {};
+  const pairedRatios: Record<string, number> = {};
   for (const size of BATCH_SIZES) {
     const batches = chunks(msgs, size);
     const samples: Record<string, number[]> = { native: [], js: [], baseline: [] };
@@ -117,6 +120,13 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
       for (const [name, fn] of order) (samples[name] as number[]).push(total / time(fn));
     }
     for (const name of Object.keys(samples)) eventsPerS[`${name}_b${size}`] = median(samples[name] as number[]);
+    // Runs alternate the implementations back to back, so a slow period of the shared machine
+    // hits both sides of a pair: the median of per-run ratios is steadier than a ratio of medians.
+    const base = samples.baseline as number[];
+    for (const name of ['native', 'js']) {
+      const xs = samples[name] as number[];
+      pairedRatios[`${name}_vs_baseline_b${size}`] = median(xs.map((x, k) => x / (base[k] as number)));
+    }
   }
   const b256 = chunks(msgs, 256);
   const parseSamples: number[] = [];
@@ -159,6 +169,7 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
   return {
     runtime: bun ? `bun ${bun}` : `node ${process.versions.node}`,
     eventsPerS,
+    pairedRatios,
     rawParseEventsPerS: median(parseSamples),
     crossingFraction256: median(probeSamples) / median(normSamples),
     outputCopyFraction256: median(copySamples) / median(normSamples),
