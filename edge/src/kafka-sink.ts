@@ -8,6 +8,8 @@
  * and silently dropped while we acknowledge it.
  */
 
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   type Admin,
   CompressionTypes,
@@ -58,6 +60,16 @@ export class KafkaSink implements BatchSink {
       requestTimeout: Math.max(opts.requestTimeoutMs, 1000),
       // Bounded retries: a batch that cannot be written fails within seconds and its requests get 503.
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+      // kafkajs's default socket leaves Nagle's algorithm on; a request/response protocol wants it off (as the Java
+      // client does), or a small produce request can wait for the peer's delayed ACK.
+      socketFactory: ({ host, port, ssl, onConnect }) => {
+        const socket = ssl
+          ? tlsConnect({ host, port, servername: host, ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
+          : netConnect({ host, port }, onConnect);
+        socket.setKeepAlive(true, 60_000);
+        socket.setNoDelay(true);
+        return socket;
+      },
       logLevel: logLevel.WARN,
       logCreator:
         () =>

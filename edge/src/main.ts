@@ -8,17 +8,11 @@ import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
 // kafkajs schedules `setTimeout(fn, throttledUntil - Date.now())` with a negative delay when it is not throttled
-// (network/requestQueue); Node clamps it silently, Bun prints a TimeoutNegativeWarning on every connection.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const name = typeof warning === 'string' ? rest[0] : warning.name;
-  if (
-    name === 'TimeoutNegativeWarning' ||
-    (typeof rest[0] === 'object' && (rest[0] as { type?: string })?.type === 'TimeoutNegativeWarning')
-  )
-    return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+// (network/requestQueue). Node clamps it silently; Bun clamps it too but prints a TimeoutNegativeWarning each time.
+// Clamping here gives the same behaviour without the noise.
+const originalSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
+  originalSetTimeout(fn, typeof ms === 'number' && ms < 0 ? 0 : ms, ...args)) as typeof setTimeout;
 
 let config: ReturnType<typeof loadConfig>;
 try {
