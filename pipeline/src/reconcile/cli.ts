@@ -3,11 +3,12 @@
  * they reconcile; exit 0 only when they do (1 when they do not, 2 when the check itself could not run).
  * Topic and group names follow the transformer/quarantine configuration (same environment variables).
  */
+import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { createLogger } from '../lib/log.ts';
-import { type ReconcileReport, reconcile } from './reconcile.ts';
+import { type ReconcileOptions, type ReconcileReport, reconcile } from './reconcile.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -34,13 +35,16 @@ function print(r: ReconcileReport): void {
   console.log(lines.join('\n'));
 }
 
-async function main(): Promise<number> {
-  const t = loadTransformerConfig();
-  const q = loadQuarantineConfig();
-  const json = process.argv.includes('--json');
-  const edgeBase = arg('--edge-url') ?? process.env.EDGE_URL ?? `http://127.0.0.1:${serviceAddresses().edgePort}`;
+/** The platform's reconciliation options from the environment (also for scripts/start.ts's final report). */
+export function reconcileOptions(
+  env: NodeJS.ProcessEnv = process.env,
+  edge: { url?: string; disabled?: boolean } = {},
+): ReconcileOptions {
+  const t = loadTransformerConfig(env);
+  const q = loadQuarantineConfig(env);
+  const edgeBase = edge.url ?? env.EDGE_URL ?? `http://127.0.0.1:${serviceAddresses(env).edgePort}`;
   const log = createLogger('error', { service: 'reconcile' }, (line) => process.stderr.write(`${line}\n`));
-  const report = await reconcile({
+  return {
     kafka: createKafka({ brokers: t.kafkaBrokers, clientId: 'pep-reconcile', log }),
     databaseUrl: q.databaseUrl,
     rawTopics: t.inputTopics,
@@ -49,18 +53,29 @@ async function main(): Promise<number> {
     webhookDlqTopic: q.webhookDlqTopic,
     transformerGroup: t.groupId,
     quarantineGroup: q.groupId,
-    edgeMetricsUrl: process.argv.includes('--no-edge') ? null : `${edgeBase.replace(/\/$/, '')}/metrics`,
-    scanTimeoutMs: Number(process.env.RECONCILE_SCAN_TIMEOUT_MS ?? 120_000),
-  });
+    edgeMetricsUrl: edge.disabled ? null : `${edgeBase.replace(/\/$/, '')}/metrics`,
+    scanTimeoutMs: Number(env.RECONCILE_SCAN_TIMEOUT_MS ?? 120_000),
+  };
+}
+
+async function main(): Promise<number> {
+  const json = process.argv.includes('--json');
+  const report = await reconcile(
+    reconcileOptions(process.env, { url: arg('--edge-url'), disabled: process.argv.includes('--no-edge') }),
+  );
   if (json) console.log(JSON.stringify(report, null, 2));
   else print(report);
   return report.verdict === 'reconciled' ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`reconcile: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(2);
-  },
-);
+export { print as printReport };
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`reconcile: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(2);
+    },
+  );
+}
