@@ -69,7 +69,8 @@ export async function readAll(kafka: Kafka, topics: readonly string[], timeoutMs
   const out: ReadRecord[] = [];
   const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([k]) => k));
   if (pending.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString('hex')}`, readUncommitted: false });
+  const groupId = `reader-${randomBytes(6).toString('hex')}`;
+  const consumer = kafka.consumer({ groupId, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topics: [...topics], fromBeginning: true });
   const done = new Promise<void>((resolve) => {
@@ -107,6 +108,10 @@ export async function readAll(kafka: Kafka, topics: readonly string[], timeoutMs
   } finally {
     clearTimeout(timer);
     await consumer.disconnect();
+    const a = kafka.admin();
+    await a.connect();
+    await a.deleteGroups([groupId]).catch(() => undefined);
+    await a.disconnect();
   }
   return out;
 }
