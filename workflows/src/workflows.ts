@@ -221,8 +221,9 @@ async function processBatched(
 /**
  * Several events in one workflow (the bridge's batch mode, for throughput on a small Temporal): claims the events
  * first — an event already claimed by another workflow, or already stored by one, is reported as `duplicate` and not
- * processed again — then runs the per-event pipeline for each claimed event concurrently. Any event that fails after
- * its retries fails the whole workflow visibly (its id is in the failure); the others are stored.
+ * processed again — then runs rules, scoring and persistence with one activity per step for the whole batch. A step
+ * that fails after its retries fails the workflow visibly and stores nothing of the batch; its claims stay with this
+ * workflow id, so an operator reset (same id) re-runs exactly these events.
  */
 export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Promise<PaymentBatchResult> {
   if (input.events.length > MAX_BATCH_EVENTS) {
