@@ -47,6 +47,7 @@ after(async () => {
   await pool.query('DELETE FROM webhook_quarantine WHERE kafka_topic = $1', [webhookDlq]);
   await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [validationDlq]);
   await deleteTopics(admin, [webhookDlq, validationDlq]);
+  await admin.deleteGroups([`${prefix}quarantine-a`, `${prefix}quarantine-b`]).catch(() => undefined);
   await admin.disconnect();
   await pool.end();
 });

@@ -91,6 +91,7 @@ before(async () => {
 
 after(async () => {
   await deleteTopics(admin, [...raw, ...Object.values(outputs('native')), ...Object.values(outputs('js'))]);
+  await admin.deleteGroups([`${prefix}native`, `${prefix}js`, `${prefix}big`]).catch(() => undefined);
   await admin.disconnect();
 });
 

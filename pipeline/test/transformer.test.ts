@@ -45,6 +45,7 @@ before(async () => {
 
 after(async () => {
   await deleteTopics(admin, [...raw, normalized, dlq]);
+  await admin.deleteGroups([`${prefix}eos`]).catch(() => undefined);
   await admin.disconnect();
 });
 
