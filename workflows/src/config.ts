@@ -16,6 +16,9 @@ export interface WorkerConfig {
   readonly maxConcurrentActivities: number;
   readonly maxConcurrentWorkflowTasks: number;
   readonly pgPoolSize: number;
+  /** Prometheus endpoint of the Temporal worker runtime; 0 turns it off. */
+  readonly metricsHost: string;
+  readonly metricsPort: number;
   readonly rules: BusinessRulesConfig;
 }
 
@@ -79,6 +82,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),
     maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
     pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),
+    metricsHost: env.WORKER_METRICS_HOST ?? '127.0.0.1',
+    metricsPort: env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', 9467, 65535),
     rules: Object.freeze({
       allowedCurrencies: Object.freeze(currencies),
       blockedCustomers: Object.freeze(list(env.WORKFLOW_BLOCKED_CUSTOMERS, DEFAULT_RULES_CONFIG.blockedCustomers)),

@@ -4,7 +4,7 @@
  * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
 import { createPaymentActivities, createReviewActivities } from './activities.ts';
@@ -66,6 +66,17 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  // Temporal's own worker metrics (workflow/activity completions, failures, latencies, task slots) in Prometheus form,
+  // so a failing step is visible as a metric too. Must be installed before the first connection.
+  if (config.metricsPort > 0) {
+    Runtime.install({
+      telemetryOptions: {
+        metrics: {
+          prometheus: { bindAddress: `${config.metricsHost}:${config.metricsPort}`, countersTotalSuffix: true },
+        },
+      },
+    });
+  }
   const log = (msg: string, fields: Record<string, unknown> = {}) =>
     console.log(JSON.stringify({ level: 'info', msg, service: 'payment-worker', ...fields }));
   log('migrating', { database: redactUrl(config.databaseUrl) });
@@ -77,6 +88,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     inference: config.inferenceUrl,
     quarantineReviewColumns: reviewColumns,
+    metrics: config.metricsPort > 0 ? `http://${config.metricsHost}:${config.metricsPort}/metrics` : 'off',
   });
   const running = await startWorker(config, { pool });
   log('worker polling', { taskQueue: config.taskQueue });

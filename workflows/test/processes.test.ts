@@ -71,7 +71,7 @@ describe('npm start entry points as processes', () => {
   it('turns normalized events into rows and stops cleanly on SIGTERM', async () => {
     pool = await setupDb();
     await createTopics(k, topics, 1);
-    const [inferencePort, metricsPort] = [await freePort(), await freePort()];
+    const [inferencePort, metricsPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort()];
     const taskQueue = uniq('wf-proc');
     const env = {
       ...process.env,
@@ -84,6 +84,7 @@ describe('npm start entry points as processes', () => {
       BRIDGE_REVIEW_GROUP_ID: uniq('bridge-proc-review'),
       BRIDGE_METRICS_PORT: String(metricsPort),
       BRIDGE_LAG_INTERVAL_MS: '200',
+      WORKER_METRICS_PORT: String(workerMetricsPort),
     };
     const ml = await start('inference', 'ml/src/server.ts', env, 'inference service listening');
     const worker = await start('worker', 'workflows/src/worker.ts', env, 'worker polling');
@@ -109,6 +110,8 @@ describe('npm start entry points as processes', () => {
       return /bridge_consumer_lag\{[^}]*\} 0/.test(text) ? text : undefined;
     });
     assert.match(metrics, /bridge_workflows_started_total\{type="PaymentBatchWorkflow"\} 1/);
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+    assert.match(workerMetrics, /temporal_workflow_completed_total\{[^}]*workflow_type="PaymentBatchWorkflow"/);
     assert.equal(await stop(bridge), 0, 'bridge exits 0');
     assert.equal(await stop(worker), 0, 'worker exits 0');
     assert.equal(await stop(ml), 0, 'inference exits 0');
