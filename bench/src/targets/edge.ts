@@ -7,13 +7,13 @@
  *   edge-full-node     the same app on Node (@hono/node-server)
  *   edge-memsink-node  the memsink arm on Node
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
- * plus edge-full-bun at half its measured rate (p99), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
+ * plus edge-full-bun at half its measured rate (p99, evenly paced open loop: edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 3 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -275,6 +275,47 @@ function kafkaPerfTest(records: number, recordSize: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Evenly paced open-loop load (edge/bench/paced-load.ts) on the load core; latency from each request's send time. */
+async function pacedLoad(port: number, rate: number, durationS: number): Promise<LoadResult> {
+  const body = webhookBody();
+  const t = Math.floor(Date.now() / 1000);
+  const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+  const bodyFile = join(tmpdir(), `pep-edge-bench-body-${process.pid}.json`);
+  writeFileSync(bodyFile, body);
+  const headers = JSON.stringify({ 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}` });
+  const args = ['-c', LOAD_CORE, process.execPath, '--import', 'tsx', join(ROOT, 'edge/bench/paced-load.ts')];
+  args.push(
+    `http://127.0.0.1:${port}/webhooks/stripe`,
+    String(Math.round(rate)),
+    String(durationS),
+    String(CONNECTIONS),
+    headers,
+    bodyFile,
+  );
+  const out = await new Promise<string>((res, rej) => {
+    const p = spawn('taskset', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let so = '';
+    let se = '';
+    p.stdout.on('data', (d) => {
+      so += d;
+    });
+    p.stderr.on('data', (d) => {
+      se += d;
+    });
+    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`paced load failed (${code}): ${se}`))));
+  });
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as {
+    ok: number;
+    errors: number;
+    achievedRate: number;
+    p50Ms: number;
+    p99Ms: number;
+    generatorLagP99Ms: number;
+  };
+  console.error(`[edge bench] paced load: ${JSON.stringify(r)}`);
+  return { reqPerS: r.achievedRate, p50Ms: r.p50Ms, p99Ms: r.p99Ms, non2xx: 0, errors: r.errors };
+}
+
 interface MixedResult {
   readonly reqPerS: number;
   readonly p50Ms: number;
@@ -365,13 +406,14 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const med = (arm: Arm, f: (r: LoadResult) => number) => median((samples.get(arm) as LoadResult[]).map(f));
   const rps = (arm: Arm) => med(arm, (r) => r.reqPerS);
 
-  // p99 of the full path at half its measured maximum rate
+  // p99 of the full path at half its measured maximum rate, evenly paced (autocannon's rate limit sends each second's
+  // requests in a burst, which measures queueing of the burst rather than latency at that rate)
   const half = rps('edge-full-bun') / 2;
   const server = await startServer('edge-full-bun');
   let halfRate: LoadResult;
   try {
-    await load(server.port, warmupS, half);
-    halfRate = await load(server.port, durationS, half);
+    await pacedLoad(server.port, half, warmupS);
+    halfRate = await pacedLoad(server.port, half, durationS);
   } finally {
     await server.stop();
   }
