@@ -35,8 +35,14 @@ export interface PaymentBatchWorkflowInput {
 /** Largest batch one PaymentBatchWorkflow takes (bounds its history and the bridge's start payload). */
 export const MAX_BATCH_EVENTS = 200;
 
+/** An event another workflow already claimed or stored: not processed again. */
+export interface DuplicateEventResult {
+  readonly event_id: string;
+  readonly status: 'duplicate';
+}
+
 export interface PaymentBatchResult {
-  readonly results: (PaymentEventResult | { readonly event_id: string; readonly status: 'duplicate' })[];
+  readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
 export interface FraudResult {

@@ -31,6 +31,7 @@ import {
   DEFAULT_REVIEW_TIMEOUT_MS,
   type DlqReviewInput,
   type DlqReviewResult,
+  type DuplicateEventResult,
   type FraudResult,
   MAX_BATCH_EVENTS,
   MAX_CORRECTED_PAYLOAD_CHARS,
@@ -146,11 +147,25 @@ function parseEvent(value: unknown): UnifiedEvent {
   }
 }
 
-export async function PaymentEventWorkflow(input: PaymentEventWorkflowInput): Promise<PaymentEventResult> {
+/** Patch id of the claim step of PaymentEventWorkflow (older histories replay without it). */
+export const PER_EVENT_CLAIM_PATCH = 'payment-event-claim';
+
+export async function PaymentEventWorkflow(
+  input: PaymentEventWorkflowInput,
+): Promise<PaymentEventResult | DuplicateEventResult> {
   let stage: PaymentStage = 'started';
   setHandler(paymentStatusQuery, () => stage);
   const event = parseEvent(input.event);
-  return processEvent(event, payments(input), (s) => {
+  const acts = payments(input);
+  // The bridge may have handed this event to a batch workflow before (a redelivery cut differently): claim it first.
+  if (patched(PER_EVENT_CLAIM_PATCH)) {
+    const owned = await acts.persist.claimEvents([event.event_id], workflowInfo().workflowId);
+    if (!owned.includes(event.event_id)) {
+      stage = 'completed';
+      return { event_id: event.event_id, status: 'duplicate' };
+    }
+  }
+  return processEvent(event, acts, (s) => {
     stage = s;
   });
 }

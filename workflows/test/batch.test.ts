@@ -159,6 +159,22 @@ describe('batch workflow', () => {
     }
   });
 
+  it('a per-event workflow does not process again an event a batch claimed', async () => {
+    const e = unifiedEvent('braintree', { status: 'settled', event_type: 'payment.settled' });
+    await client.workflow.execute('PaymentBatchWorkflow', {
+      taskQueue,
+      workflowId: uniq('payment-batch'),
+      args: [{ events: [e], activityMode: 'local' }],
+    });
+    const r = (await client.workflow.execute('PaymentEventWorkflow', {
+      taskQueue,
+      workflowId: paymentWorkflowId(e.event_id as string),
+      args: [{ event: e, activityMode: 'local' }],
+    })) as { status: string };
+    assert.equal(r.status, 'duplicate');
+    assert.equal((await rowsFor(pool, e.event_id as string)).length, 1);
+  });
+
   it('does not process again an event stored by a per-event workflow', async () => {
     const e = unifiedEvent('square', { status: 'completed', event_type: 'payment.updated' });
     await client.workflow.execute('PaymentEventWorkflow', {

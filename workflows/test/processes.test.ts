@@ -109,9 +109,10 @@ describe('npm start entry points as processes', () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return /bridge_consumer_lag\{[^}]*\} 0/.test(text) ? text : undefined;
     });
-    assert.match(metrics, /bridge_workflows_started_total\{type="PaymentBatchWorkflow"\} 1/);
+    // Three events in one small fetch: the adaptive bridge starts one workflow per event.
+    assert.match(metrics, /bridge_workflows_started_total\{type="PaymentEventWorkflow"\} 3/);
     const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
-    assert.match(workerMetrics, /temporal_workflow_completed_total\{[^}]*workflow_type="PaymentBatchWorkflow"/);
+    assert.match(workerMetrics, /temporal_workflow_completed_total\{[^}]*workflow_type="PaymentEventWorkflow"/);
     assert.equal(await stop(bridge), 0, 'bridge exits 0');
     assert.equal(await stop(worker), 0, 'worker exits 0');
     assert.equal(await stop(ml), 0, 'inference exits 0');

@@ -55,6 +55,7 @@ describe('replay of recorded histories', () => {
       recorded.push({ name, workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
     };
     await runPayment('payment-processed', unifiedEvent('stripe'));
+    await runPayment('payment-processed-with-claim', unifiedEvent('square', { status: 'completed' }));
     await runPayment(
       'payment-failed',
       unifiedEvent('stripe', { status: 'failed', event_type: 'payment.failed', failure_code: 'card_declined' }),
@@ -96,6 +97,14 @@ describe('replay of recorded histories', () => {
       workflowId: batchId,
       history: await client.workflow.getHandle(batchId).fetchHistory(),
     });
+    // A per-event workflow for an event a batch already stored: the claim says duplicate.
+    const claimed = unifiedEvent('stripe');
+    await client.workflow.execute('PaymentBatchWorkflow', {
+      taskQueue,
+      workflowId: uniq('payment-batch-replay'),
+      args: [{ events: [claimed], activityMode: 'local' }],
+    });
+    await runPayment('payment-duplicate', claimed);
     await review('review-discarded', true);
     await review('review-expired', false);
     if (process.env.RECORD_HISTORIES === '1') {

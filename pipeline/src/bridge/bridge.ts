@@ -1,8 +1,8 @@
 /**
- * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. With BRIDGE_BATCH_SIZE=1 it starts one
- * PaymentEventWorkflow per event with workflow id `payment-<event_id>`; by default it starts one PaymentBatchWorkflow
- * per group of up to 25 consecutive events of a partition (id from the offsets), which claims each event by its
- * event_id before processing it. Either way: id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never
+ * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. A fetched partition batch smaller than
+ * BRIDGE_BATCH_MIN_EVENTS (or any, with BRIDGE_BATCH_SIZE=1) starts one PaymentEventWorkflow per event with workflow id
+ * `payment-<event_id>`; a larger one (a backlog) starts one PaymentBatchWorkflow per group of up to BRIDGE_BATCH_SIZE
+ * (25) consecutive events (id from the offsets). Both workflows claim each event by its event_id before processing. Either way: id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never
  * runs again for a redelivered message; failures are re-driven by an operator reset) and conflict policy
  * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
  * DlqReviewWorkflow per quarantined record, keyed by the record's original raw-topic coordinates.
@@ -145,19 +145,22 @@ export class WorkflowBridge {
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await this.runConsumer(
-      config.paymentGroupId,
-      config.normalizedTopic,
-      config.batchSize,
-      config.batchSize > 1
-        ? (t, p, g) => this.handlePaymentBatch(t, p, g)
-        : (t, p, g) => this.handlePayment(t, p, g[0] as KafkaMessage),
+    const single = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePayment(t, p, g[0] as KafkaMessage);
+    const batched = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePaymentBatch(t, p, g);
+    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, config.batchSize > 1, (fetched) =>
+      // Adaptive: a small fetch (traffic keeps up) gets one workflow per event, the lowest latency; a backlog gets
+      // batch workflows, the highest throughput. Both claim events by event_id, so a redelivery cut either way is
+      // processed once.
+      config.batchSize > 1 && fetched >= config.batchMinEvents
+        ? { groupSize: config.batchSize, handle: batched }
+        : { groupSize: 1, handle: single },
     );
     const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
     if (config.reviewsEnabled) {
-      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, 1, (t, p, g) =>
-        this.handleReview(t, p, g[0] as KafkaMessage),
-      );
+      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, false, () => ({
+        groupSize: 1,
+        handle: (t, p, g) => this.handleReview(t, p, g[0] as KafkaMessage),
+      }));
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
     }
     const stops = groups.map((g) =>
@@ -178,8 +181,11 @@ export class WorkflowBridge {
   private async runConsumer(
     groupId: string,
     topic: string,
-    groupSize: number,
-    handle: (topic: string, partition: number, group: readonly KafkaMessage[]) => Promise<void>,
+    linger: boolean,
+    plan: (fetched: number) => {
+      groupSize: number;
+      handle: (topic: string, partition: number, group: readonly KafkaMessage[]) => Promise<void>;
+    },
   ): Promise<void> {
     const { config, kafka, log } = this.deps;
     const consumer = kafka.consumer({
@@ -188,8 +194,8 @@ export class WorkflowBridge {
       heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
       readUncommitted: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
-      minBytes: groupSize > 1 ? config.fetchMinBytes : 1,
-      maxWaitTimeInMs: groupSize > 1 ? config.fetchMaxWaitMs : 5000,
+      minBytes: linger ? config.fetchMinBytes : 1,
+      maxWaitTimeInMs: linger ? config.fetchMaxWaitMs : 5000,
     });
     this.consumers.push(consumer);
     await consumer.connect();
@@ -203,6 +209,7 @@ export class WorkflowBridge {
       eachBatch: async (p: EachBatchPayload) => {
         const fetchedAt = Date.now();
         this.metrics.consumed.inc({ topic }, p.batch.messages.length);
+        const { groupSize, handle } = plan(p.batch.messages.length);
         const n = await processBatch({
           messages: p.batch.messages,
           maxInFlight: config.maxInFlight * groupSize,

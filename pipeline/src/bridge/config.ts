@@ -29,11 +29,13 @@ export interface BridgeConfig {
   readonly startRetryMaxMs: number;
   readonly activityMode: 'remote' | 'local';
   /**
-   * 1: one PaymentEventWorkflow per event (workflow id `payment-<event_id>`); n > 1 (default 25): one
-   * PaymentBatchWorkflow per up to n consecutive events of a partition, each event claimed by its event_id. The dev
-   * server sustains ~10–15 workflows/s here, below the simulator's default 20 events/s, hence batches by default.
+   * 1: always one PaymentEventWorkflow per event (workflow id `payment-<event_id>`); n > 1 (default 25): adaptive —
+   * a fetch of at least batchMinEvents events becomes PaymentBatchWorkflows of up to n events. The dev server sustains
+   * ~10–15 workflows/s here, below the simulator's default 20 events/s, so a backlog must be batched.
    */
   readonly batchSize: number;
+  /** A fetched partition batch of at least this many events goes to batch workflows (adaptive mode). */
+  readonly batchMinEvents: number;
   /** Broker-side fetch linger: wait up to fetchMaxWaitMs for fetchMinBytes, so batches fill at moderate rates. */
   readonly fetchMinBytes: number;
   readonly fetchMaxWaitMs: number;
@@ -96,7 +98,8 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     activityMode: mode,
     batchSize,
     fetchMinBytes: int(env, 'BRIDGE_FETCH_MIN_BYTES', batchSize > 1 ? batchSize * 512 : 1, 1, 64 * 1024 * 1024),
-    fetchMaxWaitMs: int(env, 'BRIDGE_FETCH_MAX_WAIT_MS', 50, 1, 10_000),
+    batchMinEvents: int(env, 'BRIDGE_BATCH_MIN_EVENTS', 8, 1, 100_000),
+    fetchMaxWaitMs: int(env, 'BRIDGE_FETCH_MAX_WAIT_MS', 20, 1, 10_000),
     sessionTimeoutMs: int(env, 'BRIDGE_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     lagIntervalMs: int(env, 'BRIDGE_LAG_INTERVAL_MS', 5_000, 100, 600_000),
     metricsHost: str(env, 'BRIDGE_METRICS_HOST', '127.0.0.1'),
