@@ -158,6 +158,8 @@ interface LoadResult {
   readonly p99Ms: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** Paced load only: p99 wait of a due request for an idle connection (all 64 busy). */
+  readonly queuedP99Ms?: number;
 }
 
 async function load(port: number, durationS: number, overallRate?: number): Promise<LoadResult> {
@@ -310,10 +312,17 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     achievedRate: number;
     p50Ms: number;
     p99Ms: number;
-    generatorLagP99Ms: number;
+    queuedP99Ms: number;
   };
   console.error(`[edge bench] paced load: ${JSON.stringify(r)}`);
-  return { reqPerS: r.achievedRate, p50Ms: r.p50Ms, p99Ms: r.p99Ms, non2xx: 0, errors: r.errors };
+  return {
+    reqPerS: r.achievedRate,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    non2xx: 0,
+    errors: r.errors,
+    queuedP99Ms: r.queuedP99Ms,
+  };
 }
 
 interface MixedResult {
@@ -448,6 +457,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge-full-bun_half_rate_req_per_s', unit: 'req/s', value: Math.round(half) });
   metrics.push({ name: 'edge-full-bun_half_rate_p50_ms', unit: 'ms', value: halfRate.p50Ms });
   metrics.push({ name: 'edge-full-bun_half_rate_p99_ms', unit: 'ms', value: halfRate.p99Ms });
+  metrics.push({ name: 'edge-full-bun_half_rate_queued_p99_ms', unit: 'ms', value: halfRate.queuedP99Ms ?? -1 });
   metrics.push({ name: 'edge-full-bun_half_rate_errors', unit: 'count', value: halfRate.non2xx + halfRate.errors });
   metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
