@@ -15,6 +15,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer }
 import { startLagPoller } from '../lib/kafka.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Registry } from '../lib/metrics.ts';
+import { BacklogGate } from './backlog.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch } from './core.ts';
 
@@ -95,6 +96,7 @@ export function reviewStart(topic: string, partition: number, m: KafkaMessage) {
 export interface BridgeDeps {
   readonly config: BridgeConfig;
   readonly kafka: Kafka;
+  /** A client whose connection also serves the task-queue backlog reads (backpressure). */
   readonly temporal: Client;
   readonly log: Logger;
   readonly registry: Registry;
@@ -106,6 +108,7 @@ export class WorkflowBridge {
   private admin: Admin | undefined;
   private stopLag: (() => void) | undefined;
   private running = false;
+  private gate: BacklogGate | undefined;
   readonly metrics;
 
   constructor(private readonly deps: BridgeDeps) {
@@ -135,6 +138,7 @@ export class WorkflowBridge {
         [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       ),
       lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
+      temporalBacklog: r.gauge('bridge_temporal_backlog', 'Workflow tasks waiting in the payment task queue'),
     };
   }
 
@@ -145,9 +149,21 @@ export class WorkflowBridge {
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
+    if (config.maxTemporalBacklog > 0) {
+      this.gate = new BacklogGate({
+        connection: this.deps.temporal.connection,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        maxBacklog: config.maxTemporalBacklog,
+        pollMs: config.backlogPollMs,
+        onBacklog: (n) => this.metrics.temporalBacklog.set({}, n),
+        onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
+      });
+      this.gate.start();
+    }
     const single = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePayment(t, p, g[0] as KafkaMessage);
     const batched = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePaymentBatch(t, p, g);
-    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, config.batchSize > 1, (fetched) =>
+    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (fetched) =>
       // Adaptive: a small fetch (traffic keeps up) gets one workflow per event, the lowest latency; a backlog gets
       // batch workflows, the highest throughput. Both claim events by event_id, so a redelivery cut either way is
       // processed once.
@@ -181,7 +197,7 @@ export class WorkflowBridge {
   private async runConsumer(
     groupId: string,
     topic: string,
-    linger: boolean,
+    payments: boolean,
     plan: (fetched: number) => {
       groupSize: number;
       handle: (topic: string, partition: number, group: readonly KafkaMessage[]) => Promise<void>;
@@ -194,8 +210,8 @@ export class WorkflowBridge {
       heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
       readUncommitted: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
-      minBytes: linger ? config.fetchMinBytes : 1,
-      maxWaitTimeInMs: linger ? config.fetchMaxWaitMs : 5000,
+      minBytes: payments && config.batchSize > 1 ? config.fetchMinBytes : 1,
+      maxWaitTimeInMs: payments && config.batchSize > 1 ? config.fetchMaxWaitMs : 5000,
     });
     this.consumers.push(consumer);
     await consumer.connect();
@@ -236,6 +252,15 @@ export class WorkflowBridge {
           resolveOffset: p.resolveOffset,
           commit: () => p.commitOffsetsIfNecessary(),
           heartbeat: p.heartbeat,
+          ...(payments && this.gate
+            ? {
+                beforeChunk: () =>
+                  (this.gate as BacklogGate).waitBelow(
+                    () => this.running && p.isRunning() && !p.isStale(),
+                    p.heartbeat,
+                  ),
+              }
+            : {}),
         });
         this.metrics.committed.inc({ topic }, n);
       },
@@ -347,6 +372,7 @@ export class WorkflowBridge {
   /** Stops fetching, lets in-flight chunks finish or abandon (uncommitted), leaves the groups, closes connections. */
   async stop(): Promise<void> {
     this.running = false;
+    this.gate?.stop();
     this.stopLag?.();
     for (const c of this.consumers) await c.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});

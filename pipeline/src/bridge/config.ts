@@ -34,6 +34,9 @@ export interface BridgeConfig {
    * ~10–15 workflows/s here, below the simulator's default 20 events/s, so a backlog must be batched.
    */
   readonly batchSize: number;
+  /** Backpressure: new starts wait while more workflow tasks than this wait in the task queue (0: off). */
+  readonly maxTemporalBacklog: number;
+  readonly backlogPollMs: number;
   /** A fetched partition batch of at least this many events goes to batch workflows (adaptive mode). */
   readonly batchMinEvents: number;
   /** Broker-side fetch linger: wait up to fetchMaxWaitMs for fetchMinBytes, so batches fill at moderate rates. */
@@ -99,6 +102,8 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     batchSize,
     fetchMinBytes: int(env, 'BRIDGE_FETCH_MIN_BYTES', batchSize > 1 ? batchSize * 512 : 1, 1, 64 * 1024 * 1024),
     batchMinEvents: int(env, 'BRIDGE_BATCH_MIN_EVENTS', 8, 1, 100_000),
+    maxTemporalBacklog: int(env, 'BRIDGE_MAX_TEMPORAL_BACKLOG', 32, 0, 1_000_000),
+    backlogPollMs: int(env, 'BRIDGE_BACKLOG_POLL_MS', 200, 10, 60_000),
     fetchMaxWaitMs: int(env, 'BRIDGE_FETCH_MAX_WAIT_MS', 20, 1, 10_000),
     sessionTimeoutMs: int(env, 'BRIDGE_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     lagIntervalMs: int(env, 'BRIDGE_LAG_INTERVAL_MS', 5_000, 100, 600_000),

@@ -53,12 +53,15 @@ export interface BatchControl<M extends BatchMessage> {
   readonly resolveOffset: (offset: string) => void;
   readonly commit: () => Promise<void>;
   readonly heartbeat: () => Promise<void>;
+  /** Awaited before each chunk's starts (backpressure: waits while Temporal's backlog is over its bound). */
+  readonly beforeChunk?: () => Promise<void>;
 }
 
 /** Processes one partition batch; returns the number of messages acknowledged and committed. */
 export async function processBatch<M extends BatchMessage>(c: BatchControl<M>): Promise<number> {
   let done = 0;
   for (let i = 0; i < c.messages.length; i += c.maxInFlight) {
+    await c.beforeChunk?.();
     if (!c.isActive()) return done;
     const chunk = c.messages.slice(i, i + c.maxInFlight);
     const groups: M[][] = [];
