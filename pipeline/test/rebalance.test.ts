@@ -22,7 +22,9 @@ const webhookDlq = `${prefix}webhooks.dlq`;
 const group = `${prefix}transformer`;
 const kafka = testKafka();
 const admin = kafka.admin();
-const TOTAL = 6000;
+// Large enough, and each member slow enough (25 ms per batch of 25), that B's start-up on a loaded machine
+// still lands mid-stream.
+const TOTAL = 12000;
 
 interface Child {
   readonly proc: ChildProcess;
@@ -43,7 +45,7 @@ function startChild(instance: number): Child {
       TRANSFORMER_SESSION_TIMEOUT_MS: '10000',
       PIPELINE_LOG_LEVEL: 'info',
       PIPELINE_TEST_NORMALIZER: 'echo',
-      PIPELINE_TEST_NORMALIZE_DELAY_MS: '10',
+      PIPELINE_TEST_NORMALIZE_DELAY_MS: '25',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

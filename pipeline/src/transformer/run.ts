@@ -5,7 +5,7 @@
  */
 import type { TransformerConfig } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
-import { serveMetrics } from '../lib/metrics.ts';
+import { exitOnFatal, runConsumerService } from '../lib/service.ts';
 import type { Normalizer } from './normalizer.ts';
 import { Transformer } from './transformer.ts';
 
@@ -14,39 +14,7 @@ export async function runTransformer(
   normalizer: Normalizer,
   log: Logger,
 ): Promise<Transformer> {
-  const transformer = new Transformer(cfg, normalizer, log, (err) => {
-    log.error('consumer stopped for good, exiting so the supervisor restarts it', { err });
-    process.exit(1);
-  });
-  const server =
-    cfg.metricsPort > 0 ? await serveMetrics(transformer.metrics.registry, cfg.metricsHost, cfg.metricsPort) : null;
-  if (server) log.info('metrics listening', { url: `http://${cfg.metricsHost}:${cfg.metricsPort}/metrics` });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn('second signal, exiting now', { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    log.info('stopping', { signal });
-    const timer = setTimeout(() => {
-      log.error('shutdown timed out, exiting', { timeout_ms: cfg.shutdownTimeoutMs });
-      process.exit(1);
-    }, cfg.shutdownTimeoutMs);
-    timer.unref();
-    transformer
-      .stop()
-      .then(() => {
-        server?.close();
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        log.error('stop failed', { err });
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  await transformer.start();
+  const transformer = new Transformer(cfg, normalizer, log, exitOnFatal(log));
+  await runConsumerService(transformer, cfg, log);
   return transformer;
 }
