@@ -340,16 +340,40 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     log(JSON.stringify(result.metrics));
     log(JSON.stringify(result.ratios));
   } finally {
-    await worker.shutdown();
-    await connection.close();
+    // Every cleanup step is bounded: a stuck step is reported by name instead of hanging the bench.
+    const step = async (name: string, fn: () => Promise<unknown>) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => r('timeout'), 15_000);
+      });
+      const r = await Promise.race([
+        fn().catch((err: unknown) => log(`cleanup ${name} failed: ${String(err)}`)),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      if (r === 'timeout') log(`cleanup ${name} did not finish in 15 s`);
+    };
+    await step('worker', () => worker.shutdown());
+    await step('temporal connection', () => connection.close());
     inference.close();
-    await pool.query('DELETE FROM payment_events WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]);
-    await pool.query('DELETE FROM payment_event_claims WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]);
-    await pool.end();
-    const admin = k.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: createdTopics }).catch(() => {});
-    await admin.disconnect();
+    await step('rows', () =>
+      pool.query('DELETE FROM payment_events WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]),
+    );
+    await step('claims', () =>
+      pool.query('DELETE FROM payment_event_claims WHERE event_id LIKE $1', [`stripe:evt_bench${runTag}x%`]),
+    );
+    await step('pool', () => pool.end());
+    await step('topics', async () => {
+      const admin = k.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: createdTopics }).catch(() => {});
+      await admin.disconnect();
+    });
+    // Safety net: an unref'd timer fires only if some client left a handle open; the result is already written.
+    setTimeout(() => {
+      log('a client left a handle open after cleanup: exiting');
+      process.exit(process.exitCode ?? 0);
+    }, 5_000).unref();
   }
 }
 
