@@ -35,13 +35,26 @@ const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const addresses = serviceAddresses();
 const inferencePort = Number(process.env.INFERENCE_PORT ?? 8090);
 
+/** Each consumer serves /metrics once it runs: that is its readiness probe here (the port variable moves it). */
+function metricsUrl(portVariable: string, defaultPort: number): string {
+  return `http://127.0.0.1:${Number(process.env[portVariable] ?? defaultPort)}/metrics`;
+}
+
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
-  { name: 'worker', args: [tsx, 'workflows/src/worker.ts'] },
-  { name: 'quarantine', args: [tsx, 'pipeline/src/quarantine/main.ts'] },
-  { name: 'transformer', args: [tsx, 'pipeline/src/transformer/main.ts'] },
-  { name: 'bridge', args: [tsx, 'pipeline/src/bridge/main.ts'] },
+  { name: 'worker', args: [tsx, 'workflows/src/worker.ts'], ready: metricsUrl('WORKER_METRICS_PORT', 9467) },
+  {
+    name: 'quarantine',
+    args: [tsx, 'pipeline/src/quarantine/main.ts'],
+    ready: metricsUrl('QUARANTINE_METRICS_PORT', 9465),
+  },
+  {
+    name: 'transformer',
+    args: [tsx, 'pipeline/src/transformer/main.ts'],
+    ready: metricsUrl('TRANSFORMER_METRICS_PORT', 9464),
+  },
+  { name: 'bridge', args: [tsx, 'pipeline/src/bridge/main.ts'], ready: metricsUrl('BRIDGE_METRICS_PORT', 9466) },
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
