@@ -111,8 +111,13 @@ describe('npm start entry points as processes', () => {
     });
     // Three events in one small fetch: the adaptive bridge starts one workflow per event.
     assert.match(metrics, /bridge_workflows_started_total\{type="PaymentEventWorkflow"\} 3/);
-    const workerMetrics = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
-    assert.match(workerMetrics, /temporal_workflow_completed_total\{[^}]*workflow_type="PaymentEventWorkflow"/);
+    // The SDK exports its counters periodically: the row can be written before the counter shows up.
+    const completed = /temporal_workflow_completed_total\{[^}]*workflow_type="PaymentEventWorkflow"/;
+    const workerMetrics = await waitFor('workflow completions in the worker metrics', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+      return completed.test(text) ? text : undefined;
+    });
+    assert.match(workerMetrics, completed);
     assert.equal(await stop(bridge), 0, 'bridge exits 0');
     assert.equal(await stop(worker), 0, 'worker exits 0');
     assert.equal(await stop(ml), 0, 'inference exits 0');
