@@ -9,28 +9,18 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { loadQuarantineConfig } from '../src/lib/config.ts';
 import { createKafka } from '../src/lib/kafka.ts';
 import { silentLogger } from '../src/lib/log.ts';
-import { migrate } from '../src/migrate.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
-import { addr, createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from './helpers.ts';
+import { addr, privatePipeline, produce, waitFor } from './helpers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const prefix = runPrefix('crash');
-const raw = ['webhooks.stripe.charge', 'webhooks.square.payment', 'webhooks.adyen.notification'].map((t) => prefix + t);
-const normalized = `${prefix}payments.normalized`;
-const validationDlq = `${prefix}payments.validation.dlq`;
-const webhookDlq = `${prefix}webhooks.dlq`;
-const transformerGroup = `${prefix}transformer`;
-const quarantineGroup = `${prefix}quarantine`;
-const kafka = testKafka();
-const admin = kafka.admin();
-const pool = new pg.Pool({ connectionString: addr.databaseUrl, max: 1 });
+const { raw, normalized, validationDlq, webhookDlq, transformerGroup, quarantineGroup, kafka, admin, pool } =
+  privatePipeline('crash', ['webhooks.stripe.charge', 'webhooks.square.payment', 'webhooks.adyen.notification']);
 
 const TOTAL = 10_000;
 
@@ -60,29 +50,12 @@ function startChild(): ChildProcess {
 }
 
 async function committed(): Promise<number> {
-  const offs = await admin.fetchOffsets({ groupId: transformerGroup, topics: raw });
+  const offs = await admin.fetchOffsets({ groupId: transformerGroup, topics: [...raw] });
   return offs.flatMap((t) => t.partitions).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
 }
 
 const exited = (c: ChildProcess) =>
   new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
-
-before(async () => {
-  await migrate({ databaseUrl: addr.databaseUrl });
-  await admin.connect();
-  await createTopics(admin, raw, 3);
-  await createTopics(admin, [normalized], 3);
-  await createTopics(admin, [validationDlq, webhookDlq], 1);
-});
-
-after(async () => {
-  await pool.query('DELETE FROM webhook_quarantine WHERE kafka_topic = $1', [webhookDlq]);
-  await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [validationDlq]);
-  await deleteTopics(admin, [...raw, normalized, validationDlq, webhookDlq]);
-  await admin.deleteGroups([transformerGroup, quarantineGroup]).catch(() => undefined);
-  await admin.disconnect();
-  await pool.end();
-});
 
 test('SIGKILL of the transformer mid-stream, restart: 10,000 events reconcile, each in exactly one place', async () => {
   // Deterministic mix: every 10th event invalid, every 20th is a second delivery of the previous id.

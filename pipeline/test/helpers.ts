@@ -3,8 +3,11 @@
  * alongside others on the shared broker), a producer, polling waits, and a read-committed topic reader.
  */
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
+import pg from 'pg';
+import { migrate } from '../src/migrate.ts';
 
 export const addr = serviceAddresses();
 
@@ -15,6 +18,57 @@ export function testKafka(clientId = 'pipeline-test'): Kafka {
 /** A prefix unique to this run, e.g. `t-1a2b3c4d.`; topics become `<prefix>webhooks.stripe.charge`. */
 export function runPrefix(tag: string): string {
   return `t-${tag}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
+}
+
+/** A whole private pipeline for one test file: raw topics, outputs, DLQs, groups, and its clients. */
+export interface PrivatePipeline {
+  readonly prefix: string;
+  readonly raw: readonly string[];
+  readonly normalized: string;
+  readonly validationDlq: string;
+  readonly webhookDlq: string;
+  readonly transformerGroup: string;
+  readonly quarantineGroup: string;
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly pool: pg.Pool;
+}
+
+/**
+ * Registers the file's before/after hooks: migrations and private topics (raw with 3 partitions) before; its
+ * quarantine rows, topics and groups removed after. `rawNames` are unprefixed, e.g. `webhooks.stripe.charge`.
+ */
+export function privatePipeline(tag: string, rawNames: readonly string[]): PrivatePipeline {
+  const prefix = runPrefix(tag);
+  const kafka = testKafka();
+  const p: PrivatePipeline = {
+    prefix,
+    raw: rawNames.map((t) => prefix + t),
+    normalized: `${prefix}payments.normalized`,
+    validationDlq: `${prefix}payments.validation.dlq`,
+    webhookDlq: `${prefix}webhooks.dlq`,
+    transformerGroup: `${prefix}transformer`,
+    quarantineGroup: `${prefix}quarantine`,
+    kafka,
+    admin: kafka.admin(),
+    pool: new pg.Pool({ connectionString: addr.databaseUrl, max: 1 }),
+  };
+  before(async () => {
+    await migrate({ databaseUrl: addr.databaseUrl });
+    await p.admin.connect();
+    await createTopics(p.admin, p.raw, 3);
+    await createTopics(p.admin, [p.normalized], 3);
+    await createTopics(p.admin, [p.validationDlq, p.webhookDlq], 1);
+  });
+  after(async () => {
+    await p.pool.query('DELETE FROM webhook_quarantine WHERE kafka_topic = $1', [p.webhookDlq]);
+    await p.pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [p.validationDlq]);
+    await deleteTopics(p.admin, [...p.raw, p.normalized, p.validationDlq, p.webhookDlq]);
+    await p.admin.deleteGroups([p.transformerGroup, p.quarantineGroup]).catch(() => undefined);
+    await p.admin.disconnect();
+    await p.pool.end();
+  });
+  return p;
 }
 
 export async function createTopics(admin: Admin, topics: readonly string[], partitions = 1): Promise<void> {

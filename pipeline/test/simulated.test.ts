@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { loadCore } from '@pep/core-native';
 import type { Message } from 'kafkajs';
-import pg from 'pg';
 import { DeliveryGenerator } from '../../simulator/src/generate.ts';
 import { loadQuarantineConfig, loadTransformerConfig } from '../src/lib/config.ts';
 import { createKafka } from '../src/lib/kafka.ts';
@@ -18,14 +17,12 @@ import { createLogger, silentLogger } from '../src/lib/log.ts';
 
 const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 
-import { migrate } from '../src/migrate.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { Transformer } from '../src/transformer/transformer.ts';
-import { addr, createTopics, deleteTopics, produce, readAll, runPrefix, testKafka, waitFor } from './helpers.ts';
+import { addr, privatePipeline, produce, readAll, waitFor } from './helpers.ts';
 
 const TOTAL = 10_000;
-const prefix = runPrefix('sim');
 const CATEGORIES = [
   'stripe.payment_intent',
   'stripe.charge',
@@ -35,15 +32,11 @@ const CATEGORIES = [
   'adyen.notification',
   'braintree.notification',
 ];
-const raw = CATEGORIES.map((c) => `${prefix}webhooks.${c}`);
-const normalized = `${prefix}payments.normalized`;
-const validationDlq = `${prefix}payments.validation.dlq`;
-const webhookDlq = `${prefix}webhooks.dlq`;
-const transformerGroup = `${prefix}transformer`;
-const quarantineGroup = `${prefix}quarantine`;
-const kafka = testKafka();
-const admin = kafka.admin();
-const pool = new pg.Pool({ connectionString: addr.databaseUrl, max: 1 });
+const { prefix, raw, normalized, validationDlq, webhookDlq, transformerGroup, quarantineGroup, kafka } =
+  privatePipeline(
+    'sim',
+    CATEGORIES.map((c) => `webhooks.${c}`),
+  );
 
 /** The raw topic the edge would route a delivery to (by provider and event type). */
 function topicFor(provider: string, body: string): string {
@@ -54,23 +47,6 @@ function topicFor(provider: string, body: string): string {
   if (provider === 'square') return `${prefix}webhooks.square.${type === 'refund' ? 'refund' : 'payment'}`;
   return `${prefix}webhooks.${provider}.notification`;
 }
-
-before(async () => {
-  await migrate({ databaseUrl: addr.databaseUrl });
-  await admin.connect();
-  await createTopics(admin, raw, 3);
-  await createTopics(admin, [normalized], 3);
-  await createTopics(admin, [validationDlq, webhookDlq], 1);
-});
-
-after(async () => {
-  await pool.query('DELETE FROM webhook_quarantine WHERE kafka_topic = $1', [webhookDlq]);
-  await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [validationDlq]);
-  await deleteTopics(admin, [...raw, normalized, validationDlq, webhookDlq]);
-  await admin.deleteGroups([transformerGroup, quarantineGroup]).catch(() => undefined);
-  await admin.disconnect();
-  await pool.end();
-});
 
 test('10,000 simulated deliveries with invalid and duplicate ones mixed in reconcile through the pipeline', async () => {
   const gen = new DeliveryGenerator({
