@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
+import type { LogLevel } from '@pep/contracts/log';
 
 /** Local default secrets; identical to the committed `.env.example` (a unit test keeps them in sync). */
 export const DEFAULT_SECRETS = Object.freeze({
@@ -25,7 +26,8 @@ export interface BraintreeKeyPair {
 }
 
 export type SinkKind = 'kafka' | 'memory';
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type { LogLevel } from '@pep/contracts/log';
 
 export interface EdgeConfig {
   readonly nodeEnv: string;

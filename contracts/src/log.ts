@@ -1,0 +1,70 @@
+/**
+ * Structured logger shared by every service: one JSON object per line on stdout, constant message strings, data in
+ * fields, and child loggers that carry context (a request id, a topic and partition) on every line they write.
+ * Errors are reduced to name, message and cause; bigints become strings so that JSON.stringify never throws.
+ * Not a logging framework: no transports, no buffering (stdout is the contract with the supervisor).
+ * `LOG_FORMAT=pretty` (or the older `PIPELINE_LOG_FORMAT=pretty`) prints a readable line for local use.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Fields = Record<string, unknown>;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  child(fields: Fields): Logger;
+  isEnabled(level: LogLevel): boolean;
+}
+
+export type LineWriter = (line: string) => void;
+
+const stdoutWriter: LineWriter = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
+function fieldValue(v: unknown): unknown {
+  if (v instanceof Error) return { name: v.name, message: v.message, ...(v.cause ? { cause: String(v.cause) } : {}) };
+  if (typeof v === 'bigint') return v.toString();
+  return v;
+}
+
+function prettyDefault(): boolean {
+  const env = typeof process === 'undefined' ? {} : process.env;
+  return (env.LOG_FORMAT ?? env.PIPELINE_LOG_FORMAT) === 'pretty';
+}
+
+export function createLogger(
+  level: LogLevel = 'info',
+  base: Fields = {},
+  write: LineWriter = stdoutWriter,
+  pretty = prettyDefault(),
+): Logger {
+  const min = RANK[level];
+  const emit = (lvl: LogLevel, msg: string, fields?: Fields) => {
+    if (RANK[lvl] < min) return;
+    const rec: Fields = { ts: new Date().toISOString(), level: lvl, msg, ...base };
+    if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = fieldValue(v);
+    if (pretty) {
+      const { ts, level: l, msg: m, ...rest } = rec;
+      write(`${String(ts).slice(11, 23)} ${String(l).padEnd(5)} ${m} ${JSON.stringify(rest)}`);
+    } else {
+      write(JSON.stringify(rec));
+    }
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger(level, { ...base, ...fields }, write, pretty),
+    isEnabled: (lvl) => RANK[lvl] >= min,
+  };
+}
+
+/** A logger that drops everything (tests that assert on behaviour, not on log lines). */
+export const silentLogger: Logger = createLogger('error', {}, () => undefined, false);
