@@ -33,6 +33,17 @@ fn one_error(field: &str, c: &'static str, msg: &str) -> Errs {
     e
 }
 
+/// The whole message is rejected for one reason, before any event id is known.
+fn reject_whole(
+    sink: &mut dyn Sink,
+    provider: Option<Provider>,
+    field: &str,
+    c: &'static str,
+    msg: &str,
+) {
+    dlq_of(sink, provider, None, None, one_error(field, c, msg));
+}
+
 fn dlq_of(
     sink: &mut dyn Sink,
     provider: Option<Provider>,
@@ -134,24 +145,18 @@ fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, are
         let root = match json::parse_bytes(raw, arena) {
             Ok(v) => v,
             Err(_) => {
-                return dlq_of(
-                    sink,
-                    p,
-                    None,
-                    None,
-                    one_error("payload", code::INVALID_JSON, INVALID_JSON_MESSAGE),
-                )
+                return reject_whole(sink, p, "payload", code::INVALID_JSON, INVALID_JSON_MESSAGE)
             }
         };
         match root.get("bt_payload") {
             Some(Value::Str(s)) => s.as_bytes().to_vec(),
             Some(_) => {
-                return dlq_of(
+                return reject_whole(
                     sink,
                     p,
-                    None,
-                    None,
-                    one_error("bt_payload", code::INVALID_FIELD_TYPE, "must be a string"),
+                    "bt_payload",
+                    code::INVALID_FIELD_TYPE,
+                    "must be a string",
                 );
             }
             None => return braintree_dict(&root, bounds, sink),
@@ -160,54 +165,36 @@ fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, are
         match codec::form_field(raw, b"bt_payload") {
             Ok(Some(v)) => v,
             Ok(None) => {
-                return dlq_of(
+                return reject_whole(
                     sink,
                     p,
-                    None,
-                    None,
-                    one_error(
-                        "bt_payload",
-                        code::INVALID_PAYLOAD,
-                        "bt_payload is required",
-                    ),
+                    "bt_payload",
+                    code::INVALID_PAYLOAD,
+                    "bt_payload is required",
                 );
             }
             Err(()) => {
                 let msg = "body is not a form with one bt_payload field";
-                return dlq_of(
-                    sink,
-                    p,
-                    None,
-                    None,
-                    one_error("payload", code::INVALID_PAYLOAD, msg),
-                );
+                return reject_whole(sink, p, "payload", code::INVALID_PAYLOAD, msg);
             }
         }
     };
     let Some(decoded) = codec::base64_decode(&payload) else {
-        return dlq_of(
+        return reject_whole(
             sink,
             p,
-            None,
-            None,
-            one_error(
-                "bt_payload",
-                code::INVALID_PAYLOAD,
-                "bt_payload is not base64",
-            ),
+            "bt_payload",
+            code::INVALID_PAYLOAD,
+            "bt_payload is not base64",
         );
     };
     let Ok(text) = std::str::from_utf8(&decoded) else {
-        return dlq_of(
+        return reject_whole(
             sink,
             p,
-            None,
-            None,
-            one_error(
-                "bt_payload",
-                code::INVALID_PAYLOAD,
-                "bt_payload is not UTF-8",
-            ),
+            "bt_payload",
+            code::INVALID_PAYLOAD,
+            "bt_payload is not UTF-8",
         );
     };
     match first_non_ws(text.as_bytes()) {
@@ -224,36 +211,26 @@ fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, are
                 ),
                 None => {
                     let msg = "bt_payload is not a <notification> XML document";
-                    dlq_of(
-                        sink,
-                        p,
-                        None,
-                        None,
-                        one_error("bt_payload", code::INVALID_PAYLOAD, msg),
-                    )
+                    reject_whole(sink, p, "bt_payload", code::INVALID_PAYLOAD, msg)
                 }
             }
         }
         Some(b'{') => match json::parse(text, arena) {
             Ok(root) => braintree_dict(&root, bounds, sink),
-            Err(_) => dlq_of(
+            Err(_) => reject_whole(
                 sink,
                 p,
-                None,
-                None,
-                one_error("bt_payload", code::INVALID_JSON, INVALID_JSON_MESSAGE),
+                "bt_payload",
+                code::INVALID_JSON,
+                INVALID_JSON_MESSAGE,
             ),
         },
-        _ => dlq_of(
+        _ => reject_whole(
             sink,
             p,
-            None,
-            None,
-            one_error(
-                "bt_payload",
-                code::INVALID_PAYLOAD,
-                "bt_payload is neither XML nor JSON",
-            ),
+            "bt_payload",
+            code::INVALID_PAYLOAD,
+            "bt_payload is neither XML nor JSON",
         ),
     }
 }

@@ -155,6 +155,24 @@ fn ok_or_err<T>(r: Read<T>) -> Option<T> {
     r.ok().flatten()
 }
 
+/// Optional text fields of `obj` copied into metadata under their own names; an invalid one is recorded in `e` and
+/// becomes null. `field` turns a key into the path reported in errors.
+fn text_metadata<'v>(
+    obj: &'v Value<'v>,
+    field: &dyn Fn(&str) -> String,
+    keys: &[&'static str],
+    e: &mut Errs,
+) -> Vec<(Cow<'v, str>, Meta<'v>)> {
+    keys.iter()
+        .map(|&k| {
+            meta_str(
+                k,
+                ok_or_err(opt_text(obj.get(k), &field(k), MAX_TEXT_BYTES, e)),
+            )
+        })
+        .collect()
+}
+
 // ───────────────────────────────────────── Stripe ─────────────────────────────────────────
 
 pub fn stripe_event_type(t: &str) -> Option<&'static str> {
@@ -626,29 +644,12 @@ pub fn square<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
         }
         failure_code = fc;
         failure_message = fm;
-        let loc = ok_or_err(opt_text(
-            obj.get("location_id"),
-            &f("location_id"),
-            MAX_TEXT_BYTES,
+        metadata = text_metadata(
+            obj,
+            &f,
+            &["location_id", "order_id", "reference_id"],
             &mut e,
-        ));
-        let order = ok_or_err(opt_text(
-            obj.get("order_id"),
-            &f("order_id"),
-            MAX_TEXT_BYTES,
-            &mut e,
-        ));
-        let reference = ok_or_err(opt_text(
-            obj.get("reference_id"),
-            &f("reference_id"),
-            MAX_TEXT_BYTES,
-            &mut e,
-        ));
-        metadata = vec![
-            meta_str("location_id", loc),
-            meta_str("order_id", order),
-            meta_str("reference_id", reference),
-        ];
+        );
     } else {
         customer = None;
         pm = Some(Cow::Borrowed("refund"));
@@ -659,29 +660,7 @@ pub fn square<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
             .unwrap_or(Cow::Borrowed("unknown"));
         failure_code = None;
         failure_message = None;
-        let loc = ok_or_err(opt_text(
-            obj.get("location_id"),
-            &f("location_id"),
-            MAX_TEXT_BYTES,
-            &mut e,
-        ));
-        let pay = ok_or_err(opt_text(
-            obj.get("payment_id"),
-            &f("payment_id"),
-            MAX_TEXT_BYTES,
-            &mut e,
-        ));
-        let reason = ok_or_err(opt_text(
-            obj.get("reason"),
-            &f("reason"),
-            MAX_TEXT_BYTES,
-            &mut e,
-        ));
-        metadata = vec![
-            meta_str("location_id", loc),
-            meta_str("payment_id", pay),
-            meta_str("reason", reason),
-        ];
+        metadata = text_metadata(obj, &f, &["location_id", "payment_id", "reason"], &mut e);
     }
     let created = match rfc3339_field(obj.get("created_at"), &f("created_at"), &mut e) {
         Ok(Some(ms)) => Some(ms),

@@ -77,6 +77,14 @@ fn invalid(msg: String) -> Error {
     Error::new(Status::InvalidArg, msg)
 }
 
+/// Parallel arrays describe one message per index, so every one must be as long as the first.
+fn same_lengths((base, n): (&str, usize), others: &[(&str, usize)]) -> Result<()> {
+    match others.iter().find(|(_, len)| *len != n) {
+        Some((name, len)) => Err(invalid(format!("{name} has {len} entries, {base} has {n}"))),
+        None => Ok(()),
+    }
+}
+
 #[napi]
 pub struct NativeCore {
     bounds: AmountBounds,
@@ -127,20 +135,17 @@ impl NativeCore {
         normalized_at_ms: f64,
     ) -> Result<Buffer> {
         let n = offsets.len();
-        for (name, len) in [
-            ("lengths", lengths.len()),
-            ("providers", providers.len()),
-            ("topicIndex", topic_index.len()),
-            ("partitions", partitions.len()),
-            ("kafkaOffsets", kafka_offsets.len()),
-            ("receivedAtMs", received_at_ms.len()),
-        ] {
-            if len != n {
-                return Err(invalid(format!(
-                    "{name} has {len} entries, offsets has {n}"
-                )));
-            }
-        }
+        same_lengths(
+            ("offsets", n),
+            &[
+                ("lengths", lengths.len()),
+                ("providers", providers.len()),
+                ("topicIndex", topic_index.len()),
+                ("partitions", partitions.len()),
+                ("kafkaOffsets", kafka_offsets.len()),
+                ("receivedAtMs", received_at_ms.len()),
+            ],
+        )?;
         let mut msgs = Vec::with_capacity(n);
         for i in 0..n {
             let start = offsets[i] as usize;
@@ -200,19 +205,16 @@ impl NativeCore {
         merchant_lengths: &[u32],
     ) -> Result<Float32Array> {
         let n = event_offsets.len();
-        for (name, len) in [
-            ("eventLengths", event_lengths.len()),
-            ("customerOffsets", customer_offsets.len()),
-            ("customerLengths", customer_lengths.len()),
-            ("merchantOffsets", merchant_offsets.len()),
-            ("merchantLengths", merchant_lengths.len()),
-        ] {
-            if len != n {
-                return Err(invalid(format!(
-                    "{name} has {len} entries, eventOffsets has {n}"
-                )));
-            }
-        }
+        same_lengths(
+            ("eventOffsets", n),
+            &[
+                ("eventLengths", event_lengths.len()),
+                ("customerOffsets", customer_offsets.len()),
+                ("customerLengths", customer_lengths.len()),
+                ("merchantOffsets", merchant_offsets.len()),
+                ("merchantLengths", merchant_lengths.len()),
+            ],
+        )?;
         let mut rows = Vec::with_capacity(n);
         for i in 0..n {
             rows.push(features::Row {
