@@ -151,6 +151,16 @@ fn meta_str<'v>(k: &'static str, v: Option<&'v str>) -> (Cow<'v, str>, Meta<'v>)
     )
 }
 
+/// Every provider's payload is a JSON object at the top; anything else is rejected before any field is read.
+fn payload_not_object(mut e: Errs) -> Errs {
+    e.push(
+        "payload",
+        code::INVALID_PAYLOAD,
+        "payload must be a JSON object",
+    );
+    e
+}
+
 fn ok_or_err<T>(r: Read<T>) -> Option<T> {
     r.ok().flatten()
 }
@@ -193,12 +203,7 @@ pub fn stripe_event_type(t: &str) -> Option<&'static str> {
 pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let mut e = Errs::default();
     if !root.is_object() {
-        e.push(
-            "payload",
-            code::INVALID_PAYLOAD,
-            "payload must be a JSON object",
-        );
-        return reject(None, e);
+        return reject(None, payload_not_object(e));
     }
     let id = req_id(root.get("id"), "id", code::MISSING_EVENT_ID, &mut e);
     let rid = id.map(Cow::Borrowed);
@@ -483,12 +488,7 @@ fn square_refund_status(s: &str) -> Option<&'static str> {
 pub fn square<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let mut e = Errs::default();
     if !root.is_object() {
-        e.push(
-            "payload",
-            code::INVALID_PAYLOAD,
-            "payload must be a JSON object",
-        );
-        return reject(None, e);
+        return reject(None, payload_not_object(e));
     }
     let id = req_id(
         root.get("event_id"),
