@@ -1,14 +1,18 @@
 /**
- * `npm run reconcile [-- --json] [--edge-url <base>] [--no-edge]`: counts every pipeline stage and prints whether
- * they reconcile; exit 0 only when they do (1 when they do not, 2 when the check itself could not run).
- * Topic and group names follow the transformer/quarantine configuration (same environment variables).
+ * `npm run reconcile [-- --json] [--edge-url <base>] [--no-edge] [--since <ISO time | 30s | 15m | 2h>]
+ * [--no-workflows]`: counts every pipeline stage — edge, raw topics, normalized, DLQs, quarantine, workflows and
+ * `payment_events` rows — and prints whether they reconcile; exit 0 only when they do (1 when they do not, 2 when the
+ * check itself could not run). Topic and group names follow the transformer/quarantine configuration (same
+ * environment variables); Temporal follows TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_TASK_QUEUE. `--since`
+ * limits the workflow/row stage to events first seen in the normalized topic since then.
  */
 import { fileURLToPath } from 'node:url';
-import { serviceAddresses } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
 import { createLogger } from '../lib/log.ts';
 import { type ReconcileOptions, type ReconcileReport, reconcile } from './reconcile.ts';
+import { workflowStageLines } from './workflows.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -27,6 +31,7 @@ function print(r: ReconcileReport): void {
     `webhook DLQ     ${s.webhook_dlq.records} records`,
     `placement       ${s.placement.raw_fully_placed} fully placed, ${s.placement.raw_missing_outputs} missing, ${s.placement.duplicate_outputs} duplicate outputs, ${s.placement.unattributed_outputs} unattributed`,
     `quarantine      ${s.quarantine.webhook_rows} webhook rows, ${s.quarantine.validation_rows} validation rows, lag ${s.quarantine.lag}`,
+    ...(s.workflows ? workflowStageLines(s.workflows) : ['workflows       not checked (--no-workflows)']),
     '',
     ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`),
     '',
@@ -35,10 +40,22 @@ function print(r: ReconcileReport): void {
   console.log(lines.join('\n'));
 }
 
+/** `--since` value: an ISO time, or a duration back from now (`90s`, `15m`, `2h`, `1d`). */
+export function parseSince(v: string | undefined, now = Date.now()): Date | null {
+  if (v === undefined) return null;
+  const d = /^(\d+)(s|m|h|d)$/.exec(v.trim());
+  if (d) return new Date(now - Number(d[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[d[2] as 's' | 'm' | 'h' | 'd']);
+  const ms = Date.parse(v);
+  if (!Number.isFinite(ms))
+    throw new Error(`--since must be an ISO time or a duration like 15m, got ${JSON.stringify(v)}`);
+  return new Date(ms);
+}
+
 /** The platform's reconciliation options from the environment (also for scripts/start.ts's final report). */
 export function reconcileOptions(
   env: NodeJS.ProcessEnv = process.env,
   edge: { url?: string; disabled?: boolean } = {},
+  workflows: { disabled?: boolean; since?: Date | null } = {},
 ): ReconcileOptions {
   const t = loadTransformerConfig(env);
   const q = loadQuarantineConfig(env);
@@ -55,13 +72,25 @@ export function reconcileOptions(
     quarantineGroup: q.groupId,
     edgeMetricsUrl: edge.disabled ? null : `${edgeBase.replace(/\/$/, '')}/metrics`,
     scanTimeoutMs: Number(env.RECONCILE_SCAN_TIMEOUT_MS ?? 120_000),
+    workflows: workflows.disabled
+      ? null
+      : {
+          temporalAddress: serviceAddresses(env).temporalAddress,
+          namespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
+          taskQueue: env.TEMPORAL_TASK_QUEUE?.trim() || PAYMENT_TASK_QUEUE,
+          since: workflows.since ?? null,
+        },
   };
 }
 
 async function main(): Promise<number> {
   const json = process.argv.includes('--json');
   const report = await reconcile(
-    reconcileOptions(process.env, { url: arg('--edge-url'), disabled: process.argv.includes('--no-edge') }),
+    reconcileOptions(
+      process.env,
+      { url: arg('--edge-url'), disabled: process.argv.includes('--no-edge') },
+      { disabled: process.argv.includes('--no-workflows'), since: parseSince(arg('--since')) },
+    ),
   );
   if (json) console.log(JSON.stringify(report, null, 2));
   else print(report);

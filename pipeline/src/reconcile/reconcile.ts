@@ -7,7 +7,9 @@
  *   `payments.validation.dlq` (the transformer stamps `source-topic/partition/offset` and `source-output: i/n`
  *   headers on each output), and nothing else;
  * - quarantine: one PostgreSQL row per committed record of both DLQ topics, and the quarantine group at lag 0;
- * - edge (when its /metrics answers): what it acknowledged vs what the topics hold since it started.
+ * - edge (when its /metrics answers): what it acknowledged vs what the topics hold since it started;
+ * - workflows and rows (when `workflows` is set): for the distinct event_ids of `payments.normalized`, the Temporal
+ *   executions that processed them and their `payment_events` rows (workflows.ts).
  * Provider retries legitimately give the same event_id twice in `payments.normalized` (one per raw delivery); they
  * are reported (`duplicate_event_ids`) and deduplicated downstream on event_id, not counted as a failure.
  * Reads topics completely (read_committed): a check for operators and tests, not a hot-path monitor.
@@ -17,6 +19,7 @@ import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
 import { OUTPUT_HEADERS } from '../transformer/transformer.ts';
 import { headerText, partitionRanges, scanTopics } from './scan.ts';
+import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 
 export interface ReconcileOptions {
   readonly kafka: Kafka;
@@ -30,6 +33,8 @@ export interface ReconcileOptions {
   /** Edge /metrics URL; null skips the edge stage. */
   readonly edgeMetricsUrl: string | null;
   readonly scanTimeoutMs: number;
+  /** Temporal and scope of the workflow/row stage; absent or null skips it. */
+  readonly workflows?: WorkflowStageOptions | null;
 }
 
 export interface Check {
@@ -63,8 +68,20 @@ export interface ReconcileReport {
       readonly webhook_rows: number;
       readonly validation_rows: number;
     };
+    /** Null when the workflow stage was not requested. */
+    readonly workflows: WorkflowStage | null;
   };
   readonly checks: readonly Check[];
+}
+
+/** event_id from a normalized record's value when it has no key (null when unreadable). */
+function eventIdOf(value: Buffer | null): string | null {
+  try {
+    const v = JSON.parse(value?.toString('utf8') ?? 'null') as { event_id?: unknown } | null;
+    return typeof v?.event_id === 'string' ? v.event_id : null;
+  } catch {
+    return null;
+  }
 }
 
 interface SourceState {
@@ -146,7 +163,8 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   let dlqRecords = 0;
   let duplicates = 0;
   let unattributed = 0;
-  const eventIds = new Set<string>();
+  // Distinct event_id → Kafka timestamp (ms) of its first record, for the workflow stage and its --since scope.
+  const eventIds = new Map<string, number>();
   await scanTopics(
     o.kafka,
     outRanges,
@@ -154,7 +172,12 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
       noteLast(topic, partition, m.offset);
       if (topic === o.normalizedTopic) {
         normalized++;
-        if (m.key) eventIds.add(m.key.toString());
+        const id = m.key ? m.key.toString() : eventIdOf(m.value);
+        if (id !== null) {
+          const ts = Number(m.timestamp);
+          const prev = eventIds.get(id);
+          if (prev === undefined || ts < prev) eventIds.set(id, ts);
+        }
       } else {
         dlqRecords++;
       }
@@ -201,7 +224,14 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 1 });
   let webhookRows = 0;
   let validationRows = 0;
+  let workflowStage: WorkflowStage | null = null;
+  let workflowChecks: readonly Check[] = [];
   try {
+    if (o.workflows) {
+      const w = await reconcileWorkflows(eventIds, o.normalizedTopic, pool, o.workflows);
+      workflowStage = w.stage;
+      workflowChecks = w.checks;
+    }
     const lowOf = (topic: string) =>
       [...whRanges, ...outRanges].filter((r) => r.topic === topic).map((r) => [r.partition, r.low.toString()]);
     const count = async (table: string, topic: string) => {
@@ -258,6 +288,8 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
     );
   }
 
+  checks.push(...workflowChecks);
+
   return {
     verdict: checks.every((c) => c.ok) ? 'reconciled' : 'not_reconciled',
     stages: {
@@ -285,6 +317,7 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
         webhook_rows: webhookRows,
         validation_rows: validationRows,
       },
+      workflows: workflowStage,
     },
     checks,
   };
