@@ -26,15 +26,27 @@ export function createPool(databaseUrl: string, max = 10): pg.Pool {
   return pool;
 }
 
+/** Attempts while another process holds node-pg-migrate's advisory lock (workers and tests start concurrently). */
+const MIGRATE_LOCK_ATTEMPTS = 20;
+
 export async function migrate(databaseUrl: string, log: (msg: string) => void = () => {}): Promise<void> {
-  await runner({
-    databaseUrl,
-    dir: MIGRATIONS_DIR,
-    migrationsTable: MIGRATIONS_TABLE,
-    direction: 'up',
-    checkOrder: true,
-    log,
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runner({
+        databaseUrl,
+        dir: MIGRATIONS_DIR,
+        migrationsTable: MIGRATIONS_TABLE,
+        direction: 'up',
+        checkOrder: true,
+        log,
+      });
+      return;
+    } catch (err) {
+      // The lock is shared by every migration set on the database; wait for the other run instead of failing.
+      if (attempt >= MIGRATE_LOCK_ATTEMPTS || !/Another migration is already running/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }
 
 /**

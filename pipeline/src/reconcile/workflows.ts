@@ -230,7 +230,10 @@ export async function reconcileWorkflows(
       continue;
     }
     missing.push(id);
-    for (const w of owners) unstoredBy.set(w, (unstoredBy.get(w) ?? 0) + 1);
+    for (const w of owners) {
+      const st = executions.get(w)?.status;
+      if (st === 'failed' || st === 'other') unstoredBy.set(w, (unstoredBy.get(w) ?? 0) + 1);
+    }
   }
   const failed: FailedWorkflow[] = [];
   let failedTotal = 0;
