@@ -239,6 +239,8 @@ async function main(): Promise<void> {
     return;
   }
   say(`simulating traffic: npm run simulate -- ${simulatorArgs.join(' ') || '(defaults)'}`);
+  // The workflow/row part of the report covers this run's events (the topics keep earlier runs' records).
+  const trafficStartedAt = new Date();
   const sim = spawn(tsx, ['simulator/src/cli.ts', '--quiet', ...simulatorArgs], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -264,7 +266,9 @@ async function main(): Promise<void> {
   }
   clearInterval(ticker);
   say('reconciliation report');
-  await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts'], { cwd: REPO_ROOT });
+  await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
+    cwd: REPO_ROOT,
+  });
   say('platform still running; Ctrl-C stops everything');
   setInterval(() => {
     progress.sample().then(
