@@ -199,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
       maxInFlightBytes,
       produceTimeoutMs: int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
-      // One idempotent producer session per concurrent batch (kafkajs serializes a session's requests).
+      // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
       maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),

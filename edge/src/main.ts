@@ -7,13 +7,6 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
-// kafkajs schedules `setTimeout(fn, throttledUntil - Date.now())` with a negative delay when it is not throttled
-// (network/requestQueue). Node clamps it silently; Bun clamps it too but prints a TimeoutNegativeWarning each time.
-// Clamping here gives the same behaviour without the noise.
-const originalSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) =>
-  originalSetTimeout(fn, typeof ms === 'number' && ms < 0 ? 0 : ms, ...args)) as typeof setTimeout;
-
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();

@@ -44,13 +44,17 @@ export async function startEdge(
         });
   const producer = new GroupCommitProducer(sink, config.limits, metrics, log);
 
-  // Readiness is probed at most once per second, whatever the probe rate.
+  // Readiness is probed at most once per second, whatever the probe rate, and again at once after a failed batch
+  // (a cached "ready" must not outlive a broker that just stopped answering).
   let readyAt = 0;
+  let readyFailedBatches = 0;
   let readyValue: Promise<boolean> = Promise.resolve(false);
   const ready = () => {
     const now = Date.now();
-    if (now - readyAt > READY_CACHE_MS) {
+    const failedBatches = metrics.batches.get({ result: 'failed' });
+    if (now - readyAt > READY_CACHE_MS || failedBatches !== readyFailedBatches) {
       readyAt = now;
+      readyFailedBatches = failedBatches;
       readyValue = sink.probe(READY_CACHE_MS);
     }
     return readyValue;
