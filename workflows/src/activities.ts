@@ -16,6 +16,7 @@ import {
   failuresByObject,
   persistEnrichedEvent,
   persistEnrichedEvents,
+  transferClaims,
 } from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
 import { churnFeatures } from './history.ts';
@@ -139,6 +140,10 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
     async claimEvents(eventIds, workflowId) {
       return claimEvents(deps.pool, eventIds, workflowId);
+    },
+
+    async transferClaims(fromWorkflowId, to) {
+      return transferClaims(deps.pool, fromWorkflowId, to);
     },
 
     async validateRulesBatch(events) {

@@ -258,6 +258,22 @@ export async function claimEvents(pool: pg.Pool, eventIds: readonly string[], wo
   return rows.map((r) => r.event_id);
 }
 
+/** Moves claims held by `fromWorkflowId` to the given workflows (only those it holds); returns how many moved. */
+export async function transferClaims(
+  pool: pg.Pool,
+  fromWorkflowId: string,
+  to: readonly { eventId: string; workflowId: string }[],
+): Promise<number> {
+  if (to.length === 0) return 0;
+  const res = await pool.query(
+    `UPDATE payment_event_claims c SET workflow_id = x.workflow_id
+       FROM unnest($2::text[], $3::text[]) AS x(event_id, workflow_id)
+      WHERE c.event_id = x.event_id AND c.workflow_id = $1`,
+    [fromWorkflowId, to.map((t) => t.eventId), to.map((t) => t.workflowId)],
+  );
+  return res.rowCount ?? 0;
+}
+
 /** Newest history rows (up to MAX_CHURN_HISTORY_ROWS each) of several customers, newest first per customer. */
 export async function customersHistory(
   pool: pg.Pool,

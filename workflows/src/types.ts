@@ -129,10 +129,29 @@ export interface PaymentActivities {
    * workflow id). An id claimed by another workflow, or stored by another workflow, is not returned.
    */
   claimEvents(eventIds: readonly string[], workflowId: string): Promise<string[]>;
+  /**
+   * Hands claims held by `fromWorkflowId` over to other workflows (a failed batch's events to their per-event
+   * workflows); claims held by anyone else are left alone. Idempotent. Returns the number of claims moved.
+   */
+  transferClaims(fromWorkflowId: string, to: readonly ClaimTransfer[]): Promise<number>;
   /** Batch forms used by PaymentBatchWorkflow: one activity per step for the whole batch, results in input order. */
   validateRulesBatch(events: readonly UnifiedEvent[]): Promise<RulesResult[]>;
   scoreEventsBatch(items: readonly ScoreItem[]): Promise<ScoreResult[]>;
   persistEventsBatch(enriched: readonly EnrichedEvent[]): Promise<PersistResult[]>;
+}
+
+export interface ClaimTransfer {
+  readonly eventId: string;
+  readonly workflowId: string;
+}
+
+/** What became of one event of a batch whose batch step failed and that was re-driven as its own workflow. */
+export interface FallbackOutcome {
+  readonly event_id: string;
+  readonly workflow_id: string;
+  /** `running_elsewhere`: a workflow with that id already existed (it owns the event); `failed`: see that workflow. */
+  readonly status: 'processed' | 'rejected' | 'duplicate' | 'failed' | 'running_elsewhere';
+  readonly error?: string;
 }
 
 export interface ScoreItem {

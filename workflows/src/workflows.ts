@@ -16,11 +16,15 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  isCancellation,
   log,
+  metricMeter,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { outcomeOf, toUnifiedEvent, type UnifiedEvent } from './event.ts';
@@ -32,6 +36,7 @@ import {
   type DlqReviewInput,
   type DlqReviewResult,
   type DuplicateEventResult,
+  type FallbackOutcome,
   type FraudResult,
   MAX_BATCH_EVENTS,
   MAX_CORRECTED_PAYLOAD_CHARS,
@@ -233,12 +238,74 @@ async function processBatched(
   );
 }
 
+/** Patch id of the per-event fallback of a batch whose batch step failed (older histories fail with their claims). */
+export const BATCH_FALLBACK_PATCH = 'payment-batch-fallback';
+
+const batchFallbacks = metricMeter.createCounter(
+  'payment_batch_fallbacks',
+  'batches',
+  'PaymentBatchWorkflows whose batch step failed after its retries; their events were re-driven one workflow each',
+);
+
+function errorText(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * A batch step failed after its retries, so nothing of the batch was stored (persistence is one statement and the
+ * last step). One bad event must not hold 24 good ones: the batch's claims go to per-event workflows
+ * `payment-<event_id>` (children that outlive this workflow), each of which claims, processes and stores its event
+ * with its own retries, or fails on its own. Waits for them and reports what became of each event.
+ */
+async function fallBackToEvents(
+  raw: readonly unknown[],
+  events: readonly UnifiedEvent[],
+  mine: readonly boolean[],
+  input: PaymentBatchWorkflowInput,
+  acts: PaymentProxies,
+): Promise<FallbackOutcome[]> {
+  const own = events.map((e, i) => ({ e, raw: raw[i], mine: mine[i] })).filter((x) => x.mine);
+  const transfers = own.map(({ e }) => ({ eventId: e.event_id, workflowId: `payment-${e.event_id}` }));
+  await acts.persist.transferClaims(workflowInfo().workflowId, transfers);
+  return Promise.all(
+    own.map(async ({ e, raw: event }, i): Promise<FallbackOutcome> => {
+      const workflowId = (transfers[i] as { workflowId: string }).workflowId;
+      let result: Promise<PaymentEventResult | DuplicateEventResult>;
+      try {
+        const child = await startChild(PaymentEventWorkflow, {
+          workflowId,
+          args: [{ event, policies: input.policies, activityMode: input.activityMode }],
+          // The events must be processed even if this batch is terminated or reset meanwhile.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+        result = child.result();
+      } catch (err) {
+        // WorkflowExecutionAlreadyStartedError (matched by name: its package is not importable in workflow code).
+        if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
+          return { event_id: e.event_id, workflow_id: workflowId, status: 'running_elsewhere' };
+        }
+        throw err;
+      }
+      try {
+        const r = await result;
+        return { event_id: e.event_id, workflow_id: workflowId, status: r.status };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        return { event_id: e.event_id, workflow_id: workflowId, status: 'failed', error: errorText(err) };
+      }
+    }),
+  );
+}
+
 /**
  * Several events in one workflow (the bridge's batch mode, for throughput on a small Temporal): claims the events
  * first — an event already claimed by another workflow, or already stored by one, is reported as `duplicate` and not
  * processed again — then runs rules, scoring and persistence with one activity per step for the whole batch. A step
- * that fails after its retries fails the workflow visibly and stores nothing of the batch; its claims stay with this
- * workflow id, so an operator reset (same id) re-runs exactly these events.
+ * that fails after its retries stores nothing of the batch; the batch then hands its claims to one
+ * PaymentEventWorkflow per event (fallBackToEvents), waits for them, and still fails visibly (type
+ * `BatchStepFailed`, a warning log and the `payment_batch_fallbacks` metric) with each event's fate in its details.
  */
 export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Promise<PaymentBatchResult> {
   if (input.events.length > MAX_BATCH_EVENTS) {
@@ -263,7 +330,31 @@ export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Pr
     return first && owned.has(e.event_id);
   });
   if (patched(BATCHED_ACTIVITIES_PATCH)) {
-    return { results: await processBatched(events, mine, acts) };
+    try {
+      return { results: await processBatched(events, mine, acts) };
+    } catch (err) {
+      if (isCancellation(err) || !patched(BATCH_FALLBACK_PATCH)) throw err;
+      // Exported by the worker as payment_batch_fallbacks_total{namespace,taskQueue,workflowType}.
+      batchFallbacks.add(1);
+      log.warn('batch step failed after its retries; re-driving its events one workflow each', {
+        error: errorText(err),
+        events: mine.filter(Boolean).length,
+      });
+      const outcomes = await fallBackToEvents(input.events, events, mine, input, acts);
+      const by = (s: FallbackOutcome['status']) => outcomes.filter((o) => o.status === s);
+      const failed = by('failed');
+      throw ApplicationFailure.create({
+        type: 'BatchStepFailed',
+        nonRetryable: true,
+        message:
+          `batch step failed (${errorText(err)}); ${outcomes.length} events re-driven one workflow each: ` +
+          `${by('processed').length} processed, ${by('rejected').length} rejected, ${by('duplicate').length} duplicate, ` +
+          `${by('running_elsewhere').length} owned by an existing workflow, ${failed.length} failed` +
+          (failed.length > 0 ? ` (${failed.map((o) => o.workflow_id).join(', ')})` : ''),
+        details: [outcomes],
+        cause: err instanceof Error ? err : undefined,
+      });
+    }
   }
   // Histories recorded before the batched activities: one pipeline per event.
   const settled = await Promise.allSettled(

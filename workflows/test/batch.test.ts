@@ -1,20 +1,22 @@
 /**
  * PaymentBatchWorkflow (the bridge's batch mode) against the real services: events of a redelivered batch cut at
  * different offsets are claimed once, a duplicate inside one batch is processed once, an event already stored by a
- * per-event workflow is not processed again, a failing step fails the batch visibly, and the batch stores the same
+ * per-event workflow is not processed again, a failing batch step re-drives the batch's events one workflow each (a bad
+ * event fails alone and visibly, the good ones are stored) and fails the batch visibly, and the batch stores the same
  * rows as the per-event workflow would (churn sees the batch's own earlier events).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { paymentWorkflowId } from '@pep/contracts';
-import { ActivityFailure, type Client, WorkflowFailedError } from '@temporalio/client';
+import { paymentBatchWorkflowId, paymentWorkflowId } from '@pep/contracts';
+import { ApplicationFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
 import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
 import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
 import { createKafka } from '../../pipeline/src/lib/kafka.ts';
 import { silentLogger } from '../../pipeline/src/lib/log.ts';
 import { Registry } from '../../pipeline/src/lib/metrics.ts';
-import type { PaymentBatchResult } from '../src/types.ts';
+import { reconcileWorkflows } from '../../pipeline/src/reconcile/workflows.ts';
+import type { FallbackOutcome, PaymentBatchResult } from '../src/types.ts';
 import type { RunningWorker } from '../src/worker.ts';
 import {
   addr,
@@ -44,8 +46,11 @@ const statusOf = (r: PaymentBatchResult) => Object.fromEntries(r.results.map((x)
 describe('batch workflow', () => {
   before(async () => {
     pool = await setupDb();
-    inference = await startInference(async (path) =>
-      path.startsWith('/fraud/score') && failFraudFor !== '' ? new Response('{}', { status: 503 }) : undefined,
+    // Fraud scoring fails for any request that mentions the event id in failFraudFor (batch or single).
+    inference = await startInference(async (path, req) =>
+      path.startsWith('/fraud/score') && failFraudFor !== '' && (await req.text()).includes(failFraudFor)
+        ? new Response('{}', { status: 503 })
+        : undefined,
     );
     worker = await startTestWorker(taskQueue, inference.url, pool);
     temporal = await temporalClient();
@@ -190,18 +195,31 @@ describe('batch workflow', () => {
     assert.equal(r.results[0]?.status, 'duplicate');
   });
 
-  it('fails the batch visibly when its scoring step keeps failing, and stores nothing of it', async () => {
-    const ok = unifiedEvent('stripe', { status: 'failed', event_type: 'payment.failed', failure_code: 'timeout' });
+  it('a failed batch step: its events are re-driven one workflow each, the bad one fails visibly alone', async () => {
+    const good = [
+      unifiedEvent('stripe', { status: 'failed', event_type: 'payment.failed', failure_code: 'timeout' }),
+      unifiedEvent('stripe'),
+      unifiedEvent('square', { status: 'completed', event_type: 'payment.updated' }),
+    ];
     const bad = unifiedEvent('adyen', { status: 'authorized', event_type: 'payment.authorized' });
+    const claimedElsewhere = unifiedEvent('stripe');
+    const ids = [...good, bad, claimedElsewhere].map((e) => e.event_id as string);
+    // Named as the bridge names batches cut from a topic, so that reconciliation of that topic finds it.
+    const topic = uniq('t.normalized-fallback');
+    const batchId = paymentBatchWorkflowId(topic, 0, '0', '4');
+    await pool.query('INSERT INTO payment_event_claims (event_id, workflow_id) VALUES ($1, $2)', [
+      claimedElsewhere.event_id,
+      'someone-else',
+    ]);
     failFraudFor = bad.event_id as string;
     try {
       const err = await client.workflow
         .execute('PaymentBatchWorkflow', {
           taskQueue,
-          workflowId: uniq('payment-batch'),
+          workflowId: batchId,
           args: [
             {
-              events: [ok, bad],
+              events: [good[0], bad, good[1], claimedElsewhere, good[2]],
               activityMode: 'local',
               policies: { scoring: { maximumAttempts: 2, initialIntervalMs: 50, maximumIntervalMs: 50 } },
             },
@@ -211,14 +229,67 @@ describe('batch workflow', () => {
           () => assert.fail('the batch must fail'),
           (x: unknown) => x,
         );
+      // The batch itself fails visibly, naming the failed step and what became of each event.
       assert.ok(err instanceof WorkflowFailedError);
-      // Local activity failures reach the client unwrapped (an ApplicationFailure), remote ones in an ActivityFailure.
-      const cause = err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
-      assert.match(String(cause?.message), /fraud\/score\/batch answered 503/);
-      assert.equal((await rowsFor(pool, ok.event_id as string)).length, 0);
+      const failure = err.cause as ApplicationFailure;
+      assert.ok(failure instanceof ApplicationFailure, String(failure));
+      assert.equal(failure.type, 'BatchStepFailed');
+      assert.match(failure.message, /fraud\/score\/batch answered 503/);
+      assert.match(failure.message, /4 events re-driven one workflow each: 3 processed, 0 rejected, 0 duplicate/);
+      assert.match(failure.message, new RegExp(`1 failed \\(payment-${bad.event_id}\\)`));
+      const outcomes = failure.details?.[0] as FallbackOutcome[];
+      assert.deepEqual(
+        outcomes.map((o) => [o.event_id, o.status]),
+        [
+          [good[0]?.event_id, 'processed'],
+          [bad.event_id, 'failed'],
+          [good[1]?.event_id, 'processed'],
+          [good[2]?.event_id, 'processed'],
+        ],
+      );
+
+      // The good events are stored by their own workflows; the bad one is not stored and its workflow failed.
+      for (const e of good) {
+        const [row] = await rowsFor(pool, e.event_id as string);
+        assert.equal(row?.workflow_id, paymentWorkflowId(e.event_id as string));
+      }
       assert.equal((await rowsFor(pool, bad.event_id as string)).length, 0);
+      const badDesc = await client.workflow.getHandle(paymentWorkflowId(bad.event_id as string)).describe();
+      assert.equal(badDesc.status.name, 'FAILED');
+      // Claims moved to the per-event workflows; the one held by someone else stayed.
+      const { rows: claims } = await pool.query(
+        'SELECT event_id, workflow_id FROM payment_event_claims WHERE event_id = ANY($1) ORDER BY event_id',
+        [ids],
+      );
+      for (const c of claims) {
+        assert.equal(
+          c.workflow_id,
+          c.event_id === claimedElsewhere.event_id ? 'someone-else' : paymentWorkflowId(c.event_id),
+        );
+      }
+      assert.equal(claims.length, 5);
+
+      // Reconciliation sees it: the failed batch lost nothing, the failed per-event workflow left one event.
+      const seen = new Map(ids.slice(0, 4).map((id) => [id, Date.now() - 60_000]));
+      const { stage, checks } = await reconcileWorkflows(seen, topic, pool, {
+        temporalAddress: addr.temporalAddress,
+        namespace: 'default',
+        taskQueue,
+        since: null,
+      });
+      assert.deepEqual(stage.workflows.batch, { completed: 0, failed: 1, running: 0, other: 0 });
+      assert.deepEqual(stage.workflows.per_event, { completed: 3, failed: 1, running: 0, other: 0 });
+      assert.equal(stage.rows.total, 3);
+      assert.deepEqual(stage.missing_examples, [bad.event_id]);
+      const fw = Object.fromEntries(stage.failed_workflows.map((f) => [f.workflow_id, f.events_without_row]));
+      assert.deepEqual(fw, { [batchId]: 0, [paymentWorkflowId(bad.event_id as string)]: 1 });
+      assert.deepEqual(
+        checks.filter((c) => !c.ok).map((c) => c.name),
+        ['every normalized event has a payment_events row', 'no failed workflow left an event unprocessed'],
+      );
     } finally {
       failFraudFor = '';
+      await pool.query('DELETE FROM payment_event_claims WHERE event_id = $1', [claimedElsewhere.event_id]);
     }
   });
 });

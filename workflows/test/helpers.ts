@@ -19,7 +19,8 @@ export const addr = serviceAddresses();
 export const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 export const uniq = (prefix: string) => `${prefix}-${runId}-${randomBytes(2).toString('hex')}`;
 
-export type RouteHook = (path: string) => Promise<Response | undefined>;
+/** `req` is a clone: the hook may read its body. */
+export type RouteHook = (path: string, req: Request) => Promise<Response | undefined>;
 
 /** The real inference app on a free port; `hook` may answer a request itself (fail it, delay it) first. */
 export async function startInference(hook?: RouteHook): Promise<{ url: string; close: () => Promise<void> }> {
@@ -29,7 +30,7 @@ export async function startInference(hook?: RouteHook): Promise<{ url: string; c
       {
         hostname: '127.0.0.1',
         port: 0,
-        fetch: async (req: Request) => (await hook?.(new URL(req.url).pathname)) ?? app.fetch(req),
+        fetch: async (req: Request) => (await hook?.(new URL(req.url).pathname, req.clone())) ?? app.fetch(req),
       },
       (info: AddressInfo) =>
         resolve({

@@ -1,7 +1,7 @@
 /**
  * Determinism: histories recorded from real runs are replayed against the current workflow code with
  * Worker.runReplayHistories. Two sets: histories produced by this run (every branch: processed, failed payment,
- * rejection, local activities, review decision, review expiry) and the committed histories in test/histories/,
+ * rejection, local activities, batches, a batch's per-event fallback, review decision, review expiry) and the committed histories in test/histories/,
  * recorded from earlier code, which catch a change that breaks workflows already in flight.
  * `RECORD_HISTORIES=1` adds histories of this run whose names are not committed yet to test/histories/. Histories are stored as protobuf binary (`.binpb`):
  * the SDK's JSON helpers fail in this install (two protobufjs copies), the binary codec has no such dependency.
@@ -30,6 +30,7 @@ let worker: RunningWorker;
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
 const taskQueue = uniq('wf-replay');
 const recorded: { name: string; workflowId: string; history: History }[] = [];
+let failBatchScoring = false;
 
 async function replay(histories: { workflowId: string; history: unknown }[]) {
   const results = Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH, replayName: 'replay-test' }, histories);
@@ -45,7 +46,10 @@ async function replay(histories: { workflowId: string; history: unknown }[]) {
 describe('replay of recorded histories', () => {
   before(async () => {
     pool = await setupDb();
-    inference = await startInference();
+    // Batch scoring can be made to fail, so that a batch takes its per-event fallback.
+    inference = await startInference(async (path) =>
+      path === '/fraud/score/batch' && failBatchScoring ? new Response('{}', { status: 503 }) : undefined,
+    );
     worker = await startTestWorker(taskQueue, inference.url, pool);
     temporal = await temporalClient();
     const client = temporal.client;
@@ -105,6 +109,34 @@ describe('replay of recorded histories', () => {
       args: [{ events: [claimed], activityMode: 'local' }],
     });
     await runPayment('payment-duplicate', claimed);
+    // A batch whose scoring step fails: its events are re-driven as child workflows and the batch fails.
+    const fallbackId = uniq('payment-batch-replay');
+    failBatchScoring = true;
+    try {
+      await client.workflow
+        .execute('PaymentBatchWorkflow', {
+          taskQueue,
+          workflowId: fallbackId,
+          args: [
+            {
+              events: [unifiedEvent('stripe'), unifiedEvent('adyen', { status: 'authorized' })],
+              activityMode: 'local',
+              policies: { scoring: { maximumAttempts: 2, initialIntervalMs: 50, maximumIntervalMs: 50 } },
+            },
+          ],
+        })
+        .then(
+          () => assert.fail('the batch must fail'),
+          () => undefined,
+        );
+    } finally {
+      failBatchScoring = false;
+    }
+    recorded.push({
+      name: 'payment-batch-fallback',
+      workflowId: fallbackId,
+      history: await client.workflow.getHandle(fallbackId).fetchHistory(),
+    });
     await review('review-discarded', true);
     await review('review-expired', false);
     if (process.env.RECORD_HISTORIES === '1') {

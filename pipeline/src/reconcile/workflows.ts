@@ -224,7 +224,9 @@ export async function reconcileWorkflows(
   const unstoredBy = new Map<string, number>();
   for (const id of events) {
     if (rowOf.has(id)) continue;
-    const owners = [claimOf.get(id), `payment-${id}`].filter((w): w is string => !!w && executions.has(w));
+    const owners = [...new Set([claimOf.get(id), `payment-${id}`])].filter(
+      (w): w is string => !!w && executions.has(w),
+    );
     if (owners.some((w) => executions.get(w)?.status === 'running')) {
       inFlight++;
       continue;
