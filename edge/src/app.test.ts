@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { WebhookDlqRecord } from '@pep/contracts';
 import braintree from 'braintree';
-import { createApp } from './app.ts';
+import { createApp, LogRateLimiter } from './app.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { EdgeMetrics } from './metrics.ts';
@@ -15,7 +15,11 @@ import { type BatchSink, MemorySink, type OutRecord } from './sink.ts';
 const NOW = 1_800_000_000;
 const config = loadConfig({ EDGE_MAX_BODY_BYTES: '4096', EDGE_LINGER_MS: '1', EDGE_SINK: 'memory' });
 
-function setup(sink: BatchSink = new MemorySink(), over: Partial<typeof config.limits> = {}) {
+function setup(
+  sink: BatchSink = new MemorySink(),
+  over: Partial<typeof config.limits> = {},
+  logLines: string[] | null = null,
+) {
   const cfg = { ...config, limits: { ...config.limits, ...over } };
   const metrics = new EdgeMetrics();
   const producer = new GroupCommitProducer(
@@ -28,7 +32,9 @@ function setup(sink: BatchSink = new MemorySink(), over: Partial<typeof config.l
     config: cfg,
     producer,
     metrics,
-    log: createLogger('error', {}, () => undefined),
+    log: logLines
+      ? createLogger('info', {}, (line) => void logLines.push(line), false)
+      : createLogger('error', {}, () => undefined),
     ready: async () => true,
     nowSeconds: () => NOW,
   });
@@ -273,5 +279,66 @@ describe('edge routes (memory sink)', () => {
     assert.match(text, /edge_batch_messages_count 1/);
     assert.match(text, /edge_inflight_messages 0/);
     assert.equal(metrics.requests.get({ provider: 'stripe', status: '200' }), 1);
+  });
+
+  test('the fast path and Hono answer the webhook route alike (query, trailing slash, encoded path, bad method)', async () => {
+    const { app, sink } = setup();
+    const ok = await app.request(stripeReq(stripeBody('evt_q'), NOW, undefined, '/webhooks/stripe/?attempt=2'));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('x-request-id'), 'req-123');
+    assert.equal(ok.headers.get('content-type'), 'application/json');
+    // percent-encoded provider: not taken by the fast path; Hono decodes it and routes to Stripe as before
+    const enc = await app.request(stripeReq(stripeBody('evt_e'), NOW, undefined, '/webhooks/str%69pe'));
+    assert.equal(enc.status, 200);
+    const deeper = await app.request(stripeReq(stripeBody('evt_d'), NOW, undefined, '/webhooks/stripe/extra'));
+    assert.equal(deeper.status, 404);
+    assert.equal((await app.request('/webhooks/stripe', { method: 'PUT', body: '{}' })).status, 404);
+    await waitFor(() => (sink as MemorySink).written === 2);
+  });
+
+  test('refusal log lines are rate-limited per second and the rest are counted', async () => {
+    const lines: string[] = [];
+    const { app, metrics } = setup(new MemorySink(), { refusalLogPerSecond: 2 }, lines);
+    for (let i = 0; i < 6; i++) {
+      const res = await app.request(stripeReq(stripeBody(`evt_f${i}`), NOW, 'whsec_forged'));
+      assert.equal(res.status, 401);
+    }
+    const rejected = lines.filter((l) => (JSON.parse(l) as { msg: string }).msg === 'webhook rejected');
+    assert.equal(rejected.length, 2);
+    assert.equal(metrics.refusalLogSuppressed.get(), 4);
+    assert.equal(metrics.dlqRecords.get({ reason: 'invalid_signature' }), 6, 'every refusal still gets its DLQ record');
+    assert.match(await (await app.request('/metrics')).text(), /edge_refusal_log_suppressed_total 4/);
+  });
+});
+
+describe('LogRateLimiter', () => {
+  test('lets N lines through per one-second window and reports what it held back once the next window opens', () => {
+    let now = 10_000;
+    const reports: number[] = [];
+    const limiter = new LogRateLimiter(
+      3,
+      (n) => reports.push(n),
+      () => now,
+    );
+    const takes = () => Array.from({ length: 5 }, () => limiter.take());
+    assert.deepEqual(takes(), [true, true, true, false, false]);
+    now += 999;
+    assert.equal(limiter.take(), false);
+    assert.deepEqual(reports, []);
+    now += 1;
+    assert.deepEqual(takes(), [true, true, true, false, false]);
+    assert.deepEqual(reports, [3]);
+    now += 5000;
+    assert.equal(limiter.take(), true);
+    assert.deepEqual(reports, [3, 2]);
+  });
+
+  test('a limit of 0 suppresses every line', () => {
+    const limiter = new LogRateLimiter(
+      0,
+      () => undefined,
+      () => 0,
+    );
+    assert.equal(limiter.take(), false);
   });
 });

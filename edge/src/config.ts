@@ -55,6 +55,8 @@ export interface EdgeConfig {
     readonly retryAfterSeconds: number;
     readonly shutdownTimeoutMs: number;
     readonly maxAdyenItems: number;
+    /** Per-request refusal log lines (400/401/413/503) per second at most; the rest are counted. */
+    readonly refusalLogPerSecond: number;
   };
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
@@ -204,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
       maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
+      refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
     },
     logLevel,
     usesDefaultSecrets: defaultNames.length > 0,

@@ -133,6 +133,10 @@ export class EdgeMetrics {
     'edge_dlq_write_failures_total',
     'DLQ records that could not be written (dropped, logged)',
   );
+  readonly refusalLogSuppressed = new Counter(
+    'edge_refusal_log_suppressed_total',
+    'Per-request refusal log lines (400/401/413/503) not written because of the per-second limit',
+  );
   private readonly gauges: Gauge[] = [];
 
   gauge(name: string, help: string, read: () => number): void {
@@ -150,6 +154,7 @@ export class EdgeMetrics {
       this.overloadRejections,
       this.dlqRecords,
       this.dlqWriteFailures,
+      this.refusalLogSuppressed,
       ...this.gauges,
     ];
     return `${all.map((m) => m.render()).join('\n')}\n`;
