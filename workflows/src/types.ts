@@ -24,12 +24,16 @@ export interface PaymentBatchWorkflowInput {
   readonly events: readonly unknown[];
   readonly policies?: PolicyOverrides;
   readonly activityMode?: ActivityMode;
-  readonly source?: {
-    readonly topic: string;
-    readonly partition: number;
-    readonly firstOffset: string;
-    readonly lastOffset: string;
-  };
+  readonly source?: BatchSource;
+  /** All offset ranges when the bridge pooled partitions into one batch (`source` is the first). */
+  readonly sources?: readonly BatchSource[];
+}
+
+export interface BatchSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly firstOffset: string;
+  readonly lastOffset: string;
 }
 
 /** Largest batch one PaymentBatchWorkflow takes (bounds its history and the bridge's start payload). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadCore } from '@pep/core-native';
 import type { Message } from 'kafkajs';
@@ -88,13 +88,6 @@ let bridge: WorkflowBridge;
 let eventIds: string[] = [];
 let pool: pg.Pool;
 
-before(async () => {
-  pool = await setupDb();
-  inference = await startInference();
-  worker = await startTestWorker(taskQueue, inference.url, pool);
-  temporal = await temporalClient();
-});
-
 after(async () => {
   await bridge?.stop();
   await transformer?.stop();
@@ -110,6 +103,11 @@ after(async () => {
 });
 
 test('reconcile counts workflows and rows: RECONCILED (exit 0), then a deleted row is NOT RECONCILED (exit 1)', async () => {
+  // Set up here, not in a before hook: privatePipeline's hook runs the pipeline migrations, which must not overlap ours.
+  pool = await setupDb();
+  inference = await startInference();
+  worker = await startTestWorker(taskQueue, inference.url, pool);
+  temporal = await temporalClient();
   const gen = new DeliveryGenerator({
     seed: randomInt(1, 2 ** 31), // fresh event ids per run: the table is shared
     providers: ['stripe', 'square', 'adyen', 'braintree'],

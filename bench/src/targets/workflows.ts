@@ -142,7 +142,7 @@ type Mode = { readonly activityMode: 'remote' | 'local'; readonly batchSize: num
 const MODES = {
   eventRemote: { activityMode: 'remote', batchSize: 1 },
   eventLocal: { activityMode: 'local', batchSize: 1 },
-  batchLocal: { activityMode: 'local', batchSize: Number(process.env.BENCH_WF_BATCH_SIZE ?? 25) },
+  batchLocal: { activityMode: 'local', batchSize: Number(process.env.BENCH_WF_BATCH_SIZE ?? 50) },
 } as const satisfies Record<string, Mode>;
 
 interface WorkflowPath {
@@ -254,6 +254,24 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     },
   };
   try {
+    // Tuning probe (not a benchmark result): BENCH_WF_PROBE_RATE=<events/s> [BENCH_WF_PROBE_SECONDS=<s>] measures only
+    // the default path's produce→row latency at that rate and prints it.
+    const probeRate = Number(process.env.BENCH_WF_PROBE_RATE ?? 0);
+    if (probeRate > 0) {
+      await workflowRun(k, pool, path, 50, MODES.batchLocal);
+      const secs = Number(process.env.BENCH_WF_PROBE_SECONDS ?? 15);
+      const t0 = Date.now();
+      const lat = await latencyRun(k, pool, path, MODES.batchLocal, probeRate, secs);
+      const wfs = await pool.query<{ n: string }>(
+        `SELECT count(DISTINCT workflow_id)::text AS n FROM payment_events WHERE event_id LIKE $1 AND persisted_at > $2`,
+        [`stripe:evt_bench${runTag}x%`, new Date(t0)],
+      );
+      log(
+        `probe ${probeRate} events/s for ${secs} s: ${lat.length} events in ${wfs.rows[0]?.n} workflows, ` +
+          `p50 ${round(percentile(lat, 50))} ms, p90 ${round(percentile(lat, 90))} ms, p99 ${round(percentile(lat, 99))} ms, max ${round(Math.max(...lat))} ms`,
+      );
+      return;
+    }
     log('warm-up');
     await workflowRun(k, pool, path, 20, MODES.eventLocal);
     await workflowRun(k, pool, path, 50, MODES.batchLocal);

@@ -1,9 +1,11 @@
 /**
- * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. A fetched partition batch smaller than
- * BRIDGE_BATCH_MIN_EVENTS (or any, with BRIDGE_BATCH_SIZE=1) starts one PaymentEventWorkflow per event with workflow id
- * `payment-<event_id>`; a larger one (a backlog) starts one PaymentBatchWorkflow per group of up to BRIDGE_BATCH_SIZE
- * (25) consecutive events (id from the offsets). Both workflows claim each event by its event_id before processing. Either way: id-reuse policy REJECT_DUPLICATE (a completed or failed workflow never
- * runs again for a redelivered message; failures are re-driven by an operator reset) and conflict policy
+ * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. Adaptive (combiner.ts, BRIDGE_BATCH_SIZE > 1):
+ * the partition batches of a fetch are pooled and cut into workflows by a workflow budget — one PaymentEventWorkflow
+ * per event (id `payment-<event_id>`) while the budget lasts, PaymentBatchWorkflows of up to BRIDGE_BATCH_SIZE events
+ * (id from the offsets, possibly spanning partitions) when it runs short. BRIDGE_BATCH_SIZE=1: always one workflow per
+ * event. Both workflows claim each event by its event_id before processing. Either way: id-reuse policy
+ * REJECT_DUPLICATE (a completed or failed workflow never runs again for a redelivered message; a failed batch
+ * re-drives its events itself, a failed per-event workflow needs an operator reset) and conflict policy
  * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
  * DlqReviewWorkflow per quarantined record, keyed by the record's original raw-topic coordinates.
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
@@ -16,6 +18,7 @@ import { startLagPoller } from '../lib/kafka.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Registry } from '../lib/metrics.ts';
 import { BacklogGate } from './backlog.ts';
+import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch } from './core.ts';
 
@@ -109,6 +112,7 @@ export class WorkflowBridge {
   private stopLag: (() => void) | undefined;
   private running = false;
   private gate: BacklogGate | undefined;
+  private closeCombiner: (() => void) | undefined;
   readonly metrics;
 
   constructor(private readonly deps: BridgeDeps) {
@@ -139,6 +143,11 @@ export class WorkflowBridge {
       ),
       lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
       temporalBacklog: r.gauge('bridge_temporal_backlog', 'Workflow tasks waiting in the payment task queue'),
+      groupEvents: r.histogram(
+        'bridge_workflow_group_events',
+        'Events per workflow started by the adaptive bridge (1: per-event workflow)',
+        [1, 2, 5, 10, 25, 50, 100, 200],
+      ),
     };
   }
 
@@ -161,16 +170,14 @@ export class WorkflowBridge {
       });
       this.gate.start();
     }
-    const single = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePayment(t, p, g[0] as KafkaMessage);
-    const batched = (t: string, p: number, g: readonly KafkaMessage[]) => this.handlePaymentBatch(t, p, g);
-    await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (fetched) =>
-      // Adaptive: a small fetch (traffic keeps up) gets one workflow per event, the lowest latency; a backlog gets
-      // batch workflows, the highest throughput. Both claim events by event_id, so a redelivery cut either way is
-      // processed once.
-      config.batchSize > 1 && fetched >= config.batchMinEvents
-        ? { groupSize: config.batchSize, handle: batched }
-        : { groupSize: 1, handle: single },
-    );
+    if (config.batchSize > 1) {
+      await this.runAdaptivePaymentConsumer();
+    } else {
+      await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, () => ({
+        groupSize: 1,
+        handle: (t, p, g) => this.handlePayment(t, p, g[0] as KafkaMessage),
+      }));
+    }
     const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
     if (config.reviewsEnabled) {
       await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, false, () => ({
@@ -192,6 +199,93 @@ export class WorkflowBridge {
     this.stopLag = () => {
       for (const s of stops) s();
     };
+  }
+
+  /**
+   * payments.normalized in adaptive mode: every fetched partition batch is submitted to one StartCombiner, which cuts
+   * the pooled events into workflows by its budget; offsets are resolved and committed once the submission's starts
+   * are acknowledged; then the combiner paces the next fetch while its budget is in debt.
+   */
+  private async runAdaptivePaymentConsumer(): Promise<void> {
+    const { config, kafka, log } = this.deps;
+    const topic = config.normalizedTopic;
+    const combiner = new StartCombiner<KafkaMessage>({
+      maxGroupEvents: config.batchSize,
+      workflowsPerS: config.maxWorkflowsPerS,
+      burstWorkflows: config.burstWorkflows,
+      windowMs: config.batchWindowMs,
+      maxInFlight: config.maxInFlight,
+      maxPaceMs: config.maxPaceMs,
+      start: async (group) => {
+        const startedAt = Date.now();
+        await this.startGroup(group);
+        this.metrics.startLatency.observe((Date.now() - startedAt) / 1000);
+      },
+      retry: {
+        initialMs: config.startRetryInitialMs,
+        maxMs: config.startRetryMaxMs,
+        onRetry: (err, attempt, delayMs) => {
+          this.metrics.startErrors.inc({ topic });
+          log.warn('workflow start failed, retrying', { topic, attempt, delayMs, err });
+        },
+      },
+      ...(this.gate
+        ? {
+            beforeChunk: (isActive: () => boolean, heartbeat: () => Promise<void>) =>
+              (this.gate as BacklogGate).waitBelow(isActive, heartbeat),
+          }
+        : {}),
+      onFlush: (sizes) => {
+        for (const n of sizes) this.metrics.groupEvents.observe(n);
+      },
+    });
+    this.closeCombiner = () => combiner.close();
+    const consumer = kafka.consumer({
+      groupId: config.paymentGroupId,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
+      readUncommitted: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      minBytes: config.fetchMinBytes,
+      maxWaitTimeInMs: config.fetchMaxWaitMs,
+    });
+    this.consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 16,
+      eachBatch: async (p: EachBatchPayload) => {
+        const { messages, partition } = p.batch;
+        const isActive = () => this.running && p.isRunning() && !p.isStale();
+        if (messages.length === 0) return;
+        this.metrics.consumed.inc({ topic }, messages.length);
+        try {
+          await combiner.submit({ topic: p.batch.topic, partition, messages }, isActive, p.heartbeat);
+        } catch (err) {
+          // Stopped or revoked before every start was acknowledged: nothing is committed, the messages come again.
+          if (err instanceof BridgeStoppedError) return;
+          throw err;
+        }
+        p.resolveOffset((messages[messages.length - 1] as KafkaMessage).offset);
+        await p.commitOffsetsIfNecessary();
+        await p.heartbeat();
+        this.metrics.committed.inc({ topic }, messages.length);
+        await combiner.pace(isActive);
+      },
+    });
+  }
+
+  /** One workflow for a group from the combiner: a per-event workflow for one event, else a batch workflow. */
+  private async startGroup(group: readonly GroupPart<KafkaMessage>[]): Promise<void> {
+    const total = group.reduce((n, g) => n + g.messages.length, 0);
+    const first = group[0] as GroupPart<KafkaMessage>;
+    if (total === 1) {
+      await this.handlePayment(first.topic, first.partition, first.messages[0] as KafkaMessage);
+      return;
+    }
+    await this.handlePaymentGroup(group);
   }
 
   private async runConsumer(
@@ -312,28 +406,44 @@ export class WorkflowBridge {
     }
   }
 
-  /** Batch mode: one PaymentBatchWorkflow per group, id from the group's offsets; events claimed by event_id inside. */
-  private async handlePaymentBatch(topic: string, partition: number, group: readonly KafkaMessage[]): Promise<void> {
+  /**
+   * Batch mode: one PaymentBatchWorkflow per group, id from the offsets of its parts (topic, then
+   * `<partition>-<first>-<last>` per part, joined by `+`); events claimed by event_id inside.
+   */
+  private async handlePaymentGroup(group: readonly GroupPart<KafkaMessage>[]): Promise<void> {
     const events: Record<string, unknown>[] = [];
-    const bad: { m: KafkaMessage; error: string }[] = [];
-    for (const m of group) {
-      const parsed = parseNormalized(m.value);
-      if (parsed.ok) events.push(parsed.event);
-      else bad.push({ m, error: parsed.error });
+    for (const part of group) {
+      const bad: { m: KafkaMessage; error: string }[] = [];
+      for (const m of part.messages) {
+        const parsed = parseNormalized(m.value);
+        if (parsed.ok) events.push(parsed.event);
+        else bad.push({ m, error: parsed.error });
+      }
+      if (bad.length > 0) await this.quarantine(part.topic, part.partition, bad);
     }
-    if (bad.length > 0) await this.quarantine(topic, partition, bad);
     if (events.length === 0) return;
-    const firstOffset = (group[0] as KafkaMessage).offset;
-    const lastOffset = (group[group.length - 1] as KafkaMessage).offset;
+    const first = group[0] as GroupPart<KafkaMessage>;
+    const range = (g: GroupPart<KafkaMessage>) => ({
+      partition: g.partition,
+      firstOffset: (g.messages[0] as KafkaMessage).offset,
+      lastOffset: (g.messages[g.messages.length - 1] as KafkaMessage).offset,
+    });
+    const ranges = group.map(range);
+    const r0 = ranges[0] as ReturnType<typeof range>;
+    const workflowId = [
+      paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset),
+      ...ranges.slice(1).map((r) => `${r.partition}-${r.firstOffset}-${r.lastOffset}`),
+    ].join('+');
     try {
       await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentBatch, {
         taskQueue: this.deps.config.taskQueue,
-        workflowId: paymentBatchWorkflowId(topic, partition, firstOffset, lastOffset),
+        workflowId,
         args: [
           {
             events,
             activityMode: this.deps.config.activityMode,
-            source: { topic, partition, firstOffset, lastOffset },
+            source: { topic: first.topic, ...r0 },
+            ...(ranges.length > 1 ? { sources: ranges.map((r) => ({ topic: first.topic, ...r })) } : {}),
           },
         ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -373,6 +483,7 @@ export class WorkflowBridge {
   async stop(): Promise<void> {
     this.running = false;
     this.gate?.stop();
+    this.closeCombiner?.();
     this.stopLag?.();
     for (const c of this.consumers) await c.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});

@@ -29,16 +29,22 @@ export interface BridgeConfig {
   readonly startRetryMaxMs: number;
   readonly activityMode: 'remote' | 'local';
   /**
-   * 1: always one PaymentEventWorkflow per event (workflow id `payment-<event_id>`); n > 1 (default 25): adaptive —
-   * a fetch of at least batchMinEvents events becomes PaymentBatchWorkflows of up to n events. The dev server sustains
-   * ~10–15 workflows/s here, below the simulator's default 20 events/s, so a backlog must be batched.
+   * 1: always one PaymentEventWorkflow per event (workflow id `payment-<event_id>`); n > 1 (default 50): adaptive
+   * (combiner.ts) — one workflow per event while the workflow budget lasts, then groups of up to n events. The dev
+   * server sustains only ~20 workflows/s here, so a high rate must be grouped.
    */
   readonly batchSize: number;
+  /** Workflow starts per second the adaptive budget allows in steady state (below what Temporal sustains). */
+  readonly maxWorkflowsPerS: number;
+  /** Budget tokens when idle: per-event workflows in a burst after a quiet period. */
+  readonly burstWorkflows: number;
+  /** Longest a fetched partition batch waits for the other partitions of the fetch to join its workflows. */
+  readonly batchWindowMs: number;
+  /** Longest pause before the next fetch while the budget is in debt. */
+  readonly maxPaceMs: number;
   /** Backpressure: new starts wait while more workflow tasks than this wait in the task queue (0: off). */
   readonly maxTemporalBacklog: number;
   readonly backlogPollMs: number;
-  /** A fetched partition batch of at least this many events goes to batch workflows (adaptive mode). */
-  readonly batchMinEvents: number;
   /** Broker-side fetch linger: wait up to fetchMaxWaitMs for fetchMinBytes, so batches fill at moderate rates. */
   readonly fetchMinBytes: number;
   readonly fetchMaxWaitMs: number;
@@ -79,7 +85,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
   if (mode !== 'remote' && mode !== 'local') {
     throw new BridgeConfigError(`BRIDGE_ACTIVITY_MODE must be remote or local, got ${JSON.stringify(mode)}`);
   }
-  const batchSize = int(env, 'BRIDGE_BATCH_SIZE', 25, 1, 200);
+  const batchSize = int(env, 'BRIDGE_BATCH_SIZE', 50, 1, 200);
   const initial = int(env, 'BRIDGE_START_RETRY_INITIAL_MS', 200, 1, 60_000);
   const max = int(env, 'BRIDGE_START_RETRY_MAX_MS', 10_000, 1, 600_000);
   if (max < initial) throw new BridgeConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
@@ -100,8 +106,11 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     startRetryMaxMs: max,
     activityMode: mode,
     batchSize,
-    fetchMinBytes: int(env, 'BRIDGE_FETCH_MIN_BYTES', batchSize > 1 ? batchSize * 512 : 1, 1, 64 * 1024 * 1024),
-    batchMinEvents: int(env, 'BRIDGE_BATCH_MIN_EVENTS', 8, 1, 100_000),
+    fetchMinBytes: int(env, 'BRIDGE_FETCH_MIN_BYTES', batchSize > 1 ? Math.min(batchSize, 25) * 512 : 1, 1, 64 * 1024 * 1024),
+    maxWorkflowsPerS: int(env, 'BRIDGE_MAX_WORKFLOWS_PER_S', 12, 1, 100_000),
+    burstWorkflows: int(env, 'BRIDGE_BURST_WORKFLOWS', 4, 1, 100_000),
+    batchWindowMs: int(env, 'BRIDGE_BATCH_WINDOW_MS', 5, 0, 1_000),
+    maxPaceMs: int(env, 'BRIDGE_MAX_PACE_MS', 1_000, 0, 60_000),
     maxTemporalBacklog: int(env, 'BRIDGE_MAX_TEMPORAL_BACKLOG', 32, 0, 1_000_000),
     backlogPollMs: int(env, 'BRIDGE_BACKLOG_POLL_MS', 200, 10, 60_000),
     fetchMaxWaitMs: int(env, 'BRIDGE_FETCH_MAX_WAIT_MS', 20, 1, 10_000),
