@@ -2,12 +2,18 @@
  * Pipeline benchmark (`npm run bench -- pipeline`): the transformer's end-to-end throughput through real Kafka
  * (consume raw → core-native batch → transactional produce + offsets), with the native addon and with the
  * TypeScript twin, in alternating runs on private topics; and the raw-to-normalized latency (p50/p99, read
- * committed) at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if absent).
- * The transformer runs in this process: one JS thread, i.e. one core, the broker on the other.
+ * committed) at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if absent), in
+ * both delivery modes, alternating rounds, medians, with the breakdown: the paced producer's acknowledgement (the
+ * edge's share) and the transformer's commit (before the reader's fetch).
+ * The transformer and the reader run in this process (one JS thread); the paced producer runs in a child process
+ * of its own, like the edge, so that it does not compete for this event loop.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadCore } from '@pep/core-native';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { loadTransformerConfig } from '../../../pipeline/src/lib/config.ts';
@@ -62,6 +68,134 @@ function variant(f: Fixture, i: number): string {
       it.NotificationRequestItem.pspReference = `${8800000000000000 + i * 10 + k}`;
   }
   return JSON.stringify(doc);
+}
+
+/** Rejects when `p` takes longer than `ms`: a hung step fails the benchmark instead of holding the lock. */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface LoadGenSpec {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  /** events/s */
+  readonly rate: number;
+  readonly total: number;
+}
+
+interface LoadGenResult {
+  readonly sent: number;
+  readonly ackP50: number;
+  readonly ackP99: number;
+}
+
+const LOADGEN_ENV = 'PIPELINE_BENCH_LOADGEN';
+/**
+ * A fixed second latency rate (exactly-once only): half of the edge's maximum when the previous pipeline figure
+ * (p99 257 ms) was measured, so that figures stay comparable while the edge's maximum moves.
+ */
+const REFERENCE_RATE = 1721;
+/** Messages per produce request of the load generator (about 2 KB each). */
+const MAX_SEND_MESSAGES = 200;
+
+/**
+ * The paced raw-event producer, run in its own process (like the edge, and so that it does not share the
+ * transformer's event loop): every 10 ms the events due by then, each stamped received-at when created, one
+ * acks=all send in flight at a time (later ticks queue behind it, and that wait counts, as at the edge).
+ */
+async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
+  const kafka = new Kafka({
+    clientId: 'bench-pipeline-loadgen',
+    brokers: [...spec.brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const stripe = fixtures().find((f) => f.provider === 'stripe');
+  if (!stripe) throw new Error('no stripe fixture');
+  const acks: number[] = [];
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((spec.rate * tickMs) / 1000));
+  let sent = 0;
+  let sending: Promise<unknown> = Promise.resolve();
+  const startedAt = Date.now();
+  while (sent < spec.total) {
+    const due = Math.min(spec.total, Math.round(((Date.now() - startedAt) / 1000) * spec.rate) + perTick);
+    const batch: Message[] = [];
+    const created = Date.now();
+    for (; sent < due; sent++) {
+      batch.push({
+        key: `l${sent}`,
+        value: variant(stripe, 1_000_000 + sent),
+        headers: { 'received-at': new Date().toISOString() },
+      });
+    }
+    // A stalled tick (GC, a loaded machine) makes the next one large: split so no request nears the broker's 1 MB.
+    for (let i = 0; i < batch.length; i += MAX_SEND_MESSAGES) {
+      const part = batch.slice(i, i + MAX_SEND_MESSAGES);
+      sending = sending
+        .then(() => producer.send({ topic: spec.topic, acks: -1, messages: part }))
+        .then(() => {
+          const ms = Date.now() - created;
+          for (let j = 0; j < part.length; j++) acks.push(ms);
+        });
+    }
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  await sending;
+  await producer.disconnect();
+  return { sent, ackP50: percentile(acks, 50), ackP99: percentile(acks, 99) };
+}
+
+/** Runs loadGenMain in a child process and returns its summary. */
+function runLoadGenerator(spec: LoadGenSpec): Promise<LoadGenResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, [LOADGEN_ENV]: JSON.stringify(spec) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    // A stuck generator must not hold the benchmark lock: its run is bounded by the schedule plus a minute.
+    const timer = setTimeout(() => child.kill('SIGKILL'), (spec.total / spec.rate) * 1000 + 60_000);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      try {
+        resolve(JSON.parse(last) as LoadGenResult);
+      } catch {
+        reject(new Error(`load generator printed no summary: ${JSON.stringify(last)}`));
+      }
+    });
+  });
+}
+
+/** Collects received-at → committed (ms) of every event the transformer commits, from its end-to-end histogram. */
+function watchCommits(t: Transformer, out: number[]): () => void {
+  const h = t.metrics.endToEndSeconds;
+  const observe = h.observe.bind(h);
+  h.observe = (seconds: number) => {
+    out.push(Math.round(seconds * 1000));
+    observe(seconds);
+  };
+  return () => {
+    h.observe = observe;
+  };
 }
 
 function edgeMaxRate(): { rate: number; source: string } {
@@ -147,7 +281,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
     const seconds = (performance.now() - first) / 1000;
-    await t.stop();
+    await withTimeout(t.stop(), 60_000, `transformer stop (${core.kind})`);
     await admin.deleteGroups([cfg.groupId]).catch(() => undefined);
     return N / seconds;
   }
@@ -158,15 +292,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     console.log(`  run ${i + 1}/${order.length} ${core.kind.padEnd(6)} ${v.toFixed(0)} events/s`);
   }
 
-  // Latency at half the edge's maximum: produce at a steady rate, read payments.normalized committed.
+  // Latency at half the edge's maximum: a paced producer in its own process (like the edge), the transformer and a
+  // read-committed reader of payments.normalized here.
   const edge = edgeMaxRate();
   const rate = edge.rate > 0 ? Math.round(edge.rate / 2) : 1000;
   const seconds = opts.quick ? 3 : 10;
-  const stripe = fx.find((f) => f.provider === 'stripe') as Fixture;
+
+  interface LatencyRun {
+    readonly p50: number;
+    readonly p99: number;
+    readonly n: number;
+    /** The generator's produce acknowledgement (acks=all) after received-at: the edge's share. */
+    readonly ackP50: number;
+    readonly ackP99: number;
+    /** received-at to the transformer's commit of the event's transaction (before the reader's fetch). */
+    readonly committedP50: number;
+    readonly committedP99: number;
+  }
 
   /** Steady `rate` of raw events for `seconds`; latency = read-committed arrival in payments.normalized − received-at. */
-  async function latencyRun(mode: 'exactly_once' | 'at_least_once'): Promise<{ p50: number; p99: number; n: number }> {
-    const lat = `${prefix}lat-${mode}.`;
+  async function latencyRun(mode: 'exactly_once' | 'at_least_once', rate: number, run: number): Promise<LatencyRun> {
+    const lat = `${prefix}lat-${mode}-${rate}-${run}.`;
     const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
     const latRaw = `${lat}webhooks.stripe.payment_intent`;
     created.push(latRaw, ...latOut);
@@ -204,40 +350,49 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       },
     });
     await new Promise((r) => setTimeout(r, 3000)); // group joins settle before timing
-    const tickMs = 10;
-    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+    const committed: number[] = [];
+    const stopWatch = watchCommits(t, committed);
     const total = Math.round(rate * seconds);
-    let sent = 0;
-    // One send in flight at a time (the idempotent producer's ordering), queued so the schedule never waits on acks.
-    let sending: Promise<unknown> = Promise.resolve();
-    const startedAt = Date.now();
-    while (sent < total) {
-      const due = Math.min(total, Math.round(((Date.now() - startedAt) / 1000) * rate) + perTick);
-      const batch: Message[] = [];
-      for (; sent < due; sent++) {
-        batch.push({
-          key: `l${sent}`,
-          value: variant(stripe, 1_000_000 + sent),
-          headers: { 'received-at': new Date().toISOString() },
-        });
-      }
-      if (batch.length) sending = sending.then(() => producer.send({ topic: latRaw, acks: -1, messages: batch }));
-      await new Promise((r) => setTimeout(r, tickMs));
-    }
-    await sending;
+    const gen = await runLoadGenerator({ brokers, topic: latRaw, rate, total });
     const latDeadline = Date.now() + 30_000;
     while (latencies.length < total && Date.now() < latDeadline) await new Promise((r) => setTimeout(r, 50));
-    await reader.disconnect();
-    await t.stop();
+    stopWatch();
+    await withTimeout(reader.disconnect(), 30_000, 'reader disconnect');
+    await withTimeout(t.stop(), 60_000, `transformer stop (${mode})`);
     await admin.deleteGroups([`${lat}group`, `${lat}reader`]).catch(() => undefined);
     if (latencies.length < total) {
       throw new Error(`latency run ${mode}: ${latencies.length} of ${total} events reached payments.normalized`);
     }
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: total };
+    return {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      n: total,
+      ackP50: gen.ackP50,
+      ackP99: gen.ackP99,
+      committedP50: percentile(committed, 50),
+      committedP99: percentile(committed, 99),
+    };
   }
 
-  const eos = await latencyRun('exactly_once');
-  const alo = await latencyRun('at_least_once');
+  // Alternating rounds; each figure is the median over the rounds of that run's percentile.
+  const ROUNDS = opts.quick ? 1 : 3;
+  const lat: Record<'eos' | 'alo' | 'eosRef', LatencyRun[]> = { eos: [], alo: [], eosRef: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [key, mode, runRate] of [
+      ['eos', 'exactly_once', rate],
+      ['alo', 'at_least_once', rate],
+      ['eosRef', 'exactly_once', REFERENCE_RATE],
+    ] as const) {
+      const r = await latencyRun(mode, runRate, round);
+      lat[key].push(r);
+      console.log(
+        `  latency ${key} at ${runRate} events/s, round ${round + 1}/${ROUNDS}: p50 ${r.p50} ms, p99 ${r.p99} ms ` +
+          `(edge-side produce ack p99 ${r.ackP99} ms, committed p99 ${r.committedP99} ms)`,
+      );
+    }
+  }
+  const med = (key: keyof typeof lat, f: (r: LatencyRun) => number) => Math.round(median(lat[key].map(f)));
+  const eos = { p50: med('eos', (r) => r.p50), p99: med('eos', (r) => r.p99), n: (lat.eos[0] as LatencyRun).n };
   await producer.disconnect();
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await admin.disconnect();
@@ -250,9 +405,18 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'latency_rate', unit: 'events/s', value: rate },
     { name: 'raw_to_normalized_p50_ms', unit: 'ms', value: eos.p50 },
     { name: 'raw_to_normalized_p99_ms', unit: 'ms', value: eos.p99 },
-    { name: 'raw_to_normalized_at_least_once_p50_ms', unit: 'ms', value: alo.p50 },
-    { name: 'raw_to_normalized_at_least_once_p99_ms', unit: 'ms', value: alo.p99 },
+    { name: 'raw_to_normalized_at_least_once_p50_ms', unit: 'ms', value: med('alo', (r) => r.p50) },
+    { name: 'raw_to_normalized_at_least_once_p99_ms', unit: 'ms', value: med('alo', (r) => r.p99) },
+    { name: 'reference_rate', unit: 'events/s', value: REFERENCE_RATE },
+    { name: 'raw_to_normalized_at_reference_rate_p50_ms', unit: 'ms', value: med('eosRef', (r) => r.p50) },
+    { name: 'raw_to_normalized_at_reference_rate_p99_ms', unit: 'ms', value: med('eosRef', (r) => r.p99) },
+    { name: 'raw_produce_ack_p50_ms', unit: 'ms', value: med('eos', (r) => r.ackP50) },
+    { name: 'raw_produce_ack_p99_ms', unit: 'ms', value: med('eos', (r) => r.ackP99) },
+    { name: 'raw_to_committed_p50_ms', unit: 'ms', value: med('eos', (r) => r.committedP50) },
+    { name: 'raw_to_committed_p99_ms', unit: 'ms', value: med('eos', (r) => r.committedP99) },
     { name: 'latency_events_per_run', unit: 'events', value: eos.n },
+    { name: 'latency_rounds', unit: 'count', value: ROUNDS },
+    { name: 'load_average_1m_at_end', unit: 'load', value: Number(loadavg()[0]?.toFixed(2)) },
   ];
   const ratios: Ratio[] = [
     { name: 'transformer_native_vs_js', value: Number((nativeEps / jsEps).toFixed(2)), goal: 1 },
@@ -270,4 +434,17 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
   for (const m of metrics) console.log(`  ${m.name}: ${m.value} ${m.unit}`);
   writeResult('pipeline', metrics, ratios);
+}
+
+if (process.env[LOADGEN_ENV] && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  loadGenMain(JSON.parse(process.env[LOADGEN_ENV] as string) as LoadGenSpec).then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error('load generator failed', err);
+      process.exit(1);
+    },
+  );
 }

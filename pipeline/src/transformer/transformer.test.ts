@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
-import { packBatch, receivedAtMs, toMessages } from './transformer.ts';
+import { membershipInDoubt, packBatch, receivedAtMs, toMessages } from './transformer.ts';
 
 const msg = (
   offset: string,
@@ -75,4 +75,13 @@ test('toMessages keys, values and source headers, numbering outputs per source m
     'request-id': 'r1',
   });
   assert.equal(out[1]?.headers?.['source-output'], '1/2');
+});
+
+test('membershipInDoubt: confirmed within half the session timeout commits, later or never does not', () => {
+  assert.equal(membershipInDoubt(0, 30_000), false);
+  assert.equal(membershipInDoubt(15_000, 30_000), false);
+  assert.equal(membershipInDoubt(15_001, 30_000), true);
+  // Never confirmed (no join seen yet): Date.now() - -Infinity.
+  assert.equal(membershipInDoubt(Number.POSITIVE_INFINITY, 30_000), true);
+  assert.equal(membershipInDoubt(Number.NaN, 30_000), true);
 });
