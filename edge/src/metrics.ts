@@ -38,6 +38,16 @@ export class Counter implements Metric {
   get(labels: Labels = {}): number {
     return this.values.get(fastKey(labels))?.value ?? 0;
   }
+  /** The series for fixed labels, for hot paths that cache it: `series.value += 1` skips the label lookup. */
+  series(labels: Labels): { value: number } {
+    const key = fastKey(labels);
+    let cur = this.values.get(key);
+    if (!cur) {
+      cur = { labels, value: 0 };
+      this.values.set(key, cur);
+    }
+    return cur;
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const v of this.values.values()) lines.push(`${this.name}${labelText(v.labels)} ${v.value}`);
@@ -56,35 +66,54 @@ export class Gauge implements Metric {
   }
 }
 
+/** One labelled series of a histogram; hot paths may cache it and call `observe` directly. */
+export class HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Labels,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Array(buckets.length).fill(0);
+  }
+  observe(value: number): void {
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= (this.buckets[i] as number)) {
+        (this.counts[i] as number)++;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count++;
+  }
+}
+
 export class Histogram implements Metric {
-  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  private readonly all = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
     readonly buckets: readonly number[],
   ) {}
-  observe(value: number, labels: Labels = {}): void {
+  series(labels: Labels = {}): HistogramSeries {
     const key = fastKey(labels);
-    let s = this.series.get(key);
+    let s = this.all.get(key);
     if (!s) {
-      s = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(key, s);
+      s = new HistogramSeries(labels, this.buckets);
+      this.all.set(key, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (value <= (this.buckets[i] as number)) {
-        (s.counts[i] as number)++;
-        break;
-      }
-    }
-    s.sum += value;
-    s.count++;
+    return s;
+  }
+  observe(value: number, labels: Labels = {}): void {
+    this.series(labels).observe(value);
   }
   count(labels: Labels = {}): number {
-    return this.series.get(fastKey(labels))?.count ?? 0;
+    return this.all.get(fastKey(labels))?.count ?? 0;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const s of this.series.values()) {
+    for (const s of this.all.values()) {
       let cumulative = 0;
       this.buckets.forEach((b, i) => {
         cumulative += s.counts[i] as number;

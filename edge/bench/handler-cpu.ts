@@ -1,0 +1,68 @@
+/**
+ * CPU per request of the edge's handler without the HTTP server: `app.fetch` on an in-process Request (memory sink),
+ * next to a bare "verify + parse + answer" handler, so JS overhead on the hot path can be measured without the noise
+ * of a shared machine. Usage: bun bench/handler-cpu.ts [requests=200000]
+ */
+import { createHmac } from 'node:crypto';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { EdgeMetrics } from '../src/metrics.ts';
+import { GroupCommitProducer } from '../src/producer.ts';
+import { MemorySink } from '../src/sink.ts';
+
+const n = Number(process.argv[2] ?? 200_000);
+const secret = 'whsec_test_secret_for_dev';
+const config = loadConfig({ EDGE_SINK: 'memory', STRIPE_WEBHOOK_SECRET: secret, LOG_LEVEL: 'error' });
+const log = createLogger('error', {}, () => undefined);
+const metrics = new EdgeMetrics();
+const producer = new GroupCommitProducer(new MemorySink(), config.limits, metrics, log);
+const app = createApp({ config, producer, metrics, log, ready: async () => true });
+const body = JSON.stringify({
+  id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
+  object: 'event',
+  type: 'payment_intent.succeeded',
+  data: { object: { id: 'pi_3QbenchA1b2C3d4E5f6G7h8', description: 'x'.repeat(800) } },
+});
+const t = Math.floor(Date.now() / 1000);
+const sig = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+const request = () =>
+  new Request('http://127.0.0.1:8080/webhooks/stripe', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}`, 'content-length': '1' },
+  });
+const key = Buffer.from(secret);
+const td = new TextDecoder();
+const bare = async (req: Request) => {
+  const h = req.headers;
+  h.get('stripe-signature');
+  h.get('content-type');
+  h.get('x-request-id');
+  const b = new Uint8Array(await req.arrayBuffer());
+  createHmac('sha256', key).update(`${t}.`).update(b).digest();
+  const j = JSON.parse(td.decode(b)) as { id: string };
+  return new Response(JSON.stringify({ status: 'accepted', event_id: j.id }), {
+    headers: { 'content-type': 'application/json', 'x-request-id': crypto.randomUUID() },
+  });
+};
+
+async function measure(label: string, handle: (r: Request) => Promise<Response> | Response): Promise<void> {
+  // 64 requests in flight at a time, like the benchmark's connections
+  const round = async (count: number) => {
+    for (let i = 0; i < count; i += 64) {
+      await Promise.all(Array.from({ length: 64 }, () => Promise.resolve(handle(request())).then((r) => r.text())));
+    }
+  };
+  await round(20_000);
+  const c0 = process.cpuUsage();
+  await round(n);
+  const c = process.cpuUsage(c0);
+  console.log(`${label}: ${((c.user + c.system) / n).toFixed(2)} µs CPU per request`);
+}
+
+await measure('bare verify+parse+answer', bare);
+await measure('edge app.fetch (memory sink)', (r) => app.fetch(r));
+await measure('bare verify+parse+answer', bare);
+await measure('edge app.fetch (memory sink)', (r) => app.fetch(r));
+process.exit(0);
