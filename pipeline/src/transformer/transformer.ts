@@ -4,8 +4,8 @@
  * (key raw id; the record carries the ORIGINAL topic/partition/offset).
  *
  * Delivery (TRANSFORMER_MODE):
- * - `exactly_once` (default): consume-transform-produce in one Kafka transaction per chunk, with the consumer
- *   offsets sent inside the transaction (`sendOffsets`). Downstream consumers read committed only, so an output
+ * - `exactly_once` (default): consume-transform-produce in Kafka transactions (the chunks of one fetch share one),
+ *   with the consumer offsets sent inside the transaction (`sendOffsets`). Downstream consumers read committed only, so an output
  *   is visible exactly when its input offset is committed. A crashed instance's open transaction is aborted when an
  *   instance with the same transactional id starts (or after the transaction timeout).
  * - `at_least_once`: idempotent producer, offsets committed after the outputs are acknowledged; a crash may repeat
