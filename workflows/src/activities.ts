@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Producer } from 'kafkajs';
 import type pg from 'pg';
+import { ownedPositions, runBatchSteps } from './batch-core.ts';
 import {
   claimEvents,
   customerHistory,
@@ -51,7 +52,7 @@ function eventTime(e: UnifiedEvent, now: () => Date): Date {
 
 export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActivities {
   const now = deps.now ?? (() => new Date());
-  return {
+  const activities: PaymentActivities = {
     async validateRules(event) {
       const result = validateBusinessRules(event, deps.rules);
       if (!result.isValid) {
@@ -144,6 +145,17 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
     async transferClaims(fromWorkflowId, to) {
       return transferClaims(deps.pool, fromWorkflowId, to);
+    },
+
+    async processEventsBatch(events, workflowId, runId) {
+      const owned = new Set(
+        await claimEvents(
+          deps.pool,
+          events.map((e) => e.event_id),
+          workflowId,
+        ),
+      );
+      return runBatchSteps(events, ownedPositions(events, owned), activities, { workflowId, runId });
     },
 
     async validateRulesBatch(events) {
@@ -278,6 +290,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       return persistEnrichedEvents(deps.pool, enriched);
     },
   };
+  return activities;
 }
 
 // --------------------------------------------------------------------------------------------------- review

@@ -258,20 +258,26 @@ export async function claimEvents(pool: pg.Pool, eventIds: readonly string[], wo
   return rows.map((r) => r.event_id);
 }
 
-/** Moves claims held by `fromWorkflowId` to the given workflows (only those it holds); returns how many moved. */
+/** Moves claims held by `fromWorkflowId` to the given workflows (only those it holds); returns the ids they hold. */
 export async function transferClaims(
   pool: pg.Pool,
   fromWorkflowId: string,
   to: readonly { eventId: string; workflowId: string }[],
-): Promise<number> {
-  if (to.length === 0) return 0;
-  const res = await pool.query(
-    `UPDATE payment_event_claims c SET workflow_id = x.workflow_id
-       FROM unnest($2::text[], $3::text[]) AS x(event_id, workflow_id)
-      WHERE c.event_id = x.event_id AND c.workflow_id = $1`,
+): Promise<string[]> {
+  if (to.length === 0) return [];
+  // Moves what `from` holds and reports every target that now holds its claim (so a retried call reports the same).
+  const { rows } = await pool.query<{ event_id: string }>(
+    `WITH x AS (SELECT * FROM unnest($2::text[], $3::text[]) AS x(event_id, workflow_id)),
+          moved AS (
+            UPDATE payment_event_claims c SET workflow_id = x.workflow_id FROM x
+             WHERE c.event_id = x.event_id AND c.workflow_id = $1
+            RETURNING c.event_id)
+     SELECT event_id FROM moved
+     UNION
+     SELECT c.event_id FROM payment_event_claims c JOIN x ON c.event_id = x.event_id AND c.workflow_id = x.workflow_id`,
     [fromWorkflowId, to.map((t) => t.eventId), to.map((t) => t.workflowId)],
   );
-  return res.rowCount ?? 0;
+  return rows.map((r) => r.event_id);
 }
 
 /** Newest history rows (up to MAX_CHURN_HISTORY_ROWS each) of several customers, newest first per customer. */

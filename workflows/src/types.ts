@@ -135,9 +135,18 @@ export interface PaymentActivities {
   claimEvents(eventIds: readonly string[], workflowId: string): Promise<string[]>;
   /**
    * Hands claims held by `fromWorkflowId` over to other workflows (a failed batch's events to their per-event
-   * workflows); claims held by anyone else are left alone. Idempotent. Returns the number of claims moved.
+   * workflows); claims held by anyone else are left alone. Idempotent. Returns the event ids now held by their target.
    */
-  transferClaims(fromWorkflowId: string, to: readonly ClaimTransfer[]): Promise<number>;
+  transferClaims(fromWorkflowId: string, to: readonly ClaimTransfer[]): Promise<string[]>;
+  /**
+   * The whole batch in one activity: claims, rules, scoring, persistence (batch-core.ts), so a batch costs one
+   * worker round trip. A retry re-claims (same workflow id: owned again) and re-upserts the same rows.
+   */
+  processEventsBatch(
+    events: readonly UnifiedEvent[],
+    workflowId: string,
+    runId: string,
+  ): Promise<PaymentBatchResult['results']>;
   /** Batch forms used by PaymentBatchWorkflow: one activity per step for the whole batch, results in input order. */
   validateRulesBatch(events: readonly UnifiedEvent[]): Promise<RulesResult[]>;
   scoreEventsBatch(items: readonly ScoreItem[]): Promise<ScoreResult[]>;

@@ -27,6 +27,7 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import { ownedPositions, runBatchSteps } from './batch-core.ts';
 import { outcomeOf, toUnifiedEvent, type UnifiedEvent } from './event.ts';
 import { activityOptions, resolvePolicy } from './policies.ts';
 import type { RulesResult } from './rules.ts';
@@ -180,61 +181,24 @@ export const BATCHED_ACTIVITIES_PATCH = 'payment-batch-batched-activities';
 
 /**
  * The batch pipeline with one activity per step for the whole batch (rules, scoring, persistence), so the cost per
- * event is a share of four activities instead of four to five of its own. Same decisions as processEvent.
+ * event is a share of four activities instead of four to five of its own. Same decisions as processEvent
+ * (batch-core.ts, shared with the single-activity form).
  */
-async function processBatched(
+function processBatched(
   events: readonly UnifiedEvent[],
   mine: readonly boolean[],
   acts: PaymentProxies,
 ): Promise<PaymentBatchResult['results']> {
   const info = workflowInfo();
-  const todo = events.filter((_, i) => mine[i]);
-  const rules = todo.length > 0 ? await acts.rules.validateRulesBatch(todo) : [];
-  const scoreItems = todo
-    .map((event, i) => ({ event, outcome: outcomeOf(event), valid: (rules[i] as RulesResult).isValid }))
-    .filter((x) => x.valid)
-    .map(({ event, outcome }) => ({ event, outcome }));
-  const scores = scoreItems.length > 0 ? await acts.scoring.scoreEventsBatch(scoreItems) : [];
-  const scoreOf = new Map(scoreItems.map((x, i) => [x.event.event_id, scores[i]]));
-  const enriched = todo.map((event, i) => {
-    const s = scoreOf.get(event.event_id);
-    return {
-      event,
-      outcome: outcomeOf(event),
-      validation: rules[i] as RulesResult,
-      fraud: s?.fraud ?? null,
-      retryStrategy: s?.retryStrategy ?? null,
-      churn: s?.churn ?? null,
-      workflowId: info.workflowId,
-      runId: info.runId,
-    };
-  });
-  const persisted = enriched.length > 0 ? await acts.persist.persistEventsBatch(enriched) : [];
-  const byId = new Map(
-    enriched.map((x, i): [string, PaymentEventResult] => {
-      const rejected = !x.validation.isValid;
-      const p = persisted[i] as { rowId: string; table: 'payment_events' };
-      return [
-        x.event.event_id,
-        {
-          event_id: x.event.event_id,
-          status: rejected ? 'rejected' : 'processed',
-          outcome: x.outcome,
-          validation_status: rejected ? 'failed' : 'passed',
-          validation_errors: x.validation.errors,
-          fraud_score: x.fraud?.fraud_score ?? null,
-          risk_level: x.fraud?.risk_level ?? null,
-          retry_strategy: x.retryStrategy,
-          churn_score: x.churn?.churn_score ?? null,
-          churn_risk_level: x.churn?.risk_level ?? null,
-          row_id: p.rowId,
-          persistence_table: p.table,
-        },
-      ];
-    }),
-  );
-  return events.map((e, i) =>
-    mine[i] ? (byId.get(e.event_id) as PaymentEventResult) : { event_id: e.event_id, status: 'duplicate' as const },
+  return runBatchSteps(
+    events,
+    mine,
+    {
+      validateRulesBatch: (x) => acts.rules.validateRulesBatch(x),
+      scoreEventsBatch: (x) => acts.scoring.scoreEventsBatch(x),
+      persistEventsBatch: (x) => acts.persist.persistEventsBatch(x),
+    },
+    { workflowId: info.workflowId, runId: info.runId },
   );
 }
 
@@ -258,19 +222,23 @@ function errorText(err: unknown): string {
  * `payment-<event_id>` (children that outlive this workflow), each of which claims, processes and stores its event
  * with its own retries, or fails on its own. Waits for them and reports what became of each event.
  */
+const perEventId = (e: UnifiedEvent) => `payment-${e.event_id}`;
+
+/** Moves this batch's claims on `events` to their per-event workflows; returns the event ids moved. */
+async function handOverClaims(events: readonly UnifiedEvent[], acts: PaymentProxies): Promise<unknown> {
+  return acts.persist.transferClaims(
+    workflowInfo().workflowId,
+    events.map((e) => ({ eventId: e.event_id, workflowId: perEventId(e) })),
+  );
+}
+
 async function fallBackToEvents(
-  raw: readonly unknown[],
-  events: readonly UnifiedEvent[],
-  mine: readonly boolean[],
+  own: readonly { e: UnifiedEvent; raw: unknown }[],
   input: PaymentBatchWorkflowInput,
-  acts: PaymentProxies,
 ): Promise<FallbackOutcome[]> {
-  const own = events.map((e, i) => ({ e, raw: raw[i], mine: mine[i] })).filter((x) => x.mine);
-  const transfers = own.map(({ e }) => ({ eventId: e.event_id, workflowId: `payment-${e.event_id}` }));
-  await acts.persist.transferClaims(workflowInfo().workflowId, transfers);
   return Promise.all(
-    own.map(async ({ e, raw: event }, i): Promise<FallbackOutcome> => {
-      const workflowId = (transfers[i] as { workflowId: string }).workflowId;
+    own.map(async ({ e, raw: event }): Promise<FallbackOutcome> => {
+      const workflowId = perEventId(e);
       let result: Promise<PaymentEventResult | DuplicateEventResult>;
       try {
         const child = await startChild(PaymentEventWorkflow, {
@@ -299,6 +267,26 @@ async function fallBackToEvents(
   );
 }
 
+/** The visible failure of a batch whose step failed, after its events were re-driven one workflow each. */
+function batchStepFailed(err: unknown, outcomes: FallbackOutcome[]): ApplicationFailure {
+  const by = (s: FallbackOutcome['status']) => outcomes.filter((o) => o.status === s);
+  const failed = by('failed');
+  return ApplicationFailure.create({
+    type: 'BatchStepFailed',
+    nonRetryable: true,
+    message:
+      `batch step failed (${errorText(err)}); ${outcomes.length} events re-driven one workflow each: ` +
+      `${by('processed').length} processed, ${by('rejected').length} rejected, ${by('duplicate').length} duplicate, ` +
+      `${by('running_elsewhere').length} owned by an existing workflow, ${failed.length} failed` +
+      (failed.length > 0 ? ` (${failed.map((o) => o.workflow_id).join(', ')})` : ''),
+    details: [outcomes],
+    cause: err instanceof Error ? err : undefined,
+  });
+}
+
+/** Patch id of the single-activity form of PaymentBatchWorkflow (claim, rules, scoring, persistence in one). */
+export const BATCH_ONE_ACTIVITY_PATCH = 'payment-batch-one-activity';
+
 /**
  * Several events in one workflow (the bridge's batch mode, for throughput on a small Temporal): claims the events
  * first — an event already claimed by another workflow, or already stored by one, is reported as `duplicate` and not
@@ -316,6 +304,27 @@ export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Pr
   }
   const events = input.events.map(parseEvent);
   const acts = payments({ event: null, policies: input.policies, activityMode: input.activityMode });
+  if (patched(BATCH_ONE_ACTIVITY_PATCH)) {
+    // One activity for the whole batch: each local activity costs a worker round trip (~15–20 ms on the dev box),
+    // four of them were most of a batch's latency. Same decisions (batch-core.ts); same fallback on failure.
+    const info = workflowInfo();
+    try {
+      return { results: await acts.scoring.processEventsBatch(events, info.workflowId, info.runId) };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      batchFallbacks.add(1);
+      log.warn('batch step failed after its retries; re-driving its events one workflow each', {
+        error: errorText(err),
+        events: events.length,
+      });
+      const moved = new Set((await handOverClaims(events, acts)) as string[]);
+      const seen = new Set<string>();
+      const own = events
+        .map((e, i) => ({ e, raw: input.events[i] }))
+        .filter(({ e }) => moved.has(e.event_id) && !seen.has(e.event_id) && seen.add(e.event_id));
+      throw batchStepFailed(err, await fallBackToEvents(own, input));
+    }
+  }
   const owned = new Set(
     await acts.persist.claimEvents(
       events.map((e) => e.event_id),
@@ -323,12 +332,7 @@ export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Pr
     ),
   );
   // A redelivered event can sit twice in one batch: the first occurrence is processed, the rest are duplicates.
-  const seen = new Set<string>();
-  const mine = events.map((e) => {
-    const first = !seen.has(e.event_id);
-    seen.add(e.event_id);
-    return first && owned.has(e.event_id);
-  });
+  const mine = ownedPositions(events, owned);
   if (patched(BATCHED_ACTIVITIES_PATCH)) {
     try {
       return { results: await processBatched(events, mine, acts) };
@@ -340,20 +344,12 @@ export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Pr
         error: errorText(err),
         events: mine.filter(Boolean).length,
       });
-      const outcomes = await fallBackToEvents(input.events, events, mine, input, acts);
-      const by = (s: FallbackOutcome['status']) => outcomes.filter((o) => o.status === s);
-      const failed = by('failed');
-      throw ApplicationFailure.create({
-        type: 'BatchStepFailed',
-        nonRetryable: true,
-        message:
-          `batch step failed (${errorText(err)}); ${outcomes.length} events re-driven one workflow each: ` +
-          `${by('processed').length} processed, ${by('rejected').length} rejected, ${by('duplicate').length} duplicate, ` +
-          `${by('running_elsewhere').length} owned by an existing workflow, ${failed.length} failed` +
-          (failed.length > 0 ? ` (${failed.map((o) => o.workflow_id).join(', ')})` : ''),
-        details: [outcomes],
-        cause: err instanceof Error ? err : undefined,
-      });
+      const own = events.map((e, i) => ({ e, raw: input.events[i], mine: mine[i] })).filter((x) => x.mine);
+      await handOverClaims(
+        own.map((x) => x.e),
+        acts,
+      );
+      throw batchStepFailed(err, await fallBackToEvents(own, input));
     }
   }
   // Histories recorded before the batched activities: one pipeline per event.

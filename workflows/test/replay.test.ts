@@ -97,7 +97,7 @@ describe('replay of recorded histories', () => {
       ],
     });
     recorded.push({
-      name: 'payment-batch-batched-activities',
+      name: 'payment-batch-one-activity',
       workflowId: batchId,
       history: await client.workflow.getHandle(batchId).fetchHistory(),
     });
@@ -133,7 +133,7 @@ describe('replay of recorded histories', () => {
       failBatchScoring = false;
     }
     recorded.push({
-      name: 'payment-batch-fallback',
+      name: 'payment-batch-one-activity-fallback',
       workflowId: fallbackId,
       history: await client.workflow.getHandle(fallbackId).fetchHistory(),
     });

@@ -65,7 +65,7 @@ describe('bridge config', () => {
     assert.equal(c.maxInFlight, 64);
     assert.equal(c.reviewsEnabled, true);
     assert.equal(c.batchSize, 50);
-    assert.equal(c.maxWorkflowsPerS, 12);
+    assert.equal(c.maxWorkflowsPerS, 10);
     assert.equal(c.fetchMinBytes, 25 * 512);
     assert.equal(c.activityMode, 'local');
     assert.equal(loadBridgeConfig({ BRIDGE_BATCH_SIZE: '1' }).fetchMinBytes, 1);

@@ -261,18 +261,25 @@ export class WorkflowBridge {
         const isActive = () => this.running && p.isRunning() && !p.isStale();
         if (messages.length === 0) return;
         this.metrics.consumed.inc({ topic }, messages.length);
-        try {
-          await combiner.submit({ topic: p.batch.topic, partition, messages }, isActive, p.heartbeat);
-        } catch (err) {
-          // Stopped or revoked before every start was acknowledged: nothing is committed, the messages come again.
-          if (err instanceof BridgeStoppedError) return;
-          throw err;
+        // A large fetch (a backlog) goes in slices of one budget burst, each paced: Temporal gets the backlog at the
+        // budget's rate instead of all at once, and every slice commits its progress.
+        const slice = config.batchSize * config.burstWorkflows;
+        for (let i = 0; i < messages.length; i += slice) {
+          if (!isActive()) return;
+          const part = messages.slice(i, i + slice);
+          try {
+            await combiner.submit({ topic: p.batch.topic, partition, messages: part }, isActive, p.heartbeat);
+          } catch (err) {
+            // Stopped or revoked before every start was acknowledged: nothing more is committed, the rest comes again.
+            if (err instanceof BridgeStoppedError) return;
+            throw err;
+          }
+          p.resolveOffset((part[part.length - 1] as KafkaMessage).offset);
+          await p.commitOffsetsIfNecessary();
+          await p.heartbeat();
+          this.metrics.committed.inc({ topic }, part.length);
+          await combiner.pace(isActive);
         }
-        p.resolveOffset((messages[messages.length - 1] as KafkaMessage).offset);
-        await p.commitOffsetsIfNecessary();
-        await p.heartbeat();
-        this.metrics.committed.inc({ topic }, messages.length);
-        await combiner.pace(isActive);
       },
     });
   }
