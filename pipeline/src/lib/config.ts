@@ -5,11 +5,10 @@
  * The database URL may carry a password: `redactUrl` is what gets logged.
  */
 import { PROVIDERS, type Provider, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
-import type { LogLevel } from './log.ts';
+import { ConfigError, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
+import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError, redactUrl } from '@pep/contracts/env';
 
 export type DeliveryMode = 'exactly_once' | 'at_least_once';
 
@@ -69,38 +68,8 @@ export interface QuarantineConfig {
   readonly logLevel: LogLevel;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
-function str(env: NodeJS.ProcessEnv, name: string, def: string): string {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  return raw.trim();
-}
-
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, def: T, allowed: readonly T[]): T {
-  const v = str(env, name, def);
-  if (!(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
-}
-
 function topicList(env: NodeJS.ProcessEnv, name: string, def: readonly string[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [...def];
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new ConfigError(`${name} must list at least one topic`);
+  const items = envList(env, name, def, 1);
   for (const t of items) providerOfTopic(t, name);
   return items;
 }
@@ -114,8 +83,6 @@ export function providerOfTopic(topic: string, context = 'topic'): Provider {
     throw new ConfigError(`${context}: ${JSON.stringify(topic)} is not a raw topic webhooks.<provider>.<category>`);
   return m[1] as Provider;
 }
-
-const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): TransformerConfig {
   const addr = serviceAddresses(env);
@@ -144,7 +111,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
     metricsPort: int(env, 'TRANSFORMER_METRICS_PORT', 9464, 0, 65535),
     shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
-    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', logLevels),
+    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', LOG_LEVELS),
     fromBeginning: true,
   });
 }
@@ -167,17 +134,6 @@ export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): Quar
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
     metricsPort: int(env, 'QUARANTINE_METRICS_PORT', 9465, 0, 65535),
     shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
-    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', logLevels),
+    logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', LOG_LEVELS),
   });
-}
-
-/** The URL with its password replaced, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }
