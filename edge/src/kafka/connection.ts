@@ -34,6 +34,8 @@ export class BrokerConnection {
   private buffered = 0;
   private dead = false;
   private lastError: Error | null = null;
+  /** Rejects the pending connect() when the socket fails before 'connect'. */
+  private connectReject: ((err: Error) => void) | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {}
 
@@ -78,8 +80,6 @@ export class BrokerConnection {
     });
     return this.connecting;
   }
-
-  private connectReject: ((err: Error) => void) | null = null;
 
   /** Allocates the correlation id that the caller encodes into its request. */
   correlationId(): number {
