@@ -6,7 +6,8 @@
 
 import { createHash } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
-import type { LogLevel } from '@pep/contracts/log';
+import { ConfigError, envList, envOneOf, envInt as int } from '@pep/contracts/env';
+import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 /** Local default secrets; identical to the committed `.env.example` (a unit test keeps them in sync). */
 export const DEFAULT_SECRETS = Object.freeze({
@@ -63,28 +64,14 @@ export interface EdgeConfig {
   readonly usesDefaultSecrets: boolean;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
+/** A secret variable: one or more comma-separated secrets (several while one is being rotated). */
 function list(env: NodeJS.ProcessEnv, name: keyof typeof DEFAULT_SECRETS): string[] {
-  const raw = env[name] ?? DEFAULT_SECRETS[name];
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  // Unset takes the local default; set but blank is a mistake and fails below.
+  const items = envList({ [name]: env[name] ?? DEFAULT_SECRETS[name] }, name, []);
   if (items.length === 0) throw new ConfigError(`${name} must hold at least one secret (comma-separated for rotation)`);
   return items;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return n;
 }
 
 /** Validates the environment into a frozen config. Throws ConfigError with a clear message on any bad value. */
@@ -144,9 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     throw new ConfigError(`SQUARE_NOTIFICATION_URL must be an absolute URL, got ${JSON.stringify(notificationUrl)}`);
   }
 
-  const sink = (env.EDGE_SINK ?? 'kafka') as SinkKind;
-  if (sink !== 'kafka' && sink !== 'memory')
-    throw new ConfigError(`EDGE_SINK must be kafka or memory, got ${JSON.stringify(sink)}`);
+  const sink = envOneOf<SinkKind>(env, 'EDGE_SINK', 'kafka', ['kafka', 'memory']);
   // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
@@ -156,10 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
   }
 
-  const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
-    throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got ${JSON.stringify(env.LOG_LEVEL)}`);
-  }
+  const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
 
   const maxBodyBytes = int(env, 'EDGE_MAX_BODY_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024);
   const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
