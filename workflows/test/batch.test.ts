@@ -6,61 +6,42 @@
  * rows as the per-event workflow would (churn sees the batch's own earlier events).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { paymentBatchWorkflowId, paymentWorkflowId } from '@pep/contracts';
 import { ApplicationFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
-import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
-import { createKafka } from '../../pipeline/src/lib/kafka.ts';
-import { silentLogger } from '../../pipeline/src/lib/log.ts';
-import { Registry } from '../../pipeline/src/lib/metrics.ts';
 import { reconcileWorkflows } from '../../pipeline/src/reconcile/workflows.ts';
 import type { FallbackOutcome, PaymentBatchResult } from '../src/types.ts';
-import type { RunningWorker } from '../src/worker.ts';
 import {
   addr,
   createTopics,
   deleteTopics,
+  failureOf,
   kafka,
   rowsFor,
-  setupDb,
-  startInference,
-  startTestWorker,
-  temporalClient,
+  testBridge,
   unifiedEvent,
   uniq,
   waitFor,
+  workerEnvironment,
 } from './helpers.ts';
 
-const taskQueue = uniq('wf-batch');
-let pool: pg.Pool;
-let inference: Awaited<ReturnType<typeof startInference>>;
-let worker: RunningWorker;
-let temporal: Awaited<ReturnType<typeof temporalClient>>;
-let client: Client;
 let failFraudFor = '';
+// Fraud scoring fails for any request that mentions the event id in failFraudFor (batch or single).
+const env = workerEnvironment('wf-batch', async (path, req) =>
+  path.startsWith('/fraud/score') && failFraudFor !== '' && (await req.text()).includes(failFraudFor)
+    ? new Response('{}', { status: 503 })
+    : undefined,
+);
+const { taskQueue } = env;
+let pool: pg.Pool;
+let client: Client;
 
 const statusOf = (r: PaymentBatchResult) => Object.fromEntries(r.results.map((x) => [x.event_id, x.status]));
 
 describe('batch workflow', () => {
-  before(async () => {
-    pool = await setupDb();
-    // Fraud scoring fails for any request that mentions the event id in failFraudFor (batch or single).
-    inference = await startInference(async (path, req) =>
-      path.startsWith('/fraud/score') && failFraudFor !== '' && (await req.text()).includes(failFraudFor)
-        ? new Response('{}', { status: 503 })
-        : undefined,
-    );
-    worker = await startTestWorker(taskQueue, inference.url, pool);
-    temporal = await temporalClient();
-    client = temporal.client;
-  });
-  after(async () => {
-    await worker?.shutdown();
-    await inference?.close();
-    await temporal?.close();
-    await pool?.end();
+  before(() => {
+    ({ pool, client } = env);
   });
 
   for (const activityMode of ['local', 'remote'] as const) {
@@ -117,19 +98,10 @@ describe('batch workflow', () => {
     const k = kafka();
     const topic = uniq('t.normalized-batch');
     await createTopics(k, [topic], 3);
-    const bridge = new WorkflowBridge({
-      config: loadBridgeConfig({
-        ...process.env,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        BRIDGE_NORMALIZED_TOPIC: topic,
-        BRIDGE_GROUP_ID: uniq('bridge-batch'),
-        BRIDGE_REVIEWS: 'false',
-        BRIDGE_METRICS_PORT: '0',
-      }),
-      kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'wf-test-batch', log: silentLogger }),
-      temporal: client,
-      log: silentLogger,
-      registry: new Registry(),
+    const bridge = testBridge(client, {
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      BRIDGE_NORMALIZED_TOPIC: topic,
+      BRIDGE_GROUP_ID: uniq('bridge-batch'),
     });
     const producer = k.producer({ idempotent: true });
     try {
@@ -213,8 +185,8 @@ describe('batch workflow', () => {
     ]);
     failFraudFor = bad.event_id as string;
     try {
-      const err = await client.workflow
-        .execute('PaymentBatchWorkflow', {
+      const err = await failureOf(
+        client.workflow.execute('PaymentBatchWorkflow', {
           taskQueue,
           workflowId: batchId,
           args: [
@@ -224,11 +196,9 @@ describe('batch workflow', () => {
               policies: { scoring: { maximumAttempts: 2, initialIntervalMs: 50, maximumIntervalMs: 50 } },
             },
           ],
-        })
-        .then(
-          () => assert.fail('the batch must fail'),
-          (x: unknown) => x,
-        );
+        }),
+        'the batch must fail',
+      );
       // The batch itself fails visibly, naming the failed step and what became of each event.
       assert.ok(err instanceof WorkflowFailedError);
       const failure = err.cause as ApplicationFailure;

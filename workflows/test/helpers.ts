@@ -3,14 +3,21 @@
  * stack, the real inference app (optionally behind a gate that can delay or fail a route), an in-process worker on
  * a unique task queue, unique topics. Every name carries a run id so the suites can run repeatedly.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { serve } from '@hono/node-server';
 import { serviceAddresses } from '@pep/contracts';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { createApp } from '../../ml/src/app.ts';
+import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
+import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
+import { createKafka } from '../../pipeline/src/lib/kafka.ts';
+import { silentLogger } from '../../pipeline/src/lib/log.ts';
+import { Registry } from '../../pipeline/src/lib/metrics.ts';
 import { loadWorkerConfig } from '../src/config.ts';
 import { createPool, migrate } from '../src/db.ts';
 import { type RunningWorker, startWorker } from '../src/worker.ts';
@@ -136,4 +143,56 @@ export function unifiedEvent(provider: string, over: Record<string, unknown> = {
 export async function rowsFor(pool: pg.Pool, eventId: string) {
   const { rows } = await pool.query('SELECT * FROM payment_events WHERE event_id = $1', [eventId]);
   return rows;
+}
+
+/** What workerEnvironment sets up; the fields are assigned in its before hook. */
+export interface WorkerEnvironment {
+  readonly taskQueue: string;
+  pool: pg.Pool;
+  inference: Awaited<ReturnType<typeof startInference>>;
+  worker: RunningWorker;
+  client: Client;
+}
+
+/**
+ * Registers before/after hooks (at the caller's level) for the usual suite setup: a migrated pool, the real inference
+ * app (behind `hook` when given), an in-process worker on a unique task queue `<tag>-…`, and a Temporal client.
+ * Hooks registered after this call run after its before and before its after.
+ */
+export function workerEnvironment(tag: string, hook?: RouteHook): WorkerEnvironment {
+  const env = { taskQueue: uniq(tag) } as WorkerEnvironment;
+  let temporal: Awaited<ReturnType<typeof temporalClient>> | undefined;
+  before(async () => {
+    env.pool = await setupDb();
+    env.inference = await startInference(hook);
+    env.worker = await startTestWorker(env.taskQueue, env.inference.url, env.pool);
+    temporal = await temporalClient();
+    env.client = temporal.client;
+  });
+  after(async () => {
+    await env.worker?.shutdown();
+    await env.inference?.close();
+    await temporal?.close();
+    await env.pool?.end();
+  });
+  return env;
+}
+
+/** A bridge for tests: silent, no metrics server, reviews off unless `vars` says otherwise. Not started. */
+export function testBridge(client: Client, vars: Record<string, string>, clientId = 'wf-test-bridge'): WorkflowBridge {
+  return new WorkflowBridge({
+    config: loadBridgeConfig({ ...process.env, BRIDGE_REVIEWS: 'false', BRIDGE_METRICS_PORT: '0', ...vars }),
+    kafka: createKafka({ brokers: addr.kafkaBrokers, clientId, log: silentLogger }),
+    temporal: client,
+    log: silentLogger,
+    registry: new Registry(),
+  });
+}
+
+/** The error `p` rejects with; fails the test when it resolves. */
+export function failureOf(p: Promise<unknown>, what = 'the workflow must fail'): Promise<unknown> {
+  return p.then(
+    () => assert.fail(what),
+    (err: unknown) => err,
+  );
 }

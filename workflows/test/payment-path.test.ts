@@ -8,35 +8,25 @@ import { paymentWorkflowId } from '@pep/contracts';
 import type { Client } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
-import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
-import { createKafka } from '../../pipeline/src/lib/kafka.ts';
-import { silentLogger } from '../../pipeline/src/lib/log.ts';
-import { Registry } from '../../pipeline/src/lib/metrics.ts';
+import type { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
 import type { PaymentEventResult } from '../src/types.ts';
-import type { RunningWorker } from '../src/worker.ts';
 import {
-  addr,
   createTopics,
   deleteTopics,
   kafka,
   rowsFor,
-  setupDb,
-  startInference,
-  startTestWorker,
-  temporalClient,
+  testBridge,
   unifiedEvent,
   uniq,
   waitFor,
+  workerEnvironment,
 } from './helpers.ts';
 
-const taskQueue = uniq('wf-path');
+const env = workerEnvironment('wf-path');
+const { taskQueue } = env;
 const normalizedTopic = uniq('t.normalized');
 const dlqTopic = uniq('t.validation.dlq');
 let pool: pg.Pool;
-let inference: Awaited<ReturnType<typeof startInference>>;
-let worker: RunningWorker;
-let temporal: Awaited<ReturnType<typeof temporalClient>>;
 let client: Client;
 let k: Kafka;
 let producer: Producer;
@@ -68,35 +58,21 @@ async function resultOf(eventId: string): Promise<PaymentEventResult> {
 
 describe('payment path through Kafka, the bridge and Temporal', () => {
   before(async () => {
-    pool = await setupDb();
-    inference = await startInference();
-    worker = await startTestWorker(taskQueue, inference.url, pool);
-    temporal = await temporalClient();
-    client = temporal.client;
+    ({ pool, client } = env);
     k = kafka();
     await createTopics(k, [normalizedTopic], 3);
     await createTopics(k, [dlqTopic], 1);
     producer = k.producer({ idempotent: true });
     await producer.connect();
-    const config = loadBridgeConfig({
-      ...process.env,
+    bridge = testBridge(client, {
       TEMPORAL_TASK_QUEUE: taskQueue,
       BRIDGE_NORMALIZED_TOPIC: normalizedTopic,
       BRIDGE_VALIDATION_DLQ_TOPIC: dlqTopic,
       BRIDGE_GROUP_ID: uniq('bridge'),
-      BRIDGE_REVIEWS: 'false',
-      BRIDGE_METRICS_PORT: '0',
       BRIDGE_LAG_INTERVAL_MS: '500',
       // One workflow per event with regular activities here; batch mode (the default) has its own test.
       BRIDGE_BATCH_SIZE: '1',
       BRIDGE_ACTIVITY_MODE: 'remote',
-    });
-    bridge = new WorkflowBridge({
-      config,
-      kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'wf-test-bridge', log: silentLogger }),
-      temporal: client,
-      log: silentLogger,
-      registry: new Registry(),
     });
     await bridge.start();
   });
@@ -104,10 +80,6 @@ describe('payment path through Kafka, the bridge and Temporal', () => {
   after(async () => {
     await bridge?.stop();
     await producer?.disconnect();
-    await worker?.shutdown();
-    await inference?.close();
-    await temporal?.close();
-    await pool?.end();
     await deleteTopics(k, [normalizedTopic, dlqTopic]);
   });
 

@@ -18,7 +18,7 @@ import { Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import type { RunningWorker } from '../src/worker.ts';
 import { WORKFLOWS_PATH } from '../src/worker.ts';
-import { setupDb, startInference, startTestWorker, temporalClient, unifiedEvent, uniq } from './helpers.ts';
+import { failureOf, setupDb, startInference, startTestWorker, temporalClient, unifiedEvent, uniq } from './helpers.ts';
 
 const { History } = proto.temporal.api.history.v1;
 const HISTORY_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
@@ -113,8 +113,8 @@ describe('replay of recorded histories', () => {
     const fallbackId = uniq('payment-batch-replay');
     failBatchScoring = true;
     try {
-      await client.workflow
-        .execute('PaymentBatchWorkflow', {
+      await failureOf(
+        client.workflow.execute('PaymentBatchWorkflow', {
           taskQueue,
           workflowId: fallbackId,
           args: [
@@ -124,11 +124,9 @@ describe('replay of recorded histories', () => {
               policies: { scoring: { maximumAttempts: 2, initialIntervalMs: 50, maximumIntervalMs: 50 } },
             },
           ],
-        })
-        .then(
-          () => assert.fail('the batch must fail'),
-          () => undefined,
-        );
+        }),
+        'the batch must fail',
+      );
     } finally {
       failBatchScoring = false;
     }

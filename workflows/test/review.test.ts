@@ -10,35 +10,17 @@ import { REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
-import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
-import { createKafka } from '../../pipeline/src/lib/kafka.ts';
-import { silentLogger } from '../../pipeline/src/lib/log.ts';
-import { Registry } from '../../pipeline/src/lib/metrics.ts';
+import type { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
 import { ensureQuarantineReviewColumns } from '../src/db.ts';
 import { buildDecision, resolveWorkflowId, reviewInputOfRow, sendDecision } from '../src/review.ts';
 import type { DlqReviewResult, ReviewState } from '../src/types.ts';
-import type { RunningWorker } from '../src/worker.ts';
-import {
-  addr,
-  createTopics,
-  deleteTopics,
-  kafka,
-  setupDb,
-  startInference,
-  startTestWorker,
-  temporalClient,
-  uniq,
-  waitFor,
-} from './helpers.ts';
+import { createTopics, deleteTopics, kafka, testBridge, uniq, waitFor, workerEnvironment } from './helpers.ts';
 
-const taskQueue = uniq('wf-review');
+const env = workerEnvironment('wf-review');
+const { taskQueue } = env;
 const rawTopic = uniq('t.webhooks.stripe.payment_intent');
 const dlqTopic = uniq('t.validation.dlq');
 let pool: pg.Pool;
-let inference: Awaited<ReturnType<typeof startInference>>;
-let worker: RunningWorker;
-let temporal: Awaited<ReturnType<typeof temporalClient>>;
 let client: Client;
 let k: Kafka;
 let bridge: WorkflowBridge;
@@ -93,11 +75,7 @@ async function reviewRow(workflowId: string) {
 
 describe('quarantine review workflow', () => {
   before(async () => {
-    pool = await setupDb();
-    inference = await startInference();
-    worker = await startTestWorker(taskQueue, inference.url, pool);
-    temporal = await temporalClient();
-    client = temporal.client;
+    ({ pool, client } = env);
     k = kafka();
     await createTopics(k, [rawTopic, dlqTopic], 1);
     const normalizedTopic = uniq('t.unused-normalized');
@@ -107,31 +85,24 @@ describe('quarantine review workflow', () => {
     await rawReader.connect();
     await rawReader.subscribe({ topic: rawTopic, fromBeginning: true });
     await rawReader.run({ eachMessage: async ({ message }) => void reinjected.push(message) });
-    bridge = new WorkflowBridge({
-      config: loadBridgeConfig({
-        ...process.env,
+    bridge = testBridge(
+      client,
+      {
         TEMPORAL_TASK_QUEUE: taskQueue,
         BRIDGE_NORMALIZED_TOPIC: normalizedTopic,
         BRIDGE_VALIDATION_DLQ_TOPIC: dlqTopic,
         BRIDGE_GROUP_ID: uniq('bridge'),
         BRIDGE_REVIEW_GROUP_ID: uniq('bridge-review'),
-        BRIDGE_METRICS_PORT: '0',
-      }),
-      kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'wf-test-review', log: silentLogger }),
-      temporal: client,
-      log: silentLogger,
-      registry: new Registry(),
-    });
+        BRIDGE_REVIEWS: 'true',
+      },
+      'wf-test-review',
+    );
   });
 
   after(async () => {
     await rawReader?.disconnect();
     await bridge?.stop();
-    await worker?.shutdown();
-    await inference?.close();
-    await temporal?.close();
     await pool?.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [dlqTopic]).catch(() => {});
-    await pool?.end();
     await deleteTopics(k, [rawTopic, dlqTopic, ...topics]);
   });
 
