@@ -287,13 +287,16 @@ export async function customersHistory(
 ): Promise<Map<string, (HistoryRow & { event_id: string })[]>> {
   const out = new Map<string, (HistoryRow & { event_id: string })[]>();
   if (customerIds.length === 0) return out;
+  // One index range scan per customer (payment_events_customer_history_idx), newest first, at most 500 rows each.
   const { rows } = await pool.query<{ customer_id: string; event_id: string; outcome: Outcome; at: Date | null }>(
-    `SELECT customer_id, event_id, outcome, at FROM (
-       SELECT customer_id, event_id, outcome, provider_created_at AS at,
-              row_number() OVER (PARTITION BY customer_id ORDER BY provider_created_at DESC NULLS LAST, id DESC) AS rn
-         FROM payment_events WHERE customer_id = ANY($1::text[]) AND outcome <> 'other') t
-      WHERE rn <= ${MAX_CHURN_HISTORY_ROWS}
-      ORDER BY customer_id, rn`,
+    `SELECT c.customer_id, h.event_id, h.outcome, h.at
+       FROM unnest($1::text[]) WITH ORDINALITY AS c(customer_id, n)
+       CROSS JOIN LATERAL (
+         SELECT id, event_id, outcome, provider_created_at AS at FROM payment_events p
+          WHERE p.customer_id = c.customer_id AND p.outcome <> 'other'
+          ORDER BY p.provider_created_at DESC NULLS LAST, p.id DESC
+          LIMIT ${MAX_CHURN_HISTORY_ROWS}) h
+      ORDER BY c.n, h.at DESC NULLS LAST, h.id DESC`,
     [customerIds],
   );
   for (const r of rows) {
