@@ -4,10 +4,9 @@
  * message naming the variable. Tests override topics, groups and the task queue to run in isolation.
  */
 import { PAYMENT_TASK_QUEUE, serviceAddresses, TOPICS } from '@pep/contracts';
+import { envBool as bool, ConfigError, envOneOf, envInt as int, envStr as str } from '@pep/contracts/env';
 
-export class BridgeConfigError extends Error {
-  override readonly name = 'BridgeConfigError';
-}
+export { ConfigError };
 
 export interface BridgeConfig {
   readonly kafkaBrokers: readonly string[];
@@ -56,39 +55,13 @@ export interface BridgeConfig {
   readonly fromBeginning: boolean;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BridgeConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
-function str(env: NodeJS.ProcessEnv, name: string, def: string): string {
-  const raw = env[name]?.trim();
-  return raw ? raw : def;
-}
-
-function bool(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (!raw) return def;
-  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
-  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
-  throw new BridgeConfigError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
-}
-
 export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeConfig {
   const addr = serviceAddresses(env);
-  const mode = str(env, 'BRIDGE_ACTIVITY_MODE', 'local');
-  if (mode !== 'remote' && mode !== 'local') {
-    throw new BridgeConfigError(`BRIDGE_ACTIVITY_MODE must be remote or local, got ${JSON.stringify(mode)}`);
-  }
+  const mode = envOneOf(env, 'BRIDGE_ACTIVITY_MODE', 'local', ['local', 'remote']);
   const batchSize = int(env, 'BRIDGE_BATCH_SIZE', 50, 1, 200);
   const initial = int(env, 'BRIDGE_START_RETRY_INITIAL_MS', 200, 1, 60_000);
   const max = int(env, 'BRIDGE_START_RETRY_MAX_MS', 10_000, 1, 600_000);
-  if (max < initial) throw new BridgeConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
+  if (max < initial) throw new ConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
     temporalAddress: addr.temporalAddress,
