@@ -3,6 +3,7 @@
  * stops the process with a message naming the variable. The database URL's password is redacted when printed.
  */
 import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { ConfigError, envInt, envList, envStr } from '@pep/contracts/env';
 import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
 
 export interface WorkerConfig {
@@ -22,36 +23,24 @@ export interface WorkerConfig {
   readonly rules: BusinessRulesConfig;
 }
 
-function list(v: string | undefined, dflt: readonly string[]): readonly string[] {
-  if (v === undefined) return dflt;
-  return v
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-}
+export { ConfigError, redactUrl } from '@pep/contracts/env';
 
-function posInt(env: NodeJS.ProcessEnv, name: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0 || n > max)
-    throw new Error(`${name} must be an integer in [1, ${max}], got ${JSON.stringify(raw)}`);
-  return n;
-}
+/** A positive integer up to `max`. */
+const posInt = (env: NodeJS.ProcessEnv, name: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number =>
+  envInt(env, name, dflt, 1, max);
 
 /** `JPY:10000000000,KRW:100000000000` → { JPY: 10000000000, KRW: 100000000000 } */
 function perCurrency(
-  raw: string | undefined,
+  env: NodeJS.ProcessEnv,
+  name: string,
   dflt: Readonly<Record<string, number>>,
 ): Readonly<Record<string, number>> {
-  if (raw === undefined) return dflt;
+  const items = envList(env, name, []);
+  if (items.length === 0) return dflt;
   const out: Record<string, number> = {};
-  for (const item of raw
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean)) {
+  for (const item of items) {
     const m = /^([A-Za-z]{3}):(\d{1,16})$/.exec(item);
-    if (!m) throw new Error(`WORKFLOW_MAX_AMOUNT_MINOR_BY_CURRENCY: expected CUR:amount, got ${JSON.stringify(item)}`);
+    if (!m) throw new ConfigError(`${name}: expected CUR:amount, got ${JSON.stringify(item)}`);
     out[(m[1] as string).toUpperCase()] = Number(m[2]);
   }
   return out;
@@ -59,22 +48,22 @@ function perCurrency(
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const addr = serviceAddresses(env);
-  const currencies = list(env.WORKFLOW_ALLOWED_CURRENCIES, DEFAULT_RULES_CONFIG.allowedCurrencies).map((c) =>
+  const currencies = envList(env, 'WORKFLOW_ALLOWED_CURRENCIES', DEFAULT_RULES_CONFIG.allowedCurrencies).map((c) =>
     c.toUpperCase(),
   );
   for (const c of currencies)
     if (!/^[A-Z]{3}$/.test(c))
-      throw new Error(`WORKFLOW_ALLOWED_CURRENCIES: ${JSON.stringify(c)} is not an ISO 4217 code`);
+      throw new ConfigError(`WORKFLOW_ALLOWED_CURRENCIES: ${JSON.stringify(c)} is not an ISO 4217 code`);
   const inferenceUrl = env.INFERENCE_URL ?? `http://127.0.0.1:${env.INFERENCE_PORT ?? 8090}`;
   try {
     new URL(inferenceUrl);
   } catch {
-    throw new Error(`INFERENCE_URL is not a URL: ${JSON.stringify(inferenceUrl)}`);
+    throw new ConfigError(`INFERENCE_URL is not a URL: ${JSON.stringify(inferenceUrl)}`);
   }
   return Object.freeze({
     temporalAddress: addr.temporalAddress,
-    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: env.TEMPORAL_TASK_QUEUE ?? PAYMENT_TASK_QUEUE,
+    namespace: envStr(env, 'TEMPORAL_NAMESPACE', 'default'),
+    taskQueue: envStr(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),
     databaseUrl: addr.databaseUrl,
     kafkaBrokers: addr.kafkaBrokers,
     inferenceUrl,
@@ -82,15 +71,19 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),
     maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
     pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),
-    metricsHost: env.WORKER_METRICS_HOST ?? '127.0.0.1',
+    metricsHost: envStr(env, 'WORKER_METRICS_HOST', '127.0.0.1'),
     metricsPort: env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', 9467, 65535),
     rules: Object.freeze({
       allowedCurrencies: Object.freeze(currencies),
-      blockedCustomers: Object.freeze(list(env.WORKFLOW_BLOCKED_CUSTOMERS, DEFAULT_RULES_CONFIG.blockedCustomers)),
-      blockedMerchants: Object.freeze(list(env.WORKFLOW_BLOCKED_MERCHANTS, DEFAULT_RULES_CONFIG.blockedMerchants)),
+      blockedCustomers: Object.freeze(
+        envList(env, 'WORKFLOW_BLOCKED_CUSTOMERS', DEFAULT_RULES_CONFIG.blockedCustomers),
+      ),
+      blockedMerchants: Object.freeze(
+        envList(env, 'WORKFLOW_BLOCKED_MERCHANTS', DEFAULT_RULES_CONFIG.blockedMerchants),
+      ),
       maxAmountMinor: posInt(env, 'WORKFLOW_MAX_AMOUNT_MINOR', DEFAULT_RULES_CONFIG.maxAmountMinor),
       maxAmountMinorByCurrency: Object.freeze(
-        perCurrency(env.WORKFLOW_MAX_AMOUNT_MINOR_BY_CURRENCY, DEFAULT_RULES_CONFIG.maxAmountMinorByCurrency),
+        perCurrency(env, 'WORKFLOW_MAX_AMOUNT_MINOR_BY_CURRENCY', DEFAULT_RULES_CONFIG.maxAmountMinorByCurrency),
       ),
       highValueWarningMinor: posInt(
         env,
@@ -99,15 +92,4 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       ),
     }),
   });
-}
-
-/** The URL with its password replaced, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }
