@@ -20,6 +20,11 @@ import { runStreaming } from './run-suites.ts';
 const args = process.argv.slice(2);
 const simulate = !args.includes('--no-simulate');
 const simulatorArgs = args.filter((a) => a !== '--no-simulate');
+// A fresh seed per run unless one is given: the same seed replays the same event ids, which the platform rightly
+// deduplicates, so a second run would add no new workflows or rows for the report to check.
+if (!simulatorArgs.some((a) => a === '--seed' || a.startsWith('--seed='))) {
+  simulatorArgs.push('--seed', String(Math.floor(Math.random() * 2 ** 31)));
+}
 const PROGRESS_INTERVAL_MS = 2000;
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
 const DRAIN_TIMEOUT_MS = 120_000;

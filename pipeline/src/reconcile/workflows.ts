@@ -120,7 +120,9 @@ export async function reconcileWorkflows(
 ): Promise<{ stage: WorkflowStage; checks: WorkflowCheck[] }> {
   const sinceMs = o.since?.getTime() ?? Number.NEGATIVE_INFINITY;
   const events = [...firstSeen].filter(([, ts]) => ts >= sinceMs).map(([id]) => id);
-  const scope = `${events.length} distinct event_ids in ${normalizedTopic}${o.since ? ` first seen since ${o.since.toISOString()}` : ''}`;
+  // An empty window reconciles trivially: say so, so that a replay of old event ids is not read as a checked run.
+  const emptyNote = events.length === 0 && o.since ? ' (nothing to check: no event_id is new in this window)' : '';
+  const scope = `${events.length} distinct event_ids in ${normalizedTopic}${o.since ? ` first seen since ${o.since.toISOString()}` : ''}${emptyNote}`;
 
   // Rows and claims of exactly these events.
   const rows = await inChunks(events, async (chunk) => {
