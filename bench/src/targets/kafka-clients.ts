@@ -567,6 +567,20 @@ async function handwrittenFetch(host: string, port: number, topic: string, n: nu
   }
 }
 
+/** The decoder must return what was written, in order: keys evt_bench_<i>, the values, both headers. */
+function verifyDecoded(responses: RawFetchRun['responses'], recs: readonly Rec[]): void {
+  let i = 0;
+  for (const { body, offset } of responses)
+    for (const r of decodeFetchV4(body, offset, true).records) {
+      const want = recs[i];
+      if (!want) break;
+      if (r.key?.toString() !== want.key || !r.value?.equals(want.value) || r.headers.length !== 2)
+        throw new Error(`hand-written fetch decoded record ${i} (offset ${r.offset}) wrong`);
+      i++;
+    }
+  if (i !== recs.length) throw new Error(`hand-written fetch decoded ${i} of ${recs.length} records`);
+}
+
 /** The same responses decoded again, in memory: the decoder's own cost (with and without the CRC check). */
 function decodeOnly(responses: RawFetchRun['responses'], verifyCrc: boolean, repeat: number): number {
   let seen = 0;
@@ -686,6 +700,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       step('hand-written fetch');
       const raw = await handwrittenFetch(host, Number(portText), src, n);
       add('handwritten_fetch', raw.usPerRecord);
+      verifyDecoded(raw.responses, recs);
       add('handwritten_decode_crc', decodeOnly(raw.responses, true, opts.quick ? 2 : 5));
       add('handwritten_decode_nocrc', decodeOnly(raw.responses, false, opts.quick ? 2 : 5));
       step('kafkajs produce');
