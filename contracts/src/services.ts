@@ -41,3 +41,18 @@ export function serviceAddresses(env: NodeJS.ProcessEnv = process.env): ServiceA
     edgePort,
   });
 }
+
+/**
+ * Local-development webhook secrets, identical to the committed `.env.example` (edge/src/config.test.ts keeps them in
+ * sync). The edge verifies with them and the simulator signs with them when nothing else is configured; with
+ * NODE_ENV=production the edge refuses to start while any of them is in use.
+ */
+export const LOCAL_WEBHOOK_SECRETS = Object.freeze({
+  STRIPE_WEBHOOK_SECRET: 'whsec_test_secret_for_dev',
+  SQUARE_WEBHOOK_SIGNATURE_KEY: 'sq_signature_key_for_dev',
+  ADYEN_HMAC_KEY: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
+  BRAINTREE_PUBLIC_KEY: 'test_public_key',
+  BRAINTREE_PRIVATE_KEY: 'test_private_key',
+});
+export const LOCAL_SQUARE_NOTIFICATION_URL = 'http://127.0.0.1:8080/webhooks/square';
+export const LOCAL_BRAINTREE_MERCHANT_ID = 'test_merchant_id';

@@ -5,20 +5,19 @@
  */
 
 import { createHash } from 'node:crypto';
-import { serviceAddresses } from '@pep/contracts';
+import {
+  LOCAL_BRAINTREE_MERCHANT_ID,
+  LOCAL_SQUARE_NOTIFICATION_URL,
+  LOCAL_WEBHOOK_SECRETS,
+  serviceAddresses,
+} from '@pep/contracts';
 import { ConfigError, envList, envOneOf, envInt as int } from '@pep/contracts/env';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
-/** Local default secrets; identical to the committed `.env.example` (a unit test keeps them in sync). */
-export const DEFAULT_SECRETS = Object.freeze({
-  STRIPE_WEBHOOK_SECRET: 'whsec_test_secret_for_dev',
-  SQUARE_WEBHOOK_SIGNATURE_KEY: 'sq_signature_key_for_dev',
-  ADYEN_HMAC_KEY: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
-  BRAINTREE_PUBLIC_KEY: 'test_public_key',
-  BRAINTREE_PRIVATE_KEY: 'test_private_key',
-});
-export const DEFAULT_SQUARE_NOTIFICATION_URL = 'http://127.0.0.1:8080/webhooks/square';
-export const DEFAULT_BRAINTREE_MERCHANT_ID = 'test_merchant_id';
+/** Local default secrets (contracts), identical to the committed `.env.example` (a unit test keeps them in sync). */
+export const DEFAULT_SECRETS = LOCAL_WEBHOOK_SECRETS;
+export const DEFAULT_SQUARE_NOTIFICATION_URL = LOCAL_SQUARE_NOTIFICATION_URL;
+export const DEFAULT_BRAINTREE_MERCHANT_ID = LOCAL_BRAINTREE_MERCHANT_ID;
 
 export interface BraintreeKeyPair {
   readonly publicKey: string;

@@ -17,6 +17,7 @@ import { createLogger, silentLogger } from '../src/lib/log.ts';
 
 const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 
+import { signingSecrets } from '../../simulator/src/render.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { Transformer } from '../src/transformer/transformer.ts';
@@ -58,14 +59,7 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
     fraudRate: 1,
     customers: 500,
     merchantsPerProvider: 20,
-    secrets: {
-      stripe: 'whsec_test_secret_for_dev',
-      square: 'sq_signature_key_for_dev',
-      squareNotificationUrl: 'http://127.0.0.1:8080/webhooks/square',
-      adyenHex: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
-      braintreePublic: 'test_public_key',
-      braintreePrivate: 'test_private_key',
-    },
+    secrets: signingSecrets(),
   });
   const byTopic = new Map<string, Message[]>();
   const rejected: Message[] = [];

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PROVIDERS, type Provider, serviceAddresses } from '@pep/contracts';
 import { DeliveryGenerator, type TruthRecord } from './generate.ts';
-import type { Delivery, Secrets } from './render.ts';
+import { type Delivery, type Secrets, signingSecrets } from './render.ts';
 
 const USAGE = `usage: npm run simulate -- [options]
   --provider <stripe|square|adyen|braintree|all>  (default all)
@@ -91,16 +91,7 @@ const baseUrl = (values.url ?? `http://127.0.0.1:${serviceAddresses().edgePort}`
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const truthPath = resolve(values.truth ?? `${repoRoot}/simulator/out/fraud-truth-${seed}.jsonl`);
 
-// Same defaults as the committed .env.example; the edge must be configured with the same secrets.
-const first = (v: string | undefined, d: string) => (v ?? d).split(',')[0]?.trim() || d;
-const secrets: Secrets = {
-  stripe: first(process.env.STRIPE_WEBHOOK_SECRET, 'whsec_test_secret_for_dev'),
-  square: first(process.env.SQUARE_WEBHOOK_SIGNATURE_KEY, 'sq_signature_key_for_dev'),
-  squareNotificationUrl: process.env.SQUARE_NOTIFICATION_URL ?? 'http://127.0.0.1:8080/webhooks/square',
-  adyenHex: first(process.env.ADYEN_HMAC_KEY, '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056'),
-  braintreePublic: first(process.env.BRAINTREE_PUBLIC_KEY, 'test_public_key'),
-  braintreePrivate: first(process.env.BRAINTREE_PRIVATE_KEY, 'test_private_key'),
-};
+const secrets: Secrets = signingSecrets(process.env);
 
 const gen = new DeliveryGenerator({
   seed,

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { DeliveryGenerator } from './generate.ts';
-import { decimalAmount } from './render.ts';
+import { decimalAmount, signingSecrets } from './render.ts';
 
-const secrets = {
-  stripe: 'whsec_test_secret_for_dev',
-  square: 'sq_signature_key_for_dev',
-  squareNotificationUrl: 'http://127.0.0.1:8080/webhooks/square',
-  adyenHex: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
-  braintreePublic: 'test_public_key',
-  braintreePrivate: 'test_private_key',
-};
+const secrets = signingSecrets();
 const make = (seed: number, over: Partial<ConstructorParameters<typeof DeliveryGenerator>[0]> = {}) =>
   new DeliveryGenerator({
     seed,

@@ -7,7 +7,7 @@
  */
 
 import { createHash, createHmac } from 'node:crypto';
-import type { Provider } from '@pep/contracts';
+import { LOCAL_SQUARE_NOTIFICATION_URL, LOCAL_WEBHOOK_SECRETS, type Provider } from '@pep/contracts';
 import { type BusinessEvent, CURRENCY_EXPONENT, type FailureCode, type Payment } from './model.ts';
 import type { Rng } from './random.ts';
 
@@ -18,6 +18,23 @@ export interface Secrets {
   readonly adyenHex: string;
   readonly braintreePublic: string;
   readonly braintreePrivate: string;
+}
+
+/**
+ * The secrets to sign with: the first of each configured (comma-separated, rotating) secret, else the local defaults
+ * the edge also uses (contracts), so that simulated traffic verifies against an edge with the same environment.
+ */
+export function signingSecrets(env: Readonly<Record<string, string | undefined>> = {}): Secrets {
+  const first = (name: keyof typeof LOCAL_WEBHOOK_SECRETS) =>
+    env[name]?.split(',')[0]?.trim() || LOCAL_WEBHOOK_SECRETS[name];
+  return {
+    stripe: first('STRIPE_WEBHOOK_SECRET'),
+    square: first('SQUARE_WEBHOOK_SIGNATURE_KEY'),
+    squareNotificationUrl: env.SQUARE_NOTIFICATION_URL?.trim() || LOCAL_SQUARE_NOTIFICATION_URL,
+    adyenHex: first('ADYEN_HMAC_KEY'),
+    braintreePublic: first('BRAINTREE_PUBLIC_KEY'),
+    braintreePrivate: first('BRAINTREE_PRIVATE_KEY'),
+  };
 }
 
 export type InvalidKind = 'bad_json' | 'null_token' | 'unknown_currency' | 'bad_amount' | 'missing_field';

@@ -25,6 +25,7 @@ import type { ReconcileReport } from '../../pipeline/src/reconcile/reconcile.ts'
 import { Transformer } from '../../pipeline/src/transformer/transformer.ts';
 import { privatePipeline, produce, readAll } from '../../pipeline/test/helpers.ts';
 import { DeliveryGenerator } from '../../simulator/src/generate.ts';
+import { signingSecrets } from '../../simulator/src/render.ts';
 import type { RunningWorker } from '../src/worker.ts';
 import { addr, setupDb, startInference, startTestWorker, temporalClient, uniq, waitFor } from './helpers.ts';
 
@@ -117,14 +118,7 @@ test('reconcile counts workflows and rows: RECONCILED (exit 0), then a deleted r
     fraudRate: 1,
     customers: 30,
     merchantsPerProvider: 3,
-    secrets: {
-      stripe: 'whsec_test_secret_for_dev',
-      square: 'sq_signature_key_for_dev',
-      squareNotificationUrl: 'http://127.0.0.1:8080/webhooks/square',
-      adyenHex: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
-      braintreePublic: 'test_public_key',
-      braintreePrivate: 'test_private_key',
-    },
+    secrets: signingSecrets(),
   });
   const byTopic = new Map<string, Message[]>();
   const rejected: Message[] = [];
