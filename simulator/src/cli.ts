@@ -139,7 +139,7 @@ async function send(d: Delivery): Promise<void> {
     await res.arrayBuffer();
     status = res.status;
   } catch (err) {
-    status = `network:${(err as Error).cause ? String((err as { cause: { code?: string } }).cause.code) : (err as Error).message}`;
+    status = `network:${networkErrorCode(err)}`;
     stats.networkErrors++;
   }
   if (stats.latenciesMs.length < MAX_LATENCY_SAMPLES) stats.latenciesMs.push(performance.now() - started);
@@ -214,3 +214,9 @@ const summary = {
 };
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 process.exit(stats.unexpected === 0 && stats.networkErrors === 0 ? 0 : 1);
+
+/** A short code for a failed request: fetch wraps the socket error (sometimes an AggregateError of several). */
+function networkErrorCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
+}
