@@ -21,16 +21,19 @@ export function formatReport(results: readonly BenchResult[]): string {
   for (const r of results) {
     lines.push(`${r.target}  (${r.runtime}, commit ${r.commit}${r.quick ? ', quick' : ''}, ${r.finished_at})`);
     for (const ratio of r.ratios) {
-      total++;
       const ok = meetsGoal(ratio);
+      const value = `${ratio.name.padEnd(44)} ${ratio.value.toFixed(3).padStart(10)}`;
+      if (ok === null) {
+        lines.push(`  info   ${value}  (no goal set)`);
+        continue;
+      }
+      total++;
       if (ok) met++;
       const cmp = ratio.lowerIsBetter ? '<=' : '>=';
-      lines.push(
-        `  ${ok ? 'meets' : 'BELOW'}  ${ratio.name.padEnd(44)} ${ratio.value.toFixed(3).padStart(10)}  goal ${cmp} ${ratio.goal}`,
-      );
+      lines.push(`  ${ok ? 'meets' : 'BELOW'}  ${value}  goal ${cmp} ${ratio.goal}`);
     }
     if (r.ratios.length === 0) lines.push('  (no ratios)');
   }
-  lines.push(`${met} of ${total} ratios meet their goal`);
+  lines.push(`${met} of ${total} ratios with a goal meet it`);
   return lines.join('\n');
 }

@@ -19,8 +19,11 @@ export interface Metric {
 export interface Ratio {
   readonly name: string;
   readonly value: number;
-  /** The target the issue sets: the ratio meets it when value >= goal (or <= goal when `lowerIsBetter`). */
-  readonly goal: number;
+  /**
+   * The target the issue sets: the ratio meets it when value >= goal (or <= goal when `lowerIsBetter`). null: no issue
+   * sets one (a ratio reported for information, e.g. an estimate); the report lists it apart and never counts it.
+   */
+  readonly goal: number | null;
   readonly lowerIsBetter?: boolean;
 }
 
@@ -90,6 +93,8 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-export function meetsGoal(r: Ratio): boolean {
+/** Whether the ratio meets its goal; null when it has none. */
+export function meetsGoal(r: Ratio): boolean | null {
+  if (r.goal === null || r.goal === undefined) return null;
   return r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal;
 }
