@@ -98,3 +98,18 @@ export function meetsGoal(r: Ratio): boolean | null {
   if (r.goal === null || r.goal === undefined) return null;
   return r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal;
 }
+
+/** Rejects when `p` takes longer than `ms`: a hung step fails the benchmark instead of holding the lock. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { serviceAddresses } from '@pep/contracts';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { crc32c, encodeProduceRequest, type ProduceRecord } from '../../../edge/src/kafka/protocol.ts';
-import { type Metric, median, type Ratio, RESULTS_DIR, writeResult } from '../result.ts';
+import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
 const RECORD_VALUE_BYTES = 1000;
 const TXN_RECORDS = 250;
@@ -44,20 +44,6 @@ const cpuUs = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface Rec {
   readonly key: string;

@@ -25,7 +25,7 @@ const log = createLogger('error', { service: 'bench-pipeline' }, (line) => proce
 import type { Normalizer } from '../../../pipeline/src/transformer/normalizer.ts';
 import { Transformer } from '../../../pipeline/src/transformer/transformer.ts';
 import { REPO_ROOT } from '../../../stack/src/paths.ts';
-import { type Metric, median, percentile, type Ratio, RESULTS_DIR, writeResult } from '../result.ts';
+import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
 const PAYLOADS = join(REPO_ROOT, 'core-native', 'fixtures', 'payloads');
 const TOPIC_OF: Record<string, string> = {
@@ -68,21 +68,6 @@ function variant(f: Fixture, i: number): string {
       it.NotificationRequestItem.pspReference = `${8800000000000000 + i * 10 + k}`;
   }
   return JSON.stringify(doc);
-}
-
-/** Rejects when `p` takes longer than `ms`: a hung step fails the benchmark instead of holding the lock. */
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface LoadGenSpec {
