@@ -173,17 +173,15 @@ export class WorkflowBridge {
     if (config.batchSize > 1) {
       await this.runAdaptivePaymentConsumer();
     } else {
-      await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, () => ({
-        groupSize: 1,
-        handle: (t, p, g) => this.handlePayment(t, p, g[0] as KafkaMessage),
-      }));
+      await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (t, p, m) =>
+        this.handlePayment(t, p, m),
+      );
     }
     const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
     if (config.reviewsEnabled) {
-      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, false, () => ({
-        groupSize: 1,
-        handle: (t, p, g) => this.handleReview(t, p, g[0] as KafkaMessage),
-      }));
+      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, false, (t, p, m) =>
+        this.handleReview(t, p, m),
+      );
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
     }
     const stops = groups.map((g) =>
@@ -207,7 +205,7 @@ export class WorkflowBridge {
    * are acknowledged; then the combiner paces the next fetch while its budget is in debt.
    */
   private async runAdaptivePaymentConsumer(): Promise<void> {
-    const { config, kafka, log } = this.deps;
+    const { config, log } = this.deps;
     const topic = config.normalizedTopic;
     const combiner = new StartCombiner<KafkaMessage>({
       maxGroupEvents: config.batchSize,
@@ -240,18 +238,10 @@ export class WorkflowBridge {
       },
     });
     this.closeCombiner = () => combiner.close();
-    const consumer = kafka.consumer({
-      groupId: config.paymentGroupId,
-      sessionTimeout: config.sessionTimeoutMs,
-      heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
-      readUncommitted: false,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+    const consumer = await this.subscribedConsumer(config.paymentGroupId, topic, {
       minBytes: config.fetchMinBytes,
       maxWaitTimeInMs: config.fetchMaxWaitMs,
     });
-    this.consumers.push(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
     await consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
@@ -295,28 +285,36 @@ export class WorkflowBridge {
     await this.handlePaymentGroup(group);
   }
 
-  private async runConsumer(
+  /** A read-committed group member subscribed to `topic`, closed with the bridge; fetch lingering set by the caller. */
+  private async subscribedConsumer(
     groupId: string,
     topic: string,
-    payments: boolean,
-    plan: (fetched: number) => {
-      groupSize: number;
-      handle: (topic: string, partition: number, group: readonly KafkaMessage[]) => Promise<void>;
-    },
-  ): Promise<void> {
-    const { config, kafka, log } = this.deps;
+    fetch: { minBytes: number; maxWaitTimeInMs: number },
+  ): Promise<Consumer> {
+    const { config, kafka } = this.deps;
     const consumer = kafka.consumer({
       groupId,
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: Math.floor(config.sessionTimeoutMs / 10),
       readUncommitted: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
-      minBytes: payments && config.batchSize > 1 ? config.fetchMinBytes : 1,
-      maxWaitTimeInMs: payments && config.batchSize > 1 ? config.fetchMaxWaitMs : 5000,
+      ...fetch,
     });
     this.consumers.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: config.fromBeginning });
+    return consumer;
+  }
+
+  private async runConsumer(
+    groupId: string,
+    topic: string,
+    payments: boolean,
+    handle: (topic: string, partition: number, m: KafkaMessage) => Promise<void>,
+  ): Promise<void> {
+    const { config, log } = this.deps;
+    // One message per start: no reason to let the broker linger for more bytes.
+    const consumer = await this.subscribedConsumer(groupId, topic, { minBytes: 1, maxWaitTimeInMs: 5000 });
     await consumer.run({
       // kafkajs commits only what we resolve, and we resolve only after acknowledgement (core.ts); auto-commit also
       // moves past transaction control records, which never reach eachBatch.
@@ -326,13 +324,12 @@ export class WorkflowBridge {
       eachBatch: async (p: EachBatchPayload) => {
         const fetchedAt = Date.now();
         this.metrics.consumed.inc({ topic }, p.batch.messages.length);
-        const { groupSize, handle } = plan(p.batch.messages.length);
         const n = await processBatch({
           messages: p.batch.messages,
-          maxInFlight: config.maxInFlight * groupSize,
-          groupSize,
+          maxInFlight: config.maxInFlight,
+          groupSize: 1,
           handle: async (group) => {
-            await handle(p.batch.topic, p.batch.partition, group);
+            await handle(p.batch.topic, p.batch.partition, group[0] as KafkaMessage);
             this.metrics.startLatency.observe((Date.now() - fetchedAt) / 1000);
           },
           retry: {
