@@ -1,5 +1,5 @@
 /**
- * Kafka sink on the edge's own minimal producer (src/kafka/protocol.ts, src/kafka/connection.ts): idempotent
+ * Kafka sink on the edge's own minimal producer (@pep/kafka-wire): idempotent
  * producer sessions, acks=all, no auto topic creation, no compression, partitions chosen like the Java client
  * (murmur2 of the key). Why not a general client: kafkajs cost ~35-60 µs of CPU per 1 KiB record on the HTTP core
  * and @platformatic/kafka ~40 µs (measured, see README); this path encodes a whole batch into one buffer in a few µs
@@ -18,7 +18,7 @@
  * - Topics must exist: metadata is requested with allow_auto_topic_creation=false; an unknown topic fails the batch.
  */
 
-import { BrokerConnection } from './kafka/connection.ts';
+import { BrokerConnection } from '@pep/kafka-wire/connection';
 import {
   type BrokerAddress,
   decodeInitProducerIdResponse,
@@ -33,7 +33,7 @@ import {
   type ProducerIdentity,
   partitionForKey,
   type TopicBatches,
-} from './kafka/protocol.ts';
+} from '@pep/kafka-wire/protocol';
 import type { Logger } from './log.ts';
 import type { BatchSink, OutRecord } from './sink.ts';
 

@@ -18,8 +18,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serviceAddresses } from '@pep/contracts';
+import { crc32c, encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { crc32c, encodeProduceRequest, type ProduceRecord } from '../../../edge/src/kafka/protocol.ts';
 import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
 const RECORD_VALUE_BYTES = 1000;
