@@ -39,20 +39,6 @@ const CONSUMER_ERRORS: Readonly<Record<number, string>> = {
 
 export const errorName = (code: number): string => CONSUMER_ERRORS[code] ?? kafkaErrorName(code);
 
-/** A Kafka error code returned by a consumer-side API; `code` is the number, the message carries the name. */
-export class KafkaApiError extends Error {
-  override readonly name = 'KafkaApiError';
-  readonly errorName: string;
-  constructor(
-    readonly code: number,
-    readonly api: string,
-    detail = '',
-  ) {
-    super(`${api}: ${errorName(code)} (${code})${detail ? ` ${detail}` : ''}`);
-    this.errorName = errorName(code);
-  }
-}
-
 /** Growable big-endian writer for requests; `finish()` fills in the 4-byte size prefix. */
 export class RequestWriter {
   private buf: Buffer;

@@ -10,7 +10,8 @@
  *
  * Reference: https://kafka.apache.org/protocol (checked against kafkajs's encoders in the unit tests).
  */
-import { KafkaApiError, RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { KafkaProtocolError } from './protocol.ts';
 
 export const FETCH_API = { key: 1, version: 5 } as const;
 export const LIST_OFFSETS_API = { key: 2, version: 2 } as const;
@@ -172,5 +173,5 @@ export function decodeListOffsetsResponse(body: Buffer): ListedOffset[] {
 /** Throws the first partition error of a ListOffsets answer (the caller refreshes leaders on NOT_LEADER…). */
 export function checkListedOffsets(listed: readonly ListedOffset[]): void {
   for (const l of listed)
-    if (l.errorCode !== 0) throw new KafkaApiError(l.errorCode, 'ListOffsets', `${l.topic}/${l.partition}`);
+    if (l.errorCode !== 0) throw new KafkaProtocolError(l.errorCode, `ListOffsets(${l.topic}/${l.partition})`);
 }

@@ -9,7 +9,8 @@
  * `roundrobin` (Java's RoundRobinAssignor rule: every subscribed topic-partition, sorted, dealt to the members
  * sorted by member id). Versions checked against the Kafka 4.1 broker's ApiVersions (KIP-896 removed older ones).
  */
-import { KafkaApiError, RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { KafkaProtocolError } from './protocol.ts';
 
 export const GROUP_APIS = {
   offsetCommit: { key: 8, version: 5 },
@@ -346,7 +347,7 @@ export function decodeOffsetFetchResponse(body: Buffer): OffsetFetchResponse {
   return { errorCode, partitions };
 }
 
-/** Throws a KafkaApiError for a group-level error code. */
+/** Throws a KafkaProtocolError for a group-level error code. */
 export function checkGroupError(errorCode: number, api: string, groupId: string): void {
-  if (errorCode !== 0) throw new KafkaApiError(errorCode, api, `(group ${groupId})`);
+  if (errorCode !== 0) throw new KafkaProtocolError(errorCode, `${api}(group ${groupId})`);
 }
