@@ -13,6 +13,8 @@ import type { CoreConfig, CoreImpl } from './types.ts';
 
 export * from './batch.ts';
 export { createJsCore } from './js.ts';
+export { crc32c, murmur2, partitionForKey } from './kafka-hash.ts';
+export { BATCH_REPORT_CODES } from './records.ts';
 export * from './types.ts';
 
 export type ImplChoice = 'native' | 'js' | 'auto';

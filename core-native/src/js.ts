@@ -6,6 +6,8 @@ import * as v from 'valibot';
 import { packBatch, packFeatureRows, recordStrings } from './batch.ts';
 import { AmountBounds } from './currency.ts';
 import { FEATURE_SPEC, vectorizeBatchJs } from './features.ts';
+import { crc32c } from './kafka-hash.ts';
+import { transformRecordSetsJs } from './records.ts';
 import { normalizeBatchJs } from './twin.ts';
 import type { CoreConfig, CoreImpl } from './types.ts';
 
@@ -31,6 +33,8 @@ export function createJsCore(config: CoreConfig = {}): CoreImpl {
     vectorizeBatch: vectorizeBatchJs,
     vectorizeOne: (event, customer, merchant) => vectorizeBatchJs(packFeatureRows([{ event, customer, merchant }])),
     featureSpec: () => FEATURE_SPEC,
+    transformRecordSets: (sets, opts) => transformRecordSetsJs(sets, opts, (b, ms) => normalizeBatchJs(b, ms, bounds)),
+    crc32c: (bytes) => crc32c(bytes),
   };
   return impl;
 }

@@ -111,8 +111,113 @@ export interface CoreConfig {
   readonly amountMaxMinor?: Readonly<Record<string, number>>;
 }
 
+/** Provider code of a raw topic (PROVIDER_CODES value; other values give UNKNOWN_PROVIDER DLQ records). */
+export type ProviderCode = number;
+
+/** An aborted transaction as listed in a read_committed Fetch response partition. */
+export interface AbortedTransaction {
+  readonly producerId: bigint;
+  readonly firstOffset: bigint;
+}
+
+/** One fetched partition of a raw topic, as the Fetch response gave it. */
+export interface FetchedRecordSet {
+  readonly topic: string;
+  readonly provider: ProviderCode;
+  readonly partition: number;
+  /** The raw `records` field of the Fetch response partition: zero or more RecordBatch v2, the last possibly truncated. */
+  readonly records: Uint8Array;
+  /** The partition's aborted transactions (read_committed; empty for read_uncommitted). */
+  readonly abortedTransactions: readonly AbortedTransaction[];
+  /** The offset the fetch asked for: records below it are skipped. */
+  readonly fetchOffset: bigint;
+}
+
+export interface TransformOptions {
+  /** Stamps normalized_at / quarantined_at and the output record timestamps (Unix ms, integer). */
+  readonly normalizedAtMs: number;
+  /** Partition count of payments.normalized (outputs are partitioned by murmur2(key), as the Java client). */
+  readonly normalizedPartitions: number;
+  /** Partition count of payments.validation.dlq. */
+  readonly dlqPartitions: number;
+  /** Outputs larger than this (value + key + header names and values + 64) become RECORD_TOO_LARGE DLQ records. */
+  readonly maxRecordBytes: number;
+  /** Most data records one call consumes (default and maximum TRANSFORM_LIMITS.maxRecords); the rest stays for the next fetch. */
+  readonly maxRecords?: number;
+}
+
+/** Ready-to-send records of one output topic-partition. */
+export interface OutputPartition {
+  readonly partition: number;
+  /** The records section of a RecordBatch v2: `count` varint-framed Record entries, offsetDelta 0..count-1. */
+  readonly records: Uint8Array;
+  readonly count: number;
+  /** Base timestamp of the batch (every record has timestampDelta 0: the output timestamp is normalizedAtMs). */
+  readonly firstTimestampMs: number;
+  readonly maxTimestampMs: number;
+}
+
+export interface TransformCounters {
+  /** Data records consumed (handed to the normalizer). */
+  readonly records: number;
+  /** Records for payments.normalized. */
+  readonly normalized: number;
+  /** Records for payments.validation.dlq (validation failures, oversize replacements, batch reports). */
+  readonly dlq: number;
+  /** Records of control batches skipped (header record counts). */
+  readonly skippedControl: number;
+  /** Records of aborted transactions dropped (header record counts). */
+  readonly skippedAborted: number;
+  /** Records below the fetch offset skipped. */
+  readonly skippedBelowFetchOffset: number;
+  /** Outputs replaced by RECORD_TOO_LARGE DLQ records. */
+  readonly oversizeReplaced: number;
+  /** Batches reported as one DLQ record each (corrupt, unsupported compression or format, too large). */
+  readonly batchReports: number;
+}
+
+export interface TransformedFetch {
+  /** payments.normalized outputs, non-empty partitions only, ascending by partition. */
+  readonly normalized: readonly OutputPartition[];
+  /** payments.validation.dlq outputs, non-empty partitions only, ascending by partition. */
+  readonly dlq: readonly OutputPartition[];
+  /** Per input set: where the next fetch of that partition starts (commit this offset with the outputs). */
+  readonly nextOffsets: BigInt64Array;
+  /** Per input set: data records consumed. */
+  readonly consumed: Uint32Array;
+  /**
+   * Per input set: the size in bytes of the incomplete batch `records` ended with when its length was readable,
+   * else 0. A value larger than the fetch's partition byte limit means the limit must grow to make progress.
+   */
+  readonly pendingBatchBytes: Uint32Array;
+  /** Per consumed data record, in input order: when the edge received it (Unix ms; NaN when unknown). */
+  readonly receivedAtMs: Float64Array;
+  readonly counters: TransformCounters;
+}
+
+/** Limits of transformRecordSets (going over a caller limit throws a RangeError). */
+export const TRANSFORM_LIMITS = {
+  maxSets: 10_000,
+  maxRecords: 10_000,
+  /** Most bytes of record values one call hands to the normalizer (the rest stays for the next fetch). */
+  maxValueBytes: 64 << 20,
+  /** A batch whose records (decompressed) pass this is reported as RECORD_BATCH_TOO_LARGE. */
+  maxBatchRecordsBytes: 64 << 20,
+  maxAbortedTransactions: 100_000,
+  maxPartitions: 1_000_000,
+  minRecordBytes: 4096,
+  maxRecordBytes: 1 << 30,
+} as const;
+
 export interface CoreImpl {
   readonly kind: 'native' | 'js';
+  /**
+   * Decodes the raw record sets of one fetch, normalizes every data record and returns ready-to-send records per
+   * output topic-partition (README "transformRecordSets"). Data never throws; bad arguments and limits do.
+   */
+  transformRecordSets(sets: readonly FetchedRecordSet[], opts: TransformOptions): TransformedFetch;
+  /** CRC-32C (Castagnoli) of bytes, as an unsigned 32-bit number. */
+  crc32c(bytes: Uint8Array): number;
   normalizeBatch(batch: RawBatch, opts: NormalizeOptions): BatchResult;
   normalizeOne(msg: OneMessage, opts: NormalizeOptions): OneResult;
   vectorizeBatch(rows: FeatureBatch): Float32Array;

@@ -1,0 +1,794 @@
+/**
+ * transformRecordSets, the TypeScript twin of `crates/core/src/records.rs`: decodes the raw `records` bytes of a
+ * fetch (RecordBatch v2: CRC-32C, gzip, control batches, aborted transactions), normalizes every data record in one
+ * normalizeBatch call and encodes the outputs as ready-to-send Record entries per output topic-partition, with the
+ * transformer's source headers. No JS object per record on the way. The rules are in README "transformRecordSets";
+ * both implementations must give the same bytes. Not for Kafka I/O (kafka-wire does that).
+ */
+import { gunzipSync } from 'node:zlib';
+import { decodeUtf8 } from './json.ts';
+import { crc32c, partitionForKey } from './kafka-hash.ts';
+import { iso, MAX_MS, MIN_MS, parseRfc3339 } from './time.ts';
+import {
+  type BatchResult,
+  type FetchedRecordSet,
+  LIMITS,
+  type OutputPartition,
+  type RawBatch,
+  TRANSFORM_LIMITS,
+  type TransformedFetch,
+  type TransformOptions,
+} from './types.ts';
+
+const te = new TextEncoder();
+const PROVIDER_NAMES = ['stripe', 'square', 'adyen', 'braintree'];
+
+/** Header names on every output (pipeline/src/transformer/transformer.ts OUTPUT_HEADERS). */
+const H_TOPIC = te.encode('source-topic');
+const H_PARTITION = te.encode('source-partition');
+const H_OFFSET = te.encode('source-offset');
+const H_OUTPUT = te.encode('source-output');
+const H_LAST_OFFSET = te.encode('source-last-offset');
+const H_OVERSIZE = te.encode('oversize-replaced');
+/** Input headers copied to the outputs (first occurrence, valid UTF-8, at most COPIED_HEADER_MAX_BYTES). */
+const COPIED = [te.encode('received-at'), te.encode('request-id'), te.encode('provider')] as const;
+const COPIED_HEADER_MAX_BYTES = 256;
+const RECORD_BATCH_HEADER_BYTES = 61;
+/** A corrupt batch's lastOffsetDelta is trusted for its report's range only below this. */
+const MAX_TRUSTED_OFFSET_DELTA = 1 << 24;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+export const BATCH_REPORT_CODES = {
+  corrupt: 'CORRUPT_RECORD_BATCH',
+  compression: 'UNSUPPORTED_COMPRESSION',
+  magic: 'UNSUPPORTED_MAGIC',
+  tooLarge: 'RECORD_BATCH_TOO_LARGE',
+} as const;
+const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+type Bytes = Uint8Array;
+
+interface Report {
+  set: number;
+  first: number;
+  last: number;
+  code: string;
+  reason: string;
+}
+
+/** Grows a byte buffer for one output topic-partition's records. */
+class PartitionWriter {
+  buf = Buffer.allocUnsafe(4096);
+  len = 0;
+  count = 0;
+  constructor(readonly partition: number) {}
+  reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+const zz = (n: number): number => ((n << 1) ^ (n >> 31)) >>> 0;
+const vsize = (z: number): number => (z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5);
+
+function putVarint(buf: Buffer, at: number, z: number): number {
+  while (z >= 0x80) {
+    buf[at++] = (z & 0x7f) | 0x80;
+    z >>>= 7;
+  }
+  buf[at++] = z;
+  return at;
+}
+
+/** Appends one Record (offsetDelta = records so far, timestampDelta 0, attributes 0) to w. */
+function writeRecord(w: PartitionWriter, key: Bytes | null, value: Bytes, headers: readonly Bytes[]): void {
+  const delta = w.count;
+  let body = 2 + vsize(zz(delta)) + (key === null ? 1 : vsize(zz(key.length)) + key.length);
+  body += vsize(zz(value.length)) + value.length + vsize(zz(headers.length / 2));
+  for (const h of headers) body += vsize(zz(h.length)) + h.length;
+  w.reserve(vsize(zz(body)) + body);
+  const b = w.buf;
+  let at = putVarint(b, w.len, zz(body));
+  b[at++] = 0;
+  b[at++] = 0;
+  at = putVarint(b, at, zz(delta));
+  if (key === null) b[at++] = 1;
+  else {
+    at = putVarint(b, at, zz(key.length));
+    b.set(key, at);
+    at += key.length;
+  }
+  at = putVarint(b, at, zz(value.length));
+  b.set(value, at);
+  at += value.length;
+  at = putVarint(b, at, zz(headers.length / 2));
+  for (const h of headers) {
+    at = putVarint(b, at, zz(h.length));
+    b.set(h, at);
+    at += h.length;
+  }
+  w.len = at;
+  w.count++;
+}
+
+/** Bounds-checked reader of Kafka varints (zigzag) over one record region; `bad` is set instead of throwing. */
+class Cursor {
+  bad = false;
+  constructor(
+    readonly b: Bytes,
+    public at: number,
+    public end: number,
+  ) {}
+  varint(): number {
+    let raw = 0;
+    for (let shift = 0; shift <= 28; shift += 7) {
+      if (this.at >= this.end) {
+        this.bad = true;
+        return 0;
+      }
+      const x = this.b[this.at++] as number;
+      raw |= (x & 0x7f) << shift;
+      if (x < 0x80) return (raw >>> 1) ^ -(raw & 1);
+    }
+    this.bad = true; // longer than 5 bytes
+    return 0;
+  }
+  /** A zigzag varlong as a number when it fits 2^53 exactly, else as a bigint. */
+  varlong(): number | bigint {
+    let raw = 0;
+    let big: bigint | undefined;
+    for (let shift = 0; shift <= 63; shift += 7) {
+      if (this.at >= this.end) {
+        this.bad = true;
+        return 0;
+      }
+      const x = this.b[this.at++] as number;
+      if (big === undefined && shift <= 42) raw += (x & 0x7f) * 2 ** shift;
+      else {
+        big ??= BigInt(raw);
+        big |= BigInt(x & 0x7f) << BigInt(shift);
+      }
+      if (x < 0x80) {
+        if (big === undefined) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+        const u = BigInt.asUintN(64, big);
+        return BigInt.asIntN(64, (u >> 1n) ^ -(u & 1n));
+      }
+    }
+    this.bad = true; // longer than 10 bytes
+    return 0;
+  }
+  /** Length-prefixed bytes: [start, end) or null (-1); sets bad for other negatives or overruns. */
+  bytes(): [number, number] | null {
+    const n = this.varint();
+    if (this.bad) return null;
+    if (n === -1) return null;
+    if (n < 0 || n > this.end - this.at) {
+      this.bad = true;
+      return null;
+    }
+    const s = this.at;
+    this.at += n;
+    return [s, this.at];
+  }
+}
+
+function sameBytes(b: Bytes, s: number, e: number, name: Bytes): boolean {
+  if (e - s !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (b[s + i] !== name[i]) return false;
+  return true;
+}
+
+/** One decoded data record of a batch. */
+interface DataRecord {
+  offset: number;
+  valueStart: number;
+  valueEnd: number;
+  timestampMs: number;
+  copied: (Bytes | null)[];
+}
+
+/** Decodes `count` records from region[at, end); undefined when any is unreadable. */
+function decodeRecords(
+  region: Bytes,
+  at: number,
+  end: number,
+  count: number,
+  baseOffset: number,
+  lastOffsetDelta: number,
+  baseTimestamp: bigint,
+  logAppendTimeMs: number | undefined,
+): DataRecord[] | undefined {
+  if (count < 0 || count > end - at) return undefined;
+  const out: DataRecord[] = [];
+  const c = new Cursor(region, at, end);
+  const baseTsNum = baseTimestamp >= -(1n << 52n) && baseTimestamp < 1n << 52n ? Number(baseTimestamp) : undefined;
+  let prevDelta = -1;
+  for (let i = 0; i < count; i++) {
+    const len = c.varint();
+    if (c.bad || len < 0 || len > c.end - c.at) return undefined;
+    const recEnd = c.at + len;
+    const outerEnd = c.end;
+    c.end = recEnd;
+    c.at++; // attributes (unused); the bounds check below catches a record shorter than this byte
+    const tsDelta = c.varlong();
+    const offsetDelta = c.varint();
+    c.bytes(); // key (the output key comes from the normalizer)
+    const value = c.bytes();
+    const headerCount = c.varint();
+    if (c.bad || c.at > recEnd || headerCount < 0 || headerCount > recEnd - c.at) return undefined;
+    const copied: (Bytes | null)[] = [null, null, null];
+    const seen = [false, false, false];
+    for (let h = 0; h < headerCount; h++) {
+      const k = c.bytes();
+      if (c.bad || k === null) return undefined; // a null header key is invalid (Java refuses it too)
+      const v = c.bytes();
+      if (c.bad) return undefined;
+      for (let j = 0; j < 3; j++) {
+        if (!seen[j] && sameBytes(region, k[0], k[1], COPIED[j] as Bytes)) {
+          seen[j] = true; // the first occurrence wins, even when its value is null
+          if (v !== null && v[1] - v[0] <= COPIED_HEADER_MAX_BYTES) {
+            const bytes = region.subarray(v[0], v[1]);
+            if (decodeUtf8(bytes) !== undefined) copied[j] = bytes;
+          }
+        }
+      }
+    }
+    if (c.at !== recEnd) return undefined;
+    if (offsetDelta <= prevDelta || offsetDelta > lastOffsetDelta) return undefined;
+    prevDelta = offsetDelta;
+    c.end = outerEnd;
+    let ts: number;
+    if (logAppendTimeMs !== undefined) ts = logAppendTimeMs;
+    else if (typeof tsDelta === 'number' && baseTsNum !== undefined && Math.abs(tsDelta) < 2 ** 52) {
+      ts = baseTsNum + tsDelta;
+    } else ts = Number(BigInt.asIntN(64, baseTimestamp + BigInt(tsDelta)));
+    out.push({
+      offset: baseOffset + offsetDelta,
+      valueStart: value === null ? 0 : value[0],
+      valueEnd: value === null ? 0 : value[1],
+      timestampMs: ts,
+      copied,
+    });
+  }
+  if (c.at !== end) return undefined;
+  return out;
+}
+
+/** Receive time: the received-at header (RFC 3339), else the record timestamp when positive; NaN otherwise. */
+function receivedAt(r: DataRecord): number {
+  const h = r.copied[0];
+  if (h) {
+    const ms = parseRfc3339(decodeUtf8(h) as string);
+    if (ms !== undefined) return ms;
+  }
+  return r.timestampMs > 0 ? r.timestampMs : Number.NaN;
+}
+
+function check(cond: boolean, message: string): void {
+  if (!cond) throw new RangeError(message);
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+export function checkTransformArgs(sets: readonly FetchedRecordSet[], opts: TransformOptions): number {
+  check(Array.isArray(sets), 'sets must be an array');
+  check(
+    sets.length <= TRANSFORM_LIMITS.maxSets,
+    `sets has ${sets.length} entries; the maximum is ${TRANSFORM_LIMITS.maxSets}`,
+  );
+  check(isInt(opts.normalizedAtMs, MIN_MS, MAX_MS), 'normalizedAtMs must be an integer Unix time in milliseconds');
+  check(
+    isInt(opts.normalizedPartitions, 1, TRANSFORM_LIMITS.maxPartitions),
+    `normalizedPartitions must be an integer in 1..${TRANSFORM_LIMITS.maxPartitions}`,
+  );
+  check(
+    isInt(opts.dlqPartitions, 1, TRANSFORM_LIMITS.maxPartitions),
+    `dlqPartitions must be an integer in 1..${TRANSFORM_LIMITS.maxPartitions}`,
+  );
+  check(
+    isInt(opts.maxRecordBytes, TRANSFORM_LIMITS.minRecordBytes, TRANSFORM_LIMITS.maxRecordBytes),
+    `maxRecordBytes must be an integer in ${TRANSFORM_LIMITS.minRecordBytes}..${TRANSFORM_LIMITS.maxRecordBytes}`,
+  );
+  const maxRecords = opts.maxRecords ?? TRANSFORM_LIMITS.maxRecords;
+  check(
+    isInt(maxRecords, 1, TRANSFORM_LIMITS.maxRecords),
+    `maxRecords must be an integer in 1..${TRANSFORM_LIMITS.maxRecords}`,
+  );
+  sets.forEach((s, i) => {
+    check(
+      typeof s.topic === 'string' && s.topic.length > 0 && s.topic.length <= 249,
+      `sets[${i}].topic must be a topic name`,
+    );
+    check(isInt(s.provider, 0, 255), `sets[${i}].provider must be an integer in 0..255`);
+    check(isInt(s.partition, 0, 2 ** 31 - 1), `sets[${i}].partition must be a non-negative int32`);
+    check(s.records instanceof Uint8Array, `sets[${i}].records must be a Uint8Array`);
+    check(
+      typeof s.fetchOffset === 'bigint' && s.fetchOffset >= 0n && s.fetchOffset <= MAX_SAFE,
+      `sets[${i}].fetchOffset must be a bigint in 0..2^53-1`,
+    );
+    check(
+      Array.isArray(s.abortedTransactions) && s.abortedTransactions.length <= TRANSFORM_LIMITS.maxAbortedTransactions,
+      `sets[${i}].abortedTransactions must be an array of at most ${TRANSFORM_LIMITS.maxAbortedTransactions}`,
+    );
+    for (const a of s.abortedTransactions) {
+      check(
+        typeof a.producerId === 'bigint' && typeof a.firstOffset === 'bigint',
+        `sets[${i}].abortedTransactions entries need bigint producerId and firstOffset`,
+      );
+    }
+  });
+  return maxRecords;
+}
+
+const dlqValueHead = (eventId: string, provider: string, providerEventId: string) =>
+  `{"event_id":${eventId},"provider":${provider},"provider_event_id":${providerEventId},"item_index":null,` +
+  `"original_payload":null,"original_payload_encoding":null,"validation_errors":[`;
+
+/** The batch report: one DLQ record standing for a batch that could not be read (the bytes stay in Kafka). */
+function reportValue(r: Report, set: FetchedRecordSet, normalizedAtMs: number): Bytes {
+  const provider = PROVIDER_NAMES[set.provider];
+  const message = `record batch at offsets ${r.first}..${r.last}: ${r.reason}; the raw bytes stay in Kafka`;
+  return te.encode(
+    dlqValueHead('null', provider === undefined ? 'null' : `"${provider}"`, 'null') +
+      `{"field":"record_batch","code":"${r.code}","message":${JSON.stringify(message)}}],` +
+      `"failure_reason":"${r.code}","source_topic":${JSON.stringify(set.topic)},"kafka_partition":${set.partition},` +
+      `"kafka_offset":${r.first},"kafka_last_offset":${r.last},"received_at":null,` +
+      `"quarantined_at":"${iso(normalizedAtMs)}","schema_version":1}`,
+  );
+}
+
+/** transformer.ts messageBytes, in bytes: value + key + header names and values + 64. */
+function outputBytes(key: Bytes | null, value: Bytes, headers: readonly Bytes[]): number {
+  let n = value.length + (key?.length ?? 0) + 64;
+  for (const h of headers) n += h.length;
+  return n;
+}
+
+/** The first three members of one of our JSON records (event_id, provider, provider_event_id), as JSON text. */
+function idTokens(value: Bytes): [string, string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.length).toString('utf8'));
+    const t = (x: unknown) => JSON.stringify(x ?? null);
+    return [t(v.event_id), t(v.provider), t(v.provider_event_id)];
+  } catch {
+    return ['null', 'null', 'null'];
+  }
+}
+
+/** transformer.ts oversizeDlqRecord, with quarantined_at = normalizedAtMs. Returns [value, headers]. */
+function oversizeReplacement(
+  value: Bytes,
+  headers: readonly Bytes[],
+  what: string,
+  set: FetchedRecordSet,
+  offset: number,
+  normalizedAtMs: number,
+): [Bytes, Bytes[]] {
+  const [eventId, provider, providerEventId] = idTokens(value);
+  let receivedAtText = 'null';
+  for (let i = 0; i < headers.length; i += 2) {
+    if (sameBytes(headers[i] as Bytes, 0, (headers[i] as Bytes).length, COPIED[0])) {
+      receivedAtText = JSON.stringify(decodeUtf8(headers[i + 1] as Bytes));
+    }
+  }
+  const message = `${what} of ${value.length} bytes exceeds the output record limit; the raw record stays at its source coordinates`;
+  const out = te.encode(
+    dlqValueHead(eventId, provider, providerEventId) +
+      `{"field":"payload","code":"RECORD_TOO_LARGE","message":${JSON.stringify(message)}}],` +
+      `"failure_reason":"RECORD_TOO_LARGE","source_topic":${JSON.stringify(set.topic)},` +
+      `"kafka_partition":${set.partition},"kafka_offset":${offset},"received_at":${receivedAtText},` +
+      `"quarantined_at":"${iso(normalizedAtMs)}","schema_version":1}`,
+  );
+  const h = [...headers];
+  let replaced = false;
+  for (let i = 0; i < h.length; i += 2) {
+    if (sameBytes(h[i] as Bytes, 0, (h[i] as Bytes).length, H_OVERSIZE)) {
+      h[i + 1] = te.encode(what);
+      replaced = true;
+    }
+  }
+  if (!replaced) h.push(H_OVERSIZE, te.encode(what));
+  return [out, h];
+}
+
+export function transformRecordSetsJs(
+  sets: readonly FetchedRecordSet[],
+  opts: TransformOptions,
+  normalize: (batch: RawBatch, normalizedAtMs: number) => BatchResult,
+): TransformedFetch {
+  const maxRecords = checkTransformArgs(sets, opts);
+  const nSets = sets.length;
+  const nextOffsets = new BigInt64Array(nSets);
+  const consumed = new Uint32Array(nSets);
+  const pendingBatchBytes = new Uint32Array(nSets);
+  let skippedControl = 0;
+  let skippedAborted = 0;
+  let skippedBelow = 0;
+
+  // Decoded data records in call order, and the emission plan (record index j >= 0, or report -(k + 1)).
+  const values: Bytes[] = [];
+  const recOffset: number[] = [];
+  const recSet: number[] = [];
+  const recReceived: number[] = [];
+  const recCopied: (Bytes | null)[][] = [];
+  const reports: Report[] = [];
+  const plan: number[] = [];
+  let valueBytes = 0;
+  let full = false;
+
+  for (let si = 0; si < nSets; si++) {
+    const set = sets[si] as FetchedRecordSet;
+    const buf = set.records;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let next = Number(set.fetchOffset);
+    nextOffsets[si] = set.fetchOffset;
+    if (full) continue;
+    const aborted = [...set.abortedTransactions].sort((a, b) =>
+      a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+    );
+    let abortedAt = 0;
+    const abortedProducers = new Set<bigint>();
+    const report = (first: number, last: number, code: string, reason: string) => {
+      if (last < next) return; // wholly below the fetch offset: already consumed
+      const f = Math.max(first, next);
+      const l = Math.max(f, last);
+      plan.push(-(reports.length + 1));
+      reports.push({ set: si, first: f, last: l, code, reason });
+      next = l + 1;
+    };
+    let pos = 0;
+    while (pos < buf.length) {
+      if (values.length >= maxRecords) {
+        full = true;
+        break;
+      }
+      const rem = buf.length - pos;
+      if (rem < 12) break; // an incomplete batch at the end: the next fetch returns it whole
+      const baseOffsetBig = view.getBigInt64(pos);
+      const batchLength = view.getInt32(pos + 8);
+      const baseOk = baseOffsetBig >= 0n && baseOffsetBig <= MAX_SAFE;
+      const base = baseOk ? Number(baseOffsetBig) : -1;
+      if (batchLength < 5) {
+        // Cannot even reach the magic byte: the rest of this set cannot be framed.
+        report(next, next, BATCH_REPORT_CODES.corrupt, `batch length ${batchLength} is invalid`);
+        break;
+      }
+      const total = 12 + batchLength;
+      if (total > rem) {
+        pendingBatchBytes[si] = Math.min(total, 0xffffffff);
+        break;
+      }
+      const start = pos;
+      pos += total;
+      const magic = view.getInt8(start + 16);
+      if (magic !== 2) {
+        report(base, base, BATCH_REPORT_CODES.magic, `record format magic ${magic} is not supported (only 2)`);
+        continue;
+      }
+      if (total < RECORD_BATCH_HEADER_BYTES) {
+        report(base, base, BATCH_REPORT_CODES.corrupt, 'the batch is shorter than its 61-byte header');
+        continue;
+      }
+      const lod = view.getInt32(start + 23);
+      const crc = view.getUint32(start + 17);
+      if (crc32c(buf, start + 21, start + total) !== crc) {
+        let last = lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && baseOk ? base + lod : base;
+        // Never let an untrusted range swallow the next batch in this fetch.
+        if (pos + 8 <= buf.length) {
+          const nb = view.getBigInt64(pos);
+          if (nb > baseOffsetBig && nb <= MAX_SAFE) last = Math.min(last, Number(nb) - 1);
+        }
+        report(base, last, BATCH_REPORT_CODES.corrupt, 'CRC-32C mismatch');
+        continue;
+      }
+      if (!baseOk || lod < 0 || base + lod > Number.MAX_SAFE_INTEGER) {
+        report(next, next, BATCH_REPORT_CODES.corrupt, 'batch offsets are out of range');
+        continue;
+      }
+      const lastOffset = base + lod;
+      const attributes = view.getInt16(start + 21);
+      const codec = attributes & 7;
+      const logAppendTime = (attributes & 8) !== 0;
+      const transactional = (attributes & 16) !== 0;
+      const control = (attributes & 32) !== 0;
+      const producerId = view.getBigInt64(start + 43);
+      const count = view.getInt32(start + 57);
+      const below = lastOffset < next;
+      const headerCount = Math.max(0, count);
+
+      // Records region (decompressed when needed); undefined with a report reason when it cannot be had.
+      const region = (): [Bytes, number, number] | [string, string] => {
+        const s = start + RECORD_BATCH_HEADER_BYTES;
+        const e = start + total;
+        if (e - s > TRANSFORM_LIMITS.maxBatchRecordsBytes) {
+          return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
+        }
+        if (codec === 0) return [buf, s, e];
+        if (codec !== 1) {
+          const name = COMPRESSION_NAMES[codec] ?? 'unknown';
+          return [BATCH_REPORT_CODES.compression, `compression codec ${name} (${codec}) is not supported`];
+        }
+        try {
+          const out = gunzipSync(buf.subarray(s, e), { maxOutputLength: TRANSFORM_LIMITS.maxBatchRecordsBytes });
+          return [out, 0, out.length];
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+            return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
+          }
+          return [BATCH_REPORT_CODES.corrupt, 'the gzip data is corrupt'];
+        }
+      };
+
+      // Kafka's read_committed rule (the Java consumer's): aborted transactions up to this batch's last offset
+      // mark their producers; an ABORT marker ends that; a transactional batch of a marked producer is dropped.
+      if (producerId >= 0n) {
+        while (abortedAt < aborted.length && (aborted[abortedAt]?.firstOffset as bigint) <= BigInt(lastOffset)) {
+          abortedProducers.add((aborted[abortedAt] as { producerId: bigint }).producerId);
+          abortedAt++;
+        }
+        if (control) {
+          const r = region();
+          const recs =
+            typeof r[0] === 'string'
+              ? undefined
+              : decodeRecords(r[0], r[1] as number, r[2] as number, count, base, lod, 0n, undefined);
+          // The marker type is the first record's key: int16 version, int16 type (0 = ABORT).
+          const firstKey =
+            recs !== undefined && recs.length > 0 ? controlKey(r[0] as Bytes, r[1] as number) : undefined;
+          if (recs === undefined || (recs.length > 0 && firstKey === undefined)) {
+            if (!below) {
+              const why = typeof r[0] === 'string' ? (r[1] as string) : 'a control record cannot be read';
+              report(base, lastOffset, typeof r[0] === 'string' ? r[0] : BATCH_REPORT_CODES.corrupt, why);
+            }
+            continue;
+          }
+          if (firstKey === 0) abortedProducers.delete(producerId);
+        } else if (transactional && abortedProducers.has(producerId)) {
+          if (!below) {
+            skippedAborted += headerCount;
+            next = lastOffset + 1;
+          }
+          continue;
+        }
+      }
+      if (control) {
+        if (!below) {
+          skippedControl += headerCount;
+          next = lastOffset + 1;
+        }
+        continue;
+      }
+      if (below) {
+        skippedBelow += headerCount;
+        continue;
+      }
+      const r = region();
+      if (typeof r[0] === 'string') {
+        report(base, lastOffset, r[0], r[1] as string);
+        continue;
+      }
+      const [data, rs, re] = r as [Bytes, number, number];
+      const baseTimestamp = view.getBigInt64(start + 27);
+      const maxTimestamp = view.getBigInt64(start + 35);
+      const recs = decodeRecords(
+        data,
+        rs,
+        re,
+        count,
+        base,
+        lod,
+        baseTimestamp,
+        logAppendTime ? Number(maxTimestamp) : undefined,
+      );
+      if (recs === undefined) {
+        report(base, lastOffset, BATCH_REPORT_CODES.corrupt, 'a record cannot be read');
+        continue;
+      }
+      let stopped = false;
+      for (const rec of recs) {
+        if (rec.offset < next) {
+          skippedBelow++;
+          continue;
+        }
+        const len = rec.valueEnd - rec.valueStart;
+        if (values.length > 0 && (values.length >= maxRecords || valueBytes + len > TRANSFORM_LIMITS.maxValueBytes)) {
+          stopped = true;
+          break;
+        }
+        plan.push(values.length);
+        values.push(data.subarray(rec.valueStart, rec.valueEnd));
+        valueBytes += len;
+        recOffset.push(rec.offset);
+        recSet.push(si);
+        recReceived.push(receivedAt(rec));
+        recCopied.push(rec.copied);
+        consumed[si] = (consumed[si] as number) + 1;
+        next = rec.offset + 1;
+      }
+      if (stopped) {
+        full = true;
+        break;
+      }
+      next = Math.max(next, lastOffset + 1);
+    }
+    nextOffsets[si] = BigInt(next);
+  }
+
+  // One normalizer call for the whole fetch.
+  const n = values.length;
+  const data = Buffer.allocUnsafe(valueBytes);
+  const offsets = new Uint32Array(n);
+  const lengths = new Uint32Array(n);
+  const providers = new Uint8Array(n);
+  const topicIndex = new Uint16Array(n);
+  const partitions = new Int32Array(n);
+  const kafkaOffsets = new Float64Array(n);
+  const receivedAtMs = Float64Array.from(recReceived);
+  const topics: string[] = [];
+  const topicIds = new Map<string, number>();
+  let at = 0;
+  for (let j = 0; j < n; j++) {
+    const v = values[j] as Bytes;
+    data.set(v, at);
+    offsets[j] = at;
+    lengths[j] = v.length;
+    at += v.length;
+    const set = sets[recSet[j] as number] as FetchedRecordSet;
+    providers[j] = set.provider;
+    let t = topicIds.get(set.topic);
+    if (t === undefined) {
+      t = topics.length;
+      topics.push(set.topic);
+      topicIds.set(set.topic, t);
+    }
+    topicIndex[j] = t;
+    partitions[j] = set.partition;
+    kafkaOffsets[j] = recOffset[j] as number;
+  }
+  check(n <= LIMITS.maxBatchMessages, 'internal: too many records for one normalizer call');
+  const out = normalize(
+    { data, offsets, lengths, providers, topics, topicIndex, partitions, kafkaOffsets, receivedAtMs },
+    opts.normalizedAtMs,
+  );
+
+  const normWriters = new Map<number, PartitionWriter>();
+  const dlqWriters = new Map<number, PartitionWriter>();
+  const writer = (m: Map<number, PartitionWriter>, p: number) => {
+    let w = m.get(p);
+    if (!w) {
+      w = new PartitionWriter(p);
+      m.set(p, w);
+    }
+    return w;
+  };
+  let oversize = 0;
+  const emitDlq = (key: Bytes | null, value: Bytes, headers: Bytes[], set: FetchedRecordSet, offset: number) => {
+    let v = value;
+    let h = headers;
+    if (outputBytes(key, v, h) > opts.maxRecordBytes) {
+      [v, h] = oversizeReplacement(v, h, 'validation DLQ record', set, offset, opts.normalizedAtMs);
+      oversize++;
+    }
+    const p = key === null ? set.partition % opts.dlqPartitions : partitionForKey(key, opts.dlqPartitions);
+    writeRecord(writer(dlqWriters, p), key, v, h);
+  };
+  const ev = out.events;
+  const dl = out.dlq;
+  let ei = 0;
+  let di = 0;
+  const sub = (b: Bytes, o: number, l: number) => b.subarray(o, o + l);
+  const setHeaders = sets.map((s) => [H_TOPIC, te.encode(s.topic), H_PARTITION, te.encode(String(s.partition))]);
+  for (const item of plan) {
+    if (item < 0) {
+      const r = reports[-item - 1] as Report;
+      const set = sets[r.set] as FetchedRecordSet;
+      const headers = [
+        H_TOPIC,
+        te.encode(set.topic),
+        H_PARTITION,
+        te.encode(String(set.partition)),
+        H_OFFSET,
+        te.encode(String(r.first)),
+        H_OUTPUT,
+        te.encode('0/1'),
+        H_LAST_OFFSET,
+        te.encode(String(r.last)),
+      ];
+      writeRecord(
+        writer(dlqWriters, set.partition % opts.dlqPartitions),
+        null,
+        reportValue(r, set, opts.normalizedAtMs),
+        headers,
+      );
+      continue;
+    }
+    const j = item;
+    const set = sets[recSet[j] as number] as FetchedRecordSet;
+    const offset = recOffset[j] as number;
+    let dEnd = di;
+    while (dEnd < dl.sourceIndex.length && dl.sourceIndex[dEnd] === j) dEnd++;
+    let eEnd = ei;
+    while (eEnd < ev.sourceIndex.length && ev.sourceIndex[eEnd] === j) eEnd++;
+    const total = dEnd - di + (eEnd - ei);
+    // The normalizer answers every input with at least one record; anything else is a bug, not data.
+    check(total > 0, `internal: the normalizer produced no output for ${set.topic}/${set.partition}@${offset}`);
+    const common = [...(setHeaders[recSet[j] as number] as Bytes[]), H_OFFSET, te.encode(String(offset)), H_OUTPUT];
+    const copied = recCopied[j] as (Bytes | null)[];
+    let ordinal = 0;
+    const headersFor = () => {
+      const h = [...common, te.encode(`${ordinal}/${total}`)];
+      ordinal++;
+      for (let c = 0; c < 3; c++) {
+        const v = copied[c];
+        if (v) h.push(COPIED[c] as Bytes, v);
+      }
+      return h;
+    };
+    for (; di < dEnd; di++) {
+      const kl = dl.keyLengths[di] as number;
+      const key = kl === 0 ? null : sub(dl.keys, dl.keyOffsets[di] as number, kl);
+      emitDlq(key, sub(dl.data, dl.offsets[di] as number, dl.lengths[di] as number), headersFor(), set, offset);
+    }
+    for (; ei < eEnd; ei++) {
+      const key = sub(ev.keys, ev.keyOffsets[ei] as number, ev.keyLengths[ei] as number);
+      const value = sub(ev.data, ev.offsets[ei] as number, ev.lengths[ei] as number);
+      const headers = headersFor();
+      if (outputBytes(key, value, headers) > opts.maxRecordBytes) {
+        const [v, h] = oversizeReplacement(value, headers, 'normalized event', set, offset, opts.normalizedAtMs);
+        oversize++;
+        emitDlq(key, v, h, set, offset);
+      } else {
+        writeRecord(writer(normWriters, partitionForKey(key, opts.normalizedPartitions)), key, value, headers);
+      }
+    }
+  }
+
+  const finish = (m: Map<number, PartitionWriter>): OutputPartition[] =>
+    [...m.values()]
+      .sort((a, b) => a.partition - b.partition)
+      .map((w) => ({
+        partition: w.partition,
+        records: w.buf.subarray(0, w.len),
+        count: w.count,
+        firstTimestampMs: opts.normalizedAtMs,
+        maxTimestampMs: opts.normalizedAtMs,
+      }));
+  const normalized = finish(normWriters);
+  const dlq = finish(dlqWriters);
+  const sum = (ps: OutputPartition[]) => ps.reduce((s, p) => s + p.count, 0);
+  return {
+    normalized,
+    dlq,
+    nextOffsets,
+    consumed,
+    pendingBatchBytes,
+    receivedAtMs,
+    counters: {
+      records: n,
+      normalized: sum(normalized),
+      dlq: sum(dlq),
+      skippedControl,
+      skippedAborted,
+      skippedBelowFetchOffset: skippedBelow,
+      oversizeReplaced: oversize,
+      batchReports: reports.length,
+    },
+  };
+}
+
+/** The control type (int16 after the int16 version) of the first record's key, or undefined when unreadable. */
+function controlKey(region: Bytes, at: number): number | undefined {
+  const c = new Cursor(region, at, region.length);
+  const len = c.varint();
+  if (c.bad || len < 0) return undefined;
+  c.end = Math.min(region.length, c.at + len);
+  c.at++;
+  c.varlong();
+  c.varint();
+  const key = c.bytes();
+  if (c.bad || key === null || key[1] - key[0] < 4) return undefined;
+  return ((region[key[0] + 2] as number) << 8) | (region[key[0] + 3] as number);
+}
