@@ -328,6 +328,18 @@ export class KafkaCluster {
     return t && Date.now() - t.fetchedAtMs <= this.opts.metadataMaxAgeMs ? t : undefined;
   }
 
+  /** Some broker's node id (one with an open connection if any), for requests any broker can answer. */
+  async anyNode(): Promise<number> {
+    if (this.brokersById.size === 0) await this.refresh();
+    for (const key of this.connections.keys()) {
+      const nodeId = Number(key.split('/')[0]);
+      if (this.connections.get(key)?.usable && this.brokersById.has(nodeId)) return nodeId;
+    }
+    const first = this.brokersById.keys().next();
+    if (first.done) throw new Error('Kafka metadata named no brokers');
+    return first.value;
+  }
+
   /** Partition count of `topic` (fetching its metadata when not cached). Unknown topic: KafkaProtocolError 3. */
   async partitionCount(topic: string): Promise<number> {
     let t = this.cachedTopic(topic);

@@ -3,7 +3,18 @@
  * the broker list, unique names per run, and topic creation through kafkajs's admin (an independent client).
  */
 
+import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaCluster } from '../src/cluster.ts';
+import {
+  decodeJoinGroupResponse,
+  decodeSyncGroupResponse,
+  encodeAssignment,
+  encodeJoinGroupRequest,
+  encodeSubscription,
+  encodeSyncGroupRequest,
+  ROUND_ROBIN,
+} from '../src/group.ts';
 
 export const BROKERS: readonly string[] = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
@@ -29,4 +40,164 @@ export async function createTopics(topics: readonly { topic: string; partitions:
   } finally {
     await admin.disconnect();
   }
+}
+
+export interface TestRecord {
+  readonly key: string | null;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+interface KafkajsEncoder {
+  buffer: Buffer;
+}
+const kafkajsRecord = createRequire(import.meta.url)('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: {
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}) => KafkajsEncoder;
+
+/**
+ * A RecordBatch v2 records section (what core-native's transformRecordSets returns) encoded by kafkajs's own Record
+ * encoder, so the producer under test is checked against an independent encoding.
+ */
+export function recordsSection(
+  records: readonly TestRecord[],
+  timestampMs = Date.now(),
+): { records: Buffer; count: number; firstTimestampMs: number; maxTimestampMs: number } {
+  const parts = records.map(
+    (r, i) =>
+      kafkajsRecord({
+        offsetDelta: i,
+        timestampDelta: 0,
+        key: r.key === null ? null : Buffer.from(r.key),
+        value: Buffer.from(r.value),
+        headers: { ...r.headers },
+      }).buffer,
+  );
+  return {
+    records: Buffer.concat(parts),
+    count: records.length,
+    firstTimestampMs: timestampMs,
+    maxTimestampMs: timestampMs,
+  };
+}
+
+export interface ReadRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Reads `topics` from the beginning with a kafkajs consumer (read_committed unless told otherwise) until `stop`
+ * says so or `timeoutMs` passes, then `settleMs` longer (so a duplicate would show up), and returns every record.
+ */
+export async function readTopics(
+  topics: readonly string[],
+  stop: (records: readonly ReadRecord[]) => boolean,
+  opts: { readUncommitted?: boolean; timeoutMs?: number; settleMs?: number } = {},
+): Promise<ReadRecord[]> {
+  const consumer = kafkajs().consumer({
+    groupId: unique('kw-reader'),
+    readUncommitted: opts.readUncommitted ?? false,
+    maxWaitTimeInMs: 100,
+  });
+  const out: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        out.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key === null ? null : message.key.toString(),
+          value: message.value?.toString() ?? '',
+          headers,
+        });
+        if (stop(out)) done();
+      },
+    });
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, opts.timeoutMs ?? 20_000));
+    await Promise.race([finished, timeout]);
+    await new Promise((resolve) => setTimeout(resolve, opts.settleMs ?? 500));
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Committed offsets of a group (kafkajs admin), as `topic/partition -> offset` ('-1' when none). */
+export async function committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, string>> {
+  const admin = kafkajs().admin();
+  await admin.connect();
+  try {
+    const res = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    const out = new Map<string, string>();
+    for (const t of res) for (const p of t.partitions) out.set(`${t.topic}/${p.partition}`, p.offset);
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Joins (or rejoins) `groupId` as its only member with the consumer-side encoders and returns the membership: a real
+ * generation for TxnOffsetCommit's fence. Rejoining with the returned member id starts the next generation.
+ */
+export async function joinAsOnlyMember(
+  cluster: KafkaCluster,
+  groupId: string,
+  topics: readonly string[],
+  memberId = '',
+): Promise<{ generationId: number; memberId: string }> {
+  const node = await cluster.coordinator('group', groupId);
+  const join = (member: string) =>
+    cluster.send(
+      node,
+      (id) =>
+        encodeJoinGroupRequest(id, cluster.clientId, {
+          groupId,
+          sessionTimeoutMs: 30_000,
+          rebalanceTimeoutMs: 10_000,
+          memberId: member,
+          groupInstanceId: null,
+          protocols: [{ name: ROUND_ROBIN, metadata: encodeSubscription(topics) }],
+        }),
+      decodeJoinGroupResponse,
+      'group',
+    );
+  let res = await join(memberId);
+  if (res.errorCode === 79) res = await join(res.memberId); // MEMBER_ID_REQUIRED: the first join only hands out an id
+  if (res.errorCode !== 0) throw new Error(`JoinGroup failed with code ${res.errorCode}`);
+  const joined = res;
+  const assignment = encodeAssignment(new Map(topics.map((t) => [t, [0]])));
+  const sync = await cluster.send(
+    node,
+    (id) =>
+      encodeSyncGroupRequest(id, cluster.clientId, {
+        groupId,
+        generationId: joined.generationId,
+        memberId: joined.memberId,
+        groupInstanceId: null,
+        assignments: [{ memberId: joined.memberId, assignment }],
+      }),
+    decodeSyncGroupResponse,
+    'group',
+  );
+  if (sync.errorCode !== 0) throw new Error(`SyncGroup failed with code ${sync.errorCode}`);
+  return { generationId: joined.generationId, memberId: joined.memberId };
 }

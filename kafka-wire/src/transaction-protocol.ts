@@ -1,0 +1,431 @@
+/**
+ * Encoders and decoders (pure, no I/O) for the producer side of Kafka transactions: InitProducerId v1 with a
+ * transactional id, AddPartitionsToTxn v2, AddOffsetsToTxn v2, EndTxn v2, TxnOffsetCommit v3 (the first version
+ * carrying the consumer's generation id, member id and group instance id, KIP-447; flexible encoding), and Produce v7
+ * with one RecordBatch v2 per partition built around an OPAQUE records section (the bytes core-native's
+ * transformRecordSets returns: varint-framed records with offsetDelta 0..count-1): only the 61-byte batch header and
+ * its CRC-32C are written here. Versions are the newest non-flexible ones the 4.1 broker still accepts (it keeps
+ * InitProducerId 0-5, AddPartitionsToTxn 0-5, AddOffsetsToTxn 0-4, EndTxn 0-5, TxnOffsetCommit 0-5, Produce 0-13),
+ * except TxnOffsetCommit, where the group fence needs v3. Reference: https://kafka.apache.org/protocol.
+ */
+
+import { RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { crc32c as crc32cTs } from './protocol.ts';
+
+export const TXN_APIS = {
+  produce: { key: 0, version: 7 },
+  initProducerId: { key: 22, version: 1 },
+  addPartitionsToTxn: { key: 24, version: 2 },
+  addOffsetsToTxn: { key: 25, version: 2 },
+  endTxn: { key: 26, version: 2 },
+  txnOffsetCommit: { key: 28, version: 3 },
+} as const;
+
+/** CRC-32C of a whole byte range (core-native's `crc32c` has this shape; the default is protocol.ts's). */
+export type Crc32c = (bytes: Uint8Array) => number;
+export const defaultCrc32c: Crc32c = (bytes) => crc32cTs(bytes);
+
+export interface ProducerIdAndEpoch {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Groups (topic, partition) pairs by topic, keeping first-seen order (each topic appears once in a request). */
+export function groupByTopic<T extends TopicPartition>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const it of items) {
+    const list = out.get(it.topic);
+    if (list) list.push(it);
+    else out.set(it.topic, [it]);
+  }
+  return out;
+}
+
+// ---------- InitProducerId v1 ----------
+
+export function encodeInitProducerIdTxnRequest(
+  correlationId: number,
+  clientId: Buffer,
+  transactionalId: string | null,
+  transactionTimeoutMs: number,
+): Buffer {
+  return new RequestWriter(64 + (transactionalId?.length ?? 0) * 3)
+    .header(TXN_APIS.initProducerId.key, TXN_APIS.initProducerId.version, correlationId, clientId, false)
+    .string(transactionalId)
+    .int32(transactionTimeoutMs)
+    .finish();
+}
+
+export interface InitProducerIdResult extends ProducerIdAndEpoch {
+  readonly errorCode: number;
+}
+
+export function decodeInitProducerIdTxnResponse(body: Buffer): InitProducerIdResult {
+  const r = new ResponseReader(body);
+  r.int32(); // throttle_time_ms
+  const errorCode = r.int16();
+  const producerId = r.int64();
+  const producerEpoch = r.int16();
+  return { errorCode, producerId, producerEpoch };
+}
+
+// ---------- AddPartitionsToTxn v2 ----------
+
+export interface TxnRequestBase extends ProducerIdAndEpoch {
+  readonly transactionalId: string;
+}
+
+export function encodeAddPartitionsToTxnRequest(
+  correlationId: number,
+  clientId: Buffer,
+  txn: TxnRequestBase,
+  partitions: readonly TopicPartition[],
+): Buffer {
+  const w = new RequestWriter(128 + partitions.length * 8)
+    .header(TXN_APIS.addPartitionsToTxn.key, TXN_APIS.addPartitionsToTxn.version, correlationId, clientId, false)
+    .string(txn.transactionalId)
+    .int64(txn.producerId)
+    .int16(txn.producerEpoch);
+  w.array([...groupByTopic(partitions)], ([topic, list]) => {
+    w.string(topic).array(list, (p) => {
+      w.int32(p.partition);
+    });
+  });
+  return w.finish();
+}
+
+/** Per-partition error codes of a response (every partition the request named). */
+export interface PartitionError extends TopicPartition {
+  readonly errorCode: number;
+}
+
+export function decodeAddPartitionsToTxnResponse(body: Buffer): PartitionError[] {
+  const r = new ResponseReader(body);
+  r.int32(); // throttle_time_ms
+  const out: PartitionError[] = [];
+  r.array(() => {
+    const topic = r.string() ?? '';
+    r.array(() => {
+      const partition = r.int32();
+      const errorCode = r.int16();
+      out.push({ topic, partition, errorCode });
+    });
+  });
+  return out;
+}
+
+// ---------- AddOffsetsToTxn v2 and EndTxn v2 ----------
+
+export function encodeAddOffsetsToTxnRequest(
+  correlationId: number,
+  clientId: Buffer,
+  txn: TxnRequestBase,
+  groupId: string,
+): Buffer {
+  return new RequestWriter(128)
+    .header(TXN_APIS.addOffsetsToTxn.key, TXN_APIS.addOffsetsToTxn.version, correlationId, clientId, false)
+    .string(txn.transactionalId)
+    .int64(txn.producerId)
+    .int16(txn.producerEpoch)
+    .string(groupId)
+    .finish();
+}
+
+export function encodeEndTxnRequest(
+  correlationId: number,
+  clientId: Buffer,
+  txn: TxnRequestBase,
+  commit: boolean,
+): Buffer {
+  return new RequestWriter(96)
+    .header(TXN_APIS.endTxn.key, TXN_APIS.endTxn.version, correlationId, clientId, false)
+    .string(txn.transactionalId)
+    .int64(txn.producerId)
+    .int16(txn.producerEpoch)
+    .bool(commit)
+    .finish();
+}
+
+/** AddOffsetsToTxn and EndTxn answer the same way: throttle time and one error code. */
+export function decodeErrorCodeResponse(body: Buffer): number {
+  const r = new ResponseReader(body);
+  r.int32(); // throttle_time_ms
+  return r.int16();
+}
+
+// ---------- TxnOffsetCommit v3 (flexible) ----------
+
+export interface TxnOffsetCommitPartition extends TopicPartition {
+  /** The next offset to consume (the last processed offset + 1), as the consumer commits it. */
+  readonly offset: bigint;
+  /** Leader epoch of the last consumed record when known, else -1. */
+  readonly leaderEpoch?: number;
+  readonly metadata?: string | null;
+}
+
+export interface TxnOffsetCommitRequest extends TxnRequestBase {
+  readonly groupId: string;
+  readonly generationId: number;
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly partitions: readonly TxnOffsetCommitPartition[];
+}
+
+export function encodeTxnOffsetCommitRequest(
+  correlationId: number,
+  clientId: Buffer,
+  req: TxnOffsetCommitRequest,
+): Buffer {
+  const w = new RequestWriter(256 + req.partitions.length * 24)
+    .header(TXN_APIS.txnOffsetCommit.key, TXN_APIS.txnOffsetCommit.version, correlationId, clientId, true)
+    .compactString(req.transactionalId)
+    .compactString(req.groupId)
+    .int64(req.producerId)
+    .int16(req.producerEpoch)
+    .int32(req.generationId)
+    .compactString(req.memberId)
+    .compactString(req.groupInstanceId);
+  w.compactArray([...groupByTopic(req.partitions)], ([topic, list]) => {
+    w.compactString(topic);
+    w.compactArray(list, (p) => {
+      w.int32(p.partition)
+        .int64(p.offset)
+        .int32(p.leaderEpoch ?? -1)
+        .compactString(p.metadata ?? null)
+        .tags();
+    });
+    w.tags();
+  });
+  return w.tags().finish();
+}
+
+export function decodeTxnOffsetCommitResponse(body: Buffer): PartitionError[] {
+  const r = new ResponseReader(body);
+  r.tags(); // response header v1
+  r.int32(); // throttle_time_ms
+  const out: PartitionError[] = [];
+  r.compactArray(() => {
+    const topic = r.compactString() ?? '';
+    r.compactArray(() => {
+      const partition = r.int32();
+      const errorCode = r.int16();
+      r.tags();
+      out.push({ topic, partition, errorCode });
+    });
+    r.tags();
+  });
+  r.tags();
+  return out;
+}
+
+// ---------- Produce v7 around opaque records sections ----------
+
+/** One partition's records as core-native returns them, with the producer's sequence number for this batch. */
+export interface OpaqueBatch extends TopicPartition {
+  /** The records section of a RecordBatch v2: `count` varint-framed records, offsetDelta 0..count-1. */
+  readonly records: Uint8Array;
+  readonly count: number;
+  /** The batch's base timestamp (records' timestampDelta is relative to it) and its largest record timestamp. */
+  readonly firstTimestampMs: number;
+  readonly maxTimestampMs: number;
+  readonly baseSequence: number;
+}
+
+export interface ProduceHeader extends ProducerIdAndEpoch {
+  /** Set for transactional batches (attributes bit 4), null for idempotent ones. */
+  readonly transactionalId: string | null;
+  readonly acks: number;
+  readonly timeoutMs: number;
+}
+
+// baseOffset(8) batchLength(4) leaderEpoch(4) magic(1) crc(4) attributes(2) lastOffsetDelta(4) baseTimestamp(8)
+// maxTimestamp(8) producerId(8) producerEpoch(2) baseSequence(4) count(4)
+export const BATCH_HEADER_BYTES = 61;
+const CRC_START = 21; // the CRC covers attributes onwards
+const TRANSACTIONAL_ATTRIBUTE = 0x10;
+
+/** Bytes one batch adds to a Produce request (partition index, records length, header, records). */
+export const batchRequestBytes = (b: { records: Uint8Array }): number => 4 + 4 + BATCH_HEADER_BYTES + b.records.length;
+
+/** Bytes of the Produce request before its topics (size, header, transactional id, acks, timeout, topic count). */
+export const produceRequestOverhead = (clientId: Buffer, transactionalId: string | null): number =>
+  4 + 10 + clientId.length + 2 + (transactionalId === null ? 0 : Buffer.byteLength(transactionalId)) + 2 + 4 + 4;
+
+/**
+ * Produce v7 with one RecordBatch v2 per partition (at most one batch per partition: Kafka refuses more from v3 on).
+ * The records sections are copied in as they are; the header, its lengths and the CRC-32C are written around them.
+ */
+export function encodeOpaqueProduceRequest(
+  correlationId: number,
+  clientId: Buffer,
+  head: ProduceHeader,
+  batches: readonly OpaqueBatch[],
+  crc32c: Crc32c = defaultCrc32c,
+): Buffer {
+  const byTopic = groupByTopic(batches);
+  const names = new Map<string, Buffer>();
+  let total = produceRequestOverhead(clientId, head.transactionalId);
+  for (const [topic, list] of byTopic) {
+    const name = Buffer.from(topic, 'utf8');
+    names.set(topic, name);
+    total += 2 + name.length + 4;
+    const seen = new Set<number>();
+    for (const b of list) {
+      if (seen.has(b.partition)) throw new Error(`two batches for ${topic}/${b.partition} in one Produce request`);
+      seen.add(b.partition);
+      if (!Number.isInteger(b.count) || b.count < 1)
+        throw new RangeError(`batch for ${topic}/${b.partition} has no records`);
+      total += batchRequestBytes(b);
+    }
+  }
+  const buf = Buffer.allocUnsafe(total);
+  let at = 4;
+  at = buf.writeInt16BE(TXN_APIS.produce.key, at);
+  at = buf.writeInt16BE(TXN_APIS.produce.version, at);
+  at = buf.writeInt32BE(correlationId, at);
+  at = buf.writeInt16BE(clientId.length, at);
+  at += clientId.copy(buf, at);
+  if (head.transactionalId === null) at = buf.writeInt16BE(-1, at);
+  else {
+    const n = Buffer.byteLength(head.transactionalId);
+    at = buf.writeInt16BE(n, at);
+    at += buf.write(head.transactionalId, at, n, 'utf8');
+  }
+  at = buf.writeInt16BE(head.acks, at);
+  at = buf.writeInt32BE(head.timeoutMs, at);
+  at = buf.writeInt32BE(byTopic.size, at);
+  const attributes = head.transactionalId === null ? 0 : TRANSACTIONAL_ATTRIBUTE;
+  for (const [topic, list] of byTopic) {
+    const name = names.get(topic) as Buffer;
+    at = buf.writeInt16BE(name.length, at);
+    at += name.copy(buf, at);
+    at = buf.writeInt32BE(list.length, at);
+    for (const b of list) {
+      at = buf.writeInt32BE(b.partition, at);
+      const batchBytes = BATCH_HEADER_BYTES + b.records.length;
+      at = buf.writeInt32BE(batchBytes, at);
+      const start = at;
+      buf.writeBigInt64BE(0n, start); // baseOffset: the broker assigns offsets
+      buf.writeInt32BE(batchBytes - 12, start + 8); // batchLength: after baseOffset and itself
+      buf.writeInt32BE(-1, start + 12); // partitionLeaderEpoch: set by the broker
+      buf[start + 16] = 2; // magic
+      buf.writeInt16BE(attributes, start + 21); // no compression, create time, transactional bit, not control
+      buf.writeInt32BE(b.count - 1, start + 23); // lastOffsetDelta
+      buf.writeBigInt64BE(BigInt(b.firstTimestampMs), start + 27);
+      buf.writeBigInt64BE(BigInt(b.maxTimestampMs), start + 35);
+      buf.writeBigInt64BE(head.producerId, start + 43);
+      buf.writeInt16BE(head.producerEpoch, start + 51);
+      buf.writeInt32BE(b.baseSequence, start + 53);
+      buf.writeInt32BE(b.count, start + 57);
+      buf.set(b.records, start + BATCH_HEADER_BYTES);
+      at = start + batchBytes;
+      buf.writeUInt32BE(crc32c(buf.subarray(start + CRC_START, at)), start + 17);
+    }
+  }
+  if (at !== total) throw new Error(`produce request encoded ${at} bytes, sized ${total}`);
+  buf.writeInt32BE(total - 4, 0);
+  return buf;
+}
+
+// ---------- splitting a records section that is too large for one batch ----------
+
+const readUvarint = (b: Uint8Array, at: number): [value: number, next: number] => {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 5; i++) {
+    const byte = b[at + i];
+    if (byte === undefined) throw new Error('records section truncated inside a varint');
+    v += (byte & 0x7f) * mul;
+    if (byte < 0x80) return [v, at + i + 1];
+    mul *= 128;
+  }
+  throw new Error('records section has a varint longer than 5 bytes');
+};
+const skipVarlong = (b: Uint8Array, at: number): number => {
+  for (let i = 0; i < 10; i++) {
+    const byte = b[at + i];
+    if (byte === undefined) throw new Error('records section truncated inside a varint');
+    if (byte < 0x80) return at + i + 1;
+  }
+  throw new Error('records section has a varlong longer than 10 bytes');
+};
+const zigzagDecode = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+const zigzagEncode = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
+const uvarintSize = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
+function writeUvarint(buf: Buffer, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+export interface RecordsPiece {
+  readonly records: Uint8Array;
+  readonly count: number;
+}
+
+/**
+ * Splits a records section into pieces of at most `maxPieceBytes` (records never split; a single larger record is an
+ * error), renumbering each piece's offsetDeltas from 0 (the broker requires 0..count-1 inside a batch). Timestamps
+ * stay relative to the same base, so each piece keeps the original firstTimestampMs. Used only when one partition's
+ * output is too large for one batch; the common path sends the section untouched.
+ */
+export function splitRecords(records: Uint8Array, count: number, maxPieceBytes: number): RecordsPiece[] {
+  // Pass 1: record boundaries and where each record's offsetDelta sits.
+  const starts: number[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const [length, bodyAt] = readUvarint(records, at);
+    const end = bodyAt + zigzagDecode(length);
+    if (end > records.length || end <= bodyAt) throw new Error(`records section: record ${i} overruns its bytes`);
+    starts.push(at);
+    at = end;
+  }
+  if (at !== records.length) throw new Error(`records section: ${records.length - at} bytes after ${count} records`);
+  starts.push(at);
+
+  const pieces: RecordsPiece[] = [];
+  let first = 0;
+  while (first < count) {
+    // Sized with the original bytes: a renumbered offsetDelta is never larger than the original (i - first <= i), so
+    // neither is its record.
+    let last = first;
+    let bytes = 0;
+    while (last < count) {
+      const recordBytes = (starts[last + 1] as number) - (starts[last] as number);
+      if (bytes + recordBytes > maxPieceBytes && last > first) break;
+      if (recordBytes > maxPieceBytes)
+        throw new RangeError(`record ${last} alone is larger than ${maxPieceBytes} bytes`);
+      bytes += recordBytes;
+      last++;
+    }
+    const out = Buffer.allocUnsafe(bytes);
+    let o = 0;
+    for (let i = first; i < last; i++) {
+      const s = starts[i] as number;
+      const e = starts[i + 1] as number;
+      const [, bodyAt] = readUvarint(records, s);
+      const tsAt = bodyAt + 1; // after attributes
+      const deltaAt = skipVarlong(records, tsAt);
+      const [, restAt] = readUvarint(records, deltaAt);
+      const newDelta = zigzagEncode(i - first);
+      const bodyLength = e - bodyAt - (restAt - deltaAt) + uvarintSize(newDelta);
+      o = writeUvarint(out, o, zigzagEncode(bodyLength));
+      out.set(records.subarray(bodyAt, deltaAt), o); // attributes and timestampDelta
+      o += deltaAt - bodyAt;
+      o = writeUvarint(out, o, newDelta);
+      out.set(records.subarray(restAt, e), o);
+      o += e - restAt;
+    }
+    pieces.push({ records: out.subarray(0, o), count: last - first });
+    first = last;
+  }
+  return pieces;
+}
