@@ -19,6 +19,13 @@ export declare class NativeCore {
    */
   normalizeBatch(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, providers: Uint8Array, topics: Array<string>, topicIndex: Uint16Array, partitions: Int32Array, kafkaOffsets: Float64Array, receivedAtMs: Float64Array, normalizedAtMs: number): Buffer
   /**
+   * Decodes, normalizes and encodes one fetch (README "transformRecordSets"). Set `i` is `records[i]` from
+   * `topics[i]` / `partitions[i]` (provider `providers[i]`), fetched at `fetchOffsets[i]`, with
+   * `abortedCounts[i]` aborted transactions taken in order from `aborted` (16 bytes each, little-endian i64
+   * producer id then i64 first offset). The result is one Buffer, layout in `TRANSFORM_HEADER_WORDS`'s doc.
+   */
+  transformRecordSets(topics: Array<string>, providers: Uint8Array, partitions: Int32Array, fetchOffsets: Float64Array, records: Array<Uint8Array>, abortedCounts: Uint32Array, aborted: Uint8Array, normalizedAtMs: number, normalizedPartitions: number, dlqPartitions: number, maxRecordBytes: number, maxRecords: number): Buffer
+  /**
    * Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
    * feature records `i` (JSON objects; length 0 = missing). Returns `rows × featureCount` floats
    * in the order of `featureSpec()`.
@@ -41,6 +48,9 @@ export declare function benchCrossingProbe(data: Uint8Array, offsets: Uint32Arra
  * validation, no output) and returns how many parsed. Not for production use.
  */
 export declare function benchParseOnly(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): number
+
+/** CRC-32C (Castagnoli) of `data`, as an unsigned 32-bit number. */
+export declare function crc32c(data: Uint8Array): number
 
 /** The versioned feature specification as canonical JSON (identical to the twin's). */
 export declare function featureSpecJson(): string

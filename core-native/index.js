@@ -773,10 +773,11 @@ if (
   }
 }
 
-const { NativeCore, benchCrossingProbe, benchParseOnly, featureSpecJson, limits } = nativeBinding
+const { NativeCore, benchCrossingProbe, benchParseOnly, crc32c, featureSpecJson, limits } = nativeBinding
 export { NativeCore }
 export { benchCrossingProbe }
 export { benchParseOnly }
+export { crc32c }
 export { featureSpecJson }
 export { limits }
 export const __napiBindingTarget = __napiLoadedBindingTarget

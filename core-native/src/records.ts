@@ -450,7 +450,8 @@ export function transformRecordSetsJs(
       const baseOffsetBig = view.getBigInt64(pos);
       const batchLength = view.getInt32(pos + 8);
       const baseOk = baseOffsetBig >= 0n && baseOffsetBig <= MAX_SAFE;
-      const base = baseOk ? Number(baseOffsetBig) : -1;
+      // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
+      const base = baseOk ? Number(baseOffsetBig) : next;
       if (batchLength < 5) {
         // Cannot even reach the magic byte: the rest of this set cannot be framed.
         report(next, next, BATCH_REPORT_CODES.corrupt, `batch length ${batchLength} is invalid`);
@@ -475,7 +476,10 @@ export function transformRecordSetsJs(
       const lod = view.getInt32(start + 23);
       const crc = view.getUint32(start + 17);
       if (crc32c(buf, start + 21, start + total) !== crc) {
-        let last = lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && baseOk ? base + lod : base;
+        let last =
+          baseOk && lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && base + lod <= Number.MAX_SAFE_INTEGER
+            ? base + lod
+            : base;
         // Never let an untrusted range swallow the next batch in this fetch.
         if (pos + 8 <= buf.length) {
           const nb = view.getBigInt64(pos);

@@ -204,7 +204,7 @@ export const TRANSFORM_LIMITS = {
   /** A batch whose records (decompressed) pass this is reported as RECORD_BATCH_TOO_LARGE. */
   maxBatchRecordsBytes: 64 << 20,
   maxAbortedTransactions: 100_000,
-  maxPartitions: 1_000_000,
+  maxPartitions: 100_000,
   minRecordBytes: 4096,
   maxRecordBytes: 1 << 30,
 } as const;

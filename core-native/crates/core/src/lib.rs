@@ -11,6 +11,7 @@ pub mod json;
 pub mod model;
 pub mod normalize;
 pub mod providers;
+pub mod records;
 pub mod rules;
 pub mod time;
 pub mod xml;

@@ -7,6 +7,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use pep_core::json::Bump;
 use pep_core::normalize::{self, BatchOutput, RawMessage};
+use pep_core::records::{self, AbortedTxn, FetchedSet, TransformOptions, TransformScratch};
 use pep_core::{features, AmountBounds, Source};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -73,6 +74,68 @@ fn pack(env: &Env, scratch: &mut Scratch) -> Result<Buffer> {
     BufferSlice::copy_from(env, &bytes[..])?.into_buffer(env)
 }
 
+/// Layout of the Buffer `transformRecordSets` returns (little-endian; `src/native.ts` reads it without copying):
+/// u32 header `[nSets, nRecords, nNormalizedParts, nDlqParts, normalizedBytes, dlqBytes, records, normalized, dlq,
+/// skippedControl, skippedAborted, skippedBelowFetchOffset, oversizeReplaced, batchReports, 0, 0]`, then i64
+/// next offsets (nSets), f64 receivedAtMs (nRecords), u32 consumed (nSets), u32 pendingBatchBytes (nSets), then per
+/// normalized and then per DLQ partition three u32 `[partition, count, byteLength]`, then the normalized
+/// partitions' record bytes, then the DLQ partitions'.
+pub const TRANSFORM_HEADER_WORDS: usize = 16;
+
+fn pack_transform(out: &records::TransformOutput, bytes: &mut Vec<u8>) {
+    bytes.clear();
+    let c = &out.counters;
+    let norm_bytes: usize = out.normalized.iter().map(|p| p.data.len()).sum();
+    let dlq_bytes: usize = out.dlq.iter().map(|p| p.data.len()).sum();
+    let header = [
+        out.next_offsets.len() as u32,
+        out.received_at_ms.len() as u32,
+        out.normalized.len() as u32,
+        out.dlq.len() as u32,
+        norm_bytes as u32,
+        dlq_bytes as u32,
+        c.records,
+        c.normalized,
+        c.dlq,
+        c.skipped_control,
+        c.skipped_aborted,
+        c.skipped_below_fetch_offset,
+        c.oversize_replaced,
+        c.batch_reports,
+        0,
+        0,
+    ];
+    bytes.reserve(
+        64 + norm_bytes + dlq_bytes + 16 * out.next_offsets.len() + 8 * out.received_at_ms.len(),
+    );
+    for v in header {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in &out.next_offsets {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in &out.received_at_ms {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in out.consumed.iter().chain(&out.pending_batch_bytes) {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for p in out.normalized.iter().chain(&out.dlq) {
+        for v in [p.partition, p.count, p.data.len() as u32] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    for p in out.normalized.iter().chain(&out.dlq) {
+        bytes.extend_from_slice(&p.data);
+    }
+}
+
+/// CRC-32C (Castagnoli) of `data`, as an unsigned 32-bit number.
+#[napi(js_name = "crc32c")]
+pub fn crc32c(data: &[u8]) -> u32 {
+    records::crc32c(data)
+}
+
 fn invalid(msg: String) -> Error {
     Error::new(Status::InvalidArg, msg)
 }
@@ -89,6 +152,8 @@ fn same_lengths((base, n): (&str, usize), others: &[(&str, usize)]) -> Result<()
 pub struct NativeCore {
     bounds: AmountBounds,
     scratch: RefCell<Scratch>,
+    transform: RefCell<TransformScratch>,
+    transform_bytes: RefCell<Vec<u8>>,
 }
 
 #[napi]
@@ -111,6 +176,8 @@ impl NativeCore {
         Ok(NativeCore {
             bounds,
             scratch: RefCell::default(),
+            transform: RefCell::default(),
+            transform_bytes: RefCell::default(),
         })
     }
 
@@ -185,6 +252,93 @@ impl NativeCore {
         normalize::normalize_batch_into(&msgs, normalized_at_ms, &self.bounds, out, arena)
             .map_err(|e| invalid(e.to_string()))?;
         pack(&env, &mut scratch)
+    }
+
+    /// Decodes, normalizes and encodes one fetch (README "transformRecordSets"). Set `i` is `records[i]` from
+    /// `topics[i]` / `partitions[i]` (provider `providers[i]`), fetched at `fetchOffsets[i]`, with
+    /// `abortedCounts[i]` aborted transactions taken in order from `aborted` (16 bytes each, little-endian i64
+    /// producer id then i64 first offset). The result is one Buffer, layout in `TRANSFORM_HEADER_WORDS`'s doc.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn transform_record_sets(
+        &self,
+        env: Env,
+        topics: Vec<String>,
+        providers: &[u8],
+        partitions: &[i32],
+        fetch_offsets: &[f64],
+        records: Vec<Uint8Array>,
+        aborted_counts: &[u32],
+        aborted: &[u8],
+        normalized_at_ms: f64,
+        normalized_partitions: u32,
+        dlq_partitions: u32,
+        max_record_bytes: u32,
+        max_records: u32,
+    ) -> Result<Buffer> {
+        let n = topics.len();
+        same_lengths(
+            ("topics", n),
+            &[
+                ("providers", providers.len()),
+                ("partitions", partitions.len()),
+                ("fetchOffsets", fetch_offsets.len()),
+                ("records", records.len()),
+                ("abortedCounts", aborted_counts.len()),
+            ],
+        )?;
+        let total_aborted: usize = aborted_counts.iter().map(|c| *c as usize).sum();
+        if aborted.len() != total_aborted * 16 {
+            return Err(invalid(format!(
+                "aborted has {} bytes, abortedCounts needs {}",
+                aborted.len(),
+                total_aborted * 16
+            )));
+        }
+        let mut sets = Vec::with_capacity(n);
+        let mut at = 0usize;
+        for i in 0..n {
+            let fo = fetch_offsets[i];
+            if !(fo.is_finite() && fo >= 0.0 && fo.fract() == 0.0 && fo <= 9_007_199_254_740_991.0)
+            {
+                return Err(invalid(format!(
+                    "sets[{i}].fetchOffset must be a bigint in 0..2^53-1"
+                )));
+            }
+            let mut txns = Vec::with_capacity(aborted_counts[i] as usize);
+            for _ in 0..aborted_counts[i] {
+                let e = &aborted[at..at + 16];
+                txns.push(AbortedTxn {
+                    producer_id: i64::from_le_bytes(e[..8].try_into().unwrap()),
+                    first_offset: i64::from_le_bytes(e[8..].try_into().unwrap()),
+                });
+                at += 16;
+            }
+            sets.push(FetchedSet {
+                topic: &topics[i],
+                provider: providers[i],
+                partition: partitions[i],
+                records: &records[i],
+                aborted: txns,
+                fetch_offset: fo as i64,
+            });
+        }
+        let opts = TransformOptions {
+            normalized_at_ms,
+            normalized_partitions,
+            dlq_partitions,
+            max_record_bytes,
+            max_records,
+        };
+        let mut scratch = self
+            .transform
+            .try_borrow_mut()
+            .map_err(|_| invalid("transformRecordSets is not reentrant".into()))?;
+        let out = records::transform_record_sets(&sets, &opts, &self.bounds, &mut scratch)
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut bytes = self.transform_bytes.borrow_mut();
+        pack_transform(&out, &mut bytes);
+        BufferSlice::copy_from(&env, &bytes[..])?.into_buffer(&env)
     }
 
     /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
