@@ -103,6 +103,11 @@ export interface ProducerOptions {
   readonly crc32c?: Crc32c;
   /** Connection lane for this producer's requests (see KafkaCluster). */
   readonly lane?: string;
+  /**
+   * true (default): AddPartitionsToTxn and AddOffsetsToTxn go together, then Produce and TxnOffsetCommit together
+   * (3 round trips). false: every step after the previous one (5 round trips); kept for measurement.
+   */
+  readonly overlapSteps?: boolean;
   /** Called before each retry: for metrics and logs. */
   readonly onRetry?: (step: TxnStep, reason: string, attempt: number) => void;
 }
@@ -203,6 +208,7 @@ export class TransactionalProducer {
   private readonly crc32c: Crc32c;
   private readonly lane: string;
   private readonly onRetry: ((step: TxnStep, reason: string, attempt: number) => void) | undefined;
+  private readonly overlapSteps: boolean;
   private state: State = 'new';
   private producerId = -1n;
   private producerEpoch = -1;
@@ -228,6 +234,7 @@ export class TransactionalProducer {
     this.crc32c = opts.crc32c ?? defaultCrc32c;
     this.lane = opts.lane ?? 'default';
     this.onRetry = opts.onRetry;
+    this.overlapSteps = opts.overlapSteps ?? true;
   }
 
   /** The producer id and epoch of the current session (-1 before init()). */
@@ -313,28 +320,39 @@ export class TransactionalProducer {
         this.state = 'ready';
         return this.result(t0, 0, 0, 0, 0, produced);
       }
-      // 1. Register the output partitions and the group with the transaction coordinator (pipelined: one round trip).
-      const tAdd = performance.now();
-      await settleAll([
-        txn.batches.length > 0 ? this.addPartitions(ident, txn.batches) : null,
-        offsets ? this.addOffsets(ident, offsets.groupId) : null,
-      ]);
-      addMs = performance.now() - tAdd;
-      // 2. The records to their leaders and the offsets to the group coordinator, in parallel.
-      const tStep2 = performance.now();
-      await settleAll([
+      const addPartitions = () => (txn.batches.length > 0 ? this.addPartitions(ident, txn.batches) : null);
+      const addOffsets = () => (offsets ? this.addOffsets(ident, offsets.groupId) : null);
+      const tStep2 = { at: 0 };
+      const produce = () =>
         txn.batches.length > 0
           ? this.produce(txn.batches, tid).then((p) => {
               produced = p;
-              produceMs = performance.now() - tStep2;
+              produceMs = performance.now() - tStep2.at;
             })
-          : null,
+          : null;
+      const commitOffsets = () =>
         offsets
           ? this.txnOffsetCommit(ident, offsets).then(() => {
-              offsetsMs = performance.now() - tStep2;
+              offsetsMs = performance.now() - tStep2.at;
             })
-          : null,
-      ]);
+          : null;
+      const tAdd = performance.now();
+      if (this.overlapSteps) {
+        // 1. Register the output partitions and the group with the transaction coordinator (pipelined: one round
+        // trip). 2. The records to their leaders and the offsets to the group coordinator, in parallel.
+        await settleAll([addPartitions(), addOffsets()]);
+        addMs = performance.now() - tAdd;
+        tStep2.at = performance.now();
+        await settleAll([produce(), commitOffsets()]);
+      } else {
+        await addPartitions();
+        await addOffsets();
+        addMs = performance.now() - tAdd;
+        tStep2.at = performance.now();
+        await produce();
+        tStep2.at = performance.now();
+        await commitOffsets();
+      }
       // 3. Commit.
       const tEnd = performance.now();
       endSent = true;
