@@ -139,6 +139,8 @@ pub struct TransformOutput {
 pub struct TransformScratch {
     pub batch: BatchOutput,
     pub arena: Bump,
+    /// Output buffers handed back by [`recycle`].
+    pub pool: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -514,36 +516,88 @@ fn put_varint(out: &mut Vec<u8>, mut z: u32) {
     out.push(z as u8);
 }
 
-/// Output partitions of one topic, created on first use.
+/// Output partitions of both topics (normalized: slots 0..n, DLQ: n..n+d), created on first use, with buffers
+/// taken from a pool that the caller refills (see [`recycle`]) so that steady-state calls allocate nothing.
 struct Writers {
-    parts: Vec<OutPartition>,
+    parts: Vec<(bool, OutPartition)>,
     index: Vec<u32>,
+    normalized_partitions: u32,
+    pool: Vec<Vec<u8>>,
 }
 
 impl Writers {
-    fn new(partitions: u32) -> Self {
+    fn new(normalized_partitions: u32, dlq_partitions: u32, pool: Vec<Vec<u8>>) -> Self {
         Writers {
             parts: Vec::new(),
-            index: vec![u32::MAX; partitions as usize],
+            index: vec![u32::MAX; (normalized_partitions + dlq_partitions) as usize],
+            normalized_partitions,
+            pool,
         }
     }
-    fn get(&mut self, p: u32) -> &mut OutPartition {
-        let i = self.index[p as usize];
+    fn get(&mut self, dlq: bool, p: u32) -> &mut OutPartition {
+        let slot = if dlq {
+            self.normalized_partitions + p
+        } else {
+            p
+        } as usize;
+        let i = self.index[slot];
         if i != u32::MAX {
-            return &mut self.parts[i as usize];
+            return &mut self.parts[i as usize].1;
         }
-        self.index[p as usize] = self.parts.len() as u32;
-        self.parts.push(OutPartition {
-            partition: p,
-            data: Vec::with_capacity(16 << 10),
-            count: 0,
-        });
-        self.parts.last_mut().unwrap()
+        self.index[slot] = self.parts.len() as u32;
+        let mut data = self
+            .pool
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(64 << 10));
+        data.clear();
+        self.parts.push((
+            dlq,
+            OutPartition {
+                partition: p,
+                data,
+                count: 0,
+            },
+        ));
+        &mut self.parts.last_mut().unwrap().1
     }
-    fn finish(mut self) -> Vec<OutPartition> {
-        self.parts.sort_by_key(|p| p.partition);
-        self.parts
+    /// (normalized, dlq) partitions ascending, and the unused pool.
+    fn finish(mut self) -> (Vec<OutPartition>, Vec<OutPartition>, Vec<Vec<u8>>) {
+        self.parts.sort_by_key(|(dlq, p)| (*dlq, p.partition));
+        let mut norm = Vec::new();
+        let mut dlq = Vec::new();
+        for (is_dlq, p) in self.parts {
+            if is_dlq {
+                dlq.push(p);
+            } else {
+                norm.push(p);
+            }
+        }
+        (norm, dlq, self.pool)
     }
+}
+
+/// Gives an output's buffers back to the scratch pool (at most 64 kept) for the next call.
+pub fn recycle(scratch: &mut TransformScratch, out: TransformOutput) {
+    for p in out.normalized.into_iter().chain(out.dlq) {
+        if scratch.pool.len() < 64 {
+            scratch.pool.push(p.data);
+        }
+    }
+}
+
+/// Decimal digits of n in buf.
+fn dec(buf: &mut [u8; 20], n: i64) -> &[u8] {
+    let mut v = n.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// Appends one Record (offsetDelta = records so far, timestampDelta 0, attributes 0).
@@ -729,8 +783,7 @@ fn oversize_replacement(
 struct Emitter<'o> {
     opts: &'o TransformOptions,
     normalized_at_ms: i64,
-    norm: Writers,
-    dlq: Writers,
+    w: Writers,
     oversize: u32,
 }
 
@@ -758,9 +811,9 @@ impl Emitter<'_> {
             );
             self.oversize += 1;
             let hs: Vec<&[u8]> = h.iter().map(Vec::as_slice).collect();
-            write_record(self.dlq.get(p), key, &v, &hs);
+            write_record(self.w.get(true, p), key, &v, &hs);
         } else {
-            write_record(self.dlq.get(p), key, value, headers);
+            write_record(self.w.get(true, p), key, value, headers);
         }
     }
 }
@@ -1047,7 +1100,7 @@ pub fn transform_record_sets(
             }
         })
         .collect();
-    let TransformScratch { batch, arena } = scratch;
+    let TransformScratch { batch, arena, pool } = scratch;
     normalize_batch_into(&msgs, opts.normalized_at_ms, bounds, batch, arena)
         .map_err(|e| ArgError(e.to_string()))?;
     arena.reset();
@@ -1055,11 +1108,15 @@ pub fn transform_record_sets(
     let mut em = Emitter {
         opts,
         normalized_at_ms,
-        norm: Writers::new(opts.normalized_partitions),
-        dlq: Writers::new(opts.dlq_partitions),
+        w: Writers::new(
+            opts.normalized_partitions,
+            opts.dlq_partitions,
+            std::mem::take(pool),
+        ),
         oversize: 0,
     };
     let (ev, dl) = (&batch.events, &batch.dlq);
+    let set_partitions: Vec<String> = sets.iter().map(|s| s.partition.to_string()).collect();
     let (mut ei, mut di) = (0usize, 0usize);
     for item in &plan {
         match *item {
@@ -1083,7 +1140,7 @@ pub fn transform_record_sets(
                 ];
                 let v = report_value(r, s, normalized_at_ms);
                 let p = s.partition as u32 % opts.dlq_partitions;
-                write_record(em.dlq.get(p), None, &v, &headers);
+                write_record(em.w.get(true, p), None, &v, &headers);
             }
             Plan::Record(j) => {
                 let t = &taken[j];
@@ -1106,8 +1163,9 @@ pub fn transform_record_sets(
                     )));
                 }
                 let (rb, _, _) = region_of(s.records, &decompressed, t.region);
-                let part = s.partition.to_string();
-                let offset = t.offset.to_string();
+                let part = &set_partitions[t.set];
+                let mut offset_digits = [0u8; 20];
+                let offset = dec(&mut offset_digits, t.offset);
                 let mut ordinal = 0usize;
                 let mut ob = [0u8; 24];
                 for k in di..d_end {
@@ -1116,7 +1174,7 @@ pub fn transform_record_sets(
                     let (hs, hn) = source_headers(
                         s.topic.as_bytes(),
                         part.as_bytes(),
-                        offset.as_bytes(),
+                        offset,
                         ord,
                         rb,
                         &t.copied,
@@ -1131,7 +1189,7 @@ pub fn transform_record_sets(
                     let (hs, hn) = source_headers(
                         s.topic.as_bytes(),
                         part.as_bytes(),
-                        offset.as_bytes(),
+                        offset,
                         ord,
                         rb,
                         &t.copied,
@@ -1153,7 +1211,7 @@ pub fn transform_record_sets(
                         em.dlq(Some(key), &v, &hs, s, t.offset);
                     } else {
                         let p = partition_for_key(key, opts.normalized_partitions);
-                        write_record(em.norm.get(p), Some(key), value, header_buf);
+                        write_record(em.w.get(false, p), Some(key), value, header_buf);
                     }
                 }
                 di = d_end;
@@ -1161,8 +1219,10 @@ pub fn transform_record_sets(
             }
         }
     }
-    out.normalized = em.norm.finish();
-    out.dlq = em.dlq.finish();
+    let (normalized, dlq, rest) = em.w.finish();
+    out.normalized = normalized;
+    out.dlq = dlq;
+    *pool = rest;
     c.records = taken.len() as u32;
     c.normalized = out.normalized.iter().map(|p| p.count).sum();
     c.dlq = out.dlq.iter().map(|p| p.count).sum();

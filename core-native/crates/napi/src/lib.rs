@@ -82,14 +82,19 @@ fn pack(env: &Env, scratch: &mut Scratch) -> Result<Buffer> {
 /// partitions' record bytes, then the DLQ partitions'.
 pub const TRANSFORM_HEADER_WORDS: usize = 16;
 
-fn pack_transform(out: &records::TransformOutput, bytes: &mut Vec<u8>) {
-    bytes.clear();
+/// Writes the result straight into one new JS Buffer (the only copy of the output records).
+fn pack_transform(env: &Env, out: &records::TransformOutput) -> Result<Buffer> {
     let c = &out.counters;
     let norm_bytes: usize = out.normalized.iter().map(|p| p.data.len()).sum();
     let dlq_bytes: usize = out.dlq.iter().map(|p| p.data.len()).sum();
+    let (n_sets, n_recs, n_parts) = (
+        out.next_offsets.len(),
+        out.received_at_ms.len(),
+        out.normalized.len() + out.dlq.len(),
+    );
     let header = [
-        out.next_offsets.len() as u32,
-        out.received_at_ms.len() as u32,
+        n_sets as u32,
+        n_recs as u32,
         out.normalized.len() as u32,
         out.dlq.len() as u32,
         norm_bytes as u32,
@@ -105,29 +110,58 @@ fn pack_transform(out: &records::TransformOutput, bytes: &mut Vec<u8>) {
         0,
         0,
     ];
-    bytes.reserve(
-        64 + norm_bytes + dlq_bytes + 16 * out.next_offsets.len() + 8 * out.received_at_ms.len(),
-    );
-    for v in header {
-        bytes.extend_from_slice(&v.to_le_bytes());
+    let len = 4 * TRANSFORM_HEADER_WORDS
+        + 16 * n_sets
+        + 8 * n_recs
+        + 12 * n_parts
+        + norm_bytes
+        + dlq_bytes;
+    let mut raw = std::ptr::null_mut();
+    let mut data = std::ptr::null_mut();
+    check_status!(
+        unsafe { napi::sys::napi_create_buffer(env.raw(), len, &mut data, &mut raw) },
+        "could not allocate the result Buffer"
+    )?;
+    // napi_get_buffer_info gives the pointer every runtime agrees on (see napi-rs's buffer_data_ptr).
+    let mut info_len = 0usize;
+    check_status!(unsafe {
+        napi::sys::napi_get_buffer_info(env.raw(), raw, &mut data, &mut info_len)
+    })?;
+    if len > 0 && (data.is_null() || info_len != len) {
+        return Err(Error::new(
+            Status::GenericFailure,
+            "the result Buffer has no usable memory".to_string(),
+        ));
     }
-    for v in &out.next_offsets {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in &out.received_at_ms {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in out.consumed.iter().chain(&out.pending_batch_bytes) {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    for p in out.normalized.iter().chain(&out.dlq) {
-        for v in [p.partition, p.count, p.data.len() as u32] {
-            bytes.extend_from_slice(&v.to_le_bytes());
+    if len > 0 {
+        let dst = unsafe { std::slice::from_raw_parts_mut(data.cast::<u8>(), len) };
+        let mut at = 0usize;
+        let mut put = |b: &[u8]| {
+            dst[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+        };
+        for v in header {
+            put(&v.to_le_bytes());
+        }
+        for v in &out.next_offsets {
+            put(&v.to_le_bytes());
+        }
+        for v in &out.received_at_ms {
+            put(&v.to_le_bytes());
+        }
+        for v in out.consumed.iter().chain(&out.pending_batch_bytes) {
+            put(&v.to_le_bytes());
+        }
+        for p in out.normalized.iter().chain(&out.dlq) {
+            for v in [p.partition, p.count, p.data.len() as u32] {
+                put(&v.to_le_bytes());
+            }
+        }
+        for p in out.normalized.iter().chain(&out.dlq) {
+            put(&p.data);
         }
     }
-    for p in out.normalized.iter().chain(&out.dlq) {
-        bytes.extend_from_slice(&p.data);
-    }
+    unsafe { Buffer::from_napi_value(env.raw(), raw) }
 }
 
 /// CRC-32C (Castagnoli) of `data`, as an unsigned 32-bit number.
@@ -153,7 +187,6 @@ pub struct NativeCore {
     bounds: AmountBounds,
     scratch: RefCell<Scratch>,
     transform: RefCell<TransformScratch>,
-    transform_bytes: RefCell<Vec<u8>>,
 }
 
 #[napi]
@@ -177,7 +210,6 @@ impl NativeCore {
             bounds,
             scratch: RefCell::default(),
             transform: RefCell::default(),
-            transform_bytes: RefCell::default(),
         })
     }
 
@@ -336,9 +368,9 @@ impl NativeCore {
             .map_err(|_| invalid("transformRecordSets is not reentrant".into()))?;
         let out = records::transform_record_sets(&sets, &opts, &self.bounds, &mut scratch)
             .map_err(|e| invalid(e.to_string()))?;
-        let mut bytes = self.transform_bytes.borrow_mut();
-        pack_transform(&out, &mut bytes);
-        BufferSlice::copy_from(&env, &bytes[..])?.into_buffer(&env)
+        let buf = pack_transform(&env, &out);
+        records::recycle(&mut scratch, out);
+        buf
     }
 
     /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
