@@ -569,6 +569,15 @@ export class GroupConsumer {
     }
   }
 
+  /**
+   * Makes the next `poll()` rejoin the group: for a caller that learned from another API (e.g. TxnOffsetCommit
+   * answered ILLEGAL_GENERATION) that this member's generation is gone, before a heartbeat says so.
+   */
+  requestRejoin(): void {
+    this.rejoinNeeded = true;
+    this.stopHeartbeats();
+  }
+
   /** Reloads every position from the committed offsets (after a failed transaction, to redo its records). */
   async rewind(): Promise<void> {
     if (this.rejoinNeeded) return; // the rejoin reloads positions anyway

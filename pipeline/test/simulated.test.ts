@@ -20,7 +20,7 @@ const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 import { signingSecrets } from '../../simulator/src/render.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
-import { Transformer } from '../src/transformer/transformer.ts';
+import { createTransformer } from '../src/transformer/create.ts';
 import { addr, privatePipeline, produce, readAll, waitFor } from './helpers.ts';
 
 const TOTAL = 10_000;
@@ -118,7 +118,7 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
   assert.ok((counters.get('invalid') ?? 0) > 50, 'invalid payloads mixed in');
   assert.ok(rejected.length > 20, 'edge rejections mixed in');
 
-  const transformer = new Transformer(
+  const transformer = createTransformer(
     {
       ...loadTransformerConfig({
         ...process.env,

@@ -1,5 +1,6 @@
 /**
- * Transformer against real Kafka on private topics, with the echo normalizer (the Kafka guarantees on their own):
+ * Transformer (TRANSFORMER_CLIENT picks kafka-wire or kafkajs) against real Kafka on private topics, with the echo
+ * normalizer (the Kafka guarantees on their own):
  * outputs land on the right topics with keys and source headers, offsets are committed in the same transaction,
  * and a restart reprocesses nothing.
  */
@@ -7,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadTransformerConfig } from '../src/lib/config.ts';
 import { silentLogger } from '../src/lib/log.ts';
-import { Transformer } from '../src/transformer/transformer.ts';
-import { echoNormalizer } from './fixtures/echo-normalizer.ts';
+import { createTransformer } from '../src/transformer/create.ts';
+import { echoCore } from './fixtures/echo-normalizer.ts';
 import { createTopics, deleteTopics, produce, readAll, runPrefix, testKafka, waitFor } from './helpers.ts';
 
 const prefix = runPrefix('transformer');
@@ -80,7 +81,7 @@ test('valid, invalid, non-JSON and multi-item messages each land in exactly one 
   await produce(kafka, raw[1] as string, adyen);
 
   const group = `${prefix}eos`;
-  const t = new Transformer(cfgFor('exactly_once', group), echoNormalizer, silentLogger);
+  const t = createTransformer(cfgFor('exactly_once', group), echoCore, silentLogger);
   await t.start();
   try {
     await waitFor('all 63 raw offsets committed', async () => (await committed(group, raw)) === 63);
@@ -114,7 +115,7 @@ test('valid, invalid, non-JSON and multi-item messages each land in exactly one 
   assert.equal(t.metrics.inputs.get({ topic: raw[0] as string }), 60);
 
   // A second start of the same group finds everything committed: it produces nothing more.
-  const again = new Transformer(cfgFor('exactly_once', group), echoNormalizer, silentLogger);
+  const again = createTransformer(cfgFor('exactly_once', group), echoCore, silentLogger);
   await again.start();
   await new Promise((r) => setTimeout(r, 3000));
   await again.stop();

@@ -10,6 +10,8 @@ test('defaults follow the contract topics', () => {
   assert.equal(t.dlqTopic, TOPICS.validationDlq);
   assert.equal(t.mode, 'exactly_once');
   assert.equal(t.transactionalId, 'pep-transformer-0');
+  assert.equal(t.client, 'kafkajs');
+  assert.equal(loadTransformerConfig({ TRANSFORMER_CLIENT: 'wire' }).client, 'wire');
   const q = loadQuarantineConfig({});
   assert.equal(q.webhookDlqTopic, TOPICS.webhooksDlq);
   assert.equal(q.validationDlqTopic, TOPICS.validationDlq);
@@ -17,6 +19,7 @@ test('defaults follow the contract topics', () => {
 
 test('bad values stop with the variable name', () => {
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_MODE: 'maybe_once' }), /TRANSFORMER_MODE/);
+  assert.throws(() => loadTransformerConfig({ TRANSFORMER_CLIENT: 'librdkafka' }), /TRANSFORMER_CLIENT/);
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_MAX_BATCH_MESSAGES: '0' }), ConfigError);
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_INPUT_TOPICS: 'payments.normalized' }), /not a raw topic/);
   assert.throws(() => loadQuarantineConfig({ QUARANTINE_MAX_BATCH_ROWS: '5000' }), /QUARANTINE_MAX_BATCH_ROWS/);

@@ -12,6 +12,10 @@ export { ConfigError, redactUrl } from '@pep/contracts/env';
 
 export type DeliveryMode = 'exactly_once' | 'at_least_once';
 
+/** The transformer's Kafka client: kafka-wire (hand-written, one core call and one transaction per fetch) or kafkajs. */
+export type TransformerClient = 'wire' | 'kafkajs';
+export const TRANSFORMER_CLIENTS: readonly TransformerClient[] = ['wire', 'kafkajs'];
+
 export interface TransformerConfig {
   readonly kafkaBrokers: readonly string[];
   readonly clientId: string;
@@ -19,6 +23,8 @@ export interface TransformerConfig {
   /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
   readonly transactionalId: string;
   readonly mode: DeliveryMode;
+  /** TRANSFORMER_CLIENT: which Kafka client implementation runs the transformer. */
+  readonly client: TransformerClient;
   readonly inputTopics: readonly string[];
   readonly normalizedTopic: string;
   readonly dlqTopic: string;
@@ -93,6 +99,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
     mode: oneOf<DeliveryMode>(env, 'TRANSFORMER_MODE', 'exactly_once', ['exactly_once', 'at_least_once']),
+    client: oneOf<TransformerClient>(env, 'TRANSFORMER_CLIENT', 'kafkajs', TRANSFORMER_CLIENTS),
     inputTopics: Object.freeze(topicList(env, 'TRANSFORMER_INPUT_TOPICS', Object.values(RAW_TOPICS))),
     normalizedTopic: str(env, 'TRANSFORMER_NORMALIZED_TOPIC', TOPICS.normalized),
     dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),

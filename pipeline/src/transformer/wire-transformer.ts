@@ -1,0 +1,305 @@
+/**
+ * The transformer on kafka-wire (TRANSFORMER_CLIENT=wire): the same job and guarantees as transformer.ts (kafkajs),
+ * with no JS object per record anywhere on the data path.
+ *
+ * One step = one fetch: GroupConsumer.poll() returns the raw record bytes of every owned partition (one Fetch per
+ * leader), ONE core.transformRecordSets() call decodes, normalizes and encodes them into ready-to-send record
+ * sections per output topic-partition, then ONE Kafka transaction (TransactionalProducer.commit) produces them and
+ * commits the input offsets with the group generation the records were fetched under (KIP-447). Then the positions
+ * move and the next fetch starts. A failed step moves nothing: positions are reloaded from the committed offsets and
+ * the records are fetched again.
+ *
+ * Zombie fencing is the broker's: a member evicted from the group (frozen, partitioned) that wakes up with work in
+ * hand gets ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID on TxnOffsetCommit, its transaction is aborted, and it rejoins.
+ * A second instance with the same transactional id fences this one's producer (PRODUCER_FENCED): fatal, so a
+ * supervisor restarts it rather than two instances fencing each other in turn.
+ *
+ * at_least_once: the same batches through an idempotent producer, then OffsetCommit with the generation; a crash
+ * between the two repeats the uncommitted tail (downstream dedups on event_id).
+ */
+import type { CoreImpl, FetchedRecordSet, OutputPartition } from '@pep/core-native';
+import { PROVIDER_CODES } from '@pep/core-native';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { ConsumerFatalError, type FetchBatch, GroupConsumer } from '@pep/kafka-wire/consumer';
+import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
+import { TransactionError } from '@pep/kafka-wire/transaction';
+import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
+import type { Logger } from '../lib/log.ts';
+import { TransformerMetrics } from './transformer.ts';
+
+/** What the wire transformer needs of core-native. */
+export interface RecordCore {
+  readonly kind: string;
+  transformRecordSets: CoreImpl['transformRecordSets'];
+  /** core-native's CRC-32C for the output batch headers (kafka-wire's TypeScript one when absent). */
+  crc32c?: CoreImpl['crc32c'];
+}
+
+/** One output topic-partition's records section (core-native's OutputPartition with its topic). */
+export interface OutputBatch extends OutputPartition {
+  readonly topic: string;
+}
+
+export interface CommitOffsets {
+  readonly groupId: string;
+  readonly generationId: number;
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly partitions: readonly { topic: string; partition: number; offset: bigint }[];
+}
+
+/** The producer side as the transformer uses it (kafka-wire's TransactionalProducer behind an adapter). */
+export interface OutputProducer {
+  init(): Promise<void>;
+  /** exactly_once: one transaction with the batches and the offsets. at_least_once: the batches, acked. */
+  send(batches: readonly OutputBatch[], offsets: CommitOffsets): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OutputProducerFactory = (cluster: KafkaCluster, cfg: TransformerConfig, core: RecordCore) => OutputProducer;
+
+/** Kafka error codes by which the group coordinator refuses offsets of a member that is not current. */
+const GROUP_FENCE_CODES = [22, 25, 27, 82]; // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID
+/** Consecutive failed steps before the transformer gives up (then onFatal; the supervisor restarts it). */
+const MAX_CONSECUTIVE_FAILURES = 20;
+
+/** How a failed step is handled. */
+export type FailureKind = 'producer_fenced' | 'group_fenced' | 'retry';
+
+/** Classifies a failed step by its error (TransactionError flags, or the Kafka code of an OffsetCommit). */
+export function classifyFailure(err: unknown): FailureKind {
+  if (err instanceof TransactionError) {
+    if (err.fenced) return 'producer_fenced';
+    if (err.groupFenced) return 'group_fenced';
+    return 'retry';
+  }
+  if (err instanceof KafkaProtocolError && GROUP_FENCE_CODES.includes(err.code)) return 'group_fenced';
+  return 'retry';
+}
+
+export class WireTransformer {
+  readonly metrics = new TransformerMetrics();
+  private cluster: KafkaCluster | null = null;
+  private consumer: GroupConsumer | null = null;
+  private producer: OutputProducer | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private normalizedPartitions = 0;
+  private dlqPartitions = 0;
+  private failures = 0;
+
+  constructor(
+    private readonly cfg: TransformerConfig,
+    private readonly core: RecordCore,
+    private readonly log: Logger,
+    private readonly producerFactory: OutputProducerFactory,
+    private readonly onFatal: (err: Error) => void = () => undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    const cluster = new KafkaCluster({
+      brokers: this.cfg.kafkaBrokers,
+      clientId: this.cfg.clientId,
+      lanes: {
+        // A long-polling Fetch must not time out, and must not hold up heartbeats or the transaction's requests.
+        fetch: { requestTimeoutMs: this.cfg.fetchMaxWaitMs + 30_000 },
+        join: { requestTimeoutMs: this.cfg.sessionTimeoutMs * 2 + 30_000 },
+      },
+    });
+    this.cluster = cluster;
+    this.normalizedPartitions = await cluster.partitionCount(this.cfg.normalizedTopic);
+    this.dlqPartitions = await cluster.partitionCount(this.cfg.dlqTopic);
+    // Initialise the producer before consuming: InitProducerId fences a predecessor with the same transactional id
+    // and aborts the transaction it left open (e.g. after SIGKILL), so its outputs never become visible.
+    const producer = this.producerFactory(cluster, this.cfg, this.core);
+    await producer.init();
+    this.producer = producer;
+    const consumer = new GroupConsumer({
+      cluster,
+      groupId: this.cfg.groupId,
+      topics: this.cfg.inputTopics,
+      sessionTimeoutMs: this.cfg.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.cfg.sessionTimeoutMs * 2,
+      heartbeatIntervalMs: Math.min(3000, Math.floor(this.cfg.sessionTimeoutMs / 3)),
+      maxWaitMs: this.cfg.fetchMaxWaitMs,
+      maxBytes: this.cfg.maxFetchBytes,
+      maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
+      resetPolicy: this.cfg.fromBeginning ? 'earliest' : 'latest',
+      log: this.log.child({ component: 'group' }),
+      onAssigned: () => this.metrics.lag.clear(),
+    });
+    this.consumer = consumer;
+    await consumer.start();
+    this.loop = this.run();
+    this.log.info('transformer started', {
+      client: 'wire',
+      group: this.cfg.groupId,
+      mode: this.cfg.mode,
+      core: this.core.kind,
+      topics: this.cfg.inputTopics,
+      transactional_id: this.cfg.mode === 'exactly_once' ? this.cfg.transactionalId : undefined,
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.step();
+        this.failures = 0;
+      } catch (err) {
+        if (this.stopping) break;
+        const fatal = await this.recover(err);
+        if (fatal) {
+          this.stopping = true;
+          this.log.error('transformer stopped for good', { err: fatal });
+          this.onFatal(fatal);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Handles a failed step; returns an error when the transformer must stop. */
+  private async recover(err: unknown): Promise<Error | null> {
+    this.failures++;
+    if (err instanceof ConsumerFatalError) return err;
+    const kind = classifyFailure(err);
+    if (kind === 'producer_fenced') {
+      return new Error('transactional producer fenced: another instance uses this transactional id', { cause: err });
+    }
+    if (this.failures > MAX_CONSECUTIVE_FAILURES) {
+      return new Error(`${MAX_CONSECUTIVE_FAILURES} consecutive failed steps`, { cause: err });
+    }
+    if (kind === 'group_fenced') {
+      // The group moved on without us (e.g. we stalled past the session timeout): the broker refused our offsets
+      // and the transaction was aborted. Rejoin; the records go to whoever owns the partitions now.
+      this.metrics.membershipAborts.inc();
+      this.consumer?.requestRejoin();
+      this.log.warn('transaction aborted: the group fenced this member (stale generation)', { err });
+    } else this.log.error('step failed, its records will be fetched again', { err, failures: this.failures });
+    try {
+      await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
+      await this.consumer?.rewind();
+    } catch (rewindErr) {
+      this.log.warn('rewind failed, retrying with the next step', { err: rewindErr });
+    }
+    return null;
+  }
+
+  private async step(): Promise<void> {
+    const consumer = this.consumer as GroupConsumer;
+    const batch = await consumer.poll();
+    this.updateLag(batch);
+    if (batch.sets.length === 0 || this.stopping) return;
+
+    const t0 = performance.now();
+    const sets: FetchedRecordSet[] = batch.sets.map((s) => ({
+      topic: s.topic,
+      provider: PROVIDER_CODES[providerOfTopic(s.topic)],
+      partition: s.partition,
+      records: s.records,
+      abortedTransactions: s.abortedTransactions,
+      fetchOffset: s.fetchOffset,
+    }));
+    const out = this.core.transformRecordSets(sets, {
+      normalizedAtMs: Date.now(),
+      normalizedPartitions: this.normalizedPartitions,
+      dlqPartitions: this.dlqPartitions,
+      maxRecordBytes: this.cfg.maxRecordBytes,
+      maxRecords: this.cfg.maxBatchMessages,
+    });
+    const t1 = performance.now();
+    this.metrics.normalizeSeconds.observe((t1 - t0) / 1000);
+
+    const c = out.counters;
+    // Every consumed record must have at least one output (a silent drop would break "exactly one place").
+    if (c.normalized + c.dlq - c.batchReports < c.records)
+      throw new Error(
+        `core produced ${c.normalized + c.dlq} outputs for ${c.records} consumed records: refusing to commit`,
+      );
+    const offsets: { topic: string; partition: number; offset: bigint }[] = [];
+    for (let i = 0; i < sets.length; i++) {
+      const s = sets[i] as FetchedRecordSet;
+      const next = out.nextOffsets[i] as bigint;
+      if (next > s.fetchOffset) offsets.push({ topic: s.topic, partition: s.partition, offset: next });
+      else if ((out.pendingBatchBytes[i] as number) > this.cfg.maxFetchBytesPerPartition)
+        this.log.warn('a record batch is larger than the fetch limit per partition', {
+          topic: s.topic,
+          partition: s.partition,
+          batch_bytes: out.pendingBatchBytes[i],
+        });
+    }
+    if (offsets.length === 0) return; // only a truncated tail: fetch again
+    const batches: OutputBatch[] = [];
+    for (const p of out.normalized) batches.push({ topic: this.cfg.normalizedTopic, ...p });
+    for (const p of out.dlq) batches.push({ topic: this.cfg.dlqTopic, ...p });
+    if (c.oversizeReplaced > 0)
+      this.log.warn('oversize outputs replaced by RECORD_TOO_LARGE DLQ records', { count: c.oversizeReplaced });
+    if (c.batchReports > 0) this.log.warn('unreadable record batches reported to the DLQ', { count: c.batchReports });
+
+    const member = batch.member;
+    const commitOffsets: CommitOffsets = { ...member, partitions: offsets };
+    try {
+      await (this.producer as OutputProducer).send(batches, commitOffsets);
+      if (this.cfg.mode === 'at_least_once') await consumer.commitOffsets(member, byTopic(offsets));
+    } catch (err) {
+      this.metrics.transactions.inc({ result: 'failed' });
+      throw err;
+    }
+    const t2 = performance.now();
+    this.metrics.commitSeconds.observe((t2 - t1) / 1000);
+    this.metrics.transactions.inc({ result: 'committed' });
+    this.metrics.chunks.inc({ result: 'committed' });
+    for (const o of offsets) consumer.seek(o.topic, o.partition, o.offset);
+
+    for (let i = 0; i < sets.length; i++) {
+      const n = out.consumed[i] as number;
+      if (n > 0) this.metrics.inputs.inc({ topic: (sets[i] as FetchedRecordSet).topic }, n);
+    }
+    this.metrics.outputs.inc({ kind: 'normalized' }, c.normalized);
+    this.metrics.outputs.inc({ kind: 'dlq' }, c.dlq);
+    const now = Date.now();
+    const received = out.receivedAtMs;
+    for (let i = 0; i < received.length; i++) {
+      const r = received[i] as number;
+      if (!Number.isNaN(r)) this.metrics.endToEndSeconds.observe(Math.max(0, now - r) / 1000);
+    }
+    this.log.debug('fetch committed', {
+      partitions: offsets.length,
+      records: c.records,
+      normalized: c.normalized,
+      dlq: c.dlq,
+      generation: member.generationId,
+    });
+  }
+
+  private updateLag(batch: FetchBatch): void {
+    const consumer = this.consumer as GroupConsumer;
+    for (const w of batch.watermarks) {
+      const pos = consumer.position(w.topic, w.partition);
+      if (pos === undefined) continue;
+      const end = this.cfg.mode === 'exactly_once' ? w.lastStableOffset : w.highWatermark;
+      this.metrics.lag.set({ topic: w.topic, partition: String(w.partition) }, Math.max(0, Number(end - pos)));
+    }
+  }
+
+  /** Finishes (commits or aborts) the step in hand, leaves the group, closes the producer and connections. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop?.catch(() => undefined);
+    this.loop = null;
+    await this.consumer?.close();
+    this.consumer = null;
+    await this.producer?.close().catch((err: unknown) => this.log.warn('producer close failed', { err }));
+    this.producer = null;
+    this.cluster?.close();
+    this.cluster = null;
+    this.log.info('transformer stopped');
+  }
+}
+
+function byTopic(offsets: readonly { topic: string; partition: number; offset: bigint }[]) {
+  const m = new Map<string, { partition: number; offset: bigint }[]>();
+  for (const o of offsets) m.set(o.topic, [...(m.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+  return [...m].map(([topic, partitions]) => ({ topic, partitions }));
+}
