@@ -34,8 +34,12 @@ import {
   partitionForKey,
   type TopicBatches,
 } from '@pep/kafka-wire/protocol';
+import { BunBrokerConnection, bunSocketsAvailable } from './bun-connection.ts';
 import type { Logger } from './log.ts';
 import type { BatchSink, OutRecord } from './sink.ts';
+
+/** What the sink needs from a broker connection (node:net's BrokerConnection and Bun's native one both fit). */
+type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close'>;
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
@@ -48,6 +52,8 @@ export interface KafkaSinkOptions {
   readonly connectTimeoutMs?: number;
   /** Topic metadata is refreshed at least this often (and at once after a stale-metadata error). */
   readonly metadataMaxAgeMs?: number;
+  /** Bun's native sockets instead of node:net (default: on Bun; cheaper per written byte there). */
+  readonly nativeSockets?: boolean;
 }
 
 interface Slot {
@@ -57,7 +63,7 @@ interface Slot {
   identity: ProducerIdentity | null;
   /** Next sequence number by `${topic}\0${partition}` for this session. */
   readonly sequences: Map<string, number>;
-  readonly connections: Map<number, BrokerConnection>;
+  readonly connections: Map<number, Connection>;
 }
 
 interface CachedTopic {
@@ -81,12 +87,13 @@ export class KafkaSink implements BatchSink {
   private readonly slots: Slot[];
   private readonly brokers = new Map<number, BrokerAddress>();
   private readonly topics = new Map<string, CachedTopic>();
-  private control: BrokerConnection | null = null;
+  private control: Connection | null = null;
   private bootstrapIndex = 0;
   private roundRobin = 0;
   private closed = false;
   private readonly connectTimeoutMs: number;
   private readonly metadataMaxAgeMs: number;
+  private readonly nativeSockets: boolean;
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.clientId = Buffer.from(opts.clientId, 'utf8');
@@ -106,19 +113,21 @@ export class KafkaSink implements BatchSink {
     }));
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
     this.metadataMaxAgeMs = opts.metadataMaxAgeMs ?? 300_000;
+    this.nativeSockets = opts.nativeSockets ?? bunSocketsAvailable();
   }
 
-  private newConnection(addr: BrokerAddress): BrokerConnection {
-    return new BrokerConnection({
+  private newConnection(addr: BrokerAddress): Connection {
+    const opts = {
       host: addr.host,
       port: addr.port,
       connectTimeoutMs: this.connectTimeoutMs,
       requestTimeoutMs: this.opts.requestTimeoutMs + 1000,
-    });
+    };
+    return this.nativeSockets ? new BunBrokerConnection(opts) : new BrokerConnection(opts);
   }
 
   /** The connection for metadata, producer ids and probes: any bootstrap broker, the next one after a failure. */
-  private async controlConnection(): Promise<BrokerConnection> {
+  private async controlConnection(): Promise<Connection> {
     if (this.closed) throw new Error('Kafka sink closed');
     if (this.control?.usable) {
       await this.control.connect();
@@ -164,7 +173,7 @@ export class KafkaSink implements BatchSink {
     return out;
   }
 
-  private async connectionTo(slot: Slot, nodeId: number): Promise<BrokerConnection> {
+  private async connectionTo(slot: Slot, nodeId: number): Promise<Connection> {
     let conn = slot.connections.get(nodeId);
     if (!conn?.usable) {
       const addr = this.brokers.get(nodeId);

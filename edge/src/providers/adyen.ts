@@ -6,8 +6,9 @@
  * The whole raw body goes to webhooks.adyen.notification as one message, keyed by the first item's payment reference.
  */
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { DLQ_REASONS, RAW_TOPICS } from '@pep/contracts';
+import { hmacDigest } from './hmac.ts';
 import { badRequest, firstId, isId, isObject, parseJson, unauthorized, type Verdict } from './verdict.ts';
 
 const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
@@ -43,7 +44,7 @@ export function adyenSigningString(item: Record<string, unknown>): string | null
 }
 
 export function adyenSignature(hmacKey: Buffer, signingString: string): Buffer {
-  return createHmac('sha256', hmacKey).update(signingString, 'utf8').digest();
+  return hmacDigest('sha256', hmacKey, signingString);
 }
 
 export function checkAdyen(body: Uint8Array, opts: AdyenOptions): Verdict {

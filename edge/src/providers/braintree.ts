@@ -9,6 +9,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DLQ_REASONS, RAW_TOPICS } from '@pep/contracts';
 import type { BraintreeKeyPair } from '../config.ts';
+import { hmacDigest } from './hmac.ts';
 import { badRequest, isId, type Rejected, unauthorized, type Verdict } from './verdict.ts';
 
 const MAX_SIGNATURE_PAIRS = 16;
@@ -40,7 +41,7 @@ export function verifyBraintreeSignature(
     if (!HEX40.test(hex)) continue;
     const given = Buffer.from(hex, 'hex');
     for (const data of [payload, `${payload}\n`]) {
-      const expected = createHmac('sha1', pair.hmacKey).update(data, 'utf8').digest();
+      const expected = hmacDigest('sha1', pair.hmacKey, data);
       if (timingSafeEqual(expected, given)) return null;
     }
   }

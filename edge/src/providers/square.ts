@@ -4,8 +4,9 @@
  * (`payment.*` → webhooks.square.payment, `refund.*` → webhooks.square.refund) and keying by the payment id.
  */
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { DLQ_REASONS, RAW_TOPICS, type RawTopic } from '@pep/contracts';
+import { hmacDigest } from './hmac.ts';
 import {
   badRequest,
   firstId,
@@ -27,7 +28,7 @@ export interface SquareOptions {
 }
 
 export function squareSignature(key: Buffer | string, notificationUrl: string, body: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(notificationUrl).update(body).digest();
+  return hmacDigest('sha256', key, notificationUrl, body);
 }
 
 export function verifySquareSignature(header: string | null, body: Uint8Array, opts: SquareOptions): Rejected | null {

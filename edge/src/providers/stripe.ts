@@ -4,8 +4,9 @@
  * Then the structural checks needed to route (type prefix → topic) and key (payment intent, else object, else event id).
  */
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { DLQ_REASONS, RAW_TOPICS, type RawTopic } from '@pep/contracts';
+import { hmacDigest } from './hmac.ts';
 import {
   badRequest,
   firstId,
@@ -59,7 +60,7 @@ export function parseStripeSignatureHeader(header: string): StripeSignatureHeade
 
 /** HMAC-SHA256 digest Stripe puts (hex) in v1. */
 export function stripeSignature(secret: Buffer | string, timestampText: string, body: Uint8Array): Buffer {
-  return createHmac('sha256', secret).update(`${timestampText}.`).update(body).digest();
+  return hmacDigest('sha256', secret, `${timestampText}.`, body);
 }
 
 export interface StripeOptions {

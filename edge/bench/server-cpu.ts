@@ -1,0 +1,151 @@
+/**
+ * Server CPU per request under load: starts one server (the edge with the memory sink or Kafka, or the bare hello) on
+ * core 0, loads it with autocannon from core 1 (64 connections, the benchmark's signed ~1 KiB Stripe event), and reads
+ * the server's CPU time from /proc before and after. CPU per request is steadier than req/s on a shared machine, so
+ * this is the tool for deciding whether a hot-path change helps. Not part of the product.
+ * usage: node --import tsx bench/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof]
+ *   --prof: run the server under `bun --cpu-prof` (profile in /tmp/edge-prof/, written at exit)
+ */
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BUN = join(ROOT, 'node_modules/.bin/bun');
+const AUTOCANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
+const SECRET = 'whsec_test_secret_for_dev';
+const arm = process.argv[2] ?? 'memsink';
+const seconds = Number(process.argv[3] ?? 8);
+const prof = process.argv.includes('--prof');
+if (!['memsink', 'full', 'hello'].includes(arm)) {
+  process.stderr.write('usage: server-cpu.ts <memsink|full|hello> [seconds] [--prof]\n');
+  process.exit(2);
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const port = 18000 + Math.floor(Math.random() * 2000);
+const script = arm === 'hello' ? join(ROOT, 'edge/bench/hello-bun.ts') : join(ROOT, 'edge/src/main.ts');
+const bunArgs = prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/edge-prof', script] : [script];
+const server = spawn('taskset', ['-c', '0', BUN, ...bunArgs], {
+  cwd: join(ROOT, 'edge'),
+  env: {
+    ...process.env,
+    NODE_ENV: 'development',
+    EDGE_PORT: String(port),
+    EDGE_HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+    STRIPE_WEBHOOK_SECRET: SECRET,
+    ...(arm === 'memsink' ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: 'bench.edge.raw' }),
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const exited = new Promise<void>((r) => server.once('exit', () => r()));
+
+/** utime + stime of the server process (the Bun child of taskset, which exec's), in µs. */
+const cpuMicros = (): number => {
+  const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').slice(
+    readFileSync(`/proc/${server.pid}/stat`, 'utf8').lastIndexOf(')') + 2,
+  );
+  const fields = f.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // clock ticks (USER_HZ 100)
+};
+
+/** CPU ticks (1/100 s) per thread name of the server, e.g. the JS thread vs JIT and GC helper threads. */
+const threadTicks = (): Map<string, number> => {
+  const m = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${server.pid}/task`)) {
+    try {
+      const s = readFileSync(`/proc/${server.pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(server.pid) ? 'main' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      m.set(name, (m.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+    } catch {
+      /* thread exited */
+    }
+  }
+  return m;
+};
+
+const probe = arm === 'hello' ? '/' : '/readyz';
+for (let i = 0; ; i++) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${probe}`);
+    await res.arrayBuffer();
+    if (res.ok) break;
+  } catch {
+    /* starting */
+  }
+  if (i > 300) throw new Error('server not ready');
+  await sleep(100);
+}
+
+const body = JSON.stringify({
+  id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
+  object: 'event',
+  type: 'payment_intent.succeeded',
+  data: { object: { id: 'pi_3QbenchA1b2C3d4E5f6G7h8', object: 'payment_intent', description: 'x'.repeat(850) } },
+});
+const autocannon = (durationS: number) =>
+  new Promise<{ ok: number; durationS: number; p50: number; p99: number; non2xx: number }>((res, rej) => {
+    const t = Math.floor(Date.now() / 1000);
+    const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+    const p = spawn(
+      'taskset',
+      [
+        '-c',
+        '1',
+        process.execPath,
+        AUTOCANNON,
+        '-j',
+        '-c',
+        '64',
+        '-d',
+        String(durationS),
+        '-m',
+        'POST',
+        '-H',
+        'content-type=application/json',
+        '-H',
+        `stripe-signature=t=${t},v1=${sig}`,
+        '-b',
+        body,
+        `http://127.0.0.1:${port}/webhooks/stripe`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.once('exit', (code) => {
+      if (code !== 0) return rej(new Error(`autocannon exited ${code}`));
+      const r = JSON.parse(out);
+      res({ ok: r['2xx'], durationS: r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
+    });
+  });
+
+await autocannon(2); // warm-up
+const cpu0 = cpuMicros();
+const threads0 = threadTicks();
+const r = await autocannon(seconds);
+const cpu = cpuMicros() - cpu0;
+const threadUs: Record<string, number> = {};
+for (const [name, ticks] of threadTicks()) {
+  const d = ticks - (threads0.get(name) ?? 0);
+  if (d > 0) threadUs[name] = Math.round(((d * 1e4) / r.ok) * 10) / 10; // µs per request
+}
+server.kill('SIGTERM');
+await Promise.race([exited, sleep(10_000)]);
+console.log(
+  JSON.stringify({
+    arm,
+    req_per_s: Math.round(r.ok / r.durationS),
+    cpu_us_per_req: Math.round((cpu / r.ok) * 10) / 10,
+    server_cpu_share: Math.round((cpu / (r.durationS * 1e6)) * 100) / 100,
+    p50_ms: r.p50,
+    p99_ms: r.p99,
+    non2xx: r.non2xx,
+    cpu_us_per_req_by_thread: threadUs,
+  }),
+);
