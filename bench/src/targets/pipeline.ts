@@ -1,10 +1,12 @@
 /**
  * Pipeline benchmark (`npm run bench -- pipeline`): the transformer's end-to-end throughput through real Kafka
- * (consume raw → core-native batch → transactional produce + offsets), with the native addon and with the
- * TypeScript twin, in alternating runs on private topics; and the raw-to-normalized latency (p50/p99, read
- * committed) at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if absent), in
- * both delivery modes, alternating rounds, medians, with the breakdown: the paced producer's acknowledgement (the
- * edge's share) and the transformer's commit (before the reader's fetch).
+ * (consume raw → core-native → transactional produce + offsets) in three arms, alternating runs on private topics:
+ * kafka-wire with the native addon (the production setup), kafka-wire with the TypeScript twin, and kafkajs with the
+ * native addon (the previous implementation); and the raw-to-normalized latency (p50/p99, read committed) of the
+ * kafka-wire transformer at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if
+ * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians, with the
+ * breakdown: the paced producer's acknowledgement (the edge's share) and the transformer's commit (before the
+ * reader's fetch).
  * The transformer and the reader run in this process (one JS thread); the paced producer runs in a child process
  * of its own, like the edge, so that it does not compete for this event loop.
  */
@@ -22,8 +24,11 @@ import { createLogger } from '../../../pipeline/src/lib/log.ts';
 // Errors only, to stderr: a stuck run must say why.
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
-import type { Normalizer } from '../../../pipeline/src/transformer/normalizer.ts';
-import { Transformer } from '../../../pipeline/src/transformer/transformer.ts';
+import {
+  type AnyTransformer,
+  createTransformer,
+  type TransformerCore,
+} from '../../../pipeline/src/transformer/create.ts';
 import { REPO_ROOT } from '../../../stack/src/paths.ts';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
@@ -171,7 +176,7 @@ function runLoadGenerator(spec: LoadGenSpec): Promise<LoadGenResult> {
 }
 
 /** Collects received-at → committed (ms) of every event the transformer commits, from its end-to-end histogram. */
-function watchCommits(t: Transformer, out: number[]): () => void {
+function watchCommits(t: AnyTransformer, out: number[]): () => void {
   const h = t.metrics.endToEndSeconds;
   const observe = h.observe.bind(h);
   h.observe = (seconds: number) => {
@@ -223,11 +228,18 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   const native = await loadCore({ impl: 'native' });
   const js = await loadCore({ impl: 'js' });
-  const eps: Record<string, number[]> = { native: [], js: [] };
-  const order = Array.from({ length: RUNS * 2 }, (_, i) => (i % 2 === 0 ? native : js));
+  type Arm = 'wire_native' | 'wire_js' | 'kafkajs_native';
+  const ARMS: readonly { arm: Arm; client: 'wire' | 'kafkajs'; core: TransformerCore }[] = [
+    { arm: 'wire_native', client: 'wire', core: native },
+    { arm: 'wire_js', client: 'wire', core: js },
+    { arm: 'kafkajs_native', client: 'kafkajs', core: native },
+  ];
+  const eps: Record<Arm, number[]> = { wire_native: [], wire_js: [], kafkajs_native: [] };
+  const order = Array.from({ length: RUNS * ARMS.length }, (_, i) => ARMS[i % ARMS.length] as (typeof ARMS)[number]);
 
-  async function throughputRun(core: Normalizer, n: number): Promise<number> {
-    const out = `${prefix}${core.kind}-${n}.`;
+  async function throughputRun(arm: (typeof ARMS)[number], n: number): Promise<number> {
+    const { core, client } = arm;
+    const out = `${prefix}${arm.arm}-${n}.`;
     const outputs = [`${out}payments.normalized`, `${out}payments.validation.dlq`];
     created.push(...outputs);
     await admin.createTopics({
@@ -238,15 +250,26 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       waitForLeaders: true,
     });
     let first = 0;
-    const timed: Normalizer = {
+    const transform = core.transformRecordSets;
+    const timed: TransformerCore = {
       kind: core.kind,
       normalizeBatch: (b, o) => {
         if (first === 0) first = performance.now();
         return core.normalizeBatch(b, o);
       },
+      ...(transform
+        ? {
+            transformRecordSets: (sets, o) => {
+              if (first === 0) first = performance.now();
+              return transform(sets, o);
+            },
+            crc32c: core.crc32c,
+          }
+        : {}),
     };
     const cfg = loadTransformerConfig({
       ...process.env,
+      TRANSFORMER_CLIENT: client,
       TRANSFORMER_INPUT_TOPICS: raw.join(','),
       TRANSFORMER_NORMALIZED_TOPIC: outputs[0],
       TRANSFORMER_DLQ_TOPIC: outputs[1],
@@ -254,27 +277,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       TRANSFORMER_METRICS_PORT: '0',
     });
     let fatal: Error | null = null;
-    const t = new Transformer(cfg, timed, log, (err) => {
+    const t = createTransformer(cfg, timed, log, (err) => {
       fatal = err;
     });
     await t.start();
     const processed = () => raw.reduce((s, topic) => s + t.metrics.inputs.get({ topic }), 0);
     const deadline = Date.now() + 300_000;
     while (processed() < N) {
-      if (fatal) throw new Error(`transformer ${core.kind} stopped: ${(fatal as Error).message}`);
-      if (Date.now() > deadline) throw new Error(`transformer ${core.kind} processed ${processed()} of ${N}`);
+      if (fatal) throw new Error(`transformer ${arm.arm} stopped: ${(fatal as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`transformer ${arm.arm} processed ${processed()} of ${N}`);
       await new Promise((r) => setTimeout(r, 5));
     }
     const seconds = (performance.now() - first) / 1000;
-    await withTimeout(t.stop(), 60_000, `transformer stop (${core.kind})`);
+    await withTimeout(t.stop(), 60_000, `transformer stop (${arm.arm})`);
     await admin.deleteGroups([cfg.groupId]).catch(() => undefined);
     return N / seconds;
   }
 
-  for (const [i, core] of order.entries()) {
-    const v = await throughputRun(core, i);
-    eps[core.kind]?.push(v);
-    console.log(`  run ${i + 1}/${order.length} ${core.kind.padEnd(6)} ${v.toFixed(0)} events/s`);
+  for (const [i, arm] of order.entries()) {
+    const v = await throughputRun(arm, i);
+    eps[arm.arm].push(v);
+    console.log(`  run ${i + 1}/${order.length} ${arm.arm.padEnd(14)} ${v.toFixed(0)} events/s`);
   }
 
   // Latency at half the edge's maximum: a paced producer in its own process (like the edge), the transformer and a
@@ -296,8 +319,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
 
   /** Steady `rate` of raw events for `seconds`; latency = read-committed arrival in payments.normalized − received-at. */
-  async function latencyRun(mode: 'exactly_once' | 'at_least_once', rate: number, run: number): Promise<LatencyRun> {
-    const lat = `${prefix}lat-${mode}-${rate}-${run}.`;
+  async function latencyRun(
+    mode: 'exactly_once' | 'at_least_once',
+    rate: number,
+    run: number,
+    client: 'wire' | 'kafkajs',
+  ): Promise<LatencyRun> {
+    const lat = `${prefix}lat-${client}-${mode}-${rate}-${run}.`;
     const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
     const latRaw = `${lat}webhooks.stripe.payment_intent`;
     created.push(latRaw, ...latOut);
@@ -309,9 +337,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       ],
       waitForLeaders: true,
     });
-    const t = new Transformer(
+    const t = createTransformer(
       loadTransformerConfig({
         ...process.env,
+        TRANSFORMER_CLIENT: client,
         TRANSFORMER_MODE: mode,
         TRANSFORMER_INPUT_TOPICS: latRaw,
         TRANSFORMER_NORMALIZED_TOPIC: latOut[0],
@@ -361,14 +390,20 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   // Alternating rounds; each figure is the median over the rounds of that run's percentile.
   const ROUNDS = opts.quick ? 1 : 3;
-  const lat: Record<'eos' | 'alo' | 'eosRef', LatencyRun[]> = { eos: [], alo: [], eosRef: [] };
+  const lat: Record<'eos' | 'alo' | 'eosRef' | 'eosKafkajs', LatencyRun[]> = {
+    eos: [],
+    alo: [],
+    eosRef: [],
+    eosKafkajs: [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [key, mode, runRate] of [
-      ['eos', 'exactly_once', rate],
-      ['alo', 'at_least_once', rate],
-      ['eosRef', 'exactly_once', REFERENCE_RATE],
+    for (const [key, mode, runRate, client] of [
+      ['eos', 'exactly_once', rate, 'wire'],
+      ['alo', 'at_least_once', rate, 'wire'],
+      ['eosRef', 'exactly_once', REFERENCE_RATE, 'wire'],
+      ['eosKafkajs', 'exactly_once', rate, 'kafkajs'],
     ] as const) {
-      const r = await latencyRun(mode, runRate, round);
+      const r = await latencyRun(mode, runRate, round, client);
       lat[key].push(r);
       console.log(
         `  latency ${key} at ${runRate} events/s, round ${round + 1}/${ROUNDS}: p50 ${r.p50} ms, p99 ${r.p99} ms ` +
@@ -382,11 +417,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await admin.disconnect();
 
-  const nativeEps = median(eps.native as number[]);
-  const jsEps = median(eps.js as number[]);
+  const nativeEps = median(eps.wire_native);
+  const jsEps = median(eps.wire_js);
+  const kafkajsEps = median(eps.kafkajs_native);
   const metrics: Metric[] = [
     { name: 'transformer_native_events_per_s', unit: 'events/s', value: Math.round(nativeEps) },
     { name: 'transformer_js_events_per_s', unit: 'events/s', value: Math.round(jsEps) },
+    { name: 'transformer_kafkajs_native_events_per_s', unit: 'events/s', value: Math.round(kafkajsEps) },
     { name: 'latency_rate', unit: 'events/s', value: rate },
     { name: 'raw_to_normalized_p50_ms', unit: 'ms', value: eos.p50 },
     { name: 'raw_to_normalized_p99_ms', unit: 'ms', value: eos.p99 },
@@ -399,12 +436,15 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'raw_produce_ack_p99_ms', unit: 'ms', value: med('eos', (r) => r.ackP99) },
     { name: 'raw_to_committed_p50_ms', unit: 'ms', value: med('eos', (r) => r.committedP50) },
     { name: 'raw_to_committed_p99_ms', unit: 'ms', value: med('eos', (r) => r.committedP99) },
+    { name: 'raw_to_normalized_kafkajs_p50_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p50) },
+    { name: 'raw_to_normalized_kafkajs_p99_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p99) },
     { name: 'latency_events_per_run', unit: 'events', value: eos.n },
     { name: 'latency_rounds', unit: 'count', value: ROUNDS },
     { name: 'load_average_1m_at_end', unit: 'load', value: Number(loadavg()[0]?.toFixed(2)) },
   ];
   const ratios: Ratio[] = [
     { name: 'transformer_native_vs_js', value: Number((nativeEps / jsEps).toFixed(2)), goal: 1 },
+    { name: 'transformer_wire_vs_kafkajs', value: Number((nativeEps / kafkajsEps).toFixed(2)), goal: null },
     { name: 'raw_to_normalized_p99_ms_at_half_edge_max', value: eos.p99, goal: 50, lowerIsBetter: true },
   ];
   if (edge.rate > 0) {
