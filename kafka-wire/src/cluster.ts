@@ -310,11 +310,12 @@ export class KafkaCluster {
 
   /**
    * One request to broker `nodeId`: `build` encodes it with the given correlation id, `decode` reads the response
-   * body (after the correlation id; flexible responses start with a tagged-field section). Not retried here.
+   * body (after the correlation id; flexible responses start with a tagged-field section). `build` may return chunks
+   * (written back to back in one writev). Not retried here.
    */
   async send<T>(
     nodeId: number,
-    build: (correlationId: number) => Buffer,
+    build: (correlationId: number) => Buffer | readonly Buffer[],
     decode: (body: Buffer) => T,
     lane = 'default',
   ): Promise<T> {

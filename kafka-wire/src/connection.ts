@@ -89,8 +89,11 @@ export class BrokerConnection {
     return id;
   }
 
-  /** Sends an encoded request (with `correlationId` inside) and resolves with the response body after the header. */
-  request(correlationId: number, encoded: Buffer): Promise<Buffer> {
+  /**
+   * Sends an encoded request (with `correlationId` inside; one Buffer, or chunks written back to back, the first
+   * starting with the size prefix) and resolves with the response body after the header.
+   */
+  request(correlationId: number, encoded: Buffer | readonly Buffer[]): Promise<Buffer> {
     if (this.dead || !this.socket)
       return Promise.reject(this.lastError ?? new Error(`connection to ${this.address} not open`));
     if (this.pending.size >= (this.opts.maxPending ?? 64))
@@ -109,7 +112,7 @@ export class BrokerConnection {
    * Requests sent in the same tick leave in one writev: on loopback or a VM every write syscall wakes the broker
    * and costs ~50-100 µs of CPU, more than encoding a 250-record batch (measured in kafka-wire's README).
    */
-  private write(encoded: Buffer): void {
+  private write(encoded: Buffer | readonly Buffer[]): void {
     const socket = this.socket as Socket;
     if (!this.corked) {
       this.corked = true;
@@ -119,7 +122,8 @@ export class BrokerConnection {
         socket.uncork();
       });
     }
-    socket.write(encoded);
+    if (Buffer.isBuffer(encoded)) socket.write(encoded);
+    else for (const chunk of encoded) socket.write(chunk);
   }
 
   private onData(d: Buffer): void {

@@ -7,10 +7,12 @@
  */
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { crc32c } from './protocol.ts';
 import {
+  crc32cCombine,
   decodeAddPartitionsToTxnResponse,
   decodeErrorCodeResponse,
   decodeInitProducerIdTxnResponse,
@@ -19,6 +21,7 @@ import {
   encodeAddPartitionsToTxnRequest,
   encodeEndTxnRequest,
   encodeInitProducerIdTxnRequest,
+  encodeOpaqueProduceChunks,
   encodeOpaqueProduceRequest,
   encodeTxnOffsetCommitRequest,
   splitRecords,
@@ -220,6 +223,32 @@ describe('Produce v7 around an opaque records section', () => {
     assert.equal(ours.readUInt32BE(batchAt + 17), crc32c(ours, batchAt + 21, ours.length));
     assert.equal(ours.readInt32BE(batchAt + 53), 9); // base sequence
     assert.equal(ours.readBigInt64BE(batchAt + 35), 2n); // max timestamp
+  });
+
+  it('as chunks: the same bytes without copying the records sections, CRC combined from the parts', () => {
+    const m0 = section(sample(7, 900));
+    const m1 = section(sample(1, 3));
+    const batches = [
+      { topic: 'a', partition: 2, records: m0, count: 7, firstTimestampMs: 5, maxTimestampMs: 9, baseSequence: 3 },
+      { topic: 'b', partition: 0, records: m1, count: 1, firstTimestampMs: 5, maxTimestampMs: 5, baseSequence: 0 },
+      { topic: 'a', partition: 0, records: m1, count: 1, firstTimestampMs: 5, maxTimestampMs: 5, baseSequence: 1 },
+    ];
+    const head = { ...IDENT, acks: -1, timeoutMs: 1000 };
+    const whole = encodeOpaqueProduceRequest(8, CLIENT, head, batches);
+    const chunks = encodeOpaqueProduceChunks(8, CLIENT, head, batches, (b) => crc32c(b));
+    assert.deepEqual(Buffer.concat(chunks), whole);
+    assert.ok(
+      chunks.some((c) => c.buffer === m0.buffer && c.byteOffset === m0.byteOffset),
+      'records not copied',
+    );
+  });
+
+  it('crc32cCombine gives the CRC of a concatenation', () => {
+    for (let i = 0; i < 100; i++) {
+      const a = randomBytes(i * 7);
+      const b = randomBytes((i * 7919) % 70_000);
+      assert.equal(crc32cCombine(crc32c(a), crc32c(b), b.length), crc32c(Buffer.concat([a, b])));
+    }
   });
 
   it('refuses two batches for one partition and empty batches', () => {

@@ -257,8 +257,8 @@ export const produceRequestOverhead = (clientId: Buffer, transactionalId: string
   4 + 10 + clientId.length + 2 + (transactionalId === null ? 0 : Buffer.byteLength(transactionalId)) + 2 + 4 + 4;
 
 /**
- * Produce v7 with one RecordBatch v2 per partition (at most one batch per partition: Kafka refuses more from v3 on).
- * The records sections are copied in as they are; the header, its lengths and the CRC-32C are written around them.
+ * Produce v7 with one RecordBatch v2 per partition (at most one batch per partition: Kafka refuses more from v3 on),
+ * as one Buffer: the records sections are copied in, the header, its lengths and the CRC-32C written around them.
  */
 export function encodeOpaqueProduceRequest(
   correlationId: number,
@@ -267,9 +267,40 @@ export function encodeOpaqueProduceRequest(
   batches: readonly OpaqueBatch[],
   crc32c: Crc32c = defaultCrc32c,
 ): Buffer {
+  return encodeProduce(correlationId, clientId, head, batches, crc32c, true)[0] as Buffer;
+}
+
+/**
+ * The same request as chunks for one writev, without copying the records sections: the framing (request header,
+ * batch headers) sits in one small buffer, sliced around views of the callers' records. The batch CRC-32C is the
+ * header's CRC combined with the records' (crc32cCombine), so `crc32c` runs over each records section in place.
+ * The records must stay unchanged until the request is written.
+ */
+export function encodeOpaqueProduceChunks(
+  correlationId: number,
+  clientId: Buffer,
+  head: ProduceHeader,
+  batches: readonly OpaqueBatch[],
+  crc32c: Crc32c = defaultCrc32c,
+): Buffer[] {
+  return encodeProduce(correlationId, clientId, head, batches, crc32c, false);
+}
+
+const asBuffer = (b: Uint8Array): Buffer =>
+  Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+function encodeProduce(
+  correlationId: number,
+  clientId: Buffer,
+  head: ProduceHeader,
+  batches: readonly OpaqueBatch[],
+  crc32c: Crc32c,
+  copyRecords: boolean,
+): Buffer[] {
   const byTopic = groupByTopic(batches);
   const names = new Map<string, Buffer>();
   let total = produceRequestOverhead(clientId, head.transactionalId);
+  let recordBytes = 0;
   for (const [topic, list] of byTopic) {
     const name = Buffer.from(topic, 'utf8');
     names.set(topic, name);
@@ -281,9 +312,13 @@ export function encodeOpaqueProduceRequest(
       if (!Number.isInteger(b.count) || b.count < 1)
         throw new RangeError(`batch for ${topic}/${b.partition} has no records`);
       total += batchRequestBytes(b);
+      recordBytes += b.records.length;
     }
   }
-  const buf = Buffer.allocUnsafe(total);
+  // `buf` holds everything when copying, else only the framing; `at` is the position in `buf`.
+  const buf = Buffer.allocUnsafe(copyRecords ? total : total - recordBytes);
+  const chunks: Buffer[] = [];
+  let chunkStart = 0;
   let at = 4;
   at = buf.writeInt16BE(TXN_APIS.produce.key, at);
   at = buf.writeInt16BE(TXN_APIS.produce.version, at);
@@ -322,14 +357,57 @@ export function encodeOpaqueProduceRequest(
       buf.writeInt16BE(head.producerEpoch, start + 51);
       buf.writeInt32BE(b.baseSequence, start + 53);
       buf.writeInt32BE(b.count, start + 57);
-      buf.set(b.records, start + BATCH_HEADER_BYTES);
-      at = start + batchBytes;
-      buf.writeUInt32BE(crc32c(buf.subarray(start + CRC_START, at)), start + 17);
+      if (copyRecords) {
+        buf.set(b.records, start + BATCH_HEADER_BYTES);
+        at = start + batchBytes;
+        buf.writeUInt32BE(crc32c(buf.subarray(start + CRC_START, at)), start + 17);
+      } else {
+        at = start + BATCH_HEADER_BYTES;
+        const headerCrc = crc32cTs(buf, start + CRC_START, at);
+        buf.writeUInt32BE(crc32cCombine(headerCrc, crc32c(b.records), b.records.length), start + 17);
+        chunks.push(buf.subarray(chunkStart, at), asBuffer(b.records));
+        chunkStart = at;
+      }
     }
   }
-  if (at !== total) throw new Error(`produce request encoded ${at} bytes, sized ${total}`);
+  if (at !== buf.length) throw new Error(`produce request encoded ${at} bytes, sized ${buf.length}`);
   buf.writeInt32BE(total - 4, 0);
-  return buf;
+  if (copyRecords) return [buf];
+  if (chunkStart < at) chunks.push(buf.subarray(chunkStart, at));
+  return chunks;
+}
+
+// ---------- CRC-32C of a concatenation from the CRCs of its parts ----------
+
+/** c' = M·c over GF(2), the matrix as 32 column words. */
+function gf2Times(mat: Uint32Array, vec: number): number {
+  let sum = 0;
+  for (let i = 0; vec !== 0; i++, vec >>>= 1) if (vec & 1) sum ^= mat[i] as number;
+  return sum >>> 0;
+}
+function gf2Square(mat: Uint32Array): Uint32Array {
+  const out = new Uint32Array(32);
+  for (let n = 0; n < 32; n++) out[n] = gf2Times(mat, mat[n] as number);
+  return out;
+}
+
+/** ZEROS[k]: the operator that appends 2^k zero bytes to a (reflected, Castagnoli) CRC register, as in zlib. */
+const ZEROS: Uint32Array[] = (() => {
+  const oneBit = new Uint32Array(32);
+  oneBit[0] = 0x82f63b78;
+  for (let n = 1; n < 32; n++) oneBit[n] = (1 << (n - 1)) >>> 0;
+  const fourBits = gf2Square(gf2Square(oneBit));
+  const ops = [gf2Square(fourBits)]; // one zero byte
+  for (let k = 1; k < 32; k++) ops.push(gf2Square(ops[k - 1] as Uint32Array));
+  return ops;
+})();
+
+/** CRC-32C of A‖B from crc(A), crc(B) and B's length (zlib's crc32_combine with precomputed operators). */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  let crc = crcA >>> 0;
+  for (let k = 0, n = lengthB; n > 0; k++, n = Math.floor(n / 2))
+    if (n % 2 === 1) crc = gf2Times(ZEROS[k] as Uint32Array, crc);
+  return (crc ^ crcB) >>> 0;
 }
 
 // ---------- splitting a records section that is too large for one batch ----------

@@ -30,7 +30,7 @@ import {
   encodeAddPartitionsToTxnRequest,
   encodeEndTxnRequest,
   encodeInitProducerIdTxnRequest,
-  encodeOpaqueProduceRequest,
+  encodeOpaqueProduceChunks,
   encodeTxnOffsetCommitRequest,
   type OpaqueBatch,
   type PartitionError,
@@ -540,9 +540,9 @@ export class TransactionalProducer {
             results = await this.request(
               node,
               (id) => {
-                const req = encodeOpaqueProduceRequest(id, this.cluster.clientId, head, pieces, this.crc32c);
-                bytes += req.length;
-                return req;
+                const chunks = encodeOpaqueProduceChunks(id, this.cluster.clientId, head, pieces, this.crc32c);
+                for (const c of chunks) bytes += c.length;
+                return chunks;
               },
               decodeProduceResponse,
             );
@@ -611,7 +611,11 @@ export class TransactionalProducer {
 
   // ---------- plumbing ----------
 
-  private request<T>(node: number, build: (correlationId: number) => Buffer, decode: (body: Buffer) => T): Promise<T> {
+  private request<T>(
+    node: number,
+    build: (correlationId: number) => Buffer | readonly Buffer[],
+    decode: (body: Buffer) => T,
+  ): Promise<T> {
     return this.cluster.send(node, build, decode, this.lane);
   }
 
