@@ -390,3 +390,84 @@ test('property: valid batches with random byte flips or cuts never throw and alw
     { numRuns: RUNS },
   );
 });
+
+test('property: random well-formed fetches (several partitions, gzip, transactions, limits) give identical bytes', () => {
+  const bodies = [
+    stripeIntent('evt_r1'),
+    adyenTwoItems,
+    payload('square_refund_created.json').toString(),
+    payload('braintree_transaction_settled.form').toString(),
+    '{"broken":',
+    '',
+    stripeIntent('evt_big', `,"padding":"${'p'.repeat(6000)}"`),
+  ];
+  const headerArb = fc.array(
+    fc.tuple(
+      fc.constantFrom('received-at', 'request-id', 'provider', 'content-type', 'x'),
+      fc.option(fc.constantFrom(RECEIVED, 'not a date', 'stripe', 'é'.repeat(140), ''), { nil: null }),
+    ),
+    { maxLength: 5 },
+  );
+  const recordArb = fc.record({
+    value: fc.option(fc.constantFrom(...bodies), { nil: null }),
+    key: fc.option(fc.constantFrom('k1', 'k2'), { nil: null }),
+    headers: headerArb,
+    timestampDelta: fc.integer({ min: -5, max: 5 }),
+  });
+  const batchArb = fc.record({
+    records: fc.array(recordArb, { minLength: 0, maxLength: 4 }),
+    gzip: fc.boolean(),
+    transactional: fc.boolean(),
+    producerId: fc.constantFrom(-1n, 3n, 4n),
+    marker: fc.constantFrom(undefined, 'abort' as const, 'commit' as const),
+  });
+  const setArb = fc.record({
+    batches: fc.array(batchArb, { maxLength: 4 }),
+    provider: fc.integer({ min: 0, max: 4 }),
+    skip: fc.nat({ max: 3 }),
+    aborted: fc.array(
+      fc.record({ producerId: fc.constantFrom(3n, 4n), firstOffset: fc.bigInt({ min: 0n, max: 12n }) }),
+      {
+        maxLength: 2,
+      },
+    ),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(setArb, { maxLength: 3 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.constantFrom(4096, 1 << 20),
+      (specs, maxRecords, maxRecordBytes) => {
+        const sets = specs.map((spec, p) => {
+          let offset = 0;
+          const parts: Buffer[] = [];
+          for (const b of spec.batches) {
+            const recs = b.records.map((r) => ({ ...r, headers: r.headers as [string, string | null][] }));
+            if (recs.length > 0) {
+              parts.push(
+                encodeBatch({
+                  baseOffset: offset,
+                  records: recs,
+                  gzip: b.gzip,
+                  transactional: b.transactional && b.producerId >= 0n,
+                  producerId: b.producerId,
+                }),
+              );
+              offset += recs.length;
+            }
+            if (b.marker && b.producerId >= 0n) parts.push(encodeMarker(offset++, b.producerId, b.marker));
+          }
+          return set(Buffer.concat(parts), {
+            partition: p,
+            provider: spec.provider,
+            topic: `webhooks.t${p}`,
+            fetchOffset: BigInt(Math.min(spec.skip, offset)),
+            abortedTransactions: spec.aborted,
+          });
+        });
+        both(sets, { ...OPTS, maxRecords, maxRecordBytes });
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});

@@ -3,11 +3,14 @@
  * the JSON.parse + valibot + JS + JSON.stringify baseline at batch sizes 1/64/256/1024 on Node
  * and on Bun (a Bun child process), the raw-parse ceiling (same bytes parsed into the same Rust
  * tree through the same N-API call shape), and the crossing cost of a 256-event call.
+ * Also transformRecordSets (one fetch of ~1 KiB edge-shaped records: raw record batches in, encoded output records
+ * out) native vs twin vs today's transformer path (kafkajs decoding + packBatch + normalizeBatch + toMessages).
  * Single-threaded, so events/s is per core.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BATCH_SIZES, type Measured, measure } from '../../../core-native/bench/measure.ts';
+import { measureTransform } from '../../../core-native/bench/transform.ts';
 import { type Metric, type Ratio, writeResult } from '../result.ts';
 
 function bunMeasure(quick: boolean): Measured | undefined {
@@ -49,6 +52,16 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       value: Number(m.crossingFraction256.toFixed(4)),
     });
   }
+  const tr = await measureTransform(opts);
+  metrics.push({ name: 'transform_value_bytes_avg', unit: 'bytes', value: Math.round(tr.avgValueBytes) });
+  for (const [k, v] of Object.entries(tr.eventsPerS)) {
+    metrics.push({ name: `node_transform_${k}_events_per_s`, unit: 'events/s', value: Math.round(v) });
+  }
+  metrics.push({
+    name: 'node_transform_native_us_per_event',
+    unit: 'us',
+    value: Number(tr.nativeUsPerEvent.toFixed(2)),
+  });
   const e = node.eventsPerS;
   const r = (a: number | undefined, b: number | undefined) => Number(((a ?? 0) / (b ?? 1)).toFixed(3));
   // The three targets issue 3 sets (Node, batch 256). The rest are reported as metrics.
@@ -64,6 +77,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       lowerIsBetter: true,
     },
   ];
+  // No issue goal: what the one-call-per-fetch path buys over today's, for issue #5's transformer estimate.
+  for (const [k, v] of Object.entries(tr.pairedRatios)) {
+    ratios.push({ name: `transform_${k}_events_per_s`, value: Number(v.toFixed(3)), goal: null });
+  }
   for (const [label, m] of [
     ['node', node],
     ['bun', bun],
@@ -78,6 +95,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       `batch ${size}: native ${Math.round(e[`native_b${size}`] ?? 0)}/s, twin ${Math.round(e[`js_b${size}`] ?? 0)}/s, baseline ${Math.round(e[`baseline_b${size}`] ?? 0)}/s`,
     );
   }
+  console.log(
+    `transformRecordSets: native ${Math.round(tr.eventsPerS.native ?? 0)}/s (${tr.nativeUsPerEvent.toFixed(2)} us/event), twin ${Math.round(tr.eventsPerS.js ?? 0)}/s, today ${Math.round(tr.eventsPerS.today ?? 0)}/s, today + encoding ${Math.round(tr.eventsPerS.today_encoded ?? 0)}/s`,
+  );
   writeResult('core', metrics, ratios);
   console.log(JSON.stringify(ratios));
 }
