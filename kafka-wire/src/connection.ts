@@ -130,7 +130,10 @@ export class BrokerConnection {
     this.chunks.push(d);
     this.buffered += d.length;
     while (this.buffered >= 4) {
-      const head = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : this.flatten();
+      // The size needs only the first 4 bytes: joining every chunk on each arrival was quadratic in the response
+      // size (a multi-MiB Fetch response arrives in 64 KiB chunks); the frame is joined once, when complete.
+      const first = this.chunks[0] as Buffer;
+      const head = first.length >= 4 ? first : this.flatten();
       const size = head.readInt32BE(0);
       if (size < 4 || size > MAX_RESPONSE_BYTES) {
         this.fail(new Error(`Kafka ${this.address} sent a malformed response (size ${size})`));
