@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KafkaCluster } from './cluster.ts';
-import { TransactionalProducer, TransactionError } from './transaction.ts';
+import { ProducerRotation, TransactionalProducer, TransactionError } from './transaction.ts';
 
 type Api = 'init' | 'addPartitions' | 'addOffsets' | 'endTxn' | 'txnOffsetCommit' | 'produce';
 const API_BY_KEY: Record<number, Api> = {
@@ -277,5 +277,18 @@ describe('TransactionalProducer control flow (scripted cluster)', () => {
     await idem.init();
     await assert.rejects(idem.commit({ batches: [] }), /transactional id/);
     await idem.send([batch(0)]);
+  });
+
+  it('ProducerRotation takes turns between its transactional ids', async () => {
+    const { cluster, sent } = fakeCluster((s) => ok(s, [0]));
+    const rotation = new ProducerRotation({ cluster, transactionalIds: ['tx-a', 'tx-b'], retry: fast });
+    assert.equal(rotation.status, 'new');
+    await rotation.init();
+    assert.equal(rotation.status, 'ready');
+    for (let i = 0; i < 3; i++) await rotation.commit({ batches: [batch(0)] });
+    // transactional id: after size(4), api key, version, correlation id (8), client id 't' (3)
+    const tidOf = (s: Sent) => s.request.toString('utf8', 17, 17 + s.request.readInt16BE(15));
+    assert.deepEqual(sent.filter((s) => s.api === 'addPartitions').map(tidOf), ['tx-a', 'tx-b', 'tx-a']);
+    assert.throws(() => new ProducerRotation({ cluster, transactionalIds: ['x', 'x'] }), /differ/);
   });
 });

@@ -190,7 +190,7 @@ class StepFailure extends Error {
   }
 }
 
-type State = 'new' | 'ready' | 'busy' | 'needs_init' | 'fenced' | 'failed' | 'closed';
+export type ProducerState = 'new' | 'ready' | 'busy' | 'needs_init' | 'fenced' | 'failed' | 'closed';
 
 interface Piece extends OpaqueBatch {
   readonly key: string;
@@ -209,7 +209,7 @@ export class TransactionalProducer {
   private readonly lane: string;
   private readonly onRetry: ((step: TxnStep, reason: string, attempt: number) => void) | undefined;
   private readonly overlapSteps: boolean;
-  private state: State = 'new';
+  private state: ProducerState = 'new';
   private producerId = -1n;
   private producerEpoch = -1;
   /** Next sequence number per `${topic}\0${partition}`; reset by every init() (a new epoch starts at 0). */
@@ -243,7 +243,7 @@ export class TransactionalProducer {
   }
 
   /** 'ready' when commit()/send() may be called; 'needs_init' after a retriable failure; 'fenced' and 'failed' are final. */
-  get status(): State {
+  get status(): ProducerState {
     return this.state;
   }
 
@@ -731,4 +731,46 @@ async function settleAll(promises: readonly (Promise<unknown> | null)[]): Promis
   if (rejected.length === 0) return;
   const fencing = rejected.find((e) => e instanceof KafkaProtocolError && FENCED_CODES.has(e.code));
   throw fencing ?? rejected[0];
+}
+
+/**
+ * Several transactional producers taking turns, one transaction at a time: after a commit the coordinator still
+ * writes that transaction's markers for a few ms, and the same transactional id's next AddPartitionsToTxn meets
+ * CONCURRENT_TRANSACTIONS and retries; a different id starts at once (measured: transaction p50 3 ms instead of 6-7 ms
+ * and ~30 % less client CPU per record with two ids, README "Transactional producer"). Same calls as one producer.
+ */
+export class ProducerRotation {
+  private readonly producers: TransactionalProducer[];
+  private next = 0;
+
+  constructor(opts: Omit<ProducerOptions, 'transactionalId'> & { readonly transactionalIds: readonly string[] }) {
+    const { transactionalIds, ...rest } = opts;
+    if (transactionalIds.length === 0) throw new Error('ProducerRotation needs at least one transactional id');
+    if (new Set(transactionalIds).size !== transactionalIds.length) throw new Error('transactional ids must differ');
+    this.producers = transactionalIds.map((id) => new TransactionalProducer({ ...rest, transactionalId: id }));
+  }
+
+  /** The worst state among the producers: fenced or failed first, then needs_init / new, else ready. */
+  get status(): ProducerState {
+    const states = this.producers.map((p) => p.status);
+    for (const s of ['closed', 'fenced', 'failed', 'busy', 'needs_init', 'new'] as const)
+      if (states.includes(s)) return s;
+    return 'ready';
+  }
+
+  /** init() of every producer that is not ready (all of them the first time). */
+  async init(): Promise<void> {
+    for (const p of this.producers) if (p.status !== 'ready') await p.init();
+  }
+
+  /** One transaction on the next producer in turn (see TransactionalProducer.commit). */
+  commit(txn: Transaction): Promise<CommitResult> {
+    const p = this.producers[this.next] as TransactionalProducer;
+    this.next = (this.next + 1) % this.producers.length;
+    return p.commit(txn);
+  }
+
+  close(): void {
+    for (const p of this.producers) p.close();
+  }
 }

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KafkaCluster } from '../src/cluster.ts';
-import { TransactionalProducer, TransactionError } from '../src/transaction.ts';
+import { ProducerRotation, TransactionalProducer, TransactionError } from '../src/transaction.ts';
 import {
   BROKERS,
   committedOffsets,
@@ -219,6 +219,25 @@ describe('TransactionalProducer (real broker)', () => {
       read.filter((r) => r.partition === 0).map((r) => r.value),
       big.map((r) => r.value),
     );
+  });
+
+  it('a rotation of two transactional ids commits back-to-back transactions, each visible once', async () => {
+    const topic = unique('kw-txn-rotation');
+    await createTopics([{ topic, partitions: 1 }]);
+    const rotation = new ProducerRotation({ cluster, transactionalIds: [unique('kw-tid'), unique('kw-tid')] });
+    await rotation.init();
+    const all: TestRecord[] = [];
+    for (let t = 0; t < 6; t++) {
+      const recs = records(`rot${t}`, 4);
+      all.push(...recs);
+      await rotation.commit({ batches: [{ topic, partition: 0, ...recordsSection(recs) }] });
+    }
+    const read = await readTopics([topic], (r) => r.length >= all.length);
+    assert.deepEqual(
+      read.map((r) => r.key),
+      all.map((r) => r.key),
+    );
+    rotation.close();
   });
 
   it('idempotent mode produces without a transaction', async () => {
