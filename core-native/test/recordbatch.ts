@@ -45,6 +45,8 @@ export interface TestBatch {
   /** Flip a byte after the CRC was computed. */
   corruptCrc?: boolean;
   magic?: number;
+  /** The records section as written (e.g. hand-made gzip streams); `records` then only gives the count. */
+  rawSection?: Buffer;
 }
 
 const zz = (n: number) => (n << 1) ^ (n >> 31);
@@ -88,9 +90,10 @@ export function encodeRecord(r: TestRecord, index: number): Buffer {
 }
 
 export function encodeBatch(b: TestBatch): Buffer {
-  let records = Buffer.concat(b.records.map((r, i) => encodeRecord(r, i)));
+  let records: Buffer = Buffer.concat(b.records.map((r, i) => encodeRecord(r, i)));
   const codec = b.codec ?? (b.gzip ? 1 : 0);
   if (codec === 1) records = gzipSync(records);
+  if (b.rawSection) records = b.rawSection;
   const attributes = codec | (b.logAppendTime ? 8 : 0) | (b.transactional ? 16 : 0) | (b.control ? 32 : 0);
   const body = Buffer.alloc(40 + records.length);
   body.writeInt16BE(attributes, 0);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { KafkaMessage, Message } from 'kafkajs';
 import {
@@ -25,6 +26,7 @@ import {
   decodeOutput,
   encodeBatch,
   encodeMarker,
+  encodeRecord,
   headerStrings,
   type KafkajsRecord,
   type TestRecord,
@@ -326,6 +328,33 @@ test('a corrupt batch becomes one DLQ report naming its offsets, and the fetch m
   assert.equal(codec.failure_reason, 'UNSUPPORTED_COMPRESSION');
   assert.match(codec.validation_errors[0].message, /snappy/);
   assert.equal(headerStrings(reports[0]?.rec.headers ?? {})['source-last-offset'], '2');
+});
+
+test('gzip streams: several members and zero padding are read, garbage and damage are reported, as Node’s zlib', () => {
+  const r = [encodeRecord({ value: stripeIntent('evt_g0') }, 0), encodeRecord({ value: stripeIntent('evt_g1') }, 1)];
+  const whole = gzipSync(Buffer.concat(r));
+  const damaged = Buffer.from(whole);
+  damaged[damaged.length - 6] = (damaged[damaged.length - 6] as number) ^ 1; // the gzip trailer's CRC-32
+  const variants: [string, Buffer, number][] = [
+    ['two members', Buffer.concat([gzipSync(r[0] as Buffer), gzipSync(r[1] as Buffer)]), 2],
+    ['zero padding', Buffer.concat([whole, Buffer.alloc(8)]), 2],
+    ['zero then garbage', Buffer.concat([whole, Buffer.from([0, 1, 2, 3])]), 2],
+    ['trailing garbage', Buffer.concat([whole, Buffer.from('garbage!')]), 0],
+    ['truncated', whole.subarray(0, 20), 0],
+    ['trailer CRC damaged', damaged, 0],
+  ];
+  for (const [name, section, consumed] of variants) {
+    const batch = encodeBatch({
+      baseOffset: 0,
+      records: [{ value: 'a' }, { value: 'b' }],
+      gzip: true,
+      rawSection: section,
+    });
+    const out = both([set(batch)]);
+    assert.equal(out.consumed[0], consumed, name);
+    assert.equal(out.counters.batchReports, consumed === 0 ? 1 : 0, name);
+    assert.equal(out.nextOffsets[0], 2n, name);
+  }
 });
 
 test('records below the fetch offset are skipped; maxRecords stops mid-batch at a record boundary', () => {

@@ -478,12 +478,23 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>, (&'static str, String)> {
     if data.is_empty() {
         return Err((CORRUPT, "the gzip data is corrupt".into()));
     }
+    // Node's zlib rule (the twin's gunzipSync), kept exactly: members follow one another; after a member, a zero
+    // byte ends the stream (zero padding; whatever follows it is ignored) and anything else must be a new member.
     let mut out = Vec::new();
-    let mut d = flate2::read::MultiGzDecoder::new(data).take(MAX_BATCH_RECORDS_BYTES as u64 + 1);
-    match d.read_to_end(&mut out) {
-        Ok(_) if out.len() > MAX_BATCH_RECORDS_BYTES => Err(too_large()),
-        Ok(_) => Ok(out),
-        Err(_) => Err((CORRUPT, "the gzip data is corrupt".into())),
+    let mut input: &[u8] = data;
+    loop {
+        let mut d = flate2::bufread::GzDecoder::new(input);
+        let room = (MAX_BATCH_RECORDS_BYTES + 1 - out.len()) as u64;
+        if (&mut d).take(room).read_to_end(&mut out).is_err() {
+            return Err((CORRUPT, "the gzip data is corrupt".into()));
+        }
+        if out.len() > MAX_BATCH_RECORDS_BYTES {
+            return Err(too_large());
+        }
+        input = d.into_inner();
+        if input.first().is_none_or(|b| *b == 0) {
+            return Ok(out);
+        }
     }
 }
 

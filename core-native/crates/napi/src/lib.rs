@@ -366,8 +366,22 @@ impl NativeCore {
             .transform
             .try_borrow_mut()
             .map_err(|_| invalid("transformRecordSets is not reentrant".into()))?;
-        let out = records::transform_record_sets(&sets, &opts, &self.bounds, &mut scratch)
-            .map_err(|e| invalid(e.to_string()))?;
+        // Unreachable by design (fuzzed in the core's tests); if the record code ever panics, the caller gets an
+        // error for this call (and fetches again) instead of the process aborting.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            records::transform_record_sets(&sets, &opts, &self.bounds, &mut scratch)
+        }));
+        let out = match result {
+            Ok(r) => r.map_err(|e| invalid(e.to_string()))?,
+            Err(_) => {
+                *scratch = TransformScratch::default();
+                return Err(Error::new(
+                    Status::GenericFailure,
+                    "transformRecordSets failed internally (a bug); the call had no effect"
+                        .to_string(),
+                ));
+            }
+        };
         let buf = pack_transform(&env, &out);
         records::recycle(&mut scratch, out);
         buf
