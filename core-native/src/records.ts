@@ -37,6 +37,8 @@ const RECORD_BATCH_HEADER_BYTES = 61;
 /** A corrupt batch's lastOffsetDelta is trusted for its report's range only below this. */
 const MAX_TRUSTED_OFFSET_DELTA = 1 << 24;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Kafka's legal topic names (so byte and UTF-16 lengths agree between the implementations). */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export const BATCH_REPORT_CODES = {
   corrupt: 'CORRUPT_RECORD_BATCH',
@@ -298,10 +300,7 @@ export function checkTransformArgs(sets: readonly FetchedRecordSet[], opts: Tran
     `maxRecords must be an integer in 1..${TRANSFORM_LIMITS.maxRecords}`,
   );
   sets.forEach((s, i) => {
-    check(
-      typeof s.topic === 'string' && s.topic.length > 0 && s.topic.length <= 249,
-      `sets[${i}].topic must be a topic name`,
-    );
+    check(typeof s.topic === 'string' && TOPIC_NAME.test(s.topic), `sets[${i}].topic must be a Kafka topic name`);
     check(isInt(s.provider, 0, 255), `sets[${i}].provider must be an integer in 0..255`);
     check(isInt(s.partition, 0, 2 ** 31 - 1), `sets[${i}].partition must be a non-negative int32`);
     check(s.records instanceof Uint8Array, `sets[${i}].records must be a Uint8Array`);
@@ -315,8 +314,11 @@ export function checkTransformArgs(sets: readonly FetchedRecordSet[], opts: Tran
     );
     for (const a of s.abortedTransactions) {
       check(
-        typeof a.producerId === 'bigint' && typeof a.firstOffset === 'bigint',
-        `sets[${i}].abortedTransactions entries need bigint producerId and firstOffset`,
+        typeof a.producerId === 'bigint' &&
+          typeof a.firstOffset === 'bigint' &&
+          BigInt.asIntN(64, a.producerId) === a.producerId &&
+          BigInt.asIntN(64, a.firstOffset) === a.firstOffset,
+        `sets[${i}].abortedTransactions entries need int64 bigint producerId and firstOffset`,
       );
     }
   });

@@ -404,6 +404,12 @@ test('caller errors throw; limits are checked', () => {
     assert.throws(() => core.transformRecordSets([], { ...OPTS, normalizedAtMs: 1.5 }), RangeError);
     assert.throws(() => core.transformRecordSets([set(Buffer.alloc(0), { fetchOffset: -1n })], OPTS), RangeError);
     assert.throws(() => core.transformRecordSets([], { ...OPTS, maxRecords: 10_001 }), RangeError);
+    assert.throws(() => core.transformRecordSets([set(Buffer.alloc(0), { topic: 'bad topic' })], OPTS), /topic/);
+    const hugeProducer = [{ producerId: 1n << 63n, firstOffset: 0n }];
+    assert.throws(
+      () => core.transformRecordSets([set(Buffer.alloc(0), { abortedTransactions: hugeProducer })], OPTS),
+      /int64/,
+    );
   }
 });
 

@@ -183,9 +183,11 @@ pub fn check_args(sets: &[FetchedSet], o: &TransformOptions) -> Result<(), ArgEr
         format!("maxRecords must be an integer in 1..{MAX_RECORDS}")
     })?;
     for (i, s) in sets.iter().enumerate() {
-        arg(!s.topic.is_empty() && s.topic.len() <= 249, || {
-            format!("sets[{i}].topic must be a topic name")
-        })?;
+        let legal = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+        arg(
+            !s.topic.is_empty() && s.topic.len() <= 249 && s.topic.bytes().all(|b| legal(&b)),
+            || format!("sets[{i}].topic must be a Kafka topic name"),
+        )?;
         arg(s.partition >= 0, || {
             format!("sets[{i}].partition must be a non-negative int32")
         })?;
