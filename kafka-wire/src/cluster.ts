@@ -145,8 +145,10 @@ export function decodeFindCoordinatorResponse(body: Buffer): FindCoordinatorResp
 /** Error codes after which a coordinator lookup (or a request to the coordinator) is worth repeating. */
 export const COORDINATOR_RETRIABLE = new Set([14, 15, 16]); // LOAD_IN_PROGRESS, NOT_AVAILABLE, NOT_COORDINATOR
 
+/** Kafka codes meaning "not yet" (a moved or loading coordinator, stale metadata) and socket errors; a caller's
+ * RangeError (a partition the topic does not have) is final. */
 const isRetriableLookup = (err: unknown): boolean =>
-  !(err instanceof KafkaProtocolError) || COORDINATOR_RETRIABLE.has(err.code) || err.stale;
+  err instanceof KafkaProtocolError ? COORDINATOR_RETRIABLE.has(err.code) || err.stale : !(err instanceof RangeError);
 
 // ---------- the cluster ----------
 
