@@ -192,6 +192,30 @@ describe('TransactionalProducer control flow (scripted cluster)', () => {
     assert.equal(sent.filter((s) => s.api === 'endTxn').length, 1);
   });
 
+  it('init() retries NOT_COORDINATOR with a new coordinator lookup and CONCURRENT_TRANSACTIONS', async () => {
+    const { cluster, sent, calls } = fakeCluster((s, n) => {
+      if (s.api === 'init' && n === 1) return body.init(16);
+      if (s.api === 'init' && n === 2) return body.init(51);
+      return ok(s, [0]);
+    });
+    const p = new TransactionalProducer({ cluster, transactionalId: 'tx', retry: fast });
+    await p.init();
+    assert.equal(sent.filter((s) => s.api === 'init').length, 3);
+    assert.equal(calls.forgotten, 1);
+    assert.equal(p.status, 'ready');
+  });
+
+  it('init() gives up on a fatal error and the producer stays unusable', async () => {
+    const { cluster } = fakeCluster((s) => (s.api === 'init' ? body.init(53) : ok(s, [0])));
+    const p = new TransactionalProducer({ cluster, transactionalId: 'tx', retry: fast });
+    await assert.rejects(p.init(), (e: unknown) => {
+      assert.ok(e instanceof TransactionError && e.step === 'init' && e.code === 53 && !e.retriable);
+      assert.match(e.message, /TRANSACTIONAL_ID_AUTHORIZATION_FAILED/);
+      return true;
+    });
+    assert.equal(p.status, 'failed');
+  });
+
   it('resends a batch to the new leader with the same sequence number after NOT_LEADER_OR_FOLLOWER', async () => {
     const { cluster, sent, calls } = fakeCluster((s, n) => {
       if (s.api === 'produce' && n === 1) return body.partitions(TOPIC, [[0, 6]], 'produce');

@@ -261,13 +261,20 @@ export class TransactionalProducer {
       const tid = this.transactionalId;
       const res = await this.withRetries('init', async () => {
         const node = tid === null ? await this.cluster.anyNode() : await this.cluster.coordinator('transaction', tid);
-        const r = await this.request(
-          node,
-          (id) => encodeInitProducerIdTxnRequest(id, this.cluster.clientId, tid, this.transactionTimeoutMs),
-          decodeInitProducerIdTxnResponse,
-        );
-        if (r.errorCode !== 0) throw new KafkaProtocolError(r.errorCode, 'InitProducerId');
-        return r;
+        try {
+          const r = await this.request(
+            node,
+            (id) => encodeInitProducerIdTxnRequest(id, this.cluster.clientId, tid, this.transactionTimeoutMs),
+            decodeInitProducerIdTxnResponse,
+          );
+          if (r.errorCode !== 0) throw new KafkaProtocolError(r.errorCode, 'InitProducerId');
+          return r;
+        } catch (err) {
+          // A moved coordinator or a broken connection: look the coordinator up again before the retry.
+          if (tid !== null && (!(err instanceof KafkaProtocolError) || COORDINATOR_RETRIABLE.has(err.code)))
+            this.cluster.forgetCoordinator('transaction', tid);
+          throw err;
+        }
       });
       this.producerId = res.producerId;
       this.producerEpoch = res.producerEpoch;
