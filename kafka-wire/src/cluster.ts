@@ -343,16 +343,21 @@ export class KafkaCluster {
     return first.value;
   }
 
-  /** Partition count of `topic` (fetching its metadata when not cached). Unknown topic: KafkaProtocolError 3. */
+  /**
+   * Partition count of `topic` (fetching its metadata when not cached or stale). Unknown topic, after the bounded
+   * retries: KafkaProtocolError UNKNOWN_TOPIC_OR_PARTITION.
+   */
   async partitionCount(topic: string): Promise<number> {
-    let t = this.cachedTopic(topic);
-    if (t?.errorCode !== 0) {
+    const cached = this.cachedTopic(topic);
+    if (cached?.errorCode === 0) return cached.leaders.length;
+    // A topic created a moment ago may still answer LEADER_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION: bounded retry.
+    return withRetry(this.retryPolicy, isRetriableLookup, async () => {
       await this.refresh([topic]);
-      t = this.topics.get(topic);
-    }
-    if (!t) throw new KafkaProtocolError(3, `Metadata(${topic})`);
-    if (t.errorCode !== 0 && t.leaders.length === 0) throw new KafkaProtocolError(t.errorCode, `Metadata(${topic})`);
-    return t.leaders.length;
+      const t = this.topics.get(topic);
+      if (!t) throw new KafkaProtocolError(3, `Metadata(${topic})`);
+      if (t.errorCode !== 0 && t.leaders.length === 0) throw new KafkaProtocolError(t.errorCode, `Metadata(${topic})`);
+      return t.leaders.length;
+    });
   }
 
   /** The cached leader (no I/O): undefined when unknown, stale or leaderless; then call `leaderFor`. */
