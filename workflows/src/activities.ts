@@ -11,16 +11,22 @@ import { ownedPositions, runBatchSteps } from './batch-core.ts';
 import {
   claimEvents,
   customerHistory,
-  customersHistory,
   earlierFailures,
   ensureQuarantineReviewColumns,
   failuresByObject,
+  historySummaries,
   persistEnrichedEvent,
   persistEnrichedEvents,
   transferClaims,
 } from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
-import { churnFeatures } from './history.ts';
+import {
+  churnFeatures,
+  churnFeaturesFromSummary,
+  concatSummaries,
+  type HistorySummary,
+  summarizeHistory,
+} from './history.ts';
 import type { InferenceClient } from './inference-client.ts';
 import { type BusinessRulesConfig, validateBusinessRules } from './rules.ts';
 import type {
@@ -115,8 +121,8 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     async predictChurn(event, outcome: Outcome): Promise<ChurnResult | null> {
       if (!event.customer_id) return null;
       const at = eventTime(event, now);
-      const history = await customerHistory(deps.pool, event.customer_id, event.event_id, at);
-      const features = churnFeatures(history, { outcome, at });
+      const [history] = await historySummaries(deps.pool, [{ customerId: event.customer_id, at }], [event.event_id]);
+      const features = churnFeaturesFromSummary(history as HistorySummary, { outcome, at });
       const r = await deps.inference.post<{
         churn_probability: number;
         risk_level: string;
@@ -164,12 +170,21 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
     async scoreEventsBatch(items): Promise<ScoreResult[]> {
       // Reads for the whole batch: customers' histories and earlier failures of the same provider objects.
-      const customers = [...new Set(items.map((i) => i.event.customer_id).filter((c): c is string => !!c))];
+      // One stored-history summary per distinct (customer, event time), without the batch's own events (added below
+      // from memory, so a retried batch whose rows were already stored does not count them twice).
+      const batchIds = items.map((i) => i.event.event_id);
+      const keyOf = (customerId: string, at: Date) => `${at.getTime()} ${customerId}`;
+      const queries = new Map<string, { customerId: string; at: Date }>();
+      for (const i of items) {
+        if (!i.event.customer_id) continue;
+        const at = eventTime(i.event, now);
+        queries.set(keyOf(i.event.customer_id, at), { customerId: i.event.customer_id, at });
+      }
       const failedObjects = items
         .filter((i) => i.outcome === 'failed' && i.event.provider && i.event.object_id)
         .map((i) => ({ provider: i.event.provider as string, objectId: i.event.object_id as string }));
-      const [histories, failures] = await Promise.all([
-        customersHistory(deps.pool, customers),
+      const [summaryList, failures] = await Promise.all([
+        historySummaries(deps.pool, [...queries.values()], batchIds),
         failuresByObject(deps.pool, failedObjects),
       ]);
       const fraudIdx: number[] = [];
@@ -178,6 +193,33 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       const retryAttempts: number[] = [];
       const churnBodies: unknown[] = [];
       const churnFeaturesList: ChurnFeatures[] = [];
+      const summaries = new Map([...queries.keys()].map((k, i) => [k, summaryList[i] as HistorySummary]));
+      const churnOf = async (item: ScoreItem): Promise<ChurnFeatures> => {
+        const e = item.event;
+        const customerId = e.customer_id as string;
+        const at = eventTime(e, now);
+        // The batch's own earlier events of the same customer, newest first (stable: batch order on equal times).
+        const inBatch = items
+          .filter((o) => o !== item && o.event.customer_id === customerId && o.outcome !== 'other')
+          .map((o) => ({ outcome: o.outcome, at: eventTime(o.event, now) }))
+          .filter((h) => h.at.getTime() <= at.getTime())
+          .sort((a, b) => b.at.getTime() - a.at.getTime());
+        const stored = summaries.get(keyOf(customerId, at)) as HistorySummary;
+        const newestStored = stored.newestAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+        if (inBatch.every((h) => h.at.getTime() > newestStored)) {
+          // The batch's events are all newer than the stored ones: the two summaries concatenate exactly.
+          return churnFeaturesFromSummary(concatSummaries(summarizeHistory(inBatch), stored), {
+            outcome: item.outcome,
+            at,
+          });
+        }
+        // Interleaved in time (out-of-order events): merge the rows (rare, one extra query for this event).
+        const rows = await customerHistory(deps.pool, customerId, batchIds, at);
+        const history = [...rows, ...inBatch].sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
+        return churnFeatures(history, { outcome: item.outcome, at });
+      };
+      const churnById = new Map<string, ChurnFeatures>();
+      for (const item of items) if (item.event.customer_id) churnById.set(item.event.event_id, await churnOf(item));
       items.forEach((item, i) => {
         const e = item.event;
         if (item.outcome === 'succeeded') fraudIdx.push(i);
@@ -190,15 +232,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
           retryAttempts.push(Math.max(seen + 1, Number.isSafeInteger(declared) && declared > 0 ? declared : 1));
         }
         if (e.customer_id) {
-          const at = eventTime(e, now);
-          // History from the database plus the batch's own earlier events of the same customer.
-          const inBatch = items
-            .filter((o) => o !== item && o.event.customer_id === e.customer_id && o.outcome !== 'other')
-            .map((o) => ({ event_id: o.event.event_id, outcome: o.outcome, at: eventTime(o.event, now) }));
-          const history = [...(histories.get(e.customer_id) ?? []), ...inBatch]
-            .filter((h) => h.event_id !== e.event_id && (h.at === null || h.at.getTime() <= at.getTime()))
-            .sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
-          const features = churnFeatures(history, { outcome: item.outcome, at });
+          const features = churnById.get(e.event_id) as ChurnFeatures;
           churnIdx.push(i);
           churnFeaturesList.push(features);
           churnBodies.push({ customer_id: e.customer_id, merchant_id: e.merchant_id, ...features });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Outcome } from './event.ts';
-import type { HistoryRow } from './history.ts';
+import type { HistoryRow, HistorySummary } from './history.ts';
 import type { EnrichedEvent, PersistResult } from './types.ts';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
@@ -209,22 +209,87 @@ export async function persistEnrichedEvent(pool: pg.Pool, x: EnrichedEvent): Pro
   return { rowId: row.id, table: 'payment_events', inserted: row.inserted };
 }
 
-/** The customer's earlier payments (newest first, up to `at`), excluding the event itself. */
+/**
+ * SQL of a customer's newest MAX_CHURN_HISTORY_ROWS rows at or before `at` (undated rows last), without the excluded
+ * event ids; columns id, outcome, at. Dated and undated rows are two separate ordered index range scans
+ * (payment_events_customer_history_idx) that stop at the limit: a single `(at IS NULL OR at <= $at)` condition
+ * made PostgreSQL bitmap-scan and sort every row of the customer (13 ms for 19,000 rows, per event).
+ */
+function newestHistorySql(customer: string, at: string, excludeIds: string): string {
+  const common = `customer_id = ${customer} AND event_id <> ALL(${excludeIds}::text[]) AND outcome <> 'other'`;
+  return `SELECT * FROM (
+      (SELECT id, outcome, provider_created_at AS at FROM payment_events
+        WHERE ${common} AND provider_created_at <= ${at}
+        ORDER BY provider_created_at DESC NULLS LAST, id DESC LIMIT ${MAX_CHURN_HISTORY_ROWS})
+      UNION ALL
+      (SELECT id, outcome, provider_created_at AS at FROM payment_events
+        WHERE ${common} AND provider_created_at IS NULL
+        ORDER BY provider_created_at DESC NULLS LAST, id DESC LIMIT ${MAX_CHURN_HISTORY_ROWS})) u
+    ORDER BY at DESC NULLS LAST, id DESC LIMIT ${MAX_CHURN_HISTORY_ROWS}`;
+}
+
+/**
+ * The customer's earlier payments (newest first, up to `at`, at most MAX_CHURN_HISTORY_ROWS), excluding
+ * `excludeEventIds` (the event itself, or a batch's own events, which the batch adds from memory).
+ */
 export async function customerHistory(
   pool: pg.Pool,
   customerId: string,
-  excludeEventId: string,
+  excludeEventIds: readonly string[],
   at: Date,
 ): Promise<HistoryRow[]> {
   const { rows } = await pool.query<{ outcome: Outcome; at: Date | null }>(
-    `SELECT outcome, provider_created_at AS at FROM payment_events
-      WHERE customer_id = $1 AND event_id <> $2 AND outcome <> 'other'
-        AND (provider_created_at IS NULL OR provider_created_at <= $3)
-      ORDER BY provider_created_at DESC NULLS LAST, id DESC
-      LIMIT ${MAX_CHURN_HISTORY_ROWS}`,
-    [customerId, excludeEventId, at.toISOString()],
+    `SELECT outcome, at FROM (${newestHistorySql('$1', '$3', '$2')}) h ORDER BY at DESC NULLS LAST, id DESC`,
+    [customerId, excludeEventIds, at.toISOString()],
   );
   return rows;
+}
+
+/**
+ * The summary of exactly the rows customerHistory returns, for each `(customerId, at)` (aligned with `queries`),
+ * reduced inside PostgreSQL: one index range scan per query (payment_events_customer_history_idx) and one row back,
+ * instead of up to MAX_CHURN_HISTORY_ROWS rows per event to transfer, parse and sort in the worker.
+ */
+export async function historySummaries(
+  pool: pg.Pool,
+  queries: readonly { readonly customerId: string; readonly at: Date }[],
+  excludeEventIds: readonly string[],
+): Promise<HistorySummary[]> {
+  if (queries.length === 0) return [];
+  const { rows } = await pool.query<{
+    succeeded: number;
+    failed: number;
+    first_success_rn: string | null;
+    newest_success_at: Date | null;
+    newest_failure_at: Date | null;
+    newest_at: Date | null;
+    oldest_at: Date | null;
+  }>(
+    `SELECT s.* FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS q(customer_id, at, n)
+      CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE outcome = 'succeeded')::int AS succeeded,
+               count(*) FILTER (WHERE outcome <> 'succeeded')::int AS failed,
+               min(rn) FILTER (WHERE outcome = 'succeeded') AS first_success_rn,
+               max(at) FILTER (WHERE outcome = 'succeeded') AS newest_success_at,
+               max(at) FILTER (WHERE outcome <> 'succeeded') AS newest_failure_at,
+               max(at) AS newest_at,
+               min(at) AS oldest_at
+          FROM (SELECT outcome, at, row_number() OVER (ORDER BY at DESC NULLS LAST, id DESC) AS rn
+                  FROM (${newestHistorySql('q.customer_id', 'q.at', '$3')}) newest) h) s
+      ORDER BY q.n`,
+    [queries.map((q) => q.customerId), queries.map((q) => q.at.toISOString()), excludeEventIds],
+  );
+  if (rows.length !== queries.length) throw new Error(`history summaries: ${rows.length} rows for ${queries.length}`);
+  return rows.map((r) => ({
+    succeeded: r.succeeded,
+    failed: r.failed,
+    // Failures before the first success (newest first) form the leading streak.
+    leadingFailures: r.first_success_rn === null ? r.failed : Number(r.first_success_rn) - 1,
+    newestSuccessAt: r.newest_success_at,
+    newestFailureAt: r.newest_failure_at,
+    newestAt: r.newest_at,
+    oldestAt: r.oldest_at,
+  }));
 }
 
 /** Earlier failed events of the same provider object (payment intent, transaction): the retry attempt number − 1. */
@@ -278,33 +343,6 @@ export async function transferClaims(
     [fromWorkflowId, to.map((t) => t.eventId), to.map((t) => t.workflowId)],
   );
   return rows.map((r) => r.event_id);
-}
-
-/** Newest history rows (up to MAX_CHURN_HISTORY_ROWS each) of several customers, newest first per customer. */
-export async function customersHistory(
-  pool: pg.Pool,
-  customerIds: readonly string[],
-): Promise<Map<string, (HistoryRow & { event_id: string })[]>> {
-  const out = new Map<string, (HistoryRow & { event_id: string })[]>();
-  if (customerIds.length === 0) return out;
-  // One index range scan per customer (payment_events_customer_history_idx), newest first, at most 500 rows each.
-  const { rows } = await pool.query<{ customer_id: string; event_id: string; outcome: Outcome; at: Date | null }>(
-    `SELECT c.customer_id, h.event_id, h.outcome, h.at
-       FROM unnest($1::text[]) WITH ORDINALITY AS c(customer_id, n)
-       CROSS JOIN LATERAL (
-         SELECT id, event_id, outcome, provider_created_at AS at FROM payment_events p
-          WHERE p.customer_id = c.customer_id AND p.outcome <> 'other'
-          ORDER BY p.provider_created_at DESC NULLS LAST, p.id DESC
-          LIMIT ${MAX_CHURN_HISTORY_ROWS}) h
-      ORDER BY c.n, h.at DESC NULLS LAST, h.id DESC`,
-    [customerIds],
-  );
-  for (const r of rows) {
-    const list = out.get(r.customer_id) ?? [];
-    list.push({ event_id: r.event_id, outcome: r.outcome, at: r.at });
-    out.set(r.customer_id, list);
-  }
-  return out;
 }
 
 /** Failed events per `provider object_id` among `objects`, for the retry attempt numbers of a batch. */

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { churnFeatures, type HistoryRow } from './history.ts';
+import {
+  churnFeatures,
+  churnFeaturesFromSummary,
+  concatSummaries,
+  EMPTY_HISTORY,
+  type HistoryRow,
+  summarizeHistory,
+} from './history.ts';
 
 const day = (n: number) => new Date(Date.UTC(2026, 0, 1 + n));
 
@@ -39,5 +46,47 @@ describe('churn features from history', () => {
     assert.equal(f.consecutive_failures, 0);
     assert.equal(f.recovered_payments, 1);
     assert.equal(f.days_since_last_failure, 1);
+  });
+});
+
+describe('history summaries', () => {
+  // Deterministic pseudo-random histories (xorshift), including undated rows and 'other' rows.
+  let state = 0x9e3779b9;
+  const rand = (n: number) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % n;
+  };
+  const outcomes = ['succeeded', 'failed', 'other'] as const;
+  const randomHistory = (): HistoryRow[] => {
+    const n = rand(12);
+    const rows: HistoryRow[] = [];
+    let t = 400;
+    for (let i = 0; i < n; i++) {
+      t -= rand(30);
+      rows.push({ outcome: outcomes[rand(3)] as HistoryRow['outcome'], at: rand(8) === 0 ? null : day(t) });
+    }
+    // Undated rows sort last (NULLS LAST), as the database returns them.
+    return [...rows.filter((r) => r.at), ...rows.filter((r) => !r.at)];
+  };
+
+  it('give the same features as the rows, split anywhere', () => {
+    for (let k = 0; k < 2000; k++) {
+      const h = randomHistory();
+      const current = { outcome: outcomes[rand(3)] as HistoryRow['outcome'], at: day(400 + rand(50)) };
+      const expected = churnFeatures(h, current);
+      assert.deepEqual(churnFeaturesFromSummary(summarizeHistory(h), current), expected);
+      const cut = rand(h.length + 1);
+      const joined = concatSummaries(summarizeHistory(h.slice(0, cut)), summarizeHistory(h.slice(cut)));
+      assert.deepEqual(churnFeaturesFromSummary(joined, current), expected, `split at ${cut} of ${h.length}`);
+    }
+  });
+
+  it('an empty history is a first payment', () => {
+    assert.deepEqual(
+      churnFeaturesFromSummary(EMPTY_HISTORY, { outcome: 'failed', at: day(3) }),
+      churnFeatures([], { outcome: 'failed', at: day(3) }),
+    );
   });
 });
