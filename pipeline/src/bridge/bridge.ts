@@ -12,15 +12,24 @@
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
 import { paymentBatchWorkflowId, paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { startLagPoller } from '../lib/kafka.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Registry } from '../lib/metrics.ts';
 import { BacklogGate } from './backlog.ts';
+import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch } from './core.ts';
+
+/** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */
+const MAX_BUDGET_STEPS = 3600;
 
 /** Largest event accepted from payments.normalized (the edge's body limit plus envelope). */
 export const MAX_EVENT_BYTES = 1024 * 1024;
@@ -113,6 +122,12 @@ export class WorkflowBridge {
   private running = false;
   private gate: BacklogGate | undefined;
   private closeCombiner: (() => void) | undefined;
+  private budget: AimdBudget | undefined;
+  private budgetTimer: NodeJS.Timeout | undefined;
+  private lastSampleAt = 0;
+  private readonly sampleAborts = new Set<AbortController>();
+  /** The adaptive budget's decisions, oldest first (bounded); empty in per-event mode. */
+  readonly budgetSteps: BudgetStep[] = [];
   readonly metrics;
 
   constructor(private readonly deps: BridgeDeps) {
@@ -148,7 +163,19 @@ export class WorkflowBridge {
         'Events per workflow started by the adaptive bridge (1: per-event workflow)',
         [1, 2, 5, 10, 25, 50, 100, 200],
       ),
+      budget: r.gauge('bridge_workflow_budget_per_s', 'Workflow starts per second the adaptive budget allows now'),
+      budgetDecisions: r.counter('bridge_workflow_budget_decisions_total', 'Budget controller decisions, by decision'),
+      completion: r.histogram(
+        'bridge_workflow_completion_seconds',
+        'Sampled workflow start request to completion (the budget controller input)',
+        [0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
     };
+  }
+
+  /** Workflow starts per second the adaptive budget allows now (undefined in per-event mode). */
+  get workflowBudgetPerS(): number | undefined {
+    return this.budget?.perS;
   }
 
   async start(): Promise<void> {
@@ -165,7 +192,10 @@ export class WorkflowBridge {
         taskQueue: config.taskQueue,
         maxBacklog: config.maxTemporalBacklog,
         pollMs: config.backlogPollMs,
-        onBacklog: (n) => this.metrics.temporalBacklog.set({}, n),
+        onBacklog: (n) => {
+          this.metrics.temporalBacklog.set({}, n);
+          this.budget?.observeBacklog(n);
+        },
         onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
       });
       this.gate.start();
@@ -207,9 +237,26 @@ export class WorkflowBridge {
   private async runAdaptivePaymentConsumer(): Promise<void> {
     const { config, log } = this.deps;
     const topic = config.normalizedTopic;
+    const budget = new AimdBudget(
+      {
+        minPerS: config.minWorkflowsPerS,
+        maxPerS: config.maxWorkflowsPerS,
+        initialPerS: config.initialWorkflowsPerS,
+        increasePerS: config.budgetIncreasePerS,
+        decreaseFactor: config.budgetDecreasePercent / 100,
+        targetLatencyMs: config.budgetTargetLatencyMs,
+        targetStartLatencyMs: config.budgetTargetStartLatencyMs,
+        maxGroupEvents: config.batchSize,
+        maxBacklog: config.budgetMaxBacklog,
+        intervalMs: config.budgetIntervalMs,
+      },
+      Date.now(),
+    );
+    this.budget = budget;
+    this.metrics.budget.set({}, budget.perS);
     const combiner = new StartCombiner<KafkaMessage>({
       maxGroupEvents: config.batchSize,
-      workflowsPerS: config.maxWorkflowsPerS,
+      workflowsPerS: budget.perS,
       burstWorkflows: config.burstWorkflows,
       windowMs: config.batchWindowMs,
       maxInFlight: config.maxInFlight,
@@ -218,6 +265,7 @@ export class WorkflowBridge {
         const startedAt = Date.now();
         await this.startGroup(group);
         this.metrics.startLatency.observe((Date.now() - startedAt) / 1000);
+        budget.observeStartLatency(Date.now() - startedAt, startedAt);
       },
       retry: {
         initialMs: config.startRetryInitialMs,
@@ -233,10 +281,25 @@ export class WorkflowBridge {
               (this.gate as BacklogGate).waitBelow(isActive, heartbeat),
           }
         : {}),
-      onFlush: (sizes) => {
+      onFlush: (sizes, tokensLeft) => {
         for (const n of sizes) this.metrics.groupEvents.observe(n);
+        // The budget limited this flush when it grouped events or left a debt the next fetch waits off.
+        budget.noteFlush(sizes, tokensLeft < 0 || sizes.some((n) => n > 1));
       },
     });
+    this.budgetTimer = setInterval(
+      () => {
+        const step = budget.tick(Date.now());
+        if (!step) return;
+        combiner.setWorkflowsPerS(step.perS);
+        this.metrics.budget.set({}, step.perS);
+        this.metrics.budgetDecisions.inc({ decision: step.decision });
+        this.budgetSteps.push(step);
+        if (this.budgetSteps.length > MAX_BUDGET_STEPS) this.budgetSteps.shift();
+        if (step.decision !== 'hold') log.info('workflow budget', { ...step });
+      },
+      Math.max(10, Math.floor(config.budgetIntervalMs / 4)),
+    );
     this.closeCombiner = () => combiner.close();
     const consumer = await this.subscribedConsumer(config.paymentGroupId, topic, {
       minBytes: config.fetchMinBytes,
@@ -386,8 +449,9 @@ export class WorkflowBridge {
       await this.quarantine(topic, partition, [{ m, error: parsed.error }]);
       return;
     }
+    const startedAt = Date.now();
     try {
-      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentEvent, {
+      const handle = await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentEvent, {
         taskQueue: this.deps.config.taskQueue,
         workflowId: paymentWorkflowId(parsed.eventId),
         args: [
@@ -401,6 +465,7 @@ export class WorkflowBridge {
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
       this.metrics.started.inc({ type: WORKFLOW_TYPES.paymentEvent });
+      this.sampleCompletion(handle, startedAt);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.paymentEvent });
@@ -438,8 +503,9 @@ export class WorkflowBridge {
       paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset),
       ...ranges.slice(1).map((r) => `${r.partition}-${r.firstOffset}-${r.lastOffset}`),
     ].join('+');
+    const startedAt = Date.now();
     try {
-      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentBatch, {
+      const handle = await this.deps.temporal.workflow.start(WORKFLOW_TYPES.paymentBatch, {
         taskQueue: this.deps.config.taskQueue,
         workflowId,
         args: [
@@ -454,6 +520,7 @@ export class WorkflowBridge {
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
       this.metrics.started.inc({ type: WORKFLOW_TYPES.paymentBatch });
+      this.sampleCompletion(handle, startedAt);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.paymentBatch });
@@ -461,6 +528,46 @@ export class WorkflowBridge {
       }
       throw err;
     }
+  }
+
+  /**
+   * Feeds the budget controller: now and then (at most every BRIDGE_BUDGET_SAMPLE_EVERY_MS, a bounded number at once)
+   * waits for a started workflow's completion and reports start request → completion. A failed workflow completed too
+   * (its latency counts); a sample still open after its timeout counts as that timeout (Temporal is not keeping up).
+   */
+  private sampleCompletion(handle: WorkflowHandle, startedAtMs: number): void {
+    const budget = this.budget;
+    const { config } = this.deps;
+    const now = Date.now();
+    if (!budget || !this.running || this.sampleAborts.size >= config.budgetMaxSamplesInFlight) return;
+    if (now - this.lastSampleAt < config.budgetSampleEveryMs) return;
+    this.lastSampleAt = now;
+    const ctrl = new AbortController();
+    this.sampleAborts.add(ctrl);
+    const timeoutMs = Math.max(5_000, 10 * config.budgetTargetLatencyMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, timeoutMs);
+    const observe = (ms: number) => {
+      budget.observeLatency(ms, startedAtMs);
+      this.metrics.completion.observe(ms / 1000);
+    };
+    void this.deps.temporal
+      .withAbortSignal(ctrl.signal, () => handle.result())
+      .then(
+        () => observe(Date.now() - startedAtMs),
+        (err: unknown) => {
+          if (timedOut) observe(timeoutMs);
+          else if (err instanceof WorkflowFailedError) observe(Date.now() - startedAtMs);
+          // Anything else (bridge stopping, connection trouble) says nothing about the latency.
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.sampleAborts.delete(ctrl);
+      });
   }
 
   private async handleReview(topic: string, partition: number, m: KafkaMessage): Promise<void> {
@@ -486,6 +593,8 @@ export class WorkflowBridge {
   /** Stops fetching, lets in-flight chunks finish or abandon (uncommitted), leaves the groups, closes connections. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.budgetTimer);
+    for (const c of this.sampleAborts) c.abort();
     this.gate?.stop();
     this.closeCombiner?.();
     this.stopLag?.();

@@ -201,4 +201,28 @@ describe('StartCombiner', () => {
     await c.pace(() => true);
     assert.equal(slept[1], 1000, 'bounded by maxPaceMs');
   });
+
+  it('setWorkflowsPerS() changes the refill rate and the pace from then on, and reports tokens per flush', async () => {
+    const flushes: { sizes: readonly number[]; tokens: number }[] = [];
+    const { c, slept, advance } = combiner({
+      burstWorkflows: 1,
+      maxGroupEvents: 1,
+      start: async () => {},
+      onFlush: (sizes, tokens) => flushes.push({ sizes, tokens }),
+    });
+    c.setWorkflowsPerS(20);
+    assert.equal(c.workflowsPerS, 20);
+    await c.submit(
+      part(0, 6),
+      () => true,
+      async () => {},
+    );
+    assert.deepEqual(flushes, [{ sizes: [1, 1, 1, 1, 1, 1], tokens: -5 }]);
+    // 5 in debt at 20/s → 250 ms (it was 500 ms at 10/s).
+    await c.pace(() => true);
+    assert.deepEqual(slept, [250]);
+    advance(1000);
+    assert.equal(c.budget, 1, 'refilled at the new rate, capped by the burst');
+    assert.throws(() => c.setWorkflowsPerS(0), RangeError);
+  });
 });

@@ -26,7 +26,7 @@ export interface GroupPart<M> {
 export interface CombinerOptions<M> {
   /** Largest group (events per workflow). 1 disables grouping. */
   readonly maxGroupEvents: number;
-  /** Workflow starts per second the budget allows in steady state. */
+  /** Workflow starts per second the budget allows in steady state (initially; see setWorkflowsPerS). */
   readonly workflowsPerS: number;
   /** Tokens the bucket holds when idle (a burst of per-event workflows after a quiet period). */
   readonly burstWorkflows: number;
@@ -41,8 +41,8 @@ export interface CombinerOptions<M> {
   readonly retry: Omit<RetryOptions, 'isActive' | 'sleep'>;
   /** Awaited before each chunk of starts (backpressure on Temporal's task-queue backlog). */
   readonly beforeChunk?: (isActive: () => boolean, heartbeat: () => Promise<void>) => Promise<void>;
-  /** Called once per flush with the group sizes (metrics). */
-  readonly onFlush?: (groupSizes: readonly number[]) => void;
+  /** Called once per flush with the group sizes and the tokens left after it (metrics, the budget controller). */
+  readonly onFlush?: (groupSizes: readonly number[], tokensLeft: number) => void;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -97,6 +97,7 @@ export class StartCombiner<M> {
   private timer: NodeJS.Timeout | undefined;
   private tokens: number;
   private lastRefill: number;
+  private rate: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
@@ -108,6 +109,19 @@ export class StartCombiner<M> {
     this.sleep = o.sleep ?? defaultSleep;
     this.tokens = o.burstWorkflows;
     this.lastRefill = this.now();
+    this.rate = o.workflowsPerS;
+  }
+
+  /** Workflow starts per second the budget allows now. */
+  get workflowsPerS(): number {
+    return this.rate;
+  }
+
+  /** Changes the budget's rate (the AIMD controller); tokens earned so far keep the old rate. */
+  setWorkflowsPerS(perS: number): void {
+    if (!(perS > 0)) throw new RangeError('workflowsPerS must be > 0');
+    this.refill();
+    this.rate = perS;
   }
 
   /** Tokens left in the budget (negative: debt that pace() waits off). */
@@ -118,7 +132,7 @@ export class StartCombiner<M> {
 
   private refill(): void {
     const t = this.now();
-    this.tokens = Math.min(this.o.burstWorkflows, this.tokens + ((t - this.lastRefill) / 1000) * this.o.workflowsPerS);
+    this.tokens = Math.min(this.o.burstWorkflows, this.tokens + ((t - this.lastRefill) / 1000) * this.rate);
     this.lastRefill = t;
   }
 
@@ -145,7 +159,10 @@ export class StartCombiner<M> {
     const parts = batch.map((p) => p.part);
     const groups = cutGroups(parts, size);
     this.tokens -= groups.length;
-    this.o.onFlush?.(groups.map((g) => g.reduce((n, x) => n + x.messages.length, 0)));
+    this.o.onFlush?.(
+      groups.map((g) => g.reduce((n, x) => n + x.messages.length, 0)),
+      this.tokens,
+    );
 
     const failedOwners = new Map<Pending<M>, unknown>();
     // The submissions a group holds messages of.
@@ -196,7 +213,7 @@ export class StartCombiner<M> {
   async pace(isActive: () => boolean): Promise<void> {
     this.refill();
     if (this.tokens >= 0 || !isActive()) return;
-    await this.sleep(Math.min(this.o.maxPaceMs, Math.ceil((-this.tokens / this.o.workflowsPerS) * 1000)));
+    await this.sleep(Math.min(this.o.maxPaceMs, Math.ceil((-this.tokens / this.rate) * 1000)));
   }
 
   /** Rejects pending submissions (the consumer is stopping). */

@@ -33,8 +33,27 @@ export interface BridgeConfig {
    * server sustains only ~20 workflows/s here, so a high rate must be grouped.
    */
   readonly batchSize: number;
-  /** Workflow starts per second the adaptive budget allows in steady state (below what Temporal sustains). */
+  /**
+   * Workflow budget of the adaptive mode (budget.ts): starts at initialWorkflowsPerS and follows the load within
+   * [minWorkflowsPerS, maxWorkflowsPerS] (AIMD on sampled workflow start→complete latency and task-queue backlog).
+   * min = max gives a fixed budget.
+   */
   readonly maxWorkflowsPerS: number;
+  readonly minWorkflowsPerS: number;
+  readonly initialWorkflowsPerS: number;
+  /** Median sampled start→complete latency above which the budget decreases. */
+  readonly budgetTargetLatencyMs: number;
+  /** Median start request latency (until Temporal acknowledged) above which the budget decreases. */
+  readonly budgetTargetStartLatencyMs: number;
+  /** Task-queue backlog (workflow tasks) above which the budget decreases (0: latency only). */
+  readonly budgetMaxBacklog: number;
+  readonly budgetIntervalMs: number;
+  readonly budgetIncreasePerS: number;
+  /** Multiplicative decrease, in percent of the current rate (75: to 3/4). */
+  readonly budgetDecreasePercent: number;
+  /** Longest gap between two completion samples, and the samples awaited at once (bounded extra load). */
+  readonly budgetSampleEveryMs: number;
+  readonly budgetMaxSamplesInFlight: number;
   /** Budget tokens when idle: per-event workflows in a burst after a quiet period. */
   readonly burstWorkflows: number;
   /** Longest a fetched partition batch waits for the other partitions of the fetch to join its workflows. */
@@ -86,8 +105,8 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
       1,
       64 * 1024 * 1024,
     ),
-    // Measured on the dev server (SQLite, 2 vCPUs): 10/s keeps Temporal unsaturated; 12–16 doubled the p99 at 250/s.
-    maxWorkflowsPerS: int(env, 'BRIDGE_MAX_WORKFLOWS_PER_S', 10, 1, 100_000),
+    // The dev server (SQLite, 2 vCPUs) sustained about 20/s; 10/s was the measured fixed optimum, so start there.
+    ...budget(env),
     burstWorkflows: int(env, 'BRIDGE_BURST_WORKFLOWS', 4, 1, 100_000),
     batchWindowMs: int(env, 'BRIDGE_BATCH_WINDOW_MS', 1, 0, 1_000),
     maxPaceMs: int(env, 'BRIDGE_MAX_PACE_MS', 1_000, 0, 60_000),
@@ -100,4 +119,26 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     metricsPort: int(env, 'BRIDGE_METRICS_PORT', 9466, 0, 65535),
     fromBeginning: bool(env, 'BRIDGE_FROM_BEGINNING', true),
   });
+}
+
+function budget(env: NodeJS.ProcessEnv) {
+  const maxWorkflowsPerS = int(env, 'BRIDGE_MAX_WORKFLOWS_PER_S', 40, 1, 100_000);
+  const minWorkflowsPerS = int(env, 'BRIDGE_MIN_WORKFLOWS_PER_S', Math.min(2, maxWorkflowsPerS), 1, 100_000);
+  if (minWorkflowsPerS > maxWorkflowsPerS) {
+    throw new ConfigError('BRIDGE_MIN_WORKFLOWS_PER_S must be <= BRIDGE_MAX_WORKFLOWS_PER_S');
+  }
+  const initial = int(env, 'BRIDGE_INITIAL_WORKFLOWS_PER_S', 10, 1, 100_000);
+  return {
+    maxWorkflowsPerS,
+    minWorkflowsPerS,
+    initialWorkflowsPerS: Math.min(maxWorkflowsPerS, Math.max(minWorkflowsPerS, initial)),
+    budgetTargetLatencyMs: int(env, 'BRIDGE_BUDGET_TARGET_MS', 250, 1, 600_000),
+    budgetTargetStartLatencyMs: int(env, 'BRIDGE_BUDGET_TARGET_START_MS', 100, 1, 600_000),
+    budgetMaxBacklog: int(env, 'BRIDGE_BUDGET_MAX_BACKLOG', 16, 0, 1_000_000),
+    budgetIntervalMs: int(env, 'BRIDGE_BUDGET_INTERVAL_MS', 1_000, 50, 600_000),
+    budgetIncreasePerS: int(env, 'BRIDGE_BUDGET_INCREASE_PER_S', 1, 0, 100_000),
+    budgetDecreasePercent: int(env, 'BRIDGE_BUDGET_DECREASE_PERCENT', 75, 1, 99),
+    budgetSampleEveryMs: int(env, 'BRIDGE_BUDGET_SAMPLE_EVERY_MS', 100, 1, 600_000),
+    budgetMaxSamplesInFlight: int(env, 'BRIDGE_BUDGET_SAMPLES_IN_FLIGHT', 4, 1, 1_000),
+  };
 }
