@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KafkaCluster } from '../src/cluster.ts';
 import { KafkaProtocolError } from '../src/protocol.ts';
-import { BROKERS, createTopics, unique } from './helpers.ts';
+import { BROKERS, createTopics, deleteCreatedTopics, unique } from './helpers.ts';
 
 describe('KafkaCluster (real broker)', () => {
   const topic = unique('kw-cluster');
@@ -18,7 +18,10 @@ describe('KafkaCluster (real broker)', () => {
     await createTopics([{ topic, partitions: 3 }]);
     cluster = new KafkaCluster({ brokers: BROKERS, clientId: 'kafka-wire-test', requestTimeoutMs: 10_000 });
   });
-  after(() => cluster.close());
+  after(async () => {
+    cluster.close();
+    await deleteCreatedTopics();
+  });
 
   it('bootstraps the broker list', async () => {
     await cluster.connect();

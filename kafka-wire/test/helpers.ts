@@ -29,6 +29,9 @@ export const unique = (prefix: string): string => `${prefix}-${RUN}-${seq++}`;
 export const kafkajs = (): Kafka =>
   new Kafka({ brokers: [...BROKERS], clientId: 'kafka-wire-test', logLevel: logLevel.NOTHING });
 
+/** Topics this process created, for `deleteCreatedTopics`. */
+const created = new Set<string>();
+
 export async function createTopics(topics: readonly { topic: string; partitions: number }[]): Promise<void> {
   const admin = kafkajs().admin();
   await admin.connect();
@@ -37,6 +40,22 @@ export async function createTopics(topics: readonly { topic: string; partitions:
       waitForLeaders: true,
       topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: 1 })),
     });
+    for (const t of topics) created.add(t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes the topics this process created (tests call it last, so runs do not pile up topics on the broker). */
+export async function deleteCreatedTopics(): Promise<void> {
+  if (created.size === 0) return;
+  const admin = kafkajs().admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...created] });
+    created.clear();
+  } catch (err) {
+    console.error(`could not delete test topics: ${(err as Error).message}`);
   } finally {
     await admin.disconnect();
   }

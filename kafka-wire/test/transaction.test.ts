@@ -16,6 +16,7 @@ import {
   BROKERS,
   committedOffsets,
   createTopics,
+  deleteCreatedTopics,
   joinAsOnlyMember,
   readTopics,
   recordsSection,
@@ -42,7 +43,10 @@ describe('TransactionalProducer (real broker)', () => {
     ]);
     cluster = new KafkaCluster({ brokers: BROKERS, clientId: 'kafka-wire-test', requestTimeoutMs: 15_000 });
   });
-  after(() => cluster.close());
+  after(async () => {
+    cluster.close();
+    await deleteCreatedTopics();
+  });
 
   it('commits records and offsets together; read_committed reads each record once, intact', async () => {
     const groupId = unique('kw-txn-group');
