@@ -8,7 +8,7 @@
  *   node --import tsx kafka-wire/bench/txn-ab.ts                 # defaults: N=40000 TXN_RECORDS=250 PRODUCERS=1
  *   PRODUCERS=2 VALUE_BYTES=10 node --import tsx kafka-wire/bench/txn-ab.ts
  *
- * Not part of the bench report (bench/src/targets/kafka-wire-txn.ts is); creates private topics and leaves them.
+ * Not part of the bench report (bench/src/targets/kafka-wire-txn.ts is); its private topics are deleted at the end.
  */
 
 import { Session } from 'node:inspector/promises';
@@ -16,7 +16,7 @@ import { loadCore } from '@pep/core-native';
 import { KafkaCluster } from '../src/cluster.ts';
 import { encodeProduceRequest } from '../src/protocol.ts';
 import { type OutputBatch, TransactionalProducer } from '../src/transaction.ts';
-import { BROKERS, createTopics, unique } from '../test/helpers.ts';
+import { BROKERS, createTopics, deleteCreatedTopics, unique } from '../test/helpers.ts';
 
 const env = (name: string, fallback: number): number => {
   const v = Number(process.env[name] ?? fallback);
@@ -162,3 +162,4 @@ if (process.env.PROFILE) {
 }
 for (const p of producers) p.close();
 cluster.close();
+await deleteCreatedTopics();
