@@ -10,8 +10,9 @@ test('defaults follow the contract topics', () => {
   assert.equal(t.dlqTopic, TOPICS.validationDlq);
   assert.equal(t.mode, 'exactly_once');
   assert.equal(t.transactionalId, 'pep-transformer-0');
-  assert.equal(t.client, 'kafkajs');
-  assert.equal(loadTransformerConfig({ TRANSFORMER_CLIENT: 'wire' }).client, 'wire');
+  assert.equal(t.client, 'wire');
+  assert.equal(t.pipelineFetch, false);
+  assert.equal(loadTransformerConfig({ TRANSFORMER_CLIENT: 'kafkajs' }).client, 'kafkajs');
   const q = loadQuarantineConfig({});
   assert.equal(q.webhookDlqTopic, TOPICS.webhooksDlq);
   assert.equal(q.validationDlqTopic, TOPICS.validationDlq);

@@ -5,7 +5,7 @@
  * The database URL may carry a password: `redactUrl` is what gets logged.
  */
 import { PROVIDERS, type Provider, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
-import { ConfigError, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
+import { ConfigError, envBool, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 export { ConfigError, redactUrl } from '@pep/contracts/env';
@@ -25,6 +25,8 @@ export interface TransformerConfig {
   readonly mode: DeliveryMode;
   /** TRANSFORMER_CLIENT: which Kafka client implementation runs the transformer. */
   readonly client: TransformerClient;
+  /** wire only: fetch and transform the next records while the previous transaction commits. */
+  readonly pipelineFetch: boolean;
   readonly inputTopics: readonly string[];
   readonly normalizedTopic: string;
   readonly dlqTopic: string;
@@ -99,7 +101,8 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
     mode: oneOf<DeliveryMode>(env, 'TRANSFORMER_MODE', 'exactly_once', ['exactly_once', 'at_least_once']),
-    client: oneOf<TransformerClient>(env, 'TRANSFORMER_CLIENT', 'kafkajs', TRANSFORMER_CLIENTS),
+    client: oneOf<TransformerClient>(env, 'TRANSFORMER_CLIENT', 'wire', TRANSFORMER_CLIENTS),
+    pipelineFetch: envBool(env, 'TRANSFORMER_PIPELINE_FETCH', false),
     inputTopics: Object.freeze(topicList(env, 'TRANSFORMER_INPUT_TOPICS', Object.values(RAW_TOPICS))),
     normalizedTopic: str(env, 'TRANSFORMER_NORMALIZED_TOPIC', TOPICS.normalized),
     dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),

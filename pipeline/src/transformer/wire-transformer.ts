@@ -17,10 +17,10 @@
  * at_least_once: the same batches through an idempotent producer, then OffsetCommit with the generation; a crash
  * between the two repeats the uncommitted tail (downstream dedups on event_id).
  */
-import type { CoreImpl, FetchedRecordSet, OutputPartition } from '@pep/core-native';
+import type { CoreImpl, FetchedRecordSet, OutputPartition, TransformedFetch } from '@pep/core-native';
 import { PROVIDER_CODES } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
-import { ConsumerFatalError, type FetchBatch, GroupConsumer } from '@pep/kafka-wire/consumer';
+import { ConsumerFatalError, type FetchBatch, GroupConsumer, type MemberGeneration } from '@pep/kafka-wire/consumer';
 import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
 import { TransactionError } from '@pep/kafka-wire/transaction';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
@@ -87,6 +87,9 @@ export class WireTransformer {
   private normalizedPartitions = 0;
   private dlqPartitions = 0;
   private failures = 0;
+  /** The commit running while the next fetch is prepared (pipelineFetch), and its error once it failed. */
+  private inFlight: Promise<void> | null = null;
+  private commitFailure: unknown = null;
 
   constructor(
     private readonly cfg: TransformerConfig,
@@ -178,6 +181,8 @@ export class WireTransformer {
       this.log.warn('transaction aborted: the group fenced this member (stale generation)', { err });
     } else this.log.error('step failed, its records will be fetched again', { err, failures: this.failures });
     try {
+      // Quiesce first: a commit still in flight must end before positions are reloaded from the committed offsets.
+      await this.settle().catch((e: unknown) => this.log.warn('commit in flight failed too', { err: e }));
       await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
       await this.consumer?.rewind();
     } catch (rewindErr) {
@@ -186,12 +191,49 @@ export class WireTransformer {
     return null;
   }
 
+  /**
+   * One fetch: poll, transform, commit. With `pipelineFetch`, the commit of fetch N runs while fetch N+1 is polled
+   * and transformed (positions move on before the commit; a failed commit rewinds them to the committed offsets),
+   * and transaction N+1 starts only after N ended, so offsets still commit in order.
+   */
   private async step(): Promise<void> {
     const consumer = this.consumer as GroupConsumer;
+    // Finish the work in hand before a rejoin (the rejoin reloads positions from the committed offsets), and
+    // surface a failed background commit before fetching past its records.
+    if (consumer.needsRejoin || this.commitFailure) await this.settle();
     const batch = await consumer.poll();
     this.updateLag(batch);
+    if (this.commitFailure) await this.settle();
     if (batch.sets.length === 0 || this.stopping) return;
+    const prepared = this.prepare(batch);
+    if (!prepared) return;
+    if (!this.cfg.pipelineFetch) {
+      await this.commit(prepared);
+      for (const o of prepared.offsets) consumer.seek(o.topic, o.partition, o.offset);
+      return;
+    }
+    await this.settle();
+    for (const o of prepared.offsets) consumer.seek(o.topic, o.partition, o.offset);
+    this.inFlight = this.commit(prepared).then(
+      () => undefined,
+      (err: unknown) => {
+        this.commitFailure = err ?? new Error('commit failed');
+      },
+    );
+  }
 
+  /** Waits for the commit in flight; throws its error if it failed. */
+  private async settle(): Promise<void> {
+    const p = this.inFlight;
+    this.inFlight = null;
+    if (p) await p;
+    const err = this.commitFailure;
+    this.commitFailure = null;
+    if (err) throw err;
+  }
+
+  /** Transforms one fetch into the outputs and offsets of one transaction (null: nothing to commit). */
+  private prepare(batch: FetchBatch): Prepared | null {
     const t0 = performance.now();
     const sets: FetchedRecordSet[] = batch.sets.map((s) => ({
       topic: s.topic,
@@ -229,19 +271,25 @@ export class WireTransformer {
           batch_bytes: out.pendingBatchBytes[i],
         });
     }
-    if (offsets.length === 0) return; // only a truncated tail: fetch again
+    if (offsets.length === 0) return null; // only a truncated tail: fetch again
     const batches: OutputBatch[] = [];
     for (const p of out.normalized) batches.push({ topic: this.cfg.normalizedTopic, ...p });
     for (const p of out.dlq) batches.push({ topic: this.cfg.dlqTopic, ...p });
     if (c.oversizeReplaced > 0)
       this.log.warn('oversize outputs replaced by RECORD_TOO_LARGE DLQ records', { count: c.oversizeReplaced });
     if (c.batchReports > 0) this.log.warn('unreadable record batches reported to the DLQ', { count: c.batchReports });
+    return { member: batch.member, sets, out, offsets, batches };
+  }
 
-    const member = batch.member;
-    const commitOffsets: CommitOffsets = { ...member, partitions: offsets };
+  /** One transaction (or, at_least_once, the acked batches then OffsetCommit), then the step's metrics. */
+  private async commit(p: Prepared): Promise<void> {
+    const { member, sets, out, offsets, batches } = p;
+    const c = out.counters;
+    const t1 = performance.now();
     try {
-      await (this.producer as OutputProducer).send(batches, commitOffsets);
-      if (this.cfg.mode === 'at_least_once') await consumer.commitOffsets(member, byTopic(offsets));
+      await (this.producer as OutputProducer).send(batches, { ...member, partitions: offsets });
+      if (this.cfg.mode === 'at_least_once')
+        await (this.consumer as GroupConsumer).commitOffsets(member, byTopic(offsets));
     } catch (err) {
       this.metrics.transactions.inc({ result: 'failed' });
       throw err;
@@ -250,8 +298,6 @@ export class WireTransformer {
     this.metrics.commitSeconds.observe((t2 - t1) / 1000);
     this.metrics.transactions.inc({ result: 'committed' });
     this.metrics.chunks.inc({ result: 'committed' });
-    for (const o of offsets) consumer.seek(o.topic, o.partition, o.offset);
-
     for (let i = 0; i < sets.length; i++) {
       const n = out.consumed[i] as number;
       if (n > 0) this.metrics.inputs.inc({ topic: (sets[i] as FetchedRecordSet).topic }, n);
@@ -288,6 +334,8 @@ export class WireTransformer {
     this.stopping = true;
     await this.loop?.catch(() => undefined);
     this.loop = null;
+    // The transaction in flight commits (or fails and is aborted) before the member leaves.
+    await this.settle().catch((err: unknown) => this.log.warn('last transaction failed on stop', { err }));
     await this.consumer?.close();
     this.consumer = null;
     await this.producer?.close().catch((err: unknown) => this.log.warn('producer close failed', { err }));
@@ -296,6 +344,15 @@ export class WireTransformer {
     this.cluster = null;
     this.log.info('transformer stopped');
   }
+}
+
+/** One fetch, transformed: what its transaction carries. */
+interface Prepared {
+  readonly member: MemberGeneration;
+  readonly sets: readonly FetchedRecordSet[];
+  readonly out: TransformedFetch;
+  readonly offsets: readonly { topic: string; partition: number; offset: bigint }[];
+  readonly batches: readonly OutputBatch[];
 }
 
 function byTopic(offsets: readonly { topic: string; partition: number; offset: bigint }[]) {
