@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AimdBudget, type AimdOptions, median } from './budget.ts';
+import { AimdBudget, type AimdOptions, median, percentileOf } from './budget.ts';
 
 const opts: AimdOptions = {
   minPerS: 2,
@@ -54,7 +54,7 @@ describe('AIMD workflow budget', () => {
     const b = new AimdBudget(opts, 0);
     // One slow outlier among fast starts is not congestion (median).
     b.noteFlush([10], true);
-    for (const ms of [10, 11, 3000]) b.observeStartLatency(ms, 1);
+    for (const ms of [10, 11, 10, 12, 10, 11, 10, 12, 10, 3000]) b.observeStartLatency(ms, 1);
     b.observeLatency(100, 1);
     assert.equal(b.tick(1000)?.decision, 'increase');
     assert.equal(b.perS, 11);
@@ -70,8 +70,31 @@ describe('AIMD workflow budget', () => {
     const b = new AimdBudget(opts, 0);
     const s = limitedInterval(b, 0, { start: 10, done: 900 });
     assert.equal(s?.decision, 'hold');
-    assert.match(s?.reason ?? '', /completion 900 ms > 200 ms: not increasing/);
+    assert.match(s?.reason ?? '', /completion p90 900 ms > 200 ms: not increasing/);
     assert.equal(b.perS, 10);
+  });
+
+  it('a slow tail stops increases even with good medians', () => {
+    const b = new AimdBudget(opts, 0);
+    b.noteFlush([10], true);
+    for (const ms of [50, 60, 70, 80, 90, 100, 110, 120, 130, 800]) b.observeLatency(ms, 1);
+    b.observeStartLatency(10, 1);
+    const s = b.tick(1000);
+    assert.equal(s?.latencyMs, 95);
+    assert.equal(s?.latencyP90Ms, 130);
+    // One slow sample in ten is beyond the p90: 130 <= 200 increases; two move the p90 over the target.
+    assert.equal(s?.decision, 'increase');
+    b.noteFlush([10], true);
+    for (const ms of [50, 60, 70, 80, 90, 100, 110, 120, 700, 800]) b.observeLatency(ms, 1001);
+    b.observeStartLatency(10, 1001);
+    const t = b.tick(2000);
+    assert.equal(t?.decision, 'hold');
+    assert.match(t?.reason ?? '', /completion p90 700 ms > 200 ms/);
+    b.noteFlush([10], true);
+    b.observeLatency(100, 2001);
+    for (const ms of [10, 10, 10, 10, 10, 10, 10, 10, 90, 90]) b.observeStartLatency(ms, 2001);
+    assert.match(b.tick(3000)?.reason ?? '', /start p90 90 ms > 50 ms: not increasing/);
+    assert.equal(b.perS, 11);
   });
 
   it('decreases on a slow start acknowledgement (Temporal persistence) even with fast completions', () => {
@@ -134,7 +157,10 @@ describe('AIMD workflow budget', () => {
     assert.equal(b.perS, 10);
   });
 
-  it('median', () => {
+  it('median and percentile', () => {
+    assert.equal(percentileOf([], 90), null);
+    assert.equal(percentileOf([5], 90), 5);
+    assert.equal(percentileOf([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9);
     assert.equal(median([]), null);
     assert.equal(median([3, 1, 2]), 2);
     assert.equal(median([4, 1, 2, 3]), 2.5);
