@@ -17,7 +17,9 @@ import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { createApp } from '../../../ml/src/app.ts';
+import { BacklogGate } from '../../../pipeline/src/bridge/backlog.ts';
 import { WorkflowBridge } from '../../../pipeline/src/bridge/bridge.ts';
+import type { BudgetStep } from '../../../pipeline/src/bridge/budget.ts';
 import { loadBridgeConfig } from '../../../pipeline/src/bridge/config.ts';
 import { createKafka } from '../../../pipeline/src/lib/kafka.ts';
 import { silentLogger } from '../../../pipeline/src/lib/log.ts';
@@ -33,7 +35,7 @@ const addr = serviceAddresses();
 const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const PARTITIONS = 3;
 /** Longest a drain may take before the run is declared failed (a stuck path must not hang the bench). */
-const DRAIN_TIMEOUT_MS = 120_000;
+const DRAIN_TIMEOUT_MS = 300_000;
 
 let seq = 0;
 function event(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -98,6 +100,55 @@ async function waitRows(pool: pg.Pool, prefix: string, n: number): Promise<numbe
 
 const createdTopics: string[] = [];
 
+/** The state a phase starts from (the latency phase must not inherit a backlog of the throughput phases). */
+interface PhaseStart {
+  readonly waitedMs: number;
+  readonly runningWorkflows: number;
+  readonly taskQueueBacklog: number;
+  readonly autovacuumWorkers: number;
+}
+
+/**
+ * Waits (bounded) until no workflow of the bench's task queue is running and its workflow-task backlog is empty, and
+ * reports what it found; a phase that could not start drained says so in the result instead of being timed anyway.
+ */
+async function waitDrained(client: Client, pool: pg.Pool, taskQueue: string, timeoutMs = 60_000): Promise<PhaseStart> {
+  const t0 = Date.now();
+  const backlog = new BacklogGate({
+    connection: client.connection,
+    namespace: 'default',
+    taskQueue,
+    maxBacklog: 0,
+    pollMs: 250,
+  });
+  for (;;) {
+    const [running, tqBacklog, av] = await Promise.all([
+      client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`),
+      backlog.poll(),
+      pool.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'",
+      ),
+    ]);
+    const state = {
+      waitedMs: Date.now() - t0,
+      runningWorkflows: running.count,
+      taskQueueBacklog: tqBacklog,
+      autovacuumWorkers: Number(av.rows[0]?.n ?? 0),
+    };
+    if ((state.runningWorkflows === 0 && state.taskQueueBacklog === 0) || state.waitedMs > timeoutMs) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Average stored rows per bench customer (the churn history each event's scoring reads, up to 500). */
+async function historyRowsPerCustomer(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    'SELECT (count(*)::float / greatest(1, count(DISTINCT customer_id)))::text AS n FROM payment_events WHERE event_id LIKE $1',
+    [`stripe:evt_bench${runTag}x%`],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 async function createTopic(k: Kafka, topic: string): Promise<void> {
   createdTopics.push(topic);
   const admin = k.admin();
@@ -148,6 +199,28 @@ const MODES = {
 
 interface WorkflowPath {
   bridgeFor(topic: string, mode: Mode): Promise<WorkflowBridge>;
+  /** The bridge of the latest run (its budget decisions). */
+  last?: WorkflowBridge;
+}
+
+/** What the adaptive budget chose during one run: workflows/s over its control intervals. */
+function budgetSummary(steps: readonly BudgetStep[]) {
+  const rates = steps.map((s) => s.perS);
+  const count = (d: BudgetStep['decision']) => steps.filter((s) => s.decision === d).length;
+  return {
+    intervals: steps.length,
+    final_per_s: round(rates.at(-1) ?? Number.NaN),
+    median_per_s: round(median(rates)),
+    min_per_s: round(Math.min(...rates)),
+    max_per_s: round(Math.max(...rates)),
+    increases: count('increase'),
+    decreases: count('decrease'),
+  };
+}
+
+function stepLine(s: BudgetStep): string {
+  const ms = (x: number | null) => (x === null ? '-' : `${Math.round(x)}`);
+  return `${s.perS.toFixed(1)}/s ${s.decision} start ${ms(s.startLatencyMs)} ms (${s.starts}) done ${ms(s.latencyMs)} ms (${s.samples}) backlog ${s.backlog} group<=${s.maxGroup}: ${s.reason}`;
 }
 
 /** Drains `n` pre-produced events; returns events/s and workflows/s (distinct workflows that stored them). */
@@ -265,6 +338,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         registry: new Registry(),
       });
       await bridge.start();
+      this.last = bridge;
       return bridge;
     },
   };
@@ -274,6 +348,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const probeRate = Number(process.env.BENCH_WF_PROBE_RATE ?? 0);
     if (probeRate > 0) {
       await workflowRun(k, pool, path, 50, MODES.batchLocal);
+      // BENCH_WF_PROBE_PREFILL=<events>: first give the bench customers that much history (plain inserts), as the
+      // throughput phases of a full run do before its latency phase.
+      const prefill = Number(process.env.BENCH_WF_PROBE_PREFILL ?? 0);
+      if (prefill > 0)
+        log(`prefill: ${prefill} events at ${(await baselineRun(k, pool, prefill)).toFixed(0)} events/s`);
       const secs = Number(process.env.BENCH_WF_PROBE_SECONDS ?? 15);
       const t0 = Date.now();
       const lat = await latencyRun(k, pool, path, MODES.batchLocal, probeRate, secs);
@@ -285,6 +364,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         `probe ${probeRate} events/s for ${secs} s: ${lat.length} events in ${wfs.rows[0]?.n} workflows, ` +
           `p50 ${round(percentile(lat, 50))} ms, p90 ${round(percentile(lat, 90))} ms, p99 ${round(percentile(lat, 99))} ms, max ${round(Math.max(...lat))} ms`,
       );
+      const steps = path.last?.budgetSteps ?? [];
+      if (process.env.BENCH_WF_PROBE_STEPS === '1') for (const st of steps) log(`  budget ${stepLine(st)}`);
+      log(`probe budget: ${JSON.stringify(budgetSummary(steps))}`);
       return;
     }
     log('warm-up');
@@ -297,17 +379,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       batchLocal: [],
     };
     const defaultWorkflowsPerS: number[] = [];
+    const sustainedBudgets: ReturnType<typeof budgetSummary>[] = [];
     const names = ['plain', 'batchLocal', 'eventLocal', 'eventRemote'] as const;
     for (let i = 0; i < runs; i++) {
       // Alternate the order so that no side always runs on a warmer (or more loaded) system.
       const order = i % 2 === 0 ? names : [...names].reverse();
       for (const which of order) {
+        const drained = await waitDrained(client, pool, taskQueue);
+        if (drained.runningWorkflows > 0 || drained.taskQueueBacklog > 0) {
+          log(`run ${i + 1}/${runs} ${which}: NOT drained at start ${JSON.stringify(drained)}`);
+        }
         let v: number;
         if (which === 'plain') v = await baselineRun(k, pool, nBatch);
         else {
           const r = await workflowRun(k, pool, path, which === 'batchLocal' ? nBatch : nEvent, MODES[which]);
           v = r.eventsPerS;
-          if (which === 'batchLocal') defaultWorkflowsPerS.push(r.workflowsPerS);
+          if (which === 'batchLocal') {
+            defaultWorkflowsPerS.push(r.workflowsPerS);
+            const b = budgetSummary(path.last?.budgetSteps ?? []);
+            sustainedBudgets.push(b);
+            log(`run ${i + 1}/${runs} batchLocal budget ${JSON.stringify(b)}`);
+          }
         }
         rates[which].push(v);
         log(`run ${i + 1}/${runs} ${which}: ${v.toFixed(1)} events/s`);
@@ -318,13 +410,25 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     // "Half that rate": half the sustained events/s of the default path, offered evenly.
     const halfRate = Math.max(1, med('batchLocal') / 2);
     log(`latency of the default path at ${halfRate.toFixed(1)} events/s for ${latencySeconds} s`);
+    // The latency phase starts from a drained system (no running workflow, empty task queue), and says so.
+    const latencyStart = await waitDrained(client, pool, taskQueue);
+    const historyRows = await historyRowsPerCustomer(pool);
+    log(`latency phase start: ${JSON.stringify(latencyStart)}, ${historyRows.toFixed(0)} stored rows per customer`);
     const lat = await latencyRun(k, pool, path, MODES.batchLocal, halfRate, latencySeconds);
+    const latSteps = path.last?.budgetSteps ?? [];
+    const latBudget = budgetSummary(latSteps);
+    const stepMedian = (f: (st: BudgetStep) => number | null) =>
+      round(median(latSteps.map(f).filter((x): x is number => x !== null)));
+    log(`latency phase budget ${JSON.stringify(latBudget)}`);
     // Reference points: a trickle through the default path, and one workflow per event at half its own rate.
     const trickleRate = 12.5;
+    await waitDrained(client, pool, taskQueue);
     const latTrickle = await latencyRun(k, pool, path, MODES.batchLocal, trickleRate, latencySeconds);
     const perEventHalf = Math.max(1, med('eventLocal') / 2);
+    await waitDrained(client, pool, taskQueue);
     const latEvent = await latencyRun(k, pool, path, MODES.eventLocal, perEventHalf, latencySeconds);
     const pct = (xs: number[], p: number) => round(percentile(xs, p));
+    const bridgeConfig = loadBridgeConfig(process.env);
     const result = writeResult(
       'workflows',
       [
@@ -342,11 +446,42 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         { name: 'latency_rate_per_event_half', unit: 'events/s', value: round(perEventHalf) },
         { name: 'normalized_to_row_p50_ms_per_event_half_rate', unit: 'ms', value: pct(latEvent, 50) },
         { name: 'normalized_to_row_p99_ms_per_event_half_rate', unit: 'ms', value: pct(latEvent, 99) },
+        // What the adaptive budget chose (AIMD within [min, max], from the initial rate, per bridge run).
+        { name: 'bridge_min_workflows_per_s', unit: 'workflows/s', value: bridgeConfig.minWorkflowsPerS },
+        { name: 'bridge_initial_workflows_per_s', unit: 'workflows/s', value: bridgeConfig.initialWorkflowsPerS },
+        { name: 'bridge_max_workflows_per_s', unit: 'workflows/s', value: bridgeConfig.maxWorkflowsPerS },
         {
-          name: 'bridge_max_workflows_per_s',
+          name: 'budget_final_per_s_sustained',
           unit: 'workflows/s',
-          value: loadBridgeConfig(process.env).maxWorkflowsPerS,
+          value: round(median(sustainedBudgets.map((b) => b.final_per_s))),
         },
+        {
+          name: 'budget_max_per_s_sustained',
+          unit: 'workflows/s',
+          value: round(median(sustainedBudgets.map((b) => b.max_per_s))),
+        },
+        { name: 'budget_median_per_s_half_sustained', unit: 'workflows/s', value: latBudget.median_per_s },
+        { name: 'budget_min_per_s_half_sustained', unit: 'workflows/s', value: latBudget.min_per_s },
+        { name: 'budget_max_per_s_half_sustained', unit: 'workflows/s', value: latBudget.max_per_s },
+        { name: 'budget_final_per_s_half_sustained', unit: 'workflows/s', value: latBudget.final_per_s },
+        { name: 'budget_decreases_half_sustained', unit: 'intervals', value: latBudget.decreases },
+        { name: 'budget_increases_half_sustained', unit: 'intervals', value: latBudget.increases },
+        {
+          name: 'start_ack_ms_median_half_sustained',
+          unit: 'ms',
+          value: stepMedian((st) => st.startLatencyMs),
+        },
+        {
+          name: 'start_to_complete_ms_median_half_sustained',
+          unit: 'ms',
+          value: stepMedian((st) => st.latencyMs),
+        },
+        // The state the latency phase started from (drained: 0 running workflows, 0 backlog).
+        { name: 'latency_phase_drain_wait_ms', unit: 'ms', value: latencyStart.waitedMs },
+        { name: 'latency_phase_running_workflows_at_start', unit: 'workflows', value: latencyStart.runningWorkflows },
+        { name: 'latency_phase_task_queue_backlog_at_start', unit: 'tasks', value: latencyStart.taskQueueBacklog },
+        { name: 'latency_phase_autovacuum_workers_at_start', unit: 'workers', value: latencyStart.autovacuumWorkers },
+        { name: 'latency_phase_history_rows_per_customer', unit: 'rows', value: round(historyRows) },
         { name: 'bridge_batch_size', unit: 'events', value: MODES.batchLocal.batchSize },
         { name: 'events_per_run_default_and_plain', unit: 'events', value: nBatch },
         { name: 'events_per_run_per_event', unit: 'events', value: nEvent },
