@@ -296,17 +296,23 @@ export class GroupConsumer {
     let lastErr: unknown = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       this.throwIfUnusable();
+      this.stopHeartbeats();
       try {
         if (await this.joinOnce()) {
           this.rejoinNeeded = false;
           this.confirmedAtMs = Date.now();
-          await this.loadPositions();
+          // Heartbeat while positions load: OffsetFetch may wait for another member's pending transaction for
+          // longer than the session timeout, and a silent member would be evicted meanwhile.
           this.startHeartbeats();
+          await this.loadPositions();
+          // A heartbeat may have reported a new rebalance while positions loaded: join again before fetching.
+          if (this.rejoinNeeded) continue;
           this.opts.onAssigned?.(this.assignment, this.member as MemberGeneration);
           return;
         }
         lastErr = null;
       } catch (err) {
+        this.stopHeartbeats();
         if (err instanceof ConsumerFatalError) throw err;
         lastErr = err;
         if (hasKafkaCode(err, ...COORDINATOR_CODES) || !(err instanceof KafkaProtocolError))
