@@ -1,6 +1,7 @@
 /**
  * Entry point of the transformer (`npx tsx pipeline/src/transformer/main.ts`): loads core-native (native addon or
- * TypeScript twin per CORE_NATIVE_IMPL) and runs the consume-transform-produce loop of transformer.ts.
+ * TypeScript twin per CORE_NATIVE_IMPL) and runs the consume-transform-produce loop: wire-transformer.ts on
+ * kafka-wire (TRANSFORMER_CLIENT=wire, the default) or transformer.ts on kafkajs (TRANSFORMER_CLIENT=kafkajs).
  */
 import { loadTransformerConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
