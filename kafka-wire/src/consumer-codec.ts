@@ -1,43 +1,10 @@
 /**
- * Byte-level building blocks of the consumer-side requests (fetch.ts, group.ts): a growable request writer that
+ * Byte-level building blocks of the control requests (fetch.ts, group.ts, cluster.ts, transaction-protocol.ts): a
+ * growable request writer that
  * writes the request header (v1, or v2 for flexible versions), and a bounds-checked response reader with the compact
- * (flexible-version) types and tagged-field skipping. Plus the names of the error codes the consumer side meets, on
- * top of protocol.ts's table. Not for the hot produce path (protocol.ts sizes and encodes that in one pass).
+ * (flexible-version) types and tagged-field skipping (error names live in protocol.ts's KAFKA_ERRORS). Not for the
+ * hot produce path (protocol.ts sizes and encodes that in one pass).
  */
-import { kafkaErrorName } from './protocol.ts';
-
-/** Error codes of the group, offset and fetch APIs (names as in Kafka's Errors.java). */
-const CONSUMER_ERRORS: Readonly<Record<number, string>> = {
-  1: 'OFFSET_OUT_OF_RANGE',
-  4: 'INVALID_FETCH_SIZE',
-  9: 'REPLICA_NOT_AVAILABLE',
-  12: 'OFFSET_METADATA_TOO_LARGE',
-  13: 'NETWORK_EXCEPTION',
-  14: 'COORDINATOR_LOAD_IN_PROGRESS',
-  15: 'COORDINATOR_NOT_AVAILABLE',
-  16: 'NOT_COORDINATOR',
-  22: 'ILLEGAL_GENERATION',
-  23: 'INCONSISTENT_GROUP_PROTOCOL',
-  24: 'INVALID_GROUP_ID',
-  25: 'UNKNOWN_MEMBER_ID',
-  26: 'INVALID_SESSION_TIMEOUT',
-  27: 'REBALANCE_IN_PROGRESS',
-  28: 'INVALID_COMMIT_OFFSET_SIZE',
-  30: 'GROUP_AUTHORIZATION_FAILED',
-  51: 'CONCURRENT_TRANSACTIONS',
-  74: 'FENCED_LEADER_EPOCH',
-  75: 'UNKNOWN_LEADER_EPOCH',
-  78: 'OFFSET_NOT_AVAILABLE',
-  79: 'MEMBER_ID_REQUIRED',
-  81: 'GROUP_MAX_SIZE_REACHED',
-  82: 'FENCED_INSTANCE_ID',
-  88: 'UNSTABLE_OFFSET_COMMIT',
-  89: 'THROTTLING_QUOTA_EXCEEDED',
-  90: 'PRODUCER_FENCED',
-  100: 'UNKNOWN_TOPIC_ID',
-};
-
-export const errorName = (code: number): string => CONSUMER_ERRORS[code] ?? kafkaErrorName(code);
 
 /** Growable big-endian writer for requests; `finish()` fills in the 4-byte size prefix. */
 export class RequestWriter {
