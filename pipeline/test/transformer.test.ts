@@ -46,7 +46,7 @@ before(async () => {
 
 after(async () => {
   await deleteTopics(admin, [...raw, normalized, dlq]);
-  await admin.deleteGroups([`${prefix}eos`]).catch(() => undefined);
+  await admin.deleteGroups([`${prefix}eos`, `${prefix}alo`]).catch(() => undefined);
   await admin.disconnect();
 });
 
@@ -121,4 +121,20 @@ test('valid, invalid, non-JSON and multi-item messages each land in exactly one 
   await again.stop();
   assert.equal(again.metrics.inputs.get({ topic: raw[0] as string }), 0);
   assert.equal((await readAll(kafka, [normalized, dlq])).length, out.length);
+});
+
+test('at_least_once: every input gets its outputs, then the offsets are committed (no transaction)', async () => {
+  const group = `${prefix}alo`;
+  const before = (await readAll(kafka, [normalized, dlq])).length;
+  const t = createTransformer(cfgFor('at_least_once', group), echoCore, silentLogger);
+  await t.start();
+  try {
+    // The same 63 raw records as above, read again by a new group.
+    await waitFor('all 63 raw offsets committed (at_least_once)', async () => (await committed(group, raw)) === 63);
+  } finally {
+    await t.stop();
+  }
+  const all = await readAll(kafka, [normalized, dlq]);
+  assert.equal(all.length - before, 39 + 26, 'each input once more: 39 events and 26 DLQ records');
+  assert.equal(t.metrics.transactions.get({ result: 'committed' }) > 0, true);
 });
