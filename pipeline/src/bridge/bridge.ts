@@ -125,7 +125,8 @@ export class WorkflowBridge {
   private budget: AimdBudget | undefined;
   private budgetTimer: NodeJS.Timeout | undefined;
   private lastSampleAt = 0;
-  private readonly sampleAborts = new Set<AbortController>();
+  /** Open completion samples: abort handle → start request time. */
+  private readonly sampleAborts = new Map<AbortController, number>();
   /** The adaptive budget's decisions, oldest first (bounded); empty in per-event mode. */
   readonly budgetSteps: BudgetStep[] = [];
   readonly metrics;
@@ -289,7 +290,15 @@ export class WorkflowBridge {
     });
     this.budgetTimer = setInterval(
       () => {
-        const step = budget.tick(Date.now());
+        const now = Date.now();
+        if (budget.intervalDue(now)) {
+          // A sample still open past the target counts with its age so far: otherwise slow workflows hold the sample
+          // slots and a slow interval reports only its few fast completions (survivorship bias).
+          for (const startedAt of this.sampleAborts.values()) {
+            if (now - startedAt > config.budgetTargetLatencyMs) budget.observeLatency(now - startedAt, startedAt);
+          }
+        }
+        const step = budget.tick(now);
         if (!step) return;
         combiner.setWorkflowsPerS(step.perS);
         this.metrics.budget.set({}, step.perS);
@@ -543,7 +552,7 @@ export class WorkflowBridge {
     if (now - this.lastSampleAt < config.budgetSampleEveryMs) return;
     this.lastSampleAt = now;
     const ctrl = new AbortController();
-    this.sampleAborts.add(ctrl);
+    this.sampleAborts.set(ctrl, startedAtMs);
     const timeoutMs = Math.max(5_000, 10 * config.budgetTargetLatencyMs);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -594,7 +603,7 @@ export class WorkflowBridge {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.budgetTimer);
-    for (const c of this.sampleAborts) c.abort();
+    for (const c of this.sampleAborts.keys()) c.abort();
     this.gate?.stop();
     this.closeCombiner?.();
     this.stopLag?.();

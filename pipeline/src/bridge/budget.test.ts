@@ -28,7 +28,9 @@ describe('AIMD workflow budget', () => {
     const b = new AimdBudget(opts, 0);
     b.noteFlush([1, 1], false);
     b.observeLatency(50, 10);
+    assert.equal(b.intervalDue(999), false);
     assert.equal(b.tick(999), null);
+    assert.equal(b.intervalDue(1000), true);
     const s = b.tick(1000);
     assert.equal(s?.decision, 'hold');
     assert.equal(s?.reason, 'budget not limiting');

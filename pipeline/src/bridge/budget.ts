@@ -130,9 +130,14 @@ export class AimdBudget {
     this.backlogMax = Math.max(this.backlogMax, workflowTasks);
   }
 
+  /** Whether the next tick(nowMs) ends the interval (a caller adds what it observes only then, once). */
+  intervalDue(nowMs: number): boolean {
+    return nowMs - this.intervalStart >= this.o.intervalMs;
+  }
+
   /** Ends the interval if it is over and returns the decision taken, else null. */
   tick(nowMs: number): BudgetStep | null {
-    if (nowMs - this.intervalStart < this.o.intervalMs) return null;
+    if (!this.intervalDue(nowMs)) return null;
     const latencyMs = median(this.samples);
     const latencyP90Ms = percentileOf(this.samples, 90);
     const startP90Ms = percentileOf(this.startSamples, 90);
