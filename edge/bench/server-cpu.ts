@@ -5,6 +5,7 @@
  * this is the tool for deciding whether a hot-path change helps. Not part of the product.
  * usage: node --import tsx bench/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof]
  *   --prof: run the server under `bun --cpu-prof` (profile in /tmp/edge-prof/, written at exit)
+ *   EDGE_MAIN=<path>: another copy of src/main.ts (e.g. an older commit's, for an A/B comparison)
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -25,7 +26,10 @@ if (!['memsink', 'full', 'hello'].includes(arm)) {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const port = 18000 + Math.floor(Math.random() * 2000);
-const script = arm === 'hello' ? join(ROOT, 'edge/bench/hello-bun.ts') : join(ROOT, 'edge/src/main.ts');
+const script =
+  arm === 'hello'
+    ? join(ROOT, 'edge/bench/hello-bun.ts')
+    : resolve(process.env.EDGE_MAIN ?? join(ROOT, 'edge/src/main.ts'));
 const bunArgs = prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/edge-prof', script] : [script];
 const server = spawn('taskset', ['-c', '0', BUN, ...bunArgs], {
   cwd: join(ROOT, 'edge'),
@@ -135,6 +139,18 @@ for (const [name, ticks] of threadTicks()) {
   const d = ticks - (threads0.get(name) ?? 0);
   if (d > 0) threadUs[name] = Math.round(((d * 1e4) / r.ok) * 10) / 10; // µs per request
 }
+// Batch shape and Kafka round trip over the whole run (warm-up included), from the edge's own histograms.
+let batches: Record<string, number> = {};
+if (arm !== 'hello') {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+  const count = num(/^edge_batch_messages_count (\S+)$/m);
+  batches = {
+    batches: count,
+    mean_messages: Math.round((num(/^edge_batch_messages_sum (\S+)$/m) / count) * 10) / 10,
+    mean_produce_ms: Math.round((num(/^edge_produce_duration_seconds_sum (\S+)$/m) / count) * 1e4) / 10,
+  };
+}
 server.kill('SIGTERM');
 await Promise.race([exited, sleep(10_000)]);
 console.log(
@@ -147,5 +163,6 @@ console.log(
     p99_ms: r.p99,
     non2xx: r.non2xx,
     cpu_us_per_req_by_thread: threadUs,
+    ...batches,
   }),
 );
