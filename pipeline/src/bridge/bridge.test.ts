@@ -65,7 +65,7 @@ describe('bridge config', () => {
     assert.equal(c.maxInFlight, 64);
     assert.equal(c.reviewsEnabled, true);
     assert.equal(c.batchSize, 50);
-    assert.equal(c.maxWorkflowsPerS, 40);
+    assert.equal(c.maxWorkflowsPerS, 10);
     assert.equal(c.initialWorkflowsPerS, 10);
     assert.equal(c.minWorkflowsPerS, 2);
     assert.equal(c.fetchMinBytes, 25 * 512);

@@ -39,10 +39,14 @@ describe('AIMD workflow budget', () => {
 
   it('increases additively while the budget limits and latencies are within targets, up to max', () => {
     const b = new AimdBudget(opts, 0);
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 10; i++) {
       const s = limitedInterval(b, i * 1000, { done: 120, start: 10 });
       assert.equal(s?.decision, 'increase');
     }
+    assert.equal(b.perS, 20);
+    const s = limitedInterval(b, 10_000, { done: 120, start: 10 });
+    assert.equal(s?.decision, 'hold');
+    assert.match(s?.reason ?? '', /^at max 20\/s/);
     assert.equal(b.perS, 20);
   });
 
@@ -60,12 +64,13 @@ describe('AIMD workflow budget', () => {
     b.observeLatency(100, 1);
     assert.equal(b.tick(1000)?.decision, 'increase');
     assert.equal(b.perS, 11);
-    for (let i = 1; i <= 6; i++) {
+    for (let i = 1; i <= 3; i++) {
       const s = limitedInterval(b, i * 1000, { start: 90, done: 100 });
       assert.equal(s?.decision, 'decrease');
       assert.match(s?.reason ?? '', /^start latency 90 ms > 50 ms/);
     }
     assert.equal(b.perS, 2);
+    assert.match(limitedInterval(b, 4000, { start: 90, done: 100 })?.reason ?? '', /^at min 2\/s/);
   });
 
   it('a slow completion holds the rate but never cuts it (it grows with the group size)', () => {

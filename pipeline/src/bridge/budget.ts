@@ -176,6 +176,14 @@ export class AimdBudget {
       decision = 'increase';
       reason = 'limiting, latencies within targets';
     }
+    // A step the bounds do not allow is a hold (so the counts say what the rate did).
+    if (decision === 'increase' && this.rate >= this.o.maxPerS) {
+      decision = 'hold';
+      reason = `at max ${this.o.maxPerS}/s (${reason})`;
+    } else if (decision === 'decrease' && this.rate <= this.o.minPerS) {
+      decision = 'hold';
+      reason = `at min ${this.o.minPerS}/s (${reason})`;
+    }
     if (decision === 'decrease') {
       this.rate = Math.max(this.o.minPerS, this.rate * this.o.decreaseFactor);
       this.lastDecreaseAt = nowMs;
