@@ -4,19 +4,26 @@
  * kafka-wire with the native addon (the production setup), kafka-wire with the TypeScript twin, and kafkajs with the
  * native addon (the previous implementation); and the raw-to-normalized latency (p50/p99, read committed) of the
  * kafka-wire transformer at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if
- * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians, with the
- * breakdown: the paced producer's acknowledgement (the edge's share) and the transformer's commit (before the
- * reader's fetch).
- * The transformer and the reader run in this process (one JS thread); the paced producer runs in a child process
- * of its own, like the edge, so that it does not compete for this event loop.
+ * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians.
+ * Latency runs measure the system, not the harness: three processes, as in production. The raw events come from the
+ * edge's own producer path (GroupCommitProducer + KafkaSink with the edge's default limits, the edge's raw headers)
+ * in a child process; the transformer runs in this process; a read-committed reader on kafka-wire's GroupConsumer
+ * (decoding only the received-at header) runs in another child. The breakdown per run: the edge's produce
+ * acknowledgement, received-at → the transformer's commit, the transaction time, the transformer's event-loop
+ * delay, CPU per process and of the whole machine, and the broker's GC pauses (its GC log switched on at runtime
+ * with jcmd VM.log for the latency phase, off again after).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RAW_HEADERS } from '@pep/contracts';
 import { loadCore } from '@pep/core-native';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { GroupConsumer } from '@pep/kafka-wire/consumer';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { loadTransformerConfig } from '../../../pipeline/src/lib/config.ts';
 import { createLogger } from '../../../pipeline/src/lib/log.ts';
@@ -29,7 +36,7 @@ import {
   createTransformer,
   type TransformerCore,
 } from '../../../pipeline/src/transformer/create.ts';
-import { REPO_ROOT } from '../../../stack/src/paths.ts';
+import { pidFile, REPO_ROOT } from '../../../stack/src/paths.ts';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
 const PAYLOADS = join(REPO_ROOT, 'core-native', 'fixtures', 'payloads');
@@ -87,89 +94,298 @@ interface LoadGenResult {
   readonly sent: number;
   readonly ackP50: number;
   readonly ackP99: number;
+  /** This process's CPU (user + system) over its paced run, in cores (1 = one core busy). */
+  readonly cpuCores: number;
 }
 
-const LOADGEN_ENV = 'PIPELINE_BENCH_LOADGEN';
+interface ReaderSpec {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly groupId: string;
+  /** Records to see before reporting. */
+  readonly total: number;
+  readonly maxWaitMs: number;
+  readonly deadlineMs: number;
+}
+
+interface ReaderResult {
+  readonly seen: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly cpuCores: number;
+  readonly fetches: number;
+}
+
+const ROLE_ENV = 'PIPELINE_BENCH_ROLE';
+const SPEC_ENV = 'PIPELINE_BENCH_SPEC';
 /**
  * A fixed second latency rate (exactly-once only): half of the edge's maximum when the previous pipeline figure
  * (p99 257 ms) was measured, so that figures stay comparable while the edge's maximum moves.
  */
 const REFERENCE_RATE = 1721;
-/** Messages per produce request of the load generator (about 2 KB each). */
-const MAX_SEND_MESSAGES = 200;
+/** The reader's Fetch max wait (ms): the transformer's default, so the reader adds what a downstream consumer would. */
+const READER_MAX_WAIT_MS = Number(process.env.BENCH_PIPELINE_READER_MAX_WAIT_MS ?? 20);
 
-/**
- * The paced raw-event producer, run in its own process (like the edge, and so that it does not share the
- * transformer's event loop): every 10 ms the events due by then, each stamped received-at when created, one
- * acks=all send in flight at a time (later ticks queue behind it, and that wait counts, as at the edge).
- */
-async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
-  const kafka = new Kafka({
-    clientId: 'bench-pipeline-loadgen',
-    brokers: [...spec.brokers],
-    logLevel: logLevel.NOTHING,
-  });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+/** Stripe payment-intent JSON with a unique event id per call, from one template (no JSON.parse per event). */
+function stripeTemplate(): (i: number) => Buffer {
   const stripe = fixtures().find((f) => f.provider === 'stripe');
   if (!stripe) throw new Error('no stripe fixture');
-  const acks: number[] = [];
-  const tickMs = 10;
-  const perTick = Math.max(1, Math.round((spec.rate * tickMs) / 1000));
-  let sent = 0;
-  let sending: Promise<unknown> = Promise.resolve();
-  const startedAt = Date.now();
-  while (sent < spec.total) {
-    const due = Math.min(spec.total, Math.round(((Date.now() - startedAt) / 1000) * spec.rate) + perTick);
-    const batch: Message[] = [];
-    const created = Date.now();
-    for (; sent < due; sent++) {
-      batch.push({
-        key: `l${sent}`,
-        value: variant(stripe, 1_000_000 + sent),
-        headers: { 'received-at': new Date().toISOString() },
-      });
-    }
-    // A stalled tick (GC, a loaded machine) makes the next one large: split so no request nears the broker's 1 MB.
-    for (let i = 0; i < batch.length; i += MAX_SEND_MESSAGES) {
-      const part = batch.slice(i, i + MAX_SEND_MESSAGES);
-      sending = sending
-        .then(() => producer.send({ topic: spec.topic, acks: -1, messages: part }))
-        .then(() => {
-          const ms = Date.now() - created;
-          for (let j = 0; j < part.length; j++) acks.push(ms);
-        });
-    }
-    await new Promise((r) => setTimeout(r, tickMs));
-  }
-  await sending;
-  await producer.disconnect();
-  return { sent, ackP50: percentile(acks, 50), ackP99: percentile(acks, 99) };
+  const doc = JSON.parse(stripe.body);
+  doc.id = '__EVENT_ID__';
+  const [head, tail] = JSON.stringify(doc).split('"__EVENT_ID__"') as [string, string];
+  return (i) => Buffer.from(`${head}"evt_bench_${i}"${tail}`, 'utf8');
 }
 
-/** Runs loadGenMain in a child process and returns its summary. */
-function runLoadGenerator(spec: LoadGenSpec): Promise<LoadGenResult> {
+const cpuCoresSince = (cpu0: NodeJS.CpuUsage, wall0: number) => {
+  const d = process.cpuUsage(cpu0);
+  return (d.user + d.system) / 1000 / Math.max(1, performance.now() - wall0);
+};
+
+/**
+ * The paced raw-event producer, in its own process, on the edge's own producer path: the edge's GroupCommitProducer
+ * (linger, batch bounds, concurrent batches from the edge's config defaults) over its KafkaSink (kafka-wire
+ * idempotent sessions, acks=all). Every millisecond it "receives" the events due by then, stamps each with the edge's
+ * raw headers (received-at as the edge writes it) and enqueues it; an event's ack latency is enqueue → acknowledged,
+ * what the edge's HTTP answer waits for.
+ */
+async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
+  const { loadConfig } = await import('../../../edge/src/config.ts');
+  const { KafkaSink } = await import('../../../edge/src/kafka-sink.ts');
+  const { GroupCommitProducer } = await import('../../../edge/src/producer.ts');
+  const { EdgeMetrics } = await import('../../../edge/src/metrics.ts');
+  const edgeCfg = loadConfig({ ...process.env, KAFKA_BROKERS: spec.brokers.join(',') });
+  const elog = createLogger('error', { service: 'bench-pipeline-loadgen' }, (l) => process.stderr.write(`${l}\n`));
+  const sink = new KafkaSink({
+    brokers: edgeCfg.kafkaBrokers,
+    clientId: 'bench-pipeline-loadgen',
+    requestTimeoutMs: edgeCfg.limits.produceTimeoutMs,
+    producers: edgeCfg.limits.maxConcurrentBatches,
+    log: elog,
+  });
+  await sink.connect();
+  const producer = new GroupCommitProducer(sink, edgeCfg.limits, new EdgeMetrics(), elog);
+  const body = stripeTemplate();
+  const acks: number[] = [];
+  let failed = 0;
+  let firstError = '';
+  let sent = 0;
+  let isoMs = 0;
+  let iso = '';
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const all: Promise<void>[] = [];
+  while (sent < spec.total) {
+    const due = Math.min(spec.total, Math.ceil(((performance.now() - wall0) / 1000) * spec.rate));
+    for (; sent < due; sent++) {
+      const created = performance.now();
+      const ms = Date.now();
+      if (ms !== isoMs) {
+        isoMs = ms;
+        iso = new Date(ms).toISOString();
+      }
+      const eventId = `evt_bench_${1_000_000 + sent}`;
+      all.push(
+        producer
+          .enqueue({
+            topic: spec.topic,
+            key: eventId,
+            value: body(1_000_000 + sent),
+            headers: {
+              [RAW_HEADERS.receivedAt]: iso,
+              [RAW_HEADERS.requestId]: `bench-${sent}`,
+              [RAW_HEADERS.provider]: 'stripe',
+              [RAW_HEADERS.contentType]: 'application/json',
+              [RAW_HEADERS.eventId]: eventId,
+              [RAW_HEADERS.eventType]: 'payment_intent.succeeded',
+            },
+          })
+          .then(
+            () => {
+              acks.push(performance.now() - created);
+            },
+            (err: Error) => {
+              failed++;
+              firstError ||= err.message;
+            },
+          ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(all);
+  const cpuCores = cpuCoresSince(cpu0, wall0);
+  await producer.drain(10_000);
+  await sink.close();
+  if (failed > 0) throw new Error(`${failed} of ${sent} events were not acknowledged (first: ${firstError})`);
+  return { sent, ackP50: percentile(acks, 50), ackP99: percentile(acks, 99), cpuCores };
+}
+
+/**
+ * Walks the RecordBatch v2 bytes of one fetched partition (uncompressed, as the transformer writes them) and calls
+ * `onReceivedAt` with the `received-at` header of every committed data record at or after `fetchOffset`: control
+ * batches and batches of aborted transactions are skipped. Returns the next offset to fetch (the fetch offset when
+ * no complete batch was there). Nothing else of a record is decoded.
+ */
+export function scanReceivedAt(
+  buf: Buffer,
+  fetchOffset: bigint,
+  aborted: readonly { producerId: bigint; firstOffset: bigint }[],
+  onReceivedAt: (iso: string) => void,
+): bigint {
+  let next = fetchOffset;
+  let at = 0;
+  const abortedList = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
+  let abortedAt = 0;
+  const activeAborted = new Set<bigint>();
+  let p = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (p >= buf.length) throw new RangeError('truncated varint');
+      const b = buf[p++] as number;
+      v += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) break;
+      mul *= 128;
+    }
+    return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+  };
+  while (at + 61 <= buf.length) {
+    const baseOffset = buf.readBigInt64BE(at);
+    const size = 12 + buf.readInt32BE(at + 8);
+    if (at + size > buf.length) break; // truncated tail: fetched again from `next`
+    if (buf.readInt8(at + 16) !== 2) throw new Error(`record batch magic ${buf.readInt8(at + 16)} at ${baseOffset}`);
+    const attributes = buf.readInt16BE(at + 21);
+    if ((attributes & 0x07) !== 0) throw new Error('compressed record batch: not written by the transformer');
+    const lastOffset = baseOffset + BigInt(buf.readInt32BE(at + 23));
+    const producerId = buf.readBigInt64BE(at + 43);
+    while (
+      abortedAt < abortedList.length &&
+      (abortedList[abortedAt] as { firstOffset: bigint }).firstOffset <= lastOffset
+    )
+      activeAborted.add((abortedList[abortedAt++] as { producerId: bigint }).producerId);
+    const control = (attributes & 0x20) !== 0;
+    const transactional = (attributes & 0x10) !== 0;
+    if (control) activeAborted.delete(producerId);
+    else if (!(transactional && activeAborted.has(producerId))) {
+      const count = buf.readInt32BE(at + 57);
+      p = at + 61;
+      for (let r = 0; r < count; r++) {
+        const len = varint();
+        const end = p + len;
+        p++; // attributes
+        varint(); // timestamp delta
+        const offset = baseOffset + BigInt(varint());
+        const keyLen = varint();
+        p += Math.max(0, keyLen);
+        const valueLen = varint();
+        p += Math.max(0, valueLen);
+        const headers = varint();
+        for (let h = 0; h < headers; h++) {
+          const kLen = varint();
+          const k = buf.toString('latin1', p, p + kLen);
+          p += kLen;
+          const vLen = varint();
+          if (k === RAW_HEADERS.receivedAt && vLen > 0 && offset >= fetchOffset)
+            onReceivedAt(buf.toString('latin1', p, p + vLen));
+          p += Math.max(0, vLen);
+        }
+        p = end;
+      }
+    }
+    next = lastOffset + 1n > next ? lastOffset + 1n : next;
+    at += size;
+  }
+  return next;
+}
+
+/**
+ * The read-committed reader of payments.normalized, in its own process on kafka-wire's GroupConsumer (like a
+ * downstream consumer): latency = arrival of the fetch that carried the record − its received-at header.
+ */
+async function readerMain(spec: ReaderSpec): Promise<ReaderResult> {
+  const cluster = new KafkaCluster({
+    brokers: spec.brokers,
+    clientId: 'bench-pipeline-reader',
+    lanes: { fetch: { requestTimeoutMs: spec.maxWaitMs + 30_000 }, join: { requestTimeoutMs: 60_000 } },
+  });
+  const consumer = new GroupConsumer({
+    cluster,
+    groupId: spec.groupId,
+    topics: [spec.topic],
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 20_000,
+    heartbeatIntervalMs: 3000,
+    maxWaitMs: spec.maxWaitMs,
+    maxBytes: 8 << 20,
+    maxBytesPerPartition: 1 << 20,
+    resetPolicy: 'earliest',
+  });
+  await consumer.start();
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  const lat: number[] = [];
+  let fetches = 0;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const deadline = Date.now() + spec.deadlineMs;
+  let lastIso = '';
+  let lastMs = 0;
+  while (lat.length < spec.total && Date.now() < deadline) {
+    const batch = await consumer.poll();
+    const now = Date.now();
+    fetches++;
+    for (const s of batch.sets) {
+      const next = scanReceivedAt(s.records, s.fetchOffset, s.abortedTransactions, (iso) => {
+        if (iso !== lastIso) {
+          lastIso = iso;
+          lastMs = Date.parse(iso);
+        }
+        lat.push(now - lastMs);
+      });
+      if (next > s.fetchOffset) consumer.seek(s.topic, s.partition, next);
+    }
+  }
+  const cpuCores = cpuCoresSince(cpu0, wall0);
+  await consumer.close();
+  cluster.close();
+  return { seen: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuCores, fetches };
+}
+
+/** A child process running one role of this module; `onLine` sees every stdout line, the last one is the result. */
+function spawnRole<T>(
+  role: 'loadgen' | 'reader',
+  spec: LoadGenSpec | ReaderSpec,
+  killAfterMs: number,
+  onLine: (line: string) => void = () => undefined,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
       cwd: REPO_ROOT,
-      env: { ...process.env, [LOADGEN_ENV]: JSON.stringify(spec) },
+      env: { ...process.env, [ROLE_ENV]: role, [SPEC_ENV]: JSON.stringify(spec) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    // A stuck generator must not hold the benchmark lock: its run is bounded by the schedule plus a minute.
-    const timer = setTimeout(() => child.kill('SIGKILL'), (spec.total / spec.rate) * 1000 + 60_000);
+    // A stuck child must not hold the benchmark lock.
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     let out = '';
+    let last = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
+      let nl = out.indexOf('\n');
+      while (nl >= 0) {
+        last = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        onLine(last);
+        nl = out.indexOf('\n');
+      }
     });
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      if (code !== 0) return reject(new Error(`${role} exited with ${code}`));
       try {
-        resolve(JSON.parse(last) as LoadGenResult);
+        resolve(JSON.parse(last) as T);
       } catch {
-        reject(new Error(`load generator printed no summary: ${JSON.stringify(last)}`));
+        reject(new Error(`${role} printed no summary: ${JSON.stringify(last)}`));
       }
     });
   });
@@ -207,6 +423,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const created: string[] = [...raw];
   await admin.createTopics({ topics: raw.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
 
+  // Diagnostics: BENCH_PIPELINE_LATENCY_ONLY=1 skips the throughput arms and writes no result;
+  // BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef,eosKafkajs picks the latency arms (all by default).
+  const latencyOnly = process.env.BENCH_PIPELINE_LATENCY_ONLY === '1';
+  const latencyKeys = (process.env.BENCH_PIPELINE_LATENCY_KEYS ?? 'eos,alo,eosRef,eosKafkajs').split(',');
+  if (!latencyOnly && !latencyKeys.includes('eos')) throw new Error('a recorded run needs the eos latency arm');
+  const brokerPid = kafkaPid();
+  let gcLog: GcLog | null = null;
   const N = opts.quick ? 3000 : 20_000;
   const RUNS = opts.quick ? 1 : 3;
   const fx = fixtures();
@@ -295,6 +518,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
 
   for (const [i, arm] of order.entries()) {
+    if (latencyOnly) break;
     const v = await throughputRun(arm, i);
     eps[arm.arm].push(v);
     console.log(`  run ${i + 1}/${order.length} ${arm.arm.padEnd(14)} ${v.toFixed(0)} events/s`);
@@ -310,12 +534,23 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     readonly p50: number;
     readonly p99: number;
     readonly n: number;
-    /** The generator's produce acknowledgement (acks=all) after received-at: the edge's share. */
+    /** The edge producer's acknowledgement (acks=all) after received-at: the edge's share. */
     readonly ackP50: number;
     readonly ackP99: number;
     /** received-at to the transformer's commit of the event's transaction (before the reader's fetch). */
     readonly committedP50: number;
     readonly committedP99: number;
+    /** The transformer's event-loop delay over the run (ms). */
+    readonly eldP99: number;
+    readonly eldMax: number;
+    /** Transaction (or at-least-once send + offset commit) duration per step, p50/p99 (ms). */
+    readonly txnP50: number;
+    readonly txnP99: number;
+    readonly txns: number;
+    /** CPU in cores over the paced run: transformer (this process), edge producer, reader, broker, whole machine. */
+    readonly cpu: { transformer: number; loadgen: number; reader: number; broker: number; machine: number };
+    /** Broker GC pauses during the run (from the GC log; null when it could not be enabled). */
+    readonly gc: GcWindow | null;
   }
 
   /** Steady `rate` of raw events for `seconds`; latency = read-committed arrival in payments.normalized − received-at. */
@@ -352,70 +587,119 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       log,
     );
     await t.start();
-    const latencies: number[] = [];
-    const reader = kafka.consumer({ groupId: `${lat}reader`, readUncommitted: false, maxWaitTimeInMs: 10 });
-    await reader.connect();
-    await reader.subscribe({ topic: latOut[0] as string, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ message }) => {
-        // The transformer passes the edge's received-at header through to its outputs.
-        const sent = Date.parse(message.headers?.['received-at']?.toString() ?? '');
-        if (Number.isFinite(sent)) latencies.push(Date.now() - sent);
-      },
+    const total = Math.round(rate * seconds);
+    // The reader runs in its own process (its own event loop and core share, like a downstream consumer).
+    let readerReady: () => void = () => undefined;
+    const ready = new Promise<void>((r) => {
+      readerReady = r;
     });
-    await new Promise((r) => setTimeout(r, 3000)); // group joins settle before timing
+    const reader = spawnRole<ReaderResult>(
+      'reader',
+      {
+        brokers,
+        topic: latOut[0] as string,
+        groupId: `${lat}reader`,
+        total,
+        maxWaitMs: READER_MAX_WAIT_MS,
+        deadlineMs: seconds * 1000 + 90_000,
+      },
+      seconds * 1000 + 120_000,
+      (line) => {
+        if (line.includes('"ready"')) readerReady();
+      },
+    );
+    await Promise.race([ready, reader]);
+    await new Promise((r) => setTimeout(r, 2000)); // the transformer's group settles before timing
     const committed: number[] = [];
     const stopWatch = watchCommits(t, committed);
-    const total = Math.round(rate * seconds);
-    const gen = await runLoadGenerator({ brokers, topic: latRaw, rate, total });
-    const latDeadline = Date.now() + 30_000;
-    while (latencies.length < total && Date.now() < latDeadline) await new Promise((r) => setTimeout(r, 50));
+    const txn: number[] = [];
+    const stopTxn = watchHistogram(t.metrics.commitSeconds, txn);
+    const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+    const sys0 = cpuSnapshot(brokerPid);
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const gcFrom = Date.now();
+    eld.enable();
+    const gen = await spawnRole<LoadGenResult>(
+      'loadgen',
+      { brokers, topic: latRaw, rate, total },
+      seconds * 1000 + 60_000,
+    );
+    eld.disable();
+    const sys1 = cpuSnapshot(brokerPid);
+    const transformerCores = cpuCoresSince(cpu0, wall0);
+    const gcTo = Date.now();
+    const read = await reader;
     stopWatch();
-    await withTimeout(reader.disconnect(), 30_000, 'reader disconnect');
+    stopTxn();
     await withTimeout(t.stop(), 60_000, `transformer stop (${mode})`);
     await admin.deleteGroups([`${lat}group`, `${lat}reader`]).catch(() => undefined);
-    if (latencies.length < total) {
-      throw new Error(`latency run ${mode}: ${latencies.length} of ${total} events reached payments.normalized`);
+    if (read.seen < total) {
+      throw new Error(`latency run ${mode}: ${read.seen} of ${total} events reached payments.normalized`);
     }
     return {
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
+      p50: read.p50,
+      p99: read.p99,
       n: total,
-      ackP50: gen.ackP50,
-      ackP99: gen.ackP99,
+      ackP50: Math.round(gen.ackP50),
+      ackP99: Math.round(gen.ackP99),
       committedP50: percentile(committed, 50),
       committedP99: percentile(committed, 99),
+      // The histogram's samples include the sampling interval itself: subtract it to get the delay.
+      eldP99: Math.max(0, Math.round(eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS)),
+      eldMax: Math.max(0, Math.round(eld.max / 1e6 - ELD_RESOLUTION_MS)),
+      txnP50: percentile(txn, 50),
+      txnP99: percentile(txn, 99),
+      txns: txn.length,
+      cpu: {
+        transformer: round2(transformerCores),
+        loadgen: round2(gen.cpuCores),
+        reader: round2(read.cpuCores),
+        broker: round2(cpuCores(sys0.broker, sys1.broker, sys1.at - sys0.at)),
+        machine: round2(machineBusyCores(sys0, sys1)),
+      },
+      gc: gcLog ? gcLog.window(gcFrom, gcTo) : null,
     };
   }
 
   // Alternating rounds; each figure is the median over the rounds of that run's percentile.
-  const ROUNDS = opts.quick ? 1 : 3;
-  const lat: Record<'eos' | 'alo' | 'eosRef' | 'eosKafkajs', LatencyRun[]> = {
-    eos: [],
-    alo: [],
-    eosRef: [],
-    eosKafkajs: [],
-  };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [key, mode, runRate, client] of [
+  const ROUNDS = Number(process.env.BENCH_PIPELINE_LATENCY_ROUNDS ?? (opts.quick ? 1 : 3));
+  const lat: Record<LatencyKey, LatencyRun[]> = { eos: [], alo: [], eosRef: [], eosKafkajs: [] };
+  const ARMS_LAT = (
+    [
       ['eos', 'exactly_once', rate, 'wire'],
       ['alo', 'at_least_once', rate, 'wire'],
       ['eosRef', 'exactly_once', REFERENCE_RATE, 'wire'],
       ['eosKafkajs', 'exactly_once', rate, 'kafkajs'],
-    ] as const) {
-      const r = await latencyRun(mode, runRate, round, client);
-      lat[key].push(r);
-      console.log(
-        `  latency ${key} at ${runRate} events/s, round ${round + 1}/${ROUNDS}: p50 ${r.p50} ms, p99 ${r.p99} ms ` +
-          `(edge-side produce ack p99 ${r.ackP99} ms, committed p99 ${r.committedP99} ms)`,
-      );
+    ] as const
+  ).filter(([key]) => latencyKeys.includes(key));
+  gcLog = brokerPid ? GcLog.enable(brokerPid) : null;
+  if (!gcLog) console.log('  broker GC log: not enabled (no broker pid or jcmd failed); GC figures omitted');
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [key, mode, runRate, client] of ARMS_LAT) {
+        const r = await latencyRun(mode, runRate, round, client);
+        lat[key].push(r);
+        const gc = r.gc ? `broker GC ${r.gc.pauses} pauses, max ${r.gc.maxMs} ms, sum ${r.gc.sumMs} ms` : 'no GC log';
+        console.log(
+          `  latency ${key} at ${runRate} events/s, round ${round + 1}/${ROUNDS}: p50 ${r.p50} ms, p99 ${r.p99} ms ` +
+            `(edge ack p50/p99 ${r.ackP50}/${r.ackP99} ms, committed ${r.committedP50}/${r.committedP99} ms, ` +
+            `txn ${r.txnP50}/${r.txnP99} ms x${r.txns}, transformer loop delay p99 ${r.eldP99} max ${r.eldMax} ms; ` +
+            `CPU cores transformer ${r.cpu.transformer} edge ${r.cpu.loadgen} reader ${r.cpu.reader} ` +
+            `broker ${r.cpu.broker} machine ${r.cpu.machine}/2; ${gc}; load ${loadavg()[0]?.toFixed(2)})`,
+        );
+      }
     }
+  } finally {
+    gcLog?.close();
   }
-  const med = (key: keyof typeof lat, f: (r: LatencyRun) => number) => Math.round(median(lat[key].map(f)));
-  const eos = { p50: med('eos', (r) => r.p50), p99: med('eos', (r) => r.p99), n: (lat.eos[0] as LatencyRun).n };
   await producer.disconnect();
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await admin.disconnect();
+  if (latencyOnly) return; // a diagnostic run: printed, not recorded
+  const med = (key: LatencyKey, f: (r: LatencyRun) => number) => Math.round(median(lat[key].map(f)));
+  const med2 = (key: LatencyKey, f: (r: LatencyRun) => number) => Number(median(lat[key].map(f)).toFixed(2));
+  const eos = { p50: med('eos', (r) => r.p50), p99: med('eos', (r) => r.p99), n: (lat.eos[0] as LatencyRun).n };
 
   const nativeEps = median(eps.wire_native);
   const jsEps = median(eps.wire_js);
@@ -438,6 +722,21 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'raw_to_committed_p99_ms', unit: 'ms', value: med('eos', (r) => r.committedP99) },
     { name: 'raw_to_normalized_kafkajs_p50_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p50) },
     { name: 'raw_to_normalized_kafkajs_p99_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p99) },
+    { name: 'transformer_event_loop_delay_p99_ms', unit: 'ms', value: med('eos', (r) => r.eldP99) },
+    { name: 'transformer_event_loop_delay_max_ms', unit: 'ms', value: med('eos', (r) => r.eldMax) },
+    { name: 'transaction_p50_ms', unit: 'ms', value: med('eos', (r) => r.txnP50) },
+    { name: 'transaction_p99_ms', unit: 'ms', value: med('eos', (r) => r.txnP99) },
+    { name: 'cpu_transformer_cores', unit: 'cores', value: med2('eos', (r) => r.cpu.transformer) },
+    { name: 'cpu_edge_producer_cores', unit: 'cores', value: med2('eos', (r) => r.cpu.loadgen) },
+    { name: 'cpu_reader_cores', unit: 'cores', value: med2('eos', (r) => r.cpu.reader) },
+    { name: 'cpu_broker_cores', unit: 'cores', value: med2('eos', (r) => r.cpu.broker) },
+    { name: 'cpu_machine_busy_cores', unit: 'cores of 2', value: med2('eos', (r) => r.cpu.machine) },
+    ...(lat.eos.every((r) => r.gc)
+      ? [
+          { name: 'broker_gc_pauses_per_run', unit: 'count', value: med('eos', (r) => r.gc?.pauses ?? 0) },
+          { name: 'broker_gc_pause_max_ms', unit: 'ms', value: med('eos', (r) => r.gc?.maxMs ?? 0) },
+        ]
+      : []),
     { name: 'latency_events_per_run', unit: 'events', value: eos.n },
     { name: 'latency_rounds', unit: 'count', value: ROUNDS },
     { name: 'load_average_1m_at_end', unit: 'load', value: Number(loadavg()[0]?.toFixed(2)) },
@@ -461,14 +760,139 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   writeResult('pipeline', metrics, ratios);
 }
 
-if (process.env[LOADGEN_ENV] && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  loadGenMain(JSON.parse(process.env[LOADGEN_ENV] as string) as LoadGenSpec).then(
+type LatencyKey = 'eos' | 'alo' | 'eosRef' | 'eosKafkajs';
+
+const round2 = (v: number) => Number(v.toFixed(2));
+/** Sampling interval of the transformer's event-loop delay histogram (ms). */
+const ELD_RESOLUTION_MS = 5;
+
+/** Collects a histogram's observations (ms) while installed; returns the uninstaller. */
+function watchHistogram(h: { observe(seconds: number): void }, out: number[]): () => void {
+  const observe = h.observe.bind(h);
+  h.observe = (seconds: number) => {
+    out.push(Math.round(seconds * 1000));
+    observe(seconds);
+  };
+  return () => {
+    h.observe = observe;
+  };
+}
+
+/** The broker's pid as the stack recorded it (null when absent or not running). */
+function kafkaPid(): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile('kafka'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}/stat`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+interface CpuSnapshot {
+  readonly at: number;
+  /** Jiffies (1/100 s) of the whole machine: busy and total. */
+  readonly busy: number;
+  readonly total: number;
+  /** The broker's user + system jiffies. */
+  readonly broker: number;
+}
+
+function cpuSnapshot(brokerPid: number | null): CpuSnapshot {
+  const cpu = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+  let broker = 0;
+  if (brokerPid) {
+    try {
+      const stat = readFileSync(`/proc/${brokerPid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      broker = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      broker = 0;
+    }
+  }
+  return { at: performance.now(), busy: total - idle, total, broker };
+}
+
+/** Jiffies used over a wall interval, in cores. */
+const cpuCores = (j0: number, j1: number, wallMs: number) => (j1 - j0) / 100 / Math.max(0.001, wallMs / 1000);
+
+/** Busy cores of the whole machine between two snapshots (2 on this machine = saturated). */
+const machineBusyCores = (a: CpuSnapshot, b: CpuSnapshot) =>
+  ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * cpus().length;
+
+interface GcWindow {
+  readonly pauses: number;
+  readonly maxMs: number;
+  readonly sumMs: number;
+}
+
+/**
+ * The broker's GC log for the latency phase, switched on at runtime with `jcmd <pid> VM.log` (gc=info into a file of
+ * our own, utctime decorations) and switched off again at the end, so the running broker need not restart with
+ * -Xlog:gc. `window` counts the stop-the-world pauses logged between two instants.
+ */
+class GcLog {
+  private constructor(
+    private readonly pid: number,
+    private readonly file: string,
+  ) {}
+
+  static enable(pid: number): GcLog | null {
+    const file = join(tmpdir(), `pep-bench-kafka-gc-${process.pid}.log`);
+    try {
+      execFileSync('jcmd', [String(pid), 'VM.log', `output=file=${file}`, 'what=gc=info', 'decorators=utctime'], {
+        stdio: 'ignore',
+        timeout: 30_000,
+      });
+      return new GcLog(pid, file);
+    } catch {
+      return null;
+    }
+  }
+
+  window(fromMs: number, toMs: number): GcWindow {
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return { pauses: 0, maxMs: 0, sumMs: 0 };
+    }
+    const pauses: number[] = [];
+    // [2026-11-26T20:10:00.123+0000] GC(12) Pause Young (Normal) (G1 Evacuation Pause) 200M->50M(768M) 5.123ms
+    for (const m of text.matchAll(/^\[([^\]]+)\] GC\(\d+\) Pause .* ([\d.]+)ms$/gm)) {
+      const at = Date.parse((m[1] as string).replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+      if (at >= fromMs && at <= toMs) pauses.push(Number(m[2]));
+    }
+    return {
+      pauses: pauses.length,
+      maxMs: round2(Math.max(0, ...pauses)),
+      sumMs: round2(pauses.reduce((a, b) => a + b, 0)),
+    };
+  }
+
+  close(): void {
+    try {
+      execFileSync('jcmd', [String(this.pid), 'VM.log', `output=file=${this.file}`, 'what=all=off'], {
+        stdio: 'ignore',
+        timeout: 30_000,
+      });
+    } catch {
+      // The broker may have gone; nothing to switch off then.
+    }
+  }
+}
+
+const role = process.env[ROLE_ENV];
+if (role && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const spec = JSON.parse(process.env[SPEC_ENV] as string);
+  (role === 'reader' ? readerMain(spec as ReaderSpec) : loadGenMain(spec as LoadGenSpec)).then(
     (r) => {
       process.stdout.write(`${JSON.stringify(r)}\n`);
       process.exit(0);
     },
     (err: unknown) => {
-      console.error('load generator failed', err);
+      console.error(`${role} failed`, err);
       process.exit(1);
     },
   );

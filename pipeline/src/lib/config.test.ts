@@ -12,6 +12,10 @@ test('defaults follow the contract topics', () => {
   assert.equal(t.transactionalId, 'pep-transformer-0');
   assert.equal(t.client, 'wire');
   assert.equal(t.pipelineFetch, false);
+  assert.equal(t.fetchMinBytes, 65536);
+  assert.equal(t.fetchMaxWaitMs, 10);
+  assert.equal(loadTransformerConfig({ TRANSFORMER_FETCH_MIN_BYTES: '1' }).fetchMinBytes, 1);
+  assert.throws(() => loadTransformerConfig({ TRANSFORMER_FETCH_MIN_BYTES: '0' }), /TRANSFORMER_FETCH_MIN_BYTES/);
   assert.equal(loadTransformerConfig({ TRANSFORMER_CLIENT: 'kafkajs' }).client, 'kafkajs');
   const q = loadQuarantineConfig({});
   assert.equal(q.webhookDlqTopic, TOPICS.webhooksDlq);

@@ -373,6 +373,7 @@ export class Transformer {
       maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
       maxBytes: this.cfg.maxFetchBytes,
       maxWaitTimeInMs: this.cfg.fetchMaxWaitMs,
+      minBytes: this.cfg.fetchMinBytes,
       readUncommitted: false,
       allowAutoTopicCreation: false,
     });

@@ -125,6 +125,7 @@ export class WireTransformer {
       rebalanceTimeoutMs: this.cfg.sessionTimeoutMs * 2,
       heartbeatIntervalMs: Math.min(3000, Math.floor(this.cfg.sessionTimeoutMs / 3)),
       maxWaitMs: this.cfg.fetchMaxWaitMs,
+      minBytes: this.cfg.fetchMinBytes,
       maxBytes: this.cfg.maxFetchBytes,
       maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
       resetPolicy: this.cfg.fromBeginning ? 'earliest' : 'latest',
