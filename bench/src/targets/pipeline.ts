@@ -2,7 +2,8 @@
  * Pipeline benchmark (`npm run bench -- pipeline`): the transformer's end-to-end throughput through real Kafka
  * (consume raw → core-native → transactional produce + offsets) in three arms, alternating runs on private topics:
  * kafka-wire with the native addon (the production setup), kafka-wire with the TypeScript twin, and kafkajs with the
- * native addon (the previous implementation); and the raw-to-normalized latency (p50/p99, read committed) of the
+ * native addon (the previous implementation), with the transformer pinned to one core and the local broker to the
+ * other (as the edge bench pins the edge); and the raw-to-normalized latency (p50/p99, read committed) of the
  * kafka-wire transformer at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if
  * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians.
  * Latency runs measure the system, not the harness: three processes, as in production. The raw events come from the
@@ -517,11 +518,18 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     return N / seconds;
   }
 
-  for (const [i, arm] of order.entries()) {
-    if (latencyOnly) break;
-    const v = await throughputRun(arm, i);
-    eps[arm.arm].push(v);
-    console.log(`  run ${i + 1}/${order.length} ${arm.arm.padEnd(14)} ${v.toFixed(0)} events/s`);
+  // "The transformer on one core" (issue 5), as the edge bench pins the edge: this process (the transformer) on
+  // core 0 and the local broker on core 1 for the throughput arms, so that they do not take turns on both cores.
+  const pinning = latencyOnly ? null : pinForThroughput(brokerPid);
+  try {
+    for (const [i, arm] of order.entries()) {
+      if (latencyOnly) break;
+      const v = await throughputRun(arm, i);
+      eps[arm.arm].push(v);
+      console.log(`  run ${i + 1}/${order.length} ${arm.arm.padEnd(14)} ${v.toFixed(0)} events/s`);
+    }
+  } finally {
+    pinning?.restore();
   }
 
   // Latency at half the edge's maximum: a paced producer in its own process (like the edge), the transformer and a
@@ -708,6 +716,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'transformer_native_events_per_s', unit: 'events/s', value: Math.round(nativeEps) },
     { name: 'transformer_js_events_per_s', unit: 'events/s', value: Math.round(jsEps) },
     { name: 'transformer_kafkajs_native_events_per_s', unit: 'events/s', value: Math.round(kafkajsEps) },
+    { name: 'throughput_pinned', unit: 'bool', value: pinning ? 1 : 0 },
     { name: 'latency_rate', unit: 'events/s', value: rate },
     { name: 'raw_to_normalized_p50_ms', unit: 'ms', value: eos.p50 },
     { name: 'raw_to_normalized_p99_ms', unit: 'ms', value: eos.p99 },
@@ -779,6 +788,48 @@ function watchHistogram(h: { observe(seconds: number): void }, out: number[]): (
 }
 
 /** The broker's pid as the stack recorded it (null when absent or not running). */
+/** Cores of the throughput arms: the transformer (this process) and the broker. */
+const TRANSFORMER_CORE = '0';
+const BROKER_CORE = '1';
+
+/**
+ * Pins this process to TRANSFORMER_CORE and every thread of the local broker to BROKER_CORE (taskset, Linux, needs
+ * two cores and a broker started by the stack); `restore()` gives both all cores back. Null when pinning is not
+ * possible: the throughput arms then run unpinned and the result says so (`throughput_pinned` 0).
+ */
+function pinForThroughput(brokerPid: number | null): { restore: () => void } | null {
+  if (brokerPid === null || cpus().length < 2) return null;
+  const all = `0-${cpus().length - 1}`;
+  const set = (pid: number, cores: string) =>
+    execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+  try {
+    set(process.pid, TRANSFORMER_CORE);
+    set(brokerPid, BROKER_CORE);
+  } catch (err) {
+    console.log(`  throughput arms unpinned (taskset: ${(err as Error).message})`);
+    try {
+      set(process.pid, all);
+    } catch {
+      // nothing pinned
+    }
+    return null;
+  }
+  console.log(
+    `  throughput arms: transformer on core ${TRANSFORMER_CORE}, broker (pid ${brokerPid}) on core ${BROKER_CORE}`,
+  );
+  return {
+    restore: () => {
+      for (const pid of [process.pid, brokerPid]) {
+        try {
+          set(pid, all);
+        } catch {
+          // the broker may have exited; nothing else to give back
+        }
+      }
+    },
+  };
+}
+
 function kafkaPid(): number | null {
   try {
     const pid = Number(readFileSync(pidFile('kafka'), 'utf8').trim());
