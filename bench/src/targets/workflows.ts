@@ -490,15 +490,17 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       ],
       [
         { name: 'workflow_vs_plain_insert_events_per_s', value: round(med('batchLocal') / plain, 3), goal: 0.1 },
+        // One workflow per event, without batching: what the issue's "if it is lower, batch several events per
+        // workflow" refers to. Reported for comparison, not a target (goal null: shown as info).
         {
           name: 'per_event_workflow_local_vs_plain_insert_events_per_s',
           value: round(med('eventLocal') / plain, 3),
-          goal: 0.1,
+          goal: null,
         },
         {
           name: 'per_event_workflow_remote_vs_plain_insert_events_per_s',
           value: round(med('eventRemote') / plain, 3),
-          goal: 0.1,
+          goal: null,
         },
         { name: 'normalized_to_row_p99_ms_half_sustained', value: pct(lat, 99), goal: 250, lowerIsBetter: true },
       ],
