@@ -66,6 +66,7 @@ const COMPONENTS: readonly Component[] = [
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 let startedServices: string[] = [];
+let progress: Progress | null = null;
 
 function say(message: string): void {
   console.log(`start: ${message}`);
@@ -119,6 +120,7 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('stopping platform services');
+  progress?.quiet();
   for (const c of [...COMPONENTS].reverse()) {
     const child = children.get(c.name);
     if (!child) continue;
@@ -126,6 +128,8 @@ async function shutdown(code: number): Promise<void> {
     const exited = new Promise((r) => child.once('exit', r));
     if ((await Promise.race([exited, sleep(20_000, 'timeout')])) === 'timeout') child.kill('SIGKILL');
   }
+  // Before the stack goes down: an idle database or Kafka connection must not outlive its server.
+  await progress?.close();
   if (startedServices.length > 0) {
     say(`stopping ${startedServices.join(', ')}`);
     await stackDown({ only: startedServices as never });
@@ -133,8 +137,24 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
-/** Counts per stage from the topics' offsets and the database: cheap enough to poll every two seconds. */
+/** One sample from a Prometheus text page: the sum of `name` over the series whose labels include `label`. */
+function metricSum(page: string, name: string, label: string): number {
+  let sum = 0;
+  for (const line of page.split('\n')) {
+    if (!line.startsWith(`${name}{`) || !line.includes(label)) continue;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(v)) sum += v;
+  }
+  return sum;
+}
+
+/**
+ * Counts per stage, cheap enough to poll every two seconds: raw and webhook-DLQ records from the topics' offsets
+ * (written without transactions, so offsets are records), the transformer's outputs from its metrics (its topics are
+ * transactional: every commit marker takes an offset, so offsets would count markers too), rows from the database.
+ */
 class Progress {
+  private timer: ReturnType<typeof setInterval> | null = null;
   private readonly kafka = new Kafka({
     clientId: 'pep-start',
     brokers: [...addresses.kafkaBrokers],
@@ -142,10 +162,53 @@ class Progress {
   });
   private readonly admin = this.kafka.admin();
   private readonly db = new pg.Pool({ connectionString: addresses.databaseUrl, max: 1 });
+  private readonly transformerMetrics = metricsUrl('TRANSFORMER_METRICS_PORT', 9464);
   private last: { at: number; counts: Record<string, number> } | undefined;
 
   async connect(): Promise<void> {
+    // A pooled client that loses its server (PostgreSQL restarted or stopped) emits 'error' on the pool: the next
+    // sample reconnects; without a listener the launcher itself would crash.
+    this.db.on('error', () => undefined);
     await this.admin.connect();
+  }
+
+  /** Prints a sample every `ms` when it differs from the last one printed. */
+  every(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    let printed = '';
+    this.timer = setInterval(() => {
+      this.sample().then(
+        (p) => {
+          const text = p.line.replace(/ \(\d+\/s\)/g, '');
+          if (text !== printed) say(p.line);
+          printed = text;
+        },
+        (err: unknown) => say(`progress unavailable: ${(err as Error).message}`),
+      );
+    }, ms);
+  }
+
+  /** Stops the periodic printing (the report is printed without progress lines in between). */
+  quiet(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async close(): Promise<void> {
+    this.quiet();
+    await Promise.allSettled([this.admin.disconnect(), this.db.end()]);
+  }
+
+  /** Records the transformer has produced since it started, by kind (normalized, dlq). */
+  private async transformerOutputs(): Promise<{ normalized: number; dlq: number }> {
+    const page = await fetch(this.transformerMetrics, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    );
+    return {
+      normalized: metricSum(page, 'transformer_output_records_total', 'kind="normalized"'),
+      dlq: metricSum(page, 'transformer_output_records_total', 'kind="dlq"'),
+    };
   }
 
   private async topicSize(topic: string): Promise<number> {
@@ -169,10 +232,11 @@ class Progress {
 
   async sample(): Promise<{ line: string; lags: number; rows: number }> {
     const raw = (await Promise.all(Object.values(RAW_TOPICS).map((t) => this.topicSize(t)))).reduce((a, b) => a + b, 0);
+    const outputs = await this.transformerOutputs();
     const counts: Record<string, number> = {
       raw,
-      normalized: await this.topicSize(TOPICS.normalized),
-      'validation-dlq': await this.topicSize(TOPICS.validationDlq),
+      normalized: outputs.normalized,
+      'validation-dlq': outputs.dlq,
       'webhook-dlq': await this.topicSize(TOPICS.webhooksDlq),
       rows: Number(
         (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
@@ -191,7 +255,7 @@ class Progress {
     };
     this.last = { at: now, counts };
     const line =
-      `raw ${counts.raw}${rate('raw')} · normalized ${counts.normalized}${rate('normalized')} · ` +
+      `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
       `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
     return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
@@ -230,14 +294,9 @@ async function main(): Promise<void> {
     say(`${c.name.padEnd(11)} running (pid ${children.get(c.name)?.pid}, log ${logFile(c.name)})`);
   }
 
-  const progress = new Progress();
+  progress = new Progress();
   await progress.connect();
-  const ticker = setInterval(() => {
-    progress.sample().then(
-      (p) => say(p.line),
-      (err: unknown) => say(`progress unavailable: ${(err as Error).message}`),
-    );
-  }, PROGRESS_INTERVAL_MS);
+  progress.every(PROGRESS_INTERVAL_MS);
 
   if (!simulate) {
     say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
@@ -269,18 +328,13 @@ async function main(): Promise<void> {
     lastRows = p.rows;
     await sleep(PROGRESS_INTERVAL_MS);
   }
-  clearInterval(ticker);
+  progress.quiet();
   say('reconciliation report');
   await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
     cwd: REPO_ROOT,
   });
   say('platform still running; Ctrl-C stops everything');
-  setInterval(() => {
-    progress.sample().then(
-      (p) => say(p.line),
-      () => {},
-    );
-  }, 10_000);
+  progress.every(10_000);
 }
 
 main().catch((err: unknown) => {
