@@ -11,9 +11,9 @@ import { createJsCore } from './js.ts';
 import { createNativeCore, loadNativeBinding } from './native.ts';
 import type { CoreConfig, CoreImpl } from './types.ts';
 
+export { crc32c, murmur2, partitionForKey } from '@pep/kafka-wire/protocol';
 export * from './batch.ts';
 export { createJsCore } from './js.ts';
-export { crc32c, murmur2, partitionForKey } from './kafka-hash.ts';
 export { BATCH_REPORT_CODES } from './records.ts';
 export * from './types.ts';
 

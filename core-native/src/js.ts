@@ -2,11 +2,12 @@
  * The TypeScript twin as a CoreImpl. Configuration is validated with valibot; the per-event rules
  * are hand-written (`providers.ts`) to mirror the Rust crate's error order exactly.
  */
+
+import { crc32c } from '@pep/kafka-wire/protocol';
 import * as v from 'valibot';
 import { packBatch, packFeatureRows, recordStrings } from './batch.ts';
 import { AmountBounds } from './currency.ts';
 import { FEATURE_SPEC, vectorizeBatchJs } from './features.ts';
-import { crc32c } from './kafka-hash.ts';
 import { transformRecordSetsJs } from './records.ts';
 import { normalizeBatchJs } from './twin.ts';
 import type { CoreConfig, CoreImpl } from './types.ts';

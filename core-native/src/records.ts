@@ -6,8 +6,8 @@
  * both implementations must give the same bytes. Not for Kafka I/O (kafka-wire does that).
  */
 import { gunzipSync } from 'node:zlib';
+import { crc32c, partitionForKey } from '@pep/kafka-wire/protocol';
 import { decodeUtf8 } from './json.ts';
-import { crc32c, partitionForKey } from './kafka-hash.ts';
 import { iso, MAX_MS, MIN_MS, parseRfc3339 } from './time.ts';
 import {
   type BatchResult,

@@ -1,8 +1,9 @@
 /**
- * Byte-level building blocks of the control requests (fetch.ts, group.ts, cluster.ts, transaction-protocol.ts): a
- * growable request writer that writes the request header (v1, or v2 for flexible versions), and a bounds-checked
- * response reader with the compact (flexible-version) types and tagged-field skipping (error names live in
- * protocol.ts's KAFKA_ERRORS). Not for the hot produce path (protocol.ts sizes and encodes that in one pass).
+ * Byte-level building blocks of the Kafka requests and responses (fetch.ts, group.ts, cluster.ts,
+ * transaction-protocol.ts, and protocol.ts's response decoders): a growable request writer that writes the request
+ * header (v1, or v2 for flexible versions), and a bounds-checked response reader with the compact (flexible-version)
+ * types and tagged-field skipping (error names live in protocol.ts's KAFKA_ERRORS). Not for the hot produce path
+ * (protocol.ts sizes and encodes that in one pass).
  */
 
 /** Growable big-endian writer for requests; `finish()` fills in the 4-byte size prefix. */

@@ -7,6 +7,8 @@
  * this path a few µs). Reference: https://kafka.apache.org/protocol and the RecordBatch format in the Kafka docs.
  */
 
+import { ResponseReader } from './consumer-codec.ts';
+
 export const API_KEYS = { produce: 0, metadata: 3, initProducerId: 22 } as const;
 const VERSIONS = { produce: 7, metadata: 4, initProducerId: 1 } as const;
 
@@ -376,55 +378,6 @@ export function encodeProduceRequest(
 
 // ---------- response decoding ----------
 
-/** Bounds-checked big-endian reader over one response body (after size and correlation id). */
-export class Reader {
-  constructor(
-    private readonly buf: Buffer,
-    private at = 0,
-  ) {}
-  private need(n: number): void {
-    if (this.at + n > this.buf.length) throw new Error('truncated Kafka response');
-  }
-  int8(): number {
-    this.need(1);
-    return this.buf.readInt8(this.at++);
-  }
-  int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.at);
-    this.at += 2;
-    return v;
-  }
-  int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.at);
-    this.at += 4;
-    return v;
-  }
-  int64(): bigint {
-    this.need(8);
-    const v = this.buf.readBigInt64BE(this.at);
-    this.at += 8;
-    return v;
-  }
-  string(): string | null {
-    const n = this.int16();
-    if (n < 0) return null;
-    this.need(n);
-    const s = this.buf.toString('utf8', this.at, this.at + n);
-    this.at += n;
-    return s;
-  }
-  array<T>(item: () => T): T[] {
-    const n = this.int32();
-    if (n < 0) return [];
-    if (n > this.buf.length) throw new Error('corrupt Kafka response (array length)');
-    const out: T[] = [];
-    for (let i = 0; i < n; i++) out.push(item());
-    return out;
-  }
-}
-
 export interface BrokerAddress {
   readonly nodeId: number;
   readonly host: string;
@@ -444,7 +397,7 @@ export interface MetadataResponse {
 }
 
 export function decodeMetadataResponse(body: Buffer): MetadataResponse {
-  const r = new Reader(body);
+  const r = new ResponseReader(body);
   r.int32(); // throttle_time_ms
   const brokers = r.array(() => {
     const nodeId = r.int32();
@@ -475,7 +428,7 @@ export function decodeMetadataResponse(body: Buffer): MetadataResponse {
 }
 
 export function decodeInitProducerIdResponse(body: Buffer): ProducerIdentity {
-  const r = new Reader(body);
+  const r = new ResponseReader(body);
   r.int32(); // throttle_time_ms
   const errorCode = r.int16();
   const producerId = r.int64();
@@ -492,7 +445,7 @@ export interface PartitionResult {
 }
 
 export function decodeProduceResponse(body: Buffer): PartitionResult[] {
-  const r = new Reader(body);
+  const r = new ResponseReader(body);
   const out: PartitionResult[] = [];
   r.array(() => {
     const topic = r.string() ?? '';
