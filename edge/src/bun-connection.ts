@@ -7,7 +7,7 @@
  * bench/sink-cpu.ts); the native socket writes the encoded request directly. Node keeps using node:net.
  */
 
-import type { ConnectionOptions } from '@pep/kafka-wire/connection';
+import { type ConnectionOptions, ResponseFrames } from '@pep/kafka-wire/connection';
 
 /** The subset of Bun's socket this module uses (no bun-types in this workspace). */
 interface BunSocket {
@@ -24,9 +24,6 @@ interface PendingRequest {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
-/** Largest response accepted (a produce or metadata answer is a few KiB; this is a corruption guard). */
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-
 // biome-ignore lint/suspicious/noExplicitAny: Bun's global is untyped here (no bun-types in this workspace)
 const BunGlobal = (globalThis as any).Bun as any;
 
@@ -38,8 +35,8 @@ export class BunBrokerConnection {
   private connecting: Promise<void> | null = null;
   private readonly pending = new Map<number, PendingRequest>();
   private nextCorrelationId = 1;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** Bun reuses the buffer it hands to `data`: bodies and partial frames are copied out. */
+  private readonly frames = new ResponseFrames(true);
   /** Bytes the kernel did not take yet (written on `drain`, in order). */
   private outgoing: Uint8Array[] = [];
   private dead = false;
@@ -149,38 +146,14 @@ export class BunBrokerConnection {
 
   private onData(d: Buffer): void {
     if (this.dead) return;
-    this.chunks.push(d);
-    this.buffered += d.length;
-    while (this.buffered >= 4) {
-      const head = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : this.flatten();
-      const size = head.readInt32BE(0);
-      if (size < 4 || size > MAX_RESPONSE_BYTES) {
-        this.fail(new Error(`Kafka ${this.address} sent a malformed response (size ${size})`));
-        return;
-      }
-      if (this.buffered < 4 + size) break;
-      const frame = this.chunks.length === 1 ? head : this.flatten();
-      const correlationId = frame.readInt32BE(4);
-      // A copy of the (small) body: it is decoded after this callback returns.
-      const body = Buffer.from(frame.subarray(8, 4 + size));
-      const rest = frame.subarray(4 + size);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
+    const corrupt = this.frames.push(d, (correlationId, body) => {
       const p = this.pending.get(correlationId);
-      if (p) {
-        this.pending.delete(correlationId);
-        clearTimeout(p.timer);
-        p.resolve(body);
-      }
-    }
-    // A partial frame left for the next callback is copied: the runtime may reuse this callback's buffer.
-    if (this.buffered > 0) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
-  }
-
-  private flatten(): Buffer {
-    const all = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [all];
-    return all;
+      if (!p) return; // a late answer to a request that was given up
+      this.pending.delete(correlationId);
+      clearTimeout(p.timer);
+      p.resolve(body);
+    });
+    if (corrupt) this.fail(new Error(`Kafka ${this.address} sent a ${corrupt}`));
   }
 
   /** Fails every waiting request and closes the socket; the connection is not used again. */

@@ -25,13 +25,56 @@ interface PendingRequest {
 /** Largest response accepted (a produce or metadata answer is a few KiB; this is a corruption guard). */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Cuts a broker's byte stream into response frames (4-byte size, correlation id, body). Shared by every connection
+ * implementation (this one on node:net, the edge's on Bun's sockets). `copy`: the runtime may reuse the buffers it
+ * hands to the data callback (Bun does), so bodies and a partial frame left over are copied out.
+ */
+export class ResponseFrames {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly copy: boolean) {}
+
+  /**
+   * Adds received bytes and calls `onFrame` for each complete frame. Returns an error message when the stream is
+   * corrupt (a size outside [4, 64 MiB]); the caller then drops the connection.
+   */
+  push(d: Buffer, onFrame: (correlationId: number, body: Buffer) => void): string | null {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    while (this.buffered >= 4) {
+      // The size needs only the first 4 bytes: joining every chunk on each arrival was quadratic in the response
+      // size (a multi-MiB Fetch response arrives in 64 KiB chunks); the frame is joined once, when complete.
+      const first = this.chunks[0] as Buffer;
+      const head = first.length >= 4 ? first : this.flatten();
+      const size = head.readInt32BE(0);
+      if (size < 4 || size > MAX_RESPONSE_BYTES) return `malformed response (size ${size})`;
+      if (this.buffered < 4 + size) break;
+      const frame = this.chunks.length === 1 ? head : this.flatten();
+      const body = frame.subarray(8, 4 + size);
+      const rest = frame.subarray(4 + size);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
+      onFrame(frame.readInt32BE(4), this.copy ? Buffer.from(body) : body);
+    }
+    if (this.copy && this.buffered > 0) this.flatten();
+    return null;
+  }
+
+  private flatten(): Buffer {
+    const all = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [all];
+    return all;
+  }
+}
+
 export class BrokerConnection {
   private socket: Socket | null = null;
   private connecting: Promise<void> | null = null;
   private readonly pending = new Map<number, PendingRequest>();
   private nextCorrelationId = 1;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly frames = new ResponseFrames(false);
   private dead = false;
   private corked = false;
   private lastError: Error | null = null;
@@ -127,38 +170,16 @@ export class BrokerConnection {
   }
 
   private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.buffered += d.length;
-    while (this.buffered >= 4) {
-      // The size needs only the first 4 bytes: joining every chunk on each arrival was quadratic in the response
-      // size (a multi-MiB Fetch response arrives in 64 KiB chunks); the frame is joined once, when complete.
-      const first = this.chunks[0] as Buffer;
-      const head = first.length >= 4 ? first : this.flatten();
-      const size = head.readInt32BE(0);
-      if (size < 4 || size > MAX_RESPONSE_BYTES) {
-        this.fail(new Error(`Kafka ${this.address} sent a malformed response (size ${size})`));
-        return;
-      }
-      if (this.buffered < 4 + size) return;
-      const frame = this.chunks.length === 1 ? head : this.flatten();
-      const correlationId = frame.readInt32BE(4);
-      const body = frame.subarray(8, 4 + size);
-      const rest = frame.subarray(4 + size);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
-      const p = this.pending.get(correlationId);
-      if (p) {
-        this.pending.delete(correlationId);
-        clearTimeout(p.timer);
-        p.resolve(body);
-      }
-    }
+    const corrupt = this.frames.push(d, (correlationId, body) => this.answer(correlationId, body));
+    if (corrupt) this.fail(new Error(`Kafka ${this.address} sent a ${corrupt}`));
   }
 
-  private flatten(): Buffer {
-    const all = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [all];
-    return all;
+  private answer(correlationId: number, body: Buffer): void {
+    const p = this.pending.get(correlationId);
+    if (!p) return; // a late answer to a request that was given up
+    this.pending.delete(correlationId);
+    clearTimeout(p.timer);
+    p.resolve(body);
   }
 
   /** Fails every waiting request and destroys the socket; the connection is not used again. */
