@@ -1,7 +1,9 @@
 /**
  * CPU per request of the edge's handler without the HTTP server: `app.fetch` on an in-process Request (memory sink),
  * next to a bare "verify + parse + answer" handler, so JS overhead on the hot path can be measured without the noise
- * of a shared machine. Usage: bun bench/handler-cpu.ts [requests=200000]
+ * of a shared machine. Usage: bun bench/handler-cpu.ts [requests=200000] [rounds=2]
+ *   EDGE_APP_BASE=<path to another copy of src/app.ts> (e.g. an older commit's): also measures that app, interleaved
+ *   with this one in the same process, and prints the medians (an in-process A/B of a hot-path change).
  */
 import { createHmac } from 'node:crypto';
 import { createApp } from '../src/app.ts';
@@ -12,12 +14,23 @@ import { GroupCommitProducer } from '../src/producer.ts';
 import { MemorySink } from '../src/sink.ts';
 
 const n = Number(process.argv[2] ?? 200_000);
+const rounds = Number(process.argv[3] ?? 2);
 const secret = 'whsec_test_secret_for_dev';
 const config = loadConfig({ EDGE_SINK: 'memory', STRIPE_WEBHOOK_SECRET: secret, LOG_LEVEL: 'error' });
 const log = createLogger('error', {}, () => undefined);
 const metrics = new EdgeMetrics();
 const producer = new GroupCommitProducer(new MemorySink(), config.limits, metrics, log);
 const app = createApp({ config, producer, metrics, log, ready: async () => true });
+const basePath = process.env.EDGE_APP_BASE;
+const baseApp = basePath
+  ? ((await import(basePath)) as { createApp: typeof createApp }).createApp({
+      config,
+      producer,
+      metrics,
+      log,
+      ready: async () => true,
+    })
+  : null;
 const body = JSON.stringify({
   id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
   object: 'event',
@@ -47,7 +60,7 @@ const bare = async (req: Request) => {
   });
 };
 
-async function measure(label: string, handle: (r: Request) => Promise<Response> | Response): Promise<void> {
+async function measure(label: string, handle: (r: Request) => Promise<Response> | Response): Promise<number> {
   // 64 requests in flight at a time, like the benchmark's connections
   const round = async (count: number) => {
     for (let i = 0; i < count; i += 64) {
@@ -58,11 +71,23 @@ async function measure(label: string, handle: (r: Request) => Promise<Response> 
   const c0 = process.cpuUsage();
   await round(n);
   const c = process.cpuUsage(c0);
-  console.log(`${label}: ${((c.user + c.system) / n).toFixed(2)} µs CPU per request`);
+  const us = (c.user + c.system) / n;
+  console.log(`${label}: ${us.toFixed(2)} µs CPU per request`);
+  return us;
 }
 
-await measure('bare verify+parse+answer', bare);
-await measure('edge app.fetch (memory sink)', (r) => app.fetch(r));
-await measure('bare verify+parse+answer', bare);
-await measure('edge app.fetch (memory sink)', (r) => app.fetch(r));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const results = new Map<string, number[]>();
+const arms: [string, (r: Request) => Promise<Response> | Response][] = [
+  ['bare verify+parse+answer', bare],
+  ['edge app.fetch (memory sink)', (r) => app.fetch(r)],
+];
+if (baseApp) arms.push([`base app.fetch (${basePath})`, (r) => baseApp.fetch(r)]);
+for (let i = 0; i < rounds; i++) {
+  for (const [label, handle] of arms) {
+    const us = await measure(label, handle);
+    results.set(label, [...(results.get(label) ?? []), us]);
+  }
+}
+if (rounds > 1) for (const [label, xs] of results) console.log(`median ${label}: ${median(xs).toFixed(2)} µs`);
 process.exit(0);
