@@ -7,18 +7,21 @@ import { randomUUID } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
 import { KafkaSink } from '../src/kafka-sink.ts';
 import { createLogger } from '../src/log.ts';
+import { loadChecksum } from '../src/native-checksum.ts';
 import type { OutRecord } from '../src/sink.ts';
 
 const perBatch = Number(process.argv[2] ?? 32);
 const batches = Number(process.argv[3] ?? 300);
 const topic = process.env.EDGE_BENCH_TOPIC ?? 'bench.edge.raw';
 const value = Buffer.alloc(1024, 120);
+const checksum = await loadChecksum(); // CORE_NATIVE_IMPL=js measures the JS CRC-32C
 const sink = new KafkaSink({
   brokers: [...serviceAddresses().kafkaBrokers],
   clientId: 'sink-cpu',
   requestTimeoutMs: 10_000,
   producers: 1,
   log: createLogger('warn', { service: 'sink-cpu' }),
+  crc32c: checksum.crc32c,
   ...(process.env.EDGE_NATIVE ? { nativeSockets: process.env.EDGE_NATIVE === '1' } : {}),
 });
 const batch = (i: number): OutRecord[] =>
@@ -46,6 +49,7 @@ const n = batches * perBatch;
 console.log(
   JSON.stringify({
     runtime: (process.versions as Record<string, string | undefined>).bun ? 'bun' : 'node',
+    crc32c: checksum.impl,
     records_per_batch: perBatch,
     cpu_us_per_record: Math.round(((cpu.user + cpu.system) / n) * 100) / 100,
     sys_us_per_record: Math.round((cpu.system / n) * 100) / 100,

@@ -21,6 +21,8 @@
 import { BrokerConnection } from '@pep/kafka-wire/connection';
 import {
   type BrokerAddress,
+  type Crc32c,
+  crc32c,
   decodeInitProducerIdResponse,
   decodeMetadataResponse,
   decodeProduceResponse,
@@ -31,7 +33,7 @@ import {
   type PartitionBatch,
   type ProduceRecord,
   type ProducerIdentity,
-  partitionForKey,
+  partitionForStringKey,
   type TopicBatches,
 } from '@pep/kafka-wire/protocol';
 import { BunBrokerConnection, bunSocketsAvailable } from './bun-connection.ts';
@@ -54,6 +56,8 @@ export interface KafkaSinkOptions {
   readonly metadataMaxAgeMs?: number;
   /** Bun's native sockets instead of node:net (default: on Bun; cheaper per written byte there). */
   readonly nativeSockets?: boolean;
+  /** CRC-32C of each RecordBatch (default: kafka-wire's JS one; server.ts passes core-native's when it loads). */
+  readonly crc32c?: Crc32c;
 }
 
 interface Slot {
@@ -94,6 +98,7 @@ export class KafkaSink implements BatchSink {
   private readonly connectTimeoutMs: number;
   private readonly metadataMaxAgeMs: number;
   private readonly nativeSockets: boolean;
+  private readonly checksum: Crc32c;
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.clientId = Buffer.from(opts.clientId, 'utf8');
@@ -114,6 +119,7 @@ export class KafkaSink implements BatchSink {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
     this.metadataMaxAgeMs = opts.metadataMaxAgeMs ?? 300_000;
     this.nativeSockets = opts.nativeSockets ?? bunSocketsAvailable();
+    this.checksum = opts.crc32c ?? crc32c;
   }
 
   private newConnection(addr: BrokerAddress): Connection {
@@ -239,7 +245,7 @@ export class KafkaSink implements BatchSink {
       for (const r of batch) {
         const parts = leaders.get(r.topic) as readonly number[];
         const partition =
-          r.key === null ? this.roundRobin++ % parts.length : partitionForKey(Buffer.from(r.key, 'utf8'), parts.length);
+          r.key === null ? this.roundRobin++ % parts.length : partitionForStringKey(r.key, parts.length);
         const leader = parts[partition] as number;
         if (leader < 0) throw new KafkaProtocolError(5, `topic ${r.topic} partition ${partition}`);
         let topics = byNode.get(leader);
@@ -288,6 +294,7 @@ export class KafkaSink implements BatchSink {
               identity,
               batches,
               Date.now(),
+              this.checksum,
             );
             const results = decodeProduceResponse(await conn.request(id, req));
             for (const res of results) {

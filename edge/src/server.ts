@@ -9,6 +9,7 @@ import { describeConfig, type EdgeConfig } from './config.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EdgeMetrics } from './metrics.ts';
+import { loadChecksum } from './native-checksum.ts';
 import { GroupCommitProducer } from './producer.ts';
 import { type BatchSink, MemorySink } from './sink.ts';
 
@@ -32,16 +33,20 @@ export async function startEdge(
   log: Logger = createLogger(config.logLevel, { service: 'edge' }),
 ): Promise<RunningEdge> {
   const metrics = new EdgeMetrics();
-  const sink: BatchSink =
-    config.sink === 'memory'
-      ? new MemorySink()
-      : new KafkaSink({
-          brokers: config.kafkaBrokers,
-          clientId: config.kafkaClientId,
-          requestTimeoutMs: config.limits.produceTimeoutMs,
-          producers: config.limits.maxConcurrentBatches,
-          log,
-        });
+  let sink: BatchSink;
+  if (config.sink === 'memory') sink = new MemorySink();
+  else {
+    const checksum = await loadChecksum();
+    log.info('record batch checksum', { crc32c: checksum.impl, ...(checksum.reason ? { why: checksum.reason } : {}) });
+    sink = new KafkaSink({
+      brokers: config.kafkaBrokers,
+      clientId: config.kafkaClientId,
+      requestTimeoutMs: config.limits.produceTimeoutMs,
+      producers: config.limits.maxConcurrentBatches,
+      log,
+      crc32c: checksum.crc32c,
+    });
+  }
   const producer = new GroupCommitProducer(sink, config.limits, metrics, log);
 
   // Readiness is probed at most once per second, whatever the probe rate, and again at once after a failed batch

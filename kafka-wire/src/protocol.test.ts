@@ -18,6 +18,7 @@ import {
   murmur2,
   type ProduceRecord,
   partitionForKey,
+  partitionForStringKey,
 } from './protocol.ts';
 
 const require = createRequire(import.meta.url);
@@ -58,6 +59,13 @@ describe('murmur2 and partitioning', () => {
       const key = Buffer.from(`pi_${i.toString(36)}_${'k'.repeat(i % 7)}`);
       const expected = (kafkajsMurmur2(key) & 0x7fffffff) % 12;
       assert.equal(partitionForKey(key, 12), expected, key.toString());
+    }
+  });
+  it('partitions a string key like its UTF-8 bytes (ASCII, non-ASCII, lone surrogate, longer than the scratch)', () => {
+    const keys = ['pi_3Qbench', '', 'a', 'clé', 'pi_😀', 'x\ud800y', 'k'.repeat(255), 'k'.repeat(256), 'k'.repeat(300)];
+    for (let i = 0; i < 500; i++) keys.push(`cus_${i.toString(36)}${'z'.repeat(i % 5)}`);
+    for (const key of keys) {
+      assert.equal(partitionForStringKey(key, 7), partitionForKey(Buffer.from(key, 'utf8'), 7), key);
     }
   });
 });
