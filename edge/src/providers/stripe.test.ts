@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Stripe from 'stripe';
-import { checkStripe, parseStripeSignatureHeader, stripeSignature, verifyStripeSignature } from './stripe.ts';
+import {
+  checkStripe,
+  parseStripeSignatureHeader,
+  type StripeSignatureHeader,
+  stripeSignature,
+  verifyStripeSignature,
+} from './stripe.ts';
+import { type Rejected, unauthorized } from './verdict.ts';
 
 const secret = 'whsec_test_secret_12345';
 const opts = { secrets: [Buffer.from(secret)], toleranceSeconds: 300 };
@@ -81,6 +88,105 @@ describe('Stripe signature', () => {
     assert.equal(verifyStripeSignature('  ', body, opts, 0)?.code, 'missing_signature');
   });
 
+  test('whitespace of any kind String.trim removes is tolerated around items, keys and values', () => {
+    const good = stripeSignature(secret, '1700000000', body).toString('hex');
+    for (const ws of [' ', '\t', '\u00a0', '\u2028', '\ufeff', ' \t ']) {
+      const h = `${ws}t${ws}=${ws}1700000000${ws},${ws}v1${ws}=${ws}${good}${ws},${ws}`;
+      assert.equal(verifyStripeSignature(h, body, opts, 1_700_000_000), null, JSON.stringify(h));
+    }
+    assert.equal(verifyStripeSignature(`,,t=1700000000,,v1=${good},,`, body, opts, 1_700_000_000), null);
+  });
+
+  test('malformed items are a 401 malformed_signature; keys are matched exactly', () => {
+    const v1 = `v1=${'a'.repeat(64)}`;
+    for (const h of [
+      `=5,t=1,${v1}`,
+      ` =5,t=1,${v1}`,
+      `t=1,${v1},x`,
+      `t=1,v1`,
+      `T=1,${v1}`,
+      `tt=1,${v1}`,
+      `t=1,V1=${'a'.repeat(64)}`,
+    ]) {
+      const p = parseStripeSignatureHeader(h);
+      assert.ok('ok' in p, h);
+      assert.equal(p.code, 'malformed_signature', h);
+    }
+    // `v 1` is an unknown key (ignored), a value with inner whitespace is not hex (ignored)
+    const p = parseStripeSignatureHeader(`t=1,v 1=${'a'.repeat(64)},v1=${'a'.repeat(32)} ${'a'.repeat(31)},${v1}`);
+    assert.ok(!('ok' in p));
+    assert.equal(p.v1.length, 1);
+    assert.equal(p.timestampText, '1');
+  });
+
+  test('every hex digit of v1 counts: changing any one of them fails the check', () => {
+    const good = stripeSignature(secret, '1700000000', body).toString('hex');
+    assert.equal(verifyStripeSignature(`t=1700000000,v1=${good}`, body, opts, 1_700_000_000), null);
+    for (let i = 0; i < 64; i++) {
+      for (const d of '0123456789abcdef') {
+        if (d === good[i]) continue;
+        const bad = good.slice(0, i) + d + good.slice(i + 1);
+        const r = verifyStripeSignature(`t=1700000000,v1=${bad}`, body, opts, 1_700_000_000);
+        assert.equal(r?.code, 'invalid_signature', bad);
+      }
+    }
+  });
+
+  test('v1 must be 64 lowercase hex characters; at most 16 are kept', () => {
+    const p = parseStripeSignatureHeader(`t=5,v1=${'A'.repeat(64)},v1=${'a'.repeat(63)},v1=${'a'.repeat(65)}`);
+    assert.ok('ok' in p);
+    const many = parseStripeSignatureHeader(
+      `t=5,${Array.from({ length: 20 }, (_, i) => `v1=${i.toString(16).padStart(64, '0')}`).join(',')}`,
+    );
+    assert.ok(!('ok' in many));
+    assert.equal(many.v1.length, 16);
+    assert.equal(many.v1[15], '0f'.padStart(64, '0'));
+  });
+
+  test('the one-scan parser agrees with the split/trim/regex parser it replaced on random headers', () => {
+    const pieces = [
+      't',
+      'v1',
+      'v0',
+      '=',
+      ',',
+      ' ',
+      '\t',
+      '\u00a0',
+      '1700000000',
+      '12',
+      'x',
+      '-',
+      'a'.repeat(64),
+      'F'.repeat(64),
+      '0'.repeat(64),
+      '1'.repeat(13),
+      '\u00e9',
+    ];
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 5000; i++) {
+      let h = '';
+      const n = 1 + rand(10);
+      for (let j = 0; j < n; j++) h += pieces[rand(pieces.length)];
+      if (rand(2) === 0) h = `t=${rand(2) ? '17' : ' 17 '},v1 = ${'b'.repeat(64)},${h}`;
+      const got = parseStripeSignatureHeader(h);
+      const want = referenceParse(h);
+      if ('ok' in want) {
+        assert.ok('ok' in got, JSON.stringify(h));
+        assert.equal(got.message, want.message, JSON.stringify(h));
+      } else {
+        assert.ok(!('ok' in got), JSON.stringify(h));
+        assert.equal(got.timestampText, want.timestampText, JSON.stringify(h));
+        assert.equal(got.timestamp, want.timestamp, JSON.stringify(h));
+        assert.deepEqual(got.v1, want.v1, JSON.stringify(h));
+      }
+    }
+  });
+
   test('parses several v1 values and ignores non-hex ones', () => {
     const p = parseStripeSignatureHeader(`t=5,v1=${'b'.repeat(64)},v1=nothex,v1=${'c'.repeat(64)}`);
     assert.ok(!('ok' in p));
@@ -147,3 +253,28 @@ describe('Stripe routing', () => {
     assert.equal(!v.ok && v.code, 'invalid_signature');
   });
 });
+
+/** The previous split/trim/regex parser, kept as the oracle for the one-scan parser. */
+function referenceParse(header: string): StripeSignatureHeader | Rejected {
+  let timestampText: string | null = null;
+  const v1: string[] = [];
+  for (const rawItem of header.split(',')) {
+    const item = rawItem.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) return unauthorized('malformed_signature', 'Stripe-Signature item without key=value');
+    const key = item.slice(0, eq).trim();
+    const value = item.slice(eq + 1).trim();
+    if (key === 't') {
+      if (timestampText !== null) return unauthorized('malformed_signature', 'Stripe-Signature has more than one t');
+      timestampText = value;
+    } else if (key === 'v1') {
+      if (/^[0-9a-f]{64}$/.test(value) && v1.length < 16) v1.push(value);
+    }
+  }
+  if (timestampText === null) return unauthorized('malformed_signature', 'Stripe-Signature has no timestamp t');
+  if (!/^\d{1,12}$/.test(timestampText))
+    return unauthorized('malformed_signature', 'Stripe-Signature timestamp t is not a Unix time');
+  if (v1.length === 0) return unauthorized('malformed_signature', 'Stripe-Signature has no v1 signature');
+  return { timestamp: Number(timestampText), timestampText, v1 };
+}
