@@ -48,9 +48,13 @@ export function isId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_CHARS;
 }
 
-/** Returns the first candidate that is a usable id. */
-export function firstId(...candidates: unknown[]): string | null {
-  for (const c of candidates) if (isId(c)) return c;
+/** Returns the first candidate that is a usable id (fixed arity: no rest-args array on the request path). */
+export function firstId(a: unknown, b: unknown, c?: unknown, d?: unknown, e?: unknown): string | null {
+  if (isId(a)) return a;
+  if (isId(b)) return b;
+  if (isId(c)) return c;
+  if (isId(d)) return d;
+  if (isId(e)) return e;
   return null;
 }
 
