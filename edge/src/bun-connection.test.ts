@@ -114,6 +114,46 @@ test('a request larger than the socket buffer is written whole (drain) before it
   }
 });
 
+test('the caller may reuse the request buffer as soon as request() returns (unwritten bytes are copied)', {
+  skip: !onBun,
+}, async () => {
+  const big = 8 * 1024 * 1024;
+  const id = 1;
+  const sent = frame(id, big);
+  for (let i = 12; i < sent.length; i++) sent[i] = (i * 31) & 0xff;
+  const original = Buffer.from(sent);
+  // Answers 1 when the frame it received is byte for byte the original, else 0.
+  const server = BunGlobal.listen({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      open(s: { data: Buffer[] }) {
+        s.data = [];
+      },
+      data(s: { data: Buffer[]; write(b: Uint8Array): number }, d: Buffer) {
+        s.data.push(Buffer.from(d));
+        const got = Buffer.concat(s.data);
+        if (got.length < original.length) return;
+        const answer = Buffer.alloc(12);
+        answer.writeInt32BE(8, 0);
+        answer.writeInt32BE(id, 4);
+        answer.writeInt32BE(got.equals(original) ? 1 : 0, 8);
+        s.write(answer);
+      },
+    },
+  });
+  const c = conn(server.port);
+  try {
+    await c.connect();
+    const answered = c.request(c.correlationId(), sent);
+    sent.fill(0, 12); // the next request encoded into the same buffer
+    assert.equal((await answered).readInt32BE(0), 1);
+  } finally {
+    c.close();
+    server.stop(true);
+  }
+});
+
 test('a broker that closes the connection fails the waiting request; the connection is not used again', {
   skip: !onBun,
 }, async () => {

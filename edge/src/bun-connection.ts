@@ -107,7 +107,10 @@ export class BunBrokerConnection {
     return id;
   }
 
-  /** Sends an encoded request (with `correlationId` inside) and resolves with the response body after the header. */
+  /**
+   * Sends an encoded request (with `correlationId` inside) and resolves with the response body after the header.
+   * `encoded` is not kept: bytes the kernel did not take are copied, so the caller may reuse the buffer at once.
+   */
   request(correlationId: number, encoded: Buffer): Promise<Buffer> {
     if (this.dead || !this.socket)
       return Promise.reject(this.lastError ?? new Error(`connection to ${this.address} not open`));
@@ -119,11 +122,11 @@ export class BunBrokerConnection {
         this.opts.requestTimeoutMs,
       );
       this.pending.set(correlationId, { resolve, reject, timer });
-      if (this.outgoing.length > 0) this.outgoing.push(encoded);
+      if (this.outgoing.length > 0) this.outgoing.push(Buffer.from(encoded));
       else {
         const n = (this.socket as BunSocket).write(encoded);
         if (n < 0) this.fail(new Error(`Kafka ${this.address}: write failed`));
-        else if (n < encoded.byteLength) this.outgoing.push(encoded.subarray(n));
+        else if (n < encoded.byteLength) this.outgoing.push(Buffer.from(encoded.subarray(n)));
       }
     });
   }

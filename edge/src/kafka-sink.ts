@@ -99,6 +99,13 @@ export class KafkaSink implements BatchSink {
   private readonly metadataMaxAgeMs: number;
   private readonly nativeSockets: boolean;
   private readonly checksum: Crc32c;
+  /**
+   * Where produce requests are encoded. Bun's connection copies what the kernel does not take at once, so one buffer is
+   * reused for every request (encode and write are one synchronous step); node:net keeps the buffer until it is
+   * flushed, so there each request gets its own.
+   */
+  private readonly requestBuffer: (bytes: number) => Buffer;
+  private scratch = Buffer.allocUnsafe(0);
 
   constructor(private readonly opts: KafkaSinkOptions) {
     this.clientId = Buffer.from(opts.clientId, 'utf8');
@@ -120,6 +127,12 @@ export class KafkaSink implements BatchSink {
     this.metadataMaxAgeMs = opts.metadataMaxAgeMs ?? 300_000;
     this.nativeSockets = opts.nativeSockets ?? bunSocketsAvailable();
     this.checksum = opts.crc32c ?? crc32c;
+    this.requestBuffer = this.nativeSockets
+      ? (bytes) => {
+          if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, 2 * this.scratch.length));
+          return this.scratch.subarray(0, bytes);
+        }
+      : Buffer.allocUnsafe;
   }
 
   private newConnection(addr: BrokerAddress): Connection {
@@ -295,6 +308,7 @@ export class KafkaSink implements BatchSink {
               batches,
               Date.now(),
               this.checksum,
+              this.requestBuffer,
             );
             const results = decodeProduceResponse(await conn.request(id, req));
             for (const res of results) {

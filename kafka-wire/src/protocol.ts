@@ -312,6 +312,7 @@ function recordBodySize(r: ProduceRecord, offsetDelta: number, sizes: number[]):
  * Produce v7 (acks, timeout) with one idempotent RecordBatch v2 per partition. Timestamps are `nowMs` (create time).
  * The caller assigns partitions and base sequences (per producer id and partition, advancing by the record count).
  * `checksum` computes each batch's CRC-32C (this module's JS one by default; ~1 byte/ns, a native one is ~15× faster).
+ * `alloc` gives the request's buffer (a fresh one by default; a caller whose connection copies on write may reuse one).
  */
 export function encodeProduceRequest(
   correlationId: number,
@@ -322,6 +323,7 @@ export function encodeProduceRequest(
   topics: readonly TopicBatches[],
   nowMs: number,
   checksum: Crc32c = crc32c,
+  alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
   // Pass 1: sizes. `sizes` holds every string's byte length in encoding order; `bodies` each record's body size.
   const sizes: number[] = [];
@@ -342,7 +344,7 @@ export function encodeProduceRequest(
   });
 
   // Pass 2: encode.
-  const buf = Buffer.allocUnsafe(total);
+  const buf = alloc(total);
   let at = writeHeader(buf, API_KEYS.produce, VERSIONS.produce, correlationId, clientId);
   at = buf.writeInt16BE(-1, at); // transactional_id = null
   at = buf.writeInt16BE(acks, at);
