@@ -24,7 +24,7 @@ import { checkAdyen } from './providers/adyen.ts';
 import { braintreeChallengeAnswer, checkBraintree } from './providers/braintree.ts';
 import { checkSquare } from './providers/square.ts';
 import { checkStripe } from './providers/stripe.ts';
-import type { HeaderLookup, Verdict } from './providers/verdict.ts';
+import type { HeaderLookup, Rejected, Verdict } from './providers/verdict.ts';
 import type { OutRecord } from './sink.ts';
 
 export interface AppDeps {
@@ -70,6 +70,9 @@ export const errorResponse = (status: number, code: string, message: string, ext
 
 class BodyTooLarge extends Error {}
 
+// Request.bytes() (Bun, newer Node) hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request.
+const hasBytes = typeof (Request.prototype as { bytes?: unknown }).bytes === 'function';
+
 /** Reads the body without going past maxBytes: a declared Content-Length over the limit is refused unread. */
 async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get('content-length');
@@ -77,7 +80,9 @@ async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
     const n = Number(declared);
     if (Number.isFinite(n) && n > maxBytes) throw new BodyTooLarge();
     if (Number.isFinite(n)) {
-      const buf = new Uint8Array(await req.arrayBuffer());
+      const buf = hasBytes
+        ? await (req as Request & { bytes(): Promise<Uint8Array> }).bytes()
+        : new Uint8Array(await req.arrayBuffer());
       if (buf.byteLength > maxBytes) throw new BodyTooLarge();
       return buf;
     }
@@ -155,7 +160,7 @@ export function createApp(deps: AppDeps): Hono {
   const { config, producer, metrics, log } = deps;
   const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const limits = config.limits;
-  const retryAfter = { 'retry-after': String(limits.retryAfterSeconds) };
+  const retryAfterText = String(limits.retryAfterSeconds);
   const app = new Hono({ strict: false });
 
   const verdictFor = (provider: Provider, headers: HeaderLookup, body: Uint8Array): Verdict => {
@@ -167,7 +172,7 @@ export function createApp(deps: AppDeps): Hono {
       case 'adyen':
         return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems });
       case 'braintree':
-        return checkBraintree(headers('content-type'), body, config.braintree);
+        return checkBraintree(headers.get('content-type'), body, config.braintree);
     }
   };
 
@@ -219,12 +224,31 @@ export function createApp(deps: AppDeps): Hono {
     return false;
   };
 
-  // Hot-path metric series, cached per provider (and status) instead of looked up by labels on every request.
-  const durationSeries = new Map(
-    PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })] as [Provider, HistogramSeries]),
-  );
+  // Hot-path metric series, cached per provider (and status) instead of looked up by labels on every request; the
+  // 200 series of each provider has its own slot (no per-request key string on the accepted path).
+  const durationSeries: Record<Provider, HistogramSeries> = {
+    stripe: metrics.requestDuration.series({ provider: 'stripe' }),
+    square: metrics.requestDuration.series({ provider: 'square' }),
+    adyen: metrics.requestDuration.series({ provider: 'adyen' }),
+    braintree: metrics.requestDuration.series({ provider: 'braintree' }),
+  };
+  const okSeries: Record<Provider, { value: number } | null> = {
+    stripe: null,
+    square: null,
+    adyen: null,
+    braintree: null,
+  };
   const requestSeries = new Map<string, { value: number }>();
   const countRequest = (provider: Provider, status: number) => {
+    if (status === 200) {
+      let ok = okSeries[provider];
+      if (ok === null) {
+        ok = metrics.requests.series({ provider, status: '200' });
+        okSeries[provider] = ok;
+      }
+      ok.value++;
+      return;
+    }
     const key = provider + status;
     let series = requestSeries.get(key);
     if (!series) {
@@ -233,6 +257,29 @@ export function createApp(deps: AppDeps): Hono {
     }
     series.value++;
   };
+  /** Counts and times an answer (every webhook answer goes through here). */
+  const finish = (provider: Provider, started: number, status: number, res: Response): Response => {
+    countRequest(provider, status);
+    durationSeries[provider].observe((performance.now() - started) / 1000);
+    return res;
+  };
+  /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
+  const fail = (
+    provider: Provider,
+    started: number,
+    requestId: string,
+    status: number,
+    code: string,
+    message: string,
+    withRetryAfter = false,
+  ): Response => {
+    const extra: Record<string, string> = withRetryAfter
+      ? { 'retry-after': retryAfterText, 'x-request-id': requestId }
+      : { 'x-request-id': requestId };
+    return finish(provider, started, status, errorResponse(status, code, message, extra));
+  };
+  // Request-scoped log lines are rare (refusals, debug): the child logger is built only when one is written.
+  const reqLog = (requestId: string, provider: Provider): Logger => log.child({ request_id: requestId, provider });
   // received-at has millisecond resolution: requests within the same millisecond share one ISO string.
   let isoMs = 0;
   let isoText = '';
@@ -245,65 +292,114 @@ export function createApp(deps: AppDeps): Hono {
     return isoText;
   };
 
-  /** POST /webhooks/:provider (the Hono route and the fast path below both end here). */
+  /** 400/401: the DLQ record goes out without holding the answer (low priority, counted and logged when dropped). */
+  const refuse = (
+    provider: Provider,
+    started: number,
+    requestId: string,
+    receivedAt: string,
+    req: Request,
+    body: Uint8Array,
+    verdict: Rejected,
+  ): Response => {
+    const rec = dlqRecord(
+      provider,
+      verdict.code,
+      verdict.message,
+      verdict.status,
+      req,
+      body,
+      verdict.eventId,
+      requestId,
+      receivedAt,
+    );
+    metrics.dlqRecords.inc({ reason: verdict.code });
+    producer.enqueue(rec, { lowPriority: true }).catch((err: Error) => {
+      metrics.dlqWriteFailures.inc();
+      if (mayLogRefusal())
+        reqLog(requestId, provider).warn('dlq record not written', { reason: verdict.code, error: err.message });
+    });
+    if (mayLogRefusal()) {
+      const fields = { status: verdict.status, reason: verdict.code, event_id: verdict.eventId };
+      if (verdict.status === 401) reqLog(requestId, provider).warn('webhook rejected', fields);
+      else reqLog(requestId, provider).info('webhook rejected', fields);
+    }
+    return fail(provider, started, requestId, verdict.status, verdict.code, verdict.message);
+  };
+
+  /** 503 for a record the producer did not take or Kafka did not acknowledge. */
+  const notStored = (provider: Provider, started: number, requestId: string, eventId: string, err: Error): Response => {
+    if (err instanceof OverloadedError) {
+      if (mayLogRefusal())
+        reqLog(requestId, provider).warn('webhook refused: in-flight bound reached', { event_id: eventId });
+      return fail(
+        provider,
+        started,
+        requestId,
+        503,
+        ERROR_CODES.overloaded,
+        'the edge is at its in-flight bound; retry later',
+        true,
+      );
+    }
+    if (err instanceof ShuttingDownError) {
+      return fail(
+        provider,
+        started,
+        requestId,
+        503,
+        ERROR_CODES.shuttingDown,
+        'the edge is shutting down; retry later',
+        true,
+      );
+    }
+    if (mayLogRefusal())
+      reqLog(requestId, provider).warn('webhook not acknowledged: write failed', {
+        event_id: eventId,
+        error: err.message,
+      });
+    return fail(
+      provider,
+      started,
+      requestId,
+      503,
+      ERROR_CODES.kafkaUnavailable,
+      'the event could not be stored; retry later',
+      true,
+    );
+  };
+
+  /**
+   * POST /webhooks/:provider (the Hono route and the fast path below both end here). The accepted path allocates
+   * little beyond the body, the verdict, the record and the Response: the helpers it calls are built once per app.
+   */
   const handleWebhook = async (provider: Provider, req: Request): Promise<Response> => {
     const started = performance.now();
     const receivedAt = nowIso();
     const incomingId = req.headers.get('x-request-id');
     const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-    // The child logger is built only when a line is written (most accepted requests write none).
-    let child: Logger | null = null;
-    const reqLog = (): Logger => {
-      child ??= log.child({ request_id: requestId, provider });
-      return child;
-    };
-    const finish = (res: Response): Response => {
-      countRequest(provider, res.status);
-      (durationSeries.get(provider) as HistogramSeries).observe((performance.now() - started) / 1000);
-      return res;
-    };
-    // Every answer carries x-request-id, set when the Response is built (cheaper than mutating its headers).
-    const withId = { 'x-request-id': requestId };
-    const fail = (status: number, code: string, message: string, extra?: Record<string, string>) =>
-      finish(errorResponse(status, code, message, extra ? { ...extra, ...withId } : withId));
 
     let body: Uint8Array;
     try {
       body = await readBody(req, limits.maxBodyBytes);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
-        if (mayLogRefusal()) reqLog().info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
-        return fail(413, ERROR_CODES.bodyTooLarge, `body exceeds ${limits.maxBodyBytes} bytes`);
+        if (mayLogRefusal())
+          reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
+        return fail(
+          provider,
+          started,
+          requestId,
+          413,
+          ERROR_CODES.bodyTooLarge,
+          `body exceeds ${limits.maxBodyBytes} bytes`,
+        );
       }
       throw err;
     }
 
-    const headers: HeaderLookup = (name) => req.headers.get(name);
-    const verdict = verdictFor(provider, headers, body);
-
-    if (!verdict.ok) {
-      const rec = dlqRecord(
-        provider,
-        verdict.code,
-        verdict.message,
-        verdict.status,
-        req,
-        body,
-        verdict.eventId,
-        requestId,
-        receivedAt,
-      );
-      metrics.dlqRecords.inc({ reason: verdict.code });
-      producer.enqueue(rec, { lowPriority: true }).catch((err: Error) => {
-        metrics.dlqWriteFailures.inc();
-        if (mayLogRefusal()) reqLog().warn('dlq record not written', { reason: verdict.code, error: err.message });
-      });
-      if (mayLogRefusal()) {
-        const logFn = verdict.status === 401 ? reqLog().warn : reqLog().info;
-        logFn('webhook rejected', { status: verdict.status, reason: verdict.code, event_id: verdict.eventId });
-      }
-      return fail(verdict.status, verdict.code, verdict.message);
-    }
+    const verdict = verdictFor(provider, req.headers, body);
+    if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict);
 
     const record: OutRecord =
       verdict.topic === null
@@ -327,34 +423,32 @@ export function createApp(deps: AppDeps): Hono {
     try {
       await producer.enqueue(record);
     } catch (err) {
-      const e = err as Error;
-      if (e instanceof OverloadedError) {
-        if (mayLogRefusal()) reqLog().warn('webhook refused: in-flight bound reached', { event_id: verdict.eventId });
-        return fail(503, ERROR_CODES.overloaded, 'the edge is at its in-flight bound; retry later', retryAfter);
-      }
-      if (e instanceof ShuttingDownError) {
-        return fail(503, ERROR_CODES.shuttingDown, 'the edge is shutting down; retry later', retryAfter);
-      }
-      if (mayLogRefusal())
-        reqLog().warn('webhook not acknowledged: write failed', { event_id: verdict.eventId, error: e.message });
-      return fail(503, ERROR_CODES.kafkaUnavailable, 'the event could not be stored; retry later', retryAfter);
+      return notStored(provider, started, requestId, verdict.eventId, err as Error);
     }
     if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
-    if (log.isEnabled('debug')) reqLog().debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
+    if (log.isEnabled('debug'))
+      reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
     if (provider === 'adyen') {
       return finish(
+        provider,
+        started,
+        200,
         new Response('[accepted]', {
           status: 200,
           headers: { 'content-type': 'text/plain', 'x-request-id': requestId },
         }),
       );
     }
+    // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
     const accepted =
       verdict.topic === null
-        ? { status: 'accepted', event_id: verdict.eventId, routed: 'dlq' }
-        : { status: 'accepted', event_id: verdict.eventId };
+        ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"dlq"}`
+        : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
     return finish(
-      new Response(JSON.stringify(accepted), {
+      provider,
+      started,
+      200,
+      new Response(accepted, {
         status: 200,
         headers: { 'content-type': 'application/json', 'x-request-id': requestId },
       }),

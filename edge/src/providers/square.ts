@@ -54,7 +54,7 @@ export function squareTopic(type: string): RawTopic | null {
 }
 
 export function checkSquare(headers: HeaderLookup, body: Uint8Array, opts: SquareOptions): Verdict {
-  const sig = verifySquareSignature(headers(SQUARE_SIGNATURE_HEADER), body, opts);
+  const sig = verifySquareSignature(headers.get(SQUARE_SIGNATURE_HEADER), body, opts);
   if (sig) return sig;
   const parsed = parseJson(body);
   if ('ok' in parsed) return parsed;

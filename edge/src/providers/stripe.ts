@@ -173,7 +173,7 @@ export function stripeTopic(type: string): RawTopic | null {
 
 /** Full check of one Stripe request: signature first (nothing untrusted is parsed before), then structure. */
 export function checkStripe(headers: HeaderLookup, body: Uint8Array, opts: StripeOptions, nowSeconds: number): Verdict {
-  const sig = verifyStripeSignature(headers(STRIPE_SIGNATURE_HEADER), body, opts, nowSeconds);
+  const sig = verifyStripeSignature(headers.get(STRIPE_SIGNATURE_HEADER), body, opts, nowSeconds);
   if (sig) return sig;
   const parsed = parseJson(body);
   if ('ok' in parsed) return parsed;

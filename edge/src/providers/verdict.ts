@@ -25,8 +25,10 @@ export interface Rejected {
 
 export type Verdict = Accepted | Rejected;
 
-/** Lower-cased header lookup; returns null when absent. */
-export type HeaderLookup = (lowerCaseName: string) => string | null;
+/** Lower-cased header lookup (a `Headers` object is one: no wrapper closure per request); null when absent. */
+export interface HeaderLookup {
+  get(lowerCaseName: string): string | null;
+}
 
 /** Upper bound on ids used as Kafka keys and headers; longer ids are treated as malformed. */
 export const MAX_ID_CHARS = 255;
