@@ -7,6 +7,7 @@ const server = (globalThis as any).Bun.serve({
   port: Number(process.env.EDGE_PORT ?? 8080),
   hostname: '127.0.0.1',
   fetch: () => new Response('hello'),
+  development: false, // as the edge runs it
 });
 process.stdout.write(`hello listening on ${server.port}\n`);
 process.on('SIGTERM', () => {

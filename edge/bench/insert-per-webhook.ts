@@ -40,7 +40,7 @@ const port = addresses.edgePort;
 // biome-ignore lint/suspicious/noExplicitAny: Bun's global is untyped here
 const BunGlobal = (globalThis as any).Bun;
 if (BunGlobal) {
-  BunGlobal.serve({ port, hostname: '127.0.0.1', fetch: app.fetch });
+  BunGlobal.serve({ port, hostname: '127.0.0.1', fetch: app.fetch, development: false }); // as the edge runs it
 } else {
   const { serve } = await import('@hono/node-server');
   serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });

@@ -83,6 +83,8 @@ export async function startEdge(
       port: config.port,
       hostname: config.host,
       fetch: app.fetch,
+      // Never Bun's development mode (it renders errors with stack traces), whatever NODE_ENV says.
+      development: false,
       // Backstop only: the route enforces maxBodyBytes itself and answers the contract's 413 JSON.
       maxRequestBodySize: config.limits.maxBodyBytes * 2,
     });
