@@ -38,6 +38,8 @@ export async function startEdge(
   else {
     const checksum = await loadChecksum();
     log.info('record batch checksum', { crc32c: checksum.impl, ...(checksum.reason ? { why: checksum.reason } : {}) });
+    const native = checksum.impl === 'native' ? 1 : 0;
+    metrics.gauge('edge_kafka_crc32c_native', '1 when record batches are checksummed by core-native, 0 in JS', () => native);
     sink = new KafkaSink({
       brokers: config.kafkaBrokers,
       clientId: config.kafkaClientId,

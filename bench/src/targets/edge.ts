@@ -8,7 +8,7 @@
  *   edge-memsink-node  the memsink arm on Node
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
  * plus edge-full-bun at half its measured rate (p99, evenly paced open loop: edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
- * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 3 runs.
+ * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 5 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -330,6 +330,8 @@ interface StallCounts {
   readonly requestsOver25Ms: number;
   readonly batches: number;
   readonly batchesOver25Ms: number;
+  /** 1 when the edge checksums record batches with core-native (edge_kafka_crc32c_native), 0 in JS. */
+  readonly crc32cNative: number;
 }
 
 /** Totals and over-25-ms counts of the edge's request and produce histograms (cumulative since its start). */
@@ -347,6 +349,7 @@ async function scrapeStallCounts(port: number): Promise<StallCounts> {
     requestsOver25Ms: requests - sum(/^edge_http_request_duration_seconds_bucket\{[^}]*le="0\.025"\} (\d+)$/gm),
     batches,
     batchesOver25Ms: batches - sum(/^edge_produce_duration_seconds_bucket\{le="0\.025"\} (\d+)$/gm),
+    crc32cNative: sum(/^edge_kafka_crc32c_native (\d+)$/gm),
   };
 }
 
@@ -355,6 +358,7 @@ const diffStallCounts = (a: StallCounts, b: StallCounts): StallCounts => ({
   requestsOver25Ms: b.requestsOver25Ms - a.requestsOver25Ms,
   batches: b.batches - a.batches,
   batchesOver25Ms: b.batchesOver25Ms - a.batchesOver25Ms,
+  crc32cNative: b.crc32cNative,
 });
 
 interface MixedResult {
@@ -423,7 +427,7 @@ async function simulateMixed(rate: number, durationS: number): Promise<MixedResu
 }
 
 export async function run(opts: { quick: boolean }): Promise<void> {
-  const runs = opts.quick ? 1 : 3;
+  const runs = opts.quick ? 1 : 5;
   const durationS = opts.quick ? 4 : 10;
   const warmupS = opts.quick ? 1 : 2;
   await ensureTopics();
@@ -502,6 +506,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge-full-bun_half_rate_server_over_25ms', unit: 'count', value: stalls.requestsOver25Ms });
   metrics.push({ name: 'edge-full-bun_half_rate_batches', unit: 'count', value: stalls.batches });
   metrics.push({ name: 'edge-full-bun_half_rate_produce_over_25ms', unit: 'count', value: stalls.batchesOver25Ms });
+  metrics.push({ name: 'edge_kafka_crc32c_native', unit: 'bool', value: stalls.crc32cNative });
   metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
   metrics.push({ name: 'runs', unit: 'count', value: runs });
