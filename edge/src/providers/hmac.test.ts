@@ -23,3 +23,15 @@ test('hmacDigest differs when a byte differs (the comparison can fail)', () => {
   other[0] = 0x5b;
   assert.notDeepEqual(hmacDigest('sha256', 'k', 't.', body), hmacDigest('sha256', 'k', 't.', other));
 });
+
+test('hmacDigest gives the same bytes on every call with the same key object (the keyed hasher is reused)', () => {
+  for (const alg of ['sha256', 'sha1'] as const) {
+    const key = Buffer.from('whsec_reused');
+    const other = new Uint8Array(body);
+    other[1] = 0x20;
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(hmacDigest(alg, key, 't.', body), createHmac(alg, key).update('t.').update(body).digest());
+      assert.deepEqual(hmacDigest(alg, key, other), createHmac(alg, key).update(other).digest());
+    }
+  }
+});
