@@ -68,24 +68,19 @@ const PROVIDER_PATH = '/webhooks/';
 export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
   json(status, { error: { code, message } }, extra);
 
-class BodyTooLarge extends Error {}
-
 // Request.bytes() (Bun, newer Node) hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request.
+type BytesRequest = Request & { bytes(): Promise<Uint8Array> };
 const hasBytes = typeof (Request.prototype as { bytes?: unknown }).bytes === 'function';
 
-/** Reads the body without going past maxBytes: a declared Content-Length over the limit is refused unread. */
-async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null) {
-    const n = Number(declared);
-    if (Number.isFinite(n) && n > maxBytes) throw new BodyTooLarge();
-    if (Number.isFinite(n)) {
-      const buf = hasBytes
-        ? await (req as Request & { bytes(): Promise<Uint8Array> }).bytes()
-        : new Uint8Array(await req.arrayBuffer());
-      if (buf.byteLength > maxBytes) throw new BodyTooLarge();
-      return buf;
-    }
+/**
+ * Reads the body without going past maxBytes (null when it is over): a declared Content-Length over the limit is
+ * refused unread, a body without one is read as a stream and dropped as soon as it passes the limit.
+ */
+async function readBody(req: Request, declaredBytes: number, maxBytes: number): Promise<Uint8Array | null> {
+  if (Number.isFinite(declaredBytes)) {
+    if (declaredBytes > maxBytes) return null;
+    const buf = hasBytes ? await (req as BytesRequest).bytes() : new Uint8Array(await req.arrayBuffer());
+    return buf.byteLength > maxBytes ? null : buf;
   }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
@@ -97,7 +92,7 @@ async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new BodyTooLarge();
+      return null;
     }
     chunks.push(value);
   }
@@ -263,6 +258,11 @@ export function createApp(deps: AppDeps): Hono {
     durationSeries[provider].observe((performance.now() - started) / 1000);
     return res;
   };
+  /** 500 for anything unexpected (logged; the answer says nothing more). */
+  const internalError = (err: unknown) => {
+    log.error('unhandled error', { error: err });
+    return errorResponse(500, ERROR_CODES.internal, 'internal error');
+  };
   /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
   const fail = (
     provider: Provider,
@@ -374,16 +374,24 @@ export function createApp(deps: AppDeps): Hono {
    * little beyond the body, the verdict, the record and the Response: the helpers it calls are built once per app.
    */
   const handleWebhook = async (provider: Provider, req: Request): Promise<Response> => {
-    const started = performance.now();
-    const receivedAt = nowIso();
-    const incomingId = req.headers.get('x-request-id');
-    const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-
-    let body: Uint8Array;
+    // Errors become the 500 answer here rather than through a .catch() on each request's promise.
     try {
-      body = await readBody(req, limits.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) {
+      const started = performance.now();
+      const receivedAt = nowIso();
+      const incomingId = req.headers.get('x-request-id');
+      const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+
+      const declared = req.headers.get('content-length');
+      const declaredBytes = declared === null ? Number.NaN : Number(declared);
+      let body: Uint8Array | null;
+      if (hasBytes && Number.isFinite(declaredBytes) && declaredBytes <= limits.maxBodyBytes) {
+        // The usual request (Content-Length within the limit) is read here, without readBody's extra async frame.
+        body = await (req as BytesRequest).bytes();
+        if (body.byteLength > limits.maxBodyBytes) body = null;
+      } else {
+        body = await readBody(req, declaredBytes, limits.maxBodyBytes);
+      }
+      if (body === null) {
         if (mayLogRefusal())
           reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
         return fail(
@@ -395,64 +403,65 @@ export function createApp(deps: AppDeps): Hono {
           `body exceeds ${limits.maxBodyBytes} bytes`,
         );
       }
-      throw err;
-    }
 
-    const verdict = verdictFor(provider, req.headers, body);
-    if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict);
+      const verdict = verdictFor(provider, req.headers, body);
+      if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict);
 
-    const record: OutRecord =
-      verdict.topic === null
-        ? dlqRecord(
-            provider,
-            DLQ_REASONS.unroutableEventType,
-            `no topic for event type ${verdict.eventType}`,
-            200,
-            req,
-            body,
-            verdict.eventId,
-            requestId,
-            receivedAt,
-          )
-        : {
-            topic: config.benchTopic ?? verdict.topic,
-            key: verdict.key,
-            value: body,
-            headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
-          };
-    try {
-      await producer.enqueue(record);
-    } catch (err) {
-      return notStored(provider, started, requestId, verdict.eventId, err as Error);
-    }
-    if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
-    if (log.isEnabled('debug'))
-      reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
-    if (provider === 'adyen') {
+      const record: OutRecord =
+        verdict.topic === null
+          ? dlqRecord(
+              provider,
+              DLQ_REASONS.unroutableEventType,
+              `no topic for event type ${verdict.eventType}`,
+              200,
+              req,
+              body,
+              verdict.eventId,
+              requestId,
+              receivedAt,
+            )
+          : {
+              topic: config.benchTopic ?? verdict.topic,
+              key: verdict.key,
+              value: body,
+              headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
+            };
+      try {
+        await producer.enqueue(record);
+      } catch (err) {
+        return notStored(provider, started, requestId, verdict.eventId, err as Error);
+      }
+      if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
+      if (log.isEnabled('debug'))
+        reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
+      if (provider === 'adyen') {
+        return finish(
+          provider,
+          started,
+          200,
+          new Response('[accepted]', {
+            status: 200,
+            headers: { 'content-type': 'text/plain', 'x-request-id': requestId },
+          }),
+        );
+      }
+      // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
+      const accepted =
+        verdict.topic === null
+          ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"dlq"}`
+          : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
       return finish(
         provider,
         started,
         200,
-        new Response('[accepted]', {
+        new Response(accepted, {
           status: 200,
-          headers: { 'content-type': 'text/plain', 'x-request-id': requestId },
+          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
         }),
       );
+    } catch (err) {
+      return internalError(err);
     }
-    // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
-    const accepted =
-      verdict.topic === null
-        ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"dlq"}`
-        : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
-    return finish(
-      provider,
-      started,
-      200,
-      new Response(accepted, {
-        status: 200,
-        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
-      }),
-    );
   };
 
   app.post('/webhooks/:provider', (c) => {
@@ -482,10 +491,6 @@ export function createApp(deps: AppDeps): Hono {
   );
 
   app.notFound(() => errorResponse(404, ERROR_CODES.notFound, 'no such route'));
-  const internalError = (err: unknown) => {
-    log.error('unhandled error', { error: err });
-    return errorResponse(500, ERROR_CODES.internal, 'internal error');
-  };
   app.onError(internalError);
 
   // Fast path for the hot route: `POST /webhooks/<known provider>[/]` goes straight to the handler, skipping Hono's
@@ -502,7 +507,7 @@ export function createApp(deps: AppDeps): Hono {
         let end = query < 0 ? url.length : query;
         if (url.charCodeAt(end - 1) === 47 /* / */) end--;
         const provider = url.slice(path + PROVIDER_PATH.length, end) as Provider;
-        if (PROVIDERS.includes(provider)) return handleWebhook(provider, req).catch(internalError);
+        if (PROVIDERS.includes(provider)) return handleWebhook(provider, req);
       }
     }
     return honoFetch(req, ...rest);
