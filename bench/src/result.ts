@@ -96,6 +96,8 @@ export function percentile(values: readonly number[], p: number): number {
 /** Whether the ratio meets its goal; null when it has none. */
 export function meetsGoal(r: Ratio): boolean | null {
   if (r.goal === null || r.goal === undefined) return null;
+  // A ratio that could not be computed (an arm measured nothing: NaN/Infinity, written to JSON as null) misses its goal.
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return false;
   return r.lowerIsBetter ? r.value <= r.goal : r.value >= r.goal;
 }
 
