@@ -68,9 +68,12 @@ const PROVIDER_PATH = '/webhooks/';
 export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
   json(status, { error: { code, message } }, extra);
 
-// Request.bytes() (Bun, newer Node) hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request.
+// Request.bytes() hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request. Bun only: on Node,
+// @hono/node-server passes its own lightweight Request whose inherited bytes() throws (it has no internal body state).
 type BytesRequest = Request & { bytes(): Promise<Uint8Array> };
-const hasBytes = typeof (Request.prototype as { bytes?: unknown }).bytes === 'function';
+const hasBytes =
+  (globalThis as { Bun?: unknown }).Bun !== undefined &&
+  typeof (Request.prototype as { bytes?: unknown }).bytes === 'function';
 
 /**
  * Reads the body without going past maxBytes (null when it is over): a declared Content-Length over the limit is

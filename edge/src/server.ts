@@ -39,7 +39,11 @@ export async function startEdge(
     const checksum = await loadChecksum();
     log.info('record batch checksum', { crc32c: checksum.impl, ...(checksum.reason ? { why: checksum.reason } : {}) });
     const native = checksum.impl === 'native' ? 1 : 0;
-    metrics.gauge('edge_kafka_crc32c_native', '1 when record batches are checksummed by core-native, 0 in JS', () => native);
+    metrics.gauge(
+      'edge_kafka_crc32c_native',
+      '1 when record batches are checksummed by core-native, 0 in JS',
+      () => native,
+    );
     sink = new KafkaSink({
       brokers: config.kafkaBrokers,
       clientId: config.kafkaClientId,
