@@ -22,8 +22,7 @@ export function formatReport(results: readonly BenchResult[]): string {
     lines.push(`${r.target}  (${r.runtime}, commit ${r.commit}${r.quick ? ', quick' : ''}, ${r.finished_at})`);
     for (const ratio of r.ratios) {
       const ok = meetsGoal(ratio);
-      const shown =
-        typeof ratio.value === 'number' && Number.isFinite(ratio.value) ? ratio.value.toFixed(3) : 'n/a';
+      const shown = typeof ratio.value === 'number' && Number.isFinite(ratio.value) ? ratio.value.toFixed(3) : 'n/a';
       const value = `${ratio.name.padEnd(44)} ${shown.padStart(10)}`;
       if (ok === null) {
         lines.push(`  info   ${value}  (no goal set)`);
