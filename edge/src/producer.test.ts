@@ -74,6 +74,31 @@ describe('GroupCommitProducer', () => {
     );
   });
 
+  test('an idle producer sends at the end of the event-loop turn, without waiting out the linger', async () => {
+    const sink = new FakeSink();
+    sink.auto = 'manual';
+    const p = make(sink, { lingerMs: 10_000, maxConcurrentBatches: 2 });
+    const first = [p.enqueue(rec(1)), p.enqueue(rec(2))];
+    assert.equal(sink.batches.length, 0, 'not inside the turn that enqueued');
+    await tick();
+    assert.deepEqual(
+      sink.batches.map((b) => b.length),
+      [2],
+      'one batch with everything from that turn, long before the 10 s linger',
+    );
+    // With a batch in flight, a free session waits for the linger (or the ack) so that the next batch can grow.
+    const second = p.enqueue(rec(3));
+    await tick();
+    await tick();
+    assert.equal(sink.batches.length, 1, 'waits: an acknowledgement is coming');
+    sink.ackNext();
+    await Promise.all(first);
+    await tick();
+    assert.equal(sink.batches.length, 2, 'the ack flushed the waiting record');
+    sink.ackNext();
+    await second;
+  });
+
   test('a request is not resolved before its batch is acknowledged', async () => {
     const sink = new FakeSink();
     sink.auto = 'manual';

@@ -1,8 +1,9 @@
 /**
  * Group-commit producer: each request enqueues its record and waits on the batch that carries it. A batch leaves
- * when it is full (messages or bytes), when the linger time has passed since the first record arrived at an idle
- * producer, or right after the previous batch is acknowledged (records that queued during a send have already
- * waited). At most `maxConcurrentBatches` batches are in flight (the Kafka sink gives each its own idempotent
+ * when it is full (messages or bytes); when nothing is in flight, at the end of the event-loop turn in which its first
+ * record arrived (no acknowledgement is coming to wait for: the linger would only park every caller, 0.78 → 0.96 of
+ * the core used in the memory-sink bench); while a batch is in flight, after the linger time or right after that batch
+ * is acknowledged, whichever comes first (records that queued during a send have already waited). At most `maxConcurrentBatches` batches are in flight (the Kafka sink gives each its own idempotent
  * producer session); more records queue and form the next batch, so batching grows with load. In-flight messages and bytes are bounded; beyond the bound enqueue fails fast
  * (the route answers 503 + Retry-After). A failed or timed-out batch rejects all its waiters (503) and resets the sink.
  * Not responsible for retries: providers retry on 503, which is always safe.
@@ -59,6 +60,7 @@ export class GroupCommitProducer {
   private pendingBytes = 0;
   private sending = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private immediate: ReturnType<typeof setImmediate> | null = null;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
   inFlightMessages = 0;
@@ -114,12 +116,20 @@ export class GroupCommitProducer {
       this.flush();
       return;
     }
-    if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
+    if (this.timer !== null || this.immediate !== null) return;
+    if (this.sending === 0) {
+      // Nothing in flight: no acknowledgement is coming that records could ride along with, so waiting out the
+      // linger only parks every caller. The batch takes what arrived in this event-loop turn and leaves.
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
         this.flush();
-      }, this.limits.lingerMs);
+      });
+      return;
     }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.limits.lingerMs);
   }
 
   private takeBatch(): Waiter[] {
@@ -142,6 +152,10 @@ export class GroupCommitProducer {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
+    }
+    if (this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
     while (this.sending < this.limits.maxConcurrentBatches && this.pending.length > 0) this.sendBatch();
   }
