@@ -222,36 +222,20 @@ export function createApp(deps: AppDeps): Hono {
     return false;
   };
 
-  // Hot-path metric series, cached per provider (and status) instead of looked up by labels on every request; the
-  // 200 series of each provider has its own slot (no per-request key string on the accepted path).
-  const durationSeries: Record<Provider, HistogramSeries> = {
-    stripe: metrics.requestDuration.series({ provider: 'stripe' }),
-    square: metrics.requestDuration.series({ provider: 'square' }),
-    adyen: metrics.requestDuration.series({ provider: 'adyen' }),
-    braintree: metrics.requestDuration.series({ provider: 'braintree' }),
-  };
-  const okSeries: Record<Provider, { value: number } | null> = {
-    stripe: null,
-    square: null,
-    adyen: null,
-    braintree: null,
-  };
-  const requestSeries = new Map<string, { value: number }>();
+  // Hot-path metric series, cached per provider and status instead of looked up by labels on every request.
+  const durationSeries = Object.fromEntries(
+    PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })]),
+  ) as Record<Provider, HistogramSeries>;
+  const requestSeries = Object.fromEntries(PROVIDERS.map((p) => [p, new Map()])) as Record<
+    Provider,
+    Map<number, { value: number }>
+  >;
   const countRequest = (provider: Provider, status: number) => {
-    if (status === 200) {
-      let ok = okSeries[provider];
-      if (ok === null) {
-        ok = metrics.requests.series({ provider, status: '200' });
-        okSeries[provider] = ok;
-      }
-      ok.value++;
-      return;
-    }
-    const key = provider + status;
-    let series = requestSeries.get(key);
+    const byStatus = requestSeries[provider];
+    let series = byStatus.get(status);
     if (!series) {
       series = metrics.requests.series({ provider, status: String(status) });
-      requestSeries.set(key, series);
+      byStatus.set(status, series);
     }
     series.value++;
   };
@@ -332,44 +316,26 @@ export function createApp(deps: AppDeps): Hono {
 
   /** 503 for a record the producer did not take or Kafka did not acknowledge. */
   const notStored = (provider: Provider, started: number, requestId: string, eventId: string, err: Error): Response => {
+    let code: string;
+    let message: string;
     if (err instanceof OverloadedError) {
+      code = ERROR_CODES.overloaded;
+      message = 'the edge is at its in-flight bound; retry later';
       if (mayLogRefusal())
         reqLog(requestId, provider).warn('webhook refused: in-flight bound reached', { event_id: eventId });
-      return fail(
-        provider,
-        started,
-        requestId,
-        503,
-        ERROR_CODES.overloaded,
-        'the edge is at its in-flight bound; retry later',
-        true,
-      );
+    } else if (err instanceof ShuttingDownError) {
+      code = ERROR_CODES.shuttingDown;
+      message = 'the edge is shutting down; retry later';
+    } else {
+      code = ERROR_CODES.kafkaUnavailable;
+      message = 'the event could not be stored; retry later';
+      if (mayLogRefusal())
+        reqLog(requestId, provider).warn('webhook not acknowledged: write failed', {
+          event_id: eventId,
+          error: err.message,
+        });
     }
-    if (err instanceof ShuttingDownError) {
-      return fail(
-        provider,
-        started,
-        requestId,
-        503,
-        ERROR_CODES.shuttingDown,
-        'the edge is shutting down; retry later',
-        true,
-      );
-    }
-    if (mayLogRefusal())
-      reqLog(requestId, provider).warn('webhook not acknowledged: write failed', {
-        event_id: eventId,
-        error: err.message,
-      });
-    return fail(
-      provider,
-      started,
-      requestId,
-      503,
-      ERROR_CODES.kafkaUnavailable,
-      'the event could not be stored; retry later',
-      true,
-    );
+    return fail(provider, started, requestId, 503, code, message, true);
   };
 
   /**
@@ -385,15 +351,7 @@ export function createApp(deps: AppDeps): Hono {
       const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
 
       const declared = req.headers.get('content-length');
-      const declaredBytes = declared === null ? Number.NaN : Number(declared);
-      let body: Uint8Array | null;
-      if (hasBytes && Number.isFinite(declaredBytes) && declaredBytes <= limits.maxBodyBytes) {
-        // The usual request (Content-Length within the limit) is read here, without readBody's extra async frame.
-        body = await (req as BytesRequest).bytes();
-        if (body.byteLength > limits.maxBodyBytes) body = null;
-      } else {
-        body = await readBody(req, declaredBytes, limits.maxBodyBytes);
-      }
+      const body = await readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
       if (body === null) {
         if (mayLogRefusal())
           reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });

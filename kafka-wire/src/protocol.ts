@@ -211,7 +211,7 @@ function writeVarint(buf: Buffer, at: number, z: number): number {
  * UTF-8 byte length. Keys and header values are almost always ASCII: a JS scan is much cheaper than a native call per
  * string on Bun (13 strings per edge record; `Buffer.byteLength`/`buf.write` were 45 % of the sink's CPU).
  */
-export function utf8Length(s: string): number {
+function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
   return s.length;
 }

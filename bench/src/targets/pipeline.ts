@@ -393,17 +393,7 @@ function spawnRole<T>(
 }
 
 /** Collects received-at → committed (ms) of every event the transformer commits, from its end-to-end histogram. */
-function watchCommits(t: AnyTransformer, out: number[]): () => void {
-  const h = t.metrics.endToEndSeconds;
-  const observe = h.observe.bind(h);
-  h.observe = (seconds: number) => {
-    out.push(Math.round(seconds * 1000));
-    observe(seconds);
-  };
-  return () => {
-    h.observe = observe;
-  };
-}
+const watchCommits = (t: AnyTransformer, out: number[]): (() => void) => watchHistogram(t.metrics.endToEndSeconds, out);
 
 function edgeMaxRate(): { rate: number; source: string } {
   const file = join(RESULTS_DIR, 'edge.json');
@@ -787,7 +777,6 @@ function watchHistogram(h: { observe(seconds: number): void }, out: number[]): (
   };
 }
 
-/** The broker's pid as the stack recorded it (null when absent or not running). */
 /** Cores of the throughput arms: the transformer (this process) and the broker. */
 const TRANSFORMER_CORE = '0';
 const BROKER_CORE = '1';
@@ -830,6 +819,7 @@ function pinForThroughput(brokerPid: number | null): { restore: () => void } | n
   };
 }
 
+/** The broker's pid as the stack recorded it (null when absent or not running). */
 function kafkaPid(): number | null {
   try {
     const pid = Number(readFileSync(pidFile('kafka'), 'utf8').trim());
