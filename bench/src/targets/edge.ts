@@ -1,6 +1,7 @@
 /**
  * Edge benchmark (issue 4 targets). Every arm is a fresh server process pinned to core 0 (`taskset -c 0`) and loaded
- * by autocannon pinned to core 1 with 64 connections and the same ~1 KiB signed Stripe webhook:
+ * by wrk (autocannon where wrk cannot be installed) pinned to core 1 with 64 connections and the same ~1 KiB signed
+ * Stripe webhook; each run records how busy both cores were, so a saturated load generator is visible:
  *   hello-bun          bare Bun.serve hello-world (the ceiling)
  *   edge-memsink-bun   the edge on Bun, producer swapped for the in-memory sink (HMAC + parse + batching)
  *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
@@ -11,14 +12,15 @@
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 5 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import { Kafka, logLevel } from 'kafkajs';
+import { aptInstall } from '../../../stack/src/prereq.ts';
 import { type Metric, median, type Ratio, writeResult } from '../result.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -160,35 +162,77 @@ interface LoadResult {
   readonly errors: number;
   /** Paced load only: p99 wait of a due request for an idle connection (all 64 busy). */
   readonly queuedP99Ms?: number;
+  /** Closed-loop load only: share of the server's and of the load generator's core that was busy (0..1). */
+  readonly serverCoreBusy?: number;
+  readonly loadCoreBusy?: number;
 }
 
-async function load(port: number, durationS: number, overallRate?: number): Promise<LoadResult> {
-  const body = webhookBody();
-  const t = Math.floor(Date.now() / 1000);
-  const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-  const args = [
-    '-c',
-    LOAD_CORE,
-    process.execPath,
-    AUTOCANNON,
-    '-j',
-    '-c',
-    String(CONNECTIONS),
-    '-d',
-    String(durationS),
-    '-m',
-    'POST',
-    '-H',
-    'content-type=application/json',
-    '-H',
-    `stripe-signature=t=${t},v1=${sig}`,
-    '-b',
-    body,
-    ...(overallRate ? ['-R', String(Math.max(1, Math.round(overallRate)))] : []),
-    `http://127.0.0.1:${port}/webhooks/stripe`,
-  ];
-  const out = await new Promise<string>((res, rej) => {
-    const p = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Busy jiffies and all jiffies of one core, from /proc/stat (to see which side of the bench was saturated). */
+function coreTicks(core: string): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${core} `));
+  if (!line) return { busy: 0, total: 0 };
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/**
+ * The load generator. wrk (C, from Debian) by default: autocannon (Node) costs about twice wrk's CPU per request and
+ * saturates its core near 65k req/s, below what bare Bun.serve answers, so a hello-world baseline measured with it
+ * measured autocannon. autocannon stays as the fallback where wrk cannot be installed (the result says which ran).
+ * BENCH_LOAD_GENERATOR=wrk|autocannon forces one.
+ */
+type LoadGenerator = 'wrk' | 'autocannon';
+let loadGeneratorChoice: LoadGenerator | null = null;
+function loadGenerator(): LoadGenerator {
+  if (loadGeneratorChoice) return loadGeneratorChoice;
+  const forced = process.env.BENCH_LOAD_GENERATOR;
+  if (forced !== undefined && forced !== '' && forced !== 'wrk' && forced !== 'autocannon')
+    throw new Error(`BENCH_LOAD_GENERATOR must be wrk or autocannon, got ${JSON.stringify(forced)}`);
+  const hasWrk = () => spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status === 0;
+  if (forced === 'autocannon') loadGeneratorChoice = 'autocannon';
+  else if (hasWrk()) loadGeneratorChoice = 'wrk';
+  else {
+    try {
+      aptInstall(['wrk'], 'the edge bench loads the servers with wrk', (m) => console.error(`[edge bench] ${m}`));
+    } catch (err) {
+      if (forced === 'wrk') throw err;
+      console.error(`[edge bench] wrk not available (${(err as Error).message}); falling back to autocannon, whose`);
+      console.error('[edge bench] own core limits the hello-world baseline (see hello-bun_load_core_busy)');
+    }
+    loadGeneratorChoice = hasWrk() ? 'wrk' : 'autocannon';
+  }
+  return loadGeneratorChoice;
+}
+
+/** wrk script: the signed webhook, and a JSON summary on stdout at the end (latencies in µs). */
+function wrkScript(body: string, signature: string): string {
+  const lua = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const file = join(tmpdir(), `edge-bench-${process.pid}.lua`);
+  writeFileSync(
+    file,
+    [
+      'wrk.method = "POST"',
+      `wrk.body = ${lua(body)}`,
+      'wrk.headers["content-type"] = "application/json"',
+      `wrk.headers["stripe-signature"] = ${lua(signature)}`,
+      'function done(summary, latency, requests)',
+      '  local e = summary.errors',
+      '  io.write(string.format(\'{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n\',',
+      '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
+      '    latency:percentile(50), latency:percentile(99)))',
+      'end',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function runPinned(args: string[], what: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    const p = spawn('taskset', ['-c', LOAD_CORE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let so = '';
     let se = '';
     p.stdout.on('data', (d) => {
@@ -197,25 +241,83 @@ async function load(port: number, durationS: number, overallRate?: number): Prom
     p.stderr.on('data', (d) => {
       se += d;
     });
-    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`autocannon failed (${code}): ${se}`))));
+    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`${what} failed (${code}): ${se}`))));
   });
-  const r = JSON.parse(out) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-    errors: number;
-    timeouts: number;
-    '2xx': number;
-    duration: number;
-  };
-  return {
-    // only acknowledged (2xx) requests count as throughput
-    reqPerS: r['2xx'] / r.duration,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    non2xx: r.non2xx,
-    errors: r.errors + r.timeouts,
-  };
+}
+
+/** Closed-loop load at 64 connections for `durationS`; only acknowledged (2xx) answers count as throughput. */
+async function load(port: number, durationS: number): Promise<LoadResult> {
+  const body = webhookBody();
+  const t = Math.floor(Date.now() / 1000);
+  const signature = `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex')}`;
+  const url = `http://127.0.0.1:${port}/webhooks/stripe`;
+  const server0 = coreTicks(SERVER_CORE);
+  const load0 = coreTicks(LOAD_CORE);
+  let result: Omit<LoadResult, 'serverCoreBusy' | 'loadCoreBusy'>;
+  if (loadGenerator() === 'wrk') {
+    const script = wrkScript(body, signature);
+    const out = await runPinned(
+      ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url],
+      'wrk',
+    );
+    const line = out
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`wrk printed no summary: ${out}`);
+    const r = JSON.parse(line) as Record<string, number>;
+    const n = (k: string) => r[k] ?? 0;
+    result = {
+      // wrk counts every completed response in `requests` and answers >= 400 in `status`
+      reqPerS: (n('requests') - n('status')) / (n('duration_us') / 1e6),
+      p50Ms: n('p50_us') / 1000,
+      p99Ms: n('p99_us') / 1000,
+      non2xx: n('status'),
+      errors: n('connect') + n('read') + n('write') + n('timeout'),
+    };
+  } else {
+    const out = await runPinned(
+      [
+        process.execPath,
+        AUTOCANNON,
+        '-j',
+        '-c',
+        String(CONNECTIONS),
+        '-d',
+        String(durationS),
+        '-m',
+        'POST',
+        '-H',
+        'content-type=application/json',
+        '-H',
+        `stripe-signature=${signature}`,
+        '-b',
+        body,
+        url,
+      ],
+      'autocannon',
+    );
+    const r = JSON.parse(out) as {
+      latency: { p50: number; p99: number };
+      non2xx: number;
+      errors: number;
+      timeouts: number;
+      '2xx': number;
+      duration: number;
+    };
+    result = {
+      reqPerS: r['2xx'] / r.duration,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      non2xx: r.non2xx,
+      errors: r.errors + r.timeouts,
+    };
+  }
+  const server1 = coreTicks(SERVER_CORE);
+  const load1 = coreTicks(LOAD_CORE);
+  const busy = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
+    b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN;
+  return { ...result, serverCoreBusy: busy(server0, server1), loadCoreBusy: busy(load0, load1) };
 }
 
 async function ensureTopics(): Promise<void> {
@@ -426,6 +528,8 @@ async function simulateMixed(rate: number, durationS: number): Promise<MixedResu
   }
 }
 
+const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x * 100)} %`);
+
 export async function run(opts: { quick: boolean }): Promise<void> {
   const runs = opts.quick ? 1 : 5;
   const durationS = opts.quick ? 4 : 10;
@@ -441,7 +545,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         const res = await load(server.port, durationS);
         (samples.get(arm) as LoadResult[]).push(res);
         console.error(
-          `[edge bench] run ${r + 1}/${runs} ${arm}: ${res.reqPerS.toFixed(0)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms non2xx ${res.non2xx} errors ${res.errors}`,
+          `[edge bench] run ${r + 1}/${runs} ${arm}: ${res.reqPerS.toFixed(0)} req/s p50 ${res.p50Ms} ms p99 ${res.p99Ms} ms non2xx ${res.non2xx} errors ${res.errors}; ` +
+            `cores busy: server ${pct(res.serverCoreBusy)}, ${loadGenerator()} ${pct(res.loadCoreBusy)}`,
         );
       } finally {
         await server.stop();
@@ -450,6 +555,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
   const med = (arm: Arm, f: (r: LoadResult) => number) => median((samples.get(arm) as LoadResult[]).map(f));
   const rps = (arm: Arm) => med(arm, (r) => r.reqPerS);
+  const helloLoadBusy = med('hello-bun', (r) => r.loadCoreBusy ?? Number.NaN);
+  if (helloLoadBusy > 0.95)
+    console.error(
+      `[edge bench] warning: ${loadGenerator()} kept its core ${pct(helloLoadBusy)} busy in the hello-world arm: that ` +
+        'baseline may measure the load generator, not Bun.serve, and every ratio against it reads too high',
+    );
 
   // p99 of the full path at half its measured maximum rate, evenly paced (autocannon's rate limit sends each second's
   // requests in a burst, which measures queueing of the burst rather than latency at that rate)
@@ -493,6 +604,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     metrics.push({ name: `${arm}_p50_ms`, unit: 'ms', value: med(arm, (r) => r.p50Ms) });
     metrics.push({ name: `${arm}_p99_ms`, unit: 'ms', value: med(arm, (r) => r.p99Ms) });
     metrics.push({ name: `${arm}_errors`, unit: 'count', value: med(arm, (r) => r.non2xx + r.errors) });
+    const busy = (f: (r: LoadResult) => number | undefined) =>
+      Math.round(med(arm, (r) => f(r) ?? Number.NaN) * 100) / 100;
+    metrics.push({ name: `${arm}_server_core_busy`, unit: 'fraction', value: busy((r) => r.serverCoreBusy) });
+    metrics.push({ name: `${arm}_load_core_busy`, unit: 'fraction', value: busy((r) => r.loadCoreBusy) });
   }
   metrics.push({ name: 'edge-full-bun_half_rate_req_per_s', unit: 'req/s', value: Math.round(half) });
   metrics.push({ name: 'edge-full-bun_half_rate_p50_ms', unit: 'ms', value: halfRate.p50Ms });
@@ -509,6 +624,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge_kafka_crc32c_native', unit: 'bool', value: stalls.crc32cNative });
   metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
+  metrics.push({ name: 'load_generator_wrk', unit: 'bool', value: loadGenerator() === 'wrk' ? 1 : 0 });
   metrics.push({ name: 'runs', unit: 'count', value: runs });
   metrics.push({ name: 'duration_per_run', unit: 's', value: durationS });
   if (mixed) {
@@ -547,6 +663,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     'edge',
     metrics,
     ratios,
-    `bun ${execFileSync(BUN, ['--version'], { encoding: 'utf8' }).trim()} (server), node ${process.versions.node} (harness)`,
+    `bun ${execFileSync(BUN, ['--version'], { encoding: 'utf8' }).trim()} (server), node ${process.versions.node} (harness), ` +
+      `${loadGenerator()} (load generator)`,
   );
 }
