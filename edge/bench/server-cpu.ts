@@ -1,15 +1,17 @@
 /**
  * Server CPU per request under load: starts one server (the edge with the memory sink or Kafka, or the bare hello) on
- * core 0, loads it with autocannon from core 1 (64 connections, the benchmark's signed ~1 KiB Stripe event), and reads
- * the server's CPU time from /proc before and after. CPU per request is steadier than req/s on a shared machine, so
+ * core 0, loads it with wrk from core 1 (64 connections, the benchmark's signed ~1 KiB Stripe event), and reads the
+ * server's CPU time from /proc before and after. CPU per request is steadier than req/s on a shared machine, so
  * this is the tool for deciding whether a hot-path change helps. Not part of the product.
- * usage: node --import tsx bench/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof]
+ * usage: node --import tsx bench/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof] [--autocannon]
+ *   --autocannon: load with autocannon instead (it saturates its own core at ~65k req/s, below the server's)
  *   --prof: run the server under `bun --cpu-prof` (profile in /tmp/edge-prof/, written at exit)
  *   EDGE_MAIN=<path>: another copy of src/main.ts (e.g. an older commit's, for an A/B comparison)
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,14 +86,85 @@ for (let i = 0; ; i++) {
   await sleep(100);
 }
 
-const body = JSON.stringify({
-  id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
-  object: 'event',
-  type: 'payment_intent.succeeded',
-  data: { object: { id: 'pi_3QbenchA1b2C3d4E5f6G7h8', object: 'payment_intent', description: 'x'.repeat(850) } },
-});
+/** The benchmark's ~1 KiB Stripe payment_intent.succeeded event (same shape as bench/src/targets/edge.ts). */
+const body = (() => {
+  const now = Math.floor(Date.now() / 1000);
+  const base = {
+    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
+    object: 'event',
+    api_version: '2024-09-30.acacia',
+    created: now,
+    data: {
+      object: {
+        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
+        object: 'payment_intent',
+        amount: 2000,
+        amount_received: 2000,
+        currency: 'usd',
+        customer: 'cus_QbenchCustomer01',
+        payment_method: 'pm_1QbenchPaymentMethod',
+        payment_method_types: ['card'],
+        status: 'succeeded',
+        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
+        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
+        created: now,
+      },
+    },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
+    type: 'payment_intent.succeeded',
+  };
+  const pad = Math.max(0, 1024 - JSON.stringify(base).length - 20);
+  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
+})();
+const url = `http://127.0.0.1:${port}/webhooks/stripe`;
+type LoadResult = { ok: number; durationS: number; p50: number; p99: number; non2xx: number };
+
+/** wrk (C, about half autocannon's CPU per request: it saturates the server core where autocannon saturated its own). */
+const wrk = (durationS: number) =>
+  new Promise<LoadResult>((res, rej) => {
+    const t = Math.floor(Date.now() / 1000);
+    const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+    const script = join(mkdtempSync(join(tmpdir(), 'server-cpu-')), 'load.lua');
+    writeFileSync(
+      script,
+      [
+        'wrk.method = "POST"',
+        `wrk.body = ${JSON.stringify(body)}`,
+        'wrk.headers["content-type"] = "application/json"',
+        `wrk.headers["stripe-signature"] = "t=${t},v1=${sig}"`,
+        'function done(s, latency, requests)',
+        '  io.write(string.format(\'{"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d}\\n\',',
+        '    s.requests, s.duration, s.errors.status, s.errors.connect + s.errors.read + s.errors.write + s.errors.timeout,',
+        '    latency:percentile(50), latency:percentile(99)))',
+        'end',
+      ].join('\n'),
+    );
+    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${durationS}s`, '-s', script, url], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.once('exit', (code) => {
+      if (code !== 0) return rej(new Error(`wrk exited ${code}`));
+      const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
+      if (!line) return rej(new Error(`no wrk summary in: ${out}`));
+      const r = JSON.parse(line);
+      res({
+        ok: r.requests - r.status_errors,
+        durationS: r.duration_us / 1e6,
+        p50: r.p50_us / 1000,
+        p99: r.p99_us / 1000,
+        non2xx: r.status_errors + r.socket_errors,
+      });
+    });
+  });
+
 const autocannon = (durationS: number) =>
-  new Promise<{ ok: number; durationS: number; p50: number; p99: number; non2xx: number }>((res, rej) => {
+  new Promise<LoadResult>((res, rej) => {
     const t = Math.floor(Date.now() / 1000);
     const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
     const p = spawn(
@@ -114,7 +187,7 @@ const autocannon = (durationS: number) =>
         `stripe-signature=t=${t},v1=${sig}`,
         '-b',
         body,
-        `http://127.0.0.1:${port}/webhooks/stripe`,
+        url,
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
@@ -129,10 +202,11 @@ const autocannon = (durationS: number) =>
     });
   });
 
-await autocannon(2); // warm-up
+const load = process.argv.includes('--autocannon') ? autocannon : wrk;
+await load(2); // warm-up
 const cpu0 = cpuMicros();
 const threads0 = threadTicks();
-const r = await autocannon(seconds);
+const r = await load(seconds);
 const cpu = cpuMicros() - cpu0;
 const threadUs: Record<string, number> = {};
 for (const [name, ticks] of threadTicks()) {
