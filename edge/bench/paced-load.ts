@@ -3,7 +3,8 @@
  * rate (not in per-second bursts, which autocannon's rate limit does) over raw keep-alive TCP connections with a
  * prebuilt request (so that the generator stays light, like autocannon). Latency is measured from each request's
  * write to the end of its response; a due request that finds no idle connection waits, and that wait is reported
- * separately (`queuedP99Ms`). usage: paced-load.ts <url> <rate/s> <seconds> <connections> <headers-json> <body-file>
+ * separately (`queuedP99Ms`) and included in `p99FromDueMs` (from the moment the request was due to the end of its
+ * response: what a sender at this rate sees, the generator's own lateness included). usage: paced-load.ts <url> <rate/s> <seconds> <connections> <headers-json> <body-file>
  * Prints one JSON line. Not part of the product.
  */
 import { readFileSync } from 'node:fs';
@@ -32,10 +33,12 @@ interface Conn {
   socket: Socket;
   busy: boolean;
   sentAt: number;
+  dueAt: number;
   buf: Buffer;
 }
 
 const latenciesMs: number[] = [];
+const fromDueMs: number[] = [];
 const queuedMs: number[] = [];
 let ok = 0;
 let errors = 0;
@@ -47,6 +50,7 @@ function send(c: Conn, dueAt: number): void {
   queuedMs.push(now - dueAt);
   c.busy = true;
   c.sentAt = now;
+  c.dueAt = dueAt;
   c.socket.write(request);
 }
 
@@ -61,7 +65,9 @@ function onData(c: Conn, chunk: Buffer): void {
     if (c.buf.length < total) return;
     const status = Number(headText.slice(9, 12));
     c.buf = c.buf.subarray(total);
-    latenciesMs.push(performance.now() - c.sentAt);
+    const done = performance.now();
+    latenciesMs.push(done - c.sentAt);
+    fromDueMs.push(done - c.dueAt);
     if (status === 200) ok++;
     else errors++;
     c.busy = false;
@@ -80,7 +86,7 @@ const conns = await Promise.all(
           socket.setNoDelay(true);
           resolve(c);
         });
-        const c: Conn = { socket, busy: false, sentAt: 0, buf: Buffer.alloc(0) };
+        const c: Conn = { socket, busy: false, sentAt: 0, dueAt: 0, buf: Buffer.alloc(0) };
         socket.on('data', (d: Buffer) => onData(c, d));
         socket.on('error', reject);
       }),
@@ -118,6 +124,6 @@ const pct = (xs: number[], p: number) => {
   return Math.round((s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number) * 100) / 100;
 };
 process.stdout.write(
-  `${JSON.stringify({ sent: next, ok, errors, achievedRate: Math.round(ok / elapsedS), p50Ms: pct(latenciesMs, 50), p99Ms: pct(latenciesMs, 99), queuedP99Ms: pct(queuedMs, 99) })}\n`,
+  `${JSON.stringify({ sent: next, ok, errors, achievedRate: Math.round(ok / elapsedS), p50Ms: pct(latenciesMs, 50), p99Ms: pct(latenciesMs, 99), queuedP99Ms: pct(queuedMs, 99), p99FromDueMs: pct(fromDueMs, 99) })}\n`,
 );
 for (const c of conns) c.socket.destroy();

@@ -8,7 +8,8 @@
  *   edge-full-node     the same app on Node (@hono/node-server)
  *   edge-memsink-node  the memsink arm on Node
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
- * plus edge-full-bun at half its measured rate (p99, evenly paced open loop: edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
+ * plus edge-full-bun at half its measured rate (p99 from each due time, evenly paced open loop over 256 connections:
+ * edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 5 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
@@ -30,6 +31,13 @@ const BENCH_TOPIC = 'bench.edge.raw';
 const PERF_TOPIC = 'bench.edge.perf';
 const SECRET = 'whsec_test_secret_for_dev';
 const CONNECTIONS = 64;
+/**
+ * Connections of the paced (open-loop) half-rate arm. 64 connections hold at most 64 requests in flight: at ~16k req/s
+ * that is 4 ms of arrivals, so one slow Kafka batch leaves due requests waiting for a connection inside the generator
+ * (measured: p99 from the due time 17-57 ms at 64 connections, 10-11 ms at 256, same edge, same rate). Providers
+ * deliver webhooks over many more connections than that, so the latency arm does not cap them at 64.
+ */
+const PACED_CONNECTIONS = 256;
 const SERVER_CORE = '0';
 const LOAD_CORE = '1';
 const MIXED_MAX_RATE = 400;
@@ -162,6 +170,8 @@ interface LoadResult {
   readonly errors: number;
   /** Paced load only: p99 wait of a due request for an idle connection (all 64 busy). */
   readonly queuedP99Ms?: number;
+  /** Paced load only: p99 from the moment a request was due (queue wait and the generator's lateness included). */
+  readonly p99FromDueMs?: number;
   /** Closed-loop load only: share of the server's and of the load generator's core that was busy (0..1). */
   readonly serverCoreBusy?: number;
   readonly loadCoreBusy?: number;
@@ -379,7 +389,10 @@ function kafkaPerfTest(records: number, recordSize: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Evenly paced open-loop load (edge/bench/paced-load.ts) on the load core; latency from each request's send time. */
+/**
+ * Evenly paced open-loop load (edge/bench/paced-load.ts) on the load core: p50/p99 from each request's send time, and
+ * p99 from its due time (what the target uses).
+ */
 async function pacedLoad(port: number, rate: number, durationS: number): Promise<LoadResult> {
   const body = webhookBody();
   const t = Math.floor(Date.now() / 1000);
@@ -392,7 +405,7 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     `http://127.0.0.1:${port}/webhooks/stripe`,
     String(Math.round(rate)),
     String(durationS),
-    String(CONNECTIONS),
+    String(PACED_CONNECTIONS),
     headers,
     bodyFile,
   );
@@ -415,6 +428,7 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     p50Ms: number;
     p99Ms: number;
     queuedP99Ms: number;
+    p99FromDueMs: number;
   };
   console.error(`[edge bench] paced load: ${JSON.stringify(r)}`);
   return {
@@ -424,6 +438,7 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     non2xx: 0,
     errors: r.errors,
     queuedP99Ms: r.queuedP99Ms,
+    p99FromDueMs: r.p99FromDueMs,
   };
 }
 
@@ -577,7 +592,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     await server.stop();
   }
   console.error(
-    `[edge bench] edge-full-bun at ${half.toFixed(0)} req/s: p50 ${halfRate.p50Ms} ms p99 ${halfRate.p99Ms} ms; ` +
+    `[edge bench] edge-full-bun at ${half.toFixed(0)} req/s: p50 ${halfRate.p50Ms} ms p99 ${halfRate.p99Ms} ms (from the due time ${halfRate.p99FromDueMs} ms); ` +
       `inside the edge: ${JSON.stringify(stalls)}`,
   );
 
@@ -613,6 +628,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge-full-bun_half_rate_p50_ms', unit: 'ms', value: halfRate.p50Ms });
   metrics.push({ name: 'edge-full-bun_half_rate_p99_ms', unit: 'ms', value: halfRate.p99Ms });
   metrics.push({ name: 'edge-full-bun_half_rate_queued_p99_ms', unit: 'ms', value: halfRate.queuedP99Ms ?? -1 });
+  metrics.push({
+    name: 'edge-full-bun_half_rate_p99_from_due_ms',
+    unit: 'ms',
+    value: halfRate.p99FromDueMs ?? -1,
+  });
   metrics.push({ name: 'edge-full-bun_half_rate_errors', unit: 'count', value: halfRate.non2xx + halfRate.errors });
   // Where slow answers came from: the edge's own histograms over the measured window (batches whose Kafka round trip
   // took over 25 ms, requests the handler held over 25 ms); a client p99 above 25 ms with neither means the time was
@@ -624,6 +644,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge_kafka_crc32c_native', unit: 'bool', value: stalls.crc32cNative });
   metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
+  metrics.push({ name: 'paced_connections', unit: 'count', value: PACED_CONNECTIONS });
   metrics.push({ name: 'load_generator_wrk', unit: 'bool', value: loadGenerator() === 'wrk' ? 1 : 0 });
   metrics.push({ name: 'runs', unit: 'count', value: runs });
   metrics.push({ name: 'duration_per_run', unit: 's', value: durationS });
@@ -654,7 +675,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'edge_bun_vs_node', value: ratioOf('edge-full-bun', 'edge-full-node'), goal: 1.5 },
     { name: 'edge_bun_vs_node_memsink', value: ratioOf('edge-memsink-bun', 'edge-memsink-node'), goal: 1.5 },
     { name: 'edge_vs_insert_per_webhook', value: ratioOf('edge-full-bun', 'insert-bun'), goal: 5 },
-    { name: 'edge_full_p99_ms_at_half_rate', value: halfRate.p99Ms, goal: 25, lowerIsBetter: true },
+    // from the moment each request was due (open loop, no coordinated omission): the generator's waits count too
+    {
+      name: 'edge_full_p99_ms_at_half_rate',
+      value: halfRate.p99FromDueMs ?? Number.NaN,
+      goal: 25,
+      lowerIsBetter: true,
+    },
   ];
   // Informational: no goal was set; 1.0 would mean the edge's HTTP path takes as many events/s as the broker's own client.
   if (perf !== null)
