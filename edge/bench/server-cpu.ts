@@ -7,10 +7,12 @@
  *   --autocannon: load with autocannon instead (it saturates its own core at ~65k req/s, below the server's)
  *   --prof: run the server under `bun --cpu-prof` (profile in /tmp/edge-prof/, written at exit)
  *   EDGE_MAIN=<path>: another copy of src/main.ts (e.g. an older commit's, for an A/B comparison)
+ *   EDGE_MAIN_B=<path>: A/B mode: EDGE_MAIN (or src/main.ts) and this copy both run and are loaded in turns,
+ *     AB_ROUNDS (8) rounds of [seconds] each; prints the medians and the per-round B/A ratios of CPU per request
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,43 +29,69 @@ if (!['memsink', 'full', 'hello'].includes(arm)) {
   process.exit(2);
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const port = 18000 + Math.floor(Math.random() * 2000);
 const script =
   arm === 'hello'
     ? join(ROOT, 'edge/bench/hello-bun.ts')
     : resolve(process.env.EDGE_MAIN ?? join(ROOT, 'edge/src/main.ts'));
-const bunArgs = prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/edge-prof', script] : [script];
-const server = spawn('taskset', ['-c', '0', BUN, ...bunArgs], {
-  cwd: join(ROOT, 'edge'),
-  env: {
-    ...process.env,
-    NODE_ENV: 'development',
-    EDGE_PORT: String(port),
-    EDGE_HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    STRIPE_WEBHOOK_SECRET: SECRET,
-    ...(arm === 'memsink' ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: 'bench.edge.raw' }),
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const exited = new Promise<void>((r) => server.once('exit', () => r()));
+interface Server {
+  readonly pid: number;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+/** Starts one server pinned to core 0 and waits until it answers. */
+async function startServer(script: string): Promise<Server> {
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const bunArgs = prof ? ['--cpu-prof', '--cpu-prof-dir=/tmp/edge-prof', script] : [script];
+  const child = spawn('taskset', ['-c', '0', BUN, ...bunArgs], {
+    cwd: join(ROOT, 'edge'),
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      EDGE_PORT: String(port),
+      EDGE_HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      STRIPE_WEBHOOK_SECRET: SECRET,
+      ...(arm === 'memsink' ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: 'bench.edge.raw' }),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const probe = arm === 'hello' ? '/' : '/readyz';
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${probe}`);
+      await res.arrayBuffer();
+      if (res.ok) break;
+    } catch {
+      /* starting */
+    }
+    if (i > 300) throw new Error('server not ready');
+    await sleep(100);
+  }
+  return {
+    pid: child.pid as number,
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    },
+  };
+}
 
-/** utime + stime of the server process (the Bun child of taskset, which exec's), in µs. */
-const cpuMicros = (): number => {
-  const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').slice(
-    readFileSync(`/proc/${server.pid}/stat`, 'utf8').lastIndexOf(')') + 2,
-  );
-  const fields = f.split(' ');
+/** utime + stime of a server process (the Bun child of taskset, which exec's), in µs. */
+const cpuMicros = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // clock ticks (USER_HZ 100)
 };
 
 /** CPU ticks (1/100 s) per thread name of the server, e.g. the JS thread vs JIT and GC helper threads. */
-const threadTicks = (): Map<string, number> => {
+const threadTicks = (pid: number): Map<string, number> => {
   const m = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${server.pid}/task`)) {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const s = readFileSync(`/proc/${server.pid}/task/${tid}/stat`, 'utf8');
-      const name = tid === String(server.pid) ? 'main' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
       m.set(name, (m.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
     } catch {
@@ -72,19 +100,6 @@ const threadTicks = (): Map<string, number> => {
   }
   return m;
 };
-
-const probe = arm === 'hello' ? '/' : '/readyz';
-for (let i = 0; ; i++) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}${probe}`);
-    await res.arrayBuffer();
-    if (res.ok) break;
-  } catch {
-    /* starting */
-  }
-  if (i > 300) throw new Error('server not ready');
-  await sleep(100);
-}
 
 /** The benchmark's ~1 KiB Stripe payment_intent.succeeded event (same shape as bench/src/targets/edge.ts). */
 const body = (() => {
@@ -118,17 +133,17 @@ const body = (() => {
   const pad = Math.max(0, 1024 - JSON.stringify(base).length - 20);
   return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
 })();
-const url = `http://127.0.0.1:${port}/webhooks/stripe`;
+const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe`;
 type LoadResult = { ok: number; durationS: number; p50: number; p99: number; non2xx: number };
 
 /** wrk (C, about half autocannon's CPU per request: it saturates the server core where autocannon saturated its own). */
-const wrk = (durationS: number) =>
+const wrk = (port: number, durationS: number) =>
   new Promise<LoadResult>((res, rej) => {
     const t = Math.floor(Date.now() / 1000);
     const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-    const script = join(mkdtempSync(join(tmpdir(), 'server-cpu-')), 'load.lua');
+    const luaScript = join(tmpdir(), `server-cpu-${process.pid}.lua`);
     writeFileSync(
-      script,
+      luaScript,
       [
         'wrk.method = "POST"',
         `wrk.body = ${JSON.stringify(body)}`,
@@ -141,7 +156,7 @@ const wrk = (durationS: number) =>
         'end',
       ].join('\n'),
     );
-    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${durationS}s`, '-s', script, url], {
+    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${durationS}s`, '-s', luaScript, urlOf(port)], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';
@@ -149,6 +164,7 @@ const wrk = (durationS: number) =>
       out += d;
     });
     p.once('exit', (code) => {
+      rmSync(luaScript, { force: true });
       if (code !== 0) return rej(new Error(`wrk exited ${code}`));
       const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
       if (!line) return rej(new Error(`no wrk summary in: ${out}`));
@@ -163,7 +179,7 @@ const wrk = (durationS: number) =>
     });
   });
 
-const autocannon = (durationS: number) =>
+const autocannon = (port: number, durationS: number) =>
   new Promise<LoadResult>((res, rej) => {
     const t = Math.floor(Date.now() / 1000);
     const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
@@ -187,7 +203,7 @@ const autocannon = (durationS: number) =>
         `stripe-signature=t=${t},v1=${sig}`,
         '-b',
         body,
-        url,
+        urlOf(port),
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
@@ -203,13 +219,67 @@ const autocannon = (durationS: number) =>
   });
 
 const load = process.argv.includes('--autocannon') ? autocannon : wrk;
-await load(2); // warm-up
-const cpu0 = cpuMicros();
-const threads0 = threadTicks();
-const r = await load(seconds);
-const cpu = cpuMicros() - cpu0;
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const mainB = process.env.EDGE_MAIN_B;
+if (mainB !== undefined) {
+  // A/B mode: both servers stay up (idle while the other is loaded) and take turns in short bursts, so the machine's
+  // drift over minutes hits both arms alike; prints each arm's median CPU per request and the per-round B/A ratios.
+  const rounds = Number(process.env.AB_ROUNDS ?? 8);
+  const a = await startServer(script);
+  const b = await startServer(resolve(mainB));
+  const us: { a: number[]; b: number[] } = { a: [], b: [] };
+  const rps: { a: number[]; b: number[] } = { a: [], b: [] };
+  await load(a.port, 2);
+  await load(b.port, 2);
+  for (let i = 0; i < rounds; i++) {
+    const order: ['a' | 'b', Server][] =
+      i % 2 === 0
+        ? [
+            ['a', a],
+            ['b', b],
+          ]
+        : [
+            ['b', b],
+            ['a', a],
+          ];
+    for (const [name, srv] of order) {
+      const c0 = cpuMicros(srv.pid);
+      const r = await load(srv.port, seconds);
+      us[name].push((cpuMicros(srv.pid) - c0) / r.ok);
+      rps[name].push(r.ok / r.durationS);
+    }
+  }
+  await a.stop();
+  await b.stop();
+  const ratios = us.b.map((x, i) => Math.round((x / (us.a[i] as number)) * 1000) / 1000);
+  console.log(
+    JSON.stringify({
+      arm,
+      a: script,
+      b: resolve(mainB),
+      a_cpu_us_per_req: us.a.map(round1),
+      b_cpu_us_per_req: us.b.map(round1),
+      a_median: round1(median(us.a)),
+      b_median: round1(median(us.b)),
+      b_over_a: ratios,
+      b_over_a_median: median(ratios),
+      b_lower_in: `${ratios.filter((x) => x < 1).length}/${rounds}`,
+      a_req_per_s_median: Math.round(median(rps.a)),
+      b_req_per_s_median: Math.round(median(rps.b)),
+    }),
+  );
+  process.exit(0);
+}
+const server = await startServer(script);
+const port = server.port;
+await load(port, 2); // warm-up
+const cpu0 = cpuMicros(server.pid);
+const threads0 = threadTicks(server.pid);
+const r = await load(port, seconds);
+const cpu = cpuMicros(server.pid) - cpu0;
 const threadUs: Record<string, number> = {};
-for (const [name, ticks] of threadTicks()) {
+for (const [name, ticks] of threadTicks(server.pid)) {
   const d = ticks - (threads0.get(name) ?? 0);
   if (d > 0) threadUs[name] = Math.round(((d * 1e4) / r.ok) * 10) / 10; // µs per request
 }
@@ -225,8 +295,7 @@ if (arm !== 'hello') {
     mean_produce_ms: Math.round((num(/^edge_produce_duration_seconds_sum (\S+)$/m) / count) * 1e4) / 10,
   };
 }
-server.kill('SIGTERM');
-await Promise.race([exited, sleep(10_000)]);
+await server.stop();
 console.log(
   JSON.stringify({
     arm,
