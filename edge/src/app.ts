@@ -77,14 +77,20 @@ const hasBytes =
 
 /**
  * Reads the body without going past maxBytes (null when it is over): a declared Content-Length over the limit is
- * refused unread, a body without one is read as a stream and dropped as soon as it passes the limit.
+ * refused unread, a body without one is read as a stream and dropped as soon as it passes the limit. Not an async
+ * function: the usual case (a declared length within the limit) hands back the runtime's own promise, with no extra
+ * async frame per request. The caller checks the length of what was read (HTTP framing makes it the declared one).
  */
-async function readBody(req: Request, declaredBytes: number, maxBytes: number): Promise<Uint8Array | null> {
+function readBody(req: Request, declaredBytes: number, maxBytes: number): Promise<Uint8Array | null> | null {
   if (Number.isFinite(declaredBytes)) {
     if (declaredBytes > maxBytes) return null;
-    const buf = hasBytes ? await (req as BytesRequest).bytes() : new Uint8Array(await req.arrayBuffer());
-    return buf.byteLength > maxBytes ? null : buf;
+    return hasBytes ? (req as BytesRequest).bytes() : req.arrayBuffer().then((ab) => new Uint8Array(ab));
   }
+  return readStream(req, maxBytes);
+}
+
+/** A body without Content-Length, read chunk by chunk and cancelled as soon as it passes maxBytes (null then). */
+async function readStream(req: Request, maxBytes: number): Promise<Uint8Array | null> {
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -154,7 +160,15 @@ function rawHeaders(
   return h;
 }
 
-export function createApp(deps: AppDeps): Hono {
+/**
+ * The Hono app plus its webhook handler, so Bun.serve can route `POST /webhooks/<provider>` to it natively (server.ts)
+ * while everything else, and every request on Node, goes through `fetch`.
+ */
+export type EdgeApp = Hono & {
+  readonly handleWebhook: (provider: Provider, req: Request) => Promise<Response>;
+};
+
+export function createApp(deps: AppDeps): EdgeApp {
   const { config, producer, metrics, log } = deps;
   const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const limits = config.limits;
@@ -351,8 +365,9 @@ export function createApp(deps: AppDeps): Hono {
       const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
 
       const declared = req.headers.get('content-length');
-      const body = await readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
-      if (body === null) {
+      const reading = readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
+      const body = reading === null ? null : await reading;
+      if (body === null || body.byteLength > limits.maxBodyBytes) {
         if (mayLogRefusal())
           reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
         return fail(
@@ -473,7 +488,7 @@ export function createApp(deps: AppDeps): Hono {
     }
     return honoFetch(req, ...rest);
   };
-  return app;
+  return Object.assign(app, { handleWebhook });
 }
 
 /**
