@@ -4,6 +4,7 @@
  * stop listening, mark not ready, drain in-flight batches (bounded), close the producer, exit.
  */
 
+import { PROVIDERS } from '@pep/contracts';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
 import { KafkaSink } from './kafka-sink.ts';
@@ -85,9 +86,19 @@ export async function startEdge(
   let port: number;
   let closeServer: () => Promise<void>;
   if (runtime === 'bun') {
+    // Bun routes `POST /webhooks/<provider>[/]` natively to the webhook handler (no URL string built and scanned in JS);
+    // other methods on those paths, odd spellings (percent-encoding, extra segments) and every other route fall
+    // through to app.fetch, which answers them as on Node.
+    const routes: Record<string, { POST: (req: Request) => Promise<Response> }> = {};
+    for (const provider of PROVIDERS) {
+      const route = { POST: (req: Request) => app.handleWebhook(provider, req) };
+      routes[`/webhooks/${provider}`] = route;
+      routes[`/webhooks/${provider}/`] = route;
+    }
     const server = BunGlobal.serve({
       port: config.port,
       hostname: config.host,
+      routes,
       fetch: app.fetch,
       // Never Bun's development mode (it renders errors with stack traces), whatever NODE_ENV says.
       development: false,
