@@ -2,6 +2,8 @@
  * Benchmark baseline for `edge_vs_insert_per_webhook`: the common pattern of one PostgreSQL INSERT (autocommit, so
  * one COMMIT with synchronous_commit) per webhook before answering 200 — the same Hono app shape, the same Stripe
  * verification, but no batching and no Kafka. Runs on Bun or Node (@hono/node-server). Not part of the product.
+ * BENCH_PG_CLIENT=pg (default: node-postgres, the client most Node/TypeScript services use) or bun (Bun's built-in
+ * `SQL` client, native, about 15-50 % more inserts per second here: the stronger variant of the same pattern).
  */
 
 import { serviceAddresses } from '@pep/contracts';
@@ -10,8 +12,25 @@ import pg from 'pg';
 import { checkStripe } from '../src/providers/stripe.ts';
 
 const addresses = serviceAddresses();
-const pool = new pg.Pool({ connectionString: addresses.databaseUrl, max: Number(process.env.BENCH_PG_POOL ?? 16) });
+const poolSize = Number(process.env.BENCH_PG_POOL ?? 16);
+const client = process.env.BENCH_PG_CLIENT ?? 'pg';
+if (client !== 'pg' && client !== 'bun') throw new Error(`BENCH_PG_CLIENT must be pg or bun, got ${client}`);
 const TABLE = 'bench_edge_insert_per_webhook';
+const INSERT = `INSERT INTO ${TABLE} (event_id, body, received_at) VALUES ($1, $2, now())`;
+
+/** One parameterised statement in autocommit (one COMMIT each), through the chosen client. */
+interface Db {
+  query(text: string, params?: unknown[]): Promise<unknown>;
+  end(): Promise<void>;
+}
+async function openDb(): Promise<Db> {
+  if (client === 'pg') return new pg.Pool({ connectionString: addresses.databaseUrl, max: poolSize });
+  // biome-ignore lint/suspicious/noExplicitAny: Bun's SQL client is untyped here (no bun-types in this workspace)
+  const { SQL } = (await import('bun' as string)) as any;
+  const sql = new SQL({ url: addresses.databaseUrl, max: poolSize });
+  return { query: (text, params = []) => sql.unsafe(text, params), end: () => sql.close() };
+}
+const pool = await openDb();
 await pool.query(
   `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigserial PRIMARY KEY, event_id text NOT NULL, body bytea NOT NULL, received_at timestamptz NOT NULL)`,
 );
@@ -26,10 +45,7 @@ app.post('/webhooks/stripe', async (c) => {
   const v = checkStripe(c.req.raw.headers, body, opts, Math.floor(Date.now() / 1000));
   if (!v.ok) return c.json({ error: { code: v.code, message: v.message } }, v.status);
   try {
-    await pool.query(`INSERT INTO ${TABLE} (event_id, body, received_at) VALUES ($1, $2, now())`, [
-      v.eventId,
-      Buffer.from(body),
-    ]);
+    await pool.query(INSERT, [v.eventId, Buffer.from(body)]);
   } catch {
     return c.json({ error: { code: 'db_unavailable', message: 'retry later' } }, 503);
   }

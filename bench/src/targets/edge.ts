@@ -7,7 +7,8 @@
  *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
  *   edge-full-node     the same app on Node (@hono/node-server)
  *   edge-memsink-node  the memsink arm on Node
- *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200
+ *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200 (node-postgres)
+ *   insert-bunsql-bun  the same with Bun's built-in SQL client (the stronger variant of that pattern; informational)
  * plus edge-full-bun at half its measured rate (p99 from each due time, evenly paced open loop over 256 connections:
  * edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 5 runs.
@@ -42,7 +43,14 @@ const SERVER_CORE = '0';
 const LOAD_CORE = '1';
 const MIXED_MAX_RATE = 400;
 
-type Arm = 'hello-bun' | 'edge-memsink-bun' | 'edge-full-bun' | 'edge-full-node' | 'edge-memsink-node' | 'insert-bun';
+type Arm =
+  | 'hello-bun'
+  | 'edge-memsink-bun'
+  | 'edge-full-bun'
+  | 'edge-full-node'
+  | 'edge-memsink-node'
+  | 'insert-bun'
+  | 'insert-bunsql-bun';
 const ARMS: readonly Arm[] = [
   'hello-bun',
   'edge-memsink-bun',
@@ -50,6 +58,7 @@ const ARMS: readonly Arm[] = [
   'edge-full-node',
   'edge-memsink-node',
   'insert-bun',
+  'insert-bunsql-bun',
 ];
 
 /** A ~1 KiB Stripe payment_intent.succeeded event, the shape providers send. */
@@ -114,6 +123,7 @@ async function startServer(arm: Arm): Promise<Server> {
     'edge-full-node': [process.execPath, '--import', 'tsx', edgeMain],
     'edge-memsink-node': [process.execPath, '--import', 'tsx', edgeMain],
     'insert-bun': [BUN, join(ROOT, 'edge/bench/insert-per-webhook.ts')],
+    'insert-bunsql-bun': [BUN, join(ROOT, 'edge/bench/insert-per-webhook.ts')],
   }[arm] as string[];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -123,6 +133,7 @@ async function startServer(arm: Arm): Promise<Server> {
     LOG_LEVEL: 'error',
     STRIPE_WEBHOOK_SECRET: SECRET,
     ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: BENCH_TOPIC }),
+    BENCH_PG_CLIENT: arm === 'insert-bunsql-bun' ? 'bun' : 'pg',
   };
   const proc: ChildProcess = spawn('taskset', ['-c', SERVER_CORE, cmd as string, ...args], {
     cwd: join(ROOT, 'edge'),
@@ -134,7 +145,7 @@ async function startServer(arm: Arm): Promise<Server> {
     stderr += d;
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const probe = arm === 'hello-bun' || arm === 'insert-bun' ? '/' : '/readyz';
+  const probe = arm === 'hello-bun' || arm.startsWith('insert-') ? '/' : '/readyz';
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${arm} exited: ${stderr}`);
@@ -684,6 +695,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     },
   ];
   // Informational: no goal was set; 1.0 would mean the edge's HTTP path takes as many events/s as the broker's own client.
+  // Informational: the same pattern through Bun's native SQL client, the strongest variant of the baseline we found.
+  ratios.push({
+    name: 'edge_vs_insert_per_webhook_bun_sql',
+    value: ratioOf('edge-full-bun', 'insert-bunsql-bun'),
+    goal: null,
+  });
   if (perf !== null)
     ratios.push({ name: 'edge_vs_kafka_perf_test', value: round(rps('edge-full-bun') / perf), goal: null });
   writeResult(
