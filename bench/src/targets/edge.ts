@@ -595,7 +595,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   let halfRate: LoadResult;
   let stalls: StallCounts;
   try {
-    await pacedLoad(server.port, half, warmupS);
+    // a longer warm-up than the closed-loop arms': the first seconds of a fresh edge at this rate (JIT, heap growth)
+    // are what a long-running gateway does not see again
+    await pacedLoad(server.port, half, opts.quick ? warmupS : 5);
     const before = await scrapeStallCounts(server.port);
     halfRate = await pacedLoad(server.port, half, durationS);
     stalls = diffStallCounts(before, await scrapeStallCounts(server.port));
