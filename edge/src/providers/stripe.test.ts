@@ -86,6 +86,9 @@ describe('Stripe signature', () => {
     }
     assert.equal(verifyStripeSignature(null, body, opts, 0)?.code, 'missing_signature');
     assert.equal(verifyStripeSignature('  ', body, opts, 0)?.code, 'missing_signature');
+    // blank exactly as trim() === '': Unicode spaces and line terminators count, anything else does not
+    assert.equal(verifyStripeSignature('\t\u00a0\u2028\ufeff\r\n', body, opts, 0)?.code, 'missing_signature');
+    assert.equal(verifyStripeSignature(' \u200b ', body, opts, 0)?.code, 'malformed_signature');
   });
 
   test('whitespace of any kind String.trim removes is tolerated around items, keys and values', () => {
@@ -141,6 +144,17 @@ describe('Stripe signature', () => {
     assert.ok(!('ok' in many));
     assert.equal(many.v1.length, 16);
     assert.equal(many.v1[15], '0f'.padStart(64, '0'));
+    // a candidate that fails half-way through decoding is dropped and its slot reused by the next good one
+    const good = 'c'.repeat(64);
+    for (const bad of [
+      `${'a'.repeat(63)}g`,
+      `${'b'.repeat(32)}\u00e9${'b'.repeat(31)}`,
+      `${'d'.repeat(40)}F${'d'.repeat(23)}`,
+    ]) {
+      const mixed = parseStripeSignatureHeader(`t=5,v1=${bad},v1=${good}`);
+      assert.ok(!('ok' in mixed));
+      assert.deepEqual(mixed.v1, [good]);
+    }
   });
 
   test('the one-scan parser agrees with the split/trim/regex parser it replaced on random headers', () => {

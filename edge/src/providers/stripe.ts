@@ -47,11 +47,31 @@ function isTrimSpace(c: number): boolean {
   );
 }
 
-/** True when header[from, to) is only lowercase hex digits. */
-function isLowerHex(header: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = header.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+// The v1 candidates of the header being checked are validated and decoded in one pass into one reused buffer (the
+// check is synchronous): no string or Buffer per candidate on the request path. Slot i is bytes [32 i, 32 i + 32).
+const candidateBytes = Buffer.alloc(32 * MAX_V1_SIGNATURES);
+const candidateViews = Array.from({ length: MAX_V1_SIGNATURES }, (_, i) =>
+  candidateBytes.subarray(32 * i, 32 * i + 32),
+);
+
+/** Value of one lowercase hex digit, or -1 for any other character. */
+function lowerHexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * Decodes header[from, from + 64) into candidate slot `slot` when it is 64 lowercase hex digits; false (slot left
+ * partly written, never used) when any character is not one.
+ */
+function decodeHex64Into(header: string, from: number, slot: number): boolean {
+  const at = 32 * slot;
+  for (let i = 0; i < 32; i++) {
+    const hi = lowerHexValue(header.charCodeAt(from + 2 * i));
+    const lo = lowerHexValue(header.charCodeAt(from + 2 * i + 1));
+    if ((hi | lo) < 0) return false;
+    candidateBytes[at + i] = (hi << 4) | lo;
   }
   return true;
 }
@@ -66,14 +86,22 @@ function isUnixTimeText(text: string): boolean {
   return true;
 }
 
+/** The header's timestamp and how many v1 candidates were decoded into candidateBytes. */
+interface ScannedHeader {
+  readonly timestamp: number;
+  readonly timestampText: string;
+  readonly candidates: number;
+}
+
 /**
  * Parses the header; unknown schemes (v0, …) are ignored, whitespace around items, keys and values is tolerated.
  * One scan with indexOf over the header (it is on every request's path): the same items, trimming and outcomes as
- * `split(',')` + `trim()` per item, without the intermediate strings.
+ * `split(',')` + `trim()` per item, without the intermediate strings; each usable v1 is checked and decoded into
+ * candidateBytes in the same pass (valid until the next call).
  */
-export function parseStripeSignatureHeader(header: string): StripeSignatureHeader | Rejected {
+function scanStripeSignatureHeader(header: string): ScannedHeader | Rejected {
   let timestampText: string | null = null;
-  const v1: string[] = [];
+  let candidates = 0;
   const length = header.length;
   let next = 0;
   while (next <= length) {
@@ -103,16 +131,31 @@ export function parseStripeSignatureHeader(header: string): StripeSignatureHeade
       header.charCodeAt(from + 1) === 49 /* 1 */
     ) {
       // A v1 that is not 64 lowercase hex chars can never match; skipping it keeps the compare constant-length.
-      if (to - valueFrom === 64 && v1.length < MAX_V1_SIGNATURES && isLowerHex(header, valueFrom, to))
-        v1.push(header.slice(valueFrom, to));
+      if (to - valueFrom === 64 && candidates < MAX_V1_SIGNATURES && decodeHex64Into(header, valueFrom, candidates))
+        candidates++;
     }
   }
   if (timestampText === null)
     return unauthorized(DLQ_REASONS.malformedSignature, 'Stripe-Signature has no timestamp t');
   if (!isUnixTimeText(timestampText))
     return unauthorized(DLQ_REASONS.malformedSignature, 'Stripe-Signature timestamp t is not a Unix time');
-  if (v1.length === 0) return unauthorized(DLQ_REASONS.malformedSignature, 'Stripe-Signature has no v1 signature');
-  return { timestamp: Number(timestampText), timestampText, v1 };
+  if (candidates === 0) return unauthorized(DLQ_REASONS.malformedSignature, 'Stripe-Signature has no v1 signature');
+  return { timestamp: Number(timestampText), timestampText, candidates };
+}
+
+/** Parses the header (see scanStripeSignatureHeader), with the usable v1 signatures as hex strings. */
+export function parseStripeSignatureHeader(header: string): StripeSignatureHeader | Rejected {
+  const scanned = scanStripeSignatureHeader(header);
+  if ('ok' in scanned) return scanned;
+  const v1: string[] = [];
+  for (let i = 0; i < scanned.candidates; i++) v1.push((candidateViews[i] as Buffer).toString('hex'));
+  return { timestamp: scanned.timestamp, timestampText: scanned.timestampText, v1 };
+}
+
+/** True when the header is empty or only whitespace (as `trim() === ''`, without building the trimmed string). */
+function isBlank(header: string): boolean {
+  for (let i = 0; i < header.length; i++) if (!isTrimSpace(header.charCodeAt(i))) return false;
+  return true;
 }
 
 /** HMAC-SHA256 digest Stripe puts (hex) in v1. */
@@ -125,17 +168,6 @@ export interface StripeOptions {
   readonly toleranceSeconds: number;
 }
 
-// The candidate v1 is decoded into one reused buffer (the check is synchronous): no Buffer per request.
-const candidateBytes = Buffer.alloc(32);
-const hexNibble = (c: number) => (c <= 57 ? c - 48 : c - 87);
-
-/** Writes the 32 bytes of a 64-char lowercase hex string (validated by the parser) into `out`. */
-function decodeHex64Into(out: Buffer, hex: string): void {
-  for (let i = 0; i < 32; i++) {
-    out[i] = (hexNibble(hex.charCodeAt(2 * i)) << 4) | hexNibble(hex.charCodeAt(2 * i + 1));
-  }
-}
-
 /** Returns null when the signature holds, else the 401 verdict. The comparison is timingSafeEqual on 32 bytes. */
 export function verifyStripeSignature(
   header: string | null,
@@ -143,18 +175,17 @@ export function verifyStripeSignature(
   opts: StripeOptions,
   nowSeconds: number,
 ): Rejected | null {
-  if (header === null || header.trim() === '')
+  if (header === null || isBlank(header))
     return unauthorized(DLQ_REASONS.missingSignature, 'missing Stripe-Signature header');
-  const parsed = parseStripeSignatureHeader(header);
+  const parsed = scanStripeSignatureHeader(header);
   if ('ok' in parsed) return parsed;
   if (Math.abs(nowSeconds - parsed.timestamp) > opts.toleranceSeconds) {
     return unauthorized(DLQ_REASONS.signatureExpired, 'Stripe-Signature timestamp outside the tolerance');
   }
   for (const secret of opts.secrets) {
     const expected = stripeSignature(secret, parsed.timestampText, body);
-    for (const candidate of parsed.v1) {
-      decodeHex64Into(candidateBytes, candidate);
-      if (timingSafeEqual(expected, candidateBytes)) return null;
+    for (let i = 0; i < parsed.candidates; i++) {
+      if (timingSafeEqual(expected, candidateViews[i] as Buffer)) return null;
     }
   }
   return unauthorized(DLQ_REASONS.invalidSignature, 'no v1 signature matches the payload');
