@@ -31,12 +31,37 @@ const baseApp = basePath
       ready: async () => true,
     })
   : null;
-const body = JSON.stringify({
-  id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
-  object: 'event',
-  type: 'payment_intent.succeeded',
-  data: { object: { id: 'pi_3QbenchA1b2C3d4E5f6G7h8', description: 'x'.repeat(800) } },
-});
+/** The benchmark's ~1 KiB Stripe payment_intent.succeeded event (same shape as bench/src/targets/edge.ts). */
+const body = (() => {
+  const base = {
+    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
+    object: 'event',
+    api_version: '2024-09-30.acacia',
+    created: 1_790_000_000,
+    data: {
+      object: {
+        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
+        object: 'payment_intent',
+        amount: 2000,
+        amount_received: 2000,
+        currency: 'usd',
+        customer: 'cus_QbenchCustomer01',
+        payment_method: 'pm_1QbenchPaymentMethod',
+        payment_method_types: ['card'],
+        status: 'succeeded',
+        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
+        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
+        created: 1_790_000_000,
+      },
+    },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
+    type: 'payment_intent.succeeded',
+  };
+  const pad = Math.max(0, 1024 - JSON.stringify(base).length - 20);
+  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
+})();
 const t = Math.floor(Date.now() / 1000);
 const sig = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
 const request = () =>
@@ -82,7 +107,14 @@ const arms: [string, (r: Request) => Promise<Response> | Response][] = [
   ['bare verify+parse+answer', bare],
   ['edge app.fetch (memory sink)', (r) => app.fetch(r)],
 ];
-if (baseApp) arms.push([`base app.fetch (${basePath})`, (r) => baseApp.fetch(r)]);
+// What Bun.serve's native route calls (server.ts), where the app has it.
+const webhook = (a: { fetch: typeof app.fetch; handleWebhook?: typeof app.handleWebhook }) => (r: Request) =>
+  a.handleWebhook ? a.handleWebhook('stripe', r) : a.fetch(r);
+arms.push(['edge handleWebhook (Bun route)', webhook(app)]);
+if (baseApp) {
+  arms.push([`base app.fetch (${basePath})`, (r) => baseApp.fetch(r)]);
+  arms.push([`base handleWebhook (${basePath})`, webhook(baseApp)]);
+}
 for (let i = 0; i < rounds; i++) {
   for (const [label, handle] of arms) {
     const us = await measure(label, handle);
