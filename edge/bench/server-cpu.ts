@@ -56,6 +56,8 @@ async function startServer(script: string): Promise<Server> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // A failed run must not leave a server behind on core 0.
+  process.once('exit', () => child.kill('SIGKILL'));
   const probe = arm === 'hello' ? '/' : '/readyz';
   for (let i = 0; ; i++) {
     try {
