@@ -153,6 +153,11 @@ export class EdgeMetrics {
     SECONDS_BUCKETS,
   );
   readonly batches = new Counter('edge_batches_total', 'Produced batches by result (ok, failed)');
+  readonly eventLoopLag = new Histogram(
+    'edge_event_loop_lag_seconds',
+    'How late a 20 ms timer fired (GC pauses, a blocked loop, the process not scheduled)',
+    SECONDS_BUCKETS,
+  );
   readonly overloadRejections = new Counter(
     'edge_overload_rejections_total',
     'Requests refused with 503 because the in-flight bound was reached',
@@ -180,6 +185,7 @@ export class EdgeMetrics {
       this.batchBytes,
       this.produceDuration,
       this.batches,
+      this.eventLoopLag,
       this.overloadRejections,
       this.dlqRecords,
       this.dlqWriteFailures,

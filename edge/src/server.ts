@@ -9,6 +9,7 @@ import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { createLogger, type Logger } from './log.ts';
+import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { loadChecksum } from './native-checksum.ts';
 import { GroupCommitProducer } from './producer.ts';
@@ -55,6 +56,8 @@ export async function startEdge(
     });
   }
   const producer = new GroupCommitProducer(sink, config.limits, metrics, log);
+  const loopLag = new EventLoopLagSampler(metrics.eventLoopLag);
+  loopLag.start();
 
   // Readiness is probed at most once per second, whatever the probe rate, and again at once after a failed batch
   // (a cached "ready" must not outlive a broker that just stopped answering).
@@ -133,6 +136,7 @@ export async function startEdge(
       const { drained } = await producer.drain(config.limits.shutdownTimeoutMs);
       await sink.close();
       await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+      loopLag.stop();
       log.info('edge stopped', { drained });
     })();
     return stopping;

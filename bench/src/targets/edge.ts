@@ -460,6 +460,9 @@ interface StallCounts {
   readonly requestsOver25Ms: number;
   readonly batches: number;
   readonly batchesOver25Ms: number;
+  /** Samples of the edge's event-loop lag timer (every 20 ms), and those that fired over 25 ms late. */
+  readonly loopLagSamples: number;
+  readonly loopLagOver25Ms: number;
   /** 1 when the edge checksums record batches with core-native (edge_kafka_crc32c_native), 0 in JS. */
   readonly crc32cNative: number;
 }
@@ -474,11 +477,14 @@ async function scrapeStallCounts(port: number): Promise<StallCounts> {
   };
   const requests = sum(/^edge_http_request_duration_seconds_count\{[^}]*\} (\d+)$/gm);
   const batches = sum(/^edge_produce_duration_seconds_count (\d+)$/gm);
+  const lag = sum(/^edge_event_loop_lag_seconds_count (\d+)$/gm);
   return {
     requests,
     requestsOver25Ms: requests - sum(/^edge_http_request_duration_seconds_bucket\{[^}]*le="0\.025"\} (\d+)$/gm),
     batches,
     batchesOver25Ms: batches - sum(/^edge_produce_duration_seconds_bucket\{le="0\.025"\} (\d+)$/gm),
+    loopLagSamples: lag,
+    loopLagOver25Ms: lag - sum(/^edge_event_loop_lag_seconds_bucket\{le="0\.025"\} (\d+)$/gm),
     crc32cNative: sum(/^edge_kafka_crc32c_native (\d+)$/gm),
   };
 }
@@ -488,6 +494,8 @@ const diffStallCounts = (a: StallCounts, b: StallCounts): StallCounts => ({
   requestsOver25Ms: b.requestsOver25Ms - a.requestsOver25Ms,
   batches: b.batches - a.batches,
   batchesOver25Ms: b.batchesOver25Ms - a.batchesOver25Ms,
+  loopLagSamples: b.loopLagSamples - a.loopLagSamples,
+  loopLagOver25Ms: b.loopLagOver25Ms - a.loopLagOver25Ms,
   crc32cNative: b.crc32cNative,
 });
 
@@ -656,6 +664,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'edge-full-bun_half_rate_server_over_25ms', unit: 'count', value: stalls.requestsOver25Ms });
   metrics.push({ name: 'edge-full-bun_half_rate_batches', unit: 'count', value: stalls.batches });
   metrics.push({ name: 'edge-full-bun_half_rate_produce_over_25ms', unit: 'count', value: stalls.batchesOver25Ms });
+  metrics.push({ name: 'edge-full-bun_half_rate_loop_lag_samples', unit: 'count', value: stalls.loopLagSamples });
+  metrics.push({ name: 'edge-full-bun_half_rate_loop_lag_over_25ms', unit: 'count', value: stalls.loopLagOver25Ms });
   metrics.push({ name: 'edge_kafka_crc32c_native', unit: 'bool', value: stalls.crc32cNative });
   metrics.push({ name: 'record_size', unit: 'bytes', value: recordSize });
   metrics.push({ name: 'connections', unit: 'count', value: CONNECTIONS });
