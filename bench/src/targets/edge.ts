@@ -21,7 +21,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { aptInstall } from '../../../stack/src/prereq.ts';
 import { type Metric, median, type Ratio, writeResult } from '../result.ts';
 
@@ -341,6 +341,16 @@ async function load(port: number, durationS: number): Promise<LoadResult> {
   return { ...result, serverCoreBusy: busy(server0, server1), loadCoreBusy: busy(load0, load1) };
 }
 
+/**
+ * The bench's own topics, bounded: every full run writes several GB, and with the broker's default 7-day retention
+ * they had grown to 47 GB on this machine's disk. Small segments also keep each roll's flush of the closed segment
+ * small (a roll flushes the whole previous segment: 1 GiB by default).
+ */
+const BENCH_TOPIC_CONFIG = [
+  { name: 'retention.bytes', value: String(1 << 30) }, // per partition
+  { name: 'segment.bytes', value: String(64 << 20) },
+];
+
 async function ensureTopics(): Promise<void> {
   const admin = new Kafka({
     clientId: 'bench-edge',
@@ -352,7 +362,25 @@ async function ensureTopics(): Promise<void> {
     const existing = new Set(await admin.listTopics());
     const wanted = [BENCH_TOPIC, PERF_TOPIC].filter((t) => !existing.has(t));
     if (wanted.length)
-      await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
+      await admin.createTopics({
+        topics: wanted.map((topic) => ({
+          topic,
+          numPartitions: 3,
+          replicationFactor: 1,
+          configEntries: BENCH_TOPIC_CONFIG,
+        })),
+      });
+    // topics made by an older bench keep the broker defaults until told otherwise
+    const older = [BENCH_TOPIC, PERF_TOPIC].filter((t) => existing.has(t));
+    if (older.length)
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: older.map((name) => ({
+          type: kafkajs.ConfigResourceTypes.TOPIC, // not a named ESM export of the CommonJS kafkajs
+          name,
+          configEntries: BENCH_TOPIC_CONFIG,
+        })),
+      });
   } finally {
     await admin.disconnect();
   }
