@@ -12,6 +12,7 @@ import { createLogger } from '../src/log.ts';
 import { EdgeMetrics } from '../src/metrics.ts';
 import { GroupCommitProducer } from '../src/producer.ts';
 import { MemorySink } from '../src/sink.ts';
+import { benchWebhookBody, stripeSignature } from './load-generator.ts';
 
 const n = Number(process.argv[2] ?? 200_000);
 const rounds = Number(process.argv[3] ?? 2);
@@ -31,44 +32,14 @@ const baseApp = basePath
       ready: async () => true,
     })
   : null;
-/** The benchmark's ~1 KiB Stripe payment_intent.succeeded event (same shape as bench/src/targets/edge.ts). */
-const body = (() => {
-  const base = {
-    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
-    object: 'event',
-    api_version: '2024-09-30.acacia',
-    created: 1_790_000_000,
-    data: {
-      object: {
-        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
-        object: 'payment_intent',
-        amount: 2000,
-        amount_received: 2000,
-        currency: 'usd',
-        customer: 'cus_QbenchCustomer01',
-        payment_method: 'pm_1QbenchPaymentMethod',
-        payment_method_types: ['card'],
-        status: 'succeeded',
-        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
-        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
-        created: 1_790_000_000,
-      },
-    },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
-    type: 'payment_intent.succeeded',
-  };
-  const pad = Math.max(0, 1024 - JSON.stringify(base).length - 20);
-  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
-})();
+const body = benchWebhookBody(1_790_000_000);
 const t = Math.floor(Date.now() / 1000);
-const sig = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+const signature = stripeSignature(body, secret, t);
 const request = () =>
   new Request('http://127.0.0.1:8080/webhooks/stripe', {
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}`, 'content-length': '1' },
+    headers: { 'content-type': 'application/json', 'stripe-signature': signature, 'content-length': '1' },
   });
 const key = Buffer.from(secret);
 const td = new TextDecoder();

@@ -11,15 +11,13 @@
  *     AB_ROUNDS (8) rounds of [seconds] each; prints the medians and the per-round B/A ratios of CPU per request
  */
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchWebhookBody, closedLoad, type LoadGeneratorName, stripeSignature } from './load-generator.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
-const AUTOCANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
 const SECRET = 'whsec_test_secret_for_dev';
 const arm = process.argv[2] ?? 'memsink';
 const seconds = Number(process.argv[3] ?? 8);
@@ -103,124 +101,25 @@ const threadTicks = (pid: number): Map<string, number> => {
   return m;
 };
 
-/** The benchmark's ~1 KiB Stripe payment_intent.succeeded event (same shape as bench/src/targets/edge.ts). */
-const body = (() => {
-  const now = Math.floor(Date.now() / 1000);
-  const base = {
-    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
-    object: 'event',
-    api_version: '2024-09-30.acacia',
-    created: now,
-    data: {
-      object: {
-        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
-        object: 'payment_intent',
-        amount: 2000,
-        amount_received: 2000,
-        currency: 'usd',
-        customer: 'cus_QbenchCustomer01',
-        payment_method: 'pm_1QbenchPaymentMethod',
-        payment_method_types: ['card'],
-        status: 'succeeded',
-        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
-        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
-        created: now,
-      },
-    },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
-    type: 'payment_intent.succeeded',
-  };
-  const pad = Math.max(0, 1024 - JSON.stringify(base).length - 20);
-  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
-})();
+const body = benchWebhookBody();
 const urlOf = (port: number) => `http://127.0.0.1:${port}/webhooks/stripe`;
 type LoadResult = { ok: number; durationS: number; p50: number; p99: number; non2xx: number };
 
-/** wrk (C, about half autocannon's CPU per request: it saturates the server core where autocannon saturated its own). */
-const wrk = (port: number, durationS: number) =>
-  new Promise<LoadResult>((res, rej) => {
-    const t = Math.floor(Date.now() / 1000);
-    const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-    const luaScript = join(tmpdir(), `server-cpu-${process.pid}.lua`);
-    writeFileSync(
-      luaScript,
-      [
-        'wrk.method = "POST"',
-        `wrk.body = ${JSON.stringify(body)}`,
-        'wrk.headers["content-type"] = "application/json"',
-        `wrk.headers["stripe-signature"] = "t=${t},v1=${sig}"`,
-        'function done(s, latency, requests)',
-        '  io.write(string.format(\'{"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d}\\n\',',
-        '    s.requests, s.duration, s.errors.status, s.errors.connect + s.errors.read + s.errors.write + s.errors.timeout,',
-        '    latency:percentile(50), latency:percentile(99)))',
-        'end',
-      ].join('\n'),
-    );
-    const p = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${durationS}s`, '-s', luaScript, urlOf(port)], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-    });
-    p.once('exit', (code) => {
-      rmSync(luaScript, { force: true });
-      if (code !== 0) return rej(new Error(`wrk exited ${code}`));
-      const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
-      if (!line) return rej(new Error(`no wrk summary in: ${out}`));
-      const r = JSON.parse(line);
-      res({
-        ok: r.requests - r.status_errors,
-        durationS: r.duration_us / 1e6,
-        p50: r.p50_us / 1000,
-        p99: r.p99_us / 1000,
-        non2xx: r.status_errors + r.socket_errors,
-      });
-    });
+// wrk (C) by default: about half autocannon's CPU per request, so it saturates the server core where autocannon
+// saturated its own
+const generator: LoadGeneratorName = process.argv.includes('--autocannon') ? 'autocannon' : 'wrk';
+const load = async (port: number, durationS: number): Promise<LoadResult> => {
+  const r = await closedLoad({
+    generator,
+    url: urlOf(port),
+    body,
+    signature: stripeSignature(body, SECRET),
+    connections: 64,
+    durationS,
+    core: '1',
   });
-
-const autocannon = (port: number, durationS: number) =>
-  new Promise<LoadResult>((res, rej) => {
-    const t = Math.floor(Date.now() / 1000);
-    const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
-    const p = spawn(
-      'taskset',
-      [
-        '-c',
-        '1',
-        process.execPath,
-        AUTOCANNON,
-        '-j',
-        '-c',
-        '64',
-        '-d',
-        String(durationS),
-        '-m',
-        'POST',
-        '-H',
-        'content-type=application/json',
-        '-H',
-        `stripe-signature=t=${t},v1=${sig}`,
-        '-b',
-        body,
-        urlOf(port),
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-    });
-    p.once('exit', (code) => {
-      if (code !== 0) return rej(new Error(`autocannon exited ${code}`));
-      const r = JSON.parse(out);
-      res({ ok: r['2xx'], durationS: r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
-    });
-  });
-
-const load = process.argv.includes('--autocannon') ? autocannon : wrk;
+  return { ok: r.ok, durationS: r.durationS, p50: r.p50Ms, p99: r.p99Ms, non2xx: r.non2xx + r.errors };
+};
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const mainB = process.env.EDGE_MAIN_B;

@@ -15,19 +15,23 @@
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
+import {
+  benchWebhookBody,
+  closedLoad,
+  type LoadGeneratorName,
+  stripeSignature,
+} from '../../../edge/bench/load-generator.ts';
 import { aptInstall } from '../../../stack/src/prereq.ts';
 import { type Metric, median, type Ratio, writeResult } from '../result.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
-const AUTOCANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
 const BENCH_TOPIC = 'bench.edge.raw';
 const PERF_TOPIC = 'bench.edge.perf';
 const SECRET = 'whsec_test_secret_for_dev';
@@ -60,39 +64,6 @@ const ARMS: readonly Arm[] = [
   'insert-bun',
   'insert-bunsql-bun',
 ];
-
-/** A ~1 KiB Stripe payment_intent.succeeded event, the shape providers send. */
-function webhookBody(): string {
-  const base = {
-    id: 'evt_3QbenchA1b2C3d4E5f6G7h8',
-    object: 'event',
-    api_version: '2024-09-30.acacia',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: 'pi_3QbenchA1b2C3d4E5f6G7h8',
-        object: 'payment_intent',
-        amount: 2000,
-        amount_received: 2000,
-        currency: 'usd',
-        customer: 'cus_QbenchCustomer01',
-        payment_method: 'pm_1QbenchPaymentMethod',
-        payment_method_types: ['card'],
-        status: 'succeeded',
-        latest_charge: 'ch_3QbenchA1b2C3d4E5f6G7h8',
-        metadata: { merchant_id: 'MERCHANT0001', order_id: 'ord_000123' },
-        created: Math.floor(Date.now() / 1000),
-      },
-    },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: 'req_benchRequest01', idempotency_key: 'a1b2c3d4-e5f6-4a1b-8c9d-0e1f2a3b4c5d' },
-    type: 'payment_intent.succeeded',
-  };
-  const json = JSON.stringify(base);
-  const pad = Math.max(0, 1024 - json.length - 20);
-  return JSON.stringify({ ...base, data: { object: { ...base.data.object, description: 'x'.repeat(pad) } } });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -206,9 +177,8 @@ function coreTicks(core: string): { busy: number; total: number } {
  * measured autocannon. autocannon stays as the fallback where wrk cannot be installed (the result says which ran).
  * BENCH_LOAD_GENERATOR=wrk|autocannon forces one.
  */
-type LoadGenerator = 'wrk' | 'autocannon';
-let loadGeneratorChoice: LoadGenerator | null = null;
-function loadGenerator(): LoadGenerator {
+let loadGeneratorChoice: LoadGeneratorName | null = null;
+function loadGenerator(): LoadGeneratorName {
   if (loadGeneratorChoice) return loadGeneratorChoice;
   const forced = process.env.BENCH_LOAD_GENERATOR;
   if (forced !== undefined && forced !== '' && forced !== 'wrk' && forced !== 'autocannon')
@@ -229,116 +199,33 @@ function loadGenerator(): LoadGenerator {
   return loadGeneratorChoice;
 }
 
-/** wrk script: the signed webhook, and a JSON summary on stdout at the end (latencies in µs). */
-function wrkScript(body: string, signature: string): string {
-  const lua = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  const file = join(tmpdir(), `edge-bench-${process.pid}.lua`);
-  writeFileSync(
-    file,
-    [
-      'wrk.method = "POST"',
-      `wrk.body = ${lua(body)}`,
-      'wrk.headers["content-type"] = "application/json"',
-      `wrk.headers["stripe-signature"] = ${lua(signature)}`,
-      'function done(summary, latency, requests)',
-      '  local e = summary.errors',
-      '  io.write(string.format(\'{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n\',',
-      '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
-      '    latency:percentile(50), latency:percentile(99)))',
-      'end',
-    ].join('\n'),
-  );
-  return file;
-}
-
-function runPinned(args: string[], what: string): Promise<string> {
-  return new Promise<string>((res, rej) => {
-    const p = spawn('taskset', ['-c', LOAD_CORE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let so = '';
-    let se = '';
-    p.stdout.on('data', (d) => {
-      so += d;
-    });
-    p.stderr.on('data', (d) => {
-      se += d;
-    });
-    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`${what} failed (${code}): ${se}`))));
-  });
-}
-
 /** Closed-loop load at 64 connections for `durationS`; only acknowledged (2xx) answers count as throughput. */
 async function load(port: number, durationS: number): Promise<LoadResult> {
-  const body = webhookBody();
-  const t = Math.floor(Date.now() / 1000);
-  const signature = `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex')}`;
-  const url = `http://127.0.0.1:${port}/webhooks/stripe`;
+  const body = benchWebhookBody();
   const server0 = coreTicks(SERVER_CORE);
   const load0 = coreTicks(LOAD_CORE);
-  let result: Omit<LoadResult, 'serverCoreBusy' | 'loadCoreBusy'>;
-  if (loadGenerator() === 'wrk') {
-    const script = wrkScript(body, signature);
-    const out = await runPinned(
-      ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url],
-      'wrk',
-    );
-    const line = out
-      .split('\n')
-      .reverse()
-      .find((l) => l.startsWith('{'));
-    if (!line) throw new Error(`wrk printed no summary: ${out}`);
-    const r = JSON.parse(line) as Record<string, number>;
-    const n = (k: string) => r[k] ?? 0;
-    result = {
-      // wrk counts every completed response in `requests` and answers >= 400 in `status`
-      reqPerS: (n('requests') - n('status')) / (n('duration_us') / 1e6),
-      p50Ms: n('p50_us') / 1000,
-      p99Ms: n('p99_us') / 1000,
-      non2xx: n('status'),
-      errors: n('connect') + n('read') + n('write') + n('timeout'),
-    };
-  } else {
-    const out = await runPinned(
-      [
-        process.execPath,
-        AUTOCANNON,
-        '-j',
-        '-c',
-        String(CONNECTIONS),
-        '-d',
-        String(durationS),
-        '-m',
-        'POST',
-        '-H',
-        'content-type=application/json',
-        '-H',
-        `stripe-signature=${signature}`,
-        '-b',
-        body,
-        url,
-      ],
-      'autocannon',
-    );
-    const r = JSON.parse(out) as {
-      latency: { p50: number; p99: number };
-      non2xx: number;
-      errors: number;
-      timeouts: number;
-      '2xx': number;
-      duration: number;
-    };
-    result = {
-      reqPerS: r['2xx'] / r.duration,
-      p50Ms: r.latency.p50,
-      p99Ms: r.latency.p99,
-      non2xx: r.non2xx,
-      errors: r.errors + r.timeouts,
-    };
-  }
+  const r = await closedLoad({
+    generator: loadGenerator(),
+    url: `http://127.0.0.1:${port}/webhooks/stripe`,
+    body,
+    signature: stripeSignature(body, SECRET),
+    connections: CONNECTIONS,
+    durationS,
+    core: LOAD_CORE,
+  });
   const server1 = coreTicks(SERVER_CORE);
   const load1 = coreTicks(LOAD_CORE);
   const busy = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
     b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN;
-  return { ...result, serverCoreBusy: busy(server0, server1), loadCoreBusy: busy(load0, load1) };
+  return {
+    reqPerS: r.ok / r.durationS,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    serverCoreBusy: busy(server0, server1),
+    loadCoreBusy: busy(load0, load1),
+  };
 }
 
 /**
@@ -433,12 +320,13 @@ function kafkaPerfTest(records: number, recordSize: number): number | null {
  * p99 from its due time (what the target uses).
  */
 async function pacedLoad(port: number, rate: number, durationS: number): Promise<LoadResult> {
-  const body = webhookBody();
-  const t = Math.floor(Date.now() / 1000);
-  const sig = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+  const body = benchWebhookBody();
   const bodyFile = join(tmpdir(), `pep-edge-bench-body-${process.pid}.json`);
   writeFileSync(bodyFile, body);
-  const headers = JSON.stringify({ 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${sig}` });
+  const headers = JSON.stringify({
+    'content-type': 'application/json',
+    'stripe-signature': stripeSignature(body, SECRET),
+  });
   // on Bun: its sockets cost the generator less CPU than Node's on the core it shares with the broker (p99 from the
   // due time 11-18 ms under Bun against 20-28 ms under Node, same edge, 20k req/s)
   const args = ['-c', LOAD_CORE, BUN, join(ROOT, 'edge/bench/paced-load.ts')];
@@ -655,7 +543,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const mixed = await simulateMixed(mixedRate, durationS);
   console.error(`[edge bench] mixed providers via simulator: ${JSON.stringify(mixed)}`);
 
-  const recordSize = Buffer.byteLength(webhookBody());
+  const recordSize = Buffer.byteLength(benchWebhookBody());
   let perf: number | null = null;
   try {
     perf = kafkaPerfTest(opts.quick ? 200_000 : 1_000_000, recordSize);
