@@ -4,8 +4,9 @@
  * Business rejections throw non-retryable ApplicationFailures; every other error propagates to Temporal's retry
  * policy (the original caught persistence errors and reported success).
  */
+
+import type { RecordSender } from '@pep/kafka-wire/serial-producer';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Producer } from 'kafkajs';
 import type pg from 'pg';
 import { ownedPositions, runBatchSteps } from './batch-core.ts';
 import {
@@ -331,8 +332,8 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
 
 export interface ReviewActivityDeps {
   readonly pool: pg.Pool;
-  /** A connected kafkajs producer (idempotent, acks=all). */
-  readonly producer: Producer;
+  /** Sends with acks=all; the worker passes a SerialIdempotentProducer (kafkajs idempotent, used safely). */
+  readonly producer: RecordSender;
 }
 
 function text(v: unknown): string | null {

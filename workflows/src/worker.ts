@@ -4,6 +4,7 @@
  * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
  */
 import { fileURLToPath } from 'node:url';
+import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
@@ -25,11 +26,11 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool } = {}): Promise<RunningWorker> {
   const pool = opts.pool ?? createPool(config.databaseUrl, config.pgPoolSize);
   const kafka = new Kafka({ clientId: 'payment-worker', brokers: [...config.kafkaBrokers], logLevel: logLevel.WARN });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Review activities run concurrently: one kafkajs idempotent producer shared by them could acknowledge a record
+  // it never wrote after a failed send (see kafka-wire/src/serial-producer.ts), so sends go through the serial one.
+  const producer = new SerialIdempotentProducer(() =>
+    kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
+  );
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await Worker.create({

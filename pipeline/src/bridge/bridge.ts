@@ -12,13 +12,14 @@
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
 import { paymentBatchWorkflowId, paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { startLagPoller } from '../lib/kafka.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Registry } from '../lib/metrics.ts';
@@ -116,7 +117,7 @@ export interface BridgeDeps {
 
 export class WorkflowBridge {
   private readonly consumers: Consumer[] = [];
-  private producer: Producer | undefined;
+  private producer: SerialIdempotentProducer | undefined;
   private admin: Admin | undefined;
   private stopLag: (() => void) | undefined;
   private running = false;
@@ -182,7 +183,9 @@ export class WorkflowBridge {
   async start(): Promise<void> {
     const { config, kafka } = this.deps;
     this.running = true;
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // Partitions quarantine concurrently: the serial producer keeps kafkajs's idempotent producer from acknowledging
+    // a record it never wrote after a failed send (see kafka-wire/src/serial-producer.ts).
+    this.producer = new SerialIdempotentProducer(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1 }));
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
@@ -438,7 +441,7 @@ export class WorkflowBridge {
   }
 
   private async quarantine(topic: string, partition: number, bad: readonly { m: KafkaMessage; error: string }[]) {
-    await (this.producer as Producer).send({
+    await (this.producer as SerialIdempotentProducer).send({
       topic: this.deps.config.validationDlqTopic,
       acks: -1,
       messages: bad.map(({ m, error }) => ({
