@@ -562,7 +562,13 @@ export function adyenItems(root: Json): { items: Json[]; live: Json | undefined 
       e.push('notificationItems', C.TOO_MANY_ITEMS, `at most ${MAX_ADYEN_ITEMS} items per message`);
       return e;
     }
-    return { items: items.map((w) => get(w, 'NotificationRequestItem') ?? w), live: get(root, 'live') };
+    // An explicit `"NotificationRequestItem": null` is a null item (rejected below), not the wrapper itself: `??`
+    // would fall back on null too, where the Rust twin's `unwrap_or` does not.
+    const unwrap = (w: Json) => {
+      const inner = get(w, 'NotificationRequestItem');
+      return inner === undefined ? w : inner;
+    };
+    return { items: items.map(unwrap), live: get(root, 'live') };
   }
   const one = get(root, 'NotificationRequestItem');
   if (one !== undefined) return { items: [one], live: get(root, 'live') };

@@ -135,6 +135,21 @@ const msg = (provider: ProviderName, bytes: Uint8Array | string, i: number): One
   receivedAtMs: 1_767_225_000_000 + i,
 });
 
+// Found by the property below in CI (seed -470815423): the TypeScript twin took an explicit null item for its
+// wrapper object and listed missing fields, where the native one rejects the null item.
+test('an Adyen wrapper whose NotificationRequestItem is null or not an object: the same rejection in both', () => {
+  const good = JSON.parse(payload('adyen_notification.json').toString());
+  for (const inner of [null, 'x', 7, [], true]) {
+    const bytes = JSON.stringify({
+      ...good,
+      notificationItems: [...good.notificationItems, { NotificationRequestItem: inner }],
+    });
+    same(native, js, [msg('adyen', bytes, 0)]);
+    const out = js.normalizeBatch(packBatch([msg('adyen', bytes, 0)]), { normalizedAtMs: NORMALIZED_AT_MS });
+    assert.match(Buffer.from(out.dlq.data).toString(), /notification item must be an object/);
+  }
+});
+
 test('random valid payloads with hostile field edits: identical bytes', () => {
   fc.assert(
     fc.property(fc.array(mutatedJson, { minLength: 1, maxLength: 8 }), (ms) =>
