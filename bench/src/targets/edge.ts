@@ -154,7 +154,12 @@ interface LoadResult {
   readonly queuedP99Ms?: number;
   /** Paced load only: p99 from the moment a request was due (queue wait and the generator's lateness included). */
   readonly p99FromDueMs?: number;
-  /** Closed-loop load only: share of the server's and of the load generator's core that was busy (0..1). */
+  /** Paced load only: p99 of how late the generator's own loop picked a request up, and its longest pause. */
+  readonly pickupLateP99Ms?: number;
+  readonly maxTickGapMs?: number;
+  /** Paced load only: requests with no answer when the generator gave up (10 s after the last was due). */
+  readonly unanswered?: number;
+  /** Share of the server's and of the load generator's core that was busy (0..1). */
   readonly serverCoreBusy?: number;
   readonly loadCoreBusy?: number;
 }
@@ -199,6 +204,9 @@ function loadGenerator(): LoadGeneratorName {
   return loadGeneratorChoice;
 }
 
+type CoreTicks = { busy: number; total: number };
+const busy = (a: CoreTicks, b: CoreTicks) => (b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN);
+
 /** Closed-loop load at 64 connections for `durationS`; only acknowledged (2xx) answers count as throughput. */
 async function load(port: number, durationS: number): Promise<LoadResult> {
   const body = benchWebhookBody();
@@ -215,8 +223,6 @@ async function load(port: number, durationS: number): Promise<LoadResult> {
   });
   const server1 = coreTicks(SERVER_CORE);
   const load1 = coreTicks(LOAD_CORE);
-  const busy = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
-    b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN;
   return {
     reqPerS: r.ok / r.durationS,
     p50Ms: r.p50Ms,
@@ -338,6 +344,8 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     headers,
     bodyFile,
   );
+  const server0 = coreTicks(SERVER_CORE);
+  const load0 = coreTicks(LOAD_CORE);
   const out = await new Promise<string>((res, rej) => {
     const p = spawn('taskset', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let so = '';
@@ -358,6 +366,9 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     p99Ms: number;
     queuedP99Ms: number;
     p99FromDueMs: number;
+    unanswered: number;
+    pickupLateP99Ms: number;
+    maxTickGapMs: number;
   };
   console.error(`[edge bench] paced load: ${JSON.stringify(r)}`);
   return {
@@ -368,6 +379,11 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
     errors: r.errors,
     queuedP99Ms: r.queuedP99Ms,
     p99FromDueMs: r.p99FromDueMs,
+    unanswered: r.unanswered,
+    pickupLateP99Ms: r.pickupLateP99Ms,
+    maxTickGapMs: r.maxTickGapMs,
+    serverCoreBusy: busy(server0, coreTicks(SERVER_CORE)),
+    loadCoreBusy: busy(load0, coreTicks(LOAD_CORE)),
   };
 }
 
@@ -573,6 +589,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     value: halfRate.p99FromDueMs ?? -1,
   });
   metrics.push({ name: 'edge-full-bun_half_rate_errors', unit: 'count', value: halfRate.non2xx + halfRate.errors });
+  metrics.push({ name: 'edge-full-bun_half_rate_unanswered', unit: 'count', value: halfRate.unanswered ?? -1 });
+  metrics.push({
+    name: 'edge-full-bun_half_rate_server_core_busy',
+    unit: 'fraction',
+    value: halfRate.serverCoreBusy ?? -1,
+  });
+  metrics.push({
+    name: 'edge-full-bun_half_rate_load_core_busy',
+    unit: 'fraction',
+    value: halfRate.loadCoreBusy ?? -1,
+  });
+  metrics.push({
+    name: 'edge-full-bun_half_rate_generator_pickup_late_p99_ms',
+    unit: 'ms',
+    value: halfRate.pickupLateP99Ms ?? -1,
+  });
+  metrics.push({
+    name: 'edge-full-bun_half_rate_generator_max_pause_ms',
+    unit: 'ms',
+    value: halfRate.maxTickGapMs ?? -1,
+  });
   // Where slow answers came from: the edge's own histograms over the measured window (batches whose Kafka round trip
   // took over 25 ms, requests the handler held over 25 ms); a client p99 above 25 ms with neither means the time was
   // lost before the handler ran (the edge's core busy or descheduled, or the load generator's).
