@@ -3,6 +3,8 @@
  * by wrk (autocannon where wrk cannot be installed) pinned to core 1 with 64 connections and the same ~1 KiB signed
  * Stripe webhook; each run records how busy both cores were, so a saturated load generator is visible:
  *   hello-bun          bare Bun.serve hello-world (the ceiling)
+ *   minimal-gateway-bun the least a Stripe gateway with a memory sink does (edge/bench/minimal-gateway.ts): the floor
+ *                      under edge-memsink-bun, to separate the work itself from the edge's own code (informational)
  *   edge-memsink-bun   the edge on Bun, producer swapped for the in-memory sink (HMAC + parse + batching)
  *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
  *   edge-full-node     the same app on Node (@hono/node-server)
@@ -49,6 +51,7 @@ const MIXED_MAX_RATE = 400;
 
 type Arm =
   | 'hello-bun'
+  | 'minimal-gateway-bun'
   | 'edge-memsink-bun'
   | 'edge-full-bun'
   | 'edge-full-node'
@@ -57,6 +60,7 @@ type Arm =
   | 'insert-bunsql-bun';
 const ARMS: readonly Arm[] = [
   'hello-bun',
+  'minimal-gateway-bun',
   'edge-memsink-bun',
   'edge-full-bun',
   'edge-full-node',
@@ -89,6 +93,7 @@ async function startServer(arm: Arm): Promise<Server> {
   const edgeMain = join(ROOT, 'edge/src/main.ts');
   const [cmd, ...args]: string[] = {
     'hello-bun': [BUN, join(ROOT, 'edge/bench/hello-bun.ts')],
+    'minimal-gateway-bun': [BUN, join(ROOT, 'edge/bench/minimal-gateway.ts')],
     'edge-memsink-bun': [BUN, edgeMain],
     'edge-full-bun': [BUN, edgeMain],
     'edge-full-node': [process.execPath, '--import', 'tsx', edgeMain],
@@ -662,6 +667,18 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     },
   ];
   // Informational: no goal was set; 1.0 would mean the edge's HTTP path takes as many events/s as the broker's own client.
+  // Informational: the floor under the memory-sink arm. minimal/hello is the most any gateway doing this work reaches on
+  // this machine; memsink/minimal is how much of that the edge keeps with its metrics, logs, limits and providers.
+  ratios.push({
+    name: 'minimal_gateway_vs_bun_hello',
+    value: ratioOf('minimal-gateway-bun', 'hello-bun'),
+    goal: null,
+  });
+  ratios.push({
+    name: 'edge_memsink_vs_minimal_gateway',
+    value: ratioOf('edge-memsink-bun', 'minimal-gateway-bun'),
+    goal: null,
+  });
   // Informational: the same pattern through Bun's native SQL client, the strongest variant of the baseline we found.
   ratios.push({
     name: 'edge_vs_insert_per_webhook_bun_sql',
