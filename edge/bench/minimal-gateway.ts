@@ -36,7 +36,8 @@ const flush = () => {
 const bad = (status: number) => new Response(null, { status });
 
 async function stripe(req: Request): Promise<Response> {
-  const body: Uint8Array = await req.bytes();
+  // Bun's Request.bytes() (not in the DOM typings this workspace uses)
+  const body = await (req as unknown as { bytes(): Promise<Uint8Array> }).bytes();
   const header = req.headers.get('stripe-signature') ?? '';
   let t = '';
   let v1 = '';
