@@ -76,7 +76,8 @@ export interface ClosedLoadResult {
   readonly errors: number;
 }
 
-function run(args: string[], what: string): Promise<string> {
+/** Runs `taskset <args>` and resolves with its stdout; rejects with its stderr when it exits non-zero. */
+export function runTaskset(args: string[], what: string): Promise<string> {
   return new Promise<string>((res, rej) => {
     const p = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let so = '';
@@ -118,7 +119,7 @@ export async function closedLoad(o: ClosedLoad): Promise<ClosedLoadResult> {
   if (o.generator === 'wrk') {
     const script = wrkScript(o.body, o.signature);
     try {
-      const out = await run(
+      const out = await runTaskset(
         [
           '-c',
           o.core,
@@ -154,7 +155,7 @@ export async function closedLoad(o: ClosedLoad): Promise<ClosedLoadResult> {
       rmSync(script, { force: true });
     }
   }
-  const out = await run(
+  const out = await runTaskset(
     [
       '-c',
       o.core,

@@ -38,7 +38,6 @@ interface Conn {
   sentAt: number;
   dueAt: number;
   buf: Buffer;
-  dead: boolean;
 }
 
 const latenciesMs: number[] = [];
@@ -100,16 +99,15 @@ function open(): Promise<Conn> {
       socket.on('error', () => {}); // 'close' follows
       resolve(c);
     });
-    const c: Conn = { socket, busy: false, sentAt: 0, dueAt: 0, buf: Buffer.alloc(0), dead: false };
+    const c: Conn = { socket, busy: false, sentAt: 0, dueAt: 0, buf: Buffer.alloc(0) };
     socket.on('data', (d: Buffer) => onData(c, d));
     socket.on('error', reject);
     socket.on('close', () => onClose(c));
   });
 }
 
+/** A socket emits 'close' once. */
 function onClose(c: Conn): void {
-  if (c.dead) return;
-  c.dead = true;
   const at = idle.indexOf(c);
   if (at >= 0) idle.splice(at, 1);
   if (c.busy) {

@@ -43,7 +43,7 @@ export interface RecordSender {
 
 export class SerialIdempotentProducer implements RecordSender {
   private producer: Producer | null = null;
-  private tail: Promise<unknown> = Promise.resolve();
+  private tail: Promise<void> = Promise.resolve();
   /** Sends accepted and not settled: the one in flight and those waiting. */
   private queued = 0;
   private retiredCount = 0;
@@ -79,7 +79,7 @@ export class SerialIdempotentProducer implements RecordSender {
   /** Lets queued sends finish, then disconnects. Later sends fail. */
   async disconnect(): Promise<void> {
     this.closed = true;
-    await this.tail.catch(() => undefined);
+    await this.tail;
     const p = this.producer;
     this.producer = null;
     await p?.disconnect();
@@ -116,18 +116,12 @@ export class SerialIdempotentProducer implements RecordSender {
     if (this.closed) return Promise.reject(new Error('producer disconnected'));
     if (this.queued > this.maxQueued) return Promise.reject(new SerialProducerQueueFullError(this.maxQueued));
     this.queued++;
-    const run = this.tail.then(
-      () => work(),
-      () => work(),
-    );
-    this.tail = run.then(
-      () => {
-        this.queued--;
-      },
-      () => {
-        this.queued--;
-      },
-    );
+    const run = this.tail.then(work);
+    const settled = () => {
+      this.queued--;
+    };
+    // never rejects: one failed send does not fail the ones queued behind it
+    this.tail = run.then(settled, settled);
     return run;
   }
 }

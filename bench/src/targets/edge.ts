@@ -27,6 +27,7 @@ import {
   benchWebhookBody,
   closedLoad,
   type LoadGeneratorName,
+  runTaskset,
   stripeSignature,
 } from '../../../edge/bench/load-generator.ts';
 import { aptInstall } from '../../../stack/src/prereq.ts';
@@ -351,18 +352,7 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
   );
   const server0 = coreTicks(SERVER_CORE);
   const load0 = coreTicks(LOAD_CORE);
-  const out = await new Promise<string>((res, rej) => {
-    const p = spawn('taskset', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let so = '';
-    let se = '';
-    p.stdout.on('data', (d) => {
-      so += d;
-    });
-    p.stderr.on('data', (d) => {
-      se += d;
-    });
-    p.once('exit', (code) => (code === 0 ? res(so) : rej(new Error(`paced load failed (${code}): ${se}`))));
-  });
+  const out = await runTaskset(args, 'paced load');
   const r = JSON.parse(out.trim().split('\n').pop() as string) as {
     ok: number;
     errors: number;
@@ -595,26 +585,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   });
   metrics.push({ name: 'edge-full-bun_half_rate_errors', unit: 'count', value: halfRate.non2xx + halfRate.errors });
   metrics.push({ name: 'edge-full-bun_half_rate_unanswered', unit: 'count', value: halfRate.unanswered ?? -1 });
-  metrics.push({
-    name: 'edge-full-bun_half_rate_server_core_busy',
-    unit: 'fraction',
-    value: halfRate.serverCoreBusy ?? -1,
-  });
-  metrics.push({
-    name: 'edge-full-bun_half_rate_load_core_busy',
-    unit: 'fraction',
-    value: halfRate.loadCoreBusy ?? -1,
-  });
-  metrics.push({
-    name: 'edge-full-bun_half_rate_generator_pickup_late_p99_ms',
-    unit: 'ms',
-    value: halfRate.pickupLateP99Ms ?? -1,
-  });
-  metrics.push({
-    name: 'edge-full-bun_half_rate_generator_max_pause_ms',
-    unit: 'ms',
-    value: halfRate.maxTickGapMs ?? -1,
-  });
+  for (const [name, unit, value] of [
+    ['server_core_busy', 'fraction', halfRate.serverCoreBusy],
+    ['load_core_busy', 'fraction', halfRate.loadCoreBusy],
+    ['generator_pickup_late_p99_ms', 'ms', halfRate.pickupLateP99Ms],
+    ['generator_max_pause_ms', 'ms', halfRate.maxTickGapMs],
+  ] as const)
+    metrics.push({ name: `edge-full-bun_half_rate_${name}`, unit, value: value ?? -1 });
   // Where slow answers came from: the edge's own histograms over the measured window (batches whose Kafka round trip
   // took over 25 ms, requests the handler held over 25 ms); a client p99 above 25 ms with neither means the time was
   // lost before the handler ran (the edge's core busy or descheduled, or the load generator's).
