@@ -1,0 +1,165 @@
+/**
+ * Shared installers for tools the stack and the analytical packages need from the registries this machine reaches:
+ * project-local Python virtualenvs from PyPI and single artifacts from Maven Central, both kept in the machine cache
+ * (`PEP_CACHE_DIR`) so that a fresh clone on a warm machine does not download again.
+ *
+ * Both are safe when several processes install the same thing at once (a lock directory per target) and never leave
+ * a half-installed target behind that a later run would take for a complete one (a completion marker for venvs,
+ * download to a temporary file and rename for artifacts). Not for npm packages (bootstrap.mjs) or Debian packages
+ * (prereq.ts).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CACHE_DIR } from './paths.ts';
+import { commandExists, run } from './process.ts';
+import type { Logger } from './service.ts';
+
+/** How long a process waits for another one's install of the same target before it gives up. */
+const LOCK_WAIT_MS = 30 * 60_000;
+/** A lock older than this is from a process that died mid-install. */
+const STALE_LOCK_MS = 45 * 60_000;
+
+/** Runs `install` while holding a lock directory beside `target`; waits while another process holds it. */
+export async function withInstallLock<T>(target: string, log: Logger, install: () => Promise<T>): Promise<T> {
+  const lock = `${target}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let announced = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) {
+          rmSync(lock, { recursive: true, force: true });
+          continue;
+        }
+      } catch {
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`gave up waiting for another install of ${target} (lock ${lock})`);
+      if (!announced) log(`waiting for another process installing ${target}`);
+      announced = true;
+      await sleep(1000);
+    }
+  }
+  try {
+    return await install();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export interface VenvSpec {
+  /** Short name of the environment, e.g. `mlflow`; the folder is `<cache>/venvs/<name>-<hash of requirements>`. */
+  readonly name: string;
+  /** pip requirement strings with exact pins (`mlflow==3.17.2`). */
+  readonly requirements: readonly string[];
+  /** Extra environment for pip (e.g. a constraint). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Upper bound for the pip install (default 20 minutes). */
+  readonly timeoutMs?: number;
+}
+
+/** Folder of the virtualenv for `spec` (it may not exist yet). */
+export function venvDir(spec: VenvSpec): string {
+  const hash = createHash('sha256').update(spec.requirements.join('\n')).digest('hex').slice(0, 12);
+  return join(CACHE_DIR, 'venvs', `${spec.name}-${hash}`);
+}
+
+/**
+ * Creates (once per machine) a virtualenv with exactly `spec.requirements` and returns its folder; `<dir>/bin/<tool>`
+ * are its commands. A changed requirement list is a new folder, so an upgrade never mixes with an old install.
+ */
+export async function ensureVenv(spec: VenvSpec, log: Logger): Promise<string> {
+  const dir = venvDir(spec);
+  const marker = join(dir, '.pep-complete');
+  if (existsSync(marker)) return dir;
+  if (!commandExists('python3')) {
+    throw new Error(`${spec.name} comes from PyPI: install Python 3 with venv (\`apt-get install -y python3-venv\`).`);
+  }
+  return withInstallLock(dir, log, async () => {
+    if (existsSync(marker)) return dir;
+    rmSync(dir, { recursive: true, force: true });
+    const started = Date.now();
+    log(`installing ${spec.requirements.join(' ')} into ${dir} (once per machine)`);
+    run('python3', ['-m', 'venv', dir], { what: `creating the ${spec.name} virtualenv (needs python3-venv)` });
+    run(join(dir, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', '--no-input', ...spec.requirements], {
+      what: `pip install for ${spec.name}`,
+      env: { ...process.env, PIP_NO_INPUT: '1', ...spec.env },
+      timeoutMs: spec.timeoutMs ?? 20 * 60_000,
+    });
+    writeFileSync(marker, `${spec.requirements.join('\n')}\n`);
+    log(`${spec.name} virtualenv ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return dir;
+  });
+}
+
+export interface MavenArtifact {
+  readonly groupId: string;
+  readonly artifactId: string;
+  readonly version: string;
+  /** File extension: `jar`, `tar.gz`, `zip`. */
+  readonly extension: string;
+  readonly classifier?: string;
+}
+
+function mavenRepo(): string {
+  return process.env.PEP_MAVEN_REPO ?? 'https://repo.maven.apache.org/maven2';
+}
+
+export function mavenFileName(a: MavenArtifact): string {
+  return `${a.artifactId}-${a.version}${a.classifier ? `-${a.classifier}` : ''}.${a.extension}`;
+}
+
+export function mavenUrl(a: MavenArtifact): string {
+  return `${mavenRepo()}/${a.groupId.replaceAll('.', '/')}/${a.artifactId}/${a.version}/${mavenFileName(a)}`;
+}
+
+/**
+ * Downloads one Maven Central artifact into `<cache>/maven/` (once per machine), checks it against the repository's
+ * SHA-1 file and returns its path. Progress is logged every 10 %, since some artifacts (Trino) are close to 1 GB.
+ */
+export async function ensureMavenArtifact(a: MavenArtifact, log: Logger): Promise<string> {
+  const file = join(CACHE_DIR, 'maven', a.groupId, mavenFileName(a));
+  if (existsSync(file)) return file;
+  return withInstallLock(file, log, async () => {
+    if (existsSync(file)) return file;
+    const url = mavenUrl(a);
+    const shaRes = await fetch(`${url}.sha1`);
+    if (!shaRes.ok) throw new Error(`Maven Central has no ${url}.sha1 (HTTP ${shaRes.status})`);
+    const expectedSha1 = (await shaRes.text()).trim().split(/\s+/)[0]?.toLowerCase();
+    const res = await fetch(url);
+    if (!res.ok || !res.body) throw new Error(`downloading ${url} failed (HTTP ${res.status})`);
+    const total = Number(res.headers.get('content-length') ?? 0);
+    log(`downloading ${url}${total ? ` (${(total / 2 ** 20).toFixed(0)} MiB)` : ''}`);
+    const tmp = `${file}.part`;
+    mkdirSync(dirname(file), { recursive: true });
+    const hash = createHash('sha1');
+    let received = 0;
+    let nextReport = 0.1;
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      received += chunk.length;
+      if (total && received / total >= nextReport) {
+        log(`  ${mavenFileName(a)}: ${Math.floor((received / total) * 100)} %`);
+        nextReport += 0.1;
+      }
+    });
+    await pipeline(body, createWriteStream(tmp));
+    const actual = hash.digest('hex');
+    if (expectedSha1 && actual !== expectedSha1) {
+      rmSync(tmp, { force: true });
+      throw new Error(`${url}: SHA-1 ${actual} does not match the repository's ${expectedSha1}`);
+    }
+    renameSync(tmp, file);
+    return file;
+  });
+}
