@@ -11,11 +11,12 @@ export function aptInstall(packages: readonly string[], why: string, log: Logger
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
     log('apt-get update');
-    run('apt-get', ['update', '-q'], { env, what: 'apt-get update' });
+    run('apt-get', ['update', '-q', '-o', 'DPkg::Lock::Timeout=600'], { env, what: 'apt-get update' });
     aptUpdated = true;
   }
   log(`apt-get install ${packages.join(' ')} (${why})`);
-  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], {
+  // Another process (a second checkout's stack, unattended upgrades) may hold dpkg's lock: wait for it.
+  run('apt-get', ['install', '-y', '-q', '-o', 'DPkg::Lock::Timeout=600', '--no-install-recommends', ...packages], {
     env,
     what: `installing ${packages.join(' ')}`,
   });
