@@ -2,6 +2,7 @@
  * Provider payloads → unified events: the line-by-line twin of `crates/core/src/providers.rs`.
  * Keep both files in the same order; the differential tests compare their bytes.
  */
+import { cleanText } from '@pep/contracts/redact';
 import type { AmountBounds } from './currency.ts';
 import { get, isNonEmptyObject, isObject, type Json, type JsonObject, path } from './json.ts';
 import {
@@ -122,19 +123,28 @@ function stringMetadata(v: Json | undefined, field: string, e: Errs): [string, M
     e.push(field, C.INVALID_METADATA, 'metadata must be an object');
     return [];
   }
-  // JSON.parse already kept the last duplicate; validate in sorted order like the Rust crate.
-  const keys = Object.keys(v).sort(compareKeys);
+  // JSON.parse already kept the last duplicate. Keys as the event carries them (cleanText); two raw keys that clean to
+  // the same key: the greater raw key wins. Validated in sorted order like the Rust crate.
+  const sorted = Object.keys(v)
+    .map((raw) => [cleanText(raw), raw] as const)
+    .sort((a, b) => compareKeys(a[0], b[0]) || compareKeys(a[1], b[1]));
+  const keys: (readonly [string, string])[] = [];
+  for (const kv of sorted) {
+    if (keys.length > 0 && (keys[keys.length - 1] as readonly [string, string])[0] === kv[0])
+      keys[keys.length - 1] = kv;
+    else keys.push(kv);
+  }
   if (keys.length > MAX_METADATA_ENTRIES) {
     e.push(field, C.INVALID_METADATA, `metadata must have at most ${MAX_METADATA_ENTRIES} entries`);
     return [];
   }
   const out: [string, Meta][] = [];
-  for (const k of keys) {
-    if (byteLen(k) > MAX_METADATA_KEY_BYTES) {
+  for (const [k, raw] of keys) {
+    if (byteLen(raw) > MAX_METADATA_KEY_BYTES) {
       e.push(field, C.INVALID_METADATA, `metadata keys must be at most ${MAX_METADATA_KEY_BYTES} bytes`);
       return [];
     }
-    const val = v[k] as Json;
+    const val = v[raw] as Json;
     if (val === null) out.push([k, null]);
     else if (typeof val === 'string') {
       if (byteLen(val) > MAX_TEXT_BYTES) {

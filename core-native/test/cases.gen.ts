@@ -368,6 +368,27 @@ add(
     },
   },
 );
+// Issue 13: NUL in free text normalizes (PostgreSQL cannot store U+0000; the event keeps U+FFFD instead) and is never
+// lost: failure code and message, metadata values and keys.
+add(
+  'stripe: NUL in failure code, failure message and metadata becomes U+FFFD',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = { type: 'card_error', code: 'card\u0000declined', message: 'Declined\u0000 here\u0000' };
+    x.data.object.metadata = { note: 'a\u0000b', 'k\u0000ey': 'v', 'k\ufffdey': 'w' };
+  }),
+  {
+    events: 1,
+    fields: {
+      status: 'failed',
+      failure_code: 'card\ufffddeclined',
+      failure_message: 'Declined\ufffd here\ufffd',
+      metadata: { 'k\ufffdey': 'w', note: 'a\ufffdb' },
+    },
+  },
+);
 add(
   'stripe: refund uses method refund and failure_reason',
   'stripe',
