@@ -941,6 +941,36 @@ add(
     codes: ['INVALID_CURRENCY'],
   },
 );
+// Issue 13: no default currency for money. Braintree sends its ISO code exactly; empty, padded, lowercase or missing
+// with an amount is refused (the original made all of these USD).
+for (const [label, cur] of [
+  ['empty', ''],
+  ['padded', 'usd '],
+  ['padded uppercase', ' USD'],
+  ['lowercase', 'usd'],
+] as const) {
+  add(
+    `braintree: ${label} currency is refused, never USD`,
+    'braintree',
+    btMutate(btSettled, (x) => (x.transaction.currency_iso_code = cur)),
+    { dlq: 1, codes: ['INVALID_CURRENCY'] },
+  );
+}
+add(
+  'braintree: an amount without a currency is refused, never USD',
+  'braintree',
+  btMutate(btSettled, (x) => delete x.transaction.currency_iso_code),
+  { dlq: 1, codes: ['INVALID_CURRENCY'] },
+);
+add(
+  'braintree: a dispute amount takes the dispute currency',
+  'braintree',
+  btMutate(btDispute, (x) => {
+    delete x.transaction.currency_iso_code;
+    x.dispute.currency_iso_code = 'EUR';
+  }),
+  { events: 1, fields: { currency: 'EUR', amount_minor: 5000 } },
+);
 add(
   'braintree: not_a_number amount',
   'braintree',
@@ -1052,7 +1082,13 @@ for (const k of [
   'disbursement',
   'transaction_settlement_declined',
 ]) {
-  add(`braintree: SDK sample ${k} (form body, XML)`, 'braintree', file(`braintree_${k}.form`), { events: 1 });
+  add(
+    `braintree: SDK sample ${k} (form body, XML)`,
+    'braintree',
+    file(`braintree_${k}.form`),
+    // The SDK's subscription sample states an amount but no currency: refused, not made USD (issue 13).
+    k === 'subscription_charged_successfully' ? { dlq: 1, codes: ['INVALID_CURRENCY'] } : { events: 1 },
+  );
 }
 add('braintree: SDK XML transaction fields', 'braintree', file('braintree_transaction_settled.form'), {
   events: 1,
