@@ -376,7 +376,11 @@ add(
   mutate(stripePi, (x) => {
     x.type = 'payment_intent.payment_failed';
     x.data.object.status = 'requires_payment_method';
-    x.data.object.last_payment_error = { type: 'card_error', code: 'card\u0000declined', message: 'Declined\u0000 here\u0000' };
+    x.data.object.last_payment_error = {
+      type: 'card_error',
+      code: 'card\u0000declined',
+      message: 'Declined\u0000 here\u0000',
+    };
     x.data.object.metadata = { note: 'a\u0000b', 'k\u0000ey': 'v', 'k\ufffdey': 'w' };
   }),
   {
