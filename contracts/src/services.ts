@@ -9,6 +9,9 @@ export const SERVICE_DEFAULTS = {
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
+  inference: { host: '127.0.0.1', port: 8090 },
+  /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
+  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467 },
 } as const;
 
 export interface ServiceAddresses {
