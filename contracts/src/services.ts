@@ -10,6 +10,9 @@ export const SERVICE_DEFAULTS = {
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
   trino: { host: '127.0.0.1', port: 8085 },
+  inference: { host: '127.0.0.1', port: 8090 },
+  /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
+  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467 },
 } as const;
 
 export interface ServiceAddresses {
