@@ -5,7 +5,7 @@
 
 export const SERVICE_DEFAULTS = {
   kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093 },
-  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default' },
+  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
