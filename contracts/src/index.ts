@@ -1,4 +1,5 @@
 export * from './edge.ts';
+export * from './lake.ts';
 export * from './normalized.ts';
 export * from './services.ts';
 export * from './topics.ts';
