@@ -7,9 +7,9 @@
  */
 
 import { serviceAddresses } from '@pep/contracts';
+import { checkStripe } from '@pep/edge/providers/stripe';
 import { Hono } from 'hono';
 import pg from 'pg';
-import { checkStripe } from '../src/providers/stripe.ts';
 
 const addresses = serviceAddresses();
 const poolSize = Number(process.env.BENCH_PG_POOL ?? 16);

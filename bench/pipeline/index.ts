@@ -18,7 +18,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RAW_HEADERS } from '@pep/contracts';
@@ -34,9 +34,11 @@ const log = createLogger('error', { service: 'bench-pipeline' }, (line) => proce
 
 import { type AnyTransformer, createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
 import { pidFile, REPO_ROOT } from '@pep/stack/paths';
-import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
+import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
 
-const PAYLOADS = join(REPO_ROOT, 'core-native', 'fixtures', 'payloads');
+const PAYLOADS = dirname(
+  fileURLToPath(import.meta.resolve('@pep/core-native/fixtures/payloads/adyen_notification.json')),
+);
 const TOPIC_OF: Record<string, string> = {
   stripe: 'webhooks.stripe.payment_intent',
   square: 'webhooks.square.payment',

@@ -1,7 +1,7 @@
 /**
  * Scenario `edge-stripe-half-rate` (harness arm `edge-full-bun` at half its measured maximum): an open-loop constant
  * arrival rate, so the p99 is not hidden by coordinated omission. Goal: p99 <= 25 ms.
- * `k6 run -e EDGE_URL=… -e RATE=<half of edge-stripe-64 req/s> bench/k6/edge-stripe-half-rate.ts`
+ * `k6 run -e EDGE_URL=… -e RATE=<half of edge-stripe-64 req/s> bench/edge/k6/edge-stripe-half-rate.ts`
  */
 import { check } from 'k6';
 import http from 'k6/http';

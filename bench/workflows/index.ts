@@ -29,7 +29,7 @@ import { startWorker } from '@pep/workflows/worker';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
-import { median, percentile, writeResult } from '../result.ts';
+import { median, percentile, writeResult } from '../src/result.ts';
 
 const addr = serviceAddresses();
 const runTag = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;

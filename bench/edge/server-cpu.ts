@@ -3,7 +3,7 @@
  * core 0, loads it with wrk from core 1 (64 connections, the benchmark's signed ~1 KiB Stripe event), and reads the
  * server's CPU time from /proc before and after. CPU per request is steadier than req/s on a shared machine, so
  * this is the tool for deciding whether a hot-path change helps. Not part of the product.
- * usage: node --import tsx bench/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof] [--autocannon]
+ * usage: node --import tsx bench/edge/server-cpu.ts <memsink|full|hello> [seconds=8] [--prof] [--autocannon]
  *   --autocannon: load with autocannon instead (it saturates its own core at ~65k req/s, below the server's)
  *   --prof: run the server under `bun --cpu-prof` (profile in /tmp/edge-prof/, written at exit)
  *   EDGE_MAIN=<path>: another copy of src/main.ts (e.g. an older commit's, for an A/B comparison)
@@ -29,7 +29,7 @@ if (!['memsink', 'full', 'hello'].includes(arm)) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const script =
   arm === 'hello'
-    ? join(ROOT, 'edge/bench/hello-bun.ts')
+    ? join(ROOT, 'bench/edge/hello-bun.ts')
     : resolve(process.env.EDGE_MAIN ?? join(ROOT, 'edge/src/main.ts'));
 interface Server {
   readonly pid: number;

@@ -1,17 +1,17 @@
 /**
  * CPU per request of the edge's handler without the HTTP server: `app.fetch` on an in-process Request (memory sink),
  * next to a bare "verify + parse + answer" handler, so JS overhead on the hot path can be measured without the noise
- * of a shared machine. Usage: bun bench/handler-cpu.ts [requests=200000] [rounds=2]
+ * of a shared machine. Usage: bun bench/edge/handler-cpu.ts [requests=200000] [rounds=2]
  *   EDGE_APP_BASE=<path to another copy of src/app.ts> (e.g. an older commit's): also measures that app, interleaved
  *   with this one in the same process, and prints the medians (an in-process A/B of a hot-path change).
  */
 import { createHmac } from 'node:crypto';
-import { createApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
-import { EdgeMetrics } from '../src/metrics.ts';
-import { GroupCommitProducer } from '../src/producer.ts';
-import { MemorySink } from '../src/sink.ts';
+import { createLogger } from '@pep/contracts/log';
+import { createApp } from '@pep/edge/app';
+import { loadConfig } from '@pep/edge/config';
+import { EdgeMetrics } from '@pep/edge/metrics';
+import { GroupCommitProducer } from '@pep/edge/producer';
+import { MemorySink } from '@pep/edge/sink';
 import { benchWebhookBody, stripeSignature } from './load-generator.ts';
 
 const n = Number(process.argv[2] ?? 200_000);

@@ -5,18 +5,18 @@
  * core-native's crc32c. Prints one JSON line: client CPU per record (user, system), wall time and step latencies per
  * transaction, retries. Set PROFILE=1 for the top self/inclusive functions of the timed loop (inspector sampling).
  *
- *   node --import tsx kafka-wire/bench/txn-ab.ts                 # defaults: N=40000 TXN_RECORDS=250 PRODUCERS=1
- *   PRODUCERS=2 VALUE_BYTES=10 node --import tsx kafka-wire/bench/txn-ab.ts
+ *   node --import tsx bench/kafka-wire-txn/txn-ab.ts                 # defaults: N=40000 TXN_RECORDS=250 PRODUCERS=1
+ *   PRODUCERS=2 VALUE_BYTES=10 node --import tsx bench/kafka-wire-txn/txn-ab.ts
  *
- * Not part of the bench report (bench/src/targets/kafka-wire-txn.ts is); its private topics are deleted at the end.
+ * Not part of the bench report (bench/kafka-wire-txn/index.ts is); its private topics are deleted at the end.
  */
 
 import { Session } from 'node:inspector/promises';
 import { loadCore } from '@pep/core-native';
-import { KafkaCluster } from '../src/cluster.ts';
-import { encodeProduceRequest } from '../src/protocol.ts';
-import { type OutputBatch, TransactionalProducer } from '../src/transaction.ts';
-import { BROKERS, createTopics, deleteCreatedTopics, unique } from '../test/helpers.ts';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { encodeProduceRequest } from '@pep/kafka-wire/protocol';
+import { BROKERS, createTopics, deleteCreatedTopics, unique } from '@pep/kafka-wire/testing';
+import { type OutputBatch, TransactionalProducer } from '@pep/kafka-wire/transaction';
 
 const env = (name: string, fallback: number): number => {
   const v = Number(process.env[name] ?? fallback);

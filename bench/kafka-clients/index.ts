@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { serviceAddresses } from '@pep/contracts';
 import { crc32c, encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
+import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
 
 const RECORD_VALUE_BYTES = 1000;
 const TXN_RECORDS = 250;

@@ -1,7 +1,7 @@
 /**
  * The edge benchmarks' shared load: the ~1 KiB signed Stripe event every tool sends, and one closed-loop run of wrk or
- * autocannon against it, pinned to a core. Used by bench/src/targets/edge.ts (the issue's ratios) and by
- * bench/server-cpu.ts (CPU per request). Not part of the product.
+ * autocannon against it, pinned to a core. Used by bench/edge/index.ts (the issue's ratios) and by
+ * bench/edge/server-cpu.ts (CPU per request). Not part of the product.
  */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';

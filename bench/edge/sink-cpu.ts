@@ -1,14 +1,14 @@
 /**
  * CPU cost per record of the Kafka sink (src/kafka-sink.ts) on the calling thread: batches of N ~1 KiB records with
  * the edge's six headers, one batch in flight, acks=all, to the bench topic. Usage:
- *   bun bench/sink-cpu.ts [records per batch=32] [batches=300]      (or node --import tsx …)
+ *   bun bench/edge/sink-cpu.ts [records per batch=32] [batches=300]      (or node --import tsx …)
  */
 import { randomUUID } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
-import { KafkaSink } from '../src/kafka-sink.ts';
-import { createLogger } from '../src/log.ts';
-import { loadChecksum } from '../src/native-checksum.ts';
-import type { OutRecord } from '../src/sink.ts';
+import { createLogger } from '@pep/contracts/log';
+import { KafkaSink } from '@pep/edge/kafka-sink';
+import { loadChecksum } from '@pep/edge/native-checksum';
+import type { OutRecord } from '@pep/edge/sink';
 
 const perBatch = Number(process.argv[2] ?? 32);
 const batches = Number(process.argv[3] ?? 300);

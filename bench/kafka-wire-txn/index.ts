@@ -21,7 +21,7 @@ import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { type OutputBatch, TransactionalProducer } from '@pep/kafka-wire/transaction';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { type Metric, median, percentile, type Ratio, withTimeout, writeResult } from '../result.ts';
+import { type Metric, median, percentile, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 
 const RECORD_VALUE_BYTES = 1000;
 const TXN_RECORDS = 250;

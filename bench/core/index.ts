@@ -9,13 +9,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BATCH_SIZES, type Measured, measure } from '../../../core-native/bench/measure.ts';
-import { measureTransform } from '../../../core-native/bench/transform.ts';
-import { type Metric, type Ratio, writeResult } from '../result.ts';
+import { type Metric, type Ratio, writeResult } from '../src/result.ts';
+import { BATCH_SIZES, type Measured, measure } from './measure.ts';
+import { measureTransform } from './transform.ts';
 
 function bunMeasure(quick: boolean): Measured | undefined {
-  const bun = fileURLToPath(new URL('../../../node_modules/.bin/bun', import.meta.url));
-  const script = fileURLToPath(new URL('../../../core-native/bench/bun-child.ts', import.meta.url));
+  const bun = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
+  const script = fileURLToPath(new URL('./bun-child.ts', import.meta.url));
   try {
     const out = execFileSync(bun, [script, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 300_000 });
     return JSON.parse(out.trim().split('\n').at(-1) as string) as Measured;

@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { type CoreImpl, type FetchedRecordSet, loadCore, type TransformOptions } from '@pep/core-native';
+import { messageBytes, packBatch, toMessages } from '@pep/core-native/testing/kafkajs-reference';
+import { encodeBatch, type TestRecord } from '@pep/core-native/testing/recordbatch';
 import type { KafkaMessage, Message } from 'kafkajs';
-import { type CoreImpl, type FetchedRecordSet, loadCore, type TransformOptions } from '../src/index.ts';
-import { messageBytes, packBatch, toMessages } from '../test/kafkajs-reference.ts';
-import { encodeBatch, type TestRecord } from '../test/recordbatch.ts';
 
 const require = createRequire(import.meta.url);
 const KafkajsDecoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { canReadInt64(): boolean };
@@ -92,7 +92,9 @@ function edgeRecord(i: number, base: Record<string, unknown>): TestRecord {
 
 /** Fetches of SETS_PER_FETCH partitions, each BATCHES_PER_SET uncompressed batches, as the edge produces them. */
 function fetches(total: number): { sets: FetchedRecordSet[]; valueBytes: number }[] {
-  const file = fileURLToPath(new URL('../fixtures/payloads/stripe_payment_intent_succeeded.json', import.meta.url));
+  const file = fileURLToPath(
+    import.meta.resolve('@pep/core-native/fixtures/payloads/stripe_payment_intent_succeeded.json'),
+  );
   const base = JSON.parse(readFileSync(file, 'utf8'));
   const out: { sets: FetchedRecordSet[]; valueBytes: number }[] = [];
   let i = 0;
@@ -240,7 +242,7 @@ export async function measureTransform(opts: { quick: boolean }): Promise<Transf
   return { avgValueBytes, eventsPerS, pairedRatios, nativeUsPerEvent: 1e6 / (eventsPerS.native as number) };
 }
 
-// Standalone: `node --import tsx core-native/bench/transform.ts [--quick]`
+// Standalone: `node --import tsx bench/core/transform.ts [--quick]`
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await measureTransform({ quick: process.argv.includes('--quick') }), null, 2));
 }

@@ -3,7 +3,7 @@
  * by wrk (autocannon where wrk cannot be installed) pinned to core 1 with 64 connections and the same ~1 KiB signed
  * Stripe webhook; each run records how busy both cores were, so a saturated load generator is visible:
  *   hello-bun          bare Bun.serve hello-world (the ceiling)
- *   minimal-gateway-bun the least a Stripe gateway with a memory sink does (edge/bench/minimal-gateway.ts): the floor
+ *   minimal-gateway-bun the least a Stripe gateway with a memory sink does (bench/edge/minimal-gateway.ts): the floor
  *                      under edge-memsink-bun, to separate the work itself from the edge's own code (informational)
  *   edge-memsink-bun   the edge on Bun, producer swapped for the in-memory sink (HMAC + parse + batching)
  *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
@@ -12,7 +12,7 @@
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200 (node-postgres)
  *   insert-bunsql-bun  the same with Bun's built-in SQL client (the stronger variant of that pattern; informational)
  * plus edge-full-bun at half its measured rate (p99 from each due time, evenly paced open loop over 256 connections:
- * edge/bench/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
+ * bench/edge/paced-load.ts), the simulator's mixed-provider traffic at that rate, and Kafka's own ProducerPerformance (acks=all, same record
  * size, same broker, client pinned to core 0). Arms run in rotating order; full mode takes medians of 5 runs.
  * The Kafka broker and PostgreSQL are not pinned (they run where the stack put them).
  */
@@ -24,16 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
-import {
-  benchWebhookBody,
-  closedLoad,
-  type LoadGeneratorName,
-  runTaskset,
-  stripeSignature,
-} from '../../../edge/bench/load-generator.ts';
-import { type Metric, median, type Ratio, writeResult } from '../result.ts';
+import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
+import { benchWebhookBody, closedLoad, type LoadGeneratorName, runTaskset, stripeSignature } from './load-generator.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
 const BENCH_TOPIC = 'bench.edge.raw';
 const PERF_TOPIC = 'bench.edge.perf';
@@ -93,14 +87,14 @@ async function startServer(arm: Arm): Promise<Server> {
   const port = await freePort();
   const edgeMain = join(ROOT, 'edge/src/main.ts');
   const [cmd, ...args]: string[] = {
-    'hello-bun': [BUN, join(ROOT, 'edge/bench/hello-bun.ts')],
-    'minimal-gateway-bun': [BUN, join(ROOT, 'edge/bench/minimal-gateway.ts')],
+    'hello-bun': [BUN, join(ROOT, 'bench/edge/hello-bun.ts')],
+    'minimal-gateway-bun': [BUN, join(ROOT, 'bench/edge/minimal-gateway.ts')],
     'edge-memsink-bun': [BUN, edgeMain],
     'edge-full-bun': [BUN, edgeMain],
     'edge-full-node': [process.execPath, '--import', 'tsx', edgeMain],
     'edge-memsink-node': [process.execPath, '--import', 'tsx', edgeMain],
-    'insert-bun': [BUN, join(ROOT, 'edge/bench/insert-per-webhook.ts')],
-    'insert-bunsql-bun': [BUN, join(ROOT, 'edge/bench/insert-per-webhook.ts')],
+    'insert-bun': [BUN, join(ROOT, 'bench/edge/insert-per-webhook.ts')],
+    'insert-bunsql-bun': [BUN, join(ROOT, 'bench/edge/insert-per-webhook.ts')],
   }[arm] as string[];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -328,7 +322,7 @@ function kafkaPerfTest(records: number, recordSize: number): number | null {
 }
 
 /**
- * Evenly paced open-loop load (edge/bench/paced-load.ts) on the load core: p50/p99 from each request's send time, and
+ * Evenly paced open-loop load (bench/edge/paced-load.ts) on the load core: p50/p99 from each request's send time, and
  * p99 from its due time (what the target uses).
  */
 async function pacedLoad(port: number, rate: number, durationS: number): Promise<LoadResult> {
@@ -341,7 +335,7 @@ async function pacedLoad(port: number, rate: number, durationS: number): Promise
   });
   // on Bun: its sockets cost the generator less CPU than Node's on the core it shares with the broker (p99 from the
   // due time 11-18 ms under Bun against 20-28 ms under Node, same edge, 20k req/s)
-  const args = ['-c', LOAD_CORE, BUN, join(ROOT, 'edge/bench/paced-load.ts')];
+  const args = ['-c', LOAD_CORE, BUN, join(ROOT, 'bench/edge/paced-load.ts')];
   args.push(
     `http://127.0.0.1:${port}/webhooks/stripe`,
     String(Math.round(rate)),

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadCore, type OneMessage, packBatch, type RawBatch } from '../src/index.ts';
-import { unpack } from '../src/native.ts';
+import { loadCore, type OneMessage, packBatch, type RawBatch } from '@pep/core-native';
+import { loadNativeBinding, unpack } from '@pep/core-native/native';
 import { baselineNormalize } from './baseline.ts';
 
 export const BATCH_SIZES = [1, 64, 256, 1024] as const;
@@ -20,7 +20,9 @@ const median = (xs: number[]) => {
 
 /** Distinct realistic Stripe payment_intent events (the fixture with varied ids and amounts). */
 export function workload(count: number): OneMessage[] {
-  const file = fileURLToPath(new URL('../fixtures/payloads/stripe_payment_intent_succeeded.json', import.meta.url));
+  const file = fileURLToPath(
+    import.meta.resolve('@pep/core-native/fixtures/payloads/stripe_payment_intent_succeeded.json'),
+  );
   const base = JSON.parse(readFileSync(file, 'utf8'));
   return Array.from({ length: count }, (_, i) => {
     const e = structuredClone(base);
@@ -71,7 +73,7 @@ export async function measure(opts: { quick: boolean }): Promise<Measured> {
   const native = await loadCore({ impl: 'native' });
   const js = await loadCore({ impl: 'js' });
   // The generated binding also exports bench-only helpers.
-  const binding = (await import('../index.js')) as unknown as {
+  const binding = (await loadNativeBinding()) as unknown as {
     benchParseOnly(d: Uint8Array, o: Uint32Array, l: Uint32Array): number;
     benchCrossingProbe(...a: unknown[]): unknown;
   };

@@ -1,7 +1,7 @@
 /**
  * Scenario `edge-stripe-64` (harness arm `edge-full-bun`): 64 closed-loop connections posting the same signed ~1 KiB
  * Stripe webhook as fast as the edge acknowledges them. Reports req/s (http_reqs), p50/p99 (http_req_duration) and
- * errors (checks). `k6 run -e EDGE_URL=http://127.0.0.1:8080 bench/k6/edge-stripe-64.ts`
+ * errors (checks). `k6 run -e EDGE_URL=http://127.0.0.1:8080 bench/edge/k6/edge-stripe-64.ts`
  */
 import { check } from 'k6';
 import http from 'k6/http';

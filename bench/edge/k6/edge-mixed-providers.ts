@@ -1,7 +1,7 @@
 /**
  * Scenario `edge-mixed-providers` (harness: the simulator at a fixed rate against the edge): the four providers in
  * equal shares with correct signatures and unique ids, plus 2 % forged Stripe requests that must get 401.
- * `k6 run -e EDGE_URL=… -e RATE=2000 bench/k6/edge-mixed-providers.ts`
+ * `k6 run -e EDGE_URL=… -e RATE=2000 bench/edge/k6/edge-mixed-providers.ts`
  */
 import { check } from 'k6';
 import exec from 'k6/execution';
