@@ -9,6 +9,10 @@ export const SERVICE_DEFAULTS = {
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
+  /** Optional local S3-compatible object store (moto's server; `stack:up -- --with s3`), for lake-on-S3 tests. */
+  s3: { host: '127.0.0.1', port: 9000, region: 'us-east-1', bucket: 'pep-lake' },
+  /** Optional Iceberg REST catalog (Apache Iceberg's REST fixture; `stack:up -- --with iceberg-rest`). */
+  icebergRest: { host: '127.0.0.1', port: 8181 },
 } as const;
 
 export interface ServiceAddresses {
