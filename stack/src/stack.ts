@@ -12,9 +12,10 @@ import { type Logger, type Service, type ServiceName, waitFor } from './service.
 import { kafka } from './services/kafka.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
+import { superset } from './services/superset.ts';
 import { temporal } from './services/temporal.ts';
 
-export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis };
+export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis, superset };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
 export type ServiceState = 'healthy' | 'starting' | 'unhealthy' | 'stopped';
