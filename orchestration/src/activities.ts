@@ -349,7 +349,10 @@ export type Activities = ReturnType<typeof createActivities>;
 /** The checks of `npm run backfill`, shared by the CLI (before anything starts) and the workflow. */
 export function planBackfill(graph: StepGraph, input: BackfillRequest, now: Date): BackfillPlan {
   try {
-    const names = input.steps && input.steps.length > 0 ? input.steps : graph.names();
+    const names =
+      input.steps && input.steps.length > 0
+        ? input.steps
+        : graph.ordered.filter((s) => s.partitioning.kind === 'day').map((s) => s.name);
     const steps = graph.sort(names);
     for (const s of steps) {
       const p = graph.get(s).partitioning;
