@@ -5,9 +5,11 @@
  * download a native build of the same server from a host this network does not reach.
  */
 
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { CACHE_DIR, withInstallLock } from '@pep/stack';
 
@@ -48,4 +50,52 @@ export async function ensureTimeSkippingServer(log: (m: string) => void = () => 
     chmodSync(WRAPPER, 0o755);
     return WRAPPER;
   });
+}
+
+export interface TimeSkippingServer {
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts the test server with time skipping enabled (timers fire as soon as nothing else is pending) and waits up to
+ * `timeoutMs` for it to listen. Started here rather than by createTimeSkipping, whose start-up limit of 5 s a JVM on
+ * a busy 2-core machine does not always meet (measured 9 s at a load average of 36).
+ */
+export async function startTimeSkippingServer(port: number, timeoutMs = 120_000): Promise<TimeSkippingServer> {
+  const path = await ensureTimeSkippingServer((m) => console.log(m));
+  const child: ChildProcess = spawn(path, [String(port), '--enable-time-skipping'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portOpen(port))) {
+    if (child.exitCode !== null) throw new Error(`the test server exited (${child.exitCode}): ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the test server did not listen on ${port} within ${timeoutMs} ms: ${stderr}`);
+    }
+    await sleep(250);
+  }
+  return {
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
