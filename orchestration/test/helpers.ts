@@ -8,7 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
-import { migrate as migrateWorkflows } from '@pep/workflows/src/db.ts';
+import { migrate as migrateWorkflows } from '@pep/workflows/db';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool, migrate } from '../src/history.ts';
