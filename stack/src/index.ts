@@ -1,3 +1,5 @@
+export { ensureMavenArtifact, ensureVenv, withInstallLock } from './install.ts';
+export { CACHE_DIR, REPO_ROOT, STATE_DIR } from './paths.ts';
 export type { ServiceName } from './service.ts';
 export { ICEBERG_REST_URI, icebergRestWarehouse } from './services/iceberg-rest.ts';
 export { kafkaAdminClient, partitionsFor, serverProperties } from './services/kafka.ts';
