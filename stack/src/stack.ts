@@ -13,8 +13,9 @@ import { kafka } from './services/kafka.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
 import { temporal } from './services/temporal.ts';
+import { trino } from './services/trino.ts';
 
-export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis };
+export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis, trino };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
 export type ServiceState = 'healthy' | 'starting' | 'unhealthy' | 'stopped';
