@@ -128,6 +128,7 @@ export const trino: Service = {
   name: 'trino',
   address: `http://${host}:${port}`,
   startTimeoutMs: 300_000,
+  dependsOn: ['postgres'],
 
   async ensureInstalled(log: Logger) {
     trinoJavaHome();
