@@ -21,11 +21,11 @@ import {
   claimEvents,
   customerHistory,
   earlierFailures,
-  ensureQuarantineReviewColumns,
   failuresByObject,
   historySummaries,
   persistEnrichedEvent,
   persistEnrichedEvents,
+  quarantineReviewColumnsPresent,
   transferClaims,
 } from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
@@ -353,7 +353,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
       );
       if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
       // Mirror the outcome onto the pipeline's quarantine row when that table exists (matched by DLQ coordinates).
-      reviewColumns ??= await ensureQuarantineReviewColumns(deps.pool);
+      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
       if (reviewColumns && resolution !== 'expired') {
         await deps.pool.query(
           `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,

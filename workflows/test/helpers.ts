@@ -15,6 +15,7 @@ import { WorkflowBridge } from '@pep/pipeline/bridge';
 import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
 import { createKafka } from '@pep/pipeline/kafka';
 import { Registry } from '@pep/pipeline/metrics';
+import { migrate as migratePipeline } from '@pep/pipeline/migrate';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
@@ -52,7 +53,9 @@ export async function startInference(hook?: RouteHook): Promise<{ url: string; c
   });
 }
 
+/** Both migration sets: the workflows' tables and the pipeline's quarantine tables the review activities update. */
 export async function setupDb(): Promise<pg.Pool> {
+  await migratePipeline({ databaseUrl: addr.databaseUrl });
   await migrate(addr.databaseUrl);
   return createPool(addr.databaseUrl, 5);
 }
