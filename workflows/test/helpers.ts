@@ -10,6 +10,7 @@ import { after, before } from 'node:test';
 import { serve } from '@hono/node-server';
 import { serviceAddresses } from '@pep/contracts';
 import { silentLogger } from '@pep/contracts/log';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { createApp } from '@pep/ml/app';
 import { WorkflowBridge } from '@pep/pipeline/bridge';
 import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
@@ -81,10 +82,10 @@ export async function createTopics(k: Kafka, topics: readonly string[], partitio
   const admin = k.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
-    });
+    await createTopicsAndWait(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: partitions })),
+    );
   } finally {
     await admin.disconnect();
   }
