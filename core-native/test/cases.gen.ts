@@ -368,6 +368,31 @@ add(
     },
   },
 );
+// Issue 13: NUL in free text normalizes (PostgreSQL cannot store U+0000; the event keeps U+FFFD instead) and is never
+// lost: failure code and message, metadata values and keys.
+add(
+  'stripe: NUL in failure code, failure message and metadata becomes U+FFFD',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = {
+      type: 'card_error',
+      code: 'card\u0000declined',
+      message: 'Declined\u0000 here\u0000',
+    };
+    x.data.object.metadata = { note: 'a\u0000b', 'k\u0000ey': 'v', 'k\ufffdey': 'w' };
+  }),
+  {
+    events: 1,
+    fields: {
+      status: 'failed',
+      failure_code: 'card\ufffddeclined',
+      failure_message: 'Declined\ufffd here\ufffd',
+      metadata: { 'k\ufffdey': 'w', note: 'a\ufffdb' },
+    },
+  },
+);
 add(
   'stripe: refund uses method refund and failure_reason',
   'stripe',
@@ -920,6 +945,36 @@ add(
     codes: ['INVALID_CURRENCY'],
   },
 );
+// Issue 13: no default currency for money. Braintree sends its ISO code exactly; empty, padded, lowercase or missing
+// with an amount is refused (the original made all of these USD).
+for (const [label, cur] of [
+  ['empty', ''],
+  ['padded', 'usd '],
+  ['padded uppercase', ' USD'],
+  ['lowercase', 'usd'],
+] as const) {
+  add(
+    `braintree: ${label} currency is refused, never USD`,
+    'braintree',
+    btMutate(btSettled, (x) => (x.transaction.currency_iso_code = cur)),
+    { dlq: 1, codes: ['INVALID_CURRENCY'] },
+  );
+}
+add(
+  'braintree: an amount without a currency is refused, never USD',
+  'braintree',
+  btMutate(btSettled, (x) => delete x.transaction.currency_iso_code),
+  { dlq: 1, codes: ['INVALID_CURRENCY'] },
+);
+add(
+  'braintree: a dispute amount takes the dispute currency',
+  'braintree',
+  btMutate(btDispute, (x) => {
+    delete x.transaction.currency_iso_code;
+    x.dispute.currency_iso_code = 'EUR';
+  }),
+  { events: 1, fields: { currency: 'EUR', amount_minor: 5000 } },
+);
 add(
   'braintree: not_a_number amount',
   'braintree',
@@ -1031,7 +1086,13 @@ for (const k of [
   'disbursement',
   'transaction_settlement_declined',
 ]) {
-  add(`braintree: SDK sample ${k} (form body, XML)`, 'braintree', file(`braintree_${k}.form`), { events: 1 });
+  add(
+    `braintree: SDK sample ${k} (form body, XML)`,
+    'braintree',
+    file(`braintree_${k}.form`),
+    // The SDK's subscription sample states an amount but no currency: refused, not made USD (issue 13).
+    k === 'subscription_charged_successfully' ? { dlq: 1, codes: ['INVALID_CURRENCY'] } : { events: 1 },
+  );
 }
 add('braintree: SDK XML transaction fields', 'braintree', file('braintree_transaction_settled.form'), {
   events: 1,
