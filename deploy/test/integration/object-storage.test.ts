@@ -48,9 +48,8 @@ const rows: [string, string, string, number][] = Array.from({ length: 600 }, (_,
 ]);
 const expected: Record<string, [number, number]> = {};
 for (const [, , cur, amount] of rows) {
-  const e = (expected[cur] ??= [0, 0]);
-  e[0] += 1;
-  e[1] += amount;
+  const [count, sum] = expected[cur] ?? [0, 0];
+  expected[cur] = [count + 1, sum + amount];
 }
 
 let clients: LakeClients;
