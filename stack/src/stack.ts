@@ -14,6 +14,7 @@ import { kafka } from './services/kafka.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
 import { s3 } from './services/s3.ts';
+import { superset } from './services/superset.ts';
 import { temporal } from './services/temporal.ts';
 
 export const SERVICES: Readonly<Record<ServiceName, Service>> = {
@@ -23,6 +24,7 @@ export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   redis,
   s3,
   'iceberg-rest': icebergRest,
+  superset,
 };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 /** What a plain `stack:up` starts: every service that is not optional. */
