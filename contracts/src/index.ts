@@ -1,4 +1,6 @@
 export * from './edge.ts';
+export * from './lake.ts';
+export * from './normalized.ts';
 export * from './services.ts';
 export * from './topics.ts';
 export * from './workflows.ts';

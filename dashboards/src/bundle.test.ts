@@ -110,7 +110,10 @@ describe('importZip', () => {
     const files = readBundle();
     const d1 = bundleDigest(files, databases);
     assert.equal(bundleDigest(readBundle(), databases), d1);
-    const other = [postgresTarget('postgres://payments:another@127.0.0.1:5432/payments'), duckdbTarget('/tmp/marts.duckdb')];
+    const other = [
+      postgresTarget('postgres://payments:another@127.0.0.1:5432/payments'),
+      duckdbTarget('/tmp/marts.duckdb'),
+    ];
     assert.notEqual(bundleDigest(files, other), d1);
     const changed = new Map(files);
     const [path, text] = [...changed][0] as [string, string];
