@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { rison } from './client.ts';
 import {
@@ -6,6 +8,7 @@ import {
   databaseEnvironment,
   duckdbTarget,
   MASKED_PASSWORD,
+  platformDatabases,
   postgresTarget,
   trinoTarget,
 } from './databases.ts';
@@ -49,6 +52,50 @@ describe('database targets', () => {
     assert.match(d.martsPath, /dbt\/marts\.duckdb$/);
     const e = databaseEnvironment({ DATABASE_URL: 'postgres://a@h/x', DASHBOARDS_DATABASE_URL: 'postgres://ro@h/x' });
     assert.equal(e.databaseUrl, 'postgres://ro@h/x');
+  });
+});
+
+describe('Trino is registered only when it runs', () => {
+  /** A stand-in for Trino's coordinator answering GET /v1/info (unit test of the code around Trino). */
+  async function infoServer(info: unknown): Promise<{ url: string; server: Server }> {
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === '/v1/info' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(info));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  }
+
+  test('nothing listening, or a coordinator still starting: PostgreSQL and the marts only', async () => {
+    const closed = await infoServer({});
+    closed.server.close();
+    assert.deepEqual(
+      (await platformDatabases({ TRINO_URL: closed.url })).map((d) => d.key),
+      ['operations', 'marts'],
+    );
+    const starting = await infoServer({ starting: true });
+    try {
+      assert.deepEqual(
+        (await platformDatabases({ TRINO_URL: starting.url })).map((d) => d.key),
+        ['operations', 'marts'],
+      );
+    } finally {
+      starting.server.close();
+    }
+  });
+
+  test('a coordinator that has started: Trino too, at TRINO_URL', async () => {
+    const up = await infoServer({ starting: false, nodeVersion: { version: '476' } });
+    try {
+      const dbs = await platformDatabases({ TRINO_URL: up.url, TRINO_USER: 'dash' });
+      assert.deepEqual(
+        dbs.map((d) => d.key),
+        ['operations', 'marts', 'trino'],
+      );
+      assert.equal(dbs[2]?.config.sqlalchemy_uri, `trino://dash@${new URL(up.url).host}/iceberg`);
+    } finally {
+      up.server.close();
+    }
   });
 });
 

@@ -37,9 +37,10 @@ export async function simulatedRun(opts: SimulatedRunOptions = {}): Promise<Simu
     String(opts.rate ?? 20),
     '--duration',
     String(opts.durationS ?? 10),
-    // Enough faults that the DLQ and quarantine panels have something to show in a short run.
+    // Enough faults that the DLQ and quarantine panels have something to show in a short run (at 0.1 the chance of
+    // no validation failure in 200 deliveries is below 1e-4).
     '--invalid-rate',
-    '0.05',
+    '0.1',
     '--signature-fault-rate',
     '0.03',
     '--duplicate-rate',
@@ -64,7 +65,7 @@ export async function simulatedRun(opts: SimulatedRunOptions = {}): Promise<Simu
     try {
       process.kill(-child.pid, 'SIGINT');
     } catch {}
-    const done = await Promise.race([exit.then(() => true), sleep(120_000, false)]);
+    const done = await Promise.race([exit.then(() => true), sleep(120_000, false, { ref: false })]);
     if (!done) {
       try {
         process.kill(-child.pid, 'SIGKILL');
@@ -97,7 +98,7 @@ export async function simulatedRun(opts: SimulatedRunOptions = {}): Promise<Simu
   const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
   const outcome = await Promise.race([
     running.then(() => 'running' as const),
-    sleep(timeoutMs, 'timeout' as const),
+    sleep(timeoutMs, 'timeout' as const, { ref: false }),
   ]).catch(async (err: unknown) => {
     await stop();
     throw err;

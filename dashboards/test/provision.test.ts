@@ -5,11 +5,13 @@
  * removed while one made in the UI is kept, and wrong admin credentials are a clear error without the password.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stackUp } from '@pep/stack';
+import { SUPERSET_VENV, stackUp } from '@pep/stack';
+import { venvDir } from '@pep/stack/install';
 import { stringify } from 'yaml';
 import { BUNDLE_DIR, normalizeExport, readBundle } from '../src/bundle.ts';
 import { type SupersetClient, SupersetError } from '../src/client.ts';
@@ -146,6 +148,31 @@ describe('dashboards as code', { timeout: 900_000 }, () => {
       }),
       (err: Error) => err instanceof SupersetError,
     );
+  });
+
+  test('the DuckDB marts database answers through Superset (duckdb-engine, read-only)', async () => {
+    // A marts file as dbt would leave it, written with the DuckDB of Superset's own virtualenv.
+    const dir = mkdtempSync(join(tmpdir(), 'pep-marts-'));
+    scratch.push(dir);
+    const file = join(dir, 'marts.duckdb');
+    const python = join(venvDir(SUPERSET_VENV), 'bin', 'python');
+    execFileSync(python, [
+      '-c',
+      'import duckdb,sys; c=duckdb.connect(sys.argv[1]); c.execute("CREATE SCHEMA gold; CREATE TABLE gold.daily AS SELECT 42 AS net_minor"); c.close()',
+      file,
+    ]);
+    const env = { ...process.env, DASHBOARDS_MARTS_DUCKDB: file };
+    const r = await provisionDashboards({ env });
+    assert.equal(r.imported, true, 'a new marts path is a new database setting');
+    const marts = (await client.list<Row>('database', ['id', 'uuid'])).find((d) => d.uuid === DATABASE_UUIDS.marts);
+    const answer = await client.json<{ data: { net_minor: number }[] }>('POST', '/api/v1/sqllab/execute/', {
+      database_id: marts?.id,
+      sql: 'SELECT net_minor FROM gold.daily',
+      runAsync: false,
+    });
+    assert.deepEqual(answer.data, [{ net_minor: 42 }]);
+    // Back to the platform's own settings.
+    await provisionDashboards();
   });
 
   test('wrong admin credentials: a clear error naming the user, never the password', async () => {
