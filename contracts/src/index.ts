@@ -1,4 +1,5 @@
 export * from './edge.ts';
+export * from './event-types.ts';
 export * from './services.ts';
 export * from './topics.ts';
 export * from './workflows.ts';

@@ -14,6 +14,7 @@ pub mod providers;
 pub mod records;
 pub mod rules;
 pub mod time;
+pub mod vocabulary;
 pub mod xml;
 
 pub use currency::AmountBounds;
