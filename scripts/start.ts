@@ -9,13 +9,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { stackDown, stackStatus, stackUp } from '@pep/stack';
+import { logFile, REPO_ROOT } from '@pep/stack/paths';
+import { runStreaming } from '@pep/stack/run-suites';
+import { tcpOpen } from '@pep/stack/service';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { stackDown, stackStatus, stackUp } from '../stack/src/index.ts';
-import { logFile, REPO_ROOT } from '../stack/src/paths.ts';
-import { tcpOpen } from '../stack/src/service.ts';
-import { runStreaming } from './run-suites.ts';
 
 const args = process.argv.slice(2);
 const simulate = !args.includes('--no-simulate');
@@ -38,7 +38,7 @@ interface Component {
 const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const addresses = serviceAddresses();
-const inferencePort = Number(process.env.INFERENCE_PORT ?? 8090);
+const inferencePort = Number(process.env.INFERENCE_PORT ?? SERVICE_DEFAULTS.inference.port);
 
 /** Each consumer serves /metrics once it runs: that is its readiness probe here (the port variable moves it). */
 function metricsUrl(portVariable: string, defaultPort: number): string {
@@ -48,18 +48,26 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
-  { name: 'worker', args: [tsx, 'workflows/src/worker.ts'], ready: metricsUrl('WORKER_METRICS_PORT', 9467) },
+  {
+    name: 'worker',
+    args: [tsx, 'workflows/src/worker.ts'],
+    ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
+  },
   {
     name: 'quarantine',
     args: [tsx, 'pipeline/src/quarantine/main.ts'],
-    ready: metricsUrl('QUARANTINE_METRICS_PORT', 9465),
+    ready: metricsUrl('QUARANTINE_METRICS_PORT', SERVICE_DEFAULTS.metrics.quarantine),
   },
   {
     name: 'transformer',
     args: [tsx, 'pipeline/src/transformer/main.ts'],
-    ready: metricsUrl('TRANSFORMER_METRICS_PORT', 9464),
+    ready: metricsUrl('TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer),
   },
-  { name: 'bridge', args: [tsx, 'pipeline/src/bridge/main.ts'], ready: metricsUrl('BRIDGE_METRICS_PORT', 9466) },
+  {
+    name: 'bridge',
+    args: [tsx, 'pipeline/src/bridge/main.ts'],
+    ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
+  },
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
@@ -162,7 +170,7 @@ class Progress {
   });
   private readonly admin = this.kafka.admin();
   private readonly db = new pg.Pool({ connectionString: addresses.databaseUrl, max: 1 });
-  private readonly transformerMetrics = metricsUrl('TRANSFORMER_METRICS_PORT', 9464);
+  private readonly transformerMetrics = metricsUrl('TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer);
   private last: { at: number; counts: Record<string, number> } | undefined;
 
   async connect(): Promise<void> {

@@ -6,9 +6,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stackDown, stackStatus, stackUp } from '../stack/src/index.ts';
-import { REPO_ROOT, STATE_DIR } from '../stack/src/paths.ts';
-import { type Counts, countTests, runStreaming } from './run-suites.ts';
+import { stackDown, stackStatus, stackUp } from '@pep/stack';
+import { REPO_ROOT, STATE_DIR } from '@pep/stack/paths';
+import { type Counts, countTests, runStreaming } from '@pep/stack/run-suites';
 
 const argv = process.argv.slice(2);
 const keepStack = argv.includes('--keep-stack');

@@ -5,8 +5,8 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStreaming } from '../../scripts/run-suites.ts';
-import { REPO_ROOT } from '../../stack/src/paths.ts';
+import { REPO_ROOT } from '@pep/stack/paths';
+import { runStreaming } from '@pep/stack/run-suites';
 import { formatReport, readResults } from './report.ts';
 
 const TARGETS_DIR = join(REPO_ROOT, 'bench', 'src', 'targets');

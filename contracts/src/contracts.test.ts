@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { icebergPartitionSpecJson, icebergSchemaJson, LAKE_TABLES, lakeTableForTopic } from './lake.ts';
 import { DEFAULT_DATABASE_URL, serviceAddresses } from './services.ts';
 import { DEFAULT_PARTITIONS, OTHER_TOPICS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
 
@@ -62,5 +63,21 @@ describe('serviceAddresses', () => {
   it('rejects an EDGE_PORT that is not a port', () => {
     assert.throws(() => serviceAddresses({ EDGE_PORT: 'eighty' }), /EDGE_PORT must be a TCP port/);
     assert.throws(() => serviceAddresses({ EDGE_PORT: '70000' }), /EDGE_PORT/);
+  });
+});
+
+describe('lake tables', () => {
+  it('have unique column ids and names, partition sources that exist, and render Iceberg JSON', () => {
+    for (const t of Object.values(LAKE_TABLES)) {
+      assert.equal(new Set(t.columns.map((c) => c.id)).size, t.columns.length, `${t.name} ids`);
+      assert.equal(new Set(t.columns.map((c) => c.name)).size, t.columns.length, `${t.name} names`);
+      const schema = JSON.parse(icebergSchemaJson(t));
+      assert.equal(schema.fields.length, t.columns.length);
+      const spec = JSON.parse(icebergPartitionSpecJson(t));
+      assert.equal(spec.fields.length, t.partitionBy.length);
+    }
+    assert.equal(lakeTableForTopic(TOPICS.normalized)?.name, 'payment_events');
+    assert.equal(lakeTableForTopic(TOPICS.webhooksDlq)?.name, 'webhook_events');
+    assert.equal(lakeTableForTopic(TOPICS.validationDlq)?.name, 'validation_dlq');
   });
 });

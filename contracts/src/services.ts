@@ -5,10 +5,14 @@
 
 export const SERVICE_DEFAULTS = {
   kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093 },
-  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default' },
+  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
+  trino: { host: '127.0.0.1', port: 8085 },
+  inference: { host: '127.0.0.1', port: 8090 },
+  /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
+  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467 },
 } as const;
 
 export interface ServiceAddresses {

@@ -1,7 +1,7 @@
 /**
  * Measurement kernel for transformRecordSets (part of the `core` bench target): events per CPU-second of one fetch's
  * work on ~1 KiB edge-shaped records (raw Fetch record bytes in, encoded output records out), for the native call,
- * the TypeScript twin, and today's transformer path (kafkajs's RecordBatch decoder + pipeline packBatch + native
+ * the TypeScript twin, and today's transformer path (kafkajs's RecordBatch decoder + the retired kafkajs transformer's packBatch + native
  * normalizeBatch + toMessages + the oversize checks; optionally plus kafkajs's Record encoding of the outputs, which
  * today happens inside kafkajs's producer). Single-threaded, so events/s is per core.
  */
@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { KafkaMessage, Message } from 'kafkajs';
-import { messageBytes, packBatch, toMessages } from '../../pipeline/src/transformer/transformer.ts';
 import { type CoreImpl, type FetchedRecordSet, loadCore, type TransformOptions } from '../src/index.ts';
+import { messageBytes, packBatch, toMessages } from '../test/kafkajs-reference.ts';
 import { encodeBatch, type TestRecord } from '../test/recordbatch.ts';
 
 const require = createRequire(import.meta.url);
@@ -134,7 +134,7 @@ async function todaysPath(core: CoreImpl, sets: readonly FetchedRecordSet[], enc
       const batch = await decodeKafkajsBatch(d);
       for (const m of batch.records) messages.push(m);
     }
-    const raw = packBatch(s.topic, s.partition, messages);
+    const raw = packBatch(s.topic, s.partition, s.provider, messages);
     const out = core.normalizeBatch(raw, { normalizedAtMs: NORMALIZED_AT_MS });
     const total = new Uint32Array(messages.length);
     for (const x of out.events.sourceIndex) total[x] = (total[x] as number) + 1;

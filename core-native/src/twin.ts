@@ -2,14 +2,13 @@
  * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
  * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
  */
-import { base64Decode, base64Encode, formField } from './codec.ts';
+import { BT_FORM_ERRORS, base64Decode, base64Encode, braintreeForm } from './codec.ts';
 import type { AmountBounds } from './currency.ts';
-import { decodeUtf8, get, INVALID, isObject, type Json, parseBytes, parseText } from './json.ts';
+import { decodeUtf8, get, INVALID, parseBytes } from './json.ts';
 import {
   adyenItem,
   adyenItems,
   braintree,
-  btFromJson,
   btFromXml,
   type Outcome,
   type ProviderName,
@@ -106,9 +105,6 @@ function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: O
   return undefined;
 }
 
-const firstNonWs = (b: Uint8Array): number | undefined => b.find((c) => c !== 32 && c !== 9 && c !== 10 && c !== 13);
-const BT_PAYLOAD = new TextEncoder().encode('bt_payload');
-
 export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p = PROVIDERS[code];
   if (p === undefined)
@@ -142,57 +138,28 @@ export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBo
   });
 }
 
+/**
+ * Braintree messages are the edge's raw form body, read with the parser the edge verified it with (`braintreeForm`):
+ * a Braintree webhook is a form, never JSON, and its payload is a `<notification>` XML document.
+ */
 function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p: ProviderName = 'braintree';
   const one = (field: string, code: Code, msg: string) =>
     dlqOf(sink, p, undefined, undefined, oneError(field, code, msg));
-  let payload: Uint8Array;
-  if (firstNonWs(raw) === 123) {
-    const root = parseBytes(raw);
-    if (root === INVALID) return one('payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
-    const bp = get(root, 'bt_payload');
-    if (bp === undefined) return braintreeDict(root, bounds, sink);
-    if (typeof bp !== 'string') return one('bt_payload', C.INVALID_FIELD_TYPE, 'must be a string');
-    payload = new TextEncoder().encode(bp);
-  } else {
-    const v = formField(raw, BT_PAYLOAD);
-    if (v === 'error') return one('payload', C.INVALID_PAYLOAD, 'body is not a form with one bt_payload field');
-    if (v === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is required');
-    payload = v;
+  const form = braintreeForm(raw);
+  if (typeof form === 'string') {
+    const e = BT_FORM_ERRORS[form];
+    return one(e.field, C.INVALID_PAYLOAD, e.message);
   }
-  const decoded = base64Decode(payload);
+  const decoded = base64Decode(form.payload);
   if (decoded === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not base64');
   const text = decodeUtf8(decoded);
   if (text === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not UTF-8');
-  const first = firstNonWs(decoded);
-  if (first === 60) {
-    const root = parseXml(text);
-    const note = root === undefined ? undefined : btFromXml(root);
-    if (note === undefined)
-      return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not a <notification> XML document');
-    return emit(sink, p, undefined, braintree(note, bounds, new Errs()));
-  }
-  if (first === 123) {
-    const root = parseText(text);
-    if (root === INVALID) return one('bt_payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
-    return braintreeDict(root, bounds, sink);
-  }
-  return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is neither XML nor JSON');
-}
-
-function braintreeDict(root: Json, bounds: AmountBounds, sink: Sink): undefined {
-  if (!isObject(root)) {
-    return dlqOf(
-      sink,
-      'braintree',
-      undefined,
-      undefined,
-      oneError('payload', C.INVALID_PAYLOAD, 'payload must be a JSON object'),
-    );
-  }
-  const e = new Errs();
-  const note = btFromJson(root, e);
-  emit(sink, 'braintree', undefined, braintree(note, bounds, e));
+  const root = parseXml(text);
+  const note = root === undefined ? undefined : btFromXml(root);
+  if (note === undefined)
+    return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not a <notification> XML document');
+  return emit(sink, p, undefined, braintree(note, bounds, new Errs()));
 }
 
 const enc = new TextEncoder();

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
+import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { createApp } from './app.ts';
 
 export interface InferenceConfig {
@@ -13,14 +14,14 @@ export interface InferenceConfig {
   readonly port: number;
 }
 
-export const DEFAULT_INFERENCE_PORT = 8090;
+export const DEFAULT_INFERENCE_PORT = SERVICE_DEFAULTS.inference.port;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
   const port = Number(env.INFERENCE_PORT ?? DEFAULT_INFERENCE_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`INFERENCE_PORT must be a TCP port, got ${JSON.stringify(env.INFERENCE_PORT)}`);
   }
-  return Object.freeze({ host: env.INFERENCE_HOST ?? '127.0.0.1', port });
+  return Object.freeze({ host: env.INFERENCE_HOST ?? SERVICE_DEFAULTS.inference.host, port });
 }
 
 /** Starts the service; resolves with the bound port and a close function (port 0 picks a free port, for tests). */

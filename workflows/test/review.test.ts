@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
+import type { WorkflowBridge } from '@pep/pipeline/bridge';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
-import type { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
 import { ensureQuarantineReviewColumns } from '../src/db.ts';
 import { buildDecision, resolveWorkflowId, reviewInputOfRow, sendDecision } from '../src/review.ts';
 import type { DlqReviewResult, ReviewState } from '../src/types.ts';

@@ -22,6 +22,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
+import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import {
   benchWebhookBody,
@@ -30,7 +31,6 @@ import {
   runTaskset,
   stripeSignature,
 } from '../../../edge/bench/load-generator.ts';
-import { aptInstall } from '../../../stack/src/prereq.ts';
 import { type Metric, median, type Ratio, writeResult } from '../result.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

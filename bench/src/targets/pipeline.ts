@@ -22,22 +22,18 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RAW_HEADERS } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { GroupConsumer } from '@pep/kafka-wire/consumer';
+import { loadTransformerConfig } from '@pep/pipeline/config';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { loadTransformerConfig } from '../../../pipeline/src/lib/config.ts';
-import { createLogger } from '../../../pipeline/src/lib/log.ts';
 
 // Errors only, to stderr: a stuck run must say why.
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
-import {
-  type AnyTransformer,
-  createTransformer,
-  type TransformerCore,
-} from '../../../pipeline/src/transformer/create.ts';
-import { pidFile, REPO_ROOT } from '../../../stack/src/paths.ts';
+import { type AnyTransformer, createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
+import { pidFile, REPO_ROOT } from '@pep/stack/paths';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../result.ts';
 
 const PAYLOADS = join(REPO_ROOT, 'core-native', 'fixtures', 'payloads');
@@ -150,10 +146,10 @@ const cpuCoresSince = (cpu0: NodeJS.CpuUsage, wall0: number) => {
  * what the edge's HTTP answer waits for.
  */
 async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
-  const { loadConfig } = await import('../../../edge/src/config.ts');
-  const { KafkaSink } = await import('../../../edge/src/kafka-sink.ts');
-  const { GroupCommitProducer } = await import('../../../edge/src/producer.ts');
-  const { EdgeMetrics } = await import('../../../edge/src/metrics.ts');
+  const { loadConfig } = await import('@pep/edge/config');
+  const { KafkaSink } = await import('@pep/edge/kafka-sink');
+  const { GroupCommitProducer } = await import('@pep/edge/producer');
+  const { EdgeMetrics } = await import('@pep/edge/metrics');
   const edgeCfg = loadConfig({ ...process.env, KAFKA_BROKERS: spec.brokers.join(',') });
   const elog = createLogger('error', { service: 'bench-pipeline-loadgen' }, (l) => process.stderr.write(`${l}\n`));
   const sink = new KafkaSink({

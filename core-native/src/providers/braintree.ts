@@ -162,42 +162,6 @@ export function btFromXml(root: Element): BtNote | undefined {
   return n;
 }
 
-export function btFromJson(root: JsonObject, e: Errs): BtNote {
-  const s = (v: Json | undefined, field: string): string | undefined => ok(optString(v, field, e));
-  const n: BtNote = { kind: s(get(root, 'kind'), 'kind'), timestamp: s(get(root, 'timestamp'), 'timestamp') };
-  const t = ok(optObject(get(root, 'transaction'), 'transaction', e));
-  if (t !== undefined) {
-    const cd = ok(optObject(get(t, 'card_details'), 'transaction.card_details', e));
-    n.txn = {
-      id: s(get(t, 'id'), 'transaction.id'),
-      status: s(get(t, 'status'), 'transaction.status'),
-      kind: s(get(t, 'type'), 'transaction.type'),
-      amount: s(get(t, 'amount'), 'transaction.amount'),
-      currency: s(get(t, 'currency_iso_code'), 'transaction.currency_iso_code'),
-      merchantAccountId: s(get(t, 'merchant_account_id'), 'transaction.merchant_account_id'),
-      customerId: s(get(t, 'customer_id'), 'transaction.customer_id'),
-      instrument: s(get(t, 'payment_instrument_type'), 'transaction.payment_instrument_type'),
-      cardType: cd === undefined ? undefined : s(get(cd, 'card_type'), 'transaction.card_details.card_type'),
-      last4: cd === undefined ? undefined : s(get(cd, 'last_4'), 'transaction.card_details.last_4'),
-    };
-  }
-  const sub = ok(optObject(get(root, 'subscription'), 'subscription', e));
-  if (sub !== undefined) {
-    n.subscriptionId = s(get(sub, 'id'), 'subscription.id');
-    n.subscriptionStatus = s(get(sub, 'status'), 'subscription.status');
-    n.planId = s(get(sub, 'plan_id'), 'subscription.plan_id');
-  }
-  const d = ok(optObject(get(root, 'dispute'), 'dispute', e));
-  if (d !== undefined) {
-    n.disputeId = s(get(d, 'id'), 'dispute.id');
-    n.disputeStatus = s(get(d, 'status'), 'dispute.status');
-    n.disputeReason = s(get(d, 'reason'), 'dispute.reason');
-    n.disputeAmount = s(get(d, 'amount'), 'dispute.amount');
-    n.disputeCurrency = s(get(d, 'currency_iso_code'), 'dispute.currency_iso_code');
-  }
-  return n;
-}
-
 function btText(v: string | undefined, field: string, max: number, e: Errs): string | undefined {
   if (v === undefined || NULL_TOKENS.has(v)) return undefined;
   if (byteLen(v) > max) {

@@ -1,6 +1,5 @@
-//! Braintree notifications (the SDK's `<notification>` XML in a form body, or the original
-//! gateway's JSON dict). Units: `braintree_event_type` (the type rule), `bt_from_xml` /
-//! `bt_from_json` (either format into one `BtNote`), `bt_amount` (which amount and currency the
+//! Braintree notifications (the SDK's `<notification>` XML in the signed form body). Units:
+//! `braintree_event_type` (the type rule), `bt_from_xml` (the XML into a `BtNote`), `bt_amount` (which amount and currency the
 //! notification carries), `braintree_status`, then `braintree` assembles the event.
 
 use super::*;
@@ -62,8 +61,8 @@ fn braintree_instrument(s: &str) -> Option<&'static str> {
     })
 }
 
-/// The fields of a Braintree notification this port reads, from either the SDK's XML or the
-/// original gateway's JSON dict. Values are raw strings (`None` when absent or nil).
+/// The fields of a Braintree notification this port reads from the SDK's `<notification>` XML.
+/// Values are raw strings (`None` when absent or nil).
 #[derive(Default, Debug)]
 pub struct BtNote<'v> {
     pub kind: Option<Cow<'v, str>>,
@@ -188,64 +187,6 @@ pub fn bt_from_xml(root: &xml::Element) -> Option<BtNote<'static>> {
         }
     }
     Some(n)
-}
-
-/// Reads the original gateway's JSON notification dict (reference 1.8), as used by the original
-/// tests and the simulator's mock payloads. Non-string values are type errors.
-pub fn bt_from_json<'v>(root: &'v Value<'v>, e: &mut Errs) -> BtNote<'v> {
-    let s = |v: Option<&'v Value<'v>>, field: &str, e: &mut Errs| -> Option<Cow<'v, str>> {
-        ok_or_err(opt_string(v, field, e)).map(Cow::Borrowed)
-    };
-    let mut n = BtNote {
-        kind: s(root.get("kind"), "kind", e),
-        timestamp: s(root.get("timestamp"), "timestamp", e),
-        ..Default::default()
-    };
-    if let Some(t) = ok_or_err(opt_object(root.get("transaction"), "transaction", e)) {
-        let cd = ok_or_err(opt_object(
-            t.get("card_details"),
-            "transaction.card_details",
-            e,
-        ));
-        n.txn = Some(BtTxn {
-            id: s(t.get("id"), "transaction.id", e),
-            status: s(t.get("status"), "transaction.status", e),
-            kind: s(t.get("type"), "transaction.type", e),
-            amount: s(t.get("amount"), "transaction.amount", e),
-            currency: s(
-                t.get("currency_iso_code"),
-                "transaction.currency_iso_code",
-                e,
-            ),
-            merchant_account_id: s(
-                t.get("merchant_account_id"),
-                "transaction.merchant_account_id",
-                e,
-            ),
-            customer_id: s(t.get("customer_id"), "transaction.customer_id", e),
-            instrument: s(
-                t.get("payment_instrument_type"),
-                "transaction.payment_instrument_type",
-                e,
-            ),
-            card_type: cd
-                .and_then(|c| s(c.get("card_type"), "transaction.card_details.card_type", e)),
-            last4: cd.and_then(|c| s(c.get("last_4"), "transaction.card_details.last_4", e)),
-        });
-    }
-    if let Some(sub) = ok_or_err(opt_object(root.get("subscription"), "subscription", e)) {
-        n.subscription_id = s(sub.get("id"), "subscription.id", e);
-        n.subscription_status = s(sub.get("status"), "subscription.status", e);
-        n.plan_id = s(sub.get("plan_id"), "subscription.plan_id", e);
-    }
-    if let Some(d) = ok_or_err(opt_object(root.get("dispute"), "dispute", e)) {
-        n.dispute_id = s(d.get("id"), "dispute.id", e);
-        n.dispute_status = s(d.get("status"), "dispute.status", e);
-        n.dispute_reason = s(d.get("reason"), "dispute.reason", e);
-        n.dispute_amount = s(d.get("amount"), "dispute.amount", e);
-        n.dispute_currency = s(d.get("currency_iso_code"), "dispute.currency_iso_code", e);
-    }
-    n
 }
 
 /// Applies the text rules (null tokens, length) to a raw Braintree string.

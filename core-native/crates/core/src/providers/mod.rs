@@ -12,7 +12,7 @@ mod square;
 mod stripe;
 
 pub use adyen::{adyen_event_type, adyen_failure_code, adyen_item, adyen_items, MAX_ADYEN_ITEMS};
-pub use braintree::{braintree, braintree_event_type, bt_from_json, bt_from_xml, BtNote, BtTxn};
+pub use braintree::{braintree, braintree_event_type, bt_from_xml, BtNote, BtTxn};
 pub use square::{square, square_event_type};
 pub use stripe::{stripe, stripe_event_type};
 
