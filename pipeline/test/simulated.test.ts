@@ -32,7 +32,7 @@ const CATEGORIES = [
   'adyen.notification',
   'braintree.notification',
 ];
-const { prefix, raw, normalized, validationDlq, webhookDlq, transformerGroup, quarantineGroup, kafka, admin } =
+const { prefix, raw, normalized, validationDlq, webhookDlq, transformerGroup, quarantineGroup, kafka } =
   privatePipeline(
     'sim',
     CATEGORIES.map((c) => `webhooks.${c}`),
@@ -116,7 +116,10 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
     );
   }
   await produce(kafka, webhookDlq, rejected);
-  await createTopics(admin, [otherTopic], 1);
+  // Its own admin client: the pipeline's shared one would keep refreshing the topic's metadata after it is deleted.
+  const otherAdmin = kafka.admin();
+  await otherAdmin.connect();
+  await createTopics(otherAdmin, [otherTopic], 1);
   await produce(
     kafka,
     otherTopic,
@@ -186,7 +189,8 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
     await quarantine.stop();
   }
   const s = report.stages;
-  await deleteTopics(admin, [otherTopic]);
+  await deleteTopics(otherAdmin, [otherTopic]);
+  await otherAdmin.disconnect();
   assert.equal(s.other.total, OTHER_RECORDS, 'reconcile counts webhooks.<provider>.other');
   assert.equal(s.other.by_topic[otherTopic], OTHER_RECORDS);
   assert.equal(s.raw.total + s.webhook_dlq.records, TOTAL, 'every delivery is a raw record or an edge rejection');
