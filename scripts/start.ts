@@ -53,6 +53,12 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
   },
+  // The batch graph's worker (schedules, steps, backfills) on its own task queue; its schedules are applied below.
+  {
+    name: 'orchestrator',
+    args: [tsx, 'orchestration/src/worker.ts'],
+    ready: metricsUrl('ORCH_METRICS_PORT', SERVICE_DEFAULTS.metrics.orchestrator),
+  },
   {
     name: 'quarantine',
     args: [tsx, 'pipeline/src/quarantine/main.ts'],
@@ -283,6 +289,7 @@ async function main(): Promise<void> {
     ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
     ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
     ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
+    ['migrating the orchestration schema', ['npm', 'run', 'migrate', '-w', '@pep/orchestration']],
   ] as const) {
     say(what);
     const [command, ...rest] = cmd;
@@ -301,6 +308,14 @@ async function main(): Promise<void> {
     await waitReady(c);
     say(`${c.name.padEnd(11)} running (pid ${children.get(c.name)?.pid}, log ${logFile(c.name)})`);
   }
+
+  // Schedules as code: created, updated or deleted to match orchestration/src/schedules.ts (idempotent).
+  say('applying the batch schedules (npm run schedules -- apply)');
+  const applied = await runStreaming(tsx, ['orchestration/src/schedules-cli.ts', 'apply'], { cwd: REPO_ROOT });
+  if (applied.code !== 0) throw new Error(`applying the schedules failed (exit ${applied.code})`);
+  say(
+    `Temporal UI: http://127.0.0.1:${Number(process.env.TEMPORAL_UI_PORT ?? 8233)} (workflows, schedules); run history: npm run runs`,
+  );
 
   progress = new Progress();
   await progress.connect();

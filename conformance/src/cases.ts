@@ -1247,13 +1247,9 @@ export const EXAMPLE_CASES: readonly ExampleCase[] = [
     provider: 'braintree',
     name: 'local_payment_completed',
     topic: 'webhooks.braintree.notification',
-    event: {
-      event_type: 'payment.succeeded',
-      status: 'authorizing',
-      amount_minor: 1000,
-      currency: 'USD',
-      object_id: '1',
-    },
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (10.00) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as payment.succeeded with the exact amount (core-native golden case 'braintree: local_payment_completed with its currency')",
   },
   {
     provider: 'braintree',
@@ -1272,7 +1268,9 @@ export const EXAMPLE_CASES: readonly ExampleCase[] = [
     provider: 'braintree',
     name: 'local_payment_funded',
     topic: 'webhooks.braintree.notification',
-    event: { event_type: 'payment.settled', status: 'settled', amount_minor: 1000, currency: 'USD', object_id: '1' },
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (10.00) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as payment.settled with the exact amount (core-native golden case 'braintree: local_payment_funded with its currency')",
   },
   {
     provider: 'braintree',
@@ -1333,7 +1331,9 @@ export const EXAMPLE_CASES: readonly ExampleCase[] = [
     provider: 'braintree',
     name: 'refund_failed',
     topic: 'webhooks.braintree.notification',
-    event: { event_type: 'refund.failed', status: 'failed', amount_minor: 10000, currency: 'USD', object_id: '$id' },
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (100) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as refund.failed with the exact amount (core-native golden case 'braintree: refund_failed with its currency')",
   },
   {
     provider: 'braintree',
@@ -1353,19 +1353,17 @@ export const EXAMPLE_CASES: readonly ExampleCase[] = [
     provider: 'braintree',
     name: 'subscription_charged_successfully',
     topic: 'webhooks.braintree.notification',
-    event: { event_type: 'invoice.paid', status: 'succeeded', amount_minor: 4999, currency: 'USD', object_id: '$id' },
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (49.99) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as invoice.paid with the exact amount (core-native golden case 'braintree: subscription_charged_successfully with its currency')",
   },
   {
     provider: 'braintree',
     name: 'subscription_charged_unsuccessfully',
     topic: 'webhooks.braintree.notification',
-    event: {
-      event_type: 'invoice.payment_failed',
-      status: 'failed',
-      amount_minor: 4999,
-      currency: 'USD',
-      object_id: '$id',
-    },
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (49.99) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as invoice.payment_failed with the exact amount (core-native golden case 'braintree: subscription_charged_unsuccessfully with its currency')",
   },
   {
     provider: 'braintree',
@@ -1399,8 +1397,9 @@ export const EXAMPLE_CASES: readonly ExampleCase[] = [
     provider: 'braintree',
     name: 'transaction_disbursed',
     topic: 'webhooks.braintree.notification',
-    event: { event_type: 'other', status: 'disbursed', amount_minor: 10000, currency: 'USD', object_id: '$id' },
-    note: 'the per-transaction notice of a disbursement; the disbursement itself is the payout (payout.paid), so this one is other to count the money once',
+    dlq: ['INVALID_CURRENCY'],
+    reason:
+      "the SDK's sample states an amount (100) but no currency; the platform assumes none (issue 13), so it is held in the validation DLQ with INVALID_CURRENCY. A real notification carries its transaction's currency-iso-code and normalizes as other with the exact amount (core-native golden case 'braintree: transaction_disbursed with its currency')",
   },
   {
     provider: 'braintree',

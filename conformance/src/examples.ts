@@ -47,13 +47,15 @@ export interface BraintreeKeys {
 /**
  * The SDK's sample notification of `kind` for subject `id`, signed by the SDK with `keys`: the form fields
  * `bt_signature` and `bt_payload` exactly as a Braintree webhook posts them. `timestamp` (RFC 3339) replaces the
- * sample's own (the current time) and the payload is then signed again the SDK's way, so golden outputs are stable.
+ * sample's own (the current time), `editXml` may change the XML, and the payload is then signed again the SDK's way, so
+ * golden outputs are stable.
  */
 export function braintreeSample(
   kind: string,
   id: string,
   keys: BraintreeKeys,
   timestamp?: string,
+  editXml: (xml: string) => string = (x) => x,
 ): { bt_signature: string; bt_payload: string } {
   const gateway = new braintreeSdk.BraintreeGateway({
     environment: braintreeSdk.Environment.Sandbox,
@@ -63,9 +65,11 @@ export function braintreeSample(
   });
   const sample = gateway.webhookTesting.sampleNotification(kind, id) as { bt_signature: string; bt_payload: string };
   if (timestamp === undefined) return sample;
-  const xml = Buffer.from(sample.bt_payload, 'base64')
-    .toString('utf8')
-    .replace(/<timestamp type="datetime">[^<]*<\/timestamp>/, `<timestamp type="datetime">${timestamp}</timestamp>`);
+  const xml = editXml(
+    Buffer.from(sample.bt_payload, 'base64')
+      .toString('utf8')
+      .replace(/<timestamp type="datetime">[^<]*<\/timestamp>/, `<timestamp type="datetime">${timestamp}</timestamp>`),
+  );
   // The SDK's own signer (the one sampleNotification uses): `public_key|hex HMAC-SHA1`.
   const payload = `${Buffer.from(xml, 'utf8').toString('base64')}\n`;
   return { bt_signature: gateway.webhookTesting.sampleSignature(payload), bt_payload: payload };

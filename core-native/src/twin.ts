@@ -2,6 +2,7 @@
  * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
  * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
  */
+import { cleanText } from '@pep/contracts/redact';
 import { BT_FORM_ERRORS, base64Decode, base64Encode, braintreeForm } from './codec.ts';
 import type { AmountBounds } from './currency.ts';
 import { decodeUtf8, get, INVALID, parseBytes } from './json.ts';
@@ -26,20 +27,25 @@ const INVALID_JSON_MESSAGE = 'payload is not valid JSON (RFC 8259, UTF-8, at mos
 const s = JSON.stringify;
 const n = (v: string | undefined) => (v === undefined ? 'null' : s(v));
 
+// Free-text values (every string but the ids, the provider, the currency and the timestamps) as the event carries
+// them (redact.rs / @pep/contracts/redact).
+const t = (v: string) => s(cleanText(v));
+const tn = (v: string | undefined) => (v === undefined ? 'null' : t(v));
+
 export function eventJson(ev: UnifiedEvent, receivedAtMs: number, normalizedAtMs: number): string {
   let meta = '{';
   ev.metadata.forEach(([k, v], i) => {
-    meta += `${i > 0 ? ',' : ''}${s(k)}:${v === null ? 'null' : typeof v === 'boolean' ? String(v) : s(v)}`;
+    meta += `${i > 0 ? ',' : ''}${t(k)}:${v === null ? 'null' : typeof v === 'boolean' ? String(v) : Array.isArray(v) ? `[${v.map(t).join(',')}]` : t(v)}`;
   });
   meta += '}';
   return (
     `{"event_id":${s(`${ev.provider}:${ev.providerEventId}`)},"provider":${s(ev.provider)},` +
-    `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${s(ev.eventType)},` +
-    `"provider_event_type":${s(ev.providerEventType)},` +
+    `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${t(ev.eventType)},` +
+    `"provider_event_type":${t(ev.providerEventType)},` +
     `"merchant_id":${n(ev.merchantId)},"customer_id":${n(ev.customerId)},"amount_minor":${ev.amountMinor},` +
-    `"currency":${s(ev.currency)},"payment_method_type":${n(ev.paymentMethodType)},"card_brand":${n(ev.cardBrand)},` +
-    `"card_last_four":${n(ev.cardLastFour)},"status":${s(ev.status)},"failure_code":${n(ev.failureCode)},` +
-    `"failure_message":${n(ev.failureMessage)},"metadata":${meta},` +
+    `"currency":${s(ev.currency)},"payment_method_type":${tn(ev.paymentMethodType)},"card_brand":${tn(ev.cardBrand)},` +
+    `"card_last_four":${tn(ev.cardLastFour)},"status":${t(ev.status)},"failure_code":${tn(ev.failureCode)},` +
+    `"failure_message":${tn(ev.failureMessage)},"metadata":${meta},` +
     `"provider_created_at":"${iso(ev.providerCreatedAtMs)}","received_at":"${iso(receivedAtMs)}",` +
     `"normalized_at":"${iso(normalizedAtMs)}","schema_version":1}`
   );

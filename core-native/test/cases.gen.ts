@@ -375,6 +375,31 @@ add(
     },
   },
 );
+// Issue 13: NUL in free text normalizes (PostgreSQL cannot store U+0000; the event keeps U+FFFD instead) and is never
+// lost: failure code and message, metadata values and keys.
+add(
+  'stripe: NUL in failure code, failure message and metadata becomes U+FFFD',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = {
+      type: 'card_error',
+      code: 'card\u0000declined',
+      message: 'Declined\u0000 here\u0000',
+    };
+    x.data.object.metadata = { note: 'a\u0000b', 'k\u0000ey': 'v', 'k\ufffdey': 'w' };
+  }),
+  {
+    events: 1,
+    fields: {
+      status: 'failed',
+      failure_code: 'card\ufffddeclined',
+      failure_message: 'Declined\ufffd here\ufffd',
+      metadata: { 'k\ufffdey': 'w', note: 'a\ufffdb' },
+    },
+  },
+);
 add(
   'stripe: refund uses method refund and failure_reason',
   'stripe',
@@ -938,6 +963,36 @@ add(
     codes: ['INVALID_CURRENCY'],
   },
 );
+// Issue 13: no default currency for money. Braintree sends its ISO code exactly; empty, padded, lowercase or missing
+// with an amount is refused (the original made all of these USD).
+for (const [label, cur] of [
+  ['empty', ''],
+  ['padded', 'usd '],
+  ['padded uppercase', ' USD'],
+  ['lowercase', 'usd'],
+] as const) {
+  add(
+    `braintree: ${label} currency is refused, never USD`,
+    'braintree',
+    btMutate(btSettled, (x) => (x.transaction.currency_iso_code = cur)),
+    { dlq: 1, codes: ['INVALID_CURRENCY'] },
+  );
+}
+add(
+  'braintree: an amount without a currency is refused, never USD',
+  'braintree',
+  btMutate(btSettled, (x) => delete x.transaction.currency_iso_code),
+  { dlq: 1, codes: ['INVALID_CURRENCY'] },
+);
+add(
+  'braintree: a dispute amount takes the dispute currency',
+  'braintree',
+  btMutate(btDispute, (x) => {
+    delete x.transaction.currency_iso_code;
+    x.dispute.currency_iso_code = 'EUR';
+  }),
+  { events: 1, fields: { currency: 'EUR', amount_minor: 5000 } },
+);
 add(
   'braintree: not_a_number amount',
   'braintree',
@@ -1051,7 +1106,13 @@ for (const k of [
   'disbursement',
   'transaction_settlement_declined',
 ]) {
-  add(`braintree: SDK sample ${k} (form body, XML)`, 'braintree', file(`braintree_${k}.form`), { events: 1 });
+  add(
+    `braintree: SDK sample ${k} (form body, XML)`,
+    'braintree',
+    file(`braintree_${k}.form`),
+    // The SDK's subscription sample states an amount but no currency: refused, not made USD (issue 13).
+    k === 'subscription_charged_successfully' ? { dlq: 1, codes: ['INVALID_CURRENCY'] } : { events: 1 },
+  );
 }
 add('braintree: SDK XML transaction fields', 'braintree', file('braintree_transaction_settled.form'), {
   events: 1,
@@ -1169,6 +1230,29 @@ for (const c of EXAMPLE_CASES) {
     braintreeForm(sample),
     exampleExpect('braintree', c.name, c.name),
   );
+}
+
+// The SDK's samples of these kinds state an amount but no currency (held in the DLQ: no currency is assumed); a real
+// notification carries its transaction's currency-iso-code. The same samples with one normalize with the exact amount.
+for (const [kind, cur, type, amount, status] of [
+  ['local_payment_completed', 'EUR', 'payment.succeeded', 1000, 'authorizing'],
+  ['local_payment_funded', 'EUR', 'payment.settled', 1000, 'settled'],
+  ['refund_failed', 'USD', 'refund.failed', 10000, 'failed'],
+  ['subscription_charged_successfully', 'USD', 'invoice.paid', 4999, 'succeeded'],
+  ['subscription_charged_unsuccessfully', 'USD', 'invoice.payment_failed', 4999, 'failed'],
+  ['transaction_disbursed', 'USD', 'other', 10000, 'disbursed'],
+] as const) {
+  const sample = braintreeSample(
+    kind,
+    SAMPLE_ID,
+    { publicKey: 'test_public_key', privateKey: 'test_private_key' },
+    SAMPLE_TIME,
+    (xml) => xml.replace(/(<amount>[^<]*<\/amount>)/, `$1<currency-iso-code>${cur}</currency-iso-code>`),
+  );
+  add(`braintree: ${kind} with its currency`, 'braintree', braintreeForm(sample), {
+    events: 1,
+    fields: { event_type: type, provider_event_type: kind, amount_minor: amount, currency: cur, status },
+  });
 }
 
 // ── Mapping rules the published examples do not show ──

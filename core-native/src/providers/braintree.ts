@@ -26,7 +26,7 @@ import {
 } from '../rules.ts';
 import { iso, parseRfc3339 } from '../time.ts';
 import { BRAINTREE_TYPES, CREDIT_TYPES, failedByType, lookup, OTHER } from '../vocabulary.ts';
-import { attr, child, childText, type Element } from '../xml.ts';
+import { attr, child, childRawText, childText, type Element } from '../xml.ts';
 import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, optObject, reject } from './common.ts';
 export function braintreeEventType(kind: string, txnType: string | undefined): string {
   const t = lookup(BRAINTREE_TYPES, kind) ?? OTHER;
@@ -114,7 +114,7 @@ function btTxnFromXml(t: Element): BtTxn {
     status: childText(t, 'status'),
     kind: childText(t, 'type'),
     amount: childText(t, 'amount'),
-    currency: childText(t, 'currency-iso-code'),
+    currency: childRawText(t, 'currency-iso-code'),
     merchantAccountId: childText(t, 'merchant-account-id'),
     customerId: (cust === undefined ? undefined : childText(cust, 'id')) ?? childText(t, 'customer-id'),
     instrument: childText(t, 'payment-instrument-type'),
@@ -141,7 +141,7 @@ export function btFromXml(root: Element): BtNote | undefined {
       n.disputeStatus = childText(s, 'status');
       n.disputeReason = childText(s, 'reason');
       n.disputeAmount = childText(s, 'amount');
-      n.disputeCurrency = childText(s, 'currency-iso-code');
+      n.disputeCurrency = childRawText(s, 'currency-iso-code');
       const t = child(s, 'transaction');
       if (t !== undefined) n.txn = btTxnFromXml(t);
     } else if (s.name === 'transaction-review') {
@@ -151,7 +151,7 @@ export function btFromXml(root: Element): BtNote | undefined {
       n.subjectId = childText(s, 'id');
       n.subjectAmount = childText(s, 'amount');
       const ma = child(s, 'merchant-account');
-      n.subjectCurrency = ma === undefined ? undefined : childText(ma, 'currency-iso-code');
+      n.subjectCurrency = ma === undefined ? undefined : childRawText(ma, 'currency-iso-code');
     } else if (s.name.startsWith('local-payment')) {
       n.subjectId = childText(s, 'payment-id');
       const t = child(s, 'transaction');
@@ -160,6 +160,19 @@ export function btFromXml(root: Element): BtNote | undefined {
   }
   void attr;
   return n;
+}
+
+const BAD_CUR = Symbol('bad currency');
+/** A Braintree currency as sent: absent is undefined; present must be exactly three uppercase ASCII letters. */
+function btCurrency(v: string | undefined, field: string, e: Errs): string | undefined | typeof BAD_CUR {
+  if (v === undefined) return undefined;
+  if (v === '') {
+    e.push(field, C.INVALID_CURRENCY, 'currency cannot be empty');
+    return BAD_CUR;
+  }
+  if (/^[A-Z]{3}$/.test(v)) return v;
+  e.push(field, C.INVALID_CURRENCY, 'currency must be exactly 3 uppercase letters (ISO 4217), without spaces');
+  return BAD_CUR;
 }
 
 function btText(v: string | undefined, field: string, max: number, e: Errs): string | undefined {
@@ -200,18 +213,23 @@ function btAmount(
         : sAmount !== undefined
           ? [sAmount, 'subject.amount']
           : [undefined, 'transaction.amount'];
-  const tCur = btText(t.currency, 'transaction.currency_iso_code', MAX_CODE_BYTES, e);
-  const dCur = btText(n.disputeCurrency, 'dispute.currency_iso_code', MAX_CODE_BYTES, e);
-  const sCur = btText(n.subjectCurrency, 'subject.currency_iso_code', MAX_CODE_BYTES, e);
-  const [curS, cf] =
-    tCur !== undefined
-      ? [tCur, 'transaction.currency_iso_code']
-      : dCur !== undefined
-        ? [dCur, 'dispute.currency_iso_code']
-        : sCur !== undefined
-          ? [sCur, 'subject.currency_iso_code']
-          : ['USD', 'transaction.currency_iso_code'];
-  const cur = currency(curS, cf, e);
+  // No default currency for money (issue 13): a currency Braintree sends is exactly its 3 uppercase letters, and an
+  // amount without one is refused; only a notification with no amount at all gets USD (amount 0, no money stated).
+  const tCur = btCurrency(t.currency, 'transaction.currency_iso_code', e);
+  const dCur = btCurrency(n.disputeCurrency, 'dispute.currency_iso_code', e);
+  const sCur = btCurrency(n.subjectCurrency, 'subject.currency_iso_code', e);
+  let cur: Currency | undefined;
+  if (tCur === BAD_CUR || dCur === BAD_CUR || sCur === BAD_CUR) cur = undefined;
+  else if (tCur !== undefined) cur = currency(tCur, 'transaction.currency_iso_code', e);
+  else if (dCur !== undefined) cur = currency(dCur, 'dispute.currency_iso_code', e);
+  else if (sCur !== undefined) cur = currency(sCur, 'subject.currency_iso_code', e);
+  else if (amountS !== undefined || hasTxn) {
+    e.push(
+      'transaction.currency_iso_code',
+      C.INVALID_CURRENCY,
+      'currency is required with an amount (no default currency is assumed)',
+    );
+  } else cur = currency('USD', 'transaction.currency_iso_code', e);
   let amount: number | undefined;
   if (amountS !== undefined) amount = cur !== undefined ? decimalAmount(amountS, cur[1], af, e) : undefined;
   else if (hasTxn) e.push(af, C.INVALID_AMOUNT, 'amount is required');

@@ -1,3 +1,9 @@
+/**
+ * Provider payloads → unified events: the twin of `crates/core/src/providers/` (this file is mod.rs: the shared
+ * readers; one file per provider, with units of the same names in camelCase, in the same order). The differential
+ * tests compare their bytes.
+ */
+import { cleanText } from '@pep/contracts/redact';
 import { get, isObject, type Json, type JsonObject } from '../json.ts';
 import {
   BAD,
@@ -99,19 +105,28 @@ export function stringMetadata(v: Json | undefined, field: string, e: Errs): [st
     e.push(field, C.INVALID_METADATA, 'metadata must be an object');
     return [];
   }
-  // JSON.parse already kept the last duplicate; validate in sorted order like the Rust crate.
-  const keys = Object.keys(v).sort(compareKeys);
+  // JSON.parse already kept the last duplicate. Keys as the event carries them (cleanText); two raw keys that clean to
+  // the same key: the greater raw key wins. Validated in sorted order like the Rust crate.
+  const sorted = Object.keys(v)
+    .map((raw) => [cleanText(raw), raw] as const)
+    .sort((a, b) => compareKeys(a[0], b[0]) || compareKeys(a[1], b[1]));
+  const keys: (readonly [string, string])[] = [];
+  for (const kv of sorted) {
+    if (keys.length > 0 && (keys[keys.length - 1] as readonly [string, string])[0] === kv[0])
+      keys[keys.length - 1] = kv;
+    else keys.push(kv);
+  }
   if (keys.length > MAX_METADATA_ENTRIES) {
     e.push(field, C.INVALID_METADATA, `metadata must have at most ${MAX_METADATA_ENTRIES} entries`);
     return [];
   }
   const out: [string, Meta][] = [];
-  for (const k of keys) {
-    if (byteLen(k) > MAX_METADATA_KEY_BYTES) {
+  for (const [k, raw] of keys) {
+    if (byteLen(raw) > MAX_METADATA_KEY_BYTES) {
       e.push(field, C.INVALID_METADATA, `metadata keys must be at most ${MAX_METADATA_KEY_BYTES} bytes`);
       return [];
     }
-    const val = v[k] as Json;
+    const val = v[raw] as Json;
     if (val === null) out.push([k, null]);
     else if (typeof val === 'string') {
       if (byteLen(val) > MAX_TEXT_BYTES) {

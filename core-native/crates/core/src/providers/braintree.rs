@@ -124,7 +124,7 @@ fn bt_txn_from_xml(t: &xml::Element) -> BtTxn<'static> {
         status: own(t.child_text("status")),
         kind: own(t.child_text("type")),
         amount: own(t.child_text("amount")),
-        currency: own(t.child_text("currency-iso-code")),
+        currency: own(t.child_raw_text("currency-iso-code")),
         merchant_account_id: own(t.child_text("merchant-account-id")),
         customer_id: own(t
             .child("customer")
@@ -165,7 +165,7 @@ pub fn bt_from_xml(root: &xml::Element) -> Option<BtNote<'static>> {
                 n.dispute_status = own(s.child_text("status"));
                 n.dispute_reason = own(s.child_text("reason"));
                 n.dispute_amount = own(s.child_text("amount"));
-                n.dispute_currency = own(s.child_text("currency-iso-code"));
+                n.dispute_currency = own(s.child_raw_text("currency-iso-code"));
                 n.txn = s.child("transaction").map(bt_txn_from_xml);
             }
             "transaction-review" => {
@@ -177,7 +177,7 @@ pub fn bt_from_xml(root: &xml::Element) -> Option<BtNote<'static>> {
                 n.subject_amount = own(s.child_text("amount"));
                 n.subject_currency = own(s
                     .child("merchant-account")
-                    .and_then(|m| m.child_text("currency-iso-code")));
+                    .and_then(|m| m.child_raw_text("currency-iso-code")));
             }
             name if name.starts_with("local-payment") => {
                 n.subject_id = own(s.child_text("payment-id"));
@@ -211,6 +211,27 @@ fn bt_text<'a>(
     }
 }
 
+/// A Braintree currency as sent: absent or nil is `Ok(None)`; anything present must be exactly three
+/// uppercase ASCII letters (no padding, no case folding, empty is an error).
+fn bt_currency<'a>(v: &'a Option<Cow<'_, str>>, field: &str, e: &mut Errs) -> Read<&'a str> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("") => {
+            e.push(field, code::INVALID_CURRENCY, "currency cannot be empty");
+            Err(())
+        }
+        Some(s) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Some(s)),
+        Some(_) => {
+            e.push(
+                field,
+                code::INVALID_CURRENCY,
+                "currency must be exactly 3 uppercase letters (ISO 4217), without spaces",
+            );
+            Err(())
+        }
+    }
+}
+
 fn bt_id<'a>(v: &'a Option<Cow<'_, str>>, field: &str, e: &mut Errs) -> Read<&'a str> {
     let before = e.list.len();
     match bt_text(v, field, MAX_TEXT_BYTES, e) {
@@ -229,9 +250,8 @@ fn bt_id<'a>(v: &'a Option<Cow<'_, str>>, field: &str, e: &mut Errs) -> Read<&'a
 }
 
 /// The notification's money: the transaction's amount, else the dispute's, else the subject's own
-/// (a disbursement's total); a notification with none of them (a review, an expired local
-/// payment) carries no money and is 0. An absent currency is USD, as in the original (Braintree
-/// merchant accounts are single-currency and the SDK's samples omit it for subscriptions).
+/// (a disbursement's total, in its merchant account's currency); a notification with none of them
+/// (a review, an expired local payment) carries no money and is 0.
 fn bt_amount(
     n: &BtNote,
     t: &BtTxn,
@@ -248,31 +268,32 @@ fn bt_amount(
         (None, None, Some(a)) => (Some(a), "subject.amount"),
         (None, None, None) => (None, "transaction.amount"),
     };
-    let t_cur = bt_text(
-        &t.currency,
-        "transaction.currency_iso_code",
-        MAX_CODE_BYTES,
-        e,
-    );
-    let d_cur = bt_text(
-        &n.dispute_currency,
-        "dispute.currency_iso_code",
-        MAX_CODE_BYTES,
-        e,
-    );
-    let s_cur = bt_text(
-        &n.subject_currency,
-        "subject.currency_iso_code",
-        MAX_CODE_BYTES,
-        e,
-    );
-    let (cur_s, cf) = match (t_cur, d_cur, s_cur) {
-        (Some(c), _, _) => (c, "transaction.currency_iso_code"),
-        (None, Some(c), _) => (c, "dispute.currency_iso_code"),
-        (None, None, Some(c)) => (c, "subject.currency_iso_code"),
-        (None, None, None) => ("USD", "transaction.currency_iso_code"),
+    // No default currency for money (issue 13: an empty currency became USD and `usd ` became USD,
+    // money the notification never stated): a currency Braintree sends is exactly its 3 uppercase
+    // letters, and an amount without one is refused. Only a notification that carries no amount at
+    // all (a check, a review, an expired local payment: amount 0) gets USD, where no money is stated.
+    let t_cur = bt_currency(&t.currency, "transaction.currency_iso_code", e);
+    let d_cur = bt_currency(&n.dispute_currency, "dispute.currency_iso_code", e);
+    let s_cur = bt_currency(&n.subject_currency, "subject.currency_iso_code", e);
+    let cur = match (t_cur, d_cur, s_cur) {
+        (Err(()), _, _) | (_, Err(()), _) | (_, _, Err(())) => None,
+        (Ok(Some(c)), _, _) => currency(Some(&Value::Str(c)), "transaction.currency_iso_code", e),
+        (Ok(None), Ok(Some(c)), _) => {
+            currency(Some(&Value::Str(c)), "dispute.currency_iso_code", e)
+        }
+        (Ok(None), Ok(None), Ok(Some(c))) => {
+            currency(Some(&Value::Str(c)), "subject.currency_iso_code", e)
+        }
+        (Ok(None), Ok(None), Ok(None)) if amount_s.is_some() || has_txn => {
+            e.push(
+                "transaction.currency_iso_code",
+                code::INVALID_CURRENCY,
+                "currency is required with an amount (no default currency is assumed)",
+            );
+            None
+        }
+        (Ok(None), Ok(None), Ok(None)) => crate::currency::lookup("USD"),
     };
-    let cur = currency(Some(&Value::Str(cur_s)), cf, e);
     let amount = match (amount_s, cur) {
         (Some(s), Some((_, exp))) => decimal_amount(s, exp, af, e),
         (Some(_), None) => None,

@@ -106,11 +106,16 @@ pub(crate) fn string_metadata<'v>(
             return Vec::new();
         }
     };
-    // Unique keys (the last duplicate wins, as JSON.parse), sorted, then validated in that order so
-    // that the first error is the same in both implementations.
-    let mut entries: Vec<(&'v str, &'v Value<'v>)> = members.iter().map(|(k, v)| (*k, v)).collect();
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut unique: Vec<(&'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
+    // Keys as the event carries them (redact::clean_text), unique (the last duplicate wins, as
+    // JSON.parse; two raw keys that clean to the same key: the greater raw key wins, whatever their
+    // order), sorted, then validated in that order so the first error is the same in both
+    // implementations.
+    let mut entries: Vec<(Cow<'v, str>, &'v str, &'v Value<'v>)> = members
+        .iter()
+        .map(|(k, v)| (crate::redact::clean_text(k), *k, v))
+        .collect();
+    entries.sort_by(|a, b| (a.0.as_bytes(), a.1.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes())));
+    let mut unique: Vec<(Cow<'v, str>, &'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
     for item in entries {
         match unique.last_mut() {
             Some(last) if last.0 == item.0 => *last = item,
@@ -126,8 +131,8 @@ pub(crate) fn string_metadata<'v>(
         return Vec::new();
     }
     let mut out: Vec<(Cow<'v, str>, Meta<'v>)> = Vec::with_capacity(unique.len());
-    for (k, val) in unique {
-        if k.len() > MAX_METADATA_KEY_BYTES {
+    for (k, raw_key, val) in unique {
+        if raw_key.len() > MAX_METADATA_KEY_BYTES {
             e.push(
                 field,
                 code::INVALID_METADATA,
@@ -155,7 +160,7 @@ pub(crate) fn string_metadata<'v>(
                 return Vec::new();
             }
         };
-        out.push((Cow::Borrowed(k), m));
+        out.push((k, m));
     }
     out
 }

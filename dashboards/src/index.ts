@@ -1,0 +1,30 @@
+export {
+  BUNDLE_DIR,
+  type BundleFiles,
+  bundleDigest,
+  importZip,
+  normalizeExport,
+  parseBundle,
+  readBundle,
+  writeBundle,
+} from './bundle.ts';
+export { SupersetClient, SupersetError } from './client.ts';
+export {
+  DATABASE_NAMES,
+  DATABASE_UUIDS,
+  type DatabaseTarget,
+  databaseEnvironment,
+  duckdbTarget,
+  platformDatabases,
+  postgresTarget,
+  trinoRunning,
+  trinoTarget,
+} from './databases.ts';
+export {
+  connect,
+  type DashboardLink,
+  exportDashboards,
+  loginHint,
+  type ProvisionResult,
+  provisionDashboards,
+} from './provision.ts';
