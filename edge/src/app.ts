@@ -11,9 +11,8 @@ import {
   type Provider,
   RAW_HEADERS,
   REDACTED,
-  SECURITY_DLQ_REASONS,
   TOPICS,
-  type WebhookDlqRecord,
+  webhookDlqRecord,
 } from '@pep/contracts';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
@@ -131,19 +130,6 @@ function accepted200(text: string, contentType: string, requestId: string): Resp
   return res;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function bodyForDlq(body: Uint8Array): { body: string; body_encoding: 'utf8' | 'base64' } {
-  try {
-    return { body: strictUtf8.decode(body), body_encoding: 'utf8' };
-  } catch {
-    return {
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
-      body_encoding: 'base64',
-    };
-  }
-}
-
 function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
@@ -216,19 +202,17 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
-    const rec: WebhookDlqRecord = {
-      schema_version: 1,
+    const rec = webhookDlqRecord({
       provider,
       reason,
       message,
-      security_event: SECURITY_DLQ_REASONS.includes(reason),
-      http_status: httpStatus,
+      httpStatus,
       headers: redactedHeaders(req.headers),
-      ...bodyForDlq(body),
-      event_id: eventId,
-      request_id: requestId,
-      received_at: receivedAt,
-    };
+      body,
+      eventId,
+      requestId,
+      receivedAt,
+    });
     return {
       topic: config.benchTopic ?? TOPICS.webhooksDlq,
       key: eventId,
@@ -237,7 +221,7 @@ export function createApp(deps: AppDeps): EdgeApp {
         [RAW_HEADERS.receivedAt]: receivedAt,
         [RAW_HEADERS.requestId]: requestId,
         [RAW_HEADERS.provider]: provider,
-        'dlq-reason': reason,
+        [RAW_HEADERS.dlqReason]: reason,
       },
     };
   };
