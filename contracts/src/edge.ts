@@ -48,7 +48,10 @@ export const DLQ_REASONS = {
   invalidField: 'invalid_field',
   /** 400: the Content-Type does not fit the provider. */
   unsupportedMediaType: 'unsupported_media_type',
-  /** 200 after a durable DLQ write: verified, well-formed event of a type the platform has no topic for. */
+  /**
+   * No longer written: a verified event of a type outside the event vocabulary now goes to `webhooks.<provider>.other`
+   * (OTHER_TOPICS). Kept so that records written before can still be read.
+   */
   unroutableEventType: 'unroutable_event_type',
 } as const;
 export type DlqReason = (typeof DLQ_REASONS)[keyof typeof DLQ_REASONS];

@@ -18,8 +18,10 @@ export interface UnifiedEvent {
   readonly provider_event_id: string;
   /** The provider's payment, refund or dispute object id. */
   readonly object_id: string | null;
-  /** One vocabulary across providers (CONTRACT section 6, e.g. `payment.succeeded`). */
+  /** One vocabulary across providers (CONTRACT section 6, `EVENT_TYPES` in event-types.ts, e.g. `payment.succeeded`). */
   readonly event_type: string;
+  /** The provider's own type, as sent (Stripe/Square `type`, Adyen `eventCode`, Braintree `kind`). */
+  readonly provider_event_type: string;
   readonly merchant_id: string | null;
   readonly customer_id: string | null;
   /** Integer in the currency's ISO 4217 minor unit (cents for USD, yen for JPY, thousandths for KWD). */
@@ -47,6 +49,7 @@ export const UNIFIED_EVENT_FIELDS = [
   'provider_event_id',
   'object_id',
   'event_type',
+  'provider_event_type',
   'merchant_id',
   'customer_id',
   'amount_minor',
