@@ -95,8 +95,6 @@ const SECRET_LIKE =
 const PENDING_FILES: Readonly<Record<string, string>> = {
   'lakehouse/src/sink/main.ts': '#16 lakehouse: the lake sink',
   'ml/src/features/main.ts': '#18 ml: the features consumer',
-  'workflows/src/batch-worker.ts': '#20 orchestration: the batch-graph worker',
-  'workflows/src/schedules-cli.ts': '#20 orchestration: npm run schedules',
 };
 const PENDING_ENV: Readonly<Record<string, string>> = {
   KAFKA_SECURITY_PROTOCOL: '#17 connectivity',
@@ -126,7 +124,6 @@ const PENDING_ENV: Readonly<Record<string, string>> = {
   MLFLOW_TRACKING_URI: '#18 ml (CONTRACT section 8)',
   MLFLOW_TRACKING_TOKEN: '#18 ml',
   TRINO_PASSWORD: '#16 lakehouse',
-  SCHEDULES_TASK_QUEUE: '#20 orchestration',
 };
 /** Set by Kubernetes or the runtime, not read by name in our code. */
 const RUNTIME_ENV = new Set(['NODE_ENV', 'NODE_OPTIONS', 'POD_NAME']);
