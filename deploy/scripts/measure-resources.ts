@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     sim.stdout.on('data', (d: Buffer) => {
       simOut += d.toString();
     });
-    const simDone = new Promise<number>((r) => sim.once('exit', (code) => r(code ?? 1)));
+    const simDone = new Promise<number>((r) => sim.once('close', (code) => r(code ?? 1)));
     let done = false;
     void simDone.then(() => {
       done = true;
