@@ -1,6 +1,6 @@
 /**
  * A Trino 476 coordinator for the object-storage tests: `io.trino:trino-server:476` from Maven Central (the same cached
- * tarball the lakehouse's Trino uses), unpacked with only its Iceberg plugin, with two catalogs on the local S3 store
+ * tarball and unpacked server the stack's Trino uses), with two catalogs on the local S3 store
  * whose properties come from contracts/src/object-store.ts: `iceberg_jdbc` (Iceberg's SQL catalog in PostgreSQL, the
  * platform's JDBC layout) and `iceberg_rest` (the REST catalog). Test-scoped (own port, own state folder, stopped by the
  * test); not the stack's Trino. Needs Java 24+ (the Temurin 25 JDK under /usr/lib/jvm, or TRINO_JAVA_HOME).
@@ -26,26 +26,25 @@ function javaHome(): string {
   throw new Error('Trino 476 needs Java 24 or newer: set TRINO_JAVA_HOME');
 }
 
-/** bin/, lib/ and plugin/iceberg of the server tarball, unpacked once per machine. */
+/**
+ * The server tarball unpacked once per machine into the same folder (and under the same install lock) as the stack's
+ * Trino service (stack/src/services/trino.ts), so the two share one copy. The whole tarball: its plugins share jars
+ * through hard links, so one plugin cannot be extracted alone.
+ */
 async function ensureServer(log: Log): Promise<string> {
-  const dir = join(CACHE_DIR, `trino-server-${VERSION}-iceberg-only`);
-  if (existsSync(join(dir, 'lib'))) return dir;
+  const dir = join(CACHE_DIR, `trino-server-${VERSION}`);
+  if (existsSync(join(dir, 'bin', 'launcher'))) return dir;
   const tarball = await ensureMavenArtifact(
     { groupId: 'io.trino', artifactId: 'trino-server', version: VERSION, extension: 'tar.gz' },
     log,
   );
   return withInstallLock(dir, log, async () => {
-    if (existsSync(join(dir, 'lib'))) return dir;
-    const tmp = `${dir}.part`;
+    if (existsSync(join(dir, 'bin', 'launcher'))) return dir;
+    const tmp = `${dir}.unpacking`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    const root = `trino-server-${VERSION}`;
-    const r = spawnSync(
-      'tar',
-      ['xzf', tarball, '-C', tmp, '--strip-components=1', `${root}/bin`, `${root}/lib`, `${root}/plugin/iceberg`],
-      { encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`unpacking ${tarball}: ${r.stderr}`);
+    const r = spawnSync('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`unpacking ${tarball}: ${r.stderr.slice(0, 2000)}`);
     renameSync(tmp, dir);
     return dir;
   });
