@@ -32,6 +32,7 @@ import { Kafka, logLevel, type Message } from 'kafkajs';
 // Errors only, to stderr: a stuck run must say why.
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { type AnyTransformer, createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
 import { pidFile, REPO_ROOT } from '@pep/stack/paths';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
@@ -410,7 +411,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const prefix = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
   const raw = Object.values(TOPIC_OF).map((t) => prefix + t);
   const created: string[] = [...raw];
-  await admin.createTopics({ topics: raw.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await createTopicsAndWait(
+    admin,
+    raw.map((topic) => ({ topic, numPartitions: 3 })),
+  );
 
   // Diagnostics: BENCH_PIPELINE_LATENCY_ONLY=1 skips the throughput arms and writes no result;
   // BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef,eosKafkajs picks the latency arms (all by default).
@@ -454,13 +458,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const out = `${prefix}${arm.arm}-${n}.`;
     const outputs = [`${out}payments.normalized`, `${out}payments.validation.dlq`];
     created.push(...outputs);
-    await admin.createTopics({
-      topics: [
-        { topic: outputs[0] as string, numPartitions: 3 },
-        { topic: outputs[1] as string, numPartitions: 1 },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(admin, [
+      { topic: outputs[0] as string, numPartitions: 3 },
+      { topic: outputs[1] as string, numPartitions: 1 },
+    ]);
     let first = 0;
     const transform = core.transformRecordSets;
     const timed: TransformerCore = {
@@ -560,14 +561,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
     const latRaw = `${lat}webhooks.stripe.payment_intent`;
     created.push(latRaw, ...latOut);
-    await admin.createTopics({
-      topics: [
-        { topic: latRaw, numPartitions: 3 },
-        { topic: latOut[0] as string, numPartitions: 3 },
-        { topic: latOut[1] as string },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(admin, [
+      { topic: latRaw, numPartitions: 3 },
+      { topic: latOut[0] as string, numPartitions: 3 },
+      { topic: latOut[1] as string },
+    ]);
     const t = createTransformer(
       loadTransformerConfig({
         ...process.env,

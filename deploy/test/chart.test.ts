@@ -26,6 +26,16 @@ import {
 
 const REPO_ROOT = join(DEPLOY_DIR, '..');
 
+/** A value at a path of plain objects and arrays (undefined when any step is missing). */
+function dig(o: unknown, ...path: (string | number)[]): unknown {
+  let v: unknown = o;
+  for (const k of path)
+    v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined;
+  return v;
+}
+
+type EnvVar = NonNullable<Container['env']>[number];
+
 interface K8sObject {
   kind: string;
   metadata: { name: string; annotations?: Record<string, string> };
@@ -44,12 +54,20 @@ function parse(manifests: string): K8sObject[] {
     .filter((o): o is K8sObject => o !== null);
 }
 
-function podSpec(o: K8sObject): { containers: Container[]; initContainers?: Container[] } | undefined {
-  const spec = o.spec as Record<string, any> | undefined;
-  if (!spec) return undefined;
-  if (o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job') return spec.template?.spec;
-  if (o.kind === 'CronJob') return spec.jobTemplate?.spec?.template?.spec;
+type PodSpec = { containers: Container[]; initContainers?: Container[]; terminationGracePeriodSeconds?: number };
+
+function podSpec(o: K8sObject): PodSpec | undefined {
+  if (o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job') {
+    return dig(o, 'spec', 'template', 'spec') as PodSpec | undefined;
+  }
+  if (o.kind === 'CronJob') return dig(o, 'spec', 'jobTemplate', 'spec', 'template', 'spec') as PodSpec | undefined;
   return undefined;
+}
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind}/${name} not rendered`);
+  return o;
 }
 
 function containers(objects: K8sObject[]): { owner: string; c: Container }[] {
@@ -175,16 +193,16 @@ describe('the chart renders and validates without a cluster', () => {
       assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory, `${owner}: requests`);
       assert.ok(c.resources?.limits?.memory, `${owner}: memory limit`);
     }
-    const edge = defaults.find((o) => o.kind === 'Deployment' && o.metadata.name === 'pep-edge') as any;
-    const pod = edge.spec.template.spec;
-    const ct = pod.containers[0];
-    assert.equal(ct.readinessProbe.httpGet.path, '/readyz');
-    assert.equal(ct.livenessProbe.httpGet.path, '/healthz');
-    assert.equal(ct.lifecycle.preStop.sleep.seconds, 5);
-    const drainS = Number(ct.env.find((e: any) => e.name === 'EDGE_SHUTDOWN_TIMEOUT_MS').value) / 1000;
-    assert.ok(pod.terminationGracePeriodSeconds > drainS + 5, 'grace period covers preStop + drain');
-    const hpa = defaults.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'pep-edge') as any;
-    const metrics = hpa.spec.metrics.map((m: any) => m.resource?.name ?? m.pods?.metric?.name);
+    const pod = podSpec(find(defaults, 'Deployment', 'pep-edge'));
+    const ct = pod?.containers[0];
+    assert.equal(dig(ct, 'readinessProbe', 'httpGet', 'path'), '/readyz');
+    assert.equal(dig(ct, 'livenessProbe', 'httpGet', 'path'), '/healthz');
+    assert.equal(dig(ct, 'lifecycle', 'preStop', 'sleep', 'seconds'), 5);
+    const drainS = Number(ct?.env?.find((e) => e.name === 'EDGE_SHUTDOWN_TIMEOUT_MS')?.value) / 1000;
+    assert.ok(Number(pod?.terminationGracePeriodSeconds) > drainS + 5, 'grace period covers preStop + drain');
+    const metrics = (dig(find(defaults, 'HorizontalPodAutoscaler', 'pep-edge'), 'spec', 'metrics') as unknown[]).map(
+      (m) => dig(m, 'resource', 'name') ?? dig(m, 'pods', 'metric', 'name'),
+    );
     assert.deepEqual(metrics, ['cpu', 'edge_inflight_messages']);
   });
 
@@ -213,8 +231,7 @@ describe('the chart renders and validates without a cluster', () => {
       undefined,
       'IAM role, no keys',
     );
-    const tf = production.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'pep-transformer');
-    assert.equal((tf as any).spec.maxReplicas, 12);
+    assert.equal(dig(find(production, 'HorizontalPodAutoscaler', 'pep-transformer'), 'spec', 'maxReplicas'), 12);
   });
 
   test('no secret value anywhere in the rendered manifests: only Secret references', () => {
@@ -231,11 +248,10 @@ describe('the chart renders and validates without a cluster', () => {
   });
 
   test('the transformer gets a stable transactional id per pod', () => {
-    const sts = defaults.find((o) => o.kind === 'StatefulSet') as any;
-    const env = sts.spec.template.spec.containers[0].env;
-    assert.equal(env.find((e: any) => e.name === 'TRANSFORMER_TRANSACTIONAL_ID').value, 'pep-transformer-$(POD_NAME)');
-    const podName = env.findIndex((e: any) => e.name === 'POD_NAME');
-    const txn = env.findIndex((e: any) => e.name === 'TRANSFORMER_TRANSACTIONAL_ID');
+    const env: EnvVar[] = podSpec(find(defaults, 'StatefulSet', 'pep-transformer'))?.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === 'TRANSFORMER_TRANSACTIONAL_ID')?.value, 'pep-transformer-$(POD_NAME)');
+    const podName = env.findIndex((e) => e.name === 'POD_NAME');
+    const txn = env.findIndex((e) => e.name === 'TRANSFORMER_TRANSACTIONAL_ID');
     assert.ok(podName >= 0 && podName < txn, 'POD_NAME is defined before it is referenced');
   });
 });

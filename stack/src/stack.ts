@@ -16,6 +16,7 @@ import { redis } from './services/redis.ts';
 import { s3 } from './services/s3.ts';
 import { superset } from './services/superset.ts';
 import { temporal } from './services/temporal.ts';
+import { trino } from './services/trino.ts';
 
 export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   kafka,
@@ -25,6 +26,7 @@ export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   s3,
   'iceberg-rest': icebergRest,
   superset,
+  trino,
 };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 /** What a plain `stack:up` starts: every service that is not optional. */

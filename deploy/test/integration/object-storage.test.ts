@@ -19,7 +19,7 @@ import {
   icebergS3Properties,
   objectStoreConfig,
 } from '@pep/contracts/object-store';
-import { ICEBERG_REST_URI, localS3Env, startService } from '@pep/stack';
+import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
 import { stringify } from 'yaml';
 import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
 
@@ -48,10 +48,8 @@ const rows: [string, string, string, number][] = Array.from({ length: 600 }, (_,
 ]);
 const expected: Record<string, [number, number]> = {};
 for (const [, , cur, amount] of rows) {
-  expected[cur] ??= [0, 0];
-  const e = expected[cur];
-  e[0] += 1;
-  e[1] += amount;
+  const [count, sum] = expected[cur] ?? [0, 0];
+  expected[cur] = [count + 1, sum + amount];
 }
 
 let clients: LakeClients;
@@ -59,8 +57,8 @@ let clients: LakeClients;
 const totalsSql = (source: string) =>
   `SELECT currency, count(*), sum(amount_minor)::BIGINT FROM ${source} GROUP BY 1 ORDER BY 1`;
 
-function py<T>(command: string, request: unknown): T {
-  const res = spawnSync(clients.python, [HELPER, command, JSON.stringify(request)], {
+function py<T>(command: string, request: unknown, python = clients.python): T {
+  const res = spawnSync(python, [HELPER, command, JSON.stringify(request)], {
     encoding: 'utf8',
     env,
     timeout: 180_000,
@@ -112,7 +110,8 @@ describe('Iceberg tables on S3-compatible object storage', () => {
       assert.ok(w.data_files.length > 0 && w.data_files.every((f) => f.startsWith(`s3://${BUCKET}/`)), 'data in S3');
       // The objects are in the store (not on a local disk that happens to share the name).
       const prefix = w.location.replace(`s3://${BUCKET}/`, '');
-      const { keys } = py<{ keys: string[] }>('list', { client: listClient, bucket: BUCKET, prefix });
+      // boto3 from the store's own virtualenv (moto depends on it).
+      const { keys } = py<{ keys: string[] }>('list', { client: listClient, bucket: BUCKET, prefix }, s3Python());
       assert.ok(
         keys.some((k) => k.endsWith('.parquet')),
         `no Parquet under ${prefix}: ${keys.join(', ')}`,
