@@ -15,6 +15,7 @@ import {
   TOPICS,
   type WebhookDlqRecord,
 } from '@pep/contracts';
+import { maskCards, redactPayload } from '@pep/contracts/redact';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
@@ -68,8 +69,9 @@ const MAX_DLQ_HEADER_CHARS = 8192;
 const json = (status: number, body: unknown, extra: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...extra } });
 const PROVIDER_PATH = '/webhooks/';
+/** Error bodies never carry a card number, whatever part of the request a message quotes (e.g. a JSON parse error). */
 export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
-  json(status, { error: { code, message } }, extra);
+  json(status, { error: { code, message: maskCards(message) } }, extra);
 
 // Request.bytes() hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request. Bun only: on Node,
 // @hono/node-server passes its own lightweight Request whose inherited bytes() throws (it has no internal body state).
@@ -130,24 +132,21 @@ function accepted200(text: string, contentType: string, requestId: string): Resp
   return res;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
+/**
+ * The body as a DLQ record carries it: signatures and card numbers redacted (@pep/contracts/redact), text when it is
+ * UTF-8, base64 otherwise. A refused request is not replayed; an unroutable verified one is answered 200 and kept
+ * here for analysis, not replay.
+ */
 function bodyForDlq(body: Uint8Array): { body: string; body_encoding: 'utf8' | 'base64' } {
-  try {
-    return { body: strictUtf8.decode(body), body_encoding: 'utf8' };
-  } catch {
-    return {
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
-      body_encoding: 'base64',
-    };
-  }
+  const r = redactPayload(body);
+  return { body: r.text, body_encoding: r.encoding };
 }
 
 function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
   headers.forEach((value, name) => {
-    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : value;
+    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : maskCards(value);
     chars += name.length + v.length;
     if (chars <= MAX_DLQ_HEADER_CHARS) out[name] = v;
   });
@@ -215,22 +214,23 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
+    const maskedEventId = eventId === null ? null : maskCards(eventId);
     const rec: WebhookDlqRecord = {
       schema_version: 1,
       provider,
       reason,
-      message,
+      message: maskCards(message),
       security_event: SECURITY_DLQ_REASONS.includes(reason),
       http_status: httpStatus,
       headers: redactedHeaders(req.headers),
       ...bodyForDlq(body),
-      event_id: eventId,
-      request_id: requestId,
+      event_id: maskedEventId,
+      request_id: maskCards(requestId),
       received_at: receivedAt,
     };
     return {
       topic: config.benchTopic ?? TOPICS.webhooksDlq,
-      key: eventId,
+      key: maskedEventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {
         [RAW_HEADERS.receivedAt]: receivedAt,
