@@ -10,6 +10,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
@@ -52,6 +53,12 @@ const COMPONENTS: readonly Component[] = [
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
+  },
+  // The batch graph's worker (schedules, steps, backfills) on its own task queue; its schedules are applied below.
+  {
+    name: 'orchestrator',
+    args: [tsx, 'orchestration/src/worker.ts'],
+    ready: metricsUrl('ORCH_METRICS_PORT', SERVICE_DEFAULTS.metrics.orchestrator),
   },
   {
     name: 'quarantine',
@@ -283,12 +290,29 @@ async function main(): Promise<void> {
     ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
     ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
     ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
+    ['migrating the orchestration schema', ['npm', 'run', 'migrate', '-w', '@pep/orchestration']],
   ] as const) {
     say(what);
     const [command, ...rest] = cmd;
     const { code } = await runStreaming(command, rest, { cwd: REPO_ROOT });
     if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
   }
+
+  // The dashboards: databases registered and the bundle imported (skipped when unchanged). A failure here leaves the
+  // payment pipeline running and says why: the dashboards are for people, the pipeline is for the providers.
+  let dashboards: readonly DashboardLink[] = [];
+  try {
+    const r = await provisionDashboards({ log: (m) => say(`dashboards: ${m}`) });
+    dashboards = r.dashboards;
+    say(`dashboards: ${r.imported ? 'imported' : 'up to date'} (${r.reason}); databases ${r.databases.join(', ')}`);
+  } catch (err) {
+    say(`dashboards: NOT provisioned: ${(err as Error).message} (retry with: npm run dashboards -- provision)`);
+  }
+  const printDashboards = () => {
+    if (dashboards.length === 0) return;
+    say(`dashboards at ${loginHint()}`);
+    for (const d of dashboards) say(`  ${d.title.padEnd(11)} ${d.url}`);
+  };
 
   for (const c of COMPONENTS) {
     // Readiness is probed over HTTP: another process on the port would answer for us and hide our failure.
@@ -302,10 +326,19 @@ async function main(): Promise<void> {
     say(`${c.name.padEnd(11)} running (pid ${children.get(c.name)?.pid}, log ${logFile(c.name)})`);
   }
 
+  // Schedules as code: created, updated or deleted to match orchestration/src/schedules.ts (idempotent).
+  say('applying the batch schedules (npm run schedules -- apply)');
+  const applied = await runStreaming(tsx, ['orchestration/src/schedules-cli.ts', 'apply'], { cwd: REPO_ROOT });
+  if (applied.code !== 0) throw new Error(`applying the schedules failed (exit ${applied.code})`);
+  say(
+    `Temporal UI: http://127.0.0.1:${Number(process.env.TEMPORAL_UI_PORT ?? 8233)} (workflows, schedules); run history: npm run runs`,
+  );
+
   progress = new Progress();
   await progress.connect();
   progress.every(PROGRESS_INTERVAL_MS);
 
+  printDashboards();
   if (!simulate) {
     say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
     return;
@@ -341,6 +374,7 @@ async function main(): Promise<void> {
   await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
     cwd: REPO_ROOT,
   });
+  printDashboards();
   say('platform still running; Ctrl-C stops everything');
   progress.every(10_000);
 }

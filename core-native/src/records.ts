@@ -6,7 +6,7 @@
  * both implementations must give the same bytes. Not for Kafka I/O (kafka-wire does that).
  */
 import { gunzipSync } from 'node:zlib';
-import { COPIED_HEADER_MAX_BYTES, COPIED_HEADERS, OUTPUT_HEADERS } from '@pep/contracts';
+import { COPIED_HEADER_MAX_BYTES, COPIED_HEADERS, OUTPUT_HEADERS, PROVIDERS as PROVIDER_NAMES } from '@pep/contracts';
 import { crc32c, partitionForKey } from '@pep/kafka-wire/protocol';
 import { decodeUtf8 } from './json.ts';
 import { iso, MAX_MS, MIN_MS, parseRfc3339 } from './time.ts';
@@ -22,7 +22,6 @@ import {
 } from './types.ts';
 
 const te = new TextEncoder();
-const PROVIDER_NAMES = ['stripe', 'square', 'adyen', 'braintree'];
 
 /** Header names on every output (OUTPUT_HEADERS of @pep/contracts). */
 const H_TOPIC = te.encode(OUTPUT_HEADERS.sourceTopic);

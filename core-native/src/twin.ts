@@ -16,7 +16,7 @@ import {
   square,
   stripe,
   type UnifiedEvent,
-} from './providers.ts';
+} from './providers/index.ts';
 import { C, type Code, Errs, type FieldError } from './rules.ts';
 import { iso, MAX_MS, MIN_MS } from './time.ts';
 import { type BatchResult, LIMITS, type RawBatch, type RecordSet } from './types.ts';
@@ -41,6 +41,7 @@ export function eventJson(ev: UnifiedEvent, receivedAtMs: number, normalizedAtMs
   return (
     `{"event_id":${s(`${ev.provider}:${ev.providerEventId}`)},"provider":${s(ev.provider)},` +
     `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${t(ev.eventType)},` +
+    `"provider_event_type":${t(ev.providerEventType)},` +
     `"merchant_id":${n(ev.merchantId)},"customer_id":${n(ev.customerId)},"amount_minor":${ev.amountMinor},` +
     `"currency":${s(ev.currency)},"payment_method_type":${tn(ev.paymentMethodType)},"card_brand":${tn(ev.cardBrand)},` +
     `"card_last_four":${tn(ev.cardLastFour)},"status":${t(ev.status)},"failure_code":${tn(ev.failureCode)},` +

@@ -318,14 +318,17 @@ describe('edge routes (memory sink)', () => {
     assert.equal(Buffer.from(((sink as MemorySink).records[2] as OutRecord).value).toString(), form);
   });
 
-  test('a verified event without a topic is stored in the DLQ before its 200', async () => {
-    const { app, sink } = setup();
+  test('a verified event outside the vocabulary is stored in webhooks.<provider>.other before its 200', async () => {
+    const { app, sink, metrics } = setup();
     const res = await app.request(stripeReq(stripeBody('evt_9', 'customer.created')));
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'accepted', event_id: 'evt_9', routed: 'dlq' });
+    assert.deepEqual(await res.json(), { status: 'accepted', event_id: 'evt_9', routed: 'other' });
     const rec = (sink as MemorySink).records[0] as OutRecord;
-    assert.equal(rec.topic, 'webhooks.dlq');
-    assert.equal((JSON.parse(Buffer.from(rec.value).toString()) as WebhookDlqRecord).reason, 'unroutable_event_type');
+    assert.equal(rec.topic, 'webhooks.stripe.other');
+    assert.equal(rec.key, 'evt_9', 'keyed by the provider event id');
+    assert.equal(rec.headers?.['event-type'], 'customer.created');
+    assert.match(metrics.render(), /edge_other_records_total\{provider="stripe"\} 1/);
+    assert.doesNotMatch(metrics.render(), /edge_dlq_records_total\{/, 'not a DLQ record');
   });
 
   test('Braintree challenge answers public_key|hmac; bad challenges are 400', async () => {

@@ -11,11 +11,10 @@ import {
   type Provider,
   RAW_HEADERS,
   REDACTED,
-  SECURITY_DLQ_REASONS,
   TOPICS,
-  type WebhookDlqRecord,
+  webhookDlqRecord,
 } from '@pep/contracts';
-import { maskCards, redactPayload } from '@pep/contracts/redact';
+import { maskCards } from '@pep/contracts/redact';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
@@ -26,7 +25,7 @@ import { checkAdyen } from './providers/adyen.ts';
 import { braintreeChallengeAnswer, checkBraintree } from './providers/braintree.ts';
 import { checkSquare } from './providers/square.ts';
 import { checkStripe } from './providers/stripe.ts';
-import type { HeaderLookup, Rejected, Verdict } from './providers/verdict.ts';
+import { type HeaderLookup, isOtherTopic, type Rejected, type Verdict } from './providers/verdict.ts';
 import type { OutRecord } from './sink.ts';
 
 export interface AppDeps {
@@ -56,6 +55,7 @@ export const ERROR_CODES = {
 /** Headers whose values never go into a DLQ record. */
 const SENSITIVE_HEADERS = new Set([
   'stripe-signature',
+  'hmacsignature',
   'x-square-hmacsha256-signature',
   'x-square-signature',
   'authorization',
@@ -132,16 +132,6 @@ function accepted200(text: string, contentType: string, requestId: string): Resp
   return res;
 }
 
-/**
- * The body as a DLQ record carries it: signatures and card numbers redacted (@pep/contracts/redact), text when it is
- * UTF-8, base64 otherwise. A refused request is not replayed; an unroutable verified one is answered 200 and kept
- * here for analysis, not replay.
- */
-function bodyForDlq(body: Uint8Array): { body: string; body_encoding: 'utf8' | 'base64' } {
-  const r = redactPayload(body);
-  return { body: r.text, body_encoding: r.encoding };
-}
-
 function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
@@ -197,7 +187,7 @@ export function createApp(deps: AppDeps): EdgeApp {
       case 'square':
         return checkSquare(headers, body, config.square);
       case 'adyen':
-        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems });
+        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems }, headers);
       case 'braintree':
         return checkBraintree(headers.get('content-type'), body, config.braintree);
     }
@@ -214,20 +204,19 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
+    // The builder redacts the body, the message and the ids (@pep/contracts); the key is the masked event id too.
     const maskedEventId = eventId === null ? null : maskCards(eventId);
-    const rec: WebhookDlqRecord = {
-      schema_version: 1,
+    const rec = webhookDlqRecord({
       provider,
       reason,
-      message: maskCards(message),
-      security_event: SECURITY_DLQ_REASONS.includes(reason),
-      http_status: httpStatus,
+      message,
+      httpStatus,
       headers: redactedHeaders(req.headers),
-      ...bodyForDlq(body),
-      event_id: maskedEventId,
-      request_id: maskCards(requestId),
-      received_at: receivedAt,
-    };
+      body,
+      eventId,
+      requestId,
+      receivedAt,
+    });
     return {
       topic: config.benchTopic ?? TOPICS.webhooksDlq,
       key: maskedEventId,
@@ -236,7 +225,7 @@ export function createApp(deps: AppDeps): EdgeApp {
         [RAW_HEADERS.receivedAt]: receivedAt,
         [RAW_HEADERS.requestId]: requestId,
         [RAW_HEADERS.provider]: provider,
-        'dlq-reason': reason,
+        [RAW_HEADERS.dlqReason]: reason,
       },
     };
   };
@@ -256,6 +245,9 @@ export function createApp(deps: AppDeps): EdgeApp {
   const durationSeries = Object.fromEntries(
     PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })]),
   ) as Record<Provider, HistogramSeries>;
+  const otherSeries = Object.fromEntries(
+    PROVIDERS.map((p) => [p, metrics.otherRecords.series({ provider: p })]),
+  ) as Record<Provider, { value: number }>;
   const requestSeries = Object.fromEntries(PROVIDERS.map((p) => [p, new Map()])) as Record<
     Provider,
     Map<number, { value: number }>
@@ -466,40 +458,28 @@ export function createApp(deps: AppDeps): EdgeApp {
       const verdict = verdictFor(provider, req.headers, body);
       if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict, source);
 
-      const record: OutRecord =
-        verdict.topic === null
-          ? dlqRecord(
-              provider,
-              DLQ_REASONS.unroutableEventType,
-              `no topic for event type ${verdict.eventType}`,
-              200,
-              req,
-              body,
-              verdict.eventId,
-              requestId,
-              receivedAt,
-            )
-          : {
-              topic: config.benchTopic ?? verdict.topic,
-              key: verdict.key,
-              value: body,
-              headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
-            };
+      // A verified event outside the vocabulary goes to webhooks.<provider>.other (kept, not consumed downstream).
+      const other = isOtherTopic(verdict.topic);
+      const record: OutRecord = {
+        topic: config.benchTopic ?? verdict.topic,
+        key: verdict.key,
+        value: body,
+        headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
+      };
       try {
         await producer.enqueue(record);
       } catch (err) {
         return notStored(provider, started, requestId, verdict.eventId, err as Error);
       }
-      if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
+      if (other) otherSeries[provider].value++;
       if (log.isEnabled('debug'))
         reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
       if (provider === 'adyen')
         return finish(provider, started, 200, accepted200('[accepted]', 'text/plain', requestId));
       // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
-      const accepted =
-        verdict.topic === null
-          ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"dlq"}`
-          : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
+      const accepted = other
+        ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"other"}`
+        : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
       return finish(provider, started, 200, accepted200(accepted, 'application/json', requestId));
     } catch (err) {
       return internalError(err);

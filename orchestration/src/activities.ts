@@ -14,6 +14,7 @@ import {
   finishRun,
   getStates,
   hashOf,
+  inTransaction,
   noteAttemptError,
   type PartitionState,
   type RunIdentity,
@@ -249,14 +250,11 @@ export function createActivities(deps: ActivityDeps) {
               }
               const client = await env.pool.connect();
               try {
-                await client.query('BEGIN');
-                const result = await work(client);
-                await recordChunk(client, runKey, key, result);
-                await client.query('COMMIT');
-                return result;
-              } catch (err) {
-                await client.query('ROLLBACK').catch(() => {});
-                throw err;
+                return await inTransaction(client, async () => {
+                  const result = await work(client);
+                  await recordChunk(client, runKey, key, result);
+                  return result;
+                });
               } finally {
                 client.release();
               }
@@ -267,8 +265,7 @@ export function createActivities(deps: ActivityDeps) {
             const outputVersion = outcome.outputVersion ?? hashOf(outcome.outputs);
             const changed = outputVersion !== (state?.output_version ?? null);
             const consumed: JsonObject = outcome.consumed ? { ...inputs, consumed: outcome.consumed } : inputs;
-            await lock.query('BEGIN');
-            try {
+            await inTransaction(lock, async () => {
               for (const c of commits) await c(lock);
               await finishRun(lock, id, {
                 runId,
@@ -280,11 +277,7 @@ export function createActivities(deps: ActivityDeps) {
                 changed,
                 halt: outcome.halt,
               });
-              await lock.query('COMMIT');
-            } catch (err) {
-              await lock.query('ROLLBACK').catch(() => {});
-              throw err;
-            }
+            });
             const status = outcome.halt ? 'halted' : 'succeeded';
             deps.metrics?.runEnded(step.name, status, outcome.halt?.code, Date.now() - started);
             return {
@@ -349,7 +342,10 @@ export type Activities = ReturnType<typeof createActivities>;
 /** The checks of `npm run backfill`, shared by the CLI (before anything starts) and the workflow. */
 export function planBackfill(graph: StepGraph, input: BackfillRequest, now: Date): BackfillPlan {
   try {
-    const names = input.steps && input.steps.length > 0 ? input.steps : graph.names();
+    const names =
+      input.steps && input.steps.length > 0
+        ? input.steps
+        : graph.ordered.filter((s) => s.partitioning.kind === 'day').map((s) => s.name);
     const steps = graph.sort(names);
     for (const s of steps) {
       const p = graph.get(s).partitioning;

@@ -3,7 +3,7 @@
  * environment); a bad value stops the process with the variable's name. The database URL's password is redacted
  * when printed.
  */
-import { ORCHESTRATION_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { ORCHESTRATION_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { envInt, envStr } from '@pep/contracts/env';
 
 export interface OrchestrationConfig {
@@ -31,7 +31,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchestrationC
     pgPoolSize: envInt(env, 'ORCH_PG_POOL_SIZE', 5, 2, 100),
     maxConcurrentActivities: envInt(env, 'ORCH_MAX_CONCURRENT_STEPS', 4, 1, 100),
     metricsHost: envStr(env, 'ORCH_METRICS_HOST', '127.0.0.1'),
-    metricsPort: envInt(env, 'ORCH_METRICS_PORT', 9468, 0, 65535),
-    uiUrl: envStr(env, 'TEMPORAL_UI_URL', `http://127.0.0.1:${envInt(env, 'TEMPORAL_UI_PORT', 8233, 1, 65535)}`),
+    metricsPort: envInt(env, 'ORCH_METRICS_PORT', SERVICE_DEFAULTS.metrics.orchestrator, 0, 65535),
+    uiUrl: envStr(
+      env,
+      'TEMPORAL_UI_URL',
+      `http://127.0.0.1:${envInt(env, 'TEMPORAL_UI_PORT', SERVICE_DEFAULTS.temporal.uiPort, 1, 65535)}`,
+    ),
   });
 }

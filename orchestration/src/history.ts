@@ -79,6 +79,19 @@ export interface PartitionState {
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
+/** Runs `fn` in one transaction on `client`: committed when it returns, rolled back when it throws. */
+export async function inTransaction<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 export async function getStates(
   db: Queryable,
   steps: readonly string[],
@@ -298,56 +311,50 @@ export async function recordEnd(
 ): Promise<string | null> {
   const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    const state = (await getStates(client, [id.step], id.partitionKey)).get(id.step);
-    if (e.status !== 'failed' && state?.status === e.status && state.reason === e.reason) {
-      await client.query('ROLLBACK');
-      return null;
-    }
-    let runId: string | undefined;
-    let fingerprint: string | null = null;
-    if (e.status === 'failed') {
-      const { rows } = await client.query<{ id: string; input_fingerprint: string | null }>(
-        `UPDATE orchestration.step_runs SET status = 'failed', error_type = $3, reason = $4, finished_at = now()
-          WHERE step = $1 AND partition_key = $2 AND status = 'running' AND workflow_run_id = $5
-          RETURNING id::text, input_fingerprint`,
-        [id.step, id.partitionKey, e.errorType, e.reason.slice(0, 4000), id.workflowRunId],
-      );
-      runId = rows[0]?.id;
-      fingerprint = rows[0]?.input_fingerprint ?? null;
-    }
-    if (!runId) {
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO orchestration.step_runs (step, partition_key, status, trigger, error_type, reason, workflow_id,
-            workflow_run_id, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING id::text`,
-        [
-          id.step,
-          id.partitionKey,
-          e.status,
-          id.trigger,
-          e.errorType,
-          e.reason.slice(0, 4000),
-          id.workflowId,
-          id.workflowRunId,
-        ],
-      );
-      runId = (rows[0] as { id: string }).id;
-    }
-    await upsertState(client, {
-      step: id.step,
-      partitionKey: id.partitionKey,
-      status: e.status,
-      reason: e.reason.slice(0, 4000),
-      runId,
-      fingerprint,
-      retryable: e.retryable,
+    return await inTransaction(client, async () => {
+      const state = (await getStates(client, [id.step], id.partitionKey)).get(id.step);
+      if (e.status !== 'failed' && state?.status === e.status && state.reason === e.reason) return null;
+      let runId: string | undefined;
+      let fingerprint: string | null = null;
+      if (e.status === 'failed') {
+        const { rows } = await client.query<{ id: string; input_fingerprint: string | null }>(
+          `UPDATE orchestration.step_runs SET status = 'failed', error_type = $3, reason = $4, finished_at = now()
+            WHERE step = $1 AND partition_key = $2 AND status = 'running' AND workflow_run_id = $5
+            RETURNING id::text, input_fingerprint`,
+          [id.step, id.partitionKey, e.errorType, e.reason.slice(0, 4000), id.workflowRunId],
+        );
+        runId = rows[0]?.id;
+        fingerprint = rows[0]?.input_fingerprint ?? null;
+      }
+      if (!runId) {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO orchestration.step_runs (step, partition_key, status, trigger, error_type, reason, workflow_id,
+              workflow_run_id, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) RETURNING id::text`,
+          [
+            id.step,
+            id.partitionKey,
+            e.status,
+            id.trigger,
+            e.errorType,
+            e.reason.slice(0, 4000),
+            id.workflowId,
+            id.workflowRunId,
+          ],
+        );
+        runId = (rows[0] as { id: string }).id;
+      }
+      await upsertState(client, {
+        step: id.step,
+        partitionKey: id.partitionKey,
+        status: e.status,
+        reason: e.reason.slice(0, 4000),
+        runId,
+        fingerprint,
+        retryable: e.retryable,
+      });
+      return runId;
     });
-    await client.query('COMMIT');
-    return runId;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
   } finally {
     client.release();
   }

@@ -4,7 +4,7 @@
  */
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lintWorkflowFile } from '@pep/workflows/src/lint-workflow-imports.ts';
+import { lintWorkflowFile } from '@pep/workflows/lint-workflow-imports';
 
 const problems = lintWorkflowFile(fileURLToPath(new URL('./workflows.ts', import.meta.url)));
 for (const p of problems) console.error(`${relative(process.cwd(), p.file)}: ${p.message}`);

@@ -39,8 +39,8 @@ export const SCHEDULE_ID_PREFIX = 'orch-';
 export const MANAGED_BY = '@pep/orchestration';
 export const NOT_AVAILABLE_NOTE = 'not available yet:';
 
-export function scheduleId(name: string): string {
-  return `${SCHEDULE_ID_PREFIX}${name}`;
+export function scheduleId(name: string, prefix = SCHEDULE_ID_PREFIX): string {
+  return `${prefix}${name}`;
 }
 
 export function defaultSchedules(env: NodeJS.ProcessEnv = process.env): ScheduleDefinition[] {
@@ -124,13 +124,13 @@ export function tickInputOf(def: ScheduleDefinition, taskQueue: string): TickInp
   return { schedule: def.name, steps: [...def.steps], partitions: def.partitions, definitionHash: hashOf(definition) };
 }
 
-function optionsOf(def: ScheduleDefinition, taskQueue: string) {
+function optionsOf(def: ScheduleDefinition, taskQueue: string, prefix: string) {
   return {
     spec: specOf(def),
     action: {
       type: 'startWorkflow' as const,
       workflowType: 'TickWorkflow',
-      workflowId: `orch-tick-${def.name}`,
+      workflowId: `${prefix}tick-${def.name}`,
       taskQueue,
       args: [tickInputOf(def, taskQueue)],
       workflowExecutionTimeout: '12 hours',
@@ -166,6 +166,9 @@ export interface ScheduleContext {
   readonly graph: StepGraph;
   readonly env: StepEnv;
   readonly taskQueue: string;
+  /** Schedule id prefix and owner marker (tests use their own, so they never touch the platform's schedules). */
+  readonly idPrefix?: string;
+  readonly managedBy?: string;
 }
 
 /** Makes the server's schedules match `defs`. Idempotent: a second apply reports every schedule unchanged. */
@@ -179,11 +182,13 @@ export async function applySchedules(
     if (names.has(d.name)) throw new ScheduleDefinitionError(`schedule ${d.name} is defined twice`);
     names.add(d.name);
   }
+  const prefix = ctx.idPrefix ?? SCHEDULE_ID_PREFIX;
+  const managedBy = ctx.managedBy ?? MANAGED_BY;
   const changes: ApplyChange[] = [];
   for (const def of defs) {
-    const id = scheduleId(def.name);
+    const id = scheduleId(def.name, prefix);
     const handle = ctx.client.schedule.getHandle(id);
-    const opts = optionsOf(def, ctx.taskQueue);
+    const opts = optionsOf(def, ctx.taskQueue, prefix);
     const hash = opts.action.args[0]?.definitionHash;
     const unavailable = await unavailableReason(def, ctx.graph, ctx.env);
     let current: Awaited<ReturnType<typeof handle.describe>> | null = null;
@@ -196,7 +201,7 @@ export async function applySchedules(
       const create: ScheduleOptions = {
         scheduleId: id,
         ...opts,
-        memo: { managedBy: MANAGED_BY, description: def.description },
+        memo: { managedBy, description: def.description },
         state: unavailable ? { paused: true, note: unavailable } : { note: def.description },
       };
       await ctx.client.schedule.create(create);
@@ -236,10 +241,10 @@ export async function applySchedules(
     changes.push({ schedule: def.name, action: 'updated', paused, ...(note ? { note } : {}) });
   }
   for await (const s of ctx.client.schedule.list()) {
-    if (!s.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
-    const name = s.scheduleId.slice(SCHEDULE_ID_PREFIX.length);
+    if (!s.scheduleId.startsWith(prefix)) continue;
+    const name = s.scheduleId.slice(prefix.length);
     if (names.has(name)) continue;
-    if ((s.memo as { managedBy?: string } | undefined)?.managedBy !== MANAGED_BY) continue;
+    if ((s.memo as { managedBy?: string } | undefined)?.managedBy !== managedBy) continue;
     await ctx.client.schedule.getHandle(s.scheduleId).delete();
     changes.push({ schedule: name, action: 'deleted', paused: false });
   }

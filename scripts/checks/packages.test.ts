@@ -29,6 +29,7 @@ describe('the package checker', () => {
   write('b/test/x.test.ts', "import { z } from '@pep/a';\nimport { x } from '../src/index.ts';\nvoid z; void x;\n");
   write('c/src/y.ts', "import { x } from '@pep/b';\nexport const y = x + 2;\n");
   write('scripts/run.ts', "import { y } from '../c/src/y.ts';\nimport { z } from '@pep/a';\nvoid y; void z;\n");
+  write('c/bench/speed.ts', "import { y } from '../src/y.ts';\nvoid y;\n");
   const report = checkPackages(dir);
 
   test('finds relative imports into another package, also from the root package', () => {
@@ -62,6 +63,13 @@ describe('the package checker', () => {
     );
   });
 
+  test('finds benchmark code outside bench/', () => {
+    assert.deepEqual(
+      report.benchmarks.map((f) => f.file),
+      ['c/bench/speed.ts'],
+    );
+  });
+
   test('finds cycles through devDependencies, each once', () => {
     const graph = new Map([
       ['a', new Set(['b'])],
@@ -79,11 +87,11 @@ describe('the package checker', () => {
 
   test('reads static, type-only, re-exported and dynamic imports but not comments', () => {
     const refs = importsOf(
-      "// import a from 'x';\nimport type { T } from 't';\nexport * from './e.ts';\nconst m = await import('@pep/m');\n",
+      "// import a from 'x';\nimport type { T } from 't';\nexport * from './e.ts';\nconst m = await import('@pep/m');\nconst N = '@pep/n';\n",
     );
     assert.deepEqual(
       refs.map((r) => `${r.line}:${r.specifier}`),
-      ['2:t', '3:./e.ts', '4:@pep/m'],
+      ['2:t', '3:./e.ts', '4:@pep/m', '5:@pep/n'],
     );
   });
 });
@@ -101,6 +109,9 @@ describe('this repository', () => {
   });
   test('no package declares a @pep dependency it does not import', () => {
     assert.equal(report.unused.length, 0, `\n${formatFindings(report.unused)}`);
+  });
+  test('benchmark code lives in bench/<target>/ only', () => {
+    assert.equal(report.benchmarks.length, 0, `\n${formatFindings(report.benchmarks)}`);
   });
   test('the package dependency graph, tests and benchmarks included, has no cycle', () => {
     assert.deepEqual(report.cycles, [], `cycles: ${report.cycles.map((c) => c.join(' → ')).join('; ')}`);

@@ -2,9 +2,10 @@
  * The package boundaries of the repository, checked: no file imports another package through a relative path, every
  * `@pep/*` import is declared in the importing package's package.json (and is a subpath that package exports), no
  * package declares a `@pep/*` dependency it never imports, and the graph of declared `@pep/*` dependencies
- * (tests and benchmarks included: devDependencies count) has no cycle. Run by `npm test` through packages.test.ts.
- * Imports are read with TypeScript's own pre-processor (static, `export … from`, `import type`, dynamic `import()`
- * and `require()` with a literal specifier), so comments and strings do not count.
+ * (tests and benchmarks included: devDependencies count) has no cycle; benchmark code lives in bench/<target>/ only.
+ * Run by `npm test` through packages.test.ts. Imports are read with TypeScript's own pre-processor (static,
+ * `export … from`, `import type`, dynamic `import()` and `require()` with a literal specifier), so comments and
+ * strings do not count; a constant holding a package name that is imported later counts too.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -32,6 +33,8 @@ export interface Report {
   readonly unexported: Finding[];
   readonly unused: Finding[];
   readonly cycles: string[][];
+  /** Benchmark code outside bench/<target>/. */
+  readonly benchmarks: Finding[];
 }
 
 const SOURCE = /\.(?:[cm]?ts|[cm]?js|tsx|jsx)$/;
@@ -93,12 +96,15 @@ export interface ImportRef {
   readonly line: number;
 }
 
+/** A package name kept in a constant so that a bundler leaves the import to run time (edge/src/native-checksum.ts). */
+const PACKAGE_CONSTANT = /\b(?:const|let)\s+[A-Za-z_$][\w$]*\s*=\s*(['"])(@pep\/[^'"]+)\1/g;
+
 export function importsOf(text: string): ImportRef[] {
+  const lineAt = (pos: number) => text.slice(0, pos).split('\n').length;
   const info = ts.preProcessFile(text, true, true);
-  return info.importedFiles.map((f) => ({
-    specifier: f.fileName,
-    line: text.slice(0, f.pos).split('\n').length,
-  }));
+  const refs = info.importedFiles.map((f) => ({ specifier: f.fileName, line: lineAt(f.pos) }));
+  for (const m of text.matchAll(PACKAGE_CONSTANT)) refs.push({ specifier: m[2] as string, line: lineAt(m.index) });
+  return refs;
 }
 
 /** Every cycle of the graph, each once, as the path of names from its smallest member back to it. */
@@ -139,11 +145,18 @@ function resolvesInside(absTarget: string, root: string): string {
 export function checkPackages(root: string): Report {
   const packages = loadPackages(root);
   const byName = new Map(packages.map((p) => [p.name, p]));
-  const report: Report = { relative: [], undeclared: [], unexported: [], unused: [], cycles: [] };
+  const report: Report = { relative: [], undeclared: [], unexported: [], unused: [], cycles: [], benchmarks: [] };
   const used = new Map<string, Set<string>>(packages.map((p) => [p.name, new Set<string>()]));
 
   for (const file of sourceFiles(root)) {
     const owner = ownerOf(file, packages);
+    if (/^bench\/src\/targets\//.test(file) || (owner.dir !== 'bench' && /(^|\/)bench\//.test(file))) {
+      report.benchmarks.push({
+        file,
+        line: 1,
+        message: 'is benchmark code outside bench/<target>/: move it there (a target is bench/<target>/index.ts)',
+      });
+    }
     const text = readFileSync(join(root, file), 'utf8');
     for (const { specifier, line } of importsOf(text)) {
       if (specifier.startsWith('.')) {
@@ -154,7 +167,7 @@ export function checkPackages(root: string): Report {
           report.relative.push({
             file,
             line,
-            message: `imports '${specifier}' from ${targetOwner.name} by relative path: import it as '${targetOwner.name}${sub ? `/…' (a subpath ${targetOwner.name} exports for ${sub})` : "'"} and declare it in ${owner.dir || '.'}/package.json`,
+            message: `imports ${sub} of ${targetOwner.name} by relative path '${specifier}': import it through an export of ${targetOwner.dir}/package.json (add one if needed) and declare "${targetOwner.name}" in ${owner.dir || '.'}/package.json`,
           });
         }
         continue;

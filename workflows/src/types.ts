@@ -2,7 +2,14 @@
  * Inputs, results and activity signatures shared by the workflows (type-only imports there), the activities, the
  * bridge and the review CLI. Workflow-safe: types and constants only.
  */
-import type { ReviewDecisionKind, ReviewItem } from '@pep/contracts';
+import type {
+  ChurnInput,
+  ChurnPrediction,
+  FraudScore,
+  RetryStrategy,
+  ReviewDecisionKind,
+  ReviewItem,
+} from '@pep/contracts';
 
 export type { ReviewItem };
 
@@ -52,39 +59,21 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
-export interface FraudResult {
-  readonly fraud_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly model_version: string;
-}
+/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it. */
+export type FraudResult = Omit<FraudScore, 'event_id'>;
 
-export interface RetryStrategyResult {
-  readonly action: string;
-  readonly delay_seconds: number | null;
-  readonly max_attempts: number;
-  readonly confidence: number;
-  readonly reason: string;
-  readonly model_version: string;
+/** The inference service's retry strategy, with the attempt it was asked about. */
+export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
   readonly attempt_count: number;
 }
 
-export interface ChurnFeatures {
-  readonly total_payments: number;
-  readonly successful_payments: number;
-  readonly failed_payments: number;
-  readonly recovered_payments: number;
-  readonly days_since_last_payment: number;
-  readonly consecutive_failures: number;
-  readonly days_since_last_failure: number | null;
-}
+/** The churn model's features, computed from the customer's history in PostgreSQL. */
+export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id'>;
 
-export interface ChurnResult {
+export interface ChurnResult
+  extends Pick<ChurnPrediction, 'risk_level' | 'risk_factors' | 'days_to_churn_estimate' | 'model_version'> {
+  /** ChurnPrediction.churn_probability. */
   readonly churn_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly days_to_churn_estimate: number | null;
-  readonly model_version: string;
   readonly features: ChurnFeatures;
 }
 

@@ -13,7 +13,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
 import { createPaymentActivities, createReviewActivities, expireReviews } from './activities.ts';
 import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
-import { createPool, ensureQuarantineReviewColumns, migrate } from './db.ts';
+import { createPool, migrate, quarantineReviewColumnsPresent } from './db.ts';
 import { createInferenceClient } from './inference-client.ts';
 import { createRawReader } from './raw-reader.ts';
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
-  const reviewColumns = await ensureQuarantineReviewColumns(pool);
+  const reviewColumns = await quarantineReviewColumnsPresent(pool);
   log('starting worker', {
     temporal: config.temporalAddress,
     taskQueue: config.taskQueue,

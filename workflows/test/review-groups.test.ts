@@ -14,7 +14,7 @@ import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { expireReviews } from '../src/activities.ts';
-import { ensureQuarantineReviewColumns } from '../src/db.ts';
+import { quarantineReviewColumnsPresent } from '../src/db.ts';
 import { buildDecision, decideGrouped, registerRowForReview, resolveWorkflowId, reviewState } from '../src/review.ts';
 import {
   createTopics,
@@ -268,7 +268,7 @@ describe('grouped quarantine review (issue 13)', () => {
   });
 
   it('a quarantined row no group registered is registered on demand and decided', async (t) => {
-    if (!(await ensureQuarantineReviewColumns(pool))) return t.skip('no validation_quarantine table');
+    if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
     const record = await quarantined(9999);
     const { rows } = await pool.query(
       `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,

@@ -106,32 +106,40 @@ export const lakeCompact: StepDefinition = {
   },
 };
 
-export const lakeExpire: StepDefinition = {
-  name: 'lake.expire',
-  description: 'snapshot expiry of the bronze tables (npm run lake -- expire)',
-  owner: 'lakehouse (#16)',
-  partitioning: { kind: 'day' },
-  timeoutMs: 30 * 60_000,
-  available: needs(LAKE),
-  async run(ctx) {
-    const r = await runCommand(ctx, 'lake', ['expire', '--json'], 29 * 60_000, 'ExpiryFailed');
-    return { outputs: r.json ?? {} };
-  },
-};
+/** Table-wide lake maintenance for the day (`npm run lake -- <verb> --json`). */
+function lakeMaintenance(
+  verb: 'expire' | 'orphans',
+  description: string,
+  upstream: string[],
+  failure: string,
+): StepDefinition {
+  return {
+    name: `lake.${verb}`,
+    description,
+    owner: 'lakehouse (#16)',
+    partitioning: { kind: 'day' },
+    upstream,
+    timeoutMs: 30 * 60_000,
+    available: needs(LAKE),
+    async run(ctx) {
+      const r = await runCommand(ctx, 'lake', [verb, '--json'], 29 * 60_000, failure);
+      return { outputs: r.json ?? {} };
+    },
+  };
+}
 
-export const lakeOrphans: StepDefinition = {
-  name: 'lake.orphans',
-  description: 'removal of orphan files of the bronze tables (npm run lake -- orphans)',
-  owner: 'lakehouse (#16)',
-  partitioning: { kind: 'day' },
-  upstream: ['lake.expire'],
-  timeoutMs: 30 * 60_000,
-  available: needs(LAKE),
-  async run(ctx) {
-    const r = await runCommand(ctx, 'lake', ['orphans', '--json'], 29 * 60_000, 'OrphanRemovalFailed');
-    return { outputs: r.json ?? {} };
-  },
-};
+export const lakeExpire = lakeMaintenance(
+  'expire',
+  'snapshot expiry of the bronze tables (npm run lake -- expire)',
+  [],
+  'ExpiryFailed',
+);
+export const lakeOrphans = lakeMaintenance(
+  'orphans',
+  'removal of orphan files of the bronze tables (npm run lake -- orphans)',
+  ['lake.expire'],
+  'OrphanRemovalFailed',
+);
 
 export const dbtBuild: StepDefinition = {
   name: 'dbt.build',

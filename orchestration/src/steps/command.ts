@@ -52,14 +52,14 @@ export function lastJsonObject(stdout: string): JsonObject | null {
       // not JSON: keep looking upwards
     }
   }
-  // A pretty-printed object at the end of the output.
-  const start = stdout.lastIndexOf('\n{');
-  if (start >= 0) {
+  // A pretty-printed object at the end of the output: it starts at the last line that is exactly `{`.
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if ((lines[i] as string) !== '{') continue;
     try {
-      const v = JSON.parse(stdout.slice(start + 1)) as unknown;
+      const v = JSON.parse(lines.slice(i).join('\n')) as unknown;
       if (v && typeof v === 'object' && !Array.isArray(v)) return v as JsonObject;
     } catch {
-      // not JSON
+      // not the start of the last object
     }
   }
   return null;

@@ -79,6 +79,9 @@ export const reconcileCheck: StepDefinition = {
       throw new TransientStepError('NotSettled', `not settled yet (records in flight): ${text(inFlight)}`);
     }
     // Exit 2 (or anything else): the check itself could not run, e.g. Kafka or PostgreSQL unreachable.
-    throw new TransientStepError('ReconcileUnavailable', `reconcile exited ${r.code ?? r.signal}: ${outputTail(r, 5)}`);
+    throw new TransientStepError(
+      'ReconcileUnavailable',
+      `reconcile exited ${r.code ?? r.signal} (${r.json ? `verdict ${String(r.json.verdict)}` : 'no JSON report'}): ${outputTail(r, 5)}`,
+    );
   },
 };

@@ -15,8 +15,14 @@
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
 
-import { paymentBatchWorkflowId, paymentWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
-import { maskCards, redactPayload } from '@pep/contracts/redact';
+import {
+  DLQ_CODES,
+  paymentBatchWorkflowId,
+  paymentWorkflowId,
+  type ValidationDlqRecord,
+  validationDlqRecord,
+  WORKFLOW_TYPES,
+} from '@pep/contracts';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import {
   type Client,
@@ -40,7 +46,7 @@ const MAX_BUDGET_STEPS = 3600;
 
 /** Largest event accepted from payments.normalized (the edge's body limit plus envelope). */
 export const MAX_EVENT_BYTES = 1024 * 1024;
-export const BRIDGE_DLQ_CODE = 'BRIDGE_INVALID_EVENT';
+export const BRIDGE_DLQ_CODE = DLQ_CODES.bridgeInvalidEvent;
 
 export type ParsedEvent = { ok: true; eventId: string; event: Record<string, unknown> } | { ok: false; error: string };
 
@@ -64,28 +70,23 @@ export function parseNormalized(value: Buffer | null): ParsedEvent {
 }
 
 /**
- * The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take. Its
- * payload, key and message are redacted (@pep/contracts/redact: card numbers, signatures); the exact bytes stay at the
- * source coordinates it names.
+ * The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take; the
+ * builder redacts its payload, key and messages (card numbers, signatures).
  */
-export function bridgeDlqRecord(topic: string, partition: number, m: KafkaMessage, error: string, now: Date) {
-  const payload = redactPayload(m.value ?? Buffer.alloc(0));
-  return {
-    event_id: null,
-    provider: null,
-    provider_event_id: m.key ? maskCards(m.key.toString('utf8').slice(0, 512)) : null,
-    item_index: null,
-    original_payload: payload.text,
-    original_payload_encoding: payload.encoding,
-    validation_errors: [{ field: 'event', code: BRIDGE_DLQ_CODE, message: maskCards(error) }],
-    failure_reason: BRIDGE_DLQ_CODE,
-    source_topic: topic,
-    kafka_partition: partition,
-    kafka_offset: Number(m.offset),
-    received_at: null,
-    quarantined_at: now.toISOString(),
-    schema_version: 1,
-  };
+export function bridgeDlqRecord(
+  topic: string,
+  partition: number,
+  m: KafkaMessage,
+  error: string,
+  now: Date,
+): ValidationDlqRecord {
+  return validationDlqRecord({
+    providerEventId: m.key ? m.key.toString('utf8').slice(0, 512) : null,
+    payload: m.value ?? Buffer.alloc(0),
+    errors: [{ field: 'event', code: BRIDGE_DLQ_CODE, message: error }],
+    source: { topic, partition, offset: Number(m.offset) },
+    quarantinedAt: now,
+  });
 }
 
 export interface BridgeDeps {

@@ -119,7 +119,10 @@ pub struct Event<'a> {
     pub provider: Provider,
     pub provider_event_id: Cow<'a, str>,
     pub object_id: Option<Cow<'a, str>>,
+    /// One of `vocabulary::EVENT_TYPES`.
     pub event_type: Cow<'a, str>,
+    /// The provider's own type (Stripe/Square `type`, Adyen `eventCode`, Braintree `kind`), as sent.
+    pub provider_event_type: Cow<'a, str>,
     pub merchant_id: Option<Cow<'a, str>>,
     pub customer_id: Option<Cow<'a, str>>,
     pub amount_minor: u64,
@@ -175,6 +178,8 @@ impl Event<'_> {
         write_opt_str(out, self.object_id.as_deref());
         key(out, "event_type", false);
         write_text(out, &self.event_type);
+        key(out, "provider_event_type", false);
+        write_text(out, &self.provider_event_type);
         key(out, "merchant_id", false);
         write_opt_str(out, self.merchant_id.as_deref());
         key(out, "customer_id", false);
