@@ -435,7 +435,8 @@ export async function throughputRun(o: ThroughputOptions): Promise<ThroughputRun
       gc.ms += e.duration;
       gc.n++;
       const kind = GC_KINDS[(e as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
-      const k = (gc.byKind[kind] ??= { n: 0, ms: 0 });
+      gc.byKind[kind] ??= { n: 0, ms: 0 };
+      const k = gc.byKind[kind];
       k.n++;
       k.ms += e.duration;
     }
@@ -455,7 +456,9 @@ export async function throughputRun(o: ThroughputOptions): Promise<ThroughputRun
     );
     await t.start();
     const deadline = setTimeout(() => {
-      fatal = new Error(`transformer ${o.label} processed ${processed()} of ${o.events} in ${o.deadlineMs ?? 600_000} ms`);
+      fatal = new Error(
+        `transformer ${o.label} processed ${processed()} of ${o.events} in ${o.deadlineMs ?? 600_000} ms`,
+      );
       resolveDone();
     }, o.deadlineMs ?? 600_000);
     await done;
