@@ -4,7 +4,8 @@
  */
 
 export const SERVICE_DEFAULTS = {
-  kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093 },
+  /** saslSslPort: the local stack's SASL_SSL listener (TLS + SCRAM/PLAIN/OAUTHBEARER), advertised as `localhost`. */
+  kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093, saslSslPort: 9094 },
   temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },

@@ -12,6 +12,11 @@ import {
   serviceAddresses,
 } from '@pep/contracts';
 import { ConfigError, envList, envOneOf, envInt as int } from '@pep/contracts/env';
+import {
+  describeKafkaConnection,
+  type KafkaConnectionConfig,
+  loadKafkaConnection,
+} from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 /** Local default secrets (contracts), identical to the committed `.env.example` (a unit test keeps them in sync). */
@@ -35,6 +40,8 @@ export interface EdgeConfig {
   readonly host: string;
   readonly port: number;
   readonly kafkaBrokers: readonly string[];
+  /** Brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends, @pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
   /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
@@ -99,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     if (!/^[^:\s]+:\d{1,5}$/.test(b))
       throw new ConfigError(`KAFKA_BROKERS entry must be host:port, got ${JSON.stringify(b)}`);
   }
+  const kafka = loadKafkaConnection(env);
 
   const stripeSecrets = list(env, 'STRIPE_WEBHOOK_SECRET');
   const squareKeys = list(env, 'SQUARE_WEBHOOK_SIGNATURE_KEY');
@@ -164,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     sourceHeader: env.EDGE_SOURCE_HEADER ? env.EDGE_SOURCE_HEADER.trim().toLowerCase() : null,
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
+    kafka,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
     benchTopic,
@@ -218,6 +227,7 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     host: c.host,
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
+    kafka: describeKafkaConnection(c.kafka),
     sink: c.sink,
     benchTopic: c.benchTopic,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },

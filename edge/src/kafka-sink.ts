@@ -18,6 +18,7 @@
  * - Topics must exist: metadata is requested with allow_auto_topic_creation=false; an unknown topic fails the batch.
  */
 
+import type { KafkaSasl, KafkaTls } from '@pep/contracts/kafka-security';
 import { BrokerConnection } from '@pep/kafka-wire/connection';
 import {
   type BrokerAddress,
@@ -41,10 +42,12 @@ import type { Logger } from './log.ts';
 import type { BatchSink, OutRecord } from './sink.ts';
 
 /** What the sink needs from a broker connection (node:net's BrokerConnection and Bun's native one both fit). */
-type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close'>;
+type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close' | 'retire'>;
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL for every broker connection (the edge's `config.kafka`); absent: plaintext. */
+  readonly security?: { readonly tls: KafkaTls | null; readonly sasl: KafkaSasl | null };
   readonly clientId: string;
   /** Broker-side timeout for the acks=all produce request; the client gives up a little later. */
   readonly requestTimeoutMs: number;
@@ -123,7 +126,8 @@ export class KafkaSink implements BatchSink {
       sequences: new Map(),
       connections: new Map(),
     }));
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
+    // A TLS and SCRAM handshake takes several round trips and a PBKDF2: more room than a plain TCP connect.
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? (opts.security?.tls || opts.security?.sasl ? 5000 : 1000);
     this.metadataMaxAgeMs = opts.metadataMaxAgeMs ?? 300_000;
     this.nativeSockets = opts.nativeSockets ?? bunSocketsAvailable();
     this.checksum = opts.crc32c ?? crc32c;
@@ -141,6 +145,9 @@ export class KafkaSink implements BatchSink {
       port: addr.port,
       connectTimeoutMs: this.connectTimeoutMs,
       requestTimeoutMs: this.opts.requestTimeoutMs + 1000,
+      clientId: this.clientId,
+      tls: this.opts.security?.tls ?? null,
+      sasl: this.opts.security?.sasl ?? null,
     };
     return this.nativeSockets ? new BunBrokerConnection(opts) : new BrokerConnection(opts);
   }
@@ -152,6 +159,7 @@ export class KafkaSink implements BatchSink {
       await this.control.connect();
       return this.control;
     }
+    this.control?.retire();
     const addr = this.bootstrap[this.bootstrapIndex++ % this.bootstrap.length] as BrokerAddress;
     const conn = this.newConnection(addr);
     this.control = conn;
@@ -195,6 +203,7 @@ export class KafkaSink implements BatchSink {
   private async connectionTo(slot: Slot, nodeId: number): Promise<Connection> {
     let conn = slot.connections.get(nodeId);
     if (!conn?.usable) {
+      conn?.retire();
       const addr = this.brokers.get(nodeId);
       if (!addr) throw new Error(`Kafka broker ${nodeId} is not in the metadata`);
       conn = this.newConnection(addr);

@@ -48,6 +48,7 @@ export async function startEdge(
     );
     sink = new KafkaSink({
       brokers: config.kafkaBrokers,
+      security: config.kafka,
       clientId: config.kafkaClientId,
       requestTimeoutMs: config.limits.produceTimeoutMs,
       producers: config.limits.maxConcurrentBatches,

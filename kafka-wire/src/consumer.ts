@@ -24,9 +24,11 @@ import {
   decodeListOffsetsResponse,
   encodeFetchRequest,
   encodeListOffsetsRequest,
+  FETCH_API,
   type FetchedPartition,
   ISOLATION,
   type IsolationLevel,
+  LIST_OFFSETS_API,
   OFFSET_SPEC,
 } from './fetch.ts';
 import {
@@ -48,6 +50,7 @@ import {
   encodeOffsetFetchRequest,
   encodeSubscription,
   encodeSyncGroupRequest,
+  GROUP_APIS,
   ROUND_ROBIN,
   type TopicOffsets,
 } from './group.ts';
@@ -189,6 +192,13 @@ export class GroupConsumer {
 
   /** Joins the group and loads positions; `poll()` does this on its own, this only makes start-up errors early. */
   async start(): Promise<void> {
+    // A broker without one of the versions this consumer speaks stops it here, with the API named.
+    await this.cluster.checkApis(
+      [FETCH_API, LIST_OFFSETS_API, ...Object.values(GROUP_APIS)].map((a) => ({
+        key: a.key,
+        version: a.version,
+      })),
+    );
     await this.cluster.refresh([...this.opts.topics]);
     await this.ensureJoined();
   }

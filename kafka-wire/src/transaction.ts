@@ -16,6 +16,7 @@
  */
 
 import { backoffMs, COORDINATOR_RETRIABLE, type KafkaCluster, type RetryPolicy, sleep } from './cluster.ts';
+import { isFatalConnectionError } from './handshake.ts';
 import { decodeProduceResponse, KafkaProtocolError, kafkaErrorName } from './protocol.ts';
 import {
   BATCH_HEADER_BYTES,
@@ -37,6 +38,7 @@ import {
   produceRequestOverhead,
   splitRecords,
   type TopicPartition,
+  TXN_APIS,
   type TxnOffsetCommitPartition,
   type TxnRequestBase,
 } from './transaction-protocol.ts';
@@ -259,6 +261,9 @@ export class TransactionalProducer {
     this.state = 'busy';
     try {
       const tid = this.transactionalId;
+      await this.cluster.checkApis(
+        tid === null ? [TXN_APIS.produce, TXN_APIS.initProducerId] : Object.values(TXN_APIS),
+      );
       const res = await this.withRetries('init', async () => {
         const node = tid === null ? await this.cluster.anyNode() : await this.cluster.coordinator('transaction', tid);
         try {
@@ -282,7 +287,7 @@ export class TransactionalProducer {
       this.state = 'ready';
     } catch (err) {
       const code = err instanceof KafkaProtocolError ? err.code : null;
-      this.state = code !== null && FATAL_CODES.has(code) ? 'failed' : 'needs_init';
+      this.state = (code !== null && FATAL_CODES.has(code)) || isFatalConnectionError(err) ? 'failed' : 'needs_init';
       throw new TransactionError(
         'init',
         code,
@@ -716,7 +721,9 @@ const hasCode = (err: unknown, code: number): boolean => err instanceof KafkaPro
 
 /** Socket errors and timeouts (no Kafka code), and the coordinator-moved codes. */
 const isCoordinatorRetriable = (err: unknown): boolean =>
-  err instanceof KafkaProtocolError ? COORDINATOR_RETRIABLE.has(err.code) : !(err instanceof StepFailure);
+  err instanceof KafkaProtocolError
+    ? COORDINATOR_RETRIABLE.has(err.code)
+    : !(err instanceof StepFailure) && !isFatalConnectionError(err);
 
 function tagStep<E extends Error>(err: E, step: TxnStep): E {
   if (!(err instanceof StepFailure)) (err as E & { txnStep?: TxnStep }).txnStep ??= step;

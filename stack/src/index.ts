@@ -2,7 +2,18 @@ export { ensureMavenArtifact, ensureVenv, withInstallLock } from './install.ts';
 export { CACHE_DIR, REPO_ROOT, STATE_DIR } from './paths.ts';
 export type { ServiceName } from './service.ts';
 export { ICEBERG_REST_URI, icebergRestWarehouse } from './services/iceberg-rest.ts';
-export { kafkaAdminClient, partitionsFor, serverProperties } from './services/kafka.ts';
+export {
+  kafkaAdminClient,
+  kafkaBootstrap,
+  kafkaMtlsBootstrap,
+  kafkaNodePorts,
+  kafkaNodes,
+  kafkaSaslSslBootstrap,
+  kafkaTool,
+  LOCAL_KAFKA_SASL,
+  partitionsFor,
+  serverProperties,
+} from './services/kafka.ts';
 export { localS3Env, S3_ENDPOINT, S3_LOCAL_CREDENTIALS, s3Python } from './services/s3.ts';
 export { SUPERSET_VENV, type SupersetSettings, supersetBin, supersetSettings } from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
@@ -18,3 +29,4 @@ export {
   startService,
   stopService,
 } from './stack.ts';
+export { ensureLocalTls, type TlsFiles, tlsFiles } from './tls.ts';

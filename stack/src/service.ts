@@ -26,6 +26,8 @@ export interface Service {
   readonly optional?: boolean;
   /** Services that must be healthy before this one starts (started with it when missing). */
   readonly dependsOn?: readonly ServiceName[];
+  /** Pid-file names of further processes `start` runs (a multi-node Kafka's other nodes); `stack:down` stops them too. */
+  companions?(): readonly string[];
   /** Idempotent setup once healthy: topics, databases, users. */
   provision?(log: Logger): Promise<void>;
 }

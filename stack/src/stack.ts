@@ -185,15 +185,17 @@ export interface DownOptions {
 
 export async function stackDown({ only = SERVICE_NAMES, kill = false, log = silent }: DownOptions = {}): Promise<void> {
   await withLock(async () => {
+    const names = only.flatMap((n) => [n, ...(SERVICES[n].companions?.() ?? [])]);
     await Promise.all(
-      only.map(async (name) => {
+      names.map(async (name) => {
         const pid = managedPid(name);
         if (pid === undefined) {
           forgetPid(name);
           return;
         }
         log(`[${name}] ${kill ? 'killing' : 'stopping'} process ${pid}`);
-        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (SERVICES[name].stopSignal ?? 'SIGTERM') });
+        const service = SERVICES[name as ServiceName] as Service | undefined;
+        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (service?.stopSignal ?? 'SIGTERM') });
         forgetPid(name);
       }),
     );

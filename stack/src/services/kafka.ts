@@ -4,7 +4,7 @@
  * CONTRACT section 5 itself.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
@@ -12,16 +12,50 @@ import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
 import { commandExists, run, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
+import { ensureLocalTls, type TlsFiles } from '../tls.ts';
 
-const { host, port, controllerPort } = SERVICE_DEFAULTS.kafka;
+const { host, port, controllerPort, saslSslPort } = SERVICE_DEFAULTS.kafka;
 const POM = join(REPO_ROOT, 'stack', 'kafka', 'pom.xml');
 const KAFKA_VERSION = '4.1.1';
 const LIB_DIR = join(CACHE_DIR, `kafka-${KAFKA_VERSION}`, 'lib');
 const STATE = serviceStateDir('kafka');
-const DATA_DIR = join(STATE, 'data');
-const CONFIG_FILE = join(STATE, 'server.properties');
 /** Small heap: Kafka shares two cores and the machine's memory with Temporal, PostgreSQL, Redis and the tests. */
 const HEAP = process.env.KAFKA_HEAP_OPTS ?? '-Xms256m -Xmx768m';
+/** Per node of a three-node cluster: three JVMs share the machine. */
+const CLUSTER_HEAP = process.env.KAFKA_HEAP_OPTS ?? '-Xms128m -Xmx384m';
+
+/** The local SASL user (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN) on the SASL_SSL listener. Local development only. */
+export const LOCAL_KAFKA_SASL = Object.freeze({ username: 'pep', password: 'pep-local-secret' });
+
+/** KAFKA_NODES: 1 (default) or 3 (three KRaft nodes, replication factor 3, min.insync.replicas 2). */
+export function kafkaNodes(env: NodeJS.ProcessEnv = process.env): 1 | 3 {
+  const raw = env.KAFKA_NODES?.trim() || '1';
+  if (raw !== '1' && raw !== '3') throw new Error(`KAFKA_NODES must be 1 or 3, got ${JSON.stringify(env.KAFKA_NODES)}`);
+  return raw === '3' ? 3 : 1;
+}
+
+/** Ports of node `index` (0-based): node 0 has the default ports, node i the same plus 100·i. */
+export function kafkaNodePorts(index: number) {
+  return {
+    plaintext: port + 100 * index,
+    controller: controllerPort + 100 * index,
+    saslSsl: saslSslPort + 100 * index,
+    /** SSL with a client certificate required (mTLS), no SASL. */
+    mtls: saslSslPort + 1 + 100 * index,
+  };
+}
+
+/** Every node's PLAINTEXT address, e.g. for KAFKA_BROKERS. */
+export const kafkaBootstrap = (nodes: number = kafkaNodes()): string[] =>
+  Array.from({ length: nodes }, (_, i) => `${host}:${kafkaNodePorts(i).plaintext}`);
+
+/** Every node's mTLS (SSL, client certificate required) address. */
+export const kafkaMtlsBootstrap = (nodes: number = kafkaNodes()): string[] =>
+  Array.from({ length: nodes }, (_, i) => `localhost:${kafkaNodePorts(i).mtls}`);
+
+/** Every node's SASL_SSL address (advertised as `localhost`, the name in the broker certificate). */
+export const kafkaSaslSslBootstrap = (nodes: number = kafkaNodes()): string[] =>
+  Array.from({ length: nodes }, (_, i) => `localhost:${kafkaNodePorts(i).saslSsl}`);
 
 /** Partition count per topic kind, overridable per kind (KAFKA_PARTITIONS_RAW, _NORMALIZED, _DLQ). */
 export function partitionsFor(kind: TopicKind, env: NodeJS.ProcessEnv = process.env): number {
@@ -36,30 +70,41 @@ export function partitionsFor(kind: TopicKind, env: NodeJS.ProcessEnv = process.
   return n;
 }
 
-/** The broker configuration the stack writes (exported so the docker-compose test compares against it). */
-export function serverProperties(): string {
+const nodeDataDir = (stateDir: string, index: number, nodes: number) =>
+  nodes === 1 ? join(stateDir, 'data') : join(stateDir, `node-${index + 1}`, 'data');
+
+/**
+ * The broker configuration the stack writes for node `index` of `nodes` (exported so the docker-compose test compares
+ * the single-node one against it). Listeners: PLAINTEXT (clients and inter-broker) and CONTROLLER; the SASL_SSL
+ * listener's lines come from `saslSslProperties`.
+ */
+export function serverProperties(index = 0, nodes = 1, stateDir = STATE): string {
+  const p = kafkaNodePorts(index);
+  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@${host}:${kafkaNodePorts(i).controller}`).join(',');
+  const rf = nodes === 1 ? 1 : 3;
+  const minIsr = nodes === 1 ? 1 : 2;
   return `${[
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@${host}:${controllerPort}`,
-    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    `node.id=${index + 1}`,
+    `controller.quorum.voters=${voters}`,
+    `listeners=PLAINTEXT://${host}:${p.plaintext},CONTROLLER://${host}:${p.controller}`,
+    `advertised.listeners=PLAINTEXT://${host}:${p.plaintext}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${DATA_DIR}`,
+    `log.dirs=${nodeDataDir(stateDir, index, nodes)}`,
     'auto.create.topics.enable=false',
     'num.partitions=3',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
+    `default.replication.factor=${rf}`,
+    `min.insync.replicas=${minIsr}`,
     // Single node: internal topics must have replication 1 or consumer groups and transactions hang.
-    'offsets.topic.replication.factor=1',
+    `offsets.topic.replication.factor=${rf}`,
     'offsets.topic.num.partitions=5',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `transaction.state.log.replication.factor=${rf}`,
+    `transaction.state.log.min.isr=${minIsr}`,
     'transaction.state.log.num.partitions=5',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `share.coordinator.state.topic.replication.factor=${rf}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
     'group.initial.rebalance.delay.ms=0',
     'num.network.threads=2',
     'num.io.threads=4',
@@ -67,10 +112,43 @@ export function serverProperties(): string {
   ].join('\n')}\n`;
 }
 
+/**
+ * The secured listeners (local stack only; docker-compose serves PLAINTEXT), both with the stack's CA and a `localhost`
+ * certificate: SASL_SSL (client certificates requested, SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER with Kafka's
+ * unsecured validator, which accepts unsigned JWTs: enough to test the client side of the mechanism, never production)
+ * and MTLS (security protocol SSL, a client certificate signed by the CA required).
+ */
+export function saslSslProperties(index: number, tls: TlsFiles): string {
+  const p = kafkaNodePorts(index);
+  const l = 'listener.name.sasl_ssl';
+  const { username, password } = LOCAL_KAFKA_SASL;
+  return `${[
+    `listeners=PLAINTEXT://${host}:${p.plaintext},CONTROLLER://${host}:${p.controller},SASL_SSL://${host}:${p.saslSsl},MTLS://${host}:${p.mtls}`,
+    `advertised.listeners=PLAINTEXT://${host}:${p.plaintext},SASL_SSL://localhost:${p.saslSsl},MTLS://localhost:${p.mtls}`,
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL',
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER',
+    `${l}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`,
+    `${l}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    `${l}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    `${l}.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="${username}";`,
+    `${l}.ssl.keystore.type=PEM`,
+    `${l}.ssl.keystore.location=${join(tls.dir, 'kafka-keystore.pem')}`,
+    `${l}.ssl.truststore.type=PEM`,
+    `${l}.ssl.truststore.location=${tls.ca}`,
+    `${l}.ssl.client.auth=requested`,
+    'listener.name.mtls.ssl.keystore.type=PEM',
+    `listener.name.mtls.ssl.keystore.location=${join(tls.dir, 'kafka-keystore.pem')}`,
+    'listener.name.mtls.ssl.truststore.type=PEM',
+    `listener.name.mtls.ssl.truststore.location=${tls.ca}`,
+    'listener.name.mtls.ssl.client.auth=required',
+  ].join('\n')}\n`;
+}
+
+/** kafkajs admin on the PLAINTEXT listener of node 0 (the stack's own health checks and provisioning). */
 export function kafkaAdminClient() {
   return new Kafka({
     clientId: 'pep-stack',
-    brokers: [`${host}:${port}`],
+    brokers: kafkaBootstrap(),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 5000,
@@ -78,9 +156,89 @@ export function kafkaAdminClient() {
   }).admin();
 }
 
+/**
+ * Runs one of Kafka's own command-line tools (a main class from the stack's jars, e.g. `kafka.admin.ConfigCommand`,
+ * `org.apache.kafka.tools.LeaderElectionCommand`) and returns its output; throws with the output tail on failure.
+ */
+export function kafkaTool(mainClass: string, args: readonly string[], what = mainClass): string {
+  return run('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${LIB_DIR}/*`, mainClass, ...args], {
+    what,
+    timeoutMs: 120_000,
+  });
+}
+
+/** SCRAM credentials for LOCAL_KAFKA_SASL, made with the broker's own ConfigCommand once per formatted cluster. */
+function ensureScramUsers(log: Logger, stateDir: string, bootstrap: string): void {
+  const clusterId = readFileSync(join(nodeDataDir(stateDir, 0, kafkaNodes()), 'meta.properties'), 'utf8').match(
+    /cluster\.id=(\S+)/,
+  )?.[1];
+  const marker = join(stateDir, 'scram-users');
+  if (clusterId && existsSync(marker) && readFileSync(marker, 'utf8').trim() === clusterId) return;
+  const { username, password } = LOCAL_KAFKA_SASL;
+  log(`creating SCRAM user ${username} (kafka.admin.ConfigCommand)`);
+  // One mechanism per call: the broker refuses two alterations of one user in one request.
+  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512'])
+    kafkaTool(
+      'kafka.admin.ConfigCommand',
+      [
+        '--bootstrap-server',
+        bootstrap,
+        '--alter',
+        '--entity-type',
+        'users',
+        '--entity-name',
+        username,
+        '--add-config',
+        `${mechanism}=[iterations=4096,password=${password}]`,
+      ],
+      `SCRAM user creation (${mechanism})`,
+    );
+  if (clusterId) writeFileSync(marker, `${clusterId}\n`);
+}
+
+/** Writes node `index`'s configuration, formats its storage on first start, starts it; returns its pid. */
+function startNode(index: number, nodes: number, clusterId: string, tls: TlsFiles, log: Logger): number {
+  const dir = nodes === 1 ? STATE : join(STATE, `node-${index + 1}`);
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'server.properties');
+  // The SASL_SSL lines come last: a repeated key's last value wins in a properties file.
+  writeFileSync(config, serverProperties(index, nodes) + saslSslProperties(index, tls));
+  const classpath = `${LIB_DIR}/*`;
+  if (!existsSync(join(nodeDataDir(STATE, index, nodes), 'meta.properties'))) {
+    log(`formatting Kafka storage of node ${index + 1} (cluster id ${clusterId})`);
+    run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
+      what: 'Kafka storage format',
+    });
+  }
+  return startDetached({
+    service: index === 0 ? 'kafka' : `kafka-${index + 1}`,
+    command: 'java',
+    args: [
+      ...(nodes === 1 ? HEAP : CLUSTER_HEAP).split(/\s+/).filter(Boolean),
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+      '-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info',
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      config,
+    ],
+  });
+}
+
+/** The broker's PEM keystore: its key and certificate in one file (Kafka's ssl.keystore.type=PEM). */
+function ensureKeystore(tls: TlsFiles): void {
+  const file = join(tls.dir, 'kafka-keystore.pem');
+  if (!existsSync(file))
+    writeFileSync(file, readFileSync(tls.serverKey, 'utf8') + readFileSync(tls.serverCert, 'utf8'), { mode: 0o600 });
+}
+
 export const kafka: Service = {
   name: 'kafka',
   address: `${host}:${port}`,
+  companions: () => Array.from({ length: 2 }, (_, i) => `kafka-${i + 2}`),
   startTimeoutMs: 120_000,
 
   async ensureInstalled(log: Logger) {
@@ -114,7 +272,7 @@ export const kafka: Service = {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0;
+      return cluster.brokers.length >= kafkaNodes();
     } catch {
       return false;
     } finally {
@@ -123,35 +281,20 @@ export const kafka: Service = {
   },
 
   async start(log: Logger) {
-    mkdirSync(STATE, { recursive: true });
-    writeFileSync(CONFIG_FILE, serverProperties());
-    const classpath = `${LIB_DIR}/*`;
-    if (!existsSync(join(DATA_DIR, 'meta.properties'))) {
-      const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
-      log(`formatting Kafka storage (cluster id ${clusterId})`);
-      run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', CONFIG_FILE], {
-        what: 'Kafka storage format',
-      });
-    }
-    return startDetached({
-      service: 'kafka',
-      command: 'java',
-      args: [
-        ...HEAP.split(/\s+/).filter(Boolean),
-        '-XX:+UseG1GC',
-        '-XX:MaxGCPauseMillis=20',
-        '-Djava.awt.headless=true',
-        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-        '-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info',
-        '-cp',
-        classpath,
-        'kafka.Kafka',
-        CONFIG_FILE,
-      ],
-    });
+    const nodes = kafkaNodes();
+    const tls = ensureLocalTls();
+    ensureKeystore(tls);
+    const metaFile = join(nodeDataDir(STATE, 0, nodes), 'meta.properties');
+    const clusterId = existsSync(metaFile)
+      ? (readFileSync(metaFile, 'utf8').match(/cluster\.id=(\S+)/)?.[1] as string)
+      : randomBytes(16).toString('base64url').slice(0, 22);
+    const pids = Array.from({ length: nodes }, (_, i) => startNode(i, nodes, clusterId, tls, log));
+    return pids[0] as number;
   },
 
   async provision(log: Logger) {
+    ensureScramUsers(log, STATE, kafkaBootstrap()[0] as string);
+    const nodes = kafkaNodes();
     const admin = kafkaAdminClient();
     await admin.connect();
     try {
@@ -161,7 +304,11 @@ export const kafka: Service = {
       log(`creating topics: ${missing.map((t) => t.name).join(', ')}`);
       await createTopicsAndWait(
         admin,
-        missing.map((t) => ({ topic: t.name, numPartitions: partitionsFor(t.kind), replicationFactor: 1 })),
+        missing.map((t) => ({
+          topic: t.name,
+          numPartitions: partitionsFor(t.kind),
+          replicationFactor: nodes === 1 ? 1 : 3,
+        })),
       );
     } finally {
       await admin.disconnect();
