@@ -5,11 +5,13 @@
  * live progress per stage, and prints the reconciliation report once the traffic has drained. Ctrl-C stops what
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -171,6 +173,7 @@ function metricSum(page: string, name: string, label: string): number {
 class Progress {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly kafka = new Kafka({
+    ...kafkajsConnection(loadKafkaConnection()),
     clientId: 'pep-start',
     brokers: [...addresses.kafkaBrokers],
     logLevel: logLevel.NOTHING,

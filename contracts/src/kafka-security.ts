@@ -276,7 +276,9 @@ export interface KafkajsConnection {
         checkServerIdentity?: () => undefined;
       };
   sasl?:
-    | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+    | { mechanism: 'plain'; username: string; password: string }
+    | { mechanism: 'scram-sha-256'; username: string; password: string }
+    | { mechanism: 'scram-sha-512'; username: string; password: string }
     | { mechanism: 'oauthbearer'; oauthBearerProvider: () => Promise<{ value: string }> };
 }
 
@@ -303,11 +305,10 @@ export function kafkajsConnection(c: KafkaConnectionConfig = loadKafkaConnection
       // kafkajs sends no extensions; a provider that needs them is used through kafka-wire only.
       out.sasl = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: (await provider()).value }) };
     } else {
-      out.sasl = {
-        mechanism: s.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512',
-        username: s.username,
-        password: s.password.reveal(),
-      };
+      const mechanism = (
+        { PLAIN: 'plain', 'SCRAM-SHA-256': 'scram-sha-256', 'SCRAM-SHA-512': 'scram-sha-512' } as const
+      )[s.mechanism];
+      out.sasl = { mechanism, username: s.username, password: s.password.reveal() } as KafkajsConnection['sasl'];
     }
   }
   return out;

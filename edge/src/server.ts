@@ -5,6 +5,7 @@
  */
 
 import { PROVIDERS } from '@pep/contracts';
+import { isFatalConnectionError } from '@pep/kafka-wire/handshake';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
 import { KafkaSink } from './kafka-sink.ts';
@@ -33,6 +34,11 @@ const READY_CACHE_MS = 1000;
 export async function startEdge(
   config: EdgeConfig,
   log: Logger = createLogger(config.logLevel, { service: 'edge' }),
+  /**
+   * Kafka refused this client for good (wrong credentials, an untrusted or misnamed certificate, a broker without an
+   * API the producer needs): retrying cannot help. main.ts exits 2 with the message; the default only logs.
+   */
+  onFatal: (err: Error) => void = () => undefined,
 ): Promise<RunningEdge> {
   const metrics = new EdgeMetrics();
   let sink: BatchSink;
@@ -82,8 +88,17 @@ export async function startEdge(
     // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
     sink.connect().then(
       () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),
-      (err: Error) =>
-        log.warn('kafka producer not connected yet; webhooks answer 503 until it is', { error: err.message }),
+      (err: Error) => {
+        if (isFatalConnectionError(err)) {
+          log.error(
+            'kafka refused the edge; check the Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*)',
+            {
+              error: err.message,
+            },
+          );
+          onFatal(err);
+        } else log.warn('kafka producer not connected yet; webhooks answer 503 until it is', { error: err.message });
+      },
     );
   }
 

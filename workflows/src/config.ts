@@ -4,6 +4,7 @@
  */
 import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, envInt, envList, envStr } from '@pep/contracts/env';
+import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
 
 export interface WorkerConfig {
@@ -12,6 +13,8 @@ export interface WorkerConfig {
   readonly taskQueue: string;
   readonly databaseUrl: string;
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL for Kafka (@pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
   readonly inferenceUrl: string;
   readonly inferenceTimeoutMs: number;
   readonly maxConcurrentActivities: number;
@@ -66,6 +69,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     taskQueue: envStr(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),
     databaseUrl: addr.databaseUrl,
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     inferenceUrl,
     inferenceTimeoutMs: posInt(env, 'INFERENCE_TIMEOUT_MS', 10_000, 600_000),
     maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),

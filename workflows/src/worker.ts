@@ -3,7 +3,9 @@
  * connects PostgreSQL, Kafka (for review re-injection) and Temporal, and polls the payment task queue with
  * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
  */
+
 import { fileURLToPath } from 'node:url';
+import { kafkajsConnection } from '@pep/contracts/kafka-security';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -25,7 +27,12 @@ export interface RunningWorker {
 /** Creates and starts a worker with real dependencies; used by main below, the tests and the benchmark. */
 export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool } = {}): Promise<RunningWorker> {
   const pool = opts.pool ?? createPool(config.databaseUrl, config.pgPoolSize);
-  const kafka = new Kafka({ clientId: 'payment-worker', brokers: [...config.kafkaBrokers], logLevel: logLevel.WARN });
+  const kafka = new Kafka({
+    ...kafkajsConnection(config.kafka),
+    clientId: 'payment-worker',
+    brokers: [...config.kafkaBrokers],
+    logLevel: logLevel.WARN,
+  });
   // Review activities run concurrently: one kafkajs idempotent producer shared by them could acknowledge a record
   // it never wrote after a failed send (see kafka-wire/src/serial-producer.ts), so sends go through the serial one.
   const producer = new SerialIdempotentProducer(() =>

@@ -5,11 +5,14 @@
  */
 import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { envBool as bool, ConfigError, envOneOf, envInt as int, envStr as str } from '@pep/contracts/env';
+import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 
 export { ConfigError };
 
 export interface BridgeConfig {
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL for Kafka (@pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
   readonly temporalAddress: string;
   readonly namespace: string;
   readonly taskQueue: string;
@@ -83,6 +86,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
   if (max < initial) throw new ConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     temporalAddress: addr.temporalAddress,
     namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
     taskQueue: str(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),

@@ -22,7 +22,7 @@ const registry = new Registry();
 const connection = await Connection.connect({ address: config.temporalAddress });
 const bridge = new WorkflowBridge({
   config,
-  kafka: createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, log }),
+  kafka: createKafka({ brokers: config.kafkaBrokers, security: config.kafka, clientId: config.clientId, log }),
   temporal: new Client({ connection, namespace: config.namespace }),
   log,
   registry,

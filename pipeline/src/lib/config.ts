@@ -6,6 +6,7 @@
  */
 import { PROVIDERS, type Provider, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { ConfigError, envBool, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
+import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 export { ConfigError, redactUrl } from '@pep/contracts/env';
@@ -18,6 +19,8 @@ export const TRANSFORMER_CLIENTS: readonly TransformerClient[] = ['wire', 'kafka
 
 export interface TransformerConfig {
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends), shared by every Kafka client of the platform. */
+  readonly kafka: KafkaConnectionConfig;
   readonly clientId: string;
   readonly groupId: string;
   /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
@@ -63,6 +66,7 @@ export interface TransformerConfig {
 
 export interface QuarantineConfig {
   readonly kafkaBrokers: readonly string[];
+  readonly kafka: KafkaConnectionConfig;
   readonly databaseUrl: string;
   readonly clientId: string;
   readonly groupId: string;
@@ -102,6 +106,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
   const groupId = str(env, 'TRANSFORMER_GROUP_ID', 'pep-transformer');
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     clientId: str(env, 'TRANSFORMER_CLIENT_ID', 'pep-transformer'),
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
@@ -139,6 +144,7 @@ export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): Quar
   const addr = serviceAddresses(env);
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     databaseUrl: addr.databaseUrl,
     clientId: str(env, 'QUARANTINE_CLIENT_ID', 'pep-quarantine'),
     groupId: str(env, 'QUARANTINE_GROUP_ID', 'pep-quarantine'),

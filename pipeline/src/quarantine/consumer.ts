@@ -68,7 +68,12 @@ export class QuarantineConsumer {
   }
 
   async start(): Promise<void> {
-    const kafka = createKafka({ brokers: this.cfg.kafkaBrokers, clientId: this.cfg.clientId, log: this.log });
+    const kafka = createKafka({
+      brokers: this.cfg.kafkaBrokers,
+      security: this.cfg.kafka,
+      clientId: this.cfg.clientId,
+      log: this.log,
+    });
     this.admin = kafka.admin();
     await this.admin.connect();
     const consumer = kafka.consumer({

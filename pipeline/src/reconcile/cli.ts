@@ -62,7 +62,7 @@ export function reconcileOptions(
   const edgeBase = edge.url ?? env.EDGE_URL ?? `http://127.0.0.1:${serviceAddresses(env).edgePort}`;
   const log = createLogger('error', { service: 'reconcile' }, (line) => process.stderr.write(`${line}\n`));
   return {
-    kafka: createKafka({ brokers: t.kafkaBrokers, clientId: 'pep-reconcile', log }),
+    kafka: createKafka({ brokers: t.kafkaBrokers, security: t.kafka, clientId: 'pep-reconcile', log }),
     databaseUrl: q.databaseUrl,
     rawTopics: t.inputTopics,
     normalizedTopic: t.normalizedTopic,

@@ -295,7 +295,7 @@ export class Transformer {
     /** Called when the consumer stopped for good (kafkajs will not restart it); run.ts exits the process. */
     private readonly onFatal: (err: Error) => void = () => undefined,
   ) {
-    this.kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.clientId, log });
+    this.kafka = createKafka({ brokers: cfg.kafkaBrokers, security: cfg.kafka, clientId: cfg.clientId, log });
     const lanes = cfg.mode === 'exactly_once' ? 2 : 1;
     this.slots = Array.from({ length: cfg.producers }, (_, index) => {
       // One slot keeps the configured id as is for its first lane; every id is stable across restarts, so a

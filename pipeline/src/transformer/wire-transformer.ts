@@ -103,6 +103,7 @@ export class WireTransformer {
     const cluster = new KafkaCluster({
       brokers: this.cfg.kafkaBrokers,
       clientId: this.cfg.clientId,
+      security: this.cfg.kafka,
       lanes: {
         // A long-polling Fetch must not time out, and must not hold up heartbeats or the transaction's requests.
         fetch: { requestTimeoutMs: this.cfg.fetchMaxWaitMs + 30_000 },
