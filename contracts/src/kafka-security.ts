@@ -94,6 +94,7 @@ export const KAFKA_CONNECTION_VARIABLES = [
   'KAFKA_SSL_CERT_FILE',
   'KAFKA_SSL_KEY_FILE',
   'KAFKA_SSL_CHECK_HOSTNAME',
+  'KAFKA_COMPRESSION',
 ] as const;
 
 /** Largest PEM or token file read (a CA bundle of every public CA is ~220 KiB). */
@@ -233,6 +234,15 @@ export function loadKafkaConnection(
     }
   }
   return Object.freeze({ brokers: Object.freeze(brokers), protocol, tls, sasl });
+}
+
+/** Codecs the platform's producers (edge, transformer) may write: KAFKA_COMPRESSION, default none. */
+export const KAFKA_COMPRESSION_CODECS = ['none', 'lz4', 'zstd', 'gzip'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSION_CODECS)[number];
+
+/** KAFKA_COMPRESSION: how the edge's and the transformer's producers compress record batches (off by default). */
+export function loadKafkaCompression(env: Env = process.env): KafkaCompression {
+  return envOneOf<KafkaCompression>(env, 'KAFKA_COMPRESSION', 'none', KAFKA_COMPRESSION_CODECS);
 }
 
 /** One line for logs: protocol, mechanism, user, files; never a password, key or token. */

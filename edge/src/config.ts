@@ -14,7 +14,9 @@ import {
 import { ConfigError, envList, envOneOf, envInt as int } from '@pep/contracts/env';
 import {
   describeKafkaConnection,
+  type KafkaCompression,
   type KafkaConnectionConfig,
+  loadKafkaCompression,
   loadKafkaConnection,
 } from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
@@ -42,6 +44,8 @@ export interface EdgeConfig {
   readonly kafkaBrokers: readonly string[];
   /** Brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends, @pep/contracts/kafka-security). */
   readonly kafka: KafkaConnectionConfig;
+  /** KAFKA_COMPRESSION: none (default), lz4, zstd or gzip for the produced batches. */
+  readonly kafkaCompression: KafkaCompression;
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
   /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
@@ -173,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
     kafka,
+    kafkaCompression: loadKafkaCompression(env),
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
     benchTopic,
@@ -228,6 +233,7 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
     kafka: describeKafkaConnection(c.kafka),
+    kafkaCompression: c.kafkaCompression,
     sink: c.sink,
     benchTopic: c.benchTopic,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },

@@ -55,6 +55,7 @@ export async function startEdge(
     sink = new KafkaSink({
       brokers: config.kafkaBrokers,
       security: config.kafka,
+      compression: config.kafkaCompression,
       clientId: config.kafkaClientId,
       requestTimeoutMs: config.limits.produceTimeoutMs,
       producers: config.limits.maxConcurrentBatches,

@@ -7,6 +7,7 @@
  * this path a few µs). Reference: https://kafka.apache.org/protocol and the RecordBatch format in the Kafka docs.
  */
 
+import { CODECS, compress, type ProducerCodec } from './compression.ts';
 import { ResponseReader } from './consumer-codec.ts';
 
 export const API_KEYS = { produce: 0, metadata: 3, initProducerId: 22 } as const;
@@ -413,6 +414,51 @@ export function encodeProduceRequest(
   });
   if (at !== total) throw new Error(`produce request encoded ${at} bytes, sized ${total}`);
   return buf;
+}
+
+/**
+ * The same Produce request with every batch's records section compressed (`codec`: lz4 or zstd, or gzip), attributes,
+ * batch length and CRC-32C rewritten. A second pass over an `encodeProduceRequest` result, taken only when a producer
+ * compresses (off by default: on loopback the CPU costs more than the bytes saved; measured in bench/compression).
+ */
+export function compressProduceRequest(request: Buffer, codec: ProducerCodec, checksum: Crc32c = crc32c): Buffer {
+  if (codec === 'none') return request;
+  const codecBits = CODECS[codec];
+  const parts: Buffer[] = [];
+  let at = 4 + 2 + 2 + 4;
+  at += 2 + Math.max(0, request.readInt16BE(at)); // client id
+  at += 2 + Math.max(0, request.readInt16BE(at)); // transactional id
+  at += 2 + 4; // acks, timeout
+  const topics = request.readInt32BE(at);
+  at += 4;
+  let copied = 0;
+  for (let t = 0; t < topics; t++) {
+    at += 2 + request.readInt16BE(at);
+    const partitions = request.readInt32BE(at);
+    at += 4;
+    for (let p = 0; p < partitions; p++) {
+      at += 4; // partition index
+      const lengthAt = at;
+      const batchBytes = request.readInt32BE(at);
+      const start = at + 4;
+      const packed = compress(codec, request.subarray(start + BATCH_HEADER_BYTES, start + batchBytes));
+      parts.push(request.subarray(copied, lengthAt));
+      const batch = Buffer.allocUnsafe(4 + BATCH_HEADER_BYTES + packed.length);
+      batch.writeInt32BE(BATCH_HEADER_BYTES + packed.length, 0);
+      request.copy(batch, 4, start, start + BATCH_HEADER_BYTES);
+      packed.copy(batch, 4 + BATCH_HEADER_BYTES);
+      batch.writeInt32BE(BATCH_HEADER_BYTES + packed.length - 12, 4 + 8); // batchLength
+      batch.writeInt16BE(batch.readInt16BE(4 + 21) | codecBits, 4 + 21); // attributes: the codec
+      batch.writeUInt32BE(checksum(batch, 4 + CRC_START, batch.length), 4 + 17);
+      parts.push(batch);
+      at = start + batchBytes;
+      copied = at;
+    }
+  }
+  parts.push(request.subarray(copied));
+  const out = Buffer.concat(parts);
+  out.writeInt32BE(out.length - 4, 0);
+  return out;
 }
 
 // ---------- response decoding ----------

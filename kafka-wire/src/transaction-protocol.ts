@@ -234,6 +234,8 @@ export interface OpaqueBatch extends TopicPartition {
   readonly firstTimestampMs: number;
   readonly maxTimestampMs: number;
   readonly baseSequence: number;
+  /** Compression codec of `records` (attributes bits 0-2: 3 lz4, 4 zstd, 1 gzip); absent or 0: uncompressed. */
+  readonly codec?: number;
 }
 
 export interface ProduceHeader extends ProducerIdAndEpoch {
@@ -349,7 +351,7 @@ function encodeProduce(
       buf.writeInt32BE(batchBytes - 12, start + 8); // batchLength: after baseOffset and itself
       buf.writeInt32BE(-1, start + 12); // partitionLeaderEpoch: set by the broker
       buf[start + 16] = 2; // magic
-      buf.writeInt16BE(attributes, start + 21); // no compression, create time, transactional bit, not control
+      buf.writeInt16BE(attributes | (b.codec ?? 0), start + 21); // codec, create time, transactional bit, not control
       buf.writeInt32BE(b.count - 1, start + 23); // lastOffsetDelta
       buf.writeBigInt64BE(BigInt(b.firstTimestampMs), start + 27);
       buf.writeBigInt64BE(BigInt(b.maxTimestampMs), start + 35);

@@ -6,7 +6,12 @@
  */
 import { PROVIDERS, type Provider, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { ConfigError, envBool, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
-import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
+import {
+  type KafkaCompression,
+  type KafkaConnectionConfig,
+  loadKafkaCompression,
+  loadKafkaConnection,
+} from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 export { ConfigError, redactUrl } from '@pep/contracts/env';
@@ -21,6 +26,8 @@ export interface TransformerConfig {
   readonly kafkaBrokers: readonly string[];
   /** TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends), shared by every Kafka client of the platform. */
   readonly kafka: KafkaConnectionConfig;
+  /** KAFKA_COMPRESSION for the output batches (wire client): none (default), lz4, zstd or gzip. */
+  readonly compression: KafkaCompression;
   readonly clientId: string;
   readonly groupId: string;
   /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
@@ -107,6 +114,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
     kafka: loadKafkaConnection(env),
+    compression: loadKafkaCompression(env),
     clientId: str(env, 'TRANSFORMER_CLIENT_ID', 'pep-transformer'),
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
