@@ -9,6 +9,7 @@ export const SERVICE_DEFAULTS = {
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
+  mlflow: { host: '127.0.0.1', port: 5000 },
 } as const;
 
 export interface ServiceAddresses {

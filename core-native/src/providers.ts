@@ -197,7 +197,23 @@ export function stripe(root: Json, bounds: AmountBounds): Outcome {
   const customer = isObject(cv)
     ? ok(optId(get(cv, 'id'), 'data.object.customer.id', e))
     : ok(optId(cv, 'data.object.customer', e));
-  const metadata = stringMetadata(get(obj, 'metadata'), 'data.object.metadata', e);
+  let metadata = stringMetadata(get(obj, 'metadata'), 'data.object.metadata', e);
+  // A dispute or refund names the payment it belongs to: kept so later outcomes can be joined to the payment
+  // (ml/ learns fraud from disputes of earlier payments).
+  const objectKind = get(obj, 'object');
+  if (objectKind === 'dispute' || objectKind === 'refund') {
+    for (const [key, field] of [
+      ['linked_charge', 'charge'],
+      ['linked_payment_intent', 'payment_intent'],
+    ] as const) {
+      const v = get(obj, field);
+      if (typeof v === 'string' && byteLen(v) <= MAX_TEXT_BYTES) {
+        metadata = metadata.filter(([k]) => k !== key);
+        metadata.push([key, v]);
+      }
+    }
+    metadata.sort((a, b) => compareKeys(a[0], b[0]));
+  }
   const mv = get(obj, 'metadata');
   const merchant = isObject(mv) ? ok(optId(get(mv, 'merchant_id'), 'data.object.metadata.merchant_id', e)) : undefined;
 
@@ -947,6 +963,8 @@ export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
       metaStr('dispute_id', disputeId),
       metaStr('dispute_reason', disputeReason),
       metaStr('dispute_status', disputeStatus),
+      // The disputed payment's transaction id (the dispute's own id is the object id).
+      metaStr('dispute_transaction_id', k.startsWith('dispute') ? txnId : undefined),
       metaStr('kind', k),
       metaStr('plan_id', planId),
       metaStr('subscription_id', subscriptionId),
