@@ -4,7 +4,7 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type ServiceName = 'kafka' | 'temporal' | 'postgres' | 'redis';
+export type ServiceName = 'kafka' | 'temporal' | 'postgres' | 'redis' | 'mlflow';
 
 export interface Service {
   readonly name: ServiceName;

@@ -10,11 +10,12 @@ import { logFile, STATE_DIR } from './paths.ts';
 import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
 import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
 import { kafka } from './services/kafka.ts';
+import { mlflow } from './services/mlflow.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
 import { temporal } from './services/temporal.ts';
 
-export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis };
+export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis, mlflow };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 
 export type ServiceState = 'healthy' | 'starting' | 'unhealthy' | 'stopped';
