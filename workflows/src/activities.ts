@@ -42,6 +42,7 @@ import type {
   ReviewResolution,
   ScoreItem,
   ScoreResult,
+  ScoringInfo,
 } from './types.ts';
 
 export interface PaymentActivityDeps {
@@ -50,6 +51,17 @@ export interface PaymentActivityDeps {
   readonly rules: BusinessRulesConfig;
   /** Clock used when an event has no provider_created_at. */
   readonly now?: () => Date;
+}
+
+/** The scoring metadata of an inference answer (absent from older services: then undefined). */
+function scoringOf(r: Partial<Record<string, unknown>>): ScoringInfo | undefined {
+  if (typeof r.feature_spec_version !== 'string' && typeof r.fallback !== 'boolean') return undefined;
+  return {
+    feature_spec_version: typeof r.feature_spec_version === 'string' ? r.feature_spec_version : null,
+    features: typeof r.features === 'string' ? r.features : null,
+    fallback: r.fallback === true,
+    fallback_reason: typeof r.fallback_reason === 'string' ? r.fallback_reason : null,
+  };
 }
 
 function eventTime(e: UnifiedEvent, now: () => Date): Date {
@@ -81,15 +93,18 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
         merchant_id: event.merchant_id,
         payment_method_type: event.payment_method_type,
         card_brand: event.card_brand,
+        event,
       });
       if (typeof r.fraud_score !== 'number' || typeof r.risk_level !== 'string') {
         throw new Error('fraud response lacks fraud_score or risk_level');
       }
+      const scoring = scoringOf(r as unknown as Record<string, unknown>);
       return {
         fraud_score: r.fraud_score,
         risk_level: r.risk_level,
         risk_factors: r.risk_factors ?? [],
         model_version: r.model_version,
+        ...(scoring ? { scoring } : {}),
       };
     },
 
@@ -130,8 +145,15 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
         risk_factors: string[];
         days_to_churn_estimate: number | null;
         model_version: string;
-      }>('/churn/predict', { customer_id: event.customer_id, merchant_id: event.merchant_id, ...features });
+      }>('/churn/predict', {
+        customer_id: event.customer_id,
+        merchant_id: event.merchant_id,
+        ...features,
+        event_id: event.event_id,
+        event,
+      });
       if (typeof r.churn_probability !== 'number') throw new Error('churn response lacks churn_probability');
+      const scoring = scoringOf(r as unknown as Record<string, unknown>);
       return {
         churn_score: r.churn_probability,
         risk_level: r.risk_level,
@@ -139,6 +161,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
         days_to_churn_estimate: r.days_to_churn_estimate,
         model_version: r.model_version,
         features,
+        ...(scoring ? { scoring } : {}),
       };
     },
 
@@ -236,7 +259,13 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
           const features = churnById.get(e.event_id) as ChurnFeatures;
           churnIdx.push(i);
           churnFeaturesList.push(features);
-          churnBodies.push({ customer_id: e.customer_id, merchant_id: e.merchant_id, ...features });
+          churnBodies.push({
+            customer_id: e.customer_id,
+            merchant_id: e.merchant_id,
+            ...features,
+            event_id: e.event_id,
+            event: e,
+          });
         }
       });
       const post = async <T>(path: string, bodies: unknown[]): Promise<T[]> => {
@@ -260,6 +289,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
               merchant_id: e.merchant_id,
               payment_method_type: e.payment_method_type,
               card_brand: e.card_brand,
+              event: e,
             };
           }),
         ),
@@ -288,11 +318,13 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       const out: Scores[] = items.map(() => ({ fraud: null, retryStrategy: null, churn: null }));
       fraudIdx.forEach((i, k) => {
         const r = fraud[k] as FraudResult;
+        const scoring = scoringOf(r as unknown as Record<string, unknown>);
         (out[i] as Scores).fraud = {
           fraud_score: r.fraud_score,
           risk_level: r.risk_level,
           risk_factors: r.risk_factors ?? [],
           model_version: r.model_version,
+          ...(scoring ? { scoring } : {}),
         };
       });
       retryIdx.forEach((i, k) => {
@@ -309,6 +341,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       });
       churnIdx.forEach((i, k) => {
         const r = churn[k] as (typeof churn)[number];
+        const scoring = scoringOf(r as unknown as Record<string, unknown>);
         (out[i] as Scores).churn = {
           churn_score: r.churn_probability,
           risk_level: r.risk_level,
@@ -316,6 +349,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
           days_to_churn_estimate: r.days_to_churn_estimate,
           model_version: r.model_version,
           features: churnFeaturesList[k] as ChurnFeatures,
+          ...(scoring ? { scoring } : {}),
         };
       });
       return out;

@@ -49,11 +49,20 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
+/** How the inference service made a score (ml/): the feature spec version, the features used, any fallback. */
+export interface ScoringInfo {
+  readonly feature_spec_version: string | null;
+  readonly features: string | null;
+  readonly fallback: boolean;
+  readonly fallback_reason: string | null;
+}
+
 export interface FraudResult {
   readonly fraud_score: number;
   readonly risk_level: string;
   readonly risk_factors: string[];
   readonly model_version: string;
+  readonly scoring?: ScoringInfo;
 }
 
 export interface RetryStrategyResult {
@@ -83,6 +92,7 @@ export interface ChurnResult {
   readonly days_to_churn_estimate: number | null;
   readonly model_version: string;
   readonly features: ChurnFeatures;
+  readonly scoring?: ScoringInfo;
 }
 
 export interface EnrichedEvent {

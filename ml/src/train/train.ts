@@ -28,8 +28,11 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-/** Largest accepted difference between onnxruntime's and LightGBM's probability for one row. */
-const ONNX_TOLERANCE = 1e-5;
+/**
+ * Largest accepted difference between onnxruntime's and LightGBM's probability for one row: the ONNX trees compare
+ * in float32 where LightGBM uses float64, so a few 1e-5 are normal; a broken export differs by far more.
+ */
+const ONNX_TOLERANCE = 1e-3;
 
 function evalRows(t: TrainingSet): { x: Float32Array; rows: number } {
   const idx = t.split.flatMap((s, i) => (s === 1 ? [i] : []));
