@@ -9,13 +9,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
+import { stackDown, stackStatus, stackUp } from '@pep/stack';
+import { logFile, REPO_ROOT } from '@pep/stack/paths';
+import { runStreaming } from '@pep/stack/run-suites';
+import { tcpOpen } from '@pep/stack/service';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { stackDown, stackStatus, stackUp } from '../stack/src/index.ts';
-import { logFile, REPO_ROOT } from '../stack/src/paths.ts';
-import { tcpOpen } from '../stack/src/service.ts';
-import { runStreaming } from './run-suites.ts';
 
 const args = process.argv.slice(2);
 const simulate = !args.includes('--no-simulate');
@@ -43,7 +44,7 @@ interface Component {
 const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const addresses = serviceAddresses();
-const inferencePort = Number(process.env.INFERENCE_PORT ?? 8090);
+const inferencePort = Number(process.env.INFERENCE_PORT ?? SERVICE_DEFAULTS.inference.port);
 
 /** Each consumer serves /metrics once it runs: that is its readiness probe here (the port variable moves it). */
 function metricsUrl(portVariable: string, defaultPort: number): string {
@@ -53,20 +54,38 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
-  { name: 'features', args: [tsx, 'ml/src/features/main.ts'], ready: metricsUrl('FEATURES_METRICS_PORT', 9468) },
+  {
+    name: 'features',
+    args: [tsx, 'ml/src/features/main.ts'],
+    ready: metricsUrl('FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features),
+  },
   { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
-  { name: 'worker', args: [tsx, 'workflows/src/worker.ts'], ready: metricsUrl('WORKER_METRICS_PORT', 9467) },
+  {
+    name: 'worker',
+    args: [tsx, 'workflows/src/worker.ts'],
+    ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
+  },
+  // The batch graph's worker (schedules, steps, backfills) on its own task queue; its schedules are applied below.
+  {
+    name: 'orchestrator',
+    args: [tsx, 'orchestration/src/worker.ts'],
+    ready: metricsUrl('ORCH_METRICS_PORT', SERVICE_DEFAULTS.metrics.orchestrator),
+  },
   {
     name: 'quarantine',
     args: [tsx, 'pipeline/src/quarantine/main.ts'],
-    ready: metricsUrl('QUARANTINE_METRICS_PORT', 9465),
+    ready: metricsUrl('QUARANTINE_METRICS_PORT', SERVICE_DEFAULTS.metrics.quarantine),
   },
   {
     name: 'transformer',
     args: [tsx, 'pipeline/src/transformer/main.ts'],
-    ready: metricsUrl('TRANSFORMER_METRICS_PORT', 9464),
+    ready: metricsUrl('TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer),
   },
-  { name: 'bridge', args: [tsx, 'pipeline/src/bridge/main.ts'], ready: metricsUrl('BRIDGE_METRICS_PORT', 9466) },
+  {
+    name: 'bridge',
+    args: [tsx, 'pipeline/src/bridge/main.ts'],
+    ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
+  },
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
@@ -169,7 +188,7 @@ class Progress {
   });
   private readonly admin = this.kafka.admin();
   private readonly db = new pg.Pool({ connectionString: addresses.databaseUrl, max: 1 });
-  private readonly transformerMetrics = metricsUrl('TRANSFORMER_METRICS_PORT', 9464);
+  private readonly transformerMetrics = metricsUrl('TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer);
   private last: { at: number; counts: Record<string, number> } | undefined;
 
   async connect(): Promise<void> {
@@ -292,12 +311,29 @@ async function main(): Promise<void> {
     ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
     ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
     ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
+    ['migrating the orchestration schema', ['npm', 'run', 'migrate', '-w', '@pep/orchestration']],
   ] as const) {
     say(what);
     const [command, ...rest] = cmd;
     const { code } = await runStreaming(command, rest, { cwd: REPO_ROOT });
     if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
   }
+
+  // The dashboards: databases registered and the bundle imported (skipped when unchanged). A failure here leaves the
+  // payment pipeline running and says why: the dashboards are for people, the pipeline is for the providers.
+  let dashboards: readonly DashboardLink[] = [];
+  try {
+    const r = await provisionDashboards({ log: (m) => say(`dashboards: ${m}`) });
+    dashboards = r.dashboards;
+    say(`dashboards: ${r.imported ? 'imported' : 'up to date'} (${r.reason}); databases ${r.databases.join(', ')}`);
+  } catch (err) {
+    say(`dashboards: NOT provisioned: ${(err as Error).message} (retry with: npm run dashboards -- provision)`);
+  }
+  const printDashboards = () => {
+    if (dashboards.length === 0) return;
+    say(`dashboards at ${loginHint()}`);
+    for (const d of dashboards) say(`  ${d.title.padEnd(11)} ${d.url}`);
+  };
 
   for (const c of COMPONENTS) {
     // Readiness is probed over HTTP: another process on the port would answer for us and hide our failure.
@@ -311,10 +347,19 @@ async function main(): Promise<void> {
     say(`${c.name.padEnd(11)} running (pid ${children.get(c.name)?.pid}, log ${logFile(c.name)})`);
   }
 
+  // Schedules as code: created, updated or deleted to match orchestration/src/schedules.ts (idempotent).
+  say('applying the batch schedules (npm run schedules -- apply)');
+  const applied = await runStreaming(tsx, ['orchestration/src/schedules-cli.ts', 'apply'], { cwd: REPO_ROOT });
+  if (applied.code !== 0) throw new Error(`applying the schedules failed (exit ${applied.code})`);
+  say(
+    `Temporal UI: http://127.0.0.1:${Number(process.env.TEMPORAL_UI_PORT ?? 8233)} (workflows, schedules); run history: npm run runs`,
+  );
+
   progress = new Progress();
   await progress.connect();
   progress.every(PROGRESS_INTERVAL_MS);
 
+  printDashboards();
   if (!simulate) {
     say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
     return;
@@ -350,6 +395,7 @@ async function main(): Promise<void> {
   await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
     cwd: REPO_ROOT,
   });
+  printDashboards();
   say('platform still running; Ctrl-C stops everything');
   progress.every(10_000);
 }

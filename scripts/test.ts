@@ -1,14 +1,15 @@
 /**
- * `npm test`: builds what needs building, runs the lint/format/type checks, starts the local stack, runs every
+ * `npm test`: builds what needs building, runs the lint/format/type checks and the repository checks
+ * (scripts/checks: package boundaries, the configuration reference), starts the local stack, runs every
  * workspace's test suites (`test`, `test:integration` and `test:bun` scripts) and the Rust tests, and ends with one line `N passed, N failed`.
  * Services the run started are stopped at the end; a stack that was already up is left up.
  * Options: `--keep-stack` leaves started services running; `--only <workspace>` runs one workspace's suites.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stackDown, stackStatus, stackUp } from '../stack/src/index.ts';
-import { REPO_ROOT, STATE_DIR } from '../stack/src/paths.ts';
-import { type Counts, countTests, runStreaming } from './run-suites.ts';
+import { stackDown, stackStatus, stackUp } from '@pep/stack';
+import { REPO_ROOT, STATE_DIR } from '@pep/stack/paths';
+import { type Counts, countTests, runStreaming } from '@pep/stack/run-suites';
 
 const argv = process.argv.slice(2);
 const keepStack = argv.includes('--keep-stack');
@@ -51,6 +52,14 @@ function workspaces(): Workspace[] {
   });
 }
 
+/** scripts/checks/*.test.ts: package boundaries and the configuration reference, over the whole repository. */
+function repositoryChecks(): string[] {
+  const dir = join('scripts', 'checks');
+  return readdirSync(join(REPO_ROOT, dir))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, f));
+}
+
 function hasRustCrates(): boolean {
   return /members\s*=\s*\[\s*"/.test(readFileSync(join(REPO_ROOT, 'Cargo.toml'), 'utf8'));
 }
@@ -68,6 +77,7 @@ async function main(): Promise<number> {
   if (!only) {
     await step('lint (biome)', 'npx', ['biome', 'check', '.'], { isCheck: true });
     await step('typecheck (root)', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { isCheck: true });
+    await step('repository checks', process.execPath, ['--import', 'tsx', '--test', ...repositoryChecks()]);
     for (const w of selected.filter((w) => w.scripts.typecheck)) {
       await step(`typecheck ${w.dir}`, 'npm', ['run', 'typecheck', '-w', w.name], { isCheck: true });
     }

@@ -1,21 +1,22 @@
 /**
- * `npm run bench [-- <target>...] [--quick]`: runs each benchmark target (bench/src/targets/<target>.ts, a module
- * exporting `run({ quick })`) in a fresh process, one after another, then prints the report of every result file.
+ * `npm run bench [-- <target>...] [--quick]`: runs each benchmark target (bench/<target>/index.ts, a module exporting
+ * `run({ quick })`, next to the rest of that target's code) in a fresh process, one after another, then prints the
+ * report of every result file.
  * `--quick` runs each on a small input (what CI does so that no benchmark rots). `--report` only prints.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStreaming } from '../../scripts/run-suites.ts';
-import { REPO_ROOT } from '../../stack/src/paths.ts';
+import { REPO_ROOT } from '@pep/stack/paths';
+import { runStreaming } from '@pep/stack/run-suites';
 import { formatReport, readResults } from './report.ts';
 
-const TARGETS_DIR = join(REPO_ROOT, 'bench', 'src', 'targets');
+const BENCH_DIR = join(REPO_ROOT, 'bench');
 
+/** The folders of bench/ with an index.ts: one per target. */
 export function availableTargets(): string[] {
-  if (!existsSync(TARGETS_DIR)) return [];
-  return readdirSync(TARGETS_DIR)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .map((f) => f.slice(0, -3))
+  return readdirSync(BENCH_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(BENCH_DIR, d.name, 'index.ts')))
+    .map((d) => d.name)
     .sort();
 }
 

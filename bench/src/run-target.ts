@@ -4,7 +4,7 @@ if (!target || !/^[a-z0-9-]+$/.test(target)) {
   console.error('usage: run-target.ts <target>');
   process.exit(2);
 }
-const mod = (await import(`./targets/${target}.ts`)) as { run?: (opts: { quick: boolean }) => Promise<void> };
+const mod = (await import(`../${target}/index.ts`)) as { run?: (opts: { quick: boolean }) => Promise<void> };
 if (typeof mod.run !== 'function') {
   console.error(`bench target ${target} does not export run({ quick })`);
   process.exit(2);

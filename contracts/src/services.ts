@@ -5,10 +5,19 @@
 
 export const SERVICE_DEFAULTS = {
   kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093 },
-  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default' },
+  temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
   redis: { host: '127.0.0.1', port: 6379 },
   edge: { port: 8080 },
+  trino: { host: '127.0.0.1', port: 8085 },
+  inference: { host: '127.0.0.1', port: 8090 },
+  /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
+  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467, orchestrator: 9468, features: 9469 },
+  /** Optional local S3-compatible object store (moto's server; `stack:up -- --with s3`), for lake-on-S3 tests. */
+  s3: { host: '127.0.0.1', port: 9000, region: 'us-east-1', bucket: 'pep-lake' },
+  /** Optional Iceberg REST catalog (Apache Iceberg's REST fixture; `stack:up -- --with iceberg-rest`). */
+  icebergRest: { host: '127.0.0.1', port: 8181 },
+  superset: { host: '127.0.0.1', port: 8088 },
   mlflow: { host: '127.0.0.1', port: 5000 },
 } as const;
 
@@ -57,3 +66,18 @@ export const LOCAL_WEBHOOK_SECRETS = Object.freeze({
 });
 export const LOCAL_SQUARE_NOTIFICATION_URL = 'http://127.0.0.1:8080/webhooks/square';
 export const LOCAL_BRAINTREE_MERCHANT_ID = 'test_merchant_id';
+
+/** SUPERSET_URL (CONTRACT section 8): the dashboards' address; the local stack serves Superset on its port. */
+export function supersetUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const raw = env.SUPERSET_URL?.trim() || `http://${d.superset.host}:${d.superset.port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`SUPERSET_URL must be an http(s) URL, got ${JSON.stringify(env.SUPERSET_URL)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`SUPERSET_URL must be an http(s) URL, got ${JSON.stringify(env.SUPERSET_URL)}`);
+  }
+  return url.toString().replace(/\/$/, '');
+}

@@ -5,6 +5,11 @@
 
 export const PROVIDERS = ['stripe', 'square', 'adyen', 'braintree'] as const;
 export type Provider = (typeof PROVIDERS)[number];
+/** Each provider's number in core-native's batch layouts (its index in PROVIDERS; the Rust crate's PROVIDER_NAMES). */
+export const PROVIDER_CODES = { stripe: 0, square: 1, adyen: 2, braintree: 3 } as const satisfies Record<
+  Provider,
+  number
+>;
 
 /** Raw webhook topics written by the edge, one per provider object category. */
 export const RAW_TOPICS = {

@@ -7,6 +7,12 @@
 /** Task queue of the payment worker (PaymentEventWorkflow and DlqReviewWorkflow). Override with TEMPORAL_TASK_QUEUE. */
 export const PAYMENT_TASK_QUEUE = 'payment-processing';
 
+/**
+ * Task queue of the batch graph's worker (orchestration/): schedules, steps, backfills. Separate from the payment
+ * path so that a long batch step never holds a slot the payment workflows need. Override with ORCH_TASK_QUEUE.
+ */
+export const ORCHESTRATION_TASK_QUEUE = 'batch-graph';
+
 export const WORKFLOW_TYPES = {
   paymentEvent: 'PaymentEventWorkflow',
   paymentBatch: 'PaymentBatchWorkflow',

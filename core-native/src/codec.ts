@@ -1,4 +1,4 @@
-/** Base64 and form decoding, mirrored from `crates/core/src/codec.rs`. */
+/** Base64 and form decoding, mirrored from `crates/core/src/codec.rs` (the edge parses Braintree forms with it too). */
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_VALUE = new Int16Array(256).fill(-1);
@@ -82,11 +82,59 @@ export function formComponent(s: Uint8Array): Uint8Array | undefined {
   return out.subarray(0, len);
 }
 
-const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** Why a body is not a Braintree webhook form (mirrors `BtFormError` in codec.rs). */
+export type BtFormError =
+  | 'malformed'
+  | 'unknown_field'
+  | 'duplicate_field'
+  | 'missing_signature'
+  | 'missing_payload'
+  | 'signature_chars'
+  | 'payload_chars';
 
-/** The single value of `name`; 'error' when malformed or repeated; undefined when absent. */
-export function formField(body: Uint8Array, name: Uint8Array): Uint8Array | undefined | 'error' {
-  let found: Uint8Array | undefined;
+export const BT_FORM_ERRORS: Readonly<Record<BtFormError, { readonly field: string; readonly message: string }>> = {
+  malformed: { field: 'payload', message: 'body is not a urlencoded form (bad % escape)' },
+  unknown_field: { field: 'payload', message: 'a Braintree webhook form holds only bt_signature and bt_payload' },
+  duplicate_field: { field: 'payload', message: 'bt_signature and bt_payload must each appear once' },
+  missing_signature: { field: 'bt_signature', message: 'bt_signature is required' },
+  missing_payload: { field: 'bt_payload', message: 'bt_payload is required' },
+  signature_chars: { field: 'bt_signature', message: 'bt_signature must be printable ASCII' },
+  payload_chars: { field: 'bt_payload', message: 'bt_payload must be base64 (A-Z a-z 0-9 + / =, line feeds)' },
+};
+
+/** The two fields of a Braintree webhook, percent-decoded. */
+export interface BtForm {
+  readonly signature: Uint8Array;
+  readonly payload: Uint8Array;
+}
+
+const SIGNATURE = 0;
+const PAYLOAD = 1;
+/** 0 for `bt_signature`, 1 for `bt_payload`, -1 for any other name. */
+function btFieldIndex(k: Uint8Array): number {
+  const names = ['bt_signature', 'bt_payload'];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (k.length !== name.length) continue;
+    let same = true;
+    for (let j = 0; j < k.length && same; j++) same = k[j] === name.charCodeAt(j);
+    if (same) return i;
+  }
+  return -1;
+}
+
+const isBase64Byte = (c: number) =>
+  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 10;
+
+/**
+ * Parses a Braintree webhook body (CONTRACT section 4): an `application/x-www-form-urlencoded` form of exactly the
+ * fields `bt_signature` and `bt_payload`, each once and non-empty; pairs split on `&` (empty pairs skipped), names and
+ * values percent-decoded strictly (`+` is a space). The edge verifies what this returns and the transformer (native:
+ * `braintree_form` in codec.rs, the same rules) reads what it returns, so the bytes that were verified are the only
+ * bytes that are parsed. A Braintree webhook is a form, never JSON.
+ */
+export function braintreeForm(body: Uint8Array): BtForm | BtFormError {
+  const found: (Uint8Array | undefined)[] = [undefined, undefined];
   let start = 0;
   for (let i = 0; i <= body.length; i++) {
     if (i < body.length && body[i] !== 38) continue;
@@ -95,13 +143,18 @@ export function formField(body: Uint8Array, name: Uint8Array): Uint8Array | unde
     if (pair.length === 0) continue;
     const eq = pair.indexOf(61);
     const k = formComponent(eq < 0 ? pair : pair.subarray(0, eq));
-    if (k === undefined) return 'error';
-    if (equal(k, name)) {
-      if (found !== undefined) return 'error';
-      const v = formComponent(eq < 0 ? new Uint8Array(0) : pair.subarray(eq + 1));
-      if (v === undefined) return 'error';
-      found = v;
-    }
+    const v = formComponent(eq < 0 ? new Uint8Array(0) : pair.subarray(eq + 1));
+    if (k === undefined || v === undefined) return 'malformed';
+    const slot = btFieldIndex(k);
+    if (slot < 0) return 'unknown_field';
+    if (found[slot] !== undefined) return 'duplicate_field';
+    found[slot] = v;
   }
-  return found;
+  const signature = found[SIGNATURE];
+  const payload = found[PAYLOAD];
+  if (signature === undefined || signature.length === 0) return 'missing_signature';
+  if (payload === undefined || payload.length === 0) return 'missing_payload';
+  if (!signature.every((c) => c >= 0x21 && c <= 0x7e)) return 'signature_chars';
+  if (!payload.every(isBase64Byte)) return 'payload_chars';
+  return { signature, payload };
 }

@@ -2,6 +2,7 @@
  * Provider payloads → unified events: the line-by-line twin of `crates/core/src/providers.rs`.
  * Keep both files in the same order; the differential tests compare their bytes.
  */
+import { cleanText } from '@pep/contracts/redact';
 import type { AmountBounds } from './currency.ts';
 import { get, isNonEmptyObject, isObject, type Json, type JsonObject, path } from './json.ts';
 import {
@@ -36,7 +37,7 @@ import {
   validType,
 } from './rules.ts';
 import { iso, parseRfc3339, unixSecondsToMs } from './time.ts';
-import { attr, child, childText, type Element } from './xml.ts';
+import { attr, child, childRawText, childText, type Element } from './xml.ts';
 
 export type ProviderName = 'stripe' | 'square' | 'adyen' | 'braintree';
 export type Meta = null | boolean | string | string[];
@@ -122,19 +123,28 @@ function stringMetadata(v: Json | undefined, field: string, e: Errs): [string, M
     e.push(field, C.INVALID_METADATA, 'metadata must be an object');
     return [];
   }
-  // JSON.parse already kept the last duplicate; validate in sorted order like the Rust crate.
-  const keys = Object.keys(v).sort(compareKeys);
+  // JSON.parse already kept the last duplicate. Keys as the event carries them (cleanText); two raw keys that clean to
+  // the same key: the greater raw key wins. Validated in sorted order like the Rust crate.
+  const sorted = Object.keys(v)
+    .map((raw) => [cleanText(raw), raw] as const)
+    .sort((a, b) => compareKeys(a[0], b[0]) || compareKeys(a[1], b[1]));
+  const keys: (readonly [string, string])[] = [];
+  for (const kv of sorted) {
+    if (keys.length > 0 && (keys[keys.length - 1] as readonly [string, string])[0] === kv[0])
+      keys[keys.length - 1] = kv;
+    else keys.push(kv);
+  }
   if (keys.length > MAX_METADATA_ENTRIES) {
     e.push(field, C.INVALID_METADATA, `metadata must have at most ${MAX_METADATA_ENTRIES} entries`);
     return [];
   }
   const out: [string, Meta][] = [];
-  for (const k of keys) {
-    if (byteLen(k) > MAX_METADATA_KEY_BYTES) {
+  for (const [k, raw] of keys) {
+    if (byteLen(raw) > MAX_METADATA_KEY_BYTES) {
       e.push(field, C.INVALID_METADATA, `metadata keys must be at most ${MAX_METADATA_KEY_BYTES} bytes`);
       return [];
     }
-    const val = v[k] as Json;
+    const val = v[raw] as Json;
     if (val === null) out.push([k, null]);
     else if (typeof val === 'string') {
       if (byteLen(val) > MAX_TEXT_BYTES) {
@@ -769,7 +779,7 @@ function btTxnFromXml(t: Element): BtTxn {
     status: childText(t, 'status'),
     kind: childText(t, 'type'),
     amount: childText(t, 'amount'),
-    currency: childText(t, 'currency-iso-code'),
+    currency: childRawText(t, 'currency-iso-code'),
     merchantAccountId: childText(t, 'merchant-account-id'),
     customerId: (cust === undefined ? undefined : childText(cust, 'id')) ?? childText(t, 'customer-id'),
     instrument: childText(t, 'payment-instrument-type'),
@@ -796,7 +806,7 @@ export function btFromXml(root: Element): BtNote | undefined {
       n.disputeStatus = childText(s, 'status');
       n.disputeReason = childText(s, 'reason');
       n.disputeAmount = childText(s, 'amount');
-      n.disputeCurrency = childText(s, 'currency-iso-code');
+      n.disputeCurrency = childRawText(s, 'currency-iso-code');
       const t = child(s, 'transaction');
       if (t !== undefined) n.txn = btTxnFromXml(t);
     } else n.subjectId = childText(s, 'id');
@@ -805,40 +815,17 @@ export function btFromXml(root: Element): BtNote | undefined {
   return n;
 }
 
-export function btFromJson(root: JsonObject, e: Errs): BtNote {
-  const s = (v: Json | undefined, field: string): string | undefined => ok(optString(v, field, e));
-  const n: BtNote = { kind: s(get(root, 'kind'), 'kind'), timestamp: s(get(root, 'timestamp'), 'timestamp') };
-  const t = ok(optObject(get(root, 'transaction'), 'transaction', e));
-  if (t !== undefined) {
-    const cd = ok(optObject(get(t, 'card_details'), 'transaction.card_details', e));
-    n.txn = {
-      id: s(get(t, 'id'), 'transaction.id'),
-      status: s(get(t, 'status'), 'transaction.status'),
-      kind: s(get(t, 'type'), 'transaction.type'),
-      amount: s(get(t, 'amount'), 'transaction.amount'),
-      currency: s(get(t, 'currency_iso_code'), 'transaction.currency_iso_code'),
-      merchantAccountId: s(get(t, 'merchant_account_id'), 'transaction.merchant_account_id'),
-      customerId: s(get(t, 'customer_id'), 'transaction.customer_id'),
-      instrument: s(get(t, 'payment_instrument_type'), 'transaction.payment_instrument_type'),
-      cardType: cd === undefined ? undefined : s(get(cd, 'card_type'), 'transaction.card_details.card_type'),
-      last4: cd === undefined ? undefined : s(get(cd, 'last_4'), 'transaction.card_details.last_4'),
-    };
+const BAD_CUR = Symbol('bad currency');
+/** A Braintree currency as sent: absent is undefined; present must be exactly three uppercase ASCII letters. */
+function btCurrency(v: string | undefined, field: string, e: Errs): string | undefined | typeof BAD_CUR {
+  if (v === undefined) return undefined;
+  if (v === '') {
+    e.push(field, C.INVALID_CURRENCY, 'currency cannot be empty');
+    return BAD_CUR;
   }
-  const sub = ok(optObject(get(root, 'subscription'), 'subscription', e));
-  if (sub !== undefined) {
-    n.subscriptionId = s(get(sub, 'id'), 'subscription.id');
-    n.subscriptionStatus = s(get(sub, 'status'), 'subscription.status');
-    n.planId = s(get(sub, 'plan_id'), 'subscription.plan_id');
-  }
-  const d = ok(optObject(get(root, 'dispute'), 'dispute', e));
-  if (d !== undefined) {
-    n.disputeId = s(get(d, 'id'), 'dispute.id');
-    n.disputeStatus = s(get(d, 'status'), 'dispute.status');
-    n.disputeReason = s(get(d, 'reason'), 'dispute.reason');
-    n.disputeAmount = s(get(d, 'amount'), 'dispute.amount');
-    n.disputeCurrency = s(get(d, 'currency_iso_code'), 'dispute.currency_iso_code');
-  }
-  return n;
+  if (/^[A-Z]{3}$/.test(v)) return v;
+  e.push(field, C.INVALID_CURRENCY, 'currency must be exactly 3 uppercase letters (ISO 4217), without spaces');
+  return BAD_CUR;
 }
 
 function btText(v: string | undefined, field: string, max: number, e: Errs): string | undefined {
@@ -893,15 +880,21 @@ export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
       : dAmount !== undefined
         ? [dAmount, 'dispute.amount']
         : [undefined, 'transaction.amount'];
-  const tCur = btText(t.currency, 'transaction.currency_iso_code', MAX_CODE_BYTES, e);
-  const dCur = btText(n.disputeCurrency, 'dispute.currency_iso_code', MAX_CODE_BYTES, e);
-  const [curS, cf] =
-    tCur !== undefined
-      ? [tCur, 'transaction.currency_iso_code']
-      : dCur !== undefined
-        ? [dCur, 'dispute.currency_iso_code']
-        : ['USD', 'transaction.currency_iso_code'];
-  const cur = currency(curS, cf, e);
+  // No default currency for money (issue 13): a currency Braintree sends is exactly its 3 uppercase letters, and an
+  // amount without one is refused; only a notification with no amount at all gets USD (amount 0, no money stated).
+  const tCur = btCurrency(t.currency, 'transaction.currency_iso_code', e);
+  const dCur = btCurrency(n.disputeCurrency, 'dispute.currency_iso_code', e);
+  let cur: Currency | undefined;
+  if (tCur === BAD_CUR || dCur === BAD_CUR) cur = undefined;
+  else if (tCur !== undefined) cur = currency(tCur, 'transaction.currency_iso_code', e);
+  else if (dCur !== undefined) cur = currency(dCur, 'dispute.currency_iso_code', e);
+  else if (amountS !== undefined || txn !== undefined) {
+    e.push(
+      'transaction.currency_iso_code',
+      C.INVALID_CURRENCY,
+      'currency is required with an amount (no default currency is assumed)',
+    );
+  } else cur = currency('USD', 'transaction.currency_iso_code', e);
   let amount: number | undefined;
   if (amountS !== undefined) amount = cur !== undefined ? decimalAmount(amountS, cur[1], af, e) : undefined;
   else if (txn !== undefined) e.push(af, C.INVALID_AMOUNT, 'amount is required');

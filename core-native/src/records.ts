@@ -6,6 +6,7 @@
  * both implementations must give the same bytes. Not for Kafka I/O (kafka-wire does that).
  */
 import { gunzipSync } from 'node:zlib';
+import { COPIED_HEADER_MAX_BYTES, COPIED_HEADERS, OUTPUT_HEADERS, PROVIDERS as PROVIDER_NAMES } from '@pep/contracts';
 import { crc32c, partitionForKey } from '@pep/kafka-wire/protocol';
 import { decodeUtf8 } from './json.ts';
 import { iso, MAX_MS, MIN_MS, parseRfc3339 } from './time.ts';
@@ -21,18 +22,16 @@ import {
 } from './types.ts';
 
 const te = new TextEncoder();
-const PROVIDER_NAMES = ['stripe', 'square', 'adyen', 'braintree'];
 
-/** Header names on every output (pipeline/src/transformer/transformer.ts OUTPUT_HEADERS). */
-const H_TOPIC = te.encode('source-topic');
-const H_PARTITION = te.encode('source-partition');
-const H_OFFSET = te.encode('source-offset');
-const H_OUTPUT = te.encode('source-output');
-const H_LAST_OFFSET = te.encode('source-last-offset');
-const H_OVERSIZE = te.encode('oversize-replaced');
+/** Header names on every output (OUTPUT_HEADERS of @pep/contracts). */
+const H_TOPIC = te.encode(OUTPUT_HEADERS.sourceTopic);
+const H_PARTITION = te.encode(OUTPUT_HEADERS.sourcePartition);
+const H_OFFSET = te.encode(OUTPUT_HEADERS.sourceOffset);
+const H_OUTPUT = te.encode(OUTPUT_HEADERS.sourceOutput);
+const H_LAST_OFFSET = te.encode(OUTPUT_HEADERS.sourceLastOffset);
+const H_OVERSIZE = te.encode(OUTPUT_HEADERS.oversizeReplaced);
 /** Input headers copied to the outputs (first occurrence, valid UTF-8, at most COPIED_HEADER_MAX_BYTES). */
-const COPIED = [te.encode('received-at'), te.encode('request-id'), te.encode('provider')] as const;
-const COPIED_HEADER_MAX_BYTES = 256;
+const COPIED = [te.encode(COPIED_HEADERS[0]), te.encode(COPIED_HEADERS[1]), te.encode(COPIED_HEADERS[2])] as const;
 const RECORD_BATCH_HEADER_BYTES = 61;
 /** A corrupt batch's lastOffsetDelta is trusted for its report's range only below this. */
 const MAX_TRUSTED_OFFSET_DELTA = 1 << 24;

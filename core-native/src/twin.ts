@@ -2,14 +2,14 @@
  * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
  * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
  */
-import { base64Decode, base64Encode, formField } from './codec.ts';
+import { cleanText } from '@pep/contracts/redact';
+import { BT_FORM_ERRORS, base64Decode, base64Encode, braintreeForm } from './codec.ts';
 import type { AmountBounds } from './currency.ts';
-import { decodeUtf8, get, INVALID, isObject, type Json, parseBytes, parseText } from './json.ts';
+import { decodeUtf8, get, INVALID, parseBytes } from './json.ts';
 import {
   adyenItem,
   adyenItems,
   braintree,
-  btFromJson,
   btFromXml,
   type Outcome,
   type ProviderName,
@@ -27,19 +27,24 @@ const INVALID_JSON_MESSAGE = 'payload is not valid JSON (RFC 8259, UTF-8, at mos
 const s = JSON.stringify;
 const n = (v: string | undefined) => (v === undefined ? 'null' : s(v));
 
+// Free-text values (every string but the ids, the provider, the currency and the timestamps) as the event carries
+// them (redact.rs / @pep/contracts/redact).
+const t = (v: string) => s(cleanText(v));
+const tn = (v: string | undefined) => (v === undefined ? 'null' : t(v));
+
 export function eventJson(ev: UnifiedEvent, receivedAtMs: number, normalizedAtMs: number): string {
   let meta = '{';
   ev.metadata.forEach(([k, v], i) => {
-    meta += `${i > 0 ? ',' : ''}${s(k)}:${v === null ? 'null' : typeof v === 'boolean' ? String(v) : s(v)}`;
+    meta += `${i > 0 ? ',' : ''}${t(k)}:${v === null ? 'null' : typeof v === 'boolean' ? String(v) : Array.isArray(v) ? `[${v.map(t).join(',')}]` : t(v)}`;
   });
   meta += '}';
   return (
     `{"event_id":${s(`${ev.provider}:${ev.providerEventId}`)},"provider":${s(ev.provider)},` +
-    `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${s(ev.eventType)},` +
+    `"provider_event_id":${s(ev.providerEventId)},"object_id":${n(ev.objectId)},"event_type":${t(ev.eventType)},` +
     `"merchant_id":${n(ev.merchantId)},"customer_id":${n(ev.customerId)},"amount_minor":${ev.amountMinor},` +
-    `"currency":${s(ev.currency)},"payment_method_type":${n(ev.paymentMethodType)},"card_brand":${n(ev.cardBrand)},` +
-    `"card_last_four":${n(ev.cardLastFour)},"status":${s(ev.status)},"failure_code":${n(ev.failureCode)},` +
-    `"failure_message":${n(ev.failureMessage)},"metadata":${meta},` +
+    `"currency":${s(ev.currency)},"payment_method_type":${tn(ev.paymentMethodType)},"card_brand":${tn(ev.cardBrand)},` +
+    `"card_last_four":${tn(ev.cardLastFour)},"status":${t(ev.status)},"failure_code":${tn(ev.failureCode)},` +
+    `"failure_message":${tn(ev.failureMessage)},"metadata":${meta},` +
     `"provider_created_at":"${iso(ev.providerCreatedAtMs)}","received_at":"${iso(receivedAtMs)}",` +
     `"normalized_at":"${iso(normalizedAtMs)}","schema_version":1}`
   );
@@ -105,9 +110,6 @@ function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: O
   return undefined;
 }
 
-const firstNonWs = (b: Uint8Array): number | undefined => b.find((c) => c !== 32 && c !== 9 && c !== 10 && c !== 13);
-const BT_PAYLOAD = new TextEncoder().encode('bt_payload');
-
 export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p = PROVIDERS[code];
   if (p === undefined)
@@ -141,57 +143,28 @@ export function normalizeMessage(code: number, raw: Uint8Array, bounds: AmountBo
   });
 }
 
+/**
+ * Braintree messages are the edge's raw form body, read with the parser the edge verified it with (`braintreeForm`):
+ * a Braintree webhook is a form, never JSON, and its payload is a `<notification>` XML document.
+ */
 function braintreeMessage(raw: Uint8Array, bounds: AmountBounds, sink: Sink): undefined {
   const p: ProviderName = 'braintree';
   const one = (field: string, code: Code, msg: string) =>
     dlqOf(sink, p, undefined, undefined, oneError(field, code, msg));
-  let payload: Uint8Array;
-  if (firstNonWs(raw) === 123) {
-    const root = parseBytes(raw);
-    if (root === INVALID) return one('payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
-    const bp = get(root, 'bt_payload');
-    if (bp === undefined) return braintreeDict(root, bounds, sink);
-    if (typeof bp !== 'string') return one('bt_payload', C.INVALID_FIELD_TYPE, 'must be a string');
-    payload = new TextEncoder().encode(bp);
-  } else {
-    const v = formField(raw, BT_PAYLOAD);
-    if (v === 'error') return one('payload', C.INVALID_PAYLOAD, 'body is not a form with one bt_payload field');
-    if (v === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is required');
-    payload = v;
+  const form = braintreeForm(raw);
+  if (typeof form === 'string') {
+    const e = BT_FORM_ERRORS[form];
+    return one(e.field, C.INVALID_PAYLOAD, e.message);
   }
-  const decoded = base64Decode(payload);
+  const decoded = base64Decode(form.payload);
   if (decoded === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not base64');
   const text = decodeUtf8(decoded);
   if (text === undefined) return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not UTF-8');
-  const first = firstNonWs(decoded);
-  if (first === 60) {
-    const root = parseXml(text);
-    const note = root === undefined ? undefined : btFromXml(root);
-    if (note === undefined)
-      return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not a <notification> XML document');
-    return emit(sink, p, undefined, braintree(note, bounds, new Errs()));
-  }
-  if (first === 123) {
-    const root = parseText(text);
-    if (root === INVALID) return one('bt_payload', C.INVALID_JSON, INVALID_JSON_MESSAGE);
-    return braintreeDict(root, bounds, sink);
-  }
-  return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is neither XML nor JSON');
-}
-
-function braintreeDict(root: Json, bounds: AmountBounds, sink: Sink): undefined {
-  if (!isObject(root)) {
-    return dlqOf(
-      sink,
-      'braintree',
-      undefined,
-      undefined,
-      oneError('payload', C.INVALID_PAYLOAD, 'payload must be a JSON object'),
-    );
-  }
-  const e = new Errs();
-  const note = btFromJson(root, e);
-  emit(sink, 'braintree', undefined, braintree(note, bounds, e));
+  const root = parseXml(text);
+  const note = root === undefined ? undefined : btFromXml(root);
+  if (note === undefined)
+    return one('bt_payload', C.INVALID_PAYLOAD, 'bt_payload is not a <notification> XML document');
+  return emit(sink, p, undefined, braintree(note, bounds, new Errs()));
 }
 
 const enc = new TextEncoder();

@@ -16,9 +16,15 @@ export const attr = (e: Element, name: string): string | undefined => e.attrs.fi
 const trimWs = (s: string) => s.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, '');
 
 export function childText(e: Element, name: string): string | undefined {
+  const raw = childRawText(e, name);
+  return raw === undefined ? undefined : trimWs(raw);
+}
+
+/** The text of a child element exactly as written (no whitespace trimmed); undefined when absent or nil="true". */
+export function childRawText(e: Element, name: string): string | undefined {
   const c = child(e, name);
   if (c === undefined || attr(c, 'nil') === 'true') return undefined;
-  return trimWs(c.text);
+  return c.text;
 }
 
 class XmlError extends Error {}

@@ -7,6 +7,7 @@
  *
  * Run: `node --import tsx core-native/test/cases.gen.ts`
  */
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -187,6 +188,49 @@ function mutate<T>(base: T, f: (x: any) => void): string {
   return j(c);
 }
 
+// A Braintree webhook is a form whose bt_payload is base64 `<notification>` XML (never JSON): the cases below are
+// written as notification objects (the SDK's field names with underscores) and rendered to signed forms.
+const xmlEsc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const el = (name: string, v: unknown) => (typeof v === 'string' ? `<${name}>${xmlEsc(v)}</${name}>` : '');
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are edited freely
+function btTxnXml(t: any): string {
+  if (!t) return '';
+  const cd = t.card_details;
+  const card = cd ? `<credit-card>${el('card-type', cd.card_type)}${el('last-4', cd.last_4)}</credit-card>` : '';
+  return (
+    `<transaction>${el('id', t.id)}${el('status', t.status)}${el('type', t.type)}` +
+    `${el('currency-iso-code', t.currency_iso_code)}${el('amount', t.amount)}` +
+    `${el('merchant-account-id', t.merchant_account_id)}${el('customer-id', t.customer_id)}` +
+    `${el('payment-instrument-type', t.payment_instrument_type)}${card}</transaction>`
+  );
+}
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are edited freely
+function btNotificationXml(n: any): string {
+  let subject = '';
+  if (n.dispute) {
+    const d = n.dispute;
+    subject =
+      `<dispute>${el('id', d.id)}${el('status', d.status)}${el('reason', d.reason)}${el('amount', d.amount)}` +
+      `${el('currency-iso-code', d.currency_iso_code)}${btTxnXml(n.transaction)}</dispute>`;
+  } else if (n.subscription) {
+    const s = n.subscription;
+    subject =
+      `<subscription>${el('id', s.id)}${el('status', s.status)}${el('plan-id', s.plan_id)}` +
+      `<transactions type="array">${btTxnXml(n.transaction)}</transactions></subscription>`;
+  } else subject = btTxnXml(n.transaction);
+  const ts = typeof n.timestamp === 'string' ? `<timestamp type="datetime">${xmlEsc(n.timestamp)}</timestamp>` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<notification>${ts}${el('kind', n.kind)}<subject>${subject}</subject></notification>\n`;
+}
+const BT_HMAC_KEY = createHash('sha1').update('test_private_key').digest();
+/** The signed form body Braintree posts for a notification (key pair of `.env.example`). */
+const btForm = (n: unknown): string => {
+  const payload = Buffer.from(btNotificationXml(n)).toString('base64');
+  const hex = createHmac('sha1', BT_HMAC_KEY).update(payload).digest('hex');
+  return `bt_signature=${encodeURIComponent(`test_public_key|${hex}`)}&bt_payload=${encodeURIComponent(payload)}`;
+};
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are edited freely
+const btMutate = (base: unknown, f: (x: any) => void): string => btForm(JSON.parse(mutate(base, f)));
+
 const cases: Case[] = [];
 const add = (name: string, provider: Case['provider'], input: string, expect: Expect) =>
   cases.push({ name, provider, input, expect });
@@ -321,6 +365,31 @@ add(
       status: 'failed',
       failure_code: 'card_declined',
       failure_message: 'Your card was declined.',
+    },
+  },
+);
+// Issue 13: NUL in free text normalizes (PostgreSQL cannot store U+0000; the event keeps U+FFFD instead) and is never
+// lost: failure code and message, metadata values and keys.
+add(
+  'stripe: NUL in failure code, failure message and metadata becomes U+FFFD',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = {
+      type: 'card_error',
+      code: 'card\u0000declined',
+      message: 'Declined\u0000 here\u0000',
+    };
+    x.data.object.metadata = { note: 'a\u0000b', 'k\u0000ey': 'v', 'k\ufffdey': 'w' };
+  }),
+  {
+    events: 1,
+    fields: {
+      status: 'failed',
+      failure_code: 'card\ufffddeclined',
+      failure_message: 'Declined\ufffd here\ufffd',
+      metadata: { 'k\ufffdey': 'w', note: 'a\ufffdb' },
     },
   },
 );
@@ -825,7 +894,7 @@ add(
 );
 
 // ── Braintree ──
-add('braintree: settled fixture normalizes', 'braintree', j(btSettled), {
+add('braintree: settled fixture normalizes', 'braintree', btForm(btSettled), {
   events: 1,
   fields: {
     event_id: 'braintree:transaction_settled_txn_1234567890',
@@ -841,7 +910,7 @@ add('braintree: settled fixture normalizes', 'braintree', j(btSettled), {
     customer_id: 'customer_123',
   },
 });
-add('braintree: subscription charged', 'braintree', j(btSubscription), {
+add('braintree: subscription charged', 'braintree', btForm(btSubscription), {
   events: 1,
   fields: {
     event_type: 'subscription.charged',
@@ -850,20 +919,20 @@ add('braintree: subscription charged', 'braintree', j(btSubscription), {
     'metadata.plan_id': 'monthly_basic',
   },
 });
-add('braintree: dispute opened', 'braintree', j(btDispute), {
+add('braintree: dispute opened', 'braintree', btForm(btDispute), {
   events: 1,
   fields: { event_type: 'dispute.created', status: 'disputed', object_id: 'dsp_001', amount_minor: 5000 },
 });
 add(
   'braintree: missing kind',
   'braintree',
-  mutate(btSettled, (x) => delete x.kind),
+  btMutate(btSettled, (x) => delete x.kind),
   { codes: ['MISSING_KIND'] },
 );
 add(
   'braintree: missing transaction id',
   'braintree',
-  mutate(btSettled, (x) => delete x.transaction.id),
+  btMutate(btSettled, (x) => delete x.transaction.id),
   {
     codes: ['MISSING_TRANSACTION_ID'],
   },
@@ -871,15 +940,45 @@ add(
 add(
   'braintree: invalid currency',
   'braintree',
-  mutate(btSettled, (x) => (x.transaction.currency_iso_code = 'QQQ')),
+  btMutate(btSettled, (x) => (x.transaction.currency_iso_code = 'QQQ')),
   {
     codes: ['INVALID_CURRENCY'],
   },
 );
+// Issue 13: no default currency for money. Braintree sends its ISO code exactly; empty, padded, lowercase or missing
+// with an amount is refused (the original made all of these USD).
+for (const [label, cur] of [
+  ['empty', ''],
+  ['padded', 'usd '],
+  ['padded uppercase', ' USD'],
+  ['lowercase', 'usd'],
+] as const) {
+  add(
+    `braintree: ${label} currency is refused, never USD`,
+    'braintree',
+    btMutate(btSettled, (x) => (x.transaction.currency_iso_code = cur)),
+    { dlq: 1, codes: ['INVALID_CURRENCY'] },
+  );
+}
+add(
+  'braintree: an amount without a currency is refused, never USD',
+  'braintree',
+  btMutate(btSettled, (x) => delete x.transaction.currency_iso_code),
+  { dlq: 1, codes: ['INVALID_CURRENCY'] },
+);
+add(
+  'braintree: a dispute amount takes the dispute currency',
+  'braintree',
+  btMutate(btDispute, (x) => {
+    delete x.transaction.currency_iso_code;
+    x.dispute.currency_iso_code = 'EUR';
+  }),
+  { events: 1, fields: { currency: 'EUR', amount_minor: 5000 } },
+);
 add(
   'braintree: not_a_number amount',
   'braintree',
-  mutate(btSettled, (x) => (x.transaction.amount = 'not_a_number')),
+  btMutate(btSettled, (x) => (x.transaction.amount = 'not_a_number')),
   {
     codes: ['INVALID_AMOUNT'],
   },
@@ -887,7 +986,7 @@ add(
 add(
   'crash 2.9: braintree negative amount',
   'braintree',
-  mutate(btSettled, (x) => (x.transaction.amount = '-5.00')),
+  btMutate(btSettled, (x) => (x.transaction.amount = '-5.00')),
   {
     dlq: 1,
     codes: ['INVALID_AMOUNT_NEGATIVE'],
@@ -896,7 +995,7 @@ add(
 add(
   'braintree: more decimals than the currency allows',
   'braintree',
-  mutate(btSettled, (x) => (x.transaction.amount = '10.555')),
+  btMutate(btSettled, (x) => (x.transaction.amount = '10.555')),
   {
     codes: ['INVALID_AMOUNT_PRECISION'],
   },
@@ -904,7 +1003,7 @@ add(
 add(
   'braintree: JPY decimal amount',
   'braintree',
-  mutate(btSettled, (x) => {
+  btMutate(btSettled, (x) => {
     x.transaction.amount = '1500';
     x.transaction.currency_iso_code = 'JPY';
   }),
@@ -918,7 +1017,7 @@ for (const [t, b] of [
   add(
     `braintree: card type ${t}`,
     'braintree',
-    mutate(btSettled, (x) => (x.transaction.card_details.card_type = t)),
+    btMutate(btSettled, (x) => (x.transaction.card_details.card_type = t)),
     {
       events: 1,
       fields: { card_brand: b },
@@ -934,14 +1033,14 @@ for (const [i, pm] of [
   add(
     `braintree: instrument ${i}`,
     'braintree',
-    mutate(btSettled, (x) => (x.transaction.payment_instrument_type = i)),
+    btMutate(btSettled, (x) => (x.transaction.payment_instrument_type = i)),
     {
       events: 1,
       fields: { payment_method_type: pm },
     },
   );
 }
-add('braintree: check without transaction', 'braintree', j({ kind: 'check', timestamp: '2024-01-15T12:00:00Z' }), {
+add('braintree: check without transaction', 'braintree', btForm({ kind: 'check', timestamp: '2024-01-15T12:00:00Z' }), {
   events: 1,
   fields: {
     event_type: 'check.verified',
@@ -950,14 +1049,14 @@ add('braintree: check without transaction', 'braintree', j({ kind: 'check', time
     provider_event_id: 'check_2024-01-15T12:00:00.000Z',
   },
 });
-add('braintree: disbursement', 'braintree', j({ kind: 'disbursement', timestamp: '2024-01-15T12:00:00Z' }), {
+add('braintree: disbursement', 'braintree', btForm({ kind: 'disbursement', timestamp: '2024-01-15T12:00:00Z' }), {
   events: 1,
   fields: { event_type: 'disbursement.created', status: 'disbursed' },
 });
 add(
   'braintree: bad timestamp goes to the DLQ',
   'braintree',
-  mutate(btSettled, (x) => (x.timestamp = 'garbage')),
+  btMutate(btSettled, (x) => (x.timestamp = 'garbage')),
   {
     codes: ['INVALID_TIMESTAMP'],
   },
@@ -965,7 +1064,7 @@ add(
 add(
   'braintree: failed transaction',
   'braintree',
-  mutate(btSettled, (x) => {
+  btMutate(btSettled, (x) => {
     x.kind = 'transaction_failed';
     x.transaction.status = 'processor_declined';
   }),
@@ -987,7 +1086,13 @@ for (const k of [
   'disbursement',
   'transaction_settlement_declined',
 ]) {
-  add(`braintree: SDK sample ${k} (form body, XML)`, 'braintree', file(`braintree_${k}.form`), { events: 1 });
+  add(
+    `braintree: SDK sample ${k} (form body, XML)`,
+    'braintree',
+    file(`braintree_${k}.form`),
+    // The SDK's subscription sample states an amount but no currency: refused, not made USD (issue 13).
+    k === 'subscription_charged_successfully' ? { dlq: 1, codes: ['INVALID_CURRENCY'] } : { events: 1 },
+  );
 }
 add('braintree: SDK XML transaction fields', 'braintree', file('braintree_transaction_settled.form'), {
   events: 1,
@@ -1019,10 +1124,40 @@ add('braintree: payload not base64', 'braintree', 'bt_signature=a&bt_payload=%%%
   dlq: 1,
   codes: ['INVALID_PAYLOAD'],
 });
+add('braintree: payload with characters outside base64', 'braintree', 'bt_signature=a&bt_payload=PG5v+dA', {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
+add('braintree: a JSON body is not a Braintree webhook', 'braintree', j(btSettled), {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
+add(
+  'braintree: a JSON body whose form reading holds a signed pair (issue 13 forgery) is refused',
+  'braintree',
+  `{"x":"&${btForm(btSettled)}&","bt_payload":"${Buffer.from(
+    btNotificationXml({ ...btSettled, transaction: { ...btSettled.transaction, amount: '99999.99' } }),
+  ).toString('base64')}"}`,
+  { dlq: 1, codes: ['INVALID_PAYLOAD'] },
+);
+add('braintree: a repeated bt_payload is refused', 'braintree', `${btForm(btSettled)}&bt_payload=QQ%3D%3D`, {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
+add('braintree: a field beside the signed pair is refused', 'braintree', `${btForm(btSettled)}&x=1`, {
+  dlq: 1,
+  codes: ['INVALID_PAYLOAD'],
+});
+add(
+  'braintree: a payload that is JSON, not XML, is refused',
+  'braintree',
+  `bt_signature=a&bt_payload=${encodeURIComponent(Buffer.from(j(btSettled)).toString('base64'))}`,
+  { dlq: 1, codes: ['INVALID_PAYLOAD'] },
+);
 add(
   'braintree: DOCTYPE is refused',
   'braintree',
-  `bt_payload=${encodeURIComponent(Buffer.from('<!DOCTYPE x [<!ENTITY a "b">]><notification><kind>&a;</kind></notification>').toString('base64'))}`,
+  `bt_signature=a&bt_payload=${encodeURIComponent(Buffer.from('<!DOCTYPE x [<!ENTITY a "b">]><notification><kind>&a;</kind></notification>').toString('base64'))}`,
   { dlq: 1, codes: ['INVALID_PAYLOAD'] },
 );
 

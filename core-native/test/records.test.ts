@@ -1,18 +1,14 @@
 /**
  * transformRecordSets: both implementations get the same fetched record sets (built with an independent RecordBatch
- * encoder) and must return identical bytes; the produced records, decoded with kafkajs, must equal what today's
- * transformer path (packBatch + normalizeBatch + toMessages + oversizeDlqRecord in pipeline/src/transformer) sends.
+ * encoder) and must return identical bytes; the produced records, decoded with kafkajs, must equal what the retired
+ * kafkajs transformer's path (packBatch + normalizeBatch + toMessages + oversizeDlqRecord, test/kafkajs-reference.ts)
+ * sends.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { KafkaMessage, Message } from 'kafkajs';
-import {
-  oversizeDlqRecord,
-  packBatch as pipelinePackBatch,
-  toMessages,
-} from '../../pipeline/src/transformer/transformer.ts';
 import {
   type CoreImpl,
   crc32c,
@@ -22,6 +18,7 @@ import {
   type TransformOptions,
 } from '../src/index.ts';
 import { cases, impls, NORMALIZED_AT_MS, payload } from './helpers.ts';
+import { oversizeDlqRecord, packBatch, toMessages } from './kafkajs-reference.ts';
 import {
   decodeOutput,
   encodeBatch,
@@ -125,11 +122,12 @@ async function decodeAll(r: TransformedFetch): Promise<Decoded[]> {
 function todaysOutputs(
   core: CoreImpl,
   topic: string,
+  providerCode: number,
   partition: number,
   msgs: KafkaMessage[],
   maxRecordBytes: number,
 ): Map<string, Message> {
-  const raw = pipelinePackBatch(topic, partition, msgs);
+  const raw = packBatch(topic, partition, providerCode, msgs);
   const out = core.normalizeBatch(raw, { normalizedAtMs: NORMALIZED_AT_MS });
   const total = new Uint32Array(msgs.length);
   for (const s of out.events.sourceIndex) total[s] = (total[s] as number) + 1;
@@ -238,7 +236,7 @@ test('edge-shaped records: same bytes in both, and the same records as today’s
     assert.equal(r.receivedAtMs[0], Date.parse(RECEIVED));
     assert.equal(r.receivedAtMs[2], 1_767_225_000_005);
     const decoded = await decodeAll(r);
-    assertSameAsToday(decoded, todaysOutputs(js, topic, 4, asKafkaMessages(recs, 40), OPTS.maxRecordBytes));
+    assertSameAsToday(decoded, todaysOutputs(js, topic, code, 4, asKafkaMessages(recs, 40), OPTS.maxRecordBytes));
     assert.equal(r.counters.normalized + r.counters.dlq, decoded.length);
   }
 });
@@ -266,7 +264,7 @@ test('every conformance case through a fetch gives today’s records (both imple
     const r = both([set(Buffer.concat(batches), { topic, provider: code, partition: 1, fetchOffset: 100n })]);
     assert.equal(r.consumed[0], recs.length);
     const decoded = await decodeAll(r);
-    assertSameAsToday(decoded, todaysOutputs(js, topic, 1, asKafkaMessages(recs, 100), OPTS.maxRecordBytes));
+    assertSameAsToday(decoded, todaysOutputs(js, topic, code, 1, asKafkaMessages(recs, 100), OPTS.maxRecordBytes));
     checked += recs.length;
   }
   assert.ok(checked > 100, `only ${checked} cases checked`);
@@ -392,7 +390,7 @@ test('an oversize output is replaced by the RECORD_TOO_LARGE DLQ record today’
   assert.equal(r.counters.oversizeReplaced, 1);
   assert.equal(r.normalized.length, 0);
   const decoded = await decodeAll(r);
-  const today = todaysOutputs(js, 'webhooks.stripe.payment_intent', 0, asKafkaMessages(recs, 0), 4096);
+  const today = todaysOutputs(js, 'webhooks.stripe.payment_intent', 0, 0, asKafkaMessages(recs, 0), 4096);
   assertSameAsToday(decoded, today);
   assert.equal(JSON.parse(String(decoded[0]?.rec.value)).quarantined_at, new Date(NORMALIZED_AT_MS).toISOString());
 });

@@ -140,7 +140,76 @@ describe('edge routes (memory sink)', () => {
       new Request('http://edge/webhooks/square', { method: 'POST', body: stream, duplex: 'half' } as RequestInit),
     );
     assert.equal(res2.status, 413);
+    assert.equal(res.headers.get('connection'), 'close', 'the rest of the body is not read: the connection closes');
+    assert.equal(res2.headers.get('connection'), 'close');
+    assert.equal(((await res2.json()) as { error: { code: string } }).error.code, 'body_too_large');
     assert.equal((sink as MemorySink).written, 0);
+  });
+
+  test('an unreadable body (client gone, malformed chunks) is a 400 counted and logged within the limit, never an error line', async () => {
+    const lines: string[] = [];
+    const { app, metrics } = setup(new MemorySink(), { refusalLogPerSecond: 3 }, lines);
+    for (let i = 0; i < 20; i++) {
+      const stream = new ReadableStream({
+        pull(ctl) {
+          ctl.error(Object.assign(new Error('The connection was closed.'), { name: 'AbortError' }));
+        },
+      });
+      const res = await app.request(
+        new Request('http://edge/webhooks/stripe', { method: 'POST', body: stream, duplex: 'half' } as RequestInit),
+      );
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_unreadable');
+      assert.equal(res.headers.get('connection'), 'close');
+    }
+    assert.equal(metrics.bodyReadFailures.get({ provider: 'stripe' }), 20);
+    const msgs = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
+    assert.equal(msgs.filter((m) => m.level === 'error').length, 0, 'issue 13: one error line per aborted read');
+    assert.equal(msgs.filter((m) => m.msg === 'webhook body unreadable').length, 3);
+  });
+
+  test('a source that earned its burst of 400/401 answers is answered 429 unread; other sources and valid requests are not', async () => {
+    const { app, sink, metrics } = setup(new MemorySink(), { rejectRatePerS: 1, rejectBurst: 3 });
+    const from = (ip: string, req: Request) => app.handleWebhook('stripe', req, ip);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await from('10.0.0.1', stripeReq(stripeBody(`evt_x${i}`), NOW, 'whsec_forged'))).status, 401);
+    const limited = await from('10.0.0.1', stripeReq(stripeBody('evt_valid')));
+    assert.equal(limited.status, 429);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(limited.headers.get('connection'), 'close');
+    assert.equal(metrics.rateLimited.get({ provider: 'stripe' }), 1);
+    assert.equal(metrics.dlqRecords.get({ reason: 'invalid_signature' }), 3, 'a limited request writes no DLQ record');
+    assert.equal((await from('10.0.0.2', stripeReq(stripeBody('evt_other')))).status, 200, 'another source');
+    for (let i = 0; i < 10; i++)
+      assert.equal(
+        (await from('10.0.0.3', stripeReq(stripeBody(`evt_ok${i}`)))).status,
+        200,
+        'valid requests cost nothing',
+      );
+    await waitFor(() => (sink as MemorySink).records.some((r) => r.headers['event-id'] === 'evt_ok9'));
+  });
+
+  test('unexpected errors are logged within the per-second limit and counted beyond it', async () => {
+    const lines: string[] = [];
+    const failing: BatchSink = {
+      send: () => {
+        throw new Error('boom');
+      },
+      probe: async () => true,
+      close: async () => undefined,
+    } as unknown as BatchSink;
+    const { app, metrics } = setup(failing, { refusalLogPerSecond: 2 }, lines);
+    const bad = new Request('http://edge/webhooks/stripe', { method: 'POST', body: '{}' });
+    Object.defineProperty(bad, 'headers', {
+      get() {
+        throw new Error('headers exploded');
+      },
+    });
+    for (let i = 0; i < 5; i++) assert.equal((await app.handleWebhook('stripe', bad)).status, 500);
+    const errors = lines.filter((l) => (JSON.parse(l) as { msg: string }).msg === 'unhandled error');
+    assert.equal(errors.length, 2);
+    assert.equal(metrics.errorLogSuppressed.get(), 3);
   });
 
   test('Square, Adyen ([accepted]) and Braintree are accepted on their topics', async () => {

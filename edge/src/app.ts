@@ -11,11 +11,11 @@ import {
   type Provider,
   RAW_HEADERS,
   REDACTED,
-  SECURITY_DLQ_REASONS,
   TOPICS,
-  type WebhookDlqRecord,
+  webhookDlqRecord,
 } from '@pep/contracts';
 import { Hono } from 'hono';
+import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { EdgeMetrics, HistogramSeries } from './metrics.ts';
@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   notFound: 'not_found',
   invalidChallenge: 'invalid_challenge',
   internal: 'internal_error',
+  rateLimited: 'rate_limited',
+  bodyUnreadable: 'body_unreadable',
 } as const;
 
 /** Headers whose values never go into a DLQ record. */
@@ -127,19 +129,6 @@ function accepted200(text: string, contentType: string, requestId: string): Resp
   return res;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function bodyForDlq(body: Uint8Array): { body: string; body_encoding: 'utf8' | 'base64' } {
-  try {
-    return { body: strictUtf8.decode(body), body_encoding: 'utf8' };
-  } catch {
-    return {
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
-      body_encoding: 'base64',
-    };
-  }
-}
-
 function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
@@ -177,7 +166,8 @@ function rawHeaders(
  * while everything else, and every request on Node, goes through `fetch`.
  */
 export type EdgeApp = Hono & {
-  readonly handleWebhook: (provider: Provider, req: Request) => Promise<Response>;
+  /** `source`: the client's address (the refusal limiter's key); `x-forwarded-for`-style headers are read per config. */
+  readonly handleWebhook: (provider: Provider, req: Request, source?: string) => Promise<Response>;
 };
 
 export function createApp(deps: AppDeps): EdgeApp {
@@ -211,19 +201,17 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
-    const rec: WebhookDlqRecord = {
-      schema_version: 1,
+    const rec = webhookDlqRecord({
       provider,
       reason,
       message,
-      security_event: SECURITY_DLQ_REASONS.includes(reason),
-      http_status: httpStatus,
+      httpStatus,
       headers: redactedHeaders(req.headers),
-      ...bodyForDlq(body),
-      event_id: eventId,
-      request_id: requestId,
-      received_at: receivedAt,
-    };
+      body,
+      eventId,
+      requestId,
+      receivedAt,
+    });
     return {
       topic: config.benchTopic ?? TOPICS.webhooksDlq,
       key: eventId,
@@ -232,7 +220,7 @@ export function createApp(deps: AppDeps): EdgeApp {
         [RAW_HEADERS.receivedAt]: receivedAt,
         [RAW_HEADERS.requestId]: requestId,
         [RAW_HEADERS.provider]: provider,
-        'dlq-reason': reason,
+        [RAW_HEADERS.dlqReason]: reason,
       },
     };
   };
@@ -271,10 +259,32 @@ export function createApp(deps: AppDeps): EdgeApp {
     durationSeries[provider].observe((performance.now() - started) / 1000);
     return res;
   };
-  /** 500 for anything unexpected (logged; the answer says nothing more). */
+  // Unexpected errors are logged at most refusalLogPerSecond a second too (a flood of one failure is one summary line a
+  // second, the rest counted in edge_error_log_suppressed_total).
+  const errorLog = new LogRateLimiter(Math.max(1, limits.refusalLogPerSecond), (suppressed) =>
+    log.error('error log lines suppressed', { suppressed, per_second: Math.max(1, limits.refusalLogPerSecond) }),
+  );
+  /** 500 for anything unexpected (logged, bounded; the answer says nothing more). */
   const internalError = (err: unknown) => {
-    log.error('unhandled error', { error: err });
+    if (errorLog.take()) log.error('unhandled error', { error: err });
+    else metrics.errorLogSuppressed.inc();
     return errorResponse(500, ERROR_CODES.internal, 'internal error');
+  };
+  // 400/401 answers cost their source a token; a source out of tokens is answered 429 unread (abuse.ts).
+  const refusals = new SourceLimiter({
+    ratePerS: limits.rejectRatePerS,
+    burst: limits.rejectBurst,
+    maxSources: limits.rejectMaxSources,
+  });
+  const sourceOf = (req: Request, peer: string | undefined): string => {
+    if (config.sourceHeader !== null) {
+      const v = req.headers.get(config.sourceHeader);
+      if (v) {
+        const last = v.slice(v.lastIndexOf(',') + 1).trim();
+        if (last) return last.slice(0, 64);
+      }
+    }
+    return peer ?? 'unknown';
   };
   /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
   const fail = (
@@ -285,12 +295,17 @@ export function createApp(deps: AppDeps): EdgeApp {
     code: string,
     message: string,
     withRetryAfter = false,
+    more?: Record<string, string>,
   ): Response => {
     const extra: Record<string, string> = withRetryAfter
       ? { 'retry-after': retryAfterText, 'x-request-id': requestId }
       : { 'x-request-id': requestId };
+    if (more) Object.assign(extra, more);
     return finish(provider, started, status, errorResponse(status, code, message, extra));
   };
+  // Answers after which the rest of the request is not read: the connection closes instead of being drained (an
+  // endless chunked body was read and discarded for as long as the client sent it).
+  const CLOSE = { connection: 'close' };
   // Request-scoped log lines are rare (refusals, debug): the child logger is built only when one is written.
   const reqLog = (requestId: string, provider: Provider): Logger => log.child({ request_id: requestId, provider });
   // received-at has millisecond resolution: requests within the same millisecond share one ISO string.
@@ -314,7 +329,9 @@ export function createApp(deps: AppDeps): EdgeApp {
     req: Request,
     body: Uint8Array,
     verdict: Rejected,
+    source: string,
   ): Response => {
+    refusals.charge(source);
     const rec = dlqRecord(
       provider,
       verdict.code,
@@ -368,17 +385,53 @@ export function createApp(deps: AppDeps): EdgeApp {
    * POST /webhooks/:provider (the Hono route and the fast path below both end here). The accepted path allocates
    * little beyond the body, the verdict, the record and the Response: the helpers it calls are built once per app.
    */
-  const handleWebhook = async (provider: Provider, req: Request): Promise<Response> => {
+  const handleWebhook = async (provider: Provider, req: Request, peer?: string): Promise<Response> => {
     // Errors become the 500 answer here rather than through a .catch() on each request's promise.
     try {
       const started = performance.now();
       const receivedAt = nowIso();
       const incomingId = req.headers.get('x-request-id');
       const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+      const source = sourceOf(req, peer);
+
+      const limitedS = refusals.limitedForS(source);
+      if (limitedS > 0) {
+        metrics.rateLimited.inc({ provider });
+        return fail(
+          provider,
+          started,
+          requestId,
+          429,
+          ERROR_CODES.rateLimited,
+          'too many refused requests from this source; retry later',
+          false,
+          { 'retry-after': String(limitedS), ...CLOSE },
+        );
+      }
 
       const declared = req.headers.get('content-length');
-      const reading = readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
-      const body = reading === null ? null : await reading;
+      let body: Uint8Array | null;
+      try {
+        const reading = readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
+        body = reading === null ? null : await reading;
+      } catch (err) {
+        // The client went away, sent a malformed chunked body or stalled: its fault, not an internal error. Counted, and
+        // logged within the refusal limit (each used to be an error line).
+        metrics.bodyReadFailures.inc({ provider });
+        refusals.charge(source);
+        if (mayLogRefusal())
+          reqLog(requestId, provider).info('webhook body unreadable', { error: (err as Error).message });
+        return fail(
+          provider,
+          started,
+          requestId,
+          400,
+          ERROR_CODES.bodyUnreadable,
+          'the request body could not be read',
+          false,
+          CLOSE,
+        );
+      }
       if (body === null || body.byteLength > limits.maxBodyBytes) {
         if (mayLogRefusal())
           reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
@@ -389,11 +442,13 @@ export function createApp(deps: AppDeps): EdgeApp {
           413,
           ERROR_CODES.bodyTooLarge,
           `body exceeds ${limits.maxBodyBytes} bytes`,
+          false,
+          CLOSE,
         );
       }
 
       const verdict = verdictFor(provider, req.headers, body);
-      if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict);
+      if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict, source);
 
       const record: OutRecord =
         verdict.topic === null
@@ -438,7 +493,7 @@ export function createApp(deps: AppDeps): EdgeApp {
   app.post('/webhooks/:provider', (c) => {
     const provider = c.req.param('provider') as Provider;
     if (!PROVIDERS.includes(provider)) return errorResponse(404, ERROR_CODES.notFound, 'unknown provider');
-    return handleWebhook(provider, c.req.raw);
+    return handleWebhook(provider, c.req.raw, peerAddress(c.req.raw, c.env));
   });
 
   app.get('/webhooks/braintree', (c) => {
@@ -478,12 +533,24 @@ export function createApp(deps: AppDeps): EdgeApp {
         let end = query < 0 ? url.length : query;
         if (url.charCodeAt(end - 1) === 47 /* / */) end--;
         const provider = url.slice(path + PROVIDER_PATH.length, end) as Provider;
-        if (PROVIDERS.includes(provider)) return handleWebhook(provider, req);
+        if (PROVIDERS.includes(provider)) return handleWebhook(provider, req, peerAddress(req, rest[0]));
       }
     }
     return honoFetch(req, ...rest);
   };
   return Object.assign(app, { handleWebhook });
+}
+
+/**
+ * The TCP peer's address from the server's per-request context: Bun.serve passes its server (`requestIP`),
+ * @hono/node-server passes `{ incoming }` (the node:http request). Undefined when neither is there (app.request in tests).
+ */
+export function peerAddress(req: Request, env: unknown): string | undefined {
+  const e = env as
+    | { requestIP?: (r: Request) => { address: string } | null; incoming?: { socket?: { remoteAddress?: string } } }
+    | undefined;
+  if (typeof e?.requestIP === 'function') return e.requestIP(req)?.address;
+  return e?.incoming?.socket?.remoteAddress;
 }
 
 /**

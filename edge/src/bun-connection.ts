@@ -4,7 +4,7 @@
  * off, a connect timeout, a per-request timeout, a cap on requests awaiting an answer; any socket error, close or
  * timeout fails every waiting request and the connection is never used again). Why a second implementation: on Bun,
  * node:net's stream layer cost ~1 µs of CPU per produced record on the HTTP core (9.7 → 8.7 µs per record in
- * bench/sink-cpu.ts); the native socket writes the encoded request directly. Node keeps using node:net.
+ * bench/edge/sink-cpu.ts); the native socket writes the encoded request directly. Node keeps using node:net.
  */
 
 import { type ConnectionOptions, ResponseFrames } from '@pep/kafka-wire/connection';

@@ -57,7 +57,18 @@ export interface EdgeConfig {
     readonly maxAdyenItems: number;
     /** Per-request refusal log lines (400/401/413/503) per second at most; the rest are counted. */
     readonly refusalLogPerSecond: number;
+    /** Refused (400/401) requests a source may earn per second on average before it is answered 429; 0: no limit. */
+    readonly rejectRatePerS: number;
+    /** Refused requests a source may earn at once. */
+    readonly rejectBurst: number;
+    /** Sources the refusal limiter tracks at most. */
+    readonly rejectMaxSources: number;
   };
+  /**
+   * Header naming the client's address, set by a trusted proxy in front of the edge (its last comma-separated value is
+   * used); null: the TCP peer address. The refusal limiter keys sources by it.
+   */
+  readonly sourceHeader: string | null;
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
   readonly usesDefaultSecrets: boolean;
@@ -150,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     nodeEnv,
     production,
     host: env.EDGE_HOST ?? '0.0.0.0',
+    sourceHeader: env.EDGE_SOURCE_HEADER ? env.EDGE_SOURCE_HEADER.trim().toLowerCase() : null,
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
@@ -188,6 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
       maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
       refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
+      rejectRatePerS: int(env, 'EDGE_REJECT_RATE_PER_S', 20, 0, 1_000_000),
+      rejectBurst: int(env, 'EDGE_REJECT_BURST', 200, 1, 10_000_000),
+      rejectMaxSources: int(env, 'EDGE_REJECT_MAX_SOURCES', 10_000, 1, 10_000_000),
     },
     logLevel,
     usesDefaultSecrets: defaultNames.length > 0,

@@ -171,6 +171,18 @@ export class EdgeMetrics {
     'edge_refusal_log_suppressed_total',
     'Per-request refusal log lines (400/401/413/503) not written because of the per-second limit',
   );
+  readonly rateLimited = new Counter(
+    'edge_rate_limited_total',
+    'Requests answered 429 because their source had earned too many 400/401 answers (body not read, no DLQ record)',
+  );
+  readonly bodyReadFailures = new Counter(
+    'edge_body_read_failures_total',
+    'Request bodies whose reading failed (client disconnect, malformed chunked body, idle timeout)',
+  );
+  readonly errorLogSuppressed = new Counter(
+    'edge_error_log_suppressed_total',
+    'Unexpected-error log lines not written because of the per-second limit (each error is still counted here)',
+  );
   private readonly gauges: Gauge[] = [];
 
   gauge(name: string, help: string, read: () => number): void {
@@ -190,6 +202,9 @@ export class EdgeMetrics {
       this.dlqRecords,
       this.dlqWriteFailures,
       this.refusalLogSuppressed,
+      this.rateLimited,
+      this.bodyReadFailures,
+      this.errorLogSuppressed,
       ...this.gauges,
     ];
     return `${all.map((m) => m.render()).join('\n')}\n`;

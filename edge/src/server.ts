@@ -92,9 +92,12 @@ export async function startEdge(
     // Bun routes `POST /webhooks/<provider>[/]` natively to the webhook handler (no URL string built and scanned in JS);
     // other methods on those paths, odd spellings (percent-encoding, extra segments) and every other route fall
     // through to app.fetch, which answers them as on Node.
-    const routes: Record<string, { POST: (req: Request) => Promise<Response> }> = {};
+    type BunServer = { requestIP(req: Request): { address: string } | null };
+    const routes: Record<string, { POST: (req: Request, server: BunServer) => Promise<Response> }> = {};
     for (const provider of PROVIDERS) {
-      const route = { POST: (req: Request) => app.handleWebhook(provider, req) };
+      const route = {
+        POST: (req: Request, server: BunServer) => app.handleWebhook(provider, req, server.requestIP(req)?.address),
+      };
       routes[`/webhooks/${provider}`] = route;
       routes[`/webhooks/${provider}/`] = route;
     }
@@ -105,8 +108,10 @@ export async function startEdge(
       fetch: app.fetch,
       // Never Bun's development mode (it renders errors with stack traces), whatever NODE_ENV says.
       development: false,
-      // Backstop only: the route enforces maxBodyBytes itself and answers the contract's 413 JSON.
-      maxRequestBodySize: config.limits.maxBodyBytes * 2,
+      // The route enforces maxBodyBytes itself: it refuses a declared Content-Length over the limit unread and stops a
+      // streamed body at the limit, answering the contract's 413 JSON with `Connection: close`. Bun's own limit would
+      // answer a large declared length first with an empty, non-JSON 413 (issue 13), so it is set out of the way.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
     port = server.port;
     closeServer = async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { RAW_HEADERS, TOPICS } from '@pep/contracts';
-import { stackStatus, startService, stopService } from '../../stack/src/index.ts';
+import { stackStatus, startService, stopService } from '@pep/stack';
 import { markTopics, readSince, spawnEdge, stripeEvent, stripeRequest, waitForKafka } from './helpers.ts';
 
 describe('edge failure guarantees (real broker)', () => {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
+import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -27,7 +28,7 @@ export interface InferenceConfig {
   readonly maxWaitMs: number;
 }
 
-export const DEFAULT_INFERENCE_PORT = 8090;
+export const DEFAULT_INFERENCE_PORT = SERVICE_DEFAULTS.inference.port;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
   const port = Number(env.INFERENCE_PORT ?? DEFAULT_INFERENCE_PORT);
@@ -40,7 +41,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     return v;
   };
   return Object.freeze({
-    host: env.INFERENCE_HOST ?? '127.0.0.1',
+    host: env.INFERENCE_HOST ?? SERVICE_DEFAULTS.inference.host,
     port,
     reloadIntervalMs: int('ML_RELOAD_INTERVAL_MS', 5000, 200, 3_600_000),
     maxBatch: int('INFERENCE_MAX_BATCH', 64, 1, 500),

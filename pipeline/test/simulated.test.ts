@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { loadCore } from '@pep/core-native';
+import { DeliveryGenerator, signingSecrets } from '@pep/simulator';
 import type { Message } from 'kafkajs';
-import { DeliveryGenerator } from '../../simulator/src/generate.ts';
 import { loadQuarantineConfig, loadTransformerConfig } from '../src/lib/config.ts';
 import { createKafka } from '../src/lib/kafka.ts';
 import { createLogger, silentLogger } from '../src/lib/log.ts';
 
 const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 
-import { signingSecrets } from '../../simulator/src/render.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { createTransformer } from '../src/transformer/create.ts';

@@ -1,14 +1,38 @@
 /** `npm run stack:up | stack:down | stack:status [-- --json]`: the local infrastructure from the command line. */
-import { type ServiceStatus, stackDown, stackStatus, stackUp } from './stack.ts';
+import type { ServiceName } from './service.ts';
+import {
+  DEFAULT_SERVICE_NAMES,
+  SERVICE_NAMES,
+  type ServiceStatus,
+  stackDown,
+  stackHealthy,
+  stackStatus,
+  stackUp,
+} from './stack.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 const json = rest.includes('--json');
+/** `--with s3,iceberg-rest`: optional services to start besides the default ones. */
+const withIndex = rest.indexOf('--with');
+const extra = (withIndex >= 0 ? (rest[withIndex + 1] ?? '') : '').split(',').filter(Boolean);
+for (const name of extra) {
+  if (!SERVICE_NAMES.includes(name as ServiceName)) {
+    console.error(`stack: unknown service ${JSON.stringify(name)} (known: ${SERVICE_NAMES.join(', ')})`);
+    process.exit(2);
+  }
+}
 const log = (m: string) => console.error(`stack: ${m}`);
 
 function printTable(statuses: readonly ServiceStatus[]): void {
   for (const s of statuses) {
-    const who = s.managed ? `started by the stack, pid ${s.pid}` : s.state === 'healthy' ? 'already running' : '';
-    console.log(`${s.name.padEnd(9)} ${s.state.padEnd(9)} ${s.address.padEnd(44)} ${who}`);
+    const who = s.managed
+      ? `started by the stack, pid ${s.pid}`
+      : s.state === 'healthy'
+        ? 'already running'
+        : s.optional
+          ? 'optional: stack:up -- --with ' + s.name
+          : '';
+    console.log(`${s.name.padEnd(12)} ${s.state.padEnd(9)} ${s.address.padEnd(44)} ${who}`);
   }
 }
 
@@ -16,7 +40,7 @@ async function main(): Promise<number> {
   switch (command) {
     case 'up': {
       const started = Date.now();
-      const statuses = await stackUp({ log });
+      const statuses = await stackUp({ only: [...DEFAULT_SERVICE_NAMES, ...(extra as ServiceName[])], log });
       if (json) console.log(JSON.stringify({ services: Object.fromEntries(statuses.map((s) => [s.name, s])) }));
       else {
         printTable(statuses);
@@ -30,14 +54,14 @@ async function main(): Promise<number> {
       return 0;
     case 'status': {
       const statuses = await stackStatus();
-      const healthy = statuses.every((s) => s.state === 'healthy');
+      const healthy = stackHealthy(statuses);
       if (json)
         console.log(JSON.stringify({ healthy, services: Object.fromEntries(statuses.map((s) => [s.name, s])) }));
       else printTable(statuses);
       return healthy ? 0 : 1;
     }
     default:
-      console.error('usage: stack (up | down | status) [--json]');
+      console.error('usage: stack (up [--with <optional services>] | down | status) [--json]');
       return 2;
   }
 }

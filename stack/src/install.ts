@@ -9,7 +9,16 @@
  * (prereq.ts).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -161,5 +170,85 @@ export async function ensureMavenArtifact(a: MavenArtifact, log: Logger): Promis
     }
     renameSync(tmp, file);
     return file;
+  });
+}
+
+export interface GoToolSpec {
+  /** Short name; the binary lands in `<cache>/go-tools/<name>-<version>/<binary>`. */
+  readonly name: string;
+  /** `go install` package path at an exact version, e.g. `helm.sh/helm/v4/cmd/helm@v4.3.2`. */
+  readonly pkg: string;
+  readonly binary: string;
+  /** Upper bound for the build (default 30 minutes: the first build compiles every dependency). */
+  readonly timeoutMs?: number;
+}
+
+function goEnv(): NodeJS.ProcessEnv {
+  if (!commandExists('go'))
+    throw new Error('Go tools are built from the Go module proxy: install Go (golang-go) first.');
+  // Modules and build cache stay in Go's own per-user caches, shared with every other Go build on the machine.
+  return { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0' };
+}
+
+/**
+ * Builds (once per machine) a Go command from the Go module proxy with `go install <pkg>@<version>` and returns the
+ * binary's path. The version is part of the folder name, so a new version is a new folder.
+ */
+export async function ensureGoInstall(spec: GoToolSpec, log: Logger): Promise<string> {
+  const version = spec.pkg.slice(spec.pkg.lastIndexOf('@') + 1);
+  if (!version || !spec.pkg.includes('@')) throw new Error(`${spec.pkg}: name an exact version (pkg@vX.Y.Z)`);
+  const dir = join(CACHE_DIR, 'go-tools', `${spec.name}-${version}`);
+  const bin = join(dir, spec.binary);
+  if (existsSync(bin)) return bin;
+  return withInstallLock(dir, log, async () => {
+    if (existsSync(bin)) return bin;
+    const started = Date.now();
+    log(`building ${spec.pkg} from the Go module proxy (once per machine)`);
+    const tmp = `${dir}.part`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    run('go', ['install', spec.pkg], {
+      what: `go install ${spec.pkg}`,
+      env: { ...goEnv(), GOBIN: tmp },
+      timeoutMs: spec.timeoutMs ?? 30 * 60_000,
+    });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    log(`${spec.name} ${version} built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return bin;
+  });
+}
+
+/**
+ * Builds (once per machine and source version) a Go command kept in this repository (its own go.mod, dependencies
+ * from the Go module proxy) and returns the binary's path; the folder is named by a hash of the module's files.
+ */
+export async function ensureGoBuild(
+  spec: { readonly name: string; readonly moduleDir: string; readonly files: readonly string[] },
+  log: Logger,
+): Promise<string> {
+  const hash = createHash('sha256');
+  for (const f of spec.files)
+    hash
+      .update(f)
+      .update('\0')
+      .update(readFileSync(join(spec.moduleDir, f)));
+  const dir = join(CACHE_DIR, 'go-tools', `${spec.name}-${hash.digest('hex').slice(0, 12)}`);
+  const bin = join(dir, spec.name);
+  if (existsSync(bin)) return bin;
+  return withInstallLock(dir, log, async () => {
+    if (existsSync(bin)) return bin;
+    const started = Date.now();
+    log(`building ${spec.name} from ${spec.moduleDir} (once per machine and version)`);
+    mkdirSync(dir, { recursive: true });
+    run('go', ['build', '-o', `${bin}.part`, '.'], {
+      what: `go build ${spec.name}`,
+      cwd: spec.moduleDir,
+      env: goEnv(),
+      timeoutMs: 30 * 60_000,
+    });
+    renameSync(`${bin}.part`, bin);
+    log(`${spec.name} built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return bin;
   });
 }

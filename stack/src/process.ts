@@ -113,3 +113,39 @@ export function run(
   }
   return res.stdout;
 }
+
+/**
+ * `run` without blocking the event loop: for long set-up steps (Superset's `db upgrade`) that run while other
+ * services start in parallel. Throws with the output tail on failure or timeout.
+ */
+export function runAsync(
+  command: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; what: string; timeoutMs?: number },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const keep = (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (out.length > 1024 * 1024) out = out.slice(-512 * 1024);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15 * 60_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.what}: could not run ${command}: ${err.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve(out);
+      const tail = out.trim().split('\n').slice(-25).join('\n');
+      reject(new Error(`${opts.what} failed (${signal ? `signal ${signal}` : `exit ${code}`}):\n${tail}`));
+    });
+  });
+}

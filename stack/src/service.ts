@@ -4,7 +4,16 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type ServiceName = 'kafka' | 'temporal' | 'postgres' | 'redis' | 'mlflow';
+export type ServiceName =
+  | 'kafka'
+  | 'temporal'
+  | 'postgres'
+  | 'redis'
+  | 's3'
+  | 'iceberg-rest'
+  | 'superset'
+  | 'trino'
+  | 'mlflow';
 
 export interface Service {
   readonly name: ServiceName;
@@ -19,6 +28,13 @@ export interface Service {
   readonly stopSignal?: NodeJS.Signals;
   /** How long a cold start may take before it counts as failed. */
   readonly startTimeoutMs: number;
+  /**
+   * Not part of a plain `stack:up` (CI's cold time): started by `stack:up -- --with <name>` or by the tests that need
+   * it (`startService`). `stack:status` reports it, and counts it as unhealthy only while the stack runs it.
+   */
+  readonly optional?: boolean;
+  /** Services that must be healthy before this one starts (started with it when missing). */
+  readonly dependsOn?: readonly ServiceName[];
   /** Idempotent setup once healthy: topics, databases, users. */
   provision?(log: Logger): Promise<void>;
 }

@@ -9,14 +9,42 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { logFile, STATE_DIR } from './paths.ts';
 import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
 import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
+import { icebergRest } from './services/iceberg-rest.ts';
 import { kafka } from './services/kafka.ts';
 import { mlflow } from './services/mlflow.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
+import { s3 } from './services/s3.ts';
+import { superset } from './services/superset.ts';
 import { temporal } from './services/temporal.ts';
+import { trino } from './services/trino.ts';
 
-export const SERVICES: Readonly<Record<ServiceName, Service>> = { kafka, temporal, postgres, redis, mlflow };
+export const SERVICES: Readonly<Record<ServiceName, Service>> = {
+  kafka,
+  temporal,
+  postgres,
+  redis,
+  s3,
+  'iceberg-rest': icebergRest,
+  superset,
+  trino,
+  mlflow,
+};
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+/** What a plain `stack:up` starts: every service that is not optional. */
+export const DEFAULT_SERVICE_NAMES = SERVICE_NAMES.filter((n) => !SERVICES[n].optional);
+
+/** `names` plus the services they depend on, dependencies first. */
+export function withDependencies(names: readonly ServiceName[]): ServiceName[] {
+  const out: ServiceName[] = [];
+  const visit = (n: ServiceName) => {
+    if (out.includes(n)) return;
+    for (const d of SERVICES[n].dependsOn ?? []) visit(d);
+    out.push(n);
+  };
+  for (const n of names) visit(n);
+  return out;
+}
 
 export type ServiceState = 'healthy' | 'starting' | 'unhealthy' | 'stopped';
 
@@ -26,6 +54,8 @@ export interface ServiceStatus {
   readonly address: string;
   /** True when the stack started this process (and `stack:down` will stop it). */
   readonly managed: boolean;
+  /** Not part of a plain `stack:up` (see Service.optional). */
+  readonly optional: boolean;
   readonly pid?: number;
   readonly log?: string;
 }
@@ -70,12 +100,18 @@ export async function serviceStatus(name: ServiceName): Promise<ServiceStatus> {
     state,
     address: service.address,
     managed: pid !== undefined,
+    optional: service.optional === true,
     ...(pid !== undefined ? { pid, log: logFile(name) } : {}),
   };
 }
 
 export async function stackStatus(): Promise<ServiceStatus[]> {
   return Promise.all(SERVICE_NAMES.map(serviceStatus));
+}
+
+/** Healthy when every default service is, and every optional one the stack runs. */
+export function stackHealthy(statuses: readonly ServiceStatus[]): boolean {
+  return statuses.every((s) => s.state === 'healthy' || (s.optional && s.state === 'stopped'));
 }
 
 async function bringUp(service: Service, log: Logger): Promise<void> {
@@ -116,12 +152,24 @@ export interface UpOptions {
   readonly log?: Logger;
 }
 
-export async function stackUp({ only = SERVICE_NAMES, log = silent }: UpOptions = {}): Promise<ServiceStatus[]> {
+export async function stackUp({
+  only = DEFAULT_SERVICE_NAMES,
+  log = silent,
+}: UpOptions = {}): Promise<ServiceStatus[]> {
   return withLock(async () => {
+    only = withDependencies(only);
     const services = only.map((n) => SERVICES[n]);
-    // Installs one after another (apt-get cannot run twice at once); start-ups in parallel.
+    // Installs one after another (apt-get cannot run twice at once); start-ups in parallel, each after what it needs.
     for (const s of services) await s.ensureInstalled((m) => log(`[${s.name}] ${m}`));
-    const results = await Promise.allSettled(services.map((s) => bringUp(s, log)));
+    const started = new Map<ServiceName, Promise<void>>();
+    for (const s of services) {
+      const deps = (s.dependsOn ?? []).flatMap((d) => started.get(d) ?? []);
+      started.set(
+        s.name,
+        Promise.all(deps).then(() => bringUp(s, log)),
+      );
+    }
+    const results = await Promise.allSettled(services.map((s) => started.get(s.name) as Promise<void>));
     const failures = results.flatMap((r, i) =>
       r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason?.message ?? r.reason}`] : [],
     );

@@ -5,6 +5,14 @@
  * policy (the original caught persistence errors and reported success).
  */
 
+import {
+  type BatchResponse,
+  type ChurnInput,
+  type ChurnPrediction,
+  type FraudScore,
+  INFERENCE_PATHS,
+  type RetryStrategy,
+} from '@pep/contracts';
 import type { RecordSender } from '@pep/kafka-wire/serial-producer';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
@@ -13,11 +21,11 @@ import {
   claimEvents,
   customerHistory,
   earlierFailures,
-  ensureQuarantineReviewColumns,
   failuresByObject,
   historySummaries,
   persistEnrichedEvent,
   persistEnrichedEvents,
+  quarantineReviewColumnsPresent,
   transferClaims,
 } from './db.ts';
 import type { Outcome, UnifiedEvent } from './event.ts';
@@ -30,6 +38,7 @@ import {
 } from './history.ts';
 import type { InferenceClient } from './inference-client.ts';
 import { type BusinessRulesConfig, validateBusinessRules } from './rules.ts';
+import { churnRequest, churnResult, fraudRequest, fraudResult, retryRequest, retryResult } from './scoring.ts';
 import type {
   ChurnFeatures,
   ChurnResult,
@@ -42,7 +51,6 @@ import type {
   ReviewResolution,
   ScoreItem,
   ScoreResult,
-  ScoringInfo,
 } from './types.ts';
 
 export interface PaymentActivityDeps {
@@ -51,17 +59,6 @@ export interface PaymentActivityDeps {
   readonly rules: BusinessRulesConfig;
   /** Clock used when an event has no provider_created_at. */
   readonly now?: () => Date;
-}
-
-/** The scoring metadata of an inference answer (absent from older services: then undefined). */
-function scoringOf(r: Partial<Record<string, unknown>>): ScoringInfo | undefined {
-  if (typeof r.feature_spec_version !== 'string' && typeof r.fallback !== 'boolean') return undefined;
-  return {
-    feature_spec_version: typeof r.feature_spec_version === 'string' ? r.feature_spec_version : null,
-    features: typeof r.features === 'string' ? r.features : null,
-    fallback: r.fallback === true,
-    fallback_reason: typeof r.fallback_reason === 'string' ? r.fallback_reason : null,
-  };
 }
 
 function eventTime(e: UnifiedEvent, now: () => Date): Date {
@@ -85,27 +82,11 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     },
 
     async scoreFraud(event): Promise<FraudResult> {
-      const r = await deps.inference.post<FraudResult>('/fraud/score', {
-        event_id: event.event_id,
-        amount_minor: event.amount_minor,
-        currency: event.currency,
-        customer_id: event.customer_id,
-        merchant_id: event.merchant_id,
-        payment_method_type: event.payment_method_type,
-        card_brand: event.card_brand,
-        event,
-      });
+      const r = await deps.inference.post<FraudScore>(INFERENCE_PATHS.fraudScore, fraudRequest(event));
       if (typeof r.fraud_score !== 'number' || typeof r.risk_level !== 'string') {
         throw new Error('fraud response lacks fraud_score or risk_level');
       }
-      const scoring = scoringOf(r as unknown as Record<string, unknown>);
-      return {
-        fraud_score: r.fraud_score,
-        risk_level: r.risk_level,
-        risk_factors: r.risk_factors ?? [],
-        model_version: r.model_version,
-        ...(scoring ? { scoring } : {}),
-      };
+      return fraudResult(r);
     },
 
     async recommendRetry(event): Promise<RetryStrategyResult> {
@@ -115,23 +96,9 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
           ? (await earlierFailures(deps.pool, event.provider, event.object_id, event.event_id)) + 1
           : 1;
       const attempt = Math.max(seen, Number.isSafeInteger(declared) && declared > 0 ? declared : 1);
-      const r = await deps.inference.post<Omit<RetryStrategyResult, 'attempt_count'>>('/retry/strategy', {
-        event_id: event.event_id,
-        failure_code: event.failure_code,
-        failure_message: event.failure_message,
-        amount_minor: event.amount_minor,
-        attempt_count: Math.min(attempt, 1000),
-      });
+      const r = await deps.inference.post<RetryStrategy>(INFERENCE_PATHS.retryStrategy, retryRequest(event, attempt));
       if (typeof r.action !== 'string') throw new Error('retry response lacks action');
-      return {
-        action: r.action,
-        delay_seconds: r.delay_seconds,
-        max_attempts: r.max_attempts,
-        confidence: r.confidence,
-        reason: r.reason,
-        model_version: r.model_version,
-        attempt_count: attempt,
-      };
+      return retryResult(r, attempt);
     },
 
     async predictChurn(event, outcome: Outcome): Promise<ChurnResult | null> {
@@ -139,30 +106,9 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       const at = eventTime(event, now);
       const [history] = await historySummaries(deps.pool, [{ customerId: event.customer_id, at }], [event.event_id]);
       const features = churnFeaturesFromSummary(history as HistorySummary, { outcome, at });
-      const r = await deps.inference.post<{
-        churn_probability: number;
-        risk_level: string;
-        risk_factors: string[];
-        days_to_churn_estimate: number | null;
-        model_version: string;
-      }>('/churn/predict', {
-        customer_id: event.customer_id,
-        merchant_id: event.merchant_id,
-        ...features,
-        event_id: event.event_id,
-        event,
-      });
+      const r = await deps.inference.post<ChurnPrediction>(INFERENCE_PATHS.churnPredict, churnRequest(event, features));
       if (typeof r.churn_probability !== 'number') throw new Error('churn response lacks churn_probability');
-      const scoring = scoringOf(r as unknown as Record<string, unknown>);
-      return {
-        churn_score: r.churn_probability,
-        risk_level: r.risk_level,
-        risk_factors: r.risk_factors ?? [],
-        days_to_churn_estimate: r.days_to_churn_estimate,
-        model_version: r.model_version,
-        features,
-        ...(scoring ? { scoring } : {}),
-      };
+      return churnResult(r, features);
     },
 
     async persistEvent(enriched) {
@@ -215,7 +161,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
       const retryIdx: number[] = [];
       const churnIdx: number[] = [];
       const retryAttempts: number[] = [];
-      const churnBodies: unknown[] = [];
+      const churnBodies: ChurnInput[] = [];
       const churnFeaturesList: ChurnFeatures[] = [];
       const summaries = new Map([...queries.keys()].map((k, i) => [k, summaryList[i] as HistorySummary]));
       const churnOf = async (item: ScoreItem): Promise<ChurnFeatures> => {
@@ -259,98 +205,38 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
           const features = churnById.get(e.event_id) as ChurnFeatures;
           churnIdx.push(i);
           churnFeaturesList.push(features);
-          churnBodies.push({
-            customer_id: e.customer_id,
-            merchant_id: e.merchant_id,
-            ...features,
-            event_id: e.event_id,
-            event: e,
-          });
+          churnBodies.push(churnRequest(e, features));
         }
       });
       const post = async <T>(path: string, bodies: unknown[]): Promise<T[]> => {
         if (bodies.length === 0) return [];
-        const r = await deps.inference.post<{ results: T[] }>(path, { items: bodies });
+        const r = await deps.inference.post<BatchResponse<T>>(path, { items: bodies });
         if (!Array.isArray(r.results) || r.results.length !== bodies.length) {
           throw new Error(`${path} answered ${r.results?.length} results for ${bodies.length} items`);
         }
         return r.results;
       };
       const [fraud, retry, churn] = await Promise.all([
-        post<FraudResult>(
-          '/fraud/score/batch',
-          fraudIdx.map((i) => {
-            const e = (items[i] as ScoreItem).event;
-            return {
-              event_id: e.event_id,
-              amount_minor: e.amount_minor,
-              currency: e.currency,
-              customer_id: e.customer_id,
-              merchant_id: e.merchant_id,
-              payment_method_type: e.payment_method_type,
-              card_brand: e.card_brand,
-              event: e,
-            };
-          }),
+        post<FraudScore>(
+          INFERENCE_PATHS.fraudScoreBatch,
+          fraudIdx.map((i) => fraudRequest((items[i] as ScoreItem).event)),
         ),
-        post<Omit<RetryStrategyResult, 'attempt_count'>>(
-          '/retry/strategy/batch',
-          retryIdx.map((i, k) => {
-            const e = (items[i] as ScoreItem).event;
-            return {
-              event_id: e.event_id,
-              failure_code: e.failure_code,
-              failure_message: e.failure_message,
-              amount_minor: e.amount_minor,
-              attempt_count: Math.min(retryAttempts[k] as number, 1000),
-            };
-          }),
+        post<RetryStrategy>(
+          INFERENCE_PATHS.retryStrategyBatch,
+          retryIdx.map((i, k) => retryRequest((items[i] as ScoreItem).event, retryAttempts[k] as number)),
         ),
-        post<{
-          churn_probability: number;
-          risk_level: string;
-          risk_factors: string[];
-          days_to_churn_estimate: number | null;
-          model_version: string;
-        }>('/churn/predict/batch', churnBodies),
+        post<ChurnPrediction>(INFERENCE_PATHS.churnPredictBatch, churnBodies),
       ]);
       type Scores = { fraud: FraudResult | null; retryStrategy: RetryStrategyResult | null; churn: ChurnResult | null };
       const out: Scores[] = items.map(() => ({ fraud: null, retryStrategy: null, churn: null }));
       fraudIdx.forEach((i, k) => {
-        const r = fraud[k] as FraudResult;
-        const scoring = scoringOf(r as unknown as Record<string, unknown>);
-        (out[i] as Scores).fraud = {
-          fraud_score: r.fraud_score,
-          risk_level: r.risk_level,
-          risk_factors: r.risk_factors ?? [],
-          model_version: r.model_version,
-          ...(scoring ? { scoring } : {}),
-        };
+        (out[i] as Scores).fraud = fraudResult(fraud[k] as FraudScore);
       });
       retryIdx.forEach((i, k) => {
-        const r = retry[k] as Omit<RetryStrategyResult, 'attempt_count'>;
-        (out[i] as Scores).retryStrategy = {
-          action: r.action,
-          delay_seconds: r.delay_seconds,
-          max_attempts: r.max_attempts,
-          confidence: r.confidence,
-          reason: r.reason,
-          model_version: r.model_version,
-          attempt_count: retryAttempts[k] as number,
-        };
+        (out[i] as Scores).retryStrategy = retryResult(retry[k] as RetryStrategy, retryAttempts[k] as number);
       });
       churnIdx.forEach((i, k) => {
-        const r = churn[k] as (typeof churn)[number];
-        const scoring = scoringOf(r as unknown as Record<string, unknown>);
-        (out[i] as Scores).churn = {
-          churn_score: r.churn_probability,
-          risk_level: r.risk_level,
-          risk_factors: r.risk_factors ?? [],
-          days_to_churn_estimate: r.days_to_churn_estimate,
-          model_version: r.model_version,
-          features: churnFeaturesList[k] as ChurnFeatures,
-          ...(scoring ? { scoring } : {}),
-        };
+        (out[i] as Scores).churn = churnResult(churn[k] as ChurnPrediction, churnFeaturesList[k] as ChurnFeatures);
       });
       return out;
     },
@@ -467,7 +353,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
       );
       if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
       // Mirror the outcome onto the pipeline's quarantine row when that table exists (matched by DLQ coordinates).
-      reviewColumns ??= await ensureQuarantineReviewColumns(deps.pool);
+      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
       if (reviewColumns && resolution !== 'expired') {
         await deps.pool.query(
           `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,

@@ -2,7 +2,7 @@
  * Worker configuration, validated once at startup into one frozen object (defaults, then environment). A bad value
  * stops the process with a message naming the variable. The database URL's password is redacted when printed.
  */
-import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, envInt, envList, envStr } from '@pep/contracts/env';
 import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
 
@@ -54,7 +54,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   for (const c of currencies)
     if (!/^[A-Z]{3}$/.test(c))
       throw new ConfigError(`WORKFLOW_ALLOWED_CURRENCIES: ${JSON.stringify(c)} is not an ISO 4217 code`);
-  const inferenceUrl = env.INFERENCE_URL ?? `http://127.0.0.1:${env.INFERENCE_PORT ?? 8090}`;
+  const inferenceUrl = env.INFERENCE_URL ?? `http://127.0.0.1:${env.INFERENCE_PORT ?? SERVICE_DEFAULTS.inference.port}`;
   try {
     new URL(inferenceUrl);
   } catch {
@@ -72,7 +72,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
     pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),
     metricsHost: envStr(env, 'WORKER_METRICS_HOST', '127.0.0.1'),
-    metricsPort: env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', 9467, 65535),
+    metricsPort:
+      env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker, 65535),
     rules: Object.freeze({
       allowedCurrencies: Object.freeze(currencies),
       blockedCustomers: Object.freeze(

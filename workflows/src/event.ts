@@ -1,32 +1,26 @@
 /**
- * The unified payment event (CONTRACT section 6, schema_version 1) as the workflow sees it, and the classification
- * of an event as a successful payment, a failed payment or neither. Workflow-safe: pure functions, no Node built-ins,
- * no I/O (imported by workflows.ts, which runs in Temporal's deterministic sandbox).
+ * The unified payment event (CONTRACT section 6, schema_version 1; its shape is @pep/contracts' UnifiedEvent) as the
+ * workflow reads it, and the classification of an event as a successful payment, a failed payment or neither.
+ * Workflow-safe: pure functions and a type-only import, no Node built-ins, no I/O (imported by workflows.ts, which
+ * runs in Temporal's deterministic sandbox).
  */
+import type { UnifiedEvent as NormalizedEvent } from '@pep/contracts';
 
-export interface UnifiedEvent {
-  readonly event_id: string;
-  readonly provider: string | null;
-  readonly provider_event_id: string | null;
-  readonly object_id: string | null;
-  readonly event_type: string | null;
-  readonly merchant_id: string | null;
-  readonly customer_id: string | null;
-  /** Integer minor units of `currency` (cents for USD, yen for JPY). */
-  readonly amount_minor: number | null;
-  readonly currency: string | null;
-  readonly payment_method_type: string | null;
-  readonly card_brand: string | null;
-  readonly card_last_four: string | null;
-  readonly status: string | null;
-  readonly failure_code: string | null;
-  readonly failure_message: string | null;
-  readonly metadata: Record<string, unknown>;
-  readonly provider_created_at: string | null;
-  readonly received_at: string | null;
-  readonly normalized_at: string | null;
-  readonly schema_version: number;
-}
+/**
+ * A unified event as read from Kafka without trusting it: the contract's fields, each null when absent or of the wrong
+ * type (the business rules report those), except `event_id`, which every later step keys on.
+ */
+export type UnifiedEvent = {
+  readonly [K in keyof NormalizedEvent]: K extends 'event_id'
+    ? string
+    : K extends 'metadata'
+      ? Record<string, unknown>
+      : K extends 'schema_version'
+        ? number
+        : K extends 'provider'
+          ? string | null
+          : NormalizedEvent[K] | null;
+};
 
 export type Outcome = 'succeeded' | 'failed' | 'other';
 

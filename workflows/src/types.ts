@@ -2,7 +2,15 @@
  * Inputs, results and activity signatures shared by the workflows (type-only imports there), the activities, the
  * bridge and the review CLI. Workflow-safe: types and constants only.
  */
-import type { ReviewDecisionKind } from '@pep/contracts';
+import type {
+  ChurnInput,
+  ChurnPrediction,
+  FraudScore,
+  RetryStrategy,
+  ReviewDecisionKind,
+  ScoringFields,
+  ScoringInfo,
+} from '@pep/contracts';
 import type { Outcome, UnifiedEvent } from './event.ts';
 import type { PolicyOverrides } from './policies.ts';
 import type { RulesResult, RuleViolation } from './rules.ts';
@@ -49,48 +57,21 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
-/** How the inference service made a score (ml/): the feature spec version, the features used, any fallback. */
-export interface ScoringInfo {
-  readonly feature_spec_version: string | null;
-  readonly features: string | null;
-  readonly fallback: boolean;
-  readonly fallback_reason: string | null;
-}
+/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it, with how it was made. */
+export type FraudResult = Omit<FraudScore, 'event_id' | keyof ScoringFields> & { readonly scoring?: ScoringInfo };
 
-export interface FraudResult {
-  readonly fraud_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly model_version: string;
-  readonly scoring?: ScoringInfo;
-}
-
-export interface RetryStrategyResult {
-  readonly action: string;
-  readonly delay_seconds: number | null;
-  readonly max_attempts: number;
-  readonly confidence: number;
-  readonly reason: string;
-  readonly model_version: string;
+/** The inference service's retry strategy, with the attempt it was asked about. */
+export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
   readonly attempt_count: number;
 }
 
-export interface ChurnFeatures {
-  readonly total_payments: number;
-  readonly successful_payments: number;
-  readonly failed_payments: number;
-  readonly recovered_payments: number;
-  readonly days_since_last_payment: number;
-  readonly consecutive_failures: number;
-  readonly days_since_last_failure: number | null;
-}
+/** The churn model's features, computed from the customer's history in PostgreSQL. */
+export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id' | 'event_id' | 'event'>;
 
-export interface ChurnResult {
+export interface ChurnResult
+  extends Pick<ChurnPrediction, 'risk_level' | 'risk_factors' | 'days_to_churn_estimate' | 'model_version'> {
+  /** ChurnPrediction.churn_probability. */
   readonly churn_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly days_to_churn_estimate: number | null;
-  readonly model_version: string;
   readonly features: ChurnFeatures;
   readonly scoring?: ScoringInfo;
 }

@@ -10,7 +10,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
 import { createPaymentActivities, createReviewActivities } from './activities.ts';
 import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
-import { createPool, ensureQuarantineReviewColumns, migrate } from './db.ts';
+import { createPool, migrate, quarantineReviewColumnsPresent } from './db.ts';
 import { createInferenceClient } from './inference-client.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
-  const reviewColumns = await ensureQuarantineReviewColumns(pool);
+  const reviewColumns = await quarantineReviewColumnsPresent(pool);
   log('starting worker', {
     temporal: config.temporalAddress,
     taskQueue: config.taskQueue,

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { paymentBatchWorkflowId, paymentWorkflowId } from '@pep/contracts';
+import { reconcileWorkflows } from '@pep/pipeline/reconcile/workflows';
 import { ApplicationFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import type pg from 'pg';
-import { reconcileWorkflows } from '../../pipeline/src/reconcile/workflows.ts';
 import type { FallbackOutcome, PaymentBatchResult } from '../src/types.ts';
 import {
   addr,

@@ -9,15 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { serve } from '@hono/node-server';
 import { serviceAddresses } from '@pep/contracts';
+import { silentLogger } from '@pep/contracts/log';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import { createApp } from '@pep/ml/app';
+import { WorkflowBridge } from '@pep/pipeline/bridge';
+import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
+import { createKafka } from '@pep/pipeline/kafka';
+import { Registry } from '@pep/pipeline/metrics';
+import { migrate as migratePipeline } from '@pep/pipeline/migrate';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
-import { createApp } from '../../ml/src/app.ts';
-import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
-import { createKafka } from '../../pipeline/src/lib/kafka.ts';
-import { silentLogger } from '../../pipeline/src/lib/log.ts';
-import { Registry } from '../../pipeline/src/lib/metrics.ts';
 import { loadWorkerConfig } from '../src/config.ts';
 import { createPool, migrate } from '../src/db.ts';
 import { type RunningWorker, startWorker } from '../src/worker.ts';
@@ -52,7 +54,9 @@ export async function startInference(hook?: RouteHook): Promise<{ url: string; c
   });
 }
 
+/** Both migration sets: the workflows' tables and the pipeline's quarantine tables the review activities update. */
 export async function setupDb(): Promise<pg.Pool> {
+  await migratePipeline({ databaseUrl: addr.databaseUrl });
   await migrate(addr.databaseUrl);
   return createPool(addr.databaseUrl, 5);
 }
@@ -78,10 +82,10 @@ export async function createTopics(k: Kafka, topics: readonly string[], partitio
   const admin = k.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
-    });
+    await createTopicsAndWait(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: partitions })),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { paymentWorkflowId } from '@pep/contracts';
+import type { WorkflowBridge } from '@pep/pipeline/bridge';
 import type { Client } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import type pg from 'pg';
-import type { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
 import type { PaymentEventResult } from '../src/types.ts';
 import {
   createTopics,

@@ -8,29 +8,26 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
+import { WorkflowBridge } from '@pep/pipeline/bridge';
+import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
+import { loadQuarantineConfig, loadTransformerConfig } from '@pep/pipeline/config';
+import { createKafka } from '@pep/pipeline/kafka';
+import { Registry } from '@pep/pipeline/metrics';
+import { QuarantineConsumer } from '@pep/pipeline/quarantine';
+import type { ReconcileReport } from '@pep/pipeline/reconcile';
+import { privatePipeline, produce, readAll } from '@pep/pipeline/testing';
+import { type AnyTransformer, createTransformer } from '@pep/pipeline/transformer';
+import { DeliveryGenerator, signingSecrets } from '@pep/simulator';
 import type { Message } from 'kafkajs';
 import type pg from 'pg';
-import { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { loadBridgeConfig } from '../../pipeline/src/bridge/config.ts';
-import { loadQuarantineConfig, loadTransformerConfig } from '../../pipeline/src/lib/config.ts';
-import { createKafka } from '../../pipeline/src/lib/kafka.ts';
-import { silentLogger } from '../../pipeline/src/lib/log.ts';
-import { Registry } from '../../pipeline/src/lib/metrics.ts';
-import { QuarantineConsumer } from '../../pipeline/src/quarantine/consumer.ts';
-import type { ReconcileReport } from '../../pipeline/src/reconcile/reconcile.ts';
-import { Transformer } from '../../pipeline/src/transformer/transformer.ts';
-import { privatePipeline, produce, readAll } from '../../pipeline/test/helpers.ts';
-import { DeliveryGenerator } from '../../simulator/src/generate.ts';
-import { signingSecrets } from '../../simulator/src/render.ts';
 import type { RunningWorker } from '../src/worker.ts';
 import { addr, setupDb, startInference, startTestWorker, temporalClient, uniq, waitFor } from './helpers.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'pipeline', 'src', 'reconcile', 'cli.ts');
+const CLI = fileURLToPath(import.meta.resolve('@pep/pipeline/reconcile/cli'));
 const DELIVERIES = 120;
 const CATEGORIES = ['stripe.charge', 'square.payment', 'adyen.notification', 'braintree.notification'];
 const p = privatePipeline(
@@ -83,7 +80,7 @@ function topicFor(provider: string): string {
 let worker: RunningWorker;
 let inference: Awaited<ReturnType<typeof startInference>>;
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
-let transformer: Transformer;
+let transformer: AnyTransformer;
 let quarantine: QuarantineConsumer;
 let bridge: WorkflowBridge;
 let eventIds: string[] = [];
@@ -144,7 +141,7 @@ test('reconcile counts workflows and rows: RECONCILED (exit 0), then a deleted r
   for (const [topic, list] of byTopic) await produce(p.kafka, topic, list);
   await produce(p.kafka, p.webhookDlq, rejected);
 
-  transformer = new Transformer(
+  transformer = createTransformer(
     loadTransformerConfig({ ...cliEnv(), TRANSFORMER_METRICS_PORT: '0' }),
     await loadCore({ impl: 'native' }),
     silentLogger,

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
+import type { WorkflowBridge } from '@pep/pipeline/bridge';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
-import type { WorkflowBridge } from '../../pipeline/src/bridge/bridge.ts';
-import { ensureQuarantineReviewColumns } from '../src/db.ts';
+import { quarantineReviewColumnsPresent } from '../src/db.ts';
 import { buildDecision, resolveWorkflowId, reviewInputOfRow, sendDecision } from '../src/review.ts';
 import type { DlqReviewResult, ReviewState } from '../src/types.ts';
 import { createTopics, deleteTopics, kafka, testBridge, uniq, waitFor, workerEnvironment } from './helpers.ts';
@@ -110,7 +110,7 @@ describe('quarantine review workflow', () => {
     const record = dlqRecord();
     const dlqOffset = String(record.kafka_offset);
     // The pipeline's quarantine row for the record, so the decision is mirrored onto it.
-    if (await ensureQuarantineReviewColumns(pool)) {
+    if (await quarantineReviewColumnsPresent(pool)) {
       await pool.query(
         `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id)
          VALUES ($1, 0, 0, $2, $3, $4)`,
@@ -203,7 +203,7 @@ describe('quarantine review workflow', () => {
   });
 
   it('a decision for a record whose review was never started starts the review with the decision', async (t) => {
-    if (!(await ensureQuarantineReviewColumns(pool))) return t.skip('no validation_quarantine table');
+    if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
     const record = dlqRecord();
     const { rows } = await pool.query(
       `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,

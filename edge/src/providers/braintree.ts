@@ -4,17 +4,23 @@
  * (or the payload plus "\n"), exactly as the official SDK's `webhookNotification.parse`. Also the `bt_challenge`
  * answer. Only the fields needed to key the event are read from the XML (kind, timestamp, subject ids); the
  * transformer parses the full notification.
+ *
+ * The body is parsed with core-native's `braintreeForm`, the parser the transformer reads the same bytes with (the
+ * Rust core implements the same rules): exactly the fields bt_signature and bt_payload, once each, strict
+ * percent-decoding, never JSON. So the payload verified here is the only payload the transformer can find (issue 13:
+ * a JSON body whose form reading held a signed pair used to carry an unsigned payload past the check), and its base64
+ * is decoded with the transformer's strict decoder.
  */
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DLQ_REASONS, RAW_TOPICS } from '@pep/contracts';
+import { BT_FORM_ERRORS, type BtFormError, base64Decode, braintreeForm } from '@pep/core-native/codec';
 import type { BraintreeKeyPair } from '../config.ts';
 import { hmacDigest } from './hmac.ts';
 import { badRequest, isId, type Rejected, unauthorized, type Verdict } from './verdict.ts';
 
 const MAX_SIGNATURE_PAIRS = 16;
 const HEX40 = /^[0-9a-f]{40}$/;
-const PAYLOAD_CHARS = /^[A-Za-z0-9+=/\n]+$/;
 const CHALLENGE = /^[a-f0-9]{20,32}$/;
 
 export function braintreeSignatureHex(hmacKey: Buffer, payload: string): string {
@@ -96,29 +102,63 @@ export interface BraintreeOptions {
   readonly keyPairs: readonly BraintreeKeyPair[];
 }
 
-const utf8 = new TextDecoder('utf-8');
+const latin1 = new TextDecoder('latin1');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function checkBraintree(contentType: string | null, body: Uint8Array, opts: BraintreeOptions): Verdict {
+/** A verified Braintree webhook: the payload bytes whose signature matched, and the head of its notification. */
+export interface VerifiedBraintree {
+  readonly ok: true;
+  /** The bt_payload exactly as verified (base64 text, ASCII). */
+  readonly payload: string;
+  readonly head: BraintreeNotificationHead;
+}
+
+const FORM_REJECTIONS: Readonly<Record<BtFormError, (message: string) => Rejected>> = {
+  malformed: (m) => badRequest(DLQ_REASONS.invalidForm, m),
+  unknown_field: (m) => badRequest(DLQ_REASONS.invalidForm, m),
+  duplicate_field: (m) => badRequest(DLQ_REASONS.invalidForm, m),
+  missing_signature: (m) => unauthorized(DLQ_REASONS.missingSignature, m),
+  missing_payload: (m) => badRequest(DLQ_REASONS.missingField, m),
+  signature_chars: (m) => unauthorized(DLQ_REASONS.malformedSignature, m),
+  payload_chars: (m) => badRequest(DLQ_REASONS.invalidField, m),
+};
+
+/**
+ * Parses the form with the transformer's parser, verifies the signature over exactly the payload it found, and reads
+ * the notification head from that payload's strict base64 decoding (UTF-8 required, as the transformer requires).
+ */
+export function verifyBraintreeWebhook(
+  contentType: string | null,
+  body: Uint8Array,
+  opts: BraintreeOptions,
+): VerifiedBraintree | Rejected {
   if (contentType !== null && !contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     return badRequest(DLQ_REASONS.unsupportedMediaType, 'Braintree webhooks must be application/x-www-form-urlencoded');
   }
-  let form: URLSearchParams;
-  try {
-    form = new URLSearchParams(utf8.decode(body));
-  } catch {
-    return badRequest(DLQ_REASONS.invalidForm, 'body is not a urlencoded form');
-  }
-  const signature = form.get('bt_signature');
-  const payload = form.get('bt_payload');
-  if (signature === null || signature === '')
-    return unauthorized(DLQ_REASONS.missingSignature, 'missing bt_signature field');
-  if (payload === null || payload === '') return badRequest(DLQ_REASONS.missingField, 'missing bt_payload field');
+  const form = braintreeForm(body);
+  if (typeof form === 'string') return FORM_REJECTIONS[form](BT_FORM_ERRORS[form].message);
+  // Both fields are ASCII (braintreeForm checks it), so these strings are exactly the bytes.
+  const signature = latin1.decode(form.signature);
+  const payload = latin1.decode(form.payload);
   const sig = verifyBraintreeSignature(signature, payload, opts.keyPairs);
   if (sig) return sig;
-  if (!PAYLOAD_CHARS.test(payload))
-    return badRequest(DLQ_REASONS.invalidField, 'bt_payload contains characters outside base64');
-  const head = readNotificationHead(Buffer.from(payload, 'base64').toString('utf8'));
+  const decoded = base64Decode(form.payload);
+  if (decoded === undefined) return badRequest(DLQ_REASONS.invalidField, 'bt_payload is not base64');
+  let xml: string;
+  try {
+    xml = strictUtf8.decode(decoded);
+  } catch {
+    return badRequest(DLQ_REASONS.invalidField, 'bt_payload is not UTF-8');
+  }
+  const head = readNotificationHead(xml);
   if (!head) return badRequest(DLQ_REASONS.invalidField, 'bt_payload is not a <notification> with a <kind>');
+  return { ok: true, payload, head };
+}
+
+export function checkBraintree(contentType: string | null, body: Uint8Array, opts: BraintreeOptions): Verdict {
+  const v = verifyBraintreeWebhook(contentType, body, opts);
+  if (!v.ok) return v;
+  const { head } = v;
   const objectId = isId(head.subjectId) ? head.subjectId : null;
   const eventId = `${head.kind}_${objectId ?? head.timestamp ?? 'unknown'}`.slice(0, 255);
   const key = (isId(head.transactionId) ? head.transactionId : objectId) ?? eventId;

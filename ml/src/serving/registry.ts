@@ -59,7 +59,9 @@ export class ModelRegistry {
       `/api/2.0/mlflow/registered-models/alias?name=${encodeURIComponent(name)}&alias=${encodeURIComponent(alias)}`,
     );
     const text = await res.text();
-    if (res.status === 404 || (res.status === 400 && text.includes('RESOURCE_DOES_NOT_EXIST'))) return null;
+    // MLflow 3 answers 404 RESOURCE_DOES_NOT_EXIST for an unknown model and 400 "alias … not found" for a missing alias.
+    if (res.status === 404 || (res.status === 400 && /RESOURCE_DOES_NOT_EXIST|alias \S+ not found/i.test(text)))
+      return null;
     if (!res.ok) {
       throw new RegistryError(
         REGISTRY_ERRORS.unreachable,

@@ -34,7 +34,7 @@ describe('bridge message handling', () => {
     assert.equal(rec.kafka_partition, 2);
     assert.equal(rec.kafka_offset, 7);
     assert.equal(rec.original_payload_encoding, 'base64');
-    assert.equal(Buffer.from(rec.original_payload, 'base64').toString('hex'), 'ff00');
+    assert.equal(Buffer.from(rec.original_payload ?? '', 'base64').toString('hex'), 'ff00');
   });
 
   it('keys review workflows by the original raw coordinates and Adyen item', () => {

@@ -11,7 +11,15 @@
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
-import { paymentBatchWorkflowId, paymentWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import {
+  DLQ_CODES,
+  paymentBatchWorkflowId,
+  paymentWorkflowId,
+  reviewWorkflowId,
+  type ValidationDlqRecord,
+  validationDlqRecord,
+  WORKFLOW_TYPES,
+} from '@pep/contracts';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import {
   type Client,
@@ -34,7 +42,7 @@ const MAX_BUDGET_STEPS = 3600;
 
 /** Largest event accepted from payments.normalized (the edge's body limit plus envelope). */
 export const MAX_EVENT_BYTES = 1024 * 1024;
-export const BRIDGE_DLQ_CODE = 'BRIDGE_INVALID_EVENT';
+export const BRIDGE_DLQ_CODE = DLQ_CODES.bridgeInvalidEvent;
 
 export type ParsedEvent = { ok: true; eventId: string; event: Record<string, unknown> } | { ok: false; error: string };
 
@@ -58,26 +66,20 @@ export function parseNormalized(value: Buffer | null): ParsedEvent {
 }
 
 /** The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take. */
-export function bridgeDlqRecord(topic: string, partition: number, m: KafkaMessage, error: string, now: Date) {
-  const raw = m.value ?? Buffer.alloc(0);
-  const text = raw.toString('utf8');
-  const utf8 = Buffer.from(text, 'utf8').equals(raw);
-  return {
-    event_id: null,
-    provider: null,
-    provider_event_id: m.key ? m.key.toString('utf8').slice(0, 512) : null,
-    item_index: null,
-    original_payload: utf8 ? text : raw.toString('base64'),
-    original_payload_encoding: utf8 ? 'utf8' : 'base64',
-    validation_errors: [{ field: 'event', code: BRIDGE_DLQ_CODE, message: error }],
-    failure_reason: BRIDGE_DLQ_CODE,
-    source_topic: topic,
-    kafka_partition: partition,
-    kafka_offset: Number(m.offset),
-    received_at: null,
-    quarantined_at: now.toISOString(),
-    schema_version: 1,
-  };
+export function bridgeDlqRecord(
+  topic: string,
+  partition: number,
+  m: KafkaMessage,
+  error: string,
+  now: Date,
+): ValidationDlqRecord {
+  return validationDlqRecord({
+    providerEventId: m.key ? m.key.toString('utf8').slice(0, 512) : null,
+    payload: m.value ?? Buffer.alloc(0),
+    errors: [{ field: 'event', code: BRIDGE_DLQ_CODE, message: error }],
+    source: { topic, partition, offset: Number(m.offset) },
+    quarantinedAt: now,
+  });
 }
 
 /** Review workflow id and input for a validation DLQ message; never throws. */

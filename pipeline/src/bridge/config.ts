@@ -3,7 +3,7 @@
  * the environment (CONTRACT section 2 plus BRIDGE_* knobs), validated, frozen. A bad value stops the process with a
  * message naming the variable. Tests override topics, groups and the task queue to run in isolation.
  */
-import { PAYMENT_TASK_QUEUE, serviceAddresses, TOPICS } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { envBool as bool, ConfigError, envOneOf, envInt as int, envStr as str } from '@pep/contracts/env';
 
 export { ConfigError };
@@ -116,7 +116,7 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     sessionTimeoutMs: int(env, 'BRIDGE_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     lagIntervalMs: int(env, 'BRIDGE_LAG_INTERVAL_MS', 5_000, 100, 600_000),
     metricsHost: str(env, 'BRIDGE_METRICS_HOST', '127.0.0.1'),
-    metricsPort: int(env, 'BRIDGE_METRICS_PORT', 9466, 0, 65535),
+    metricsPort: int(env, 'BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge, 0, 65535),
     fromBeginning: bool(env, 'BRIDGE_FROM_BEGINNING', true),
   });
 }

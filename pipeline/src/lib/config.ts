@@ -4,7 +4,7 @@
  * the variable. Topic names default to contracts/src/topics.ts; tests override them to run on private topics.
  * The database URL may carry a password: `redactUrl` is what gets logged.
  */
-import { PROVIDERS, type Provider, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { PROVIDERS, type Provider, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { ConfigError, envBool, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
@@ -128,7 +128,7 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     sessionTimeoutMs: int(env, 'TRANSFORMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
-    metricsPort: int(env, 'TRANSFORMER_METRICS_PORT', 9464, 0, 65535),
+    metricsPort: int(env, 'TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer, 0, 65535),
     shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', LOG_LEVELS),
     fromBeginning: true,
@@ -151,7 +151,7 @@ export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): Quar
     sessionTimeoutMs: int(env, 'QUARANTINE_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
-    metricsPort: int(env, 'QUARANTINE_METRICS_PORT', 9465, 0, 65535),
+    metricsPort: int(env, 'QUARANTINE_METRICS_PORT', SERVICE_DEFAULTS.metrics.quarantine, 0, 65535),
     shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     logLevel: oneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', LOG_LEVELS),
   });

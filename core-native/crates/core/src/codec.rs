@@ -113,11 +113,64 @@ pub fn form_component(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Finds the single value of `name` in a form body. `Err(())` when the body is malformed or the
-/// field repeats; `Ok(None)` when it is absent.
-#[allow(clippy::result_unit_err)]
-pub fn form_field(body: &[u8], name: &[u8]) -> Result<Option<Vec<u8>>, ()> {
-    let mut found = None;
+/// Why a body is not a Braintree webhook form. The edge and the transformer both parse with
+/// [`braintree_form`] (the edge through the TypeScript twin in `src/codec.ts`), so the bytes
+/// the edge verified are the only bytes the transformer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BtFormError {
+    /// A `%` escape that is not two hex digits.
+    Malformed,
+    /// A field other than `bt_signature` and `bt_payload`.
+    UnknownField,
+    /// `bt_signature` or `bt_payload` given twice.
+    DuplicateField,
+    MissingSignature,
+    MissingPayload,
+    /// `bt_signature` holds bytes outside printable ASCII.
+    SignatureChars,
+    /// `bt_payload` holds bytes outside base64 (`A-Z a-z 0-9 + / =`) and line feeds.
+    PayloadChars,
+}
+
+impl BtFormError {
+    /// The field the error is about (validation DLQ records name it).
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::MissingSignature | Self::SignatureChars => "bt_signature",
+            Self::MissingPayload | Self::PayloadChars => "bt_payload",
+            Self::Malformed | Self::UnknownField | Self::DuplicateField => "payload",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Malformed => "body is not a urlencoded form (bad % escape)",
+            Self::UnknownField => "a Braintree webhook form holds only bt_signature and bt_payload",
+            Self::DuplicateField => "bt_signature and bt_payload must each appear once",
+            Self::MissingSignature => "bt_signature is required",
+            Self::MissingPayload => "bt_payload is required",
+            Self::SignatureChars => "bt_signature must be printable ASCII",
+            Self::PayloadChars => "bt_payload must be base64 (A-Z a-z 0-9 + / =, line feeds)",
+        }
+    }
+}
+
+/// The two fields of a Braintree webhook, percent-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtForm {
+    pub signature: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// Parses a Braintree webhook body (CONTRACT section 4): an `application/x-www-form-urlencoded`
+/// form of exactly the fields `bt_signature` and `bt_payload`, each once and non-empty. Pairs are
+/// split on `&` (empty pairs skipped), names and values percent-decoded strictly (`+` is a
+/// space). A Braintree webhook is a form, never JSON: a body that is anything else, or that
+/// carries other fields next to a signed pair, is refused, so no second reading of the same bytes
+/// can find a different payload.
+pub fn braintree_form(body: &[u8]) -> Result<BtForm, BtFormError> {
+    let mut signature: Option<Vec<u8>> = None;
+    let mut payload: Option<Vec<u8>> = None;
     for pair in body.split(|&b| b == b'&') {
         if pair.is_empty() {
             continue;
@@ -126,15 +179,34 @@ pub fn form_field(body: &[u8], name: &[u8]) -> Result<Option<Vec<u8>>, ()> {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, &b""[..]),
         };
-        let k = form_component(k).ok_or(())?;
-        if k == name {
-            if found.is_some() {
-                return Err(());
-            }
-            found = Some(form_component(v).ok_or(())?);
+        let k = form_component(k).ok_or(BtFormError::Malformed)?;
+        let v = form_component(v).ok_or(BtFormError::Malformed)?;
+        let slot = match k.as_slice() {
+            b"bt_signature" => &mut signature,
+            b"bt_payload" => &mut payload,
+            _ => return Err(BtFormError::UnknownField),
+        };
+        if slot.is_some() {
+            return Err(BtFormError::DuplicateField);
         }
+        *slot = Some(v);
     }
-    Ok(found)
+    let signature = signature
+        .filter(|s| !s.is_empty())
+        .ok_or(BtFormError::MissingSignature)?;
+    let payload = payload
+        .filter(|p| !p.is_empty())
+        .ok_or(BtFormError::MissingPayload)?;
+    if !signature.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(BtFormError::SignatureChars);
+    }
+    if !payload
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n'))
+    {
+        return Err(BtFormError::PayloadChars);
+    }
+    Ok(BtForm { signature, payload })
 }
 
 #[cfg(test)]
@@ -162,14 +234,49 @@ mod tests {
     }
 
     #[test]
-    fn form_fields() {
-        let body = b"bt_signature=a%7Cb&bt_payload=PG5v+dA%3D%3D";
+    fn braintree_forms() {
+        let f = braintree_form(b"bt_signature=a%7Cb&&bt_payload=PG5v%2BdA%3D%3D%0A").unwrap();
+        assert_eq!(f.signature, b"a|b");
+        assert_eq!(f.payload, b"PG5v+dA==\n");
         assert_eq!(
-            form_field(body, b"bt_payload").unwrap().unwrap(),
-            b"PG5v dA=="
+            braintree_form(b"%62t_payload=QQ%3D%3D&bt_signature=k%7C0").map(|f| f.payload),
+            Ok(b"QQ==".to_vec())
         );
-        assert_eq!(form_field(body, b"x").unwrap(), None);
-        assert!(form_field(b"a=1&a=2", b"a").is_err());
-        assert!(form_field(b"a=%zz", b"a").is_err());
+        let err = |b: &[u8]| braintree_form(b).unwrap_err();
+        // The forged-payment shape: a JSON body whose form reading holds a signed pair.
+        assert_eq!(
+            err(br#"{"x":"&bt_signature=k|0&bt_payload=QQ==&","bt_payload":"Zm9v"}"#),
+            BtFormError::UnknownField
+        );
+        assert_eq!(
+            err(b"bt_signature=a&bt_payload=QQ&bt_payload=Zg"),
+            BtFormError::DuplicateField
+        );
+        assert_eq!(
+            err(b"bt_signature=a&bt_signature=a&bt_payload=QQ"),
+            BtFormError::DuplicateField
+        );
+        assert_eq!(
+            err(b"bt_signature=a&bt_payload=%zz"),
+            BtFormError::Malformed
+        );
+        assert_eq!(err(b"bt_payload=QQ"), BtFormError::MissingSignature);
+        assert_eq!(
+            err(b"bt_signature=a&bt_payload="),
+            BtFormError::MissingPayload
+        );
+        assert_eq!(
+            err(b"bt_signature=a&bt_payload=PG5v+dA"),
+            BtFormError::PayloadChars
+        );
+        assert_eq!(
+            err(b"bt_signature=a%00&bt_payload=QQ"),
+            BtFormError::SignatureChars
+        );
+        assert_eq!(
+            err(b"BT_PAYLOAD=QQ&bt_signature=a"),
+            BtFormError::UnknownField
+        );
+        assert_eq!(err(b""), BtFormError::MissingSignature);
     }
 }

@@ -12,6 +12,7 @@ pub mod model;
 pub mod normalize;
 pub mod providers;
 pub mod records;
+pub mod redact;
 pub mod rules;
 pub mod time;
 pub mod xml;

@@ -133,6 +133,19 @@ pub struct Event<'a> {
     pub provider_created_at_ms: i64,
 }
 
+/// Writes a free-text value of an event (every string but the ids, the provider, the currency and
+/// the timestamps) as `redact::clean_text` leaves it.
+fn write_text(out: &mut Vec<u8>, s: &str) {
+    write_str(out, &crate::redact::clean_text(s));
+}
+
+fn write_opt_text(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => write_text(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 impl Event<'_> {
     /// The Kafka key and dedup key: `<provider>:<provider_event_id>`.
     pub fn push_event_id(&self, out: &mut Vec<u8>) {
@@ -159,7 +172,7 @@ impl Event<'_> {
         key(out, "object_id", false);
         write_opt_str(out, self.object_id.as_deref());
         key(out, "event_type", false);
-        write_str(out, &self.event_type);
+        write_text(out, &self.event_type);
         key(out, "merchant_id", false);
         write_opt_str(out, self.merchant_id.as_deref());
         key(out, "customer_id", false);
@@ -169,37 +182,37 @@ impl Event<'_> {
         key(out, "currency", false);
         write_str(out, self.currency);
         key(out, "payment_method_type", false);
-        write_opt_str(out, self.payment_method_type.as_deref());
+        write_opt_text(out, self.payment_method_type.as_deref());
         key(out, "card_brand", false);
-        write_opt_str(out, self.card_brand.as_deref());
+        write_opt_text(out, self.card_brand.as_deref());
         key(out, "card_last_four", false);
-        write_opt_str(out, self.card_last_four.as_deref());
+        write_opt_text(out, self.card_last_four.as_deref());
         key(out, "status", false);
-        write_str(out, &self.status);
+        write_text(out, &self.status);
         key(out, "failure_code", false);
-        write_opt_str(out, self.failure_code.as_deref());
+        write_opt_text(out, self.failure_code.as_deref());
         key(out, "failure_message", false);
-        write_opt_str(out, self.failure_message.as_deref());
+        write_opt_text(out, self.failure_message.as_deref());
         key(out, "metadata", false);
         out.push(b'{');
         for (i, (k, v)) in self.metadata.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_str(out, k);
+            write_text(out, k);
             out.push(b':');
             match v {
                 Meta::Null => out.extend_from_slice(b"null"),
                 Meta::Bool(true) => out.extend_from_slice(b"true"),
                 Meta::Bool(false) => out.extend_from_slice(b"false"),
-                Meta::Str(s) => write_str(out, s),
+                Meta::Str(s) => write_text(out, s),
                 Meta::List(items) => {
                     out.push(b'[');
                     for (j, s) in items.iter().enumerate() {
                         if j > 0 {
                             out.push(b',');
                         }
-                        write_str(out, s);
+                        write_text(out, s);
                     }
                     out.push(b']');
                 }

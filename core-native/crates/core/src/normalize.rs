@@ -5,7 +5,7 @@
 
 use crate::codec;
 use crate::currency::AmountBounds;
-use crate::json::{self, Bump, Value};
+use crate::json::{self, Bump};
 use crate::model::{code, DlqRecord, Event, Provider, Source};
 use crate::providers::{self, Outcome};
 use crate::rules::Errs;
@@ -100,7 +100,7 @@ pub fn normalize_message(
         );
     }
     if p == Provider::Braintree {
-        return braintree_message(raw, bounds, sink, arena);
+        return braintree_message(raw, bounds, sink);
     }
     let root = match json::parse_bytes(raw, arena) {
         Ok(v) => v,
@@ -131,55 +131,16 @@ pub fn normalize_message(
     }
 }
 
-fn first_non_ws(raw: &[u8]) -> Option<u8> {
-    raw.iter()
-        .copied()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-}
-
-/// Braintree messages are the edge's raw form body (`bt_signature=…&bt_payload=<base64 XML>`);
-/// a JSON object with `bt_payload`, or the original gateway's JSON notification dict, is accepted too.
-fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, arena: &Bump) {
+/// Braintree messages are the edge's raw form body (`bt_signature=…&bt_payload=<base64 XML>`),
+/// read with the same parser the edge verified it with ([`codec::braintree_form`]): a Braintree
+/// webhook is a form, never JSON, and its payload is a `<notification>` XML document.
+fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink) {
     let p = Some(Provider::Braintree);
-    let payload: Vec<u8> = if first_non_ws(raw) == Some(b'{') {
-        let root = match json::parse_bytes(raw, arena) {
-            Ok(v) => v,
-            Err(_) => {
-                return reject_whole(sink, p, "payload", code::INVALID_JSON, INVALID_JSON_MESSAGE)
-            }
-        };
-        match root.get("bt_payload") {
-            Some(Value::Str(s)) => s.as_bytes().to_vec(),
-            Some(_) => {
-                return reject_whole(
-                    sink,
-                    p,
-                    "bt_payload",
-                    code::INVALID_FIELD_TYPE,
-                    "must be a string",
-                );
-            }
-            None => return braintree_dict(&root, bounds, sink),
-        }
-    } else {
-        match codec::form_field(raw, b"bt_payload") {
-            Ok(Some(v)) => v,
-            Ok(None) => {
-                return reject_whole(
-                    sink,
-                    p,
-                    "bt_payload",
-                    code::INVALID_PAYLOAD,
-                    "bt_payload is required",
-                );
-            }
-            Err(()) => {
-                let msg = "body is not a form with one bt_payload field";
-                return reject_whole(sink, p, "payload", code::INVALID_PAYLOAD, msg);
-            }
-        }
+    let form = match codec::braintree_form(raw) {
+        Ok(f) => f,
+        Err(e) => return reject_whole(sink, p, e.field(), code::INVALID_PAYLOAD, e.message()),
     };
-    let Some(decoded) = codec::base64_decode(&payload) else {
+    let Some(decoded) = codec::base64_decode(&form.payload) else {
         return reject_whole(
             sink,
             p,
@@ -197,61 +158,21 @@ fn braintree_message(raw: &[u8], bounds: &AmountBounds, sink: &mut dyn Sink, are
             "bt_payload is not UTF-8",
         );
     };
-    match first_non_ws(text.as_bytes()) {
-        Some(b'<') => {
-            let note = xml::parse(text)
-                .ok()
-                .and_then(|root| providers::bt_from_xml(&root));
-            match note {
-                Some(n) => emit(
-                    sink,
-                    Provider::Braintree,
-                    None,
-                    providers::braintree(&n, bounds, Errs::default()),
-                ),
-                None => {
-                    let msg = "bt_payload is not a <notification> XML document";
-                    reject_whole(sink, p, "bt_payload", code::INVALID_PAYLOAD, msg)
-                }
-            }
-        }
-        Some(b'{') => match json::parse(text, arena) {
-            Ok(root) => braintree_dict(&root, bounds, sink),
-            Err(_) => reject_whole(
-                sink,
-                p,
-                "bt_payload",
-                code::INVALID_JSON,
-                INVALID_JSON_MESSAGE,
-            ),
-        },
-        _ => reject_whole(
+    let note = xml::parse(text)
+        .ok()
+        .and_then(|root| providers::bt_from_xml(&root));
+    match note {
+        Some(n) => emit(
             sink,
-            p,
-            "bt_payload",
-            code::INVALID_PAYLOAD,
-            "bt_payload is neither XML nor JSON",
+            Provider::Braintree,
+            None,
+            providers::braintree(&n, bounds, Errs::default()),
         ),
+        None => {
+            let msg = "bt_payload is not a <notification> XML document";
+            reject_whole(sink, p, "bt_payload", code::INVALID_PAYLOAD, msg)
+        }
     }
-}
-
-fn braintree_dict(root: &Value, bounds: &AmountBounds, sink: &mut dyn Sink) {
-    if !root.is_object() {
-        let e = one_error(
-            "payload",
-            code::INVALID_PAYLOAD,
-            "payload must be a JSON object",
-        );
-        return dlq_of(sink, Some(Provider::Braintree), None, None, e);
-    }
-    let mut e = Errs::default();
-    let note = providers::bt_from_json(root, &mut e);
-    emit(
-        sink,
-        Provider::Braintree,
-        None,
-        providers::braintree(&note, bounds, e),
-    );
 }
 
 /// One set of output records (events or DLQ records): concatenated bytes, where each record and

@@ -90,11 +90,16 @@ fn string_metadata<'v>(
             return Vec::new();
         }
     };
-    // Unique keys (the last duplicate wins, as JSON.parse), sorted, then validated in that order so
-    // that the first error is the same in both implementations.
-    let mut entries: Vec<(&'v str, &'v Value<'v>)> = members.iter().map(|(k, v)| (*k, v)).collect();
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut unique: Vec<(&'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
+    // Keys as the event carries them (redact::clean_text), unique (the last duplicate wins, as
+    // JSON.parse; two raw keys that clean to the same key: the greater raw key wins, whatever their
+    // order), sorted, then validated in that order so the first error is the same in both
+    // implementations.
+    let mut entries: Vec<(Cow<'v, str>, &'v str, &'v Value<'v>)> = members
+        .iter()
+        .map(|(k, v)| (crate::redact::clean_text(k), *k, v))
+        .collect();
+    entries.sort_by(|a, b| (a.0.as_bytes(), a.1.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes())));
+    let mut unique: Vec<(Cow<'v, str>, &'v str, &'v Value<'v>)> = Vec::with_capacity(entries.len());
     for item in entries {
         match unique.last_mut() {
             Some(last) if last.0 == item.0 => *last = item,
@@ -110,8 +115,8 @@ fn string_metadata<'v>(
         return Vec::new();
     }
     let mut out: Vec<(Cow<'v, str>, Meta<'v>)> = Vec::with_capacity(unique.len());
-    for (k, val) in unique {
-        if k.len() > MAX_METADATA_KEY_BYTES {
+    for (k, raw_key, val) in unique {
+        if raw_key.len() > MAX_METADATA_KEY_BYTES {
             e.push(
                 field,
                 code::INVALID_METADATA,
@@ -139,7 +144,7 @@ fn string_metadata<'v>(
                 return Vec::new();
             }
         };
-        out.push((Cow::Borrowed(k), m));
+        out.push((k, m));
     }
     out
 }
@@ -1140,8 +1145,8 @@ fn braintree_instrument(s: &str) -> Option<&'static str> {
     })
 }
 
-/// The fields of a Braintree notification this port reads, from either the SDK's XML or the
-/// original gateway's JSON dict. Values are raw strings (`None` when absent or nil).
+/// The fields of a Braintree notification this port reads from the SDK's `<notification>` XML.
+/// Values are raw strings (`None` when absent or nil).
 #[derive(Default, Debug)]
 pub struct BtNote<'v> {
     pub kind: Option<Cow<'v, str>>,
@@ -1197,7 +1202,7 @@ fn bt_txn_from_xml(t: &xml::Element) -> BtTxn<'static> {
         status: own(t.child_text("status")),
         kind: own(t.child_text("type")),
         amount: own(t.child_text("amount")),
-        currency: own(t.child_text("currency-iso-code")),
+        currency: own(t.child_raw_text("currency-iso-code")),
         merchant_account_id: own(t.child_text("merchant-account-id")),
         customer_id: own(t
             .child("customer")
@@ -1238,71 +1243,13 @@ pub fn bt_from_xml(root: &xml::Element) -> Option<BtNote<'static>> {
                 n.dispute_status = own(s.child_text("status"));
                 n.dispute_reason = own(s.child_text("reason"));
                 n.dispute_amount = own(s.child_text("amount"));
-                n.dispute_currency = own(s.child_text("currency-iso-code"));
+                n.dispute_currency = own(s.child_raw_text("currency-iso-code"));
                 n.txn = s.child("transaction").map(bt_txn_from_xml);
             }
             _ => n.subject_id = own(s.child_text("id")),
         }
     }
     Some(n)
-}
-
-/// Reads the original gateway's JSON notification dict (reference 1.8), as used by the original
-/// tests and the simulator's mock payloads. Non-string values are type errors.
-pub fn bt_from_json<'v>(root: &'v Value<'v>, e: &mut Errs) -> BtNote<'v> {
-    let s = |v: Option<&'v Value<'v>>, field: &str, e: &mut Errs| -> Option<Cow<'v, str>> {
-        ok_or_err(opt_string(v, field, e)).map(Cow::Borrowed)
-    };
-    let mut n = BtNote {
-        kind: s(root.get("kind"), "kind", e),
-        timestamp: s(root.get("timestamp"), "timestamp", e),
-        ..Default::default()
-    };
-    if let Some(t) = ok_or_err(opt_object(root.get("transaction"), "transaction", e)) {
-        let cd = ok_or_err(opt_object(
-            t.get("card_details"),
-            "transaction.card_details",
-            e,
-        ));
-        n.txn = Some(BtTxn {
-            id: s(t.get("id"), "transaction.id", e),
-            status: s(t.get("status"), "transaction.status", e),
-            kind: s(t.get("type"), "transaction.type", e),
-            amount: s(t.get("amount"), "transaction.amount", e),
-            currency: s(
-                t.get("currency_iso_code"),
-                "transaction.currency_iso_code",
-                e,
-            ),
-            merchant_account_id: s(
-                t.get("merchant_account_id"),
-                "transaction.merchant_account_id",
-                e,
-            ),
-            customer_id: s(t.get("customer_id"), "transaction.customer_id", e),
-            instrument: s(
-                t.get("payment_instrument_type"),
-                "transaction.payment_instrument_type",
-                e,
-            ),
-            card_type: cd
-                .and_then(|c| s(c.get("card_type"), "transaction.card_details.card_type", e)),
-            last4: cd.and_then(|c| s(c.get("last_4"), "transaction.card_details.last_4", e)),
-        });
-    }
-    if let Some(sub) = ok_or_err(opt_object(root.get("subscription"), "subscription", e)) {
-        n.subscription_id = s(sub.get("id"), "subscription.id", e);
-        n.subscription_status = s(sub.get("status"), "subscription.status", e);
-        n.plan_id = s(sub.get("plan_id"), "subscription.plan_id", e);
-    }
-    if let Some(d) = ok_or_err(opt_object(root.get("dispute"), "dispute", e)) {
-        n.dispute_id = s(d.get("id"), "dispute.id", e);
-        n.dispute_status = s(d.get("status"), "dispute.status", e);
-        n.dispute_reason = s(d.get("reason"), "dispute.reason", e);
-        n.dispute_amount = s(d.get("amount"), "dispute.amount", e);
-        n.dispute_currency = s(d.get("currency_iso_code"), "dispute.currency_iso_code", e);
-    }
-    n
 }
 
 /// Applies the text rules (null tokens, length) to a raw Braintree string.
@@ -1324,6 +1271,27 @@ fn bt_text<'a>(
             None
         }
         Some(s) => Some(s),
+    }
+}
+
+/// A Braintree currency as sent: absent or nil is `Ok(None)`; anything present must be exactly three
+/// uppercase ASCII letters (no padding, no case folding, empty is an error).
+fn bt_currency<'a>(v: &'a Option<Cow<'_, str>>, field: &str, e: &mut Errs) -> Read<&'a str> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("") => {
+            e.push(field, code::INVALID_CURRENCY, "currency cannot be empty");
+            Err(())
+        }
+        Some(s) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Some(s)),
+        Some(_) => {
+            e.push(
+                field,
+                code::INVALID_CURRENCY,
+                "currency must be exactly 3 uppercase letters (ISO 4217), without spaces",
+            );
+            Err(())
+        }
     }
 }
 
@@ -1400,26 +1368,32 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
         (None, Some(a)) => (Some(a), "dispute.amount"),
         (None, None) => (None, "transaction.amount"),
     };
-    // An absent currency is USD, as in the original (Braintree merchant accounts are
-    // single-currency and the SDK's sample notifications omit it for subscriptions).
-    let t_cur = bt_text(
-        &t.currency,
-        "transaction.currency_iso_code",
-        MAX_CODE_BYTES,
-        &mut e,
-    );
-    let d_cur = bt_text(
-        &n.dispute_currency,
-        "dispute.currency_iso_code",
-        MAX_CODE_BYTES,
-        &mut e,
-    );
-    let (cur_s, cf) = match (t_cur, d_cur) {
-        (Some(c), _) => (c, "transaction.currency_iso_code"),
-        (None, Some(c)) => (c, "dispute.currency_iso_code"),
-        (None, None) => ("USD", "transaction.currency_iso_code"),
+    // No default currency for money (issue 13: an empty currency became USD and `usd ` became USD,
+    // money the notification never stated): a currency Braintree sends is exactly its 3 uppercase
+    // letters, and an amount without one is refused. Only a notification that carries no amount at
+    // all (check, disbursement, account events: amount 0) gets USD, where no money is stated.
+    let t_cur = bt_currency(&t.currency, "transaction.currency_iso_code", &mut e);
+    let d_cur = bt_currency(&n.dispute_currency, "dispute.currency_iso_code", &mut e);
+    let cur = match (t_cur, d_cur) {
+        (Err(()), _) | (_, Err(())) => None,
+        (Ok(Some(c)), _) => currency(
+            Some(&Value::Str(c)),
+            "transaction.currency_iso_code",
+            &mut e,
+        ),
+        (Ok(None), Ok(Some(c))) => {
+            currency(Some(&Value::Str(c)), "dispute.currency_iso_code", &mut e)
+        }
+        (Ok(None), Ok(None)) if amount_s.is_some() || txn.is_some() => {
+            e.push(
+                "transaction.currency_iso_code",
+                code::INVALID_CURRENCY,
+                "currency is required with an amount (no default currency is assumed)",
+            );
+            None
+        }
+        (Ok(None), Ok(None)) => crate::currency::lookup("USD"),
     };
-    let cur = currency(Some(&Value::Str(cur_s)), cf, &mut e);
     let amount = match (amount_s, cur) {
         (Some(s), Some((_, exp))) => decimal_amount(s, exp, af, &mut e),
         (Some(_), None) => None,

@@ -28,11 +28,18 @@ impl Element {
     }
     /// Text of a leaf child, trimmed of XML whitespace; `None` when absent or `nil="true"`.
     pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child_raw_text(name)
+            .map(|t| t.trim_matches(is_xml_ws_char))
+    }
+
+    /// The text of a child element exactly as written (no whitespace trimmed); `None` when absent
+    /// or `nil="true"`.
+    pub fn child_raw_text(&self, name: &str) -> Option<&str> {
         let c = self.child(name)?;
         if c.attr("nil") == Some("true") {
             return None;
         }
-        Some(c.text.trim_matches(is_xml_ws_char))
+        Some(&c.text)
     }
 }
 

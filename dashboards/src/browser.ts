@@ -1,0 +1,271 @@
+/**
+ * Opens Superset dashboards in a real headless Chromium (Debian's package, driven by playwright-core) the way a
+ * person does, and reports each chart's state once the page has settled: rendered, error (with Superset's message),
+ * empty (the query returned no rows) or still loading at the deadline. The state comes from the page itself (what
+ * Superset draws in the chart's box) and from the chart's data request (its HTTP status, error and row count).
+ * Also the load time: navigation start until every chart has settled, for `dashboard_load_p95_ms`.
+ *
+ * Not a general Superset page model: it knows the login form and the dashboard's chart boxes, nothing else.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { aptInstall } from '@pep/stack/prereq';
+import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || '/usr/bin/chromium';
+
+/**
+ * Flags for a headless Chromium on these machines: no sandbox when running as root (Chromium refuses otherwise), and
+ * nothing that reaches out to Google's services (the network is closed; without these flags Chromium keeps opening
+ * connections that are refused).
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Installs Debian's chromium when it is missing (root only; otherwise says what to install). */
+export function ensureChromium(log: (m: string) => void = () => {}): string {
+  if (!existsSync(CHROMIUM_PATH)) aptInstall(['chromium'], 'the browser tests need Chromium', log);
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium is not at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
+  return CHROMIUM_PATH;
+}
+
+/** How often the page is read while charts load: the load time's resolution. */
+const POLL_MS = 100;
+
+export type ChartState = 'rendered' | 'error' | 'empty' | 'loading';
+
+export interface ChartReport {
+  readonly name: string;
+  readonly id: number | null;
+  readonly vizType: string | null;
+  readonly state: ChartState;
+  /** Superset's error text, or why the chart counts as empty or loading. */
+  readonly message?: string;
+  /** Rows the chart's query returned (from its data request), when seen. */
+  readonly rows?: number;
+}
+
+export interface DashboardReport {
+  readonly title: string;
+  readonly url: string;
+  /** Navigation start until every chart settled (rendered, error or empty); null when some never did. */
+  readonly loadMs: number | null;
+  readonly charts: readonly ChartReport[];
+  readonly screenshot?: string;
+}
+
+export interface DashboardTarget {
+  readonly title: string;
+  readonly url: string;
+  /** Names of the charts the dashboard must show (the check fails when one is not on the page). */
+  readonly charts: readonly string[];
+}
+
+/** "Revenue / Net revenue by provider: error: …" for each chart that is not rendered, plus missing charts. */
+export function chartFailures(report: DashboardReport, expected?: readonly string[]): string[] {
+  const out = report.charts
+    .filter((c) => c.state !== 'rendered')
+    .map((c) => `${report.title} / ${c.name}: ${c.state}${c.message ? `: ${c.message}` : ''}`);
+  for (const name of expected ?? []) {
+    if (!report.charts.some((c) => c.name === name)) out.push(`${report.title} / ${name}: not on the page`);
+  }
+  return out;
+}
+
+interface DataResponse {
+  readonly status: number;
+  readonly rows?: number;
+  readonly error?: string;
+}
+
+/** One chart box as the page shows it (evaluated inside the page). */
+interface BoxState {
+  readonly name: string;
+  readonly id: number | null;
+  readonly vizType: string | null;
+  readonly state: ChartState;
+  readonly message?: string;
+}
+
+/**
+ * Runs in the page (plain JavaScript, so that no build step rewrites it): whether the dashboard's content area is
+ * there, and the state of every chart box. Error:
+ * Superset's error alert in the box. Empty: its "No results" state. Rendered: the chart's container holds drawn
+ * content (an ECharts canvas or SVG, a table, a big number). Anything else is still loading; a box still loading is
+ * scrolled into view, since Superset renders only the charts in the viewport (dashboard virtualization).
+ */
+const READ_PAGE = `(() => ({ ready: !!document.querySelector('[data-test="dashboard-content-wrapper"]'), boxes: [...document.querySelectorAll('[data-test="chart-grid-component"]')].map((box) => {
+  const name = box.getAttribute('data-test-chart-name') || '(unnamed chart)';
+  const idAttr = box.getAttribute('data-test-chart-id');
+  const base = { name, id: idAttr ? Number(idAttr) : null, vizType: box.getAttribute('data-test-viz-type') };
+  const text = (box.innerText || '').replace(/\\s+/g, ' ').trim();
+  const alert = box.querySelector('[data-test="error-tooltip"], [role="alert"], .ant-alert-error, [data-test="alert"], .error-alert');
+  if (alert) return { ...base, state: 'error', message: (alert.innerText || text).replace(/\\s+/g, ' ').trim().slice(0, 500) };
+  if (/No results were returned for this query/i.test(text)) return { ...base, state: 'empty', message: 'no results were returned for the query' };
+  const container = box.querySelector('[data-test="slice-container"]');
+  const loading = box.querySelector('[data-test="loading-indicator"], .loading') || /\\bWaiting on\\b/.test(text);
+  const drawn = container && container.querySelector('canvas, svg, table, .header-line, .superset-legacy-chart-big-number');
+  if (container && drawn && !loading) return { ...base, state: 'rendered' };
+  box.scrollIntoView({ block: 'center' });
+  return { ...base, state: 'loading' };
+}) }))()`;
+
+interface PageState {
+  readonly ready: boolean;
+  readonly boxes: BoxState[];
+}
+
+export interface OpenOptions {
+  /** How long the charts may take to settle (default 120 s: a busy 2-core machine is slow). */
+  readonly timeoutMs?: number;
+  /** Folder for a full-page screenshot named after the dashboard. */
+  readonly screenshotDir?: string;
+}
+
+export class DashboardBrowser {
+  private constructor(
+    private readonly browser: Browser,
+    private readonly context: BrowserContext,
+    private readonly page: Page,
+  ) {}
+
+  /** Starts headless Chromium with a fresh profile; requests to any host but `baseUrl`'s are refused. */
+  static async launch(baseUrl: string): Promise<DashboardBrowser> {
+    const browser = await chromium.launch({
+      executablePath: ensureChromium(),
+      args: [...CHROMIUM_ARGS],
+      headless: true,
+    });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1600, height: 2400 } });
+      // Superset's pages link web fonts from the internet: refused at once instead of waiting for a closed network.
+      const host = new URL(baseUrl).host;
+      await context.route(
+        (url) => url.host !== host,
+        (route) => route.abort(),
+      );
+      const page = await context.newPage();
+      return new DashboardBrowser(browser, context, page);
+    } catch (err) {
+      await browser.close();
+      throw err;
+    }
+  }
+
+  /** Logs in through Superset's login form; throws with Superset's message when it is refused. */
+  async login(baseUrl: string, username: string, password: string): Promise<void> {
+    const page = this.page;
+    await page.goto(`${baseUrl}/login/`, { waitUntil: 'domcontentloaded' });
+    await page.fill('[data-test="username-input"]', username);
+    await page.fill('[data-test="password-input"]', password);
+    await page.click('[data-test="login-button"]');
+    const outcome = await Promise.race([
+      page
+        .waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit', timeout: 60_000 })
+        .then(() => 'ok' as const),
+      page
+        .waitForSelector('[role="alert"], .ant-alert-error, .ant-message-error', { timeout: 60_000 })
+        .then(async (el) => `refused: ${(await el?.textContent())?.trim() ?? ''}`),
+    ]);
+    if (outcome !== 'ok') throw new Error(`Superset login of ${username} ${outcome}`);
+  }
+
+  /** Opens one dashboard and waits until every chart has settled (or the deadline); see the module comment. */
+  async open(target: DashboardTarget, opts: OpenOptions = {}): Promise<DashboardReport> {
+    const page = this.page;
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    const data = new Map<number, DataResponse>();
+    const pending: Promise<void>[] = [];
+    const onResponse = (res: Response) => {
+      if (!res.url().includes('/api/v1/chart/data')) return;
+      pending.push(
+        (async () => {
+          const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
+          let body: {
+            result?: { rowcount?: number; error?: string | null }[];
+            message?: string;
+            errors?: { message: string }[];
+          } = {};
+          try {
+            body = await res.json();
+          } catch {}
+          const result = body.result ?? [];
+          const error =
+            body.errors?.map((e) => e.message).join('; ') ||
+            (typeof body.message === 'string' ? body.message : undefined) ||
+            result.map((r) => r.error).find((e) => e) ||
+            undefined;
+          data.set(slice, {
+            status: res.status(),
+            ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+            ...(error ? { error } : {}),
+          });
+        })().catch(() => {}),
+      );
+    };
+    page.on('response', onResponse);
+    const started = Date.now();
+    let loadMs: number | null = null;
+    try {
+      await page.goto(target.url, { waitUntil: 'commit', timeout: timeoutMs });
+      // Polled with page.evaluate (CDP), not waitForFunction: Superset's Content-Security-Policy forbids the eval
+      // that a string predicate needs, and the check must see the page under its real policy.
+      const deadline = started + timeoutMs;
+      for (;;) {
+        const { ready, boxes } = (await page.evaluate(READ_PAGE)) as PageState;
+        if (ready && boxes.length >= target.charts.length && boxes.every((b) => b.state !== 'loading')) {
+          loadMs = Date.now() - started;
+          break;
+        }
+        if (Date.now() > deadline) break;
+        await sleep(POLL_MS);
+      }
+      await Promise.all(pending);
+      const { boxes } = (await page.evaluate(READ_PAGE)) as PageState;
+      const charts = boxes.map((b): ChartReport => {
+        const d = b.id === null ? undefined : data.get(b.id);
+        const rows = d?.rows;
+        // The data request's verdict wins where the page alone could mislead (an error drawn as an empty box).
+        if (d && (d.status >= 400 || d.error) && b.state !== 'loading') {
+          return {
+            ...b,
+            state: 'error',
+            message: b.state === 'error' ? b.message : (d.error ?? `HTTP ${d.status}`),
+            ...(rows !== undefined ? { rows } : {}),
+          };
+        }
+        if (d && rows === 0 && b.state === 'rendered') {
+          return { ...b, state: 'empty', message: 'the query returned no rows', rows };
+        }
+        return {
+          ...b,
+          ...(rows !== undefined ? { rows } : {}),
+          ...(b.state === 'loading' ? { message: `not settled after ${timeoutMs} ms` } : {}),
+        };
+      });
+      let screenshot: string | undefined;
+      if (opts.screenshotDir) {
+        mkdirSync(opts.screenshotDir, { recursive: true });
+        screenshot = join(opts.screenshotDir, `${target.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.png`);
+        await page.screenshot({ path: screenshot, fullPage: true });
+      }
+      return { title: target.title, url: target.url, loadMs, charts, ...(screenshot ? { screenshot } : {}) };
+    } finally {
+      page.off('response', onResponse);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.context.close().catch(() => {});
+    await this.browser.close();
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The lake on S3-compatible object storage and behind an Iceberg REST catalog, configured only through the
+ * environment (AWS_ENDPOINT_URL_S3, AWS_REGION, LAKE_S3_PATH_STYLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, read by
+ * contracts/src/object-store.ts): pyiceberg writes through Iceberg's SQL catalog in PostgreSQL (the JDBC layout the
+ * platform uses) and through the REST catalog; DuckDB (its httpfs and iceberg extensions from PyPI wheels) and dbt-duckdb
+ * read and write the same objects, and the totals agree to the minor unit. Real servers: the stack's PostgreSQL, the
+ * optional `s3` (moto's server) and `iceberg-rest` (Apache Iceberg's REST fixture) services.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { DEFAULT_DATABASE_URL, SERVICE_DEFAULTS } from '@pep/contracts';
+import {
+  dbtDuckdbS3Settings,
+  duckdbS3Secret,
+  icebergS3Properties,
+  objectStoreConfig,
+} from '@pep/contracts/object-store';
+import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
+import { stringify } from 'yaml';
+import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
+
+const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
+const BUCKET = SERVICE_DEFAULTS.s3.bucket;
+const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+
+/** The environment a deployment would set; everything below is derived from it. */
+const env = { ...process.env, ...localS3Env() };
+const store = objectStoreConfig(env);
+const s3Props = icebergS3Properties(store);
+const jdbc = {
+  type: 'sql',
+  name: 'pep',
+  uri: DEFAULT_DATABASE_URL.replace('postgres://', 'postgresql+psycopg2://'),
+  warehouse: `s3://${BUCKET}/deploy-check/${run}/jdbc`,
+};
+const rest = { type: 'rest', uri: ICEBERG_REST_URI };
+
+/** 600 events in three currencies, with amounts that make every total distinct. */
+const rows: [string, string, string, number][] = Array.from({ length: 600 }, (_, i) => [
+  `stripe:evt_${run}_${i}`,
+  i % 2 ? 'stripe' : 'adyen',
+  ['USD', 'JPY', 'KWD'][i % 3] as string,
+  1000 + i * 7,
+]);
+const expected: Record<string, [number, number]> = {};
+for (const [, , cur, amount] of rows) {
+  const [count, sum] = expected[cur] ?? [0, 0];
+  expected[cur] = [count + 1, sum + amount];
+}
+
+let clients: LakeClients;
+
+const totalsSql = (source: string) =>
+  `SELECT currency, count(*), sum(amount_minor)::BIGINT FROM ${source} GROUP BY 1 ORDER BY 1`;
+
+function py<T>(command: string, request: unknown, python = clients.python): T {
+  const res = spawnSync(python, [HELPER, command, JSON.stringify(request)], {
+    encoding: 'utf8',
+    env,
+    timeout: 180_000,
+  });
+  const out = (res.stdout ?? '').trim().split('\n').pop() ?? '';
+  let parsed: { error?: string } & T;
+  try {
+    parsed = JSON.parse(out);
+  } catch {
+    throw new Error(`${command}: no JSON answer (exit ${res.status}): ${res.stderr?.slice(-2000)}`);
+  }
+  if (parsed.error) throw new Error(`${command}: ${parsed.error}`);
+  return parsed;
+}
+
+const listClient = {
+  endpoint_url: store.endpoint,
+  region_name: store.region,
+  aws_access_key_id: store.accessKeyId,
+  aws_secret_access_key: store.secretAccessKey,
+};
+
+before(async () => {
+  const log = (m: string) => console.log(`# ${m}`);
+  await startService('postgres', log);
+  await startService('iceberg-rest', log); // starts `s3` first: its warehouse is in the bucket
+  clients = await ensureLakeClients(log);
+});
+
+describe('Iceberg tables on S3-compatible object storage', () => {
+  const written: Record<string, { metadata_location: string; location: string; data_files: string[] }> = {};
+
+  for (const [label, catalog] of [
+    ['SQL catalog in PostgreSQL (JDBC layout)', jdbc],
+    ['Iceberg REST catalog', rest],
+  ] as const) {
+    const key = catalog.type;
+    const table = `deploy_check_${run}.payment_events_${key}`;
+
+    test(`pyiceberg writes and reads back through the ${label}`, () => {
+      const w = py<{ metadata_location: string; location: string; data_files: string[] }>('write', {
+        catalog,
+        s3: s3Props,
+        table,
+        rows,
+      });
+      written[key] = w;
+      assert.match(w.metadata_location, new RegExp(`^s3://${BUCKET}/`));
+      assert.ok(w.data_files.length > 0 && w.data_files.every((f) => f.startsWith(`s3://${BUCKET}/`)), 'data in S3');
+      // The objects are in the store (not on a local disk that happens to share the name).
+      const prefix = w.location.replace(`s3://${BUCKET}/`, '');
+      // boto3 from the store's own virtualenv (moto depends on it).
+      const { keys } = py<{ keys: string[] }>('list', { client: listClient, bucket: BUCKET, prefix }, s3Python());
+      assert.ok(
+        keys.some((k) => k.endsWith('.parquet')),
+        `no Parquet under ${prefix}: ${keys.join(', ')}`,
+      );
+      assert.ok(
+        keys.some((k) => k.endsWith('.metadata.json')),
+        'table metadata in S3',
+      );
+      assert.deepEqual(py<{ totals: unknown }>('read', { catalog, s3: s3Props, table }).totals, expected);
+    });
+
+    test(`DuckDB reads the ${label}'s table from S3 with the secret derived from the environment`, () => {
+      const w = written[key];
+      assert.ok(w, 'written by the previous test');
+      const { totals } = py<{ totals: unknown }>('duckdb', {
+        extension_directory: clients.extensionDirectory,
+        secret_sql: duckdbS3Secret(store),
+        sql: totalsSql(`iceberg_scan('${w.metadata_location}')`),
+      });
+      assert.deepEqual(totals, expected);
+    });
+  }
+
+  test('DuckDB attaches the REST catalog itself and reads the table by name', () => {
+    const { totals } = py<{ totals: unknown }>('duckdb-rest', {
+      extension_directory: clients.extensionDirectory,
+      secret_sql: duckdbS3Secret(store),
+      uri: ICEBERG_REST_URI,
+      warehouse: '',
+      table: `deploy_check_${run}.payment_events_rest`,
+    });
+    assert.deepEqual(totals, expected);
+  });
+
+  test('dbt-duckdb builds a mart from the S3 table into S3 with the settings derived from the environment', () => {
+    const w = written.sql;
+    assert.ok(w, 'written by the JDBC test');
+    const dir = mkdtempSync(join(tmpdir(), 'pep-dbt-s3-'));
+    mkdirSync(join(dir, 'models'));
+    const martLocation = `s3://${BUCKET}/deploy-check/${run}/marts/revenue_by_currency.parquet`;
+    writeFileSync(
+      join(dir, 'dbt_project.yml'),
+      stringify({
+        name: 'pep_s3_check',
+        version: '1.0',
+        profile: 'pep_s3_check',
+        models: { pep_s3_check: { '+materialized': 'external' } },
+      }),
+    );
+    writeFileSync(
+      join(dir, 'profiles.yml'),
+      stringify({
+        pep_s3_check: {
+          target: 'duckdb',
+          outputs: {
+            duckdb: {
+              type: 'duckdb',
+              path: ':memory:',
+              config_options: {
+                extension_directory: clients.extensionDirectory,
+                autoinstall_known_extensions: false,
+                autoload_known_extensions: true,
+              },
+              settings: dbtDuckdbS3Settings(store),
+            },
+          },
+        },
+      }),
+    );
+    writeFileSync(
+      join(dir, 'models', 'revenue_by_currency.sql'),
+      `{{ config(location='${martLocation}') }}\nselect currency, count(*) as events, sum(amount_minor) as amount_minor\nfrom iceberg_scan('${w.metadata_location}')\ngroup by 1\n`,
+    );
+    const res = spawnSync(clients.dbt, ['run', '--profiles-dir', dir, '--project-dir', dir], {
+      encoding: 'utf8',
+      env: { ...env, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false' },
+      timeout: 300_000,
+    });
+    assert.equal(res.status, 0, `dbt run failed:\n${res.stdout.slice(-3000)}`);
+    const { totals } = py<{ totals: unknown }>('duckdb', {
+      extension_directory: clients.extensionDirectory,
+      secret_sql: duckdbS3Secret(store),
+      sql: `SELECT currency, events, amount_minor FROM read_parquet('${martLocation}') ORDER BY 1`,
+    });
+    // One row per currency in the mart, equal to bronze to the minor unit.
+    assert.deepEqual(totals, expected);
+  });
+});
+
+describe('object storage misconfigured: a clear error, nothing written', () => {
+  test('an endpoint where no store listens', () => {
+    const bad = objectStoreConfig({ ...localS3Env(), AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' });
+    assert.throws(
+      () =>
+        py('duckdb', {
+          extension_directory: clients.extensionDirectory,
+          secret_sql: duckdbS3Secret(bad),
+          sql: totalsSql(`read_parquet('s3://${BUCKET}/nothing.parquet')`),
+        }),
+      /IO Error|HTTP|Connection|Could not establish connection/i,
+    );
+  });
+
+  test('a bucket that does not exist', () => {
+    assert.throws(
+      () =>
+        py('write', {
+          catalog: { ...jdbc, warehouse: `s3://no-such-bucket-${run}/wh` },
+          s3: s3Props,
+          table: `deploy_check_${run}.nobucket`,
+          rows: rows.slice(0, 3),
+        }),
+      /NoSuchBucket|bucket/i,
+    );
+  });
+});

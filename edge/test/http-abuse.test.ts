@@ -1,0 +1,144 @@
+/**
+ * HTTP abuse against the real edge process on Bun (issue 13), raw sockets, memory sink (no Kafka needed): an endless
+ * chunked body is cut at the limit and the connection closed, a huge declared Content-Length gets the contract's JSON
+ * 413 (not Bun's empty one), aborted body reads cost a counter and a bounded number of log lines, and a source that
+ * keeps earning 400/401 answers is answered 429 unread.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { type EdgeProcess, spawnEdge, stripeEvent, stripeRequest } from './helpers.ts';
+
+interface RawResult {
+  readonly text: string;
+  readonly bytesWritten: number;
+  readonly closedByServer: boolean;
+}
+
+/** Writes `head`, then (optionally) an endless chunked body for `forMs`, and reports what came back. */
+function rawRequest(url: string, head: string, opts: { endlessChunks?: boolean; forMs?: number } = {}) {
+  const { port } = new URL(url);
+  const forMs = opts.forMs ?? 1000;
+  return new Promise<RawResult>((resolve) => {
+    const s = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let written = 0;
+    let closed = false;
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      closed = true;
+    });
+    s.on('connect', async () => {
+      s.write(head);
+      if (!opts.endlessChunks) return;
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+      const t0 = Date.now();
+      while (!closed && Date.now() - t0 < forMs) {
+        const ok = s.write(frame);
+        written += frame.length;
+        if (!ok) await new Promise((r) => s.once('drain', r).once('close', r));
+      }
+    });
+    setTimeout(() => {
+      resolve({ text, bytesWritten: written, closedByServer: closed });
+      s.destroy();
+    }, forMs + 500);
+  });
+}
+
+const jsonBody = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+
+describe('HTTP abuse against the Bun edge', () => {
+  let edge: EdgeProcess;
+  before(async () => {
+    edge = await spawnEdge({
+      EDGE_SINK: 'memory',
+      LOG_LEVEL: 'info',
+      EDGE_REFUSAL_LOG_PER_S: '5',
+      EDGE_REJECT_RATE_PER_S: '1',
+      EDGE_REJECT_BURST: '400',
+    });
+  });
+  after(async () => {
+    await edge.stop();
+  });
+
+  test('an endless chunked body gets a JSON 413 and the connection is closed: nothing more is read', async () => {
+    const r = await rawRequest(
+      edge.url,
+      'POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+      { endlessChunks: true, forMs: 3000 },
+    );
+    assert.match(r.text, /^HTTP\/1\.1 413 /);
+    assert.match(r.text, /\r\nConnection: close\r\n/i);
+    assert.equal(jsonBody(r.text).error.code, 'body_too_large');
+    assert.ok(r.closedByServer, 'the edge kept the connection open and went on reading');
+    // Before the fix: 256 MiB and more in 3 s, connection left open. Socket buffers allow a few MiB.
+    assert.ok(r.bytesWritten < 64 * 1024 * 1024, `the client could write ${r.bytesWritten} bytes`);
+  });
+
+  test('a huge declared Content-Length gets the contract JSON 413, not an empty one', async () => {
+    const r = await rawRequest(
+      edge.url,
+      'POST /webhooks/square HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{',
+    );
+    assert.match(r.text, /^HTTP\/1\.1 413 /);
+    assert.equal(jsonBody(r.text).error.code, 'body_too_large');
+    assert.ok(r.closedByServer);
+  });
+
+  test('200 aborted body reads: 400s counted, a bounded number of log lines, no error line', async () => {
+    const before = edge.output().split('\n').length;
+    const aborts = Array.from(
+      { length: 200 },
+      () =>
+        new Promise<void>((resolve) => {
+          const { port } = new URL(edge.url);
+          const s = connect(Number(port), '127.0.0.1', () => {
+            s.write('POST /webhooks/adyen HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"partial":');
+            setTimeout(() => s.destroy(), 100);
+          });
+          s.on('error', () => undefined);
+          s.on('close', () => resolve());
+        }),
+    );
+    await Promise.all(aborts);
+    const failures = async () =>
+      Number(
+        /edge_body_read_failures_total\{provider="adyen"\} (\d+)/.exec(
+          await (await fetch(`${edge.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    for (let i = 0; i < 100 && (await failures()) < 200; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await failures(), 200, 'every aborted read is counted');
+    const lines = edge
+      .output()
+      .split('\n')
+      .slice(before)
+      .filter((l) => l.startsWith('{'));
+    const parsed = lines.map((l) => JSON.parse(l) as { level: string; msg: string });
+    assert.equal(parsed.filter((l) => l.level === 'error').length, 0, 'aborted reads are not errors');
+    // 5 lines a second are allowed (EDGE_REFUSAL_LOG_PER_S), plus one summary line per second.
+    assert.ok(parsed.length < 60, `${parsed.length} log lines for 200 aborted reads`);
+  });
+
+  test('a source that keeps earning 401s is answered 429 unread', async () => {
+    const forged = () =>
+      fetch(`${edge.url}/webhooks/stripe`, stripeRequest(stripeEvent('evt_f'), { secret: 'whsec_x' }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 500; i++) statuses.push((await forged()).status);
+    // The burst (400, partly spent by the aborted reads above) is refused normally, then 429.
+    assert.ok(statuses.filter((s) => s === 401).length >= 100, 'the burst is refused normally');
+    assert.ok(statuses.filter((s) => s === 429).length >= 50, `statuses: ${JSON.stringify(statuses.slice(-20))}`);
+    assert.deepEqual([...new Set(statuses)].sort(), [401, 429]);
+    const limited = await forged();
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.match(await (await fetch(`${edge.url}/metrics`)).text(), /edge_rate_limited_total\{provider="stripe"\} \d+/);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * The analytical half of the graph, each step one registration over another package's command (CONTRACT section 8):
+ *
+ *   lake.ingest ─▶ lake.compact ─▶ dbt.build ─▶ ml.train ─▶ ml.drift        lake.expire ─▶ lake.orphans
+ *
+ * - lake.ingest observes what the lake-sink has committed for the day (row counts per bronze table through
+ *   `npm run query`, the current metadata file per table from the Iceberg SQL catalog): a new commit for the day is
+ *   new data for everything below it.
+ * - lake.compact (`npm run lake -- compact`), lake.expire, lake.orphans: maintenance; a failed compaction stops dbt
+ *   and everything below it for the day.
+ * - dbt.build (`npm run dbt -- build`): a failed model or test fails the run (deterministic), stopping ML.
+ * - ml.train (`npm run train`): training, evaluation and the promotion gate; a blocked promotion halts the graph
+ *   below it (ml.drift) with the gate's reason.
+ * - ml.drift: the drift report; no command exists for it yet.
+ * A step whose command does not exist yet is reported as not available (never run, never a success).
+ */
+import type { Partition } from '../partition.ts';
+import type { JsonObject, StepDefinition, StepEnv, StepRunContext } from '../step.ts';
+import { StepFailure, TransientStepError } from '../step.ts';
+import { type CommandResult, outputTail, runNpmScript, scriptMissing } from './command.ts';
+
+/** Exit status a command uses for "try again later" (EX_TEMPFAIL). Any other non-zero status is deterministic. */
+export const EXIT_TEMPFAIL = 75;
+
+async function runCommand(
+  ctx: StepRunContext,
+  script: string,
+  args: readonly string[],
+  timeoutMs: number,
+  failureCode: string,
+): Promise<CommandResult> {
+  const r = await runNpmScript(ctx, script, args, {
+    timeoutMs,
+    signal: ctx.signal,
+    onOutput: () => ctx.heartbeat(),
+  });
+  if (r.code === 0) return r;
+  const what = `npm run ${script} -- ${args.join(' ')} exited ${r.code ?? r.signal}`;
+  if (r.code === EXIT_TEMPFAIL || r.code === null)
+    throw new TransientStepError(`${failureCode}Transient`, `${what}: ${outputTail(r, 10)}`);
+  throw new StepFailure(failureCode, `${what}: ${outputTail(r, 20)}`, r.json ? { result: r.json } : {});
+}
+
+const needs =
+  (...scripts: [string, string][]) =>
+  async (env: StepEnv): Promise<string | null> => {
+    for (const [script, owner] of scripts) {
+      const missing = scriptMissing(env.repoRoot, script, owner);
+      if (missing) return missing;
+    }
+    return null;
+  };
+
+const LAKE: [string, string] = ['lake', 'lakehouse #16'];
+const QUERY: [string, string] = ['query', 'lakehouse #16'];
+const DBT: [string, string] = ['dbt', 'dbt #19'];
+const TRAIN: [string, string] = ['train', 'ml #18'];
+
+export const BRONZE_TABLES = ['bronze.webhook_events', 'bronze.payment_events', 'bronze.validation_dlq'] as const;
+
+function dayArgs(p: Partition): string[] {
+  return ['--partition', p.key];
+}
+
+export const lakeIngest: StepDefinition = {
+  name: 'lake.ingest',
+  description: 'what the lake-sink committed to the bronze tables for the day (row counts, catalog metadata files)',
+  owner: 'lakehouse (#16)',
+  partitioning: { kind: 'day' },
+  timeoutMs: 10 * 60_000,
+  available: needs(QUERY, LAKE),
+  async observe(env, p) {
+    const counts: JsonObject = {};
+    for (const table of BRONZE_TABLES) {
+      const sql = `SELECT count(*) AS n FROM ${table} WHERE received_at >= TIMESTAMP '${p.start.toISOString().replace('T', ' ').slice(0, 19)}' AND received_at < TIMESTAMP '${p.end.toISOString().replace('T', ' ').slice(0, 19)}'`;
+      const r = await runNpmScript(env, 'query', [sql, '--json'], { timeoutMs: 5 * 60_000 });
+      if (r.code !== 0) throw new TransientStepError('LakeQueryFailed', `npm run query failed: ${outputTail(r, 5)}`);
+      counts[table] = r.json ?? outputTail(r, 1);
+    }
+    const { rows } = await env.pool
+      .query<{ table_namespace: string; table_name: string; metadata_location: string }>(
+        `SELECT table_namespace, table_name, metadata_location FROM iceberg_tables WHERE catalog_name = 'pep'
+          ORDER BY 1, 2`,
+      )
+      .catch(() => ({ rows: [] }));
+    return { counts, metadata: rows.map((r) => `${r.table_namespace}.${r.table_name}=${r.metadata_location}`) };
+  },
+  async run(ctx) {
+    // A sensor: its output is what it observed, so a new commit for the day is a new version for the steps below.
+    return { outputs: ctx.observed };
+  },
+};
+
+export const lakeCompact: StepDefinition = {
+  name: 'lake.compact',
+  description: 'small-file compaction of the day partition of every bronze table (npm run lake -- compact)',
+  owner: 'lakehouse (#16)',
+  partitioning: { kind: 'day' },
+  upstream: ['lake.ingest'],
+  timeoutMs: 30 * 60_000,
+  available: needs(LAKE),
+  async run(ctx, p) {
+    const r = await runCommand(ctx, 'lake', ['compact', ...dayArgs(p), '--json'], 29 * 60_000, 'CompactionFailed');
+    // Compaction rewrites files, not rows: the data version for the steps below stays the one lake.ingest saw.
+    return { outputs: r.json ?? {}, outputVersion: ctx.upstream['lake.ingest'] ?? '' };
+  },
+};
+
+/** Table-wide lake maintenance for the day (`npm run lake -- <verb> --json`). */
+function lakeMaintenance(
+  verb: 'expire' | 'orphans',
+  description: string,
+  upstream: string[],
+  failure: string,
+): StepDefinition {
+  return {
+    name: `lake.${verb}`,
+    description,
+    owner: 'lakehouse (#16)',
+    partitioning: { kind: 'day' },
+    upstream,
+    timeoutMs: 30 * 60_000,
+    available: needs(LAKE),
+    async run(ctx) {
+      const r = await runCommand(ctx, 'lake', [verb, '--json'], 29 * 60_000, failure);
+      return { outputs: r.json ?? {} };
+    },
+  };
+}
+
+export const lakeExpire = lakeMaintenance(
+  'expire',
+  'snapshot expiry of the bronze tables (npm run lake -- expire)',
+  [],
+  'ExpiryFailed',
+);
+export const lakeOrphans = lakeMaintenance(
+  'orphans',
+  'removal of orphan files of the bronze tables (npm run lake -- orphans)',
+  ['lake.expire'],
+  'OrphanRemovalFailed',
+);
+
+export const dbtBuild: StepDefinition = {
+  name: 'dbt.build',
+  description: 'dbt build (models, snapshots, tests) over the bronze tables (npm run dbt -- build)',
+  owner: 'dbt (#19)',
+  partitioning: { kind: 'day' },
+  upstream: ['lake.compact'],
+  timeoutMs: 60 * 60_000,
+  available: needs(DBT),
+  async run(ctx, p) {
+    const vars = JSON.stringify({ partition_day: p.key });
+    const r = await runCommand(ctx, 'dbt', ['build', '--vars', vars], 59 * 60_000, 'DbtBuildFailed');
+    return { outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) } };
+  },
+};
+
+export const mlTrain: StepDefinition = {
+  name: 'ml.train',
+  description: 'training sets, training, evaluation and the promotion gate of fraud and churn (npm run train)',
+  owner: 'ml (#18)',
+  partitioning: { kind: 'day' },
+  upstream: ['dbt.build'],
+  closedPartitionsOnly: true,
+  timeoutMs: 60 * 60_000,
+  available: needs(TRAIN),
+  async run(ctx, p) {
+    const results: JsonObject = {};
+    const blocked: string[] = [];
+    // One chunk per model: a worker killed after fraud was registered does not train and register it again.
+    for (const model of ['fraud', 'churn']) {
+      const result = await ctx.chunk(
+        `train:${model}`,
+        async () => {
+          const r = await runCommand(
+            ctx,
+            'train',
+            ['--model', model, '--until', p.end.toISOString(), '--json'],
+            29 * 60_000,
+            'TrainingFailed',
+          );
+          return r.json ?? {};
+        },
+        { tx: false },
+      );
+      results[model] = result;
+      const gate = (result as JsonObject).gate as JsonObject | undefined;
+      if (gate && gate.passed === false) blocked.push(`${model}: ${String(gate.reason ?? 'gate not passed')}`);
+    }
+    return {
+      outputs: results,
+      ...(blocked.length > 0 ? { halt: { code: 'PromotionBlocked', reason: blocked.join('; ') } } : {}),
+    };
+  },
+};
+
+export const mlDrift: StepDefinition = {
+  name: 'ml.drift',
+  description: 'feature and score drift report between the training window and the day',
+  owner: 'ml (#18)',
+  partitioning: { kind: 'day' },
+  upstream: ['ml.train'],
+  timeoutMs: 30 * 60_000,
+  available: async () => 'no drift command yet (ml #18 names none in CONTRACT section 8)',
+  async run() {
+    throw new StepFailure('StepNotAvailable', 'ml.drift has no command yet');
+  },
+};
+
+export const ANALYTICAL_STEPS: readonly StepDefinition[] = [
+  lakeIngest,
+  lakeCompact,
+  lakeExpire,
+  lakeOrphans,
+  dbtBuild,
+  mlTrain,
+  mlDrift,
+];

@@ -1,0 +1,285 @@
+/**
+ * Apache Superset from PyPI (apache-superset 6.1.0 with the three pins it needs here, see the shared reference,
+ * section 10) in a project-local virtualenv, with SQLite metadata in the state folder, served by `superset run` on
+ * SUPERSET_URL's port. First start: the metadata database is a copy of a template made once per machine
+ * (`db upgrade` + `init`, ~45-90 s), then the admin user is created; every `up` checks that the admin credentials
+ * log in and resets the password when the environment changed it.
+ *
+ * Not here: the databases Superset reads and the dashboards; @pep/dashboards registers and imports those.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { supersetUrl } from '@pep/contracts';
+import { ConfigError } from '@pep/contracts/env';
+import { ensureVenv, type VenvSpec, venvDir, withInstallLock } from '../install.ts';
+import { serviceStateDir } from '../paths.ts';
+import { runAsync, startDetached } from '../process.ts';
+import type { Logger, Service } from '../service.ts';
+
+/** Exact pins; a change here is a new virtualenv folder (install.ts names it by the hash of this list). */
+export const SUPERSET_VENV: VenvSpec = {
+  name: 'superset',
+  requirements: [
+    'apache-superset==6.1.0',
+    // Superset 6.1.0 imports both without declaring them.
+    'rich==15.0.0',
+    'cachetools==8.0.2',
+    // 2.5.x breaks Superset's metastore cache (key/value store used by dashboards' permalinks and filter state).
+    'flask-caching==2.3.1',
+    // Drivers of the databases the dashboards read: PostgreSQL (operations), DuckDB (marts), Trino (lakehouse).
+    'psycopg2-binary==2.9.13',
+    'duckdb==2.0.1',
+    'duckdb-engine==0.17.0',
+    'trino[sqlalchemy]==0.340.0',
+  ],
+  timeoutMs: 30 * 60_000,
+};
+
+/** Bumped when the template's making changes (another `init` step, another config): a new template file. */
+const TEMPLATE_VERSION = 1;
+const STATE = serviceStateDir('superset');
+const METADATA_DB = join(STATE, 'superset.db');
+const CONFIG_FILE = join(STATE, 'superset_config.py');
+const LOCAL_CREDENTIALS_FILE = join(STATE, 'local-credentials.json');
+const STEP_TIMEOUT_MS = 10 * 60_000;
+
+export const supersetBin = (): string => join(venvDir(SUPERSET_VENV), 'bin', 'superset');
+const templateFile = (): string => join(venvDir(SUPERSET_VENV), `pep-metadata-template-v${TEMPLATE_VERSION}.db`);
+
+export interface SupersetSettings {
+  /** SUPERSET_URL without a trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+  /** Flask's SECRET_KEY: signs sessions and encrypts the stored database passwords. */
+  readonly secretKey: string;
+  /** Variables whose value is the generated local default (refused with NODE_ENV=production). */
+  readonly generatedDefaults: readonly string[];
+}
+
+interface LocalCredentials {
+  readonly adminPassword: string;
+  readonly secretKey: string;
+}
+
+/** The generated local defaults of this checkout: made once, kept in the state folder (mode 0600). */
+function localCredentials(): LocalCredentials {
+  try {
+    const saved = JSON.parse(readFileSync(LOCAL_CREDENTIALS_FILE, 'utf8')) as Partial<LocalCredentials>;
+    if (typeof saved.adminPassword === 'string' && typeof saved.secretKey === 'string') {
+      return { adminPassword: saved.adminPassword, secretKey: saved.secretKey };
+    }
+  } catch {}
+  const fresh: LocalCredentials = {
+    adminPassword: randomBytes(12).toString('base64url'),
+    secretKey: randomBytes(32).toString('base64url'),
+  };
+  mkdirSync(STATE, { recursive: true });
+  const tmp = `${LOCAL_CREDENTIALS_FILE}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(fresh)}\n`, { mode: 0o600 });
+  // Two processes generating at once: the first rename wins, and both then read the same file.
+  if (existsSync(LOCAL_CREDENTIALS_FILE)) rmSync(tmp, { force: true });
+  else renameSync(tmp, LOCAL_CREDENTIALS_FILE);
+  return localCredentials();
+}
+
+/**
+ * Superset's address and admin credentials from the environment: SUPERSET_URL, SUPERSET_ADMIN_USER (admin),
+ * SUPERSET_ADMIN_PASSWORD and SUPERSET_SECRET_KEY (generated per checkout when unset). With NODE_ENV=production a
+ * generated default is refused: the error names the variables, never a value.
+ */
+export function supersetSettings(env: NodeJS.ProcessEnv = process.env): SupersetSettings {
+  const url = supersetUrl(env);
+  const parsed = new URL(url);
+  const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  const adminUser = env.SUPERSET_ADMIN_USER?.trim() || 'admin';
+  const givenPassword = env.SUPERSET_ADMIN_PASSWORD?.trim();
+  const givenKey = env.SUPERSET_SECRET_KEY?.trim();
+  const generatedDefaults = [
+    ...(givenPassword ? [] : ['SUPERSET_ADMIN_PASSWORD']),
+    ...(givenKey ? [] : ['SUPERSET_SECRET_KEY']),
+  ];
+  if (env.NODE_ENV === 'production' && generatedDefaults.length > 0) {
+    throw new ConfigError(
+      `NODE_ENV=production but ${generatedDefaults.join(' and ')} ${generatedDefaults.length > 1 ? 'are' : 'is'} not set: the generated local default is refused in production`,
+    );
+  }
+  if (givenKey !== undefined && givenKey.length > 0 && givenKey.length < 32) {
+    throw new ConfigError('SUPERSET_SECRET_KEY must be at least 32 characters');
+  }
+  const local = generatedDefaults.length > 0 ? localCredentials() : undefined;
+  return Object.freeze({
+    url,
+    port,
+    adminUser,
+    adminPassword: givenPassword || (local as LocalCredentials).adminPassword,
+    secretKey: givenKey || (local as LocalCredentials).secretKey,
+    generatedDefaults,
+  });
+}
+
+/** Superset's configuration module: everything comes from the environment the stack starts it with. */
+const CONFIG_PY = `# Written by the local stack (stack/src/services/superset.ts) at every start; edit that file, not this one.
+import os
+
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.environ["PEP_SUPERSET_METADATA_DB"]
+# One local user and a browser test that logs in several times a minute; the default is 5 per second.
+AUTH_RATE_LIMIT = "20 per second"
+# Charts query the databases directly (no Celery workers on one machine).
+FEATURE_FLAGS = {"GLOBAL_ASYNC_QUERIES": False}
+# Bounds: rows a chart or SQL Lab may fetch, seconds a request may take.
+ROW_LIMIT = 50000
+SQL_MAX_ROW = 100000
+SUPERSET_WEBSERVER_TIMEOUT = 120
+# The metadata database lives on SQLite in the state folder: no example data, no telemetry.
+SUPERSET_LOAD_EXAMPLES = False
+`;
+
+function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    SUPERSET_CONFIG_PATH: CONFIG_FILE,
+    PEP_SUPERSET_METADATA_DB: metadataDb,
+    SUPERSET_SECRET_KEY: secretKey,
+    FLASK_APP: 'superset',
+    // Superset's CLI prints colour codes and a banner; keep the logs plain.
+    NO_COLOR: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
+/** `db upgrade` + `init` into a template metadata database, once per machine (the slow part of a first start). */
+async function ensureTemplate(log: Logger): Promise<string> {
+  const template = templateFile();
+  if (existsSync(template)) return template;
+  return withInstallLock(template, log, async () => {
+    if (existsSync(template)) return template;
+    const started = Date.now();
+    const tmp = `${template}.part`;
+    rmSync(tmp, { force: true });
+    const env = supersetEnv(tmp, randomBytes(32).toString('base64url'));
+    log('creating the metadata template (superset db upgrade + init, once per machine)');
+    await runAsync(supersetBin(), ['db', 'upgrade'], { env, what: 'superset db upgrade', timeoutMs: STEP_TIMEOUT_MS });
+    await runAsync(supersetBin(), ['init'], { env, what: 'superset init', timeoutMs: STEP_TIMEOUT_MS });
+    renameSync(tmp, template);
+    log(`metadata template ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    return template;
+  });
+}
+
+async function supersetCli(args: readonly string[], what: string, settings: SupersetSettings): Promise<string> {
+  return runAsync(supersetBin(), args, {
+    env: supersetEnv(METADATA_DB, settings.secretKey),
+    what,
+    timeoutMs: STEP_TIMEOUT_MS,
+  });
+}
+
+/** True when the admin credentials log in through the REST API (the same way @pep/dashboards does). */
+async function adminLogsIn(settings: SupersetSettings): Promise<boolean> {
+  const res = await fetch(`${settings.url}/api/v1/security/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      username: settings.adminUser,
+      password: settings.adminPassword,
+      provider: 'db',
+      refresh: false,
+    }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+export const superset: Service = {
+  name: 'superset',
+  get address() {
+    return supersetUrl();
+  },
+  // A cold first start makes the metadata template (up to ~90 s on a busy 2-core machine) before serving.
+  startTimeoutMs: 300_000,
+
+  async ensureInstalled(log: Logger) {
+    await ensureVenv(SUPERSET_VENV, log);
+  },
+
+  async isHealthy() {
+    try {
+      const res = await fetch(`${supersetUrl()}/health`, { signal: AbortSignal.timeout(2000) });
+      return res.ok && (await res.text()).trim() === 'OK';
+    } catch {
+      return false;
+    }
+  },
+
+  async start(log: Logger) {
+    const settings = supersetSettings();
+    mkdirSync(STATE, { recursive: true });
+    writeFileSync(CONFIG_FILE, CONFIG_PY);
+    chmodSync(CONFIG_FILE, 0o644);
+    if (!existsSync(METADATA_DB)) {
+      const template = await ensureTemplate(log);
+      copyFileSync(template, `${METADATA_DB}.part`);
+      renameSync(`${METADATA_DB}.part`, METADATA_DB);
+      log(`metadata database ${METADATA_DB} (from the template)`);
+    } else {
+      // A metadata database from an older Superset: bring its schema up to date (a no-op when it is).
+      await supersetCli(['db', 'upgrade'], 'superset db upgrade', settings);
+    }
+    return startDetached({
+      service: 'superset',
+      command: supersetBin(),
+      args: ['run', '-h', '127.0.0.1', '-p', String(settings.port), '--with-threads'],
+      env: supersetEnv(METADATA_DB, settings.secretKey),
+      cwd: STATE,
+    });
+  },
+
+  async provision(log: Logger) {
+    const settings = supersetSettings();
+    if (await adminLogsIn(settings)) return;
+    log(`creating or updating the admin user ${settings.adminUser}`);
+    const out = await supersetCli(
+      [
+        'fab',
+        'create-admin',
+        '--username',
+        settings.adminUser,
+        '--firstname',
+        'Platform',
+        '--lastname',
+        'Admin',
+        '--email',
+        `${settings.adminUser}@localhost`,
+        '--password',
+        settings.adminPassword,
+      ],
+      'superset fab create-admin',
+      settings,
+    );
+    // An existing user keeps its old password: the environment's password is the one that counts.
+    if (/already exists/i.test(out)) {
+      await supersetCli(
+        ['fab', 'reset-password', '--username', settings.adminUser, '--password', settings.adminPassword],
+        'superset fab reset-password',
+        settings,
+      );
+    }
+    if (!(await adminLogsIn(settings))) {
+      throw new Error(`the Superset admin ${settings.adminUser} cannot log in after create-admin/reset-password`);
+    }
+  },
+};
