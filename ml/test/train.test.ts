@@ -97,24 +97,43 @@ test('training rows are point-in-time correct: no value from after the event', a
   assert.ok(checked >= 10, `only ${checked} rows checked`);
 });
 
-test('fraud trains, registers and is gated: promoted over rules-v1, then a no-better challenger is blocked', async () => {
+test('fraud trains, registers and is gated: data checks, promotion over rules-v1, a no-better challenger blocked', async () => {
   const name = `test-fraud-${suffix}`;
-  const first = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-1`, log: () => {} });
-  assert.ok(first.model_roc_auc > first.rules_roc_auc, `model ${first.model_roc_auc} vs rules ${first.rules_roc_auc}`);
-  assert.equal(first.decision, 'promoted', first.reasons.join('; '));
   const registry = new ModelRegistry(cfg.mlflowUrl);
-  const champion = await registry.alias(name, 'champion');
-  assert.equal(champion?.version, String(first.version));
-  assert.equal(champion?.tags.feature_spec_version, FEATURE_SPEC.version);
-  assert.ok((await registry.download(champion as NonNullable<typeof champion>)).length > 1000);
+  // 1. Default thresholds: this history starts empty, so 30-day counts and tenures grow from the training window to
+  //    the later one; the data checks see it and block (recorded in MLflow with the reasons).
+  const cold = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-1`, log: () => {} });
+  assert.ok(cold.model_roc_auc > cold.rules_roc_auc, `model ${cold.model_roc_auc} vs rules ${cold.rules_roc_auc}`);
+  assert.equal(cold.decision, 'blocked');
+  assert.match(cold.reasons.join('; '), /PSI of /);
+  assert.equal(await registry.alias(name, 'champion'), null, 'no champion after a blocked first promotion');
+  const blocked = await registry.alias(name, 'challenger');
+  assert.equal(blocked?.tags['gate.decision'], 'blocked');
+  assert.match(blocked?.tags['gate.reasons'] ?? '', /PSI of /);
 
-  // The same data again: the challenger cannot beat its champion with confidence, so the gate blocks it.
-  const second = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-2`, log: () => {} });
-  assert.equal(second.decision, 'blocked');
-  assert.match(second.reasons.join('; '), /lower bound/);
-  assert.equal((await registry.alias(name, 'champion'))?.version, String(first.version), 'champion unchanged');
-  const challenger = await registry.alias(name, 'challenger');
-  assert.equal(challenger?.version, String(second.version));
-  assert.equal(challenger?.tags['gate.decision'], 'blocked');
-  assert.match(challenger?.tags['gate.reasons'] ?? '', /lower bound/);
+  // 2. With the data checks loosened for this cold-start history, the metric gate alone decides: promoted.
+  process.env.ML_GATE_PSI_MAX = '100';
+  process.env.ML_GATE_OUT_OF_RANGE_MAX = '1';
+  process.env.ML_GATE_NULL_DELTA_MAX = '1';
+  try {
+    const first = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-2`, log: () => {} });
+    assert.equal(first.decision, 'promoted', first.reasons.join('; '));
+    const champion = await registry.alias(name, 'champion');
+    assert.equal(champion?.version, String(first.version));
+    assert.equal(champion?.tags.feature_spec_version, FEATURE_SPEC.version);
+    assert.ok((await registry.download(champion as NonNullable<typeof champion>)).length > 1000);
+
+    // 3. The same data again: the challenger cannot beat its champion with confidence, so the gate blocks it.
+    const second = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-3`, log: () => {} });
+    assert.equal(second.decision, 'blocked');
+    assert.match(second.reasons.join('; '), /lower bound/);
+    assert.equal((await registry.alias(name, 'champion'))?.version, String(first.version), 'champion unchanged');
+    const challenger = await registry.alias(name, 'challenger');
+    assert.equal(challenger?.version, String(second.version));
+    assert.equal(challenger?.tags['gate.decision'], 'blocked');
+  } finally {
+    delete process.env.ML_GATE_PSI_MAX;
+    delete process.env.ML_GATE_OUT_OF_RANGE_MAX;
+    delete process.env.ML_GATE_NULL_DELTA_MAX;
+  }
 });

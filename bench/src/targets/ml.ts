@@ -88,34 +88,35 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const online = new OnlineFeatures(redis, FEATURE_SPEC);
   const served: EntityRecords[] = [];
   const asOf: number[] = [];
-  let watermark = Number.NEGATIVE_INFINITY;
+  const skewRows = quick ? 1000 : 10_000;
   const t0 = performance.now();
+  // The first skewRows events one at a time, each served right after it was applied (as the workflow's scoring call
+  // sees it) for the skew comparison; the rest in consumer-sized batches of 500, timed for the consumer's throughput.
+  for (let i = 0; i < skewRows; i++) {
+    await processor.applyBatch(events.slice(i, i + 1), raw.slice(i, i + 1));
+    const [r] = await online.read(events.slice(i, i + 1));
+    served.push({
+      customer: r?.customer.record ?? null,
+      merchant: r?.merchant.record ?? null,
+      payment_method: r?.payment_method.record ?? null,
+    });
+    asOf.push(eventTimeMs(events[i]));
+  }
   let applyMs = 0;
-  for (let i = 0; i < events.length; i += 500) {
-    const batch = events.slice(i, i + 500);
+  for (let i = skewRows; i < events.length; i += 500) {
     const a = performance.now();
-    await processor.applyBatch(batch, raw.slice(i, i + 500));
+    await processor.applyBatch(events.slice(i, i + 500), raw.slice(i, i + 500));
     applyMs += performance.now() - a;
-    for (const e of batch) watermark = Math.max(watermark, eventTimeMs(e));
-    for (const r of await online.read(batch, { asOfMs: batch.map(() => watermark) })) {
-      served.push({
-        customer: r.customer.record,
-        merchant: r.merchant.record,
-        payment_method: r.payment_method.record,
-      });
-      asOf.push(watermark);
-    }
   }
   metrics.push({
     name: 'features_consumer_events_per_s',
     unit: 'events/s',
-    value: Math.round(count / (applyMs / 1000)),
+    value: Math.round((count - skewRows) / (applyMs / 1000)),
   });
   say(`applied ${count} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // Skew: every served vector against Feast's point-in-time vector as of the same time.
   await feastApply(cfg);
-  const skewRows = quick ? 1000 : count;
   const offline = await feastHistorical(
     cfg,
     events.slice(0, skewRows).map((e, row) => {

@@ -1,7 +1,7 @@
 /**
  * The streaming features consumer process (`npm run features -w @pep/ml`, started by `npm start`): payments.normalized
  * → windowed aggregates in Redis (Feast's layout) and the offline Parquet log. Serves /metrics on
- * FEATURES_METRICS_PORT (default 9468); SIGINT/SIGTERM stop it after the batch in hand.
+ * FEATURES_METRICS_PORT (default 9469); SIGINT/SIGTERM stop it after the batch in hand.
  */
 import { createServer } from 'node:http';
 import { serviceAddresses } from '@pep/contracts';
@@ -17,7 +17,7 @@ import { StateStore } from './store.ts';
 const log = (msg: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ level: 'info', msg, ...fields }));
 const cfg = loadMlConfig();
-const port = Number(process.env.FEATURES_METRICS_PORT ?? 9468);
+const port = Number(process.env.FEATURES_METRICS_PORT ?? 9469);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`features: FEATURES_METRICS_PORT must be a TCP port, got ${process.env.FEATURES_METRICS_PORT}`);
   process.exit(2);
