@@ -10,7 +10,7 @@ import { loadCore } from '@pep/core-native';
 import type { Redis } from 'ioredis';
 import { entityIds, eventTimeMs } from '../src/features/aggregate.ts';
 import { OnlineFeatures } from '../src/features/online.ts';
-import { FEATURE_SPEC } from '../src/features/spec.ts';
+import { type EntityName, FEATURE_SPEC } from '../src/features/spec.ts';
 import { type EntityRecords, vectorize } from '../src/features/vectorize.ts';
 import { feastApply, feastHistorical } from '../src/py/feast.ts';
 import { simulatedEvents } from '../src/sim/events.ts';
@@ -38,6 +38,8 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
   const online = new OnlineFeatures(redis, FEATURE_SPEC);
   const served: EntityRecords[] = [];
   const asOf: number[] = [];
+  const asOfByEntity: Partial<Record<EntityName, number>>[] = [];
+  let late = 0;
   // Each event is served right after the processor applied it, as the workflow's scoring call sees it, and the
   // offline side is asked as of that event's time (what training asks).
   for (let i = 0; i < events.length; i++) {
@@ -46,6 +48,15 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
     const rows = await online.read(batch);
     for (const r of rows) {
       const watermark = eventTimeMs(batch[0]);
+      // A late event (its time before the entity's newest row) is served the newest row: the offline side is asked
+      // as of that row's time, the same time the online value has.
+      const at: Partial<Record<EntityName, number>> = {};
+      for (const n of ['customer', 'merchant', 'payment_method'] as const) {
+        const t = r[n].asOfMs;
+        if (t !== null && t > watermark) at[n] = t;
+      }
+      if (Object.keys(at).length > 0) late++;
+      asOfByEntity.push(at);
       served.push({
         customer: r.customer.record,
         merchant: r.merchant.record,
@@ -65,9 +76,11 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
         customer_id: ids.customer,
         merchant_id: ids.merchant,
         payment_method_id: ids.payment_method,
+        ts_by_entity: asOfByEntity[row],
       };
     }),
   );
+  console.log(`skew: ${late} of ${N} events were late (served a newer row of an entity than their own time)`);
   const trained: EntityRecords[] = events.map((_, row) => offline[String(row)] as EntityRecords);
   const core = await loadCore();
   const a = vectorize(core, raw, served);

@@ -88,6 +88,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const online = new OnlineFeatures(redis, FEATURE_SPEC);
   const served: EntityRecords[] = [];
   const asOf: number[] = [];
+  const asOfByEntity: Record<string, number>[] = [];
   const skewRows = quick ? 1000 : 10_000;
   const t0 = performance.now();
   // The first skewRows events one at a time, each served right after it was applied (as the workflow's scoring call
@@ -100,7 +101,15 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
       merchant: r?.merchant.record ?? null,
       payment_method: r?.payment_method.record ?? null,
     });
-    asOf.push(eventTimeMs(events[i]));
+    const t = eventTimeMs(events[i]);
+    asOf.push(t);
+    // A late event is served an entity row newer than itself: the offline side is asked as of that row's time.
+    const at: Record<string, number> = {};
+    for (const n of ['customer', 'merchant', 'payment_method'] as const) {
+      const rowAt = r?.[n].asOfMs ?? null;
+      if (rowAt !== null && rowAt > t) at[n] = rowAt;
+    }
+    asOfByEntity.push(at);
   }
   let applyMs = 0;
   for (let i = skewRows; i < events.length; i += 500) {
@@ -127,6 +136,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         customer_id: ids.customer,
         merchant_id: ids.merchant,
         payment_method_id: ids.payment_method,
+        ts_by_entity: asOfByEntity[row],
       };
     }),
   );

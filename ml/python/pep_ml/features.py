@@ -57,7 +57,8 @@ def online_write(fs, defs, rows):
 
 
 def historical(fs, defs, rows):
-    """rows: [{row, ts_ms, customer_id?, merchant_id?, payment_method_id?}] -> {row: {entity: record|None}}."""
+    """rows: [{row, ts_ms, customer_id?, merchant_id?, payment_method_id?, ts_by_entity?}] -> {row: {entity: record|None}}.
+    ts_by_entity overrides the point-in-time per entity (the skew check asks as of the time each online row has)."""
     spec = _spec(defs)
     out = {r["row"]: {e["name"]: None for e in spec["entities"]} for r in rows}
     for e in spec["entities"]:
@@ -69,7 +70,9 @@ def historical(fs, defs, rows):
             {
                 "row": [r["row"] for r in mine],
                 jk: [r[jk] for r in mine],
-                "event_timestamp": pd.to_datetime([r["ts_ms"] for r in mine], unit="ms", utc=True),
+                "event_timestamp": pd.to_datetime(
+                    [(r.get("ts_by_entity") or {}).get(e["name"], r["ts_ms"]) for r in mine], unit="ms", utc=True
+                ),
             }
         )
         feats = _features_of(spec, e["name"])

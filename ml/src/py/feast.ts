@@ -56,6 +56,8 @@ export interface HistoricalRow {
   readonly customer_id?: string | null;
   readonly merchant_id?: string | null;
   readonly payment_method_id?: string | null;
+  /** Per-entity point-in-time overriding ts_ms (the skew check asks as of each online row's own time). */
+  readonly ts_by_entity?: Partial<Record<EntityName, number>>;
 }
 
 /** Point-in-time-correct feature records per row and entity (null: no row within the views' ttls). */
