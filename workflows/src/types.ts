@@ -8,9 +8,13 @@ import type {
   FraudScore,
   RetryStrategy,
   ReviewDecisionKind,
+  ReviewItem,
   ScoringFields,
   ScoringInfo,
 } from '@pep/contracts';
+
+export type { ReviewItem };
+
 import type { Outcome, UnifiedEvent } from './event.ts';
 import type { PolicyOverrides } from './policies.ts';
 import type { RulesResult, RuleViolation } from './rules.ts';
@@ -230,6 +234,58 @@ export interface ReviewActivities {
 }
 
 export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+// ---------------------------------------------------------------------------------------- grouped review (issue 13)
+
+/** Input of a DlqReviewGroupWorkflow: the records of a run of validation-DLQ offsets. */
+export interface DlqReviewGroupInput {
+  readonly dlq: { readonly topic: string; readonly partition: number };
+  readonly items: readonly ReviewItem[];
+  /** How long a review waits for a decision before it expires (`expires_at` of its row). */
+  readonly reviewTimeoutMs?: number;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqReviewGroupResult {
+  readonly workflow_id: string;
+  /** Rows inserted now (a record already registered is not registered again). */
+  readonly registered: number;
+}
+
+/** Input of a DlqDecisionWorkflow: one reviewer decision for one record. */
+export interface DlqDecisionInput {
+  readonly key: string;
+  readonly decision: ReviewDecision;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqDecisionResult {
+  readonly key: string;
+  readonly resolution: ReviewResolution;
+  readonly decided_by: string;
+  readonly reinjected: ReinjectResult | null;
+}
+
+export interface GroupReviewActivities {
+  /** Inserts one pending quarantine_reviews row per item (idempotent on the review key); returns how many were new. */
+  registerReviews(groupId: string, input: DlqReviewGroupInput): Promise<number>;
+  /**
+   * Refuses (non-retryable ApplicationFailure `InvalidReviewDecision`) a decision that cannot apply: unknown key, a
+   * review no longer pending, reprocess without a payload, a record without source coordinates.
+   */
+  checkDecision(key: string, decision: ReviewDecision): Promise<void>;
+  /**
+   * approve: the record's ORIGINAL bytes, read from its raw topic at its source coordinates (the DLQ carries a
+   * redacted copy only); reprocess: the corrected payload. Produced to the raw topic with acks=all.
+   */
+  reinjectReview(key: string, decision: ReviewDecision): Promise<ReinjectResult>;
+  recordReviewDecision(
+    key: string,
+    resolution: ReviewResolution,
+    decision: ReviewDecision,
+    reinjected: ReinjectResult | null,
+  ): Promise<void>;
+}
 
 /** Largest corrected payload a reviewer may send (the edge's default body limit). */
 export const MAX_CORRECTED_PAYLOAD_CHARS = 512 * 1024;

@@ -7,12 +7,9 @@ Secrets only ever appear as secretKeyRef or mounted Secret volumes.
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Objects are named <release>-<component> (release `pep`: pep-edge, pep-transformer, ...). */}}
 {{- define "pep.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 40 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name "pep" | trunc 40 | trimSuffix "-" -}}
-{{- end -}}
 {{- end -}}
 
 {{- define "pep.serviceAccountName" -}}
