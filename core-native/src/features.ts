@@ -32,6 +32,8 @@ export const FEATURES: readonly FeatureDef[] = [
   f('has_customer', 'event', 'present', 'customer_id', null, 0),
   f('has_card_brand', 'event', 'present', 'card_brand', null, 0),
   f('status_failed', 'event', 'equals', 'status', ['failed'], 0),
+  f('is_refund', 'event', 'prefix', 'event_type', ['refund.'], 0),
+  f('is_dispute', 'event', 'prefix', 'event_type', ['dispute.'], 0),
   f('failure_expired_card', 'event', 'one_of', 'failure_code', ['expired_card', 'card_expired'], 0),
   f('failure_insufficient_funds', 'event', 'one_of', 'failure_code', ['insufficient_funds'], 0),
   f('hour_of_day_utc', 'event', 'hour_of_day_utc', T, null, 0),

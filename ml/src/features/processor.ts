@@ -55,6 +55,8 @@ export class FeatureConflictError extends Error {
 export class FeatureProcessor {
   readonly plans: Record<EntityName, EntityPlan>;
   private readonly cache = new Map<string, VersionedState>();
+  /** Last `created` written: strictly increasing, so rows of one entity at the same event time order by write. */
+  private lastCreated = 0;
   private readonly cacheEntries: number;
   private readonly maxAttempts: number;
   private readonly now: () => number;
@@ -170,7 +172,10 @@ export class FeatureProcessor {
           rows.set(rk, { id, asOfMs: s.asOf, values });
         }
       }
-      const created = this.now();
+      // Events with the same timestamp (providers send seconds) give an entity several rows at one event time; the
+      // point-in-time join keeps the one with the latest `created`, which must be the last written.
+      const created = Math.max(this.now(), this.lastCreated + 1);
+      this.lastCreated = created;
       const files = this.offline?.write(new Map([...offlineRows].map(([n, m]) => [n, [...m.values()]])), created) ?? [];
       if (this.offline && raw) {
         // Every parseable event of the batch (disputes and refunds too: they are the labels); a redelivered batch

@@ -95,6 +95,8 @@ pub const FEATURES: &[Feature] = &[
     f("has_customer", Event, Present("customer_id"), 0),
     f("has_card_brand", Event, Present("card_brand"), 0),
     f("status_failed", Event, Equals("status", "failed"), 0),
+    f("is_refund", Event, Prefix("event_type", "refund."), 0),
+    f("is_dispute", Event, Prefix("event_type", "dispute."), 0),
     f(
         "failure_expired_card",
         Event,
