@@ -26,6 +26,11 @@ const simulatorArgs = args.filter((a) => a !== '--no-simulate');
 if (!simulatorArgs.some((a) => a === '--seed' || a.startsWith('--seed='))) {
   simulatorArgs.push('--seed', String(Math.floor(Math.random() * 2 ** 31)));
 }
+// Simulated time runs fast by default, so that the disputes and abandoned customers the models learn from (days to
+// weeks after a payment) arrive while the platform runs and the trainer (ml/) can promote a first model.
+if (!simulatorArgs.some((a) => a === '--time-scale' || a.startsWith('--time-scale='))) {
+  simulatorArgs.push('--time-scale', '5000');
+}
 const PROGRESS_INTERVAL_MS = 2000;
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
 const DRAIN_TIMEOUT_MS = 120_000;
@@ -49,6 +54,12 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  {
+    name: 'features',
+    args: [tsx, 'ml/src/features/main.ts'],
+    ready: metricsUrl('FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features),
+  },
+  { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
   {
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
@@ -257,6 +268,15 @@ class Progress {
         (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
       ),
     };
+    const models = await fetch(`http://127.0.0.1:${inferencePort}/health`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.json() as Promise<{ models?: Record<string, { champion?: { version: string | null } }> }>)
+      .then(
+        (h) =>
+          Object.entries(h.models ?? {})
+            .map(([m, s]) => (s.champion?.version ? `${m}@${s.champion.version}` : `${m} rules-v1`))
+            .join(' '),
+        () => '?',
+      );
     const lags = {
       transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
       quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
@@ -272,7 +292,8 @@ class Progress {
     const line =
       `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
-      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}` +
+      ` · models ${models}`;
     return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
   }
 }
