@@ -277,7 +277,7 @@ function reportValue(r: Report, set: FetchedRecordSet, normalizedAtMs: number): 
   );
 }
 
-/** transformer.ts messageBytes, in bytes: value + key + header names and values + 64. */
+/** messageBytes of test/kafkajs-reference.ts (the retired kafkajs transformer's), in bytes: value + key + header names and values + 64. */
 function outputBytes(key: Bytes | null, value: Bytes, headers: readonly Bytes[]): number {
   let n = value.length + (key?.length ?? 0) + 64;
   for (const h of headers) n += h.length;
@@ -295,7 +295,7 @@ function idTokens(value: Bytes): [string, string, string] {
   }
 }
 
-/** transformer.ts oversizeDlqRecord, with quarantined_at = normalizedAtMs. Returns [value, headers]. */
+/** oversizeDlqRecord of test/kafkajs-reference.ts, with quarantined_at = normalizedAtMs. Returns [value, headers]. */
 function oversizeReplacement(
   value: Bytes,
   headers: readonly Bytes[],
