@@ -72,10 +72,14 @@ pub fn resolve_cursors(md: &TableMetadata, key: &str, commit_id: Option<&str>) -
     let mut id = md.current_snapshot_id();
     let mut depth = 0;
     while let Some(sid) = id {
-        let Some(s) = md.snapshot_by_id(sid) else { break };
+        let Some(s) = md.snapshot_by_id(sid) else {
+            break;
+        };
         let props = &s.summary().additional_properties;
         if let Some(c) = commit_id {
-            if depth < COMMIT_ID_SEARCH_DEPTH && props.get(COMMIT_ID_KEY).map(String::as_str) == Some(c) {
+            if depth < COMMIT_ID_SEARCH_DEPTH
+                && props.get(COMMIT_ID_KEY).map(String::as_str) == Some(c)
+            {
                 found_commit = true;
             }
         }
@@ -84,14 +88,18 @@ pub fn resolve_cursors(md: &TableMetadata, key: &str, commit_id: Option<&str>) -
                 let map: HashMap<String, String> = serde_json::from_str(v).map_err(|e| {
                     LakeError::new(
                         codes::INTERNAL,
-                        format!("snapshot {sid}: summary {key} is not a JSON object of strings: {e}"),
+                        format!(
+                            "snapshot {sid}: summary {key} is not a JSON object of strings: {e}"
+                        ),
                     )
                 })?;
                 cursors = Some(map);
             }
         }
         depth += 1;
-        if cursors.is_some() && (commit_id.is_none() || found_commit || depth >= COMMIT_ID_SEARCH_DEPTH) {
+        if cursors.is_some()
+            && (commit_id.is_none() || found_commit || depth >= COMMIT_ID_SEARCH_DEPTH)
+        {
             break;
         }
         id = s.parent_snapshot_id();
@@ -319,7 +327,10 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
                 .collect(),
-            next: next.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            next: next
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             commit_id: "c1".into(),
             writer: "w".into(),
             summary: HashMap::new(),
@@ -329,7 +340,9 @@ mod tests {
     #[test]
     fn a_claim_holds_only_where_the_table_is() {
         let table: HashMap<String, String> = [("t:0".to_string(), "10".to_string())].into();
-        assert!(claim_conflicts(&table, &claim(&[("t:0", Some("10"))], &[("t:0", "20")])).is_empty());
+        assert!(
+            claim_conflicts(&table, &claim(&[("t:0", Some("10"))], &[("t:0", "20")])).is_empty()
+        );
         assert!(claim_conflicts(&table, &claim(&[("t:1", None)], &[("t:1", "5")])).is_empty());
         let c = claim_conflicts(&table, &claim(&[("t:0", Some("5"))], &[("t:0", "20")]));
         assert_eq!(c.len(), 1);

@@ -19,24 +19,35 @@ use crate::{codes, LakeError, Result};
 pub const MAX_IPC_BYTES: usize = 512 << 20;
 
 pub fn table_arrow_schema(t: &Table) -> Result<SchemaRef> {
-    Ok(Arc::new(schema_to_arrow_schema(t.metadata().current_schema())?))
+    Ok(Arc::new(schema_to_arrow_schema(
+        t.metadata().current_schema(),
+    )?))
 }
 
 pub fn read_ipc(ipc: &[u8], t: &Table, table: &str) -> Result<Vec<RecordBatch>> {
     if ipc.len() > MAX_IPC_BYTES {
         return Err(LakeError::new(
             codes::INVALID_ARGUMENT,
-            format!("{table}: Arrow stream of {} bytes exceeds the {MAX_IPC_BYTES}-byte limit per call", ipc.len()),
+            format!(
+                "{table}: Arrow stream of {} bytes exceeds the {MAX_IPC_BYTES}-byte limit per call",
+                ipc.len()
+            ),
         ));
     }
     let reader = StreamReader::try_new(Cursor::new(ipc), None).map_err(|e| {
-        LakeError::new(codes::SCHEMA_MISMATCH, format!("{table}: not an Arrow IPC stream: {e}"))
+        LakeError::new(
+            codes::SCHEMA_MISMATCH,
+            format!("{table}: not an Arrow IPC stream: {e}"),
+        )
     })?;
     let target = table_arrow_schema(t)?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| {
-            LakeError::new(codes::SCHEMA_MISMATCH, format!("{table}: unreadable Arrow record batch: {e}"))
+            LakeError::new(
+                codes::SCHEMA_MISMATCH,
+                format!("{table}: unreadable Arrow record batch: {e}"),
+            )
         })?;
         out.push(conform(&batch, &target, table)?);
     }
@@ -75,12 +86,21 @@ pub fn conform(batch: &RecordBatch, target: &ArrowSchema, table: &str) -> Result
             None => {
                 return Err(LakeError::new(
                     codes::SCHEMA_MISMATCH,
-                    format!("{table}: the batch lacks the required column {:?}", tf.name()),
+                    format!(
+                        "{table}: the batch lacks the required column {:?}",
+                        tf.name()
+                    ),
                 ))
             }
             Some(a) if a.data_type() == tf.data_type() => a.clone(),
-            Some(a) if compatible(a.data_type(), tf.data_type()) => arrow_cast::cast(a, tf.data_type())
-                .map_err(|e| LakeError::new(codes::SCHEMA_MISMATCH, format!("{table}.{}: {e}", tf.name())))?,
+            Some(a) if compatible(a.data_type(), tf.data_type()) => {
+                arrow_cast::cast(a, tf.data_type()).map_err(|e| {
+                    LakeError::new(
+                        codes::SCHEMA_MISMATCH,
+                        format!("{table}.{}: {e}", tf.name()),
+                    )
+                })?
+            }
             Some(a) => {
                 return Err(LakeError::new(
                     codes::SCHEMA_MISMATCH,
@@ -96,7 +116,11 @@ pub fn conform(batch: &RecordBatch, target: &ArrowSchema, table: &str) -> Result
         if !tf.is_nullable() && col.null_count() > 0 {
             return Err(LakeError::new(
                 codes::SCHEMA_MISMATCH,
-                format!("{table}.{}: {} nulls in a required column", tf.name(), col.null_count()),
+                format!(
+                    "{table}.{}: {} nulls in a required column",
+                    tf.name(),
+                    col.null_count()
+                ),
             ));
         }
         columns.push(col);
@@ -115,7 +139,11 @@ mod tests {
         ArrowSchema::new(vec![
             Field::new("id", DataType::Int64, false),
             Field::new("name", DataType::Utf8, true),
-            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), false),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+                false,
+            ),
         ])
     }
 
@@ -127,7 +155,11 @@ mod tests {
     fn fills_missing_nullable_columns_and_relabels_utc() {
         let b = batch(
             vec![
-                Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+                Field::new(
+                    "at",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    false,
+                ),
                 Field::new("id", DataType::Int64, false),
             ],
             vec![
@@ -138,14 +170,23 @@ mod tests {
         let out = conform(&b, &target(), "t").unwrap();
         assert_eq!(out.num_columns(), 3);
         assert_eq!(out.column(1).null_count(), 2);
-        assert_eq!(out.schema().field(2).data_type(), target().field(2).data_type());
+        assert_eq!(
+            out.schema().field(2).data_type(),
+            target().field(2).data_type()
+        );
     }
 
     #[test]
     fn rejects_unknown_columns_wrong_types_and_nulls_in_required_columns() {
         let extra = batch(
-            vec![Field::new("id", DataType::Int64, false), Field::new("surprise", DataType::Int64, false)],
-            vec![Arc::new(Int64Array::from(vec![1])), Arc::new(Int64Array::from(vec![1]))],
+            vec![
+                Field::new("id", DataType::Int64, false),
+                Field::new("surprise", DataType::Int64, false),
+            ],
+            vec![
+                Arc::new(Int64Array::from(vec![1])),
+                Arc::new(Int64Array::from(vec![1])),
+            ],
         );
         let e = conform(&extra, &target(), "t").unwrap_err();
         assert_eq!(e.code, codes::SCHEMA_MISMATCH);
@@ -161,7 +202,11 @@ mod tests {
         let nulls = batch(
             vec![
                 Field::new("id", DataType::Int64, true),
-                Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())), false),
+                Field::new(
+                    "at",
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+                    false,
+                ),
             ],
             vec![
                 Arc::new(Int64Array::from(vec![None, Some(2)])),
@@ -169,6 +214,10 @@ mod tests {
             ],
         );
         let e = conform(&nulls, &target(), "t").unwrap_err();
-        assert!(e.message.contains("1 nulls in a required column"), "{}", e.message);
+        assert!(
+            e.message.contains("1 nulls in a required column"),
+            "{}",
+            e.message
+        );
     }
 }

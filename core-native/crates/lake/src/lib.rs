@@ -171,7 +171,9 @@ pub struct Lake {
 
 #[cfg(feature = "s3")]
 fn s3_storage() -> Result<Arc<dyn StorageFactory>> {
-    Ok(Arc::new(iceberg_storage_opendal::OpenDalResolvingStorageFactory::new()))
+    Ok(Arc::new(
+        iceberg_storage_opendal::OpenDalResolvingStorageFactory::new(),
+    ))
 }
 
 #[cfg(not(feature = "s3"))]
@@ -186,10 +188,20 @@ fn s3_storage() -> Result<Arc<dyn StorageFactory>> {
 pub fn normalize_warehouse(w: &str) -> Result<String> {
     let w = w.trim().trim_end_matches('/');
     if w.is_empty() {
-        return Err(LakeError::new(codes::INVALID_ARGUMENT, "the warehouse location is empty"));
+        return Err(LakeError::new(
+            codes::INVALID_ARGUMENT,
+            "the warehouse location is empty",
+        ));
     }
     if let Some(rest) = w.strip_prefix("file://") {
-        return Ok(format!("file://{}", if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") }));
+        return Ok(format!(
+            "file://{}",
+            if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            }
+        ));
     }
     if let Some(rest) = w.strip_prefix("file:") {
         return Ok(format!("file:///{}", rest.trim_start_matches('/')));
@@ -232,7 +244,8 @@ impl Lake {
                 }
             }
             Arc::new(LocalFsStorageFactory)
-        } else if options.warehouse.starts_with("s3://") || options.warehouse.starts_with("s3a://") {
+        } else if options.warehouse.starts_with("s3://") || options.warehouse.starts_with("s3a://")
+        {
             s3_storage()?
         } else {
             return Err(LakeError::new(
@@ -241,7 +254,9 @@ impl Lake {
             ));
         };
         let mut props = options.props.clone();
-        props.entry("pool.max-connections".into()).or_insert_with(|| "2".into());
+        props
+            .entry("pool.max-connections".into())
+            .or_insert_with(|| "2".into());
         let catalog = SqlCatalogBuilder::default()
             .uri(options.catalog_uri.clone())
             .warehouse_location(options.warehouse.clone())
@@ -252,7 +267,10 @@ impl Lake {
             .map_err(|e| {
                 LakeError::new(
                     codes::CATALOG_UNAVAILABLE,
-                    format!("cannot open the Iceberg SQL catalog at {}: {e:#}", redact_url(&options.catalog_uri)),
+                    format!(
+                        "cannot open the Iceberg SQL catalog at {}: {e:#}",
+                        redact_url(&options.catalog_uri)
+                    ),
                 )
             })?;
         let pg = sqlx::postgres::PgPoolOptions::new()
@@ -295,11 +313,18 @@ impl Lake {
     ) -> Result<TableInfo> {
         let ident = parse_ident(table)?;
         let desired: Schema = serde_json::from_str(schema_json).map_err(|e| {
-            LakeError::new(codes::INVALID_ARGUMENT, format!("{table}: schema JSON: {e}"))
+            LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!("{table}: schema JSON: {e}"),
+            )
         })?;
-        let spec: UnboundPartitionSpec = serde_json::from_str(partition_spec_json).map_err(|e| {
-            LakeError::new(codes::INVALID_ARGUMENT, format!("{table}: partition spec JSON: {e}"))
-        })?;
+        let spec: UnboundPartitionSpec =
+            serde_json::from_str(partition_spec_json).map_err(|e| {
+                LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("{table}: partition spec JSON: {e}"),
+                )
+            })?;
         let ns = ident.namespace().clone();
         if !self.catalog.namespace_exists(&ns).await? {
             if let Err(e) = self.catalog.create_namespace(&ns, HashMap::new()).await {
@@ -335,7 +360,8 @@ impl Lake {
                 let tx = Transaction::new(&t);
                 let mut action = tx.update_schema();
                 for f in &missing {
-                    action = action.add_column(AddColumn::optional(&f.name, (*f.field_type).clone()));
+                    action =
+                        action.add_column(AddColumn::optional(&f.name, (*f.field_type).clone()));
                     added.push(f.name.clone());
                 }
                 let tx = action.apply(tx)?;
@@ -347,7 +373,10 @@ impl Lake {
             }
         } else {
             let mut properties = HashMap::new();
-            properties.insert("write.parquet.compression-codec".to_string(), "zstd".to_string());
+            properties.insert(
+                "write.parquet.compression-codec".to_string(),
+                "zstd".to_string(),
+            );
             properties.insert("write.format.default".to_string(), "parquet".to_string());
             let creation = TableCreation::builder()
                 .name(ident.name().to_string())
@@ -408,11 +437,19 @@ impl Lake {
     }
 
     pub(crate) fn forget(&self, ident: &TableIdent) {
-        self.tables.lock().expect("tables lock").remove(&ident.to_string());
+        self.tables
+            .lock()
+            .expect("tables lock")
+            .remove(&ident.to_string());
     }
 
     async fn cached_table(&self, ident: &TableIdent) -> Result<Table> {
-        if let Some(t) = self.tables.lock().expect("tables lock").get(&ident.to_string()) {
+        if let Some(t) = self
+            .tables
+            .lock()
+            .expect("tables lock")
+            .get(&ident.to_string())
+        {
             return Ok(t.clone());
         }
         let t = self.catalog.load_table(ident).await?;
@@ -428,7 +465,10 @@ impl Lake {
         let batches = conform::read_ipc(ipc, &t, table)?;
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         if rows == 0 {
-            return Err(LakeError::new(codes::INVALID_ARGUMENT, format!("{table}: the Arrow stream holds no rows")));
+            return Err(LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!("{table}: the Arrow stream holds no rows"),
+            ));
         }
         let files = self.write_batches(&t, &batches, writer).await?;
         let file_bytes = files.iter().map(|f| f.file_size_in_bytes()).sum();
@@ -466,7 +506,13 @@ impl Lake {
             .build();
         let safe_writer: String = writer
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(64)
             .collect();
         let prefix = format!("{safe_writer}-{}", uuid::Uuid::now_v7());
@@ -498,7 +544,10 @@ impl Lake {
         let (ident, files, schema_id) = {
             let pending = self.pending.lock().expect("pending lock");
             let p = pending.get(&handle).ok_or_else(|| {
-                LakeError::new(codes::INVALID_ARGUMENT, format!("no pending write with handle {handle}"))
+                LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("no pending write with handle {handle}"),
+                )
             })?;
             (p.table.clone(), p.files.clone(), p.schema_id)
         };
@@ -600,10 +649,22 @@ mod tests {
     #[test]
     fn normalizes_warehouse_locations() {
         assert_eq!(normalize_warehouse("/tmp/wh/").unwrap(), "file:///tmp/wh");
-        assert_eq!(normalize_warehouse("file:/tmp/wh").unwrap(), "file:///tmp/wh");
-        assert_eq!(normalize_warehouse("file:///tmp/wh").unwrap(), "file:///tmp/wh");
-        assert_eq!(normalize_warehouse("s3://bucket/lake").unwrap(), "s3://bucket/lake");
-        assert_eq!(normalize_warehouse("relative/dir").unwrap_err().code, codes::INVALID_ARGUMENT);
+        assert_eq!(
+            normalize_warehouse("file:/tmp/wh").unwrap(),
+            "file:///tmp/wh"
+        );
+        assert_eq!(
+            normalize_warehouse("file:///tmp/wh").unwrap(),
+            "file:///tmp/wh"
+        );
+        assert_eq!(
+            normalize_warehouse("s3://bucket/lake").unwrap(),
+            "s3://bucket/lake"
+        );
+        assert_eq!(
+            normalize_warehouse("relative/dir").unwrap_err().code,
+            codes::INVALID_ARGUMENT
+        );
     }
 
     #[test]
@@ -617,7 +678,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 

@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestListWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotReference, SnapshotRetention, Struct,
-    Summary, MAIN_BRANCH,
+    DataContentType, DataFile, ManifestContentType, ManifestEntryRef, ManifestFile,
+    ManifestListWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
+    SnapshotRetention, Struct, Summary, MAIN_BRANCH,
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -71,17 +71,26 @@ pub struct OrphanOptions {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Live data-file entries of the current snapshot.
 pub async fn live_entries(t: &Table) -> Result<Vec<ManifestEntryRef>> {
-    Ok(live_by_manifest(t).await?.into_iter().flat_map(|(_, es)| es).collect())
+    Ok(live_by_manifest(t)
+        .await?
+        .into_iter()
+        .flat_map(|(_, es)| es)
+        .collect())
 }
 
 /// The current snapshot's data manifests with their live entries.
 async fn live_by_manifest(t: &Table) -> Result<Vec<(ManifestFile, Vec<ManifestEntryRef>)>> {
-    let Some(snap) = t.metadata().current_snapshot() else { return Ok(vec![]) };
+    let Some(snap) = t.metadata().current_snapshot() else {
+        return Ok(vec![]);
+    };
     let list = t.manifest_list_reader(snap).load().await?;
     let mut out = Vec::new();
     for mf in list.entries() {
@@ -89,14 +98,23 @@ async fn live_by_manifest(t: &Table) -> Result<Vec<(ManifestFile, Vec<ManifestEn
             continue;
         }
         let m = mf.load_manifest(t.file_io()).await?;
-        let live = m.entries().iter().filter(|e| e.is_alive()).cloned().collect();
+        let live = m
+            .entries()
+            .iter()
+            .filter(|e| e.is_alive())
+            .cloned()
+            .collect();
         out.push((mf.clone(), live));
     }
     Ok(out)
 }
 
 /// Every file path a snapshot references (manifest list, manifests, data and delete files).
-async fn snapshot_files(t: &Table, snap: &iceberg::spec::SnapshotRef, into: &mut HashSet<String>) -> Result<()> {
+async fn snapshot_files(
+    t: &Table,
+    snap: &iceberg::spec::SnapshotRef,
+    into: &mut HashSet<String>,
+) -> Result<()> {
     into.insert(snap.manifest_list().to_string());
     let list = t.manifest_list_reader(snap).load().await?;
     for mf in list.entries() {
@@ -146,7 +164,11 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
                 continue;
             }
             let key = format!("{:?}", df.partition());
-            groups.entry(key).or_insert_with(|| (df.partition().clone(), Vec::new())).1.push(e.clone());
+            groups
+                .entry(key)
+                .or_insert_with(|| (df.partition().clone(), Vec::new()))
+                .1
+                .push(e.clone());
         }
     }
     let mut chosen: Vec<ManifestEntryRef> = Vec::new();
@@ -159,7 +181,9 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
         chosen.extend(entries);
     }
     if chosen.is_empty() {
-        return Ok(json!({"table": ident.to_string(), "partitions": 0, "filesBefore": 0, "filesAfter": 0, "rows": 0}));
+        return Ok(
+            json!({"table": ident.to_string(), "partitions": 0, "filesBefore": 0, "filesAfter": 0, "rows": 0}),
+        );
     }
     // Read every chosen file, in the current schema (columns added since it was written read as null).
     let target = table_arrow_schema(&t)?;
@@ -171,7 +195,8 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
             .and_then(|b| b.with_batch_size(64 * 1024).build())
             .map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
         for b in reader {
-            let b = b.map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
+            let b =
+                b.map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
             rows_in += b.num_rows() as u64;
             batches.push(conform(&b, &target, &ident.to_string())?);
         }
@@ -230,7 +255,9 @@ async fn replace_commit(
     carry_keys: &[String],
 ) -> Result<i64> {
     let md = base.metadata();
-    let parent = md.current_snapshot().ok_or_else(|| LakeError::new(codes::COMMIT_CONFLICT, "table has no snapshot"))?;
+    let parent = md
+        .current_snapshot()
+        .ok_or_else(|| LakeError::new(codes::COMMIT_CONFLICT, "table has no snapshot"))?;
     let snapshot_id = loop {
         let id = (uuid::Uuid::new_v4().as_u128() as i64) & i64::MAX;
         if id != 0 && md.snapshot_by_id(id).is_none() {
@@ -253,7 +280,10 @@ async fn replace_commit(
             continue;
         }
         let m = mf.load_manifest(base.file_io()).await?;
-        let touches = m.entries().iter().any(|e| e.is_alive() && removed.contains(e.file_path()));
+        let touches = m
+            .entries()
+            .iter()
+            .any(|e| e.is_alive() && removed.contains(e.file_path()));
         if !touches {
             manifests.push(mf.clone());
             continue;
@@ -275,7 +305,12 @@ async fn replace_commit(
                 deleted_bytes += e.file_size_in_bytes();
                 w.add_delete_file(e.data_file.clone(), seq_n, file_seq)?;
             } else {
-                w.add_existing_file(e.data_file.clone(), e.snapshot_id.unwrap_or(parent.snapshot_id()), seq_n, file_seq)?;
+                w.add_existing_file(
+                    e.data_file.clone(),
+                    e.snapshot_id.unwrap_or(parent.snapshot_id()),
+                    seq_n,
+                    file_seq,
+                )?;
             }
         }
         manifests.push(w.write_manifest_file().await?);
@@ -285,12 +320,20 @@ async fn replace_commit(
         delete_all(base, written.into_iter()).await;
         return Err(LakeError::new(
             codes::INVALID_ARGUMENT,
-            format!("{}: some files chosen for compaction are no longer live (another compaction?)", base.identifier()),
+            format!(
+                "{}: some files chosen for compaction are no longer live (another compaction?)",
+                base.identifier()
+            ),
         ));
     }
     let added_path = format!("{meta_dir}/{commit_uuid}-a.avro");
-    let mut w = ManifestWriterBuilder::new(base.file_io().new_output(&added_path)?, Some(snapshot_id), schema.clone(), spec)
-        .build_v2_data();
+    let mut w = ManifestWriterBuilder::new(
+        base.file_io().new_output(&added_path)?,
+        Some(snapshot_id),
+        schema.clone(),
+        spec,
+    )
+    .build_v2_data();
     for f in added {
         w.add_file(f.clone(), seq)?;
     }
@@ -311,7 +354,10 @@ async fn replace_commit(
     let added_bytes: u64 = added.iter().map(|f| f.file_size_in_bytes()).sum();
     let parent_props = &parent.summary().additional_properties;
     let total = |k: &str, plus: u64, minus: u64| -> Option<String> {
-        parent_props.get(k).and_then(|v| v.parse::<u64>().ok()).map(|v| (v + plus).saturating_sub(minus).to_string())
+        parent_props
+            .get(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|v| (v + plus).saturating_sub(minus).to_string())
     };
     let mut props: HashMap<String, String> = HashMap::new();
     props.insert("added-data-files".into(), added.len().to_string());
@@ -355,10 +401,15 @@ async fn replace_commit(
         .clone()
         .into_builder(Some(current_location.clone()))
         .add_snapshot(snapshot)?
-        .set_ref(MAIN_BRANCH, SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)))?
+        .set_ref(
+            MAIN_BRANCH,
+            SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
+        )?
         .build()?
         .metadata;
-    let new_location = MetadataLocation::from_str(&current_location)?.with_next_version().with_new_metadata(&new_md);
+    let new_location = MetadataLocation::from_str(&current_location)?
+        .with_next_version()
+        .with_new_metadata(&new_md);
     new_md.write_to(base.file_io(), &new_location).await?;
     let new_location = new_location.to_string();
     written.push(new_location.clone());
@@ -377,7 +428,10 @@ async fn replace_commit(
     .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog update: {e}")))?;
     if swapped.rows_affected() != 1 {
         delete_all(base, written.into_iter()).await;
-        return Err(LakeError::new(codes::COMMIT_CONFLICT, format!("{ident}: another commit landed first")));
+        return Err(LakeError::new(
+            codes::COMMIT_CONFLICT,
+            format!("{ident}: another commit landed first"),
+        ));
     }
     lake.forget(ident);
     Ok(snapshot_id)
@@ -408,12 +462,18 @@ pub async fn expire(lake: &Lake, ident: &TableIdent, opts: &ExpireOptions) -> Re
     let mut id = md.current_snapshot_id();
     let mut pending_keys: HashSet<&str> = opts.keep_keys.iter().map(String::as_str).collect();
     while let Some(sid) = id {
-        let Some(s) = md.snapshot_by_id(sid) else { break };
+        let Some(s) = md.snapshot_by_id(sid) else {
+            break;
+        };
         if keep.len() < retain_last {
             keep.insert(sid);
         }
         let props = &s.summary().additional_properties;
-        let found: Vec<&str> = pending_keys.iter().copied().filter(|k| props.contains_key(*k)).collect();
+        let found: Vec<&str> = pending_keys
+            .iter()
+            .copied()
+            .filter(|k| props.contains_key(*k))
+            .collect();
         for k in found {
             pending_keys.remove(k);
             keep.insert(sid);
@@ -433,7 +493,10 @@ pub async fn expire(lake: &Lake, ident: &TableIdent, opts: &ExpireOptions) -> Re
     }
     let before = reachable_files(&t).await?;
     let tx = Transaction::new(&t);
-    let tx = tx.expire_snapshots().expire_snapshot_ids(expired.iter().copied()).apply(tx)?;
+    let tx = tx
+        .expire_snapshots()
+        .expire_snapshot_ids(expired.iter().copied())
+        .apply(tx)?;
     let t2 = tx.commit(lake.catalog()).await?;
     lake.forget(ident);
     let after = reachable_files(&t2).await?;
@@ -447,7 +510,9 @@ pub async fn expire(lake: &Lake, ident: &TableIdent, opts: &ExpireOptions) -> Re
             deleted += 1;
         }
     }
-    Ok(json!({"table": ident.to_string(), "expiredSnapshots": expired.len(), "deletedFiles": deleted}))
+    Ok(
+        json!({"table": ident.to_string(), "expiredSnapshots": expired.len(), "deletedFiles": deleted}),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------- orphans
@@ -461,7 +526,8 @@ pub async fn orphans(lake: &Lake, ident: &TableIdent, opts: &OrphanOptions) -> R
             format!("{ident}: orphan removal lists the local filesystem only; {location} is not supported yet"),
         ));
     };
-    let cutoff = SystemTime::now() - Duration::from_millis(opts.older_than_ms.unwrap_or(3600 * 1000).max(0) as u64);
+    let cutoff = SystemTime::now()
+        - Duration::from_millis(opts.older_than_ms.unwrap_or(3600 * 1000).max(0) as u64);
     let reachable = reachable_files(&t).await?;
     let mut stack = vec![std::path::PathBuf::from(root)];
     let mut removed = Vec::new();
@@ -475,7 +541,9 @@ pub async fn orphans(lake: &Lake, ident: &TableIdent, opts: &OrphanOptions) -> R
         for entry in rd {
             let entry = entry.map_err(|e| LakeError::new(codes::IO, e.to_string()))?;
             let path = entry.path();
-            let meta = entry.metadata().map_err(|e| LakeError::new(codes::IO, e.to_string()))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| LakeError::new(codes::IO, e.to_string()))?;
             if meta.is_dir() {
                 stack.push(path);
                 continue;
@@ -490,11 +558,14 @@ pub async fn orphans(lake: &Lake, ident: &TableIdent, opts: &OrphanOptions) -> R
             }
             bytes += meta.len();
             if !opts.dry_run {
-                std::fs::remove_file(&path).map_err(|e| LakeError::new(codes::IO, format!("{uri}: {e}")))?;
+                std::fs::remove_file(&path)
+                    .map_err(|e| LakeError::new(codes::IO, format!("{uri}: {e}")))?;
             }
             removed.push(uri);
         }
     }
     removed.sort();
-    Ok(json!({"table": ident.to_string(), "removed": removed, "bytes": bytes, "dryRun": opts.dry_run}))
+    Ok(
+        json!({"table": ident.to_string(), "removed": removed, "bytes": bytes, "dryRun": opts.dry_run}),
+    )
 }

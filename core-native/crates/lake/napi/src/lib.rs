@@ -7,7 +7,9 @@ use std::sync::Arc;
 use napi::bindgen_prelude::Buffer;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
-use pep_lake::{CommitClaim, CompactOptions, ExpireOptions, Lake, LakeError, LakeOptions, OrphanOptions};
+use pep_lake::{
+    CommitClaim, CompactOptions, ExpireOptions, Lake, LakeError, LakeOptions, OrphanOptions,
+};
 use tokio::sync::OnceCell;
 
 fn js_err(e: LakeError) -> Error {
@@ -15,11 +17,15 @@ fn js_err(e: LakeError) -> Error {
 }
 
 fn bad_json(what: &str, e: serde_json::Error) -> Error {
-    Error::new(Status::InvalidArg, format!("[INVALID_ARGUMENT] {what}: {e}"))
+    Error::new(
+        Status::InvalidArg,
+        format!("[INVALID_ARGUMENT] {what}: {e}"),
+    )
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::new(Status::GenericFailure, format!("[LAKE_ERROR] {e}")))
+    serde_json::to_string(v)
+        .map_err(|e| Error::new(Status::GenericFailure, format!("[LAKE_ERROR] {e}")))
 }
 
 /// One connection to the catalog and the warehouse.
@@ -34,7 +40,8 @@ impl LakeConnection {
     /// `options`: JSON `{catalogUri, catalogName, warehouse, props?, zstdLevel?, targetFileBytes?}`. No I/O here.
     #[napi(constructor)]
     pub fn new(options: String) -> Result<Self> {
-        let options: LakeOptions = serde_json::from_str(&options).map_err(|e| bad_json("lake options", e))?;
+        let options: LakeOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("lake options", e))?;
         Ok(Self {
             options,
             lake: Arc::new(OnceCell::new()),
@@ -91,7 +98,8 @@ impl LakeConnection {
     #[napi]
     pub async fn commit(&self, handle: i64, claim: String) -> Result<String> {
         let lake = self.lake().await?;
-        let claim: CommitClaim = serde_json::from_str(&claim).map_err(|e| bad_json("commit claim", e))?;
+        let claim: CommitClaim =
+            serde_json::from_str(&claim).map_err(|e| bad_json("commit claim", e))?;
         to_json(&lake.commit(handle as u64, &claim).await.map_err(js_err)?)
     }
 
@@ -105,21 +113,24 @@ impl LakeConnection {
     #[napi]
     pub async fn compact(&self, table: String, options: String) -> Result<String> {
         let lake = self.lake().await?;
-        let o: CompactOptions = serde_json::from_str(&options).map_err(|e| bad_json("compact options", e))?;
+        let o: CompactOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("compact options", e))?;
         to_json(&lake.compact(&table, &o).await.map_err(js_err)?)
     }
 
     #[napi]
     pub async fn expire(&self, table: String, options: String) -> Result<String> {
         let lake = self.lake().await?;
-        let o: ExpireOptions = serde_json::from_str(&options).map_err(|e| bad_json("expire options", e))?;
+        let o: ExpireOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("expire options", e))?;
         to_json(&lake.expire(&table, &o).await.map_err(js_err)?)
     }
 
     #[napi]
     pub async fn orphans(&self, table: String, options: String) -> Result<String> {
         let lake = self.lake().await?;
-        let o: OrphanOptions = serde_json::from_str(&options).map_err(|e| bad_json("orphan options", e))?;
+        let o: OrphanOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("orphan options", e))?;
         to_json(&lake.orphans(&table, &o).await.map_err(js_err)?)
     }
 
