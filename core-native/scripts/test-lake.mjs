@@ -4,7 +4,7 @@
  * rustfmt, then `cargo test --release` in the machine-wide lake target directory, so the tests reuse the dependency
  * artifacts of the addon's release build instead of compiling the iceberg tree again in debug. `--clippy` runs
  * `cargo clippy --release --all-targets -D warnings` instead of the tests (a check build of the whole tree: minutes
- * when cold; run by `npm run lint:rust`, not by `npm test`).
+ * when cold; run by `npm run lint:rust:lake`, not by `npm test`).
  */
 import { spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
