@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
+import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
@@ -308,6 +309,22 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
   }
 
+  // The dashboards: databases registered and the bundle imported (skipped when unchanged). A failure here leaves the
+  // payment pipeline running and says why: the dashboards are for people, the pipeline is for the providers.
+  let dashboards: readonly DashboardLink[] = [];
+  try {
+    const r = await provisionDashboards({ log: (m) => say(`dashboards: ${m}`) });
+    dashboards = r.dashboards;
+    say(`dashboards: ${r.imported ? 'imported' : 'up to date'} (${r.reason}); databases ${r.databases.join(', ')}`);
+  } catch (err) {
+    say(`dashboards: NOT provisioned: ${(err as Error).message} (retry with: npm run dashboards -- provision)`);
+  }
+  const printDashboards = () => {
+    if (dashboards.length === 0) return;
+    say(`dashboards at ${loginHint()}`);
+    for (const d of dashboards) say(`  ${d.title.padEnd(11)} ${d.url}`);
+  };
+
   for (const c of COMPONENTS) {
     // Readiness is probed over HTTP: another process on the port would answer for us and hide our failure.
     if (c.ready && (await portInUse(c.ready))) {
@@ -332,6 +349,7 @@ async function main(): Promise<void> {
   await progress.connect();
   progress.every(PROGRESS_INTERVAL_MS);
 
+  printDashboards();
   if (!simulate) {
     say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
     return;
@@ -367,6 +385,7 @@ async function main(): Promise<void> {
   await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
     cwd: REPO_ROOT,
   });
+  printDashboards();
   say('platform still running; Ctrl-C stops everything');
   progress.every(10_000);
 }

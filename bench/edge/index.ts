@@ -22,6 +22,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
@@ -255,14 +256,10 @@ async function ensureTopics(): Promise<void> {
     const existing = new Set(await admin.listTopics());
     const wanted = [BENCH_TOPIC, PERF_TOPIC].filter((t) => !existing.has(t));
     if (wanted.length)
-      await admin.createTopics({
-        topics: wanted.map((topic) => ({
-          topic,
-          numPartitions: 3,
-          replicationFactor: 1,
-          configEntries: BENCH_TOPIC_CONFIG,
-        })),
-      });
+      await createTopicsAndWait(
+        admin,
+        wanted.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1, configEntries: BENCH_TOPIC_CONFIG })),
+      );
     // topics made by an older bench keep the broker defaults until told otherwise
     const older = [BENCH_TOPIC, PERF_TOPIC].filter((t) => existing.has(t));
     if (older.length)

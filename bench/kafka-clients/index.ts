@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { crc32c, encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
@@ -650,13 +651,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   };
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: src, numPartitions: 1 },
-        { topic: out, numPartitions: 1 },
-      ],
-    });
+    await createTopicsAndWait(admin, [
+      { topic: src, numPartitions: 1 },
+      { topic: out, numPartitions: 1 },
+    ]);
     // The source is written in transactions like the transformer's input would be read: commit markers included.
     const filler = kafka.producer({
       transactionalId: `bench-kc-fill-${runId}`,

@@ -17,6 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { type OutputBatch, TransactionalProducer } from '@pep/kafka-wire/transaction';
@@ -245,13 +246,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     );
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: src, numPartitions: 1 },
-        { topic: out, numPartitions: 1 },
-      ],
-    });
+    await createTopicsAndWait(admin, [
+      { topic: src, numPartitions: 1 },
+      { topic: out, numPartitions: 1 },
+    ]);
     for (let round = 0; round < rounds; round++) {
       // Alternate the order between rounds so that no arm always runs first (warm-up) or last.
       const order = round % 2 === 0 ? arms : [...arms].reverse();

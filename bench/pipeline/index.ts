@@ -7,7 +7,7 @@
  * kafka-wire transformer at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if
  * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians.
  * Latency runs measure the system, not the harness: three processes, as in production. The raw events come from the
- * edge's own producer path (GroupCommitProducer + KafkaSink with the edge's default limits, the edge's raw headers)
+ * edge's own producer path (GroupCommitProducer + kafka-wire's IdempotentProducer with the edge's default limits, the edge's raw headers)
  * in a child process; the transformer runs in this process; a read-committed reader on kafka-wire's GroupConsumer
  * (decoding only the received-at header) runs in another child. The breakdown per run: the edge's produce
  * acknowledgement, received-at → the transformer's commit, the transaction time, the transformer's event-loop
@@ -26,12 +26,14 @@ import { createLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { GroupConsumer } from '@pep/kafka-wire/consumer';
+import { type AbortedTransactionRef, forEachCommittedRecord } from '@pep/kafka-wire/record-batch';
 import { loadTransformerConfig } from '@pep/pipeline/config';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 
 // Errors only, to stderr: a stuck run must say why.
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { type AnyTransformer, createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
 import { pidFile, REPO_ROOT } from '@pep/stack/paths';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
@@ -142,19 +144,19 @@ const cpuCoresSince = (cpu0: NodeJS.CpuUsage, wall0: number) => {
 
 /**
  * The paced raw-event producer, in its own process, on the edge's own producer path: the edge's GroupCommitProducer
- * (linger, batch bounds, concurrent batches from the edge's config defaults) over its KafkaSink (kafka-wire
+ * (linger, batch bounds, concurrent batches from the edge's config defaults) over kafka-wire's IdempotentProducer (
  * idempotent sessions, acks=all). Every millisecond it "receives" the events due by then, stamps each with the edge's
  * raw headers (received-at as the edge writes it) and enqueues it; an event's ack latency is enqueue → acknowledged,
  * what the edge's HTTP answer waits for.
  */
 async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
   const { loadConfig } = await import('@pep/edge/config');
-  const { KafkaSink } = await import('@pep/edge/kafka-sink');
+  const { IdempotentProducer } = await import('@pep/kafka-wire/idempotent-producer');
   const { GroupCommitProducer } = await import('@pep/edge/producer');
   const { EdgeMetrics } = await import('@pep/edge/metrics');
   const edgeCfg = loadConfig({ ...process.env, KAFKA_BROKERS: spec.brokers.join(',') });
   const elog = createLogger('error', { service: 'bench-pipeline-loadgen' }, (l) => process.stderr.write(`${l}\n`));
-  const sink = new KafkaSink({
+  const sink = new IdempotentProducer({
     brokers: edgeCfg.kafkaBrokers,
     clientId: 'bench-pipeline-loadgen',
     requestTimeoutMs: edgeCfg.limits.produceTimeoutMs,
@@ -220,82 +222,22 @@ async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
 }
 
 /**
- * Walks the RecordBatch v2 bytes of one fetched partition (uncompressed, as the transformer writes them) and calls
- * `onReceivedAt` with the `received-at` header of every committed data record at or after `fetchOffset`: control
- * batches and batches of aborted transactions are skipped. Returns the next offset to fetch (the fetch offset when
- * no complete batch was there). Nothing else of a record is decoded.
+ * Calls `onReceivedAt` with the `received-at` header of every committed data record at or after `fetchOffset` of one
+ * fetched partition (kafka-wire's read_committed reader: control batches and aborted transactions skipped). Returns
+ * the next offset to fetch.
  */
 export function scanReceivedAt(
   buf: Buffer,
   fetchOffset: bigint,
-  aborted: readonly { producerId: bigint; firstOffset: bigint }[],
+  aborted: readonly AbortedTransactionRef[],
   onReceivedAt: (iso: string) => void,
 ): bigint {
-  let next = fetchOffset;
-  let at = 0;
-  const abortedList = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
-  let abortedAt = 0;
-  const activeAborted = new Set<bigint>();
-  let p = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (p >= buf.length) throw new RangeError('truncated varint');
-      const b = buf[p++] as number;
-      v += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) break;
-      mul *= 128;
+  return forEachCommittedRecord(buf, fetchOffset, aborted, (r) => {
+    for (const [name, value] of r.headers) {
+      if (value && buf.toString('latin1', name[0], name[1]) === RAW_HEADERS.receivedAt && value[1] > value[0])
+        onReceivedAt(buf.toString('latin1', value[0], value[1]));
     }
-    return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-  };
-  while (at + 61 <= buf.length) {
-    const baseOffset = buf.readBigInt64BE(at);
-    const size = 12 + buf.readInt32BE(at + 8);
-    if (at + size > buf.length) break; // truncated tail: fetched again from `next`
-    if (buf.readInt8(at + 16) !== 2) throw new Error(`record batch magic ${buf.readInt8(at + 16)} at ${baseOffset}`);
-    const attributes = buf.readInt16BE(at + 21);
-    if ((attributes & 0x07) !== 0) throw new Error('compressed record batch: not written by the transformer');
-    const lastOffset = baseOffset + BigInt(buf.readInt32BE(at + 23));
-    const producerId = buf.readBigInt64BE(at + 43);
-    while (
-      abortedAt < abortedList.length &&
-      (abortedList[abortedAt] as { firstOffset: bigint }).firstOffset <= lastOffset
-    )
-      activeAborted.add((abortedList[abortedAt++] as { producerId: bigint }).producerId);
-    const control = (attributes & 0x20) !== 0;
-    const transactional = (attributes & 0x10) !== 0;
-    if (control) activeAborted.delete(producerId);
-    else if (!(transactional && activeAborted.has(producerId))) {
-      const count = buf.readInt32BE(at + 57);
-      p = at + 61;
-      for (let r = 0; r < count; r++) {
-        const len = varint();
-        const end = p + len;
-        p++; // attributes
-        varint(); // timestamp delta
-        const offset = baseOffset + BigInt(varint());
-        const keyLen = varint();
-        p += Math.max(0, keyLen);
-        const valueLen = varint();
-        p += Math.max(0, valueLen);
-        const headers = varint();
-        for (let h = 0; h < headers; h++) {
-          const kLen = varint();
-          const k = buf.toString('latin1', p, p + kLen);
-          p += kLen;
-          const vLen = varint();
-          if (k === RAW_HEADERS.receivedAt && vLen > 0 && offset >= fetchOffset)
-            onReceivedAt(buf.toString('latin1', p, p + vLen));
-          p += Math.max(0, vLen);
-        }
-        p = end;
-      }
-    }
-    next = lastOffset + 1n > next ? lastOffset + 1n : next;
-    at += size;
-  }
-  return next;
+  });
 }
 
 /**
@@ -410,7 +352,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const prefix = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
   const raw = Object.values(TOPIC_OF).map((t) => prefix + t);
   const created: string[] = [...raw];
-  await admin.createTopics({ topics: raw.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await createTopicsAndWait(
+    admin,
+    raw.map((topic) => ({ topic, numPartitions: 3 })),
+  );
 
   // Diagnostics: BENCH_PIPELINE_LATENCY_ONLY=1 skips the throughput arms and writes no result;
   // BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef,eosKafkajs picks the latency arms (all by default).
@@ -454,13 +399,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const out = `${prefix}${arm.arm}-${n}.`;
     const outputs = [`${out}payments.normalized`, `${out}payments.validation.dlq`];
     created.push(...outputs);
-    await admin.createTopics({
-      topics: [
-        { topic: outputs[0] as string, numPartitions: 3 },
-        { topic: outputs[1] as string, numPartitions: 1 },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(admin, [
+      { topic: outputs[0] as string, numPartitions: 3 },
+      { topic: outputs[1] as string, numPartitions: 1 },
+    ]);
     let first = 0;
     const transform = core.transformRecordSets;
     const timed: TransformerCore = {
@@ -560,14 +502,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
     const latRaw = `${lat}webhooks.stripe.payment_intent`;
     created.push(latRaw, ...latOut);
-    await admin.createTopics({
-      topics: [
-        { topic: latRaw, numPartitions: 3 },
-        { topic: latOut[0] as string, numPartitions: 3 },
-        { topic: latOut[1] as string },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(admin, [
+      { topic: latRaw, numPartitions: 3 },
+      { topic: latOut[0] as string, numPartitions: 3 },
+      { topic: latOut[1] as string },
+    ]);
     const t = createTransformer(
       loadTransformerConfig({
         ...process.env,

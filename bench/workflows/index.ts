@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { serviceAddresses } from '@pep/contracts';
 import { silentLogger } from '@pep/contracts/log';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { createApp } from '@pep/ml/app';
 import { WorkflowBridge } from '@pep/pipeline/bridge';
 import { BacklogGate } from '@pep/pipeline/bridge/backlog';
@@ -153,7 +154,7 @@ async function createTopic(k: Kafka, topic: string): Promise<void> {
   createdTopics.push(topic);
   const admin = k.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  await createTopicsAndWait(admin, [{ topic, numPartitions: PARTITIONS }]);
   await admin.disconnect();
 }
 

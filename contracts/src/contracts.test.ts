@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DLQ_REASONS, REDACTED, webhookDlqRecord } from './edge.ts';
 import { icebergPartitionSpecJson, icebergSchemaJson, LAKE_TABLES, lakeTableForTopic } from './lake.ts';
+import { VALIDATION_DLQ_FIELDS, validationDlqRecord } from './normalized.ts';
+import { payloadText } from './payload.ts';
 import { DEFAULT_DATABASE_URL, serviceAddresses } from './services.ts';
-import { DEFAULT_PARTITIONS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
+import { DEFAULT_PARTITIONS, OTHER_TOPICS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
 
 describe('topics', () => {
   it('lists every topic of CONTRACT section 5 exactly once', () => {
@@ -12,11 +15,20 @@ describe('topics', () => {
       'payments.normalized',
       'payments.validation.dlq',
       'webhooks.adyen.notification',
+      'webhooks.adyen.other',
       'webhooks.braintree.notification',
+      'webhooks.braintree.other',
       'webhooks.dlq',
+      'webhooks.square.dispute',
+      'webhooks.square.invoice',
+      'webhooks.square.other',
       'webhooks.square.payment',
+      'webhooks.square.payout',
       'webhooks.square.refund',
       'webhooks.stripe.charge',
+      'webhooks.stripe.checkout_session',
+      'webhooks.stripe.invoice',
+      'webhooks.stripe.other',
       'webhooks.stripe.payment_intent',
       'webhooks.stripe.refund',
     ]);
@@ -24,6 +36,7 @@ describe('topics', () => {
 
   it('names raw topics webhooks.<provider>.<category> after their key', () => {
     for (const [key, topic] of Object.entries(RAW_TOPICS)) assert.equal(topic, `webhooks.${key}`);
+    for (const [provider, topic] of Object.entries(OTHER_TOPICS)) assert.equal(topic, `webhooks.${provider}.other`);
     assert.equal(TOPICS.normalized, 'payments.normalized');
   });
 
@@ -69,5 +82,42 @@ describe('lake tables', () => {
     assert.equal(lakeTableForTopic(TOPICS.normalized)?.name, 'payment_events');
     assert.equal(lakeTableForTopic(TOPICS.webhooksDlq)?.name, 'webhook_events');
     assert.equal(lakeTableForTopic(TOPICS.validationDlq)?.name, 'validation_dlq');
+  });
+});
+
+describe('DLQ record builders', () => {
+  it('write validation-DLQ records with the contract fields in order, payloads byte-exact', () => {
+    const rec = validationDlqRecord({
+      provider: 'adyen',
+      providerEventId: 'psp1',
+      itemIndex: 1,
+      payload: Buffer.from([0xef, 0xbb, 0xbf, 0x7b]),
+      errors: [{ field: 'amount', code: 'INVALID_AMOUNT', message: 'm' }],
+      source: { topic: 'webhooks.adyen.notification', partition: 2, offset: 7 },
+      quarantinedAt: new Date(0),
+    });
+    assert.deepEqual(Object.keys(rec), [...VALIDATION_DLQ_FIELDS]);
+    assert.equal(rec.event_id, 'adyen:psp1');
+    assert.equal(rec.failure_reason, 'INVALID_AMOUNT');
+    assert.equal(rec.original_payload, '\ufeff{', 'a leading BOM is kept');
+    assert.equal(rec.quarantined_at, '1970-01-01T00:00:00.000Z');
+    assert.deepEqual(payloadText(Buffer.from([0xff, 0x00])), { text: '/wA=', encoding: 'base64' });
+  });
+
+  it('write webhooks.dlq records with the security flag of their reason', () => {
+    const rec = webhookDlqRecord({
+      provider: 'stripe',
+      reason: DLQ_REASONS.invalidSignature,
+      message: 'no secret matches',
+      httpStatus: 401,
+      headers: { 'stripe-signature': REDACTED },
+      body: Buffer.from('{}'),
+      eventId: null,
+      requestId: 'r1',
+      receivedAt: '2026-01-01T00:00:00.000Z',
+    });
+    assert.equal(rec.security_event, true);
+    assert.equal(rec.body_encoding, 'utf8');
+    assert.deepEqual(Object.keys(rec).slice(0, 3), ['schema_version', 'provider', 'reason']);
   });
 });

@@ -4,6 +4,8 @@
  * The transformer and the DLQ consumer read these names from here; nothing in this file is edge-internal.
  */
 
+import { payloadText } from './payload.ts';
+import { maskCards } from './redact.ts';
 import type { Provider } from './topics.ts';
 
 /** Kafka header names on raw-topic (`webhooks.<provider>.<category>`) and `webhooks.dlq` messages. Values are UTF-8. */
@@ -22,6 +24,8 @@ export const RAW_HEADERS = {
   eventType: 'event-type',
   /** Braintree only: how the value is encoded; always `form` (the raw `bt_signature=…&bt_payload=…` body). */
   bodyEncoding: 'body-encoding',
+  /** `webhooks.dlq` only: the record's reason code (DLQ_REASONS). */
+  dlqReason: 'dlq-reason',
 } as const;
 export type RawHeaderName = (typeof RAW_HEADERS)[keyof typeof RAW_HEADERS];
 
@@ -45,7 +49,10 @@ export const DLQ_REASONS = {
   invalidField: 'invalid_field',
   /** 400: the Content-Type does not fit the provider. */
   unsupportedMediaType: 'unsupported_media_type',
-  /** 200 after a durable DLQ write: verified, well-formed event of a type the platform has no topic for. */
+  /**
+   * No longer written: a verified event of a type outside the event vocabulary now goes to `webhooks.<provider>.other`
+   * (OTHER_TOPICS). Kept so that records written before can still be read.
+   */
   unroutableEventType: 'unroutable_event_type',
 } as const;
 export type DlqReason = (typeof DLQ_REASONS)[keyof typeof DLQ_REASONS];
@@ -82,3 +89,35 @@ export interface WebhookDlqRecord {
 
 /** The value the edge writes for redacted header values in DLQ records. */
 export const REDACTED = '[redacted]';
+
+export interface WebhookDlqInput {
+  readonly provider: Provider;
+  readonly reason: DlqReason;
+  readonly message: string;
+  readonly httpStatus: number;
+  /** Already redacted (the edge replaces signature and credential values by REDACTED). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly eventId: string | null;
+  readonly requestId: string;
+  readonly receivedAt: string;
+}
+
+/** A `webhooks.dlq` record with its fields in the canonical order (JSON.stringify keeps it). */
+export function webhookDlqRecord(input: WebhookDlqInput): WebhookDlqRecord {
+  const body = payloadText(input.body);
+  return {
+    schema_version: 1,
+    provider: input.provider,
+    reason: input.reason,
+    message: maskCards(input.message),
+    security_event: SECURITY_DLQ_REASONS.includes(input.reason),
+    http_status: input.httpStatus,
+    headers: input.headers,
+    body: body.text,
+    body_encoding: body.encoding,
+    event_id: input.eventId === null ? null : maskCards(input.eventId),
+    request_id: maskCards(input.requestId),
+    received_at: input.receivedAt,
+  };
+}

@@ -4,7 +4,9 @@
  * "Canonical serialization"). Not for: Kafka I/O (the pipeline does that).
  */
 
-export const PROVIDER_CODES = { stripe: 0, square: 1, adyen: 2, braintree: 3 } as const;
+import { PROVIDER_CODES } from '@pep/contracts';
+
+export { PROVIDER_CODES };
 export type ProviderName = keyof typeof PROVIDER_CODES;
 
 /** Per input message status in a batch result. */

@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
+import { createTopicsAndWait } from '../src/admin.ts';
 import type { KafkaCluster } from '../src/cluster.ts';
 import {
   decodeJoinGroupResponse,
@@ -36,10 +37,10 @@ export async function createTopics(topics: readonly { topic: string; partitions:
   const admin = kafkajs().admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: 1 })),
-    });
+    await createTopicsAndWait(
+      admin,
+      topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions, replicationFactor: 1 })),
+    );
     for (const t of topics) created.add(t.topic);
   } finally {
     await admin.disconnect();

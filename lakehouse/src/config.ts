@@ -6,19 +6,17 @@
 import { mkdirSync } from 'node:fs';
 import { LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, type Env, envInt, envStr, redactUrl } from '@pep/contracts/env';
+import {
+  describeObjectStore,
+  icebergS3Properties,
+  type ObjectStoreConfig,
+  objectStoreConfig,
+} from '@pep/contracts/object-store';
 import { CACHE_DIR, STATE_DIR } from '@pep/stack/paths';
 
 /** The default warehouse: `<stack state>/lake/warehouse` (the stack's STATE_DIR, moved by STACK_DIR). */
 export function defaultWarehouse(): string {
   return lakeWarehouseDir(STATE_DIR);
-}
-
-export interface S3Settings {
-  readonly endpoint?: string;
-  readonly region: string;
-  readonly accessKeyId?: string;
-  readonly secretAccessKey?: string;
-  readonly pathStyle: boolean;
 }
 
 export interface LakeConfig {
@@ -29,7 +27,8 @@ export interface LakeConfig {
   readonly warehouse: string;
   /** True when LAKE_WAREHOUSE was not set: the default folder is created on first use; a configured one never is. */
   readonly warehouseIsDefault: boolean;
-  readonly s3: S3Settings | null;
+  /** The object store (contracts/src/object-store.ts: AWS_ENDPOINT_URL_S3, AWS_REGION, …) for s3:// warehouses. */
+  readonly s3: ObjectStoreConfig | null;
   readonly zstdLevel: number;
   readonly targetFileBytes: number;
   readonly trinoUrl: string;
@@ -57,15 +56,7 @@ export function loadLakeConfig(env: Env = process.env): LakeConfig {
     catalogName: envStr(env, 'LAKE_CATALOG_NAME', LAKE_CATALOG_NAME),
     warehouse,
     warehouseIsDefault,
-    s3: isS3
-      ? Object.freeze({
-          endpoint: env.LAKE_S3_ENDPOINT || undefined,
-          region: envStr(env, 'LAKE_S3_REGION', 'us-east-1'),
-          accessKeyId: env.LAKE_S3_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID || undefined,
-          secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY || undefined,
-          pathStyle: (env.LAKE_S3_PATH_STYLE ?? 'true') !== 'false',
-        })
-      : null,
+    s3: isS3 ? objectStoreConfig(env as NodeJS.ProcessEnv) : null,
     zstdLevel: envInt(env, 'LAKE_ZSTD_LEVEL', 3, 1, 22),
     targetFileBytes: envInt(env, 'LAKE_TARGET_FILE_BYTES', 128 << 20, 1 << 20, 2 << 30),
     trinoUrl: envStr(env, 'TRINO_URL', `http://${host}:${port}`),
@@ -86,15 +77,7 @@ export function ensureDefaultWarehouse(cfg: LakeConfig): void {
 
 /** Catalog/FileIO properties for the Rust writer (S3 credentials go here, never into logs). */
 export function writerProps(cfg: LakeConfig): Record<string, string> {
-  const p: Record<string, string> = {};
-  if (cfg.s3) {
-    if (cfg.s3.endpoint) p['s3.endpoint'] = cfg.s3.endpoint;
-    p['s3.region'] = cfg.s3.region;
-    if (cfg.s3.accessKeyId) p['s3.access-key-id'] = cfg.s3.accessKeyId;
-    if (cfg.s3.secretAccessKey) p['s3.secret-access-key'] = cfg.s3.secretAccessKey;
-    p['s3.path-style-access'] = String(cfg.s3.pathStyle);
-  }
-  return p;
+  return cfg.s3 ? icebergS3Properties(cfg.s3) : {};
 }
 
 /** The configuration as it may be printed. */
@@ -103,7 +86,7 @@ export function describeLakeConfig(cfg: LakeConfig): Record<string, unknown> {
     catalog: redactUrl(cfg.catalogUrl),
     catalogName: cfg.catalogName,
     warehouse: cfg.warehouse,
-    s3: cfg.s3 ? { endpoint: cfg.s3.endpoint, region: cfg.s3.region, pathStyle: cfg.s3.pathStyle } : null,
+    s3: cfg.s3 ? describeObjectStore(cfg.s3) : null,
     trino: cfg.trinoUrl,
   };
 }

@@ -13,6 +13,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { duckdbS3Secret } from '@pep/contracts/object-store';
 import { ensureVenv } from '@pep/stack/install';
 import pg from 'pg';
 import type { LakeConfig } from './config.ts';
@@ -124,15 +125,7 @@ export async function openDuckSession(cfg: LakeConfig, log: Log = () => {}): Pro
   await connection.run("LOAD avro; LOAD iceberg; SET TimeZone = 'UTC';");
   if (cfg.s3) {
     await connection.run('LOAD httpfs;');
-    const s = cfg.s3;
-    const parts = [`TYPE s3`, `REGION ${literal(s.region)}`, `URL_STYLE ${literal(s.pathStyle ? 'path' : 'vhost')}`];
-    if (s.endpoint) {
-      const url = new URL(s.endpoint);
-      parts.push(`ENDPOINT ${literal(url.host)}`, `USE_SSL ${url.protocol === 'https:'}`);
-    }
-    if (s.accessKeyId) parts.push(`KEY_ID ${literal(s.accessKeyId)}`);
-    if (s.secretAccessKey) parts.push(`SECRET ${literal(s.secretAccessKey)}`);
-    await connection.run(`CREATE SECRET lake_s3 (${parts.join(', ')})`);
+    await connection.run(duckdbS3Secret(cfg.s3));
   }
   const tables = await catalogTables(cfg);
   for (const ns of new Set(tables.map((t) => t.namespace))) {

@@ -3,6 +3,7 @@
  * rules.ts. Request bodies are validated by hand (small, explicit field lists) and bounded in size; every error
  * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
  */
+import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
@@ -17,17 +18,9 @@ import {
   scoreFraud,
 } from './rules.ts';
 
-export const ML_ERROR_CODES = {
-  invalidRequest: 'invalid_request',
-  bodyTooLarge: 'body_too_large',
-  notFound: 'not_found',
-  internal: 'internal_error',
-} as const;
-
-/** Largest accepted request body: a scoring request is a few hundred bytes, a batch at most MAX_BATCH_ITEMS of them. */
-export const MAX_BODY_BYTES = 1024 * 1024;
-/** Most items in one batch request (`POST /<model>/batch`). */
-export const MAX_BATCH_ITEMS = 500;
+export const ML_ERROR_CODES = INFERENCE_ERROR_CODES;
+export const MAX_BODY_BYTES = INFERENCE_LIMITS.maxBodyBytes;
+export const MAX_BATCH_ITEMS = INFERENCE_LIMITS.maxBatchItems;
 /** Longest accepted string field (ids, codes, messages). */
 const MAX_STRING_CHARS = 2048;
 /** Largest accepted count or amount: well inside Number.MAX_SAFE_INTEGER. */
@@ -177,14 +170,14 @@ export function createApp(opts: AppOptions = {}): Hono {
     batches: 'POST /fraud/score/batch, /churn/predict/batch, /retry/strategy/batch',
     recovery: 'POST /recovery/recommend',
   };
-  app.get('/health', (c) =>
+  app.get(P.health, (c) =>
     c.json({ status: 'healthy', service: 'inference-service', model_version: RULES_MODEL_VERSION }),
   );
   app.get('/', (c) => c.json({ service: 'inference-service', model_version: RULES_MODEL_VERSION, endpoints }));
-  app.post('/fraud/score', async (c) => c.json(scoreFraud(parseFraud(await readBody(c.req.raw)))));
-  app.post('/churn/predict', async (c) => c.json(predictChurn(parseChurn(await readBody(c.req.raw)), now())));
-  app.post('/retry/strategy', async (c) => c.json(retryStrategy(parseRetry(await readBody(c.req.raw)))));
-  app.post('/recovery/recommend', async (c) =>
+  app.post(P.fraudScore, async (c) => c.json(scoreFraud(parseFraud(await readBody(c.req.raw)))));
+  app.post(P.churnPredict, async (c) => c.json(predictChurn(parseChurn(await readBody(c.req.raw)), now())));
+  app.post(P.retryStrategy, async (c) => c.json(retryStrategy(parseRetry(await readBody(c.req.raw)))));
+  app.post(P.recoveryRecommend, async (c) =>
     c.json(recommendRecovery(parseRecovery(await readBody(c.req.raw)), now())),
   );
   // Batch forms: `{"items":[…]}` → `{"results":[…]}` in the same order, for callers that score many events at once
@@ -208,12 +201,12 @@ export function createApp(opts: AppOptions = {}): Hono {
       });
       return c.json({ results });
     };
-  app.post('/fraud/score/batch', batch(parseFraud, scoreFraud));
+  app.post(P.fraudScoreBatch, batch(parseFraud, scoreFraud));
   app.post(
-    '/churn/predict/batch',
+    P.churnPredictBatch,
     batch(parseChurn, (i) => predictChurn(i, now())),
   );
-  app.post('/retry/strategy/batch', batch(parseRetry, retryStrategy));
+  app.post(P.retryStrategyBatch, batch(parseRetry, retryStrategy));
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
   app.onError((err, c) => {
     if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);

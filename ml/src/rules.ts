@@ -6,44 +6,48 @@
  * Pure functions only: no I/O, no clock reads.
  */
 
+import {
+  type ChurnInput,
+  type ChurnPrediction,
+  type ChurnRiskLevel,
+  currencyExponent,
+  type FraudInput,
+  type FraudRiskLevel,
+  type FraudScore,
+  type RecoveryActionName,
+  type RecoveryInput,
+  type RecoveryPlan,
+  type RecoveryStep,
+  type RetryAction,
+  type RetryInput,
+  type RetryStrategy,
+} from '@pep/contracts';
+
+// The request and response shapes of the inference API live in @pep/contracts (inference.ts).
+export type {
+  ChurnInput,
+  ChurnPrediction,
+  ChurnRiskLevel,
+  FraudInput,
+  FraudRiskLevel,
+  FraudScore,
+  RecoveryActionName,
+  RecoveryInput,
+  RecoveryPlan,
+  RecoveryStep,
+  RetryAction,
+  RetryInput,
+  RetryStrategy,
+};
+
 export const RULES_MODEL_VERSION = 'rules-v1';
 
 // ---------------------------------------------------------------------------------------------------------------
 // money
 
-/** ISO 4217 minor-unit exponents that differ from 2 (zero- and three-decimal currencies). */
-const EXPONENT_OVERRIDES: Readonly<Record<string, number>> = {
-  BIF: 0,
-  CLP: 0,
-  DJF: 0,
-  GNF: 0,
-  ISK: 0,
-  JPY: 0,
-  KMF: 0,
-  KRW: 0,
-  PYG: 0,
-  RWF: 0,
-  UGX: 0,
-  UYI: 0,
-  VND: 0,
-  VUV: 0,
-  XAF: 0,
-  XOF: 0,
-  XPF: 0,
-  BHD: 3,
-  IQD: 3,
-  JOD: 3,
-  KWD: 3,
-  LYD: 3,
-  OMR: 3,
-  TND: 3,
-  CLF: 4,
-  UYW: 4,
-};
-
-/** Minor-unit exponent of a currency (2 unless the currency is zero-, three- or four-decimal). */
+/** Minor-unit exponent of a currency (ISO 4217; 2 for a code the table does not know). */
 export function minorUnitExponent(currency: string): number {
-  return EXPONENT_OVERRIDES[currency.toUpperCase()] ?? 2;
+  return currencyExponent(currency) ?? 2;
 }
 
 /** Amount in major units (e.g. dollars, yen) from integer minor units; only used for thresholds, never for money math. */
@@ -58,26 +62,6 @@ function score4(x: number): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 // fraud
-
-export type FraudRiskLevel = 'low' | 'medium' | 'high';
-
-export interface FraudInput {
-  readonly event_id: string;
-  readonly amount_minor: number;
-  readonly currency: string;
-  readonly customer_id?: string | null;
-  readonly merchant_id?: string | null;
-  readonly payment_method_type?: string | null;
-  readonly card_brand?: string | null;
-}
-
-export interface FraudScore {
-  readonly event_id: string;
-  readonly fraud_score: number;
-  readonly risk_level: FraudRiskLevel;
-  readonly risk_factors: string[];
-  readonly model_version: string;
-}
 
 /** Fraud thresholds in major units of the event's currency (no FX conversion: a rule table, not a model). */
 export const FRAUD_AMOUNT_MAJOR = { extreme: 10_000, veryHigh: 1_000, high: 500 } as const;
@@ -131,31 +115,6 @@ export function scoreFraud(input: FraudInput): FraudScore {
 
 // ---------------------------------------------------------------------------------------------------------------
 // churn
-
-export type ChurnRiskLevel = 'low' | 'medium' | 'high' | 'critical';
-
-export interface ChurnInput {
-  readonly customer_id: string;
-  readonly merchant_id?: string | null;
-  readonly total_payments: number;
-  readonly successful_payments: number;
-  readonly failed_payments: number;
-  readonly recovered_payments: number;
-  readonly days_since_last_payment: number;
-  readonly consecutive_failures: number;
-  readonly days_since_last_failure: number | null;
-}
-
-export interface ChurnPrediction {
-  readonly customer_id: string;
-  readonly churn_probability: number;
-  readonly risk_level: ChurnRiskLevel;
-  readonly risk_factors: string[];
-  readonly recommended_actions: string[];
-  readonly days_to_churn_estimate: number | null;
-  readonly model_version: string;
-  readonly predicted_at: string;
-}
 
 export function churnRiskLevel(p: number): ChurnRiskLevel {
   if (p >= 0.75) return 'critical';
@@ -223,26 +182,6 @@ export function predictChurn(input: ChurnInput, now: Date): ChurnPrediction {
 
 // ---------------------------------------------------------------------------------------------------------------
 // retry strategy
-
-export type RetryAction = 'retry_now' | 'retry_delayed' | 'do_not_retry' | 'contact_customer';
-
-export interface RetryInput {
-  readonly event_id: string;
-  readonly failure_code?: string | null;
-  readonly failure_message?: string | null;
-  readonly amount_minor: number;
-  readonly attempt_count: number;
-}
-
-export interface RetryStrategy {
-  readonly event_id: string;
-  readonly action: RetryAction;
-  readonly delay_seconds: number | null;
-  readonly max_attempts: number;
-  readonly confidence: number;
-  readonly reason: string;
-  readonly model_version: string;
-}
 
 export const RETRY_MAX_ATTEMPTS = 5;
 export const RETRY_MAX_DELAY_SECONDS = 3600;
@@ -338,60 +277,6 @@ export function retryStrategy(input: RetryInput): RetryStrategy {
 
 // ---------------------------------------------------------------------------------------------------------------
 // recovery plan
-
-export type RecoveryActionName =
-  | 'retry_immediately'
-  | 'retry_optimal_time'
-  | 'update_payment_method'
-  | 'dunning_email'
-  | 'sms_reminder'
-  | 'offer_alternative'
-  | 'pause_subscription'
-  | 'escalate_to_support'
-  | 'write_off';
-
-export interface RecoveryInput {
-  readonly event_id: string;
-  readonly customer_id: string;
-  readonly merchant_id?: string | null;
-  readonly amount_minor: number;
-  readonly currency: string;
-  readonly failure_code?: string | null;
-  readonly failure_message?: string | null;
-  readonly attempt_number: number;
-  readonly max_attempts: number;
-  readonly hours_since_first_failure: number;
-  readonly customer_lifetime_value_minor: number;
-  readonly subscription_tier?: string | null;
-  readonly has_valid_email: boolean;
-  readonly has_valid_phone: boolean;
-  readonly payment_method_type?: string | null;
-  readonly card_brand?: string | null;
-  readonly card_exp_month?: number | null;
-  readonly card_exp_year?: number | null;
-  readonly has_backup_payment_method: boolean;
-}
-
-export interface RecoveryStep {
-  readonly action: RecoveryActionName;
-  readonly delay_hours: number;
-  readonly reason: string;
-  readonly expected_success_rate: number;
-}
-
-export interface RecoveryPlan {
-  readonly event_id: string;
-  readonly customer_id: string;
-  readonly priority: 'urgent' | 'high' | 'medium' | 'low';
-  readonly primary_action: RecoveryActionName;
-  readonly recovery_plan: RecoveryStep[];
-  readonly optimal_retry_hour_utc: number;
-  readonly estimated_recovery_probability: number;
-  readonly confidence: number;
-  readonly insights: string[];
-  readonly model_version: string;
-  readonly generated_at: string;
-}
 
 /** Lifetime value above which a customer is urgent: 10,000,000 minor units (100,000.00 in a 2-decimal currency). */
 export const URGENT_LTV_MINOR = 10_000_000;

@@ -447,3 +447,59 @@ test('reconciliation every few minutes: reconciled is a succeeded run, an output
   const listed = JSON.parse(runs.stdout) as { runs: { partition_key: string; error_type: string }[] };
   assert.ok(listed.runs.some((r) => r.partition_key === window && r.error_type === 'NotReconciled'));
 });
+
+test('review timeouts: an orphaned overdue review is expired; a running one past its deadline fails the run', async () => {
+  const orphan = uniq('dlq-review-orch-test-orphan');
+  const stuck = uniq('dlq-review-orch-test-stuck');
+  await temporal.client.workflow.start('DlqReviewWorkflow', {
+    workflowId: stuck,
+    taskQueue: uniq('orch-test-no-worker'),
+    args: [{ record: {}, dlq: { topic: 'x', partition: 0, offset: '0' } }],
+  });
+  await pool.query(
+    `INSERT INTO quarantine_reviews (workflow_id, status, requested_at) VALUES
+       ($1, 'pending', now() - interval '8 days'), ($2, 'pending', now() - interval '9 days')`,
+    [orphan, stuck],
+  );
+  const window = lastClosedPartition(new Date(), { kind: 'window', minutes: 15 }).key;
+  const check = () =>
+    temporal.client.workflow.execute('StepWorkflow', {
+      workflowId: uniq('orch-test-reviews'),
+      taskQueue: queue,
+      args: [{ step: 'quarantine.review-timeouts', partition: window, trigger: 'test', force: true }],
+    });
+  try {
+    const err = await check().then(
+      () => assert.fail('overdue timers should fail the run'),
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    assert.equal((err.cause as { type?: string }).type, 'ReviewTimersOverdue');
+    assert.match(String(err.cause?.message), new RegExp(stuck));
+    const state = async (id: string) =>
+      (
+        await pool.query('SELECT status, decided_by, decision_reason FROM quarantine_reviews WHERE workflow_id = $1', [
+          id,
+        ])
+      ).rows[0];
+    assert.deepEqual(await state(orphan), {
+      status: 'expired',
+      decided_by: 'orchestration:quarantine.review-timeouts',
+      decision_reason: 'review deadline passed and its workflow is NOT_FOUND',
+    });
+    assert.equal((await state(stuck)).status, 'pending');
+
+    await temporal.client.workflow.getHandle(stuck).terminate('test: the review workflow is gone');
+    const ok = (await check()) as StepResult;
+    assert.equal(ok.status, 'succeeded');
+    assert.ok(
+      ((ok.outputs as { orphans: { workflow_id: string }[] }).orphans ?? []).some((o) => o.workflow_id === stuck),
+    );
+    assert.equal((await state(stuck)).decision_reason, 'review deadline passed and its workflow is TERMINATED');
+  } finally {
+    await temporal.client.workflow
+      .getHandle(stuck)
+      .terminate('test cleanup')
+      .catch(() => {});
+    await pool.query('DELETE FROM quarantine_reviews WHERE workflow_id = ANY($1)', [[orphan, stuck]]);
+  }
+});

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import pg from 'pg';
 import { migrate } from '../src/migrate.ts';
@@ -72,10 +73,10 @@ export function privatePipeline(tag: string, rawNames: readonly string[]): Priva
 }
 
 export async function createTopics(admin: Admin, topics: readonly string[], partitions = 1): Promise<void> {
-  await admin.createTopics({
-    topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    waitForLeaders: true,
-  });
+  await createTopicsAndWait(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+  );
 }
 
 export async function deleteTopics(admin: Admin, topics: readonly string[]): Promise<void> {

@@ -5,21 +5,9 @@
  * separately from the events. Rendering to provider payloads lives in providers/.
  */
 
-import type { Provider } from '@pep/contracts';
+import { currencyExponent, type Provider } from '@pep/contracts';
 import { Rng, Zipf } from './random.ts';
 
-/** ISO 4217 minor-unit exponents of the currencies the simulator uses (JPY 0, KWD 3). */
-export const CURRENCY_EXPONENT: Readonly<Record<string, number>> = {
-  USD: 2,
-  EUR: 2,
-  GBP: 2,
-  CAD: 2,
-  AUD: 2,
-  CHF: 2,
-  SEK: 2,
-  JPY: 0,
-  KWD: 3,
-};
 const CURRENCY_WEIGHTS: readonly (readonly [string, number])[] = [
   ['USD', 50],
   ['EUR', 20],
@@ -150,7 +138,7 @@ export class TrafficModel {
     const r = this.rng;
     this.customers = Array.from({ length: opts.customers }, (_, idx) => {
       const currency = r.weighted(CURRENCY_WEIGHTS);
-      const exp = CURRENCY_EXPONENT[currency] as number;
+      const exp = currencyExponent(currency) as number;
       const majorMedian =
         Math.exp(Math.log(40) + 0.9 * r.normal()) * (currency === 'JPY' ? 110 : currency === 'KWD' ? 0.3 : 1);
       return {

@@ -7,8 +7,8 @@
  */
 
 import { createHash, createHmac } from 'node:crypto';
-import { LOCAL_SQUARE_NOTIFICATION_URL, LOCAL_WEBHOOK_SECRETS, type Provider } from '@pep/contracts';
-import { type BusinessEvent, CURRENCY_EXPONENT, type FailureCode, type Payment } from './model.ts';
+import { currencyExponent, LOCAL_SQUARE_NOTIFICATION_URL, LOCAL_WEBHOOK_SECRETS, type Provider } from '@pep/contracts';
+import type { BusinessEvent, FailureCode, Payment } from './model.ts';
 import type { Rng } from './random.ts';
 
 export interface Secrets {
@@ -128,7 +128,7 @@ const BRAINTREE_CARD: Record<string, string> = {
 const unix = (d: Date) => Math.floor(d.getTime() / 1000);
 /** Decimal major-unit string of a minor amount (Braintree), exact for any exponent. */
 export function decimalAmount(minor: number, currency: string): string {
-  const exp = CURRENCY_EXPONENT[currency] ?? 2;
+  const exp = currencyExponent(currency) ?? 2;
   if (exp === 0) return String(minor);
   const s = String(minor).padStart(exp + 1, '0');
   return `${s.slice(0, -exp)}.${s.slice(-exp)}`;

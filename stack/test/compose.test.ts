@@ -97,7 +97,10 @@ describe('docker-compose.yml', () => {
     const { kafka, temporal, postgres, redis } = SERVICE_DEFAULTS;
     const expected: Record<string, string[]> = {
       kafka: [`${kafka.host}:${kafka.port}:${kafka.port}`],
-      temporal: [`${temporal.host}:${temporal.port}:${temporal.port}`],
+      temporal: [
+        `${temporal.host}:${temporal.port}:${temporal.port}`,
+        `${temporal.host}:${temporal.uiPort}:${temporal.uiPort}`,
+      ],
       postgres: [`${postgres.host}:${postgres.port}:${postgres.port}`],
       redis: [`${redis.host}:${redis.port}:${redis.port}`],
     };
@@ -206,6 +209,8 @@ describe('docker-compose.yml', () => {
     assert.equal(flagValue(a, '--port'), String(SERVICE_DEFAULTS.temporal.port));
     assert.equal(flagValue(a, '--namespace'), SERVICE_DEFAULTS.temporal.namespace);
     assert.equal(flagValue(a, '--ip'), '0.0.0.0', 'must listen beyond the container loopback');
+    assert.equal(flagValue(a, '--ui-port'), String(SERVICE_DEFAULTS.temporal.uiPort), 'the web UI, as the local stack');
+    assert.ok(!a.includes('--headless'));
     const db = flagValue(a, '--db-filename') ?? '';
     assert.ok(db.startsWith('/'), '--db-filename set: without it the state is in memory');
     assert.ok(

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { Partitioners, type ProducerConfig } from 'kafkajs';
 import { killService, stackStatus, startService } from '../src/index.ts';
@@ -43,11 +44,7 @@ async function produceThroughCrash(t: TestContext, topic: string, opts: { idempo
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await admin.createTopics({
-      waitForLeaders: true,
-      timeout: 30_000,
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
-    });
+    const created = await createTopicsAndWait(admin, [{ topic, numPartitions: 3, replicationFactor: 1 }]);
     assert.equal(created, true);
   } finally {
     await admin.disconnect();

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ensureServices, kafkaClient, uniqueName, withTimeout } from './support.ts';
@@ -25,7 +26,7 @@ describe('kafka idempotent producer with request timeouts', { timeout: 300_000 }
   before(async () => {
     await ensureServices(['kafka']);
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: 1, replicationFactor: 1 }]);
   });
 
   after(async () => {

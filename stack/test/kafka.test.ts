@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TOPIC_SPECS } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { type Admin, type Consumer, Partitioners, type Producer } from 'kafkajs';
 import { partitionsFor } from '../src/index.ts';
 import { ensureServices, kafkaClient, uniqueName, withTimeout } from './support.ts';
@@ -33,12 +34,8 @@ describe('kafka', { timeout: 180_000 }, () => {
     await admin.disconnect();
   });
 
-  test('admin.createTopics creates a topic with the requested partitions', async () => {
-    const created = await admin.createTopics({
-      waitForLeaders: true,
-      timeout: 30_000,
-      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
-    });
+  test('createTopicsAndWait creates a topic with the requested partitions, usable at once', async () => {
+    const created = await createTopicsAndWait(admin, [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }]);
     assert.equal(created, true);
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     assert.equal(meta.topics[0]?.partitions.length, PARTITIONS);

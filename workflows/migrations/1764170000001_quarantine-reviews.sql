@@ -32,21 +32,9 @@ CREATE TABLE quarantine_reviews (
 CREATE INDEX quarantine_reviews_pending_idx ON quarantine_reviews (requested_at) WHERE status = 'pending';
 CREATE INDEX quarantine_reviews_source_idx ON quarantine_reviews (source_topic, source_partition, source_offset);
 
--- Review columns on the pipeline's quarantine table (pipeline/migrations), added only if that table exists already.
--- The worker re-checks this at startup (workflows/src/db.ts ensureQuarantineReviewColumns), so the order in which
--- the two migration sets first run does not matter.
-DO $$
-BEGIN
-  IF to_regclass('public.validation_quarantine') IS NOT NULL THEN
-    ALTER TABLE validation_quarantine
-      ADD COLUMN IF NOT EXISTS reviewed boolean NOT NULL DEFAULT false,
-      ADD COLUMN IF NOT EXISTS reviewed_at timestamptz,
-      ADD COLUMN IF NOT EXISTS reviewed_by text,
-      ADD COLUMN IF NOT EXISTS resolution text,
-      ADD COLUMN IF NOT EXISTS review_workflow_id text;
-  END IF;
-END
-$$;
+-- The review columns of the pipeline's validation_quarantine table (reviewed, resolution, review_workflow_id, …) are
+-- declared by the pipeline's own migrations (pipeline/migrations/1764160000001_quarantine-review-columns.sql); this
+-- migration used to add them, and no longer touches a table it does not own.
 
 -- Down Migration
 DROP TABLE quarantine_reviews;

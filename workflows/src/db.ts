@@ -50,27 +50,17 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
 }
 
 /**
- * Adds the review columns to the pipeline's validation_quarantine table when that table exists and lacks them
- * (the pipeline's own migrations may run after ours on a fresh machine). Returns whether the columns are present.
+ * Whether the pipeline's validation_quarantine table has its review columns (pipeline/migrations declares them; the
+ * review activities mirror decisions onto it only then). Read-only: this package does not alter the pipeline's table.
  */
-export async function ensureQuarantineReviewColumns(pool: pg.Pool): Promise<boolean> {
+export async function quarantineReviewColumnsPresent(pool: pg.Pool): Promise<boolean> {
   const { rows } = await pool.query<{ has_table: boolean; has_cols: boolean }>(
     `SELECT to_regclass('public.validation_quarantine') IS NOT NULL AS has_table,
             EXISTS (SELECT 1 FROM information_schema.columns
                      WHERE table_name = 'validation_quarantine' AND column_name = 'review_workflow_id') AS has_cols`,
   );
   const r = rows[0];
-  if (!r?.has_table) return false;
-  if (r.has_cols) return true;
-  await pool.query(
-    `ALTER TABLE validation_quarantine
-       ADD COLUMN IF NOT EXISTS reviewed boolean NOT NULL DEFAULT false,
-       ADD COLUMN IF NOT EXISTS reviewed_at timestamptz,
-       ADD COLUMN IF NOT EXISTS reviewed_by text,
-       ADD COLUMN IF NOT EXISTS resolution text,
-       ADD COLUMN IF NOT EXISTS review_workflow_id text`,
-  );
-  return true;
+  return Boolean(r?.has_table && r.has_cols);
 }
 
 function tsOrNull(v: string | null): string | null {

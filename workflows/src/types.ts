@@ -2,7 +2,17 @@
  * Inputs, results and activity signatures shared by the workflows (type-only imports there), the activities, the
  * bridge and the review CLI. Workflow-safe: types and constants only.
  */
-import type { ReviewDecisionKind } from '@pep/contracts';
+import type {
+  ChurnInput,
+  ChurnPrediction,
+  FraudScore,
+  RetryStrategy,
+  ReviewDecisionKind,
+  ReviewItem,
+} from '@pep/contracts';
+
+export type { ReviewItem };
+
 import type { Outcome, UnifiedEvent } from './event.ts';
 import type { PolicyOverrides } from './policies.ts';
 import type { RulesResult, RuleViolation } from './rules.ts';
@@ -49,39 +59,21 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
-export interface FraudResult {
-  readonly fraud_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly model_version: string;
-}
+/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it. */
+export type FraudResult = Omit<FraudScore, 'event_id'>;
 
-export interface RetryStrategyResult {
-  readonly action: string;
-  readonly delay_seconds: number | null;
-  readonly max_attempts: number;
-  readonly confidence: number;
-  readonly reason: string;
-  readonly model_version: string;
+/** The inference service's retry strategy, with the attempt it was asked about. */
+export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
   readonly attempt_count: number;
 }
 
-export interface ChurnFeatures {
-  readonly total_payments: number;
-  readonly successful_payments: number;
-  readonly failed_payments: number;
-  readonly recovered_payments: number;
-  readonly days_since_last_payment: number;
-  readonly consecutive_failures: number;
-  readonly days_since_last_failure: number | null;
-}
+/** The churn model's features, computed from the customer's history in PostgreSQL. */
+export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id'>;
 
-export interface ChurnResult {
+export interface ChurnResult
+  extends Pick<ChurnPrediction, 'risk_level' | 'risk_factors' | 'days_to_churn_estimate' | 'model_version'> {
+  /** ChurnPrediction.churn_probability. */
   readonly churn_score: number;
-  readonly risk_level: string;
-  readonly risk_factors: string[];
-  readonly days_to_churn_estimate: number | null;
-  readonly model_version: string;
   readonly features: ChurnFeatures;
 }
 
@@ -239,6 +231,58 @@ export interface ReviewActivities {
 }
 
 export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+// ---------------------------------------------------------------------------------------- grouped review (issue 13)
+
+/** Input of a DlqReviewGroupWorkflow: the records of a run of validation-DLQ offsets. */
+export interface DlqReviewGroupInput {
+  readonly dlq: { readonly topic: string; readonly partition: number };
+  readonly items: readonly ReviewItem[];
+  /** How long a review waits for a decision before it expires (`expires_at` of its row). */
+  readonly reviewTimeoutMs?: number;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqReviewGroupResult {
+  readonly workflow_id: string;
+  /** Rows inserted now (a record already registered is not registered again). */
+  readonly registered: number;
+}
+
+/** Input of a DlqDecisionWorkflow: one reviewer decision for one record. */
+export interface DlqDecisionInput {
+  readonly key: string;
+  readonly decision: ReviewDecision;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqDecisionResult {
+  readonly key: string;
+  readonly resolution: ReviewResolution;
+  readonly decided_by: string;
+  readonly reinjected: ReinjectResult | null;
+}
+
+export interface GroupReviewActivities {
+  /** Inserts one pending quarantine_reviews row per item (idempotent on the review key); returns how many were new. */
+  registerReviews(groupId: string, input: DlqReviewGroupInput): Promise<number>;
+  /**
+   * Refuses (non-retryable ApplicationFailure `InvalidReviewDecision`) a decision that cannot apply: unknown key, a
+   * review no longer pending, reprocess without a payload, a record without source coordinates.
+   */
+  checkDecision(key: string, decision: ReviewDecision): Promise<void>;
+  /**
+   * approve: the record's ORIGINAL bytes, read from its raw topic at its source coordinates (the DLQ carries a
+   * redacted copy only); reprocess: the corrected payload. Produced to the raw topic with acks=all.
+   */
+  reinjectReview(key: string, decision: ReviewDecision): Promise<ReinjectResult>;
+  recordReviewDecision(
+    key: string,
+    resolution: ReviewResolution,
+    decision: ReviewDecision,
+    reinjected: ReinjectResult | null,
+  ): Promise<void>;
+}
 
 /** Largest corrected payload a reviewer may send (the edge's default body limit). */
 export const MAX_CORRECTED_PAYLOAD_CHARS = 512 * 1024;

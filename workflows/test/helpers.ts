@@ -10,11 +10,13 @@ import { after, before } from 'node:test';
 import { serve } from '@hono/node-server';
 import { serviceAddresses } from '@pep/contracts';
 import { silentLogger } from '@pep/contracts/log';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { createApp } from '@pep/ml/app';
 import { WorkflowBridge } from '@pep/pipeline/bridge';
 import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
 import { createKafka } from '@pep/pipeline/kafka';
 import { Registry } from '@pep/pipeline/metrics';
+import { migrate as migratePipeline } from '@pep/pipeline/migrate';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
@@ -52,7 +54,9 @@ export async function startInference(hook?: RouteHook): Promise<{ url: string; c
   });
 }
 
+/** Both migration sets: the workflows' tables and the pipeline's quarantine tables the review activities update. */
 export async function setupDb(): Promise<pg.Pool> {
+  await migratePipeline({ databaseUrl: addr.databaseUrl });
   await migrate(addr.databaseUrl);
   return createPool(addr.databaseUrl, 5);
 }
@@ -62,8 +66,17 @@ export async function temporalClient(): Promise<{ client: Client; close: () => P
   return { client: new Client({ connection }), close: () => connection.close() };
 }
 
+/** The review task queue that goes with a test's payment task queue (each suite's own, like the payment queue). */
+export const reviewQueueOf = (taskQueue: string) => `${taskQueue}-review`;
+
 export function workerEnv(taskQueue: string, inferenceUrl: string): NodeJS.ProcessEnv {
-  return { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, INFERENCE_URL: inferenceUrl, INFERENCE_TIMEOUT_MS: '5000' };
+  return {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    REVIEW_TASK_QUEUE: reviewQueueOf(taskQueue),
+    INFERENCE_URL: inferenceUrl,
+    INFERENCE_TIMEOUT_MS: '5000',
+  };
 }
 
 export async function startTestWorker(taskQueue: string, inferenceUrl: string, pool?: pg.Pool): Promise<RunningWorker> {
@@ -78,10 +91,10 @@ export async function createTopics(k: Kafka, topics: readonly string[], partitio
   const admin = k.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
-    });
+    await createTopicsAndWait(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: partitions })),
+    );
   } finally {
     await admin.disconnect();
   }
@@ -181,7 +194,13 @@ export function workerEnvironment(tag: string, hook?: RouteHook): WorkerEnvironm
 /** A bridge for tests: silent, no metrics server, reviews off unless `vars` says otherwise. Not started. */
 export function testBridge(client: Client, vars: Record<string, string>, clientId = 'wf-test-bridge'): WorkflowBridge {
   return new WorkflowBridge({
-    config: loadBridgeConfig({ ...process.env, BRIDGE_REVIEWS: 'false', BRIDGE_METRICS_PORT: '0', ...vars }),
+    config: loadBridgeConfig({
+      ...process.env,
+      BRIDGE_REVIEWS: 'false',
+      BRIDGE_METRICS_PORT: '0',
+      ...(vars.TEMPORAL_TASK_QUEUE ? { REVIEW_TASK_QUEUE: reviewQueueOf(vars.TEMPORAL_TASK_QUEUE) } : {}),
+      ...vars,
+    }),
     kafka: createKafka({ brokers: addr.kafkaBrokers, clientId, log: silentLogger }),
     temporal: client,
     log: silentLogger,

@@ -11,6 +11,7 @@
  */
 import { envInt } from '@pep/contracts/env';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { hashOf } from '../history.ts';
 import type { StepDefinition, StepEnv } from '../step.ts';
 import { StepFailure } from '../step.ts';
 
@@ -82,7 +83,9 @@ export const reviewTimeouts: StepDefinition = {
       await connection.close();
     }
     if (orphaned.length > 0) {
-      ctx.commitWithRun(async (tx) => {
+      // Its own committed chunk: orphans are expired even when the run then fails for overdue timers.
+      await ctx.chunk(`expire:${hashOf(orphaned)}`, async (tx) => {
+        if (!tx) throw new Error('expiring orphaned reviews needs a transaction');
         await tx.query(
           `UPDATE quarantine_reviews q SET status = 'expired', decided_at = now(),
                   decided_by = 'orchestration:quarantine.review-timeouts',
@@ -104,6 +107,7 @@ export const reviewTimeouts: StepDefinition = {
             [orphaned.map((o) => o.workflow_id)],
           );
         }
+        return orphaned.length;
       });
     }
     if (stuck.length > 0) {

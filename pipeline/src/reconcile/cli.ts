@@ -9,7 +9,8 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { OTHER_TOPICS, PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { envList } from '@pep/contracts/env';
 import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
 import { loadLakeConfig } from '@pep/lakehouse/config';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
@@ -26,9 +27,11 @@ function arg(name: string): string | undefined {
 function print(r: ReconcileReport): void {
   const s = r.stages;
   const lines = [
-    `edge            ${s.edge.available ? `acknowledged ${s.edge.accepted_to_raw} to raw, ${s.edge.sent_to_dlq} to DLQ (since edge start)` : 'metrics unavailable'}`,
+    `edge            ${s.edge.available ? `acknowledged ${s.edge.accepted_to_raw} to raw, ${s.edge.accepted_to_other} to other, ${s.edge.sent_to_dlq} to DLQ (since edge start)` : 'metrics unavailable'}`,
     `raw topics      ${s.raw.total} records`,
     ...Object.entries(s.raw.by_topic).map(([t, n]) => `  ${t.padEnd(40)} ${n}`),
+    `other topics    ${s.other.total} records (verified, outside the event vocabulary; kept, not consumed)`,
+    ...Object.entries(s.other.by_topic).map(([t, n]) => `  ${t.padEnd(40)} ${n}`),
     `transformer     lag ${s.transformer.lag} (group ${s.transformer.group})`,
     `normalized      ${s.normalized.records} records, ${s.normalized.distinct_event_ids} distinct event_ids (${s.normalized.duplicate_event_ids} provider redeliveries, deduplicated downstream)`,
     `validation DLQ  ${s.validation_dlq.records} records`,
@@ -81,6 +84,7 @@ export function reconcileOptions(
     kafka: createKafka({ brokers: t.kafkaBrokers, clientId: 'pep-reconcile', log }),
     databaseUrl: q.databaseUrl,
     rawTopics: t.inputTopics,
+    otherTopics: envList(env, 'RECONCILE_OTHER_TOPICS', Object.values(OTHER_TOPICS)),
     normalizedTopic: t.normalizedTopic,
     validationDlqTopic: t.dlqTopic,
     webhookDlqTopic: q.webhookDlqTopic,

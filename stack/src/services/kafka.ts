@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
 import { commandExists, run, startDetached } from '../process.ts';
@@ -158,10 +159,10 @@ export const kafka: Service = {
       const missing = TOPIC_SPECS.filter((t) => !existing.has(t.name));
       if (missing.length === 0) return;
       log(`creating topics: ${missing.map((t) => t.name).join(', ')}`);
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({ topic: t.name, numPartitions: partitionsFor(t.kind), replicationFactor: 1 })),
-      });
+      await createTopicsAndWait(
+        admin,
+        missing.map((t) => ({ topic: t.name, numPartitions: partitionsFor(t.kind), replicationFactor: 1 })),
+      );
     } finally {
       await admin.disconnect();
     }
