@@ -6,10 +6,11 @@
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -86,6 +87,16 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
   },
+  // The lake sink needs the lake addon (`npm run build:lake -w @pep/lakehouse`, minutes when cold): started when built.
+  ...(existsSync(LAKE_ADDON_PATH)
+    ? [
+        {
+          name: 'lake-sink',
+          args: [tsx, 'pipeline/src/lake-sink/main.ts'],
+          ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
+        },
+      ]
+    : []),
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
