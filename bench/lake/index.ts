@@ -127,10 +127,6 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         tcfg,
         {
           ...core,
-          normalizeBatch: (b, o) => {
-            if (first === 0) first = performance.now();
-            return core.normalizeBatch(b, o);
-          },
           ...(transform
             ? {
                 transformRecordSets: (sets: Parameters<typeof transform>[0], o: Parameters<typeof transform>[1]) => {
