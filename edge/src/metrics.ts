@@ -163,6 +163,10 @@ export class EdgeMetrics {
     'Requests refused with 503 because the in-flight bound was reached',
   );
   readonly dlqRecords = new Counter('edge_dlq_records_total', 'Records sent to webhooks.dlq by reason');
+  readonly otherRecords = new Counter(
+    'edge_other_records_total',
+    'Verified events outside the event vocabulary acknowledged into webhooks.<provider>.other, by provider',
+  );
   readonly dlqWriteFailures = new Counter(
     'edge_dlq_write_failures_total',
     'DLQ records that could not be written (dropped, logged)',
@@ -200,6 +204,7 @@ export class EdgeMetrics {
       this.eventLoopLag,
       this.overloadRejections,
       this.dlqRecords,
+      this.otherRecords,
       this.dlqWriteFailures,
       this.refusalLogSuppressed,
       this.rateLimited,

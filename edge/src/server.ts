@@ -6,9 +6,9 @@
 
 import { PROVIDERS } from '@pep/contracts';
 import { isFatalConnectionError } from '@pep/kafka-wire/handshake';
+import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
-import { KafkaSink } from './kafka-sink.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
@@ -52,7 +52,7 @@ export async function startEdge(
       '1 when record batches are checksummed by core-native, 0 in JS',
       () => native,
     );
-    sink = new KafkaSink({
+    sink = new IdempotentProducer({
       brokers: config.kafkaBrokers,
       security: config.kafka,
       compression: config.kafkaCompression,
@@ -85,7 +85,7 @@ export async function startEdge(
 
   const app = createApp({ config, producer, metrics, log, ready });
 
-  if (sink instanceof KafkaSink) {
+  if (sink instanceof IdempotentProducer) {
     // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
     sink.connect().then(
       () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),

@@ -11,6 +11,7 @@
  */
 
 import * as zlib from 'node:zlib';
+import { COMPRESSION_CODECS } from './record-batch.ts';
 
 type ZlibFn = (b: Uint8Array, o: { maxOutputLength?: number; params?: Record<number, number> }) => Buffer;
 /** zstd came to node:zlib in Node 22.15 (the platform runs Node 24; Bun has it too); @types/node 20 does not list it. */
@@ -24,7 +25,6 @@ function zstd(kind: 'zstdCompressSync' | 'zstdDecompressSync'): ZlibFn {
 
 export const CODECS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 export type CodecName = keyof typeof CODECS;
-export const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
 /** Codecs kafka-wire's producers may write (KAFKA_COMPRESSION). */
 export const PRODUCER_CODECS = ['none', 'lz4', 'zstd', 'gzip'] as const;
@@ -43,7 +43,7 @@ export class DecompressError extends Error {
 
 /** Decompresses a records section of codec `codec` (1-4), at most `maxBytes` of output. Throws DecompressError. */
 export function decompress(codec: number, data: Uint8Array, maxBytes: number): Buffer {
-  const name = CODEC_NAMES[codec] ?? 'unknown';
+  const name = COMPRESSION_CODECS[codec] ?? 'unknown';
   try {
     switch (codec) {
       case 1:

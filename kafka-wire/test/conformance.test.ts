@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { Consumer as PConsumer, Producer as PProducer } from '@platformatic/kafka';
 import { CompressionTypes } from 'kafkajs';
 import { KafkaCluster } from '../src/cluster.ts';
-import { CODEC_NAMES, type ProducerCodec } from '../src/compression.ts';
+import type { ProducerCodec } from '../src/compression.ts';
 import {
   compressProduceRequest,
   decodeInitProducerIdResponse,
@@ -19,6 +19,7 @@ import {
   encodeInitProducerIdRequest,
   encodeProduceRequest,
 } from '../src/protocol.ts';
+import { COMPRESSION_CODECS as CODEC_NAMES } from '../src/record-batch.ts';
 import { TransactionalProducer } from '../src/transaction.ts';
 import {
   BROKERS,
