@@ -11,6 +11,7 @@ export {
   kafkaSaslSslBootstrap,
   kafkaTool,
   LOCAL_KAFKA_SASL,
+  LocalKafkaCluster,
   partitionsFor,
   serverProperties,
 } from './services/kafka.ts';

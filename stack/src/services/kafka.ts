@@ -4,13 +4,13 @@
  * CONTRACT section 5 itself.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
-import { commandExists, run, runAsync, startDetached } from '../process.ts';
+import { commandExists, forgetPid, managedPid, run, runAsync, startDetached, stopProcess } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 import { ensureLocalTls, type TlsFiles } from '../tls.ts';
 
@@ -34,14 +34,15 @@ export function kafkaNodes(env: NodeJS.ProcessEnv = process.env): 1 | 3 {
   return raw === '3' ? 3 : 1;
 }
 
-/** Ports of node `index` (0-based): node 0 has the default ports, node i the same plus 100·i. */
-export function kafkaNodePorts(index: number) {
+/** Ports of node `index` (0-based): node 0 has the default ports, node i the same plus 100·i (plus `offset`). */
+export function kafkaNodePorts(index: number, offset = 0) {
+  const o = offset + 100 * index;
   return {
-    plaintext: port + 100 * index,
-    controller: controllerPort + 100 * index,
-    saslSsl: saslSslPort + 100 * index,
+    plaintext: port + o,
+    controller: controllerPort + o,
+    saslSsl: saslSslPort + o,
     /** SSL with a client certificate required (mTLS), no SASL. */
-    mtls: saslSslPort + 1 + 100 * index,
+    mtls: saslSslPort + 1 + o,
   };
 }
 
@@ -78,9 +79,12 @@ const nodeDataDir = (stateDir: string, index: number, nodes: number) =>
  * the single-node one against it). Listeners: PLAINTEXT (clients and inter-broker) and CONTROLLER; the SASL_SSL
  * listener's lines come from `saslSslProperties`.
  */
-export function serverProperties(index = 0, nodes = 1, stateDir = STATE): string {
-  const p = kafkaNodePorts(index);
-  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@${host}:${kafkaNodePorts(i).controller}`).join(',');
+export function serverProperties(index = 0, nodes = 1, stateDir = STATE, portOffset = 0): string {
+  const p = kafkaNodePorts(index, portOffset);
+  const voters = Array.from(
+    { length: nodes },
+    (_, i) => `${i + 1}@${host}:${kafkaNodePorts(i, portOffset).controller}`,
+  ).join(',');
   const rf = nodes === 1 ? 1 : 3;
   const minIsr = nodes === 1 ? 1 : 2;
   return `${[
@@ -118,8 +122,8 @@ export function serverProperties(index = 0, nodes = 1, stateDir = STATE): string
  * unsecured validator, which accepts unsigned JWTs: enough to test the client side of the mechanism, never production)
  * and MTLS (security protocol SSL, a client certificate signed by the CA required).
  */
-export function saslSslProperties(index: number, tls: TlsFiles): string {
-  const p = kafkaNodePorts(index);
+export function saslSslProperties(index: number, tls: TlsFiles, portOffset = 0): string {
+  const p = kafkaNodePorts(index, portOffset);
   const l = 'listener.name.sasl_ssl';
   const { username, password } = LOCAL_KAFKA_SASL;
   return `${[
@@ -196,25 +200,48 @@ function ensureScramUsers(log: Logger, stateDir: string, bootstrap: string): voi
   if (clusterId) writeFileSync(marker, `${clusterId}\n`);
 }
 
+/** Where a cluster's nodes keep their state, which ports they use, and the pid/log names of their processes. */
+interface Layout {
+  readonly nodes: number;
+  readonly stateDir: string;
+  readonly portOffset: number;
+  /** Process name of node 0; node i (i > 0) is `<name>-<i + 1>`. */
+  readonly name: string;
+  readonly heap: string;
+}
+
+const STACK_LAYOUT = (nodes: number): Layout => ({
+  nodes,
+  stateDir: STATE,
+  portOffset: 0,
+  name: 'kafka',
+  heap: nodes === 1 ? HEAP : CLUSTER_HEAP,
+});
+
+const processName = (l: Layout, index: number) => (index === 0 ? l.name : `${l.name}-${index + 1}`);
+
 /** Writes node `index`'s configuration, formats its storage on first start, starts it; returns its pid. */
-function startNode(index: number, nodes: number, clusterId: string, tls: TlsFiles, log: Logger): number {
-  const dir = nodes === 1 ? STATE : join(STATE, `node-${index + 1}`);
+function startNode(index: number, l: Layout, clusterId: string, tls: TlsFiles, log: Logger): number {
+  const dir = l.nodes === 1 ? l.stateDir : join(l.stateDir, `node-${index + 1}`);
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'server.properties');
   // The SASL_SSL lines come last: a repeated key's last value wins in a properties file.
-  writeFileSync(config, serverProperties(index, nodes) + saslSslProperties(index, tls));
+  writeFileSync(
+    config,
+    serverProperties(index, l.nodes, l.stateDir, l.portOffset) + saslSslProperties(index, tls, l.portOffset),
+  );
   const classpath = `${LIB_DIR}/*`;
-  if (!existsSync(join(nodeDataDir(STATE, index, nodes), 'meta.properties'))) {
+  if (!existsSync(join(nodeDataDir(l.stateDir, index, l.nodes), 'meta.properties'))) {
     log(`formatting Kafka storage of node ${index + 1} (cluster id ${clusterId})`);
     run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
       what: 'Kafka storage format',
     });
   }
   return startDetached({
-    service: index === 0 ? 'kafka' : `kafka-${index + 1}`,
+    service: processName(l, index),
     command: 'java',
     args: [
-      ...(nodes === 1 ? HEAP : CLUSTER_HEAP).split(/\s+/).filter(Boolean),
+      ...l.heap.split(/\s+/).filter(Boolean),
       '-XX:+UseG1GC',
       '-XX:MaxGCPauseMillis=20',
       '-Djava.awt.headless=true',
@@ -226,6 +253,13 @@ function startNode(index: number, nodes: number, clusterId: string, tls: TlsFile
       config,
     ],
   });
+}
+
+function clusterIdOf(l: Layout): string {
+  const metaFile = join(nodeDataDir(l.stateDir, 0, l.nodes), 'meta.properties');
+  return existsSync(metaFile)
+    ? (readFileSync(metaFile, 'utf8').match(/cluster\.id=(\S+)/)?.[1] as string)
+    : randomBytes(16).toString('base64url').slice(0, 22);
 }
 
 /** The broker's PEM keystore: its key and certificate in one file (Kafka's ssl.keystore.type=PEM). */
@@ -281,14 +315,11 @@ export const kafka: Service = {
   },
 
   async start(log: Logger) {
-    const nodes = kafkaNodes();
+    const layout = STACK_LAYOUT(kafkaNodes());
     const tls = ensureLocalTls();
     ensureKeystore(tls);
-    const metaFile = join(nodeDataDir(STATE, 0, nodes), 'meta.properties');
-    const clusterId = existsSync(metaFile)
-      ? (readFileSync(metaFile, 'utf8').match(/cluster\.id=(\S+)/)?.[1] as string)
-      : randomBytes(16).toString('base64url').slice(0, 22);
-    const pids = Array.from({ length: nodes }, (_, i) => startNode(i, nodes, clusterId, tls, log));
+    const clusterId = clusterIdOf(layout);
+    const pids = Array.from({ length: layout.nodes }, (_, i) => startNode(i, layout, clusterId, tls, log));
     return pids[0] as number;
   },
 
@@ -315,3 +346,121 @@ export const kafka: Service = {
     }
   },
 };
+
+/**
+ * A three-node KRaft cluster of its own (state in `.stack/<name>/`, ports of the stack's Kafka plus `portOffset`), for
+ * tests that kill and restart brokers without touching the stack's Kafka: replication factor 3, min.insync.replicas 2,
+ * the contract topics created on start. Every node is a broker and a controller (three voters: one may die).
+ */
+export class LocalKafkaCluster {
+  readonly layout: Layout;
+  private readonly pids = new Map<number, number>();
+
+  constructor(opts: { name: string; portOffset: number; nodes?: number }) {
+    this.layout = {
+      nodes: opts.nodes ?? 3,
+      stateDir: serviceStateDir(opts.name),
+      portOffset: opts.portOffset,
+      name: opts.name,
+      heap: CLUSTER_HEAP,
+    };
+  }
+
+  /** Node ids are 1..nodes; node id n listens on `bootstrap[n - 1]`. */
+  get bootstrap(): string[] {
+    return Array.from(
+      { length: this.layout.nodes },
+      (_, i) => `${host}:${kafkaNodePorts(i, this.layout.portOffset).plaintext}`,
+    );
+  }
+
+  private admin() {
+    return new Kafka({
+      clientId: `${this.layout.name}-admin`,
+      brokers: this.bootstrap,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2000,
+      requestTimeout: 10_000,
+      retry: { retries: 2 },
+    }).admin();
+  }
+
+  /** Brokers the cluster metadata lists right now (0 when none answers). */
+  async liveBrokers(): Promise<number> {
+    const admin = this.admin();
+    try {
+      await admin.connect();
+      return (await admin.describeCluster()).brokers.length;
+    } catch {
+      return 0;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  async waitForBrokers(n: number, timeoutMs = 180_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.liveBrokers()) < n) {
+      if (Date.now() > deadline) throw new Error(`${this.layout.name}: ${n} brokers not up after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * Starts every node (formatting storage the first time), waits for all brokers, creates the contract topics.
+   * `fresh`: the state of an earlier run is removed first (a new cluster id, empty topics). `contractTopics: false`:
+   * no topics are created (a test that makes its own).
+   */
+  async start(
+    log: Logger,
+    { fresh = false, contractTopics = true }: { fresh?: boolean; contractTopics?: boolean } = {},
+  ): Promise<void> {
+    if (fresh) rmSync(this.layout.stateDir, { recursive: true, force: true });
+    const tls = ensureLocalTls();
+    ensureKeystore(tls);
+    const clusterId = clusterIdOf(this.layout);
+    for (let i = 0; i < this.layout.nodes; i++) this.pids.set(i + 1, startNode(i, this.layout, clusterId, tls, log));
+    await this.waitForBrokers(this.layout.nodes);
+    if (!contractTopics) return;
+    const admin = this.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = TOPIC_SPECS.filter((t) => !existing.has(t.name));
+      if (missing.length > 0)
+        await createTopicsAndWait(
+          admin,
+          missing.map((t) => ({ topic: t.name, numPartitions: partitionsFor(t.kind), replicationFactor: 3 })),
+        );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** SIGKILL of node `nodeId` (1-based). */
+  async kill(nodeId: number): Promise<void> {
+    const pid = this.pids.get(nodeId) ?? managedPid(processName(this.layout, nodeId - 1));
+    if (pid === undefined) throw new Error(`${this.layout.name}: node ${nodeId} is not running`);
+    await stopProcess(pid, { signal: 'SIGKILL' });
+    this.pids.delete(nodeId);
+    forgetPid(processName(this.layout, nodeId - 1));
+  }
+
+  /** Starts node `nodeId` again (after a kill) and waits until every broker is back. */
+  async restart(nodeId: number, log: Logger): Promise<void> {
+    const tls = ensureLocalTls();
+    this.pids.set(nodeId, startNode(nodeId - 1, this.layout, clusterIdOf(this.layout), tls, log));
+    await this.waitForBrokers(this.layout.nodes);
+  }
+
+  /** Stops every node (SIGTERM; the state stays for the next start). */
+  async stop(): Promise<void> {
+    for (let i = 0; i < this.layout.nodes; i++) {
+      const name = processName(this.layout, i);
+      const pid = this.pids.get(i + 1) ?? managedPid(name);
+      if (pid !== undefined) await stopProcess(pid, { signal: 'SIGTERM' });
+      forgetPid(name);
+    }
+    this.pids.clear();
+  }
+}

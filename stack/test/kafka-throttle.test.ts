@@ -7,10 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { kafkaBootstrap, kafkaTool } from '@pep/stack';
-import { KafkaCluster } from '../src/cluster.ts';
-import { TransactionalProducer } from '../src/transaction.ts';
-import { BROKERS, createTopics, deleteCreatedTopics, recordsSection, unique } from './helpers.ts';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { BROKERS, createTopics, deleteCreatedTopics, kafkajs, recordsSection, unique } from '@pep/kafka-wire/testing';
+import { TransactionalProducer } from '@pep/kafka-wire/transaction';
+import { kafkaBootstrap, kafkaTool } from '../src/index.ts';
 
 const CLIENT_ID = unique('kw-throttled');
 const BYTES_PER_S = 64 * 1024;
@@ -64,7 +64,7 @@ test('a producer over its quota is told to wait, waits, and loses nothing', asyn
     // Honouring the throttle spreads the 1.5 MiB over roughly bytes/quota seconds (the first bytes are free: Kafka
     // measures over a window), so well over a second rather than the ~100 ms an unthrottled loop takes here.
     assert.ok(elapsedMs > 2000, `sent in ${elapsedMs} ms despite ${throttles.length} throttles`);
-    const admin = (await import('./helpers.ts')).kafkajs().admin();
+    const admin = kafkajs().admin();
     await admin.connect();
     try {
       const [o] = await admin.fetchTopicOffsets(topic);

@@ -3,7 +3,7 @@
  * certificate for `localhost` and the SCRAM user): real TLS handshakes, SCRAM-SHA-256/512, PLAIN and OAUTHBEARER
  * exchanges, mTLS with a client certificate, ApiVersions at connect; and every misconfiguration a user can make
  * (wrong password, untrusted CA, wrong host name, plaintext against TLS, missing client certificate) ends in a clear
- * error well inside the connect timeout, never a hang. Runs under Node (node:tls) and Bun (`test:integration:bun`).
+ * error well inside the connect timeout, never a hang. Runs under Node (node:tls); the edge's test covers Bun's sockets over SASL_SSL.
  */
 
 import assert from 'node:assert/strict';
@@ -12,6 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type KafkaConnectionConfig, kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { BrokerConnection } from '@pep/kafka-wire/connection';
+import { createTopics, deleteCreatedTopics, recordsSection, unique } from '@pep/kafka-wire/testing';
+import { TransactionalProducer } from '@pep/kafka-wire/transaction';
+import { Kafka, logLevel } from 'kafkajs';
 import {
   ensureLocalTls,
   kafkaMtlsBootstrap,
@@ -19,12 +24,7 @@ import {
   kafkaSaslSslBootstrap,
   LOCAL_KAFKA_SASL,
   tlsFiles,
-} from '@pep/stack';
-import { Kafka, logLevel } from 'kafkajs';
-import { KafkaCluster } from '../src/cluster.ts';
-import { BrokerConnection } from '../src/connection.ts';
-import { TransactionalProducer } from '../src/transaction.ts';
-import { createTopics, deleteCreatedTopics, recordsSection, unique } from './helpers.ts';
+} from '../src/index.ts';
 
 const tls = tlsFiles();
 const SASL_SSL = kafkaSaslSslBootstrap(1);
