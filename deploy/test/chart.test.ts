@@ -94,13 +94,6 @@ const SECRET_LIKE =
  */
 const PENDING_FILES: Readonly<Record<string, string>> = {};
 const PENDING_ENV: Readonly<Record<string, string>> = {
-  KAFKA_SECURITY_PROTOCOL: '#17 connectivity',
-  KAFKA_SASL_MECHANISM: '#17 connectivity',
-  KAFKA_SASL_USERNAME: '#17 connectivity',
-  KAFKA_SASL_PASSWORD: '#17 connectivity',
-  KAFKA_SSL_CA_FILE: '#17 connectivity',
-  KAFKA_SSL_CERT_FILE: '#17 connectivity',
-  KAFKA_SSL_KEY_FILE: '#17 connectivity',
   TEMPORAL_TLS: '#17 connectivity',
   TEMPORAL_TLS_CA_FILE: '#17 connectivity',
   TEMPORAL_TLS_CERT_FILE: '#17 connectivity',

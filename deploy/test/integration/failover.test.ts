@@ -1,0 +1,310 @@
+/**
+ * Kafka failover under load (issue 17 item 5), on a three-node KRaft cluster of its own (`LocalKafkaCluster`:
+ * replication factor 3, min.insync.replicas 2, ports of the stack's Kafka + 1000) with the platform's processes started
+ * as the chart starts them (an edge, two transformers, a bridge, a quarantine consumer, a worker, the inference
+ * service) while simulated traffic runs. In turn:
+ *   1. leader moves: every partition's replica list rotated (ReassignPartitionsCommand), then a preferred-leader
+ *      election (LeaderElectionCommand): every leader moves at once;
+ *   2. SIGKILL of the broker leading most partitions, restarted after a few seconds;
+ *   3. SIGKILL of the transformer group's coordinator, restarted;
+ *   4. SIGKILL of the transformer's transaction coordinator, restarted.
+ * After each, a signed probe webhook is sent until the edge acknowledges one, then the normalized topic is watched until
+ * the transformer's output moves past that point: the recovery times, printed and written to
+ * `.stack/failover-report.json`. At the end the pipeline must reconcile exactly (`npm run reconcile`: every raw record
+ * in exactly one place, one workflow and one row per event) and every acknowledged webhook must be on the raw topics.
+ * Needs PostgreSQL and Temporal from the stack (started here) and ~2.5 GB of memory; ~4-6 minutes.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, TOPICS } from '@pep/contracts';
+import { KafkaCluster } from '@pep/kafka-wire/cluster';
+import { kafkaTool, LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
+import { Kafka, logLevel } from 'kafkajs';
+import { LocalCluster, REPO_ROOT } from '../../src/local-cluster.ts';
+
+const RATE = Number(process.env.FAILOVER_RATE ?? 25);
+/** Seconds of traffic; the four faults are spread over it. */
+const DURATION_S = Number(process.env.FAILOVER_DURATION_S ?? 100);
+const DOWN_MS = 6_000;
+const log = (m: string) => console.log(`# ${m}`);
+
+const kafkaCluster = new LocalKafkaCluster({ name: 'kafka-failover', portOffset: 1000 });
+const brokers = kafkaCluster.bootstrap;
+const platform = new LocalCluster({
+  env: { KAFKA_BROKERS: brokers.join(','), INFERENCE_URL: 'http://127.0.0.1:18090', NODE_ENV: 'development' },
+});
+const kafka = new Kafka({ clientId: 'failover-test', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const admin = kafka.admin();
+const wire = new KafkaCluster({ brokers, clientId: 'failover-test', retry: { maxAttempts: 30, maxBackoffMs: 1000 } });
+
+async function endOffsets(topics: readonly string[]): Promise<number> {
+  let sum = 0;
+  for (const t of topics) for (const p of await admin.fetchTopicOffsets(t)) sum += Number(p.high);
+  return sum;
+}
+
+/** A signed Stripe payment_intent.succeeded, as Stripe sends it (the local default secret). */
+function probeRequest(): RequestInit {
+  const id = randomUUID().replaceAll('-', '').slice(0, 16);
+  const base = JSON.parse(
+    readFileSync(
+      join(REPO_ROOT, 'core-native', 'fixtures', 'payloads', 'stripe_payment_intent_succeeded.json'),
+      'utf8',
+    ),
+  ) as { id: string; created: number; data: { object: Record<string, unknown> } };
+  base.id = `evt_probe_${id}`;
+  base.created = Math.floor(Date.now() / 1000);
+  base.data.object.id = `pi_probe_${id}`;
+  const body = JSON.stringify(base);
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', LOCAL_WEBHOOK_SECRETS.STRIPE_WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex');
+  return {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` },
+  };
+}
+
+interface Recovery {
+  readonly scenario: string;
+  readonly detail: string;
+  /** From the fault until the edge acknowledged a probe webhook (200). */
+  readonly edge_ack_ms: number;
+  /** From the fault until the transformer's committed output moved past what it was when the probe was acknowledged. */
+  readonly transformer_output_ms: number;
+  /** Probe attempts the edge refused (503) or that failed before the first 200. */
+  readonly probes_refused: number;
+}
+
+/** Probes the edge until a 200, then waits for the normalized topic to grow; bounded at 120 s. */
+async function measureRecovery(scenario: string, detail: string, faultAt: number, edgeUrl: string): Promise<Recovery> {
+  const deadline = faultAt + 120_000;
+  let refused = 0;
+  let ackAt = 0;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${edgeUrl}/webhooks/stripe`, {
+      ...probeRequest(),
+      signal: AbortSignal.timeout(15_000),
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (res === 200) {
+      ackAt = Date.now();
+      break;
+    }
+    refused++;
+    await sleep(200);
+  }
+  assert.ok(ackAt > 0, `${scenario}: the edge acknowledged nothing within 120 s`);
+  const normalizedAtAck = await endOffsets([TOPICS.normalized]);
+  let outputAt = 0;
+  while (Date.now() < deadline) {
+    if ((await endOffsets([TOPICS.normalized])) > normalizedAtAck) {
+      outputAt = Date.now();
+      break;
+    }
+    await sleep(250);
+  }
+  assert.ok(outputAt > 0, `${scenario}: the transformer wrote nothing within 120 s`);
+  const r = {
+    scenario,
+    detail,
+    edge_ack_ms: ackAt - faultAt,
+    transformer_output_ms: outputAt - faultAt,
+    probes_refused: refused,
+  };
+  log(`recovery ${JSON.stringify(r)}`);
+  return r;
+}
+
+/** Rotates every partition's replica list of the busy topics, then elects the preferred (first) replicas. */
+async function moveAllLeaders(): Promise<string> {
+  const topics = [...Object.values(RAW_TOPICS), TOPICS.normalized];
+  const meta = await admin.fetchTopicMetadata({ topics });
+  const partitions = meta.topics.flatMap((t) =>
+    t.partitions.map((p) => ({
+      topic: t.name,
+      partition: p.partitionId,
+      replicas: [...p.replicas.slice(1), p.replicas[0] as number],
+    })),
+  );
+  const file = join(STATE_DIR, 'failover-reassignment.json');
+  writeFileSync(file, JSON.stringify({ version: 1, partitions }));
+  kafkaTool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', [
+    '--bootstrap-server',
+    brokers.join(','),
+    '--reassignment-json-file',
+    file,
+    '--execute',
+  ]);
+  kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', [
+    '--bootstrap-server',
+    brokers.join(','),
+    '--election-type',
+    'PREFERRED',
+    '--all-topic-partitions',
+  ]);
+  return `${partitions.length} partitions: replicas rotated, preferred leaders elected`;
+}
+
+/** The node leading most partitions of the raw and normalized topics. */
+async function busiestLeader(): Promise<number> {
+  const meta = await admin.fetchTopicMetadata({ topics: [...Object.values(RAW_TOPICS), TOPICS.normalized] });
+  const count = new Map<number, number>();
+  for (const t of meta.topics) for (const p of t.partitions) count.set(p.leader, (count.get(p.leader) ?? 0) + 1);
+  return [...count].sort((a, b) => b[1] - a[1])[0]?.[0] as number;
+}
+
+async function killAndRestart(nodeId: number): Promise<void> {
+  await kafkaCluster.kill(nodeId);
+  await sleep(DOWN_MS);
+  await kafkaCluster.restart(nodeId, log);
+  await kafkaCluster.waitInSync();
+  wire.markStale();
+}
+
+before(async () => {
+  for (const s of ['postgres', 'temporal'] as const) await startService(s, log);
+  await kafkaCluster.start(log, { fresh: true });
+  await admin.connect();
+  for (const script of ['pipeline/src/migrate.ts', 'workflows/src/migrate.ts']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${script}: ${r.stderr}`);
+  }
+  await platform.start('inference', 1);
+  await platform.start('worker', 1);
+  await platform.start('quarantine', 1);
+  await platform.start('transformer', 2);
+  await platform.start('bridge', 1);
+  await platform.start('edge', 1);
+});
+
+after(async () => {
+  await platform.stopAll();
+  wire.close();
+  await admin.disconnect().catch(() => {});
+  await kafkaCluster.stop();
+});
+
+test('leader moves and SIGKILL of a broker, the group coordinator and the transaction coordinator under load', async () => {
+  const edge = platform.find('edge', 0);
+  const rawTopics = Object.values(RAW_TOPICS);
+  const rawBefore = await endOffsets(rawTopics);
+  const dlqBefore = await endOffsets([TOPICS.webhooksDlq]);
+  const startedAt = new Date();
+  const simulator = spawn(
+    join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+    [
+      'simulator/src/cli.ts',
+      '--url',
+      edge.url,
+      '--rate',
+      String(RATE),
+      '--duration',
+      String(DURATION_S),
+      '--invalid-rate',
+      '0.05',
+      '--duplicate-rate',
+      '0.02',
+      '--quiet',
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let simOut = '';
+  simulator.stdout.on('data', (d: Buffer) => {
+    simOut += d.toString();
+  });
+  const simExit = new Promise<number>((r) => simulator.once('exit', (c) => r(c ?? 1)));
+
+  const recoveries: Recovery[] = [];
+  const scenario = async (name: string, at: number, fault: () => Promise<string>) => {
+    const wait = startedAt.getTime() + at * 1000 - Date.now();
+    if (wait > 0) await sleep(wait);
+    const faultAt = Date.now();
+    const detail = await fault();
+    recoveries.push(await measureRecovery(name, detail, faultAt, edge.url));
+  };
+  const span = DURATION_S / 5;
+  await scenario('leader moves', span * 0.6, moveAllLeaders);
+  await scenario('broker SIGKILL', span * 1.6, async () => {
+    const node = await busiestLeader();
+    await killAndRestart(node);
+    return `node ${node} (leading the most partitions) killed, restarted after ${DOWN_MS} ms`;
+  });
+  await scenario('group coordinator SIGKILL', span * 2.6, async () => {
+    wire.forgetCoordinator('group', 'pep-transformer');
+    const node = await wire.coordinator('group', 'pep-transformer');
+    await killAndRestart(node);
+    return `node ${node} (coordinator of group pep-transformer) killed, restarted after ${DOWN_MS} ms`;
+  });
+  await scenario('transaction coordinator SIGKILL', span * 3.6, async () => {
+    wire.forgetCoordinator('transaction', 'pep-transformer-0');
+    const node = await wire.coordinator('transaction', 'pep-transformer-0');
+    await killAndRestart(node);
+    return `node ${node} (coordinator of transactional id pep-transformer-0) killed, restarted after ${DOWN_MS} ms`;
+  });
+
+  assert.equal(await simExit, 0, 'the simulator finished');
+  const summary = JSON.parse(simOut.trim().split('\n').pop() ?? '{}') as { by_status?: Record<string, number> };
+  const acknowledged = (summary.by_status?.['200'] ?? 0) + recoveries.length;
+  assert.ok(acknowledged > RATE * DURATION_S * 0.5, `too few acknowledged: ${JSON.stringify(summary)}`);
+
+  // Drain, then reconcile exactly against this cluster (bounded: restarted consumers rejoin and catch up).
+  let report: { verdict?: string; checks?: { name: string; ok: boolean; detail: string }[] } = {};
+  const drainStarted = Date.now();
+  while (Date.now() - drainStarted < 300_000) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'pipeline/src/reconcile/cli.ts',
+        '--json',
+        '--no-edge',
+        '--no-lake',
+        '--since',
+        startedAt.toISOString(),
+      ],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+        timeout: 180_000,
+        env: { ...process.env, KAFKA_BROKERS: brokers.join(',') },
+      },
+    );
+    try {
+      report = JSON.parse(r.stdout);
+    } catch {
+      report = { verdict: `unparseable (exit ${r.status}): ${r.stderr.slice(-500)}` };
+    }
+    if (report.verdict === 'reconciled') break;
+    await sleep(10_000);
+  }
+  const failed = (report.checks ?? []).filter((c) => !c.ok);
+  assert.equal(report.verdict, 'reconciled', `not reconciled: ${JSON.stringify(failed.length ? failed : report)}`);
+
+  // No acknowledged webhook lost: acknowledged (200) ≤ raw records + webhook-DLQ records written meanwhile.
+  const rawDelta = (await endOffsets(rawTopics)) - rawBefore;
+  const dlqDelta = (await endOffsets([TOPICS.webhooksDlq])) - dlqBefore;
+  assert.ok(rawDelta + dlqDelta >= acknowledged, `acknowledged ${acknowledged} > raw ${rawDelta} + DLQ ${dlqDelta}`);
+
+  const out = {
+    rate: RATE,
+    duration_s: DURATION_S,
+    acknowledged,
+    raw_records: rawDelta,
+    reconcile_after_traffic_s: Math.round((Date.now() - drainStarted) / 1000),
+    checks: (report.checks ?? []).map((c) => `${c.name}: ${c.detail}`),
+    recoveries,
+  };
+  writeFileSync(join(STATE_DIR, 'failover-report.json'), `${JSON.stringify(out, null, 2)}\n`);
+  log(`failover: ${JSON.stringify(out)}`);
+  for (const r of recoveries) assert.ok(r.transformer_output_ms < 120_000, `${r.scenario} recovered`);
+});
