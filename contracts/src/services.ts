@@ -8,7 +8,8 @@ export const SERVICE_DEFAULTS = {
   kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093, saslSslPort: 9094 },
   temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
-  redis: { host: '127.0.0.1', port: 6379 },
+  /** tlsPort: the local stack's TLS port (certificate for `localhost`). */
+  redis: { host: '127.0.0.1', port: 6379, tlsPort: 6380 },
   edge: { port: 8080 },
   trino: { host: '127.0.0.1', port: 8085 },
   inference: { host: '127.0.0.1', port: 8090 },

@@ -94,12 +94,6 @@ const SECRET_LIKE =
  */
 const PENDING_FILES: Readonly<Record<string, string>> = {};
 const PENDING_ENV: Readonly<Record<string, string>> = {
-  TEMPORAL_TLS: '#17 connectivity',
-  TEMPORAL_TLS_CA_FILE: '#17 connectivity',
-  TEMPORAL_TLS_CERT_FILE: '#17 connectivity',
-  TEMPORAL_TLS_KEY_FILE: '#17 connectivity',
-  TEMPORAL_API_KEY: '#17 connectivity',
-  REDIS_TLS_CA_FILE: '#17 connectivity',
   LAKE_CATALOG_TYPE: '#16 lakehouse',
   LAKE_CATALOG_URI: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_WAREHOUSE: '#16 lakehouse / #22 REST catalog',

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
+import { redisConnectionFor } from '@pep/contracts/managed';
 import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -68,7 +69,9 @@ export async function startScoring(
   const ml = loadMlConfig(env);
   const core = await loadCore();
   const cols = core.featureSpec().features.length;
-  const redis = new Redis(ml.redisUrl, {
+  const redisTarget = redisConnectionFor(ml.redisUrl, env);
+  const redis = new Redis(redisTarget.url, {
+    ...redisTarget.options,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

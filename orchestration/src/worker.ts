@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@pep/contracts/env';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from './activities.ts';
@@ -38,7 +39,7 @@ export async function startOrchestrationWorker(
   const address = server?.address();
   const metricsUrl =
     address && typeof address === 'object' ? `http://${config.metricsHost}:${address.port}/metrics` : null;
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporalAddress));
   const worker = await Worker.create({
     connection,
     namespace: config.namespace,

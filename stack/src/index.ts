@@ -15,6 +15,7 @@ export {
   partitionsFor,
   serverProperties,
 } from './services/kafka.ts';
+export { LOCAL_REDIS_USER } from './services/redis.ts';
 export { localS3Env, S3_ENDPOINT, S3_LOCAL_CREDENTIALS, s3Python } from './services/s3.ts';
 export { SUPERSET_VENV, type SupersetSettings, supersetBin, supersetSettings } from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';

@@ -9,6 +9,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { kafkajsConnection } from '@pep/contracts/kafka-security';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -45,7 +46,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
     kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
   );
   await producer.connect();
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporalAddress));
   const reviewActivities = createReviewActivities({ pool, producer, readRaw: createRawReader(kafka) });
   const worker = await Worker.create({
     connection,

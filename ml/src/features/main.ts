@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { serviceAddresses } from '@pep/contracts';
+import { redisConnectionFor } from '@pep/contracts/managed';
 import { Redis } from 'ioredis';
 import { loadMlConfig } from '../config.ts';
 import { feastApply } from '../py/feast.ts';
@@ -22,7 +23,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`features: FEATURES_METRICS_PORT must be a TCP port, got ${process.env.FEATURES_METRICS_PORT}`);
   process.exit(2);
 }
-const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3 });
+const redisTarget = redisConnectionFor(cfg.redisUrl);
+const redis = new Redis(redisTarget.url, { ...redisTarget.options, maxRetriesPerRequest: 3 });
 redis.on('error', (err) => log('redis error', { error: String(err) }));
 const processor = new FeatureProcessor(
   FEATURE_SPEC,

@@ -3,6 +3,8 @@
  * PaymentEventWorkflow per event, payments.validation.dlq → one DlqReviewWorkflow per quarantined record.
  * Prometheus metrics (starts, duplicates, retries, lag) on BRIDGE_METRICS_PORT (default 9466). Ctrl-C drains.
  */
+
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../lib/kafka.ts';
 import { createLogger } from '../lib/log.ts';
@@ -19,7 +21,7 @@ try {
   process.exit(2);
 }
 const registry = new Registry();
-const connection = await Connection.connect({ address: config.temporalAddress });
+const connection = await Connection.connect(temporalConnectionOptions(config.temporalAddress));
 const bridge = new WorkflowBridge({
   config,
   kafka: createKafka({ brokers: config.kafkaBrokers, security: config.kafka, clientId: config.clientId, log }),
