@@ -224,7 +224,7 @@ const STACK_LAYOUT = (nodes: number): Layout => ({
 const processName = (l: Layout, index: number) => (index === 0 ? l.name : `${l.name}-${index + 1}`);
 
 /** Writes node `index`'s configuration, formats its storage on first start, starts it; returns its pid. */
-function startNode(index: number, l: Layout, clusterId: string, tls: TlsFiles, log: Logger): number {
+async function startNode(index: number, l: Layout, clusterId: string, tls: TlsFiles, log: Logger): Promise<number> {
   const dir = l.nodes === 1 ? l.stateDir : join(l.stateDir, `node-${index + 1}`);
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'server.properties');
@@ -236,7 +236,7 @@ function startNode(index: number, l: Layout, clusterId: string, tls: TlsFiles, l
   const classpath = `${LIB_DIR}/*`;
   if (!existsSync(join(nodeDataDir(l.stateDir, index, l.nodes), 'meta.properties'))) {
     log(`formatting Kafka storage of node ${index + 1} (cluster id ${clusterId})`);
-    run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
+    await runAsync('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
       what: 'Kafka storage format',
     });
   }
@@ -322,7 +322,11 @@ export const kafka: Service = {
     const tls = ensureLocalTls();
     ensureKeystore(tls);
     const clusterId = clusterIdOf(layout);
-    const pids = Array.from({ length: layout.nodes }, (_, i) => startNode(i, layout, clusterId, tls, log));
+    // Nodes format and start side by side; formatting runs without blocking the event loop (main: health checks of
+    // the other services keep running meanwhile).
+    const pids = await Promise.all(
+      Array.from({ length: layout.nodes }, (_, i) => startNode(i, layout, clusterId, tls, log)),
+    );
     return pids[0] as number;
   },
 
@@ -456,7 +460,10 @@ export class LocalKafkaCluster {
     const tls = ensureLocalTls();
     ensureKeystore(tls);
     const clusterId = clusterIdOf(this.layout);
-    for (let i = 0; i < this.layout.nodes; i++) this.pids.set(i + 1, startNode(i, this.layout, clusterId, tls, log));
+    const pids = await Promise.all(
+      Array.from({ length: this.layout.nodes }, (_, i) => startNode(i, this.layout, clusterId, tls, log)),
+    );
+    for (const [i, pid] of pids.entries()) this.pids.set(i + 1, pid);
     await this.waitForBrokers(this.layout.nodes);
     if (!contractTopics) return;
     const admin = this.admin();
@@ -486,7 +493,7 @@ export class LocalKafkaCluster {
   /** Starts node `nodeId` again (after a kill) and waits until every broker is back. */
   async restart(nodeId: number, log: Logger): Promise<void> {
     const tls = ensureLocalTls();
-    this.pids.set(nodeId, startNode(nodeId - 1, this.layout, clusterIdOf(this.layout), tls, log));
+    this.pids.set(nodeId, await startNode(nodeId - 1, this.layout, clusterIdOf(this.layout), tls, log));
     await this.waitForBrokers(this.layout.nodes);
   }
 
