@@ -25,7 +25,7 @@ import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-p
 import { decodeRecordBatches, recordsSection } from '@pep/kafka-wire/testing';
 import { type OutputBatch, TransactionalProducer, TransactionError } from '@pep/kafka-wire/transaction';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaTool, LocalKafkaCluster } from '../src/index.ts';
+import { LocalKafkaCluster } from '../src/index.ts';
 import { STATE_DIR } from '../src/paths.ts';
 
 const log = (m: string) => console.log(`# ${m}`);
@@ -260,32 +260,8 @@ test('leader moves and SIGKILL of a leader, the group coordinator and the transa
 
   recoveries.push(
     await fault('leader moves', async () => {
-      const meta = await admin.fetchTopicMetadata({ topics: [IN, OUT] });
-      const partitions = meta.topics.flatMap((t) =>
-        t.partitions.map((p) => ({
-          topic: t.name,
-          partition: p.partitionId,
-          replicas: [...p.replicas.slice(1), p.replicas[0] as number],
-        })),
-      );
-      const file = join(STATE_DIR, 'kafka-cluster-test-reassignment.json');
-      writeFileSync(file, JSON.stringify({ version: 1, partitions }));
-      const bootstrap = brokers.join(',');
-      kafkaTool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', [
-        '--bootstrap-server',
-        bootstrap,
-        '--reassignment-json-file',
-        file,
-        '--execute',
-      ]);
-      kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', [
-        '--bootstrap-server',
-        bootstrap,
-        '--election-type',
-        'PREFERRED',
-        '--all-topic-partitions',
-      ]);
-      return `${partitions.length} partitions: replicas rotated, preferred leaders elected`;
+      const n = await kafkaCluster.moveAllLeaders([IN, OUT]);
+      return `${n} partitions: replicas rotated, preferred leaders elected`;
     }),
   );
 

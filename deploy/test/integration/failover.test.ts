@@ -9,8 +9,8 @@
  *   3. SIGKILL of the transformer group's coordinator;
  *   4. SIGKILL of the transformer's transaction coordinator.
  * Each under its own simulator run (FAILOVER_RATE/s for FAILOVER_ROUND_S s, the fault 5 s in). After the fault, a
- * signed probe webhook is sent until the edge acknowledges one, then the normalized topic is watched until the
- * transformer's output moves past that point: the recovery times (the killed broker is restarted only then, and the
+ * signed probe webhook is sent until the edge acknowledges one, then the normalized and validation-DLQ topics are
+ * watched until the transformer's output moves past that point: the recovery times (the killed broker is restarted only then, and the
  * test waits for full ISRs before the next fault), printed and written to
  * `.stack/failover-report.json`. At the end the pipeline must reconcile exactly (`npm run reconcile`: every raw record
  * in exactly one place, one workflow and one row per event) and every acknowledged webhook must be on the raw topics.
@@ -25,13 +25,13 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, TOPICS } from '@pep/contracts';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
-import { kafkaTool, LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
+import { LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocalCluster, REPO_ROOT } from '../../src/local-cluster.ts';
 
 const RATE = Number(process.env.FAILOVER_RATE ?? 25);
 /** Seconds of traffic per fault (one simulator run each); the fault comes LEAD_MS after the traffic starts. */
-const ROUND_S = Number(process.env.FAILOVER_ROUND_S ?? 30);
+const ROUND_S = Number(process.env.FAILOVER_ROUND_S ?? 45);
 const LEAD_MS = 5_000;
 const log = (m: string) => console.log(`# ${m}`);
 
@@ -112,10 +112,12 @@ async function measureRecovery(scenario: string, detail: string, faultAt: number
     await sleep(200);
   }
   assert.ok(ackAt > 0, `${scenario}: the edge acknowledged nothing within 120 s`);
-  const normalizedAtAck = await endOffsets([TOPICS.normalized]);
+  // The transformer writes every raw record to exactly one of these: either growing is its output moving.
+  const outputs = [TOPICS.normalized, TOPICS.validationDlq];
+  const outputAtAck = await endOffsets(outputs);
   let outputAt = 0;
   while (Date.now() < deadline) {
-    if ((await endOffsets([TOPICS.normalized])) > normalizedAtAck) {
+    if ((await endOffsets(outputs)) > outputAtAck) {
       outputAt = Date.now();
       break;
     }
@@ -133,34 +135,10 @@ async function measureRecovery(scenario: string, detail: string, faultAt: number
   return r;
 }
 
-/** Rotates every partition's replica list of the busy topics, then elects the preferred (first) replicas. */
+/** Every leader of the raw and normalized topics moved at once (replicas rotated, preferred leaders elected). */
 async function moveAllLeaders(): Promise<string> {
-  const topics = [...Object.values(RAW_TOPICS), TOPICS.normalized];
-  const meta = await admin.fetchTopicMetadata({ topics });
-  const partitions = meta.topics.flatMap((t) =>
-    t.partitions.map((p) => ({
-      topic: t.name,
-      partition: p.partitionId,
-      replicas: [...p.replicas.slice(1), p.replicas[0] as number],
-    })),
-  );
-  const file = join(STATE_DIR, 'failover-reassignment.json');
-  writeFileSync(file, JSON.stringify({ version: 1, partitions }));
-  kafkaTool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', [
-    '--bootstrap-server',
-    brokers.join(','),
-    '--reassignment-json-file',
-    file,
-    '--execute',
-  ]);
-  kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', [
-    '--bootstrap-server',
-    brokers.join(','),
-    '--election-type',
-    'PREFERRED',
-    '--all-topic-partitions',
-  ]);
-  return `${partitions.length} partitions: replicas rotated, preferred leaders elected`;
+  const n = await kafkaCluster.moveAllLeaders([...Object.values(RAW_TOPICS), TOPICS.normalized]);
+  return `${n} partitions: replicas rotated, preferred leaders elected`;
 }
 
 /** The node leading most partitions of the raw and normalized topics. */

@@ -439,6 +439,59 @@ export class LocalKafkaCluster {
     }
   }
 
+  /**
+   * Moves the leader of every partition of `topics` at once: each replica list rotated by one
+   * (ReassignPartitionsCommand), then the preferred (now the former second) replicas elected (LeaderElectionCommand).
+   * The tools run as child processes, so the caller's own clients keep running meanwhile. Returns the partition count.
+   */
+  async moveAllLeaders(topics: readonly string[]): Promise<number> {
+    const admin = this.admin();
+    await admin.connect();
+    let partitions: { topic: string; partition: number; replicas: number[] }[];
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+      partitions = meta.topics.flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: t.name,
+          partition: p.partitionId,
+          replicas: [...p.replicas.slice(1), p.replicas[0] as number],
+        })),
+      );
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const file = join(this.layout.stateDir, 'reassignment.json');
+    writeFileSync(file, JSON.stringify({ version: 1, partitions }));
+    const bootstrap = this.bootstrap.join(',');
+    // A loaded machine: the tools' admin client gets minutes, not its default 30 s, to find the controller.
+    const adminConfig = join(this.layout.stateDir, 'tool-admin.properties');
+    writeFileSync(adminConfig, 'default.api.timeout.ms=180000\nrequest.timeout.ms=60000\n');
+    const tool = (mainClass: string, args: string[]) =>
+      runAsync('java', ['-Xmx128m', '-XX:TieredStopAtLevel=1', '-cp', `${LIB_DIR}/*`, mainClass, ...args], {
+        what: mainClass,
+        timeoutMs: 240_000,
+      });
+    await tool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', [
+      '--bootstrap-server',
+      bootstrap,
+      '--command-config',
+      adminConfig,
+      '--reassignment-json-file',
+      file,
+      '--execute',
+    ]);
+    await tool('org.apache.kafka.tools.LeaderElectionCommand', [
+      '--bootstrap-server',
+      bootstrap,
+      '--admin.config',
+      adminConfig,
+      '--election-type',
+      'PREFERRED',
+      '--all-topic-partitions',
+    ]);
+    return partitions.length;
+  }
+
   async waitForBrokers(n: number, timeoutMs = 180_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((await this.liveBrokers()) < n) {
