@@ -176,6 +176,8 @@ export function createApp(deps: AppDeps): EdgeApp {
   const limits = config.limits;
   const retryAfterText = String(limits.retryAfterSeconds);
   const app = new Hono({ strict: false });
+  const prefix = config.topicPrefix;
+  const topicOf = prefix === '' ? (topic: string) => topic : (topic: string) => prefix + topic;
 
   const verdictFor = (provider: Provider, headers: HeaderLookup, body: Uint8Array): Verdict => {
     switch (provider) {
@@ -213,7 +215,7 @@ export function createApp(deps: AppDeps): EdgeApp {
       receivedAt,
     });
     return {
-      topic: config.benchTopic ?? TOPICS.webhooksDlq,
+      topic: topicOf(TOPICS.webhooksDlq),
       key: eventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {
@@ -464,7 +466,7 @@ export function createApp(deps: AppDeps): EdgeApp {
               receivedAt,
             )
           : {
-              topic: config.benchTopic ?? verdict.topic,
+              topic: topicOf(verdict.topic),
               key: verdict.key,
               value: body,
               headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
