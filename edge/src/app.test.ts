@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { WebhookDlqRecord } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import braintree from 'braintree';
 import { createApp, LogRateLimiter } from './app.ts';
 import { loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { GroupCommitProducer } from './producer.ts';
 import { adyenSignature, adyenSigningString } from './providers/adyen.ts';

@@ -14,10 +14,10 @@ import {
   TOPICS,
   webhookDlqRecord,
 } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
-import type { Logger } from './log.ts';
 import type { EdgeMetrics, HistogramSeries } from './metrics.ts';
 import { type GroupCommitProducer, OverloadedError, ShuttingDownError } from './producer.ts';
 import { checkAdyen } from './providers/adyen.ts';

@@ -4,6 +4,7 @@
  * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
  */
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
@@ -17,6 +18,8 @@ import {
   retryStrategy,
   scoreFraud,
 } from './rules.ts';
+
+const log = createLogger('error', { service: 'inference' });
 
 export const ML_ERROR_CODES = INFERENCE_ERROR_CODES;
 export const MAX_BODY_BYTES = INFERENCE_LIMITS.maxBodyBytes;
@@ -210,9 +213,7 @@ export function createApp(opts: AppOptions = {}): Hono {
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
   app.onError((err, c) => {
     if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);
-    console.error(
-      JSON.stringify({ level: 'error', msg: 'inference request failed', path: c.req.path, error: String(err) }),
-    );
+    log.error('inference request failed', { path: c.req.path, error: String(err) });
     return c.json({ error: { code: ML_ERROR_CODES.internal, message: 'internal error' } }, 500);
   });
   return app;

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import { createApp } from './app.ts';
 
 export interface InferenceConfig {
@@ -49,7 +50,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     process.exit(2);
   }
   const { port, close } = await startInferenceServer(config);
-  console.log(JSON.stringify({ level: 'info', msg: 'inference service listening', host: config.host, port }));
+  createLogger('info', { service: 'inference' }).info('inference service listening', { host: config.host, port });
   const stop = () => {
     void close().finally(() => process.exit(0));
   };

@@ -4,6 +4,7 @@
  * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
  */
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -78,8 +79,8 @@ async function main(): Promise<void> {
       },
     });
   }
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ level: 'info', msg, service: 'payment-worker', ...fields }));
+  const logger = createLogger('info', { service: 'payment-worker' });
+  const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
@@ -106,7 +107,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
   main().catch((err: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    createLogger('error', { service: 'payment-worker' }).error('worker failed', {
+      error: (err as Error).stack ?? String(err),
+    });
     process.exit(1);
   });
 }

@@ -8,9 +8,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
 import { type ReconcileOptions, type ReconcileReport, reconcile } from './reconcile.ts';
 import { workflowStageLines } from './workflows.ts';
 

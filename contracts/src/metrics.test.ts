@@ -20,3 +20,22 @@ test('renders counters, labelled gauges and histograms in Prometheus text format
   g.clear();
   assert.doesNotMatch(r.render(), /partition="0"/);
 });
+
+test('labelled histograms keep a series per label set; scrape gauges read at render; cached series count', () => {
+  const r = new Registry();
+  const h = r.histogram('req_seconds', 'r', [0.01, 0.1]);
+  h.observe(0.005, { provider: 'stripe' });
+  h.series({ provider: 'adyen' }).observe(0.05);
+  let queued = 3;
+  r.scrapeGauge('queued', 'q', () => queued);
+  const c = r.counter('hits_total', 'h');
+  c.series({ route: 'a' }).value += 2;
+  queued = 7;
+  const text = r.render();
+  assert.match(text, /^req_seconds_bucket\{provider="stripe",le="0.01"\} 1$/m);
+  assert.match(text, /^req_seconds_bucket\{provider="adyen",le="0.01"\} 0$/m);
+  assert.match(text, /^req_seconds_bucket\{provider="adyen",le="0.1"\} 1$/m);
+  assert.match(text, /^queued 7$/m);
+  assert.equal(c.get({ route: 'a' }), 2);
+  assert.equal(h.count({ provider: 'stripe' }), 1);
+});
