@@ -6,10 +6,12 @@
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
+import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
@@ -24,6 +26,11 @@ const simulatorArgs = args.filter((a) => a !== '--no-simulate');
 // deduplicates, so a second run would add no new workflows or rows for the report to check.
 if (!simulatorArgs.some((a) => a === '--seed' || a.startsWith('--seed='))) {
   simulatorArgs.push('--seed', String(Math.floor(Math.random() * 2 ** 31)));
+}
+// Simulated time runs fast by default, so that the disputes and abandoned customers the models learn from (days to
+// weeks after a payment) arrive while the platform runs and the trainer (ml/) can promote a first model.
+if (!simulatorArgs.some((a) => a === '--time-scale' || a.startsWith('--time-scale='))) {
+  simulatorArgs.push('--time-scale', '5000');
 }
 const PROGRESS_INTERVAL_MS = 2000;
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
@@ -48,6 +55,12 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  {
+    name: 'features',
+    args: [tsx, 'ml/src/features/main.ts'],
+    ready: metricsUrl('FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features),
+  },
+  { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
   {
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
@@ -74,6 +87,16 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
   },
+  // The lake sink needs the lake addon (`npm run build:lake -w @pep/lakehouse`, minutes when cold): started when built.
+  ...(existsSync(LAKE_ADDON_PATH)
+    ? [
+        {
+          name: 'lake-sink',
+          args: [tsx, 'pipeline/src/lake-sink/main.ts'],
+          ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
+        },
+      ]
+    : []),
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
@@ -256,6 +279,15 @@ class Progress {
         (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
       ),
     };
+    const models = await fetch(`http://127.0.0.1:${inferencePort}/health`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.json() as Promise<{ models?: Record<string, { champion?: { version: string | null } }> }>)
+      .then(
+        (h) =>
+          Object.entries(h.models ?? {})
+            .map(([m, s]) => (s.champion?.version ? `${m}@${s.champion.version}` : `${m} rules-v1`))
+            .join(' '),
+        () => '?',
+      );
     const lags = {
       transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
       quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
@@ -271,7 +303,8 @@ class Progress {
     const line =
       `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
-      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}` +
+      ` · models ${models}`;
     return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
   }
 }
@@ -297,6 +330,22 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`${what} failed (exit ${code})`);
   }
 
+  // The dashboards: databases registered and the bundle imported (skipped when unchanged). A failure here leaves the
+  // payment pipeline running and says why: the dashboards are for people, the pipeline is for the providers.
+  let dashboards: readonly DashboardLink[] = [];
+  try {
+    const r = await provisionDashboards({ log: (m) => say(`dashboards: ${m}`) });
+    dashboards = r.dashboards;
+    say(`dashboards: ${r.imported ? 'imported' : 'up to date'} (${r.reason}); databases ${r.databases.join(', ')}`);
+  } catch (err) {
+    say(`dashboards: NOT provisioned: ${(err as Error).message} (retry with: npm run dashboards -- provision)`);
+  }
+  const printDashboards = () => {
+    if (dashboards.length === 0) return;
+    say(`dashboards at ${loginHint()}`);
+    for (const d of dashboards) say(`  ${d.title.padEnd(11)} ${d.url}`);
+  };
+
   for (const c of COMPONENTS) {
     // Readiness is probed over HTTP: another process on the port would answer for us and hide our failure.
     if (c.ready && (await portInUse(c.ready))) {
@@ -321,6 +370,7 @@ async function main(): Promise<void> {
   await progress.connect();
   progress.every(PROGRESS_INTERVAL_MS);
 
+  printDashboards();
   if (!simulate) {
     say('platform running without traffic (--no-simulate); Ctrl-C stops everything');
     return;
@@ -356,6 +406,7 @@ async function main(): Promise<void> {
   await runStreaming(tsx, ['pipeline/src/reconcile/cli.ts', '--since', trafficStartedAt.toISOString()], {
     cwd: REPO_ROOT,
   });
+  printDashboards();
   say('platform still running; Ctrl-C stops everything');
   progress.every(10_000);
 }

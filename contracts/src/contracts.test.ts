@@ -5,7 +5,7 @@ import { icebergPartitionSpecJson, icebergSchemaJson, LAKE_TABLES, lakeTableForT
 import { VALIDATION_DLQ_FIELDS, validationDlqRecord } from './normalized.ts';
 import { payloadText } from './payload.ts';
 import { DEFAULT_DATABASE_URL, serviceAddresses } from './services.ts';
-import { DEFAULT_PARTITIONS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
+import { DEFAULT_PARTITIONS, OTHER_TOPICS, RAW_TOPICS, TOPIC_SPECS, TOPICS } from './topics.ts';
 
 describe('topics', () => {
   it('lists every topic of CONTRACT section 5 exactly once', () => {
@@ -15,11 +15,20 @@ describe('topics', () => {
       'payments.normalized',
       'payments.validation.dlq',
       'webhooks.adyen.notification',
+      'webhooks.adyen.other',
       'webhooks.braintree.notification',
+      'webhooks.braintree.other',
       'webhooks.dlq',
+      'webhooks.square.dispute',
+      'webhooks.square.invoice',
+      'webhooks.square.other',
       'webhooks.square.payment',
+      'webhooks.square.payout',
       'webhooks.square.refund',
       'webhooks.stripe.charge',
+      'webhooks.stripe.checkout_session',
+      'webhooks.stripe.invoice',
+      'webhooks.stripe.other',
       'webhooks.stripe.payment_intent',
       'webhooks.stripe.refund',
     ]);
@@ -27,6 +36,7 @@ describe('topics', () => {
 
   it('names raw topics webhooks.<provider>.<category> after their key', () => {
     for (const [key, topic] of Object.entries(RAW_TOPICS)) assert.equal(topic, `webhooks.${key}`);
+    for (const [provider, topic] of Object.entries(OTHER_TOPICS)) assert.equal(topic, `webhooks.${provider}.other`);
     assert.equal(TOPICS.normalized, 'payments.normalized');
   });
 

@@ -5,6 +5,7 @@
  */
 
 import { payloadText } from './payload.ts';
+import { maskCards } from './redact.ts';
 import type { Provider } from './topics.ts';
 
 /** Kafka header names on raw-topic (`webhooks.<provider>.<category>`) and `webhooks.dlq` messages. Values are UTF-8. */
@@ -48,7 +49,10 @@ export const DLQ_REASONS = {
   invalidField: 'invalid_field',
   /** 400: the Content-Type does not fit the provider. */
   unsupportedMediaType: 'unsupported_media_type',
-  /** 200 after a durable DLQ write: verified, well-formed event of a type the platform has no topic for. */
+  /**
+   * No longer written: a verified event of a type outside the event vocabulary now goes to `webhooks.<provider>.other`
+   * (OTHER_TOPICS). Kept so that records written before can still be read.
+   */
   unroutableEventType: 'unroutable_event_type',
 } as const;
 export type DlqReason = (typeof DLQ_REASONS)[keyof typeof DLQ_REASONS];
@@ -106,14 +110,14 @@ export function webhookDlqRecord(input: WebhookDlqInput): WebhookDlqRecord {
     schema_version: 1,
     provider: input.provider,
     reason: input.reason,
-    message: input.message,
+    message: maskCards(input.message),
     security_event: SECURITY_DLQ_REASONS.includes(input.reason),
     http_status: input.httpStatus,
     headers: input.headers,
     body: body.text,
     body_encoding: body.encoding,
-    event_id: input.eventId,
-    request_id: input.requestId,
+    event_id: input.eventId === null ? null : maskCards(input.eventId),
+    request_id: maskCards(input.requestId),
     received_at: input.receivedAt,
   };
 }

@@ -1,5 +1,6 @@
 export * from './currency.ts';
 export * from './edge.ts';
+export * from './event-types.ts';
 export * from './inference.ts';
 export * from './lake.ts';
 export * from './normalized.ts';

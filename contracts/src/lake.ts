@@ -16,6 +16,11 @@ export const LAKE_NAMESPACE = 'bronze';
 export const TRINO_CATALOG = 'iceberg';
 export const TRINO_DEFAULT_PORT = 8085;
 
+/** The default warehouse folder under the stack's state folder (LAKE_WAREHOUSE overrides it). */
+export function lakeWarehouseDir(stateDir: string): string {
+  return `${stateDir.replace(/\/+$/, '')}/lake/warehouse`;
+}
+
 /** Column types, each an Iceberg primitive with one Arrow type (timestamps: microseconds, UTC). */
 export type LakeColumnType = 'string' | 'int' | 'long' | 'double' | 'boolean' | 'timestamptz' | 'binary';
 
@@ -236,7 +241,10 @@ export function icebergPartitionSpecJson(t: LakeTable): string {
   });
 }
 
-/** The table whose source topics include `topic` (raw topics, DLQs, normalized). */
+/**
+ * The table whose source topics include `topic` (raw topics, DLQs, normalized). A prefixed topic (`<prefix>.` before
+ * the contract name, as the tests' private topics have) maps like the topic it ends with.
+ */
 export function lakeTableForTopic(topic: string): LakeTable | undefined {
-  return Object.values(LAKE_TABLES).find((t) => t.sourceTopics.includes(topic));
+  return Object.values(LAKE_TABLES).find((t) => t.sourceTopics.some((s) => topic === s || topic.endsWith(`.${s}`)));
 }

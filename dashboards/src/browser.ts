@@ -97,12 +97,13 @@ interface BoxState {
 }
 
 /**
- * Runs in the page (plain JavaScript, so that no build step rewrites it): the state of every chart box. Error:
+ * Runs in the page (plain JavaScript, so that no build step rewrites it): whether the dashboard's content area is
+ * there, and the state of every chart box. Error:
  * Superset's error alert in the box. Empty: its "No results" state. Rendered: the chart's container holds drawn
  * content (an ECharts canvas or SVG, a table, a big number). Anything else is still loading; a box still loading is
  * scrolled into view, since Superset renders only the charts in the viewport (dashboard virtualization).
  */
-const READ_BOXES = `(() => [...document.querySelectorAll('[data-test="chart-grid-component"]')].map((box) => {
+const READ_PAGE = `(() => ({ ready: !!document.querySelector('[data-test="dashboard-content-wrapper"]'), boxes: [...document.querySelectorAll('[data-test="chart-grid-component"]')].map((box) => {
   const name = box.getAttribute('data-test-chart-name') || '(unnamed chart)';
   const idAttr = box.getAttribute('data-test-chart-id');
   const base = { name, id: idAttr ? Number(idAttr) : null, vizType: box.getAttribute('data-test-viz-type') };
@@ -116,7 +117,12 @@ const READ_BOXES = `(() => [...document.querySelectorAll('[data-test="chart-grid
   if (container && drawn && !loading) return { ...base, state: 'rendered' };
   box.scrollIntoView({ block: 'center' });
   return { ...base, state: 'loading' };
-}))()`;
+}) }))()`;
+
+interface PageState {
+  readonly ready: boolean;
+  readonly boxes: BoxState[];
+}
 
 export interface OpenOptions {
   /** How long the charts may take to settle (default 120 s: a busy 2-core machine is slow). */
@@ -215,8 +221,8 @@ export class DashboardBrowser {
       // that a string predicate needs, and the check must see the page under its real policy.
       const deadline = started + timeoutMs;
       for (;;) {
-        const boxes = (await page.evaluate(READ_BOXES)) as BoxState[];
-        if (boxes.length >= target.charts.length && boxes.every((b) => b.state !== 'loading')) {
+        const { ready, boxes } = (await page.evaluate(READ_PAGE)) as PageState;
+        if (ready && boxes.length >= target.charts.length && boxes.every((b) => b.state !== 'loading')) {
           loadMs = Date.now() - started;
           break;
         }
@@ -224,7 +230,7 @@ export class DashboardBrowser {
         await sleep(POLL_MS);
       }
       await Promise.all(pending);
-      const boxes = (await page.evaluate(READ_BOXES)) as BoxState[];
+      const { boxes } = (await page.evaluate(READ_PAGE)) as PageState;
       const charts = boxes.map((b): ChartReport => {
         const d = b.id === null ? undefined : data.get(b.id);
         const rows = d?.rows;

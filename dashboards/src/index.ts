@@ -1,4 +1,15 @@
 export {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  type ChartReport,
+  type ChartState,
+  chartFailures,
+  DashboardBrowser,
+  type DashboardReport,
+  type DashboardTarget,
+  ensureChromium,
+} from './browser.ts';
+export {
   BUNDLE_DIR,
   type BundleFiles,
   bundleDigest,
@@ -23,8 +34,10 @@ export {
 export {
   connect,
   type DashboardLink,
+  dashboardLinks,
   exportDashboards,
   loginHint,
   type ProvisionResult,
   provisionDashboards,
 } from './provision.ts';
+export { type SimulatedRun, simulatedRun } from './simulated-run.ts';

@@ -13,6 +13,7 @@ import {
   BUNDLE_DIR,
   type BundleFiles,
   bundleDigest,
+  dashboardChartUuids,
   importZip,
   type NormalizedExport,
   normalizeExport,
@@ -28,6 +29,8 @@ export interface DashboardLink {
   readonly slug: string;
   readonly title: string;
   readonly url: string;
+  /** Names of its charts, in layout order. */
+  readonly charts: readonly string[];
 }
 
 export interface ProvisionResult {
@@ -52,20 +55,71 @@ export function connect(settings: SupersetSettings = supersetSettings()): Promis
   return SupersetClient.connect({ url: settings.url, username: settings.adminUser, password: settings.adminPassword });
 }
 
-function dashboardLinks(files: BundleFiles, databases: readonly DatabaseTarget[], url: string): DashboardLink[] {
-  return [...parseBundle(files, databases).dashboards.values()].map((d) => {
+/** The bundle's dashboards with their addresses on `url` and their charts' names. */
+export function dashboardLinks(
+  files: BundleFiles,
+  databases: readonly DatabaseTarget[],
+  url: string = supersetSettings().url,
+): DashboardLink[] {
+  const parsed = parseBundle(files, databases);
+  const chartNames = new Map([...parsed.charts.values()].map((c) => [String(c.uuid), String(c.slice_name)]));
+  return [...parsed.dashboards.values()].map((d) => {
     const slug = String(d.slug);
-    return { slug, title: String(d.dashboard_title), url: `${url}/superset/dashboard/${slug}/` };
+    return {
+      slug,
+      title: String(d.dashboard_title),
+      url: `${url}/superset/dashboard/${slug}/`,
+      charts: dashboardChartUuids(d).map((u) => chartNames.get(u) ?? u),
+    };
   });
 }
 
-function lastImportedDigest(): string | undefined {
-  if (!existsSync(IMPORT_STATE_FILE)) return undefined;
+/** What the last import put into Superset: the digest of its input and the uuids of its assets by kind. */
+interface ImportState {
+  readonly digest?: string;
+  readonly assets?: Readonly<Record<AssetKind, readonly string[]>>;
+}
+
+type AssetKind = 'dashboard' | 'chart' | 'dataset';
+
+function lastImport(): ImportState {
+  if (!existsSync(IMPORT_STATE_FILE)) return {};
   try {
-    return (JSON.parse(readFileSync(IMPORT_STATE_FILE, 'utf8')) as { digest?: string }).digest;
+    return JSON.parse(readFileSync(IMPORT_STATE_FILE, 'utf8')) as ImportState;
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+function bundleAssets(parsed: ReturnType<typeof parseBundle>): Record<AssetKind, string[]> {
+  const uuids = (m: ReadonlyMap<string, Record<string, unknown>>) => [...m.values()].map((d) => String(d.uuid));
+  return { dashboard: uuids(parsed.dashboards), chart: uuids(parsed.charts), dataset: uuids(parsed.datasets) };
+}
+
+/**
+ * Deletes what an earlier import of the bundle created and the bundle no longer has (a chart removed from the
+ * bundle must not linger in Superset). Assets someone made in the UI were never imported, so they are never pruned.
+ */
+async function prune(
+  client: SupersetClient,
+  previous: ImportState['assets'],
+  now: Record<AssetKind, string[]>,
+  log: (m: string) => void,
+): Promise<number> {
+  if (!previous) return 0;
+  let removed = 0;
+  // Dependants first: a dashboard before its charts, a chart before its dataset.
+  for (const kind of ['dashboard', 'chart', 'dataset'] as const) {
+    const gone = new Set((previous[kind] ?? []).filter((u) => !now[kind].includes(u)));
+    if (gone.size === 0) continue;
+    for (const row of await client.list<{ id: number; uuid: string }>(kind, ['id', 'uuid'])) {
+      if (!gone.has(row.uuid)) continue;
+      log(`removing ${kind} ${row.uuid} (no longer in the bundle)`);
+      await client.request('DELETE', `/api/v1/${kind}/${row.id}`);
+      removed++;
+    }
+  }
+  return removed;
 }
 
 export async function provisionDashboards(opts: ProvisionOptions = {}): Promise<ProvisionResult> {
@@ -80,10 +134,11 @@ export async function provisionDashboards(opts: ProvisionOptions = {}): Promise<
   const digest = bundleDigest(files, databases);
   const present = new Set((await client.dashboards()).map((d) => d.uuid));
   const missing = [...parsed.dashboards.values()].filter((d) => !present.has(String(d.uuid)));
+  const previous = lastImport();
   let reason: string;
   if (opts.force) reason = 'forced';
   else if (missing.length > 0) reason = `${missing.length} dashboard(s) missing in Superset`;
-  else if (lastImportedDigest() !== digest) reason = 'bundle or database settings changed';
+  else if (previous.digest !== digest) reason = 'bundle or database settings changed';
   else {
     return {
       imported: false,
@@ -96,8 +151,11 @@ export async function provisionDashboards(opts: ProvisionOptions = {}): Promise<
   log(`importing ${files.size} assets and ${databases.length} databases into ${settings.url} (${reason})`);
   const { zip, passwords } = importZip(files, databases);
   await client.importAssets(zip, passwords);
+  const assets = bundleAssets(parsed);
+  await prune(client, previous.assets, assets, log);
   mkdirSync(join(STATE_DIR, 'superset'), { recursive: true });
-  writeFileSync(IMPORT_STATE_FILE, `${JSON.stringify({ digest, imported_at: new Date().toISOString() })}\n`);
+  const state: ImportState & { imported_at: string } = { digest, assets, imported_at: new Date().toISOString() };
+  writeFileSync(IMPORT_STATE_FILE, `${JSON.stringify(state)}\n`);
   return {
     imported: true,
     reason,

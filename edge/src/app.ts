@@ -15,6 +15,7 @@ import {
   webhookDlqRecord,
 } from '@pep/contracts';
 import type { Logger } from '@pep/contracts/log';
+import { maskCards } from '@pep/contracts/redact';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
@@ -24,7 +25,7 @@ import { checkAdyen } from './providers/adyen.ts';
 import { braintreeChallengeAnswer, checkBraintree } from './providers/braintree.ts';
 import { checkSquare } from './providers/square.ts';
 import { checkStripe } from './providers/stripe.ts';
-import type { HeaderLookup, Rejected, Verdict } from './providers/verdict.ts';
+import { type HeaderLookup, isOtherTopic, type Rejected, type Verdict } from './providers/verdict.ts';
 import type { OutRecord } from './sink.ts';
 
 export interface AppDeps {
@@ -54,6 +55,7 @@ export const ERROR_CODES = {
 /** Headers whose values never go into a DLQ record. */
 const SENSITIVE_HEADERS = new Set([
   'stripe-signature',
+  'hmacsignature',
   'x-square-hmacsha256-signature',
   'x-square-signature',
   'authorization',
@@ -67,8 +69,9 @@ const MAX_DLQ_HEADER_CHARS = 8192;
 const json = (status: number, body: unknown, extra: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...extra } });
 const PROVIDER_PATH = '/webhooks/';
+/** Error bodies never carry a card number, whatever part of the request a message quotes (e.g. a JSON parse error). */
 export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
-  json(status, { error: { code, message } }, extra);
+  json(status, { error: { code, message: maskCards(message) } }, extra);
 
 // Request.bytes() hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request. Bun only: on Node,
 // @hono/node-server passes its own lightweight Request whose inherited bytes() throws (it has no internal body state).
@@ -133,7 +136,7 @@ function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
   headers.forEach((value, name) => {
-    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : value;
+    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : maskCards(value);
     chars += name.length + v.length;
     if (chars <= MAX_DLQ_HEADER_CHARS) out[name] = v;
   });
@@ -186,7 +189,7 @@ export function createApp(deps: AppDeps): EdgeApp {
       case 'square':
         return checkSquare(headers, body, config.square);
       case 'adyen':
-        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems });
+        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems }, headers);
       case 'braintree':
         return checkBraintree(headers.get('content-type'), body, config.braintree);
     }
@@ -203,6 +206,8 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
+    // The builder redacts the body, the message and the ids (@pep/contracts); the key is the masked event id too.
+    const maskedEventId = eventId === null ? null : maskCards(eventId);
     const rec = webhookDlqRecord({
       provider,
       reason,
@@ -216,7 +221,7 @@ export function createApp(deps: AppDeps): EdgeApp {
     });
     return {
       topic: topicOf(TOPICS.webhooksDlq),
-      key: eventId,
+      key: maskedEventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {
         [RAW_HEADERS.receivedAt]: receivedAt,
@@ -242,6 +247,9 @@ export function createApp(deps: AppDeps): EdgeApp {
   const durationSeries = Object.fromEntries(
     PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })]),
   ) as Record<Provider, HistogramSeries>;
+  const otherSeries = Object.fromEntries(
+    PROVIDERS.map((p) => [p, metrics.otherRecords.series({ provider: p })]),
+  ) as Record<Provider, { value: number }>;
   const requestSeries = Object.fromEntries(PROVIDERS.map((p) => [p, new Map()])) as Record<
     Provider,
     Map<number, { value: number }>
@@ -452,40 +460,28 @@ export function createApp(deps: AppDeps): EdgeApp {
       const verdict = verdictFor(provider, req.headers, body);
       if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict, source);
 
-      const record: OutRecord =
-        verdict.topic === null
-          ? dlqRecord(
-              provider,
-              DLQ_REASONS.unroutableEventType,
-              `no topic for event type ${verdict.eventType}`,
-              200,
-              req,
-              body,
-              verdict.eventId,
-              requestId,
-              receivedAt,
-            )
-          : {
-              topic: topicOf(verdict.topic),
-              key: verdict.key,
-              value: body,
-              headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
-            };
+      // A verified event outside the vocabulary goes to webhooks.<provider>.other (kept, not consumed downstream).
+      const other = isOtherTopic(verdict.topic);
+      const record: OutRecord = {
+        topic: topicOf(verdict.topic),
+        key: verdict.key,
+        value: body,
+        headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
+      };
       try {
         await producer.enqueue(record);
       } catch (err) {
         return notStored(provider, started, requestId, verdict.eventId, err as Error);
       }
-      if (verdict.topic === null) metrics.dlqRecords.inc({ reason: DLQ_REASONS.unroutableEventType });
+      if (other) otherSeries[provider].value++;
       if (log.isEnabled('debug'))
         reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
       if (provider === 'adyen')
         return finish(provider, started, 200, accepted200('[accepted]', 'text/plain', requestId));
       // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
-      const accepted =
-        verdict.topic === null
-          ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"dlq"}`
-          : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
+      const accepted = other
+        ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"other"}`
+        : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
       return finish(provider, started, 200, accepted200(accepted, 'application/json', requestId));
     } catch (err) {
       return internalError(err);

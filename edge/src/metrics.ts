@@ -43,6 +43,10 @@ export class EdgeMetrics {
     'Requests refused with 503 because the in-flight bound was reached',
   );
   readonly dlqRecords = this.registry.counter('edge_dlq_records_total', 'Records sent to webhooks.dlq by reason');
+  readonly otherRecords = this.registry.counter(
+    'edge_other_records_total',
+    'Verified events outside the event vocabulary acknowledged into webhooks.<provider>.other, by provider',
+  );
   readonly dlqWriteFailures = this.registry.counter(
     'edge_dlq_write_failures_total',
     'DLQ records that could not be written (dropped, logged)',

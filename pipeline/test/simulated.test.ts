@@ -20,7 +20,7 @@ const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { createTransformer } from '../src/transformer/create.ts';
-import { addr, privatePipeline, produce, readAll, waitFor } from './helpers.ts';
+import { addr, createTopics, deleteTopics, privatePipeline, produce, readAll, waitFor } from './helpers.ts';
 
 const TOTAL = 10_000;
 const CATEGORIES = [
@@ -37,6 +37,9 @@ const { prefix, raw, normalized, validationDlq, webhookDlq, transformerGroup, qu
     'sim',
     CATEGORIES.map((c) => `webhooks.${c}`),
   );
+/** What the edge keeps for verified events outside the vocabulary: counted by reconcile, consumed by nothing. */
+const otherTopic = `${prefix}webhooks.stripe.other`;
+const OTHER_RECORDS = 7;
 
 /** The raw topic the edge would route a delivery to (by provider and event type). */
 function topicFor(provider: string, body: string): string {
@@ -113,6 +116,18 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
     );
   }
   await produce(kafka, webhookDlq, rejected);
+  // Its own admin client: the pipeline's shared one would keep refreshing the topic's metadata after it is deleted.
+  const otherAdmin = kafka.admin();
+  await otherAdmin.connect();
+  await createTopics(otherAdmin, [otherTopic], 1);
+  await produce(
+    kafka,
+    otherTopic,
+    Array.from({ length: OTHER_RECORDS }, (_, i) => ({
+      key: `evt_other_${i}`,
+      value: JSON.stringify({ id: `evt_other_${i}`, type: 'customer.created', data: { object: { id: `cus_${i}` } } }),
+    })),
+  );
   assert.ok(redeliveries > 50, `duplicates mixed in (${redeliveries})`);
   assert.ok((counters.get('invalid') ?? 0) > 50, 'invalid payloads mixed in');
   assert.ok(rejected.length > 20, 'edge rejections mixed in');
@@ -152,6 +167,7 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
           kafka: createKafka({ brokers: addr.kafkaBrokers, clientId: 'reconcile-test', log: silentLogger }),
           databaseUrl: addr.databaseUrl,
           rawTopics: raw,
+          otherTopics: [otherTopic],
           normalizedTopic: normalized,
           validationDlqTopic: validationDlq,
           webhookDlqTopic: webhookDlq,
@@ -173,6 +189,10 @@ test('10,000 simulated deliveries with invalid and duplicate ones mixed in recon
     await quarantine.stop();
   }
   const s = report.stages;
+  await deleteTopics(otherAdmin, [otherTopic]);
+  await otherAdmin.disconnect();
+  assert.equal(s.other.total, OTHER_RECORDS, 'reconcile counts webhooks.<provider>.other');
+  assert.equal(s.other.by_topic[otherTopic], OTHER_RECORDS);
   assert.equal(s.raw.total + s.webhook_dlq.records, TOTAL, 'every delivery is a raw record or an edge rejection');
   assert.equal(s.placement.duplicate_outputs, 0);
   assert.ok(s.normalized.duplicate_event_ids > 0, 'provider redeliveries reach payments.normalized once per delivery');

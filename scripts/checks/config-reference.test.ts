@@ -19,10 +19,11 @@ describe('the configuration reference check', () => {
       "const d = envInt(env, 'EDGE_MAX_BODY_BYTES', 1, 0, 2);",
       "const e = int(process.env, 'BRIDGE_BATCH_SIZE', 50, 1, 200);",
       "const f = 'NOT_A_READ'; fail('ALSO_NOT', code);",
+      "childEnv.SET_FOR_CHILD = '1'; const g = baseEnv.INHERITED;",
     ].join('\n');
     assert.deepEqual(
       readsOf(text).map((r) => `${r.line}:${r.name}`),
-      ['1:EDGE_PORT', '2:KAFKA_BROKERS', '3:REDIS_URL', '4:EDGE_MAX_BODY_BYTES', '5:BRIDGE_BATCH_SIZE'],
+      ['1:EDGE_PORT', '2:KAFKA_BROKERS', '3:REDIS_URL', '4:EDGE_MAX_BODY_BYTES', '5:BRIDGE_BATCH_SIZE', '7:INHERITED'],
     );
   });
 

@@ -2,9 +2,9 @@
  * The configuration reference, checked against the code: every environment variable the product code reads (each
  * package's source, the root scripts and the stack; not tests or benchmarks) must have a row in
  * docs/configuration.md, in the section of every package that reads it, and every row must name a variable some code
- * still reads. Reads are found with TypeScript's parser: `env.NAME`, `process.env.NAME`, `env['NAME']`, and a
- * 'NAME' literal passed to a call that also receives the environment (`envInt(env, 'NAME', …)`,
- * `int(env, 'NAME', …)`, `secretList(env, 'NAME')`). Run by `npm test` through config-reference.test.ts.
+ * still reads. Reads are found with TypeScript's parser: `env.NAME`, `process.env.NAME`, `baseEnv.NAME`, `env['NAME']`
+ * (not assignments, which set a child process's environment), and a 'NAME' literal passed to a call that also
+ * receives the environment (`envInt(env, 'NAME', …)`, `int(env, 'NAME', …)`, `secretList(env, 'NAME')`). Run by `npm test` through config-reference.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,9 +27,14 @@ export function isProductFile(file: string): boolean {
   return !/(^|\/)(test|tests|fixtures|bench)\//.test(file) && !/\.test\.[cm]?[jt]s$/.test(file);
 }
 
+/** `env`, `baseEnv`, `environment`, `process.env`, `opts.env`: an expression holding environment variables. */
 const isEnvExpression = (e: ts.Expression): boolean =>
-  (ts.isIdentifier(e) && /^(env|environment)$/i.test(e.text)) ||
+  (ts.isIdentifier(e) && /(^|[a-z])env$|^environment$/i.test(e.text)) ||
   (ts.isPropertyAccessExpression(e) && e.name.text === 'env');
+
+/** `env.NAME = …` sets a variable for a child process: not a read. */
+const isAssigned = (n: ts.Node): boolean =>
+  ts.isBinaryExpression(n.parent) && n.parent.left === n && n.parent.operatorToken.kind === ts.SyntaxKind.EqualsToken;
 
 /** The variables a source text reads, with their lines. */
 export function readsOf(text: string, fileName = 'x.ts'): { name: string; line: number }[] {
@@ -39,11 +44,13 @@ export function readsOf(text: string, fileName = 'x.ts'): { name: string; line: 
     if (NAME.test(name)) out.push({ name, line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1 });
   };
   const visit = (node: ts.Node) => {
-    if (ts.isPropertyAccessExpression(node) && isEnvExpression(node.expression)) add(node.name.text, node.name);
-    else if (
+    if (ts.isPropertyAccessExpression(node) && isEnvExpression(node.expression)) {
+      if (!isAssigned(node)) add(node.name.text, node.name);
+    } else if (
       ts.isElementAccessExpression(node) &&
       isEnvExpression(node.expression) &&
-      ts.isStringLiteralLike(node.argumentExpression)
+      ts.isStringLiteralLike(node.argumentExpression) &&
+      !isAssigned(node)
     ) {
       add(node.argumentExpression.text, node.argumentExpression);
     } else if (ts.isCallExpression(node) && node.arguments.some((a) => isEnvExpression(a))) {

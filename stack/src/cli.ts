@@ -30,7 +30,7 @@ function printTable(statuses: readonly ServiceStatus[]): void {
       : s.state === 'healthy'
         ? 'already running'
         : s.optional
-          ? 'optional: stack:up -- --with ' + s.name
+          ? `optional: stack:up -- --with ${s.name}`
           : '';
     console.log(`${s.name.padEnd(12)} ${s.state.padEnd(9)} ${s.address.padEnd(44)} ${who}`);
   }

@@ -11,11 +11,13 @@ import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
 import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
 import { icebergRest } from './services/iceberg-rest.ts';
 import { kafka } from './services/kafka.ts';
+import { mlflow } from './services/mlflow.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
 import { s3 } from './services/s3.ts';
 import { superset } from './services/superset.ts';
 import { temporal } from './services/temporal.ts';
+import { trino } from './services/trino.ts';
 
 export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   kafka,
@@ -25,6 +27,8 @@ export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   s3,
   'iceberg-rest': icebergRest,
   superset,
+  trino,
+  mlflow,
 };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 /** What a plain `stack:up` starts: every service that is not optional. */

@@ -12,12 +12,13 @@ import { SERVICE_NAMES, stackStatus, stackUp } from '../src/index.ts';
 import { pidFile, REPO_ROOT } from '../src/paths.ts';
 
 const SECOND_UP_LIMIT_MS = 5000;
-const { kafka, temporal, postgres, redis } = SERVICE_DEFAULTS;
+const { kafka, temporal, postgres, redis, superset } = SERVICE_DEFAULTS;
 const EXPECTED_ADDRESSES = {
   kafka: `${kafka.host}:${kafka.port}`,
   temporal: `${temporal.host}:${temporal.port}`,
   postgres: `postgres://${postgres.user}@${postgres.host}:${postgres.port}/${postgres.database}`,
   redis: `redis://${redis.host}:${redis.port}`,
+  superset: `http://${superset.host}:${superset.port}`,
 } as const;
 
 function readPidFiles(): Record<string, string | null> {

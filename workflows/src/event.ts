@@ -45,6 +45,7 @@ export function toUnifiedEvent(value: unknown): UnifiedEvent {
     provider_event_id: s(v.provider_event_id),
     object_id: s(v.object_id),
     event_type: s(v.event_type),
+    provider_event_type: s(v.provider_event_type),
     merchant_id: s(v.merchant_id),
     customer_id: s(v.customer_id),
     amount_minor: typeof amount === 'number' && Number.isFinite(amount) ? amount : null,
@@ -64,34 +65,80 @@ export function toUnifiedEvent(value: unknown): UnifiedEvent {
   };
 }
 
-/** Statuses of money that moved or is reserved: Stripe succeeded, Adyen authorised/captured, Braintree settled, Square completed/approved. */
-const SUCCESS_STATUSES = new Set(['succeeded', 'captured', 'authorized', 'settled', 'completed', 'approved', 'paid']);
-const SUCCESS_TYPES = new Set([
+/**
+ * Event types of the vocabulary (CONTRACT section 6, contracts EVENT_TYPES) that take the successful-payment path (fraud
+ * score) and the failed-payment path (retry strategy). An invoice or subscription charge is a payment: its failure is
+ * what the retry strategy and churn logic exist for. Refunds, disputes (of every provider alike), payouts and `other`
+ * take neither. Names repeated from @pep/contracts on purpose: this file runs in the workflow sandbox, which must stay
+ * free of modules that touch `process`; workflows/src/event.test.ts holds them equal to the contract.
+ */
+export const SUCCEEDED_TYPES: ReadonlySet<string> = new Set([
   'payment.succeeded',
   'payment.captured',
   'payment.authorized',
   'payment.settled',
-  'charge.succeeded',
-  'charge.captured',
-  'subscription.charged',
+  'invoice.paid',
 ]);
-const FAILED_STATUSES = new Set(['failed', 'declined', 'settlement_declined', 'refused', 'canceled_by_issuer']);
-const FAILED_TYPES = new Set([
+export const FAILED_TYPES: ReadonlySet<string> = new Set(['payment.failed', 'invoice.payment_failed']);
+/** The whole vocabulary (contracts EVENT_TYPES). */
+export const VOCABULARY: ReadonlySet<string> = new Set([
+  'payment.authorized',
+  'payment.captured',
+  'payment.succeeded',
   'payment.failed',
-  'charge.failed',
-  'payment.settlement_declined',
-  'subscription.charge_failed',
+  'payment.canceled',
+  'payment.pending',
+  'payment.requires_action',
+  'payment.settled',
+  'refund.created',
+  'refund.succeeded',
+  'refund.failed',
+  'dispute.opened',
+  'dispute.updated',
+  'dispute.evidence_submitted',
+  'dispute.won',
+  'dispute.lost',
+  'dispute.funds_withdrawn',
+  'dispute.funds_reinstated',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'payout.paid',
+  'payout.failed',
+  'other',
 ]);
 
+/** Statuses of a payment whose money did not move, whatever its type says (an event normalized before the vocabulary). */
+const FAILED_STATUSES = new Set(['failed', 'declined', 'settlement_declined', 'refused', 'canceled_by_issuer']);
+
+/** The rules for events normalized before the vocabulary (their types are the providers' own names). */
+const LEGACY_SUCCESS_STATUSES = new Set([
+  'succeeded',
+  'captured',
+  'authorized',
+  'settled',
+  'completed',
+  'approved',
+  'paid',
+]);
+const LEGACY_SUCCESS_TYPES = new Set(['charge.succeeded', 'charge.captured', 'subscription.charged']);
+const LEGACY_FAILED_TYPES = new Set(['charge.failed', 'payment.settlement_declined', 'subscription.charge_failed']);
+
 /**
- * Successful payment: a payment event (not a refund, dispute or payout) whose status or type says money moved or is
- * authorised. Adyen `authorized` and Braintree `settled` count (the original scored neither).
+ * Successful payment, failed payment or neither, by the event type; a payment type whose status says it failed is a
+ * failure. Events of types outside the vocabulary (normalized before it) keep the earlier status-based rules, so
+ * histories recorded before it replay unchanged.
  */
 export function outcomeOf(e: Pick<UnifiedEvent, 'status' | 'event_type'>): Outcome {
   const status = (e.status ?? '').toLowerCase();
   const type = (e.event_type ?? '').toLowerCase();
+  if (VOCABULARY.has(type)) {
+    const isPayment = type.startsWith('payment.') || type.startsWith('invoice.');
+    if (FAILED_TYPES.has(type) || (isPayment && FAILED_STATUSES.has(status))) return 'failed';
+    return SUCCEEDED_TYPES.has(type) ? 'succeeded' : 'other';
+  }
+  // Before the vocabulary: status first, and only payment-like types can succeed.
   const nonPayment = /^(refund|dispute|payout|disbursement|report|merchant|check)\./.test(type);
-  if (FAILED_STATUSES.has(status) || FAILED_TYPES.has(type)) return 'failed';
-  if (!nonPayment && (SUCCESS_STATUSES.has(status) || SUCCESS_TYPES.has(type))) return 'succeeded';
+  if (FAILED_STATUSES.has(status) || LEGACY_FAILED_TYPES.has(type)) return 'failed';
+  if (!nonPayment && (LEGACY_SUCCESS_STATUSES.has(status) || LEGACY_SUCCESS_TYPES.has(type))) return 'succeeded';
   return 'other';
 }

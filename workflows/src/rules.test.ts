@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { outcomeOf, toUnifiedEvent } from './event.ts';
+import { EVENT_TYPES } from '@pep/contracts';
+import { FAILED_TYPES, outcomeOf, SUCCEEDED_TYPES, toUnifiedEvent, VOCABULARY } from './event.ts';
 import { DEFAULT_RULES_CONFIG, validateBusinessRules } from './rules.ts';
 
 const base = {
@@ -95,5 +96,36 @@ describe('unified event', () => {
     assert.equal(outcomeOf({ event_type: 'refund.created', status: 'succeeded' }), 'other');
     assert.equal(outcomeOf({ event_type: 'check.verified', status: 'verified' }), 'other');
     assert.equal(outcomeOf({ event_type: 'dispute.created', status: 'disputed' }), 'other');
+  });
+
+  it('classifies vocabulary types by type: an invoice payment failure takes the retry path', () => {
+    assert.equal(outcomeOf({ event_type: 'invoice.payment_failed', status: 'open' }), 'failed');
+    assert.equal(outcomeOf({ event_type: 'invoice.paid', status: 'paid' }), 'succeeded');
+    assert.equal(outcomeOf({ event_type: 'payment.failed', status: 'requires_payment_method' }), 'failed');
+    assert.equal(outcomeOf({ event_type: 'payment.pending', status: 'pending' }), 'other');
+    assert.equal(outcomeOf({ event_type: 'other', status: 'succeeded' }), 'other', 'an unmapped type is no payment');
+    assert.equal(
+      outcomeOf({ event_type: 'refund.failed', status: 'failed' }),
+      'other',
+      'a failed refund is not retried',
+    );
+    assert.equal(outcomeOf({ event_type: 'payout.failed', status: 'failed' }), 'other');
+  });
+
+  it('sends a dispute of any provider, whatever its status, down the same path', () => {
+    const disputes = [
+      { event_type: 'dispute.opened', status: 'warning_needs_response' }, // Stripe
+      { event_type: 'dispute.opened', status: 'evidence_required' }, // Square
+      { event_type: 'dispute.funds_withdrawn', status: 'failed' }, // Adyen CHARGEBACK with success false
+      { event_type: 'dispute.opened', status: 'disputed' }, // Braintree
+      { event_type: 'dispute.lost', status: 'lost' },
+      { event_type: 'dispute.won', status: 'won' },
+    ];
+    assert.deepEqual(new Set(disputes.map((e) => outcomeOf(e))), new Set(['other']));
+  });
+
+  it('holds the vocabulary of @pep/contracts', () => {
+    assert.deepEqual([...VOCABULARY], [...EVENT_TYPES]);
+    for (const t of [...SUCCEEDED_TYPES, ...FAILED_TYPES]) assert.ok(VOCABULARY.has(t), t);
   });
 });

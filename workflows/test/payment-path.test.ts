@@ -135,6 +135,36 @@ describe('payment path through Kafka, the bridge and Temporal', () => {
     assert.equal((await rowsFor(pool, check.event_id as string))[0].validation_status, 'passed');
   });
 
+  it('sends an invoice payment failure of any provider to the retry strategy, and every dispute down one path', async () => {
+    const invoiceFailures = [
+      unifiedEvent('stripe', { event_type: 'invoice.payment_failed', status: 'failed', failure_code: null }),
+      unifiedEvent('square', { event_type: 'invoice.payment_failed', status: 'failed' }),
+      unifiedEvent('braintree', { event_type: 'invoice.payment_failed', status: 'failed' }),
+    ];
+    const disputes = [
+      unifiedEvent('stripe', { event_type: 'dispute.opened', status: 'warning_needs_response' }),
+      unifiedEvent('square', { event_type: 'dispute.opened', status: 'evidence_required' }),
+      unifiedEvent('adyen', { event_type: 'dispute.funds_withdrawn', status: 'failed', currency: 'EUR' }),
+      unifiedEvent('braintree', { event_type: 'dispute.opened', status: 'disputed' }),
+    ];
+    await produce([...invoiceFailures, ...disputes]);
+    for (const e of invoiceFailures) {
+      const r = await resultOf(e.event_id as string);
+      assert.equal(r.outcome, 'failed', e.event_id as string);
+      assert.equal(typeof r.retry_strategy?.action, 'string', `${e.event_id} reaches the retry strategy`);
+      assert.equal(r.fraud_score, null);
+    }
+    const paths = new Set<string>();
+    for (const e of disputes) {
+      const r = await resultOf(e.event_id as string);
+      assert.equal(r.status, 'processed', e.event_id as string);
+      paths.add(JSON.stringify([r.outcome, r.fraud_score === null, r.retry_strategy === null]));
+      const [row] = await rowsFor(pool, e.event_id as string);
+      assert.equal(row.event_type, e.event_type);
+    }
+    assert.deepEqual([...paths], [JSON.stringify(['other', true, true])], "one path for every provider's dispute");
+  });
+
   it('gives one execution result and one row for duplicate deliveries, also after completion', async () => {
     const e = unifiedEvent('stripe');
     const id = e.event_id as string;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { adyenSignature, adyenSigningString, checkAdyen } from './adyen.ts';
+import { hmacValidator } from '@adyen/api-library';
+import { adyenBodySignature, adyenSignature, adyenSigningString, checkAdyen } from './adyen.ts';
 
 const hexKey = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const key = Buffer.from(hexKey, 'hex');
@@ -142,3 +143,70 @@ describe('Adyen request check', () => {
     assert.equal(!checkAdyen(many, { hmacKeys: [key], maxItems: 2 }).ok, true);
   });
 });
+
+describe('Adyen whole-body notifications (HmacSignature header)', () => {
+  // The official library computes the header Adyen sends; the edge must accept exactly it.
+  const validator = new hmacValidator();
+  const body = Buffer.from(
+    JSON.stringify({
+      type: 'ach.notificationOfChange',
+      version: '1',
+      environment: 'test',
+      data: { pspReference: 'QFQTPCQ8HXSKGK82', notificationOfChange: { reasonCode: 'C07' } },
+    }),
+  );
+  const headerOf = (sig: string | null) => ({ get: (n: string) => (n === 'hmacsignature' ? sig : null) });
+  const libSig = validator.calculateHmac(body.toString('utf8'), hexKey);
+
+  test('accepts the signature the official library computes and keeps the event in webhooks.adyen.other', () => {
+    assert.ok(validator.validateHMACSignature(hexKey, libSig, body.toString('utf8')));
+    const v = checkAdyen(body, opts, headerOf(libSig));
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.deepEqual(
+      [v.topic, v.key, v.eventId, v.eventType],
+      [
+        'webhooks.adyen.other',
+        'QFQTPCQ8HXSKGK82_ach.notificationOfChange',
+        'QFQTPCQ8HXSKGK82_ach.notificationOfChange',
+        'ach.notificationOfChange',
+      ],
+    );
+    assert.equal(adyenBodySignature(key, body).toString('base64'), libSig);
+  });
+
+  test('refuses a missing, malformed or wrong header, and a body changed after signing', () => {
+    const code = (v: ReturnType<typeof checkAdyen>) => (v.ok ? 'ok' : `${v.status} ${v.code}`);
+    assert.equal(code(checkAdyen(body, opts)), '401 missing_signature');
+    assert.equal(code(checkAdyen(body, opts, headerOf('not base64!'))), '401 malformed_signature');
+    const other = adyenBodySignature(Buffer.alloc(32, 7), body).toString('base64');
+    assert.equal(code(checkAdyen(body, opts, headerOf(other))), '401 invalid_signature');
+    const changed = Buffer.from(body.toString('utf8').replace('C07', 'C08'));
+    assert.equal(code(checkAdyen(changed, opts, headerOf(libSig))), '401 invalid_signature');
+  });
+
+  test('a signed body without a type or an id is a 400, and a header on a standard notification is checked too', () => {
+    const noId = Buffer.from(JSON.stringify({ type: 'ach.notificationOfChange', data: {} }));
+    const v = checkAdyen(noId, opts, headerOf(adyenBodySignature(key, noId).toString('base64')));
+    assert.equal(!v.ok && `${v.status} ${v.code}`, '400 missing_field');
+    const std = doc(signed(authorisation() as Item));
+    const ok = checkAdyen(std, opts, headerOf(adyenBodySignature(key, std).toString('base64')));
+    assert.ok(ok.ok);
+    assert.equal(ok.topic, 'webhooks.adyen.notification');
+    const bad = checkAdyen(std, opts, headerOf(other64()));
+    assert.equal(!bad.ok && bad.code, 'invalid_signature');
+  });
+
+  test('routes a standard notification with no vocabulary code to webhooks.adyen.other', () => {
+    const report = { ...authorisation(), eventCode: 'REPORT_AVAILABLE' } as Item;
+    const v = checkAdyen(doc(signed(report)), opts);
+    assert.ok(v.ok);
+    assert.deepEqual([v.topic, v.key], ['webhooks.adyen.other', '7914073381342284_REPORT_AVAILABLE']);
+    const mixed = checkAdyen(doc(signed(report), signed(authorisation() as Item)), opts);
+    assert.ok(mixed.ok);
+    assert.equal(mixed.topic, 'webhooks.adyen.notification', 'one mapped item routes the notification');
+  });
+});
+
+function other64(): string {
+  return Buffer.alloc(32, 1).toString('base64');
+}

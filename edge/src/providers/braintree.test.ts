@@ -49,7 +49,11 @@ describe('Braintree signature', () => {
       const v = checkBraintree(FORM, form(sample), { keyPairs: keys });
       assert.ok(v.ok, `${kind}: ${JSON.stringify(v)}`);
       assert.equal(v.eventType, kind);
-      assert.equal(v.topic, 'webhooks.braintree.notification');
+      assert.equal(
+        v.topic,
+        kind === 'check' ? 'webhooks.braintree.other' : 'webhooks.braintree.notification',
+        'a check moves no money: kept in webhooks.braintree.other',
+      );
       // the SDK itself parses what we accepted
       const parsed = await gateway.webhookNotification.parse(sample.bt_signature, sample.bt_payload);
       assert.equal(parsed.kind, kind);

@@ -13,11 +13,11 @@
  */
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { DLQ_REASONS, RAW_TOPICS } from '@pep/contracts';
+import { DLQ_REASONS } from '@pep/contracts';
 import { BT_FORM_ERRORS, type BtFormError, base64Decode, braintreeForm } from '@pep/core-native/codec';
 import type { BraintreeKeyPair } from '../config.ts';
 import { hmacDigest } from './hmac.ts';
-import { badRequest, isId, type Rejected, unauthorized, type Verdict } from './verdict.ts';
+import { accepted, badRequest, isId, type Rejected, unauthorized, type Verdict } from './verdict.ts';
 
 const MAX_SIGNATURE_PAIRS = 16;
 const HEX40 = /^[0-9a-f]{40}$/;
@@ -91,7 +91,11 @@ export function readNotificationHead(xml: string): BraintreeNotificationHead | n
   if (subjectAt >= 0) {
     const subject = xml.slice(subjectAt + '<subject>'.length);
     subjectType = text(subject, /^\s*<([a-z_-]+)[\s>]/);
-    subjectId = text(subject, /<id>([^<]*)<\/id>/);
+    // A review names its transaction, a local payment its payment id (when it has no transaction): as the core does.
+    subjectId =
+      text(subject, /<id>([^<]*)<\/id>/) ??
+      text(subject, /<transaction-id>([^<]*)<\/transaction-id>/) ??
+      text(subject, /<payment-id>([^<]*)<\/payment-id>/);
     if (subjectType === 'transaction') transactionId = subjectId;
     else transactionId = text(subject, /<transaction>\s*<id>([^<]*)<\/id>/);
   }
@@ -103,7 +107,7 @@ export interface BraintreeOptions {
 }
 
 const latin1 = new TextDecoder('latin1');
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keeps a BOM, as the transformer does
 
 /** A verified Braintree webhook: the payload bytes whose signature matched, and the head of its notification. */
 export interface VerifiedBraintree {
@@ -162,5 +166,5 @@ export function checkBraintree(contentType: string | null, body: Uint8Array, opt
   const objectId = isId(head.subjectId) ? head.subjectId : null;
   const eventId = `${head.kind}_${objectId ?? head.timestamp ?? 'unknown'}`.slice(0, 255);
   const key = (isId(head.transactionId) ? head.transactionId : objectId) ?? eventId;
-  return { ok: true, topic: RAW_TOPICS['braintree.notification'], key, eventId, eventType: head.kind };
+  return accepted('braintree', [head.kind], key, eventId, head.kind);
 }

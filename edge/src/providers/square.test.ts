@@ -73,7 +73,23 @@ describe('Square routing', () => {
     const o = event({ type: 'customer.created', data: { type: 'customer', id: 'C1', object: {} } });
     const vo = checkSquare(headers(sign(o)), o, opts);
     assert.ok(vo.ok);
-    assert.equal(vo.topic, null);
+    assert.deepEqual([vo.topic, vo.key], ['webhooks.square.other', 'evt_square_12345678']);
+    const d = event({
+      type: 'dispute.created',
+      event_id: 'evt_d',
+      data: { type: 'dispute', id: 'D1', object: { dispute: { id: 'D1', disputed_payment: { payment_id: 'PAY_9' } } } },
+    });
+    const vd = checkSquare(headers(sign(d)), d, opts);
+    assert.ok(vd.ok);
+    assert.deepEqual([vd.topic, vd.key], ['webhooks.square.dispute', 'PAY_9'], 'a dispute is keyed by its payment');
+    const t = event({
+      type: 'terminal.refund.updated',
+      event_id: 'evt_t',
+      data: { type: 'refund', id: 'TR1', object: {} },
+    });
+    const vt = checkSquare(headers(sign(t)), t, opts);
+    assert.ok(vt.ok);
+    assert.equal(vt.topic, 'webhooks.square.refund', 'a Terminal refund is a refund');
   });
 
   test('missing event_id, type or data is a 400', () => {

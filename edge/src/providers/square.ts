@@ -1,13 +1,15 @@
 /**
  * Square webhooks (CONTRACT section 4): `x-square-hmacsha256-signature` = base64 HMAC-SHA256 keyed by the
- * signature key over `notification URL + raw body`; no timestamp. Then routing by the type prefix
- * (`payment.*` → webhooks.square.payment, `refund.*` → webhooks.square.refund) and keying by the payment id.
+ * signature key over `notification URL + raw body`; no timestamp. Then routing by the type prefix (contracts
+ * routeEvent: payment, refund and terminal refund, dispute, invoice, payout; else webhooks.square.other) and keying by
+ * the payment id.
  */
 
 import { timingSafeEqual } from 'node:crypto';
-import { DLQ_REASONS, RAW_TOPICS, type RawTopic } from '@pep/contracts';
+import { DLQ_REASONS } from '@pep/contracts';
 import { hmacDigest } from './hmac.ts';
 import {
+  accepted,
   badRequest,
   firstId,
   type HeaderLookup,
@@ -46,13 +48,6 @@ export function verifySquareSignature(header: string | null, body: Uint8Array, o
   return unauthorized(DLQ_REASONS.invalidSignature, 'signature does not match the payload and notification URL');
 }
 
-export function squareTopic(type: string): RawTopic | null {
-  const prefix = type.split('.', 1)[0];
-  if (prefix === 'payment') return RAW_TOPICS['square.payment'];
-  if (prefix === 'refund') return RAW_TOPICS['square.refund'];
-  return null;
-}
-
 export function checkSquare(headers: HeaderLookup, body: Uint8Array, opts: SquareOptions): Verdict {
   const sig = verifySquareSignature(headers.get(SQUARE_SIGNATURE_HEADER), body, opts);
   if (sig) return sig;
@@ -70,6 +65,9 @@ export function checkSquare(headers: HeaderLookup, body: Uint8Array, opts: Squar
   const object = isObject(data.object) ? data.object : {};
   const payment = isObject(object.payment) ? object.payment : {};
   const refund = isObject(object.refund) ? object.refund : {};
-  const key = firstId(payment.id, refund.payment_id, refund.id, data.id, eventId) as string;
-  return { ok: true, topic: squareTopic(event.type), key, eventId, eventType: event.type };
+  const dispute = isObject(object.dispute) ? object.dispute : {};
+  const disputed = isObject(dispute.disputed_payment) ? dispute.disputed_payment : {};
+  // Key by the payment where the event names one (a refund's, a dispute's), so a payment's events share a partition.
+  const key = (firstId(payment.id, refund.payment_id, disputed.payment_id, refund.id, data.id) ?? eventId) as string;
+  return accepted('square', [event.type], key, eventId, event.type);
 }

@@ -215,7 +215,7 @@ describe('Stripe routing', () => {
   const now = 1_800_000_000;
 
   test('routes by type prefix and keys by payment intent', () => {
-    const cases: [Record<string, unknown>, string | null, string][] = [
+    const cases: [Record<string, unknown>, string, string][] = [
       [{}, 'webhooks.stripe.payment_intent', 'pi_1234567890abcdef'],
       [
         { type: 'charge.succeeded', data: { object: { id: 'ch_1', payment_intent: 'pi_9' } } },
@@ -228,7 +228,22 @@ describe('Stripe routing', () => {
         'ch_2',
       ],
       [{ type: 'refund.created', data: { object: { id: 're_1' } } }, 'webhooks.stripe.refund', 're_1'],
-      [{ type: 'customer.created', data: { object: { id: 'cus_1' } } }, null, 'cus_1'],
+      [
+        { type: 'invoice.payment_failed', data: { object: { id: 'in_1', charge: 'ch_5' } } },
+        'webhooks.stripe.invoice',
+        'ch_5',
+      ],
+      [
+        { type: 'checkout.session.completed', data: { object: { id: 'cs_1', payment_intent: 'pi_7' } } },
+        'webhooks.stripe.checkout_session',
+        'pi_7',
+      ],
+      // Outside the vocabulary: webhooks.stripe.other, keyed by the event id.
+      [
+        { type: 'customer.created', data: { object: { id: 'cus_1' } } },
+        'webhooks.stripe.other',
+        'evt_1234567890abcdef',
+      ],
     ];
     for (const [over, topic, key] of cases) {
       const b = event(over);

@@ -1,13 +1,15 @@
 /**
  * Stripe webhooks (CONTRACT section 4): `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`, HMAC-SHA256 keyed by the whole
  * secret string over `"<t>." + raw body`, timestamp tolerance, any v1 under any configured secret may match.
- * Then the structural checks needed to route (type prefix → topic) and key (payment intent, else object, else event id).
+ * Then the structural checks needed to route (contracts routeEvent: type prefix → raw topic, else webhooks.stripe.other)
+ * and key (payment intent, else object, else event id).
  */
 
 import { timingSafeEqual } from 'node:crypto';
-import { DLQ_REASONS, RAW_TOPICS, type RawTopic } from '@pep/contracts';
+import { DLQ_REASONS } from '@pep/contracts';
 import { hmacDigest } from './hmac.ts';
 import {
+  accepted,
   badRequest,
   firstId,
   type HeaderLookup,
@@ -191,17 +193,6 @@ export function verifyStripeSignature(
   return unauthorized(DLQ_REASONS.invalidSignature, 'no v1 signature matches the payload');
 }
 
-const CATEGORY_TOPICS: readonly [prefix: string, topic: RawTopic][] = [
-  ['payment_intent.', RAW_TOPICS['stripe.payment_intent']],
-  ['charge.', RAW_TOPICS['stripe.charge']],
-  ['refund.', RAW_TOPICS['stripe.refund']],
-];
-
-export function stripeTopic(type: string): RawTopic | null {
-  for (const [prefix, topic] of CATEGORY_TOPICS) if (type.startsWith(prefix)) return topic;
-  return null;
-}
-
 /** Full check of one Stripe request: signature first (nothing untrusted is parsed before), then structure. */
 export function checkStripe(headers: HeaderLookup, body: Uint8Array, opts: StripeOptions, nowSeconds: number): Verdict {
   const sig = verifyStripeSignature(headers.get(STRIPE_SIGNATURE_HEADER), body, opts, nowSeconds);
@@ -222,5 +213,5 @@ export function checkStripe(headers: HeaderLookup, body: Uint8Array, opts: Strip
   const obj = data.object;
   // Key by the payment intent where there is one so that all of a payment's events share a partition.
   const key = firstId(obj.payment_intent, obj.charge, obj.id, eventId) as string;
-  return { ok: true, topic: stripeTopic(event.type), key, eventId, eventType: event.type };
+  return accepted('stripe', [event.type], key, eventId, event.type);
 }

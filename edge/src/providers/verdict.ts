@@ -3,12 +3,23 @@
  * Provider modules are pure and synchronous (no I/O), so they are unit-tested without a server or Kafka.
  */
 
-import { DLQ_REASONS, type DlqReason, type RawTopic } from '@pep/contracts';
+import {
+  DLQ_REASONS,
+  type DlqReason,
+  OTHER_TOPICS,
+  type OtherTopic,
+  type Provider,
+  type RawTopic,
+  routeEvent,
+} from '@pep/contracts';
 
 export interface Accepted {
   readonly ok: true;
-  /** Raw topic for the event, or null when the event is verified and well-formed but has no topic (goes to the DLQ). */
-  readonly topic: RawTopic | null;
+  /**
+   * The raw topic of the event's category, or `webhooks.<provider>.other` for a verified, well-formed event of a type
+   * outside the event vocabulary (contracts `routeEvent`).
+   */
+  readonly topic: RawTopic | OtherTopic;
   readonly key: string;
   readonly eventId: string;
   readonly eventType: string;
@@ -69,4 +80,26 @@ export function parseJson(body: Uint8Array): { value: unknown } | Rejected {
   } catch (err) {
     return badRequest(DLQ_REASONS.invalidJson, `body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
   }
+}
+
+const OTHER: ReadonlySet<string> = new Set(Object.values(OTHER_TOPICS));
+
+/** True for a `webhooks.<provider>.other` topic. */
+export function isOtherTopic(topic: string): topic is OtherTopic {
+  return OTHER.has(topic);
+}
+
+/**
+ * The accepted verdict for an event of `types` (Adyen: every item's eventCode): routed by contracts' routeEvent; keyed
+ * by `objectKey` (the payment the event is about) on a raw topic, by the event id on `webhooks.<provider>.other`.
+ */
+export function accepted(
+  provider: Provider,
+  types: readonly string[],
+  objectKey: string,
+  eventId: string,
+  eventType: string,
+): Accepted {
+  const topic = routeEvent(provider, types);
+  return { ok: true, topic, key: isOtherTopic(topic) ? eventId : objectKey, eventId, eventType };
 }

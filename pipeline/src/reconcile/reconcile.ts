@@ -7,6 +7,8 @@
  *   `payments.validation.dlq` (the transformer stamps `source-topic/partition/offset` and `source-output: i/n`
  *   headers on each output), and nothing else;
  * - quarantine: one PostgreSQL row per committed record of both DLQ topics, and the quarantine group at lag 0;
+ * - other topics (`webhooks.<provider>.other`): verified events outside the event vocabulary, counted (nothing consumes
+ *   them, so there is nothing to place);
  * - edge (when its /metrics answers): what it acknowledged vs what the topics hold since it started;
  * - workflows and rows (when `workflows` is set): for the distinct event_ids of `payments.normalized`, the Temporal
  *   executions that processed them and their `payment_events` rows (workflows.ts).
@@ -15,9 +17,11 @@
  * Reads topics completely (read_committed): a check for operators and tests, not a hot-path monitor.
  */
 import { OUTPUT_HEADERS } from '@pep/contracts';
+import type { LakeConfig } from '@pep/lakehouse/config';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
+import { type LakeStage, reconcileLake } from './lake.ts';
 import { headerText, partitionRanges, scanTopics } from './scan.ts';
 import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 
@@ -25,6 +29,8 @@ export interface ReconcileOptions {
   readonly kafka: Kafka;
   readonly databaseUrl: string;
   readonly rawTopics: readonly string[];
+  /** `webhooks.<provider>.other` topics to count (absent: none). */
+  readonly otherTopics?: readonly string[];
   readonly normalizedTopic: string;
   readonly validationDlqTopic: string;
   readonly webhookDlqTopic: string;
@@ -35,6 +41,8 @@ export interface ReconcileOptions {
   readonly scanTimeoutMs: number;
   /** Temporal and scope of the workflow/row stage; absent or null skips it. */
   readonly workflows?: WorkflowStageOptions | null;
+  /** The lakehouse (bronze tables vs the topics they read); absent or null skips it. */
+  readonly lake?: LakeConfig | null;
 }
 
 export interface Check {
@@ -46,8 +54,15 @@ export interface Check {
 export interface ReconcileReport {
   readonly verdict: 'reconciled' | 'not_reconciled';
   readonly stages: {
-    readonly edge: { readonly available: boolean; readonly accepted_to_raw?: number; readonly sent_to_dlq?: number };
+    readonly edge: {
+      readonly available: boolean;
+      readonly accepted_to_raw?: number;
+      readonly accepted_to_other?: number;
+      readonly sent_to_dlq?: number;
+    };
     readonly raw: { readonly total: number; readonly by_topic: Record<string, number> };
+    /** Verified events outside the event vocabulary, kept in webhooks.<provider>.other. */
+    readonly other: { readonly total: number; readonly by_topic: Record<string, number> };
     readonly transformer: { readonly group: string; readonly lag: number };
     readonly normalized: {
       readonly records: number;
@@ -70,6 +85,8 @@ export interface ReconcileReport {
     };
     /** Null when the workflow stage was not requested. */
     readonly workflows: WorkflowStage | null;
+    /** Null when the lake stage was not requested. */
+    readonly lake: LakeStage | null;
   };
   readonly checks: readonly Check[];
 }
@@ -90,7 +107,9 @@ interface SourceState {
   seen: Set<number>;
 }
 
-async function edgeCounts(url: string): Promise<{ acceptedToRaw: number; sentToDlq: number } | null> {
+async function edgeCounts(
+  url: string,
+): Promise<{ acceptedToRaw: number; acceptedToOther: number; sentToDlq: number } | null> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
     if (!res.ok) return null;
@@ -98,6 +117,7 @@ async function edgeCounts(url: string): Promise<{ acceptedToRaw: number; sentToD
     let ok200 = 0;
     let dlq = 0;
     let unroutable = 0;
+    let other = 0;
     for (const line of text.split('\n')) {
       const m = /^(\w+)(\{[^}]*\})? ([0-9.e+]+)$/.exec(line.trim());
       if (!m) continue;
@@ -107,8 +127,9 @@ async function edgeCounts(url: string): Promise<{ acceptedToRaw: number; sentToD
         dlq += Number(value);
         if (labels.includes('reason="unroutable_event_type"')) unroutable += Number(value);
       }
+      if (name === 'edge_other_records_total') other += Number(value);
     }
-    return { acceptedToRaw: ok200 - unroutable, sentToDlq: dlq };
+    return { acceptedToRaw: ok200 - unroutable - other, acceptedToOther: other, sentToDlq: dlq };
   } catch {
     return null;
   }
@@ -218,6 +239,21 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
     o.scanTimeoutMs,
   );
 
+  // 3b. Other topics: verified events outside the vocabulary; counted, never consumed.
+  const otherByTopic: Record<string, number> = {};
+  let otherTotal = 0;
+  if ((o.otherTopics ?? []).length > 0) {
+    await scanTopics(
+      o.kafka,
+      await partitionRanges(o.kafka, o.otherTopics ?? []),
+      (topic) => {
+        otherByTopic[topic] = (otherByTopic[topic] ?? 0) + 1;
+        otherTotal++;
+      },
+      o.scanTimeoutMs,
+    );
+  }
+
   // 4. Consumer groups and quarantine rows.
   const transformerLag = await lagOf(o.kafka, o.transformerGroup, o.rawTopics, lastData);
   const quarantineLag = await lagOf(o.kafka, o.quarantineGroup, [o.webhookDlqTopic, o.validationDlqTopic], lastData);
@@ -281,6 +317,13 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
       edge.acceptedToRaw <= rawTotal,
       `edge acknowledged ${edge.acceptedToRaw} to raw topics since it started; raw topics hold ${rawTotal}`,
     );
+    if (o.otherTopics !== undefined) {
+      check(
+        'edge acknowledged to other topics ≤ other records',
+        edge.acceptedToOther <= otherTotal,
+        `edge acknowledged ${edge.acceptedToOther} to webhooks.<provider>.other since it started; those topics hold ${otherTotal}`,
+      );
+    }
     check(
       'edge DLQ writes ≤ webhook DLQ records',
       edge.sentToDlq <= webhookDlq,
@@ -290,13 +333,31 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
 
   checks.push(...workflowChecks);
 
+  let lakeStage: LakeStage | null = null;
+  if (o.lake) {
+    const topics = [...o.rawTopics, o.webhookDlqTopic, o.normalizedTopic, o.validationDlqTopic];
+    try {
+      const l = await reconcileLake(o.kafka, topics, o.lake, o.scanTimeoutMs);
+      lakeStage = l.stage;
+      checks.push(...l.checks);
+    } catch (err) {
+      check('lake readable', false, `the lake stage could not run: ${(err as Error).message}`);
+    }
+  }
+
   return {
     verdict: checks.every((c) => c.ok) ? 'reconciled' : 'not_reconciled',
     stages: {
       edge: edge
-        ? { available: true, accepted_to_raw: edge.acceptedToRaw, sent_to_dlq: edge.sentToDlq }
+        ? {
+            available: true,
+            accepted_to_raw: edge.acceptedToRaw,
+            accepted_to_other: edge.acceptedToOther,
+            sent_to_dlq: edge.sentToDlq,
+          }
         : { available: false },
       raw: { total: rawTotal, by_topic: byTopic },
+      other: { total: otherTotal, by_topic: otherByTopic },
       transformer: { group: o.transformerGroup, lag: transformerLag },
       normalized: {
         records: normalized,
@@ -318,6 +379,7 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
         validation_rows: validationRows,
       },
       workflows: workflowStage,
+      lake: lakeStage,
     },
     checks,
   };

@@ -15,6 +15,7 @@ pub mod records;
 pub mod redact;
 pub mod rules;
 pub mod time;
+pub mod vocabulary;
 pub mod xml;
 
 pub use currency::AmountBounds;

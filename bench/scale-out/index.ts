@@ -1,0 +1,225 @@
+/**
+ * `npm run bench -- scale-out`: what scaling out costs in CPU, measured on one machine with the chart's configuration
+ * (deploy/src/local-cluster.ts starts each process with its values.yaml command and environment).
+ *
+ * - Transformer: events per CPU-second (user + system of the transformer processes, /proc, from each process's
+ *   readiness until the whole backlog is consumed) with three instances in one group on a three-partition topic,
+ *   over the same with one instance, on the same backlog of realistic raw Stripe records with the edge's headers.
+ *   The three-instance figure includes what coordination costs: rebalances, three sets of transactions, idle fetches
+ *   of an instance that finished its partitions before the others.
+ * - Edge: accepted webhooks per CPU-second of the edges, two edges behind the HAProxy balancer over one edge alone,
+ *   at the same open-loop rate from the simulator. The balancer's own CPU per request is reported beside it.
+ * Ratio `scale_out_cpu_efficiency` (goal 0.8, issue #22) is the transformer's; the edge pair's is
+ * `scale_out_cpu_efficiency_edge_pair`. Arms alternate; medians of the runs. Needs the stack (Kafka) and HAProxy.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RAW_HEADERS, serviceAddresses } from '@pep/contracts';
+import { ensureHaproxy, startBalancer } from '@pep/deploy/balancer';
+import { cpuSeconds, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '@pep/deploy/local-cluster';
+import { Kafka, logLevel } from 'kafkajs';
+import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const BACKLOG = quick ? 6_000 : 60_000;
+const ROUNDS = quick ? 1 : 3;
+const EDGE_RATE = quick ? 400 : 1_500;
+const EDGE_SECONDS = quick ? 5 : 15;
+const log = (m: string) => console.log(`scale-out: ${m}`);
+
+const kafka = new Kafka({
+  clientId: 'bench-scale-out',
+  brokers: [...serviceAddresses().kafkaBrokers],
+  logLevel: logLevel.NOTHING,
+});
+
+function stripeRecords(run: string, n: number) {
+  const template = JSON.parse(
+    readFileSync(
+      join(REPO_ROOT, 'core-native', 'fixtures', 'payloads', 'stripe_payment_intent_succeeded.json'),
+      'utf8',
+    ),
+  );
+  const now = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => {
+    template.id = `evt_scale_${run}_${i}`;
+    template.data.object.id = `pi_scale_${run}_${i}`;
+    return {
+      key: template.data.object.id as string,
+      value: JSON.stringify(template),
+      headers: {
+        [RAW_HEADERS.receivedAt]: now,
+        [RAW_HEADERS.requestId]: `scale-${run}-${i}`,
+        [RAW_HEADERS.provider]: 'stripe',
+        [RAW_HEADERS.contentType]: 'application/json',
+        [RAW_HEADERS.eventId]: template.id as string,
+        [RAW_HEADERS.eventType]: template.type as string,
+      },
+    };
+  });
+}
+
+/** One arm of the transformer comparison: `instances` transformers consume the whole backlog of `input`. */
+async function transformerArm(run: string, input: string, instances: number, arm: string): Promise<number> {
+  const prefix = `t-scale-${run}-${arm}`;
+  const cluster = new LocalCluster({
+    env: {
+      TRANSFORMER_INPUT_TOPICS: input,
+      TRANSFORMER_NORMALIZED_TOPIC: `${prefix}.payments.normalized`,
+      TRANSFORMER_DLQ_TOPIC: `${prefix}.payments.validation.dlq`,
+      TRANSFORMER_GROUP_ID: `${prefix}-group`,
+    },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: `${prefix}.payments.normalized`, numPartitions: 3, replicationFactor: 1 },
+      { topic: `${prefix}.payments.validation.dlq`, numPartitions: 1, replicationFactor: 1 },
+    ],
+  });
+  await admin.disconnect();
+  try {
+    const started = await cluster.start('transformer', instances);
+    const cpuAtReady = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
+    const deadline = Date.now() + (quick ? 180_000 : 600_000);
+    for (;;) {
+      const counts = await Promise.all(started.map((i) => scrapeCounter(i.url, 'transformer_input_messages_total')));
+      const done = counts.reduce<number>((s, c) => s + (c ?? 0), 0);
+      if (done >= BACKLOG) break;
+      if (Date.now() > deadline) throw new Error(`${arm}: ${done} of ${BACKLOG} consumed before the deadline`);
+      await sleep(100);
+    }
+    const cpu = started.reduce((s, i: Instance) => s + ((cpuSeconds(i.child.pid) ?? 0) - (cpuAtReady.get(i) ?? 0)), 0);
+    const perCpuS = BACKLOG / cpu;
+    log(
+      `${arm}: ${instances} instance(s), ${BACKLOG} events, ${cpu.toFixed(2)} CPU-s → ${perCpuS.toFixed(0)} events/CPU-s`,
+    );
+    return perCpuS;
+  } finally {
+    await cluster.stopAll();
+  }
+}
+
+interface EdgeArm {
+  readonly perCpuS: number;
+  readonly balancerCpuUsPerRequest: number | null;
+  readonly accepted: number;
+}
+
+async function edgeArm(pair: boolean): Promise<EdgeArm> {
+  const cluster = new LocalCluster({ env: { NODE_ENV: 'development' } });
+  const edges = await cluster.start('edge', pair ? 2 : 1);
+  const balancer = pair
+    ? await startBalancer(
+        18080,
+        edges.map((e) => e.port),
+      )
+    : null;
+  try {
+    const url = balancer?.url ?? (edges[0] as Instance).url;
+    const cpuBefore = edges.map((e) => cpuSeconds(e.child.pid) ?? 0);
+    const lbBefore = balancer ? (cpuSeconds(balancer.child.pid) ?? 0) : 0;
+    const sim = spawn(
+      join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+      [
+        'simulator/src/cli.ts',
+        '--url',
+        url,
+        '--rate',
+        String(EDGE_RATE),
+        '--duration',
+        String(EDGE_SECONDS),
+        '--quiet',
+        '--concurrency',
+        '64',
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    sim.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await withTimeout(new Promise((r) => sim.once('close', r)), (EDGE_SECONDS + 120) * 1000, 'simulator');
+    await sleep(500);
+    const cpu = edges.reduce((s, e, i) => s + ((cpuSeconds(e.child.pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
+    const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      by_status?: Record<string, number>;
+      sent?: number;
+    };
+    const accepted = summary.by_status?.['200'] ?? 0;
+    const lbCpu = balancer ? (cpuSeconds(balancer.child.pid) ?? 0) - lbBefore : 0;
+    log(`edge ${pair ? 'pair behind HAProxy' : 'single'}: ${accepted} accepted, ${cpu.toFixed(2)} edge CPU-s`);
+    return {
+      perCpuS: accepted / cpu,
+      balancerCpuUsPerRequest: balancer && summary.sent ? (lbCpu * 1e6) / summary.sent : null,
+      accepted,
+    };
+  } finally {
+    await balancer?.stop();
+    await cluster.stopAll();
+  }
+}
+
+export async function run(): Promise<void> {
+  ensureHaproxy(log);
+  const runId = Date.now().toString(36);
+  const input = `t-scale-${runId}.webhooks.stripe.payment_intent`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: input, numPartitions: 3, replicationFactor: 1 }],
+  });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  const records = stripeRecords(runId, BACKLOG);
+  for (let i = 0; i < records.length; i += 500) {
+    await producer.send({ topic: input, acks: -1, messages: records.slice(i, i + 500) });
+  }
+  await producer.disconnect();
+  log(`backlog: ${BACKLOG} raw Stripe records on ${input} (3 partitions)`);
+
+  const one: number[] = [];
+  const three: number[] = [];
+  const edgeSingle: EdgeArm[] = [];
+  const edgePair: EdgeArm[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternating order per round, so a warming machine does not favour one arm.
+    if (r % 2 === 0) {
+      one.push(await transformerArm(runId, input, 1, `r${r}-one`));
+      three.push(await transformerArm(runId, input, 3, `r${r}-three`));
+      edgeSingle.push(await edgeArm(false));
+      edgePair.push(await edgeArm(true));
+    } else {
+      three.push(await transformerArm(runId, input, 3, `r${r}-three`));
+      one.push(await transformerArm(runId, input, 1, `r${r}-one`));
+      edgePair.push(await edgeArm(true));
+      edgeSingle.push(await edgeArm(false));
+    }
+  }
+  const m1 = median(one);
+  const m3 = median(three);
+  const e1 = median(edgeSingle.map((e) => e.perCpuS));
+  const e2 = median(edgePair.map((e) => e.perCpuS));
+  const lb = edgePair.flatMap((e) => (e.balancerCpuUsPerRequest === null ? [] : [e.balancerCpuUsPerRequest]));
+  const metrics: Metric[] = [
+    { name: 'transformer_backlog_events', unit: 'events', value: BACKLOG },
+    { name: 'transformer_one_instance_events_per_cpu_s', unit: 'events/CPU-s', value: Math.round(m1) },
+    { name: 'transformer_three_instances_events_per_cpu_s', unit: 'events/CPU-s', value: Math.round(m3) },
+    { name: 'edge_single_accepted_per_cpu_s', unit: 'requests/CPU-s', value: Math.round(e1) },
+    { name: 'edge_pair_accepted_per_cpu_s', unit: 'requests/CPU-s', value: Math.round(e2) },
+    { name: 'edge_rate', unit: 'requests/s', value: EDGE_RATE },
+    ...(lb.length ? [{ name: 'balancer_cpu_us_per_request', unit: 'µs', value: Number(median(lb).toFixed(1)) }] : []),
+    { name: 'rounds', unit: 'runs', value: ROUNDS },
+  ];
+  const ratios: Ratio[] = [
+    { name: 'scale_out_cpu_efficiency', value: Number((m3 / m1).toFixed(3)), goal: 0.8 },
+    { name: 'scale_out_cpu_efficiency_edge_pair', value: Number((e2 / e1).toFixed(3)), goal: 0.8 },
+  ];
+  writeResult('scale-out', metrics, ratios);
+}

@@ -1,0 +1,163 @@
+/**
+ * Trino 476 (the newest server tarball on Maven Central; it needs Java 24 or newer), the lakehouse's distributed
+ * query engine, with one catalog `iceberg` over the platform's Iceberg SQL catalog (the JDBC catalog's tables in
+ * PostgreSQL, catalog name `pep`) and the local warehouse. Installed from `io.trino:trino-server:476:tar.gz`
+ * (~821 MB download, ~896 MB unpacked, once per machine), run with `bin/launcher run` and a bounded heap
+ * (TRINO_HEAP, default 1G), health-checked on GET /v1/info. Not a writer of the bronze tables.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS } from '@pep/contracts';
+import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
+import { ensureMavenArtifact, withInstallLock } from '../install.ts';
+import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
+import { run, startDetached } from '../process.ts';
+import type { Logger, Service } from '../service.ts';
+
+export const TRINO_VERSION = '476';
+const { host } = SERVICE_DEFAULTS.trino;
+const port = Number(process.env.TRINO_PORT ?? SERVICE_DEFAULTS.trino.port);
+const HOME = join(CACHE_DIR, `trino-server-${TRINO_VERSION}`);
+const STATE = serviceStateDir('trino');
+const ETC = join(STATE, 'etc');
+
+/** A JDK of version 24 or newer: TRINO_JAVA_HOME, else the newest under /usr/lib/jvm. */
+export function trinoJavaHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TRINO_JAVA_HOME) return env.TRINO_JAVA_HOME;
+  const root = '/usr/lib/jvm';
+  const candidates = existsSync(root)
+    ? readdirSync(root)
+        .map((d) => ({ d, v: Number(/(?:^|[-.])(\d{2})(?:[-.]|$)/.exec(d)?.[1] ?? 0) }))
+        .filter((c) => c.v >= 24 && existsSync(join(root, c.d, 'bin', 'java')))
+        .sort((a, b) => b.v - a.v)
+    : [];
+  const best = candidates[0];
+  if (!best) {
+    throw new Error(
+      'Trino 476 needs Java 24 or newer: install a JDK (e.g. Temurin 25 under /usr/lib/jvm) or set TRINO_JAVA_HOME',
+    );
+  }
+  return join(root, best.d);
+}
+
+/** JDBC pieces of the catalog database (LAKE_CATALOG_URL, default the platform's DATABASE_URL). */
+export function catalogJdbc(env: NodeJS.ProcessEnv = process.env) {
+  const url = new URL(env.LAKE_CATALOG_URL ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  return {
+    url: `jdbc:postgresql://${url.hostname}:${url.port || 5432}${url.pathname}`,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}
+
+export function trinoWarehouse(env: NodeJS.ProcessEnv = process.env): string {
+  const w = env.LAKE_WAREHOUSE || lakeWarehouseDir(STATE_DIR);
+  return w.startsWith('/') ? `file://${w}` : w;
+}
+
+/** The files of `<state>/trino/etc` (exported for the test that checks them). */
+export function trinoConfigFiles(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const jdbc = catalogJdbc(env);
+  const heap = env.TRINO_HEAP ?? '1G';
+  const warehouse = trinoWarehouse(env);
+  const catalog = [
+    'connector.name=iceberg',
+    'iceberg.catalog.type=jdbc',
+    `iceberg.jdbc-catalog.catalog-name=${env.LAKE_CATALOG_NAME ?? LAKE_CATALOG_NAME}`,
+    'iceberg.jdbc-catalog.driver-class=org.postgresql.Driver',
+    `iceberg.jdbc-catalog.connection-url=${jdbc.url}`,
+    `iceberg.jdbc-catalog.connection-user=${jdbc.user}`,
+    `iceberg.jdbc-catalog.connection-password=${jdbc.password}`,
+    `iceberg.jdbc-catalog.default-warehouse-dir=${warehouse}`,
+  ];
+  if (warehouse.startsWith('file://')) catalog.push('fs.native-local.enabled=true', 'local.location=/');
+  else {
+    // One reading of the object store's settings for every engine (contracts/src/object-store.ts: AWS_ENDPOINT_URL_S3,
+    // AWS_REGION, LAKE_S3_PATH_STYLE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; the chart sets the same variables).
+    for (const [k, v] of Object.entries(trinoS3Properties(objectStoreConfig(env)))) catalog.push(`${k}=${v}`);
+  }
+  return {
+    'node.properties': ['node.environment=pep', 'node.id=pep-local-1', `node.data-dir=${join(STATE, 'data')}`].join(
+      '\n',
+    ),
+    'jvm.config': [
+      '-server',
+      `-Xmx${heap}`,
+      '-XX:+UseG1GC',
+      '-XX:G1HeapRegionSize=32M',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-XX:ReservedCodeCacheSize=256M',
+      '-Djdk.attach.allowAttachSelf=true',
+      '-Dfile.encoding=UTF-8',
+    ].join('\n'),
+    'config.properties': [
+      'coordinator=true',
+      'node-scheduler.include-coordinator=true',
+      `http-server.http.port=${port}`,
+      `discovery.uri=http://${host}:${port}`,
+      'query.max-memory=512MB',
+      'query.max-memory-per-node=512MB',
+    ].join('\n'),
+    'log.properties': 'io.trino=WARN\n',
+    'catalog/iceberg.properties': catalog.join('\n'),
+  };
+}
+
+async function unpack(log: Logger): Promise<void> {
+  if (existsSync(join(HOME, 'bin', 'launcher'))) return;
+  const tarball = await ensureMavenArtifact(
+    { groupId: 'io.trino', artifactId: 'trino-server', version: TRINO_VERSION, extension: 'tar.gz' },
+    log,
+  );
+  await withInstallLock(HOME, log, async () => {
+    if (existsSync(join(HOME, 'bin', 'launcher'))) return;
+    const tmp = `${HOME}.unpacking`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    log(`unpacking ${tarball}`);
+    run('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
+      what: 'unpacking Trino',
+      timeoutMs: 20 * 60_000,
+    });
+    renameSync(tmp, HOME);
+  });
+}
+
+export const trino: Service = {
+  name: 'trino',
+  address: `http://${host}:${port}`,
+  startTimeoutMs: 300_000,
+  dependsOn: ['postgres'],
+
+  async ensureInstalled(log: Logger) {
+    trinoJavaHome();
+    await unpack(log);
+  },
+
+  async isHealthy() {
+    try {
+      const res = await fetch(`http://${host}:${port}/v1/info`, { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) return false;
+      const info = (await res.json()) as { starting?: boolean };
+      return info.starting === false;
+    } catch {
+      return false;
+    }
+  },
+
+  async start() {
+    for (const [file, text] of Object.entries(trinoConfigFiles())) {
+      const path = join(ETC, file);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, `${text}\n`);
+    }
+    mkdirSync(join(STATE, 'data'), { recursive: true });
+    const javaHome = trinoJavaHome();
+    return startDetached({
+      service: 'trino',
+      command: join(HOME, 'bin', 'launcher'),
+      args: ['run', `--etc-dir=${ETC}`, `--data-dir=${join(STATE, 'data')}`],
+      env: { ...process.env, JAVA_HOME: javaHome, PATH: `${join(javaHome, 'bin')}:${process.env.PATH ?? ''}` },
+    });
+  },
+};
