@@ -96,40 +96,33 @@ if (force || !existsSync(built)) {
       const started = Date.now();
       const target = join(cache, 'cargo-lake', 'target');
       say(`building the lake addon ${key} (release; cargo target ${target}); a cold build takes several minutes`);
-      const tmp = mkdtempSync(join(tmpdir(), 'pep-lake-'));
+      // Plain cargo (not `napi build`, which passes --target and so compiles the whole tree a second time in another
+      // folder); the typings stay the committed lake-binding.d.ts.
       const res = spawnSync(
-        'npx',
+        'cargo',
         [
-          'napi',
           'build',
-          '--platform',
           '--release',
-          '--manifest-path',
-          join(crate, 'napi', 'Cargo.toml'),
-          '--package-json-path',
-          join(crate, 'napi', 'package.json'),
-          '--output-dir',
-          tmp,
-          '--no-js',
-          '--dts',
-          'lake-binding.d.ts',
-          ...(features.length > 0 ? ['--features', features.join(',')] : []),
+          '-p',
+          'pep-lake-napi',
+          ...(features.length > 0 ? ['--features', features.map((f) => `pep-lake-napi/${f}`).join(',')] : []),
         ],
-        { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: target } },
+        { cwd: crate, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: target } },
       );
       if (res.status !== 0) {
-        rmSync(tmp, { recursive: true, force: true });
         say('cargo build of the lake addon failed (see above)');
         process.exit(res.status ?? 1);
       }
-      const node = readdirSync(tmp).find((f) => f.endsWith('.node'));
-      if (!node) throw new Error(`napi build left no .node file in ${tmp}`);
+      const lib = join(
+        target,
+        'release',
+        process.platform === 'darwin' ? 'libpep_lake_napi.dylib' : 'libpep_lake_napi.so',
+      );
       mkdirSync(keyDir, { recursive: true });
-      copyFileSync(join(tmp, 'lake-binding.d.ts'), `${builtTypings}.part`);
+      copyFileSync(typings, `${builtTypings}.part`);
       renameSync(`${builtTypings}.part`, builtTypings);
-      copyFileSync(join(tmp, node), `${built}.part`);
+      copyFileSync(lib, `${built}.part`);
       renameSync(`${built}.part`, built);
-      rmSync(tmp, { recursive: true, force: true });
       say(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
   } finally {

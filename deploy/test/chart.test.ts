@@ -111,12 +111,9 @@ const PENDING_ENV: Readonly<Record<string, string>> = {
   LAKE_CATALOG_URI: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_WAREHOUSE: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_CREDENTIAL: '#16 lakehouse / #22 REST catalog',
-  LAKE_SINK_METRICS_PORT: '#16 lakehouse',
   LAKE_SINK_METRICS_HOST: '#16 lakehouse',
   LAKE_COMMIT_INTERVAL_S: '#16 lakehouse',
-  FEATURES_METRICS_PORT: '#18 ml',
   FEATURES_METRICS_HOST: '#18 ml',
-  MLFLOW_TRACKING_URI: '#18 ml (CONTRACT section 8)',
   MLFLOW_TRACKING_TOKEN: '#18 ml',
   TRINO_PASSWORD: '#16 lakehouse',
 };

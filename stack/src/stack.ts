@@ -159,8 +159,13 @@ export async function stackUp({
   return withLock(async () => {
     only = withDependencies(only);
     const services = only.map((n) => SERVICES[n]);
-    // Installs one after another (apt-get cannot run twice at once); start-ups in parallel, each after what it needs.
-    for (const s of services) await s.ensureInstalled((m) => log(`[${s.name}] ${m}`));
+    // Installs side by side (downloads and pip installs overlap; apt-get calls are synchronous, so they never run
+    // twice at once), then start-ups in parallel, each after what it needs.
+    const installs = await Promise.allSettled(services.map((s) => s.ensureInstalled((m) => log(`[${s.name}] ${m}`))));
+    const installFailures = installs.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason?.message ?? r.reason}`] : [],
+    );
+    if (installFailures.length > 0) throw new Error(`stack:up failed to install\n${installFailures.join('\n')}`);
     const started = new Map<ServiceName, Promise<void>>();
     for (const s of services) {
       const deps = (s.dependsOn ?? []).flatMap((d) => started.get(d) ?? []);

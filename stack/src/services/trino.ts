@@ -11,7 +11,7 @@ import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFA
 import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
 import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
-import { run, startDetached } from '../process.ts';
+import { runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 export const TRINO_VERSION = '476';
@@ -115,7 +115,7 @@ async function unpack(log: Logger): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     log(`unpacking ${tarball}`);
-    run('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
+    await runAsync('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
       what: 'unpacking Trino',
       timeoutMs: 20 * 60_000,
     });

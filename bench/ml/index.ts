@@ -34,7 +34,7 @@ import {
   vectorize,
 } from '@pep/ml';
 import { Redis } from 'ioredis';
-import { type Metric, type Ratio, writeResult } from '../result.ts';
+import { type Metric, type Ratio, writeResult } from '../src/result.ts';
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
