@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from './metrics.ts';
+import { Registry, registerProcessMetrics, serveMetrics } from './metrics.ts';
 
 test('renders counters, labelled gauges and histograms in Prometheus text format', () => {
   const r = new Registry();
@@ -38,4 +38,38 @@ test('labelled histograms keep a series per label set; scrape gauges read at ren
   assert.match(text, /^queued 7$/m);
   assert.equal(c.get({ route: 'a' }), 2);
   assert.equal(h.count({ provider: 'stripe' }), 1);
+});
+
+test('collectors refresh gauges before each scrape; a failing collector answers 500 with the reason', async () => {
+  const r = new Registry();
+  const g = r.gauge('rows_pending', 'p');
+  let rows = 4;
+  let fail = false;
+  r.collect(async () => {
+    await new Promise((res) => setImmediate(res));
+    if (fail) throw new Error('database unreachable');
+    g.clear();
+    g.set({ table: 't' }, rows);
+  });
+  registerProcessMetrics(r);
+  assert.doesNotMatch(r.render(), /rows_pending\{/, 'render alone does not run collectors');
+  const server = await serveMetrics(r, '127.0.0.1', 0);
+  try {
+    const { port } = server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/metrics`;
+    let res = await fetch(url);
+    assert.equal(res.status, 200);
+    let text = await res.text();
+    assert.match(text, /^rows_pending\{table="t"\} 4$/m);
+    assert.match(text, /^process_resident_memory_bytes [1-9]\d*$/m);
+    rows = 9;
+    assert.match(await (await fetch(url)).text(), /^rows_pending\{table="t"\} 9$/m);
+    fail = true;
+    res = await fetch(url);
+    assert.equal(res.status, 500);
+    text = await res.text();
+    assert.match(text, /database unreachable/);
+  } finally {
+    server.close();
+  }
 });

@@ -1,7 +1,9 @@
 /**
- * The one Prometheus metrics helper of the platform's services (edge, transformer, quarantine, bridge): a registry of
- * counters, labelled gauges, gauges read at scrape time and fixed-bucket histograms, rendered in the text exposition
- * format, and a small HTTP server for GET /metrics and GET /healthz. Deliberately small, because the edge's hot path
+ * The one Prometheus metrics helper of the platform's services (edge, transformer, quarantine, bridge, lake sink,
+ * features consumer, inference, orchestration worker): a registry of counters, labelled gauges, gauges read at scrape
+ * time, fixed-bucket histograms and collectors that refresh gauges before a scrape (from a database, say), rendered in
+ * the text exposition format, the process's own memory and CPU gauges, and a small HTTP server for GET /metrics and
+ * GET /healthz. Deliberately small, because the edge's hot path
  * pays a map lookup and an add per observation (or nothing, through a cached series); not a general client library.
  * Series keys are the label values in call order, so a metric must be called with its labels in one fixed order.
  */
@@ -152,9 +154,13 @@ export class Histogram implements Metric {
   }
 }
 
+/** The content type of the text exposition format. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 /** The metrics of one process, rendered in registration order. */
 export class Registry {
   private readonly metrics: Metric[] = [];
+  private readonly collectors: (() => Promise<void> | void)[] = [];
   private add<M extends Metric>(m: M): M {
     this.metrics.push(m);
     return m;
@@ -171,17 +177,52 @@ export class Registry {
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, buckets));
   }
+  /** Runs before every scrape (gauges read from a database at scrape time); a failing collector fails the scrape. */
+  collect(collector: () => Promise<void> | void): void {
+    this.collectors.push(collector);
+  }
+  /** The exposition text as it is now (collectors not run: the edge's synchronous /metrics). */
   render(): string {
     return `${this.metrics.map((m) => m.render()).join('\n')}\n`;
   }
+  /** Runs the collectors, then renders. */
+  async scrape(): Promise<string> {
+    await Promise.all(this.collectors.map((c) => c()));
+    return this.render();
+  }
+}
+
+/**
+ * The process's own gauges, read at scrape time: resident memory, V8 heap in use and the start time (the gauges of
+ * prom-client's default metrics, under the same names).
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  const started = Math.round(Date.now() / 1000 - process.uptime());
+  registry.scrapeGauge('process_resident_memory_bytes', 'Resident memory size in bytes', () =>
+    process.memoryUsage.rss(),
+  );
+  registry.scrapeGauge('nodejs_heap_size_used_bytes', 'V8 heap in use in bytes', () => process.memoryUsage().heapUsed);
+  registry.scrapeGauge(
+    'process_start_time_seconds',
+    'Start time of the process since the Unix epoch in seconds',
+    () => started,
+  );
 }
 
 /** Serves GET /metrics (Prometheus text) and GET /healthz on `port` (0 picks a free port). */
-export async function serveMetrics(registry: Pick<Registry, 'render'>, host: string, port: number): Promise<Server> {
+export async function serveMetrics(registry: Pick<Registry, 'scrape'>, host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(registry.render());
+      registry.scrape().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'metrics_unavailable', message: (err as Error).message } }));
+        },
+      );
     } else if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"status":"ok"}');

@@ -5,9 +5,9 @@
  */
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
+import { METRICS_CONTENT_TYPE, type Registry } from '@pep/contracts/metrics';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Registry } from 'prom-client';
 import type { FeatureEvent } from './features/aggregate.ts';
 import { FEATURE_SPEC } from './features/spec.ts';
 import {
@@ -261,7 +261,7 @@ export function createApp(opts: AppOptions = {}): Hono {
   );
   if (scoring) {
     app.get('/metrics', async (c) =>
-      c.text(await scoring.registry.metrics(), 200, { 'content-type': scoring.registry.contentType }),
+      c.text(await scoring.registry.scrape(), 200, { 'content-type': METRICS_CONTENT_TYPE }),
     );
   }
   const fraudOne = async (b: Body) => {

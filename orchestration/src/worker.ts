@@ -8,13 +8,14 @@
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
+import { serveMetrics } from '@pep/contracts/metrics';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from './activities.ts';
 import { loadConfig, type OrchestrationConfig } from './config.ts';
 import type { StepGraph } from './graph.ts';
 import { createPool, migrate } from './history.ts';
-import { createMetrics, serveMetrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import type { StepEnv } from './step.ts';
 import { stepEnv } from './step-env.ts';
 import { defaultGraph } from './steps/index.ts';

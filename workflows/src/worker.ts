@@ -75,15 +75,14 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
     maxConcurrentActivityTaskPolls: 1,
   });
   let sweeping = false;
+  const sweepLog = createLogger('info', { service: 'review-worker' });
   const sweep =
     config.review.expirySweepMs > 0
       ? setInterval(() => {
           if (sweeping) return;
           sweeping = true;
           expireReviews(pool, config.review.expiryBatch)
-            .catch((err: Error) =>
-              console.log(JSON.stringify({ level: 'warn', msg: 'review expiry sweep failed', error: err.message })),
-            )
+            .catch((err: Error) => sweepLog.warn('review expiry sweep failed', { error: err }))
             .finally(() => {
               sweeping = false;
             });
