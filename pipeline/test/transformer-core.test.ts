@@ -172,8 +172,8 @@ for (const impl of ['native', 'js'] as const) {
         if (d.source_topic !== topicOf[c.provider]) problems.push(`dlq source_topic ${d.source_topic}`);
         if (d.kafka_partition !== 0) problems.push(`dlq kafka_partition ${d.kafka_partition}`);
         if (String(d.kafka_offset) !== r.headers['source-offset']) problems.push(`dlq kafka_offset ${d.kafka_offset}`);
-        // The DLQ keeps the input as contracts' redactPayload writes it (signatures and card numbers out: issue 13).
-        if (c.input !== undefined && d.original_payload !== redactPayload(Buffer.from(c.input)).text)
+        // The DLQ keeps the original bytes with secrets and card numbers masked (security #13), nothing else changed.
+        if (c.input !== undefined && d.original_payload !== redactPayload(Buffer.from(c.input, 'utf8')).text)
           problems.push('original_payload differs from the redacted input');
         if (d.schema_version !== 1 || !String(d.quarantined_at).includes('T')) problems.push('dlq envelope');
         if (d.event_id !== null && !(String(d.event_id).startsWith(`${c.provider}:`) && d.provider_event_id)) {
