@@ -18,6 +18,10 @@ export const KAFKA_SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', '
 export type KafkaSecurityProtocol = (typeof KAFKA_SECURITY_PROTOCOLS)[number];
 export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
+// Named, not inline: the configuration-reference check reads a NAME literal passed beside `env` as a variable.
+const DEFAULT_PROTOCOL: KafkaSecurityProtocol = 'PLAINTEXT';
+const DEFAULT_MECHANISM: KafkaSaslMechanism = 'PLAIN';
+const PEM_CERTIFICATE = 'CERTIFICATE';
 
 /** A secret string that never prints: `String(s)`, `JSON.stringify` and `util.inspect` all show `[redacted]`. */
 export class Secret {
@@ -170,7 +174,7 @@ export function loadKafkaConnection(
   const protocol = envOneOf<KafkaSecurityProtocol>(
     env,
     'KAFKA_SECURITY_PROTOCOL',
-    'PLAINTEXT',
+    DEFAULT_PROTOCOL,
     KAFKA_SECURITY_PROTOCOLS,
   );
   const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
@@ -181,8 +185,8 @@ export function loadKafkaConnection(
     throw new ConfigError(`${tlsVars.join(', ')} set but KAFKA_SECURITY_PROTOCOL is ${protocol} (use SSL or SASL_SSL)`);
   let tls: KafkaTls | null = null;
   if (usesTls) {
-    const ca = readPem(env, 'KAFKA_SSL_CA_FILE', 'CERTIFICATE');
-    const cert = readPem(env, 'KAFKA_SSL_CERT_FILE', 'CERTIFICATE');
+    const ca = readPem(env, 'KAFKA_SSL_CA_FILE', PEM_CERTIFICATE);
+    const cert = readPem(env, 'KAFKA_SSL_CERT_FILE', PEM_CERTIFICATE);
     const key = readPem(env, 'KAFKA_SSL_KEY_FILE', 'PRIVATE KEY');
     if (!cert !== !key)
       throw new ConfigError('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together (mTLS needs both)');
@@ -212,7 +216,12 @@ export function loadKafkaConnection(
       throw new ConfigError(
         `KAFKA_SECURITY_PROTOCOL ${protocol} needs KAFKA_SASL_MECHANISM (${KAFKA_SASL_MECHANISMS.join(', ')})`,
       );
-    const mechanism = envOneOf<KafkaSaslMechanism>(env, 'KAFKA_SASL_MECHANISM', 'PLAIN', KAFKA_SASL_MECHANISMS);
+    const mechanism = envOneOf<KafkaSaslMechanism>(
+      env,
+      'KAFKA_SASL_MECHANISM',
+      DEFAULT_MECHANISM,
+      KAFKA_SASL_MECHANISMS,
+    );
     if (mechanism === 'OAUTHBEARER') {
       const file = envStr(env, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE', '');
       const module = envStr(env, 'KAFKA_SASL_OAUTHBEARER_PROVIDER', '');

@@ -4,8 +4,8 @@
  * or certificate at start-up, 0 after a graceful SIGTERM/SIGINT shutdown.
  */
 
+import { createLogger } from '@pep/contracts/log';
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
 let config: ReturnType<typeof loadConfig>;

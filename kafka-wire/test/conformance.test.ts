@@ -46,7 +46,10 @@ function workload(tag: string): (TestRecord & { partition: number })[] {
         : i % 13 === 6
           ? `big-${'payment '.repeat(2560)}`
           : JSON.stringify({ id: `evt_${tag}_${i}`, amount_minor: i * 125, note: i % 3 ? 'café ☕' : 'plain' }),
-    headers: i % 4 === 0 ? {} : { 'x-request-id': `req-${i}`, 'x-provider': i % 2 ? 'stripe' : 'адьен' },
+    headers: (i % 4 === 0 ? {} : { 'x-request-id': `req-${i}`, 'x-provider': i % 2 ? 'stripe' : 'адьен' }) as Record<
+      string,
+      string
+    >,
   }));
 }
 

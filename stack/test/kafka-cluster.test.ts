@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { GroupConsumer } from '@pep/kafka-wire/consumer';
 import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-producer';
@@ -224,10 +225,10 @@ before(async () => {
   const t0 = Date.now();
   await kafkaCluster.start(log, { fresh: true, contractTopics: false });
   await admin.connect();
-  await admin.createTopics({
-    topics: [IN, OUT].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3 })),
-    waitForLeaders: true,
-  });
+  await createTopicsAndWait(
+    admin,
+    [IN, OUT].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3 })),
+  );
   await kafkaCluster.waitInSync([IN, OUT], 60_000);
   log(`three brokers up and topics created in ${Date.now() - t0} ms`);
 });

@@ -4,11 +4,11 @@
  * Prometheus metrics (starts, duplicates, retries, lag) on BRIDGE_METRICS_PORT (default 9466). Ctrl-C drains.
  */
 
+import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { Registry, serveMetrics } from '@pep/contracts/metrics';
 import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
-import { Registry, serveMetrics } from '../lib/metrics.ts';
 import { WorkflowBridge } from './bridge.ts';
 import { loadBridgeConfig } from './config.ts';
 

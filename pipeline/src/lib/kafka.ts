@@ -4,9 +4,10 @@
  * Lag is read from the broker, not from fetched batches, so idle and stalled partitions are reported too.
  */
 import { type KafkaConnectionConfig, kafkajsConnection } from '@pep/contracts/kafka-security';
+
+import type { Logger } from '@pep/contracts/log';
+import type { Gauge } from '@pep/contracts/metrics';
 import { type Admin, Kafka, type LogEntry, logLevel } from 'kafkajs';
-import type { Logger } from './log.ts';
-import type { Gauge } from './metrics.ts';
 
 /** `security`: TLS and SASL from `loadKafkaConnection()` (the service config's `kafka`); absent: plaintext. */
 export function createKafka(opts: {

@@ -60,7 +60,12 @@ export const kafkaSaslSslBootstrap = (nodes: number = kafkaNodes()): string[] =>
 
 /** Partition count per topic kind, overridable per kind (KAFKA_PARTITIONS_RAW, _NORMALIZED, _DLQ). */
 export function partitionsFor(kind: TopicKind, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[`KAFKA_PARTITIONS_${kind.toUpperCase()}`];
+  // Each variable read by name, so that the configuration reference's check sees it.
+  const raw = {
+    raw: env.KAFKA_PARTITIONS_RAW,
+    normalized: env.KAFKA_PARTITIONS_NORMALIZED,
+    dlq: env.KAFKA_PARTITIONS_DLQ,
+  }[kind];
   if (raw === undefined || raw === '') return DEFAULT_PARTITIONS[kind];
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 1000) {
@@ -262,7 +267,17 @@ function clusterIdOf(l: Layout): string {
   const metaFile = join(nodeDataDir(l.stateDir, 0, l.nodes), 'meta.properties');
   return existsSync(metaFile)
     ? (readFileSync(metaFile, 'utf8').match(/cluster\.id=(\S+)/)?.[1] as string)
-    : randomBytes(16).toString('base64url').slice(0, 22);
+    : newClusterId();
+}
+
+/**
+ * A random cluster id. A base64url id may start with '-', which the storage tool's argument parser takes for an
+ * option (a cold start failed 1 time in 32 that way): such an id is drawn again, as Kafka's own Uuid.randomUuid does.
+ */
+function newClusterId(): string {
+  let id = randomBytes(16).toString('base64url').slice(0, 22);
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url').slice(0, 22);
+  return id;
 }
 
 /** The broker's PEM keystore: its key and certificate in one file (Kafka's ssl.keystore.type=PEM). */
