@@ -15,6 +15,7 @@ import {
   LAKE_TABLE_NAMES,
   LAKE_TABLES,
   type LakeTableName,
+  lakeWarehouseDir,
 } from '@pep/contracts';
 import { STATE_DIR } from '@pep/stack/paths';
 import type { DbtToolchain } from './venv.ts';
@@ -44,7 +45,7 @@ export function catalogSettings(env: NodeJS.ProcessEnv = process.env): CatalogSe
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new Error(`the lake catalog must be PostgreSQL (postgres://…), got a ${url.protocol} URL`);
   }
-  const warehouse = env.LAKE_WAREHOUSE?.trim() || join(STATE_DIR, 'lake', 'warehouse');
+  const warehouse = env.LAKE_WAREHOUSE?.trim() || lakeWarehouseDir(STATE_DIR);
   return {
     name: env.LAKE_CATALOG_NAME?.trim() || LAKE_CATALOG_NAME,
     uri: `postgresql+psycopg2://${url.username}${url.password ? `:${url.password}` : ''}@${url.host}${url.pathname}`,
@@ -127,13 +128,26 @@ export async function bronzeSnapshots(
   tools: DbtToolchain,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Record<LakeTableName, BronzeTableSnapshot | null>> {
+  const asOf = bronzeAsOf(env);
   const r = await bronzeCommand<{ tables: Record<LakeTableName, BronzeTableSnapshot | null> }>(
     tools,
     'snapshots',
-    { tables: LAKE_TABLE_NAMES },
+    { tables: LAKE_TABLE_NAMES, ...(asOf !== null ? { as_of_ms: asOf } : {}) },
     { env },
   );
   return r.tables;
+}
+
+/**
+ * DBT_BRONZE_AS_OF (an ISO-8601 instant or epoch milliseconds): read each bronze table at the snapshot that was
+ * current then instead of the latest, e.g. to rebuild exactly what an earlier run saw. Null when unset.
+ */
+export function bronzeAsOf(env: NodeJS.ProcessEnv = process.env): number | null {
+  const raw = env.DBT_BRONZE_AS_OF?.trim();
+  if (!raw) return null;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new Error(`DBT_BRONZE_AS_OF must be an ISO-8601 instant or epoch ms: ${raw}`);
+  return ms;
 }
 
 /** Creates the namespace and the four bronze tables from the contract (idempotent). */

@@ -21,6 +21,8 @@ export interface GenerateOptions {
   readonly customers?: number;
   readonly merchants?: number;
   readonly duplicateRate?: number;
+  /** Written into the last snapshot's summary as `pep.bench.days` (a benchmark recognises a complete history). */
+  readonly markDays?: number;
 }
 
 export interface GenerateResult {
@@ -52,6 +54,7 @@ export async function generateHistory(
       ...(opts.customers !== undefined ? { customers: opts.customers } : {}),
       ...(opts.merchants !== undefined ? { merchants: opts.merchants } : {}),
       ...(opts.duplicateRate !== undefined ? { duplicate_rate: opts.duplicateRate } : {}),
+      ...(opts.markDays !== undefined ? { mark_days: opts.markDays } : {}),
     },
     { env, ...(log ? { onProgress: log } : {}) },
   );

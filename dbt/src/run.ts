@@ -169,7 +169,9 @@ export function bronzeEnvironment(
       continue;
     }
     env[`${key}_SNAPSHOT`] = snap.snapshot_id;
-    env[`${key}_SCAN`] = `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}')`;
+    // the snapshot explicitly: the metadata file's current one, or an older one when reading as of a time
+    env[`${key}_SCAN`] =
+      `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}', snapshot_from_id => ${snap.snapshot_id})`;
     const offsets = snap.summary['pep.kafka.offsets'];
     reads.push({
       table,

@@ -197,7 +197,7 @@ test('bad input to backfill: a clear error, exit 2, nothing started', async () =
     [['--from', '2024-03-02', '--to', '2024-03-01'], /--from 2024-03-02 is after --to 2024-03-01/],
     [['--from', d, '--to', '2999-01-01'], /partition 2999-01-01 is in the future/],
     [['--from', d, '--to', d, '--steps', 'reconcile.check'], /windows; a backfill runs day steps/],
-    [['--from', d, '--to', d, '--steps', 'dbt.build'], /dbt\.build is not available yet: no "dbt" script/],
+    [['--from', d, '--to', d, '--steps', 'ml.drift'], /ml\.drift is not available yet: no drift command yet/],
     [['--from', 'yesterday', '--to', d], /not a day partition/],
   ];
   for (const [args, message] of cases) {
@@ -439,7 +439,8 @@ test('reconciliation every few minutes: reconciled is a succeeded run, an output
 
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(metrics, /orchestration_step_failures_total\{step="reconcile\.check",error_type="NotReconciled"\} 1/);
-  assert.match(metrics, /orchestration_step_available\{step="dbt\.build"\} 0/);
+  assert.match(metrics, /orchestration_step_available\{step="ml\.drift"\} 0/);
+  assert.match(metrics, /orchestration_step_available\{step="dbt\.build"\} 1/);
   assert.match(metrics, /orchestration_partitions_not_succeeded\{step="reconcile\.check",status="failed"\} [1-9]/);
 
   const runs = await runCli('runs', ['--step', 'reconcile.check', '--status', 'failed', '--json'], env);
