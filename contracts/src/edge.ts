@@ -5,6 +5,7 @@
  */
 
 import { payloadText } from './payload.ts';
+import { maskCards } from './redact.ts';
 import type { Provider } from './topics.ts';
 
 /** Kafka header names on raw-topic (`webhooks.<provider>.<category>`) and `webhooks.dlq` messages. Values are UTF-8. */
@@ -109,14 +110,14 @@ export function webhookDlqRecord(input: WebhookDlqInput): WebhookDlqRecord {
     schema_version: 1,
     provider: input.provider,
     reason: input.reason,
-    message: input.message,
+    message: maskCards(input.message),
     security_event: SECURITY_DLQ_REASONS.includes(input.reason),
     http_status: input.httpStatus,
     headers: input.headers,
     body: body.text,
     body_encoding: body.encoding,
-    event_id: input.eventId,
-    request_id: input.requestId,
+    event_id: input.eventId === null ? null : maskCards(input.eventId),
+    request_id: maskCards(input.requestId),
     received_at: input.receivedAt,
   };
 }

@@ -6,6 +6,8 @@
  * `LOG_FORMAT=pretty` (or the older `PIPELINE_LOG_FORMAT=pretty`) prints a readable line for local use.
  */
 
+import { maskCards } from './redact.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Fields = Record<string, unknown>;
 
@@ -27,10 +29,28 @@ const stdoutWriter: LineWriter = (line) => {
   process.stdout.write(`${line}\n`);
 };
 
-function fieldValue(v: unknown): unknown {
-  if (v instanceof Error) return { name: v.name, message: v.message, ...(v.cause ? { cause: String(v.cause) } : {}) };
+/** Depth to which field values are walked for card numbers (deeper values are written as they are). */
+const MAX_MASK_DEPTH = 4;
+
+/**
+ * A field as written: errors reduced to name, message and cause; bigints as strings; every string (also inside arrays
+ * and plain objects, a few levels deep) with card numbers masked, so no log line carries one (issue 13).
+ */
+function fieldValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return maskCards(v);
+  if (v instanceof Error)
+    return {
+      name: v.name,
+      message: maskCards(v.message),
+      ...(v.cause ? { cause: maskCards(String(v.cause)) } : {}),
+    };
   if (typeof v === 'bigint') return v.toString();
-  return v;
+  if (depth >= MAX_MASK_DEPTH || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => fieldValue(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[maskCards(k)] = fieldValue(x, depth + 1);
+  return out;
 }
 
 function prettyDefault(): boolean {
@@ -47,7 +67,8 @@ export function createLogger(
   const min = RANK[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Fields) => {
     if (RANK[lvl] < min) return;
-    const rec: Fields = { ts: new Date().toISOString(), level: lvl, msg, ...base };
+    const rec: Fields = { ts: new Date().toISOString(), level: lvl, msg: maskCards(msg) };
+    for (const [k, v] of Object.entries(base)) rec[k] = fieldValue(v);
     if (fields) for (const [k, v] of Object.entries(fields)) rec[k] = fieldValue(v);
     if (pretty) {
       const { ts, level: l, msg: m, ...rest } = rec;

@@ -6,6 +6,7 @@
  */
 import { RAW_HEADERS } from './edge.ts';
 import { type PayloadEncoding, payloadText } from './payload.ts';
+import { maskCards } from './redact.ts';
 import type { Provider } from './topics.ts';
 
 export const SCHEMA_VERSION = 1;
@@ -144,7 +145,9 @@ export interface ValidationDlqInput {
 /** A validation-DLQ record with its fields in the canonical order (JSON.stringify keeps it). */
 export function validationDlqRecord(input: ValidationDlqInput): ValidationDlqRecord {
   const provider = input.provider ?? null;
-  const providerEventId = input.providerEventId ?? null;
+  // The raw id is the record's key and part of its event_id: a card number in it is masked (issue 13).
+  const providerEventId =
+    input.providerEventId === undefined || input.providerEventId === null ? null : maskCards(input.providerEventId);
   const payload = input.payload === undefined ? null : payloadText(input.payload);
   return {
     event_id: provider !== null && providerEventId !== null ? `${provider}:${providerEventId}` : null,
@@ -153,7 +156,7 @@ export function validationDlqRecord(input: ValidationDlqInput): ValidationDlqRec
     item_index: input.itemIndex ?? null,
     original_payload: payload?.text ?? null,
     original_payload_encoding: payload?.encoding ?? null,
-    validation_errors: input.errors,
+    validation_errors: input.errors.map((e) => ({ ...e, message: maskCards(e.message) })),
     failure_reason: input.errors[0].code,
     source_topic: input.source.topic,
     kafka_partition: input.source.partition,

@@ -1,15 +1,486 @@
 /**
  * What may not be stored is taken out of events, DLQ records, rows, log lines and error bodies (issue 13). Pure
- * functions, shared by every TypeScript package; the Rust core has the same rules (`core-native/crates/core/src/
- * redact.rs`) and the twin's output is byte-identical to it (core-native's differential tests).
+ * functions shared by every TypeScript package; the Rust core has the same rules (`core-native/crates/core/src/
+ * redact.rs`), and the twin's output is byte-identical to it (core-native's differential tests). Not for the raw
+ * topics: they keep the original bytes for replay, under their retention.
  *
- * NUL: U+0000 in a free-text value of the unified event becomes U+FFFD. A NUL carries no meaning in text, and
- * PostgreSQL's `text` and `jsonb` cannot hold it: an event carrying one was refused by the database and lost. It is
- * replaced where the unified event is made, so every store reading `payments.normalized` gets the same storable value;
- * the raw topic keeps the original bytes.
+ * - NUL: U+0000 in a free-text value of the unified event becomes U+FFFD. A NUL carries no meaning in text, and
+ *   PostgreSQL's `text` and `jsonb` cannot hold it: an event carrying one was refused by the database and lost.
+ * - Card numbers: 13 to 19 digits that start like a card (2–6: the card brands) and pass the Luhn check are masked
+ *   digit by digit with `*`, also when they are split into groups by spaces, dashes, underscores or `+`, and also when
+ *   the digits are written as escapes (JSON `\u0034`, percent `%34`, XML `&#52;` / `&#x34;`). Within a longer run of
+ *   groups (`call 555 0100 4111 1111 1111 1111`) every span from a group start to a group end is tried. Identifiers are
+ *   not masked (that would merge different events): an id holding a card number makes its event a DLQ record instead
+ *   (`hasCardNumber`). Adyen's 16-digit pspReferences start with 7, 8 or 9 and are never taken for cards.
+ * - Signatures: values of the keys `hmacSignature`, `bt_signature` and `signature` (any case) become `[redacted]`,
+ *   as JSON members and as form fields; a Braintree `bt_payload` form field is decoded (base64 XML), masked and
+ *   re-encoded, so card numbers cannot hide in it.
  */
 
-/** A free-text value as the unified event carries it. */
+export const REDACTED_VALUE = '[redacted]';
+const MASK = '*';
+const MIN_PAN_DIGITS = 13;
+const MAX_PAN_DIGITS = 19;
+const SIGNATURE_KEYS: ReadonlySet<string> = new Set(['hmacsignature', 'bt_signature', 'signature']);
+
+const hexVal = (c: number): number => {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+};
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+const isSepCode = (v: number) => v === 32 || v === 45 || v === 95 || v === 43; // space - _ +
+
+// Unit kinds of the card scan, packed with their length into one number (no object per character): `kind | len << 8`.
+const OTHER = 0;
+const SEP = 1;
+const DIGIT0 = 2; // DIGIT0 + d for the digit d
+const unit = (kind: number, len: number) => kind | (len << 8);
+const OTHER1 = unit(OTHER, 1);
+
+/**
+ * The unit of text at `i` for the card scan: a digit, a separator or neither, and how many UTF-16 code units it spans
+ * (all units are ASCII, so the Rust byte offsets agree).
+ */
+function unitAt(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 48 && c <= 57) return unit(DIGIT0 + c - 48, 1);
+  if (isSepCode(c)) return unit(SEP, 1);
+  if (c !== 37 && c !== 92 && c !== 38) return OTHER1;
+  let code = -1;
+  let len = 0;
+  if (c === 37 /* % */) {
+    const h = hexVal(s.charCodeAt(i + 1));
+    const l = hexVal(s.charCodeAt(i + 2));
+    if (h >= 0 && l >= 0) {
+      code = h * 16 + l;
+      len = 3;
+    }
+  } else if (c === 92 /* \ */) {
+    if (s.charCodeAt(i + 1) !== 117 /* u */) return OTHER1;
+    let v = 0;
+    for (let k = 2; k < 6; k++) {
+      const h = hexVal(s.charCodeAt(i + k));
+      if (h < 0) return OTHER1;
+      v = v * 16 + h;
+    }
+    code = v;
+    len = 6;
+  } else {
+    if (s.charCodeAt(i + 1) !== 35 /* # */) return OTHER1;
+    const hex = s.charCodeAt(i + 2) === 120 || s.charCodeAt(i + 2) === 88; // x X
+    let k = i + (hex ? 3 : 2);
+    const start = k;
+    let v = 0;
+    const maxDigits = hex ? 6 : 7;
+    while (k - start < maxDigits) {
+      const ch = s.charCodeAt(k);
+      const d = hex ? hexVal(ch) : ch >= 48 && ch <= 57 ? ch - 48 : -1;
+      if (d < 0) break;
+      v = v * (hex ? 16 : 10) + d;
+      k++;
+    }
+    if (k > start && s.charCodeAt(k) === 59 /* ; */) {
+      code = v;
+      len = k + 1 - i;
+    }
+  }
+  if (len === 0) return OTHER1;
+  if (code >= 48 && code <= 57) return unit(DIGIT0 + code - 48, len);
+  if (isSepCode(code)) return unit(SEP, len);
+  return OTHER1;
+}
+
+const doubled = (d: number) => (d * 2 > 9 ? d * 2 - 9 : d * 2);
+
+/**
+ * Marks the digits of every card-number window of a run: 13–19 digits from the start of a group to the end of a group
+ * (groups are split by separators), first digit 2–6 (the card brands: Mastercard 2-series, Amex, Diners, JCB, Visa,
+ * Mastercard, Maestro, Discover, UnionPay), passing the Luhn check. Prefix sums per parity make each window O(1).
+ */
+function luhnWindows(digits: readonly number[], groupStart: readonly boolean[], marks: Uint8Array | null): boolean {
+  const n = digits.length;
+  if (n < MIN_PAN_DIGITS) return false;
+  // plain[p][k] / dbl[p][k]: sums over digits m < k with m % 2 === p, as is and doubled.
+  const plain = [new Int32Array(n + 1), new Int32Array(n + 1)];
+  const dbl = [new Int32Array(n + 1), new Int32Array(n + 1)];
+  for (let k = 0; k < n; k++) {
+    const d = digits[k] as number;
+    for (const p of [0, 1]) {
+      (plain[p] as Int32Array)[k + 1] = ((plain[p] as Int32Array)[k] as number) + (k % 2 === p ? d : 0);
+      (dbl[p] as Int32Array)[k + 1] = ((dbl[p] as Int32Array)[k] as number) + (k % 2 === p ? doubled(d) : 0);
+    }
+  }
+  let found = false;
+  for (let j = MIN_PAN_DIGITS; j <= n; j++) {
+    // The rightmost digit (j - 1) is not doubled, the one before it is, and so on.
+    const p = (j - 1) % 2;
+    if (j < n && !groupStart[j]) continue; // a window ends where a group ends
+    for (let len = MIN_PAN_DIGITS; len <= MAX_PAN_DIGITS && len <= j; len++) {
+      const i = j - len;
+      const first = digits[i] as number;
+      if (!groupStart[i] || first < 2 || first > 6) continue;
+      const sum =
+        ((plain[p] as Int32Array)[j] as number) -
+        ((plain[p] as Int32Array)[i] as number) +
+        ((dbl[1 - p] as Int32Array)[j] as number) -
+        ((dbl[1 - p] as Int32Array)[i] as number);
+      if (sum % 10 !== 0) continue;
+      found = true;
+      if (!marks) return true;
+      marks.fill(1, i, j);
+    }
+  }
+  return found;
+}
+
+/** Calls `onRun(digits, positions, lengths)` for every run of digit units (separators allowed between digits); true stops. */
+function forEachRun(
+  s: string,
+  onRun: (digits: number[], groupStart: boolean[], at: number[], lens: number[]) => boolean,
+): void {
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const u = unitAt(s, i);
+    if ((u & 255) < DIGIT0) {
+      i += u >> 8;
+      continue;
+    }
+    const digits = [(u & 255) - DIGIT0];
+    const groupStart = [true];
+    const at = [i];
+    const lens = [u >> 8];
+    let next = i + (u >> 8);
+    for (;;) {
+      let k = next;
+      let w = unitAt(s, k);
+      while (k < n && (w & 255) === SEP) {
+        k += w >> 8;
+        w = unitAt(s, k);
+      }
+      if (k >= n || (w & 255) < DIGIT0) break;
+      digits.push((w & 255) - DIGIT0);
+      groupStart.push(k > next);
+      at.push(k);
+      lens.push(w >> 8);
+      next = k + (w >> 8);
+    }
+    if (onRun(digits, groupStart, at, lens)) return;
+    i = next;
+  }
+}
+
+/** `s` with every card number masked (digits replaced by `*`); the same string when there is none. */
+export function maskCards(s: string): string {
+  let out: string[] | null = null;
+  let copied = 0;
+  forEachRun(s, (digits, groupStart, at, lens) => {
+    if (digits.length < MIN_PAN_DIGITS) return false;
+    const marks = new Uint8Array(digits.length);
+    if (!luhnWindows(digits, groupStart, marks)) return false;
+    out ??= [];
+    for (let k = 0; k < digits.length; k++) {
+      if (marks[k] !== 1) continue;
+      const pos = at[k] as number;
+      out.push(s.slice(copied, pos), MASK);
+      copied = pos + (lens[k] as number);
+    }
+    return false;
+  });
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
+/** True when an identifier holds a card number (the windows of `maskCards`). */
+export function hasCardNumber(id: string): boolean {
+  let found = false;
+  forEachRun(id, (digits, groupStart) => {
+    if (digits.length >= MIN_PAN_DIGITS && luhnWindows(digits, groupStart, null)) {
+      found = true;
+    }
+    return found;
+  });
+  return found;
+}
+
+/** A free-text value as the unified event carries it: card numbers masked, NUL as U+FFFD. */
 export function cleanText(s: string): string {
-  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
+  const masked = maskCards(s);
+  return masked.includes('\u0000') ? masked.replaceAll('\u0000', '\ufffd') : masked;
+}
+
+/** Longest raw JSON string token (quotes included) / form key that can decode to a signature key (13 characters). */
+const MAX_KEY_TOKEN = 2 + 13 * 6;
+const MAX_FORM_KEY = 13 * 3;
+
+/** Lenient percent-decoding of a form key for comparison (`+` is a space, a bad escape stays as it is), ASCII lowercased. */
+function formKey(k: string): string {
+  let out = '';
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c === 43) out += ' ';
+    else if (c === 37 && hexVal(k.charCodeAt(i + 1)) >= 0 && hexVal(k.charCodeAt(i + 2)) >= 0) {
+      out += String.fromCharCode(hexVal(k.charCodeAt(i + 1)) * 16 + hexVal(k.charCodeAt(i + 2)));
+      i += 2;
+    } else out += k[i];
+  }
+  return asciiLower(out);
+}
+
+/** The end (index after the closing quote) of the JSON string token starting at `i` (a `"`), or -1 when unterminated. */
+function stringEnd(s: string, i: number): number {
+  for (let k = i + 1; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 92) k++;
+    else if (c === 34) return k + 1;
+  }
+  return -1;
+}
+
+/** The decoded value of a JSON string token (escapes resolved; invalid ones kept as written), ASCII lowercased. */
+function tokenKey(tok: string): string {
+  let out = '';
+  for (let k = 1; k < tok.length - 1; k++) {
+    const c = tok[k] as string;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = tok[k + 1];
+    if (e === 'u') {
+      let v = 0;
+      let ok = true;
+      for (let m = 2; m < 6; m++) {
+        const h = hexVal(tok.charCodeAt(k + m));
+        if (h < 0) ok = false;
+        v = v * 16 + h;
+      }
+      if (ok) {
+        out += String.fromCharCode(v);
+        k += 5;
+        continue;
+      }
+    }
+    out += e ?? '';
+    k++;
+  }
+  return asciiLower(out);
+}
+
+const KEY_LENGTHS: ReadonlySet<number> = new Set([...SIGNATURE_KEYS].map((k) => k.length));
+
+/** True when the JSON string token s[i, end) (quotes included) decodes to a signature key. */
+function isSignatureToken(s: string, i: number, end: number): boolean {
+  if (end - i > MAX_KEY_TOKEN) return false;
+  let escaped = false;
+  for (let k = i + 1; k < end - 1 && !escaped; k++) escaped = s.charCodeAt(k) === 92;
+  if (!escaped) {
+    // No escape: the common case, compared without building a string.
+    if (!KEY_LENGTHS.has(end - i - 2)) return false;
+    return SIGNATURE_KEYS.has(asciiLower(s.slice(i + 1, end - 1)));
+  }
+  return SIGNATURE_KEYS.has(tokenKey(s.slice(i, end)));
+}
+
+const isJsonWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
+
+/** JSON members `"<signature key>": "<value>"`: the value's characters become `[redacted]`. */
+function redactJsonSignatures(s: string): string {
+  let out: string[] | null = null;
+  let copied = 0;
+  let i = s.indexOf('"');
+  while (i >= 0) {
+    const end = stringEnd(s, i);
+    if (end < 0) break;
+    let next = end;
+    if (isSignatureToken(s, i, end)) {
+      let k = end;
+      while (k < s.length && isJsonWs(s.charCodeAt(k))) k++;
+      if (s.charCodeAt(k) === 58 /* : */) {
+        k++;
+        while (k < s.length && isJsonWs(s.charCodeAt(k))) k++;
+        if (s.charCodeAt(k) === 34) {
+          const vEnd = stringEnd(s, k);
+          if (vEnd > 0) {
+            out ??= [];
+            out.push(s.slice(copied, k + 1), REDACTED_VALUE);
+            copied = vEnd - 1;
+            next = vEnd;
+          }
+        }
+      }
+    }
+    i = s.indexOf('"', next);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** Strict base64 (line feeds and carriage returns skipped, padding optional but complete), as core-native's decoder. */
+function base64Bytes(s: string): Uint8Array | undefined {
+  const out: number[] = [];
+  let acc = 0;
+  let n = 0;
+  let pad = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c === '\n' || c === '\r') continue;
+    if (c === '=') {
+      pad++;
+      continue;
+    }
+    if (pad > 0) return undefined;
+    const v = B64.indexOf(c);
+    if (v < 0) return undefined;
+    acc = ((acc << 6) | v) & 0xffffff;
+    n++;
+    if (n === 4) {
+      out.push(acc >> 16, (acc >> 8) & 255, acc & 255);
+      acc = 0;
+      n = 0;
+    }
+  }
+  if (n === 2 && (pad === 0 || pad === 2) && (acc & 0xf) === 0) out.push((acc >> 4) & 255);
+  else if (n === 3 && (pad === 0 || pad === 1) && (acc & 3) === 0) out.push((acc >> 10) & 255, (acc >> 2) & 255);
+  else if (!(n === 0 && pad === 0)) return undefined;
+  return Uint8Array.from(out);
+}
+
+// ignoreBOM: a leading U+FEFF is kept as text, as Rust's from_utf8 keeps it (the default would drop it).
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8 = new TextEncoder();
+
+/** Percent-decoding of a form value when every escape is valid (`+` a space), else undefined. */
+function formValue(v: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 43) out += ' ';
+    else if (c === 37) {
+      const h = hexVal(v.charCodeAt(i + 1));
+      const l = hexVal(v.charCodeAt(i + 2));
+      if (h < 0 || l < 0) return undefined;
+      out += String.fromCharCode(h * 16 + l);
+      i += 2;
+    } else out += v[i];
+  }
+  return out;
+}
+
+/** A bt_payload value with the card numbers of its notification masked, re-encoded; the same value when unchanged. */
+function redactBtPayload(value: string): string {
+  const decoded = formValue(value);
+  if (decoded === undefined) return value;
+  const bytes = base64Bytes(decoded);
+  if (bytes === undefined) return value;
+  let xml: string;
+  try {
+    xml = strictUtf8.decode(bytes);
+  } catch {
+    return value;
+  }
+  const masked = maskCards(xml);
+  if (masked === xml) return value;
+  return encodeURIComponent(Buffer.from(utf8.encode(masked)).toString('base64'));
+}
+
+/** Form fields `<signature key>=<value>`: the value becomes `[redacted]`; `bt_payload` values are redacted inside. */
+function redactFormFields(s: string): string {
+  if (!s.includes('=')) return s;
+  const parts = s.split('&');
+  let changed = false;
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p] as string;
+    const eq = part.indexOf('=');
+    if (eq < 0 || eq > MAX_FORM_KEY) continue;
+    const key = formKey(part.slice(0, eq));
+    if (SIGNATURE_KEYS.has(key)) {
+      parts[p] = `${part.slice(0, eq + 1)}${REDACTED_VALUE}`;
+      changed = true;
+    } else if (key === 'bt_payload') {
+      const v = redactBtPayload(part.slice(eq + 1));
+      if (v !== part.slice(eq + 1)) {
+        parts[p] = `${part.slice(0, eq + 1)}${v}`;
+        changed = true;
+      }
+    }
+  }
+  return changed ? parts.join('&') : s;
+}
+
+const ESC_QUOTE = '\\"';
+
+/**
+ * The same as redactJsonSignatures one level down: JSON held in a JSON string (a DLQ record's `original_payload`, a
+ * metadata value), where members read `\"hmacSignature\":\"…\"`. Keys are compared as written (ASCII case-insensitive).
+ */
+function redactNestedJsonSignatures(s: string): string {
+  let i = s.indexOf(ESC_QUOTE);
+  if (i < 0) return s;
+  let out: string[] | null = null;
+  let copied = 0;
+  while (i >= 0) {
+    const close = s.indexOf(ESC_QUOTE, i + 2);
+    if (close < 0) break;
+    let next = close + 2;
+    if (close - i - 2 <= 13 && SIGNATURE_KEYS.has(asciiLower(s.slice(i + 2, close)))) {
+      let k = next;
+      while (s.charCodeAt(k) === 32) k++;
+      if (s.charCodeAt(k) === 58 /* : */) {
+        k++;
+        while (s.charCodeAt(k) === 32) k++;
+        if (s.startsWith(ESC_QUOTE, k)) {
+          const vClose = s.indexOf(ESC_QUOTE, k + 2);
+          if (vClose >= 0) {
+            out ??= [];
+            out.push(s.slice(copied, k + 2), REDACTED_VALUE);
+            copied = vClose;
+            next = vClose + 2;
+          }
+        }
+      }
+    }
+    i = s.indexOf(ESC_QUOTE, next);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
+/** A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike). */
+export function redactText(s: string): string {
+  return maskCards(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s))));
+}
+
+/**
+ * The bytes of a message with signatures and card numbers taken out: UTF-8 text redacted as text; bytes that are not
+ * UTF-8 read one character each (Latin-1), redacted, and written back the same way (`utf8` tells which).
+ */
+export function redactBytes(raw: Uint8Array): { bytes: Uint8Array; utf8: boolean } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(raw);
+  } catch {
+    const latin1 = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+    const red = redactText(latin1);
+    return { bytes: red === latin1 ? raw : Buffer.from(red, 'latin1'), utf8: false };
+  }
+  const red = redactText(text);
+  return { bytes: red === text ? raw : utf8.encode(red), utf8: true };
+}
+
+/**
+ * A raw message as a DLQ record carries it: UTF-8 text redacted (`utf8`), or, for bytes that are not UTF-8, the
+ * redacted bytes (see `redactBytes`) in base64 (`base64`).
+ */
+export function redactPayload(raw: Uint8Array): { text: string; encoding: 'utf8' | 'base64' } {
+  const r = redactBytes(raw);
+  const b = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+  return r.utf8 ? { text: b.toString('utf8'), encoding: 'utf8' } : { text: b.toString('base64'), encoding: 'base64' };
 }

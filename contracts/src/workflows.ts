@@ -13,10 +13,22 @@ export const PAYMENT_TASK_QUEUE = 'payment-processing';
  */
 export const ORCHESTRATION_TASK_QUEUE = 'batch-graph';
 
+/**
+ * Task queue of the DLQ review work (registering quarantined records for review, applying reviewers' decisions),
+ * polled by its own worker with its own small slot budget, so that a flood of invalid events never queues work in
+ * front of payments (issue 13). Override with REVIEW_TASK_QUEUE.
+ */
+export const REVIEW_TASK_QUEUE = 'dlq-review';
+
 export const WORKFLOW_TYPES = {
   paymentEvent: 'PaymentEventWorkflow',
   paymentBatch: 'PaymentBatchWorkflow',
+  /** One per quarantined record, waiting for a signal: started by bridges before issue 13; kept for running ones. */
   dlqReview: 'DlqReviewWorkflow',
+  /** Registers a group of quarantined records for review (one workflow per group of DLQ records, not per record). */
+  dlqReviewGroup: 'DlqReviewGroupWorkflow',
+  /** Applies one reviewer decision to one quarantined record. */
+  dlqDecision: 'DlqDecisionWorkflow',
 } as const;
 
 export const REVIEW_SIGNAL = 'reviewDecision';
@@ -42,10 +54,25 @@ export function paymentBatchWorkflowId(
   return `payment-batch-${topic}-${partition}-${firstOffset}-${lastOffset}`;
 }
 
+/** Workflow id of a DlqReviewGroupWorkflow: the validation-DLQ offsets of the records it registers. */
+export function reviewGroupWorkflowId(
+  dlqTopic: string,
+  partition: number,
+  firstOffset: string,
+  lastOffset: string,
+): string {
+  return `dlq-review-group-${dlqTopic}-${partition}-${firstOffset}-${lastOffset}`;
+}
+
+/** Workflow id of the DlqDecisionWorkflow of one record (its review key): one applied decision per record. */
+export function reviewDecisionWorkflowId(reviewKey: string): string {
+  return `dlq-decision-${reviewKey}`;
+}
+
 /**
- * Workflow id of the review of one quarantined record, from the record's ORIGINAL raw-topic coordinates (unique per
- * raw message even when the provider event id is unknown) plus the Adyen notification item index when the record is
- * about one item of a multi-item message.
+ * Review key of one quarantined record (also the workflow id of a legacy per-record DlqReviewWorkflow), from the
+ * record's ORIGINAL raw-topic coordinates (unique per raw message even when the provider event id is unknown) plus the
+ * Adyen notification item index when the record is about one item of a multi-item message.
  */
 export function reviewWorkflowId(
   sourceTopic: string,
@@ -56,3 +83,27 @@ export function reviewWorkflowId(
   const item = itemIndex === undefined || itemIndex === null ? '' : `-item${itemIndex}`;
   return `dlq-review-${sourceTopic}-${partition}-${offset}${item}`;
 }
+
+/**
+ * One quarantined record as a DlqReviewGroupWorkflow carries it (the bridge builds it from a validation-DLQ record):
+ * a bounded summary; the record itself is in the DLQ topic and the quarantine table, its original bytes in the raw
+ * topic at `source`.
+ */
+export interface ReviewItem {
+  /** Review key: reviewWorkflowId of the source coordinates and item index. */
+  readonly key: string;
+  readonly dlqOffset: string;
+  readonly eventId: string | null;
+  readonly provider: string | null;
+  readonly failureReason: string | null;
+  /** At most MAX_REVIEW_ITEM_ERRORS errors, each text cut to MAX_REVIEW_ERROR_CHARS. */
+  readonly validationErrors: readonly { readonly field: string; readonly code: string; readonly message: string }[];
+  readonly source: { readonly topic: string | null; readonly partition: number | null; readonly offset: string | null };
+  readonly itemIndex: number | null;
+}
+
+/** Bounds of one review group: its workflow input stays far below Temporal's payload limits. */
+export const MAX_REVIEW_GROUP_ITEMS = 500;
+export const MAX_REVIEW_GROUP_BYTES = 256 * 1024;
+export const MAX_REVIEW_ITEM_ERRORS = 10;
+export const MAX_REVIEW_ERROR_CHARS = 256;

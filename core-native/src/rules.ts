@@ -46,6 +46,7 @@ export const C = {
   TOO_MANY_ITEMS: 'TOO_MANY_ITEMS',
   UNKNOWN_PROVIDER: 'UNKNOWN_PROVIDER',
   INVALID_RECEIVED_AT: 'INVALID_RECEIVED_AT',
+  CARD_NUMBER_IN_ID: 'CARD_NUMBER_IN_ID',
 } as const;
 export type Code = (typeof C)[keyof typeof C] | 'INTERNAL_ERROR';
 

@@ -2,8 +2,8 @@
  * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
  * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
  */
-import { cleanText } from '@pep/contracts/redact';
-import { BT_FORM_ERRORS, base64Decode, base64Encode, braintreeForm } from './codec.ts';
+import { cleanText, hasCardNumber, maskCards, redactPayload } from '@pep/contracts/redact';
+import { BT_FORM_ERRORS, base64Decode, braintreeForm } from './codec.ts';
 import type { AmountBounds } from './currency.ts';
 import { decodeUtf8, get, INVALID, parseBytes } from './json.ts';
 import {
@@ -67,8 +67,9 @@ export interface SourceInfo {
 }
 
 export function dlqJson(d: Dlq, raw: Uint8Array, src: SourceInfo, quarantinedAtMs: number): string {
-  const text = decodeUtf8(raw);
-  const payload = text === undefined ? s(base64Encode(raw)) : s(text);
+  // Redacted (signatures, card numbers): the original bytes stay in the raw topic at the source coordinates.
+  const red = redactPayload(raw);
+  const payload = s(red.text);
   const errs = d.errors.map((e) => `{"field":${s(e.field)},"code":${s(e.code)},"message":${s(e.message)}}`).join(',');
   const eventId =
     d.provider !== undefined && d.providerEventId !== undefined ? s(`${d.provider}:${d.providerEventId}`) : 'null';
@@ -76,7 +77,7 @@ export function dlqJson(d: Dlq, raw: Uint8Array, src: SourceInfo, quarantinedAtM
   return (
     `{"event_id":${eventId},"provider":${n(d.provider)},"provider_event_id":${n(d.providerEventId)},` +
     `"item_index":${d.itemIndex === undefined ? 'null' : d.itemIndex},"original_payload":${payload},` +
-    `"original_payload_encoding":"${text === undefined ? 'base64' : 'utf8'}","validation_errors":[${errs}],` +
+    `"original_payload_encoding":"${red.encoding}","validation_errors":[${errs}],` +
     `"failure_reason":${s(d.errors[0]?.code ?? 'UNKNOWN_ERROR')},"source_topic":${s(src.topic)},` +
     `"kafka_partition":${src.partition},"kafka_offset":${src.offset},"received_at":${received},` +
     `"quarantined_at":"${iso(quarantinedAtMs)}","schema_version":1}`
@@ -101,13 +102,40 @@ function dlqOf(
   item: number | undefined,
   e: Errs,
 ): undefined {
-  sink.dlq({ provider, providerEventId: id, itemIndex: item, errors: e.list });
+  // The raw id is the DLQ record's key and part of its event_id: a card number in it is masked.
+  sink.dlq({ provider, providerEventId: id === undefined ? id : maskCards(id), itemIndex: item, errors: e.list });
   return undefined;
 }
 
+/** The first identifier of the event that holds a card number (hasCardNumber), as redact.rs. */
+function cardNumberId(ev: UnifiedEvent): string | undefined {
+  if (hasCardNumber(ev.providerEventId)) return 'provider_event_id';
+  const ids: [string, string | undefined][] = [
+    ['object_id', ev.objectId],
+    ['merchant_id', ev.merchantId],
+    ['customer_id', ev.customerId],
+  ];
+  return ids.find(([, v]) => v !== undefined && hasCardNumber(v))?.[0];
+}
+
 function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: Outcome): undefined {
-  if (o.ok) sink.event(o.event);
-  else dlqOf(sink, provider, o.rejected.providerEventId, item, o.rejected.errors);
+  if (!o.ok) return dlqOf(sink, provider, o.rejected.providerEventId, item, o.rejected.errors);
+  // Free text is masked when the event is written; an identifier cannot be (events would merge), so an event whose id
+  // holds a card number is refused (card numbers are never stored).
+  const field = cardNumberId(o.event);
+  if (field === undefined) sink.event(o.event);
+  else
+    dlqOf(
+      sink,
+      provider,
+      o.event.providerEventId,
+      item,
+      oneError(
+        field,
+        C.CARD_NUMBER_IN_ID,
+        'holds a card number (a Luhn-valid run of 13 to 19 digits); card numbers are never stored',
+      ),
+    );
   return undefined;
 }
 

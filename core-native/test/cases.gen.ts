@@ -1394,6 +1394,98 @@ add(
   { events: 1, fields: { event_type: 'other', provider_event_type: 'REPORT_AVAILABLE' } },
 );
 
+// ── Issue 13: card numbers and signatures are never stored ──
+// Free text keeps its shape with every digit of a Luhn-valid 13–19-digit run masked, whatever its spelling.
+add(
+  'card numbers in free text are masked, whatever their spelling',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.type = 'payment_intent.payment_failed';
+    x.data.object.status = 'requires_payment_method';
+    x.data.object.last_payment_error = { code: 'card_declined', message: 'card 4111 1111 1111 1111 was declined' };
+    x.data.object.metadata = {
+      plain: '4242424242424242',
+      dashed: '5555-5555-5555-4444',
+      escaped: '\u0033\u0037\u0038\u0032\u0038\u0032\u0032\u0034\u0036\u0033\u0031\u0030\u0030\u0030\u0035',
+      note: 'ref 12345 is not a card',
+      '4000056655665556': 'key',
+    };
+  }),
+  {
+    events: 1,
+    fields: {
+      failure_message: 'card **** **** **** **** was declined',
+      metadata: {
+        dashed: '****-****-****-****',
+        escaped: '***************',
+        note: 'ref 12345 is not a card',
+        plain: '****************',
+        '****************': 'key',
+      },
+    },
+  },
+);
+add(
+  'a card number as an identifier sends the event to the DLQ, masked in the record and its key',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.data.object.customer = '4111111111111111';
+  }),
+  { dlq: 1, codes: ['CARD_NUMBER_IN_ID'] },
+);
+add(
+  'a card number as the event id is masked in the DLQ key',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.id = 'evt_4111111111111111';
+  }),
+  { dlq: 1, codes: ['CARD_NUMBER_IN_ID'] },
+);
+add(
+  'an Adyen pspReference (16 digits starting 7, 8 or 9) is not taken for a card',
+  'adyen',
+  j({
+    live: 'false',
+    notificationItems: [{ NotificationRequestItem: { ...adyenAuth, pspReference: '8535296650153317' } }],
+  }),
+  { events: 1, fields: { provider_event_id: '8535296650153317_AUTHORISATION' } },
+);
+add(
+  "an Adyen DLQ record carries neither the item's hmacSignature nor a card number",
+  'adyen',
+  j({
+    live: 'false',
+    notificationItems: [
+      {
+        NotificationRequestItem: {
+          ...adyenAuth,
+          amount: { value: -1, currency: 'USD' },
+          merchantReference: 'pan 4111111111111111',
+          additionalData: { hmacSignature: 'coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=' },
+        },
+      },
+    ],
+  }),
+  { dlq: 1, codes: ['INVALID_AMOUNT_NEGATIVE'] },
+);
+add(
+  'a Braintree DLQ record carries no signature, and no card number inside its base64 payload',
+  'braintree',
+  btMutate(btSettled, (x) => {
+    x.transaction.amount = '-1.00';
+    x.transaction.customer_id = 'cust 4111111111111111';
+  }),
+  { dlq: 1, codes: ['INVALID_AMOUNT_NEGATIVE', 'INVALID_FIELD_VALUE'] },
+);
+add(
+  'a card number in a Braintree plan id is masked in the event',
+  'braintree',
+  btMutate(btSubscription, (x) => {
+    x.subscription.plan_id = 'plan 4111111111111111';
+  }),
+  { events: 1, fields: { 'metadata.plan_id': 'plan ****************' } },
+);
+
 // ── Any byte string: DLQ, never a crash ──
 add('invalid JSON', 'stripe', '{"id": "evt_1",', { dlq: 1, codes: ['INVALID_JSON'] });
 add('JSON that is not an object', 'square', '[1,2,3]', { dlq: 1, codes: ['INVALID_PAYLOAD'] });

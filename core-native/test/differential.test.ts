@@ -189,6 +189,57 @@ test('arbitrary bytes: identical DLQ records, never a throw', () => {
   );
 });
 
+// Issue 13: the redaction (card numbers in every spelling, signatures, Braintree payloads) must be byte-identical in
+// both. Text built from the pieces the scanner looks at: digits, separators, escapes, signature keys, quotes.
+const redactionText = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('4111111111111111', '5555 5555 5555 4444', '3782-822463-10005', '6011000990139424'),
+      fc.constantFrom('4', '1', '0', '9', ' ', '-', '_', '+', '%34', '%2', '\\u0034', '\\u00', '&#52;', '&#x34;', '&#'),
+      fc.constantFrom(
+        '"hmacSignature":"',
+        '"signature" : "',
+        'bt_signature=',
+        '&',
+        '=',
+        '"',
+        '\\',
+        'bt_payload=',
+        '\\"hmacSignature\\" : \\"',
+        '\\"',
+        '\u0000',
+      ),
+      fc.string({ maxLength: 3 }),
+      fc.integer({ min: 0, max: 10 ** 9 }).map(String),
+    ),
+    { maxLength: 24 },
+  )
+  .map((parts) => parts.join(''));
+
+test('redaction of card numbers and signatures: identical bytes in events and DLQ records', () => {
+  const stripeBase = JSON.parse(payload('stripe_payment_intent_succeeded.json').toString());
+  fc.assert(
+    fc.property(fc.array(redactionText, { minLength: 1, maxLength: 6 }), (texts) => {
+      const ms = texts.flatMap((t, i) => {
+        const ev = structuredClone(stripeBase);
+        ev.data.object.metadata = { note: t, [t.slice(0, 40) || 'k']: 'v' };
+        const bt = Buffer.from(`<notification><kind>check</kind><x>${t}</x></notification>`).toString('base64');
+        return [
+          msg('stripe', JSON.stringify(ev), 3 * i), // an event: metadata masked
+          msg('adyen', `{"notificationItems":[${JSON.stringify(t)}], "x": ${JSON.stringify(t)}`, 3 * i + 1), // DLQ
+          msg(
+            'braintree',
+            `bt_signature=${encodeURIComponent(t)}&bt_payload=${encodeURIComponent(bt)}&${t}`,
+            3 * i + 2,
+          ),
+        ];
+      });
+      same(native, js, ms);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
 test('feature rows are bit-identical for every normalized case and random records', () => {
   const batch = packBatch(jsonBases.map((b, i) => msg(b.provider, JSON.stringify(b.value), i)));
   const r = native.normalizeBatch(batch, { normalizedAtMs: NORMALIZED_AT_MS });

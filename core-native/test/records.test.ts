@@ -453,7 +453,9 @@ test('property: valid batches with random byte flips or cuts never throw and alw
   );
 });
 
-test('property: random well-formed fetches (several partitions, gzip, transactions, limits) give identical bytes', () => {
+test('property: random well-formed fetches (several partitions, gzip, transactions, limits) give identical bytes', {
+  timeout: 60_000,
+}, () => {
   const bodies = [
     stripeIntent('evt_r1'),
     adyenTwoItems,

@@ -124,6 +124,44 @@ describe('edge routes (memory sink)', () => {
     assert.deepEqual(Buffer.from(dlq.body, 'base64'), raw);
   });
 
+  test('issue 13: no card number or signature in a DLQ record, an error body or a log line', async () => {
+    const lines: string[] = [];
+    const { app, sink } = setup(new MemorySink(), {}, lines);
+    // A validly signed Stripe body that is not JSON and quotes a card number: V8's parse error quotes the body.
+    const res = await app.request(stripeReq('{"id":"evt_1","note":"4111111111111111" oops'));
+    assert.equal(res.status, 400);
+    const errText = await res.text();
+    assert.doesNotMatch(errText, /4111111111111111/);
+    // A forged Adyen item: its hmacSignature and a card number in merchantReference.
+    const item = {
+      pspReference: '8535296650153317',
+      eventCode: 'AUTHORISATION',
+      merchantAccountCode: 'M',
+      merchantReference: 'card 5555 5555 5555 4444',
+      amount: { value: 100, currency: 'EUR' },
+      success: 'true',
+      additionalData: { hmacSignature: 'coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=' },
+    };
+    const forged = await app.request(
+      new Request('http://edge/webhooks/adyen', {
+        method: 'POST',
+        body: JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }),
+        headers: { 'content-type': 'application/json', 'x-request-id': '4111111111111111' },
+      }),
+    );
+    assert.equal(forged.status, 401);
+    const mem = sink as MemorySink;
+    await waitFor(() => mem.records.length === 2);
+    const all = mem.records.map((r) => Buffer.from(r.value).toString()).join('\n') + lines.join('\n');
+    for (const leak of ['4111111111111111', '5555 5555 5555 4444', 'coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0='])
+      assert.ok(!all.includes(leak), `${leak} leaked`);
+    const dlq = JSON.parse(Buffer.from((mem.records[1] as OutRecord).value).toString()) as WebhookDlqRecord;
+    assert.match(dlq.body, /"hmacSignature":"\[redacted\]"/);
+    assert.match(dlq.body, /"merchantReference":"card \*{4} \*{4} \*{4} \*{4}"/);
+    assert.equal(dlq.request_id, '****************');
+    assert.match(dlq.body, /8535296650153317/, 'an Adyen pspReference is not a card');
+  });
+
   test('413 over the body limit, by Content-Length and by streamed size, without storing anything', async () => {
     const { app, sink } = setup();
     const big = 'x'.repeat(5000);

@@ -14,6 +14,7 @@ import {
   TOPICS,
   webhookDlqRecord,
 } from '@pep/contracts';
+import { maskCards } from '@pep/contracts/redact';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
@@ -68,8 +69,9 @@ const MAX_DLQ_HEADER_CHARS = 8192;
 const json = (status: number, body: unknown, extra: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...extra } });
 const PROVIDER_PATH = '/webhooks/';
+/** Error bodies never carry a card number, whatever part of the request a message quotes (e.g. a JSON parse error). */
 export const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
-  json(status, { error: { code, message } }, extra);
+  json(status, { error: { code, message: maskCards(message) } }, extra);
 
 // Request.bytes() hands back the body as a Uint8Array directly: no ArrayBuffer wrapper per request. Bun only: on Node,
 // @hono/node-server passes its own lightweight Request whose inherited bytes() throws (it has no internal body state).
@@ -134,7 +136,7 @@ function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   let chars = 0;
   headers.forEach((value, name) => {
-    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : value;
+    const v = SENSITIVE_HEADERS.has(name) ? REDACTED : maskCards(value);
     chars += name.length + v.length;
     if (chars <= MAX_DLQ_HEADER_CHARS) out[name] = v;
   });
@@ -202,6 +204,8 @@ export function createApp(deps: AppDeps): EdgeApp {
     requestId: string,
     receivedAt: string,
   ): OutRecord => {
+    // The builder redacts the body, the message and the ids (@pep/contracts); the key is the masked event id too.
+    const maskedEventId = eventId === null ? null : maskCards(eventId);
     const rec = webhookDlqRecord({
       provider,
       reason,
@@ -215,7 +219,7 @@ export function createApp(deps: AppDeps): EdgeApp {
     });
     return {
       topic: config.benchTopic ?? TOPICS.webhooksDlq,
-      key: eventId,
+      key: maskedEventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {
         [RAW_HEADERS.receivedAt]: receivedAt,

@@ -5,9 +5,9 @@
  */
 
 import { PROVIDERS } from '@pep/contracts';
+import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
-import { KafkaSink } from './kafka-sink.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
@@ -46,7 +46,7 @@ export async function startEdge(
       '1 when record batches are checksummed by core-native, 0 in JS',
       () => native,
     );
-    sink = new KafkaSink({
+    sink = new IdempotentProducer({
       brokers: config.kafkaBrokers,
       clientId: config.kafkaClientId,
       requestTimeoutMs: config.limits.produceTimeoutMs,
@@ -77,7 +77,7 @@ export async function startEdge(
 
   const app = createApp({ config, producer, metrics, log, ready });
 
-  if (sink instanceof KafkaSink) {
+  if (sink instanceof IdempotentProducer) {
     // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
     sink.connect().then(
       () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),

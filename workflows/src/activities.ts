@@ -12,7 +12,9 @@ import {
   type FraudScore,
   INFERENCE_PATHS,
   type RetryStrategy,
+  reviewDecisionWorkflowId,
 } from '@pep/contracts';
+import { redactPayload } from '@pep/contracts/redact';
 import type { RecordSender } from '@pep/kafka-wire/serial-producer';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
@@ -37,20 +39,24 @@ import {
   summarizeHistory,
 } from './history.ts';
 import type { InferenceClient } from './inference-client.ts';
+import { decisionError, originalPayloadOf } from './review-rules.ts';
 import { type BusinessRulesConfig, validateBusinessRules } from './rules.ts';
 import { churnRequest, churnResult, fraudRequest, fraudResult, retryRequest, retryResult } from './scoring.ts';
-import type {
-  ChurnFeatures,
-  ChurnResult,
-  FraudResult,
-  PaymentActivities,
-  ReinjectResult,
-  RetryStrategyResult,
-  ReviewActivities,
-  ReviewDecision,
-  ReviewResolution,
-  ScoreItem,
-  ScoreResult,
+import {
+  type ChurnFeatures,
+  type ChurnResult,
+  DEFAULT_REVIEW_TIMEOUT_MS,
+  type FraudResult,
+  type GroupReviewActivities,
+  type PaymentActivities,
+  type ReinjectResult,
+  type RetryStrategyResult,
+  type ReviewActivities,
+  type ReviewDecision,
+  type ReviewItem,
+  type ReviewResolution,
+  type ScoreItem,
+  type ScoreResult,
 } from './types.ts';
 
 export interface PaymentActivityDeps {
@@ -254,6 +260,18 @@ export interface ReviewActivityDeps {
   readonly pool: pg.Pool;
   /** Sends with acks=all; the worker passes a SerialIdempotentProducer (kafkajs idempotent, used safely). */
   readonly producer: RecordSender;
+  /**
+   * Reads one record of a raw topic (read committed), or null when it is gone (retention): an approved record is
+   * re-injected with its ORIGINAL bytes, which only the raw topics keep (the DLQ carries a redacted copy).
+   */
+  readonly readRaw?: (topic: string, partition: number, offset: string) => Promise<RawRecord | null>;
+}
+
+/** A record read back from a raw topic. */
+export interface RawRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
 }
 
 function text(v: unknown): string | null {
@@ -273,7 +291,122 @@ export function sourceOf(record: Record<string, unknown>) {
   };
 }
 
-export function createReviewActivities(deps: ReviewActivityDeps): ReviewActivities {
+/** What quarantine_reviews keeps of a decision's corrected payload: redacted (card numbers, signatures). */
+function storedCorrection(decision: ReviewDecision | null): string | null {
+  if (decision?.decision !== 'reprocess' || decision.correctedPayload === undefined) return null;
+  return redactPayload(Buffer.from(decision.correctedPayload, 'utf8')).text;
+}
+
+/** Produces a re-injected payload to its raw topic with acks=all, headers as the edge writes them. */
+async function produceToRaw(
+  producer: RecordSender,
+  r: { topic: string; provider: string; key: string | null; value: Buffer | string; by: string },
+): Promise<ReinjectResult> {
+  const [meta] = await producer.send({
+    topic: r.topic,
+    acks: -1,
+    messages: [
+      {
+        key: r.key,
+        value: r.value,
+        headers: {
+          'received-at': new Date().toISOString(),
+          'request-id': `review:${r.by}`,
+          provider: r.provider,
+          'content-type': r.provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
+          ...(r.key ? { 'event-id': r.key } : {}),
+          ...(r.provider === 'braintree' ? { 'body-encoding': 'form' } : {}),
+          'reprocessed-from': r.by,
+        },
+      },
+    ],
+  });
+  if (!meta) throw new Error(`no produce ack for ${r.topic}`);
+  return { topic: r.topic, partition: meta.partition, offset: String(meta.baseOffset ?? meta.offset ?? '') };
+}
+
+/** Refusal of a decision that cannot apply (non-retryable; the CLI reports the message). */
+const refuse = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidReviewDecision');
+
+interface ReviewRow {
+  readonly status: string;
+  readonly provider: string | null;
+  readonly event_id: string | null;
+  readonly source_topic: string | null;
+  readonly source_partition: number | null;
+  readonly source_offset: string | null;
+  readonly dlq_topic: string | null;
+  readonly dlq_partition: number | null;
+  readonly dlq_offset: string | null;
+}
+
+async function reviewRow(pool: pg.Pool, key: string): Promise<ReviewRow | undefined> {
+  const { rows } = await pool.query<ReviewRow>(
+    `SELECT status, provider, event_id, source_topic, source_partition, source_offset::text, dlq_topic, dlq_partition,
+            dlq_offset::text
+       FROM quarantine_reviews WHERE review_key = $1`,
+    [key],
+  );
+  return rows[0];
+}
+
+/** Mirrors a review's outcome onto the pipeline's validation_quarantine row (matched by DLQ coordinates). */
+async function mirrorResolution(
+  pool: pg.Pool,
+  dlq: { topic: string | null; partition: number | null; offset: string | null },
+  resolution: ReviewResolution,
+  reviewer: string | null,
+  workflowId: string,
+): Promise<void> {
+  if (dlq.topic === null || dlq.partition === null || dlq.offset === null) return;
+  if (resolution === 'expired') {
+    await pool.query(
+      `UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4
+        WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
+      [dlq.topic, dlq.partition, dlq.offset, workflowId],
+    );
+    return;
+  }
+  await pool.query(
+    `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,
+        review_workflow_id = $6
+      WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
+    [dlq.topic, dlq.partition, dlq.offset, reviewer, resolution, workflowId],
+  );
+}
+
+/**
+ * Expires pending grouped reviews whose time is up, at most `limit` per call (the review worker calls it on an
+ * interval); returns how many expired. Legacy per-record reviews expire through their own workflow.
+ */
+export async function expireReviews(pool: pg.Pool, limit: number): Promise<number> {
+  const { rows } = await pool.query<{
+    dlq_topic: string | null;
+    dlq_partition: number | null;
+    dlq_offset: string | null;
+    workflow_id: string;
+  }>(
+    `UPDATE quarantine_reviews SET status = 'expired', decided_at = now()
+      WHERE id IN (SELECT id FROM quarantine_reviews
+                    WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= now()
+                    ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      RETURNING dlq_topic, dlq_partition, dlq_offset::text, workflow_id`,
+    [limit],
+  );
+  if (rows.length > 0 && (await quarantineReviewColumnsPresent(pool))) {
+    for (const r of rows)
+      await mirrorResolution(
+        pool,
+        { topic: r.dlq_topic, partition: r.dlq_partition, offset: r.dlq_offset },
+        'expired',
+        null,
+        r.workflow_id,
+      );
+  }
+  return rows.length;
+}
+
+export function createReviewActivities(deps: ReviewActivityDeps): ReviewActivities & GroupReviewActivities {
   let reviewColumns: boolean | undefined;
   return {
     async registerReview(workflowId, input) {
@@ -286,10 +419,10 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
             ? JSON.stringify(r.original_payload)
             : null;
       await deps.pool.query(
-        `INSERT INTO quarantine_reviews (workflow_id, event_id, provider, failure_reason, validation_errors,
+        `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
             source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (workflow_id) DO NOTHING`,
+         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (review_key) DO NOTHING`,
         [
           workflowId,
           text(r.event_id),
@@ -311,41 +444,33 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
       const r = input.record;
       const src = sourceOf(r);
       if (!src.topic) throw ApplicationFailure.nonRetryable('record has no source_topic', 'InvalidReviewDecision');
-      const provider = text(r.provider) ?? src.topic.split('.')[1] ?? '';
-      const key = text(r.provider_event_id) ?? text(r.event_id);
-      const [meta] = await deps.producer.send({
+      // approve passes the record's own original_payload: since issue 13 that is a redacted copy, so the original bytes
+      // are read back from the raw topic (which keeps them) when they are still there.
+      let value: Buffer | string = payload.encoding === 'base64' ? Buffer.from(payload.data, 'base64') : payload.data;
+      if (payload.data === originalPayloadOf(r) && deps.readRaw && src.partition !== null && src.offset !== null) {
+        const raw = await deps.readRaw(src.topic, src.partition, String(src.offset));
+        if (raw) value = raw.value;
+      }
+      return produceToRaw(deps.producer, {
         topic: src.topic,
-        acks: -1,
-        messages: [
-          {
-            key,
-            value: payload.encoding === 'base64' ? Buffer.from(payload.data, 'base64') : payload.data,
-            headers: {
-              'received-at': new Date().toISOString(),
-              'request-id': `review:${workflowId}`,
-              provider,
-              'content-type': provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
-              ...(key ? { 'event-id': key } : {}),
-              'reprocessed-from': workflowId,
-            },
-          },
-        ],
+        provider: text(r.provider) ?? src.topic.split('.')[1] ?? '',
+        key: text(r.provider_event_id) ?? text(r.event_id),
+        value,
+        by: workflowId,
       });
-      if (!meta) throw new Error(`no produce ack for ${src.topic}`);
-      return { topic: src.topic, partition: meta.partition, offset: String(meta.baseOffset ?? meta.offset ?? '') };
     },
 
     async recordDecision(workflowId, input, resolution: ReviewResolution, decision: ReviewDecision | null, reinjected) {
       const res = await deps.pool.query(
         `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
             reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-          WHERE workflow_id = $1`,
+          WHERE review_key = $1`,
         [
           workflowId,
           resolution,
           decision?.reviewer ?? null,
           decision?.reason ?? null,
-          decision?.decision === 'reprocess' ? (decision.correctedPayload ?? null) : null,
+          storedCorrection(decision),
           reinjected?.topic ?? null,
           reinjected?.partition ?? null,
           reinjected?.offset ?? null,
@@ -368,6 +493,112 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
           [input.dlq.topic, input.dlq.partition, input.dlq.offset, workflowId],
         );
       }
+    },
+
+    async registerReviews(groupId, input) {
+      if (input.items.length === 0) return 0;
+      const timeoutMs = input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS;
+      const col = <T>(f: (it: ReviewItem) => T) => input.items.map(f);
+      const res = await deps.pool.query(
+        `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
+            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, expires_at)
+         SELECT $1, k, e, p, f, v::jsonb, st, sp, so, $2, $3, d, now() + make_interval(secs => $4::double precision)
+           FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],
+                       $12::bigint[], $13::bigint[]) AS t(k, e, p, f, v, st, sp, so, d)
+         ON CONFLICT (review_key) DO NOTHING`,
+        [
+          groupId,
+          input.dlq.topic,
+          input.dlq.partition,
+          timeoutMs / 1000,
+          col((it) => it.key),
+          col((it) => it.eventId),
+          col((it) => it.provider),
+          col((it) => it.failureReason),
+          col((it) => JSON.stringify(it.validationErrors)),
+          col((it) => it.source.topic),
+          col((it) => it.source.partition),
+          col((it) => it.source.offset),
+          col((it) => it.dlqOffset),
+        ],
+      );
+      return res.rowCount ?? 0;
+    },
+
+    async checkDecision(key, decision) {
+      const row = await reviewRow(deps.pool, key);
+      if (!row) throw refuse(`no quarantined record under review with key ${key}`);
+      if (row.status !== 'pending') throw refuse(`the review is already ${row.status}`);
+      const error = decisionError(decision, { source_topic: row.source_topic, original_payload: '' });
+      if (error) throw refuse(error);
+      if (decision.decision !== 'discard' && (row.source_partition === null || row.source_offset === null))
+        throw refuse('the record has no source coordinates to re-inject into');
+    },
+
+    async reinjectReview(key, decision) {
+      const row = await reviewRow(deps.pool, key);
+      if (!row?.source_topic || row.source_partition === null || row.source_offset === null)
+        throw refuse(`no source coordinates for ${key}`);
+      const provider = row.provider ?? row.source_topic.split('.')[1] ?? '';
+      if (decision.decision === 'reprocess') {
+        const prefix = `${provider}:`;
+        const eventKey = row.event_id?.startsWith(prefix) ? row.event_id.slice(prefix.length) : null;
+        return produceToRaw(deps.producer, {
+          topic: row.source_topic,
+          provider,
+          key: eventKey,
+          value: decision.correctedPayload ?? '',
+          by: key,
+        });
+      }
+      if (!deps.readRaw) throw new Error('no raw-topic reader configured');
+      const raw = await deps.readRaw(row.source_topic, row.source_partition, row.source_offset);
+      if (!raw)
+        throw refuse(
+          `the original record ${row.source_topic}/${row.source_partition}/${row.source_offset} is no longer in its raw topic (retention); reprocess it with a corrected payload instead`,
+        );
+      return produceToRaw(deps.producer, {
+        topic: row.source_topic,
+        provider,
+        key: raw.key === null ? null : raw.key.toString('utf8'),
+        value: raw.value,
+        by: key,
+      });
+    },
+
+    async recordReviewDecision(key, resolution, decision, reinjected) {
+      const res = await deps.pool.query<{
+        dlq_topic: string | null;
+        dlq_partition: number | null;
+        dlq_offset: string | null;
+        workflow_id: string;
+      }>(
+        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
+            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
+          WHERE review_key = $1
+          RETURNING dlq_topic, dlq_partition, dlq_offset::text, workflow_id`,
+        [
+          key,
+          resolution,
+          decision.reviewer,
+          decision.reason ?? null,
+          storedCorrection(decision),
+          reinjected?.topic ?? null,
+          reinjected?.partition ?? null,
+          reinjected?.offset ?? null,
+        ],
+      );
+      const row = res.rows[0];
+      if (!row) throw new Error(`no quarantine_reviews row for ${key}`);
+      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
+      if (reviewColumns)
+        await mirrorResolution(
+          deps.pool,
+          { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset },
+          resolution,
+          decision.reviewer,
+          reviewDecisionWorkflowId(key),
+        );
     },
   };
 }

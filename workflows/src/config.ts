@@ -2,7 +2,7 @@
  * Worker configuration, validated once at startup into one frozen object (defaults, then environment). A bad value
  * stops the process with a message naming the variable. The database URL's password is redacted when printed.
  */
-import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, REVIEW_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, envInt, envList, envStr } from '@pep/contracts/env';
 import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
 
@@ -21,6 +21,15 @@ export interface WorkerConfig {
   readonly metricsHost: string;
   readonly metricsPort: number;
   readonly rules: BusinessRulesConfig;
+  /** The DLQ review work's own task queue and slot budget (issue 13: reviews never queue in front of payments). */
+  readonly review: {
+    readonly taskQueue: string;
+    readonly maxConcurrentWorkflowTasks: number;
+    readonly maxConcurrentActivities: number;
+    /** How often pending grouped reviews past their expiry are marked expired (0: never, from this process). */
+    readonly expirySweepMs: number;
+    readonly expiryBatch: number;
+  };
 }
 
 export { ConfigError, redactUrl } from '@pep/contracts/env';
@@ -74,6 +83,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     metricsHost: envStr(env, 'WORKER_METRICS_HOST', '127.0.0.1'),
     metricsPort:
       env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker, 65535),
+    review: Object.freeze({
+      taskQueue: envStr(env, 'REVIEW_TASK_QUEUE', REVIEW_TASK_QUEUE),
+      maxConcurrentWorkflowTasks: posInt(env, 'REVIEW_WORKER_MAX_WORKFLOW_TASKS', 2, 1000),
+      maxConcurrentActivities: posInt(env, 'REVIEW_WORKER_MAX_ACTIVITIES', 2, 1000),
+      expirySweepMs: env.REVIEW_EXPIRY_SWEEP_MS === '0' ? 0 : posInt(env, 'REVIEW_EXPIRY_SWEEP_MS', 60_000, 86_400_000),
+      expiryBatch: posInt(env, 'REVIEW_EXPIRY_BATCH', 1000, 100_000),
+    }),
     rules: Object.freeze({
       allowedCurrencies: Object.freeze(currencies),
       blockedCustomers: Object.freeze(

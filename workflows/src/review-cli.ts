@@ -4,15 +4,26 @@
  *   decide <quarantine id | review workflow id> --decision approve|reprocess|discard --by <reviewer>
  *          [--reason <text>] [--payload-file <corrected raw payload>]
  *   status <quarantine id | review workflow id>
- * approve re-injects the original payload into its raw topic, reprocess re-injects the corrected payload, discard
- * drops the record; every decision is recorded in quarantine_reviews (and on the pipeline's quarantine row).
+ * approve re-injects the original bytes (read back from the raw topic: DLQ records are redacted), reprocess re-injects
+ * the corrected payload, discard drops the record; every decision is recorded in quarantine_reviews (and on the
+ * pipeline's quarantine row). Grouped reviews (issue 13) are decided by a DlqDecisionWorkflow on the review task queue,
+ * legacy per-record reviews by their signal.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PAYMENT_TASK_QUEUE, REVIEW_STATUS_QUERY, serviceAddresses } from '@pep/contracts';
+import { REVIEW_STATUS_QUERY, REVIEW_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from './db.ts';
-import { buildDecision, listQuarantined, resolveWorkflowId, reviewInputOfRow, sendDecision } from './review.ts';
+import {
+  buildDecision,
+  decideGrouped,
+  isLegacyReview,
+  listQuarantined,
+  registerRowForReview,
+  resolveWorkflowId,
+  reviewState,
+  sendDecision,
+} from './review.ts';
 import type { ReviewState } from './types.ts';
 
 const USAGE = `usage:
@@ -57,13 +68,19 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
     }
-    const workflowId = await resolveWorkflowId(pool, target);
+    const key = await resolveWorkflowId(pool, target);
     const connection = await Connection.connect({ address: addr.temporalAddress });
     try {
       const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+      const reviewQueue = process.env.REVIEW_TASK_QUEUE ?? REVIEW_TASK_QUEUE;
+      let row = await reviewState(pool, key);
       if (command === 'status') {
-        const state = await client.workflow.getHandle(workflowId).query<ReviewState>(REVIEW_STATUS_QUERY);
-        console.log(JSON.stringify({ workflowId, ...state }, null, 2));
+        if (row && !isLegacyReview(row)) {
+          console.log(JSON.stringify(row, null, 2));
+          return 0;
+        }
+        const state = await client.workflow.getHandle(key).query<ReviewState>(REVIEW_STATUS_QUERY);
+        console.log(JSON.stringify({ workflowId: key, ...state }, null, 2));
         return 0;
       }
       if (command === 'decide') {
@@ -73,20 +90,28 @@ async function main(argv: string[]): Promise<number> {
           ...(values.reason ? { reason: values.reason } : {}),
           ...(values['payload-file'] ? { correctedPayload: readFileSync(values['payload-file'], 'utf8') } : {}),
         });
-        // A review the bridge never started (reviews off, record older than the bridge) starts with the decision.
-        const startWith = /^\d+$/.test(target)
-          ? {
-              input: await reviewInputOfRow(pool, target),
-              taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? PAYMENT_TASK_QUEUE,
-            }
-          : undefined;
-        const state = await sendDecision(client, workflowId, decision, startWith);
-        const rejected = state.rejectedSignals.at(-1);
-        if (state.decision === null && rejected) {
-          console.error(`review ${workflowId}: decision rejected: ${rejected.error}`);
+        // A review started before issue 13 (one workflow per record, waiting for a signal) is decided by its signal.
+        if (row && isLegacyReview(row)) {
+          const state = await sendDecision(client, key, decision);
+          const rejected = state.rejectedSignals.at(-1);
+          if (state.decision === null && rejected) {
+            console.error(`review ${key}: decision rejected: ${rejected.error}`);
+            return 1;
+          }
+          console.log(`review ${key}: ${decision.decision} accepted (stage ${state.stage})`);
+          return 0;
+        }
+        // A record no review group registered (reviews off, record older than the bridge) is registered first.
+        if (!row && /^\d+$/.test(target)) {
+          await registerRowForReview(client, pool, target, reviewQueue);
+          row = await reviewState(pool, key);
+        }
+        const out = await decideGrouped(client, key, decision, reviewQueue);
+        if (!out.ok) {
+          console.error(`review ${key}: decision refused: ${out.error}`);
           return 1;
         }
-        console.log(`review ${workflowId}: ${decision.decision} accepted (stage ${state.stage})`);
+        console.log(`review ${key}: ${out.result.resolution} by ${out.result.decided_by}`);
         return 0;
       }
     } finally {

@@ -8,12 +8,27 @@ import {
   REVIEW_SIGNAL,
   REVIEW_STATUS_QUERY,
   type ReviewDecisionKind,
+  type ReviewItem,
+  reviewDecisionWorkflowId,
+  reviewGroupWorkflowId,
   reviewWorkflowId,
   WORKFLOW_TYPES,
 } from '@pep/contracts';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type pg from 'pg';
-import { type DlqReviewInput, MAX_CORRECTED_PAYLOAD_CHARS, type ReviewDecision, type ReviewState } from './types.ts';
+import {
+  type DlqDecisionResult,
+  type DlqReviewGroupInput,
+  type DlqReviewInput,
+  MAX_CORRECTED_PAYLOAD_CHARS,
+  type ReviewDecision,
+  type ReviewState,
+} from './types.ts';
 
 export interface QuarantinedRow {
   readonly quarantine_id: string | null;
@@ -168,4 +183,120 @@ export async function sendDecision(
     await handle.signal(REVIEW_SIGNAL, decision);
   }
   return handle.query<ReviewState>(REVIEW_STATUS_QUERY);
+}
+
+// ---------------------------------------------------------------------------------------- grouped review (issue 13)
+
+/** A review as its quarantine_reviews row tells it. */
+export interface ReviewRowState {
+  readonly review_key: string;
+  readonly workflow_id: string;
+  readonly status: string;
+  readonly decided_by: string | null;
+  readonly decision_reason: string | null;
+  readonly reinjected_topic: string | null;
+  readonly reinjected_partition: number | null;
+  readonly reinjected_offset: string | null;
+  readonly requested_at: string;
+  readonly expires_at: string | null;
+  readonly decided_at: string | null;
+}
+
+export async function reviewState(pool: pg.Pool, key: string): Promise<ReviewRowState | undefined> {
+  const { rows } = await pool.query<ReviewRowState>(
+    `SELECT review_key, workflow_id, status, decided_by, decision_reason, reinjected_topic, reinjected_partition,
+            reinjected_offset::text, requested_at::text, expires_at::text, decided_at::text
+       FROM quarantine_reviews WHERE review_key = $1`,
+    [key],
+  );
+  return rows[0];
+}
+
+/** True when the review was registered by a legacy per-record DlqReviewWorkflow (its id is the review key). */
+export const isLegacyReview = (row: ReviewRowState) => row.workflow_id === row.review_key;
+
+/** The deepest message of a workflow failure (an activity's ApplicationFailure refusing the decision). */
+function failureMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  let msg = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { cause?: unknown; message?: string };
+    if (e.message) msg = e.message;
+  }
+  return msg;
+}
+
+/**
+ * Applies a decision to a grouped review: one DlqDecisionWorkflow on the review task queue (its id makes one applied
+ * decision per record; a refused attempt may be followed by another), awaited for its outcome.
+ */
+export async function decideGrouped(
+  client: Client,
+  key: string,
+  decision: ReviewDecision,
+  taskQueue: string,
+): Promise<{ ok: true; result: DlqDecisionResult } | { ok: false; error: string }> {
+  try {
+    const handle = await client.workflow.start(WORKFLOW_TYPES.dlqDecision, {
+      taskQueue,
+      workflowId: reviewDecisionWorkflowId(key),
+      args: [{ key, decision }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    return { ok: true, result: (await handle.result()) as DlqDecisionResult };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      return { ok: false, error: 'a decision for this record was already applied (or is being applied)' };
+    if (err instanceof WorkflowFailedError) return { ok: false, error: failureMessage(err) };
+    throw err;
+  }
+}
+
+/**
+ * Registers a quarantined row that no review group covers (reviews were off, or the record predates the bridge) with a
+ * one-record DlqReviewGroupWorkflow, so it can be decided; returns its review key.
+ */
+export async function registerRowForReview(
+  client: Client,
+  pool: pg.Pool,
+  quarantineId: string,
+  taskQueue: string,
+): Promise<string> {
+  const { input } = { input: await reviewInputOfRow(pool, quarantineId) };
+  const r = input.record;
+  const src = {
+    topic: typeof r.source_topic === 'string' ? r.source_topic : null,
+    partition: Number.isInteger(r.kafka_partition) ? (r.kafka_partition as number) : null,
+    offset: r.kafka_offset === undefined || r.kafka_offset === null ? null : String(r.kafka_offset),
+  };
+  const item = Number.isInteger(r.item_index) ? (r.item_index as number) : null;
+  const key =
+    src.topic !== null && src.partition !== null && src.offset !== null
+      ? reviewWorkflowId(src.topic, src.partition, src.offset, item)
+      : reviewWorkflowId(input.dlq.topic, input.dlq.partition, input.dlq.offset);
+  const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 512) : null);
+  const reviewItem: ReviewItem = {
+    key,
+    dlqOffset: input.dlq.offset,
+    eventId: text(r.event_id),
+    provider: text(r.provider),
+    failureReason: text(r.failure_reason),
+    validationErrors: [],
+    source: src,
+    itemIndex: item,
+  };
+  const groupInput: DlqReviewGroupInput = {
+    dlq: { topic: input.dlq.topic, partition: input.dlq.partition },
+    items: [reviewItem],
+  };
+  const handle = await client.workflow.start(WORKFLOW_TYPES.dlqReviewGroup, {
+    taskQueue,
+    workflowId: reviewGroupWorkflowId(input.dlq.topic, input.dlq.partition, input.dlq.offset, input.dlq.offset),
+    args: [groupInput],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  await handle.result();
+  return key;
 }

@@ -2,7 +2,19 @@
  * Inputs, results and activity signatures shared by the workflows (type-only imports there), the activities, the
  * bridge and the review CLI. Workflow-safe: types and constants only.
  */
-import type { ChurnInput, ChurnPrediction, FraudScore, RetryStrategy, ReviewDecisionKind } from '@pep/contracts';
+import type {
+  ChurnInput,
+  ChurnPrediction,
+  FraudScore,
+  RetryStrategy,
+  ReviewDecisionKind,
+  ReviewItem,
+  ScoringFields,
+  ScoringInfo,
+} from '@pep/contracts';
+
+export type { ReviewItem };
+
 import type { Outcome, UnifiedEvent } from './event.ts';
 import type { PolicyOverrides } from './policies.ts';
 import type { RulesResult, RuleViolation } from './rules.ts';
@@ -49,8 +61,8 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
-/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it. */
-export type FraudResult = Omit<FraudScore, 'event_id'>;
+/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it, with how it was made. */
+export type FraudResult = Omit<FraudScore, 'event_id' | keyof ScoringFields> & { readonly scoring?: ScoringInfo };
 
 /** The inference service's retry strategy, with the attempt it was asked about. */
 export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
@@ -58,13 +70,14 @@ export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
 }
 
 /** The churn model's features, computed from the customer's history in PostgreSQL. */
-export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id'>;
+export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id' | 'event_id' | 'event'>;
 
 export interface ChurnResult
   extends Pick<ChurnPrediction, 'risk_level' | 'risk_factors' | 'days_to_churn_estimate' | 'model_version'> {
   /** ChurnPrediction.churn_probability. */
   readonly churn_score: number;
   readonly features: ChurnFeatures;
+  readonly scoring?: ScoringInfo;
 }
 
 export interface EnrichedEvent {
@@ -221,6 +234,58 @@ export interface ReviewActivities {
 }
 
 export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+// ---------------------------------------------------------------------------------------- grouped review (issue 13)
+
+/** Input of a DlqReviewGroupWorkflow: the records of a run of validation-DLQ offsets. */
+export interface DlqReviewGroupInput {
+  readonly dlq: { readonly topic: string; readonly partition: number };
+  readonly items: readonly ReviewItem[];
+  /** How long a review waits for a decision before it expires (`expires_at` of its row). */
+  readonly reviewTimeoutMs?: number;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqReviewGroupResult {
+  readonly workflow_id: string;
+  /** Rows inserted now (a record already registered is not registered again). */
+  readonly registered: number;
+}
+
+/** Input of a DlqDecisionWorkflow: one reviewer decision for one record. */
+export interface DlqDecisionInput {
+  readonly key: string;
+  readonly decision: ReviewDecision;
+  readonly policies?: PolicyOverrides;
+}
+
+export interface DlqDecisionResult {
+  readonly key: string;
+  readonly resolution: ReviewResolution;
+  readonly decided_by: string;
+  readonly reinjected: ReinjectResult | null;
+}
+
+export interface GroupReviewActivities {
+  /** Inserts one pending quarantine_reviews row per item (idempotent on the review key); returns how many were new. */
+  registerReviews(groupId: string, input: DlqReviewGroupInput): Promise<number>;
+  /**
+   * Refuses (non-retryable ApplicationFailure `InvalidReviewDecision`) a decision that cannot apply: unknown key, a
+   * review no longer pending, reprocess without a payload, a record without source coordinates.
+   */
+  checkDecision(key: string, decision: ReviewDecision): Promise<void>;
+  /**
+   * approve: the record's ORIGINAL bytes, read from its raw topic at its source coordinates (the DLQ carries a
+   * redacted copy only); reprocess: the corrected payload. Produced to the raw topic with acks=all.
+   */
+  reinjectReview(key: string, decision: ReviewDecision): Promise<ReinjectResult>;
+  recordReviewDecision(
+    key: string,
+    resolution: ReviewResolution,
+    decision: ReviewDecision,
+    reinjected: ReinjectResult | null,
+  ): Promise<void>;
+}
 
 /** Largest corrected payload a reviewer may send (the edge's default body limit). */
 export const MAX_CORRECTED_PAYLOAD_CHARS = 512 * 1024;

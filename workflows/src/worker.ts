@@ -1,22 +1,28 @@
 /**
  * The payment worker process (Node only; the Temporal worker does not run on Bun): runs the workflows migrations,
  * connects PostgreSQL, Kafka (for review re-injection) and Temporal, and polls the payment task queue with
- * PaymentEventWorkflow, DlqReviewWorkflow and their activities. SIGINT/SIGTERM drain in-flight tasks, then exit.
+ * PaymentEventWorkflow and their activities, and the DLQ review task queue (`REVIEW_TASK_QUEUE`) with a second worker
+ * of its own small slot budget (grouped reviews, decisions; issue 13: a flood of invalid events must not delay
+ * payments), plus a bounded sweep that expires grouped reviews past their time. SIGINT/SIGTERM drain in-flight tasks,
+ * then exit.
  */
 import { fileURLToPath } from 'node:url';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
-import { createPaymentActivities, createReviewActivities } from './activities.ts';
+import { createPaymentActivities, createReviewActivities, expireReviews } from './activities.ts';
 import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
 import { createPool, migrate, quarantineReviewColumnsPresent } from './db.ts';
 import { createInferenceClient } from './inference-client.ts';
+import { createRawReader } from './raw-reader.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
 
 export interface RunningWorker {
   readonly worker: Worker;
+  /** Polls the DLQ review task queue with its own slot budget. */
+  readonly reviewWorker: Worker;
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   readonly done: Promise<void>;
   shutdown(): Promise<void>;
@@ -33,6 +39,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
   );
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const reviewActivities = createReviewActivities({ pool, producer, readRaw: createRawReader(kafka) });
   const worker = await Worker.create({
     connection,
     namespace: config.namespace,
@@ -44,22 +51,69 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
         inference: createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs }),
         rules: config.rules,
       }),
-      ...createReviewActivities({ pool, producer }),
+      // Legacy per-record DlqReviewWorkflows started before issue 13 still run on the payment queue.
+      ...reviewActivities,
     },
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
   });
-  const done = worker.run().finally(async () => {
-    await producer.disconnect().catch(() => {});
-    await connection.close().catch(() => {});
-    if (!opts.pool) await pool.end().catch(() => {});
+  // The review work's own worker: its own task queue and a small slot budget, so a flood of quarantined records is a
+  // backlog on that queue, never a workflow task or an activity slot the payment workflows wait for.
+  const reviewWorker = await Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.review.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: reviewActivities,
+    maxConcurrentActivityTaskExecutions: config.review.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: config.review.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.review.maxConcurrentWorkflowTasks,
+    // Fewer pollers than the payment worker (default 5): the review queue must not take the server's attention.
+    maxConcurrentWorkflowTaskPolls: 1,
+    maxConcurrentActivityTaskPolls: 1,
   });
+  let sweeping = false;
+  const sweep =
+    config.review.expirySweepMs > 0
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = true;
+          expireReviews(pool, config.review.expiryBatch)
+            .catch((err: Error) =>
+              console.log(JSON.stringify({ level: 'warn', msg: 'review expiry sweep failed', error: err.message })),
+            )
+            .finally(() => {
+              sweeping = false;
+            });
+        }, config.review.expirySweepMs)
+      : undefined;
+  // When one worker stops with a fatal error, the other is shut down too: the process exits and its supervisor restarts it.
+  const workers = [worker, reviewWorker];
+  const runs = workers.map((w) =>
+    w.run().catch((err: unknown) => {
+      for (const other of workers) if (other !== w && other.getState() === 'RUNNING') other.shutdown();
+      throw err;
+    }),
+  );
+  const done = Promise.allSettled(runs)
+    .then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    })
+    .finally(async () => {
+      if (sweep) clearInterval(sweep);
+      await producer.disconnect().catch(() => {});
+      await connection.close().catch(() => {});
+      if (!opts.pool) await pool.end().catch(() => {});
+    });
   return {
     worker,
+    reviewWorker,
     done,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (reviewWorker.getState() === 'RUNNING') reviewWorker.shutdown();
       await done;
     },
   };
@@ -92,7 +146,7 @@ async function main(): Promise<void> {
     metrics: config.metricsPort > 0 ? `http://${config.metricsHost}:${config.metricsPort}/metrics` : 'off',
   });
   const running = await startWorker(config, { pool });
-  log('worker polling', { taskQueue: config.taskQueue });
+  log('worker polling', { taskQueue: config.taskQueue, reviewTaskQueue: config.review.taskQueue });
   const stop = () => {
     log('stopping worker');
     void running.shutdown();

@@ -7,8 +7,14 @@
  * with validation_status `failed` and ends the workflow as `rejected`; any other failing step retries with its policy
  * and then fails the workflow: nothing reports success after an error.
  *
- * DlqReviewWorkflow: registers a quarantined record, waits for a reviewer's signal (approve / reprocess / discard) up
- * to a timeout, applies it (re-injecting a payload into the record's original raw topic when asked) and records it.
+ * DlqReviewGroupWorkflow (task queue dlq-review): registers a group of quarantined records for review in one activity
+ * and ends; a review waits in its quarantine_reviews row, not in an open workflow, and expires by the review worker's
+ * sweep. DlqDecisionWorkflow (dlq-review): applies one reviewer's decision to one record (approve re-injects the
+ * record's original bytes from its raw topic, reprocess the corrected payload, discard drops it) and records it.
+ * Grouping and the separate queue keep a flood of invalid events from queueing work in front of payments (issue 13).
+ *
+ * DlqReviewWorkflow (legacy, one per record): registers a quarantined record, waits for a reviewer's signal (approve /
+ * reprocess / discard) up to a timeout, applies it and records it. Bridges no longer start it; running ones finish.
  */
 import {
   ActivityFailure,
@@ -30,17 +36,22 @@ import {
 import { ownedPositions, runBatchSteps } from './batch-core.ts';
 import { outcomeOf, toUnifiedEvent, type UnifiedEvent } from './event.ts';
 import { activityOptions, resolvePolicy } from './policies.ts';
+import { decisionError, originalPayloadOf } from './review-rules.ts';
 import type { RulesResult } from './rules.ts';
 import {
   type ChurnResult,
   DEFAULT_REVIEW_TIMEOUT_MS,
+  type DlqDecisionInput,
+  type DlqDecisionResult,
+  type DlqReviewGroupInput,
+  type DlqReviewGroupResult,
   type DlqReviewInput,
   type DlqReviewResult,
   type DuplicateEventResult,
   type FallbackOutcome,
   type FraudResult,
+  type GroupReviewActivities,
   MAX_BATCH_EVENTS,
-  MAX_CORRECTED_PAYLOAD_CHARS,
   type PaymentActivities,
   type PaymentBatchResult,
   type PaymentBatchWorkflowInput,
@@ -377,36 +388,7 @@ export async function PaymentBatchWorkflow(input: PaymentBatchWorkflowInput): Pr
   return { results };
 }
 
-/** The raw payload of a validation DLQ record as text (`original_payload`), or null when the record has none. */
-export function originalPayloadOf(record: Record<string, unknown>): string | null {
-  const p = record.original_payload;
-  if (typeof p === 'string') return p;
-  if (p && typeof p === 'object') return JSON.stringify(p);
-  return null;
-}
-
-/** Why a decision cannot be applied to this record, or null when it can. */
-export function decisionError(d: unknown, record: Record<string, unknown>): string | null {
-  if (!d || typeof d !== 'object') return 'decision must be an object';
-  const x = d as Partial<ReviewDecision>;
-  if (x.decision !== 'approve' && x.decision !== 'reprocess' && x.decision !== 'discard') {
-    return `decision must be approve, reprocess or discard, got ${JSON.stringify(x.decision)}`;
-  }
-  if (typeof x.reviewer !== 'string' || x.reviewer.trim() === '') return 'reviewer is required';
-  if (typeof record.source_topic !== 'string' && x.decision !== 'discard') {
-    return 'the record has no source_topic to re-inject into';
-  }
-  if (x.decision === 'approve' && originalPayloadOf(record) === null) return 'the record has no original_payload';
-  if (x.decision === 'reprocess') {
-    if (typeof x.correctedPayload !== 'string' || x.correctedPayload.trim() === '') {
-      return 'reprocess needs a correctedPayload';
-    }
-    if (x.correctedPayload.length > MAX_CORRECTED_PAYLOAD_CHARS) {
-      return `correctedPayload is over ${MAX_CORRECTED_PAYLOAD_CHARS} characters`;
-    }
-  }
-  return null;
-}
+export { decisionError, originalPayloadOf } from './review-rules.ts';
 
 export async function DlqReviewWorkflow(input: DlqReviewInput): Promise<DlqReviewResult> {
   const acts = proxyActivities<ReviewActivities>(activityOptions(resolvePolicy('review', input.policies)));
@@ -455,4 +437,28 @@ export async function DlqReviewWorkflow(input: DlqReviewInput): Promise<DlqRevie
   await acts.recordDecision(workflowId, input, resolution, d, reinjected);
   stage = 'done';
   return { workflow_id: workflowId, resolution, decided_by: d?.reviewer ?? null, reinjected };
+}
+
+/** Registers a group of quarantined records for review (one activity) and ends; see the module header. */
+export async function DlqReviewGroupWorkflow(input: DlqReviewGroupInput): Promise<DlqReviewGroupResult> {
+  const acts = proxyActivities<GroupReviewActivities>(activityOptions(resolvePolicy('review', input.policies)));
+  const { workflowId } = workflowInfo();
+  const registered = await acts.registerReviews(workflowId, input);
+  return { workflow_id: workflowId, registered };
+}
+
+/**
+ * Applies one decision to one quarantined record: checked against its review row (refused, non-retryably, when it
+ * cannot apply), re-injected for approve and reprocess, recorded. Its id (`dlq-decision-<review key>`) makes one
+ * applied decision per record.
+ */
+export async function DlqDecisionWorkflow(input: DlqDecisionInput): Promise<DlqDecisionResult> {
+  const acts = proxyActivities<GroupReviewActivities>(activityOptions(resolvePolicy('review', input.policies)));
+  const { key, decision } = input;
+  await acts.checkDecision(key, decision);
+  const reinjected = decision.decision === 'discard' ? null : await acts.reinjectReview(key, decision);
+  const resolution: ReviewResolution =
+    decision.decision === 'discard' ? 'discarded' : decision.decision === 'reprocess' ? 'reprocessed' : 'approved';
+  await acts.recordReviewDecision(key, resolution, decision, reinjected);
+  return { key, resolution, decided_by: decision.reviewer, reinjected };
 }

@@ -66,8 +66,17 @@ export async function temporalClient(): Promise<{ client: Client; close: () => P
   return { client: new Client({ connection }), close: () => connection.close() };
 }
 
+/** The review task queue that goes with a test's payment task queue (each suite's own, like the payment queue). */
+export const reviewQueueOf = (taskQueue: string) => `${taskQueue}-review`;
+
 export function workerEnv(taskQueue: string, inferenceUrl: string): NodeJS.ProcessEnv {
-  return { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, INFERENCE_URL: inferenceUrl, INFERENCE_TIMEOUT_MS: '5000' };
+  return {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    REVIEW_TASK_QUEUE: reviewQueueOf(taskQueue),
+    INFERENCE_URL: inferenceUrl,
+    INFERENCE_TIMEOUT_MS: '5000',
+  };
 }
 
 export async function startTestWorker(taskQueue: string, inferenceUrl: string, pool?: pg.Pool): Promise<RunningWorker> {
@@ -185,7 +194,13 @@ export function workerEnvironment(tag: string, hook?: RouteHook): WorkerEnvironm
 /** A bridge for tests: silent, no metrics server, reviews off unless `vars` says otherwise. Not started. */
 export function testBridge(client: Client, vars: Record<string, string>, clientId = 'wf-test-bridge'): WorkflowBridge {
   return new WorkflowBridge({
-    config: loadBridgeConfig({ ...process.env, BRIDGE_REVIEWS: 'false', BRIDGE_METRICS_PORT: '0', ...vars }),
+    config: loadBridgeConfig({
+      ...process.env,
+      BRIDGE_REVIEWS: 'false',
+      BRIDGE_METRICS_PORT: '0',
+      ...(vars.TEMPORAL_TASK_QUEUE ? { REVIEW_TASK_QUEUE: reviewQueueOf(vars.TEMPORAL_TASK_QUEUE) } : {}),
+      ...vars,
+    }),
     kafka: createKafka({ brokers: addr.kafkaBrokers, clientId, log: silentLogger }),
     temporal: client,
     log: silentLogger,

@@ -1,20 +1,18 @@
 /**
- * DlqReviewWorkflow against the real services: started by the bridge from a validation DLQ record, then each signal
- * path (approve re-injects the original payload, reprocess the corrected one, discard drops it), an invalid decision
- * that is refused while the review keeps waiting, and the timeout. Decisions land in quarantine_reviews and on the
- * pipeline's validation_quarantine row.
+ * The legacy per-record DlqReviewWorkflow (bridges start grouped reviews since issue 13, see review-groups.test.ts;
+ * per-record reviews started before still run) against the real services: each signal path (reprocess the corrected
+ * payload, discard drops it), an invalid decision that is refused while the review keeps waiting, and the timeout.
+ * Decisions land in quarantine_reviews.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
-import type { WorkflowBridge } from '@pep/pipeline/bridge';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
-import { quarantineReviewColumnsPresent } from '../src/db.ts';
-import { buildDecision, resolveWorkflowId, reviewInputOfRow, sendDecision } from '../src/review.ts';
+import { buildDecision, sendDecision } from '../src/review.ts';
 import type { DlqReviewResult, ReviewState } from '../src/types.ts';
-import { createTopics, deleteTopics, kafka, testBridge, uniq, waitFor, workerEnvironment } from './helpers.ts';
+import { createTopics, deleteTopics, kafka, uniq, waitFor, workerEnvironment } from './helpers.ts';
 
 const env = workerEnvironment('wf-review');
 const { taskQueue } = env;
@@ -23,11 +21,9 @@ const dlqTopic = uniq('t.validation.dlq');
 let pool: pg.Pool;
 let client: Client;
 let k: Kafka;
-let bridge: WorkflowBridge;
 const reinjected: KafkaMessage[] = [];
 let offsetSeq = 1000;
 let rawReader: Consumer | undefined;
-const topics: string[] = [];
 
 function dlqRecord(over: Record<string, unknown> = {}) {
   const offset = offsetSeq++;
@@ -78,79 +74,16 @@ describe('quarantine review workflow', () => {
     ({ pool, client } = env);
     k = kafka();
     await createTopics(k, [rawTopic, dlqTopic], 1);
-    const normalizedTopic = uniq('t.unused-normalized');
-    await createTopics(k, [normalizedTopic], 1);
-    topics.push(normalizedTopic);
     rawReader = k.consumer({ groupId: uniq('raw-reader') });
     await rawReader.connect();
     await rawReader.subscribe({ topic: rawTopic, fromBeginning: true });
     await rawReader.run({ eachMessage: async ({ message }) => void reinjected.push(message) });
-    bridge = testBridge(
-      client,
-      {
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        BRIDGE_NORMALIZED_TOPIC: normalizedTopic,
-        BRIDGE_VALIDATION_DLQ_TOPIC: dlqTopic,
-        BRIDGE_GROUP_ID: uniq('bridge'),
-        BRIDGE_REVIEW_GROUP_ID: uniq('bridge-review'),
-        BRIDGE_REVIEWS: 'true',
-      },
-      'wf-test-review',
-    );
   });
 
   after(async () => {
     await rawReader?.disconnect();
-    await bridge?.stop();
     await pool?.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [dlqTopic]).catch(() => {});
-    await deleteTopics(k, [rawTopic, dlqTopic, ...topics]);
-  });
-
-  it('approve: the bridge starts the review, the original payload is re-injected and the decision recorded', async () => {
-    const record = dlqRecord();
-    const dlqOffset = String(record.kafka_offset);
-    // The pipeline's quarantine row for the record, so the decision is mirrored onto it.
-    if (await quarantineReviewColumnsPresent(pool)) {
-      await pool.query(
-        `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id)
-         VALUES ($1, 0, 0, $2, $3, $4)`,
-        [dlqTopic, Buffer.from(JSON.stringify(record)), JSON.stringify(record), record.event_id],
-      );
-    }
-    const producer = k.producer();
-    await producer.connect();
-    await producer.send({ topic: dlqTopic, messages: [{ key: 'evt', value: JSON.stringify(record) }] });
-    await producer.disconnect();
-    await bridge.start();
-    const workflowId = reviewWorkflowId(rawTopic, 0, dlqOffset);
-    await waitFor('the bridge to start the review', async () => {
-      try {
-        return (await client.workflow.getHandle(workflowId).query<ReviewState>(REVIEW_STATUS_QUERY)).stage ===
-          'awaiting_decision'
-          ? true
-          : undefined;
-      } catch {
-        return undefined;
-      }
-    });
-    const state = await sendDecision(client, workflowId, buildDecision({ decision: 'approve', reviewer: 'alice' }));
-    assert.equal(state.decision?.decision, 'approve');
-    const result = (await client.workflow.getHandle(workflowId).result()) as DlqReviewResult;
-    assert.equal(result.resolution, 'approved');
-    const msg = await waitFor('the re-injected message', async () =>
-      reinjected.find((m) => String(m.headers?.['reprocessed-from']) === workflowId),
-    );
-    assert.equal(String(msg.value), record.original_payload);
-    assert.equal(String(msg.headers?.provider), 'stripe');
-    const row = await reviewRow(workflowId);
-    assert.equal(row.status, 'approved');
-    assert.equal(row.decided_by, 'alice');
-    assert.equal(row.reinjected_topic, rawTopic);
-    const { rows: q } = await pool.query(
-      'SELECT reviewed, resolution, reviewed_by FROM validation_quarantine WHERE kafka_topic = $1',
-      [dlqTopic],
-    );
-    if (q.length > 0) assert.deepEqual(q[0], { reviewed: true, resolution: 'approved', reviewed_by: 'alice' });
+    await deleteTopics(k, [rawTopic, dlqTopic]);
   });
 
   it('reprocess: re-injects the corrected payload', async () => {
@@ -200,38 +133,6 @@ describe('quarantine review workflow', () => {
     const row = await reviewRow(handle.workflowId);
     assert.equal(row.status, 'expired');
     assert.ok(row.decided_at);
-  });
-
-  it('a decision for a record whose review was never started starts the review with the decision', async (t) => {
-    if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
-    const record = dlqRecord();
-    const { rows } = await pool.query(
-      `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,
-         source_topic, source_partition, source_offset)
-       VALUES ($1, 0, $2, $3, $4, $5, $6, 0, $2) RETURNING id::text AS id`,
-      [
-        dlqTopic,
-        record.kafka_offset,
-        Buffer.from(JSON.stringify(record)),
-        JSON.stringify(record),
-        record.event_id,
-        rawTopic,
-      ],
-    );
-    const id = rows[0].id as string;
-    const workflowId = await resolveWorkflowId(pool, id);
-    assert.equal(workflowId, reviewWorkflowId(rawTopic, 0, record.kafka_offset));
-    await sendDecision(client, workflowId, buildDecision({ decision: 'discard', reviewer: 'dave' }), {
-      input: await reviewInputOfRow(pool, id),
-      taskQueue,
-    });
-    const result = (await client.workflow.getHandle(workflowId).result()) as DlqReviewResult;
-    assert.equal(result.resolution, 'discarded');
-    const { rows: q } = await pool.query(
-      'SELECT reviewed, resolution, reviewed_by FROM validation_quarantine WHERE id = $1',
-      [id],
-    );
-    assert.deepEqual(q[0], { reviewed: true, resolution: 'discarded', reviewed_by: 'dave' });
   });
 
   it('the CLI input check refuses unknown decisions and reprocess without a payload', () => {

@@ -107,7 +107,7 @@ export interface BraintreeOptions {
 }
 
 const latin1 = new TextDecoder('latin1');
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // keeps a BOM, as the transformer does
 
 /** A verified Braintree webhook: the payload bytes whose signature matched, and the head of its notification. */
 export interface VerifiedBraintree {

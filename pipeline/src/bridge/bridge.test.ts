@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
-import { BRIDGE_DLQ_CODE, bridgeDlqRecord, parseNormalized, reviewStart } from './bridge.ts';
+import { BRIDGE_DLQ_CODE, bridgeDlqRecord, parseNormalized } from './bridge.ts';
 import { loadBridgeConfig } from './config.ts';
+import { cutReviewGroups, reviewItem, StartPacer } from './reviews.ts';
 
 const msg = (value: string | Buffer | null, offset = '7'): KafkaMessage =>
   ({
@@ -37,23 +38,82 @@ describe('bridge message handling', () => {
     assert.equal(Buffer.from(rec.original_payload ?? '', 'base64').toString('hex'), 'ff00');
   });
 
-  it('keys review workflows by the original raw coordinates and Adyen item', () => {
+  it('keys reviews by the original raw coordinates and Adyen item, with a bounded, redacted summary', () => {
     const record = {
+      event_id: 'adyen:psp_AUTHORISATION',
+      provider: 'adyen',
       source_topic: 'webhooks.adyen.notification',
       kafka_partition: 1,
       kafka_offset: 42,
       item_index: 2,
+      failure_reason: 'INVALID_AMOUNT',
+      validation_errors: Array.from({ length: 30 }, (_, i) => ({
+        field: 'amount',
+        code: 'INVALID_AMOUNT',
+        message: `${i} card 4111111111111111 ${'x'.repeat(1000)}`,
+      })),
       original_payload: '{}',
     };
-    const r = reviewStart('payments.validation.dlq', 0, msg(JSON.stringify(record), '9'));
-    assert.equal(r.workflowId, 'dlq-review-webhooks.adyen.notification-1-42-item2');
-    assert.deepEqual(r.input.dlq, { topic: 'payments.validation.dlq', partition: 0, offset: '9' });
+    const item = reviewItem('payments.validation.dlq', 0, msg(JSON.stringify(record), '9'));
+    assert.equal(item.key, 'dlq-review-webhooks.adyen.notification-1-42-item2');
+    assert.equal(item.dlqOffset, '9');
+    assert.deepEqual(item.source, { topic: 'webhooks.adyen.notification', partition: 1, offset: '42' });
+    assert.equal(item.validationErrors.length, 10);
+    assert.ok(item.validationErrors.every((e) => e.message.length <= 256 && !e.message.includes('4111111111111111')));
   });
 
   it('falls back to the DLQ coordinates for an unreadable record', () => {
-    const r = reviewStart('payments.validation.dlq', 0, msg('garbage', '11'));
-    assert.equal(r.workflowId, 'dlq-review-payments.validation.dlq-0-11');
-    assert.match(String(r.input.record.parse_error), /not JSON/);
+    const item = reviewItem('payments.validation.dlq', 0, msg('garbage', '11'));
+    assert.equal(item.key, 'dlq-review-payments.validation.dlq-0-11');
+    assert.equal(item.failureReason, 'UNREADABLE_DLQ_RECORD');
+    assert.match(String(item.validationErrors[0]?.message), /not JSON/);
+  });
+
+  it('cuts DLQ records into review groups by count and by bytes, named by their offset range', () => {
+    const msgs = Array.from({ length: 1203 }, (_, i) =>
+      msg(JSON.stringify({ source_topic: 't', kafka_partition: 0, kafka_offset: i }), String(1000 + i)),
+    );
+    const groups = cutReviewGroups('payments.validation.dlq', 0, msgs, 500);
+    assert.deepEqual(
+      groups.map((g) => g.items.length),
+      [500, 500, 203],
+    );
+    assert.equal(groups[0]?.workflowId, 'dlq-review-group-payments.validation.dlq-0-1000-1499');
+    assert.equal(groups[2]?.workflowId, 'dlq-review-group-payments.validation.dlq-0-2000-2202');
+    const fat = Array.from({ length: 200 }, (_, i) =>
+      msg(
+        JSON.stringify({
+          source_topic: 't',
+          kafka_partition: 0,
+          kafka_offset: i,
+          validation_errors: Array.from({ length: 10 }, () => ({ field: 'f', code: 'C', message: 'm'.repeat(300) })),
+        }),
+        String(i),
+      ),
+    );
+    const byBytes = cutReviewGroups('d', 0, fat, 500);
+    assert.ok(byBytes.length > 1, 'a group is cut at its byte bound');
+    assert.ok(byBytes.every((g) => JSON.stringify(g.items).length <= 256 * 1024 + 4096));
+    assert.equal(
+      byBytes.reduce((n, g) => n + g.items.length, 0),
+      200,
+      'every record is in exactly one group',
+    );
+  });
+
+  it('paces review group starts', async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const pacer = new StartPacer(
+      2,
+      () => now,
+      async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    );
+    for (let i = 0; i < 5; i++) await pacer.wait(() => true);
+    assert.equal(now, 2000, 'five starts at 2/s take 2 s after the first');
   });
 });
 

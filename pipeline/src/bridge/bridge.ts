@@ -6,16 +6,19 @@
  * event. Both workflows claim each event by its event_id before processing. Either way: id-reuse policy
  * REJECT_DUPLICATE (a completed or failed workflow never runs again for a redelivered message; a failed batch
  * re-drives its events itself, a failed per-event workflow needs an operator reset) and conflict policy
- * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and starts one
- * DlqReviewWorkflow per quarantined record, keyed by the record's original raw-topic coordinates.
+ * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and
+ * registers the quarantined records for review: one DlqReviewGroupWorkflow per run of up to BRIDGE_REVIEW_GROUP_SIZE
+ * records, on the review task queue, at most BRIDGE_REVIEW_GROUPS_PER_S a second and only while that queue's backlog
+ * is small (reviews.ts; issue 13: a per-record review workflow on the payment queue let a flood of invalid events
+ * stop the payment path).
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
+
 import {
   DLQ_CODES,
   paymentBatchWorkflowId,
   paymentWorkflowId,
-  reviewWorkflowId,
   type ValidationDlqRecord,
   validationDlqRecord,
   WORKFLOW_TYPES,
@@ -35,7 +38,8 @@ import { BacklogGate } from './backlog.ts';
 import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
-import { BridgeStoppedError, processBatch } from './core.ts';
+import { BridgeStoppedError, processBatch, retryUntilDone } from './core.ts';
+import { cutReviewGroups, type ReviewGroup, StartPacer } from './reviews.ts';
 
 /** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */
 const MAX_BUDGET_STEPS = 3600;
@@ -65,7 +69,10 @@ export function parseNormalized(value: Buffer | null): ParsedEvent {
   return { ok: true, eventId, event: parsed as Record<string, unknown> };
 }
 
-/** The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take. */
+/**
+ * The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take; the
+ * builder redacts its payload, key and messages (card numbers, signatures).
+ */
 export function bridgeDlqRecord(
   topic: string,
   partition: number,
@@ -80,32 +87,6 @@ export function bridgeDlqRecord(
     source: { topic, partition, offset: Number(m.offset) },
     quarantinedAt: now,
   });
-}
-
-/** Review workflow id and input for a validation DLQ message; never throws. */
-export function reviewStart(topic: string, partition: number, m: KafkaMessage) {
-  let record: Record<string, unknown>;
-  try {
-    const v = JSON.parse((m.value ?? Buffer.alloc(0)).toString('utf8')) as unknown;
-    record =
-      v && typeof v === 'object' && !Array.isArray(v)
-        ? (v as Record<string, unknown>)
-        : { parse_error: 'not an object' };
-  } catch (err) {
-    record = { parse_error: `not JSON: ${(err as Error).message}` };
-  }
-  const srcTopic = typeof record.source_topic === 'string' ? record.source_topic : null;
-  const srcPartition = Number.isInteger(record.kafka_partition) ? (record.kafka_partition as number) : null;
-  const srcOffset =
-    typeof record.kafka_offset === 'number' || typeof record.kafka_offset === 'string'
-      ? String(record.kafka_offset)
-      : null;
-  const item = Number.isInteger(record.item_index) ? (record.item_index as number) : null;
-  const workflowId =
-    srcTopic !== null && srcPartition !== null && srcOffset !== null && /^\d+$/.test(srcOffset)
-      ? reviewWorkflowId(srcTopic, srcPartition, srcOffset, item)
-      : reviewWorkflowId(topic, partition, m.offset);
-  return { workflowId, input: { record, dlq: { topic, partition, offset: m.offset } } };
 }
 
 export interface BridgeDeps {
@@ -124,6 +105,7 @@ export class WorkflowBridge {
   private stopLag: (() => void) | undefined;
   private running = false;
   private gate: BacklogGate | undefined;
+  private reviewGate: BacklogGate | undefined;
   private closeCombiner: (() => void) | undefined;
   private budget: AimdBudget | undefined;
   private budgetTimer: NodeJS.Timeout | undefined;
@@ -162,6 +144,12 @@ export class WorkflowBridge {
       ),
       lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
       temporalBacklog: r.gauge('bridge_temporal_backlog', 'Workflow tasks waiting in the payment task queue'),
+      reviewBacklog: r.gauge('bridge_review_backlog', 'Workflow tasks waiting in the DLQ review task queue'),
+      reviewGroupRecords: r.histogram(
+        'bridge_review_group_records',
+        'Quarantined records registered per DlqReviewGroupWorkflow',
+        [1, 10, 50, 100, 250, 500],
+      ),
       groupEvents: r.histogram(
         'bridge_workflow_group_events',
         'Events per workflow started by the adaptive bridge (1: per-event workflow)',
@@ -215,9 +203,7 @@ export class WorkflowBridge {
     }
     const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
     if (config.reviewsEnabled) {
-      await this.runConsumer(config.reviewGroupId, config.validationDlqTopic, false, (t, p, m) =>
-        this.handleReview(t, p, m),
-      );
+      await this.runReviewConsumer();
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
     }
     const stops = groups.map((g) =>
@@ -446,10 +432,10 @@ export class WorkflowBridge {
     await (this.producer as SerialIdempotentProducer).send({
       topic: this.deps.config.validationDlqTopic,
       acks: -1,
-      messages: bad.map(({ m, error }) => ({
-        key: m.key,
-        value: JSON.stringify(bridgeDlqRecord(topic, partition, m, error, new Date())),
-      })),
+      messages: bad.map(({ m, error }) => {
+        const rec = bridgeDlqRecord(topic, partition, m, error, new Date());
+        return { key: rec.provider_event_id, value: JSON.stringify(rec) };
+      }),
     });
     this.metrics.quarantined.inc({}, bad.length);
     for (const { m, error } of bad) {
@@ -584,20 +570,87 @@ export class WorkflowBridge {
       });
   }
 
-  private async handleReview(topic: string, partition: number, m: KafkaMessage): Promise<void> {
-    const { workflowId, input } = reviewStart(topic, partition, m);
+  /**
+   * payments.validation.dlq: each fetched partition batch is cut into review groups (reviews.ts), each registered by one
+   * DlqReviewGroupWorkflow on the review task queue. Starts are paced (BRIDGE_REVIEW_GROUPS_PER_S) and wait while the
+   * review queue is backed up (BRIDGE_REVIEW_MAX_BACKLOG); a group's offsets commit once its start is acknowledged, a
+   * failed start is retried and never skipped.
+   */
+  private async runReviewConsumer(): Promise<void> {
+    const { config, log } = this.deps;
+    const topic = config.validationDlqTopic;
+    if (config.reviewMaxBacklog > 0) {
+      this.reviewGate = new BacklogGate({
+        connection: this.deps.temporal.connection,
+        namespace: config.namespace,
+        taskQueue: config.reviewTaskQueue,
+        maxBacklog: config.reviewMaxBacklog,
+        pollMs: config.backlogPollMs,
+        onBacklog: (n) => this.metrics.reviewBacklog.set({}, n),
+        onError: (err) => log.warn('review task queue backlog unreadable', { err }),
+      });
+      this.reviewGate.start();
+    }
+    const pacer = new StartPacer(config.reviewGroupsPerS);
+    const consumer = await this.subscribedConsumer(config.reviewGroupId, topic, {
+      minBytes: 64 * 1024,
+      maxWaitTimeInMs: config.reviewFetchMaxWaitMs,
+    });
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (p: EachBatchPayload) => {
+        const { messages, partition } = p.batch;
+        if (messages.length === 0) return;
+        const isActive = () => this.running && p.isRunning() && !p.isStale();
+        this.metrics.consumed.inc({ topic }, messages.length);
+        for (const group of cutReviewGroups(p.batch.topic, partition, messages, config.reviewGroupSize)) {
+          await pacer.wait(isActive);
+          await this.reviewGate?.waitBelow(isActive, p.heartbeat);
+          try {
+            await retryUntilDone(() => this.startReviewGroup(p.batch.topic, partition, group), {
+              initialMs: config.startRetryInitialMs,
+              maxMs: config.startRetryMaxMs,
+              isActive,
+              onRetry: (err, attempt, delayMs) => {
+                this.metrics.startErrors.inc({ topic });
+                log.warn('review group start failed, retrying', { topic, partition, attempt, delayMs, err });
+              },
+            });
+          } catch (err) {
+            if (err instanceof BridgeStoppedError) return;
+            throw err;
+          }
+          p.resolveOffset((group.messages[group.messages.length - 1] as KafkaMessage).offset);
+          await p.commitOffsetsIfNecessary();
+          await p.heartbeat();
+          this.metrics.committed.inc({ topic }, group.messages.length);
+          this.metrics.reviewGroupRecords.observe(group.items.length);
+        }
+      },
+    });
+  }
+
+  private async startReviewGroup(dlqTopic: string, partition: number, group: ReviewGroup<KafkaMessage>): Promise<void> {
     try {
-      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.dlqReview, {
-        taskQueue: this.deps.config.taskQueue,
-        workflowId,
-        args: [{ ...input, reviewTimeoutMs: this.deps.config.reviewTimeoutMs }],
+      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.dlqReviewGroup, {
+        taskQueue: this.deps.config.reviewTaskQueue,
+        workflowId: group.workflowId,
+        args: [
+          {
+            dlq: { topic: dlqTopic, partition },
+            items: group.items,
+            reviewTimeoutMs: this.deps.config.reviewTimeoutMs,
+          },
+        ],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
-      this.metrics.started.inc({ type: WORKFLOW_TYPES.dlqReview });
+      this.metrics.started.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.dlqReview });
+        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
         return;
       }
       throw err;
@@ -610,6 +663,7 @@ export class WorkflowBridge {
     clearInterval(this.budgetTimer);
     for (const c of this.sampleAborts.keys()) c.abort();
     this.gate?.stop();
+    this.reviewGate?.stop();
     this.closeCombiner?.();
     this.stopLag?.();
     for (const c of this.consumers) await c.disconnect().catch(() => {});

@@ -108,3 +108,36 @@ test('insert statement binds every column of every row and a raw-only row keeps 
   assert.equal(raw.record, null);
   assert.match(String(raw.parse_error), /stored raw only: boom/);
 });
+
+test('issue 13: whatever wrote the DLQ record, no card number or signature reaches a quarantine row', () => {
+  const rec = {
+    event_id: 'stripe:evt_4111111111111111',
+    provider: 'stripe',
+    provider_event_id: 'evt_4111111111111111',
+    original_payload: '{"hmacSignature":"c2lnbmF0dXJl","note":"card 5555-5555-5555-4444"}',
+    original_payload_encoding: 'utf8',
+    validation_errors: [{ field: 'x', code: 'INVALID_FIELD_VALUE', message: 'bad 378282246310005' }],
+    failure_reason: 'INVALID_FIELD_VALUE',
+    source_topic: 'webhooks.stripe.charge',
+    kafka_partition: 1,
+    kafka_offset: 7,
+  };
+  const row = toRow(
+    'validation_quarantine',
+    msg(Buffer.from(JSON.stringify(rec)), {
+      key: Buffer.from('evt_4111111111111111'),
+      topic: 'payments.validation.dlq',
+    }),
+  );
+  const stored = JSON.stringify(
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString('latin1') : v])),
+  );
+  for (const leak of ['4111111111111111', '5555-5555-5555-4444', '378282246310005', 'c2lnbmF0dXJl'])
+    assert.ok(!stored.includes(leak), `${leak} reached the row: ${stored}`);
+  assert.equal(row.provider_event_id, 'evt_****************');
+  assert.equal(row.source_offset, '7');
+  // Not JSON at all: the raw bytes are still redacted, and the parse error quotes nothing.
+  const junk = toRow('webhook_quarantine', msg(Buffer.from('{"x": 4111111111111111 oops')));
+  assert.ok(!(junk.raw_value as Buffer).toString().includes('4111111111111111'));
+  assert.ok(!String(junk.parse_error).includes('4111111111111111'));
+});

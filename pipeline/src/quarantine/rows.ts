@@ -1,8 +1,10 @@
+import { maskCards, redactBytes } from '@pep/contracts/redact';
+
 /**
  * Turns one DLQ Kafka record (any bytes at all) into a quarantine row. Pure and total: it never throws, whatever
  * the value holds; what cannot be parsed is recorded in `parse_error` next to the raw bytes. Also strips what
  * PostgreSQL refuses in text and jsonb (NUL characters, lone UTF-16 surrogates) so that no record can stop the
- * consumer. Not for deciding anything about the record: review happens later, from the table.
+ * consumer, and redacts card numbers and signatures (@pep/contracts/redact) in every column. Not for deciding anything about the record: review happens later, from the table.
  */
 
 export type QuarantineTable = 'webhook_quarantine' | 'validation_quarantine';
@@ -66,7 +68,7 @@ export const MAX_TEXT_CHARS = 4096;
 const BAD_CHARS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 export function cleanText(s: string, maxChars = MAX_TEXT_CHARS): string {
-  const cleaned = s.replace(BAD_CHARS, '\ufffd');
+  const cleaned = maskCards(s).replace(BAD_CHARS, '\ufffd');
   return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars)}…` : cleaned;
 }
 
@@ -96,11 +98,11 @@ function timestampOrNull(v: unknown): string | null {
 /** Deep copy with every string (keys too) cleaned, so that JSON.stringify of it is accepted as jsonb. */
 function cleanJson(v: unknown, depth = 0): unknown {
   if (depth > 64) return null;
-  if (typeof v === 'string') return v.replace(BAD_CHARS, '\ufffd');
+  if (typeof v === 'string') return maskCards(v).replace(BAD_CHARS, '\ufffd');
   if (Array.isArray(v)) return v.map((x) => cleanJson(x, depth + 1));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k.replace(BAD_CHARS, '\ufffd')] = cleanJson(x, depth + 1);
+    for (const [k, x] of Object.entries(v)) out[maskCards(k).replace(BAD_CHARS, '\ufffd')] = cleanJson(x, depth + 1);
     return out;
   }
   return v;
@@ -145,7 +147,10 @@ function kafkaTimestamp(ts: string): string | null {
 
 /** One row for `table` from `msg`; never throws. */
 export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
-  const value = msg.value ?? Buffer.alloc(0);
+  // The DLQ producers redact their records (issue 13); the last gate before the tables redacts again, whatever wrote
+  // the record: no card number or signature reaches a quarantine row. The exact bytes stay in the raw topics.
+  const red = redactBytes(msg.value ?? Buffer.alloc(0));
+  const value = Buffer.from(red.bytes.buffer, red.bytes.byteOffset, red.bytes.byteLength);
   const { record, parseError } =
     msg.value === null ? { record: null, parseError: 'record has a null value (tombstone)' } : parseValue(value);
   const r = record ?? {};
@@ -153,7 +158,7 @@ export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
     kafka_topic: msg.topic,
     kafka_partition: msg.partition,
     kafka_offset: msg.offset,
-    kafka_key: msg.key,
+    kafka_key: msg.key === null ? null : Buffer.from(redactBytes(msg.key).bytes),
     kafka_timestamp: kafkaTimestamp(msg.timestamp),
     kafka_headers: JSON.stringify(headersJson(msg.headers)),
     raw_value: value,

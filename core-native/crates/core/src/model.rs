@@ -83,6 +83,8 @@ pub mod code {
     pub const TOO_MANY_ITEMS: &str = "TOO_MANY_ITEMS";
     pub const UNKNOWN_PROVIDER: &str = "UNKNOWN_PROVIDER";
     pub const INVALID_RECEIVED_AT: &str = "INVALID_RECEIVED_AT";
+    /// An identifier holds a card number (issue 13: card numbers are never stored).
+    pub const CARD_NUMBER_IN_ID: &str = "CARD_NUMBER_IN_ID";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,7 +259,9 @@ pub struct DlqRecord<'a> {
 
 impl DlqRecord<'_> {
     /// Canonical JSON. `original_payload` is the raw message as a UTF-8 string, or base64 when the
-    /// bytes are not UTF-8 (`original_payload_encoding` says which), so nothing is lost or replaced.
+    /// bytes are not UTF-8 (`original_payload_encoding` says which), with signatures and card
+    /// numbers redacted (issue 13); the exact bytes stay in the raw topic (`source_topic`,
+    /// `kafka_partition`, `kafka_offset`).
     pub fn write_json(&self, out: &mut Vec<u8>, raw: &[u8], src: &Source, quarantined_at_ms: i64) {
         out.push(b'{');
         key(out, "event_id", true);
@@ -281,20 +285,12 @@ impl DlqRecord<'_> {
             None => out.extend_from_slice(b"null"),
         }
         key(out, "original_payload", false);
-        let encoding = match std::str::from_utf8(raw) {
-            Ok(s) => {
-                write_str(out, s);
-                "utf8"
-            }
-            Err(_) => {
-                out.push(b'"');
-                crate::codec::base64_encode_into(raw, out);
-                out.push(b'"');
-                "base64"
-            }
-        };
+        // Redacted (signatures, card numbers; `redact.rs`): the original bytes stay in the raw topic,
+        // at the source coordinates below, for replay.
+        let (payload, base64) = crate::redact::redact_payload(raw);
+        write_str(out, &payload);
         key(out, "original_payload_encoding", false);
-        write_str(out, encoding);
+        write_str(out, if base64 { "base64" } else { "utf8" });
         key(out, "validation_errors", false);
         out.push(b'[');
         for (i, e) in self.errors.iter().enumerate() {

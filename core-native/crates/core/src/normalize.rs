@@ -8,6 +8,7 @@ use crate::currency::AmountBounds;
 use crate::json::{self, Bump};
 use crate::model::{code, DlqRecord, Event, Provider, Source};
 use crate::providers::{self, Outcome};
+use crate::redact;
 use crate::rules::Errs;
 use crate::xml;
 use std::borrow::Cow;
@@ -51,6 +52,11 @@ fn dlq_of(
     item: Option<u32>,
     e: Errs,
 ) {
+    // The raw id is the DLQ record's key and part of its event_id: a card number in it is masked.
+    let id = id.map(|id| match redact::mask_cards(&id) {
+        Cow::Borrowed(_) => id,
+        Cow::Owned(m) => Cow::Owned(m),
+    });
     sink.dlq(&DlqRecord {
         provider,
         provider_event_id: id,
@@ -59,9 +65,39 @@ fn dlq_of(
     });
 }
 
+/// The first identifier of the event that holds a card number (`redact::has_card_number`).
+fn card_number_id(ev: &Event) -> Option<&'static str> {
+    if redact::has_card_number(&ev.provider_event_id) {
+        return Some("provider_event_id");
+    }
+    [
+        ("object_id", &ev.object_id),
+        ("merchant_id", &ev.merchant_id),
+        ("customer_id", &ev.customer_id),
+    ]
+    .into_iter()
+    .find(|(_, v)| v.as_deref().is_some_and(redact::has_card_number))
+    .map(|(f, _)| f)
+}
+
 fn emit(sink: &mut dyn Sink, provider: Provider, item: Option<u32>, o: Outcome) {
     match o {
-        Ok(ev) => sink.event(&ev),
+        // Free text is masked when the event is written; an identifier cannot be (events would merge),
+        // so an event whose id holds a card number is refused (issue 13: card numbers are never stored).
+        Ok(ev) => match card_number_id(&ev) {
+            None => sink.event(&ev),
+            Some(field) => dlq_of(
+                sink,
+                Some(provider),
+                Some(ev.provider_event_id.clone()),
+                item,
+                one_error(
+                    field,
+                    code::CARD_NUMBER_IN_ID,
+                    "holds a card number (a Luhn-valid run of 13 to 19 digits); card numbers are never stored",
+                ),
+            ),
+        },
         Err(r) => dlq_of(sink, Some(provider), r.provider_event_id, item, r.errors),
     }
 }

@@ -1,11 +1,11 @@
 /**
- * Kafka sink on the edge's own minimal producer (@pep/kafka-wire): idempotent
+ * The idempotent producer of the hot path (the edge's Kafka sink): idempotent
  * producer sessions, acks=all, no auto topic creation, no compression, partitions chosen like the Java client
  * (murmur2 of the key). Why not a general client: kafkajs cost ~35-60 µs of CPU per 1 KiB record on the HTTP core
  * and @platformatic/kafka ~40 µs (measured, see README); this path encodes a whole batch into one buffer in a few µs
  * per record.
  *
- * Guarantees (each relied on by GroupCommitProducer and tested in test/):
+ * Guarantees (each relied on by the edge's GroupCommitProducer and tested in edge/test/):
  * - `send` resolves only when every partition of the batch answered error code 0 to a Produce with acks=-1;
  *   anything else (a Kafka error code, a missing partition in the answer, a socket error, a timeout) rejects.
  * - No retries inside a session: a failed batch is answered 503 and the provider retries (duplicates are possible,
@@ -18,7 +18,9 @@
  * - Topics must exist: metadata is requested with allow_auto_topic_creation=false; an unknown topic fails the batch.
  */
 
-import { BrokerConnection } from '@pep/kafka-wire/connection';
+import { BunBrokerConnection, bunSocketsAvailable } from './bun-connection.ts';
+import { BrokerConnection } from './connection.ts';
+import type { ConsumerLogger } from './consumer.ts';
 import {
   type BrokerAddress,
   type Crc32c,
@@ -35,28 +37,33 @@ import {
   type ProducerIdentity,
   partitionForStringKey,
   type TopicBatches,
-} from '@pep/kafka-wire/protocol';
-import { BunBrokerConnection, bunSocketsAvailable } from './bun-connection.ts';
-import type { Logger } from './log.ts';
-import type { BatchSink, OutRecord } from './sink.ts';
+} from './protocol.ts';
+
+/** One record to produce: the topic, a string key (partitioned like the Java client) or null, value and headers. */
+export interface OutRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+}
 
 /** What the sink needs from a broker connection (node:net's BrokerConnection and Bun's native one both fit). */
 type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close'>;
 
-export interface KafkaSinkOptions {
+export interface IdempotentProducerOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /** Broker-side timeout for the acks=all produce request; the client gives up a little later. */
   readonly requestTimeoutMs: number;
   /** Producer sessions, one per concurrently sent batch. */
   readonly producers: number;
-  readonly log: Logger;
+  readonly log: Pick<ConsumerLogger, 'debug'>;
   readonly connectTimeoutMs?: number;
   /** Topic metadata is refreshed at least this often (and at once after a stale-metadata error). */
   readonly metadataMaxAgeMs?: number;
   /** Bun's native sockets instead of node:net (default: on Bun; cheaper per written byte there). */
   readonly nativeSockets?: boolean;
-  /** CRC-32C of each RecordBatch (default: kafka-wire's JS one; server.ts passes core-native's when it loads). */
+  /** CRC-32C of each RecordBatch (default: this package's JS one; the edge passes core-native's when it loads). */
   readonly crc32c?: Crc32c;
 }
 
@@ -84,7 +91,7 @@ class AbandonedError extends Error {
   override readonly name = 'AbandonedError';
 }
 
-export class KafkaSink implements BatchSink {
+export class IdempotentProducer {
   readonly kind = 'kafka';
   private readonly clientId: Buffer;
   private readonly bootstrap: BrokerAddress[];
@@ -107,7 +114,7 @@ export class KafkaSink implements BatchSink {
   private readonly requestBuffer: (bytes: number) => Buffer;
   private scratch = Buffer.allocUnsafe(0);
 
-  constructor(private readonly opts: KafkaSinkOptions) {
+  constructor(private readonly opts: IdempotentProducerOptions) {
     this.clientId = Buffer.from(opts.clientId, 'utf8');
     this.bootstrap = opts.brokers.map((b, i) => {
       const at = b.lastIndexOf(':');

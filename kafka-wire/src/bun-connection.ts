@@ -1,13 +1,14 @@
 /**
  * One TCP connection to one Kafka broker on Bun's native sockets (`Bun.connect`), with the same surface and the same
- * guarantees as `BrokerConnection` in @pep/kafka-wire/connection (size-prefixed requests with correlation ids, Nagle
+ * guarantees as `BrokerConnection` in connection.ts (size-prefixed requests with correlation ids, Nagle
  * off, a connect timeout, a per-request timeout, a cap on requests awaiting an answer; any socket error, close or
  * timeout fails every waiting request and the connection is never used again). Why a second implementation: on Bun,
  * node:net's stream layer cost ~1 µs of CPU per produced record on the HTTP core (9.7 → 8.7 µs per record in
- * bench/edge/sink-cpu.ts); the native socket writes the encoded request directly. Node keeps using node:net.
+ * bench/edge/sink-cpu.ts); the native socket writes the encoded request directly. Node keeps using node:net. Used by the
+ * edge's Kafka sink on Bun.
  */
 
-import { type ConnectionOptions, ResponseFrames } from '@pep/kafka-wire/connection';
+import { type ConnectionOptions, ResponseFrames } from './connection.ts';
 
 /** The subset of Bun's socket this module uses (no bun-types in this workspace). */
 interface BunSocket {

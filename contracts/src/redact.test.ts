@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from './log.ts';
+import { cleanText, hasCardNumber, maskCards, redactBytes, redactPayload, redactText } from './redact.ts';
+
+// Test card numbers of the major brands (all Luhn-valid).
+const PANS = ['4111111111111111', '5555555555554444', '378282246310005', '6011000990139424', '3530111333300000'];
+
+test('card numbers are masked in every spelling: plain, grouped, escaped', () => {
+  for (const pan of PANS) {
+    const stars = '*'.repeat(pan.length);
+    assert.equal(maskCards(`card ${pan} end`), `card ${stars} end`);
+    const spaced = pan.replace(/(\d{4})(?=\d)/g, '$1 ');
+    assert.equal(maskCards(spaced), spaced.replace(/\d/g, '*'));
+    const dashed = pan.replace(/(\d{4})(?=\d)/g, '$1-');
+    assert.equal(maskCards(`x${dashed}y`), `x${dashed.replace(/\d/g, '*')}y`);
+    const json = [...pan].map((d) => `\\u003${d}`).join('');
+    assert.equal(maskCards(json), stars);
+    const pct = [...pan].map((d) => `%3${d}`).join('');
+    assert.equal(maskCards(pct), stars);
+    const xml = [...pan].map((d) => `&#${d.charCodeAt(0)};`).join('');
+    assert.equal(maskCards(xml), stars);
+  }
+  // Inside a longer run of groups, every span from a group start to a group end is tried.
+  assert.equal(maskCards('ref 12 4111 1111 1111 1111'), 'ref 12 **** **** **** ****');
+});
+
+test('what is not a card number is left alone', () => {
+  for (const s of [
+    '4111111111111112', // Luhn fails
+    '7914073381342284', // an Adyen pspReference (starts with 7)
+    '1700000000000', // a Unix time in ms
+    '2024-01-15T12:00:00Z',
+    '+1 415-555-0100',
+    '94111111111111111', // the card is glued to another digit: not a group of its own
+    '411111111111', // 12 digits
+  ])
+    assert.equal(maskCards(s), s, s);
+});
+
+test('identifiers: a card number is detected, not masked', () => {
+  assert.ok(hasCardNumber('4111111111111111'));
+  assert.ok(hasCardNumber('cus_4111111111111111'));
+  assert.ok(hasCardNumber('evt-5555-5555-5555-4444'));
+  assert.ok(!hasCardNumber('8535296650153317'));
+  assert.ok(!hasCardNumber('pi_3MtwBwLkdIwHu7ix28a3tqPa'));
+});
+
+test('free text in the event: cards masked, NUL replaced', () => {
+  assert.equal(cleanText('declined 4111111111111111\u0000'), 'declined ****************\ufffd');
+});
+
+test('signatures are redacted as JSON members and as form fields, escaped keys too', () => {
+  assert.equal(
+    redactText('{"additionalData":{"hmacSignature" : "coqCmt/IZ4E3C+zP=="}}'),
+    '{"additionalData":{"hmacSignature" : "[redacted]"}}',
+  );
+  assert.equal(redactText('{"hmac\\u0053ignature":"abc"}'), '{"hmac\\u0053ignature":"[redacted]"}');
+  assert.equal(redactText('bt_signature=pk%7C0a1b&bt_payload=QQ%3D%3D'), 'bt_signature=[redacted]&bt_payload=QQ%3D%3D');
+  assert.equal(redactText('%62t_signature=pk%7C0a1b'), '%62t_signature=[redacted]');
+  // The issue-13 forgery: a form hiding inside a JSON string.
+  assert.equal(
+    redactText('{"x":"&bt_signature=pk%7Cabc&bt_payload=QQ%3D%3D&","bt_payload":"zz"}'),
+    '{"x":"&bt_signature=[redacted]&bt_payload=QQ%3D%3D&","bt_payload":"zz"}',
+  );
+});
+
+test('a card number cannot hide in a Braintree payload (base64 XML inside a form)', () => {
+  const xml = '<notification><kind>check</kind><note>pay 4111 1111 1111 1111</note></notification>';
+  const body = `bt_signature=pk%7Cdeadbeef&bt_payload=${encodeURIComponent(Buffer.from(xml).toString('base64'))}`;
+  const out = redactText(body);
+  const fields = new URLSearchParams(out);
+  assert.equal(fields.get('bt_signature'), '[redacted]');
+  assert.equal(
+    Buffer.from(fields.get('bt_payload') as string, 'base64').toString(),
+    '<notification><kind>check</kind><note>pay **** **** **** ****</note></notification>',
+  );
+});
+
+test('payloads that are not UTF-8 are redacted byte for byte and carried as base64', () => {
+  const raw = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(' 4111111111111111 "hmacSignature":"x"')]);
+  const r = redactPayload(raw);
+  assert.equal(r.encoding, 'base64');
+  assert.equal(
+    Buffer.from(r.text, 'base64').toString('latin1').slice(2),
+    ' **************** "hmacSignature":"[redacted]"',
+  );
+  assert.equal(redactBytes(raw).utf8, false);
+  const clean = Buffer.from('{"ok":true}');
+  assert.equal(redactBytes(clean).bytes, clean, 'nothing to redact: the same bytes');
+});
+
+test('log lines never carry a card number, in the message, fields, nested fields or errors', () => {
+  const lines: string[] = [];
+  const log = createLogger('info', { request_id: '4111111111111111' }, (l) => void lines.push(l), false);
+  log.info('declined 5555555555554444', {
+    note: 'card 4111-1111-1111-1111',
+    nested: { deeper: ['378282246310005'] },
+    error: new Error('Unexpected token in "6011000990139424"'),
+  });
+  assert.equal(lines.length, 1);
+  assert.doesNotMatch(lines[0] as string, /\d{13,}|\d{4}-\d{4}-\d{4}-\d{4}/);
+  const rec = JSON.parse(lines[0] as string);
+  assert.equal(rec.note, 'card ****-****-****-****');
+  assert.deepEqual(rec.nested, { deeper: ['***************'] });
+});

@@ -1,0 +1,302 @@
+/**
+ * Grouped DLQ review (issue 13) against the real services: the bridge registers validation-DLQ records with one
+ * DlqReviewGroupWorkflow per group on the review task queue (never one workflow per record, never on the payment
+ * queue); decisions run as DlqDecisionWorkflows there. approve re-injects the record's ORIGINAL bytes read back from
+ * the raw topic (the DLQ record carries a redacted copy), reprocess the corrected payload (stored redacted), discard
+ * nothing; a second decision and decisions on unknown records are refused; the sweep expires reviews past their time.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { reviewDecisionWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import { redactPayload } from '@pep/contracts/redact';
+import type { WorkflowBridge } from '@pep/pipeline/bridge';
+import type { Client } from '@temporalio/client';
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type pg from 'pg';
+import { expireReviews } from '../src/activities.ts';
+import { quarantineReviewColumnsPresent } from '../src/db.ts';
+import { buildDecision, decideGrouped, registerRowForReview, resolveWorkflowId, reviewState } from '../src/review.ts';
+import {
+  createTopics,
+  deleteTopics,
+  kafka,
+  reviewQueueOf,
+  testBridge,
+  uniq,
+  waitFor,
+  workerEnvironment,
+} from './helpers.ts';
+
+const env = workerEnvironment('wf-review-groups');
+const rawTopic = uniq('t.webhooks.stripe.payment_intent');
+const dlqTopic = uniq('t.validation.dlq');
+const normalizedTopic = uniq('t.unused-normalized');
+let pool: pg.Pool;
+let client: Client;
+let k: Kafka;
+let producer: Producer;
+let bridge: WorkflowBridge;
+let rawReader: Consumer | undefined;
+const rawSeen: KafkaMessage[] = [];
+
+/** The original webhook body (with a card number in it, as a hostile client might send), stored in the raw topic. */
+const originalBody = (i: number) =>
+  JSON.stringify({
+    id: `evt_grp${i}`,
+    type: 'payment_intent.succeeded',
+    data: { object: { id: `pi_grp${i}`, currency: 'xyz', metadata: { note: 'card 4111 1111 1111 1111' } } },
+  });
+
+/** Produces the original to the raw topic and returns its DLQ record (as the transformer writes it: redacted). */
+async function quarantined(i: number) {
+  const body = originalBody(i);
+  const [meta] = await producer.send({ topic: rawTopic, acks: -1, messages: [{ key: `pi_grp${i}`, value: body }] });
+  const offset = Number(meta?.baseOffset ?? meta?.offset);
+  return {
+    event_id: `stripe:evt_grp${i}`,
+    provider: 'stripe',
+    provider_event_id: `evt_grp${i}`,
+    item_index: null,
+    original_payload: redactPayload(Buffer.from(body)).text,
+    original_payload_encoding: 'utf8',
+    validation_errors: [
+      { field: 'data.object.currency', code: 'INVALID_CURRENCY', message: 'unsupported currency XYZ' },
+    ],
+    failure_reason: 'INVALID_CURRENCY',
+    source_topic: rawTopic,
+    kafka_partition: 0,
+    kafka_offset: offset,
+    received_at: new Date().toISOString(),
+    quarantined_at: new Date().toISOString(),
+    schema_version: 1,
+  };
+}
+
+async function countWorkflows(query: string): Promise<number> {
+  let n = 0;
+  for await (const _ of client.workflow.list({ query })) n++;
+  return n;
+}
+
+describe('grouped quarantine review (issue 13)', () => {
+  const records: Awaited<ReturnType<typeof quarantined>>[] = [];
+
+  before(async () => {
+    ({ pool, client } = env);
+    k = kafka();
+    await createTopics(k, [rawTopic, dlqTopic, normalizedTopic], 1);
+    producer = k.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    rawReader = k.consumer({ groupId: uniq('raw-reader') });
+    await rawReader.connect();
+    await rawReader.subscribe({ topic: rawTopic, fromBeginning: true });
+    await rawReader.run({ eachMessage: async ({ message }) => void rawSeen.push(message) });
+    // 1,200 quarantined records: a flood the bridge must register in a few workflows, not 1,200.
+    for (let i = 0; i < 1200; i++) records.push(await quarantined(i));
+    await producer.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: records.map((r) => ({ key: r.provider_event_id, value: JSON.stringify(r) })),
+    });
+    bridge = testBridge(
+      client,
+      {
+        TEMPORAL_TASK_QUEUE: env.taskQueue,
+        BRIDGE_NORMALIZED_TOPIC: normalizedTopic,
+        BRIDGE_VALIDATION_DLQ_TOPIC: dlqTopic,
+        BRIDGE_GROUP_ID: uniq('bridge'),
+        BRIDGE_REVIEW_GROUP_ID: uniq('bridge-review'),
+        BRIDGE_REVIEWS: 'true',
+        BRIDGE_REVIEW_GROUPS_PER_S: '20',
+      },
+      'wf-test-review-groups',
+    );
+    await bridge.start();
+  });
+
+  after(async () => {
+    await rawReader?.disconnect();
+    await bridge?.stop();
+    await producer?.disconnect();
+    await pool?.query('DELETE FROM quarantine_reviews WHERE dlq_topic = $1', [dlqTopic]).catch(() => {});
+    await pool?.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [dlqTopic]).catch(() => {});
+    await deleteTopics(k, [rawTopic, dlqTopic, normalizedTopic]);
+  });
+
+  it('registers 1,200 DLQ records with a few group workflows on the review queue, none on the payment queue', async () => {
+    const pending = await waitFor(
+      'every record registered for review',
+      async () => {
+        const { rows } = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM quarantine_reviews WHERE dlq_topic = $1 AND status = 'pending'",
+          [dlqTopic],
+        );
+        return (rows[0]?.n ?? 0) >= records.length ? rows[0]?.n : undefined;
+      },
+      120_000,
+    );
+    assert.equal(pending, records.length);
+    // Visibility lags a little behind the starts.
+    const groups = await waitFor('the group workflows in visibility', async () => {
+      const n = await countWorkflows(
+        `WorkflowType = '${WORKFLOW_TYPES.dlqReviewGroup}' AND TaskQueue = '${reviewQueueOf(env.taskQueue)}'`,
+      );
+      return n >= 3 ? n : undefined;
+    });
+    assert.ok(groups >= 3 && groups <= 12, `${groups} review group workflows for ${records.length} records`);
+    assert.equal(
+      await countWorkflows(`TaskQueue = '${env.taskQueue}'`),
+      0,
+      'review work never runs on the payment task queue',
+    );
+    const { rows } = await pool.query(
+      "SELECT review_key, workflow_id, expires_at > now() + interval '100 hours' AS later FROM quarantine_reviews WHERE dlq_topic = $1 LIMIT 1",
+      [dlqTopic],
+    );
+    assert.match(rows[0].workflow_id, /^dlq-review-group-/);
+    assert.equal(rows[0].later, true, 'expires after BRIDGE_REVIEW_TIMEOUT_HOURS (168)');
+  });
+
+  it('approve re-injects the ORIGINAL bytes from the raw topic (the DLQ copy is redacted)', async () => {
+    const r = records[0] as (typeof records)[number];
+    assert.ok(!r.original_payload.includes('4111 1111 1111 1111'), 'the DLQ record is redacted');
+    const key = reviewWorkflowId(rawTopic, 0, r.kafka_offset);
+    const out = await decideGrouped(
+      client,
+      key,
+      buildDecision({ decision: 'approve', reviewer: 'alice' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.ok(out.ok, JSON.stringify(out));
+    const msg = await waitFor('the re-injected original', async () =>
+      rawSeen.find((m) => String(m.headers?.['reprocessed-from']) === key),
+    );
+    assert.equal(
+      String(msg.value),
+      originalBody(0),
+      'the original bytes, card number and all, go back to the raw topic',
+    );
+    assert.equal(String(msg.key), 'pi_grp0');
+    const row = await reviewState(pool, key);
+    assert.equal(row?.status, 'approved');
+    assert.equal(row?.decided_by, 'alice');
+    const again = await decideGrouped(
+      client,
+      key,
+      buildDecision({ decision: 'discard', reviewer: 'bob' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.equal(again.ok, false, 'one decision per record');
+  });
+
+  it('reprocess re-injects the corrected payload and stores it redacted; discard re-injects nothing', async () => {
+    const r1 = records[1] as (typeof records)[number];
+    const key1 = reviewWorkflowId(rawTopic, 0, r1.kafka_offset);
+    const corrected = originalBody(1).replace('"xyz"', '"usd"');
+    const out = await decideGrouped(
+      client,
+      key1,
+      buildDecision({ decision: 'reprocess', reviewer: 'bob', correctedPayload: corrected, reason: 'currency' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.ok(out.ok && out.result.resolution === 'reprocessed', JSON.stringify(out));
+    const msg = await waitFor('the corrected payload', async () =>
+      rawSeen.find((m) => String(m.headers?.['reprocessed-from']) === key1),
+    );
+    assert.equal(String(msg.value), corrected);
+    const { rows } = await pool.query('SELECT corrected_payload FROM quarantine_reviews WHERE review_key = $1', [key1]);
+    assert.ok(!String(rows[0].corrected_payload).includes('4111 1111 1111 1111'), 'stored redacted');
+
+    const r2 = records[2] as (typeof records)[number];
+    const key2 = reviewWorkflowId(rawTopic, 0, r2.kafka_offset);
+    const d = await decideGrouped(
+      client,
+      key2,
+      buildDecision({ decision: 'discard', reviewer: 'carol' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.ok(d.ok && d.result.reinjected === null);
+    assert.equal((await reviewState(pool, key2))?.status, 'discarded');
+  });
+
+  it('refuses decisions that cannot apply, and a refused attempt does not block a valid one', async () => {
+    const unknown = await decideGrouped(
+      client,
+      'dlq-review-nowhere-0-0',
+      buildDecision({ decision: 'discard', reviewer: 'x' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.deepEqual(unknown.ok, false);
+    assert.match((unknown as { error: string }).error, /no quarantined record/);
+    const r3 = records[3] as (typeof records)[number];
+    const key3 = reviewWorkflowId(rawTopic, 0, r3.kafka_offset);
+    const bad = await decideGrouped(
+      client,
+      key3,
+      { decision: 'reprocess', reviewer: 'dave' },
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.match((bad as { error: string }).error, /correctedPayload/);
+    const good = await decideGrouped(
+      client,
+      key3,
+      buildDecision({ decision: 'discard', reviewer: 'dave' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.ok(good.ok, JSON.stringify(good));
+    assert.equal((await client.workflow.getHandle(reviewDecisionWorkflowId(key3)).describe()).status.name, 'COMPLETED');
+  });
+
+  it('the sweep expires pending reviews past their time, and mirrors it onto the quarantine row', async () => {
+    const r4 = records[4] as (typeof records)[number];
+    const key4 = reviewWorkflowId(rawTopic, 0, r4.kafka_offset);
+    await pool.query("UPDATE quarantine_reviews SET expires_at = now() - interval '1 second' WHERE review_key = $1", [
+      key4,
+    ]);
+    let expired = 0;
+    for (let i = 0; i < 20 && (await reviewState(pool, key4))?.status === 'pending'; i++)
+      expired += await expireReviews(pool, 1000);
+    assert.ok(expired >= 1 || (await reviewState(pool, key4))?.status === 'expired');
+    assert.equal((await reviewState(pool, key4))?.status, 'expired');
+    const late = await decideGrouped(
+      client,
+      key4,
+      buildDecision({ decision: 'discard', reviewer: 'erin' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.match((late as { error: string }).error, /already expired/);
+  });
+
+  it('a quarantined row no group registered is registered on demand and decided', async (t) => {
+    if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
+    const record = await quarantined(9999);
+    const { rows } = await pool.query(
+      `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,
+         source_topic, source_partition, source_offset)
+       VALUES ($1, 0, 999999, $2, $3, $4, $5, 0, $6) RETURNING id::text AS id`,
+      [
+        dlqTopic,
+        Buffer.from(JSON.stringify(record)),
+        JSON.stringify(record),
+        record.event_id,
+        rawTopic,
+        record.kafka_offset,
+      ],
+    );
+    const id = rows[0].id as string;
+    const key = await resolveWorkflowId(pool, id);
+    assert.equal(await registerRowForReview(client, pool, id, reviewQueueOf(env.taskQueue)), key);
+    const out = await decideGrouped(
+      client,
+      key,
+      buildDecision({ decision: 'discard', reviewer: 'frank' }),
+      reviewQueueOf(env.taskQueue),
+    );
+    assert.ok(out.ok, JSON.stringify(out));
+    const { rows: q } = await pool.query(
+      'SELECT reviewed, resolution, reviewed_by FROM validation_quarantine WHERE id = $1',
+      [id],
+    );
+    assert.deepEqual(q[0], { reviewed: true, resolution: 'discarded', reviewed_by: 'frank' });
+  });
+});
