@@ -333,7 +333,7 @@ test('schedules as code: apply is idempotent, updates a changed definition, dele
     catchupWindow: '1m',
   };
   const b: ScheduleDefinition = { ...a, name: 'other', every: '1h' };
-  const c: ScheduleDefinition = { ...a, name: 'lake', every: '1h', steps: ['lake.expire', 'lake.orphans'] };
+  const c: ScheduleDefinition = { ...a, name: 'ml', every: '1h', steps: ['ml.drift'] };
   try {
     const created = await applySchedules(ctx, [a, b, c]);
     assert.deepEqual(
@@ -341,10 +341,10 @@ test('schedules as code: apply is idempotent, updates a changed definition, dele
       [
         ['fast', 'created', false],
         ['other', 'created', false],
-        ['lake', 'created', true],
+        ['ml', 'created', true],
       ],
     );
-    assert.match(created[2]?.note ?? '', /^not available yet: lake\.expire: no "lake" script/);
+    assert.match(created[2]?.note ?? '', /^not available yet: ml\.drift: no drift command yet/);
     const again = await applySchedules(ctx, [a, b, c]);
     assert.ok(
       again.every((x) => x.action === 'unchanged'),
@@ -393,7 +393,7 @@ test('schedules as code: apply is idempotent, updates a changed definition, dele
       removed.map((x) => [x.schedule, x.action]),
       [
         ['fast', 'updated'],
-        ['lake', 'unchanged'],
+        ['ml', 'unchanged'],
         ['other', 'deleted'],
       ],
     );
