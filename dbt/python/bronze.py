@@ -32,6 +32,7 @@ def table_info(tbl, as_of_ms=None):
     snap = tbl.current_snapshot() if as_of_ms is None else tbl.snapshot_as_of_timestamp(as_of_ms, inclusive=True)
     return {
         "metadata_location": tbl.metadata_location,
+        "table_uuid": str(tbl.metadata.table_uuid),
         "snapshot_id": str(snap.snapshot_id) if snap else None,
         "snapshot_ms": snap.timestamp_ms if snap else None,
         "summary": dict(snap.summary.additional_properties) if snap and snap.summary else {},

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LAKE_TABLES } from '@pep/contracts';
 import { catalogSettings } from './bronze.ts';
-import { bronzeEnvironment, dbtPaths, emptyBronzeRelation, parseArgs, trinoAddress, UsageError } from './run.ts';
+import {
+  bronzeEnvironment,
+  dbtPaths,
+  emptyBronzeRelation,
+  errorOf,
+  parseArgs,
+  trinoAddress,
+  UsageError,
+} from './run.ts';
 
 test('the target comes from --target, -t, --target=, then DBT_TARGET, then duckdb', () => {
   assert.equal(parseArgs(['build']).target, 'duckdb');
@@ -66,4 +74,19 @@ test('paths and addresses come from the environment with local defaults', () => 
   assert.equal(c.warehouse, 'file:///data/wh');
   assert.equal(c.name, 'pep');
   assert.throws(() => catalogSettings({ LAKE_CATALOG_URL: 'mysql://x/y' }), /PostgreSQL/);
+});
+
+test("a failure outside any node is reported with dbt's own message", () => {
+  const out = [
+    '12:00:00  Running with dbt=1.11.16',
+    '12:00:01  Encountered an error:',
+    '  bronze table payment_events was re-created (table uuid b; this warehouse was built from a): rebuild',
+    '12:00:01  Done. PASS=0 WARN=0 ERROR=1',
+  ].join('\n');
+  assert.equal(
+    errorOf(out),
+    'Encountered an error:\n  bronze table payment_events was re-created (table uuid b; this warehouse was built from a): rebuild',
+  );
+  assert.equal(errorOf('12:00:00  Running with dbt=1.11.16\n12:00:01  Done.'), undefined);
+  assert.equal(errorOf(`Error: ${'x'.repeat(5000)}`)?.length, 2001);
 });

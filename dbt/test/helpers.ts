@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UNIFIED_EVENT_FIELDS } from '@pep/contracts';
 import {
   type BronzeRow,
   type DbtRunSummary,
@@ -115,26 +116,8 @@ export function lateStripePayment(opts: {
 
 /** The same delivery again (a provider retry): identical event, later receipt, new Kafka offset. */
 export function redelivery(event: Row): BronzeRow {
-  const keep = [
-    'event_id',
-    'provider',
-    'provider_event_id',
-    'object_id',
-    'event_type',
-    'provider_event_type',
-    'merchant_id',
-    'customer_id',
-    'amount_minor',
-    'currency',
-    'payment_method_type',
-    'card_brand',
-    'card_last_four',
-    'status',
-    'failure_code',
-    'failure_message',
-    'metadata',
-    'provider_created_at',
-  ];
+  // the provider's fields of the event; receipt, normalization and the Kafka position are the new delivery's
+  const keep = UNIFIED_EVENT_FIELDS.filter((f) => !['received_at', 'normalized_at', 'schema_version'].includes(f));
   const row: BronzeRow = Object.fromEntries(keep.map((k) => [k, (event[k] ?? null) as BronzeRow[string]]));
   return {
     ...row,
