@@ -132,7 +132,10 @@ export const kafka: Service = {
     writeFileSync(CONFIG_FILE, serverProperties());
     const classpath = `${LIB_DIR}/*`;
     if (!existsSync(join(DATA_DIR, 'meta.properties'))) {
-      const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+      // A base64url id may start with '-', which the storage tool's argument parser takes for an option (a cold
+      // start failed 1 time in 32 that way): such an id is drawn again, as Kafka's own Uuid.randomUuid does.
+      let clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+      while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url').slice(0, 22);
       log(`formatting Kafka storage (cluster id ${clusterId})`);
       await runAsync(
         'java',
