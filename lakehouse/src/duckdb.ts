@@ -102,6 +102,8 @@ const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 export interface DuckSession {
   readonly connection: DuckDBConnection;
   readonly tables: readonly CatalogTable[];
+  /** Catalog tables whose current metadata could not be read (their view raises this error when queried). */
+  readonly unreadable: readonly { table: string; error: string }[];
   /** Rows as plain objects (BIGINT as bigint, timestamps as DuckDB values converted to JS). */
   query(sql: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }>;
   close(): void;
@@ -131,14 +133,26 @@ export async function openDuckSession(cfg: LakeConfig, log: Log = () => {}): Pro
   for (const ns of new Set(tables.map((t) => t.namespace))) {
     await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(ns)}`);
   }
+  const unreadable: { table: string; error: string }[] = [];
   for (const t of tables) {
-    await connection.run(
-      `CREATE VIEW ${ident(t.namespace)}.${ident(t.name)} AS SELECT * FROM iceberg_scan(${literal(t.metadataLocation)})`,
-    );
+    const view = `${ident(t.namespace)}.${ident(t.name)}`;
+    try {
+      await connection.run(`CREATE VIEW ${view} AS SELECT * FROM iceberg_scan(${literal(t.metadataLocation)})`);
+    } catch (err) {
+      // One table whose metadata cannot be read (its files were deleted, a warehouse that is not mounted) must not
+      // take every other table down: its view raises the reason when queried.
+      const error = (err as Error).message.split('\n')[0] ?? String(err);
+      unreadable.push({ table: `${t.namespace}.${t.name}`, error });
+      log(`lake table ${t.namespace}.${t.name} is unreadable: ${error}`);
+      await connection.run(
+        `CREATE VIEW ${view} AS SELECT error(${literal(`lake table ${t.namespace}.${t.name} is unreadable: ${error}`)}) AS unreadable`,
+      );
+    }
   }
   return {
     connection,
     tables,
+    unreadable,
     async query(sql: string) {
       const reader = await connection.runAndReadAll(sql);
       const columns = reader.columnNames();

@@ -53,7 +53,7 @@ before(async () => {
 after(async () => {
   await admin.deleteTopics({ topics: [stripe, adyen, dlq] }).catch(() => undefined);
   await admin.disconnect();
-  removeWarehouse(cfg);
+  await removeWarehouse(cfg);
 });
 
 async function readTopic(topic: string, expected: number) {
