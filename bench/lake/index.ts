@@ -32,7 +32,10 @@ import { loadTransformerConfig } from '@pep/pipeline/config';
 import { LakeSink } from '@pep/pipeline/lake-sink';
 import { loadLakeSinkConfig } from '@pep/pipeline/lake-sink/config';
 import { createTransformer } from '@pep/pipeline/transformer';
+import { REPO_ROOT } from '@pep/stack/paths';
+import { runStreaming } from '@pep/stack/run-suites';
 import { Kafka, logLevel, type Message } from 'kafkajs';
+import pg from 'pg';
 import { type Metric, median, percentile, type Ratio, writeResult } from '../src/result.ts';
 
 const log = createLogger('warn', { service: 'bench-lake' });
@@ -42,11 +45,31 @@ function stripeEvent(template: Record<string, unknown>, i: number): string {
   return JSON.stringify({ ...template, id: `evt_lakebench_${i}`, created: 1_764_000_000 + (i % 86_400) });
 }
 
+/** Removes the bench's tables from the shared catalog (their files go with the warehouse folder). */
+async function dropNamespaces(catalogUrl: string, ns: string): Promise<void> {
+  const db = new pg.Client({ connectionString: catalogUrl });
+  await db.connect();
+  try {
+    const like = `${ns.replaceAll('_', '\\_')}%`;
+    await db.query('DELETE FROM iceberg_tables WHERE catalog_name = $1 AND table_namespace LIKE $2', [
+      LAKE_CATALOG_NAME,
+      like,
+    ]);
+    await db.query('DELETE FROM iceberg_namespace_properties WHERE catalog_name = $1 AND namespace LIKE $2', [
+      LAKE_CATALOG_NAME,
+      like,
+    ]);
+  } finally {
+    await db.end();
+  }
+}
+
 export async function run(opts: { quick: boolean }): Promise<void> {
   if (!existsSync(LAKE_ADDON_PATH)) {
-    // Said, not hidden: no result file is written, so the report shows no lake figures at all.
-    console.log('  lake: skipped, the lake addon is not built (npm run build:lake -w @pep/lakehouse)');
-    return;
+    // The addon is cached per source version: a cold machine builds it once (minutes), a warm one copies it.
+    console.log('  lake: building the lake addon (npm run build:lake -w @pep/core-native)');
+    const { code } = await runStreaming('npm', ['run', 'build:lake', '-w', '@pep/core-native'], { cwd: REPO_ROOT });
+    if (code !== 0) throw new Error(`the lake addon did not build (exit ${code})`);
   }
   const quick = opts.quick;
   const N = quick ? 5000 : 50_000;
@@ -312,6 +335,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   } finally {
     for (const t of created) await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
     await admin.disconnect();
+    await dropNamespaces(lakeCfg.catalogUrl, ns);
     rmSync(warehouse, { recursive: true, force: true });
   }
   writeResult('lake', metrics, ratios);
