@@ -222,26 +222,23 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       const visibleAt: number[] = [];
       let visible = 0;
       let stop = false;
+      // One DuckDB session for the whole run; each poll points its view at the table's current snapshot (a catalog
+      // read) and counts: what a dashboard re-running a query would see.
+      const duckFresh = await openDuckSession(lakeCfg, undefined, { only: [freshTable.qualifiedName] });
       const poller = (async () => {
         while (!stop || visible < sentAt.length) {
-          const s = await openDuckSession({ ...lakeCfg }).catch(() => null);
-          if (s) {
-            try {
-              if (s.tables.some((x) => `${x.namespace}.${x.name}` === freshTable.qualifiedName)) {
-                const r = await s.query(`SELECT count(*) AS n FROM ${freshTable.qualifiedName}`);
-                const n = Number(r.rows[0]?.n ?? 0);
-                const now = Date.now();
-                for (let k = visible; k < n; k++) visibleAt[k] = now;
-                visible = Math.max(visible, n);
-              }
-            } finally {
-              s.close();
-            }
+          await duckFresh.refresh();
+          if (duckFresh.tables.length > 0) {
+            const r = await duckFresh.query(`SELECT count(*) AS n FROM ${freshTable.qualifiedName}`);
+            const n = Number(r.rows[0]?.n ?? 0);
+            const now = Date.now();
+            for (let k = visible; k < n; k++) visibleAt[k] = now;
+            visible = Math.max(visible, n);
           }
           if (stop && Date.now() - (sentAt.at(-1) ?? 0) > COMMIT_INTERVAL_MS * 4 + 30_000) break;
           await sleep(250);
         }
-      })();
+      })().finally(() => duckFresh.close());
       const t0 = Date.now();
       for (let i = 0; i < seconds * rate; i++) {
         const due = t0 + (i * 1000) / rate;
