@@ -20,7 +20,7 @@ import pg from 'pg';
 import { OutcomesLoader } from '../../src/lake-sink/outcomes.ts';
 import { createLogger } from '../../src/lib/log.ts';
 import { Registry } from '../../src/lib/metrics.ts';
-import { addr } from '../helpers.ts';
+import { addr, waitFor } from '../helpers.ts';
 
 const tag = randomBytes(4).toString('hex');
 const dbName = `lake_outcomes_${tag}`;
@@ -33,6 +33,7 @@ const warehouse = join(tmpdir(), `pep-lake-outcomes-${tag}`);
 const cfg = { ...loadLakeConfig({ ...process.env, LAKE_WAREHOUSE: warehouse }), catalogName: `outcomes_${tag}` };
 const admin = new pg.Client({ connectionString: addr.databaseUrl });
 const db = new pg.Pool({ connectionString: dbUrl, max: 3 });
+db.on('error', () => undefined);
 const log = createLogger('warn', { service: 'outcomes-test' });
 let writer: LakeWriter;
 
@@ -84,7 +85,12 @@ before(async () => {
 
 after(async () => {
   await db.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  // Every pool above has ended; wait until the server has seen their connections go, then drop.
+  await waitFor('no connection to the test database', async () => {
+    const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]);
+    return r.rows[0]?.n === 0;
+  });
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
   await admin.query('DELETE FROM iceberg_tables WHERE catalog_name = $1', [cfg.catalogName]);
   await admin.query('DELETE FROM iceberg_namespace_properties WHERE catalog_name = $1', [cfg.catalogName]);
   await admin.end();
