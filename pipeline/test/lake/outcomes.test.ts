@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LAKE_TABLES } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
+import { Registry } from '@pep/contracts/metrics';
 import { loadLakeConfig } from '@pep/lakehouse/config';
 import { openDuckSession } from '@pep/lakehouse/duckdb';
 import { LakeWriter } from '@pep/lakehouse/writer';
 import pg from 'pg';
 import { OutcomesLoader } from '../../src/lake-sink/outcomes.ts';
-import { createLogger } from '../../src/lib/log.ts';
-import { Registry } from '../../src/lib/metrics.ts';
 import { addr, waitFor } from '../helpers.ts';
 
 const tag = randomBytes(4).toString('hex');
