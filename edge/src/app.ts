@@ -37,6 +37,11 @@ export interface AppDeps {
   readonly ready: () => Promise<boolean>;
   /** Current Unix time in seconds (injectable for tests of the Stripe tolerance). */
   readonly nowSeconds?: () => number;
+  /**
+   * Header holding the client's address, set by the edge's own pipelining guard in front of Bun.serve (which then sees
+   * a unix socket); read only when given, so a client cannot choose its own source.
+   */
+  readonly peerHeader?: string;
 }
 
 export const ERROR_CODES = {
@@ -178,6 +183,8 @@ export function createApp(deps: AppDeps): EdgeApp {
   const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const limits = config.limits;
   const retryAfterText = String(limits.retryAfterSeconds);
+  const prefix = config.topicPrefix;
+  const dlqTopic = prefix + TOPICS.webhooksDlq;
   const app = new Hono({ strict: false });
 
   const verdictFor = (provider: Provider, headers: HeaderLookup, body: Uint8Array): Verdict => {
@@ -218,7 +225,7 @@ export function createApp(deps: AppDeps): EdgeApp {
       receivedAt,
     });
     return {
-      topic: config.benchTopic ?? TOPICS.webhooksDlq,
+      topic: config.benchTopic ?? dlqTopic,
       key: maskedEventId,
       value: Buffer.from(JSON.stringify(rec)),
       headers: {
@@ -292,7 +299,7 @@ export function createApp(deps: AppDeps): EdgeApp {
         if (last) return last.slice(0, 64);
       }
     }
-    return peer ?? 'unknown';
+    return peer ?? (deps.peerHeader ? req.headers.get(deps.peerHeader) : null) ?? 'unknown';
   };
   /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
   const fail = (
@@ -461,7 +468,7 @@ export function createApp(deps: AppDeps): EdgeApp {
       // A verified event outside the vocabulary goes to webhooks.<provider>.other (kept, not consumed downstream).
       const other = isOtherTopic(verdict.topic);
       const record: OutRecord = {
-        topic: config.benchTopic ?? verdict.topic,
+        topic: config.benchTopic ?? (prefix === '' ? verdict.topic : prefix + verdict.topic),
         key: verdict.key,
         value: body,
         headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),

@@ -39,6 +39,11 @@ export interface EdgeConfig {
   readonly sink: SinkKind;
   /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
   readonly benchTopic: string | null;
+  /**
+   * Prefix put before every topic the edge writes (raw topics and webhooks.dlq), e.g. `t-run1.` so that a test or a
+   * benchmark runs the whole platform on its own topics; empty by default.
+   */
+  readonly topicPrefix: string;
   readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
   readonly square: { readonly keys: readonly Buffer[]; readonly notificationUrl: string };
   readonly adyen: { readonly hmacKeys: readonly Buffer[] };
@@ -69,6 +74,11 @@ export interface EdgeConfig {
    * used); null: the TCP peer address. The refusal limiter keys sources by it.
    */
   readonly sourceHeader: string | null;
+  /**
+   * On Bun: serve through the pipelining guard (pipelining-guard.ts), which hands Bun.serve one request at a time per
+   * connection (Bun.serve drops a connection that pipelines behind a pending answer). Off: Bun.serve on the port.
+   */
+  readonly pipeliningGuard: boolean;
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
   readonly usesDefaultSecrets: boolean;
@@ -146,6 +156,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
   const benchTopic = env.EDGE_BENCH_TOPIC || null;
+  const topicPrefix = env.EDGE_TOPIC_PREFIX ?? '';
+  if (!/^[A-Za-z0-9._-]{0,120}$/.test(topicPrefix)) {
+    throw new ConfigError(`EDGE_TOPIC_PREFIX must be Kafka topic name characters, got ${JSON.stringify(topicPrefix)}`);
+  }
   if (production && benchTopic) throw new ConfigError('EDGE_BENCH_TOPIC is not allowed with NODE_ENV=production');
   if (benchTopic !== null && !/^[A-Za-z0-9._-]{1,249}$/.test(benchTopic)) {
     throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
@@ -162,11 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     production,
     host: env.EDGE_HOST ?? '0.0.0.0',
     sourceHeader: env.EDGE_SOURCE_HEADER ? env.EDGE_SOURCE_HEADER.trim().toLowerCase() : null,
+    pipeliningGuard: envOneOf(env, 'EDGE_PIPELINING_GUARD', 'on', ['on', 'off']) === 'on',
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
     benchTopic,
+    topicPrefix,
     stripe: {
       secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
       toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
@@ -220,6 +236,7 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     kafkaBrokers: c.kafkaBrokers,
     sink: c.sink,
     benchTopic: c.benchTopic,
+    topicPrefix: c.topicPrefix,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
     square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },
     adyen: { hmacKeys: `[${c.adyen.hmacKeys.length} redacted]` },
