@@ -86,7 +86,7 @@ class Conn {
   /** Over the bound while a request is still being forwarded: further client bytes are dropped unread. */
   discarding = false;
   readonly requests: RequestFramer;
-  readonly responses = new ResponseFramer();
+  responses = new ResponseFramer();
   readonly toUpstream = new Outgoing(() => this.upstream);
   readonly toClient: Outgoing;
 
@@ -134,6 +134,27 @@ export function startPipeliningGuard(opts: {
     c.upstream?.end();
   };
 
+  /**
+   * Bun.serve closed an upstream connection. Between requests (its idle timeout on a kept-alive connection) the
+   * client's connection stays open and the next request opens a new upstream one; during a request (a Connection:
+   * close answer, a failure) the client gets what was sent, then the connection closes. Each upstream socket is
+   * handled once (its end, error and close events all come here).
+   */
+  const gone = new WeakSet<BunSocket>();
+  const upstreamGone = (c: Conn, u: BunSocket) => {
+    if (gone.has(u)) return;
+    gone.add(u);
+    if (c.upstream !== u) return; // an older upstream connection
+    if (!c.closing && c.awaiting === null && c.inBuf.length === 0 && c.toUpstream.empty) {
+      c.upstream = null;
+      c.upstreamStarted = false;
+      c.responses = new ResponseFramer();
+      c.respBuf = Buffer.alloc(0);
+      return;
+    }
+    end(c);
+  };
+
   const connectUpstream = (c: Conn) => {
     if (c.upstreamStarted) return;
     c.upstreamStarted = true;
@@ -149,10 +170,9 @@ export function startPipeliningGuard(opts: {
         },
         data: (_u: BunSocket, d: Buffer) => onUpstream(c, d),
         drain: () => c.toUpstream.flush(),
-        // Bun.serve closed (after a Connection: close answer, or failed): the client gets what was sent, then closes.
-        close: () => end(c),
-        end: () => end(c),
-        error: () => end(c),
+        close: (u: BunSocket) => upstreamGone(c, u),
+        end: (u: BunSocket) => upstreamGone(c, u),
+        error: (u: BunSocket) => upstreamGone(c, u),
         connectError: (_u: BunSocket, err: Error) => {
           opts.onError?.(err);
           end(c);

@@ -117,6 +117,9 @@ export async function startEdge(
       fetch: app.fetch,
       // Never Bun's development mode (it renders errors with stack traces), whatever NODE_ENV says.
       development: false,
+      // Behind the pipelining guard, Bun.serve closing an idle connection closes only the guard's upstream one: the
+      // client's connection stays open and its next request opens a new one.
+      idleTimeout: config.limits.idleTimeoutS,
       // The route enforces maxBodyBytes itself: it refuses a declared Content-Length over the limit unread and stops a
       // streamed body at the limit, answering the contract's 413 JSON with `Connection: close`. Bun's own limit would
       // answer a large declared length first with an empty, non-JSON 413 (issue 13), so it is set out of the way.

@@ -61,10 +61,44 @@ describe('HTTP abuse against the Bun edge', () => {
       EDGE_REFUSAL_LOG_PER_S: '5',
       EDGE_REJECT_RATE_PER_S: '1',
       EDGE_REJECT_BURST: '400',
+      EDGE_IDLE_TIMEOUT_S: '1',
     });
   });
   after(async () => {
     await edge.stop();
+  });
+
+  test('a kept-alive connection idle past the idle timeout of Bun.serve is still answered (the guard reconnects)', async () => {
+    const { port } = new URL(edge.url);
+    const s = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let closed = false;
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      closed = true;
+    });
+    const answers = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while ((text.match(/HTTP\/1\.1 200 /g) ?? []).length < n && !closed && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    };
+    await new Promise((r) => s.once('connect', r));
+    try {
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await answers(1);
+      // Bun.serve (EDGE_IDLE_TIMEOUT_S=1) closes its side after 1 s idle, on its 4 s timer tick (measured: 4 s);
+      // before the fix the guard closed the client's connection with it, and a client reusing it got no answer.
+      await new Promise((r) => setTimeout(r, 9000));
+      assert.equal(closed, false, 'the client connection was closed while idle');
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await answers(2);
+      assert.equal((text.match(/HTTP\/1\.1 200 /g) ?? []).length, 2, text);
+    } finally {
+      s.destroy();
+    }
   });
 
   test('an endless chunked body gets a JSON 413 and the connection is closed: nothing more is read', async () => {
