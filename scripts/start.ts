@@ -6,10 +6,11 @@
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -25,6 +26,11 @@ const simulatorArgs = args.filter((a) => a !== '--no-simulate');
 // deduplicates, so a second run would add no new workflows or rows for the report to check.
 if (!simulatorArgs.some((a) => a === '--seed' || a.startsWith('--seed='))) {
   simulatorArgs.push('--seed', String(Math.floor(Math.random() * 2 ** 31)));
+}
+// Simulated time runs fast by default, so that the disputes and abandoned customers the models learn from (days to
+// weeks after a payment) arrive while the platform runs and the trainer (ml/) can promote a first model.
+if (!simulatorArgs.some((a) => a === '--time-scale' || a.startsWith('--time-scale='))) {
+  simulatorArgs.push('--time-scale', '5000');
 }
 const PROGRESS_INTERVAL_MS = 2000;
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
@@ -49,6 +55,12 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
   { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  {
+    name: 'features',
+    args: [tsx, 'ml/src/features/main.ts'],
+    ready: metricsUrl('FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features),
+  },
+  { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
   {
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
@@ -75,6 +87,16 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
   },
+  // The lake sink needs the lake addon (`npm run build:lake -w @pep/lakehouse`, minutes when cold): started when built.
+  ...(existsSync(LAKE_ADDON_PATH)
+    ? [
+        {
+          name: 'lake-sink',
+          args: [tsx, 'pipeline/src/lake-sink/main.ts'],
+          ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
+        },
+      ]
+    : []),
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
@@ -257,6 +279,15 @@ class Progress {
         (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
       ),
     };
+    const models = await fetch(`http://127.0.0.1:${inferencePort}/health`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.json() as Promise<{ models?: Record<string, { champion?: { version: string | null } }> }>)
+      .then(
+        (h) =>
+          Object.entries(h.models ?? {})
+            .map(([m, s]) => (s.champion?.version ? `${m}@${s.champion.version}` : `${m} rules-v1`))
+            .join(' '),
+        () => '?',
+      );
     const lags = {
       transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
       quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
@@ -272,7 +303,8 @@ class Progress {
     const line =
       `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
-      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}` +
+      ` · models ${models}`;
     return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
   }
 }

@@ -1,21 +1,21 @@
 /**
- * CPU cost per record of the Kafka sink (src/kafka-sink.ts) on the calling thread: batches of N ~1 KiB records with
+ * CPU cost per record of the Kafka sink (kafka-wire's IdempotentProducer) on the calling thread: batches of N ~1 KiB records with
  * the edge's six headers, one batch in flight, acks=all, to the bench topic. Usage:
  *   bun bench/edge/sink-cpu.ts [records per batch=32] [batches=300]      (or node --import tsx …)
  */
 import { randomUUID } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
-import { KafkaSink } from '@pep/edge/kafka-sink';
 import { loadChecksum } from '@pep/edge/native-checksum';
 import type { OutRecord } from '@pep/edge/sink';
+import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 
 const perBatch = Number(process.argv[2] ?? 32);
 const batches = Number(process.argv[3] ?? 300);
 const topic = process.env.EDGE_BENCH_TOPIC ?? 'bench.edge.raw';
 const value = Buffer.alloc(1024, 120);
 const checksum = await loadChecksum(); // CORE_NATIVE_IMPL=js measures the JS CRC-32C
-const sink = new KafkaSink({
+const sink = new IdempotentProducer({
   brokers: [...serviceAddresses().kafkaBrokers],
   clientId: 'sink-cpu',
   requestTimeoutMs: 10_000,

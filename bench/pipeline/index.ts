@@ -1,13 +1,13 @@
 /**
  * Pipeline benchmark (`npm run bench -- pipeline`): the transformer's end-to-end throughput through real Kafka
- * (consume raw → core-native → transactional produce + offsets) in three arms, alternating runs on private topics:
- * kafka-wire with the native addon (the production setup), kafka-wire with the TypeScript twin, and kafkajs with the
- * native addon (the previous implementation), with the transformer pinned to one core and the local broker to the
- * other (as the edge bench pins the edge); and the raw-to-normalized latency (p50/p99, read committed) of the
- * kafka-wire transformer at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if
- * absent), in both delivery modes, plus kafkajs exactly-once at the same rate, alternating rounds, medians.
+ * (consume raw → core-native → transactional produce + offsets) in two arms, alternating runs on private topics:
+ * the native addon (the production setup) and the TypeScript twin, with the transformer pinned to one core and the
+ * local broker to the other (as the edge bench pins the edge); and the raw-to-normalized latency (p50/p99, read
+ * committed) at half the edge's measured maximum rate (bench/results/edge.json; 1000 events/s if absent), in both
+ * delivery modes, alternating rounds, medians. (The retired kafkajs transformer's arm is gone; its last figures are in
+ * bench/HISTORY.md.)
  * Latency runs measure the system, not the harness: three processes, as in production. The raw events come from the
- * edge's own producer path (GroupCommitProducer + KafkaSink with the edge's default limits, the edge's raw headers)
+ * edge's own producer path (GroupCommitProducer + kafka-wire's IdempotentProducer with the edge's default limits, the edge's raw headers)
  * in a child process; the transformer runs in this process; a read-committed reader on kafka-wire's GroupConsumer
  * (decoding only the received-at header) runs in another child. The breakdown per run: the edge's produce
  * acknowledgement, received-at → the transformer's commit, the transaction time, the transformer's event-loop
@@ -26,6 +26,7 @@ import { createLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { GroupConsumer } from '@pep/kafka-wire/consumer';
+import { type AbortedTransactionRef, forEachCommittedRecord } from '@pep/kafka-wire/record-batch';
 import { loadTransformerConfig } from '@pep/pipeline/config';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 
@@ -33,7 +34,7 @@ import { Kafka, logLevel, type Message } from 'kafkajs';
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
-import { type AnyTransformer, createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
+import { createTransformer, type TransformerCore, type WireTransformer } from '@pep/pipeline/transformer';
 import { pidFile, REPO_ROOT } from '@pep/stack/paths';
 import { type Metric, median, percentile, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
 
@@ -143,19 +144,19 @@ const cpuCoresSince = (cpu0: NodeJS.CpuUsage, wall0: number) => {
 
 /**
  * The paced raw-event producer, in its own process, on the edge's own producer path: the edge's GroupCommitProducer
- * (linger, batch bounds, concurrent batches from the edge's config defaults) over its KafkaSink (kafka-wire
+ * (linger, batch bounds, concurrent batches from the edge's config defaults) over kafka-wire's IdempotentProducer (
  * idempotent sessions, acks=all). Every millisecond it "receives" the events due by then, stamps each with the edge's
  * raw headers (received-at as the edge writes it) and enqueues it; an event's ack latency is enqueue → acknowledged,
  * what the edge's HTTP answer waits for.
  */
 async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
   const { loadConfig } = await import('@pep/edge/config');
-  const { KafkaSink } = await import('@pep/edge/kafka-sink');
+  const { IdempotentProducer } = await import('@pep/kafka-wire/idempotent-producer');
   const { GroupCommitProducer } = await import('@pep/edge/producer');
   const { EdgeMetrics } = await import('@pep/edge/metrics');
   const edgeCfg = loadConfig({ ...process.env, KAFKA_BROKERS: spec.brokers.join(',') });
   const elog = createLogger('error', { service: 'bench-pipeline-loadgen' }, (l) => process.stderr.write(`${l}\n`));
-  const sink = new KafkaSink({
+  const sink = new IdempotentProducer({
     brokers: edgeCfg.kafkaBrokers,
     clientId: 'bench-pipeline-loadgen',
     requestTimeoutMs: edgeCfg.limits.produceTimeoutMs,
@@ -221,82 +222,22 @@ async function loadGenMain(spec: LoadGenSpec): Promise<LoadGenResult> {
 }
 
 /**
- * Walks the RecordBatch v2 bytes of one fetched partition (uncompressed, as the transformer writes them) and calls
- * `onReceivedAt` with the `received-at` header of every committed data record at or after `fetchOffset`: control
- * batches and batches of aborted transactions are skipped. Returns the next offset to fetch (the fetch offset when
- * no complete batch was there). Nothing else of a record is decoded.
+ * Calls `onReceivedAt` with the `received-at` header of every committed data record at or after `fetchOffset` of one
+ * fetched partition (kafka-wire's read_committed reader: control batches and aborted transactions skipped). Returns
+ * the next offset to fetch.
  */
 export function scanReceivedAt(
   buf: Buffer,
   fetchOffset: bigint,
-  aborted: readonly { producerId: bigint; firstOffset: bigint }[],
+  aborted: readonly AbortedTransactionRef[],
   onReceivedAt: (iso: string) => void,
 ): bigint {
-  let next = fetchOffset;
-  let at = 0;
-  const abortedList = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
-  let abortedAt = 0;
-  const activeAborted = new Set<bigint>();
-  let p = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (p >= buf.length) throw new RangeError('truncated varint');
-      const b = buf[p++] as number;
-      v += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) break;
-      mul *= 128;
+  return forEachCommittedRecord(buf, fetchOffset, aborted, (r) => {
+    for (const [name, value] of r.headers) {
+      if (value && buf.toString('latin1', name[0], name[1]) === RAW_HEADERS.receivedAt && value[1] > value[0])
+        onReceivedAt(buf.toString('latin1', value[0], value[1]));
     }
-    return v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-  };
-  while (at + 61 <= buf.length) {
-    const baseOffset = buf.readBigInt64BE(at);
-    const size = 12 + buf.readInt32BE(at + 8);
-    if (at + size > buf.length) break; // truncated tail: fetched again from `next`
-    if (buf.readInt8(at + 16) !== 2) throw new Error(`record batch magic ${buf.readInt8(at + 16)} at ${baseOffset}`);
-    const attributes = buf.readInt16BE(at + 21);
-    if ((attributes & 0x07) !== 0) throw new Error('compressed record batch: not written by the transformer');
-    const lastOffset = baseOffset + BigInt(buf.readInt32BE(at + 23));
-    const producerId = buf.readBigInt64BE(at + 43);
-    while (
-      abortedAt < abortedList.length &&
-      (abortedList[abortedAt] as { firstOffset: bigint }).firstOffset <= lastOffset
-    )
-      activeAborted.add((abortedList[abortedAt++] as { producerId: bigint }).producerId);
-    const control = (attributes & 0x20) !== 0;
-    const transactional = (attributes & 0x10) !== 0;
-    if (control) activeAborted.delete(producerId);
-    else if (!(transactional && activeAborted.has(producerId))) {
-      const count = buf.readInt32BE(at + 57);
-      p = at + 61;
-      for (let r = 0; r < count; r++) {
-        const len = varint();
-        const end = p + len;
-        p++; // attributes
-        varint(); // timestamp delta
-        const offset = baseOffset + BigInt(varint());
-        const keyLen = varint();
-        p += Math.max(0, keyLen);
-        const valueLen = varint();
-        p += Math.max(0, valueLen);
-        const headers = varint();
-        for (let h = 0; h < headers; h++) {
-          const kLen = varint();
-          const k = buf.toString('latin1', p, p + kLen);
-          p += kLen;
-          const vLen = varint();
-          if (k === RAW_HEADERS.receivedAt && vLen > 0 && offset >= fetchOffset)
-            onReceivedAt(buf.toString('latin1', p, p + vLen));
-          p += Math.max(0, vLen);
-        }
-        p = end;
-      }
-    }
-    next = lastOffset + 1n > next ? lastOffset + 1n : next;
-    at += size;
-  }
-  return next;
+  });
 }
 
 /**
@@ -392,7 +333,8 @@ function spawnRole<T>(
 }
 
 /** Collects received-at → committed (ms) of every event the transformer commits, from its end-to-end histogram. */
-const watchCommits = (t: AnyTransformer, out: number[]): (() => void) => watchHistogram(t.metrics.endToEndSeconds, out);
+const watchCommits = (t: WireTransformer, out: number[]): (() => void) =>
+  watchHistogram(t.metrics.endToEndSeconds, out);
 
 function edgeMaxRate(): { rate: number; source: string } {
   const file = join(RESULTS_DIR, 'edge.json');
@@ -417,9 +359,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   );
 
   // Diagnostics: BENCH_PIPELINE_LATENCY_ONLY=1 skips the throughput arms and writes no result;
-  // BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef,eosKafkajs picks the latency arms (all by default).
+  // BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef picks the latency arms (all by default).
   const latencyOnly = process.env.BENCH_PIPELINE_LATENCY_ONLY === '1';
-  const latencyKeys = (process.env.BENCH_PIPELINE_LATENCY_KEYS ?? 'eos,alo,eosRef,eosKafkajs').split(',');
+  const latencyKeys = (process.env.BENCH_PIPELINE_LATENCY_KEYS ?? 'eos,alo,eosRef').split(',');
   if (!latencyOnly && !latencyKeys.includes('eos')) throw new Error('a recorded run needs the eos latency arm');
   const brokerPid = kafkaPid();
   let gcLog: GcLog | null = null;
@@ -444,17 +386,16 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   const native = await loadCore({ impl: 'native' });
   const js = await loadCore({ impl: 'js' });
-  type Arm = 'wire_native' | 'wire_js' | 'kafkajs_native';
-  const ARMS: readonly { arm: Arm; client: 'wire' | 'kafkajs'; core: TransformerCore }[] = [
-    { arm: 'wire_native', client: 'wire', core: native },
-    { arm: 'wire_js', client: 'wire', core: js },
-    { arm: 'kafkajs_native', client: 'kafkajs', core: native },
+  type Arm = 'wire_native' | 'wire_js';
+  const ARMS: readonly { arm: Arm; core: TransformerCore }[] = [
+    { arm: 'wire_native', core: native },
+    { arm: 'wire_js', core: js },
   ];
-  const eps: Record<Arm, number[]> = { wire_native: [], wire_js: [], kafkajs_native: [] };
+  const eps: Record<Arm, number[]> = { wire_native: [], wire_js: [] };
   const order = Array.from({ length: RUNS * ARMS.length }, (_, i) => ARMS[i % ARMS.length] as (typeof ARMS)[number]);
 
   async function throughputRun(arm: (typeof ARMS)[number], n: number): Promise<number> {
-    const { core, client } = arm;
+    const { core } = arm;
     const out = `${prefix}${arm.arm}-${n}.`;
     const outputs = [`${out}payments.normalized`, `${out}payments.validation.dlq`];
     created.push(...outputs);
@@ -463,26 +404,16 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       { topic: outputs[1] as string, numPartitions: 1 },
     ]);
     let first = 0;
-    const transform = core.transformRecordSets;
     const timed: TransformerCore = {
       kind: core.kind,
-      normalizeBatch: (b, o) => {
+      transformRecordSets: (sets, o) => {
         if (first === 0) first = performance.now();
-        return core.normalizeBatch(b, o);
+        return core.transformRecordSets(sets, o);
       },
-      ...(transform
-        ? {
-            transformRecordSets: (sets, o) => {
-              if (first === 0) first = performance.now();
-              return transform(sets, o);
-            },
-            crc32c: core.crc32c,
-          }
-        : {}),
+      crc32c: core.crc32c,
     };
     const cfg = loadTransformerConfig({
       ...process.env,
-      TRANSFORMER_CLIENT: client,
       TRANSFORMER_INPUT_TOPICS: raw.join(','),
       TRANSFORMER_NORMALIZED_TOPIC: outputs[0],
       TRANSFORMER_DLQ_TOPIC: outputs[1],
@@ -551,13 +482,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   }
 
   /** Steady `rate` of raw events for `seconds`; latency = read-committed arrival in payments.normalized − received-at. */
-  async function latencyRun(
-    mode: 'exactly_once' | 'at_least_once',
-    rate: number,
-    run: number,
-    client: 'wire' | 'kafkajs',
-  ): Promise<LatencyRun> {
-    const lat = `${prefix}lat-${client}-${mode}-${rate}-${run}.`;
+  async function latencyRun(mode: 'exactly_once' | 'at_least_once', rate: number, run: number): Promise<LatencyRun> {
+    const lat = `${prefix}lat-${mode}-${rate}-${run}.`;
     const latOut = [`${lat}payments.normalized`, `${lat}payments.validation.dlq`];
     const latRaw = `${lat}webhooks.stripe.payment_intent`;
     created.push(latRaw, ...latOut);
@@ -569,7 +495,6 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const t = createTransformer(
       loadTransformerConfig({
         ...process.env,
-        TRANSFORMER_CLIENT: client,
         TRANSFORMER_MODE: mode,
         TRANSFORMER_INPUT_TOPICS: latRaw,
         TRANSFORMER_NORMALIZED_TOPIC: latOut[0],
@@ -658,21 +583,20 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   // Alternating rounds; each figure is the median over the rounds of that run's percentile.
   const ROUNDS = Number(process.env.BENCH_PIPELINE_LATENCY_ROUNDS ?? (opts.quick ? 1 : 3));
-  const lat: Record<LatencyKey, LatencyRun[]> = { eos: [], alo: [], eosRef: [], eosKafkajs: [] };
+  const lat: Record<LatencyKey, LatencyRun[]> = { eos: [], alo: [], eosRef: [] };
   const ARMS_LAT = (
     [
-      ['eos', 'exactly_once', rate, 'wire'],
-      ['alo', 'at_least_once', rate, 'wire'],
-      ['eosRef', 'exactly_once', REFERENCE_RATE, 'wire'],
-      ['eosKafkajs', 'exactly_once', rate, 'kafkajs'],
+      ['eos', 'exactly_once', rate],
+      ['alo', 'at_least_once', rate],
+      ['eosRef', 'exactly_once', REFERENCE_RATE],
     ] as const
   ).filter(([key]) => latencyKeys.includes(key));
   gcLog = brokerPid ? GcLog.enable(brokerPid) : null;
   if (!gcLog) console.log('  broker GC log: not enabled (no broker pid or jcmd failed); GC figures omitted');
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [key, mode, runRate, client] of ARMS_LAT) {
-        const r = await latencyRun(mode, runRate, round, client);
+      for (const [key, mode, runRate] of ARMS_LAT) {
+        const r = await latencyRun(mode, runRate, round);
         lat[key].push(r);
         const gc = r.gc ? `broker GC ${r.gc.pauses} pauses, max ${r.gc.maxMs} ms, sum ${r.gc.sumMs} ms` : 'no GC log';
         console.log(
@@ -697,11 +621,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
 
   const nativeEps = median(eps.wire_native);
   const jsEps = median(eps.wire_js);
-  const kafkajsEps = median(eps.kafkajs_native);
   const metrics: Metric[] = [
     { name: 'transformer_native_events_per_s', unit: 'events/s', value: Math.round(nativeEps) },
     { name: 'transformer_js_events_per_s', unit: 'events/s', value: Math.round(jsEps) },
-    { name: 'transformer_kafkajs_native_events_per_s', unit: 'events/s', value: Math.round(kafkajsEps) },
     { name: 'throughput_pinned', unit: 'bool', value: pinning ? 1 : 0 },
     { name: 'latency_rate', unit: 'events/s', value: rate },
     { name: 'raw_to_normalized_p50_ms', unit: 'ms', value: eos.p50 },
@@ -715,8 +637,6 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'raw_produce_ack_p99_ms', unit: 'ms', value: med('eos', (r) => r.ackP99) },
     { name: 'raw_to_committed_p50_ms', unit: 'ms', value: med('eos', (r) => r.committedP50) },
     { name: 'raw_to_committed_p99_ms', unit: 'ms', value: med('eos', (r) => r.committedP99) },
-    { name: 'raw_to_normalized_kafkajs_p50_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p50) },
-    { name: 'raw_to_normalized_kafkajs_p99_ms', unit: 'ms', value: med('eosKafkajs', (r) => r.p99) },
     { name: 'transformer_event_loop_delay_p99_ms', unit: 'ms', value: med('eos', (r) => r.eldP99) },
     { name: 'transformer_event_loop_delay_max_ms', unit: 'ms', value: med('eos', (r) => r.eldMax) },
     { name: 'transaction_p50_ms', unit: 'ms', value: med('eos', (r) => r.txnP50) },
@@ -738,7 +658,6 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   ];
   const ratios: Ratio[] = [
     { name: 'transformer_native_vs_js', value: Number((nativeEps / jsEps).toFixed(2)), goal: 1 },
-    { name: 'transformer_wire_vs_kafkajs', value: Number((nativeEps / kafkajsEps).toFixed(2)), goal: null },
     { name: 'raw_to_normalized_p99_ms_at_half_edge_max', value: eos.p99, goal: 50, lowerIsBetter: true },
   ];
   if (edge.rate > 0) {
@@ -755,7 +674,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   writeResult('pipeline', metrics, ratios);
 }
 
-type LatencyKey = 'eos' | 'alo' | 'eosRef' | 'eosKafkajs';
+type LatencyKey = 'eos' | 'alo' | 'eosRef';
 
 const round2 = (v: number) => Number(v.toFixed(2));
 /** Sampling interval of the transformer's event-loop delay histogram (ms). */

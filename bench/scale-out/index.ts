@@ -143,7 +143,7 @@ async function edgeArm(pair: boolean): Promise<EdgeArm> {
     sim.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    await withTimeout(new Promise((r) => sim.once('exit', r)), (EDGE_SECONDS + 120) * 1000, 'simulator');
+    await withTimeout(new Promise((r) => sim.once('close', r)), (EDGE_SECONDS + 120) * 1000, 'simulator');
     await sleep(500);
     const cpu = edges.reduce((s, e, i) => s + ((cpuSeconds(e.child.pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
     const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {

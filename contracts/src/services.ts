@@ -12,12 +12,21 @@ export const SERVICE_DEFAULTS = {
   trino: { host: '127.0.0.1', port: 8085 },
   inference: { host: '127.0.0.1', port: 8090 },
   /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
-  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467, orchestrator: 9468 },
+  metrics: {
+    transformer: 9464,
+    quarantine: 9465,
+    bridge: 9466,
+    worker: 9467,
+    orchestrator: 9468,
+    features: 9469,
+    lakeSink: 9470,
+  },
   /** Optional local S3-compatible object store (moto's server; `stack:up -- --with s3`), for lake-on-S3 tests. */
   s3: { host: '127.0.0.1', port: 9000, region: 'us-east-1', bucket: 'pep-lake' },
   /** Optional Iceberg REST catalog (Apache Iceberg's REST fixture; `stack:up -- --with iceberg-rest`). */
   icebergRest: { host: '127.0.0.1', port: 8181 },
   superset: { host: '127.0.0.1', port: 8088 },
+  mlflow: { host: '127.0.0.1', port: 5000 },
 } as const;
 
 export interface ServiceAddresses {

@@ -8,6 +8,17 @@
 import { gunzipSync } from 'node:zlib';
 import { COPIED_HEADER_MAX_BYTES, COPIED_HEADERS, OUTPUT_HEADERS, PROVIDERS as PROVIDER_NAMES } from '@pep/contracts';
 import { crc32c, partitionForKey } from '@pep/kafka-wire/protocol';
+import {
+  BATCH_ATTRIBUTES,
+  BATCH_HEADER_BYTES,
+  COMPRESSION_CODECS,
+  BATCH_HEADER as H,
+  writeVarint as putVarint,
+  RECORD_BATCH_MAGIC,
+  VarintCursor,
+  varintSize as vsize,
+  zigzag as zz,
+} from '@pep/kafka-wire/record-batch';
 import { decodeUtf8 } from './json.ts';
 import { iso, MAX_MS, MIN_MS, parseRfc3339 } from './time.ts';
 import {
@@ -32,7 +43,6 @@ const H_LAST_OFFSET = te.encode(OUTPUT_HEADERS.sourceLastOffset);
 const H_OVERSIZE = te.encode(OUTPUT_HEADERS.oversizeReplaced);
 /** Input headers copied to the outputs (first occurrence, valid UTF-8, at most COPIED_HEADER_MAX_BYTES). */
 const COPIED = [te.encode(COPIED_HEADERS[0]), te.encode(COPIED_HEADERS[1]), te.encode(COPIED_HEADERS[2])] as const;
-const RECORD_BATCH_HEADER_BYTES = 61;
 /** A corrupt batch's lastOffsetDelta is trusted for its report's range only below this. */
 const MAX_TRUSTED_OFFSET_DELTA = 1 << 24;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -45,7 +55,6 @@ export const BATCH_REPORT_CODES = {
   magic: 'UNSUPPORTED_MAGIC',
   tooLarge: 'RECORD_BATCH_TOO_LARGE',
 } as const;
-const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 type Bytes = Uint8Array;
 
@@ -69,18 +78,6 @@ class PartitionWriter {
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
-}
-
-const zz = (n: number): number => ((n << 1) ^ (n >> 31)) >>> 0;
-const vsize = (z: number): number => (z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5);
-
-function putVarint(buf: Buffer, at: number, z: number): number {
-  while (z >= 0x80) {
-    buf[at++] = (z & 0x7f) | 0x80;
-    z >>>= 7;
-  }
-  buf[at++] = z;
-  return at;
 }
 
 /** Appends one Record (offsetDelta = records so far, timestampDelta 0, attributes 0) to w. */
@@ -114,67 +111,6 @@ function writeRecord(w: PartitionWriter, key: Bytes | null, value: Bytes, header
   w.count++;
 }
 
-/** Bounds-checked reader of Kafka varints (zigzag) over one record region; `bad` is set instead of throwing. */
-class Cursor {
-  bad = false;
-  constructor(
-    readonly b: Bytes,
-    public at: number,
-    public end: number,
-  ) {}
-  varint(): number {
-    let raw = 0;
-    for (let shift = 0; shift <= 28; shift += 7) {
-      if (this.at >= this.end) {
-        this.bad = true;
-        return 0;
-      }
-      const x = this.b[this.at++] as number;
-      raw |= (x & 0x7f) << shift;
-      if (x < 0x80) return (raw >>> 1) ^ -(raw & 1);
-    }
-    this.bad = true; // longer than 5 bytes
-    return 0;
-  }
-  /** A zigzag varlong as a number when it fits 2^53 exactly, else as a bigint. */
-  varlong(): number | bigint {
-    let raw = 0;
-    let big: bigint | undefined;
-    for (let shift = 0; shift <= 63; shift += 7) {
-      if (this.at >= this.end) {
-        this.bad = true;
-        return 0;
-      }
-      const x = this.b[this.at++] as number;
-      if (big === undefined && shift <= 42) raw += (x & 0x7f) * 2 ** shift;
-      else {
-        big ??= BigInt(raw);
-        big |= BigInt(x & 0x7f) << BigInt(shift);
-      }
-      if (x < 0x80) {
-        if (big === undefined) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
-        const u = BigInt.asUintN(64, big);
-        return BigInt.asIntN(64, (u >> 1n) ^ -(u & 1n));
-      }
-    }
-    this.bad = true; // longer than 10 bytes
-    return 0;
-  }
-  /** Length-prefixed bytes: [start, end) or null (-1); sets bad for other negatives or overruns. */
-  bytes(): [number, number] | null {
-    const n = this.varint();
-    if (this.bad) return null;
-    if (n === -1) return null;
-    if (n < 0 || n > this.end - this.at) {
-      this.bad = true;
-      return null;
-    }
-    const s = this.at;
-    this.at += n;
-    return [s, this.at];
-  }
-}
-
 function sameBytes(b: Bytes, s: number, e: number, name: Bytes): boolean {
   if (e - s !== name.length) return false;
   for (let i = 0; i < name.length; i++) if (b[s + i] !== name[i]) return false;
@@ -203,7 +139,7 @@ function decodeRecords(
 ): DataRecord[] | undefined {
   if (count < 0 || count > end - at) return undefined;
   const out: DataRecord[] = [];
-  const c = new Cursor(region, at, end);
+  const c = new VarintCursor(region, at, end);
   const baseTsNum = baseTimestamp >= -(1n << 52n) && baseTimestamp < 1n << 52n ? Number(baseTimestamp) : undefined;
   let prevDelta = -1;
   for (let i = 0; i < count; i++) {
@@ -341,7 +277,7 @@ function reportValue(r: Report, set: FetchedRecordSet, normalizedAtMs: number): 
   );
 }
 
-/** transformer.ts messageBytes, in bytes: value + key + header names and values + 64. */
+/** messageBytes of test/kafkajs-reference.ts (the retired kafkajs transformer's), in bytes: value + key + header names and values + 64. */
 function outputBytes(key: Bytes | null, value: Bytes, headers: readonly Bytes[]): number {
   let n = value.length + (key?.length ?? 0) + 64;
   for (const h of headers) n += h.length;
@@ -359,7 +295,7 @@ function idTokens(value: Bytes): [string, string, string] {
   }
 }
 
-/** transformer.ts oversizeDlqRecord, with quarantined_at = normalizedAtMs. Returns [value, headers]. */
+/** oversizeDlqRecord of test/kafkajs-reference.ts, with quarantined_at = normalizedAtMs. Returns [value, headers]. */
 function oversizeReplacement(
   value: Bytes,
   headers: readonly Bytes[],
@@ -449,7 +385,7 @@ export function transformRecordSetsJs(
       const rem = buf.length - pos;
       if (rem < 12) break; // an incomplete batch at the end: the next fetch returns it whole
       const baseOffsetBig = view.getBigInt64(pos);
-      const batchLength = view.getInt32(pos + 8);
+      const batchLength = view.getInt32(pos + H.batchLength);
       const baseOk = baseOffsetBig >= 0n && baseOffsetBig <= MAX_SAFE;
       // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
       const base = baseOk ? Number(baseOffsetBig) : next;
@@ -465,18 +401,18 @@ export function transformRecordSetsJs(
       }
       const start = pos;
       pos += total;
-      const magic = view.getInt8(start + 16);
-      if (magic !== 2) {
+      const magic = view.getInt8(start + H.magic);
+      if (magic !== RECORD_BATCH_MAGIC) {
         report(base, base, BATCH_REPORT_CODES.magic, `record format magic ${magic} is not supported (only 2)`);
         continue;
       }
-      if (total < RECORD_BATCH_HEADER_BYTES) {
+      if (total < BATCH_HEADER_BYTES) {
         report(base, base, BATCH_REPORT_CODES.corrupt, 'the batch is shorter than its 61-byte header');
         continue;
       }
-      const lod = view.getInt32(start + 23);
-      const crc = view.getUint32(start + 17);
-      if (crc32c(buf, start + 21, start + total) !== crc) {
+      const lod = view.getInt32(start + H.lastOffsetDelta);
+      const crc = view.getUint32(start + H.crc);
+      if (crc32c(buf, start + H.attributes, start + total) !== crc) {
         let last =
           baseOk && lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && base + lod <= Number.MAX_SAFE_INTEGER
             ? base + lod
@@ -494,26 +430,26 @@ export function transformRecordSetsJs(
         continue;
       }
       const lastOffset = base + lod;
-      const attributes = view.getInt16(start + 21);
-      const codec = attributes & 7;
-      const logAppendTime = (attributes & 8) !== 0;
-      const transactional = (attributes & 16) !== 0;
-      const control = (attributes & 32) !== 0;
-      const producerId = view.getBigInt64(start + 43);
-      const count = view.getInt32(start + 57);
+      const attributes = view.getInt16(start + H.attributes);
+      const codec = attributes & BATCH_ATTRIBUTES.compressionMask;
+      const logAppendTime = (attributes & BATCH_ATTRIBUTES.logAppendTime) !== 0;
+      const transactional = (attributes & BATCH_ATTRIBUTES.transactional) !== 0;
+      const control = (attributes & BATCH_ATTRIBUTES.control) !== 0;
+      const producerId = view.getBigInt64(start + H.producerId);
+      const count = view.getInt32(start + H.recordCount);
       const below = lastOffset < next;
       const headerCount = Math.max(0, count);
 
       // Records region (decompressed when needed); undefined with a report reason when it cannot be had.
       const region = (): [Bytes, number, number] | [string, string] => {
-        const s = start + RECORD_BATCH_HEADER_BYTES;
+        const s = start + BATCH_HEADER_BYTES;
         const e = start + total;
         if (e - s > TRANSFORM_LIMITS.maxBatchRecordsBytes) {
           return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
         }
         if (codec === 0) return [buf, s, e];
         if (codec !== 1) {
-          const name = COMPRESSION_NAMES[codec] ?? 'unknown';
+          const name = COMPRESSION_CODECS[codec] ?? 'unknown';
           return [BATCH_REPORT_CODES.compression, `compression codec ${name} (${codec}) is not supported`];
         }
         try {
@@ -576,8 +512,8 @@ export function transformRecordSetsJs(
         continue;
       }
       const [data, rs, re] = r as [Bytes, number, number];
-      const baseTimestamp = view.getBigInt64(start + 27);
-      const maxTimestamp = view.getBigInt64(start + 35);
+      const baseTimestamp = view.getBigInt64(start + H.baseTimestamp);
+      const maxTimestamp = view.getBigInt64(start + H.maxTimestamp);
       const recs = decodeRecords(
         data,
         rs,
@@ -786,7 +722,7 @@ export function transformRecordSetsJs(
 
 /** The control type (int16 after the int16 version) of the first record's key, or undefined when unreadable. */
 function controlKey(region: Bytes, at: number): number | undefined {
-  const c = new Cursor(region, at, region.length);
+  const c = new VarintCursor(region, at, region.length);
   const len = c.varint();
   if (c.bad || len < 0) return undefined;
   c.end = Math.min(region.length, c.at + len);

@@ -19,6 +19,7 @@ import {
   UNIFIED_EVENT_FIELDS,
   VALIDATION_DLQ_FIELDS,
 } from '@pep/contracts';
+import { BATCH_HEADER_BYTES, COMPRESSION_CODECS } from '@pep/kafka-wire/record-batch';
 import { HIGH_NOMINAL } from '../src/currency.ts';
 import { packBatch, recordStrings } from '../src/index.ts';
 import { LIMITS } from '../src/types.ts';
@@ -77,6 +78,12 @@ test('records.rs repeats the contracts: provider codes, copied headers and their
   const own = Object.values(OUTPUT_HEADERS).filter((h) => !(COPIED_HEADERS as readonly string[]).includes(h));
   for (const h of own) assert.ok(src.includes(`b"${h}"`), `records.rs does not write the header ${h}`);
   assert.ok(src.includes(`"failure_reason\\":\\"${DLQ_CODES.recordTooLarge}\\"`), 'RECORD_TOO_LARGE in records.rs');
+});
+
+test("records.rs repeats kafka-wire's RecordBatch constants: header size, compression codecs", () => {
+  const src = rust('records.rs');
+  assert.match(src, new RegExp(`const BATCH_HEADER_BYTES: usize = ${BATCH_HEADER_BYTES};`));
+  assert.deepEqual(rustArray(src, 'COMPRESSION_NAMES'), [...COMPRESSION_CODECS]);
 });
 
 test('both cores write unified events and validation-DLQ records with the contract fields, in order', async () => {

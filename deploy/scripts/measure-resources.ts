@@ -140,11 +140,12 @@ async function main(): Promise<void> {
     sim.stdout.on('data', (d: Buffer) => {
       simOut += d.toString();
     });
-    const simDone = new Promise<number>((r) => sim.once('exit', (code) => r(code ?? 1)));
+    const simDone = new Promise<number>((r) => sim.once('close', (code) => r(code ?? 1)));
     let done = false;
     void simDone.then(() => {
       done = true;
     });
+    const loadStarted = Date.now();
     tick('load');
     while (!done) {
       await sleep(1000);
@@ -157,7 +158,8 @@ async function main(): Promise<void> {
     }
     const summary = JSON.parse(simOut.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
     const accepted = Number((summary.by_status as Record<string, number> | undefined)?.['200'] ?? summary.sent ?? 0);
-    const loadSeconds = DURATION_S + 15;
+    // The real window: on a loaded machine the simulator may need longer than --duration for its events.
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
     const out: Record<string, unknown> = {};
     for (const [name, { idle, load }] of series) {
       const first = load[0];
@@ -179,6 +181,7 @@ async function main(): Promise<void> {
       load_average_1m: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
       rate_events_per_s: RATE,
       duration_s: DURATION_S,
+      load_window_s: Number(loadSeconds.toFixed(1)),
       simulator: { exit: await simDone, summary },
       components: out,
     };

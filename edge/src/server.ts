@@ -9,9 +9,9 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDERS } from '@pep/contracts';
+import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
-import { KafkaSink } from './kafka-sink.ts';
 import { createLogger, type Logger } from './log.ts';
 import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
@@ -51,7 +51,7 @@ export async function startEdge(
       '1 when record batches are checksummed by core-native, 0 in JS',
       () => native,
     );
-    sink = new KafkaSink({
+    sink = new IdempotentProducer({
       brokers: config.kafkaBrokers,
       clientId: config.kafkaClientId,
       requestTimeoutMs: config.limits.produceTimeoutMs,
@@ -84,7 +84,7 @@ export async function startEdge(
   const peerHeader = runtime === 'bun' && config.pipeliningGuard ? PEER_HEADER : undefined;
   const app = createApp({ config, producer, metrics, log, ready, ...(peerHeader ? { peerHeader } : {}) });
 
-  if (sink instanceof KafkaSink) {
+  if (sink instanceof IdempotentProducer) {
     // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
     sink.connect().then(
       () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),

@@ -4,12 +4,9 @@
  * (it "stores" by counting) and is refused in production by the config.
  */
 
-export interface OutRecord {
-  readonly topic: string;
-  readonly key: string | null;
-  readonly value: Uint8Array;
-  readonly headers: Readonly<Record<string, string>>;
-}
+import type { OutRecord } from '@pep/kafka-wire/idempotent-producer';
+
+export type { OutRecord };
 
 export interface BatchSink {
   readonly kind: string;

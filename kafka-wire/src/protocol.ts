@@ -8,6 +8,7 @@
  */
 
 import { ResponseReader } from './consumer-codec.ts';
+import { BATCH_HEADER, BATCH_HEADER_BYTES, varintSize, writeBatchHeader, writeVarint, zigzag } from './record-batch.ts';
 
 export const API_KEYS = { produce: 0, metadata: 3, initProducerId: 22 } as const;
 const VERSIONS = { produce: 7, metadata: 4, initProducerId: 1 } as const;
@@ -195,18 +196,6 @@ export function partitionForStringKey(key: string, partitions: number): number {
 
 // ---------- request encoding ----------
 
-const zigzag = (n: number): number => ((n << 1) ^ (n >> 31)) >>> 0;
-const varintSize = (z: number): number => (z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5);
-
-function writeVarint(buf: Buffer, at: number, z: number): number {
-  while (z >= 0x80) {
-    buf[at++] = (z & 0x7f) | 0x80;
-    z >>>= 7;
-  }
-  buf[at++] = z;
-  return at;
-}
-
 /**
  * UTF-8 byte length. Keys and header values are almost always ASCII: a JS scan is much cheaper than a native call per
  * string on Bun (13 strings per edge record; `Buffer.byteLength`/`buf.write` were 45 % of the sink's CPU).
@@ -281,11 +270,6 @@ export interface ProducerIdentity {
   readonly producerId: bigint;
   readonly producerEpoch: number;
 }
-
-// 61 bytes of RecordBatch header: baseOffset(8) batchLength(4) leaderEpoch(4) magic(1) crc(4) attributes(2)
-// lastOffsetDelta(4) baseTimestamp(8) maxTimestamp(8) producerId(8) producerEpoch(2) baseSequence(4) count(4)
-const BATCH_HEADER_BYTES = 61;
-const CRC_START = 21; // attributes onwards is covered by the CRC
 
 /** Encoded size of one record after its own length varint, and the pieces' byte lengths (reused by the encoder). */
 function recordBodySize(r: ProduceRecord, offsetDelta: number, sizes: number[]): number {
@@ -362,20 +346,7 @@ export function encodeProduceRequest(
       const lengthAt = at;
       at += 4; // records length, written after the batch
       const batchStart = at;
-      buf.writeBigInt64BE(0n, at); // baseOffset
-      // batchLength at +8 written below
-      buf.writeInt32BE(-1, at + 12); // partitionLeaderEpoch
-      buf[at + 16] = 2; // magic
-      // crc at +17 written below
-      buf.writeInt16BE(0, at + 21); // attributes: no compression, create time, not transactional, not control
-      buf.writeInt32BE(p.records.length - 1, at + 23); // lastOffsetDelta
-      buf.writeBigInt64BE(BigInt(nowMs), at + 27); // baseTimestamp
-      buf.writeBigInt64BE(BigInt(nowMs), at + 35); // maxTimestamp
-      buf.writeBigInt64BE(producer.producerId, at + 43);
-      buf.writeInt16BE(producer.producerEpoch, at + 51);
-      buf.writeInt32BE(p.baseSequence, at + 53);
-      buf.writeInt32BE(p.records.length, at + 57);
-      at += BATCH_HEADER_BYTES;
+      at += BATCH_HEADER_BYTES; // the header is written once the batch's length is known
       p.records.forEach((r, i) => {
         at = writeVarint(buf, at, zigzag(bodies[bi++] as number));
         buf[at++] = 0; // attributes
@@ -404,8 +375,18 @@ export function encodeProduceRequest(
         }
       });
       buf.writeInt32BE(at - batchStart, lengthAt);
-      buf.writeInt32BE(at - batchStart - 12, batchStart + 8); // batchLength: after baseOffset and itself
-      buf.writeUInt32BE(checksum(buf, batchStart + CRC_START, at), batchStart + 17);
+      // No compression, create time, not transactional, not control.
+      writeBatchHeader(buf, batchStart, {
+        batchBytes: at - batchStart,
+        attributes: 0,
+        recordCount: p.records.length,
+        baseTimestampMs: nowMs,
+        maxTimestampMs: nowMs,
+        producerId: producer.producerId,
+        producerEpoch: producer.producerEpoch,
+        baseSequence: p.baseSequence,
+      });
+      buf.writeUInt32BE(checksum(buf, batchStart + BATCH_HEADER.attributes, at), batchStart + BATCH_HEADER.crc);
     }
   });
   if (at !== total) throw new Error(`produce request encoded ${at} bytes, sized ${total}`);

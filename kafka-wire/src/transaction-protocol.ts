@@ -11,6 +11,16 @@
 
 import { RequestWriter, ResponseReader } from './consumer-codec.ts';
 import { crc32c as crc32cTs } from './protocol.ts';
+import {
+  BATCH_ATTRIBUTES,
+  BATCH_HEADER,
+  BATCH_HEADER_BYTES,
+  VarintCursor,
+  varintSize,
+  writeBatchHeader,
+  writeVarint,
+  zigzag,
+} from './record-batch.ts';
 
 export const TXN_APIS = {
   produce: { key: 0, version: 7 },
@@ -243,11 +253,9 @@ export interface ProduceHeader extends ProducerIdAndEpoch {
   readonly timeoutMs: number;
 }
 
-// baseOffset(8) batchLength(4) leaderEpoch(4) magic(1) crc(4) attributes(2) lastOffsetDelta(4) baseTimestamp(8)
-// maxTimestamp(8) producerId(8) producerEpoch(2) baseSequence(4) count(4)
-export const BATCH_HEADER_BYTES = 61;
-const CRC_START = 21; // the CRC covers attributes onwards
-const TRANSACTIONAL_ATTRIBUTE = 0x10;
+export { BATCH_HEADER_BYTES };
+
+const CRC_START = BATCH_HEADER.attributes; // the CRC covers attributes onwards
 
 /** Bytes one batch adds to a Produce request (partition index, records length, header, records). */
 export const batchRequestBytes = (b: { records: Uint8Array }): number => 4 + 4 + BATCH_HEADER_BYTES + b.records.length;
@@ -334,7 +342,8 @@ function encodeProduce(
   at = buf.writeInt16BE(head.acks, at);
   at = buf.writeInt32BE(head.timeoutMs, at);
   at = buf.writeInt32BE(byTopic.size, at);
-  const attributes = head.transactionalId === null ? 0 : TRANSACTIONAL_ATTRIBUTE;
+  // No compression, create time, the transactional bit for transactional batches, not control.
+  const attributes = head.transactionalId === null ? 0 : BATCH_ATTRIBUTES.transactional;
   for (const [topic, list] of byTopic) {
     const name = names.get(topic) as Buffer;
     at = buf.writeInt16BE(name.length, at);
@@ -345,26 +354,24 @@ function encodeProduce(
       const batchBytes = BATCH_HEADER_BYTES + b.records.length;
       at = buf.writeInt32BE(batchBytes, at);
       const start = at;
-      buf.writeBigInt64BE(0n, start); // baseOffset: the broker assigns offsets
-      buf.writeInt32BE(batchBytes - 12, start + 8); // batchLength: after baseOffset and itself
-      buf.writeInt32BE(-1, start + 12); // partitionLeaderEpoch: set by the broker
-      buf[start + 16] = 2; // magic
-      buf.writeInt16BE(attributes, start + 21); // no compression, create time, transactional bit, not control
-      buf.writeInt32BE(b.count - 1, start + 23); // lastOffsetDelta
-      buf.writeBigInt64BE(BigInt(b.firstTimestampMs), start + 27);
-      buf.writeBigInt64BE(BigInt(b.maxTimestampMs), start + 35);
-      buf.writeBigInt64BE(head.producerId, start + 43);
-      buf.writeInt16BE(head.producerEpoch, start + 51);
-      buf.writeInt32BE(b.baseSequence, start + 53);
-      buf.writeInt32BE(b.count, start + 57);
+      writeBatchHeader(buf, start, {
+        batchBytes,
+        attributes,
+        recordCount: b.count,
+        baseTimestampMs: b.firstTimestampMs,
+        maxTimestampMs: b.maxTimestampMs,
+        producerId: head.producerId,
+        producerEpoch: head.producerEpoch,
+        baseSequence: b.baseSequence,
+      });
       if (copyRecords) {
         buf.set(b.records, start + BATCH_HEADER_BYTES);
         at = start + batchBytes;
-        buf.writeUInt32BE(crc32c(buf.subarray(start + CRC_START, at)), start + 17);
+        buf.writeUInt32BE(crc32c(buf.subarray(start + CRC_START, at)), start + BATCH_HEADER.crc);
       } else {
         at = start + BATCH_HEADER_BYTES;
         const headerCrc = crc32cTs(buf, start + CRC_START, at);
-        buf.writeUInt32BE(crc32cCombine(headerCrc, crc32c(b.records), b.records.length), start + 17);
+        buf.writeUInt32BE(crc32cCombine(headerCrc, crc32c(b.records), b.records.length), start + BATCH_HEADER.crc);
         chunks.push(buf.subarray(chunkStart, at), asBuffer(b.records));
         chunkStart = at;
       }
@@ -412,36 +419,12 @@ export function crc32cCombine(crcA: number, crcB: number, lengthB: number): numb
 
 // ---------- splitting a records section that is too large for one batch ----------
 
-const readUvarint = (b: Uint8Array, at: number): [value: number, next: number] => {
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < 5; i++) {
-    const byte = b[at + i];
-    if (byte === undefined) throw new Error('records section truncated inside a varint');
-    v += (byte & 0x7f) * mul;
-    if (byte < 0x80) return [v, at + i + 1];
-    mul *= 128;
-  }
-  throw new Error('records section has a varint longer than 5 bytes');
-};
-const skipVarlong = (b: Uint8Array, at: number): number => {
-  for (let i = 0; i < 10; i++) {
-    const byte = b[at + i];
-    if (byte === undefined) throw new Error('records section truncated inside a varint');
-    if (byte < 0x80) return at + i + 1;
-  }
-  throw new Error('records section has a varlong longer than 10 bytes');
-};
-const zigzagDecode = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-const zigzagEncode = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
-const uvarintSize = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
-function writeUvarint(buf: Buffer, at: number, v: number): number {
-  while (v >= 0x80) {
-    buf[at++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[at++] = v;
-  return at;
+/** Reads one varint (zigzag) or varlong at `at` of a records section; throws when it is cut or too long. */
+function readVarint(b: Uint8Array, at: number, long = false): [value: number, next: number] {
+  const c = new VarintCursor(b, at, b.length);
+  const v = long ? Number(c.varlong()) : c.varint();
+  if (c.bad) throw new Error('records section truncated inside a varint, or one too long');
+  return [v, c.at];
 }
 
 export interface RecordsPiece {
@@ -460,8 +443,8 @@ export function splitRecords(records: Uint8Array, count: number, maxPieceBytes: 
   const starts: number[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
-    const [length, bodyAt] = readUvarint(records, at);
-    const end = bodyAt + zigzagDecode(length);
+    const [length, bodyAt] = readVarint(records, at);
+    const end = bodyAt + length;
     if (end > records.length || end <= bodyAt) throw new Error(`records section: record ${i} overruns its bytes`);
     starts.push(at);
     at = end;
@@ -489,16 +472,16 @@ export function splitRecords(records: Uint8Array, count: number, maxPieceBytes: 
     for (let i = first; i < last; i++) {
       const s = starts[i] as number;
       const e = starts[i + 1] as number;
-      const [, bodyAt] = readUvarint(records, s);
+      const [, bodyAt] = readVarint(records, s);
       const tsAt = bodyAt + 1; // after attributes
-      const deltaAt = skipVarlong(records, tsAt);
-      const [, restAt] = readUvarint(records, deltaAt);
-      const newDelta = zigzagEncode(i - first);
-      const bodyLength = e - bodyAt - (restAt - deltaAt) + uvarintSize(newDelta);
-      o = writeUvarint(out, o, zigzagEncode(bodyLength));
+      const [, deltaAt] = readVarint(records, tsAt, true);
+      const [, restAt] = readVarint(records, deltaAt);
+      const newDelta = zigzag(i - first);
+      const bodyLength = e - bodyAt - (restAt - deltaAt) + varintSize(newDelta);
+      o = writeVarint(out, o, zigzag(bodyLength));
       out.set(records.subarray(bodyAt, deltaAt), o); // attributes and timestampDelta
       o += deltaAt - bodyAt;
-      o = writeUvarint(out, o, newDelta);
+      o = writeVarint(out, o, newDelta);
       out.set(records.subarray(restAt, e), o);
       o += e - restAt;
     }

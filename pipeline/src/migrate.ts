@@ -24,8 +24,11 @@ export async function migrate(opts: {
     migrationsTable: MIGRATIONS_TABLE,
     direction: opts.direction ?? 'up',
     count: opts.count ?? Number.POSITIVE_INFINITY,
-    // Advisory lock: concurrent starters (consumer + tests) apply each migration once.
+    // Advisory lock: concurrent starters (consumer + tests) apply each migration once. The lock is shared by every
+    // package's migrations on the database, and replicas start together (found by deploy's scale-out test: two
+    // quarantine consumers started at once, the second failed with "Another migration is already running"): wait.
     noLock: false,
+    advisoryLockMode: 'wait',
     singleTransaction: true,
     checkOrder: true,
     verbose: false,

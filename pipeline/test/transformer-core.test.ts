@@ -7,13 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadCore } from '@pep/core-native';
 import { loadTransformerConfig } from '../src/lib/config.ts';
 import { silentLogger } from '../src/lib/log.ts';
-import { Transformer } from '../src/transformer/transformer.ts';
+import { createTransformer } from '../src/transformer/create.ts';
 import {
   createTopics,
   deleteTopics,
@@ -39,7 +38,7 @@ interface Case {
 }
 
 // core-native's conformance table (read-only): the single list of expected outcomes both implementations pass.
-const casesPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'core-native', 'fixtures', 'cases.json');
+const casesPath = fileURLToPath(import.meta.resolve('@pep/core-native/fixtures/cases.json'));
 const cases = (JSON.parse(readFileSync(casesPath, 'utf8')) as Case[]).filter((c) =>
   ['stripe', 'square', 'adyen', 'braintree'].includes(c.provider),
 );
@@ -101,7 +100,7 @@ for (const impl of ['native', 'js'] as const) {
     assert.equal(core.kind, impl);
     const out = outputs(impl);
     const group = `${prefix}${impl}`;
-    const t = new Transformer(
+    const t = createTransformer(
       {
         ...loadTransformerConfig({
           ...process.env,
@@ -206,7 +205,7 @@ test('an output larger than the broker accepts becomes a small RECORD_TOO_LARGE 
   ]);
   const group = `${prefix}big`;
   await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: start }] });
-  const t = new Transformer(
+  const t = createTransformer(
     loadTransformerConfig({
       ...process.env,
       TRANSFORMER_INPUT_TOPICS: topic,

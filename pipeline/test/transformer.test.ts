@@ -1,5 +1,5 @@
 /**
- * Transformer (TRANSFORMER_CLIENT picks kafka-wire or kafkajs) against real Kafka on private topics, with the echo
+ * The transformer against real Kafka on private topics, with the echo
  * normalizer (the Kafka guarantees on their own):
  * outputs land on the right topics with keys and source headers, offsets are committed in the same transaction,
  * and a restart reprocesses nothing.

@@ -2,12 +2,9 @@
  * The zombie case, end to end: a transformer process is frozen (SIGSTOP) in the middle of the stream for longer
  * than its session timeout, so the group evicts it and a second instance (another transactional id, so no
  * producer fencing) takes over and finishes the stream. Then the frozen one wakes up (SIGCONT) with a chunk in hand.
- * - TRANSFORMER_CLIENT=kafkajs: kafkajs sends TxnOffsetCommit without the group generation, so the broker would
- *   accept the stale transaction; the transformer's membership guard must abort it.
- * - TRANSFORMER_CLIENT=wire: TxnOffsetCommit carries the generation the records were fetched under (KIP-447); the
- *   group coordinator refuses it (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID) and the transaction is aborted. Sending
- *   generation -1 instead (no fence) makes this test fail (checked by hand).
- * Either way `transformer_membership_aborts_total` counts the aborted transaction. Afterwards every raw record is
+ * TxnOffsetCommit carries the generation the records were fetched under (KIP-447); the group coordinator refuses it
+ * (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID) and the transaction is aborted. Sending generation -1 instead (no fence)
+ * makes this test fail (checked by hand). `transformer_membership_aborts_total` counts the aborted transaction. Afterwards every raw record is
  * in `payments.normalized` exactly once and the committed offsets are at the end (not rewound by the zombie).
  */
 import assert from 'node:assert/strict';

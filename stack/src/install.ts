@@ -24,7 +24,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CACHE_DIR } from './paths.ts';
-import { commandExists, run } from './process.ts';
+import { commandExists, run, runAsync } from './process.ts';
 import type { Logger } from './service.ts';
 
 /** How long a process waits for another one's install of the same target before it gives up. */
@@ -98,12 +98,18 @@ export async function ensureVenv(spec: VenvSpec, log: Logger): Promise<string> {
     rmSync(dir, { recursive: true, force: true });
     const started = Date.now();
     log(`installing ${spec.requirements.join(' ')} into ${dir} (once per machine)`);
-    run('python3', ['-m', 'venv', dir], { what: `creating the ${spec.name} virtualenv (needs python3-venv)` });
-    run(join(dir, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', '--no-input', ...spec.requirements], {
-      what: `pip install for ${spec.name}`,
-      env: { ...process.env, PIP_NO_INPUT: '1', ...spec.env },
-      timeoutMs: spec.timeoutMs ?? 20 * 60_000,
+    await runAsync('python3', ['-m', 'venv', dir], {
+      what: `creating the ${spec.name} virtualenv (needs python3-venv)`,
     });
+    await runAsync(
+      join(dir, 'bin', 'pip'),
+      ['install', '-q', '--disable-pip-version-check', '--no-input', ...spec.requirements],
+      {
+        what: `pip install for ${spec.name}`,
+        env: { ...process.env, PIP_NO_INPUT: '1', ...spec.env },
+        timeoutMs: spec.timeoutMs ?? 20 * 60_000,
+      },
+    );
     writeFileSync(marker, `${spec.requirements.join('\n')}\n`);
     log(`${spec.name} virtualenv ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return dir;

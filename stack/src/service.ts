@@ -4,7 +4,16 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type ServiceName = 'kafka' | 'temporal' | 'postgres' | 'redis' | 's3' | 'iceberg-rest' | 'superset' | 'trino';
+export type ServiceName =
+  | 'kafka'
+  | 'temporal'
+  | 'postgres'
+  | 'redis'
+  | 's3'
+  | 'iceberg-rest'
+  | 'superset'
+  | 'trino'
+  | 'mlflow';
 
 export interface Service {
   readonly name: ServiceName;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { stackUp } from '../src/index.ts';
-import { catalogJdbc, trino, trinoConfigFiles, trinoJavaHome, trinoWarehouse } from '../src/services/trino.ts';
+import { catalogJdbc, trino, trinoConfigFiles, trinoWarehouse } from '../src/services/trino.ts';
 
 describe('trino', () => {
   it('is configured for the lake: JDBC catalog pep on the platform PostgreSQL, local files, bounded heap', () => {
@@ -20,7 +20,7 @@ describe('trino', () => {
     );
     assert.equal(catalogJdbc({ LAKE_CATALOG_URL: 'postgres://u:p%40ss@db:6543/cat' }).password, 'p@ss');
     assert.equal(trinoWarehouse({ LAKE_WAREHOUSE: 's3://bucket/lake' }), 's3://bucket/lake');
-    const s3 = trinoConfigFiles({ LAKE_WAREHOUSE: 's3://b/l', LAKE_S3_ENDPOINT: 'http://127.0.0.1:9000' })[
+    const s3 = trinoConfigFiles({ LAKE_WAREHOUSE: 's3://b/l', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' })[
       'catalog/iceberg.properties'
     ];
     assert.match(s3 as string, /^s3\.endpoint=http:\/\/127\.0\.0\.1:9000$/m);

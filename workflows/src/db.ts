@@ -107,6 +107,9 @@ const PERSIST_COLUMNS = [
   'days_to_churn_estimate',
   'churn_model_version',
   'churn_features',
+  'feature_spec_version',
+  'fraud_scoring',
+  'churn_scoring',
   'workflow_id',
   'workflow_run_id',
 ] as const;
@@ -163,6 +166,9 @@ export function persistValues(x: EnrichedEvent): unknown[] {
     days_to_churn_estimate: x.churn?.days_to_churn_estimate ?? null,
     churn_model_version: x.churn?.model_version ?? null,
     churn_features: json(x.churn?.features),
+    feature_spec_version: x.fraud?.scoring?.feature_spec_version ?? x.churn?.scoring?.feature_spec_version ?? null,
+    fraud_scoring: json(x.fraud?.scoring),
+    churn_scoring: json(x.churn?.scoring),
     workflow_id: x.workflowId,
     workflow_run_id: x.runId,
   };

@@ -20,7 +20,7 @@ import { Registry } from '@pep/pipeline/metrics';
 import { QuarantineConsumer } from '@pep/pipeline/quarantine';
 import type { ReconcileReport } from '@pep/pipeline/reconcile';
 import { privatePipeline, produce, readAll } from '@pep/pipeline/testing';
-import { type AnyTransformer, createTransformer } from '@pep/pipeline/transformer';
+import { createTransformer, type WireTransformer } from '@pep/pipeline/transformer';
 import { DeliveryGenerator, signingSecrets } from '@pep/simulator';
 import type { Message } from 'kafkajs';
 import type pg from 'pg';
@@ -80,7 +80,7 @@ function topicFor(provider: string): string {
 let worker: RunningWorker;
 let inference: Awaited<ReturnType<typeof startInference>>;
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
-let transformer: AnyTransformer;
+let transformer: WireTransformer;
 let quarantine: QuarantineConsumer;
 let bridge: WorkflowBridge;
 let eventIds: string[] = [];

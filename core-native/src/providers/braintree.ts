@@ -330,6 +330,8 @@ export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
       metaStr('dispute_id', disputeId),
       metaStr('dispute_reason', disputeReason),
       metaStr('dispute_status', disputeStatus),
+      // The disputed payment's transaction id (the dispute's own id is the object id).
+      metaStr('dispute_transaction_id', k.startsWith('dispute') ? txnId : undefined),
       metaStr('kind', k),
       metaStr('plan_id', planId),
       metaStr('review_decision', reviewDecision),

@@ -7,12 +7,9 @@ Secrets only ever appear as secretKeyRef or mounted Secret volumes.
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Objects are named <release>-<component> (release `pep`: pep-edge, pep-transformer, ...). */}}
 {{- define "pep.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 40 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name "pep" | trunc 40 | trimSuffix "-" -}}
-{{- end -}}
 {{- end -}}
 
 {{- define "pep.serviceAccountName" -}}
@@ -50,11 +47,11 @@ app.kubernetes.io/component: {{ .component }}
 {{/*
 The component registry: how each process is run (kind, port and the variables that move it, probes, what it uses).
 `bound` is the number of partitions its consumer groups can spread over: replicas beyond it would idle.
-Raw topics: 7 (contracts/src/topics.ts RAW_TOPICS; deploy/test/chart.test.ts keeps the number in sync).
+Raw topics: 12 (contracts/src/topics.ts RAW_TOPICS; deploy/test/chart.test.ts keeps the number in sync).
 */}}
 {{- define "pep.components" -}}
 {{- $p := .Values.kafka.partitions -}}
-{{- $raw := mul $p.raw 7 -}}
+{{- $raw := mul $p.raw 12 -}}
 edge:
   kind: Deployment
   portName: http
@@ -73,7 +70,7 @@ transformer:
   readiness: /healthz
   uses: [kafka]
   bound: {{ $raw }}
-  boundWhy: {{ printf "%d raw topic-partitions (7 raw topics x kafka.partitions.raw)" $raw | quote }}
+  boundWhy: {{ printf "%d raw topic-partitions (12 raw topics x kafka.partitions.raw)" $raw | quote }}
 quarantine:
   kind: Deployment
   portName: metrics

@@ -107,7 +107,21 @@ def list_objects(req):
     return {"keys": keys}
 
 
+def trino_query(req):
+    """Runs statements in order; returns the last one's rows."""
+    import trino
+
+    conn = trino.dbapi.connect(host=req["host"], port=req["port"], user="pep")
+    cur = conn.cursor()
+    rows = []
+    for sql in req["sql"]:
+        cur.execute(sql)
+        rows = cur.fetchall()
+    return {"rows": rows}
+
+
 COMMANDS = {
+    "trino": trino_query,
     "write": write,
     "read": read,
     "duckdb": duckdb_totals,

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { DEFAULT_DATABASE_URL, SERVICE_DEFAULTS } from '@pep/contracts';
 import {
   dbtDuckdbS3Settings,
@@ -22,6 +22,7 @@ import {
 import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
 import { stringify } from 'yaml';
 import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { startTrinoOnS3, type TrinoServer } from '../../src/trino-s3.ts';
 
 const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
 const BUCKET = SERVICE_DEFAULTS.s3.bucket;
@@ -198,6 +199,102 @@ describe('Iceberg tables on S3-compatible object storage', () => {
     });
     // One row per currency in the mart, equal to bronze to the minor unit.
     assert.deepEqual(totals, expected);
+  });
+});
+
+describe('Trino on the same objects (native S3 file system; catalogs from the same settings)', () => {
+  let trino: TrinoServer | null = null;
+  const port = 18085;
+  const q = (...sql: string[]) => py<{ rows: unknown[][] }>('trino', { host: '127.0.0.1', port, sql }).rows;
+  const totals = (rows: unknown[][]) => Object.fromEntries(rows.map((r) => [r[0], [Number(r[1]), Number(r[2])]]));
+
+  before(async () => {
+    const db = new URL(DEFAULT_DATABASE_URL);
+    trino = await startTrinoOnS3(
+      {
+        port,
+        store,
+        restUri: ICEBERG_REST_URI,
+        jdbc: {
+          url: `jdbc:postgresql://${db.host}${db.pathname}`,
+          user: decodeURIComponent(db.username),
+          password: decodeURIComponent(db.password),
+          warehouse: jdbc.warehouse,
+        },
+      },
+      (m) => console.log(`# ${m}`),
+    );
+  });
+  after(async () => {
+    await trino?.stop();
+  });
+
+  for (const catalog of ['iceberg_jdbc', 'iceberg_rest'] as const) {
+    test(`Trino reads the table pyiceberg wrote through ${catalog}, to the minor unit`, () => {
+      const table = `${catalog}.deploy_check_${run}.payment_events_${catalog === 'iceberg_jdbc' ? 'sql' : 'rest'}`;
+      const rows = q(`SELECT currency, count(*), sum(amount_minor) FROM ${table} GROUP BY 1 ORDER BY 1`);
+      assert.deepEqual(totals(rows), expected);
+    });
+  }
+
+  test('Trino writes to the REST catalog on S3 and pyiceberg reads what it wrote', () => {
+    const table = `deploy_check_${run}.payment_events_rest`;
+    q(`INSERT INTO iceberg_rest.${table} VALUES ('stripe:evt_${run}_trino', 'stripe', 'EUR', 4242)`);
+    const back = py<{ totals: Record<string, [number, number]> }>('read', { catalog: rest, s3: s3Props, table }).totals;
+    assert.deepEqual(back, { ...expected, EUR: [1, 4242] });
+  });
+
+  test('dbt-trino builds a mart into the REST catalog on S3', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pep-dbt-trino-'));
+    mkdirSync(join(dir, 'models'));
+    const schema = `deploy_check_${run}_marts`;
+    writeFileSync(
+      join(dir, 'dbt_project.yml'),
+      stringify({
+        name: 'pep_trino_check',
+        version: '1.0',
+        profile: 'pep_trino_check',
+        models: { pep_trino_check: { '+materialized': 'table' } },
+      }),
+    );
+    writeFileSync(
+      join(dir, 'profiles.yml'),
+      stringify({
+        pep_trino_check: {
+          target: 'trino',
+          outputs: {
+            trino: {
+              type: 'trino',
+              method: 'none',
+              user: 'pep',
+              host: '127.0.0.1',
+              port,
+              database: 'iceberg_rest',
+              schema,
+              threads: 1,
+            },
+          },
+        },
+      }),
+    );
+    writeFileSync(
+      join(dir, 'models', 'revenue_by_currency.sql'),
+      `select currency, count(*) as events, sum(amount_minor) as amount_minor\nfrom iceberg_rest.deploy_check_${run}.payment_events_sql_copy\ngroup by 1\n`,
+    );
+    // The mart's source: a copy of the JDBC-catalog table, made by Trino across the two catalogs.
+    q(
+      `CREATE TABLE iceberg_rest.deploy_check_${run}.payment_events_sql_copy AS SELECT * FROM iceberg_jdbc.deploy_check_${run}.payment_events_sql`,
+    );
+    const res = spawnSync(clients.dbt, ['run', '--profiles-dir', dir, '--project-dir', dir], {
+      encoding: 'utf8',
+      env: { ...env, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false' },
+      timeout: 300_000,
+    });
+    assert.equal(res.status, 0, `dbt run failed:\n${res.stdout.slice(-3000)}`);
+    const rows = q(`SELECT currency, events, amount_minor FROM iceberg_rest.${schema}.revenue_by_currency ORDER BY 1`);
+    assert.deepEqual(totals(rows), expected);
+    const location = q(`SELECT "$path" FROM iceberg_rest.${schema}.revenue_by_currency LIMIT 1`)[0]?.[0];
+    assert.match(String(location), new RegExp(`^s3://${BUCKET}/`), 'the mart is in the bucket');
   });
 });
 

@@ -145,7 +145,8 @@ test('random kills of every kind of instance under load: exact reconciliation, n
   simulator.stdout.on('data', (d: Buffer) => {
     simOut += d.toString();
   });
-  const simExit = new Promise<number>((r) => simulator.once('exit', (c) => r(c ?? 1)));
+  // 'close', not 'exit': the summary line may still be in the pipe when the process exits.
+  const simExit = new Promise<number>((r) => simulator.once('close', (c) => r(c ?? 1)));
   let trafficDone = false;
   void simExit.then(() => {
     trafficDone = true;

@@ -10,13 +10,11 @@ test('defaults follow the contract topics', () => {
   assert.equal(t.dlqTopic, TOPICS.validationDlq);
   assert.equal(t.mode, 'exactly_once');
   assert.equal(t.transactionalId, 'pep-transformer-0');
-  assert.equal(t.client, 'wire');
   assert.equal(t.pipelineFetch, false);
   assert.equal(t.fetchMinBytes, 65536);
   assert.equal(t.fetchMaxWaitMs, 10);
   assert.equal(loadTransformerConfig({ TRANSFORMER_FETCH_MIN_BYTES: '1' }).fetchMinBytes, 1);
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_FETCH_MIN_BYTES: '0' }), /TRANSFORMER_FETCH_MIN_BYTES/);
-  assert.equal(loadTransformerConfig({ TRANSFORMER_CLIENT: 'kafkajs' }).client, 'kafkajs');
   const q = loadQuarantineConfig({});
   assert.equal(q.webhookDlqTopic, TOPICS.webhooksDlq);
   assert.equal(q.validationDlqTopic, TOPICS.validationDlq);
@@ -24,7 +22,6 @@ test('defaults follow the contract topics', () => {
 
 test('bad values stop with the variable name', () => {
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_MODE: 'maybe_once' }), /TRANSFORMER_MODE/);
-  assert.throws(() => loadTransformerConfig({ TRANSFORMER_CLIENT: 'librdkafka' }), /TRANSFORMER_CLIENT/);
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_MAX_BATCH_MESSAGES: '0' }), ConfigError);
   assert.throws(() => loadTransformerConfig({ TRANSFORMER_INPUT_TOPICS: 'payments.normalized' }), /not a raw topic/);
   assert.throws(() => loadQuarantineConfig({ QUARANTINE_MAX_BATCH_ROWS: '5000' }), /QUARANTINE_MAX_BATCH_ROWS/);

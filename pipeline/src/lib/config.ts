@@ -13,8 +13,6 @@ export { ConfigError, redactUrl } from '@pep/contracts/env';
 export type DeliveryMode = 'exactly_once' | 'at_least_once';
 
 /** The transformer's Kafka client: kafka-wire (hand-written, one core call and one transaction per fetch) or kafkajs. */
-export type TransformerClient = 'wire' | 'kafkajs';
-export const TRANSFORMER_CLIENTS: readonly TransformerClient[] = ['wire', 'kafkajs'];
 
 export interface TransformerConfig {
   readonly kafkaBrokers: readonly string[];
@@ -23,9 +21,7 @@ export interface TransformerConfig {
   /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
   readonly transactionalId: string;
   readonly mode: DeliveryMode;
-  /** TRANSFORMER_CLIENT: which Kafka client implementation runs the transformer. */
-  readonly client: TransformerClient;
-  /** wire only: fetch and transform the next records while the previous transaction commits. */
+  /** Fetch and transform the next records while the previous transaction commits. */
   readonly pipelineFetch: boolean;
   readonly inputTopics: readonly string[];
   readonly normalizedTopic: string;
@@ -36,23 +32,18 @@ export interface TransformerConfig {
   readonly maxRecordBytes: number;
   /** Bytes per produce request inside a transaction (a partition's record batch must stay under the broker limit). */
   readonly maxRequestBytes: number;
-  /** Transactional producers committing in parallel (each owns a stable share of the partitions). */
-  readonly producers: number;
-  /** Partitions processed at once; their chunks are committed together in one transaction. */
-  readonly partitionsConcurrency: number;
-  /** Fetch bound per partition (kafkajs maxBytesPerPartition): caps memory per fetched batch. */
+  /** Fetch bound per partition: caps memory per fetched batch. */
   readonly maxFetchBytesPerPartition: number;
-  /** Fetch bound per request across partitions (kafkajs maxBytes). */
+  /** Fetch bound per request across partitions. */
   readonly maxFetchBytes: number;
   readonly fetchMaxWaitMs: number;
   /**
-   * Fetch min_bytes (wire client): the broker answers once this much is fetchable or fetchMaxWaitMs passed, so under
+   * Fetch min_bytes: the broker answers once this much is fetchable or fetchMaxWaitMs passed, so under
    * load one transaction carries more records (fewer transactions per second for the broker to write).
    */
   readonly fetchMinBytes: number;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
-  readonly lagIntervalMs: number;
   readonly metricsHost: string;
   /** 0 disables the metrics server (tests run several consumers in one process). */
   readonly metricsPort: number;
@@ -106,14 +97,11 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
     mode: oneOf<DeliveryMode>(env, 'TRANSFORMER_MODE', 'exactly_once', ['exactly_once', 'at_least_once']),
-    client: oneOf<TransformerClient>(env, 'TRANSFORMER_CLIENT', 'wire', TRANSFORMER_CLIENTS),
     pipelineFetch: envBool(env, 'TRANSFORMER_PIPELINE_FETCH', false),
     inputTopics: Object.freeze(topicList(env, 'TRANSFORMER_INPUT_TOPICS', Object.values(RAW_TOPICS))),
     normalizedTopic: str(env, 'TRANSFORMER_NORMALIZED_TOPIC', TOPICS.normalized),
     dlqTopic: str(env, 'TRANSFORMER_DLQ_TOPIC', TOPICS.validationDlq),
     maxBatchMessages: int(env, 'TRANSFORMER_MAX_BATCH_MESSAGES', 1000, 1, 10_000),
-    partitionsConcurrency: int(env, 'TRANSFORMER_PARTITIONS_CONCURRENCY', 8, 1, 64),
-    producers: int(env, 'TRANSFORMER_PRODUCERS', 1, 1, 16),
     maxRecordBytes: int(env, 'TRANSFORMER_MAX_RECORD_BYTES', 900_000, 1024, 100 << 20),
     maxRequestBytes: int(env, 'TRANSFORMER_MAX_REQUEST_BYTES', 900_000, 1024, 100 << 20),
     maxFetchBytesPerPartition: int(env, 'TRANSFORMER_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
@@ -126,7 +114,6 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     fetchMinBytes: int(env, 'TRANSFORMER_FETCH_MIN_BYTES', 64 << 10, 1, 16 << 20),
     transactionTimeoutMs: int(env, 'TRANSFORMER_TRANSACTION_TIMEOUT_MS', 30_000, 1000, 900_000),
     sessionTimeoutMs: int(env, 'TRANSFORMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
-    lagIntervalMs: int(env, 'PIPELINE_LAG_INTERVAL_MS', 5000, 100, 600_000),
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
     metricsPort: int(env, 'TRANSFORMER_METRICS_PORT', SERVICE_DEFAULTS.metrics.transformer, 0, 65535),
     shutdownTimeoutMs: int(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),

@@ -17,9 +17,11 @@
  * Reads topics completely (read_committed): a check for operators and tests, not a hot-path monitor.
  */
 import { OUTPUT_HEADERS } from '@pep/contracts';
+import type { LakeConfig } from '@pep/lakehouse/config';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
+import { type LakeStage, reconcileLake } from './lake.ts';
 import { headerText, partitionRanges, scanTopics } from './scan.ts';
 import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 
@@ -39,6 +41,8 @@ export interface ReconcileOptions {
   readonly scanTimeoutMs: number;
   /** Temporal and scope of the workflow/row stage; absent or null skips it. */
   readonly workflows?: WorkflowStageOptions | null;
+  /** The lakehouse (bronze tables vs the topics they read); absent or null skips it. */
+  readonly lake?: LakeConfig | null;
 }
 
 export interface Check {
@@ -81,6 +85,8 @@ export interface ReconcileReport {
     };
     /** Null when the workflow stage was not requested. */
     readonly workflows: WorkflowStage | null;
+    /** Null when the lake stage was not requested. */
+    readonly lake: LakeStage | null;
   };
   readonly checks: readonly Check[];
 }
@@ -327,6 +333,18 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
 
   checks.push(...workflowChecks);
 
+  let lakeStage: LakeStage | null = null;
+  if (o.lake) {
+    const topics = [...o.rawTopics, o.webhookDlqTopic, o.normalizedTopic, o.validationDlqTopic];
+    try {
+      const l = await reconcileLake(o.kafka, topics, o.lake, o.scanTimeoutMs);
+      lakeStage = l.stage;
+      checks.push(...l.checks);
+    } catch (err) {
+      check('lake readable', false, `the lake stage could not run: ${(err as Error).message}`);
+    }
+  }
+
   return {
     verdict: checks.every((c) => c.ok) ? 'reconciled' : 'not_reconciled',
     stages: {
@@ -361,6 +379,7 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
         validation_rows: validationRows,
       },
       workflows: workflowStage,
+      lake: lakeStage,
     },
     checks,
   };

@@ -1,7 +1,6 @@
 /**
  * Entry point of the transformer (`npx tsx pipeline/src/transformer/main.ts`): loads core-native (native addon or
- * TypeScript twin per CORE_NATIVE_IMPL) and runs the consume-transform-produce loop: wire-transformer.ts on
- * kafka-wire (TRANSFORMER_CLIENT=wire, the default) or transformer.ts on kafkajs (TRANSFORMER_CLIENT=kafkajs).
+ * TypeScript twin per CORE_NATIVE_IMPL) and runs the consume-transform-produce loop (wire-transformer.ts on kafka-wire).
  */
 import { loadTransformerConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';

@@ -1,6 +1,9 @@
 /**
- * The transformer on kafka-wire (TRANSFORMER_CLIENT=wire): the same job and guarantees as transformer.ts (kafkajs),
- * with no JS object per record anywhere on the data path.
+ * The transformer: consumes every raw webhook topic and produces normalized events to `payments.normalized` (key
+ * event_id) and rejected messages to `payments.validation.dlq` (key raw id; the record carries the ORIGINAL
+ * topic/partition/offset), every output with headers naming its source (contracts OUTPUT_HEADERS), so that
+ * reconciliation can prove each raw message landed in exactly one place. On kafka-wire, with no JS object per record
+ * anywhere on the data path. Not for validation rules: those live in core-native.
  *
  * One step = one fetch: GroupConsumer.poll() returns the raw record bytes of every owned partition (one Fetch per
  * leader), ONE core.transformRecordSets() call decodes, normalizes and encodes them into ready-to-send record
@@ -25,7 +28,7 @@ import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
 import { TransactionError } from '@pep/kafka-wire/transaction';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
-import { TransformerMetrics } from './transformer.ts';
+import { TransformerMetrics } from './metrics.ts';
 
 /** What the wire transformer needs of core-native. */
 export interface RecordCore {

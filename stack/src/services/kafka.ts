@@ -10,7 +10,7 @@ import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } fro
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
-import { commandExists, run, startDetached } from '../process.ts';
+import { commandExists, run, runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 const { host, port, controllerPort } = SERVICE_DEFAULTS.kafka;
@@ -93,7 +93,7 @@ export const kafka: Service = {
     }
     log(`resolving Kafka ${KAFKA_VERSION} jars from Maven Central into ${LIB_DIR}`);
     mkdirSync(LIB_DIR, { recursive: true });
-    run(
+    await runAsync(
       'mvn',
       [
         '-q',

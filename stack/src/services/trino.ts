@@ -8,9 +8,10 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS } from '@pep/contracts';
+import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
 import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
-import { run, startDetached } from '../process.ts';
+import { runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 export const TRINO_VERSION = '476';
@@ -71,11 +72,9 @@ export function trinoConfigFiles(env: NodeJS.ProcessEnv = process.env): Record<s
   ];
   if (warehouse.startsWith('file://')) catalog.push('fs.native-local.enabled=true', 'local.location=/');
   else {
-    catalog.push('fs.native-s3.enabled=true', `s3.region=${env.LAKE_S3_REGION ?? 'us-east-1'}`);
-    if (env.LAKE_S3_ENDPOINT) catalog.push(`s3.endpoint=${env.LAKE_S3_ENDPOINT}`);
-    if ((env.LAKE_S3_PATH_STYLE ?? 'true') !== 'false') catalog.push('s3.path-style-access=true');
-    if (env.LAKE_S3_ACCESS_KEY_ID) catalog.push(`s3.aws-access-key=${env.LAKE_S3_ACCESS_KEY_ID}`);
-    if (env.LAKE_S3_SECRET_ACCESS_KEY) catalog.push(`s3.aws-secret-key=${env.LAKE_S3_SECRET_ACCESS_KEY}`);
+    // One reading of the object store's settings for every engine (contracts/src/object-store.ts: AWS_ENDPOINT_URL_S3,
+    // AWS_REGION, LAKE_S3_PATH_STYLE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; the chart sets the same variables).
+    for (const [k, v] of Object.entries(trinoS3Properties(objectStoreConfig(env)))) catalog.push(`${k}=${v}`);
   }
   return {
     'node.properties': ['node.environment=pep', 'node.id=pep-local-1', `node.data-dir=${join(STATE, 'data')}`].join(
@@ -116,7 +115,7 @@ async function unpack(log: Logger): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     log(`unpacking ${tarball}`);
-    run('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
+    await runAsync('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
       what: 'unpacking Trino',
       timeoutMs: 20 * 60_000,
     });

@@ -747,7 +747,7 @@ fn report_value(r: &Report, s: &FetchedSet, normalized_at_ms: i64) -> Vec<u8> {
     out
 }
 
-/// transformer.ts oversizeDlqRecord with quarantined_at = normalizedAtMs. Returns the value and the new headers.
+/// oversizeDlqRecord of test/kafkajs-reference.ts (the retired kafkajs transformer's) with quarantined_at = normalizedAtMs. Returns the value and the new headers.
 fn oversize_replacement(
     value: &[u8],
     headers: &[&[u8]],

@@ -1,0 +1,327 @@
+/**
+ * `npm run bench -- ml` (issue #18): on simulated traffic, against the real Redis, MLflow and onnxruntime-node:
+ * - ml_batched_vs_per_event_scoring: events/s of the inference service scoring fraud with features + ONNX in
+ *   micro-batches of 64 (POST /fraud/score/batch) against one HTTP request and one Redis read per event
+ *   (POST /fraud/score, micro-batching off), same service, same concurrency;
+ * - ml_score64_p99_ms: p99 latency of a 64-event scoring call paced at half the batched maximum rate, beside our
+ *   64-entity online read alone and Feast's SDK reading the same keys (get_online_features);
+ * - fraud_auc_model_minus_rules: ROC AUC of the trained fraud model on a later window minus rules-v1's;
+ * - feature_skew_mismatches: vectors served online that differ from the offline point-in-time vectors.
+ * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCore } from '@pep/core-native';
+import {
+  type EntityRecords,
+  entityIds,
+  eventTimeMs,
+  FEATURE_SPEC,
+  FeatureProcessor,
+  feastApply,
+  feastHistorical,
+  loadMlConfig,
+  MlflowRest,
+  OfflineLog,
+  OnlineFeatures,
+  runPython,
+  StateStore,
+  simulatedEvents,
+  startInferenceServer,
+  startScoring,
+  trainModel,
+  vectorize,
+} from '@pep/ml';
+import { Redis } from 'ioredis';
+import { type Metric, type Ratio, writeResult } from '../src/result.ts';
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function closedLoop(seconds: number, concurrency: number, call: () => Promise<number>): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let events = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) events += await call();
+    }),
+  );
+  return events / seconds;
+}
+
+export async function run({ quick }: { quick: boolean }): Promise<void> {
+  const stamp = Date.now().toString(36);
+  const base = loadMlConfig();
+  const stateDir = mkdtempSync(join(tmpdir(), 'pep-ml-bench-'));
+  const cfg = {
+    ...base,
+    stateDir,
+    offlineDir: join(stateDir, 'offline'),
+    redisUrl: `${base.redisUrl.replace(/\/\d+$/, '')}/15`,
+  };
+  const redis = new Redis(cfg.redisUrl);
+  await redis.flushdb();
+  const metrics: Metric[] = [];
+  const ratios: Ratio[] = [];
+  const say = (m: string) => console.log(`ml bench: ${m}`);
+
+  // History: ~70 simulated days, so that 30-day dispute horizons have passed for most payments.
+  const count = quick ? 6000 : 20_000;
+  const raw = await simulatedEvents({
+    seed: 77,
+    count,
+    startMs: Date.UTC(2026, 0, 1),
+    stepMs: Math.round((70 * 86_400_000) / count),
+    customers: quick ? 400 : 1500,
+    fraudRate: 3,
+  });
+  const events = raw.map((e) => JSON.parse(e));
+  const processor = new FeatureProcessor(
+    FEATURE_SPEC,
+    new StateStore(redis),
+    new OfflineLog(cfg.offlineDir, FEATURE_SPEC),
+  );
+  const online = new OnlineFeatures(redis, FEATURE_SPEC);
+  const served: EntityRecords[] = [];
+  const asOf: number[] = [];
+  const asOfByEntity: Record<string, number>[] = [];
+  const skewRows = quick ? 1000 : 10_000;
+  const t0 = performance.now();
+  // The first skewRows events one at a time, each served right after it was applied (as the workflow's scoring call
+  // sees it) for the skew comparison; the rest in consumer-sized batches of 500, timed for the consumer's throughput.
+  for (let i = 0; i < skewRows; i++) {
+    await processor.applyBatch(events.slice(i, i + 1), raw.slice(i, i + 1));
+    const [r] = await online.read(events.slice(i, i + 1));
+    served.push({
+      customer: r?.customer.record ?? null,
+      merchant: r?.merchant.record ?? null,
+      payment_method: r?.payment_method.record ?? null,
+    });
+    const t = eventTimeMs(events[i]);
+    asOf.push(t);
+    // A late event is served an entity row newer than itself: the offline side is asked as of that row's time.
+    const at: Record<string, number> = {};
+    for (const n of ['customer', 'merchant', 'payment_method'] as const) {
+      const rowAt = r?.[n].asOfMs ?? null;
+      if (rowAt !== null && rowAt > t) at[n] = rowAt;
+    }
+    asOfByEntity.push(at);
+  }
+  let applyMs = 0;
+  for (let i = skewRows; i < events.length; i += 500) {
+    const a = performance.now();
+    await processor.applyBatch(events.slice(i, i + 500), raw.slice(i, i + 500));
+    applyMs += performance.now() - a;
+  }
+  metrics.push({
+    name: 'features_consumer_events_per_s',
+    unit: 'events/s',
+    value: Math.round((count - skewRows) / (applyMs / 1000)),
+  });
+  say(`applied ${count} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  // Skew: every served vector against Feast's point-in-time vector as of the same time.
+  await feastApply(cfg);
+  const offline = await feastHistorical(
+    cfg,
+    events.slice(0, skewRows).map((e, row) => {
+      const ids = entityIds(e);
+      return {
+        row,
+        ts_ms: asOf[row] as number,
+        customer_id: ids.customer,
+        merchant_id: ids.merchant,
+        payment_method_id: ids.payment_method,
+        ts_by_entity: asOfByEntity[row],
+      };
+    }),
+  );
+  const core = await loadCore();
+  const a = vectorize(core, raw.slice(0, skewRows), served.slice(0, skewRows));
+  const b = vectorize(
+    core,
+    raw.slice(0, skewRows),
+    events.slice(0, skewRows).map((_, r) => offline[String(r)] as EntityRecords),
+  );
+  const width = core.featureSpec().features.length;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  let mismatches = 0;
+  for (let r = 0; r < skewRows; r++) {
+    for (let c = 0; c < width; c++) {
+      if (ua[r * width + c] !== ub[r * width + c]) {
+        mismatches++;
+        break;
+      }
+    }
+  }
+  metrics.push({ name: 'feature_skew_rows_compared', unit: 'rows', value: skewRows });
+  ratios.push({ name: 'feature_skew_mismatches', value: mismatches, goal: 0, lowerIsBetter: true });
+  say(`skew: ${mismatches} of ${skewRows} vectors differ`);
+
+  // Training on the simulated history: model vs rules-v1 on the later window.
+  const prefix = `bench-${stamp}-`;
+  const trained = await trainModel(cfg, 'fraud', { registeredName: `${prefix}fraud`, log: say });
+  metrics.push({ name: 'fraud_model_roc_auc', unit: 'auc', value: Number(trained.model_roc_auc.toFixed(4)) });
+  metrics.push({ name: 'fraud_rules_v1_roc_auc', unit: 'auc', value: Number(trained.rules_roc_auc.toFixed(4)) });
+  metrics.push({ name: 'fraud_training_seconds', unit: 's', value: Math.round(trained.seconds) });
+  ratios.push({
+    name: 'fraud_auc_model_minus_rules',
+    value: Number((trained.model_roc_auc - trained.rules_roc_auc).toFixed(4)),
+    goal: 0.15,
+  });
+  if (trained.decision !== 'promoted') {
+    // Throughput does not depend on the gate; serve this version anyway (the gate's verdict is in the metrics).
+    await new MlflowRest(cfg.mlflowUrl).setAlias(`${prefix}fraud`, 'champion', String(trained.version));
+  }
+
+  // Serving: same service, micro-batched 64 vs one request and one Redis read per event.
+  const payments = events.filter((e) => e.customer_id && e.status === 'succeeded').slice(-2000);
+  const body = (e: Record<string, unknown>) => ({
+    event_id: e.event_id,
+    amount_minor: e.amount_minor,
+    currency: e.currency,
+    customer_id: e.customer_id,
+    merchant_id: e.merchant_id,
+    event: e,
+  });
+  const env = {
+    ...process.env,
+    REDIS_URL: cfg.redisUrl,
+    MLFLOW_TRACKING_URI: cfg.mlflowUrl,
+    ML_REGISTRY_PREFIX: prefix,
+  };
+  const seconds = quick ? 3 : 10;
+  const runs = quick ? 2 : 5;
+  const concurrency = 8;
+  const post = async (port: number, path: string, payload: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+    const j = (await res.json()) as { results?: { model_version: string }[]; model_version?: string };
+    const versions = j.results ? j.results.map((r) => r.model_version) : [j.model_version];
+    if (!res.ok || versions.some((v) => !v?.startsWith('fraud@')))
+      throw new Error(`unexpected answer ${JSON.stringify(j).slice(0, 300)}`);
+  };
+  let k = 0;
+  const next64 = () =>
+    Array.from({ length: 64 }, () => body(payments[k++ % payments.length] as Record<string, unknown>));
+  const batchedRates: number[] = [];
+  const perEventRates: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const mode of i % 2 === 0 ? ['batched', 'per-event'] : ['per-event', 'batched']) {
+      const config = {
+        host: '127.0.0.1',
+        port: 0,
+        reloadIntervalMs: 60_000,
+        maxBatch: mode === 'batched' ? 64 : 1,
+        maxWaitMs: 0,
+      };
+      const scoring = await startScoring(config, env, () => {});
+      const srv = await startInferenceServer(config, { scoring });
+      try {
+        if (mode === 'batched') {
+          batchedRates.push(
+            await closedLoop(
+              seconds,
+              concurrency,
+              async () => (await post(srv.port, '/fraud/score/batch', { items: next64() }), 64),
+            ),
+          );
+        } else {
+          perEventRates.push(
+            await closedLoop(seconds, concurrency, async () => {
+              await post(srv.port, '/fraud/score', body(payments[k++ % payments.length] as Record<string, unknown>));
+              return 1;
+            }),
+          );
+        }
+      } finally {
+        await srv.close();
+        await scoring.close();
+      }
+    }
+  }
+  const batched = median(batchedRates);
+  const perEvent = median(perEventRates);
+  metrics.push({ name: 'scoring_batched64_events_per_s', unit: 'events/s', value: Math.round(batched) });
+  metrics.push({ name: 'scoring_per_event_events_per_s', unit: 'events/s', value: Math.round(perEvent) });
+  ratios.push({ name: 'ml_batched_vs_per_event_scoring', value: Number((batched / perEvent).toFixed(2)), goal: 10 });
+  say(`batched ${batched.toFixed(0)} vs per-event ${perEvent.toFixed(0)} events/s`);
+
+  // p99 of a 64-event call at half the maximum rate (open loop, paced), and the online read alone.
+  const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 0 };
+  const scoring = await startScoring(config, env, () => {});
+  const srv = await startInferenceServer(config, { scoring });
+  const callsPerS = batched / 64 / 2;
+  const latencies: number[] = [];
+  try {
+    const total = Math.max(50, Math.round(callsPerS * seconds * 2));
+    const start = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = start + (i / callsPerS) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const items = next64();
+      inFlight.push(
+        (async () => {
+          const s = performance.now();
+          await post(srv.port, '/fraud/score/batch', { items });
+          latencies.push(performance.now() - s);
+        })(),
+      );
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await srv.close();
+    await scoring.close();
+  }
+  const p99 = pct(latencies, 99);
+  metrics.push({ name: 'score64_calls_per_s_paced', unit: 'calls/s', value: Number(callsPerS.toFixed(1)) });
+  metrics.push({ name: 'score64_p50_ms', unit: 'ms', value: Number(pct(latencies, 50).toFixed(3)) });
+  ratios.push({ name: 'ml_score64_p99_ms', value: Number(p99.toFixed(3)), goal: 5, lowerIsBetter: true });
+
+  const reads: number[] = [];
+  for (let i = 0; i < (quick ? 200 : 1000); i++) {
+    const batch = Array.from({ length: 64 }, () => payments[k++ % payments.length]);
+    const s = performance.now();
+    await online.read(batch);
+    reads.push(performance.now() - s);
+  }
+  metrics.push({ name: 'online_read64_p99_ms', unit: 'ms', value: Number(pct(reads, 99).toFixed(3)) });
+
+  // Feast's SDK reading the same keys (64 customers per call).
+  const ids = [...new Set(payments.map((e) => e.customer_id as string))].slice(0, 64);
+  const file = join(stateDir, 'feast-read.json');
+  writeFileSync(file, JSON.stringify(ids));
+  const feastOut = await runPython('pep_ml.bench_feast', [
+    '--redis',
+    cfg.redisUrl,
+    '--state',
+    cfg.stateDir,
+    '--offline',
+    cfg.offlineDir,
+    '--ids',
+    file,
+    '--calls',
+    quick ? '50' : '300',
+  ]);
+  const feast = JSON.parse(feastOut.trim().split('\n').pop() as string) as { p50_ms: number; p99_ms: number };
+  metrics.push({ name: 'feast_sdk_online_read64_p99_ms', unit: 'ms', value: Number(feast.p99_ms.toFixed(3)) });
+  metrics.push({ name: 'feast_sdk_online_read64_p50_ms', unit: 'ms', value: Number(feast.p50_ms.toFixed(3)) });
+  ratios.push({
+    name: 'feast_sdk_vs_our_online_read64_p99',
+    value: Number((feast.p99_ms / pct(reads, 99)).toFixed(2)),
+    goal: null,
+  });
+  redis.disconnect();
+  const r = writeResult('ml', metrics, ratios);
+  console.log(JSON.stringify(r.ratios));
+}

@@ -1,0 +1,42 @@
+{#- Reads a bronze table at the snapshot `npm run dbt` resolved for this run (and recorded in bronze_reads):
+    DuckDB: the source renders as iceberg_scan() of that snapshot's metadata file (meta.external_location);
+    Trino: the table FOR VERSION AS OF that snapshot id. A table the lake has not created yet reads as empty rows
+    with the contract's columns (DBT_BRONZE_<TABLE>_MISSING), so a new lake builds instead of failing. -#}
+{% macro bronze(table_name) -%}
+    {%- set rel = source('bronze', table_name) -%}
+    {%- set key = 'DBT_BRONZE_' ~ (table_name | upper) -%}
+    {%- set missing = env_var(key ~ '_MISSING', '') -%}
+    {%- set snapshot_id = env_var(key ~ '_SNAPSHOT', '') -%}
+    {%- if missing -%}
+        ({{ missing }})
+    {%- elif target.type == 'trino' and snapshot_id -%}
+        (select * from {{ rel }} for version as of {{ snapshot_id }})
+    {%- else -%}
+        {{ rel }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- One row per bronze table read by this run: invocation, target, table, snapshot id, metadata file. -#}
+{% macro record_bronze_reads() -%}
+    {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot', 'test') -%}
+    {%- set reads = fromjson(env_var('DBT_BRONZE_READS', '[]')) -%}
+    {%- set schema = generate_schema_name('silver', none) -%}
+    {%- set tbl = adapter.quote(schema) ~ '.bronze_reads' -%}
+    {%- if target.type == 'trino' -%}{%- set tbl = target.database ~ '.' ~ tbl -%}{%- endif -%}
+    {% do run_query('create schema if not exists ' ~ (target.database ~ '.' if target.type == 'trino' else '') ~ adapter.quote(schema)) %}
+    {% do run_query('create table if not exists ' ~ tbl ~ ' (invocation_id varchar, run_started_at varchar, target_name varchar, command varchar, partition_day varchar, table_name varchar, snapshot_id varchar, metadata_location varchar, total_records bigint)') %}
+    {%- if reads | length > 0 -%}
+    insert into {{ tbl }} values
+    {%- for r in reads %}
+      ('{{ invocation_id }}', '{{ run_started_at.isoformat() }}', '{{ target.name }}', '{{ flags.WHICH }}',
+       {{ "'" ~ var('partition_day') ~ "'" if var('partition_day') else 'null' }}, '{{ r.table }}',
+       {{ "'" ~ r.snapshot_id ~ "'" if r.snapshot_id else 'null' }}, '{{ r.metadata_location | replace("'", "''") }}',
+       {{ r.total_records | int }}){{ ',' if not loop.last }}
+    {%- endfor %}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

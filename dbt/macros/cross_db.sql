@@ -1,0 +1,40 @@
+{#- The few places where DuckDB and Trino SQL differ, as dispatch macros (both adapters also share the default). -#}
+
+{#- A top-level text field of a JSON object stored as text (bronze `metadata`). -#}
+{% macro json_text(column, key) -%}{{ adapter.dispatch('json_text')(column, key) }}{%- endmacro %}
+{% macro duckdb__json_text(column, key) -%}json_extract_string({{ column }}, '$.{{ key }}'){%- endmacro %}
+{% macro default__json_text(column, key) -%}json_extract_scalar({{ column }}, '$.{{ key }}'){%- endmacro %}
+
+{#- The timestamp-with-time-zone type of bronze's timestamptz columns. -#}
+{% macro type_tstz() -%}{{ adapter.dispatch('type_tstz')() }}{%- endmacro %}
+{% macro duckdb__type_tstz() -%}timestamptz{%- endmacro %}
+{% macro default__type_tstz() -%}timestamp(6) with time zone{%- endmacro %}
+
+{#- A UTC instant as a typed literal, from an ISO-8601 string or a datetime. -#}
+{% macro tstz_literal(value) -%}
+    {%- set text = value.isoformat() if value is not string else value -%}
+    cast('{{ text | replace('T', ' ') | replace('+00:00', '') | replace('Z', '') }} UTC' as {{ type_tstz() }})
+{%- endmacro %}
+
+{#- When this invocation started: every row an incremental model writes in one run carries it as `_loaded_at`. -#}
+{% macro loaded_at() -%}{{ tstz_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }}{%- endmacro %}
+
+{#- The UTC calendar day of an instant. -#}
+{% macro utc_date(column) -%}{{ adapter.dispatch('utc_date')(column) }}{%- endmacro %}
+{% macro duckdb__utc_date(column) -%}cast(timezone('UTC', {{ column }}) as date){%- endmacro %}
+{% macro default__utc_date(column) -%}cast(at_timezone({{ column }}, 'UTC') as date){%- endmacro %}
+
+{#- Division that is null instead of failing when the denominator is zero. -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    case when coalesce({{ denominator }}, 0) = 0 then null
+         else cast({{ numerator }} as double) / cast({{ denominator }} as double) end
+{%- endmacro %}
+
+{#- Consecutive days from `start_date` to `end_date` (SQL date expressions), as a one-column relation `date_day`. -#}
+{% macro date_spine_between(start_date, end_date) -%}{{ adapter.dispatch('date_spine_between')(start_date, end_date) }}{%- endmacro %}
+{% macro duckdb__date_spine_between(start_date, end_date) -%}
+    (select cast(d as date) as date_day from range(cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp) + interval 1 day, interval 1 day) t(d))
+{%- endmacro %}
+{% macro default__date_spine_between(start_date, end_date) -%}
+    (select date_day from unnest(sequence({{ start_date }}, {{ end_date }}, interval '1' day)) as t(date_day))
+{%- endmacro %}

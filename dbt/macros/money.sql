@@ -1,0 +1,55 @@
+{#- Each provider's money semantics (README "Money"): which event moves money into the merchant's balance, which
+    refund states returned it, which dispute outcomes took it back. Used by the models and, written out again
+    independently, by tests/money/. -#}
+
+{#- The event is the money-in moment of its payment: Stripe succeeded, Square completed, Adyen captured (not
+    authorised), Braintree settled. -#}
+{% macro is_money_in(provider, event_type, status) -%}
+    (({{ provider }} = 'stripe' and {{ event_type }} = 'payment.succeeded')
+     or ({{ provider }} = 'square' and {{ event_type }} in ('payment.updated', 'payment.succeeded') and {{ status }} = 'succeeded')
+     or ({{ provider }} = 'adyen' and {{ event_type }} = 'payment.captured' and {{ status }} = 'captured')
+     or ({{ provider }} = 'braintree' and {{ event_type }} = 'payment.settled'))
+{%- endmacro %}
+
+{#- The payment failed at this event (declined, refused, settlement declined). -#}
+{% macro is_payment_failure(status) -%}
+    ({{ status }} in ('failed', 'settlement_declined', 'declined', 'processor_declined', 'gateway_rejected'))
+{%- endmacro %}
+
+{#- A refund's latest state means the money went back to the customer. -#}
+{% macro is_refund_paid(provider, event_type, status) -%}
+    (({{ provider }} in ('stripe', 'square') and {{ status }} = 'succeeded')
+     or ({{ provider }} = 'adyen' and {{ event_type }} = 'refund.created' and {{ status }} = 'refunded')
+     or ({{ provider }} = 'braintree' and {{ event_type }} = 'refund.settled'))
+{%- endmacro %}
+
+{#- A dispute's latest event means the merchant lost the money: Stripe closed as lost, Braintree lost or accepted,
+    Adyen a chargeback (debited at once) that has not been reversed. -#}
+{% macro is_dispute_lost(provider, event_type, status) -%}
+    (({{ provider }} = 'stripe' and {{ status }} = 'lost')
+     or ({{ provider }} = 'braintree' and {{ event_type }} in ('dispute.lost', 'dispute.accepted'))
+     or ({{ provider }} = 'adyen' and {{ event_type }} in ('dispute.created', 'dispute.second_chargeback')))
+{%- endmacro %}
+
+{#- won | lost | open -#}
+{% macro dispute_outcome(provider, event_type, status) -%}
+    case when {{ is_dispute_lost(provider, event_type, status) }} then 'lost'
+         when ({{ provider }} = 'stripe' and {{ status }} = 'won')
+           or ({{ provider }} = 'braintree' and {{ event_type }} = 'dispute.won')
+           or ({{ provider }} = 'adyen' and {{ event_type }} = 'dispute.reversed') then 'won'
+         else 'open' end
+{%- endmacro %}
+
+{#- payment | refund | dispute | other, from the normalized event type. -#}
+{% macro object_kind(event_type) -%}
+    case when {{ event_type }} like 'payment.%' then 'payment'
+         when {{ event_type }} like 'refund.%' then 'refund'
+         when {{ event_type }} like 'dispute.%' then 'dispute'
+         else 'other' end
+{%- endmacro %}
+
+{#- An amount in minor units of `currency` in the reporting currency's major unit, at `rate` (value of one major
+    unit of `currency`), given the currency's minor-unit exponent. -#}
+{% macro to_reporting(amount_minor, exponent, rate) -%}
+    cast(cast({{ amount_minor }} as decimal(38, 6)) / cast(power(10, {{ exponent }}) as decimal(38, 6)) * cast({{ rate }} as decimal(38, 10)) as decimal(38, 4))
+{%- endmacro %}

@@ -1,0 +1,146 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='customer_id', on_schema_change='fail') }}
+-- Everything known about a customer (grain: customer_id): payments and outcomes, lifetime value (net money in the
+-- reporting currency, refunds and lost disputes deducted, each converted at its day's rate), failure streaks (the
+-- current run of failed payments since the last success, and the longest ever), the latest churn score, and the
+-- attributes dim_customers keeps history of. Time-relative churn inputs (days since, last 30 days) are in
+-- customer_churn_inputs, which is computed at query time so that it never goes stale.
+-- Incremental: customers with a changed payment, refund, dispute or decision are recomputed from all their rows.
+
+with changed as (
+    {% if is_incremental() %}
+    select customer_id from {{ ref('int_payments') }} where _loaded_at > {{ loaded_watermark() }}
+    union
+    select customer_id from {{ ref('fct_money_movements') }} where _loaded_at > {{ loaded_watermark() }}
+    union
+    select e.customer_id
+    from {{ ref('int_payment_outcomes') }} as o
+    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
+    where o._loaded_at > {{ loaded_watermark() }}
+    {% else %}
+    select cast(null as varchar) as customer_id where 1 = 0
+    {% endif %}
+),
+
+payments as (
+    select * from {{ ref('int_payments') }}
+    where customer_id is not null
+    {% if is_incremental() %}
+      and customer_id in (select customer_id from changed)
+    {% endif %}
+),
+
+sequenced as (
+    select
+        payments.*,
+        row_number() over (partition by customer_id order by created_at, payment_key)
+          - row_number() over (partition by customer_id, outcome = 'failed' order by created_at, payment_key)
+          as streak_group
+    from payments
+),
+
+streaks as (
+    select customer_id, max(streak_length) as longest_failure_streak
+    from (
+        select customer_id, streak_group, count(*) as streak_length
+        from sequenced
+        where outcome = 'failed'
+        group by customer_id, streak_group
+    ) as s
+    group by customer_id
+),
+
+payment_stats as (
+    select
+        customer_id,
+        count(*) as payments,
+        count(*) filter (where outcome = 'succeeded') as payments_succeeded,
+        count(*) filter (where outcome = 'failed') as payments_failed,
+        sum(failed_attempts) as failed_attempts,
+        min(created_at) as first_payment_at,
+        max(created_at) as last_payment_at,
+        max(captured_at) as last_success_at,
+        max(last_failed_at) as last_failure_at,
+        count(distinct merchant_id) as merchants,
+        count(distinct provider) as providers,
+        max_by(currency, created_at) as primary_currency,
+        max_by(payment_method_type, created_at) filter (where payment_method_type is not null) as primary_payment_method,
+        max_by(card_brand, created_at) filter (where card_brand is not null) as primary_card_brand
+    from payments
+    group by customer_id
+),
+
+current_streak as (
+    select p.customer_id, count(*) as current_failure_streak
+    from payments as p
+    join payment_stats as s on s.customer_id = p.customer_id
+    where p.outcome = 'failed'
+      and (s.last_success_at is null or p.created_at > s.last_success_at)
+    group by p.customer_id
+),
+
+money as (
+    select
+        m.customer_id,
+        sum(case when m.movement_type = 'refund' then m.movement_count else 0 end) as refunds,
+        sum(case when m.movement_type = 'dispute_loss' then m.movement_count else 0 end) as disputes_lost,
+        sum({{ to_reporting('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') }}) as lifetime_net_reporting,
+        sum(case when m.movement_type = 'capture'
+            then {{ to_reporting('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') }} else 0 end) as lifetime_gross_reporting,
+        bool_or(r.rate is null) as has_unconverted_money
+    from {{ ref('fct_money_movements') }} as m
+    left join {{ ref('currencies') }} as c on c.currency = m.currency
+    left join {{ ref('int_exchange_rates') }} as r
+        on r.currency = m.currency and m.revenue_date >= r.valid_from
+        and (r.valid_to is null or m.revenue_date < r.valid_to)
+    where m.customer_id in (select customer_id from payment_stats)
+    group by m.customer_id
+),
+
+churn as (
+    select
+        e.customer_id,
+        max_by(o.churn_score, o.persisted_at) as churn_score,
+        max_by(o.churn_risk_level, o.persisted_at) as churn_risk_level,
+        avg(o.fraud_score) as avg_fraud_score
+    from {{ ref('int_payment_outcomes') }} as o
+    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
+    where e.customer_id in (select customer_id from payment_stats)
+    group by e.customer_id
+)
+
+select
+    s.customer_id,
+    s.payments,
+    s.payments_succeeded,
+    s.payments_failed,
+    s.failed_attempts,
+    {{ safe_ratio('s.payments_failed', 's.payments') }} as failure_rate,
+    coalesce(cs.current_failure_streak, 0) as current_failure_streak,
+    coalesce(st.longest_failure_streak, 0) as longest_failure_streak,
+    coalesce(m.refunds, 0) as refunds,
+    coalesce(m.disputes_lost, 0) as disputes_lost,
+    coalesce(m.lifetime_gross_reporting, 0) as lifetime_gross_reporting,
+    coalesce(m.lifetime_net_reporting, 0) as lifetime_net_reporting,
+    '{{ var('reporting_currency') }}' as reporting_currency,
+    coalesce(m.has_unconverted_money, false) as has_unconverted_money,
+    {{ customer_tier('coalesce(m.lifetime_net_reporting, 0)') }} as customer_tier,
+    s.first_payment_at,
+    s.last_payment_at,
+    s.last_success_at,
+    s.last_failure_at,
+    s.merchants,
+    s.providers,
+    s.primary_currency,
+    s.primary_payment_method,
+    s.primary_card_brand,
+    ch.churn_score,
+    ch.churn_risk_level,
+    ch.avg_fraud_score,
+    -- the latest event that changed any attribute kept in dim_customers' history
+    greatest(s.last_payment_at, coalesce(s.last_success_at, s.last_payment_at)) as attributes_as_of,
+    {{ loaded_at() }} as _loaded_at
+from payment_stats as s
+left join streaks as st on st.customer_id = s.customer_id
+left join current_streak as cs on cs.customer_id = s.customer_id
+left join money as m on m.customer_id = s.customer_id
+left join churn as ch on ch.customer_id = s.customer_id

@@ -1,0 +1,60 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_id', on_schema_change='fail') }}
+-- Payment events the workflows scored as fraud risks (grain: event_id): a risk level of high or a score at or above
+-- var('fraud_alert_score'), with the payment, the amount, the model version, and whether the payment was later
+-- disputed and how that ended (the label that tells whether the alert was right).
+-- Incremental: new or changed decisions, and alerts whose payment's disputes changed.
+
+with changed_events as (
+    {% if is_incremental() %}
+    select event_id from {{ ref('int_payment_outcomes') }} where _loaded_at > {{ loaded_watermark() }}
+    union
+    select event_id from {{ this }}
+    where payment_key in (select payment_key from {{ ref('fct_disputes') }} where _loaded_at > {{ loaded_watermark() }})
+    {% else %}
+    select cast(null as varchar) as event_id where 1 = 0
+    {% endif %}
+),
+
+alerts as (
+    select o.*
+    from {{ ref('int_payment_outcomes') }} as o
+    where (o.fraud_risk_level = 'high' or o.fraud_score >= {{ var('fraud_alert_score') }})
+    {% if is_incremental() %}
+      and o.event_id in (select event_id from changed_events)
+    {% endif %}
+),
+
+disputes as (
+    select
+        payment_key,
+        count(*) as disputes,
+        case when bool_or(outcome = 'lost') then 'lost' when bool_or(outcome = 'open') then 'open' else 'won' end
+            as dispute_outcome,
+        min(opened_at) as first_disputed_at
+    from {{ ref('fct_disputes') }}
+    where payment_key is not null
+    group by payment_key
+)
+
+select
+    a.event_id,
+    e.payment_key,
+    e.provider,
+    e.event_type,
+    e.merchant_id,
+    e.customer_id,
+    e.amount_minor,
+    e.currency,
+    a.fraud_score,
+    a.fraud_risk_level,
+    a.fraud_model_version,
+    e.provider_created_at as alerted_at,
+    a.event_date as alert_date,
+    d.payment_key is not null as was_disputed,
+    d.dispute_outcome,
+    d.first_disputed_at,
+    {{ loaded_at() }} as _loaded_at
+from alerts as a
+join {{ ref('int_payment_events') }} as e on e.event_id = a.event_id
+left join disputes as d on d.payment_key = e.payment_key
+where e.object_kind = 'payment'

@@ -1,0 +1,468 @@
+/**
+ * `npm run dbt -- <dbt args>`: runs dbt in the project-local virtualenv against the bronze snapshot current when it
+ * starts. Before dbt: resolve every bronze table's current snapshot through the SQL catalog (recorded by the run in
+ * `silver.bronze_reads` and in the JSON summary), point the sources at it (DuckDB: iceberg_scan of that snapshot's
+ * metadata file; Trino: FOR VERSION AS OF), set the profile's environment. After dbt: on DuckDB, publish the gold
+ * marts into the file the dashboards read (a new file renamed over the old one, so a reader never sees a half-built
+ * file or holds a lock dbt needs), then print one JSON summary line last on stdout.
+ *
+ * Exit status: dbt's own (0 ok, 1 a model or test failed, 2 dbt could not run); 75 (EX_TEMPFAIL) when a dependency
+ * is not there yet (the catalog or Trino unreachable, bronze.payment_events not created yet): try again later.
+ * Not a dbt replacement: every argument goes to dbt unchanged.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
+import { STATE_DIR } from '@pep/stack/paths';
+import { BronzeError, type BronzeTableSnapshot, bronzeNamespace, bronzeSnapshots, PACKAGE_DIR } from './bronze.ts';
+import { type DbtToolchain, ensureDbtToolchain, type Log } from './venv.ts';
+
+export const EXIT_TEMPFAIL = 75;
+export const TARGETS = ['duckdb', 'trino'] as const;
+export type DbtTarget = (typeof TARGETS)[number];
+
+/** dbt commands that read bronze (and so need the snapshot resolved first). */
+const READS_BRONZE = new Set([
+  'build',
+  'run',
+  'test',
+  'compile',
+  'show',
+  'source',
+  'snapshot',
+  'docs',
+  'retry',
+  'seed',
+]);
+/** Commands after which the DuckDB marts are published. */
+const PUBLISHES = new Set(['build', 'run', 'snapshot', 'retry']);
+/** Tables of gold not copied into the dashboards' file (event/payment grain; read them from the dbt database or Trino). */
+export const UNPUBLISHED_MARTS = ['fct_payments', 'fct_refunds', 'fct_disputes', 'fct_money_movements'] as const;
+
+export interface DbtPaths {
+  /** The DuckDB database dbt builds in (staging views, incremental state, marts). */
+  readonly duckdbPath: string;
+  /** The file the dashboards read: gold only, replaced atomically after each successful build. */
+  readonly martsPath: string;
+}
+
+/** DBT_DUCKDB_PATH (default `<state>/dbt/dbt.duckdb`), DBT_MARTS_DUCKDB (default `<state>/dbt/marts.duckdb`). */
+export function dbtPaths(env: NodeJS.ProcessEnv = process.env): DbtPaths {
+  return {
+    duckdbPath: env.DBT_DUCKDB_PATH?.trim() || join(STATE_DIR, 'dbt', 'dbt.duckdb'),
+    martsPath: env.DBT_MARTS_DUCKDB?.trim() || join(STATE_DIR, 'dbt', 'marts.duckdb'),
+  };
+}
+
+export interface TrinoAddress {
+  readonly scheme: string;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+}
+
+/** TRINO_URL (CONTRACT section 8; default http://127.0.0.1:8085). */
+export function trinoAddress(env: NodeJS.ProcessEnv = process.env): TrinoAddress {
+  const raw = env.TRINO_URL?.trim() || 'http://127.0.0.1:8085';
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`TRINO_URL is not a URL: ${raw}`);
+  }
+  const scheme = u.protocol.replace(':', '');
+  const port = Number(u.port || (scheme === 'https' ? 443 : 80));
+  return { scheme, host: u.hostname, port, url: raw.replace(/\/$/, '') };
+}
+
+export async function trinoReady(address: TrinoAddress): Promise<boolean> {
+  try {
+    const res = await fetch(`${address.url}/v1/info`, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) return false;
+    return ((await res.json()) as { starting?: boolean }).starting === false;
+  } catch {
+    return false;
+  }
+}
+
+export interface ParsedArgs {
+  readonly command: string | undefined;
+  readonly target: DbtTarget;
+  readonly args: readonly string[];
+}
+
+/** The dbt command (first non-option), the target (`--target`/`-t`, else DBT_TARGET, else duckdb). */
+export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const command = args.find((a) => !a.startsWith('-'));
+  let target = env.DBT_TARGET?.trim() || 'duckdb';
+  const out = [...args];
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i] as string;
+    if (a === '--target' || a === '-t') target = out[i + 1] ?? '';
+    else if (a.startsWith('--target=')) target = a.slice('--target='.length);
+  }
+  if (!(TARGETS as readonly string[]).includes(target)) {
+    throw new UsageError(`unknown target ${JSON.stringify(target)}: use --target duckdb (default) or --target trino`);
+  }
+  return { command, target: target as DbtTarget, args: out };
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const DUCKDB_TYPES: Record<LakeColumnType, string> = {
+  string: 'varchar',
+  int: 'integer',
+  long: 'bigint',
+  double: 'double',
+  boolean: 'boolean',
+  timestamptz: 'timestamptz',
+  binary: 'blob',
+};
+const TRINO_TYPES: Record<LakeColumnType, string> = {
+  ...DUCKDB_TYPES,
+  timestamptz: 'timestamp(6) with time zone',
+  binary: 'varbinary',
+};
+
+/** An empty relation with a bronze table's contract columns, for a table the lake has not created yet. */
+export function emptyBronzeRelation(table: LakeTableName, target: DbtTarget): string {
+  const types = target === 'trino' ? TRINO_TYPES : DUCKDB_TYPES;
+  const cols = LAKE_TABLES[table].columns.map((c) => `cast(null as ${types[c.type]}) as ${c.name}`);
+  return `select ${cols.join(', ')} where 1 = 0`;
+}
+
+export interface BronzeRead {
+  readonly table: LakeTableName;
+  readonly snapshot_id: string | null;
+  readonly metadata_location: string | null;
+  readonly total_records: number;
+  /** Kafka offsets the snapshot covers (the sink's `pep.kafka.offsets` summary), when it records them. */
+  readonly kafka_offsets?: string;
+  readonly missing?: true;
+}
+
+/** The environment that points dbt's sources at one snapshot of each bronze table. */
+export function bronzeEnvironment(
+  snapshots: Record<LakeTableName, BronzeTableSnapshot | null>,
+  target: DbtTarget,
+): { env: Record<string, string>; reads: BronzeRead[] } {
+  const env: Record<string, string> = {};
+  const reads: BronzeRead[] = [];
+  for (const table of LAKE_TABLE_NAMES) {
+    const key = `DBT_BRONZE_${table.toUpperCase()}`;
+    const snap = snapshots[table];
+    if (!snap || snap.snapshot_id === null) {
+      // no table, or a table without any commit yet: read as empty with the contract's columns
+      const empty = emptyBronzeRelation(table, target);
+      env[`${key}_MISSING`] = empty;
+      env[`${key}_SCAN`] = `(${empty})`;
+      reads.push({
+        table,
+        snapshot_id: null,
+        metadata_location: snap?.metadata_location ?? null,
+        total_records: 0,
+        missing: true,
+      });
+      continue;
+    }
+    env[`${key}_SNAPSHOT`] = snap.snapshot_id;
+    env[`${key}_SCAN`] = `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}')`;
+    const offsets = snap.summary['pep.kafka.offsets'];
+    reads.push({
+      table,
+      snapshot_id: snap.snapshot_id,
+      metadata_location: snap.metadata_location,
+      total_records: snap.total_records,
+      ...(offsets ? { kafka_offsets: offsets } : {}),
+    });
+  }
+  env.DBT_BRONZE_READS = JSON.stringify(reads.map(({ kafka_offsets: _k, missing: _m, ...r }) => r));
+  return { env, reads };
+}
+
+export interface NodeResult {
+  readonly unique_id: string;
+  readonly status: string;
+  readonly message: string | null;
+  readonly failures: number | null;
+  readonly relation: string | null;
+}
+
+export interface DbtRunSummary {
+  readonly command: string | null;
+  readonly target: DbtTarget;
+  readonly status: 'success' | 'failed';
+  readonly exit_code: number;
+  readonly elapsed_s: number;
+  readonly dbt_elapsed_s: number | null;
+  readonly invocation_id: string | null;
+  readonly partition_day: string | null;
+  readonly bronze_namespace: string;
+  readonly bronze: Record<string, Omit<BronzeRead, 'table'>>;
+  readonly results: Record<string, number>;
+  readonly failures: readonly NodeResult[];
+  readonly published: { readonly path: string; readonly tables: readonly string[] } | null;
+  readonly error?: string;
+}
+
+interface RunResultsFile {
+  metadata?: { invocation_id?: string };
+  elapsed_time?: number;
+  args?: { vars?: Record<string, unknown> };
+  results?: {
+    unique_id: string;
+    status: string;
+    message: string | null;
+    failures: number | null;
+    relation_name?: string | null;
+  }[];
+}
+
+function readRunResults(path: string, startedMs: number): RunResultsFile | null {
+  try {
+    if (!existsSync(path)) return null;
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as RunResultsFile & {
+      metadata?: { generated_at?: string };
+    };
+    // a stale file of an earlier run (dbt crashed before writing its own) is not this run's result
+    const generated = Date.parse(parsed.metadata?.generated_at ?? '');
+    if (Number.isFinite(generated) && generated < startedMs - 1000) return null;
+    return parsed;
+  } catch {
+    return null;
+  }
+}
+
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Progress and dbt's own output (default: dbt's stdout to ours, our messages to stderr). */
+  readonly stdout?: (chunk: string) => void;
+  readonly log?: Log;
+  readonly toolchain?: DbtToolchain;
+}
+
+/** Runs one dbt command and returns the summary (never throws for a failed dbt run). */
+export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Promise<DbtRunSummary> {
+  const started = Date.now();
+  const baseEnv = opts.env ?? process.env;
+  const log: Log = opts.log ?? ((m) => process.stderr.write(`dbt: ${m}\n`));
+  const out = opts.stdout ?? ((c: string) => process.stdout.write(c));
+  const { command, target, args } = parseArgs(argv, baseEnv);
+  const namespace = bronzeNamespace(baseEnv);
+  const paths = dbtPaths(baseEnv);
+  const partitionDay = partitionDayOf(args);
+  const fail = (exit_code: number, error: string): DbtRunSummary => ({
+    command: command ?? null,
+    target,
+    status: 'failed',
+    exit_code,
+    elapsed_s: (Date.now() - started) / 1000,
+    dbt_elapsed_s: null,
+    invocation_id: null,
+    partition_day: partitionDay,
+    bronze_namespace: namespace,
+    bronze: {},
+    results: {},
+    failures: [],
+    published: null,
+    error,
+  });
+
+  const tools = opts.toolchain ?? (await ensureDbtToolchain(log));
+  const trino = trinoAddress(baseEnv);
+  const targetPath = baseEnv.DBT_TARGET_PATH?.trim() || join(PACKAGE_DIR, 'target', target);
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    DBT_PROFILES_DIR: PACKAGE_DIR,
+    DBT_PROJECT_DIR: PACKAGE_DIR,
+    DBT_TARGET: target,
+    DBT_TARGET_PATH: targetPath,
+    DBT_LOG_PATH: baseEnv.DBT_LOG_PATH?.trim() || targetPath,
+    DBT_SEND_ANONYMOUS_USAGE_STATS: 'false',
+    DO_NOT_TRACK: '1',
+    DBT_USE_COLORS: baseEnv.DBT_USE_COLORS ?? (process.stdout.isTTY ? 'true' : 'false'),
+    DBT_DUCKDB_PATH: paths.duckdbPath,
+    DBT_DUCKDB_EXTENSION_DIR: tools.extensionDirectory,
+    DBT_BRONZE_NAMESPACE: namespace,
+    DBT_TRINO_HOST: trino.host,
+    DBT_TRINO_PORT: String(trino.port),
+    DBT_TRINO_SCHEME: trino.scheme,
+  };
+
+  // Unit tests need their models' relations to exist (dbt reads the columns of `this`), which a first build of a
+  // fresh warehouse has not made yet: `build` leaves them out unless asked (they run in the package's test suite).
+  if (
+    command === 'build' &&
+    !baseEnv.DBT_EXCLUDE_RESOURCE_TYPES &&
+    !args.some((a) => /^--(exclude-)?resource-types?(=|$)/.test(a))
+  ) {
+    env.DBT_EXCLUDE_RESOURCE_TYPES = 'unit_test';
+  }
+
+  let reads: BronzeRead[] = [];
+  if (command && READS_BRONZE.has(command)) {
+    if (target === 'trino' && !(await trinoReady(trino))) {
+      return fail(EXIT_TEMPFAIL, `Trino is not answering at ${trino.url} (TRINO_URL): start it (npm run stack:up)`);
+    }
+    let snapshots: Awaited<ReturnType<typeof bronzeSnapshots>>;
+    try {
+      // DBT_BRONZE_EMPTY=1: every bronze table reads as empty (unit tests and `--empty` runs need no catalog)
+      snapshots =
+        baseEnv.DBT_BRONZE_EMPTY === '1'
+          ? (Object.fromEntries(
+              LAKE_TABLE_NAMES.map((t) => [
+                t,
+                { metadata_location: '', snapshot_id: null, snapshot_ms: null, summary: {}, total_records: 0 },
+              ]),
+            ) as Awaited<ReturnType<typeof bronzeSnapshots>>)
+          : await bronzeSnapshots(tools, env);
+    } catch (err) {
+      const e = err as Error;
+      return fail(
+        e instanceof BronzeError && e.transient ? EXIT_TEMPFAIL : 2,
+        `cannot read the bronze snapshots from the lake catalog: ${e.message}`,
+      );
+    }
+    if (!snapshots.payment_events) {
+      return fail(
+        EXIT_TEMPFAIL,
+        `${namespace}.payment_events does not exist in the lake catalog yet: the lake sink creates it when it starts`,
+      );
+    }
+    const b = bronzeEnvironment(snapshots, target);
+    reads = b.reads;
+    Object.assign(env, b.env);
+    for (const r of reads) {
+      log(
+        r.missing
+          ? `${namespace}.${r.table}: no snapshot yet, read as empty`
+          : `${namespace}.${r.table}: snapshot ${r.snapshot_id} (${r.total_records} rows)`,
+      );
+    }
+  }
+  if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
+
+  const runResultsPath = join(targetPath, 'run_results.json');
+  const dbtStarted = Date.now();
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(tools.dbt, [...args], { cwd: PACKAGE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', out);
+    child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
+    child.once('error', (err) => {
+      log(`cannot start dbt: ${err.message}`);
+      resolve(2);
+    });
+    child.once('close', (c, signal) => resolve(c ?? (signal ? 2 : 1)));
+  });
+  const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
+  const results: Record<string, number> = {};
+  const failures: NodeResult[] = [];
+  for (const r of runResults?.results ?? []) {
+    results[r.status] = (results[r.status] ?? 0) + 1;
+    if (!['success', 'pass', 'skipped', 'no-op'].includes(r.status)) {
+      failures.push({
+        unique_id: r.unique_id,
+        status: r.status,
+        message: r.message,
+        failures: r.failures,
+        relation: r.relation_name ?? null,
+      });
+    }
+  }
+
+  let published: DbtRunSummary['published'] = null;
+  let publishError: string | undefined;
+  if (code === 0 && target === 'duckdb' && command && PUBLISHES.has(command)) {
+    try {
+      published = await publishMarts(tools, paths, env);
+      log(`published ${published.tables.length} marts to ${published.path}`);
+    } catch (err) {
+      publishError = `publishing the marts failed: ${(err as Error).message}`;
+      log(publishError);
+    }
+  }
+  const exitCode = publishError ? 1 : code;
+  const summary: DbtRunSummary = {
+    command: command ?? null,
+    target,
+    status: exitCode === 0 ? 'success' : 'failed',
+    exit_code: exitCode,
+    elapsed_s: (Date.now() - started) / 1000,
+    dbt_elapsed_s: runResults?.elapsed_time ?? null,
+    invocation_id: runResults?.metadata?.invocation_id ?? null,
+    partition_day: partitionDay,
+    bronze_namespace: namespace,
+    bronze: Object.fromEntries(reads.map(({ table, ...r }) => [table, r])),
+    results,
+    failures,
+    published,
+    ...(publishError ? { error: publishError } : {}),
+  };
+  if (command && READS_BRONZE.has(command)) recordRun(summary, baseEnv);
+  return summary;
+}
+
+function partitionDayOf(args: readonly string[]): string | null {
+  const i = args.indexOf('--vars');
+  if (i < 0) return null;
+  const raw = args[i + 1] ?? '';
+  try {
+    const v = JSON.parse(raw) as { partition_day?: unknown };
+    return typeof v.partition_day === 'string' ? v.partition_day : null;
+  } catch {
+    // dbt also takes YAML here: a `partition_day: 2026-12-01` form
+    return /partition_day:\s*['"]?([0-9-]+)/.exec(raw)?.[1] ?? null;
+  }
+}
+
+/** Appends the summary to `<state>/dbt/runs.jsonl` (DBT_RUN_LOG), the local history of what each run read. */
+function recordRun(summary: DbtRunSummary, env: NodeJS.ProcessEnv): void {
+  const file = env.DBT_RUN_LOG?.trim() || join(STATE_DIR, 'dbt', 'runs.jsonl');
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), ...summary })}\n`);
+  } catch {
+    // the run log is a convenience; the warehouse's bronze_reads table is the record
+  }
+}
+
+/** Copies the gold schema (minus UNPUBLISHED_MARTS) into a new file and renames it over the dashboards' file. */
+async function publishMarts(
+  tools: DbtToolchain,
+  paths: DbtPaths,
+  env: NodeJS.ProcessEnv,
+): Promise<{ path: string; tables: string[] }> {
+  const tmp = `${paths.martsPath}.tmp-${process.pid}`;
+  rmSync(tmp, { force: true });
+  mkdirSync(dirname(paths.martsPath), { recursive: true });
+  const schema = `${env.DBT_SCHEMA_PREFIX ?? ''}gold`;
+  const script = join(PACKAGE_DIR, 'python', 'publish.py');
+  const request = JSON.stringify({
+    source: paths.duckdbPath,
+    target: tmp,
+    schema,
+    exclude: UNPUBLISHED_MARTS,
+    extension_directory: tools.extensionDirectory,
+  });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const child = spawn(tools.python, [script, request], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr = (stderr + c).slice(-4000);
+    });
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolve(stdout.trim().split('\n').pop() ?? '') : reject(new Error(stderr.trim() || stdout.trim())),
+    );
+  });
+  const { tables } = JSON.parse(answer) as { tables: string[] };
+  renameSync(tmp, paths.martsPath);
+  return { path: paths.martsPath, tables };
+}
