@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { Platform } from '@pep/security/platform';
 import { runFuzz } from '@pep/security/run';
-import { send, signStripe } from '@pep/security/traffic';
+import { send, signStripe, stripePaymentBody } from '@pep/security/traffic';
 import pg from 'pg';
 import { percentile, writeResult } from '../src/result.ts';
 
@@ -32,23 +32,11 @@ function stripePayment(tag: string, i: number, currency: string): { id: string; 
   const id = `evt_${tag}_${i}`;
   return {
     id,
-    body: Buffer.from(
-      JSON.stringify({
-        id,
-        object: 'event',
-        type: 'payment_intent.succeeded',
-        created: Math.floor(Date.now() / 1000),
-        data: {
-          object: {
-            id: `pi_${tag}_${i}`,
-            object: 'payment_intent',
-            amount: 1000 + (i % 5000),
-            currency,
-            status: 'succeeded',
-            customer: `cus_${i % 200}`,
-          },
-        },
-      }),
+    body: stripePaymentBody(
+      id,
+      `pi_${tag}_${i}`,
+      {},
+      { amount: 1000 + (i % 5000), currency, customer: `cus_${i % 200}` },
     ),
   };
 }

@@ -35,7 +35,7 @@ const chunked =
   'POST /webhooks/adyen HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n';
 
 test('pipelined requests are cut where each ends, whatever the TCP segments', () => {
-  const wire = Buffer.from(post('{"a":1}') + post('{"b":2}') + chunked + 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  const wire = Buffer.from(`${post('{"a":1}')}${post('{"b":2}')}${chunked}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
   for (const piece of [wire.length, 7, 1]) {
     const { requests, methods, rest } = frameAll(wire, piece);
     assert.deepEqual(methods, ['POST', 'POST', 'POST', 'GET'], `pieces of ${piece}`);

@@ -62,6 +62,7 @@ describe('HTTP abuse against the Bun edge', () => {
       EDGE_REJECT_RATE_PER_S: '1',
       EDGE_REJECT_BURST: '400',
       EDGE_IDLE_TIMEOUT_S: '1',
+      EDGE_PRODUCE_TIMEOUT_MS: '500',
     });
   });
   after(async () => {

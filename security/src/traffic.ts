@@ -81,6 +81,38 @@ export function signAdyenItems(doc: Record<string, unknown>): string[] {
   return out;
 }
 
+/**
+ * A Stripe `payment_intent.succeeded` event body (2000 USD minor units by default); `over` replaces event fields,
+ * `obj` fields of the payment intent.
+ */
+export function stripePaymentBody(
+  id: string,
+  piId: string,
+  over: Record<string, unknown> = {},
+  obj: Record<string, unknown> = {},
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      id,
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: piId,
+          object: 'payment_intent',
+          amount: 2000,
+          currency: 'usd',
+          status: 'succeeded',
+          customer: 'cus_sec',
+          ...obj,
+        },
+      },
+      ...over,
+    }),
+  );
+}
+
 /** A Braintree webhook form for a notification XML, signed with the local key pair. */
 export function braintreeBody(xml: string | Buffer): { body: Buffer; signature: string } {
   const payload = Buffer.from(xml).toString('base64');
