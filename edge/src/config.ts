@@ -61,6 +61,8 @@ export interface EdgeConfig {
     readonly shutdownTimeoutMs: number;
     /** Seconds a kept-alive connection may sit idle in Bun.serve before it closes it (Bun's idleTimeout). */
     readonly idleTimeoutS: number;
+    /** Seconds a client connection may stay silent between requests before the pipelining guard closes it. */
+    readonly clientIdleTimeoutS: number;
     readonly maxAdyenItems: number;
     /** Per-request refusal log lines (400/401/413/503) per second at most; the rest are counted. */
     readonly refusalLogPerSecond: number;
@@ -227,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
       idleTimeoutS,
+      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
       maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
       refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
       rejectRatePerS: int(env, 'EDGE_REJECT_RATE_PER_S', 20, 0, 1_000_000),

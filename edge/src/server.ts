@@ -131,6 +131,7 @@ export async function startEdge(
           port: config.port,
           upstreamUnix: unixPath,
           maxHeldBytes: Math.max(1024 * 1024, 2 * config.limits.maxBodyBytes + 64 * 1024),
+          idleTimeoutS: config.limits.clientIdleTimeoutS,
           onError: (err) => log.warn('pipelining guard: upstream error', { error: err.message }),
         })
       : null;

@@ -15,8 +15,15 @@ interface RawResult {
   readonly closedByServer: boolean;
 }
 
-/** Writes `head`, then (optionally) an endless chunked body for `forMs`, and reports what came back. */
-function rawRequest(url: string, head: string, opts: { endlessChunks?: boolean; forMs?: number } = {}) {
+/**
+ * Writes `head`, then (optionally) an endless chunked body for up to `forMs`, and reports what came back once the
+ * server has closed the connection (or after `deadlineMs`: a server that never closes fails the test's assertions).
+ */
+function rawRequest(
+  url: string,
+  head: string,
+  opts: { endlessChunks?: boolean; forMs?: number; deadlineMs?: number } = {},
+) {
   const { port } = new URL(url);
   const forMs = opts.forMs ?? 1000;
   return new Promise<RawResult>((resolve) => {
@@ -24,12 +31,19 @@ function rawRequest(url: string, head: string, opts: { endlessChunks?: boolean; 
     let text = '';
     let written = 0;
     let closed = false;
+    const done = () => {
+      clearTimeout(deadline);
+      resolve({ text, bytesWritten: written, closedByServer: closed });
+      s.destroy();
+    };
+    const deadline = setTimeout(done, opts.deadlineMs ?? 30_000);
     s.on('data', (d) => {
       text += d.toString('latin1');
     });
     s.on('error', () => undefined);
     s.on('close', () => {
       closed = true;
+      done();
     });
     s.on('connect', async () => {
       s.write(head);
@@ -43,10 +57,6 @@ function rawRequest(url: string, head: string, opts: { endlessChunks?: boolean; 
         if (!ok) await new Promise((r) => s.once('drain', r).once('close', r));
       }
     });
-    setTimeout(() => {
-      resolve({ text, bytesWritten: written, closedByServer: closed });
-      s.destroy();
-    }, forMs + 500);
   });
 }
 
@@ -61,45 +71,10 @@ describe('HTTP abuse against the Bun edge', () => {
       EDGE_REFUSAL_LOG_PER_S: '5',
       EDGE_REJECT_RATE_PER_S: '1',
       EDGE_REJECT_BURST: '400',
-      EDGE_IDLE_TIMEOUT_S: '1',
-      EDGE_PRODUCE_TIMEOUT_MS: '500',
     });
   });
   after(async () => {
     await edge.stop();
-  });
-
-  test('a kept-alive connection idle past the idle timeout of Bun.serve is still answered (the guard reconnects)', async () => {
-    const { port } = new URL(edge.url);
-    const s = connect(Number(port), '127.0.0.1');
-    let text = '';
-    let closed = false;
-    s.on('data', (d) => {
-      text += d.toString('latin1');
-    });
-    s.on('error', () => undefined);
-    s.on('close', () => {
-      closed = true;
-    });
-    const answers = async (n: number) => {
-      const deadline = Date.now() + 10_000;
-      while ((text.match(/HTTP\/1\.1 200 /g) ?? []).length < n && !closed && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-    };
-    await new Promise((r) => s.once('connect', r));
-    try {
-      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-      await answers(1);
-      // Bun.serve (EDGE_IDLE_TIMEOUT_S=1) closes its side after 1 s idle, on its 4 s timer tick (measured: 4 s);
-      // before the fix the guard closed the client's connection with it, and a client reusing it got no answer.
-      await new Promise((r) => setTimeout(r, 9000));
-      assert.equal(closed, false, 'the client connection was closed while idle');
-      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-      await answers(2);
-      assert.equal((text.match(/HTTP\/1\.1 200 /g) ?? []).length, 2, text);
-    } finally {
-      s.destroy();
-    }
   });
 
   test('an endless chunked body gets a JSON 413 and the connection is closed: nothing more is read', async () => {
@@ -183,5 +158,62 @@ describe('HTTP abuse against the Bun edge', () => {
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
     assert.match(await (await fetch(`${edge.url}/metrics`)).text(), /edge_rate_limited_total\{provider="stripe"\} \d+/);
+  });
+
+  test('a kept-alive connection: busy, it is never cut; idle past the timeout of Bun.serve, still answered; silent, closed', async () => {
+    // Its own edge: a 1 s idle timeout would cut the other tests' requests on a loaded machine.
+    const idleEdge = await spawnEdge({
+      EDGE_SINK: 'memory',
+      EDGE_IDLE_TIMEOUT_S: '1',
+      EDGE_PRODUCE_TIMEOUT_MS: '500',
+      EDGE_CLIENT_IDLE_TIMEOUT_S: '8',
+    });
+    const { port } = new URL(idleEdge.url);
+    const s = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let closed = false;
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      closed = true;
+    });
+    const count = () => (text.match(/HTTP\/1\.1 200 /g) ?? []).length;
+    const answers = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (count() < n && !closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    };
+    const get = () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => s.once('connect', r));
+    try {
+      // Busy for longer than the guard's client idle timeout (8 s, on Bun's 4 s timer tick): a request every 300 ms
+      // is never cut (before the fix, Bun's socket timeout fired that long after it was set whatever the traffic, and
+      // the guard closed the connection between two requests: "other side closed" for the client's next one).
+      const t0 = Date.now();
+      let n = 0;
+      while (Date.now() - t0 < 13_000) {
+        get();
+        await answers(++n);
+        assert.equal(closed, false, `closed after ${Date.now() - t0} ms of traffic`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.equal(count(), n);
+      // Silent past Bun.serve's idle timeout (EDGE_IDLE_TIMEOUT_S=1, closed on its 4 s tick: measured 4 s), not the
+      // guard's: Bun.serve closes the guard's upstream connection; before the fix the guard closed the client's with
+      // it, and a client reusing it got no answer. Now the next request opens a new upstream connection.
+      await new Promise((r) => setTimeout(r, 6500));
+      assert.equal(closed, false, 'the client connection was closed while idle');
+      get();
+      await answers(n + 1);
+      assert.equal(count(), n + 1, text.slice(-300));
+      // Silent for longer than the guard's timeout: closed.
+      const silentSince = Date.now();
+      while (!closed && Date.now() - silentSince < 20_000) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(closed, true, 'a silent connection is closed');
+    } finally {
+      s.destroy();
+      await idleEdge.stop();
+    }
   });
 });
