@@ -129,9 +129,13 @@ export const kafka: Service = {
     if (!existsSync(join(DATA_DIR, 'meta.properties'))) {
       const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
       log(`formatting Kafka storage (cluster id ${clusterId})`);
-      run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', CONFIG_FILE], {
-        what: 'Kafka storage format',
-      });
+      await runAsync(
+        'java',
+        ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', CONFIG_FILE],
+        {
+          what: 'Kafka storage format',
+        },
+      );
     }
     return startDetached({
       service: 'kafka',
