@@ -177,7 +177,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       [
         {
           name: 'payment_p99_during_flood_vs_quiet',
-          value: round((p(flood, 99) / Math.max(1, p(quiet, 99))) * 100) / 100,
+          value: Math.round((p(flood, 99) / Math.max(1, p(quiet, 99))) * 100) / 100,
           goal: 2,
           lowerIsBetter: true,
         },
