@@ -37,11 +37,9 @@ export interface EdgeConfig {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
-  /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
-  readonly benchTopic: string | null;
   /**
-   * Prefix put before every topic the edge writes (raw topics and webhooks.dlq), e.g. `t-run1.` so that a test or a
-   * benchmark runs the whole platform on its own topics; empty by default.
+   * Prepended to every topic the edge writes (`<prefix>webhooks.<provider>.<category>`, `<prefix>webhooks.dlq`):
+   * several platforms, or a platform and its benchmarks, on one Kafka cluster. Empty by default.
    */
   readonly topicPrefix: string;
   readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
@@ -56,13 +54,13 @@ export interface EdgeConfig {
     readonly maxInFlightMessages: number;
     readonly maxInFlightBytes: number;
     readonly produceTimeoutMs: number;
-    readonly maxConcurrentBatches: number;
-    readonly retryAfterSeconds: number;
-    readonly shutdownTimeoutMs: number;
     /** Seconds a kept-alive connection may sit idle in Bun.serve before it closes it (Bun's idleTimeout). */
     readonly idleTimeoutS: number;
     /** Seconds a client connection may stay silent between requests before the pipelining guard closes it. */
     readonly clientIdleTimeoutS: number;
+    readonly maxConcurrentBatches: number;
+    readonly retryAfterSeconds: number;
+    readonly shutdownTimeoutMs: number;
     readonly maxAdyenItems: number;
     /** Per-request refusal log lines (400/401/413/503) per second at most; the rest are counted. */
     readonly refusalLogPerSecond: number;
@@ -78,10 +76,7 @@ export interface EdgeConfig {
    * used); null: the TCP peer address. The refusal limiter keys sources by it.
    */
   readonly sourceHeader: string | null;
-  /**
-   * On Bun: serve through the pipelining guard (pipelining-guard.ts), which hands Bun.serve one request at a time per
-   * connection (Bun.serve drops a connection that pipelines behind a pending answer). Off: Bun.serve on the port.
-   */
+  /** On Bun: the pipelining guard owns the public port and hands Bun.serve one request at a time per connection. */
   readonly pipeliningGuard: boolean;
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
@@ -159,14 +154,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
-  const benchTopic = env.EDGE_BENCH_TOPIC || null;
   const topicPrefix = env.EDGE_TOPIC_PREFIX ?? '';
-  if (!/^[A-Za-z0-9._-]{0,120}$/.test(topicPrefix)) {
-    throw new ConfigError(`EDGE_TOPIC_PREFIX must be Kafka topic name characters, got ${JSON.stringify(topicPrefix)}`);
-  }
-  if (production && benchTopic) throw new ConfigError('EDGE_BENCH_TOPIC is not allowed with NODE_ENV=production');
-  if (benchTopic !== null && !/^[A-Za-z0-9._-]{1,249}$/.test(benchTopic)) {
-    throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
+  if (!/^[A-Za-z0-9._-]{0,200}$/.test(topicPrefix)) {
+    throw new ConfigError(
+      `EDGE_TOPIC_PREFIX must be at most 200 of the characters Kafka allows in topic names, got ${JSON.stringify(topicPrefix)}`,
+    );
   }
 
   const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
@@ -174,10 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   const maxBodyBytes = int(env, 'EDGE_MAX_BODY_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024);
   const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
   const maxInFlightBytes = int(env, 'EDGE_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, maxBodyBytes, 4 * 1024 * 1024 * 1024);
+
   const produceTimeoutMs = int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000);
   // Bun.serve counts a connection whose answer is pending as idle (no bytes either way): its idle timeout must outlast
-  // the produce timeout, or a slow Kafka closes connections without an answer instead of a 503 (seen in the security
-  // suite's fuzz on a loaded machine: 17 of 1,500 requests, "other side closed").
+  // the produce timeout, or a slow Kafka closes connections without an answer instead of a 503.
   const idleTimeoutS = int(env, 'EDGE_IDLE_TIMEOUT_S', Math.min(255, Math.ceil(produceTimeoutMs / 1000) + 5), 1, 255);
   if (idleTimeoutS * 1000 <= produceTimeoutMs) {
     throw new ConfigError(
@@ -195,7 +187,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     kafkaBrokers: addresses.kafkaBrokers,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
-    benchTopic,
     topicPrefix,
     stripe: {
       secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
@@ -224,12 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
       maxInFlightBytes,
       produceTimeoutMs,
+      idleTimeoutS,
+      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
       // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
       maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
       shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
-      idleTimeoutS,
-      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
       maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
       refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
       rejectRatePerS: int(env, 'EDGE_REJECT_RATE_PER_S', 20, 0, 1_000_000),
@@ -251,7 +242,6 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
     sink: c.sink,
-    benchTopic: c.benchTopic,
     topicPrefix: c.topicPrefix,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
     square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
@@ -60,10 +61,10 @@ before(async () => {
   temporal = await temporalClient();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
-  });
+  await createTopicsAndWait(
+    admin,
+    Object.values(topics).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+  );
   await admin.disconnect();
   metricsPort = await freePort();
   worker = await startWorkerProcess({ ...env, ORCH_METRICS_PORT: String(metricsPort) });

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@pep/contracts/log';
 import { redactPayload } from '@pep/contracts/redact';
 import { loadCore } from '@pep/core-native';
 import { loadTransformerConfig } from '../src/lib/config.ts';
-import { silentLogger } from '../src/lib/log.ts';
 import { createTransformer } from '../src/transformer/create.ts';
 import {
   createTopics,
