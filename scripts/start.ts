@@ -1,18 +1,17 @@
 /**
  * `npm start [-- --no-simulate] [simulator options]`: the whole platform on one machine. Brings up the local stack,
- * builds the native addon, applies the database migrations, starts every service (inference, Temporal worker,
- * transformer, quarantine consumer, workflow bridge, edge), drives simulated traffic from all providers, shows
+ * builds the native addons (core and lake), applies the database migrations, starts every service (inference, Temporal worker,
+ * transformer, quarantine consumer, workflow bridge, lake sink, edge), drives simulated traffic from all providers, shows
  * live progress per stage, and prints the reconciliation report once the traffic has drained. Ctrl-C stops what
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { LAKE_TABLES, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
-import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -35,6 +34,13 @@ if (!simulatorArgs.some((a) => a === '--time-scale' || a.startsWith('--time-scal
   simulatorArgs.push('--time-scale', '5000');
 }
 const PROGRESS_INTERVAL_MS = 2000;
+/** The lake sink's consumer group and topics (its defaults, pipeline/src/lake-sink/config.ts). */
+const LAKE_SINK_GROUP = process.env.LAKE_SINK_GROUP_ID ?? 'pep-lake-sink';
+const LAKE_SINK_TOPICS = [
+  ...LAKE_TABLES.webhook_events.sourceTopics,
+  ...LAKE_TABLES.payment_events.sourceTopics,
+  ...LAKE_TABLES.validation_dlq.sourceTopics,
+];
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
@@ -89,16 +95,12 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
   },
-  // The lake sink needs the lake addon (`npm run build:lake -w @pep/lakehouse`, minutes when cold): started when built.
-  ...(existsSync(LAKE_ADDON_PATH)
-    ? [
-        {
-          name: 'lake-sink',
-          args: [tsx, 'pipeline/src/lake-sink/main.ts'],
-          ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
-        },
-      ]
-    : []),
+  // Kafka → Iceberg bronze tables (the lake addon is built below; cached per source version, minutes when cold).
+  {
+    name: 'lake-sink',
+    args: [tsx, 'pipeline/src/lake-sink/main.ts'],
+    ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
+  },
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
 
@@ -295,6 +297,8 @@ class Progress {
       transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
       quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
       bridge: await this.lag('workflow-bridge', [TOPICS.normalized]),
+      // The lake sink commits its group offsets after each table commit (every LAKE_SINK_COMMIT_INTERVAL_MS).
+      lake: await this.lag(LAKE_SINK_GROUP, LAKE_SINK_TOPICS),
     };
     const now = Date.now();
     const rate = (k: string) => {
@@ -306,9 +310,9 @@ class Progress {
     const line =
       `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
-      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}` +
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge} lake ${lags.lake}` +
       ` · models ${models}`;
-    return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
+    return { line, lags: lags.transformer + lags.quarantine + lags.bridge + lags.lake, rows: counts.rows ?? 0 };
   }
 }
 
@@ -323,6 +327,10 @@ async function main(): Promise<void> {
 
   for (const [what, cmd] of [
     ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
+    [
+      'building the lake addon (cached per source version; the first build takes several minutes)',
+      ['npm', 'run', 'build:lake', '-w', '@pep/core-native'],
+    ],
     ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
     ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
     ['migrating the orchestration schema', ['npm', 'run', 'migrate', '-w', '@pep/orchestration']],

@@ -13,8 +13,9 @@
  *   not masked (that would merge different events): an id holding a card number makes its event a DLQ record instead
  *   (`hasCardNumber`). Adyen's 16-digit pspReferences start with 7, 8 or 9 and are never taken for cards.
  * - Signatures: values of the keys `hmacSignature`, `bt_signature` and `signature` (any case) become `[redacted]`,
- *   as JSON members and as form fields; a Braintree `bt_payload` form field is decoded (base64 XML), masked and
- *   re-encoded, so card numbers cannot hide in it.
+ *   as JSON members (also JSON inside JSON strings), as form fields, and in text no parser can read (after the word
+ *   `signature`, a long base64/hex run); a Braintree `bt_payload` form field is decoded (base64 XML), masked and re-encoded,
+ *   so card numbers cannot hide in it (a damaged one that shows a card number at any base64 alignment is redacted whole).
  */
 
 export const REDACTED_VALUE = '[redacted]';
@@ -373,21 +374,56 @@ function formValue(v: string): string | undefined {
   return out;
 }
 
-/** A bt_payload value with the card numbers of its notification masked, re-encoded; the same value when unchanged. */
+/** Lenient percent-decoding of a value (`+` a space, a bad escape kept as written), one character per byte. */
+function percentLenient(v: string): string {
+  let out = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 43) out += ' ';
+    else if (c === 37 && hexVal(v.charCodeAt(i + 1)) >= 0 && hexVal(v.charCodeAt(i + 2)) >= 0) {
+      out += String.fromCharCode(hexVal(v.charCodeAt(i + 1)) * 16 + hexVal(v.charCodeAt(i + 2)));
+      i += 2;
+    } else out += v[i];
+  }
+  return out;
+}
+
+/** The base64 alphabet's characters of a damaged value, as a lenient reader keeps them. */
+function base64Kept(s: string): string {
+  let kept = '';
+  for (let i = 0; i < s.length; i++) if (B64.includes(s[i] as string)) kept += s[i];
+  return kept;
+}
+
+/** The bytes of `kept` decoded from character `from` on, whole quads only. */
+function base64Quads(kept: string, from: number): Uint8Array {
+  const s = kept.slice(from);
+  return base64Bytes(s.slice(0, s.length - (s.length % 4))) ?? new Uint8Array(0);
+}
+
+const latin1Of = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/**
+ * A bt_payload value with the card numbers of its notification masked and re-encoded; the same value when there is
+ * none. The bytes are scanned as they are (one character per byte: masking only touches ASCII). A payload that is not
+ * strictly percent- and base64-encoded (a refused request's) is read leniently at each of the four base64 alignments
+ * (damage can shift it): when one of them shows a card number, the whole value becomes `[redacted]`.
+ */
 function redactBtPayload(value: string): string {
-  const decoded = formValue(value);
-  if (decoded === undefined) return value;
-  const bytes = base64Bytes(decoded);
-  if (bytes === undefined) return value;
-  let xml: string;
-  try {
-    xml = strictUtf8.decode(bytes);
-  } catch {
+  const strict = formValue(value);
+  const bytes = strict === undefined ? undefined : base64Bytes(strict);
+  if (bytes === undefined) {
+    const kept = base64Kept(percentLenient(value));
+    for (let from = 0; from < 4; from++) {
+      const text = latin1Of(base64Quads(kept, from));
+      if (maskCards(text) !== text) return REDACTED_VALUE;
+    }
     return value;
   }
-  const masked = maskCards(xml);
-  if (masked === xml) return value;
-  return encodeURIComponent(Buffer.from(utf8.encode(masked)).toString('base64'));
+  const latin1 = latin1Of(bytes);
+  const masked = maskCards(latin1);
+  if (masked === latin1) return value;
+  return encodeURIComponent(Buffer.from(masked, 'latin1').toString('base64'));
 }
 
 /** Form fields `<signature key>=<value>`: the value becomes `[redacted]`; `bt_payload` values are redacted inside. */
@@ -453,9 +489,52 @@ function redactNestedJsonSignatures(s: string): string {
   return (out as string[]).join('');
 }
 
+const LOOSE_SKIP = new Set([32, 34, 39, 92, 58, 61, 9, 13, 10]); // space " ' \ : = tab CR LF
+const isSigValueChar = (c: number) =>
+  (c >= 48 && c <= 57) ||
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  c === 43 || // +
+  c === 47 || // /
+  c === 61 || // =
+  c === 124 || // |
+  c === 37 || // %
+  c === 95 || // _
+  c === 46 || // .
+  c === 45; // -
+
+/**
+ * The last word on signatures, for text no parser can read (damaged JSON, quotes out of place): after any spelling of
+ * `signature` (which ends each key name), up to 8 quote, colon, equals, backslash or blank characters, a run of 16 or
+ * more base64, hex or `key|hex` characters becomes `[redacted]`.
+ */
+function redactLooseSignatures(s: string): string {
+  const lower = asciiLower(s);
+  let out: string[] | null = null;
+  let copied = 0;
+  let i = lower.indexOf('signature');
+  while (i >= 0) {
+    let j = i + 9;
+    while (j < s.length && j - (i + 9) < 8 && LOOSE_SKIP.has(s.charCodeAt(j))) j++;
+    let k = j;
+    while (k < s.length && isSigValueChar(s.charCodeAt(k))) k++;
+    let next = i + 9;
+    if (k - j >= 16) {
+      out ??= [];
+      out.push(s.slice(copied, j), REDACTED_VALUE);
+      copied = k;
+      next = k;
+    }
+    i = lower.indexOf('signature', next);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
 /** A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike). */
 export function redactText(s: string): string {
-  return maskCards(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s))));
+  return maskCards(redactLooseSignatures(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s)))));
 }
 
 /**

@@ -9,8 +9,8 @@
  * shared by all checkouts on the machine, so a source change recompiles the lake crates only, not the ~400
  * dependencies (the cold build takes minutes). Concurrent builds of one key wait for each other (a lock directory).
  *
- * Also checks that the committed typings (core-native/lake-binding.d.ts) match what napi generates from the source.
- * `--force` rebuilds even when the key is cached. PEP_LAKE_FEATURES=s3 builds S3-compatible warehouse support in
+ * The typings of the binding are the committed core-native/lake-binding.d.ts (plain cargo does not generate them; the
+ * only caller is @pep/lakehouse's writer.ts, which the typecheck covers). `--force` rebuilds even when the key is cached. PEP_LAKE_FEATURES=s3 builds S3-compatible warehouse support in
  * (opendal, rustls and aws-lc: several more minutes cold).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,7 +19,6 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -27,7 +26,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +34,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const crate = join(root, 'crates', 'lake');
 const cache = process.env.PEP_CACHE_DIR ?? join(homedir(), '.cache', 'payment-event-platform');
 const out = join(root, 'lake-addon', 'pep-lake.node');
-const typings = join(root, 'lake-binding.d.ts');
 const force = process.argv.includes('--force');
 /** Cargo features of the addon, e.g. `s3` for S3-compatible warehouses (part of the cache key). */
 const features = (process.env.PEP_LAKE_FEATURES ?? '')
@@ -66,7 +64,6 @@ for (const f of sources(crate)) {
 const key = hash.digest('hex').slice(0, 20);
 const keyDir = join(cache, 'lake-addon', key);
 const built = join(keyDir, 'pep-lake.node');
-const builtTypings = join(keyDir, 'lake-binding.d.ts');
 
 function sameFile(a, b) {
   return existsSync(a) && existsSync(b) && readFileSync(a).equals(readFileSync(b));
@@ -119,8 +116,6 @@ if (force || !existsSync(built)) {
         process.platform === 'darwin' ? 'libpep_lake_napi.dylib' : 'libpep_lake_napi.so',
       );
       mkdirSync(keyDir, { recursive: true });
-      copyFileSync(typings, `${builtTypings}.part`);
-      renameSync(`${builtTypings}.part`, builtTypings);
       copyFileSync(lib, `${built}.part`);
       renameSync(`${built}.part`, built);
       say(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -138,14 +133,3 @@ if (!sameFile(built, out)) {
   renameSync(`${out}.part`, out);
 }
 writeFileSync(join(dirname(out), 'KEY'), `${key}\n`);
-if (!sameFile(builtTypings, typings)) {
-  if (process.argv.includes('--bless') || !existsSync(typings)) {
-    copyFileSync(builtTypings, typings);
-    say('lake-binding.d.ts updated from the Rust source: commit it');
-  } else {
-    say(
-      'core-native/lake-binding.d.ts is out of date: run `npm run build:lake -w @pep/core-native -- --bless` and commit it',
-    );
-    process.exit(1);
-  }
-}

@@ -2,7 +2,8 @@
 lake writer and Trino use. One command per call: JSON request in argv[2], one JSON line out on stdout, one JSON error
 line and exit status 1 on failure (2 when the catalog cannot be reached, so callers can retry).
 
-- snapshots: the current metadata file and snapshot of every bronze table (what a dbt run reads, and records).
+- snapshots: the current metadata file and snapshot of every bronze table (what a dbt run reads, and records), or
+             the snapshot current at as_of_ms.
 - create:    namespace and tables from the contract's Iceberg schema / partition spec JSON (contracts/src/lake.ts).
 - generate:  a deterministic payment history (every provider's lifecycle, refunds, restatements, disputes, late
              deliveries, duplicate deliveries, workflow outcomes, validation DLQ records), generated in DuckDB SQL
@@ -27,10 +28,11 @@ def catalog(req):
     return SqlCatalog(req["catalog"]["name"], uri=req["catalog"]["uri"], warehouse=req["catalog"]["warehouse"])
 
 
-def table_info(tbl):
-    snap = tbl.current_snapshot()
+def table_info(tbl, as_of_ms=None):
+    snap = tbl.current_snapshot() if as_of_ms is None else tbl.snapshot_as_of_timestamp(as_of_ms, inclusive=True)
     return {
         "metadata_location": tbl.metadata_location,
+        "table_uuid": str(tbl.metadata.table_uuid),
         "snapshot_id": str(snap.snapshot_id) if snap else None,
         "snapshot_ms": snap.timestamp_ms if snap else None,
         "summary": dict(snap.summary.additional_properties) if snap and snap.summary else {},
@@ -45,7 +47,7 @@ def snapshots(req):
     out = {}
     for name in req["tables"]:
         try:
-            out[name] = table_info(cat.load_table(f"{req['namespace']}.{name}"))
+            out[name] = table_info(cat.load_table(f"{req['namespace']}.{name}"), req.get("as_of_ms"))
         except NoSuchTableError:
             out[name] = None
     return {"tables": out}
@@ -350,7 +352,9 @@ def generate(req):
         arrow = con.execute(
             "SELECT * EXCLUDE (payment_n, step, failed, dup) FROM k ORDER BY kafka_partition, kafka_offset"
         ).to_arrow_table()
-        events.append(_arrow_table_for(events, arrow))
+        last_chunk = day + span >= first_day + days
+        props = {"pep.bench.days": str(req["mark_days"])} if last_chunk and req.get("mark_days") else {}
+        events.append(_arrow_table_for(events, arrow), snapshot_properties=props)
         totals["payment_events"] += arrow.num_rows
         for p, o in con.execute("SELECT kafka_partition, max(kafka_offset) + 1 FROM k GROUP BY 1").fetchall():
             next_offsets[int(p)] = int(o)

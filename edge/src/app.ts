@@ -28,6 +28,11 @@ export interface AppDeps {
   readonly ready: () => Promise<boolean>;
   /** Current Unix time in seconds (injectable for tests of the Stripe tolerance). */
   readonly nowSeconds?: () => number;
+  /**
+   * Header holding the client's address, set by the edge's own pipelining guard in front of Bun.serve (which then sees
+   * a unix socket); read only when given, so a client cannot choose its own source.
+   */
+  readonly peerHeader?: string;
 }
 
 export const ERROR_CODES = {
@@ -505,7 +510,11 @@ export function createApp(deps: AppDeps): EdgeApp {
         receivedAt: nowIso(),
         requestId: incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
       };
-      const source = sourceOf(config.sourceHeader, req, peer);
+      const source = sourceOf(
+        config.sourceHeader,
+        req,
+        peer ?? (deps.peerHeader ? (req.headers.get(deps.peerHeader) ?? undefined) : undefined),
+      );
 
       const limitedS = refusals.limitedForS(source);
       if (limitedS > 0) {

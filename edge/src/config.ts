@@ -65,6 +65,10 @@ export interface EdgeConfig {
     readonly maxInFlightMessages: number;
     readonly maxInFlightBytes: number;
     readonly produceTimeoutMs: number;
+    /** Seconds a kept-alive connection may sit idle in Bun.serve before it closes it (Bun's idleTimeout). */
+    readonly idleTimeoutS: number;
+    /** Seconds a client connection may stay silent between requests before the pipelining guard closes it. */
+    readonly clientIdleTimeoutS: number;
     readonly maxConcurrentBatches: number;
     readonly retryAfterSeconds: number;
     readonly shutdownTimeoutMs: number;
@@ -83,6 +87,8 @@ export interface EdgeConfig {
    * used); null: the TCP peer address. The refusal limiter keys sources by it.
    */
   readonly sourceHeader: string | null;
+  /** On Bun: the pipelining guard owns the public port and hands Bun.serve one request at a time per connection. */
+  readonly pipeliningGuard: boolean;
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
   readonly usesDefaultSecrets: boolean;
@@ -173,11 +179,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
   const maxInFlightBytes = int(env, 'EDGE_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, maxBodyBytes, 4 * 1024 * 1024 * 1024);
 
+  const produceTimeoutMs = int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000);
+  // Bun.serve counts a connection whose answer is pending as idle (no bytes either way): its idle timeout must outlast
+  // the produce timeout, or a slow Kafka closes connections without an answer instead of a 503.
+  const idleTimeoutS = int(env, 'EDGE_IDLE_TIMEOUT_S', Math.min(255, Math.ceil(produceTimeoutMs / 1000) + 5), 1, 255);
+  if (idleTimeoutS * 1000 <= produceTimeoutMs) {
+    throw new ConfigError(
+      `EDGE_IDLE_TIMEOUT_S (${idleTimeoutS} s) must be longer than EDGE_PRODUCE_TIMEOUT_MS (${produceTimeoutMs} ms): a request waiting for Kafka would be cut without an answer`,
+    );
+  }
+
   const config: EdgeConfig = {
     nodeEnv,
     production,
     host: env.EDGE_HOST ?? '0.0.0.0',
     sourceHeader: env.EDGE_SOURCE_HEADER ? env.EDGE_SOURCE_HEADER.trim().toLowerCase() : null,
+    pipeliningGuard: envOneOf(env, 'EDGE_PIPELINING_GUARD', 'on', ['on', 'off']) === 'on',
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
     kafka,
@@ -211,7 +228,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       maxBatchBytes,
       maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
       maxInFlightBytes,
-      produceTimeoutMs: int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
+      produceTimeoutMs,
+      idleTimeoutS,
+      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
       // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
       maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),

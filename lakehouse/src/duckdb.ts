@@ -102,12 +102,25 @@ const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 export interface DuckSession {
   readonly connection: DuckDBConnection;
   readonly tables: readonly CatalogTable[];
+  /** Catalog tables whose current metadata could not be read (their view raises this error when queried). */
+  readonly unreadable: readonly { table: string; error: string }[];
+  /** Points the views at the tables' current snapshots again (a session otherwise keeps the snapshot it opened on). */
+  refresh(): Promise<void>;
   /** Rows as plain objects (BIGINT as bigint, timestamps as DuckDB values converted to JS). */
   query(sql: string): Promise<{ columns: string[]; rows: Record<string, unknown>[] }>;
   close(): void;
 }
 
-export async function openDuckSession(cfg: LakeConfig, log: Log = () => {}): Promise<DuckSession> {
+export interface DuckSessionOptions {
+  /** Only these tables (`namespace.name`) get a view; default every table of the catalog. */
+  readonly only?: readonly string[];
+}
+
+export async function openDuckSession(
+  cfg: LakeConfig,
+  log: Log = () => {},
+  options: DuckSessionOptions = {},
+): Promise<DuckSession> {
   const extensionDir = await ensureDuckdbExtensions(cfg.cacheDir, log);
   const instance = await DuckDBInstance.create(':memory:', {
     extension_directory: extensionDir,
@@ -127,18 +140,47 @@ export async function openDuckSession(cfg: LakeConfig, log: Log = () => {}): Pro
     await connection.run('LOAD httpfs;');
     await connection.run(duckdbS3Secret(cfg.s3));
   }
-  const tables = await catalogTables(cfg);
-  for (const ns of new Set(tables.map((t) => t.namespace))) {
-    await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(ns)}`);
-  }
-  for (const t of tables) {
-    await connection.run(
-      `CREATE VIEW ${ident(t.namespace)}.${ident(t.name)} AS SELECT * FROM iceberg_scan(${literal(t.metadataLocation)})`,
-    );
-  }
+  const unreadable: { table: string; error: string }[] = [];
+  const schemas = new Set<string>();
+  /** (Re)creates one view per catalog table over its current metadata file. */
+  const registerViews = async (): Promise<CatalogTable[]> => {
+    const all = await catalogTables(cfg);
+    const tables = options.only ? all.filter((t) => options.only?.includes(`${t.namespace}.${t.name}`)) : all;
+    unreadable.length = 0;
+    for (const ns of new Set(tables.map((t) => t.namespace))) {
+      if (schemas.has(ns)) continue;
+      await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(ns)}`);
+      schemas.add(ns);
+    }
+    for (const t of tables) {
+      const view = `${ident(t.namespace)}.${ident(t.name)}`;
+      try {
+        await connection.run(
+          `CREATE OR REPLACE VIEW ${view} AS SELECT * FROM iceberg_scan(${literal(t.metadataLocation)})`,
+        );
+      } catch (err) {
+        // One table whose metadata cannot be read (its files were deleted, a warehouse that is not mounted) must not
+        // take every other table down: its view raises the reason when queried.
+        const error = (err as Error).message.split('\n')[0] ?? String(err);
+        unreadable.push({ table: `${t.namespace}.${t.name}`, error });
+        log(`lake table ${t.namespace}.${t.name} is unreadable: ${error}`);
+        await connection.run(
+          `CREATE OR REPLACE VIEW ${view} AS SELECT error(${literal(`lake table ${t.namespace}.${t.name} is unreadable: ${error}`)}) AS unreadable`,
+        );
+      }
+    }
+    return tables;
+  };
+  let tables = await registerViews();
   return {
     connection,
-    tables,
+    get tables() {
+      return tables;
+    },
+    unreadable,
+    async refresh() {
+      tables = await registerViews();
+    },
     async query(sql: string) {
       const reader = await connection.runAndReadAll(sql);
       const columns = reader.columnNames();

@@ -23,10 +23,13 @@ export interface QueryResultSet {
   readonly rows: Record<string, unknown>[];
 }
 
-/** GET /v1/info: true once the server has finished starting. */
-export async function trinoReady(url: string): Promise<boolean> {
+/**
+ * GET /v1/info: true once the server has finished starting. A server that is down refuses at once; the generous
+ * timeout is for a live one on a loaded machine (a 2 s probe called a busy Trino "unavailable").
+ */
+export async function trinoReady(url: string, timeoutMs = 15_000): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/v1/info`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${url}/v1/info`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok && ((await res.json()) as { starting?: boolean }).starting === false;
   } catch {
     return false;

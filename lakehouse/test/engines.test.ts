@@ -27,7 +27,7 @@ before(async () => {
     { batchRows: 2500, table },
   );
 });
-after(() => removeWarehouse(cfg));
+after(() => removeWarehouse(cfg, ns));
 
 /** Rows with numbers as numbers (Trino answers bigint as number, DuckDB as bigint). */
 const canon = (rows: Record<string, unknown>[]) =>

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAKE_TABLES, type LakeTable } from '@pep/contracts';
+import { LAKE_CATALOG_NAME, LAKE_TABLES, type LakeTable } from '@pep/contracts';
+import pg from 'pg';
 import { type LakeConfig, loadLakeConfig } from '../src/config.ts';
 
 export const tag = () => randomBytes(4).toString('hex');
@@ -21,7 +22,26 @@ export function testConfig(opts: { catalogName?: string; warehouse?: string } = 
   });
 }
 
-export function removeWarehouse(cfg: LakeConfig): void {
+/**
+ * Removes a test's warehouse folder and its catalog entries: the whole private catalog, or only `namespace` when
+ * the test shares the `pep` catalog with Trino (an entry left pointing at deleted files would be a broken table for
+ * every later reader of that catalog).
+ */
+export async function removeWarehouse(cfg: LakeConfig, namespace?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: cfg.catalogUrl });
+  await client.connect();
+  try {
+    const where = namespace ? 'catalog_name = $1 AND table_namespace = $2' : 'catalog_name = $1';
+    const args = namespace ? [cfg.catalogName, namespace] : [cfg.catalogName];
+    if (!namespace && cfg.catalogName === LAKE_CATALOG_NAME) throw new Error('refusing to drop the shared catalog');
+    await client.query(`DELETE FROM iceberg_tables WHERE ${where}`, args);
+    await client.query(
+      `DELETE FROM iceberg_namespace_properties WHERE ${where.replace('table_namespace', 'namespace')}`,
+      args,
+    );
+  } finally {
+    await client.end();
+  }
   if (cfg.warehouse.startsWith('file:///tmp/'))
     rmSync(cfg.warehouse.slice('file://'.length), { recursive: true, force: true });
 }

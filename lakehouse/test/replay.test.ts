@@ -54,7 +54,7 @@ before(async () => {
 after(async () => {
   await admin.deleteTopics({ topics: [stripe, adyen, dlq] }).catch(() => undefined);
   await admin.disconnect();
-  removeWarehouse(cfg);
+  await removeWarehouse(cfg);
 });
 
 async function readTopic(topic: string, expected: number) {

@@ -451,6 +451,7 @@ test('reconciliation every few minutes: reconciled is a succeeded run, an output
   assert.match(metrics, /orchestration_step_failures_total\{step="reconcile\.check",error_type="NotReconciled"\} 1/);
   assert.match(metrics, /orchestration_step_available\{step="test\.unavailable"\} 0/);
   assert.match(metrics, /orchestration_step_available\{step="reconcile\.check"\} 1/);
+  assert.match(metrics, /orchestration_step_available\{step="dbt\.build"\} 1/);
   assert.match(metrics, /orchestration_partitions_not_succeeded\{step="reconcile\.check",status="failed"\} [1-9]/);
 
   const runs = await runCli('runs', ['--step', 'reconcile.check', '--status', 'failed', '--json'], env);

@@ -152,7 +152,17 @@ export const dbtBuild: StepDefinition = {
   async run(ctx, p) {
     const vars = JSON.stringify({ partition_day: p.key });
     const r = await runCommand(ctx, 'dbt', ['build', '--vars', vars], 59 * 60_000, 'DbtBuildFailed');
-    return { outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) } };
+    // The summary names the bronze snapshot each table was read at: the marts' version is that set of snapshots, so
+    // a rebuild of unchanged bronze does not make ml.train run again (timings in the summary change every run).
+    const bronze = (r.json?.bronze ?? {}) as JsonObject;
+    const snapshots = Object.fromEntries(
+      Object.entries(bronze).map(([table, read]) => [table, (read as JsonObject | null)?.snapshot_id ?? null]),
+    );
+    return {
+      outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) },
+      ...(Object.keys(snapshots).length > 0 ? { outputVersion: JSON.stringify(snapshots) } : {}),
+      consumed: { bronze_snapshots: snapshots },
+    };
   },
 };
 

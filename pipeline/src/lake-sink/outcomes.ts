@@ -56,6 +56,9 @@ export class OutcomesLoader {
     private readonly log: Logger,
   ) {
     this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 1 });
+    // An idle connection that loses its server (PostgreSQL restarted) emits 'error' on the pool; without a listener
+    // it would crash the whole sink. The next load reconnects.
+    this.pool.on('error', (err) => this.log.warn('outcomes database connection lost', { err }));
     this.rows = registry.counter(
       'lake_outcomes_rows_total',
       'Outcome row versions committed to bronze.payment_outcomes',

@@ -104,6 +104,8 @@ export class LakeSink {
   /** Bumped whenever positions are reset (rebalance, conflict): flushes of an older epoch are dropped. */
   private epoch = 0;
   private paused = false;
+  /** Resets in progress: batches fetched meanwhile are dropped (the seek that ends the reset fetches them again). */
+  private resetting = 0;
   private stopped = false;
   private writes = 0;
   private commitsDone = 0;
@@ -223,6 +225,15 @@ export class LakeSink {
 
   /** Drops everything buffered or queued, reloads every table's cursors and seeks the owned partitions to them. */
   private async resetPositions(why: string): Promise<void> {
+    this.resetting++;
+    try {
+      await this.resetPositionsNow(why);
+    } finally {
+      this.resetting--;
+    }
+  }
+
+  private async resetPositionsNow(why: string): Promise<void> {
     const epoch = ++this.epoch;
     this.queue = [];
     const writer = this.lakeWriter;
@@ -257,6 +268,7 @@ export class LakeSink {
     if (!state) throw new Error(`no lake table for topic ${batch.topic}`);
     const cursor = cursorOf(batch.topic, batch.partition);
     const epoch = this.epoch;
+    if (this.resetting > 0) return;
     let last: string | undefined;
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale() || epoch !== this.epoch) return;
