@@ -8,6 +8,13 @@ export { entityIds, eventTimeMs } from './features/aggregate.ts';
 export { OfflineLog } from './features/offline.ts';
 export { OnlineFeatures } from './features/online.ts';
 export { FeatureProcessor } from './features/processor.ts';
+export {
+  compareVectors,
+  type FeatureTimesUs,
+  historicalRows,
+  recordsOf,
+  servedFeatureTimes,
+} from './features/skew.ts';
 export { FEATURE_SPEC } from './features/spec.ts';
 export { StateStore } from './features/store.ts';
 export { type EntityRecords, vectorize } from './features/vectorize.ts';
