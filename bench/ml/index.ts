@@ -21,6 +21,7 @@ import {
   type FeatureTimesUs,
   feastApply,
   feastHistorical,
+  fraudRequestOf,
   historicalRows,
   loadMlConfig,
   MlflowRest,
@@ -154,14 +155,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
 
   // Serving: same service, micro-batched 64 vs one request and one Redis read per event.
   const payments = events.filter((e) => e.customer_id && e.status === 'succeeded').slice(-2000);
-  const body = (e: Record<string, unknown>) => ({
-    event_id: e.event_id,
-    amount_minor: e.amount_minor,
-    currency: e.currency,
-    customer_id: e.customer_id,
-    merchant_id: e.merchant_id,
-    event: e,
-  });
+  const body = fraudRequestOf;
   const env = {
     ...process.env,
     REDIS_URL: cfg.redisUrl,

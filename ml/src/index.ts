@@ -21,6 +21,6 @@ export { type EntityRecords, vectorize } from './features/vectorize.ts';
 export { feastApply, feastHistorical } from './py/feast.ts';
 export { runPython } from './py/run.ts';
 export { startInferenceServer, startScoring } from './server.ts';
-export { MlflowRest, sha256, tinyModel } from './serving/dev-registry.ts';
+export { fraudRequestOf, MlflowRest, sha256, tinyModel } from './serving/dev-registry.ts';
 export { simulatedEvents } from './sim/events.ts';
 export { trainModel } from './train/train.ts';
