@@ -169,3 +169,16 @@ test('churn trains on failed-then-abandoned customers, is registered with its me
     delete process.env.ML_GATE_NULL_DELTA_MAX;
   }
 });
+
+test('MLflow down: training stops at once with a clear error, before any work', async () => {
+  const progress: string[] = [];
+  await assert.rejects(
+    trainModel({ ...cfg, mlflowUrl: 'http://127.0.0.1:9' }, 'fraud', {
+      registeredName: `test-down-${suffix}`,
+      log: (m) => progress.push(m),
+    }),
+    (err: Error) =>
+      err.name === 'RegistryError' && /MLflow at http:\/\/127\.0\.0\.1:9 is unreachable/.test(err.message),
+  );
+  assert.deepEqual(progress, [], 'no events were read and nothing was fitted');
+});

@@ -5,6 +5,7 @@
  * treats it offline when asked as of `featureTimeUs` (the time training asks for: processor.ts, "row versions"), so
  * online and offline vectors agree bit for bit. Not the writer (processor.ts).
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { entityIds, eventTimeMs, type FeatureEvent } from './aggregate.ts';
 import { decodeNumber, decodeTimestampUs, featureField, redisKey, tsField } from './feast-layout.ts';
@@ -42,8 +43,8 @@ export class OnlineFeatures {
     EntityName,
     { fields: Buffer[]; views: { name: string; ttlUs: number; features: string[] }[] }
   >;
-  /** The read script's field groups (ARGV head), one per entity in ENTITY_NAMES order. */
-  private readonly fieldArgs: (number | Buffer)[];
+  /** Name of this spec's read command on the Redis client (ioredis `defineCommand`). */
+  private readonly command: string;
 
   constructor(
     readonly redis: Redis,
@@ -66,13 +67,9 @@ export class OnlineFeatures {
         ];
       }),
     ) as typeof this.layout;
-    this.fieldArgs = [
-      ENTITY_NAMES.length,
-      ...ENTITY_NAMES.flatMap((e) => [this.layout[e].fields.length, ...this.layout[e].fields]),
-    ];
-    if (!('pepFeastReadBuffer' in redis)) {
-      redis.defineCommand('pepFeastRead', { lua: READ_SCRIPT });
-    }
+    // The field lists live in the script (one per spec): a call sends only its keys and their groups.
+    this.command = `pepFeastRead_${createHash('sha1').update(readScript(this.layout)).digest('hex').slice(0, 12)}`;
+    if (!(`${this.command}Buffer` in redis)) redis.defineCommand(this.command, { lua: readScript(this.layout) });
   }
 
   /**
@@ -85,12 +82,8 @@ export class OnlineFeatures {
     if (list.length === 0) return [];
     const keys = list.map(({ entity, id }) => redisKey(joinKeyOf(this.spec, entity), id, this.spec.project));
     const groups = list.map(({ entity }) => ENTITY_GROUP[entity]);
-    const buf = (await (this.redis as ReadCommand).pepFeastReadBuffer(
-      keys.length,
-      ...keys,
-      ...this.fieldArgs,
-      ...groups,
-    )) as Buffer;
+    const read = (this.redis as unknown as Record<string, ReadCommand>)[`${this.command}Buffer`] as ReadCommand;
+    const buf = await read.call(this.redis, keys.length, ...keys, ...groups);
     const out: Packed[] = [];
     let o = 0;
     for (const { entity } of list) {
@@ -194,25 +187,21 @@ const ENTITY_GROUP: Record<EntityName, number> = Object.fromEntries(ENTITY_NAMES
   number
 >;
 
-type ReadCommand = Redis & { pepFeastReadBuffer(...args: (string | number | Buffer)[]): Promise<Buffer> };
+type ReadCommand = (...args: (string | number | Buffer)[]) => Promise<Buffer>;
+
+const luaBytes = (b: Buffer) => `"${[...b].map((x) => `\\${x}`).join('')}"`;
 
 /**
- * KEYS: the HASHes. ARGV: the number of field groups, then per group its size and fields, then per key its group.
+ * The read script of a spec's layout. KEYS: the HASHes; ARGV: per key its field group (the entity's index, 1-based).
  * Returns per key, per field of its group, a 2-byte big-endian length and the bytes (0xFFFF: absent).
  */
-const READ_SCRIPT = `
-local a = 1
-local groups = {}
-local ng = tonumber(ARGV[a]); a = a + 1
-for g = 1, ng do
-  local n = tonumber(ARGV[a]); a = a + 1
-  local f = {}
-  for j = 1, n do f[j] = ARGV[a]; a = a + 1 end
-  groups[g] = f
-end
+function readScript(layout: Record<EntityName, { fields: Buffer[] }>): string {
+  const groups = ENTITY_NAMES.map((e) => `{${layout[e].fields.map(luaBytes).join(', ')}}`);
+  return `
+local groups = {${groups.join(',\n')}}
 local parts = {}
 for i = 1, #KEYS do
-  local f = groups[tonumber(ARGV[a])]; a = a + 1
+  local f = groups[tonumber(ARGV[i])]
   local v = redis.call('HMGET', KEYS[i], unpack(f))
   for j = 1, #f do
     local x = v[j]
@@ -227,3 +216,4 @@ for i = 1, #KEYS do
 end
 return table.concat(parts)
 `;
+}
