@@ -22,6 +22,7 @@ import { LAKE_CATALOG_NAME, LAKE_TABLES } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { analyticalQueries } from '@pep/lakehouse/analytics';
 import { loadLakeConfig } from '@pep/lakehouse/config';
 import { openDuckSession } from '@pep/lakehouse/duckdb';
@@ -93,14 +94,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       const normalized = `${prefix}r${run}.payments.normalized`;
       const dlq = `${prefix}r${run}.payments.validation.dlq`;
       created.push(raw, normalized, dlq);
-      await admin.createTopics({
-        topics: [
-          { topic: raw, numPartitions: 3 },
-          { topic: normalized, numPartitions: 3 },
-          { topic: dlq, numPartitions: 1 },
-        ],
-        waitForLeaders: true,
-      });
+      await createTopicsAndWait(admin, [
+        { topic: raw, numPartitions: 3 },
+        { topic: normalized, numPartitions: 3 },
+        { topic: dlq, numPartitions: 1 },
+      ]);
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       const received = new Date().toISOString();
@@ -122,19 +120,14 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         TRANSFORMER_GROUP_ID: `${prefix}r${run}.transformer`,
         TRANSFORMER_METRICS_PORT: '0',
       });
-      const transform = core.transformRecordSets;
       const t = createTransformer(
         tcfg,
         {
           ...core,
-          ...(transform
-            ? {
-                transformRecordSets: (sets: Parameters<typeof transform>[0], o: Parameters<typeof transform>[1]) => {
-                  if (first === 0) first = performance.now();
-                  return transform(sets, o);
-                },
-              }
-            : {}),
+          transformRecordSets: (sets, o) => {
+            if (first === 0) first = performance.now();
+            return core.transformRecordSets(sets, o);
+          },
         },
         log,
         () => undefined,
@@ -176,7 +169,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     {
       const topic = `${prefix}fresh.payments.normalized`;
       created.push(topic);
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+      await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
       const freshTable = { ...LAKE_TABLES.payment_events, qualifiedName: `${ns}_fresh.payment_events` };
       const scfg = loadLakeSinkConfig({
         ...env,

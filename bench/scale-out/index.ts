@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_HEADERS, serviceAddresses } from '@pep/contracts';
 import { ensureHaproxy, startBalancer } from '@pep/deploy/balancer';
 import { cpuSeconds, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '@pep/deploy/local-cluster';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 
@@ -74,13 +75,10 @@ async function transformerArm(run: string, input: string, instances: number, arm
   });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: `${prefix}.payments.normalized`, numPartitions: 3, replicationFactor: 1 },
-      { topic: `${prefix}.payments.validation.dlq`, numPartitions: 1, replicationFactor: 1 },
-    ],
-  });
+  await createTopicsAndWait(admin, [
+    { topic: `${prefix}.payments.normalized`, numPartitions: 3, replicationFactor: 1 },
+    { topic: `${prefix}.payments.validation.dlq`, numPartitions: 1, replicationFactor: 1 },
+  ]);
   await admin.disconnect();
   try {
     const started = await cluster.start('transformer', instances);
@@ -170,10 +168,7 @@ export async function run(): Promise<void> {
   const input = `t-scale-${runId}.webhooks.stripe.payment_intent`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic: input, numPartitions: 3, replicationFactor: 1 }],
-  });
+  await createTopicsAndWait(admin, [{ topic: input, numPartitions: 3, replicationFactor: 1 }]);
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();

@@ -27,6 +27,7 @@ import {
   serviceAddresses,
   TOPICS,
 } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import Stripe from 'stripe';
 import { EXAMPLE_CASES, type ExampleCase } from '../src/cases.ts';
@@ -253,12 +254,10 @@ describe('every provider example through the running platform', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({
-        topics: [
-          { topic: normalizedTopic, numPartitions: 3, replicationFactor: 1 },
-          { topic: dlqTopic, numPartitions: 1, replicationFactor: 1 },
-        ],
-      });
+      await createTopicsAndWait(admin, [
+        { topic: normalizedTopic, numPartitions: 3, replicationFactor: 1 },
+        { topic: dlqTopic, numPartitions: 1, replicationFactor: 1 },
+      ]);
       // The transformer starts at the raw topics' ends: only what this test sends is transformed.
       for (const topic of Object.values(RAW_TOPICS)) {
         const ends = await admin.fetchTopicOffsets(topic);

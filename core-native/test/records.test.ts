@@ -17,7 +17,7 @@ import {
   type TransformedFetch,
   type TransformOptions,
 } from '../src/index.ts';
-import { cases, impls, NORMALIZED_AT_MS, payload } from './helpers.ts';
+import { CPU_BOUND, cases, impls, NORMALIZED_AT_MS, payload } from './helpers.ts';
 import { oversizeDlqRecord, packBatch, toMessages } from './kafkajs-reference.ts';
 import {
   decodeOutput,
@@ -241,34 +241,38 @@ test('edge-shaped records: same bytes in both, and the same records as today’s
   }
 });
 
-test('every conformance case through a fetch gives today’s records (both implementations, kafkajs decoding)', async () => {
-  const topics: Record<string, [string, number]> = {
-    stripe: ['webhooks.stripe.payment_intent', 0],
-    square: ['webhooks.square.payment', 1],
-    adyen: ['webhooks.adyen.notification', 2],
-    braintree: ['webhooks.braintree.notification', 3],
-  };
-  let checked = 0;
-  for (const [provider, [topic, code]] of Object.entries(topics)) {
-    const recs: TestRecord[] = cases
-      .filter((c) => c.provider === provider)
-      .map((c, i) => ({
-        key: `k${i}`,
-        value: c.inputBase64 !== undefined ? Buffer.from(c.inputBase64, 'base64') : Buffer.from(c.input ?? ''),
-        headers: edgeHeaders(i, provider),
-      }));
-    const batches: Buffer[] = [];
-    for (let i = 0; i < recs.length; i += 16) {
-      batches.push(encodeBatch({ baseOffset: 100 + i, records: recs.slice(i, i + 16), gzip: (i / 16) % 2 === 1 }));
+test(
+  'every conformance case through a fetch gives today’s records (both implementations, kafkajs decoding)',
+  CPU_BOUND,
+  async () => {
+    const topics: Record<string, [string, number]> = {
+      stripe: ['webhooks.stripe.payment_intent', 0],
+      square: ['webhooks.square.payment', 1],
+      adyen: ['webhooks.adyen.notification', 2],
+      braintree: ['webhooks.braintree.notification', 3],
+    };
+    let checked = 0;
+    for (const [provider, [topic, code]] of Object.entries(topics)) {
+      const recs: TestRecord[] = cases
+        .filter((c) => c.provider === provider)
+        .map((c, i) => ({
+          key: `k${i}`,
+          value: c.inputBase64 !== undefined ? Buffer.from(c.inputBase64, 'base64') : Buffer.from(c.input ?? ''),
+          headers: edgeHeaders(i, provider),
+        }));
+      const batches: Buffer[] = [];
+      for (let i = 0; i < recs.length; i += 16) {
+        batches.push(encodeBatch({ baseOffset: 100 + i, records: recs.slice(i, i + 16), gzip: (i / 16) % 2 === 1 }));
+      }
+      const r = both([set(Buffer.concat(batches), { topic, provider: code, partition: 1, fetchOffset: 100n })]);
+      assert.equal(r.consumed[0], recs.length);
+      const decoded = await decodeAll(r);
+      assertSameAsToday(decoded, todaysOutputs(js, topic, code, 1, asKafkaMessages(recs, 100), OPTS.maxRecordBytes));
+      checked += recs.length;
     }
-    const r = both([set(Buffer.concat(batches), { topic, provider: code, partition: 1, fetchOffset: 100n })]);
-    assert.equal(r.consumed[0], recs.length);
-    const decoded = await decodeAll(r);
-    assertSameAsToday(decoded, todaysOutputs(js, topic, code, 1, asKafkaMessages(recs, 100), OPTS.maxRecordBytes));
-    checked += recs.length;
-  }
-  assert.ok(checked > 100, `only ${checked} cases checked`);
-});
+    assert.ok(checked > 100, `only ${checked} cases checked`);
+  },
+);
 
 test('read_committed: control batches skipped, aborted transactions dropped, committed ones kept', () => {
   const body = stripeIntent('evt_tx');
@@ -422,7 +426,7 @@ function assertProgress(r: TransformedFetch, buf: Uint8Array, fetchOffset: bigin
   assert.ok(moved || waiting || onlyBelow, `no progress on ${Buffer.from(buf).toString('hex').slice(0, 200)}`);
 }
 
-test('property: arbitrary bytes never throw and always advance or report', () => {
+test('property: arbitrary bytes never throw and always advance or report', CPU_BOUND, () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.bigInt({ min: 0n, max: 1000n }), (bytes, fetchOffset) => {
       const r = both([set(Buffer.from(bytes), { fetchOffset })]);
@@ -432,106 +436,112 @@ test('property: arbitrary bytes never throw and always advance or report', () =>
   );
 });
 
-test('property: valid batches with random byte flips or cuts never throw and always advance or report', () => {
-  const base = Buffer.concat([
-    encodeBatch({ baseOffset: 0, records: [{ value: stripeIntent('evt_p0'), headers: edgeHeaders(0, 'stripe') }] }),
-    encodeBatch({ baseOffset: 1, records: [{ value: adyenTwoItems }, { value: '{}' }], gzip: true }),
-    encodeMarker(3, 5n, 'abort'),
-  ]);
-  fc.assert(
-    fc.property(
-      fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
-      fc.nat({ max: base.length }),
-      (flips, cut) => {
-        const b = Buffer.from(base.subarray(0, Math.max(cut, 1)));
-        for (const [at, x] of flips) if (at < b.length) b[at] = (b[at] as number) ^ x;
-        const r = both([set(b, { abortedTransactions: [{ producerId: 5n, firstOffset: 0n }] })]);
-        assertProgress(r, b, 0n);
-      },
-    ),
-    { numRuns: RUNS },
-  );
-});
+test(
+  'property: valid batches with random byte flips or cuts never throw and always advance or report',
+  CPU_BOUND,
+  () => {
+    const base = Buffer.concat([
+      encodeBatch({ baseOffset: 0, records: [{ value: stripeIntent('evt_p0'), headers: edgeHeaders(0, 'stripe') }] }),
+      encodeBatch({ baseOffset: 1, records: [{ value: adyenTwoItems }, { value: '{}' }], gzip: true }),
+      encodeMarker(3, 5n, 'abort'),
+    ]);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
+        fc.nat({ max: base.length }),
+        (flips, cut) => {
+          const b = Buffer.from(base.subarray(0, Math.max(cut, 1)));
+          for (const [at, x] of flips) if (at < b.length) b[at] = (b[at] as number) ^ x;
+          const r = both([set(b, { abortedTransactions: [{ producerId: 5n, firstOffset: 0n }] })]);
+          assertProgress(r, b, 0n);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  },
+);
 
-test('property: random well-formed fetches (several partitions, gzip, transactions, limits) give identical bytes', {
-  timeout: 60_000,
-}, () => {
-  const bodies = [
-    stripeIntent('evt_r1'),
-    adyenTwoItems,
-    payload('square_refund_created.json').toString(),
-    payload('braintree_transaction_settled.form').toString(),
-    '{"broken":',
-    '',
-    stripeIntent('evt_big', `,"padding":"${'p'.repeat(6000)}"`),
-  ];
-  const headerArb = fc.array(
-    fc.tuple(
-      fc.constantFrom('received-at', 'request-id', 'provider', 'content-type', 'x'),
-      fc.option(fc.constantFrom(RECEIVED, 'not a date', 'stripe', 'é'.repeat(140), ''), { nil: null }),
-    ),
-    { maxLength: 5 },
-  );
-  const recordArb = fc.record({
-    value: fc.option(fc.constantFrom(...bodies), { nil: null }),
-    key: fc.option(fc.constantFrom('k1', 'k2'), { nil: null }),
-    headers: headerArb,
-    timestampDelta: fc.integer({ min: -5, max: 5 }),
-  });
-  const batchArb = fc.record({
-    records: fc.array(recordArb, { minLength: 0, maxLength: 4 }),
-    gzip: fc.boolean(),
-    transactional: fc.boolean(),
-    producerId: fc.constantFrom(-1n, 3n, 4n),
-    marker: fc.constantFrom(undefined, 'abort' as const, 'commit' as const),
-  });
-  const setArb = fc.record({
-    batches: fc.array(batchArb, { maxLength: 4 }),
-    provider: fc.integer({ min: 0, max: 4 }),
-    skip: fc.nat({ max: 3 }),
-    aborted: fc.array(
-      fc.record({ producerId: fc.constantFrom(3n, 4n), firstOffset: fc.bigInt({ min: 0n, max: 12n }) }),
-      {
-        maxLength: 2,
-      },
-    ),
-  });
-  fc.assert(
-    fc.property(
-      fc.array(setArb, { maxLength: 3 }),
-      fc.integer({ min: 1, max: 12 }),
-      fc.constantFrom(4096, 1 << 20),
-      (specs, maxRecords, maxRecordBytes) => {
-        const sets = specs.map((spec, p) => {
-          let offset = 0;
-          const parts: Buffer[] = [];
-          for (const b of spec.batches) {
-            const recs = b.records.map((r) => ({ ...r, headers: r.headers as [string, string | null][] }));
-            if (recs.length > 0) {
-              parts.push(
-                encodeBatch({
-                  baseOffset: offset,
-                  records: recs,
-                  gzip: b.gzip,
-                  transactional: b.transactional && b.producerId >= 0n,
-                  producerId: b.producerId,
-                }),
-              );
-              offset += recs.length;
+test(
+  'property: random well-formed fetches (several partitions, gzip, transactions, limits) give identical bytes',
+  CPU_BOUND,
+  () => {
+    const bodies = [
+      stripeIntent('evt_r1'),
+      adyenTwoItems,
+      payload('square_refund_created.json').toString(),
+      payload('braintree_transaction_settled.form').toString(),
+      '{"broken":',
+      '',
+      stripeIntent('evt_big', `,"padding":"${'p'.repeat(6000)}"`),
+    ];
+    const headerArb = fc.array(
+      fc.tuple(
+        fc.constantFrom('received-at', 'request-id', 'provider', 'content-type', 'x'),
+        fc.option(fc.constantFrom(RECEIVED, 'not a date', 'stripe', 'é'.repeat(140), ''), { nil: null }),
+      ),
+      { maxLength: 5 },
+    );
+    const recordArb = fc.record({
+      value: fc.option(fc.constantFrom(...bodies), { nil: null }),
+      key: fc.option(fc.constantFrom('k1', 'k2'), { nil: null }),
+      headers: headerArb,
+      timestampDelta: fc.integer({ min: -5, max: 5 }),
+    });
+    const batchArb = fc.record({
+      records: fc.array(recordArb, { minLength: 0, maxLength: 4 }),
+      gzip: fc.boolean(),
+      transactional: fc.boolean(),
+      producerId: fc.constantFrom(-1n, 3n, 4n),
+      marker: fc.constantFrom(undefined, 'abort' as const, 'commit' as const),
+    });
+    const setArb = fc.record({
+      batches: fc.array(batchArb, { maxLength: 4 }),
+      provider: fc.integer({ min: 0, max: 4 }),
+      skip: fc.nat({ max: 3 }),
+      aborted: fc.array(
+        fc.record({ producerId: fc.constantFrom(3n, 4n), firstOffset: fc.bigInt({ min: 0n, max: 12n }) }),
+        {
+          maxLength: 2,
+        },
+      ),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(setArb, { maxLength: 3 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom(4096, 1 << 20),
+        (specs, maxRecords, maxRecordBytes) => {
+          const sets = specs.map((spec, p) => {
+            let offset = 0;
+            const parts: Buffer[] = [];
+            for (const b of spec.batches) {
+              const recs = b.records.map((r) => ({ ...r, headers: r.headers as [string, string | null][] }));
+              if (recs.length > 0) {
+                parts.push(
+                  encodeBatch({
+                    baseOffset: offset,
+                    records: recs,
+                    gzip: b.gzip,
+                    transactional: b.transactional && b.producerId >= 0n,
+                    producerId: b.producerId,
+                  }),
+                );
+                offset += recs.length;
+              }
+              if (b.marker && b.producerId >= 0n) parts.push(encodeMarker(offset++, b.producerId, b.marker));
             }
-            if (b.marker && b.producerId >= 0n) parts.push(encodeMarker(offset++, b.producerId, b.marker));
-          }
-          return set(Buffer.concat(parts), {
-            partition: p,
-            provider: spec.provider,
-            topic: `webhooks.t${p}`,
-            fetchOffset: BigInt(Math.min(spec.skip, offset)),
-            abortedTransactions: spec.aborted,
+            return set(Buffer.concat(parts), {
+              partition: p,
+              provider: spec.provider,
+              topic: `webhooks.t${p}`,
+              fetchOffset: BigInt(Math.min(spec.skip, offset)),
+              abortedTransactions: spec.aborted,
+            });
           });
-        });
-        both(sets, { ...OPTS, maxRecords, maxRecordBytes });
-      },
-    ),
-    { numRuns: RUNS },
-  );
-});
+          both(sets, { ...OPTS, maxRecords, maxRecordBytes });
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  },
+);

@@ -37,8 +37,11 @@ export interface EdgeConfig {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
-  /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
-  readonly benchTopic: string | null;
+  /**
+   * Prepended to every topic the edge writes (`<prefix>webhooks.<provider>.<category>`, `<prefix>webhooks.dlq`):
+   * several platforms, or a platform and its benchmarks, on one Kafka cluster. Empty by default.
+   */
+  readonly topicPrefix: string;
   readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
   readonly square: { readonly keys: readonly Buffer[]; readonly notificationUrl: string };
   readonly adyen: { readonly hmacKeys: readonly Buffer[] };
@@ -145,10 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
-  const benchTopic = env.EDGE_BENCH_TOPIC || null;
-  if (production && benchTopic) throw new ConfigError('EDGE_BENCH_TOPIC is not allowed with NODE_ENV=production');
-  if (benchTopic !== null && !/^[A-Za-z0-9._-]{1,249}$/.test(benchTopic)) {
-    throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
+  const topicPrefix = env.EDGE_TOPIC_PREFIX ?? '';
+  if (!/^[A-Za-z0-9._-]{0,200}$/.test(topicPrefix)) {
+    throw new ConfigError(
+      `EDGE_TOPIC_PREFIX must be at most 200 of the characters Kafka allows in topic names, got ${JSON.stringify(topicPrefix)}`,
+    );
   }
 
   const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
@@ -166,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     kafkaBrokers: addresses.kafkaBrokers,
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
-    benchTopic,
+    topicPrefix,
     stripe: {
       secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
       toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
@@ -219,7 +223,7 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
     sink: c.sink,
-    benchTopic: c.benchTopic,
+    topicPrefix: c.topicPrefix,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
     square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },
     adyen: { hmacKeys: `[${c.adyen.hmacKeys.length} redacted]` },

@@ -3,8 +3,8 @@
  * Exits 2 on a configuration error (message on stderr, no secrets), 0 after a graceful SIGTERM/SIGINT shutdown.
  */
 
+import { createLogger } from '@pep/contracts/log';
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
 let config: ReturnType<typeof loadConfig>;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createLogger } from '@pep/contracts/log';
 import { loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { stripeSignature } from './providers/stripe.ts';
 import { type RunningEdge, runtime, startEdge } from './server.ts';
 import type { MemorySink } from './sink.ts';

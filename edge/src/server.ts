@@ -5,10 +5,10 @@
  */
 
 import { PROVIDERS } from '@pep/contracts';
+import { createLogger, type Logger } from '@pep/contracts/log';
 import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
-import { createLogger, type Logger } from './log.ts';
 import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { loadChecksum } from './native-checksum.ts';

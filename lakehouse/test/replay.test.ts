@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LAKE_TABLES, serviceAddresses } from '@pep/contracts';
+import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { TableBatchBuilder } from '../src/arrow.ts';
 import { replay } from '../src/replay.ts';
@@ -25,10 +26,10 @@ const DAY = Date.UTC(2026, 10, 26);
 
 before(async () => {
   await admin.connect();
-  await admin.createTopics({
-    topics: [stripe, adyen, dlq].map((topic) => ({ topic, numPartitions: 1 })),
-    waitForLeaders: true,
-  });
+  await createTopicsAndWait(
+    admin,
+    [stripe, adyen, dlq].map((topic) => ({ topic, numPartitions: 1 })),
+  );
   const writer = await LakeWriter.open(cfg);
   await writer.ensureTable(LAKE_TABLES.webhook_events);
   const b = new TableBatchBuilder(LAKE_TABLES.webhook_events);

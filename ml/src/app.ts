@@ -4,9 +4,10 @@
  * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
  */
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
+import { METRICS_CONTENT_TYPE, type Registry } from '@pep/contracts/metrics';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Registry } from 'prom-client';
 import type { FeatureEvent } from './features/aggregate.ts';
 import { FEATURE_SPEC } from './features/spec.ts';
 import {
@@ -22,6 +23,8 @@ import {
   retryStrategy,
   scoreFraud,
 } from './rules.ts';
+
+const log = createLogger('error', { service: 'inference' });
 
 export const ML_ERROR_CODES = INFERENCE_ERROR_CODES;
 export const MAX_BODY_BYTES = INFERENCE_LIMITS.maxBodyBytes;
@@ -258,7 +261,7 @@ export function createApp(opts: AppOptions = {}): Hono {
   );
   if (scoring) {
     app.get('/metrics', async (c) =>
-      c.text(await scoring.registry.metrics(), 200, { 'content-type': scoring.registry.contentType }),
+      c.text(await scoring.registry.scrape(), 200, { 'content-type': METRICS_CONTENT_TYPE }),
     );
   }
   const fraudOne = async (b: Body) => {
@@ -346,9 +349,7 @@ export function createApp(opts: AppOptions = {}): Hono {
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
   app.onError((err, c) => {
     if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);
-    console.error(
-      JSON.stringify({ level: 'error', msg: 'inference request failed', path: c.req.path, error: String(err) }),
-    );
+    log.error('inference request failed', { path: c.req.path, error: String(err) });
     return c.json({ error: { code: ML_ERROR_CODES.internal, message: 'internal error' } }, 500);
   });
   return app;

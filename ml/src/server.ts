@@ -7,9 +7,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
+import { Registry, registerProcessMetrics } from '@pep/contracts/metrics';
 import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type AppOptions, createApp, type ScoringService } from './app.ts';
 import { loadMlConfig } from './config.ts';
 import { OnlineFeatures } from './features/online.ts';
@@ -17,6 +18,8 @@ import { FEATURE_SPEC } from './features/spec.ts';
 import { type ModelName, ModelSlot } from './serving/models.ts';
 import { ModelRegistry } from './serving/registry.ts';
 import { Scorer } from './serving/scorer.ts';
+
+const serviceLog = createLogger('info', { service: 'inference' });
 
 export interface InferenceConfig {
   readonly host: string;
@@ -62,8 +65,7 @@ export interface ScoringHandle extends ScoringService {
 export async function startScoring(
   config: InferenceConfig,
   env: NodeJS.ProcessEnv = process.env,
-  log: (msg: string, fields?: Record<string, unknown>) => void = (msg, fields) =>
-    console.log(JSON.stringify({ level: 'info', msg, ...fields })),
+  log: (msg: string, fields?: Record<string, unknown>) => void = (msg, fields) => serviceLog.info(msg, fields),
 ): Promise<ScoringHandle> {
   const ml = loadMlConfig(env);
   const core = await loadCore();
@@ -78,7 +80,7 @@ export async function startScoring(
   redis.on('error', () => {});
   void redis.connect().catch(() => {});
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const models = new ModelRegistry(ml.mlflowUrl);
   const names: readonly ModelName[] = ['fraud', 'churn'];
   // Registry names are `fraud` and `churn` (CONTRACT section 8); a prefix keeps tests apart on a shared MLflow.
@@ -163,7 +165,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   }
   const scoring = process.env.INFERENCE_MODELS === 'off' ? undefined : await startScoring(config);
   const { port, close } = await startInferenceServer(config, scoring ? { scoring } : {});
-  console.log(JSON.stringify({ level: 'info', msg: 'inference service listening', host: config.host, port }));
+  serviceLog.info('inference service listening', { host: config.host, port });
   const stop = () => {
     void close()
       .then(() => scoring?.close())

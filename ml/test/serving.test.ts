@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Registry } from '@pep/contracts/metrics';
 import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
 import { OnlineFeatures } from '../src/features/online.ts';
 import { FEATURE_SPEC } from '../src/features/spec.ts';
 import { startInferenceServer, startScoring } from '../src/server.ts';

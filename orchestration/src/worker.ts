@@ -7,13 +7,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
+import { serveMetrics } from '@pep/contracts/metrics';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from './activities.ts';
 import { loadConfig, type OrchestrationConfig } from './config.ts';
 import type { StepGraph } from './graph.ts';
 import { createPool, migrate } from './history.ts';
-import { createMetrics, serveMetrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import type { StepEnv } from './step.ts';
 import { stepEnv } from './step-env.ts';
 import { defaultGraph } from './steps/index.ts';
@@ -66,8 +68,8 @@ export async function startOrchestrationWorker(
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ level: 'info', msg, service: 'orchestration-worker', ...fields }));
+  const logger = createLogger('info', { service: 'orchestration-worker' });
+  const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
@@ -91,7 +93,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
   main().catch((err: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    createLogger('error', { service: 'orchestration-worker' }).error('worker failed', {
+      error: (err as Error).stack ?? String(err),
+    });
     process.exit(1);
   });
 }

@@ -6,11 +6,14 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Outcome } from './event.ts';
 import type { HistoryRow, HistorySummary } from './history.ts';
 import type { EnrichedEvent, PersistResult } from './types.ts';
+
+const poolLog = createLogger('warn', { component: 'pg-pool' });
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 export const MIGRATIONS_TABLE = 'pgmigrations_workflows';
@@ -20,9 +23,7 @@ export const MAX_CHURN_HISTORY_ROWS = 500;
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
   // An idle client error (server restart) must not crash the worker; the next query reconnects.
-  pool.on('error', (err) =>
-    console.error(JSON.stringify({ level: 'warn', msg: 'idle pg client error', error: err.message })),
-  );
+  pool.on('error', (err) => poolLog.warn('idle pg client error', { error: err.message }));
   return pool;
 }
 

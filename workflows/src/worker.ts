@@ -7,6 +7,7 @@
  * then exit.
  */
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -74,15 +75,14 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
     maxConcurrentActivityTaskPolls: 1,
   });
   let sweeping = false;
+  const sweepLog = createLogger('info', { service: 'review-worker' });
   const sweep =
     config.review.expirySweepMs > 0
       ? setInterval(() => {
           if (sweeping) return;
           sweeping = true;
           expireReviews(pool, config.review.expiryBatch)
-            .catch((err: Error) =>
-              console.log(JSON.stringify({ level: 'warn', msg: 'review expiry sweep failed', error: err.message })),
-            )
+            .catch((err: Error) => sweepLog.warn('review expiry sweep failed', { error: err }))
             .finally(() => {
               sweeping = false;
             });
@@ -132,8 +132,8 @@ async function main(): Promise<void> {
       },
     });
   }
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ level: 'info', msg, service: 'payment-worker', ...fields }));
+  const logger = createLogger('info', { service: 'payment-worker' });
+  const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
@@ -160,7 +160,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
   main().catch((err: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    createLogger('error', { service: 'payment-worker' }).error('worker failed', {
+      error: (err as Error).stack ?? String(err),
+    });
     process.exit(1);
   });
 }

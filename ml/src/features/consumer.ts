@@ -6,9 +6,9 @@
  * errors are retried with a bounded backoff while the offsets stay uncommitted. Not the computation itself.
  */
 import { TOPICS } from '@pep/contracts';
+import { Registry } from '@pep/contracts/metrics';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
-import { Counter, Histogram, Registry } from 'prom-client';
 import type { FeatureEvent } from './aggregate.ts';
 import type { FeatureProcessor } from './processor.ts';
 
@@ -23,28 +23,23 @@ export interface FeaturesConsumerConfig {
 
 export class FeaturesMetrics {
   readonly registry = new Registry();
-  readonly events = new Counter({
-    name: 'features_events_total',
-    help: 'Records read from payments.normalized, by result (applied, duplicate, ignored, invalid, unparseable)',
-    labelNames: ['result'],
-    registers: [this.registry],
-  });
-  readonly batchSeconds = new Histogram({
-    name: 'features_batch_seconds',
-    help: 'Time to apply one batch (Redis and the offline log included)',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
-  readonly roundTrips = new Counter({
-    name: 'features_redis_round_trips_total',
-    help: 'Redis round trips of the applied batches',
-    registers: [this.registry],
-  });
-  readonly errors = new Counter({
-    name: 'features_batch_errors_total',
-    help: 'Failed batch applications (retried; offsets stay uncommitted)',
-    registers: [this.registry],
-  });
+  readonly events = this.registry.counter(
+    'features_events_total',
+    'Records read from payments.normalized, by result (applied, duplicate, ignored, invalid, unparseable)',
+  );
+  readonly batchSeconds = this.registry.histogram(
+    'features_batch_seconds',
+    'Time to apply one batch (Redis and the offline log included)',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  );
+  readonly roundTrips = this.registry.counter(
+    'features_redis_round_trips_total',
+    'Redis round trips of the applied batches',
+  );
+  readonly errors = this.registry.counter(
+    'features_batch_errors_total',
+    'Failed batch applications (retried; offsets stay uncommitted)',
+  );
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -123,15 +118,15 @@ export class FeaturesConsumer {
         } else this.metrics.events.inc({ result: 'unparseable' });
       }
       for (let attempt = 0; ; attempt++) {
-        const end = this.metrics.batchSeconds.startTimer();
+        const started = performance.now();
         try {
           const s = await this.processor.applyBatch(events, raw);
-          end();
+          this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
           this.metrics.events.inc({ result: 'applied' }, s.applied);
           this.metrics.events.inc({ result: 'duplicate' }, s.duplicates);
           this.metrics.events.inc({ result: 'ignored' }, s.ignored);
           this.metrics.events.inc({ result: 'invalid' }, s.invalid);
-          this.metrics.roundTrips.inc(s.roundTrips);
+          this.metrics.roundTrips.inc({}, s.roundTrips);
           break;
         } catch (err) {
           this.metrics.errors.inc();

@@ -3,8 +3,10 @@
  * → windowed aggregates in Redis (Feast's layout) and the offline Parquet log. Serves /metrics on
  * FEATURES_METRICS_PORT (default 9469); SIGINT/SIGTERM stop it after the batch in hand.
  */
-import { createServer } from 'node:http';
-import { serviceAddresses } from '@pep/contracts';
+import { SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
+import { ConfigError, envInt } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
+import { serveMetrics } from '@pep/contracts/metrics';
 import { Redis } from 'ioredis';
 import { loadMlConfig } from '../config.ts';
 import { feastApply } from '../py/feast.ts';
@@ -14,12 +16,15 @@ import { FeatureProcessor } from './processor.ts';
 import { FEATURE_SPEC } from './spec.ts';
 import { StateStore } from './store.ts';
 
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', msg, ...fields }));
+const logger = createLogger('info', { service: 'features' });
+const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
 const cfg = loadMlConfig();
-const port = Number(process.env.FEATURES_METRICS_PORT ?? 9469);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`features: FEATURES_METRICS_PORT must be a TCP port, got ${process.env.FEATURES_METRICS_PORT}`);
+let port: number;
+try {
+  port = envInt(process.env, 'FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features, 0, 65535);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`features: ${err.message}`);
   process.exit(2);
 }
 const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 3 });
@@ -36,17 +41,7 @@ void feastApply(cfg).then(
   (err) => log('feast apply failed (training will apply again)', { error: String(err) }),
 );
 await consumer.start();
-const server = createServer((req, res) => {
-  if (req.url === '/metrics') {
-    void consumer.metrics.registry.metrics().then((text) => {
-      res.writeHead(200, { 'content-type': consumer.metrics.registry.contentType });
-      res.end(text);
-    });
-  } else {
-    res.writeHead(404).end();
-  }
-});
-server.listen(port, '127.0.0.1');
+const server = await serveMetrics(consumer.metrics.registry, '127.0.0.1', port);
 log('features consumer running', { spec: FEATURE_SPEC.version, offline: cfg.offlineDir, metricsPort: port });
 const stop = () => {
   server.close();

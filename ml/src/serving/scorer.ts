@@ -7,8 +7,9 @@
  * unavailable (Redis down); `fallback` with its reason when rules-v1 answered (no model, model error, an event the
  * vectorizer cannot read). Never throws for one bad event: that event falls back, the rest of the batch is scored.
  */
+
+import type { Counter, Gauge, Histogram, Registry } from '@pep/contracts/metrics';
 import { type CoreImpl, packFeatureRows } from '@pep/core-native';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
 import type { OnlineFeatures, RowFeatures } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
@@ -50,53 +51,38 @@ export class ScorerMetrics {
   readonly drift: Gauge;
   readonly featureReads: Counter;
   constructor(registry: Registry) {
-    const r = [registry];
-    this.latency = new Histogram({
-      name: 'inference_batch_seconds',
-      help: 'Time to score one micro-batch (features + vectorize + ONNX), by model',
-      labelNames: ['model'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
-      registers: r,
-    });
-    this.batchSize = new Histogram({
-      name: 'inference_batch_size',
-      help: 'Events per micro-batch, by model',
-      labelNames: ['model'],
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-      registers: r,
-    });
-    this.scores = new Histogram({
-      name: 'inference_score',
-      help: 'Distribution of the served scores, by model and version',
-      labelNames: ['model', 'version'],
-      buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99],
-      registers: r,
-    });
-    this.shadow = new Histogram({
-      name: 'inference_shadow_abs_diff',
-      help: 'Absolute difference between challenger (shadow) and champion scores on the same events',
-      labelNames: ['model', 'challenger'],
-      buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5],
-      registers: r,
-    });
-    this.fallbacks = new Counter({
-      name: 'inference_fallback_total',
-      help: 'Answers given by rules-v1 instead of a model, by model and reason',
-      labelNames: ['model', 'reason'],
-      registers: r,
-    });
-    this.drift = new Gauge({
-      name: 'inference_feature_mean_shift',
-      help: 'Per feature: (mean of the last scored window - mean of the first window) / (std of the first window + 1e-9)',
-      labelNames: ['model', 'feature'],
-      registers: r,
-    });
-    this.featureReads = new Counter({
-      name: 'inference_feature_reads_total',
-      help: 'Online feature reads, by result (online, stale, unavailable)',
-      labelNames: ['result'],
-      registers: r,
-    });
+    this.latency = registry.histogram(
+      'inference_batch_seconds',
+      'Time to score one micro-batch (features + vectorize + ONNX), by model',
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+    );
+    this.batchSize = registry.histogram(
+      'inference_batch_size',
+      'Events per micro-batch, by model',
+      [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    );
+    this.scores = registry.histogram(
+      'inference_score',
+      'Distribution of the served scores, by model and version',
+      [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99],
+    );
+    this.shadow = registry.histogram(
+      'inference_shadow_abs_diff',
+      'Absolute difference between challenger (shadow) and champion scores on the same events',
+      [0.001, 0.01, 0.05, 0.1, 0.2, 0.5],
+    );
+    this.fallbacks = registry.counter(
+      'inference_fallback_total',
+      'Answers given by rules-v1 instead of a model, by model and reason',
+    );
+    this.drift = registry.gauge(
+      'inference_feature_mean_shift',
+      'Per feature: (mean of the last scored window - mean of the first window) / (std of the first window + 1e-9)',
+    );
+    this.featureReads = registry.counter(
+      'inference_feature_reads_total',
+      'Online feature reads, by result (online, stale, unavailable)',
+    );
   }
 }
 
@@ -227,8 +213,8 @@ export class Scorer {
 
   /** One micro-batch: one Redis round trip, one vectorize call, one ORT run per model. Never rejects. */
   private async run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
-    const end = this.metrics.latency.startTimer({ model });
-    this.metrics.batchSize.observe({ model }, reqs.length);
+    const started = performance.now();
+    this.metrics.batchSize.observe(reqs.length, { model });
     let rows: RowFeatures[] | null = null;
     let featuresState: FeaturesState = 'online';
     if (this.online) {
@@ -285,7 +271,7 @@ export class Scorer {
           ok.forEach((i, k) => {
             const stale = rows?.[i]?.stale === true;
             const s = Math.round((scored[k] as number) * 10_000) / 10_000;
-            this.metrics.scores.observe({ model, version: champion.version }, s);
+            this.metrics.scores.observe(s, { model, version: champion.version });
             answers[i] = {
               score: s,
               model_version: champion.label,
@@ -301,10 +287,10 @@ export class Scorer {
             const shadow = await this.scoreWith(challenger, x, ok.length);
             if (shadow) {
               for (let k = 0; k < ok.length; k++) {
-                this.metrics.shadow.observe(
-                  { model, challenger: challenger.version },
-                  Math.abs((shadow[k] as number) - (scored[k] as number)),
-                );
+                this.metrics.shadow.observe(Math.abs((shadow[k] as number) - (scored[k] as number)), {
+                  model,
+                  challenger: challenger.version,
+                });
               }
             }
           }
@@ -317,7 +303,7 @@ export class Scorer {
     } finally {
       if (champion) this.slots[model].champion.release(champion);
       if (challenger) challengerSlot.release(challenger);
-      end();
+      this.metrics.latency.observe((performance.now() - started) / 1000, { model });
     }
     return answers.map((a) => a ?? this.fallback(model, featuresState, 'model_error'));
   }

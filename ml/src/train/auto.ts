@@ -4,13 +4,14 @@
  * trains, registers and gates (train.ts), and the inference service switches to the new champion on its next alias
  * check. After that it retrains every ML_RETRAIN_INTERVAL_S (default 3600 s); the gate decides what is served.
  */
+import { createLogger } from '@pep/contracts/log';
 import { loadMlConfig } from '../config.ts';
 import { ModelRegistry } from '../serving/registry.ts';
 import { MODEL_NAMES } from './dataset.ts';
 import { trainModel } from './train.ts';
 
-const say = (msg: string, fields: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level: 'info', at: new Date().toISOString(), msg, ...fields }));
+const logger = createLogger('info', { service: 'auto-train' });
+const say = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
 const cfg = loadMlConfig();
 const checkMs = Number(process.env.ML_AUTO_TRAIN_CHECK_S ?? 60) * 1000;
 const retrainMs = Number(process.env.ML_RETRAIN_INTERVAL_S ?? 3600) * 1000;

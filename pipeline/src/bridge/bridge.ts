@@ -23,6 +23,8 @@ import {
   validationDlqRecord,
   WORKFLOW_TYPES,
 } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
+import type { Registry } from '@pep/contracts/metrics';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import {
   type Client,
@@ -32,8 +34,6 @@ import {
 } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { startLagPoller } from '../lib/kafka.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Registry } from '../lib/metrics.ts';
 import { BacklogGate } from './backlog.ts';
 import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';

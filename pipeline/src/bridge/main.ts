@@ -3,10 +3,11 @@
  * PaymentEventWorkflow per event, payments.validation.dlq → one DlqReviewWorkflow per quarantined record.
  * Prometheus metrics (starts, duplicates, retries, lag) on BRIDGE_METRICS_PORT (default 9466). Ctrl-C drains.
  */
+
+import { createLogger } from '@pep/contracts/log';
+import { Registry, serveMetrics } from '@pep/contracts/metrics';
 import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
-import { Registry, serveMetrics } from '../lib/metrics.ts';
 import { WorkflowBridge } from './bridge.ts';
 import { loadBridgeConfig } from './config.ts';
 

@@ -3,8 +3,9 @@
  * bronze tables, plus the PostgreSQL outcomes loader, metrics on LAKE_SINK_METRICS_PORT (9470). SIGINT/SIGTERM
  * commit what is buffered and leave the group; a second signal exits at once (nothing uncommitted counts as done).
  */
+
+import { createLogger } from '@pep/contracts/log';
 import { describeLakeConfig } from '@pep/lakehouse/config';
-import { createLogger } from '../lib/log.ts';
 import { exitOnFatal, runConsumerService } from '../lib/service.ts';
 import { loadLakeSinkConfig } from './config.ts';
 import { OutcomesLoader } from './outcomes.ts';

@@ -21,11 +21,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LAKE_SUMMARY_KEYS, LAKE_TABLES } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
+import type { Registry } from '@pep/contracts/metrics';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
 import type { LakeWriter } from '@pep/lakehouse/writer';
 import pg from 'pg';
-import type { Logger } from '../lib/log.ts';
-import type { Registry } from '../lib/metrics.ts';
 
 const TABLE = LAKE_TABLES.payment_outcomes;
 const KEY = LAKE_SUMMARY_KEYS.pgXidHorizon;

@@ -19,13 +19,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LAKE_SUMMARY_KEYS, type LakeTable, type LakeTableName, lakeTableForTopic } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
+import { Registry } from '@pep/contracts/metrics';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
 import { type KafkaRecord, rowFunctionFor } from '@pep/lakehouse/rows';
 import { type CommitClaim, LakeError, LakeWriter } from '@pep/lakehouse/writer';
 import type { Admin, Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
-import type { Logger } from '../lib/log.ts';
-import { Registry } from '../lib/metrics.ts';
 import type { LakeSinkConfig } from './config.ts';
 
 const CURSOR_KEY = LAKE_SUMMARY_KEYS.kafkaOffsets;

@@ -3,9 +3,10 @@
  * poller that publishes consumer lag per partition (log-end offset minus the group's committed offset) as a gauge.
  * Lag is read from the broker, not from fetched batches, so idle and stalled partitions are reported too.
  */
+
+import type { Logger } from '@pep/contracts/log';
+import type { Gauge } from '@pep/contracts/metrics';
 import { type Admin, Kafka, type LogEntry, logLevel } from 'kafkajs';
-import type { Logger } from './log.ts';
-import type { Gauge } from './metrics.ts';
 
 export function createKafka(opts: { brokers: readonly string[]; clientId: string; log: Logger }): Kafka {
   const log = opts.log.child({ component: 'kafkajs' });

@@ -6,12 +6,13 @@
  * a row PostgreSQL refuses in parsed form is stored raw-only, so no record can stop a partition.
  * Not the review workflow: deciding what to do with a quarantined record belongs to workflows/.
  */
+
+import type { Logger } from '@pep/contracts/log';
+import { Registry } from '@pep/contracts/metrics';
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import pg from 'pg';
 import type { QuarantineConfig } from '../lib/config.ts';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
-import type { Logger } from '../lib/log.ts';
-import { Registry } from '../lib/metrics.ts';
 import { type DlqMessage, insertStatement, type QuarantineTable, type Row, rawOnlyRow, toRow } from './rows.ts';
 
 export class QuarantineMetrics {

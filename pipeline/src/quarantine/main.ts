@@ -3,8 +3,9 @@
  * /metrics, consumes both DLQ topics into PostgreSQL. SIGINT/SIGTERM stop it cleanly (finish the batch, commit,
  * leave the group); a second signal or the shutdown timeout exits at once (uncommitted rows are simply replayed).
  */
+
+import { createLogger } from '@pep/contracts/log';
 import { loadQuarantineConfig, redactUrl } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
 import { exitOnFatal, runConsumerService } from '../lib/service.ts';
 import { migrate } from '../migrate.ts';
 import { QuarantineConsumer } from './consumer.ts';

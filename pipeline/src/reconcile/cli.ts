@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OTHER_TOPICS, PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
 import { envList } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
 import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
 import { loadLakeConfig } from '@pep/lakehouse/config';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
 import { type ReconcileOptions, type ReconcileReport, reconcile } from './reconcile.ts';
 import { workflowStageLines } from './workflows.ts';
 

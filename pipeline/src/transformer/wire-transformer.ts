@@ -20,6 +20,8 @@
  * at_least_once: the same batches through an idempotent producer, then OffsetCommit with the generation; a crash
  * between the two repeats the uncommitted tail (downstream dedups on event_id).
  */
+
+import type { Logger } from '@pep/contracts/log';
 import type { CoreImpl, FetchedRecordSet, OutputPartition, TransformedFetch } from '@pep/core-native';
 import { PROVIDER_CODES } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
@@ -27,7 +29,6 @@ import { ConsumerFatalError, type FetchBatch, GroupConsumer, type MemberGenerati
 import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
 import { TransactionError } from '@pep/kafka-wire/transaction';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
 import { TransformerMetrics } from './metrics.ts';
 
 /** What the wire transformer needs of core-native. */

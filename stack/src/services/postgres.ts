@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { serviceStateDir } from '../paths.ts';
 import { aptInstall } from '../prereq.ts';
-import { managedPid, run, startDetached } from '../process.ts';
+import { managedPid, run, runAsync, startDetached } from '../process.ts';
 import { type Logger, type Service, tcpOpen } from '../service.ts';
 
 const { host, port, database, user, password } = SERVICE_DEFAULTS.postgres;
@@ -85,7 +85,7 @@ export const postgres: Service = {
   async isHealthy() {
     if (!(await tcpOpen(host, port))) return false;
     try {
-      run(join(requireBinDir(), 'pg_isready'), ['-q', '-h', host, '-p', String(port)], {
+      await runAsync(join(requireBinDir(), 'pg_isready'), ['-q', '-h', host, '-p', String(port)], {
         what: 'pg_isready',
         timeoutMs: 5000,
       });

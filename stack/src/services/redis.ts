@@ -12,7 +12,7 @@ const STATE = serviceStateDir('redis');
 export const redis: Service = {
   name: 'redis',
   address: `redis://${host}:${port}`,
-  startTimeoutMs: 20_000,
+  startTimeoutMs: 60_000,
 
   async ensureInstalled(log: Logger) {
     if (!commandExists('redis-server')) aptInstall(['redis-server'], 'Redis is not installed', log);

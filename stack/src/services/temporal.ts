@@ -21,7 +21,7 @@ const STATE = serviceStateDir('temporal');
 export const temporal: Service = {
   name: 'temporal',
   address: `${host}:${port}`,
-  startTimeoutMs: 60_000,
+  startTimeoutMs: 120_000,
 
   async ensureInstalled(log: Logger) {
     if (existsSync(TEMPORAL_CLI)) return;
@@ -44,7 +44,7 @@ export const temporal: Service = {
 
   async isHealthy() {
     try {
-      const out = run(TEMPORAL_CLI, ['operator', 'cluster', 'health', '--address', `${host}:${port}`], {
+      const out = await runAsync(TEMPORAL_CLI, ['operator', 'cluster', 'health', '--address', `${host}:${port}`], {
         what: 'temporal health',
         timeoutMs: 5000,
       });

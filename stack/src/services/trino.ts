@@ -126,7 +126,7 @@ async function unpack(log: Logger): Promise<void> {
 export const trino: Service = {
   name: 'trino',
   address: `http://${host}:${port}`,
-  startTimeoutMs: 300_000,
+  startTimeoutMs: 600_000,
   dependsOn: ['postgres'],
 
   async ensureInstalled(log: Logger) {
