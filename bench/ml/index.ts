@@ -14,24 +14,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCore } from '@pep/core-native';
 import {
+  compareVectors,
   type EntityRecords,
-  entityIds,
-  eventTimeMs,
   FEATURE_SPEC,
   FeatureProcessor,
+  type FeatureTimesUs,
   feastApply,
   feastHistorical,
+  fraudRequestOf,
+  historicalRows,
   loadMlConfig,
   MlflowRest,
   OfflineLog,
   OnlineFeatures,
+  recordsOf,
   runPython,
   StateStore,
+  servedFeatureTimes,
   simulatedEvents,
   startInferenceServer,
   startScoring,
   trainModel,
-  vectorize,
 } from '@pep/ml';
 import { Redis } from 'ioredis';
 import { type Metric, type Ratio, writeResult } from '../src/result.ts';
@@ -80,6 +83,13 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     fraudRate: 3,
   });
   const events = raw.map((e) => JSON.parse(e));
+  // The skew part applies one event per batch (thousands of small files): not fsynced, not timed. The timed consumer
+  // part is the real thing, fsync included (a second processor; it loads the states the first one committed).
+  const skewProcessor = new FeatureProcessor(
+    FEATURE_SPEC,
+    new StateStore(redis),
+    new OfflineLog(cfg.offlineDir, FEATURE_SPEC, { fsync: false }),
+  );
   const processor = new FeatureProcessor(
     FEATURE_SPEC,
     new StateStore(redis),
@@ -87,29 +97,18 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   );
   const online = new OnlineFeatures(redis, FEATURE_SPEC);
   const served: EntityRecords[] = [];
-  const asOf: number[] = [];
-  const asOfByEntity: Record<string, number>[] = [];
+  const times: FeatureTimesUs[] = [];
   const skewRows = quick ? 1000 : 10_000;
   const t0 = performance.now();
   // The first skewRows events one at a time, each served right after it was applied (as the workflow's scoring call
   // sees it) for the skew comparison; the rest in consumer-sized batches of 500, timed for the consumer's throughput.
   for (let i = 0; i < skewRows; i++) {
-    await processor.applyBatch(events.slice(i, i + 1), raw.slice(i, i + 1));
+    await skewProcessor.applyBatch(events.slice(i, i + 1), raw.slice(i, i + 1));
     const [r] = await online.read(events.slice(i, i + 1));
-    served.push({
-      customer: r?.customer.record ?? null,
-      merchant: r?.merchant.record ?? null,
-      payment_method: r?.payment_method.record ?? null,
-    });
-    const t = eventTimeMs(events[i]);
-    asOf.push(t);
-    // A late event is served an entity row newer than itself: the offline side is asked as of that row's time.
-    const at: Record<string, number> = {};
-    for (const n of ['customer', 'merchant', 'payment_method'] as const) {
-      const rowAt = r?.[n].asOfMs ?? null;
-      if (rowAt !== null && rowAt > t) at[n] = rowAt;
-    }
-    asOfByEntity.push(at);
+    if (!r) throw new Error(`no online row for event ${i}`);
+    served.push(recordsOf(r));
+    // Per entity, the time whose point-in-time row is the one served (a late event is served a newer row).
+    times.push(servedFeatureTimes(events[i], r));
   }
   let applyMs = 0;
   for (let i = skewRows; i < events.length; i += 500) {
@@ -124,41 +123,16 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   });
   say(`applied ${count} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // Skew: every served vector against Feast's point-in-time vector as of the same time.
+  // Skew: every served vector against Feast's point-in-time vector as of the same feature times.
   await feastApply(cfg);
-  const offline = await feastHistorical(
-    cfg,
-    events.slice(0, skewRows).map((e, row) => {
-      const ids = entityIds(e);
-      return {
-        row,
-        ts_ms: asOf[row] as number,
-        customer_id: ids.customer,
-        merchant_id: ids.merchant,
-        payment_method_id: ids.payment_method,
-        ts_by_entity: asOfByEntity[row],
-      };
-    }),
-  );
+  const offline = await feastHistorical(cfg, historicalRows(events.slice(0, skewRows), times));
   const core = await loadCore();
-  const a = vectorize(core, raw.slice(0, skewRows), served.slice(0, skewRows));
-  const b = vectorize(
+  const { mismatches } = compareVectors(
     core,
     raw.slice(0, skewRows),
+    served,
     events.slice(0, skewRows).map((_, r) => offline[String(r)] as EntityRecords),
   );
-  const width = core.featureSpec().features.length;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  let mismatches = 0;
-  for (let r = 0; r < skewRows; r++) {
-    for (let c = 0; c < width; c++) {
-      if (ua[r * width + c] !== ub[r * width + c]) {
-        mismatches++;
-        break;
-      }
-    }
-  }
   metrics.push({ name: 'feature_skew_rows_compared', unit: 'rows', value: skewRows });
   ratios.push({ name: 'feature_skew_mismatches', value: mismatches, goal: 0, lowerIsBetter: true });
   say(`skew: ${mismatches} of ${skewRows} vectors differ`);
@@ -181,14 +155,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
 
   // Serving: same service, micro-batched 64 vs one request and one Redis read per event.
   const payments = events.filter((e) => e.customer_id && e.status === 'succeeded').slice(-2000);
-  const body = (e: Record<string, unknown>) => ({
-    event_id: e.event_id,
-    amount_minor: e.amount_minor,
-    currency: e.currency,
-    customer_id: e.customer_id,
-    merchant_id: e.merchant_id,
-    event: e,
-  });
+  const body = fraudRequestOf;
   const env = {
     ...process.env,
     REDIS_URL: cfg.redisUrl,
@@ -228,11 +195,10 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
       try {
         if (mode === 'batched') {
           batchedRates.push(
-            await closedLoop(
-              seconds,
-              concurrency,
-              async () => (await post(srv.port, '/fraud/score/batch', { items: next64() }), 64),
-            ),
+            await closedLoop(seconds, concurrency, async () => {
+              await post(srv.port, '/fraud/score/batch', { items: next64() });
+              return 64;
+            }),
           );
         } else {
           perEventRates.push(

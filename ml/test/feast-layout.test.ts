@@ -52,11 +52,13 @@ test("Feast's SDK reads what the TypeScript consumer wrote, value for value", as
 
 test('our online reader reads what Feast wrote, value for value', async () => {
   const ts = Date.UTC(2026, 1, 1, 12);
+  // A row time with microseconds (row versions are µs apart: processor.ts): Feast keeps them, we read them.
+  const tsUs = ts * 1000 + 123;
   const rows: FeastWriteRow[] = ENTITY_NAMES.flatMap((entity) =>
     [1, 2, 3].map((n) => ({
       entity,
       id: `feast-${entity}-${n}`,
-      ts_ms: ts,
+      ts_us: tsUs,
       values: Object.fromEntries(
         FEATURE_SPEC.views
           .filter((v) => v.entity === entity)
@@ -83,11 +85,11 @@ test('our online reader reads what Feast wrote, value for value', async () => {
       // The payment-method id is '<brand>:<last4>'; write-side ids here have no colon, so look them up directly.
       const [got] = await online.readIds([{ entity: 'payment_method', id: r.id }], ts);
       assert.deepEqual(got?.record, r.values);
-      assert.equal(got?.asOfMs, ts);
+      assert.equal(got?.asOfUs, tsUs);
       continue;
     }
     const [got] = await online.read([ev]);
     assert.deepEqual(got?.[r.entity].record, r.values);
-    assert.equal(got?.[r.entity].asOfMs, ts);
+    assert.equal(got?.[r.entity].asOfUs, tsUs);
   }
 });

@@ -29,11 +29,12 @@ export async function freshRedis(cfg: MlConfig): Promise<Redis> {
   return r;
 }
 
-export function processorFor(redis: Redis, cfg: MlConfig, withOffline = true): FeatureProcessor {
+/** `fsync: false` for tests that apply thousands of one-event batches (durability is idempotency.test.ts's subject). */
+export function processorFor(redis: Redis, cfg: MlConfig, withOffline = true, fsync = true): FeatureProcessor {
   return new FeatureProcessor(
     FEATURE_SPEC,
     new StateStore(redis),
-    withOffline ? new OfflineLog(cfg.offlineDir, FEATURE_SPEC) : null,
+    withOffline ? new OfflineLog(cfg.offlineDir, FEATURE_SPEC, { fsync }) : null,
   );
 }
 

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { OnlineFeatures } from '../src/features/online.ts';
 import { FEATURE_SPEC } from '../src/features/spec.ts';
 import { startInferenceServer, startScoring } from '../src/server.ts';
-import { MlflowRest, sha256, tinyModel } from '../src/serving/dev-registry.ts';
+import { fraudRequestOf, MlflowRest, sha256, tinyModel } from '../src/serving/dev-registry.ts';
 import { ModelSlot } from '../src/serving/models.ts';
 import { ModelRegistry } from '../src/serving/registry.ts';
 import { Scorer } from '../src/serving/scorer.ts';
@@ -49,14 +49,7 @@ const env = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 200, maxBatch: 64, maxWaitMs: 2 };
-const body = (e: Record<string, unknown>) => ({
-  event_id: e.event_id,
-  amount_minor: e.amount_minor,
-  currency: e.currency,
-  customer_id: e.customer_id,
-  merchant_id: e.merchant_id,
-  event: e,
-});
+const body = fraudRequestOf;
 async function post(port: number, path: string, b: unknown) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: 'POST',

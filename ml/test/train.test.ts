@@ -137,3 +137,48 @@ test('fraud trains, registers and is gated: data checks, promotion over rules-v1
     delete process.env.ML_GATE_NULL_DELTA_MAX;
   }
 });
+
+test('churn trains on failed-then-abandoned customers, is registered with its metrics and gated against rules-v1', async () => {
+  const name = `test-churn-${suffix}`;
+  const registry = new ModelRegistry(cfg.mlflowUrl);
+  const events = await loadLoggedEvents(cfg.offlineDir);
+  const set = await buildTrainingSet(cfg, events, { model: 'churn' });
+  // Labels come from outcomes: both classes occur (customers who came back and customers who did not).
+  const positives = set.y.filter((y) => y === 1).length;
+  assert.ok(positives > 0 && positives < set.y.length, `${positives} abandoned of ${set.y.length} failed payments`);
+  process.env.ML_GATE_PSI_MAX = '100';
+  process.env.ML_GATE_OUT_OF_RANGE_MAX = '1';
+  process.env.ML_GATE_NULL_DELTA_MAX = '1';
+  try {
+    const r = await trainModel(cfg, 'churn', { registeredName: name, runName: `${name}-1`, log: () => {} });
+    assert.equal(r.model, 'churn');
+    assert.match(r.baseline, /rules-v1/);
+    assert.ok(r.model_roc_auc > 0.5, `churn model ROC AUC ${r.model_roc_auc}`);
+    // The gate decided on the bootstrap bound against rules-v1, and the registry shows the decision.
+    const alias = r.decision === 'promoted' ? 'champion' : 'challenger';
+    const v = await registry.alias(name, alias);
+    assert.equal(v?.version, String(r.version));
+    assert.equal(v?.tags['gate.decision'], r.decision);
+    assert.equal(v?.tags.feature_spec_version, FEATURE_SPEC.version);
+    if (r.decision === 'promoted')
+      assert.ok(r.auc_gain_lower_bound > 0, `promoted with bound ${r.auc_gain_lower_bound}`);
+    else assert.match(v?.tags['gate.reasons'] ?? '', /lower bound/);
+  } finally {
+    delete process.env.ML_GATE_PSI_MAX;
+    delete process.env.ML_GATE_OUT_OF_RANGE_MAX;
+    delete process.env.ML_GATE_NULL_DELTA_MAX;
+  }
+});
+
+test('MLflow down: training stops at once with a clear error, before any work', async () => {
+  const progress: string[] = [];
+  await assert.rejects(
+    trainModel({ ...cfg, mlflowUrl: 'http://127.0.0.1:9' }, 'fraud', {
+      registeredName: `test-down-${suffix}`,
+      log: (m) => progress.push(m),
+    }),
+    (err: Error) =>
+      err.name === 'RegistryError' && /MLflow at http:\/\/127\.0\.0\.1:9 is unreachable/.test(err.message),
+  );
+  assert.deepEqual(progress, [], 'no events were read and nothing was fitted');
+});

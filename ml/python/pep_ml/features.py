@@ -48,8 +48,8 @@ def online_write(fs, defs, rows):
         df = pd.DataFrame(
             {
                 jk: [r["id"] for r in mine],
-                "event_timestamp": pd.to_datetime([r["ts_ms"] for r in mine], unit="ms", utc=True),
-                "created": pd.to_datetime([r["ts_ms"] for r in mine], unit="ms", utc=True),
+                "event_timestamp": pd.to_datetime([int(r["ts_us"]) for r in mine], unit="us", utc=True),
+                "created": pd.to_datetime([int(r["ts_us"]) for r in mine], unit="us", utc=True),
                 **{f["name"]: [float(r["values"][f["name"]]) for r in mine] for f in v["features"]},
             }
         )
@@ -57,8 +57,9 @@ def online_write(fs, defs, rows):
 
 
 def historical(fs, defs, rows):
-    """rows: [{row, ts_ms, customer_id?, merchant_id?, payment_method_id?, ts_by_entity?}] -> {row: {entity: record|None}}.
-    ts_by_entity overrides the point-in-time per entity (the skew check asks as of the time each online row has)."""
+    """rows: [{row, ts_us, customer_id?, merchant_id?, payment_method_id?, ts_by_entity_us?}]
+    -> {row: {entity: record|None}}. Times are epoch microseconds; ts_by_entity_us gives the point in time per entity
+    (the feature time the processor logged for the event: the version time of the row serving saw)."""
     spec = _spec(defs)
     out = {r["row"]: {e["name"]: None for e in spec["entities"]} for r in rows}
     for e in spec["entities"]:
@@ -71,7 +72,7 @@ def historical(fs, defs, rows):
                 "row": [r["row"] for r in mine],
                 jk: [r[jk] for r in mine],
                 "event_timestamp": pd.to_datetime(
-                    [(r.get("ts_by_entity") or {}).get(e["name"], r["ts_ms"]) for r in mine], unit="ms", utc=True
+                    [int((r.get("ts_by_entity_us") or {}).get(e["name"], r["ts_us"])) for r in mine], unit="us", utc=True
                 ),
             }
         )
@@ -88,7 +89,7 @@ def historical(fs, defs, rows):
 
 
 def compact(offline_dir):
-    """Merges each entity folder's Parquet parts into one file (Feast's file offline store reads one file far
+    """Merges each entity folder's Parquet parts into one file (Feast's DuckDB offline store reads one file far
     faster than hundreds): the merged file is written and renamed into place before the parts go, so a reader sees
     every row at all times (for a moment some twice, which the point-in-time join's dedup absorbs)."""
     import os
@@ -133,7 +134,7 @@ def main(argv=None):
         print(json.dumps(compact(a.offline)))
         return 0
     if a.command == "historical":
-        # One file per entity first: the file offline store's point-in-time join is slow over many small parts.
+        # One file per entity first: the offline store's point-in-time join is slow over many small parts.
         compact(a.offline)
     fs, defs = store(a.redis, a.state, a.offline)
     with open(a.input) as fh:

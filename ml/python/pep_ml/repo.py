@@ -1,6 +1,14 @@
 """The Feast FeatureStore of project `pep`, configured in code (no feature_store.yaml to keep in step with the
-environment): Redis online store on REDIS_URL, file offline store over the consumer's Parquet log, a local registry
-file under the ML state folder, entity key serialization v3."""
+environment): Redis online store on REDIS_URL, Feast's DuckDB offline store (ibis) over the consumer's Parquet log, a
+local registry file under the ML state folder, entity key serialization v3.
+
+Why DuckDB and not Feast's default `file` (dask) offline store: measured on 1,500 served events, the dask
+point-in-time join returned no row, or another row's, for 209 entity lookups: it collapses entity rows with the
+same join key and timestamp into one (`drop_duplicates` on key + time, so the other rows get nothing), drops an
+entity row altogether when the entity has source rows but none within a view's ttl (the next views never see it),
+and orders rows of one time by `created` with two successive sorts that are not stable. The DuckDB store joins per
+entity row id, keeps rows with nothing in a view as nulls and orders by (event time, created) in one window: 0 of
+10,000 differ (test/skew.test.ts)."""
 import importlib.util
 import os
 import sys
@@ -41,7 +49,7 @@ def store(redis_url: str, state_dir: str, offline_dir: str):
         registry=str(Path(state_dir) / "registry.db"),
         provider="local",
         online_store={"type": "redis", "connection_string": redis_connection_string(redis_url)},
-        offline_store={"type": "file"},
+        offline_store={"type": "duckdb"},
         entity_key_serialization_version=3,
     )
     return FeatureStore(config=config, repo_path=state_dir), definitions(offline_dir)

@@ -41,8 +41,15 @@ export function entityIds(e: FeatureEvent): Record<EntityName, string | null> {
 type Bucket = [number, number, number, number, number, number];
 
 export interface EntityState {
-  /** Latest event time applied (ms): the "as of" time of the entity's feature row. */
+  /** Latest event time applied (ms): the time the windows of the entity's feature values are measured at. */
   asOf: number;
+  /**
+   * Version time of the entity's current feature row (epoch µs; -1 none): the row's `event_timestamp` offline and
+   * its `_ts` in Redis. Strictly increasing per entity in processing order (see processor.ts, "row versions").
+   */
+  rowUs: number;
+  /** Latest time (µs) the entity's row versions must stay above: rows written and event times seen (any kind). */
+  clockUs: number;
   first: number;
   lastAttempt: number;
   prevAttempt: number;
@@ -58,6 +65,8 @@ export interface EntityState {
 
 export const emptyState = (): EntityState => ({
   asOf: -1,
+  rowUs: -1,
+  clockUs: -1,
   first: -1,
   lastAttempt: -1,
   prevAttempt: -1,

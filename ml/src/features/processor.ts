@@ -19,8 +19,8 @@ import {
   featureValues,
   plansOf,
 } from './aggregate.ts';
-import { encodeDouble, encodeTimestamp, featureField, redisKey, tsField } from './feast-layout.ts';
-import type { OfflineLog, OfflineRow } from './offline.ts';
+import { encodeDouble, encodeTimestampUs, featureField, redisKey, tsField } from './feast-layout.ts';
+import type { LoggedEventRow, OfflineLog, OfflineRow } from './offline.ts';
 import { ENTITY_NAMES, type EntityName, type FeatureSpecFile, joinKeyOf, viewsOf } from './spec.ts';
 import type { FeastHashWrite, StateStore, VersionedState } from './store.ts';
 
@@ -55,7 +55,7 @@ export class FeatureConflictError extends Error {
 export class FeatureProcessor {
   readonly plans: Record<EntityName, EntityPlan>;
   private readonly cache = new Map<string, VersionedState>();
-  /** Last `created` written: strictly increasing, so rows of one entity at the same event time order by write. */
+  /** Last `created` written (ms), strictly increasing per process. */
   private lastCreated = 0;
   private readonly cacheEntries: number;
   private readonly maxAttempts: number;
@@ -106,37 +106,33 @@ export class FeatureProcessor {
     let ignored = 0;
     let duplicates = 0;
     const seenInBatch = new Set<string>();
-    const work: {
-      e: FeatureEvent;
-      kind: 'success' | 'failure' | 'dispute';
-      at: number;
-      ids: Record<EntityName, string | null>;
-    }[] = [];
-    for (const e of events) {
+    const work: Work[] = [];
+    events.forEach((e, i) => {
       if (seenInBatch.has(e.event_id)) {
         duplicates++;
-        continue;
+        return;
       }
       seenInBatch.add(e.event_id);
       const kind = eventKind(e);
       const ids = entityIds(e);
-      if (kind === 'none' || ENTITY_NAMES.every((n) => ids[n] === null)) {
-        ignored++;
-        continue;
-      }
+      const none = kind === 'none' || ENTITY_NAMES.every((n) => ids[n] === null);
+      if (none) ignored++;
       const at = eventTimeMs(e);
       if (!Number.isFinite(at)) {
-        invalid++;
-        continue;
+        if (!none) invalid++;
+        return;
       }
-      work.push({ e, kind, at, ids });
-    }
+      // An event that changes no feature still moves its entities' clocks (see "row versions" below).
+      work.push({ e, json: raw?.[i], kind: none ? 'none' : (kind as Work['kind']), at, ids });
+    });
     let roundTrips = 0;
     let retries = 0;
     const skip = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const todo = work.filter((w) => !skip.has(w.e.event_id));
-      if (todo.length === 0) {
+      const applying = todo.filter((w) => w.kind !== 'none');
+      if (applying.length === 0 && todo.every((w) => ENTITY_NAMES.every((n) => w.ids[n] === null))) {
+        if (todo.length > 0 && this.offline && raw) this.offline.writeEvents(todo.map(noTimes), this.nextCreated());
         return { applied: 0, duplicates: duplicates + skip.size, ignored, invalid, roundTrips, retries };
       }
       const keys = new Map<string, { entity: EntityName; id: string }>();
@@ -154,46 +150,59 @@ export class FeatureProcessor {
         }
       }
       const working = new Map<string, EntityState>();
-      for (const k of keys.keys()) working.set(k, structuredClone((this.cache.get(k) as VersionedState).state));
-      const offlineRows = new Map<EntityName, Map<string, OfflineRow>>();
+      for (const k of keys.keys()) {
+        working.set(k, withClocks(structuredClone((this.cache.get(k) as VersionedState).state)));
+      }
+      // Row versions. Every applied event gives each of its entities a new feature row whose time is the event time,
+      // or 1 µs past the entity's clock when that is not later (same-second events, late events): an entity's row
+      // times are unique and increase in processing order, and never fall at or below an event time already seen for
+      // the entity. For every event the log records, per entity, the time of the row serving sees right after it:
+      // max(event time, current row time). Asked as of that time, the point-in-time join returns exactly that row
+      // (no row processed later can lie at or below it), so training reads what serving read, bit for bit.
+      const offlineRows = new Map<EntityName, OfflineRow[]>();
+      const newRow = new Set<string>();
+      const logged: LoggedEventRow[] = [];
       for (const w of todo) {
         const amount = amountMajorOf(w.e);
+        const atUs = w.at * 1000;
+        const times = { customer: null, merchant: null, payment_method: null } as Record<EntityName, number | null>;
         for (const n of ENTITY_NAMES) {
           const id = w.ids[n];
           if (id === null) continue;
-          const s = working.get(this.store.stateKey(n, id)) as EntityState;
+          const k = this.store.stateKey(n, id);
+          const s = working.get(k) as EntityState;
+          if (w.kind === 'none') {
+            times[n] = Math.max(atUs, s.rowUs);
+            s.clockUs = Math.max(s.clockUs, atUs);
+            continue;
+          }
           applyEvent(this.spec, this.plans[n], s, w.kind, w.at, amount, w.ids);
+          s.rowUs = Math.max(atUs, s.clockUs + 1);
+          s.clockUs = s.rowUs;
+          times[n] = s.rowUs;
+          newRow.add(k);
           const values = Object.assign({}, ...Object.values(featureValues(this.spec, n, s))) as Record<string, number>;
-          const rows = offlineRows.get(n) ?? new Map<string, OfflineRow>();
+          const rows = offlineRows.get(n) ?? [];
           offlineRows.set(n, rows);
-          // One row per entity and as-of time within a batch: the last one (same-time events collapse).
-          const rk = `${s.asOf} ${id}`;
-          rows.delete(rk);
-          rows.set(rk, { id, asOfMs: s.asOf, values });
+          rows.push({ id, rowUs: s.rowUs, values });
         }
+        if (raw) logged.push({ id: w.e.event_id, atMs: w.at, json: w.json as string, times });
       }
-      // Events with the same timestamp (providers send seconds) give an entity several rows at one event time; the
-      // point-in-time join keeps the one with the latest `created`, which must be the last written.
-      const created = Math.max(this.now(), this.lastCreated + 1);
-      this.lastCreated = created;
-      const files = this.offline?.write(new Map([...offlineRows].map(([n, m]) => [n, [...m.values()]])), created) ?? [];
-      if (this.offline && raw) {
-        // Every parseable event of the batch (disputes and refunds too: they are the labels); a redelivered batch
-        // logs its events again and training keeps one per event_id.
-        const logged = events.flatMap((e, i) => {
-          const at = eventTimeMs(e);
-          return Number.isFinite(at) ? [{ id: e.event_id, atMs: at, json: raw[i] as string }] : [];
-        });
-        files.push(...this.offline.writeEvents(logged, created));
-      }
+      const created = this.nextCreated();
+      const files = this.offline?.write(offlineRows, created) ?? [];
+      // Every event with a time (disputes and refunds too: they are the labels); a redelivered event is logged only
+      // when it is applied again, and training keeps one row per event_id.
+      if (this.offline && raw) files.push(...this.offline.writeEvents(logged, created));
       const feast: FeastHashWrite[] = [];
-      for (const [k, { entity, id }] of keys) {
+      for (const k of newRow) {
+        const { entity, id } = keys.get(k) as { entity: EntityName; id: string };
         const s = working.get(k) as EntityState;
         const values = featureValues(this.spec, entity, s);
         const pairs: [Buffer, Buffer][] = [];
         let ttlS = 0;
+        const ts = encodeTimestampUs(s.rowUs);
         for (const v of this.fields[entity]) {
-          pairs.push([v.ts, encodeTimestamp(s.asOf)]);
+          pairs.push([v.ts, ts]);
           const row = values[v.view] as Record<string, number>;
           for (const [name, field] of v.f) pairs.push([field, encodeDouble(row[name] as number)]);
           ttlS = Math.max(ttlS, v.ttlS);
@@ -207,7 +216,7 @@ export class FeatureProcessor {
           expectedVersion: (this.cache.get(k) as VersionedState).version,
           state: working.get(k) as EntityState,
         })),
-        seenEventIds: todo.map((w) => w.e.event_id),
+        seenEventIds: applying.map((w) => w.e.event_id),
         feast,
       });
       if (result.ok) {
@@ -215,7 +224,7 @@ export class FeatureProcessor {
           const prev = this.cache.get(k) as VersionedState;
           this.remember(k, { version: prev.version + 1, state: working.get(k) as EntityState });
         }
-        return { applied: todo.length, duplicates: duplicates + skip.size, ignored, invalid, roundTrips, retries };
+        return { applied: applying.length, duplicates: duplicates + skip.size, ignored, invalid, roundTrips, retries };
       }
       this.offline?.discard(files);
       for (const k of result.staleStateKeys) this.cache.delete(k);
@@ -229,4 +238,32 @@ export class FeatureProcessor {
       }
     }
   }
+
+  /** `created` of the next files: strictly increasing per process (write order), in ms. */
+  private nextCreated(): number {
+    this.lastCreated = Math.max(this.now(), this.lastCreated + 1);
+    return this.lastCreated;
+  }
+}
+
+interface Work {
+  readonly e: FeatureEvent;
+  readonly json: string | undefined;
+  readonly kind: 'success' | 'failure' | 'dispute' | 'none';
+  readonly at: number;
+  readonly ids: Record<EntityName, string | null>;
+}
+
+const noTimes = (w: Work): LoggedEventRow => ({
+  id: w.e.event_id,
+  atMs: w.at,
+  json: w.json as string,
+  times: { customer: null, merchant: null, payment_method: null },
+});
+
+/** States stored before row versions existed: the row is at its as-of time. */
+function withClocks(s: EntityState): EntityState {
+  if (typeof s.rowUs !== 'number') s.rowUs = s.asOf >= 0 ? s.asOf * 1000 : -1;
+  if (typeof s.clockUs !== 'number') s.clockUs = s.rowUs;
+  return s;
 }

@@ -41,7 +41,8 @@ export async function feastOnlineRead(
 export interface FeastWriteRow {
   readonly entity: EntityName;
   readonly id: string;
-  readonly ts_ms: number;
+  /** Row time, epoch µs. */
+  readonly ts_us: number;
   readonly values: Record<string, number>;
 }
 
@@ -52,12 +53,16 @@ export async function feastOnlineWrite(c: MlConfig, rows: readonly FeastWriteRow
 
 export interface HistoricalRow {
   readonly row: number;
-  readonly ts_ms: number;
+  /** Point in time, epoch µs. */
+  readonly ts_us: number;
   readonly customer_id?: string | null;
   readonly merchant_id?: string | null;
   readonly payment_method_id?: string | null;
-  /** Per-entity point-in-time overriding ts_ms (the skew check asks as of each online row's own time). */
-  readonly ts_by_entity?: Partial<Record<EntityName, number>>;
+  /**
+   * Per-entity point in time (µs) overriding ts_us: the feature time of the event (the version time of the row
+   * serving saw; processor.ts, "row versions"), as logged with the event or computed by `featureTimeUs`.
+   */
+  readonly ts_by_entity_us?: Partial<Record<EntityName, number>>;
 }
 
 /** Point-in-time-correct feature records per row and entity (null: no row within the views' ttls). */

@@ -11,6 +11,10 @@ export const TRAIN_VENV: VenvSpec = Object.freeze({
   name: 'ml-train',
   requirements: Object.freeze([
     'feast[redis]==0.67.0',
+    // Feast's DuckDB offline store (ibis): its point-in-time join is exact where the default dask one is not
+    // (ml/python/pep_ml/repo.py). duckdb pinned to the lakehouse's version (its extension wheels are 1.5.5).
+    'ibis-framework[duckdb]==12.0.0',
+    'duckdb==1.5.5',
     'lightgbm==4.7.0',
     'onnxmltools==1.16.0',
     'skl2onnx==1.20.0',

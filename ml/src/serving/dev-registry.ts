@@ -95,3 +95,13 @@ export class MlflowRest {
 }
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A `POST /fraud/score` body for a normalized event (its flat fields and the event itself), as the workflow sends. */
+export const fraudRequestOf = (e: Record<string, unknown>) => ({
+  event_id: e.event_id,
+  amount_minor: e.amount_minor,
+  currency: e.currency,
+  customer_id: e.customer_id,
+  merchant_id: e.merchant_id,
+  event: e,
+});

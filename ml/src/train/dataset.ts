@@ -1,7 +1,8 @@
 /**
  * Point-in-time-correct training sets: the logged events (offline events log) give the examples and their outcome
- * labels (labels.ts); Feast's get_historical_features gives each example's feature values as of its event time and
- * never later (the row includes the event itself, as serving sees it once the consumer applied it); core-native's
+ * labels (labels.ts); Feast's get_historical_features gives each example's feature values as of the feature times the
+ * processor logged with the event (per entity, the version of the row serving saw right after applying it: the
+ * event included, nothing processed later); core-native's
  * vectorizer turns (event, values) into the model input, the same call serving makes. Examples are split by time:
  * the earlier part trains, the later window evaluates (and stands for the recent serving window in the data checks).
  * rules-v1 scores the same rows so the evaluation can put it beside the model.
@@ -12,6 +13,7 @@ import { type CoreImpl, loadCore } from '@pep/core-native';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { MlConfig } from '../config.ts';
 import { entityIds } from '../features/aggregate.ts';
+import { ENTITY_NAMES } from '../features/spec.ts';
 import { type EntityRecords, vectorize } from '../features/vectorize.ts';
 import { feastHistorical } from '../py/feast.ts';
 import { predictChurn, scoreFraud } from '../rules.ts';
@@ -30,19 +32,21 @@ export async function loadLoggedEvents(offlineDir: string): Promise<LoggedEvent[
     return [];
   }
   const byId = new Map<string, LoggedEvent>();
+  // Timestamps stay epoch µs numbers (the feature times are µs apart; a Date would drop them).
+  const parsers = { timestampFromMicroseconds: (us: bigint) => Number(us) };
   for (const f of files.sort()) {
-    const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(join(dir, f)) })) as {
-      event_id: string;
-      event_timestamp: Date;
-      event: string;
-    }[];
+    const rows = (await parquetReadObjects({
+      file: await asyncBufferFromFile(join(dir, f)),
+      parsers: parsers as never,
+    })) as ({ event_id: string; event_timestamp: number; event: string } & Record<string, number | null>)[];
     for (const r of rows) {
       if (byId.has(r.event_id)) continue;
       byId.set(r.event_id, {
         event_id: r.event_id,
-        atMs: r.event_timestamp.getTime(),
+        atMs: Math.floor(r.event_timestamp / 1000),
         json: r.event,
         ev: JSON.parse(r.event),
+        featureTimesUs: Object.fromEntries(ENTITY_NAMES.map((n) => [n, r[`${n}_ts`] ?? null])),
       });
     }
   }
@@ -128,12 +132,14 @@ export async function buildTrainingSet(
     cfg,
     examples.map((x, row) => {
       const ids = entityIds(x.event.ev as never);
+      const times = x.event.featureTimesUs ?? {};
       return {
         row,
-        ts_ms: x.event.atMs,
+        ts_us: x.event.atMs * 1000,
         customer_id: ids.customer,
         merchant_id: ids.merchant,
         payment_method_id: ids.payment_method,
+        ts_by_entity_us: Object.fromEntries(ENTITY_NAMES.flatMap((n) => (times[n] ? [[n, times[n]]] : []))),
       };
     }),
   );

@@ -16,6 +16,11 @@ export interface LoggedEvent {
   readonly atMs: number;
   readonly json: string;
   readonly ev: Record<string, unknown>;
+  /**
+   * Per entity, the time (epoch µs) of the feature row serving saw for this event, as the processor logged it
+   * (null: the event has no such entity). Training asks Feast as of these times.
+   */
+  readonly featureTimesUs?: Readonly<Partial<Record<'customer' | 'merchant' | 'payment_method', number | null>>>;
 }
 
 export interface Example {
