@@ -296,7 +296,7 @@ async function readDatabase(o: ReconcileOptions, dlqRanges: readonly PartitionRa
 /** Stage 5, the edge's counters (since the edge process started): it can have acknowledged fewer than the topics hold, never more. */
 function edgeChecks(
   o: ReconcileOptions,
-  edge: Awaited<ReturnType<typeof edgeCounts>>,
+  edge: NonNullable<Awaited<ReturnType<typeof edgeCounts>>>,
   totals: { raw: number; other: number; webhookDlq: number },
 ): Check[] {
   const checks: Check[] = [
