@@ -53,7 +53,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'down':
-      await stackDown({ log });
+      await stackDown({ ...(only.length > 0 ? { only: only as ServiceName[] } : {}), log });
       if (!json) console.log('stack is down (services the stack did not start were left running)');
       return 0;
     case 'status': {
