@@ -15,11 +15,20 @@ import { FramingError, RequestFramer, ResponseFramer } from './http-framing.ts';
 export const PEER_HEADER = 'x-pep-peer';
 /** Largest request head the guard accepts (Bun's own limit is lower; this only bounds the guard's buffer). */
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * Lingering close (as nginx's lingering_close): a connection refused while its client is still sending gets a FIN
+ * after its answer, and what the client sends meanwhile is read and dropped for at most this long before the socket
+ * closes. Closing at once, with client bytes unread, makes the kernel send a reset that can discard the answer before
+ * the client read it (the client saw an empty answer to an endless body).
+ */
+const LINGER_MS = 2000;
 /** A client silent this long (seconds) while no answer is pending is disconnected (slow-loris bound). */
 
 interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
+  /** shutdown(2) of the write side: a FIN after what was written; the socket still receives. */
+  shutdown?(): void;
   terminate?(): void;
   timeout?(seconds: number): void;
   setNoDelay?(noDelay: boolean): boolean;
@@ -84,6 +93,10 @@ class Conn {
   closing = false;
   /** Over the bound while a request is still being forwarded: further client bytes are dropped unread. */
   discarding = false;
+  /** Bytes of the answer to the request in flight have come from Bun.serve. */
+  answerStarted = false;
+  /** Answered and half-closed: the client's last bytes are dropped until it closes or LINGER_MS passes. */
+  lingering = false;
   /** When bytes last came from the client or an answer last went out (the idle timeout counts from here). */
   lastActive = Date.now();
   readonly requests: RequestFramer;
@@ -106,6 +119,16 @@ function errorAnswer(status: number, message: string): Uint8Array {
   const body = JSON.stringify({ error: { code: 'malformed_http', message } });
   return Buffer.from(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** The edge's 413 (CONTRACT error body) for a request whose body went over what the guard holds. */
+function tooLargeAnswer(): Uint8Array {
+  const body = JSON.stringify({
+    error: { code: 'body_too_large', message: 'body exceeds the size the edge accepts' },
+  });
+  return Buffer.from(
+    `HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 
@@ -138,9 +161,15 @@ export function startPipeliningGuard(opts: {
   const end = (c: Conn) => {
     c.closing = true;
     c.toClient.flush();
-    if (!c.toClient.empty) return;
-    c.client.end();
+    if (!c.toClient.empty || c.lingering) return;
     c.upstream?.end();
+    if (c.discarding && c.client.shutdown) {
+      c.lingering = true;
+      c.client.shutdown();
+      setTimeout(() => c.client.end(), LINGER_MS);
+      return;
+    }
+    c.client.end();
   };
 
   /**
@@ -154,6 +183,15 @@ export function startPipeliningGuard(opts: {
     if (gone.has(u)) return;
     gone.add(u);
     if (c.upstream !== u) return; // an older upstream connection
+    if (c.discarding && c.awaiting !== null && !c.answerStarted) {
+      // Bun.serve refuses a body over its limit and closes; when it closes with the rest of the body unread, its
+      // 413 can be lost on the way (seen in CI: the client got an empty answer). The guard knows the body went over
+      // the bound, so the client still gets the contract's 413 before the connection closes.
+      c.toClient.write(tooLargeAnswer());
+      c.awaiting = null;
+      end(c);
+      return;
+    }
     if (!c.closing && c.awaiting === null && c.inBuf.length === 0 && c.toUpstream.empty) {
       c.upstream = null;
       c.upstreamStarted = false;
@@ -220,6 +258,7 @@ export function startPipeliningGuard(opts: {
   };
 
   const onUpstream = (c: Conn, d: Buffer) => {
+    if (c.awaiting !== null) c.answerStarted = true;
     c.toClient.write(d);
     // Bun reuses the buffer it hands to `data`: framed at once, and what is left is copied (below).
     c.respBuf = c.respBuf.length === 0 ? d : Buffer.concat([c.respBuf, d]);
@@ -247,6 +286,7 @@ export function startPipeliningGuard(opts: {
         continue;
       }
       c.awaiting = null;
+      c.answerStarted = false;
       c.forwarded = false;
       c.lastActive = Date.now();
       if (step.close || c.closeAfterAnswer) {
