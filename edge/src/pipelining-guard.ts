@@ -166,7 +166,7 @@ export function startPipeliningGuard(opts: {
     if (c.discarding && c.client.shutdown) {
       c.lingering = true;
       c.client.shutdown();
-      setTimeout(() => c.client.end(), LINGER_MS);
+      setTimeout(() => c.client.end(), LINGER_MS).unref?.();
       return;
     }
     c.client.end();
