@@ -129,14 +129,35 @@ export interface RequestStep {
   readonly method?: string;
 }
 
+/** The body of one message: a chunked walk, or the bytes its length still owes. */
+class BodyWalker {
+  private readonly chunked: ChunkedWalker | null;
+  private remaining: number;
+
+  constructor(body: ReturnType<typeof bodyOf>) {
+    this.chunked = body && 'chunked' in body ? new ChunkedWalker() : null;
+    this.remaining = body && 'length' in body ? body.length : 0;
+  }
+
+  /** How many bytes of `buf` belong to the body, and whether the body ends within them. */
+  take(buf: Buffer): { n: number; complete: boolean } {
+    if (this.chunked) {
+      const n = this.chunked.take(buf);
+      return { n, complete: this.chunked.done };
+    }
+    const n = Math.min(this.remaining, buf.length);
+    this.remaining -= n;
+    return { n, complete: this.remaining === 0 };
+  }
+}
+
 /**
  * Frames the requests of one client connection. `step` takes the bytes received and not yet consumed; it returns what
  * to forward for the current request. `peerHeader` (name and value) replaces any such header the client sent.
  */
 export class RequestFramer {
-  private head = true;
-  private remaining = 0;
-  private chunked: ChunkedWalker | null = null;
+  /** The body of the current request; null while its head is awaited. */
+  private body: BodyWalker | null = null;
 
   constructor(
     private readonly maxHeadBytes: number,
@@ -144,7 +165,7 @@ export class RequestFramer {
   ) {}
 
   step(buf: Buffer): RequestStep | null {
-    if (this.head) {
+    if (this.body === null) {
       const h = parseHead(buf, this.maxHeadBytes, true);
       if (!h) return null;
       const firstEnd = h.text.indexOf('\r\n');
@@ -165,9 +186,7 @@ export class RequestFramer {
         const lines = h.text.split('\r\n').filter((l, i) => i === 0 || !l.toLowerCase().startsWith(`${peer.name}:`));
         rewritten = [Buffer.from(`${lines.join('\r\n')}\r\n${peer.name}: ${peer.value}\r\n\r\n`, 'latin1')];
       }
-      this.head = false;
-      if (body && 'chunked' in body) this.chunked = new ChunkedWalker();
-      else this.remaining = body ? body.length : 0;
+      this.body = new BodyWalker(body);
       const rest = this.bodyStep(buf.subarray(h.bytes));
       return {
         forward: [...rewritten, ...rest.forward],
@@ -181,20 +200,8 @@ export class RequestFramer {
   }
 
   private bodyStep(buf: Buffer): RequestStep {
-    let n: number;
-    let complete: boolean;
-    if (this.chunked) {
-      n = this.chunked.take(buf);
-      complete = this.chunked.done;
-    } else {
-      n = Math.min(this.remaining, buf.length);
-      this.remaining -= n;
-      complete = this.remaining === 0;
-    }
-    if (complete) {
-      this.head = true;
-      this.chunked = null;
-    }
+    const { n, complete } = (this.body as BodyWalker).take(buf);
+    if (complete) this.body = null;
     return { forward: n > 0 ? [buf.subarray(0, n)] : [], consumed: n, complete };
   }
 }
@@ -209,15 +216,14 @@ export interface ResponseStep {
 
 /** Frames the responses of one upstream connection (what it reads is forwarded as it is). */
 export class ResponseFramer {
-  private head = true;
-  private remaining = 0;
-  private chunked: ChunkedWalker | null = null;
+  /** The body of the current response; null while its head is awaited. */
+  private body: BodyWalker | null = null;
   private untilClose = false;
   private close = false;
 
   /** `requestMethod`: the method of the request this response answers. */
   step(buf: Buffer, requestMethod: string): ResponseStep | null {
-    if (this.head) {
+    if (this.body === null) {
       const h = parseHead(buf, 64 * 1024, false);
       if (!h) return null;
       const firstEnd = h.text.indexOf('\r\n');
@@ -228,13 +234,9 @@ export class ResponseFramer {
       this.close = (h.headers.get('connection') ?? []).join(',').toLowerCase().includes('close');
       const noBody = requestMethod === 'HEAD' || status === 204 || status === 304;
       const body = noBody ? null : bodyOf(h.headers);
-      this.head = false;
-      if (body && 'chunked' in body) this.chunked = new ChunkedWalker();
-      else if (body) this.remaining = body.length;
-      else {
-        this.remaining = 0;
-        this.untilClose = !noBody;
-      }
+      this.body = new BodyWalker(body);
+      // No length and no chunking on a response that has a body: it ends when the connection does.
+      if (!body) this.untilClose = !noBody;
       const rest = this.bodyStep(buf.subarray(h.bytes));
       return { consumed: h.bytes + rest.consumed, complete: rest.complete, close: rest.close || this.untilClose };
     }
@@ -243,20 +245,10 @@ export class ResponseFramer {
 
   private bodyStep(buf: Buffer): ResponseStep {
     if (this.untilClose) return { consumed: buf.length, complete: false, close: true };
-    let n: number;
-    let complete: boolean;
-    if (this.chunked) {
-      n = this.chunked.take(buf);
-      complete = this.chunked.done;
-    } else {
-      n = Math.min(this.remaining, buf.length);
-      this.remaining -= n;
-      complete = this.remaining === 0;
-    }
+    const { n, complete } = (this.body as BodyWalker).take(buf);
     const close = this.close;
     if (complete) {
-      this.head = true;
-      this.chunked = null;
+      this.body = null;
       this.close = false;
     }
     return { consumed: n, complete, close };
