@@ -274,6 +274,10 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
         gate_path.write_text(json.dumps(gate, indent=2))
         mlflow.log_artifact(str(gate_path))
         mlflow.log_artifact(str(Path(data_dir) / "model.onnx"), artifact_path="model")
+        # Per-feature and score bins of the training window (ml/src/drift/reference.ts), read by `npm run drift`.
+        reference = Path(data_dir) / "drift_reference.json"
+        if reference.exists():
+            mlflow.log_artifact(str(reference), artifact_path="model")
         artifact_uri = run.info.artifact_uri
         run_id = run.info.run_id
     try:

@@ -84,8 +84,8 @@ export class ModelRegistry {
     };
   }
 
-  /** The version's `model.onnx`, verified against its `onnx_sha256` tag. */
-  async download(mv: ModelVersionInfo): Promise<Buffer> {
+  /** A file the version's run logged beside model.onnx (e.g. `drift_reference.json`), at most `maxBytes`. */
+  async artifact(mv: ModelVersionInfo, file: string, maxBytes = MAX_MODEL_BYTES): Promise<Buffer> {
     const m = /^mlflow-artifacts:\/(.*)$/.exec(mv.source);
     if (!m) {
       throw new RegistryError(
@@ -94,20 +94,25 @@ export class ModelRegistry {
       );
     }
     const path = (m[1] as string).replace(/^\/+/, '');
-    const res = await this.get(`/api/2.0/mlflow-artifacts/artifacts/${path}/model.onnx`);
+    const res = await this.get(`/api/2.0/mlflow-artifacts/artifacts/${path}/${file}`);
     if (!res.ok) {
       throw new RegistryError(
         REGISTRY_ERRORS.artifactMissing,
-        `${mv.name} v${mv.version}: model.onnx not found under ${mv.source} (HTTP ${res.status})`,
+        `${mv.name} v${mv.version}: ${file} not found under ${mv.source} (HTTP ${res.status})`,
       );
     }
     const len = Number(res.headers.get('content-length') ?? 0);
-    if (len > MAX_MODEL_BYTES)
-      throw new RegistryError(REGISTRY_ERRORS.tooLarge, `${mv.name} v${mv.version}: ${len} bytes`);
+    if (len > maxBytes) throw new RegistryError(REGISTRY_ERRORS.tooLarge, `${mv.name} v${mv.version}: ${len} bytes`);
     const body = Buffer.from(await res.arrayBuffer());
-    if (body.length > MAX_MODEL_BYTES) {
+    if (body.length > maxBytes) {
       throw new RegistryError(REGISTRY_ERRORS.tooLarge, `${mv.name} v${mv.version}: ${body.length} bytes`);
     }
+    return body;
+  }
+
+  /** The version's `model.onnx`, verified against its `onnx_sha256` tag. */
+  async download(mv: ModelVersionInfo): Promise<Buffer> {
+    const body = await this.artifact(mv, 'model.onnx');
     const want = mv.tags.onnx_sha256;
     const got = createHash('sha256').update(body).digest('hex');
     if (!want || want !== got) {

@@ -104,6 +104,40 @@ function rulesScore(model: ModelName, ev: Record<string, unknown>, rec: EntityRe
   ).churn_probability;
 }
 
+/**
+ * The model input serving computed for each logged event: Feast's point-in-time join as of the event's logged
+ * feature times (the rows serving read right after the event was applied; skew.test.ts: bit for bit the online
+ * vector), vectorized by core-native. Training uses it for its rows, `npm run drift` for the recent window.
+ */
+export async function servedVectors(
+  cfg: MlConfig,
+  events: readonly LoggedEvent[],
+  core: CoreImpl,
+): Promise<{ x: Float32Array; records: EntityRecords[] }> {
+  const offline = await feastHistorical(
+    cfg,
+    events.map((e, row) => {
+      const ids = entityIds(e.ev as never);
+      const times = e.featureTimesUs ?? {};
+      return {
+        row,
+        ts_us: e.atMs * 1000,
+        customer_id: ids.customer,
+        merchant_id: ids.merchant,
+        payment_method_id: ids.payment_method,
+        ts_by_entity_us: Object.fromEntries(ENTITY_NAMES.flatMap((n) => (times[n] ? [[n, times[n]]] : []))),
+      };
+    }),
+  );
+  const records = events.map((_, row) => offline[String(row)] as EntityRecords);
+  const x = vectorize(
+    core,
+    events.map((e) => e.json),
+    records,
+  );
+  return { x, records };
+}
+
 export interface BuildOptions {
   readonly model: ModelName;
   /** Share of the examples (by time) in the training window (default 0.7). */
@@ -128,27 +162,11 @@ export async function buildTrainingSet(
         'need ≥ 50 with ≥ 5 of each class)',
     );
   }
-  const offline = await feastHistorical(
-    cfg,
-    examples.map((x, row) => {
-      const ids = entityIds(x.event.ev as never);
-      const times = x.event.featureTimesUs ?? {};
-      return {
-        row,
-        ts_us: x.event.atMs * 1000,
-        customer_id: ids.customer,
-        merchant_id: ids.merchant,
-        payment_method_id: ids.payment_method,
-        ts_by_entity_us: Object.fromEntries(ENTITY_NAMES.flatMap((n) => (times[n] ? [[n, times[n]]] : []))),
-      };
-    }),
-  );
-  const records = examples.map((_, row) => offline[String(row)] as EntityRecords);
   const core = opts.core ?? (await loadCore());
-  const x = vectorize(
+  const { x, records } = await servedVectors(
+    cfg,
+    examples.map((e) => e.event),
     core,
-    examples.map((e) => e.event.json),
-    records,
   );
   const cut = examples[Math.floor(examples.length * (opts.trainShare ?? 0.7))] as Example;
   const split = examples.map((e) => (e.event.atMs < cut.event.atMs ? 0 : 1)) as (0 | 1)[];

@@ -48,6 +48,17 @@ export function disputedPayments(ev: Record<string, unknown>): string[] {
     .map((id) => `${p}:${id}`);
 }
 
+/** The payments the fraud model is trained and evaluated on (and whose drift `npm run drift` watches). */
+export function isFraudCandidate(ev: Record<string, unknown>): boolean {
+  const provider = s(ev.provider);
+  return provider !== null && FRAUD_LABEL_PROVIDERS.has(provider) && outcome(ev) === 'succeeded';
+}
+
+/** The failed payments the churn model is trained and evaluated on. */
+export function isChurnCandidate(ev: Record<string, unknown>): boolean {
+  return s(ev.customer_id) !== null && outcome(ev) === 'failed';
+}
+
 export function fraudExamples(events: readonly LoggedEvent[], endMs: number, horizonMs = FRAUD_HORIZON_MS): Example[] {
   const disputedAt = new Map<string, number>();
   for (const e of events) {
@@ -56,10 +67,8 @@ export function fraudExamples(events: readonly LoggedEvent[], endMs: number, hor
   }
   const out: Example[] = [];
   for (const e of events) {
-    const provider = s(e.ev.provider);
-    if (!provider || !FRAUD_LABEL_PROVIDERS.has(provider) || outcome(e.ev) !== 'succeeded') continue;
-    if (e.atMs + horizonMs > endMs) continue;
-    const d = disputedAt.get(`${provider}:${s(e.ev.object_id)}`);
+    if (!isFraudCandidate(e.ev) || e.atMs + horizonMs > endMs) continue;
+    const d = disputedAt.get(`${s(e.ev.provider)}:${s(e.ev.object_id)}`);
     out.push({ event: e, label: d !== undefined && d > e.atMs && d <= e.atMs + horizonMs ? 1 : 0 });
   }
   return out;
@@ -73,9 +82,10 @@ export function churnExamples(events: readonly LoggedEvent[], endMs: number, hor
   }
   const out: Example[] = [];
   for (const e of events) {
-    const c = s(e.ev.customer_id);
-    if (!c || outcome(e.ev) !== 'failed' || e.atMs + horizonMs > endMs) continue;
-    const later = (successes.get(c) ?? []).some((t) => t > e.atMs && t <= e.atMs + horizonMs);
+    if (!isChurnCandidate(e.ev) || e.atMs + horizonMs > endMs) continue;
+    const later = (successes.get(s(e.ev.customer_id) as string) ?? []).some(
+      (t) => t > e.atMs && t <= e.atMs + horizonMs,
+    );
     out.push({ event: e, label: later ? 0 : 1 });
   }
   return out;

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CoreImpl, loadCore } from '@pep/core-native';
 import type { MlConfig } from '../config.ts';
+import { buildDriftReference, DRIFT_REFERENCE_FILE } from '../drift/reference.ts';
 import { feastApply } from '../py/feast.ts';
 import { runPython } from '../py/run.ts';
 import { OnnxClassifier } from '../serving/onnx.ts';
@@ -35,13 +36,13 @@ export interface TrainResult {
  */
 const ONNX_TOLERANCE = 1e-4;
 
-function evalRows(t: TrainingSet): { x: Float32Array; rows: number } {
-  const idx = t.split.flatMap((s, i) => (s === 1 ? [i] : []));
+function rowsOf(t: TrainingSet, part: 0 | 1): { x: Float32Array; rows: number; idx: number[] } {
+  const idx = t.split.flatMap((s, i) => (s === part ? [i] : []));
   const x = new Float32Array(idx.length * t.cols);
   idx.forEach((r, k) => {
     x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), k * t.cols);
   });
-  return { x, rows: idx.length };
+  return { x, rows: idx.length, idx };
 }
 
 export async function trainModel(
@@ -76,8 +77,20 @@ export async function trainModel(
   // The exported file must score like the model it came from, in the runtime that will serve it.
   const onnxBytes = readFileSync(join(dir, 'model.onnx'));
   const fresh = await OnnxClassifier.load(onnxBytes, set.cols);
-  const ev = evalRows(set);
+  const ev = rowsOf(set, 1);
   const ortScores = await fresh.score(ev.x, ev.rows);
+  // The drift reference: the training window's features and this model's scores of them (`npm run drift`).
+  const tr = rowsOf(set, 0);
+  const reference = buildDriftReference({
+    model,
+    featureSpecVersion: set.specVersion,
+    featureNames: set.featureNames,
+    x: set.x,
+    rows: tr.idx,
+    scores: await fresh.score(tr.x, tr.rows),
+    window: { from: set.window.trainFrom, to: set.window.evalFrom },
+  });
+  writeFileSync(join(dir, DRIFT_REFERENCE_FILE), JSON.stringify(reference));
   await fresh.release();
   const lgbm = JSON.parse(readFileSync(join(dir, 'eval_scores.json'), 'utf8')) as number[];
   const worst = lgbm.reduce((m, p, i) => Math.max(m, Math.abs(p - (ortScores[i] as number))), 0);
