@@ -54,6 +54,8 @@ export async function trainModel(
     runName?: string;
     /** Name in the registry (default: the model's, `fraud` or `churn`, as CONTRACT section 8 fixes). */
     registeredName?: string;
+    /** Only events before this time (the history as it was then; the orchestrator's day partitions). */
+    until?: Date;
   } = {},
 ): Promise<TrainResult> {
   const started = Date.now();
@@ -63,8 +65,9 @@ export async function trainModel(
   const registry = new ModelRegistry(cfg.mlflowUrl);
   const name = opts.registeredName ?? model;
   const champion = await registry.alias(name, 'champion');
-  const events = await loadLoggedEvents(cfg.offlineDir);
-  log(`${events.length} logged events in ${cfg.offlineDir}`);
+  const untilMs = opts.until?.getTime() ?? Number.POSITIVE_INFINITY;
+  const events = (await loadLoggedEvents(cfg.offlineDir)).filter((e) => e.atMs < untilMs);
+  log(`${events.length} logged events in ${cfg.offlineDir}${opts.until ? ` before ${opts.until.toISOString()}` : ''}`);
   await feastApply(cfg);
   const set = await buildTrainingSet(cfg, events, { model, core, log });
   const dir = join(cfg.stateDir, 'runs', `${model}-${new Date().toISOString().replace(/[:.]/g, '-')}`);

@@ -4,41 +4,15 @@
  * summary and exit status: the output version is the set of bronze snapshots read, 75 is retried, anything else fails.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type pg from 'pg';
-import { StepFailure, type StepRunContext, TransientStepError } from '../step.ts';
+import { StepFailure, TransientStepError } from '../step.ts';
 import { dbtBuild } from './analytical.ts';
+import { fakeRoot } from './test-support.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'pep-orch-dbt-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-
-/** A repository root whose `npm run dbt` prints `summary` as its last line and exits with `code`. */
-function fakeDbt(summary: object, code: number): void {
-  const script = `process.stdout.write('12:00:00  Done.\\n' + JSON.stringify(${JSON.stringify(summary)}) + '\\n'); process.exitCode = ${code};`;
-  writeFileSync(join(root, 'fake-dbt.cjs'), script);
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'fake', scripts: { dbt: 'node fake-dbt.cjs' } }));
-}
-
-function context(): StepRunContext {
-  return {
-    pool: null as unknown as pg.Pool,
-    repoRoot: root,
-    env: process.env,
-    now: () => new Date(),
-    log: () => {},
-    runKey: 'k',
-    runId: '1',
-    observed: {},
-    upstream: { 'lake.compact': 'v1' },
-    heartbeat: () => {},
-    signal: new AbortController().signal,
-    chunk: async (_key, work) => work(null),
-    commitWithRun: () => {},
-  } as StepRunContext;
-}
+const fake = fakeRoot('pep-orch-dbt-');
+after(() => fake.remove());
+const fakeDbt = (summary: object, code: number) => fake.script('dbt', summary, code);
+const context = () => fake.context({ 'lake.compact': 'v1' });
 
 const day = { key: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2026-12-02T00:00:00Z') };
 
