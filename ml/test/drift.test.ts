@@ -1,6 +1,7 @@
 /**
  * `npm run drift` against the real Redis, Feast, MLflow server, onnxruntime-node and PostgreSQL: a fraud model is
- * trained and promoted on a generated history (its drift reference registered with it), then the command compares
+ * trained and promoted on a generated history by the automated trainer `npm start` runs (auto.ts; its drift
+ * reference registered with it), then the command compares
  * windows of logged events with it. The training window itself shows no drift (the recent side is computed as serving
  * computes it: any skew, column mix-up or other score would show here); a later day whose amounts are 100 times larger
  * is an alert (exit 3) naming the amount features, stored in ml.drift_reports / ml.drift_features and replaced, not
@@ -16,7 +17,9 @@ import { serviceAddresses } from '@pep/contracts';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { eventTimeMs } from '../src/features/aggregate.ts';
+import { ModelRegistry } from '../src/serving/registry.ts';
 import { simulatedEvents } from '../src/sim/events.ts';
+import { AutoTrainer } from '../src/train/auto.ts';
 import { trainModel } from '../src/train/train.ts';
 import { freshRedis, processorFor, testConfig } from './helpers.ts';
 
@@ -116,8 +119,23 @@ before(async () => {
   process.env.ML_GATE_OUT_OF_RANGE_MAX = '1';
   process.env.ML_GATE_NULL_DELTA_MAX = '1';
   try {
-    const r = await trainModel(cfg, 'fraud', { registeredName: `${prefix}fraud`, log: () => {} });
+    // Through the trainer `npm start` runs (auto.ts), on the real MLflow: no champion yet, so it trains and gates.
+    const trainer = new AutoTrainer({
+      registry: new ModelRegistry(cfg.mlflowUrl),
+      train: (model) => trainModel(cfg, model, { registeredName: `${prefix}${model}`, log: () => {} }),
+      registeredName: (model) => `${prefix}${model}`,
+      models: ['fraud'],
+      retrainMs: 3_600_000,
+    });
+    const [outcome] = await trainer.tick();
+    assert.equal(outcome?.action, 'trained', outcome?.reason);
+    const r = outcome?.result as NonNullable<typeof outcome>['result'] & {};
     assert.equal(r.decision, 'promoted', r.reasons.join('; '));
+    assert.equal(
+      (await new ModelRegistry(cfg.mlflowUrl).alias(`${prefix}fraud`, 'champion'))?.version,
+      String(r.version),
+    );
+    assert.equal((await trainer.tick())[0]?.action, 'not_due', 'a fresh champion is not retrained on the next check');
     const meta = JSON.parse(readFileSync(join(r.data_dir, 'meta.json'), 'utf8')) as {
       window: { trainFrom: string; evalFrom: string };
     };
