@@ -22,5 +22,7 @@ export { feastApply, feastHistorical } from './py/feast.ts';
 export { runPython } from './py/run.ts';
 export { startInferenceServer, startScoring } from './server.ts';
 export { fraudRequestOf, MlflowRest, sha256, tinyModel } from './serving/dev-registry.ts';
+export { OnnxClassifier } from './serving/onnx.ts';
+export { ModelRegistry, type ModelVersionInfo } from './serving/registry.ts';
 export { simulatedEvents } from './sim/events.ts';
 export { trainModel } from './train/train.ts';

@@ -199,7 +199,7 @@ function readScript(layout: Record<EntityName, { fields: Buffer[] }>): string {
   const groups = ENTITY_NAMES.map((e) => `{${layout[e].fields.map(luaBytes).join(', ')}}`);
   return `
 local groups = {${groups.join(',\n')}}
-local parts = {}
+local parts, n, prefix = {}, 0, {}
 for i = 1, #KEYS do
   local f = groups[tonumber(ARGV[i])]
   local v = redis.call('HMGET', KEYS[i], unpack(f))
@@ -207,13 +207,21 @@ for i = 1, #KEYS do
     local x = v[j]
     if x then
       local l = #x
-      if l >= 65535 then return redis.error_reply('feature value of ' .. l .. ' bytes in ' .. KEYS[i]) end
-      parts[#parts + 1] = string.char(math.floor(l / 256), l % 256) .. x
+      local p = prefix[l]
+      if not p then
+        if l >= 65535 then return redis.error_reply('feature value of ' .. l .. ' bytes in ' .. KEYS[i]) end
+        p = string.char(math.floor(l / 256), l % 256)
+        prefix[l] = p
+      end
+      parts[n + 1] = p
+      parts[n + 2] = x
+      n = n + 2
     else
-      parts[#parts + 1] = '\\255\\255'
+      n = n + 1
+      parts[n] = '\\255\\255'
     end
   end
 end
-return table.concat(parts)
+return table.concat(parts, '', 1, n)
 `;
 }

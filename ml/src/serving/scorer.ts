@@ -268,10 +268,12 @@ export class Scorer {
         if (!scored) {
           for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error');
         } else {
+          // One series lookup per batch, not per row (the label key is built from the labels on every lookup).
+          const scores = this.metrics.scores.series({ model, version: champion.version });
           ok.forEach((i, k) => {
             const stale = rows?.[i]?.stale === true;
             const s = Math.round((scored[k] as number) * 10_000) / 10_000;
-            this.metrics.scores.observe(s, { model, version: champion.version });
+            scores.observe(s);
             answers[i] = {
               score: s,
               model_version: champion.label,
@@ -286,12 +288,9 @@ export class Scorer {
           if (challenger) {
             const shadow = await this.scoreWith(challenger, x, ok.length);
             if (shadow) {
-              for (let k = 0; k < ok.length; k++) {
-                this.metrics.shadow.observe(Math.abs((shadow[k] as number) - (scored[k] as number)), {
-                  model,
-                  challenger: challenger.version,
-                });
-              }
+              const diffs = this.metrics.shadow.series({ model, challenger: challenger.version });
+              for (let k = 0; k < ok.length; k++)
+                diffs.observe(Math.abs((shadow[k] as number) - (scored[k] as number)));
             }
           }
         }
