@@ -28,6 +28,8 @@ export interface LakeSinkConfig {
   readonly outcomesBatchRows: number;
   readonly maxFetchBytesPerPartition: number;
   readonly maxFetchBytes: number;
+  /** Longest fetch wait (broker long poll; also kafkajs's idle sleep while all partitions are paused). */
+  readonly fetchMaxWaitMs: number;
   readonly sessionTimeoutMs: number;
   readonly retryBackoffMaxMs: number;
   readonly metricsHost: string;
@@ -71,6 +73,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     outcomesBatchRows: envInt(env, 'LAKE_SINK_OUTCOMES_BATCH_ROWS', 50_000, 1, 1_000_000),
     maxFetchBytesPerPartition: envInt(env, 'LAKE_SINK_MAX_FETCH_BYTES_PER_PARTITION', 4 << 20, 1024, 64 << 20),
     maxFetchBytes: envInt(env, 'LAKE_SINK_MAX_FETCH_BYTES', 32 << 20, 1024, 256 << 20),
+    fetchMaxWaitMs: envInt(env, 'LAKE_SINK_FETCH_MAX_WAIT_MS', 500, 10, 10_000),
     sessionTimeoutMs: envInt(env, 'LAKE_SINK_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     retryBackoffMaxMs: envInt(env, 'LAKE_SINK_RETRY_BACKOFF_MAX_MS', 10_000, 10, 600_000),
     metricsHost: envStr(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
