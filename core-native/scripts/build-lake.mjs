@@ -84,6 +84,8 @@ if (force || !existsSync(built)) {
       );
       if (res.status !== 0) {
         say('cargo build of the lake addon failed (see above)');
+        // process.exit skips the finally below: release the lock first, or the next build of this key waits 90 min.
+        unlock();
         process.exit(res.status ?? 1);
       }
       const lib = join(
