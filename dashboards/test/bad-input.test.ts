@@ -100,15 +100,13 @@ describe('bad input on a dashboard', { timeout: 900_000 }, () => {
     const byName = new Map(report.charts.map((c) => [c.name, c]));
     const trino = byName.get(BAD_INPUT_CHARTS.trinoDown);
     assert.equal(trino?.state, 'error', JSON.stringify(report.charts));
-    assert.match(trino?.message ?? '', /refused|connect|unreachable|Trino/i);
+    assert.match(trino?.message ?? '', /Connection refused/);
     assert.equal(byName.get(BAD_INPUT_CHARTS.healthy)?.state, 'rendered');
     const failures = chartFailures(report, charts);
-    assert.deepEqual(
-      failures.map((f) => f.slice(0, f.indexOf(': '))),
-      [BAD_INPUT_CHARTS.missingTable, BAD_INPUT_CHARTS.trinoDown, BAD_INPUT_CHARTS.wrongPassword].map(
-        (c) => `${BAD_INPUT_TITLE} / ${c}`,
-      ),
-      failures.join('\n'),
-    );
+    const failing = [BAD_INPUT_CHARTS.missingTable, BAD_INPUT_CHARTS.trinoDown, BAD_INPUT_CHARTS.wrongPassword];
+    assert.equal(failures.length, failing.length, failures.join('\n'));
+    failing.forEach((name, i) => {
+      assert.ok(failures[i]?.startsWith(`${BAD_INPUT_TITLE} / ${name}: error: `), failures.join('\n'));
+    });
   });
 });
