@@ -64,6 +64,8 @@ export interface LoadPhases {
   readonly lastChartResponseMs: number | null;
   readonly slowestChartMs: number | null;
   readonly chartRequests: number;
+  /** Chart data answers Superset served from its data cache (`is_cached`). */
+  readonly cachedAnswers: number;
 }
 
 export interface DashboardReport {
@@ -97,6 +99,7 @@ export function chartFailures(report: DashboardReport, expected?: readonly strin
 interface DataResponse {
   readonly status: number;
   readonly rows?: number;
+  readonly cached?: boolean;
   readonly error?: string;
 }
 
@@ -218,7 +221,7 @@ export class DashboardBrowser {
         (async () => {
           const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
           let body: {
-            result?: { rowcount?: number; error?: string | null }[];
+            result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
             message?: string;
             errors?: { message: string }[];
           } = {};
@@ -234,6 +237,7 @@ export class DashboardBrowser {
           data.set(slice, {
             status: res.status(),
             ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+            ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
             ...(error ? { error } : {}),
           });
         })().catch(() => {}),
@@ -291,6 +295,7 @@ export class DashboardBrowser {
         lastChartResponseMs: lastResponseAt === null ? null : lastResponseAt - started,
         slowestChartMs,
         chartRequests: sent.size,
+        cachedAnswers: [...data.values()].filter((d) => d.cached).length,
       };
       return { title: target.title, url: target.url, loadMs, phases, charts, ...(screenshot ? { screenshot } : {}) };
     } finally {
