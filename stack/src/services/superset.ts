@@ -299,6 +299,12 @@ export const superset: Service = {
         '120',
         '--graceful-timeout',
         '10',
+        // Longer than a client's idle keep-alive (undici's is 4 s): with gunicorn's 2 s default the server closed idle
+        // connections just as Node's fetch reused them ("fetch failed" in the provision test right after stack:up).
+        '--keep-alive',
+        '75',
+        // gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every checkout on the machine.
+        '--no-control-socket',
         '--limit-request-line',
         '0',
         '--access-logfile',
