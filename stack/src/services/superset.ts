@@ -170,8 +170,8 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
   threads: number;
   cacheTimeoutS: number;
 } {
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
+  const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    const raw = value?.trim();
     if (!raw) return fallback;
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min || n > max) {
@@ -180,9 +180,9 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
     return n;
   };
   return {
-    workers: int('SUPERSET_WORKERS', 2, 1, 16),
-    threads: int('SUPERSET_THREADS', 4, 1, 32),
-    cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', 300, 0, 86_400),
+    workers: int('SUPERSET_WORKERS', env.SUPERSET_WORKERS, 2, 1, 16),
+    threads: int('SUPERSET_THREADS', env.SUPERSET_THREADS, 4, 1, 32),
+    cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', env.SUPERSET_CACHE_TIMEOUT_S, 300, 0, 86_400),
   };
 }
 
