@@ -13,10 +13,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { Platform, treeCpuSeconds } from '@pep/security/platform';
 import { runFuzz } from '@pep/security/run';
-import { send, signStripe, stripePaymentBody } from '@pep/security/traffic';
+import { signStripe, stripePaymentBody } from '@pep/security/traffic';
 import { STATE_DIR } from '@pep/stack/paths';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -28,10 +29,18 @@ const round = (x: number) => Math.round(x * 10) / 10;
 /**
  * Where a payment's time goes (per event, ms): the edge's `received_at` to the transformer's `normalized_at` (edge,
  * raw topic, transformer), `normalized_at` to its workflow's start (the bridge: fetch, budget, backpressure gates),
- * the workflow's start to the row's `persisted_at` (Temporal's task queue, the worker, PostgreSQL).
+ * the workflow's start to its first workflow task picked up by the worker (Temporal's matching and the task queue), and
+ * from there to the row's `persisted_at` (the worker: local activities, inference, PostgreSQL).
  */
-const STAGES = ['edge_to_normalized', 'normalized_to_workflow_start', 'workflow_start_to_row'] as const;
+const STAGES = [
+  'edge_to_normalized',
+  'normalized_to_workflow_start',
+  'workflow_start_to_first_task',
+  'first_task_to_row',
+] as const;
 type Stage = (typeof STAGES)[number];
+/** temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED */
+const WORKFLOW_TASK_STARTED = 6;
 
 interface ArmResult {
   readonly sent: number;
@@ -125,6 +134,21 @@ function stripePayment(tag: string, i: number, currency: string): { id: string; 
   };
 }
 
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One POST to the edge over a kept-alive connection; resolves with the status (0: no answer). */
+function postEdge(base: string, path: string, headers: Record<string, string>, body: Buffer): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.request(`${base}${path}`, { method: 'POST', headers, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
 /**
  * Sends valid payments at `paymentsPerS` for `seconds` (and invalid ones at `floodPerS`), evenly paced; then waits
  * for every payment's row and returns their latencies.
@@ -142,29 +166,36 @@ async function arm(
     const q = p.catch(() => undefined).finally(() => inFlight.delete(q));
     inFlight.add(q);
   };
+  // The generator must cost the machine little (it shares the 2 cores with the platform): every request is built and
+  // signed before the arm starts, and sent over kept-alive node:http connections (cheaper than fetch per request).
+  const build = (t: string, i: number, currency: string) => {
+    const { id, body } = stripePayment(t, i, currency);
+    const headers = { ...signStripe(body), 'x-request-id': id, 'content-length': String(body.length) };
+    return { id, body, headers };
+  };
+  const payReqs = Array.from({ length: Math.ceil(opts.seconds * opts.paymentsPerS) }, (_, i) => build(tag, i, 'usd'));
+  const floodReqs = Array.from({ length: Math.ceil(opts.seconds * opts.floodPerS) }, (_, i) =>
+    build(`${tag}x`, i, 'xyz'),
+  );
   const t0 = Date.now();
   const cpu0 = cpuNow(platform);
+  const gen0 = process.cpuUsage();
   let payments = 0;
   let flood = 0;
   let statusErrors = 0;
-  const post = (id: string, body: Buffer) =>
-    send(
-      platform.edgeUrl,
-      { provider: 'stripe', path: '/webhooks/stripe', headers: signStripe(body), body, label: id },
-      id,
-    ).then((r) => {
-      if (r.status !== 200) statusErrors++;
+  const post = (r: { body: Buffer; headers: Record<string, string> }) =>
+    postEdge(platform.edgeUrl, '/webhooks/stripe', r.headers, r.body).then((status) => {
+      if (status !== 200) statusErrors++;
     });
   while (Date.now() - t0 < opts.seconds * 1000) {
     const elapsed = (Date.now() - t0) / 1000;
-    while (payments < elapsed * opts.paymentsPerS) {
-      const { id, body } = stripePayment(tag, payments++, 'usd');
-      ids.push(id);
-      fire(post(id, body));
+    while (payments < Math.min(payReqs.length, elapsed * opts.paymentsPerS)) {
+      const r = payReqs[payments++] as (typeof payReqs)[number];
+      ids.push(r.id);
+      fire(post(r));
     }
-    while (flood < elapsed * opts.floodPerS && inFlight.size < 256) {
-      const { id, body } = stripePayment(`${tag}x`, flood++, 'xyz');
-      fire(post(id, body));
+    while (flood < Math.min(floodReqs.length, elapsed * opts.floodPerS) && inFlight.size < 256) {
+      fire(post(floodReqs[flood++] as (typeof floodReqs)[number]));
     }
     await sleep(5);
   }
@@ -185,24 +216,26 @@ async function arm(
     await sleep(1000);
   }
   const cpu1 = cpuNow(platform);
+  const gen = process.cpuUsage(gen0);
   const wallMs = Date.now() - t0;
-  const cpuS: Record<string, number> = {};
+  const cpuS: Record<string, number> = { generator: (gen.user + gen.system) / 1e6 };
   for (const [k, v] of Object.entries(cpu1)) cpuS[k] = v - (cpu0[k] ?? 0);
-  const started = new Map<string, number>();
+  const started = new Map<string, { start: number; firstTask: number }>();
   for (const id of new Set(rows.map((r) => r.workflow_id))) {
-    const d = await temporal.workflow.getHandle(id).describe();
-    started.set(id, d.startTime.getTime());
+    const h = await temporal.workflow.getHandle(id).fetchHistory();
+    const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+      Number(String(t?.seconds ?? 0)) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+    const events = h.events ?? [];
+    const firstTask = events.find((e) => e.eventType === WORKFLOW_TASK_STARTED);
+    started.set(id, { start: at(events[0]?.eventTime), firstTask: at(firstTask?.eventTime) });
   }
-  const stagesMs: Record<Stage, number[]> = {
-    edge_to_normalized: [],
-    normalized_to_workflow_start: [],
-    workflow_start_to_row: [],
-  };
+  const stagesMs = Object.fromEntries(STAGES.map((st) => [st, [] as number[]])) as Record<Stage, number[]>;
   for (const r of rows) {
-    const start = started.get(r.workflow_id) as number;
+    const w = started.get(r.workflow_id) as { start: number; firstTask: number };
     stagesMs.edge_to_normalized.push(r.normalized.getTime() - r.received.getTime());
-    stagesMs.normalized_to_workflow_start.push(start - r.normalized.getTime());
-    stagesMs.workflow_start_to_row.push(r.persisted.getTime() - start);
+    stagesMs.normalized_to_workflow_start.push(w.start - r.normalized.getTime());
+    stagesMs.workflow_start_to_first_task.push(w.firstTask - w.start);
+    stagesMs.first_task_to_row.push(r.persisted.getTime() - w.firstTask);
   }
   return {
     sent: payments,
@@ -216,7 +249,11 @@ async function arm(
 }
 
 export async function run(opts: { quick: boolean }): Promise<void> {
+  // SECURITY_BENCH_LANES=shared: the layout before the review lanes (one worker and one bridge process for payments and
+  // reviews, no lower CPU priority), for an A/B on the same machine.
+  const sharedLanes = process.env.SECURITY_BENCH_LANES === 'shared';
   const platform = new Platform({
+    sharedLanes,
     // One source sends everything here: the per-source limit of refused requests has its own tests (edge).
     env: {
       edge: { EDGE_REJECT_RATE_PER_S: '0', EDGE_REFUSAL_LOG_PER_S: '20' },
@@ -308,6 +345,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         { name: 'payment_p99_during_flood_ms', unit: 'ms', value: p(flood, 99) },
         ...stageMetrics,
         { name: 'rounds', unit: 'rounds', value: rounds },
+        { name: 'review_lanes_apart', unit: 'bool', value: sharedLanes ? 0 : 1 },
         {
           name: 'payment_p99_flood_vs_quiet_median_of_rounds',
           unit: 'ratio',

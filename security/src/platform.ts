@@ -44,7 +44,8 @@ export function treeCpuSeconds(pid: number): number {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+      // utime, stime, and cutime, cstime (fields 14-17: children that exited, e.g. PostgreSQL's backends, count too)
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
       for (const t of readdirSync(`/proc/${p}/task`)) {
         for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ')) if (c) stack.push(Number(c));
       }
@@ -60,6 +61,11 @@ export interface PlatformOptions {
   readonly env?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Partitions of the raw and normalized topics (default 3). */
   readonly partitions?: number;
+  /**
+   * The layout before issue 13's lanes, for A/B measurements: payments and reviews in one worker and one bridge
+   * process, nothing at a lower CPU priority (default false: the review lanes apart, as `npm start` runs them).
+   */
+  readonly sharedLanes?: boolean;
 }
 
 export type ServiceName =
@@ -254,7 +260,12 @@ export class Platform {
     };
     this.edgeUrl = `http://127.0.0.1:${port.edge}`;
     Object.assign(this.metricsUrls, ready);
-    for (const name of SERVICES) {
+    if (this.opts.sharedLanes) {
+      env.worker.WORKER_LANES = 'payments,reviews';
+      env.bridge.BRIDGE_REVIEWS = 'true';
+      env.quarantine.QUARANTINE_NICE = '0';
+    }
+    for (const name of SERVICES.filter((n) => !this.opts.sharedLanes || !n.startsWith('review-'))) {
       this.launch(name, argv[name], { ...env[name], ...(this.opts.env?.[name] ?? {}) });
       await this.waitReady(name, ready[name]);
     }
