@@ -28,6 +28,8 @@ export interface AppDeps {
   readonly ready: () => Promise<boolean>;
   /** Current Unix time in seconds (injectable for tests of the Stripe tolerance). */
   readonly nowSeconds?: () => number;
+  /** Current time in milliseconds for the log rate limiters' one-second windows (injectable for their tests). */
+  readonly nowMs?: () => number;
   /**
    * Header holding the client's address, set by the edge's own pipelining guard in front of Bun.serve (which then sees
    * a unix socket); read only when given, so a client cannot choose its own source.
@@ -275,6 +277,7 @@ class Answers {
     private readonly metrics: EdgeMetrics,
     private readonly log: Logger,
     limits: EdgeConfig['limits'],
+    nowMs: () => number = Date.now,
   ) {
     this.retryAfterText = String(limits.retryAfterSeconds);
     this.durationSeries = Object.fromEntries(
@@ -291,12 +294,14 @@ class Answers {
     // (or an outage answering every request 503) must not flood the log; the lines held back are counted.
     this.refusalLog = new LogRateLimiter(limits.refusalLogPerSecond, (suppressed) =>
       log.warn('refusal log lines suppressed', { suppressed, per_second: limits.refusalLogPerSecond }),
+      nowMs,
     );
     // Unexpected errors are logged at most refusalLogPerSecond a second too (a flood of one failure is one summary
     // line a second, the rest counted in edge_error_log_suppressed_total).
     const errorsPerSecond = Math.max(1, limits.refusalLogPerSecond);
     this.errorLog = new LogRateLimiter(errorsPerSecond, (suppressed) =>
       log.error('error log lines suppressed', { suppressed, per_second: errorsPerSecond }),
+      nowMs,
     );
   }
 
@@ -470,7 +475,7 @@ export function createApp(deps: AppDeps): EdgeApp {
   const prefix = config.topicPrefix;
   const topicOf = prefix === '' ? (topic: string) => topic : (topic: string) => prefix + topic;
   const dlqTopic = topicOf(TOPICS.webhooksDlq);
-  const answers = new Answers(metrics, log, limits);
+  const answers = new Answers(metrics, log, limits, deps.nowMs);
   // 400/401 answers cost their source a token; a source out of tokens is answered 429 unread (abuse.ts).
   const refusals = new SourceLimiter({
     ratePerS: limits.rejectRatePerS,

@@ -19,6 +19,7 @@ export { LOCAL_REDIS_USER } from './services/redis.ts';
 export { localS3Env, S3_ENDPOINT, S3_LOCAL_CREDENTIALS, s3Python } from './services/s3.ts';
 export { SUPERSET_VENV, type SupersetSettings, supersetBin, supersetSettings } from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
+export { ensureTrinoServer, TRINO_VERSION, trinoAnswers, trinoJavaHome } from './services/trino.ts';
 export {
   DEFAULT_SERVICE_NAMES,
   killService,

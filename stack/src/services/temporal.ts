@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { CACHE_DIR, serviceStateDir } from '../paths.ts';
-import { commandExists, run, runAsync, startDetached } from '../process.ts';
+import { commandExists, runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 const { host, port, namespace } = SERVICE_DEFAULTS.temporal;
