@@ -292,15 +292,17 @@ class Answers {
     >;
     // Per-request refusal log lines (400/401/413/503, failed DLQ writes) are rate-limited: a flood of forged requests
     // (or an outage answering every request 503) must not flood the log; the lines held back are counted.
-    this.refusalLog = new LogRateLimiter(limits.refusalLogPerSecond, (suppressed) =>
-      log.warn('refusal log lines suppressed', { suppressed, per_second: limits.refusalLogPerSecond }),
+    this.refusalLog = new LogRateLimiter(
+      limits.refusalLogPerSecond,
+      (suppressed) => log.warn('refusal log lines suppressed', { suppressed, per_second: limits.refusalLogPerSecond }),
       nowMs,
     );
     // Unexpected errors are logged at most refusalLogPerSecond a second too (a flood of one failure is one summary
     // line a second, the rest counted in edge_error_log_suppressed_total).
     const errorsPerSecond = Math.max(1, limits.refusalLogPerSecond);
-    this.errorLog = new LogRateLimiter(errorsPerSecond, (suppressed) =>
-      log.error('error log lines suppressed', { suppressed, per_second: errorsPerSecond }),
+    this.errorLog = new LogRateLimiter(
+      errorsPerSecond,
+      (suppressed) => log.error('error log lines suppressed', { suppressed, per_second: errorsPerSecond }),
       nowMs,
     );
   }
