@@ -48,7 +48,18 @@ interface Component {
   readonly name: string;
   readonly args: readonly string[];
   readonly ready?: string;
+  /** Variables over the environment (e.g. which lane of a service this process runs). */
+  readonly env?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Issue 13: the DLQ review work (the bridge's registration, the worker's review queue) and the quarantine consumer may
+ * wait, payments may not: the review lanes run as their own processes at this CPU niceness (the quarantine consumer
+ * takes it by default), so a flood of invalid events yields the CPU to the payment path on a busy machine.
+ */
+const REVIEW_LANE_NICE = process.env.REVIEW_LANE_NICE ?? '10';
+const reviewWorkerPort = process.env.REVIEW_WORKER_METRICS_PORT ?? String(SERVICE_DEFAULTS.metrics.reviewWorker);
+const reviewBridgePort = process.env.REVIEW_BRIDGE_METRICS_PORT ?? String(SERVICE_DEFAULTS.metrics.reviewBridge);
 
 const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -73,6 +84,13 @@ const COMPONENTS: readonly Component[] = [
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
+    env: { WORKER_LANES: 'payments' },
+  },
+  {
+    name: 'review-worker',
+    args: [tsx, 'workflows/src/worker.ts'],
+    ready: `http://127.0.0.1:${reviewWorkerPort}/metrics`,
+    env: { WORKER_LANES: 'reviews', WORKER_NICE: REVIEW_LANE_NICE, WORKER_METRICS_PORT: reviewWorkerPort },
   },
   // The batch graph's worker (schedules, steps, backfills) on its own task queue; its schedules are applied below.
   {
@@ -94,6 +112,18 @@ const COMPONENTS: readonly Component[] = [
     name: 'bridge',
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
+    env: { BRIDGE_REVIEWS: 'false' },
+  },
+  {
+    name: 'review-bridge',
+    args: [tsx, 'pipeline/src/bridge/main.ts'],
+    ready: `http://127.0.0.1:${reviewBridgePort}/metrics`,
+    env: {
+      BRIDGE_PAYMENTS: 'false',
+      BRIDGE_NICE: REVIEW_LANE_NICE,
+      BRIDGE_METRICS_PORT: reviewBridgePort,
+      BRIDGE_CLIENT_ID: 'workflow-bridge-reviews',
+    },
   },
   // Kafka → Iceberg bronze tables (the lake addon is built below; cached per source version, minutes when cold).
   {
@@ -130,7 +160,11 @@ function launch(c: Component): ChildProcess {
   const log = logFile(c.name);
   const fd = openSync(log, 'a');
   const [command, ...rest] = c.args as [string, ...string[]];
-  const child = spawn(command, rest, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
+  const child = spawn(command, rest, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...(c.env ?? {}) },
+  });
   children.set(c.name, child);
   child.once('exit', (code, signal) => {
     children.delete(c.name);

@@ -116,6 +116,14 @@ async function main(): Promise<number> {
       if (startedHere.length > 0) await stackDown({ only: startedHere });
     }
   }
+  if (!only && hasRustCrates()) {
+    // The lake workspace (its own cargo workspace, out of the root one): rustfmt and clippy -D warnings, the verdict
+    // cached per source key, so an unchanged lake costs ~0.1 s. Last, so that a cold check build (minutes; CI starts
+    // it in the background) overlaps the test suites instead of holding them up.
+    await step('clippy (lake)', process.execPath, [join('core-native', 'scripts', 'test-lake.mjs'), '--clippy'], {
+      isCheck: true,
+    });
+  }
   return summary(started);
 }
 

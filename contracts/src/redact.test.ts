@@ -88,6 +88,26 @@ test('signatures in text no parser reads (damaged JSON) are redacted after the w
   assert.equal(redactText('signature: ok, signature=short'), 'signature: ok, signature=short');
 });
 
+test('signature digests are redacted by their shape under a damaged key name, or none (fail closed)', () => {
+  const sig = 'coqCmt/IZ4E3C+zPVKbMwQ9dGx9Mqj7Y2PyDKmYlnWw=';
+  const hex = '0123456789abcdef0123456789abcdef01234567';
+  for (const [input, want] of [
+    [`{"additionalData":{"hmacSinature":"${sig}"}}`, '{"additionalData":{"hmacSinature":"[redacted]"}}'],
+    [`{"p":"{\\"hmacSignatu\\u0000e\\":\\"${sig}\\"}"}`, '{"p":"{\\"hmacSignatu\\u0000e\\":\\"[redacted]\\"}"}'],
+    [`{"additionalData":{"HMACsig":"${sig}","x":1}}`, '{"additionalData":{"HMACsig":"[redacted]","x":1}}'],
+    [`bt_signatrue=pk%7C${hex}&bt_payload=QQ%3D%3D`, 'bt_signatrue=pk%7C[redacted]&bt_payload=QQ%3D%3D'],
+    [`x pk|${hex} y`, 'x pk|[redacted] y'],
+    [`pk|${hex}0123456789abcdef01234567`, 'pk|[redacted]'],
+    // Not a digest's shape: part of a longer run, two `=`, 39 hex digits, hex run followed by a letter.
+    [`a${sig}`, `a${sig}`],
+    [`${sig}=`, `${sig}=`],
+    [`pk|${hex.slice(1)}`, `pk|${hex.slice(1)}`],
+    [`pk|${hex}g`, `pk|${hex}g`],
+  ] as const) {
+    assert.equal(redactText(input), want, input);
+  }
+});
+
 test('a damaged Braintree payload that shows a card number at any base64 alignment is redacted whole', () => {
   const xml = '<notification><note>4111 1111 1111 1111</note></notification>';
   const b64 = Buffer.from(xml).toString('base64');

@@ -16,6 +16,8 @@
  *   as JSON members (also JSON inside JSON strings), as form fields, and in text no parser can read (after the word
  *   `signature`, a long base64/hex run); a Braintree `bt_payload` form field is decoded (base64 XML), masked and re-encoded,
  *   so card numbers cannot hide in it (a damaged one that shows a card number at any base64 alignment is redacted whole).
+ *   Fail closed, whatever the key: a value shaped like a signature digest (a base64 SHA-256, a hex SHA-1/SHA-256 after
+ *   `|`) is redacted too, so a byte-damaged key name (`hmacSinature`) cannot hide one (`redactDigestShapes`).
  */
 
 export const REDACTED_VALUE = '[redacted]';
@@ -532,9 +534,66 @@ function redactLooseSignatures(s: string): string {
   return (out as string[]).join('');
 }
 
+const isB64Code = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47;
+const isHexCode = (c: number) => hexVal(c) >= 0;
+const B64_SHA256_LEN = 43; // base64 characters of a 32-byte digest before its one `=`
+
+/**
+ * Fail-closed signature redaction by the value's shape, whatever key (or no key) it sits under: a key name damaged by
+ * one byte (`hmacSinature`, `bt_signatrue`) hides a signature from every key-based pass above (issue 13). Becomes
+ * `[redacted]`:
+ * - a base64 SHA-256 digest (Adyen's `hmacSignature`): exactly 43 base64 characters and one `=`, with no base64
+ *   character or `=` on either side;
+ * - a hex SHA-1 or SHA-256 digest after a `|` (written as is or `%7C`): Braintree's `public_key|hex` pairs, exactly 40
+ *   or 64 hex digits with no letter or digit after them.
+ */
+function redactDigestShapes(s: string): string {
+  let out: string[] | null = null;
+  let copied = 0;
+  const cut = (from: number, to: number) => {
+    out ??= [];
+    out.push(s.slice(copied, from), REDACTED_VALUE);
+    copied = to;
+  };
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c === 124 /* | */ || (c === 37 /* % */ && s.charCodeAt(i + 1) === 55 && (s.charCodeAt(i + 2) | 32) === 99)) {
+      const from = c === 124 ? i + 1 : i + 3;
+      let k = from;
+      while (k < n && isHexCode(s.charCodeAt(k))) k++;
+      const next = s.charCodeAt(k);
+      const bounded = k >= n || !((next >= 48 && next <= 57) || ((next | 32) >= 97 && (next | 32) <= 122));
+      if ((k - from === 40 || k - from === 64) && bounded) {
+        cut(from, k);
+        i = k;
+      } else i = from;
+      continue;
+    }
+    if (!isB64Code(c)) {
+      i++;
+      continue;
+    }
+    // A maximal run of base64 characters and `=`: redacted when it is exactly a digest's shape.
+    const start = i;
+    while (i < n && isB64Code(s.charCodeAt(i))) i++;
+    const b64End = i;
+    while (i < n && s.charCodeAt(i) === 61) i++;
+    const before = start > 0 ? s.charCodeAt(start - 1) : -1;
+    if (b64End - start === B64_SHA256_LEN && i - b64End === 1 && before !== 61 && !isB64Code(before)) cut(start, i);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
 /** A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike). */
 export function redactText(s: string): string {
-  return maskCards(redactLooseSignatures(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s)))));
+  return maskCards(
+    redactDigestShapes(redactLooseSignatures(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s))))),
+  );
 }
 
 /**

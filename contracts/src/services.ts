@@ -22,6 +22,9 @@ export const SERVICE_DEFAULTS = {
     orchestrator: 9468,
     features: 9469,
     lakeSink: 9470,
+    /** The review lanes `npm start` runs apart from payments (issue 13): the worker's and the bridge's. */
+    reviewWorker: 9471,
+    reviewBridge: 9472,
   },
   /** Optional local S3-compatible object store (moto's server; `stack:up -- --with s3`), for lake-on-S3 tests. */
   s3: { host: '127.0.0.1', port: 9000, region: 'us-east-1', bucket: 'pep-lake' },

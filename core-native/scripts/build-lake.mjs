@@ -13,26 +13,20 @@
  * only caller is @pep/lakehouse's writer.ts, which the typecheck covers). `--force` rebuilds even when the key is cached. PEP_LAKE_FEATURES=s3 builds S3-compatible warehouse support in
  * (opendal, rustls and aws-lc: several more minutes cold).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { cache, crate, lakeSourceKey, lakeTarget, root } from './lake-key.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const crate = join(root, 'crates', 'lake');
-const cache = process.env.PEP_CACHE_DIR ?? join(homedir(), '.cache', 'payment-event-platform');
 const out = join(root, 'lake-addon', 'pep-lake.node');
 const force = process.argv.includes('--force');
 /** Cargo features of the addon, e.g. `s3` for S3-compatible warehouses (part of the cache key). */
@@ -43,25 +37,7 @@ const features = (process.env.PEP_LAKE_FEATURES ?? '')
   .sort();
 const say = (m) => console.error(`build-lake: ${m}`);
 
-function sources(dir) {
-  const files = [];
-  for (const name of readdirSync(dir)) {
-    if (name === 'target' || name === 'node_modules' || name.startsWith('.')) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) files.push(...sources(p));
-    else if (/\.(rs|toml|lock|json)$/.test(name)) files.push(p);
-  }
-  return files.sort();
-}
-
-const hash = createHash('sha256');
-hash.update(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }));
-hash.update(`${process.platform}-${process.arch}\nfeatures=${features.join(',')}\n`);
-for (const f of sources(crate)) {
-  hash.update(`${relative(crate, f)}\n`);
-  hash.update(readFileSync(f));
-}
-const key = hash.digest('hex').slice(0, 20);
+const key = lakeSourceKey(features);
 const keyDir = join(cache, 'lake-addon', key);
 const built = join(keyDir, 'pep-lake.node');
 
@@ -91,7 +67,7 @@ if (force || !existsSync(built)) {
   try {
     if (force || !existsSync(built)) {
       const started = Date.now();
-      const target = join(cache, 'cargo-lake', 'target');
+      const target = lakeTarget;
       say(`building the lake addon ${key} (release; cargo target ${target}); a cold build takes several minutes`);
       // Plain cargo (not `napi build`, which passes --target and so compiles the whole tree a second time in another
       // folder); the typings stay the committed lake-binding.d.ts.
@@ -108,6 +84,8 @@ if (force || !existsSync(built)) {
       );
       if (res.status !== 0) {
         say('cargo build of the lake addon failed (see above)');
+        // process.exit skips the finally below: release the lock first, or the next build of this key waits 90 min.
+        unlock();
         process.exit(res.status ?? 1);
       }
       const lib = join(

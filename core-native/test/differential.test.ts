@@ -213,6 +213,13 @@ const redactionText = fc
         'x-signature: ',
         'coqCmt/IZ4E3C+zPabcdef==',
         'pk|0a1b2c3d4e5f60718293',
+        // Signature digests under damaged key names (redacted by their shape): base64 SHA-256, hex SHA-1 after a pipe.
+        '"hmacSinature":"',
+        'coqCmt/IZ4E3C+zPVKbMwQ9dGx9Mqj7Y2PyDKmYlnWw=',
+        '|0123456789abcdef0123456789abcdef01234567',
+        '%7C0123456789abcdef0123456789abcdef01234567',
+        '%7c',
+        '|',
         'PG5vdGlmaWNhdGlvbj48bm90ZT40MTExIDExMTEgMTExMSAxMTExPC9ub3RlPjwvbm90aWZpY2F0aW9uPg==',
         'NDExMSAxMTExIDExMTEgMTExMQ',
         '%ZZ',

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aptInstall } from '@pep/stack/prereq';
-import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page, type Request, type Response } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || '/usr/bin/chromium';
 
@@ -54,11 +54,26 @@ export interface ChartReport {
   readonly rows?: number;
 }
 
+/**
+ * Where a load's time went, in ms from navigation start: Superset's page and JavaScript until the first chart data
+ * request leaves the browser, the chart queries until the last answer arrives, then drawing until the check saw
+ * every chart settled. `slowestChartMs`: the longest single chart data request (request sent → answer received).
+ */
+export interface LoadPhases {
+  readonly firstChartRequestMs: number | null;
+  readonly lastChartResponseMs: number | null;
+  readonly slowestChartMs: number | null;
+  readonly chartRequests: number;
+  /** Chart data answers Superset served from its data cache (`is_cached`). */
+  readonly cachedAnswers: number;
+}
+
 export interface DashboardReport {
   readonly title: string;
   readonly url: string;
   /** Navigation start until every chart settled (rendered, error or empty); null when some never did. */
   readonly loadMs: number | null;
+  readonly phases: LoadPhases;
   readonly charts: readonly ChartReport[];
   readonly screenshot?: string;
 }
@@ -84,6 +99,7 @@ export function chartFailures(report: DashboardReport, expected?: readonly strin
 interface DataResponse {
   readonly status: number;
   readonly rows?: number;
+  readonly cached?: boolean;
   readonly error?: string;
 }
 
@@ -185,13 +201,27 @@ export class DashboardBrowser {
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const data = new Map<number, DataResponse>();
     const pending: Promise<void>[] = [];
+    const sent = new Map<Request, number>();
+    let firstRequestAt: number | null = null;
+    let lastResponseAt: number | null = null;
+    let slowestChartMs: number | null = null;
+    const onRequest = (req: Request) => {
+      if (!req.url().includes('/api/v1/chart/data')) return;
+      const now = Date.now();
+      sent.set(req, now);
+      firstRequestAt ??= now;
+    };
     const onResponse = (res: Response) => {
       if (!res.url().includes('/api/v1/chart/data')) return;
+      const now = Date.now();
+      lastResponseAt = now;
+      const at = sent.get(res.request());
+      if (at !== undefined) slowestChartMs = Math.max(slowestChartMs ?? 0, now - at);
       pending.push(
         (async () => {
           const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
           let body: {
-            result?: { rowcount?: number; error?: string | null }[];
+            result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
             message?: string;
             errors?: { message: string }[];
           } = {};
@@ -207,11 +237,13 @@ export class DashboardBrowser {
           data.set(slice, {
             status: res.status(),
             ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+            ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
             ...(error ? { error } : {}),
           });
         })().catch(() => {}),
       );
     };
+    page.on('request', onRequest);
     page.on('response', onResponse);
     const started = Date.now();
     let loadMs: number | null = null;
@@ -258,8 +290,16 @@ export class DashboardBrowser {
         screenshot = join(opts.screenshotDir, `${target.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.png`);
         await page.screenshot({ path: screenshot, fullPage: true });
       }
-      return { title: target.title, url: target.url, loadMs, charts, ...(screenshot ? { screenshot } : {}) };
+      const phases: LoadPhases = {
+        firstChartRequestMs: firstRequestAt === null ? null : firstRequestAt - started,
+        lastChartResponseMs: lastResponseAt === null ? null : lastResponseAt - started,
+        slowestChartMs,
+        chartRequests: sent.size,
+        cachedAnswers: [...data.values()].filter((d) => d.cached).length,
+      };
+      return { title: target.title, url: target.url, loadMs, phases, charts, ...(screenshot ? { screenshot } : {}) };
     } finally {
+      page.off('request', onRequest);
       page.off('response', onResponse);
     }
   }

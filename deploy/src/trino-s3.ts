@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_DATABASE_URL } from '@pep/contracts';
 import { type ObjectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
 import type { Log } from './chart.ts';
@@ -18,6 +19,17 @@ export interface TrinoServer {
   readonly url: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** The `jdbc` option for the platform's PostgreSQL (DEFAULT_DATABASE_URL) with tables under `warehouse`. */
+export function platformJdbc(warehouse: string): { url: string; user: string; password: string; warehouse: string } {
+  const db = new URL(DEFAULT_DATABASE_URL);
+  return {
+    url: `jdbc:postgresql://${db.host}${db.pathname}`,
+    user: decodeURIComponent(db.username),
+    password: decodeURIComponent(db.password),
+    warehouse,
+  };
 }
 
 export async function startTrinoOnS3(

@@ -453,7 +453,11 @@ function installRoutes(
  */
 function installFastPath(app: Hono, handleWebhook: WebhookHandler): void {
   const honoFetch = app.fetch;
-  app.fetch = (req, ...rest) => {
+  app.fetch = (request, ...rest) => {
+    // HTTP/1.0 without a Host header (HAProxy's default health check, old probes) reaches Bun.serve as a bare
+    // path; Hono's router reads paths out of absolute URLs only, and answered such a /readyz 404.
+    const req =
+      request.url.charCodeAt(0) === 47 /* / */ ? new Request(`http://localhost${request.url}`, request) : request;
     if (req.method === 'POST') {
       const url = req.url;
       const path = url.indexOf('/', url.indexOf('//') + 2);

@@ -1,13 +1,14 @@
 /**
  * The whole platform as separate real processes on private topics, consumer groups and task queues, for the security
- * suite and the `security` benchmark: inference, the Temporal worker (payment and review workers), the transformer,
- * the quarantine consumer, the workflow bridge and the edge (Bun), each with its log in a file so a test can scan
+ * suite and the `security` benchmark: inference, the Temporal worker's payment lane and review lane (two processes),
+ * the transformer, the quarantine consumer, the workflow bridge's payment lane and review lane and the edge (Bun), as
+ * `npm start` runs them (the review lanes and the quarantine consumer at CPU niceness 10), each with its log in a file so a test can scan
  * it. Needs the local stack (`npm run stack:up`: Kafka, Temporal, PostgreSQL). A process that exits before stop() is
  * a crash (`crashes()`). Not for production: `npm start` runs the services on the contract topics.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,14 +33,68 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds of a process and its descendants from /proc (0 when unreadable). */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  for (let n = 0; stack.length > 0 && n < 64; n++) {
+    const p = stack.pop() as number;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, and cutime, cstime (fields 14-17: children that exited, e.g. PostgreSQL's backends, count too)
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ')) if (c) stack.push(Number(c));
+      }
+    } catch {
+      // gone or not Linux
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
 export interface PlatformOptions {
   /** Extra environment per service (e.g. lower limits for a test), merged over the harness's own. */
   readonly env?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Partitions of the raw and normalized topics (default 3). */
   readonly partitions?: number;
+  /**
+   * The layout before issue 13's lanes, for A/B measurements: payments and reviews in one worker and one bridge
+   * process, nothing at a lower CPU priority (default false: the review lanes apart, as `npm start` runs them).
+   */
+  readonly sharedLanes?: boolean;
 }
 
-export type ServiceName = 'inference' | 'worker' | 'transformer' | 'quarantine' | 'bridge' | 'edge';
+export type ServiceName =
+  | 'inference'
+  | 'worker'
+  | 'review-worker'
+  | 'transformer'
+  | 'quarantine'
+  | 'bridge'
+  | 'review-bridge'
+  | 'edge';
+
+/** Every service, in start order (consumers first). */
+export const SERVICES: readonly ServiceName[] = [
+  'inference',
+  'worker',
+  'review-worker',
+  'quarantine',
+  'transformer',
+  'bridge',
+  'review-bridge',
+  'edge',
+];
+
+/**
+ * CPU niceness of the lanes that may wait (review registration and its worker, the quarantine consumer), as `npm
+ * start` runs them: a flood of invalid events yields the CPU to the payment path (issue 13).
+ */
+const REVIEW_LANE_NICE = '10';
 
 export interface Topics {
   readonly prefix: string;
@@ -69,6 +124,8 @@ export class Platform {
   readonly logDir = join(tmpdir(), `pep-security-${this.tag}`);
   readonly addr = serviceAddresses();
   edgeUrl = '';
+  /** Each service's metrics (or health) URL, once started. */
+  readonly metricsUrls: Partial<Record<ServiceName, string>> = {};
   private readonly running: Running[] = [];
   private stopping = false;
 
@@ -105,9 +162,11 @@ export class Platform {
     const port = {
       inference: await freePort(),
       worker: await freePort(),
+      'review-worker': await freePort(),
       transformer: await freePort(),
       quarantine: await freePort(),
       bridge: await freePort(),
+      'review-bridge': await freePort(),
       edge: await freePort(),
     };
     const common = { PIPELINE_LOG_LEVEL: 'info', LOG_LEVEL: 'info', NODE_ENV: 'development' };
@@ -119,6 +178,16 @@ export class Platform {
         REVIEW_TASK_QUEUE: this.reviewTaskQueue,
         INFERENCE_URL: `http://127.0.0.1:${port.inference}`,
         WORKER_METRICS_PORT: String(port.worker),
+        WORKER_LANES: 'payments',
+      },
+      'review-worker': {
+        ...common,
+        TEMPORAL_TASK_QUEUE: this.taskQueue,
+        REVIEW_TASK_QUEUE: this.reviewTaskQueue,
+        INFERENCE_URL: `http://127.0.0.1:${port.inference}`,
+        WORKER_METRICS_PORT: String(port['review-worker']),
+        WORKER_LANES: 'reviews',
+        WORKER_NICE: REVIEW_LANE_NICE,
       },
       transformer: {
         ...common,
@@ -135,6 +204,7 @@ export class Platform {
         QUARANTINE_VALIDATION_DLQ_TOPIC: this.topics.validationDlq,
         QUARANTINE_GROUP_ID: `${this.tag}-quarantine`,
         QUARANTINE_METRICS_PORT: String(port.quarantine),
+        QUARANTINE_NICE: REVIEW_LANE_NICE,
       },
       bridge: {
         ...common,
@@ -145,6 +215,20 @@ export class Platform {
         BRIDGE_GROUP_ID: `${this.tag}-bridge`,
         BRIDGE_REVIEW_GROUP_ID: `${this.tag}-bridge-reviews`,
         BRIDGE_METRICS_PORT: String(port.bridge),
+        BRIDGE_REVIEWS: 'false',
+      },
+      'review-bridge': {
+        ...common,
+        TEMPORAL_TASK_QUEUE: this.taskQueue,
+        REVIEW_TASK_QUEUE: this.reviewTaskQueue,
+        BRIDGE_CLIENT_ID: `${this.tag}-review-bridge`,
+        BRIDGE_NORMALIZED_TOPIC: this.topics.normalized,
+        BRIDGE_VALIDATION_DLQ_TOPIC: this.topics.validationDlq,
+        BRIDGE_GROUP_ID: `${this.tag}-bridge`,
+        BRIDGE_REVIEW_GROUP_ID: `${this.tag}-bridge-reviews`,
+        BRIDGE_METRICS_PORT: String(port['review-bridge']),
+        BRIDGE_PAYMENTS: 'false',
+        BRIDGE_NICE: REVIEW_LANE_NICE,
       },
       edge: {
         ...common,
@@ -157,21 +241,31 @@ export class Platform {
     const ready: Record<ServiceName, string> = {
       inference: `http://127.0.0.1:${port.inference}/health`,
       worker: `http://127.0.0.1:${port.worker}/metrics`,
+      'review-worker': `http://127.0.0.1:${port['review-worker']}/metrics`,
       transformer: `http://127.0.0.1:${port.transformer}/metrics`,
       quarantine: `http://127.0.0.1:${port.quarantine}/metrics`,
       bridge: `http://127.0.0.1:${port.bridge}/metrics`,
+      'review-bridge': `http://127.0.0.1:${port['review-bridge']}/metrics`,
       edge: `http://127.0.0.1:${port.edge}/readyz`,
     };
     const argv: Record<ServiceName, string[]> = {
       inference: [TSX, 'ml/src/server.ts'],
       worker: [TSX, 'workflows/src/worker.ts'],
+      'review-worker': [TSX, 'workflows/src/worker.ts'],
       transformer: [TSX, 'pipeline/src/transformer/main.ts'],
       quarantine: [TSX, 'pipeline/src/quarantine/main.ts'],
       bridge: [TSX, 'pipeline/src/bridge/main.ts'],
+      'review-bridge': [TSX, 'pipeline/src/bridge/main.ts'],
       edge: [BUN, 'run', 'edge/src/main.ts'],
     };
     this.edgeUrl = `http://127.0.0.1:${port.edge}`;
-    for (const name of ['inference', 'worker', 'quarantine', 'transformer', 'bridge', 'edge'] as const) {
+    Object.assign(this.metricsUrls, ready);
+    if (this.opts.sharedLanes) {
+      env.worker.WORKER_LANES = 'payments,reviews';
+      env.bridge.BRIDGE_REVIEWS = 'true';
+      env.quarantine.QUARANTINE_NICE = '0';
+    }
+    for (const name of SERVICES.filter((n) => !this.opts.sharedLanes || !n.startsWith('review-'))) {
       this.launch(name, argv[name], { ...env[name], ...(this.opts.env?.[name] ?? {}) });
       await this.waitReady(name, ready[name]);
     }
@@ -216,6 +310,16 @@ export class Platform {
 
   tail(name: ServiceName, lines = 30): string {
     return this.log(name).trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  /**
+   * CPU seconds (user + system) each running service has used so far, its child processes included (tsx runs the
+   * service in a child node): read from /proc (Linux), 0 elsewhere. Benchmarks diff two readings.
+   */
+  cpuSeconds(): Partial<Record<ServiceName, number>> {
+    const out: Partial<Record<ServiceName, number>> = {};
+    for (const r of this.running) if (r.exit === null && r.child.pid) out[r.name] = treeCpuSeconds(r.child.pid);
+    return out;
   }
 
   /** Services that exited while the platform was running (a crash: none may). */

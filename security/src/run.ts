@@ -7,7 +7,7 @@
  * benchmark (100,000).
  */
 import pg from 'pg';
-import type { Platform } from './platform.ts';
+import { type Platform, SERVICES } from './platform.ts';
 import { findLeaks, type Leak, logStrings, readAll, recordStrings, rowStrings, runRows } from './scan.ts';
 import { type FuzzedRequest, fuzzedRequests, PLANTED_PANS, send } from './traffic.ts';
 
@@ -184,7 +184,7 @@ export async function runFuzz(
       ...findLeaks('webhook_quarantine', rowStrings(rows.webhook), pans, signatures),
       ...findLeaks('validation_quarantine', rowStrings(rows.validation), pans, signatures),
       ...findLeaks('quarantine_reviews', rowStrings(rows.reviews), pans, signatures),
-      ...(['edge', 'transformer', 'quarantine', 'bridge', 'worker'] as const).flatMap((s) =>
+      ...SERVICES.filter((s) => s !== 'inference').flatMap((s) =>
         findLeaks(`${s} log`, logStrings(platform.log(s)), pans, signatures),
       ),
     ];

@@ -17,7 +17,13 @@ export {
 } from './services/kafka.ts';
 export { LOCAL_REDIS_USER } from './services/redis.ts';
 export { localS3Env, S3_ENDPOINT, S3_LOCAL_CREDENTIALS, s3Python } from './services/s3.ts';
-export { SUPERSET_VENV, type SupersetSettings, supersetBin, supersetSettings } from './services/superset.ts';
+export {
+  SUPERSET_VENV,
+  type SupersetSettings,
+  supersetBin,
+  supersetServerSettings,
+  supersetSettings,
+} from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
 export { ensureTrinoServer, TRINO_VERSION, trinoAnswers, trinoJavaHome } from './services/trino.ts';
 export {

@@ -137,5 +137,17 @@ describe('bridge config', () => {
     assert.throws(() => loadBridgeConfig({ BRIDGE_MAX_IN_FLIGHT: '0' }), /BRIDGE_MAX_IN_FLIGHT/);
     assert.throws(() => loadBridgeConfig({ BRIDGE_ACTIVITY_MODE: 'fast' }), /BRIDGE_ACTIVITY_MODE/);
     assert.throws(() => loadBridgeConfig({ BRIDGE_REVIEWS: 'maybe' }), /BRIDGE_REVIEWS/);
+    assert.throws(() => loadBridgeConfig({ BRIDGE_NICE: '20' }), /BRIDGE_NICE/);
+    assert.throws(
+      () => loadBridgeConfig({ BRIDGE_PAYMENTS: 'false', BRIDGE_REVIEWS: 'false' }),
+      /BRIDGE_PAYMENTS and BRIDGE_REVIEWS are both off/,
+    );
+  });
+
+  it('runs one lane per process when asked (issue 13: the review lane apart and at a lower CPU priority)', () => {
+    const both = loadBridgeConfig({});
+    assert.deepEqual([both.paymentsEnabled, both.reviewsEnabled, both.nice], [true, true, 0]);
+    const reviews = loadBridgeConfig({ BRIDGE_PAYMENTS: 'false', BRIDGE_NICE: '10' });
+    assert.deepEqual([reviews.paymentsEnabled, reviews.reviewsEnabled, reviews.nice], [false, true, 10]);
   });
 });

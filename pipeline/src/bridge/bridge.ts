@@ -179,29 +179,33 @@ export class WorkflowBridge {
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
-    if (config.maxTemporalBacklog > 0) {
-      this.gate = new BacklogGate({
-        connection: this.deps.temporal.connection,
-        namespace: config.namespace,
-        taskQueue: config.taskQueue,
-        maxBacklog: config.maxTemporalBacklog,
-        pollMs: config.backlogPollMs,
-        onBacklog: (n) => {
-          this.metrics.temporalBacklog.set({}, n);
-          this.budget?.observeBacklog(n);
-        },
-        onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
-      });
-      this.gate.start();
+    // Payments and review registration may run in separate processes (BRIDGE_PAYMENTS / BRIDGE_REVIEWS), so that the
+    // review lane can run at a lower CPU priority (BRIDGE_NICE) on a busy machine (issue 13).
+    if (config.paymentsEnabled) {
+      if (config.maxTemporalBacklog > 0) {
+        this.gate = new BacklogGate({
+          connection: this.deps.temporal.connection,
+          namespace: config.namespace,
+          taskQueue: config.taskQueue,
+          maxBacklog: config.maxTemporalBacklog,
+          pollMs: config.backlogPollMs,
+          onBacklog: (n) => {
+            this.metrics.temporalBacklog.set({}, n);
+            this.budget?.observeBacklog(n);
+          },
+          onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
+        });
+        this.gate.start();
+      }
+      if (config.batchSize > 1) {
+        await this.runAdaptivePaymentConsumer();
+      } else {
+        await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (t, p, m) =>
+          this.handlePayment(t, p, m),
+        );
+      }
     }
-    if (config.batchSize > 1) {
-      await this.runAdaptivePaymentConsumer();
-    } else {
-      await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (t, p, m) =>
-        this.handlePayment(t, p, m),
-      );
-    }
-    const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
+    const groups = config.paymentsEnabled ? [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }] : [];
     if (config.reviewsEnabled) {
       await this.runReviewConsumer();
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });

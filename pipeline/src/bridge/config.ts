@@ -21,8 +21,12 @@ export interface BridgeConfig {
   readonly paymentGroupId: string;
   /** Topic to which events that cannot start a workflow (not JSON, no event_id) are quarantined. */
   readonly validationDlqTopic: string;
+  /** Start payment workflows from payments.normalized (off: a reviews-only bridge process). */
+  readonly paymentsEnabled: boolean;
   /** Register payments.validation.dlq records for review (off: another process does it, or nobody). */
   readonly reviewsEnabled: boolean;
+  /** CPU niceness the process takes at start (0-19; a reviews-only bridge: work that may wait yields the CPU). */
+  readonly nice: number;
   readonly reviewGroupId: string;
   readonly reviewTimeoutMs: number;
   /**
@@ -91,6 +95,9 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
   const addr = serviceAddresses(env);
   const mode = envOneOf(env, 'BRIDGE_ACTIVITY_MODE', 'local', ['local', 'remote']);
   const batchSize = int(env, 'BRIDGE_BATCH_SIZE', 50, 1, 200);
+  if (!bool(env, 'BRIDGE_PAYMENTS', true) && !bool(env, 'BRIDGE_REVIEWS', true)) {
+    throw new ConfigError('BRIDGE_PAYMENTS and BRIDGE_REVIEWS are both off: the bridge would have nothing to do');
+  }
   const initial = int(env, 'BRIDGE_START_RETRY_INITIAL_MS', 200, 1, 60_000);
   const max = int(env, 'BRIDGE_START_RETRY_MAX_MS', 10_000, 1, 600_000);
   if (max < initial) throw new ConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
@@ -104,7 +111,9 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     normalizedTopic: str(env, 'BRIDGE_NORMALIZED_TOPIC', TOPICS.normalized),
     paymentGroupId: str(env, 'BRIDGE_GROUP_ID', 'workflow-bridge'),
     validationDlqTopic: str(env, 'BRIDGE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
+    paymentsEnabled: bool(env, 'BRIDGE_PAYMENTS', true),
     reviewsEnabled: bool(env, 'BRIDGE_REVIEWS', true),
+    nice: int(env, 'BRIDGE_NICE', 0, 0, 19),
     reviewGroupId: str(env, 'BRIDGE_REVIEW_GROUP_ID', 'workflow-bridge-reviews'),
     reviewTimeoutMs: int(env, 'BRIDGE_REVIEW_TIMEOUT_HOURS', 168, 1, 24 * 365) * 3_600_000,
     reviewTaskQueue: str(env, 'REVIEW_TASK_QUEUE', REVIEW_TASK_QUEUE),

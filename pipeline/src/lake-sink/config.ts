@@ -2,7 +2,7 @@
  * Lake sink configuration (environment, validated once; documented in pipeline/README.md "Lake sink").
  * The catalog and warehouse settings come from @pep/lakehouse's config (LAKE_*).
  */
-import { LAKE_TABLES, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
+import { LAKE_NAMESPACE, LAKE_TABLES, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { type Env, envBool, envInt, envList, envOneOf, envStr } from '@pep/contracts/env';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 import { type LakeConfig, loadLakeConfig } from '@pep/lakehouse/config';
@@ -16,6 +16,8 @@ export interface LakeSinkConfig {
   /** Names this writer in its files' prefix and in the snapshot summary (unique per instance). */
   readonly writerId: string;
   readonly topics: readonly string[];
+  /** Iceberg namespace of the tables written (the contract's `bronze` unless a test or a staging copy says otherwise). */
+  readonly namespace: string;
   /** A table's buffer is committed at least this often (the freshness bound)… */
   readonly commitIntervalMs: number;
   /** …or as soon as it holds this many bytes of Arrow data. */
@@ -28,6 +30,8 @@ export interface LakeSinkConfig {
   readonly outcomesBatchRows: number;
   readonly maxFetchBytesPerPartition: number;
   readonly maxFetchBytes: number;
+  /** Longest fetch wait (broker long poll; also kafkajs's idle sleep while all partitions are paused). */
+  readonly fetchMaxWaitMs: number;
   readonly sessionTimeoutMs: number;
   readonly retryBackoffMaxMs: number;
   readonly metricsHost: string;
@@ -52,6 +56,14 @@ function crashAt(env: Env): LakeSinkConfig['crashAt'] {
   return { step: m[1] as 'write' | 'commit', n: Number(m[2]) };
 }
 
+function namespaceOf(env: Env): string {
+  const ns = envStr(env, 'LAKE_SINK_NAMESPACE', LAKE_NAMESPACE);
+  if (!/^[a-z_][a-z0-9_]{0,63}$/.test(ns)) {
+    throw new Error(`LAKE_SINK_NAMESPACE must be a lower-case identifier (a-z, 0-9, _), got ${JSON.stringify(ns)}`);
+  }
+  return ns;
+}
+
 export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
   const addr = serviceAddresses(env as NodeJS.ProcessEnv);
   const groupId = envStr(env, 'LAKE_SINK_GROUP_ID', 'pep-lake-sink');
@@ -63,6 +75,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     groupId,
     writerId: envStr(env, 'LAKE_SINK_WRITER_ID', `${groupId}-${process.pid}`),
     topics: Object.freeze(envList(env, 'LAKE_SINK_TOPICS', KAFKA_TOPICS, 1)),
+    namespace: namespaceOf(env),
     commitIntervalMs: envInt(env, 'LAKE_SINK_COMMIT_INTERVAL_MS', 10_000, 100, 3_600_000),
     commitBytes: envInt(env, 'LAKE_SINK_COMMIT_BYTES', 64 << 20, 1024, 1 << 30),
     maxBufferedBytes: envInt(env, 'LAKE_SINK_MAX_BUFFERED_BYTES', 256 << 20, 1 << 20, 4 << 30),
@@ -71,6 +84,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     outcomesBatchRows: envInt(env, 'LAKE_SINK_OUTCOMES_BATCH_ROWS', 50_000, 1, 1_000_000),
     maxFetchBytesPerPartition: envInt(env, 'LAKE_SINK_MAX_FETCH_BYTES_PER_PARTITION', 4 << 20, 1024, 64 << 20),
     maxFetchBytes: envInt(env, 'LAKE_SINK_MAX_FETCH_BYTES', 32 << 20, 1024, 256 << 20),
+    fetchMaxWaitMs: envInt(env, 'LAKE_SINK_FETCH_MAX_WAIT_MS', 500, 10, 10_000),
     sessionTimeoutMs: envInt(env, 'LAKE_SINK_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     retryBackoffMaxMs: envInt(env, 'LAKE_SINK_RETRY_BACKOFF_MAX_MS', 10_000, 10, 600_000),
     metricsHost: envStr(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),

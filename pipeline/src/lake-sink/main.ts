@@ -4,6 +4,7 @@
  * commit what is buffered and leave the group; a second signal exits at once (nothing uncommitted counts as done).
  */
 
+import { LAKE_TABLES } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { describeLakeConfig } from '@pep/lakehouse/config';
 import { exitOnFatal, runConsumerService } from '../lib/service.ts';
@@ -16,7 +17,11 @@ const log = createLogger(cfg.logLevel, { service: 'lake-sink' });
 
 async function main(): Promise<void> {
   log.info('lake configuration', describeLakeConfig(cfg.lake));
-  const sink = new LakeSink(cfg, log, exitOnFatal(log));
+  // LAKE_SINK_NAMESPACE: the same contract tables under another namespace (tests, a staging copy of the lake).
+  const overrides = Object.fromEntries(
+    Object.values(LAKE_TABLES).map((t) => [t.name, { ...t, qualifiedName: `${cfg.namespace}.${t.name}` }]),
+  );
+  const sink = new LakeSink(cfg, log, exitOnFatal(log), overrides);
   let outcomes: OutcomesLoader | null = null;
   await runConsumerService(
     {

@@ -72,6 +72,11 @@ export interface QuarantineConfig {
   readonly validationDlqTopic: string;
   /** Rows per INSERT statement (and so per PostgreSQL round trip); ≤ 3000 keeps it under 65535 bind parameters. */
   readonly maxBatchRows: number;
+  /**
+   * CPU niceness the process takes at start (0-19, default 10): DLQ rows may wait, so on a busy machine a flood of
+   * invalid events yields the CPU to the payment path (issue 13).
+   */
+  readonly nice: number;
   readonly maxFetchBytesPerPartition: number;
   readonly maxFetchBytes: number;
   readonly fetchMaxWaitMs: number;
@@ -146,6 +151,7 @@ export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): Quar
     webhookDlqTopic: str(env, 'QUARANTINE_WEBHOOK_DLQ_TOPIC', TOPICS.webhooksDlq),
     validationDlqTopic: str(env, 'QUARANTINE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
     maxBatchRows: int(env, 'QUARANTINE_MAX_BATCH_ROWS', 500, 1, 3000),
+    nice: int(env, 'QUARANTINE_NICE', 10, 0, 19),
     maxFetchBytesPerPartition: int(env, 'QUARANTINE_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
     maxFetchBytes: int(env, 'QUARANTINE_MAX_FETCH_BYTES', 4 << 20, 1024, 256 << 20),
     fetchMaxWaitMs: int(env, 'QUARANTINE_FETCH_MAX_WAIT_MS', 200, 0, 10_000),

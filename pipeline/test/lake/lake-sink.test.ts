@@ -4,43 +4,24 @@
  * in a second run, right after its first table commit (before the consumer-group commit). After each crash a clean
  * run finishes the stream. Every record is then exactly one row (no missing, no duplicate offset), the table's
  * cursors equal the topics' end offsets, and `orphans` removes the files the first crash left uncommitted.
- * Also: a second sink started with the same records but a different writer loses the race cleanly (COMMIT_CONFLICT
- * handled, nothing duplicated). Needs `npm run stack:up` and the lake addon.
+ * Replays of a committed range (group reset, new group, two sinks at once) are in replay.test.ts. Needs
+ * `npm run stack:up` (Kafka, PostgreSQL) and the lake addon.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LAKE_TABLES } from '@pep/contracts';
-import { loadLakeConfig } from '@pep/lakehouse/config';
-import { openDuckSession } from '@pep/lakehouse/duckdb';
 import { LakeWriter } from '@pep/lakehouse/writer';
-import pg from 'pg';
 import { createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from '../helpers.ts';
+import { removeSinkEnv, sinkEnv, startSink as start, tableStats } from './sink-harness.ts';
 
 const prefix = runPrefix('lake');
 const normalized = `${prefix}payments.normalized`;
 const raw = `${prefix}webhooks.stripe.charge`;
 const group = `${prefix}lake-sink`;
-const warehouse = join(tmpdir(), `pep-lake-sink-${prefix.slice(0, -1)}`);
-const catalogName = `sink_${prefix.replace(/[^a-z0-9]/g, '_').slice(0, 40)}`;
-const env = {
-  ...process.env,
-  LAKE_WAREHOUSE: warehouse,
-  LAKE_CATALOG_NAME: catalogName,
-  LAKE_SINK_TOPICS: `${normalized},${raw}`,
-  LAKE_SINK_GROUP_ID: group,
-  LAKE_SINK_COMMIT_INTERVAL_MS: '500',
-  LAKE_SINK_COMMIT_BYTES: String(64 << 10),
-  LAKE_SINK_OUTCOMES: 'false',
-  LAKE_SINK_METRICS_PORT: '0',
-  // The killed member leaves the group when its session times out: keep that short so restarts rejoin quickly.
-  LAKE_SINK_SESSION_TIMEOUT_MS: '6000',
-  PIPELINE_LOG_LEVEL: 'warn',
-};
-const cfg = { ...loadLakeConfig(env), catalogName };
+const sink = sinkEnv(prefix, [normalized, raw], group);
+const cfg = sink.cfg;
+const startSink = (extra: Record<string, string> = {}) => start(sink, extra);
+const tableRows = (table: string, sumOf?: string) => tableStats(cfg, table, sumOf);
 const kafka = testKafka('lake-sink-test');
 const admin = kafka.admin();
 const N = 600;
@@ -62,34 +43,9 @@ function event(i: number) {
   };
 }
 
-function startSink(extra: Record<string, string> = {}): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/lake-sink/main.ts'], {
-    cwd: join(import.meta.dirname, '..', '..'),
-    env: { ...env, ...extra },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(signal ? -1 : code)));
-  return { child, exited };
-}
-
-async function tableRows(table: string, sumOf = 'amount_minor'): Promise<{ n: number; distinct: number; sum: number }> {
-  const s = await openDuckSession(cfg);
-  try {
-    if (!s.tables.some((t) => `${t.namespace}.${t.name}` === table)) return { n: 0, distinct: 0, sum: 0 };
-    const r = await s.query(
-      `SELECT count(*) AS n, count(DISTINCT (kafka_topic, kafka_partition, kafka_offset)) AS d, coalesce(sum(${sumOf}), 0) AS s FROM ${table}`,
-    );
-    const row = r.rows[0] as Record<string, bigint>;
-    return { n: Number(row.n), distinct: Number(row.d), sum: Number(row.s) };
-  } finally {
-    s.close();
-  }
-}
-
 const expectedSum = Array.from({ length: N }, (_, i) => 1000 + i).reduce((a, b) => a + b, 0);
 
 before(async () => {
-  mkdirSync(warehouse, { recursive: true });
   await admin.connect();
   await createTopics(admin, [normalized], 3);
   await createTopics(admin, [raw], 1);
@@ -113,12 +69,7 @@ after(async () => {
   await deleteTopics(admin, [normalized, raw]);
   await admin.deleteGroups([group]).catch(() => undefined);
   await admin.disconnect();
-  rmSync(warehouse, { recursive: true, force: true });
-  const db = new pg.Client({ connectionString: cfg.catalogUrl });
-  await db.connect();
-  await db.query('DELETE FROM iceberg_tables WHERE catalog_name = $1', [catalogName]);
-  await db.query('DELETE FROM iceberg_namespace_properties WHERE catalog_name = $1', [catalogName]);
-  await db.end();
+  await removeSinkEnv(sink);
 });
 
 describe('lake sink', () => {

@@ -1,6 +1,6 @@
 /**
  * Apache Superset from PyPI (apache-superset 6.1.0 with the three pins it needs here, see the shared reference,
- * section 10) in a project-local virtualenv, with SQLite metadata in the state folder, served by `superset run` on
+ * section 10) in a project-local virtualenv, with SQLite metadata in the state folder, served by gunicorn on
  * SUPERSET_URL's port. First start: the metadata database is a copy of a template made once per machine
  * (`db upgrade` + `init`, ~45-90 s), then the admin user is created; every `up` checks that the admin credentials
  * log in and resets the password when the environment changed it.
@@ -54,6 +54,7 @@ const LOCAL_CREDENTIALS_FILE = join(STATE, 'local-credentials.json');
 const STEP_TIMEOUT_MS = 10 * 60_000;
 
 export const supersetBin = (): string => join(venvDir(SUPERSET_VENV), 'bin', 'superset');
+const gunicornBin = (): string => join(venvDir(SUPERSET_VENV), 'bin', 'gunicorn');
 const templateFile = (): string => join(venvDir(SUPERSET_VENV), `pep-metadata-template-v${TEMPLATE_VERSION}.db`);
 
 export interface SupersetSettings {
@@ -139,6 +140,22 @@ SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.environ["PEP_SUPERSET_METADATA_DB"]
 AUTH_RATE_LIMIT = "20 per second"
 # Charts query the databases directly (no Celery workers on one machine).
 FEATURE_FLAGS = {"GLOBAL_ASYNC_QUERIES": False}
+# Chart data and Superset's metadata (dashboard, charts, datasets endpoints) cached on disk, shared by the gunicorn
+# workers, for PEP_SUPERSET_CACHE_TIMEOUT seconds (SUPERSET_CACHE_TIMEOUT_S; 0 turns caching off). Errors are not cached.
+_CACHE_TIMEOUT = int(os.environ.get("PEP_SUPERSET_CACHE_TIMEOUT", "300"))
+if _CACHE_TIMEOUT > 0:
+    CACHE_CONFIG = {
+        "CACHE_TYPE": "FileSystemCache",
+        "CACHE_DIR": os.environ["PEP_SUPERSET_CACHE_DIR"] + "/metadata",
+        "CACHE_DEFAULT_TIMEOUT": _CACHE_TIMEOUT,
+        "CACHE_THRESHOLD": 2000,
+    }
+    DATA_CACHE_CONFIG = {
+        "CACHE_TYPE": "FileSystemCache",
+        "CACHE_DIR": os.environ["PEP_SUPERSET_CACHE_DIR"] + "/data",
+        "CACHE_DEFAULT_TIMEOUT": _CACHE_TIMEOUT,
+        "CACHE_THRESHOLD": 2000,
+    }
 # Bounds: rows a chart or SQL Lab may fetch, seconds a request may take.
 ROW_LIMIT = 50000
 SQL_MAX_ROW = 100000
@@ -147,9 +164,33 @@ SUPERSET_WEBSERVER_TIMEOUT = 120
 SUPERSET_LOAD_EXAMPLES = False
 `;
 
+/** SUPERSET_WORKERS (default 2): gunicorn worker processes, each with SUPERSET_THREADS (default 4) threads. */
+export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
+  workers: number;
+  threads: number;
+  cacheTimeoutS: number;
+} {
+  const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    const raw = value?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+  return {
+    workers: int('SUPERSET_WORKERS', env.SUPERSET_WORKERS, 2, 1, 16),
+    threads: int('SUPERSET_THREADS', env.SUPERSET_THREADS, 4, 1, 32),
+    cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', env.SUPERSET_CACHE_TIMEOUT_S, 300, 0, 86_400),
+  };
+}
+
 function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    PEP_SUPERSET_CACHE_TIMEOUT: String(supersetServerSettings().cacheTimeoutS),
+    PEP_SUPERSET_CACHE_DIR: join(STATE, 'cache'),
     SUPERSET_CONFIG_PATH: CONFIG_FILE,
     PEP_SUPERSET_METADATA_DB: metadataDb,
     SUPERSET_SECRET_KEY: secretKey,
@@ -239,10 +280,37 @@ export const superset: Service = {
       // A metadata database from an older Superset: bring its schema up to date (a no-op when it is).
       await supersetCli(['db', 'upgrade'], 'superset db upgrade', settings);
     }
+    // gunicorn (Superset's production server) rather than `superset run` (Flask's development server, one process):
+    // two workers use both cores for chart queries and Superset's own Python work (measured in bench/dashboards).
+    const server = supersetServerSettings();
     return startDetached({
       service: 'superset',
-      command: supersetBin(),
-      args: ['run', '-h', '127.0.0.1', '-p', String(settings.port), '--with-threads'],
+      command: gunicornBin(),
+      args: [
+        '--bind',
+        `127.0.0.1:${settings.port}`,
+        '--workers',
+        String(server.workers),
+        '--worker-class',
+        'gthread',
+        '--threads',
+        String(server.threads),
+        '--timeout',
+        '120',
+        '--graceful-timeout',
+        '10',
+        // Longer than a client's idle keep-alive (undici's is 4 s): with gunicorn's 2 s default the server closed idle
+        // connections just as Node's fetch reused them ("fetch failed" in the provision test right after stack:up).
+        '--keep-alive',
+        '75',
+        // gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every checkout on the machine.
+        '--no-control-socket',
+        '--limit-request-line',
+        '0',
+        '--access-logfile',
+        '-',
+        'superset.app:create_app()',
+      ],
       env: supersetEnv(METADATA_DB, settings.secretKey),
       cwd: STATE,
     });

@@ -600,13 +600,85 @@ fn redact_loose_signatures(s: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+fn is_b64_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
+}
+
+/// Base64 characters of a 32-byte digest before its one `=`.
+const B64_SHA256_LEN: usize = 43;
+
+/// Fail-closed signature redaction by the value's shape, whatever key (or no key) it sits under:
+/// a key name damaged by one byte (`hmacSinature`, `bt_signatrue`) hides a signature from every
+/// key-based pass (issue 13). Becomes `[redacted]`: a base64 SHA-256 digest (Adyen's
+/// `hmacSignature`: exactly 43 base64 characters and one `=`, no base64 character or `=` on either
+/// side); a hex SHA-1 or SHA-256 digest after a `|` (as is or `%7C`: Braintree's `public_key|hex`
+/// pairs; exactly 40 or 64 hex digits with no letter or digit after them).
+fn redact_digest_shapes(s: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let n = s.len();
+    let mut i = 0;
+    while i < n {
+        let c = s[i];
+        let pipe = c == b'|'
+            || (c == b'%'
+                && s.get(i + 1) == Some(&b'7')
+                && s.get(i + 2).map(|b| b | 32) == Some(b'c'));
+        if pipe {
+            let from = if c == b'|' { i + 1 } else { i + 3 };
+            let mut k = from;
+            while k < n && s[k].is_ascii_hexdigit() {
+                k += 1;
+            }
+            let bounded = k >= n || !s[k].is_ascii_alphanumeric();
+            if (k - from == 40 || k - from == 64) && bounded {
+                let o = out.get_or_insert_with(|| Vec::with_capacity(n));
+                o.extend_from_slice(&s[copied..from]);
+                o.extend_from_slice(REDACTED_VALUE.as_bytes());
+                copied = k;
+                i = k;
+            } else {
+                i = from;
+            }
+            continue;
+        }
+        if !is_b64_char(c) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && is_b64_char(s[i]) {
+            i += 1;
+        }
+        let b64_end = i;
+        while i < n && s[i] == b'=' {
+            i += 1;
+        }
+        let before_ok = start == 0 || !(is_b64_char(s[start - 1]) || s[start - 1] == b'=');
+        if b64_end - start == B64_SHA256_LEN && i - b64_end == 1 && before_ok {
+            let o = out.get_or_insert_with(|| Vec::with_capacity(n));
+            o.extend_from_slice(&s[copied..start]);
+            o.extend_from_slice(REDACTED_VALUE.as_bytes());
+            copied = i;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.extend_from_slice(&s[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
 /// A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike).
 /// Works on bytes so that Latin-1-read binary goes through the same rules.
 fn redact_bytes(s: &[u8]) -> Vec<u8> {
     let a = redact_json_signatures(s);
     let nested = redact_nested_json_signatures(&a);
     let f = redact_form_fields(&nested);
-    let b = redact_loose_signatures(&f);
+    let l = redact_loose_signatures(&f);
+    let b = redact_digest_shapes(&l);
     // Bytes that are not UTF-8 are read one character per byte (Latin-1), as the TypeScript side
     // does: the scan only looks at ASCII, so it runs on the bytes directly.
     mask_card_bytes(&b).unwrap_or_else(|| b.into_owned())
@@ -718,6 +790,37 @@ mod tests {
                 "signature: ok, signature=short",
                 "signature: ok, signature=short",
             ),
+        ] {
+            assert_eq!(redact_payload(input.as_bytes()).0, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn signature_digests_under_damaged_key_names() {
+        let sig = "coqCmt/IZ4E3C+zPVKbMwQ9dGx9Mqj7Y2PyDKmYlnWw=";
+        let hex = "0123456789abcdef0123456789abcdef01234567";
+        for (input, want) in [
+            (
+                format!(r#"{{"additionalData":{{"hmacSinature":"{sig}"}}}}"#),
+                r#"{"additionalData":{"hmacSinature":"[redacted]"}}"#.to_string(),
+            ),
+            (
+                format!(r#"{{"p":"{{\"hmacSignatu\u0000e\":\"{sig}\"}}"}}"#),
+                r#"{"p":"{\"hmacSignatu\u0000e\":\"[redacted]\"}"}"#.to_string(),
+            ),
+            (
+                format!("bt_signatrue=pk%7C{hex}&bt_payload=QQ%3D%3D"),
+                "bt_signatrue=pk%7C[redacted]&bt_payload=QQ%3D%3D".to_string(),
+            ),
+            (format!("x pk|{hex} y"), "x pk|[redacted] y".to_string()),
+            // Not a digest's shape: longer runs, two `=`, 39 hex digits, hex followed by a letter.
+            (format!("a{sig}"), format!("a{sig}")),
+            (format!("{sig}="), format!("{sig}=")),
+            (
+                "pk|0123456789abcdef0123456789abcdef0123456".to_string(),
+                "pk|0123456789abcdef0123456789abcdef0123456".to_string(),
+            ),
+            (format!("pk|{hex}g"), format!("pk|{hex}g")),
         ] {
             assert_eq!(redact_payload(input.as_bytes()).0, want, "{input}");
         }
