@@ -24,7 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
-const BACKLOG = quick ? 6_000 : 60_000;
+const BACKLOG = quick ? 20_000 : 60_000;
 const ROUNDS = quick ? 1 : 3;
 const EDGE_RATE = quick ? 400 : 1_500;
 const EDGE_SECONDS = quick ? 5 : 15;
@@ -63,9 +63,37 @@ function stripeRecords(run: string, n: number) {
   });
 }
 
-/** One arm of the transformer comparison: `instances` transformers consume the whole backlog of `input`. */
-async function transformerArm(run: string, input: string, instances: number, arm: string): Promise<number> {
+/** Until the consumer group has `members` members, each with partitions assigned (a settled rebalance). */
+async function waitForGroup(groupId: string, members: number, deadlineMs: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const { groups } = await admin.describeGroups([groupId]);
+      const group = groups[0];
+      const assigned = (group?.members ?? []).filter((m) => m.memberAssignment.length > 0).length;
+      if (group?.state === 'Stable' && assigned === members) return;
+      if (Date.now() > deadlineMs) {
+        throw new Error(
+          `group ${groupId}: ${assigned} of ${members} members assigned (${group?.state}) before the deadline`,
+        );
+      }
+      await sleep(200);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * One arm of the transformer comparison: `instances` transformers in one group on a fresh three-partition input topic;
+ * once every instance is ready and has its partitions, the backlog is produced and the arm measures the transformers'
+ * CPU from then until all of it is consumed. (Producing before they are ready let the instances consume a small backlog
+ * during their own start-up, before the first CPU sample: three instances once measured 0.00 CPU-s.)
+ */
+async function transformerArm(run: string, instances: number, arm: string): Promise<number> {
   const prefix = `t-scale-${run}-${arm}`;
+  const input = `${prefix}.webhooks.stripe.payment_intent`;
   const cluster = new LocalCluster({
     env: {
       TRANSFORMER_INPUT_TOPICS: input,
@@ -77,14 +105,17 @@ async function transformerArm(run: string, input: string, instances: number, arm
   const admin = kafka.admin();
   await admin.connect();
   await createTopicsAndWait(admin, [
+    { topic: input, numPartitions: 3, replicationFactor: 1 },
     { topic: `${prefix}.payments.normalized`, numPartitions: 3, replicationFactor: 1 },
     { topic: `${prefix}.payments.validation.dlq`, numPartitions: 1, replicationFactor: 1 },
   ]);
   await admin.disconnect();
   try {
     const started = await cluster.start('transformer', instances);
-    const cpuAtReady = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
     const deadline = Date.now() + (quick ? 180_000 : 600_000);
+    await waitForGroup(`${prefix}-group`, instances, deadline);
+    const cpuAtStart = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
+    await produceBacklog(run, input);
     for (;;) {
       const counts = await Promise.all(started.map((i) => scrapeCounter(i.url, 'transformer_input_messages_total')));
       const done = counts.reduce<number>((s, c) => s + (c ?? 0), 0);
@@ -92,7 +123,7 @@ async function transformerArm(run: string, input: string, instances: number, arm
       if (Date.now() > deadline) throw new Error(`${arm}: ${done} of ${BACKLOG} consumed before the deadline`);
       await sleep(100);
     }
-    const cpu = started.reduce((s, i: Instance) => s + ((cpuSeconds(i.child.pid) ?? 0) - (cpuAtReady.get(i) ?? 0)), 0);
+    const cpu = started.reduce((s, i: Instance) => s + ((cpuSeconds(i.child.pid) ?? 0) - (cpuAtStart.get(i) ?? 0)), 0);
     const perCpuS = BACKLOG / cpu;
     log(
       `${arm}: ${instances} instance(s), ${BACKLOG} events, ${cpu.toFixed(2)} CPU-s → ${perCpuS.toFixed(0)} events/CPU-s`,
@@ -100,6 +131,20 @@ async function transformerArm(run: string, input: string, instances: number, arm
     return perCpuS;
   } finally {
     await cluster.stopAll();
+  }
+}
+
+/** The backlog of realistic raw Stripe records, produced in batches of 500 (acks=all). */
+async function produceBacklog(run: string, input: string): Promise<void> {
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  try {
+    const records = stripeRecords(run, BACKLOG);
+    for (let i = 0; i < records.length; i += 500) {
+      await producer.send({ topic: input, acks: -1, messages: records.slice(i, i + 500) });
+    }
+  } finally {
+    await producer.disconnect();
   }
 }
 
@@ -171,20 +216,6 @@ async function edgeArm(pair: boolean): Promise<EdgeArm> {
 export async function run(): Promise<void> {
   ensureHaproxy(log);
   const runId = Date.now().toString(36);
-  const input = `t-scale-${runId}.webhooks.stripe.payment_intent`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopicsAndWait(admin, [{ topic: input, numPartitions: 3, replicationFactor: 1 }]);
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
-  const records = stripeRecords(runId, BACKLOG);
-  for (let i = 0; i < records.length; i += 500) {
-    await producer.send({ topic: input, acks: -1, messages: records.slice(i, i + 500) });
-  }
-  await producer.disconnect();
-  log(`backlog: ${BACKLOG} raw Stripe records on ${input} (3 partitions)`);
-
   const one: number[] = [];
   const three: number[] = [];
   const edgeSingle: EdgeArm[] = [];
@@ -192,13 +223,13 @@ export async function run(): Promise<void> {
   for (let r = 0; r < ROUNDS; r++) {
     // Alternating order per round, so a warming machine does not favour one arm.
     if (r % 2 === 0) {
-      one.push(await transformerArm(runId, input, 1, `r${r}-one`));
-      three.push(await transformerArm(runId, input, 3, `r${r}-three`));
+      one.push(await transformerArm(runId, 1, `r${r}-one`));
+      three.push(await transformerArm(runId, 3, `r${r}-three`));
       edgeSingle.push(await edgeArm(false));
       edgePair.push(await edgeArm(true));
     } else {
-      three.push(await transformerArm(runId, input, 3, `r${r}-three`));
-      one.push(await transformerArm(runId, input, 1, `r${r}-one`));
+      three.push(await transformerArm(runId, 3, `r${r}-three`));
+      one.push(await transformerArm(runId, 1, `r${r}-one`));
       edgePair.push(await edgeArm(true));
       edgeSingle.push(await edgeArm(false));
     }
