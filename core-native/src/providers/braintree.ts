@@ -2,7 +2,6 @@
  * Braintree notifications: the twin of `crates/core/src/providers/braintree.rs` (same units, same order).
  */
 import type { AmountBounds } from '../currency.ts';
-import { get, type Json, type JsonObject } from '../json.ts';
 import {
   BAD,
   byteLen,
@@ -17,7 +16,6 @@ import {
   MAX_TEXT_BYTES,
   NULL_TOKENS,
   ok,
-  optString,
   orToken,
   type Read,
   token,
@@ -27,7 +25,7 @@ import {
 import { iso, parseRfc3339 } from '../time.ts';
 import { BRAINTREE_TYPES, CREDIT_TYPES, failedByType, lookup, OTHER } from '../vocabulary.ts';
 import { attr, child, childRawText, childText, type Element } from '../xml.ts';
-import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, optObject, reject } from './common.ts';
+import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, reject } from './common.ts';
 export function braintreeEventType(kind: string, txnType: string | undefined): string {
   const t = lookup(BRAINTREE_TYPES, kind) ?? OTHER;
   if (txnType === 'credit') {
