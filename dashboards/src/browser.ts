@@ -11,7 +11,15 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aptInstall } from '@pep/stack/prereq';
-import { type Browser, type BrowserContext, chromium, type Page, type Request, type Response } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type Request,
+  type Response,
+  type Route,
+} from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || '/usr/bin/chromium';
 
@@ -180,19 +188,28 @@ export class DashboardBrowser {
   /** Logs in through Superset's login form; throws with Superset's message when it is refused. */
   async login(baseUrl: string, username: string, password: string): Promise<void> {
     const page = this.page;
-    await page.goto(`${baseUrl}/login/`, { waitUntil: 'domcontentloaded' });
-    await page.fill('[data-test="username-input"]', username);
-    await page.fill('[data-test="password-input"]', password);
-    await page.click('[data-test="login-button"]');
-    const outcome = await Promise.race([
-      page
-        .waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit', timeout: 60_000 })
-        .then(() => 'ok' as const),
-      page
-        .waitForSelector('[role="alert"], .ant-alert-error, .ant-message-error', { timeout: 60_000 })
-        .then(async (el) => `refused: ${(await el?.textContent())?.trim() ?? ''}`),
-    ]);
-    if (outcome !== 'ok') throw new Error(`Superset login of ${username} ${outcome}`);
+    // The login page's event-log beacon (POST /superset/log/) leaves as the form is submitted; Superset answers it,
+    // unauthenticated, with the old session cookie, and when that answer lands after the login's it replaces the
+    // logged-in session (CI: the login's 302 was followed by a redirect back to /login/). Not sent during the login.
+    const dropBeacon = (route: Route) => route.abort();
+    await page.route('**/superset/log/**', dropBeacon);
+    try {
+      await page.goto(`${baseUrl}/login/`, { waitUntil: 'domcontentloaded' });
+      await page.fill('[data-test="username-input"]', username);
+      await page.fill('[data-test="password-input"]', password);
+      await page.click('[data-test="login-button"]');
+      const outcome = await Promise.race([
+        page
+          .waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit', timeout: 60_000 })
+          .then(() => 'ok' as const),
+        page
+          .waitForSelector('[role="alert"], .ant-alert-error, .ant-message-error', { timeout: 60_000 })
+          .then(async (el) => `refused: ${(await el?.textContent())?.trim() ?? ''}`),
+      ]);
+      if (outcome !== 'ok') throw new Error(`Superset login of ${username} ${outcome}`);
+    } finally {
+      await page.unroute('**/superset/log/**', dropBeacon);
+    }
   }
 
   /** Opens one dashboard and waits until every chart has settled (or the deadline); see the module comment. */
