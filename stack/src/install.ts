@@ -86,18 +86,31 @@ export function venvDir(spec: VenvSpec): string {
  * 1447 s with pip on a cold cache and 50 s with uv on the same machine at the same time. */
 export const UV_VERSION = '0.13.8';
 
+/**
+ * Runs `install` into `dir` once per machine: skipped when `dir` holds the completion marker, else under the install
+ * lock, into an emptied `dir`, with the marker (holding `contents`) written only after `install` succeeded, so a
+ * half-made folder is never taken for a complete one.
+ */
+async function installOnce(dir: string, contents: string, log: Logger, install: () => Promise<void>): Promise<void> {
+  const marker = join(dir, '.pep-complete');
+  if (existsSync(marker)) return;
+  await withInstallLock(dir, log, async () => {
+    if (existsSync(marker)) return;
+    rmSync(dir, { recursive: true, force: true });
+    await install();
+    writeFileSync(marker, contents);
+  });
+}
+
 /** uv itself, once per machine: one wheel into its own virtualenv with pip. Returns the `uv` command. */
 async function ensureUv(log: Logger): Promise<string> {
   const dir = join(CACHE_DIR, `uv-${UV_VERSION}`);
-  const uv = join(dir, 'bin', 'uv');
-  const marker = join(dir, '.pep-complete');
-  if (existsSync(marker)) return uv;
-  if (!commandExists('python3')) {
-    throw new Error('the Python tools come from PyPI: install Python 3 with venv (`apt-get install -y python3-venv`).');
-  }
-  return withInstallLock(dir, log, async () => {
-    if (existsSync(marker)) return uv;
-    rmSync(dir, { recursive: true, force: true });
+  await installOnce(dir, `uv==${UV_VERSION}\n`, log, async () => {
+    if (!commandExists('python3')) {
+      throw new Error(
+        'the Python tools come from PyPI: install Python 3 with venv (`apt-get install -y python3-venv`).',
+      );
+    }
     log(`installing uv ${UV_VERSION} (the Python package installer) into ${dir} (once per machine)`);
     await runAsync('python3', ['-m', 'venv', dir], { what: 'creating the uv virtualenv (needs python3-venv)' });
     await runAsync(
@@ -105,9 +118,8 @@ async function ensureUv(log: Logger): Promise<string> {
       ['install', '-q', '--disable-pip-version-check', '--no-input', `uv==${UV_VERSION}`],
       { what: 'pip install uv', timeoutMs: 10 * 60_000 },
     );
-    writeFileSync(marker, `uv==${UV_VERSION}\n`);
-    return uv;
   });
+  return join(dir, 'bin', 'uv');
 }
 
 /**
@@ -118,12 +130,9 @@ async function ensureUv(log: Logger): Promise<string> {
  */
 export async function ensureVenv(spec: VenvSpec, log: Logger): Promise<string> {
   const dir = venvDir(spec);
-  const marker = join(dir, '.pep-complete');
-  if (existsSync(marker)) return dir;
+  if (existsSync(join(dir, '.pep-complete'))) return dir;
   const uv = await ensureUv(log);
-  return withInstallLock(dir, log, async () => {
-    if (existsSync(marker)) return dir;
-    rmSync(dir, { recursive: true, force: true });
+  await installOnce(dir, `${spec.requirements.join('\n')}\n`, log, async () => {
     const started = Date.now();
     log(`installing ${spec.requirements.join(' ')} into ${dir} (once per machine)`);
     const env = {
@@ -142,10 +151,9 @@ export async function ensureVenv(spec: VenvSpec, log: Logger): Promise<string> {
       ['pip', 'install', '-q', '--compile-bytecode', '--python', join(dir, 'bin', 'python'), ...spec.requirements],
       { what: `uv pip install for ${spec.name}`, env, timeoutMs: spec.timeoutMs ?? 20 * 60_000 },
     );
-    writeFileSync(marker, `${spec.requirements.join('\n')}\n`);
     log(`${spec.name} virtualenv ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    return dir;
   });
+  return dir;
 }
 
 export interface MavenArtifact {
