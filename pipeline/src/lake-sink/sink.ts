@@ -106,6 +106,8 @@ export class LakeSink {
   /** Bumped whenever positions are reset (rebalance, conflict): flushes of an older epoch are dropped. */
   private epoch = 0;
   private paused = false;
+  /** Between `consumer.run` and `stop`: seeks are possible (kafkajs throws on a seek once the consumer stopped). */
+  private consuming = false;
   /** Resets in progress: batches fetched meanwhile are dropped (the seek that ends the reset fetches them again). */
   private resetting = 0;
   private stopped = false;
@@ -189,6 +191,7 @@ export class LakeSink {
       partitionsConsumedConcurrently: 1,
       eachBatch: (p) => this.handleBatch(p),
     });
+    this.consuming = true;
     this.stopLag = startLagPoller({
       admin: this.admin,
       groupId: this.cfg.groupId,
@@ -252,6 +255,12 @@ export class LakeSink {
       const info = await writer.tableInfo(state.table.qualifiedName, CURSOR_KEY);
       if (epoch !== this.epoch) return;
       this.setCursors(state, info.cursors);
+    }
+    // Stopping: the last flush met a conflict. What it held is dropped; the table's cursors are where the next start
+    // resumes, and nothing is fetched any more, so there is nothing to seek (a seek would throw).
+    if (!this.consuming) {
+      this.log.info('positions reloaded from the tables while stopping, nothing to seek', { why, epoch });
+      return;
     }
     for (const { topic, partitions } of this.assigned) {
       const state = this.byTopic.get(topic);
@@ -472,6 +481,7 @@ export class LakeSink {
     if (this.timer) clearInterval(this.timer);
     this.stopLag?.();
     // Stop fetching first so that the buffers stop growing, then commit what is held.
+    this.consuming = false;
     await this.consumer?.stop().catch(() => undefined);
     for (const s of this.states.values()) this.enqueue(s);
     await this.flushing;

@@ -18,13 +18,13 @@ import { rowFunctionFor } from '@pep/lakehouse/rows';
 import { LakeError, LakeWriter } from '@pep/lakehouse/writer';
 import type { Message } from 'kafkajs';
 import { reconcileLake } from '../../src/reconcile/lake.ts';
-import { createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from '../helpers.ts';
+import { createTopics, deleteTopics, freePort, produce, runPrefix, testKafka, waitFor } from '../helpers.ts';
 import { moneyByCurrency, type RunningSink, removeSinkEnv, sinkEnv, startSink, tableStats } from './sink-harness.ts';
 
 const prefix = runPrefix('lake-replay');
 const normalized = `${prefix}payments.normalized`;
 const raw = `${prefix}webhooks.adyen.notification`;
-const groups = [1, 2, 3, 4].map((i) => `${prefix}lake-sink-${i}`);
+const groups = [1, 2, 3, 4, 5, 6].map((i) => `${prefix}lake-sink-${i}`);
 const sink = sinkEnv(prefix, [normalized, raw], groups[0] as string);
 const cfg = sink.cfg;
 const kafka = testKafka('lake-replay-test');
@@ -195,6 +195,44 @@ describe('lake sink replay of a committed range', () => {
       startSink(sink, { LAKE_SINK_GROUP_ID: groups[3] as string }),
     ]);
     await assertExactlyOnce('after two concurrent sinks');
+  });
+
+  it('stops cleanly when its last flush is refused because another sink committed the range first', async () => {
+    // CI at e83935d: a sink stopped while its last flush met a conflict exited 1 (the position reset seeked a stopped
+    // consumer, which kafkajs refuses). Made deterministic here: one sink buffers the new records and never commits on
+    // its own (long interval, large batch); a second sink commits them; the first is then stopped.
+    await produceMore(80);
+    const port = await freePort();
+    const holder = startSink(sink, {
+      LAKE_SINK_GROUP_ID: groups[4] as string,
+      LAKE_SINK_COMMIT_INTERVAL_MS: '600000',
+      LAKE_SINK_COMMIT_BYTES: String(256 << 20),
+      LAKE_SINK_METRICS_PORT: String(port),
+    });
+    try {
+      const counter = async (name: string) => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const total = (table: string) =>
+          Number(new RegExp(`^${name}\\{[^}]*table="${table}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+        return { events: total('payment_events'), webhooks: total('webhook_events') };
+      };
+      await waitFor(
+        'the holding sink has buffered the new records',
+        async () => {
+          const c = await counter('lake_sink_records_total');
+          return c.events >= 80 && c.webhooks >= 8;
+        },
+        60_000,
+        200,
+      );
+      await runUntilComplete([startSink(sink, { LAKE_SINK_GROUP_ID: groups[5] as string })]);
+      const before = await counter('lake_sink_commits_total');
+      assert.deepEqual(before, { events: 0, webhooks: 0 }, 'the holding sink has committed nothing yet');
+    } finally {
+      holder.child.kill('SIGTERM');
+    }
+    assert.equal(await holder.exited, 0, 'a sink whose last flush is refused still stops cleanly');
+    await assertExactlyOnce('after a refused last flush');
   });
 
   it('refuses a commit of an older range and leaves the table as it was', async () => {
