@@ -64,8 +64,17 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       if (!w) return;
       if (target === 'trino') {
         for (const s of ['silver', 'gold', 'audit'] as const) {
-          const tables = await w.query(`show tables from ${w.schema(s)}`).catch(() => []);
-          for (const t of tables) await w.query(`drop table if exists ${w.schema(s)}."${Object.values(t)[0]}"`);
+          const [catalog, schema] = w.schema(s).split('.');
+          const relations = await w
+            .query(
+              `select table_name, table_type from ${catalog}.information_schema.tables where table_schema = '${schema}'`,
+            )
+            .catch(() => []);
+          // dbt's staging models are views on Trino: DROP TABLE refuses them
+          for (const r of relations) {
+            const kind = r.table_type === 'VIEW' ? 'view' : 'table';
+            await w.query(`drop ${kind} if exists ${w.schema(s)}."${String(r.table_name)}"`);
+          }
           await w.query(`drop schema if exists ${w.schema(s)}`).catch(() => []);
         }
       }
