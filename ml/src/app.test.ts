@@ -100,7 +100,7 @@ describe('inference HTTP app', () => {
     assert.equal(res.status, 404);
   });
 
-  it('reads bodies straight from the socket on Node: garbage bytes, a non-object and a too-large body get clear errors', async () => {
+  it('over real HTTP on Node: garbage bytes, a non-object and a too-large body get clear errors', async () => {
     const srv = await startInferenceServer({ host: '127.0.0.1', port: 0 });
     const post = (path: string, body: Uint8Array | string) =>
       fetch(`http://127.0.0.1:${srv.port}${path}`, { method: 'POST', body });

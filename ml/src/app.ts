@@ -3,7 +3,6 @@
  * rules.ts. Request bodies are validated by hand (small, explicit field lists) and bounded in size; every error
  * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
  */
-import type { IncomingMessage } from 'node:http';
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { METRICS_CONTENT_TYPE, type Registry } from '@pep/contracts/metrics';
@@ -82,51 +81,11 @@ function currency(b: Body): string {
   return c.toUpperCase();
 }
 
-/** What the handlers read a body from: the Web Request, and on Node the raw IncomingMessage (@hono/node-server). */
-interface BodySource {
-  readonly req: { raw: Request; header: (name: string) => string | undefined };
-  readonly env?: unknown;
-}
-
-/**
- * The request's bytes. On Node with a Content-Length (bodyLimit has already refused one over MAX_BODY_BYTES) they are
- * read straight from the socket's IncomingMessage into one buffer of that size: the Web Request's body stream that
- * @hono/node-server builds otherwise (a ReadableStream over the IncomingMessage, undici's body mixin) cost ~0.8 ms of
- * CPU per 58 KB batch (profile of bench/ml/score64-diag.ts). A body that does not match its Content-Length is an
- * invalid request. Elsewhere (tests' app.request, chunked bodies) the Web Request is read.
- */
-function bodyBytes(c: BodySource): Promise<Buffer> | null {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const declared = Number(c.req.header('content-length'));
-  if (!incoming || typeof incoming.on !== 'function' || !Number.isSafeInteger(declared) || declared < 0) return null;
-  if (declared > MAX_BODY_BYTES) return Promise.reject(new RequestError(`body over ${MAX_BODY_BYTES} bytes`));
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(declared);
-    let n = 0;
-    const onData = (chunk: Buffer) => {
-      if (n + chunk.length > declared) {
-        incoming.off('data', onData);
-        incoming.resume();
-        return reject(new RequestError('body is longer than its Content-Length'));
-      }
-      chunk.copy(buf, n);
-      n += chunk.length;
-    };
-    incoming.on('data', onData);
-    incoming.once('end', () =>
-      n === declared ? resolve(buf) : reject(new RequestError('body is shorter than its Content-Length')),
-    );
-    incoming.once('error', () => reject(new RequestError('body broke off')));
-  });
-}
-
-async function readBody(c: BodySource): Promise<Body> {
+async function readBody(req: Request): Promise<Body> {
   let parsed: unknown;
-  const bytes = bodyBytes(c);
   try {
-    parsed = bytes ? JSON.parse((await bytes).toString('utf8')) : await c.req.raw.json();
-  } catch (err) {
-    if (err instanceof RequestError) throw err;
+    parsed = await req.json();
+  } catch {
     throw new RequestError('body must be JSON');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -322,16 +281,18 @@ export function createApp(opts: AppOptions = {}): Hono {
     return churnAnswer(predictChurn(input, now()), a);
   };
   app.get('/', (c) => c.json({ service: 'inference-service', model_version: RULES_MODEL_VERSION, endpoints }));
-  app.post(P.fraudScore, async (c) => c.json(await fraudOne(await readBody(c))));
-  app.post(P.churnPredict, async (c) => c.json(await churnOne(await readBody(c))));
-  app.post(P.retryStrategy, async (c) => c.json(retryStrategy(parseRetry(await readBody(c)))));
-  app.post(P.recoveryRecommend, async (c) => c.json(recommendRecovery(parseRecovery(await readBody(c)), now())));
+  app.post(P.fraudScore, async (c) => c.json(await fraudOne(await readBody(c.req.raw))));
+  app.post(P.churnPredict, async (c) => c.json(await churnOne(await readBody(c.req.raw))));
+  app.post(P.retryStrategy, async (c) => c.json(retryStrategy(parseRetry(await readBody(c.req.raw)))));
+  app.post(P.recoveryRecommend, async (c) =>
+    c.json(recommendRecovery(parseRecovery(await readBody(c.req.raw)), now())),
+  );
   // Batch forms: `{"items":[…]}` → `{"results":[…]}` in the same order, for callers that score many events at once
   // (the batch workflow); one invalid item rejects the whole request with its index.
   const batch =
     <I, O>(parse: (b: Body) => I, score: (i: I) => O) =>
-    async (c: BodySource & { json: (o: unknown) => Response }) => {
-      const body = await readBody(c);
+    async (c: { req: { raw: Request }; json: (o: unknown) => Response }) => {
+      const body = await readBody(c.req.raw);
       const items = body.items;
       if (!Array.isArray(items)) throw new RequestError('items must be an array');
       if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
@@ -356,8 +317,8 @@ export function createApp(opts: AppOptions = {}): Hono {
       rules: (i: I) => R,
       merge: (r: R, a: ModelAnswer) => unknown,
     ) =>
-    async (c: BodySource & { json: (o: unknown) => Response }) => {
-      const body = await readBody(c);
+    async (c: { req: { raw: Request }; json: (o: unknown) => Response }) => {
+      const body = await readBody(c.req.raw);
       const items = body.items;
       if (!Array.isArray(items)) throw new RequestError('items must be an array');
       if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
