@@ -7,7 +7,7 @@
  * call is not skipped), cycling through `bodies` (each `{items}` encoded per call, as the workflow's activity does).
  * `transport`: `workflows` (default) is the client the workflows' scoring activity uses (@pep/workflows'
  * createInferenceClient); `fetch` is the global-fetch client it replaced (the same-run baseline). Prints
- * `{latencies_ms, client_cpu_ms_per_call}` as one JSON line.
+ * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call}` (in call order) as one JSON line.
  */
 import { readFileSync } from 'node:fs';
 import { createInferenceClient } from '@pep/workflows/inference-client';
@@ -41,9 +41,12 @@ const viaFetch = async (body: unknown): Promise<Answer> => {
 };
 const send = plan.transport === 'fetch' ? viaFetch : (body: unknown) => workflows.post<Answer>(path, body);
 let k = 0;
+/** Epoch ms at which each measured call started (for lining calls up with the service's GC and stalls). */
+const starts: number[] = [];
 const call = async (): Promise<number> => {
   const body = bodies[k++ % bodies.length];
   const s = performance.now();
+  starts.push(performance.timeOrigin + s);
   const j = await send(body);
   const ms = performance.now() - s;
   if (!j.results || j.results.some((r) => !r.model_version?.startsWith('fraud@')))
@@ -52,6 +55,7 @@ const call = async (): Promise<number> => {
 };
 
 for (let i = 0; i < plan.warmup; i++) await call();
+starts.length = 0;
 const cpu0 = process.cpuUsage();
 const latencies: number[] = [];
 const inFlight: Promise<void>[] = [];
@@ -59,11 +63,20 @@ const start = performance.now();
 for (let i = 0; i < plan.total; i++) {
   const wait = start + (i / plan.callsPerS) * 1000 - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  inFlight.push(call().then((ms) => void latencies.push(ms)));
+  const n = i;
+  inFlight.push(
+    call().then((ms) => {
+      latencies[n] = ms;
+    }),
+  );
 }
 await Promise.all(inFlight);
 const cpu = process.cpuUsage(cpu0);
 workflows.close();
 process.stdout.write(
-  `${JSON.stringify({ latencies_ms: latencies, client_cpu_ms_per_call: (cpu.user + cpu.system) / 1000 / plan.total })}\n`,
+  `${JSON.stringify({
+    latencies_ms: latencies,
+    starts_epoch_ms: starts,
+    client_cpu_ms_per_call: (cpu.user + cpu.system) / 1000 / plan.total,
+  })}\n`,
 );

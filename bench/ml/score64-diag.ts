@@ -89,8 +89,18 @@ await srv.close();
 await scoring.close();
 const r = JSON.parse(out.trim().split('\n').pop() as string) as {
   latencies_ms: number[];
+  starts_epoch_ms: number[];
   client_cpu_ms_per_call?: number;
 };
+// The slowest 1 % of calls: how many overlapped a GC pause of this (the service's) process, and by how much.
+const slowest = r.latencies_ms
+  .map((ms, i) => ({ ms, start: (r.starts_epoch_ms[i] as number) - performance.timeOrigin }))
+  .sort((a, b) => b.ms - a.ms)
+  .slice(0, Math.max(1, Math.ceil(r.latencies_ms.length / 100)));
+const gcIn = (c: { ms: number; start: number }) =>
+  gcs
+    .filter((g) => g.start < c.start + c.ms && g.start + g.ms > c.start)
+    .reduce((a, g) => a + Math.min(g.start + g.ms, c.start + c.ms) - Math.max(g.start, c.start), 0);
 const lat = r.latencies_ms;
 const inRun = gcs.filter((g) => g.start >= t0);
 console.log(
@@ -109,5 +119,9 @@ console.log(
     gc_major: inRun.filter((g) => g.kind !== 1).length,
     eld_p99_ms: eld.percentile(99) / 1e6,
     eld_max_ms: eld.max / 1e6,
+    slowest_1pct: slowest.map((c) => ({ ms: Number(c.ms.toFixed(2)), service_gc_ms: Number(gcIn(c).toFixed(2)) })),
+    calls_with_service_gc: r.latencies_ms.filter(
+      (ms, i) => gcIn({ ms, start: (r.starts_epoch_ms[i] as number) - performance.timeOrigin }) > 0,
+    ).length,
   }),
 );
