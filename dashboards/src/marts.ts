@@ -10,7 +10,9 @@ import { databaseEnvironment } from './databases.ts';
 /** The marts the bundle's datasets read (`gold.<name>`); a build that did not publish one of them is a failure. */
 export const DASHBOARD_MARTS = [
   'declines_daily',
+  'fraud_alert_quality',
   'fraud_alerts',
+  'fraud_scores_daily',
   'merchant_risk',
   'payment_funnel_daily',
   'retry_recovery',
