@@ -74,7 +74,7 @@ describe('the committed bundle', () => {
     }
   });
 
-  test('Revenue, Payments and Fraud read only the dbt gold marts on DuckDB; Fraud shows precision and recall', () => {
+  test('Revenue, Payments, Fraud and the ML scores read the dbt gold marts on DuckDB; Fraud shows precision and recall', () => {
     const datasets = new Map([...parsed.datasets.values()].map((d) => [d.uuid, d]));
     const chartsOf = (slug: string) => {
       const d = [...parsed.dashboards.values()].find((x) => x.slug === slug);
@@ -90,6 +90,11 @@ describe('the committed bundle', () => {
     };
     for (const slug of ['revenue', 'payments', 'fraud']) {
       for (const c of chartsOf(slug)) assert.ok(onMarts(c), `${slug} / ${c?.slice_name} does not read the marts`);
+    }
+    // ML: the model scores from the marts; feature drift stays on PostgreSQL (the churn features are not in the lake).
+    for (const c of chartsOf('ml')) {
+      const drift = /drift|feature means/i.test(String(c?.slice_name));
+      assert.equal(onMarts(c), !drift, `ml / ${c?.slice_name}`);
     }
     const fraud = new Map(chartsOf('fraud').map((c) => [c?.slice_name, c]));
     const quality = datasets.get(fraud.get('Alert precision and recall (simulated traffic)')?.dataset_uuid as string);

@@ -14,6 +14,8 @@ export const DASHBOARD_MARTS = [
   'fraud_alerts',
   'fraud_scores_daily',
   'merchant_risk',
+  'model_scores_hourly',
+  'model_versions',
   'payment_funnel_daily',
   'retry_recovery',
   'revenue_daily',
