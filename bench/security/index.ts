@@ -328,8 +328,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   // SECURITY_BENCH_LANES=shared: the layout before the review lanes (one worker and one bridge process for payments and
   // reviews, no lower CPU priority), for an A/B on the same machine.
   const sharedLanes = process.env.SECURITY_BENCH_LANES === 'shared';
+  // SECURITY_BENCH_PAYMENT_SESSION=shared: every service in the bench's own session (one CPU scheduling group), the
+  // layout before the payment lane got sessions of its own, for an A/B on the same machine.
+  const paymentLaneOwnSession = process.env.SECURITY_BENCH_PAYMENT_SESSION === 'shared' ? false : undefined;
   const platform = new Platform({
     sharedLanes,
+    paymentLaneOwnSession,
     // One source sends everything here: the per-source limit of refused requests has its own tests (edge).
     env: {
       edge: { EDGE_REJECT_RATE_PER_S: '0', EDGE_REFUSAL_LOG_PER_S: '20' },
@@ -434,6 +438,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         ...stageMetrics,
         { name: 'rounds', unit: 'rounds', value: rounds },
         { name: 'review_lanes_apart', unit: 'bool', value: sharedLanes ? 0 : 1 },
+        {
+          name: 'payment_lane_own_session',
+          unit: 'bool',
+          value: (paymentLaneOwnSession ?? !sharedLanes) ? 1 : 0,
+        },
         // The pooled p99s' ratio: one arm that a shared machine stalled decides it (reported, not the goal's ratio).
         {
           name: 'payment_p99_flood_vs_quiet_pooled',
