@@ -30,6 +30,9 @@ const EDGE_RATE = quick ? 400 : 1_500;
 const EDGE_SECONDS = quick ? 5 : 15;
 const EDGE_WARMUP_SECONDS = quick ? 3 : 5;
 const log = (m: string) => console.log(`scale-out: ${m}`);
+/** Added to every process's port (SCALE_OUT_PORT_OFFSET): the benchmark beside a test's cluster in one namespace. */
+const PORT_OFFSET = Number(process.env.SCALE_OUT_PORT_OFFSET ?? 0);
+const LOG_DIR = join(REPO_ROOT, '.stack', 'logs', 'bench-scale-out');
 
 const kafka = new Kafka({
   clientId: 'bench-scale-out',
@@ -95,6 +98,8 @@ async function transformerArm(run: string, instances: number, arm: string): Prom
   const prefix = `t-scale-${run}-${arm}`;
   const input = `${prefix}.webhooks.stripe.payment_intent`;
   const cluster = new LocalCluster({
+    portOffset: PORT_OFFSET,
+    logDir: LOG_DIR,
     env: {
       TRANSFORMER_INPUT_TOPICS: input,
       TRANSFORMER_NORMALIZED_TOPIC: `${prefix}.payments.normalized`,
@@ -181,11 +186,11 @@ async function simulate(url: string, seconds: number): Promise<{ by_status?: Rec
 }
 
 async function edgeArm(pair: boolean): Promise<EdgeArm> {
-  const cluster = new LocalCluster({ env: { NODE_ENV: 'development' } });
+  const cluster = new LocalCluster({ portOffset: PORT_OFFSET, logDir: LOG_DIR, env: { NODE_ENV: 'development' } });
   const edges = await cluster.start('edge', pair ? 2 : 1);
   const balancer = pair
     ? await startBalancer(
-        18080,
+        18080 + PORT_OFFSET,
         edges.map((e) => e.port),
       )
     : null;
