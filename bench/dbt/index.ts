@@ -1,8 +1,4 @@
 /**
- * NOT A TARGET YET (bench/src/cli.ts runs folders with an index.ts): in its last run (--quick, loaded machine) the
- * incremental build after the base built as of the day before failed bronze_every_typed_row_is_accounted_for (2 rows).
- * Rename to index.ts once that is understood and fixed.
- *
  * Target `dbt` (issue 19), into bench/results/dbt.json:
  *
  * - `dbt_incremental_vs_full_refresh` (goal >= 10): on a history of ~10 million bronze events, the time of
