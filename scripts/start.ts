@@ -50,6 +50,13 @@ interface Component {
   readonly ready?: string;
   /** Variables over the environment (e.g. which lane of a service this process runs). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Starts in a session of its own (setsid), hence its own CPU scheduling group under the kernel's autogroup
+   * scheduling, as a container is its own cgroup in a deployment: the payment lane (worker, bridge, inference), so the
+   * work a flood of invalid events adds to the other services does not take its share of the CPU (issue 13). Such a
+   * process does not get the terminal's Ctrl-C itself; shutdown() stops it like every other.
+   */
+  readonly ownSession?: boolean;
 }
 
 /**
@@ -73,7 +80,12 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
-  { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  {
+    name: 'inference',
+    args: [tsx, 'ml/src/server.ts'],
+    ready: `http://127.0.0.1:${inferencePort}/health`,
+    ownSession: true,
+  },
   {
     name: 'features',
     args: [tsx, 'ml/src/features/main.ts'],
@@ -85,6 +97,7 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
     env: { WORKER_LANES: 'payments' },
+    ownSession: true,
   },
   {
     name: 'review-worker',
@@ -113,6 +126,7 @@ const COMPONENTS: readonly Component[] = [
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
     env: { BRIDGE_REVIEWS: 'false' },
+    ownSession: true,
   },
   {
     name: 'review-bridge',
@@ -164,6 +178,7 @@ function launch(c: Component): ChildProcess {
     cwd: REPO_ROOT,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, ...(c.env ?? {}) },
+    detached: c.ownSession === true,
   });
   children.set(c.name, child);
   child.once('exit', (code, signal) => {

@@ -51,8 +51,13 @@ const pct = (xs: number[], p: number) => {
 const median = (xs: number[]) => pct(xs, 50);
 const json = (r: Record<string, number> | null | undefined) => (r ? JSON.stringify(r) : null);
 
+interface PacedRun {
+  readonly latencies_ms: number[];
+  readonly client_cpu_ms_per_call: number;
+}
+
 /** Runs paced-client.ts in a child process (Node with tsx, as this bench runs) and returns its latencies. */
-function pacedClient(planFile: string): Promise<number[]> {
+function pacedClient(planFile: string): Promise<PacedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -64,7 +69,7 @@ function pacedClient(planFile: string): Promise<number[]> {
     child.once('error', reject);
     child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`paced client exited ${code}`));
-      resolve((JSON.parse(out.trim().split('\n').pop() as string) as { latencies_ms: number[] }).latencies_ms);
+      resolve(JSON.parse(out.trim().split('\n').pop() as string) as PacedRun);
     });
   });
 }
@@ -248,32 +253,56 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   // p99 of a 64-event call at half the maximum rate (open loop, paced), and the online read alone. The client runs in
   // its own process (paced-client.ts): in this one, its JSON and HTTP work shared the service's event loop and queued
   // in front of the calls it timed. Warm-up calls first; enough calls that the p99 is not the single slowest one.
+  // The client is the workflows' scoring activity's (node:http, kept-alive); the global-fetch client it replaced is
+  // the same-run baseline, in alternating rounds against the same service, each arm's latencies pooled.
   const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 0 };
   const scoring = await startScoring(config, env, () => {});
   const srv = await startInferenceServer(config, { scoring });
   const callsPerS = batched / 64 / 2;
-  let latencies: number[];
+  const arms = { workflows: [] as number[], fetch: [] as number[] };
+  const clientCpu = { workflows: [] as number[], fetch: [] as number[] };
   try {
     const planFile = join(stateDir, 'paced-plan.json');
-    writeFileSync(
-      planFile,
-      JSON.stringify({
-        port: srv.port,
-        callsPerS,
-        warmup: 30,
-        total: Math.max(quick ? 300 : 1000, Math.round(callsPerS * seconds * 2)),
-        bodies: Array.from({ length: 50 }, () => JSON.stringify({ items: next64() })),
-      }),
-    );
-    latencies = await pacedClient(planFile);
+    const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
+    const order: ('workflows' | 'fetch')[] = quick
+      ? ['workflows', 'fetch']
+      : ['workflows', 'fetch', 'fetch', 'workflows'];
+    for (const transport of order) {
+      writeFileSync(
+        planFile,
+        JSON.stringify({
+          port: srv.port,
+          callsPerS,
+          warmup: 30,
+          total: Math.max(quick ? 300 : 1000, Math.round(callsPerS * seconds * 2)),
+          bodies,
+          transport,
+        }),
+      );
+      const r = await pacedClient(planFile);
+      arms[transport].push(...r.latencies_ms);
+      clientCpu[transport].push(r.client_cpu_ms_per_call);
+    }
   } finally {
     await srv.close();
     await scoring.close();
   }
+  const latencies = arms.workflows;
   const p99 = pct(latencies, 99);
   metrics.push({ name: 'score64_calls_per_s_paced', unit: 'calls/s', value: Number(callsPerS.toFixed(1)) });
   metrics.push({ name: 'score64_p50_ms', unit: 'ms', value: Number(pct(latencies, 50).toFixed(3)) });
   ratios.push({ name: 'ml_score64_p99_ms', value: Number(p99.toFixed(3)), goal: 5, lowerIsBetter: true });
+  const fetchP99 = pct(arms.fetch, 99);
+  metrics.push({ name: 'score64_fetch_client_p99_ms', unit: 'ms', value: Number(fetchP99.toFixed(3)) });
+  metrics.push({ name: 'score64_fetch_client_p50_ms', unit: 'ms', value: Number(pct(arms.fetch, 50).toFixed(3)) });
+  for (const [arm, xs] of Object.entries(clientCpu))
+    metrics.push({ name: `score64_client_cpu_${arm}_ms`, unit: 'ms', value: Number(median(xs).toFixed(3)) });
+  ratios.push({
+    name: 'score64_p99_fetch_client_vs_workflows_client',
+    value: Number((fetchP99 / p99).toFixed(2)),
+    goal: null,
+  });
+  say(`score64 p99 ${p99.toFixed(1)} ms (fetch client ${fetchP99.toFixed(1)} ms)`);
 
   // Where a 64-event call's time goes: per stage of the scorer's batch (the online read, vectorizing, the ORT run),
   // its p99 and this process's CPU per call, and Redis's own time for the read script (commandstats). Wall times on a

@@ -52,6 +52,10 @@ interface ArmResult {
   /** CPU seconds each service used during the arm (sending until the last payment's row), and that wall time. */
   readonly cpuS: Record<string, number>;
   readonly wallMs: number;
+  /** The payment worker's latency histograms over the arm: Δsum and Δcount per metric (see workerLatencies). */
+  readonly worker: Record<string, { sum: number; count: number }>;
+  /** Bytes the Temporal dev server wrote during the arm (NaN: not measurable). */
+  readonly temporalWrites: number;
 }
 
 function median(xs: readonly number[]): number {
@@ -77,6 +81,38 @@ function cpuNow(platform: Platform): Record<string, number> {
   return out;
 }
 
+/**
+ * Where the payment worker's time goes: the sums and counts of every latency histogram the Temporal SDK exports on the
+ * payment worker's metrics endpoint (workflow task schedule-to-start and execution, local activity execution, ...),
+ * summed over their label sets; an arm's mean of each is Δsum ÷ Δcount. Empty when the endpoint does not answer.
+ */
+async function workerLatencies(platform: Platform): Promise<Record<string, { sum: number; count: number }>> {
+  const url = platform.metricsUrls.worker;
+  const text = url
+    ? await fetch(url).then(
+        (r) => r.text(),
+        () => '',
+      )
+    : '';
+  const out: Record<string, { sum: number; count: number }> = {};
+  for (const m of text.matchAll(/^temporal_(\w*latency\w*?)_(sum|count)(?:\{[^}]*\})? (\S+)$/gm)) {
+    const e = out[m[1] as string] ?? { sum: 0, count: 0 };
+    e[m[2] as 'sum' | 'count'] += Number(m[3]);
+    out[m[1] as string] = e;
+  }
+  return out;
+}
+
+/** Bytes the local Temporal dev server (and its children) wrote to storage so far (its SQLite history), or NaN. */
+function temporalWriteBytes(): number {
+  try {
+    const pid = Number(readFileSync(join(STATE_DIR, 'pids', 'temporal.pid'), 'utf8').trim());
+    return Number(/^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The rounds of one arm as one sample. */
 function pool_(rs: readonly ArmResult[]): ArmResult {
   const cpuS: Record<string, number> = {};
@@ -92,6 +128,13 @@ function pool_(rs: readonly ArmResult[]): ArmResult {
     missing: rs.reduce((a, r) => a + r.missing, 0),
     cpuS,
     wallMs: rs.reduce((a, r) => a + r.wallMs, 0),
+    worker: rs.reduce<Record<string, { sum: number; count: number }>>((acc, r) => {
+      for (const [k, v] of Object.entries(r.worker)) {
+        acc[k] = { sum: (acc[k]?.sum ?? 0) + v.sum, count: (acc[k]?.count ?? 0) + v.count };
+      }
+      return acc;
+    }, {}),
+    temporalWrites: rs.reduce((a, r) => a + r.temporalWrites, 0),
   };
 }
 
@@ -100,6 +143,13 @@ function logArm(log: (m: string) => void, name: string, a: ArmResult): void {
   const cpu = Object.entries(a.cpuS)
     .map(([k, v]) => `${k} ${round((v / (a.wallMs / 1000)) * 100)}%`)
     .join(' ');
+  const wk = Object.entries(a.worker)
+    .filter(([, v]) => v.count > 0)
+    .map(([k, v]) => `${k} n=${v.count} mean ${round(v.sum / v.count)}`)
+    .join(', ');
+  log(
+    `${name}: worker latencies (exported units): ${wk || 'none'}; Temporal wrote ${round(a.temporalWrites / 1048576)} MiB`,
+  );
   log(
     `${name}: ${a.sent} payments (${a.flooded} invalid beside them), ${a.missing} without a row; p50 ${pc(a.latenciesMs, 50)} ms, p99 ${pc(a.latenciesMs, 99)} ms; ${STAGES.map((st) => `${st} p50 ${pc(a.stagesMs[st], 50)} p99 ${pc(a.stagesMs[st], 99)}`).join(', ')}; CPU of a core: ${cpu}`,
   );
@@ -195,6 +245,8 @@ async function arm(
   );
   const t0 = Date.now();
   const cpu0 = cpuNow(platform);
+  const lat0 = await workerLatencies(platform);
+  const writes0 = temporalWriteBytes();
   const gen0 = process.cpuUsage();
   let payments = 0;
   let flood = 0;
@@ -232,6 +284,12 @@ async function arm(
     await sleep(1000);
   }
   const cpu1 = cpuNow(platform);
+  const lat1 = await workerLatencies(platform);
+  const temporalWrites = temporalWriteBytes() - writes0;
+  const worker: Record<string, { sum: number; count: number }> = {};
+  for (const [k, v] of Object.entries(lat1)) {
+    worker[k] = { sum: v.sum - (lat0[k]?.sum ?? 0), count: v.count - (lat0[k]?.count ?? 0) };
+  }
   const gen = process.cpuUsage(gen0);
   const wallMs = Date.now() - t0;
   const cpuS: Record<string, number> = { generator: (gen.user + gen.system) / 1e6 };
@@ -261,6 +319,8 @@ async function arm(
     missing: eventIds.length - rows.length,
     cpuS,
     wallMs,
+    worker,
+    temporalWrites,
   };
 }
 
@@ -268,8 +328,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   // SECURITY_BENCH_LANES=shared: the layout before the review lanes (one worker and one bridge process for payments and
   // reviews, no lower CPU priority), for an A/B on the same machine.
   const sharedLanes = process.env.SECURITY_BENCH_LANES === 'shared';
+  // SECURITY_BENCH_PAYMENT_SESSION=shared: every service in the bench's own session (one CPU scheduling group), the
+  // layout before the payment lane got sessions of its own, for an A/B on the same machine.
+  const paymentLaneOwnSession = process.env.SECURITY_BENCH_PAYMENT_SESSION === 'shared' ? false : undefined;
   const platform = new Platform({
     sharedLanes,
+    paymentLaneOwnSession,
     // One source sends everything here: the per-source limit of refused requests has its own tests (edge).
     env: {
       edge: { EDGE_REJECT_RATE_PER_S: '0', EDGE_REFUSAL_LOG_PER_S: '20' },
@@ -329,6 +393,17 @@ export async function run(opts: { quick: boolean }): Promise<void> {
             value: round(percentile(a.stagesMs[st], q)),
           })),
         ),
+        ...Object.entries(a.worker)
+          .filter(([, v]) => v.count > 0)
+          .flatMap(([k, v]) => [
+            { name: `worker_${k}_mean_${name}`, unit: 'as exported', value: round(v.sum / v.count) },
+            { name: `worker_${k}_per_payment_${name}`, unit: 'count', value: round(v.count / Math.max(1, a.sent)) },
+          ]),
+        {
+          name: `temporal_write_mib_per_min_${name}`,
+          unit: 'MiB/min',
+          value: round((a.temporalWrites / 1048576 / (a.wallMs / 1000)) * 60),
+        },
         ...Object.entries(a.cpuS).map(([svc, v]) => ({
           name: `cpu_${svc.replace(':', '_')}_${name}_s_per_min`,
           unit: 's/min',
@@ -363,6 +438,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         ...stageMetrics,
         { name: 'rounds', unit: 'rounds', value: rounds },
         { name: 'review_lanes_apart', unit: 'bool', value: sharedLanes ? 0 : 1 },
+        {
+          name: 'payment_lane_own_session',
+          unit: 'bool',
+          value: (paymentLaneOwnSession ?? !sharedLanes) ? 1 : 0,
+        },
         // The pooled p99s' ratio: one arm that a shared machine stalled decides it (reported, not the goal's ratio).
         {
           name: 'payment_p99_flood_vs_quiet_pooled',

@@ -74,7 +74,7 @@ describe('the committed bundle', () => {
     }
   });
 
-  test('Revenue and Payments read only the dbt gold marts on DuckDB; Fraud its alerts and score histogram', () => {
+  test('Revenue, Payments, Fraud and the ML scores read the dbt gold marts on DuckDB; Fraud shows precision and recall', () => {
     const datasets = new Map([...parsed.datasets.values()].map((d) => [d.uuid, d]));
     const chartsOf = (slug: string) => {
       const d = [...parsed.dashboards.values()].find((x) => x.slug === slug);
@@ -88,11 +88,17 @@ describe('the committed bundle', () => {
       for (const m of String(ds.sql).matchAll(/\bgold\.(\w+)/g)) martsRead.add(m[1] as string);
       return true;
     };
-    for (const slug of ['revenue', 'payments']) {
+    for (const slug of ['revenue', 'payments', 'fraud']) {
       for (const c of chartsOf(slug)) assert.ok(onMarts(c), `${slug} / ${c?.slice_name} does not read the marts`);
     }
+    // ML: the model scores from the marts; feature drift stays on PostgreSQL (the churn features are not in the lake).
+    for (const c of chartsOf('ml')) {
+      const drift = /drift|feature means/i.test(String(c?.slice_name));
+      assert.equal(onMarts(c), !drift, `ml / ${c?.slice_name}`);
+    }
     const fraud = new Map(chartsOf('fraud').map((c) => [c?.slice_name, c]));
-    for (const name of ['Fraud alerts', 'Fraud score distribution']) assert.ok(onMarts(fraud.get(name)), name);
+    const quality = datasets.get(fraud.get('Alert precision and recall (simulated traffic)')?.dataset_uuid as string);
+    assert.match(String(quality?.sql), /\bgold\.fraud_alert_quality\b/);
     // What the tests' and the bench's dbt build must publish (buildMarts checks exactly these).
     assert.deepEqual([...martsRead].sort(), [...DASHBOARD_MARTS].sort());
   });

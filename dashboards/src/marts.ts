@@ -10,8 +10,12 @@ import { databaseEnvironment } from './databases.ts';
 /** The marts the bundle's datasets read (`gold.<name>`); a build that did not publish one of them is a failure. */
 export const DASHBOARD_MARTS = [
   'declines_daily',
+  'fraud_alert_quality',
   'fraud_alerts',
+  'fraud_scores_daily',
   'merchant_risk',
+  'model_scores_hourly',
+  'model_versions',
   'payment_funnel_daily',
   'retry_recovery',
   'revenue_daily',

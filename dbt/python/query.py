@@ -22,8 +22,9 @@ def run(req):
         con = duckdb.connect(req["path"], read_only=True)
         con.execute("SET TimeZone = 'UTC'")
         cur = con.execute(req["sql"])
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        # a statement without a result set (DDL) has no description
+        cols = [d[0] for d in cur.description or []]
+        rows = cur.fetchall() if cur.description else []
     else:
         import trino
 
@@ -34,7 +35,7 @@ def run(req):
         cur = con.cursor()
         cur.execute(req["sql"])
         rows = cur.fetchall()
-        cols = [d[0] for d in cur.description]
+        cols = [d[0] for d in cur.description or []]
     return {"columns": cols, "rows": [[plain(v) for v in r] for r in rows]}
 
 

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
 import { STATE_DIR } from '@pep/stack/paths';
 import { BronzeError, type BronzeTableSnapshot, bronzeNamespace, bronzeSnapshots, PACKAGE_DIR } from './bronze.ts';
+import { fraudTruthDir, writeFraudTruthSeed } from './truth.ts';
 import { type DbtToolchain, ensureDbtToolchain, type Log, runPython } from './venv.ts';
 
 export const EXIT_TEMPFAIL = 75;
@@ -350,6 +351,14 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     }
   }
   if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
+  if (command) {
+    const truth = writeFraudTruthSeed(fraudTruthDir(baseEnv));
+    log(
+      `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${fraudTruthDir(baseEnv)}${
+        truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
+      }`,
+    );
+  }
 
   const runResultsPath = join(targetPath, 'run_results.json');
   const dbtStarted = Date.now();

@@ -238,8 +238,12 @@ export function createApp(opts: AppOptions = {}): Hono {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
+      // The body is not read: the connection is closed after the answer (kept alive, its unread bytes would hold it
+      // open and keep the server from closing).
       onError: (c) =>
-        c.json({ error: { code: ML_ERROR_CODES.bodyTooLarge, message: `body over ${MAX_BODY_BYTES} bytes` } }, 413),
+        c.json({ error: { code: ML_ERROR_CODES.bodyTooLarge, message: `body over ${MAX_BODY_BYTES} bytes` } }, 413, {
+          connection: 'close',
+        }),
     }),
   );
   const endpoints = {

@@ -66,7 +66,19 @@ export interface PlatformOptions {
    * process, nothing at a lower CPU priority (default false: the review lanes apart, as `npm start` runs them).
    */
   readonly sharedLanes?: boolean;
+  /**
+   * The payment lane (`worker`, `bridge`) and the inference service each start in a session of their own (default
+   * true unless sharedLanes), as separate containers are separate cgroups in a deployment: with the kernel's
+   * autogroup scheduling (Linux's default for sessions) a session is one CPU scheduling group, so the work a flood
+   * adds to the edge, the transformer, the quarantine consumer and the review lanes (one group with this harness)
+   * does not take the payment lane's share of the CPU. false: every service in the harness's own session (the
+   * layout before; A/B).
+   */
+  readonly paymentLaneOwnSession?: boolean;
 }
+
+/** Services that run in a session (CPU scheduling group) of their own unless `paymentLaneOwnSession` is false. */
+export const OWN_SESSION_SERVICES: readonly ServiceName[] = ['worker', 'bridge', 'inference'];
 
 export type ServiceName =
   | 'inference'
@@ -275,7 +287,15 @@ export class Platform {
     const log = join(this.logDir, `${name}.log`);
     const fd = openSync(log, 'a');
     const [cmd, ...args] = argv as [string, ...string[]];
-    const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const ownSession =
+      (this.opts.paymentLaneOwnSession ?? !this.opts.sharedLanes) && OWN_SESSION_SERVICES.includes(name);
+    const child = spawn(cmd, args, {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
+      // setsid(): its own session, hence its own autogroup; stop() still signals it by pid.
+      detached: ownSession,
+    });
     const r: Running = { name, child, log, exit: null };
     child.once('exit', (code, signal) => {
       r.exit = { code, signal };

@@ -58,13 +58,27 @@ describe('superset settings', () => {
   });
 
   test('gunicorn workers, threads and the cache timeout: defaults, overrides, bad values refused by name', () => {
-    assert.deepEqual(supersetServerSettings({}), { workers: 2, threads: 4, cacheTimeoutS: 300 });
+    assert.deepEqual(supersetServerSettings({}), {
+      workers: 2,
+      threads: 4,
+      cacheTimeoutS: 300,
+      compressedAssetsMb: 64,
+    });
     assert.deepEqual(
-      supersetServerSettings({ SUPERSET_WORKERS: '1', SUPERSET_THREADS: '8', SUPERSET_CACHE_TIMEOUT_S: '0' }),
-      { workers: 1, threads: 8, cacheTimeoutS: 0 },
+      supersetServerSettings({
+        SUPERSET_WORKERS: '1',
+        SUPERSET_THREADS: '8',
+        SUPERSET_CACHE_TIMEOUT_S: '0',
+        SUPERSET_COMPRESSED_ASSETS_MB: '0',
+      }),
+      { workers: 1, threads: 8, cacheTimeoutS: 0, compressedAssetsMb: 0 },
     );
     assert.throws(() => supersetServerSettings({ SUPERSET_WORKERS: '0' }), /SUPERSET_WORKERS must be an integer/);
     assert.throws(() => supersetServerSettings({ SUPERSET_CACHE_TIMEOUT_S: '1.5' }), /SUPERSET_CACHE_TIMEOUT_S/);
+    assert.throws(
+      () => supersetServerSettings({ SUPERSET_COMPRESSED_ASSETS_MB: '-1' }),
+      /SUPERSET_COMPRESSED_ASSETS_MB must be an integer/,
+    );
   });
 });
 

@@ -7,10 +7,10 @@
  * REJECT_DUPLICATE (a completed or failed workflow never runs again for a redelivered message; a failed batch
  * re-drives its events itself, a failed per-event workflow needs an operator reset) and conflict policy
  * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and
- * registers the quarantined records for review: one DlqReviewGroupWorkflow per run of up to BRIDGE_REVIEW_GROUP_SIZE
- * records, on the review task queue, at most BRIDGE_REVIEW_GROUPS_PER_S a second and only while that queue's backlog
- * is small (reviews.ts; issue 13: a per-record review workflow on the payment queue let a flood of invalid events
- * stop the payment path).
+ * registers the quarantined records for review: one INSERT of pending quarantine_reviews rows per run of up to
+ * BRIDGE_REVIEW_GROUP_SIZE records, at most BRIDGE_REVIEW_GROUPS_PER_S a second, straight into PostgreSQL (reviews.ts,
+ * review-store.ts; issue 13: a per-record review workflow on the payment queue let a flood of invalid events stop the
+ * payment path, and review group workflows still shared the one Temporal server with payments).
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
@@ -34,13 +34,15 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import pg from 'pg';
 import { startLagPoller } from '../lib/kafka.ts';
 import { BacklogGate } from './backlog.ts';
 import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch, retryUntilDone } from './core.ts';
-import { cutReviewGroups, type ReviewGroup, StartPacer } from './reviews.ts';
+import { registerReviewGroup } from './review-store.ts';
+import { cutReviewGroups, StartPacer } from './reviews.ts';
 
 /** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */
 const MAX_BUDGET_STEPS = 3600;
@@ -109,6 +111,8 @@ export interface BridgeDeps {
   readonly temporal: Client;
   readonly log: Logger;
   readonly registry: Registry;
+  /** PostgreSQL for review registration (default: a pool of 2 on config.databaseUrl, opened by the review lane). */
+  readonly pool?: pg.Pool;
 }
 
 export class WorkflowBridge {
@@ -118,7 +122,8 @@ export class WorkflowBridge {
   private stopLag: (() => void) | undefined;
   private running = false;
   private gate: BacklogGate | undefined;
-  private reviewGate: BacklogGate | undefined;
+  /** The review lane's own PostgreSQL pool (when BridgeDeps.pool is not given); ended at stop. */
+  private ownPool: pg.Pool | undefined;
   private closeCombiner: (() => void) | undefined;
   private budget: AimdBudget | undefined;
   private budgetTimer: NodeJS.Timeout | undefined;
@@ -157,10 +162,13 @@ export class WorkflowBridge {
       ),
       lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
       temporalBacklog: r.gauge('bridge_temporal_backlog', 'Workflow tasks waiting in the payment task queue'),
-      reviewBacklog: r.gauge('bridge_review_backlog', 'Workflow tasks waiting in the DLQ review task queue'),
+      reviewsRegistered: r.counter(
+        'bridge_reviews_registered_total',
+        'Pending reviews inserted into quarantine_reviews (records already registered are not counted again)',
+      ),
       reviewGroupRecords: r.histogram(
         'bridge_review_group_records',
-        'Quarantined records registered per DlqReviewGroupWorkflow',
+        'Quarantined records registered per INSERT (review group)',
         [1, 10, 50, 100, 250, 500],
       ),
       groupEvents: r.histogram(
@@ -588,25 +596,19 @@ export class WorkflowBridge {
   }
 
   /**
-   * payments.validation.dlq: each fetched partition batch is cut into review groups (reviews.ts), each registered by one
-   * DlqReviewGroupWorkflow on the review task queue. Starts are paced (BRIDGE_REVIEW_GROUPS_PER_S) and wait while the
-   * review queue is backed up (BRIDGE_REVIEW_MAX_BACKLOG); a group's offsets commit once its start is acknowledged, a
-   * failed start is retried and never skipped.
+   * payments.validation.dlq: each fetched partition batch is cut into review groups (reviews.ts), each registered as
+   * pending quarantine_reviews rows by one INSERT in PostgreSQL (review-store.ts; idempotent on the review key), never
+   * through Temporal: a flood's registration costs the shared Temporal server nothing (issue 13). Groups are paced
+   * (BRIDGE_REVIEW_GROUPS_PER_S) on a pool of at most 2 connections; a group's offsets commit once its rows are written,
+   * a failed write is retried (backoff) and never skipped.
    */
   private async runReviewConsumer(): Promise<void> {
     const { config, log } = this.deps;
     const topic = config.validationDlqTopic;
-    if (config.reviewMaxBacklog > 0) {
-      this.reviewGate = new BacklogGate({
-        connection: this.deps.temporal.connection,
-        namespace: config.namespace,
-        taskQueue: config.reviewTaskQueue,
-        maxBacklog: config.reviewMaxBacklog,
-        pollMs: config.backlogPollMs,
-        onBacklog: (n) => this.metrics.reviewBacklog.set({}, n),
-        onError: (err) => log.warn('review task queue backlog unreadable', { err }),
-      });
-      this.reviewGate.start();
+    const pool = this.deps.pool ?? new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+    if (!this.deps.pool) {
+      this.ownPool = pool;
+      pool.on('error', (err) => log.warn('review registration database connection lost', { err }));
     }
     const pacer = new StartPacer(config.reviewGroupsPerS);
     const consumer = await this.subscribedConsumer(config.reviewGroupId, topic, {
@@ -624,17 +626,26 @@ export class WorkflowBridge {
         this.metrics.consumed.inc({ topic }, messages.length);
         for (const group of cutReviewGroups(p.batch.topic, partition, messages, config.reviewGroupSize)) {
           await pacer.wait(isActive);
-          await this.reviewGate?.waitBelow(isActive, p.heartbeat);
+          let added = 0;
           try {
-            await retryUntilDone(() => this.startReviewGroup(p.batch.topic, partition, group), {
-              initialMs: config.startRetryInitialMs,
-              maxMs: config.startRetryMaxMs,
-              isActive,
-              onRetry: (err, attempt, delayMs) => {
-                this.metrics.startErrors.inc({ topic });
-                log.warn('review group start failed, retrying', { topic, partition, attempt, delayMs, err });
+            added = await retryUntilDone(
+              () =>
+                registerReviewGroup(pool, {
+                  groupId: group.workflowId,
+                  dlq: { topic: p.batch.topic, partition },
+                  items: group.items,
+                  timeoutMs: config.reviewTimeoutMs,
+                }),
+              {
+                initialMs: config.startRetryInitialMs,
+                maxMs: config.startRetryMaxMs,
+                isActive,
+                onRetry: (err, attempt, delayMs) => {
+                  this.metrics.startErrors.inc({ topic });
+                  log.warn('review registration failed, retrying', { topic, partition, attempt, delayMs, err });
+                },
               },
-            });
+            );
           } catch (err) {
             if (err instanceof BridgeStoppedError) return;
             throw err;
@@ -644,34 +655,10 @@ export class WorkflowBridge {
           await p.heartbeat();
           this.metrics.committed.inc({ topic }, group.messages.length);
           this.metrics.reviewGroupRecords.observe(group.items.length);
+          this.metrics.reviewsRegistered.inc({}, added);
         }
       },
     });
-  }
-
-  private async startReviewGroup(dlqTopic: string, partition: number, group: ReviewGroup<KafkaMessage>): Promise<void> {
-    try {
-      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.dlqReviewGroup, {
-        taskQueue: this.deps.config.reviewTaskQueue,
-        workflowId: group.workflowId,
-        args: [
-          {
-            dlq: { topic: dlqTopic, partition },
-            items: group.items,
-            reviewTimeoutMs: this.deps.config.reviewTimeoutMs,
-          },
-        ],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      this.metrics.started.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
-        return;
-      }
-      throw err;
-    }
   }
 
   /** Stops fetching, lets in-flight chunks finish or abandon (uncommitted), leaves the groups, closes connections. */
@@ -680,12 +667,12 @@ export class WorkflowBridge {
     clearInterval(this.budgetTimer);
     for (const c of this.sampleAborts.keys()) c.abort();
     this.gate?.stop();
-    this.reviewGate?.stop();
     this.closeCombiner?.();
     this.stopLag?.();
     for (const c of this.consumers) await c.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
+    await this.ownPool?.end().catch(() => {});
   }
 }
 

@@ -3,7 +3,7 @@
  * the environment (CONTRACT section 2 plus BRIDGE_* knobs), validated, frozen. A bad value stops the process with a
  * message naming the variable. Tests override topics, groups and the task queue to run in isolation.
  */
-import { PAYMENT_TASK_QUEUE, REVIEW_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { envBool as bool, ConfigError, envOneOf, envInt as int, envStr as str } from '@pep/contracts/env';
 import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 
@@ -30,14 +30,13 @@ export interface BridgeConfig {
   readonly reviewGroupId: string;
   readonly reviewTimeoutMs: number;
   /**
-   * The review work runs apart from payments (issue 13): DlqReviewGroupWorkflows on their own task queue, each for a
-   * run of up to reviewGroupSize DLQ records, started at most reviewGroupsPerS a second and only while that queue's
-   * backlog is at most reviewMaxBacklog workflow tasks (0: no backlog gate). A flood waits as Kafka lag.
+   * The review work runs apart from payments and off Temporal (issue 13): runs of up to reviewGroupSize DLQ records,
+   * each registered as pending quarantine_reviews rows by one INSERT in PostgreSQL (databaseUrl), at most
+   * reviewGroupsPerS a second. A flood waits as Kafka lag; a workflow runs only when a reviewer decides.
    */
-  readonly reviewTaskQueue: string;
+  readonly databaseUrl: string;
   readonly reviewGroupSize: number;
   readonly reviewGroupsPerS: number;
-  readonly reviewMaxBacklog: number;
   readonly reviewFetchMaxWaitMs: number;
   /** Workflow starts awaiting their ack at once, per consumer (bounded concurrency). */
   readonly maxInFlight: number;
@@ -116,10 +115,9 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     nice: int(env, 'BRIDGE_NICE', 0, 0, 19),
     reviewGroupId: str(env, 'BRIDGE_REVIEW_GROUP_ID', 'workflow-bridge-reviews'),
     reviewTimeoutMs: int(env, 'BRIDGE_REVIEW_TIMEOUT_HOURS', 168, 1, 24 * 365) * 3_600_000,
-    reviewTaskQueue: str(env, 'REVIEW_TASK_QUEUE', REVIEW_TASK_QUEUE),
+    databaseUrl: addr.databaseUrl,
     reviewGroupSize: int(env, 'BRIDGE_REVIEW_GROUP_SIZE', 500, 1, 500),
     reviewGroupsPerS: int(env, 'BRIDGE_REVIEW_GROUPS_PER_S', 2, 1, 1000),
-    reviewMaxBacklog: int(env, 'BRIDGE_REVIEW_MAX_BACKLOG', 8, 0, 1_000_000),
     reviewFetchMaxWaitMs: int(env, 'BRIDGE_REVIEW_FETCH_MAX_WAIT_MS', 500, 1, 10_000),
     maxInFlight: int(env, 'BRIDGE_MAX_IN_FLIGHT', 64, 1, 10_000),
     startRetryInitialMs: initial,

@@ -156,6 +156,56 @@ if _CACHE_TIMEOUT > 0:
         "CACHE_DEFAULT_TIMEOUT": _CACHE_TIMEOUT,
         "CACHE_THRESHOLD": 2000,
     }
+# Superset compresses every response (Flask-Compress, brotli) as it sends it: its JavaScript (~10 MB per dashboard
+# page, hashed file names) was compressed again for every browser that fetched it, seconds of CPU per first visit on
+# a busy 2-core machine. The compressed static files are kept per worker process (bounded by
+# PEP_SUPERSET_COMPRESSED_ASSETS_MB); every other response (user-specific pages and API answers) is never cached.
+class _StaticCompressionCache:
+    def __init__(self, max_bytes):
+        import collections, threading
+        self._items = collections.OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _static(key):
+        return key.split(";", 1)[-1].startswith("static:")
+
+    def get(self, key):
+        if not self._static(key):
+            return None
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def set(self, key, value):
+        if not self._static(key) or len(value) > self._max:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old)
+            self._items[key] = value
+            self._bytes += len(value)
+            while self._bytes > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+def _compression_cache_key(request):
+    # Only Flask's static endpoint (files named by their content hash) is cacheable; the rest gets a key the cache
+    # ignores.
+    return "static:" + request.path if request.endpoint == "static" else "dynamic"
+
+
+_COMPRESSED_ASSETS_BYTES = int(os.environ.get("PEP_SUPERSET_COMPRESSED_ASSETS_MB", "64")) * 1024 * 1024
+if _COMPRESSED_ASSETS_BYTES > 0:
+    _STATIC_COMPRESSION_CACHE = _StaticCompressionCache(_COMPRESSED_ASSETS_BYTES)
+    COMPRESS_CACHE_BACKEND = lambda: _STATIC_COMPRESSION_CACHE  # noqa: E731
+    COMPRESS_CACHE_KEY = _compression_cache_key
 # Bounds: rows a chart or SQL Lab may fetch, seconds a request may take.
 ROW_LIMIT = 50000
 SQL_MAX_ROW = 100000
@@ -164,11 +214,16 @@ SUPERSET_WEBSERVER_TIMEOUT = 120
 SUPERSET_LOAD_EXAMPLES = False
 `;
 
-/** SUPERSET_WORKERS (default 2): gunicorn worker processes, each with SUPERSET_THREADS (default 4) threads. */
+/**
+ * SUPERSET_WORKERS (default 2): gunicorn worker processes, each with SUPERSET_THREADS (default 4) threads;
+ * SUPERSET_CACHE_TIMEOUT_S (300): chart data and metadata cache; SUPERSET_COMPRESSED_ASSETS_MB (64): compressed static
+ * files kept per worker (0: compressed at every request).
+ */
 export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
   workers: number;
   threads: number;
   cacheTimeoutS: number;
+  compressedAssetsMb: number;
 } {
   const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
     const raw = value?.trim();
@@ -183,6 +238,7 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
     workers: int('SUPERSET_WORKERS', env.SUPERSET_WORKERS, 2, 1, 16),
     threads: int('SUPERSET_THREADS', env.SUPERSET_THREADS, 4, 1, 32),
     cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', env.SUPERSET_CACHE_TIMEOUT_S, 300, 0, 86_400),
+    compressedAssetsMb: int('SUPERSET_COMPRESSED_ASSETS_MB', env.SUPERSET_COMPRESSED_ASSETS_MB, 64, 0, 1024),
   };
 }
 
@@ -190,6 +246,7 @@ function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PEP_SUPERSET_CACHE_TIMEOUT: String(supersetServerSettings().cacheTimeoutS),
+    PEP_SUPERSET_COMPRESSED_ASSETS_MB: String(supersetServerSettings().compressedAssetsMb),
     PEP_SUPERSET_CACHE_DIR: join(STATE, 'cache'),
     SUPERSET_CONFIG_PATH: CONFIG_FILE,
     PEP_SUPERSET_METADATA_DB: metadataDb,
@@ -309,6 +366,9 @@ export const superset: Service = {
         '0',
         '--access-logfile',
         '-',
+        // gunicorn's combined format plus the server time of each request (ms): where a dashboard load's time goes.
+        '--access-logformat',
+        '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms',
         'superset.app:create_app()',
       ],
       env: supersetEnv(METADATA_DB, settings.secretKey),

@@ -56,6 +56,14 @@ export const temporal: Service = {
         String(port),
         '--db-filename',
         join(STATE, 'temporal.db'),
+        // SQLite's default rollback journal writes and fsyncs a journal for every transaction, and SQLite has one
+        // writer: every workflow's history write waits for the one before. WAL with synchronous=NORMAL appends to the
+        // log and fsyncs at checkpoints only (a dev server: safe against a process crash, may lose its last
+        // transactions on a power loss). Issue 13: the payment path waits on this server while a flood runs.
+        '--sqlite-pragma',
+        'journal_mode=wal',
+        '--sqlite-pragma',
+        'synchronous=normal',
         '--namespace',
         namespace,
         '--log-level',
