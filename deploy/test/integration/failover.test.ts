@@ -15,6 +15,14 @@
  * `.stack/failover-report.json`. At the end the pipeline must reconcile exactly (`npm run reconcile`: every raw record
  * in exactly one place, one workflow and one row per event) and every acknowledged webhook must be on the raw topics.
  * Needs PostgreSQL and Temporal from the stack (started here) and ~2.5 GB of memory; ~8 minutes on a busy machine.
+ *
+ * Isolation: the Kafka cluster is formatted afresh, so its topics restart at offset 0, while PostgreSQL and Temporal
+ * are the stack's, shared with earlier runs and other tests. Each run therefore gets a database of its own (created
+ * and migrated here, dropped at the end; quarantine rows are keyed by topic/partition/offset, so an earlier run's rows
+ * at the same coordinates were counted against this run's DLQ records and this run's records were refused as
+ * duplicates), task queues of its own (an earlier run's unfinished workflow tasks made the bridge's backpressure hold
+ * this run's starts), and simulator seeds of its own per round (the same seed in every round and run sent the same
+ * event ids again, so an event lost in one round was covered by its copy from another round or run).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,10 +31,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, TOPICS } from '@pep/contracts';
+import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { LocalCluster, REPO_ROOT } from '../../src/local-cluster.ts';
 
 const RATE = Number(process.env.FAILOVER_RATE ?? 25);
@@ -34,11 +43,33 @@ const RATE = Number(process.env.FAILOVER_RATE ?? 25);
 const ROUND_S = Number(process.env.FAILOVER_ROUND_S ?? 45);
 const LEAD_MS = 5_000;
 const log = (m: string) => console.log(`# ${m}`);
+/** This run's name: its database, task queues and (with FAILOVER_SEED unset) its simulator seeds. */
+const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
+/** Seed of the first round; round i uses SEED + i (FAILOVER_SEED reproduces a run's traffic). */
+const SEED = Number(process.env.FAILOVER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const adminDbUrl = serviceAddresses().databaseUrl;
+const database = `pep_failover_${RUN}`;
+const databaseUrl = (() => {
+  const u = new URL(adminDbUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+})();
+/** The platform's and reconcile's environment for this run. */
+const runEnv = {
+  DATABASE_URL: databaseUrl,
+  TEMPORAL_TASK_QUEUE: `failover-${RUN}`,
+  REVIEW_TASK_QUEUE: `failover-review-${RUN}`,
+};
 
 const kafkaCluster = new LocalKafkaCluster({ name: 'kafka-failover', portOffset: 1000 });
 const brokers = kafkaCluster.bootstrap;
 const platform = new LocalCluster({
-  env: { KAFKA_BROKERS: brokers.join(','), INFERENCE_URL: 'http://127.0.0.1:18090', NODE_ENV: 'development' },
+  env: {
+    KAFKA_BROKERS: brokers.join(','),
+    INFERENCE_URL: 'http://127.0.0.1:18090',
+    NODE_ENV: 'development',
+    ...runEnv,
+  },
 });
 const kafka = new Kafka({ clientId: 'failover-test', brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
 const admin = kafka.admin();
@@ -89,6 +120,15 @@ interface Recovery {
   readonly transformer_output_ms: number;
   /** Probe attempts the edge refused (503) or that failed before the first 200. */
   readonly probes_refused: number;
+}
+
+interface ScenarioResult extends Recovery {
+  /** Webhooks the edge answered 200 during the round (simulator and probe). */
+  readonly acknowledged: number;
+  /** Records added to the raw topics and the webhook DLQ during the round. */
+  readonly records_written: number;
+  /** Acknowledged minus written when positive: acknowledged webhooks that are not in Kafka. */
+  readonly lost: number;
 }
 
 /** Probes the edge until a 200, then waits for the normalized topic to grow; bounded at 120 s. */
@@ -153,8 +193,22 @@ before(async () => {
   for (const s of ['postgres', 'temporal'] as const) await startService(s, log);
   await kafkaCluster.start(log, { fresh: true });
   await admin.connect();
+  await withAdminDb(async (db) => {
+    // Databases of earlier runs that ended without their `after` (killed): nothing uses them any more.
+    const stale = await db.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE 'pep_failover_%' AND datname <> $1`,
+      [database],
+    );
+    for (const { datname } of stale.rows) await db.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    await db.query(`CREATE DATABASE ${database}`);
+  });
+  log(`run ${RUN}: database ${database}, task queue ${runEnv.TEMPORAL_TASK_QUEUE}, seeds ${SEED}..${SEED + 3}`);
   for (const script of ['pipeline/src/migrate.ts', 'workflows/src/migrate.ts']) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...runEnv },
+    });
     assert.equal(r.status, 0, `${script}: ${r.stderr}`);
   }
   await platform.start('inference', 1);
@@ -170,7 +224,19 @@ after(async () => {
   wire.close();
   await admin.disconnect().catch(() => {});
   await kafkaCluster.stop();
+  await withAdminDb((db) => db.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 });
+
+/** A connection to the stack's database (where this run's database is created and dropped). */
+async function withAdminDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: adminDbUrl });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
 
 test('leader moves and SIGKILL of a broker, the group coordinator and the transaction coordinator under load', async () => {
   const edge = platform.find('edge', 0);
@@ -180,8 +246,10 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
   const startedAt = new Date();
   const byStatus: Record<string, number> = {};
   let networkErrors = 0;
-  /** One simulator run of ROUND_S seconds: the traffic a fault happens under. */
+  /** One simulator run of ROUND_S seconds: the traffic a fault happens under (a seed of its own: new event ids). */
+  let rounds = 0;
   const round = () => {
+    const seed = SEED + rounds++;
     const simulator = spawn(
       join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
       [
@@ -196,6 +264,10 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
         '0.05',
         '--duplicate-rate',
         '0.02',
+        '--seed',
+        String(seed),
+        '--truth',
+        join(STATE_DIR, 'failover-truth.jsonl'),
         '--quiet',
       ],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
@@ -204,7 +276,7 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
     simulator.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
-    return new Promise<void>((resolve) =>
+    return new Promise<number>((resolve) =>
       simulator.once('exit', () => {
         // Exit 1 means some answers were not the expected ones: 503s while Kafka could not acknowledge are such
         // answers (the provider retries them); the statuses are checked below.
@@ -214,20 +286,28 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
         };
         for (const [k, v] of Object.entries(summary.by_status ?? {})) byStatus[k] = (byStatus[k] ?? 0) + v;
         networkErrors += summary.network_errors ?? 0;
-        resolve();
+        resolve(summary.by_status?.['200'] ?? 0);
       }),
     );
   };
 
-  const recoveries: Recovery[] = [];
-  /** Traffic starts, the fault is injected after a few seconds, recovery is measured, then `heal` (a restart). */
+  const recoveries: ScenarioResult[] = [];
+  const written = async () => (await endOffsets(rawTopics)) + (await endOffsets([TOPICS.webhooksDlq]));
+  /**
+   * Traffic starts, the fault is injected after a few seconds, recovery is measured, then `heal` (a restart). The
+   * records written to the raw topics and the webhook DLQ while the round ran (after the heal, so a truncated log
+   * would show) must cover every webhook the edge acknowledged in it: `lost` is the shortfall.
+   */
   const scenario = async (name: string, inject: () => Promise<string>, heal?: () => Promise<void>) => {
+    const before = await written();
     const traffic = round();
     await sleep(LEAD_MS);
     const detail = await inject();
-    recoveries.push(await measureRecovery(name, detail, Date.now(), edge.url));
+    const recovery = await measureRecovery(name, detail, Date.now(), edge.url);
     await heal?.();
-    await traffic;
+    const acknowledged = (await traffic) + 1; // the probe
+    const records = (await written()) - before;
+    recoveries.push({ ...recovery, acknowledged, records_written: records, lost: Math.max(0, acknowledged - records) });
   };
   await scenario('leader moves', moveAllLeaders);
   /** The node killed last, restarted by `heal` once the recovery was measured. */
@@ -266,7 +346,11 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
   assert.ok(acknowledged > RATE * ROUND_S * 4 * 0.5, `too few acknowledged: ${JSON.stringify(byStatus)}`);
 
   // Drain, then reconcile exactly against this cluster (bounded: restarted consumers rejoin and catch up).
-  let report: { verdict?: string; checks?: { name: string; ok: boolean; detail: string }[] } = {};
+  let report: {
+    verdict?: string;
+    checks?: { name: string; ok: boolean; detail: string }[];
+    stages?: { placement?: { duplicate_outputs?: number; raw_missing_outputs?: number } };
+  } = {};
   const drainStarted = Date.now();
   while (Date.now() - drainStarted < 300_000) {
     const r = spawnSync(
@@ -286,7 +370,7 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
         encoding: 'utf8',
         maxBuffer: 64 << 20,
         timeout: 180_000,
-        env: { ...process.env, KAFKA_BROKERS: brokers.join(',') },
+        env: { ...process.env, ...runEnv, KAFKA_BROKERS: brokers.join(',') },
       },
     );
     try {
@@ -295,28 +379,41 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
       report = { verdict: `unparseable (exit ${r.status}): ${r.stderr.slice(-500)}` };
     }
     if (report.verdict === 'reconciled') break;
+    const open = (report.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    log(
+      `not reconciled yet after ${Math.round((Date.now() - drainStarted) / 1000)} s: ${open.join('; ') || report.verdict}`,
+    );
     await sleep(10_000);
   }
   const failed = (report.checks ?? []).filter((c) => !c.ok);
-  assert.equal(report.verdict, 'reconciled', `not reconciled: ${JSON.stringify(failed.length ? failed : report)}`);
 
   // No acknowledged webhook lost: acknowledged (200) ≤ raw records + webhook-DLQ records written meanwhile.
   const rawDelta = (await endOffsets(rawTopics)) - rawBefore;
   const dlqDelta = (await endOffsets([TOPICS.webhooksDlq])) - dlqBefore;
-  assert.ok(rawDelta + dlqDelta >= acknowledged, `acknowledged ${acknowledged} > raw ${rawDelta} + DLQ ${dlqDelta}`);
 
   const out = {
+    run: RUN,
+    seeds: [SEED, SEED + rounds - 1],
     rate: RATE,
     round_s: ROUND_S,
     by_status: byStatus,
     network_errors: networkErrors,
     acknowledged,
     raw_records: rawDelta,
+    webhook_dlq_records: dlqDelta,
+    verdict: report.verdict,
+    duplicate_outputs: report.stages?.placement?.duplicate_outputs ?? null,
+    missing_outputs: report.stages?.placement?.raw_missing_outputs ?? null,
     reconcile_after_traffic_s: Math.round((Date.now() - drainStarted) / 1000),
-    checks: (report.checks ?? []).map((c) => `${c.name}: ${c.detail}`),
-    recoveries,
+    checks: (report.checks ?? []).map((c) => `${c.ok ? 'ok' : 'FAIL'} ${c.name}: ${c.detail}`),
+    scenarios: recoveries,
   };
   writeFileSync(join(STATE_DIR, 'failover-report.json'), `${JSON.stringify(out, null, 2)}\n`);
   log(`failover: ${JSON.stringify(out)}`);
-  for (const r of recoveries) assert.ok(r.transformer_output_ms < 120_000, `${r.scenario} recovered`);
+  assert.equal(report.verdict, 'reconciled', `not reconciled: ${JSON.stringify(failed.length ? failed : report)}`);
+  assert.ok(rawDelta + dlqDelta >= acknowledged, `acknowledged ${acknowledged} > raw ${rawDelta} + DLQ ${dlqDelta}`);
+  for (const r of recoveries) {
+    assert.equal(r.lost, 0, `${r.scenario}: ${r.acknowledged} acknowledged, ${r.records_written} records written`);
+    assert.ok(r.transformer_output_ms < 120_000, `${r.scenario} recovered`);
+  }
 });

@@ -2,7 +2,7 @@
  * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. Adaptive (combiner.ts, BRIDGE_BATCH_SIZE > 1):
  * the partition batches of a fetch are pooled and cut into workflows by a workflow budget — one PaymentEventWorkflow
  * per event (id `payment-<event_id>`) while the budget lasts, PaymentBatchWorkflows of up to BRIDGE_BATCH_SIZE events
- * (id from the offsets, possibly spanning partitions) when it runs short. BRIDGE_BATCH_SIZE=1: always one workflow per
+ * (id from the offsets, possibly spanning partitions, and a hash of their event ids) when it runs short. BRIDGE_BATCH_SIZE=1: always one workflow per
  * event. Both workflows claim each event by its event_id before processing. Either way: id-reuse policy
  * REJECT_DUPLICATE (a completed or failed workflow never runs again for a redelivered message; a failed batch
  * re-drives its events itself, a failed per-event workflow needs an operator reset) and conflict policy
@@ -15,6 +15,7 @@
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
 
+import { createHash } from 'node:crypto';
 import {
   DLQ_CODES,
   paymentBatchWorkflowId,
@@ -69,6 +70,18 @@ export function parseNormalized(value: Buffer | null): ParsedEvent {
     return { ok: false, error: 'event_id is missing or not a string of at most 512 characters' };
   }
   return { ok: true, eventId, event: parsed as Record<string, unknown> };
+}
+
+/**
+ * The events' part of a batch workflow id: 12 hex digits of SHA-256 over their event ids in order. The offsets alone
+ * repeat once a topic starts over at 0 (recreated, a new cluster), and Temporal refused such a batch of new events as
+ * a duplicate of an old one: the events never ran (a three-broker failover run on a reused Temporal lost one). The
+ * same records fetched again give the same fingerprint, so a redelivered batch still maps to its first workflow.
+ */
+export function batchFingerprint(events: readonly Record<string, unknown>[]): string {
+  const h = createHash('sha256');
+  for (const e of events) h.update(`${String(e.event_id)}\n`);
+  return h.digest('hex').slice(0, 12);
 }
 
 /**
@@ -512,7 +525,7 @@ export class WorkflowBridge {
     const ranges = group.map(range);
     const r0 = ranges[0] as ReturnType<typeof range>;
     const workflowId = [
-      paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset),
+      paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset, batchFingerprint(events)),
       ...ranges.slice(1).map((r) => `${r.partition}-${r.firstOffset}-${r.lastOffset}`),
     ].join('+');
     const startedAt = Date.now();

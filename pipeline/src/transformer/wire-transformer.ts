@@ -110,7 +110,7 @@ export class WireTransformer {
       security: this.cfg.kafka,
       lanes: {
         // A long-polling Fetch must not time out, and must not hold up heartbeats or the transaction's requests.
-        fetch: { requestTimeoutMs: this.cfg.fetchMaxWaitMs + 30_000 },
+        fetch: { requestTimeoutMs: Math.max(this.cfg.fetchMaxWaitMs, this.cfg.fetchIdleMaxWaitMs) + 30_000 },
         join: { requestTimeoutMs: this.cfg.sessionTimeoutMs * 2 + 30_000 },
       },
     });
@@ -131,6 +131,7 @@ export class WireTransformer {
       heartbeatIntervalMs: Math.min(3000, Math.floor(this.cfg.sessionTimeoutMs / 3)),
       maxWaitMs: this.cfg.fetchMaxWaitMs,
       minBytes: this.cfg.fetchMinBytes,
+      idleMaxWaitMs: this.cfg.fetchIdleMaxWaitMs,
       maxBytes: this.cfg.maxFetchBytes,
       maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
       resetPolicy: this.cfg.fromBeginning ? 'earliest' : 'latest',
