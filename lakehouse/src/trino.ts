@@ -36,7 +36,34 @@ export async function trinoReady(url: string, timeoutMs = 15_000): Promise<boole
   }
 }
 
-export async function trinoQuery(url: string, sql: string, opts: { schema?: string } = {}): Promise<QueryResultSet> {
+/**
+ * Errors Trino raises while scheduling, before the query ran at all, when the cluster is (re)starting: a node that has
+ * just started reports itself active before its catalogs' node sets are refreshed (every few seconds), and the first
+ * queries then fail with NO_NODES_AVAILABLE (seen right after start-up on a loaded machine). Retrying them is safe.
+ */
+const NOT_YET_SCHEDULABLE = new Set(['NO_NODES_AVAILABLE', 'SERVER_STARTING_UP']);
+
+/**
+ * One query, all pages collected. A query refused because the cluster cannot schedule it yet is retried for up to
+ * `schedulableWithinMs` (default 30 s, backoff 250 ms to 2 s); every other error is thrown at once.
+ */
+export async function trinoQuery(
+  url: string,
+  sql: string,
+  opts: { schema?: string; schedulableWithinMs?: number } = {},
+): Promise<QueryResultSet> {
+  const deadline = Date.now() + (opts.schedulableWithinMs ?? 30_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await trinoQueryOnce(url, sql, opts);
+    } catch (err) {
+      if (!(err instanceof TrinoError) || !NOT_YET_SCHEDULABLE.has(err.code) || Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+    }
+  }
+}
+
+async function trinoQueryOnce(url: string, sql: string, opts: { schema?: string }): Promise<QueryResultSet> {
   if (!(await trinoReady(url))) {
     throw new TrinoError(
       'TRINO_UNAVAILABLE',
