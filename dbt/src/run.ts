@@ -352,9 +352,10 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
   }
   if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
   if (command) {
-    const truth = writeFraudTruthSeed(fraudTruthDir(baseEnv));
+    const truthDir = fraudTruthDir(baseEnv);
+    const truth = writeFraudTruthSeed(truthDir);
     log(
-      `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${fraudTruthDir(baseEnv)}${
+      `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
         truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
       }`,
     );

@@ -161,9 +161,8 @@ export class GroupConsumer {
   /** Consecutive rounds that returned no records (the next fetches long-poll when idleMaxWaitMs is set). */
   private idleRounds = 0;
   private readonly idleMaxWaitMs: number;
-  /** The Fetch in flight per leader (at most one), and the partitions it covers (fetched nowhere else meanwhile). */
+  /** The Fetch in flight per leader (at most one); the partitions it covers are fetched nowhere else meanwhile. */
   private readonly inFlight = new Map<number, InFlightFetch>();
-  private readonly fetching = new Set<string>();
 
   constructor(opts: GroupConsumerOptions) {
     if (opts.topics.length === 0) throw new RangeError('GroupConsumer needs at least one topic');
@@ -241,13 +240,14 @@ export class GroupConsumer {
     const member = this.member as MemberGeneration;
     const idle = this.idleRounds > 0 && this.idleMaxWaitMs > this.opts.maxWaitMs;
     const byLeader = new Map<number, { topic: string; partition: number; fetchOffset: bigint }[]>();
+    const fetching = new Set([...this.inFlight.values()].flatMap((f) => f.keys));
     let owned = 0;
     for (const [topic, partitions] of this.assignment) {
       for (const partition of partitions) {
         const fetchOffset = this.positions.get(key(topic, partition));
         if (fetchOffset === undefined) continue;
         owned++;
-        if (this.fetching.has(key(topic, partition))) continue;
+        if (fetching.has(key(topic, partition))) continue;
         const leader = await this.cluster.leaderFor(topic, partition);
         if (this.inFlight.has(leader)) continue;
         const list = byLeader.get(leader) ?? [];
@@ -276,7 +276,6 @@ export class GroupConsumer {
     for (const [leader, f] of [...this.inFlight]) {
       if (!f.done) continue;
       this.inFlight.delete(leader);
-      for (const k of f.keys) this.fetching.delete(k);
       if (f.error !== undefined) {
         failed ??= f.error;
         continue;
@@ -323,7 +322,6 @@ export class GroupConsumer {
       },
     );
     this.inFlight.set(leader, f);
-    for (const k of keys) this.fetching.add(k);
   }
 
   private async fetchFrom(

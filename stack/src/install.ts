@@ -86,13 +86,16 @@ export function venvDir(spec: VenvSpec): string {
  * 1447 s with pip on a cold cache and 50 s with uv on the same machine at the same time. */
 export const UV_VERSION = '0.13.8';
 
+/** The completion marker of an install folder. */
+const installed = (dir: string) => join(dir, '.pep-complete');
+
 /**
  * Runs `install` into `dir` once per machine: skipped when `dir` holds the completion marker, else under the install
  * lock, into an emptied `dir`, with the marker (holding `contents`) written only after `install` succeeded, so a
  * half-made folder is never taken for a complete one.
  */
 async function installOnce(dir: string, contents: string, log: Logger, install: () => Promise<void>): Promise<void> {
-  const marker = join(dir, '.pep-complete');
+  const marker = installed(dir);
   if (existsSync(marker)) return;
   await withInstallLock(dir, log, async () => {
     if (existsSync(marker)) return;
@@ -130,7 +133,7 @@ async function ensureUv(log: Logger): Promise<string> {
  */
 export async function ensureVenv(spec: VenvSpec, log: Logger): Promise<string> {
   const dir = venvDir(spec);
-  if (existsSync(join(dir, '.pep-complete'))) return dir;
+  if (existsSync(installed(dir))) return dir; // before ensureUv: a complete virtualenv needs no uv
   const uv = await ensureUv(log);
   await installOnce(dir, `${spec.requirements.join('\n')}\n`, log, async () => {
     const started = Date.now();
