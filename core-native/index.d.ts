@@ -26,11 +26,11 @@ export declare class NativeCore {
    */
   transformRecordSets(topics: Array<string>, providers: Uint8Array, partitions: Int32Array, fetchOffsets: Float64Array, records: Array<Uint8Array>, abortedCounts: Uint32Array, aborted: Uint8Array, normalizedAtMs: number, normalizedPartitions: number, dlqPartitions: number, maxRecordBytes: number, maxRecords: number): Buffer
   /**
-   * Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
-   * feature records `i` (JSON objects; length 0 = missing). Returns `rows × featureCount` floats
-   * in the order of `featureSpec()`.
+   * Feature rows for normalized events: row `i` uses event `i` and the customer / merchant /
+   * payment-method feature records `i` (JSON objects; length 0 = missing). Returns
+   * `rows × featureCount` floats in the order of `featureSpec()`.
    */
-  vectorizeBatch(events: Uint8Array, eventOffsets: Uint32Array, eventLengths: Uint32Array, customers: Uint8Array, customerOffsets: Uint32Array, customerLengths: Uint32Array, merchants: Uint8Array, merchantOffsets: Uint32Array, merchantLengths: Uint32Array): Float32Array
+  vectorizeBatch(events: Uint8Array, eventOffsets: Uint32Array, eventLengths: Uint32Array, customers: Uint8Array, customerOffsets: Uint32Array, customerLengths: Uint32Array, merchants: Uint8Array, merchantOffsets: Uint32Array, merchantLengths: Uint32Array, paymentMethods: Uint8Array, paymentMethodOffsets: Uint32Array, paymentMethodLengths: Uint32Array): Float32Array
 }
 
 /**

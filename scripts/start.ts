@@ -1,15 +1,17 @@
 /**
  * `npm start [-- --no-simulate] [simulator options]`: the whole platform on one machine. Brings up the local stack,
- * builds the native addon, applies the database migrations, starts every service (inference, Temporal worker,
- * transformer, quarantine consumer, workflow bridge, edge), drives simulated traffic from all providers, shows
+ * builds the native addons (core and lake), applies the database migrations, starts every service (inference, Temporal worker,
+ * transformer, quarantine consumer, workflow bridge, lake sink, edge), drives simulated traffic from all providers, shows
  * live progress per stage, and prints the reconciliation report once the traffic has drained. Ctrl-C stops what
  * it started (infrastructure that was already running is left alone). Service logs go to `.stack/logs/`.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { LAKE_TABLES, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -26,7 +28,19 @@ const simulatorArgs = args.filter((a) => a !== '--no-simulate');
 if (!simulatorArgs.some((a) => a === '--seed' || a.startsWith('--seed='))) {
   simulatorArgs.push('--seed', String(Math.floor(Math.random() * 2 ** 31)));
 }
+// Simulated time runs fast by default, so that the disputes and abandoned customers the models learn from (days to
+// weeks after a payment) arrive while the platform runs and the trainer (ml/) can promote a first model.
+if (!simulatorArgs.some((a) => a === '--time-scale' || a.startsWith('--time-scale='))) {
+  simulatorArgs.push('--time-scale', '5000');
+}
 const PROGRESS_INTERVAL_MS = 2000;
+/** The lake sink's consumer group and topics (its defaults, pipeline/src/lake-sink/config.ts). */
+const LAKE_SINK_GROUP = process.env.LAKE_SINK_GROUP_ID ?? 'pep-lake-sink';
+const LAKE_SINK_TOPICS = [
+  ...LAKE_TABLES.webhook_events.sourceTopics,
+  ...LAKE_TABLES.payment_events.sourceTopics,
+  ...LAKE_TABLES.validation_dlq.sourceTopics,
+];
 /** Bound on how long the report waits for the pipeline to drain after the traffic stops. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
@@ -34,7 +48,25 @@ interface Component {
   readonly name: string;
   readonly args: readonly string[];
   readonly ready?: string;
+  /** Variables over the environment (e.g. which lane of a service this process runs). */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Starts in a session of its own (setsid), hence its own CPU scheduling group under the kernel's autogroup
+   * scheduling, as a container is its own cgroup in a deployment: the payment lane (worker, bridge, inference), so the
+   * work a flood of invalid events adds to the other services does not take its share of the CPU (issue 13). Such a
+   * process does not get the terminal's Ctrl-C itself; shutdown() stops it like every other.
+   */
+  readonly ownSession?: boolean;
 }
+
+/**
+ * Issue 13: the DLQ review work (the bridge's registration, the worker's review queue) and the quarantine consumer may
+ * wait, payments may not: the review lanes run as their own processes at this CPU niceness (the quarantine consumer
+ * takes it by default), so a flood of invalid events yields the CPU to the payment path on a busy machine.
+ */
+const REVIEW_LANE_NICE = process.env.REVIEW_LANE_NICE ?? '10';
+const reviewWorkerPort = process.env.REVIEW_WORKER_METRICS_PORT ?? String(SERVICE_DEFAULTS.metrics.reviewWorker);
+const reviewBridgePort = process.env.REVIEW_BRIDGE_METRICS_PORT ?? String(SERVICE_DEFAULTS.metrics.reviewBridge);
 
 const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -48,11 +80,30 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 
 /** Start order: consumers before the edge so that nothing waits on an absent stage. */
 const COMPONENTS: readonly Component[] = [
-  { name: 'inference', args: [tsx, 'ml/src/server.ts'], ready: `http://127.0.0.1:${inferencePort}/health` },
+  {
+    name: 'inference',
+    args: [tsx, 'ml/src/server.ts'],
+    ready: `http://127.0.0.1:${inferencePort}/health`,
+    ownSession: true,
+  },
+  {
+    name: 'features',
+    args: [tsx, 'ml/src/features/main.ts'],
+    ready: metricsUrl('FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features),
+  },
+  { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
   {
     name: 'worker',
     args: [tsx, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
+    env: { WORKER_LANES: 'payments' },
+    ownSession: true,
+  },
+  {
+    name: 'review-worker',
+    args: [tsx, 'workflows/src/worker.ts'],
+    ready: `http://127.0.0.1:${reviewWorkerPort}/metrics`,
+    env: { WORKER_LANES: 'reviews', WORKER_NICE: REVIEW_LANE_NICE, WORKER_METRICS_PORT: reviewWorkerPort },
   },
   // The batch graph's worker (schedules, steps, backfills) on its own task queue; its schedules are applied below.
   {
@@ -74,6 +125,25 @@ const COMPONENTS: readonly Component[] = [
     name: 'bridge',
     args: [tsx, 'pipeline/src/bridge/main.ts'],
     ready: metricsUrl('BRIDGE_METRICS_PORT', SERVICE_DEFAULTS.metrics.bridge),
+    env: { BRIDGE_REVIEWS: 'false' },
+    ownSession: true,
+  },
+  {
+    name: 'review-bridge',
+    args: [tsx, 'pipeline/src/bridge/main.ts'],
+    ready: `http://127.0.0.1:${reviewBridgePort}/metrics`,
+    env: {
+      BRIDGE_PAYMENTS: 'false',
+      BRIDGE_NICE: REVIEW_LANE_NICE,
+      BRIDGE_METRICS_PORT: reviewBridgePort,
+      BRIDGE_CLIENT_ID: 'workflow-bridge-reviews',
+    },
+  },
+  // Kafka → Iceberg bronze tables (the lake addon is built below; cached per source version, minutes when cold).
+  {
+    name: 'lake-sink',
+    args: [tsx, 'pipeline/src/lake-sink/main.ts'],
+    ready: metricsUrl('LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink),
   },
   { name: 'edge', args: [bun, 'run', 'edge/src/main.ts'], ready: `http://127.0.0.1:${addresses.edgePort}/readyz` },
 ];
@@ -104,7 +174,12 @@ function launch(c: Component): ChildProcess {
   const log = logFile(c.name);
   const fd = openSync(log, 'a');
   const [command, ...rest] = c.args as [string, ...string[]];
-  const child = spawn(command, rest, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env: process.env });
+  const child = spawn(command, rest, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...(c.env ?? {}) },
+    detached: c.ownSession === true,
+  });
   children.set(c.name, child);
   child.once('exit', (code, signal) => {
     children.delete(c.name);
@@ -171,6 +246,7 @@ function metricSum(page: string, name: string, label: string): number {
 class Progress {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly kafka = new Kafka({
+    ...kafkajsConnection(loadKafkaConnection()),
     clientId: 'pep-start',
     brokers: [...addresses.kafkaBrokers],
     logLevel: logLevel.NOTHING,
@@ -257,10 +333,21 @@ class Progress {
         (await this.db.query('SELECT count(*) AS n FROM payment_events').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
       ),
     };
+    const models = await fetch(`http://127.0.0.1:${inferencePort}/health`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.json() as Promise<{ models?: Record<string, { champion?: { version: string | null } }> }>)
+      .then(
+        (h) =>
+          Object.entries(h.models ?? {})
+            .map(([m, s]) => (s.champion?.version ? `${m}@${s.champion.version}` : `${m} rules-v1`))
+            .join(' '),
+        () => '?',
+      );
     const lags = {
       transformer: await this.lag('pep-transformer', Object.values(RAW_TOPICS)),
       quarantine: await this.lag('pep-quarantine', [TOPICS.webhooksDlq, TOPICS.validationDlq]),
       bridge: await this.lag('workflow-bridge', [TOPICS.normalized]),
+      // The lake sink commits its group offsets after each table commit (every LAKE_SINK_COMMIT_INTERVAL_MS).
+      lake: await this.lag(LAKE_SINK_GROUP, LAKE_SINK_TOPICS),
     };
     const now = Date.now();
     const rate = (k: string) => {
@@ -272,8 +359,9 @@ class Progress {
     const line =
       `raw ${counts.raw}${rate('raw')} · transformer out: normalized ${counts.normalized}${rate('normalized')}, ` +
       `validation-dlq ${counts['validation-dlq']} · webhook-dlq ${counts['webhook-dlq']} · ` +
-      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge}`;
-    return { line, lags: lags.transformer + lags.quarantine + lags.bridge, rows: counts.rows ?? 0 };
+      `workflow rows ${counts.rows}${rate('rows')} · lag transformer ${lags.transformer} quarantine ${lags.quarantine} bridge ${lags.bridge} lake ${lags.lake}` +
+      ` · models ${models}`;
+    return { line, lags: lags.transformer + lags.quarantine + lags.bridge + lags.lake, rows: counts.rows ?? 0 };
   }
 }
 
@@ -288,6 +376,10 @@ async function main(): Promise<void> {
 
   for (const [what, cmd] of [
     ['building the native addon', ['npm', 'run', 'build', '-w', '@pep/core-native']],
+    [
+      'building the lake addon (cached per source version; the first build takes several minutes)',
+      ['npm', 'run', 'build:lake', '-w', '@pep/core-native'],
+    ],
     ['migrating the pipeline schema', ['npm', 'run', 'migrate', '-w', '@pep/pipeline']],
     ['migrating the workflows schema', ['npm', 'run', 'migrate', '-w', '@pep/workflows']],
     ['migrating the orchestration schema', ['npm', 'run', 'migrate', '-w', '@pep/orchestration']],

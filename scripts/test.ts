@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { REPO_ROOT, STATE_DIR } from '@pep/stack/paths';
-import { type Counts, countTests, runStreaming } from '@pep/stack/run-suites';
+import { type Counts, countTests, failureDigest, runStreaming } from '@pep/stack/run-suites';
 
 const argv = process.argv.slice(2);
 const keepStack = argv.includes('--keep-stack');
@@ -19,6 +19,7 @@ interface SuiteResult {
   readonly name: string;
   readonly counts: Counts;
   readonly seconds: number;
+  readonly failures?: readonly string[];
 }
 const results: SuiteResult[] = [];
 
@@ -34,7 +35,8 @@ async function step(name: string, command: string, args: string[], { isCheck = f
   const counts: Counts = parsed
     ? { passed: parsed.passed, failed: parsed.failed + (code !== 0 && parsed.failed === 0 ? 1 : 0) }
     : { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 };
-  results.push({ name, counts, seconds: (Date.now() - started) / 1000 });
+  const failures = code === 0 ? [] : failureDigest(output);
+  results.push({ name, counts, seconds: (Date.now() - started) / 1000, failures });
   return code === 0;
 }
 
@@ -114,6 +116,14 @@ async function main(): Promise<number> {
       if (startedHere.length > 0) await stackDown({ only: startedHere });
     }
   }
+  if (!only && hasRustCrates()) {
+    // The lake workspace (its own cargo workspace, out of the root one): rustfmt and clippy -D warnings, the verdict
+    // cached per source key, so an unchanged lake costs ~0.1 s. Last, so that a cold check build (minutes; CI starts
+    // it in the background) overlaps the test suites instead of holding them up.
+    await step('clippy (lake)', process.execPath, [join('core-native', 'scripts', 'test-lake.mjs'), '--clippy'], {
+      isCheck: true,
+    });
+  }
   return summary(started);
 }
 
@@ -126,6 +136,11 @@ function summary(started: number): number {
     console.log(
       `${mark} ${r.name.padEnd(34)} ${String(r.counts.passed).padStart(5)} passed ${String(r.counts.failed).padStart(4)} failed ${r.seconds.toFixed(1).padStart(7)} s`,
     );
+  }
+  const failing = results.filter((r) => (r.failures?.length ?? 0) > 0);
+  if (failing.length > 0) {
+    console.log('\n=== failures');
+    for (const r of failing) for (const l of r.failures ?? []) console.log(`${r.name}: ${l}`);
   }
   console.log(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const line = `${passed} passed, ${failed} failed`;

@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serviceAddresses } from '@pep/contracts';
+import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
@@ -30,7 +30,9 @@ import { benchWebhookBody, closedLoad, type LoadGeneratorName, runTaskset, strip
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUN = join(ROOT, 'node_modules/.bin/bun');
-const BENCH_TOPIC = 'bench.edge.raw';
+/** The edge's topics under this prefix (EDGE_TOPIC_PREFIX): the bench's events never reach the platform's topics. */
+const BENCH_TOPIC_PREFIX = 'bench.edge.';
+const BENCH_TOPICS = [...Object.values(RAW_TOPICS), TOPICS.webhooksDlq].map((t) => BENCH_TOPIC_PREFIX + t);
 const PERF_TOPIC = 'bench.edge.perf';
 const SECRET = 'whsec_test_secret_for_dev';
 const CONNECTIONS = 64;
@@ -107,7 +109,7 @@ export async function startServer(arm: Arm): Promise<Server> {
     EDGE_HOST: '127.0.0.1',
     LOG_LEVEL: 'error',
     STRIPE_WEBHOOK_SECRET: SECRET,
-    ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: BENCH_TOPIC }),
+    ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_TOPIC_PREFIX: BENCH_TOPIC_PREFIX }),
     BENCH_PG_CLIENT: arm === 'insert-bunsql-bun' ? 'bun' : 'pg',
   };
   const proc: ChildProcess = spawn('taskset', ['-c', SERVER_CORE, cmd as string, ...args], {
@@ -258,14 +260,14 @@ export async function ensureTopics(): Promise<void> {
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const wanted = [BENCH_TOPIC, PERF_TOPIC].filter((t) => !existing.has(t));
+    const wanted = [...BENCH_TOPICS, PERF_TOPIC].filter((t) => !existing.has(t));
     if (wanted.length)
       await createTopicsAndWait(
         admin,
         wanted.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1, configEntries: BENCH_TOPIC_CONFIG })),
       );
     // topics made by an older bench keep the broker defaults until told otherwise
-    const older = [BENCH_TOPIC, PERF_TOPIC].filter((t) => existing.has(t));
+    const older = [...BENCH_TOPICS, PERF_TOPIC].filter((t) => existing.has(t));
     if (older.length)
       await admin.alterConfigs({
         validateOnly: false,

@@ -49,7 +49,7 @@ async function startServer(script: string): Promise<Server> {
       EDGE_HOST: '127.0.0.1',
       LOG_LEVEL: 'error',
       STRIPE_WEBHOOK_SECRET: SECRET,
-      ...(arm === 'memsink' ? { EDGE_SINK: 'memory' } : { EDGE_BENCH_TOPIC: 'bench.edge.raw' }),
+      ...(arm === 'memsink' ? { EDGE_SINK: 'memory' } : { EDGE_TOPIC_PREFIX: 'bench.edge.' }),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -12,7 +12,7 @@ import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 
 const perBatch = Number(process.argv[2] ?? 32);
 const batches = Number(process.argv[3] ?? 300);
-const topic = process.env.EDGE_BENCH_TOPIC ?? 'bench.edge.raw';
+const topic = process.env.BENCH_SINK_TOPIC ?? 'bench.edge.webhooks.stripe.payment_intent';
 const value = Buffer.alloc(1024, 120);
 const checksum = await loadChecksum(); // CORE_NATIVE_IMPL=js measures the JS CRC-32C
 const sink = new IdempotentProducer({

@@ -6,20 +6,23 @@
  *   per 250 records with sendOffsets, the transformer's pattern);
  * - @platformatic/kafka 1.x, the same two operations (consume stream 'data' events; beginTransaction, addConsumer,
  *   send, addOffset, commit);
- * - a hand-written Fetch v4 (isolation_level=1) on a raw socket for one partition, decoding RecordBatch v2 into
- *   {offset, key, value, headers} views of the response buffer (no copies), CRC-32C checked, aborted transactions
- *   and control batches skipped; measured end to end (socket included) and decode-only (same responses re-decoded);
+ * - the hand-written client (kafka-wire): Fetch v5 (read_committed) on one connection for one partition, its
+ *   RecordBatch reader giving {offset, key, value, headers} ranges of the response buffer (no copies), CRC-32C
+ *   checked, aborted transactions and control batches skipped; measured end to end (socket included) and
+ *   decode-only (same responses read again);
  * - the encode side of a hand-written produce: edge's encodeProduceRequest for 250 records (no I/O; a lower bound,
  *   the transactional requests around it are per transaction, not per record).
  * Everything runs on private topics `bench.kc.<run>.*` that are deleted at the end, with private groups.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import { BrokerConnection } from '@pep/kafka-wire/connection';
+import { decodeFetchResponse, encodeFetchRequest, type FetchedPartition, ISOLATION } from '@pep/kafka-wire/fetch';
 import { crc32c, encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
+import { BATCH_HEADER, forEachCommittedRecord, type RecordView } from '@pep/kafka-wire/record-batch';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
 
@@ -27,9 +30,8 @@ const RECORD_VALUE_BYTES = 1000;
 const TXN_RECORDS = 250;
 /** A hung step fails the benchmark instead of holding the bench lock. */
 const STEP_TIMEOUT_MS = 60_000;
-/** Largest Fetch response accepted by the prototype (corruption guard; we ask for at most FETCH_MAX_BYTES). */
+/** Largest Fetch response asked for. */
 const FETCH_MAX_BYTES = 1024 * 1024;
-const MAX_FRAME_BYTES = 4 * FETCH_MAX_BYTES;
 
 // From the transformer's CPU profile (pipeline bench, 15.7k events/s on one core): 63.7 µs of CPU per event, of
 // which ~60 % inside kafkajs. An estimate for another client replaces the measured kafkajs consume + produce cost.
@@ -275,310 +277,98 @@ async function platformaticProduce(
   }
 }
 
-// ---------------------------------------------------------------- hand-written Fetch v4 (prototype)
+// ---------------------------------------------------------------- hand-written: kafka-wire's Fetch
 
-/** One record as views into the Fetch response (no copies); `offset` as a number (offsets stay below 2^53). */
-export interface FetchedRecord {
-  readonly offset: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: ReadonlyArray<readonly [Buffer, Buffer | null]>;
-}
+const CLIENT_ID = Buffer.from('bench-kc-wire');
 
-/** One socket, one request at a time: size-prefixed frames, one concat per response. */
-class RawBroker {
-  private readonly socket: Socket;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
-  private error: Error | null = null;
-  private correlation = 0;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new Error('Kafka closed the connection')));
-  }
-
-  static open(host: string, port: number): Promise<RawBroker> {
-    return withTimeout(
-      new Promise<RawBroker>((resolve, reject) => {
-        const s = connect({ host, port });
-        s.once('connect', () => resolve(new RawBroker(s)));
-        s.once('error', reject);
-      }),
-      10_000,
-      `connect to ${host}:${port}`,
-    );
-  }
-
-  nextCorrelation(): number {
-    this.correlation = (this.correlation + 1) & 0x7fffffff;
-    return this.correlation;
-  }
-
-  request(encoded: Buffer): Promise<Buffer> {
-    if (this.error) return Promise.reject(this.error);
-    if (this.waiting) return Promise.reject(new Error('one request at a time'));
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.socket.write(encoded);
-    });
-  }
-
-  private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.buffered += d.length;
-    if (this.buffered < 4) return;
-    const head = this.chunks[0] as Buffer;
-    const size = head.length >= 4 ? head.readInt32BE(0) : Buffer.concat(this.chunks).readInt32BE(0);
-    if (size < 4 || size > MAX_FRAME_BYTES) {
-      this.fail(new Error(`malformed Kafka frame (size ${size})`));
-      return;
-    }
-    if (this.buffered < 4 + size) return;
-    const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
-    if (all.length > 4 + size) {
-      this.fail(new Error('unexpected bytes after the response'));
-      return;
-    }
-    this.chunks = [];
-    this.buffered = 0;
-    const w = this.waiting;
-    this.waiting = null;
-    w?.resolve(all.subarray(8)); // after size and correlation id
-  }
-
-  private fail(e: Error): void {
-    if (this.error) return;
-    this.error = e;
-    this.waiting?.reject(e);
-    this.waiting = null;
-    this.socket.destroy();
-  }
-
-  close(): void {
-    this.fail(new Error('closed'));
-  }
-}
-
-const CLIENT_ID = Buffer.from('bench-kc-raw');
-
-/** Fetch v4 for one partition: replica -1, isolation_level 1 (read committed). */
-function encodeFetchV4(correlationId: number, topic: Buffer, partition: number, offset: number, maxWaitMs: number) {
-  const size = 14 + CLIENT_ID.length + 4 + 4 + 4 + 4 + 1 + 4 + 2 + topic.length + 4 + 4 + 8 + 4;
-  const b = Buffer.allocUnsafe(size);
-  b.writeInt32BE(size - 4, 0);
-  b.writeInt16BE(1, 4); // Fetch
-  b.writeInt16BE(4, 6);
-  b.writeInt32BE(correlationId, 8);
-  b.writeInt16BE(CLIENT_ID.length, 12);
-  let at = 14 + CLIENT_ID.copy(b, 14);
-  at = b.writeInt32BE(-1, at); // replica_id
-  at = b.writeInt32BE(maxWaitMs, at);
-  at = b.writeInt32BE(1, at); // min_bytes
-  at = b.writeInt32BE(FETCH_MAX_BYTES, at);
-  at = b.writeInt8(1, at); // isolation_level = READ_COMMITTED
-  at = b.writeInt32BE(1, at);
-  at = b.writeInt16BE(topic.length, at);
-  at += topic.copy(b, at);
-  at = b.writeInt32BE(1, at);
-  at = b.writeInt32BE(partition, at);
-  at = b.writeBigInt64BE(BigInt(offset), at);
-  at = b.writeInt32BE(FETCH_MAX_BYTES, at);
-  if (at !== size) throw new Error(`fetch request encoded ${at} of ${size} bytes`);
-  return b;
-}
-
-/** Zigzag varint/varlong as a JS number (exact below 2^53); returns [value, next position]. */
-function varint(b: Buffer, at: number, end: number): number {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (at >= end) throw new Error('truncated varint');
-    const byte = b[at++] as number;
-    result += (byte & 0x7f) * mul;
-    if (byte < 0x80) {
-      varintEnd = at;
-      return result % 2 === 0 ? result / 2 : -(result + 1) / 2;
-    }
-    mul *= 128;
-  }
-  throw new Error('varint longer than 10 bytes');
-}
-let varintEnd = 0; // the position after the last varint read (avoids an allocation per varint)
-
-export interface FetchResult {
-  readonly errorCode: number;
-  readonly highWatermark: number;
-  readonly lastStableOffset: number;
-  /** Where the next fetch starts: after the last complete batch (control batches included). */
-  readonly nextOffset: number;
-  readonly records: FetchedRecord[];
-}
-
-/**
- * Decodes a Fetch v4 response for one topic/partition: RecordBatch v2 only, uncompressed only (our producers do not
- * compress), CRC-32C checked when `verifyCrc`, transactional batches of aborted transactions and control batches
- * skipped. A truncated last batch (max_bytes) is left for the next fetch.
- */
-export function decodeFetchV4(body: Buffer, fetchOffset: number, verifyCrc: boolean): FetchResult {
-  let at = 4; // throttle_time_ms
-  if (body.readInt32BE(at) !== 1) throw new Error('expected one topic in the Fetch response');
-  at += 4;
-  at += 2 + body.readInt16BE(at);
-  if (body.readInt32BE(at) !== 1) throw new Error('expected one partition in the Fetch response');
-  at += 4 + 4; // partition count, partition index
-  const errorCode = body.readInt16BE(at);
-  at += 2;
-  const highWatermark = Number(body.readBigInt64BE(at));
-  const lastStableOffset = Number(body.readBigInt64BE(at + 8));
-  at += 16;
-  const abortedCount = body.readInt32BE(at);
-  at += 4;
-  // producer id -> first offset of its aborted transaction, in fetch order (few per response)
-  let aborted: Array<[bigint, number]> | null = null;
-  for (let i = 0; i < abortedCount; i++) {
-    aborted ??= [];
-    aborted.push([body.readBigInt64BE(at), Number(body.readBigInt64BE(at + 8))]);
-    at += 16;
-  }
-  aborted?.sort((a, b) => a[1] - b[1]);
-  const activeAborted = new Set<bigint>();
-  const recordsLength = body.readInt32BE(at);
-  at += 4;
-  const end = recordsLength < 0 ? at : at + recordsLength;
-  if (end > body.length) throw new Error('Fetch response shorter than its records');
-  const records: FetchedRecord[] = [];
-  let nextOffset = fetchOffset;
-  while (at + 61 <= end) {
-    const baseOffset = Number(body.readBigInt64BE(at));
-    const batchLength = body.readInt32BE(at + 8);
-    const batchEnd = at + 12 + batchLength;
-    if (batchEnd > end) break; // partial batch at the end of max_bytes
-    if (body[at + 16] !== 2) throw new Error(`unsupported record batch magic ${body[at + 16]}`);
-    if (verifyCrc && crc32c(body, at + 21, batchEnd) !== body.readUInt32BE(at + 17))
-      throw new Error(`CRC mismatch in the batch at offset ${baseOffset}`);
-    const attributes = body.readInt16BE(at + 21);
-    const lastOffsetDelta = body.readInt32BE(at + 23);
-    const producerId = body.readBigInt64BE(at + 43);
-    const count = body.readInt32BE(at + 57);
-    nextOffset = baseOffset + lastOffsetDelta + 1;
-    if ((attributes & 0x07) !== 0) throw new Error('compressed batches are not supported by this prototype');
-    const transactional = (attributes & 0x10) !== 0;
-    const control = (attributes & 0x20) !== 0;
-    while (aborted && aborted.length > 0 && (aborted[0] as [bigint, number])[1] <= baseOffset + lastOffsetDelta)
-      activeAborted.add((aborted.shift() as [bigint, number])[0]);
-    if (control) {
-      // control record key: version int16, type int16 (0 abort, 1 commit): either ends the producer's transaction
-      activeAborted.delete(producerId);
-      at = batchEnd;
-      continue;
-    }
-    if (transactional && activeAborted.has(producerId)) {
-      at = batchEnd;
-      continue;
-    }
-    let p = at + 61;
-    for (let i = 0; i < count; i++) {
-      varint(body, p, batchEnd); // record length
-      p = varintEnd + 1; // attributes
-      varint(body, p, batchEnd); // timestamp delta
-      const offsetDelta = varint(body, varintEnd, batchEnd);
-      const keyLength = varint(body, varintEnd, batchEnd);
-      p = varintEnd;
-      const key = keyLength < 0 ? null : body.subarray(p, p + keyLength);
-      if (keyLength > 0) p += keyLength;
-      const valueLength = varint(body, p, batchEnd);
-      p = varintEnd;
-      const value = valueLength < 0 ? null : body.subarray(p, p + valueLength);
-      if (valueLength > 0) p += valueLength;
-      const headerCount = varint(body, p, batchEnd);
-      p = varintEnd;
-      const headers: Array<readonly [Buffer, Buffer | null]> = [];
-      for (let h = 0; h < headerCount; h++) {
-        const hk = varint(body, p, batchEnd);
-        p = varintEnd;
-        const name = body.subarray(p, p + hk);
-        p += hk;
-        const hv = varint(body, p, batchEnd);
-        p = varintEnd;
-        headers.push([name, hv < 0 ? null : body.subarray(p, p + hv)]);
-        if (hv > 0) p += hv;
-      }
-      if (p > batchEnd) throw new Error('record runs past its batch');
-      const offset = baseOffset + offsetDelta;
-      if (offset >= fetchOffset) records.push({ offset, key, value, headers });
-    }
-    at = batchEnd;
-  }
-  return { errorCode, highWatermark, lastStableOffset, nextOffset, records };
-}
-
-interface RawFetchRun {
+interface WireFetchRun {
   readonly usPerRecord: number;
-  readonly responses: Array<{ body: Buffer; offset: number }>;
+  readonly responses: Array<{ records: Buffer; offset: bigint; aborted: FetchedPartition['abortedTransactions'] }>;
 }
 
-async function handwrittenFetch(host: string, port: number, topic: string, n: number): Promise<RawFetchRun> {
-  const broker = await RawBroker.open(host, port);
-  const name = Buffer.from(topic);
-  const responses: Array<{ body: Buffer; offset: number }> = [];
-  let offset = 0;
+/** Decodes one partition's records with kafka-wire (read_committed), optionally checking every batch's CRC-32C. */
+function decodeRecords(
+  r: WireFetchRun['responses'][number],
+  verifyCrc: boolean,
+  visit: (view: RecordView) => void,
+): bigint {
+  if (verifyCrc) {
+    for (let at = 0; at + BATCH_HEADER.bytes <= r.records.length; ) {
+      const end = at + 12 + r.records.readInt32BE(at + BATCH_HEADER.batchLength);
+      if (end > r.records.length) break;
+      if (crc32c(r.records, at + BATCH_HEADER.attributes, end) !== r.records.readUInt32BE(at + BATCH_HEADER.crc))
+        throw new Error('CRC-32C mismatch in a fetched batch');
+      at = end;
+    }
+  }
+  return forEachCommittedRecord(r.records, r.offset, r.aborted, visit);
+}
+
+/** kafka-wire's Fetch v5 (read_committed) on one connection for one partition, decoded record by record. */
+async function wireFetch(host: string, port: number, topic: string, n: number): Promise<WireFetchRun> {
+  const conn = new BrokerConnection({ host, port, connectTimeoutMs: 10_000, requestTimeoutMs: 10_000 });
+  await conn.connect();
+  const responses: WireFetchRun['responses'] = [];
+  let offset = 0n;
   let seen = 0;
   let bytes = 0;
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   try {
     const t0 = cpuUs();
     while (seen < n) {
-      if (Date.now() > deadline) throw new Error(`hand-written fetch saw ${seen} of ${n} records in time`);
-      const body = await withTimeout(
-        broker.request(encodeFetchV4(broker.nextCorrelation(), name, 0, offset, 500)),
-        10_000,
-        'Fetch',
-      );
-      const r = decodeFetchV4(body, offset, true);
-      if (r.errorCode !== 0) throw new Error(`Fetch error code ${r.errorCode}`);
-      for (const rec of r.records) bytes += rec.value?.length ?? 0;
-      seen += r.records.length;
-      responses.push({ body, offset });
-      offset = r.nextOffset;
+      if (Date.now() > deadline) throw new Error(`kafka-wire fetch saw ${seen} of ${n} records in time`);
+      const id = conn.correlationId();
+      const request = encodeFetchRequest(id, CLIENT_ID, {
+        maxWaitMs: 500,
+        minBytes: 1,
+        maxBytes: FETCH_MAX_BYTES,
+        isolationLevel: ISOLATION.readCommitted,
+        topics: [{ topic, partitions: [{ partition: 0, fetchOffset: offset, maxBytes: FETCH_MAX_BYTES }] }],
+      });
+      const p = decodeFetchResponse(await conn.request(id, request)).partitions[0];
+      if (p?.errorCode !== 0) throw new Error(`Fetch error code ${p?.errorCode}`);
+      const r = { records: p.records, offset, aborted: p.abortedTransactions };
+      offset = decodeRecords(r, true, (v) => {
+        bytes += v.value ? v.value[1] - v.value[0] : 0;
+        seen++;
+      });
+      responses.push(r);
     }
     const cpu = cpuUs() - t0;
-    if (bytes === 0) throw new Error('hand-written fetch read no bytes');
+    if (bytes === 0) throw new Error('kafka-wire fetch read no bytes');
     return { usPerRecord: cpu / seen, responses };
   } finally {
-    broker.close();
+    conn.close();
   }
 }
 
-/** The decoder must return what was written, in order: keys evt_bench_<i>, the values, both headers. */
-function verifyDecoded(responses: RawFetchRun['responses'], recs: readonly Rec[]): void {
+/** The reader must return what was written, in order: keys evt_bench_<i>, the values, both headers. */
+function verifyDecoded(responses: WireFetchRun['responses'], recs: readonly Rec[]): void {
   let i = 0;
-  for (const { body, offset } of responses)
-    for (const r of decodeFetchV4(body, offset, true).records) {
+  for (const r of responses)
+    decodeRecords(r, true, (v) => {
       const want = recs[i];
-      if (!want) break;
-      if (r.key?.toString() !== want.key || !r.value?.equals(want.value) || r.headers.length !== 2)
-        throw new Error(`hand-written fetch decoded record ${i} (offset ${r.offset}) wrong`);
+      if (!want) return;
+      const key = v.key ? r.records.toString('utf8', v.key[0], v.key[1]) : null;
+      const value = v.value ? r.records.subarray(v.value[0], v.value[1]) : null;
+      if (key !== want.key || !value?.equals(want.value) || v.headers.length !== 2)
+        throw new Error(`kafka-wire fetch decoded record ${i} (offset ${v.offset}) wrong`);
       i++;
-    }
-  if (i !== recs.length) throw new Error(`hand-written fetch decoded ${i} of ${recs.length} records`);
+    });
+  if (i !== recs.length) throw new Error(`kafka-wire fetch decoded ${i} of ${recs.length} records`);
 }
 
-/** The same responses decoded again, in memory: the decoder's own cost (with and without the CRC check). */
-function decodeOnly(responses: RawFetchRun['responses'], verifyCrc: boolean, repeat: number): number {
+/** The same responses decoded again, in memory: the reader's own cost (with and without the CRC check). */
+function decodeOnly(responses: WireFetchRun['responses'], verifyCrc: boolean, repeat: number): number {
   let seen = 0;
   let bytes = 0;
   const t0 = cpuUs();
   for (let k = 0; k < repeat; k++)
-    for (const { body, offset } of responses) {
-      const r = decodeFetchV4(body, offset, verifyCrc);
-      for (const rec of r.records) bytes += rec.value?.length ?? 0;
-      seen += r.records.length;
-    }
+    for (const r of responses)
+      decodeRecords(r, verifyCrc, (v) => {
+        bytes += v.value ? v.value[1] - v.value[0] : 0;
+        seen++;
+      });
   const cpu = cpuUs() - t0;
   if (bytes === 0) throw new Error('decode-only read no bytes');
   return cpu / seen;
@@ -682,7 +472,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       step('platformatic consume');
       if (pk) add('platformatic_consume', await platformaticConsume(pk, brokers, src, n, group('pc', round)));
       step('hand-written fetch');
-      const raw = await handwrittenFetch(host, Number(portText), src, n);
+      const raw = await wireFetch(host, Number(portText), src, n);
       add('handwritten_fetch', raw.usPerRecord);
       verifyDecoded(raw.responses, recs);
       add('handwritten_decode_crc', decodeOnly(raw.responses, true, opts.quick ? 2 : 5));

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { describe, it, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, envBool, envInt, envList, envOneOf, envStr, redactUrl } from './env.ts';
 
 describe('env readers', () => {
@@ -38,4 +40,21 @@ describe('env readers', () => {
     assert.equal(redactUrl('postgres://u@h/db'), 'postgres://u@h/db');
     assert.equal(redactUrl('not a url with secret'), '<unparseable url>');
   });
+});
+
+test('lowerPriority lowers the CPU priority of the process, never raises it', () => {
+  // In a child process: the test runner keeps its own priority.
+  const run = (code: string) =>
+    execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      encoding: 'utf8',
+    }).trim();
+  const lib = JSON.stringify(fileURLToPath(new URL('./env.ts', import.meta.url)));
+  assert.equal(
+    run(
+      `import { lowerPriority } from ${lib}; import { getPriority } from 'node:os'; const n = lowerPriority(7); console.log(n, getPriority());`,
+    ),
+    '7 7',
+  );
+  assert.equal(run(`import { lowerPriority } from ${lib}; lowerPriority(9); console.log(lowerPriority(3));`), '9');
 });

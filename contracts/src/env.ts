@@ -4,6 +4,8 @@
  * takes the documented default. Every reader throws ConfigError, which a service's main turns into exit status 2.
  */
 
+import { getPriority, setPriority } from 'node:os';
+
 export class ConfigError extends Error {
   override readonly name: string = 'ConfigError';
 }
@@ -67,5 +69,19 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     return '<unparseable url>';
+  }
+}
+
+/**
+ * Lowers this process's CPU priority to `nice` (0-19; never raises it): work that may wait (DLQ review registration,
+ * quarantine rows) yields the CPU to the payment path on a busy machine (issue 13). Returns the niceness in effect,
+ * or null where the platform does not allow it.
+ */
+export function lowerPriority(nice: number): number | null {
+  try {
+    if (nice > getPriority()) setPriority(nice);
+    return getPriority();
+  } catch {
+    return null;
   }
 }

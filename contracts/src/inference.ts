@@ -39,6 +39,26 @@ export interface BatchResponse<T> {
   readonly results: T[];
 }
 
+/**
+ * How a model-served answer was made (ml/ issue #18): the feature spec version the model read, the state of the online
+ * features (`online`, `stale`: the features consumer had not applied the event yet, `unavailable`: Redis down), and
+ * whether rules-v1 answered instead of a model, with the reason. Optional: older services do not send them.
+ */
+export interface ScoringFields {
+  readonly feature_spec_version?: string;
+  readonly features?: 'online' | 'stale' | 'unavailable';
+  readonly fallback?: boolean;
+  readonly fallback_reason?: string | null;
+}
+
+/** ScoringFields as the workflows persist them (payment_events.fraud_scoring / churn_scoring). */
+export interface ScoringInfo {
+  readonly feature_spec_version: string | null;
+  readonly features: string | null;
+  readonly fallback: boolean;
+  readonly fallback_reason: string | null;
+}
+
 export type FraudRiskLevel = 'low' | 'medium' | 'high';
 
 export interface FraudInput {
@@ -49,9 +69,11 @@ export interface FraudInput {
   readonly merchant_id?: string | null;
   readonly payment_method_type?: string | null;
   readonly card_brand?: string | null;
+  /** The normalized event (CONTRACT section 6): what the model's vectorizer reads; without it rules-v1 answers. */
+  readonly event?: unknown;
 }
 
-export interface FraudScore {
+export interface FraudScore extends ScoringFields {
   readonly event_id: string;
   readonly fraud_score: number;
   readonly risk_level: FraudRiskLevel;
@@ -71,9 +93,12 @@ export interface ChurnInput {
   readonly days_since_last_payment: number;
   readonly consecutive_failures: number;
   readonly days_since_last_failure: number | null;
+  /** The event being scored and its normalized form (see FraudInput.event). */
+  readonly event_id?: string;
+  readonly event?: unknown;
 }
 
-export interface ChurnPrediction {
+export interface ChurnPrediction extends ScoringFields {
   readonly customer_id: string;
   readonly churn_probability: number;
   readonly risk_level: ChurnRiskLevel;

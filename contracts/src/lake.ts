@@ -210,7 +210,7 @@ export const LAKE_TABLE_NAMES = Object.keys(LAKE_TABLES) as LakeTableName[];
 
 /** Snapshot summary keys the lake writer uses (visible in `<table>$snapshots` in Trino). */
 export const LAKE_SUMMARY_KEYS = {
-  /** JSON `{topic: {partition: nextOffset}}`: every Kafka record below these offsets is in the table, exactly once. */
+  /** JSON `{"<topic>:<partition>": "<next offset>"}`: every Kafka record below these offsets is in the table, exactly once. */
   kafkaOffsets: 'pep.kafka.offsets',
   /** payment_outcomes: PostgreSQL transaction-id horizon; every row version of a transaction below it is loaded. */
   pgXidHorizon: 'pep.pg.xid-horizon',

@@ -77,6 +77,52 @@ test('a card number cannot hide in a Braintree payload (base64 XML inside a form
   );
 });
 
+test('signatures in text no parser reads (damaged JSON) are redacted after the word signature', () => {
+  assert.equal(
+    redactText('{"additionalData":{"hmacSignature": coqCmt/IZ4E3C+zPabcdef== ,"x":1}'),
+    '{"additionalData":{"hmacSignature": [redacted] ,"x":1}',
+  );
+  assert.equal(redactText('{"hmacSignature""coqCmt/IZ4E3C+zPabcdef=="'), '{"hmacSignature""[redacted]"');
+  assert.equal(redactText('x-signature:  pk|0a1b2c3d4e5f60718293 end'), 'x-signature:  [redacted] end');
+  // Short values and words are left alone.
+  assert.equal(redactText('signature: ok, signature=short'), 'signature: ok, signature=short');
+});
+
+test('signature digests are redacted by their shape under a damaged key name, or none (fail closed)', () => {
+  const sig = 'coqCmt/IZ4E3C+zPVKbMwQ9dGx9Mqj7Y2PyDKmYlnWw=';
+  const hex = '0123456789abcdef0123456789abcdef01234567';
+  for (const [input, want] of [
+    [`{"additionalData":{"hmacSinature":"${sig}"}}`, '{"additionalData":{"hmacSinature":"[redacted]"}}'],
+    [`{"p":"{\\"hmacSignatu\\u0000e\\":\\"${sig}\\"}"}`, '{"p":"{\\"hmacSignatu\\u0000e\\":\\"[redacted]\\"}"}'],
+    [`{"additionalData":{"HMACsig":"${sig}","x":1}}`, '{"additionalData":{"HMACsig":"[redacted]","x":1}}'],
+    [`bt_signatrue=pk%7C${hex}&bt_payload=QQ%3D%3D`, 'bt_signatrue=pk%7C[redacted]&bt_payload=QQ%3D%3D'],
+    [`x pk|${hex} y`, 'x pk|[redacted] y'],
+    [`pk|${hex}0123456789abcdef01234567`, 'pk|[redacted]'],
+    // Not a digest's shape: part of a longer run, two `=`, 39 hex digits, hex run followed by a letter.
+    [`a${sig}`, `a${sig}`],
+    [`${sig}=`, `${sig}=`],
+    [`pk|${hex.slice(1)}`, `pk|${hex.slice(1)}`],
+    [`pk|${hex}g`, `pk|${hex}g`],
+  ] as const) {
+    assert.equal(redactText(input), want, input);
+  }
+});
+
+test('a damaged Braintree payload that shows a card number at any base64 alignment is redacted whole', () => {
+  const xml = '<notification><note>4111 1111 1111 1111</note></notification>';
+  const b64 = Buffer.from(xml).toString('base64');
+  for (const cut of [8, 9, 10, 11]) {
+    const damaged = `bt_signature=pk%7Cdeadbeef&bt_payload=${b64.slice(0, cut)}%ZZ!${b64.slice(cut)}`;
+    assert.equal(redactText(damaged), 'bt_signature=[redacted]&bt_payload=[redacted]', `cut at ${cut}`);
+  }
+  const clean = `bt_payload=${b64.slice(0, 10)}%ZZ${Buffer.from('<n>no card</n>').toString('base64')}`;
+  assert.equal(redactText(clean), clean, 'nothing to hide: kept as it is');
+  // A payload that is not UTF-8 inside is masked byte for byte.
+  const latin1 = Buffer.from('<n>\xe9 4111111111111111</n>', 'latin1').toString('base64');
+  const out = new URLSearchParams(redactText(`bt_payload=${encodeURIComponent(latin1)}`)).get('bt_payload') as string;
+  assert.equal(Buffer.from(out, 'base64').toString('latin1'), '<n>\xe9 ****************</n>');
+});
+
 test('payloads that are not UTF-8 are redacted byte for byte and carried as base64', () => {
   const raw = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(' 4111111111111111 "hmacSignature":"x"')]);
   const r = redactPayload(raw);

@@ -13,8 +13,11 @@
  *   not masked (that would merge different events): an id holding a card number makes its event a DLQ record instead
  *   (`hasCardNumber`). Adyen's 16-digit pspReferences start with 7, 8 or 9 and are never taken for cards.
  * - Signatures: values of the keys `hmacSignature`, `bt_signature` and `signature` (any case) become `[redacted]`,
- *   as JSON members and as form fields; a Braintree `bt_payload` form field is decoded (base64 XML), masked and
- *   re-encoded, so card numbers cannot hide in it.
+ *   as JSON members (also JSON inside JSON strings), as form fields, and in text no parser can read (after the word
+ *   `signature`, a long base64/hex run); a Braintree `bt_payload` form field is decoded (base64 XML), masked and re-encoded,
+ *   so card numbers cannot hide in it (a damaged one that shows a card number at any base64 alignment is redacted whole).
+ *   Fail closed, whatever the key: a value shaped like a signature digest (a base64 SHA-256, a hex SHA-1/SHA-256 after
+ *   `|`) is redacted too, so a byte-damaged key name (`hmacSinature`) cannot hide one (`redactDigestShapes`).
  */
 
 export const REDACTED_VALUE = '[redacted]';
@@ -373,21 +376,56 @@ function formValue(v: string): string | undefined {
   return out;
 }
 
-/** A bt_payload value with the card numbers of its notification masked, re-encoded; the same value when unchanged. */
+/** Lenient percent-decoding of a value (`+` a space, a bad escape kept as written), one character per byte. */
+function percentLenient(v: string): string {
+  let out = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 43) out += ' ';
+    else if (c === 37 && hexVal(v.charCodeAt(i + 1)) >= 0 && hexVal(v.charCodeAt(i + 2)) >= 0) {
+      out += String.fromCharCode(hexVal(v.charCodeAt(i + 1)) * 16 + hexVal(v.charCodeAt(i + 2)));
+      i += 2;
+    } else out += v[i];
+  }
+  return out;
+}
+
+/** The base64 alphabet's characters of a damaged value, as a lenient reader keeps them. */
+function base64Kept(s: string): string {
+  let kept = '';
+  for (let i = 0; i < s.length; i++) if (B64.includes(s[i] as string)) kept += s[i];
+  return kept;
+}
+
+/** The bytes of `kept` decoded from character `from` on, whole quads only. */
+function base64Quads(kept: string, from: number): Uint8Array {
+  const s = kept.slice(from);
+  return base64Bytes(s.slice(0, s.length - (s.length % 4))) ?? new Uint8Array(0);
+}
+
+const latin1Of = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/**
+ * A bt_payload value with the card numbers of its notification masked and re-encoded; the same value when there is
+ * none. The bytes are scanned as they are (one character per byte: masking only touches ASCII). A payload that is not
+ * strictly percent- and base64-encoded (a refused request's) is read leniently at each of the four base64 alignments
+ * (damage can shift it): when one of them shows a card number, the whole value becomes `[redacted]`.
+ */
 function redactBtPayload(value: string): string {
-  const decoded = formValue(value);
-  if (decoded === undefined) return value;
-  const bytes = base64Bytes(decoded);
-  if (bytes === undefined) return value;
-  let xml: string;
-  try {
-    xml = strictUtf8.decode(bytes);
-  } catch {
+  const strict = formValue(value);
+  const bytes = strict === undefined ? undefined : base64Bytes(strict);
+  if (bytes === undefined) {
+    const kept = base64Kept(percentLenient(value));
+    for (let from = 0; from < 4; from++) {
+      const text = latin1Of(base64Quads(kept, from));
+      if (maskCards(text) !== text) return REDACTED_VALUE;
+    }
     return value;
   }
-  const masked = maskCards(xml);
-  if (masked === xml) return value;
-  return encodeURIComponent(Buffer.from(utf8.encode(masked)).toString('base64'));
+  const latin1 = latin1Of(bytes);
+  const masked = maskCards(latin1);
+  if (masked === latin1) return value;
+  return encodeURIComponent(Buffer.from(masked, 'latin1').toString('base64'));
 }
 
 /** Form fields `<signature key>=<value>`: the value becomes `[redacted]`; `bt_payload` values are redacted inside. */
@@ -453,9 +491,109 @@ function redactNestedJsonSignatures(s: string): string {
   return (out as string[]).join('');
 }
 
+const LOOSE_SKIP = new Set([32, 34, 39, 92, 58, 61, 9, 13, 10]); // space " ' \ : = tab CR LF
+const isSigValueChar = (c: number) =>
+  (c >= 48 && c <= 57) ||
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  c === 43 || // +
+  c === 47 || // /
+  c === 61 || // =
+  c === 124 || // |
+  c === 37 || // %
+  c === 95 || // _
+  c === 46 || // .
+  c === 45; // -
+
+/**
+ * The last word on signatures, for text no parser can read (damaged JSON, quotes out of place): after any spelling of
+ * `signature` (which ends each key name), up to 8 quote, colon, equals, backslash or blank characters, a run of 16 or
+ * more base64, hex or `key|hex` characters becomes `[redacted]`.
+ */
+function redactLooseSignatures(s: string): string {
+  const lower = asciiLower(s);
+  let out: string[] | null = null;
+  let copied = 0;
+  let i = lower.indexOf('signature');
+  while (i >= 0) {
+    let j = i + 9;
+    while (j < s.length && j - (i + 9) < 8 && LOOSE_SKIP.has(s.charCodeAt(j))) j++;
+    let k = j;
+    while (k < s.length && isSigValueChar(s.charCodeAt(k))) k++;
+    let next = i + 9;
+    if (k - j >= 16) {
+      out ??= [];
+      out.push(s.slice(copied, j), REDACTED_VALUE);
+      copied = k;
+      next = k;
+    }
+    i = lower.indexOf('signature', next);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
+const isB64Code = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47;
+const isHexCode = (c: number) => hexVal(c) >= 0;
+const B64_SHA256_LEN = 43; // base64 characters of a 32-byte digest before its one `=`
+
+/**
+ * Fail-closed signature redaction by the value's shape, whatever key (or no key) it sits under: a key name damaged by
+ * one byte (`hmacSinature`, `bt_signatrue`) hides a signature from every key-based pass above (issue 13). Becomes
+ * `[redacted]`:
+ * - a base64 SHA-256 digest (Adyen's `hmacSignature`): exactly 43 base64 characters and one `=`, with no base64
+ *   character or `=` on either side;
+ * - a hex SHA-1 or SHA-256 digest after a `|` (written as is or `%7C`): Braintree's `public_key|hex` pairs, exactly 40
+ *   or 64 hex digits with no letter or digit after them.
+ */
+function redactDigestShapes(s: string): string {
+  let out: string[] | null = null;
+  let copied = 0;
+  const cut = (from: number, to: number) => {
+    out ??= [];
+    out.push(s.slice(copied, from), REDACTED_VALUE);
+    copied = to;
+  };
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c === 124 /* | */ || (c === 37 /* % */ && s.charCodeAt(i + 1) === 55 && (s.charCodeAt(i + 2) | 32) === 99)) {
+      const from = c === 124 ? i + 1 : i + 3;
+      let k = from;
+      while (k < n && isHexCode(s.charCodeAt(k))) k++;
+      const next = s.charCodeAt(k);
+      const bounded = k >= n || !((next >= 48 && next <= 57) || ((next | 32) >= 97 && (next | 32) <= 122));
+      if ((k - from === 40 || k - from === 64) && bounded) {
+        cut(from, k);
+        i = k;
+      } else i = from;
+      continue;
+    }
+    if (!isB64Code(c)) {
+      i++;
+      continue;
+    }
+    // A maximal run of base64 characters and `=`: redacted when it is exactly a digest's shape.
+    const start = i;
+    while (i < n && isB64Code(s.charCodeAt(i))) i++;
+    const b64End = i;
+    while (i < n && s.charCodeAt(i) === 61) i++;
+    const before = start > 0 ? s.charCodeAt(start - 1) : -1;
+    if (b64End - start === B64_SHA256_LEN && i - b64End === 1 && before !== 61 && !isB64Code(before)) cut(start, i);
+  }
+  if (out === null) return s;
+  (out as string[]).push(s.slice(copied));
+  return (out as string[]).join('');
+}
+
 /** A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike). */
 export function redactText(s: string): string {
-  return maskCards(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s))));
+  return maskCards(
+    redactDigestShapes(redactLooseSignatures(redactFormFields(redactNestedJsonSignatures(redactJsonSignatures(s))))),
+  );
 }
 
 /**

@@ -4,20 +4,34 @@
  */
 
 export const SERVICE_DEFAULTS = {
-  kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093 },
+  /** saslSslPort: the local stack's SASL_SSL listener (TLS + SCRAM/PLAIN/OAUTHBEARER), advertised as `localhost`. */
+  kafka: { host: '127.0.0.1', port: 9092, controllerPort: 9093, saslSslPort: 9094 },
   temporal: { host: '127.0.0.1', port: 7233, namespace: 'default', uiPort: 8233 },
   postgres: { host: '127.0.0.1', port: 5432, database: 'payments', user: 'payments', password: 'payments' },
-  redis: { host: '127.0.0.1', port: 6379 },
+  /** tlsPort: the local stack's TLS port (certificate for `localhost`). */
+  redis: { host: '127.0.0.1', port: 6379, tlsPort: 6380 },
   edge: { port: 8080 },
   trino: { host: '127.0.0.1', port: 8085 },
   inference: { host: '127.0.0.1', port: 8090 },
   /** Prometheus `/metrics` of the background services, each moved by `<SERVICE>_METRICS_PORT` (the edge serves its own). */
-  metrics: { transformer: 9464, quarantine: 9465, bridge: 9466, worker: 9467, orchestrator: 9468 },
+  metrics: {
+    transformer: 9464,
+    quarantine: 9465,
+    bridge: 9466,
+    worker: 9467,
+    orchestrator: 9468,
+    features: 9469,
+    lakeSink: 9470,
+    /** The review lanes `npm start` runs apart from payments (issue 13): the worker's and the bridge's. */
+    reviewWorker: 9471,
+    reviewBridge: 9472,
+  },
   /** Optional local S3-compatible object store (moto's server; `stack:up -- --with s3`), for lake-on-S3 tests. */
   s3: { host: '127.0.0.1', port: 9000, region: 'us-east-1', bucket: 'pep-lake' },
   /** Optional Iceberg REST catalog (Apache Iceberg's REST fixture; `stack:up -- --with iceberg-rest`). */
   icebergRest: { host: '127.0.0.1', port: 8181 },
   superset: { host: '127.0.0.1', port: 8088 },
+  mlflow: { host: '127.0.0.1', port: 5000 },
 } as const;
 
 export interface ServiceAddresses {

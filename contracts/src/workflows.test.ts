@@ -24,6 +24,10 @@ describe('workflow ids', () => {
       paymentBatchWorkflowId('payments.normalized', 1, '10', '34'),
       'payment-batch-payments.normalized-1-10-34',
     );
+    assert.equal(
+      paymentBatchWorkflowId('payments.normalized', 1, '10', '34', '0123abcd4567'),
+      'payment-batch-payments.normalized-1-10-34-0123abcd4567',
+    );
     assert.deepEqual([...REVIEW_DECISIONS], ['approve', 'reprocess', 'discard']);
   });
 });

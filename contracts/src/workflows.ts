@@ -44,14 +44,21 @@ export function paymentWorkflowId(eventId: string): string {
   return `payment-${eventId}`;
 }
 
-/** Workflow id of a PaymentBatchWorkflow: the Kafka offsets it covers (events inside are claimed by event_id). */
+/**
+ * Workflow id of a PaymentBatchWorkflow: the Kafka offsets it covers (events inside are claimed by event_id) and,
+ * when given, a fingerprint of its events (the bridge's: a hash of their event ids). Offsets alone are not unique
+ * beyond one incarnation of a topic: a recreated topic or a new cluster starts at offset 0 again, and a batch of new
+ * events named like an earlier batch was refused by Temporal as a duplicate (REJECT_DUPLICATE) and never ran. The
+ * same records re-consumed after a crash give the same id again, so a redelivered batch still runs once.
+ */
 export function paymentBatchWorkflowId(
   topic: string,
   partition: number,
   firstOffset: string,
   lastOffset: string,
+  fingerprint?: string,
 ): string {
-  return `payment-batch-${topic}-${partition}-${firstOffset}-${lastOffset}`;
+  return `payment-batch-${topic}-${partition}-${firstOffset}-${lastOffset}${fingerprint ? `-${fingerprint}` : ''}`;
 }
 
 /** Workflow id of a DlqReviewGroupWorkflow: the validation-DLQ offsets of the records it registers. */

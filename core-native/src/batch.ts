@@ -88,11 +88,13 @@ export function packFeatureRows(
     event: Uint8Array | string;
     customer?: Uint8Array | string | null;
     merchant?: Uint8Array | string | null;
+    paymentMethod?: Uint8Array | string | null;
   }[],
 ): FeatureBatch {
   const e = pack(rows.map((r) => r.event));
   const c = pack(rows.map((r) => r.customer));
   const m = pack(rows.map((r) => r.merchant));
+  const p = pack(rows.map((r) => r.paymentMethod));
   return {
     events: e.data,
     eventOffsets: e.offsets,
@@ -103,5 +105,8 @@ export function packFeatureRows(
     merchants: m.data,
     merchantOffsets: m.offsets,
     merchantLengths: m.lengths,
+    paymentMethods: p.data,
+    paymentMethodOffsets: p.offsets,
+    paymentMethodLengths: p.lengths,
   };
 }

@@ -7,7 +7,7 @@ import { get, INVALID, isObject, type Json, type JsonObject, parseBytes } from '
 import { parseRfc3339 } from './time.ts';
 import { type FeatureBatch, type FeatureDef, type FeatureSpec, LIMITS } from './types.ts';
 
-export const FEATURE_SPEC_VERSION = 'pep-features-v1';
+export const FEATURE_SPEC_VERSION = 'pep-features-v2';
 
 type Src = FeatureDef['source'];
 const f = (
@@ -29,39 +29,53 @@ export const FEATURES: readonly FeatureDef[] = [
   f('provider_braintree', 'event', 'equals', 'provider', ['braintree'], 0),
   f('method_card', 'event', 'equals', 'payment_method_type', ['card'], 0),
   f('method_wallet', 'event', 'equals', 'payment_method_type', ['wallet'], 0),
-  f('method_bank', 'event', 'one_of', 'payment_method_type', ['bank_account', 'bank_transfer'], 0),
-  f(
-    'method_other',
-    'event',
-    'other_than',
-    'payment_method_type',
-    ['card', 'wallet', 'bank_account', 'bank_transfer'],
-    0,
-  ),
   f('has_customer', 'event', 'present', 'customer_id', null, 0),
   f('has_card_brand', 'event', 'present', 'card_brand', null, 0),
   f('status_failed', 'event', 'equals', 'status', ['failed'], 0),
   f('is_refund', 'event', 'prefix', 'event_type', ['refund.'], 0),
   f('is_dispute', 'event', 'prefix', 'event_type', ['dispute.'], 0),
+  f('failure_expired_card', 'event', 'one_of', 'failure_code', ['expired_card', 'card_expired'], 0),
+  f('failure_insufficient_funds', 'event', 'one_of', 'failure_code', ['insufficient_funds'], 0),
   f('hour_of_day_utc', 'event', 'hour_of_day_utc', T, null, 0),
   f('day_of_week_utc', 'event', 'day_of_week_utc', T, null, 0),
   f('customer_record_present', 'customer', 'record_present', null, null, 0),
-  f('customer_total_payments_30d', 'customer', 'identity', 'total_payments_30d', null, 0),
-  f('customer_failure_rate_30d', 'customer', 'clip01', 'failure_rate_30d', null, 0),
+  f('customer_txn_count_10m', 'customer', 'identity', 'txn_count_10m', null, 0),
+  f('customer_amount_sum_10m', 'customer', 'identity', 'amount_sum_10m', null, 0),
+  f('customer_decline_count_10m', 'customer', 'identity', 'decline_count_10m', null, 0),
+  f('customer_txn_count_1h', 'customer', 'identity', 'txn_count_1h', null, 0),
+  f('customer_amount_sum_1h', 'customer', 'identity', 'amount_sum_1h', null, 0),
+  f('customer_decline_count_1h', 'customer', 'identity', 'decline_count_1h', null, 0),
+  f('customer_distinct_merchants_1h', 'customer', 'identity', 'distinct_merchants_1h', null, 0),
+  f('customer_txn_count_24h', 'customer', 'identity', 'txn_count_24h', null, 0),
+  f('customer_amount_sum_24h', 'customer', 'identity', 'amount_sum_24h', null, 0),
+  f('customer_decline_rate_24h', 'customer', 'identity', 'decline_rate_24h', null, 0),
+  f('customer_txn_count_7d', 'customer', 'identity', 'txn_count_7d', null, 0),
+  f('customer_amount_sum_7d', 'customer', 'identity', 'amount_sum_7d', null, 0),
+  f('customer_decline_rate_7d', 'customer', 'identity', 'decline_rate_7d', null, 0),
+  f('customer_distinct_payment_methods_7d', 'customer', 'identity', 'distinct_payment_methods_7d', null, 0),
+  f('customer_txn_count_30d', 'customer', 'identity', 'txn_count_30d', null, 0),
+  f('customer_amount_to_avg_ratio_30d', 'customer', 'identity', 'amount_to_avg_ratio_30d', null, 1),
+  f('customer_secs_since_prev_event', 'customer', 'identity', 'secs_since_prev_event', null, -1),
+  f('customer_secs_since_last_success', 'customer', 'identity', 'secs_since_last_success', null, -1),
   f('customer_consecutive_failures', 'customer', 'identity', 'consecutive_failures', null, 0),
-  f('customer_days_since_last_payment', 'customer', 'identity', 'days_since_last_payment', null, -1),
-  f('customer_payment_method_count', 'customer', 'identity', 'payment_method_count', null, 0),
-  f('customer_amount_to_avg_ratio', 'customer', 'amount_ratio', 'avg_amount_minor_30d', null, 1),
-  f('customer_fraud_score_avg', 'customer', 'clip01', 'fraud_score_avg', null, 0),
-  f('customer_high_risk_payment_count', 'customer', 'identity', 'high_risk_payment_count', null, 0),
+  f('customer_tenure_days', 'customer', 'identity', 'tenure_days', null, 0),
   f('merchant_record_present', 'merchant', 'record_present', null, null, 0),
-  f('merchant_total_transactions_30d', 'merchant', 'identity', 'total_transactions_30d', null, 0),
-  f('merchant_failure_rate_30d', 'merchant', 'clip01', 'failure_rate_30d', null, 0),
-  f('merchant_dispute_rate_30d', 'merchant', 'clip01', 'dispute_rate_30d', null, 0),
-  f('merchant_refund_rate_30d', 'merchant', 'clip01', 'refund_rate_30d', null, 0),
-  f('merchant_fraud_rate_30d', 'merchant', 'clip01', 'fraud_rate_30d', null, 0),
-  f('merchant_high_risk_transaction_pct', 'merchant', 'clip01', 'high_risk_transaction_pct', null, 0),
-  f('merchant_health_score', 'merchant', 'clip01', 'merchant_health_score', null, 1),
+  f('merchant_txn_count_1h', 'merchant', 'identity', 'txn_count_1h', null, 0),
+  f('merchant_decline_rate_1h', 'merchant', 'identity', 'decline_rate_1h', null, 0),
+  f('merchant_txn_count_24h', 'merchant', 'identity', 'txn_count_24h', null, 0),
+  f('merchant_amount_sum_24h', 'merchant', 'identity', 'amount_sum_24h', null, 0),
+  f('merchant_decline_rate_24h', 'merchant', 'identity', 'decline_rate_24h', null, 0),
+  f('merchant_txn_count_30d', 'merchant', 'identity', 'txn_count_30d', null, 0),
+  f('merchant_dispute_count_30d', 'merchant', 'identity', 'dispute_count_30d', null, 0),
+  f('merchant_dispute_rate_30d', 'merchant', 'identity', 'dispute_rate_30d', null, 0),
+  f('payment_method_record_present', 'payment_method', 'record_present', null, null, 0),
+  f('payment_method_txn_count_10m', 'payment_method', 'identity', 'txn_count_10m', null, 0),
+  f('payment_method_decline_count_10m', 'payment_method', 'identity', 'decline_count_10m', null, 0),
+  f('payment_method_txn_count_24h', 'payment_method', 'identity', 'txn_count_24h', null, 0),
+  f('payment_method_decline_rate_24h', 'payment_method', 'identity', 'decline_rate_24h', null, 0),
+  f('payment_method_distinct_merchants_24h', 'payment_method', 'identity', 'distinct_merchants_24h', null, 0),
+  f('payment_method_txn_count_7d', 'payment_method', 'identity', 'txn_count_7d', null, 0),
+  f('payment_method_distinct_customers_7d', 'payment_method', 'identity', 'distinct_customers_7d', null, 0),
 ];
 
 export const FEATURE_SPEC: FeatureSpec = Object.freeze({ version: FEATURE_SPEC_VERSION, features: FEATURES });
@@ -100,6 +114,8 @@ export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
     ['customerLengths', b.customerLengths],
     ['merchantOffsets', b.merchantOffsets],
     ['merchantLengths', b.merchantLengths],
+    ['paymentMethodOffsets', b.paymentMethodOffsets],
+    ['paymentMethodLengths', b.paymentMethodLengths],
   ] as const) {
     if (arr.length !== rows) throw new RangeError(`${name} has ${arr.length} entries, eventOffsets has ${rows}`);
   }
@@ -116,6 +132,7 @@ export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
     const evBytes = slice(b.events, b.eventOffsets, b.eventLengths, i, 'event');
     const cBytes = slice(b.customers, b.customerOffsets, b.customerLengths, i, 'customer');
     const mBytes = slice(b.merchants, b.merchantOffsets, b.merchantLengths, i, 'merchant');
+    const pBytes = slice(b.paymentMethods, b.paymentMethodOffsets, b.paymentMethodLengths, i, 'payment_method');
     const ev = parseBytes(evBytes);
     if (ev === INVALID) throw new RangeError(`row ${i}: event is not JSON`);
     if (!isObject(ev)) throw new RangeError(`row ${i}: event is not a JSON object`);
@@ -131,9 +148,17 @@ export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
     if (created === undefined) throw new RangeError(`row ${i}: event has no provider_created_at timestamp`);
     const cust = record(cBytes, 'customer', i);
     const merch = record(mBytes, 'merchant', i);
+    const pm = record(pBytes, 'payment_method', i);
     for (let k = 0; k < cols; k++) {
       const d = FEATURES[k] as FeatureDef;
-      const rec = d.source === 'customer' ? cust : d.source === 'merchant' ? merch : undefined;
+      const rec =
+        d.source === 'customer'
+          ? cust
+          : d.source === 'merchant'
+            ? merch
+            : d.source === 'payment_method'
+              ? pm
+              : undefined;
       const fld = d.field as string;
       const vals = d.values as readonly string[];
       let x: number;

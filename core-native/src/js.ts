@@ -32,7 +32,8 @@ export function createJsCore(config: CoreConfig = {}): CoreImpl {
       return { events: recordStrings(r.events), dlq: recordStrings(r.dlq) };
     },
     vectorizeBatch: vectorizeBatchJs,
-    vectorizeOne: (event, customer, merchant) => vectorizeBatchJs(packFeatureRows([{ event, customer, merchant }])),
+    vectorizeOne: (event, customer, merchant, paymentMethod) =>
+      vectorizeBatchJs(packFeatureRows([{ event, customer, merchant, paymentMethod }])),
     featureSpec: () => FEATURE_SPEC,
     transformRecordSets: (sets, opts) => transformRecordSetsJs(sets, opts, (b, ms) => normalizeBatchJs(b, ms, bounds)),
     crc32c: (bytes) => crc32c(bytes),

@@ -199,8 +199,12 @@ export function createNativeCore(binding: NativeBinding, config: CoreConfig = {}
         r.merchants,
         r.merchantOffsets,
         r.merchantLengths,
+        r.paymentMethods,
+        r.paymentMethodOffsets,
+        r.paymentMethodLengths,
       ),
-    vectorizeOne: (event, customer, merchant) => impl.vectorizeBatch(packFeatureRows([{ event, customer, merchant }])),
+    vectorizeOne: (event, customer, merchant, paymentMethod) =>
+      impl.vectorizeBatch(packFeatureRows([{ event, customer, merchant, paymentMethod }])),
     featureSpec: () => {
       spec ??= JSON.parse(binding.featureSpecJson()) as FeatureSpec;
       return spec;

@@ -5,8 +5,8 @@
  * transformer's source headers. No JS object per record on the way. The rules are in README "transformRecordSets";
  * both implementations must give the same bytes. Not for Kafka I/O (kafka-wire does that).
  */
-import { gunzipSync } from 'node:zlib';
 import { COPIED_HEADER_MAX_BYTES, COPIED_HEADERS, OUTPUT_HEADERS, PROVIDERS as PROVIDER_NAMES } from '@pep/contracts';
+import { DecompressError, decompress } from '@pep/kafka-wire/compression';
 import { crc32c, partitionForKey } from '@pep/kafka-wire/protocol';
 import {
   BATCH_ATTRIBUTES,
@@ -448,18 +448,18 @@ export function transformRecordSetsJs(
           return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
         }
         if (codec === 0) return [buf, s, e];
-        if (codec !== 1) {
+        if (codec > 4) {
           const name = COMPRESSION_CODECS[codec] ?? 'unknown';
           return [BATCH_REPORT_CODES.compression, `compression codec ${name} (${codec}) is not supported`];
         }
         try {
-          const out = gunzipSync(buf.subarray(s, e), { maxOutputLength: TRANSFORM_LIMITS.maxBatchRecordsBytes });
+          const out = decompress(codec, buf.subarray(s, e), TRANSFORM_LIMITS.maxBatchRecordsBytes);
           return [out, 0, out.length];
         } catch (err) {
-          if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          if (err instanceof DecompressError && err.tooLarge) {
             return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
           }
-          return [BATCH_REPORT_CODES.corrupt, 'the gzip data is corrupt'];
+          return [BATCH_REPORT_CODES.corrupt, `the ${COMPRESSION_CODECS[codec]} data is corrupt`];
         }
       };
 

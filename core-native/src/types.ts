@@ -81,7 +81,7 @@ export interface OneResult {
   readonly dlq: string[];
 }
 
-/** Rows to vectorize: event i with customer record i and merchant record i (length 0 = missing). */
+/** Rows to vectorize: event i with customer, merchant and payment-method records i (length 0 = missing). */
 export interface FeatureBatch {
   readonly events: Uint8Array;
   readonly eventOffsets: Uint32Array;
@@ -92,11 +92,14 @@ export interface FeatureBatch {
   readonly merchants: Uint8Array;
   readonly merchantOffsets: Uint32Array;
   readonly merchantLengths: Uint32Array;
+  readonly paymentMethods: Uint8Array;
+  readonly paymentMethodOffsets: Uint32Array;
+  readonly paymentMethodLengths: Uint32Array;
 }
 
 export interface FeatureDef {
   readonly name: string;
-  readonly source: 'event' | 'customer' | 'merchant';
+  readonly source: 'event' | 'customer' | 'merchant' | 'payment_method';
   readonly transform: string;
   readonly field: string | null;
   readonly values: readonly string[] | null;
@@ -227,6 +230,7 @@ export interface CoreImpl {
     event: Uint8Array | string,
     customer?: Uint8Array | string | null,
     merchant?: Uint8Array | string | null,
+    paymentMethod?: Uint8Array | string | null,
   ): Float32Array;
   featureSpec(): FeatureSpec;
 }

@@ -1,34 +1,8 @@
 /**
- * The event-type vocabulary and each provider's fixed mapping table: the twin of
- * `crates/core/src/vocabulary.rs` (test/vocabulary.test.ts checks that both, and contracts'
- * EVENT_TYPES and edge routing, hold the same literals).
+ * Each provider's fixed mapping table onto the event-type vocabulary: the twin of `crates/core/src/vocabulary.rs`.
+ * The vocabulary itself is contracts' EVENT_TYPES (the twin has no copy); test/vocabulary.test.ts checks that the Rust
+ * literals, these tables, contracts' EVENT_TYPES and the edge routing hold the same names.
  */
-
-export const EVENT_TYPES: readonly string[] = [
-  'payment.authorized',
-  'payment.captured',
-  'payment.succeeded',
-  'payment.failed',
-  'payment.canceled',
-  'payment.pending',
-  'payment.requires_action',
-  'payment.settled',
-  'refund.created',
-  'refund.succeeded',
-  'refund.failed',
-  'dispute.opened',
-  'dispute.updated',
-  'dispute.evidence_submitted',
-  'dispute.won',
-  'dispute.lost',
-  'dispute.funds_withdrawn',
-  'dispute.funds_reinstated',
-  'invoice.paid',
-  'invoice.payment_failed',
-  'payout.paid',
-  'payout.failed',
-  'other',
-];
 
 export const OTHER = 'other';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadCore, packBatch, recordKey, recordStrings } from '../src/index.ts';
-import { type Case, caseMessage, cases, golden, impls, NORMALIZED_AT_MS } from './helpers.ts';
+import { type Case, CPU_BOUND, caseMessage, cases, golden, impls, NORMALIZED_AT_MS } from './helpers.ts';
 
 const { native, js } = await impls();
 
@@ -57,7 +57,7 @@ for (const impl of [native, js]) {
   });
 }
 
-test('a whole batch of every case gives the same bytes from both implementations', () => {
+test('a whole batch of every case gives the same bytes from both implementations', CPU_BOUND, () => {
   const batch = packBatch(cases.filter((c) => c.provider !== 'unknown').map((c, i) => caseMessage(c, i)));
   const a = native.normalizeBatch(batch, { normalizedAtMs: NORMALIZED_AT_MS });
   const b = js.normalizeBatch(batch, { normalizedAtMs: NORMALIZED_AT_MS });

@@ -24,32 +24,42 @@ const EVENT = JSON.stringify({
 
 test('the feature spec is versioned and identical in both implementations', () => {
   const spec = js.featureSpec();
-  assert.equal(spec.version, 'pep-features-v1');
+  assert.equal(spec.version, 'pep-features-v2');
   assert.deepEqual(native.featureSpec(), JSON.parse(JSON.stringify(spec)));
   assert.equal(new Set(spec.features.map((f) => f.name)).size, spec.features.length);
 });
 
 test('a row carries event values, record values and declared defaults', () => {
   for (const impl of [native, js]) {
-    const row = impl.vectorizeOne(EVENT, JSON.stringify({ avg_amount_minor_30d: 1000, failure_rate_30d: 1.5 }), null);
+    const row = impl.vectorizeOne(
+      EVENT,
+      JSON.stringify({ txn_count_10m: 3, amount_to_avg_ratio_30d: 2.05, decline_rate_7d: 'x' }),
+      null,
+      JSON.stringify({ distinct_customers_7d: 4 }),
+    );
     const names = impl.featureSpec().features.map((f) => f.name);
     const get = (n: string) => row[names.indexOf(n)];
     assert.equal(get('amount_major'), 20.5);
     assert.equal(get('provider_stripe'), 1);
     assert.equal(get('status_failed'), 1);
-    assert.equal(get('is_refund'), 1);
     assert.equal(get('hour_of_day_utc'), 13);
     assert.equal(get('day_of_week_utc'), 0);
-    assert.equal(get('customer_amount_to_avg_ratio'), Math.fround(2.05));
-    assert.equal(get('customer_failure_rate_30d'), 1);
-    assert.equal(get('customer_days_since_last_payment'), -1);
+    assert.equal(get('customer_record_present'), 1);
+    assert.equal(get('customer_txn_count_10m'), 3);
+    assert.equal(get('customer_amount_to_avg_ratio_30d'), Math.fround(2.05));
+    assert.equal(get('customer_decline_rate_7d'), 0, 'not a number: the default');
+    assert.equal(get('customer_secs_since_prev_event'), -1);
     assert.equal(get('merchant_record_present'), 0);
-    assert.equal(get('merchant_health_score'), 1);
+    assert.equal(get('payment_method_record_present'), 1);
+    assert.equal(get('payment_method_distinct_customers_7d'), 4);
   }
 });
 
 test('a batch returns one row-major Float32Array', () => {
-  const rows = packFeatureRows([{ event: EVENT }, { event: EVENT, merchant: '{"merchant_health_score":0.25}' }]);
+  const rows = packFeatureRows([
+    { event: EVENT },
+    { event: EVENT, merchant: '{"dispute_rate_30d":0.25}', paymentMethod: '{"txn_count_10m":7}' },
+  ]);
   const a = native.vectorizeBatch(rows);
   const b = js.vectorizeBatch(rows);
   assert.ok(a instanceof Float32Array);

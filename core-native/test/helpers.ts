@@ -6,6 +6,14 @@ import { type CoreImpl, loadCore, type OneMessage, type ProviderName } from '../
 export const NORMALIZED_AT_MS = 1_767_225_600_000;
 export const RECEIVED_AT_MS = 1_767_225_599_000;
 
+/**
+ * Options of a CPU-bound test (a property over DIFF_RUNS cases, every conformance case through both implementations):
+ * its wall time is its CPU work times the machine's load, seconds on a shared 2-core machine. Bun's runner otherwise
+ * fails a test after 5 s (node's has no limit), which is what failed these under load; the deadline that stays only
+ * catches a hang. Pass it as `test(name, CPU_BOUND, fn)` (both runners read it).
+ */
+export const CPU_BOUND = { timeout: 120_000 } as const;
+
 export interface Case {
   name: string;
   provider: ProviderName | 'unknown';

@@ -17,16 +17,9 @@ import {
   routeEvent,
 } from '@pep/contracts';
 import { FEATURES } from '../src/features.ts';
-import {
-  ADYEN_TYPES,
-  BRAINTREE_TYPES,
-  CREDIT_TYPES,
-  EVENT_TYPES,
-  SQUARE_TYPES,
-  STRIPE_TYPES,
-} from '../src/vocabulary.ts';
+import { ADYEN_TYPES, BRAINTREE_TYPES, CREDIT_TYPES, SQUARE_TYPES, STRIPE_TYPES } from '../src/vocabulary.ts';
 
-const twin = { ADYEN_TYPES, BRAINTREE_TYPES, CREDIT_TYPES, EVENT_TYPES, SQUARE_TYPES, STRIPE_TYPES };
+const twin = { ADYEN_TYPES, BRAINTREE_TYPES, CREDIT_TYPES, SQUARE_TYPES, STRIPE_TYPES };
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const rust = readFileSync(`${root}crates/core/src/vocabulary.rs`, 'utf8');
@@ -44,10 +37,9 @@ function rustConst(name: string): string[][] {
 }
 
 describe('event-type vocabulary drift', () => {
-  it('contracts, the Rust literals and the twin list the same names in the same order', () => {
+  it("the Rust literals list contracts' names in the same order (the twin reads contracts directly)", () => {
     const fromRust = rustConst('EVENT_TYPES').map((r) => r[0]);
     assert.deepEqual(fromRust, [...CONTRACT_TYPES]);
-    assert.deepEqual([...twin.EVENT_TYPES], [...CONTRACT_TYPES]);
   });
 
   it('the Rust and twin mapping tables hold the same rows', () => {

@@ -11,7 +11,15 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aptInstall } from '@pep/stack/prereq';
-import { type Browser, type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type Request,
+  type Response,
+  type Route,
+} from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH?.trim() || '/usr/bin/chromium';
 
@@ -30,6 +38,13 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--disable-sync',
   '--disable-dev-shm-usage',
 ];
+
+/** Chromium's flag that resolves every host name but `baseUrl`'s (and loopback) to nothing. */
+export function hostResolverRules(baseUrl: string): string {
+  const host = new URL(baseUrl).hostname;
+  const keep = [...new Set([host, 'localhost', '127.0.0.1', '[::1]'])].map((h) => `EXCLUDE ${h}`);
+  return `--host-resolver-rules=MAP * ~NOTFOUND, ${keep.join(', ')}`;
+}
 
 /** Installs Debian's chromium when it is missing (root only; otherwise says what to install). */
 export function ensureChromium(log: (m: string) => void = () => {}): string {
@@ -54,11 +69,26 @@ export interface ChartReport {
   readonly rows?: number;
 }
 
+/**
+ * Where a load's time went, in ms from navigation start: Superset's page and JavaScript until the first chart data
+ * request leaves the browser, the chart queries until the last answer arrives, then drawing until the check saw
+ * every chart settled. `slowestChartMs`: the longest single chart data request (request sent → answer received).
+ */
+export interface LoadPhases {
+  readonly firstChartRequestMs: number | null;
+  readonly lastChartResponseMs: number | null;
+  readonly slowestChartMs: number | null;
+  readonly chartRequests: number;
+  /** Chart data answers Superset served from its data cache (`is_cached`). */
+  readonly cachedAnswers: number;
+}
+
 export interface DashboardReport {
   readonly title: string;
   readonly url: string;
   /** Navigation start until every chart settled (rendered, error or empty); null when some never did. */
   readonly loadMs: number | null;
+  readonly phases: LoadPhases;
   readonly charts: readonly ChartReport[];
   readonly screenshot?: string;
 }
@@ -84,6 +114,7 @@ export function chartFailures(report: DashboardReport, expected?: readonly strin
 interface DataResponse {
   readonly status: number;
   readonly rows?: number;
+  readonly cached?: boolean;
   readonly error?: string;
 }
 
@@ -138,21 +169,21 @@ export class DashboardBrowser {
     private readonly page: Page,
   ) {}
 
-  /** Starts headless Chromium with a fresh profile; requests to any host but `baseUrl`'s are refused. */
+  /**
+   * Starts headless Chromium with a fresh profile; every host name but `baseUrl`'s resolves to nothing, so requests to
+   * other hosts fail at once. Superset's pages link web fonts from the internet: refused at once instead of waiting
+   * for a closed network. Done in Chromium's resolver, not with Playwright's request routing: routing turns the
+   * browser's HTTP cache off, so every load fetched Superset's ~10 MB of JavaScript again (a person's browser keeps
+   * it: Superset serves its hashed assets with a one-year max-age).
+   */
   static async launch(baseUrl: string): Promise<DashboardBrowser> {
     const browser = await chromium.launch({
       executablePath: ensureChromium(),
-      args: [...CHROMIUM_ARGS],
+      args: [...CHROMIUM_ARGS, hostResolverRules(baseUrl)],
       headless: true,
     });
     try {
       const context = await browser.newContext({ viewport: { width: 1600, height: 2400 } });
-      // Superset's pages link web fonts from the internet: refused at once instead of waiting for a closed network.
-      const host = new URL(baseUrl).host;
-      await context.route(
-        (url) => url.host !== host,
-        (route) => route.abort(),
-      );
       const page = await context.newPage();
       return new DashboardBrowser(browser, context, page);
     } catch (err) {
@@ -164,19 +195,28 @@ export class DashboardBrowser {
   /** Logs in through Superset's login form; throws with Superset's message when it is refused. */
   async login(baseUrl: string, username: string, password: string): Promise<void> {
     const page = this.page;
-    await page.goto(`${baseUrl}/login/`, { waitUntil: 'domcontentloaded' });
-    await page.fill('[data-test="username-input"]', username);
-    await page.fill('[data-test="password-input"]', password);
-    await page.click('[data-test="login-button"]');
-    const outcome = await Promise.race([
-      page
-        .waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit', timeout: 60_000 })
-        .then(() => 'ok' as const),
-      page
-        .waitForSelector('[role="alert"], .ant-alert-error, .ant-message-error', { timeout: 60_000 })
-        .then(async (el) => `refused: ${(await el?.textContent())?.trim() ?? ''}`),
-    ]);
-    if (outcome !== 'ok') throw new Error(`Superset login of ${username} ${outcome}`);
+    // The login page's event-log beacon (POST /superset/log/) leaves as the form is submitted; Superset answers it,
+    // unauthenticated, with the old session cookie, and when that answer lands after the login's it replaces the
+    // logged-in session (CI: the login's 302 was followed by a redirect back to /login/). Not sent during the login.
+    const dropBeacon = (route: Route) => route.abort();
+    await page.route('**/superset/log/**', dropBeacon);
+    try {
+      await page.goto(`${baseUrl}/login/`, { waitUntil: 'domcontentloaded' });
+      await page.fill('[data-test="username-input"]', username);
+      await page.fill('[data-test="password-input"]', password);
+      await page.click('[data-test="login-button"]');
+      const outcome = await Promise.race([
+        page
+          .waitForURL((u) => !u.pathname.startsWith('/login'), { waitUntil: 'commit', timeout: 60_000 })
+          .then(() => 'ok' as const),
+        page
+          .waitForSelector('[role="alert"], .ant-alert-error, .ant-message-error', { timeout: 60_000 })
+          .then(async (el) => `refused: ${(await el?.textContent())?.trim() ?? ''}`),
+      ]);
+      if (outcome !== 'ok') throw new Error(`Superset login of ${username} ${outcome}`);
+    } finally {
+      await page.unroute('**/superset/log/**', dropBeacon);
+    }
   }
 
   /** Opens one dashboard and waits until every chart has settled (or the deadline); see the module comment. */
@@ -185,13 +225,27 @@ export class DashboardBrowser {
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const data = new Map<number, DataResponse>();
     const pending: Promise<void>[] = [];
+    const sent = new Map<Request, number>();
+    let firstRequestAt: number | null = null;
+    let lastResponseAt: number | null = null;
+    let slowestChartMs: number | null = null;
+    const onRequest = (req: Request) => {
+      if (!req.url().includes('/api/v1/chart/data')) return;
+      const now = Date.now();
+      sent.set(req, now);
+      firstRequestAt ??= now;
+    };
     const onResponse = (res: Response) => {
       if (!res.url().includes('/api/v1/chart/data')) return;
+      const now = Date.now();
+      lastResponseAt = now;
+      const at = sent.get(res.request());
+      if (at !== undefined) slowestChartMs = Math.max(slowestChartMs ?? 0, now - at);
       pending.push(
         (async () => {
           const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
           let body: {
-            result?: { rowcount?: number; error?: string | null }[];
+            result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
             message?: string;
             errors?: { message: string }[];
           } = {};
@@ -207,11 +261,13 @@ export class DashboardBrowser {
           data.set(slice, {
             status: res.status(),
             ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+            ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
             ...(error ? { error } : {}),
           });
         })().catch(() => {}),
       );
     };
+    page.on('request', onRequest);
     page.on('response', onResponse);
     const started = Date.now();
     let loadMs: number | null = null;
@@ -258,9 +314,27 @@ export class DashboardBrowser {
         screenshot = join(opts.screenshotDir, `${target.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.png`);
         await page.screenshot({ path: screenshot, fullPage: true });
       }
-      return { title: target.title, url: target.url, loadMs, charts, ...(screenshot ? { screenshot } : {}) };
+      const phases: LoadPhases = {
+        firstChartRequestMs: firstRequestAt === null ? null : firstRequestAt - started,
+        lastChartResponseMs: lastResponseAt === null ? null : lastResponseAt - started,
+        slowestChartMs,
+        chartRequests: sent.size,
+        cachedAnswers: [...data.values()].filter((d) => d.cached).length,
+      };
+      return { title: target.title, url: target.url, loadMs, phases, charts, ...(screenshot ? { screenshot } : {}) };
     } finally {
+      page.off('request', onRequest);
       page.off('response', onResponse);
+    }
+  }
+
+  /** Empties the browser's HTTP cache: the next open is a first visit's (every asset fetched from Superset). */
+  async clearCache(): Promise<void> {
+    const cdp = await this.context.newCDPSession(this.page);
+    try {
+      await cdp.send('Network.clearBrowserCache');
+    } finally {
+      await cdp.detach();
     }
   }
 

@@ -13,6 +13,7 @@ import {
   readBundle,
 } from './bundle.ts';
 import { DATABASE_UUIDS, duckdbTarget, postgresTarget } from './databases.ts';
+import { DASHBOARD_MARTS } from './marts.ts';
 
 const databases = [
   postgresTarget('postgres://payments:secret-pw@127.0.0.1:5432/payments'),
@@ -66,7 +67,40 @@ describe('the committed bundle', () => {
     ]) {
       assert.ok(charts.includes(panel), `Operations lacks "${panel}"`);
     }
-    for (const d of parsed.datasets.values()) assert.equal(d.database_uuid, DATABASE_UUIDS.operations);
+    const datasets = new Map([...parsed.datasets.values()].map((d) => [d.uuid, d]));
+    for (const u of dashboardChartUuids(ops)) {
+      const chart = [...parsed.charts.values()].find((c) => c.uuid === u);
+      assert.equal(datasets.get(chart?.dataset_uuid as string)?.database_uuid, DATABASE_UUIDS.operations, u);
+    }
+  });
+
+  test('Revenue, Payments, Fraud and the ML scores read the dbt gold marts on DuckDB; Fraud shows precision and recall', () => {
+    const datasets = new Map([...parsed.datasets.values()].map((d) => [d.uuid, d]));
+    const chartsOf = (slug: string) => {
+      const d = [...parsed.dashboards.values()].find((x) => x.slug === slug);
+      assert.ok(d, slug);
+      return dashboardChartUuids(d).map((u) => [...parsed.charts.values()].find((c) => c.uuid === u));
+    };
+    const martsRead = new Set<string>();
+    const onMarts = (chart: Record<string, unknown> | undefined) => {
+      const ds = datasets.get(chart?.dataset_uuid as string);
+      if (ds?.database_uuid !== DATABASE_UUIDS.marts) return false;
+      for (const m of String(ds.sql).matchAll(/\bgold\.(\w+)/g)) martsRead.add(m[1] as string);
+      return true;
+    };
+    for (const slug of ['revenue', 'payments', 'fraud']) {
+      for (const c of chartsOf(slug)) assert.ok(onMarts(c), `${slug} / ${c?.slice_name} does not read the marts`);
+    }
+    // ML: the model scores from the marts; feature drift stays on PostgreSQL (the churn features are not in the lake).
+    for (const c of chartsOf('ml')) {
+      const drift = /drift|feature means/i.test(String(c?.slice_name));
+      assert.equal(onMarts(c), !drift, `ml / ${c?.slice_name}`);
+    }
+    const fraud = new Map(chartsOf('fraud').map((c) => [c?.slice_name, c]));
+    const quality = datasets.get(fraud.get('Alert precision and recall (simulated traffic)')?.dataset_uuid as string);
+    assert.match(String(quality?.sql), /\bgold\.fraud_alert_quality\b/);
+    // What the tests' and the bench's dbt build must publish (buildMarts checks exactly these).
+    assert.deepEqual([...martsRead].sort(), [...DASHBOARD_MARTS].sort());
   });
 });
 
@@ -75,7 +109,7 @@ describe('parseBundle', () => {
   test('rejects a dataset on a database the platform does not register, naming the file', () => {
     const files = new Map(base);
     const [path, text] = [...files].find(([p]) => p.startsWith('datasets/')) as [string, string];
-    files.set(path, text.replace(DATABASE_UUIDS.operations, '00000000-0000-4000-8000-000000000000'));
+    files.set(path, text.replace(/^database_uuid: .*$/m, 'database_uuid: 00000000-0000-4000-8000-000000000000'));
     assert.throws(
       () => parseBundle(files, databases),
       (err: Error) => err instanceof BundleError && err.message.includes(path),

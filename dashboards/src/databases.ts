@@ -103,16 +103,23 @@ export function postgresTarget(
   };
 }
 
-/** The dbt marts in DuckDB, opened read-only per query (dbt may rebuild the file between two dashboard loads). */
-export function duckdbTarget(path: string): DatabaseTarget {
+/**
+ * The dbt marts in DuckDB, opened read-only per query (dbt may rebuild the file between two dashboard loads).
+ * `readOnly: false` (tests only) lets DuckDB create the file when Superset first connects.
+ */
+export function duckdbTarget(
+  path: string,
+  overrides: { key?: string; name?: string; uuid?: string; readOnly?: boolean } = {},
+): DatabaseTarget {
+  const uuid = overrides.uuid ?? DATABASE_UUIDS.marts;
   return {
-    key: 'marts',
-    uuid: DATABASE_UUIDS.marts,
+    key: overrides.key ?? 'marts',
+    uuid,
     config: databaseYaml({
-      name: DATABASE_NAMES.marts,
-      uuid: DATABASE_UUIDS.marts,
+      name: overrides.name ?? DATABASE_NAMES.marts,
+      uuid,
       uri: `duckdb:///${path}`,
-      engineParams: { connect_args: { read_only: true } },
+      engineParams: { connect_args: { read_only: overrides.readOnly ?? true } },
     }),
   };
 }

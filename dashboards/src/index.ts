@@ -8,6 +8,7 @@ export {
   type DashboardReport,
   type DashboardTarget,
   ensureChromium,
+  type LoadPhases,
 } from './browser.ts';
 export {
   BUNDLE_DIR,
@@ -31,6 +32,7 @@ export {
   trinoRunning,
   trinoTarget,
 } from './databases.ts';
+export { buildMarts, DASHBOARD_MARTS } from './marts.ts';
 export {
   connect,
   type DashboardLink,

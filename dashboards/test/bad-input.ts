@@ -1,14 +1,22 @@
 /**
  * A throw-away dashboard whose charts fail on purpose, one per kind of bad input the issue names (a mart table that
- * is missing, Trino down, a wrong database password), next to one healthy chart: the page must still load, each
- * failing chart must show its error, and the browser check must name it. Built as a bundle in Superset's own format
- * and imported through the same code path as the platform's bundle; `removeBadInput` deletes it again.
+ * is missing from a DuckDB marts file, Trino down, a wrong database password), next to one healthy chart: the page
+ * must still load, each failing chart must show its error, and the browser check must name it. Built as a bundle in
+ * Superset's own format and imported through the same code path as the platform's bundle; `removeBadInput` deletes
+ * it again.
  */
 import { randomBytes } from 'node:crypto';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { stringify } from 'yaml';
 import type { BundleFiles } from '../src/bundle.ts';
 import type { SupersetClient } from '../src/client.ts';
-import { type DatabaseTarget, databaseEnvironment, postgresTarget, trinoTarget } from '../src/databases.ts';
+import {
+  type DatabaseTarget,
+  databaseEnvironment,
+  duckdbTarget,
+  postgresTarget,
+  trinoTarget,
+} from '../src/databases.ts';
 
 export const BAD_INPUT_SLUG = 'pep-test-bad-input';
 export const BAD_INPUT_TITLE = 'Test: bad input';
@@ -17,6 +25,7 @@ export const BAD_INPUT_TITLE = 'Test: bad input';
 const U = {
   wrongPasswordDb: '7e57a5e7-0000-4000-8000-000000000001',
   trinoDownDb: '7e57a5e7-0000-4000-8000-000000000002',
+  martsDb: '7e57a5e7-0000-4000-8000-000000000003',
   operationsDataset: '7e57a5e7-0000-4000-8000-000000000011',
   missingTableDataset: '7e57a5e7-0000-4000-8000-000000000012',
   trinoDataset: '7e57a5e7-0000-4000-8000-000000000013',
@@ -35,7 +44,13 @@ export const BAD_INPUT_CHARTS = {
   wrongPassword: 'Wrong database password',
 } as const;
 
-function dataset(uuid: string, databaseUuid: string, name: string, sql: string | null): Record<string, unknown> {
+function dataset(
+  uuid: string,
+  databaseUuid: string,
+  name: string,
+  sql: string | null,
+  schema: string | null = sql === null ? 'public' : null,
+): Record<string, unknown> {
   return {
     table_name: name,
     main_dttm_col: null,
@@ -43,7 +58,7 @@ function dataset(uuid: string, databaseUuid: string, name: string, sql: string |
     default_endpoint: null,
     offset: 0,
     cache_timeout: null,
-    schema: sql === null ? 'public' : null,
+    schema,
     sql,
     params: null,
     template_params: null,
@@ -79,16 +94,70 @@ export interface BadInputBundle {
 }
 
 /**
- * The bad-input dashboard. `trinoUrl`: a running Trino to register (Superset connects to a database when it registers
- * one, so "Trino down" is a Trino that was up at registration and stopped afterwards); without it the Trino chart is
- * left out.
+ * A TCP relay on an ephemeral port of 127.0.0.1 to `target` (host:port), so that a database can be registered through
+ * it while the server answers and then find a closed port once `close()` has run: "Trino down" without stopping the
+ * stack's Trino, which other tests and the platform use. `close()` ends the relayed connections and frees the port.
  */
-export async function badInputBundle(operations: DatabaseTarget, trinoUrl?: string): Promise<BadInputBundle> {
+export interface Relay {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function tcpRelay(targetUrl: string): Promise<Relay> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the relay has no TCP address');
+  const url = new URL(targetUrl);
+  url.port = String(address.port);
+  return {
+    url: url.toString().replace(/\/$/, ''),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * The bad-input dashboard. `martsPath`: a DuckDB file (created by Superset when it registers the database) that does
+ * not hold the mart the chart reads. `trinoUrl`: a Trino that answers when it is registered (Superset connects to a
+ * database when it registers one, so "Trino down" is a Trino reachable at registration and unreachable afterwards);
+ * without it the Trino chart is left out.
+ */
+export async function badInputBundle(
+  operations: DatabaseTarget,
+  martsPath: string,
+  trinoUrl?: string,
+): Promise<BadInputBundle> {
   const env = databaseEnvironment();
   const wrong = new URL(env.databaseUrl);
   wrong.password = `wrong-${randomBytes(6).toString('hex')}`;
   const databases = [
     operations,
+    duckdbTarget(martsPath, {
+      key: 'test_marts',
+      name: 'Test: marts without the mart',
+      uuid: U.martsDb,
+      readOnly: false,
+    }),
     postgresTarget(wrong.toString(), {
       key: 'test_wrong_password',
       name: 'Test: wrong password',
@@ -98,7 +167,7 @@ export async function badInputBundle(operations: DatabaseTarget, trinoUrl?: stri
       ? [
           trinoTarget(trinoUrl, 'superset', {
             key: 'test_trino',
-            name: 'Test: Trino (stopped by the test)',
+            name: 'Test: Trino (unreachable after registration)',
             uuid: U.trinoDownDb,
           }),
         ]
@@ -139,8 +208,8 @@ export async function badInputBundle(operations: DatabaseTarget, trinoUrl?: stri
     ],
     [
       'datasets/test/missing_table.yaml',
-      // A physical dataset on a table that does not exist: what a chart on a mart that was never built looks like.
-      stringify(dataset(U.missingTableDataset, operations.uuid, 'pep_test_mart_that_does_not_exist', null)),
+      // A physical dataset on a gold mart the DuckDB file does not hold: a chart on a mart dbt never built.
+      stringify(dataset(U.missingTableDataset, U.martsDb, 'pep_test_mart_that_does_not_exist', null, 'gold')),
     ],
     ...(trinoUrl
       ? [
@@ -183,7 +252,7 @@ export async function removeBadInput(client: SupersetClient): Promise<void> {
   for (const c of await find('chart', chartUuids)) await client.request('DELETE', `/api/v1/chart/${c.id}`);
   const datasetUuids = [U.operationsDataset, U.missingTableDataset, U.trinoDataset, U.wrongPasswordDataset];
   for (const d of await find('dataset', datasetUuids)) await client.request('DELETE', `/api/v1/dataset/${d.id}`);
-  for (const d of await find('database', [U.wrongPasswordDb, U.trinoDownDb])) {
+  for (const d of await find('database', [U.wrongPasswordDb, U.trinoDownDb, U.martsDb])) {
     await client.request('DELETE', `/api/v1/database/${d.id}`);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The dashboards as a person sees them: after a short simulated run of the whole platform (`npm start` with signed
- * webhooks from all four providers, invalid payloads and bad signatures mixed in), headless Chromium logs in to
+ * webhooks from all four providers, invalid payloads and bad signatures mixed in) and a dbt build of the gold marts
+ * over what the lake sink wrote (the orchestrator's daily step, run here at once), headless Chromium logs in to
  * Superset, opens every dashboard of the bundle and waits until every chart has settled. The test fails on any
  * chart error, empty chart or chart missing from the page, naming each one. Screenshots go to
  * dashboards/artifacts/screenshots/ (git-ignored), load times to dashboards/artifacts/load-times.json.
@@ -14,6 +15,7 @@ import { stackUp, supersetSettings } from '@pep/stack';
 import { chartFailures, DashboardBrowser, type DashboardReport } from '../src/browser.ts';
 import { readBundle } from '../src/bundle.ts';
 import { platformDatabases } from '../src/databases.ts';
+import { buildMarts } from '../src/marts.ts';
 import { dashboardLinks } from '../src/provision.ts';
 import { type SimulatedRun, simulatedRun } from '../src/simulated-run.ts';
 
@@ -27,6 +29,7 @@ describe('dashboards in a real browser after a short simulated run', { timeout: 
   before(async () => {
     await stackUp();
     run = await simulatedRun({ rate: 20, durationS: 10 });
+    await buildMarts((m) => console.error(`dbt: ${m}`));
     browser = await DashboardBrowser.launch(settings.url);
     await browser.login(settings.url, settings.adminUser, settings.adminPassword);
   });
@@ -56,7 +59,7 @@ describe('dashboards in a real browser after a short simulated run', { timeout: 
       reports.push(report);
       failures.push(...chartFailures(report, d.charts));
       t.diagnostic(
-        `${d.title}: ${report.charts.length} charts, settled in ${report.loadMs ?? '-'} ms (${report.screenshot})`,
+        `${d.title}: ${report.charts.length} charts, settled in ${report.loadMs ?? '-'} ms (first chart request at ${report.phases.firstChartRequestMs ?? '-'} ms, last answer at ${report.phases.lastChartResponseMs ?? '-'} ms; ${report.screenshot})`,
       );
     }
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -16,7 +16,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- One row per bronze table read by this run: invocation, target, table, snapshot id, metadata file. -#}
+{#- One row per bronze table read by this run: invocation, target, table, its uuid, snapshot id, metadata file.
+    An incremental build (build or run without --full-refresh) first checks that each bronze table is the one the
+    warehouse was built from: a table dropped and re-created since (a new Iceberg table uuid) restarts its Kafka
+    offsets and snapshot ids, so appending from it would double or lose rows; the run stops and says to rebuild. -#}
 {% macro record_bronze_reads() -%}
     {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot', 'test') -%}
     {%- set reads = fromjson(env_var('DBT_BRONZE_READS', '[]')) -%}
@@ -24,14 +27,28 @@
     {%- set tbl = adapter.quote(schema) ~ '.bronze_reads' -%}
     {%- if target.type == 'trino' -%}{%- set tbl = target.database ~ '.' ~ tbl -%}{%- endif -%}
     {% do run_query('create schema if not exists ' ~ (target.database ~ '.' if target.type == 'trino' else '') ~ adapter.quote(schema)) %}
-    {% do run_query('create table if not exists ' ~ tbl ~ ' (invocation_id varchar, run_started_at varchar, target_name varchar, command varchar, partition_day varchar, table_name varchar, snapshot_id varchar, metadata_location varchar, total_records bigint)') %}
+    {% do run_query('create table if not exists ' ~ tbl ~ ' (invocation_id varchar, run_started_at varchar, target_name varchar, command varchar, partition_day varchar, table_name varchar, snapshot_id varchar, metadata_location varchar, total_records bigint, table_uuid varchar)') %}
+    {% do run_query('alter table ' ~ tbl ~ ' add column if not exists table_uuid varchar') %}
+    {%- if flags.WHICH in ('build', 'run') and not flags.FULL_REFRESH -%}
+    {%- for r in reads if r.table_uuid -%}
+        {%- set last = run_query("select table_uuid from " ~ tbl ~ " where table_name = '" ~ r.table
+            ~ "' and table_uuid is not null order by run_started_at desc limit 1") -%}
+        {%- if last.rows | length > 0 and last.rows[0][0] != r.table_uuid -%}
+            {{ exceptions.raise_compiler_error(
+                'bronze table ' ~ r.table ~ ' was re-created (table uuid ' ~ r.table_uuid ~ '; this warehouse was '
+                ~ 'built from ' ~ last.rows[0][0] ~ '): the incremental models hold rows of the old table. Rebuild '
+                ~ 'from the new one with `npm run dbt -- build --full-refresh`.') }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- endif -%}
     {%- if reads | length > 0 -%}
-    insert into {{ tbl }} values
+    insert into {{ tbl }} (invocation_id, run_started_at, target_name, command, partition_day, table_name, snapshot_id,
+        metadata_location, total_records, table_uuid) values
     {%- for r in reads %}
       ('{{ invocation_id }}', '{{ run_started_at.isoformat() }}', '{{ target.name }}', '{{ flags.WHICH }}',
        {{ "'" ~ var('partition_day') ~ "'" if var('partition_day') else 'null' }}, '{{ r.table }}',
-       {{ "'" ~ r.snapshot_id ~ "'" if r.snapshot_id else 'null' }}, '{{ r.metadata_location | replace("'", "''") }}',
-       {{ r.total_records | int }}){{ ',' if not loop.last }}
+       {{ "'" ~ r.snapshot_id ~ "'" if r.snapshot_id else 'null' }}, '{{ (r.metadata_location or '') | replace("'", "''") }}',
+       {{ r.total_records | int }}, {{ "'" ~ r.table_uuid ~ "'" if r.table_uuid else 'null' }}){{ ',' if not loop.last }}
     {%- endfor %}
     {%- else -%}
     select 1

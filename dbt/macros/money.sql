@@ -51,5 +51,18 @@
 {#- An amount in minor units of `currency` in the reporting currency's major unit, at `rate` (value of one major
     unit of `currency`), given the currency's minor-unit exponent. -#}
 {% macro to_reporting(amount_minor, exponent, rate) -%}
-    cast(cast({{ amount_minor }} as decimal(38, 6)) / cast(power(10, {{ exponent }}) as decimal(38, 6)) * cast({{ rate }} as decimal(38, 10)) as decimal(38, 4))
+    cast({{ reporting_exact(amount_minor, exponent, rate) }} as decimal(38, 4))
+{%- endmacro %}
+
+{#- The same amount unrounded (scale 16), for sums: round once, after summing (`sum_reporting`), so that a total does not
+    depend on how the money was split into rows (a refund restated as two journal entries, -A then +(A - R), must sum
+    to what one entry of -R gives). Exact decimal arithmetic on both targets: minor units times the rate, times
+    10^-exponent. A division here would differ between them: DuckDB divides decimals as DOUBLE, Trino as DECIMAL. -#}
+{% macro reporting_exact(amount_minor, exponent, rate) -%}
+    (cast({{ amount_minor }} as decimal(38, 0)) * cast({{ rate }} as decimal(38, 10)) * cast(power(10, -{{ exponent }}) as decimal(38, 6)))
+{%- endmacro %}
+
+{#- sum() of reporting_exact amounts rounded once (half away from zero) to 4 places. -#}
+{% macro sum_reporting(exact_expression) -%}
+    cast(sum({{ exact_expression }}) as decimal(38, 4))
 {%- endmacro %}

@@ -2,7 +2,8 @@
 lake writer and Trino use. One command per call: JSON request in argv[2], one JSON line out on stdout, one JSON error
 line and exit status 1 on failure (2 when the catalog cannot be reached, so callers can retry).
 
-- snapshots: the current metadata file and snapshot of every bronze table (what a dbt run reads, and records).
+- snapshots: the current metadata file and snapshot of every bronze table (what a dbt run reads, and records), or
+             the snapshot current at as_of_ms.
 - create:    namespace and tables from the contract's Iceberg schema / partition spec JSON (contracts/src/lake.ts).
 - generate:  a deterministic payment history (every provider's lifecycle, refunds, restatements, disputes, late
              deliveries, duplicate deliveries, workflow outcomes, validation DLQ records), generated in DuckDB SQL
@@ -27,10 +28,11 @@ def catalog(req):
     return SqlCatalog(req["catalog"]["name"], uri=req["catalog"]["uri"], warehouse=req["catalog"]["warehouse"])
 
 
-def table_info(tbl):
-    snap = tbl.current_snapshot()
+def table_info(tbl, as_of_ms=None):
+    snap = tbl.current_snapshot() if as_of_ms is None else tbl.snapshot_as_of_timestamp(as_of_ms, inclusive=True)
     return {
         "metadata_location": tbl.metadata_location,
+        "table_uuid": str(tbl.metadata.table_uuid),
         "snapshot_id": str(snap.snapshot_id) if snap else None,
         "snapshot_ms": snap.timestamp_ms if snap else None,
         "summary": dict(snap.summary.additional_properties) if snap and snap.summary else {},
@@ -45,7 +47,7 @@ def snapshots(req):
     out = {}
     for name in req["tables"]:
         try:
-            out[name] = table_info(cat.load_table(f"{req['namespace']}.{name}"))
+            out[name] = table_info(cat.load_table(f"{req['namespace']}.{name}"), req.get("as_of_ms"))
         except NoSuchTableError:
             out[name] = None
     return {"tables": out}
@@ -282,28 +284,43 @@ def _arrow_table_for(tbl, rows_arrow):
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def _max_offsets(con, tbl):
-    """Next Kafka offset per partition of a table (continuing what is there)."""
-    scan = tbl.scan(selected_fields=("kafka_partition", "kafka_offset")).to_arrow()
+def _parse_ts(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _positions(con, tbl):
+    """Next Kafka offset and the last Kafka timestamp (ISO text, or None) per partition of a table."""
+    scan = tbl.scan(selected_fields=("kafka_partition", "kafka_offset", "kafka_timestamp")).to_arrow()
     con.register("existing_offsets", scan)
     rows = con.execute(
-        "SELECT kafka_partition, max(kafka_offset) + 1 FROM existing_offsets GROUP BY 1"
+        "SELECT kafka_partition, max(kafka_offset) + 1, strftime(max(kafka_timestamp), '%Y-%m-%dT%H:%M:%S.%f+00:00')"
+        " FROM existing_offsets GROUP BY 1"
     ).fetchall()
     con.unregister("existing_offsets")
     nxt = {p: 0 for p in range(PARTITIONS)}
-    for p, o in rows:
+    last_ts = {p: None for p in range(PARTITIONS)}
+    for p, o, ts in rows:
         nxt[int(p)] = int(o)
-    return nxt
+        last_ts[int(p)] = ts
+    return nxt, last_ts
 
 
-def _with_kafka(con, rel_sql, next_offsets, topic):
-    """Adds Kafka coordinates: partition by event_id, offsets in delivery order continuing next_offsets."""
+def _with_kafka(con, rel_sql, next_offsets, last_ts, topic):
+    """Adds Kafka coordinates: partition by event_id, offsets in delivery order continuing next_offsets.
+
+    The Kafka timestamp is the time the record was appended: never below the last one of its partition. A chunk holds
+    its payments' whole lifecycle (a refund or dispute weeks later), so the next chunk's first records come after
+    those in the log and carry at least their timestamp, as a broker's log would (the dbt models rely on this: see
+    int_payment_events__deliveries).
+    """
     base = " ".join(f"WHEN {p} THEN {o}" for p, o in next_offsets.items())
+    floors = " ".join(f"WHEN {p} THEN TIMESTAMPTZ '{t}'" for p, t in last_ts.items() if t is not None)
+    floor = f"CASE kafka_partition {floors} END" if floors else "NULL::TIMESTAMPTZ"
     return f"""
 SELECT '{topic}' AS kafka_topic, kafka_partition,
   (CASE kafka_partition {base} ELSE 0 END) + row_number() OVER (PARTITION BY kafka_partition
      ORDER BY received_at, event_id, dup) - 1 AS kafka_offset,
-  received_at + INTERVAL 30 MILLISECOND AS kafka_timestamp,
+  greatest(received_at + INTERVAL 30 MILLISECOND, coalesce({floor}, received_at)) AS kafka_timestamp,
   * EXCLUDE (kafka_partition)
 FROM (SELECT (hash(event_id) % {PARTITIONS})::INT AS kafka_partition, * FROM ({rel_sql}))
 """
@@ -329,7 +346,7 @@ def generate(req):
     dlq = cat.load_table(f"{ns}.validation_dlq")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    next_offsets = _max_offsets(con, events)
+    next_offsets, last_ts = _positions(con, events)
     totals = {"payment_events": 0, "payment_outcomes": 0, "validation_dlq": 0, "snapshots": []}
     started = time.time()
     day = first_day
@@ -342,7 +359,7 @@ def generate(req):
           SELECT * REPLACE (received_at + INTERVAL 90 SECOND AS received_at), 1 AS dup FROM h
           WHERE (hash(event_id, {seed}, 'dup') % 10000) < {int(dup_rate * 10000)}
           UNION ALL SELECT *, 0 AS dup FROM h""")
-        ev_sql = _with_kafka(con, "SELECT * FROM d", next_offsets, TOPIC)
+        ev_sql = _with_kafka(con, "SELECT * FROM d", next_offsets, last_ts, TOPIC)
         con.execute(f"""CREATE OR REPLACE TEMP TABLE k AS SELECT *,
             received_at + INTERVAL 25 MILLISECOND AS normalized_at, 1 AS schema_version,
             'webhooks.' || provider || '.notification' AS source_topic, kafka_partition AS source_partition,
@@ -350,10 +367,16 @@ def generate(req):
         arrow = con.execute(
             "SELECT * EXCLUDE (payment_n, step, failed, dup) FROM k ORDER BY kafka_partition, kafka_offset"
         ).to_arrow_table()
-        events.append(_arrow_table_for(events, arrow))
+        last_chunk = day + span >= first_day + days
+        props = {"pep.bench.days": str(req["mark_days"])} if last_chunk and req.get("mark_days") else {}
+        events.append(_arrow_table_for(events, arrow), snapshot_properties=props)
         totals["payment_events"] += arrow.num_rows
-        for p, o in con.execute("SELECT kafka_partition, max(kafka_offset) + 1 FROM k GROUP BY 1").fetchall():
+        for p, o, ts in con.execute(
+            "SELECT kafka_partition, max(kafka_offset) + 1,"
+            " strftime(max(kafka_timestamp), '%Y-%m-%dT%H:%M:%S.%f+00:00') FROM k GROUP BY 1"
+        ).fetchall():
             next_offsets[int(p)] = int(o)
+            last_ts[int(p)] = ts
         # what the workflows decided for each event (one version per event; failed payments get a retry decision)
         out = con.execute(f"""
           SELECT event_id, provider, event_type, merchant_id, customer_id, amount_minor, currency, status,
@@ -420,7 +443,8 @@ def append(req):
     schema = tbl.schema().as_arrow()
     con = duckdb.connect()
     if req["table"] == "payment_events":
-        nxt = _max_offsets(con, tbl)
+        con.execute("SET TimeZone = 'UTC'")
+        nxt, last_ts = _positions(con, tbl)
         for r in rows:
             if r.get("kafka_offset") is None:
                 part = int(r.get("kafka_partition", 0))
@@ -428,7 +452,14 @@ def append(req):
                 r["kafka_partition"] = part
                 r["kafka_offset"] = nxt[part]
                 nxt[part] += 1
-            r.setdefault("kafka_timestamp", r.get("received_at"))
+            if r.get("kafka_timestamp") is None:
+                # appended now: never before the partition's last record (see _with_kafka)
+                part = int(r.get("kafka_partition", 0))
+                floor = last_ts.get(part)
+                ts = r.get("received_at")
+                if floor is not None and (ts is None or _parse_ts(ts) < _parse_ts(floor)):
+                    ts = floor
+                r["kafka_timestamp"] = ts
     cols = {}
     for field in schema:
         values = [r.get(field.name) for r in rows]

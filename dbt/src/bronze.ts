@@ -3,7 +3,6 @@
  * `python/bronze.py` (pyiceberg on that catalog): the snapshot each dbt run reads, and the test/benchmark histories.
  * Not the lake writer (@pep/lakehouse writes the product's bronze tables).
  */
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,15 +14,13 @@ import {
   LAKE_TABLE_NAMES,
   LAKE_TABLES,
   type LakeTableName,
+  lakeWarehouseDir,
 } from '@pep/contracts';
 import { STATE_DIR } from '@pep/stack/paths';
-import type { DbtToolchain } from './venv.ts';
+import { type DbtToolchain, runPython } from './venv.ts';
 
 export const PACKAGE_DIR = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BRONZE_PY = join(PACKAGE_DIR, 'python', 'bronze.py');
-/** Output kept from the helper (its result is one line; progress goes to stderr). */
-const MAX_OUTPUT_CHARS = 1 << 20;
-
 export interface CatalogSettings {
   readonly name: string;
   /** SQLAlchemy URL of the catalog database (pyiceberg). */
@@ -44,7 +41,7 @@ export function catalogSettings(env: NodeJS.ProcessEnv = process.env): CatalogSe
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new Error(`the lake catalog must be PostgreSQL (postgres://…), got a ${url.protocol} URL`);
   }
-  const warehouse = env.LAKE_WAREHOUSE?.trim() || join(STATE_DIR, 'lake', 'warehouse');
+  const warehouse = env.LAKE_WAREHOUSE?.trim() || lakeWarehouseDir(STATE_DIR);
   return {
     name: env.LAKE_CATALOG_NAME?.trim() || LAKE_CATALOG_NAME,
     uri: `postgresql+psycopg2://${url.username}${url.password ? `:${url.password}` : ''}@${url.host}${url.pathname}`,
@@ -72,7 +69,7 @@ export class BronzeError extends Error {
 }
 
 /** Runs one command of python/bronze.py and returns its JSON answer. */
-export function bronzeCommand<T>(
+export async function bronzeCommand<T>(
   tools: DbtToolchain,
   command: 'snapshots' | 'create' | 'drop' | 'generate' | 'append',
   request: Record<string, unknown>,
@@ -80,41 +77,22 @@ export function bronzeCommand<T>(
 ): Promise<T> {
   const env = opts.env ?? process.env;
   const body = JSON.stringify({ catalog: catalogSettings(env), namespace: bronzeNamespace(env), ...request });
-  return new Promise((resolveP, reject) => {
-    const child = spawn(tools.python, [BRONZE_PY, command], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60 * 60_000);
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout = (stdout + c).slice(-MAX_OUTPUT_CHARS);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr = (stderr + c).slice(-MAX_OUTPUT_CHARS);
-      for (const line of c.split('\n')) if (line.trim()) opts.onProgress?.(line);
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let answer: { error?: string; unreachable?: boolean } | undefined;
-      try {
-        answer = JSON.parse(last);
-      } catch {
-        answer = undefined;
-      }
-      if (code === 0 && answer && !answer.error) return resolveP(answer as T);
-      const why = answer?.error ?? `exited ${code ?? signal}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`;
-      reject(new BronzeError(`bronze ${command}: ${why}`, code === 2 || answer?.unreachable === true));
-    });
-    child.stdin.end(body);
+  const r = await runPython(tools, [BRONZE_PY, command], {
+    env,
+    stdin: body,
+    timeoutMs: opts.timeoutMs ?? 60 * 60_000,
+    ...(opts.onProgress ? { onStderrLine: opts.onProgress } : {}),
   });
+  const answer = r.answer as { error?: string; unreachable?: boolean } | undefined;
+  if (r.code === 0 && answer && !answer.error) return answer as T;
+  const why = answer?.error ?? `exited ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`;
+  throw new BronzeError(`bronze ${command}: ${why}`, r.code === 2 || answer?.unreachable === true);
 }
 
 export interface BronzeTableSnapshot {
   readonly metadata_location: string;
+  /** The table's identity: a dropped and re-created table has a new one. */
+  readonly table_uuid?: string;
   /** As a string: a 64-bit id does not fit a JavaScript number. */
   readonly snapshot_id: string | null;
   readonly snapshot_ms: number | null;
@@ -127,13 +105,26 @@ export async function bronzeSnapshots(
   tools: DbtToolchain,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Record<LakeTableName, BronzeTableSnapshot | null>> {
+  const asOf = bronzeAsOf(env);
   const r = await bronzeCommand<{ tables: Record<LakeTableName, BronzeTableSnapshot | null> }>(
     tools,
     'snapshots',
-    { tables: LAKE_TABLE_NAMES },
+    { tables: LAKE_TABLE_NAMES, ...(asOf !== null ? { as_of_ms: asOf } : {}) },
     { env },
   );
   return r.tables;
+}
+
+/**
+ * DBT_BRONZE_AS_OF (an ISO-8601 instant or epoch milliseconds): read each bronze table at the snapshot that was
+ * current then instead of the latest, e.g. to rebuild exactly what an earlier run saw. Null when unset.
+ */
+export function bronzeAsOf(env: NodeJS.ProcessEnv = process.env): number | null {
+  const raw = env.DBT_BRONZE_AS_OF?.trim();
+  if (!raw) return null;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms)) throw new Error(`DBT_BRONZE_AS_OF must be an ISO-8601 instant or epoch ms: ${raw}`);
+  return ms;
 }
 
 /** Creates the namespace and the four bronze tables from the contract (idempotent). */

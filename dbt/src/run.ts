@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path';
 import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
 import { STATE_DIR } from '@pep/stack/paths';
 import { BronzeError, type BronzeTableSnapshot, bronzeNamespace, bronzeSnapshots, PACKAGE_DIR } from './bronze.ts';
-import { type DbtToolchain, ensureDbtToolchain, type Log } from './venv.ts';
+import { fraudTruthDir, writeFraudTruthSeed } from './truth.ts';
+import { type DbtToolchain, ensureDbtToolchain, type Log, runPython } from './venv.ts';
 
 export const EXIT_TEMPFAIL = 75;
 export const TARGETS = ['duckdb', 'trino'] as const;
@@ -136,6 +137,8 @@ export function emptyBronzeRelation(table: LakeTableName, target: DbtTarget): st
 
 export interface BronzeRead {
   readonly table: LakeTableName;
+  /** The table's Iceberg uuid: an incremental build refuses a table re-created since the warehouse's last read. */
+  readonly table_uuid: string | null;
   readonly snapshot_id: string | null;
   readonly metadata_location: string | null;
   readonly total_records: number;
@@ -161,6 +164,7 @@ export function bronzeEnvironment(
       env[`${key}_SCAN`] = `(${empty})`;
       reads.push({
         table,
+        table_uuid: snap?.table_uuid ?? null,
         snapshot_id: null,
         metadata_location: snap?.metadata_location ?? null,
         total_records: 0,
@@ -169,10 +173,13 @@ export function bronzeEnvironment(
       continue;
     }
     env[`${key}_SNAPSHOT`] = snap.snapshot_id;
-    env[`${key}_SCAN`] = `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}')`;
+    // the snapshot explicitly: the metadata file's current one, or an older one when reading as of a time
+    env[`${key}_SCAN`] =
+      `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}', snapshot_from_id => ${snap.snapshot_id})`;
     const offsets = snap.summary['pep.kafka.offsets'];
     reads.push({
       table,
+      table_uuid: snap.table_uuid ?? null,
       snapshot_id: snap.snapshot_id,
       metadata_location: snap.metadata_location,
       total_records: snap.total_records,
@@ -344,12 +351,25 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     }
   }
   if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
+  if (command) {
+    const truthDir = fraudTruthDir(baseEnv);
+    const truth = writeFraudTruthSeed(truthDir);
+    log(
+      `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
+        truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
+      }`,
+    );
+  }
 
   const runResultsPath = join(targetPath, 'run_results.json');
   const dbtStarted = Date.now();
+  let tail = '';
   const code = await new Promise<number>((resolve) => {
     const child = spawn(tools.dbt, [...args], { cwd: PACKAGE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.setEncoding('utf8').on('data', out);
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
+      out(c);
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
     child.once('error', (err) => {
       log(`cannot start dbt: ${err.message}`);
@@ -385,6 +405,8 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     }
   }
   const exitCode = publishError ? 1 : code;
+  // a failure outside any node (a hook, a compilation error) has no run result: the summary carries dbt's message
+  const dbtError = exitCode !== 0 && failures.length === 0 && !publishError ? errorOf(tail) : undefined;
   const summary: DbtRunSummary = {
     command: command ?? null,
     target,
@@ -399,10 +421,25 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     results,
     failures,
     published,
-    ...(publishError ? { error: publishError } : {}),
+    ...(publishError ? { error: publishError } : dbtError ? { error: dbtError } : {}),
   };
   if (command && READS_BRONZE.has(command)) recordRun(summary, baseEnv);
   return summary;
+}
+
+/** Characters of dbt's output kept to explain a failure that has no run result. */
+const OUTPUT_TAIL_CHARS = 16_384;
+
+/** dbt's error message in the tail of its output: from the first line that names an error, at most 2,000 chars. */
+export function errorOf(output: string): string | undefined {
+  const lines = output.split('\n').map((l) => l.replace(/^\d\d:\d\d:\d\d\s+/, '').trimEnd());
+  const first = lines.findIndex((l) => /\b(error|exception)\b/i.test(l) && !/^Done\./.test(l));
+  if (first < 0) return undefined;
+  const text = lines
+    .slice(first)
+    .filter((l) => l.trim() && !/^Done\./.test(l))
+    .join('\n');
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text;
 }
 
 function partitionDayOf(args: readonly string[]): string | null {
@@ -447,22 +484,10 @@ async function publishMarts(
     exclude: UNPUBLISHED_MARTS,
     extension_directory: tools.extensionDirectory,
   });
-  const answer = await new Promise<string>((resolve, reject) => {
-    const child = spawn(tools.python, [script, request], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr = (stderr + c).slice(-4000);
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve(stdout.trim().split('\n').pop() ?? '') : reject(new Error(stderr.trim() || stdout.trim())),
-    );
-  });
-  const { tables } = JSON.parse(answer) as { tables: string[] };
+  const r = await runPython(tools, [script, request], { env, timeoutMs: 30 * 60_000 });
+  const answer = r.answer as { tables?: string[] } | undefined;
+  if (r.code !== 0 || !answer?.tables) throw new Error(r.stderr.trim().slice(-4000) || r.stdout.trim());
+  const { tables } = answer;
   renameSync(tmp, paths.martsPath);
   return { path: paths.martsPath, tables };
 }

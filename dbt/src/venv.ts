@@ -4,6 +4,7 @@
  * httpfs extension wheels (the extension host is not reachable from these machines, so nothing is ever INSTALLed),
  * and pyiceberg for the bronze catalog (snapshot ids, test histories). Not the product's query path.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureVenv, type VenvSpec } from '@pep/stack/install';
@@ -49,4 +50,64 @@ export async function ensureDbtToolchain(log: Log): Promise<DbtToolchain> {
     if (!existsSync(link)) symlinkSync(target, link);
   }
   return { venv, python: join(venv, 'bin', 'python'), dbt: join(venv, 'bin', 'dbt'), extensionDirectory };
+}
+
+export interface PythonResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last stdout line parsed as JSON (the helpers' answer), undefined when it is not JSON. */
+  readonly answer: unknown;
+  /** The tail of stderr (progress and tracebacks). */
+  readonly stderr: string;
+  readonly stdout: string;
+}
+
+/** Output kept from a helper script (its answer is one line; progress goes to stderr). */
+const MAX_OUTPUT_CHARS = 1 << 20;
+
+/**
+ * Runs one of the package's Python helpers (`python/*.py`) in the toolchain's interpreter: one JSON answer as the
+ * last stdout line. Never rejects for a non-zero exit (the caller decides); rejects when Python cannot start.
+ */
+export function runPython(
+  tools: DbtToolchain,
+  args: readonly string[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    stdin?: string;
+    onStderrLine?: (line: string) => void;
+    timeoutMs?: number;
+  } = {},
+): Promise<PythonResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tools.python, [...args], {
+      env: opts.env ?? process.env,
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60 * 60_000);
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      stdout = (stdout + c).slice(-MAX_OUTPUT_CHARS);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      stderr = (stderr + c).slice(-MAX_OUTPUT_CHARS);
+      if (opts.onStderrLine) for (const line of c.split('\n')) if (line.trim()) opts.onStderrLine(line);
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      let answer: unknown;
+      try {
+        answer = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+      } catch {
+        answer = undefined;
+      }
+      resolve({ code, signal, answer, stderr, stdout });
+    });
+    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+  });
 }

@@ -37,7 +37,10 @@ export function haproxyConfig(port: number, backends: readonly number[], healthP
     '  default_backend edges',
     'backend edges',
     '  balance roundrobin',
-    `  option httpchk GET ${healthPath}`,
+    // HTTP/1.1 with a Host header, as a Kubernetes readiness probe sends it (HAProxy's default check is HTTP/1.0
+    // without one).
+    '  option httpchk',
+    `  http-check send meth GET uri ${healthPath} ver HTTP/1.1 hdr Host edge`,
     '  http-check expect status 200',
     // Half a second between checks: a killed or draining edge leaves the rotation within about a second.
     '  default-server inter 500ms fall 2 rise 1',

@@ -67,6 +67,8 @@ export interface ClusterOptions {
   /** Extra environment for every instance (e.g. INFERENCE_URL, topic overrides). */
   readonly env?: Record<string, string>;
   readonly logDir?: string;
+  /** Added to every instance's port, so that two clusters (a test and a benchmark) run side by side. Default 0. */
+  readonly portOffset?: number;
 }
 
 export class LocalCluster {
@@ -89,18 +91,21 @@ export class LocalCluster {
         ...process.env,
         ...this.options.env,
         ...def.env?.(ordinal),
-        [def.portEnv]: String(def.basePort + ordinal),
+        [def.portEnv]: String(this.portOf(component, ordinal)),
       },
     });
   }
 
+  private portOf(component: ComponentName, ordinal: number): number {
+    return COMPONENTS[component].basePort + (this.options.portOffset ?? 0) + ordinal;
+  }
+
   /** Starts `count` instances of a component (ordinals continue after existing ones) and waits until each is ready. */
   async start(component: ComponentName, count: number): Promise<Instance[]> {
-    const def = COMPONENTS[component];
     const first = this.instances.filter((i) => i.component === component).length;
     const started: Instance[] = [];
     for (let ordinal = first; ordinal < first + count; ordinal++) {
-      const port = def.basePort + ordinal;
+      const port = this.portOf(component, ordinal);
       const inst: Instance = {
         component,
         ordinal,

@@ -1,59 +1,35 @@
 /**
- * A Trino 476 coordinator for the object-storage tests: `io.trino:trino-server:476` from Maven Central (the same cached
- * tarball and unpacked server the stack's Trino uses), with two catalogs on the local S3 store
+ * A Trino 476 coordinator for the object-storage tests: `io.trino:trino-server:476` from Maven Central (the stack's
+ * unpacked server, `ensureTrinoServer`), with two catalogs on the local S3 store
  * whose properties come from contracts/src/object-store.ts: `iceberg_jdbc` (Iceberg's SQL catalog in PostgreSQL, the
  * platform's JDBC layout) and `iceberg_rest` (the REST catalog). Test-scoped (own port, own state folder, stopped by the
  * test); not the stack's Trino. Needs Java 24+ (the Temurin 25 JDK under /usr/lib/jvm, or TRINO_JAVA_HOME).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_DATABASE_URL } from '@pep/contracts';
 import { type ObjectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
-import { ensureMavenArtifact, withInstallLock } from '@pep/stack/install';
-import { CACHE_DIR } from '@pep/stack/paths';
+import { ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
 import type { Log } from './chart.ts';
 import { REPO_ROOT } from './local-cluster.ts';
-
-const VERSION = '476';
-
-function javaHome(): string {
-  const candidates = [process.env.TRINO_JAVA_HOME, '/usr/lib/jvm/temurin-25-jdk-amd64'].filter(Boolean) as string[];
-  for (const c of candidates) if (existsSync(join(c, 'bin', 'java'))) return c;
-  const jvms = existsSync('/usr/lib/jvm') ? readdirSync('/usr/lib/jvm') : [];
-  const found = jvms.find((d) => /(?:temurin|openjdk|jdk)-?(2[4-9]|[3-9]\d)/.test(d));
-  if (found) return join('/usr/lib/jvm', found);
-  throw new Error('Trino 476 needs Java 24 or newer: set TRINO_JAVA_HOME');
-}
-
-/**
- * The server tarball unpacked once per machine into the same folder (and under the same install lock) as the stack's
- * Trino service (stack/src/services/trino.ts), so the two share one copy. The whole tarball: its plugins share jars
- * through hard links, so one plugin cannot be extracted alone.
- */
-async function ensureServer(log: Log): Promise<string> {
-  const dir = join(CACHE_DIR, `trino-server-${VERSION}`);
-  if (existsSync(join(dir, 'bin', 'launcher'))) return dir;
-  const tarball = await ensureMavenArtifact(
-    { groupId: 'io.trino', artifactId: 'trino-server', version: VERSION, extension: 'tar.gz' },
-    log,
-  );
-  return withInstallLock(dir, log, async () => {
-    if (existsSync(join(dir, 'bin', 'launcher'))) return dir;
-    const tmp = `${dir}.unpacking`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    const r = spawnSync('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`unpacking ${tarball}: ${r.stderr.slice(0, 2000)}`);
-    renameSync(tmp, dir);
-    return dir;
-  });
-}
 
 export interface TrinoServer {
   readonly url: string;
   readonly child: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** The `jdbc` option for the platform's PostgreSQL (DEFAULT_DATABASE_URL) with tables under `warehouse`. */
+export function platformJdbc(warehouse: string): { url: string; user: string; password: string; warehouse: string } {
+  const db = new URL(DEFAULT_DATABASE_URL);
+  return {
+    url: `jdbc:postgresql://${db.host}${db.pathname}`,
+    user: decodeURIComponent(db.username),
+    password: decodeURIComponent(db.password),
+    warehouse,
+  };
 }
 
 export async function startTrinoOnS3(
@@ -65,7 +41,7 @@ export async function startTrinoOnS3(
   },
   log: Log,
 ): Promise<TrinoServer> {
-  const server = await ensureServer(log);
+  const server = await ensureTrinoServer(log);
   const etc = join(REPO_ROOT, '.stack', 'trino-s3-test', 'etc');
   const data = join(REPO_ROOT, '.stack', 'trino-s3-test', 'data');
   rmSync(etc, { recursive: true, force: true });
@@ -125,7 +101,7 @@ export async function startTrinoOnS3(
       ...s3,
     }),
   );
-  const home = javaHome();
+  const home = trinoJavaHome();
   const fd = openSync(join(REPO_ROOT, '.stack', 'logs', 'trino-s3-test.log'), 'a');
   const child = spawn(join(server, 'bin', 'launcher'), ['run', `--etc-dir=${etc}`, `--data-dir=${data}`], {
     stdio: ['ignore', fd, fd],
@@ -135,11 +111,7 @@ export async function startTrinoOnS3(
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`trino exited (${child.exitCode}); see .stack/logs/trino-s3-test.log`);
-    const info = await fetch(`${url}/v1/info`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => (r.ok ? (r.json() as Promise<{ starting?: boolean }>) : null),
-      () => null,
-    );
-    if (info && info.starting === false) {
+    if (await trinoAnswers(url)) {
       return {
         url,
         child,

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { WebhookDlqRecord } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
 import braintree from 'braintree';
 import { createApp, LogRateLimiter } from './app.ts';
 import { loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { GroupCommitProducer } from './producer.ts';
 import { adyenSignature, adyenSigningString } from './providers/adyen.ts';
@@ -37,6 +37,8 @@ function setup(
       : createLogger('error', {}, () => undefined),
     ready: async () => true,
     nowSeconds: () => NOW,
+    // The log rate limiters' windows on a fixed clock: a slow machine cannot open a second window mid-test.
+    nowMs: () => NOW * 1000,
   });
   return { app, sink, metrics, producer };
 }
@@ -76,6 +78,30 @@ describe('edge routes (memory sink)', () => {
     assert.equal(rec.headers.provider, 'stripe');
     assert.equal(rec.headers['event-id'], 'evt_1');
     assert.match(rec.headers['received-at'] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  test('EDGE_TOPIC_PREFIX prefixes the raw topic and webhooks.dlq; a bad prefix stops the configuration', async () => {
+    const prefixed = loadConfig({ EDGE_SINK: 'memory', EDGE_TOPIC_PREFIX: 'env-a.' });
+    const sink = new MemorySink();
+    const metrics = new EdgeMetrics();
+    const silent = createLogger('error', {}, () => undefined);
+    const producer = new GroupCommitProducer(sink, prefixed.limits, metrics, silent);
+    const app = createApp({
+      config: prefixed,
+      producer,
+      metrics,
+      log: silent,
+      ready: async () => true,
+      nowSeconds: () => NOW,
+    });
+    assert.equal((await app.request(stripeReq(stripeBody()))).status, 200);
+    assert.equal((await app.request(stripeReq(stripeBody(), NOW, 'whsec_wrong'))).status, 401);
+    await waitFor(() => sink.records.length === 2);
+    assert.deepEqual(sink.records.map((r) => r.topic).sort(), [
+      'env-a.webhooks.dlq',
+      'env-a.webhooks.stripe.payment_intent',
+    ]);
+    assert.throws(() => loadConfig({ EDGE_TOPIC_PREFIX: 'a b' }), /EDGE_TOPIC_PREFIX/);
   });
 
   test('Stripe forged and expired signatures: 401 JSON error, DLQ record with redacted headers', async () => {

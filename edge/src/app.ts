@@ -4,21 +4,12 @@
  * (Kafka acks=all); 400/401 answers also send a DLQ record (fire-and-forget, low priority, counted when dropped).
  */
 
-import {
-  DLQ_REASONS,
-  type DlqReason,
-  PROVIDERS,
-  type Provider,
-  RAW_HEADERS,
-  REDACTED,
-  TOPICS,
-  webhookDlqRecord,
-} from '@pep/contracts';
+import { DLQ_REASONS, PROVIDERS, type Provider, RAW_HEADERS, REDACTED, TOPICS, webhookDlqRecord } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
 import { maskCards } from '@pep/contracts/redact';
 import { Hono } from 'hono';
 import { SourceLimiter } from './abuse.ts';
 import type { EdgeConfig } from './config.ts';
-import type { Logger } from './log.ts';
 import type { EdgeMetrics, HistogramSeries } from './metrics.ts';
 import { type GroupCommitProducer, OverloadedError, ShuttingDownError } from './producer.ts';
 import { checkAdyen } from './providers/adyen.ts';
@@ -37,6 +28,13 @@ export interface AppDeps {
   readonly ready: () => Promise<boolean>;
   /** Current Unix time in seconds (injectable for tests of the Stripe tolerance). */
   readonly nowSeconds?: () => number;
+  /** Current time in milliseconds for the log rate limiters' one-second windows (injectable for their tests). */
+  readonly nowMs?: () => number;
+  /**
+   * Header holding the client's address, set by the edge's own pipelining guard in front of Bun.serve (which then sees
+   * a unix socket); read only when given, so a client cannot choose its own source.
+   */
+  readonly peerHeader?: string;
 }
 
 export const ERROR_CODES = {
@@ -173,153 +171,83 @@ export type EdgeApp = Hono & {
   readonly handleWebhook: (provider: Provider, req: Request, source?: string) => Promise<Response>;
 };
 
-export function createApp(deps: AppDeps): EdgeApp {
-  const { config, producer, metrics, log } = deps;
-  const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
-  const limits = config.limits;
-  const retryAfterText = String(limits.retryAfterSeconds);
-  const app = new Hono({ strict: false });
+/** The provider's verdict on a request: signature, timestamp, body shape, and where an accepted event goes. */
+function verdictFor(
+  config: EdgeConfig,
+  nowSeconds: () => number,
+  provider: Provider,
+  headers: HeaderLookup,
+  body: Uint8Array,
+): Verdict {
+  switch (provider) {
+    case 'stripe':
+      return checkStripe(headers, body, config.stripe, nowSeconds());
+    case 'square':
+      return checkSquare(headers, body, config.square);
+    case 'adyen':
+      return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: config.limits.maxAdyenItems }, headers);
+    case 'braintree':
+      return checkBraintree(headers.get('content-type'), body, config.braintree);
+  }
+}
 
-  const verdictFor = (provider: Provider, headers: HeaderLookup, body: Uint8Array): Verdict => {
-    switch (provider) {
-      case 'stripe':
-        return checkStripe(headers, body, config.stripe, nowSeconds());
-      case 'square':
-        return checkSquare(headers, body, config.square);
-      case 'adyen':
-        return checkAdyen(body, { hmacKeys: config.adyen.hmacKeys, maxItems: limits.maxAdyenItems }, headers);
-      case 'braintree':
-        return checkBraintree(headers.get('content-type'), body, config.braintree);
-    }
-  };
+/** What identifies one webhook request in its answer, its log lines and its records. */
+interface RequestContext {
+  readonly provider: Provider;
+  readonly started: number;
+  readonly requestId: string;
+  readonly receivedAt: string;
+}
 
-  const dlqRecord = (
-    provider: Provider,
-    reason: DlqReason,
-    message: string,
-    httpStatus: number,
-    req: Request,
-    body: Uint8Array,
-    eventId: string | null,
-    requestId: string,
-    receivedAt: string,
-  ): OutRecord => {
-    // The builder redacts the body, the message and the ids (@pep/contracts); the key is the masked event id too.
-    const maskedEventId = eventId === null ? null : maskCards(eventId);
-    const rec = webhookDlqRecord({
-      provider,
-      reason,
-      message,
-      httpStatus,
-      headers: redactedHeaders(req.headers),
-      body,
-      eventId,
-      requestId,
-      receivedAt,
-    });
-    return {
-      topic: config.benchTopic ?? TOPICS.webhooksDlq,
-      key: maskedEventId,
-      value: Buffer.from(JSON.stringify(rec)),
-      headers: {
-        [RAW_HEADERS.receivedAt]: receivedAt,
-        [RAW_HEADERS.requestId]: requestId,
-        [RAW_HEADERS.provider]: provider,
-        [RAW_HEADERS.dlqReason]: reason,
-      },
-    };
-  };
-
-  // Per-request refusal log lines (400/401/413/503, failed DLQ writes) are rate-limited: a flood of forged requests
-  // (or an outage answering every request 503) must not flood the log; the lines held back are counted.
-  const refusalLog = new LogRateLimiter(limits.refusalLogPerSecond, (suppressed) =>
-    log.warn('refusal log lines suppressed', { suppressed, per_second: limits.refusalLogPerSecond }),
-  );
-  const mayLogRefusal = (): boolean => {
-    if (refusalLog.take()) return true;
-    metrics.refusalLogSuppressed.inc();
-    return false;
-  };
-
-  // Hot-path metric series, cached per provider and status instead of looked up by labels on every request.
-  const durationSeries = Object.fromEntries(
-    PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })]),
-  ) as Record<Provider, HistogramSeries>;
-  const otherSeries = Object.fromEntries(
-    PROVIDERS.map((p) => [p, metrics.otherRecords.series({ provider: p })]),
-  ) as Record<Provider, { value: number }>;
-  const requestSeries = Object.fromEntries(PROVIDERS.map((p) => [p, new Map()])) as Record<
-    Provider,
-    Map<number, { value: number }>
-  >;
-  const countRequest = (provider: Provider, status: number) => {
-    const byStatus = requestSeries[provider];
-    let series = byStatus.get(status);
-    if (!series) {
-      series = metrics.requests.series({ provider, status: String(status) });
-      byStatus.set(status, series);
-    }
-    series.value++;
-  };
-  /** Counts and times an answer (every webhook answer goes through here). */
-  const finish = (provider: Provider, started: number, status: number, res: Response): Response => {
-    countRequest(provider, status);
-    durationSeries[provider].observe((performance.now() - started) / 1000);
-    return res;
-  };
-  // Unexpected errors are logged at most refusalLogPerSecond a second too (a flood of one failure is one summary line a
-  // second, the rest counted in edge_error_log_suppressed_total).
-  const errorLog = new LogRateLimiter(Math.max(1, limits.refusalLogPerSecond), (suppressed) =>
-    log.error('error log lines suppressed', { suppressed, per_second: Math.max(1, limits.refusalLogPerSecond) }),
-  );
-  /** 500 for anything unexpected (logged, bounded; the answer says nothing more). */
-  const internalError = (err: unknown) => {
-    if (errorLog.take()) log.error('unhandled error', { error: err });
-    else metrics.errorLogSuppressed.inc();
-    return errorResponse(500, ERROR_CODES.internal, 'internal error');
-  };
-  // 400/401 answers cost their source a token; a source out of tokens is answered 429 unread (abuse.ts).
-  const refusals = new SourceLimiter({
-    ratePerS: limits.rejectRatePerS,
-    burst: limits.rejectBurst,
-    maxSources: limits.rejectMaxSources,
+/** The `webhooks.dlq` record of a refused request (the builder redacts body, message and ids; the key is masked too). */
+function dlqOutRecord(
+  topic: string,
+  ctx: RequestContext,
+  req: Request,
+  body: Uint8Array,
+  verdict: Rejected,
+): OutRecord {
+  const rec = webhookDlqRecord({
+    provider: ctx.provider,
+    reason: verdict.code,
+    message: verdict.message,
+    httpStatus: verdict.status,
+    headers: redactedHeaders(req.headers),
+    body,
+    eventId: verdict.eventId,
+    requestId: ctx.requestId,
+    receivedAt: ctx.receivedAt,
   });
-  const sourceOf = (req: Request, peer: string | undefined): string => {
-    if (config.sourceHeader !== null) {
-      const v = req.headers.get(config.sourceHeader);
-      if (v) {
-        const last = v.slice(v.lastIndexOf(',') + 1).trim();
-        if (last) return last.slice(0, 64);
-      }
+  return {
+    topic,
+    key: verdict.eventId === null ? null : maskCards(verdict.eventId),
+    value: Buffer.from(JSON.stringify(rec)),
+    headers: {
+      [RAW_HEADERS.receivedAt]: ctx.receivedAt,
+      [RAW_HEADERS.requestId]: ctx.requestId,
+      [RAW_HEADERS.provider]: ctx.provider,
+      [RAW_HEADERS.dlqReason]: verdict.code,
+    },
+  };
+}
+
+/** The refusal limiter's key: the last hop of the configured forwarding header, else the TCP peer. */
+function sourceOf(sourceHeader: string | null, req: Request, peer: string | undefined): string {
+  if (sourceHeader !== null) {
+    const v = req.headers.get(sourceHeader);
+    if (v) {
+      const last = v.slice(v.lastIndexOf(',') + 1).trim();
+      if (last) return last.slice(0, 64);
     }
-    return peer ?? 'unknown';
-  };
-  /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
-  const fail = (
-    provider: Provider,
-    started: number,
-    requestId: string,
-    status: number,
-    code: string,
-    message: string,
-    withRetryAfter = false,
-    more?: Record<string, string>,
-  ): Response => {
-    const extra: Record<string, string> = withRetryAfter
-      ? { 'retry-after': retryAfterText, 'x-request-id': requestId }
-      : { 'x-request-id': requestId };
-    if (more) Object.assign(extra, more);
-    return finish(provider, started, status, errorResponse(status, code, message, extra));
-  };
-  // Answers after which the rest of the request is not read: the connection closes instead of being drained (an
-  // endless chunked body was read and discarded for as long as the client sent it).
-  const CLOSE = { connection: 'close' };
-  // Request-scoped log lines are rare (refusals, debug): the child logger is built only when one is written.
-  const reqLog = (requestId: string, provider: Provider): Logger => log.child({ request_id: requestId, provider });
-  // received-at has millisecond resolution: requests within the same millisecond share one ISO string.
+  }
+  return peer ?? 'unknown';
+}
+
+/** received-at has millisecond resolution: requests within the same millisecond share one ISO string. */
+function isoClock(): () => string {
   let isoMs = 0;
   let isoText = '';
-  const nowIso = () => {
+  return () => {
     const ms = Date.now();
     if (ms !== isoMs) {
       isoMs = ms;
@@ -327,165 +255,166 @@ export function createApp(deps: AppDeps): EdgeApp {
     }
     return isoText;
   };
+}
 
-  /** 400/401: the DLQ record goes out without holding the answer (low priority, counted and logged when dropped). */
-  const refuse = (
-    provider: Provider,
-    started: number,
-    requestId: string,
-    receivedAt: string,
-    req: Request,
-    body: Uint8Array,
-    verdict: Rejected,
-    source: string,
-  ): Response => {
-    refusals.charge(source);
-    const rec = dlqRecord(
-      provider,
-      verdict.code,
-      verdict.message,
-      verdict.status,
-      req,
-      body,
-      verdict.eventId,
-      requestId,
-      receivedAt,
+// Answers after which the rest of the request is not read: the connection closes instead of being drained (an
+// endless chunked body was read and discarded for as long as the client sent it).
+const CLOSE = { connection: 'close' };
+
+/**
+ * How webhook answers are counted, timed and logged: hot-path metric series cached per provider and status instead
+ * of looked up by labels on every request, the error answers, and the rate-limited refusal and error log lines.
+ */
+class Answers {
+  private readonly durationSeries: Record<Provider, HistogramSeries>;
+  private readonly otherSeries: Record<Provider, { value: number }>;
+  private readonly requestSeries: Record<Provider, Map<number, { value: number }>>;
+  private readonly refusalLog: LogRateLimiter;
+  private readonly errorLog: LogRateLimiter;
+  private readonly retryAfterText: string;
+
+  constructor(
+    private readonly metrics: EdgeMetrics,
+    private readonly log: Logger,
+    limits: EdgeConfig['limits'],
+    nowMs: () => number = Date.now,
+  ) {
+    this.retryAfterText = String(limits.retryAfterSeconds);
+    this.durationSeries = Object.fromEntries(
+      PROVIDERS.map((p) => [p, metrics.requestDuration.series({ provider: p })]),
+    ) as Record<Provider, HistogramSeries>;
+    this.otherSeries = Object.fromEntries(
+      PROVIDERS.map((p) => [p, metrics.otherRecords.series({ provider: p })]),
+    ) as Record<Provider, { value: number }>;
+    this.requestSeries = Object.fromEntries(PROVIDERS.map((p) => [p, new Map()])) as Record<
+      Provider,
+      Map<number, { value: number }>
+    >;
+    // Per-request refusal log lines (400/401/413/503, failed DLQ writes) are rate-limited: a flood of forged requests
+    // (or an outage answering every request 503) must not flood the log; the lines held back are counted.
+    this.refusalLog = new LogRateLimiter(
+      limits.refusalLogPerSecond,
+      (suppressed) => log.warn('refusal log lines suppressed', { suppressed, per_second: limits.refusalLogPerSecond }),
+      nowMs,
     );
-    metrics.dlqRecords.inc({ reason: verdict.code });
-    producer.enqueue(rec, { lowPriority: true }).catch((err: Error) => {
-      metrics.dlqWriteFailures.inc();
-      if (mayLogRefusal())
-        reqLog(requestId, provider).warn('dlq record not written', { reason: verdict.code, error: err.message });
-    });
-    if (mayLogRefusal()) {
-      const fields = { status: verdict.status, reason: verdict.code, event_id: verdict.eventId };
-      if (verdict.status === 401) reqLog(requestId, provider).warn('webhook rejected', fields);
-      else reqLog(requestId, provider).info('webhook rejected', fields);
+    // Unexpected errors are logged at most refusalLogPerSecond a second too (a flood of one failure is one summary
+    // line a second, the rest counted in edge_error_log_suppressed_total).
+    const errorsPerSecond = Math.max(1, limits.refusalLogPerSecond);
+    this.errorLog = new LogRateLimiter(
+      errorsPerSecond,
+      (suppressed) => log.error('error log lines suppressed', { suppressed, per_second: errorsPerSecond }),
+      nowMs,
+    );
+  }
+
+  /** True when a refusal line may be written now (else it is counted as suppressed). */
+  mayLogRefusal(): boolean {
+    if (this.refusalLog.take()) return true;
+    this.metrics.refusalLogSuppressed.inc();
+    return false;
+  }
+
+  /** Request-scoped log lines are rare (refusals, debug): the child logger is built only when one is written. */
+  reqLog(ctx: RequestContext): Logger {
+    return this.log.child({ request_id: ctx.requestId, provider: ctx.provider });
+  }
+
+  /** A verified event outside the vocabulary was kept on webhooks.<provider>.other. */
+  countOther(provider: Provider): void {
+    this.otherSeries[provider].value++;
+  }
+
+  /** Counts and times an answer (every webhook answer goes through here). */
+  finish(ctx: RequestContext, status: number, res: Response): Response {
+    const byStatus = this.requestSeries[ctx.provider];
+    let series = byStatus.get(status);
+    if (!series) {
+      series = this.metrics.requests.series({ provider: ctx.provider, status: String(status) });
+      byStatus.set(status, series);
     }
-    return fail(provider, started, requestId, verdict.status, verdict.code, verdict.message);
+    series.value++;
+    this.durationSeries[ctx.provider].observe((performance.now() - ctx.started) / 1000);
+    return res;
+  }
+
+  /** An error answer; every answer carries x-request-id, set when the Response is built (cheaper than mutating). */
+  fail(
+    ctx: RequestContext,
+    status: number,
+    code: string,
+    message: string,
+    opts: { retryAfter?: boolean; headers?: Record<string, string> } = {},
+  ): Response {
+    const extra: Record<string, string> = opts.retryAfter
+      ? { 'retry-after': this.retryAfterText, 'x-request-id': ctx.requestId }
+      : { 'x-request-id': ctx.requestId };
+    if (opts.headers) Object.assign(extra, opts.headers);
+    return this.finish(ctx, status, errorResponse(status, code, message, extra));
+  }
+
+  /** 500 for anything unexpected (logged, bounded; the answer says nothing more). */
+  readonly internalError = (err: unknown): Response => {
+    if (this.errorLog.take()) this.log.error('unhandled error', { error: err });
+    else this.metrics.errorLogSuppressed.inc();
+    return errorResponse(500, ERROR_CODES.internal, 'internal error');
   };
+}
 
-  /** 503 for a record the producer did not take or Kafka did not acknowledge. */
-  const notStored = (provider: Provider, started: number, requestId: string, eventId: string, err: Error): Response => {
-    let code: string;
-    let message: string;
-    if (err instanceof OverloadedError) {
-      code = ERROR_CODES.overloaded;
-      message = 'the edge is at its in-flight bound; retry later';
-      if (mayLogRefusal())
-        reqLog(requestId, provider).warn('webhook refused: in-flight bound reached', { event_id: eventId });
-    } else if (err instanceof ShuttingDownError) {
-      code = ERROR_CODES.shuttingDown;
-      message = 'the edge is shutting down; retry later';
-    } else {
-      code = ERROR_CODES.kafkaUnavailable;
-      message = 'the event could not be stored; retry later';
-      if (mayLogRefusal())
-        reqLog(requestId, provider).warn('webhook not acknowledged: write failed', {
-          event_id: eventId,
-          error: err.message,
-        });
-    }
-    return fail(provider, started, requestId, 503, code, message, true);
-  };
+/** 400 for a body that could not be read: the client went away, sent a malformed chunked body or stalled. */
+function bodyUnreadable(answers: Answers, ctx: RequestContext, err: Error): Response {
+  // Its fault, not an internal error: logged within the refusal limit (each used to be an error line).
+  if (answers.mayLogRefusal()) answers.reqLog(ctx).info('webhook body unreadable', { error: err.message });
+  return answers.fail(ctx, 400, ERROR_CODES.bodyUnreadable, 'the request body could not be read', { headers: CLOSE });
+}
 
-  /**
-   * POST /webhooks/:provider (the Hono route and the fast path below both end here). The accepted path allocates
-   * little beyond the body, the verdict, the record and the Response: the helpers it calls are built once per app.
-   */
-  const handleWebhook = async (provider: Provider, req: Request, peer?: string): Promise<Response> => {
-    // Errors become the 500 answer here rather than through a .catch() on each request's promise.
-    try {
-      const started = performance.now();
-      const receivedAt = nowIso();
-      const incomingId = req.headers.get('x-request-id');
-      const requestId = incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-      const source = sourceOf(req, peer);
+/** 413 for a body over the limit (refused unread when its declared length says so). */
+function bodyTooLarge(answers: Answers, ctx: RequestContext, maxBodyBytes: number): Response {
+  if (answers.mayLogRefusal())
+    answers.reqLog(ctx).info('webhook refused: body over limit', { max_body_bytes: maxBodyBytes });
+  return answers.fail(ctx, 413, ERROR_CODES.bodyTooLarge, `body exceeds ${maxBodyBytes} bytes`, { headers: CLOSE });
+}
 
-      const limitedS = refusals.limitedForS(source);
-      if (limitedS > 0) {
-        metrics.rateLimited.inc({ provider });
-        return fail(
-          provider,
-          started,
-          requestId,
-          429,
-          ERROR_CODES.rateLimited,
-          'too many refused requests from this source; retry later',
-          false,
-          { 'retry-after': String(limitedS), ...CLOSE },
-        );
-      }
+/** 503 for a record the producer did not take or Kafka did not acknowledge. */
+function notStored(answers: Answers, ctx: RequestContext, eventId: string, err: Error): Response {
+  let code: string;
+  let message: string;
+  if (err instanceof OverloadedError) {
+    code = ERROR_CODES.overloaded;
+    message = 'the edge is at its in-flight bound; retry later';
+    if (answers.mayLogRefusal())
+      answers.reqLog(ctx).warn('webhook refused: in-flight bound reached', { event_id: eventId });
+  } else if (err instanceof ShuttingDownError) {
+    code = ERROR_CODES.shuttingDown;
+    message = 'the edge is shutting down; retry later';
+  } else {
+    code = ERROR_CODES.kafkaUnavailable;
+    message = 'the event could not be stored; retry later';
+    if (answers.mayLogRefusal())
+      answers.reqLog(ctx).warn('webhook not acknowledged: write failed', { event_id: eventId, error: err.message });
+  }
+  return answers.fail(ctx, 503, code, message, { retryAfter: true });
+}
 
-      const declared = req.headers.get('content-length');
-      let body: Uint8Array | null;
-      try {
-        const reading = readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
-        body = reading === null ? null : await reading;
-      } catch (err) {
-        // The client went away, sent a malformed chunked body or stalled: its fault, not an internal error. Counted, and
-        // logged within the refusal limit (each used to be an error line).
-        metrics.bodyReadFailures.inc({ provider });
-        refusals.charge(source);
-        if (mayLogRefusal())
-          reqLog(requestId, provider).info('webhook body unreadable', { error: (err as Error).message });
-        return fail(
-          provider,
-          started,
-          requestId,
-          400,
-          ERROR_CODES.bodyUnreadable,
-          'the request body could not be read',
-          false,
-          CLOSE,
-        );
-      }
-      if (body === null || body.byteLength > limits.maxBodyBytes) {
-        if (mayLogRefusal())
-          reqLog(requestId, provider).info('webhook refused: body over limit', { max_body_bytes: limits.maxBodyBytes });
-        return fail(
-          provider,
-          started,
-          requestId,
-          413,
-          ERROR_CODES.bodyTooLarge,
-          `body exceeds ${limits.maxBodyBytes} bytes`,
-          false,
-          CLOSE,
-        );
-      }
+/** The 200 answer of a stored event (Adyen wants `[accepted]`; the others a small JSON body). */
+function acceptedAnswer(ctx: RequestContext, eventId: string, other: boolean): Response {
+  if (ctx.provider === 'adyen') return accepted200('[accepted]', 'text/plain', ctx.requestId);
+  // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
+  const text = other
+    ? `{"status":"accepted","event_id":${JSON.stringify(eventId)},"routed":"other"}`
+    : `{"status":"accepted","event_id":${JSON.stringify(eventId)}}`;
+  return accepted200(text, 'application/json', ctx.requestId);
+}
 
-      const verdict = verdictFor(provider, req.headers, body);
-      if (!verdict.ok) return refuse(provider, started, requestId, receivedAt, req, body, verdict, source);
+type WebhookHandler = EdgeApp['handleWebhook'];
 
-      // A verified event outside the vocabulary goes to webhooks.<provider>.other (kept, not consumed downstream).
-      const other = isOtherTopic(verdict.topic);
-      const record: OutRecord = {
-        topic: config.benchTopic ?? verdict.topic,
-        key: verdict.key,
-        value: body,
-        headers: rawHeaders(provider, receivedAt, requestId, req, verdict.eventId, verdict.eventType),
-      };
-      try {
-        await producer.enqueue(record);
-      } catch (err) {
-        return notStored(provider, started, requestId, verdict.eventId, err as Error);
-      }
-      if (other) otherSeries[provider].value++;
-      if (log.isEnabled('debug'))
-        reqLog(requestId, provider).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
-      if (provider === 'adyen')
-        return finish(provider, started, 200, accepted200('[accepted]', 'text/plain', requestId));
-      // The same text JSON.stringify gives for {status, event_id[, routed]}, without building the object.
-      const accepted = other
-        ? `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)},"routed":"other"}`
-        : `{"status":"accepted","event_id":${JSON.stringify(verdict.eventId)}}`;
-      return finish(provider, started, 200, accepted200(accepted, 'application/json', requestId));
-    } catch (err) {
-      return internalError(err);
-    }
-  };
-
+/** Every route but the fast path: the webhook route through Hono, Braintree's challenge, health, readiness, metrics. */
+function installRoutes(
+  app: Hono,
+  deps: AppDeps,
+  handleWebhook: WebhookHandler,
+  internalError: Answers['internalError'],
+) {
+  const { config, producer, metrics } = deps;
   app.post('/webhooks/:provider', (c) => {
     const provider = c.req.param('provider') as Provider;
     if (!PROVIDERS.includes(provider)) return errorResponse(404, ERROR_CODES.notFound, 'unknown provider');
@@ -514,13 +443,21 @@ export function createApp(deps: AppDeps): EdgeApp {
 
   app.notFound(() => errorResponse(404, ERROR_CODES.notFound, 'no such route'));
   app.onError(internalError);
+}
 
-  // Fast path for the hot route: `POST /webhooks/<known provider>[/]` goes straight to the handler, skipping Hono's
-  // request wrapper, path parsing and router (about a sixth of the CPU of a request on Bun); everything else, including
-  // odd spellings of that path (percent-encoding, extra segments), goes through Hono as before. Installed as the app's
-  // own `fetch`, so Bun.serve, @hono/node-server and `app.request` in the tests all take the same path.
+/**
+ * Fast path for the hot route: `POST /webhooks/<known provider>[/]` goes straight to the handler, skipping Hono's
+ * request wrapper, path parsing and router (about a sixth of the CPU of a request on Bun); everything else, including
+ * odd spellings of that path (percent-encoding, extra segments), goes through Hono as before. Installed as the app's
+ * own `fetch`, so Bun.serve, @hono/node-server and `app.request` in the tests all take the same path.
+ */
+function installFastPath(app: Hono, handleWebhook: WebhookHandler): void {
   const honoFetch = app.fetch;
-  app.fetch = (req, ...rest) => {
+  app.fetch = (request, ...rest) => {
+    // HTTP/1.0 without a Host header (HAProxy's default health check, old probes) reaches Bun.serve as a bare
+    // path; Hono's router reads paths out of absolute URLs only, and answered such a /readyz 404.
+    const req =
+      request.url.charCodeAt(0) === 47 /* / */ ? new Request(`http://localhost${request.url}`, request) : request;
     if (req.method === 'POST') {
       const url = req.url;
       const path = url.indexOf('/', url.indexOf('//') + 2);
@@ -534,6 +471,116 @@ export function createApp(deps: AppDeps): EdgeApp {
     }
     return honoFetch(req, ...rest);
   };
+}
+
+export function createApp(deps: AppDeps): EdgeApp {
+  const { config, producer, metrics, log } = deps;
+  const nowSeconds = deps.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  const limits = config.limits;
+  const app = new Hono({ strict: false });
+  const prefix = config.topicPrefix;
+  const topicOf = prefix === '' ? (topic: string) => topic : (topic: string) => prefix + topic;
+  const dlqTopic = topicOf(TOPICS.webhooksDlq);
+  const answers = new Answers(metrics, log, limits, deps.nowMs);
+  // 400/401 answers cost their source a token; a source out of tokens is answered 429 unread (abuse.ts).
+  const refusals = new SourceLimiter({
+    ratePerS: limits.rejectRatePerS,
+    burst: limits.rejectBurst,
+    maxSources: limits.rejectMaxSources,
+  });
+  const nowIso = isoClock();
+
+  /** 400/401: the DLQ record goes out without holding the answer (low priority, counted and logged when dropped). */
+  const refuse = (ctx: RequestContext, req: Request, body: Uint8Array, verdict: Rejected, source: string) => {
+    refusals.charge(source);
+    metrics.dlqRecords.inc({ reason: verdict.code });
+    producer.enqueue(dlqOutRecord(dlqTopic, ctx, req, body, verdict), { lowPriority: true }).catch((err: Error) => {
+      metrics.dlqWriteFailures.inc();
+      if (answers.mayLogRefusal())
+        answers.reqLog(ctx).warn('dlq record not written', { reason: verdict.code, error: err.message });
+    });
+    if (answers.mayLogRefusal()) {
+      const fields = { status: verdict.status, reason: verdict.code, event_id: verdict.eventId };
+      if (verdict.status === 401) answers.reqLog(ctx).warn('webhook rejected', fields);
+      else answers.reqLog(ctx).info('webhook rejected', fields);
+    }
+    return answers.fail(ctx, verdict.status, verdict.code, verdict.message);
+  };
+
+  /**
+   * POST /webhooks/:provider (the Hono route and the fast path both end here). The accepted path allocates little
+   * beyond the body, the verdict, the record and the Response: the units it calls are built once per app.
+   */
+  const handleWebhook = async (provider: Provider, req: Request, peer?: string): Promise<Response> => {
+    // Errors become the 500 answer here rather than through a .catch() on each request's promise.
+    try {
+      const incomingId = req.headers.get('x-request-id');
+      const ctx: RequestContext = {
+        provider,
+        started: performance.now(),
+        receivedAt: nowIso(),
+        requestId: incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
+      };
+      const source = sourceOf(
+        config.sourceHeader,
+        req,
+        peer ?? (deps.peerHeader ? (req.headers.get(deps.peerHeader) ?? undefined) : undefined),
+      );
+
+      const limitedS = refusals.limitedForS(source);
+      if (limitedS > 0) {
+        metrics.rateLimited.inc({ provider });
+        return answers.fail(
+          ctx,
+          429,
+          ERROR_CODES.rateLimited,
+          'too many refused requests from this source; retry later',
+          {
+            headers: { 'retry-after': String(limitedS), ...CLOSE },
+          },
+        );
+      }
+
+      const declared = req.headers.get('content-length');
+      let body: Uint8Array | null;
+      try {
+        const reading = readBody(req, declared === null ? Number.NaN : Number(declared), limits.maxBodyBytes);
+        body = reading === null ? null : await reading;
+      } catch (err) {
+        metrics.bodyReadFailures.inc({ provider });
+        refusals.charge(source);
+        return bodyUnreadable(answers, ctx, err as Error);
+      }
+      if (body === null || body.byteLength > limits.maxBodyBytes)
+        return bodyTooLarge(answers, ctx, limits.maxBodyBytes);
+
+      const verdict = verdictFor(config, nowSeconds, provider, req.headers, body);
+      if (!verdict.ok) return refuse(ctx, req, body, verdict, source);
+
+      // A verified event outside the vocabulary goes to webhooks.<provider>.other (kept, not consumed downstream).
+      const other = isOtherTopic(verdict.topic);
+      const record: OutRecord = {
+        topic: topicOf(verdict.topic),
+        key: verdict.key,
+        value: body,
+        headers: rawHeaders(provider, ctx.receivedAt, ctx.requestId, req, verdict.eventId, verdict.eventType),
+      };
+      try {
+        await producer.enqueue(record);
+      } catch (err) {
+        return notStored(answers, ctx, verdict.eventId, err as Error);
+      }
+      if (other) answers.countOther(provider);
+      if (log.isEnabled('debug'))
+        answers.reqLog(ctx).debug('webhook accepted', { event_id: verdict.eventId, topic: record.topic });
+      return answers.finish(ctx, 200, acceptedAnswer(ctx, verdict.eventId, other));
+    } catch (err) {
+      return answers.internalError(err);
+    }
+  };
+
+  installRoutes(app, deps, handleWebhook, answers.internalError);
+  installFastPath(app, handleWebhook);
   return Object.assign(app, { handleWebhook });
 }
 

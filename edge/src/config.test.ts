@@ -82,8 +82,17 @@ describe('edge config', () => {
       { SQUARE_NOTIFICATION_URL: 'not a url' },
       { LOG_LEVEL: 'chatty' },
       { STRIPE_WEBHOOK_SECRET: ' , ' },
+      // Bun would cut a request waiting for Kafka before the produce timeout answers it 503.
+      { EDGE_IDLE_TIMEOUT_S: '10' },
+      { EDGE_IDLE_TIMEOUT_S: '2', EDGE_PRODUCE_TIMEOUT_MS: '2000' },
     ];
     for (const env of bad) assert.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
+  });
+
+  test('the idle timeout outlasts the produce timeout by default', () => {
+    assert.equal(loadConfig({}).limits.idleTimeoutS, 15);
+    assert.equal(loadConfig({ EDGE_PRODUCE_TIMEOUT_MS: '60000' }).limits.idleTimeoutS, 65);
+    assert.equal(loadConfig({ EDGE_PRODUCE_TIMEOUT_MS: '500', EDGE_IDLE_TIMEOUT_S: '1' }).limits.idleTimeoutS, 1);
   });
 
   test('describeConfig never contains a secret', () => {

@@ -12,6 +12,13 @@ import {
   serviceAddresses,
 } from '@pep/contracts';
 import { ConfigError, envList, envOneOf, envInt as int } from '@pep/contracts/env';
+import {
+  describeKafkaConnection,
+  type KafkaCompression,
+  type KafkaConnectionConfig,
+  loadKafkaCompression,
+  loadKafkaConnection,
+} from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 /** Local default secrets (contracts), identical to the committed `.env.example` (a unit test keeps them in sync). */
@@ -35,10 +42,17 @@ export interface EdgeConfig {
   readonly host: string;
   readonly port: number;
   readonly kafkaBrokers: readonly string[];
+  /** Brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends, @pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
+  /** KAFKA_COMPRESSION: none (default), lz4, zstd or gzip for the produced batches. */
+  readonly kafkaCompression: KafkaCompression;
   readonly kafkaClientId: string;
   readonly sink: SinkKind;
-  /** Benchmarks only: every accepted event goes to this topic instead of its raw topic (refused in production). */
-  readonly benchTopic: string | null;
+  /**
+   * Prepended to every topic the edge writes (`<prefix>webhooks.<provider>.<category>`, `<prefix>webhooks.dlq`):
+   * several platforms, or a platform and its benchmarks, on one Kafka cluster. Empty by default.
+   */
+  readonly topicPrefix: string;
   readonly stripe: { readonly secrets: readonly Buffer[]; readonly toleranceSeconds: number };
   readonly square: { readonly keys: readonly Buffer[]; readonly notificationUrl: string };
   readonly adyen: { readonly hmacKeys: readonly Buffer[] };
@@ -51,6 +65,10 @@ export interface EdgeConfig {
     readonly maxInFlightMessages: number;
     readonly maxInFlightBytes: number;
     readonly produceTimeoutMs: number;
+    /** Seconds a kept-alive connection may sit idle in Bun.serve before it closes it (Bun's idleTimeout). */
+    readonly idleTimeoutS: number;
+    /** Seconds a client connection may stay silent between requests before the pipelining guard closes it. */
+    readonly clientIdleTimeoutS: number;
     readonly maxConcurrentBatches: number;
     readonly retryAfterSeconds: number;
     readonly shutdownTimeoutMs: number;
@@ -69,6 +87,8 @@ export interface EdgeConfig {
    * used); null: the TCP peer address. The refusal limiter keys sources by it.
    */
   readonly sourceHeader: string | null;
+  /** On Bun: the pipelining guard owns the public port and hands Bun.serve one request at a time per connection. */
+  readonly pipeliningGuard: boolean;
   readonly logLevel: LogLevel;
   /** True when any secret still has its committed local default (allowed only outside production). */
   readonly usesDefaultSecrets: boolean;
@@ -99,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     if (!/^[^:\s]+:\d{1,5}$/.test(b))
       throw new ConfigError(`KAFKA_BROKERS entry must be host:port, got ${JSON.stringify(b)}`);
   }
+  const kafka = loadKafkaConnection(env);
 
   const stripeSecrets = list(env, 'STRIPE_WEBHOOK_SECRET');
   const squareKeys = list(env, 'SQUARE_WEBHOOK_SIGNATURE_KEY');
@@ -145,10 +166,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
   if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
 
-  const benchTopic = env.EDGE_BENCH_TOPIC || null;
-  if (production && benchTopic) throw new ConfigError('EDGE_BENCH_TOPIC is not allowed with NODE_ENV=production');
-  if (benchTopic !== null && !/^[A-Za-z0-9._-]{1,249}$/.test(benchTopic)) {
-    throw new ConfigError(`EDGE_BENCH_TOPIC must be a Kafka topic name, got ${JSON.stringify(benchTopic)}`);
+  const topicPrefix = env.EDGE_TOPIC_PREFIX ?? '';
+  if (!/^[A-Za-z0-9._-]{0,200}$/.test(topicPrefix)) {
+    throw new ConfigError(
+      `EDGE_TOPIC_PREFIX must be at most 200 of the characters Kafka allows in topic names, got ${JSON.stringify(topicPrefix)}`,
+    );
   }
 
   const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
@@ -157,16 +179,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
   const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
   const maxInFlightBytes = int(env, 'EDGE_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, maxBodyBytes, 4 * 1024 * 1024 * 1024);
 
+  const produceTimeoutMs = int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000);
+  // Bun.serve counts a connection whose answer is pending as idle (no bytes either way): its idle timeout must outlast
+  // the produce timeout, or a slow Kafka closes connections without an answer instead of a 503.
+  const idleTimeoutS = int(env, 'EDGE_IDLE_TIMEOUT_S', Math.min(255, Math.ceil(produceTimeoutMs / 1000) + 5), 1, 255);
+  if (idleTimeoutS * 1000 <= produceTimeoutMs) {
+    throw new ConfigError(
+      `EDGE_IDLE_TIMEOUT_S (${idleTimeoutS} s) must be longer than EDGE_PRODUCE_TIMEOUT_MS (${produceTimeoutMs} ms): a request waiting for Kafka would be cut without an answer`,
+    );
+  }
+
   const config: EdgeConfig = {
     nodeEnv,
     production,
     host: env.EDGE_HOST ?? '0.0.0.0',
     sourceHeader: env.EDGE_SOURCE_HEADER ? env.EDGE_SOURCE_HEADER.trim().toLowerCase() : null,
+    pipeliningGuard: envOneOf(env, 'EDGE_PIPELINING_GUARD', 'on', ['on', 'off']) === 'on',
     port: addresses.edgePort,
     kafkaBrokers: addresses.kafkaBrokers,
+    kafka,
+    kafkaCompression: loadKafkaCompression(env),
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
-    benchTopic,
+    topicPrefix,
     stripe: {
       secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
       toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
@@ -193,7 +228,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       maxBatchBytes,
       maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
       maxInFlightBytes,
-      produceTimeoutMs: int(env, 'EDGE_PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
+      produceTimeoutMs,
+      idleTimeoutS,
+      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
       // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
       maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
       retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
@@ -218,8 +255,10 @@ export function describeConfig(c: EdgeConfig): Record<string, unknown> {
     host: c.host,
     port: c.port,
     kafkaBrokers: c.kafkaBrokers,
+    kafka: describeKafkaConnection(c.kafka),
+    kafkaCompression: c.kafkaCompression,
     sink: c.sink,
-    benchTopic: c.benchTopic,
+    topicPrefix: c.topicPrefix,
     stripe: { secrets: `[${c.stripe.secrets.length} redacted]`, toleranceSeconds: c.stripe.toleranceSeconds },
     square: { keys: `[${c.square.keys.length} redacted]`, notificationUrl: c.square.notificationUrl },
     adyen: { hmacKeys: `[${c.adyen.hmacKeys.length} redacted]` },

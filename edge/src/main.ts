@@ -1,10 +1,11 @@
 /**
  * Entry point of the edge process (`bun src/main.ts`, `node --import tsx src/main.ts`, or the compiled executable).
- * Exits 2 on a configuration error (message on stderr, no secrets), 0 after a graceful SIGTERM/SIGINT shutdown.
+ * Exits 2 on a configuration error (message on stderr, no secrets) and when Kafka refuses the configured credentials
+ * or certificate at start-up, 0 after a graceful SIGTERM/SIGINT shutdown.
  */
 
+import { createLogger } from '@pep/contracts/log';
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { startEdge } from './server.ts';
 
 let config: ReturnType<typeof loadConfig>;
@@ -20,7 +21,12 @@ try {
 const log = createLogger(config.logLevel, { service: 'edge' });
 if (config.usesDefaultSecrets)
   log.warn('using the committed local default secrets (fine locally, refused in production)');
-const edge = await startEdge(config, log);
+let started: Awaited<ReturnType<typeof startEdge>> | undefined;
+const edge = await startEdge(config, log, (err) => {
+  process.stderr.write(`edge: Kafka refused the connection: ${err.message}\n`);
+  (started?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
+});
+started = edge;
 
 let signals = 0;
 const onSignal = (signal: string) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createLogger } from './log.ts';
+import { createLogger } from '@pep/contracts/log';
 import { EdgeMetrics } from './metrics.ts';
 import { GroupCommitProducer, OverloadedError, ShuttingDownError, UnavailableError } from './producer.ts';
 import type { BatchSink, OutRecord } from './sink.ts';

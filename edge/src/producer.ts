@@ -9,7 +9,7 @@
  * Not responsible for retries: providers retry on 503, which is always safe.
  */
 
-import type { Logger } from './log.ts';
+import type { Logger } from '@pep/contracts/log';
 import type { EdgeMetrics } from './metrics.ts';
 import type { BatchSink, OutRecord } from './sink.ts';
 

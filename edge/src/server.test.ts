@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { createLogger } from '@pep/contracts/log';
 import { loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
 import { stripeSignature } from './providers/stripe.ts';
 import { type RunningEdge, runtime, startEdge } from './server.ts';
 import type { MemorySink } from './sink.ts';
@@ -89,6 +90,32 @@ describe(`edge server on ${runtime}`, () => {
     const challenge = await fetch(`${base}/webhooks/braintree?bt_challenge=20f9f8ed05f77439fe955c977e4c8a53`);
     assert.equal(challenge.status, 200);
     assert.match(await challenge.text(), /^[^|]+\|[0-9a-f]{40}$/);
+  });
+
+  test("HTTP/1.0 without a Host header (a balancer's health check): /readyz and a webhook answer as usual", async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        let got = '';
+        const socket = connect(edge.port, '127.0.0.1', () => socket.write(request));
+        socket.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(got));
+        socket.setTimeout(5000, () =>
+          socket.destroy(new Error(`no answer to ${JSON.stringify(request.slice(0, 40))}`)),
+        );
+      });
+    const ready = await raw('GET /readyz HTTP/1.0\r\n\r\n');
+    assert.match(ready, /^HTTP\/1\.[01] 200 /, ready);
+    assert.match(ready, /"status":"ready"/);
+    const text = body('evt_http10');
+    const t = String(Math.floor(Date.now() / 1000));
+    const sig = stripeSignature('whsec_test_secret_for_dev', t, Buffer.from(text)).toString('hex');
+    const webhook = await raw(
+      `POST /webhooks/stripe HTTP/1.0\r\ncontent-type: application/json\r\nstripe-signature: t=${t},v1=${sig}\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+    assert.match(webhook, /^HTTP\/1\.[01] 200 /, webhook);
   });
 
   test('a body over EDGE_MAX_BODY_BYTES is 413 on the native route too', async () => {

@@ -4,14 +4,20 @@
  * stop listening, mark not ready, drain in-flight batches (bounded), close the producer, exit.
  */
 
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PROVIDERS } from '@pep/contracts';
+import { createLogger, type Logger } from '@pep/contracts/log';
+import { isFatalConnectionError } from '@pep/kafka-wire/handshake';
 import { IdempotentProducer } from '@pep/kafka-wire/idempotent-producer';
 import { createApp } from './app.ts';
 import { describeConfig, type EdgeConfig } from './config.ts';
-import { createLogger, type Logger } from './log.ts';
 import { EventLoopLagSampler } from './loop-lag.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { loadChecksum } from './native-checksum.ts';
+import { PEER_HEADER, startPipeliningGuard } from './pipelining-guard.ts';
 import { GroupCommitProducer } from './producer.ts';
 import { type BatchSink, MemorySink } from './sink.ts';
 
@@ -33,6 +39,11 @@ const READY_CACHE_MS = 1000;
 export async function startEdge(
   config: EdgeConfig,
   log: Logger = createLogger(config.logLevel, { service: 'edge' }),
+  /**
+   * Kafka refused this client for good (wrong credentials, an untrusted or misnamed certificate, a broker without an
+   * API the producer needs): retrying cannot help. main.ts exits 2 with the message; the default only logs.
+   */
+  onFatal: (err: Error) => void = () => undefined,
 ): Promise<RunningEdge> {
   const metrics = new EdgeMetrics();
   let sink: BatchSink;
@@ -48,6 +59,8 @@ export async function startEdge(
     );
     sink = new IdempotentProducer({
       brokers: config.kafkaBrokers,
+      security: config.kafka,
+      compression: config.kafkaCompression,
       clientId: config.kafkaClientId,
       requestTimeoutMs: config.limits.produceTimeoutMs,
       producers: config.limits.maxConcurrentBatches,
@@ -75,14 +88,25 @@ export async function startEdge(
     return readyValue;
   };
 
-  const app = createApp({ config, producer, metrics, log, ready });
+  // Behind the guard, Bun.serve sees a unix socket: the client's address comes in the guard's header.
+  const peerHeader = runtime === 'bun' && config.pipeliningGuard ? PEER_HEADER : undefined;
+  const app = createApp({ config, producer, metrics, log, ready, ...(peerHeader ? { peerHeader } : {}) });
 
   if (sink instanceof IdempotentProducer) {
     // Connect eagerly but do not block startup: until Kafka answers, /readyz is 503 and webhooks get 503.
     sink.connect().then(
       () => log.info('kafka producer connected', { brokers: config.kafkaBrokers }),
-      (err: Error) =>
-        log.warn('kafka producer not connected yet; webhooks answer 503 until it is', { error: err.message }),
+      (err: Error) => {
+        if (isFatalConnectionError(err)) {
+          log.error(
+            'kafka refused the edge; check the Kafka settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*)',
+            {
+              error: err.message,
+            },
+          );
+          onFatal(err);
+        } else log.warn('kafka producer not connected yet; webhooks answer 503 until it is', { error: err.message });
+      },
     );
   }
 
@@ -101,21 +125,38 @@ export async function startEdge(
       routes[`/webhooks/${provider}`] = route;
       routes[`/webhooks/${provider}/`] = route;
     }
+    // The pipelining guard (pipelining-guard.ts) owns the public port and hands Bun.serve, on a private unix socket,
+    // one request at a time per connection; EDGE_PIPELINING_GUARD=off listens on the port directly.
+    const unixPath = config.pipeliningGuard ? join(tmpdir(), `pep-edge-${process.pid}-${randomUUID()}.sock`) : null;
     const server = BunGlobal.serve({
-      port: config.port,
-      hostname: config.host,
+      ...(unixPath ? { unix: unixPath } : { port: config.port, hostname: config.host }),
       routes,
       fetch: app.fetch,
       // Never Bun's development mode (it renders errors with stack traces), whatever NODE_ENV says.
       development: false,
+      // Behind the pipelining guard, Bun.serve closing an idle connection closes only the guard's upstream one: the
+      // client's connection stays open and its next request opens a new one.
+      idleTimeout: config.limits.idleTimeoutS,
       // The route enforces maxBodyBytes itself: it refuses a declared Content-Length over the limit unread and stops a
       // streamed body at the limit, answering the contract's 413 JSON with `Connection: close`. Bun's own limit would
       // answer a large declared length first with an empty, non-JSON 413 (issue 13), so it is set out of the way.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
-    port = server.port;
+    const guard = unixPath
+      ? startPipeliningGuard({
+          hostname: config.host,
+          port: config.port,
+          upstreamUnix: unixPath,
+          maxHeldBytes: Math.max(1024 * 1024, 2 * config.limits.maxBodyBytes + 64 * 1024),
+          idleTimeoutS: config.limits.clientIdleTimeoutS,
+          onError: (err) => log.warn('pipelining guard: upstream error', { error: err.message }),
+        })
+      : null;
+    port = guard ? guard.port : server.port;
     closeServer = async () => {
+      guard?.stop();
       await server.stop(false);
+      if (unixPath) rmSync(unixPath, { force: true });
     };
   } else {
     const { serve } = await import('@hono/node-server');

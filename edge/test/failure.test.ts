@@ -13,6 +13,14 @@ import { RAW_HEADERS, TOPICS } from '@pep/contracts';
 import { stackStatus, startService, stopService } from '@pep/stack';
 import { markTopics, readSince, spawnEdge, stripeEvent, stripeRequest, waitForKafka } from './helpers.ts';
 
+/** Waits at least `minMs` and until `enough()` holds, for at most 60 s (the assertion after it says what was missing). */
+async function loadUntil(enough: () => boolean, minMs: number): Promise<void> {
+  const start = Date.now();
+  while ((Date.now() - start < minMs || !enough()) && Date.now() - start < 60_000) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('edge failure guarantees (real broker)', () => {
   test('SIGKILL of the edge under load loses no acknowledged event', async () => {
     await waitForKafka();
@@ -38,7 +46,8 @@ describe('edge failure guarantees (real broker)', () => {
       }
     };
     const workers = Array.from({ length: 24 }, worker);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Under load until enough events are acknowledged (a fixed 2 s gave 17 acks on a loaded machine), at least 2 s.
+    await loadUntil(() => acked.length > 50, 2000);
     const ackedBeforeKill = acked.length;
     await edge.kill9();
     await new Promise((r) => setTimeout(r, 300));
@@ -87,7 +96,7 @@ describe('edge failure guarantees (real broker)', () => {
       }
     };
     const workers = Array.from({ length: 16 }, worker);
-    await new Promise((r) => setTimeout(r, 1500));
+    await loadUntil(() => acked.length > 20, 1500);
     const code = await edge.stop();
     stop = true;
     await Promise.all(workers);

@@ -44,6 +44,8 @@ export interface EdgeProcess {
   kill9(): Promise<void>;
 }
 
+const READY_TIMEOUT_MS = 60_000;
+
 export async function spawnEdge(
   env: Record<string, string> = {},
   opts: { runtime?: 'bun' | 'node'; waitReady?: boolean; executable?: string } = {},
@@ -75,7 +77,9 @@ export async function spawnEdge(
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   const path = opts.waitReady === false ? '/healthz' : '/readyz';
-  const deadline = Date.now() + 20_000;
+  // Startup compiles the sources (tsx on Node) and connects to Kafka: seconds on a loaded 2-core machine, over 20 s
+  // at times (seen: the Node run); the deadline only catches an edge that never gets ready.
+  const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`edge exited early (${proc.exitCode}):\n${out}`);
     try {
@@ -86,7 +90,7 @@ export async function spawnEdge(
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`edge not ready within 20 s:\n${out}`);
+      throw new Error(`edge not ready within ${READY_TIMEOUT_MS / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -7,12 +7,16 @@
  *
  * What it does not do: retry requests for the caller (only its own Metadata and FindCoordinator lookups are retried,
  * with bounded backoff), decide when metadata is stale (callers call `markStale` / `forgetCoordinator` after
- * NOT_LEADER_OR_FOLLOWER, NOT_COORDINATOR or a connection error), or authenticate (no TLS, no SASL).
+ * NOT_LEADER_OR_FOLLOWER, NOT_COORDINATOR or a connection error). Every connection carries the cluster's `security`
+ * (TLS, SASL; @pep/contracts/kafka-security) and checks the broker's API versions at connect (connection.ts); a
+ * fatal error there (authentication, an untrusted certificate, a missing API) is thrown at once, never retried.
  * Reference: https://kafka.apache.org/protocol (Metadata, FindCoordinator).
  */
 
-import { BrokerConnection } from './connection.ts';
+import type { KafkaSasl, KafkaTls } from '@pep/contracts/kafka-security';
+import { BrokerConnection, type ConnectionOptions } from './connection.ts';
 import { RequestWriter, ResponseReader } from './consumer-codec.ts';
+import { checkApiVersion, isFatalConnectionError } from './handshake.ts';
 import {
   type BrokerAddress,
   decodeMetadataResponse,
@@ -50,6 +54,10 @@ export interface KafkaClusterOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Per-lane connection settings, by lane name ('default' is used when a call names no lane). */
   readonly lanes?: Readonly<Record<string, LaneOptions>>;
+  /** TLS and SASL (from `loadKafkaConnection()`); absent: plaintext, no authentication. */
+  readonly security?: { readonly tls: KafkaTls | null; readonly sasl: KafkaSasl | null };
+  /** Called when a broker asks this client to hold back (throttle_time_ms > 0, KIP-219). */
+  readonly onThrottle?: ConnectionOptions['onThrottle'];
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, initialBackoffMs: 5, maxBackoffMs: 500 };
@@ -148,7 +156,9 @@ export const COORDINATOR_RETRIABLE = new Set([14, 15, 16]); // LOAD_IN_PROGRESS,
 /** Kafka codes meaning "not yet" (a moved or loading coordinator, stale metadata) and socket errors; a caller's
  * RangeError (a partition the topic does not have) is final. */
 const isRetriableLookup = (err: unknown): boolean =>
-  err instanceof KafkaProtocolError ? COORDINATOR_RETRIABLE.has(err.code) || err.stale : !(err instanceof RangeError);
+  err instanceof KafkaProtocolError
+    ? COORDINATOR_RETRIABLE.has(err.code) || err.stale
+    : !(err instanceof RangeError) && !isFatalConnectionError(err);
 
 // ---------- the cluster ----------
 
@@ -162,7 +172,11 @@ interface CachedTopic {
 export class KafkaCluster {
   readonly clientId: Buffer;
   private readonly bootstrap: { host: string; port: number }[];
-  private readonly opts: Required<Omit<KafkaClusterOptions, 'retry' | 'lanes' | 'brokers' | 'clientId'>>;
+  private readonly opts: Required<
+    Omit<KafkaClusterOptions, 'retry' | 'lanes' | 'brokers' | 'clientId' | 'security' | 'onThrottle'>
+  >;
+  private readonly security: KafkaClusterOptions['security'];
+  private readonly onThrottle: KafkaClusterOptions['onThrottle'];
   readonly retryPolicy: RetryPolicy;
   private readonly lanes: Readonly<Record<string, LaneOptions>>;
   private readonly brokersById = new Map<number, BrokerAddress>();
@@ -189,6 +203,8 @@ export class KafkaCluster {
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     if (this.retryPolicy.maxAttempts < 1) throw new RangeError('retry.maxAttempts must be at least 1');
     this.lanes = options.lanes ?? {};
+    this.security = options.security;
+    this.onThrottle = options.onThrottle;
   }
 
   /** Fetches the broker list (no topics); optional, every other call bootstraps on demand. */
@@ -274,6 +290,8 @@ export class KafkaCluster {
         const id = conn.correlationId();
         return await conn.request(id, build(id));
       } catch (err) {
+        // Wrong credentials, an untrusted certificate or a missing API: every broker would say the same.
+        if (isFatalConnectionError(err)) throw err;
         errors.push(`${c.host}:${c.port}: ${(err as Error).message}`);
       } finally {
         if (c.nodeId === null) conn?.close(); // bootstrap connections are one-shot; node connections are kept
@@ -289,6 +307,10 @@ export class KafkaCluster {
       connectTimeoutMs: this.opts.connectTimeoutMs,
       requestTimeoutMs: lane?.requestTimeoutMs ?? this.opts.requestTimeoutMs,
       maxPending: lane?.maxPending ?? this.opts.maxPendingPerConnection,
+      clientId: this.clientId,
+      tls: this.security?.tls ?? null,
+      sasl: this.security?.sasl ?? null,
+      ...(this.onThrottle ? { onThrottle: this.onThrottle } : {}),
     });
   }
 
@@ -301,6 +323,7 @@ export class KafkaCluster {
     const key = `${nodeId}/${lane}`;
     let conn = this.connections.get(key);
     if (!conn?.usable) {
+      conn?.retire();
       const b = this.brokersById.get(nodeId);
       if (!b) throw new Error(`unknown Kafka broker node ${nodeId} (refresh metadata first)`);
       conn = this.newConnection(b.host, b.port, this.lanes[lane]);
@@ -324,6 +347,17 @@ export class KafkaCluster {
     const conn = await this.connection(nodeId, lane);
     const id = conn.correlationId();
     return decode(await conn.request(id, build(id)));
+  }
+
+  /**
+   * Connects to a broker and checks that it serves every API at the version given (ApiVersions at connect): a client
+   * calls it at start so that an old or restricted broker stops it with an UnsupportedApiError naming the API.
+   */
+  async checkApis(apis: readonly { readonly key: number; readonly version: number }[]): Promise<void> {
+    const node = await this.anyNode();
+    const conn = await this.connection(node);
+    const versions = conn.apiVersions;
+    if (versions) for (const a of apis) checkApiVersion(versions, a.key, a.version, conn.address);
   }
 
   private cachedTopic(topic: string): CachedTopic | undefined {

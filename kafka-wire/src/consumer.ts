@@ -24,9 +24,11 @@ import {
   decodeListOffsetsResponse,
   encodeFetchRequest,
   encodeListOffsetsRequest,
+  FETCH_API,
   type FetchedPartition,
   ISOLATION,
   type IsolationLevel,
+  LIST_OFFSETS_API,
   OFFSET_SPEC,
 } from './fetch.ts';
 import {
@@ -48,6 +50,7 @@ import {
   encodeOffsetFetchRequest,
   encodeSubscription,
   encodeSyncGroupRequest,
+  GROUP_APIS,
   ROUND_ROBIN,
   type TopicOffsets,
 } from './group.ts';
@@ -75,6 +78,11 @@ export interface GroupConsumerOptions {
   readonly isolationLevel?: IsolationLevel;
   readonly maxWaitMs: number;
   readonly minBytes?: number;
+  /**
+   * Fetch max wait (with min_bytes 1) after a round without records: an idle consumer long-polls instead of asking
+   * every `maxWaitMs`, and still gets the first new record at once. Default `maxWaitMs` (no long poll).
+   */
+  readonly idleMaxWaitMs?: number;
   /** Bytes per Fetch response at most (per leader). */
   readonly maxBytes: number;
   readonly maxBytesPerPartition: number;
@@ -123,6 +131,16 @@ const HEARTBEAT_LANE = 'heartbeat';
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** A Fetch in flight to one leader; `settled` never rejects (the error is kept). */
+interface InFlightFetch {
+  readonly keys: readonly string[];
+  readonly longPoll: boolean;
+  done: boolean;
+  result: FetchedSet[];
+  error?: unknown;
+  settled: Promise<void>;
+}
+
 export class GroupConsumer {
   private readonly cluster: KafkaCluster;
   private readonly opts: GroupConsumerOptions;
@@ -140,6 +158,11 @@ export class GroupConsumer {
   /** When the coordinator last confirmed this member (a join or a successful heartbeat). */
   private confirmedAtMs = 0;
   private fetchFailures = 0;
+  /** Consecutive rounds that returned no records (the next fetches long-poll when idleMaxWaitMs is set). */
+  private idleRounds = 0;
+  private readonly idleMaxWaitMs: number;
+  /** The Fetch in flight per leader (at most one); the partitions it covers are fetched nowhere else meanwhile. */
+  private readonly inFlight = new Map<number, InFlightFetch>();
 
   constructor(opts: GroupConsumerOptions) {
     if (opts.topics.length === 0) throw new RangeError('GroupConsumer needs at least one topic');
@@ -149,6 +172,7 @@ export class GroupConsumer {
     this.opts = opts;
     this.isolation = opts.isolationLevel ?? ISOLATION.readCommitted;
     this.instanceId = opts.groupInstanceId ?? null;
+    this.idleMaxWaitMs = opts.idleMaxWaitMs ?? opts.maxWaitMs;
   }
 
   /** The current membership (null before the first join or while rejoining). */
@@ -189,6 +213,13 @@ export class GroupConsumer {
 
   /** Joins the group and loads positions; `poll()` does this on its own, this only makes start-up errors early. */
   async start(): Promise<void> {
+    // A broker without one of the versions this consumer speaks stops it here, with the API named.
+    await this.cluster.checkApis(
+      [FETCH_API, LIST_OFFSETS_API, ...Object.values(GROUP_APIS)].map((a) => ({
+        key: a.key,
+        version: a.version,
+      })),
+    );
     await this.cluster.refresh([...this.opts.topics]);
     await this.ensureJoined();
   }
@@ -196,37 +227,62 @@ export class GroupConsumer {
   /**
    * One fetch round: rejoins first if a rebalance is pending, then one Fetch per leader for every owned partition.
    * Returns the partitions that have records (possibly none after the max wait).
+   *
+   * Idle long-poll (`idleMaxWaitMs`): after a round that returned no records, the next Fetch to each leader waits up
+   * to `idleMaxWaitMs` with min_bytes 1, so the broker answers as soon as one record arrives and an idle consumer
+   * sends a few fetches a second instead of one per `maxWaitMs`. Such a long poll is not awaited by the round once
+   * another leader's fetch brought records: it stays in flight (its partitions are not fetched elsewhere meanwhile)
+   * and a later round takes its answer, if the positions it was fetched from are still current.
    */
   async poll(): Promise<FetchBatch> {
     this.throwIfUnusable();
     await this.ensureJoined();
     const member = this.member as MemberGeneration;
+    const idle = this.idleRounds > 0 && this.idleMaxWaitMs > this.opts.maxWaitMs;
     const byLeader = new Map<number, { topic: string; partition: number; fetchOffset: bigint }[]>();
+    const fetching = new Set([...this.inFlight.values()].flatMap((f) => f.keys));
+    let owned = 0;
     for (const [topic, partitions] of this.assignment) {
       for (const partition of partitions) {
         const fetchOffset = this.positions.get(key(topic, partition));
         if (fetchOffset === undefined) continue;
+        owned++;
+        if (fetching.has(key(topic, partition))) continue;
         const leader = await this.cluster.leaderFor(topic, partition);
+        if (this.inFlight.has(leader)) continue;
         const list = byLeader.get(leader) ?? [];
         list.push({ topic, partition, fetchOffset });
         byLeader.set(leader, list);
       }
     }
-    if (byLeader.size === 0) {
+    if (owned === 0) {
       // Nothing assigned (more members than partitions): wait like a fetch would, keep heartbeating.
       await sleep(this.opts.maxWaitMs);
       return { member, sets: [], watermarks: [] };
     }
-    const results = await Promise.allSettled([...byLeader].map(([leader, parts]) => this.fetchFrom(leader, parts)));
+    for (const [leader, parts] of byLeader) this.startFetch(leader, parts, idle);
+    // Every plain fetch is awaited (under load the round carries every leader's records); long polls only until
+    // some fetch has answered: the round then returns what it has and leaves them in flight.
+    for (;;) {
+      const pending = [...this.inFlight.values()];
+      const open = pending.filter((f) => !f.done);
+      if (open.length === 0) break;
+      if (open.every((f) => f.longPoll) && pending.some((f) => f.done)) break;
+      await Promise.race(open.map((f) => f.settled));
+    }
     const sets: FetchedSet[] = [];
     const watermarks: FetchBatch['watermarks'][number][] = [];
     let failed: unknown = null;
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        failed ??= r.reason;
+    for (const [leader, f] of [...this.inFlight]) {
+      if (!f.done) continue;
+      this.inFlight.delete(leader);
+      if (f.error !== undefined) {
+        failed ??= f.error;
         continue;
       }
-      for (const p of r.value) {
+      for (const p of f.result) {
+        // A later seek, rewind or rebalance moved this partition while the answer waited: drop it.
+        if (this.positions.get(key(p.topic, p.partition)) !== p.fetchOffset) continue;
         watermarks.push({
           topic: p.topic,
           partition: p.partition,
@@ -243,12 +299,35 @@ export class GroupConsumer {
       this.opts.log?.warn('fetch failed, retrying', { err: failed, failures: this.fetchFailures });
       if (sets.length === 0) await sleep(Math.min(1000, 20 * 2 ** Math.min(this.fetchFailures, 6)));
     } else this.fetchFailures = 0;
+    this.idleRounds = sets.length === 0 && !failed ? this.idleRounds + 1 : 0;
     return { member, sets, watermarks };
+  }
+
+  /** Starts one Fetch to `leader` for `parts`; its answer is taken by the round that finds it done. */
+  private startFetch(
+    leader: number,
+    parts: { topic: string; partition: number; fetchOffset: bigint }[],
+    longPoll: boolean,
+  ): void {
+    const keys = parts.map((p) => key(p.topic, p.partition));
+    const f: InFlightFetch = { keys, longPoll, done: false, result: [], settled: Promise.resolve() };
+    f.settled = this.fetchFrom(leader, parts, longPoll).then(
+      (r) => {
+        f.result = r;
+        f.done = true;
+      },
+      (err: unknown) => {
+        f.error = err ?? new Error('fetch failed');
+        f.done = true;
+      },
+    );
+    this.inFlight.set(leader, f);
   }
 
   private async fetchFrom(
     leader: number,
     parts: { topic: string; partition: number; fetchOffset: bigint }[],
+    longPoll = false,
   ): Promise<FetchedSet[]> {
     const byTopic = new Map<string, { partition: number; fetchOffset: bigint; maxBytes: number }[]>();
     const from = new Map<string, bigint>();
@@ -262,8 +341,8 @@ export class GroupConsumer {
       leader,
       (id) =>
         encodeFetchRequest(id, this.cluster.clientId, {
-          maxWaitMs: this.opts.maxWaitMs,
-          minBytes: this.opts.minBytes ?? 1,
+          maxWaitMs: longPoll ? this.idleMaxWaitMs : this.opts.maxWaitMs,
+          minBytes: longPoll ? 1 : (this.opts.minBytes ?? 1),
           maxBytes: this.opts.maxBytes,
           isolationLevel: this.isolation,
           topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),

@@ -18,12 +18,15 @@
  * - Topics must exist: metadata is requested with allow_auto_topic_creation=false; an unknown topic fails the batch.
  */
 
+import type { KafkaCompression, KafkaSasl, KafkaTls } from '@pep/contracts/kafka-security';
 import { BunBrokerConnection, bunSocketsAvailable } from './bun-connection.ts';
 import { BrokerConnection } from './connection.ts';
 import type { ConsumerLogger } from './consumer.ts';
+import { isFatalConnectionError } from './handshake.ts';
 import {
   type BrokerAddress,
   type Crc32c,
+  compressProduceRequest,
   crc32c,
   decodeInitProducerIdResponse,
   decodeMetadataResponse,
@@ -48,10 +51,12 @@ export interface OutRecord {
 }
 
 /** What the sink needs from a broker connection (node:net's BrokerConnection and Bun's native one both fit). */
-type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close'>;
+type Connection = Pick<BrokerConnection, 'usable' | 'connect' | 'correlationId' | 'request' | 'close' | 'retire'>;
 
 export interface IdempotentProducerOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL for every broker connection (the edge's `config.kafka`); absent: plaintext. */
+  readonly security?: { readonly tls: KafkaTls | null; readonly sasl: KafkaSasl | null };
   readonly clientId: string;
   /** Broker-side timeout for the acks=all produce request; the client gives up a little later. */
   readonly requestTimeoutMs: number;
@@ -63,6 +68,8 @@ export interface IdempotentProducerOptions {
   readonly metadataMaxAgeMs?: number;
   /** Bun's native sockets instead of node:net (default: on Bun; cheaper per written byte there). */
   readonly nativeSockets?: boolean;
+  /** Compress each batch (KAFKA_COMPRESSION: lz4 or zstd; default none). */
+  readonly compression?: KafkaCompression;
   /** CRC-32C of each RecordBatch (default: this package's JS one; the edge passes core-native's when it loads). */
   readonly crc32c?: Crc32c;
 }
@@ -86,6 +93,23 @@ const ACKS_ALL = -1;
 
 /** Kafka's sequence arithmetic: sequences wrap from 2^31-1 to 0. */
 const nextSequence = (seq: number, n: number) => (seq > 0x7fffffff - n ? n - (0x7fffffff - seq) - 1 : seq + n);
+
+/** One partition's share of a batch: its records and the base sequence they keep across retries. */
+interface PartitionWork {
+  readonly key: string;
+  readonly topic: string;
+  readonly partition: number;
+  baseSequence: number;
+  readonly records: ProduceRecord[];
+}
+
+/**
+ * Produce errors after which the same piece is sent again (leaders moved, a broker is down or catching up): the
+ * Java client's retriable set for idempotent producers.
+ */
+const RETRIABLE_PRODUCE_CODES = new Set([3, 5, 6, 7, 13, 19, 20, 56, 74, 75]);
+/** Bounded: within the produce timeout, at most this many attempts per batch. */
+const SINK_RETRY = { maxAttempts: 8, initialBackoffMs: 25, maxBackoffMs: 1000 } as const;
 
 class AbandonedError extends Error {
   override readonly name = 'AbandonedError';
@@ -130,7 +154,8 @@ export class IdempotentProducer {
       sequences: new Map(),
       connections: new Map(),
     }));
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
+    // A TLS and SCRAM handshake takes several round trips and a PBKDF2: more room than a plain TCP connect.
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? (opts.security?.tls || opts.security?.sasl ? 5000 : 1000);
     this.metadataMaxAgeMs = opts.metadataMaxAgeMs ?? 300_000;
     this.nativeSockets = opts.nativeSockets ?? bunSocketsAvailable();
     this.checksum = opts.crc32c ?? crc32c;
@@ -148,6 +173,9 @@ export class IdempotentProducer {
       port: addr.port,
       connectTimeoutMs: this.connectTimeoutMs,
       requestTimeoutMs: this.opts.requestTimeoutMs + 1000,
+      clientId: this.clientId,
+      tls: this.opts.security?.tls ?? null,
+      sasl: this.opts.security?.sasl ?? null,
     };
     return this.nativeSockets ? new BunBrokerConnection(opts) : new BrokerConnection(opts);
   }
@@ -159,6 +187,7 @@ export class IdempotentProducer {
       await this.control.connect();
       return this.control;
     }
+    this.control?.retire();
     const addr = this.bootstrap[this.bootstrapIndex++ % this.bootstrap.length] as BrokerAddress;
     const conn = this.newConnection(addr);
     this.control = conn;
@@ -166,10 +195,18 @@ export class IdempotentProducer {
     return conn;
   }
 
+  /** A request on the control connection; a broken one moves to the next bootstrap broker (each tried once). */
   private async controlRequest(encode: (correlationId: number) => Buffer): Promise<Buffer> {
-    const conn = await this.controlConnection();
-    const id = conn.correlationId();
-    return conn.request(id, encode(id));
+    for (let tried = 1; ; tried++) {
+      try {
+        const conn = await this.controlConnection();
+        const id = conn.correlationId();
+        return await conn.request(id, encode(id));
+      } catch (err) {
+        if (isFatalConnectionError(err) || tried >= this.bootstrap.length || this.closed) throw err;
+        this.control?.close();
+      }
+    }
   }
 
   /** Metadata for the topics of a batch, from the cache unless missing or older than metadataMaxAgeMs. */
@@ -202,6 +239,7 @@ export class IdempotentProducer {
   private async connectionTo(slot: Slot, nodeId: number): Promise<Connection> {
     let conn = slot.connections.get(nodeId);
     if (!conn?.usable) {
+      conn?.retire();
       const addr = this.brokers.get(nodeId);
       if (!addr) throw new Error(`Kafka broker ${nodeId} is not in the metadata`);
       conn = this.newConnection(addr);
@@ -248,6 +286,7 @@ export class IdempotentProducer {
     const current = () => {
       if (slot.generation !== gen) throw new AbandonedError('batch abandoned: the Kafka sink was reset');
     };
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
     try {
       const topicNames = [...new Set(batch.map((r) => r.topic))];
       const leaders = await this.leadersFor(topicNames);
@@ -260,77 +299,44 @@ export class IdempotentProducer {
       }
       const identity = slot.identity;
 
-      // node id → topic → partition → records
-      const byNode = new Map<number, Map<string, Map<number, ProduceRecord[]>>>();
+      // One piece of work per partition: its records and base sequence, fixed once. A retry resends exactly these
+      // with the same numbers, so a piece that was in fact written is answered as a duplicate, never written twice.
+      const byPartition = new Map<string, PartitionWork>();
       for (const r of batch) {
         const parts = leaders.get(r.topic) as readonly number[];
         const partition =
           r.key === null ? this.roundRobin++ % parts.length : partitionForStringKey(r.key, parts.length);
-        const leader = parts[partition] as number;
-        if (leader < 0) throw new KafkaProtocolError(5, `topic ${r.topic} partition ${partition}`);
-        let topics = byNode.get(leader);
-        if (!topics) {
-          topics = new Map();
-          byNode.set(leader, topics);
+        const k = `${r.topic}\0${partition}`;
+        let w = byPartition.get(k);
+        if (!w) {
+          w = { key: k, topic: r.topic, partition, baseSequence: 0, records: [] };
+          byPartition.set(k, w);
         }
-        let partitions = topics.get(r.topic);
-        if (!partitions) {
-          partitions = new Map();
-          topics.set(r.topic, partitions);
-        }
-        let records = partitions.get(partition);
-        if (!records) {
-          records = [];
-          partitions.set(partition, records);
-        }
-        records.push(r);
+        w.records.push(r);
+      }
+      for (const w of byPartition.values()) {
+        w.baseSequence = slot.sequences.get(w.key) ?? 0;
+        slot.sequences.set(w.key, nextSequence(w.baseSequence, w.records.length));
       }
 
-      const requests: Promise<void>[] = [];
-      for (const [nodeId, topics] of byNode) {
-        const batches: TopicBatches[] = [];
-        const expected = new Set<string>();
-        for (const [topic, partitions] of topics) {
-          const list: PartitionBatch[] = [];
-          for (const [partition, records] of partitions) {
-            const seqKey = `${topic}\0${partition}`;
-            const baseSequence = slot.sequences.get(seqKey) ?? 0;
-            slot.sequences.set(seqKey, nextSequence(baseSequence, records.length));
-            list.push({ partition, baseSequence, records });
-            expected.add(seqKey);
-          }
-          batches.push({ topic, partitions: list });
-        }
-        requests.push(
-          (async () => {
-            const conn = await this.connectionTo(slot, nodeId);
-            current();
-            const id = conn.correlationId();
-            const req = encodeProduceRequest(
-              id,
-              this.clientId,
-              ACKS_ALL,
-              this.opts.requestTimeoutMs,
-              identity,
-              batches,
-              Date.now(),
-              this.checksum,
-              this.requestBuffer,
-            );
-            const results = decodeProduceResponse(await conn.request(id, req));
-            for (const res of results) {
-              if (res.errorCode !== 0)
-                throw new KafkaProtocolError(res.errorCode, `produce to ${res.topic} partition ${res.partition}`);
-              expected.delete(`${res.topic}\0${res.partition}`);
-            }
-            if (expected.size > 0) throw new Error(`produce answer from broker ${nodeId} misses partitions`);
-          })(),
+      let pending = [...byPartition.values()];
+      for (let attempt = 1; ; attempt++) {
+        const failed = await this.produceOnce(slot, identity, pending, current);
+        current();
+        if (failed.length === 0) return;
+        // Only retriable partition errors and broken connections get here (anything else threw).
+        const last = failed[failed.length - 1]?.error as Error;
+        if (attempt >= SINK_RETRY.maxAttempts || Date.now() >= deadline) throw last;
+        this.retries += failed.length;
+        for (const f of failed) this.topics.delete(f.work.topic); // leaders moved: read them again
+        await new Promise((r) =>
+          setTimeout(r, Math.min(SINK_RETRY.maxBackoffMs, SINK_RETRY.initialBackoffMs * 2 ** attempt)),
         );
+        current();
+        await this.leadersFor([...new Set(failed.map((f) => f.work.topic))]);
+        current();
+        pending = failed.map((f) => f.work);
       }
-      // Every request must settle before the slot is reused; the first failure fails the batch.
-      const settled = await Promise.allSettled(requests);
-      current();
-      for (const s of settled) if (s.status === 'rejected') throw s.reason;
     } catch (err) {
       if (err instanceof KafkaProtocolError && err.stale) this.topics.clear();
       if (slot.generation === gen) this.dropSlot(slot);
@@ -338,6 +344,82 @@ export class IdempotentProducer {
     } finally {
       if (slot.generation === gen) slot.busy = false;
     }
+  }
+
+  /** Partitions retried after a retriable error since start (a gauge for tests and metrics). */
+  retries = 0;
+
+  /**
+   * One Produce per leader for `work`. Returns the pieces to retry (a retriable partition error, no leader, or the
+   * request's connection failed); throws on anything else (the batch fails).
+   */
+  private async produceOnce(
+    slot: Slot,
+    identity: ProducerIdentity,
+    work: readonly PartitionWork[],
+    current: () => void,
+  ): Promise<{ work: PartitionWork; error: Error }[]> {
+    const failed: { work: PartitionWork; error: Error }[] = [];
+    const byNode = new Map<number, PartitionWork[]>();
+    for (const w of work) {
+      const leader = this.topics.get(w.topic)?.leaders[w.partition] ?? -1;
+      if (leader < 0) {
+        failed.push({ work: w, error: new KafkaProtocolError(5, `topic ${w.topic} partition ${w.partition}`) });
+        continue;
+      }
+      const list = byNode.get(leader) ?? [];
+      list.push(w);
+      byNode.set(leader, list);
+    }
+    const settled = await Promise.allSettled(
+      [...byNode].map(async ([nodeId, list]) => {
+        let results: ReturnType<typeof decodeProduceResponse>;
+        try {
+          const conn = await this.connectionTo(slot, nodeId);
+          current();
+          const id = conn.correlationId();
+          const topics = new Map<string, PartitionBatch[]>();
+          for (const w of list) {
+            const ps = topics.get(w.topic) ?? [];
+            ps.push({ partition: w.partition, baseSequence: w.baseSequence, records: w.records });
+            topics.set(w.topic, ps);
+          }
+          const batches: TopicBatches[] = [...topics].map(([topic, partitions]) => ({ topic, partitions }));
+          const plain = encodeProduceRequest(
+            id,
+            this.clientId,
+            ACKS_ALL,
+            this.opts.requestTimeoutMs,
+            identity,
+            batches,
+            Date.now(),
+            this.checksum,
+            this.requestBuffer,
+          );
+          const req = compressProduceRequest(plain, this.opts.compression ?? 'none', this.checksum);
+          results = decodeProduceResponse(await conn.request(id, req));
+        } catch (err) {
+          if (err instanceof AbandonedError || isFatalConnectionError(err)) throw err;
+          // The broker died or the connection broke: the outcome is unknown, so the same pieces go again.
+          for (const w of list) failed.push({ work: w, error: err as Error });
+          return;
+        }
+        const answered = new Set<string>();
+        for (const res of results) {
+          const w = list.find((x) => x.topic === res.topic && x.partition === res.partition);
+          if (!w) continue;
+          answered.add(w.key);
+          // DUPLICATE_SEQUENCE_NUMBER: this piece was written by an earlier attempt.
+          if (res.errorCode === 0 || res.errorCode === 46) continue;
+          const error = new KafkaProtocolError(res.errorCode, `produce to ${res.topic} partition ${res.partition}`);
+          if (RETRIABLE_PRODUCE_CODES.has(res.errorCode)) failed.push({ work: w, error });
+          else throw error;
+        }
+        if (answered.size < list.length) throw new Error(`produce answer from broker ${nodeId} misses partitions`);
+      }),
+    );
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    return failed;
   }
 
   /** After a failed or timed-out batch: every session starts over with a new producer id. */

@@ -7,6 +7,7 @@
  * this path a few µs). Reference: https://kafka.apache.org/protocol and the RecordBatch format in the Kafka docs.
  */
 
+import { CODECS, compress, type ProducerCodec } from './compression.ts';
 import { ResponseReader } from './consumer-codec.ts';
 import { BATCH_HEADER, BATCH_HEADER_BYTES, varintSize, writeBatchHeader, writeVarint, zigzag } from './record-batch.ts';
 
@@ -41,6 +42,8 @@ export const KAFKA_ERRORS: Readonly<Record<number, string>> = {
   29: 'TOPIC_AUTHORIZATION_FAILED',
   30: 'GROUP_AUTHORIZATION_FAILED',
   31: 'CLUSTER_AUTHORIZATION_FAILED',
+  33: 'UNSUPPORTED_SASL_MECHANISM',
+  34: 'ILLEGAL_SASL_STATE',
   35: 'UNSUPPORTED_VERSION',
   42: 'INVALID_REQUEST',
   45: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
@@ -53,6 +56,7 @@ export const KAFKA_ERRORS: Readonly<Record<number, string>> = {
   52: 'TRANSACTION_COORDINATOR_FENCED',
   53: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
   56: 'KAFKA_STORAGE_ERROR',
+  58: 'SASL_AUTHENTICATION_FAILED',
   59: 'UNKNOWN_PRODUCER_ID',
   69: 'GROUP_ID_NOT_FOUND',
   74: 'FENCED_LEADER_EPOCH',
@@ -391,6 +395,52 @@ export function encodeProduceRequest(
   });
   if (at !== total) throw new Error(`produce request encoded ${at} bytes, sized ${total}`);
   return buf;
+}
+
+/**
+ * The same Produce request with every batch's records section compressed (`codec`: lz4 or zstd, or gzip), attributes,
+ * batch length and CRC-32C rewritten. A second pass over an `encodeProduceRequest` result, taken only when a producer
+ * compresses (off by default: on loopback the CPU costs more than the bytes saved; measured in bench/compression).
+ */
+export function compressProduceRequest(request: Buffer, codec: ProducerCodec, checksum: Crc32c = crc32c): Buffer {
+  if (codec === 'none') return request;
+  const codecBits = CODECS[codec];
+  const parts: Buffer[] = [];
+  let at = 4 + 2 + 2 + 4;
+  at += 2 + Math.max(0, request.readInt16BE(at)); // client id
+  at += 2 + Math.max(0, request.readInt16BE(at)); // transactional id
+  at += 2 + 4; // acks, timeout
+  const topics = request.readInt32BE(at);
+  at += 4;
+  let copied = 0;
+  for (let t = 0; t < topics; t++) {
+    at += 2 + request.readInt16BE(at);
+    const partitions = request.readInt32BE(at);
+    at += 4;
+    for (let p = 0; p < partitions; p++) {
+      at += 4; // partition index
+      const lengthAt = at;
+      const batchBytes = request.readInt32BE(at);
+      const start = at + 4;
+      const packed = compress(codec, request.subarray(start + BATCH_HEADER_BYTES, start + batchBytes));
+      parts.push(request.subarray(copied, lengthAt));
+      const batch = Buffer.allocUnsafe(4 + BATCH_HEADER_BYTES + packed.length);
+      batch.writeInt32BE(BATCH_HEADER_BYTES + packed.length, 0);
+      request.copy(batch, 4, start, start + BATCH_HEADER_BYTES);
+      packed.copy(batch, 4 + BATCH_HEADER_BYTES);
+      batch.writeInt32BE(BATCH_HEADER_BYTES + packed.length - 12, 4 + BATCH_HEADER.batchLength);
+      const attributesAt = 4 + BATCH_HEADER.attributes;
+      batch.writeInt16BE(batch.readInt16BE(attributesAt) | codecBits, attributesAt); // the codec bits
+      batch.writeUInt32BE(checksum(batch, attributesAt, batch.length), 4 + BATCH_HEADER.crc);
+      parts.push(batch);
+      at = start + batchBytes;
+      copied = at;
+    }
+  }
+  parts.push(request.subarray(copied));
+  const out = Buffer.concat(parts);
+  out.writeInt32BE(out.length - 4, 0);
+  return out;
 }
 
 // ---------- response decoding ----------

@@ -4,7 +4,7 @@
  * transactional producer's opaque batches), a bounds-checked varint reader, and a reader of the committed data
  * records of fetched bytes (read_committed: control batches and batches of aborted transactions skipped). core-native's
  * TypeScript twin builds its record transform on these; its Rust crate repeats the constants (core-native's drift
- * test holds them equal). Not for compression: every producer here writes uncompressed batches.
+ * test holds them equal). Compression (the codec bits, compressing and decompressing records sections) is in compression.ts.
  */
 
 /** Byte offsets of the header fields, and its size (61 bytes). The CRC-32C covers `attributes` to the batch's end. */

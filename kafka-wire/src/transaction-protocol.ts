@@ -244,6 +244,8 @@ export interface OpaqueBatch extends TopicPartition {
   readonly firstTimestampMs: number;
   readonly maxTimestampMs: number;
   readonly baseSequence: number;
+  /** Compression codec of `records` (attributes bits 0-2: 3 lz4, 4 zstd, 1 gzip); absent or 0: uncompressed. */
+  readonly codec?: number;
 }
 
 export interface ProduceHeader extends ProducerIdAndEpoch {
@@ -342,7 +344,7 @@ function encodeProduce(
   at = buf.writeInt16BE(head.acks, at);
   at = buf.writeInt32BE(head.timeoutMs, at);
   at = buf.writeInt32BE(byTopic.size, at);
-  // No compression, create time, the transactional bit for transactional batches, not control.
+  // Create time, the transactional bit for transactional batches, not control; the batch's codec is added per batch.
   const attributes = head.transactionalId === null ? 0 : BATCH_ATTRIBUTES.transactional;
   for (const [topic, list] of byTopic) {
     const name = names.get(topic) as Buffer;
@@ -356,7 +358,7 @@ function encodeProduce(
       const start = at;
       writeBatchHeader(buf, start, {
         batchBytes,
-        attributes,
+        attributes: attributes | (b.codec ?? 0),
         recordCount: b.count,
         baseTimestampMs: b.firstTimestampMs,
         maxTimestampMs: b.maxTimestampMs,

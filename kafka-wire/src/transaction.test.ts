@@ -79,6 +79,7 @@ function fakeCluster(handler: (s: Sent, n: number) => Buffer | Error) {
       calls.forgotten++;
     },
     anyNode: async () => 1,
+    checkApis: async () => {},
     cachedLeader: () => leader,
     leaderFor: async () => leader,
     markStale: () => {

@@ -3,7 +3,8 @@
  * records as raw RecordBatch bytes) and every offset is seen once; OffsetCommit lands in the group (read back with
  * kafkajs's admin, which also decodes our group's round-robin assignment); a second member joining triggers a
  * rebalance that splits the partitions, its leaving hands them back; an out-of-range position is reset by policy;
- * read_committed reports the aborted transaction of a kafkajs producer.
+ * read_committed reports the aborted transaction of a kafkajs producer; an idle consumer long-polls (idleMaxWaitMs)
+ * and still gets a new record at once.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -219,4 +220,29 @@ test('read_committed: the aborted transaction of another producer is reported, t
   assert.ok(s.lastStableOffset >= 4n, `LSO past the commit marker (${s.lastStableOffset})`);
   assert.ok(s.records.includes(Buffer.from('committed')), 'committed record bytes present');
   await c.close();
+});
+
+test('idle: after an empty round the fetch long-polls, and a new record ends the long poll at once', async () => {
+  const groupId = unique('wire-idle');
+  const c = newConsumer(groupId, [topic], { resetPolicy: 'latest', maxWaitMs: 50, idleMaxWaitMs: 4000 });
+  await c.start();
+  assert.equal((await c.poll()).sets.length, 0, 'at the end: nothing to fetch');
+  const t0 = Date.now();
+  assert.equal((await c.poll()).sets.length, 0);
+  const idleMs = Date.now() - t0;
+  assert.ok(idleMs >= 3000, `the idle round waited ${idleMs} ms (long poll of 4000 ms, not the 50 ms max wait)`);
+  const producer = kafkajs().producer();
+  await producer.connect();
+  const t1 = Date.now();
+  const polled = c.poll();
+  await new Promise((r) => setTimeout(r, 300));
+  await producer.send({ topic, acks: -1, messages: [{ partition: 1, key: 'idle', value: 'wake up' }] });
+  const batch = await polled;
+  const wokeMs = Date.now() - t1;
+  await producer.disconnect();
+  assert.equal(batch.sets.length, 1);
+  assert.equal(batch.sets[0]?.partition, 1);
+  assert.ok(wokeMs < 2500, `the record ended the long poll after ${wokeMs} ms`);
+  await c.close();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
 });

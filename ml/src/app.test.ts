@@ -100,6 +100,39 @@ describe('inference HTTP app', () => {
     assert.equal(res.status, 404);
   });
 
+  it('over real HTTP on Node: garbage bytes, a non-object and a too-large body get clear errors', async () => {
+    const srv = await startInferenceServer({ host: '127.0.0.1', port: 0 });
+    const post = (path: string, body: Uint8Array | string) =>
+      fetch(`http://127.0.0.1:${srv.port}${path}`, { method: 'POST', body });
+    try {
+      const garbage = new Uint8Array(4096).map((_, i) => (i * 2654435761) >>> 24);
+      for (const path of ['/fraud/score/batch', '/fraud/score', '/churn/predict/batch', '/retry/strategy']) {
+        const res = await post(path, garbage);
+        assert.equal(res.status, 422, path);
+        assert.deepEqual(await res.json(), { error: { code: 'invalid_request', message: 'body must be JSON' } });
+      }
+      const arr = await post('/fraud/score/batch', '[1,2]');
+      assert.equal(arr.status, 422);
+      assert.equal(((await arr.json()) as { error: { message: string } }).error.message, 'body must be a JSON object');
+      const big = await post('/fraud/score/batch', new Uint8Array(MAX_BODY_BYTES + 1));
+      assert.equal(big.status, 413);
+      assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'body_too_large');
+      // A valid batch over the same path still scores (rules-v1 without a scoring service), in order.
+      const ok = await post(
+        '/fraud/score/batch',
+        JSON.stringify({ items: [1, 2].map((i) => ({ event_id: `e${i}`, amount_minor: 100 * i, currency: 'usd' })) }),
+      );
+      assert.equal(ok.status, 200);
+      const results = ((await ok.json()) as { results: { event_id: string }[] }).results;
+      assert.deepEqual(
+        results.map((r) => r.event_id),
+        ['e1', 'e2'],
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('serves over real HTTP on Node', async () => {
     const srv = await startInferenceServer({ host: '127.0.0.1', port: 0 });
     try {

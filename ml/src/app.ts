@@ -4,11 +4,17 @@
  * answers `{"error":{"code","message"}}` without internals. Not the server process (server.ts) and not scoring logic.
  */
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
+import { createLogger } from '@pep/contracts/log';
+import { METRICS_CONTENT_TYPE, type Registry } from '@pep/contracts/metrics';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { FeatureEvent } from './features/aggregate.ts';
+import { FEATURE_SPEC } from './features/spec.ts';
 import {
   type ChurnInput,
+  churnRiskLevel,
   type FraudInput,
+  fraudRiskLevel,
   predictChurn,
   type RecoveryInput,
   type RetryInput,
@@ -17,6 +23,8 @@ import {
   retryStrategy,
   scoreFraud,
 } from './rules.ts';
+
+const log = createLogger('error', { service: 'inference' });
 
 export const ML_ERROR_CODES = INFERENCE_ERROR_CODES;
 export const MAX_BODY_BYTES = INFERENCE_LIMITS.maxBodyBytes;
@@ -146,9 +154,81 @@ export function parseRecovery(b: Body): RecoveryInput {
   };
 }
 
+/** The normalized event sent beside the flat fields (optional): what the model's vectorizer reads. */
+function eventOf(b: Body, flat: { event_id: string; customer_id?: string | null; merchant_id?: string | null }) {
+  const e = b.event;
+  if (e !== undefined && e !== null && (typeof e !== 'object' || Array.isArray(e))) {
+    throw new RequestError('event must be the normalized event object');
+  }
+  const o = (e ?? {}) as Record<string, unknown>;
+  const sv = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : null);
+  const json = e ? JSON.stringify(e) : null;
+  if (json && json.length > 64 * 1024) throw new RequestError('event is larger than 64 KiB');
+  const event: FeatureEvent = {
+    event_id: flat.event_id,
+    event_type: sv('event_type'),
+    status: sv('status'),
+    customer_id: sv('customer_id') ?? flat.customer_id ?? null,
+    merchant_id: sv('merchant_id') ?? flat.merchant_id ?? null,
+    card_brand: sv('card_brand'),
+    card_last_four: sv('card_last_four'),
+    amount_minor: typeof o.amount_minor === 'number' ? o.amount_minor : null,
+    currency: sv('currency'),
+    provider_created_at: sv('provider_created_at'),
+  };
+  return { event, eventJson: json };
+}
+
+/** What a scoring service needs (server.ts builds it; without it every answer is rules-v1, flagged). */
+export interface ScoringService {
+  readonly scorer: import('./serving/scorer.ts').Scorer;
+  readonly registry: Registry;
+  readonly status: () => Record<string, unknown>;
+}
+
 export interface AppOptions {
   /** Clock for predicted_at / generated_at and card expiry; injected so tests are reproducible. */
   readonly now?: () => Date;
+  readonly scoring?: ScoringService;
+}
+
+type ModelAnswer = import('./serving/scorer.ts').ModelAnswer;
+const NO_SCORING: ModelAnswer = Object.freeze({
+  score: null,
+  model_version: null,
+  feature_spec_version: FEATURE_SPEC.version,
+  features: 'unavailable',
+  fallback_reason: 'scoring_disabled',
+});
+
+/** Model answer over the rules' answer: the model's score and version, or the rules' with the fallback flagged. */
+function fraudAnswer(rules: ReturnType<typeof scoreFraud>, a: ModelAnswer) {
+  const meta = { feature_spec_version: a.feature_spec_version, features: a.features };
+  if (a.score === null) return { ...rules, ...meta, fallback: true, fallback_reason: a.fallback_reason };
+  return {
+    event_id: rules.event_id,
+    fraud_score: a.score,
+    risk_level: fraudRiskLevel(a.score),
+    risk_factors: [] as string[],
+    model_version: a.model_version as string,
+    ...meta,
+    fallback: false,
+    fallback_reason: null,
+  };
+}
+
+function churnAnswer(rules: ReturnType<typeof predictChurn>, a: ModelAnswer) {
+  const meta = { feature_spec_version: a.feature_spec_version, features: a.features };
+  if (a.score === null) return { ...rules, ...meta, fallback: true, fallback_reason: a.fallback_reason };
+  return {
+    ...rules,
+    churn_probability: a.score,
+    risk_level: churnRiskLevel(a.score),
+    model_version: a.model_version as string,
+    ...meta,
+    fallback: false,
+    fallback_reason: null,
+  };
 }
 
 export function createApp(opts: AppOptions = {}): Hono {
@@ -158,8 +238,12 @@ export function createApp(opts: AppOptions = {}): Hono {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
+      // The body is not read: the connection is closed after the answer (kept alive, its unread bytes would hold it
+      // open and keep the server from closing).
       onError: (c) =>
-        c.json({ error: { code: ML_ERROR_CODES.bodyTooLarge, message: `body over ${MAX_BODY_BYTES} bytes` } }, 413),
+        c.json({ error: { code: ML_ERROR_CODES.bodyTooLarge, message: `body over ${MAX_BODY_BYTES} bytes` } }, 413, {
+          connection: 'close',
+        }),
     }),
   );
   const endpoints = {
@@ -170,12 +254,35 @@ export function createApp(opts: AppOptions = {}): Hono {
     batches: 'POST /fraud/score/batch, /churn/predict/batch, /retry/strategy/batch',
     recovery: 'POST /recovery/recommend',
   };
+  const scoring = opts.scoring;
   app.get(P.health, (c) =>
-    c.json({ status: 'healthy', service: 'inference-service', model_version: RULES_MODEL_VERSION }),
+    c.json({
+      status: 'healthy',
+      service: 'inference-service',
+      model_version: RULES_MODEL_VERSION,
+      ...(scoring ? { models: scoring.status() } : {}),
+    }),
   );
+  if (scoring) {
+    app.get('/metrics', async (c) =>
+      c.text(await scoring.registry.scrape(), 200, { 'content-type': METRICS_CONTENT_TYPE }),
+    );
+  }
+  const fraudOne = async (b: Body) => {
+    const input = parseFraud(b);
+    const { event, eventJson } = eventOf(b, input);
+    const a = scoring ? await scoring.scorer.score({ model: 'fraud', event, eventJson }) : NO_SCORING;
+    return fraudAnswer(scoreFraud(input), a);
+  };
+  const churnOne = async (b: Body) => {
+    const input = parseChurn(b);
+    const { event, eventJson } = eventOf(b, { event_id: str(b, 'event_id') ?? input.customer_id, ...input });
+    const a = scoring ? await scoring.scorer.score({ model: 'churn', event, eventJson }) : NO_SCORING;
+    return churnAnswer(predictChurn(input, now()), a);
+  };
   app.get('/', (c) => c.json({ service: 'inference-service', model_version: RULES_MODEL_VERSION, endpoints }));
-  app.post(P.fraudScore, async (c) => c.json(scoreFraud(parseFraud(await readBody(c.req.raw)))));
-  app.post(P.churnPredict, async (c) => c.json(predictChurn(parseChurn(await readBody(c.req.raw)), now())));
+  app.post(P.fraudScore, async (c) => c.json(await fraudOne(await readBody(c.req.raw))));
+  app.post(P.churnPredict, async (c) => c.json(await churnOne(await readBody(c.req.raw))));
   app.post(P.retryStrategy, async (c) => c.json(retryStrategy(parseRetry(await readBody(c.req.raw)))));
   app.post(P.recoveryRecommend, async (c) =>
     c.json(recommendRecovery(parseRecovery(await readBody(c.req.raw)), now())),
@@ -201,18 +308,52 @@ export function createApp(opts: AppOptions = {}): Hono {
       });
       return c.json({ results });
     };
-  app.post(P.fraudScoreBatch, batch(parseFraud, scoreFraud));
+  // Fraud and churn batches: parsed item by item (one invalid item rejects the request with its index), then scored
+  // as micro-batches (one Redis pipeline and one ONNX run per batch).
+  const modelBatch =
+    <I, R>(
+      model: 'fraud' | 'churn',
+      parse: (b: Body) => I & { event_id?: string; customer_id?: string | null; merchant_id?: string | null },
+      rules: (i: I) => R,
+      merge: (r: R, a: ModelAnswer) => unknown,
+    ) =>
+    async (c: { req: { raw: Request }; json: (o: unknown) => Response }) => {
+      const body = await readBody(c.req.raw);
+      const items = body.items;
+      if (!Array.isArray(items)) throw new RequestError('items must be an array');
+      if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
+      const parsed = items.map((item, i) => {
+        if (!item || typeof item !== 'object' || Array.isArray(item))
+          throw new RequestError(`items[${i}] must be an object`);
+        try {
+          const input = parse(item as Body);
+          const id = (item as Body).event_id;
+          const ev = eventOf(item as Body, {
+            event_id: typeof id === 'string' ? id : (input.event_id ?? ''),
+            customer_id: input.customer_id ?? null,
+            merchant_id: input.merchant_id ?? null,
+          });
+          return { input, ...ev };
+        } catch (err) {
+          if (err instanceof RequestError) throw new RequestError(`items[${i}]: ${err.message}`);
+          throw err;
+        }
+      });
+      const answers = scoring
+        ? await scoring.scorer.scoreMany(parsed.map((p) => ({ model, event: p.event, eventJson: p.eventJson })))
+        : parsed.map(() => NO_SCORING);
+      return c.json({ results: parsed.map((p, i) => merge(rules(p.input), answers[i] as ModelAnswer)) });
+    };
+  app.post(P.fraudScoreBatch, modelBatch('fraud', parseFraud, scoreFraud, fraudAnswer));
   app.post(
     P.churnPredictBatch,
-    batch(parseChurn, (i) => predictChurn(i, now())),
+    modelBatch('churn', parseChurn, (i) => predictChurn(i, now()), churnAnswer),
   );
   app.post(P.retryStrategyBatch, batch(parseRetry, retryStrategy));
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));
   app.onError((err, c) => {
     if (err instanceof RequestError) return c.json({ error: { code: err.code, message: err.message } }, 422);
-    console.error(
-      JSON.stringify({ level: 'error', msg: 'inference request failed', path: c.req.path, error: String(err) }),
-    );
+    log.error('inference request failed', { path: c.req.path, error: String(err) });
     return c.json({ error: { code: ML_ERROR_CODES.internal, message: 'internal error' } }, 500);
   });
   return app;

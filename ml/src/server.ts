@@ -7,11 +7,29 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
-import { createApp } from './app.ts';
+import { createLogger } from '@pep/contracts/log';
+import { redisConnectionFor } from '@pep/contracts/managed';
+import { Registry, registerProcessMetrics } from '@pep/contracts/metrics';
+import { loadCore } from '@pep/core-native';
+import { Redis } from 'ioredis';
+import { type AppOptions, createApp, type ScoringService } from './app.ts';
+import { loadMlConfig } from './config.ts';
+import { OnlineFeatures } from './features/online.ts';
+import { FEATURE_SPEC } from './features/spec.ts';
+import { type ModelName, ModelSlot } from './serving/models.ts';
+import { ModelRegistry } from './serving/registry.ts';
+import { Scorer } from './serving/scorer.ts';
+
+const serviceLog = createLogger('info', { service: 'inference' });
 
 export interface InferenceConfig {
   readonly host: string;
   readonly port: number;
+  /** How often the MLflow aliases are checked for a moved champion or challenger. */
+  readonly reloadIntervalMs: number;
+  /** Micro-batch bounds: at most this many events, waiting at most this long for more. */
+  readonly maxBatch: number;
+  readonly maxWaitMs: number;
 }
 
 export const DEFAULT_INFERENCE_PORT = SERVICE_DEFAULTS.inference.port;
@@ -21,14 +39,114 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`INFERENCE_PORT must be a TCP port, got ${JSON.stringify(env.INFERENCE_PORT)}`);
   }
-  return Object.freeze({ host: env.INFERENCE_HOST ?? SERVICE_DEFAULTS.inference.host, port });
+  const int = (name: string, dflt: number, min: number, max: number) => {
+    const v = Number(env[name] ?? dflt);
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer in [${min}, ${max}]`);
+    return v;
+  };
+  return Object.freeze({
+    host: env.INFERENCE_HOST ?? SERVICE_DEFAULTS.inference.host,
+    port,
+    reloadIntervalMs: int('ML_RELOAD_INTERVAL_MS', 5000, 200, 3_600_000),
+    maxBatch: int('INFERENCE_MAX_BATCH', 64, 1, 500),
+    maxWaitMs: int('INFERENCE_MAX_WAIT_MS', 1, 0, 1000),
+  });
+}
+
+export interface ScoringHandle extends ScoringService {
+  /** Checks every alias now (also done every reloadIntervalMs). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The model side of the service: online features from Redis, champion and challenger of fraud and churn from MLflow
+ * (reloaded when an alias moves), the micro-batching scorer and its Prometheus registry.
+ */
+export async function startScoring(
+  config: InferenceConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  log: (msg: string, fields?: Record<string, unknown>) => void = (msg, fields) => serviceLog.info(msg, fields),
+): Promise<ScoringHandle> {
+  const ml = loadMlConfig(env);
+  const core = await loadCore();
+  const cols = core.featureSpec().features.length;
+  const redisTarget = redisConnectionFor(ml.redisUrl, env);
+  const redis = new Redis(redisTarget.url, {
+    ...redisTarget.options,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 200,
+    retryStrategy: (n) => Math.min(2000, 50 * n),
+  });
+  redis.on('error', () => {});
+  void redis.connect().catch(() => {});
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const models = new ModelRegistry(ml.mlflowUrl);
+  const names: readonly ModelName[] = ['fraud', 'churn'];
+  // Registry names are `fraud` and `churn` (CONTRACT section 8); a prefix keeps tests apart on a shared MLflow.
+  const prefix = env.ML_REGISTRY_PREFIX ?? '';
+  const onEvent = (e: { kind: 'loaded' | 'error'; slot: ModelSlot; detail: string }) => {
+    if (e.kind === 'loaded')
+      log('model loaded: now serving', { model: e.slot.name, alias: e.slot.alias, detail: e.detail });
+    else log('model unavailable', { model: e.slot.name, alias: e.slot.alias, detail: e.detail });
+  };
+  const slots = Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        champion: new ModelSlot(n, 'champion', `${prefix}${n}`, models, cols, FEATURE_SPEC.version, onEvent),
+        challenger: new ModelSlot(n, 'challenger', `${prefix}${n}`, models, cols, FEATURE_SPEC.version, onEvent),
+      },
+    ]),
+  ) as Record<ModelName, { champion: ModelSlot; challenger: ModelSlot }>;
+  const scorer = new Scorer(core, new OnlineFeatures(redis, FEATURE_SPEC), FEATURE_SPEC, slots, registry, {
+    maxBatch: config.maxBatch,
+    maxWaitMs: config.maxWaitMs,
+  });
+  const all = names.flatMap((n) => [slots[n].champion, slots[n].challenger]);
+  // Errors repeat every poll; log each distinct one once.
+  const lastLogged = new Map<ModelSlot, string | null>();
+  const refresh = async () => {
+    await Promise.all(all.map((s) => s.refresh()));
+    for (const s of all) lastLogged.set(s, s.status().error);
+  };
+  await refresh();
+  const timer = setInterval(() => void refresh(), config.reloadIntervalMs);
+  timer.unref();
+  return {
+    scorer,
+    registry,
+    refresh,
+    status: () =>
+      Object.fromEntries(
+        names.map((n) => [
+          n,
+          {
+            champion: slots[n].champion.status(),
+            challenger: slots[n].challenger.status(),
+            feature_spec_version: FEATURE_SPEC.version,
+          },
+        ]),
+      ),
+    async close() {
+      clearInterval(timer);
+      await Promise.all(all.map((s) => s.close()));
+      redis.disconnect();
+    },
+  };
 }
 
 /** Starts the service; resolves with the bound port and a close function (port 0 picks a free port, for tests). */
-export function startInferenceServer(config: InferenceConfig): Promise<{ port: number; close: () => Promise<void> }> {
+export function startInferenceServer(
+  config: Pick<InferenceConfig, 'host' | 'port'>,
+  app: AppOptions = {},
+): Promise<{ port: number; close: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const server = serve(
-      { fetch: createApp().fetch, hostname: config.host, port: config.port },
+      { fetch: createApp(app).fetch, hostname: config.host, port: config.port },
       (info: AddressInfo) => {
         resolve({
           port: info.port,
@@ -48,10 +166,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     console.error(`inference: ${(err as Error).message}`);
     process.exit(2);
   }
-  const { port, close } = await startInferenceServer(config);
-  console.log(JSON.stringify({ level: 'info', msg: 'inference service listening', host: config.host, port }));
+  const scoring = process.env.INFERENCE_MODELS === 'off' ? undefined : await startScoring(config);
+  const { port, close } = await startInferenceServer(config, scoring ? { scoring } : {});
+  serviceLog.info('inference service listening', { host: config.host, port });
   const stop = () => {
-    void close().finally(() => process.exit(0));
+    void close()
+      .then(() => scoring?.close())
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

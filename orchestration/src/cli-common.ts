@@ -2,6 +2,8 @@
  * What the orchestration CLIs share: a Temporal client, the run-history pool and step environment, the graph, and
  * one way to fail on bad input (a clear message and exit status 2, before anything is started).
  */
+
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type OrchestrationConfig } from './config.ts';
 import type { StepGraph } from './graph.ts';
@@ -25,7 +27,10 @@ export interface CliContext {
 export async function openCli(): Promise<CliContext> {
   const config = loadConfig();
   const pool = createPool(config.databaseUrl, 2);
-  const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '5 seconds' });
+  const connection = await Connection.connect({
+    ...temporalConnectionOptions(config.temporalAddress),
+    connectTimeout: '5 seconds',
+  });
   return {
     config,
     graph: defaultGraph(),

@@ -8,9 +8,12 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Json, JsonObject } from './step.ts';
+
+const poolLog = createLogger('warn', { component: 'pg-pool' });
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 export const MIGRATIONS_TABLE = 'pgmigrations_orchestration';
@@ -20,9 +23,7 @@ export type StateStatus = 'succeeded' | 'failed' | 'halted' | 'blocked' | 'unava
 
 export function createPool(databaseUrl: string, max = 5): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
-  pool.on('error', (err) =>
-    console.error(JSON.stringify({ level: 'warn', msg: 'idle pg client error', error: err.message })),
-  );
+  pool.on('error', (err) => poolLog.warn('idle pg client error', { error: err.message }));
   return pool;
 }
 

@@ -1,7 +1,10 @@
 /** The environment steps run with in this process: the pool, the repository root, the clock and a JSON logger. */
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import type pg from 'pg';
 import type { StepEnv } from './step.ts';
+
+const log = createLogger('info', { service: 'orchestration' });
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -11,6 +14,6 @@ export function stepEnv(pool: pg.Pool, env: NodeJS.ProcessEnv = process.env): St
     repoRoot: REPO_ROOT,
     env,
     now: () => new Date(),
-    log: (msg, fields = {}) => console.log(JSON.stringify({ level: 'info', msg, service: 'orchestration', ...fields })),
+    log: (msg, fields = {}) => log.info(msg, fields),
   };
 }

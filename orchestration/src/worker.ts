@@ -7,13 +7,16 @@
  */
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { serveMetrics } from '@pep/contracts/metrics';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from './activities.ts';
 import { loadConfig, type OrchestrationConfig } from './config.ts';
 import type { StepGraph } from './graph.ts';
 import { createPool, migrate } from './history.ts';
-import { createMetrics, serveMetrics } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 import type { StepEnv } from './step.ts';
 import { stepEnv } from './step-env.ts';
 import { defaultGraph } from './steps/index.ts';
@@ -38,7 +41,7 @@ export async function startOrchestrationWorker(
   const address = server?.address();
   const metricsUrl =
     address && typeof address === 'object' ? `http://${config.metricsHost}:${address.port}/metrics` : null;
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporalAddress));
   const worker = await Worker.create({
     connection,
     namespace: config.namespace,
@@ -66,8 +69,8 @@ export async function startOrchestrationWorker(
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ level: 'info', msg, service: 'orchestration-worker', ...fields }));
+  const logger = createLogger('info', { service: 'orchestration-worker' });
+  const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
@@ -91,7 +94,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
   main().catch((err: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    createLogger('error', { service: 'orchestration-worker' }).error('worker failed', {
+      error: (err as Error).stack ?? String(err),
+    });
     process.exit(1);
   });
 }

@@ -8,6 +8,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
+import { migrate as migratePipeline } from '@pep/pipeline/migrate';
 import { migrate as migrateWorkflows } from '@pep/workflows/db';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
@@ -21,6 +22,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 
 export async function setupDb(): Promise<pg.Pool> {
+  // The reconcile step reads the pipeline's tables and the review timeouts the workflows' ones.
+  await migratePipeline({ databaseUrl: addr.databaseUrl });
   await migrateWorkflows(addr.databaseUrl);
   await migrate(addr.databaseUrl);
   const pool = createPool(addr.databaseUrl, 4);

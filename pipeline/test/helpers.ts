@@ -3,6 +3,7 @@
  * alongside others on the shared broker), a producer, polling waits, and a read-committed topic reader.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, before } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
@@ -81,6 +82,18 @@ export async function createTopics(admin: Admin, topics: readonly string[], part
 
 export async function deleteTopics(admin: Admin, topics: readonly string[]): Promise<void> {
   await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a child's metrics endpoint). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export async function waitFor<T>(

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { silentLogger } from '@pep/contracts/log';
 import pg from 'pg';
 import { loadQuarantineConfig } from '../src/lib/config.ts';
-import { silentLogger } from '../src/lib/log.ts';
 import { migrate } from '../src/migrate.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
 import { addr, createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from './helpers.ts';

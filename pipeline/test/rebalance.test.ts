@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@pep/contracts/log';
 import { createKafka } from '../src/lib/kafka.ts';
-import { silentLogger } from '../src/lib/log.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { addr, createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from './helpers.ts';
 

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { createLogger, silentLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { DeliveryGenerator, signingSecrets } from '@pep/simulator';
 import type { Message } from 'kafkajs';
 import { loadQuarantineConfig, loadTransformerConfig } from '../src/lib/config.ts';
 import { createKafka } from '../src/lib/kafka.ts';
-import { createLogger, silentLogger } from '../src/lib/log.ts';
 
 const log = process.env.PIPELINE_TEST_LOG ? createLogger('warn') : silentLogger;
 

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { silentLogger } from '@pep/contracts/log';
 import { loadTransformerConfig } from '../src/lib/config.ts';
-import { silentLogger } from '../src/lib/log.ts';
 import { createTransformer } from '../src/transformer/create.ts';
 import { echoCore } from './fixtures/echo-normalizer.ts';
 import { createTopics, deleteTopics, produce, readAll, runPrefix, testKafka, waitFor } from './helpers.ts';

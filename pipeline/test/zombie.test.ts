@@ -9,11 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { privatePipeline, produce, readAll, waitFor } from './helpers.ts';
+import { freePort, privatePipeline, produce, readAll, waitFor } from './helpers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { raw, normalized, validationDlq, transformerGroup, kafka, admin } = privatePipeline('zombie', [
@@ -22,17 +21,6 @@ const { raw, normalized, validationDlq, transformerGroup, kafka, admin } = priva
 
 const TOTAL = 3000;
 const SESSION_TIMEOUT_MS = 6000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function startChild(instance: string, metricsPort: number): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'transformer-child.ts')], {

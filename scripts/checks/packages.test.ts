@@ -30,6 +30,10 @@ describe('the package checker', () => {
   write('c/src/y.ts', "import { x } from '@pep/b';\nexport const y = x + 2;\n");
   write('scripts/run.ts', "import { y } from '../c/src/y.ts';\nimport { z } from '@pep/a';\nvoid y; void z;\n");
   write('c/bench/speed.ts', "import { y } from '../src/y.ts';\nvoid y;\n");
+  write(
+    'c/test/topics.test.ts',
+    '// admin.createTopics({ topics }) is what we avoid\nawait admin.createTopics({ topics: [] });\n',
+  );
   const report = checkPackages(dir);
 
   test('finds relative imports into another package, also from the root package', () => {
@@ -68,6 +72,14 @@ describe('the package checker', () => {
       report.benchmarks.map((f) => f.file),
       ['c/bench/speed.ts'],
     );
+  });
+
+  test('finds topics created without waiting until they are served, not in comments', () => {
+    assert.deepEqual(
+      report.topicCreation.map((f) => `${f.file}:${f.line}`),
+      ['c/test/topics.test.ts:2'],
+    );
+    assert.match(report.topicCreation[0]?.message ?? '', /createTopicsAndWait/);
   });
 
   test('finds cycles through devDependencies, each once', () => {
@@ -112,6 +124,9 @@ describe('this repository', () => {
   });
   test('benchmark code lives in bench/<target>/ only', () => {
     assert.equal(report.benchmarks.length, 0, `\n${formatFindings(report.benchmarks)}`);
+  });
+  test('topics are created only through createTopicsAndWait (@pep/kafka-wire/admin)', () => {
+    assert.equal(report.topicCreation.length, 0, `\n${formatFindings(report.topicCreation)}`);
   });
   test('the package dependency graph, tests and benchmarks included, has no cycle', () => {
     assert.deepEqual(report.cycles, [], `cycles: ${report.cycles.map((c) => c.join(' → ')).join('; ')}`);

@@ -116,9 +116,29 @@ export interface ModelOptions {
   readonly fraudRate: number;
   /** Clock of the simulated events (defaults to real time). */
   readonly now?: () => Date;
+  /**
+   * Later outcomes (default on): fraudulent payments that succeeded, and a few legitimate ones, receive a fraud
+   * dispute days to weeks later in simulated time; some customers abandon after a failed payment and never pay
+   * again. These are the labels ml/ learns from (never from our own scores).
+   */
+  readonly outcomes?: boolean;
 }
 
 const MAX_RECENT_PAYMENTS = 5000;
+/** Most disputes waiting for their simulated due time. */
+const MAX_SCHEDULED = 100_000;
+const DAY_MS = 86_400_000;
+/** Share of successful fraudulent payments that get a fraud dispute, and of legitimate ones (friendly fraud). */
+export const FRAUD_DISPUTE_RATE = 0.8;
+export const LEGIT_DISPUTE_RATE = 0.002;
+/** Probability that a customer never pays again after a failed payment, by failure code (before the streak bonus). */
+const ABANDON: Readonly<Record<string, number>> = {
+  expired_card: 0.45,
+  insufficient_funds: 0.25,
+  card_declined: 0.2,
+  lost_card: 0.5,
+  stolen_card: 0.5,
+};
 
 export class TrafficModel {
   readonly rng: Rng;
@@ -131,6 +151,12 @@ export class TrafficModel {
   private seq = 0;
   private fraudInstances = 0;
   private readonly now: () => Date;
+  /** Disputes due later in simulated time, soonest first. */
+  private readonly scheduled: Dispute[] = [];
+  private lastAtMs = Number.NEGATIVE_INFINITY;
+  /** Customers who abandoned (never picked again) and current failure streaks. */
+  readonly abandoned = new Set<number>();
+  private readonly failStreak = new Map<number, number>();
 
   constructor(readonly opts: ModelOptions) {
     this.rng = new Rng(opts.seed);
@@ -165,7 +191,38 @@ export class TrafficModel {
   }
 
   private pickCustomer(): Customer {
-    return this.customers[this.customerZipf.sample(this.rng)] as Customer;
+    // Abandoned customers do not come back; after a few draws of abandoned ones, take whoever came up (bounded).
+    let c = this.customers[this.customerZipf.sample(this.rng)] as Customer;
+    for (let i = 0; i < 8 && this.abandoned.has(c.idx); i++) {
+      c = this.customers[this.customerZipf.sample(this.rng)] as Customer;
+    }
+    return c;
+  }
+
+  /** Queues a dispute of `payment` `delayDays` (simulated) after it. */
+  private schedule(payment: Payment, reason: Dispute['reason'], delayDays: number): void {
+    if (this.scheduled.length >= MAX_SCHEDULED) return;
+    const due = payment.at.getTime() + delayDays * DAY_MS;
+    const d: Dispute = { kind: 'dispute', seq: -1, provider: payment.provider, payment, reason, at: new Date(due) };
+    let i = this.scheduled.length;
+    while (i > 0 && (this.scheduled[i - 1] as Dispute).at.getTime() > due) i--;
+    this.scheduled.splice(i, 0, d);
+  }
+
+  /** Later outcomes of a payment: a delayed fraud dispute, or the customer abandoning after a failure. */
+  private outcomesOf(p: Payment): void {
+    if (this.opts.outcomes === false) return;
+    if (p.outcome === 'succeeded') {
+      this.failStreak.delete(p.customer.idx);
+      if (p.fraud && this.rng.chance(FRAUD_DISPUTE_RATE)) this.schedule(p, 'fraudulent', this.rng.int(3, 30));
+      else if (!p.fraud && this.rng.chance(LEGIT_DISPUTE_RATE)) this.schedule(p, 'fraudulent', this.rng.int(5, 45));
+      return;
+    }
+    if (p.customer.idx < 0) return;
+    const streak = (this.failStreak.get(p.customer.idx) ?? 0) + 1;
+    this.failStreak.set(p.customer.idx, streak);
+    const base = ABANDON[p.failureCode ?? ''] ?? 0.05;
+    if (this.rng.chance(Math.min(0.95, base + 0.25 * (streak - 1)))) this.abandoned.add(p.customer.idx);
   }
 
   private pickMerchant(provider?: Provider): Merchant {
@@ -181,6 +238,7 @@ export class TrafficModel {
     fraud: Payment['fraud'],
     failureRate = this.opts.failureRate,
     failures: readonly (readonly [FailureCode, number])[] = FAILURES,
+    at: Date = this.now(),
   ): Payment {
     const failed = this.rng.chance(failureRate);
     const p: Payment = {
@@ -194,9 +252,11 @@ export class TrafficModel {
       outcome: failed ? 'failed' : 'succeeded',
       failureCode: failed ? this.rng.weighted(failures) : null,
       method: this.rng.chance(0.12) ? 'wallet' : 'card',
-      at: this.now(),
+      at,
       fraud,
     };
+    this.lastAtMs = Math.max(this.lastAtMs, p.at.getTime());
+    this.outcomesOf(p);
     if (!failed) {
       this.recent.push(p);
       if (this.recent.length > MAX_RECENT_PAYMENTS) this.recent.splice(0, this.recent.length - MAX_RECENT_PAYMENTS);
@@ -212,6 +272,14 @@ export class TrafficModel {
   private startFraud(pattern: FraudPattern): void {
     const instance = `${pattern}-${this.fraudInstances++}`;
     const fraud = { pattern, instance };
+    // A burst happens within minutes, whatever the pace of the rest of the traffic: its payments are timed from
+    // one clock reading, a few seconds apart.
+    const t0 = this.now().getTime();
+    let dt = 0;
+    const burstAt = () => {
+      dt += this.rng.int(2_000, 40_000);
+      return new Date(t0 + dt);
+    };
     if (pattern === 'card_testing') {
       // A stolen card (a new identity, never seen before) probing one merchant with tiny amounts, mostly declined.
       const exp = 2;
@@ -229,18 +297,30 @@ export class TrafficModel {
       const n = this.rng.int(8, 25);
       for (let i = 0; i < n; i++) {
         this.queue.push(
-          this.payment(victim, merchant, this.rng.int(50, 199), fraud, 0.7, [
-            ['card_declined', 50],
-            ['incorrect_cvc', 30],
-            ['expired_card', 10],
-            ['fraudulent', 10],
-          ]),
+          this.payment(
+            victim,
+            merchant,
+            this.rng.int(50, 199),
+            fraud,
+            0.7,
+            [
+              ['card_declined', 50],
+              ['incorrect_cvc', 30],
+              ['expired_card', 10],
+              ['fraudulent', 10],
+            ],
+            burstAt(),
+          ),
         );
       }
     } else if (pattern === 'velocity_spike') {
       const c = this.pickCustomer();
       const n = this.rng.int(6, 12);
-      for (let i = 0; i < n; i++) this.queue.push(this.payment(c, this.pickMerchant(), this.normalAmount(c), fraud));
+      for (let i = 0; i < n; i++) {
+        this.queue.push(
+          this.payment(c, this.pickMerchant(), this.normalAmount(c), fraud, this.opts.failureRate, FAILURES, burstAt()),
+        );
+      }
     } else {
       const c = this.pickCustomer();
       this.queue.push(this.payment(c, this.pickMerchant(), c.typicalAmountMinor * this.rng.int(20, 60), fraud, 0.2));
@@ -251,6 +331,11 @@ export class TrafficModel {
   next(): BusinessEvent {
     const queued = this.queue.shift();
     if (queued) return queued;
+    const due = this.scheduled[0];
+    if (due && due.at.getTime() <= this.lastAtMs) {
+      this.scheduled.shift();
+      return { ...due, seq: this.seq++, at: this.now() };
+    }
     const f = this.opts.fraudRate;
     if (f > 0) {
       if (this.rng.chance(0.002 * f)) return this.startAndNext('card_testing');

@@ -15,7 +15,10 @@ const json = rest.includes('--json');
 /** `--with s3,iceberg-rest`: optional services to start besides the default ones. */
 const withIndex = rest.indexOf('--with');
 const extra = (withIndex >= 0 ? (rest[withIndex + 1] ?? '') : '').split(',').filter(Boolean);
-for (const name of extra) {
+/** `--only kafka,postgres`: start just these services (a developer working on one part), instead of the defaults. */
+const onlyIndex = rest.indexOf('--only');
+const only = (onlyIndex >= 0 ? (rest[onlyIndex + 1] ?? '') : '').split(',').filter(Boolean);
+for (const name of [...extra, ...only]) {
   if (!SERVICE_NAMES.includes(name as ServiceName)) {
     console.error(`stack: unknown service ${JSON.stringify(name)} (known: ${SERVICE_NAMES.join(', ')})`);
     process.exit(2);
@@ -40,7 +43,8 @@ async function main(): Promise<number> {
   switch (command) {
     case 'up': {
       const started = Date.now();
-      const statuses = await stackUp({ only: [...DEFAULT_SERVICE_NAMES, ...(extra as ServiceName[])], log });
+      const names = only.length > 0 ? only : [...DEFAULT_SERVICE_NAMES, ...extra];
+      const statuses = await stackUp({ only: names as ServiceName[], log });
       if (json) console.log(JSON.stringify({ services: Object.fromEntries(statuses.map((s) => [s.name, s])) }));
       else {
         printTable(statuses);
@@ -49,7 +53,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'down':
-      await stackDown({ log });
+      await stackDown({ ...(only.length > 0 ? { only: only as ServiceName[] } : {}), log });
       if (!json) console.log('stack is down (services the stack did not start were left running)');
       return 0;
     case 'status': {

@@ -2,10 +2,30 @@ export { ensureMavenArtifact, ensureVenv, withInstallLock } from './install.ts';
 export { CACHE_DIR, REPO_ROOT, STATE_DIR } from './paths.ts';
 export type { ServiceName } from './service.ts';
 export { ICEBERG_REST_URI, icebergRestWarehouse } from './services/iceberg-rest.ts';
-export { kafkaAdminClient, partitionsFor, serverProperties } from './services/kafka.ts';
+export {
+  kafkaAdminClient,
+  kafkaBootstrap,
+  kafkaMtlsBootstrap,
+  kafkaNodePorts,
+  kafkaNodes,
+  kafkaSaslSslBootstrap,
+  kafkaTool,
+  LOCAL_KAFKA_SASL,
+  LocalKafkaCluster,
+  partitionsFor,
+  serverProperties,
+} from './services/kafka.ts';
+export { LOCAL_REDIS_USER } from './services/redis.ts';
 export { localS3Env, S3_ENDPOINT, S3_LOCAL_CREDENTIALS, s3Python } from './services/s3.ts';
-export { SUPERSET_VENV, type SupersetSettings, supersetBin, supersetSettings } from './services/superset.ts';
+export {
+  SUPERSET_VENV,
+  type SupersetSettings,
+  supersetBin,
+  supersetServerSettings,
+  supersetSettings,
+} from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
+export { ensureTrinoServer, TRINO_VERSION, trinoAnswers, trinoJavaHome } from './services/trino.ts';
 export {
   DEFAULT_SERVICE_NAMES,
   killService,
@@ -18,3 +38,4 @@ export {
   startService,
   stopService,
 } from './stack.ts';
+export { ensureLocalTls, type TlsFiles, tlsFiles } from './tls.ts';

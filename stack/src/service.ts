@@ -4,7 +4,16 @@
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type ServiceName = 'kafka' | 'temporal' | 'postgres' | 'redis' | 's3' | 'iceberg-rest' | 'superset' | 'trino';
+export type ServiceName =
+  | 'kafka'
+  | 'temporal'
+  | 'postgres'
+  | 'redis'
+  | 's3'
+  | 'iceberg-rest'
+  | 'superset'
+  | 'trino'
+  | 'mlflow';
 
 export interface Service {
   readonly name: ServiceName;
@@ -26,6 +35,8 @@ export interface Service {
   readonly optional?: boolean;
   /** Services that must be healthy before this one starts (started with it when missing). */
   readonly dependsOn?: readonly ServiceName[];
+  /** Pid-file names of further processes `start` runs (a multi-node Kafka's other nodes); `stack:down` stops them too. */
+  companions?(): readonly string[];
   /** Idempotent setup once healthy: topics, databases, users. */
   provision?(log: Logger): Promise<void>;
 }
@@ -66,7 +77,10 @@ export async function waitFor(
   { timeoutMs, intervalMs = 250, alive }: { timeoutMs: number; intervalMs?: number; alive?: () => boolean },
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  // A few checks at least, however long they took: on a saturated machine one check (or a stalled event loop) can
+  // eat the whole window, and a service that was never really asked is not unhealthy.
+  const minChecks = 5;
+  for (let checks = 0; Date.now() < deadline || checks < minChecks; checks++) {
     if (await check().catch(() => false)) return;
     if (alive && !alive()) throw new Error(`${what}: the process exited during start-up`);
     await sleep(intervalMs);

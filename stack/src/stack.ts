@@ -11,6 +11,7 @@ import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
 import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
 import { icebergRest } from './services/iceberg-rest.ts';
 import { kafka } from './services/kafka.ts';
+import { mlflow } from './services/mlflow.ts';
 import { postgres } from './services/postgres.ts';
 import { redis } from './services/redis.ts';
 import { s3 } from './services/s3.ts';
@@ -27,6 +28,7 @@ export const SERVICES: Readonly<Record<ServiceName, Service>> = {
   'iceberg-rest': icebergRest,
   superset,
   trino,
+  mlflow,
 };
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
 /** What a plain `stack:up` starts: every service that is not optional. */
@@ -157,8 +159,13 @@ export async function stackUp({
   return withLock(async () => {
     only = withDependencies(only);
     const services = only.map((n) => SERVICES[n]);
-    // Installs one after another (apt-get cannot run twice at once); start-ups in parallel, each after what it needs.
-    for (const s of services) await s.ensureInstalled((m) => log(`[${s.name}] ${m}`));
+    // Installs side by side (downloads and pip installs overlap; apt-get calls are synchronous, so they never run
+    // twice at once), then start-ups in parallel, each after what it needs.
+    const installs = await Promise.allSettled(services.map((s) => s.ensureInstalled((m) => log(`[${s.name}] ${m}`))));
+    const installFailures = installs.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${services[i]?.name}: ${r.reason?.message ?? r.reason}`] : [],
+    );
+    if (installFailures.length > 0) throw new Error(`stack:up failed to install\n${installFailures.join('\n')}`);
     const started = new Map<ServiceName, Promise<void>>();
     for (const s of services) {
       const deps = (s.dependsOn ?? []).flatMap((d) => started.get(d) ?? []);
@@ -185,15 +192,17 @@ export interface DownOptions {
 
 export async function stackDown({ only = SERVICE_NAMES, kill = false, log = silent }: DownOptions = {}): Promise<void> {
   await withLock(async () => {
+    const names = only.flatMap((n) => [n, ...(SERVICES[n].companions?.() ?? [])]);
     await Promise.all(
-      only.map(async (name) => {
+      names.map(async (name) => {
         const pid = managedPid(name);
         if (pid === undefined) {
           forgetPid(name);
           return;
         }
         log(`[${name}] ${kill ? 'killing' : 'stopping'} process ${pid}`);
-        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (SERVICES[name].stopSignal ?? 'SIGTERM') });
+        const service = SERVICES[name as ServiceName] as Service | undefined;
+        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (service?.stopSignal ?? 'SIGTERM') });
         forgetPid(name);
       }),
     );

@@ -86,15 +86,22 @@ describe('docker-compose.yml', () => {
     assert.match(header, /tested path/);
   });
 
-  test('has the four services and the one-shot topic creation', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['kafka', 'kafka-topics', 'postgres', 'redis', 'temporal']);
-    for (const name of ['kafka', 'temporal', 'postgres', 'redis']) {
+  test('has the five services and the one-shot topic creation', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), [
+      'kafka',
+      'kafka-topics',
+      'mlflow',
+      'postgres',
+      'redis',
+      'temporal',
+    ]);
+    for (const name of ['kafka', 'temporal', 'postgres', 'redis', 'mlflow']) {
       assert.ok(service(name).healthcheck?.test?.length, `${name} has a healthcheck`);
     }
   });
 
   test('publishes every port of the contract on 127.0.0.1', () => {
-    const { kafka, temporal, postgres, redis } = SERVICE_DEFAULTS;
+    const { kafka, temporal, postgres, redis, mlflow } = SERVICE_DEFAULTS;
     const expected: Record<string, string[]> = {
       kafka: [`${kafka.host}:${kafka.port}:${kafka.port}`],
       temporal: [
@@ -103,6 +110,7 @@ describe('docker-compose.yml', () => {
       ],
       postgres: [`${postgres.host}:${postgres.port}:${postgres.port}`],
       redis: [`${redis.host}:${redis.port}:${redis.port}`],
+      mlflow: [`${mlflow.host}:${mlflow.port}:${mlflow.port}`],
     };
     for (const [name, ports] of Object.entries(expected)) assert.deepEqual(service(name).ports, ports, name);
     assert.equal(service('kafka-topics').ports, undefined, 'the one-shot service publishes nothing');
@@ -117,6 +125,8 @@ describe('docker-compose.yml', () => {
     assert.equal(service('temporal').image, `temporalio/temporal:${temporalVersion}`);
     assert.equal(service('postgres').image, 'postgres:15');
     assert.equal(service('redis').image, 'redis:7');
+    const mlflowVersion = pinned('stack/src/services/mlflow.ts', /'mlflow==([^']+)'/);
+    assert.equal(service('mlflow').image, `ghcr.io/mlflow/mlflow:v${mlflowVersion}`);
   });
 
   test('Kafka runs in KRaft mode with the contract ports and a valid cluster id', () => {

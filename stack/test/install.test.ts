@@ -1,14 +1,15 @@
 /**
  * The shared installers: a Maven artifact is checked against its SHA-1 and never left half-written, concurrent
  * installs of one target run once. Served by a local HTTP server standing in for the repository (the code around
- * the download is under test, not Maven Central).
+ * the download is under test, not Maven Central). A virtualenv is installed for real (uv, one small package from PyPI).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -26,6 +27,8 @@ const server = createServer((req, res) => {
 });
 
 let install: typeof import('../src/install.ts');
+/** The machine cache this run was started with (the test points PEP_CACHE_DIR at a temporary folder). */
+const machineCacheDir = process.env.PEP_CACHE_DIR ?? join(homedir(), '.cache', 'payment-event-platform');
 const cache = mkdtempSync(join(tmpdir(), 'pep-install-'));
 
 before(async () => {
@@ -74,4 +77,21 @@ test('a virtualenv folder is named by its requirements, so a changed pin is a ne
   const b = install.venvDir({ name: 'tool', requirements: ['x==2'] });
   assert.notEqual(a, b);
   assert.match(a, /venvs\/tool-[0-9a-f]{12}$/);
+});
+
+test('a virtualenv is installed once with uv, even when asked concurrently, and its packages import', async () => {
+  // The machine's uv (stack:up installed it) instead of a second download of it; the package itself comes from PyPI.
+  const machineUv = join(machineCacheDir, `uv-${install.UV_VERSION}`);
+  if (existsSync(join(machineUv, '.pep-complete'))) symlinkSync(machineUv, join(cache, `uv-${install.UV_VERSION}`));
+  const spec = { name: 'tiny', requirements: ['six==1.17.0'] };
+  const lines: string[] = [];
+  const [a, b] = await Promise.all([
+    install.ensureVenv(spec, (m) => lines.push(m)),
+    install.ensureVenv(spec, (m) => lines.push(m)),
+  ]);
+  assert.equal(a, b);
+  assert.equal(lines.filter((l) => l.startsWith('installing six')).length, 1, lines.join('\n'));
+  assert.ok(existsSync(join(a, '.pep-complete')));
+  const res = spawnSync(join(a, 'bin', 'python'), ['-c', 'import six; print(six.__version__)'], { encoding: 'utf8' });
+  assert.equal(res.stdout.trim(), '1.17.0', res.stderr);
 });

@@ -40,7 +40,7 @@ describe('kafka', { timeout: 180_000 }, () => {
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     assert.equal(meta.topics[0]?.partitions.length, PARTITIONS);
     // A second create of the same topic reports "already there" instead of failing or duplicating.
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] }), false);
+    assert.equal(await createTopicsAndWait(admin, [{ topic, numPartitions: PARTITIONS }]), false);
   });
 
   test('an idempotent acks=all producer is acknowledged for every message', async () => {

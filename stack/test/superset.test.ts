@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError } from '@pep/contracts/env';
-import { supersetSettings } from '../src/index.ts';
+import { supersetServerSettings, supersetSettings } from '../src/index.ts';
 import { logFile, serviceStateDir } from '../src/paths.ts';
 import { ensureServices } from './support.ts';
 
@@ -55,6 +55,30 @@ describe('superset settings', () => {
     assert.ok(supersetSettings({}).adminPassword.length >= 16);
     assert.throws(() => supersetSettings({ SUPERSET_SECRET_KEY: 'short' }), /at least 32/);
     assert.throws(() => supersetSettings({ SUPERSET_URL: 'ftp://x' }), /SUPERSET_URL must be an http/);
+  });
+
+  test('gunicorn workers, threads and the cache timeout: defaults, overrides, bad values refused by name', () => {
+    assert.deepEqual(supersetServerSettings({}), {
+      workers: 2,
+      threads: 4,
+      cacheTimeoutS: 300,
+      compressedAssetsMb: 64,
+    });
+    assert.deepEqual(
+      supersetServerSettings({
+        SUPERSET_WORKERS: '1',
+        SUPERSET_THREADS: '8',
+        SUPERSET_CACHE_TIMEOUT_S: '0',
+        SUPERSET_COMPRESSED_ASSETS_MB: '0',
+      }),
+      { workers: 1, threads: 8, cacheTimeoutS: 0, compressedAssetsMb: 0 },
+    );
+    assert.throws(() => supersetServerSettings({ SUPERSET_WORKERS: '0' }), /SUPERSET_WORKERS must be an integer/);
+    assert.throws(() => supersetServerSettings({ SUPERSET_CACHE_TIMEOUT_S: '1.5' }), /SUPERSET_CACHE_TIMEOUT_S/);
+    assert.throws(
+      () => supersetServerSettings({ SUPERSET_COMPRESSED_ASSETS_MB: '-1' }),
+      /SUPERSET_COMPRESSED_ASSETS_MB must be an integer/,
+    );
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { stackUp } from '../src/index.ts';
-import { catalogJdbc, trino, trinoConfigFiles, trinoJavaHome, trinoWarehouse } from '../src/services/trino.ts';
+import { catalogJdbc, trino, trinoConfigFiles, trinoWarehouse } from '../src/services/trino.ts';
 
 describe('trino', () => {
   it('is configured for the lake: JDBC catalog pep on the platform PostgreSQL, local files, bounded heap', () => {

@@ -16,6 +16,7 @@ import {
 } from '@pep/contracts';
 import { redactPayload } from '@pep/contracts/redact';
 import type { RecordSender } from '@pep/kafka-wire/serial-producer';
+import { registerReviewGroup } from '@pep/pipeline/bridge/review-store';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
 import { ownedPositions, runBatchSteps } from './batch-core.ts';
@@ -53,7 +54,6 @@ import {
   type RetryStrategyResult,
   type ReviewActivities,
   type ReviewDecision,
-  type ReviewItem,
   type ReviewResolution,
   type ScoreItem,
   type ScoreResult,
@@ -496,33 +496,12 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
     },
 
     async registerReviews(groupId, input) {
-      if (input.items.length === 0) return 0;
-      const timeoutMs = input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS;
-      const col = <T>(f: (it: ReviewItem) => T) => input.items.map(f);
-      const res = await deps.pool.query(
-        `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, expires_at)
-         SELECT $1, k, e, p, f, v::jsonb, st, sp, so, $2, $3, d, now() + make_interval(secs => $4::double precision)
-           FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[],
-                       $12::bigint[], $13::bigint[]) AS t(k, e, p, f, v, st, sp, so, d)
-         ON CONFLICT (review_key) DO NOTHING`,
-        [
-          groupId,
-          input.dlq.topic,
-          input.dlq.partition,
-          timeoutMs / 1000,
-          col((it) => it.key),
-          col((it) => it.eventId),
-          col((it) => it.provider),
-          col((it) => it.failureReason),
-          col((it) => JSON.stringify(it.validationErrors)),
-          col((it) => it.source.topic),
-          col((it) => it.source.partition),
-          col((it) => it.source.offset),
-          col((it) => it.dlqOffset),
-        ],
-      );
-      return res.rowCount ?? 0;
+      return registerReviewGroup(deps.pool, {
+        groupId,
+        dlq: input.dlq,
+        items: input.items,
+        timeoutMs: input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS,
+      });
     },
 
     async checkDecision(key, decision) {

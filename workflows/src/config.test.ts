@@ -12,6 +12,15 @@ describe('worker config', () => {
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.rules));
   });
 
+  it('polls both lanes by default, one when WORKER_LANES says so (issue 13), and refuses an unknown lane', () => {
+    assert.deepEqual({ ...loadWorkerConfig({}).lanes }, { payments: true, reviews: true });
+    const reviews = loadWorkerConfig({ WORKER_LANES: 'reviews', WORKER_NICE: '10' });
+    assert.deepEqual({ ...reviews.lanes }, { payments: false, reviews: true });
+    assert.equal(reviews.nice, 10);
+    assert.throws(() => loadWorkerConfig({ WORKER_LANES: 'refunds' }), /WORKER_LANES/);
+    assert.throws(() => loadWorkerConfig({ WORKER_NICE: '-1' }), /WORKER_NICE/);
+  });
+
   it('reads business rules from the environment', () => {
     const c = loadWorkerConfig({
       WORKFLOW_ALLOWED_CURRENCIES: 'usd, eur',

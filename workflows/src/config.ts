@@ -4,6 +4,7 @@
  */
 import { PAYMENT_TASK_QUEUE, REVIEW_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, envInt, envList, envStr } from '@pep/contracts/env';
+import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 import { type BusinessRulesConfig, DEFAULT_RULES_CONFIG } from './rules.ts';
 
 export interface WorkerConfig {
@@ -12,6 +13,8 @@ export interface WorkerConfig {
   readonly taskQueue: string;
   readonly databaseUrl: string;
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL for Kafka (@pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
   readonly inferenceUrl: string;
   readonly inferenceTimeoutMs: number;
   readonly maxConcurrentActivities: number;
@@ -21,6 +24,14 @@ export interface WorkerConfig {
   readonly metricsHost: string;
   readonly metricsPort: number;
   readonly rules: BusinessRulesConfig;
+  /**
+   * Which task queues this process polls (`WORKER_LANES`, default both): `npm start` runs the payment lane and the
+   * review lane as two processes, the review one at a lower CPU priority (`WORKER_NICE`), so that a flood of invalid
+   * events yields the CPU to payments on a busy machine (issue 13).
+   */
+  readonly lanes: { readonly payments: boolean; readonly reviews: boolean };
+  /** CPU niceness the process takes at start (0-19, default 0). */
+  readonly nice: number;
   /** The DLQ review work's own task queue and slot budget (issue 13: reviews never queue in front of payments). */
   readonly review: {
     readonly taskQueue: string;
@@ -55,6 +66,14 @@ function perCurrency(
   return out;
 }
 
+function lanes(env: NodeJS.ProcessEnv): { payments: boolean; reviews: boolean } {
+  const names = envList(env, 'WORKER_LANES', ['payments', 'reviews'], 1);
+  for (const n of names)
+    if (n !== 'payments' && n !== 'reviews')
+      throw new ConfigError(`WORKER_LANES: expected payments and/or reviews, got ${JSON.stringify(n)}`);
+  return { payments: names.includes('payments'), reviews: names.includes('reviews') };
+}
+
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const addr = serviceAddresses(env);
   const currencies = envList(env, 'WORKFLOW_ALLOWED_CURRENCIES', DEFAULT_RULES_CONFIG.allowedCurrencies).map((c) =>
@@ -75,6 +94,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     taskQueue: envStr(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),
     databaseUrl: addr.databaseUrl,
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     inferenceUrl,
     inferenceTimeoutMs: posInt(env, 'INFERENCE_TIMEOUT_MS', 10_000, 600_000),
     maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),
@@ -83,6 +103,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     metricsHost: envStr(env, 'WORKER_METRICS_HOST', '127.0.0.1'),
     metricsPort:
       env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker, 65535),
+    lanes: Object.freeze(lanes(env)),
+    nice: envInt(env, 'WORKER_NICE', 0, 0, 19),
     review: Object.freeze({
       taskQueue: envStr(env, 'REVIEW_TASK_QUEUE', REVIEW_TASK_QUEUE),
       maxConcurrentWorkflowTasks: posInt(env, 'REVIEW_WORKER_MAX_WORKFLOW_TASKS', 2, 1000),

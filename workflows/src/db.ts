@@ -6,11 +6,14 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLogger } from '@pep/contracts/log';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Outcome } from './event.ts';
 import type { HistoryRow, HistorySummary } from './history.ts';
 import type { EnrichedEvent, PersistResult } from './types.ts';
+
+const poolLog = createLogger('warn', { component: 'pg-pool' });
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 export const MIGRATIONS_TABLE = 'pgmigrations_workflows';
@@ -20,9 +23,7 @@ export const MAX_CHURN_HISTORY_ROWS = 500;
 export function createPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
   // An idle client error (server restart) must not crash the worker; the next query reconnects.
-  pool.on('error', (err) =>
-    console.error(JSON.stringify({ level: 'warn', msg: 'idle pg client error', error: err.message })),
-  );
+  pool.on('error', (err) => poolLog.warn('idle pg client error', { error: err.message }));
   return pool;
 }
 
@@ -37,7 +38,10 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
         dir: MIGRATIONS_DIR,
         migrationsTable: MIGRATIONS_TABLE,
         direction: 'up',
-        checkOrder: true,
+        // Two branches landed independent migrations with the same number (1764170000004: model-scoring and
+        // review-groups); a database that ran either first must still take the other, so the order of already-run
+        // migrations is not enforced (each migration here is additive and independent of the others' order).
+        checkOrder: false,
         log,
       });
       return;
@@ -107,6 +111,9 @@ const PERSIST_COLUMNS = [
   'days_to_churn_estimate',
   'churn_model_version',
   'churn_features',
+  'feature_spec_version',
+  'fraud_scoring',
+  'churn_scoring',
   'workflow_id',
   'workflow_run_id',
 ] as const;
@@ -163,6 +170,9 @@ export function persistValues(x: EnrichedEvent): unknown[] {
     days_to_churn_estimate: x.churn?.days_to_churn_estimate ?? null,
     churn_model_version: x.churn?.model_version ?? null,
     churn_features: json(x.churn?.features),
+    feature_spec_version: x.fraud?.scoring?.feature_spec_version ?? x.churn?.scoring?.feature_spec_version ?? null,
+    fraud_scoring: json(x.fraud?.scoring),
+    churn_scoring: json(x.churn?.scoring),
     workflow_id: x.workflowId,
     workflow_run_id: x.runId,
   };

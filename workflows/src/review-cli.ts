@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { REVIEW_STATUS_QUERY, REVIEW_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from './db.ts';
 import {
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const key = await resolveWorkflowId(pool, target);
-    const connection = await Connection.connect({ address: addr.temporalAddress });
+    const connection = await Connection.connect(temporalConnectionOptions(addr.temporalAddress));
     try {
       const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
       const reviewQueue = process.env.REVIEW_TASK_QUEUE ?? REVIEW_TASK_QUEUE;

@@ -9,6 +9,8 @@ import type {
   RetryStrategy,
   ReviewDecisionKind,
   ReviewItem,
+  ScoringFields,
+  ScoringInfo,
 } from '@pep/contracts';
 
 export type { ReviewItem };
@@ -59,8 +61,8 @@ export interface PaymentBatchResult {
   readonly results: (PaymentEventResult | DuplicateEventResult)[];
 }
 
-/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it. */
-export type FraudResult = Omit<FraudScore, 'event_id'>;
+/** The inference service's fraud score (@pep/contracts inference API) as the workflow keeps it, with how it was made. */
+export type FraudResult = Omit<FraudScore, 'event_id' | keyof ScoringFields> & { readonly scoring?: ScoringInfo };
 
 /** The inference service's retry strategy, with the attempt it was asked about. */
 export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
@@ -68,13 +70,14 @@ export interface RetryStrategyResult extends Omit<RetryStrategy, 'event_id'> {
 }
 
 /** The churn model's features, computed from the customer's history in PostgreSQL. */
-export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id'>;
+export type ChurnFeatures = Omit<ChurnInput, 'customer_id' | 'merchant_id' | 'event_id' | 'event'>;
 
 export interface ChurnResult
   extends Pick<ChurnPrediction, 'risk_level' | 'risk_factors' | 'days_to_churn_estimate' | 'model_version'> {
   /** ChurnPrediction.churn_probability. */
   readonly churn_score: number;
   readonly features: ChurnFeatures;
+  readonly scoring?: ScoringInfo;
 }
 
 export interface EnrichedEvent {

@@ -6,7 +6,12 @@
  * payments), plus a bounded sweep that expires grouped reviews past their time. SIGINT/SIGTERM drain in-flight tasks,
  * then exit.
  */
+
 import { fileURLToPath } from 'node:url';
+import { lowerPriority } from '@pep/contracts/env';
+import { kafkajsConnection } from '@pep/contracts/kafka-security';
+import { createLogger } from '@pep/contracts/log';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -20,9 +25,10 @@ import { createRawReader } from './raw-reader.ts';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
 
 export interface RunningWorker {
-  readonly worker: Worker;
-  /** Polls the DLQ review task queue with its own slot budget. */
-  readonly reviewWorker: Worker;
+  /** Polls the payment task queue (null when `WORKER_LANES` leaves payments out). */
+  readonly worker: Worker | null;
+  /** Polls the DLQ review task queue with its own slot budget (null when `WORKER_LANES` leaves reviews out). */
+  readonly reviewWorker: Worker | null;
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   readonly done: Promise<void>;
   shutdown(): Promise<void>;
@@ -31,65 +37,73 @@ export interface RunningWorker {
 /** Creates and starts a worker with real dependencies; used by main below, the tests and the benchmark. */
 export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool } = {}): Promise<RunningWorker> {
   const pool = opts.pool ?? createPool(config.databaseUrl, config.pgPoolSize);
-  const kafka = new Kafka({ clientId: 'payment-worker', brokers: [...config.kafkaBrokers], logLevel: logLevel.WARN });
+  const kafka = new Kafka({
+    ...kafkajsConnection(config.kafka),
+    clientId: 'payment-worker',
+    brokers: [...config.kafkaBrokers],
+    logLevel: logLevel.WARN,
+  });
   // Review activities run concurrently: one kafkajs idempotent producer shared by them could acknowledge a record
   // it never wrote after a failed send (see kafka-wire/src/serial-producer.ts), so sends go through the serial one.
   const producer = new SerialIdempotentProducer(() =>
     kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
   );
   await producer.connect();
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporalAddress));
   const reviewActivities = createReviewActivities({ pool, producer, readRaw: createRawReader(kafka) });
-  const worker = await Worker.create({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
-    activities: {
-      ...createPaymentActivities({
-        pool,
-        inference: createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs }),
-        rules: config.rules,
-      }),
-      // Legacy per-record DlqReviewWorkflows started before issue 13 still run on the payment queue.
-      ...reviewActivities,
-    },
-    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
-    maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
-    maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
-  });
+  const worker = !config.lanes.payments
+    ? null
+    : await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        workflowsPath: WORKFLOWS_PATH,
+        activities: {
+          ...createPaymentActivities({
+            pool,
+            inference: createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs }),
+            rules: config.rules,
+          }),
+          // Legacy per-record DlqReviewWorkflows started before issue 13 still run on the payment queue.
+          ...reviewActivities,
+        },
+        maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+        maxConcurrentLocalActivityExecutions: config.maxConcurrentActivities,
+        maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+      });
   // The review work's own worker: its own task queue and a small slot budget, so a flood of quarantined records is a
   // backlog on that queue, never a workflow task or an activity slot the payment workflows wait for.
-  const reviewWorker = await Worker.create({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.review.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
-    activities: reviewActivities,
-    maxConcurrentActivityTaskExecutions: config.review.maxConcurrentActivities,
-    maxConcurrentLocalActivityExecutions: config.review.maxConcurrentActivities,
-    maxConcurrentWorkflowTaskExecutions: config.review.maxConcurrentWorkflowTasks,
-    // Fewer pollers than the payment worker (default 5): the review queue must not take the server's attention.
-    maxConcurrentWorkflowTaskPolls: 1,
-    maxConcurrentActivityTaskPolls: 1,
-  });
+  const reviewWorker = !config.lanes.reviews
+    ? null
+    : await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.review.taskQueue,
+        workflowsPath: WORKFLOWS_PATH,
+        activities: reviewActivities,
+        maxConcurrentActivityTaskExecutions: config.review.maxConcurrentActivities,
+        maxConcurrentLocalActivityExecutions: config.review.maxConcurrentActivities,
+        maxConcurrentWorkflowTaskExecutions: config.review.maxConcurrentWorkflowTasks,
+        // Fewer pollers than the payment worker (default 5): the review queue must not take the server's attention.
+        maxConcurrentWorkflowTaskPolls: 1,
+        maxConcurrentActivityTaskPolls: 1,
+      });
   let sweeping = false;
+  const sweepLog = createLogger('info', { service: 'review-worker' });
   const sweep =
-    config.review.expirySweepMs > 0
+    config.lanes.reviews && config.review.expirySweepMs > 0
       ? setInterval(() => {
           if (sweeping) return;
           sweeping = true;
           expireReviews(pool, config.review.expiryBatch)
-            .catch((err: Error) =>
-              console.log(JSON.stringify({ level: 'warn', msg: 'review expiry sweep failed', error: err.message })),
-            )
+            .catch((err: Error) => sweepLog.warn('review expiry sweep failed', { error: err }))
             .finally(() => {
               sweeping = false;
             });
         }, config.review.expirySweepMs)
       : undefined;
   // When one worker stops with a fatal error, the other is shut down too: the process exits and its supervisor restarts it.
-  const workers = [worker, reviewWorker];
+  const workers = [worker, reviewWorker].filter((w): w is Worker => w !== null);
   const runs = workers.map((w) =>
     w.run().catch((err: unknown) => {
       for (const other of workers) if (other !== w && other.getState() === 'RUNNING') other.shutdown();
@@ -112,8 +126,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
     reviewWorker,
     done,
     async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      if (reviewWorker.getState() === 'RUNNING') reviewWorker.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;
     },
   };
@@ -121,6 +134,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  const nice = config.nice > 0 ? lowerPriority(config.nice) : 0;
   // Temporal's own worker metrics (workflow/activity completions, failures, latencies, task slots) in Prometheus form,
   // so a failing step is visible as a metric too. Must be installed before the first connection.
   if (config.metricsPort > 0) {
@@ -132,8 +146,8 @@ async function main(): Promise<void> {
       },
     });
   }
-  const log = (msg: string, fields: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ level: 'info', msg, service: 'payment-worker', ...fields }));
+  const logger = createLogger('info', { service: 'payment-worker' });
+  const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, config.pgPoolSize);
@@ -146,7 +160,11 @@ async function main(): Promise<void> {
     metrics: config.metricsPort > 0 ? `http://${config.metricsHost}:${config.metricsPort}/metrics` : 'off',
   });
   const running = await startWorker(config, { pool });
-  log('worker polling', { taskQueue: config.taskQueue, reviewTaskQueue: config.review.taskQueue });
+  log('worker polling', {
+    taskQueue: config.lanes.payments ? config.taskQueue : 'off',
+    reviewTaskQueue: config.lanes.reviews ? config.review.taskQueue : 'off',
+    nice,
+  });
   const stop = () => {
     log('stopping worker');
     void running.shutdown();
@@ -160,7 +178,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:path')).resolve(process.argv[1])) {
   main().catch((err: unknown) => {
-    console.error(JSON.stringify({ level: 'error', msg: 'worker failed', error: (err as Error).stack ?? String(err) }));
+    createLogger('error', { service: 'payment-worker' }).error('worker failed', {
+      error: (err as Error).stack ?? String(err),
+    });
     process.exit(1);
   });
 }

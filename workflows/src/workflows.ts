@@ -5,7 +5,8 @@
  * PaymentEventWorkflow: business rules → fraud score (successful payments) → retry strategy (failed payments) → churn
  * from the customer's history → persistence. A business rejection (non-retryable BusinessRuleViolation) is stored
  * with validation_status `failed` and ends the workflow as `rejected`; any other failing step retries with its policy
- * and then fails the workflow: nothing reports success after an error.
+ * and then fails the workflow: nothing reports success after an error. With local activities (the bridge's default)
+ * the claim and these steps run as ONE local activity (the batch's single-activity form for one event).
  *
  * DlqReviewGroupWorkflow (task queue dlq-review): registers a group of quarantined records for review in one activity
  * and ends; a review waits in its quarantine_reviews row, not in an open workflow, and expires by the review worker's
@@ -167,6 +168,12 @@ function parseEvent(value: unknown): UnifiedEvent {
 /** Patch id of the claim step of PaymentEventWorkflow (older histories replay without it). */
 export const PER_EVENT_CLAIM_PATCH = 'payment-event-claim';
 
+/**
+ * Patch id of the single-local-activity form of PaymentEventWorkflow (local activity mode only, the bridge's default;
+ * older histories replay the step-per-activity form, and remote mode keeps one activity per step and policy).
+ */
+export const PER_EVENT_ONE_ACTIVITY_PATCH = 'payment-event-one-activity';
+
 export async function PaymentEventWorkflow(
   input: PaymentEventWorkflowInput,
 ): Promise<PaymentEventResult | DuplicateEventResult> {
@@ -174,6 +181,18 @@ export async function PaymentEventWorkflow(
   setHandler(paymentStatusQuery, () => stage);
   const event = parseEvent(input.event);
   const acts = payments(input);
+  if (input.activityMode === 'local' && patched(PER_EVENT_ONE_ACTIVITY_PATCH)) {
+    // Claim, rules, scoring and persistence in ONE local activity (batch-core.ts, the batch's single-activity form for
+    // a batch of one): five local activities were five worker round trips (workflow activation → activity → result →
+    // activation), each of which waits for the CPU again on a busy machine; during a flood of invalid events they
+    // were most of the time between the workflow's first task and its row (issue 13, bench/security). Same
+    // decisions, same claim (an event owned elsewhere is `duplicate`), one retry policy (`scoring`) for the whole.
+    stage = 'rules';
+    const info = workflowInfo();
+    const [result] = await acts.scoring.processEventsBatch([event], info.workflowId, info.runId);
+    stage = 'completed';
+    return result as PaymentEventResult | DuplicateEventResult;
+  }
   // The bridge may have handed this event to a batch workflow before (a redelivery cut differently): claim it first.
   if (patched(PER_EVENT_CLAIM_PATCH)) {
     const owned = await acts.persist.claimEvents([event.event_id], workflowInfo().workflowId);

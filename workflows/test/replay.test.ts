@@ -66,6 +66,12 @@ describe('replay of recorded histories', () => {
     );
     await runPayment('payment-rejected', unifiedEvent('square', { currency: 'XAU' }));
     await runPayment('payment-local', unifiedEvent('adyen', { status: 'authorized' }), { activityMode: 'local' });
+    // The single-local-activity form (patch payment-event-one-activity; `payment-local` was recorded before it), a
+    // rejection included so the stored-as-failed branch of the one activity replays too.
+    await runPayment('payment-local-one-activity', unifiedEvent('stripe'), { activityMode: 'local' });
+    await runPayment('payment-local-one-activity-rejected', unifiedEvent('square', { currency: 'XAU' }), {
+      activityMode: 'local',
+    });
     const review = async (name: string, signal: boolean) => {
       const workflowId = uniq('dlq-review-replay');
       const h = await client.workflow.start('DlqReviewWorkflow', {

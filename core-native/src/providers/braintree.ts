@@ -2,7 +2,6 @@
  * Braintree notifications: the twin of `crates/core/src/providers/braintree.rs` (same units, same order).
  */
 import type { AmountBounds } from '../currency.ts';
-import { get, type Json, type JsonObject } from '../json.ts';
 import {
   BAD,
   byteLen,
@@ -17,7 +16,6 @@ import {
   MAX_TEXT_BYTES,
   NULL_TOKENS,
   ok,
-  optString,
   orToken,
   type Read,
   token,
@@ -27,7 +25,7 @@ import {
 import { iso, parseRfc3339 } from '../time.ts';
 import { BRAINTREE_TYPES, CREDIT_TYPES, failedByType, lookup, OTHER } from '../vocabulary.ts';
 import { attr, child, childRawText, childText, type Element } from '../xml.ts';
-import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, optObject, reject } from './common.ts';
+import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, reject } from './common.ts';
 export function braintreeEventType(kind: string, txnType: string | undefined): string {
   const t = lookup(BRAINTREE_TYPES, kind) ?? OTHER;
   if (txnType === 'credit') {
@@ -330,6 +328,8 @@ export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
       metaStr('dispute_id', disputeId),
       metaStr('dispute_reason', disputeReason),
       metaStr('dispute_status', disputeStatus),
+      // The disputed payment's transaction id (the dispute's own id is the object id).
+      metaStr('dispute_transaction_id', k.startsWith('dispute') ? txnId : undefined),
       metaStr('kind', k),
       metaStr('plan_id', planId),
       metaStr('review_decision', reviewDecision),

@@ -88,7 +88,7 @@ export function rfc3339Field(v: Json | undefined, field: string, e: Errs): Read<
 export const missingTimestamp = (field: string, e: Errs) => e.push(field, C.MISSING_TIMESTAMP, 'is required');
 
 /** Code point order (= UTF-8 byte order, as Rust sorts). */
-function compareKeys(a: string, b: string): number {
+export function compareKeys(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.codePointAt(i) as number;

@@ -22,7 +22,16 @@ import {
 } from '../rules.ts';
 import { unixSecondsToMs } from '../time.ts';
 import { failedByType, lookup, OTHER, STRIPE_TYPES } from '../vocabulary.ts';
-import { accept, missingTimestamp, type Outcome, optObject, optToken, reject, stringMetadata } from './common.ts';
+import {
+  accept,
+  compareKeys,
+  missingTimestamp,
+  type Outcome,
+  optObject,
+  optToken,
+  reject,
+  stringMetadata,
+} from './common.ts';
 
 export function stripeEventType(t: string, status: string | undefined, paymentStatus: string | undefined): string {
   const fixed = lookup(STRIPE_TYPES, t);
@@ -136,7 +145,23 @@ export function stripe(root: Json, bounds: AmountBounds): Outcome {
   const customer = isObject(cv)
     ? ok(optId(get(cv, 'id'), 'data.object.customer.id', e))
     : ok(optId(cv, 'data.object.customer', e));
-  const metadata = stringMetadata(get(obj, 'metadata'), 'data.object.metadata', e);
+  let metadata = stringMetadata(get(obj, 'metadata'), 'data.object.metadata', e);
+  // A dispute or refund names the payment it belongs to: kept so later outcomes can be joined to the payment
+  // (ml/ learns fraud from disputes of earlier payments).
+  const objectKind = get(obj, 'object');
+  if (objectKind === 'dispute' || objectKind === 'refund') {
+    for (const [key, field] of [
+      ['linked_charge', 'charge'],
+      ['linked_payment_intent', 'payment_intent'],
+    ] as const) {
+      const v = get(obj, field);
+      if (typeof v === 'string' && new TextEncoder().encode(v).length <= MAX_TEXT_BYTES) {
+        metadata = metadata.filter(([k]) => k !== key);
+        metadata.push([key, v]);
+      }
+    }
+    metadata.sort((a, b) => compareKeys(a[0], b[0]));
+  }
   const mv = get(obj, 'metadata');
   const merchant = isObject(mv) ? ok(optId(get(mv, 'merchant_id'), 'data.object.metadata.merchant_id', e)) : undefined;
   const details = ok(optObject(get(obj, 'payment_method_details'), 'data.object.payment_method_details', e));

@@ -44,7 +44,7 @@ opened as (
 lost as (
     select d.merchant_id, d.provider, d.lost_date as activity_date,
         0, 0, 0, 0, count(*),
-        sum({{ to_reporting('d.lost_amount_minor', 'c.minor_unit_exponent', 'r.rate') }}),
+        {{ sum_reporting(reporting_exact('d.lost_amount_minor', 'c.minor_unit_exponent', 'r.rate')) }},
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
     from {{ ref('fct_disputes') }} as d
     left join {{ ref('currencies') }} as c on c.currency = d.currency

@@ -22,7 +22,7 @@ import {
 import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
 import { stringify } from 'yaml';
 import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
-import { startTrinoOnS3, type TrinoServer } from '../../src/trino-s3.ts';
+import { platformJdbc, startTrinoOnS3, type TrinoServer } from '../../src/trino-s3.ts';
 
 const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
 const BUCKET = SERVICE_DEFAULTS.s3.bucket;
@@ -209,20 +209,8 @@ describe('Trino on the same objects (native S3 file system; catalogs from the sa
   const totals = (rows: unknown[][]) => Object.fromEntries(rows.map((r) => [r[0], [Number(r[1]), Number(r[2])]]));
 
   before(async () => {
-    const db = new URL(DEFAULT_DATABASE_URL);
-    trino = await startTrinoOnS3(
-      {
-        port,
-        store,
-        restUri: ICEBERG_REST_URI,
-        jdbc: {
-          url: `jdbc:postgresql://${db.host}${db.pathname}`,
-          user: decodeURIComponent(db.username),
-          password: decodeURIComponent(db.password),
-          warehouse: jdbc.warehouse,
-        },
-      },
-      (m) => console.log(`# ${m}`),
+    trino = await startTrinoOnS3({ port, store, restUri: ICEBERG_REST_URI, jdbc: platformJdbc(jdbc.warehouse) }, (m) =>
+      console.log(`# ${m}`),
     );
   });
   after(async () => {

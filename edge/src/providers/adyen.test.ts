@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hmacValidator } from '@adyen/api-library';
+import { redactPayload } from '@pep/contracts/redact';
 import { adyenBodySignature, adyenSignature, adyenSigningString, checkAdyen } from './adyen.ts';
 
 const hexKey = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
@@ -115,6 +116,23 @@ describe('Adyen request check', () => {
     }
     const v = checkAdyen(doc(authorisation()), opts);
     assert.equal(!v.ok && v.code, 'missing_signature');
+  });
+
+  test('a valid signature under a damaged key name fails closed (401) and is redacted from the DLQ payload', () => {
+    const base = signed(authorisation());
+    const sig = base.additionalData.hmacSignature as string;
+    const { hmacSignature: _, ...rest } = base.additionalData;
+    for (const name of ['hmacSinature', 'HmacSignature', 'hmacsignature', 'hmacSignature ', 'hmac\u0000Signature']) {
+      const body = doc({ ...base, additionalData: { ...rest, [name]: sig } });
+      const v = checkAdyen(body, opts);
+      assert.equal(!v.ok && v.status, 401, name);
+      assert.equal(!v.ok && v.code, 'missing_signature', name);
+      assert.ok(!(!v.ok && v.message.includes(sig)), name);
+      // What webhooks.dlq and webhook_quarantine carry of the refused body.
+      const dlq = redactPayload(body).text;
+      assert.ok(!dlq.includes(sig), `${name}: ${dlq}`);
+      assert.ok(dlq.includes('[redacted]'), name);
+    }
   });
 
   test('rotated keys: an item signed with either key verifies', () => {

@@ -262,7 +262,13 @@ test('mutated bodies: the edge and both transformer cores agree on what was sign
     }
   }
   accepted.forEach(({ i, payload }, k) => {
-    assert.ok(SIGNED.includes(payload), `the edge verified a payload nobody signed, ${at(i)}`);
+    // The SDK's rule, which the edge follows: a signature over the payload or over the payload plus "\n" verifies it.
+    // A body cut just before a line-wrapped payload's final "%0A" carries exactly the signed payload minus that
+    // newline (seed 1208494398, body 3200, in CI at b38a504): same bytes once decoded, signed by Braintree.
+    assert.ok(
+      SIGNED.includes(payload) || SIGNED.includes(`${payload}\n`),
+      `the edge verified a payload nobody signed, ${at(i)}`,
+    );
     const t = native[i] as CoreView;
     // The transformer reads exactly the verified payload: the same event as the canonical body carrying it.
     assert.equal(t.events.length, 1, `accepted but not normalized, ${at(i)}: ${t.dlq[0]}`);

@@ -11,7 +11,9 @@
  * - dbt.build (`npm run dbt -- build`): a failed model or test fails the run (deterministic), stopping ML.
  * - ml.train (`npm run train`): training, evaluation and the promotion gate; a blocked promotion halts the graph
  *   below it (ml.drift) with the gate's reason.
- * - ml.drift: the drift report; no command exists for it yet.
+ * - ml.drift (`npm run drift -- --partition <day> --json`): per-feature and score drift (PSI) of each champion over
+ *   the day against its training window, stored by the command in ml.drift_reports; drift above the alert threshold
+ *   (exit 3) halts the run with the drifted features as its reason, so it is a visible non-success in the history.
  * A step whose command does not exist yet is reported as not available (never run, never a success).
  */
 import type { Partition } from '../partition.ts';
@@ -28,13 +30,15 @@ async function runCommand(
   args: readonly string[],
   timeoutMs: number,
   failureCode: string,
+  /** Exit statuses that are results, not failures (the caller reads `code`). */
+  results: readonly number[] = [0],
 ): Promise<CommandResult> {
   const r = await runNpmScript(ctx, script, args, {
     timeoutMs,
     signal: ctx.signal,
     onOutput: () => ctx.heartbeat(),
   });
-  if (r.code === 0) return r;
+  if (r.code !== null && results.includes(r.code)) return r;
   const what = `npm run ${script} -- ${args.join(' ')} exited ${r.code ?? r.signal}`;
   if (r.code === EXIT_TEMPFAIL || r.code === null)
     throw new TransientStepError(`${failureCode}Transient`, `${what}: ${outputTail(r, 10)}`);
@@ -55,6 +59,9 @@ const LAKE: [string, string] = ['lake', 'lakehouse #16'];
 const QUERY: [string, string] = ['query', 'lakehouse #16'];
 const DBT: [string, string] = ['dbt', 'dbt #19'];
 const TRAIN: [string, string] = ['train', 'ml #18'];
+const DRIFT: [string, string] = ['drift', 'ml #18'];
+/** `npm run drift` exits with this when a model's drift is above the alert threshold (ml/src/drift/cli.ts). */
+export const EXIT_DRIFT_ALERT = 3;
 
 export const BRONZE_TABLES = ['bronze.webhook_events', 'bronze.payment_events', 'bronze.validation_dlq'] as const;
 
@@ -152,7 +159,17 @@ export const dbtBuild: StepDefinition = {
   async run(ctx, p) {
     const vars = JSON.stringify({ partition_day: p.key });
     const r = await runCommand(ctx, 'dbt', ['build', '--vars', vars], 59 * 60_000, 'DbtBuildFailed');
-    return { outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) } };
+    // The summary names the bronze snapshot each table was read at: the marts' version is that set of snapshots, so
+    // a rebuild of unchanged bronze does not make ml.train run again (timings in the summary change every run).
+    const bronze = (r.json?.bronze ?? {}) as JsonObject;
+    const snapshots = Object.fromEntries(
+      Object.entries(bronze).map(([table, read]) => [table, (read as JsonObject | null)?.snapshot_id ?? null]),
+    );
+    return {
+      outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) },
+      ...(Object.keys(snapshots).length > 0 ? { outputVersion: JSON.stringify(snapshots) } : {}),
+      consumed: { bronze_snapshots: snapshots },
+    };
   },
 };
 
@@ -185,8 +202,10 @@ export const mlTrain: StepDefinition = {
         { tx: false },
       );
       results[model] = result;
-      const gate = (result as JsonObject).gate as JsonObject | undefined;
-      if (gate && gate.passed === false) blocked.push(`${model}: ${String(gate.reason ?? 'gate not passed')}`);
+      // `npm run train` prints {decision: 'promoted' | 'blocked', reasons: [...]} per model.
+      const r = result as JsonObject;
+      if (r.decision === 'blocked')
+        blocked.push(`${model}: ${Array.isArray(r.reasons) ? r.reasons.join('; ') : 'gate not passed'}`);
     }
     return {
       outputs: results,
@@ -197,14 +216,33 @@ export const mlTrain: StepDefinition = {
 
 export const mlDrift: StepDefinition = {
   name: 'ml.drift',
-  description: 'feature and score drift report between the training window and the day',
+  description: 'feature and score drift (PSI) of the served models over the day against their training window',
   owner: 'ml (#18)',
   partitioning: { kind: 'day' },
   upstream: ['ml.train'],
+  closedPartitionsOnly: true,
   timeoutMs: 30 * 60_000,
-  available: async () => 'no drift command yet (ml #18 names none in CONTRACT section 8)',
-  async run() {
-    throw new StepFailure('StepNotAvailable', 'ml.drift has no command yet');
+  available: needs(DRIFT),
+  async run(ctx, p) {
+    const r = await runCommand(ctx, 'drift', ['--partition', p.key, '--json'], 29 * 60_000, 'DriftReportFailed', [
+      0,
+      EXIT_DRIFT_ALERT,
+    ]);
+    if (r.code === EXIT_DRIFT_ALERT) {
+      const reports = (Array.isArray(r.json?.reports) ? r.json.reports : []) as JsonObject[];
+      const reason = reports
+        .filter((x) => x.status === 'alert')
+        .map((x) => {
+          const drifted = Array.isArray(x.drifted) ? x.drifted.slice(0, 5).join(', ') : '';
+          return `${String(x.registeredName)} v${String(x.modelVersion)}: ${drifted}`;
+        })
+        .join('; ');
+      return {
+        outputs: r.json ?? {},
+        halt: { code: 'DriftAlert', reason: `drift above the alert threshold: ${reason || outputTail(r, 3)}` },
+      };
+    }
+    return { outputs: r.json ?? {} };
   },
 };
 

@@ -10,6 +10,7 @@
  * Bounded: at most ORCH_REVIEW_BATCH overdue reviews per run (the rest wait for the next window).
  */
 import { envInt } from '@pep/contracts/env';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { hashOf } from '../history.ts';
 import type { StepDefinition, StepEnv } from '../step.ts';
@@ -65,7 +66,7 @@ export const reviewTimeouts: StepDefinition = {
         ORDER BY requested_at LIMIT $3`,
       [asOf, timeoutMs / 1000, MAX_BATCH],
     );
-    const connection = await Connection.connect({ address: ctx.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+    const connection = await Connection.connect(temporalConnectionOptions(undefined, ctx.env));
     const client = new Client({ connection, namespace: ctx.env.TEMPORAL_NAMESPACE ?? 'default' });
     const orphaned: { workflow_id: string; status: string }[] = [];
     const stuck: string[] = [];

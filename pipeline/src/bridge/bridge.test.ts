@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
-import { BRIDGE_DLQ_CODE, bridgeDlqRecord, parseNormalized } from './bridge.ts';
+import { BRIDGE_DLQ_CODE, batchFingerprint, bridgeDlqRecord, parseNormalized } from './bridge.ts';
 import { loadBridgeConfig } from './config.ts';
 import { cutReviewGroups, reviewItem, StartPacer } from './reviews.ts';
 
@@ -137,5 +137,30 @@ describe('bridge config', () => {
     assert.throws(() => loadBridgeConfig({ BRIDGE_MAX_IN_FLIGHT: '0' }), /BRIDGE_MAX_IN_FLIGHT/);
     assert.throws(() => loadBridgeConfig({ BRIDGE_ACTIVITY_MODE: 'fast' }), /BRIDGE_ACTIVITY_MODE/);
     assert.throws(() => loadBridgeConfig({ BRIDGE_REVIEWS: 'maybe' }), /BRIDGE_REVIEWS/);
+    assert.throws(() => loadBridgeConfig({ BRIDGE_NICE: '20' }), /BRIDGE_NICE/);
+    assert.throws(
+      () => loadBridgeConfig({ BRIDGE_PAYMENTS: 'false', BRIDGE_REVIEWS: 'false' }),
+      /BRIDGE_PAYMENTS and BRIDGE_REVIEWS are both off/,
+    );
+  });
+
+  it('runs one lane per process when asked (issue 13: the review lane apart and at a lower CPU priority)', () => {
+    const both = loadBridgeConfig({});
+    assert.deepEqual([both.paymentsEnabled, both.reviewsEnabled, both.nice], [true, true, 0]);
+    const reviews = loadBridgeConfig({ BRIDGE_PAYMENTS: 'false', BRIDGE_NICE: '10' });
+    assert.deepEqual([reviews.paymentsEnabled, reviews.reviewsEnabled, reviews.nice], [false, true, 10]);
+  });
+});
+
+describe('batchFingerprint', () => {
+  it('is the same for the same events and differs for other events at the same offsets', () => {
+    const a = [{ event_id: 'stripe:evt_1' }, { event_id: 'stripe:evt_2' }];
+    assert.match(batchFingerprint(a), /^[0-9a-f]{12}$/);
+    assert.equal(batchFingerprint(a), batchFingerprint(a.map((e) => ({ ...e, amount_minor: 5 }))));
+    assert.notEqual(
+      batchFingerprint(a),
+      batchFingerprint([{ event_id: 'stripe:evt_1' }, { event_id: 'stripe:evt_3' }]),
+    );
+    assert.notEqual(batchFingerprint(a), batchFingerprint([...a].reverse()));
   });
 });

@@ -2,19 +2,20 @@
  * Kafka → Temporal bridge. Consumer 1 reads `payments.normalized`. Adaptive (combiner.ts, BRIDGE_BATCH_SIZE > 1):
  * the partition batches of a fetch are pooled and cut into workflows by a workflow budget — one PaymentEventWorkflow
  * per event (id `payment-<event_id>`) while the budget lasts, PaymentBatchWorkflows of up to BRIDGE_BATCH_SIZE events
- * (id from the offsets, possibly spanning partitions) when it runs short. BRIDGE_BATCH_SIZE=1: always one workflow per
+ * (id from the offsets, possibly spanning partitions, and a hash of their event ids) when it runs short. BRIDGE_BATCH_SIZE=1: always one workflow per
  * event. Both workflows claim each event by its event_id before processing. Either way: id-reuse policy
  * REJECT_DUPLICATE (a completed or failed workflow never runs again for a redelivered message; a failed batch
  * re-drives its events itself, a failed per-event workflow needs an operator reset) and conflict policy
  * USE_EXISTING (a redelivery while it runs attaches to the running one). Consumer 2 reads `payments.validation.dlq` and
- * registers the quarantined records for review: one DlqReviewGroupWorkflow per run of up to BRIDGE_REVIEW_GROUP_SIZE
- * records, on the review task queue, at most BRIDGE_REVIEW_GROUPS_PER_S a second and only while that queue's backlog
- * is small (reviews.ts; issue 13: a per-record review workflow on the payment queue let a flood of invalid events
- * stop the payment path).
+ * registers the quarantined records for review: one INSERT of pending quarantine_reviews rows per run of up to
+ * BRIDGE_REVIEW_GROUP_SIZE records, at most BRIDGE_REVIEW_GROUPS_PER_S a second, straight into PostgreSQL (reviews.ts,
+ * review-store.ts; issue 13: a per-record review workflow on the payment queue let a flood of invalid events stop the
+ * payment path, and review group workflows still shared the one Temporal server with payments).
  * Offsets are committed only after Temporal acknowledged the start (core.ts); a message that cannot start a workflow
  * at all (not JSON, no event_id) is written to the validation DLQ with a reason before its offset is committed.
  */
 
+import { createHash } from 'node:crypto';
 import {
   DLQ_CODES,
   paymentBatchWorkflowId,
@@ -23,6 +24,8 @@ import {
   validationDlqRecord,
   WORKFLOW_TYPES,
 } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
+import type { Registry } from '@pep/contracts/metrics';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import {
   type Client,
@@ -31,15 +34,15 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import pg from 'pg';
 import { startLagPoller } from '../lib/kafka.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Registry } from '../lib/metrics.ts';
 import { BacklogGate } from './backlog.ts';
 import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch, retryUntilDone } from './core.ts';
-import { cutReviewGroups, type ReviewGroup, StartPacer } from './reviews.ts';
+import { registerReviewGroup } from './review-store.ts';
+import { cutReviewGroups, StartPacer } from './reviews.ts';
 
 /** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */
 const MAX_BUDGET_STEPS = 3600;
@@ -70,6 +73,18 @@ export function parseNormalized(value: Buffer | null): ParsedEvent {
 }
 
 /**
+ * The events' part of a batch workflow id: 12 hex digits of SHA-256 over their event ids in order. The offsets alone
+ * repeat once a topic starts over at 0 (recreated, a new cluster), and Temporal refused such a batch of new events as
+ * a duplicate of an old one: the events never ran (a three-broker failover run on a reused Temporal lost one). The
+ * same records fetched again give the same fingerprint, so a redelivered batch still maps to its first workflow.
+ */
+export function batchFingerprint(events: readonly Record<string, unknown>[]): string {
+  const h = createHash('sha256');
+  for (const e of events) h.update(`${String(e.event_id)}\n`);
+  return h.digest('hex').slice(0, 12);
+}
+
+/**
  * The DLQ record (CONTRACT section 5, payments.validation.dlq) for a normalized message no workflow can take; the
  * builder redacts its payload, key and messages (card numbers, signatures).
  */
@@ -96,6 +111,8 @@ export interface BridgeDeps {
   readonly temporal: Client;
   readonly log: Logger;
   readonly registry: Registry;
+  /** PostgreSQL for review registration (default: a pool of 2 on config.databaseUrl, opened by the review lane). */
+  readonly pool?: pg.Pool;
 }
 
 export class WorkflowBridge {
@@ -105,7 +122,8 @@ export class WorkflowBridge {
   private stopLag: (() => void) | undefined;
   private running = false;
   private gate: BacklogGate | undefined;
-  private reviewGate: BacklogGate | undefined;
+  /** The review lane's own PostgreSQL pool (when BridgeDeps.pool is not given); ended at stop. */
+  private ownPool: pg.Pool | undefined;
   private closeCombiner: (() => void) | undefined;
   private budget: AimdBudget | undefined;
   private budgetTimer: NodeJS.Timeout | undefined;
@@ -144,10 +162,13 @@ export class WorkflowBridge {
       ),
       lag: r.gauge('bridge_consumer_lag', 'Log-end offset minus committed offset, per topic and partition'),
       temporalBacklog: r.gauge('bridge_temporal_backlog', 'Workflow tasks waiting in the payment task queue'),
-      reviewBacklog: r.gauge('bridge_review_backlog', 'Workflow tasks waiting in the DLQ review task queue'),
+      reviewsRegistered: r.counter(
+        'bridge_reviews_registered_total',
+        'Pending reviews inserted into quarantine_reviews (records already registered are not counted again)',
+      ),
       reviewGroupRecords: r.histogram(
         'bridge_review_group_records',
-        'Quarantined records registered per DlqReviewGroupWorkflow',
+        'Quarantined records registered per INSERT (review group)',
         [1, 10, 50, 100, 250, 500],
       ),
       groupEvents: r.histogram(
@@ -179,29 +200,33 @@ export class WorkflowBridge {
     await this.producer.connect();
     this.admin = kafka.admin();
     await this.admin.connect();
-    if (config.maxTemporalBacklog > 0) {
-      this.gate = new BacklogGate({
-        connection: this.deps.temporal.connection,
-        namespace: config.namespace,
-        taskQueue: config.taskQueue,
-        maxBacklog: config.maxTemporalBacklog,
-        pollMs: config.backlogPollMs,
-        onBacklog: (n) => {
-          this.metrics.temporalBacklog.set({}, n);
-          this.budget?.observeBacklog(n);
-        },
-        onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
-      });
-      this.gate.start();
+    // Payments and review registration may run in separate processes (BRIDGE_PAYMENTS / BRIDGE_REVIEWS), so that the
+    // review lane can run at a lower CPU priority (BRIDGE_NICE) on a busy machine (issue 13).
+    if (config.paymentsEnabled) {
+      if (config.maxTemporalBacklog > 0) {
+        this.gate = new BacklogGate({
+          connection: this.deps.temporal.connection,
+          namespace: config.namespace,
+          taskQueue: config.taskQueue,
+          maxBacklog: config.maxTemporalBacklog,
+          pollMs: config.backlogPollMs,
+          onBacklog: (n) => {
+            this.metrics.temporalBacklog.set({}, n);
+            this.budget?.observeBacklog(n);
+          },
+          onError: (err) => this.deps.log.warn('task queue backlog unreadable', { err }),
+        });
+        this.gate.start();
+      }
+      if (config.batchSize > 1) {
+        await this.runAdaptivePaymentConsumer();
+      } else {
+        await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (t, p, m) =>
+          this.handlePayment(t, p, m),
+        );
+      }
     }
-    if (config.batchSize > 1) {
-      await this.runAdaptivePaymentConsumer();
-    } else {
-      await this.runConsumer(config.paymentGroupId, config.normalizedTopic, true, (t, p, m) =>
-        this.handlePayment(t, p, m),
-      );
-    }
-    const groups = [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }];
+    const groups = config.paymentsEnabled ? [{ groupId: config.paymentGroupId, topic: config.normalizedTopic }] : [];
     if (config.reviewsEnabled) {
       await this.runReviewConsumer();
       groups.push({ groupId: config.reviewGroupId, topic: config.validationDlqTopic });
@@ -500,7 +525,7 @@ export class WorkflowBridge {
     const ranges = group.map(range);
     const r0 = ranges[0] as ReturnType<typeof range>;
     const workflowId = [
-      paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset),
+      paymentBatchWorkflowId(first.topic, r0.partition, r0.firstOffset, r0.lastOffset, batchFingerprint(events)),
       ...ranges.slice(1).map((r) => `${r.partition}-${r.firstOffset}-${r.lastOffset}`),
     ].join('+');
     const startedAt = Date.now();
@@ -571,25 +596,19 @@ export class WorkflowBridge {
   }
 
   /**
-   * payments.validation.dlq: each fetched partition batch is cut into review groups (reviews.ts), each registered by one
-   * DlqReviewGroupWorkflow on the review task queue. Starts are paced (BRIDGE_REVIEW_GROUPS_PER_S) and wait while the
-   * review queue is backed up (BRIDGE_REVIEW_MAX_BACKLOG); a group's offsets commit once its start is acknowledged, a
-   * failed start is retried and never skipped.
+   * payments.validation.dlq: each fetched partition batch is cut into review groups (reviews.ts), each registered as
+   * pending quarantine_reviews rows by one INSERT in PostgreSQL (review-store.ts; idempotent on the review key), never
+   * through Temporal: a flood's registration costs the shared Temporal server nothing (issue 13). Groups are paced
+   * (BRIDGE_REVIEW_GROUPS_PER_S) on a pool of at most 2 connections; a group's offsets commit once its rows are written,
+   * a failed write is retried (backoff) and never skipped.
    */
   private async runReviewConsumer(): Promise<void> {
     const { config, log } = this.deps;
     const topic = config.validationDlqTopic;
-    if (config.reviewMaxBacklog > 0) {
-      this.reviewGate = new BacklogGate({
-        connection: this.deps.temporal.connection,
-        namespace: config.namespace,
-        taskQueue: config.reviewTaskQueue,
-        maxBacklog: config.reviewMaxBacklog,
-        pollMs: config.backlogPollMs,
-        onBacklog: (n) => this.metrics.reviewBacklog.set({}, n),
-        onError: (err) => log.warn('review task queue backlog unreadable', { err }),
-      });
-      this.reviewGate.start();
+    const pool = this.deps.pool ?? new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+    if (!this.deps.pool) {
+      this.ownPool = pool;
+      pool.on('error', (err) => log.warn('review registration database connection lost', { err }));
     }
     const pacer = new StartPacer(config.reviewGroupsPerS);
     const consumer = await this.subscribedConsumer(config.reviewGroupId, topic, {
@@ -607,17 +626,26 @@ export class WorkflowBridge {
         this.metrics.consumed.inc({ topic }, messages.length);
         for (const group of cutReviewGroups(p.batch.topic, partition, messages, config.reviewGroupSize)) {
           await pacer.wait(isActive);
-          await this.reviewGate?.waitBelow(isActive, p.heartbeat);
+          let added = 0;
           try {
-            await retryUntilDone(() => this.startReviewGroup(p.batch.topic, partition, group), {
-              initialMs: config.startRetryInitialMs,
-              maxMs: config.startRetryMaxMs,
-              isActive,
-              onRetry: (err, attempt, delayMs) => {
-                this.metrics.startErrors.inc({ topic });
-                log.warn('review group start failed, retrying', { topic, partition, attempt, delayMs, err });
+            added = await retryUntilDone(
+              () =>
+                registerReviewGroup(pool, {
+                  groupId: group.workflowId,
+                  dlq: { topic: p.batch.topic, partition },
+                  items: group.items,
+                  timeoutMs: config.reviewTimeoutMs,
+                }),
+              {
+                initialMs: config.startRetryInitialMs,
+                maxMs: config.startRetryMaxMs,
+                isActive,
+                onRetry: (err, attempt, delayMs) => {
+                  this.metrics.startErrors.inc({ topic });
+                  log.warn('review registration failed, retrying', { topic, partition, attempt, delayMs, err });
+                },
               },
-            });
+            );
           } catch (err) {
             if (err instanceof BridgeStoppedError) return;
             throw err;
@@ -627,34 +655,10 @@ export class WorkflowBridge {
           await p.heartbeat();
           this.metrics.committed.inc({ topic }, group.messages.length);
           this.metrics.reviewGroupRecords.observe(group.items.length);
+          this.metrics.reviewsRegistered.inc({}, added);
         }
       },
     });
-  }
-
-  private async startReviewGroup(dlqTopic: string, partition: number, group: ReviewGroup<KafkaMessage>): Promise<void> {
-    try {
-      await this.deps.temporal.workflow.start(WORKFLOW_TYPES.dlqReviewGroup, {
-        taskQueue: this.deps.config.reviewTaskQueue,
-        workflowId: group.workflowId,
-        args: [
-          {
-            dlq: { topic: dlqTopic, partition },
-            items: group.items,
-            reviewTimeoutMs: this.deps.config.reviewTimeoutMs,
-          },
-        ],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      this.metrics.started.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        this.metrics.duplicates.inc({ type: WORKFLOW_TYPES.dlqReviewGroup });
-        return;
-      }
-      throw err;
-    }
   }
 
   /** Stops fetching, lets in-flight chunks finish or abandon (uncommitted), leaves the groups, closes connections. */
@@ -663,12 +667,12 @@ export class WorkflowBridge {
     clearInterval(this.budgetTimer);
     for (const c of this.sampleAborts.keys()) c.abort();
     this.gate?.stop();
-    this.reviewGate?.stop();
     this.closeCombiner?.();
     this.stopLag?.();
     for (const c of this.consumers) await c.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
+    await this.ownPool?.end().catch(() => {});
   }
 }
 

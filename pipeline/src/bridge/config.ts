@@ -3,13 +3,16 @@
  * the environment (CONTRACT section 2 plus BRIDGE_* knobs), validated, frozen. A bad value stops the process with a
  * message naming the variable. Tests override topics, groups and the task queue to run in isolation.
  */
-import { PAYMENT_TASK_QUEUE, REVIEW_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { PAYMENT_TASK_QUEUE, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { envBool as bool, ConfigError, envOneOf, envInt as int, envStr as str } from '@pep/contracts/env';
+import { type KafkaConnectionConfig, loadKafkaConnection } from '@pep/contracts/kafka-security';
 
 export { ConfigError };
 
 export interface BridgeConfig {
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL for Kafka (@pep/contracts/kafka-security). */
+  readonly kafka: KafkaConnectionConfig;
   readonly temporalAddress: string;
   readonly namespace: string;
   readonly taskQueue: string;
@@ -18,19 +21,22 @@ export interface BridgeConfig {
   readonly paymentGroupId: string;
   /** Topic to which events that cannot start a workflow (not JSON, no event_id) are quarantined. */
   readonly validationDlqTopic: string;
+  /** Start payment workflows from payments.normalized (off: a reviews-only bridge process). */
+  readonly paymentsEnabled: boolean;
   /** Register payments.validation.dlq records for review (off: another process does it, or nobody). */
   readonly reviewsEnabled: boolean;
+  /** CPU niceness the process takes at start (0-19; a reviews-only bridge: work that may wait yields the CPU). */
+  readonly nice: number;
   readonly reviewGroupId: string;
   readonly reviewTimeoutMs: number;
   /**
-   * The review work runs apart from payments (issue 13): DlqReviewGroupWorkflows on their own task queue, each for a
-   * run of up to reviewGroupSize DLQ records, started at most reviewGroupsPerS a second and only while that queue's
-   * backlog is at most reviewMaxBacklog workflow tasks (0: no backlog gate). A flood waits as Kafka lag.
+   * The review work runs apart from payments and off Temporal (issue 13): runs of up to reviewGroupSize DLQ records,
+   * each registered as pending quarantine_reviews rows by one INSERT in PostgreSQL (databaseUrl), at most
+   * reviewGroupsPerS a second. A flood waits as Kafka lag; a workflow runs only when a reviewer decides.
    */
-  readonly reviewTaskQueue: string;
+  readonly databaseUrl: string;
   readonly reviewGroupSize: number;
   readonly reviewGroupsPerS: number;
-  readonly reviewMaxBacklog: number;
   readonly reviewFetchMaxWaitMs: number;
   /** Workflow starts awaiting their ack at once, per consumer (bounded concurrency). */
   readonly maxInFlight: number;
@@ -88,11 +94,15 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
   const addr = serviceAddresses(env);
   const mode = envOneOf(env, 'BRIDGE_ACTIVITY_MODE', 'local', ['local', 'remote']);
   const batchSize = int(env, 'BRIDGE_BATCH_SIZE', 50, 1, 200);
+  if (!bool(env, 'BRIDGE_PAYMENTS', true) && !bool(env, 'BRIDGE_REVIEWS', true)) {
+    throw new ConfigError('BRIDGE_PAYMENTS and BRIDGE_REVIEWS are both off: the bridge would have nothing to do');
+  }
   const initial = int(env, 'BRIDGE_START_RETRY_INITIAL_MS', 200, 1, 60_000);
   const max = int(env, 'BRIDGE_START_RETRY_MAX_MS', 10_000, 1, 600_000);
   if (max < initial) throw new ConfigError('BRIDGE_START_RETRY_MAX_MS must be >= BRIDGE_START_RETRY_INITIAL_MS');
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     temporalAddress: addr.temporalAddress,
     namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
     taskQueue: str(env, 'TEMPORAL_TASK_QUEUE', PAYMENT_TASK_QUEUE),
@@ -100,13 +110,14 @@ export function loadBridgeConfig(env: NodeJS.ProcessEnv = process.env): BridgeCo
     normalizedTopic: str(env, 'BRIDGE_NORMALIZED_TOPIC', TOPICS.normalized),
     paymentGroupId: str(env, 'BRIDGE_GROUP_ID', 'workflow-bridge'),
     validationDlqTopic: str(env, 'BRIDGE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
+    paymentsEnabled: bool(env, 'BRIDGE_PAYMENTS', true),
     reviewsEnabled: bool(env, 'BRIDGE_REVIEWS', true),
+    nice: int(env, 'BRIDGE_NICE', 0, 0, 19),
     reviewGroupId: str(env, 'BRIDGE_REVIEW_GROUP_ID', 'workflow-bridge-reviews'),
     reviewTimeoutMs: int(env, 'BRIDGE_REVIEW_TIMEOUT_HOURS', 168, 1, 24 * 365) * 3_600_000,
-    reviewTaskQueue: str(env, 'REVIEW_TASK_QUEUE', REVIEW_TASK_QUEUE),
+    databaseUrl: addr.databaseUrl,
     reviewGroupSize: int(env, 'BRIDGE_REVIEW_GROUP_SIZE', 500, 1, 500),
     reviewGroupsPerS: int(env, 'BRIDGE_REVIEW_GROUPS_PER_S', 2, 1, 1000),
-    reviewMaxBacklog: int(env, 'BRIDGE_REVIEW_MAX_BACKLOG', 8, 0, 1_000_000),
     reviewFetchMaxWaitMs: int(env, 'BRIDGE_REVIEW_FETCH_MAX_WAIT_MS', 500, 1, 10_000),
     maxInFlight: int(env, 'BRIDGE_MAX_IN_FLIGHT', 64, 1, 10_000),
     startRetryInitialMs: initial,

@@ -1,12 +1,16 @@
 /**
- * Bridge process (`npx tsx pipeline/src/bridge/main.ts`, started by `npm start`): payments.normalized → one
- * PaymentEventWorkflow per event, payments.validation.dlq → one DlqReviewWorkflow per quarantined record.
+ * Bridge process (`npx tsx pipeline/src/bridge/main.ts`, started by `npm start`): payments.normalized → payment
+ * workflows (BRIDGE_PAYMENTS), payments.validation.dlq → grouped review workflows (BRIDGE_REVIEWS); `npm start` runs
+ * the two lanes as two processes, the review lane at a lower CPU priority (BRIDGE_NICE).
  * Prometheus metrics (starts, duplicates, retries, lag) on BRIDGE_METRICS_PORT (default 9466). Ctrl-C drains.
  */
+
+import { lowerPriority } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { Registry, serveMetrics } from '@pep/contracts/metrics';
 import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
-import { Registry, serveMetrics } from '../lib/metrics.ts';
 import { WorkflowBridge } from './bridge.ts';
 import { loadBridgeConfig } from './config.ts';
 
@@ -18,11 +22,12 @@ try {
   log.error('bad configuration', { err });
   process.exit(2);
 }
+const nice = config.nice > 0 ? lowerPriority(config.nice) : 0;
 const registry = new Registry();
-const connection = await Connection.connect({ address: config.temporalAddress });
+const connection = await Connection.connect(temporalConnectionOptions(config.temporalAddress));
 const bridge = new WorkflowBridge({
   config,
-  kafka: createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, log }),
+  kafka: createKafka({ brokers: config.kafkaBrokers, security: config.kafka, clientId: config.clientId, log }),
   temporal: new Client({ connection, namespace: config.namespace }),
   log,
   registry,
@@ -30,8 +35,9 @@ const bridge = new WorkflowBridge({
 const metricsServer = config.metricsPort ? await serveMetrics(registry, config.metricsHost, config.metricsPort) : null;
 await bridge.start();
 log.info('bridge running', {
-  normalizedTopic: config.normalizedTopic,
+  payments: config.paymentsEnabled ? config.normalizedTopic : 'off',
   reviews: config.reviewsEnabled ? config.validationDlqTopic : 'off',
+  nice,
   taskQueue: config.taskQueue,
   maxInFlight: config.maxInFlight,
   metrics: config.metricsPort ? `${config.metricsHost}:${config.metricsPort}` : 'off',

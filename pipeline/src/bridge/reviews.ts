@@ -1,9 +1,9 @@
 /**
  * DLQ review registration, apart from payments (issue 13): validation-DLQ records become bounded review summaries,
- * cut into groups (one DlqReviewGroupWorkflow per group, on the review task queue) and started at a bounded rate. A
- * flood of invalid events is then a handful of review workflows on their own queue and a Kafka lag, never a workflow
- * per record in front of the payment path (which waited while 40,781 per-record review workflows queued). Pure
- * helpers, unit-tested; the consumer loop is in bridge.ts.
+ * cut into groups (one INSERT of pending quarantine_reviews rows per group, review-store.ts) registered at a bounded
+ * rate. A flood of invalid events is then a few INSERTs a second and a Kafka lag, never a workflow per record in front
+ * of the payment path (which waited while 40,781 per-record review workflows queued), and no work at all on the
+ * Temporal server the payments use. Pure helpers, unit-tested; the consumer loop is in bridge.ts.
  */
 import {
   MAX_REVIEW_ERROR_CHARS,

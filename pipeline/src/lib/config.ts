@@ -6,6 +6,12 @@
  */
 import { PROVIDERS, type Provider, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { ConfigError, envBool, envList, envInt as int, envOneOf as oneOf, envStr as str } from '@pep/contracts/env';
+import {
+  type KafkaCompression,
+  type KafkaConnectionConfig,
+  loadKafkaCompression,
+  loadKafkaConnection,
+} from '@pep/contracts/kafka-security';
 import { LOG_LEVELS, type LogLevel } from '@pep/contracts/log';
 
 export { ConfigError, redactUrl } from '@pep/contracts/env';
@@ -16,6 +22,10 @@ export type DeliveryMode = 'exactly_once' | 'at_least_once';
 
 export interface TransformerConfig {
   readonly kafkaBrokers: readonly string[];
+  /** TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends), shared by every Kafka client of the platform. */
+  readonly kafka: KafkaConnectionConfig;
+  /** KAFKA_COMPRESSION for the output batches (wire client): none (default), lz4, zstd or gzip. */
+  readonly compression: KafkaCompression;
   readonly clientId: string;
   readonly groupId: string;
   /** Stable per instance: a restarted instance with the same id fences its predecessor and aborts its open transaction. */
@@ -44,6 +54,11 @@ export interface TransformerConfig {
    * load one transaction carries more records (fewer transactions per second for the broker to write).
    */
   readonly fetchMinBytes: number;
+  /**
+   * Fetch max wait after a fetch that brought nothing (min_bytes 1): an idle transformer long-polls instead of
+   * fetching every fetchMaxWaitMs, and still gets the first new record at once.
+   */
+  readonly fetchIdleMaxWaitMs: number;
   readonly transactionTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly metricsHost: string;
@@ -56,6 +71,7 @@ export interface TransformerConfig {
 
 export interface QuarantineConfig {
   readonly kafkaBrokers: readonly string[];
+  readonly kafka: KafkaConnectionConfig;
   readonly databaseUrl: string;
   readonly clientId: string;
   readonly groupId: string;
@@ -63,6 +79,11 @@ export interface QuarantineConfig {
   readonly validationDlqTopic: string;
   /** Rows per INSERT statement (and so per PostgreSQL round trip); ≤ 3000 keeps it under 65535 bind parameters. */
   readonly maxBatchRows: number;
+  /**
+   * CPU niceness the process takes at start (0-19, default 10): DLQ rows may wait, so on a busy machine a flood of
+   * invalid events yields the CPU to the payment path (issue 13).
+   */
+  readonly nice: number;
   readonly maxFetchBytesPerPartition: number;
   readonly maxFetchBytes: number;
   readonly fetchMaxWaitMs: number;
@@ -95,6 +116,8 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
   const groupId = str(env, 'TRANSFORMER_GROUP_ID', 'pep-transformer');
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
+    compression: loadKafkaCompression(env),
     clientId: str(env, 'TRANSFORMER_CLIENT_ID', 'pep-transformer'),
     groupId,
     transactionalId: str(env, 'TRANSFORMER_TRANSACTIONAL_ID', `${groupId}-0`),
@@ -121,6 +144,9 @@ export function loadTransformerConfig(env: NodeJS.ProcessEnv = process.env): Tra
     // core less at an equal or lower p99 (bench/targets/pipeline, README "Benchmarks").
     fetchMaxWaitMs: int(env, 'TRANSFORMER_FETCH_MAX_WAIT_MS', 10, 0, 10_000),
     fetchMinBytes: int(env, 'TRANSFORMER_FETCH_MIN_BYTES', 64 << 10, 1, 16 << 20),
+    // An idle transformer fetching every 10 ms used 20-23 ms of CPU per second (and the broker answered 100 fetches a
+    // second); long-polling 500 ms once a fetch came back empty: 2 ms (bench/scale-out, deploy README).
+    fetchIdleMaxWaitMs: int(env, 'TRANSFORMER_FETCH_IDLE_MAX_WAIT_MS', 500, 0, 30_000),
     transactionTimeoutMs: int(env, 'TRANSFORMER_TRANSACTION_TIMEOUT_MS', 30_000, 1000, 900_000),
     sessionTimeoutMs: int(env, 'TRANSFORMER_SESSION_TIMEOUT_MS', 30_000, 6000, 300_000),
     metricsHost: str(env, 'PIPELINE_METRICS_HOST', '127.0.0.1'),
@@ -135,12 +161,14 @@ export function loadQuarantineConfig(env: NodeJS.ProcessEnv = process.env): Quar
   const addr = serviceAddresses(env);
   return Object.freeze({
     kafkaBrokers: addr.kafkaBrokers,
+    kafka: loadKafkaConnection(env),
     databaseUrl: addr.databaseUrl,
     clientId: str(env, 'QUARANTINE_CLIENT_ID', 'pep-quarantine'),
     groupId: str(env, 'QUARANTINE_GROUP_ID', 'pep-quarantine'),
     webhookDlqTopic: str(env, 'QUARANTINE_WEBHOOK_DLQ_TOPIC', TOPICS.webhooksDlq),
     validationDlqTopic: str(env, 'QUARANTINE_VALIDATION_DLQ_TOPIC', TOPICS.validationDlq),
     maxBatchRows: int(env, 'QUARANTINE_MAX_BATCH_ROWS', 500, 1, 3000),
+    nice: int(env, 'QUARANTINE_NICE', 10, 0, 19),
     maxFetchBytesPerPartition: int(env, 'QUARANTINE_MAX_FETCH_BYTES_PER_PARTITION', 1 << 20, 1024, 64 << 20),
     maxFetchBytes: int(env, 'QUARANTINE_MAX_FETCH_BYTES', 4 << 20, 1024, 256 << 20),
     fetchMaxWaitMs: int(env, 'QUARANTINE_FETCH_MAX_WAIT_MS', 200, 0, 10_000),

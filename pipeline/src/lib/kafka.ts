@@ -3,13 +3,22 @@
  * poller that publishes consumer lag per partition (log-end offset minus the group's committed offset) as a gauge.
  * Lag is read from the broker, not from fetched batches, so idle and stalled partitions are reported too.
  */
-import { type Admin, Kafka, type LogEntry, logLevel } from 'kafkajs';
-import type { Logger } from './log.ts';
-import type { Gauge } from './metrics.ts';
+import { type KafkaConnectionConfig, kafkajsConnection } from '@pep/contracts/kafka-security';
 
-export function createKafka(opts: { brokers: readonly string[]; clientId: string; log: Logger }): Kafka {
+import type { Logger } from '@pep/contracts/log';
+import type { Gauge } from '@pep/contracts/metrics';
+import { type Admin, Kafka, type LogEntry, logLevel } from 'kafkajs';
+
+/** `security`: TLS and SASL from `loadKafkaConnection()` (the service config's `kafka`); absent: plaintext. */
+export function createKafka(opts: {
+  brokers: readonly string[];
+  security?: KafkaConnectionConfig;
+  clientId: string;
+  log: Logger;
+}): Kafka {
   const log = opts.log.child({ component: 'kafkajs' });
   return new Kafka({
+    ...(opts.security ? kafkajsConnection(opts.security) : {}),
     clientId: opts.clientId,
     brokers: [...opts.brokers],
     connectionTimeout: 3000,

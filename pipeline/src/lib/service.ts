@@ -3,8 +3,9 @@
  * consumer (SIGINT/SIGTERM finish the batch in hand, commit, leave the group; a second signal or the shutdown
  * timeout exits at once, which is safe because nothing uncommitted counts as done).
  */
-import type { Logger } from './log.ts';
-import { type Registry, serveMetrics } from './metrics.ts';
+
+import type { Logger } from '@pep/contracts/log';
+import { type Registry, serveMetrics } from '@pep/contracts/metrics';
 
 export interface RunnableConsumer {
   readonly metrics: { readonly registry: Registry };

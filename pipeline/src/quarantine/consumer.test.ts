@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { silentLogger } from '@pep/contracts/log';
 import type pg from 'pg';
 import { loadQuarantineConfig } from '../lib/config.ts';
-import { silentLogger } from '../lib/log.ts';
 import { QuarantineConsumer } from './consumer.ts';
 import { toRow } from './rows.ts';
 

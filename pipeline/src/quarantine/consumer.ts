@@ -6,12 +6,13 @@
  * a row PostgreSQL refuses in parsed form is stored raw-only, so no record can stop a partition.
  * Not the review workflow: deciding what to do with a quarantined record belongs to workflows/.
  */
+
+import type { Logger } from '@pep/contracts/log';
+import { Registry } from '@pep/contracts/metrics';
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import pg from 'pg';
 import type { QuarantineConfig } from '../lib/config.ts';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
-import type { Logger } from '../lib/log.ts';
-import { Registry } from '../lib/metrics.ts';
 import { type DlqMessage, insertStatement, type QuarantineTable, type Row, rawOnlyRow, toRow } from './rows.ts';
 
 export class QuarantineMetrics {
@@ -68,7 +69,12 @@ export class QuarantineConsumer {
   }
 
   async start(): Promise<void> {
-    const kafka = createKafka({ brokers: this.cfg.kafkaBrokers, clientId: this.cfg.clientId, log: this.log });
+    const kafka = createKafka({
+      brokers: this.cfg.kafkaBrokers,
+      security: this.cfg.kafka,
+      clientId: this.cfg.clientId,
+      log: this.log,
+    });
     this.admin = kafka.admin();
     await this.admin.connect();
     const consumer = kafka.consumer({

@@ -3,8 +3,10 @@
  * /metrics, consumes both DLQ topics into PostgreSQL. SIGINT/SIGTERM stop it cleanly (finish the batch, commit,
  * leave the group); a second signal or the shutdown timeout exits at once (uncommitted rows are simply replayed).
  */
+
+import { lowerPriority } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
 import { loadQuarantineConfig, redactUrl } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
 import { exitOnFatal, runConsumerService } from '../lib/service.ts';
 import { migrate } from '../migrate.ts';
 import { QuarantineConsumer } from './consumer.ts';
@@ -13,6 +15,8 @@ const cfg = loadQuarantineConfig();
 const log = createLogger(cfg.logLevel, { service: 'quarantine' });
 
 async function main(): Promise<void> {
+  const nice = cfg.nice > 0 ? lowerPriority(cfg.nice) : 0;
+  log.info('cpu priority', { nice });
   const applied = await migrate({ databaseUrl: cfg.databaseUrl });
   log.info('migrations checked', { database: redactUrl(cfg.databaseUrl), applied });
   const consumer = new QuarantineConsumer(cfg, log, undefined, exitOnFatal(log));

@@ -1,17 +1,21 @@
 /**
  * `npm run reconcile [-- --json] [--edge-url <base>] [--no-edge] [--since <ISO time | 30s | 15m | 2h>]
- * [--no-workflows]`: counts every pipeline stage — edge, raw topics, normalized, DLQs, quarantine, workflows and
+ * [--no-workflows] [--no-lake]`: counts every pipeline stage — edge, raw topics, normalized, DLQs, quarantine, workflows and
  * `payment_events` rows — and prints whether they reconcile; exit 0 only when they do (1 when they do not, 2 when the
  * check itself could not run). Topic and group names follow the transformer/quarantine configuration (same
  * environment variables); Temporal follows TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_TASK_QUEUE. `--since`
  * limits the workflow/row stage to events first seen in the normalized topic since then.
  */
+
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OTHER_TOPICS, PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';
 import { envList } from '@pep/contracts/env';
+import { createLogger } from '@pep/contracts/log';
+import { LAKE_ADDON_PATH } from '@pep/core-native/lake';
+import { loadLakeConfig } from '@pep/lakehouse/config';
 import { loadQuarantineConfig, loadTransformerConfig } from '../lib/config.ts';
 import { createKafka } from '../lib/kafka.ts';
-import { createLogger } from '../lib/log.ts';
 import { type ReconcileOptions, type ReconcileReport, reconcile } from './reconcile.ts';
 import { workflowStageLines } from './workflows.ts';
 
@@ -35,6 +39,17 @@ function print(r: ReconcileReport): void {
     `placement       ${s.placement.raw_fully_placed} fully placed, ${s.placement.raw_missing_outputs} missing, ${s.placement.duplicate_outputs} duplicate outputs, ${s.placement.unattributed_outputs} unattributed`,
     `quarantine      ${s.quarantine.webhook_rows} webhook rows, ${s.quarantine.validation_rows} validation rows, lag ${s.quarantine.lag}`,
     ...(s.workflows ? workflowStageLines(s.workflows) : ['workflows       not checked (--no-workflows)']),
+    ...(s.lake
+      ? [
+          ...s.lake.tables.map(
+            (t) =>
+              `lake            ${t.table}: ${t.rows} rows, ${t.records_in_committed_range} records committed, ${t.duplicate_rows} duplicates`,
+          ),
+          `lake money      ${Object.entries(s.lake.money_by_currency)
+            .map(([c, v]) => `${c} ${v}`)
+            .join(', ')}`,
+        ]
+      : ['lake            not checked (--no-lake, or the lake addon is not built)']),
     '',
     ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`),
     '',
@@ -59,13 +74,14 @@ export function reconcileOptions(
   env: NodeJS.ProcessEnv = process.env,
   edge: { url?: string; disabled?: boolean } = {},
   workflows: { disabled?: boolean; since?: Date | null } = {},
+  lake: { disabled?: boolean } = {},
 ): ReconcileOptions {
   const t = loadTransformerConfig(env);
   const q = loadQuarantineConfig(env);
   const edgeBase = edge.url ?? env.EDGE_URL ?? `http://127.0.0.1:${serviceAddresses(env).edgePort}`;
   const log = createLogger('error', { service: 'reconcile' }, (line) => process.stderr.write(`${line}\n`));
   return {
-    kafka: createKafka({ brokers: t.kafkaBrokers, clientId: 'pep-reconcile', log }),
+    kafka: createKafka({ brokers: t.kafkaBrokers, security: t.kafka, clientId: 'pep-reconcile', log }),
     databaseUrl: q.databaseUrl,
     rawTopics: t.inputTopics,
     otherTopics: envList(env, 'RECONCILE_OTHER_TOPICS', Object.values(OTHER_TOPICS)),
@@ -84,6 +100,8 @@ export function reconcileOptions(
           taskQueue: env.TEMPORAL_TASK_QUEUE?.trim() || PAYMENT_TASK_QUEUE,
           since: workflows.since ?? null,
         },
+    // The lake stage needs the lake addon; without it (not built yet) the stage is reported as not checked.
+    lake: lake.disabled || !existsSync(LAKE_ADDON_PATH) ? null : loadLakeConfig(env),
   };
 }
 
@@ -94,6 +112,7 @@ async function main(): Promise<number> {
       process.env,
       { url: arg('--edge-url'), disabled: process.argv.includes('--no-edge') },
       { disabled: process.argv.includes('--no-workflows'), since: parseSince(arg('--since')) },
+      { disabled: process.argv.includes('--no-lake') },
     ),
   );
   if (json) console.log(JSON.stringify(report, null, 2));

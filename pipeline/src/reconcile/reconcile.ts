@@ -17,10 +17,12 @@
  * Reads topics completely (read_committed): a check for operators and tests, not a hot-path monitor.
  */
 import { OUTPUT_HEADERS } from '@pep/contracts';
+import type { LakeConfig } from '@pep/lakehouse/config';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
-import { headerText, partitionRanges, scanTopics } from './scan.ts';
+import { type LakeStage, reconcileLake } from './lake.ts';
+import { headerText, type PartitionRange, partitionRanges, scanTopics } from './scan.ts';
 import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 
 export interface ReconcileOptions {
@@ -39,6 +41,8 @@ export interface ReconcileOptions {
   readonly scanTimeoutMs: number;
   /** Temporal and scope of the workflow/row stage; absent or null skips it. */
   readonly workflows?: WorkflowStageOptions | null;
+  /** The lakehouse (bronze tables vs the topics they read); absent or null skips it. */
+  readonly lake?: LakeConfig | null;
 }
 
 export interface Check {
@@ -81,6 +85,8 @@ export interface ReconcileReport {
     };
     /** Null when the workflow stage was not requested. */
     readonly workflows: WorkflowStage | null;
+    /** Null when the lake stage was not requested. */
+    readonly lake: LakeStage | null;
   };
   readonly checks: readonly Check[];
 }
@@ -146,34 +152,37 @@ async function lagOf(kafka: Kafka, group: string, topics: readonly string[], las
   }
 }
 
-export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
-  const checks: Check[] = [];
-  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const lastData = new Map<string, bigint>();
-  const noteLast = (topic: string, partition: number, offset: string) => {
+/** The highest data offset seen per topic-partition (what a group must have committed past to be caught up). */
+class LastData {
+  readonly offsets = new Map<string, bigint>();
+  note(topic: string, partition: number, offset: string): void {
     const k = `${topic}/${partition}`;
     const off = BigInt(offset);
-    if ((lastData.get(k) ?? -1n) < off) lastData.set(k, off);
-  };
+    if ((this.offsets.get(k) ?? -1n) < off) this.offsets.set(k, off);
+  }
+}
 
-  // 1. Raw topics: the coordinates of every committed raw record.
-  const rawRanges = await partitionRanges(o.kafka, o.rawTopics);
+/** Stage 1, raw topics: the coordinates of every committed raw record. */
+async function scanRaw(o: ReconcileOptions, last: LastData) {
+  const ranges = await partitionRanges(o.kafka, o.rawTopics);
   const sources = new Map<string, SourceState>();
   const byTopic: Record<string, number> = {};
   await scanTopics(
     o.kafka,
-    rawRanges,
+    ranges,
     (topic, partition, m) => {
       sources.set(`${topic}/${partition}/${m.offset}`, { total: 0, seen: new Set() });
       byTopic[topic] = (byTopic[topic] ?? 0) + 1;
-      noteLast(topic, partition, m.offset);
+      last.note(topic, partition, m.offset);
     },
     o.scanTimeoutMs,
   );
-  const rawTotal = sources.size;
+  return { sources, byTopic, total: sources.size };
+}
 
-  // 2. Outputs: attribute each to its source and output ordinal.
-  const outRanges = await partitionRanges(o.kafka, [o.normalizedTopic, o.validationDlqTopic]);
+/** Stage 2, outputs: each normalized and validation-DLQ record attributed to its source and output ordinal. */
+async function scanOutputs(o: ReconcileOptions, sources: Map<string, SourceState>, last: LastData) {
+  const ranges = await partitionRanges(o.kafka, [o.normalizedTopic, o.validationDlqTopic]);
   let normalized = 0;
   let dlqRecords = 0;
   let duplicates = 0;
@@ -182,9 +191,9 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   const eventIds = new Map<string, number>();
   await scanTopics(
     o.kafka,
-    outRanges,
+    ranges,
     (topic, partition, m) => {
-      noteLast(topic, partition, m.offset);
+      last.note(topic, partition, m.offset);
       if (topic === o.normalizedTopic) {
         normalized++;
         const id = m.key ? m.key.toString() : eventIdOf(m.value);
@@ -215,117 +224,162 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
   );
   let fullyPlaced = 0;
   let missing = 0;
-  for (const s of sources.values()) {
-    if (s.total > 0 && s.seen.size === s.total) fullyPlaced++;
+  for (const src of sources.values()) {
+    if (src.total > 0 && src.seen.size === src.total) fullyPlaced++;
     else missing++;
   }
+  return { ranges, normalized, dlqRecords, duplicates, unattributed, eventIds, fullyPlaced, missing };
+}
 
-  // 3. Webhook DLQ (edge rejections): count committed records.
-  const whRanges = await partitionRanges(o.kafka, [o.webhookDlqTopic]);
-  let webhookDlq = 0;
+/** Stage 3, webhook DLQ (edge rejections): the committed records. */
+async function scanWebhookDlq(o: ReconcileOptions, last: LastData) {
+  const ranges = await partitionRanges(o.kafka, [o.webhookDlqTopic]);
+  let records = 0;
   await scanTopics(
     o.kafka,
-    whRanges,
+    ranges,
     (topic, partition, m) => {
-      webhookDlq++;
-      noteLast(topic, partition, m.offset);
+      records++;
+      last.note(topic, partition, m.offset);
     },
     o.scanTimeoutMs,
   );
+  return { ranges, records };
+}
 
-  // 3b. Other topics: verified events outside the vocabulary; counted, never consumed.
-  const otherByTopic: Record<string, number> = {};
-  let otherTotal = 0;
+/** Stage 3b, other topics: verified events outside the vocabulary; counted, never consumed. */
+async function scanOther(o: ReconcileOptions) {
+  const byTopic: Record<string, number> = {};
+  let total = 0;
   if ((o.otherTopics ?? []).length > 0) {
     await scanTopics(
       o.kafka,
       await partitionRanges(o.kafka, o.otherTopics ?? []),
       (topic) => {
-        otherByTopic[topic] = (otherByTopic[topic] ?? 0) + 1;
-        otherTotal++;
+        byTopic[topic] = (byTopic[topic] ?? 0) + 1;
+        total++;
       },
       o.scanTimeoutMs,
     );
   }
+  return { byTopic, total };
+}
 
-  // 4. Consumer groups and quarantine rows.
-  const transformerLag = await lagOf(o.kafka, o.transformerGroup, o.rawTopics, lastData);
-  const quarantineLag = await lagOf(o.kafka, o.quarantineGroup, [o.webhookDlqTopic, o.validationDlqTopic], lastData);
+/**
+ * Stage 4, PostgreSQL: the quarantine rows of records still in the DLQ topics (at or above each partition's low
+ * watermark: below it, retention has dropped the record itself), and the workflow stage when asked for.
+ */
+async function readDatabase(o: ReconcileOptions, dlqRanges: readonly PartitionRange[], eventIds: Map<string, number>) {
   const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 1 });
-  let webhookRows = 0;
-  let validationRows = 0;
-  let workflowStage: WorkflowStage | null = null;
-  let workflowChecks: readonly Check[] = [];
   try {
-    if (o.workflows) {
-      const w = await reconcileWorkflows(eventIds, o.normalizedTopic, pool, o.workflows);
-      workflowStage = w.stage;
-      workflowChecks = w.checks;
-    }
-    const lowOf = (topic: string) =>
-      [...whRanges, ...outRanges].filter((r) => r.topic === topic).map((r) => [r.partition, r.low.toString()]);
+    const workflows = o.workflows ? await reconcileWorkflows(eventIds, o.normalizedTopic, pool, o.workflows) : null;
     const count = async (table: string, topic: string) => {
-      // Rows of records still in the topic (below the low watermark, retention has dropped the record itself).
+      const lows = dlqRanges.filter((r) => r.topic === topic).map((r) => ({ p: r.partition, low: r.low.toString() }));
       const r = await pool.query(
         `SELECT count(*)::int AS n FROM ${table} q JOIN jsonb_to_recordset($2::jsonb) AS l(p int, low bigint)
            ON l.p = q.kafka_partition WHERE q.kafka_topic = $1 AND q.kafka_offset >= l.low`,
-        [topic, JSON.stringify(lowOf(topic).map(([p, low]) => ({ p, low })))],
+        [topic, JSON.stringify(lows)],
       );
       return r.rows[0].n as number;
     };
-    webhookRows = await count('webhook_quarantine', o.webhookDlqTopic);
-    validationRows = await count('validation_quarantine', o.validationDlqTopic);
+    return {
+      webhookRows: await count('webhook_quarantine', o.webhookDlqTopic),
+      validationRows: await count('validation_quarantine', o.validationDlqTopic),
+      workflowStage: workflows?.stage ?? null,
+      workflowChecks: workflows?.checks ?? [],
+    };
   } finally {
     await pool.end();
   }
+}
 
-  // 5. Edge counters (since the edge process started).
+/** Stage 5, the edge's counters (since the edge process started): it can have acknowledged fewer than the topics hold, never more. */
+function edgeChecks(
+  o: ReconcileOptions,
+  edge: NonNullable<Awaited<ReturnType<typeof edgeCounts>>>,
+  totals: { raw: number; other: number; webhookDlq: number },
+): Check[] {
+  const checks: Check[] = [
+    {
+      name: 'edge acknowledged ≤ raw records',
+      ok: edge.acceptedToRaw <= totals.raw,
+      detail: `edge acknowledged ${edge.acceptedToRaw} to raw topics since it started; raw topics hold ${totals.raw}`,
+    },
+  ];
+  if (o.otherTopics !== undefined) {
+    checks.push({
+      name: 'edge acknowledged to other topics ≤ other records',
+      ok: edge.acceptedToOther <= totals.other,
+      detail: `edge acknowledged ${edge.acceptedToOther} to webhooks.<provider>.other since it started; those topics hold ${totals.other}`,
+    });
+  }
+  checks.push({
+    name: 'edge DLQ writes ≤ webhook DLQ records',
+    ok: edge.sentToDlq <= totals.webhookDlq,
+    detail: `edge sent ${edge.sentToDlq} to webhooks.dlq since it started; topic holds ${totals.webhookDlq}`,
+  });
+  return checks;
+}
+
+/** The lake stage when asked for; a lake that cannot be read is a failed check, not a crash. */
+async function lakeStageOf(o: ReconcileOptions): Promise<{ stage: LakeStage | null; checks: readonly Check[] }> {
+  if (!o.lake) return { stage: null, checks: [] };
+  const topics = [...o.rawTopics, o.webhookDlqTopic, o.normalizedTopic, o.validationDlqTopic];
+  try {
+    return await reconcileLake(o.kafka, topics, o.lake, o.scanTimeoutMs);
+  } catch (err) {
+    return {
+      stage: null,
+      checks: [{ name: 'lake readable', ok: false, detail: `the lake stage could not run: ${(err as Error).message}` }],
+    };
+  }
+}
+
+export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
+  const last = new LastData();
+  const raw = await scanRaw(o, last);
+  const out = await scanOutputs(o, raw.sources, last);
+  const wh = await scanWebhookDlq(o, last);
+  const other = await scanOther(o);
+  const transformerLag = await lagOf(o.kafka, o.transformerGroup, o.rawTopics, last.offsets);
+  const quarantineLag = await lagOf(
+    o.kafka,
+    o.quarantineGroup,
+    [o.webhookDlqTopic, o.validationDlqTopic],
+    last.offsets,
+  );
+  const db = await readDatabase(o, [...wh.ranges, ...out.ranges], out.eventIds);
   const edge = o.edgeMetricsUrl ? await edgeCounts(o.edgeMetricsUrl) : null;
 
-  check('transformer caught up', transformerLag === 0, `group ${o.transformerGroup} lag ${transformerLag}`);
-  check(
-    'every raw record placed exactly once',
-    missing === 0 && duplicates === 0,
-    `${fullyPlaced}/${rawTotal} raw records fully placed, ${missing} missing outputs, ${duplicates} duplicate outputs`,
-  );
-  check(
-    'no output without a raw source',
-    unattributed === 0,
-    `${normalized} normalized + ${dlqRecords} validation DLQ records, ${unattributed} not traceable to a raw record`,
-  );
-  check('quarantine caught up', quarantineLag === 0, `group ${o.quarantineGroup} lag ${quarantineLag}`);
-  check(
-    'webhook DLQ quarantined',
-    webhookRows === webhookDlq,
-    `${webhookRows} webhook_quarantine rows for ${webhookDlq} webhooks.dlq records`,
-  );
-  check(
-    'validation DLQ quarantined',
-    validationRows === dlqRecords,
-    `${validationRows} validation_quarantine rows for ${dlqRecords} validation DLQ records`,
-  );
-  if (edge) {
-    // The edge's counters start at its own start: it can have acknowledged fewer than the topics hold, never more.
+  const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
+  const checks: Check[] = [
+    check('transformer caught up', transformerLag === 0, `group ${o.transformerGroup} lag ${transformerLag}`),
     check(
-      'edge acknowledged ≤ raw records',
-      edge.acceptedToRaw <= rawTotal,
-      `edge acknowledged ${edge.acceptedToRaw} to raw topics since it started; raw topics hold ${rawTotal}`,
-    );
-    if (o.otherTopics !== undefined) {
-      check(
-        'edge acknowledged to other topics ≤ other records',
-        edge.acceptedToOther <= otherTotal,
-        `edge acknowledged ${edge.acceptedToOther} to webhooks.<provider>.other since it started; those topics hold ${otherTotal}`,
-      );
-    }
+      'every raw record placed exactly once',
+      out.missing === 0 && out.duplicates === 0,
+      `${out.fullyPlaced}/${raw.total} raw records fully placed, ${out.missing} missing outputs, ${out.duplicates} duplicate outputs`,
+    ),
     check(
-      'edge DLQ writes ≤ webhook DLQ records',
-      edge.sentToDlq <= webhookDlq,
-      `edge sent ${edge.sentToDlq} to webhooks.dlq since it started; topic holds ${webhookDlq}`,
-    );
-  }
-
-  checks.push(...workflowChecks);
+      'no output without a raw source',
+      out.unattributed === 0,
+      `${out.normalized} normalized + ${out.dlqRecords} validation DLQ records, ${out.unattributed} not traceable to a raw record`,
+    ),
+    check('quarantine caught up', quarantineLag === 0, `group ${o.quarantineGroup} lag ${quarantineLag}`),
+    check(
+      'webhook DLQ quarantined',
+      db.webhookRows === wh.records,
+      `${db.webhookRows} webhook_quarantine rows for ${wh.records} webhooks.dlq records`,
+    ),
+    check(
+      'validation DLQ quarantined',
+      db.validationRows === out.dlqRecords,
+      `${db.validationRows} validation_quarantine rows for ${out.dlqRecords} validation DLQ records`,
+    ),
+  ];
+  if (edge) checks.push(...edgeChecks(o, edge, { raw: raw.total, other: other.total, webhookDlq: wh.records }));
+  checks.push(...db.workflowChecks);
+  const lake = await lakeStageOf(o);
+  checks.push(...lake.checks);
 
   return {
     verdict: checks.every((c) => c.ok) ? 'reconciled' : 'not_reconciled',
@@ -338,29 +392,30 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
             sent_to_dlq: edge.sentToDlq,
           }
         : { available: false },
-      raw: { total: rawTotal, by_topic: byTopic },
-      other: { total: otherTotal, by_topic: otherByTopic },
+      raw: { total: raw.total, by_topic: raw.byTopic },
+      other: { total: other.total, by_topic: other.byTopic },
       transformer: { group: o.transformerGroup, lag: transformerLag },
       normalized: {
-        records: normalized,
-        distinct_event_ids: eventIds.size,
-        duplicate_event_ids: normalized - eventIds.size,
+        records: out.normalized,
+        distinct_event_ids: out.eventIds.size,
+        duplicate_event_ids: out.normalized - out.eventIds.size,
       },
-      validation_dlq: { records: dlqRecords },
-      webhook_dlq: { records: webhookDlq },
+      validation_dlq: { records: out.dlqRecords },
+      webhook_dlq: { records: wh.records },
       placement: {
-        raw_fully_placed: fullyPlaced,
-        raw_missing_outputs: missing,
-        duplicate_outputs: duplicates,
-        unattributed_outputs: unattributed,
+        raw_fully_placed: out.fullyPlaced,
+        raw_missing_outputs: out.missing,
+        duplicate_outputs: out.duplicates,
+        unattributed_outputs: out.unattributed,
       },
       quarantine: {
         group: o.quarantineGroup,
         lag: quarantineLag,
-        webhook_rows: webhookRows,
-        validation_rows: validationRows,
+        webhook_rows: db.webhookRows,
+        validation_rows: db.validationRows,
       },
-      workflows: workflowStage,
+      workflows: db.workflowStage,
+      lake: lake.stage,
     },
     checks,
   };

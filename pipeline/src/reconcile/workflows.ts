@@ -13,6 +13,7 @@
  * none at all). Rows whose workflow has aged out of Temporal's retention are counted apart, not blamed.
  */
 import { WORKFLOW_TYPES } from '@pep/contracts';
+import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 
@@ -145,7 +146,7 @@ export async function reconcileWorkflows(
     : [];
 
   // Executions from visibility: this task queue, payment types, started since the first record in scope.
-  const connection = await Connection.connect({ address: o.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(o.temporalAddress));
   const executions = new Map<string, Execution>();
   let retentionMs = 24 * 3_600_000;
   try {

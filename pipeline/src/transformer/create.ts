@@ -3,8 +3,9 @@
  * fetch) for a core that offers transformRecordSets (core-native does; the tests' echo core too). The kafkajs
  * transformer that TRANSFORMER_CLIENT=kafkajs used to select is retired; kafkajs serves the control plane only.
  */
+
+import type { Logger } from '@pep/contracts/log';
 import type { TransformerConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
 import { wireProducerFactory } from './wire-producer.ts';
 import { type RecordCore, type TransformerOptions, WireTransformer } from './wire-transformer.ts';
 

@@ -2,8 +2,9 @@
  * Entry point of the transformer (`npx tsx pipeline/src/transformer/main.ts`): loads core-native (native addon or
  * TypeScript twin per CORE_NATIVE_IMPL) and runs the consume-transform-produce loop (wire-transformer.ts on kafka-wire).
  */
+
+import { createLogger } from '@pep/contracts/log';
 import { loadTransformerConfig } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
 import { loadNormalizer } from './core.ts';
 import { runTransformer } from './run.ts';
 

@@ -3,7 +3,7 @@
  * failed steps, the core call's and the commit's durations, end-to-end latency from the edge, lag per partition and
  * the transactions aborted because the group fenced this member.
  */
-import { Registry } from '../lib/metrics.ts';
+import { Registry } from '@pep/contracts/metrics';
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

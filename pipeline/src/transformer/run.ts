@@ -4,8 +4,9 @@
  * at once, which is safe because nothing uncommitted is visible downstream). Shared by main.ts and the crash tests'
  * child process.
  */
+
+import type { Logger } from '@pep/contracts/log';
 import type { TransformerConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
 import { exitOnFatal, runConsumerService } from '../lib/service.ts';
 import { createTransformer, type TransformerCore, type WireTransformer } from './create.ts';
 

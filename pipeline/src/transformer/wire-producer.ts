@@ -18,6 +18,7 @@ export const wireProducerFactory: OutputProducerFactory = (cluster, cfg, core, s
     // One partition's batch stays under the broker's message.max.bytes (TRANSFORMER_MAX_REQUEST_BYTES); a request
     // may carry several partitions' batches (the producer's own bound).
     maxBatchBytes: cfg.maxRequestBytes,
+    compression: cfg.compression,
     ...(core.crc32c ? { crc32c: core.crc32c } : {}),
   };
   if (cfg.mode === 'exactly_once') {

@@ -20,6 +20,8 @@
  * at_least_once: the same batches through an idempotent producer, then OffsetCommit with the generation; a crash
  * between the two repeats the uncommitted tail (downstream dedups on event_id).
  */
+
+import type { Logger } from '@pep/contracts/log';
 import type { CoreImpl, FetchedRecordSet, OutputPartition, TransformedFetch } from '@pep/core-native';
 import { PROVIDER_CODES } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
@@ -27,7 +29,6 @@ import { ConsumerFatalError, type FetchBatch, GroupConsumer, type MemberGenerati
 import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
 import { type StageHook, TransactionError } from '@pep/kafka-wire/transaction';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
 import { TransformerMetrics } from './metrics.ts';
 
 /** What the wire transformer needs of core-native. */
@@ -122,9 +123,10 @@ export class WireTransformer {
     const cluster = new KafkaCluster({
       brokers: this.cfg.kafkaBrokers,
       clientId: this.cfg.clientId,
+      security: this.cfg.kafka,
       lanes: {
         // A long-polling Fetch must not time out, and must not hold up heartbeats or the transaction's requests.
-        fetch: { requestTimeoutMs: this.cfg.fetchMaxWaitMs + 30_000 },
+        fetch: { requestTimeoutMs: Math.max(this.cfg.fetchMaxWaitMs, this.cfg.fetchIdleMaxWaitMs) + 30_000 },
         join: { requestTimeoutMs: this.cfg.sessionTimeoutMs * 2 + 30_000 },
       },
     });
@@ -145,6 +147,7 @@ export class WireTransformer {
       heartbeatIntervalMs: Math.min(3000, Math.floor(this.cfg.sessionTimeoutMs / 3)),
       maxWaitMs: this.cfg.fetchMaxWaitMs,
       minBytes: this.cfg.fetchMinBytes,
+      idleMaxWaitMs: this.cfg.fetchIdleMaxWaitMs,
       maxBytes: this.cfg.maxFetchBytes,
       maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
       resetPolicy: this.cfg.fromBeginning ? 'earliest' : 'latest',

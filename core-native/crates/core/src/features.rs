@@ -10,13 +10,14 @@ use crate::json::{self, Bump, Value};
 use crate::time;
 
 /// Bump when names, order, transforms or defaults change; models record the version they used.
-pub const FEATURE_SPEC_VERSION: &str = "pep-features-v1";
+pub const FEATURE_SPEC_VERSION: &str = "pep-features-v2";
 
 #[derive(Clone, Copy, Debug)]
 pub enum Src {
     Event,
     Customer,
     Merchant,
+    PaymentMethod,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -91,40 +92,133 @@ pub const FEATURES: &[Feature] = &[
         Equals("payment_method_type", "wallet"),
         0,
     ),
-    f(
-        "method_bank",
-        Event,
-        OneOf("payment_method_type", &["bank_account", "bank_transfer"]),
-        0,
-    ),
-    f(
-        "method_other",
-        Event,
-        OtherThan(
-            "payment_method_type",
-            &["card", "wallet", "bank_account", "bank_transfer"],
-        ),
-        0,
-    ),
     f("has_customer", Event, Present("customer_id"), 0),
     f("has_card_brand", Event, Present("card_brand"), 0),
     f("status_failed", Event, Equals("status", "failed"), 0),
     f("is_refund", Event, Prefix("event_type", "refund."), 0),
     f("is_dispute", Event, Prefix("event_type", "dispute."), 0),
+    f(
+        "failure_expired_card",
+        Event,
+        OneOf("failure_code", &["expired_card", "card_expired"]),
+        0,
+    ),
+    f(
+        "failure_insufficient_funds",
+        Event,
+        OneOf("failure_code", &["insufficient_funds"]),
+        0,
+    ),
     f("hour_of_day_utc", Event, HourOfDayUtc, 0),
     f("day_of_week_utc", Event, DayOfWeekUtc, 0),
     f("customer_record_present", Customer, RecordPresent, 0),
     f(
-        "customer_total_payments_30d",
+        "customer_txn_count_10m",
         Customer,
-        Identity("total_payments_30d"),
+        Identity("txn_count_10m"),
         0,
     ),
     f(
-        "customer_failure_rate_30d",
+        "customer_amount_sum_10m",
         Customer,
-        Clip01("failure_rate_30d"),
+        Identity("amount_sum_10m"),
         0,
+    ),
+    f(
+        "customer_decline_count_10m",
+        Customer,
+        Identity("decline_count_10m"),
+        0,
+    ),
+    f(
+        "customer_txn_count_1h",
+        Customer,
+        Identity("txn_count_1h"),
+        0,
+    ),
+    f(
+        "customer_amount_sum_1h",
+        Customer,
+        Identity("amount_sum_1h"),
+        0,
+    ),
+    f(
+        "customer_decline_count_1h",
+        Customer,
+        Identity("decline_count_1h"),
+        0,
+    ),
+    f(
+        "customer_distinct_merchants_1h",
+        Customer,
+        Identity("distinct_merchants_1h"),
+        0,
+    ),
+    f(
+        "customer_txn_count_24h",
+        Customer,
+        Identity("txn_count_24h"),
+        0,
+    ),
+    f(
+        "customer_amount_sum_24h",
+        Customer,
+        Identity("amount_sum_24h"),
+        0,
+    ),
+    f(
+        "customer_decline_rate_24h",
+        Customer,
+        Identity("decline_rate_24h"),
+        0,
+    ),
+    f(
+        "customer_txn_count_7d",
+        Customer,
+        Identity("txn_count_7d"),
+        0,
+    ),
+    f(
+        "customer_amount_sum_7d",
+        Customer,
+        Identity("amount_sum_7d"),
+        0,
+    ),
+    f(
+        "customer_decline_rate_7d",
+        Customer,
+        Identity("decline_rate_7d"),
+        0,
+    ),
+    f(
+        "customer_distinct_payment_methods_7d",
+        Customer,
+        Identity("distinct_payment_methods_7d"),
+        0,
+    ),
+    f(
+        "customer_txn_count_30d",
+        Customer,
+        Identity("txn_count_30d"),
+        0,
+    ),
+    f(
+        "customer_amount_to_avg_ratio_30d",
+        Customer,
+        Identity("amount_to_avg_ratio_30d"),
+        1,
+    ),
+    f(
+        "customer_secs_since_prev_event",
+        Customer,
+        Identity("secs_since_prev_event"),
+        -1,
+    ),
+    f(
+        "customer_secs_since_last_success",
+        Customer,
+        Identity("secs_since_last_success"),
+        -1,
     ),
     f(
         "customer_consecutive_failures",
@@ -132,78 +226,103 @@ pub const FEATURES: &[Feature] = &[
         Identity("consecutive_failures"),
         0,
     ),
-    f(
-        "customer_days_since_last_payment",
-        Customer,
-        Identity("days_since_last_payment"),
-        -1,
-    ),
-    f(
-        "customer_payment_method_count",
-        Customer,
-        Identity("payment_method_count"),
-        0,
-    ),
-    f(
-        "customer_amount_to_avg_ratio",
-        Customer,
-        AmountRatio("avg_amount_minor_30d"),
-        1,
-    ),
-    f(
-        "customer_fraud_score_avg",
-        Customer,
-        Clip01("fraud_score_avg"),
-        0,
-    ),
-    f(
-        "customer_high_risk_payment_count",
-        Customer,
-        Identity("high_risk_payment_count"),
-        0,
-    ),
+    f("customer_tenure_days", Customer, Identity("tenure_days"), 0),
     f("merchant_record_present", Merchant, RecordPresent, 0),
     f(
-        "merchant_total_transactions_30d",
+        "merchant_txn_count_1h",
         Merchant,
-        Identity("total_transactions_30d"),
+        Identity("txn_count_1h"),
         0,
     ),
     f(
-        "merchant_failure_rate_30d",
+        "merchant_decline_rate_1h",
         Merchant,
-        Clip01("failure_rate_30d"),
+        Identity("decline_rate_1h"),
+        0,
+    ),
+    f(
+        "merchant_txn_count_24h",
+        Merchant,
+        Identity("txn_count_24h"),
+        0,
+    ),
+    f(
+        "merchant_amount_sum_24h",
+        Merchant,
+        Identity("amount_sum_24h"),
+        0,
+    ),
+    f(
+        "merchant_decline_rate_24h",
+        Merchant,
+        Identity("decline_rate_24h"),
+        0,
+    ),
+    f(
+        "merchant_txn_count_30d",
+        Merchant,
+        Identity("txn_count_30d"),
+        0,
+    ),
+    f(
+        "merchant_dispute_count_30d",
+        Merchant,
+        Identity("dispute_count_30d"),
         0,
     ),
     f(
         "merchant_dispute_rate_30d",
         Merchant,
-        Clip01("dispute_rate_30d"),
+        Identity("dispute_rate_30d"),
         0,
     ),
     f(
-        "merchant_refund_rate_30d",
-        Merchant,
-        Clip01("refund_rate_30d"),
+        "payment_method_record_present",
+        PaymentMethod,
+        RecordPresent,
         0,
     ),
     f(
-        "merchant_fraud_rate_30d",
-        Merchant,
-        Clip01("fraud_rate_30d"),
+        "payment_method_txn_count_10m",
+        PaymentMethod,
+        Identity("txn_count_10m"),
         0,
     ),
     f(
-        "merchant_high_risk_transaction_pct",
-        Merchant,
-        Clip01("high_risk_transaction_pct"),
+        "payment_method_decline_count_10m",
+        PaymentMethod,
+        Identity("decline_count_10m"),
         0,
     ),
     f(
-        "merchant_health_score",
-        Merchant,
-        Clip01("merchant_health_score"),
-        1,
+        "payment_method_txn_count_24h",
+        PaymentMethod,
+        Identity("txn_count_24h"),
+        0,
+    ),
+    f(
+        "payment_method_decline_rate_24h",
+        PaymentMethod,
+        Identity("decline_rate_24h"),
+        0,
+    ),
+    f(
+        "payment_method_distinct_merchants_24h",
+        PaymentMethod,
+        Identity("distinct_merchants_24h"),
+        0,
+    ),
+    f(
+        "payment_method_txn_count_7d",
+        PaymentMethod,
+        Identity("txn_count_7d"),
+        0,
+    ),
+    f(
+        "payment_method_distinct_customers_7d",
+        PaymentMethod,
+        Identity("distinct_customers_7d"),
+        0,
     ),
 ];
 
@@ -214,6 +333,7 @@ pub struct Row<'a> {
     pub event: &'a [u8],
     pub customer: Option<&'a [u8]>,
     pub merchant: Option<&'a [u8]>,
+    pub payment_method: Option<&'a [u8]>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -286,6 +406,7 @@ pub fn spec_json() -> String {
                 Event => "event",
                 Customer => "customer",
                 Merchant => "merchant",
+                PaymentMethod => "payment_method",
             },
         );
         transform_json(&ft.transform, &mut out);
@@ -362,11 +483,12 @@ fn str_field<'v>(ev: &'v Value<'v>, field: &str) -> Option<&'v str> {
     ev.get(field).and_then(Value::as_str)
 }
 
-fn compute(ft: &Feature, ev: &Ev, cust: Option<&Value>, merch: Option<&Value>) -> f64 {
+fn compute(ft: &Feature, ev: &Ev, recs: [Option<&Value>; 3]) -> f64 {
     let rec = match ft.source {
         Event => None,
-        Customer => cust,
-        Merchant => merch,
+        Customer => recs[0],
+        Merchant => recs[1],
+        PaymentMethod => recs[2],
     };
     let b = |x: bool| if x { 1.0 } else { 0.0 };
     let d = ft.default as f64;
@@ -413,8 +535,9 @@ pub fn vectorize_batch(rows: &[Row]) -> Result<Vec<f32>, VectorizeError> {
         let ev = parse_event(&root, i)?;
         let cust = parse_record(r.customer, "customer", i, arena)?;
         let merch = parse_record(r.merchant, "merchant", i, arena)?;
+        let pm = parse_record(r.payment_method, "payment_method", i, arena)?;
         for ft in FEATURES {
-            out.push(compute(ft, &ev, cust.as_ref(), merch.as_ref()) as f32);
+            out.push(compute(ft, &ev, [cust.as_ref(), merch.as_ref(), pm.as_ref()]) as f32);
         }
     }
     Ok(out)
@@ -433,33 +556,40 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), FEATURES.len());
         assert!(spec_json()
-            .starts_with(r#"{"version":"pep-features-v1","features":[{"name":"amount_major""#));
+            .starts_with(r#"{"version":"pep-features-v2","features":[{"name":"amount_major""#));
     }
 
     #[test]
     fn row_values_and_defaults() {
         let rows = [Row {
             event: EV.as_bytes(),
-            customer: Some(br#"{"avg_amount_minor_30d":1000,"failure_rate_30d":1.5}"#),
+            customer: Some(
+                br#"{"txn_count_10m":3,"amount_to_avg_ratio_30d":2.5,"decline_rate_7d":"x"}"#,
+            ),
             merchant: None,
+            payment_method: Some(br#"{"distinct_customers_7d":4}"#),
         }];
         let m = vectorize_batch(&rows).unwrap();
         let get = |n: &str| m[FEATURES.iter().position(|f| f.name == n).unwrap()];
         assert_eq!(get("amount_major"), 20.5);
         assert_eq!(get("provider_stripe"), 1.0);
         assert_eq!(get("method_card"), 1.0);
-        assert_eq!(get("method_other"), 0.0);
         assert_eq!(get("has_customer"), 1.0);
         assert_eq!(get("has_card_brand"), 0.0);
         assert_eq!(get("status_failed"), 1.0);
-        assert_eq!(get("is_refund"), 1.0);
         assert_eq!(get("hour_of_day_utc"), 13.0);
         assert_eq!(get("day_of_week_utc"), 0.0, "2024-01-15 is a Monday");
-        assert_eq!(get("customer_amount_to_avg_ratio"), 2.05);
-        assert_eq!(get("customer_failure_rate_30d"), 1.0, "clipped");
-        assert_eq!(get("customer_days_since_last_payment"), -1.0, "default");
+        assert_eq!(get("customer_record_present"), 1.0);
+        assert_eq!(get("customer_txn_count_10m"), 3.0);
+        assert_eq!(get("customer_amount_to_avg_ratio_30d"), 2.5);
+        assert_eq!(
+            get("customer_decline_rate_7d"),
+            0.0,
+            "not a number: default"
+        );
+        assert_eq!(get("customer_secs_since_prev_event"), -1.0, "default");
         assert_eq!(get("merchant_record_present"), 0.0);
-        assert_eq!(get("merchant_health_score"), 1.0, "default");
+        assert_eq!(get("payment_method_distinct_customers_7d"), 4.0);
     }
 
     #[test]
@@ -467,13 +597,15 @@ mod tests {
         assert!(vectorize_batch(&[Row {
             event: b"{}",
             customer: None,
-            merchant: None
+            merchant: None,
+            payment_method: None,
         }])
         .is_err());
         let bad_rec = [Row {
             event: EV.as_bytes(),
             customer: Some(b"[1]"),
             merchant: None,
+            payment_method: None,
         }];
         assert!(vectorize_batch(&bad_rec).is_err());
     }

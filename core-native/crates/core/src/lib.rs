@@ -5,6 +5,7 @@
 
 pub mod canon;
 pub mod codec;
+pub mod codec_kafka;
 pub mod currency;
 pub mod features;
 pub mod json;

@@ -426,8 +426,13 @@ fn load_region(
     }
     match codec {
         0 => Ok(Region::Input(s, e)),
-        1 => {
-            let d = gunzip(&buf[s..e])?;
+        1..=4 => {
+            let d = match codec {
+                1 => gunzip(&buf[s..e])?,
+                2 => crate::codec_kafka::unsnappy(&buf[s..e], MAX_BATCH_RECORDS_BYTES)?,
+                3 => crate::codec_kafka::unlz4(&buf[s..e], MAX_BATCH_RECORDS_BYTES)?,
+                _ => crate::codec_kafka::unzstd(&buf[s..e], MAX_BATCH_RECORDS_BYTES)?,
+            };
             decompressed.push(d);
             Ok(Region::Decompressed(decompressed.len() - 1))
         }

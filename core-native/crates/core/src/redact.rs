@@ -478,17 +478,30 @@ fn percent_encode_base64(b64: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The bytes of a damaged base64 value's alphabet characters from `from` on, whole quads only.
+fn base64_quads(kept: &[u8], from: usize) -> Vec<u8> {
+    let s = &kept[from.min(kept.len())..];
+    codec::base64_decode(&s[..s.len() - s.len() % 4]).unwrap_or_default()
+}
+
 /// A bt_payload value with the card numbers of its notification masked and re-encoded; `None`
-/// when it is unchanged (or not a strictly encoded base64 UTF-8 document).
+/// when there is none. The bytes are scanned as they are (masking only touches ASCII). A payload
+/// that is not strictly percent- and base64-encoded (a refused request's) is read leniently at
+/// each of the four base64 alignments (damage can shift it): when one of them shows a card number,
+/// the whole value becomes `[redacted]`.
 fn redact_bt_payload(value: &[u8]) -> Option<Vec<u8>> {
-    let decoded = codec::form_component(value)?;
-    let bytes = codec::base64_decode(&decoded)?;
-    let xml = std::str::from_utf8(&bytes).ok()?;
-    let Cow::Owned(masked) = mask_cards(xml) else {
-        return None;
+    let Some(bytes) = codec::form_component(value).and_then(|d| codec::base64_decode(&d)) else {
+        let kept: Vec<u8> = form_key(value)
+            .into_iter()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+            .collect();
+        return (0..4)
+            .any(|from| mask_card_bytes(&base64_quads(&kept, from)).is_some())
+            .then(|| REDACTED_VALUE.as_bytes().to_vec());
     };
+    let masked = mask_card_bytes(&bytes)?;
     let mut b64 = Vec::new();
-    codec::base64_encode_into(masked.as_bytes(), &mut b64);
+    codec::base64_encode_into(&masked, &mut b64);
     let mut out = Vec::with_capacity(b64.len() + 16);
     percent_encode_base64(&b64, &mut out);
     Some(out)
@@ -535,12 +548,137 @@ fn redact_form_fields(s: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+fn is_loose_skip(c: u8) -> bool {
+    matches!(
+        c,
+        b' ' | b'"' | b'\'' | b'\\' | b':' | b'=' | b'\t' | b'\r' | b'\n'
+    )
+}
+
+fn is_sig_value_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'|' | b'%' | b'_' | b'.' | b'-')
+}
+
+/// The last word on signatures, for text no parser can read (damaged JSON, quotes out of place):
+/// after any spelling of `signature` (which ends each key name), up to 8 quote, colon, equals,
+/// backslash or blank characters, a run of 16 or more base64, hex or `key|hex` characters becomes
+/// `[redacted]`.
+fn redact_loose_signatures(s: &[u8]) -> Cow<'_, [u8]> {
+    const WORD: &[u8] = b"signature";
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i + WORD.len() <= s.len() {
+        if !s[i..i + WORD.len()].eq_ignore_ascii_case(WORD) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + WORD.len();
+        while j < s.len() && j - (i + WORD.len()) < 8 && is_loose_skip(s[j]) {
+            j += 1;
+        }
+        let mut k = j;
+        while k < s.len() && is_sig_value_char(s[k]) {
+            k += 1;
+        }
+        if k - j >= 16 {
+            let o = out.get_or_insert_with(|| Vec::with_capacity(s.len()));
+            o.extend_from_slice(&s[copied..j]);
+            o.extend_from_slice(REDACTED_VALUE.as_bytes());
+            copied = k;
+            i = k;
+        } else {
+            i += WORD.len();
+        }
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.extend_from_slice(&s[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+fn is_b64_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
+}
+
+/// Base64 characters of a 32-byte digest before its one `=`.
+const B64_SHA256_LEN: usize = 43;
+
+/// Fail-closed signature redaction by the value's shape, whatever key (or no key) it sits under:
+/// a key name damaged by one byte (`hmacSinature`, `bt_signatrue`) hides a signature from every
+/// key-based pass (issue 13). Becomes `[redacted]`: a base64 SHA-256 digest (Adyen's
+/// `hmacSignature`: exactly 43 base64 characters and one `=`, no base64 character or `=` on either
+/// side); a hex SHA-1 or SHA-256 digest after a `|` (as is or `%7C`: Braintree's `public_key|hex`
+/// pairs; exactly 40 or 64 hex digits with no letter or digit after them).
+fn redact_digest_shapes(s: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let n = s.len();
+    let mut i = 0;
+    while i < n {
+        let c = s[i];
+        let pipe = c == b'|'
+            || (c == b'%'
+                && s.get(i + 1) == Some(&b'7')
+                && s.get(i + 2).map(|b| b | 32) == Some(b'c'));
+        if pipe {
+            let from = if c == b'|' { i + 1 } else { i + 3 };
+            let mut k = from;
+            while k < n && s[k].is_ascii_hexdigit() {
+                k += 1;
+            }
+            let bounded = k >= n || !s[k].is_ascii_alphanumeric();
+            if (k - from == 40 || k - from == 64) && bounded {
+                let o = out.get_or_insert_with(|| Vec::with_capacity(n));
+                o.extend_from_slice(&s[copied..from]);
+                o.extend_from_slice(REDACTED_VALUE.as_bytes());
+                copied = k;
+                i = k;
+            } else {
+                i = from;
+            }
+            continue;
+        }
+        if !is_b64_char(c) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && is_b64_char(s[i]) {
+            i += 1;
+        }
+        let b64_end = i;
+        while i < n && s[i] == b'=' {
+            i += 1;
+        }
+        let before_ok = start == 0 || !(is_b64_char(s[start - 1]) || s[start - 1] == b'=');
+        if b64_end - start == B64_SHA256_LEN && i - b64_end == 1 && before_ok {
+            let o = out.get_or_insert_with(|| Vec::with_capacity(n));
+            o.extend_from_slice(&s[copied..start]);
+            o.extend_from_slice(REDACTED_VALUE.as_bytes());
+            copied = i;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.extend_from_slice(&s[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
 /// A raw payload's text with signatures and card numbers taken out (JSON, form and XML alike).
 /// Works on bytes so that Latin-1-read binary goes through the same rules.
 fn redact_bytes(s: &[u8]) -> Vec<u8> {
     let a = redact_json_signatures(s);
     let nested = redact_nested_json_signatures(&a);
-    let b = redact_form_fields(&nested);
+    let f = redact_form_fields(&nested);
+    let l = redact_loose_signatures(&f);
+    let b = redact_digest_shapes(&l);
     // Bytes that are not UTF-8 are read one character per byte (Latin-1), as the TypeScript side
     // does: the scan only looks at ASCII, so it runs on the bytes directly.
     mask_card_bytes(&b).unwrap_or_else(|| b.into_owned())
@@ -632,5 +770,83 @@ mod tests {
         let (t, b64) = redact_payload(b"\xff4111111111111111");
         assert!(b64);
         assert_eq!(t, "/yoqKioqKioqKioqKioqKio=");
+    }
+    #[test]
+    fn signatures_in_text_no_parser_reads() {
+        for (input, want) in [
+            (
+                r#"{"additionalData":{"hmacSignature": coqCmt/IZ4E3C+zPabcdef== ,"x":1}"#,
+                r#"{"additionalData":{"hmacSignature": [redacted] ,"x":1}"#,
+            ),
+            (
+                r#"{"hmacSignature""coqCmt/IZ4E3C+zPabcdef==""#,
+                r#"{"hmacSignature""[redacted]""#,
+            ),
+            (
+                "x-signature:  pk|0a1b2c3d4e5f60718293 end",
+                "x-signature:  [redacted] end",
+            ),
+            (
+                "signature: ok, signature=short",
+                "signature: ok, signature=short",
+            ),
+        ] {
+            assert_eq!(redact_payload(input.as_bytes()).0, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn signature_digests_under_damaged_key_names() {
+        let sig = "coqCmt/IZ4E3C+zPVKbMwQ9dGx9Mqj7Y2PyDKmYlnWw=";
+        let hex = "0123456789abcdef0123456789abcdef01234567";
+        for (input, want) in [
+            (
+                format!(r#"{{"additionalData":{{"hmacSinature":"{sig}"}}}}"#),
+                r#"{"additionalData":{"hmacSinature":"[redacted]"}}"#.to_string(),
+            ),
+            (
+                format!(r#"{{"p":"{{\"hmacSignatu\u0000e\":\"{sig}\"}}"}}"#),
+                r#"{"p":"{\"hmacSignatu\u0000e\":\"[redacted]\"}"}"#.to_string(),
+            ),
+            (
+                format!("bt_signatrue=pk%7C{hex}&bt_payload=QQ%3D%3D"),
+                "bt_signatrue=pk%7C[redacted]&bt_payload=QQ%3D%3D".to_string(),
+            ),
+            (format!("x pk|{hex} y"), "x pk|[redacted] y".to_string()),
+            // Not a digest's shape: longer runs, two `=`, 39 hex digits, hex followed by a letter.
+            (format!("a{sig}"), format!("a{sig}")),
+            (format!("{sig}="), format!("{sig}=")),
+            (
+                "pk|0123456789abcdef0123456789abcdef0123456".to_string(),
+                "pk|0123456789abcdef0123456789abcdef0123456".to_string(),
+            ),
+            (format!("pk|{hex}g"), format!("pk|{hex}g")),
+        ] {
+            assert_eq!(redact_payload(input.as_bytes()).0, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn damaged_braintree_payloads_with_a_card_are_redacted_whole() {
+        let b64 =
+            "PG5vdGlmaWNhdGlvbj48bm90ZT40MTExIDExMTEgMTExMSAxMTExPC9ub3RlPjwvbm90aWZpY2F0aW9uPg==";
+        for cut in 8..12 {
+            let damaged = format!(
+                "bt_signature=pk%7Cdeadbeef&bt_payload={}%ZZ!{}",
+                &b64[..cut],
+                &b64[cut..]
+            );
+            assert_eq!(
+                redact_payload(damaged.as_bytes()).0,
+                "bt_signature=[redacted]&bt_payload=[redacted]",
+                "cut at {cut}"
+            );
+        }
+        // Nothing to hide: kept as it is (`<n>no card</n>` after the damage).
+        let clean = "bt_payload=PG5vdGlmaW%ZZPG4+bm8gY2FyZDwvbj4=";
+        assert_eq!(redact_payload(clean.as_bytes()).0, clean);
+        // Not UTF-8 inside (`<n>\xe9 4111111111111111</n>`): masked byte for byte.
+        let (t, _) = redact_payload(b"bt_payload=PG4%2B6SA0MTExMTExMTExMTExMTExPC9uPg%3D%3D");
+        assert_eq!(t, "bt_payload=PG4%2B6SAqKioqKioqKioqKioqKioqPC9uPg%3D%3D");
     }
 }

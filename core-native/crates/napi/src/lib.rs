@@ -387,9 +387,9 @@ impl NativeCore {
         buf
     }
 
-    /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant
-    /// feature records `i` (JSON objects; length 0 = missing). Returns `rows × featureCount` floats
-    /// in the order of `featureSpec()`.
+    /// Feature rows for normalized events: row `i` uses event `i` and the customer / merchant /
+    /// payment-method feature records `i` (JSON objects; length 0 = missing). Returns
+    /// `rows × featureCount` floats in the order of `featureSpec()`.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn vectorize_batch(
@@ -403,6 +403,9 @@ impl NativeCore {
         merchants: &[u8],
         merchant_offsets: &[u32],
         merchant_lengths: &[u32],
+        payment_methods: &[u8],
+        payment_method_offsets: &[u32],
+        payment_method_lengths: &[u32],
     ) -> Result<Float32Array> {
         let n = event_offsets.len();
         same_lengths(
@@ -413,6 +416,8 @@ impl NativeCore {
                 ("customerLengths", customer_lengths.len()),
                 ("merchantOffsets", merchant_offsets.len()),
                 ("merchantLengths", merchant_lengths.len()),
+                ("paymentMethodOffsets", payment_method_offsets.len()),
+                ("paymentMethodLengths", payment_method_lengths.len()),
             ],
         )?;
         let mut rows = Vec::with_capacity(n);
@@ -432,6 +437,13 @@ impl NativeCore {
                     merchant_offsets[i],
                     merchant_lengths[i],
                     "merchant",
+                    i,
+                )?,
+                payment_method: slice(
+                    payment_methods,
+                    payment_method_offsets[i],
+                    payment_method_lengths[i],
+                    "payment_method",
                     i,
                 )?,
             });

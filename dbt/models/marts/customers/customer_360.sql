@@ -83,9 +83,9 @@ money as (
         m.customer_id,
         sum(case when m.movement_type = 'refund' then m.movement_count else 0 end) as refunds,
         sum(case when m.movement_type = 'dispute_loss' then m.movement_count else 0 end) as disputes_lost,
-        sum({{ to_reporting('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') }}) as lifetime_net_reporting,
-        sum(case when m.movement_type = 'capture'
-            then {{ to_reporting('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') }} else 0 end) as lifetime_gross_reporting,
+        {{ sum_reporting(reporting_exact('m.amount_minor', 'c.minor_unit_exponent', 'r.rate')) }} as lifetime_net_reporting,
+        {{ sum_reporting("case when m.movement_type = 'capture' then "
+            ~ reporting_exact('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') ~ " else 0 end") }} as lifetime_gross_reporting,
         bool_or(r.rate is null) as has_unconverted_money
     from {{ ref('fct_money_movements') }} as m
     left join {{ ref('currencies') }} as c on c.currency = m.currency

@@ -1,5 +1,6 @@
 -- The customer dimension as a real slowly changing dimension, type 2 (grain: one version of one customer): every
--- change of a tracked attribute is a new row with its validity range; exactly one current row per customer. Built on
+-- change of a tracked attribute is a new row with its validity range; one current row per customer of customer_360
+-- (a customer gone from it, after a full rebuild from a re-created bronze table, keeps only closed rows). Built on
 -- the customers_snapshot snapshot (the original only overwrote one row per customer and called it SCD2).
 select
     dbt_scd_id as customer_version_key,

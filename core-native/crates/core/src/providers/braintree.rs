@@ -469,6 +469,15 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
         meta_str("dispute_id", dispute_id),
         meta_str("dispute_reason", dispute_reason),
         meta_str("dispute_status", dispute_status),
+        // The disputed payment's transaction id (the dispute's own id is the object id).
+        meta_str(
+            "dispute_transaction_id",
+            if k.starts_with("dispute") {
+                txn_id
+            } else {
+                None
+            },
+        ),
         meta_str("kind", Some(k)),
         meta_str("plan_id", plan_id),
         meta_str("review_decision", review_decision),

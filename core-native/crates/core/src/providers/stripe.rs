@@ -258,7 +258,23 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
         }
         other => ok_or_err(opt_id(other, "data.object.customer", &mut e)),
     };
-    let metadata = string_metadata(o_metadata, "data.object.metadata", &mut e);
+    let mut metadata = string_metadata(o_metadata, "data.object.metadata", &mut e);
+    // A dispute or refund names the payment it belongs to: kept so later outcomes can be joined to the payment
+    // (ml/ learns fraud from disputes of earlier payments).
+    if matches!(kind, Some("dispute" | "refund")) {
+        for (key, field) in [
+            ("linked_charge", "charge"),
+            ("linked_payment_intent", "payment_intent"),
+        ] {
+            if let Some(Value::Str(s)) = obj.get(field) {
+                if s.len() <= MAX_TEXT_BYTES {
+                    metadata.retain(|(k, _)| k.as_ref() != key);
+                    metadata.push((Cow::Borrowed(key), Meta::Str(Cow::Borrowed(*s))));
+                }
+            }
+        }
+        metadata.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    }
     let merchant = match o_metadata {
         Some(m @ Value::Obj(_)) => ok_or_err(opt_id(
             m.get("merchant_id"),

@@ -1,0 +1,396 @@
+/**
+ * `npm run bench -- ml` (issue #18): on simulated traffic, against the real Redis, MLflow and onnxruntime-node:
+ * - ml_batched_vs_per_event_scoring: events/s of the inference service scoring fraud with features + ONNX in
+ *   micro-batches of 64 (POST /fraud/score/batch) against one HTTP request and one Redis read per event
+ *   (POST /fraud/score, micro-batching off), same service, same concurrency;
+ * - ml_score64_p99_ms: p99 latency of a 64-event scoring call paced at half the batched maximum rate, beside our
+ *   64-entity online read alone and Feast's SDK reading the same keys (get_online_features);
+ * - fraud_auc_model_minus_rules: ROC AUC of the trained fraud model on a later window minus rules-v1's;
+ * - feature_skew_mismatches: vectors served online that differ from the offline point-in-time vectors.
+ * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCore, packFeatureRows } from '@pep/core-native';
+import {
+  compareVectors,
+  type EntityRecords,
+  FEATURE_SPEC,
+  FeatureProcessor,
+  type FeatureTimesUs,
+  feastApply,
+  feastHistorical,
+  fraudRequestOf,
+  historicalRows,
+  loadMlConfig,
+  MlflowRest,
+  ModelRegistry,
+  type ModelVersionInfo,
+  OfflineLog,
+  OnlineFeatures,
+  OnnxClassifier,
+  recordsOf,
+  runPython,
+  StateStore,
+  servedFeatureTimes,
+  simulatedEvents,
+  startInferenceServer,
+  startScoring,
+  trainModel,
+} from '@pep/ml';
+import { Redis } from 'ioredis';
+import { type Metric, type Ratio, writeResult } from '../src/result.ts';
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+const median = (xs: number[]) => pct(xs, 50);
+const json = (r: Record<string, number> | null | undefined) => (r ? JSON.stringify(r) : null);
+
+interface PacedRun {
+  readonly latencies_ms: number[];
+  readonly client_cpu_ms_per_call: number;
+}
+
+/** Runs paced-client.ts in a child process (Node with tsx, as this bench runs) and returns its latencies. */
+function pacedClient(planFile: string): Promise<PacedRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./paced-client.ts', import.meta.url)), planFile],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`paced client exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop() as string) as PacedRun);
+    });
+  });
+}
+
+async function closedLoop(seconds: number, concurrency: number, call: () => Promise<number>): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let events = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) events += await call();
+    }),
+  );
+  return events / seconds;
+}
+
+export async function run({ quick }: { quick: boolean }): Promise<void> {
+  const stamp = Date.now().toString(36);
+  const base = loadMlConfig();
+  const stateDir = mkdtempSync(join(tmpdir(), 'pep-ml-bench-'));
+  const cfg = {
+    ...base,
+    stateDir,
+    offlineDir: join(stateDir, 'offline'),
+    redisUrl: `${base.redisUrl.replace(/\/\d+$/, '')}/15`,
+  };
+  const redis = new Redis(cfg.redisUrl);
+  await redis.flushdb();
+  const metrics: Metric[] = [];
+  const ratios: Ratio[] = [];
+  const say = (m: string) => console.log(`ml bench: ${m}`);
+
+  // History: ~70 simulated days, so that 30-day dispute horizons have passed for most payments.
+  const count = quick ? 6000 : 20_000;
+  const raw = await simulatedEvents({
+    seed: 77,
+    count,
+    startMs: Date.UTC(2026, 0, 1),
+    stepMs: Math.round((70 * 86_400_000) / count),
+    customers: quick ? 400 : 1500,
+    fraudRate: 3,
+  });
+  const events = raw.map((e) => JSON.parse(e));
+  // The skew part applies one event per batch (thousands of small files): not fsynced, not timed. The timed consumer
+  // part is the real thing, fsync included (a second processor; it loads the states the first one committed).
+  const skewProcessor = new FeatureProcessor(
+    FEATURE_SPEC,
+    new StateStore(redis),
+    new OfflineLog(cfg.offlineDir, FEATURE_SPEC, { fsync: false }),
+  );
+  const processor = new FeatureProcessor(
+    FEATURE_SPEC,
+    new StateStore(redis),
+    new OfflineLog(cfg.offlineDir, FEATURE_SPEC),
+  );
+  const online = new OnlineFeatures(redis, FEATURE_SPEC);
+  const served: EntityRecords[] = [];
+  const times: FeatureTimesUs[] = [];
+  const skewRows = quick ? 1000 : 10_000;
+  const t0 = performance.now();
+  // The first skewRows events one at a time, each served right after it was applied (as the workflow's scoring call
+  // sees it) for the skew comparison; the rest in consumer-sized batches of 500, timed for the consumer's throughput.
+  for (let i = 0; i < skewRows; i++) {
+    await skewProcessor.applyBatch(events.slice(i, i + 1), raw.slice(i, i + 1));
+    const [r] = await online.read(events.slice(i, i + 1));
+    if (!r) throw new Error(`no online row for event ${i}`);
+    served.push(recordsOf(r));
+    // Per entity, the time whose point-in-time row is the one served (a late event is served a newer row).
+    times.push(servedFeatureTimes(events[i], r));
+  }
+  let applyMs = 0;
+  for (let i = skewRows; i < events.length; i += 500) {
+    const a = performance.now();
+    await processor.applyBatch(events.slice(i, i + 500), raw.slice(i, i + 500));
+    applyMs += performance.now() - a;
+  }
+  metrics.push({
+    name: 'features_consumer_events_per_s',
+    unit: 'events/s',
+    value: Math.round((count - skewRows) / (applyMs / 1000)),
+  });
+  say(`applied ${count} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  // Skew: every served vector against Feast's point-in-time vector as of the same feature times.
+  await feastApply(cfg);
+  const offline = await feastHistorical(cfg, historicalRows(events.slice(0, skewRows), times));
+  const core = await loadCore();
+  const { mismatches } = compareVectors(
+    core,
+    raw.slice(0, skewRows),
+    served,
+    events.slice(0, skewRows).map((_, r) => offline[String(r)] as EntityRecords),
+  );
+  metrics.push({ name: 'feature_skew_rows_compared', unit: 'rows', value: skewRows });
+  ratios.push({ name: 'feature_skew_mismatches', value: mismatches, goal: 0, lowerIsBetter: true });
+  say(`skew: ${mismatches} of ${skewRows} vectors differ`);
+
+  // Training on the simulated history: model vs rules-v1 on the later window.
+  const prefix = `bench-${stamp}-`;
+  const trained = await trainModel(cfg, 'fraud', { registeredName: `${prefix}fraud`, log: say });
+  metrics.push({ name: 'fraud_model_roc_auc', unit: 'auc', value: Number(trained.model_roc_auc.toFixed(4)) });
+  metrics.push({ name: 'fraud_rules_v1_roc_auc', unit: 'auc', value: Number(trained.rules_roc_auc.toFixed(4)) });
+  metrics.push({ name: 'fraud_training_seconds', unit: 's', value: Math.round(trained.seconds) });
+  ratios.push({
+    name: 'fraud_auc_model_minus_rules',
+    value: Number((trained.model_roc_auc - trained.rules_roc_auc).toFixed(4)),
+    goal: 0.15,
+  });
+  if (trained.decision !== 'promoted') {
+    // Throughput does not depend on the gate; serve this version anyway (the gate's verdict is in the metrics).
+    await new MlflowRest(cfg.mlflowUrl).setAlias(`${prefix}fraud`, 'champion', String(trained.version));
+  }
+
+  // Serving: same service, micro-batched 64 vs one request and one Redis read per event.
+  const payments = events.filter((e) => e.customer_id && e.status === 'succeeded').slice(-2000);
+  const body = fraudRequestOf;
+  const env = {
+    ...process.env,
+    REDIS_URL: cfg.redisUrl,
+    MLFLOW_TRACKING_URI: cfg.mlflowUrl,
+    ML_REGISTRY_PREFIX: prefix,
+  };
+  const seconds = quick ? 3 : 10;
+  const runs = quick ? 2 : 5;
+  const concurrency = 8;
+  const post = async (port: number, path: string, payload: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+    const j = (await res.json()) as { results?: { model_version: string }[]; model_version?: string };
+    const versions = j.results ? j.results.map((r) => r.model_version) : [j.model_version];
+    if (!res.ok || versions.some((v) => !v?.startsWith('fraud@')))
+      throw new Error(`unexpected answer ${JSON.stringify(j).slice(0, 300)}`);
+  };
+  let k = 0;
+  const next64 = () =>
+    Array.from({ length: 64 }, () => body(payments[k++ % payments.length] as Record<string, unknown>));
+  const batchedRates: number[] = [];
+  const perEventRates: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const mode of i % 2 === 0 ? ['batched', 'per-event'] : ['per-event', 'batched']) {
+      const config = {
+        host: '127.0.0.1',
+        port: 0,
+        reloadIntervalMs: 60_000,
+        maxBatch: mode === 'batched' ? 64 : 1,
+        maxWaitMs: 0,
+      };
+      const scoring = await startScoring(config, env, () => {});
+      const srv = await startInferenceServer(config, { scoring });
+      try {
+        if (mode === 'batched') {
+          batchedRates.push(
+            await closedLoop(seconds, concurrency, async () => {
+              await post(srv.port, '/fraud/score/batch', { items: next64() });
+              return 64;
+            }),
+          );
+        } else {
+          perEventRates.push(
+            await closedLoop(seconds, concurrency, async () => {
+              await post(srv.port, '/fraud/score', body(payments[k++ % payments.length] as Record<string, unknown>));
+              return 1;
+            }),
+          );
+        }
+      } finally {
+        await srv.close();
+        await scoring.close();
+      }
+    }
+  }
+  const batched = median(batchedRates);
+  const perEvent = median(perEventRates);
+  metrics.push({ name: 'scoring_batched64_events_per_s', unit: 'events/s', value: Math.round(batched) });
+  metrics.push({ name: 'scoring_per_event_events_per_s', unit: 'events/s', value: Math.round(perEvent) });
+  ratios.push({ name: 'ml_batched_vs_per_event_scoring', value: Number((batched / perEvent).toFixed(2)), goal: 10 });
+  say(`batched ${batched.toFixed(0)} vs per-event ${perEvent.toFixed(0)} events/s`);
+
+  // p99 of a 64-event call at half the maximum rate (open loop, paced), and the online read alone. The client runs in
+  // its own process (paced-client.ts): in this one, its JSON and HTTP work shared the service's event loop and queued
+  // in front of the calls it timed. Warm-up calls first; enough calls that the p99 is not the single slowest one.
+  // The client is the workflows' scoring activity's (node:http, kept-alive); the global-fetch client it replaced is
+  // the same-run baseline, in alternating rounds against the same service, each arm's latencies pooled.
+  const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 0 };
+  const scoring = await startScoring(config, env, () => {});
+  const srv = await startInferenceServer(config, { scoring });
+  const callsPerS = batched / 64 / 2;
+  const arms = { workflows: [] as number[], fetch: [] as number[] };
+  const clientCpu = { workflows: [] as number[], fetch: [] as number[] };
+  try {
+    const planFile = join(stateDir, 'paced-plan.json');
+    const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
+    const order: ('workflows' | 'fetch')[] = quick
+      ? ['workflows', 'fetch']
+      : ['workflows', 'fetch', 'fetch', 'workflows'];
+    for (const transport of order) {
+      writeFileSync(
+        planFile,
+        JSON.stringify({
+          port: srv.port,
+          callsPerS,
+          warmup: 30,
+          total: Math.max(quick ? 300 : 1000, Math.round(callsPerS * seconds * 2)),
+          bodies,
+          transport,
+        }),
+      );
+      const r = await pacedClient(planFile);
+      arms[transport].push(...r.latencies_ms);
+      clientCpu[transport].push(r.client_cpu_ms_per_call);
+    }
+  } finally {
+    await srv.close();
+    await scoring.close();
+  }
+  const latencies = arms.workflows;
+  const p99 = pct(latencies, 99);
+  metrics.push({ name: 'score64_calls_per_s_paced', unit: 'calls/s', value: Number(callsPerS.toFixed(1)) });
+  metrics.push({ name: 'score64_p50_ms', unit: 'ms', value: Number(pct(latencies, 50).toFixed(3)) });
+  ratios.push({ name: 'ml_score64_p99_ms', value: Number(p99.toFixed(3)), goal: 5, lowerIsBetter: true });
+  const fetchP99 = pct(arms.fetch, 99);
+  metrics.push({ name: 'score64_fetch_client_p99_ms', unit: 'ms', value: Number(fetchP99.toFixed(3)) });
+  metrics.push({ name: 'score64_fetch_client_p50_ms', unit: 'ms', value: Number(pct(arms.fetch, 50).toFixed(3)) });
+  for (const [arm, xs] of Object.entries(clientCpu))
+    metrics.push({ name: `score64_client_cpu_${arm}_ms`, unit: 'ms', value: Number(median(xs).toFixed(3)) });
+  ratios.push({
+    name: 'score64_p99_fetch_client_vs_workflows_client',
+    value: Number((fetchP99 / p99).toFixed(2)),
+    goal: null,
+  });
+  say(`score64 p99 ${p99.toFixed(1)} ms (fetch client ${fetchP99.toFixed(1)} ms)`);
+
+  // Where a 64-event call's time goes: per stage of the scorer's batch (the online read, vectorizing, the ORT run),
+  // its p99 and this process's CPU per call, and Redis's own time for the read script (commandstats). Wall times on a
+  // shared machine include waiting for a core; the CPU figures do not.
+  const model = await OnnxClassifier.load(
+    await new ModelRegistry(cfg.mlflowUrl).download(
+      (await new ModelRegistry(cfg.mlflowUrl).alias(`${prefix}fraud`, 'champion')) as ModelVersionInfo,
+    ),
+    core.featureSpec().features.length,
+  );
+  const stages = { read: [] as number[], vectorize: [] as number[], onnx: [] as number[] };
+  const cpu = { read: 0, vectorize: 0, onnx: 0 };
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const stageCalls = quick ? 200 : 1000;
+  await redis.config('RESETSTAT');
+  for (let i = 0; i < stageCalls; i++) {
+    const batch = Array.from({ length: 64 }, () => k++ % payments.length);
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const rows = await online.read(batch.map((j) => payments[j]));
+    const t1 = performance.now();
+    const c1 = cpuMs();
+    const x = core.vectorizeBatch(
+      packFeatureRows(
+        batch.map((j, n) => ({
+          event: JSON.stringify(payments[j]),
+          customer: json(rows[n]?.customer.record),
+          merchant: json(rows[n]?.merchant.record),
+          paymentMethod: json(rows[n]?.payment_method.record),
+        })),
+      ),
+    );
+    const t2 = performance.now();
+    const c2 = cpuMs();
+    await model.score(x, 64);
+    const t3 = performance.now();
+    const c3 = cpuMs();
+    stages.read.push(t1 - t0);
+    stages.vectorize.push(t2 - t1);
+    stages.onnx.push(t3 - t2);
+    cpu.read += c1 - c0;
+    cpu.vectorize += c2 - c1;
+    cpu.onnx += c3 - c2;
+  }
+  await model.release();
+  const script = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
+  for (const [stage, xs] of Object.entries(stages)) {
+    metrics.push({ name: `score64_stage_${stage}_p99_ms`, unit: 'ms', value: Number(pct(xs, 99).toFixed(3)) });
+    const c = cpu[stage as keyof typeof cpu] / stageCalls;
+    metrics.push({ name: `score64_stage_${stage}_cpu_ms`, unit: 'ms', value: Number(c.toFixed(3)) });
+  }
+  if (script)
+    metrics.push({
+      name: 'score64_redis_read_script_ms',
+      unit: 'ms',
+      value: Number((Number(script[2]) / Number(script[1]) / 1000).toFixed(3)),
+    });
+  const reads = stages.read;
+  metrics.push({ name: 'online_read64_p99_ms', unit: 'ms', value: Number(pct(reads, 99).toFixed(3)) });
+
+  // Feast's SDK reading the same keys (64 customers per call).
+  const ids = [...new Set(payments.map((e) => e.customer_id as string))].slice(0, 64);
+  const file = join(stateDir, 'feast-read.json');
+  writeFileSync(file, JSON.stringify(ids));
+  const feastOut = await runPython('pep_ml.bench_feast', [
+    '--redis',
+    cfg.redisUrl,
+    '--state',
+    cfg.stateDir,
+    '--offline',
+    cfg.offlineDir,
+    '--ids',
+    file,
+    '--calls',
+    quick ? '50' : '300',
+  ]);
+  const feast = JSON.parse(feastOut.trim().split('\n').pop() as string) as { p50_ms: number; p99_ms: number };
+  metrics.push({ name: 'feast_sdk_online_read64_p99_ms', unit: 'ms', value: Number(feast.p99_ms.toFixed(3)) });
+  metrics.push({ name: 'feast_sdk_online_read64_p50_ms', unit: 'ms', value: Number(feast.p50_ms.toFixed(3)) });
+  ratios.push({
+    name: 'feast_sdk_vs_our_online_read64_p99',
+    value: Number((feast.p99_ms / pct(reads, 99)).toFixed(2)),
+    goal: null,
+  });
+  redis.disconnect();
+  const r = writeResult('ml', metrics, ratios);
+  console.log(JSON.stringify(r.ratios));
+}

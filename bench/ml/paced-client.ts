@@ -1,0 +1,82 @@
+/**
+ * The load generator of the ml bench's latency figure, in its own process (as the workflow worker that calls the
+ * inference service is): the service's event loop then does only the service's work, and the client's JSON encoding,
+ * HTTP parsing and timers do not queue in front of it. Reads `{port, callsPerS, warmup, total, bodies, transport}`
+ * from the file named by argv[2]; sends `warmup` unmeasured calls one after another (connections, the Redis script,
+ * ORT's first run at this shape), then `total` POST /fraud/score/batch calls paced open-loop at callsPerS (a late
+ * call is not skipped), cycling through `bodies` (each `{items}` encoded per call, as the workflow's activity does).
+ * `transport`: `workflows` (default) is the client the workflows' scoring activity uses (@pep/workflows'
+ * createInferenceClient); `fetch` is the global-fetch client it replaced (the same-run baseline). Prints
+ * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call}` (in call order) as one JSON line.
+ */
+import { readFileSync } from 'node:fs';
+import { createInferenceClient } from '@pep/workflows/inference-client';
+
+interface Plan {
+  readonly port: number;
+  readonly callsPerS: number;
+  readonly warmup: number;
+  readonly total: number;
+  readonly bodies: readonly string[];
+  readonly transport?: 'workflows' | 'fetch';
+}
+
+type Answer = { results?: { model_version: string | null }[] };
+const plan = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Plan;
+const base = `http://127.0.0.1:${plan.port}`;
+const path = '/fraud/score/batch';
+const bodies = plan.bodies.map((b) => JSON.parse(b) as { items: unknown[] });
+const workflows = createInferenceClient({ baseUrl: base, timeoutMs: 10_000 });
+/** The workflows' client before this change: global fetch, the body encoded per call, the answer read as text. */
+const viaFetch = async (body: unknown): Promise<Answer> => {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`unexpected answer ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Answer;
+};
+const send = plan.transport === 'fetch' ? viaFetch : (body: unknown) => workflows.post<Answer>(path, body);
+let k = 0;
+/** Epoch ms at which each measured call started (for lining calls up with the service's GC and stalls). */
+const starts: number[] = [];
+const call = async (): Promise<number> => {
+  const body = bodies[k++ % bodies.length];
+  const s = performance.now();
+  starts.push(performance.timeOrigin + s);
+  const j = await send(body);
+  const ms = performance.now() - s;
+  if (!j.results || j.results.some((r) => !r.model_version?.startsWith('fraud@')))
+    throw new Error(`unexpected answer ${JSON.stringify(j).slice(0, 300)}`);
+  return ms;
+};
+
+for (let i = 0; i < plan.warmup; i++) await call();
+starts.length = 0;
+const cpu0 = process.cpuUsage();
+const latencies: number[] = [];
+const inFlight: Promise<void>[] = [];
+const start = performance.now();
+for (let i = 0; i < plan.total; i++) {
+  const wait = start + (i / plan.callsPerS) * 1000 - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const n = i;
+  inFlight.push(
+    call().then((ms) => {
+      latencies[n] = ms;
+    }),
+  );
+}
+await Promise.all(inFlight);
+const cpu = process.cpuUsage(cpu0);
+workflows.close();
+process.stdout.write(
+  `${JSON.stringify({
+    latencies_ms: latencies,
+    starts_epoch_ms: starts,
+    client_cpu_ms_per_call: (cpu.user + cpu.system) / 1000 / plan.total,
+  })}\n`,
+);

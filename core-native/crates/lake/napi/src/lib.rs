@@ -1,0 +1,143 @@
+//! N-API binding of pep-lake for the TypeScript lake sink and the `lake`/`query` commands. Every call that touches
+//! the catalog or files is async (it runs on the addon's tokio runtime, off the JS thread). Results are JSON text;
+//! errors are JS errors whose message starts with `[CODE]` (see pep-lake `codes`), which the TypeScript wrapper turns
+//! into a typed `LakeError`.
+use std::sync::Arc;
+
+use napi::bindgen_prelude::Buffer;
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use pep_lake::{
+    CommitClaim, CompactOptions, ExpireOptions, Lake, LakeError, LakeOptions, OrphanOptions,
+};
+use tokio::sync::OnceCell;
+
+fn js_err(e: LakeError) -> Error {
+    Error::new(Status::GenericFailure, e.to_string())
+}
+
+fn bad_json(what: &str, e: serde_json::Error) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("[INVALID_ARGUMENT] {what}: {e}"),
+    )
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v)
+        .map_err(|e| Error::new(Status::GenericFailure, format!("[LAKE_ERROR] {e}")))
+}
+
+/// One connection to the catalog and the warehouse.
+#[napi]
+pub struct LakeConnection {
+    options: LakeOptions,
+    lake: Arc<OnceCell<Arc<Lake>>>,
+}
+
+#[napi]
+impl LakeConnection {
+    /// `options`: JSON `{catalogUri, catalogName, warehouse, props?, zstdLevel?, targetFileBytes?}`. No I/O here.
+    #[napi(constructor)]
+    pub fn new(options: String) -> Result<Self> {
+        let options: LakeOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("lake options", e))?;
+        Ok(Self {
+            options,
+            lake: Arc::new(OnceCell::new()),
+        })
+    }
+
+    async fn lake(&self) -> Result<Arc<Lake>> {
+        let options = self.options.clone();
+        self.lake
+            .get_or_try_init(|| async move { Lake::open(options).await.map(Arc::new) })
+            .await
+            .cloned()
+            .map_err(js_err)
+    }
+
+    /// Opens the catalog (creates its two tables if missing) and checks the warehouse.
+    #[napi]
+    pub async fn connect(&self) -> Result<String> {
+        let lake = self.lake().await?;
+        Ok(lake.warehouse().to_string())
+    }
+
+    #[napi]
+    pub async fn ensure_table(
+        &self,
+        table: String,
+        schema_json: String,
+        partition_spec_json: String,
+        cursor_key: String,
+    ) -> Result<String> {
+        let lake = self.lake().await?;
+        let info = lake
+            .ensure_table(&table, &schema_json, &partition_spec_json, &cursor_key)
+            .await
+            .map_err(js_err)?;
+        to_json(&info)
+    }
+
+    #[napi]
+    pub async fn table_info(&self, table: String, cursor_key: String) -> Result<String> {
+        let lake = self.lake().await?;
+        to_json(&lake.table_info(&table, &cursor_key).await.map_err(js_err)?)
+    }
+
+    /// Writes one Arrow IPC stream as Parquet files; nothing is visible until `commit(handle, …)`.
+    #[napi]
+    pub async fn write(&self, table: String, ipc: Buffer, writer: String) -> Result<String> {
+        let lake = self.lake().await?;
+        let bytes: Vec<u8> = ipc.to_vec();
+        to_json(&lake.write(&table, &bytes, &writer).await.map_err(js_err)?)
+    }
+
+    /// `claim`: JSON `{cursorKey, expected: {cursor: value|null}, next: {cursor: value}, commitId, writer, summary?}`.
+    #[napi]
+    pub async fn commit(&self, handle: i64, claim: String) -> Result<String> {
+        let lake = self.lake().await?;
+        let claim: CommitClaim =
+            serde_json::from_str(&claim).map_err(|e| bad_json("commit claim", e))?;
+        to_json(&lake.commit(handle as u64, &claim).await.map_err(js_err)?)
+    }
+
+    /// Forgets a pending write and deletes its files; resolves to the number of files deleted.
+    #[napi]
+    pub async fn abort(&self, handle: i64) -> Result<u32> {
+        let lake = self.lake().await?;
+        Ok(lake.abort(handle as u64).await.map_err(js_err)? as u32)
+    }
+
+    #[napi]
+    pub async fn compact(&self, table: String, options: String) -> Result<String> {
+        let lake = self.lake().await?;
+        let o: CompactOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("compact options", e))?;
+        to_json(&lake.compact(&table, &o).await.map_err(js_err)?)
+    }
+
+    #[napi]
+    pub async fn expire(&self, table: String, options: String) -> Result<String> {
+        let lake = self.lake().await?;
+        let o: ExpireOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("expire options", e))?;
+        to_json(&lake.expire(&table, &o).await.map_err(js_err)?)
+    }
+
+    #[napi]
+    pub async fn orphans(&self, table: String, options: String) -> Result<String> {
+        let lake = self.lake().await?;
+        let o: OrphanOptions =
+            serde_json::from_str(&options).map_err(|e| bad_json("orphan options", e))?;
+        to_json(&lake.orphans(&table, &o).await.map_err(js_err)?)
+    }
+
+    /// The current snapshot's data files (path, rows, bytes, partition) as JSON.
+    #[napi]
+    pub async fn files(&self, table: String) -> Result<String> {
+        let lake = self.lake().await?;
+        to_json(&lake.files(&table).await.map_err(js_err)?)
+    }
+}

@@ -1,0 +1,235 @@
+/**
+ * The inference service with models, against the real Redis, MLflow server and onnxruntime-node: rules-v1 answers
+ * (flagged) until a champion exists; the champion answers with its version and the feature spec version; concurrent
+ * requests are micro-batched; an alias move is picked up without a failed or dropped request; the challenger is
+ * shadow-scored. Failures: an unloadable model file, a corrupt artifact, an alias pointing at nothing, MLflow down
+ * and Redis down each give a flagged fallback or a reported error, never a crash.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Registry } from '@pep/contracts/metrics';
+import { loadCore } from '@pep/core-native';
+import { Redis } from 'ioredis';
+import { OnlineFeatures } from '../src/features/online.ts';
+import { FEATURE_SPEC } from '../src/features/spec.ts';
+import { startInferenceServer, startScoring } from '../src/server.ts';
+import { fraudRequestOf, MlflowRest, sha256, tinyModel } from '../src/serving/dev-registry.ts';
+import { ModelSlot } from '../src/serving/models.ts';
+import { ModelRegistry } from '../src/serving/registry.ts';
+import { Scorer } from '../src/serving/scorer.ts';
+import { simulatedEvents } from '../src/sim/events.ts';
+import { freshRedis, processorFor, testConfig } from './helpers.ts';
+
+const cfg = testConfig(14, 'serving');
+const mlflowUrl = (process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:5000').replace(/\/+$/, '');
+const rest = new MlflowRest(mlflowUrl);
+const prefix = `test-serve-${Date.now().toString(36)}-`;
+let redis: Redis;
+let events: Record<string, unknown>[];
+let modelA: Buffer;
+let modelB: Buffer;
+const cols = (await loadCore()).featureSpec().features.length;
+const goodTags = (b: Buffer) => ({ feature_spec_version: FEATURE_SPEC.version, onnx_sha256: sha256(b) });
+
+before(async () => {
+  redis = await freshRedis(cfg);
+  const raw = await simulatedEvents({ seed: 41, count: 1500, startMs: Date.UTC(2026, 5, 1), stepMs: 30_000 });
+  events = raw.map((e) => JSON.parse(e));
+  const p = processorFor(redis, cfg, false);
+  for (let i = 0; i < events.length; i += 250) await p.applyBatch(events.slice(i, i + 250) as never);
+  [modelA, modelB] = await Promise.all([tinyModel(cols, 1), tinyModel(cols, 2)]);
+});
+after(() => redis.disconnect());
+
+const env = (extra: Record<string, string> = {}) => ({
+  ...process.env,
+  REDIS_URL: cfg.redisUrl,
+  MLFLOW_TRACKING_URI: mlflowUrl,
+  ML_REGISTRY_PREFIX: prefix,
+  ...extra,
+});
+const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 200, maxBatch: 64, maxWaitMs: 2 };
+const body = fraudRequestOf;
+async function post(port: number, path: string, b: unknown) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(b),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+test('rules-v1 answers, flagged, until a champion exists; then the champion answers, hot-reloaded without a dropped request', async () => {
+  const scoring = await startScoring(config, env(), () => {});
+  const srv = await startInferenceServer(config, { scoring });
+  try {
+    const payment = events.find((e) => e.status === 'succeeded' && e.customer_id) as Record<string, unknown>;
+    const before = await post(srv.port, '/fraud/score', body(payment));
+    assert.equal(before.status, 200);
+    assert.equal(before.json.model_version, 'rules-v1');
+    assert.equal(before.json.fallback, true);
+    assert.equal(before.json.fallback_reason, 'no_model');
+    assert.equal(before.json.feature_spec_version, FEATURE_SPEC.version);
+
+    const v1 = await rest.register(`${prefix}fraud`, modelA, goodTags(modelA));
+    await rest.setAlias(`${prefix}fraud`, 'champion', v1);
+    await scoring.refresh();
+    const a = await post(srv.port, '/fraud/score', body(payment));
+    assert.equal(a.json.model_version, `fraud@${v1}`, JSON.stringify({ answer: a.json, models: scoring.status() }));
+    assert.equal(a.json.fallback, false);
+    assert.equal(a.json.features, 'online');
+    assert.equal(typeof a.json.fraud_score, 'number');
+
+    // 16 concurrent callers keep scoring while the alias moves to v2: every request answers 200 from v1 or v2.
+    const v2 = await rest.register(`${prefix}fraud`, modelB, goodTags(modelB));
+    const seen: string[] = [];
+    let failures = 0;
+    let stop = false;
+    const payments = events.filter((e) => e.status === 'succeeded').slice(0, 200);
+    const errors: string[] = [];
+    const callers = Array.from({ length: 16 }, async (_, k) => {
+      for (let i = k; !stop; i = (i + 16) % payments.length) {
+        try {
+          const r = await post(srv.port, '/fraud/score', body(payments[i] as Record<string, unknown>));
+          if (r.status !== 200 || typeof r.json.fraud_score !== 'number') failures++;
+          seen.push(String(r.json.model_version));
+        } catch (err) {
+          failures++;
+          errors.push(String((err as Error).cause ?? err));
+        }
+      }
+    });
+    try {
+      await waitFor('traffic on v1', () => seen.length > 100, 60_000);
+      await rest.setAlias(`${prefix}fraud`, 'champion', v2);
+      await waitFor('the switch to v2', () => seen.slice(-20).every((v) => v === `fraud@${v2}`), 60_000);
+    } finally {
+      stop = true;
+      await Promise.all(callers);
+    }
+    assert.deepEqual(errors.slice(0, 3), []);
+    assert.equal(failures, 0);
+    assert.ok(seen.includes(`fraud@${v1}`) && seen.includes(`fraud@${v2}`));
+    assert.deepEqual(new Set(seen), new Set([`fraud@${v1}`, `fraud@${v2}`]));
+
+    // Concurrent single requests were gathered into micro-batches.
+    const metrics = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+    const count = Number(/inference_batch_size_count\{model="fraud"\} (\d+)/.exec(metrics)?.[1]);
+    const sum = Number(/inference_batch_size_sum\{model="fraud"\} (\d+)/.exec(metrics)?.[1]);
+    assert.ok(sum / count > 1.5, `mean batch ${sum / count}`);
+
+    // The challenger (v1 again) is scored in the shadow on the same rows.
+    await rest.setAlias(`${prefix}fraud`, 'challenger', v1);
+    await scoring.refresh();
+    const batch = await post(srv.port, '/fraud/score/batch', { items: payments.slice(0, 64).map(body) });
+    assert.equal((batch.json.results as unknown[]).length, 64);
+    const m2 = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+    assert.match(m2, new RegExp(`inference_shadow_abs_diff_count\\{model="fraud",challenger="${v1}"\\} 64`));
+  } finally {
+    await srv.close();
+    await scoring.close();
+  }
+});
+
+function slotFor(registryUrl: string, name: string) {
+  return new ModelSlot('fraud', 'champion', name, new ModelRegistry(registryUrl, 1000), cols, FEATURE_SPEC.version);
+}
+
+test('an unloadable model file, a corrupt artifact and an alias to nothing are reported and never served', async () => {
+  const name = `${prefix}failing`;
+  const good = await rest.register(name, modelA, goodTags(modelA));
+  const garbage = Buffer.from('this is not an onnx model');
+  const unloadable = await rest.register(name, garbage, {
+    feature_spec_version: FEATURE_SPEC.version,
+    onnx_sha256: sha256(garbage),
+  });
+  const corrupt = await rest.register(name, modelB, {
+    feature_spec_version: FEATURE_SPEC.version,
+    onnx_sha256: sha256(modelA),
+  });
+  const slot = slotFor(mlflowUrl, name);
+
+  await rest.setAlias(name, 'champion', good);
+  await slot.refresh();
+  assert.equal(slot.status().version, good);
+
+  await rest.setAlias(name, 'champion', unloadable);
+  await slot.refresh();
+  assert.match(slot.status().error ?? '', /^model_load_failed/);
+  assert.equal(slot.status().version, good, 'the loaded model stays');
+
+  await rest.setAlias(name, 'champion', corrupt);
+  await slot.refresh();
+  assert.match(slot.status().error ?? '', /^artifact_checksum_mismatch/);
+  assert.equal(slot.status().version, good);
+
+  await rest.deleteAlias(name, 'champion');
+  await slot.refresh();
+  assert.match(slot.status().error ?? '', /^alias_not_found/);
+  assert.equal(slot.status().version, null, 'an alias to nothing unloads: answers fall back, flagged');
+  await slot.close();
+});
+
+test('MLflow down: the registry error is reported and answers fall back to rules-v1, flagged', async () => {
+  const slot = slotFor('http://127.0.0.1:9', `${prefix}fraud`);
+  await slot.refresh();
+  assert.match(slot.status().error ?? '', /^registry_unreachable/);
+  const scoring = await startScoring(config, env({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:9' }), () => {});
+  const srv = await startInferenceServer(config, { scoring });
+  try {
+    const r = await post(srv.port, '/fraud/score', body(events[0] as Record<string, unknown>));
+    assert.equal(r.status, 200);
+    assert.equal(r.json.model_version, 'rules-v1');
+    assert.equal(r.json.fallback_reason, 'no_model');
+    const health = (await (await fetch(`http://127.0.0.1:${srv.port}/health`)).json()) as {
+      models: { fraud: { champion: { error: string } } };
+    };
+    assert.match(health.models.fraud.champion.error, /registry_unreachable/);
+  } finally {
+    await srv.close();
+    await scoring.close();
+  }
+});
+
+test('Redis down: scoring continues without features and every answer says so', async () => {
+  const name = `${prefix}redisdown`;
+  const v = await rest.register(name, modelA, goodTags(modelA));
+  await rest.setAlias(name, 'champion', v);
+  const champion = slotFor(mlflowUrl, name);
+  await champion.refresh();
+  const dead = new Redis('redis://127.0.0.1:9', {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  dead.on('error', () => {});
+  const core = await loadCore();
+  const challenger = slotFor(mlflowUrl, `${prefix}none`);
+  const scorer = new Scorer(
+    core,
+    new OnlineFeatures(dead, FEATURE_SPEC),
+    FEATURE_SPEC,
+    { fraud: { champion, challenger }, churn: { champion, challenger } },
+    new Registry(),
+  );
+  const reqs = events
+    .slice(0, 10)
+    .map((e) => ({ model: 'fraud' as const, event: e as never, eventJson: JSON.stringify(e) }));
+  const answers = await scorer.scoreMany(reqs);
+  for (const a of answers) {
+    assert.equal(a.features, 'unavailable');
+    assert.equal(a.model_version, `fraud@${v}`);
+    assert.equal(typeof a.score, 'number');
+  }
+  await champion.close();
+  dead.disconnect();
+});

@@ -1,0 +1,501 @@
+/**
+ * Lake sink: Kafka → Iceberg bronze tables, exactly once. Reads the raw topics and webhooks.dlq
+ * (bronze.webhook_events), payments.normalized (bronze.payment_events) and payments.validation.dlq
+ * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse) and,
+ * every LAKE_SINK_COMMIT_INTERVAL_MS or LAKE_SINK_COMMIT_BYTES, hands the batch as Arrow IPC bytes to the Rust writer
+ * (Parquet zstd files, then a fast append).
+ *
+ * Exactly once: each commit carries, in the snapshot summary, the next offset of every partition it covers and says
+ * where its records start; the writer lands it only if the table is at exactly those offsets (see the pep-lake crate's
+ * commit module). Positions come from the table on start, after every rebalance and after every conflict; the
+ * consumer group's offsets are committed after the table commit for monitoring (lag) only and are never read back.
+ * A crash anywhere loses nothing that is committed and commits nothing twice: files written and not committed are
+ * orphans (`npm run lake -- orphans` removes them); a table commit whose group commit did not follow is simply
+ * where the next start resumes.
+ *
+ * Flushes run one after another per process: a failed write or commit is retried with backoff with the same records
+ * and the same commit id (a commit whose answer was lost is recognised), consumption pauses while the buffered bytes
+ * exceed LAKE_SINK_MAX_BUFFERED_BYTES. Not the PostgreSQL outcomes loader (outcomes.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { LAKE_SUMMARY_KEYS, type LakeTable, type LakeTableName, lakeTableForTopic } from '@pep/contracts';
+import type { Logger } from '@pep/contracts/log';
+import { Registry } from '@pep/contracts/metrics';
+import { TableBatchBuilder } from '@pep/lakehouse/arrow';
+import { type KafkaRecord, rowFunctionFor } from '@pep/lakehouse/rows';
+import { type CommitClaim, LakeError, LakeWriter } from '@pep/lakehouse/writer';
+import type { Admin, Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
+import { createKafka, startLagPoller } from '../lib/kafka.ts';
+import type { LakeSinkConfig } from './config.ts';
+
+const CURSOR_KEY = LAKE_SUMMARY_KEYS.kafkaOffsets;
+/** Period of the commit-interval check (a commit is at most this late). */
+const TICK_MS = 100;
+
+export class LakeSinkMetrics {
+  readonly registry = new Registry();
+  readonly records = this.registry.counter('lake_sink_records_total', 'Kafka records buffered, by table');
+  readonly rows = this.registry.counter('lake_sink_rows_committed_total', 'Rows committed to the lake, by table');
+  readonly commits = this.registry.counter('lake_sink_commits_total', 'Table commits, by table and result');
+  readonly bytes = this.registry.counter('lake_sink_file_bytes_total', 'Parquet bytes committed, by table');
+  readonly lakeErrors = this.registry.counter('lake_sink_typed_row_errors_total', 'Records stored with lake_error');
+  readonly freshness = this.registry.histogram(
+    'lake_sink_freshness_seconds',
+    'Age of the oldest record of a commit when the commit became visible (record timestamp to commit)',
+    [0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300],
+  );
+  readonly flushSeconds = this.registry.histogram(
+    'lake_sink_flush_seconds',
+    'Arrow IPC + Parquet write + commit, per table flush',
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  readonly buffered = this.registry.gauge('lake_sink_buffered_bytes', 'Arrow bytes buffered, by table');
+  readonly lastCommit = this.registry.gauge('lake_sink_last_commit_unixtime', 'When a table was last committed');
+  readonly lag = this.registry.gauge('pipeline_consumer_lag', 'Log-end offset minus committed offset, per partition');
+}
+
+/** `topic:partition`, the cursor name in the snapshot summary. */
+export const cursorOf = (topic: string, partition: number) => `${topic}:${partition}`;
+
+interface TableState {
+  readonly table: LakeTable;
+  readonly row: (r: KafkaRecord) => ReturnType<ReturnType<typeof rowFunctionFor>>;
+  builder: TableBatchBuilder;
+  /** Committed cursors as the table holds them (null: none yet). */
+  committed: Map<string, bigint | null>;
+  /** Where the next buffered record of each partition must start (the end of everything buffered or in flight). */
+  position: Map<string, bigint | null>;
+  /** Range of the records in the current builder: cursor → [expected start, next]. */
+  range: Map<string, [bigint | null, bigint]>;
+  oldestMs: number;
+  firstBufferedAt: number;
+}
+
+interface Flush {
+  readonly state: TableState;
+  readonly ipc: Uint8Array;
+  readonly rows: number;
+  readonly claim: CommitClaim;
+  readonly oldestMs: number;
+  readonly epoch: number;
+  handle: number | null;
+}
+
+function headerText(h: IHeaders | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    const one = Array.isArray(v) ? v[0] : v;
+    if (one === undefined) continue;
+    out[k] = typeof one === 'string' ? one : one.toString('utf8');
+  }
+  return out;
+}
+
+export class LakeSink {
+  readonly metrics = new LakeSinkMetrics();
+  private lakeWriter: LakeWriter | null = null;
+  private consumer: Consumer | null = null;
+  private admin: Admin | null = null;
+  private stopLag: (() => void) | null = null;
+  private readonly states = new Map<string, TableState>();
+  private readonly byTopic = new Map<string, TableState>();
+  private queue: Flush[] = [];
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Bumped whenever positions are reset (rebalance, conflict): flushes of an older epoch are dropped. */
+  private epoch = 0;
+  private paused = false;
+  /** Between `consumer.run` and `stop`: seeks are possible (kafkajs throws on a seek once the consumer stopped). */
+  private consuming = false;
+  /** Resets in progress: batches fetched meanwhile are dropped (the seek that ends the reset fetches them again). */
+  private resetting = 0;
+  private stopped = false;
+  private writes = 0;
+  private commitsDone = 0;
+  private assigned: { topic: string; partitions: number[] }[] = [];
+
+  constructor(
+    private readonly cfg: LakeSinkConfig,
+    private readonly log: Logger,
+    private readonly onFatal: (err: Error) => void = () => undefined,
+    /** The same tables under other names (benchmarks and tests write to private namespaces). */
+    private readonly tableOverrides: Partial<Record<LakeTableName, LakeTable>> = {},
+  ) {}
+
+  async start(): Promise<void> {
+    this.lakeWriter = await LakeWriter.open(this.cfg.lake);
+    for (const topic of this.cfg.topics) {
+      const contract = lakeTableForTopic(topic);
+      if (!contract) throw new Error(`LAKE_SINK_TOPICS: no lake table takes topic ${topic}`);
+      const table = this.tableOverrides[contract.name] ?? contract;
+      let state = this.states.get(table.name);
+      if (!state) {
+        const info = await this.lakeWriter.ensureTable(table, CURSOR_KEY);
+        if (info.addedColumns.length > 0) {
+          this.log.info('table evolved', { table: table.qualifiedName, added: info.addedColumns });
+        }
+        state = {
+          table,
+          row: rowFunctionFor(table),
+          builder: new TableBatchBuilder(table),
+          committed: new Map(),
+          position: new Map(),
+          range: new Map(),
+          oldestMs: Number.POSITIVE_INFINITY,
+          firstBufferedAt: 0,
+        };
+        this.setCursors(state, info.cursors);
+        this.states.set(table.name, state);
+      }
+      this.byTopic.set(topic, state);
+    }
+    const kafka = createKafka({ brokers: this.cfg.kafkaBrokers, clientId: this.cfg.clientId, log: this.log });
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const consumer = kafka.consumer({
+      groupId: this.cfg.groupId,
+      sessionTimeout: this.cfg.sessionTimeoutMs,
+      maxBytesPerPartition: this.cfg.maxFetchBytesPerPartition,
+      maxBytes: this.cfg.maxFetchBytes,
+      // kafkajs sleeps this long whenever every partition is paused (each rebalance and position reset pauses them
+      // all): at its 5 s default the first records after a start waited 5 s (freshness p99 in the bench).
+      maxWaitTimeInMs: this.cfg.fetchMaxWaitMs,
+      // Only committed transactions: an aborted transformer write must not become a lake row.
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assignment = e.payload.memberAssignment as Record<string, number[]>;
+      this.assigned = Object.entries(assignment).map(([topic, partitions]) => ({ topic, partitions }));
+      this.log.info('partitions assigned', { assignment });
+      // Positions come from the table, never from the group: pause, reload, seek, resume.
+      const all = this.cfg.topics.map((topic) => ({ topic }));
+      consumer.pause(all);
+      void this.resetPositions('rebalance')
+        .then(() => {
+          if (!this.paused) consumer.resume(all);
+        })
+        .catch((err) => this.fatal(err as Error));
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error('consumer crashed', { err: e.payload.error, restart: e.payload.restart });
+      if (!e.payload.restart) this.fatal(e.payload.error);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.cfg.topics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.handleBatch(p),
+    });
+    this.consuming = true;
+    this.stopLag = startLagPoller({
+      admin: this.admin,
+      groupId: this.cfg.groupId,
+      topics: [...this.cfg.topics],
+      gauge: this.metrics.lag,
+      intervalMs: 5000,
+      log: this.log,
+    });
+    // The tick decides when a table's buffer is due (commitIntervalMs after its first record): its period is how late
+    // a commit can be beyond the interval, which freshness pays in full at p99 (a 1 s tick was up to 1 s late).
+    this.timer = setInterval(() => this.tick(), Math.min(TICK_MS, this.cfg.commitIntervalMs));
+    this.timer.unref();
+    this.log.info('lake sink started', {
+      group: this.cfg.groupId,
+      writer: this.cfg.writerId,
+      warehouse: this.cfg.lake.warehouse,
+      tables: [...this.states.keys()],
+    });
+  }
+
+  /** The writer (for the outcomes loader that runs in the same process). */
+  writer(): LakeWriter {
+    if (!this.lakeWriter) throw new Error('lake sink is not started');
+    return this.lakeWriter;
+  }
+
+  private fatal(err: Error): void {
+    if (this.stopped) return;
+    this.log.error('lake sink stopped for good', { err });
+    this.onFatal(err);
+  }
+
+  private setCursors(state: TableState, cursors: Record<string, string>): void {
+    state.committed.clear();
+    state.position.clear();
+    for (const [k, v] of Object.entries(cursors)) {
+      state.committed.set(k, BigInt(v));
+      state.position.set(k, BigInt(v));
+    }
+  }
+
+  /** Drops everything buffered or queued, reloads every table's cursors and seeks the owned partitions to them. */
+  private async resetPositions(why: string): Promise<void> {
+    this.resetting++;
+    try {
+      await this.resetPositionsNow(why);
+    } finally {
+      this.resetting--;
+    }
+  }
+
+  private async resetPositionsNow(why: string): Promise<void> {
+    const epoch = ++this.epoch;
+    this.queue = [];
+    const writer = this.lakeWriter;
+    if (!writer) return;
+    for (const state of this.states.values()) {
+      state.builder = new TableBatchBuilder(state.table);
+      state.range.clear();
+      state.oldestMs = Number.POSITIVE_INFINITY;
+      const info = await writer.tableInfo(state.table.qualifiedName, CURSOR_KEY);
+      if (epoch !== this.epoch) return;
+      this.setCursors(state, info.cursors);
+    }
+    // Stopping: the last flush met a conflict. What it held is dropped; the table's cursors are where the next start
+    // resumes, and nothing is fetched any more, so there is nothing to seek (a seek would throw).
+    if (!this.consuming) {
+      this.log.info('positions reloaded from the tables while stopping, nothing to seek', { why, epoch });
+      return;
+    }
+    for (const { topic, partitions } of this.assigned) {
+      const state = this.byTopic.get(topic);
+      if (!state) continue;
+      // A partition the table has no cursor for starts at the log start (never at the group's offset).
+      const low = new Map((await this.admin?.fetchTopicOffsets(topic))?.map((o) => [o.partition, o.low]) ?? []);
+      if (epoch !== this.epoch) return;
+      for (const partition of partitions) {
+        const at = state.position.get(cursorOf(topic, partition));
+        const offset = at !== undefined && at !== null ? at.toString() : low.get(partition);
+        if (offset !== undefined) this.consumer?.seek({ topic, partition, offset });
+      }
+    }
+    this.updateBufferedGauges();
+    this.log.info('positions reset from the tables', { why, epoch });
+  }
+
+  private async handleBatch(p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    const state = this.byTopic.get(batch.topic);
+    if (!state) throw new Error(`no lake table for topic ${batch.topic}`);
+    const cursor = cursorOf(batch.topic, batch.partition);
+    const epoch = this.epoch;
+    if (this.resetting > 0) return;
+    let last: string | undefined;
+    for (const m of batch.messages) {
+      if (!p.isRunning() || p.isStale() || epoch !== this.epoch) return;
+      const offset = BigInt(m.offset);
+      last = m.offset;
+      const at = state.position.get(cursor);
+      // Below the table's cursor (or what is already buffered): committed or queued already.
+      if (at !== undefined && at !== null && offset < at) continue;
+      const record: KafkaRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset,
+        timestampMs: Number(m.timestamp),
+        key: m.key,
+        value: m.value,
+        headers: headerText(m.headers),
+      };
+      const row = state.row(record);
+      if (row.lake_error) this.metrics.lakeErrors.inc({ table: state.table.name });
+      state.builder.append(row);
+      const range = state.range.get(cursor);
+      if (range) range[1] = offset + 1n;
+      else state.range.set(cursor, [at ?? null, offset + 1n]);
+      state.position.set(cursor, offset + 1n);
+      if (state.builder.rows === 1) state.firstBufferedAt = Date.now();
+      state.oldestMs = Math.min(state.oldestMs, record.timestampMs);
+      this.metrics.records.inc({ table: state.table.name });
+    }
+    if (last !== undefined) p.resolveOffset(last);
+    await p.heartbeat();
+    if (state.builder.bytes() >= this.cfg.commitBytes) this.enqueue(state);
+    this.applyBackpressure();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const state of this.states.values()) {
+      if (state.builder.rows > 0 && now - state.firstBufferedAt >= this.cfg.commitIntervalMs) this.enqueue(state);
+    }
+    this.updateBufferedGauges();
+  }
+
+  private updateBufferedGauges(): void {
+    for (const s of this.states.values()) this.metrics.buffered.set({ table: s.table.name }, s.builder.bytes());
+  }
+
+  private bufferedBytes(): number {
+    let n = 0;
+    for (const s of this.states.values()) n += s.builder.bytes();
+    for (const f of this.queue) n += f.ipc.byteLength;
+    return n;
+  }
+
+  private applyBackpressure(): void {
+    const over = this.bufferedBytes() >= this.cfg.maxBufferedBytes;
+    if (over && !this.paused && this.consumer) {
+      this.paused = true;
+      this.consumer.pause(this.cfg.topics.map((topic) => ({ topic })));
+      this.log.warn('buffer full, consumption paused', { bytes: this.bufferedBytes() });
+    } else if (!over && this.paused && this.consumer) {
+      this.paused = false;
+      this.consumer.resume(this.cfg.topics.map((topic) => ({ topic })));
+      this.log.info('consumption resumed');
+    }
+  }
+
+  /** Cuts the table's buffer into a flush (claim fixed now) and starts the flush loop. */
+  private enqueue(state: TableState): void {
+    if (state.builder.rows === 0) return;
+    const rows = state.builder.rows;
+    const ipc = state.builder.finishIpc();
+    const expected: Record<string, string | null> = {};
+    const next: Record<string, string> = {};
+    for (const [c, [start, end]] of state.range) {
+      expected[c] = start === null ? null : start.toString();
+      next[c] = end.toString();
+    }
+    state.range.clear();
+    const flush: Flush = {
+      state,
+      ipc,
+      rows,
+      oldestMs: state.oldestMs,
+      epoch: this.epoch,
+      handle: null,
+      claim: {
+        cursorKey: CURSOR_KEY,
+        expected,
+        next,
+        writer: this.cfg.writerId,
+        commitId: randomUUID(),
+        summary: { 'pep.rows': String(rows) },
+      },
+    };
+    state.oldestMs = Number.POSITIVE_INFINITY;
+    this.queue.push(flush);
+    this.updateBufferedGauges();
+    if (!this.flushing) this.flushing = this.runFlushes().finally(() => (this.flushing = null));
+  }
+
+  private async runFlushes(): Promise<void> {
+    let failures = 0;
+    while (this.queue.length > 0) {
+      const f = this.queue[0] as Flush;
+      if (f.epoch !== this.epoch) {
+        this.queue.shift();
+        continue;
+      }
+      try {
+        await this.flushOne(f);
+        this.queue.shift();
+        failures = 0;
+      } catch (err) {
+        const e = err instanceof LakeError ? err : null;
+        if (e?.code === 'COMMIT_CONFLICT' || e?.code === 'SCHEMA_MISMATCH') {
+          // Conflict: another writer has these records; SCHEMA_MISMATCH: the table changed under us. Either way the
+          // table is the truth: drop what we hold and read the positions again.
+          this.metrics.commits.inc({ table: f.state.table.name, result: e.code.toLowerCase() });
+          this.log.warn('commit refused, positions reset from the table', {
+            table: f.state.table.qualifiedName,
+            code: e.code,
+            err: e.message,
+          });
+          if (f.handle !== null) await this.lakeWriter?.abort(f.handle).catch(() => 0);
+          await this.resetPositions(e.code.toLowerCase());
+          continue;
+        }
+        failures++;
+        this.metrics.commits.inc({ table: f.state.table.name, result: 'error' });
+        const delay = Math.min(this.cfg.retryBackoffMaxMs, 100 * 2 ** Math.min(failures, 10));
+        this.log.error('lake flush failed, retrying', {
+          table: f.state.table.qualifiedName,
+          code: e?.code,
+          err,
+          attempt: failures,
+          retry_in_ms: delay,
+        });
+        if (this.stopped && failures >= 3) return;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+      this.applyBackpressure();
+    }
+  }
+
+  private async flushOne(f: Flush): Promise<void> {
+    const writer = this.lakeWriter;
+    if (!writer) throw new Error('lake sink is not started');
+    const started = performance.now();
+    const table = f.state.table;
+    if (f.handle === null) {
+      const w = await writer.write(table.qualifiedName, f.ipc, this.cfg.writerId);
+      f.handle = w.handle;
+      this.writes++;
+      this.metrics.bytes.inc({ table: table.name }, w.fileBytes);
+      this.crashIfAsked('write', this.writes);
+    }
+    const res = await writer.commit(f.handle, f.claim);
+    this.commitsDone++;
+    for (const [c, v] of Object.entries(f.claim.next)) f.state.committed.set(c, BigInt(v));
+    this.metrics.rows.inc({ table: table.name }, f.rows);
+    this.metrics.commits.inc({ table: table.name, result: res.alreadyCommitted ? 'recovered' : 'ok' });
+    const now = Date.now();
+    this.metrics.lastCommit.set({ table: table.name }, now / 1000);
+    if (Number.isFinite(f.oldestMs)) this.metrics.freshness.observe(Math.max(0, now - f.oldestMs) / 1000);
+    this.metrics.flushSeconds.observe((performance.now() - started) / 1000);
+    this.log.debug('committed', { table: table.qualifiedName, rows: f.rows, snapshot: res.snapshotId });
+    this.crashIfAsked('commit', this.commitsDone);
+    await this.commitGroupOffsets(f.claim.next);
+  }
+
+  /** Monitoring only (lag): the table, not the group, is where a restart resumes. */
+  private async commitGroupOffsets(next: Record<string, string>): Promise<void> {
+    const offsets = Object.entries(next).map(([c, offset]) => {
+      const i = c.lastIndexOf(':');
+      return { topic: c.slice(0, i), partition: Number(c.slice(i + 1)), offset };
+    });
+    try {
+      await this.consumer?.commitOffsets(offsets);
+    } catch (err) {
+      this.log.warn('group offset commit failed (lag metrics only)', { err });
+    }
+  }
+
+  private crashIfAsked(step: 'write' | 'commit', n: number): void {
+    const c = this.cfg.crashAt;
+    if (c && c.step === step && c.n === n) {
+      this.log.warn('LAKE_SINK_CRASH_AT reached, SIGKILL', { step, n });
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+
+  /** Flushes every buffer (when the tables accept it), commits, leaves the group. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.stopLag?.();
+    // Stop fetching first so that the buffers stop growing, then commit what is held.
+    this.consuming = false;
+    await this.consumer?.stop().catch(() => undefined);
+    for (const s of this.states.values()) this.enqueue(s);
+    await this.flushing;
+    this.stopped = true;
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.consumer = null;
+    this.admin = null;
+    this.log.info('lake sink stopped');
+  }
+
+  /** For tests and the bench: resolves once nothing is buffered or in flight. */
+  async drain(): Promise<void> {
+    for (const s of this.states.values()) this.enqueue(s);
+    while (this.flushing) await this.flushing;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * One fuzz run against a running Platform (issue 13's probe, as a repeatable check): sends validly signed hostile
+ * bodies, waits until the platform has drained them, then counts crashes, 5xx answers, lost records (every answered
+ * request must be in exactly the place its answer promises, every raw record must have its outputs, every DLQ record
+ * its quarantine row and review, every normalized event its row) and leaks (planted card numbers and signatures in
+ * normalized events, DLQ records, rows and logs). Used by the security suite (a small count) and the `security`
+ * benchmark (100,000).
+ */
+import pg from 'pg';
+import { type Platform, SERVICES } from './platform.ts';
+import { findLeaks, type Leak, logStrings, readAll, recordStrings, rowStrings, runRows } from './scan.ts';
+import { type FuzzedRequest, fuzzedRequests, PLANTED_PANS, send } from './traffic.ts';
+
+export interface FuzzReport {
+  readonly sent: number;
+  readonly statuses: Record<string, number>;
+  readonly crashes: readonly string[];
+  readonly fiveXx: number;
+  /** Answered requests or records not found where they must be (all must be 0). */
+  readonly lost: {
+    readonly acceptedNotInRawTopics: number;
+    readonly refusedNotInWebhooksDlq: number;
+    readonly rawWithoutOutput: number;
+    readonly dlqWithoutQuarantineRow: number;
+    readonly validationDlqWithoutReview: number;
+    readonly normalizedWithoutRow: number;
+  };
+  readonly counts: {
+    readonly rawRecords: number;
+    readonly otherRecords: number;
+    readonly normalized: number;
+    readonly validationDlq: number;
+    readonly webhooksDlq: number;
+    readonly paymentRows: number;
+  };
+  readonly leaks: readonly Leak[];
+  readonly seconds: { readonly send: number; readonly drain: number };
+  /** The first requests that got no answer at all, with why. */
+  readonly noAnswer: readonly string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends `count` fuzzed requests with `concurrency` in flight; returns each request's answer by request id. */
+export async function sendFuzz(
+  platform: Platform,
+  opts: { seed: number; count: number; concurrency: number; onProgress?: (done: number) => void },
+) {
+  const answers = new Map<string, { status: number; req: FuzzedRequest }>();
+  const signatures = new Set<string>();
+  const noAnswer: string[] = [];
+  const gen = fuzzedRequests(opts.seed, opts.count);
+  let n = 0;
+  const worker = async () => {
+    for (;;) {
+      const it = gen.next();
+      if (it.done) return;
+      const req = it.value;
+      const id = `${platform.tag}-f${n++}`;
+      for (const s of req.signatures) signatures.add(s);
+      let status: number;
+      try {
+        status = (await send(platform.edgeUrl, req, id)).status;
+      } catch (err) {
+        status = 0; // no answer at all (connection refused or reset): counted apart from 5xx
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        if (noAnswer.length < 10)
+          noAnswer.push(
+            `${id} ${req.provider}: ${(err as Error).message} ${cause?.code ?? ''} ${cause?.message ?? ''}`,
+          );
+      }
+      answers.set(id, { status, req });
+      if (answers.size % 1000 === 0) opts.onProgress?.(answers.size);
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  return { answers, signatures: [...signatures], noAnswer };
+}
+
+/** Waits until the platform's outputs stop growing and every stage has caught up (or the deadline passes). */
+async function drained(platform: Platform, pool: pg.Pool, expectRaw: number, deadlineMs: number): Promise<void> {
+  const kafka = platform.kafka('security-drain');
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = async (topics: readonly string[]) => {
+    let n = 0;
+    for (const t of topics) for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
+    return n;
+  };
+  let last = '';
+  let stableSince = Date.now();
+  try {
+    while (Date.now() < deadlineMs) {
+      const raw = await ends(platform.topics.raw);
+      const dlq = await ends([platform.topics.validationDlq, platform.topics.webhooksDlq]);
+      const q = await pool.query<{ n: number }>(
+        'SELECT (SELECT count(*) FROM webhook_quarantine WHERE kafka_topic = $1) + (SELECT count(*) FROM validation_quarantine WHERE kafka_topic = $2) AS n',
+        [platform.topics.webhooksDlq, platform.topics.validationDlq],
+      );
+      const state = `${raw}/${await ends([platform.topics.normalized])}/${dlq}/${q.rows[0]?.n}`;
+      if (state !== last) {
+        last = state;
+        stableSince = Date.now();
+      } else if (raw >= expectRaw && Date.now() - stableSince > 15_000) return;
+      await sleep(1000);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Sends the fuzz, waits for the platform to drain, and reconciles and scans everything the run left behind. */
+export async function runFuzz(
+  platform: Platform,
+  opts: { seed: number; count: number; concurrency: number; drainTimeoutMs?: number; log?: (m: string) => void },
+): Promise<FuzzReport> {
+  const log = opts.log ?? (() => undefined);
+  const pool = new pg.Pool({ connectionString: platform.addr.databaseUrl, max: 2 });
+  try {
+    const t0 = Date.now();
+    const { answers, signatures, noAnswer } = await sendFuzz(platform, {
+      ...opts,
+      onProgress: (n) => log(`fuzz: ${n}/${opts.count} sent`),
+    });
+    const sendSeconds = (Date.now() - t0) / 1000;
+    const statuses: Record<string, number> = {};
+    for (const a of answers.values()) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+    const accepted = [...answers].filter(([, a]) => a.status === 200).map(([id]) => id);
+    const refused = [...answers].filter(([, a]) => a.status === 400 || a.status === 401).map(([id]) => id);
+    log(`fuzz: sent in ${sendSeconds.toFixed(0)} s: ${JSON.stringify(statuses)}; waiting for the platform to drain`);
+
+    const t1 = Date.now();
+    await drained(platform, pool, 0, Date.now() + (opts.drainTimeoutMs ?? 600_000));
+    const kafka = platform.kafka('security-scan');
+    const raw = await readAll(kafka, platform.topics.raw);
+    const other = await readAll(kafka, platform.topics.other);
+    const normalized = await readAll(kafka, [platform.topics.normalized]);
+    const validationDlq = await readAll(kafka, [platform.topics.validationDlq]);
+    const webhooksDlq = await readAll(kafka, [platform.topics.webhooksDlq]);
+    // Workflows may still be writing rows for the last events: wait for every distinct event id's row.
+    const eventIds = [...new Set(normalized.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id))];
+    // Rows and review registrations trail the topics (workflows, paced review groups): wait until all are there.
+    const complete = (r: Awaited<ReturnType<typeof runRows>>) => {
+      const reviewedOffsets = new Set(r.reviews.map((q) => String(q.dlq_offset)));
+      return r.payments.length >= eventIds.length && validationDlq.every((v) => reviewedOffsets.has(v.offset));
+    };
+    let rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+    const rowsDeadline = Date.now() + (opts.drainTimeoutMs ?? 600_000);
+    while (!complete(rows) && Date.now() < rowsDeadline) {
+      await sleep(1000);
+      rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+    }
+    const drainSeconds = (Date.now() - t1) / 1000;
+
+    const inTopics = new Set([...raw, ...other].map((r) => r.headers['request-id']));
+    const inDlq = new Set(webhooksDlq.map((r) => (JSON.parse(r.value) as { request_id: string }).request_id));
+    const outputs = new Set(
+      [...normalized, ...validationDlq].map(
+        (r) => `${r.headers['source-topic']}/${r.headers['source-partition']}/${r.headers['source-offset']}`,
+      ),
+    );
+    const quarantined = new Set(
+      [...rows.webhook, ...rows.validation].map((q) => `${q.kafka_topic}/${q.kafka_partition}/${q.kafka_offset}`),
+    );
+    const reviewed = new Set(rows.reviews.map((q) => String(q.dlq_offset)));
+    const stored = new Set(rows.payments.map((p) => p.event_id as string));
+    const lost = {
+      acceptedNotInRawTopics: accepted.filter((id) => !inTopics.has(id)).length,
+      refusedNotInWebhooksDlq: refused.filter((id) => !inDlq.has(id)).length,
+      rawWithoutOutput: raw.filter((r) => !outputs.has(`${r.topic}/${r.partition}/${r.offset}`)).length,
+      dlqWithoutQuarantineRow: [...validationDlq, ...webhooksDlq].filter(
+        (r) => !quarantined.has(`${r.topic}/${r.partition}/${r.offset}`),
+      ).length,
+      validationDlqWithoutReview: validationDlq.filter((r) => !reviewed.has(r.offset)).length,
+      normalizedWithoutRow: eventIds.filter((id) => !stored.has(id)).length,
+    };
+
+    const pans = [...PLANTED_PANS];
+    const leaks = [
+      ...findLeaks('payments.normalized', recordStrings(normalized), pans, signatures),
+      ...findLeaks('payments.validation.dlq', recordStrings(validationDlq), pans, signatures),
+      ...findLeaks('webhooks.dlq', recordStrings(webhooksDlq), pans, signatures),
+      ...findLeaks('payment_events', rowStrings(rows.payments), pans, signatures),
+      ...findLeaks('webhook_quarantine', rowStrings(rows.webhook), pans, signatures),
+      ...findLeaks('validation_quarantine', rowStrings(rows.validation), pans, signatures),
+      ...findLeaks('quarantine_reviews', rowStrings(rows.reviews), pans, signatures),
+      ...SERVICES.filter((s) => s !== 'inference').flatMap((s) =>
+        findLeaks(`${s} log`, logStrings(platform.log(s)), pans, signatures),
+      ),
+    ];
+    return {
+      sent: answers.size,
+      statuses,
+      crashes: platform.crashes().map((c) => `${c.name} (${c.signal ?? `exit ${c.code}`})`),
+      fiveXx: [...answers.values()].filter((a) => a.status >= 500).length,
+      lost,
+      counts: {
+        rawRecords: raw.length,
+        otherRecords: other.length,
+        normalized: normalized.length,
+        validationDlq: validationDlq.length,
+        webhooksDlq: webhooksDlq.length,
+        paymentRows: rows.payments.length,
+      },
+      leaks,
+      seconds: { send: sendSeconds, drain: drainSeconds },
+      noAnswer,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+const dlqTopics = (platform: Platform) => ({
+  webhooksDlq: platform.topics.webhooksDlq,
+  validationDlq: platform.topics.validationDlq,
+});
