@@ -499,31 +499,19 @@ function recordLatency(
     'ms',
     m('eos', (r) => r.txnP99),
   );
-  out.metric(
-    'cpu_transformer_cores',
-    'cores',
-    m2('eos', (r) => r.cpu.transformer),
-  );
-  out.metric(
-    'cpu_edge_producer_cores',
-    'cores',
-    m2('eos', (r) => r.cpu.loadgen),
-  );
-  out.metric(
-    'cpu_reader_cores',
-    'cores',
-    m2('eos', (r) => r.cpu.reader),
-  );
-  out.metric(
-    'cpu_broker_cores',
-    'cores',
-    m2('eos', (r) => r.cpu.broker),
-  );
-  out.metric(
-    'cpu_machine_busy_cores',
-    'cores of 2',
-    m2('eos', (r) => r.cpu.machine),
-  );
+  for (const [name, unit, of] of [
+    ['cpu_transformer_cores', 'cores', 'transformer'],
+    ['cpu_edge_producer_cores', 'cores', 'loadgen'],
+    ['cpu_reader_cores', 'cores', 'reader'],
+    ['cpu_broker_cores', 'cores', 'broker'],
+    ['cpu_machine_busy_cores', 'cores of 2', 'machine'],
+  ] as const) {
+    out.metric(
+      name,
+      unit,
+      m2('eos', (r) => r.cpu[of]),
+    );
+  }
   // Backpressure: every delivery the edge would have answered 503 + Retry-After, summed over all latency runs.
   const all = [...lat.eos, ...lat.alo, ...lat.eosRef];
   out.metric(
