@@ -73,7 +73,7 @@ const ARMS: readonly Arm[] = [
 ];
 
 /** The edge's Kafka settings for the local stack's SASL_SSL listener (its CA, its SCRAM user). */
-function saslSslEnv(): NodeJS.ProcessEnv {
+export function saslSslEnv(): NodeJS.ProcessEnv {
   return {
     KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
     KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',

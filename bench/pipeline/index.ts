@@ -10,6 +10,8 @@
  *   broker's CPU per request;
  * - `pinned`: the transformer (this process, native core) on core 0 and the broker on core 1 draining a backlog of
  *   the same edge events (throughput.ts): events/s, CPU per event of both;
+ * - `tls`: the pinned arm through the stack's SASL_SSL listener (TLS 1.3 + SCRAM-SHA-512): what a managed cluster
+ *   costs the transformer (issue 17's transformer_tls_scram_vs_plaintext, goal ≥ 0.8);
  * - `unpinned`: the same, nothing pinned;
  * - `mixed` (info): the same on the fixtures of all four providers (heavier: about 3× the native cost per event);
  * - `js`: the TypeScript twin instead of the native core (for transformer_native_vs_js);
@@ -36,7 +38,7 @@ import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import type { TransformerCore } from '@pep/pipeline/transformer';
 import { TRANSFORMER_STAGES } from '@pep/pipeline/transformer/stages';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { ensureTopics, load, startServer } from '../edge/index.ts';
+import { ensureTopics, load, saslSslEnv, startServer } from '../edge/index.ts';
 import { type Metric, median, type Ratio, RESULTS_DIR, writeResult } from '../src/result.ts';
 import { GcLog, type LatencyRun, latencyRun, round2 } from './latency.ts';
 import {
@@ -59,8 +61,8 @@ import {
  */
 const REFERENCE_RATE = 1721;
 
-type Arm = 'edge' | 'pinned' | 'unpinned' | 'mixed' | 'js' | 'breakdown';
-const ARMS: readonly Arm[] = ['edge', 'pinned', 'unpinned', 'mixed', 'js', 'breakdown'];
+type Arm = 'edge' | 'pinned' | 'tls' | 'unpinned' | 'mixed' | 'js' | 'breakdown';
+const ARMS: readonly Arm[] = ['edge', 'pinned', 'tls', 'unpinned', 'mixed', 'js', 'breakdown'];
 
 interface EdgeRun {
   readonly reqPerS: number;
@@ -133,6 +135,7 @@ async function phases(
   const runs: Record<Arm, (ThroughputRun | EdgeRun)[]> = {
     edge: [],
     pinned: [],
+    tls: [],
     unpinned: [],
     mixed: [],
     js: [],
@@ -174,7 +177,7 @@ async function phases(
         core: (arm === 'js' ? js : native) as TransformerCore,
         pin: arm !== 'unpinned',
         brokerPid,
-        env: arm === 'breakdown' ? { TRANSFORMER_PREFETCH: 'false' } : {},
+        env: arm === 'breakdown' ? { TRANSFORMER_PREFETCH: 'false' } : arm === 'tls' ? (saslSslEnv() as Record<string, string>) : {},
       });
 
     for (let round = 0; round <= rounds; round++) {
@@ -304,6 +307,7 @@ function recordThroughput(out: Collected, runs: Record<Arm, (ThroughputRun | Edg
   const edge = runs.edge as EdgeRun[];
   for (const [arm, name] of [
     ['pinned', 'transformer_native'],
+    ['tls', 'transformer_tls_scram'],
     ['unpinned', 'transformer_unpinned'],
     ['mixed', 'transformer_mixed_providers'],
     ['js', 'transformer_js'],
@@ -365,6 +369,14 @@ function recordThroughput(out: Collected, runs: Record<Arm, (ThroughputRun | Edg
 
   const ratioWithin = (a: readonly ThroughputRun[]) =>
     round2(median(a.map((x, i) => x.eventsPerS / ((edge[i] as EdgeRun).reqPerS || Number.NaN))));
+  // issue 17: the pinned arm through the stack's SASL_SSL listener (TLS 1.3, SCRAM-SHA-512) against plaintext
+  out.ratios.push({
+    name: 'transformer_tls_scram_vs_plaintext',
+    value: round2(
+      median(tr('tls').map((x, i) => x.eventsPerS / ((tr('pinned')[i] as ThroughputRun).eventsPerS || Number.NaN))),
+    ),
+    goal: 0.8,
+  });
   out.ratios.push({
     name: 'transformer_native_vs_js',
     value: round2(
