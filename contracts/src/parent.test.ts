@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { EXIT_WITH_PARENT_ENV, exitWithParent, exitWithParentSpawn } from './par
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
 const PARENT_MODULE = fileURLToPath(new URL('./parent.ts', import.meta.url));
 
 const alive = (pid: number) => {
@@ -34,13 +35,15 @@ async function until(what: string, cond: () => boolean, timeoutMs: number): Prom
 }
 
 /**
- * Starts a launcher that starts a service (tsx, setsid, stdin a pipe when `watch`), waits until the service runs,
- * SIGKILLs the launcher, and returns the service's pid (the inner Node process, which writes it to a file).
+ * Starts a launcher that starts a service (through tsx as the Node services run, or Bun as the edge runs; setsid;
+ * stdin a pipe when `watch`), waits until the service runs, SIGKILLs the launcher, and returns the service's pid (the
+ * process running the service's code, which writes it to a file).
  */
-async function killLauncher(watch: boolean): Promise<{ pid: number; stopped: string }> {
+async function killLauncher(watch: boolean, runtime: 'tsx' | 'bun' = 'tsx'): Promise<{ pid: number; stopped: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pep-parent-'));
   try {
     const pidFile = join(dir, 'pid');
+    const serviceFile = join(dir, 'service.ts');
     const stopFile = join(dir, 'stopped');
     // The service: its SIGTERM handler is its graceful shutdown (records it), then it stays busy forever.
     const service = `
@@ -50,12 +53,13 @@ async function killLauncher(watch: boolean): Promise<{ pid: number; stopped: str
       exitWithParent();
       writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
       setInterval(() => undefined, 1000);`;
+    writeFileSync(serviceFile, service);
     // The launcher, one Node process (the one that dies), with the real spawn options.
     const launcher = `
       import { spawn } from 'node:child_process';
       import { exitWithParentSpawn } from ${JSON.stringify(PARENT_MODULE)};
       const o = ${watch} ? exitWithParentSpawn(process.env) : { stdin: 'ignore', env: process.env };
-      spawn(${JSON.stringify(TSX)}, ['--eval', ${JSON.stringify(service)}], {
+      spawn(${JSON.stringify(runtime === 'tsx' ? TSX : BUN)}, [${JSON.stringify(serviceFile)}], {
         stdio: [o.stdin, 'ignore', 'inherit'], env: o.env, detached: true, cwd: ${JSON.stringify(ROOT)},
       });
       setInterval(() => undefined, 1000);`;
@@ -92,6 +96,12 @@ async function killLauncher(watch: boolean): Promise<{ pid: number; stopped: str
 
 test('a service in its own session stops gracefully when its launcher is SIGKILLed', async () => {
   const { pid, stopped } = await killLauncher(true);
+  assert.equal(alive(pid), false);
+  assert.equal(stopped, 'SIGTERM', 'it ran its own SIGTERM shutdown');
+});
+
+test('the same under Bun (the edge): it stops when its launcher is SIGKILLed', async () => {
+  const { pid, stopped } = await killLauncher(true, 'bun');
   assert.equal(alive(pid), false);
   assert.equal(stopped, 'SIGTERM', 'it ran its own SIGTERM shutdown');
 });
