@@ -429,8 +429,9 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
             : null;
       await deps.pool.query(
         `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload)
-         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
+            dlq_record_sha256)
+         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
          ON CONFLICT (review_key) DO NOTHING`,
         [
           workflowId,
@@ -445,6 +446,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
           input.dlq.partition,
           input.dlq.offset,
           original,
+          input.dlq.sha256Hex ?? null,
         ],
       );
     },
