@@ -34,7 +34,7 @@ export function exitWithParent(
   } = {},
 ): boolean {
   const env = opts.env ?? process.env;
-  if (env[EXIT_WITH_PARENT_ENV] !== 'stdin') return false;
+  if (env.PEP_EXIT_WITH_PARENT !== 'stdin') return false;
   const stdin = opts.stdin ?? process.stdin;
   let gone = false;
   const onGone = () => {
