@@ -331,243 +331,349 @@ function oversizeReplacement(
   return [out, h];
 }
 
+/**
+ * The JavaScript twin of the native transform (`transform_record_sets` of crates/core/src/records.rs), unit for unit:
+ * `walkRecordSet` per set (`nextBatch` frames and checks a batch, `filterBatch` applies read_committed, `takeRecords`
+ * takes its data records), `normalizeTaken`, `emitPlan` (`emitReport`, `emitRecord`), `finishOutput`.
+ */
 export function transformRecordSetsJs(
   sets: readonly FetchedRecordSet[],
   opts: TransformOptions,
   normalize: (batch: RawBatch, normalizedAtMs: number) => BatchResult,
 ): TransformedFetch {
   const maxRecords = checkTransformArgs(sets, opts);
-  const nSets = sets.length;
-  const nextOffsets = new BigInt64Array(nSets);
-  const consumed = new Uint32Array(nSets);
-  const pendingBatchBytes = new Uint32Array(nSets);
-  let skippedControl = 0;
-  let skippedAborted = 0;
-  let skippedBelow = 0;
+  const w = new Walk(sets.length, maxRecords);
+  for (let si = 0; si < sets.length; si++) walkRecordSet(w, si, sets[si] as FetchedRecordSet);
+  const [out, receivedAtMs] = normalizeTaken(sets, w, opts, normalize);
+  const em = new Emitter(opts);
+  emitPlan(em, sets, w, out);
+  return finishOutput(w, em, receivedAtMs);
+}
 
-  // Decoded data records in call order, and the emission plan (record index j >= 0, or report -(k + 1)).
-  const values: Bytes[] = [];
-  const recOffset: number[] = [];
-  const recSet: number[] = [];
-  const recReceived: number[] = [];
-  const recCopied: (Bytes | null)[][] = [];
-  const reports: Report[] = [];
-  const plan: number[] = [];
-  let valueBytes = 0;
-  let full = false;
+/** What walking one fetch collects: the taken data records, the batch reports and the order to emit them in. */
+class Walk {
+  readonly nextOffsets: BigInt64Array;
+  readonly consumed: Uint32Array;
+  readonly pendingBatchBytes: Uint32Array;
+  skippedControl = 0;
+  skippedAborted = 0;
+  skippedBelow = 0;
+  // Taken data records in call order, and the emission plan (record index j >= 0, or report -(k + 1)).
+  readonly values: Bytes[] = [];
+  readonly recOffset: number[] = [];
+  readonly recSet: number[] = [];
+  readonly recReceived: number[] = [];
+  readonly recCopied: (Bytes | null)[][] = [];
+  readonly reports: Report[] = [];
+  readonly plan: number[] = [];
+  valueBytes = 0;
+  full = false;
 
-  for (let si = 0; si < nSets; si++) {
-    const set = sets[si] as FetchedRecordSet;
-    const buf = set.records;
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let next = Number(set.fetchOffset);
-    nextOffsets[si] = set.fetchOffset;
-    if (full) continue;
-    const aborted = [...set.abortedTransactions].sort((a, b) =>
-      a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
-    );
-    let abortedAt = 0;
-    const abortedProducers = new Set<bigint>();
-    const report = (first: number, last: number, code: string, reason: string) => {
-      if (last < next) return; // wholly below the fetch offset: already consumed
-      const f = Math.max(first, next);
-      const l = Math.max(f, last);
-      plan.push(-(reports.length + 1));
-      reports.push({ set: si, first: f, last: l, code, reason });
-      next = l + 1;
-    };
-    let pos = 0;
-    while (pos < buf.length) {
-      if (values.length >= maxRecords) {
-        full = true;
-        break;
-      }
-      const rem = buf.length - pos;
-      if (rem < 12) break; // an incomplete batch at the end: the next fetch returns it whole
-      const baseOffsetBig = view.getBigInt64(pos);
-      const batchLength = view.getInt32(pos + H.batchLength);
-      const baseOk = baseOffsetBig >= 0n && baseOffsetBig <= MAX_SAFE;
-      // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
-      const base = baseOk ? Number(baseOffsetBig) : next;
-      if (batchLength < 5) {
-        // Cannot even reach the magic byte: the rest of this set cannot be framed.
-        report(next, next, BATCH_REPORT_CODES.corrupt, `batch length ${batchLength} is invalid`);
-        break;
-      }
-      const total = 12 + batchLength;
-      if (total > rem) {
-        pendingBatchBytes[si] = Math.min(total, 0xffffffff);
-        break;
-      }
-      const start = pos;
-      pos += total;
-      const magic = view.getInt8(start + H.magic);
-      if (magic !== RECORD_BATCH_MAGIC) {
-        report(base, base, BATCH_REPORT_CODES.magic, `record format magic ${magic} is not supported (only 2)`);
-        continue;
-      }
-      if (total < BATCH_HEADER_BYTES) {
-        report(base, base, BATCH_REPORT_CODES.corrupt, 'the batch is shorter than its 61-byte header');
-        continue;
-      }
-      const lod = view.getInt32(start + H.lastOffsetDelta);
-      const crc = view.getUint32(start + H.crc);
-      if (crc32c(buf, start + H.attributes, start + total) !== crc) {
-        let last =
-          baseOk && lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && base + lod <= Number.MAX_SAFE_INTEGER
-            ? base + lod
-            : base;
-        // Never let an untrusted range swallow the next batch in this fetch.
-        if (pos + 8 <= buf.length) {
-          const nb = view.getBigInt64(pos);
-          if (nb > baseOffsetBig && nb <= MAX_SAFE) last = Math.min(last, Number(nb) - 1);
-        }
-        report(base, last, BATCH_REPORT_CODES.corrupt, 'CRC-32C mismatch');
-        continue;
-      }
-      if (!baseOk || lod < 0 || base + lod > Number.MAX_SAFE_INTEGER) {
-        report(next, next, BATCH_REPORT_CODES.corrupt, 'batch offsets are out of range');
-        continue;
-      }
-      const lastOffset = base + lod;
-      const attributes = view.getInt16(start + H.attributes);
-      const codec = attributes & BATCH_ATTRIBUTES.compressionMask;
-      const logAppendTime = (attributes & BATCH_ATTRIBUTES.logAppendTime) !== 0;
-      const transactional = (attributes & BATCH_ATTRIBUTES.transactional) !== 0;
-      const control = (attributes & BATCH_ATTRIBUTES.control) !== 0;
-      const producerId = view.getBigInt64(start + H.producerId);
-      const count = view.getInt32(start + H.recordCount);
-      const below = lastOffset < next;
-      const headerCount = Math.max(0, count);
-
-      // Records region (decompressed when needed); undefined with a report reason when it cannot be had.
-      const region = (): [Bytes, number, number] | [string, string] => {
-        const s = start + BATCH_HEADER_BYTES;
-        const e = start + total;
-        if (e - s > TRANSFORM_LIMITS.maxBatchRecordsBytes) {
-          return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
-        }
-        if (codec === 0) return [buf, s, e];
-        if (codec > 4) {
-          const name = COMPRESSION_CODECS[codec] ?? 'unknown';
-          return [BATCH_REPORT_CODES.compression, `compression codec ${name} (${codec}) is not supported`];
-        }
-        try {
-          const out = decompress(codec, buf.subarray(s, e), TRANSFORM_LIMITS.maxBatchRecordsBytes);
-          return [out, 0, out.length];
-        } catch (err) {
-          if (err instanceof DecompressError && err.tooLarge) {
-            return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
-          }
-          return [BATCH_REPORT_CODES.corrupt, `the ${COMPRESSION_CODECS[codec]} data is corrupt`];
-        }
-      };
-
-      // Kafka's read_committed rule (the Java consumer's): aborted transactions up to this batch's last offset
-      // mark their producers; an ABORT marker ends that; a transactional batch of a marked producer is dropped.
-      if (producerId >= 0n) {
-        while (abortedAt < aborted.length && (aborted[abortedAt]?.firstOffset as bigint) <= BigInt(lastOffset)) {
-          abortedProducers.add((aborted[abortedAt] as { producerId: bigint }).producerId);
-          abortedAt++;
-        }
-        if (control) {
-          const r = region();
-          const recs =
-            typeof r[0] === 'string'
-              ? undefined
-              : decodeRecords(r[0], r[1] as number, r[2] as number, count, base, lod, 0n, undefined);
-          // The marker type is the first record's key: int16 version, int16 type (0 = ABORT).
-          const firstKey =
-            recs !== undefined && recs.length > 0 ? controlKey(r[0] as Bytes, r[1] as number) : undefined;
-          if (recs === undefined || (recs.length > 0 && firstKey === undefined)) {
-            if (!below) {
-              const why = typeof r[0] === 'string' ? (r[1] as string) : 'a control record cannot be read';
-              report(base, lastOffset, typeof r[0] === 'string' ? r[0] : BATCH_REPORT_CODES.corrupt, why);
-            }
-            continue;
-          }
-          if (firstKey === 0) abortedProducers.delete(producerId);
-        } else if (transactional && abortedProducers.has(producerId)) {
-          if (!below) {
-            skippedAborted += headerCount;
-            next = lastOffset + 1;
-          }
-          continue;
-        }
-      }
-      if (control) {
-        if (!below) {
-          skippedControl += headerCount;
-          next = lastOffset + 1;
-        }
-        continue;
-      }
-      if (below) {
-        skippedBelow += headerCount;
-        continue;
-      }
-      const r = region();
-      if (typeof r[0] === 'string') {
-        report(base, lastOffset, r[0], r[1] as string);
-        continue;
-      }
-      const [data, rs, re] = r as [Bytes, number, number];
-      const baseTimestamp = view.getBigInt64(start + H.baseTimestamp);
-      const maxTimestamp = view.getBigInt64(start + H.maxTimestamp);
-      const recs = decodeRecords(
-        data,
-        rs,
-        re,
-        count,
-        base,
-        lod,
-        baseTimestamp,
-        logAppendTime ? Number(maxTimestamp) : undefined,
-      );
-      if (recs === undefined) {
-        report(base, lastOffset, BATCH_REPORT_CODES.corrupt, 'a record cannot be read');
-        continue;
-      }
-      let stopped = false;
-      for (const rec of recs) {
-        if (rec.offset < next) {
-          skippedBelow++;
-          continue;
-        }
-        const len = rec.valueEnd - rec.valueStart;
-        if (values.length > 0 && (values.length >= maxRecords || valueBytes + len > TRANSFORM_LIMITS.maxValueBytes)) {
-          stopped = true;
-          break;
-        }
-        plan.push(values.length);
-        values.push(data.subarray(rec.valueStart, rec.valueEnd));
-        valueBytes += len;
-        recOffset.push(rec.offset);
-        recSet.push(si);
-        recReceived.push(receivedAt(rec));
-        recCopied.push(rec.copied);
-        consumed[si] = (consumed[si] as number) + 1;
-        next = rec.offset + 1;
-      }
-      if (stopped) {
-        full = true;
-        break;
-      }
-      next = Math.max(next, lastOffset + 1);
-    }
-    nextOffsets[si] = BigInt(next);
+  constructor(
+    nSets: number,
+    readonly maxRecords: number,
+  ) {
+    this.nextOffsets = new BigInt64Array(nSets);
+    this.consumed = new Uint32Array(nSets);
+    this.pendingBatchBytes = new Uint32Array(nSets);
   }
 
-  // One normalizer call for the whole fetch.
+  /** A batch report of the cursor's set. */
+  report(first: number, last: number, code: string, reason: string, cur: SetCursor): void {
+    if (last < cur.next) return; // wholly below the fetch offset: already consumed
+    const f = Math.max(first, cur.next);
+    const l = Math.max(f, last);
+    this.plan.push(-(this.reports.length + 1));
+    this.reports.push({ set: cur.si, first: f, last: l, code, reason });
+    cur.next = l + 1;
+  }
+}
+
+/** Where the walk of one set stands: its next offset and Kafka's read_committed state. */
+interface SetCursor {
+  si: number;
+  next: number;
+  aborted: { firstOffset: bigint; producerId: bigint }[];
+  abortedAt: number;
+  abortedProducers: Set<bigint>;
+  /** Where the next batch starts in the set's records. */
+  pos: number;
+  buf: Bytes;
+  view: DataView;
+}
+
+/** The checked header of the batch at buf[start, start + total). */
+interface Batch {
+  start: number;
+  total: number;
+  base: number;
+  lod: number;
+  lastOffset: number;
+  codec: number;
+  logAppendTime: boolean;
+  transactional: boolean;
+  control: boolean;
+  producerId: bigint;
+  count: number;
+  /** Wholly below the fetch offset. */
+  below: boolean;
+  headerCount: number;
+}
+
+/** What nextBatch found: the end of what this fetch can read of the set, a bad batch (reported and passed), or a
+ * batch to filter. */
+type Framed = 'end' | 'skip' | Batch;
+
+/** Walks one set's batches until its end or until the fetch is full; sets its next offset. */
+function walkRecordSet(w: Walk, si: number, set: FetchedRecordSet): void {
+  w.nextOffsets[si] = set.fetchOffset;
+  if (w.full) return;
+  const aborted = [...set.abortedTransactions].sort((a, b) =>
+    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+  );
+  const buf = set.records;
+  const cur: SetCursor = {
+    si,
+    next: Number(set.fetchOffset),
+    aborted,
+    abortedAt: 0,
+    abortedProducers: new Set<bigint>(),
+    pos: 0,
+    buf,
+    view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+  };
+  while (cur.pos < buf.length) {
+    if (w.values.length >= w.maxRecords) {
+      w.full = true;
+      break;
+    }
+    const b = nextBatch(w, cur);
+    if (b === 'end') break;
+    if (b === 'skip') continue;
+    if (!filterBatch(w, cur, b)) continue;
+    if (takeRecords(w, cur, b)) {
+      w.full = true;
+      break;
+    }
+  }
+  w.nextOffsets[si] = BigInt(cur.next);
+}
+
+/** Frames the batch at the cursor's position (moving it past the batch) and checks its magic, header length, CRC and
+ * offsets; a bad batch is reported. */
+function nextBatch(w: Walk, cur: SetCursor): Framed {
+  const { buf, view } = cur;
+  const rem = buf.length - cur.pos;
+  if (rem < 12) return 'end'; // an incomplete batch at the end: the next fetch returns it whole
+  const baseOffsetBig = view.getBigInt64(cur.pos);
+  const batchLength = view.getInt32(cur.pos + H.batchLength);
+  const baseOk = baseOffsetBig >= 0n && baseOffsetBig <= MAX_SAFE;
+  // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
+  const base = baseOk ? Number(baseOffsetBig) : cur.next;
+  if (batchLength < 5) {
+    // Cannot even reach the magic byte: the rest of this set cannot be framed.
+    w.report(cur.next, cur.next, BATCH_REPORT_CODES.corrupt, `batch length ${batchLength} is invalid`, cur);
+    return 'end';
+  }
+  const total = 12 + batchLength;
+  if (total > rem) {
+    w.pendingBatchBytes[cur.si] = Math.min(total, 0xffffffff);
+    return 'end';
+  }
+  const start = cur.pos;
+  cur.pos += total;
+  const pos = cur.pos;
+  const magic = view.getInt8(start + H.magic);
+  if (magic !== RECORD_BATCH_MAGIC) {
+    w.report(base, base, BATCH_REPORT_CODES.magic, `record format magic ${magic} is not supported (only 2)`, cur);
+    return 'skip';
+  }
+  if (total < BATCH_HEADER_BYTES) {
+    w.report(base, base, BATCH_REPORT_CODES.corrupt, 'the batch is shorter than its 61-byte header', cur);
+    return 'skip';
+  }
+  const lod = view.getInt32(start + H.lastOffsetDelta);
+  const crc = view.getUint32(start + H.crc);
+  if (crc32c(buf, start + H.attributes, start + total) !== crc) {
+    let last =
+      baseOk && lod >= 0 && lod < MAX_TRUSTED_OFFSET_DELTA && base + lod <= Number.MAX_SAFE_INTEGER ? base + lod : base;
+    // Never let an untrusted range swallow the next batch in this fetch.
+    if (pos + 8 <= buf.length) {
+      const nb = view.getBigInt64(pos);
+      if (nb > baseOffsetBig && nb <= MAX_SAFE) last = Math.min(last, Number(nb) - 1);
+    }
+    w.report(base, last, BATCH_REPORT_CODES.corrupt, 'CRC-32C mismatch', cur);
+    return 'skip';
+  }
+  if (!baseOk || lod < 0 || base + lod > Number.MAX_SAFE_INTEGER) {
+    w.report(cur.next, cur.next, BATCH_REPORT_CODES.corrupt, 'batch offsets are out of range', cur);
+    return 'skip';
+  }
+  const lastOffset = base + lod;
+  const attributes = view.getInt16(start + H.attributes);
+  const count = view.getInt32(start + H.recordCount);
+  return {
+    start,
+    total,
+    base,
+    lod,
+    lastOffset,
+    codec: attributes & BATCH_ATTRIBUTES.compressionMask,
+    logAppendTime: (attributes & BATCH_ATTRIBUTES.logAppendTime) !== 0,
+    transactional: (attributes & BATCH_ATTRIBUTES.transactional) !== 0,
+    control: (attributes & BATCH_ATTRIBUTES.control) !== 0,
+    producerId: view.getBigInt64(start + H.producerId),
+    count,
+    below: lastOffset < cur.next,
+    headerCount: Math.max(0, count),
+  };
+}
+
+/** The records section of the batch at buf[start, start + total) (decompressed when needed), or a report's code
+ * and reason when it cannot be had. */
+function loadRegion(
+  buf: Bytes,
+  start: number,
+  total: number,
+  codec: number,
+): [Bytes, number, number] | [string, string] {
+  const s = start + BATCH_HEADER_BYTES;
+  const e = start + total;
+  if (e - s > TRANSFORM_LIMITS.maxBatchRecordsBytes) {
+    return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
+  }
+  if (codec === 0) return [buf, s, e];
+  if (codec > 4) {
+    const name = COMPRESSION_CODECS[codec] ?? 'unknown';
+    return [BATCH_REPORT_CODES.compression, `compression codec ${name} (${codec}) is not supported`];
+  }
+  try {
+    const out = decompress(codec, buf.subarray(s, e), TRANSFORM_LIMITS.maxBatchRecordsBytes);
+    return [out, 0, out.length];
+  } catch (err) {
+    if (err instanceof DecompressError && err.tooLarge) {
+      return [BATCH_REPORT_CODES.tooLarge, `records exceed ${TRANSFORM_LIMITS.maxBatchRecordsBytes} bytes`];
+    }
+    return [BATCH_REPORT_CODES.corrupt, `the ${COMPRESSION_CODECS[codec]} data is corrupt`];
+  }
+}
+
+/** Kafka's read_committed rule (the Java consumer's, see README): aborted transactions up to this batch's last offset
+ * mark their producers; an ABORT marker ends that; a transactional batch of a marked producer is dropped. Then
+ * control batches and batches wholly below the fetch offset: true when the batch has data records to take. */
+function filterBatch(w: Walk, cur: SetCursor, b: Batch): boolean {
+  if (b.producerId >= 0n) {
+    const aborted = cur.aborted;
+    while (cur.abortedAt < aborted.length && (aborted[cur.abortedAt]?.firstOffset as bigint) <= BigInt(b.lastOffset)) {
+      cur.abortedProducers.add((aborted[cur.abortedAt] as { producerId: bigint }).producerId);
+      cur.abortedAt++;
+    }
+    if (b.control) {
+      const r = loadRegion(cur.buf, b.start, b.total, b.codec);
+      const recs =
+        typeof r[0] === 'string'
+          ? undefined
+          : decodeRecords(r[0], r[1] as number, r[2] as number, b.count, b.base, b.lod, 0n, undefined);
+      // The marker type is the first record's key: int16 version, int16 type (0 = ABORT).
+      const firstKey = recs !== undefined && recs.length > 0 ? controlKey(r[0] as Bytes, r[1] as number) : undefined;
+      if (recs === undefined || (recs.length > 0 && firstKey === undefined)) {
+        if (!b.below) {
+          const why = typeof r[0] === 'string' ? (r[1] as string) : 'a control record cannot be read';
+          w.report(b.base, b.lastOffset, typeof r[0] === 'string' ? r[0] : BATCH_REPORT_CODES.corrupt, why, cur);
+        }
+        return false;
+      }
+      if (firstKey === 0) cur.abortedProducers.delete(b.producerId);
+    } else if (b.transactional && cur.abortedProducers.has(b.producerId)) {
+      if (!b.below) {
+        w.skippedAborted += b.headerCount;
+        cur.next = b.lastOffset + 1;
+      }
+      return false;
+    }
+  }
+  if (b.control) {
+    if (!b.below) {
+      w.skippedControl += b.headerCount;
+      cur.next = b.lastOffset + 1;
+    }
+    return false;
+  }
+  if (b.below) {
+    w.skippedBelow += b.headerCount;
+    return false;
+  }
+  return true;
+}
+
+/** Decodes the batch's data records and takes those at or above the next offset while the fetch has room; true when
+ * the fetch is full (the rest of the batch stays for the next fetch). */
+function takeRecords(w: Walk, cur: SetCursor, b: Batch): boolean {
+  const r = loadRegion(cur.buf, b.start, b.total, b.codec);
+  if (typeof r[0] === 'string') {
+    w.report(b.base, b.lastOffset, r[0], r[1] as string, cur);
+    return false;
+  }
+  const [data, rs, re] = r as [Bytes, number, number];
+  const baseTimestamp = cur.view.getBigInt64(b.start + H.baseTimestamp);
+  const maxTimestamp = cur.view.getBigInt64(b.start + H.maxTimestamp);
+  const recs = decodeRecords(
+    data,
+    rs,
+    re,
+    b.count,
+    b.base,
+    b.lod,
+    baseTimestamp,
+    b.logAppendTime ? Number(maxTimestamp) : undefined,
+  );
+  if (recs === undefined) {
+    w.report(b.base, b.lastOffset, BATCH_REPORT_CODES.corrupt, 'a record cannot be read', cur);
+    return false;
+  }
+  for (const rec of recs) {
+    if (rec.offset < cur.next) {
+      w.skippedBelow++;
+      continue;
+    }
+    const len = rec.valueEnd - rec.valueStart;
+    if (
+      w.values.length > 0 &&
+      (w.values.length >= w.maxRecords || w.valueBytes + len > TRANSFORM_LIMITS.maxValueBytes)
+    ) {
+      return true;
+    }
+    w.plan.push(w.values.length);
+    w.values.push(data.subarray(rec.valueStart, rec.valueEnd));
+    w.valueBytes += len;
+    w.recOffset.push(rec.offset);
+    w.recSet.push(cur.si);
+    w.recReceived.push(receivedAt(rec));
+    w.recCopied.push(rec.copied);
+    w.consumed[cur.si] = (w.consumed[cur.si] as number) + 1;
+    cur.next = rec.offset + 1;
+  }
+  cur.next = Math.max(cur.next, b.lastOffset + 1);
+  return false;
+}
+
+/** One normalizer call for the whole fetch; returns its result and the records' received_at. */
+function normalizeTaken(
+  sets: readonly FetchedRecordSet[],
+  w: Walk,
+  opts: TransformOptions,
+  normalize: (batch: RawBatch, normalizedAtMs: number) => BatchResult,
+): [BatchResult, Float64Array] {
+  const { values, recSet, recOffset } = w;
   const n = values.length;
-  const data = Buffer.allocUnsafe(valueBytes);
+  const data = Buffer.allocUnsafe(w.valueBytes);
   const offsets = new Uint32Array(n);
   const lengths = new Uint32Array(n);
   const providers = new Uint8Array(n);
   const topicIndex = new Uint16Array(n);
   const partitions = new Int32Array(n);
   const kafkaOffsets = new Float64Array(n);
-  const receivedAtMs = Float64Array.from(recReceived);
+  const receivedAtMs = Float64Array.from(w.recReceived);
   const topics: string[] = [];
   const topicIds = new Map<string, number>();
   let at = 0;
@@ -594,128 +700,158 @@ export function transformRecordSetsJs(
     { data, offsets, lengths, providers, topics, topicIndex, partitions, kafkaOffsets, receivedAtMs },
     opts.normalizedAtMs,
   );
+  return [out, receivedAtMs];
+}
 
-  const normWriters = new Map<number, PartitionWriter>();
-  const dlqWriters = new Map<number, PartitionWriter>();
-  const writer = (m: Map<number, PartitionWriter>, p: number) => {
+/** The output partitions of both topics, created on first use, and the DLQ write with its oversize replacement. */
+class Emitter {
+  readonly normWriters = new Map<number, PartitionWriter>();
+  readonly dlqWriters = new Map<number, PartitionWriter>();
+  oversize = 0;
+  /** The next unwritten event and DLQ record of the normalizer's output. */
+  ei = 0;
+  di = 0;
+
+  constructor(readonly opts: TransformOptions) {}
+
+  get(dlq: boolean, p: number): PartitionWriter {
+    const m = dlq ? this.dlqWriters : this.normWriters;
     let w = m.get(p);
     if (!w) {
       w = new PartitionWriter(p);
       m.set(p, w);
     }
     return w;
-  };
-  let oversize = 0;
-  const emitDlq = (key: Bytes | null, value: Bytes, headers: Bytes[], set: FetchedRecordSet, offset: number) => {
-    let v = value;
-    let h = headers;
-    if (outputBytes(key, v, h) > opts.maxRecordBytes) {
-      [v, h] = oversizeReplacement(v, h, 'validation DLQ record', set, offset, opts.normalizedAtMs);
-      oversize++;
-    }
-    const p = key === null ? set.partition % opts.dlqPartitions : partitionForKey(key, opts.dlqPartitions);
-    writeRecord(writer(dlqWriters, p), key, v, h);
-  };
-  const ev = out.events;
-  const dl = out.dlq;
-  let ei = 0;
-  let di = 0;
-  const sub = (b: Bytes, o: number, l: number) => b.subarray(o, o + l);
-  const setHeaders = sets.map((s) => [H_TOPIC, te.encode(s.topic), H_PARTITION, te.encode(String(s.partition))]);
-  for (const item of plan) {
-    if (item < 0) {
-      const r = reports[-item - 1] as Report;
-      const set = sets[r.set] as FetchedRecordSet;
-      const headers = [
-        H_TOPIC,
-        te.encode(set.topic),
-        H_PARTITION,
-        te.encode(String(set.partition)),
-        H_OFFSET,
-        te.encode(String(r.first)),
-        H_OUTPUT,
-        te.encode('0/1'),
-        H_LAST_OFFSET,
-        te.encode(String(r.last)),
-      ];
-      writeRecord(
-        writer(dlqWriters, set.partition % opts.dlqPartitions),
-        null,
-        reportValue(r, set, opts.normalizedAtMs),
-        headers,
-      );
-      continue;
-    }
-    const j = item;
-    const set = sets[recSet[j] as number] as FetchedRecordSet;
-    const offset = recOffset[j] as number;
-    let dEnd = di;
-    while (dEnd < dl.sourceIndex.length && dl.sourceIndex[dEnd] === j) dEnd++;
-    let eEnd = ei;
-    while (eEnd < ev.sourceIndex.length && ev.sourceIndex[eEnd] === j) eEnd++;
-    const total = dEnd - di + (eEnd - ei);
-    // The normalizer answers every input with at least one record; anything else is a bug, not data.
-    check(total > 0, `internal: the normalizer produced no output for ${set.topic}/${set.partition}@${offset}`);
-    const common = [...(setHeaders[recSet[j] as number] as Bytes[]), H_OFFSET, te.encode(String(offset)), H_OUTPUT];
-    const copied = recCopied[j] as (Bytes | null)[];
-    let ordinal = 0;
-    const headersFor = () => {
-      const h = [...common, te.encode(`${ordinal}/${total}`)];
-      ordinal++;
-      for (let c = 0; c < 3; c++) {
-        const v = copied[c];
-        if (v) h.push(COPIED[c] as Bytes, v);
-      }
-      return h;
-    };
-    for (; di < dEnd; di++) {
-      const kl = dl.keyLengths[di] as number;
-      const key = kl === 0 ? null : sub(dl.keys, dl.keyOffsets[di] as number, kl);
-      emitDlq(key, sub(dl.data, dl.offsets[di] as number, dl.lengths[di] as number), headersFor(), set, offset);
-    }
-    for (; ei < eEnd; ei++) {
-      const key = sub(ev.keys, ev.keyOffsets[ei] as number, ev.keyLengths[ei] as number);
-      const value = sub(ev.data, ev.offsets[ei] as number, ev.lengths[ei] as number);
-      const headers = headersFor();
-      if (outputBytes(key, value, headers) > opts.maxRecordBytes) {
-        const [v, h] = oversizeReplacement(value, headers, 'normalized event', set, offset, opts.normalizedAtMs);
-        oversize++;
-        emitDlq(key, v, h, set, offset);
-      } else {
-        writeRecord(writer(normWriters, partitionForKey(key, opts.normalizedPartitions)), key, value, headers);
-      }
-    }
   }
 
+  dlq(key: Bytes | null, value: Bytes, headers: Bytes[], set: FetchedRecordSet, offset: number): void {
+    let v = value;
+    let h = headers;
+    if (outputBytes(key, v, h) > this.opts.maxRecordBytes) {
+      [v, h] = oversizeReplacement(v, h, 'validation DLQ record', set, offset, this.opts.normalizedAtMs);
+      this.oversize++;
+    }
+    const p = key === null ? set.partition % this.opts.dlqPartitions : partitionForKey(key, this.opts.dlqPartitions);
+    writeRecord(this.get(true, p), key, v, h);
+  }
+}
+
+/** Writes the plan in order: each batch report, and each taken record's outputs. */
+function emitPlan(em: Emitter, sets: readonly FetchedRecordSet[], w: Walk, out: BatchResult): void {
+  const setHeaders = sets.map((s) => [H_TOPIC, te.encode(s.topic), H_PARTITION, te.encode(String(s.partition))]);
+  for (const item of w.plan) {
+    if (item < 0) emitReport(em, sets, w.reports[-item - 1] as Report);
+    else emitRecord(em, sets, w, out, setHeaders, item);
+  }
+}
+
+/** One batch report into the DLQ. */
+function emitReport(em: Emitter, sets: readonly FetchedRecordSet[], r: Report): void {
+  const set = sets[r.set] as FetchedRecordSet;
+  const headers = [
+    H_TOPIC,
+    te.encode(set.topic),
+    H_PARTITION,
+    te.encode(String(set.partition)),
+    H_OFFSET,
+    te.encode(String(r.first)),
+    H_OUTPUT,
+    te.encode('0/1'),
+    H_LAST_OFFSET,
+    te.encode(String(r.last)),
+  ];
+  const v = reportValue(r, set, em.opts.normalizedAtMs);
+  writeRecord(em.get(true, set.partition % em.opts.dlqPartitions), null, v, headers);
+}
+
+const sub = (b: Bytes, o: number, l: number) => b.subarray(o, o + l);
+
+/** The normalizer's outputs for taken record `j` (its DLQ records, then its events) with their source headers; an
+ * event over the record limit goes to the DLQ as an oversize replacement. */
+function emitRecord(
+  em: Emitter,
+  sets: readonly FetchedRecordSet[],
+  w: Walk,
+  out: BatchResult,
+  setHeaders: readonly Bytes[][],
+  j: number,
+): void {
+  const { opts } = em;
+  const ev = out.events;
+  const dl = out.dlq;
+  const set = sets[w.recSet[j] as number] as FetchedRecordSet;
+  const offset = w.recOffset[j] as number;
+  const { di, ei } = em;
+  let dEnd = di;
+  while (dEnd < dl.sourceIndex.length && dl.sourceIndex[dEnd] === j) dEnd++;
+  let eEnd = ei;
+  while (eEnd < ev.sourceIndex.length && ev.sourceIndex[eEnd] === j) eEnd++;
+  const total = dEnd - di + (eEnd - ei);
+  // The normalizer answers every input with at least one record; anything else is a bug, not data.
+  check(total > 0, `internal: the normalizer produced no output for ${set.topic}/${set.partition}@${offset}`);
+  const common = [...(setHeaders[w.recSet[j] as number] as Bytes[]), H_OFFSET, te.encode(String(offset)), H_OUTPUT];
+  const copied = w.recCopied[j] as (Bytes | null)[];
+  // Ordinals 0..total: the DLQ records first, then the events.
+  for (let ordinal = 0; ordinal < total; ordinal++) {
+    const headers = [...common, te.encode(`${ordinal}/${total}`)];
+    for (let c = 0; c < 3; c++) {
+      const v = copied[c];
+      if (v) headers.push(COPIED[c] as Bytes, v);
+    }
+    let k = di + ordinal;
+    if (k < dEnd) {
+      const kl = dl.keyLengths[k] as number;
+      const key = kl === 0 ? null : sub(dl.keys, dl.keyOffsets[k] as number, kl);
+      em.dlq(key, sub(dl.data, dl.offsets[k] as number, dl.lengths[k] as number), headers, set, offset);
+      continue;
+    }
+    k = ei + (k - dEnd);
+    const key = sub(ev.keys, ev.keyOffsets[k] as number, ev.keyLengths[k] as number);
+    const value = sub(ev.data, ev.offsets[k] as number, ev.lengths[k] as number);
+    if (outputBytes(key, value, headers) > opts.maxRecordBytes) {
+      const [v, h] = oversizeReplacement(value, headers, 'normalized event', set, offset, opts.normalizedAtMs);
+      em.oversize++;
+      em.dlq(key, v, h, set, offset);
+    } else {
+      writeRecord(em.get(false, partitionForKey(key, opts.normalizedPartitions)), key, value, headers);
+    }
+  }
+  em.di = dEnd;
+  em.ei = eEnd;
+}
+
+/** The encoded outputs and the counters. */
+function finishOutput(w: Walk, em: Emitter, receivedAtMs: Float64Array): TransformedFetch {
+  const at = em.opts.normalizedAtMs;
   const finish = (m: Map<number, PartitionWriter>): OutputPartition[] =>
     [...m.values()]
       .sort((a, b) => a.partition - b.partition)
-      .map((w) => ({
-        partition: w.partition,
-        records: w.buf.subarray(0, w.len),
-        count: w.count,
-        firstTimestampMs: opts.normalizedAtMs,
-        maxTimestampMs: opts.normalizedAtMs,
+      .map((pw) => ({
+        partition: pw.partition,
+        records: pw.buf.subarray(0, pw.len),
+        count: pw.count,
+        firstTimestampMs: at,
+        maxTimestampMs: at,
       }));
-  const normalized = finish(normWriters);
-  const dlq = finish(dlqWriters);
+  const normalized = finish(em.normWriters);
+  const dlq = finish(em.dlqWriters);
   const sum = (ps: OutputPartition[]) => ps.reduce((s, p) => s + p.count, 0);
   return {
     normalized,
     dlq,
-    nextOffsets,
-    consumed,
-    pendingBatchBytes,
+    nextOffsets: w.nextOffsets,
+    consumed: w.consumed,
+    pendingBatchBytes: w.pendingBatchBytes,
     receivedAtMs,
     counters: {
-      records: n,
+      records: w.values.length,
       normalized: sum(normalized),
       dlq: sum(dlq),
-      skippedControl,
-      skippedAborted,
-      skippedBelowFetchOffset: skippedBelow,
-      oversizeReplaced: oversize,
-      batchReports: reports.length,
+      skippedControl: w.skippedControl,
+      skippedAborted: w.skippedAborted,
+      skippedBelowFetchOffset: w.skippedBelow,
+      oversizeReplaced: em.oversize,
+      batchReports: w.reports.length,
     },
   };
 }

@@ -803,6 +803,9 @@ struct Emitter<'o> {
     normalized_at_ms: i64,
     w: Writers,
     oversize: u32,
+    /// The next unwritten event and DLQ record of the normalizer's output.
+    ei: usize,
+    di: usize,
 }
 
 impl Emitter<'_> {
@@ -837,6 +840,10 @@ impl Emitter<'_> {
 }
 
 /// Decodes, normalizes and encodes one fetch. Data never fails; bad arguments and limits are an [`ArgError`].
+///
+/// The units, in order (the twin `transformRecordSetsJs` has the same ones, in camelCase): [`walk_record_set`] per
+/// set ([`next_batch`] frames and checks a batch, [`filter_batch`] applies read_committed, [`take_records`] takes
+/// its data records), [`normalize_taken`], [`emit_plan`] ([`emit_report`], [`emit_record`]), [`finish_output`].
 pub fn transform_record_sets(
     sets: &[FetchedSet],
     opts: &TransformOptions,
@@ -845,265 +852,403 @@ pub fn transform_record_sets(
 ) -> Result<TransformOutput, ArgError> {
     check_args(sets, opts)?;
     let normalized_at_ms = normalize::ms_from_f64(opts.normalized_at_ms).expect("checked");
-    let max_records = opts.max_records as usize;
-    let n_sets = sets.len();
-    let mut out = TransformOutput {
-        next_offsets: vec![0; n_sets],
-        consumed: vec![0; n_sets],
-        pending_batch_bytes: vec![0; n_sets],
-        ..Default::default()
-    };
-    let mut c = Counters::default();
-    let mut decompressed: Vec<Vec<u8>> = Vec::new();
-    let mut taken: Vec<Taken> = Vec::new();
-    let mut received: Vec<f64> = Vec::new();
-    let mut reports: Vec<Report> = Vec::new();
-    let mut plan: Vec<Plan> = Vec::new();
-    let mut recs: Vec<DataRecord> = Vec::new();
-    let mut value_bytes = 0usize;
-    let mut full = false;
-
+    let mut w = Walk::new(sets.len(), opts.max_records as usize);
     for (si, set) in sets.iter().enumerate() {
-        let buf = set.records;
-        let mut next = set.fetch_offset;
-        out.next_offsets[si] = next;
-        if full {
-            continue;
-        }
-        let mut aborted = set.aborted.clone();
-        aborted.sort_by_key(|a| a.first_offset);
-        let mut aborted_at = 0;
-        let mut aborted_producers: Vec<i64> = Vec::new();
-        macro_rules! report {
-            ($first:expr, $last:expr, $code:expr, $reason:expr $(,)?) => {{
-                let (first, last) = ($first, $last);
-                push_report(
-                    &mut plan,
-                    &mut reports,
-                    si,
-                    &mut next,
-                    first,
-                    last,
-                    $code,
-                    $reason,
-                )
-            }};
-        }
-        let mut pos = 0usize;
-        while pos < buf.len() {
-            if taken.len() >= max_records {
-                full = true;
-                break;
-            }
-            let rem = buf.len() - pos;
-            if rem < 12 {
-                break; // an incomplete batch at the end: the next fetch returns it whole
-            }
-            let base_raw = be_i64(buf, pos);
-            let batch_length = be_i32(buf, pos + 8);
-            let base_ok = (0..=MAX_SAFE).contains(&base_raw);
-            // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
-            let base = if base_ok { base_raw } else { next };
-            if batch_length < 5 {
-                report!(
-                    next,
-                    next,
-                    CORRUPT,
-                    format!("batch length {batch_length} is invalid")
-                );
-                break;
-            }
-            let total = 12 + batch_length as usize;
-            if total > rem {
-                out.pending_batch_bytes[si] = total.min(u32::MAX as usize) as u32;
-                break;
-            }
-            let start = pos;
-            pos += total;
-            let magic = buf[start + 16] as i8;
-            if magic != 2 {
-                report!(
-                    base,
-                    base,
-                    MAGIC,
-                    format!("record format magic {magic} is not supported (only 2)"),
-                );
-                continue;
-            }
-            if total < BATCH_HEADER_BYTES {
-                report!(
-                    base,
-                    base,
-                    CORRUPT,
-                    "the batch is shorter than its 61-byte header".into()
-                );
-                continue;
-            }
-            let lod = be_i32(buf, start + 23);
-            let crc = be_u32(buf, start + 17);
-            if crc32c(&buf[start + 21..start + total]) != crc {
-                let lod64 = lod as i64;
-                let mut last = if base_ok
-                    && (0..MAX_TRUSTED_OFFSET_DELTA).contains(&lod64)
-                    && base + lod64 <= MAX_SAFE
-                {
-                    base + lod64
-                } else {
-                    base
-                };
-                // Never let an untrusted range swallow the next batch in this fetch.
-                if pos + 8 <= buf.len() {
-                    let nb = be_i64(buf, pos);
-                    if nb > base_raw && nb <= MAX_SAFE {
-                        last = last.min(nb - 1);
-                    }
-                }
-                report!(base, last, CORRUPT, "CRC-32C mismatch".into());
-                continue;
-            }
-            if !base_ok || lod < 0 || base + lod as i64 > MAX_SAFE {
-                report!(next, next, CORRUPT, "batch offsets are out of range".into());
-                continue;
-            }
-            let last_offset = base + lod as i64;
-            let attributes = be_i16(buf, start + 21);
-            let codec = (attributes & 7) as usize;
-            let log_append_time = attributes & 8 != 0;
-            let transactional = attributes & 16 != 0;
-            let control = attributes & 32 != 0;
-            let producer_id = be_i64(buf, start + 43);
-            let count = be_i32(buf, start + 57);
-            let below = last_offset < next;
-            let header_count = count.max(0) as u32;
+        walk_record_set(&mut w, si, set);
+    }
+    let TransformScratch { batch, arena, pool } = scratch;
+    normalize_taken(sets, &w, opts, bounds, batch, arena)?;
+    let mut em = Emitter {
+        opts,
+        normalized_at_ms,
+        w: Writers::new(
+            opts.normalized_partitions,
+            opts.dlq_partitions,
+            std::mem::take(pool),
+        ),
+        oversize: 0,
+        ei: 0,
+        di: 0,
+    };
+    emit_plan(&mut em, sets, &w, batch)?;
+    Ok(finish_output(w, em, pool))
+}
 
-            // Kafka's read_committed rule (the Java consumer's), see README.
-            if producer_id >= 0 {
-                while aborted_at < aborted.len() && aborted[aborted_at].first_offset <= last_offset
-                {
-                    aborted_producers.push(aborted[aborted_at].producer_id);
-                    aborted_at += 1;
-                }
-                if control {
-                    let r = load_region(buf, start, total, codec, &mut decompressed);
-                    let kind = match r {
-                        Err(e) => Err(e),
-                        Ok(reg) => {
-                            let (bytes, s, e) = region_of(buf, &decompressed, reg);
-                            match decode_records(bytes, s, e, count, base, lod, 0, None, &mut recs)
-                            {
-                                None => Err((CORRUPT, "a control record cannot be read".into())),
-                                Some(()) if recs.is_empty() => Ok(None),
-                                Some(()) => match control_type(bytes, s) {
-                                    None => {
-                                        Err((CORRUPT, "a control record cannot be read".into()))
-                                    }
-                                    t => Ok(t),
-                                },
-                            }
-                        }
-                    };
-                    match kind {
-                        Err((code, why)) => {
-                            if !below {
-                                report!(base, last_offset, code, why);
-                            }
-                            continue;
-                        }
-                        Ok(Some(0)) => aborted_producers.retain(|p| *p != producer_id),
-                        Ok(_) => {}
-                    }
-                } else if transactional && aborted_producers.contains(&producer_id) {
-                    if !below {
-                        c.skipped_aborted += header_count;
-                        next = last_offset + 1;
-                    }
-                    continue;
-                }
-            }
-            if control {
-                if !below {
-                    c.skipped_control += header_count;
-                    next = last_offset + 1;
-                }
-                continue;
-            }
-            if below {
-                c.skipped_below_fetch_offset += header_count;
-                continue;
-            }
-            let reg = match load_region(buf, start, total, codec, &mut decompressed) {
-                Ok(r) => r,
-                Err((code, why)) => {
-                    report!(base, last_offset, code, why);
-                    continue;
-                }
-            };
-            let (bytes, rs, re) = region_of(buf, &decompressed, reg);
-            let log_append = if log_append_time {
-                Some(be_i64(buf, start + 35) as f64)
-            } else {
-                None
-            };
-            let base_ts = be_i64(buf, start + 27);
-            if decode_records(
-                bytes, rs, re, count, base, lod, base_ts, log_append, &mut recs,
-            )
-            .is_none()
-            {
-                report!(base, last_offset, CORRUPT, "a record cannot be read".into());
-                continue;
-            }
-            let mut stopped = false;
-            for rec in &recs {
-                if rec.offset < next {
-                    c.skipped_below_fetch_offset += 1;
-                    continue;
-                }
-                let len = rec.value.1 - rec.value.0;
-                if !taken.is_empty()
-                    && (taken.len() >= max_records || value_bytes + len > MAX_VALUE_BYTES)
-                {
-                    stopped = true;
-                    break;
-                }
-                plan.push(Plan::Record(taken.len()));
-                value_bytes += len;
-                let recv = match rec.copied[0]
-                    .and_then(|(s, e)| parse_rfc3339(std::str::from_utf8(&bytes[s..e]).ok()?))
-                {
-                    Some(ms) => ms as f64,
-                    None if rec.timestamp_ms > 0.0 => rec.timestamp_ms,
-                    None => f64::NAN,
-                };
-                received.push(recv);
-                taken.push(Taken {
-                    set: si,
-                    region: reg,
-                    offset: rec.offset,
-                    value: rec.value,
-                    copied: rec.copied,
-                });
-                out.consumed[si] += 1;
-                next = rec.offset + 1;
-            }
-            if stopped {
-                full = true;
-                break;
-            }
-            next = next.max(last_offset + 1);
+/// What walking one fetch collects: the taken data records, the batch reports and the order to emit them in.
+struct Walk {
+    max_records: usize,
+    out: TransformOutput,
+    c: Counters,
+    decompressed: Vec<Vec<u8>>,
+    taken: Vec<Taken>,
+    received: Vec<f64>,
+    reports: Vec<Report>,
+    plan: Vec<Plan>,
+    recs: Vec<DataRecord>,
+    value_bytes: usize,
+    full: bool,
+}
+
+impl Walk {
+    fn new(n_sets: usize, max_records: usize) -> Self {
+        Walk {
+            max_records,
+            out: TransformOutput {
+                next_offsets: vec![0; n_sets],
+                consumed: vec![0; n_sets],
+                pending_batch_bytes: vec![0; n_sets],
+                ..Default::default()
+            },
+            c: Counters::default(),
+            decompressed: Vec::new(),
+            taken: Vec::new(),
+            received: Vec::new(),
+            reports: Vec::new(),
+            plan: Vec::new(),
+            recs: Vec::new(),
+            value_bytes: 0,
+            full: false,
         }
-        out.next_offsets[si] = next;
     }
 
-    // One normalizer call for the whole fetch.
-    debug_assert!(taken.len() <= MAX_BATCH_MESSAGES);
+    /// A batch report of the cursor's set (see [`push_report`]).
+    fn report(
+        &mut self,
+        first: i64,
+        last: i64,
+        code: &'static str,
+        reason: String,
+        cur: &mut SetCursor,
+    ) {
+        push_report(
+            &mut self.plan,
+            &mut self.reports,
+            cur.si,
+            &mut cur.next,
+            first,
+            last,
+            code,
+            reason,
+        );
+    }
+}
+
+/// Where the walk of one set stands: its next offset and Kafka's read_committed state.
+struct SetCursor {
+    si: usize,
+    next: i64,
+    aborted: Vec<AbortedTxn>,
+    aborted_at: usize,
+    aborted_producers: Vec<i64>,
+    /// Where the next batch starts in the set's records.
+    pos: usize,
+}
+
+/// The checked header of the batch at buf[start, start + total).
+#[derive(Clone, Copy)]
+struct Batch {
+    start: usize,
+    total: usize,
+    base: i64,
+    lod: i32,
+    last_offset: i64,
+    codec: usize,
+    log_append_time: bool,
+    transactional: bool,
+    control: bool,
+    producer_id: i64,
+    count: i32,
+    /// Wholly below the fetch offset.
+    below: bool,
+    header_count: u32,
+}
+
+/// What [`next_batch`] found: the end of what this fetch can read of the set, a bad batch (reported and passed), or
+/// a batch to filter.
+enum Framed {
+    End,
+    Skip,
+    Batch(Batch),
+}
+
+/// Walks one set's batches until its end or until the fetch is full; sets its next offset.
+fn walk_record_set(w: &mut Walk, si: usize, set: &FetchedSet) {
+    w.out.next_offsets[si] = set.fetch_offset;
+    if w.full {
+        return;
+    }
+    let mut aborted = set.aborted.clone();
+    aborted.sort_by_key(|a| a.first_offset);
+    let mut cur = SetCursor {
+        si,
+        next: set.fetch_offset,
+        aborted,
+        aborted_at: 0,
+        aborted_producers: Vec::new(),
+        pos: 0,
+    };
+    let buf = set.records;
+    while cur.pos < buf.len() {
+        if w.taken.len() >= w.max_records {
+            w.full = true;
+            break;
+        }
+        let b = match next_batch(w, &mut cur, buf) {
+            Framed::End => break,
+            Framed::Skip => continue,
+            Framed::Batch(b) => b,
+        };
+        if !filter_batch(w, &mut cur, buf, &b) {
+            continue;
+        }
+        if take_records(w, &mut cur, buf, &b) {
+            w.full = true;
+            break;
+        }
+    }
+    w.out.next_offsets[si] = cur.next;
+}
+
+/// Frames the batch at the cursor's position (moving it past the batch) and checks its magic, header length, CRC and offsets; a bad
+/// batch is reported.
+#[inline]
+fn next_batch(w: &mut Walk, cur: &mut SetCursor, buf: &[u8]) -> Framed {
+    let rem = buf.len() - cur.pos;
+    if rem < 12 {
+        return Framed::End; // an incomplete batch at the end: the next fetch returns it whole
+    }
+    let base_raw = be_i64(buf, cur.pos);
+    let batch_length = be_i32(buf, cur.pos + 8);
+    let base_ok = (0..=MAX_SAFE).contains(&base_raw);
+    // Where a report of this batch starts: its base offset, or the next offset when that is unreadable.
+    let base = if base_ok { base_raw } else { cur.next };
+    if batch_length < 5 {
+        let why = format!("batch length {batch_length} is invalid");
+        w.report(cur.next, cur.next, CORRUPT, why, cur);
+        return Framed::End;
+    }
+    let total = 12 + batch_length as usize;
+    if total > rem {
+        w.out.pending_batch_bytes[cur.si] = total.min(u32::MAX as usize) as u32;
+        return Framed::End;
+    }
+    let start = cur.pos;
+    cur.pos += total;
+    let pos = cur.pos;
+    let magic = buf[start + 16] as i8;
+    if magic != 2 {
+        let why = format!("record format magic {magic} is not supported (only 2)");
+        w.report(base, base, MAGIC, why, cur);
+        return Framed::Skip;
+    }
+    if total < BATCH_HEADER_BYTES {
+        let why = "the batch is shorter than its 61-byte header".into();
+        w.report(base, base, CORRUPT, why, cur);
+        return Framed::Skip;
+    }
+    let lod = be_i32(buf, start + 23);
+    let crc = be_u32(buf, start + 17);
+    if crc32c(&buf[start + 21..start + total]) != crc {
+        let lod64 = lod as i64;
+        let mut last = if base_ok
+            && (0..MAX_TRUSTED_OFFSET_DELTA).contains(&lod64)
+            && base + lod64 <= MAX_SAFE
+        {
+            base + lod64
+        } else {
+            base
+        };
+        // Never let an untrusted range swallow the next batch in this fetch.
+        if pos + 8 <= buf.len() {
+            let nb = be_i64(buf, pos);
+            if nb > base_raw && nb <= MAX_SAFE {
+                last = last.min(nb - 1);
+            }
+        }
+        w.report(base, last, CORRUPT, "CRC-32C mismatch".into(), cur);
+        return Framed::Skip;
+    }
+    if !base_ok || lod < 0 || base + lod as i64 > MAX_SAFE {
+        let why = "batch offsets are out of range".into();
+        w.report(cur.next, cur.next, CORRUPT, why, cur);
+        return Framed::Skip;
+    }
+    let last_offset = base + lod as i64;
+    let attributes = be_i16(buf, start + 21);
+    let count = be_i32(buf, start + 57);
+    Framed::Batch(Batch {
+        start,
+        total,
+        base,
+        lod,
+        last_offset,
+        codec: (attributes & 7) as usize,
+        log_append_time: attributes & 8 != 0,
+        transactional: attributes & 16 != 0,
+        control: attributes & 32 != 0,
+        producer_id: be_i64(buf, start + 43),
+        count,
+        below: last_offset < cur.next,
+        header_count: count.max(0) as u32,
+    })
+}
+
+/// Kafka's read_committed rule (the Java consumer's, see README), then control batches and batches wholly below
+/// the fetch offset: true when the batch has data records to take.
+#[inline]
+fn filter_batch(w: &mut Walk, cur: &mut SetCursor, buf: &[u8], b: &Batch) -> bool {
+    if b.producer_id >= 0 {
+        while cur.aborted_at < cur.aborted.len()
+            && cur.aborted[cur.aborted_at].first_offset <= b.last_offset
+        {
+            cur.aborted_producers
+                .push(cur.aborted[cur.aborted_at].producer_id);
+            cur.aborted_at += 1;
+        }
+        if b.control {
+            let r = load_region(buf, b.start, b.total, b.codec, &mut w.decompressed);
+            let kind = match r {
+                Err(e) => Err(e),
+                Ok(reg) => {
+                    let (bytes, s, e) = region_of(buf, &w.decompressed, reg);
+                    match decode_records(bytes, s, e, b.count, b.base, b.lod, 0, None, &mut w.recs)
+                    {
+                        None => Err((CORRUPT, "a control record cannot be read".into())),
+                        Some(()) if w.recs.is_empty() => Ok(None),
+                        Some(()) => match control_type(bytes, s) {
+                            None => Err((CORRUPT, "a control record cannot be read".into())),
+                            t => Ok(t),
+                        },
+                    }
+                }
+            };
+            match kind {
+                Err((code, why)) => {
+                    if !b.below {
+                        w.report(b.base, b.last_offset, code, why, cur);
+                    }
+                    return false;
+                }
+                Ok(Some(0)) => cur.aborted_producers.retain(|p| *p != b.producer_id),
+                Ok(_) => {}
+            }
+        } else if b.transactional && cur.aborted_producers.contains(&b.producer_id) {
+            if !b.below {
+                w.c.skipped_aborted += b.header_count;
+                cur.next = b.last_offset + 1;
+            }
+            return false;
+        }
+    }
+    if b.control {
+        if !b.below {
+            w.c.skipped_control += b.header_count;
+            cur.next = b.last_offset + 1;
+        }
+        return false;
+    }
+    if b.below {
+        w.c.skipped_below_fetch_offset += b.header_count;
+        return false;
+    }
+    true
+}
+
+/// Decodes the batch's data records and takes those at or above the next offset while the fetch has room; true when
+/// the fetch is full (the rest of the batch stays for the next fetch).
+#[inline]
+fn take_records(w: &mut Walk, cur: &mut SetCursor, buf: &[u8], b: &Batch) -> bool {
+    let reg = match load_region(buf, b.start, b.total, b.codec, &mut w.decompressed) {
+        Ok(r) => r,
+        Err((code, why)) => {
+            w.report(b.base, b.last_offset, code, why, cur);
+            return false;
+        }
+    };
+    let log_append = if b.log_append_time {
+        Some(be_i64(buf, b.start + 35) as f64)
+    } else {
+        None
+    };
+    let base_ts = be_i64(buf, b.start + 27);
+    let (bytes, rs, re) = region_of(buf, &w.decompressed, reg);
+    let (count, base, lod) = (b.count, b.base, b.lod);
+    if decode_records(
+        bytes,
+        rs,
+        re,
+        count,
+        base,
+        lod,
+        base_ts,
+        log_append,
+        &mut w.recs,
+    )
+    .is_none()
+    {
+        w.report(
+            base,
+            b.last_offset,
+            CORRUPT,
+            "a record cannot be read".into(),
+            cur,
+        );
+        return false;
+    }
+    let (bytes, _, _) = region_of(buf, &w.decompressed, reg);
+    for rec in &w.recs {
+        if rec.offset < cur.next {
+            w.c.skipped_below_fetch_offset += 1;
+            continue;
+        }
+        let len = rec.value.1 - rec.value.0;
+        if !w.taken.is_empty()
+            && (w.taken.len() >= w.max_records || w.value_bytes + len > MAX_VALUE_BYTES)
+        {
+            return true;
+        }
+        w.plan.push(Plan::Record(w.taken.len()));
+        w.value_bytes += len;
+        let recv = match rec.copied[0]
+            .and_then(|(s, e)| parse_rfc3339(std::str::from_utf8(&bytes[s..e]).ok()?))
+        {
+            Some(ms) => ms as f64,
+            None if rec.timestamp_ms > 0.0 => rec.timestamp_ms,
+            None => f64::NAN,
+        };
+        w.received.push(recv);
+        w.taken.push(Taken {
+            set: cur.si,
+            region: reg,
+            offset: rec.offset,
+            value: rec.value,
+            copied: rec.copied,
+        });
+        w.out.consumed[cur.si] += 1;
+        cur.next = rec.offset + 1;
+    }
+    cur.next = cur.next.max(b.last_offset + 1);
+    false
+}
+
+/// One normalizer call for the whole fetch, into `batch`.
+fn normalize_taken(
+    sets: &[FetchedSet],
+    w: &Walk,
+    opts: &TransformOptions,
+    bounds: &AmountBounds,
+    batch: &mut BatchOutput,
+    arena: &mut Bump,
+) -> Result<(), ArgError> {
+    debug_assert!(w.taken.len() <= MAX_BATCH_MESSAGES);
     let bytes_of = |t: &Taken| -> &[u8] {
-        let (b, _, _) = region_of(sets[t.set].records, &decompressed, t.region);
+        let (b, _, _) = region_of(sets[t.set].records, &w.decompressed, t.region);
         &b[t.value.0..t.value.1]
     };
-    let msgs: Vec<RawMessage> = taken
+    let msgs: Vec<RawMessage> = w
+        .taken
         .iter()
-        .zip(&received)
+        .zip(&w.received)
         .map(|(t, r)| {
             let s = &sets[t.set];
             RawMessage {
@@ -1118,125 +1263,142 @@ pub fn transform_record_sets(
             }
         })
         .collect();
-    let TransformScratch { batch, arena, pool } = scratch;
     normalize_batch_into(&msgs, opts.normalized_at_ms, bounds, batch, arena)
         .map_err(|e| ArgError(e.to_string()))?;
     arena.reset();
+    Ok(())
+}
 
-    let mut em = Emitter {
-        opts,
-        normalized_at_ms,
-        w: Writers::new(
-            opts.normalized_partitions,
-            opts.dlq_partitions,
-            std::mem::take(pool),
-        ),
-        oversize: 0,
-    };
-    let (ev, dl) = (&batch.events, &batch.dlq);
+/// Writes the plan in order: each batch report, and each taken record's outputs.
+fn emit_plan(
+    em: &mut Emitter,
+    sets: &[FetchedSet],
+    w: &Walk,
+    batch: &BatchOutput,
+) -> Result<(), ArgError> {
     let set_partitions: Vec<String> = sets.iter().map(|s| s.partition.to_string()).collect();
-    let (mut ei, mut di) = (0usize, 0usize);
-    for item in &plan {
+    for item in &w.plan {
         match *item {
-            Plan::Report(k) => {
-                let r = &reports[k];
-                let s = &sets[r.set];
-                let part = s.partition.to_string();
-                let first = r.first.to_string();
-                let last = r.last.to_string();
-                let headers: [&[u8]; 10] = [
-                    b"source-topic",
-                    s.topic.as_bytes(),
-                    b"source-partition",
-                    part.as_bytes(),
-                    b"source-offset",
-                    first.as_bytes(),
-                    b"source-output",
-                    b"0/1",
-                    b"source-last-offset",
-                    last.as_bytes(),
-                ];
-                let v = report_value(r, s, normalized_at_ms);
-                let p = s.partition as u32 % opts.dlq_partitions;
-                write_record(em.w.get(true, p), None, &v, &headers);
-            }
-            Plan::Record(j) => {
-                let t = &taken[j];
-                let s = &sets[t.set];
-                let j32 = j as u32;
-                let mut d_end = di;
-                while d_end < dl.len() && dl.source_index[d_end] == j32 {
-                    d_end += 1;
-                }
-                let mut e_end = ei;
-                while e_end < ev.len() && ev.source_index[e_end] == j32 {
-                    e_end += 1;
-                }
-                let total = (d_end - di) + (e_end - ei);
-                if total == 0 {
-                    // The normalizer answers every input with at least one record; anything else is a bug.
-                    return Err(ArgError(format!(
-                        "internal: the normalizer produced no output for {}/{}@{}",
-                        s.topic, s.partition, t.offset
-                    )));
-                }
-                let (rb, _, _) = region_of(s.records, &decompressed, t.region);
-                let part = &set_partitions[t.set];
-                let mut offset_digits = [0u8; 20];
-                let offset = dec(&mut offset_digits, t.offset);
-                let mut ordinal = 0usize;
-                let mut ob = [0u8; 24];
-                for k in di..d_end {
-                    let ord = ordinal_text(&mut ob, ordinal, total);
-                    ordinal += 1;
-                    let (hs, hn) = source_headers(
-                        s.topic.as_bytes(),
-                        part.as_bytes(),
-                        offset,
-                        ord,
-                        rb,
-                        &t.copied,
-                    );
-                    let header_buf = &hs[..hn];
-                    let key = (dl.key_lengths[k] > 0).then(|| dl.key(k));
-                    em.dlq(key, dl.record(k), header_buf, s, t.offset);
-                }
-                for k in ei..e_end {
-                    let ord = ordinal_text(&mut ob, ordinal, total);
-                    ordinal += 1;
-                    let (hs, hn) = source_headers(
-                        s.topic.as_bytes(),
-                        part.as_bytes(),
-                        offset,
-                        ord,
-                        rb,
-                        &t.copied,
-                    );
-                    let header_buf = &hs[..hn];
-                    let key = ev.key(k);
-                    let value = ev.record(k);
-                    if output_bytes(Some(key), value, header_buf) > opts.max_record_bytes as usize {
-                        let (v, h) = oversize_replacement(
-                            value,
-                            header_buf,
-                            "normalized event",
-                            s,
-                            t.offset,
-                            normalized_at_ms,
-                        );
-                        em.oversize += 1;
-                        let hs: Vec<&[u8]> = h.iter().map(Vec::as_slice).collect();
-                        em.dlq(Some(key), &v, &hs, s, t.offset);
-                    } else {
-                        let p = partition_for_key(key, opts.normalized_partitions);
-                        write_record(em.w.get(false, p), Some(key), value, header_buf);
-                    }
-                }
-                di = d_end;
-                ei = e_end;
-            }
+            Plan::Report(k) => emit_report(em, sets, &w.reports[k]),
+            Plan::Record(j) => emit_record(em, sets, w, batch, &set_partitions, j)?,
         }
     }
+    Ok(())
+}
+
+/// One batch report into the DLQ.
+fn emit_report(em: &mut Emitter, sets: &[FetchedSet], r: &Report) {
+    let s = &sets[r.set];
+    let part = s.partition.to_string();
+    let first = r.first.to_string();
+    let last = r.last.to_string();
+    let headers: [&[u8]; 10] = [
+        b"source-topic",
+        s.topic.as_bytes(),
+        b"source-partition",
+        part.as_bytes(),
+        b"source-offset",
+        first.as_bytes(),
+        b"source-output",
+        b"0/1",
+        b"source-last-offset",
+        last.as_bytes(),
+    ];
+    let v = report_value(r, s, em.normalized_at_ms);
+    let p = s.partition as u32 % em.opts.dlq_partitions;
+    write_record(em.w.get(true, p), None, &v, &headers);
+}
+
+/// The normalizer's outputs for taken record `j` (its DLQ records, then its events) with their source headers;
+/// an event over the record limit goes to the DLQ as an oversize replacement.
+#[inline]
+fn emit_record(
+    em: &mut Emitter,
+    sets: &[FetchedSet],
+    w: &Walk,
+    batch: &BatchOutput,
+    set_partitions: &[String],
+    j: usize,
+) -> Result<(), ArgError> {
+    let (ev, dl) = (&batch.events, &batch.dlq);
+    let (di, ei) = (em.di, em.ei);
+    let t = &w.taken[j];
+    let s = &sets[t.set];
+    let j32 = j as u32;
+    let mut d_end = di;
+    while d_end < dl.len() && dl.source_index[d_end] == j32 {
+        d_end += 1;
+    }
+    let mut e_end = ei;
+    while e_end < ev.len() && ev.source_index[e_end] == j32 {
+        e_end += 1;
+    }
+    let total = (d_end - di) + (e_end - ei);
+    if total == 0 {
+        // The normalizer answers every input with at least one record; anything else is a bug.
+        return Err(ArgError(format!(
+            "internal: the normalizer produced no output for {}/{}@{}",
+            s.topic, s.partition, t.offset
+        )));
+    }
+    let (rb, _, _) = region_of(s.records, &w.decompressed, t.region);
+    let part = &set_partitions[t.set];
+    let mut offset_digits = [0u8; 20];
+    let offset = dec(&mut offset_digits, t.offset);
+    let mut ob = [0u8; 24];
+    // Ordinals 0..total: the DLQ records first, then the events.
+    for ordinal in 0..total {
+        let ord = ordinal_text(&mut ob, ordinal, total);
+        let (hs, hn) = source_headers(
+            s.topic.as_bytes(),
+            part.as_bytes(),
+            offset,
+            ord,
+            rb,
+            &t.copied,
+        );
+        let header_buf = &hs[..hn];
+        let k = di + ordinal;
+        if k < d_end {
+            let key = (dl.key_lengths[k] > 0).then(|| dl.key(k));
+            em.dlq(key, dl.record(k), header_buf, s, t.offset);
+            continue;
+        }
+        let k = ei + (k - d_end);
+        let key = ev.key(k);
+        let value = ev.record(k);
+        if output_bytes(Some(key), value, header_buf) > em.opts.max_record_bytes as usize {
+            let (v, h) = oversize_replacement(
+                value,
+                header_buf,
+                "normalized event",
+                s,
+                t.offset,
+                em.normalized_at_ms,
+            );
+            em.oversize += 1;
+            let hs: Vec<&[u8]> = h.iter().map(Vec::as_slice).collect();
+            em.dlq(Some(key), &v, &hs, s, t.offset);
+        } else {
+            let p = partition_for_key(key, em.opts.normalized_partitions);
+            write_record(em.w.get(false, p), Some(key), value, header_buf);
+        }
+    }
+    em.di = d_end;
+    em.ei = e_end;
+    Ok(())
+}
+
+/// The encoded outputs and the counters; the writers' spare buffers go back to the pool.
+fn finish_output(w: Walk, em: Emitter, pool: &mut Vec<Vec<u8>>) -> TransformOutput {
+    let Walk {
+        mut out,
+        mut c,
+        taken,
+        received,
+        reports,
+        ..
+    } = w;
     let (normalized, dlq, rest) = em.w.finish();
     out.normalized = normalized;
     out.dlq = dlq;
@@ -1248,7 +1410,7 @@ pub fn transform_record_sets(
     c.batch_reports = reports.len() as u32;
     out.counters = c;
     out.received_at_ms = received;
-    Ok(out)
+    out
 }
 
 /// `i/n` into buf (ASCII digits), returned as a slice of it.
