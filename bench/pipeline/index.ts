@@ -177,7 +177,12 @@ async function phases(
         core: (arm === 'js' ? js : native) as TransformerCore,
         pin: arm !== 'unpinned',
         brokerPid,
-        env: arm === 'breakdown' ? { TRANSFORMER_PREFETCH: 'false' } : arm === 'tls' ? (saslSslEnv() as Record<string, string>) : {},
+        env:
+          arm === 'breakdown'
+            ? { TRANSFORMER_PREFETCH: 'false' }
+            : arm === 'tls'
+              ? (saslSslEnv() as Record<string, string>)
+              : {},
       });
 
     for (let round = 0; round <= rounds; round++) {
