@@ -121,6 +121,9 @@ test('fraud trains, registers and is gated: data checks, promotion over rules-v1
     const champion = await registry.alias(name, 'champion');
     assert.equal(champion?.version, String(first.version));
     assert.equal(champion?.tags.feature_spec_version, FEATURE_SPEC.version);
+    // Its alert threshold, chosen on the evaluation window (alert rate there ≤ 5 %), is on the version for serving.
+    const threshold = Number(champion?.tags.alert_threshold);
+    assert.ok(threshold > 0 && threshold <= 1, `alert_threshold ${champion?.tags.alert_threshold}`);
     assert.ok((await registry.download(champion as NonNullable<typeof champion>)).length > 1000);
 
     // 3. The same data again: the challenger cannot beat its champion with confidence, so the gate blocks it.
