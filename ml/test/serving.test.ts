@@ -242,7 +242,7 @@ test("in-process scoring (@pep/ml/scoring) gives the service's answers without H
   const v = await rest.register(`${name}fraud`, modelA, goodTags(modelA));
   await rest.setAlias(`${name}fraud`, 'champion', v);
   const e = env({ ML_REGISTRY_PREFIX: name });
-  const local = await startLocalScoring(e);
+  const local = await startLocalScoring(e, () => {});
   const scoring = await startScoring(config, e, () => {});
   const srv = await startInferenceServer(config, { scoring });
   try {
