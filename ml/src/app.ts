@@ -34,7 +34,8 @@ const MAX_STRING_CHARS = 2048;
 /** Largest accepted count or amount: well inside Number.MAX_SAFE_INTEGER. */
 const MAX_INT = 1e15;
 
-class RequestError extends Error {
+/** A request the service refuses (HTTP 422): its message names the field (and the item of a batch). */
+export class RequestError extends Error {
   readonly code = ML_ERROR_CODES.invalidRequest;
 }
 

@@ -10,8 +10,11 @@
  * queue (overflow answers rules-v1, flagged `overloaded`). Bad input: a RequestError naming the item.
  * onnxruntime-node runs under Node (not Bun).
  */
-import { scoreFraudItems } from './app.ts';
+import { RequestError, scoreFraudItems } from './app.ts';
 import { loadConfig, type ScoringHandle, startScoring } from './server.ts';
+
+/** True for the error `scoreFraud` throws on a bad item (the service's 422): retrying the same items cannot help. */
+export const isInvalidRequest = (err: unknown): boolean => err instanceof RequestError;
 
 export interface LocalScoring {
   /** Fraud answers for `items` (each the body of `/fraud/score`: flat fields plus `event`), in order. */
