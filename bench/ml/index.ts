@@ -171,6 +171,8 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const trained = await trainModel(cfg, 'fraud', { registeredName: `${prefix}fraud`, log: say });
   metrics.push({ name: 'fraud_model_roc_auc', unit: 'auc', value: Number(trained.model_roc_auc.toFixed(4)) });
   metrics.push({ name: 'fraud_rules_v1_roc_auc', unit: 'auc', value: Number(trained.rules_roc_auc.toFixed(4)) });
+  if (trained.rules_v2_roc_auc !== null)
+    metrics.push({ name: 'fraud_rules_v2_roc_auc', unit: 'auc', value: Number(trained.rules_v2_roc_auc.toFixed(4)) });
   metrics.push({ name: 'fraud_training_seconds', unit: 's', value: Math.round(trained.seconds) });
   ratios.push({
     name: 'fraud_auc_model_minus_rules',

@@ -104,6 +104,8 @@ test('fraud trains, registers and is gated: data checks, promotion over rules-v1
   //    the later one; the data checks see it and block (recorded in MLflow with the reasons).
   const cold = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-1`, log: () => {} });
   assert.ok(cold.model_roc_auc > cold.rules_roc_auc, `model ${cold.model_roc_auc} vs rules ${cold.rules_roc_auc}`);
+  // rules-v2 (what serves before a promotion) is evaluated on the same rows and reported beside rules-v1.
+  assert.ok(cold.rules_v2_roc_auc !== null && cold.rules_v2_roc_auc > 0 && cold.rules_v2_roc_auc <= 1);
   assert.equal(cold.decision, 'blocked');
   assert.match(cold.reasons.join('; '), /PSI of /);
   assert.equal(await registry.alias(name, 'champion'), null, 'no champion after a blocked first promotion');

@@ -103,6 +103,11 @@ def fit(data_dir):
         "eval_positive_rate": float(y[is_eval].mean()),
         "model": metrics_of(y[is_eval], p_eval),
         "rules": metrics_of(y[is_eval], np.asarray(meta["rules"])[is_eval]),
+        **(
+            {"rules_v2": metrics_of(y[is_eval], np.asarray(meta["rulesWithFeatures"])[is_eval])}
+            if meta.get("rulesWithFeatures")
+            else {}
+        ),
         "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "params": {k: v for k, v in LGBM_PARAMS.items()},
     }
@@ -286,6 +291,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
         )
         flat = {f"model_{k}": v for k, v in fit_result["model"].items()}
         flat.update({f"rules_{k}": v for k, v in fit_result["rules"].items()})
+        flat.update({f"rules_v2_{k}": v for k, v in fit_result.get("rules_v2", {}).items()})
         flat.update(
             {
                 "train_rows": fit_result["train_rows"],
@@ -348,6 +354,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
         "auc_gain_lower_bound": lower,
         "model_roc_auc": fit_result["model"]["roc_auc"],
         "rules_roc_auc": fit_result["rules"]["roc_auc"],
+        "rules_v2_roc_auc": fit_result.get("rules_v2", {}).get("roc_auc"),
         "alert": alert,
         "metrics": fit_result,
     }
