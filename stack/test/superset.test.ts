@@ -66,6 +66,7 @@ describe('superset settings', () => {
       eventLog: 'background',
       schemaCacheS: 300,
       sqliteWal: true,
+      sqlitePool: true,
     });
     assert.deepEqual(
       supersetServerSettings({
@@ -76,6 +77,7 @@ describe('superset settings', () => {
         SUPERSET_EVENT_LOG: 'db',
         SUPERSET_SCHEMA_CACHE_S: '0',
         SUPERSET_SQLITE_WAL: '0',
+        SUPERSET_SQLITE_POOL: '0',
       }),
       {
         workers: 1,
@@ -85,6 +87,7 @@ describe('superset settings', () => {
         eventLog: 'db',
         schemaCacheS: 0,
         sqliteWal: false,
+        sqlitePool: false,
       },
     );
     assert.throws(

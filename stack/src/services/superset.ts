@@ -216,6 +216,9 @@ from sqlalchemy.engine import Engine as _SaEngine
 _METADATA_DB = os.path.realpath(os.environ["PEP_SUPERSET_METADATA_DB"])
 
 
+_SQLITE_WAL = os.environ.get("PEP_SUPERSET_SQLITE_WAL", "1") == "1"
+
+
 @_sa_event.listens_for(_SaEngine, "connect")
 def _metadata_sqlite_pragmas(dbapi_connection, _record):
     if not isinstance(dbapi_connection, _sqlite3.Connection):
@@ -226,13 +229,28 @@ def _metadata_sqlite_pragmas(dbapi_connection, _record):
         if not files or os.path.realpath(files[0]) != _METADATA_DB:
             return
         cursor.execute("PRAGMA busy_timeout = 10000")
-        if os.environ.get("PEP_SUPERSET_SQLITE_WAL", "1") == "1":
-            cursor.execute("PRAGMA journal_mode = WAL")
+        # The journal mode is kept in the file: changed only when it differs (changing it takes a lock).
+        mode = "wal" if _SQLITE_WAL else "delete"
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != mode:
+            cursor.execute(f"PRAGMA journal_mode = {mode}")
+        if _SQLITE_WAL:
             cursor.execute("PRAGMA synchronous = NORMAL")
-        else:
-            cursor.execute("PRAGMA journal_mode = DELETE")
     finally:
         cursor.close()
+
+
+# SQLAlchemy 1.4 (Superset's) opens and closes a SQLite file connection for every use (NullPool): a connect, the
+# pragmas above and Superset's own per request. A pool per worker keeps them open (SQLAlchemy 2's default for SQLite
+# files); a pooled connection is used by one thread at a time. SUPERSET_SQLITE_POOL=0: Superset's default.
+if os.environ.get("PEP_SUPERSET_SQLITE_POOL", "1") == "1":
+    from sqlalchemy.pool import QueuePool as _QueuePool
+
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": _QueuePool,
+        "pool_size": int(os.environ.get("PEP_SUPERSET_THREADS", "4")) + 1,
+        "max_overflow": 10,
+        "connect_args": {"check_same_thread": False},
+    }
 
 
 # Superset's event log (the "logs" table behind its recent-activity views) is written by the request that caused it:
@@ -347,7 +365,8 @@ SUPERSET_LOAD_EXAMPLES = False
  * SUPERSET_CACHE_TIMEOUT_S (300): chart data and metadata cache; SUPERSET_COMPRESSED_ASSETS_MB (64): compressed static
  * files kept per worker (0: compressed at every request); SUPERSET_EVENT_LOG (background | db | stdout): who writes
  * Superset's event log rows; SUPERSET_SCHEMA_CACHE_S (300): how long a worker remembers a database's default schema;
- * SUPERSET_SQLITE_WAL (1 | 0): the metadata database in WAL mode with synchronous=NORMAL.
+ * SUPERSET_SQLITE_WAL (1 | 0): the metadata database in WAL mode with synchronous=NORMAL; SUPERSET_SQLITE_POOL (1 | 0):
+ * its connections pooled per worker.
  */
 export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
   workers: number;
@@ -357,6 +376,7 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
   eventLog: 'background' | 'db' | 'stdout';
   schemaCacheS: number;
   sqliteWal: boolean;
+  sqlitePool: boolean;
 } {
   const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
     const raw = value?.trim();
@@ -383,6 +403,7 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
     eventLog: oneOf('SUPERSET_EVENT_LOG', env.SUPERSET_EVENT_LOG, ['background', 'db', 'stdout'] as const),
     schemaCacheS: int('SUPERSET_SCHEMA_CACHE_S', env.SUPERSET_SCHEMA_CACHE_S, 300, 0, 86_400),
     sqliteWal: oneOf('SUPERSET_SQLITE_WAL', env.SUPERSET_SQLITE_WAL, ['1', '0'] as const) === '1',
+    sqlitePool: oneOf('SUPERSET_SQLITE_POOL', env.SUPERSET_SQLITE_POOL, ['1', '0'] as const) === '1',
   };
 }
 
@@ -396,6 +417,8 @@ function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
     PEP_SUPERSET_EVENT_LOG: server.eventLog,
     PEP_SUPERSET_SCHEMA_CACHE_S: String(server.schemaCacheS),
     PEP_SUPERSET_SQLITE_WAL: server.sqliteWal ? '1' : '0',
+    PEP_SUPERSET_SQLITE_POOL: server.sqlitePool ? '1' : '0',
+    PEP_SUPERSET_THREADS: String(server.threads),
     SUPERSET_CONFIG_PATH: CONFIG_FILE,
     PEP_SUPERSET_METADATA_DB: metadataDb,
     SUPERSET_SECRET_KEY: secretKey,
