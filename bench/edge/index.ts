@@ -7,6 +7,8 @@
  *                      under edge-memsink-bun, to separate the work itself from the edge's own code (informational)
  *   edge-memsink-bun   the edge on Bun, producer swapped for the in-memory sink (HMAC + parse + batching)
  *   edge-full-bun      the edge on Bun, real Kafka, acks=all, idempotent (to a bench topic, not the raw topics)
+ *   edge-full-tls-bun  the same through the stack's SASL_SSL listener (TLS 1.3, SCRAM-SHA-512): what a managed
+ *                      cluster costs the edge (issue 17's edge_full_tls_scram_vs_plaintext)
  *   edge-full-node     the same app on Node (@hono/node-server)
  *   edge-memsink-node  the memsink arm on Node
  *   insert-bun         the same Hono route doing one PostgreSQL INSERT (autocommit) per webhook before 200 (node-postgres)
@@ -23,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import { kafkaSaslSslBootstrap, LOCAL_KAFKA_SASL, tlsFiles } from '@pep/stack';
 import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
@@ -52,6 +55,7 @@ type Arm =
   | 'minimal-gateway-bun'
   | 'edge-memsink-bun'
   | 'edge-full-bun'
+  | 'edge-full-tls-bun'
   | 'edge-full-node'
   | 'edge-memsink-node'
   | 'insert-bun'
@@ -61,11 +65,24 @@ const ARMS: readonly Arm[] = [
   'minimal-gateway-bun',
   'edge-memsink-bun',
   'edge-full-bun',
+  'edge-full-tls-bun',
   'edge-full-node',
   'edge-memsink-node',
   'insert-bun',
   'insert-bunsql-bun',
 ];
+
+/** The edge's Kafka settings for the local stack's SASL_SSL listener (its CA, its SCRAM user). */
+function saslSslEnv(): NodeJS.ProcessEnv {
+  return {
+    KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: LOCAL_KAFKA_SASL.username,
+    KAFKA_SASL_PASSWORD: LOCAL_KAFKA_SASL.password,
+    KAFKA_SSL_CA_FILE: tlsFiles().ca,
+  };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,6 +111,7 @@ async function startServer(arm: Arm): Promise<Server> {
     'minimal-gateway-bun': [BUN, join(ROOT, 'bench/edge/minimal-gateway.ts')],
     'edge-memsink-bun': [BUN, edgeMain],
     'edge-full-bun': [BUN, edgeMain],
+    'edge-full-tls-bun': [BUN, edgeMain],
     'edge-full-node': [process.execPath, '--import', 'tsx', edgeMain],
     'edge-memsink-node': [process.execPath, '--import', 'tsx', edgeMain],
     'insert-bun': [BUN, join(ROOT, 'bench/edge/insert-per-webhook.ts')],
@@ -108,6 +126,7 @@ async function startServer(arm: Arm): Promise<Server> {
     STRIPE_WEBHOOK_SECRET: SECRET,
     ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_TOPIC_PREFIX: BENCH_TOPIC_PREFIX }),
     BENCH_PG_CLIENT: arm === 'insert-bunsql-bun' ? 'bun' : 'pg',
+    ...(arm === 'edge-full-tls-bun' ? saslSslEnv() : {}),
   };
   const proc: ChildProcess = spawn('taskset', ['-c', SERVER_CORE, cmd as string, ...args], {
     cwd: join(ROOT, 'edge'),
@@ -628,6 +647,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     { name: 'edge_bun_vs_node', value: ratioOf('edge-full-bun', 'edge-full-node'), goal: 1.5 },
     { name: 'edge_bun_vs_node_memsink', value: ratioOf('edge-memsink-bun', 'edge-memsink-node'), goal: 1.5 },
     { name: 'edge_vs_insert_per_webhook', value: ratioOf('edge-full-bun', 'insert-bun'), goal: 5 },
+    // issue 17: TLS 1.3 + SCRAM-SHA-512 to the broker against plaintext, same edge, same run
+    { name: 'edge_full_tls_scram_vs_plaintext', value: ratioOf('edge-full-tls-bun', 'edge-full-bun'), goal: 0.8 },
     // from the moment each request was due (open loop, no coordinated omission): the generator's waits count too
     {
       name: 'edge_full_p99_ms_at_half_rate',

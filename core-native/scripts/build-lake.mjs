@@ -10,8 +10,8 @@
  * dependencies (the cold build takes minutes). Concurrent builds of one key wait for each other (a lock directory).
  *
  * The typings of the binding are the committed core-native/lake-binding.d.ts (plain cargo does not generate them; the
- * only caller is @pep/lakehouse's writer.ts, which the typecheck covers). `--force` rebuilds even when the key is cached. PEP_LAKE_FEATURES=s3 builds S3-compatible warehouse support in
- * (opendal, rustls and aws-lc: several more minutes cold).
+ * only caller is @pep/lakehouse's writer.ts, which the typecheck covers). `--force` rebuilds even when the key is cached. The addon has S3-compatible warehouse support by default
+ * (feature `s3`: opendal, rustls and aws-lc, several more minutes cold); `PEP_LAKE_FEATURES=none` leaves it out.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -25,16 +25,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cache, crate, lakeSourceKey, lakeTarget, root } from './lake-key.mjs';
+import { cache, crate, lakeFeatures, lakeSourceKey, lakeTarget, root } from './lake-key.mjs';
 
 const out = join(root, 'lake-addon', 'pep-lake.node');
 const force = process.argv.includes('--force');
 /** Cargo features of the addon, e.g. `s3` for S3-compatible warehouses (part of the cache key). */
-const features = (process.env.PEP_LAKE_FEATURES ?? '')
-  .split(',')
-  .map((f) => f.trim())
-  .filter(Boolean)
-  .sort();
+const features = lakeFeatures();
 const say = (m) => console.error(`build-lake: ${m}`);
 
 const key = lakeSourceKey(features);

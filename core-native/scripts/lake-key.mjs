@@ -16,6 +16,20 @@ export const cache = process.env.PEP_CACHE_DIR ?? join(homedir(), '.cache', 'pay
 /** Cargo's target directory for the lake workspace, shared by every checkout on the machine. */
 export const lakeTarget = join(cache, 'cargo-lake', 'target');
 
+/**
+ * Cargo features of the addon (part of the key). Default `s3`: S3-compatible warehouses are part of the product (the
+ * chart's deployments write to object storage). `PEP_LAKE_FEATURES=` (empty) or `none` builds the local-file-only
+ * addon (no opendal, rustls, aws-lc: a few minutes less cold).
+ */
+export function lakeFeatures(env = process.env) {
+  const raw = env.PEP_LAKE_FEATURES ?? 's3';
+  return raw
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f && f !== 'none')
+    .sort();
+}
+
 function sources(dir) {
   const files = [];
   for (const name of readdirSync(dir)) {

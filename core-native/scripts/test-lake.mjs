@@ -8,20 +8,16 @@
  * (lake)" step, `npm run lint:rust:lake`). Its verdict is cached per source key (lake-key.mjs: sources, rustc,
  * platform, features) in `<cache>/lake-clippy/<key>.ok`, so an unchanged workspace is not checked again (the check
  * build of the whole tree takes minutes cold; cargo's own no-op is ~1 s, the cached verdict ~0.1 s). `--force`
- * checks even when cached. PEP_LAKE_FEATURES=s3 checks the S3 build too (its own key).
+ * checks even when cached. The features are the addon's (`PEP_LAKE_FEATURES`, default `s3`; its own key).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cache, crate, lakeSourceKey, lakeTarget } from './lake-key.mjs';
+import { cache, crate, lakeFeatures, lakeSourceKey, lakeTarget } from './lake-key.mjs';
 
 const env = { ...process.env, CARGO_TARGET_DIR: lakeTarget };
 const clippy = process.argv.includes('--clippy');
-const features = (process.env.PEP_LAKE_FEATURES ?? '')
-  .split(',')
-  .map((f) => f.trim())
-  .filter(Boolean)
-  .sort();
+const features = lakeFeatures();
 const featureArgs = features.length > 0 ? ['--features', features.map((f) => `pep-lake-napi/${f}`).join(',')] : [];
 const say = (m) => console.error(`test-lake: ${m}`);
 
