@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LAKE_TABLES, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
+import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
@@ -174,10 +175,13 @@ function launch(c: Component): ChildProcess {
   const log = logFile(c.name);
   const fd = openSync(log, 'a');
   const [command, ...rest] = c.args as [string, ...string[]];
+  // stdin is a pipe nobody writes: when this process dies, even by SIGKILL, the services read end of file and stop
+  // (exitWithParent), the ones in a session of their own included, which no terminal signal reaches.
+  const watch = exitWithParentSpawn({ ...process.env, ...(c.env ?? {}) });
   const child = spawn(command, rest, {
     cwd: REPO_ROOT,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...(c.env ?? {}) },
+    stdio: [watch.stdin, fd, fd],
+    env: watch.env,
     detached: c.ownSession === true,
   });
   children.set(c.name, child);

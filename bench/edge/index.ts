@@ -50,7 +50,7 @@ const SERVER_CORE = '0';
 const LOAD_CORE = '1';
 const MIXED_MAX_RATE = 400;
 
-type Arm =
+export type Arm =
   | 'hello-bun'
   | 'minimal-gateway-bun'
   | 'edge-memsink-bun'
@@ -73,7 +73,7 @@ const ARMS: readonly Arm[] = [
 ];
 
 /** The edge's Kafka settings for the local stack's SASL_SSL listener (its CA, its SCRAM user). */
-function saslSslEnv(): NodeJS.ProcessEnv {
+export function saslSslEnv(): NodeJS.ProcessEnv {
   return {
     KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
     KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
@@ -98,12 +98,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Server {
+export interface Server {
   readonly port: number;
+  /** The server process (taskset execs it, so its CPU can be read from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
-async function startServer(arm: Arm): Promise<Server> {
+/** Starts one arm's server pinned to SERVER_CORE and waits until it answers (also used by bench/pipeline). */
+export async function startServer(arm: Arm): Promise<Server> {
   const port = await freePort();
   const edgeMain = join(ROOT, 'edge/src/main.ts');
   const [cmd, ...args]: string[] = {
@@ -157,6 +160,7 @@ async function startServer(arm: Arm): Promise<Server> {
   }
   return {
     port,
+    pid: proc.pid as number,
     stop: async () => {
       proc.kill('SIGTERM');
       await Promise.race([exited, sleep(5000)]);
@@ -166,7 +170,7 @@ async function startServer(arm: Arm): Promise<Server> {
   };
 }
 
-interface LoadResult {
+export interface LoadResult {
   readonly reqPerS: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -230,7 +234,7 @@ type CoreTicks = { busy: number; total: number };
 const busy = (a: CoreTicks, b: CoreTicks) => (b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN);
 
 /** Closed-loop load at 64 connections for `durationS`; only acknowledged (2xx) answers count as throughput. */
-async function load(port: number, durationS: number): Promise<LoadResult> {
+export async function load(port: number, durationS: number): Promise<LoadResult> {
   const body = benchWebhookBody();
   const server0 = coreTicks(SERVER_CORE);
   const load0 = coreTicks(LOAD_CORE);
@@ -266,7 +270,7 @@ const BENCH_TOPIC_CONFIG = [
   { name: 'segment.bytes', value: String(64 << 20) },
 ];
 
-async function ensureTopics(): Promise<void> {
+export async function ensureTopics(): Promise<void> {
   const admin = new Kafka({
     clientId: 'bench-edge',
     brokers: [...serviceAddresses().kafkaBrokers],

@@ -20,6 +20,7 @@ export function formatReport(results: readonly BenchResult[]): string {
   let total = 0;
   for (const r of results) {
     lines.push(`${r.target}  (${r.runtime}, commit ${r.commit}${r.quick ? ', quick' : ''}, ${r.finished_at})`);
+    if (r.error) lines.push(`  FAILED: ${r.error} (the figures below are what it measured before)`);
     for (const ratio of r.ratios) {
       const ok = meetsGoal(ratio);
       const shown = typeof ratio.value === 'number' && Number.isFinite(ratio.value) ? ratio.value.toFixed(3) : 'n/a';

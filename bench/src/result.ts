@@ -36,6 +36,8 @@ export interface BenchResult {
   readonly finished_at: string;
   readonly metrics: readonly Metric[];
   readonly ratios: readonly Ratio[];
+  /** Set when the run failed: why, in one line. The metrics and ratios are what it measured before that. */
+  readonly error?: string;
 }
 
 function commit(): string {
@@ -64,6 +66,7 @@ export function writeResult(
   metrics: readonly Metric[],
   ratios: readonly Ratio[],
   runtime: string = runtimeName(),
+  error?: string,
 ): BenchResult {
   const result: BenchResult = {
     target,
@@ -74,6 +77,7 @@ export function writeResult(
     finished_at: new Date().toISOString(),
     metrics,
     ratios,
+    ...(error ? { error } : {}),
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${target}.json`), `${JSON.stringify(result, null, 2)}\n`);

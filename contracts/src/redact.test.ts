@@ -38,6 +38,84 @@ test('what is not a card number is left alone', () => {
     assert.equal(maskCards(s), s, s);
 });
 
+/** `n` digits starting with `prefix`, made Luhn-valid by the last digit. */
+function luhnValid(prefix: string, n: number): string {
+  const d = [...prefix.padEnd(n - 1, '7')].map(Number);
+  let sum = 0;
+  d.reverse().forEach((x, k) => {
+    sum += k % 2 === 0 ? (x * 2 > 9 ? x * 2 - 9 : x * 2) : x;
+  });
+  return `${prefix.padEnd(n - 1, '7')}${(10 - (sum % 10)) % 10}`;
+}
+
+test("only a card brand's leading digits and length make a Luhn-valid run a card number", () => {
+  const cards: [string, number][] = [
+    ['4', 13],
+    ['4', 16],
+    ['4', 19],
+    ['51', 16],
+    ['55', 16],
+    ['2221', 16],
+    ['2720', 16],
+    ['2200', 17],
+    ['34', 15],
+    ['37', 15],
+    ['6011', 19],
+    ['644', 16],
+    ['65', 17],
+    ['3528', 16],
+    ['3589', 19],
+    ['300', 14],
+    ['305', 14],
+    ['3095', 14],
+    ['36', 14],
+    ['38', 15],
+    ['39', 19],
+    ['62', 18],
+    ['50', 13],
+    ['56', 13],
+    ['69', 19],
+  ];
+  for (const [prefix, n] of cards) {
+    const pan = luhnValid(prefix, n);
+    assert.ok(hasCardNumber(pan), `${pan} is a card`);
+    assert.equal(maskCards(`id ${pan}`), `id ${'*'.repeat(n)}`);
+  }
+  // Luhn-valid, but no brand has these leading digits at this length: Adyen's 16-digit pspReferences (8, 9, 7) first.
+  const notCards: [string, number][] = [
+    ['8', 16],
+    ['9', 16],
+    ['7', 16],
+    ['1', 16],
+    ['0', 16],
+    ['4', 14],
+    ['4', 15],
+    ['4', 17],
+    ['4', 18],
+    ['51', 15],
+    ['55', 17],
+    ['2220', 16],
+    ['2721', 16],
+    ['2205', 16],
+    ['21', 16],
+    ['34', 16],
+    ['37', 14],
+    ['3527', 16],
+    ['3590', 16],
+    ['306', 14],
+    ['31', 16],
+    ['33', 16],
+    ['36', 13],
+    ['3500', 16],
+    ['3095', 13],
+  ];
+  for (const [prefix, n] of notCards) {
+    const id = luhnValid(prefix, n);
+    assert.ok(!hasCardNumber(id), `${id} is not a card`);
+    assert.equal(maskCards(id), id);
+  }
+});
+
 test('identifiers: a card number is detected, not masked', () => {
   assert.ok(hasCardNumber('4111111111111111'));
   assert.ok(hasCardNumber('cus_4111111111111111'));

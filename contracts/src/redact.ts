@@ -6,12 +6,14 @@
  *
  * - NUL: U+0000 in a free-text value of the unified event becomes U+FFFD. A NUL carries no meaning in text, and
  *   PostgreSQL's `text` and `jsonb` cannot hold it: an event carrying one was refused by the database and lost.
- * - Card numbers: 13 to 19 digits that start like a card (2–6: the card brands) and pass the Luhn check are masked
- *   digit by digit with `*`, also when they are split into groups by spaces, dashes, underscores or `+`, and also when
+ * - Card numbers: 13 to 19 digits whose leading digits and length are a card brand's (the IIN table `CARD_BRANDS`, as
+ *   PAN scanners read them) and that pass the Luhn check are masked digit by digit with `*`, also when they are split
+ *   into groups by spaces, dashes, underscores or `+`, and also when
  *   the digits are written as escapes (JSON `\u0034`, percent `%34`, XML `&#52;` / `&#x34;`). Within a longer run of
  *   groups (`call 555 0100 4111 1111 1111 1111`) every span from a group start to a group end is tried. Identifiers are
  *   not masked (that would merge different events): an id holding a card number makes its event a DLQ record instead
- *   (`hasCardNumber`). Adyen's 16-digit pspReferences start with 7, 8 or 9 and are never taken for cards.
+ *   (`hasCardNumber`). Adyen's 16-digit pspReferences start with 7, 8 or 9 (no brand's range) and are never taken for
+ *   cards; nor is any other Luhn-valid digit run outside the table (about 1 random 16-digit string in 10 passes Luhn).
  * - Signatures: values of the keys `hmacSignature`, `bt_signature` and `signature` (any case) become `[redacted]`,
  *   as JSON members (also JSON inside JSON strings), as form fields, and in text no parser can read (after the word
  *   `signature`, a long base64/hex run); a Braintree `bt_payload` form field is decoded (base64 XML), masked and re-encoded,
@@ -25,6 +27,51 @@ const MASK = '*';
 const MIN_PAN_DIGITS = 13;
 const MAX_PAN_DIGITS = 19;
 const SIGNATURE_KEYS: ReadonlySet<string> = new Set(['hmacsignature', 'bt_signature', 'signature']);
+
+/** The lengths `from..=to` as a bit set (bit `n` for `n` digits). */
+const lengths = (from: number, to: number) => {
+  let bits = 0;
+  for (let n = from; n <= to; n++) bits |= 1 << n;
+  return bits;
+};
+
+/**
+ * Card brands as PAN scanners recognise them: [prefix digits, lowest prefix, highest prefix, lengths as a bit set]. A
+ * digit run is a card number only when one row holds its leading digits and its length, and it passes Luhn. Identical
+ * to `CARD_BRANDS` in `core-native/crates/core/src/redact.rs`. Maestro is included (its ranges hold debit cards still
+ * issued), from 13 digits: its rare 12-digit numbers are left out because 12-digit runs are common in other data (phone
+ * numbers with country codes 56–69, order numbers). Nothing starting with 0, 1, 7, 8 or 9 is a card here (Adyen's
+ * pspReferences start with 7, 8 or 9).
+ */
+export const CARD_BRANDS: readonly (readonly [number, number, number, number, string])[] = [
+  [1, 4, 4, (1 << 13) | (1 << 16) | (1 << 19), 'Visa'],
+  [2, 51, 55, 1 << 16, 'Mastercard'],
+  [4, 2221, 2720, 1 << 16, 'Mastercard 2-series'],
+  [4, 2200, 2204, lengths(16, 19), 'Mir'],
+  [2, 34, 34, 1 << 15, 'American Express'],
+  [2, 37, 37, 1 << 15, 'American Express'],
+  [4, 6011, 6011, lengths(16, 19), 'Discover'],
+  [3, 644, 649, lengths(16, 19), 'Discover'],
+  [2, 65, 65, lengths(16, 19), 'Discover'],
+  [4, 3528, 3589, lengths(16, 19), 'JCB'],
+  [3, 300, 305, lengths(14, 19), 'Diners Club (Carte Blanche)'],
+  [4, 3095, 3095, lengths(14, 19), 'Diners Club International'],
+  [2, 36, 36, lengths(14, 19), 'Diners Club International'],
+  [2, 38, 39, lengths(14, 19), 'Diners Club International'],
+  [2, 62, 62, lengths(16, 19), 'UnionPay'],
+  [2, 50, 50, lengths(13, 19), 'Maestro'],
+  [2, 56, 69, lengths(13, 19), 'Maestro (with the 6-series above)'],
+];
+
+/** True when digits[i, j) (13 to 19 of them) have a card brand's leading digits and length. */
+function isCardShape(digits: readonly number[], i: number, j: number): boolean {
+  for (const [k, lo, hi, lens] of CARD_BRANDS) {
+    let prefix = 0;
+    for (let m = i; m < i + k; m++) prefix = prefix * 10 + (digits[m] as number);
+    if (prefix >= lo && prefix <= hi && (lens & (1 << (j - i))) !== 0) return true;
+  }
+  return false;
+}
 
 const hexVal = (c: number): number => {
   if (c >= 48 && c <= 57) return c - 48;
@@ -99,8 +146,8 @@ const doubled = (d: number) => (d * 2 > 9 ? d * 2 - 9 : d * 2);
 
 /**
  * Marks the digits of every card-number window of a run: 13–19 digits from the start of a group to the end of a group
- * (groups are split by separators), first digit 2–6 (the card brands: Mastercard 2-series, Amex, Diners, JCB, Visa,
- * Mastercard, Maestro, Discover, UnionPay), passing the Luhn check. Prefix sums per parity make each window O(1).
+ * (groups are split by separators), with a card brand's leading digits and length (`CARD_BRANDS`), passing the Luhn
+ * check. Prefix sums per parity make each window's Luhn check O(1).
  */
 function luhnWindows(digits: readonly number[], groupStart: readonly boolean[], marks: Uint8Array | null): boolean {
   const n = digits.length;
@@ -123,13 +170,14 @@ function luhnWindows(digits: readonly number[], groupStart: readonly boolean[], 
     for (let len = MIN_PAN_DIGITS; len <= MAX_PAN_DIGITS && len <= j; len++) {
       const i = j - len;
       const first = digits[i] as number;
+      // Every brand's numbers start with 2 to 6: the table is only read for those.
       if (!groupStart[i] || first < 2 || first > 6) continue;
       const sum =
         ((plain[p] as Int32Array)[j] as number) -
         ((plain[p] as Int32Array)[i] as number) +
         ((dbl[1 - p] as Int32Array)[j] as number) -
         ((dbl[1 - p] as Int32Array)[i] as number);
-      if (sum % 10 !== 0) continue;
+      if (sum % 10 !== 0 || !isCardShape(digits, i, j)) continue;
       found = true;
       if (!marks) return true;
       marks.fill(1, i, j);

@@ -91,15 +91,63 @@ export function reviewWorkflowId(
   return `dlq-review-${sourceTopic}-${partition}-${offset}${item}`;
 }
 
+/** A validation-DLQ record's ORIGINAL raw-topic coordinates and item index, as far as it names them. */
+export function sourceCoordinates(record: Record<string, unknown>): {
+  topic: string | null;
+  partition: number | null;
+  offset: string | null;
+  item: number | null;
+} {
+  const topic = typeof record.source_topic === 'string' ? record.source_topic : null;
+  const partition = Number.isInteger(record.kafka_partition) ? (record.kafka_partition as number) : null;
+  const offset =
+    (typeof record.kafka_offset === 'number' || typeof record.kafka_offset === 'string') &&
+    /^\d+$/.test(String(record.kafka_offset))
+      ? String(record.kafka_offset)
+      : null;
+  const item = Number.isInteger(record.item_index) ? (record.item_index as number) : null;
+  return { topic, partition, offset, item };
+}
+
+/**
+ * Review key of a validation-DLQ record (what quarantine_reviews is unique on). Coordinates alone do not name a record:
+ * after a topic is re-created or the platform moves to another cluster, offsets start again, and a review keyed by them
+ * alone swallowed the new record's review (ON CONFLICT DO NOTHING). So the key is the raw record's coordinates and
+ * item index (reviewWorkflowId) plus the raw record's timestamp as the DLQ record names it (`received_at`, epoch ms):
+ * the same raw record transformed twice (its DLQ records differ in `quarantined_at`) still has one review. A record
+ * naming no coordinates is keyed by the DLQ message's own coordinates plus the first 16 hex digits of its fingerprint
+ * (`dlqSha256Hex`, the quarantine row's record_sha256), when known.
+ */
+export function reviewKeyOfRecord(
+  record: Record<string, unknown>,
+  dlq: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: string;
+    readonly sha256Hex?: string | null;
+  },
+): string {
+  const s = sourceCoordinates(record);
+  if (s.topic !== null && s.partition !== null && s.offset !== null) {
+    const at = typeof record.received_at === 'string' ? Date.parse(record.received_at) : Number.NaN;
+    const base = reviewWorkflowId(s.topic, s.partition, s.offset, s.item);
+    return Number.isFinite(at) ? `${base}-at${at}` : base;
+  }
+  const base = reviewWorkflowId(dlq.topic, dlq.partition, dlq.offset);
+  return dlq.sha256Hex ? `${base}-${dlq.sha256Hex.slice(0, 16)}` : base;
+}
+
 /**
  * One quarantined record as a DlqReviewGroupWorkflow carries it (the bridge builds it from a validation-DLQ record):
  * a bounded summary; the record itself is in the DLQ topic and the quarantine table, its original bytes in the raw
  * topic at `source`.
  */
 export interface ReviewItem {
-  /** Review key: reviewWorkflowId of the source coordinates and item index. */
+  /** Review key: reviewKeyOfRecord. */
   readonly key: string;
   readonly dlqOffset: string;
+  /** The DLQ record's fingerprint (hex; the quarantine row's record_sha256), which tells records at reused offsets apart. */
+  readonly dlqRecordSha256?: string | null;
   readonly eventId: string | null;
   readonly provider: string | null;
   readonly failureReason: string | null;

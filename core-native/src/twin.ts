@@ -133,7 +133,7 @@ function emit(sink: Sink, provider: ProviderName, item: number | undefined, o: O
       oneError(
         field,
         C.CARD_NUMBER_IN_ID,
-        'holds a card number (a Luhn-valid run of 13 to 19 digits); card numbers are never stored',
+        "holds a card number (13 to 19 digits with a card brand's leading digits and length, passing the Luhn check); card numbers are never stored",
       ),
     );
   return undefined;

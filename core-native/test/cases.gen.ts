@@ -1442,13 +1442,47 @@ add(
   { dlq: 1, codes: ['CARD_NUMBER_IN_ID'] },
 );
 add(
-  'an Adyen pspReference (16 digits starting 7, 8 or 9) is not taken for a card',
+  'an Adyen pspReference (16 digits starting 7, 8 or 9) is not taken for a card (this one fails Luhn anyway)',
   'adyen',
   j({
     live: 'false',
     notificationItems: [{ NotificationRequestItem: { ...adyenAuth, pspReference: '8535296650153317' } }],
   }),
   { events: 1, fields: { provider_event_id: '8535296650153317_AUTHORISATION' } },
+);
+add(
+  'a Luhn-valid 16-digit Adyen pspReference starting with 8 is accepted (no card brand starts with 8)',
+  'adyen',
+  j({
+    live: 'false',
+    notificationItems: [{ NotificationRequestItem: { ...adyenAuth, pspReference: '8535296650153316' } }],
+  }),
+  { events: 1, fields: { provider_event_id: '8535296650153316_AUTHORISATION' } },
+);
+add(
+  'a Luhn-valid 16-digit Adyen pspReference starting with 9 is accepted',
+  'adyen',
+  j({
+    live: 'false',
+    notificationItems: [{ NotificationRequestItem: { ...adyenAuth, pspReference: '9914739163310005' } }],
+  }),
+  { events: 1, fields: { provider_event_id: '9914739163310005_AUTHORISATION' } },
+);
+add(
+  'a Luhn-valid 16-digit run starting with 31 (no card brand has it) in an id is accepted',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.data.object.customer = 'cus_3176198452210002';
+  }),
+  { events: 1, fields: { customer_id: 'cus_3176198452210002' } },
+);
+add(
+  'a Mastercard 2-series test number inside an object id is refused',
+  'stripe',
+  mutate(stripePi, (x) => {
+    x.data.object.id = 'pi_2223003122003222x';
+  }),
+  { dlq: 1, codes: ['CARD_NUMBER_IN_ID'] },
 );
 add(
   "an Adyen DLQ record carries neither the item's hmacSignature nor a card number",

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { hasCardNumber } from '@pep/contracts/redact';
 import fc from 'fast-check';
 import { type CoreImpl, type OneMessage, type ProviderName, packBatch, packFeatureRows } from '../src/index.ts';
 import { CPU_BOUND, cases, impls, NORMALIZED_AT_MS, payload } from './helpers.ts';
@@ -254,6 +255,42 @@ test('redaction of card numbers and signatures: identical bytes in events and DL
     }),
     { numRuns: RUNS },
   );
+});
+
+/** `n` digits starting with `prefix`, made Luhn-valid by the last digit. */
+function luhnValid(prefix: string, n: number): string {
+  const body = prefix.padEnd(n - 1, '3');
+  let sum = 0;
+  [...body].reverse().forEach((c, k) => {
+    const x = Number(c);
+    sum += k % 2 === 0 ? (x * 2 > 9 ? x * 2 - 9 : x * 2) : x;
+  });
+  return `${body}${(10 - (sum % 10)) % 10}`;
+}
+
+// The card brands' IIN table (redact.rs CARD_BRANDS, @pep/contracts/redact CARD_BRANDS) must be the same on both sides:
+// a Luhn-valid number for every 4-digit prefix 1000–9999 at every length 13–19, in free text (masked or not) and as a
+// customer id (CARD_NUMBER_IN_ID or not), gives identical bytes.
+test('card brand table: every 4-digit prefix at every length 13-19 is judged alike', CPU_BOUND, () => {
+  const stripeBase = JSON.parse(payload('stripe_payment_intent_succeeded.json').toString());
+  const ms: OneMessage[] = [];
+  let refused = 0;
+  for (let n = 13; n <= 19; n++)
+    for (let from = 1000; from < 10000; from += 100) {
+      const numbers = Array.from({ length: 100 }, (_, k) => luhnValid(String(from + k), n));
+      const ev = structuredClone(stripeBase);
+      ev.data.object.metadata = { note: numbers.join(' x ') };
+      ms.push(msg('stripe', JSON.stringify(ev), ms.length));
+      // One of them as an identifier: the event is refused when it is a card number.
+      const id = numbers[(from / 100) % 100] as string;
+      ev.data.object.customer = `cus_${id}`;
+      ev.data.object.metadata = {};
+      ms.push(msg('stripe', JSON.stringify(ev), ms.length));
+      if (hasCardNumber(id)) refused++;
+    }
+  same(native, js, ms);
+  // Both kinds were exercised: some identifiers are card numbers and most are not.
+  assert.ok(refused > 50 && refused < ms.length / 2 - 50, `refused ${refused}`);
 });
 
 test('feature rows are bit-identical for every normalized case and random records', CPU_BOUND, () => {

@@ -5,6 +5,7 @@
  */
 
 import { createLogger } from '@pep/contracts/log';
+import { exitWithParent } from '@pep/contracts/parent';
 import { ConfigError, loadConfig } from './config.ts';
 import { startEdge } from './server.ts';
 
@@ -45,3 +46,5 @@ const onSignal = (signal: string) => {
 };
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('SIGINT', () => onSignal('SIGINT'));
+// Started by a launcher (npm start, the security Platform): stop with it, also when it is SIGKILLed.
+exitWithParent({ onParentGone: () => log.warn('launcher gone: stopping edge') });

@@ -115,6 +115,19 @@ export interface ProducerOptions {
   readonly overlapSteps?: boolean;
   /** Called before each retry: for metrics and logs. */
   readonly onRetry?: (step: TxnStep, reason: string, attempt: number) => void;
+  /** Optional instrumentation: told when a call enters each of its phases (see StageHook). Absent: no cost. */
+  readonly stages?: StageHook;
+}
+
+/**
+ * Instrumentation of a caller that wants a CPU and wall-time breakdown of its loop (the transformer's, measured by the
+ * pipeline bench): `enter(stage)` ends the stage that ran so far and starts `stage`. A producer call enters
+ * `txn_add` (AddPartitionsToTxn + AddOffsetsToTxn), `txn_produce` (Produce + TxnOffsetCommit, or Produce alone in
+ * idempotent mode), `txn_encode` (building a Produce request, inside txn_produce; back to `txn_produce` after it)
+ * and `txn_end` (EndTxn), in that order. Retries and aborts stay in the stage that failed.
+ */
+export interface StageHook {
+  enter(stage: string): void;
 }
 
 const DEFAULTS = {
@@ -215,6 +228,7 @@ export class TransactionalProducer {
   private readonly lane: string;
   private readonly onRetry: ((step: TxnStep, reason: string, attempt: number) => void) | undefined;
   private readonly overlapSteps: boolean;
+  private readonly stages: StageHook | undefined;
   private state: ProducerState = 'new';
   private producerId = -1n;
   private producerEpoch = -1;
@@ -242,6 +256,7 @@ export class TransactionalProducer {
     this.lane = opts.lane ?? 'default';
     this.onRetry = opts.onRetry;
     this.overlapSteps = opts.overlapSteps ?? true;
+    this.stages = opts.stages;
   }
 
   /** The producer id and epoch of the current session (-1 before init()). */
@@ -354,24 +369,28 @@ export class TransactionalProducer {
             })
           : null;
       const tAdd = performance.now();
+      this.stages?.enter('txn_add');
       if (this.overlapSteps) {
         // 1. Register the output partitions and the group with the transaction coordinator (pipelined: one round
         // trip). 2. The records to their leaders and the offsets to the group coordinator, in parallel.
         await settleAll([addPartitions(), addOffsets()]);
         addMs = performance.now() - tAdd;
         tStep2.at = performance.now();
+        this.stages?.enter('txn_produce');
         await settleAll([produce(), commitOffsets()]);
       } else {
         await addPartitions();
         await addOffsets();
         addMs = performance.now() - tAdd;
         tStep2.at = performance.now();
+        this.stages?.enter('txn_produce');
         await produce();
         tStep2.at = performance.now();
         await commitOffsets();
       }
       // 3. Commit.
       const tEnd = performance.now();
+      this.stages?.enter('txn_end');
       endSent = true;
       await this.endTxn(ident, true);
       endMs = performance.now() - tEnd;
@@ -392,6 +411,7 @@ export class TransactionalProducer {
     this.startCall(batches);
     const t0 = performance.now();
     this.retries = 0;
+    this.stages?.enter('txn_produce');
     try {
       const produced = await this.produce(batches, null);
       const produceMs = performance.now() - t0;
@@ -560,8 +580,10 @@ export class TransactionalProducer {
             results = await this.request(
               node,
               (id) => {
+                this.stages?.enter('txn_encode');
                 const chunks = encodeOpaqueProduceChunks(id, this.cluster.clientId, head, pieces, this.crc32c);
                 for (const c of chunks) bytes += c.length;
+                this.stages?.enter('txn_produce');
                 return chunks;
               },
               decodeProduceResponse,

@@ -2,6 +2,7 @@
  * Inference service process: validates its configuration once (INFERENCE_HOST, INFERENCE_PORT default 8090), serves
  * the Hono app of app.ts on Node via @hono/node-server, and stops cleanly on SIGINT/SIGTERM.
  */
+
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +11,7 @@ import { SERVICE_DEFAULTS } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { redisConnectionFor } from '@pep/contracts/managed';
 import { Registry, registerProcessMetrics } from '@pep/contracts/metrics';
+import { exitWithParent } from '@pep/contracts/parent';
 import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
 import { type AppOptions, createApp, type ScoringService } from './app.ts';
@@ -176,4 +178,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Started by a launcher in a session of its own: stop with it, also when it is SIGKILLed (@pep/contracts/parent).
+  exitWithParent({ onParentGone: () => serviceLog.warn('launcher gone: stopping inference service') });
 }

@@ -5,11 +5,13 @@
  * finish (up to the shutdown grace), then exit; a step cut off by a kill is retried by Temporal after its heartbeat
  * timeout and resumes from its committed chunks.
  */
+
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { serveMetrics } from '@pep/contracts/metrics';
+import { exitWithParent } from '@pep/contracts/parent';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from './activities.ts';
@@ -87,6 +89,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Started by a launcher (npm start): stop with it, also when it is SIGKILLed (@pep/contracts/parent).
+  exitWithParent({ onParentGone: () => log('launcher gone: stopping worker') });
   await running.done;
   await pool.end();
   log('worker stopped');

@@ -125,8 +125,16 @@ export interface ReadRecord {
   readonly headers: Record<string, string>;
 }
 
-/** Every committed record of `topics` (read_committed), reading until each partition reaches its end offset. */
-export async function readAll(kafka: Kafka, topics: readonly string[], timeoutMs = 30_000): Promise<ReadRecord[]> {
+/**
+ * Every committed record of `topics` (read_committed), reading until each partition reaches its end offset.
+ * `readUncommitted`: also the records of aborted transactions (to show that an abort really wrote some).
+ */
+export async function readAll(
+  kafka: Kafka,
+  topics: readonly string[],
+  timeoutMs = 30_000,
+  { readUncommitted = false }: { readonly readUncommitted?: boolean } = {},
+): Promise<ReadRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<string, bigint>();
@@ -138,7 +146,7 @@ export async function readAll(kafka: Kafka, topics: readonly string[], timeoutMs
   const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([k]) => k));
   if (pending.size === 0) return out;
   const groupId = `reader-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false });
+  const consumer = kafka.consumer({ groupId, readUncommitted });
   await consumer.connect();
   await consumer.subscribe({ topics: [...topics], fromBeginning: true });
   const done = new Promise<void>((resolve) => {

@@ -155,3 +155,79 @@ test('a second group replaying the same records adds no rows (idempotent on topi
   assert.equal(await rowCount('webhook_quarantine', webhookDlq), 26);
   assert.equal(await rowCount('validation_quarantine', validationDlq), 10);
 });
+
+test('a re-created DLQ topic: a new record at an old record coordinates gets its own row, a redelivery does not', async () => {
+  // Offsets start again when a topic is re-created (or the platform moves to another cluster): the record at
+  // (topic, 0, 0) afterwards is another record. Unique on the coordinates alone, its row was dropped (ON CONFLICT DO
+  // NOTHING) and it was never reviewed; rows are now unique on the coordinates and the record's fingerprint.
+  const webhook = `${prefix}re.webhooks.dlq`;
+  const validation = `${prefix}re.payments.validation.dlq`;
+  const groups = [1, 2, 3].map((g) => `${prefix}quarantine-re${g}`);
+  const cfg = (groupId: string) => ({
+    ...config(groupId),
+    webhookDlqTopic: webhook,
+    validationDlqTopic: validation,
+  });
+  const record = (reason: string, receivedAt: string) => ({
+    key: 'evt_same',
+    value: JSON.stringify({
+      event_id: 'stripe:evt_same',
+      provider: 'stripe',
+      provider_event_id: 'evt_same',
+      validation_errors: [{ field: 'data.object.currency', code: reason, message: reason }],
+      failure_reason: reason,
+      source_topic: 'webhooks.stripe.charge',
+      kafka_partition: 0,
+      kafka_offset: 7,
+      received_at: receivedAt,
+      quarantined_at: receivedAt,
+    }),
+  });
+  const consume = async (groupId: string, done: (c: QuarantineConsumer) => Promise<boolean>) => {
+    const consumer = new QuarantineConsumer(cfg(groupId), silentLogger);
+    await consumer.start();
+    try {
+      await waitFor(`group ${groupId} read the topic`, () => done(consumer));
+    } finally {
+      await consumer.stop();
+    }
+  };
+  const inserted = (c: QuarantineConsumer) =>
+    c.metrics.rows.get({ table: 'validation_quarantine', result: 'inserted' });
+  const duplicate = (c: QuarantineConsumer) =>
+    c.metrics.rows.get({ table: 'validation_quarantine', result: 'duplicate' });
+  try {
+    await createTopics(admin, [webhook, validation], 1);
+    await produce(kafka, validation, [record('INVALID_CURRENCY', '2026-12-01T00:00:00.000Z')]);
+    await consume(groups[0] as string, async (c) => inserted(c) === 1);
+
+    await deleteTopics(admin, [webhook, validation]);
+    await waitFor('topics deleted', async () => {
+      const topics = await admin.listTopics();
+      return !topics.includes(webhook) && !topics.includes(validation);
+    });
+    await createTopics(admin, [webhook, validation], 1);
+    await produce(kafka, validation, [record('INVALID_AMOUNT', '2026-12-05T00:00:00.000Z')]);
+    await consume(groups[1] as string, async (c) => inserted(c) === 1);
+    // The same record delivered again (a replaying group): no second row.
+    await consume(groups[2] as string, async (c) => duplicate(c) === 1);
+
+    const { rows } = await pool.query(
+      `SELECT kafka_partition, kafka_offset::text, failure_reason, encode(record_sha256, 'hex') AS sha
+         FROM validation_quarantine WHERE kafka_topic = $1 ORDER BY failure_reason`,
+      [validation],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.kafka_partition, r.kafka_offset, r.failure_reason]),
+      [
+        [0, '0', 'INVALID_AMOUNT'],
+        [0, '0', 'INVALID_CURRENCY'],
+      ],
+    );
+    assert.notEqual(rows[0].sha, rows[1].sha);
+  } finally {
+    await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [validation]);
+    await deleteTopics(admin, [webhook, validation]);
+    await admin.deleteGroups(groups).catch(() => undefined);
+  }
+});

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OTHER_TOPICS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
+import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { REPO_ROOT } from '@pep/stack/paths';
 import { Kafka, logLevel } from 'kafkajs';
@@ -289,10 +290,12 @@ export class Platform {
     const [cmd, ...args] = argv as [string, ...string[]];
     const ownSession =
       (this.opts.paymentLaneOwnSession ?? !this.opts.sharedLanes) && OWN_SESSION_SERVICES.includes(name);
+    // stdin a pipe nobody writes: if this process dies (even SIGKILL), the services stop too (exitWithParent).
+    const watch = exitWithParentSpawn({ ...process.env, ...env });
     const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, ...env },
+      stdio: [watch.stdin, fd, fd],
+      env: watch.env,
       // setsid(): its own session, hence its own autogroup; stop() still signals it by pid.
       detached: ownSession,
     });

@@ -12,10 +12,17 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LOCAL_WEBHOOK_SECRETS } from '@pep/contracts';
 import pg from 'pg';
-import { Platform, SQUARE_URL } from '../src/platform.ts';
+import { Platform, SERVICES, SQUARE_URL } from '../src/platform.ts';
 import { runFuzz } from '../src/run.ts';
 import { findLeaks, readAll, recordStrings, rowStrings } from '../src/scan.ts';
-import { adyenSignature, braintreeBody, signSquare, signStripe, stripePaymentBody } from '../src/traffic.ts';
+import {
+  adyenSignature,
+  braintreeBody,
+  signAdyenItems,
+  signSquare,
+  signStripe,
+  stripePaymentBody,
+} from '../src/traffic.ts';
 
 const platform = new Platform({
   env: {
@@ -243,6 +250,51 @@ describe('security suite (issue 13): the platform as real processes', () => {
         (v) => v.provider_event_id === byId.id && v.failure_reason === 'CARD_NUMBER_IN_ID',
       );
       assert.ok(!dlq?.value.includes('4242424242424242'));
+    });
+
+    it('ids: a Luhn-valid Adyen pspReference is stored; a Mastercard number in an id is refused, in no record or log', async () => {
+      // A classic Adyen pspReference: 16 digits starting with 8, made Luhn-valid (about 1 real one in 10 is). Luhn
+      // alone took it for a card (CARD_NUMBER_IN_ID); no card brand's IIN range starts with 8.
+      const body15 = `8${String(Date.now()).slice(-13)}${n % 10}`;
+      let sum = 0;
+      [...body15].reverse().forEach((c, k) => {
+        const d = Number(c);
+        sum += k % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d;
+      });
+      const psp = `${body15}${(10 - (sum % 10)) % 10}`;
+      const doc = {
+        live: 'false',
+        notificationItems: [
+          {
+            NotificationRequestItem: {
+              pspReference: psp,
+              eventCode: 'AUTHORISATION',
+              merchantAccountCode: 'M',
+              merchantReference: uid('order'),
+              amount: { value: 100, currency: 'EUR' },
+              success: 'true',
+              eventDate: new Date().toISOString(),
+            },
+          },
+        ],
+      };
+      signAdyenItems(doc);
+      assert.equal(
+        (await post('/webhooks/adyen', JSON.stringify(doc), { 'content-type': 'application/json' })).status,
+        200,
+      );
+      const row = await rowOf(`adyen:${psp}_AUTHORISATION`);
+      assert.equal(row.object_id, psp);
+
+      const mastercard = '5555555555554444';
+      const byId = stripeEvent({}, { customer: `cus_${mastercard}` });
+      assert.equal((await post('/webhooks/stripe', byId.body, signStripe(byId.body))).status, 200);
+      const [dlq] = await dlqRecordsFor(
+        platform.topics.validationDlq,
+        (v) => v.provider_event_id === byId.id && v.failure_reason === 'CARD_NUMBER_IN_ID',
+      );
+      assert.ok(dlq && !dlq.value.includes(mastercard), dlq?.value);
+      for (const s of SERVICES) assert.ok(!platform.log(s).includes(mastercard), `${s} logged the card number`);
     });
 
     it('a forged Adyen request leaves neither its hmacSignature nor a card number in webhooks.dlq or the quarantine', async () => {

@@ -350,28 +350,36 @@ async function reviewRow(pool: pg.Pool, key: string): Promise<ReviewRow | undefi
   return rows[0];
 }
 
-/** Mirrors a review's outcome onto the pipeline's validation_quarantine row (matched by DLQ coordinates). */
+/**
+ * Mirrors a review's outcome onto the pipeline's validation_quarantine row: matched by DLQ coordinates and, when the
+ * review knows it, the record's fingerprint (coordinates are reused after a topic is re-created).
+ */
 async function mirrorResolution(
   pool: pg.Pool,
-  dlq: { topic: string | null; partition: number | null; offset: string | null },
+  dlq: { topic: string | null; partition: number | null; offset: string | null; sha256Hex?: string | null },
   resolution: ReviewResolution,
   reviewer: string | null,
   workflowId: string,
 ): Promise<void> {
   if (dlq.topic === null || dlq.partition === null || dlq.offset === null) return;
+  const where = `WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3${
+    dlq.sha256Hex ? ` AND record_sha256 = decode($${resolution === 'expired' ? 5 : 7}, 'hex')` : ''
+  }`;
+  const sha = dlq.sha256Hex ? [dlq.sha256Hex] : [];
   if (resolution === 'expired') {
-    await pool.query(
-      `UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4
-        WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
-      [dlq.topic, dlq.partition, dlq.offset, workflowId],
-    );
+    await pool.query(`UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4 ${where}`, [
+      dlq.topic,
+      dlq.partition,
+      dlq.offset,
+      workflowId,
+      ...sha,
+    ]);
     return;
   }
   await pool.query(
     `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,
-        review_workflow_id = $6
-      WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
-    [dlq.topic, dlq.partition, dlq.offset, reviewer, resolution, workflowId],
+        review_workflow_id = $6 ${where}`,
+    [dlq.topic, dlq.partition, dlq.offset, reviewer, resolution, workflowId, ...sha],
   );
 }
 
@@ -384,20 +392,21 @@ export async function expireReviews(pool: pg.Pool, limit: number): Promise<numbe
     dlq_topic: string | null;
     dlq_partition: number | null;
     dlq_offset: string | null;
+    sha: string | null;
     workflow_id: string;
   }>(
     `UPDATE quarantine_reviews SET status = 'expired', decided_at = now()
       WHERE id IN (SELECT id FROM quarantine_reviews
                     WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= now()
                     ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-      RETURNING dlq_topic, dlq_partition, dlq_offset::text, workflow_id`,
+      RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
     [limit],
   );
   if (rows.length > 0 && (await quarantineReviewColumnsPresent(pool))) {
     for (const r of rows)
       await mirrorResolution(
         pool,
-        { topic: r.dlq_topic, partition: r.dlq_partition, offset: r.dlq_offset },
+        { topic: r.dlq_topic, partition: r.dlq_partition, offset: r.dlq_offset, sha256Hex: r.sha },
         'expired',
         null,
         r.workflow_id,
@@ -420,8 +429,9 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
             : null;
       await deps.pool.query(
         `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload)
-         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
+            dlq_record_sha256)
+         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
          ON CONFLICT (review_key) DO NOTHING`,
         [
           workflowId,
@@ -436,6 +446,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
           input.dlq.partition,
           input.dlq.offset,
           original,
+          input.dlq.sha256Hex ?? null,
         ],
       );
     },
@@ -477,22 +488,10 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
         ],
       );
       if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
-      // Mirror the outcome onto the pipeline's quarantine row when that table exists (matched by DLQ coordinates).
+      // Mirror the outcome onto the pipeline's quarantine row when that table exists.
       reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-      if (reviewColumns && resolution !== 'expired') {
-        await deps.pool.query(
-          `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,
-              review_workflow_id = $6
-            WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
-          [input.dlq.topic, input.dlq.partition, input.dlq.offset, decision?.reviewer ?? null, resolution, workflowId],
-        );
-      } else if (reviewColumns) {
-        await deps.pool.query(
-          `UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4
-            WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3`,
-          [input.dlq.topic, input.dlq.partition, input.dlq.offset, workflowId],
-        );
-      }
+      if (reviewColumns)
+        await mirrorResolution(deps.pool, input.dlq, resolution, decision?.reviewer ?? null, workflowId);
     },
 
     async registerReviews(groupId, input) {
@@ -550,12 +549,13 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
         dlq_topic: string | null;
         dlq_partition: number | null;
         dlq_offset: string | null;
+        sha: string | null;
         workflow_id: string;
       }>(
         `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
             reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
           WHERE review_key = $1
-          RETURNING dlq_topic, dlq_partition, dlq_offset::text, workflow_id`,
+          RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
         [
           key,
           resolution,
@@ -573,7 +573,7 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
       if (reviewColumns)
         await mirrorResolution(
           deps.pool,
-          { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset },
+          { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset, sha256Hex: row.sha },
           resolution,
           decision.reviewer,
           reviewDecisionWorkflowId(key),

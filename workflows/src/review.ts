@@ -11,7 +11,8 @@ import {
   type ReviewItem,
   reviewDecisionWorkflowId,
   reviewGroupWorkflowId,
-  reviewWorkflowId,
+  reviewKeyOfRecord,
+  sourceCoordinates,
   WORKFLOW_TYPES,
 } from '@pep/contracts';
 import {
@@ -68,6 +69,9 @@ export async function listQuarantined(
          FROM validation_quarantine q
          LEFT JOIN quarantine_reviews r
            ON r.dlq_topic = q.kafka_topic AND r.dlq_partition = q.kafka_partition AND r.dlq_offset = q.kafka_offset
+          -- DLQ coordinates are reused after a topic is re-created: the fingerprint names the record (null: a
+          -- review registered before it was kept, joined by coordinates alone).
+          AND (r.dlq_record_sha256 IS NULL OR r.dlq_record_sha256 = q.record_sha256)
         WHERE $1 = 'all' OR COALESCE(r.status, 'no_review') = $1
            OR ($1 = 'pending' AND r.status IS NULL)
         ORDER BY q.quarantined_at DESC
@@ -86,28 +90,11 @@ export async function listQuarantined(
   return rows;
 }
 
-/** The review workflow id of a validation_quarantine row (numeric id), or the argument itself when it is an id. */
+/** The review key of a validation_quarantine row (numeric id), or the argument itself when it is a key. */
 export async function resolveWorkflowId(pool: pg.Pool, idOrWorkflowId: string): Promise<string> {
   if (!/^\d+$/.test(idOrWorkflowId)) return idOrWorkflowId;
-  const { rows } = await pool.query<{
-    source_topic: string | null;
-    source_partition: number | null;
-    source_offset: string | null;
-    kafka_topic: string;
-    kafka_partition: number;
-    kafka_offset: string;
-    item_index: number | null;
-  }>(
-    `SELECT source_topic, source_partition, source_offset::text, kafka_topic, kafka_partition, kafka_offset::text,
-            CASE WHEN jsonb_typeof(record->'item_index') = 'number' THEN (record->>'item_index')::int END AS item_index
-       FROM validation_quarantine WHERE id = $1`,
-    [idOrWorkflowId],
-  );
-  const r = rows[0];
-  if (!r) throw new Error(`no validation_quarantine row with id ${idOrWorkflowId}`);
-  return r.source_topic !== null && r.source_partition !== null && r.source_offset !== null
-    ? reviewWorkflowId(r.source_topic, r.source_partition, r.source_offset, r.item_index)
-    : reviewWorkflowId(r.kafka_topic, r.kafka_partition, r.kafka_offset);
+  const input = await reviewInputOfRow(pool, idOrWorkflowId);
+  return reviewKeyOfRecord(input.record, input.dlq);
 }
 
 export function buildDecision(opts: {
@@ -141,14 +128,17 @@ export async function reviewInputOfRow(pool: pg.Pool, quarantineId: string): Pro
     kafka_topic: string;
     kafka_partition: number;
     kafka_offset: string;
-  }>('SELECT record, kafka_topic, kafka_partition, kafka_offset::text FROM validation_quarantine WHERE id = $1', [
-    quarantineId,
-  ]);
+    sha: string;
+  }>(
+    `SELECT record, kafka_topic, kafka_partition, kafka_offset::text, encode(record_sha256, 'hex') AS sha
+       FROM validation_quarantine WHERE id = $1`,
+    [quarantineId],
+  );
   const r = rows[0];
   if (!r) throw new Error(`no validation_quarantine row with id ${quarantineId}`);
   return {
     record: r.record ?? {},
-    dlq: { topic: r.kafka_topic, partition: r.kafka_partition, offset: r.kafka_offset },
+    dlq: { topic: r.kafka_topic, partition: r.kafka_partition, offset: r.kafka_offset, sha256Hex: r.sha },
   };
 }
 
@@ -265,20 +255,13 @@ export async function registerRowForReview(
 ): Promise<string> {
   const { input } = { input: await reviewInputOfRow(pool, quarantineId) };
   const r = input.record;
-  const src = {
-    topic: typeof r.source_topic === 'string' ? r.source_topic : null,
-    partition: Number.isInteger(r.kafka_partition) ? (r.kafka_partition as number) : null,
-    offset: r.kafka_offset === undefined || r.kafka_offset === null ? null : String(r.kafka_offset),
-  };
-  const item = Number.isInteger(r.item_index) ? (r.item_index as number) : null;
-  const key =
-    src.topic !== null && src.partition !== null && src.offset !== null
-      ? reviewWorkflowId(src.topic, src.partition, src.offset, item)
-      : reviewWorkflowId(input.dlq.topic, input.dlq.partition, input.dlq.offset);
+  const { item, ...src } = sourceCoordinates(r);
   const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 512) : null);
+  const key = reviewKeyOfRecord(r, input.dlq);
   const reviewItem: ReviewItem = {
     key,
     dlqOffset: input.dlq.offset,
+    dlqRecordSha256: input.dlq.sha256Hex ?? null,
     eventId: text(r.event_id),
     provider: text(r.provider),
     failureReason: text(r.failure_reason),

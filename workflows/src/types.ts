@@ -178,7 +178,13 @@ export interface ScoreResult {
 /** A `payments.validation.dlq` record plus the coordinates of the DLQ message itself. */
 export interface DlqReviewInput {
   readonly record: Record<string, unknown>;
-  readonly dlq: { readonly topic: string; readonly partition: number; readonly offset: string };
+  readonly dlq: {
+    readonly topic: string;
+    readonly partition: number;
+    readonly offset: string;
+    /** The DLQ record's fingerprint (hex; validation_quarantine.record_sha256), when read from its quarantine row. */
+    readonly sha256Hex?: string | null;
+  };
   /** How long to wait for a decision before the review expires (the record then stays quarantined). */
   readonly reviewTimeoutMs?: number;
   readonly policies?: PolicyOverrides;

@@ -12,6 +12,7 @@ import { lowerPriority } from '@pep/contracts/env';
 import { kafkajsConnection } from '@pep/contracts/kafka-security';
 import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { exitWithParent } from '@pep/contracts/parent';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -171,6 +172,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Started by a launcher in a session of its own: stop with it, also when it is SIGKILLed (@pep/contracts/parent).
+  exitWithParent({ onParentGone: () => log('launcher gone: stopping worker') });
   await running.done;
   await pool.end();
   log('worker stopped');

@@ -7,15 +7,24 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { reviewDecisionWorkflowId, reviewWorkflowId, WORKFLOW_TYPES } from '@pep/contracts';
+import { reviewDecisionWorkflowId, reviewKeyOfRecord, WORKFLOW_TYPES } from '@pep/contracts';
 import { redactPayload } from '@pep/contracts/redact';
 import type { WorkflowBridge } from '@pep/pipeline/bridge';
+import { registerReviewGroup } from '@pep/pipeline/bridge/review-store';
+import { reviewItem } from '@pep/pipeline/bridge/reviews';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { expireReviews } from '../src/activities.ts';
 import { quarantineReviewColumnsPresent } from '../src/db.ts';
-import { buildDecision, decideGrouped, registerRowForReview, resolveWorkflowId, reviewState } from '../src/review.ts';
+import {
+  buildDecision,
+  decideGrouped,
+  listQuarantined,
+  registerRowForReview,
+  resolveWorkflowId,
+  reviewState,
+} from '../src/review.ts';
 import {
   createTopics,
   deleteTopics,
@@ -71,6 +80,9 @@ async function quarantined(i: number) {
     schema_version: 1,
   };
 }
+
+/** The review key the bridge gives a record (its raw coordinates and timestamp). */
+const keyOf = (r: Record<string, unknown>) => reviewKeyOfRecord(r, { topic: dlqTopic, partition: 0, offset: '0' });
 
 async function countWorkflows(query: string): Promise<number> {
   let n = 0;
@@ -167,7 +179,7 @@ describe('grouped quarantine review (issue 13)', () => {
   it('approve re-injects the ORIGINAL bytes from the raw topic (the DLQ copy is redacted)', async () => {
     const r = records[0] as (typeof records)[number];
     assert.ok(!r.original_payload.includes('4111 1111 1111 1111'), 'the DLQ record is redacted');
-    const key = reviewWorkflowId(rawTopic, 0, r.kafka_offset);
+    const key = keyOf(r);
     const out = await decideGrouped(
       client,
       key,
@@ -198,7 +210,7 @@ describe('grouped quarantine review (issue 13)', () => {
 
   it('reprocess re-injects the corrected payload and stores it redacted; discard re-injects nothing', async () => {
     const r1 = records[1] as (typeof records)[number];
-    const key1 = reviewWorkflowId(rawTopic, 0, r1.kafka_offset);
+    const key1 = keyOf(r1);
     const corrected = originalBody(1).replace('"xyz"', '"usd"');
     const out = await decideGrouped(
       client,
@@ -215,7 +227,7 @@ describe('grouped quarantine review (issue 13)', () => {
     assert.ok(!String(rows[0].corrected_payload).includes('4111 1111 1111 1111'), 'stored redacted');
 
     const r2 = records[2] as (typeof records)[number];
-    const key2 = reviewWorkflowId(rawTopic, 0, r2.kafka_offset);
+    const key2 = keyOf(r2);
     const d = await decideGrouped(
       client,
       key2,
@@ -236,7 +248,7 @@ describe('grouped quarantine review (issue 13)', () => {
     assert.deepEqual(unknown.ok, false);
     assert.match((unknown as { error: string }).error, /no quarantined record/);
     const r3 = records[3] as (typeof records)[number];
-    const key3 = reviewWorkflowId(rawTopic, 0, r3.kafka_offset);
+    const key3 = keyOf(r3);
     const bad = await decideGrouped(
       client,
       key3,
@@ -256,7 +268,7 @@ describe('grouped quarantine review (issue 13)', () => {
 
   it('the sweep expires pending reviews past their time, and mirrors it onto the quarantine row', async () => {
     const r4 = records[4] as (typeof records)[number];
-    const key4 = reviewWorkflowId(rawTopic, 0, r4.kafka_offset);
+    const key4 = keyOf(r4);
     await pool.query("UPDATE quarantine_reviews SET expires_at = now() - interval '1 second' WHERE review_key = $1", [
       key4,
     ]);
@@ -278,9 +290,9 @@ describe('grouped quarantine review (issue 13)', () => {
     if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
     const record = await quarantined(9999);
     const { rows } = await pool.query(
-      `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record, event_id,
-         source_topic, source_partition, source_offset)
-       VALUES ($1, 0, 999999, $2, $3, $4, $5, 0, $6) RETURNING id::text AS id`,
+      `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, raw_value, record_sha256, record,
+         event_id, source_topic, source_partition, source_offset)
+       VALUES ($1, 0, 999999, $2, sha256(int4send(-1) || $2::bytea), $3, $4, $5, 0, $6) RETURNING id::text AS id`,
       [
         dlqTopic,
         Buffer.from(JSON.stringify(record)),
@@ -305,5 +317,88 @@ describe('grouped quarantine review (issue 13)', () => {
       [id],
     );
     assert.deepEqual(q[0], { reviewed: true, resolution: 'discarded', reviewed_by: 'frank' });
+  });
+  it('a record at reused coordinates (re-created topics) gets its own quarantine row and review; a redelivery none', async (t) => {
+    if (!(await quarantineReviewColumnsPresent(pool))) return t.skip('no validation_quarantine table');
+    // After the raw and DLQ topics are re-created (or the platform moves to another cluster), offsets start again: a
+    // new raw record has an old one's raw coordinates and its DLQ record an old one's DLQ coordinates. Keyed by
+    // coordinates alone, its review was dropped (ON CONFLICT DO NOTHING) and joined to the old record's row.
+    const reusedDlq = uniq('t.recreated.validation.dlq');
+    const dlqRecord = (reason: string, receivedAt: string) => ({
+      event_id: 'stripe:evt_reused',
+      provider: 'stripe',
+      provider_event_id: 'evt_reused',
+      validation_errors: [{ field: 'data.object.currency', code: reason, message: reason }],
+      failure_reason: reason,
+      source_topic: uniq('t.recreated.raw'),
+      kafka_partition: 0,
+      kafka_offset: 5,
+      received_at: receivedAt,
+      quarantined_at: receivedAt,
+    });
+    const first = dlqRecord('INVALID_CURRENCY', '2026-12-01T00:00:00.000Z');
+    const second = { ...dlqRecord('INVALID_AMOUNT', '2026-12-05T00:00:00.000Z'), source_topic: first.source_topic };
+    const messages = [first, second].map((r) => ({
+      offset: '0',
+      key: Buffer.from(r.provider_event_id),
+      value: Buffer.from(JSON.stringify(r)),
+    }));
+    try {
+      // Both quarantine rows at the same DLQ coordinates, fingerprinted as the quarantine consumer does (the SQL
+      // formula is the migration's backfill: it must agree with the bridge's dlqRecordSha256).
+      const ids: string[] = [];
+      for (const m of messages) {
+        const { rows } = await pool.query(
+          `INSERT INTO validation_quarantine (kafka_topic, kafka_partition, kafka_offset, kafka_key, raw_value,
+             record_sha256, record, event_id, source_topic, source_partition, source_offset)
+           VALUES ($1, 0, 0, $2, $3, sha256(int4send(length($2::bytea)) || $2::bytea || $3::bytea), $4, 'stripe:evt_reused', $5, 0, 5)
+           RETURNING id::text AS id`,
+          [reusedDlq, m.key, m.value, m.value.toString(), first.source_topic],
+        );
+        ids.push(rows[0].id as string);
+      }
+      const items = messages.map((m) => reviewItem(reusedDlq, 0, m));
+      const register = () =>
+        registerReviewGroup(pool, {
+          groupId: 'g-reused',
+          dlq: { topic: reusedDlq, partition: 0 },
+          items,
+          timeoutMs: 3_600_000,
+        });
+      assert.equal(await register(), 2, 'two records, two reviews');
+      assert.equal(await register(), 0, 'the same records again: no new review');
+      const keys = await Promise.all(ids.map((id) => resolveWorkflowId(pool, id)));
+      assert.deepEqual(
+        keys,
+        items.map((it) => it.key),
+      );
+      assert.notEqual(keys[0], keys[1]);
+      // Each quarantine row is joined to its own review only.
+      const listed = (await listQuarantined(pool, { status: 'all', limit: 1000 })).filter((r) =>
+        ids.includes(r.quarantine_id as string),
+      );
+      assert.deepEqual(listed.map((r) => r.review_status).sort(), ['pending', 'pending']);
+      assert.equal(listed.length, 2);
+      // Both are reviewable: a decision on one reaches its row, not the other's.
+      const out = await decideGrouped(
+        client,
+        keys[1] as string,
+        buildDecision({ decision: 'discard', reviewer: 'gina' }),
+        reviewQueueOf(env.taskQueue),
+      );
+      assert.ok(out.ok, JSON.stringify(out));
+      const { rows: q } = await pool.query(
+        'SELECT id::text AS qid, reviewed, resolution FROM validation_quarantine WHERE kafka_topic = $1 ORDER BY id',
+        [reusedDlq],
+      );
+      assert.deepEqual(q, [
+        { qid: ids[0], reviewed: false, resolution: null },
+        { qid: ids[1], reviewed: true, resolution: 'discarded' },
+      ]);
+      assert.equal((await reviewState(pool, keys[0] as string))?.status, 'pending');
+    } finally {
+      await pool.query('DELETE FROM quarantine_reviews WHERE dlq_topic = $1', [reusedDlq]);
+      await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [reusedDlq]);
+    }
   });
 });

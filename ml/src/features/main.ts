@@ -3,11 +3,13 @@
  * → windowed aggregates in Redis (Feast's layout) and the offline Parquet log. Serves /metrics on
  * FEATURES_METRICS_PORT (default 9469); SIGINT/SIGTERM stop it after the batch in hand.
  */
+
 import { SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
 import { ConfigError, envInt } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { redisConnectionFor } from '@pep/contracts/managed';
 import { serveMetrics } from '@pep/contracts/metrics';
+import { exitWithParent } from '@pep/contracts/parent';
 import { Redis } from 'ioredis';
 import { loadMlConfig } from '../config.ts';
 import { feastApply } from '../py/feast.ts';
@@ -54,3 +56,5 @@ const stop = () => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// Started by a launcher (npm start): stop with it, also when it is SIGKILLed (@pep/contracts/parent).
+exitWithParent({ onParentGone: () => log('launcher gone: stopping') });

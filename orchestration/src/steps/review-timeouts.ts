@@ -104,7 +104,8 @@ export const reviewTimeouts: StepDefinition = {
             `UPDATE validation_quarantine v SET resolution = 'expired', review_workflow_id = q.workflow_id
                FROM quarantine_reviews q
               WHERE q.workflow_id = ANY($1) AND v.kafka_topic = q.dlq_topic AND v.kafka_partition = q.dlq_partition
-                AND v.kafka_offset = q.dlq_offset`,
+                AND v.kafka_offset = q.dlq_offset
+                AND (q.dlq_record_sha256 IS NULL OR v.record_sha256 = q.dlq_record_sha256)`,
             [orphaned.map((o) => o.workflow_id)],
           );
         }

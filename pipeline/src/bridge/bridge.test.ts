@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
 import { BRIDGE_DLQ_CODE, batchFingerprint, bridgeDlqRecord, parseNormalized } from './bridge.ts';
@@ -62,9 +63,36 @@ describe('bridge message handling', () => {
     assert.ok(item.validationErrors.every((e) => e.message.length <= 256 && !e.message.includes('4111111111111111')));
   });
 
+  it("keys a review by the raw record's coordinates and timestamp: reused offsets are another record", () => {
+    const record = (receivedAt: string, quarantinedAt: string) =>
+      JSON.stringify({
+        source_topic: 'webhooks.stripe.charge',
+        kafka_partition: 0,
+        kafka_offset: 7,
+        received_at: receivedAt,
+        quarantined_at: quarantinedAt,
+      });
+    const first = reviewItem('d', 0, msg(record('2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z'), '3'));
+    assert.equal(first.key, `dlq-review-webhooks.stripe.charge-0-7-at${Date.parse('2026-12-01T00:00:00.000Z')}`);
+    // The same raw record transformed again (another quarantined_at, another DLQ offset): the same review.
+    const again = reviewItem('d', 0, msg(record('2026-12-01T00:00:00.000Z', '2026-12-02T00:00:00.000Z'), '4'));
+    assert.equal(again.key, first.key);
+    assert.notEqual(again.dlqRecordSha256, first.dlqRecordSha256);
+    // Another raw record at the same coordinates (the raw topic was re-created): another review.
+    const other = reviewItem('d', 0, msg(record('2026-12-05T00:00:00.000Z', '2026-12-05T00:00:01.000Z'), '3'));
+    assert.notEqual(other.key, first.key);
+  });
+
   it('falls back to the DLQ coordinates for an unreadable record', () => {
     const item = reviewItem('payments.validation.dlq', 0, msg('garbage', '11'));
-    assert.equal(item.key, 'dlq-review-payments.validation.dlq-0-11');
+    // With the first 16 hex digits of the record's fingerprint: DLQ offsets are reused after a topic is re-created.
+    // (SHA-256 over the key's length as int32 big-endian, the key 'evt_1' and the value, as the quarantine row.)
+    const sha = createHash('sha256')
+      .update(Buffer.from([0, 0, 0, 5]))
+      .update('evt_1garbage')
+      .digest('hex');
+    assert.equal(item.dlqRecordSha256, sha);
+    assert.equal(item.key, `dlq-review-payments.validation.dlq-0-11-${sha.slice(0, 16)}`);
     assert.equal(item.failureReason, 'UNREADABLE_DLQ_RECORD');
     assert.match(String(item.validationErrors[0]?.message), /not JSON/);
   });

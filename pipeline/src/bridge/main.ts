@@ -9,6 +9,7 @@ import { lowerPriority } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
 import { Registry, serveMetrics } from '@pep/contracts/metrics';
+import { exitWithParent } from '@pep/contracts/parent';
 import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../lib/kafka.ts';
 import { WorkflowBridge } from './bridge.ts';
@@ -54,3 +55,5 @@ const stop = async () => {
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+// Started by a launcher in a session of its own: stop with it, also when it is SIGKILLed (@pep/contracts/parent).
+exitWithParent({ onParentGone: () => log.warn('launcher gone: stopping bridge') });

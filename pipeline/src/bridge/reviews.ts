@@ -12,12 +12,17 @@ import {
   MAX_REVIEW_ITEM_ERRORS,
   type ReviewItem,
   reviewGroupWorkflowId,
-  reviewWorkflowId,
+  reviewKeyOfRecord,
+  sourceCoordinates,
 } from '@pep/contracts';
 import { maskCards } from '@pep/contracts/redact';
+import { storedRecord } from '../quarantine/rows.ts';
+
+export { sourceCoordinates };
 
 export interface DlqMessage {
   readonly offset: string;
+  readonly key?: Buffer | null;
   readonly value: Buffer | null;
 }
 
@@ -33,25 +38,23 @@ export function dlqRecordOf(m: DlqMessage): Record<string, unknown> {
   }
 }
 
-/** The record's ORIGINAL raw-topic coordinates and item index, as far as it names them. */
-export function sourceCoordinates(record: Record<string, unknown>) {
-  const topic = typeof record.source_topic === 'string' ? record.source_topic : null;
-  const partition = Number.isInteger(record.kafka_partition) ? (record.kafka_partition as number) : null;
-  const offset =
-    (typeof record.kafka_offset === 'number' || typeof record.kafka_offset === 'string') &&
-    /^\d+$/.test(String(record.kafka_offset))
-      ? String(record.kafka_offset)
-      : null;
-  const item = Number.isInteger(record.item_index) ? (record.item_index as number) : null;
-  return { topic, partition, offset, item };
+/**
+ * The DLQ message's fingerprint as its quarantine row stores it (record_sha256, hex): the review is joined to that row
+ * by DLQ coordinates AND fingerprint, as coordinates are reused after a topic is re-created.
+ */
+export function dlqRecordSha256(m: DlqMessage): string {
+  return storedRecord({ key: m.key ?? null, value: m.value }).sha256.toString('hex');
 }
 
-/** Review key of a record: its raw coordinates, else (no coordinates) the DLQ message's own. */
-export function reviewKeyOf(dlqTopic: string, partition: number, offset: string, record: Record<string, unknown>) {
-  const s = sourceCoordinates(record);
-  return s.topic !== null && s.partition !== null && s.offset !== null
-    ? reviewWorkflowId(s.topic, s.partition, s.offset, s.item)
-    : reviewWorkflowId(dlqTopic, partition, offset);
+/** Review key of a record (reviewKeyOfRecord): its raw coordinates and timestamp, else the DLQ message's own. */
+export function reviewKeyOf(
+  dlqTopic: string,
+  partition: number,
+  offset: string,
+  record: Record<string, unknown>,
+  sha256Hex: string | null = null,
+) {
+  return reviewKeyOfRecord(record, { topic: dlqTopic, partition, offset, sha256Hex });
 }
 
 const text = (v: unknown, max: number): string | null => (typeof v === 'string' ? maskCards(v).slice(0, max) : null);
@@ -62,9 +65,11 @@ export function reviewItem(dlqTopic: string, partition: number, m: DlqMessage): 
   const s = sourceCoordinates(r);
   const errors = Array.isArray(r.validation_errors) ? r.validation_errors.slice(0, MAX_REVIEW_ITEM_ERRORS) : [];
   const parseError = text(r.parse_error, MAX_REVIEW_ERROR_CHARS);
+  const sha = dlqRecordSha256(m);
   return {
-    key: reviewKeyOf(dlqTopic, partition, m.offset, r),
+    key: reviewKeyOf(dlqTopic, partition, m.offset, r, sha),
     dlqOffset: m.offset,
+    dlqRecordSha256: sha,
     eventId: text(r.event_id, 512),
     provider: text(r.provider, 64),
     failureReason: text(r.failure_reason, 128) ?? (parseError ? 'UNREADABLE_DLQ_RECORD' : null),

@@ -11,6 +11,9 @@ test('defaults follow the contract topics', () => {
   assert.equal(t.mode, 'exactly_once');
   assert.equal(t.transactionalId, 'pep-transformer-0');
   assert.equal(t.pipelineFetch, false);
+  assert.equal(t.prefetch, true);
+  assert.equal(t.maxBatchMessages, 10_000);
+  assert.equal(t.maxFetchBytesPerPartition, 4 << 20);
   assert.equal(t.fetchMinBytes, 65536);
   assert.equal(t.fetchMaxWaitMs, 10);
   assert.equal(loadTransformerConfig({ TRANSFORMER_FETCH_MIN_BYTES: '1' }).fetchMinBytes, 1);

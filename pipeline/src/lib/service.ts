@@ -6,6 +6,7 @@
 
 import type { Logger } from '@pep/contracts/log';
 import { type Registry, serveMetrics } from '@pep/contracts/metrics';
+import { exitWithParent } from '@pep/contracts/parent';
 
 export interface RunnableConsumer {
   readonly metrics: { readonly registry: Registry };
@@ -58,5 +59,6 @@ export async function runConsumerService(consumer: RunnableConsumer, cfg: Servic
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  exitWithParent({ onParentGone: () => log.warn('launcher gone: stopping') });
   await consumer.start();
 }

@@ -101,8 +101,8 @@ test('NUL characters and lone surrogates are replaced before they reach PostgreS
 test('insert statement binds every column of every row and a raw-only row keeps the coordinates', () => {
   const rows = [toRow('webhook_quarantine', msg(Buffer.from('{}'))), toRow('webhook_quarantine', msg(null))];
   const st = insertStatement('webhook_quarantine', rows);
-  assert.equal(st.values.length, 2 * 17);
-  assert.match(st.text, /ON CONFLICT \(kafka_topic, kafka_partition, kafka_offset\) DO NOTHING$/);
+  assert.equal(st.values.length, 2 * 18);
+  assert.match(st.text, /ON CONFLICT \(kafka_topic, kafka_partition, kafka_offset, record_sha256\) DO NOTHING$/);
   const raw = rawOnlyRow('webhook_quarantine', rows[0] as Record<string, unknown>, 'boom');
   assert.equal(raw.kafka_offset, '42');
   assert.equal(raw.record, null);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { maskCards, redactBytes } from '@pep/contracts/redact';
 
 /**
@@ -30,6 +31,7 @@ const COMMON = [
   'kafka_timestamp',
   'kafka_headers',
   'raw_value',
+  'record_sha256',
   'record',
   'parse_error',
 ] as const;
@@ -145,12 +147,39 @@ function kafkaTimestamp(ts: string): string | null {
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
 }
 
-/** One row for `table` from `msg`; never throws. */
-export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
+/**
+ * The fingerprint of a DLQ record as its quarantine row stores it (`record_sha256`): SHA-256 over the key's length as a
+ * 32-bit big-endian integer (-1 for no key), the key and the value, all as stored (redacted: a hash of the original
+ * bytes would let anyone holding the row test candidate card numbers against it). Coordinates alone do not name a
+ * record: after a topic is re-created or the platform moves to another cluster, offsets start again, and a new record
+ * at an old record's coordinates is another record. The same record redelivered has the same fingerprint.
+ */
+export function recordSha256(storedKey: Uint8Array | null, storedValue: Uint8Array): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(storedKey === null ? -1 : storedKey.byteLength);
+  const h = createHash('sha256').update(len);
+  if (storedKey !== null) h.update(storedKey);
+  return h.update(storedValue).digest();
+}
+
+/** The key and value of a DLQ message as a quarantine row stores them (redacted), and their fingerprint. */
+export function storedRecord(msg: Pick<DlqMessage, 'key' | 'value'>): {
+  key: Buffer | null;
+  value: Buffer;
+  sha256: Buffer;
+} {
   // The DLQ producers redact their records (issue 13); the last gate before the tables redacts again, whatever wrote
   // the record: no card number or signature reaches a quarantine row. The exact bytes stay in the raw topics.
   const red = redactBytes(msg.value ?? Buffer.alloc(0));
   const value = Buffer.from(red.bytes.buffer, red.bytes.byteOffset, red.bytes.byteLength);
+  const key = msg.key === null ? null : Buffer.from(redactBytes(msg.key).bytes);
+  return { key, value, sha256: recordSha256(key, value) };
+}
+
+/** One row for `table` from `msg`; never throws. */
+export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
+  const stored = storedRecord(msg);
+  const value = stored.value;
   const { record, parseError } =
     msg.value === null ? { record: null, parseError: 'record has a null value (tombstone)' } : parseValue(value);
   const r = record ?? {};
@@ -158,10 +187,11 @@ export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
     kafka_topic: msg.topic,
     kafka_partition: msg.partition,
     kafka_offset: msg.offset,
-    kafka_key: msg.key === null ? null : Buffer.from(redactBytes(msg.key).bytes),
+    kafka_key: stored.key,
     kafka_timestamp: kafkaTimestamp(msg.timestamp),
     kafka_headers: JSON.stringify(headersJson(msg.headers)),
     raw_value: value,
+    record_sha256: stored.sha256,
     record: record ? JSON.stringify(record) : null,
     parse_error: parseError,
   };
@@ -196,7 +226,15 @@ export function toRow(table: QuarantineTable, msg: DlqMessage): Row {
 export function rawOnlyRow(table: QuarantineTable, row: Row, error: string): Row {
   const out: Row = {};
   for (const c of COLUMNS[table]) out[c] = null;
-  for (const c of ['kafka_topic', 'kafka_partition', 'kafka_offset', 'kafka_key', 'kafka_timestamp', 'raw_value']) {
+  for (const c of [
+    'kafka_topic',
+    'kafka_partition',
+    'kafka_offset',
+    'kafka_key',
+    'kafka_timestamp',
+    'raw_value',
+    'record_sha256',
+  ]) {
     out[c] = row[c];
   }
   out.kafka_headers = '{}';
@@ -204,7 +242,11 @@ export function rawOnlyRow(table: QuarantineTable, row: Row, error: string): Row
   return out;
 }
 
-/** `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING` for `rows`, with positional parameters. */
+/**
+ * `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING` for `rows`, with positional parameters: a row is one record, named
+ * by its coordinates AND its fingerprint (`recordSha256`), so a redelivery adds nothing and a different record at
+ * reused coordinates (a re-created topic, a new cluster) gets its own row.
+ */
 export function insertStatement(table: QuarantineTable, rows: readonly Row[]): { text: string; values: unknown[] } {
   const cols = COLUMNS[table];
   const values: unknown[] = [];
@@ -216,7 +258,7 @@ export function insertStatement(table: QuarantineTable, rows: readonly Row[]): {
     return `(${ph.join(',')})`;
   });
   return {
-    text: `INSERT INTO ${table} (${cols.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`,
+    text: `INSERT INTO ${table} (${cols.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (kafka_topic, kafka_partition, kafka_offset, record_sha256) DO NOTHING`,
     values,
   };
 }

@@ -7,7 +7,7 @@
 import type { Logger } from '@pep/contracts/log';
 import type { TransformerConfig } from '../lib/config.ts';
 import { wireProducerFactory } from './wire-producer.ts';
-import { type RecordCore, WireTransformer } from './wire-transformer.ts';
+import { type RecordCore, type TransformerOptions, WireTransformer } from './wire-transformer.ts';
 
 export type { RecordCore as TransformerCore } from './wire-transformer.ts';
 export { WireTransformer } from './wire-transformer.ts';
@@ -17,6 +17,7 @@ export function createTransformer(
   core: RecordCore,
   log: Logger,
   onFatal: (err: Error) => void = () => undefined,
+  opts: TransformerOptions = {},
 ): WireTransformer {
-  return new WireTransformer(cfg, core, log, wireProducerFactory, onFatal);
+  return new WireTransformer(cfg, core, log, wireProducerFactory, onFatal, opts);
 }

@@ -10,9 +10,10 @@
 import { ProducerRotation, TransactionalProducer } from '@pep/kafka-wire/transaction';
 import type { OutputProducerFactory } from './wire-transformer.ts';
 
-export const wireProducerFactory: OutputProducerFactory = (cluster, cfg, core) => {
+export const wireProducerFactory: OutputProducerFactory = (cluster, cfg, core, stages) => {
   const common = {
     cluster,
+    ...(stages ? { stages } : {}),
     transactionTimeoutMs: cfg.transactionTimeoutMs,
     // One partition's batch stays under the broker's message.max.bytes (TRANSFORMER_MAX_REQUEST_BYTES); a request
     // may carry several partitions' batches (the producer's own bound).

@@ -27,7 +27,7 @@ import { PROVIDER_CODES } from '@pep/core-native';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { ConsumerFatalError, type FetchBatch, GroupConsumer, type MemberGeneration } from '@pep/kafka-wire/consumer';
 import { KafkaProtocolError } from '@pep/kafka-wire/protocol';
-import { TransactionError } from '@pep/kafka-wire/transaction';
+import { type StageHook, TransactionError } from '@pep/kafka-wire/transaction';
 import { providerOfTopic, type TransformerConfig } from '../lib/config.ts';
 import { TransformerMetrics } from './metrics.ts';
 
@@ -60,7 +60,17 @@ export interface OutputProducer {
   close(): Promise<void>;
 }
 
-export type OutputProducerFactory = (cluster: KafkaCluster, cfg: TransformerConfig, core: RecordCore) => OutputProducer;
+export type OutputProducerFactory = (
+  cluster: KafkaCluster,
+  cfg: TransformerConfig,
+  core: RecordCore,
+  stages?: StageHook,
+) => OutputProducer;
+
+export interface TransformerOptions {
+  /** Instrumentation (stages.ts StageTimeline): told at every stage boundary of the loop. Absent: no cost. */
+  readonly stages?: StageHook;
+}
 
 /** Kafka error codes by which the group coordinator refuses offsets of a member that is not current. */
 const GROUP_FENCE_CODES = [22, 25, 27, 82]; // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID
@@ -94,6 +104,9 @@ export class WireTransformer {
   /** The commit running while the next fetch is prepared (pipelineFetch), and its error once it failed. */
   private inFlight: Promise<void> | null = null;
   private commitFailure: unknown = null;
+  /** The poll sent while the commit in flight runs (prefetch), settled into a value or an error. */
+  private prefetched: Promise<Settled<FetchBatch>> | null = null;
+  private readonly stages: StageHook | undefined;
 
   constructor(
     private readonly cfg: TransformerConfig,
@@ -101,7 +114,10 @@ export class WireTransformer {
     private readonly log: Logger,
     private readonly producerFactory: OutputProducerFactory,
     private readonly onFatal: (err: Error) => void = () => undefined,
-  ) {}
+    opts: TransformerOptions = {},
+  ) {
+    this.stages = opts.stages;
+  }
 
   async start(): Promise<void> {
     const cluster = new KafkaCluster({
@@ -119,7 +135,7 @@ export class WireTransformer {
     this.dlqPartitions = await cluster.partitionCount(this.cfg.dlqTopic);
     // Initialise the producer before consuming: InitProducerId fences a predecessor with the same transactional id
     // and aborts the transaction it left open (e.g. after SIGKILL), so its outputs never become visible.
-    const producer = this.producerFactory(cluster, this.cfg, this.core);
+    const producer = this.producerFactory(cluster, this.cfg, this.core, this.stages);
     await producer.init();
     this.producer = producer;
     const consumer = new GroupConsumer({
@@ -158,6 +174,7 @@ export class WireTransformer {
         this.failures = 0;
       } catch (err) {
         if (this.stopping) break;
+        this.stages?.enter('other');
         const fatal = await this.recover(err);
         if (fatal) {
           this.stopping = true;
@@ -188,8 +205,10 @@ export class WireTransformer {
       this.log.warn('transaction aborted: the group fenced this member (stale generation)', { err });
     } else this.log.error('step failed, its records will be fetched again', { err, failures: this.failures });
     try {
-      // Quiesce first: a commit still in flight must end before positions are reloaded from the committed offsets.
+      // Quiesce first: a commit still in flight must end before positions are reloaded from the committed offsets,
+      // and a prefetched answer (fetched from positions that are about to be reloaded) is dropped.
       await this.settle().catch((e: unknown) => this.log.warn('commit in flight failed too', { err: e }));
+      await this.dropPrefetched();
       await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
       await this.consumer?.rewind();
     } catch (rewindErr) {
@@ -199,26 +218,44 @@ export class WireTransformer {
   }
 
   /**
-   * One fetch: poll, transform, commit. With `pipelineFetch`, the commit of fetch N runs while fetch N+1 is polled
-   * and transformed (positions move on before the commit; a failed commit rewinds them to the committed offsets),
-   * and transaction N+1 starts only after N ended, so offsets still commit in order.
+   * One fetch: poll, transform, commit.
+   * - `prefetch` (default): the next Fetch is sent as soon as a commit starts, so the broker answers it while the
+   *   transaction runs; the answer is transformed only after that transaction ended. Positions move on when the
+   *   commit starts (a failed commit rewinds them to the committed offsets, and the prefetched answer is dropped).
+   *   No transaction is open while the transformer computes, so a process frozen mid-transform (the zombie case)
+   *   holds no transaction open.
+   * - `pipelineFetch`: the next fetch is also transformed while the commit runs (transaction N+1 still starts only
+   *   after N ended, so offsets commit in order), at the price of a transaction open during the transform.
+   * - neither: fetch, transform, commit one after the other.
    */
   private async step(): Promise<void> {
     const consumer = this.consumer as GroupConsumer;
     // Finish the work in hand before a rejoin (the rejoin reloads positions from the committed offsets), and
     // surface a failed background commit before fetching past its records.
+    this.stages?.enter('other');
     if (consumer.needsRejoin || this.commitFailure) await this.settle();
-    const batch = await consumer.poll();
+    this.stages?.enter('fetch');
+    const prefetched = this.prefetched;
+    this.prefetched = null;
+    const batch = prefetched ? unwrap(await prefetched) : await consumer.poll();
+    this.stages?.enter('prepare');
     this.updateLag(batch);
-    if (this.commitFailure) await this.settle();
+    const overlap = this.cfg.prefetch || this.cfg.pipelineFetch;
+    if (overlap && !this.cfg.pipelineFetch && this.inFlight) {
+      // prefetch: the transaction of the previous fetch ends before this one is transformed.
+      this.stages?.enter('commit_wait');
+      await this.settle();
+      this.stages?.enter('prepare');
+    } else if (this.commitFailure) await this.settle();
     if (batch.sets.length === 0 || this.stopping) return;
     const prepared = this.prepare(batch);
     if (!prepared) return;
-    if (!this.cfg.pipelineFetch) {
+    if (!overlap) {
       await this.commit(prepared);
       for (const o of prepared.offsets) consumer.seek(o.topic, o.partition, o.offset);
       return;
     }
+    this.stages?.enter('commit_wait');
     await this.settle();
     for (const o of prepared.offsets) consumer.seek(o.topic, o.partition, o.offset);
     this.inFlight = this.commit(prepared).then(
@@ -227,6 +264,15 @@ export class WireTransformer {
         this.commitFailure = err ?? new Error('commit failed');
       },
     );
+    // The next Fetch goes out now, from the moved positions; not across a rejoin (the rejoin waits for the commit).
+    if (!consumer.needsRejoin && !this.stopping) this.prefetched = wrap(consumer.poll());
+  }
+
+  /** Waits for a prefetched poll still in flight and drops its answer (before positions are reloaded). */
+  private async dropPrefetched(): Promise<void> {
+    const p = this.prefetched;
+    this.prefetched = null;
+    if (p) await p;
   }
 
   /** Waits for the commit in flight; throws its error if it failed. */
@@ -241,6 +287,7 @@ export class WireTransformer {
 
   /** Transforms one fetch into the outputs and offsets of one transaction (null: nothing to commit). */
   private prepare(batch: FetchBatch): Prepared | null {
+    this.stages?.enter('transform');
     const t0 = performance.now();
     const sets: FetchedRecordSet[] = batch.sets.map((s) => ({
       topic: s.topic,
@@ -258,6 +305,7 @@ export class WireTransformer {
       maxRecords: this.cfg.maxBatchMessages,
     });
     const t1 = performance.now();
+    this.stages?.enter('prepare');
     this.metrics.normalizeSeconds.observe((t1 - t0) / 1000);
 
     const c = out.counters;
@@ -295,12 +343,15 @@ export class WireTransformer {
     const t1 = performance.now();
     try {
       await (this.producer as OutputProducer).send(batches, { ...member, partitions: offsets });
-      if (this.cfg.mode === 'at_least_once')
+      if (this.cfg.mode === 'at_least_once') {
+        this.stages?.enter('offset_commit');
         await (this.consumer as GroupConsumer).commitOffsets(member, byTopic(offsets));
+      }
     } catch (err) {
       this.metrics.transactions.inc({ result: 'failed' });
       throw err;
     }
+    this.stages?.enter('after_commit');
     const t2 = performance.now();
     this.metrics.commitSeconds.observe((t2 - t1) / 1000);
     this.metrics.transactions.inc({ result: 'committed' });
@@ -343,6 +394,7 @@ export class WireTransformer {
     this.loop = null;
     // The transaction in flight commits (or fails and is aborted) before the member leaves.
     await this.settle().catch((err: unknown) => this.log.warn('last transaction failed on stop', { err }));
+    await this.dropPrefetched();
     await this.consumer?.close();
     this.consumer = null;
     await this.producer?.close().catch((err: unknown) => this.log.warn('producer close failed', { err }));
@@ -361,6 +413,20 @@ interface Prepared {
   readonly offsets: readonly { topic: string; partition: number; offset: bigint }[];
   readonly batches: readonly OutputBatch[];
 }
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** A promise that never rejects (a prefetched poll may fail while nobody awaits it yet). */
+const wrap = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+
+const unwrap = <T>(s: Settled<T>): T => {
+  if (!s.ok) throw s.error;
+  return s.value;
+};
 
 function byTopic(offsets: readonly { topic: string; partition: number; offset: bigint }[]) {
   const m = new Map<string, { partition: number; offset: bigint }[]>();

@@ -94,7 +94,7 @@ fn emit(sink: &mut dyn Sink, provider: Provider, item: Option<u32>, o: Outcome) 
                 one_error(
                     field,
                     code::CARD_NUMBER_IN_ID,
-                    "holds a card number (a Luhn-valid run of 13 to 19 digits); card numbers are never stored",
+                    "holds a card number (13 to 19 digits with a card brand's leading digits and length, passing the Luhn check); card numbers are never stored",
                 ),
             ),
         },

@@ -6,13 +6,16 @@
 //!   text, and PostgreSQL's `text` and `jsonb` cannot hold it: an event carrying one was refused by
 //!   the database and lost. It is replaced where the unified event is made, so every store reading
 //!   `payments.normalized` (rows, the lake, features) gets the same storable value.
-//! - Card numbers: 13 to 19 digits that start like a card (2–6: the card brands) and pass the
-//!   Luhn check are masked digit by digit with `*`, also when split into groups by spaces, dashes,
+//! - Card numbers: 13 to 19 digits whose leading digits and length are a card brand's (the IIN
+//!   table [`CARD_BRANDS`], as PAN scanners read them) and that pass the Luhn check are masked
+//!   digit by digit with `*`, also when split into groups by spaces, dashes,
 //!   underscores or `+`, and also when the digits are written as escapes (JSON `\u0034`, percent
 //!   `%34`, XML `&#52;` / `&#x34;`). Within a longer run of groups every span from a group start to
 //!   a group end is tried. Identifiers are not masked (that would merge different events): an id
 //!   holding a card number makes its event a DLQ record instead ([`has_card_number`]). Adyen's
-//!   16-digit pspReferences start with 7, 8 or 9 and are never taken for cards.
+//!   16-digit pspReferences start with 7, 8 or 9 (no brand's range) and are never taken for cards;
+//!   nor is any other Luhn-valid digit run outside the table (about 1 random 16-digit string in 10
+//!   passes Luhn alone).
 //! - Signatures: values of the keys `hmacSignature`, `bt_signature` and `signature` (any case)
 //!   become `[redacted]`, as JSON members and as form fields; a Braintree `bt_payload` form field
 //!   is decoded (base64 XML), masked and re-encoded, so card numbers cannot hide in it.
@@ -24,6 +27,46 @@ pub const REDACTED_VALUE: &str = "[redacted]";
 const MIN_PAN_DIGITS: usize = 13;
 const MAX_PAN_DIGITS: usize = 19;
 const SIGNATURE_KEYS: [&[u8]; 3] = [b"hmacsignature", b"bt_signature", b"signature"];
+
+/// The lengths `from..=to` as a bit set (bit `n` for `n` digits).
+const fn lengths(from: u32, to: u32) -> u32 {
+    (u32::MAX >> (31 - to)) & !((1 << from) - 1)
+}
+
+/// Card brands as PAN scanners recognise them: (prefix digits, lowest prefix, highest prefix,
+/// lengths). A digit run is a card number only when one row holds its leading digits and its
+/// length, and it passes Luhn. Identical to `CARD_BRANDS` in `contracts/src/redact.ts`.
+/// Maestro is included (its ranges hold debit cards still issued), from 13 digits: its rare
+/// 12-digit numbers are left out because 12-digit runs are common in other data (phone numbers
+/// with country codes 56–69, order numbers); nothing starting with 0, 1, 7, 8 or 9 is a card here
+/// (Adyen's pspReferences start with 7, 8 or 9).
+pub const CARD_BRANDS: [(u32, u32, u32, u32); 17] = [
+    (1, 4, 4, 1 << 13 | 1 << 16 | 1 << 19), // Visa
+    (2, 51, 55, 1 << 16),                   // Mastercard
+    (4, 2221, 2720, 1 << 16),               // Mastercard 2-series
+    (4, 2200, 2204, lengths(16, 19)),       // Mir
+    (2, 34, 34, 1 << 15),                   // American Express
+    (2, 37, 37, 1 << 15),                   // American Express
+    (4, 6011, 6011, lengths(16, 19)),       // Discover
+    (3, 644, 649, lengths(16, 19)),         // Discover
+    (2, 65, 65, lengths(16, 19)),           // Discover
+    (4, 3528, 3589, lengths(16, 19)),       // JCB
+    (3, 300, 305, lengths(14, 19)),         // Diners Club (Carte Blanche)
+    (4, 3095, 3095, lengths(14, 19)),       // Diners Club International
+    (2, 36, 36, lengths(14, 19)),           // Diners Club International
+    (2, 38, 39, lengths(14, 19)),           // Diners Club International
+    (2, 62, 62, lengths(16, 19)),           // UnionPay
+    (2, 50, 50, lengths(13, 19)),           // Maestro
+    (2, 56, 69, lengths(13, 19)),           // Maestro (with the 6-series above)
+];
+
+/// True when the digits (13 to 19 of them) have a card brand's leading digits and length.
+fn is_card_shape(d: &[u8]) -> bool {
+    CARD_BRANDS.iter().any(|&(k, lo, hi, lens)| {
+        let prefix = d[..k as usize].iter().fold(0, |p, &x| p * 10 + x as u32);
+        (lo..=hi).contains(&prefix) && lens & (1 << d.len()) != 0
+    })
+}
 
 fn hex_val(c: Option<&u8>) -> Option<u32> {
     match c? {
@@ -120,8 +163,8 @@ fn doubled(d: u8) -> i32 {
 }
 
 /// Marks the digits of every card-number window of a run: 13–19 digits from the start of a group
-/// to the end of a group (groups are split by separators), first digit 2–6 (the card brands),
-/// passing the Luhn check. Returns whether one was found.
+/// to the end of a group (groups are split by separators), with a card brand's leading digits and
+/// length ([`CARD_BRANDS`]), passing the Luhn check. Returns whether one was found.
 fn luhn_windows(digits: &[u8], group_start: &[bool], mut marks: Option<&mut [bool]>) -> bool {
     let n = digits.len();
     if n < MIN_PAN_DIGITS {
@@ -144,11 +187,12 @@ fn luhn_windows(digits: &[u8], group_start: &[bool], mut marks: Option<&mut [boo
         let p = (j - 1) % 2;
         for len in MIN_PAN_DIGITS..=MAX_PAN_DIGITS.min(j) {
             let i = j - len;
+            // Every brand's numbers start with 2 to 6: the table is only read for those.
             if !group_start[i] || !(2..=6).contains(&digits[i]) {
                 continue;
             }
             let sum = plain[p][j] - plain[p][i] + dbl[1 - p][j] - dbl[1 - p][i];
-            if sum % 10 != 0 {
+            if sum % 10 != 0 || !is_card_shape(&digits[i..j]) {
                 continue;
             }
             found = true;
@@ -742,7 +786,97 @@ mod tests {
         assert!(has_card_number("cus_4111111111111111"));
         // Adyen pspReferences are 16 digits starting 8 or 9: never taken for a card.
         assert!(!has_card_number("8535296650153317"));
+        assert!(!has_card_number("9914739163310051"));
         assert!(!has_card_number("pi_3MtwBwLkdIwHu7ix28a3tqPa"));
+    }
+
+    /// `n` digits starting with `prefix`, made Luhn-valid by the last digit.
+    fn luhn_valid(prefix: &str, n: usize) -> String {
+        let mut d: Vec<u8> = prefix.bytes().map(|b| b - b'0').collect();
+        d.resize(n - 1, 7);
+        let sum: i32 = d
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(k, &x)| if k % 2 == 0 { doubled(x) } else { x as i32 })
+            .sum();
+        d.push(((10 - sum % 10) % 10) as u8);
+        d.iter().map(|x| (x + b'0') as char).collect()
+    }
+
+    #[test]
+    fn only_a_brand_s_leading_digits_and_length_make_a_card() {
+        let cards = [
+            ("4", 13),
+            ("4", 16),
+            ("4", 19),
+            ("51", 16),
+            ("55", 16),
+            ("2221", 16),
+            ("2720", 16),
+            ("2200", 17),
+            ("34", 15),
+            ("37", 15),
+            ("6011", 19),
+            ("644", 16),
+            ("65", 17),
+            ("3528", 16),
+            ("3589", 19),
+            ("300", 14),
+            ("305", 14),
+            ("3095", 14),
+            ("36", 14),
+            ("38", 15),
+            ("39", 19),
+            ("62", 18),
+            ("50", 13),
+            ("56", 13),
+            ("69", 19),
+        ];
+        for (prefix, n) in cards {
+            let pan = luhn_valid(prefix, n);
+            assert!(has_card_number(&pan), "{pan} is a card");
+            assert_eq!(mask_cards(&pan), "*".repeat(n), "{pan}");
+        }
+        // Luhn-valid, but no brand has these leading digits at this length.
+        let not_cards = [
+            ("8", 16),
+            ("9", 16),
+            ("7", 16),
+            ("1", 16),
+            ("0", 16),
+            ("4", 14),
+            ("4", 15),
+            ("4", 17),
+            ("4", 18),
+            ("51", 15),
+            ("55", 17),
+            ("2220", 16),
+            ("2721", 16),
+            ("2205", 16),
+            ("21", 16),
+            ("34", 16),
+            ("37", 14),
+            ("3527", 16),
+            ("3590", 16),
+            ("306", 14),
+            ("31", 16),
+            ("33", 16),
+            ("36", 13),
+            ("3500", 16),
+            ("3095", 13),
+        ];
+        for (prefix, n) in not_cards {
+            let id = luhn_valid(prefix, n);
+            assert!(!has_card_number(&id), "{id} is not a card");
+            assert_eq!(mask_cards(&id), id);
+        }
+    }
+
+    #[test]
+    fn brand_lengths_are_bit_sets() {
+        assert_eq!(lengths(16, 19), 1 << 16 | 1 << 17 | 1 << 18 | 1 << 19);
+        assert_eq!(lengths(13, 13), 1 << 13);
     }
 
     #[test]
