@@ -342,7 +342,9 @@ class Progress {
       .then(
         (h) =>
           Object.entries(h.models ?? {})
-            .map(([m, s]) => (s.champion?.version ? `${m}@${s.champion.version}` : `${m} rules-v1`))
+            .map(([m, s]) =>
+              s.champion?.version ? `${m}@${s.champion.version}` : m === 'fraud' ? 'fraud rules-v2' : `${m} rules-v1`,
+            )
             .join(' '),
         () => '?',
       );

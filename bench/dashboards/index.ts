@@ -7,7 +7,8 @@
  *
  * Where the time goes, per load (medians reported): Superset's page and JavaScript until the first chart data request
  * (`..._page_ms`), the chart queries until the last answer (`..._queries_ms`), drawing until the check saw every chart
- * settled (`..._draw_ms`), and the slowest single chart request. The measured open forces every chart query
+ * settled (`..._draw_ms`), and the slowest single chart request; and the server CPU of each load (Superset's gunicorn
+ * tree, where the DuckDB chart queries run too, and PostgreSQL, from the local stack's pid files). The measured open forces every chart query
  * (`?force=true`, no data cache); a second open right after (`..._repeat_...`) shows what Superset's chart data
  * cache saves a person who comes back (`dashboard_repeat_cached_answers_share`: answers served from it).
  *
@@ -20,7 +21,8 @@
  * empty database it first makes a short simulated run, and without a marts file a dbt build. A dashboard with a
  * failing chart fails the benchmark: its load time would mean nothing. `--quick`: one round.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   buildMarts,
   chartFailures,
@@ -35,7 +37,8 @@ import {
   readBundle,
   simulatedRun,
 } from '@pep/dashboards';
-import { stackUp, supersetSettings } from '@pep/stack';
+import { treeCpuSeconds } from '@pep/security/platform';
+import { STATE_DIR, stackUp, supersetSettings } from '@pep/stack';
 import pg from 'pg';
 import { median, percentile, writeResult } from '../src/result.ts';
 
@@ -51,6 +54,16 @@ async function eventRows(databaseUrl: string): Promise<number> {
     return Number(r.rows[0].n);
   } finally {
     await client.end();
+  }
+}
+
+/** CPU ms so far of a service the local stack started (its process tree, from its pid file); null: not ours. */
+function serviceCpuMs(service: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(STATE_DIR, 'pids', `${service}.pid`), 'utf8').trim());
+    return pid > 0 ? treeCpuSeconds(pid) * 1000 : null;
+  } catch {
+    return null;
   }
 }
 
@@ -96,6 +109,9 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   let repeatCached = 0;
   const emptyLoads: number[] = [];
   const coldLoads: number[] = [];
+  // Server CPU of each measured load: Superset's gunicorn (chart queries on DuckDB run inside it) and PostgreSQL.
+  const supersetCpu: number[] = [];
+  const postgresCpu: number[] = [];
   try {
     await browser.login(settings.url, settings.adminUser, settings.adminPassword);
     const emptyTarget = { title: 'empty', url: `${settings.url}/superset/dashboard/${EMPTY_SLUG}/`, charts: [] };
@@ -109,7 +125,11 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         emptyLoads.push(e.loadMs);
         // Measured cold: `?force=true` makes Superset run every chart query instead of answering from its data cache
         // (which the tests' loads just before may have filled); the repeat right after shows what the cache saves.
+        const cpu0 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
         const report = await browser.open({ ...d, url: `${d.url}?force=true` });
+        const cpu1 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
+        if (cpu0[0] != null && cpu1[0] != null) supersetCpu.push(Math.round(cpu1[0] - cpu0[0]));
+        if (cpu0[1] != null && cpu1[1] != null) postgresCpu.push(Math.round(cpu1[1] - cpu0[1]));
         const failures = chartFailures(report, d.charts);
         if (failures.length > 0 || report.loadMs === null) {
           throw new Error(`dashboard ${d.title} has failing charts:\n${failures.join('\n')}`);
@@ -126,7 +146,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         repeatCached += again.phases.cachedAnswers;
         const p = report.phases;
         console.error(
-          `round ${round + 1}/${rounds} ${d.title}: ${report.loadMs} ms (${report.charts.length} charts, ${report.phases.cachedAnswers} from the cache; first chart request ${p.firstChartRequestMs} ms, last answer ${p.lastChartResponseMs} ms, slowest chart ${p.slowestChartMs} ms); first visit (empty browser cache): ${cold.loadMs} ms; again: ${again.loadMs} ms (${again.phases.cachedAnswers}/${again.phases.chartRequests} chart answers from the cache, first request ${again.phases.firstChartRequestMs} ms, last answer ${again.phases.lastChartResponseMs} ms)`,
+          `round ${round + 1}/${rounds} ${d.title}: ${report.loadMs} ms (${report.charts.length} charts, ${report.phases.cachedAnswers} from the cache; server CPU ${supersetCpu.at(-1)} ms Superset, ${postgresCpu.at(-1)} ms PostgreSQL; first chart request ${p.firstChartRequestMs} ms, last answer ${p.lastChartResponseMs} ms, slowest chart ${p.slowestChartMs} ms); first visit (empty browser cache): ${cold.loadMs} ms; again: ${again.loadMs} ms (${again.phases.cachedAnswers}/${again.phases.chartRequests} chart answers from the cache, first request ${again.phases.firstChartRequestMs} ms, last answer ${again.phases.lastChartResponseMs} ms)`,
         );
       }
     }
@@ -169,6 +189,13 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         ),
       },
       { name: 'dashboard_slowest_chart_p50_ms', unit: 'ms', value: phase((r) => r.phases.slowestChartMs) },
+      // Only when the stack started them here (pid files): an external Superset's CPU is not measured.
+      ...(supersetCpu.length > 0
+        ? [{ name: 'dashboard_load_superset_cpu_p50_ms', unit: 'ms', value: median(supersetCpu) }]
+        : []),
+      ...(postgresCpu.length > 0
+        ? [{ name: 'dashboard_load_postgres_cpu_p50_ms', unit: 'ms', value: median(postgresCpu) }]
+        : []),
       { name: 'dashboard_first_visit_load_p50_ms', unit: 'ms', value: median(coldLoads) },
       { name: 'dashboard_first_visit_load_p95_ms', unit: 'ms', value: percentile(coldLoads, 95) },
       { name: 'dashboard_repeat_load_p50_ms', unit: 'ms', value: median(repeats) },

@@ -171,6 +171,8 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const trained = await trainModel(cfg, 'fraud', { registeredName: `${prefix}fraud`, log: say });
   metrics.push({ name: 'fraud_model_roc_auc', unit: 'auc', value: Number(trained.model_roc_auc.toFixed(4)) });
   metrics.push({ name: 'fraud_rules_v1_roc_auc', unit: 'auc', value: Number(trained.rules_roc_auc.toFixed(4)) });
+  if (trained.rules_v2_roc_auc !== null)
+    metrics.push({ name: 'fraud_rules_v2_roc_auc', unit: 'auc', value: Number(trained.rules_v2_roc_auc.toFixed(4)) });
   metrics.push({ name: 'fraud_training_seconds', unit: 's', value: Math.round(trained.seconds) });
   ratios.push({
     name: 'fraud_auc_model_minus_rules',
@@ -259,14 +261,19 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const scoring = await startScoring(config, env, () => {});
   const srv = await startInferenceServer(config, { scoring });
   const callsPerS = batched / 64 / 2;
-  const arms = { workflows: [] as number[], fetch: [] as number[] };
-  const clientCpu = { workflows: [] as number[], fetch: [] as number[] };
+  // Third arm: in-process scoring (@pep/ml/scoring in the client's process: the same features, models and answers, no
+  // HTTP). Its client CPU is the whole scoring cost; the HTTP arms' is the client's share, and the service's (this
+  // process, idle otherwise while the client runs) is measured beside it.
+  type Arm = 'workflows' | 'fetch' | 'in-process';
+  const arms: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
+  const clientCpu: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
+  const serviceCpu: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
   try {
     const planFile = join(stateDir, 'paced-plan.json');
     const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
-    const order: ('workflows' | 'fetch')[] = quick
-      ? ['workflows', 'fetch']
-      : ['workflows', 'fetch', 'fetch', 'workflows'];
+    const order: Arm[] = quick
+      ? ['workflows', 'fetch', 'in-process']
+      : ['workflows', 'fetch', 'in-process', 'in-process', 'fetch', 'workflows'];
     for (const transport of order) {
       writeFileSync(
         planFile,
@@ -277,11 +284,16 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
           total: Math.max(quick ? 300 : 1000, Math.round(callsPerS * seconds * 2)),
           bodies,
           transport,
+          env: { REDIS_URL: cfg.redisUrl, MLFLOW_TRACKING_URI: cfg.mlflowUrl, ML_REGISTRY_PREFIX: prefix },
         }),
       );
+      const cpu0 = process.cpuUsage();
       const r = await pacedClient(planFile);
+      const cpu = process.cpuUsage(cpu0);
       arms[transport].push(...r.latencies_ms);
       clientCpu[transport].push(r.client_cpu_ms_per_call);
+      // Includes the warm-up calls (so slightly over): the service's CPU per measured call.
+      serviceCpu[transport].push((cpu.user + cpu.system) / 1000 / r.latencies_ms.length);
     }
   } finally {
     await srv.close();
@@ -297,12 +309,46 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   metrics.push({ name: 'score64_fetch_client_p50_ms', unit: 'ms', value: Number(pct(arms.fetch, 50).toFixed(3)) });
   for (const [arm, xs] of Object.entries(clientCpu))
     metrics.push({ name: `score64_client_cpu_${arm}_ms`, unit: 'ms', value: Number(median(xs).toFixed(3)) });
+  for (const arm of ['workflows', 'fetch'] as const)
+    metrics.push({
+      name: `score64_service_cpu_${arm}_ms`,
+      unit: 'ms',
+      value: Number(median(serviceCpu[arm]).toFixed(3)),
+    });
+  const inProcP99 = pct(arms['in-process'], 99);
+  metrics.push({ name: 'score64_in_process_p99_ms', unit: 'ms', value: Number(inProcP99.toFixed(3)) });
+  metrics.push({
+    name: 'score64_in_process_p50_ms',
+    unit: 'ms',
+    value: Number(pct(arms['in-process'], 50).toFixed(3)),
+  });
+  // CPU per 64-event call, all parts: the HTTP path's client + service against the in-process path's one process.
+  const httpCpu = median(clientCpu.workflows) + median(serviceCpu.workflows);
+  metrics.push({ name: 'score64_cpu_http_path_ms', unit: 'ms', value: Number(httpCpu.toFixed(3)) });
+  metrics.push({
+    name: 'score64_cpu_in_process_ms',
+    unit: 'ms',
+    value: Number(median(clientCpu['in-process']).toFixed(3)),
+  });
+  ratios.push({
+    name: 'score64_p99_http_vs_in_process',
+    value: Number((p99 / inProcP99).toFixed(2)),
+    goal: null,
+  });
+  ratios.push({
+    name: 'score64_cpu_http_vs_in_process',
+    value: Number((httpCpu / median(clientCpu['in-process'])).toFixed(2)),
+    goal: null,
+  });
   ratios.push({
     name: 'score64_p99_fetch_client_vs_workflows_client',
     value: Number((fetchP99 / p99).toFixed(2)),
     goal: null,
   });
-  say(`score64 p99 ${p99.toFixed(1)} ms (fetch client ${fetchP99.toFixed(1)} ms)`);
+  say(
+    `score64 p99 ${p99.toFixed(1)} ms (fetch client ${fetchP99.toFixed(1)} ms, in-process ${inProcP99.toFixed(1)} ms); ` +
+      `CPU per call: HTTP path ${httpCpu.toFixed(2)} ms, in-process ${median(clientCpu['in-process']).toFixed(2)} ms`,
+  );
 
   // Where a 64-event call's time goes: per stage of the scorer's batch (the online read, vectorizing, the ORT run),
   // its p99 and this process's CPU per call, and Redis's own time for the read script (commandstats). Wall times on a

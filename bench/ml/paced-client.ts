@@ -6,10 +6,13 @@
  * ORT's first run at this shape), then `total` POST /fraud/score/batch calls paced open-loop at callsPerS (a late
  * call is not skipped), cycling through `bodies` (each `{items}` encoded per call, as the workflow's activity does).
  * `transport`: `workflows` (default) is the client the workflows' scoring activity uses (@pep/workflows'
- * createInferenceClient); `fetch` is the global-fetch client it replaced (the same-run baseline). Prints
+ * createInferenceClient); `fetch` is the global-fetch client it replaced (the same-run baseline); `in-process` scores
+ * in this process with @pep/ml/scoring (same Redis, models and answers as the service, no HTTP; `env` holds its
+ * REDIS_URL, MLFLOW_TRACKING_URI and ML_REGISTRY_PREFIX), so its CPU per call is the whole scoring cost. Prints
  * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call}` (in call order) as one JSON line.
  */
 import { readFileSync } from 'node:fs';
+import { startLocalScoring } from '@pep/ml/scoring';
 import { createInferenceClient } from '@pep/workflows/inference-client';
 
 interface Plan {
@@ -18,7 +21,8 @@ interface Plan {
   readonly warmup: number;
   readonly total: number;
   readonly bodies: readonly string[];
-  readonly transport?: 'workflows' | 'fetch';
+  readonly transport?: 'workflows' | 'fetch' | 'in-process';
+  readonly env?: Record<string, string>;
 }
 
 type Answer = { results?: { model_version: string | null }[] };
@@ -39,12 +43,21 @@ const viaFetch = async (body: unknown): Promise<Answer> => {
   if (!res.ok) throw new Error(`unexpected answer ${res.status} ${text.slice(0, 300)}`);
   return JSON.parse(text) as Answer;
 };
-const send = plan.transport === 'fetch' ? viaFetch : (body: unknown) => workflows.post<Answer>(path, body);
+const local = plan.transport === 'in-process' ? await startLocalScoring({ ...process.env, ...plan.env }) : null;
+const inProcess = async (body: { items: unknown[] }): Promise<Answer> => ({
+  results: await (local as NonNullable<typeof local>).scoreFraud(body.items),
+});
+const send =
+  plan.transport === 'fetch'
+    ? viaFetch
+    : plan.transport === 'in-process'
+      ? inProcess
+      : (body: { items: unknown[] }) => workflows.post<Answer>(path, body);
 let k = 0;
 /** Epoch ms at which each measured call started (for lining calls up with the service's GC and stalls). */
 const starts: number[] = [];
 const call = async (): Promise<number> => {
-  const body = bodies[k++ % bodies.length];
+  const body = bodies[k++ % bodies.length] as { items: unknown[] };
   const s = performance.now();
   starts.push(performance.timeOrigin + s);
   const j = await send(body);
@@ -73,6 +86,7 @@ for (let i = 0; i < plan.total; i++) {
 await Promise.all(inFlight);
 const cpu = process.cpuUsage(cpu0);
 workflows.close();
+await local?.close();
 process.stdout.write(
   `${JSON.stringify({
     latencies_ms: latencies,

@@ -34,7 +34,8 @@ const MAX_STRING_CHARS = 2048;
 /** Largest accepted count or amount: well inside Number.MAX_SAFE_INTEGER. */
 const MAX_INT = 1e15;
 
-class RequestError extends Error {
+/** A request the service refuses (HTTP 422): its message names the field (and the item of a batch). */
+export class RequestError extends Error {
   readonly code = ML_ERROR_CODES.invalidRequest;
 }
 
@@ -201,14 +202,18 @@ const NO_SCORING: ModelAnswer = Object.freeze({
   fallback_reason: 'scoring_disabled',
 });
 
-/** Model answer over the rules' answer: the model's score and version, or the rules' with the fallback flagged. */
-function fraudAnswer(rules: ReturnType<typeof scoreFraud>, a: ModelAnswer) {
+/**
+ * The model's answer (its score, version, and risk level at its own alert threshold), or rules-v1's over the event's
+ * online features (when serving read them) with the fallback flagged.
+ */
+function fraudAnswer(input: FraudInput, a: ModelAnswer) {
   const meta = { feature_spec_version: a.feature_spec_version, features: a.features };
-  if (a.score === null) return { ...rules, ...meta, fallback: true, fallback_reason: a.fallback_reason };
+  if (a.score === null)
+    return { ...scoreFraud(input, a.records ?? null), ...meta, fallback: true, fallback_reason: a.fallback_reason };
   return {
-    event_id: rules.event_id,
+    event_id: input.event_id,
     fraud_score: a.score,
-    risk_level: fraudRiskLevel(a.score),
+    risk_level: fraudRiskLevel(a.score, a.alert_threshold ?? undefined),
     risk_factors: [] as string[],
     model_version: a.model_version as string,
     ...meta,
@@ -229,6 +234,52 @@ function churnAnswer(rules: ReturnType<typeof predictChurn>, a: ModelAnswer) {
     fallback: false,
     fallback_reason: null,
   };
+}
+
+type ItemParser<I> = (b: Body) => I & { event_id?: string; customer_id?: string | null; merchant_id?: string | null };
+
+/**
+ * A batch of fraud or churn items (each the body of a single-event call) parsed, scored in micro-batches and answered,
+ * in order: the `/batch` endpoints' work, without HTTP. An invalid item is a RequestError naming its index.
+ */
+async function scoreItems<I>(
+  scoring: ScoringService | undefined,
+  model: 'fraud' | 'churn',
+  items: unknown,
+  parse: ItemParser<I>,
+  answer: (input: I, a: ModelAnswer) => unknown,
+): Promise<unknown[]> {
+  if (!Array.isArray(items)) throw new RequestError('items must be an array');
+  if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
+  const parsed = items.map((item, i) => {
+    if (!item || typeof item !== 'object' || Array.isArray(item))
+      throw new RequestError(`items[${i}] must be an object`);
+    try {
+      const input = parse(item as Body);
+      const id = (item as Body).event_id;
+      const ev = eventOf(item as Body, {
+        event_id: typeof id === 'string' ? id : (input.event_id ?? ''),
+        customer_id: input.customer_id ?? null,
+        merchant_id: input.merchant_id ?? null,
+      });
+      return { input, ...ev };
+    } catch (err) {
+      if (err instanceof RequestError) throw new RequestError(`items[${i}]: ${err.message}`);
+      throw err;
+    }
+  });
+  const answers = scoring
+    ? await scoring.scorer.scoreMany(parsed.map((p) => ({ model, event: p.event, eventJson: p.eventJson })))
+    : parsed.map(() => NO_SCORING);
+  return parsed.map((p, i) => answer(p.input, answers[i] as ModelAnswer));
+}
+
+/**
+ * Fraud answers for a batch of items (the `/fraud/score/batch` body's `items`), scored in this process: what the
+ * endpoint answers, without the HTTP request and answer (`@pep/ml/scoring`).
+ */
+export function scoreFraudItems(scoring: ScoringService | undefined, items: readonly unknown[]) {
+  return scoreItems(scoring, 'fraud', items, parseFraud, fraudAnswer) as Promise<ReturnType<typeof fraudAnswer>[]>;
 }
 
 export function createApp(opts: AppOptions = {}): Hono {
@@ -272,7 +323,7 @@ export function createApp(opts: AppOptions = {}): Hono {
     const input = parseFraud(b);
     const { event, eventJson } = eventOf(b, input);
     const a = scoring ? await scoring.scorer.score({ model: 'fraud', event, eventJson }) : NO_SCORING;
-    return fraudAnswer(scoreFraud(input), a);
+    return fraudAnswer(input, a);
   };
   const churnOne = async (b: Body) => {
     const input = parseChurn(b);
@@ -309,45 +360,17 @@ export function createApp(opts: AppOptions = {}): Hono {
       return c.json({ results });
     };
   // Fraud and churn batches: parsed item by item (one invalid item rejects the request with its index), then scored
-  // as micro-batches (one Redis pipeline and one ONNX run per batch).
+  // as micro-batches (one Redis pipeline and one ONNX run per batch): scoreItems, shared with in-process callers.
   const modelBatch =
-    <I, R>(
-      model: 'fraud' | 'churn',
-      parse: (b: Body) => I & { event_id?: string; customer_id?: string | null; merchant_id?: string | null },
-      rules: (i: I) => R,
-      merge: (r: R, a: ModelAnswer) => unknown,
-    ) =>
+    <I>(model: 'fraud' | 'churn', parse: ItemParser<I>, answer: (input: I, a: ModelAnswer) => unknown) =>
     async (c: { req: { raw: Request }; json: (o: unknown) => Response }) => {
       const body = await readBody(c.req.raw);
-      const items = body.items;
-      if (!Array.isArray(items)) throw new RequestError('items must be an array');
-      if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
-      const parsed = items.map((item, i) => {
-        if (!item || typeof item !== 'object' || Array.isArray(item))
-          throw new RequestError(`items[${i}] must be an object`);
-        try {
-          const input = parse(item as Body);
-          const id = (item as Body).event_id;
-          const ev = eventOf(item as Body, {
-            event_id: typeof id === 'string' ? id : (input.event_id ?? ''),
-            customer_id: input.customer_id ?? null,
-            merchant_id: input.merchant_id ?? null,
-          });
-          return { input, ...ev };
-        } catch (err) {
-          if (err instanceof RequestError) throw new RequestError(`items[${i}]: ${err.message}`);
-          throw err;
-        }
-      });
-      const answers = scoring
-        ? await scoring.scorer.scoreMany(parsed.map((p) => ({ model, event: p.event, eventJson: p.eventJson })))
-        : parsed.map(() => NO_SCORING);
-      return c.json({ results: parsed.map((p, i) => merge(rules(p.input), answers[i] as ModelAnswer)) });
+      return c.json({ results: await scoreItems(scoring, model, body.items, parse, answer) });
     };
-  app.post(P.fraudScoreBatch, modelBatch('fraud', parseFraud, scoreFraud, fraudAnswer));
+  app.post(P.fraudScoreBatch, modelBatch('fraud', parseFraud, fraudAnswer));
   app.post(
     P.churnPredictBatch,
-    modelBatch('churn', parseChurn, (i) => predictChurn(i, now()), churnAnswer),
+    modelBatch('churn', parseChurn, (i, a) => churnAnswer(predictChurn(i, now()), a)),
   );
   app.post(P.retryStrategyBatch, batch(parseRetry, retryStrategy));
   app.notFound((c) => c.json({ error: { code: ML_ERROR_CODES.notFound, message: 'no such route' } }, 404));

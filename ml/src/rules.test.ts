@@ -80,6 +80,59 @@ describe('fraud rules-v1', () => {
     assert.equal(fraudRiskLevel(0.3), 'medium');
     assert.equal(fraudRiskLevel(0.7), 'high');
   });
+
+  it("a model's own alert threshold decides high; medium starts at half of it (at most 0.3)", () => {
+    assert.equal(fraudRiskLevel(0.12, 0.12), 'high');
+    assert.equal(fraudRiskLevel(0.11, 0.12), 'medium');
+    assert.equal(fraudRiskLevel(0.05, 0.12), 'low');
+    assert.equal(fraudRiskLevel(0.69, 0.9), 'medium');
+  });
+
+  describe('behaviour rules over the online features', () => {
+    const pay = { event_id: 'e', amount_minor: 150, currency: 'USD', customer_id: 'c', merchant_id: 'm' };
+    const quiet = {
+      customer: {
+        txn_count_10m: 1,
+        decline_count_10m: 0,
+        distinct_merchants_1h: 1,
+        txn_count_30d: 6,
+        amount_to_avg_ratio_30d: 1.1,
+      },
+      payment_method: { txn_count_10m: 1, decline_count_10m: 0 },
+    };
+    it('an ordinary payment of a known customer stays low, as without features', () => {
+      assert.equal(scoreFraud(pay, quiet).fraud_score, scoreFraud(pay).fraud_score);
+      assert.equal(scoreFraud(pay, quiet).model_version, 'rules-v2');
+      assert.equal(scoreFraud(pay).model_version, 'rules-v1');
+      assert.equal(scoreFraud(pay, { customer: null, payment_method: null }).fraud_score, 0.05);
+    });
+    it('card testing: a card tried 5 times in 10 min with 3 declines alerts', () => {
+      const r = scoreFraud(pay, {
+        customer: quiet.customer,
+        payment_method: { txn_count_10m: 5, decline_count_10m: 3 },
+      });
+      assert.equal(r.risk_level, 'high');
+      assert.deepEqual(r.risk_factors, ['velocity_10m', 'recent_declines']);
+    });
+    it('a velocity spike across merchants alerts; two payments in 10 min alone do not', () => {
+      const spike = { ...quiet.customer, txn_count_10m: 4, distinct_merchants_1h: 3 };
+      assert.equal(scoreFraud(pay, { customer: spike, payment_method: null }).risk_level, 'high');
+      const two = { ...quiet.customer, txn_count_10m: 2 };
+      assert.equal(scoreFraud(pay, { customer: two, payment_method: null }).risk_level, 'low');
+    });
+    it("an amount 8x the customer's 30-day average alerts; the first payment of a customer has no history to compare", () => {
+      const big = { ...quiet.customer, amount_to_avg_ratio_30d: 9 };
+      const r = scoreFraud(pay, { customer: big, payment_method: null });
+      assert.equal(r.risk_level, 'high');
+      assert.ok(r.risk_factors.includes('amount_above_customer_history'));
+      const first = { ...big, txn_count_30d: 1 };
+      assert.equal(scoreFraud(pay, { customer: first, payment_method: null }).risk_level, 'low');
+    });
+    it('non-finite or missing values count as 0', () => {
+      const odd = { txn_count_10m: Number.NaN, amount_to_avg_ratio_30d: Number.POSITIVE_INFINITY, txn_count_30d: 5 };
+      assert.equal(scoreFraud(pay, { customer: odd, payment_method: {} }).fraud_score, 0.05);
+    });
+  });
 });
 
 describe('churn rules-v1', () => {

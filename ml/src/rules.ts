@@ -41,6 +41,12 @@ export type {
 };
 
 export const RULES_MODEL_VERSION = 'rules-v1';
+/**
+ * The fraud rule table with the behaviour rules over online features (`scoreFraud` given features): what serving
+ * answers when it read the event's features and has no model. rules-v1 (request fields only) stays the baseline that
+ * training evaluates beside the model (issue #18's `fraud_auc_model_minus_rules`) and that answers without features.
+ */
+export const FRAUD_RULES_WITH_FEATURES_VERSION = 'rules-v2';
 
 // ---------------------------------------------------------------------------------------------------------------
 // money
@@ -66,17 +72,75 @@ function score4(x: number): number {
 /** Fraud thresholds in major units of the event's currency (no FX conversion: a rule table, not a model). */
 export const FRAUD_AMOUNT_MAJOR = { extreme: 10_000, veryHigh: 1_000, high: 500 } as const;
 
-export function fraudRiskLevel(score: number): FraudRiskLevel {
-  if (score >= 0.7) return 'high';
-  if (score >= 0.3) return 'medium';
+/**
+ * The fraud alert threshold of rules-v1: a score at or above it is risk level `high`, which is what raises an alert
+ * (workflows' fraud review, dbt's `fraud_alerts`, whose `fraud_alert_score` var is the same 0.7). A trained model
+ * carries its own threshold, chosen on its evaluation window (ml/README.md, "Fraud alert threshold").
+ */
+export const FRAUD_ALERT_THRESHOLD = 0.7;
+
+export function fraudRiskLevel(score: number, alertThreshold = FRAUD_ALERT_THRESHOLD): FraudRiskLevel {
+  if (score >= alertThreshold) return 'high';
+  if (score >= Math.min(0.3, alertThreshold / 2)) return 'medium';
   return 'low';
 }
 
 /**
- * base 0.05; amount tier (extreme +0.45 / very high +0.25 / high +0.15); guest checkout +0.15; unknown card brand
- * +0.10; no merchant +0.05. Max 0.80, so `high` is reachable (the original topped out at 0.60).
+ * The online feature records rules-v1 reads when serving has them (the same Feast rows the model reads; names as in
+ * feature_spec.json, without the entity prefix). Null: no record (unknown entity, Redis down): those rules are off.
  */
-export function scoreFraud(input: FraudInput): FraudScore {
+export interface FraudFeatures {
+  readonly customer: Readonly<Record<string, number>> | null;
+  readonly payment_method: Readonly<Record<string, number>> | null;
+}
+
+/**
+ * Behaviour rules over the online features (rules-v2). The request fields alone cannot see the patterns fraud takes
+ * (simulated and real): a card tested with small amounts, a burst of payments, an amount far above the customer's
+ * own history; rules-v1 scores them all 0.05 (no alert at 0.7: recall 0 on simulated traffic).
+ * Each entity's counts include the event being scored (the row after it is applied; one less when it is stale).
+ *   velocity: attempts in 10 min by the customer or the card ≥ 4 +0.65, = 3 +0.45, = 2 +0.20
+ *   declines in 10 min (customer or card) ≥ 2 +0.40, = 1 +0.10   (card testing: mostly declined probes)
+ *   distinct merchants in 1 h ≥ 3 +0.20
+ *   amount against the customer's 30-day average (≥ 2 payments): ≥ 8x +0.65, ≥ 4x +0.30
+ */
+function behaviourRules(f: FraudFeatures, factors: string[]): number {
+  const c = f.customer ?? {};
+  const pm = f.payment_method ?? {};
+  const n = (r: Readonly<Record<string, number>>, k: string) => {
+    const v = r[k];
+    return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+  };
+  let add = 0;
+  const attempts = Math.max(n(c, 'txn_count_10m'), n(pm, 'txn_count_10m'));
+  if (attempts >= 4) add += 0.65;
+  else if (attempts >= 3) add += 0.45;
+  else if (attempts >= 2) add += 0.2;
+  if (attempts >= 2) factors.push('velocity_10m');
+  const declines = Math.max(n(c, 'decline_count_10m'), n(pm, 'decline_count_10m'));
+  if (declines >= 2) add += 0.4;
+  else if (declines >= 1) add += 0.1;
+  if (declines >= 1) factors.push('recent_declines');
+  if (n(c, 'distinct_merchants_1h') >= 3) {
+    add += 0.2;
+    factors.push('many_merchants_1h');
+  }
+  if (n(c, 'txn_count_30d') >= 2) {
+    const ratio = n(c, 'amount_to_avg_ratio_30d');
+    if (ratio >= 8) add += 0.65;
+    else if (ratio >= 4) add += 0.3;
+    if (ratio >= 4) factors.push('amount_above_customer_history');
+  }
+  return add;
+}
+
+/**
+ * rules-v1: base 0.05; amount tier (extreme +0.45 / very high +0.25 / high +0.15); guest checkout +0.15; unknown card
+ * brand +0.10; no merchant +0.05. rules-v2 (`features` given, even with no record for the event's entities): rules-v1
+ * plus the behaviour rules above. Clamped to [0, 1]. `high` (an alert) is reachable from the request alone (an extreme
+ * amount by a guest) and from behaviour.
+ */
+export function scoreFraud(input: FraudInput, features: FraudFeatures | null = null): FraudScore {
   const factors: string[] = [];
   let score = 0.05;
   const major = majorAmount(input.amount_minor, input.currency);
@@ -103,13 +167,14 @@ export function scoreFraud(input: FraudInput): FraudScore {
     score += 0.05;
     factors.push('unknown_merchant');
   }
+  if (features) score += behaviourRules(features, factors);
   const s = score4(score);
   return {
     event_id: input.event_id,
     fraud_score: s,
     risk_level: fraudRiskLevel(s),
     risk_factors: factors,
-    model_version: RULES_MODEL_VERSION,
+    model_version: features ? FRAUD_RULES_WITH_FEATURES_VERSION : RULES_MODEL_VERSION,
   };
 }
 

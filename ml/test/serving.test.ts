@@ -12,6 +12,7 @@ import { loadCore } from '@pep/core-native';
 import { Redis } from 'ioredis';
 import { OnlineFeatures } from '../src/features/online.ts';
 import { FEATURE_SPEC } from '../src/features/spec.ts';
+import { startLocalScoring } from '../src/scoring.ts';
 import { startInferenceServer, startScoring } from '../src/server.ts';
 import { fraudRequestOf, MlflowRest, sha256, tinyModel } from '../src/serving/dev-registry.ts';
 import { ModelSlot } from '../src/serving/models.ts';
@@ -67,19 +68,20 @@ const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms
   throw new Error(`timed out waiting for ${what}`);
 };
 
-test('rules-v1 answers, flagged, until a champion exists; then the champion answers, hot-reloaded without a dropped request', async () => {
+test('the rules answer, flagged, until a champion exists; then the champion answers, hot-reloaded without a dropped request', async () => {
   const scoring = await startScoring(config, env(), () => {});
   const srv = await startInferenceServer(config, { scoring });
   try {
     const payment = events.find((e) => e.status === 'succeeded' && e.customer_id) as Record<string, unknown>;
     const before = await post(srv.port, '/fraud/score', body(payment));
     assert.equal(before.status, 200);
-    assert.equal(before.json.model_version, 'rules-v1');
+    assert.equal(before.json.model_version, 'rules-v2', 'rules with the online features');
     assert.equal(before.json.fallback, true);
     assert.equal(before.json.fallback_reason, 'no_model');
     assert.equal(before.json.feature_spec_version, FEATURE_SPEC.version);
 
-    const v1 = await rest.register(`${prefix}fraud`, modelA, goodTags(modelA));
+    // The version's alert threshold (training's choice) decides its risk level `high`, not the rules' 0.7.
+    const v1 = await rest.register(`${prefix}fraud`, modelA, { ...goodTags(modelA), alert_threshold: '0.0001' });
     await rest.setAlias(`${prefix}fraud`, 'champion', v1);
     await scoring.refresh();
     const a = await post(srv.port, '/fraud/score', body(payment));
@@ -87,6 +89,7 @@ test('rules-v1 answers, flagged, until a champion exists; then the champion answ
     assert.equal(a.json.fallback, false);
     assert.equal(a.json.features, 'online');
     assert.equal(typeof a.json.fraud_score, 'number');
+    assert.equal(a.json.risk_level, (a.json.fraud_score as number) >= 0.0001 ? 'high' : 'low');
 
     // 16 concurrent callers keep scoring while the alias moves to v2: every request answers 200 from v1 or v2.
     const v2 = await rest.register(`${prefix}fraud`, modelB, goodTags(modelB));
@@ -178,7 +181,7 @@ test('an unloadable model file, a corrupt artifact and an alias to nothing are r
   await slot.close();
 });
 
-test('MLflow down: the registry error is reported and answers fall back to rules-v1, flagged', async () => {
+test('MLflow down: the registry error is reported and answers fall back to the rules, flagged', async () => {
   const slot = slotFor('http://127.0.0.1:9', `${prefix}fraud`);
   await slot.refresh();
   assert.match(slot.status().error ?? '', /^registry_unreachable/);
@@ -187,7 +190,7 @@ test('MLflow down: the registry error is reported and answers fall back to rules
   try {
     const r = await post(srv.port, '/fraud/score', body(events[0] as Record<string, unknown>));
     assert.equal(r.status, 200);
-    assert.equal(r.json.model_version, 'rules-v1');
+    assert.equal(r.json.model_version, 'rules-v2', 'rules with the online features');
     assert.equal(r.json.fallback_reason, 'no_model');
     const health = (await (await fetch(`http://127.0.0.1:${srv.port}/health`)).json()) as {
       models: { fraud: { champion: { error: string } } };
@@ -232,4 +235,34 @@ test('Redis down: scoring continues without features and every answer says so', 
   }
   await champion.close();
   dead.disconnect();
+});
+
+test("in-process scoring (@pep/ml/scoring) gives the service's answers without HTTP; a bad item is a clear error", async () => {
+  const name = `${prefix}local-`;
+  const v = await rest.register(`${name}fraud`, modelA, goodTags(modelA));
+  await rest.setAlias(`${name}fraud`, 'champion', v);
+  const e = env({ ML_REGISTRY_PREFIX: name });
+  const local = await startLocalScoring(e, () => {});
+  const scoring = await startScoring(config, e, () => {});
+  const srv = await startInferenceServer(config, { scoring });
+  try {
+    const items = events
+      .filter((x) => String(x.event_type).startsWith('payment.'))
+      .slice(0, 64)
+      .map(body);
+    const inProcess = await local.scoreFraud(items);
+    const viaHttp = await post(srv.port, '/fraud/score/batch', { items });
+    assert.equal(inProcess.length, 64);
+    assert.ok(inProcess.every((a) => a.model_version === `fraud@${v}` && a.features === 'online'));
+    assert.deepEqual(JSON.parse(JSON.stringify(inProcess)), viaHttp.json.results);
+    await assert.rejects(
+      local.scoreFraud([items[0], { event_id: 'x', amount_minor: 'ten' }]),
+      /items\[1\]: amount_minor/,
+    );
+    assert.equal((local.status() as { fraud: { champion: { version: string } } }).fraud.champion.version, v);
+  } finally {
+    await srv.close();
+    await scoring.close();
+    await local.close();
+  }
 });

@@ -104,6 +104,8 @@ test('fraud trains, registers and is gated: data checks, promotion over rules-v1
   //    the later one; the data checks see it and block (recorded in MLflow with the reasons).
   const cold = await trainModel(cfg, 'fraud', { registeredName: name, runName: `${name}-1`, log: () => {} });
   assert.ok(cold.model_roc_auc > cold.rules_roc_auc, `model ${cold.model_roc_auc} vs rules ${cold.rules_roc_auc}`);
+  // rules-v2 (what serves before a promotion) is evaluated on the same rows and reported beside rules-v1.
+  assert.ok(cold.rules_v2_roc_auc !== null && cold.rules_v2_roc_auc > 0 && cold.rules_v2_roc_auc <= 1);
   assert.equal(cold.decision, 'blocked');
   assert.match(cold.reasons.join('; '), /PSI of /);
   assert.equal(await registry.alias(name, 'champion'), null, 'no champion after a blocked first promotion');
@@ -121,6 +123,9 @@ test('fraud trains, registers and is gated: data checks, promotion over rules-v1
     const champion = await registry.alias(name, 'champion');
     assert.equal(champion?.version, String(first.version));
     assert.equal(champion?.tags.feature_spec_version, FEATURE_SPEC.version);
+    // Its alert threshold, chosen on the evaluation window (alert rate there ≤ 5 %), is on the version for serving.
+    const threshold = Number(champion?.tags.alert_threshold);
+    assert.ok(threshold > 0 && threshold <= 1, `alert_threshold ${champion?.tags.alert_threshold}`);
     assert.ok((await registry.download(champion as NonNullable<typeof champion>)).length > 1000);
 
     // 3. The same data again: the challenger cannot beat its champion with confidence, so the gate blocks it.

@@ -63,6 +63,10 @@ describe('superset settings', () => {
       threads: 4,
       cacheTimeoutS: 300,
       compressedAssetsMb: 64,
+      eventLog: 'background',
+      schemaCacheS: 300,
+      sqliteWal: true,
+      sqlitePool: true,
     });
     assert.deepEqual(
       supersetServerSettings({
@@ -70,9 +74,27 @@ describe('superset settings', () => {
         SUPERSET_THREADS: '8',
         SUPERSET_CACHE_TIMEOUT_S: '0',
         SUPERSET_COMPRESSED_ASSETS_MB: '0',
+        SUPERSET_EVENT_LOG: 'db',
+        SUPERSET_SCHEMA_CACHE_S: '0',
+        SUPERSET_SQLITE_WAL: '0',
+        SUPERSET_SQLITE_POOL: '0',
       }),
-      { workers: 1, threads: 8, cacheTimeoutS: 0, compressedAssetsMb: 0 },
+      {
+        workers: 1,
+        threads: 8,
+        cacheTimeoutS: 0,
+        compressedAssetsMb: 0,
+        eventLog: 'db',
+        schemaCacheS: 0,
+        sqliteWal: false,
+        sqlitePool: false,
+      },
     );
+    assert.throws(
+      () => supersetServerSettings({ SUPERSET_EVENT_LOG: 'file' }),
+      /SUPERSET_EVENT_LOG must be one of background, db, stdout, got "file"/,
+    );
+    assert.throws(() => supersetServerSettings({ SUPERSET_SQLITE_WAL: 'yes' }), /SUPERSET_SQLITE_WAL must be one of/);
     assert.throws(() => supersetServerSettings({ SUPERSET_WORKERS: '0' }), /SUPERSET_WORKERS must be an integer/);
     assert.throws(() => supersetServerSettings({ SUPERSET_CACHE_TIMEOUT_S: '1.5' }), /SUPERSET_CACHE_TIMEOUT_S/);
     assert.throws(

@@ -17,6 +17,12 @@ export interface WorkerConfig {
   readonly kafka: KafkaConnectionConfig;
   readonly inferenceUrl: string;
   readonly inferenceTimeoutMs: number;
+  /**
+   * `WORKER_FRAUD_SCORING`: `http` (default) sends fraud batches to the inference service; `in-process` scores them in
+   * this worker with @pep/ml/scoring (same features, models, hot reload and answers; no HTTP). Churn and retry answers
+   * still come from the service.
+   */
+  readonly fraudScoring: 'http' | 'in-process';
   readonly maxConcurrentActivities: number;
   readonly maxConcurrentWorkflowTasks: number;
   readonly pgPoolSize: number;
@@ -66,6 +72,13 @@ function perCurrency(
   return out;
 }
 
+function fraudScoring(env: NodeJS.ProcessEnv): 'http' | 'in-process' {
+  const v = env.WORKER_FRAUD_SCORING ?? 'http';
+  if (v !== 'http' && v !== 'in-process')
+    throw new ConfigError(`WORKER_FRAUD_SCORING must be http or in-process, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function lanes(env: NodeJS.ProcessEnv): { payments: boolean; reviews: boolean } {
   const names = envList(env, 'WORKER_LANES', ['payments', 'reviews'], 1);
   for (const n of names)
@@ -97,6 +110,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     kafka: loadKafkaConnection(env),
     inferenceUrl,
     inferenceTimeoutMs: posInt(env, 'INFERENCE_TIMEOUT_MS', 10_000, 600_000),
+    fraudScoring: fraudScoring(env),
     maxConcurrentActivities: posInt(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', 100, 10_000),
     maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
     pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),

@@ -21,6 +21,7 @@ import { createPaymentActivities, createReviewActivities, expireReviews } from '
 import { loadWorkerConfig, redactUrl, type WorkerConfig } from './config.ts';
 import { createPool, migrate, quarantineReviewColumnsPresent } from './db.ts';
 import { createInferenceClient } from './inference-client.ts';
+import { withInProcessFraud } from './local-fraud.ts';
 import { createRawReader } from './raw-reader.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
@@ -52,6 +53,15 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
   await producer.connect();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporalAddress));
   const reviewActivities = createReviewActivities({ pool, producer, readRaw: createRawReader(kafka) });
+  const http = createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs });
+  // In-process fraud scoring loads onnxruntime-node, the models and a Redis client only when asked for.
+  const local =
+    config.lanes.payments && config.fraudScoring === 'in-process'
+      ? await import('@pep/ml/scoring').then(async (m) => ({
+          scoring: await m.startLocalScoring(process.env),
+          isInvalidRequest: m.isInvalidRequest,
+        }))
+      : null;
   const worker = !config.lanes.payments
     ? null
     : await Worker.create({
@@ -62,7 +72,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
         activities: {
           ...createPaymentActivities({
             pool,
-            inference: createInferenceClient({ baseUrl: config.inferenceUrl, timeoutMs: config.inferenceTimeoutMs }),
+            inference: local ? withInProcessFraud(http, local.scoring, local.isInvalidRequest) : http,
             rules: config.rules,
           }),
           // Legacy per-record DlqReviewWorkflows started before issue 13 still run on the payment queue.
@@ -120,6 +130,8 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
       if (sweep) clearInterval(sweep);
       await producer.disconnect().catch(() => {});
       await connection.close().catch(() => {});
+      http.close();
+      await local?.scoring.close().catch(() => {});
       if (!opts.pool) await pool.end().catch(() => {});
     });
   return {

@@ -103,6 +103,11 @@ def fit(data_dir):
         "eval_positive_rate": float(y[is_eval].mean()),
         "model": metrics_of(y[is_eval], p_eval),
         "rules": metrics_of(y[is_eval], np.asarray(meta["rules"])[is_eval]),
+        **(
+            {"rules_v2": metrics_of(y[is_eval], np.asarray(meta["rulesWithFeatures"])[is_eval])}
+            if meta.get("rulesWithFeatures")
+            else {}
+        ),
         "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "params": {k: v for k, v in LGBM_PARAMS.items()},
     }
@@ -184,6 +189,39 @@ def data_checks(meta, x, is_eval):
     return reasons, report
 
 
+ALERT_RATE_MAX = float(os.environ.get("ML_FRAUD_ALERT_RATE_MAX", "0.05"))
+
+
+def alert_threshold(y, p, rate_max=ALERT_RATE_MAX):
+    """The fraud alert threshold served with this model (a score at or above it is risk level `high`).
+
+    Chosen on the evaluation window (later in time than the training rows): of the thresholds whose alert rate there
+    is at most `rate_max`, the one with the best F1 (precision and recall of the alerts against the outcome labels);
+    ties go to the higher threshold. Returns the threshold and its precision, recall and alert rate on that window,
+    or None when the window has no positive (nothing to choose from)."""
+    y = np.asarray(y, dtype=np.int32)
+    p = np.asarray(p, dtype=np.float64)
+    positives = int(y.sum())
+    if positives == 0 or len(p) == 0:
+        return None
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    tp = np.cumsum(ys)
+    best = None
+    for k in range(1, len(ps) + 1):
+        # Alerts are every row scoring at or above ps[k-1]: only the last row of a run of equal scores is a cut.
+        if k < len(ps) and ps[k] == ps[k - 1]:
+            continue
+        if k / len(ps) > rate_max:
+            break
+        precision, recall = tp[k - 1] / k, tp[k - 1] / positives
+        f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+        if best is None or f1 > best["f1"]:
+            best = {"threshold": float(ps[k - 1]), "precision": float(precision), "recall": float(recall),
+                    "alert_rate": k / len(ps), "f1": float(f1)}
+    return best
+
+
 def bootstrap_lower_bound(y, challenger, baseline, samples, confidence, seed=11):
     """Lower bound of the paired bootstrap distribution of AUC(challenger) - AUC(baseline)."""
     from sklearn.metrics import roc_auc_score
@@ -229,6 +267,9 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
     data_reasons, report = data_checks(meta, x, is_eval)
     reasons += data_reasons
     decision = "promoted" if not reasons else "blocked"
+    # The model's own alert threshold (fraud): served as its `alert_threshold` tag (ml/README.md).
+    alert = alert_threshold(ye, challenger) if meta["model"] == "fraud" else None
+    alert_tags = {"alert_threshold": f"{alert['threshold']:.6f}"} if alert else {}
     gate = {
         "decision": decision,
         "reasons": reasons,
@@ -250,6 +291,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
         )
         flat = {f"model_{k}": v for k, v in fit_result["model"].items()}
         flat.update({f"rules_{k}": v for k, v in fit_result["rules"].items()})
+        flat.update({f"rules_v2_{k}": v for k, v in fit_result.get("rules_v2", {}).items()})
         flat.update(
             {
                 "train_rows": fit_result["train_rows"],
@@ -261,6 +303,8 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
                 "gate_passed": 1.0 if decision == "promoted" else 0.0,
             }
         )
+        if alert:
+            mlflow.log_metrics({f"alert_{k}_eval" if k != "threshold" else "alert_threshold": v for k, v in alert.items()})
         mlflow.log_metrics(flat)
         mlflow.set_tags(
             {
@@ -268,6 +312,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
                 "gate.decision": decision,
                 "gate.reasons": "; ".join(reasons)[:4900] or "all checks passed",
                 "data_window": f"{meta['window']['trainFrom']}..{meta['window']['evalTo']}",
+                **alert_tags,
             }
         )
         gate_path = Path(data_dir) / "gate.json"
@@ -293,6 +338,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
             "onnx_sha256": fit_result["onnx_sha256"],
             "gate.decision": decision,
             "gate.reasons": "; ".join(reasons)[:4900] or "all checks passed",
+            **alert_tags,
         },
     )
     client.set_registered_model_alias(name, "challenger", mv.version)
@@ -308,6 +354,8 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
         "auc_gain_lower_bound": lower,
         "model_roc_auc": fit_result["model"]["roc_auc"],
         "rules_roc_auc": fit_result["rules"]["roc_auc"],
+        "rules_v2_roc_auc": fit_result.get("rules_v2", {}).get("roc_auc"),
+        "alert": alert,
         "metrics": fit_result,
     }
     print(json.dumps(summary))

@@ -19,6 +19,11 @@ export interface LoadedModel {
   /** `fraud@3`: what answers and payment_events rows carry as model_version. */
   readonly label: string;
   readonly classifier: OnnxClassifier;
+  /**
+   * Score at or above which an answer is risk level `high` (an alert): the version's `alert_threshold` tag, chosen by
+   * training on its evaluation window; null (a version without the tag): the rules' FRAUD_ALERT_THRESHOLD.
+   */
+  readonly alertThreshold: number | null;
   inFlight: number;
   retired: boolean;
 }
@@ -27,6 +32,12 @@ export interface SlotStatus {
   readonly version: string | null;
   readonly error: string | null;
   readonly checkedAt: string | null;
+}
+
+/** A version's `alert_threshold` tag as a score in (0, 1], or null when absent or not such a number. */
+export function alertThresholdOf(tag: string | undefined): number | null {
+  const v = tag === undefined || tag.trim() === '' ? Number.NaN : Number(tag);
+  return Number.isFinite(v) && v > 0 && v <= 1 ? v : null;
 }
 
 export class ModelSlot {
@@ -125,6 +136,7 @@ export class ModelSlot {
         version: mv.version,
         label: `${this.name}@${mv.version}`,
         classifier,
+        alertThreshold: alertThresholdOf(mv.tags.alert_threshold),
         inFlight: 0,
         retired: false,
       };

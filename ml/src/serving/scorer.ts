@@ -13,6 +13,7 @@ import { type CoreImpl, packFeatureRows } from '@pep/core-native';
 import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
 import type { OnlineFeatures, RowFeatures } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
+import type { FraudFeatures } from '../rules.ts';
 import type { LoadedModel, ModelName, ModelSlot } from './models.ts';
 
 export type FeaturesState = 'online' | 'stale' | 'unavailable';
@@ -31,6 +32,13 @@ export interface ModelAnswer {
   readonly feature_spec_version: string;
   readonly features: FeaturesState;
   readonly fallback_reason: string | null;
+  /**
+   * The model's alert threshold (its `alert_threshold` tag, chosen on its evaluation window; null: the rules' 0.7).
+   * Only with a model score.
+   */
+  readonly alert_threshold?: number | null;
+  /** When the rules answer: the event's online feature records, for rules-v1's behaviour rules (null: none). */
+  readonly records?: FraudFeatures | null;
 }
 
 export interface ScorerOptions {
@@ -157,7 +165,7 @@ export class Scorer {
   /** Scores one event; resolves when its micro-batch is done. */
   score(req: ScoreRequest): Promise<ModelAnswer> {
     const q = this.queues[req.model];
-    if (!this.slots[req.model].champion.model) return Promise.resolve(this.fallback(req.model, 'online', 'no_model'));
+    // Without a champion the request still joins a micro-batch: rules-v1 answers with the event's online features.
     if (q.length >= this.maxQueue) return Promise.resolve(this.fallback(req.model, 'online', 'overloaded'));
     return new Promise((resolve) => {
       q.push({ req, resolve });
@@ -173,10 +181,6 @@ export class Scorer {
     for (let i = 0; i < reqs.length; i += this.maxBatch) {
       const chunk = reqs.slice(i, i + this.maxBatch);
       const model = chunk[0]?.model as ModelName;
-      if (!this.slots[model].champion.model) {
-        out.push(...chunk.map(() => this.fallback(model, 'online', 'no_model')));
-        continue;
-      }
       out.push(...(await this.run(model, chunk)));
     }
     return out;
@@ -200,7 +204,7 @@ export class Scorer {
     }
   }
 
-  private fallback(model: ModelName, features: FeaturesState, reason: string): ModelAnswer {
+  private fallback(model: ModelName, features: FeaturesState, reason: string, row?: RowFeatures): ModelAnswer {
     this.metrics.fallbacks.inc({ model, reason });
     return {
       score: null,
@@ -208,6 +212,7 @@ export class Scorer {
       feature_spec_version: this.spec.version,
       features,
       fallback_reason: reason,
+      records: row ? { customer: row.customer.record, payment_method: row.payment_method.record } : null,
     };
   }
 
@@ -225,6 +230,15 @@ export class Scorer {
       }
     } else featuresState = 'unavailable';
     this.metrics.featureReads.inc({ result: featuresState }, reqs.length);
+    if (!this.slots[model].champion.model) {
+      // No champion: rules-v1 answers every event, with its features (no vectorize, no ONNX run).
+      const answers = reqs.map((_, i) => {
+        const f = rows?.[i];
+        return this.fallback(model, featuresState === 'online' && f?.stale ? 'stale' : featuresState, 'no_model', f);
+      });
+      this.metrics.latency.observe((performance.now() - started) / 1000, { model });
+      return answers;
+    }
     const answers: (ModelAnswer | null)[] = reqs.map(() => null);
     // Rows the vectorizer can read; the others fall back one by one (looked for only when the batch call fails).
     let ok: number[] = [];
@@ -240,7 +254,7 @@ export class Scorer {
     };
     reqs.forEach((r, i) => {
       if (!r.eventJson || !Number.isFinite(eventTimeMs(r.event))) {
-        answers[i] = this.fallback(model, featuresState, 'event_incomplete');
+        answers[i] = this.fallback(model, featuresState, 'event_incomplete', rows?.[i]);
       } else ok.push(i);
     });
     let x: Float32Array | null = null;
@@ -252,7 +266,7 @@ export class Scorer {
           this.core.vectorizeBatch(packFeatureRows([rowOf(i)]));
           return true;
         } catch {
-          answers[i] = this.fallback(model, featuresState, 'event_unreadable');
+          answers[i] = this.fallback(model, featuresState, 'event_unreadable', rows?.[i]);
           return false;
         }
       });
@@ -266,7 +280,7 @@ export class Scorer {
       if (ok.length > 0 && champion) {
         const scored = await this.scoreWith(champion, x, ok.length);
         if (!scored) {
-          for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error');
+          for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error', rows?.[i]);
         } else {
           // One series lookup per batch, not per row (the label key is built from the labels on every lookup).
           const scores = this.metrics.scores.series({ model, version: champion.version });
@@ -280,6 +294,7 @@ export class Scorer {
               feature_spec_version: this.spec.version,
               features: featuresState === 'online' && stale ? 'stale' : featuresState,
               fallback_reason: null,
+              alert_threshold: champion.alertThreshold,
             };
           });
           this.drift[model].add(x, ok.length, (c, shift) =>
@@ -295,16 +310,16 @@ export class Scorer {
           }
         }
       } else if (ok.length > 0) {
-        for (const i of ok) answers[i] = this.fallback(model, featuresState, 'no_model');
+        for (const i of ok) answers[i] = this.fallback(model, featuresState, 'no_model', rows?.[i]);
       }
     } catch {
-      for (const i of ok) answers[i] ??= this.fallback(model, featuresState, 'model_error');
+      for (const i of ok) answers[i] ??= this.fallback(model, featuresState, 'model_error', rows?.[i]);
     } finally {
       if (champion) this.slots[model].champion.release(champion);
       if (challenger) challengerSlot.release(challenger);
       this.metrics.latency.observe((performance.now() - started) / 1000, { model });
     }
-    return answers.map((a) => a ?? this.fallback(model, featuresState, 'model_error'));
+    return answers.map((a, i) => a ?? this.fallback(model, featuresState, 'model_error', rows?.[i]));
   }
 
   private async scoreWith(m: LoadedModel, x: Float32Array, rows: number): Promise<Float32Array | null> {

@@ -19,6 +19,11 @@ export interface SimulatedEventsOptions {
   readonly merchantsPerProvider?: number;
   readonly duplicateRate?: number;
   readonly fraudRate?: number;
+  /**
+   * Filled with the event ids of the payments the simulator made fraudulent (its ground truth side file, for
+   * evaluation only: never for training).
+   */
+  readonly fraudTruth?: Set<string>;
 }
 
 export async function simulatedEvents(opts: SimulatedEventsOptions): Promise<string[]> {
@@ -45,7 +50,9 @@ export async function simulatedEvents(opts: SimulatedEventsOptions): Promise<str
   while (out.length < opts.count) {
     const msgs = [];
     for (let i = 0; i < 1000; i++) {
-      const { delivery: d } = gen.next();
+      const { delivery: d, truth } = gen.next();
+      // The normalized event id is `<provider>:<provider event id>` (core-native).
+      if (truth) opts.fraudTruth?.add(`${truth.provider}:${truth.event_id}`);
       msgs.push({ provider: d.provider, bytes: Buffer.from(d.body), receivedAtMs: t, partition: 0, offset: i });
     }
     const r = core.normalizeBatch(packBatch(msgs), { normalizedAtMs: t });

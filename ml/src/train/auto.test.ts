@@ -19,6 +19,7 @@ const result = (model: ModelName, version: number, decision: 'promoted' | 'block
   baseline: 'rules-v1 (no champion yet)',
   model_roc_auc: 0.8,
   rules_roc_auc: 0.5,
+  rules_v2_roc_auc: null,
   auc_gain_lower_bound: 0.2,
   run_id: 'r',
   data_dir: '/tmp/x',

@@ -35,7 +35,8 @@ for (const m of models) {
     const r = await trainModel(cfg, m, { ...(until ? { until } : {}) });
     process.stderr.write(
       `train: ${m} v${r.version} ${r.decision.toUpperCase()} (ROC AUC ${r.model_roc_auc.toFixed(3)} vs rules-v1 ` +
-        `${r.rules_roc_auc.toFixed(3)}; gain lower bound vs ${r.baseline} ${r.auc_gain_lower_bound.toFixed(3)})` +
+        `${r.rules_roc_auc.toFixed(3)}${r.rules_v2_roc_auc === null ? '' : `, rules-v2 ${r.rules_v2_roc_auc.toFixed(3)}`}; ` +
+        `gain lower bound vs ${r.baseline} ${r.auc_gain_lower_bound.toFixed(3)})` +
         `${r.reasons.length ? `: ${r.reasons.join('; ')}` : ''}\n`,
     );
     process.stdout.write(`${JSON.stringify(r)}\n`);

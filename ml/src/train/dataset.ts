@@ -66,23 +66,29 @@ export interface TrainingSet {
   readonly eventIds: readonly string[];
   /** 0 = training window, 1 = evaluation (later) window. */
   readonly split: readonly (0 | 1)[];
-  /** rules-v1's score of each row. */
+  /** rules-v1's score of each row (the baseline of the evaluation and of a first model's gate). */
   readonly rules: readonly number[];
+  /** Fraud: rules-v2's score of each row (rules-v1 plus the behaviour rules over the row's records; what serving
+   * answers before a promotion), reported beside the model; churn: empty. */
+  readonly rulesWithFeatures: readonly number[];
   readonly window: { readonly trainFrom: string; readonly evalFrom: string; readonly evalTo: string };
 }
 
-function rulesScore(model: ModelName, ev: Record<string, unknown>, rec: EntityRecords): number {
+function rulesScore(model: ModelName, ev: Record<string, unknown>, rec: EntityRecords, withFeatures = false): number {
   const s = (k: string) => (typeof ev[k] === 'string' ? (ev[k] as string) : null);
   if (model === 'fraud') {
-    return scoreFraud({
-      event_id: s('event_id') ?? '',
-      amount_minor: typeof ev.amount_minor === 'number' ? ev.amount_minor : 0,
-      currency: s('currency') ?? 'USD',
-      customer_id: s('customer_id'),
-      merchant_id: s('merchant_id'),
-      payment_method_type: s('payment_method_type'),
-      card_brand: s('card_brand'),
-    }).fraud_score;
+    return scoreFraud(
+      {
+        event_id: s('event_id') ?? '',
+        amount_minor: typeof ev.amount_minor === 'number' ? ev.amount_minor : 0,
+        currency: s('currency') ?? 'USD',
+        customer_id: s('customer_id'),
+        merchant_id: s('merchant_id'),
+        payment_method_type: s('payment_method_type'),
+        card_brand: s('card_brand'),
+      },
+      withFeatures ? { customer: rec.customer ?? null, payment_method: rec.payment_method ?? null } : null,
+    ).fraud_score;
   }
   const c = rec.customer ?? {};
   const total = Math.round(c.txn_count_30d ?? 0);
@@ -183,6 +189,10 @@ export async function buildTrainingSet(
     eventIds: examples.map((e) => e.event.event_id),
     split,
     rules: examples.map((e, i) => rulesScore(opts.model, e.event.ev, records[i] as EntityRecords)),
+    rulesWithFeatures:
+      opts.model === 'fraud'
+        ? examples.map((e, i) => rulesScore(opts.model, e.event.ev, records[i] as EntityRecords, true))
+        : [],
     window: {
       trainFrom: iso((examples[0] as Example).event.atMs),
       evalFrom: iso(cut.event.atMs),

@@ -23,6 +23,8 @@ export interface TrainResult {
   readonly baseline: string;
   readonly model_roc_auc: number;
   readonly rules_roc_auc: number;
+  /** Fraud: rules-v2's ROC AUC on the same rows (what serves before a promotion); null for churn. */
+  readonly rules_v2_roc_auc: number | null;
   readonly auc_gain_lower_bound: number;
   readonly run_id: string;
   readonly data_dir: string;
@@ -133,6 +135,7 @@ export async function trainModel(
     baseline: r.baseline,
     model_roc_auc: r.model_roc_auc,
     rules_roc_auc: r.rules_roc_auc,
+    rules_v2_roc_auc: typeof r.rules_v2_roc_auc === 'number' ? r.rules_v2_roc_auc : null,
     auc_gain_lower_bound: r.auc_gain_lower_bound,
     run_id: r.run_id,
     data_dir: dir,

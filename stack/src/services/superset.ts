@@ -206,6 +206,152 @@ if _COMPRESSED_ASSETS_BYTES > 0:
     _STATIC_COMPRESSION_CACHE = _StaticCompressionCache(_COMPRESSED_ASSETS_BYTES)
     COMPRESS_CACHE_BACKEND = lambda: _STATIC_COMPRESSION_CACHE  # noqa: E731
     COMPRESS_CACHE_KEY = _compression_cache_key
+# The metadata database (SQLite) in WAL mode with synchronous=NORMAL: a commit no longer waits for an fsync, and
+# readers (every request's permission checks) no longer wait behind a writer. busy_timeout bounds how long a writer
+# waits for another (gunicorn runs several workers on the one file). Only the metadata file gets these pragmas.
+import sqlite3 as _sqlite3
+from sqlalchemy import event as _sa_event
+from sqlalchemy.engine import Engine as _SaEngine
+
+_METADATA_DB = os.path.realpath(os.environ["PEP_SUPERSET_METADATA_DB"])
+
+
+_SQLITE_WAL = os.environ.get("PEP_SUPERSET_SQLITE_WAL", "1") == "1"
+
+
+@_sa_event.listens_for(_SaEngine, "connect")
+def _metadata_sqlite_pragmas(dbapi_connection, _record):
+    if not isinstance(dbapi_connection, _sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        if not files or os.path.realpath(files[0]) != _METADATA_DB:
+            return
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        # The journal mode is kept in the file: changed only when it differs (changing it takes a lock).
+        mode = "wal" if _SQLITE_WAL else "delete"
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != mode:
+            cursor.execute(f"PRAGMA journal_mode = {mode}")
+        if _SQLITE_WAL:
+            cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+# SQLAlchemy 1.4 (Superset's) opens and closes a SQLite file connection for every use (NullPool): a connect, the
+# pragmas above and Superset's own per request. A pool per worker keeps them open (SQLAlchemy 2's default for SQLite
+# files); a pooled connection is used by one thread at a time. SUPERSET_SQLITE_POOL=0: Superset's default.
+if os.environ.get("PEP_SUPERSET_SQLITE_POOL", "1") == "1":
+    from sqlalchemy.pool import QueuePool as _QueuePool
+
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "poolclass": _QueuePool,
+        "pool_size": int(os.environ.get("PEP_SUPERSET_THREADS", "4")) + 1,
+        "max_overflow": 10,
+        "connect_args": {"check_same_thread": False},
+    }
+
+
+# Superset's event log (the "logs" table behind its recent-activity views) is written by the request that caused it:
+# 3-4 rows and a SQLite commit per chart request, inside the request's time. "background" (the default) hands the rows
+# to one thread per worker that writes them in batches (a bounded queue: rows beyond it are dropped and counted in the
+# log, never the request); "db" is Superset's own synchronous logger; "stdout" prints them (no recent activity).
+from superset.utils.log import DBEventLogger as _DBEventLogger, StdOutEventLogger as _StdOutEventLogger
+
+
+class _BackgroundDBEventLogger(_DBEventLogger):
+    _MAX_QUEUED = 10000
+    _BATCH = 500
+
+    def __init__(self):
+        import queue, threading
+        super().__init__()
+        self._queue = queue.Queue(self._MAX_QUEUED)
+        self._lock = threading.Lock()
+        self._thread = None
+        self._app = None
+        self._dropped = 0
+
+    def log(self, user_id, action, *args, **kwargs):
+        import queue, threading, flask
+        if self._thread is None or self._thread.pid != os.getpid():
+            with self._lock:
+                if self._thread is None or self._thread.pid != os.getpid():
+                    self._app = flask.current_app._get_current_object()
+                    thread = threading.Thread(target=self._run, name="pep-event-log", daemon=True)
+                    thread.pid = os.getpid()
+                    thread.start()
+                    self._thread = thread
+        try:
+            self._queue.put_nowait((user_id, action, args, kwargs))
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                import logging
+                logging.warning("event log queue full (%d rows): %d rows dropped so far", self._MAX_QUEUED, self._dropped)
+
+    def _run(self):
+        import logging, queue
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self._app.app_context():
+                    for user_id, action, args, kwargs in batch:
+                        _DBEventLogger.log(self, user_id, action, *args, **kwargs)
+            except Exception:  # never let the writer die: the next batch tries again
+                logging.exception("background event log: a batch of %d rows failed", len(batch))
+
+
+_EVENT_LOG = os.environ.get("PEP_SUPERSET_EVENT_LOG", "background")
+if _EVENT_LOG == "background":
+    EVENT_LOGGER = _BackgroundDBEventLogger()
+elif _EVENT_LOG == "stdout":
+    EVENT_LOGGER = _StdOutEventLogger()
+
+
+# A chart on a virtual dataset asks its database for the default schema twice per request (the cache key's and the
+# query's row-level-security step, superset/models/helpers.py and connectors/sqla/models.py), each through a new
+# connection (Superset uses no pool for the databases it reads): three connections per chart, two of them only for a
+# name that changes when the database's settings do. Each worker remembers it for PEP_SUPERSET_SCHEMA_CACHE_S seconds
+# per database, its settings and the catalog (not for databases that impersonate the user: their answer is per user).
+_SCHEMA_CACHE_S = int(os.environ.get("PEP_SUPERSET_SCHEMA_CACHE_S", "300"))
+
+
+def FLASK_APP_MUTATOR(app):
+    if _SCHEMA_CACHE_S <= 0:
+        return
+    import threading, time
+    from superset.models.core import Database
+
+    ask = Database.get_default_schema
+    known = {}
+    lock = threading.Lock()
+
+    def get_default_schema(self, catalog):
+        if self.impersonate_user:
+            return ask(self, catalog)
+        key = (self.id, self.sqlalchemy_uri, self.extra, catalog)
+        now = time.monotonic()
+        with lock:
+            hit = known.get(key)
+        if hit is not None and now - hit[0] < _SCHEMA_CACHE_S:
+            return hit[1]
+        value = ask(self, catalog)
+        with lock:
+            if len(known) > 1000:
+                known.clear()
+            known[key] = (now, value)
+        return value
+
+    Database.get_default_schema = get_default_schema
+
+
 # Bounds: rows a chart or SQL Lab may fetch, seconds a request may take.
 ROW_LIMIT = 50000
 SQL_MAX_ROW = 100000
@@ -217,13 +363,20 @@ SUPERSET_LOAD_EXAMPLES = False
 /**
  * SUPERSET_WORKERS (default 2): gunicorn worker processes, each with SUPERSET_THREADS (default 4) threads;
  * SUPERSET_CACHE_TIMEOUT_S (300): chart data and metadata cache; SUPERSET_COMPRESSED_ASSETS_MB (64): compressed static
- * files kept per worker (0: compressed at every request).
+ * files kept per worker (0: compressed at every request); SUPERSET_EVENT_LOG (background | db | stdout): who writes
+ * Superset's event log rows; SUPERSET_SCHEMA_CACHE_S (300): how long a worker remembers a database's default schema;
+ * SUPERSET_SQLITE_WAL (1 | 0): the metadata database in WAL mode with synchronous=NORMAL; SUPERSET_SQLITE_POOL (1 | 0):
+ * its connections pooled per worker.
  */
 export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
   workers: number;
   threads: number;
   cacheTimeoutS: number;
   compressedAssetsMb: number;
+  eventLog: 'background' | 'db' | 'stdout';
+  schemaCacheS: number;
+  sqliteWal: boolean;
+  sqlitePool: boolean;
 } {
   const int = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
     const raw = value?.trim();
@@ -234,20 +387,38 @@ export function supersetServerSettings(env: NodeJS.ProcessEnv = process.env): {
     }
     return n;
   };
+  const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly [T, ...T[]]): T => {
+    const raw = value?.trim();
+    if (!raw) return allowed[0];
+    if (!(allowed as readonly string[]).includes(raw)) {
+      throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+    }
+    return raw as T;
+  };
   return {
     workers: int('SUPERSET_WORKERS', env.SUPERSET_WORKERS, 2, 1, 16),
     threads: int('SUPERSET_THREADS', env.SUPERSET_THREADS, 4, 1, 32),
     cacheTimeoutS: int('SUPERSET_CACHE_TIMEOUT_S', env.SUPERSET_CACHE_TIMEOUT_S, 300, 0, 86_400),
     compressedAssetsMb: int('SUPERSET_COMPRESSED_ASSETS_MB', env.SUPERSET_COMPRESSED_ASSETS_MB, 64, 0, 1024),
+    eventLog: oneOf('SUPERSET_EVENT_LOG', env.SUPERSET_EVENT_LOG, ['background', 'db', 'stdout'] as const),
+    schemaCacheS: int('SUPERSET_SCHEMA_CACHE_S', env.SUPERSET_SCHEMA_CACHE_S, 300, 0, 86_400),
+    sqliteWal: oneOf('SUPERSET_SQLITE_WAL', env.SUPERSET_SQLITE_WAL, ['1', '0'] as const) === '1',
+    sqlitePool: oneOf('SUPERSET_SQLITE_POOL', env.SUPERSET_SQLITE_POOL, ['1', '0'] as const) === '1',
   };
 }
 
 function supersetEnv(metadataDb: string, secretKey: string): NodeJS.ProcessEnv {
+  const server = supersetServerSettings();
   return {
     ...process.env,
-    PEP_SUPERSET_CACHE_TIMEOUT: String(supersetServerSettings().cacheTimeoutS),
-    PEP_SUPERSET_COMPRESSED_ASSETS_MB: String(supersetServerSettings().compressedAssetsMb),
+    PEP_SUPERSET_CACHE_TIMEOUT: String(server.cacheTimeoutS),
+    PEP_SUPERSET_COMPRESSED_ASSETS_MB: String(server.compressedAssetsMb),
     PEP_SUPERSET_CACHE_DIR: join(STATE, 'cache'),
+    PEP_SUPERSET_EVENT_LOG: server.eventLog,
+    PEP_SUPERSET_SCHEMA_CACHE_S: String(server.schemaCacheS),
+    PEP_SUPERSET_SQLITE_WAL: server.sqliteWal ? '1' : '0',
+    PEP_SUPERSET_SQLITE_POOL: server.sqlitePool ? '1' : '0',
+    PEP_SUPERSET_THREADS: String(server.threads),
     SUPERSET_CONFIG_PATH: CONFIG_FILE,
     PEP_SUPERSET_METADATA_DB: metadataDb,
     SUPERSET_SECRET_KEY: secretKey,
