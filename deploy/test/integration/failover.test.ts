@@ -40,7 +40,7 @@ import { LocalCluster, REPO_ROOT } from '../../src/local-cluster.ts';
 
 const RATE = Number(process.env.FAILOVER_RATE ?? 25);
 /** Seconds of traffic per fault (one simulator run each); the fault comes LEAD_MS after the traffic starts. */
-const ROUND_S = Number(process.env.FAILOVER_ROUND_S ?? 45);
+const ROUND_S = Number(process.env.FAILOVER_ROUND_S ?? 30);
 const LEAD_MS = 5_000;
 const log = (m: string) => console.log(`# ${m}`);
 /** This run's name: its database, task queues and (with FAILOVER_SEED unset) its simulator seeds. */
