@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
-import { kafkaSaslSslBootstrap, LOCAL_KAFKA_SASL, tlsFiles } from '@pep/stack';
+import { localSaslSslEnv } from '@pep/stack';
 import { aptInstall } from '@pep/stack/prereq';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
@@ -72,18 +72,6 @@ const ARMS: readonly Arm[] = [
   'insert-bunsql-bun',
 ];
 
-/** The edge's Kafka settings for the local stack's SASL_SSL listener (its CA, its SCRAM user). */
-export function saslSslEnv(): NodeJS.ProcessEnv {
-  return {
-    KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
-    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
-    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-    KAFKA_SASL_USERNAME: LOCAL_KAFKA_SASL.username,
-    KAFKA_SASL_PASSWORD: LOCAL_KAFKA_SASL.password,
-    KAFKA_SSL_CA_FILE: tlsFiles().ca,
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
@@ -129,7 +117,7 @@ export async function startServer(arm: Arm): Promise<Server> {
     STRIPE_WEBHOOK_SECRET: SECRET,
     ...(arm.includes('memsink') ? { EDGE_SINK: 'memory' } : { EDGE_TOPIC_PREFIX: BENCH_TOPIC_PREFIX }),
     BENCH_PG_CLIENT: arm === 'insert-bunsql-bun' ? 'bun' : 'pg',
-    ...(arm === 'edge-full-tls-bun' ? saslSslEnv() : {}),
+    ...(arm === 'edge-full-tls-bun' ? localSaslSslEnv() : {}),
   };
   const proc: ChildProcess = spawn('taskset', ['-c', SERVER_CORE, cmd as string, ...args], {
     cwd: join(ROOT, 'edge'),

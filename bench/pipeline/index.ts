@@ -37,8 +37,9 @@ import { loadCore } from '@pep/core-native';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import type { TransformerCore } from '@pep/pipeline/transformer';
 import { TRANSFORMER_STAGES } from '@pep/pipeline/transformer/stages';
+import { localSaslSslEnv } from '@pep/stack';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { ensureTopics, load, saslSslEnv, startServer } from '../edge/index.ts';
+import { ensureTopics, load, startServer } from '../edge/index.ts';
 import { type Metric, median, type Ratio, RESULTS_DIR, writeResult } from '../src/result.ts';
 import { GcLog, type LatencyRun, latencyRun, round2 } from './latency.ts';
 import {
@@ -177,12 +178,7 @@ async function phases(
         core: (arm === 'js' ? js : native) as TransformerCore,
         pin: arm !== 'unpinned',
         brokerPid,
-        env:
-          arm === 'breakdown'
-            ? { TRANSFORMER_PREFETCH: 'false' }
-            : arm === 'tls'
-              ? (saslSslEnv() as Record<string, string>)
-              : {},
+        env: arm === 'breakdown' ? { TRANSFORMER_PREFETCH: 'false' } : arm === 'tls' ? localSaslSslEnv() : {},
       });
 
     for (let round = 0; round <= rounds; round++) {

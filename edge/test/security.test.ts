@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { TOPICS } from '@pep/contracts';
-import { ensureLocalTls, kafkaSaslSslBootstrap, LOCAL_KAFKA_SASL, tlsFiles } from '@pep/stack';
+import { ensureLocalTls, localSaslSslEnv } from '@pep/stack';
 import {
   BUN,
   EDGE_DIR,
@@ -25,15 +25,7 @@ import {
   waitForKafka,
 } from './helpers.ts';
 
-const saslEnv = (extra: Record<string, string> = {}) => ({
-  KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
-  KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
-  KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-  KAFKA_SASL_USERNAME: LOCAL_KAFKA_SASL.username,
-  KAFKA_SASL_PASSWORD: LOCAL_KAFKA_SASL.password,
-  KAFKA_SSL_CA_FILE: tlsFiles().ca,
-  ...extra,
-});
+const saslEnv = (extra: Record<string, string> = {}) => localSaslSslEnv('SCRAM-SHA-512', extra);
 
 /** Runs the edge (Bun) until it exits; resolves with its exit code and output. Fails the test after 20 s. */
 async function runEdgeToExit(env: Record<string, string>): Promise<{ code: number | null; out: string; ms: number }> {

@@ -12,6 +12,7 @@ export {
   kafkaTool,
   LOCAL_KAFKA_SASL,
   LocalKafkaCluster,
+  localSaslSslEnv,
   partitionsFor,
   serverProperties,
 } from './services/kafka.ts';

@@ -23,6 +23,7 @@ import {
   kafkaNodePorts,
   kafkaSaslSslBootstrap,
   LOCAL_KAFKA_SASL,
+  localSaslSslEnv,
   tlsFiles,
 } from '../src/index.ts';
 
@@ -31,15 +32,7 @@ const SASL_SSL = kafkaSaslSslBootstrap(1);
 const MTLS = kafkaMtlsBootstrap(1);
 
 /** The environment a user would set for SASL_SSL with the local stack's CA. */
-const saslEnv = (mechanism: string, extra: Record<string, string> = {}) => ({
-  KAFKA_BROKERS: SASL_SSL.join(','),
-  KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
-  KAFKA_SASL_MECHANISM: mechanism,
-  KAFKA_SASL_USERNAME: LOCAL_KAFKA_SASL.username,
-  KAFKA_SASL_PASSWORD: LOCAL_KAFKA_SASL.password,
-  KAFKA_SSL_CA_FILE: tls.ca,
-  ...extra,
-});
+const saslEnv = (mechanism: string, extra: Record<string, string> = {}) => localSaslSslEnv(mechanism, extra);
 
 /** An unsigned JWT, which the local broker's unsecured OAUTHBEARER validator accepts (never production). */
 function unsecuredJwt(sub: string): string {

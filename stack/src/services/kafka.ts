@@ -12,7 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
 import { commandExists, forgetPid, managedPid, run, runAsync, startDetached, stopProcess } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
-import { ensureLocalTls, type TlsFiles } from '../tls.ts';
+import { ensureLocalTls, type TlsFiles, tlsFiles } from '../tls.ts';
 
 const { host, port, controllerPort, saslSslPort } = SERVICE_DEFAULTS.kafka;
 const POM = join(REPO_ROOT, 'stack', 'kafka', 'pom.xml');
@@ -57,6 +57,25 @@ export const kafkaMtlsBootstrap = (nodes: number = kafkaNodes()): string[] =>
 /** Every node's SASL_SSL address (advertised as `localhost`, the name in the broker certificate). */
 export const kafkaSaslSslBootstrap = (nodes: number = kafkaNodes()): string[] =>
   Array.from({ length: nodes }, (_, i) => `localhost:${kafkaNodePorts(i).saslSsl}`);
+
+/**
+ * The environment a user sets for the local stack's SASL_SSL listener: its CA, its SASL user, `mechanism`
+ * (default SCRAM-SHA-512); `extra` overrides any of it (a wrong password, another CA).
+ */
+export function localSaslSslEnv(
+  mechanism = 'SCRAM-SHA-512',
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    KAFKA_BROKERS: kafkaSaslSslBootstrap(1).join(','),
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: mechanism,
+    KAFKA_SASL_USERNAME: LOCAL_KAFKA_SASL.username,
+    KAFKA_SASL_PASSWORD: LOCAL_KAFKA_SASL.password,
+    KAFKA_SSL_CA_FILE: tlsFiles().ca,
+    ...extra,
+  };
+}
 
 /** Partition count per topic kind, overridable per kind (KAFKA_PARTITIONS_RAW, _NORMALIZED, _DLQ). */
 export function partitionsFor(kind: TopicKind, env: NodeJS.ProcessEnv = process.env): number {
