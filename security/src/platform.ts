@@ -158,6 +158,21 @@ export class Platform {
     return new Kafka({ clientId, brokers: [...this.addr.kafkaBrokers], logLevel: logLevel.NOTHING });
   }
 
+  /** The environment under which `npm run reconcile` checks this platform's topics, groups and task queue. */
+  reconcileEnv(): Record<string, string> {
+    return {
+      TRANSFORMER_INPUT_TOPICS: this.topics.raw.join(','),
+      TRANSFORMER_NORMALIZED_TOPIC: this.topics.normalized,
+      TRANSFORMER_DLQ_TOPIC: this.topics.validationDlq,
+      TRANSFORMER_GROUP_ID: `${this.tag}-transformer`,
+      QUARANTINE_WEBHOOK_DLQ_TOPIC: this.topics.webhooksDlq,
+      QUARANTINE_VALIDATION_DLQ_TOPIC: this.topics.validationDlq,
+      QUARANTINE_GROUP_ID: `${this.tag}-quarantine`,
+      RECONCILE_OTHER_TOPICS: this.topics.other.join(','),
+      TEMPORAL_TASK_QUEUE: this.taskQueue,
+    };
+  }
+
   /** Creates the private topics and starts every service, consumers first; resolves when all are ready. */
   async start(): Promise<void> {
     mkdirSync(this.logDir, { recursive: true });

@@ -33,8 +33,20 @@ export interface FuzzReport {
     readonly webhooksDlq: number;
     readonly paymentRows: number;
   };
+  /**
+   * DLQ records by code: `webhooks.dlq` by `reason`, `payments.validation.dlq` by its first validation error's code
+   * (a record with several errors counts once, under its first).
+   */
+  readonly dlqByCode: {
+    readonly webhooks: Record<string, number>;
+    readonly validation: Record<string, number>;
+  };
   readonly leaks: readonly Leak[];
-  readonly seconds: { readonly send: number; readonly drain: number };
+  /**
+   * send: sending the fuzz; payments: from the end of sending until every normalized event had its payment row (the
+   * payment path drained); drain: until every stage (also DLQs, quarantine rows, reviews) had caught up.
+   */
+  readonly seconds: { readonly send: number; readonly payments: number; readonly drain: number };
   /** The first requests that got no answer at all, with why. */
   readonly noAnswer: readonly string[];
 }
@@ -145,10 +157,18 @@ export async function runFuzz(
       return r.payments.length >= eventIds.length && validationDlq.every((v) => reviewedOffsets.has(v.offset));
     };
     let rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+    let paymentsSeconds = Number.NaN;
+    const paymentsDone = () => {
+      if (Number.isNaN(paymentsSeconds) && rows.payments.length >= eventIds.length)
+        paymentsSeconds = (Date.now() - t1) / 1000;
+    };
+    paymentsDone();
     const rowsDeadline = Date.now() + (opts.drainTimeoutMs ?? 600_000);
     while (!complete(rows) && Date.now() < rowsDeadline) {
       await sleep(1000);
       rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+      paymentsDone();
+      log(`fuzz: ${rows.payments.length}/${eventIds.length} payment rows, ${rows.reviews.length} reviews`);
     }
     const drainSeconds = (Date.now() - t1) / 1000;
 
@@ -202,13 +222,38 @@ export async function runFuzz(
         webhooksDlq: webhooksDlq.length,
         paymentRows: rows.payments.length,
       },
+      dlqByCode: {
+        webhooks: countBy(webhooksDlq, (v) => (v as { reason?: string }).reason),
+        validation: countBy(
+          validationDlq,
+          (v) => (v as { validation_errors?: { code?: string }[] }).validation_errors?.[0]?.code,
+        ),
+      },
       leaks,
-      seconds: { send: sendSeconds, drain: drainSeconds },
+      seconds: { send: sendSeconds, payments: paymentsSeconds, drain: drainSeconds },
       noAnswer,
     };
   } finally {
     await pool.end();
   }
+}
+
+/** Counts records by a field of their JSON value (`unparseable` when the value is not JSON, `none` without it). */
+function countBy(
+  records: readonly { value: string }[],
+  key: (v: unknown) => string | undefined,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records) {
+    let k: string;
+    try {
+      k = key(JSON.parse(r.value)) ?? 'none';
+    } catch {
+      k = 'unparseable';
+    }
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
 }
 
 const dlqTopics = (platform: Platform) => ({
