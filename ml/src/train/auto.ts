@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '@pep/contracts/log';
+import { exitWithParent } from '@pep/contracts/parent';
 import { loadMlConfig } from '../config.ts';
 import { ModelRegistry } from '../serving/registry.ts';
 import { MODEL_NAMES, type ModelName } from './dataset.ts';
@@ -102,6 +103,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   let stopping = false;
   process.on('SIGINT', () => (stopping = true));
   process.on('SIGTERM', () => (stopping = true));
+  // Launched by `npm start` (PEP_EXIT_WITH_PARENT=stdin): stop with the launcher, however it dies (SIGKILL included).
+  exitWithParent({ onParentGone: () => logger.warn('launcher gone: stopping trainer', {}) });
   const trainer = new AutoTrainer({
     registry: new ModelRegistry(cfg.mlflowUrl),
     train: (model) => trainModel(cfg, model, { log: (m) => log(`${model}: ${m}`) }),
