@@ -41,7 +41,7 @@ import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch, retryUntilDone } from './core.ts';
-import { registerReviewGroup } from './review-store.ts';
+import { registerReviewGroup, rekeyLegacyReviews } from './review-store.ts';
 import { cutReviewGroups, StartPacer } from './reviews.ts';
 
 /** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */
@@ -610,6 +610,15 @@ export class WorkflowBridge {
       this.ownPool = pool;
       pool.on('error', (err) => log.warn('review registration database connection lost', { err }));
     }
+    // Reviews registered before the review key named the record (upgrade): re-keyed first, so that their records
+    // redelivered after the upgrade find them instead of getting a second review.
+    const rekeyed = await retryUntilDone(() => rekeyLegacyReviews(pool), {
+      initialMs: config.startRetryInitialMs,
+      maxMs: config.startRetryMaxMs,
+      isActive: () => this.running,
+      onRetry: (err, attempt, delayMs) => log.warn('re-keying old reviews failed; retrying', { err, attempt, delayMs }),
+    });
+    if (rekeyed > 0) log.info('old reviews re-keyed', { rekeyed });
     const pacer = new StartPacer(config.reviewGroupsPerS);
     const consumer = await this.subscribedConsumer(config.reviewGroupId, topic, {
       minBytes: 64 * 1024,
