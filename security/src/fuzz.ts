@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz -w @pep/security`: issue 13's probe at full size, on its own. Starts the whole platform as `npm start`
  * lays it out (the harness of `platform.ts`, private topics, groups and task queues), sends `SECURITY_FUZZ_BODIES`
- * (default 100,000) validly signed hostile bodies, waits for every stage to drain, then reports lost records, the
+ * (default 100,000; `SECURITY_FUZZ_SEND_S` bounds the sending time) validly signed hostile bodies, waits for every stage to drain, then reports lost records, the
  * reconciliation (`npm run reconcile` against the run's topics and task queue), DLQ records by code, the leak scan
  * and the drain times. Writes the report as JSON to `SECURITY_FUZZ_REPORT` (default `.stack/security-fuzz.json`) and
  * exits 0 only when nothing was lost or leaked, nothing crashed, no request went unanswered or got a 5xx, and the run
@@ -17,6 +17,9 @@ import { runFuzz } from './run.ts';
 const count = Number(process.env.SECURITY_FUZZ_BODIES ?? 100_000);
 const seed = Number(process.env.SECURITY_FUZZ_SEED ?? 13);
 const concurrency = Number(process.env.SECURITY_FUZZ_CONCURRENCY ?? 16);
+// SECURITY_FUZZ_SEND_S: stop sending after this many seconds even if fewer bodies were sent (a loaded machine); the
+// report then covers what was sent (`sent` against `requested`).
+const sendSeconds = process.env.SECURITY_FUZZ_SEND_S ? Number(process.env.SECURITY_FUZZ_SEND_S) : undefined;
 const out = process.env.SECURITY_FUZZ_REPORT ?? join(REPO_ROOT, '.stack', 'security-fuzz.json');
 const log = (m: string) => console.log(`${new Date().toISOString()} security fuzz: ${m}`);
 
@@ -58,13 +61,15 @@ async function main(): Promise<number> {
     log(`starting the platform (${platform.tag}; logs in ${platform.logDir})`);
     await platform.start();
     log(`sending ${count} bodies (seed ${seed}, ${concurrency} in flight)`);
-    const report = await runFuzz(platform, { seed, count, concurrency, drainTimeoutMs: 3_600_000, log });
+    const sendUntilMs = sendSeconds === undefined ? undefined : Date.now() + sendSeconds * 1000;
+    const report = await runFuzz(platform, { seed, count, concurrency, sendUntilMs, drainTimeoutMs: 3_600_000, log });
     log('reconciling');
     const reconcile = reconcileRun(platform);
     const lost = Object.values(report.lost).reduce((a, b) => a + b, 0);
     const result = {
       tag: platform.tag,
       seed,
+      requested: count,
       ...report,
       lostTotal: lost,
       reconcile,

@@ -56,7 +56,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sends `count` fuzzed requests with `concurrency` in flight; returns each request's answer by request id. */
 export async function sendFuzz(
   platform: Platform,
-  opts: { seed: number; count: number; concurrency: number; onProgress?: (done: number) => void },
+  opts: {
+    seed: number;
+    count: number;
+    concurrency: number;
+    /** Stop sending at this time (epoch ms) even if fewer than `count` were sent (a bounded run on a busy machine). */
+    sendUntilMs?: number;
+    onProgress?: (done: number) => void;
+  },
 ) {
   const answers = new Map<string, { status: number; req: FuzzedRequest }>();
   const signatures = new Set<string>();
@@ -65,6 +72,7 @@ export async function sendFuzz(
   let n = 0;
   const worker = async () => {
     for (;;) {
+      if (opts.sendUntilMs !== undefined && Date.now() >= opts.sendUntilMs) return;
       const it = gen.next();
       if (it.done) return;
       const req = it.value;
@@ -124,7 +132,14 @@ async function drained(platform: Platform, pool: pg.Pool, expectRaw: number, dea
 /** Sends the fuzz, waits for the platform to drain, and reconciles and scans everything the run left behind. */
 export async function runFuzz(
   platform: Platform,
-  opts: { seed: number; count: number; concurrency: number; drainTimeoutMs?: number; log?: (m: string) => void },
+  opts: {
+    seed: number;
+    count: number;
+    concurrency: number;
+    sendUntilMs?: number;
+    drainTimeoutMs?: number;
+    log?: (m: string) => void;
+  },
 ): Promise<FuzzReport> {
   const log = opts.log ?? (() => undefined);
   const pool = new pg.Pool({ connectionString: platform.addr.databaseUrl, max: 2 });
