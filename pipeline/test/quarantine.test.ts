@@ -9,6 +9,7 @@ import pg from 'pg';
 import { loadQuarantineConfig } from '../src/lib/config.ts';
 import { migrate } from '../src/migrate.ts';
 import { QuarantineConsumer } from '../src/quarantine/consumer.ts';
+import { reconcile } from '../src/reconcile/reconcile.ts';
 import { addr, createTopics, deleteTopics, produce, runPrefix, testKafka, waitFor } from './helpers.ts';
 
 const prefix = runPrefix('quarantine');
@@ -162,6 +163,8 @@ test('a re-created DLQ topic: a new record at an old record coordinates gets its
   // NOTHING) and it was never reviewed; rows are now unique on the coordinates and the record's fingerprint.
   const webhook = `${prefix}re.webhooks.dlq`;
   const validation = `${prefix}re.payments.validation.dlq`;
+  const raw = `${prefix}re.webhooks.stripe.charge`;
+  const normalized = `${prefix}re.payments.normalized`;
   const groups = [1, 2, 3].map((g) => `${prefix}quarantine-re${g}`);
   const cfg = (groupId: string) => ({
     ...config(groupId),
@@ -225,9 +228,28 @@ test('a re-created DLQ topic: a new record at an old record coordinates gets its
       ],
     );
     assert.notEqual(rows[0].sha, rows[1].sha);
+
+    // Reconcile counts the rows of the records the topic holds NOW: the earlier incarnation's row sits at the reused
+    // offset 0 (at or above the low watermark) and was counted too: 2 rows for 1 record, NOT RECONCILED.
+    await createTopics(admin, [raw, normalized], 1);
+    const report = await reconcile({
+      kafka,
+      databaseUrl: addr.databaseUrl,
+      rawTopics: [raw],
+      normalizedTopic: normalized,
+      validationDlqTopic: validation,
+      webhookDlqTopic: webhook,
+      transformerGroup: `${prefix}re-transformer`,
+      quarantineGroup: groups[1] as string,
+      edgeMetricsUrl: null,
+      scanTimeoutMs: 30_000,
+    });
+    const quarantined = report.checks.find((c) => c.name === 'validation DLQ quarantined');
+    assert.equal(quarantined?.ok, true, JSON.stringify(quarantined));
+    assert.equal(report.stages.quarantine.validation_rows, 1);
   } finally {
     await pool.query('DELETE FROM validation_quarantine WHERE kafka_topic = $1', [validation]);
-    await deleteTopics(admin, [webhook, validation]);
+    await deleteTopics(admin, [webhook, validation, raw, normalized]);
     await admin.deleteGroups(groups).catch(() => undefined);
   }
 });

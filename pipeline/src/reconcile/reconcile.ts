@@ -6,7 +6,8 @@
  * - placement: every raw record has all of its outputs, each exactly once, across `payments.normalized` and
  *   `payments.validation.dlq` (the transformer stamps `source-topic/partition/offset` and `source-output: i/n`
  *   headers on each output), and nothing else;
- * - quarantine: one PostgreSQL row per committed record of both DLQ topics, and the quarantine group at lag 0;
+ * - quarantine: one PostgreSQL row per committed record of both DLQ topics (matched by partition, offset and
+ *   fingerprint: rows of a re-created topic's earlier incarnation are not counted), and the quarantine group at lag 0;
  * - other topics (`webhooks.<provider>.other`): verified events outside the event vocabulary, counted (nothing consumes
  *   them, so there is nothing to place);
  * - edge (when its /metrics answers): what it acknowledged vs what the topics hold since it started;
@@ -21,8 +22,9 @@ import type { LakeConfig } from '@pep/lakehouse/config';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { groupLag } from '../lib/kafka.ts';
+import { storedRecord } from '../quarantine/rows.ts';
 import { type LakeStage, reconcileLake } from './lake.ts';
-import { headerText, type PartitionRange, partitionRanges, scanTopics } from './scan.ts';
+import { headerText, partitionRanges, scanTopics } from './scan.ts';
 import { reconcileWorkflows, type WorkflowStage, type WorkflowStageOptions } from './workflows.ts';
 
 export interface ReconcileOptions {
@@ -162,6 +164,25 @@ class LastData {
   }
 }
 
+/**
+ * The records of a DLQ topic as its quarantine rows name them: partition, offset AND fingerprint (record_sha256 of the
+ * stored, redacted key and value). Offsets alone do not name a record: after a topic is re-created, the rows of the
+ * records it held before stay (they are the audit trail) at offsets the new incarnation reuses.
+ */
+/** DLQ records matched against their quarantine rows per query. */
+const RECONCILE_ROW_CHUNK = 5000;
+
+class DlqRecords {
+  readonly partitions: number[] = [];
+  readonly offsets: string[] = [];
+  readonly sha256: Buffer[] = [];
+  note(partition: number, m: { offset: string; key: Buffer | null; value: Buffer | null }): void {
+    this.partitions.push(partition);
+    this.offsets.push(m.offset);
+    this.sha256.push(storedRecord(m).sha256);
+  }
+}
+
 /** Stage 1, raw topics: the coordinates of every committed raw record. */
 async function scanRaw(o: ReconcileOptions, last: LastData) {
   const ranges = await partitionRanges(o.kafka, o.rawTopics);
@@ -187,6 +208,7 @@ async function scanOutputs(o: ReconcileOptions, sources: Map<string, SourceState
   let dlqRecords = 0;
   let duplicates = 0;
   let unattributed = 0;
+  const dlq = new DlqRecords();
   // Distinct event_id → Kafka timestamp (ms) of its first record, for the workflow stage and its --since scope.
   const eventIds = new Map<string, number>();
   await scanTopics(
@@ -204,6 +226,7 @@ async function scanOutputs(o: ReconcileOptions, sources: Map<string, SourceState
         }
       } else {
         dlqRecords++;
+        dlq.note(partition, m);
       }
       const st = headerText(m.headers, OUTPUT_HEADERS.sourceTopic);
       const sp = headerText(m.headers, OUTPUT_HEADERS.sourcePartition);
@@ -228,23 +251,25 @@ async function scanOutputs(o: ReconcileOptions, sources: Map<string, SourceState
     if (src.total > 0 && src.seen.size === src.total) fullyPlaced++;
     else missing++;
   }
-  return { ranges, normalized, dlqRecords, duplicates, unattributed, eventIds, fullyPlaced, missing };
+  return { ranges, normalized, dlqRecords, dlq, duplicates, unattributed, eventIds, fullyPlaced, missing };
 }
 
 /** Stage 3, webhook DLQ (edge rejections): the committed records. */
 async function scanWebhookDlq(o: ReconcileOptions, last: LastData) {
   const ranges = await partitionRanges(o.kafka, [o.webhookDlqTopic]);
   let records = 0;
+  const dlq = new DlqRecords();
   await scanTopics(
     o.kafka,
     ranges,
     (topic, partition, m) => {
       records++;
+      dlq.note(partition, m);
       last.note(topic, partition, m.offset);
     },
     o.scanTimeoutMs,
   );
-  return { ranges, records };
+  return { ranges, records, dlq };
 }
 
 /** Stage 3b, other topics: verified events outside the vocabulary; counted, never consumed. */
@@ -266,25 +291,37 @@ async function scanOther(o: ReconcileOptions) {
 }
 
 /**
- * Stage 4, PostgreSQL: the quarantine rows of records still in the DLQ topics (at or above each partition's low
- * watermark: below it, retention has dropped the record itself), and the workflow stage when asked for.
+ * Stage 4, PostgreSQL: the quarantine rows of the records the DLQ topics hold now, matched by partition, offset AND
+ * fingerprint (below the low watermark retention has dropped the record itself; rows of an earlier incarnation of a
+ * re-created topic sit at reused offsets with other fingerprints and are not counted), and the workflow stage when
+ * asked for. Matched in chunks of RECONCILE_ROW_CHUNK records per query.
  */
-async function readDatabase(o: ReconcileOptions, dlqRanges: readonly PartitionRange[], eventIds: Map<string, number>) {
+async function readDatabase(
+  o: ReconcileOptions,
+  dlq: { readonly webhook: DlqRecords; readonly validation: DlqRecords },
+  eventIds: Map<string, number>,
+) {
   const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 1 });
   try {
     const workflows = o.workflows ? await reconcileWorkflows(eventIds, o.normalizedTopic, pool, o.workflows) : null;
-    const count = async (table: string, topic: string) => {
-      const lows = dlqRanges.filter((r) => r.topic === topic).map((r) => ({ p: r.partition, low: r.low.toString() }));
-      const r = await pool.query(
-        `SELECT count(*)::int AS n FROM ${table} q JOIN jsonb_to_recordset($2::jsonb) AS l(p int, low bigint)
-           ON l.p = q.kafka_partition WHERE q.kafka_topic = $1 AND q.kafka_offset >= l.low`,
-        [topic, JSON.stringify(lows)],
-      );
-      return r.rows[0].n as number;
+    const count = async (table: string, topic: string, records: DlqRecords) => {
+      let n = 0;
+      for (let i = 0; i < records.offsets.length; i += RECONCILE_ROW_CHUNK) {
+        const j = i + RECONCILE_ROW_CHUNK;
+        const r = await pool.query(
+          `SELECT count(*)::int AS n FROM ${table} q
+             JOIN unnest($2::int[], $3::bigint[], $4::bytea[]) AS k(p, o, h)
+               ON q.kafka_partition = k.p AND q.kafka_offset = k.o AND q.record_sha256 = k.h
+            WHERE q.kafka_topic = $1`,
+          [topic, records.partitions.slice(i, j), records.offsets.slice(i, j), records.sha256.slice(i, j)],
+        );
+        n += r.rows[0].n as number;
+      }
+      return n;
     };
     return {
-      webhookRows: await count('webhook_quarantine', o.webhookDlqTopic),
-      validationRows: await count('validation_quarantine', o.validationDlqTopic),
+      webhookRows: await count('webhook_quarantine', o.webhookDlqTopic, dlq.webhook),
+      validationRows: await count('validation_quarantine', o.validationDlqTopic, dlq.validation),
       workflowStage: workflows?.stage ?? null,
       workflowChecks: workflows?.checks ?? [],
     };
@@ -348,7 +385,7 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport> {
     [o.webhookDlqTopic, o.validationDlqTopic],
     last.offsets,
   );
-  const db = await readDatabase(o, [...wh.ranges, ...out.ranges], out.eventIds);
+  const db = await readDatabase(o, { webhook: wh.dlq, validation: out.dlq }, out.eventIds);
   const edge = o.edgeMetricsUrl ? await edgeCounts(o.edgeMetricsUrl) : null;
 
   const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
