@@ -372,21 +372,74 @@ export const kafka: Service = {
     try {
       const existing = new Set(await admin.listTopics());
       const missing = TOPIC_SPECS.filter((t) => !existing.has(t.name));
-      if (missing.length === 0) return;
-      log(`creating topics: ${missing.map((t) => t.name).join(', ')}`);
-      await createTopicsAndWait(
-        admin,
-        missing.map((t) => ({
-          topic: t.name,
-          numPartitions: partitionsFor(t.kind),
-          replicationFactor: nodes === 1 ? 1 : 3,
-        })),
-      );
+      if (missing.length > 0) {
+        log(`creating topics: ${missing.map((t) => t.name).join(', ')}`);
+        await createTopicsAndWait(
+          admin,
+          missing.map((t) => ({
+            topic: t.name,
+            numPartitions: partitionsFor(t.kind),
+            replicationFactor: nodes === 1 ? 1 : 3,
+          })),
+        );
+      }
     } finally {
       await admin.disconnect();
     }
+    // Ready means a client can write: after a restart the brokers answer (describeCluster) and the topics exist before
+    // their partitions have leaders again, and the SASL_SSL listener may not authenticate yet (the first webhook of a
+    // test run seconds after stack:up got 503 kafka_unavailable).
+    await waitUntilServing(TOPIC_SPECS.map((t) => t.name));
   },
 };
+
+/** An admin client on the local SASL_SSL listener (TLS with the stack's CA, SCRAM-SHA-512 as LOCAL_KAFKA_SASL). */
+function saslSslAdminClient() {
+  return new Kafka({
+    clientId: 'pep-stack-sasl',
+    brokers: kafkaSaslSslBootstrap(),
+    ssl: { ca: [readFileSync(tlsFiles().ca)] },
+    sasl: { mechanism: 'scram-sha-512', ...LOCAL_KAFKA_SASL },
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  }).admin();
+}
+
+/**
+ * Waits until every partition of `topics` has a leader, seen through the PLAINTEXT listener AND through the SASL_SSL
+ * listener with the local SCRAM user (authenticated, so its credentials are in place); throws after `timeoutMs`,
+ * naming what was still missing.
+ */
+export async function waitUntilServing(topics: readonly string[], timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const [listener, client] of [
+    ['PLAINTEXT', kafkaAdminClient],
+    ['SASL_SSL', saslSslAdminClient],
+  ] as const) {
+    let reason = 'not checked yet';
+    for (;;) {
+      const admin = client();
+      try {
+        await admin.connect();
+        const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+        const leaderless = meta.topics.flatMap((t) =>
+          t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}/${p.partitionId}`),
+        );
+        if (leaderless.length === 0 && meta.topics.length === topics.length) break;
+        reason = `${leaderless.length} partitions without a leader (${leaderless.slice(0, 3).join(', ')})`;
+      } catch (err) {
+        reason = (err as Error).message;
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+      if (Date.now() > deadline)
+        throw new Error(`kafka: ${listener} listener not serving after ${timeoutMs} ms: ${reason}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 /**
  * A three-node KRaft cluster of its own (state in `.stack/<name>/`, ports of the stack's Kafka plus `portOffset`), for
