@@ -11,28 +11,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EXIT_WITH_PARENT_ENV, exitWithParent, exitWithParentSpawn } from './parent.ts';
+import { processAlive, waitUntil } from './process-wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
 const PARENT_MODULE = fileURLToPath(new URL('./parent.ts', import.meta.url));
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const alive = processAlive;
+const until = (what: string, cond: () => boolean, timeoutMs: number) => waitUntil(what, cond, timeoutMs, 50);
 
 /**
  * Starts a launcher that starts a service (through tsx as the Node services run, or Bun as the edge runs; setsid;

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { waitUntil } from '@pep/contracts/process-wait';
 import { REPO_ROOT } from '@pep/stack/paths';
 import { freePort } from './platform.ts';
 
@@ -23,13 +24,7 @@ const healthy = (port: number) =>
     () => false,
   );
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = waitUntil;
 
 /** Launches the inference service from a launcher process, SIGKILLs the launcher; returns the port and the log. */
 async function launchAndKill(watch: boolean, dir: string) {

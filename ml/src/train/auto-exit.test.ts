@@ -11,27 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processAlive, waitUntil } from '@pep/contracts/process-wait';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const PARENT_MODULE = join(REPO_ROOT, 'contracts', 'src', 'parent.ts');
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const alive = processAlive;
+const until = waitUntil;
 
 /** Launches the trainer from a launcher process, waits until it runs its checks, SIGKILLs the launcher. */
 async function launchAndKill(watch: boolean, dir: string): Promise<{ pid: number; log: string }> {
