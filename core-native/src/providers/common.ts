@@ -3,6 +3,7 @@
  * readers; one file per provider, with units of the same names in camelCase, in the same order). The differential
  * tests compare their bytes.
  */
+import type { Provider } from '@pep/contracts';
 import { cleanText } from '@pep/contracts/redact';
 import type { AmountBounds } from '../currency.ts';
 import { get, isObject, type Json, type JsonObject } from '../json.ts';
@@ -25,7 +26,8 @@ import {
 } from '../rules.ts';
 import { parseRfc3339 } from '../time.ts';
 
-export type ProviderName = 'stripe' | 'square' | 'adyen' | 'braintree';
+/** A provider's name (@pep/contracts' PROVIDERS). */
+export type ProviderName = Provider;
 export type Meta = null | boolean | string | string[];
 
 export interface UnifiedEvent {
