@@ -48,6 +48,7 @@ import {
   type ChurnFeatures,
   type ChurnResult,
   DEFAULT_REVIEW_TIMEOUT_MS,
+  type DlqReviewInput,
   type FraudResult,
   type GroupReviewActivities,
   type PaymentActivities,
@@ -499,13 +500,7 @@ async function mirrorResolution(
  * interval); returns how many expired. Legacy per-record reviews expire through their own workflow.
  */
 export async function expireReviews(pool: pg.Pool, limit: number): Promise<number> {
-  const { rows } = await pool.query<{
-    dlq_topic: string | null;
-    dlq_partition: number | null;
-    dlq_offset: string | null;
-    sha: string | null;
-    workflow_id: string;
-  }>(
+  const { rows } = await pool.query<DecidedReview>(
     `UPDATE quarantine_reviews SET status = 'expired', decided_at = now()
       WHERE id IN (SELECT id FROM quarantine_reviews
                     WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= now()
@@ -526,40 +521,130 @@ export async function expireReviews(pool: pg.Pool, limit: number): Promise<numbe
   return rows.length;
 }
 
+/** Registers a per-record review (legacy reviews, one workflow per DLQ record); a second registration adds nothing. */
+async function insertReview(pool: pg.Pool, workflowId: string, input: DlqReviewInput): Promise<void> {
+  const r = input.record;
+  const src = sourceOf(r);
+  const original =
+    typeof r.original_payload === 'string'
+      ? r.original_payload
+      : r.original_payload
+        ? JSON.stringify(r.original_payload)
+        : null;
+  await pool.query(
+    `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
+        source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
+        dlq_record_sha256)
+     VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
+     ON CONFLICT (review_key) DO NOTHING`,
+    [
+      workflowId,
+      text(r.event_id),
+      text(r.provider),
+      text(r.failure_reason),
+      JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
+      src.topic,
+      src.partition,
+      src.offset,
+      input.dlq.topic,
+      input.dlq.partition,
+      input.dlq.offset,
+      original,
+      input.dlq.sha256Hex ?? null,
+    ],
+  );
+}
+
+/** The DLQ record a decided review is about, and the review's workflow id. */
+interface DecidedReview {
+  readonly dlq_topic: string | null;
+  readonly dlq_partition: number | null;
+  readonly dlq_offset: string | null;
+  readonly sha: string | null;
+  readonly workflow_id: string;
+}
+
+/** Stores a decision on the review `key`; undefined when no review has that key. */
+async function storeDecision(
+  pool: pg.Pool,
+  key: string,
+  resolution: ReviewResolution,
+  decision: ReviewDecision | null,
+  reinjected: ReinjectResult | null,
+): Promise<DecidedReview | undefined> {
+  const { rows } = await pool.query<DecidedReview>(
+    `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
+        reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
+      WHERE review_key = $1
+      RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
+    [
+      key,
+      resolution,
+      decision?.reviewer ?? null,
+      decision?.reason ?? null,
+      storedCorrection(decision),
+      reinjected?.topic ?? null,
+      reinjected?.partition ?? null,
+      reinjected?.offset ?? null,
+    ],
+  );
+  return rows[0];
+}
+
+/**
+ * Re-injects a grouped review's record: a reprocess decision's corrected payload, else (approve) the original bytes
+ * read back from the raw topic.
+ */
+async function reinjectReviewed(
+  deps: ReviewActivityDeps,
+  key: string,
+  decision: ReviewDecision,
+): Promise<ReinjectResult> {
+  const row = await reviewRow(deps.pool, key);
+  if (!row?.source_topic || row.source_partition === null || row.source_offset === null)
+    throw refuse(`no source coordinates for ${key}`);
+  const provider = row.provider ?? row.source_topic.split('.')[1] ?? '';
+  if (decision.decision === 'reprocess') {
+    const prefix = `${provider}:`;
+    const eventKey = row.event_id?.startsWith(prefix) ? row.event_id.slice(prefix.length) : null;
+    return produceToRaw(deps.producer, {
+      topic: row.source_topic,
+      provider,
+      key: eventKey,
+      value: decision.correctedPayload ?? '',
+      by: key,
+    });
+  }
+  if (!deps.readRaw) throw new Error('no raw-topic reader configured');
+  const raw = await deps.readRaw(row.source_topic, row.source_partition, row.source_offset);
+  if (!raw)
+    throw refuse(
+      `the original record ${row.source_topic}/${row.source_partition}/${row.source_offset} is no longer in its raw topic (retention); reprocess it with a corrected payload instead`,
+    );
+  return produceToRaw(deps.producer, {
+    topic: row.source_topic,
+    provider,
+    key: raw.key === null ? null : raw.key.toString('utf8'),
+    value: raw.value,
+    by: key,
+  });
+}
+
 export function createReviewActivities(deps: ReviewActivityDeps): ReviewActivities & GroupReviewActivities {
   let reviewColumns: boolean | undefined;
+  /** Mirrors the outcome onto the pipeline's quarantine row when that table has the review columns. */
+  const mirror = async (
+    dlq: Parameters<typeof mirrorResolution>[1],
+    resolution: ReviewResolution,
+    reviewer: string | null,
+    workflowId: string,
+  ) => {
+    reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
+    if (reviewColumns) await mirrorResolution(deps.pool, dlq, resolution, reviewer, workflowId);
+  };
   return {
     async registerReview(workflowId, input) {
-      const r = input.record;
-      const src = sourceOf(r);
-      const original =
-        typeof r.original_payload === 'string'
-          ? r.original_payload
-          : r.original_payload
-            ? JSON.stringify(r.original_payload)
-            : null;
-      await deps.pool.query(
-        `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
-            dlq_record_sha256)
-         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
-         ON CONFLICT (review_key) DO NOTHING`,
-        [
-          workflowId,
-          text(r.event_id),
-          text(r.provider),
-          text(r.failure_reason),
-          JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
-          src.topic,
-          src.partition,
-          src.offset,
-          input.dlq.topic,
-          input.dlq.partition,
-          input.dlq.offset,
-          original,
-          input.dlq.sha256Hex ?? null,
-        ],
-      );
+      await insertReview(deps.pool, workflowId, input);
     },
 
     async reinject(workflowId, input, payload): Promise<ReinjectResult> {
@@ -583,26 +668,9 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
     },
 
     async recordDecision(workflowId, input, resolution: ReviewResolution, decision: ReviewDecision | null, reinjected) {
-      const res = await deps.pool.query(
-        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
-            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-          WHERE review_key = $1`,
-        [
-          workflowId,
-          resolution,
-          decision?.reviewer ?? null,
-          decision?.reason ?? null,
-          storedCorrection(decision),
-          reinjected?.topic ?? null,
-          reinjected?.partition ?? null,
-          reinjected?.offset ?? null,
-        ],
-      );
-      if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
-      // Mirror the outcome onto the pipeline's quarantine row when that table exists.
-      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-      if (reviewColumns)
-        await mirrorResolution(deps.pool, input.dlq, resolution, decision?.reviewer ?? null, workflowId);
+      const row = await storeDecision(deps.pool, workflowId, resolution, decision, reinjected);
+      if (!row) throw new Error(`no quarantine_reviews row for ${workflowId}`);
+      await mirror(input.dlq, resolution, decision?.reviewer ?? null, workflowId);
     },
 
     async registerReviews(groupId, input) {
@@ -625,70 +693,18 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
     },
 
     async reinjectReview(key, decision) {
-      const row = await reviewRow(deps.pool, key);
-      if (!row?.source_topic || row.source_partition === null || row.source_offset === null)
-        throw refuse(`no source coordinates for ${key}`);
-      const provider = row.provider ?? row.source_topic.split('.')[1] ?? '';
-      if (decision.decision === 'reprocess') {
-        const prefix = `${provider}:`;
-        const eventKey = row.event_id?.startsWith(prefix) ? row.event_id.slice(prefix.length) : null;
-        return produceToRaw(deps.producer, {
-          topic: row.source_topic,
-          provider,
-          key: eventKey,
-          value: decision.correctedPayload ?? '',
-          by: key,
-        });
-      }
-      if (!deps.readRaw) throw new Error('no raw-topic reader configured');
-      const raw = await deps.readRaw(row.source_topic, row.source_partition, row.source_offset);
-      if (!raw)
-        throw refuse(
-          `the original record ${row.source_topic}/${row.source_partition}/${row.source_offset} is no longer in its raw topic (retention); reprocess it with a corrected payload instead`,
-        );
-      return produceToRaw(deps.producer, {
-        topic: row.source_topic,
-        provider,
-        key: raw.key === null ? null : raw.key.toString('utf8'),
-        value: raw.value,
-        by: key,
-      });
+      return reinjectReviewed(deps, key, decision);
     },
 
     async recordReviewDecision(key, resolution, decision, reinjected) {
-      const res = await deps.pool.query<{
-        dlq_topic: string | null;
-        dlq_partition: number | null;
-        dlq_offset: string | null;
-        sha: string | null;
-        workflow_id: string;
-      }>(
-        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
-            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-          WHERE review_key = $1
-          RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
-        [
-          key,
-          resolution,
-          decision.reviewer,
-          decision.reason ?? null,
-          storedCorrection(decision),
-          reinjected?.topic ?? null,
-          reinjected?.partition ?? null,
-          reinjected?.offset ?? null,
-        ],
-      );
-      const row = res.rows[0];
+      const row = await storeDecision(deps.pool, key, resolution, decision, reinjected);
       if (!row) throw new Error(`no quarantine_reviews row for ${key}`);
-      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-      if (reviewColumns)
-        await mirrorResolution(
-          deps.pool,
-          { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset, sha256Hex: row.sha },
-          resolution,
-          decision.reviewer,
-          reviewDecisionWorkflowId(key),
-        );
+      await mirror(
+        { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset, sha256Hex: row.sha },
+        resolution,
+        decision.reviewer,
+        reviewDecisionWorkflowId(key),
+      );
     },
   };
 }
