@@ -91,6 +91,10 @@ describe('the committed bundle', () => {
     for (const panel of ['Events per stage', 'Quarantine backlog', 'Workflow outcomes by provider']) {
       assert.ok(first.includes(panel), `the Overview tab lacks "${panel}"`);
     }
+    // Superset's page asks for each shown dataset's drill_info beside the chart requests (6 connections per host).
+    const charts = new Map([...parsed.charts.values()].map((c) => [c.uuid, c]));
+    const firstDatasets = new Set((tabs[0]?.chartUuids ?? []).map((u) => charts.get(u)?.dataset_uuid));
+    assert.ok(firstDatasets.size <= 3, `the Overview tab reads ${firstDatasets.size} datasets`);
     const inTabs = tabs.flatMap((t) => t.chartUuids);
     assert.deepEqual(inTabs, dashboardChartUuids(ops), 'a chart outside a tab, or in two');
     const flat = flattenTabs(ops.position as Record<string, unknown>);
