@@ -409,8 +409,8 @@ function saslSslAdminClient() {
 
 /**
  * Waits until every partition of `topics` has a leader, seen through the PLAINTEXT listener AND through the SASL_SSL
- * listener with the local SCRAM user (authenticated, so its credentials are in place); throws after `timeoutMs`,
- * naming what was still missing.
+ * listener with the local SCRAM user (authenticated, so its credentials are in place), and a group coordinator answers
+ * with every partition of `__consumer_offsets` led; throws after `timeoutMs`, naming what was still missing.
  */
 export async function waitUntilServing(topics: readonly string[], timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -424,10 +424,18 @@ export async function waitUntilServing(topics: readonly string[], timeoutMs = 12
       try {
         await admin.connect();
         const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+        if (listener === 'PLAINTEXT') {
+          // A group coordinator answers (on a fresh broker this FindCoordinator creates __consumer_offsets, whose
+          // partitions then need leaders too): a consumer started at once would otherwise fail to join its group.
+          // (kafkajs finds no broker for describeGroups before a metadata request, hence the order.)
+          await admin.describeGroups(['pep-stack-readiness']);
+          meta.topics.push(...(await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics);
+        }
+        const expected = topics.length + (listener === 'PLAINTEXT' ? 1 : 0);
         const leaderless = meta.topics.flatMap((t) =>
           t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}/${p.partitionId}`),
         );
-        if (leaderless.length === 0 && meta.topics.length === topics.length) break;
+        if (leaderless.length === 0 && meta.topics.length === expected) break;
         reason = `${leaderless.length} partitions without a leader (${leaderless.slice(0, 3).join(', ')})`;
       } catch (err) {
         reason = (err as Error).message;
