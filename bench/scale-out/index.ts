@@ -2,11 +2,16 @@
  * `npm run bench -- scale-out`: what scaling out costs in CPU, measured on one machine with the chart's configuration
  * (deploy/src/local-cluster.ts starts each process with its values.yaml command and environment).
  *
- * - Transformer: events per CPU-second (user + system of the transformer processes, /proc, from each process's
- *   readiness until the whole backlog is consumed: the group's committed offsets, read from the broker) with three instances in one group on a three-partition topic,
- *   over the same with one instance, on the same backlog of realistic raw Stripe records with the edge's headers.
- *   The three-instance figure includes what coordination costs: rebalances, three sets of transactions, idle fetches
- *   of an instance that finished its partitions before the others.
+ * - Transformer: events per CPU-second (user + system of the transformer processes, /proc) draining the same
+ *   backlog of realistic raw Stripe records with the edge's headers, with three instances in one group on a
+ *   three-partition topic, over the same with one instance. The instances start, join and get their partitions;
+ *   then they are frozen (SIGSTOP), the whole backlog is produced, their CPU is sampled, and they are resumed
+ *   (SIGCONT); the window ends when the group's committed offsets (read from the broker) cover the backlog. So both
+ *   arms drain a backlog that is all there, which is the regime scale-out is for, and the three-instance figure
+ *   includes what coordination costs: three sets of fetches and transactions, heartbeats, idle fetches of an instance
+ *   that finished its partitions before the others. (Producing while the instances ran measured the producer
+ *   instead: kafkajs produced ~2,300 records/s, so each instance ran one transaction per produce request it saw a
+ *   part of, three times as many transactions for the same events; 0.56-0.75 in quick runs.)
  * - Edge: accepted webhooks per CPU-second of the edges, two edges behind the HAProxy balancer over one edge alone,
  *   at the same open-loop rate from the simulator. The balancer's own CPU per request is reported beside it.
  * Ratio `scale_out_cpu_efficiency` (goal 0.8, issue #22) is the transformer's; the edge pair's is
@@ -20,6 +25,7 @@ import { RAW_HEADERS, serviceAddresses } from '@pep/contracts';
 import { ensureHaproxy, startBalancer } from '@pep/deploy/balancer';
 import { cpuSeconds, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '@pep/deploy/local-cluster';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-producer';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 
@@ -40,7 +46,7 @@ const kafka = new Kafka({
   logLevel: logLevel.NOTHING,
 });
 
-function stripeRecords(run: string, n: number) {
+function stripeRecords(run: string, n: number, topic: string): OutRecord[] {
   const template = JSON.parse(
     readFileSync(
       join(REPO_ROOT, 'core-native', 'fixtures', 'payloads', 'stripe_payment_intent_succeeded.json'),
@@ -52,8 +58,9 @@ function stripeRecords(run: string, n: number) {
     template.id = `evt_scale_${run}_${i}`;
     template.data.object.id = `pi_scale_${run}_${i}`;
     return {
+      topic,
       key: template.data.object.id as string,
-      value: JSON.stringify(template),
+      value: Buffer.from(JSON.stringify(template), 'utf8'),
       headers: {
         [RAW_HEADERS.receivedAt]: now,
         [RAW_HEADERS.requestId]: `scale-${run}-${i}`,
@@ -119,10 +126,16 @@ async function transformerArm(run: string, instances: number, arm: string): Prom
     const started = await cluster.start('transformer', instances);
     const deadline = Date.now() + (quick ? 180_000 : 600_000);
     await waitForGroup(`${prefix}-group`, instances, deadline);
-    const records = stripeRecords(run, BACKLOG);
-    const cpuAtStart = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
+    const records = stripeRecords(run, BACKLOG, input);
+    for (const i of started) i.child.kill('SIGSTOP');
+    let cpuAtStart: Map<Instance, number>;
+    try {
+      await produceBacklog(records);
+      cpuAtStart = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
+    } finally {
+      for (const i of started) i.child.kill('SIGCONT');
+    }
     const measuredFrom = Date.now();
-    await produceBacklog(records, input);
     await waitCommitted(`${prefix}-group`, input, deadline, arm);
     const cpu = started.reduce((s, i: Instance) => s + ((cpuSeconds(i.child.pid) ?? 0) - (cpuAtStart.get(i) ?? 0)), 0);
     const perCpuS = BACKLOG / cpu;
@@ -162,19 +175,30 @@ async function waitCommitted(groupId: string, input: string, deadlineMs: number,
 }
 
 /**
- * The backlog of realistic raw Stripe records (generated before the measurement starts), produced in batches of 500
- * (acks=all). On the shared machine the broker took them at ~2,300 records/s (one request every ~220 ms, four
- * producers at once were no faster), so each instance commits about one transaction per request it sees a part of.
+ * The backlog (generated before), produced with kafka-wire's idempotent producer (acks=all) in batches of 500 while
+ * the instances are frozen. A fresh broker may answer COORDINATOR_LOAD_IN_PROGRESS to the first InitProducerId.
  */
-async function produceBacklog(records: ReturnType<typeof stripeRecords>, input: string): Promise<void> {
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
-  try {
-    for (let i = 0; i < records.length; i += 500) {
-      await producer.send({ topic: input, acks: -1, messages: records.slice(i, i + 500) });
+async function produceBacklog(records: OutRecord[]): Promise<void> {
+  const producer = new IdempotentProducer({
+    brokers: [...serviceAddresses().kafkaBrokers],
+    clientId: 'bench-scale-out-backlog',
+    requestTimeoutMs: 30_000,
+    producers: 1,
+    log: { debug: () => undefined },
+  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await producer.connect();
+      break;
+    } catch (err) {
+      if (attempt >= 30) throw err;
+      await sleep(500);
     }
+  }
+  try {
+    for (let i = 0; i < records.length; i += 500) await producer.send(records.slice(i, i + 500));
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
 }
 
