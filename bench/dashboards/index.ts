@@ -12,6 +12,13 @@
  * (`?force=true`, no data cache); a second open right after (`..._repeat_...`) shows what Superset's chart data
  * cache saves a person who comes back (`dashboard_repeat_cached_answers_share`: answers served from it).
  *
+ * Tabs: a dashboard with tabs (Operations) shows and queries only its first tab's charts when it opens; its load is
+ * that (what a person waits for), and the check then opens every other tab and waits for its charts as well, so every
+ * chart is still checked (`dashboard_tab_open_p95_ms`: click on a tab until its charts settled;
+ * `dashboard_all_tabs_load_p95_ms`: navigation until the last tab settled, tabs opened one after another at once).
+ * Baseline in the same run: a copy of each tabbed dashboard with the same charts and no tabs (`flattenTabs`), opened
+ * right after it in every round (`dashboard_<slug>_tabs_vs_without_tabs_load_p50`); not part of the p95.
+ *
  * Browser cache: the measured loads are a returning user's, with Superset's JavaScript in the browser's cache (filled
  * by the unmeasured first pass; Superset serves its content-hashed assets with a one-year max-age). A first visit
  * (browser cache emptied before the load, every asset fetched from Superset) is measured after each dashboard's load
@@ -32,9 +39,11 @@ import {
   type DashboardReport,
   dashboardLinks,
   databaseEnvironment,
+  flattenTabs,
   platformDatabases,
   provisionDashboards,
   readBundle,
+  type SupersetClient,
   simulatedRun,
 } from '@pep/dashboards';
 import { treeCpuSeconds } from '@pep/security/platform';
@@ -43,6 +52,38 @@ import pg from 'pg';
 import { median, percentile, writeResult } from '../src/result.ts';
 
 const EMPTY_SLUG = 'pep-bench-empty';
+/** Title suffix of the bench's copies of tabbed dashboards without their tabs. */
+const WITHOUT_TABS = ' (bench: without tabs)';
+
+/** A copy of a tabbed dashboard with every chart in one grid (same charts, no tabs); its address. */
+async function copyWithoutTabs(
+  client: SupersetClient,
+  d: DashboardLink,
+): Promise<{ id: number; target: DashboardLink }> {
+  const live = await client.json<{ result: { position_json: string | null; json_metadata: string | null } }>(
+    'GET',
+    `/api/v1/dashboard/${d.slug}`,
+  );
+  const positions = flattenTabs(JSON.parse(live.result.position_json ?? '{}') as Record<string, unknown>);
+  const metadata = { ...(JSON.parse(live.result.json_metadata ?? '{}') as Record<string, unknown>), positions };
+  const copy = await client.json<{ result: { id: number } }>('POST', `/api/v1/dashboard/${d.slug}/copy/`, {
+    dashboard_title: `${d.title}${WITHOUT_TABS}`,
+    json_metadata: JSON.stringify(metadata),
+    duplicate_slices: false,
+  });
+  const id = copy.result.id;
+  const base = d.url.slice(0, d.url.indexOf('/superset/dashboard/'));
+  const { tabs: _tabs, ...rest } = d;
+  return {
+    id,
+    target: {
+      ...rest,
+      slug: `${d.slug}_without_tabs`,
+      title: `${d.title}${WITHOUT_TABS}`,
+      url: `${base}/superset/dashboard/${id}/`,
+    },
+  };
+}
 
 async function eventRows(databaseUrl: string): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -68,7 +109,9 @@ function serviceCpuMs(service: string): number | null {
 }
 
 export async function run({ quick }: { quick: boolean }): Promise<void> {
-  const rounds = quick ? 1 : 5;
+  // DASHBOARDS_BENCH_ROUNDS: another number of rounds (an A/B by hand on a busy machine wants more than quick's one).
+  const rounds =
+    Number(process.env.DASHBOARDS_BENCH_ROUNDS) > 0 ? Number(process.env.DASHBOARDS_BENCH_ROUNDS) : quick ? 1 : 5;
   const stackLog = (m: string) => console.error(`stack: ${m}`);
   // The dashboards read PostgreSQL and the marts file through Superset: only those run for the measurement (the
   // rest of the stack would take the same two cores); a first simulated run needs the whole platform.
@@ -93,8 +136,14 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const dashboards: DashboardLink[] = dashboardLinks(readBundle(), await platformDatabases(), settings.url);
 
   const client = await connect(settings);
-  const stale = (await client.dashboards()).filter((d) => d.slug === EMPTY_SLUG);
+  const stale = (await client.dashboards()).filter(
+    (d) => d.slug === EMPTY_SLUG || d.dashboard_title.endsWith(WITHOUT_TABS),
+  );
   for (const d of stale) await client.request('DELETE', `/api/v1/dashboard/${d.id}`);
+  // Same-run baseline of the tabs: each tabbed dashboard also without its tabs, measured right after it.
+  const copies = new Map<string, { id: number; target: DashboardLink }>();
+  for (const d of dashboards.filter((x) => (x.tabs?.length ?? 0) > 0))
+    copies.set(d.title, await copyWithoutTabs(client, d));
   const empty = await client.json<{ id: number }>('POST', '/api/v1/dashboard/', {
     dashboard_title: 'Bench: empty dashboard',
     slug: EMPTY_SLUG,
@@ -112,6 +161,31 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   // Server CPU of each measured load: Superset's gunicorn (chart queries on DuckDB run inside it) and PostgreSQL.
   const supersetCpu: number[] = [];
   const postgresCpu: number[] = [];
+  const allTabs: number[] = [];
+  const tabOpens: number[] = [];
+  // Loads and Superset CPU per dashboard title, the copies without tabs included.
+  const loadsByTitle = new Map<string, number[]>();
+  const cpuByTitle = new Map<string, number[]>();
+  const push = (m: Map<string, number[]>, k: string, v: number | null | undefined) => {
+    if (v === null || v === undefined) return;
+    m.set(k, [...(m.get(k) ?? []), v]);
+  };
+  /** One measured (forced) load; its Superset CPU; throws when a chart of any tab fails. */
+  const measure = async (d: DashboardLink): Promise<DashboardReport> => {
+    const cpu0 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
+    const report = await browser.open({ ...d, url: `${d.url}?force=true` });
+    const cpu1 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
+    const failures = chartFailures(report, d.charts);
+    if (failures.length > 0 || report.loadMs === null) {
+      throw new Error(`dashboard ${d.title} has failing charts:\n${failures.join('\n')}`);
+    }
+    // Server CPU of the whole check (every tab opened), and only when the stack started the services here.
+    if (cpu0[0] != null && cpu1[0] != null) push(cpuByTitle, d.title, Math.round(cpu1[0] - cpu0[0]));
+    if (cpu0[1] != null && cpu1[1] != null && !d.title.endsWith(WITHOUT_TABS))
+      postgresCpu.push(Math.round(cpu1[1] - cpu0[1]));
+    push(loadsByTitle, d.title, report.loadMs);
+    return report;
+  };
   try {
     await browser.login(settings.url, settings.adminUser, settings.adminPassword);
     const emptyTarget = { title: 'empty', url: `${settings.url}/superset/dashboard/${EMPTY_SLUG}/`, charts: [] };
@@ -125,17 +199,17 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         emptyLoads.push(e.loadMs);
         // Measured cold: `?force=true` makes Superset run every chart query instead of answering from its data cache
         // (which the tests' loads just before may have filled); the repeat right after shows what the cache saves.
-        const cpu0 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
-        const report = await browser.open({ ...d, url: `${d.url}?force=true` });
-        const cpu1 = [serviceCpuMs('superset'), serviceCpuMs('postgres')];
-        if (cpu0[0] != null && cpu1[0] != null) supersetCpu.push(Math.round(cpu1[0] - cpu0[0]));
-        if (cpu0[1] != null && cpu1[1] != null) postgresCpu.push(Math.round(cpu1[1] - cpu0[1]));
-        const failures = chartFailures(report, d.charts);
-        if (failures.length > 0 || report.loadMs === null) {
-          throw new Error(`dashboard ${d.title} has failing charts:\n${failures.join('\n')}`);
-        }
-        loads.get(d.title)?.push(report.loadMs);
+        // A tabbed dashboard and its copy without tabs are measured back to back, in alternating order.
+        const copy = copies.get(d.title)?.target;
+        if (copy && round % 2 === 1) await measure(copy);
+        const report = await measure(d);
+        if (copy && round % 2 === 0) await measure(copy);
+        const cpu = cpuByTitle.get(d.title)?.at(-1);
+        if (cpu !== undefined) supersetCpu.push(cpu);
+        loads.get(d.title)?.push(report.loadMs as number);
         reports.push(report);
+        if (report.allTabsMs !== null) allTabs.push(report.allTabsMs);
+        for (const t of report.tabs) if (t.loadMs !== null) tabOpens.push(t.loadMs);
         // A first visit: the browser's cache emptied, every asset fetched (and decompressed) again.
         await browser.clearCache();
         const cold = await browser.open({ ...d, url: `${d.url}?force=true` });
@@ -146,13 +220,14 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         repeatCached += again.phases.cachedAnswers;
         const p = report.phases;
         console.error(
-          `round ${round + 1}/${rounds} ${d.title}: ${report.loadMs} ms (${report.charts.length} charts, ${report.phases.cachedAnswers} from the cache; server CPU ${supersetCpu.at(-1)} ms Superset, ${postgresCpu.at(-1)} ms PostgreSQL; first chart request ${p.firstChartRequestMs} ms, last answer ${p.lastChartResponseMs} ms, slowest chart ${p.slowestChartMs} ms); first visit (empty browser cache): ${cold.loadMs} ms; again: ${again.loadMs} ms (${again.phases.cachedAnswers}/${again.phases.chartRequests} chart answers from the cache, first request ${again.phases.firstChartRequestMs} ms, last answer ${again.phases.lastChartResponseMs} ms)`,
+          `round ${round + 1}/${rounds} ${d.title}: ${report.loadMs} ms${report.tabs.length > 0 ? ` (first tab; every tab ${report.allTabsMs} ms, tabs ${report.tabs.map((t) => `${t.title} ${t.loadMs} ms`).join(', ')}; without tabs ${loadsByTitle.get(`${d.title}${WITHOUT_TABS}`)?.at(-1)} ms, Superset CPU ${cpuByTitle.get(`${d.title}${WITHOUT_TABS}`)?.at(-1)} ms)` : ''} (${report.charts.length} charts, ${report.phases.cachedAnswers} from the cache; server CPU ${supersetCpu.at(-1)} ms Superset, ${postgresCpu.at(-1)} ms PostgreSQL; first chart request ${p.firstChartRequestMs} ms, last answer ${p.lastChartResponseMs} ms, slowest chart ${p.slowestChartMs} ms); first visit (empty browser cache): ${cold.loadMs} ms; again: ${again.loadMs} ms (${again.phases.cachedAnswers}/${again.phases.chartRequests} chart answers from the cache, first request ${again.phases.firstChartRequestMs} ms, last answer ${again.phases.lastChartResponseMs} ms)`,
         );
       }
     }
   } finally {
     await browser.close();
     await client.request('DELETE', `/api/v1/dashboard/${empty.id}`).catch(() => undefined);
+    for (const c of copies.values()) await client.request('DELETE', `/api/v1/dashboard/${c.id}`).catch(() => undefined);
   }
 
   const all = [...loads.values()].flat();
@@ -171,6 +246,31 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
         value: median(loads.get(d.title) ?? []),
       })),
       { name: 'empty_dashboard_load_p50_ms', unit: 'ms', value: emptyP50 },
+      { name: 'dashboard_all_tabs_load_p95_ms', unit: 'ms', value: percentile(allTabs, 95) },
+      ...(tabOpens.length > 0
+        ? [{ name: 'dashboard_tab_open_p95_ms', unit: 'ms', value: percentile(tabOpens, 95) }]
+        : []),
+      ...[...copies.entries()].flatMap(([title, c]) => {
+        const slug = dashboards.find((d) => d.title === title)?.slug ?? title;
+        const cpu = (t: string) => (cpuByTitle.has(t) ? median(cpuByTitle.get(t) ?? []) : null);
+        return [
+          {
+            name: `dashboard_load_p50_ms_${c.target.slug}`,
+            unit: 'ms',
+            value: median(loadsByTitle.get(c.target.title) ?? []),
+          },
+          ...(cpu(title) !== null && cpu(c.target.title) !== null
+            ? [
+                { name: `dashboard_load_superset_cpu_p50_ms_${slug}`, unit: 'ms', value: cpu(title) as number },
+                {
+                  name: `dashboard_load_superset_cpu_p50_ms_${c.target.slug}`,
+                  unit: 'ms',
+                  value: cpu(c.target.title) as number,
+                },
+              ]
+            : []),
+        ];
+      }),
       { name: 'dashboard_load_p50_page_ms', unit: 'ms', value: phase((r) => r.phases.firstChartRequestMs) },
       {
         name: 'dashboard_load_p50_queries_ms',
@@ -214,6 +314,12 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
       // Issue 21: p95 ≤ 3 s (on DuckDB over the 10-million-event history; here: whatever the datasets read now).
       { name: 'dashboard_load_p95_ms', value: p95, goal: 3000, lowerIsBetter: true },
       { name: 'dashboard_load_p95_vs_empty_dashboard', value: Number((p95 / emptyP50).toFixed(2)), goal: null },
+      // Same run, same charts: a tabbed dashboard's load (its first tab) against its copy without tabs (lower: tabs help).
+      ...[...copies.entries()].map(([title, c]) => ({
+        name: `dashboard_${dashboards.find((d) => d.title === title)?.slug}_tabs_vs_without_tabs_load_p50`,
+        value: Number((median(loads.get(title) ?? []) / median(loadsByTitle.get(c.target.title) ?? [])).toFixed(2)),
+        goal: null,
+      })),
     ],
     `chromium (playwright-core) + superset 6.1.0`,
   );

@@ -2,6 +2,7 @@
  * The TypeScript twin of `crates/core/src/normalize.rs` and `model.rs`: per-message dispatch,
  * canonical event / DLQ JSON, and the batch API over the same byte layout as the addon.
  */
+import { PROVIDERS } from '@pep/contracts';
 import { cleanText, hasCardNumber, maskCards, redactPayload } from '@pep/contracts/redact';
 import { BT_FORM_ERRORS, base64Decode, braintreeForm } from './codec.ts';
 import type { AmountBounds } from './currency.ts';
@@ -22,7 +23,6 @@ import { iso, MAX_MS, MIN_MS } from './time.ts';
 import { type BatchResult, LIMITS, type RawBatch, type RecordSet } from './types.ts';
 import { parseXml } from './xml.ts';
 
-const PROVIDERS: readonly ProviderName[] = ['stripe', 'square', 'adyen', 'braintree'];
 const INVALID_JSON_MESSAGE = 'payload is not valid JSON (RFC 8259, UTF-8, at most 64 levels deep)';
 const s = JSON.stringify;
 const n = (v: string | undefined) => (v === undefined ? 'null' : s(v));

@@ -3,7 +3,9 @@
  * person does, and reports each chart's state once the page has settled: rendered, error (with Superset's message),
  * empty (the query returned no rows) or still loading at the deadline. The state comes from the page itself (what
  * Superset draws in the chart's box) and from the chart's data request (its HTTP status, error and row count).
- * Also the load time: navigation start until every chart has settled, for `dashboard_load_p95_ms`.
+ * Also the load time: navigation start until every chart shown at first has settled, for `dashboard_load_p95_ms`.
+ * A dashboard with tabs shows (and Superset queries) only the first tab's charts; the check then opens every other tab
+ * in turn and waits for its charts too, so that every chart of every tab is checked, and times each tab.
  *
  * Not a general Superset page model: it knows the login form and the dashboard's chart boxes, nothing else.
  */
@@ -83,14 +85,42 @@ export interface LoadPhases {
   readonly cachedAnswers: number;
 }
 
+/** One tab of a dashboard, opened by the check after the first one had settled. */
+export interface TabReport {
+  readonly title: string;
+  /** Click on the tab until every chart in it settled; null when some never did. */
+  readonly loadMs: number | null;
+  readonly screenshot?: string;
+}
+
 export interface DashboardReport {
   readonly title: string;
   readonly url: string;
-  /** Navigation start until every chart settled (rendered, error or empty); null when some never did. */
+  /**
+   * Navigation start until every chart shown at first settled (rendered, error or empty): the whole dashboard, or
+   * its first tab when it has tabs; null when some never did.
+   */
   readonly loadMs: number | null;
+  /** The first view's load (its chart requests; later tabs' requests are not counted here). */
   readonly phases: LoadPhases;
+  /** Every chart of every tab. */
   readonly charts: readonly ChartReport[];
   readonly screenshot?: string;
+  /** The tabs opened after the first (none for a dashboard without tabs). */
+  readonly tabs: readonly TabReport[];
+  /**
+   * Navigation start until the charts of every tab settled, the check opening each next tab as soon as the previous
+   * one settled (equal to `loadMs` without tabs); null when some chart never settled.
+   */
+  readonly allTabsMs: number | null;
+}
+
+export interface DashboardTargetTab {
+  /** The TAB node's id in the dashboard's layout (`TAB-…`). */
+  readonly id: string;
+  readonly title: string;
+  /** Names of the charts placed in this tab. */
+  readonly charts: readonly string[];
 }
 
 export interface DashboardTarget {
@@ -98,6 +128,8 @@ export interface DashboardTarget {
   readonly url: string;
   /** Names of the charts the dashboard must show (the check fails when one is not on the page). */
   readonly charts: readonly string[];
+  /** Its tabs in layout order, the first being the one shown at first; none: every chart shows at once. */
+  readonly tabs?: readonly DashboardTargetTab[];
 }
 
 /** "Revenue / Net revenue by provider: error: …" for each chart that is not rendered, plus missing charts. */
@@ -112,6 +144,9 @@ export function chartFailures(report: DashboardReport, expected?: readonly strin
 }
 
 interface DataResponse {
+  /** When the request left and its answer arrived (ms since the epoch). */
+  readonly sentAt: number;
+  readonly answeredAt: number;
   readonly status: number;
   readonly rows?: number;
   readonly cached?: boolean;
@@ -129,12 +164,12 @@ interface BoxState {
 
 /**
  * Runs in the page (plain JavaScript, so that no build step rewrites it): whether the dashboard's content area is
- * there, and the state of every chart box. Error:
+ * there, and the state of every chart box on show (the boxes of a hidden tab have no layout box and are left out). Error:
  * Superset's error alert in the box. Empty: its "No results" state. Rendered: the chart's container holds drawn
  * content (an ECharts canvas or SVG, a table, a big number). Anything else is still loading; a box still loading is
  * scrolled into view, since Superset renders only the charts in the viewport (dashboard virtualization).
  */
-const READ_PAGE = `(() => ({ ready: !!document.querySelector('[data-test="dashboard-content-wrapper"]'), boxes: [...document.querySelectorAll('[data-test="chart-grid-component"]')].map((box) => {
+const READ_PAGE = `(() => ({ ready: !!document.querySelector('[data-test="dashboard-content-wrapper"]'), boxes: [...document.querySelectorAll('[data-test="chart-grid-component"]')].filter((box) => box.getClientRects().length > 0).map((box) => {
   const name = box.getAttribute('data-test-chart-name') || '(unnamed chart)';
   const idAttr = box.getAttribute('data-test-chart-id');
   const base = { name, id: idAttr ? Number(idAttr) : null, vizType: box.getAttribute('data-test-viz-type') };
@@ -219,28 +254,23 @@ export class DashboardBrowser {
     }
   }
 
-  /** Opens one dashboard and waits until every chart has settled (or the deadline); see the module comment. */
+  /**
+   * Opens one dashboard and waits until every chart shown has settled (or the deadline); then opens each other tab
+   * of it, if any, and waits for its charts the same way. See the module comment.
+   */
   async open(target: DashboardTarget, opts: OpenOptions = {}): Promise<DashboardReport> {
     const page = this.page;
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const data = new Map<number, DataResponse>();
     const pending: Promise<void>[] = [];
     const sent = new Map<Request, number>();
-    let firstRequestAt: number | null = null;
-    let lastResponseAt: number | null = null;
-    let slowestChartMs: number | null = null;
     const onRequest = (req: Request) => {
-      if (!req.url().includes('/api/v1/chart/data')) return;
-      const now = Date.now();
-      sent.set(req, now);
-      firstRequestAt ??= now;
+      if (req.url().includes('/api/v1/chart/data')) sent.set(req, Date.now());
     };
     const onResponse = (res: Response) => {
       if (!res.url().includes('/api/v1/chart/data')) return;
-      const now = Date.now();
-      lastResponseAt = now;
-      const at = sent.get(res.request());
-      if (at !== undefined) slowestChartMs = Math.max(slowestChartMs ?? 0, now - at);
+      const answeredAt = Date.now();
+      const sentAt = sent.get(res.request()) ?? answeredAt;
       pending.push(
         (async () => {
           const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
@@ -259,6 +289,8 @@ export class DashboardBrowser {
             result.map((r) => r.error).find((e) => e) ||
             undefined;
           data.set(slice, {
+            sentAt,
+            answeredAt,
             status: res.status(),
             ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
             ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
@@ -267,27 +299,58 @@ export class DashboardBrowser {
         })().catch(() => {}),
       );
     };
+    // The views the check settles in turn: the dashboard as it opens (its first tab, when it has tabs), then every
+    // other tab, clicked.
+    const views: { tab?: DashboardTargetTab; charts: readonly string[] }[] =
+      target.tabs && target.tabs.length > 0
+        ? target.tabs.map((tab) => ({ tab, charts: tab.charts }))
+        : [{ charts: target.charts }];
+    // Each chart box as last seen while its view was on show (a hidden tab's boxes cannot be read).
+    const seen = new Map<string, BoxState>();
+    const screenshotFile = (suffix: string) => {
+      if (!opts.screenshotDir) return undefined;
+      mkdirSync(opts.screenshotDir, { recursive: true });
+      const name = `${target.title}${suffix}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+      return join(opts.screenshotDir, `${name}.png`);
+    };
+    /** Polls the page until the view's charts are all on show and settled; the settle time, or null at the deadline. */
+    const settle = async (expected: number, deadline: number): Promise<number | null> => {
+      // Polled with page.evaluate (CDP), not waitForFunction: Superset's Content-Security-Policy forbids the eval
+      // that a string predicate needs, and the check must see the page under its real policy.
+      for (;;) {
+        const { ready, boxes } = (await page.evaluate(READ_PAGE)) as PageState;
+        for (const box of boxes) seen.set(box.id === null ? box.name : String(box.id), box);
+        if (ready && boxes.length >= expected && boxes.every((b) => b.state !== 'loading')) return Date.now();
+        if (Date.now() > deadline) return null;
+        await sleep(POLL_MS);
+      }
+    };
     page.on('request', onRequest);
     page.on('response', onResponse);
     const started = Date.now();
-    let loadMs: number | null = null;
     try {
       await page.goto(target.url, { waitUntil: 'commit', timeout: timeoutMs });
-      // Polled with page.evaluate (CDP), not waitForFunction: Superset's Content-Security-Policy forbids the eval
-      // that a string predicate needs, and the check must see the page under its real policy.
-      const deadline = started + timeoutMs;
-      for (;;) {
-        const { ready, boxes } = (await page.evaluate(READ_PAGE)) as PageState;
-        if (ready && boxes.length >= target.charts.length && boxes.every((b) => b.state !== 'loading')) {
-          loadMs = Date.now() - started;
-          break;
-        }
-        if (Date.now() > deadline) break;
-        await sleep(POLL_MS);
+      const loadedAt = await settle(views[0]?.charts.length ?? 0, started + timeoutMs);
+      const screenshot = screenshotFile('');
+      if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+      const tabs: TabReport[] = [];
+      let lastAt = loadedAt;
+      for (const view of views.slice(1)) {
+        const tab = view.tab as DashboardTargetTab;
+        const clicked = Date.now();
+        await page.click(`[role="tab"][aria-controls$="-panel-${tab.id}"]`, { timeout: timeoutMs });
+        const at = await settle(view.charts.length, clicked + timeoutMs);
+        const shot = screenshotFile(`-${tab.title}`);
+        if (shot) await page.screenshot({ path: shot, fullPage: true });
+        tabs.push({
+          title: tab.title,
+          loadMs: at === null ? null : at - clicked,
+          ...(shot ? { screenshot: shot } : {}),
+        });
+        lastAt = lastAt === null || at === null ? null : at;
       }
       await Promise.all(pending);
-      const { boxes } = (await page.evaluate(READ_PAGE)) as PageState;
-      const charts = boxes.map((b): ChartReport => {
+      const charts = [...seen.values()].map((b): ChartReport => {
         const d = b.id === null ? undefined : data.get(b.id);
         const rows = d?.rows;
         // The data request's verdict wins where the page alone could mislead (an error drawn as an empty box).
@@ -308,20 +371,25 @@ export class DashboardBrowser {
           ...(b.state === 'loading' ? { message: `not settled after ${timeoutMs} ms` } : {}),
         };
       });
-      let screenshot: string | undefined;
-      if (opts.screenshotDir) {
-        mkdirSync(opts.screenshotDir, { recursive: true });
-        screenshot = join(opts.screenshotDir, `${target.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.png`);
-        await page.screenshot({ path: screenshot, fullPage: true });
-      }
+      // The first view's chart requests: those sent before it settled (all of them when it never did).
+      const first = [...data.values()].filter((d) => loadedAt === null || d.sentAt <= loadedAt);
       const phases: LoadPhases = {
-        firstChartRequestMs: firstRequestAt === null ? null : firstRequestAt - started,
-        lastChartResponseMs: lastResponseAt === null ? null : lastResponseAt - started,
-        slowestChartMs,
-        chartRequests: sent.size,
-        cachedAnswers: [...data.values()].filter((d) => d.cached).length,
+        firstChartRequestMs: first.length === 0 ? null : Math.min(...first.map((d) => d.sentAt)) - started,
+        lastChartResponseMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt)) - started,
+        slowestChartMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt - d.sentAt)),
+        chartRequests: first.length,
+        cachedAnswers: first.filter((d) => d.cached).length,
       };
-      return { title: target.title, url: target.url, loadMs, phases, charts, ...(screenshot ? { screenshot } : {}) };
+      return {
+        title: target.title,
+        url: target.url,
+        loadMs: loadedAt === null ? null : loadedAt - started,
+        phases,
+        charts,
+        ...(screenshot ? { screenshot } : {}),
+        tabs,
+        allTabsMs: lastAt === null ? null : lastAt - started,
+      };
     } finally {
       page.off('request', onRequest);
       page.off('response', onResponse);

@@ -6,8 +6,10 @@ import {
   BundleError,
   bundleDigest,
   dashboardChartUuids,
+  flattenTabs,
   importZip,
   layoutCharts,
+  layoutTabs,
   normalizeExport,
   parseBundle,
   readBundle,
@@ -72,6 +74,45 @@ describe('the committed bundle', () => {
       const chart = [...parsed.charts.values()].find((c) => c.uuid === u);
       assert.equal(datasets.get(chart?.dataset_uuid as string)?.database_uuid, DATABASE_UUIDS.operations, u);
     }
+  });
+
+  test('Operations opens on a small first tab; every chart is in exactly one tab; flattening gives one grid', () => {
+    const ops = [...parsed.dashboards.values()].find((d) => d.slug === 'operations');
+    assert.ok(ops);
+    const names = new Map([...parsed.charts.values()].map((c) => [c.uuid, c.slice_name as string]));
+    const tabs = layoutTabs(ops);
+    assert.deepEqual(
+      tabs.map((t) => t.title),
+      ['Overview', 'Dead letters and quarantine', 'Last 24 hours and retries'],
+    );
+    // The first tab is what Superset loads at once: at most 5 charts, with the issue's headline panels.
+    const first = (tabs[0]?.chartUuids ?? []).map((u) => names.get(u));
+    assert.ok(first.length <= 5, `${first.length} charts on the first tab`);
+    for (const panel of ['Events per stage', 'Quarantine backlog', 'Workflow outcomes by provider']) {
+      assert.ok(first.includes(panel), `the Overview tab lacks "${panel}"`);
+    }
+    // Superset's page asks for each shown dataset's drill_info beside the chart requests (6 connections per host).
+    const charts = new Map([...parsed.charts.values()].map((c) => [c.uuid, c]));
+    const firstDatasets = new Set((tabs[0]?.chartUuids ?? []).map((u) => charts.get(u)?.dataset_uuid));
+    assert.ok(firstDatasets.size <= 3, `the Overview tab reads ${firstDatasets.size} datasets`);
+    const inTabs = tabs.flatMap((t) => t.chartUuids);
+    assert.deepEqual(inTabs, dashboardChartUuids(ops), 'a chart outside a tab, or in two');
+    const flat = flattenTabs(ops.position as Record<string, unknown>);
+    assert.deepEqual(dashboardChartUuids({ position: flat }), dashboardChartUuids(ops));
+    assert.deepEqual(layoutTabs({ position: flat }), []);
+    const nodes = Object.values(flat) as { type?: string; parents?: string[] }[];
+    assert.ok(!nodes.some((n) => n?.type === 'TABS' || n?.type === 'TAB'));
+    for (const n of nodes.filter((x) => x?.type === 'ROW' || x?.type === 'CHART')) {
+      assert.deepEqual(n.parents?.slice(0, 2), ['ROOT_ID', 'GRID_ID']);
+    }
+  });
+
+  test('a layout without tabs has no tabs, and flattening it changes nothing but the root', () => {
+    const rev = [...parsed.dashboards.values()].find((d) => d.slug === 'revenue');
+    assert.ok(rev);
+    assert.deepEqual(layoutTabs(rev), []);
+    const flat = flattenTabs(rev.position as Record<string, unknown>);
+    assert.deepEqual(flat, rev.position);
   });
 
   test('Revenue, Payments, Fraud and the ML scores read the dbt gold marts on DuckDB; Fraud shows precision and recall', () => {

@@ -138,6 +138,70 @@ export function layoutCharts(dashboard: Yaml): PositionNode[] {
   return out;
 }
 
+/** A tab of a dashboard's layout (a TAB node): its id, its title and the uuids of the charts placed in it. */
+export interface LayoutTab {
+  readonly id: string;
+  readonly title: string;
+  readonly chartUuids: readonly string[];
+}
+
+/**
+ * The dashboard's tabs in display order (depth first), each with the charts whose nearest enclosing tab it is; empty
+ * when the layout has no tabs. Superset draws and queries only the charts of the tabs that are shown.
+ */
+export function layoutTabs(dashboard: Yaml): LayoutTab[] {
+  const position = (dashboard.position ?? {}) as Record<string, PositionNode & { meta?: { text?: string } }>;
+  const tabs: { id: string; title: string; chartUuids: string[] }[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string, tab: { chartUuids: string[] } | undefined) => {
+    const node = position[id];
+    if (!node || seen.has(id)) return;
+    seen.add(id);
+    let inner = tab;
+    if (node.type === 'TAB') {
+      const t = { id, title: String(node.meta?.text ?? id), chartUuids: [] as string[] };
+      tabs.push(t);
+      inner = t;
+    }
+    if (node.type === 'CHART' && node.meta?.uuid) inner?.chartUuids.push(node.meta.uuid);
+    for (const child of node.children ?? []) visit(child, inner);
+  };
+  visit('ROOT_ID', undefined);
+  return tabs;
+}
+
+/**
+ * The same layout without tabs: the rows (and other blocks) of every tab one after another in the dashboard's grid,
+ * in tab order, the tab and tabs nodes dropped. For a baseline that shows every chart at once (the benchmark).
+ */
+export function flattenTabs(position: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const nodes = position as Record<string, PositionNode & { parents?: string[] }>;
+  const blocks: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    const node = nodes[id];
+    if (!node || seen.has(id)) return;
+    seen.add(id);
+    if (id === 'ROOT_ID' || id === 'GRID_ID' || node.type === 'TABS' || node.type === 'TAB') {
+      for (const child of node.children ?? []) visit(child);
+    } else blocks.push(id);
+  };
+  visit('ROOT_ID');
+  const out: Record<string, unknown> = {};
+  for (const [id, value] of Object.entries(position)) {
+    const node = nodes[id];
+    if (node && typeof node === 'object' && (node.type === 'TABS' || node.type === 'TAB')) continue;
+    if (node && typeof node === 'object' && Array.isArray(node.parents)) {
+      const kept = node.parents.filter((p) => nodes[p]?.type !== 'TABS' && nodes[p]?.type !== 'TAB');
+      const parents = kept[0] === 'ROOT_ID' && kept[1] !== 'GRID_ID' ? ['ROOT_ID', 'GRID_ID', ...kept.slice(1)] : kept;
+      out[id] = { ...node, parents: id === 'GRID_ID' ? ['ROOT_ID'] : parents };
+    } else out[id] = value;
+  }
+  out.ROOT_ID = { ...(nodes.ROOT_ID ?? { id: 'ROOT_ID', type: 'ROOT' }), children: ['GRID_ID'] };
+  out.GRID_ID = { id: 'GRID_ID', type: 'GRID', parents: ['ROOT_ID'], children: blocks };
+  return out;
+}
+
 export function dashboardChartUuids(dashboard: Yaml): string[] {
   return layoutCharts(dashboard).flatMap((n) => (n.meta?.uuid ? [n.meta.uuid] : []));
 }

@@ -117,8 +117,11 @@ export class SupersetClient {
       .join('; ');
   }
 
-  /** One API call; `body` is JSON or multipart form data. Resolves with the raw response once it is OK. */
-  async request(method: string, path: string, body?: unknown): Promise<Response> {
+  /**
+   * One API call; `body` is JSON or multipart form data. Resolves with the raw response once it is OK. A 401 (the
+   * access token expired: Superset's last 15 minutes, and a benchmark runs longer) logs in again and retries once.
+   */
+  async request(method: string, path: string, body?: unknown, retried = false): Promise<Response> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.accessToken}`,
       'X-CSRFToken': this.csrfToken,
@@ -138,6 +141,11 @@ export class SupersetClient {
       body: payload,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
+    if (res.status === 401 && !retried) {
+      await res.body?.cancel();
+      await this.authenticate();
+      return this.request(method, path, body, true);
+    }
     if (!res.ok) {
       const text = await res.text();
       throw new SupersetError(`${method} ${path.split('?')[0]}: HTTP ${res.status}: ${errorMessage(text)}`, res.status);

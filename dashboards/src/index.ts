@@ -7,14 +7,19 @@ export {
   DashboardBrowser,
   type DashboardReport,
   type DashboardTarget,
+  type DashboardTargetTab,
   ensureChromium,
   type LoadPhases,
+  type TabReport,
 } from './browser.ts';
 export {
   BUNDLE_DIR,
   type BundleFiles,
   bundleDigest,
+  flattenTabs,
   importZip,
+  type LayoutTab,
+  layoutTabs,
   normalizeExport,
   parseBundle,
   readBundle,
@@ -36,6 +41,7 @@ export { buildMarts, DASHBOARD_MARTS } from './marts.ts';
 export {
   connect,
   type DashboardLink,
+  type DashboardTabLink,
   dashboardLinks,
   exportDashboards,
   loginHint,

@@ -15,6 +15,7 @@ import {
   bundleDigest,
   dashboardChartUuids,
   importZip,
+  layoutTabs,
   type NormalizedExport,
   normalizeExport,
   parseBundle,
@@ -30,6 +31,15 @@ export interface DashboardLink {
   readonly title: string;
   readonly url: string;
   /** Names of its charts, in layout order. */
+  readonly charts: readonly string[];
+  /** Its tabs (none when the layout has none), each with the names of the charts placed in it. */
+  readonly tabs?: readonly DashboardTabLink[];
+}
+
+export interface DashboardTabLink {
+  /** The TAB node's id in the layout (`TAB-…`): the browser finds the tab by it. */
+  readonly id: string;
+  readonly title: string;
   readonly charts: readonly string[];
 }
 
@@ -65,11 +75,14 @@ export function dashboardLinks(
   const chartNames = new Map([...parsed.charts.values()].map((c) => [String(c.uuid), String(c.slice_name)]));
   return [...parsed.dashboards.values()].map((d) => {
     const slug = String(d.slug);
+    const name = (u: string) => chartNames.get(u) ?? u;
+    const tabs = layoutTabs(d).map((t) => ({ id: t.id, title: t.title, charts: t.chartUuids.map(name) }));
     return {
       slug,
       title: String(d.dashboard_title),
       url: `${url}/superset/dashboard/${slug}/`,
-      charts: dashboardChartUuids(d).map((u) => chartNames.get(u) ?? u),
+      charts: dashboardChartUuids(d).map(name),
+      ...(tabs.length > 0 ? { tabs } : {}),
     };
   });
 }

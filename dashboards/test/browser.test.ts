@@ -59,7 +59,7 @@ describe('dashboards in a real browser after a short simulated run', { timeout: 
       reports.push(report);
       failures.push(...chartFailures(report, d.charts));
       t.diagnostic(
-        `${d.title}: ${report.charts.length} charts, settled in ${report.loadMs ?? '-'} ms (first chart request at ${report.phases.firstChartRequestMs ?? '-'} ms, last answer at ${report.phases.lastChartResponseMs ?? '-'} ms; ${report.screenshot})`,
+        `${d.title}: ${report.charts.length} charts, settled in ${report.loadMs ?? '-'} ms (first chart request at ${report.phases.firstChartRequestMs ?? '-'} ms, last answer at ${report.phases.lastChartResponseMs ?? '-'} ms; ${report.screenshot})${report.tabs.length > 0 ? `; every tab settled at ${report.allTabsMs ?? '-'} ms (${report.tabs.map((x) => `${x.title}: ${x.loadMs ?? '-'} ms`).join(', ')})` : ''}`,
       );
     }
     mkdirSync(ARTIFACTS, { recursive: true });

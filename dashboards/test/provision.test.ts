@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { SUPERSET_VENV, stackUp } from '@pep/stack';
+import { SUPERSET_VENV, stackUp, supersetSettings } from '@pep/stack';
 import { venvDir } from '@pep/stack/install';
 import { stringify } from 'yaml';
 import { BUNDLE_DIR, normalizeExport, readBundle } from '../src/bundle.ts';
@@ -173,6 +174,29 @@ describe('dashboards as code', { timeout: 900_000 }, () => {
     assert.deepEqual(answer.data, [{ net_minor: 42 }]);
     // Back to the platform's own settings.
     await provisionDashboards();
+  });
+
+  test('an expired access token: the client logs in again and retries the call once', async () => {
+    const fresh = await connect();
+    const state = fresh as unknown as { accessToken: string };
+    // The client's own token with its expiry moved into the past, signed again with Superset's key (an HS256 JWT).
+    const [header, payload] = state.accessToken.split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const body = Buffer.from(JSON.stringify({ ...claims, iat: past - 900, nbf: past - 900, exp: past })).toString(
+      'base64url',
+    );
+    const signature = createHmac('sha256', supersetSettings().secretKey)
+      .update(`${header}.${body}`)
+      .digest('base64url');
+    state.accessToken = `${header}.${body}.${signature}`;
+    const expired = state.accessToken;
+    const listed = await fresh.dashboards();
+    assert.ok(
+      listed.some((d) => d.slug === 'operations'),
+      JSON.stringify(listed),
+    );
+    assert.notEqual(state.accessToken, expired, 'the client did not log in again');
   });
 
   test('wrong admin credentials: a clear error naming the user, never the password', async () => {

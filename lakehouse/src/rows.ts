@@ -3,7 +3,7 @@
  * (a record that cannot be typed keeps its bytes and says why in `lake_error`/`record`), so the sink never has a
  * reason to skip or stall on a record. Not Kafka I/O and not Arrow building.
  */
-import { LAKE_TABLES, type LakeTable, PROVIDERS, RAW_HEADERS, TOPICS } from '@pep/contracts';
+import { LAKE_TABLES, type LakeTable, OUTPUT_HEADERS, PROVIDERS, RAW_HEADERS, TOPICS } from '@pep/contracts';
 import type { Row } from './arrow.ts';
 
 export interface KafkaRecord {
@@ -103,9 +103,9 @@ function parseJsonObject(b: Uint8Array | null): Record<string, unknown> | string
 export function paymentEventRow(r: KafkaRecord): Row {
   const ev = parseJsonObject(r.value);
   const source = {
-    source_topic: r.headers['source-topic'] ?? null,
-    source_partition: parseInt32(r.headers['source-partition']),
-    source_offset: parseLong(r.headers['source-offset']),
+    source_topic: r.headers[OUTPUT_HEADERS.sourceTopic] ?? null,
+    source_partition: parseInt32(r.headers[OUTPUT_HEADERS.sourcePartition]),
+    source_offset: parseLong(r.headers[OUTPUT_HEADERS.sourceOffset]),
   };
   if (typeof ev === 'string' || typeof ev.event_id !== 'string') {
     return {

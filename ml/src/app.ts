@@ -6,10 +6,12 @@
 import { INFERENCE_ERROR_CODES, INFERENCE_LIMITS, INFERENCE_PATHS as P } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { METRICS_CONTENT_TYPE, type Registry } from '@pep/contracts/metrics';
+import { createJsCore } from '@pep/core-native';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { FeatureEvent } from './features/aggregate.ts';
 import { FEATURE_SPEC } from './features/spec.ts';
+import { vectorEventFields, vectorEventJson } from './features/vectorize.ts';
 import {
   type ChurnInput,
   churnRiskLevel,
@@ -156,6 +158,9 @@ export function parseRecovery(b: Body): RecoveryInput {
 }
 
 /** The normalized event sent beside the flat fields (optional): what the model's vectorizer reads. */
+/** The event fields core-native's vectorizer reads, from its feature spec (the twin's spec is the addon's, byte for byte). */
+const EVENT_FIELDS = vectorEventFields(createJsCore().featureSpec());
+
 function eventOf(b: Body, flat: { event_id: string; customer_id?: string | null; merchant_id?: string | null }) {
   const e = b.event;
   if (e !== undefined && e !== null && (typeof e !== 'object' || Array.isArray(e))) {
@@ -163,7 +168,8 @@ function eventOf(b: Body, flat: { event_id: string; customer_id?: string | null;
   }
   const o = (e ?? {}) as Record<string, unknown>;
   const sv = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : null);
-  const json = e ? JSON.stringify(e) : null;
+  // Only the fields the vectorizer reads (the same vector as the whole event's, for less JSON work per row).
+  const json = e ? vectorEventJson(o, EVENT_FIELDS) : null;
   if (json && json.length > 64 * 1024) throw new RequestError('event is larger than 64 KiB');
   const event: FeatureEvent = {
     event_id: flat.event_id,

@@ -17,7 +17,7 @@ export {
 } from './features/skew.ts';
 export { FEATURE_SPEC } from './features/spec.ts';
 export { StateStore } from './features/store.ts';
-export { type EntityRecords, vectorize } from './features/vectorize.ts';
+export { type EntityRecords, vectorEventFields, vectorEventJson, vectorize } from './features/vectorize.ts';
 export { feastApply, feastHistorical } from './py/feast.ts';
 export { runPython } from './py/run.ts';
 export { startInferenceServer, startScoring } from './server.ts';

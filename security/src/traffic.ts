@@ -6,7 +6,7 @@
  * the same seed gives the same bodies. Not a load generator (see send()).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { LOCAL_WEBHOOK_SECRETS, type Provider } from '@pep/contracts';
+import { LOCAL_WEBHOOK_SECRETS, PROVIDERS, type Provider } from '@pep/contracts';
 import { type Delivery, DeliveryGenerator } from '@pep/simulator';
 import { SQUARE_URL } from './platform.ts';
 
@@ -127,7 +127,7 @@ export function braintreeBody(xml: string | Buffer): { body: Buffer; signature: 
 export function deliveries(opts: { seed: number; invalidRate?: number; signatureFaultRate?: number }) {
   const gen = new DeliveryGenerator({
     seed: opts.seed,
-    providers: ['stripe', 'square', 'adyen', 'braintree'],
+    providers: PROVIDERS,
     invalidRate: opts.invalidRate ?? 0,
     duplicateRate: 0,
     signatureFaultRate: opts.signatureFaultRate ?? 0,

@@ -11,6 +11,7 @@ import {
   type ChurnPrediction,
   type FraudScore,
   INFERENCE_PATHS,
+  RAW_HEADERS,
   type RetryStrategy,
   reviewDecisionWorkflowId,
 } from '@pep/contracts';
@@ -47,6 +48,7 @@ import {
   type ChurnFeatures,
   type ChurnResult,
   DEFAULT_REVIEW_TIMEOUT_MS,
+  type DlqReviewInput,
   type FraudResult,
   type GroupReviewActivities,
   type PaymentActivities,
@@ -70,6 +72,15 @@ export interface PaymentActivityDeps {
 function eventTime(e: UnifiedEvent, now: () => Date): Date {
   const ms = e.provider_created_at ? Date.parse(e.provider_created_at) : Number.NaN;
   return Number.isFinite(ms) ? new Date(ms) : now();
+}
+
+/**
+ * The attempt number of a failed payment: the failures of the same provider object stored before it plus one, or the
+ * attempt count the provider declares (`metadata.retry_attempt_count`), whichever is larger.
+ */
+function retryAttempt(event: UnifiedEvent, earlierFailureCount: number): number {
+  const declared = Number(event.metadata.retry_attempt_count);
+  return Math.max(earlierFailureCount + 1, Number.isSafeInteger(declared) && declared > 0 ? declared : 1);
 }
 
 export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActivities {
@@ -96,12 +107,11 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     },
 
     async recommendRetry(event): Promise<RetryStrategyResult> {
-      const declared = Number(event.metadata.retry_attempt_count);
-      const seen =
+      const earlier =
         event.provider && event.object_id
-          ? (await earlierFailures(deps.pool, event.provider, event.object_id, event.event_id)) + 1
-          : 1;
-      const attempt = Math.max(seen, Number.isSafeInteger(declared) && declared > 0 ? declared : 1);
+          ? await earlierFailures(deps.pool, event.provider, event.object_id, event.event_id)
+          : 0;
+      const attempt = retryAttempt(event, earlier);
       const r = await deps.inference.post<RetryStrategy>(INFERENCE_PATHS.retryStrategy, retryRequest(event, attempt));
       if (typeof r.action !== 'string') throw new Error('retry response lacks action');
       return retryResult(r, attempt);
@@ -130,13 +140,8 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     },
 
     async processEventsBatch(events, workflowId, runId) {
-      const owned = new Set(
-        await claimEvents(
-          deps.pool,
-          events.map((e) => e.event_id),
-          workflowId,
-        ),
-      );
+      const ids = events.map((e) => e.event_id);
+      const owned = new Set(await claimEvents(deps.pool, ids, workflowId));
       return runBatchSteps(events, ownedPositions(events, owned), activities, { workflowId, runId });
     },
 
@@ -145,106 +150,7 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     },
 
     async scoreEventsBatch(items): Promise<ScoreResult[]> {
-      // Reads for the whole batch: customers' histories and earlier failures of the same provider objects.
-      // One stored-history summary per distinct (customer, event time), without the batch's own events (added below
-      // from memory, so a retried batch whose rows were already stored does not count them twice).
-      const batchIds = items.map((i) => i.event.event_id);
-      const keyOf = (customerId: string, at: Date) => `${at.getTime()} ${customerId}`;
-      const queries = new Map<string, { customerId: string; at: Date }>();
-      for (const i of items) {
-        if (!i.event.customer_id) continue;
-        const at = eventTime(i.event, now);
-        queries.set(keyOf(i.event.customer_id, at), { customerId: i.event.customer_id, at });
-      }
-      const failedObjects = items
-        .filter((i) => i.outcome === 'failed' && i.event.provider && i.event.object_id)
-        .map((i) => ({ provider: i.event.provider as string, objectId: i.event.object_id as string }));
-      const [summaryList, failures] = await Promise.all([
-        historySummaries(deps.pool, [...queries.values()], batchIds),
-        failuresByObject(deps.pool, failedObjects),
-      ]);
-      const fraudIdx: number[] = [];
-      const retryIdx: number[] = [];
-      const churnIdx: number[] = [];
-      const retryAttempts: number[] = [];
-      const churnBodies: ChurnInput[] = [];
-      const churnFeaturesList: ChurnFeatures[] = [];
-      const summaries = new Map([...queries.keys()].map((k, i) => [k, summaryList[i] as HistorySummary]));
-      const churnOf = async (item: ScoreItem): Promise<ChurnFeatures> => {
-        const e = item.event;
-        const customerId = e.customer_id as string;
-        const at = eventTime(e, now);
-        // The batch's own earlier events of the same customer, newest first (stable: batch order on equal times).
-        const inBatch = items
-          .filter((o) => o !== item && o.event.customer_id === customerId && o.outcome !== 'other')
-          .map((o) => ({ outcome: o.outcome, at: eventTime(o.event, now) }))
-          .filter((h) => h.at.getTime() <= at.getTime())
-          .sort((a, b) => b.at.getTime() - a.at.getTime());
-        const stored = summaries.get(keyOf(customerId, at)) as HistorySummary;
-        const newestStored = stored.newestAt?.getTime() ?? Number.NEGATIVE_INFINITY;
-        if (inBatch.every((h) => h.at.getTime() > newestStored)) {
-          // The batch's events are all newer than the stored ones: the two summaries concatenate exactly.
-          return churnFeaturesFromSummary(concatSummaries(summarizeHistory(inBatch), stored), {
-            outcome: item.outcome,
-            at,
-          });
-        }
-        // Interleaved in time (out-of-order events): merge the rows (rare, one extra query for this event).
-        const rows = await customerHistory(deps.pool, customerId, batchIds, at);
-        const history = [...rows, ...inBatch].sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
-        return churnFeatures(history, { outcome: item.outcome, at });
-      };
-      const churnById = new Map<string, ChurnFeatures>();
-      for (const item of items) if (item.event.customer_id) churnById.set(item.event.event_id, await churnOf(item));
-      items.forEach((item, i) => {
-        const e = item.event;
-        if (item.outcome === 'succeeded') fraudIdx.push(i);
-        if (item.outcome === 'failed') {
-          retryIdx.push(i);
-          const seen = failures.filter(
-            (f) => f.provider === e.provider && f.object_id === e.object_id && f.event_id !== e.event_id,
-          ).length;
-          const declared = Number(e.metadata.retry_attempt_count);
-          retryAttempts.push(Math.max(seen + 1, Number.isSafeInteger(declared) && declared > 0 ? declared : 1));
-        }
-        if (e.customer_id) {
-          const features = churnById.get(e.event_id) as ChurnFeatures;
-          churnIdx.push(i);
-          churnFeaturesList.push(features);
-          churnBodies.push(churnRequest(e, features));
-        }
-      });
-      const post = async <T>(path: string, bodies: unknown[]): Promise<T[]> => {
-        if (bodies.length === 0) return [];
-        const r = await deps.inference.post<BatchResponse<T>>(path, { items: bodies });
-        if (!Array.isArray(r.results) || r.results.length !== bodies.length) {
-          throw new Error(`${path} answered ${r.results?.length} results for ${bodies.length} items`);
-        }
-        return r.results;
-      };
-      const [fraud, retry, churn] = await Promise.all([
-        post<FraudScore>(
-          INFERENCE_PATHS.fraudScoreBatch,
-          fraudIdx.map((i) => fraudRequest((items[i] as ScoreItem).event)),
-        ),
-        post<RetryStrategy>(
-          INFERENCE_PATHS.retryStrategyBatch,
-          retryIdx.map((i, k) => retryRequest((items[i] as ScoreItem).event, retryAttempts[k] as number)),
-        ),
-        post<ChurnPrediction>(INFERENCE_PATHS.churnPredictBatch, churnBodies),
-      ]);
-      type Scores = { fraud: FraudResult | null; retryStrategy: RetryStrategyResult | null; churn: ChurnResult | null };
-      const out: Scores[] = items.map(() => ({ fraud: null, retryStrategy: null, churn: null }));
-      fraudIdx.forEach((i, k) => {
-        (out[i] as Scores).fraud = fraudResult(fraud[k] as FraudScore);
-      });
-      retryIdx.forEach((i, k) => {
-        (out[i] as Scores).retryStrategy = retryResult(retry[k] as RetryStrategy, retryAttempts[k] as number);
-      });
-      churnIdx.forEach((i, k) => {
-        (out[i] as Scores).churn = churnResult(churn[k] as ChurnPrediction, churnFeaturesList[k] as ChurnFeatures);
-      });
-      return out;
+      return scoreBatch(deps, now, items);
     },
 
     async persistEventsBatch(enriched) {
@@ -252,6 +158,211 @@ export function createPaymentActivities(deps: PaymentActivityDeps): PaymentActiv
     },
   };
   return activities;
+}
+
+// ------------------------------------------------------------------------------------------- batch scoring
+//
+// scoreEventsBatch in named units: read the batch's stored history and earlier failures (batchReads), build each
+// customer's churn features (batchChurnFeatures, itemChurnFeatures), plan the three inference calls (scorePlan), send
+// them (postBatch) and put the answers back in item order (assembleScores).
+
+/** A stored-history query: one customer's events before `at`. */
+interface HistoryQuery {
+  readonly customerId: string;
+  readonly at: Date;
+}
+
+const historyKey = (customerId: string, at: Date) => `${at.getTime()} ${customerId}`;
+
+/** One stored-history query per distinct (customer, event time) of the batch, by historyKey. */
+function historyQueries(items: readonly ScoreItem[], now: () => Date): Map<string, HistoryQuery> {
+  const queries = new Map<string, HistoryQuery>();
+  for (const i of items) {
+    if (!i.event.customer_id) continue;
+    const at = eventTime(i.event, now);
+    queries.set(historyKey(i.event.customer_id, at), { customerId: i.event.customer_id, at });
+  }
+  return queries;
+}
+
+/** The provider objects of the batch's failed payments (their stored failures count the retry attempt). */
+function failedObjects(items: readonly ScoreItem[]): { provider: string; objectId: string }[] {
+  return items
+    .filter((i) => i.outcome === 'failed' && i.event.provider && i.event.object_id)
+    .map((i) => ({ provider: i.event.provider as string, objectId: i.event.object_id as string }));
+}
+
+type StoredFailure = Awaited<ReturnType<typeof failuresByObject>>[number];
+
+/** What the batch reads from PostgreSQL, in two parallel queries. */
+interface BatchReads {
+  /** The batch's event ids: excluded from stored history (a retried batch's rows may already be stored). */
+  readonly batchIds: readonly string[];
+  /** Stored-history summary per historyKey. */
+  readonly summaries: ReadonlyMap<string, HistorySummary>;
+  /** Stored failures of the batch's failed provider objects. */
+  readonly failures: readonly StoredFailure[];
+}
+
+/**
+ * Reads for the whole batch: customers' histories and earlier failures of the same provider objects. One stored-history
+ * summary per distinct (customer, event time), without the batch's own events (added from memory by
+ * itemChurnFeatures, so a retried batch whose rows were already stored does not count them twice).
+ */
+async function batchReads(pool: pg.Pool, items: readonly ScoreItem[], now: () => Date): Promise<BatchReads> {
+  const batchIds = items.map((i) => i.event.event_id);
+  const queries = historyQueries(items, now);
+  const [summaryList, failures] = await Promise.all([
+    historySummaries(pool, [...queries.values()], batchIds),
+    failuresByObject(pool, failedObjects(items)),
+  ]);
+  const summaries = new Map([...queries.keys()].map((k, i) => [k, summaryList[i] as HistorySummary]));
+  return { batchIds, summaries, failures };
+}
+
+/** Churn features of one item with a customer: its stored history and the batch's own earlier events of the customer. */
+async function itemChurnFeatures(
+  pool: pg.Pool,
+  items: readonly ScoreItem[],
+  item: ScoreItem,
+  reads: BatchReads,
+  now: () => Date,
+): Promise<ChurnFeatures> {
+  const customerId = item.event.customer_id as string;
+  const at = eventTime(item.event, now);
+  // The batch's own earlier events of the same customer, newest first (stable: batch order on equal times).
+  const inBatch = items
+    .filter((o) => o !== item && o.event.customer_id === customerId && o.outcome !== 'other')
+    .map((o) => ({ outcome: o.outcome, at: eventTime(o.event, now) }))
+    .filter((h) => h.at.getTime() <= at.getTime())
+    .sort((a, b) => b.at.getTime() - a.at.getTime());
+  const stored = reads.summaries.get(historyKey(customerId, at)) as HistorySummary;
+  const newestStored = stored.newestAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+  if (inBatch.every((h) => h.at.getTime() > newestStored)) {
+    // The batch's events are all newer than the stored ones: the two summaries concatenate exactly.
+    return churnFeaturesFromSummary(concatSummaries(summarizeHistory(inBatch), stored), { outcome: item.outcome, at });
+  }
+  // Interleaved in time (out-of-order events): merge the rows (rare, one extra query for this event).
+  const rows = await customerHistory(pool, customerId, reads.batchIds, at);
+  const history = [...rows, ...inBatch].sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0));
+  return churnFeatures(history, { outcome: item.outcome, at });
+}
+
+/** Churn features by event id of every item with a customer (in batch order, one at a time). */
+async function batchChurnFeatures(
+  pool: pg.Pool,
+  items: readonly ScoreItem[],
+  reads: BatchReads,
+  now: () => Date,
+): Promise<Map<string, ChurnFeatures>> {
+  const byId = new Map<string, ChurnFeatures>();
+  for (const item of items) {
+    if (item.event.customer_id) byId.set(item.event.event_id, await itemChurnFeatures(pool, items, item, reads, now));
+  }
+  return byId;
+}
+
+/** Which items go to which model: fraud for succeeded payments, retry for failed ones, churn for every customer. */
+interface ScorePlan {
+  readonly fraudIdx: number[];
+  readonly retryIdx: number[];
+  /** The retry attempt of each retryIdx entry. */
+  readonly retryAttempts: number[];
+  readonly churnIdx: number[];
+  /** The features and request body of each churnIdx entry. */
+  readonly churnFeatures: ChurnFeatures[];
+  readonly churnBodies: ChurnInput[];
+}
+
+function scorePlan(
+  items: readonly ScoreItem[],
+  failures: readonly StoredFailure[],
+  churnById: ReadonlyMap<string, ChurnFeatures>,
+): ScorePlan {
+  const plan: ScorePlan = {
+    fraudIdx: [],
+    retryIdx: [],
+    retryAttempts: [],
+    churnIdx: [],
+    churnFeatures: [],
+    churnBodies: [],
+  };
+  items.forEach((item, i) => {
+    const e = item.event;
+    if (item.outcome === 'succeeded') plan.fraudIdx.push(i);
+    if (item.outcome === 'failed') {
+      plan.retryIdx.push(i);
+      const earlier = failures.filter(
+        (f) => f.provider === e.provider && f.object_id === e.object_id && f.event_id !== e.event_id,
+      ).length;
+      plan.retryAttempts.push(retryAttempt(e, earlier));
+    }
+    if (e.customer_id) {
+      const features = churnById.get(e.event_id) as ChurnFeatures;
+      plan.churnIdx.push(i);
+      plan.churnFeatures.push(features);
+      plan.churnBodies.push(churnRequest(e, features));
+    }
+  });
+  return plan;
+}
+
+/** One batch call to the inference service; fails unless it answers one result per body. */
+async function postBatch<T>(inference: InferenceClient, path: string, bodies: readonly unknown[]): Promise<T[]> {
+  if (bodies.length === 0) return [];
+  const r = await inference.post<BatchResponse<T>>(path, { items: bodies });
+  if (!Array.isArray(r.results) || r.results.length !== bodies.length) {
+    throw new Error(`${path} answered ${r.results?.length} results for ${bodies.length} items`);
+  }
+  return r.results;
+}
+
+/** The answers of the three calls, back in item order (null where a model was not asked). */
+function assembleScores(
+  items: readonly ScoreItem[],
+  plan: ScorePlan,
+  fraud: readonly FraudScore[],
+  retry: readonly RetryStrategy[],
+  churn: readonly ChurnPrediction[],
+): ScoreResult[] {
+  type Scores = { fraud: FraudResult | null; retryStrategy: RetryStrategyResult | null; churn: ChurnResult | null };
+  const out: Scores[] = items.map(() => ({ fraud: null, retryStrategy: null, churn: null }));
+  plan.fraudIdx.forEach((i, k) => {
+    (out[i] as Scores).fraud = fraudResult(fraud[k] as FraudScore);
+  });
+  plan.retryIdx.forEach((i, k) => {
+    (out[i] as Scores).retryStrategy = retryResult(retry[k] as RetryStrategy, plan.retryAttempts[k] as number);
+  });
+  plan.churnIdx.forEach((i, k) => {
+    (out[i] as Scores).churn = churnResult(churn[k] as ChurnPrediction, plan.churnFeatures[k] as ChurnFeatures);
+  });
+  return out;
+}
+
+/** scoreEventsBatch: fraud, retry and churn scores of a batch, with one read of history and one call per model. */
+async function scoreBatch(
+  deps: PaymentActivityDeps,
+  now: () => Date,
+  items: readonly ScoreItem[],
+): Promise<ScoreResult[]> {
+  const reads = await batchReads(deps.pool, items, now);
+  const churnById = await batchChurnFeatures(deps.pool, items, reads, now);
+  const plan = scorePlan(items, reads.failures, churnById);
+  const eventOf = (i: number) => (items[i] as ScoreItem).event;
+  const [fraud, retry, churn] = await Promise.all([
+    postBatch<FraudScore>(
+      deps.inference,
+      INFERENCE_PATHS.fraudScoreBatch,
+      plan.fraudIdx.map((i) => fraudRequest(eventOf(i))),
+    ),
+    postBatch<RetryStrategy>(
+      deps.inference,
+      INFERENCE_PATHS.retryStrategyBatch,
+      plan.retryIdx.map((i, k) => retryRequest(eventOf(i), plan.retryAttempts[k] as number)),
+    ),
+    postBatch<ChurnPrediction>(deps.inference, INFERENCE_PATHS.churnPredictBatch, plan.churnBodies),
+  ]);
+  return assembleScores(items, plan, fraud, retry, churn);
 }
 
 // --------------------------------------------------------------------------------------------------- review
@@ -310,12 +421,13 @@ async function produceToRaw(
         key: r.key,
         value: r.value,
         headers: {
-          'received-at': new Date().toISOString(),
-          'request-id': `review:${r.by}`,
-          provider: r.provider,
-          'content-type': r.provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
-          ...(r.key ? { 'event-id': r.key } : {}),
-          ...(r.provider === 'braintree' ? { 'body-encoding': 'form' } : {}),
+          [RAW_HEADERS.receivedAt]: new Date().toISOString(),
+          [RAW_HEADERS.requestId]: `review:${r.by}`,
+          [RAW_HEADERS.provider]: r.provider,
+          [RAW_HEADERS.contentType]:
+            r.provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
+          ...(r.key ? { [RAW_HEADERS.eventId]: r.key } : {}),
+          ...(r.provider === 'braintree' ? { [RAW_HEADERS.bodyEncoding]: 'form' } : {}),
           'reprocessed-from': r.by,
         },
       },
@@ -388,13 +500,7 @@ async function mirrorResolution(
  * interval); returns how many expired. Legacy per-record reviews expire through their own workflow.
  */
 export async function expireReviews(pool: pg.Pool, limit: number): Promise<number> {
-  const { rows } = await pool.query<{
-    dlq_topic: string | null;
-    dlq_partition: number | null;
-    dlq_offset: string | null;
-    sha: string | null;
-    workflow_id: string;
-  }>(
+  const { rows } = await pool.query<DecidedReview>(
     `UPDATE quarantine_reviews SET status = 'expired', decided_at = now()
       WHERE id IN (SELECT id FROM quarantine_reviews
                     WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= now()
@@ -415,40 +521,130 @@ export async function expireReviews(pool: pg.Pool, limit: number): Promise<numbe
   return rows.length;
 }
 
+/** Registers a per-record review (legacy reviews, one workflow per DLQ record); a second registration adds nothing. */
+async function insertReview(pool: pg.Pool, workflowId: string, input: DlqReviewInput): Promise<void> {
+  const r = input.record;
+  const src = sourceOf(r);
+  const original =
+    typeof r.original_payload === 'string'
+      ? r.original_payload
+      : r.original_payload
+        ? JSON.stringify(r.original_payload)
+        : null;
+  await pool.query(
+    `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
+        source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
+        dlq_record_sha256)
+     VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
+     ON CONFLICT (review_key) DO NOTHING`,
+    [
+      workflowId,
+      text(r.event_id),
+      text(r.provider),
+      text(r.failure_reason),
+      JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
+      src.topic,
+      src.partition,
+      src.offset,
+      input.dlq.topic,
+      input.dlq.partition,
+      input.dlq.offset,
+      original,
+      input.dlq.sha256Hex ?? null,
+    ],
+  );
+}
+
+/** The DLQ record a decided review is about, and the review's workflow id. */
+interface DecidedReview {
+  readonly dlq_topic: string | null;
+  readonly dlq_partition: number | null;
+  readonly dlq_offset: string | null;
+  readonly sha: string | null;
+  readonly workflow_id: string;
+}
+
+/** Stores a decision on the review `key`; undefined when no review has that key. */
+async function storeDecision(
+  pool: pg.Pool,
+  key: string,
+  resolution: ReviewResolution,
+  decision: ReviewDecision | null,
+  reinjected: ReinjectResult | null,
+): Promise<DecidedReview | undefined> {
+  const { rows } = await pool.query<DecidedReview>(
+    `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
+        reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
+      WHERE review_key = $1
+      RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
+    [
+      key,
+      resolution,
+      decision?.reviewer ?? null,
+      decision?.reason ?? null,
+      storedCorrection(decision),
+      reinjected?.topic ?? null,
+      reinjected?.partition ?? null,
+      reinjected?.offset ?? null,
+    ],
+  );
+  return rows[0];
+}
+
+/**
+ * Re-injects a grouped review's record: a reprocess decision's corrected payload, else (approve) the original bytes
+ * read back from the raw topic.
+ */
+async function reinjectReviewed(
+  deps: ReviewActivityDeps,
+  key: string,
+  decision: ReviewDecision,
+): Promise<ReinjectResult> {
+  const row = await reviewRow(deps.pool, key);
+  if (!row?.source_topic || row.source_partition === null || row.source_offset === null)
+    throw refuse(`no source coordinates for ${key}`);
+  const provider = row.provider ?? row.source_topic.split('.')[1] ?? '';
+  if (decision.decision === 'reprocess') {
+    const prefix = `${provider}:`;
+    const eventKey = row.event_id?.startsWith(prefix) ? row.event_id.slice(prefix.length) : null;
+    return produceToRaw(deps.producer, {
+      topic: row.source_topic,
+      provider,
+      key: eventKey,
+      value: decision.correctedPayload ?? '',
+      by: key,
+    });
+  }
+  if (!deps.readRaw) throw new Error('no raw-topic reader configured');
+  const raw = await deps.readRaw(row.source_topic, row.source_partition, row.source_offset);
+  if (!raw)
+    throw refuse(
+      `the original record ${row.source_topic}/${row.source_partition}/${row.source_offset} is no longer in its raw topic (retention); reprocess it with a corrected payload instead`,
+    );
+  return produceToRaw(deps.producer, {
+    topic: row.source_topic,
+    provider,
+    key: raw.key === null ? null : raw.key.toString('utf8'),
+    value: raw.value,
+    by: key,
+  });
+}
+
 export function createReviewActivities(deps: ReviewActivityDeps): ReviewActivities & GroupReviewActivities {
   let reviewColumns: boolean | undefined;
+  /** Mirrors the outcome onto the pipeline's quarantine row when that table has the review columns. */
+  const mirror = async (
+    dlq: Parameters<typeof mirrorResolution>[1],
+    resolution: ReviewResolution,
+    reviewer: string | null,
+    workflowId: string,
+  ) => {
+    reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
+    if (reviewColumns) await mirrorResolution(deps.pool, dlq, resolution, reviewer, workflowId);
+  };
   return {
     async registerReview(workflowId, input) {
-      const r = input.record;
-      const src = sourceOf(r);
-      const original =
-        typeof r.original_payload === 'string'
-          ? r.original_payload
-          : r.original_payload
-            ? JSON.stringify(r.original_payload)
-            : null;
-      await deps.pool.query(
-        `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-            source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
-            dlq_record_sha256)
-         VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
-         ON CONFLICT (review_key) DO NOTHING`,
-        [
-          workflowId,
-          text(r.event_id),
-          text(r.provider),
-          text(r.failure_reason),
-          JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
-          src.topic,
-          src.partition,
-          src.offset,
-          input.dlq.topic,
-          input.dlq.partition,
-          input.dlq.offset,
-          original,
-          input.dlq.sha256Hex ?? null,
-        ],
-      );
+      await insertReview(deps.pool, workflowId, input);
     },
 
     async reinject(workflowId, input, payload): Promise<ReinjectResult> {
@@ -472,26 +668,9 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
     },
 
     async recordDecision(workflowId, input, resolution: ReviewResolution, decision: ReviewDecision | null, reinjected) {
-      const res = await deps.pool.query(
-        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
-            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-          WHERE review_key = $1`,
-        [
-          workflowId,
-          resolution,
-          decision?.reviewer ?? null,
-          decision?.reason ?? null,
-          storedCorrection(decision),
-          reinjected?.topic ?? null,
-          reinjected?.partition ?? null,
-          reinjected?.offset ?? null,
-        ],
-      );
-      if (res.rowCount !== 1) throw new Error(`no quarantine_reviews row for ${workflowId}`);
-      // Mirror the outcome onto the pipeline's quarantine row when that table exists.
-      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-      if (reviewColumns)
-        await mirrorResolution(deps.pool, input.dlq, resolution, decision?.reviewer ?? null, workflowId);
+      const row = await storeDecision(deps.pool, workflowId, resolution, decision, reinjected);
+      if (!row) throw new Error(`no quarantine_reviews row for ${workflowId}`);
+      await mirror(input.dlq, resolution, decision?.reviewer ?? null, workflowId);
     },
 
     async registerReviews(groupId, input) {
@@ -514,70 +693,18 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
     },
 
     async reinjectReview(key, decision) {
-      const row = await reviewRow(deps.pool, key);
-      if (!row?.source_topic || row.source_partition === null || row.source_offset === null)
-        throw refuse(`no source coordinates for ${key}`);
-      const provider = row.provider ?? row.source_topic.split('.')[1] ?? '';
-      if (decision.decision === 'reprocess') {
-        const prefix = `${provider}:`;
-        const eventKey = row.event_id?.startsWith(prefix) ? row.event_id.slice(prefix.length) : null;
-        return produceToRaw(deps.producer, {
-          topic: row.source_topic,
-          provider,
-          key: eventKey,
-          value: decision.correctedPayload ?? '',
-          by: key,
-        });
-      }
-      if (!deps.readRaw) throw new Error('no raw-topic reader configured');
-      const raw = await deps.readRaw(row.source_topic, row.source_partition, row.source_offset);
-      if (!raw)
-        throw refuse(
-          `the original record ${row.source_topic}/${row.source_partition}/${row.source_offset} is no longer in its raw topic (retention); reprocess it with a corrected payload instead`,
-        );
-      return produceToRaw(deps.producer, {
-        topic: row.source_topic,
-        provider,
-        key: raw.key === null ? null : raw.key.toString('utf8'),
-        value: raw.value,
-        by: key,
-      });
+      return reinjectReviewed(deps, key, decision);
     },
 
     async recordReviewDecision(key, resolution, decision, reinjected) {
-      const res = await deps.pool.query<{
-        dlq_topic: string | null;
-        dlq_partition: number | null;
-        dlq_offset: string | null;
-        sha: string | null;
-        workflow_id: string;
-      }>(
-        `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
-            reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-          WHERE review_key = $1
-          RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
-        [
-          key,
-          resolution,
-          decision.reviewer,
-          decision.reason ?? null,
-          storedCorrection(decision),
-          reinjected?.topic ?? null,
-          reinjected?.partition ?? null,
-          reinjected?.offset ?? null,
-        ],
-      );
-      const row = res.rows[0];
+      const row = await storeDecision(deps.pool, key, resolution, decision, reinjected);
       if (!row) throw new Error(`no quarantine_reviews row for ${key}`);
-      reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-      if (reviewColumns)
-        await mirrorResolution(
-          deps.pool,
-          { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset, sha256Hex: row.sha },
-          resolution,
-          decision.reviewer,
-          reviewDecisionWorkflowId(key),
-        );
+      await mirror(
+        { topic: row.dlq_topic, partition: row.dlq_partition, offset: row.dlq_offset, sha256Hex: row.sha },
+        resolution,
+        decision.reviewer,
+        reviewDecisionWorkflowId(key),
+      );
     },
   };
 }

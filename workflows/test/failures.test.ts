@@ -140,7 +140,12 @@ function spawnWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   );
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`worker child not ready: ${out}`)), 60_000);
+    // Bundling the workflows takes ~7 s on a quiet machine and over 60 s at load 50. A child that is not ready in time is
+    // killed: left running, it kept this test file from ever exiting.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`worker child not ready after 180 s: ${out}`));
+    }, 180_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready')) {

@@ -2,14 +2,11 @@
  * Adyen standard notifications: the twin of `crates/core/src/providers/adyen.rs` (same units, same order).
  */
 import type { AmountBounds } from '../currency.ts';
-import { get, isObject, type Json } from '../json.ts';
+import { get, isObject, type Json, type JsonObject } from '../json.ts';
 import {
-  amountMinor,
   BAD,
   C,
   type Currency,
-  checkMax,
-  currency,
   Errs,
   lastFour,
   lower,
@@ -26,6 +23,7 @@ import {
 import { ADYEN_TYPES, failedByType, OTHER } from '../vocabulary.ts';
 import {
   accept,
+  boundedMoney,
   type Meta,
   mapLookup,
   metaStr,
@@ -166,28 +164,35 @@ function adyenOperations(ops: Json | undefined, e: Errs): Meta {
   return null;
 }
 
-export function adyenItem(item: Json, live: Json | undefined, bounds: AmountBounds): Outcome {
-  const e = new Errs();
-  if (!isObject(item)) {
-    e.push('NotificationRequestItem', C.INVALID_PAYLOAD, 'notification item must be an object');
-    return reject(undefined, e);
-  }
-  const psp = reqId(get(item, 'pspReference'), 'pspReference', C.MISSING_PSP_REFERENCE, e);
-  const ecode = reqType(get(item, 'eventCode'), 'eventCode', C.MISSING_EVENT_CODE, e);
-  const rid = psp !== undefined ? (ecode !== undefined ? `${psp}_${ecode}` : psp) : undefined;
-  const merchant = reqId(get(item, 'merchantAccountCode'), 'merchantAccountCode', C.MISSING_MERCHANT_ACCOUNT, e);
-  const money = ok(optObject(get(item, 'amount'), 'amount', e));
-  const amountErrs = new Errs();
-  const amount = amountMinor(money === undefined ? undefined : get(money, 'value'), 'amount.value', amountErrs);
-  const cur = currency(money === undefined ? undefined : get(money, 'currency'), 'amount.currency', amountErrs);
-  e.list.push(...amountErrs.list);
-  if (amount !== undefined && cur !== undefined) checkMax(amount, cur[0], bounds, 'amount.value', e);
+/** The event id of an item: `<pspReference>_<eventCode>` (one payment has an item per event code). */
+function adyenEventId(psp: string | undefined, ecode: string | undefined): string | undefined {
+  if (psp === undefined) return undefined;
+  return ecode !== undefined ? `${psp}_${ecode}` : psp;
+}
+
+/** What an item says besides its ids and money, read in the order its errors are reported. */
+interface AdyenFields {
+  success: boolean | undefined;
+  live: boolean | undefined;
+  reason: string | undefined;
+  /** `paymentMethod`, lowercased. */
+  method: string | undefined;
+  additional: JsonObject | undefined;
+  last4: string | undefined;
+  customer: string | undefined;
+  originalRef: string | undefined;
+  merchantRef: string | undefined;
+  operations: Meta;
+}
+
+/** Reads an item's flags, reason, payment method, `additionalData`, references and operations. */
+function adyenFields(item: JsonObject, live: Json | undefined, e: Errs): AdyenFields {
   const success = adyenBool(get(item, 'success'), 'success', true, e);
   const liveFlag = adyenBool(live !== undefined ? live : get(item, 'live'), 'live', false, e);
   const reason = ok(optText(get(item, 'reason'), 'reason', MAX_TEXT_BYTES, e));
   const m = ok(optText(get(item, 'paymentMethod'), 'paymentMethod', MAX_CODE_BYTES, e));
-  const method = m === undefined ? undefined : lower(m);
   const additional = ok(optObject(get(item, 'additionalData'), 'additionalData', e));
+  // cardBin is deliberately ignored: a BIN is not a brand (reference gap G14).
   const last4 =
     additional === undefined
       ? undefined
@@ -196,19 +201,81 @@ export function adyenItem(item: Json, live: Json | undefined, bounds: AmountBoun
     additional === undefined
       ? undefined
       : ok(optId(get(additional, 'shopperReference'), 'additionalData.shopperReference', e));
-  const originalRef = ok(optText(get(item, 'originalReference'), 'originalReference', MAX_TEXT_BYTES, e));
-  const merchantRef = ok(optText(get(item, 'merchantReference'), 'merchantReference', MAX_TEXT_BYTES, e));
-  const operations = adyenOperations(get(item, 'operations'), e);
-  let created: number | undefined;
+  return {
+    success,
+    live: liveFlag,
+    reason,
+    method: m === undefined ? undefined : lower(m),
+    additional,
+    last4,
+    customer,
+    originalRef: ok(optText(get(item, 'originalReference'), 'originalReference', MAX_TEXT_BYTES, e)),
+    merchantRef: ok(optText(get(item, 'merchantReference'), 'merchantReference', MAX_TEXT_BYTES, e)),
+    operations: adyenOperations(get(item, 'operations'), e),
+  };
+}
+
+/** When the event happened: `eventDate` (RFC 3339), required. */
+function adyenCreated(item: JsonObject, e: Errs): number | undefined {
   const ed = rfc3339Field(get(item, 'eventDate'), 'eventDate', e);
   if (ed === undefined) missingTimestamp('eventDate', e);
-  else if (ed !== BAD) created = ed;
+  return ed === BAD ? undefined : ed;
+}
+
+/** The item's status: `failed` when it did not succeed or its type is a failed payment, else a word of its code. */
+function adyenItemStatus(c: string, success: boolean, eventType: string): string {
+  return !success || failedByType(eventType) ? 'failed' : (orToken(mapLookup(ADYEN_STATUS, c), c) as string);
+}
+
+/** Failure code and message of an unsuccessful item with a reason. */
+function adyenFailure(success: boolean, reason: string | undefined): [string | undefined, string | undefined] {
+  return !success && reason !== undefined ? [adyenFailureCode(reason), reason] : [undefined, undefined];
+}
+
+/** Payment method type and card brand of a (lowercased) `paymentMethod`. */
+function adyenPaymentMethod(method: string | undefined): [string | undefined, string | undefined] {
+  if (method === undefined) return [undefined, undefined];
+  return [orToken(mapLookup(ADYEN_METHOD, method), method), mapLookup(ADYEN_BRAND, method)];
+}
+
+/** The item's metadata, sorted by key. */
+function adyenMetadata(f: AdyenFields): [string, Meta][] {
+  return [
+    ['live', f.live as boolean],
+    metaStr('merchant_reference', f.merchantRef),
+    ['operations', f.operations],
+    metaStr('original_reference', f.originalRef),
+  ];
+}
+
+export function adyenItem(item: Json, live: Json | undefined, bounds: AmountBounds): Outcome {
+  const e = new Errs();
+  if (!isObject(item)) {
+    e.push('NotificationRequestItem', C.INVALID_PAYLOAD, 'notification item must be an object');
+    return reject(undefined, e);
+  }
+  const psp = reqId(get(item, 'pspReference'), 'pspReference', C.MISSING_PSP_REFERENCE, e);
+  const ecode = reqType(get(item, 'eventCode'), 'eventCode', C.MISSING_EVENT_CODE, e);
+  const rid = adyenEventId(psp, ecode);
+  const merchant = reqId(get(item, 'merchantAccountCode'), 'merchantAccountCode', C.MISSING_MERCHANT_ACCOUNT, e);
+  const money = ok(optObject(get(item, 'amount'), 'amount', e));
+  const [amount, cur] = boundedMoney(
+    money === undefined ? undefined : get(money, 'value'),
+    'amount.value',
+    money === undefined ? undefined : get(money, 'currency'),
+    'amount.currency',
+    bounds,
+    e,
+  );
+  const f = adyenFields(item, live, e);
+  const created = adyenCreated(item, e);
   if (!e.empty) return reject(rid, e);
   const c = ecode as string;
-  const av = additional === undefined ? undefined : get(additional, 'modification.action');
-  const eventType = adyenEventType(c, success as boolean, typeof av === 'string' ? av : undefined);
-  const status = !success || failedByType(eventType) ? 'failed' : (orToken(mapLookup(ADYEN_STATUS, c), c) as string);
-  const failed = !success && reason !== undefined;
+  const success = f.success as boolean;
+  const av = f.additional === undefined ? undefined : get(f.additional, 'modification.action');
+  const eventType = adyenEventType(c, success, typeof av === 'string' ? av : undefined);
+  const [failureCode, failureMessage] = adyenFailure(success, f.reason);
+  const [pm, brand] = adyenPaymentMethod(f.method);
   return accept({
     provider: 'adyen',
     providerEventId: rid as string,
@@ -216,21 +283,16 @@ export function adyenItem(item: Json, live: Json | undefined, bounds: AmountBoun
     eventType,
     providerEventType: c,
     merchantId: merchant,
-    customerId: customer,
+    customerId: f.customer,
     amountMinor: amount as number,
     currency: (cur as Currency)[0],
-    paymentMethodType: method === undefined ? undefined : orToken(mapLookup(ADYEN_METHOD, method), method),
-    cardBrand: method === undefined ? undefined : mapLookup(ADYEN_BRAND, method),
-    cardLastFour: last4,
-    status,
-    failureCode: failed ? adyenFailureCode(reason) : undefined,
-    failureMessage: failed ? reason : undefined,
-    metadata: [
-      ['live', liveFlag as boolean],
-      metaStr('merchant_reference', merchantRef),
-      ['operations', operations],
-      metaStr('original_reference', originalRef),
-    ],
+    paymentMethodType: pm,
+    cardBrand: brand,
+    cardLastFour: f.last4,
+    status: adyenItemStatus(c, success, eventType),
+    failureCode,
+    failureMessage,
+    metadata: adyenMetadata(f),
     providerCreatedAtMs: created as number,
   });
 }

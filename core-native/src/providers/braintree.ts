@@ -25,7 +25,7 @@ import {
 import { iso, parseRfc3339 } from '../time.ts';
 import { BRAINTREE_TYPES, CREDIT_TYPES, failedByType, lookup, OTHER } from '../vocabulary.ts';
 import { attr, child, childRawText, childText, type Element } from '../xml.ts';
-import { accept, mapLookup, metaStr, missingTimestamp, type Outcome, reject } from './common.ts';
+import { accept, type Meta, mapLookup, metaStr, missingTimestamp, type Outcome, reject } from './common.ts';
 export function braintreeEventType(kind: string, txnType: string | undefined): string {
   const t = lookup(BRAINTREE_TYPES, kind) ?? OTHER;
   if (txnType === 'credit') {
@@ -160,6 +160,15 @@ export function btFromXml(root: Element): BtNote | undefined {
   return n;
 }
 
+function btText(v: string | undefined, field: string, max: number, e: Errs): string | undefined {
+  if (v === undefined || NULL_TOKENS.has(v)) return undefined;
+  if (byteLen(v) > max) {
+    e.push(field, C.FIELD_TOO_LONG, `must be at most ${max} bytes`);
+    return undefined;
+  }
+  return v;
+}
+
 const BAD_CUR = Symbol('bad currency');
 /** A Braintree currency as sent: absent is undefined; present must be exactly three uppercase ASCII letters. */
 function btCurrency(v: string | undefined, field: string, e: Errs): string | undefined | typeof BAD_CUR {
@@ -171,15 +180,6 @@ function btCurrency(v: string | undefined, field: string, e: Errs): string | und
   if (/^[A-Z]{3}$/.test(v)) return v;
   e.push(field, C.INVALID_CURRENCY, 'currency must be exactly 3 uppercase letters (ISO 4217), without spaces');
   return BAD_CUR;
-}
-
-function btText(v: string | undefined, field: string, max: number, e: Errs): string | undefined {
-  if (v === undefined || NULL_TOKENS.has(v)) return undefined;
-  if (byteLen(v) > max) {
-    e.push(field, C.FIELD_TOO_LONG, `must be at most ${max} bytes`);
-    return undefined;
-  }
-  return v;
 }
 
 function btId(v: string | undefined, field: string, e: Errs): Read<string> {
@@ -244,99 +244,171 @@ function braintreeStatus(k: string, txnStatus: string | undefined, eventType: st
   return token(k) ?? 'unknown';
 }
 
-export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
-  let kind: string | undefined;
-  const k0 = btText(n.kind, 'kind', MAX_TEXT_BYTES, e);
-  if (k0 !== undefined) {
-    if (validType(k0)) kind = k0;
-    else e.push('kind', C.INVALID_FIELD_VALUE, 'must be 1 to 128 characters of [A-Za-z0-9_.]');
-  } else e.push('kind', C.MISSING_KIND, 'is required');
-  const txn = n.txn;
-  const t: BtTxn = txn ?? {};
-  const txnIdR = btId(t.id, 'transaction.id', e);
+/** The notification's kind: required, and a valid type. */
+function braintreeKind(n: BtNote, e: Errs): string | undefined {
+  const k = btText(n.kind, 'kind', MAX_TEXT_BYTES, e);
+  if (k === undefined) e.push('kind', C.MISSING_KIND, 'is required');
+  else if (validType(k)) return k;
+  else e.push('kind', C.INVALID_FIELD_VALUE, 'must be 1 to 128 characters of [A-Za-z0-9_.]');
+  return undefined;
+}
+
+/** The ids a notification can carry. */
+interface BtIds {
+  /** The transaction's, else the reviewed transaction's. */
+  txn: string | undefined;
+  dispute: string | undefined;
+  subscription: string | undefined;
+  /** Any other subject's (a disbursement, an account updater report, a local payment). */
+  subject: string | undefined;
+}
+
+/** Reads the ids; a `transaction_*` notification needs a transaction id. */
+function btIds(n: BtNote, t: BtTxn, kind: string | undefined, e: Errs): BtIds {
+  const txnId = btId(t.id, 'transaction.id', e);
   const reviewId = ok(btId(n.reviewTxnId, 'transaction_review.transaction_id', e));
-  if (kind?.startsWith('transaction_') && txnIdR === undefined && reviewId === undefined) {
+  if (kind?.startsWith('transaction_') && txnId === undefined && reviewId === undefined) {
     e.push('transaction.id', C.MISSING_TRANSACTION_ID, 'is required for transaction notifications');
   }
-  const txnId = ok(txnIdR) ?? reviewId;
-  const disputeId = ok(btId(n.disputeId, 'dispute.id', e));
-  const subscriptionId = ok(btId(n.subscriptionId, 'subscription.id', e));
-  const subjectId = ok(btId(n.subjectId, 'subject.id', e));
-  let created: number | undefined;
-  const ts = btText(n.timestamp, 'timestamp', 64, e);
-  if (ts !== undefined) {
-    created = parseRfc3339(ts);
-    if (created === undefined)
-      e.push('timestamp', C.INVALID_TIMESTAMP, 'must be an RFC 3339 timestamp with a time zone');
-  } else missingTimestamp('timestamp', e);
-  const [amount, cur] = btAmount(n, t, txn !== undefined, bounds, e);
-  const merchant = ok(btId(t.merchantAccountId, 'transaction.merchant_account_id', e));
-  const customer = ok(btId(t.customerId, 'transaction.customer_id', e));
-  const txnStatus = btText(t.status, 'transaction.status', MAX_CODE_BYTES, e);
-  const txnType = btText(t.kind, 'transaction.type', MAX_CODE_BYTES, e);
-  const instrument = btText(t.instrument, 'transaction.payment_instrument_type', MAX_CODE_BYTES, e);
-  const cardType = btText(t.cardType, 'transaction.card_details.card_type', MAX_CODE_BYTES, e);
-  let last4 = btText(t.last4, 'transaction.card_details.last_4', MAX_TEXT_BYTES, e);
-  if (last4 !== undefined && !/^[0-9]{4}$/.test(last4)) {
-    e.push('transaction.card_details.last_4', C.INVALID_CARD_LAST_FOUR, 'must be exactly 4 digits');
-    last4 = undefined;
-  }
-  const subStatus = btText(n.subscriptionStatus, 'subscription.status', MAX_CODE_BYTES, e);
-  const planId = btText(n.planId, 'subscription.plan_id', MAX_TEXT_BYTES, e);
-  const disputeStatus = btText(n.disputeStatus, 'dispute.status', MAX_CODE_BYTES, e);
-  const disputeReason = btText(n.disputeReason, 'dispute.reason', MAX_TEXT_BYTES, e);
+  return {
+    txn: ok(txnId) ?? reviewId,
+    dispute: ok(btId(n.disputeId, 'dispute.id', e)),
+    subscription: ok(btId(n.subscriptionId, 'subscription.id', e)),
+    subject: ok(btId(n.subjectId, 'subject.id', e)),
+  };
+}
 
-  const reviewDecision = btText(n.reviewDecision, 'transaction_review.decision', MAX_TEXT_BYTES, e);
-  const subject = txnId ?? disputeId ?? subscriptionId ?? subjectId;
-  let rid: string | undefined;
-  if (kind !== undefined) {
-    if (subject !== undefined) rid = `${kind}_${subject}`;
-    else if (created !== undefined) rid = `${kind}_${iso(created)}`;
+/** When the notification was sent: `timestamp` (RFC 3339), required. */
+function btCreated(n: BtNote, e: Errs): number | undefined {
+  const ts = btText(n.timestamp, 'timestamp', 64, e);
+  if (ts === undefined) {
+    missingTimestamp('timestamp', e);
+    return undefined;
   }
+  const ms = parseRfc3339(ts);
+  if (ms === undefined) e.push('timestamp', C.INVALID_TIMESTAMP, 'must be an RFC 3339 timestamp with a time zone');
+  return ms;
+}
+
+/** The card's last four digits: exactly 4 digits when present. */
+function btLastFour(t: BtTxn, e: Errs): string | undefined {
+  const last4 = btText(t.last4, 'transaction.card_details.last_4', MAX_TEXT_BYTES, e);
+  if (last4 === undefined || /^[0-9]{4}$/.test(last4)) return last4;
+  e.push('transaction.card_details.last_4', C.INVALID_CARD_LAST_FOUR, 'must be exactly 4 digits');
+  return undefined;
+}
+
+/** The transaction's and the subject's other fields. */
+interface BtFields {
+  merchant: string | undefined;
+  customer: string | undefined;
+  txnStatus: string | undefined;
+  txnType: string | undefined;
+  instrument: string | undefined;
+  cardType: string | undefined;
+  last4: string | undefined;
+  subStatus: string | undefined;
+  planId: string | undefined;
+  disputeStatus: string | undefined;
+  disputeReason: string | undefined;
+  reviewDecision: string | undefined;
+}
+
+/** Reads the other fields, in the order their errors are reported. */
+function btFields(n: BtNote, t: BtTxn, e: Errs): BtFields {
+  return {
+    merchant: ok(btId(t.merchantAccountId, 'transaction.merchant_account_id', e)),
+    customer: ok(btId(t.customerId, 'transaction.customer_id', e)),
+    txnStatus: btText(t.status, 'transaction.status', MAX_CODE_BYTES, e),
+    txnType: btText(t.kind, 'transaction.type', MAX_CODE_BYTES, e),
+    instrument: btText(t.instrument, 'transaction.payment_instrument_type', MAX_CODE_BYTES, e),
+    cardType: btText(t.cardType, 'transaction.card_details.card_type', MAX_CODE_BYTES, e),
+    last4: btLastFour(t, e),
+    subStatus: btText(n.subscriptionStatus, 'subscription.status', MAX_CODE_BYTES, e),
+    planId: btText(n.planId, 'subscription.plan_id', MAX_TEXT_BYTES, e),
+    disputeStatus: btText(n.disputeStatus, 'dispute.status', MAX_CODE_BYTES, e),
+    disputeReason: btText(n.disputeReason, 'dispute.reason', MAX_TEXT_BYTES, e),
+    reviewDecision: btText(n.reviewDecision, 'transaction_review.decision', MAX_TEXT_BYTES, e),
+  };
+}
+
+/** The event id: `<kind>_<subject id>`, else `<kind>_<timestamp>` for a notification without one. */
+function braintreeEventId(kind: string | undefined, ids: BtIds, created: number | undefined): string | undefined {
+  if (kind === undefined) return undefined;
+  const subject = ids.txn ?? ids.dispute ?? ids.subscription ?? ids.subject;
+  if (subject !== undefined) return `${kind}_${subject}`;
+  return created !== undefined ? `${kind}_${iso(created)}` : undefined;
+}
+
+/** Failure code and message of a failed event: the transaction's status. */
+function braintreeFailure(status: string, txnStatus: string | undefined): [string | undefined, string | undefined] {
+  if (status !== 'failed') return [undefined, undefined];
+  const c = txnStatus ?? 'unknown';
+  return [c, `Transaction ${c}`];
+}
+
+/**
+ * A dispute is its own object; a subscription charge belongs to the subscription (the retry strategy counts a
+ * subscription's failed charges); else the transaction.
+ */
+function btObjectId(k: string, ids: BtIds): string | undefined {
+  const own = k.startsWith('dispute')
+    ? (ids.dispute ?? ids.txn)
+    : k.startsWith('subscription')
+      ? (ids.subscription ?? ids.txn)
+      : (ids.txn ?? ids.dispute);
+  return own ?? ids.subscription ?? ids.subject;
+}
+
+/** The notification's metadata, sorted by key. */
+function braintreeMetadata(k: string, ids: BtIds, f: BtFields): [string, Meta][] {
+  return [
+    metaStr('dispute_id', ids.dispute),
+    metaStr('dispute_reason', f.disputeReason),
+    metaStr('dispute_status', f.disputeStatus),
+    // The disputed payment's transaction id (the dispute's own id is the object id).
+    metaStr('dispute_transaction_id', k.startsWith('dispute') ? ids.txn : undefined),
+    metaStr('kind', k),
+    metaStr('plan_id', f.planId),
+    metaStr('review_decision', f.reviewDecision),
+    metaStr('subscription_id', ids.subscription),
+    metaStr('subscription_status', f.subStatus),
+    metaStr('transaction_type', f.txnType),
+  ];
+}
+
+export function braintree(n: BtNote, bounds: AmountBounds, e: Errs): Outcome {
+  const kind = braintreeKind(n, e);
+  const txn = n.txn;
+  const t: BtTxn = txn ?? {};
+  const ids = btIds(n, t, kind, e);
+  const created = btCreated(n, e);
+  const [amount, cur] = btAmount(n, t, txn !== undefined, bounds, e);
+  const f = btFields(n, t, e);
+  const rid = braintreeEventId(kind, ids, created);
   if (!e.empty) return reject(rid, e);
   const k = kind as string;
-  const eventType = braintreeEventType(k, txnType);
-  const status = braintreeStatus(k, txnStatus, eventType);
-  const failed = status === 'failed';
-  const fcode = txnStatus ?? 'unknown';
-  // A dispute is its own object; a subscription charge belongs to the subscription; else the transaction.
-  const objectId =
-    (k.startsWith('dispute')
-      ? (disputeId ?? txnId)
-      : k.startsWith('subscription')
-        ? (subscriptionId ?? txnId)
-        : (txnId ?? disputeId)) ??
-    subscriptionId ??
-    subjectId;
+  const eventType = braintreeEventType(k, f.txnType);
+  const status = braintreeStatus(k, f.txnStatus, eventType);
+  const [failureCode, failureMessage] = braintreeFailure(status, f.txnStatus);
   return accept({
     provider: 'braintree',
     providerEventId: rid as string,
-    objectId,
+    objectId: btObjectId(k, ids),
     eventType,
     providerEventType: k,
-    merchantId: merchant,
-    customerId: customer,
+    merchantId: f.merchant,
+    customerId: f.customer,
     amountMinor: amount as number,
     currency: (cur as Currency)[0],
-    paymentMethodType: instrument === undefined ? undefined : orToken(mapLookup(BT_INSTRUMENT, instrument), instrument),
-    cardBrand: cardType === undefined ? undefined : cardBrand(cardType),
-    cardLastFour: last4,
+    paymentMethodType:
+      f.instrument === undefined ? undefined : orToken(mapLookup(BT_INSTRUMENT, f.instrument), f.instrument),
+    cardBrand: f.cardType === undefined ? undefined : cardBrand(f.cardType),
+    cardLastFour: f.last4,
     status,
-    failureCode: failed ? fcode : undefined,
-    failureMessage: failed ? `Transaction ${fcode}` : undefined,
-    metadata: [
-      metaStr('dispute_id', disputeId),
-      metaStr('dispute_reason', disputeReason),
-      metaStr('dispute_status', disputeStatus),
-      // The disputed payment's transaction id (the dispute's own id is the object id).
-      metaStr('dispute_transaction_id', k.startsWith('dispute') ? txnId : undefined),
-      metaStr('kind', k),
-      metaStr('plan_id', planId),
-      metaStr('review_decision', reviewDecision),
-      metaStr('subscription_id', subscriptionId),
-      metaStr('subscription_status', subStatus),
-      metaStr('transaction_type', txnType),
-    ],
+    failureCode,
+    failureMessage,
+    metadata: braintreeMetadata(k, ids, f),
     providerCreatedAtMs: created as number,
   });
 }

@@ -3,12 +3,18 @@
  * readers; one file per provider, with units of the same names in camelCase, in the same order). The differential
  * tests compare their bytes.
  */
+import type { Provider } from '@pep/contracts';
 import { cleanText } from '@pep/contracts/redact';
+import type { AmountBounds } from '../currency.ts';
 import { get, isObject, type Json, type JsonObject } from '../json.ts';
 import {
+  amountMinor,
   BAD,
   byteLen,
   C,
+  type Currency,
+  checkMax,
+  currency,
   type Errs,
   MAX_METADATA_ENTRIES,
   MAX_METADATA_KEY_BYTES,
@@ -20,7 +26,8 @@ import {
 } from '../rules.ts';
 import { parseRfc3339 } from '../time.ts';
 
-export type ProviderName = 'stripe' | 'square' | 'adyen' | 'braintree';
+/** A provider's name (@pep/contracts' PROVIDERS). */
+export type ProviderName = Provider;
 export type Meta = null | boolean | string | string[];
 
 export interface UnifiedEvent {
@@ -143,6 +150,24 @@ export function stringMetadata(v: Json | undefined, field: string, e: Errs): [st
 }
 
 export const metaStr = (k: string, v: string | undefined): [string, Meta] => [k, v ?? null];
+
+/**
+ * An amount in minor units and its currency, read in that order, and the amount checked against the currency's maximum
+ * (reported at `amountField`).
+ */
+export function boundedMoney(
+  amount: Json | undefined,
+  amountField: string,
+  cur: Json | undefined,
+  curField: string,
+  bounds: AmountBounds,
+  e: Errs,
+): [number | undefined, Currency | undefined] {
+  const a = amountMinor(amount, amountField, e);
+  const c = currency(cur, curField, e);
+  if (a !== undefined && c !== undefined) checkMax(a, c[0], bounds, amountField, e);
+  return [a, c];
+}
 
 /** Optional text fields of `obj` copied into metadata under their own names (an invalid one is recorded and null). */
 export function textMetadata(

@@ -30,6 +30,7 @@ import { failedByType, lookup, OTHER, SQUARE_TYPES } from '../vocabulary.ts';
 import {
   accept,
   type Meta,
+  mapLookup,
   metaStr,
   missingTimestamp,
   type Outcome,
@@ -94,9 +95,6 @@ const SQUARE_REFUND_STATUS: Readonly<Record<string, string>> = {
   REJECTED: 'rejected',
   FAILED: 'failed',
 };
-const map = (t: Readonly<Record<string, string>>, k: string): string | undefined =>
-  Object.hasOwn(t, k) ? t[k] : undefined;
-
 export type SquareKind = 'payment' | 'refund' | 'dispute' | 'invoice' | 'payout';
 const SQUARE_KINDS: readonly SquareKind[] = ['payment', 'refund', 'dispute', 'invoice', 'payout'];
 
@@ -239,8 +237,8 @@ function squarePaymentParts(obj: JsonObject, f: (s: string) => string, e: Errs):
   }
   if (holder !== undefined) last4 = ok(lastFour(get(holder, 'last_4'), `${hf}.last_4`, e));
   const st = ok(optText(get(obj, 'source_type'), f('source_type'), MAX_CODE_BYTES, e));
-  const pm = st === undefined ? 'card' : orToken(map(SQUARE_SOURCE, st), st);
-  const status = (raw === undefined ? undefined : orToken(map(SQUARE_PAYMENT_STATUS, raw), raw)) ?? 'unknown';
+  const pm = st === undefined ? 'card' : orToken(mapLookup(SQUARE_SOURCE, st), st);
+  const status = (raw === undefined ? undefined : orToken(mapLookup(SQUARE_PAYMENT_STATUS, raw), raw)) ?? 'unknown';
   let failureCode: string | undefined;
   let failureMessage: string | undefined;
   if (status === 'failed' && cd !== undefined) {
@@ -263,7 +261,7 @@ function squareRefundParts(obj: JsonObject, f: (s: string) => string, e: Errs): 
     pm: 'refund',
     brand: undefined,
     last4: undefined,
-    status: (raw === undefined ? undefined : orToken(map(SQUARE_REFUND_STATUS, raw), raw)) ?? 'unknown',
+    status: (raw === undefined ? undefined : orToken(mapLookup(SQUARE_REFUND_STATUS, raw), raw)) ?? 'unknown',
     failureCode: undefined,
     failureMessage: undefined,
     metadata: textMetadata(obj, f, ['location_id', 'payment_id', 'reason'], e),
@@ -336,6 +334,32 @@ function squareCreated(obj: JsonObject, root: JsonObject, f: (s: string) => stri
   return rc;
 }
 
+/** The object's id (disputes of older versions name it `dispute_id`). */
+function squareObjectId(kind: SquareKind, obj: JsonObject, f: (s: string) => string, e: Errs): string | undefined {
+  const idv = get(obj, 'id');
+  const v = kind === 'dispute' && (idv === undefined || idv === null) ? get(obj, 'dispute_id') : idv;
+  return reqId(v, f('id'), C.MISSING_OBJECT_ID, e);
+}
+
+/** The event's money: an invoice's amount for this event, else the object's `amount_money`; checked against the currency's maximum. */
+function squareAmount(
+  kind: SquareKind,
+  obj: JsonObject,
+  t: string,
+  bounds: AmountBounds,
+  f: (s: string) => string,
+  e: Errs,
+): Money {
+  const [amount, cur] =
+    kind === 'invoice'
+      ? squareInvoiceAmount(obj, t, f, e)
+      : squareMoney(get(obj, 'amount_money'), f('amount_money'), e);
+  if (amount !== undefined && cur !== undefined) {
+    checkMax(amount, cur[0], bounds, kind === 'invoice' ? f('payment_requests') : f('amount_money.amount'), e);
+  }
+  return [amount, cur];
+}
+
 const PARTS: Readonly<Record<SquareKind, (obj: JsonObject, f: (s: string) => string, e: Errs) => SquareParts>> = {
   payment: squarePaymentParts,
   refund: squareRefundParts,
@@ -363,16 +387,8 @@ export function square(root: Json, bounds: AmountBounds): Outcome {
   if (found === undefined) return reject(id, e);
   const { kind, obj } = found;
   const f = (s: string) => `data.object.${kind}.${s}`;
-  // Disputes of older versions name their id `dispute_id`.
-  const idv = get(obj, 'id');
-  const idValue = kind === 'dispute' && (idv === undefined || idv === null) ? get(obj, 'dispute_id') : idv;
-  const objectId = reqId(idValue, f('id'), C.MISSING_OBJECT_ID, e);
-  const [amount, cur] =
-    kind === 'invoice'
-      ? squareInvoiceAmount(obj, etype ?? '', f, e)
-      : squareMoney(get(obj, 'amount_money'), f('amount_money'), e);
-  const amountField = kind === 'invoice' ? f('payment_requests') : f('amount_money.amount');
-  if (amount !== undefined && cur !== undefined) checkMax(amount, cur[0], bounds, amountField, e);
+  const objectId = squareObjectId(kind, obj, f, e);
+  const [amount, cur] = squareAmount(kind, obj, etype ?? '', bounds, f, e);
   const merchant = ok(optId(get(root, 'merchant_id'), 'merchant_id', e));
   const parts = PARTS[kind](obj, f, e);
   const created = squareCreated(obj, root, f, e);

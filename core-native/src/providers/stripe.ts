@@ -4,12 +4,9 @@
 import type { AmountBounds } from '../currency.ts';
 import { get, isNonEmptyObject, isObject, type Json, type JsonObject, path } from '../json.ts';
 import {
-  amountMinor,
   C,
   type Currency,
   cardBrand,
-  checkMax,
-  currency,
   Errs,
   lastFour,
   MAX_CODE_BYTES,
@@ -24,7 +21,9 @@ import { unixSecondsToMs } from '../time.ts';
 import { failedByType, lookup, OTHER, STRIPE_TYPES } from '../vocabulary.ts';
 import {
   accept,
+  boundedMoney,
   compareKeys,
+  type Meta,
   missingTimestamp,
   type Outcome,
   optObject,
@@ -119,6 +118,45 @@ function stripeCreated(objCreated: Json | undefined, eventCreated: Json | undefi
   return undefined;
 }
 
+/** The customer id: a string, or an expanded customer object's `id`. */
+function stripeCustomer(v: Json | undefined, e: Errs): string | undefined {
+  return isObject(v) ? ok(optId(get(v, 'id'), 'data.object.customer.id', e)) : ok(optId(v, 'data.object.customer', e));
+}
+
+/**
+ * The object's metadata; a dispute or refund adds the payment it belongs to (`linked_charge`, `linked_payment_intent`),
+ * so later outcomes can be joined to the payment (ml/ learns fraud from disputes of earlier payments).
+ */
+function stripeMetadata(obj: JsonObject, kind: string | undefined, v: Json | undefined, e: Errs): [string, Meta][] {
+  let metadata = stringMetadata(v, 'data.object.metadata', e);
+  if (kind === 'dispute' || kind === 'refund') {
+    for (const [key, field] of [
+      ['linked_charge', 'charge'],
+      ['linked_payment_intent', 'payment_intent'],
+    ] as const) {
+      const s = get(obj, field);
+      if (typeof s === 'string' && new TextEncoder().encode(s).length <= MAX_TEXT_BYTES) {
+        metadata = metadata.filter(([k]) => k !== key);
+        metadata.push([key, s]);
+      }
+    }
+    metadata.sort((a, b) => compareKeys(a[0], b[0]));
+  }
+  return metadata;
+}
+
+/** The merchant id, from `metadata.merchant_id`. */
+function stripeMerchant(metadata: Json | undefined, e: Errs): string | undefined {
+  return isObject(metadata)
+    ? ok(optId(get(metadata, 'merchant_id'), 'data.object.metadata.merchant_id', e))
+    : undefined;
+}
+
+/** A refund object, or an event about one. */
+function stripeIsRefund(kind: string | undefined, t: string | undefined): boolean {
+  return kind === 'refund' || (t !== undefined && (t.startsWith('refund.') || t.startsWith('charge.refund.')));
+}
+
 export function stripe(root: Json, bounds: AmountBounds): Outcome {
   const e = new Errs();
   if (!isObject(root)) {
@@ -136,38 +174,19 @@ export function stripe(root: Json, bounds: AmountBounds): Outcome {
   const kv = get(obj, 'object');
   const kind = typeof kv === 'string' ? kv : undefined;
   const [amountKey, amountPath] = stripeAmountField(kind, etype ?? '');
-  const amountErrs = new Errs();
-  const amount = amountMinor(get(obj, amountKey), amountPath, amountErrs);
-  const cur = currency(get(obj, 'currency'), 'data.object.currency', amountErrs);
-  e.list.push(...amountErrs.list);
-  if (amount !== undefined && cur !== undefined) checkMax(amount, cur[0], bounds, amountPath, e);
-  const cv = get(obj, 'customer');
-  const customer = isObject(cv)
-    ? ok(optId(get(cv, 'id'), 'data.object.customer.id', e))
-    : ok(optId(cv, 'data.object.customer', e));
-  let metadata = stringMetadata(get(obj, 'metadata'), 'data.object.metadata', e);
-  // A dispute or refund names the payment it belongs to: kept so later outcomes can be joined to the payment
-  // (ml/ learns fraud from disputes of earlier payments).
-  const objectKind = get(obj, 'object');
-  if (objectKind === 'dispute' || objectKind === 'refund') {
-    for (const [key, field] of [
-      ['linked_charge', 'charge'],
-      ['linked_payment_intent', 'payment_intent'],
-    ] as const) {
-      const v = get(obj, field);
-      if (typeof v === 'string' && new TextEncoder().encode(v).length <= MAX_TEXT_BYTES) {
-        metadata = metadata.filter(([k]) => k !== key);
-        metadata.push([key, v]);
-      }
-    }
-    metadata.sort((a, b) => compareKeys(a[0], b[0]));
-  }
-  const mv = get(obj, 'metadata');
-  const merchant = isObject(mv) ? ok(optId(get(mv, 'merchant_id'), 'data.object.metadata.merchant_id', e)) : undefined;
+  const [amount, cur] = boundedMoney(
+    get(obj, amountKey),
+    amountPath,
+    get(obj, 'currency'),
+    'data.object.currency',
+    bounds,
+    e,
+  );
+  const customer = stripeCustomer(get(obj, 'customer'), e);
+  const metadata = stripeMetadata(obj as JsonObject, kind, get(obj, 'metadata'), e);
+  const merchant = stripeMerchant(get(obj, 'metadata'), e);
   const details = ok(optObject(get(obj, 'payment_method_details'), 'data.object.payment_method_details', e));
-  const isRefund =
-    kind === 'refund' || (etype !== undefined && (etype.startsWith('refund.') || etype.startsWith('charge.refund.')));
-  const pm = stripePaymentMethod(get(obj, 'payment_method_types'), details, isRefund, e);
+  const pm = stripePaymentMethod(get(obj, 'payment_method_types'), details, stripeIsRefund(kind, etype), e);
   const [brand, last4] = stripeCard(details, e);
   const sv = get(obj, 'status');
   const psv = get(obj, 'payment_status');

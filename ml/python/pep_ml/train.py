@@ -4,7 +4,8 @@
     python -m pep_ml.train register --data DIR --tracking URI [--champion-scores FILE]
 
 The training set (DIR/x.f32, DIR/meta.json) is built by ml/src/train/dataset.ts: point-in-time-correct rows from
-Feast, vectorized by core-native, labels from later outcomes, rules-v1's scores beside them, split by time.
+Feast, vectorized by core-native, labels from later outcomes, the rules' scores beside them (rules-v1; for fraud also rules-v2, the gate's baseline
+without a champion), split by time.
 `register` logs the run (parameters, metrics, data window, feature spec version), registers the ONNX model,
 moves the `challenger` alias to it and applies the gate; only a passed gate moves `champion`. A blocked promotion
 is recorded on the run and the model version (tags `gate.decision`, `gate.reasons`, artifact gate.json)."""
@@ -238,6 +239,18 @@ def bootstrap_lower_bound(y, challenger, baseline, samples, confidence, seed=11)
     return float(np.quantile(diffs, 1 - confidence)), float(np.mean(diffs))
 
 
+def gate_baseline(meta, is_eval, champion):
+    """The scores the challenger must beat on the evaluation rows: what serves the model today. The champion when
+    there is one (scored on the same rows by train.ts); without one, the rules that answer instead: for fraud that is
+    rules-v2 (rules-v1 plus the online-feature rules, ml/src/rules.ts), which the service answers whenever it has
+    features; rules-v1 only for churn, or for a set built without rules-v2's scores."""
+    if champion is not None:
+        return np.asarray(champion["scores"]), f"champion v{champion['version']}"
+    if meta.get("rulesWithFeatures"):
+        return np.asarray(meta["rulesWithFeatures"])[is_eval], "rules-v2 (no champion yet: what serves)"
+    return np.asarray(meta["rules"])[is_eval], "rules-v1 (no champion yet: what serves)"
+
+
 def register(data_dir, tracking, champion_scores_path, run_name=None, registered_name=None):
     import mlflow
     from mlflow import MlflowClient
@@ -253,10 +266,7 @@ def register(data_dir, tracking, champion_scores_path, run_name=None, registered
     if champion_scores_path:
         champion = json.loads(Path(champion_scores_path).read_text())
     ye = y[is_eval]
-    if champion is not None:
-        baseline, baseline_name = np.asarray(champion["scores"]), f"champion v{champion['version']}"
-    else:
-        baseline, baseline_name = np.asarray(meta["rules"])[is_eval], "rules-v1 (no champion yet)"
+    baseline, baseline_name = gate_baseline(meta, is_eval, champion)
     lower, mean_diff = bootstrap_lower_bound(ye, challenger, baseline, GATE["bootstrap_samples"], GATE["confidence"])
     reasons = []
     if not lower > 0:

@@ -3,7 +3,7 @@
  * records). Training (offline records from Feast's point-in-time join) and serving (online records from Redis) both
  * come through here, so the two cannot compute a row differently.
  */
-import { type CoreImpl, packFeatureRows } from '@pep/core-native';
+import { type CoreImpl, type FeatureSpec, packFeatureRows } from '@pep/core-native';
 import type { EntityName } from './spec.ts';
 
 export type EntityRecords = Readonly<Record<EntityName, Readonly<Record<string, number>> | null>>;
@@ -21,4 +21,32 @@ export function vectorize(core: CoreImpl, events: readonly string[], records: re
       }),
     ),
   );
+}
+
+/**
+ * The top-level fields of the normalized event that the vectorizer reads: every event feature's field, plus what it
+ * parses for every row (amount_minor, currency, provider_created_at). From the spec itself, so a feature added there
+ * is read here too; a transform on the event that names no field and is not one of the two known here is an error at
+ * load, never a silently different vector.
+ */
+export function vectorEventFields(spec: FeatureSpec): readonly string[] {
+  const fields = new Set(['amount_minor', 'currency', 'provider_created_at']);
+  for (const f of spec.features) {
+    if (f.source !== 'event') continue;
+    if (f.field !== null) fields.add(f.field);
+    else if (f.transform !== 'amount_major' && f.transform !== 'currency_exponent')
+      throw new Error(`feature ${f.name}: event transform ${f.transform} names no field (vectorEventFields)`);
+  }
+  return Object.freeze([...fields]);
+}
+
+/**
+ * The event as the vectorizer needs it: JSON of only `fields` (vectorEventFields), in the event's own values. The
+ * vector is the one of the whole event (ml/src/features/vectorize.test.ts), for a fraction of the JSON work: serving
+ * used to serialize the whole normalized event per row and the addon to parse it again.
+ */
+export function vectorEventJson(event: Readonly<Record<string, unknown>>, fields: readonly string[]): string {
+  const out: Record<string, unknown> = {};
+  for (const k of fields) if (Object.hasOwn(event, k)) out[k] = event[k];
+  return JSON.stringify(out);
 }

@@ -4,6 +4,7 @@
  * a fixed step per business event (so a few thousand events cover days or weeks). For tests, benchmarks and the
  * small training set CI trains on; `npm start` trains on what really flowed through the pipeline.
  */
+import { PROVIDERS } from '@pep/contracts';
 import { loadCore, packBatch } from '@pep/core-native';
 import { DeliveryGenerator } from '@pep/simulator/generate';
 import { signingSecrets } from '@pep/simulator/render';
@@ -30,7 +31,7 @@ export async function simulatedEvents(opts: SimulatedEventsOptions): Promise<str
   let t = opts.startMs;
   const gen = new DeliveryGenerator({
     seed: opts.seed,
-    providers: ['stripe', 'square', 'adyen', 'braintree'],
+    providers: PROVIDERS,
     invalidRate: 0,
     duplicateRate: opts.duplicateRate ?? 0,
     signatureFaultRate: 0,

@@ -14,6 +14,7 @@ import { runPython } from '../py/run.ts';
 import { OnnxClassifier } from '../serving/onnx.ts';
 import { ModelRegistry } from '../serving/registry.ts';
 import { buildTrainingSet, loadLoggedEvents, type ModelName, type TrainingSet, writeTrainingSet } from './dataset.ts';
+import { thresholdsSeedPath, writeThreshold } from './thresholds.ts';
 
 export interface TrainResult {
   readonly model: ModelName;
@@ -26,6 +27,10 @@ export interface TrainResult {
   /** Fraud: rules-v2's ROC AUC on the same rows (what serves before a promotion); null for churn. */
   readonly rules_v2_roc_auc: number | null;
   readonly auc_gain_lower_bound: number;
+  /** Fraud: the version's alert threshold (its `alert_threshold` tag); null for churn. */
+  readonly alert_threshold: number | null;
+  /** The dbt seed the threshold was written to (src/train/thresholds.ts), or null. */
+  readonly thresholds_seed: string | null;
   readonly run_id: string;
   readonly data_dir: string;
   readonly seconds: number;
@@ -56,6 +61,8 @@ export async function trainModel(
     runName?: string;
     /** Name in the registry (default: the model's, `fraud` or `churn`, as CONTRACT section 8 fixes). */
     registeredName?: string;
+    /** The dbt seed of alert thresholds to add this version to (default: thresholdsSeedPath). */
+    thresholdsSeed?: string | null;
     /** Only events before this time (the history as it was then; the orchestrator's day partitions). */
     until?: Date;
   } = {},
@@ -122,11 +129,19 @@ export async function trainModel(
     log(`${model}: champion v${champion.version} scored on the same evaluation rows`);
   } else if (champion) {
     log(
-      `${model}: champion v${champion.version} was trained on ${champion.tags.feature_spec_version}; comparing with rules-v1`,
+      `${model}: champion v${champion.version} was trained on ${champion.tags.feature_spec_version}; comparing with the rules (what serves)`,
     );
   }
   const out = await runPython('pep_ml.train', args, { onStderr: log });
   const r = JSON.parse(out.trim().split('\n').pop() as string);
+  const threshold = typeof r.alert?.threshold === 'number' ? (r.alert.threshold as number) : null;
+  const seed = opts.thresholdsSeed !== undefined ? opts.thresholdsSeed : thresholdsSeedPath(name, model);
+  const wroteSeed = model === 'fraud' && threshold !== null && seed !== null;
+  if (wroteSeed) {
+    // The label the service answers with (`fraud@<version>`) is what the outcome rows carry.
+    writeThreshold(seed, `${model}@${r.version}`, Number(threshold.toFixed(6)));
+    log(`${model}: alert threshold ${threshold.toFixed(6)} of v${r.version} written to ${seed} (dbt fraud_alerts)`);
+  }
   return {
     model,
     version: r.version,
@@ -137,6 +152,8 @@ export async function trainModel(
     rules_roc_auc: r.rules_roc_auc,
     rules_v2_roc_auc: typeof r.rules_v2_roc_auc === 'number' ? r.rules_v2_roc_auc : null,
     auc_gain_lower_bound: r.auc_gain_lower_bound,
+    alert_threshold: threshold,
+    thresholds_seed: wroteSeed ? seed : null,
     run_id: r.run_id,
     data_dir: dir,
     seconds: (Date.now() - started) / 1000,

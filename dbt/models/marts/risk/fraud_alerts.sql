@@ -1,7 +1,9 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_id', on_schema_change='fail') }}
 -- Payment events the workflows scored as fraud risks (grain: event_id): a risk level of high or a score at or above
--- var('fraud_alert_score'), with the payment, the amount, the model version, and whether the payment was later
--- disputed and how that ended (the label that tells whether the alert was right).
+-- the alert threshold of the model version that scored it (seed fraud_model_thresholds, written by ml's training from
+-- the version's `alert_threshold` tag; var('fraud_alert_score') for a version not in it), with the payment, the
+-- amount, the model version and its threshold, and whether the payment was later disputed and how that ended (the
+-- label that tells whether the alert was right).
 -- Incremental: new or changed decisions, and alerts whose payment's disputes changed.
 
 with changed_events as (
@@ -15,13 +17,24 @@ with changed_events as (
     {% endif %}
 ),
 
+thresholds as (
+    select fraud_model_version, cast(alert_threshold as double) as alert_threshold
+    from {{ ref('fraud_model_thresholds') }}
+),
+
+scored as (
+    select o.*, coalesce(t.alert_threshold, cast({{ var('fraud_alert_score') }} as double)) as alert_threshold
+    from {{ ref('int_payment_outcomes') }} as o
+    left join thresholds as t on t.fraud_model_version = o.fraud_model_version
+    {% if is_incremental() %}
+    where o.event_id in (select event_id from changed_events)
+    {% endif %}
+),
+
 alerts as (
     select o.*
-    from {{ ref('int_payment_outcomes') }} as o
-    where (o.fraud_risk_level = 'high' or o.fraud_score >= {{ var('fraud_alert_score') }})
-    {% if is_incremental() %}
-      and o.event_id in (select event_id from changed_events)
-    {% endif %}
+    from scored as o
+    where (o.fraud_risk_level = 'high' or o.fraud_score >= o.alert_threshold)
 ),
 
 disputes as (
@@ -48,6 +61,7 @@ select
     a.fraud_score,
     a.fraud_risk_level,
     a.fraud_model_version,
+    a.alert_threshold,
     e.provider_created_at as alerted_at,
     a.event_date as alert_date,
     d.payment_key is not null as was_disputed,

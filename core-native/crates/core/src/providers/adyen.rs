@@ -193,6 +193,147 @@ fn adyen_operations<'v>(v: Option<&'v Value<'v>>, e: &mut Errs) -> Meta<'v> {
     }
 }
 
+/// The event id of an item: `<pspReference>_<eventCode>` (one payment has an item per event code).
+fn adyen_event_id<'v>(psp: Option<&'v str>, ecode: Option<&'v str>) -> Option<Cow<'v, str>> {
+    match (psp, ecode) {
+        (Some(p), Some(c)) => Some(Cow::Owned(format!("{p}_{c}"))),
+        (Some(p), None) => Some(Cow::Borrowed(p)),
+        _ => None,
+    }
+}
+
+/// What an item says besides its ids and money, read in the order its errors are reported.
+struct AdyenFields<'v> {
+    success: Option<bool>,
+    live: Option<bool>,
+    reason: Option<&'v str>,
+    /// `paymentMethod`, lowercased.
+    method: Option<Cow<'v, str>>,
+    additional: Option<&'v Value<'v>>,
+    last4: Option<&'v str>,
+    customer: Option<&'v str>,
+    original_ref: Option<&'v str>,
+    merchant_ref: Option<&'v str>,
+    operations: Meta<'v>,
+}
+
+/// Reads an item's flags, reason, payment method, `additionalData`, references and operations.
+#[inline]
+fn adyen_fields<'v>(
+    item: &'v Value<'v>,
+    live: Option<&'v Value<'v>>,
+    e: &mut Errs,
+) -> AdyenFields<'v> {
+    let success = adyen_bool(item.get("success"), "success", true, e);
+    let live = adyen_bool(live.or_else(|| item.get("live")), "live", false, e);
+    let reason = ok_or_err(opt_text(item.get("reason"), "reason", MAX_TEXT_BYTES, e));
+    let method = ok_or_err(opt_text(
+        item.get("paymentMethod"),
+        "paymentMethod",
+        MAX_CODE_BYTES,
+        e,
+    ))
+    .map(lower);
+    let additional = ok_or_err(opt_object(item.get("additionalData"), "additionalData", e));
+    // cardBin is deliberately ignored: a BIN is not a brand (reference gap G14).
+    let last4 = additional.and_then(|a| {
+        ok_or_err(last_four(
+            a.get("cardSummary"),
+            "additionalData.cardSummary",
+            e,
+        ))
+    });
+    let customer = additional.and_then(|a| {
+        ok_or_err(opt_id(
+            a.get("shopperReference"),
+            "additionalData.shopperReference",
+            e,
+        ))
+    });
+    let original_ref = ok_or_err(opt_text(
+        item.get("originalReference"),
+        "originalReference",
+        MAX_TEXT_BYTES,
+        e,
+    ));
+    let merchant_ref = ok_or_err(opt_text(
+        item.get("merchantReference"),
+        "merchantReference",
+        MAX_TEXT_BYTES,
+        e,
+    ));
+    let operations = adyen_operations(item.get("operations"), e);
+    AdyenFields {
+        success,
+        live,
+        reason,
+        method,
+        additional,
+        last4,
+        customer,
+        original_ref,
+        merchant_ref,
+        operations,
+    }
+}
+
+/// When the event happened: `eventDate` (RFC 3339), required.
+fn adyen_created(item: &Value, e: &mut Errs) -> Option<i64> {
+    match rfc3339_field(item.get("eventDate"), "eventDate", e) {
+        Ok(Some(ms)) => Some(ms),
+        Ok(None) => {
+            missing_timestamp("eventDate", e);
+            None
+        }
+        Err(()) => None,
+    }
+}
+
+/// The item's status: `failed` when it did not succeed or its type is a failed payment, else a word
+/// of its event code.
+fn adyen_item_status<'a>(c: &'a str, success: bool, event_type: &str) -> Cow<'a, str> {
+    if !success || failed_by_type(event_type) {
+        Cow::Borrowed("failed")
+    } else {
+        or_token(adyen_status(c), c).expect("a valid type is a valid token")
+    }
+}
+
+/// Failure code and message of an unsuccessful item with a reason.
+fn adyen_failure(
+    success: bool,
+    reason: Option<&str>,
+) -> (Option<Cow<'static, str>>, Option<Cow<'_, str>>) {
+    match (success, reason) {
+        (false, Some(r)) => (
+            Some(Cow::Borrowed(adyen_failure_code(r))),
+            Some(Cow::Borrowed(r)),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// Payment method type and card brand of a (lowercased) `paymentMethod`.
+fn adyen_payment_method(
+    method: Option<&str>,
+) -> (Option<Cow<'static, str>>, Option<Cow<'static, str>>) {
+    let pm = method
+        .and_then(|m| or_token(adyen_method(m), m))
+        .map(|c| Cow::Owned(c.into_owned()));
+    let brand = method.and_then(adyen_card_brand).map(Cow::Borrowed);
+    (pm, brand)
+}
+
+/// The item's metadata, sorted by key.
+fn adyen_metadata<'v>(f: AdyenFields<'v>) -> Vec<(Cow<'v, str>, Meta<'v>)> {
+    vec![
+        (Cow::Borrowed("live"), Meta::Bool(f.live.expect("checked"))),
+        meta_str("merchant_reference", f.merchant_ref),
+        (Cow::Borrowed("operations"), f.operations),
+        meta_str("original_reference", f.original_ref),
+    ]
+}
+
 pub fn adyen_item<'v>(
     item: &'v Value<'v>,
     live: Option<&'v Value<'v>>,
@@ -219,11 +360,7 @@ pub fn adyen_item<'v>(
         code::MISSING_EVENT_CODE,
         &mut e,
     );
-    let rid = match (psp, ecode) {
-        (Some(p), Some(c)) => Some(Cow::Owned(format!("{p}_{c}"))),
-        (Some(p), None) => Some(Cow::Borrowed(p)),
-        _ => None,
-    };
+    let rid = adyen_event_id(psp, ecode);
     let merchant = req_id(
         item.get("merchantAccountCode"),
         "merchantAccountCode",
@@ -231,115 +368,28 @@ pub fn adyen_item<'v>(
         &mut e,
     );
     let money = ok_or_err(opt_object(item.get("amount"), "amount", &mut e));
-    let mut amount_errs = Errs::default();
-    let amount = amount_minor(
+    let (amount, cur) = bounded_money(
         money.and_then(|m| m.get("value")),
         "amount.value",
-        &mut amount_errs,
-    );
-    let cur = currency(
         money.and_then(|m| m.get("currency")),
         "amount.currency",
-        &mut amount_errs,
+        bounds,
+        &mut e,
     );
-    e.list.append(&mut amount_errs.list);
-    if let (Some(a), Some((c, _))) = (amount, cur) {
-        check_max(a, c, bounds, "amount.value", &mut e);
-    }
-    let success = adyen_bool(item.get("success"), "success", true, &mut e);
-    let live_flag = adyen_bool(live.or_else(|| item.get("live")), "live", false, &mut e);
-    let reason = ok_or_err(opt_text(
-        item.get("reason"),
-        "reason",
-        MAX_TEXT_BYTES,
-        &mut e,
-    ));
-    let method = ok_or_err(opt_text(
-        item.get("paymentMethod"),
-        "paymentMethod",
-        MAX_CODE_BYTES,
-        &mut e,
-    ))
-    .map(lower);
-    let additional = ok_or_err(opt_object(
-        item.get("additionalData"),
-        "additionalData",
-        &mut e,
-    ));
-    // cardBin is deliberately ignored: a BIN is not a brand (reference gap G14).
-    let last4 = additional.and_then(|a| {
-        ok_or_err(last_four(
-            a.get("cardSummary"),
-            "additionalData.cardSummary",
-            &mut e,
-        ))
-    });
-    let customer = additional.and_then(|a| {
-        ok_or_err(opt_id(
-            a.get("shopperReference"),
-            "additionalData.shopperReference",
-            &mut e,
-        ))
-    });
-    let original_ref = ok_or_err(opt_text(
-        item.get("originalReference"),
-        "originalReference",
-        MAX_TEXT_BYTES,
-        &mut e,
-    ));
-    let merchant_ref = ok_or_err(opt_text(
-        item.get("merchantReference"),
-        "merchantReference",
-        MAX_TEXT_BYTES,
-        &mut e,
-    ));
-    let operations = adyen_operations(item.get("operations"), &mut e);
-    let created = match rfc3339_field(item.get("eventDate"), "eventDate", &mut e) {
-        Ok(Some(ms)) => Some(ms),
-        Ok(None) => {
-            missing_timestamp("eventDate", &mut e);
-            None
-        }
-        Err(()) => None,
-    };
+    let f = adyen_fields(item, live, &mut e);
+    let created = adyen_created(item, &mut e);
     if !e.is_empty() {
         return reject(rid, e);
     }
     let c = ecode.expect("checked");
-    let success = success.expect("checked");
-    let action = additional
+    let success = f.success.expect("checked");
+    let action = f
+        .additional
         .and_then(|a| a.get("modification.action"))
         .and_then(Value::as_str);
     let event_type = adyen_event_type(c, success, action);
-    let status: Cow<str> = if !success || failed_by_type(event_type) {
-        Cow::Borrowed("failed")
-    } else {
-        or_token(adyen_status(c), c).expect("a valid type is a valid token")
-    };
-    let (failure_code, failure_message) = match (success, reason) {
-        (false, Some(r)) => (
-            Some(Cow::Borrowed(adyen_failure_code(r))),
-            Some(Cow::Borrowed(r)),
-        ),
-        _ => (None, None),
-    };
-    let pm = method
-        .as_deref()
-        .and_then(|m| or_token(adyen_method(m), m))
-        .map(|c| Cow::Owned(c.into_owned()));
-    let brand = method
-        .as_deref()
-        .and_then(adyen_card_brand)
-        .map(Cow::Borrowed);
-    let metadata = vec![
-        (
-            Cow::Borrowed("live"),
-            Meta::Bool(live_flag.expect("checked")),
-        ),
-        meta_str("merchant_reference", merchant_ref),
-        (Cow::Borrowed("operations"), operations),
-        meta_str("original_reference", original_ref),
-    ];
+    let (failure_code, failure_message) = adyen_failure(success, f.reason);
+    let (pm, brand) = adyen_payment_method(f.method.as_deref());
     Ok(Event {
         provider: Provider::Adyen,
         provider_event_id: rid.expect("checked"),
@@ -347,16 +397,16 @@ pub fn adyen_item<'v>(
         event_type: Cow::Borrowed(event_type),
         provider_event_type: Cow::Borrowed(c),
         merchant_id: merchant.map(Cow::Borrowed),
-        customer_id: customer.map(Cow::Borrowed),
+        customer_id: f.customer.map(Cow::Borrowed),
         amount_minor: amount.expect("checked"),
         currency: cur.expect("checked").0,
         payment_method_type: pm,
         card_brand: brand,
-        card_last_four: last4.map(Cow::Borrowed),
-        status,
+        card_last_four: f.last4.map(Cow::Borrowed),
+        status: adyen_item_status(c, success, event_type),
         failure_code,
         failure_message,
-        metadata,
+        metadata: adyen_metadata(f),
         provider_created_at_ms: created.expect("checked"),
     })
 }

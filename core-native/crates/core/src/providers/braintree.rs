@@ -1,6 +1,7 @@
 //! Braintree notifications (the SDK's `<notification>` XML in the signed form body). Units:
 //! `braintree_event_type` (the type rule), `bt_from_xml` (the XML into a `BtNote`), `bt_amount` (which amount and currency the
-//! notification carries), `braintree_status`, then `braintree` assembles the event.
+//! notification carries), `braintree_status`, `braintree_kind`, `bt_ids`, `bt_created`, `bt_last_four`, `bt_fields`,
+//! `braintree_event_id`, `braintree_failure`, `bt_object_id`, `braintree_metadata`, then `braintree` assembles the event.
 
 use super::*;
 use crate::currency::AmountBounds;
@@ -324,8 +325,9 @@ fn braintree_status<'a>(k: &str, txn_status: Option<&'a str>, event_type: &str) 
     }
 }
 
-pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> Outcome<'v> {
-    let kind = match bt_text(&n.kind, "kind", MAX_TEXT_BYTES, &mut e) {
+/// The notification's kind: required, and a valid type.
+fn braintree_kind<'a>(n: &'a BtNote, e: &mut Errs) -> Option<&'a str> {
+    match bt_text(&n.kind, "kind", MAX_TEXT_BYTES, e) {
         Some(k) if valid_type(k) => Some(k),
         Some(_) => {
             e.push(
@@ -339,17 +341,29 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
             e.push("kind", code::MISSING_KIND, "is required");
             None
         }
-    };
-    let txn = n.txn.as_ref();
-    let t = txn.unwrap_or(&EMPTY_TXN);
-    let txn_id_r = bt_id(&t.id, "transaction.id", &mut e);
+    }
+}
+
+/// The ids a notification can carry.
+struct BtIds<'a> {
+    /// The transaction's, else the reviewed transaction's.
+    txn: Option<&'a str>,
+    dispute: Option<&'a str>,
+    subscription: Option<&'a str>,
+    /// Any other subject's (a disbursement, an account updater report, a local payment).
+    subject: Option<&'a str>,
+}
+
+/// Reads the ids; a `transaction_*` notification needs a transaction id.
+fn bt_ids<'a>(n: &'a BtNote, t: &'a BtTxn, kind: Option<&str>, e: &mut Errs) -> BtIds<'a> {
+    let txn_id = bt_id(&t.id, "transaction.id", e);
     let review_id = ok_or_err(bt_id(
         &n.review_txn_id,
         "transaction_review.transaction_id",
-        &mut e,
+        e,
     ));
     if kind.is_some_and(|k| k.starts_with("transaction_"))
-        && txn_id_r == Ok(None)
+        && txn_id == Ok(None)
         && review_id.is_none()
     {
         e.push(
@@ -358,11 +372,17 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
             "is required for transaction notifications",
         );
     }
-    let txn_id = ok_or_err(txn_id_r).or(review_id);
-    let dispute_id = ok_or_err(bt_id(&n.dispute_id, "dispute.id", &mut e));
-    let subscription_id = ok_or_err(bt_id(&n.subscription_id, "subscription.id", &mut e));
-    let subject_id = ok_or_err(bt_id(&n.subject_id, "subject.id", &mut e));
-    let created = match bt_text(&n.timestamp, "timestamp", 64, &mut e) {
+    BtIds {
+        txn: ok_or_err(txn_id).or(review_id),
+        dispute: ok_or_err(bt_id(&n.dispute_id, "dispute.id", e)),
+        subscription: ok_or_err(bt_id(&n.subscription_id, "subscription.id", e)),
+        subject: ok_or_err(bt_id(&n.subject_id, "subject.id", e)),
+    }
+}
+
+/// When the notification was sent: `timestamp` (RFC 3339), required.
+fn bt_created(n: &BtNote, e: &mut Errs) -> Option<i64> {
+    match bt_text(&n.timestamp, "timestamp", 64, e) {
         Some(s) => match time::parse_rfc3339(s) {
             Some(ms) => Some(ms),
             None => {
@@ -375,36 +395,19 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
             }
         },
         None => {
-            missing_timestamp("timestamp", &mut e);
+            missing_timestamp("timestamp", e);
             None
         }
-    };
-    let (amount, cur) = bt_amount(n, t, txn.is_some(), bounds, &mut e);
-    let merchant = ok_or_err(bt_id(
-        &t.merchant_account_id,
-        "transaction.merchant_account_id",
-        &mut e,
-    ));
-    let customer = ok_or_err(bt_id(&t.customer_id, "transaction.customer_id", &mut e));
-    let txn_status = bt_text(&t.status, "transaction.status", MAX_CODE_BYTES, &mut e);
-    let txn_type = bt_text(&t.kind, "transaction.type", MAX_CODE_BYTES, &mut e);
-    let instrument = bt_text(
-        &t.instrument,
-        "transaction.payment_instrument_type",
-        MAX_CODE_BYTES,
-        &mut e,
-    );
-    let card_type = bt_text(
-        &t.card_type,
-        "transaction.card_details.card_type",
-        MAX_CODE_BYTES,
-        &mut e,
-    );
-    let last4 = match bt_text(
+    }
+}
+
+/// The card's last four digits: exactly 4 digits when present.
+fn bt_last_four<'a>(t: &'a BtTxn, e: &mut Errs) -> Option<&'a str> {
+    match bt_text(
         &t.last4,
         "transaction.card_details.last_4",
         MAX_TEXT_BYTES,
-        &mut e,
+        e,
     ) {
         Some(s) if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) => Some(s),
         Some(_) => {
@@ -416,92 +419,174 @@ pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> O
             None
         }
         None => None,
-    };
-    let sub_status = bt_text(
-        &n.subscription_status,
-        "subscription.status",
-        MAX_CODE_BYTES,
-        &mut e,
-    );
-    let plan_id = bt_text(&n.plan_id, "subscription.plan_id", MAX_TEXT_BYTES, &mut e);
-    let dispute_status = bt_text(&n.dispute_status, "dispute.status", MAX_CODE_BYTES, &mut e);
-    let dispute_reason = bt_text(&n.dispute_reason, "dispute.reason", MAX_TEXT_BYTES, &mut e);
+    }
+}
 
-    let review_decision = bt_text(
-        &n.review_decision,
-        "transaction_review.decision",
-        MAX_TEXT_BYTES,
-        &mut e,
-    );
-    let subject = txn_id.or(dispute_id).or(subscription_id).or(subject_id);
-    let rid: Option<Cow<str>> = match (kind, subject) {
+/// The transaction's and the subject's other fields.
+struct BtFields<'a> {
+    merchant: Option<&'a str>,
+    customer: Option<&'a str>,
+    txn_status: Option<&'a str>,
+    txn_type: Option<&'a str>,
+    instrument: Option<&'a str>,
+    card_type: Option<&'a str>,
+    last4: Option<&'a str>,
+    sub_status: Option<&'a str>,
+    plan_id: Option<&'a str>,
+    dispute_status: Option<&'a str>,
+    dispute_reason: Option<&'a str>,
+    review_decision: Option<&'a str>,
+}
+
+/// Reads the other fields, in the order their errors are reported.
+#[inline]
+fn bt_fields<'a>(n: &'a BtNote, t: &'a BtTxn, e: &mut Errs) -> BtFields<'a> {
+    BtFields {
+        merchant: ok_or_err(bt_id(
+            &t.merchant_account_id,
+            "transaction.merchant_account_id",
+            e,
+        )),
+        customer: ok_or_err(bt_id(&t.customer_id, "transaction.customer_id", e)),
+        txn_status: bt_text(&t.status, "transaction.status", MAX_CODE_BYTES, e),
+        txn_type: bt_text(&t.kind, "transaction.type", MAX_CODE_BYTES, e),
+        instrument: bt_text(
+            &t.instrument,
+            "transaction.payment_instrument_type",
+            MAX_CODE_BYTES,
+            e,
+        ),
+        card_type: bt_text(
+            &t.card_type,
+            "transaction.card_details.card_type",
+            MAX_CODE_BYTES,
+            e,
+        ),
+        last4: bt_last_four(t, e),
+        sub_status: bt_text(
+            &n.subscription_status,
+            "subscription.status",
+            MAX_CODE_BYTES,
+            e,
+        ),
+        plan_id: bt_text(&n.plan_id, "subscription.plan_id", MAX_TEXT_BYTES, e),
+        dispute_status: bt_text(&n.dispute_status, "dispute.status", MAX_CODE_BYTES, e),
+        dispute_reason: bt_text(&n.dispute_reason, "dispute.reason", MAX_TEXT_BYTES, e),
+        review_decision: bt_text(
+            &n.review_decision,
+            "transaction_review.decision",
+            MAX_TEXT_BYTES,
+            e,
+        ),
+    }
+}
+
+/// The event id: `<kind>_<subject id>`, else `<kind>_<timestamp>` for a notification without one.
+fn braintree_event_id<'a>(
+    kind: Option<&str>,
+    ids: &BtIds,
+    created: Option<i64>,
+) -> Option<Cow<'a, str>> {
+    let subject = ids.txn.or(ids.dispute).or(ids.subscription).or(ids.subject);
+    match (kind, subject) {
         (Some(k), Some(s)) => Some(Cow::Owned(format!("{k}_{s}"))),
         (Some(k), None) => created.map(|ms| Cow::Owned(format!("{k}_{}", time::iso(ms)))),
         _ => None,
-    };
-    if !e.is_empty() {
-        return reject(rid, e);
     }
-    let k = kind.expect("checked");
-    let event_type = braintree_event_type(k, txn_type);
-    let status = braintree_status(k, txn_status, event_type);
-    let (failure_code, failure_message) = if status == "failed" {
-        let c = txn_status.unwrap_or("unknown");
-        (
-            Some(Cow::Borrowed(c)),
-            Some(Cow::Owned(format!("Transaction {c}"))),
-        )
-    } else {
-        (None, None)
-    };
-    // A dispute is its own object; a subscription charge belongs to the subscription (the retry
-    // strategy counts a subscription's failed charges); else the transaction.
-    let object_id = if k.starts_with("dispute") {
-        dispute_id.or(txn_id)
+}
+
+/// Failure code and message of a failed event: the transaction's status.
+fn braintree_failure<'a>(
+    status: &str,
+    txn_status: Option<&'a str>,
+) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+    if status != "failed" {
+        return (None, None);
+    }
+    let c = txn_status.unwrap_or("unknown");
+    (
+        Some(Cow::Borrowed(c)),
+        Some(Cow::Owned(format!("Transaction {c}"))),
+    )
+}
+
+/// A dispute is its own object; a subscription charge belongs to the subscription (the retry
+/// strategy counts a subscription's failed charges); else the transaction.
+fn bt_object_id<'a>(k: &str, ids: &BtIds<'a>) -> Option<&'a str> {
+    if k.starts_with("dispute") {
+        ids.dispute.or(ids.txn)
     } else if k.starts_with("subscription") {
-        subscription_id.or(txn_id)
+        ids.subscription.or(ids.txn)
     } else {
-        txn_id.or(dispute_id)
+        ids.txn.or(ids.dispute)
     }
-    .or(subscription_id)
-    .or(subject_id);
-    let metadata = vec![
-        meta_str("dispute_id", dispute_id),
-        meta_str("dispute_reason", dispute_reason),
-        meta_str("dispute_status", dispute_status),
+    .or(ids.subscription)
+    .or(ids.subject)
+}
+
+/// The notification's metadata, sorted by key.
+fn braintree_metadata<'a>(
+    k: &'a str,
+    ids: &BtIds<'a>,
+    f: &BtFields<'a>,
+) -> Vec<(Cow<'a, str>, Meta<'a>)> {
+    vec![
+        meta_str("dispute_id", ids.dispute),
+        meta_str("dispute_reason", f.dispute_reason),
+        meta_str("dispute_status", f.dispute_status),
         // The disputed payment's transaction id (the dispute's own id is the object id).
         meta_str(
             "dispute_transaction_id",
             if k.starts_with("dispute") {
-                txn_id
+                ids.txn
             } else {
                 None
             },
         ),
         meta_str("kind", Some(k)),
-        meta_str("plan_id", plan_id),
-        meta_str("review_decision", review_decision),
-        meta_str("subscription_id", subscription_id),
-        meta_str("subscription_status", sub_status),
-        meta_str("transaction_type", txn_type),
-    ];
+        meta_str("plan_id", f.plan_id),
+        meta_str("review_decision", f.review_decision),
+        meta_str("subscription_id", ids.subscription),
+        meta_str("subscription_status", f.sub_status),
+        meta_str("transaction_type", f.txn_type),
+    ]
+}
+
+pub fn braintree<'v>(n: &'v BtNote<'v>, bounds: &AmountBounds, mut e: Errs) -> Outcome<'v> {
+    let kind = braintree_kind(n, &mut e);
+    let txn = n.txn.as_ref();
+    let t = txn.unwrap_or(&EMPTY_TXN);
+    let ids = bt_ids(n, t, kind, &mut e);
+    let created = bt_created(n, &mut e);
+    let (amount, cur) = bt_amount(n, t, txn.is_some(), bounds, &mut e);
+    let f = bt_fields(n, t, &mut e);
+    let rid = braintree_event_id(kind, &ids, created);
+    if !e.is_empty() {
+        return reject(rid, e);
+    }
+    let k = kind.expect("checked");
+    let event_type = braintree_event_type(k, f.txn_type);
+    let status = braintree_status(k, f.txn_status, event_type);
+    let (failure_code, failure_message) = braintree_failure(&status, f.txn_status);
     Ok(Event {
         provider: Provider::Braintree,
         provider_event_id: rid.expect("checked"),
-        object_id: object_id.map(Cow::Borrowed),
+        object_id: bt_object_id(k, &ids).map(Cow::Borrowed),
         event_type: Cow::Borrowed(event_type),
         provider_event_type: Cow::Borrowed(k),
-        merchant_id: merchant.map(Cow::Borrowed),
-        customer_id: customer.map(Cow::Borrowed),
+        merchant_id: f.merchant.map(Cow::Borrowed),
+        customer_id: f.customer.map(Cow::Borrowed),
         amount_minor: amount.expect("checked"),
         currency: cur.expect("checked").0,
-        payment_method_type: instrument.and_then(|i| or_token(braintree_instrument(i), i)),
-        card_brand: card_type.and_then(card_brand),
-        card_last_four: last4.map(Cow::Borrowed),
+        payment_method_type: f
+            .instrument
+            .and_then(|i| or_token(braintree_instrument(i), i)),
+        card_brand: f.card_type.and_then(card_brand),
+        card_last_four: f.last4.map(Cow::Borrowed),
         status,
         failure_code,
         failure_message,
-        metadata,
+        metadata: braintree_metadata(k, &ids, &f),
         provider_created_at_ms: created.expect("checked"),
     })
 }

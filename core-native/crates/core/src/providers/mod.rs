@@ -16,6 +16,7 @@ pub use braintree::{braintree, braintree_event_type, bt_from_xml, BtNote, BtTxn}
 pub use square::{square, square_event_type};
 pub use stripe::{stripe, stripe_event_type};
 
+use crate::currency::AmountBounds;
 use crate::json::Value;
 use crate::model::{code, Event, Meta};
 use crate::rules::*;
@@ -170,6 +171,25 @@ pub(crate) fn meta_str<'v>(k: &'static str, v: Option<&'v str>) -> (Cow<'v, str>
         Cow::Borrowed(k),
         v.map(|s| Meta::Str(Cow::Borrowed(s))).unwrap_or(Meta::Null),
     )
+}
+
+/// An amount in minor units and its currency, read in that order, and the amount checked against
+/// the currency's maximum (reported at `amount_field`).
+#[inline]
+pub(crate) fn bounded_money(
+    amount: Option<&Value>,
+    amount_field: &str,
+    cur: Option<&Value>,
+    cur_field: &str,
+    bounds: &AmountBounds,
+    e: &mut Errs,
+) -> (Option<u64>, Option<(&'static str, u8)>) {
+    let amount = amount_minor(amount, amount_field, e);
+    let cur = currency(cur, cur_field, e);
+    if let (Some(a), Some((c, _))) = (amount, cur) {
+        check_max(a, c, bounds, amount_field, e);
+    }
+    (amount, cur)
 }
 
 /// Every provider's payload is a JSON object at the top; anything else is rejected before any field is read.

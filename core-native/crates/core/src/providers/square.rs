@@ -3,7 +3,8 @@
 //! Units: `square_event_type` (the type rule), `square_object` (which object the event carries),
 //! `square_money` (an `amount_money`), `square_invoice_amount`, one reader per object kind
 //! (`square_payment_parts`, `square_refund_parts`, `square_dispute_parts`, `square_invoice_parts`,
-//! `square_payout_parts`), `square_created`, then `square` assembles the event.
+//! `square_payout_parts`), `square_created`, `square_object_id`, `square_amount`, then `square`
+//! assembles the event.
 
 use super::*;
 use crate::currency::AmountBounds;
@@ -500,6 +501,44 @@ fn square_created(
     }
 }
 
+/// The object's id (disputes of older versions name it `dispute_id`).
+fn square_object_id<'v>(
+    kind: SquareKind,
+    obj: &'v Value<'v>,
+    f: &dyn Fn(&str) -> String,
+    e: &mut Errs,
+) -> Option<&'v str> {
+    let v = match (kind, obj.get("id")) {
+        (SquareKind::Dispute, None | Some(Value::Null)) => obj.get("dispute_id"),
+        (_, v) => v,
+    };
+    req_id(v, &f("id"), code::MISSING_OBJECT_ID, e)
+}
+
+/// The event's money: an invoice's amount for this event, else the object's `amount_money`; checked
+/// against the currency's maximum.
+fn square_amount(
+    kind: SquareKind,
+    obj: &Value,
+    t: &str,
+    bounds: &AmountBounds,
+    f: &dyn Fn(&str) -> String,
+    e: &mut Errs,
+) -> (Option<u64>, Option<(&'static str, u8)>) {
+    let (amount, cur) = match kind {
+        SquareKind::Invoice => square_invoice_amount(obj, t, f, e),
+        _ => square_money(obj.get("amount_money"), &f("amount_money"), e),
+    };
+    if let (Some(a), Some((c, _))) = (amount, cur) {
+        let field = match kind {
+            SquareKind::Invoice => f("payment_requests"),
+            _ => f("amount_money.amount"),
+        };
+        check_max(a, c, bounds, &field, e);
+    }
+    (amount, cur)
+}
+
 pub fn square<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let mut e = Errs::default();
     if !root.is_object() {
@@ -529,23 +568,8 @@ pub fn square<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     };
     let p = kind.name();
     let f = |s: &str| format!("data.object.{p}.{s}");
-    // Disputes of older versions name their id `dispute_id`.
-    let id_value = match (kind, obj.get("id")) {
-        (SquareKind::Dispute, None | Some(Value::Null)) => obj.get("dispute_id"),
-        (_, v) => v,
-    };
-    let object_id = req_id(id_value, &f("id"), code::MISSING_OBJECT_ID, &mut e);
-    let (amount, cur) = match kind {
-        SquareKind::Invoice => square_invoice_amount(obj, etype.unwrap_or(""), &f, &mut e),
-        _ => square_money(obj.get("amount_money"), &f("amount_money"), &mut e),
-    };
-    let amount_field = match kind {
-        SquareKind::Invoice => f("payment_requests"),
-        _ => f("amount_money.amount"),
-    };
-    if let (Some(a), Some((c, _))) = (amount, cur) {
-        check_max(a, c, bounds, &amount_field, &mut e);
-    }
+    let object_id = square_object_id(kind, obj, &f, &mut e);
+    let (amount, cur) = square_amount(kind, obj, etype.unwrap_or(""), bounds, &f, &mut e);
     let merchant = ok_or_err(opt_id(root.get("merchant_id"), "merchant_id", &mut e));
     let parts = match kind {
         SquareKind::Payment => square_payment_parts(obj, &f, &mut e),

@@ -1,7 +1,8 @@
 //! Stripe events (`evt_…` with `data.object`): payment intents, charges and their disputes and
 //! refunds, refunds, invoices and Checkout Sessions. Units: `stripe_event_type` (the type rule),
 //! `stripe_amount_field` (which amount the object kind carries), `stripe_payment_method`,
-//! `stripe_failure`, `stripe_created`, then `stripe` assembles the event.
+//! `stripe_card`, `stripe_status`, `stripe_failure`, `stripe_created`, `stripe_customer`,
+//! `stripe_metadata`, `stripe_merchant`, `stripe_is_refund`, then `stripe` assembles the event.
 
 use super::*;
 use crate::currency::AmountBounds;
@@ -209,6 +210,59 @@ fn stripe_created(
     }
 }
 
+/// The customer id: a string, or an expanded customer object's `id`.
+fn stripe_customer<'v>(v: Option<&'v Value<'v>>, e: &mut Errs) -> Option<&'v str> {
+    match v {
+        Some(c @ Value::Obj(_)) => ok_or_err(opt_id(c.get("id"), "data.object.customer.id", e)),
+        other => ok_or_err(opt_id(other, "data.object.customer", e)),
+    }
+}
+
+/// The object's metadata; a dispute or refund adds the payment it belongs to (`linked_charge`,
+/// `linked_payment_intent`), so later outcomes can be joined to the payment (ml/ learns fraud from
+/// disputes of earlier payments).
+fn stripe_metadata<'v>(
+    obj: &'v Value<'v>,
+    kind: Option<&str>,
+    v: Option<&'v Value<'v>>,
+    e: &mut Errs,
+) -> Vec<(Cow<'v, str>, Meta<'v>)> {
+    let mut metadata = string_metadata(v, "data.object.metadata", e);
+    if matches!(kind, Some("dispute" | "refund")) {
+        for (key, field) in [
+            ("linked_charge", "charge"),
+            ("linked_payment_intent", "payment_intent"),
+        ] {
+            if let Some(Value::Str(s)) = obj.get(field) {
+                if s.len() <= MAX_TEXT_BYTES {
+                    metadata.retain(|(k, _)| k.as_ref() != key);
+                    metadata.push((Cow::Borrowed(key), Meta::Str(Cow::Borrowed(*s))));
+                }
+            }
+        }
+        metadata.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    }
+    metadata
+}
+
+/// The merchant id, from `metadata.merchant_id`.
+fn stripe_merchant<'v>(metadata: Option<&'v Value<'v>>, e: &mut Errs) -> Option<&'v str> {
+    match metadata {
+        Some(m @ Value::Obj(_)) => ok_or_err(opt_id(
+            m.get("merchant_id"),
+            "data.object.metadata.merchant_id",
+            e,
+        )),
+        _ => None,
+    }
+}
+
+/// A refund object, or an event about one.
+fn stripe_is_refund(kind: Option<&str>, t: Option<&str>) -> bool {
+    kind == Some("refund")
+        || t.is_some_and(|t| t.starts_with("refund.") || t.starts_with("charge.refund."))
+}
+
 pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let mut e = Errs::default();
     if !root.is_object() {
@@ -244,53 +298,23 @@ pub fn stripe<'v>(root: &'v Value<'v>, bounds: &AmountBounds) -> Outcome<'v> {
     let object_id = req_id(o_id, "data.object.id", code::MISSING_OBJECT_ID, &mut e);
     let kind = o_object.and_then(Value::as_str);
     let (amount_key, amount_path) = stripe_amount_field(kind, etype.unwrap_or(""));
-    let mut amount_errs = Errs::default();
-    let amount = amount_minor(obj.get(amount_key), amount_path, &mut amount_errs);
-    let cur = currency(o_currency, "data.object.currency", &mut amount_errs);
-    e.list.append(&mut amount_errs.list);
-    if let (Some(a), Some((c, _))) = (amount, cur) {
-        check_max(a, c, bounds, amount_path, &mut e);
-    }
-    let customer = match o_customer {
-        // An expanded customer object carries its id.
-        Some(c @ Value::Obj(_)) => {
-            ok_or_err(opt_id(c.get("id"), "data.object.customer.id", &mut e))
-        }
-        other => ok_or_err(opt_id(other, "data.object.customer", &mut e)),
-    };
-    let mut metadata = string_metadata(o_metadata, "data.object.metadata", &mut e);
-    // A dispute or refund names the payment it belongs to: kept so later outcomes can be joined to the payment
-    // (ml/ learns fraud from disputes of earlier payments).
-    if matches!(kind, Some("dispute" | "refund")) {
-        for (key, field) in [
-            ("linked_charge", "charge"),
-            ("linked_payment_intent", "payment_intent"),
-        ] {
-            if let Some(Value::Str(s)) = obj.get(field) {
-                if s.len() <= MAX_TEXT_BYTES {
-                    metadata.retain(|(k, _)| k.as_ref() != key);
-                    metadata.push((Cow::Borrowed(key), Meta::Str(Cow::Borrowed(*s))));
-                }
-            }
-        }
-        metadata.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    }
-    let merchant = match o_metadata {
-        Some(m @ Value::Obj(_)) => ok_or_err(opt_id(
-            m.get("merchant_id"),
-            "data.object.metadata.merchant_id",
-            &mut e,
-        )),
-        _ => None,
-    };
+    let (amount, cur) = bounded_money(
+        obj.get(amount_key),
+        amount_path,
+        o_currency,
+        "data.object.currency",
+        bounds,
+        &mut e,
+    );
+    let customer = stripe_customer(o_customer, &mut e);
+    let metadata = stripe_metadata(obj, kind, o_metadata, &mut e);
+    let merchant = stripe_merchant(o_metadata, &mut e);
     let details = ok_or_err(opt_object(
         o_details,
         "data.object.payment_method_details",
         &mut e,
     ));
-    let is_refund = kind == Some("refund")
-        || etype.is_some_and(|t| t.starts_with("refund.") || t.starts_with("charge.refund."));
-    let pm = stripe_payment_method(o_pm_types, details, is_refund, &mut e);
+    let pm = stripe_payment_method(o_pm_types, details, stripe_is_refund(kind, etype), &mut e);
     let (brand, last4) = stripe_card(details, &mut e);
     let event_type = etype.map(|t| {
         stripe_event_type(
