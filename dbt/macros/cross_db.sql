@@ -43,3 +43,11 @@
 {% macro score_quantile(column, q) -%}{{ adapter.dispatch('score_quantile')(column, q) }}{%- endmacro %}
 {% macro duckdb__score_quantile(column, q) -%}quantile_cont({{ column }}, {{ q }}){%- endmacro %}
 {% macro default__score_quantile(column, q) -%}approx_percentile({{ column }}, {{ q }}){%- endmacro %}
+
+{#- sum() of integers (minor units, counts) as BIGINT. DuckDB's sum of an integer column is HUGEINT (128-bit), and a
+    stored HUGEINT column is slow to scan: on the 10-million-event bench history, sum(amount_minor) over
+    fct_money_movements' 2.6 M rows took 11 s as HUGEINT against 0.1 s as BIGINT (DuckDB 1.5.5). Every integer total
+    here fits 64 bits (Trino's sum of a bigint is a bigint already). -#}
+{% macro sum_int(expression) -%}
+    cast(sum({{ expression }}) as bigint)
+{%- endmacro %}

@@ -74,6 +74,16 @@ export function defaultSchedules(env: NodeJS.ProcessEnv = process.env): Schedule
       catchupWindow: '1h',
     },
     {
+      name: 'dbt-full-checks',
+      description:
+        'yesterday: dbt build with every data test over every row (the 15-minute builds test the rows they wrote)',
+      cron: '0 4 * * *',
+      steps: ['dbt.check'],
+      partitions: 'last-closed',
+      overlap: 'SKIP',
+      catchupWindow: '6h',
+    },
+    {
       name: 'lake-maintenance',
       description: 'snapshot expiry then orphan-file removal of the bronze tables, for yesterday',
       cron: '30 3 * * *',

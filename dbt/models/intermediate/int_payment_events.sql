@@ -45,7 +45,7 @@ ranked as (
             partition by event_id
             order by provider_created_at desc nulls last, received_at, kafka_topic, kafka_partition, kafka_offset
         ) as delivery_rank,
-        sum(delivery_count) over (partition by event_id) as total_deliveries,
+        cast(sum(delivery_count) over (partition by event_id) as bigint) as total_deliveries,
         min(first_received_at) over (partition by event_id) as earliest_received_at
     from candidates
 )

@@ -45,7 +45,7 @@ folded as (
         min_by(amount_minor, provider_created_at) as requested_amount_minor,
         -- Adyen captures are separate modifications (partial captures add up); the others restate one amount.
         case when min(provider) = 'adyen'
-            then sum(amount_minor) filter (where is_money_in)
+            then cast(sum(amount_minor) filter (where is_money_in) as bigint)
             else max_by(amount_minor, provider_created_at) filter (where is_money_in)
         end as captured_amount_minor,
         min(provider_created_at) filter (where is_money_in) as captured_at,
@@ -62,7 +62,7 @@ folded as (
         min(provider_created_at) as created_at,
         max(provider_created_at) as last_event_at,
         count(*) as event_count,
-        sum(delivery_count) as delivery_count
+        {{ sum_int("delivery_count") }} as delivery_count
     from ordered
     group by payment_key
 )

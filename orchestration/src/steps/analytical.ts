@@ -1,7 +1,7 @@
 /**
  * The analytical half of the graph, each step one registration over another package's command (CONTRACT section 8):
  *
- *   lake.ingest ─▶ lake.compact ─▶ dbt.build ─▶ ml.train ─▶ ml.drift        lake.expire ─▶ lake.orphans
+ *   lake.ingest ─▶ lake.compact ─▶ dbt.build ─▶ ml.train ─▶ ml.drift        lake.expire ─▶ lake.orphans     dbt.check
  *
  * - lake.ingest observes what the lake-sink has committed for the day (row counts per bronze table through
  *   `npm run query`, the current metadata file per table from the Iceberg SQL catalog): a new commit for the day is
@@ -9,6 +9,8 @@
  * - lake.compact (`npm run lake -- compact`), lake.expire, lake.orphans: maintenance; a failed compaction stops dbt
  *   and everything below it for the day.
  * - dbt.build (`npm run dbt -- build`): a failed model or test fails the run (deterministic), stopping ML.
+ * - dbt.check (`npm run dbt -- build` with `full_checks`): the daily full check of every row (dbt.build's tests of
+ *   incremental models read the rows that build wrote).
  * - ml.train (`npm run train`): training, evaluation and the promotion gate; a blocked promotion halts the graph
  *   below it (ml.drift) with the gate's reason.
  * - ml.drift (`npm run drift -- --partition <day> --json`): per-feature and score drift (PSI) of each champion over
@@ -173,6 +175,26 @@ export const dbtBuild: StepDefinition = {
   },
 };
 
+/**
+ * dbt.check: the full check, once a day. In the frequent dbt.build the generic tests of an incremental model read only
+ * the rows that build wrote (exact for the keys it replaced; dbt/macros/tests.sql). This runs the same build with
+ * `full_checks`, so every test reads every row of every model, at one consistent bronze snapshot.
+ */
+export const dbtCheck: StepDefinition = {
+  name: 'dbt.check',
+  description: 'dbt build with every data test over every row (npm run dbt -- build --vars {"full_checks": true})',
+  owner: 'dbt (#19)',
+  partitioning: { kind: 'day' },
+  upstream: [],
+  timeoutMs: 60 * 60_000,
+  available: needs(DBT),
+  async run(ctx, p) {
+    const vars = JSON.stringify({ partition_day: p.key, full_checks: true });
+    const r = await runCommand(ctx, 'dbt', ['build', '--vars', vars], 59 * 60_000, 'DbtCheckFailed');
+    return { outputs: { ...(r.json ?? {}), tail: outputTail(r, 3) } };
+  },
+};
+
 export const mlTrain: StepDefinition = {
   name: 'ml.train',
   description: 'training sets, training, evaluation and the promotion gate of fraud and churn (npm run train)',
@@ -252,6 +274,7 @@ export const ANALYTICAL_STEPS: readonly StepDefinition[] = [
   lakeExpire,
   lakeOrphans,
   dbtBuild,
+  dbtCheck,
   mlTrain,
   mlDrift,
 ];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { StepFailure, TransientStepError } from '../step.ts';
-import { dbtBuild } from './analytical.ts';
+import { dbtBuild, dbtCheck } from './analytical.ts';
 import { fakeRoot } from './test-support.ts';
 
 const fake = fakeRoot('pep-orch-dbt-');
@@ -50,6 +50,20 @@ test('exit 75 (catalog or Trino not answering) is retried; a failed model or tes
   await assert.rejects(dbtBuild.run(context(), day as never), (e: unknown) => {
     assert.ok(e instanceof StepFailure, String(e));
     assert.match(e.message, /npm run dbt -- build --vars \{"partition_day":"2026-12-01"\} exited 1/);
+    return true;
+  });
+});
+
+test('dbt.check: the daily full check is a build with full_checks (every test over every row); a failed test fails it', async () => {
+  fakeDbt({ status: 'success', partition_day: '2026-12-01', results: { success: 40, pass: 180 } }, 0);
+  const r = await dbtCheck.run(fake.context({}), day as never);
+  assert.equal(r.outputs.status, 'success');
+  assert.deepEqual(dbtCheck.upstream, []);
+  fakeDbt({ status: 'failed', exit_code: 1, failures: [{ unique_id: 'test.pep.unique_fct_payments_payment_key' }] }, 1);
+  await assert.rejects(dbtCheck.run(fake.context({}), day as never), (e: unknown) => {
+    assert.ok(e instanceof StepFailure, String(e));
+    assert.equal(e.code, 'DbtCheckFailed');
+    assert.match(e.message, /npm run dbt -- build --vars \{"partition_day":"2026-12-01","full_checks":true\} exited 1/);
     return true;
   });
 });

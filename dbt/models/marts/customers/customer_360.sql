@@ -55,7 +55,7 @@ payment_stats as (
         count(*) as payments,
         count(*) filter (where outcome = 'succeeded') as payments_succeeded,
         count(*) filter (where outcome = 'failed') as payments_failed,
-        sum(failed_attempts) as failed_attempts,
+        {{ sum_int("failed_attempts") }} as failed_attempts,
         min(created_at) as first_payment_at,
         max(created_at) as last_payment_at,
         max(captured_at) as last_success_at,
@@ -81,8 +81,8 @@ current_streak as (
 money as (
     select
         m.customer_id,
-        sum(case when m.movement_type = 'refund' then m.movement_count else 0 end) as refunds,
-        sum(case when m.movement_type = 'dispute_loss' then m.movement_count else 0 end) as disputes_lost,
+        {{ sum_int("case when m.movement_type = 'refund' then m.movement_count else 0 end") }} as refunds,
+        {{ sum_int("case when m.movement_type = 'dispute_loss' then m.movement_count else 0 end") }} as disputes_lost,
         {{ sum_reporting(reporting_exact('m.amount_minor', 'c.minor_unit_exponent', 'r.rate')) }} as lifetime_net_reporting,
         {{ sum_reporting("case when m.movement_type = 'capture' then "
             ~ reporting_exact('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') ~ " else 0 end") }} as lifetime_gross_reporting,

@@ -63,8 +63,8 @@ select
     merchant_id,
     customer_id,
     currency,
-    sum(amount_minor) as amount_minor,
-    sum(movement_count) as movement_count,
+    {{ sum_int("amount_minor") }} as amount_minor,
+    {{ sum_int("movement_count") }} as movement_count,
     {{ loaded_at() }} as _loaded_at
 from changes
 group by movement_key, movement_type, revenue_date, provider, merchant_id, customer_id, currency

@@ -26,13 +26,13 @@ daily as (
         provider,
         merchant_id,
         currency,
-        sum(case when movement_type = 'capture' then amount_minor else 0 end) as gross_minor,
-        -sum(case when movement_type = 'refund' then amount_minor else 0 end) as refunds_minor,
-        -sum(case when movement_type = 'dispute_loss' then amount_minor else 0 end) as dispute_losses_minor,
-        sum(amount_minor) as net_minor,
-        sum(case when movement_type = 'capture' then movement_count else 0 end) as captured_payments,
-        sum(case when movement_type = 'refund' then movement_count else 0 end) as refunds,
-        sum(case when movement_type = 'dispute_loss' then movement_count else 0 end) as disputes_lost
+        {{ sum_int("case when movement_type = 'capture' then amount_minor else 0 end") }} as gross_minor,
+        -{{ sum_int("case when movement_type = 'refund' then amount_minor else 0 end") }} as refunds_minor,
+        -{{ sum_int("case when movement_type = 'dispute_loss' then amount_minor else 0 end") }} as dispute_losses_minor,
+        {{ sum_int("amount_minor") }} as net_minor,
+        {{ sum_int("case when movement_type = 'capture' then movement_count else 0 end") }} as captured_payments,
+        {{ sum_int("case when movement_type = 'refund' then movement_count else 0 end") }} as refunds,
+        {{ sum_int("case when movement_type = 'dispute_loss' then movement_count else 0 end") }} as disputes_lost
     from entries
     group by revenue_date, provider, merchant_id, currency
     having sum(amount_minor) <> 0 or sum(movement_count) <> 0

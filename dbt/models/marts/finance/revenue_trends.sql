@@ -38,7 +38,7 @@ grid as (
 ),
 
 daily as (
-    select revenue_date, currency, sum(amount_minor) as net_minor
+    select revenue_date, currency, {{ sum_int("amount_minor") }} as net_minor
     from {{ ref('fct_money_movements') }}
     where revenue_date >= (select first_day - interval '6' day from bounds)
     group by revenue_date, currency

@@ -20,7 +20,7 @@ select
     count(*) as declined_attempts,
     count(distinct payment_key) as payments_declined,
     count(distinct customer_id) as customers_declined,
-    sum(amount_minor) as declined_amount_minor,
+    {{ sum_int("amount_minor") }} as declined_amount_minor,
     {{ loaded_at() }} as _loaded_at
 from {{ ref('int_payment_events') }}
 where object_kind = 'payment' and is_failure

@@ -33,7 +33,7 @@ refunds as (
     select
         r.payment_key,
         count(*) as refund_count,
-        sum(case when r.currency = p.currency then r.paid_amount_minor else 0 end) as refunded_amount_minor
+        {{ sum_int("case when r.currency = p.currency then r.paid_amount_minor else 0 end") }} as refunded_amount_minor
     from {{ ref('fct_refunds') }} as r
     join payments as p on p.payment_key = r.payment_key
     group by r.payment_key
@@ -45,7 +45,7 @@ disputes as (
         count(*) as dispute_count,
         case when bool_or(d.outcome = 'lost') then 'lost' when bool_or(d.outcome = 'open') then 'open' else 'won' end
             as dispute_outcome,
-        sum(case when d.currency = p.currency then d.lost_amount_minor else 0 end) as dispute_lost_amount_minor
+        {{ sum_int("case when d.currency = p.currency then d.lost_amount_minor else 0 end") }} as dispute_lost_amount_minor
     from {{ ref('fct_disputes') }} as d
     join payments as p on p.payment_key = d.payment_key
     group by d.payment_key

@@ -5,16 +5,16 @@ with totals as (
     select
         merchant_id,
         provider,
-        sum(payments_started) as payments_started,
-        sum(payments_succeeded) as payments_succeeded,
-        sum(payments_failed) as payments_failed,
-        sum(disputes_opened) as disputes_opened,
-        sum(disputes_lost) as disputes_lost,
+        {{ sum_int("payments_started") }} as payments_started,
+        {{ sum_int("payments_succeeded") }} as payments_succeeded,
+        {{ sum_int("payments_failed") }} as payments_failed,
+        {{ sum_int("disputes_opened") }} as disputes_opened,
+        {{ sum_int("disputes_lost") }} as disputes_lost,
         sum(dispute_losses_reporting) as dispute_losses_reporting,
-        sum(scored_events) as scored_events,
-        sum(high_risk_events) as high_risk_events,
+        {{ sum_int("scored_events") }} as scored_events,
+        {{ sum_int("high_risk_events") }} as high_risk_events,
         {% for b in range(10) -%}
-        sum(fraud_score_bucket_{{ b }}) as fraud_score_bucket_{{ b }},
+        {{ sum_int("fraud_score_bucket_" ~ b) }} as fraud_score_bucket_{{ b }},
         {% endfor %}
         min(activity_date) as first_activity_date,
         max(activity_date) as last_activity_date
