@@ -139,7 +139,10 @@ export class LakeWriter {
     return call(() => this.conn.abort(handle));
   }
 
-  async compact(table: string, options: { smallFileBytes?: number; minFiles?: number; carryKeys?: string[] } = {}) {
+  async compact(
+    table: string,
+    options: { smallFileBytes?: number; minFiles?: number; maxFiles?: number; carryKeys?: string[] } = {},
+  ) {
     return JSON.parse(await call(() => this.conn.compact(table, JSON.stringify({ carryKeys: [], ...options }))));
   }
 
