@@ -24,7 +24,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RAW_HEADERS } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import type { CoreImpl, FetchedRecordSet } from '@pep/core-native';
-import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-producer';
 import { loadTransformerConfig } from '@pep/pipeline/config';
 import { createTransformer, type TransformerCore } from '@pep/pipeline/transformer';
 import { StageTimeline, type TimelineSnapshot } from '@pep/pipeline/transformer/stages';
@@ -32,6 +31,7 @@ import { pidFile } from '@pep/stack/paths';
 import type { Admin } from 'kafkajs';
 
 import { benchWebhookBody } from '../edge/load-generator.ts';
+import { type OutRecord, produceBacklog } from '../src/backlog.ts';
 
 const log = createLogger('error', { service: 'bench-pipeline' }, (line) => process.stderr.write(`${line}\n`));
 
@@ -145,25 +145,8 @@ export async function writeBacklog(
       headers: { [RAW_HEADERS.receivedAt]: receivedAt },
     };
   };
-  const producer = new IdempotentProducer({
-    brokers,
-    clientId: 'bench-pipeline-backlog',
-    requestTimeoutMs: 30_000,
-    producers: 1,
-    log,
-  });
-  // A broker started a moment ago may answer COORDINATOR_LOAD_IN_PROGRESS for a while.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await producer.connect();
-      break;
-    } catch (err) {
-      if (attempt >= 30) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
   let bytes = 0;
-  try {
+  function* batches(): Generator<OutRecord[]> {
     for (let i = 0; i < n; i += batchSize) {
       const batch: OutRecord[] = [];
       for (let j = i; j < Math.min(n, i + batchSize); j++) {
@@ -171,11 +154,10 @@ export async function writeBacklog(
         bytes += r.value.length;
         batch.push(r);
       }
-      await producer.send(batch);
+      yield batch;
     }
-  } finally {
-    await producer.close();
   }
+  await produceBacklog(brokers, 'bench-pipeline-backlog', batches(), log);
   return bytes;
 }
 

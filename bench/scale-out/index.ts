@@ -25,8 +25,8 @@ import { RAW_HEADERS, serviceAddresses } from '@pep/contracts';
 import { ensureHaproxy, startBalancer } from '@pep/deploy/balancer';
 import { cpuSeconds, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '@pep/deploy/local-cluster';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
-import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-producer';
 import { Kafka, logLevel } from 'kafkajs';
+import { type OutRecord, produceBacklog } from '../src/backlog.ts';
 import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -130,7 +130,11 @@ async function transformerArm(run: string, instances: number, arm: string): Prom
     for (const i of started) i.child.kill('SIGSTOP');
     let cpuAtStart: Map<Instance, number>;
     try {
-      await produceBacklog(records);
+      // The backlog (generated before), written with kafka-wire's idempotent producer while the instances are frozen.
+      const batches = Array.from({ length: Math.ceil(records.length / 500) }, (_, k) =>
+        records.slice(k * 500, k * 500 + 500),
+      );
+      await produceBacklog([...serviceAddresses().kafkaBrokers], 'bench-scale-out-backlog', batches);
       cpuAtStart = new Map(started.map((i) => [i, cpuSeconds(i.child.pid) ?? 0]));
     } finally {
       for (const i of started) i.child.kill('SIGCONT');
@@ -171,34 +175,6 @@ async function waitCommitted(groupId: string, input: string, deadlineMs: number,
     }
   } finally {
     await admin.disconnect();
-  }
-}
-
-/**
- * The backlog (generated before), produced with kafka-wire's idempotent producer (acks=all) in batches of 500 while
- * the instances are frozen. A fresh broker may answer COORDINATOR_LOAD_IN_PROGRESS to the first InitProducerId.
- */
-async function produceBacklog(records: OutRecord[]): Promise<void> {
-  const producer = new IdempotentProducer({
-    brokers: [...serviceAddresses().kafkaBrokers],
-    clientId: 'bench-scale-out-backlog',
-    requestTimeoutMs: 30_000,
-    producers: 1,
-    log: { debug: () => undefined },
-  });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await producer.connect();
-      break;
-    } catch (err) {
-      if (attempt >= 30) throw err;
-      await sleep(500);
-    }
-  }
-  try {
-    for (let i = 0; i < records.length; i += 500) await producer.send(records.slice(i, i + 500));
-  } finally {
-    await producer.close();
   }
 }
 
