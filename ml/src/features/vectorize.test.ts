@@ -50,7 +50,10 @@ test('an event feature whose transform names no field, unknown here, is an error
   const spec = createJsCore().featureSpec();
   const odd = {
     ...spec,
-    features: [...spec.features, { ...(spec.features[0] as never), transform: 'new_one', field: null }],
+    features: [
+      ...spec.features,
+      { ...spec.features[0], transform: 'new_one', field: null } as unknown as (typeof spec.features)[number],
+    ],
   };
   assert.throws(() => vectorEventFields(odd), /event transform new_one names no field/);
 });
