@@ -32,11 +32,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const failed: string[] = [];
+  /** The last lines a failed target printed (its error), repeated after the report. */
+  const why: string[] = [];
   if (!reportOnly) {
     for (const target of requested.length > 0 ? requested : known) {
       console.log(`\n=== bench ${target}${quick ? ' (quick)' : ''}`);
       const started = Date.now();
-      const { code } = await runStreaming(
+      const { code, output } = await runStreaming(
         process.execPath,
         ['--import', 'tsx', join(REPO_ROOT, 'bench', 'src', 'run-target.ts'), target],
         { cwd: REPO_ROOT, env: { ...process.env, BENCH_QUICK: quick ? '1' : '0' } },
@@ -44,12 +46,19 @@ async function main(): Promise<number> {
       console.log(
         `=== bench ${target}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`,
       );
-      if (code !== 0) failed.push(target);
+      if (code !== 0) {
+        failed.push(target);
+        // Its error: from the last line naming one (a stack trace's first line), else its last lines.
+        const lines = output.trim().split('\n');
+        const at = lines.findLastIndex((l) => /\bError\b|\berror:/.test(l));
+        const tail = at >= 0 ? lines.slice(at, at + 4) : lines.slice(-6);
+        why.push(...tail.map((l) => `  ${target}: ${l.slice(0, 600)}`));
+      }
     }
   }
   console.log(`\n=== benchmark report\n${formatReport(readResults())}`);
   if (failed.length > 0) {
-    console.error(`bench: failed targets: ${failed.join(', ')}`);
+    console.error(`bench: failed targets: ${failed.join(', ')}\n${why.join('\n')}`);
     return 1;
   }
   return 0;
