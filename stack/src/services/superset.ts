@@ -46,7 +46,7 @@ export const SUPERSET_VENV: VenvSpec = {
 };
 
 /** Bumped when the template's making changes (another `init` step, another config): a new template file. */
-const TEMPLATE_VERSION = 1;
+const TEMPLATE_VERSION = 2;
 const STATE = serviceStateDir('superset');
 const METADATA_DB = join(STATE, 'superset.db');
 const CONFIG_FILE = join(STATE, 'superset_config.py');
@@ -437,11 +437,16 @@ async function ensureTemplate(log: Logger): Promise<string> {
     if (existsSync(template)) return template;
     const started = Date.now();
     const tmp = `${template}.part`;
-    rmSync(tmp, { force: true });
-    const env = supersetEnv(tmp, randomBytes(32).toString('base64url'));
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+    // Rollback-journal mode, not WAL: the template is one self-contained file. In WAL mode `superset init`'s writes
+    // could stay in `<file>-wal` when the CLI exits without a checkpoint, and renaming the main file left them
+    // behind: a template with 173 of the Admin role's permissions, whose admin logs in but gets 403 on every API
+    // call (seen on a fresh machine; template v1).
+    const env = { ...supersetEnv(tmp, randomBytes(32).toString('base64url')), PEP_SUPERSET_SQLITE_WAL: '0' };
     log('creating the metadata template (superset db upgrade + init, once per machine)');
     await runAsync(supersetBin(), ['db', 'upgrade'], { env, what: 'superset db upgrade', timeoutMs: STEP_TIMEOUT_MS });
     await runAsync(supersetBin(), ['init'], { env, what: 'superset init', timeoutMs: STEP_TIMEOUT_MS });
+    if (existsSync(`${tmp}-wal`)) throw new Error(`superset init left ${tmp}-wal: the template would be incomplete`);
     renameSync(tmp, template);
     log(`metadata template ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return template;
@@ -456,8 +461,12 @@ async function supersetCli(args: readonly string[], what: string, settings: Supe
   });
 }
 
-/** True when the admin credentials log in through the REST API (the same way @pep/dashboards does). */
-async function adminLogsIn(settings: SupersetSettings): Promise<boolean> {
+/**
+ * Whether the admin credentials log in through the REST API and may use it (the same calls @pep/dashboards makes
+ * first: login, then the CSRF token): 'ok', 'login' (refused), or 'api' (logged in, but the API answers 403: the
+ * metadata database lacks the Admin role's permissions).
+ */
+async function adminAccess(settings: SupersetSettings): Promise<'ok' | 'login' | 'api'> {
   const res = await fetch(`${settings.url}/api/v1/security/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -469,8 +478,23 @@ async function adminLogsIn(settings: SupersetSettings): Promise<boolean> {
     }),
     signal: AbortSignal.timeout(15_000),
   });
-  await res.arrayBuffer();
-  return res.ok;
+  if (!res.ok) {
+    await res.arrayBuffer();
+    return 'login';
+  }
+  const { access_token: token } = (await res.json()) as { access_token?: string };
+  const csrf = await fetch(`${settings.url}/api/v1/security/csrf_token/`, {
+    headers: { authorization: `Bearer ${token ?? ''}` },
+    signal: AbortSignal.timeout(15_000),
+  });
+  await csrf.arrayBuffer();
+  return csrf.ok ? 'ok' : 'api';
+}
+
+function apiRefused(settings: SupersetSettings): Error {
+  return new Error(
+    `the Superset admin ${settings.adminUser} logs in but its API calls are refused (403): the metadata database ${METADATA_DB} lacks the Admin role's permissions; stop Superset, delete that file and start again (it is made anew from the template)`,
+  );
 }
 
 export const superset: Service = {
@@ -501,6 +525,7 @@ export const superset: Service = {
     chmodSync(CONFIG_FILE, 0o644);
     if (!existsSync(METADATA_DB)) {
       const template = await ensureTemplate(log);
+      for (const f of [`${METADATA_DB}-wal`, `${METADATA_DB}-shm`]) rmSync(f, { force: true });
       copyFileSync(template, `${METADATA_DB}.part`);
       renameSync(`${METADATA_DB}.part`, METADATA_DB);
       log(`metadata database ${METADATA_DB} (from the template)`);
@@ -549,7 +574,9 @@ export const superset: Service = {
 
   async provision(log: Logger) {
     const settings = supersetSettings();
-    if (await adminLogsIn(settings)) return;
+    const access = await adminAccess(settings);
+    if (access === 'ok') return;
+    if (access === 'api') throw apiRefused(settings);
     log(`creating or updating the admin user ${settings.adminUser}`);
     const out = await supersetCli(
       [
@@ -577,8 +604,10 @@ export const superset: Service = {
         settings,
       );
     }
-    if (!(await adminLogsIn(settings))) {
+    const after = await adminAccess(settings);
+    if (after === 'login') {
       throw new Error(`the Superset admin ${settings.adminUser} cannot log in after create-admin/reset-password`);
     }
+    if (after === 'api') throw apiRefused(settings);
   },
 };
