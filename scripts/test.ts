@@ -1,7 +1,7 @@
 /**
  * `npm test`: builds what needs building, runs the lint/format/type checks and the repository checks
- * (scripts/checks: package boundaries, the configuration reference), starts the local stack, runs every
- * workspace's test suites (`test`, `test:integration` and `test:bun` scripts) and the Rust tests, and ends with one line `N passed, N failed`.
+ * (scripts/checks: package boundaries, table ownership, the configuration reference), starts the local stack,
+ * runs every workspace's test suites (`test`, `test:integration` and `test:bun` scripts) and the Rust tests, and ends with one line `N passed, N failed`.
  * Services the run started are stopped at the end; a stack that was already up is left up.
  * Options: `--keep-stack` leaves started services running; `--only <workspace>` runs one workspace's suites.
  */
@@ -54,7 +54,7 @@ function workspaces(): Workspace[] {
   });
 }
 
-/** scripts/checks/*.test.ts: package boundaries and the configuration reference, over the whole repository. */
+/** scripts/checks/*.test.ts: package boundaries, table ownership and the configuration reference. */
 function repositoryChecks(): string[] {
   const dir = join('scripts', 'checks');
   return readdirSync(join(REPO_ROOT, dir))

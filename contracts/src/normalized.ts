@@ -183,6 +183,17 @@ export const OUTPUT_HEADERS = {
   provider: RAW_HEADERS.provider,
 } as const;
 
+/**
+ * Headers of a raw record that the platform produced again, naming the original (the edge never sets them; a
+ * downstream reader tells a re-produced record from a first delivery by them).
+ */
+export const REPRODUCED_HEADERS = {
+  /** On a raw record re-injected by a DLQ review decision (workflows): the review it reprocesses. */
+  reprocessedFrom: 'reprocessed-from',
+  /** On a raw record replayed from the lake (lakehouse replay): the original's `<topic>/<partition>/<offset>`. */
+  replayedFrom: 'replayed-from',
+} as const;
+
 /** Raw-record headers copied onto every output (first occurrence, valid UTF-8, at most COPIED_HEADER_MAX_BYTES). */
 export const COPIED_HEADERS = [OUTPUT_HEADERS.receivedAt, OUTPUT_HEADERS.requestId, OUTPUT_HEADERS.provider] as const;
 export const COPIED_HEADER_MAX_BYTES = 256;

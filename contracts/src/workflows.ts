@@ -38,6 +38,8 @@ export const PAYMENT_STATUS_QUERY = 'paymentStatus';
 /** Decisions a reviewer can send to a DlqReviewWorkflow. */
 export const REVIEW_DECISIONS = ['approve', 'reprocess', 'discard'] as const;
 export type ReviewDecisionKind = (typeof REVIEW_DECISIONS)[number];
+/** How a review ended (quarantine_reviews.status once decided; validation_quarantine.resolution). */
+export type ReviewResolution = 'approved' | 'reprocessed' | 'discarded' | 'expired';
 
 /** Workflow id of the PaymentEventWorkflow for one unified event: derived from `event_id` (CONTRACT section 6). */
 export function paymentWorkflowId(eventId: string): string {

@@ -11,8 +11,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { braintreeForm, braintreeSample, EXAMPLE_CASES, loadExamples } from '@pep/conformance';
+import type { Provider } from '@pep/contracts';
 
-type Provider = 'stripe' | 'square' | 'adyen' | 'braintree';
 interface Expect {
   events?: number;
   dlq?: number;

@@ -251,6 +251,143 @@ export interface RunOptions {
   readonly toolchain?: DbtToolchain;
 }
 
+/** The environment dbt runs in: its profile, project and target paths, DuckDB files and the Trino address. */
+function dbtEnvironment(
+  baseEnv: NodeJS.ProcessEnv,
+  parsed: { command: string | undefined; target: DbtTarget; args: readonly string[] },
+  tools: DbtToolchain,
+  targetPath: string,
+): NodeJS.ProcessEnv {
+  const { command, target, args } = parsed;
+  const trino = trinoAddress(baseEnv);
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    DBT_PROFILES_DIR: PACKAGE_DIR,
+    DBT_PROJECT_DIR: PACKAGE_DIR,
+    DBT_TARGET: target,
+    DBT_TARGET_PATH: targetPath,
+    DBT_LOG_PATH: baseEnv.DBT_LOG_PATH?.trim() || targetPath,
+    DBT_SEND_ANONYMOUS_USAGE_STATS: 'false',
+    DO_NOT_TRACK: '1',
+    DBT_USE_COLORS: baseEnv.DBT_USE_COLORS ?? (process.stdout.isTTY ? 'true' : 'false'),
+    DBT_DUCKDB_PATH: dbtPaths(baseEnv).duckdbPath,
+    DBT_DUCKDB_EXTENSION_DIR: tools.extensionDirectory,
+    DBT_BRONZE_NAMESPACE: bronzeNamespace(baseEnv),
+    DBT_TRINO_HOST: trino.host,
+    DBT_TRINO_PORT: String(trino.port),
+    DBT_TRINO_SCHEME: trino.scheme,
+  };
+  // Unit tests need their models' relations to exist (dbt reads the columns of `this`), which a first build of a
+  // fresh warehouse has not made yet: `build` leaves them out unless asked (they run in the package's test suite).
+  if (
+    command === 'build' &&
+    !baseEnv.DBT_EXCLUDE_RESOURCE_TYPES &&
+    !args.some((a) => /^--(exclude-)?resource-types?(=|$)/.test(a))
+  ) {
+    env.DBT_EXCLUDE_RESOURCE_TYPES = 'unit_test';
+  }
+  return env;
+}
+
+/**
+ * The bronze snapshots the run reads, pinned into `env` (bronzeEnvironment), or why the run cannot start: an exit
+ * code and a message.
+ */
+async function pinBronze(
+  tools: DbtToolchain,
+  env: NodeJS.ProcessEnv,
+  baseEnv: NodeJS.ProcessEnv,
+  target: DbtTarget,
+  log: Log,
+): Promise<{ reads: BronzeRead[] } | { exitCode: number; error: string }> {
+  const namespace = bronzeNamespace(baseEnv);
+  const trino = trinoAddress(baseEnv);
+  if (target === 'trino' && !(await trinoReady(trino))) {
+    return {
+      exitCode: EXIT_TEMPFAIL,
+      error: `Trino is not answering at ${trino.url} (TRINO_URL): start it (npm run stack:up)`,
+    };
+  }
+  let snapshots: Awaited<ReturnType<typeof bronzeSnapshots>>;
+  try {
+    // DBT_BRONZE_EMPTY=1: every bronze table reads as empty (unit tests and `--empty` runs need no catalog)
+    snapshots =
+      baseEnv.DBT_BRONZE_EMPTY === '1'
+        ? (Object.fromEntries(
+            LAKE_TABLE_NAMES.map((t) => [
+              t,
+              { metadata_location: '', snapshot_id: null, snapshot_ms: null, summary: {}, total_records: 0 },
+            ]),
+          ) as Awaited<ReturnType<typeof bronzeSnapshots>>)
+        : await bronzeSnapshots(tools, env);
+  } catch (err) {
+    const e = err as Error;
+    return {
+      exitCode: e instanceof BronzeError && e.transient ? EXIT_TEMPFAIL : 2,
+      error: `cannot read the bronze snapshots from the lake catalog: ${e.message}`,
+    };
+  }
+  if (!snapshots.payment_events) {
+    return {
+      exitCode: EXIT_TEMPFAIL,
+      error: `${namespace}.payment_events does not exist in the lake catalog yet: the lake sink creates it when it starts`,
+    };
+  }
+  const b = bronzeEnvironment(snapshots, target);
+  Object.assign(env, b.env);
+  for (const r of b.reads) {
+    log(
+      r.missing
+        ? `${namespace}.${r.table}: no snapshot yet, read as empty`
+        : `${namespace}.${r.table}: snapshot ${r.snapshot_id} (${r.total_records} rows)`,
+    );
+  }
+  return { reads: b.reads };
+}
+
+/** Runs the dbt process; resolves with its exit code and the tail of its output (never rejects). */
+function spawnDbt(
+  tools: DbtToolchain,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: (chunk: string) => void,
+  log: Log,
+): Promise<{ code: number; tail: string }> {
+  let tail = '';
+  return new Promise((resolve) => {
+    const child = spawn(tools.dbt, [...args], { cwd: PACKAGE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
+      out(c);
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
+    child.once('error', (err) => {
+      log(`cannot start dbt: ${err.message}`);
+      resolve({ code: 2, tail });
+    });
+    child.once('close', (c, signal) => resolve({ code: c ?? (signal ? 2 : 1), tail }));
+  });
+}
+
+/** Node results counted by status, and the nodes that did not succeed. */
+function tallyResults(runResults: RunResultsFile | null): { results: Record<string, number>; failures: NodeResult[] } {
+  const results: Record<string, number> = {};
+  const failures: NodeResult[] = [];
+  for (const r of runResults?.results ?? []) {
+    results[r.status] = (results[r.status] ?? 0) + 1;
+    if (!['success', 'pass', 'skipped', 'no-op'].includes(r.status)) {
+      failures.push({
+        unique_id: r.unique_id,
+        status: r.status,
+        message: r.message,
+        failures: r.failures,
+        relation: r.relation_name ?? null,
+      });
+    }
+  }
+  return { results, failures };
+}
+
 /** Runs one dbt command and returns the summary (never throws for a failed dbt run). */
 export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Promise<DbtRunSummary> {
   const started = Date.now();
@@ -279,76 +416,14 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
   });
 
   const tools = opts.toolchain ?? (await ensureDbtToolchain(log));
-  const trino = trinoAddress(baseEnv);
   const targetPath = baseEnv.DBT_TARGET_PATH?.trim() || join(PACKAGE_DIR, 'target', target);
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    DBT_PROFILES_DIR: PACKAGE_DIR,
-    DBT_PROJECT_DIR: PACKAGE_DIR,
-    DBT_TARGET: target,
-    DBT_TARGET_PATH: targetPath,
-    DBT_LOG_PATH: baseEnv.DBT_LOG_PATH?.trim() || targetPath,
-    DBT_SEND_ANONYMOUS_USAGE_STATS: 'false',
-    DO_NOT_TRACK: '1',
-    DBT_USE_COLORS: baseEnv.DBT_USE_COLORS ?? (process.stdout.isTTY ? 'true' : 'false'),
-    DBT_DUCKDB_PATH: paths.duckdbPath,
-    DBT_DUCKDB_EXTENSION_DIR: tools.extensionDirectory,
-    DBT_BRONZE_NAMESPACE: namespace,
-    DBT_TRINO_HOST: trino.host,
-    DBT_TRINO_PORT: String(trino.port),
-    DBT_TRINO_SCHEME: trino.scheme,
-  };
-
-  // Unit tests need their models' relations to exist (dbt reads the columns of `this`), which a first build of a
-  // fresh warehouse has not made yet: `build` leaves them out unless asked (they run in the package's test suite).
-  if (
-    command === 'build' &&
-    !baseEnv.DBT_EXCLUDE_RESOURCE_TYPES &&
-    !args.some((a) => /^--(exclude-)?resource-types?(=|$)/.test(a))
-  ) {
-    env.DBT_EXCLUDE_RESOURCE_TYPES = 'unit_test';
-  }
+  const env = dbtEnvironment(baseEnv, { command, target, args }, tools, targetPath);
 
   let reads: BronzeRead[] = [];
   if (command && READS_BRONZE.has(command)) {
-    if (target === 'trino' && !(await trinoReady(trino))) {
-      return fail(EXIT_TEMPFAIL, `Trino is not answering at ${trino.url} (TRINO_URL): start it (npm run stack:up)`);
-    }
-    let snapshots: Awaited<ReturnType<typeof bronzeSnapshots>>;
-    try {
-      // DBT_BRONZE_EMPTY=1: every bronze table reads as empty (unit tests and `--empty` runs need no catalog)
-      snapshots =
-        baseEnv.DBT_BRONZE_EMPTY === '1'
-          ? (Object.fromEntries(
-              LAKE_TABLE_NAMES.map((t) => [
-                t,
-                { metadata_location: '', snapshot_id: null, snapshot_ms: null, summary: {}, total_records: 0 },
-              ]),
-            ) as Awaited<ReturnType<typeof bronzeSnapshots>>)
-          : await bronzeSnapshots(tools, env);
-    } catch (err) {
-      const e = err as Error;
-      return fail(
-        e instanceof BronzeError && e.transient ? EXIT_TEMPFAIL : 2,
-        `cannot read the bronze snapshots from the lake catalog: ${e.message}`,
-      );
-    }
-    if (!snapshots.payment_events) {
-      return fail(
-        EXIT_TEMPFAIL,
-        `${namespace}.payment_events does not exist in the lake catalog yet: the lake sink creates it when it starts`,
-      );
-    }
-    const b = bronzeEnvironment(snapshots, target);
-    reads = b.reads;
-    Object.assign(env, b.env);
-    for (const r of reads) {
-      log(
-        r.missing
-          ? `${namespace}.${r.table}: no snapshot yet, read as empty`
-          : `${namespace}.${r.table}: snapshot ${r.snapshot_id} (${r.total_records} rows)`,
-      );
-    }
+    const pinned = await pinBronze(tools, env, baseEnv, target, log);
+    if ('error' in pinned) return fail(pinned.exitCode, pinned.error);
+    reads = pinned.reads;
   }
   if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
   if (command) {
@@ -363,35 +438,9 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
 
   const runResultsPath = join(targetPath, 'run_results.json');
   const dbtStarted = Date.now();
-  let tail = '';
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn(tools.dbt, [...args], { cwd: PACKAGE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
-      out(c);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
-    child.once('error', (err) => {
-      log(`cannot start dbt: ${err.message}`);
-      resolve(2);
-    });
-    child.once('close', (c, signal) => resolve(c ?? (signal ? 2 : 1)));
-  });
+  const { code, tail } = await spawnDbt(tools, args, env, out, log);
   const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
-  const results: Record<string, number> = {};
-  const failures: NodeResult[] = [];
-  for (const r of runResults?.results ?? []) {
-    results[r.status] = (results[r.status] ?? 0) + 1;
-    if (!['success', 'pass', 'skipped', 'no-op'].includes(r.status)) {
-      failures.push({
-        unique_id: r.unique_id,
-        status: r.status,
-        message: r.message,
-        failures: r.failures,
-        relation: r.relation_name ?? null,
-      });
-    }
-  }
+  const { results, failures } = tallyResults(runResults);
 
   let published: DbtRunSummary['published'] = null;
   let publishError: string | undefined;

@@ -104,10 +104,8 @@ function list(env: NodeJS.ProcessEnv, name: keyof typeof DEFAULT_SECRETS): strin
   return items;
 }
 
-/** Validates the environment into a frozen config. Throws ConfigError with a clear message on any bad value. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
-  const nodeEnv = env.NODE_ENV ?? 'development';
-  const production = nodeEnv === 'production';
+/** KAFKA_BROKERS and the edge's port (serviceAddresses), checked. */
+function serviceAddressesOf(env: NodeJS.ProcessEnv): ReturnType<typeof serviceAddresses> {
   let addresses: ReturnType<typeof serviceAddresses>;
   try {
     addresses = serviceAddresses(env);
@@ -119,8 +117,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     if (!/^[^:\s]+:\d{1,5}$/.test(b))
       throw new ConfigError(`KAFKA_BROKERS entry must be host:port, got ${JSON.stringify(b)}`);
   }
-  const kafka = loadKafkaConnection(env);
+  return addresses;
+}
 
+interface ProviderSecrets {
+  readonly stripe: string[];
+  readonly square: string[];
+  readonly adyenHex: string[];
+  readonly btPublic: string[];
+  readonly btPrivate: string[];
+  /** The variables that still hold the committed local default secret (refused with NODE_ENV=production). */
+  readonly defaultNames: string[];
+}
+
+/** The providers' webhook secrets, checked. */
+function providerSecrets(env: NodeJS.ProcessEnv, production: boolean): ProviderSecrets {
   const stripeSecrets = list(env, 'STRIPE_WEBHOOK_SECRET');
   const squareKeys = list(env, 'SQUARE_WEBHOOK_SIGNATURE_KEY');
   const adyenHex = list(env, 'ADYEN_HMAC_KEY');
@@ -154,27 +165,67 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       `NODE_ENV=production but these variables still hold the committed local default secret: ${defaultNames.join(', ')}`,
     );
   }
+  return { stripe: stripeSecrets, square: squareKeys, adyenHex, btPublic, btPrivate, defaultNames };
+}
 
+/** The providers' configurations: secrets as key bytes, Stripe's tolerance, Square's URL, Braintree's merchant. */
+function providerConfigs(
+  env: NodeJS.ProcessEnv,
+  secrets: ProviderSecrets,
+  notificationUrl: string,
+): Pick<EdgeConfig, 'stripe' | 'square' | 'adyen' | 'braintree'> {
+  return {
+    stripe: {
+      secrets: Object.freeze(secrets.stripe.map((s) => Buffer.from(s, 'utf8'))),
+      toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
+    },
+    square: { keys: Object.freeze(secrets.square.map((s) => Buffer.from(s, 'utf8'))), notificationUrl },
+    adyen: { hmacKeys: Object.freeze(secrets.adyenHex.map((h) => Buffer.from(h, 'hex'))) },
+    braintree: {
+      keyPairs: Object.freeze(
+        secrets.btPublic.map((publicKey, i) =>
+          Object.freeze({
+            publicKey,
+            hmacKey: createHash('sha1')
+              .update(secrets.btPrivate[i] as string)
+              .digest(),
+          }),
+        ),
+      ),
+      merchantId: env.BRAINTREE_MERCHANT_ID ?? DEFAULT_BRAINTREE_MERCHANT_ID,
+    },
+  };
+}
+
+/** SQUARE_NOTIFICATION_URL (part of what Square signs), checked to be absolute. */
+function squareNotificationUrl(env: NodeJS.ProcessEnv): string {
   const notificationUrl = env.SQUARE_NOTIFICATION_URL ?? DEFAULT_SQUARE_NOTIFICATION_URL;
   try {
     new URL(notificationUrl);
   } catch {
     throw new ConfigError(`SQUARE_NOTIFICATION_URL must be an absolute URL, got ${JSON.stringify(notificationUrl)}`);
   }
+  return notificationUrl;
+}
 
-  const sink = envOneOf<SinkKind>(env, 'EDGE_SINK', 'kafka', ['kafka', 'memory']);
-  // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
-  if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
-
+/** EDGE_TOPIC_PREFIX, checked against what Kafka allows in topic names. */
+function topicPrefixOf(env: NodeJS.ProcessEnv): string {
   const topicPrefix = env.EDGE_TOPIC_PREFIX ?? '';
   if (!/^[A-Za-z0-9._-]{0,200}$/.test(topicPrefix)) {
     throw new ConfigError(
       `EDGE_TOPIC_PREFIX must be at most 200 of the characters Kafka allows in topic names, got ${JSON.stringify(topicPrefix)}`,
     );
   }
+  return topicPrefix;
+}
 
-  const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
+/** The limits that bound one another: body, batch and in-flight bytes; the produce and idle timeouts. */
+type BoundLimits = Pick<
+  EdgeConfig['limits'],
+  'maxBodyBytes' | 'maxBatchBytes' | 'maxInFlightBytes' | 'produceTimeoutMs' | 'idleTimeoutS'
+>;
 
+function boundLimits(env: NodeJS.ProcessEnv): BoundLimits {
   const maxBodyBytes = int(env, 'EDGE_MAX_BODY_BYTES', 512 * 1024, 1024, 16 * 1024 * 1024);
   const maxBatchBytes = int(env, 'EDGE_MAX_BATCH_BYTES', 768 * 1024, 16 * 1024, 64 * 1024 * 1024);
   const maxInFlightBytes = int(env, 'EDGE_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, maxBodyBytes, 4 * 1024 * 1024 * 1024);
@@ -188,6 +239,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
       `EDGE_IDLE_TIMEOUT_S (${idleTimeoutS} s) must be longer than EDGE_PRODUCE_TIMEOUT_MS (${produceTimeoutMs} ms): a request waiting for Kafka would be cut without an answer`,
     );
   }
+  return { maxBodyBytes, maxBatchBytes, maxInFlightBytes, produceTimeoutMs, idleTimeoutS };
+}
+
+/** Every limit: the bound ones and the independent batching, concurrency, shutdown and refusal limits. */
+function limitsOf(env: NodeJS.ProcessEnv, bound: BoundLimits): EdgeConfig['limits'] {
+  return {
+    maxBodyBytes: bound.maxBodyBytes,
+    lingerMs: int(env, 'EDGE_LINGER_MS', 1, 0, 1000),
+    maxBatchMessages: int(env, 'EDGE_MAX_BATCH_MESSAGES', 1000, 1, 100_000),
+    maxBatchBytes: bound.maxBatchBytes,
+    maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
+    maxInFlightBytes: bound.maxInFlightBytes,
+    produceTimeoutMs: bound.produceTimeoutMs,
+    idleTimeoutS: bound.idleTimeoutS,
+    clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
+    // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
+    maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
+    retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
+    shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
+    maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
+    refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
+    rejectRatePerS: int(env, 'EDGE_REJECT_RATE_PER_S', 20, 0, 1_000_000),
+    rejectBurst: int(env, 'EDGE_REJECT_BURST', 200, 1, 10_000_000),
+    rejectMaxSources: int(env, 'EDGE_REJECT_MAX_SOURCES', 10_000, 1, 10_000_000),
+  };
+}
+
+/** Validates the environment into a frozen config. Throws ConfigError with a clear message on any bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const production = nodeEnv === 'production';
+  const addresses = serviceAddressesOf(env);
+  const kafka = loadKafkaConnection(env);
+  const secrets = providerSecrets(env, production);
+  const notificationUrl = squareNotificationUrl(env);
+
+  const sink = envOneOf<SinkKind>(env, 'EDGE_SINK', 'kafka', ['kafka', 'memory']);
+  // The memory sink acknowledges without a durable write: a benchmark tool, never allowed in production.
+  if (production && sink !== 'kafka') throw new ConfigError('EDGE_SINK=memory is not allowed with NODE_ENV=production');
+
+  const topicPrefix = topicPrefixOf(env);
+  const logLevel = envOneOf<LogLevel>({ LOG_LEVEL: env.LOG_LEVEL?.toLowerCase() }, 'LOG_LEVEL', 'info', LOG_LEVELS);
+  const bound = boundLimits(env);
 
   const config: EdgeConfig = {
     nodeEnv,
@@ -202,47 +296,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EdgeConfig {
     kafkaClientId: env.EDGE_KAFKA_CLIENT_ID ?? 'pep-edge',
     sink,
     topicPrefix,
-    stripe: {
-      secrets: Object.freeze(stripeSecrets.map((s) => Buffer.from(s, 'utf8'))),
-      toleranceSeconds: int(env, 'STRIPE_SIGNATURE_TOLERANCE_S', 300, 1, 86_400),
-    },
-    square: { keys: Object.freeze(squareKeys.map((s) => Buffer.from(s, 'utf8'))), notificationUrl },
-    adyen: { hmacKeys: Object.freeze(adyenHex.map((h) => Buffer.from(h, 'hex'))) },
-    braintree: {
-      keyPairs: Object.freeze(
-        btPublic.map((publicKey, i) =>
-          Object.freeze({
-            publicKey,
-            hmacKey: createHash('sha1')
-              .update(btPrivate[i] as string)
-              .digest(),
-          }),
-        ),
-      ),
-      merchantId: env.BRAINTREE_MERCHANT_ID ?? DEFAULT_BRAINTREE_MERCHANT_ID,
-    },
-    limits: {
-      maxBodyBytes,
-      lingerMs: int(env, 'EDGE_LINGER_MS', 1, 0, 1000),
-      maxBatchMessages: int(env, 'EDGE_MAX_BATCH_MESSAGES', 1000, 1, 100_000),
-      maxBatchBytes,
-      maxInFlightMessages: int(env, 'EDGE_MAX_INFLIGHT_MESSAGES', 20_000, 1, 10_000_000),
-      maxInFlightBytes,
-      produceTimeoutMs,
-      idleTimeoutS,
-      clientIdleTimeoutS: int(env, 'EDGE_CLIENT_IDLE_TIMEOUT_S', 30, 1, 3600),
-      // One idempotent producer session per concurrent batch (one batch in flight per idempotent session).
-      maxConcurrentBatches: int(env, 'EDGE_KAFKA_PRODUCERS', 2, 1, 16),
-      retryAfterSeconds: int(env, 'EDGE_RETRY_AFTER_S', 5, 1, 3600),
-      shutdownTimeoutMs: int(env, 'EDGE_SHUTDOWN_TIMEOUT_MS', 15_000, 0, 600_000),
-      maxAdyenItems: int(env, 'EDGE_MAX_ADYEN_ITEMS', 100, 1, 10_000),
-      refusalLogPerSecond: int(env, 'EDGE_REFUSAL_LOG_PER_S', 20, 0, 100_000),
-      rejectRatePerS: int(env, 'EDGE_REJECT_RATE_PER_S', 20, 0, 1_000_000),
-      rejectBurst: int(env, 'EDGE_REJECT_BURST', 200, 1, 10_000_000),
-      rejectMaxSources: int(env, 'EDGE_REJECT_MAX_SOURCES', 10_000, 1, 10_000_000),
-    },
+    ...providerConfigs(env, secrets, notificationUrl),
+    limits: limitsOf(env, bound),
     logLevel,
-    usesDefaultSecrets: defaultNames.length > 0,
+    usesDefaultSecrets: secrets.defaultNames.length > 0,
   };
   for (const part of [config.stripe, config.square, config.adyen, config.braintree, config.limits]) Object.freeze(part);
   return Object.freeze(config);

@@ -137,7 +137,7 @@ export interface PipeliningGuard {
   stop(): void;
 }
 
-export function startPipeliningGuard(opts: {
+export interface PipeliningGuardOptions {
   hostname: string;
   port: number;
   upstreamUnix: string;
@@ -154,11 +154,20 @@ export function startPipeliningGuard(opts: {
    */
   idleTimeoutS?: number;
   onError?: (err: Error) => void;
-}): PipeliningGuard {
-  const maxHeld = opts.maxHeldBytes;
-  const idleS = opts.idleTimeoutS ?? 30;
+}
+
+/** What the guard does with each connection's events: the client socket's, Bun.serve's upstream socket's. */
+class Guard {
+  readonly idleS: number;
+  /** Upstream sockets already handled as gone (their end, error and close events all come to upstreamGone). */
+  private readonly gone = new WeakSet<BunSocket>();
+
+  constructor(private readonly opts: PipeliningGuardOptions) {
+    this.idleS = opts.idleTimeoutS ?? 30;
+  }
+
   /** Closes both sides once what the client is owed has been written (the rest on drain). */
-  const end = (c: Conn) => {
+  end(c: Conn): void {
     c.closing = true;
     c.toClient.flush();
     if (!c.toClient.empty || c.lingering) return;
@@ -170,18 +179,17 @@ export function startPipeliningGuard(opts: {
       return;
     }
     c.client.end();
-  };
+  }
 
   /**
    * Bun.serve closed an upstream connection. Between requests (its idle timeout on a kept-alive connection) the
    * client's connection stays open and the next request opens a new upstream one; during a request (a Connection:
    * close answer, a failure) the client gets what was sent, then the connection closes. Each upstream socket is
-   * handled once (its end, error and close events all come here).
+   * handled once.
    */
-  const gone = new WeakSet<BunSocket>();
-  const upstreamGone = (c: Conn, u: BunSocket) => {
-    if (gone.has(u)) return;
-    gone.add(u);
+  private upstreamGone(c: Conn, u: BunSocket): void {
+    if (this.gone.has(u)) return;
+    this.gone.add(u);
     if (c.upstream !== u) return; // an older upstream connection
     if (c.discarding && c.awaiting !== null && !c.answerStarted) {
       // Bun.serve refuses a body over its limit and closes; when it closes with the rest of the body unread, its
@@ -189,7 +197,7 @@ export function startPipeliningGuard(opts: {
       // the bound, so the client still gets the contract's 413 before the connection closes.
       c.toClient.write(tooLargeAnswer());
       c.awaiting = null;
-      end(c);
+      this.end(c);
       return;
     }
     if (!c.closing && c.awaiting === null && c.inBuf.length === 0 && c.toUpstream.empty) {
@@ -199,14 +207,14 @@ export function startPipeliningGuard(opts: {
       c.respBuf = Buffer.alloc(0);
       return;
     }
-    end(c);
-  };
+    this.end(c);
+  }
 
-  const connectUpstream = (c: Conn) => {
+  private connectUpstream(c: Conn): void {
     if (c.upstreamStarted) return;
     c.upstreamStarted = true;
     BunGlobal.connect({
-      unix: opts.upstreamUnix,
+      unix: this.opts.upstreamUnix,
       socket: {
         open: (u: BunSocket) => {
           u.data = c;
@@ -215,21 +223,21 @@ export function startPipeliningGuard(opts: {
           if (c.closing) u.end();
           else c.toUpstream.flush();
         },
-        data: (_u: BunSocket, d: Buffer) => onUpstream(c, d),
+        data: (_u: BunSocket, d: Buffer) => this.onUpstream(c, d),
         drain: () => c.toUpstream.flush(),
-        close: (u: BunSocket) => upstreamGone(c, u),
-        end: (u: BunSocket) => upstreamGone(c, u),
-        error: (u: BunSocket) => upstreamGone(c, u),
+        close: (u: BunSocket) => this.upstreamGone(c, u),
+        end: (u: BunSocket) => this.upstreamGone(c, u),
+        error: (u: BunSocket) => this.upstreamGone(c, u),
         connectError: (_u: BunSocket, err: Error) => {
-          opts.onError?.(err);
-          end(c);
+          this.opts.onError?.(err);
+          this.end(c);
         },
       },
     });
-  };
+  }
 
   /** Forwards client bytes of the current request; holds the rest until its answer is complete. */
-  const pump = (c: Conn) => {
+  private pump(c: Conn): void {
     while (!c.closing && !(c.awaiting !== null && c.forwarded) && c.inBuf.length > 0) {
       let step: ReturnType<RequestFramer['step']>;
       try {
@@ -238,7 +246,7 @@ export function startPipeliningGuard(opts: {
         if (!(err instanceof FramingError)) throw err;
         if (c.awaiting === null) c.toClient.write(errorAnswer(err.status, err.message));
         // A request is still being answered: its answer goes out, then the connection closes.
-        if (c.awaiting === null) end(c);
+        if (c.awaiting === null) this.end(c);
         else c.closeAfterAnswer = true;
         c.inBuf = Buffer.alloc(0);
         return;
@@ -248,35 +256,35 @@ export function startPipeliningGuard(opts: {
         c.awaiting = step.method;
         c.forwarded = false;
         if (step.close) c.closeAfterAnswer = true;
-        connectUpstream(c);
+        this.connectUpstream(c);
       }
       for (const b of step.forward) c.toUpstream.write(b);
       c.inBuf = c.inBuf.subarray(step.consumed);
       if (step.complete) c.forwarded = true;
       if (step.consumed === 0) return;
     }
-  };
+  }
 
-  const onUpstream = (c: Conn, d: Buffer) => {
+  private onUpstream(c: Conn, d: Buffer): void {
     if (c.awaiting !== null) c.answerStarted = true;
     c.toClient.write(d);
     // Bun reuses the buffer it hands to `data`: framed at once, and what is left is copied (below).
     c.respBuf = c.respBuf.length === 0 ? d : Buffer.concat([c.respBuf, d]);
     try {
-      frameAnswers(c);
+      this.frameAnswers(c);
     } finally {
       if (c.respBuf.length > 0 && c.respBuf.buffer === d.buffer) c.respBuf = Buffer.from(c.respBuf);
     }
-  };
+  }
 
-  const frameAnswers = (c: Conn) => {
+  private frameAnswers(c: Conn): void {
     for (;;) {
       let step: ReturnType<ResponseFramer['step']>;
       try {
         step = c.responses.step(c.respBuf, c.awaiting ?? 'GET');
       } catch (err) {
-        opts.onError?.(err as Error);
-        end(c);
+        this.opts.onError?.(err as Error);
+        this.end(c);
         return;
       }
       if (!step) return;
@@ -290,56 +298,63 @@ export function startPipeliningGuard(opts: {
       c.forwarded = false;
       c.lastActive = Date.now();
       if (step.close || c.closeAfterAnswer) {
-        end(c);
+        this.end(c);
         return;
       }
-      pump(c);
+      this.pump(c);
       if (c.respBuf.length === 0) return;
     }
-  };
+  }
 
+  /** Bytes from the client: forwarded or held, within the bound of what one connection may hold. */
+  clientData(c: Conn, d: Buffer): void {
+    if (c.closing || c.discarding) return; // refused, closing or over the bound: nothing more is read
+    c.lastActive = Date.now();
+    // Bun reuses the buffer it hands to `data`: forwarded at once when possible, what is held is copied.
+    c.inBuf = c.inBuf.length === 0 ? d : Buffer.concat([c.inBuf, d]);
+    this.pump(c);
+    if (c.inBuf.length > 0 && c.inBuf.buffer === d.buffer) c.inBuf = Buffer.from(c.inBuf);
+    if (c.inBuf.length + c.toUpstream.queued > this.opts.maxHeldBytes) {
+      // Too much held. Pipelined requests behind a pending answer are dropped, or the rest of a body Bun.serve
+      // does not read (the app refuses bodies over its limit with 413 and Connection: close): the answer still
+      // goes out, then the connection closes, as HTTP allows.
+      c.inBuf = Buffer.alloc(0);
+      c.closeAfterAnswer = true;
+      if (!c.forwarded) c.discarding = true;
+      if (c.awaiting === null) this.end(c);
+    }
+  }
+
+  /** The client socket's timeout: a slow or idle client is closed; waiting for an answer is not idleness. */
+  clientTimeout(s: BunSocket): void {
+    const silentMs = Date.now() - s.data.lastActive;
+    if (s.data.awaiting === null && silentMs >= this.idleS * 1000) this.end(s.data);
+    else s.timeout?.(s.data.awaiting === null ? Math.max(1, Math.ceil(this.idleS - silentMs / 1000)) : this.idleS);
+  }
+}
+
+export function startPipeliningGuard(opts: PipeliningGuardOptions): PipeliningGuard {
+  const guard = new Guard(opts);
   const server = BunGlobal.listen({
     hostname: opts.hostname,
     port: opts.port,
     socket: {
       open: (s: BunSocket) => {
         s.setNoDelay?.(true);
-        s.timeout?.(idleS);
+        s.timeout?.(guard.idleS);
         s.data = new Conn(s, s.remoteAddress ?? 'unknown');
       },
-      data: (s: BunSocket, d: Buffer) => {
-        const c = s.data;
-        if (c.closing || c.discarding) return; // refused, closing or over the bound: nothing more is read
-        c.lastActive = Date.now();
-        // Bun reuses the buffer it hands to `data`: forwarded at once when possible, what is held is copied.
-        c.inBuf = c.inBuf.length === 0 ? d : Buffer.concat([c.inBuf, d]);
-        pump(c);
-        if (c.inBuf.length > 0 && c.inBuf.buffer === d.buffer) c.inBuf = Buffer.from(c.inBuf);
-        if (c.inBuf.length + c.toUpstream.queued > maxHeld) {
-          // Too much held. Pipelined requests behind a pending answer are dropped, or the rest of a body Bun.serve
-          // does not read (the app refuses bodies over its limit with 413 and Connection: close): the answer still
-          // goes out, then the connection closes, as HTTP allows.
-          c.inBuf = Buffer.alloc(0);
-          c.closeAfterAnswer = true;
-          if (!c.forwarded) c.discarding = true;
-          if (c.awaiting === null) end(c);
-        }
-      },
+      data: (s: BunSocket, d: Buffer) => guard.clientData(s.data, d),
       drain: (s: BunSocket) => {
         s.data.toClient.flush();
-        if (s.data.closing) end(s.data);
+        if (s.data.closing) guard.end(s.data);
       },
-      timeout: (s: BunSocket) => {
-        // Silent with no answer pending: a slow or idle client. Waiting for an answer is not idleness.
-        const silentMs = Date.now() - s.data.lastActive;
-        if (s.data.awaiting === null && silentMs >= idleS * 1000) end(s.data);
-        else s.timeout?.(s.data.awaiting === null ? Math.max(1, Math.ceil(idleS - silentMs / 1000)) : idleS);
-      },
+      timeout: (s: BunSocket) => guard.clientTimeout(s),
       close: (s: BunSocket) => {
         s.data.closing = true;
         s.data.upstream?.end();
       },
-      error: (s: BunSocket) => end(s.data),
+      error: (s: BunSocket) => guard.end(s.data),
     },
   });
   return { port: server.port as number, stop: () => server.stop(true) };

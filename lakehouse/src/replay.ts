@@ -6,7 +6,7 @@
  * replayed. Reads the lake with DuckDB page by page (bounded memory); produces with kafkajs's idempotent producer,
  * one send at a time (SerialIdempotentProducer), acks=all.
  */
-import { LAKE_TABLES, PROVIDERS, TOPICS } from '@pep/contracts';
+import { LAKE_TABLES, PROVIDERS, REPRODUCED_HEADERS, TOPICS } from '@pep/contracts';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { Kafka, logLevel } from 'kafkajs';
 import type { LakeConfig } from './config.ts';
@@ -65,7 +65,7 @@ export async function replay(cfg: LakeConfig, o: ReplayOptions): Promise<ReplayS
         const recorded = String(row.kafka_topic);
         const topic = o.topicFor ? o.topicFor(recorded) : recorded;
         const headers = JSON.parse(String(row.headers)) as Record<string, string>;
-        headers['replayed-from'] = `${recorded}/${row.kafka_partition}/${row.kafka_offset}`;
+        headers[REPRODUCED_HEADERS.replayedFrom] = `${recorded}/${row.kafka_partition}/${row.kafka_offset}`;
         const list = groups.get(topic) ?? [];
         list.push({
           key: (row.record_key as string | null) ?? null,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAKE_CATALOG_NAME, LAKE_TABLES, type LakeTable } from '@pep/contracts';
+import { LAKE_CATALOG_NAME, LAKE_TABLES, type LakeTable, PROVIDERS } from '@pep/contracts';
 import pg from 'pg';
 import { type LakeConfig, loadLakeConfig } from '../src/config.ts';
 
@@ -74,7 +74,7 @@ export function filesUnder(dir: string): string[] {
 }
 
 export function event(i: number, over: Record<string, unknown> = {}) {
-  const provider = ['stripe', 'square', 'adyen', 'braintree'][i % 4] as string;
+  const provider = PROVIDERS[i % PROVIDERS.length] as string;
   return {
     kafka_topic: 'payments.normalized',
     kafka_partition: 0,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LAKE_TABLES, serviceAddresses } from '@pep/contracts';
+import { LAKE_TABLES, REPRODUCED_HEADERS, serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { Kafka, logLevel } from 'kafkajs';
 import { TableBatchBuilder } from '../src/arrow.ts';
@@ -92,7 +92,7 @@ describe('replay', () => {
     );
     assert.equal(got[2]?.key, 'key-2');
     assert.equal(got[2]?.headers['request-id'], 'r2');
-    assert.equal(got[2]?.headers['replayed-from'], `${stripe}/0/2`);
+    assert.equal(got[2]?.headers[REPRODUCED_HEADERS.replayedFrom], `${stripe}/0/2`);
   });
 
   it('keeps binary bodies intact and never replays edge rejections', async () => {

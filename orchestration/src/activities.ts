@@ -7,6 +7,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
 import type { StepGraph } from './graph.ts';
 import {
   beginRun,
@@ -149,166 +150,201 @@ export function tickPartitions(rule: TickInput['partitions'], step: StepDefiniti
   }
 }
 
+/** Plans a step for a partition: validate, availability, upstream state, input fingerprint. */
+async function planStep({ graph, env }: ActivityDeps, input: PlanInput): Promise<StepPlan> {
+  const step = stepOf(graph, input.step);
+  const now = env.now();
+  const part = partitionOf(step, input.partition, now);
+  const policy = policyOf(step);
+  const base = { step: step.name, partition: part.key, ...policy };
+  const unavailable = (await step.available?.(env)) ?? null;
+  if (unavailable) return { ...base, action: 'unavailable', reason: `not available yet: ${unavailable}` };
+  if (step.closedPartitionsOnly && isOpen(part, now)) {
+    return { ...base, action: 'waiting', reason: `${part.key} is still open; ${step.name} runs once it is over` };
+  }
+  const states = await getStates(env.pool, [step.name, ...(step.upstream ?? [])], part.key);
+  const up = upstreamVersions(step, states, part.key);
+  if ('action' in up) return { ...base, action: up.action, reason: up.reason };
+  if (input.force) return { ...base, action: 'run', reason: 'forced' };
+  const observed = (await step.observe?.(env, part)) ?? {};
+  const done = alreadyDone(states.get(step.name), fingerprintOf(step, up.versions, observed));
+  if (done) return { ...base, action: 'unchanged', reason: done };
+  return { ...base, action: 'run', reason: states.has(step.name) ? 'inputs changed' : 'first run' };
+}
+
+/**
+ * `ctx.chunk` of one run: `work` runs once per run key and chunk key; its result is recorded with it, in the same
+ * transaction unless `tx: false`.
+ */
+function chunkRunner(pool: pg.Pool, runKey: string): StepRunContext['chunk'] {
+  return async <T extends Json>(
+    key: string,
+    work: (tx: pg.PoolClient | null) => Promise<T>,
+    opts: { tx?: boolean } = {},
+  ): Promise<T> => {
+    const prior = await chunkResult(pool, runKey, key);
+    if (prior !== undefined) return prior as T;
+    if (opts.tx === false) {
+      const result = await work(null);
+      await recordChunk(pool, runKey, key, result);
+      return result;
+    }
+    const client = await pool.connect();
+    try {
+      return await inTransaction(client, async () => {
+        const result = await work(client);
+        await recordChunk(client, runKey, key, result);
+        return result;
+      });
+    } finally {
+      client.release();
+    }
+  };
+}
+
+/** What a run of this very workflow that committed before its worker died reports when it resumes. */
+function resumedResult(state: PartitionState): ExecuteResult {
+  return {
+    status: state.status === 'halted' ? 'halted' : 'succeeded',
+    runId: state.last_run_id,
+    outputVersion: state.output_version ?? '',
+    changed: true,
+    resumed: true,
+    ...(state.status === 'halted' ? { reason: state.reason ?? '' } : {}),
+  };
+}
+
+/** One execution of a step, everything it needs once the step lock is held. */
+interface LockedRun {
+  readonly deps: ActivityDeps;
+  readonly step: StepDefinition;
+  readonly part: Partition;
+  readonly id: RunIdentity;
+  readonly input: ExecuteInput;
+  readonly ctx: Context;
+  readonly beat: (details?: JsonObject) => void;
+  readonly started: number;
+}
+
+/**
+ * Under the step lock: re-checks the upstream state and the input fingerprint (resume, unchanged), begins the run,
+ * runs the step and commits its deferred writes together with the run's end.
+ */
+async function executeLocked(r: LockedRun, lock: pg.PoolClient): Promise<ExecuteResult> {
+  const { deps, step, part, id, input, ctx } = r;
+  const { env } = deps;
+  const states = await getStates(lock, [step.name, ...(step.upstream ?? [])], part.key);
+  const up = upstreamVersions(step, states, part.key);
+  if ('action' in up) return { status: up.action, reason: up.reason, changed: false };
+  const observed = (await step.observe?.(env, part)) ?? {};
+  const fingerprint = fingerprintOf(step, up.versions, observed);
+  const state = states.get(step.name);
+  // A run of this very workflow that committed before its worker died: resume by reporting it, not redoing it.
+  if (state?.success_workflow_run_id === id.workflowRunId && state.last_fingerprint === fingerprint) {
+    return resumedResult(state);
+  }
+  const done = input.force ? null : alreadyDone(state, fingerprint);
+  if (done) return { status: 'unchanged', reason: done, runId: state?.last_run_id ?? '', changed: false };
+
+  const runKey = hashOf({ step: step.name, partition: part.key, fingerprint, force: input.force ?? false });
+  const inputs: JsonObject = { upstream: up.versions, observed };
+  const runId = await beginRun(lock, id, { runKey, fingerprint, inputs, attempt: ctx.info.attempt });
+  const commits: ((tx: pg.PoolClient) => Promise<void>)[] = [];
+  const runCtx: StepRunContext = {
+    ...env,
+    runKey,
+    runId,
+    observed,
+    upstream: up.versions,
+    signal: ctx.cancellationSignal,
+    heartbeat: r.beat,
+    commitWithRun: (work) => {
+      commits.push(work);
+    },
+    chunk: chunkRunner(env.pool, runKey),
+  };
+  try {
+    const outcome = await step.run(runCtx, part);
+    const outputVersion = outcome.outputVersion ?? hashOf(outcome.outputs);
+    const changed = outputVersion !== (state?.output_version ?? null);
+    const consumed: JsonObject = outcome.consumed ? { ...inputs, consumed: outcome.consumed } : inputs;
+    await inTransaction(lock, async () => {
+      for (const c of commits) await c(lock);
+      await finishRun(lock, id, {
+        runId,
+        runKey,
+        fingerprint,
+        inputs: consumed,
+        outputs: outcome.outputs,
+        outputVersion,
+        changed,
+        halt: outcome.halt,
+      });
+    });
+    const status = outcome.halt ? 'halted' : 'succeeded';
+    deps.metrics?.runEnded(step.name, status, outcome.halt?.code, Date.now() - r.started);
+    return {
+      status,
+      runId,
+      outputVersion,
+      changed,
+      outputs: outcome.outputs,
+      ...(outcome.halt ? { reason: `${outcome.halt.code}: ${outcome.halt.reason}` } : {}),
+    };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await noteAttemptError(env.pool, runId, `attempt ${ctx.info.attempt}: ${message}`).catch(() => {});
+    throw err;
+  }
+}
+
+/** Executes a step for a partition under the per-step lock, heartbeating all along. */
+async function executeStep(deps: ActivityDeps, input: ExecuteInput): Promise<ExecuteResult> {
+  const { graph, env } = deps;
+  const step = stepOf(graph, input.step);
+  const ctx = Context.current();
+  const info = ctx.info;
+  const part = partitionOf(step, input.partition, env.now());
+  const wf = info.workflowExecution;
+  if (!wf) throw ApplicationFailure.nonRetryable('executeStep runs inside a workflow only', 'NoWorkflow');
+  const id: RunIdentity = {
+    step: step.name,
+    partitionKey: part.key,
+    trigger: input.trigger,
+    workflowId: wf.workflowId,
+    workflowRunId: wf.runId,
+  };
+  let lastDetails: JsonObject = {};
+  const beat = (details?: JsonObject) => {
+    if (details) lastDetails = details;
+    ctx.heartbeat(lastDetails);
+  };
+  const timer = setInterval(() => beat(), heartbeatEveryMs(info.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS));
+  const run: LockedRun = { deps, step, part, id, input, ctx, beat, started: Date.now() };
+  try {
+    return await withStepLock(
+      env.pool,
+      step.name,
+      part.key,
+      () => beat(),
+      (lock) => executeLocked(run, lock),
+    );
+  } catch (err) {
+    throw toFailure(err);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createActivities(deps: ActivityDeps) {
   const { graph, env } = deps;
-
-  async function plan(input: PlanInput): Promise<StepPlan> {
-    const step = stepOf(graph, input.step);
-    const now = env.now();
-    const part = partitionOf(step, input.partition, now);
-    const policy = policyOf(step);
-    const base = { step: step.name, partition: part.key, ...policy };
-    const unavailable = (await step.available?.(env)) ?? null;
-    if (unavailable) return { ...base, action: 'unavailable', reason: `not available yet: ${unavailable}` };
-    if (step.closedPartitionsOnly && isOpen(part, now)) {
-      return { ...base, action: 'waiting', reason: `${part.key} is still open; ${step.name} runs once it is over` };
-    }
-    const states = await getStates(env.pool, [step.name, ...(step.upstream ?? [])], part.key);
-    const up = upstreamVersions(step, states, part.key);
-    if ('action' in up) return { ...base, action: up.action, reason: up.reason };
-    if (input.force) return { ...base, action: 'run', reason: 'forced' };
-    const observed = (await step.observe?.(env, part)) ?? {};
-    const done = alreadyDone(states.get(step.name), fingerprintOf(step, up.versions, observed));
-    if (done) return { ...base, action: 'unchanged', reason: done };
-    return { ...base, action: 'run', reason: states.has(step.name) ? 'inputs changed' : 'first run' };
-  }
-
-  async function execute(input: ExecuteInput): Promise<ExecuteResult> {
-    const step = stepOf(graph, input.step);
-    const ctx = Context.current();
-    const info = ctx.info;
-    const part = partitionOf(step, input.partition, env.now());
-    const wf = info.workflowExecution;
-    if (!wf) throw ApplicationFailure.nonRetryable('executeStep runs inside a workflow only', 'NoWorkflow');
-    const id: RunIdentity = {
-      step: step.name,
-      partitionKey: part.key,
-      trigger: input.trigger,
-      workflowId: wf.workflowId,
-      workflowRunId: wf.runId,
-    };
-    let lastDetails: JsonObject = {};
-    const beat = (details?: JsonObject) => {
-      if (details) lastDetails = details;
-      ctx.heartbeat(lastDetails);
-    };
-    const timer = setInterval(() => beat(), heartbeatEveryMs(info.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS));
-    const started = Date.now();
-    try {
-      return await withStepLock(
-        env.pool,
-        step.name,
-        part.key,
-        () => beat(),
-        async (lock) => {
-          const states = await getStates(lock, [step.name, ...(step.upstream ?? [])], part.key);
-          const up = upstreamVersions(step, states, part.key);
-          if ('action' in up) return { status: up.action, reason: up.reason, changed: false };
-          const observed = (await step.observe?.(env, part)) ?? {};
-          const fingerprint = fingerprintOf(step, up.versions, observed);
-          const state = states.get(step.name);
-          // A run of this very workflow that committed before its worker died: resume by reporting it, not redoing it.
-          if (state?.success_workflow_run_id === id.workflowRunId && state.last_fingerprint === fingerprint) {
-            return {
-              status: state.status === 'halted' ? 'halted' : 'succeeded',
-              runId: state.last_run_id,
-              outputVersion: state.output_version ?? '',
-              changed: true,
-              resumed: true,
-              ...(state.status === 'halted' ? { reason: state.reason ?? '' } : {}),
-            };
-          }
-          const done = input.force ? null : alreadyDone(state, fingerprint);
-          if (done) return { status: 'unchanged', reason: done, runId: state?.last_run_id ?? '', changed: false };
-
-          const runKey = hashOf({ step: step.name, partition: part.key, fingerprint, force: input.force ?? false });
-          const inputs: JsonObject = { upstream: up.versions, observed };
-          const runId = await beginRun(lock, id, { runKey, fingerprint, inputs, attempt: info.attempt });
-          const commits: ((tx: import('pg').PoolClient) => Promise<void>)[] = [];
-          const runCtx: StepRunContext = {
-            ...env,
-            runKey,
-            runId,
-            observed,
-            upstream: up.versions,
-            signal: ctx.cancellationSignal,
-            heartbeat: beat,
-            commitWithRun: (work) => {
-              commits.push(work);
-            },
-            async chunk<T extends Json>(
-              key: string,
-              work: (tx: import('pg').PoolClient | null) => Promise<T>,
-              opts: { tx?: boolean } = {},
-            ) {
-              const prior = await chunkResult(env.pool, runKey, key);
-              if (prior !== undefined) return prior as T;
-              if (opts.tx === false) {
-                const result = await work(null);
-                await recordChunk(env.pool, runKey, key, result);
-                return result;
-              }
-              const client = await env.pool.connect();
-              try {
-                return await inTransaction(client, async () => {
-                  const result = await work(client);
-                  await recordChunk(client, runKey, key, result);
-                  return result;
-                });
-              } finally {
-                client.release();
-              }
-            },
-          };
-          try {
-            const outcome = await step.run(runCtx, part);
-            const outputVersion = outcome.outputVersion ?? hashOf(outcome.outputs);
-            const changed = outputVersion !== (state?.output_version ?? null);
-            const consumed: JsonObject = outcome.consumed ? { ...inputs, consumed: outcome.consumed } : inputs;
-            await inTransaction(lock, async () => {
-              for (const c of commits) await c(lock);
-              await finishRun(lock, id, {
-                runId,
-                runKey,
-                fingerprint,
-                inputs: consumed,
-                outputs: outcome.outputs,
-                outputVersion,
-                changed,
-                halt: outcome.halt,
-              });
-            });
-            const status = outcome.halt ? 'halted' : 'succeeded';
-            deps.metrics?.runEnded(step.name, status, outcome.halt?.code, Date.now() - started);
-            return {
-              status,
-              runId,
-              outputVersion,
-              changed,
-              outputs: outcome.outputs,
-              ...(outcome.halt ? { reason: `${outcome.halt.code}: ${outcome.halt.reason}` } : {}),
-            };
-          } catch (err) {
-            const message = err instanceof Error ? err.message : String(err);
-            await noteAttemptError(env.pool, runId, `attempt ${info.attempt}: ${message}`).catch(() => {});
-            throw err;
-          }
-        },
-      );
-    } catch (err) {
-      throw toFailure(err);
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
   return {
     async planStep(input: PlanInput): Promise<StepPlan> {
-      return plan(input);
+      return planStep(deps, input);
     },
 
     async executeStep(input: ExecuteInput): Promise<ExecuteResult> {
-      return execute(input);
+      return executeStep(deps, input);
     },
 
     async recordStepEnd(input: EndRecord): Promise<string | null> {

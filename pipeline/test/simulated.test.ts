@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { PROVIDERS } from '@pep/contracts';
 import { createLogger, silentLogger } from '@pep/contracts/log';
 import { loadCore } from '@pep/core-native';
 import { DeliveryGenerator, signingSecrets } from '@pep/simulator';
@@ -54,7 +55,7 @@ function topicFor(provider: string, body: string): string {
 test('10,000 simulated deliveries with invalid and duplicate ones mixed in reconcile through the pipeline', async () => {
   const gen = new DeliveryGenerator({
     seed: 7,
-    providers: ['stripe', 'square', 'adyen', 'braintree'],
+    providers: PROVIDERS,
     invalidRate: 0.03,
     duplicateRate: 0.03,
     signatureFaultRate: 0.01,

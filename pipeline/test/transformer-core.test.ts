@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { PROVIDERS } from '@pep/contracts';
 import { silentLogger } from '@pep/contracts/log';
 import { redactPayload } from '@pep/contracts/redact';
 import { loadCore } from '@pep/core-native';
@@ -41,7 +42,7 @@ interface Case {
 // core-native's conformance table (read-only): the single list of expected outcomes both implementations pass.
 const casesPath = fileURLToPath(import.meta.resolve('@pep/core-native/fixtures/cases.json'));
 const cases = (JSON.parse(readFileSync(casesPath, 'utf8')) as Case[]).filter((c) =>
-  ['stripe', 'square', 'adyen', 'braintree'].includes(c.provider),
+  (PROVIDERS as readonly string[]).includes(c.provider),
 );
 
 const prefix = runPrefix('core');

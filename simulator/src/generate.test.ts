@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { PROVIDERS } from '@pep/contracts';
 import { DeliveryGenerator } from './generate.ts';
 import { decimalAmount, signingSecrets } from './render.ts';
 
@@ -8,7 +9,7 @@ const secrets = signingSecrets();
 const make = (seed: number, over: Partial<ConstructorParameters<typeof DeliveryGenerator>[0]> = {}) =>
   new DeliveryGenerator({
     seed,
-    providers: ['stripe', 'square', 'adyen', 'braintree'],
+    providers: PROVIDERS,
     invalidRate: 0.05,
     duplicateRate: 0.05,
     signatureFaultRate: 0.05,

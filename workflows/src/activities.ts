@@ -12,12 +12,20 @@ import {
   type FraudScore,
   INFERENCE_PATHS,
   RAW_HEADERS,
+  REPRODUCED_HEADERS,
   type RetryStrategy,
   reviewDecisionWorkflowId,
 } from '@pep/contracts';
 import { redactPayload } from '@pep/contracts/redact';
 import type { RecordSender } from '@pep/kafka-wire/serial-producer';
-import { registerReviewGroup } from '@pep/pipeline/bridge/review-store';
+import {
+  type DlqRecordRef,
+  expireDueReviews,
+  mirrorReviewResolution,
+  registerRecordReview,
+  registerReviewGroup,
+  storeReviewDecision,
+} from '@pep/pipeline/quarantine/review-store';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
 import { ownedPositions, runBatchSteps } from './batch-core.ts';
@@ -428,7 +436,7 @@ async function produceToRaw(
             r.provider === 'braintree' ? 'application/x-www-form-urlencoded' : 'application/json',
           ...(r.key ? { [RAW_HEADERS.eventId]: r.key } : {}),
           ...(r.provider === 'braintree' ? { [RAW_HEADERS.bodyEncoding]: 'form' } : {}),
-          'reprocessed-from': r.by,
+          [REPRODUCED_HEADERS.reprocessedFrom]: r.by,
         },
       },
     ],
@@ -463,54 +471,14 @@ async function reviewRow(pool: pg.Pool, key: string): Promise<ReviewRow | undefi
 }
 
 /**
- * Mirrors a review's outcome onto the pipeline's validation_quarantine row: matched by DLQ coordinates and, when the
- * review knows it, the record's fingerprint (coordinates are reused after a topic is re-created).
- */
-async function mirrorResolution(
-  pool: pg.Pool,
-  dlq: { topic: string | null; partition: number | null; offset: string | null; sha256Hex?: string | null },
-  resolution: ReviewResolution,
-  reviewer: string | null,
-  workflowId: string,
-): Promise<void> {
-  if (dlq.topic === null || dlq.partition === null || dlq.offset === null) return;
-  const where = `WHERE kafka_topic = $1 AND kafka_partition = $2 AND kafka_offset = $3${
-    dlq.sha256Hex ? ` AND record_sha256 = decode($${resolution === 'expired' ? 5 : 7}, 'hex')` : ''
-  }`;
-  const sha = dlq.sha256Hex ? [dlq.sha256Hex] : [];
-  if (resolution === 'expired') {
-    await pool.query(`UPDATE validation_quarantine SET resolution = 'expired', review_workflow_id = $4 ${where}`, [
-      dlq.topic,
-      dlq.partition,
-      dlq.offset,
-      workflowId,
-      ...sha,
-    ]);
-    return;
-  }
-  await pool.query(
-    `UPDATE validation_quarantine SET reviewed = true, reviewed_at = now(), reviewed_by = $4, resolution = $5,
-        review_workflow_id = $6 ${where}`,
-    [dlq.topic, dlq.partition, dlq.offset, reviewer, resolution, workflowId, ...sha],
-  );
-}
-
-/**
  * Expires pending grouped reviews whose time is up, at most `limit` per call (the review worker calls it on an
  * interval); returns how many expired. Legacy per-record reviews expire through their own workflow.
  */
 export async function expireReviews(pool: pg.Pool, limit: number): Promise<number> {
-  const { rows } = await pool.query<DecidedReview>(
-    `UPDATE quarantine_reviews SET status = 'expired', decided_at = now()
-      WHERE id IN (SELECT id FROM quarantine_reviews
-                    WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= now()
-                    ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-      RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
-    [limit],
-  );
+  const rows = await expireDueReviews(pool, limit);
   if (rows.length > 0 && (await quarantineReviewColumnsPresent(pool))) {
     for (const r of rows)
-      await mirrorResolution(
+      await mirrorReviewResolution(
         pool,
         { topic: r.dlq_topic, partition: r.dlq_partition, offset: r.dlq_offset, sha256Hex: r.sha },
         'expired',
@@ -524,71 +492,40 @@ export async function expireReviews(pool: pg.Pool, limit: number): Promise<numbe
 /** Registers a per-record review (legacy reviews, one workflow per DLQ record); a second registration adds nothing. */
 async function insertReview(pool: pg.Pool, workflowId: string, input: DlqReviewInput): Promise<void> {
   const r = input.record;
-  const src = sourceOf(r);
   const original =
     typeof r.original_payload === 'string'
       ? r.original_payload
       : r.original_payload
         ? JSON.stringify(r.original_payload)
         : null;
-  await pool.query(
-    `INSERT INTO quarantine_reviews (workflow_id, review_key, event_id, provider, failure_reason, validation_errors,
-        source_topic, source_partition, source_offset, dlq_topic, dlq_partition, dlq_offset, original_payload,
-        dlq_record_sha256)
-     VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, decode($13, 'hex'))
-     ON CONFLICT (review_key) DO NOTHING`,
-    [
-      workflowId,
-      text(r.event_id),
-      text(r.provider),
-      text(r.failure_reason),
-      JSON.stringify(Array.isArray(r.validation_errors) ? r.validation_errors : []),
-      src.topic,
-      src.partition,
-      src.offset,
-      input.dlq.topic,
-      input.dlq.partition,
-      input.dlq.offset,
-      original,
-      input.dlq.sha256Hex ?? null,
-    ],
-  );
-}
-
-/** The DLQ record a decided review is about, and the review's workflow id. */
-interface DecidedReview {
-  readonly dlq_topic: string | null;
-  readonly dlq_partition: number | null;
-  readonly dlq_offset: string | null;
-  readonly sha: string | null;
-  readonly workflow_id: string;
+  await registerRecordReview(pool, {
+    workflowId,
+    eventId: text(r.event_id),
+    provider: text(r.provider),
+    failureReason: text(r.failure_reason),
+    validationErrors: Array.isArray(r.validation_errors) ? r.validation_errors : [],
+    source: sourceOf(r),
+    dlq: input.dlq,
+    dlqRecordSha256: input.dlq.sha256Hex ?? null,
+    originalPayload: original,
+  });
 }
 
 /** Stores a decision on the review `key`; undefined when no review has that key. */
-async function storeDecision(
+function storeDecision(
   pool: pg.Pool,
   key: string,
   resolution: ReviewResolution,
   decision: ReviewDecision | null,
   reinjected: ReinjectResult | null,
-): Promise<DecidedReview | undefined> {
-  const { rows } = await pool.query<DecidedReview>(
-    `UPDATE quarantine_reviews SET status = $2, decided_by = $3, decision_reason = $4, corrected_payload = $5,
-        reinjected_topic = $6, reinjected_partition = $7, reinjected_offset = $8, decided_at = now()
-      WHERE review_key = $1
-      RETURNING dlq_topic, dlq_partition, dlq_offset::text, encode(dlq_record_sha256, 'hex') AS sha, workflow_id`,
-    [
-      key,
-      resolution,
-      decision?.reviewer ?? null,
-      decision?.reason ?? null,
-      storedCorrection(decision),
-      reinjected?.topic ?? null,
-      reinjected?.partition ?? null,
-      reinjected?.offset ?? null,
-    ],
-  );
-  return rows[0];
+) {
+  return storeReviewDecision(pool, key, {
+    resolution,
+    decidedBy: decision?.reviewer ?? null,
+    reason: decision?.reason ?? null,
+    correctedPayload: storedCorrection(decision),
+    reinjected,
+  });
 }
 
 /**
@@ -634,13 +571,13 @@ export function createReviewActivities(deps: ReviewActivityDeps): ReviewActiviti
   let reviewColumns: boolean | undefined;
   /** Mirrors the outcome onto the pipeline's quarantine row when that table has the review columns. */
   const mirror = async (
-    dlq: Parameters<typeof mirrorResolution>[1],
+    dlq: DlqRecordRef,
     resolution: ReviewResolution,
     reviewer: string | null,
     workflowId: string,
   ) => {
     reviewColumns ??= await quarantineReviewColumnsPresent(deps.pool);
-    if (reviewColumns) await mirrorResolution(deps.pool, dlq, resolution, reviewer, workflowId);
+    if (reviewColumns) await mirrorReviewResolution(deps.pool, dlq, resolution, reviewer, workflowId);
   };
   return {
     async registerReview(workflowId, input) {

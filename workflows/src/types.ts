@@ -9,11 +9,12 @@ import type {
   RetryStrategy,
   ReviewDecisionKind,
   ReviewItem,
+  ReviewResolution,
   ScoringFields,
   ScoringInfo,
 } from '@pep/contracts';
 
-export type { ReviewItem };
+export type { ReviewItem, ReviewResolution };
 
 import type { Outcome, UnifiedEvent } from './event.ts';
 import type { PolicyOverrides } from './policies.ts';
@@ -197,8 +198,6 @@ export interface ReviewDecision {
   /** For `reprocess`: the corrected raw payload (the body the provider should have sent), as text. */
   readonly correctedPayload?: string;
 }
-
-export type ReviewResolution = 'approved' | 'reprocessed' | 'discarded' | 'expired';
 
 export interface ReviewState {
   readonly stage: 'registering' | 'awaiting_decision' | 'applying' | 'done';

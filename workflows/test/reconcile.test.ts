@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { PROVIDERS } from '@pep/contracts';
 import { silentLogger } from '@pep/contracts/log';
 import { Registry } from '@pep/contracts/metrics';
 import { loadCore } from '@pep/core-native';
@@ -108,7 +109,7 @@ test('reconcile counts workflows and rows: RECONCILED (exit 0), then a deleted r
   temporal = await temporalClient();
   const gen = new DeliveryGenerator({
     seed: randomInt(1, 2 ** 31), // fresh event ids per run: the table is shared
-    providers: ['stripe', 'square', 'adyen', 'braintree'],
+    providers: PROVIDERS,
     invalidRate: 0.05,
     duplicateRate: 0.05,
     signatureFaultRate: 0.03,

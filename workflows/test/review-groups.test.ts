@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { reviewDecisionWorkflowId, reviewKeyOfRecord, WORKFLOW_TYPES } from '@pep/contracts';
+import { REPRODUCED_HEADERS, reviewDecisionWorkflowId, reviewKeyOfRecord, WORKFLOW_TYPES } from '@pep/contracts';
 import { redactPayload } from '@pep/contracts/redact';
 import type { WorkflowBridge } from '@pep/pipeline/bridge';
-import { registerReviewGroup } from '@pep/pipeline/bridge/review-store';
 import { reviewItem } from '@pep/pipeline/bridge/reviews';
+import { registerReviewGroup } from '@pep/pipeline/quarantine/review-store';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
@@ -188,7 +188,7 @@ describe('grouped quarantine review (issue 13)', () => {
     );
     assert.ok(out.ok, JSON.stringify(out));
     const msg = await waitFor('the re-injected original', async () =>
-      rawSeen.find((m) => String(m.headers?.['reprocessed-from']) === key),
+      rawSeen.find((m) => String(m.headers?.[REPRODUCED_HEADERS.reprocessedFrom]) === key),
     );
     assert.equal(
       String(msg.value),
@@ -220,7 +220,7 @@ describe('grouped quarantine review (issue 13)', () => {
     );
     assert.ok(out.ok && out.result.resolution === 'reprocessed', JSON.stringify(out));
     const msg = await waitFor('the corrected payload', async () =>
-      rawSeen.find((m) => String(m.headers?.['reprocessed-from']) === key1),
+      rawSeen.find((m) => String(m.headers?.[REPRODUCED_HEADERS.reprocessedFrom]) === key1),
     );
     assert.equal(String(msg.value), corrected);
     const { rows } = await pool.query('SELECT corrected_payload FROM quarantine_reviews WHERE review_key = $1', [key1]);

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { reviewWorkflowId } from '@pep/contracts';
-import { registerReviewGroup, rekeyLegacyReviews } from '@pep/pipeline/bridge/review-store';
 import { reviewItem } from '@pep/pipeline/bridge/reviews';
+import { registerReviewGroup, rekeyLegacyReviews } from '@pep/pipeline/quarantine/review-store';
 import { insertStatement, toRow } from '@pep/pipeline/quarantine/rows';
 import type pg from 'pg';
 import { setupDb, uniq } from './helpers.ts';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
+import { REPRODUCED_HEADERS, REVIEW_STATUS_QUERY, reviewWorkflowId } from '@pep/contracts';
 import type { Client } from '@temporalio/client';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type pg from 'pg';
@@ -102,7 +102,7 @@ describe('quarantine review workflow', () => {
     const result = (await handle.result()) as DlqReviewResult;
     assert.equal(result.resolution, 'reprocessed');
     const msg = await waitFor('the corrected message', async () =>
-      reinjected.find((m) => String(m.headers?.['reprocessed-from']) === handle.workflowId),
+      reinjected.find((m) => String(m.headers?.[REPRODUCED_HEADERS.reprocessedFrom]) === handle.workflowId),
     );
     assert.equal(String(msg.value), corrected);
     const row = await reviewRow(handle.workflowId);
@@ -123,7 +123,10 @@ describe('quarantine review workflow', () => {
     assert.equal(result.resolution, 'discarded');
     assert.equal(result.reinjected, null);
     assert.equal((await reviewRow(handle.workflowId)).status, 'discarded');
-    assert.equal(reinjected.filter((m) => String(m.headers?.['reprocessed-from']) === handle.workflowId).length, 0);
+    assert.equal(
+      reinjected.filter((m) => String(m.headers?.[REPRODUCED_HEADERS.reprocessedFrom]) === handle.workflowId).length,
+      0,
+    );
   });
 
   it('expires when no decision arrives before the timeout, and says so', async () => {

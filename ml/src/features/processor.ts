@@ -102,29 +102,7 @@ export class FeatureProcessor {
    * features, for training; without it only features are logged.
    */
   async applyBatch(events: readonly FeatureEvent[], raw?: readonly string[]): Promise<BatchStats> {
-    let invalid = 0;
-    let ignored = 0;
-    let duplicates = 0;
-    const seenInBatch = new Set<string>();
-    const work: Work[] = [];
-    events.forEach((e, i) => {
-      if (seenInBatch.has(e.event_id)) {
-        duplicates++;
-        return;
-      }
-      seenInBatch.add(e.event_id);
-      const kind = eventKind(e);
-      const ids = entityIds(e);
-      const none = kind === 'none' || ENTITY_NAMES.every((n) => ids[n] === null);
-      if (none) ignored++;
-      const at = eventTimeMs(e);
-      if (!Number.isFinite(at)) {
-        if (!none) invalid++;
-        return;
-      }
-      // An event that changes no feature still moves its entities' clocks (see "row versions" below).
-      work.push({ e, json: raw?.[i], kind: none ? 'none' : (kind as Work['kind']), at, ids });
-    });
+    const { work, invalid, ignored, duplicates } = classify(events, raw);
     let roundTrips = 0;
     let retries = 0;
     const skip = new Set<string>();
@@ -142,73 +120,17 @@ export class FeatureProcessor {
           if (id !== null) keys.set(this.store.stateKey(n, id), { entity: n, id });
         }
       }
-      const missing = [...keys.keys()].filter((k) => !this.cache.has(k));
-      if (missing.length > 0) {
-        roundTrips++;
-        for (const [k, v] of await this.store.load(missing)) {
-          this.remember(k, v ?? { version: 0, state: emptyState() });
-        }
-      }
+      if (await this.loadMissing(keys.keys())) roundTrips++;
       const working = new Map<string, EntityState>();
       for (const k of keys.keys()) {
         working.set(k, withClocks(structuredClone((this.cache.get(k) as VersionedState).state)));
       }
-      // Row versions. Every applied event gives each of its entities a new feature row whose time is the event time,
-      // or 1 µs past the entity's clock when that is not later (same-second events, late events): an entity's row
-      // times are unique and increase in processing order, and never fall at or below an event time already seen for
-      // the entity. For every event the log records, per entity, the time of the row serving sees right after it:
-      // max(event time, current row time). Asked as of that time, the point-in-time join returns exactly that row
-      // (no row processed later can lie at or below it), so training reads what serving read, bit for bit.
-      const offlineRows = new Map<EntityName, OfflineRow[]>();
-      const newRow = new Set<string>();
-      const logged: LoggedEventRow[] = [];
-      for (const w of todo) {
-        const amount = amountMajorOf(w.e);
-        const atUs = w.at * 1000;
-        const times = { customer: null, merchant: null, payment_method: null } as Record<EntityName, number | null>;
-        for (const n of ENTITY_NAMES) {
-          const id = w.ids[n];
-          if (id === null) continue;
-          const k = this.store.stateKey(n, id);
-          const s = working.get(k) as EntityState;
-          if (w.kind === 'none') {
-            times[n] = Math.max(atUs, s.rowUs);
-            s.clockUs = Math.max(s.clockUs, atUs);
-            continue;
-          }
-          applyEvent(this.spec, this.plans[n], s, w.kind, w.at, amount, w.ids);
-          s.rowUs = Math.max(atUs, s.clockUs + 1);
-          s.clockUs = s.rowUs;
-          times[n] = s.rowUs;
-          newRow.add(k);
-          const values = Object.assign({}, ...Object.values(featureValues(this.spec, n, s))) as Record<string, number>;
-          const rows = offlineRows.get(n) ?? [];
-          offlineRows.set(n, rows);
-          rows.push({ id, rowUs: s.rowUs, values });
-        }
-        if (raw) logged.push({ id: w.e.event_id, atMs: w.at, json: w.json as string, times });
-      }
+      const { offlineRows, newRow, logged } = this.applyToStates(todo, working, raw !== undefined);
       const created = this.nextCreated();
       const files = this.offline?.write(offlineRows, created) ?? [];
       // Every event with a time (disputes and refunds too: they are the labels); a redelivered event is logged only
       // when it is applied again, and training keeps one row per event_id.
       if (this.offline && raw) files.push(...this.offline.writeEvents(logged, created));
-      const feast: FeastHashWrite[] = [];
-      for (const k of newRow) {
-        const { entity, id } = keys.get(k) as { entity: EntityName; id: string };
-        const s = working.get(k) as EntityState;
-        const values = featureValues(this.spec, entity, s);
-        const pairs: [Buffer, Buffer][] = [];
-        let ttlS = 0;
-        const ts = encodeTimestampUs(s.rowUs);
-        for (const v of this.fields[entity]) {
-          pairs.push([v.ts, ts]);
-          const row = values[v.view] as Record<string, number>;
-          for (const [name, field] of v.f) pairs.push([field, encodeDouble(row[name] as number)]);
-          ttlS = Math.max(ttlS, v.ttlS);
-        }
-        feast.push({ key: redisKey(joinKeyOf(this.spec, entity), id, this.spec.project), pairs, ttlS });
-      }
       roundTrips++;
       const result = await this.store.commit({
         states: [...keys.keys()].map((k) => ({
@@ -217,7 +139,7 @@ export class FeatureProcessor {
           state: working.get(k) as EntityState,
         })),
         seenEventIds: applying.map((w) => w.e.event_id),
-        feast,
+        feast: this.feastWrites(newRow, keys, working),
       });
       if (result.ok) {
         for (const k of keys.keys()) {
@@ -239,6 +161,88 @@ export class FeatureProcessor {
     }
   }
 
+  /** Loads the states of `keys` the cache does not hold (one store round trip); whether it had to. */
+  private async loadMissing(keys: Iterable<string>): Promise<boolean> {
+    const missing = [...keys].filter((k) => !this.cache.has(k));
+    if (missing.length === 0) return false;
+    for (const [k, v] of await this.store.load(missing)) {
+      this.remember(k, v ?? { version: 0, state: emptyState() });
+    }
+    return true;
+  }
+
+  /**
+   * Applies the events to the working states, in order, and gives each applied event's entities a new row version.
+   * Every applied event gives each of its entities a new feature row whose time is the event time, or 1 µs past the
+   * entity's clock when that is not later (same-second events, late events): an entity's row times are unique and
+   * increase in processing order, and never fall at or below an event time already seen for the entity. For every
+   * event the log records, per entity, the time of the row serving sees right after it: max(event time, current row
+   * time). Asked as of that time, the point-in-time join returns exactly that row (no row processed later can lie at
+   * or below it), so training reads what serving read, bit for bit. Returns the offline feature rows, the state keys
+   * that got a new row, and the events to log (when `logEvents`).
+   */
+  private applyToStates(
+    todo: readonly Work[],
+    working: ReadonlyMap<string, EntityState>,
+    logEvents: boolean,
+  ): { offlineRows: Map<EntityName, OfflineRow[]>; newRow: Set<string>; logged: LoggedEventRow[] } {
+    const offlineRows = new Map<EntityName, OfflineRow[]>();
+    const newRow = new Set<string>();
+    const logged: LoggedEventRow[] = [];
+    for (const w of todo) {
+      const amount = amountMajorOf(w.e);
+      const atUs = w.at * 1000;
+      const times = { customer: null, merchant: null, payment_method: null } as Record<EntityName, number | null>;
+      for (const n of ENTITY_NAMES) {
+        const id = w.ids[n];
+        if (id === null) continue;
+        const k = this.store.stateKey(n, id);
+        const s = working.get(k) as EntityState;
+        if (w.kind === 'none') {
+          times[n] = Math.max(atUs, s.rowUs);
+          s.clockUs = Math.max(s.clockUs, atUs);
+          continue;
+        }
+        applyEvent(this.spec, this.plans[n], s, w.kind, w.at, amount, w.ids);
+        s.rowUs = Math.max(atUs, s.clockUs + 1);
+        s.clockUs = s.rowUs;
+        times[n] = s.rowUs;
+        newRow.add(k);
+        const values = Object.assign({}, ...Object.values(featureValues(this.spec, n, s))) as Record<string, number>;
+        const rows = offlineRows.get(n) ?? [];
+        offlineRows.set(n, rows);
+        rows.push({ id, rowUs: s.rowUs, values });
+      }
+      if (logEvents) logged.push({ id: w.e.event_id, atMs: w.at, json: w.json as string, times });
+    }
+    return { offlineRows, newRow, logged };
+  }
+
+  /** The Feast online-store hash writes of the states that got a new row. */
+  private feastWrites(
+    newRow: ReadonlySet<string>,
+    keys: ReadonlyMap<string, { entity: EntityName; id: string }>,
+    working: ReadonlyMap<string, EntityState>,
+  ): FeastHashWrite[] {
+    const feast: FeastHashWrite[] = [];
+    for (const k of newRow) {
+      const { entity, id } = keys.get(k) as { entity: EntityName; id: string };
+      const s = working.get(k) as EntityState;
+      const values = featureValues(this.spec, entity, s);
+      const pairs: [Buffer, Buffer][] = [];
+      let ttlS = 0;
+      const ts = encodeTimestampUs(s.rowUs);
+      for (const v of this.fields[entity]) {
+        pairs.push([v.ts, ts]);
+        const row = values[v.view] as Record<string, number>;
+        for (const [name, field] of v.f) pairs.push([field, encodeDouble(row[name] as number)]);
+        ttlS = Math.max(ttlS, v.ttlS);
+      }
+      feast.push({ key: redisKey(joinKeyOf(this.spec, entity), id, this.spec.project), pairs, ttlS });
+    }
+    return feast;
+  }
+
   /** `created` of the next files: strictly increasing per process (write order), in ms. */
   private nextCreated(): number {
     this.lastCreated = Math.max(this.now(), this.lastCreated + 1);
@@ -252,6 +256,41 @@ interface Work {
   readonly kind: 'success' | 'failure' | 'dispute' | 'none';
   readonly at: number;
   readonly ids: Record<EntityName, string | null>;
+}
+
+/**
+ * The events to apply, in order: the first of each event_id in the batch, with its kind, time and entities. An event
+ * that changes no feature still moves its entities' clocks (kind `none`); an event without a valid time is dropped
+ * (counted invalid unless it concerns no feature anyway).
+ */
+function classify(
+  events: readonly FeatureEvent[],
+  raw: readonly string[] | undefined,
+): { work: Work[]; invalid: number; ignored: number; duplicates: number } {
+  let invalid = 0;
+  let ignored = 0;
+  let duplicates = 0;
+  const seenInBatch = new Set<string>();
+  const work: Work[] = [];
+  events.forEach((e, i) => {
+    if (seenInBatch.has(e.event_id)) {
+      duplicates++;
+      return;
+    }
+    seenInBatch.add(e.event_id);
+    const kind = eventKind(e);
+    const ids = entityIds(e);
+    const none = kind === 'none' || ENTITY_NAMES.every((n) => ids[n] === null);
+    if (none) ignored++;
+    const at = eventTimeMs(e);
+    if (!Number.isFinite(at)) {
+      if (!none) invalid++;
+      return;
+    }
+    // An event that changes no feature still moves its entities' clocks (see applyToStates: row versions).
+    work.push({ e, json: raw?.[i], kind: none ? 'none' : (kind as Work['kind']), at, ids });
+  });
+  return { work, invalid, ignored, duplicates };
 }
 
 const noTimes = (w: Work): LoggedEventRow => ({

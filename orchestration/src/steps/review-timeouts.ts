@@ -11,6 +11,7 @@
  */
 import { envInt } from '@pep/contracts/env';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { expireOrphanedReviews } from '@pep/pipeline/quarantine/review-store';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { hashOf } from '../history.ts';
 import type { StepDefinition, StepEnv } from '../step.ts';
@@ -30,7 +31,7 @@ async function tablesMissing(env: StepEnv): Promise<string | null> {
   const { rows } = await env.pool.query<{ ok: boolean }>(
     `SELECT to_regclass('public.quarantine_reviews') IS NOT NULL AS ok`,
   );
-  return rows[0]?.ok ? null : 'table quarantine_reviews is missing (run the workflows migrations)';
+  return rows[0]?.ok ? null : 'table quarantine_reviews is missing (run the pipeline migrations)';
 }
 
 /** Status of a workflow by id ('NOT_FOUND' when Temporal has no such workflow). */
@@ -87,28 +88,7 @@ export const reviewTimeouts: StepDefinition = {
       // Its own committed chunk: orphans are expired even when the run then fails for overdue timers.
       await ctx.chunk(`expire:${hashOf(orphaned)}`, async (tx) => {
         if (!tx) throw new Error('expiring orphaned reviews needs a transaction');
-        await tx.query(
-          `UPDATE quarantine_reviews q SET status = 'expired', decided_at = now(),
-                  decided_by = 'orchestration:quarantine.review-timeouts',
-                  decision_reason = 'review deadline passed and its workflow is ' || o.status
-             FROM jsonb_to_recordset($1::jsonb) AS o(workflow_id text, status text)
-            WHERE q.workflow_id = o.workflow_id AND q.status = 'pending'`,
-          [JSON.stringify(orphaned)],
-        );
-        const { rows } = await tx.query<{ ok: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-                  WHERE table_name = 'validation_quarantine' AND column_name = 'review_workflow_id') AS ok`,
-        );
-        if (rows[0]?.ok) {
-          await tx.query(
-            `UPDATE validation_quarantine v SET resolution = 'expired', review_workflow_id = q.workflow_id
-               FROM quarantine_reviews q
-              WHERE q.workflow_id = ANY($1) AND v.kafka_topic = q.dlq_topic AND v.kafka_partition = q.dlq_partition
-                AND v.kafka_offset = q.dlq_offset
-                AND (q.dlq_record_sha256 IS NULL OR v.record_sha256 = q.dlq_record_sha256)`,
-            [orphaned.map((o) => o.workflow_id)],
-          );
-        }
+        await expireOrphanedReviews(tx, orphaned, 'orchestration:quarantine.review-timeouts');
         return orphaned.length;
       });
     }

@@ -36,12 +36,12 @@ import {
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import pg from 'pg';
 import { startLagPoller } from '../lib/kafka.ts';
+import { registerReviewGroup, rekeyLegacyReviews } from '../quarantine/review-store.ts';
 import { BacklogGate } from './backlog.ts';
 import { AimdBudget, type BudgetStep } from './budget.ts';
 import { type GroupPart, StartCombiner } from './combiner.ts';
 import type { BridgeConfig } from './config.ts';
 import { BridgeStoppedError, processBatch, retryUntilDone } from './core.ts';
-import { registerReviewGroup, rekeyLegacyReviews } from './review-store.ts';
 import { cutReviewGroups, StartPacer } from './reviews.ts';
 
 /** Budget decisions kept for inspection (`budgetSteps`; one per interval, so an hour at the default 1 s). */

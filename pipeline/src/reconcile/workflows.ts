@@ -109,23 +109,13 @@ async function inChunks<T>(ids: readonly string[], q: (chunk: string[]) => Promi
 
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-/**
- * `firstSeen`: distinct event_id → Kafka timestamp (ms) of its first normalized record. `normalizedTopic` names the
- * batch workflows cut from this topic (`payment-batch-<topic>-…`).
- */
-export async function reconcileWorkflows(
-  firstSeen: ReadonlyMap<string, number>,
-  normalizedTopic: string,
-  pool: pg.Pool,
-  o: WorkflowStageOptions,
-): Promise<{ stage: WorkflowStage; checks: WorkflowCheck[] }> {
-  const sinceMs = o.since?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const events = [...firstSeen].filter(([, ts]) => ts >= sinceMs).map(([id]) => id);
-  // An empty window reconciles trivially: say so, so that a replay of old event ids is not read as a checked run.
-  const emptyNote = events.length === 0 && o.since ? ' (nothing to check: no event_id is new in this window)' : '';
-  const scope = `${events.length} distinct event_ids in ${normalizedTopic}${o.since ? ` first seen since ${o.since.toISOString()}` : ''}${emptyNote}`;
+interface Claim {
+  readonly event_id: string;
+  readonly workflow_id: string;
+}
 
-  // Rows and claims of exactly these events.
+/** The payment_events rows and the claims of exactly these events. */
+async function rowsAndClaims(pool: pg.Pool, events: readonly string[]): Promise<{ rows: Row[]; claims: Claim[] }> {
   const rows = await inChunks(events, async (chunk) => {
     const r = await pool.query<Row>(
       `SELECT event_id, workflow_id, validation_status, persisted_at FROM payment_events WHERE event_id = ANY($1::text[])`,
@@ -137,15 +127,27 @@ export async function reconcileWorkflows(
     ?.t as boolean;
   const claims = hasClaims
     ? await inChunks(events, async (chunk) => {
-        const r = await pool.query<{ event_id: string; workflow_id: string }>(
+        const r = await pool.query<Claim>(
           'SELECT event_id, workflow_id FROM payment_event_claims WHERE event_id = ANY($1::text[])',
           [chunk],
         );
         return r.rows;
       })
     : [];
+  return { rows, claims };
+}
 
-  // Executions from visibility: this task queue, payment types, started since the first record in scope.
+/**
+ * Executions from visibility (this task queue, payment types, started since the first record in scope), plus the
+ * workflows that rows and claims name outside that listing (another task queue, started earlier), described one by
+ * one; and the namespace's retention.
+ */
+async function listExecutions(
+  firstSeen: ReadonlyMap<string, number>,
+  events: readonly string[],
+  referenced: ReadonlySet<string>,
+  o: WorkflowStageOptions,
+): Promise<{ executions: Map<string, Execution>; retentionMs: number }> {
   const connection = await Connection.connect(temporalConnectionOptions(o.temporalAddress));
   const executions = new Map<string, Execution>();
   let retentionMs = 24 * 3_600_000;
@@ -169,10 +171,6 @@ export async function reconcileWorkflows(
         executions.set(w.workflowId, { type: w.type, status: statusOf(w.status.name), statusName: w.status.name });
       }
     }
-    // Rows and claims may name workflows outside the listing (another task queue, started earlier): describe them.
-    const referenced = new Set<string>();
-    for (const r of rows) if (r.workflow_id) referenced.add(r.workflow_id);
-    for (const c of claims) referenced.add(c.workflow_id);
     let describes = 0;
     for (const id of referenced) {
       if (executions.has(id) || describes >= (o.maxDescribes ?? 200)) continue;
@@ -181,14 +179,23 @@ export async function reconcileWorkflows(
         const d = await client.workflow.getHandle(id).describe();
         executions.set(id, { type: d.type, status: statusOf(d.status.name), statusName: d.status.name });
       } catch {
-        // Not found: aged out of retention or never existed; classified per row below.
+        // Not found: aged out of retention or never existed; classified per row in rowCounts.
       }
     }
   } finally {
     await connection.close();
   }
+  return { executions, retentionMs };
+}
 
-  // Which executions belong to the scope.
+/** The executions that belong to the scope, and their statuses counted per workflow kind. */
+function scopeExecutions(
+  events: readonly string[],
+  rows: readonly Row[],
+  claims: readonly Claim[],
+  executions: ReadonlyMap<string, Execution>,
+  normalizedTopic: string,
+): { relevant: Set<string>; perEvent: StatusCounts; batch: StatusCounts } {
   const batchPrefix = `payment-batch-${normalizedTopic}-`;
   const relevant = new Set<string>();
   for (const id of events) if (executions.has(`payment-${id}`)) relevant.add(`payment-${id}`);
@@ -202,10 +209,15 @@ export async function reconcileWorkflows(
     const e = executions.get(id) as Execution;
     (e.type === WORKFLOW_TYPES.paymentBatch ? batch : perEvent)[e.status]++;
   }
+  return { relevant, perEvent, batch };
+}
 
-  // Per event.
-  const rowOf = new Map(rows.map((r) => [r.event_id, r]));
-  const claimOf = new Map(claims.map((c) => [c.event_id, c.workflow_id]));
+/** The rows by validation outcome and by the state of the workflow that wrote them. */
+function rowCounts(
+  rows: readonly Row[],
+  executions: ReadonlyMap<string, Execution>,
+  retentionMs: number,
+): Omit<WorkflowStage['rows'], 'total'> {
   const now = Date.now();
   let passed = 0;
   let rejected = 0;
@@ -222,6 +234,28 @@ export async function reconcileWorkflows(
     else if (now - r.persisted_at.getTime() > retentionMs) agedOut++;
     else unknown++;
   }
+  return {
+    passed,
+    rejected,
+    by_completed_workflow: byCompleted,
+    by_unfinished_workflow: byUnfinished,
+    workflow_aged_out: agedOut,
+    workflow_unknown: unknown,
+  };
+}
+
+/**
+ * The events without a row: in flight (a running workflow owns them) or missing; for the missing ones, how many each
+ * failed or otherwise ended owner left without a row.
+ */
+function eventsWithoutRow(
+  events: readonly string[],
+  rows: readonly Row[],
+  claims: readonly Claim[],
+  executions: ReadonlyMap<string, Execution>,
+): { inFlight: number; missing: string[]; unstoredBy: Map<string, number> } {
+  const rowOf = new Set(rows.map((r) => r.event_id));
+  const claimOf = new Map(claims.map((c) => [c.event_id, c.workflow_id]));
   let inFlight = 0;
   const missing: string[] = [];
   const unstoredBy = new Map<string, number>();
@@ -240,6 +274,15 @@ export async function reconcileWorkflows(
       if (st === 'failed' || st === 'other') unstoredBy.set(w, (unstoredBy.get(w) ?? 0) + 1);
     }
   }
+  return { inFlight, missing, unstoredBy };
+}
+
+/** The failed or otherwise ended workflows of the scope (the first MAX_FAILED_LISTED) and how many there are. */
+function failedWorkflows(
+  relevant: ReadonlySet<string>,
+  executions: ReadonlyMap<string, Execution>,
+  unstoredBy: ReadonlyMap<string, number>,
+): { failed: FailedWorkflow[]; failedTotal: number } {
   const failed: FailedWorkflow[] = [];
   let failedTotal = 0;
   for (const id of relevant) {
@@ -250,10 +293,15 @@ export async function reconcileWorkflows(
       failed.push({ workflow_id: id, type: e.type, status: e.statusName, events_without_row: unstoredBy.get(id) ?? 0 });
     }
   }
+  return { failed, failedTotal };
+}
 
+/** The stage's pass/fail checks. */
+function stageChecks(stage: WorkflowStage, leftUnprocessed: number): WorkflowCheck[] {
+  const { per_event: perEvent, batch } = stage.workflows;
   const running = perEvent.running + batch.running;
-  const leftUnprocessed = [...unstoredBy.values()].reduce((a, b) => a + b, 0);
-  const checks: WorkflowCheck[] = [
+  const { rows, events_in_flight: inFlight, events_missing: missing, failed_workflows_total: failedTotal } = stage;
+  return [
     {
       name: 'payment workflows settled',
       ok: running === 0,
@@ -261,18 +309,20 @@ export async function reconcileWorkflows(
     },
     {
       name: 'every normalized event has a payment_events row',
-      ok: missing.length === 0 && inFlight === 0,
+      ok: missing === 0 && inFlight === 0,
       detail:
-        `${rows.length} rows for ${events.length} distinct event_ids; ${inFlight} in flight, ${missing.length} missing` +
-        (missing.length > 0 ? ` (e.g. ${missing.slice(0, MAX_EXAMPLES).join(', ')})` : ''),
+        `${rows.total} rows for ${stage.events} distinct event_ids; ${inFlight} in flight, ${missing} missing` +
+        (missing > 0 ? ` (e.g. ${stage.missing_examples.join(', ')})` : ''),
     },
     {
       name: 'every row written by a completed workflow',
-      ok: byUnfinished === 0 && unknown === 0,
+      ok: rows.by_unfinished_workflow === 0 && rows.workflow_unknown === 0,
       detail:
-        `${byCompleted} by a completed workflow, ${byUnfinished} by one not completed, ${unknown} by one Temporal does ` +
-        `not know` +
-        (agedOut > 0 ? `, ${agedOut} older than the namespace retention (not checked)` : ''),
+        `${rows.by_completed_workflow} by a completed workflow, ${rows.by_unfinished_workflow} by one not completed, ` +
+        `${rows.workflow_unknown} by one Temporal does not know` +
+        (rows.workflow_aged_out > 0
+          ? `, ${rows.workflow_aged_out} older than the namespace retention (not checked)`
+          : ''),
     },
     {
       name: 'no failed workflow left an event unprocessed',
@@ -284,30 +334,47 @@ export async function reconcileWorkflows(
           : ''),
     },
   ];
-  return {
-    stage: {
-      scope,
-      task_queue: o.taskQueue,
-      since: o.since?.toISOString() ?? null,
-      events: events.length,
-      workflows: { per_event: perEvent, batch },
-      rows: {
-        total: rows.length,
-        passed,
-        rejected,
-        by_completed_workflow: byCompleted,
-        by_unfinished_workflow: byUnfinished,
-        workflow_aged_out: agedOut,
-        workflow_unknown: unknown,
-      },
-      events_in_flight: inFlight,
-      events_missing: missing.length,
-      missing_examples: missing.slice(0, MAX_EXAMPLES),
-      failed_workflows: failed,
-      failed_workflows_total: failedTotal,
-    },
-    checks,
+}
+
+/**
+ * `firstSeen`: distinct event_id → Kafka timestamp (ms) of its first normalized record. `normalizedTopic` names the
+ * batch workflows cut from this topic (`payment-batch-<topic>-…`).
+ */
+export async function reconcileWorkflows(
+  firstSeen: ReadonlyMap<string, number>,
+  normalizedTopic: string,
+  pool: pg.Pool,
+  o: WorkflowStageOptions,
+): Promise<{ stage: WorkflowStage; checks: WorkflowCheck[] }> {
+  const sinceMs = o.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const events = [...firstSeen].filter(([, ts]) => ts >= sinceMs).map(([id]) => id);
+  // An empty window reconciles trivially: say so, so that a replay of old event ids is not read as a checked run.
+  const emptyNote = events.length === 0 && o.since ? ' (nothing to check: no event_id is new in this window)' : '';
+  const scope = `${events.length} distinct event_ids in ${normalizedTopic}${o.since ? ` first seen since ${o.since.toISOString()}` : ''}${emptyNote}`;
+
+  const { rows, claims } = await rowsAndClaims(pool, events);
+  const referenced = new Set<string>();
+  for (const r of rows) if (r.workflow_id) referenced.add(r.workflow_id);
+  for (const c of claims) referenced.add(c.workflow_id);
+  const { executions, retentionMs } = await listExecutions(firstSeen, events, referenced, o);
+  const { relevant, perEvent, batch } = scopeExecutions(events, rows, claims, executions, normalizedTopic);
+  const { inFlight, missing, unstoredBy } = eventsWithoutRow(events, rows, claims, executions);
+  const { failed, failedTotal } = failedWorkflows(relevant, executions, unstoredBy);
+  const stage: WorkflowStage = {
+    scope,
+    task_queue: o.taskQueue,
+    since: o.since?.toISOString() ?? null,
+    events: events.length,
+    workflows: { per_event: perEvent, batch },
+    rows: { total: rows.length, ...rowCounts(rows, executions, retentionMs) },
+    events_in_flight: inFlight,
+    events_missing: missing.length,
+    missing_examples: missing.slice(0, MAX_EXAMPLES),
+    failed_workflows: failed,
+    failed_workflows_total: failedTotal,
   };
+  const leftUnprocessed = [...unstoredBy.values()].reduce((a, b) => a + b, 0);
+  return { stage, checks: stageChecks(stage, leftUnprocessed) };
 }
 
 /** Lines of the human-readable report for this stage. */
