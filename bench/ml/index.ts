@@ -3,8 +3,11 @@
  * - ml_batched_vs_per_event_scoring: events/s of the inference service scoring fraud with features + ONNX in
  *   micro-batches of 64 (POST /fraud/score/batch) against one HTTP request and one Redis read per event
  *   (POST /fraud/score, micro-batching off), same service, same concurrency;
- * - ml_score64_p99_ms: p99 latency of a 64-event scoring call paced at half the batched maximum rate, beside our
- *   64-entity online read alone and Feast's SDK reading the same keys (get_online_features);
+ * - ml_score64_p99_ms: p99 latency of a 64-event scoring call paced at half the batched maximum rate, on the path
+ *   that serves by default: in-process scoring in the workflows worker (@pep/ml/scoring behind the worker's
+ *   local-fraud client, WORKER_FRAUD_SCORING=in-process); the HTTP path (the workflows' client against the service)
+ *   is the same-run baseline (score64_http_*, score64_p99_http_vs_in_process); beside them our 64-entity online read
+ *   alone and Feast's SDK reading the same keys (get_online_features);
  * - fraud_auc_model_minus_rules: ROC AUC of the trained fraud model on a later window minus rules-v1's;
  * - feature_skew_mismatches: vectors served online that differ from the offline point-in-time vectors.
  * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI.
@@ -255,15 +258,16 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   // p99 of a 64-event call at half the maximum rate (open loop, paced), and the online read alone. The client runs in
   // its own process (paced-client.ts): in this one, its JSON and HTTP work shared the service's event loop and queued
   // in front of the calls it timed. Warm-up calls first; enough calls that the p99 is not the single slowest one.
-  // The client is the workflows' scoring activity's (node:http, kept-alive); the global-fetch client it replaced is
-  // the same-run baseline, in alternating rounds against the same service, each arm's latencies pooled.
+  // Arms, in alternating rounds at the same pace, each arm's latencies pooled: `in-process` (the headline: what the
+  // worker does by default), `workflows` (the HTTP path: the workflows' client, node:http kept-alive, against the
+  // service) and `fetch` (the global-fetch client that one replaced), the last two the same-run baselines.
   const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 0 };
   const scoring = await startScoring(config, env, () => {});
   const srv = await startInferenceServer(config, { scoring });
   const callsPerS = batched / 64 / 2;
-  // Third arm: in-process scoring (@pep/ml/scoring in the client's process: the same features, models and answers, no
-  // HTTP). Its client CPU is the whole scoring cost; the HTTP arms' is the client's share, and the service's (this
-  // process, idle otherwise while the client runs) is measured beside it.
+  // In-process scoring (@pep/ml/scoring in the client's process behind the worker's own local-fraud client: the same
+  // features, models and answers, no HTTP): its client CPU is the whole scoring cost; the HTTP arms' is the client's
+  // share, and the service's (this process, idle otherwise while the client runs) is measured beside it.
   type Arm = 'workflows' | 'fetch' | 'in-process';
   const arms: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
   const clientCpu: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
@@ -299,11 +303,15 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     await srv.close();
     await scoring.close();
   }
-  const latencies = arms.workflows;
-  const p99 = pct(latencies, 99);
+  // The headline is the path that serves by default (the worker scores fraud in its own process); the HTTP path with
+  // the workflows' client is the baseline, both from this run's same pacing and rounds, each arm's calls pooled.
+  const inProcP99 = pct(arms['in-process'], 99);
+  const p99 = pct(arms.workflows, 99);
   metrics.push({ name: 'score64_calls_per_s_paced', unit: 'calls/s', value: Number(callsPerS.toFixed(1)) });
-  metrics.push({ name: 'score64_p50_ms', unit: 'ms', value: Number(pct(latencies, 50).toFixed(3)) });
-  ratios.push({ name: 'ml_score64_p99_ms', value: Number(p99.toFixed(3)), goal: 5, lowerIsBetter: true });
+  metrics.push({ name: 'score64_p50_ms', unit: 'ms', value: Number(pct(arms['in-process'], 50).toFixed(3)) });
+  ratios.push({ name: 'ml_score64_p99_ms', value: Number(inProcP99.toFixed(3)), goal: 5, lowerIsBetter: true });
+  metrics.push({ name: 'score64_http_p99_ms', unit: 'ms', value: Number(p99.toFixed(3)) });
+  metrics.push({ name: 'score64_http_p50_ms', unit: 'ms', value: Number(pct(arms.workflows, 50).toFixed(3)) });
   const fetchP99 = pct(arms.fetch, 99);
   metrics.push({ name: 'score64_fetch_client_p99_ms', unit: 'ms', value: Number(fetchP99.toFixed(3)) });
   metrics.push({ name: 'score64_fetch_client_p50_ms', unit: 'ms', value: Number(pct(arms.fetch, 50).toFixed(3)) });
@@ -315,7 +323,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
       unit: 'ms',
       value: Number(median(serviceCpu[arm]).toFixed(3)),
     });
-  const inProcP99 = pct(arms['in-process'], 99);
+  // The headline's figures under their arm's name too (the series before the headline moved to this arm).
   metrics.push({ name: 'score64_in_process_p99_ms', unit: 'ms', value: Number(inProcP99.toFixed(3)) });
   metrics.push({
     name: 'score64_in_process_p50_ms',
@@ -346,7 +354,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     goal: null,
   });
   say(
-    `score64 p99 ${p99.toFixed(1)} ms (fetch client ${fetchP99.toFixed(1)} ms, in-process ${inProcP99.toFixed(1)} ms); ` +
+    `score64 p99 in-process ${inProcP99.toFixed(1)} ms (HTTP ${p99.toFixed(1)} ms, fetch client ${fetchP99.toFixed(1)} ms); ` +
       `CPU per call: HTTP path ${httpCpu.toFixed(2)} ms, in-process ${median(clientCpu['in-process']).toFixed(2)} ms`,
   );
 

@@ -7,13 +7,16 @@
  * call is not skipped), cycling through `bodies` (each `{items}` encoded per call, as the workflow's activity does).
  * `transport`: `workflows` (default) is the client the workflows' scoring activity uses (@pep/workflows'
  * createInferenceClient); `fetch` is the global-fetch client it replaced (the same-run baseline); `in-process` scores
- * in this process with @pep/ml/scoring (same Redis, models and answers as the service, no HTTP; `env` holds its
- * REDIS_URL, MLFLOW_TRACKING_URI and ML_REGISTRY_PREFIX), so its CPU per call is the whole scoring cost. Prints
+ * in this process as the worker does by default: @pep/ml/scoring behind the worker's local-fraud client (@pep/workflows'
+ * withInProcessFraud, the InferenceClient the payment activity gets; same Redis, models and answers as the service, no
+ * HTTP; `env` holds its REDIS_URL, MLFLOW_TRACKING_URI and ML_REGISTRY_PREFIX), so its CPU per call is the whole
+ * scoring cost. Prints
  * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call}` (in call order) as one JSON line.
  */
 import { readFileSync } from 'node:fs';
-import { startLocalScoring } from '@pep/ml/scoring';
+import { isInvalidRequest, startLocalScoring } from '@pep/ml/scoring';
 import { createInferenceClient } from '@pep/workflows/inference-client';
+import { withInProcessFraud } from '@pep/workflows/local-fraud';
 
 interface Plan {
   readonly port: number;
@@ -44,9 +47,9 @@ const viaFetch = async (body: unknown): Promise<Answer> => {
   return JSON.parse(text) as Answer;
 };
 const local = plan.transport === 'in-process' ? await startLocalScoring({ ...process.env, ...plan.env }) : null;
-const inProcess = async (body: { items: unknown[] }): Promise<Answer> => ({
-  results: await (local as NonNullable<typeof local>).scoreFraud(body.items),
-});
+const worker = local ? withInProcessFraud(workflows, local, isInvalidRequest) : null;
+const inProcess = (body: { items: unknown[] }): Promise<Answer> =>
+  (worker as NonNullable<typeof worker>).post<Answer>(path, body);
 const send =
   plan.transport === 'fetch'
     ? viaFetch

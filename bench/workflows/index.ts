@@ -310,7 +310,14 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   });
   const taskQueue = `bench-workflows-${runTag}`;
   const worker = await startWorker(
-    loadWorkerConfig({ ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, INFERENCE_URL: inference.url }),
+    // Fraud over HTTP to the rules-only app above, as this bench has always measured (the worker's default is now
+    // in-process scoring, which needs the ML stack's Redis and MLflow; bench/ml measures that path).
+    loadWorkerConfig({
+      ...process.env,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      INFERENCE_URL: inference.url,
+      WORKER_FRAUD_SCORING: 'http',
+    }),
     { pool },
   );
   const connection = await Connection.connect({ address: addr.temporalAddress });

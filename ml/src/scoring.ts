@@ -10,6 +10,7 @@
  * queue (overflow answers rules-v1, flagged `overloaded`). Bad input: a RequestError naming the item.
  * onnxruntime-node runs under Node (not Bun).
  */
+import type { Registry } from '@pep/contracts/metrics';
 import { RequestError, scoreFraudItems } from './app.ts';
 import { loadConfig, type ScoringHandle, startScoring } from './server.ts';
 
@@ -23,6 +24,11 @@ export interface LocalScoring {
   status(): Record<string, unknown>;
   /** Checks every alias now. */
   refresh(): Promise<void>;
+  /**
+   * The scorer's Prometheus metrics (the service's `/metrics`: `inference_*`, the process gauges), for the caller to
+   * serve: they are in this process now, not on the service's port (the workflows worker's `/metrics`).
+   */
+  readonly registry: Registry;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,7 @@ export async function startLocalScoring(
     scoreFraud: (items) => scoreFraudItems(scoring, items),
     status: () => scoring.status(),
     refresh: () => scoring.refresh(),
+    registry: scoring.registry,
     close: () => scoring.close(),
   };
 }

@@ -21,6 +21,22 @@ describe('worker config', () => {
     assert.throws(() => loadWorkerConfig({ WORKER_NICE: '-1' }), /WORKER_NICE/);
   });
 
+  it('scores fraud in process by default, over HTTP when WORKER_FRAUD_SCORING=http, and refuses anything else', () => {
+    assert.equal(loadWorkerConfig({}).fraudScoring, 'in-process');
+    assert.equal(loadWorkerConfig({ WORKER_FRAUD_SCORING: 'http' }).fraudScoring, 'http');
+    assert.throws(() => loadWorkerConfig({ WORKER_FRAUD_SCORING: 'grpc' }), /WORKER_FRAUD_SCORING/);
+  });
+
+  it("serves /metrics on WORKER_METRICS_PORT with Temporal's exporter on another, internal port", () => {
+    const c = loadWorkerConfig({});
+    assert.deepEqual([c.metricsPort, c.temporalMetricsPort, c.temporalMetricsTimeoutMs], [9467, 0, 2000]);
+    const set = loadWorkerConfig({ WORKER_TEMPORAL_METRICS_PORT: '19999', WORKER_TEMPORAL_METRICS_TIMEOUT_MS: '500' });
+    assert.deepEqual([set.temporalMetricsPort, set.temporalMetricsTimeoutMs], [19999, 500]);
+    assert.throws(() => loadWorkerConfig({ WORKER_TEMPORAL_METRICS_PORT: '9467' }), /WORKER_TEMPORAL_METRICS_PORT/);
+    assert.throws(() => loadWorkerConfig({ WORKER_TEMPORAL_METRICS_PORT: '70000' }), /WORKER_TEMPORAL_METRICS_PORT/);
+    assert.equal(loadWorkerConfig({ WORKER_METRICS_PORT: '0', WORKER_TEMPORAL_METRICS_PORT: '9467' }).metricsPort, 0);
+  });
+
   it('reads business rules from the environment', () => {
     const c = loadWorkerConfig({
       WORKFLOW_ALLOWED_CURRENCIES: 'usd, eur',

@@ -18,17 +18,27 @@ export interface WorkerConfig {
   readonly inferenceUrl: string;
   readonly inferenceTimeoutMs: number;
   /**
-   * `WORKER_FRAUD_SCORING`: `http` (default) sends fraud batches to the inference service; `in-process` scores them in
-   * this worker with @pep/ml/scoring (same features, models, hot reload and answers; no HTTP). Churn and retry answers
-   * still come from the service.
+   * `WORKER_FRAUD_SCORING`: `in-process` (default) scores fraud batches in this worker with @pep/ml/scoring (same
+   * features, models, hot reload and answers as the inference service, no HTTP: about half the CPU per 64-event call;
+   * its `inference_*` metrics on this worker's /metrics); `http` sends them to the inference service. Churn and retry
+   * answers still come from the service.
    */
   readonly fraudScoring: 'http' | 'in-process';
   readonly maxConcurrentActivities: number;
   readonly maxConcurrentWorkflowTasks: number;
   readonly pgPoolSize: number;
-  /** Prometheus endpoint of the Temporal worker runtime; 0 turns it off. */
+  /**
+   * The worker's Prometheus endpoint (`/metrics`: its own metrics, the in-process scorer's, then Temporal's runtime
+   * metrics, src/worker-metrics.ts); 0 turns it off, Temporal's exporter with it.
+   */
   readonly metricsHost: string;
   readonly metricsPort: number;
+  /**
+   * Temporal's runtime exporter, bound to 127.0.0.1 only and read by the endpoint above at each scrape
+   * (`WORKER_TEMPORAL_METRICS_PORT`, default 0: a free port picked at start; `WORKER_TEMPORAL_METRICS_TIMEOUT_MS`).
+   */
+  readonly temporalMetricsPort: number;
+  readonly temporalMetricsTimeoutMs: number;
   readonly rules: BusinessRulesConfig;
   /**
    * Which task queues this process polls (`WORKER_LANES`, default both): `npm start` runs the payment lane and the
@@ -73,7 +83,7 @@ function perCurrency(
 }
 
 function fraudScoring(env: NodeJS.ProcessEnv): 'http' | 'in-process' {
-  const v = env.WORKER_FRAUD_SCORING ?? 'http';
+  const v = env.WORKER_FRAUD_SCORING ?? 'in-process';
   if (v !== 'http' && v !== 'in-process')
     throw new ConfigError(`WORKER_FRAUD_SCORING must be http or in-process, got ${JSON.stringify(v)}`);
   return v;
@@ -101,6 +111,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   } catch {
     throw new ConfigError(`INFERENCE_URL is not a URL: ${JSON.stringify(inferenceUrl)}`);
   }
+  const metricsPort =
+    env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker, 65535);
+  const temporalMetricsPort = envInt(env, 'WORKER_TEMPORAL_METRICS_PORT', 0, 0, 65535);
+  if (metricsPort > 0 && temporalMetricsPort === metricsPort)
+    throw new ConfigError(
+      `WORKER_TEMPORAL_METRICS_PORT must differ from WORKER_METRICS_PORT (${metricsPort}): the worker serves that one`,
+    );
   return Object.freeze({
     temporalAddress: addr.temporalAddress,
     namespace: envStr(env, 'TEMPORAL_NAMESPACE', 'default'),
@@ -115,8 +132,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     maxConcurrentWorkflowTasks: posInt(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40, 10_000),
     pgPoolSize: posInt(env, 'WORKER_PG_POOL_SIZE', 10, 200),
     metricsHost: envStr(env, 'WORKER_METRICS_HOST', '127.0.0.1'),
-    metricsPort:
-      env.WORKER_METRICS_PORT === '0' ? 0 : posInt(env, 'WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker, 65535),
+    metricsPort,
+    temporalMetricsPort,
+    temporalMetricsTimeoutMs: posInt(env, 'WORKER_TEMPORAL_METRICS_TIMEOUT_MS', 2000, 60_000),
     lanes: Object.freeze(lanes(env)),
     nice: envInt(env, 'WORKER_NICE', 0, 0, 19),
     review: Object.freeze({

@@ -12,6 +12,7 @@ import { lowerPriority } from '@pep/contracts/env';
 import { kafkajsConnection } from '@pep/contracts/kafka-security';
 import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';
+import { Registry, registerProcessMetrics, serveMetrics } from '@pep/contracts/metrics';
 import { exitWithParent } from '@pep/contracts/parent';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -23,6 +24,7 @@ import { createPool, migrate, quarantineReviewColumnsPresent } from './db.ts';
 import { createInferenceClient } from './inference-client.ts';
 import { withInProcessFraud } from './local-fraud.ts';
 import { createRawReader } from './raw-reader.ts';
+import { freeLoopbackPort, type MetricsSource, workerMetrics } from './worker-metrics.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
 
@@ -31,6 +33,11 @@ export interface RunningWorker {
   readonly worker: Worker | null;
   /** Polls the DLQ review task queue with its own slot budget (null when `WORKER_LANES` leaves reviews out). */
   readonly reviewWorker: Worker | null;
+  /**
+   * Metrics of this worker's parts for its /metrics: the in-process fraud scorer's registry (`inference_*`) when
+   * `WORKER_FRAUD_SCORING=in-process` and the payment lane runs, else none.
+   */
+  readonly metrics: readonly MetricsSource[];
   /** Resolves when the worker has stopped (after shutdown() or a fatal error). */
   readonly done: Promise<void>;
   shutdown(): Promise<void>;
@@ -137,6 +144,7 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
   return {
     worker,
     reviewWorker,
+    metrics: local ? [local.scoring.registry] : [],
     done,
     async shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
@@ -148,18 +156,32 @@ export async function startWorker(config: WorkerConfig, opts: { pool?: pg.Pool }
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const nice = config.nice > 0 ? lowerPriority(config.nice) : 0;
+  const logger = createLogger('info', { service: 'payment-worker' });
   // Temporal's own worker metrics (workflow/activity completions, failures, latencies, task slots) in Prometheus form,
-  // so a failing step is visible as a metric too. Must be installed before the first connection.
+  // so a failing step is visible as a metric too. Its exporter must be installed before the first connection; it
+  // listens on an internal loopback port, and the worker's /metrics (WORKER_METRICS_PORT) serves its text after the
+  // worker's own metrics and the in-process scorer's (src/worker-metrics.ts).
+  let running: RunningWorker | undefined;
+  let metricsServer: import('node:http').Server | undefined;
   if (config.metricsPort > 0) {
+    const temporalPort = config.temporalMetricsPort || (await freeLoopbackPort());
     Runtime.install({
       telemetryOptions: {
-        metrics: {
-          prometheus: { bindAddress: `${config.metricsHost}:${config.metricsPort}`, countersTotalSuffix: true },
-        },
+        metrics: { prometheus: { bindAddress: `127.0.0.1:${temporalPort}`, countersTotalSuffix: true } },
       },
     });
+    const own = new Registry();
+    registerProcessMetrics(own);
+    const source = workerMetrics({
+      own,
+      sources: () => running?.metrics ?? [],
+      temporalUrl: `http://127.0.0.1:${temporalPort}/metrics`,
+      temporalStarted: () => running !== undefined,
+      timeoutMs: config.temporalMetricsTimeoutMs,
+      log: logger,
+    });
+    metricsServer = await serveMetrics(source, config.metricsHost, config.metricsPort);
   }
-  const logger = createLogger('info', { service: 'payment-worker' });
   const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
   log('migrating', { database: redactUrl(config.databaseUrl) });
   await migrate(config.databaseUrl);
@@ -171,23 +193,32 @@ async function main(): Promise<void> {
     inference: config.inferenceUrl,
     quarantineReviewColumns: reviewColumns,
     metrics: config.metricsPort > 0 ? `http://${config.metricsHost}:${config.metricsPort}/metrics` : 'off',
+    fraudScoring: config.fraudScoring,
   });
-  const running = await startWorker(config, { pool });
+  running = await startWorker(config, { pool });
   log('worker polling', {
     taskQueue: config.lanes.payments ? config.taskQueue : 'off',
     reviewTaskQueue: config.lanes.reviews ? config.review.taskQueue : 'off',
     nice,
   });
+  const started = running;
   const stop = () => {
     log('stopping worker');
-    void running.shutdown();
+    void started.shutdown();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   // Started by a launcher in a session of its own: stop with it, also when it is SIGKILLed (@pep/contracts/parent).
   exitWithParent({ onParentGone: () => log('launcher gone: stopping worker') });
-  await running.done;
+  await started.done;
   await pool.end();
+  if (metricsServer) {
+    const server = metricsServer;
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  }
   log('worker stopped');
 }
 

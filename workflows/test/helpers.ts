@@ -76,6 +76,8 @@ export function workerEnv(taskQueue: string, inferenceUrl: string): NodeJS.Proce
     REVIEW_TASK_QUEUE: reviewQueueOf(taskQueue),
     INFERENCE_URL: inferenceUrl,
     INFERENCE_TIMEOUT_MS: '5000',
+    // These suites fake or gate the inference service over HTTP (startInference's hook): fraud must go there too.
+    WORKER_FRAUD_SCORING: 'http',
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The three entry points `npm start` launches, as real processes: ml/src/server.ts, workflows/src/worker.ts and
  * pipeline/src/bridge/main.ts. Events produced to a private normalized topic end as rows, the bridge serves its
- * metrics (lag included), and SIGTERM stops each process cleanly (exit 0).
+ * metrics (lag included), the worker scores fraud in its own process (the default `WORKER_FRAUD_SCORING`) and serves
+ * the scorer's `inference_*` metrics and Temporal's runtime metrics on its one port, and SIGTERM stops each process
+ * cleanly (exit 0).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -85,6 +87,10 @@ describe('npm start entry points as processes', () => {
       BRIDGE_METRICS_PORT: String(metricsPort),
       BRIDGE_LAG_INTERVAL_MS: '200',
       WORKER_METRICS_PORT: String(workerMetricsPort),
+      // No champion under this prefix: the in-process scorer answers with the rules (rules-v2, flagged), as the
+      // service would; the default scoring mode, whatever the caller's environment says.
+      ML_REGISTRY_PREFIX: `${uniq('proc')}-`,
+      WORKER_FRAUD_SCORING: undefined,
     };
     const ml = await start('inference', 'ml/src/server.ts', env, 'inference service listening');
     const worker = await start('worker', 'workflows/src/worker.ts', env, 'worker polling');
@@ -118,6 +124,15 @@ describe('npm start entry points as processes', () => {
       return completed.test(text) ? text : undefined;
     });
     assert.match(workerMetrics, completed);
+    // Fraud was scored in the worker (the in-process scorer's registry counts only its own batches).
+    assert.match(workerMetrics, /^inference_batch_size_count\{model="fraud"\} [1-9]\d*$/m);
+    assert.match(workerMetrics, /^worker_temporal_metrics_up 1$/m);
+    const headers = [...workerMetrics.matchAll(/^# (?:HELP|TYPE) \S+/gm)].map((m) => m[0]);
+    assert.deepEqual(
+      headers.filter((h, i) => headers.indexOf(h) !== i),
+      [],
+      'every metric family once',
+    );
     assert.equal(await stop(bridge), 0, 'bridge exits 0');
     assert.equal(await stop(worker), 0, 'worker exits 0');
     assert.equal(await stop(ml), 0, 'inference exits 0');

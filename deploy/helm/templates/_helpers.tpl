@@ -119,7 +119,9 @@ worker:
   hostEnv: WORKER_METRICS_HOST
   liveness: /metrics
   readiness: /metrics
-  uses: [kafka, temporal, postgres, inference]
+  # redis and mlflow: fraud is scored in the worker's process by default (WORKER_FRAUD_SCORING=in-process: online
+  # features, the MLflow champion); churn and retry still go to the inference service.
+  uses: [kafka, temporal, postgres, inference, redis, mlflow]
 inference:
   kind: Deployment
   portName: http
