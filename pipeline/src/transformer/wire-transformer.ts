@@ -106,6 +106,12 @@ export class WireTransformer {
   private commitFailure: unknown = null;
   /** The poll sent while the commit in flight runs (prefetch), settled into a value or an error. */
   private prefetched: Promise<Settled<FetchBatch>> | null = null;
+  /**
+   * A failed step's positions still have to be reloaded from the committed offsets (the rewind failed, e.g. the
+   * group coordinator was down): the next step does that before it fetches, so no transaction starts from positions
+   * past the failed one's records.
+   */
+  private rewindPending = false;
   private readonly stages: StageHook | undefined;
 
   constructor(
@@ -210,7 +216,19 @@ export class WireTransformer {
       await this.settle().catch((e: unknown) => this.log.warn('commit in flight failed too', { err: e }));
       await this.dropPrefetched();
       await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
+      this.rewindPending = true;
+      if (this.cfg.mode === 'exactly_once') {
+        // InitProducerId before the rewind: it ends the failed transaction if the abort could not (commits one whose
+        // EndTxn(commit) went out, aborts an open one), so the rewind's OffsetFetch (require_stable) finds its offsets
+        // settled at once instead of waiting for the transaction timeout. If it fails, the rewind waits.
+        await this.producer?.init().catch((e: unknown) =>
+          this.log.warn('producer re-init before the rewind failed; the rewind waits for the open transaction', {
+            err: e,
+          }),
+        );
+      }
       await this.consumer?.rewind();
+      this.rewindPending = false;
     } catch (rewindErr) {
       this.log.warn('rewind failed, retrying with the next step', { err: rewindErr });
     }
@@ -234,6 +252,11 @@ export class WireTransformer {
     // surface a failed background commit before fetching past its records.
     this.stages?.enter('other');
     if (consumer.needsRejoin || this.commitFailure) await this.settle();
+    if (this.rewindPending) {
+      // The last failed step's rewind failed: redo it (a failure fails this step, and recover() tries again).
+      await consumer.rewind();
+      this.rewindPending = false;
+    }
     this.stages?.enter('fetch');
     const prefetched = this.prefetched;
     this.prefetched = null;
