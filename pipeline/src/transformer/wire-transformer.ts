@@ -74,6 +74,8 @@ export interface TransformerOptions {
 
 /** Kafka error codes by which the group coordinator refuses offsets of a member that is not current. */
 const GROUP_FENCE_CODES = [22, 25, 27, 82]; // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID
+/** How long a failed step retries InitProducerId before its rewind (which then waits out the open transaction). */
+const REINIT_BUDGET_MS = 20_000;
 /** Consecutive failed steps before the transformer gives up (then onFatal; the supervisor restarts it). */
 const MAX_CONSECUTIVE_FAILURES = 20;
 
@@ -217,22 +219,38 @@ export class WireTransformer {
       await this.dropPrefetched();
       await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
       this.rewindPending = true;
-      if (this.cfg.mode === 'exactly_once') {
-        // InitProducerId before the rewind: it ends the failed transaction if the abort could not (commits one whose
-        // EndTxn(commit) went out, aborts an open one), so the rewind's OffsetFetch (require_stable) finds its offsets
-        // settled at once instead of waiting for the transaction timeout. If it fails, the rewind waits.
-        await this.producer?.init().catch((e: unknown) =>
-          this.log.warn('producer re-init before the rewind failed; the rewind waits for the open transaction', {
-            err: e,
-          }),
-        );
-      }
+      // InitProducerId before the rewind: it ends the failed transaction if the abort could not (commits one whose
+      // EndTxn(commit) went out, aborts an open one), so the rewind's OffsetFetch (require_stable) finds its offsets
+      // settled instead of waiting for the transaction timeout. If it keeps failing, the rewind waits.
+      if (this.cfg.mode === 'exactly_once') await this.reinitProducer();
       await this.consumer?.rewind();
       this.rewindPending = false;
     } catch (rewindErr) {
       this.log.warn('rewind failed, retrying with the next step', { err: rewindErr });
     }
     return null;
+  }
+
+  /**
+   * Re-initialises the producers a failed transaction left needing it, retrying while the coordinator is still ending
+   * that transaction (CONCURRENT_TRANSACTIONS while its markers are written, a coordinator moving): bounded.
+   */
+  private async reinitProducer(): Promise<void> {
+    const deadline = Date.now() + REINIT_BUDGET_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer?.init();
+        return;
+      } catch (err) {
+        if (!(err instanceof TransactionError && err.retriable) || Date.now() > deadline || this.stopping) {
+          this.log.warn('producer re-init before the rewind failed; the rewind waits for the open transaction', {
+            err,
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   /**
