@@ -238,6 +238,14 @@ export class GroupConsumer {
     this.throwIfUnusable();
     await this.ensureJoined();
     const member = this.member as MemberGeneration;
+    // An owned partition without a position (a rewind or a post-join load that failed part-way) is loaded from the
+    // committed offsets before anything is fetched: it is not "nothing assigned", and idling would stall it until
+    // the next rebalance.
+    const unpositioned: { topic: string; partition: number }[] = [];
+    for (const [topic, partitions] of this.assignment)
+      for (const partition of partitions)
+        if (!this.positions.has(key(topic, partition))) unpositioned.push({ topic, partition });
+    if (unpositioned.length > 0) await this.loadPositions(unpositioned);
     const idle = this.idleRounds > 0 && this.idleMaxWaitMs > this.opts.maxWaitMs;
     const byLeader = new Map<number, { topic: string; partition: number; fetchOffset: bigint }[]>();
     const fetching = new Set([...this.inFlight.values()].flatMap((f) => f.keys));
@@ -256,7 +264,8 @@ export class GroupConsumer {
       }
     }
     if (owned === 0) {
-      // Nothing assigned (more members than partitions): wait like a fetch would, keep heartbeating.
+      // Nothing assigned (more members than partitions): wait like a fetch would, keep heartbeating. (Every owned
+      // partition has a position here: missing ones were loaded above.)
       await sleep(this.opts.maxWaitMs);
       return { member, sets: [], watermarks: [] };
     }
@@ -486,22 +495,30 @@ export class GroupConsumer {
     return true;
   }
 
-  /** Positions from the group's committed offsets (waiting out pending transactional commits), else the reset policy. */
-  private async loadPositions(): Promise<void> {
-    const topics = [...this.assignment].map(([topic, partitions]) => ({ topic, partitions }));
+  /**
+   * Positions from the group's committed offsets (waiting out pending transactional commits), else the reset policy:
+   * of `parts` (default: every owned partition). A coordinator that cannot be found or reached (it moved, its broker
+   * died) is looked up again until the deadline, like an OffsetFetch that failed.
+   */
+  private async loadPositions(parts?: readonly { topic: string; partition: number }[]): Promise<void> {
+    const grouped = new Map<string, number[]>();
+    if (parts) for (const p of parts) grouped.set(p.topic, [...(grouped.get(p.topic) ?? []), p.partition]);
+    const topics = [...(parts ? grouped : this.assignment)].map(([topic, partitions]) => ({ topic, partitions }));
     if (topics.length === 0) return;
     const deadline = Date.now() + (this.opts.stableOffsetsTimeoutMs ?? 120_000);
     for (let attempt = 1; ; attempt++) {
-      const coordinator = await this.cluster.coordinator('group', this.opts.groupId);
       let res: ReturnType<typeof decodeOffsetFetchResponse>;
       try {
+        const coordinator = await this.cluster.coordinator('group', this.opts.groupId);
         res = await this.cluster.send(
           coordinator,
           (id) => encodeOffsetFetchRequest(id, this.cluster.clientId, this.opts.groupId, topics, true),
           decodeOffsetFetchResponse,
         );
       } catch (err) {
-        if (Date.now() > deadline) throw err;
+        // A Kafka error of the lookup other than "coordinator not there yet" (e.g. not authorized) is final.
+        const final = err instanceof KafkaProtocolError && !COORDINATOR_CODES.includes(err.code);
+        if (final || Date.now() > deadline) throw err;
         this.cluster.forgetCoordinator('group', this.opts.groupId);
         await sleep(Math.min(1000, 20 * 2 ** Math.min(attempt, 6)));
         continue;
@@ -525,7 +542,19 @@ export class GroupConsumer {
         if (p.offset >= 0n) this.positions.set(key(p.topic, p.partition), p.offset);
         else missing.push(p);
       }
-      if (missing.length > 0) await this.resetOffsets(missing, 'no committed offset');
+      if (missing.length > 0) {
+        try {
+          await this.resetOffsets(missing, 'no committed offset');
+        } catch (err) {
+          // A leader that died or moved (resetOffsets marked its metadata stale): ask again, within the deadline.
+          const final =
+            err instanceof ConsumerFatalError ||
+            (err instanceof KafkaProtocolError && !STALE_LEADER_CODES.includes(err.code));
+          if (final || Date.now() > deadline) throw err;
+          await sleep(Math.min(1000, 20 * 2 ** Math.min(attempt, 6)));
+          continue;
+        }
+      }
       return;
     }
   }
@@ -546,21 +575,24 @@ export class GroupConsumer {
       byLeader.set(leader, topics);
     }
     for (const [leader, topics] of byLeader) {
-      const listed = await this.cluster.send(
-        leader,
-        (id) =>
-          encodeListOffsetsRequest(
-            id,
-            this.cluster.clientId,
-            this.isolation,
-            [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-          ),
-        decodeListOffsetsResponse,
-      );
+      let listed: ReturnType<typeof decodeListOffsetsResponse>;
       try {
+        listed = await this.cluster.send(
+          leader,
+          (id) =>
+            encodeListOffsetsRequest(
+              id,
+              this.cluster.clientId,
+              this.isolation,
+              [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+            ),
+          decodeListOffsetsResponse,
+        );
         checkListedOffsets(listed);
       } catch (err) {
-        if (hasKafkaCode(err, ...STALE_LEADER_CODES)) for (const t of topics.keys()) this.cluster.markStale(t);
+        // A connection error (the leader died) or a moved leader: the next lookup refetches metadata.
+        if (!(err instanceof KafkaProtocolError) || hasKafkaCode(err, ...STALE_LEADER_CODES))
+          for (const t of topics.keys()) this.cluster.markStale(t);
         throw err;
       }
       for (const l of listed) {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { KafkaCluster } from '../src/cluster.ts';
 import { type FetchBatch, GroupConsumer, type GroupConsumerOptions } from '../src/consumer.ts';
+import { decodeListOffsetsResponse } from '../src/fetch.ts';
 import { BROKERS, createTopics, kafkajs, unique } from './helpers.ts';
 
 const topic = unique('wire-consumer');
@@ -243,6 +244,105 @@ test('idle: after an empty round the fetch long-polls, and a new record ends the
   assert.equal(batch.sets.length, 1);
   assert.equal(batch.sets[0]?.partition, 1);
   assert.ok(wokeMs < 2500, `the record ended the long poll after ${wokeMs} ms`);
+  await c.close();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+});
+
+/** Faults a test turns on and off: each is asked before the request it can fail. */
+interface Faults {
+  /** The group coordinator cannot be found (its broker was killed): the lookup rejects with a connection error. */
+  coordinatorDown?: () => boolean;
+  /** The leader a ListOffsets goes to does not answer (it was killed): the request rejects with a connection error. */
+  leaderDown?: () => boolean;
+}
+
+const injected = (what: string) => new Error(`Kafka 127.0.0.1:1: connect ECONNREFUSED (injected: ${what})`);
+
+/** A consumer on a cluster with `faults` injected where KafkaCluster would reject once its own retries are spent. */
+function consumerWithFaults(groupId: string, faults: Faults): GroupConsumer {
+  const cluster = new KafkaCluster({
+    brokers: BROKERS,
+    clientId: 'wire-consumer-test',
+    lanes: { fetch: { requestTimeoutMs: 10_000 }, join: { requestTimeoutMs: 70_000 } },
+  });
+  clusters.push(cluster);
+  const lookup = cluster.coordinator.bind(cluster);
+  cluster.coordinator = (type, key) =>
+    type === 'group' && faults.coordinatorDown?.() ? Promise.reject(injected('coordinator down')) : lookup(type, key);
+  const send = cluster.send.bind(cluster);
+  cluster.send = ((node, build, decode, lane) =>
+    decode === (decodeListOffsetsResponse as unknown) && faults.leaderDown?.()
+      ? Promise.reject(injected('leader down'))
+      : send(node, build, decode, lane)) as typeof cluster.send;
+  return new GroupConsumer({
+    cluster,
+    groupId,
+    topics: [topic],
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    heartbeatIntervalMs: 500,
+    maxWaitMs: 50,
+    maxBytes: 1 << 20,
+    maxBytesPerPartition: 64 << 10,
+    resetPolicy: 'earliest',
+    // How long positions may take to load: the failing lookups below outlast it in the second test.
+    stableOffsetsTimeoutMs: 3000,
+  });
+}
+
+/** Commits offset 10 on every partition, then moves the positions to 100 (records of a transaction that failed). */
+async function committedAt10MovedTo100(c: GroupConsumer): Promise<void> {
+  await c.commitOffsets(c.member as NonNullable<GroupConsumer['member']>, [
+    { topic, partitions: [0, 1, 2].map((partition) => ({ partition, offset: 10n })) },
+  ]);
+  for (let p = 0; p < PARTITIONS; p++) c.seek(topic, p, 100n);
+  for (let p = 0; p < PARTITIONS; p++) assert.equal(c.position(topic, p), 100n);
+}
+
+test('rewind: a group coordinator lookup that fails (its broker died) is retried, positions come back from the committed offsets', async () => {
+  const groupId = unique('wire-rewind');
+  let failures = 0;
+  const c = consumerWithFaults(groupId, { coordinatorDown: () => failures > 0 && failures-- > 0 });
+  await c.start();
+  await committedAt10MovedTo100(c);
+  failures = 2;
+  await c.rewind();
+  assert.equal(failures, 0, 'the lookup failed twice, then found the coordinator');
+  for (let p = 0; p < PARTITIONS; p++) assert.equal(c.position(topic, p), 10n, `partition ${p} rewound`);
+  await c.close();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+});
+
+test('rewind that failed for good: the next poll loads the positions from the committed offsets and fetches, instead of idling as if nothing were assigned', async () => {
+  const groupId = unique('wire-rewind');
+  let down = false;
+  const c = consumerWithFaults(groupId, { coordinatorDown: () => down });
+  await c.start();
+  await committedAt10MovedTo100(c);
+  down = true;
+  await assert.rejects(c.rewind(), /injected: coordinator down/);
+  down = false;
+  assert.deepEqual([...(c.assigned.get(topic) ?? [])], [0, 1, 2], 'still the owner of every partition');
+  const batch = await c.poll();
+  for (let p = 0; p < PARTITIONS; p++)
+    assert.equal(c.position(topic, p), 10n, `partition ${p} from its committed offset`);
+  assert.ok(batch.sets.length > 0, 'records fetched');
+  for (const s of batch.sets) assert.equal(s.fetchOffset, 10n, `${s.topic}/${s.partition} fetched from 10`);
+  await c.close();
+  await admin.deleteGroups([groupId]).catch(() => undefined);
+});
+
+test('rewind of partitions without a committed offset while their leader does not answer: ListOffsets is asked again after a metadata refresh', async () => {
+  const groupId = unique('wire-rewind');
+  let failures = 0;
+  const c = consumerWithFaults(groupId, { leaderDown: () => failures > 0 && failures-- > 0 });
+  await c.start(); // no committed offset: every position by the reset policy (earliest)
+  for (let p = 0; p < PARTITIONS; p++) assert.equal(c.position(topic, p), 0n);
+  for (let p = 0; p < PARTITIONS; p++) c.seek(topic, p, 100n);
+  failures = 2;
+  await c.rewind();
+  assert.equal(failures, 0, 'ListOffsets failed twice, then was answered');
+  for (let p = 0; p < PARTITIONS; p++) assert.equal(c.position(topic, p), 0n, `partition ${p} reset by policy again`);
   await c.close();
   await admin.deleteGroups([groupId]).catch(() => undefined);
 });

@@ -5,6 +5,8 @@
  * Prometheus metrics (starts, duplicates, retries, lag) on BRIDGE_METRICS_PORT (default 9466). Ctrl-C drains.
  */
 
+// Before anything loads kafkajs: its own read_committed filter lets records of some aborted transactions through.
+import '@pep/contracts/kafkajs-read-committed';
 import { lowerPriority } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { temporalConnectionOptions } from '@pep/contracts/managed';

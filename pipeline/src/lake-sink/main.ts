@@ -4,6 +4,8 @@
  * commit what is buffered and leave the group; a second signal exits at once (nothing uncommitted counts as done).
  */
 
+// Before anything loads kafkajs: its own read_committed filter lets records of some aborted transactions through.
+import '@pep/contracts/kafkajs-read-committed';
 import { LAKE_TABLES } from '@pep/contracts';
 import { createLogger } from '@pep/contracts/log';
 import { describeLakeConfig } from '@pep/lakehouse/config';

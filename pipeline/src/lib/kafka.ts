@@ -3,6 +3,8 @@
  * poller that publishes consumer lag per partition (log-end offset minus the group's committed offset) as a gauge.
  * Lag is read from the broker, not from fetched batches, so idle and stalled partitions are reported too.
  */
+// First: kafkajs's own read_committed filter delivers records of some aborted transactions (see the module).
+import '@pep/contracts/kafkajs-read-committed';
 import { type KafkaConnectionConfig, kafkajsConnection } from '@pep/contracts/kafka-security';
 
 import type { Logger } from '@pep/contracts/log';

@@ -4,6 +4,8 @@
  * leave the group); a second signal or the shutdown timeout exits at once (uncommitted rows are simply replayed).
  */
 
+// Before anything loads kafkajs: its own read_committed filter lets records of some aborted transactions through.
+import '@pep/contracts/kafkajs-read-committed';
 import { lowerPriority } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { loadQuarantineConfig, redactUrl } from '../lib/config.ts';

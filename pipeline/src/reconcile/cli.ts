@@ -7,6 +7,8 @@
  * limits the workflow/row stage to events first seen in the normalized topic since then.
  */
 
+// Before anything loads kafkajs: its own read_committed filter lets records of some aborted transactions through.
+import '@pep/contracts/kafkajs-read-committed';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OTHER_TOPICS, PAYMENT_TASK_QUEUE, serviceAddresses } from '@pep/contracts';

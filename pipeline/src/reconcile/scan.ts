@@ -1,9 +1,11 @@
 /**
  * Reads every committed record of some topics from the beginning to the end offsets taken at the start
- * (read_committed, so aborted transactional writes are not counted), calling `onRecord` for each. Uses a throwaway
+ * (read_committed, so aborted transactional writes are not counted: with @pep/contracts/kafkajs-read-committed's filter,
+ * which the process must have loaded before kafkajs), calling `onRecord` for each. Uses a throwaway
  * consumer group that is deleted afterwards. For reconciliation and tests, not for serving traffic.
  */
 import { randomBytes } from 'node:crypto';
+import { assertKafkajsReadCommitted } from '@pep/contracts/kafkajs-read-committed';
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 
 export interface PartitionRange {
@@ -42,6 +44,8 @@ export async function scanTopics(
   onRecord: (topic: string, partition: number, m: KafkaMessage) => void,
   timeoutMs: number,
 ): Promise<void> {
+  // kafkajs's own filter counts records of some aborted transactions as committed (duplicates, phantom outputs).
+  assertKafkajsReadCommitted();
   const end = new Map(ranges.map((r) => [`${r.topic}/${r.partition}`, r.high]));
   const pending = new Set(ranges.filter((r) => r.high > r.low).map((r) => `${r.topic}/${r.partition}`));
   if (pending.size === 0) return;

@@ -74,6 +74,8 @@ export interface TransformerOptions {
 
 /** Kafka error codes by which the group coordinator refuses offsets of a member that is not current. */
 const GROUP_FENCE_CODES = [22, 25, 27, 82]; // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID
+/** How long a failed step retries InitProducerId before its rewind (which then waits out the open transaction). */
+const REINIT_BUDGET_MS = 20_000;
 /** Consecutive failed steps before the transformer gives up (then onFatal; the supervisor restarts it). */
 const MAX_CONSECUTIVE_FAILURES = 20;
 
@@ -106,6 +108,12 @@ export class WireTransformer {
   private commitFailure: unknown = null;
   /** The poll sent while the commit in flight runs (prefetch), settled into a value or an error. */
   private prefetched: Promise<Settled<FetchBatch>> | null = null;
+  /**
+   * A failed step's positions still have to be reloaded from the committed offsets (the rewind failed, e.g. the
+   * group coordinator was down): the next step does that before it fetches, so no transaction starts from positions
+   * past the failed one's records.
+   */
+  private rewindPending = false;
   private readonly stages: StageHook | undefined;
 
   constructor(
@@ -210,11 +218,39 @@ export class WireTransformer {
       await this.settle().catch((e: unknown) => this.log.warn('commit in flight failed too', { err: e }));
       await this.dropPrefetched();
       await new Promise((r) => setTimeout(r, Math.min(2000, 10 * 2 ** this.failures)));
+      this.rewindPending = true;
+      // InitProducerId before the rewind: it ends the failed transaction if the abort could not (commits one whose
+      // EndTxn(commit) went out, aborts an open one), so the rewind's OffsetFetch (require_stable) finds its offsets
+      // settled instead of waiting for the transaction timeout. If it keeps failing, the rewind waits.
+      if (this.cfg.mode === 'exactly_once') await this.reinitProducer();
       await this.consumer?.rewind();
+      this.rewindPending = false;
     } catch (rewindErr) {
       this.log.warn('rewind failed, retrying with the next step', { err: rewindErr });
     }
     return null;
+  }
+
+  /**
+   * Re-initialises the producers a failed transaction left needing it, retrying while the coordinator is still ending
+   * that transaction (CONCURRENT_TRANSACTIONS while its markers are written, a coordinator moving): bounded.
+   */
+  private async reinitProducer(): Promise<void> {
+    const deadline = Date.now() + REINIT_BUDGET_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer?.init();
+        return;
+      } catch (err) {
+        if (!(err instanceof TransactionError && err.retriable) || Date.now() > deadline || this.stopping) {
+          this.log.warn('producer re-init before the rewind failed; the rewind waits for the open transaction', {
+            err,
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
   }
 
   /**
@@ -234,6 +270,11 @@ export class WireTransformer {
     // surface a failed background commit before fetching past its records.
     this.stages?.enter('other');
     if (consumer.needsRejoin || this.commitFailure) await this.settle();
+    if (this.rewindPending) {
+      // The last failed step's rewind failed: redo it (a failure fails this step, and recover() tries again).
+      await consumer.rewind();
+      this.rewindPending = false;
+    }
     this.stages?.enter('fetch');
     const prefetched = this.prefetched;
     this.prefetched = null;
