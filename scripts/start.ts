@@ -18,6 +18,7 @@ import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
 import { tcpOpen } from '@pep/stack/service';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 

@@ -18,6 +18,7 @@ import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import type { ProducerCodec } from '@pep/kafka-wire/compression';
 import { decodeFetchResponse, encodeFetchRequest, ISOLATION } from '@pep/kafka-wire/fetch';
 import { TransactionalProducer } from '@pep/kafka-wire/transaction';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
 

@@ -27,6 +27,7 @@ import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { localSaslSslEnv } from '@pep/stack';
 import { aptInstall } from '@pep/stack/prereq';
+import '@pep/contracts/kafkajs-read-committed';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
 import { benchWebhookBody, closedLoad, type LoadGeneratorName, runTaskset, stripeSignature } from './load-generator.ts';

@@ -23,6 +23,7 @@ import { BrokerConnection } from '@pep/kafka-wire/connection';
 import { decodeFetchResponse, encodeFetchRequest, type FetchedPartition, ISOLATION } from '@pep/kafka-wire/fetch';
 import { crc32c, encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { BATCH_HEADER, forEachCommittedRecord, type RecordView } from '@pep/kafka-wire/record-batch';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { type Metric, median, type Ratio, RESULTS_DIR, withTimeout, writeResult } from '../src/result.ts';
 

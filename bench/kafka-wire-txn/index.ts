@@ -21,6 +21,7 @@ import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { encodeProduceRequest, type ProduceRecord } from '@pep/kafka-wire/protocol';
 import { type OutputBatch, TransactionalProducer } from '@pep/kafka-wire/transaction';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { type Metric, median, percentile, type Ratio, withTimeout, writeResult } from '../src/result.ts';
 

@@ -36,6 +36,7 @@ import { loadLakeSinkConfig } from '@pep/pipeline/lake-sink/config';
 import { createTransformer } from '@pep/pipeline/transformer';
 import { REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import pg from 'pg';
 import { type Metric, median, percentile, type Ratio, writeResult } from '../src/result.ts';

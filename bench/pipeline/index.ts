@@ -38,6 +38,7 @@ import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import type { TransformerCore } from '@pep/pipeline/transformer';
 import { TRANSFORMER_STAGES } from '@pep/pipeline/transformer/stages';
 import { localSaslSslEnv } from '@pep/stack';
+import '@pep/contracts/kafkajs-read-committed';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { ensureTopics, load, startServer } from '../edge/index.ts';
 import { type Metric, median, type Ratio, RESULTS_DIR, writeResult } from '../src/result.ts';

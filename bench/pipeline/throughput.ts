@@ -15,6 +15,7 @@
  * when BENCH_PIPELINE_BACKLOG_PREFIX names it):
  *   node --import tsx bench/pipeline/throughput.ts [events=100000] [--mixed] [--pin] [--runs n] [--env K=V ...]
  */
+import '@pep/contracts/kafkajs-read-committed';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';

@@ -25,6 +25,7 @@ import { RAW_HEADERS, serviceAddresses } from '@pep/contracts';
 import { ensureHaproxy, startBalancer } from '@pep/deploy/balancer';
 import { cpuSeconds, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '@pep/deploy/local-cluster';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { type OutRecord, produceBacklog } from '../src/backlog.ts';
 import { type Metric, median, type Ratio, withTimeout, writeResult } from '../src/result.ts';

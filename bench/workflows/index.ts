@@ -28,6 +28,7 @@ import { outcomeOf, toUnifiedEvent } from '@pep/workflows/event';
 import { DEFAULT_RULES_CONFIG, validateBusinessRules } from '@pep/workflows/rules';
 import { startWorker } from '@pep/workflows/worker';
 import { Client, Connection } from '@temporalio/client';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { median, percentile, writeResult } from '../src/result.ts';

@@ -29,6 +29,7 @@ import {
 } from '@pep/contracts';
 import { hasCardNumber } from '@pep/contracts/redact';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import Stripe from 'stripe';
 import { EXAMPLE_CASES, type ExampleCase } from '../src/cases.ts';

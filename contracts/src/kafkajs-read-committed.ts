@@ -66,6 +66,13 @@ export function filterAbortedMessages<M extends FilterableMessage>({
 }
 
 const require = createRequire(import.meta.url);
+/** The kafkajs release whose internal module this replaces (another release: re-read its filter and its callers). */
+const KAFKAJS_VERSION = '2.2.4';
+const installed = (require('kafkajs/package.json') as { version: string }).version;
+if (installed !== KAFKAJS_VERSION)
+  throw new Error(
+    `@pep/contracts/kafkajs-read-committed replaces a module of kafkajs ${KAFKAJS_VERSION}, but kafkajs ${installed} is installed: check its consumer/filterAbortedMessages.js and batch.js before updating the pin`,
+  );
 const FILTER_PATH = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js');
 const BATCH_PATH = require.resolve('kafkajs/src/consumer/batch.js');
 

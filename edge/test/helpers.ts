@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { adyenSignature, adyenSigningString } from '../src/providers/adyen.ts';
 import { squareSignature } from '../src/providers/square.ts';

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Consumer as PConsumer, Producer as PProducer } from '@platformatic/kafka';
+import '@pep/contracts/kafkajs-read-committed';
 import { CompressionTypes } from 'kafkajs';
 import { KafkaCluster } from '../src/cluster.ts';
 import type { ProducerCodec } from '../src/compression.ts';

@@ -4,6 +4,7 @@
  */
 
 import { createRequire } from 'node:module';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopicsAndWait } from '../src/admin.ts';
 import type { KafkaCluster } from '../src/cluster.ts';

@@ -8,6 +8,7 @@
  */
 import { LAKE_TABLES, PROVIDERS, REPRODUCED_HEADERS, TOPICS } from '@pep/contracts';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import type { LakeConfig } from './config.ts';
 import { openDuckSession } from './duckdb.ts';

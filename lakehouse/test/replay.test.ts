@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LAKE_TABLES, REPRODUCED_HEADERS, serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { TableBatchBuilder } from '../src/arrow.ts';
 import { replay } from '../src/replay.ts';

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { lastClosedPartition } from '../src/partition.ts';

@@ -16,6 +16,7 @@ import { OTHER_TOPICS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contrac
 import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { REPO_ROOT } from '@pep/stack/paths';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');

@@ -25,6 +25,7 @@ import { GroupConsumer } from '@pep/kafka-wire/consumer';
 import { IdempotentProducer, type OutRecord } from '@pep/kafka-wire/idempotent-producer';
 import { decodeRecordBatches, recordsSection } from '@pep/kafka-wire/testing';
 import { type OutputBatch, TransactionalProducer, TransactionError } from '@pep/kafka-wire/transaction';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocalKafkaCluster } from '../src/index.ts';
 import { STATE_DIR } from '../src/paths.ts';

@@ -13,6 +13,7 @@ import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
+import '@pep/contracts/kafkajs-read-committed';
 import { Partitioners, type ProducerConfig } from 'kafkajs';
 import { killService, stackStatus, startService } from '../src/index.ts';
 import { ensureServices, kafkaClient, uniqueName, withTimeout } from './support.ts';

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ensureServices, kafkaClient, uniqueName, withTimeout } from './support.ts';
 

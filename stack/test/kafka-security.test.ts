@@ -16,6 +16,7 @@ import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { BrokerConnection } from '@pep/kafka-wire/connection';
 import { createTopics, deleteCreatedTopics, recordsSection, unique } from '@pep/kafka-wire/testing';
 import { TransactionalProducer } from '@pep/kafka-wire/transaction';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   ensureLocalTls,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TOPIC_SPECS } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import '@pep/contracts/kafkajs-read-committed';
 import { type Admin, type Consumer, Partitioners, type Producer } from 'kafkajs';
 import { partitionsFor } from '../src/index.ts';
 import { ensureServices, kafkaClient, uniqueName, withTimeout } from './support.ts';

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { serviceAddresses } from '@pep/contracts';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { type ServiceName, stackUp } from '../src/index.ts';
 

@@ -16,6 +16,7 @@ import { Registry, registerProcessMetrics, serveMetrics } from '@pep/contracts/m
 import { exitWithParent } from '@pep/contracts/parent';
 import { SerialIdempotentProducer } from '@pep/kafka-wire/serial-producer';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type pg from 'pg';
 import { createPaymentActivities, createReviewActivities, expireReviews } from './activities.ts';

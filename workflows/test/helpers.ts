@@ -18,6 +18,7 @@ import { loadBridgeConfig } from '@pep/pipeline/bridge/config';
 import { createKafka } from '@pep/pipeline/kafka';
 import { migrate as migratePipeline } from '@pep/pipeline/migrate';
 import { Client, Connection } from '@temporalio/client';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
 import { loadWorkerConfig } from '../src/config.ts';

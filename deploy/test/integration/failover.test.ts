@@ -34,6 +34,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
 import { LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { LocalCluster, REPO_ROOT } from '../../src/local-cluster.ts';

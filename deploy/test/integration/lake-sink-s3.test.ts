@@ -19,6 +19,7 @@ import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { trinoQuery } from '@pep/lakehouse/trino';
 import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
 import { REPO_ROOT } from '@pep/stack/paths';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { DEPLOY_DIR } from '../../src/index.ts';

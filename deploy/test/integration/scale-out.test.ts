@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { startService } from '@pep/stack';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Balancer, ensureHaproxy, startBalancer } from '../../src/balancer.ts';
 import { type ComponentName, type Instance, LocalCluster, REPO_ROOT, scrapeCounter } from '../../src/local-cluster.ts';

@@ -8,6 +8,7 @@
 import { TOPICS } from '@pep/contracts';
 import { Registry } from '@pep/contracts/metrics';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import type { FeatureEvent } from './aggregate.ts';
 import type { FeatureProcessor } from './processor.ts';

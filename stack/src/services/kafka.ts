@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
+import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
 import { commandExists, forgetPid, managedPid, run, runAsync, startDetached, stopProcess } from '../process.ts';
