@@ -148,7 +148,7 @@ describe('worker /metrics', () => {
     assert.match(back, /^worker_temporal_metrics_up 1$/m);
     assert.match(back, /temporal_workflow_completed_total\{/);
     assert.equal(lines.length, 2);
-    assert.match(lines[1] as string, /^info .*answer again/);
+    assert.match(lines.at(1) ?? '', /^info .*answer again/);
 
     exporter.server.closeAllConnections();
     await new Promise<void>((r) => exporter.server.close(() => r()));
