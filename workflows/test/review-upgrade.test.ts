@@ -123,4 +123,24 @@ describe('reviews across the review-key upgrade (issue 13)', () => {
     assert.equal(await redeliver([other]), 1);
     assert.equal((await reviews()).length, 3);
   });
+
+  it('two old reviews of one record: the first takes the new key, the other keeps its own, nothing fails', async () => {
+    // Both name the DLQ record at offset 5 (registered twice before the upgrade, or coordinates reused by a
+    // re-created topic): both map to one new key. In one statement that failed the unique key, and the review
+    // bridge, which runs this before it consumes, retried it forever (the security bench in CI: 0 reviews).
+    const m = dlqMessage(5, JSON.stringify(record(9, '2026-12-02T00:00:00.000Z')));
+    await quarantine(m);
+    await oldReview(reviewWorkflowId(rawTopic, 0, '9', null), 5);
+    await oldReview(`${reviewWorkflowId(rawTopic, 0, '9', null)}-again`, 5);
+    await rekeyLegacyReviews(pool);
+    const atFive = (await reviews()).filter((r) => r.dlq_offset === '5');
+    assert.equal(atFive.length, 2);
+    assert.equal(atFive.filter((r) => r.review_key === reviewItem(dlqTopic, 0, m).key).length, 1);
+    assert.ok(
+      atFive.every((r) => r.sha !== null && r.sha.length === 64),
+      JSON.stringify(atFive),
+    );
+    // Nothing is left to re-key: a second pass changes nothing.
+    assert.equal(await rekeyLegacyReviews(pool), 0);
+  });
 });

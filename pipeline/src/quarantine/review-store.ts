@@ -101,16 +101,21 @@ export async function rekeyLegacyReviews(db: Pick<pg.Pool, 'query'>): Promise<nu
     );
     if (rows.length === 0) return rekeyed;
     after = rows[rows.length - 1]?.review_key ?? after;
-    const keys = rows.map((r) => ({
-      old: r.review_key,
-      next: reviewKeyOfRecord(r.record ?? {}, {
+    // Two old reviews can name the same record (the same DLQ coordinates, e.g. registered twice before the
+    // upgrade, or reused coordinates): only the first one takes the new key, the others keep theirs (a unique key
+    // given twice in one statement failed it, and the bridge retried it forever without consuming).
+    const taken = new Set<string>();
+    const keys = rows.map((r) => {
+      const next = reviewKeyOfRecord(r.record ?? {}, {
         topic: r.kafka_topic,
         partition: r.kafka_partition,
         offset: r.kafka_offset,
         sha256Hex: r.sha,
-      }),
-      sha: r.sha,
-    }));
+      });
+      const first = !taken.has(next);
+      taken.add(next);
+      return { old: r.review_key, next: first ? next : r.review_key, sha: r.sha };
+    });
     const res = await db.query(
       `UPDATE quarantine_reviews r
           SET review_key = CASE WHEN EXISTS (SELECT 1 FROM quarantine_reviews o WHERE o.review_key = t.next)
