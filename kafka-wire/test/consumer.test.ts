@@ -20,13 +20,20 @@ const PER_PARTITION = 200;
 const admin = kafkajs().admin();
 const clusters: KafkaCluster[] = [];
 
-function newConsumer(groupId: string, topics: string[], extra: Partial<GroupConsumerOptions> = {}): GroupConsumer {
+/** A consumer on a cluster of its own (`prepare` may wrap that cluster's calls before the consumer uses it). */
+function newConsumer(
+  groupId: string,
+  topics: string[],
+  extra: Partial<GroupConsumerOptions> = {},
+  prepare: (cluster: KafkaCluster) => void = () => {},
+): GroupConsumer {
   const cluster = new KafkaCluster({
     brokers: BROKERS,
     clientId: 'wire-consumer-test',
     lanes: { fetch: { requestTimeoutMs: 10_000 }, join: { requestTimeoutMs: 70_000 } },
   });
   clusters.push(cluster);
+  prepare(cluster);
   return new GroupConsumer({
     cluster,
     groupId,
@@ -260,33 +267,16 @@ const injected = (what: string) => new Error(`Kafka 127.0.0.1:1: connect ECONNRE
 
 /** A consumer on a cluster with `faults` injected where KafkaCluster would reject once its own retries are spent. */
 function consumerWithFaults(groupId: string, faults: Faults): GroupConsumer {
-  const cluster = new KafkaCluster({
-    brokers: BROKERS,
-    clientId: 'wire-consumer-test',
-    lanes: { fetch: { requestTimeoutMs: 10_000 }, join: { requestTimeoutMs: 70_000 } },
-  });
-  clusters.push(cluster);
-  const lookup = cluster.coordinator.bind(cluster);
-  cluster.coordinator = (type, key) =>
-    type === 'group' && faults.coordinatorDown?.() ? Promise.reject(injected('coordinator down')) : lookup(type, key);
-  const send = cluster.send.bind(cluster);
-  cluster.send = ((node, build, decode, lane) =>
-    decode === (decodeListOffsetsResponse as unknown) && faults.leaderDown?.()
-      ? Promise.reject(injected('leader down'))
-      : send(node, build, decode, lane)) as typeof cluster.send;
-  return new GroupConsumer({
-    cluster,
-    groupId,
-    topics: [topic],
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 10_000,
-    heartbeatIntervalMs: 500,
-    maxWaitMs: 50,
-    maxBytes: 1 << 20,
-    maxBytesPerPartition: 64 << 10,
-    resetPolicy: 'earliest',
-    // How long positions may take to load: the failing lookups below outlast it in the second test.
-    stableOffsetsTimeoutMs: 3000,
+  // How long positions may take to load: the failing lookups below outlast it in the second test.
+  return newConsumer(groupId, [topic], { stableOffsetsTimeoutMs: 3000 }, (cluster) => {
+    const lookup = cluster.coordinator.bind(cluster);
+    cluster.coordinator = (type, key) =>
+      type === 'group' && faults.coordinatorDown?.() ? Promise.reject(injected('coordinator down')) : lookup(type, key);
+    const send = cluster.send.bind(cluster);
+    cluster.send = ((node, build, decode, lane) =>
+      decode === (decodeListOffsetsResponse as unknown) && faults.leaderDown?.()
+        ? Promise.reject(injected('leader down'))
+        : send(node, build, decode, lane)) as typeof cluster.send;
   });
 }
 
