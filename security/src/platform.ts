@@ -130,6 +130,39 @@ interface Running {
 /** The Square notification URL the edge of the harness is configured with (requests are signed over it). */
 export const SQUARE_URL = 'http://security.test/webhooks/square';
 
+type ServicePorts = Record<ServiceName, number>;
+
+async function freePorts(): Promise<ServicePorts> {
+  const port = {} as ServicePorts;
+  for (const name of SERVICES) port[name] = await freePort();
+  return port;
+}
+
+/** Where each service says it is ready: the edge's /readyz, the inference service's /health, the others' /metrics. */
+function readyUrls(port: ServicePorts): Record<ServiceName, string> {
+  return {
+    inference: `http://127.0.0.1:${port.inference}/health`,
+    worker: `http://127.0.0.1:${port.worker}/metrics`,
+    'review-worker': `http://127.0.0.1:${port['review-worker']}/metrics`,
+    transformer: `http://127.0.0.1:${port.transformer}/metrics`,
+    quarantine: `http://127.0.0.1:${port.quarantine}/metrics`,
+    bridge: `http://127.0.0.1:${port.bridge}/metrics`,
+    'review-bridge': `http://127.0.0.1:${port['review-bridge']}/metrics`,
+    edge: `http://127.0.0.1:${port.edge}/readyz`,
+  };
+}
+
+const SERVICE_ARGV: Record<ServiceName, string[]> = {
+  inference: [TSX, 'ml/src/server.ts'],
+  worker: [TSX, 'workflows/src/worker.ts'],
+  'review-worker': [TSX, 'workflows/src/worker.ts'],
+  transformer: [TSX, 'pipeline/src/transformer/main.ts'],
+  quarantine: [TSX, 'pipeline/src/quarantine/main.ts'],
+  bridge: [TSX, 'pipeline/src/bridge/main.ts'],
+  'review-bridge': [TSX, 'pipeline/src/bridge/main.ts'],
+  edge: [BUN, 'run', 'edge/src/main.ts'],
+};
+
 export class Platform {
   readonly tag = `sec${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   readonly topics: Topics;
@@ -177,29 +210,48 @@ export class Platform {
   /** Creates the private topics and starts every service, consumers first; resolves when all are ready. */
   async start(): Promise<void> {
     mkdirSync(this.logDir, { recursive: true });
+    await this.createTopics();
+    const port = await freePorts();
+    const env = this.serviceEnv(port);
+    const ready = readyUrls(port);
+    this.edgeUrl = `http://127.0.0.1:${port.edge}`;
+    Object.assign(this.metricsUrls, ready);
+    if (this.opts.sharedLanes) {
+      env.worker.WORKER_LANES = 'payments,reviews';
+      env.bridge.BRIDGE_REVIEWS = 'true';
+      env.quarantine.QUARANTINE_NICE = '0';
+    }
+    for (const name of SERVICES.filter((n) => !this.opts.sharedLanes || !n.startsWith('review-'))) {
+      this.launch(name, SERVICE_ARGV[name], { ...env[name], ...(this.opts.env?.[name] ?? {}) });
+      await this.waitReady(name, ready[name]);
+    }
+  }
+
+  /** The platform's private topics: raw and other topics with the configured partitions, single-partition DLQs. */
+  private async createTopics(): Promise<void> {
     const admin = this.kafka('security-admin').admin();
     await admin.connect();
-    const p = this.opts.partitions ?? 3;
-    await createTopicsAndWait(admin, [
-      ...[...this.topics.raw, ...this.topics.other].map((topic) => ({ topic, numPartitions: p, replicationFactor: 1 })),
-      { topic: this.topics.normalized, numPartitions: p, replicationFactor: 1 },
-      { topic: this.topics.validationDlq, numPartitions: 1, replicationFactor: 1 },
-      { topic: this.topics.webhooksDlq, numPartitions: 1, replicationFactor: 1 },
-    ]);
-    await admin.disconnect();
+    try {
+      const p = this.opts.partitions ?? 3;
+      await createTopicsAndWait(admin, [
+        ...[...this.topics.raw, ...this.topics.other].map((topic) => ({
+          topic,
+          numPartitions: p,
+          replicationFactor: 1,
+        })),
+        { topic: this.topics.normalized, numPartitions: p, replicationFactor: 1 },
+        { topic: this.topics.validationDlq, numPartitions: 1, replicationFactor: 1 },
+        { topic: this.topics.webhooksDlq, numPartitions: 1, replicationFactor: 1 },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+  }
 
-    const port = {
-      inference: await freePort(),
-      worker: await freePort(),
-      'review-worker': await freePort(),
-      transformer: await freePort(),
-      quarantine: await freePort(),
-      bridge: await freePort(),
-      'review-bridge': await freePort(),
-      edge: await freePort(),
-    };
+  /** Each service's environment: this platform's topics, groups, task queues and ports. */
+  private serviceEnv(port: ServicePorts): Record<ServiceName, Record<string, string>> {
     const common = { PIPELINE_LOG_LEVEL: 'info', LOG_LEVEL: 'info', NODE_ENV: 'development' };
-    const env: Record<ServiceName, Record<string, string>> = {
+    return {
       inference: { ...common, INFERENCE_PORT: String(port.inference), INFERENCE_HOST: '127.0.0.1' },
       worker: {
         ...common,
@@ -267,37 +319,6 @@ export class Platform {
         SQUARE_NOTIFICATION_URL: SQUARE_URL,
       },
     };
-    const ready: Record<ServiceName, string> = {
-      inference: `http://127.0.0.1:${port.inference}/health`,
-      worker: `http://127.0.0.1:${port.worker}/metrics`,
-      'review-worker': `http://127.0.0.1:${port['review-worker']}/metrics`,
-      transformer: `http://127.0.0.1:${port.transformer}/metrics`,
-      quarantine: `http://127.0.0.1:${port.quarantine}/metrics`,
-      bridge: `http://127.0.0.1:${port.bridge}/metrics`,
-      'review-bridge': `http://127.0.0.1:${port['review-bridge']}/metrics`,
-      edge: `http://127.0.0.1:${port.edge}/readyz`,
-    };
-    const argv: Record<ServiceName, string[]> = {
-      inference: [TSX, 'ml/src/server.ts'],
-      worker: [TSX, 'workflows/src/worker.ts'],
-      'review-worker': [TSX, 'workflows/src/worker.ts'],
-      transformer: [TSX, 'pipeline/src/transformer/main.ts'],
-      quarantine: [TSX, 'pipeline/src/quarantine/main.ts'],
-      bridge: [TSX, 'pipeline/src/bridge/main.ts'],
-      'review-bridge': [TSX, 'pipeline/src/bridge/main.ts'],
-      edge: [BUN, 'run', 'edge/src/main.ts'],
-    };
-    this.edgeUrl = `http://127.0.0.1:${port.edge}`;
-    Object.assign(this.metricsUrls, ready);
-    if (this.opts.sharedLanes) {
-      env.worker.WORKER_LANES = 'payments,reviews';
-      env.bridge.BRIDGE_REVIEWS = 'true';
-      env.quarantine.QUARANTINE_NICE = '0';
-    }
-    for (const name of SERVICES.filter((n) => !this.opts.sharedLanes || !n.startsWith('review-'))) {
-      this.launch(name, argv[name], { ...env[name], ...(this.opts.env?.[name] ?? {}) });
-      await this.waitReady(name, ready[name]);
-    }
   }
 
   private launch(name: ServiceName, argv: string[], env: Record<string, string>): void {

@@ -158,71 +158,12 @@ export async function runFuzz(
 
     const t1 = Date.now();
     await drained(platform, pool, 0, Date.now() + (opts.drainTimeoutMs ?? 600_000));
-    const kafka = platform.kafka('security-scan');
-    const raw = await readAll(kafka, platform.topics.raw);
-    const other = await readAll(kafka, platform.topics.other);
-    const normalized = await readAll(kafka, [platform.topics.normalized]);
-    const validationDlq = await readAll(kafka, [platform.topics.validationDlq]);
-    const webhooksDlq = await readAll(kafka, [platform.topics.webhooksDlq]);
-    // Workflows may still be writing rows for the last events: wait for every distinct event id's row.
-    const eventIds = [...new Set(normalized.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id))];
-    // Rows and review registrations trail the topics (workflows, paced review groups): wait until all are there.
-    const complete = (r: Awaited<ReturnType<typeof runRows>>) => {
-      const reviewedOffsets = new Set(r.reviews.map((q) => String(q.dlq_offset)));
-      return r.payments.length >= eventIds.length && validationDlq.every((v) => reviewedOffsets.has(v.offset));
-    };
-    let rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
-    let paymentsSeconds = Number.NaN;
-    const paymentsDone = () => {
-      if (Number.isNaN(paymentsSeconds) && rows.payments.length >= eventIds.length)
-        paymentsSeconds = (Date.now() - t1) / 1000;
-    };
-    paymentsDone();
-    const rowsDeadline = Date.now() + (opts.drainTimeoutMs ?? 600_000);
-    while (!complete(rows) && Date.now() < rowsDeadline) {
-      await sleep(1000);
-      rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
-      paymentsDone();
-      log(`fuzz: ${rows.payments.length}/${eventIds.length} payment rows, ${rows.reviews.length} reviews`);
-    }
+    const out = await readOutputs(platform);
+    const { rows, paymentsSeconds } = await waitForRows(platform, pool, out, t1, opts.drainTimeoutMs ?? 600_000, log);
     const drainSeconds = (Date.now() - t1) / 1000;
-
-    const inTopics = new Set([...raw, ...other].map((r) => r.headers['request-id']));
-    const inDlq = new Set(webhooksDlq.map((r) => (JSON.parse(r.value) as { request_id: string }).request_id));
-    const outputs = new Set(
-      [...normalized, ...validationDlq].map(
-        (r) => `${r.headers['source-topic']}/${r.headers['source-partition']}/${r.headers['source-offset']}`,
-      ),
-    );
-    const quarantined = new Set(
-      [...rows.webhook, ...rows.validation].map((q) => `${q.kafka_topic}/${q.kafka_partition}/${q.kafka_offset}`),
-    );
-    const reviewed = new Set(rows.reviews.map((q) => String(q.dlq_offset)));
-    const stored = new Set(rows.payments.map((p) => p.event_id as string));
-    const lost = {
-      acceptedNotInRawTopics: accepted.filter((id) => !inTopics.has(id)).length,
-      refusedNotInWebhooksDlq: refused.filter((id) => !inDlq.has(id)).length,
-      rawWithoutOutput: raw.filter((r) => !outputs.has(`${r.topic}/${r.partition}/${r.offset}`)).length,
-      dlqWithoutQuarantineRow: [...validationDlq, ...webhooksDlq].filter(
-        (r) => !quarantined.has(`${r.topic}/${r.partition}/${r.offset}`),
-      ).length,
-      validationDlqWithoutReview: validationDlq.filter((r) => !reviewed.has(r.offset)).length,
-      normalizedWithoutRow: eventIds.filter((id) => !stored.has(id)).length,
-    };
-
-    const pans = [...PLANTED_PANS];
-    const leaks = [
-      ...findLeaks('payments.normalized', recordStrings(normalized), pans, signatures),
-      ...findLeaks('payments.validation.dlq', recordStrings(validationDlq), pans, signatures),
-      ...findLeaks('webhooks.dlq', recordStrings(webhooksDlq), pans, signatures),
-      ...findLeaks('payment_events', rowStrings(rows.payments), pans, signatures),
-      ...findLeaks('webhook_quarantine', rowStrings(rows.webhook), pans, signatures),
-      ...findLeaks('validation_quarantine', rowStrings(rows.validation), pans, signatures),
-      ...findLeaks('quarantine_reviews', rowStrings(rows.reviews), pans, signatures),
-      ...SERVICES.filter((s) => s !== 'inference').flatMap((s) =>
-        findLeaks(`${s} log`, logStrings(platform.log(s)), pans, signatures),
-      ),
-    ];
+    const lost = lostCounts(out, rows, accepted, refused);
+    const leaks = scanLeaks(platform, out, rows, signatures);
+    const { normalized, validationDlq, webhooksDlq, raw, other } = out;
     return {
       sent: answers.size,
       statuses,
@@ -251,6 +192,106 @@ export async function runFuzz(
   } finally {
     await pool.end();
   }
+}
+
+type Outputs = Record<
+  'raw' | 'other' | 'normalized' | 'validationDlq' | 'webhooksDlq',
+  Awaited<ReturnType<typeof readAll>>
+>;
+type Rows = Awaited<ReturnType<typeof runRows>>;
+
+/** Every record the run left in the platform's topics. */
+async function readOutputs(platform: Platform): Promise<Outputs> {
+  const kafka = platform.kafka('security-scan');
+  return {
+    raw: await readAll(kafka, platform.topics.raw),
+    other: await readAll(kafka, platform.topics.other),
+    normalized: await readAll(kafka, [platform.topics.normalized]),
+    validationDlq: await readAll(kafka, [platform.topics.validationDlq]),
+    webhooksDlq: await readAll(kafka, [platform.topics.webhooksDlq]),
+  };
+}
+
+/**
+ * Rows and review registrations trail the topics (workflows, paced review groups): waits until every distinct
+ * normalized event id has its row and every validation-DLQ record its review, or the deadline. `paymentsSeconds`
+ * is when the payment rows were all there, counted from `t1` (NaN if never).
+ */
+async function waitForRows(
+  platform: Platform,
+  pool: pg.Pool,
+  out: Outputs,
+  t1: number,
+  timeoutMs: number,
+  log: (m: string) => void,
+): Promise<{ rows: Rows; paymentsSeconds: number }> {
+  const eventIds = normalizedEventIds(out);
+  const complete = (r: Rows) => {
+    const reviewedOffsets = new Set(r.reviews.map((q) => String(q.dlq_offset)));
+    return r.payments.length >= eventIds.length && out.validationDlq.every((v) => reviewedOffsets.has(v.offset));
+  };
+  let rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+  let paymentsSeconds = Number.NaN;
+  const paymentsDone = () => {
+    if (Number.isNaN(paymentsSeconds) && rows.payments.length >= eventIds.length)
+      paymentsSeconds = (Date.now() - t1) / 1000;
+  };
+  paymentsDone();
+  const deadline = Date.now() + timeoutMs;
+  while (!complete(rows) && Date.now() < deadline) {
+    await sleep(1000);
+    rows = await runRows(pool, { eventIds, ...dlqTopics(platform) });
+    paymentsDone();
+    log(`fuzz: ${rows.payments.length}/${eventIds.length} payment rows, ${rows.reviews.length} reviews`);
+  }
+  return { rows, paymentsSeconds };
+}
+
+const normalizedEventIds = (out: Outputs) => [
+  ...new Set(out.normalized.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id)),
+];
+
+/** What went missing between each stage and the next: every count must be 0. */
+function lostCounts(out: Outputs, rows: Rows, accepted: string[], refused: string[]): FuzzReport['lost'] {
+  const inTopics = new Set([...out.raw, ...out.other].map((r) => r.headers['request-id']));
+  const inDlq = new Set(out.webhooksDlq.map((r) => (JSON.parse(r.value) as { request_id: string }).request_id));
+  const outputs = new Set(
+    [...out.normalized, ...out.validationDlq].map(
+      (r) => `${r.headers['source-topic']}/${r.headers['source-partition']}/${r.headers['source-offset']}`,
+    ),
+  );
+  const quarantined = new Set(
+    [...rows.webhook, ...rows.validation].map((q) => `${q.kafka_topic}/${q.kafka_partition}/${q.kafka_offset}`),
+  );
+  const reviewed = new Set(rows.reviews.map((q) => String(q.dlq_offset)));
+  const stored = new Set(rows.payments.map((p) => p.event_id as string));
+  return {
+    acceptedNotInRawTopics: accepted.filter((id) => !inTopics.has(id)).length,
+    refusedNotInWebhooksDlq: refused.filter((id) => !inDlq.has(id)).length,
+    rawWithoutOutput: out.raw.filter((r) => !outputs.has(`${r.topic}/${r.partition}/${r.offset}`)).length,
+    dlqWithoutQuarantineRow: [...out.validationDlq, ...out.webhooksDlq].filter(
+      (r) => !quarantined.has(`${r.topic}/${r.partition}/${r.offset}`),
+    ).length,
+    validationDlqWithoutReview: out.validationDlq.filter((r) => !reviewed.has(r.offset)).length,
+    normalizedWithoutRow: normalizedEventIds(out).filter((id) => !stored.has(id)).length,
+  };
+}
+
+/** Planted card numbers and the run's signatures, looked for in every topic, table and service log. */
+function scanLeaks(platform: Platform, out: Outputs, rows: Rows, signatures: readonly string[]): Leak[] {
+  const pans = [...PLANTED_PANS];
+  return [
+    ...findLeaks('payments.normalized', recordStrings(out.normalized), pans, signatures),
+    ...findLeaks('payments.validation.dlq', recordStrings(out.validationDlq), pans, signatures),
+    ...findLeaks('webhooks.dlq', recordStrings(out.webhooksDlq), pans, signatures),
+    ...findLeaks('payment_events', rowStrings(rows.payments), pans, signatures),
+    ...findLeaks('webhook_quarantine', rowStrings(rows.webhook), pans, signatures),
+    ...findLeaks('validation_quarantine', rowStrings(rows.validation), pans, signatures),
+    ...findLeaks('quarantine_reviews', rowStrings(rows.reviews), pans, signatures),
+    ...SERVICES.filter((s) => s !== 'inference').flatMap((s) =>
+      findLeaks(`${s} log`, logStrings(platform.log(s)), pans, signatures),
+    ),
+  ];
 }
 
 /** Counts records by a field of their JSON value (`unparseable` when the value is not JSON, `none` without it). */
