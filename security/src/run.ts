@@ -8,7 +8,16 @@
  */
 import pg from 'pg';
 import { type Platform, SERVICES } from './platform.ts';
-import { findLeaks, type Leak, logStrings, readAll, recordStrings, rowStrings, runRows } from './scan.ts';
+import {
+  findLeaks,
+  type Leak,
+  logStrings,
+  readAll,
+  recordStrings,
+  rowStrings,
+  runRows,
+  SignatureMatcher,
+} from './scan.ts';
 import { type FuzzedRequest, fuzzedRequests, PLANTED_PANS, send } from './traffic.ts';
 
 export interface FuzzReport {
@@ -278,8 +287,9 @@ function lostCounts(out: Outputs, rows: Rows, accepted: string[], refused: strin
 }
 
 /** Planted card numbers and the run's signatures, looked for in every topic, table and service log. */
-function scanLeaks(platform: Platform, out: Outputs, rows: Rows, signatures: readonly string[]): Leak[] {
+function scanLeaks(platform: Platform, out: Outputs, rows: Rows, sent: readonly string[]): Leak[] {
   const pans = [...PLANTED_PANS];
+  const signatures = new SignatureMatcher(sent);
   return [
     ...findLeaks('payments.normalized', recordStrings(out.normalized), pans, signatures),
     ...findLeaks('payments.validation.dlq', recordStrings(out.validationDlq), pans, signatures),
