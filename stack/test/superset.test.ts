@@ -67,6 +67,7 @@ describe('superset settings', () => {
       schemaCacheS: 300,
       sqliteWal: true,
       sqlitePool: true,
+      duckdbPool: true,
     });
     assert.deepEqual(
       supersetServerSettings({
@@ -78,6 +79,7 @@ describe('superset settings', () => {
         SUPERSET_SCHEMA_CACHE_S: '0',
         SUPERSET_SQLITE_WAL: '0',
         SUPERSET_SQLITE_POOL: '0',
+        SUPERSET_DUCKDB_POOL: '0',
       }),
       {
         workers: 1,
@@ -88,6 +90,7 @@ describe('superset settings', () => {
         schemaCacheS: 0,
         sqliteWal: false,
         sqlitePool: false,
+        duckdbPool: false,
       },
     );
     assert.throws(
