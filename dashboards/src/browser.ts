@@ -197,6 +197,100 @@ export interface OpenOptions {
   readonly screenshotDir?: string;
 }
 
+/** Records each chart-data answer of the page by chart id: when it was sent and answered, its status, rows, error. */
+function chartDataRecorder() {
+  const data = new Map<number, DataResponse>();
+  const pending: Promise<void>[] = [];
+  const sent = new Map<Request, number>();
+  const onRequest = (req: Request) => {
+    if (req.url().includes('/api/v1/chart/data')) sent.set(req, Date.now());
+  };
+  const onResponse = (res: Response) => {
+    if (!res.url().includes('/api/v1/chart/data')) return;
+    const answeredAt = Date.now();
+    const sentAt = sent.get(res.request()) ?? answeredAt;
+    pending.push(
+      readChartData(res, sentAt, answeredAt)
+        .then(([slice, d]) => {
+          data.set(slice, d);
+        })
+        .catch(() => {}),
+    );
+  };
+  return { data, pending, onRequest, onResponse };
+}
+
+/** One chart-data answer: the chart id it was for, and what it said. */
+async function readChartData(res: Response, sentAt: number, answeredAt: number): Promise<[number, DataResponse]> {
+  const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
+  let body: {
+    result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
+    message?: string;
+    errors?: { message: string }[];
+  } = {};
+  try {
+    body = await res.json();
+  } catch {}
+  const result = body.result ?? [];
+  const error =
+    body.errors?.map((e) => e.message).join('; ') ||
+    (typeof body.message === 'string' ? body.message : undefined) ||
+    result.map((r) => r.error).find((e) => e) ||
+    undefined;
+  return [
+    slice,
+    {
+      sentAt,
+      answeredAt,
+      status: res.status(),
+      ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+      ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
+      ...(error ? { error } : {}),
+    },
+  ];
+}
+
+/** Each chart as last seen on the page, with the verdict of its data request where the page alone could mislead. */
+function chartReports(
+  seen: ReadonlyMap<string, BoxState>,
+  data: ReadonlyMap<number, DataResponse>,
+  timeoutMs: number,
+): ChartReport[] {
+  return [...seen.values()].map((b): ChartReport => {
+    const d = b.id === null ? undefined : data.get(b.id);
+    const rows = d?.rows;
+    // The data request's verdict wins where the page alone could mislead (an error drawn as an empty box).
+    if (d && (d.status >= 400 || d.error) && b.state !== 'loading') {
+      return {
+        ...b,
+        state: 'error',
+        message: b.state === 'error' ? b.message : (d.error ?? `HTTP ${d.status}`),
+        ...(rows !== undefined ? { rows } : {}),
+      };
+    }
+    if (d && rows === 0 && b.state === 'rendered') {
+      return { ...b, state: 'empty', message: 'the query returned no rows', rows };
+    }
+    return {
+      ...b,
+      ...(rows !== undefined ? { rows } : {}),
+      ...(b.state === 'loading' ? { message: `not settled after ${timeoutMs} ms` } : {}),
+    };
+  });
+}
+
+/** Where the first view's load went: its chart requests are those sent before it settled (all, when it never did). */
+function loadPhases(data: ReadonlyMap<number, DataResponse>, loadedAt: number | null, started: number): LoadPhases {
+  const first = [...data.values()].filter((d) => loadedAt === null || d.sentAt <= loadedAt);
+  return {
+    firstChartRequestMs: first.length === 0 ? null : Math.min(...first.map((d) => d.sentAt)) - started,
+    lastChartResponseMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt)) - started,
+    slowestChartMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt - d.sentAt)),
+    chartRequests: first.length,
+    cachedAnswers: first.filter((d) => d.cached).length,
+  };
+}
+
 export class DashboardBrowser {
   private constructor(
     private readonly browser: Browser,
@@ -261,44 +355,7 @@ export class DashboardBrowser {
   async open(target: DashboardTarget, opts: OpenOptions = {}): Promise<DashboardReport> {
     const page = this.page;
     const timeoutMs = opts.timeoutMs ?? 120_000;
-    const data = new Map<number, DataResponse>();
-    const pending: Promise<void>[] = [];
-    const sent = new Map<Request, number>();
-    const onRequest = (req: Request) => {
-      if (req.url().includes('/api/v1/chart/data')) sent.set(req, Date.now());
-    };
-    const onResponse = (res: Response) => {
-      if (!res.url().includes('/api/v1/chart/data')) return;
-      const answeredAt = Date.now();
-      const sentAt = sent.get(res.request()) ?? answeredAt;
-      pending.push(
-        (async () => {
-          const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
-          let body: {
-            result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
-            message?: string;
-            errors?: { message: string }[];
-          } = {};
-          try {
-            body = await res.json();
-          } catch {}
-          const result = body.result ?? [];
-          const error =
-            body.errors?.map((e) => e.message).join('; ') ||
-            (typeof body.message === 'string' ? body.message : undefined) ||
-            result.map((r) => r.error).find((e) => e) ||
-            undefined;
-          data.set(slice, {
-            sentAt,
-            answeredAt,
-            status: res.status(),
-            ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
-            ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
-            ...(error ? { error } : {}),
-          });
-        })().catch(() => {}),
-      );
-    };
+    const { data, pending, onRequest, onResponse } = chartDataRecorder();
     // The views the check settles in turn: the dashboard as it opens (its first tab, when it has tabs), then every
     // other tab, clicked.
     const views: { tab?: DashboardTargetTab; charts: readonly string[] }[] =
@@ -350,36 +407,8 @@ export class DashboardBrowser {
         lastAt = lastAt === null || at === null ? null : at;
       }
       await Promise.all(pending);
-      const charts = [...seen.values()].map((b): ChartReport => {
-        const d = b.id === null ? undefined : data.get(b.id);
-        const rows = d?.rows;
-        // The data request's verdict wins where the page alone could mislead (an error drawn as an empty box).
-        if (d && (d.status >= 400 || d.error) && b.state !== 'loading') {
-          return {
-            ...b,
-            state: 'error',
-            message: b.state === 'error' ? b.message : (d.error ?? `HTTP ${d.status}`),
-            ...(rows !== undefined ? { rows } : {}),
-          };
-        }
-        if (d && rows === 0 && b.state === 'rendered') {
-          return { ...b, state: 'empty', message: 'the query returned no rows', rows };
-        }
-        return {
-          ...b,
-          ...(rows !== undefined ? { rows } : {}),
-          ...(b.state === 'loading' ? { message: `not settled after ${timeoutMs} ms` } : {}),
-        };
-      });
-      // The first view's chart requests: those sent before it settled (all of them when it never did).
-      const first = [...data.values()].filter((d) => loadedAt === null || d.sentAt <= loadedAt);
-      const phases: LoadPhases = {
-        firstChartRequestMs: first.length === 0 ? null : Math.min(...first.map((d) => d.sentAt)) - started,
-        lastChartResponseMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt)) - started,
-        slowestChartMs: first.length === 0 ? null : Math.max(...first.map((d) => d.answeredAt - d.sentAt)),
-        chartRequests: first.length,
-        cachedAnswers: first.filter((d) => d.cached).length,
-      };
+      const charts = chartReports(seen, data, timeoutMs);
+      const phases = loadPhases(data, loadedAt, started);
       return {
         title: target.title,
         url: target.url,

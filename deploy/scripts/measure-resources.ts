@@ -38,7 +38,7 @@ interface Component {
   readonly ready: string;
 }
 
-const values = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, { command: string[] }>;
+const values = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
 
 /** The processes that exist today, with the chart's port variables (consumers listen on 0.0.0.0 in a pod). */
 const COMPONENTS: Component[] = [
@@ -53,7 +53,18 @@ const COMPONENTS: Component[] = [
   { name: 'transformer', valuesKey: 'transformer', env: {}, ready: 'http://127.0.0.1:9464/healthz' },
   { name: 'bridge', valuesKey: 'bridge', env: {}, ready: 'http://127.0.0.1:9466/healthz' },
   { name: 'edge', valuesKey: 'edge', env: {}, ready: 'http://127.0.0.1:8080/readyz' },
+  { name: 'lake-sink', valuesKey: 'lakeSink', env: {}, ready: 'http://127.0.0.1:9470/healthz' },
+  { name: 'features', valuesKey: 'features', env: {}, ready: 'http://127.0.0.1:9469/healthz' },
+  // Idle under webhook traffic (its steps run on schedules): its figure is start-up and idle memory.
+  { name: 'batch-worker', valuesKey: 'schedules.worker', env: {}, ready: 'http://127.0.0.1:9468/healthz' },
 ];
+
+/** A component's values entry by its dotted key (`schedules.worker`). */
+function valuesOf(key: string): { command: string[] } | undefined {
+  let v: unknown = values;
+  for (const part of key.split('.')) v = (v as Record<string, unknown> | undefined)?.[part];
+  return v as { command: string[] } | undefined;
+}
 
 interface Sample {
   rssKiB: number;
@@ -109,7 +120,7 @@ async function main(): Promise<void> {
   });
   try {
     for (const c of COMPONENTS) {
-      const [cmd, ...rest] = values[c.valuesKey]?.command ?? [];
+      const [cmd, ...rest] = valuesOf(c.valuesKey)?.command ?? [];
       if (!cmd) throw new Error(`values.yaml has no ${c.valuesKey}.command`);
       const bin = cmd === 'bun' ? join(REPO, 'node_modules', '.bin', 'bun') : cmd;
       const fd = openSync(join(logs, `measure-${c.name}.log`), 'a');
@@ -170,7 +181,7 @@ async function main(): Promise<void> {
         rss_peak_mib: Math.round(Math.max(...load.map((s) => s.rssKiB), ...idle.map((s) => s.rssKiB)) / 1024),
         cpu_cores_avg_under_load: Number((cpuS / loadSeconds).toFixed(3)),
         cpu_us_per_event: accepted > 0 ? Number(((cpuS * 1e6) / accepted).toFixed(1)) : null,
-        command: values[COMPONENTS.find((c) => c.name === name)?.valuesKey ?? '']?.command,
+        command: valuesOf(COMPONENTS.find((c) => c.name === name)?.valuesKey ?? '')?.command,
       };
     }
     const result = {
