@@ -27,6 +27,7 @@
  * Diagnostics: BENCH_PIPELINE_EVENTS (backlog size), BENCH_PIPELINE_ROUNDS, BENCH_PIPELINE_LATENCY_ROUNDS,
  * BENCH_PIPELINE_LATENCY_ONLY=1 (latency phase only, nothing written), BENCH_PIPELINE_LATENCY_KEYS=eos,alo,eosRef,
  * BENCH_PIPELINE_SKIP_EDGE=1 (no edge arm: the edge's rate then comes from bench/results/edge.json),
+ * BENCH_PIPELINE_LATENCY_RATE (events/s instead of half the edge's maximum: A/B runs at one rate),
  * BENCH_PIPELINE_KEEP_GC_LOG=1. Run it under `flock /tmp/bench.lock` on a shared machine.
  */
 import { randomBytes } from 'node:crypto';
@@ -210,7 +211,8 @@ async function phases(
     edgeRuns.length > 0
       ? { rate: median(edgeRuns.map((r) => r.reqPerS)), source: 'edge-full-bun, this run' }
       : edgeMaxRateFromFile();
-  const rate = edge.rate > 0 ? Math.round(edge.rate / 2) : 1000;
+  const rateOverride = Number(process.env.BENCH_PIPELINE_LATENCY_RATE ?? 0);
+  const rate = rateOverride > 0 ? rateOverride : edge.rate > 0 ? Math.round(edge.rate / 2) : 1000;
   const latencyRounds = Number(process.env.BENCH_PIPELINE_LATENCY_ROUNDS ?? (opts.quick ? 1 : 3));
   const lat: Record<LatencyKey, LatencyRun[]> = { eos: [], alo: [], eosRef: [] };
   const ARMS_LAT = (
@@ -240,7 +242,7 @@ async function phases(
         const gc = r.gc ? `broker GC ${r.gc.pauses} pauses, max ${r.gc.maxMs} ms, sum ${r.gc.sumMs} ms` : 'no GC log';
         console.log(
           `  latency ${key} at ${runRate} events/s, round ${round + 1}/${latencyRounds}: p50 ${r.p50} ms, p99 ${r.p99} ms ` +
-            `(edge ack p50/p99 ${r.ackP50}/${r.ackP99} ms, 503 + Retry-After ${r.backpressure503}, committed ${r.committedP50}/${r.committedP99} ms, ` +
+            `(edge ack p50/p99 ${r.ackP50}/${r.ackP99} ms, 503 + Retry-After ${r.backpressure503}, transformed ${r.transformedP50}/${r.transformedP99} ms, committed ${r.committedP50}/${r.committedP99} ms, ` +
             `txn ${r.txnP50}/${r.txnP99} ms x${r.txns}, transformer loop delay p99 ${r.eldP99} max ${r.eldMax} ms; ` +
             `CPU cores transformer ${r.cpu.transformer} edge ${r.cpu.loadgen} reader ${r.cpu.reader} ` +
             `broker ${r.cpu.broker} machine ${r.cpu.machine}/2; ${gc}; load ${loadavg()[0]?.toFixed(2)})` +
@@ -482,6 +484,16 @@ function recordLatency(
     'raw_produce_ack_p99_ms',
     'ms',
     m('eos', (r) => r.ackP99),
+  );
+  out.metric(
+    'raw_to_transformed_p50_ms',
+    'ms',
+    m('eos', (r) => r.transformedP50),
+  );
+  out.metric(
+    'raw_to_transformed_p99_ms',
+    'ms',
+    m('eos', (r) => r.transformedP99),
   );
   out.metric(
     'raw_to_committed_p50_ms',

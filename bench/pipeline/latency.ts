@@ -370,6 +370,12 @@ export interface LatencyRun {
   readonly ackP99: number;
   /** Deliveries the edge would have answered 503 + Retry-After (sent again after the delay). */
   readonly backpressure503: number;
+  /**
+   * received-at to the end of the transformer's core call on the fetch that carried the event: the raw topic's share
+   * (the transformer's fetch wait and min bytes, and, with prefetch, the wait for the previous transaction to end).
+   */
+  readonly transformedP50: number;
+  readonly transformedP99: number;
   /** received-at to the transformer's commit of the event's transaction (before the reader's fetch). */
   readonly committedP50: number;
   readonly committedP99: number;
@@ -415,6 +421,18 @@ export async function latencyRun(
     { topic: latOut[0] as string, numPartitions: 3, configEntries: BENCH_TOPIC_CONFIG },
     { topic: latOut[1] as string, configEntries: BENCH_TOPIC_CONFIG },
   ]);
+  // The core, watched: received-at → transformed of every event while `transformed` is set (bench only).
+  let transformed: number[] | null = null;
+  const core: TransformerCore = Object.assign(Object.create(ctx.core) as TransformerCore, {
+    transformRecordSets: (...args: Parameters<TransformerCore['transformRecordSets']>) => {
+      const out = ctx.core.transformRecordSets(...args);
+      if (transformed) {
+        const now = Date.now();
+        for (const r of out.receivedAtMs) if (!Number.isNaN(r)) transformed.push(now - r);
+      }
+      return out;
+    },
+  });
   const t = createTransformer(
     loadTransformerConfig({
       ...process.env,
@@ -425,7 +443,7 @@ export async function latencyRun(
       TRANSFORMER_GROUP_ID: `${lat}group`,
       TRANSFORMER_METRICS_PORT: '0',
     }),
-    ctx.core,
+    core,
     log,
   );
   await t.start();
@@ -456,6 +474,8 @@ export async function latencyRun(
     await new Promise((r) => setTimeout(r, 2000)); // the transformer's group settles before timing
     const committed: number[] = [];
     const stopWatch = watchCommits(t, committed);
+    const fetched: number[] = [];
+    transformed = fetched;
     const txn: number[] = [];
     const stopTxn = watchHistogram(t.metrics.commitSeconds, txn);
     const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
@@ -480,6 +500,7 @@ export async function latencyRun(
     const read = await reader;
     stopWatch();
     stopTxn();
+    transformed = null;
     const why =
       gen.unacknowledged > 0
         ? `${gen.unacknowledged} of ${total} events were refused (503) until the drain deadline (first: ${gen.firstError})`
@@ -496,6 +517,8 @@ export async function latencyRun(
       ackP50: Math.round(gen.ackP50),
       ackP99: Math.round(gen.ackP99),
       backpressure503: gen.backpressure503,
+      transformedP50: fetched.length ? percentile(fetched, 50) : Number.NaN,
+      transformedP99: fetched.length ? percentile(fetched, 99) : Number.NaN,
       committedP50: committed.length ? percentile(committed, 50) : Number.NaN,
       committedP99: committed.length ? percentile(committed, 99) : Number.NaN,
       // The histogram's samples include the sampling interval itself: subtract it to get the delay.
@@ -544,10 +567,15 @@ export class GcLog {
   static enable(pid: number): GcLog | null {
     const file = join(tmpdir(), `pep-bench-kafka-gc-${process.pid}.log`);
     try {
-      execFileSync('jcmd', [String(pid), 'VM.log', `output=file=${file}`, 'what=gc=info', 'decorators=utctime'], {
-        stdio: 'ignore',
-        timeout: 30_000,
-      });
+      // gc+phases: ZGC logs its (sub-millisecond) pauses there, G1 its pauses under gc.
+      execFileSync(
+        'jcmd',
+        [String(pid), 'VM.log', `output=file=${file}`, 'what=gc=info,gc+phases=info', 'decorators=utctime'],
+        {
+          stdio: 'ignore',
+          timeout: 30_000,
+        },
+      );
       return new GcLog(pid, file);
     } catch {
       return null;
@@ -562,8 +590,9 @@ export class GcLog {
       return { pauses: 0, maxMs: 0, sumMs: 0 };
     }
     const pauses: number[] = [];
-    // [2026-11-26T20:10:00.123+0000] GC(12) Pause Young (Normal) (G1 Evacuation Pause) 200M->50M(768M) 5.123ms
-    for (const m of text.matchAll(/^\[([^\]]+)\] GC\(\d+\) Pause .* ([\d.]+)ms$/gm)) {
+    // G1:  [2026-11-26T20:10:00.123+0000] GC(12) Pause Young (Normal) (G1 Evacuation Pause) 200M->50M(768M) 5.123ms
+    // ZGC: [2026-12-06T10:10:00.123+0000] GC(12) y: Pause Mark Start 0.012ms
+    for (const m of text.matchAll(/^\[([^\]]+)\] GC\(\d+\) (?:[YyOo]: )?Pause .* ([\d.]+)ms$/gm)) {
       const at = Date.parse((m[1] as string).replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
       if (at >= fromMs && at <= toMs) pauses.push(Number(m[2]));
     }

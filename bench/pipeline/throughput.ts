@@ -221,7 +221,7 @@ export interface JvmCpuMs {
   readonly total: number;
   /** The JIT compiler threads (C1/C2): warm-up, not per-event work; falls as the broker's code gets compiled. */
   readonly jit: number;
-  /** Garbage-collector threads. */
+  /** Garbage-collector threads (G1: `GC Thread#n`, `G1 …`; ZGC: `ZWorkerYoung#n`, `ZDriverMinor`, …). */
   readonly gc: number;
 }
 
@@ -243,7 +243,7 @@ export function jvmCpuMs(pid: number | null): JvmCpuMs {
       const ms = (Number(f[11]) + Number(f[12])) * 10;
       out.total += ms;
       if (/Compiler/.test(name)) out.jit += ms;
-      else if (/^(GC Thread|G1 )/.test(name)) out.gc += ms;
+      else if (/^(GC Thread|G1 |Z[A-Z][a-z])/.test(name)) out.gc += ms;
     } catch {
       // the thread ended between the listing and the read
     }
