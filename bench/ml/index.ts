@@ -10,7 +10,8 @@
  *   alone and Feast's SDK reading the same keys (get_online_features);
  * - fraud_auc_model_minus_rules: ROC AUC of the trained fraud model on a later window minus rules-v1's;
  * - feature_skew_mismatches: vectors served online that differ from the offline point-in-time vectors.
- * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI.
+ * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI. Redis database 15 (flushed),
+ * or ML_BENCH_REDIS_DB (two runs side by side on one Redis).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -57,6 +58,8 @@ const json = (r: Record<string, number> | null | undefined) => (r ? JSON.stringi
 interface PacedRun {
   readonly latencies_ms: number[];
   readonly client_cpu_ms_per_call: number;
+  /** In-process arm: the scorer's mean wall time per call by stage (StageTimes of @pep/ml/scoring), else null. */
+  readonly stages_ms: Record<string, number> | null;
 }
 
 /** Runs paced-client.ts in a child process (Node with tsx, as this bench runs) and returns its latencies. */
@@ -72,7 +75,14 @@ function pacedClient(planFile: string): Promise<PacedRun> {
     child.once('error', reject);
     child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`paced client exited ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop() as string) as PacedRun);
+      // Its answer is the last line that is one: the scorer's log lines (JSON too) share stdout, and a model check
+      // still in flight when the client closes can log after it.
+      const line = out
+        .trim()
+        .split('\n')
+        .findLast((l) => l.startsWith('{"latencies_ms"'));
+      if (!line) return reject(new Error(`paced client printed no result: ${out.slice(-300)}`));
+      resolve(JSON.parse(line) as PacedRun);
     });
   });
 }
@@ -96,7 +106,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     ...base,
     stateDir,
     offlineDir: join(stateDir, 'offline'),
-    redisUrl: `${base.redisUrl.replace(/\/\d+$/, '')}/15`,
+    redisUrl: `${base.redisUrl.replace(/\/\d+$/, '')}/${process.env.ML_BENCH_REDIS_DB ?? 15}`,
   };
   const redis = new Redis(cfg.redisUrl);
   await redis.flushdb();
@@ -272,6 +282,8 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
   const arms: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
   const clientCpu: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
   const serviceCpu: Record<Arm, number[]> = { workflows: [], fetch: [], 'in-process': [] };
+  const inProcStages: Record<string, number>[] = [];
+  const inProcMeans: number[] = [];
   try {
     const planFile = join(stateDir, 'paced-plan.json');
     const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
@@ -296,6 +308,10 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       arms[transport].push(...r.latencies_ms);
       clientCpu[transport].push(r.client_cpu_ms_per_call);
+      if (r.stages_ms) {
+        inProcStages.push(r.stages_ms);
+        inProcMeans.push(r.latencies_ms.reduce((a, b) => a + b, 0) / r.latencies_ms.length);
+      }
       // Includes the warm-up calls (so slightly over): the service's CPU per measured call.
       serviceCpu[transport].push((cpu.user + cpu.system) / 1000 / r.latencies_ms.length);
     }
@@ -330,6 +346,25 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     unit: 'ms',
     value: Number(pct(arms['in-process'], 50).toFixed(3)),
   });
+  // Where the headline call's time goes, measured inside it (the scorer's own clocks in the in-process arm, mean wall
+  // ms per call): parse (items -> requests), read (Redis + decode), pack (records -> JSON rows), vectorize
+  // (core-native), onnx (tensor + session.run), post (answers' scores, metrics, drift), answer (answer objects); other =
+  // the mean call minus those (the worker's client wrapper, promise turns, and waiting for a core between stages).
+  if (inProcStages.length > 0) {
+    const keys = Object.keys(inProcStages[0] as Record<string, number>);
+    let sum = 0;
+    for (const key of keys) {
+      const v = median(inProcStages.map((x) => x[key] as number));
+      sum += v;
+      metrics.push({ name: `score64_in_process_stage_${key}_ms`, unit: 'ms', value: Number(v.toFixed(3)) });
+    }
+    const other = median(inProcMeans) - sum;
+    metrics.push({ name: 'score64_in_process_stage_other_ms', unit: 'ms', value: Number(other.toFixed(3)) });
+    metrics.push({ name: 'score64_in_process_mean_ms', unit: 'ms', value: Number(median(inProcMeans).toFixed(3)) });
+    say(
+      `in-process call, mean ms by stage: ${keys.map((k) => `${k} ${median(inProcStages.map((x) => x[k] as number)).toFixed(2)}`).join(', ')}, other ${other.toFixed(2)}`,
+    );
+  }
   // CPU per 64-event call, all parts: the HTTP path's client + service against the in-process path's one process.
   const httpCpu = median(clientCpu.workflows) + median(serviceCpu.workflows);
   metrics.push({ name: 'score64_cpu_http_path_ms', unit: 'ms', value: Number(httpCpu.toFixed(3)) });

@@ -11,7 +11,8 @@
  * withInProcessFraud, the InferenceClient the payment activity gets; same Redis, models and answers as the service, no
  * HTTP; `env` holds its REDIS_URL, MLFLOW_TRACKING_URI and ML_REGISTRY_PREFIX), so its CPU per call is the whole
  * scoring cost. Prints
- * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call}` (in call order) as one JSON line.
+ * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call, stages_ms}` (in call order; `stages_ms`: in-process, the
+ * scorer's mean wall time per call by stage, else null) as one JSON line.
  */
 import { readFileSync } from 'node:fs';
 import { isInvalidRequest, startLocalScoring } from '@pep/ml/scoring';
@@ -72,6 +73,7 @@ const call = async (): Promise<number> => {
 
 for (let i = 0; i < plan.warmup; i++) await call();
 starts.length = 0;
+const stages0 = local?.stages();
 const cpu0 = process.cpuUsage();
 const latencies: number[] = [];
 const inFlight: Promise<void>[] = [];
@@ -88,6 +90,16 @@ for (let i = 0; i < plan.total; i++) {
 }
 await Promise.all(inFlight);
 const cpu = process.cpuUsage(cpu0);
+// In-process: the scorer's wall time per stage per measured call (ms), from its own clocks.
+const stages1 = local?.stages();
+const stagesMs =
+  stages0 && stages1
+    ? Object.fromEntries(
+        Object.entries(stages1)
+          .filter(([k]) => k !== 'batches')
+          .map(([k, v]) => [k, (v - (stages0[k as keyof typeof stages0] as number)) / plan.total]),
+      )
+    : null;
 workflows.close();
 await local?.close();
 process.stdout.write(
@@ -95,5 +107,6 @@ process.stdout.write(
     latencies_ms: latencies,
     starts_epoch_ms: starts,
     client_cpu_ms_per_call: (cpu.user + cpu.system) / 1000 / plan.total,
+    stages_ms: stagesMs,
   })}\n`,
 );

@@ -257,6 +257,7 @@ async function scoreItems<I>(
 ): Promise<unknown[]> {
   if (!Array.isArray(items)) throw new RequestError('items must be an array');
   if (items.length > MAX_BATCH_ITEMS) throw new RequestError(`items holds more than ${MAX_BATCH_ITEMS} entries`);
+  const t0 = performance.now();
   const parsed = items.map((item, i) => {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new RequestError(`items[${i}] must be an object`);
@@ -274,10 +275,16 @@ async function scoreItems<I>(
       throw err;
     }
   });
+  const stages = scoring?.scorer.stages;
+  const t1 = performance.now();
+  if (stages) stages.parse += t1 - t0;
   const answers = scoring
     ? await scoring.scorer.scoreMany(parsed.map((p) => ({ model, event: p.event, eventJson: p.eventJson })))
     : parsed.map(() => NO_SCORING);
-  return parsed.map((p, i) => answer(p.input, answers[i] as ModelAnswer));
+  const t2 = performance.now();
+  const out = parsed.map((p, i) => answer(p.input, answers[i] as ModelAnswer));
+  if (stages) stages.answer += performance.now() - t2;
+  return out;
 }
 
 /**

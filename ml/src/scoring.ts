@@ -13,6 +13,9 @@
 import type { Registry } from '@pep/contracts/metrics';
 import { RequestError, scoreFraudItems } from './app.ts';
 import { loadConfig, type ScoringHandle, startScoring } from './server.ts';
+import type { StageTimes } from './serving/scorer.ts';
+
+export type { StageTimes } from './serving/scorer.ts';
 
 /** True for the error `scoreFraud` throws on a bad item (the service's 422): retrying the same items cannot help. */
 export const isInvalidRequest = (err: unknown): boolean => err instanceof RequestError;
@@ -29,6 +32,8 @@ export interface LocalScoring {
    * serve: they are in this process now, not on the service's port (the workflows worker's `/metrics`).
    */
   readonly registry: Registry;
+  /** Summed wall time per stage of the calls so far (the benchmark's per-stage breakdown; see StageTimes). */
+  stages(): StageTimes;
   close(): Promise<void>;
 }
 
@@ -43,6 +48,7 @@ export async function startLocalScoring(
     status: () => scoring.status(),
     refresh: () => scoring.refresh(),
     registry: scoring.registry,
+    stages: () => ({ ...scoring.scorer.stages }),
     close: () => scoring.close(),
   };
 }

@@ -13,18 +13,18 @@ const VALUE_TYPE_STRING = 2;
 
 /** Serialized entity key (v3) of one string join key, followed by the project: the Redis key of the entity's HASH. */
 export function redisKey(joinKey: string, value: string, project: string): Buffer {
-  const name = Buffer.from(joinKey, 'utf8');
-  const val = Buffer.from(value, 'utf8');
-  const proj = Buffer.from(project, 'utf8');
-  const out = Buffer.allocUnsafe(4 + 8 + name.length + 8 + val.length + proj.length);
+  // One allocation per key (serving builds ~130 per 64-event batch), the strings written in place.
+  const nameLen = Buffer.byteLength(joinKey, 'utf8');
+  const valLen = Buffer.byteLength(value, 'utf8');
+  const out = Buffer.allocUnsafe(4 + 8 + nameLen + 8 + valLen + Buffer.byteLength(project, 'utf8'));
   let o = out.writeUInt32LE(1, 0);
   o = out.writeUInt32LE(VALUE_TYPE_STRING, o);
-  o = out.writeUInt32LE(name.length, o);
-  o += name.copy(out, o);
+  o = out.writeUInt32LE(nameLen, o);
+  o += out.write(joinKey, o, 'utf8');
   o = out.writeUInt32LE(VALUE_TYPE_STRING, o);
-  o = out.writeUInt32LE(val.length, o);
-  o += val.copy(out, o);
-  proj.copy(out, o);
+  o = out.writeUInt32LE(valLen, o);
+  o += out.write(value, o, 'utf8');
+  out.write(project, o, 'utf8');
   return out;
 }
 

@@ -13,6 +13,7 @@ import { type CoreImpl, packFeatureRows } from '@pep/core-native';
 import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
 import type { OnlineFeatures, RowFeatures } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
+import { packFeatureRowText } from '../features/vectorize.ts';
 import type { FraudFeatures } from '../rules.ts';
 import type { LoadedModel, ModelName, ModelSlot } from './models.ts';
 
@@ -94,6 +95,34 @@ export class ScorerMetrics {
   }
 }
 
+/**
+ * Wall time per stage of the micro-batches scored so far (ms, summed), for the benchmark's per-stage breakdown of a
+ * 64-event call (bench/ml): `read` the online features (one Redis call, decoded), `pack` the feature records as the
+ * vectorizer's JSON rows, `vectorize` core-native, `onnx` tensor + session.run + the probabilities, `post` answers,
+ * metrics and the drift gauge. `parse` and `answer` are the callers' (scoreFraudItems: items parsed, answers built).
+ */
+export interface StageTimes {
+  batches: number;
+  parse: number;
+  read: number;
+  pack: number;
+  vectorize: number;
+  onnx: number;
+  post: number;
+  answer: number;
+}
+
+export const emptyStageTimes = (): StageTimes => ({
+  batches: 0,
+  parse: 0,
+  read: 0,
+  pack: 0,
+  vectorize: 0,
+  onnx: 0,
+  post: 0,
+  answer: 0,
+});
+
 interface Pending {
   readonly req: ScoreRequest;
   readonly resolve: (a: ModelAnswer) => void;
@@ -143,6 +172,8 @@ export class Scorer {
   readonly metrics: ScorerMetrics;
   private readonly drift: Record<ModelName, DriftTracker>;
   private readonly names: readonly string[];
+  /** Summed stage times (see StageTimes); a few clock reads per batch. */
+  readonly stages: StageTimes = emptyStageTimes();
 
   constructor(
     private readonly core: CoreImpl,
@@ -219,6 +250,8 @@ export class Scorer {
   /** One micro-batch: one Redis round trip, one vectorize call, one ORT run per model. Never rejects. */
   private async run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
     const started = performance.now();
+    const st = this.stages;
+    st.batches++;
     this.metrics.batchSize.observe(reqs.length, { model });
     let rows: RowFeatures[] | null = null;
     let featuresState: FeaturesState = 'online';
@@ -230,6 +263,8 @@ export class Scorer {
       }
     } else featuresState = 'unavailable';
     this.metrics.featureReads.inc({ result: featuresState }, reqs.length);
+    let t = performance.now();
+    st.read += t - started;
     if (!this.slots[model].champion.model) {
       // No champion: rules-v1 answers every event, with its features (no vectorize, no ONNX run).
       const answers = reqs.map((_, i) => {
@@ -259,7 +294,12 @@ export class Scorer {
     });
     let x: Float32Array | null = null;
     try {
-      x = this.core.vectorizeBatch(packFeatureRows(ok.map(rowOf)));
+      const packed = packFeatureRowText(ok.map(rowOf));
+      const t1 = performance.now();
+      st.pack += t1 - t;
+      x = this.core.vectorizeBatch(packed);
+      t = performance.now();
+      st.vectorize += t - t1;
     } catch {
       ok = ok.filter((i) => {
         try {
@@ -271,6 +311,7 @@ export class Scorer {
         }
       });
       x = this.core.vectorizeBatch(packFeatureRows(ok.map(rowOf)));
+      t = performance.now();
     }
     const champion = this.slots[model].champion.acquire();
     const challengerSlot = this.slots[model].challenger;
@@ -279,6 +320,9 @@ export class Scorer {
     try {
       if (ok.length > 0 && champion) {
         const scored = await this.scoreWith(champion, x, ok.length);
+        const t1 = performance.now();
+        st.onnx += t1 - t;
+        t = t1;
         if (!scored) {
           for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error', rows?.[i]);
         } else {
@@ -317,7 +361,9 @@ export class Scorer {
     } finally {
       if (champion) this.slots[model].champion.release(champion);
       if (challenger) challengerSlot.release(challenger);
-      this.metrics.latency.observe((performance.now() - started) / 1000, { model });
+      const end = performance.now();
+      st.post += end - t;
+      this.metrics.latency.observe((end - started) / 1000, { model });
     }
     return answers.map((a, i) => a ?? this.fallback(model, featuresState, 'model_error', rows?.[i]));
   }
