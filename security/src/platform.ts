@@ -210,7 +210,7 @@ export class Platform {
   /** Creates the private topics and starts every service, consumers first; resolves when all are ready. */
   async start(): Promise<void> {
     mkdirSync(this.logDir, { recursive: true });
-    await this.createTopics();
+    await this.createPrivateTopics();
     const port = await freePorts();
     const env = this.serviceEnv(port);
     const ready = readyUrls(port);
@@ -228,7 +228,7 @@ export class Platform {
   }
 
   /** The platform's private topics: raw and other topics with the configured partitions, single-partition DLQs. */
-  private async createTopics(): Promise<void> {
+  private async createPrivateTopics(): Promise<void> {
     const admin = this.kafka('security-admin').admin();
     await admin.connect();
     try {
