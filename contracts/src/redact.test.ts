@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from './log.ts';
-import { cleanText, hasCardNumber, maskCards, redactBytes, redactPayload, redactText } from './redact.ts';
+import {
+  cleanText,
+  hasCardNumber,
+  maskCards,
+  maskCardsInPayload,
+  redactBytes,
+  redactPayload,
+  redactText,
+} from './redact.ts';
 
 // Test card numbers of the major brands (all Luhn-valid).
 const PANS = ['4111111111111111', '5555555555554444', '378282246310005', '6011000990139424', '3530111333300000'];
@@ -227,4 +235,27 @@ test('log lines never carry a card number, in the message, fields, nested fields
   const rec = JSON.parse(lines[0] as string);
   assert.equal(rec.note, 'card ****-****-****-****');
   assert.deepEqual(rec.nested, { deeper: ['***************'] });
+});
+
+test('payloads fail closed: a card number glued to other digits is masked there, and only there', () => {
+  // Seen in the 100,000-body fuzz (issue 13): byte damage dropped a quote, so the card number ran into the digits
+  // beside it and no window from a group start to a group end was a card.
+  const glued = [
+    ['"reason":"Refused51051051051051000,', '"reason":"Refused****************0,'],
+    ['"order":"o1","51051051051051006:"k"', '"order":"o1","****************6:"k"'],
+    ['ref 994111111111111111', 'ref 99****************'],
+  ] as const;
+  for (const [input, want] of glued) {
+    assert.equal(redactText(input), want, input);
+    assert.equal(maskCardsInPayload(input), want, input);
+    assert.equal(redactPayload(Buffer.from(input)).text, want, input);
+    // events' free text and identifiers keep the group rule: the 17-digit run is no card's length
+    assert.equal(maskCards(input), input, input);
+  }
+  assert.equal(hasCardNumber('ord_51051051051051000'), false);
+  // a card-shaped window in the middle of a run, with digits on both sides, is not taken (neither rule)
+  assert.equal(redactText('99410000000000000061'), '99410000000000000061');
+  // no window can start with 0, 1, 7, 8 or 9, and runs under 13 digits are no cards
+  for (const s of ['9181716151413121110', 'psp 8817101071087190', 'order 412345678901'])
+    assert.equal(redactText(s), s, s);
 });

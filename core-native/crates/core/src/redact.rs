@@ -165,7 +165,12 @@ fn doubled(d: u8) -> i32 {
 /// Marks the digits of every card-number window of a run: 13–19 digits from the start of a group
 /// to the end of a group (groups are split by separators), with a card brand's leading digits and
 /// length ([`CARD_BRANDS`]), passing the Luhn check. Returns whether one was found.
-fn luhn_windows(digits: &[u8], group_start: &[bool], mut marks: Option<&mut [bool]>) -> bool {
+fn luhn_windows(
+    digits: &[u8],
+    group_start: &[bool],
+    mut marks: Option<&mut [bool]>,
+    one_end: bool,
+) -> bool {
     let n = digits.len();
     if n < MIN_PAN_DIGITS {
         return false;
@@ -181,14 +186,19 @@ fn luhn_windows(digits: &[u8], group_start: &[bool], mut marks: Option<&mut [boo
     }
     let mut found = false;
     for j in MIN_PAN_DIGITS..=n {
-        if j < n && !group_start[j] {
+        let ends_group = j == n || group_start[j];
+        if !ends_group && !one_end {
             continue; // a window ends where a group ends
         }
         let p = (j - 1) % 2;
         for len in MIN_PAN_DIGITS..=MAX_PAN_DIGITS.min(j) {
             let i = j - len;
+            // A window starts where a group starts (one_end: or at least ends where one ends).
+            if !(group_start[i] || (one_end && ends_group)) {
+                continue;
+            }
             // Every brand's numbers start with 2 to 6: the table is only read for those.
-            if !group_start[i] || !(2..=6).contains(&digits[i]) {
+            if !(2..=6).contains(&digits[i]) {
                 continue;
             }
             let sum = plain[p][j] - plain[p][i] + dbl[1 - p][j] - dbl[1 - p][i];
@@ -254,15 +264,18 @@ fn for_each_run(s: &[u8], mut on_run: impl FnMut(&[u8], &[bool], &[usize], &[usi
 
 /// `s` with every card number masked (digits replaced by `*`); borrowed when there is none.
 pub fn mask_cards(s: &str) -> Cow<'_, str> {
-    match mask_card_bytes(s.as_bytes()) {
+    match mask_card_bytes(s.as_bytes(), false) {
         None => Cow::Borrowed(s),
         // Only ASCII units were replaced by ASCII, at unit boundaries: still UTF-8.
         Some(o) => Cow::Owned(String::from_utf8(o).expect("masking keeps UTF-8")),
     }
 }
 
-/// The bytes with every card number masked, or `None` when there is none.
-fn mask_card_bytes(b: &[u8]) -> Option<Vec<u8>> {
+/// The bytes with every card number masked, or `None` when there is none. `one_end`: a 13–19
+/// digit window needs only one of its ends at a group's edge (payloads, failing closed: a card
+/// number glued to other digits on one side is still masked); otherwise both (events' free text
+/// and identifiers). The same rules as `maskCardsInPayload` and `maskCards` in contracts.
+fn mask_card_bytes(b: &[u8], one_end: bool) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     for_each_run(b, |digits, group_start, at, lens| {
@@ -270,7 +283,7 @@ fn mask_card_bytes(b: &[u8]) -> Option<Vec<u8>> {
             return false;
         }
         let mut marks = vec![false; digits.len()];
-        if !luhn_windows(digits, group_start, Some(&mut marks)) {
+        if !luhn_windows(digits, group_start, Some(&mut marks), one_end) {
             return false;
         }
         let o = out.get_or_insert_with(|| Vec::with_capacity(b.len()));
@@ -292,7 +305,7 @@ fn mask_card_bytes(b: &[u8]) -> Option<Vec<u8>> {
 pub fn has_card_number(id: &str) -> bool {
     let mut found = false;
     for_each_run(id.as_bytes(), |digits, group_start, _, _| {
-        if digits.len() >= MIN_PAN_DIGITS && luhn_windows(digits, group_start, None) {
+        if digits.len() >= MIN_PAN_DIGITS && luhn_windows(digits, group_start, None, false) {
             found = true;
         }
         found
@@ -540,10 +553,10 @@ fn redact_bt_payload(value: &[u8]) -> Option<Vec<u8>> {
             .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
             .collect();
         return (0..4)
-            .any(|from| mask_card_bytes(&base64_quads(&kept, from)).is_some())
+            .any(|from| mask_card_bytes(&base64_quads(&kept, from), false).is_some())
             .then(|| REDACTED_VALUE.as_bytes().to_vec());
     };
-    let masked = mask_card_bytes(&bytes)?;
+    let masked = mask_card_bytes(&bytes, false)?;
     let mut b64 = Vec::new();
     codec::base64_encode_into(&masked, &mut b64);
     let mut out = Vec::with_capacity(b64.len() + 16);
@@ -725,7 +738,7 @@ fn redact_bytes(s: &[u8]) -> Vec<u8> {
     let b = redact_digest_shapes(&l);
     // Bytes that are not UTF-8 are read one character per byte (Latin-1), as the TypeScript side
     // does: the scan only looks at ASCII, so it runs on the bytes directly.
-    mask_card_bytes(&b).unwrap_or_else(|| b.into_owned())
+    mask_card_bytes(&b, true).unwrap_or_else(|| b.into_owned())
 }
 
 /// A raw message as a DLQ record carries it: UTF-8 text redacted (`false`: not base64), or, for
@@ -870,6 +883,36 @@ mod tests {
             let id = luhn_valid(prefix, n);
             assert!(!has_card_number(&id), "{id} is not a card");
             assert_eq!(mask_cards(&id), id);
+        }
+    }
+
+    #[test]
+    fn payloads_mask_a_card_number_glued_to_other_digits() {
+        for (input, want) in [
+            (
+                r#""reason":"Refused51051051051051000,"#,
+                r#""reason":"Refused****************0,"#,
+            ),
+            (
+                r#""order":"o1","51051051051051006:"k""#,
+                r#""order":"o1","****************6:"k""#,
+            ),
+            ("ref 994111111111111111", "ref 99****************"),
+        ] {
+            assert_eq!(redact_payload(input.as_bytes()).0, want, "{input}");
+            // events' free text keeps the group rule: the 17-digit run is no card's length
+            assert_eq!(mask_cards(input), input);
+        }
+        assert_eq!(
+            redact_payload(b"99410000000000000061").0,
+            "99410000000000000061"
+        );
+        for s in [
+            "9181716151413121110",
+            "psp 8817101071087190",
+            "order 412345678901",
+        ] {
+            assert_eq!(redact_payload(s.as_bytes()).0, s, "{s}");
         }
     }
 
