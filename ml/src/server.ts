@@ -62,6 +62,28 @@ export interface ScoringHandle extends ScoringService {
 }
 
 /**
+ * What a model slot reports, logged: each load, and each distinct error once per slot (a registry that stays down
+ * fails every reload poll, every few seconds, with the same detail; it is logged again when the detail changes or
+ * after the slot loaded a model in between).
+ */
+export function modelEventLog(
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): (e: { kind: 'loaded' | 'error'; slot: Pick<ModelSlot, 'name' | 'alias'>; detail: string }) => void {
+  const lastError = new Map<string, string>();
+  return (e) => {
+    const key = `${e.slot.name}/${e.slot.alias}`;
+    const fields = { model: e.slot.name, alias: e.slot.alias, detail: e.detail };
+    if (e.kind === 'loaded') {
+      lastError.delete(key);
+      log('model loaded: now serving', fields);
+    } else if (lastError.get(key) !== e.detail) {
+      lastError.set(key, e.detail);
+      log('model unavailable', fields);
+    }
+  };
+}
+
+/**
  * The model side of the service: online features from Redis, champion and challenger of fraud and churn from MLflow
  * (reloaded when an alias moves), the micro-batching scorer and its Prometheus registry.
  */
@@ -90,11 +112,7 @@ export async function startScoring(
   const names: readonly ModelName[] = ['fraud', 'churn'];
   // Registry names are `fraud` and `churn` (CONTRACT section 8); a prefix keeps tests apart on a shared MLflow.
   const prefix = env.ML_REGISTRY_PREFIX ?? '';
-  const onEvent = (e: { kind: 'loaded' | 'error'; slot: ModelSlot; detail: string }) => {
-    if (e.kind === 'loaded')
-      log('model loaded: now serving', { model: e.slot.name, alias: e.slot.alias, detail: e.detail });
-    else log('model unavailable', { model: e.slot.name, alias: e.slot.alias, detail: e.detail });
-  };
+  const onEvent = modelEventLog(log);
   const slots = Object.fromEntries(
     names.map((n) => [
       n,
@@ -109,11 +127,8 @@ export async function startScoring(
     maxWaitMs: config.maxWaitMs,
   });
   const all = names.flatMap((n) => [slots[n].champion, slots[n].challenger]);
-  // Errors repeat every poll; log each distinct one once.
-  const lastLogged = new Map<ModelSlot, string | null>();
   const refresh = async () => {
     await Promise.all(all.map((s) => s.refresh()));
-    for (const s of all) lastLogged.set(s, s.status().error);
   };
   await refresh();
   const timer = setInterval(() => void refresh(), config.reloadIntervalMs);
