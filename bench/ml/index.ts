@@ -99,6 +99,9 @@ async function closedLoop(seconds: number, concurrency: number, call: () => Prom
 }
 
 export async function run({ quick }: { quick: boolean }): Promise<void> {
+  // The figures are the native core's: without the addon built, loadCore would fall back to the JS twin silently and
+  // the bench would measure that. Here it refuses instead (this process and the scorers it starts inherit it).
+  process.env.CORE_NATIVE_IMPL ??= 'native';
   const stamp = Date.now().toString(36);
   const base = loadMlConfig();
   const stateDir = mkdtempSync(join(tmpdir(), 'pep-ml-bench-'));
