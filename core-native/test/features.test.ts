@@ -87,3 +87,32 @@ test('malformed rows are refused with the same message by both implementations',
     assert.equal(messages[0], messages[1]);
   }
 });
+
+test('packFeatureRows packs ASCII text in one pass to the bytes it packs item by item', () => {
+  const ascii = [
+    { event: '{"amount_minor":1200,"currency":"USD"}', customer: '{"a":1}', merchant: null, paymentMethod: '{}' },
+    { event: '{"amount_minor":5}', customer: null, merchant: '{"m":0.5}', paymentMethod: null },
+    { event: '', customer: '', merchant: '{"x":1e-7}', paymentMethod: '{"p":2}' },
+  ];
+  const nonAscii = [
+    ...ascii,
+    { event: '{"status":"réussi €"}', customer: '{"a":1}', merchant: null, paymentMethod: null },
+  ];
+  const lone = [{ event: '{"s":"\ud800"}', customer: null, merchant: null, paymentMethod: null }];
+  const enc = new TextEncoder();
+  const asBytes = (x: string | null) => (x === null ? null : enc.encode(x));
+  for (const rows of [ascii, nonAscii, lone, []]) {
+    const got = packFeatureRows(rows);
+    // bytes in: the item-by-item path
+    const want = packFeatureRows(
+      rows.map((r) => ({
+        event: enc.encode(r.event),
+        customer: asBytes(r.customer),
+        merchant: asBytes(r.merchant),
+        paymentMethod: asBytes(r.paymentMethod),
+      })),
+    );
+    for (const k of Object.keys(want) as (keyof typeof want)[])
+      assert.deepEqual([...got[k]], [...want[k]], `${k} of ${JSON.stringify(rows).slice(0, 80)}`);
+  }
+});

@@ -206,18 +206,23 @@ export async function runFuzz(
 type Outputs = Record<
   'raw' | 'other' | 'normalized' | 'validationDlq' | 'webhooksDlq',
   Awaited<ReturnType<typeof readAll>>
->;
+> & {
+  /** The distinct event ids of the normalized records. */
+  readonly eventIds: readonly string[];
+};
 type Rows = Awaited<ReturnType<typeof runRows>>;
 
 /** Every record the run left in the platform's topics. */
 async function readOutputs(platform: Platform): Promise<Outputs> {
   const kafka = platform.kafka('security-scan');
+  const normalized = await readAll(kafka, [platform.topics.normalized]);
   return {
     raw: await readAll(kafka, platform.topics.raw),
     other: await readAll(kafka, platform.topics.other),
-    normalized: await readAll(kafka, [platform.topics.normalized]),
+    normalized,
     validationDlq: await readAll(kafka, [platform.topics.validationDlq]),
     webhooksDlq: await readAll(kafka, [platform.topics.webhooksDlq]),
+    eventIds: [...new Set(normalized.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id))],
   };
 }
 
@@ -234,7 +239,7 @@ async function waitForRows(
   timeoutMs: number,
   log: (m: string) => void,
 ): Promise<{ rows: Rows; paymentsSeconds: number }> {
-  const eventIds = normalizedEventIds(out);
+  const { eventIds } = out;
   const complete = (r: Rows) => {
     const reviewedOffsets = new Set(r.reviews.map((q) => String(q.dlq_offset)));
     return r.payments.length >= eventIds.length && out.validationDlq.every((v) => reviewedOffsets.has(v.offset));
@@ -255,10 +260,6 @@ async function waitForRows(
   }
   return { rows, paymentsSeconds };
 }
-
-const normalizedEventIds = (out: Outputs) => [
-  ...new Set(out.normalized.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id)),
-];
 
 /** What went missing between each stage and the next: every count must be 0. */
 function lostCounts(out: Outputs, rows: Rows, accepted: string[], refused: string[]): FuzzReport['lost'] {
@@ -282,7 +283,7 @@ function lostCounts(out: Outputs, rows: Rows, accepted: string[], refused: strin
       (r) => !quarantined.has(`${r.topic}/${r.partition}/${r.offset}`),
     ).length,
     validationDlqWithoutReview: out.validationDlq.filter((r) => !reviewed.has(r.offset)).length,
-    normalizedWithoutRow: normalizedEventIds(out).filter((id) => !stored.has(id)).length,
+    normalizedWithoutRow: out.eventIds.filter((id) => !stored.has(id)).length,
   };
 }
 

@@ -175,12 +175,6 @@ export class SignatureMatcher {
     }
   }
 
-  get size(): number {
-    let n = 0;
-    for (const list of this.byPrefixHash.values()) n += list.length;
-    return n;
-  }
-
   /** Each signature that occurs in `s`, once, with the position of its first occurrence. */
   find(s: string): { sig: string; at: number }[] {
     const found: { sig: string; at: number }[] = [];

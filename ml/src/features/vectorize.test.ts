@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createJsCore, loadCore, packFeatureRows } from '@pep/core-native';
+import { createJsCore, loadCore } from '@pep/core-native';
 import { simulatedEvents } from '../sim/events.ts';
-import { type EntityRecords, packFeatureRowText, vectorEventFields, vectorEventJson, vectorize } from './vectorize.ts';
+import { type EntityRecords, vectorEventFields, vectorEventJson, vectorize } from './vectorize.ts';
 
 const records: EntityRecords[] = [
   { customer: null, merchant: null, payment_method: null },
@@ -56,23 +56,4 @@ test('an event feature whose transform names no field, unknown here, is an error
     ],
   };
   assert.throws(() => vectorEventFields(odd), /event transform new_one names no field/);
-});
-
-test('packFeatureRowText packs the bytes packFeatureRows packs: ASCII rows, missing records, non-ASCII strings', () => {
-  const ascii = [
-    { event: '{"amount_minor":1200,"currency":"USD"}', customer: '{"a":1}', merchant: null, paymentMethod: '{}' },
-    { event: '{"amount_minor":5}', customer: null, merchant: '{"m":0.5}', paymentMethod: null },
-    { event: '', customer: '', merchant: '{"x":1e-7}', paymentMethod: '{"p":2}' },
-  ];
-  const nonAscii = [
-    ...ascii,
-    { event: '{"status":"réussi €"}', customer: '{"a":1}', merchant: null, paymentMethod: null },
-  ];
-  const lone = [{ event: '{"s":"\ud800"}', customer: null, merchant: null, paymentMethod: null }];
-  for (const rows of [ascii, nonAscii, lone, []]) {
-    const got = packFeatureRowText(rows);
-    const want = packFeatureRows(rows);
-    for (const k of Object.keys(want) as (keyof typeof want)[])
-      assert.deepEqual([...got[k]], [...want[k]], `${k} of ${JSON.stringify(rows).slice(0, 80)}`);
-  }
 });

@@ -3,64 +3,12 @@
  * records). Training (offline records from Feast's point-in-time join) and serving (online records from Redis) both
  * come through here, so the two cannot compute a row differently.
  */
-import { type CoreImpl, type FeatureBatch, type FeatureSpec, packFeatureRows } from '@pep/core-native';
+import { type CoreImpl, type FeatureSpec, packFeatureRows } from '@pep/core-native';
 import type { EntityName } from './spec.ts';
 
 export type EntityRecords = Readonly<Record<EntityName, Readonly<Record<string, number>> | null>>;
 
 const json = (r: Readonly<Record<string, number>> | null): string | null => (r ? JSON.stringify(r) : null);
-
-export interface FeatureRowText {
-  readonly event: string;
-  readonly customer: string | null;
-  readonly merchant: string | null;
-  readonly paymentMethod: string | null;
-}
-
-const encoder = new TextEncoder();
-
-/** One column: the strings joined and encoded once; null when a string is not ASCII (byte offsets != char offsets). */
-function packColumn(items: readonly (string | null)[]) {
-  const n = items.length;
-  const offsets = new Uint32Array(n);
-  const lengths = new Uint32Array(n);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const len = items[i]?.length ?? 0;
-    offsets[i] = at;
-    lengths[i] = len;
-    at += len;
-  }
-  const data = encoder.encode(items.join(''));
-  return data.length === at ? { data, offsets, lengths } : null;
-}
-
-/**
- * packFeatureRows (core-native) for rows of strings, byte for byte (ml/src/features/vectorize.test.ts): one join and
- * one encode per column instead of one encode and one copy per string (256 for a 64-event batch). Any non-ASCII
- * string: packFeatureRows itself.
- */
-export function packFeatureRowText(rows: readonly FeatureRowText[]): FeatureBatch {
-  const e = packColumn(rows.map((r) => r.event));
-  const c = e && packColumn(rows.map((r) => r.customer));
-  const m = c && packColumn(rows.map((r) => r.merchant));
-  const p = m && packColumn(rows.map((r) => r.paymentMethod));
-  if (!e || !c || !m || !p) return packFeatureRows(rows);
-  return {
-    events: e.data,
-    eventOffsets: e.offsets,
-    eventLengths: e.lengths,
-    customers: c.data,
-    customerOffsets: c.offsets,
-    customerLengths: c.lengths,
-    merchants: m.data,
-    merchantOffsets: m.offsets,
-    merchantLengths: m.lengths,
-    paymentMethods: p.data,
-    paymentMethodOffsets: p.offsets,
-    paymentMethodLengths: p.lengths,
-  };
-}
 
 /** Row-major `events.length × featureCount` Float32 matrix. */
 export function vectorize(core: CoreImpl, events: readonly string[], records: readonly EntityRecords[]): Float32Array {

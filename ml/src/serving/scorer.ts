@@ -13,7 +13,6 @@ import { type CoreImpl, packFeatureRows } from '@pep/core-native';
 import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
 import type { OnlineFeatures, RowFeatures } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
-import { packFeatureRowText } from '../features/vectorize.ts';
 import type { FraudFeatures } from '../rules.ts';
 import type { LoadedModel, ModelName, ModelSlot } from './models.ts';
 
@@ -294,7 +293,7 @@ export class Scorer {
     });
     let x: Float32Array | null = null;
     try {
-      const packed = packFeatureRowText(ok.map(rowOf));
+      const packed = packFeatureRows(ok.map(rowOf));
       const t1 = performance.now();
       st.pack += t1 - t;
       x = this.core.vectorizeBatch(packed);

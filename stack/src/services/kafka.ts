@@ -10,6 +10,7 @@ import { DEFAULT_PARTITIONS, SERVICE_DEFAULTS, TOPIC_SPECS, type TopicKind } fro
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
+import { JVM_ROOT, jdkVersionOf, newestJdk } from '../jdk.ts';
 import { CACHE_DIR, REPO_ROOT, serviceStateDir } from '../paths.ts';
 import { commandExists, forgetPid, managedPid, run, runAsync, startDetached, stopProcess } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
@@ -31,9 +32,6 @@ const CLUSTER_HEAP = process.env.KAFKA_HEAP_OPTS ?? '-Xms384m -Xmx384m';
 /** The local SASL user (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN) on the SASL_SSL listener. Local development only. */
 export const LOCAL_KAFKA_SASL = Object.freeze({ username: 'pep', password: 'pep-local-secret' });
 
-/** The JDK major version of a folder name under /usr/lib/jvm (`java-17-openjdk-amd64`, `temurin-25-jdk-amd64`). */
-const jdkVersionOf = (dir: string) => Number(/(?:^|[-.])(\d{2})(?:[-.]|$)/.exec(dir)?.[1] ?? 0);
-
 /**
  * The broker's JVM: `java` (KAFKA_JAVA_HOME's, else the newest JDK 21+ under /usr/lib/jvm, else the one on PATH) and
  * its garbage collector (KAFKA_GC: `zgc`, generational ZGC, the default on a JDK 21+; `g1` with 20 ms pause goals, the
@@ -43,19 +41,13 @@ const jdkVersionOf = (dir: string) => Number(/(?:^|[-.])(\d{2})(?:[-.]|$)/.exec(
  */
 export function kafkaJvm(
   env: NodeJS.ProcessEnv = process.env,
-  jvmRoot = '/usr/lib/jvm',
+  jvmRoot = JVM_ROOT,
 ): { java: string; version: number; gcArgs: string[] } {
   let home = env.KAFKA_JAVA_HOME?.trim() || '';
   let version = home ? jdkVersionOf(home.split('/').filter(Boolean).pop() ?? '') : 0;
-  if (!home && existsSync(jvmRoot)) {
-    const best = readdirSync(jvmRoot)
-      .map((d) => ({ d, v: jdkVersionOf(d) }))
-      .filter((c) => c.v >= 21 && existsSync(join(jvmRoot, c.d, 'bin', 'java')))
-      .sort((a, b) => b.v - a.v)[0];
-    if (best) {
-      home = join(jvmRoot, best.d);
-      version = best.v;
-    }
+  if (!home) {
+    const best = newestJdk(21, jvmRoot);
+    if (best) ({ home, version } = best);
   }
   const gc = env.KAFKA_GC?.trim() || (version >= 21 ? 'zgc' : 'g1');
   if (gc !== 'zgc' && gc !== 'g1') throw new Error(`KAFKA_GC must be zgc or g1, got ${JSON.stringify(env.KAFKA_GC)}`);

@@ -5,11 +5,12 @@
  * (~821 MB download, ~896 MB unpacked, once per machine), run with `bin/launcher run` and a bounded heap
  * (TRINO_HEAP, default 1G), health-checked on GET /v1/info. Not a writer of the bronze tables.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS } from '@pep/contracts';
 import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
+import { newestJdk } from '../jdk.ts';
 import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
 import { runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
@@ -24,20 +25,13 @@ const ETC = join(STATE, 'etc');
 /** A JDK of version 24 or newer: TRINO_JAVA_HOME, else the newest under /usr/lib/jvm. */
 export function trinoJavaHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TRINO_JAVA_HOME) return env.TRINO_JAVA_HOME;
-  const root = '/usr/lib/jvm';
-  const candidates = existsSync(root)
-    ? readdirSync(root)
-        .map((d) => ({ d, v: Number(/(?:^|[-.])(\d{2})(?:[-.]|$)/.exec(d)?.[1] ?? 0) }))
-        .filter((c) => c.v >= 24 && existsSync(join(root, c.d, 'bin', 'java')))
-        .sort((a, b) => b.v - a.v)
-    : [];
-  const best = candidates[0];
+  const best = newestJdk(24);
   if (!best) {
     throw new Error(
       'Trino 476 needs Java 24 or newer: install a JDK (e.g. Temurin 25 under /usr/lib/jvm) or set TRINO_JAVA_HOME',
     );
   }
-  return join(root, best.d);
+  return best.home;
 }
 
 /** JDBC pieces of the catalog database (LAKE_CATALOG_URL, default the platform's DATABASE_URL). */
