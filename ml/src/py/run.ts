@@ -26,7 +26,18 @@ export async function runPython(module: string, args: readonly string[], opts: R
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-m', module, ...args], {
       cwd: PYTHON_DIR,
-      env: { ...process.env, ...opts.env, PYTHONPATH: PYTHON_DIR, FEAST_USAGE: 'False', PYTHONUNBUFFERED: '1' },
+      // No usage telemetry from Feast or the MLflow client (the MLflow server runs without it too, stack/): it calls
+      // hosts this platform must not depend on, and MLflow's client keeps a session id in the environment of the
+      // process (_MLFLOW_TELEMETRY_SESSION_ID) that one train test's MLflow call once failed on.
+      env: {
+        ...process.env,
+        ...opts.env,
+        PYTHONPATH: PYTHON_DIR,
+        FEAST_USAGE: 'False',
+        MLFLOW_DISABLE_TELEMETRY: 'true',
+        DO_NOT_TRACK: 'true',
+        PYTHONUNBUFFERED: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
