@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createJsCore, loadCore } from '@pep/core-native';
+import { createJsCore, LIMITS, loadCore } from '@pep/core-native';
 import { simulatedEvents } from '../sim/events.ts';
 import { type EntityRecords, vectorEventFields, vectorEventJson, vectorize } from './vectorize.ts';
 
@@ -56,4 +56,20 @@ test('an event feature whose transform names no field, unknown here, is an error
     ],
   };
   assert.throws(() => vectorEventFields(odd), /event transform new_one names no field/);
+});
+
+test('more rows than one core-native call takes: sliced, and each row the vector it gets alone', async () => {
+  const core = createJsCore();
+  const n = LIMITS.maxVectorizeRows * 2 + 17;
+  const raw = await simulatedEvents({ seed: 9, count: 64, startMs: Date.UTC(2026, 0, 1), stepMs: 60_000 });
+  const events = Array.from({ length: n }, (_, i) => raw[i % raw.length] as string);
+  const rows = events.map((_, i) => records[i % records.length] as EntityRecords);
+  const all = vectorize(core, events, rows);
+  const width = core.featureSpec().features.length;
+  assert.equal(all.length, n * width);
+  // Rows on both sides of each slice boundary and the last one equal the same rows vectorized on their own.
+  for (const i of [0, LIMITS.maxVectorizeRows - 1, LIMITS.maxVectorizeRows, 2 * LIMITS.maxVectorizeRows, n - 1]) {
+    const alone = vectorize(core, [events[i] as string], [rows[i] as EntityRecords]);
+    assert.deepEqual(all.subarray(i * width, (i + 1) * width), alone, `row ${i}`);
+  }
 });

@@ -3,24 +3,45 @@
  * records). Training (offline records from Feast's point-in-time join) and serving (online records from Redis) both
  * come through here, so the two cannot compute a row differently.
  */
-import { type CoreImpl, type FeatureSpec, packFeatureRows } from '@pep/core-native';
+import { type CoreImpl, type FeatureSpec, LIMITS, packFeatureRows } from '@pep/core-native';
 import type { EntityName } from './spec.ts';
 
 export type EntityRecords = Readonly<Record<EntityName, Readonly<Record<string, number>> | null>>;
 
 const json = (r: Readonly<Record<string, number>> | null): string | null => (r ? JSON.stringify(r) : null);
 
-/** Row-major `events.length × featureCount` Float32 matrix. */
+/**
+ * Row-major `events.length × featureCount` Float32 matrix. Any number of rows: core-native takes at most
+ * LIMITS.maxVectorizeRows per call (a bounded allocation per call), so a training set goes through in slices of that
+ * size; a scoring micro-batch is one call.
+ */
 export function vectorize(core: CoreImpl, events: readonly string[], records: readonly EntityRecords[]): Float32Array {
   if (events.length !== records.length) throw new RangeError(`${events.length} events but ${records.length} records`);
-  return core.vectorizeBatch(
-    packFeatureRows(
-      events.map((event, i) => {
-        const r = records[i] as EntityRecords;
-        return { event, customer: json(r.customer), merchant: json(r.merchant), paymentMethod: json(r.payment_method) };
-      }),
-    ),
-  );
+  const slice = (from: number, to: number): Float32Array =>
+    core.vectorizeBatch(
+      packFeatureRows(
+        events.slice(from, to).map((event, i) => {
+          const r = records[from + i] as EntityRecords;
+          return {
+            event,
+            customer: json(r.customer),
+            merchant: json(r.merchant),
+            paymentMethod: json(r.payment_method),
+          };
+        }),
+      ),
+    );
+  const step = LIMITS.maxVectorizeRows;
+  if (events.length <= step) return slice(0, events.length);
+  const parts: Float32Array[] = [];
+  for (let from = 0; from < events.length; from += step) parts.push(slice(from, Math.min(events.length, from + step)));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
