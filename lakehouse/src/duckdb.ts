@@ -136,6 +136,12 @@ export async function openDuckSession(
     throw new Error(`@duckdb/node-api runs DuckDB ${String(version)}, the extension wheels are ${DUCKDB_VERSION}`);
   }
   await connection.run("LOAD avro; LOAD iceberg; SET TimeZone = 'UTC';");
+  // Iceberg data files are immutable (every write has a new name), so their Parquet footers can be cached for the
+  // session's life: repeated queries skip re-reading them (the analytics queries over 420 files: ~25 % less time).
+  await connection.run('SET parquet_metadata_cache = true;');
+  // utc_day(ts): the UTC calendar day of a TIMESTAMPTZ. `CAST(ts AS DATE)` means the same with TimeZone UTC but goes
+  // through ICU's calendar per row (2.1 s over 10 million rows here, against 0.18 s for this arithmetic).
+  await connection.run(`CREATE OR REPLACE MACRO utc_day(ts) AS CAST(make_timestamp(epoch_us(ts)) AS DATE);`);
   if (cfg.s3) {
     await connection.run('LOAD httpfs;');
     await connection.run(duckdbS3Secret(cfg.s3));

@@ -41,15 +41,41 @@ describe('DuckDB and Trino over the same tables', () => {
       'duckdb',
     );
     const customer = String(duck.rows[0]?.customer_id);
-    for (const q of analyticalQueries(table.qualifiedName, customer, '2026-09-01')) {
+    const onTrino = analyticalQueries(table.qualifiedName, customer, '2026-09-01', 'trino');
+    for (const [i, q] of analyticalQueries(table.qualifiedName, customer, '2026-09-01', 'duckdb').entries()) {
       const d = await runQuery(cfg, q.sql, 'duckdb');
-      const t = await runQuery(cfg, q.sql, 'trino');
+      const t = await runQuery(cfg, (onTrino[i] as { sql: string }).sql, 'trino');
       assert.ok(d.rows.length > 0, `${q.name}: no rows`);
       assert.deepEqual(d.columns, t.columns, q.name);
       assert.deepEqual(canon(d.rows), canon(t.rows), q.name);
     }
     const total = await runQuery(cfg, `SELECT count(*) AS n FROM ${table.qualifiedName}`, 'trino');
     assert.equal(Number(total.rows[0]?.n), 6000);
+  });
+
+  it("DuckDB's utc_day macro is the UTC calendar day, as CAST(ts AS DATE) in UTC gives it", async () => {
+    // Instants at and around midnight, before 1970 (negative epochs), far dates and NULL.
+    const instants = [
+      '2026-11-30 00:00:00',
+      '2026-11-29 23:59:59.999999',
+      '2026-12-01 00:00:00.000001',
+      '1969-12-31 23:59:59.999999',
+      '1970-01-01 00:00:00',
+      '1900-03-01 12:00:00',
+      '2400-02-29 23:00:00',
+    ];
+    const values = [...instants.map((i) => `(TIMESTAMPTZ '${i}+00')`), '(CAST(NULL AS TIMESTAMPTZ))'].join(', ');
+    const r = await runQuery(
+      cfg,
+      `SELECT CAST(utc_day(ts) AS VARCHAR) AS fast, CAST(CAST(ts AS DATE) AS VARCHAR) AS cast_day FROM (VALUES ${values}) v(ts)`,
+      'duckdb',
+    );
+    assert.equal(r.rows.length, instants.length + 1);
+    for (const row of r.rows) assert.equal(row.fast, row.cast_day);
+    assert.deepEqual(
+      r.rows.slice(0, 4).map((row) => row.fast),
+      ['2026-11-30', '2026-11-29', '2026-12-01', '1969-12-31'],
+    );
   });
 
   it('reports Trino down as TRINO_UNAVAILABLE with the address and the way to start it', async () => {
