@@ -354,7 +354,17 @@ describe('the chart matches the code', () => {
       );
       checked.push(name);
     }
-    assert.deepEqual(checked.sort(), ['bridge', 'edge', 'inference', 'quarantine', 'transformer', 'worker']);
+    assert.deepEqual(checked.sort(), [
+      'batch-worker',
+      'bridge',
+      'edge',
+      'features',
+      'inference',
+      'lake-sink',
+      'quarantine',
+      'transformer',
+      'worker',
+    ]);
   });
 
   test('the partition bound counts every raw topic of contracts', () => {
