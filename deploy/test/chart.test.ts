@@ -98,7 +98,6 @@ const PENDING_ENV: Readonly<Record<string, string>> = {
   LAKE_CATALOG_URI: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_WAREHOUSE: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_CREDENTIAL: '#16 lakehouse / #22 REST catalog',
-  LAKE_COMMIT_INTERVAL_S: '#16 lakehouse',
   MLFLOW_TRACKING_TOKEN: '#18 ml',
   TRINO_PASSWORD: '#16 lakehouse',
 };
