@@ -98,9 +98,6 @@ const PENDING_ENV: Readonly<Record<string, string>> = {
   LAKE_CATALOG_URI: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_WAREHOUSE: '#16 lakehouse / #22 REST catalog',
   LAKE_CATALOG_CREDENTIAL: '#16 lakehouse / #22 REST catalog',
-  LAKE_SINK_METRICS_HOST: '#16 lakehouse',
-  LAKE_COMMIT_INTERVAL_S: '#16 lakehouse',
-  FEATURES_METRICS_HOST: '#18 ml',
   MLFLOW_TRACKING_TOKEN: '#18 ml',
   TRINO_PASSWORD: '#16 lakehouse',
 };
@@ -356,7 +353,17 @@ describe('the chart matches the code', () => {
       );
       checked.push(name);
     }
-    assert.deepEqual(checked.sort(), ['bridge', 'edge', 'inference', 'quarantine', 'transformer', 'worker']);
+    assert.deepEqual(checked.sort(), [
+      'batch-worker',
+      'bridge',
+      'edge',
+      'features',
+      'inference',
+      'lake-sink',
+      'quarantine',
+      'transformer',
+      'worker',
+    ]);
   });
 
   test('the partition bound counts every raw topic of contracts', () => {

@@ -96,7 +96,7 @@ lakeSink:
   kind: Deployment
   portName: metrics
   portEnv: LAKE_SINK_METRICS_PORT
-  hostEnv: LAKE_SINK_METRICS_HOST
+  hostEnv: PIPELINE_METRICS_HOST
   liveness: /healthz
   readiness: /healthz
   uses: [kafka, postgres, lake]

@@ -27,13 +27,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_WEBHOOK_SECRETS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { KafkaCluster } from '@pep/kafka-wire/cluster';
-import { LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
+import { kafkaTool, LocalKafkaCluster, STATE_DIR, startService } from '@pep/stack';
 import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -64,7 +64,14 @@ const runEnv = {
 
 const kafkaCluster = new LocalKafkaCluster({ name: 'kafka-failover', portOffset: 1000 });
 const brokers = kafkaCluster.bootstrap;
+/**
+ * This run's process logs, kept per run (the brokers' logs are copied here at the end): a shared folder was
+ * overwritten by the next run, which lost the evidence of a slow drain (lag 42 for ~30 s, then 741; reconciled 154 s
+ * after the traffic) before anyone read it.
+ */
+const RUN_LOGS = join(STATE_DIR, 'logs', `failover-${RUN}`);
 const platform = new LocalCluster({
+  logDir: RUN_LOGS,
   env: {
     KAFKA_BROKERS: brokers.join(','),
     INFERENCE_URL: 'http://127.0.0.1:18090',
@@ -225,8 +232,64 @@ after(async () => {
   wire.close();
   await admin.disconnect().catch(() => {});
   await kafkaCluster.stop();
+  for (const f of ['kafka-failover.log', 'kafka-failover-2.log', 'kafka-failover-3.log']) {
+    const from = join(STATE_DIR, 'logs', f);
+    if (existsSync(from)) copyFileSync(from, join(RUN_LOGS, f));
+  }
+  log(`logs of this run: ${RUN_LOGS}`);
   await withAdminDb((db) => db.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
 });
+
+/** The transformer group's lagging partitions, `topic/partition committed..end`; for the drain's diagnostics. */
+async function transformerLagDetail(): Promise<string> {
+  try {
+    const topics = Object.values(RAW_TOPICS);
+    const committed = await admin.fetchOffsets({ groupId: 'pep-transformer', topics });
+    const out: string[] = [];
+    for (const t of committed) {
+      for (const end of await admin.fetchTopicOffsets(t.topic)) {
+        const c = Number(t.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+        // As groupLag counts it: from the committed offset, or from the log start without one.
+        if (Math.max(c, Number(end.low)) < Number(end.high)) out.push(`${t.topic}/${end.partition} ${c}..${end.high}`);
+      }
+    }
+    return out.join(', ') || 'none';
+  } catch (err) {
+    return `unavailable (${(err as Error).message})`;
+  }
+}
+
+/**
+ * Transactions of the cluster in a state other than complete or empty, each with Kafka's own description (state,
+ * start time, duration, partitions), from its TransactionsCommand.
+ */
+function openTransactions(): string {
+  try {
+    const bootstrap = ['--bootstrap-server', brokers.join(',')];
+    const list = kafkaTool('org.apache.kafka.tools.TransactionsCommand', [...bootstrap, 'list']);
+    const open = [...list.matchAll(/^(\S+)\s+\d+\s+\d+\s+(\w+)\s*$/gm)]
+      .filter(
+        ([, id, state]) => id !== 'TransactionalId' && !/^(Empty|CompleteCommit|CompleteAbort)$/.test(state ?? ''),
+      )
+      .map(([, id]) => id as string);
+    return (
+      open
+        .map((id) => {
+          const d = kafkaTool('org.apache.kafka.tools.TransactionsCommand', [
+            ...bootstrap,
+            'describe',
+            '--transactional-id',
+            id,
+          ]);
+          const rows = d.split('\n').filter((l) => l.includes(id));
+          return rows.map((r) => r.replace(/\s+/g, ' ').trim()).join(' | ');
+        })
+        .join('; ') || 'none'
+    );
+  } catch (err) {
+    return `unavailable (${(err as Error).message.slice(0, 300)})`;
+  }
+}
 
 /** A connection to the stack's database (where this run's database is created and dropped). */
 async function withAdminDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
@@ -384,6 +447,10 @@ test('leader moves and SIGKILL of a broker, the group coordinator and the transa
     log(
       `not reconciled yet after ${Math.round((Date.now() - drainStarted) / 1000)} s: ${open.join('; ') || report.verdict}`,
     );
+    // What a slow drain is waiting on: which partitions lag, and any transaction not complete (an open one blocks
+    // read_committed readers and require_stable offset fetches until it ends or times out).
+    log(`  transformer lag by partition: ${await transformerLagDetail()}`);
+    log(`  transactions not complete: ${openTransactions()}`);
     await sleep(10_000);
   }
   const failed = (report.checks ?? []).filter((c) => !c.ok);

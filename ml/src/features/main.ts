@@ -1,11 +1,12 @@
 /**
  * The streaming features consumer process (`npm run features -w @pep/ml`, started by `npm start`): payments.normalized
  * → windowed aggregates in Redis (Feast's layout) and the offline Parquet log. Serves /metrics on
- * FEATURES_METRICS_PORT (default 9469); SIGINT/SIGTERM stop it after the batch in hand.
+ * FEATURES_METRICS_HOST:FEATURES_METRICS_PORT (default 127.0.0.1:9469; a pod sets 0.0.0.0 for its probes); SIGINT/SIGTERM
+ * stop it after the batch in hand.
  */
 
 import { SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
-import { ConfigError, envInt } from '@pep/contracts/env';
+import { ConfigError, envInt, envStr } from '@pep/contracts/env';
 import { createLogger } from '@pep/contracts/log';
 import { redisConnectionFor } from '@pep/contracts/managed';
 import { serveMetrics } from '@pep/contracts/metrics';
@@ -23,7 +24,9 @@ const logger = createLogger('info', { service: 'features' });
 const log = (msg: string, fields: Record<string, unknown> = {}) => logger.info(msg, fields);
 const cfg = loadMlConfig();
 let port: number;
+let host: string;
 try {
+  host = envStr(process.env, 'FEATURES_METRICS_HOST', '127.0.0.1');
   port = envInt(process.env, 'FEATURES_METRICS_PORT', SERVICE_DEFAULTS.metrics.features, 0, 65535);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
@@ -45,8 +48,8 @@ void feastApply(cfg).then(
   (err) => log('feast apply failed (training will apply again)', { error: String(err) }),
 );
 await consumer.start();
-const server = await serveMetrics(consumer.metrics.registry, '127.0.0.1', port);
-log('features consumer running', { spec: FEATURE_SPEC.version, offline: cfg.offlineDir, metricsPort: port });
+const server = await serveMetrics(consumer.metrics.registry, host, port);
+log('features consumer running', { spec: FEATURE_SPEC.version, offline: cfg.offlineDir, metrics: `${host}:${port}` });
 const stop = () => {
   server.close();
   void consumer.stop().finally(() => {
