@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { type FilterableMessage, filterAbortedMessages } from './kafkajs-read-committed.ts';
+import {
+  type FilterableMessage,
+  filterAbortedMessages,
+  scheduleCheckPendingRequests,
+} from './kafkajs-read-committed.ts';
 
 const ABORT = Buffer.from([0, 0, 0, 0]);
 const COMMIT = Buffer.from([0, 0, 0, 1]);
@@ -49,4 +54,40 @@ test('a producer is filtered only until its ABORT marker; committed transactions
   assert.deepEqual(offsets(out), [2, 4]);
   assert.equal(out.filter((m) => m.isControlRecord).length, 2, 'control records are left for kafkajs to drop');
   assert.deepEqual(offsets(filterAbortedMessages({ messages, abortedTransactions: [] })), [0, 2, 4]);
+});
+
+test("kafkajs's request queue schedules its idle throttle check without Node's TimeoutNegativeWarning", async () => {
+  const require = createRequire(import.meta.url);
+  const RequestQueue = require('kafkajs/src/network/requestQueue/index.js');
+  assert.equal(RequestQueue.prototype.scheduleCheckPendingRequests, scheduleCheckPendingRequests);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    let checked = 0;
+    // Not throttled (kafkajs's initial state) and nothing pending: the delay kafkajs computes is minus the epoch.
+    const queue = {
+      throttledUntil: -1,
+      throttleCheckTimeoutId: null as ReturnType<typeof setTimeout> | null,
+      pending: [] as unknown[],
+      checkPendingRequests: () => checked++,
+      scheduleCheckPendingRequests,
+    };
+    queue.scheduleCheckPendingRequests();
+    assert.ok(queue.throttleCheckTimeoutId, 'a check is scheduled');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(checked, 1);
+    assert.equal(queue.throttleCheckTimeoutId, null);
+    // Throttled for a while with requests pending: scheduled when the throttle ends, as kafkajs does.
+    queue.throttledUntil = Date.now() + 60_000;
+    queue.pending.push({});
+    queue.scheduleCheckPendingRequests();
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(checked, 1, 'not before the throttle ends');
+    clearTimeout(queue.throttleCheckTimeoutId ?? undefined);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off('warning', onWarning);
+  }
 });

@@ -13,6 +13,8 @@
  * aborted transaction whose first offset has been reached is open until that producer's ABORT marker, whatever the
  * order of the list), by seeding the CommonJS module cache before kafkajs loads its consumer. It must therefore be
  * imported before kafkajs; `kafkajsReadCommittedFixed()` says whether it was (reconcile asserts it).
+ *
+ * It also removes the TimeoutNegativeWarning kafkajs makes Node 24 print (see scheduleCheckPendingRequests below).
  */
 import { createRequire } from 'node:module';
 
@@ -84,6 +86,40 @@ if (require.cache[FILTER_PATH]?.exports !== filterAbortedMessages && !require.ca
   m.exports = filterAbortedMessages;
   require.cache[FILTER_PATH] = m;
 }
+
+/**
+ * Node 24's TimeoutNegativeWarning, printed once by every process that connects with kafkajs: its request queue
+ * schedules the next throttle check at `throttledUntil - Date.now()` with `throttledUntil` -1 when nothing throttles,
+ * a delay of minus the epoch (kafkajs issue #1751, fixed upstream in PRs never released). Node has always run such a
+ * timer after 1 ms; this schedules it at 1 ms itself, with kafkajs's own logic otherwise unchanged, so the warning that
+ * looks like a fault in every service log is gone. The prototype is patched, so it holds whatever loaded kafkajs first.
+ */
+interface KafkajsRequestQueue {
+  throttledUntil: number;
+  throttleCheckTimeoutId: ReturnType<typeof setTimeout> | null;
+  pending: unknown[];
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+/** kafkajs's CHECK_PENDING_REQUESTS_INTERVAL (network/requestQueue/index.js). */
+const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
+export function scheduleCheckPendingRequests(this: KafkajsRequestQueue): void {
+  let scheduleAt = this.throttledUntil - Date.now();
+  if (!this.throttleCheckTimeoutId) {
+    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL_MS;
+    this.throttleCheckTimeoutId = setTimeout(
+      () => {
+        this.throttleCheckTimeoutId = null;
+        this.checkPendingRequests();
+      },
+      Math.max(1, scheduleAt),
+    );
+  }
+}
+const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
+  prototype: KafkajsRequestQueue;
+};
+RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
 
 /** Whether kafkajs's consumers in this process use `filterAbortedMessages` (false: kafkajs was loaded first). */
 export function kafkajsReadCommittedFixed(): boolean {
