@@ -39,8 +39,21 @@ where {{ column_name }} is not null
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set conditions = [where] if where else [] -%}
+    {%- set keys_of_this_run = uniqueness_over_this_runs_keys() -%}
     {%- if this_run_rows_only() -%}
         {%- do conditions.append('_loaded_at >= ' ~ loaded_at()) -%}
+    {%- elif keys_of_this_run -%}
+        {#- every row sharing a tested value with a row this run wrote: a duplicate the run created is among them -#}
+        {%- set matches = [] -%}
+        {%- for c in keys_of_this_run -%}
+            {%- do matches.append('this_run.' ~ c ~ ' is not distinct from tested.' ~ c) -%}
+        {%- endfor -%}
+        {%- do conditions.append('exists (select 1 from ' ~ relation ~ ' as this_run where this_run._loaded_at >= '
+            ~ loaded_at() ~ ' and ' ~ (matches | join(' and ')) ~ ')') -%}
+        {%- do return('(select * from ' ~ relation ~ ' as tested where (' ~ conditions | join(') and (') ~ ')) dbt_subquery') -%}
+    {%- else -%}
+        {%- set unloaded = bronze_rows_not_yet_loaded() -%}
+        {%- if unloaded -%}{%- do conditions.append(unloaded) -%}{%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where (' ~ conditions | join(') and (') ~ ')) dbt_subquery') -%}
@@ -70,4 +83,60 @@ where {{ column_name }} is not null
         {%- endfor -%}
     {%- endif -%}
     {{ return(true) }}
+{%- endmacro %}
+
+{#- The test of a bronze.payment_events source column in an incremental `build` reads only the bronze rows the
+    deliveries model has not loaded yet: per normalized partition, the offsets above the highest one loaded (the
+    deliveries' own exact boundary, int_payment_events__deliveries), the Kafka timestamp bound only pruning the scan.
+    Source tests run before the models that read the source, so these are exactly the rows this build is about to
+    load: every older row passed the same tests in the build that loaded it (a failing test skips every model below
+    it, so a row failing a test is never loaded and is tested again by the next build). Untyped rows are never loaded
+    and so stay in every build's check until a typed row of their partition follows. Returns the SQL condition, or
+    '' for a full check (full refresh, `dbt test`, full_checks, or no deliveries loaded yet). -#}
+{% macro bronze_rows_not_yet_loaded() -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_checks', false) or not execute -%}{{ return('') }}{%- endif -%}
+    {%- if model is not mapping or model.get('resource_type') != 'test' -%}{{ return('') }}{%- endif -%}
+    {%- set sources = model.get('sources') or [] -%}
+    {%- if sources | length != 1 or (sources[0] | list) != ['bronze', 'payment_events'] -%}{{ return('') }}{%- endif -%}
+    {#- the graph, not ref(): a source test does not depend on the model, and dbt refuses an undeclared ref -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_payment_events__deliveries') -%}
+    {%- if node is none -%}{{ return('') }}{%- endif -%}
+    {%- set existing = adapter.get_relation(node.database, node.schema, node.alias or node.name) -%}
+    {%- if existing is none or existing.type != 'table' -%}{{ return('') }}{%- endif -%}
+    {%- set loaded = run_query(
+        'select kafka_topic, kafka_partition, max(kafka_offset), cast(max(kafka_timestamp) as varchar) from '
+        ~ existing ~ ' group by kafka_topic, kafka_partition') -%}
+    {%- if loaded.rows | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- set whens = [] -%}
+    {%- for r in loaded.rows -%}
+        {%- do whens.append("when '" ~ r[0] ~ ":" ~ r[1] ~ "' then " ~ r[2]) -%}
+    {%- endfor -%}
+    {%- set min_timestamp = loaded.rows | map(attribute=3) | min -%}
+    {{ return('kafka_timestamp >= ' ~ tstz_literal(min_timestamp[:19]) ~ " - interval '"
+        ~ var('kafka_timestamp_skew_hours') ~ "' hour and kafka_offset > case kafka_topic || ':' || cast(kafka_partition as varchar) "
+        ~ (whens | join(' ')) ~ ' else -1 end') }}
+{%- endmacro %}
+
+{#- True when a singular test may check only what this build wrote (an incremental `build` without full_checks);
+    false in a full refresh, `dbt test` and `build --vars '{"full_checks": true}'`, which check everything. -#}
+{% macro build_checks_this_run_only() -%}
+    {{ return(execute and flags.WHICH == 'build' and not flags.FULL_REFRESH and not var('full_checks', false)) }}
+{%- endmacro %}
+
+{#- The uniqueness tests this_run_rows_only() leaves whole (an append model's, or one not containing a delete+insert
+    model's unique_key) in an incremental `build`: the tested columns, to be read over the rows that share their
+    values with a row this build wrote (every duplicate the build created is among them; any other pair of rows is
+    as an earlier build checked it). Empty (read everything) in a full refresh (every row is new), `dbt test`,
+    full_checks, and for tests not of an incremental model. -#}
+{% macro uniqueness_over_this_runs_keys() -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_checks', false) or not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set attached = model.get('attached_node') if model is mapping else none -%}
+    {%- set node = graph.nodes.get(attached) if attached else none -%}
+    {%- if node is none or node.config.materialized != 'incremental' -%}{{ return([]) }}{%- endif -%}
+    {%- set meta = model.get('test_metadata') or {} -%}
+    {%- if meta.get('name') not in ('unique', 'unique_combination') -%}{{ return([]) }}{%- endif -%}
+    {%- set kwargs = meta.get('kwargs') or {} -%}
+    {%- set tested = kwargs.get('columns') or [kwargs.get('column_name')] -%}
+    {%- if not tested or '_loaded_at' in tested -%}{{ return([]) }}{%- endif -%}
+    {{ return(tested) }}
 {%- endmacro %}

@@ -5,6 +5,8 @@
  * rebuild of the same snapshot and bronze's money per currency; and broken rows that must fail named tests.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   appendPaymentEvents,
@@ -39,10 +41,34 @@ const COMPARED = [
   ['gold', 'customer_360'],
   ['gold', 'merchant_risk'],
   ['gold', 'fraud_alerts'],
+  ['gold', 'fraud_scores_daily'],
+  ['gold', 'model_scores_hourly'],
+  ['gold', 'fraud_alert_quality'],
   ['silver', 'int_payment_events'],
   ['silver', 'int_failed_payments'],
   ['silver', 'int_merchant_days'],
 ] as const;
+
+/** The SQL the last run compiled for the checks an incremental build restricts (target/<...>/compiled). */
+function compiledChecks(env: NodeJS.ProcessEnv) {
+  const compiled = join(String(env.DBT_TARGET_PATH), 'compiled', 'pep');
+  const read = (...path: string[]) => readFileSync(join(compiled, ...path), 'utf8');
+  const deliveriesTests = join(compiled, 'models', 'intermediate', 'int_payment_events__deliveries.yml');
+  const unique = readdirSync(deliveriesTests).find((f) => f.startsWith('unique_combination_'));
+  assert.ok(unique, 'the deliveries uniqueness test was compiled');
+  return {
+    sourceTest: read(
+      'models',
+      'staging',
+      'bronze',
+      '_bronze__sources.yml',
+      'bronze_payment_events__amount_minor_not_null.sql',
+    ),
+    moneyTest: read('tests', 'money', 'money_marts_equal_bronze_per_currency.sql'),
+    rowsTest: read('tests', 'contracts', 'bronze_every_typed_row_is_accounted_for.sql'),
+    deliveriesUnique: read('models', 'intermediate', 'int_payment_events__deliveries.yml', unique),
+  };
+}
 
 export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay: number }): void {
   describe(`dbt build on ${target} over a generated bronze history`, { timeout: 60 * 60_000 }, () => {
@@ -148,6 +174,14 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
 
       const s = await w.dbt(['build']);
       assertSucceeded(s);
+      // the incremental build checked what it loaded and changed (macros/tests.sql): the bronze source tests the rows
+      // above the loaded offsets, the singular money and row-count tests their incremental form, an append model's
+      // uniqueness the rows sharing a key with this run's
+      const incrementalChecks = compiledChecks(w.env);
+      assert.match(incrementalChecks.sourceTest, /kafka_offset > case/);
+      assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
+      assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
+      assert.match(incrementalChecks.deliveriesUnique, /this_run\._loaded_at >=/);
 
       // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
       const dayAfter = await w.query(
@@ -206,6 +240,12 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       });
       assertSucceeded(full);
       assert.equal(full.bronze.payment_events?.snapshot_id, s.bronze.payment_events?.snapshot_id);
+      // a full refresh checks everything
+      const fullChecks = compiledChecks({ ...w.env, ...fullEnv });
+      assert.doesNotMatch(fullChecks.sourceTest, /kafka_offset >/);
+      assert.doesNotMatch(fullChecks.moneyTest, /facts_captured_minor/);
+      assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
+      assert.doesNotMatch(fullChecks.deliveriesUnique, /this_run/);
       for (const [schema, table] of COMPARED) {
         const incremental = await w.query(`select * from ${w.schema(schema)}.${table}`);
         const rebuilt = await queryTarget(w.tools, 'duckdb', `select * from ${w.id}_${schema}.${table}`, {
