@@ -53,9 +53,12 @@ const COMPARED = [
 function compiledChecks(env: NodeJS.ProcessEnv) {
   const compiled = join(String(env.DBT_TARGET_PATH), 'compiled', 'pep');
   const read = (...path: string[]) => readFileSync(join(compiled, ...path), 'utf8');
-  const deliveriesTests = join(compiled, 'models', 'intermediate', 'int_payment_events__deliveries.yml');
-  const unique = readdirSync(deliveriesTests).find((f) => f.startsWith('unique_combination_'));
-  assert.ok(unique, 'the deliveries uniqueness test was compiled');
+  const generic = (yml: string[], prefix: string) => {
+    const dir = join(compiled, ...yml);
+    const file = readdirSync(dir).find((f) => f.startsWith(prefix));
+    assert.ok(file, `${prefix}… was compiled`);
+    return readFileSync(join(dir, file), 'utf8');
+  };
   return {
     sourceTest: read(
       'models',
@@ -66,7 +69,11 @@ function compiledChecks(env: NodeJS.ProcessEnv) {
     ),
     moneyTest: read('tests', 'money', 'money_marts_equal_bronze_per_currency.sql'),
     rowsTest: read('tests', 'contracts', 'bronze_every_typed_row_is_accounted_for.sql'),
-    deliveriesUnique: read('models', 'intermediate', 'int_payment_events__deliveries.yml', unique),
+    stagingUnique: generic(
+      ['models', 'staging', 'providers', '_providers__models.yml'],
+      'unique_combination_stg_stripe_',
+    ),
+    modelScoresUnique: generic(['models', 'intermediate', 'int_model_scores.yml'], 'unique_combination_'),
   };
 }
 
@@ -175,13 +182,14 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       const s = await w.dbt(['build']);
       assertSucceeded(s);
       // the incremental build checked what it loaded and changed (macros/tests.sql): the bronze source tests the rows
-      // above the loaded offsets, the singular money and row-count tests their incremental form, an append model's
-      // uniqueness the rows sharing a key with this run's
+      // above the loaded offsets (so do the provider staging views' tests), the singular money and row-count tests
+      // their incremental form, int_model_scores (a view over a delete+insert model) the rows of this run's decisions
       const incrementalChecks = compiledChecks(w.env);
       assert.match(incrementalChecks.sourceTest, /kafka_offset > case/);
       assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
       assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
-      assert.match(incrementalChecks.deliveriesUnique, /this_run\._loaded_at >=/);
+      assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
+      assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);
 
       // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
       const dayAfter = await w.query(
@@ -245,7 +253,8 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.doesNotMatch(fullChecks.sourceTest, /kafka_offset >/);
       assert.doesNotMatch(fullChecks.moneyTest, /facts_captured_minor/);
       assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
-      assert.doesNotMatch(fullChecks.deliveriesUnique, /this_run/);
+      assert.doesNotMatch(fullChecks.stagingUnique, /kafka_offset >/);
+      assert.doesNotMatch(fullChecks.modelScoresUnique, /_loaded_at >=/);
       for (const [schema, table] of COMPARED) {
         const incremental = await w.query(`select * from ${w.schema(schema)}.${table}`);
         const rebuilt = await queryTarget(w.tools, 'duckdb', `select * from ${w.id}_${schema}.${table}`, {
