@@ -1,8 +1,11 @@
 {#- Money per currency computed straight from the bronze snapshot this run reads, with none of the models in between:
     deliveries deduplicated by event_id (latest provider timestamp wins), then each provider's semantics written out
     once more. The money tests compare the marts with it, to the minor unit. Columns: currency, captured_minor,
-    refunded_minor, dispute_lost_minor, payments_captured. -#}
-{% macro bronze_money_by_currency() -%}
+    refunded_minor, dispute_lost_minor, payments_captured.
+    Optionally restricted to some movements: `scope` maps 'payment', 'refund' and 'dispute' to a subquery of the
+    event ids whose captures, refund states and dispute states are counted (all of each object's events, so that the
+    latest state is computed as over the whole table); the semantics stay the ones written out here. -#}
+{% macro bronze_money_by_currency(scope=none) -%}
 with events as (
     select *
     from (
@@ -14,6 +17,9 @@ with events as (
             ) as delivery_rank
         from {{ bronze('payment_events') }} as b
         where lake_error is null and provider in ('stripe', 'square', 'adyen', 'braintree')
+        {%- if scope %}
+          and event_id in ({{ scope['payment'] }} union {{ scope['refund'] }} union {{ scope['dispute'] }})
+        {%- endif %}
     ) as d
     where delivery_rank = 1
 ),
@@ -23,10 +29,11 @@ money_in as (
         provider, currency, amount_minor, provider_created_at, received_at, event_id,
         case when provider = 'adyen' then event_id else object_id end as capture_key
     from events
-    where (provider = 'stripe' and event_type = 'payment.succeeded')
+    where ((provider = 'stripe' and event_type = 'payment.succeeded')
        or (provider = 'square' and event_type in ('payment.updated', 'payment.succeeded') and status = 'succeeded')
        or (provider = 'adyen' and event_type = 'payment.captured' and status = 'captured')
-       or (provider = 'braintree' and event_type = 'payment.settled')
+       or (provider = 'braintree' and event_type = 'payment.settled'))
+    {%- if scope %} and event_id in ({{ scope['payment'] }}){% endif %}
 ),
 
 captures as (
@@ -48,6 +55,7 @@ refund_states as (
             order by provider_created_at desc, received_at desc, event_id desc) as recency
     from events
     where event_type like 'refund.%'
+    {%- if scope %} and event_id in ({{ scope['refund'] }}){% endif %}
 ),
 
 refunds as (
@@ -66,6 +74,7 @@ dispute_events as (
              else object_id end as dispute_object
     from events
     where event_type like 'dispute.%'
+    {%- if scope %} and event_id in ({{ scope['dispute'] }}){% endif %}
 ),
 
 dispute_states as (

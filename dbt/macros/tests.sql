@@ -41,6 +41,9 @@ where {{ column_name }} is not null
     {%- set conditions = [where] if where else [] -%}
     {%- if this_run_rows_only() -%}
         {%- do conditions.append('_loaded_at >= ' ~ loaded_at()) -%}
+    {%- else -%}
+        {%- set unloaded = bronze_rows_not_yet_loaded() -%}
+        {%- if unloaded -%}{%- do conditions.append(unloaded) -%}{%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where (' ~ conditions | join(') and (') ~ ')) dbt_subquery') -%}
@@ -51,10 +54,15 @@ where {{ column_name }} is not null
 
 {#- True when the current generic test may read only the rows this build wrote (see get_where_subquery). -#}
 {% macro this_run_rows_only() -%}
-    {%- if flags.WHICH != 'build' or var('full_checks', false) or not execute -%}{{ return(false) }}{%- endif -%}
+    {#- a full refresh rewrote every row: its tests read the tables whole, without a filter -#}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_checks', false) or not execute -%}{{ return(false) }}{%- endif -%}
     {%- set attached = model.get('attached_node') if model is mapping else none -%}
     {%- set node = graph.nodes.get(attached) if attached else none -%}
-    {%- if node is none or node.config.materialized != 'incremental' -%}{{ return(false) }}{%- endif -%}
+    {%- if node is none -%}{{ return(false) }}{%- endif -%}
+    {#- a view over one delete+insert model whose rows carry that model's _loaded_at (meta replaced_with_key: the
+        model's key, e.g. int_model_scores over int_payment_outcomes) is checked like that model -#}
+    {%- set view_key = (node.config.meta or {}).get('replaced_with_key') if node.config.materialized == 'view' else none -%}
+    {%- if node.config.materialized != 'incremental' and not view_key -%}{{ return(false) }}{%- endif -%}
     {%- set meta = model.get('test_metadata') or {} -%}
     {%- set kwargs = meta.get('kwargs') or {} -%}
     {#- a test of _loaded_at itself (not_null) must read every row: the filter would drop exactly what it looks for -#}
@@ -62,12 +70,55 @@ where {{ column_name }} is not null
     {%- if meta.get('name') in ('unique', 'unique_combination') -%}
         {#- uniqueness over this run's rows is the whole table's only when the run replaced whole keys -#}
         {%- set tested = kwargs.get('columns') or [kwargs.get('column_name')] -%}
-        {%- set key = node.config.unique_key -%}
+        {%- set key = view_key or node.config.unique_key -%}
         {%- set keys = key if key is not string else [key] -%}
-        {%- if node.config.incremental_strategy != 'delete+insert' or not keys -%}{{ return(false) }}{%- endif -%}
+        {%- if (not view_key and node.config.incremental_strategy != 'delete+insert') or not keys -%}{{ return(false) }}{%- endif -%}
         {%- for k in keys -%}
             {%- if k not in tested -%}{{ return(false) }}{%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(true) }}
+{%- endmacro %}
+
+{#- The test of a bronze.payment_events source column in an incremental `build` reads only the bronze rows the
+    deliveries model has not loaded yet: per normalized partition, the offsets above the highest one loaded (the
+    deliveries' own exact boundary, int_payment_events__deliveries), the Kafka timestamp bound only pruning the scan.
+    Source tests run before the models that read the source, so these are exactly the rows this build is about to
+    load: every older row passed the same tests in the build that loaded it (a failing test skips every model below
+    it, so a row failing a test is never loaded and is tested again by the next build). Untyped rows are never loaded
+    and so stay in every build's check until a typed row of their partition follows. Returns the SQL condition, or
+    '' for a full check (full refresh, `dbt test`, full_checks, or no deliveries loaded yet). -#}
+{% macro bronze_rows_not_yet_loaded() -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_checks', false) or not execute -%}{{ return('') }}{%- endif -%}
+    {%- if model is not mapping or model.get('resource_type') != 'test' -%}{{ return('') }}{%- endif -%}
+    {%- set sources = model.get('sources') or [] -%}
+    {%- set attached = model.get('attached_node') -%}
+    {%- set on_bronze = sources | length == 1 and (sources[0] | list) == ['bronze', 'payment_events'] -%}
+    {#- the provider staging views are bronze.payment_events' rows, renamed (one Kafka record each) -#}
+    {%- set on_staging = attached and graph.nodes.get(attached) and graph.nodes[attached].name.endswith('__payment_events')
+        and graph.nodes[attached].name.startswith('stg_') -%}
+    {%- if not (on_bronze or on_staging) -%}{{ return('') }}{%- endif -%}
+    {#- the graph, not ref(): a source test does not depend on the model, and dbt refuses an undeclared ref -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_payment_events__deliveries') -%}
+    {%- if node is none -%}{{ return('') }}{%- endif -%}
+    {%- set existing = adapter.get_relation(node.database, node.schema, node.alias or node.name) -%}
+    {%- if existing is none or existing.type != 'table' -%}{{ return('') }}{%- endif -%}
+    {%- set loaded = run_query(
+        'select kafka_topic, kafka_partition, max(kafka_offset), cast(max(kafka_timestamp) as varchar) from '
+        ~ existing ~ ' group by kafka_topic, kafka_partition') -%}
+    {%- if loaded.rows | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- set whens = [] -%}
+    {%- for r in loaded.rows -%}
+        {%- do whens.append("when '" ~ r[0] ~ ":" ~ r[1] ~ "' then " ~ r[2]) -%}
+    {%- endfor -%}
+    {%- set min_timestamp = loaded.rows | map(attribute=3) | min -%}
+    {{ return('kafka_timestamp >= ' ~ tstz_literal(min_timestamp[:19]) ~ " - interval '"
+        ~ var('kafka_timestamp_skew_hours') ~ "' hour and kafka_offset > case kafka_topic || ':' || cast(kafka_partition as varchar) "
+        ~ (whens | join(' ')) ~ ' else -1 end') }}
+{%- endmacro %}
+
+{#- True when a singular test may check only what this build wrote (an incremental `build` without full_checks);
+    false in a full refresh, `dbt test` and `build --vars '{"full_checks": true}'`, which check everything. -#}
+{% macro build_checks_this_run_only() -%}
+    {{ return(execute and flags.WHICH == 'build' and not flags.FULL_REFRESH and not var('full_checks', false)) }}
 {%- endmacro %}

@@ -5,6 +5,8 @@
  * rebuild of the same snapshot and bronze's money per currency; and broken rows that must fail named tests.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   appendPaymentEvents,
@@ -39,10 +41,41 @@ const COMPARED = [
   ['gold', 'customer_360'],
   ['gold', 'merchant_risk'],
   ['gold', 'fraud_alerts'],
+  ['gold', 'fraud_scores_daily'],
+  ['gold', 'model_scores_hourly'],
+  ['gold', 'fraud_alert_quality'],
   ['silver', 'int_payment_events'],
   ['silver', 'int_failed_payments'],
   ['silver', 'int_merchant_days'],
 ] as const;
+
+/** The SQL the last run compiled for the checks an incremental build restricts (target/<...>/compiled). */
+function compiledChecks(env: NodeJS.ProcessEnv) {
+  const compiled = join(String(env.DBT_TARGET_PATH), 'compiled', 'pep');
+  const read = (...path: string[]) => readFileSync(join(compiled, ...path), 'utf8');
+  const generic = (yml: string[], prefix: string) => {
+    const dir = join(compiled, ...yml);
+    const file = readdirSync(dir).find((f) => f.startsWith(prefix));
+    assert.ok(file, `${prefix}… was compiled`);
+    return readFileSync(join(dir, file), 'utf8');
+  };
+  return {
+    sourceTest: read(
+      'models',
+      'staging',
+      'bronze',
+      '_bronze__sources.yml',
+      'bronze_payment_events__amount_minor_not_null.sql',
+    ),
+    moneyTest: read('tests', 'money', 'money_marts_equal_bronze_per_currency.sql'),
+    rowsTest: read('tests', 'contracts', 'bronze_every_typed_row_is_accounted_for.sql'),
+    stagingUnique: generic(
+      ['models', 'staging', 'providers', '_providers__models.yml'],
+      'unique_combination_stg_stripe_',
+    ),
+    modelScoresUnique: generic(['models', 'intermediate', 'int_model_scores.yml'], 'unique_combination_'),
+  };
+}
 
 export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay: number }): void {
   describe(`dbt build on ${target} over a generated bronze history`, { timeout: 60 * 60_000 }, () => {
@@ -148,6 +181,15 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
 
       const s = await w.dbt(['build']);
       assertSucceeded(s);
+      // the incremental build checked what it loaded and changed (macros/tests.sql): the bronze source tests the rows
+      // above the loaded offsets (so do the provider staging views' tests), the singular money and row-count tests
+      // their incremental form, int_model_scores (a view over a delete+insert model) the rows of this run's decisions
+      const incrementalChecks = compiledChecks(w.env);
+      assert.match(incrementalChecks.sourceTest, /kafka_offset > case/);
+      assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
+      assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
+      assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
+      assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);
 
       // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
       const dayAfter = await w.query(
@@ -206,6 +248,13 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       });
       assertSucceeded(full);
       assert.equal(full.bronze.payment_events?.snapshot_id, s.bronze.payment_events?.snapshot_id);
+      // a full refresh checks everything
+      const fullChecks = compiledChecks({ ...w.env, ...fullEnv });
+      assert.doesNotMatch(fullChecks.sourceTest, /kafka_offset >/);
+      assert.doesNotMatch(fullChecks.moneyTest, /facts_captured_minor/);
+      assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
+      assert.doesNotMatch(fullChecks.stagingUnique, /kafka_offset >/);
+      assert.doesNotMatch(fullChecks.modelScoresUnique, /_loaded_at >=/);
       for (const [schema, table] of COMPARED) {
         const incremental = await w.query(`select * from ${w.schema(schema)}.${table}`);
         const rebuilt = await queryTarget(w.tools, 'duckdb', `select * from ${w.id}_${schema}.${table}`, {

@@ -3,6 +3,108 @@
 -- out again): captures, paid refunds and lost disputes. Against it: revenue_daily summed over every day (captures,
 -- refunds, dispute losses) and fct_payments' captured amounts. Each row returned is a currency and the amounts that
 -- differ, side by side.
+-- In an incremental `build` (macro build_checks_this_run_only) the bronze side is restricted to the movements this
+-- build touched: the payments, refunds and disputes it rewrote or with an event it (re)wrote, each recomputed from bronze over
+-- all of its events (same semantics, macro scope) against fct_payments, fct_refunds and fct_disputes for the same
+-- keys; and, over every row (cheap, no bronze), revenue_daily and fct_payments against the money journal per
+-- currency. A movement's money depends only on its own events, so with every earlier build's check passed this is
+-- the whole-table check; a full refresh, `dbt test` and `full_checks` compare everything with bronze as below.
+-- depends_on: {{ ref('int_payment_events') }} {{ ref('fct_refunds') }} {{ ref('fct_disputes') }} {{ ref('fct_money_movements') }}
+{% if build_checks_this_run_only() %}
+{%- set events = ref('int_payment_events') -%}
+{%- set this_build = '_loaded_at >= ' ~ loaded_at() -%}
+{%- set touched = {
+    'payment': 'select payment_key from ' ~ events ~ ' where ' ~ this_build ~ " and object_kind = 'payment' and payment_key is not null"
+        ~ ' union select payment_key from ' ~ ref('fct_payments') ~ ' where ' ~ this_build,
+    'refund': 'select refund_key from ' ~ events ~ ' where ' ~ this_build ~ ' and refund_key is not null'
+        ~ ' union select refund_key from ' ~ ref('fct_refunds') ~ ' where ' ~ this_build,
+    'dispute': 'select dispute_key from ' ~ events ~ ' where ' ~ this_build ~ ' and dispute_key is not null'
+        ~ ' union select dispute_key from ' ~ ref('fct_disputes') ~ ' where ' ~ this_build,
+} -%}
+with bronze as (
+    {{ bronze_money_by_currency(scope={
+        'payment': 'select event_id from ' ~ events ~ ' where payment_key in (' ~ touched['payment'] ~ ')',
+        'refund': 'select event_id from ' ~ events ~ ' where refund_key in (' ~ touched['refund'] ~ ')',
+        'dispute': 'select event_id from ' ~ events ~ ' where dispute_key in (' ~ touched['dispute'] ~ ')',
+    }) }}
+),
+
+facts as (
+    select currency, sum(captured_minor) as captured_minor, sum(refunded_minor) as refunded_minor,
+        sum(dispute_lost_minor) as dispute_lost_minor
+    from (
+        select currency, captured_amount_minor as captured_minor, 0 as refunded_minor, 0 as dispute_lost_minor
+        from {{ ref('fct_payments') }} where payment_key in ({{ touched['payment'] }})
+        union all
+        select currency, 0, paid_amount_minor, 0
+        from {{ ref('fct_refunds') }} where refund_key in ({{ touched['refund'] }})
+        union all
+        select currency, 0, 0, lost_amount_minor
+        from {{ ref('fct_disputes') }} where dispute_key in ({{ touched['dispute'] }})
+    ) as f
+    group by currency
+),
+
+journal as (
+    select
+        currency,
+        sum(case when movement_type = 'capture' then amount_minor else 0 end) as captured_minor,
+        -sum(case when movement_type = 'refund' then amount_minor else 0 end) as refunded_minor,
+        -sum(case when movement_type = 'dispute_loss' then amount_minor else 0 end) as dispute_lost_minor
+    from {{ ref('fct_money_movements') }}
+    group by currency
+),
+
+revenue as (
+    select
+        currency,
+        sum(gross_minor) as captured_minor,
+        sum(refunds_minor) as refunded_minor,
+        sum(dispute_losses_minor) as dispute_lost_minor
+    from {{ ref('revenue_daily') }}
+    group by currency
+),
+
+payments as (
+    select currency, sum(captured_amount_minor) as captured_minor
+    from {{ ref('fct_payments') }}
+    group by currency
+),
+
+currencies as (
+    select currency from bronze union select currency from facts
+    union select currency from journal union select currency from revenue union select currency from payments
+)
+
+select
+    c.currency,
+    b.captured_minor as bronze_captured_minor,
+    f.captured_minor as facts_captured_minor,
+    b.refunded_minor as bronze_refunded_minor,
+    f.refunded_minor as facts_refunded_minor,
+    b.dispute_lost_minor as bronze_dispute_lost_minor,
+    f.dispute_lost_minor as facts_dispute_lost_minor,
+    j.captured_minor as journal_captured_minor,
+    r.captured_minor as revenue_daily_captured_minor,
+    p.captured_minor as fct_payments_captured_minor,
+    j.refunded_minor as journal_refunded_minor,
+    r.refunded_minor as revenue_daily_refunded_minor,
+    j.dispute_lost_minor as journal_dispute_lost_minor,
+    r.dispute_lost_minor as revenue_daily_dispute_lost_minor
+from currencies as c
+left join bronze as b on b.currency = c.currency
+left join facts as f on f.currency = c.currency
+left join journal as j on j.currency = c.currency
+left join revenue as r on r.currency = c.currency
+left join payments as p on p.currency = c.currency
+where coalesce(b.captured_minor, 0) <> coalesce(f.captured_minor, 0)
+   or coalesce(b.refunded_minor, 0) <> coalesce(f.refunded_minor, 0)
+   or coalesce(b.dispute_lost_minor, 0) <> coalesce(f.dispute_lost_minor, 0)
+   or coalesce(j.captured_minor, 0) <> coalesce(r.captured_minor, 0)
+   or coalesce(j.captured_minor, 0) <> coalesce(p.captured_minor, 0)
+   or coalesce(j.refunded_minor, 0) <> coalesce(r.refunded_minor, 0)
+   or coalesce(j.dispute_lost_minor, 0) <> coalesce(r.dispute_lost_minor, 0)
+{% else %}
 with bronze as (
     {{ bronze_money_by_currency() }}
 ),
@@ -44,3 +146,4 @@ where coalesce(b.captured_minor, 0) <> coalesce(r.captured_minor, 0)
    or coalesce(b.captured_minor, 0) <> coalesce(p.captured_minor, 0)
    or coalesce(b.refunded_minor, 0) <> coalesce(r.refunded_minor, 0)
    or coalesce(b.dispute_lost_minor, 0) <> coalesce(r.dispute_lost_minor, 0)
+{% endif %}
