@@ -19,9 +19,11 @@
 {#- When this invocation started: every row an incremental model writes in one run carries it as `_loaded_at`. -#}
 {% macro loaded_at() -%}{{ tstz_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }}{%- endmacro %}
 
-{#- The UTC calendar day of an instant. -#}
+{#- The UTC calendar day of an instant. On DuckDB by arithmetic on the epoch: `cast(timezone('UTC', ts) as date)` goes
+    through ICU's calendar for every row (2.6 s over 10 million rows on a 2-core machine, against 0.18 s); same days,
+    whatever the session's TimeZone (lakehouse's utc_day macro is the same expression). -#}
 {% macro utc_date(column) -%}{{ adapter.dispatch('utc_date')(column) }}{%- endmacro %}
-{% macro duckdb__utc_date(column) -%}cast(timezone('UTC', {{ column }}) as date){%- endmacro %}
+{% macro duckdb__utc_date(column) -%}cast(make_timestamp(epoch_us({{ column }})) as date){%- endmacro %}
 {% macro default__utc_date(column) -%}cast(at_timezone({{ column }}, 'UTC') as date){%- endmacro %}
 
 {#- Division that is null instead of failing when the denominator is zero. -#}
