@@ -19,6 +19,7 @@ export const DASHBOARD_MARTS = [
   'payment_funnel_daily',
   'retry_recovery',
   'revenue_daily',
+  'revenue_daily_by_provider',
 ] as const;
 
 const MAX_OUTPUT_CHARS = 20_000;
