@@ -46,6 +46,7 @@ describe('lake catalog configuration', () => {
         /<client id>:<secret>/,
       ],
       [{ LAKE_CATALOG_URI: 'http://h:8181' }, /LAKE_CATALOG_URI is only read with LAKE_CATALOG_TYPE=rest/],
+      [{ LAKE_CATALOG_TYPE: 'rest', LAKE_CATALOG_URI: 'http://h:8181', LAKE_WAREHOUSE: '' }, /needs LAKE_WAREHOUSE/],
     ];
     for (const [env, message] of bad) {
       assert.throws(

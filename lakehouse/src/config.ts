@@ -114,11 +114,16 @@ export function loadCatalogChoice(env: Env): { catalogType: LakeCatalogType; res
 export function loadLakeConfig(env: Env = process.env): LakeConfig {
   const addr = serviceAddresses(env as NodeJS.ProcessEnv);
   const warehouseIsDefault = !env.LAKE_WAREHOUSE;
+  const catalog = loadCatalogChoice(env);
+  if (catalog.catalogType === 'rest' && warehouseIsDefault)
+    throw new ConfigError(
+      "LAKE_CATALOG_TYPE=rest needs LAKE_WAREHOUSE: the REST catalog's warehouse location (s3://bucket/prefix, or its local folder), which picks the writer's file IO and S3 settings",
+    );
   const warehouse = toWarehouseUri(env.LAKE_WAREHOUSE || defaultWarehouse());
   const isS3 = warehouse.startsWith('s3');
   const { host, port } = SERVICE_DEFAULTS.trino;
   return Object.freeze({
-    ...loadCatalogChoice(env),
+    ...catalog,
     catalogUrl: envStr(env, 'LAKE_CATALOG_URL', addr.databaseUrl),
     catalogName: envStr(env, 'LAKE_CATALOG_NAME', LAKE_CATALOG_NAME),
     warehouse,

@@ -11,6 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { LAKE_TABLES, PROVIDERS } from '@pep/contracts';
@@ -229,6 +231,9 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
     assert.equal(won.length, 1, `exactly one commit lands: ${JSON.stringify(results.map((r) => r.status))}`);
     const reason = lost[0]?.reason as LakeError | undefined;
     assert.equal(reason?.code, 'COMMIT_CONFLICT', String(reason));
+    // Either the loser's cursor check saw the winner's snapshot, or both checks passed and the catalog refused the
+    // loser's swap (its requirements: table UUID, main at the checked snapshot); the message says which.
+    console.log(`# the loser: ${reason?.message}`);
     await a.abort(wa.handle);
     await b.abort(wb.handle);
     const s = snapshots();
@@ -238,6 +243,34 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
       JSON.stringify({ [CURSOR]: String(2 * N) }),
     );
     assert.deepEqual(readTotals(), totalsOf(0, 2 * N), 'every record once');
+  });
+
+  test('maintenance through the REST catalog: expiry keeps the data and the cursors; compaction says it needs SQL', async () => {
+    const expired = await writer.expire(name, { olderThanMs: 0, retainLast: 1, keepKeys: [KEY] });
+    assert.equal(expired.expiredSnapshots, 1);
+    const s = snapshots();
+    assert.equal(s.snapshots.length, 1);
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(2 * N) });
+    assert.deepEqual(readTotals(), totalsOf(0, 2 * N));
+    await assert.rejects(
+      writer.compact(name, { smallFileBytes: 1 << 30 }),
+      (e: LakeError) => e.code === 'INVALID_ARGUMENT' && /SQL catalog/.test(e.message),
+    );
+    assert.deepEqual(snapshots(), s, 'compaction wrote no snapshot');
+  });
+
+  test('a local LAKE_WAREHOUSE for a catalog whose table is in S3 is a clear error, not a failed write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pep-lake-rest-'));
+    try {
+      const local = await LakeWriter.open(loadLakeConfig({ ...env, LAKE_WAREHOUSE: dir }));
+      await assert.rejects(
+        local.ensureTable(table, KEY),
+        (e: LakeError) =>
+          e.code === 'INVALID_ARGUMENT' && e.message.includes(location) && e.message.includes('LAKE_WAREHOUSE'),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a wrong catalog URI is a clear error that names the URI and never the credential', async () => {

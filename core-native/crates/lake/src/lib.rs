@@ -424,6 +424,7 @@ impl Lake {
                 }
             }
         };
+        self.check_location(&t)?;
         self.remember(&t);
         let mut info = self.info_of(&t, cursor_key)?;
         info.added_columns = added;
@@ -456,6 +457,33 @@ impl Lake {
             snapshots: md.snapshots().count(),
             added_columns: vec![],
         })
+    }
+
+    /// With a REST catalog the catalog places the tables; the writer's file IO comes from LAKE_WAREHOUSE, so both must
+    /// be on the same kind of storage (an `s3://` table with a local warehouse would fail later, less clearly).
+    fn check_location(&self, t: &Table) -> Result<()> {
+        fn kind(l: &str) -> &str {
+            match l.split_once("://").map(|(s, _)| s) {
+                Some("s3a") | Some("s3n") => "s3",
+                Some(s) => s,
+                None => "file",
+            }
+        }
+        let location = t.metadata().location();
+        if self.options.catalog_type == CatalogType::Rest
+            && kind(location) != kind(&self.options.warehouse)
+        {
+            return Err(LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!(
+                    "{}: the REST catalog keeps this table at {location}, but the writer's warehouse (LAKE_WAREHOUSE) \
+                     is {}; set LAKE_WAREHOUSE to the catalog's warehouse location",
+                    t.identifier(),
+                    self.options.warehouse
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn remember(&self, t: &Table) {
@@ -738,12 +766,29 @@ async fn open_rest(
         return Err(LakeError::new(
             codes::CATALOG_UNAVAILABLE,
             scrub(format!(
-                "cannot reach the Iceberg REST catalog at {} (LAKE_CATALOG_URI): {e:#}",
-                redact_url(&uri)
+                "cannot reach the Iceberg REST catalog at {} (LAKE_CATALOG_URI): {}",
+                redact_url(&uri),
+                with_causes(&e)
             )),
         ));
     }
     Ok(Arc::new(catalog))
+}
+
+/// `{e:#}` plus every cause below it that the text does not show yet (reqwest's "Connection refused" sits two levels
+/// down, under "error sending request").
+fn with_causes(e: &iceberg::Error) -> String {
+    let mut text = format!("{e:#}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 pub fn parse_ident(table: &str) -> Result<TableIdent> {
@@ -904,5 +949,31 @@ mod tests {
             err.message
         );
         assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn https_rest_catalogs_are_spoken_to_over_tls() {
+        // A listener that records the first byte the client sends: a TLS handshake record starts with 0x16; a client
+        // without a TLS backend would send plain "POST /…" to an https:// URL.
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            socket.read_exact(&mut byte).unwrap();
+            byte[0]
+        });
+        let err = Lake::open(rest_options(&format!("https://127.0.0.1:{port}/catalog")))
+            .await
+            .err()
+            .expect("open must fail: the listener never answers the handshake");
+        assert_eq!(err.code, codes::CATALOG_UNAVAILABLE, "{}", err.message);
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+        assert_eq!(
+            first.join().unwrap(),
+            0x16,
+            "the client did not start a TLS handshake"
+        );
     }
 }
