@@ -2,7 +2,10 @@
 /* eslint-disable */
 /** One connection to the catalog and the warehouse. */
 export declare class LakeConnection {
-  /** `options`: JSON `{catalogUri, catalogName, warehouse, props?, zstdLevel?, targetFileBytes?}`. No I/O here. */
+  /**
+   * `options`: JSON `{catalogType?, catalogUri, catalogName, catalogWarehouse?, catalogCredential?, warehouse, props?,
+   * zstdLevel?, targetFileBytes?}` (catalogType `sql`, the default, or `rest`). No I/O here.
+   */
   constructor(options: string);
   /** Opens the catalog (creates its two tables if missing) and checks the warehouse. */
   connect(): Promise<string>;

@@ -94,10 +94,6 @@ const SECRET_LIKE =
  */
 const PENDING_FILES: Readonly<Record<string, string>> = {};
 const PENDING_ENV: Readonly<Record<string, string>> = {
-  LAKE_CATALOG_TYPE: '#16 lakehouse',
-  LAKE_CATALOG_URI: '#16 lakehouse / #22 REST catalog',
-  LAKE_CATALOG_WAREHOUSE: '#16 lakehouse / #22 REST catalog',
-  LAKE_CATALOG_CREDENTIAL: '#16 lakehouse / #22 REST catalog',
   MLFLOW_TRACKING_TOKEN: '#18 ml',
   TRINO_PASSWORD: '#16 lakehouse',
 };

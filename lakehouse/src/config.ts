@@ -1,11 +1,11 @@
 /**
- * Lakehouse configuration (CONTRACT section 8), validated once into a frozen object: the catalog (PostgreSQL), the
- * warehouse (local folder by default, S3-compatible by URL), the writer's file settings and the query engines.
+ * Lakehouse configuration (CONTRACT section 8), validated once into a frozen object: the catalog (Iceberg's SQL
+ * catalog in PostgreSQL by default, or an Iceberg REST catalog with LAKE_CATALOG_TYPE=rest), the warehouse (local folder by default, S3-compatible by URL), the writer's file settings and the query engines.
  * Every variable is documented in lakehouse/README.md "Configuration". Not the sink's Kafka settings (pipeline).
  */
 import { mkdirSync } from 'node:fs';
 import { LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
-import { ConfigError, type Env, envInt, envStr, redactUrl } from '@pep/contracts/env';
+import { ConfigError, type Env, envInt, envOneOf, envStr, redactUrl } from '@pep/contracts/env';
 import {
   describeObjectStore,
   icebergS3Properties,
@@ -19,9 +19,26 @@ export function defaultWarehouse(): string {
   return lakeWarehouseDir(STATE_DIR);
 }
 
+/** `sql`: Iceberg's SQL catalog in PostgreSQL (the JDBC catalog's layout); `rest`: an Iceberg REST catalog. */
+export type LakeCatalogType = 'sql' | 'rest';
+
+/** The REST catalog's settings (LAKE_CATALOG_TYPE=rest). */
+export interface LakeRestCatalog {
+  /** Base URL of the catalog, the one before `/v1/config` (LAKE_CATALOG_URI). */
+  readonly uri: string;
+  /** The `warehouse` asked of the catalog, a name or a location, catalog-specific (LAKE_CATALOG_WAREHOUSE). */
+  readonly warehouse: string | null;
+  /** OAuth2 client credentials `<client id>:<secret>` (LAKE_CATALOG_CREDENTIAL). Never logged. */
+  readonly credential: string | null;
+}
+
 export interface LakeConfig {
+  /** LAKE_CATALOG_TYPE: `sql` (default; `jdbc`, the chart's name for it, is the same) or `rest`. */
+  readonly catalogType: LakeCatalogType;
   /** PostgreSQL URL of the Iceberg SQL catalog (LAKE_CATALOG_URL, default DATABASE_URL). */
   readonly catalogUrl: string;
+  /** The REST catalog when catalogType is `rest`, else null. */
+  readonly rest: LakeRestCatalog | null;
   readonly catalogName: string;
   /** `file:///abs/dir` or `s3://bucket/prefix` (LAKE_WAREHOUSE). */
   readonly warehouse: string;
@@ -45,13 +62,68 @@ function toWarehouseUri(value: string): string {
   );
 }
 
+const REST_ONLY = ['LAKE_CATALOG_URI', 'LAKE_CATALOG_WAREHOUSE', 'LAKE_CATALOG_CREDENTIAL'] as const;
+
+/** LAKE_CATALOG_TYPE and, for `rest`, LAKE_CATALOG_URI/WAREHOUSE/CREDENTIAL (errors never quote the credential). */
+export function loadCatalogChoice(env: Env): { catalogType: LakeCatalogType; rest: LakeRestCatalog | null } {
+  const raw = envOneOf(env, 'LAKE_CATALOG_TYPE', 'sql', ['sql', 'jdbc', 'rest'] as const);
+  const catalogType: LakeCatalogType = raw === 'rest' ? 'rest' : 'sql';
+  if (catalogType === 'sql') {
+    const stray = REST_ONLY.filter((n) => env[n]?.trim());
+    if (stray.length > 0)
+      throw new ConfigError(
+        `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} only read with LAKE_CATALOG_TYPE=rest; set LAKE_CATALOG_TYPE=rest to use the REST catalog, or unset ${stray.length === 1 ? 'it' : 'them'}`,
+      );
+    return { catalogType, rest: null };
+  }
+  const uri = envStr(env, 'LAKE_CATALOG_URI', '');
+  if (!uri)
+    throw new ConfigError(
+      "LAKE_CATALOG_TYPE=rest needs LAKE_CATALOG_URI, the REST catalog's base URL (e.g. http://127.0.0.1:8181)",
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new ConfigError(`LAKE_CATALOG_URI must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(uri))}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new ConfigError(`LAKE_CATALOG_URI must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(uri))}`);
+  if (parsed.username || parsed.password)
+    throw new ConfigError(
+      'LAKE_CATALOG_URI must not carry credentials; put the OAuth2 client credentials in LAKE_CATALOG_CREDENTIAL',
+    );
+  const credential = envStr(env, 'LAKE_CATALOG_CREDENTIAL', '') || null;
+  if (credential !== null) {
+    const colon = credential.indexOf(':');
+    if (colon <= 0 || colon === credential.length - 1)
+      throw new ConfigError(
+        'LAKE_CATALOG_CREDENTIAL must be OAuth2 client credentials `<client id>:<secret>` (the value is not shown)',
+      );
+  }
+  return {
+    catalogType,
+    rest: Object.freeze({
+      uri: uri.replace(/\/+$/, ''),
+      warehouse: envStr(env, 'LAKE_CATALOG_WAREHOUSE', '') || null,
+      credential,
+    }),
+  };
+}
+
 export function loadLakeConfig(env: Env = process.env): LakeConfig {
   const addr = serviceAddresses(env as NodeJS.ProcessEnv);
   const warehouseIsDefault = !env.LAKE_WAREHOUSE;
+  const catalog = loadCatalogChoice(env);
+  if (catalog.catalogType === 'rest' && warehouseIsDefault)
+    throw new ConfigError(
+      "LAKE_CATALOG_TYPE=rest needs LAKE_WAREHOUSE: the REST catalog's warehouse location (s3://bucket/prefix, or its local folder), which picks the writer's file IO and S3 settings",
+    );
   const warehouse = toWarehouseUri(env.LAKE_WAREHOUSE || defaultWarehouse());
   const isS3 = warehouse.startsWith('s3');
   const { host, port } = SERVICE_DEFAULTS.trino;
   return Object.freeze({
+    ...catalog,
     catalogUrl: envStr(env, 'LAKE_CATALOG_URL', addr.databaseUrl),
     catalogName: envStr(env, 'LAKE_CATALOG_NAME', LAKE_CATALOG_NAME),
     warehouse,
@@ -83,7 +155,11 @@ export function writerProps(cfg: LakeConfig): Record<string, string> {
 /** The configuration as it may be printed. */
 export function describeLakeConfig(cfg: LakeConfig): Record<string, unknown> {
   return {
-    catalog: redactUrl(cfg.catalogUrl),
+    catalogType: cfg.catalogType,
+    catalog: cfg.rest ? redactUrl(cfg.rest.uri) : redactUrl(cfg.catalogUrl),
+    ...(cfg.rest
+      ? { catalogWarehouse: cfg.rest.warehouse, catalogCredential: cfg.rest.credential ? 'set' : 'unset' }
+      : {}),
     catalogName: cfg.catalogName,
     warehouse: cfg.warehouse,
     s3: cfg.s3 ? describeObjectStore(cfg.s3) : null,

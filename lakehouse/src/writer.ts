@@ -94,14 +94,20 @@ export class LakeWriter {
     readonly config: LakeConfig,
   ) {}
 
-  /** Opens the catalog (creating its two tables when missing) and checks the warehouse. */
+  /**
+   * Opens the catalog (SQL: creating its two tables when missing; REST: fetching its config, after the OAuth2 token
+   * exchange when a credential is set) and checks the warehouse.
+   */
   static async open(config: LakeConfig): Promise<LakeWriter> {
     ensureDefaultWarehouse(config);
     const { LakeConnection } = loadLakeAddon();
     const conn = new LakeConnection(
       JSON.stringify({
-        catalogUri: config.catalogUrl,
+        catalogType: config.catalogType,
+        catalogUri: config.rest ? config.rest.uri : config.catalogUrl,
         catalogName: config.catalogName,
+        catalogWarehouse: config.rest?.warehouse ?? null,
+        catalogCredential: config.rest?.credential ?? null,
         warehouse: config.warehouse,
         props: writerProps(config),
         zstdLevel: config.zstdLevel,

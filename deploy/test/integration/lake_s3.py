@@ -56,6 +56,18 @@ def read(req):
     return {"totals": totals_from_arrow(cat.load_table(req["table"]).scan().to_arrow())}
 
 
+def snapshots(req):
+    """Every snapshot of the table as the catalog serves it: id, parent, operation and summary properties."""
+    cat = catalog(req["catalog"], req["s3"])
+    t = cat.load_table(req["table"])
+    current = t.metadata.current_snapshot_id
+    out = []
+    for s in t.metadata.snapshots:
+        summary = {k: v for k, v in s.summary.additional_properties.items()} if s.summary else {}
+        out.append({"id": s.snapshot_id, "parent": s.parent_snapshot_id, "summary": summary})
+    return {"current": current, "snapshots": out}
+
+
 def duckdb_totals(req):
     import duckdb
 
@@ -124,6 +136,7 @@ COMMANDS = {
     "trino": trino_query,
     "write": write,
     "read": read,
+    "snapshots": snapshots,
     "duckdb": duckdb_totals,
     "duckdb-rest": duckdb_rest,
     "list": list_objects,

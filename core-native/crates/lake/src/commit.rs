@@ -145,6 +145,8 @@ pub async fn commit_files(
         }
     }
     let mut attempt = 0;
+    // How often the catalog's compare-and-swap refused this commit (another commit changed the table in between).
+    let mut refused = 0;
     loop {
         attempt += 1;
         let table = lake.catalog().load_table(ident).await?;
@@ -170,8 +172,13 @@ pub async fn commit_files(
             return Err(LakeError::new(
                 codes::COMMIT_CONFLICT,
                 format!(
-                    "{ident}: another writer committed these records first; nothing was appended ({})",
-                    conflicts.join("; ")
+                    "{ident}: another writer committed these records first; nothing was appended ({}){}",
+                    conflicts.join("; "),
+                    if refused > 0 {
+                        " (the catalog refused this commit's swap: the table had changed since it was checked)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -210,6 +217,7 @@ pub async fn commit_files(
                 return Ok(out);
             }
             Err(e) if e.kind() == ErrorKind::CatalogCommitConflicts && attempt < MAX_ATTEMPTS => {
+                refused += 1;
                 // Someone committed between our load and our compare-and-swap: look again (their commit may have
                 // taken our records, then the cursor check above says so).
                 tokio::time::sleep(Duration::from_millis(5u64 << attempt.min(7))).await;

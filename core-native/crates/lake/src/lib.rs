@@ -1,6 +1,7 @@
 //! The payment-event lakehouse writer: Apache Iceberg (format v2) tables in a SQL catalog on PostgreSQL (the layout
-//! of Java's JdbcCatalog, so Trino's `iceberg.catalog.type=jdbc` reads the very same tables), data files on the local
-//! filesystem or S3-compatible storage.
+//! of Java's JdbcCatalog, so Trino's `iceberg.catalog.type=jdbc` reads the very same tables) or in an Iceberg REST
+//! catalog (`CatalogType::Rest`: Polaris, Nessie, Lakekeeper, a cloud catalog), data files on the local filesystem or
+//! S3-compatible storage. Both go through iceberg's `Catalog` trait; the commit path is the same.
 //!
 //! One write is one Arrow IPC stream (built by the TypeScript lake sink) → Parquet files (zstd) per partition under a
 //! file-name prefix unique to that write (two writers must never produce the same file name: see the data-loss trap
@@ -34,7 +35,10 @@ use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
-use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
+use iceberg_catalog_rest::{
+    RestCatalogBuilder, REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE,
+};
+use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
@@ -104,14 +108,36 @@ impl From<iceberg::Error> for LakeError {
 
 pub type Result<T> = std::result::Result<T, LakeError>;
 
+/// Which catalog the tables live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogType {
+    /// Iceberg's SQL catalog in PostgreSQL (the JDBC catalog's layout; `jdbc` is the same thing).
+    #[default]
+    #[serde(alias = "jdbc")]
+    Sql,
+    /// An Iceberg REST catalog (Polaris, Nessie, Lakekeeper, a cloud catalog, Apache Iceberg's REST fixture).
+    Rest,
+}
+
 /// How to reach the catalog and the warehouse.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LakeOptions {
-    /// PostgreSQL URL of the catalog database (`postgres://user:pass@host:port/db`).
+    /// `sql` (default) or `rest`.
+    #[serde(default)]
+    pub catalog_type: CatalogType,
+    /// SQL: PostgreSQL URL of the catalog database (`postgres://user:pass@host:port/db`). REST: the catalog's base
+    /// URL (`http(s)://host:port/prefix`, the one before `/v1/config`).
     pub catalog_uri: String,
-    /// Catalog name shared with Trino's `iceberg.jdbc-catalog.catalog-name`.
+    /// Catalog name shared with Trino's `iceberg.jdbc-catalog.catalog-name` (SQL); a label for the REST catalog.
     pub catalog_name: String,
+    /// REST: the `warehouse` the catalog is asked for (a name or a location, catalog-specific); unset: none.
+    #[serde(default)]
+    pub catalog_warehouse: Option<String>,
+    /// REST: OAuth2 client credentials `<client id>:<secret>` exchanged for a token. Never printed.
+    #[serde(default)]
+    pub catalog_credential: Option<String>,
     /// `file:///abs/dir` (must exist) or `s3://bucket/prefix`.
     pub warehouse: String,
     /// Extra catalog/FileIO properties: `s3.endpoint`, `s3.access-key-id`, `s3.secret-access-key`, `s3.region`,
@@ -124,6 +150,28 @@ pub struct LakeOptions {
     /// Target size of one data file before the writer rolls to the next (default 128 MiB).
     #[serde(default)]
     pub target_file_bytes: Option<usize>,
+}
+
+impl fmt::Debug for LakeOptions {
+    /// Without secrets: the credential and the property values (S3 keys) are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys: Vec<_> = self.props.keys().collect();
+        keys.sort();
+        f.debug_struct("LakeOptions")
+            .field("catalog_type", &self.catalog_type)
+            .field("catalog_uri", &redact_url(&self.catalog_uri))
+            .field("catalog_name", &self.catalog_name)
+            .field("catalog_warehouse", &self.catalog_warehouse)
+            .field(
+                "catalog_credential",
+                &self.catalog_credential.as_ref().map(|_| "***"),
+            )
+            .field("warehouse", &self.warehouse)
+            .field("props", &keys)
+            .field("zstd_level", &self.zstd_level)
+            .field("target_file_bytes", &self.target_file_bytes)
+            .finish()
+    }
 }
 
 /// What a table looks like now (JSON to the caller).
@@ -159,11 +207,12 @@ pub struct WriteOutcome {
 }
 
 pub struct Lake {
-    catalog: Arc<SqlCatalog>,
+    catalog: Arc<dyn Catalog>,
     options: LakeOptions,
     storage: Arc<dyn StorageFactory>,
-    /// The catalog database, for what the SQL catalog does not offer (the replace commit of compaction).
-    pg: sqlx::PgPool,
+    /// The catalog database, for what the SQL catalog does not offer (the replace commit of compaction); none with
+    /// a REST catalog.
+    pg: Option<sqlx::PgPool>,
     pending: Mutex<HashMap<u64, Pending>>,
     tables: Mutex<HashMap<String, Table>>,
     next_handle: AtomicU64,
@@ -253,32 +302,12 @@ impl Lake {
                 format!("unsupported warehouse scheme in {}", options.warehouse),
             ));
         };
-        let mut props = options.props.clone();
-        props
-            .entry("pool.max-connections".into())
-            .or_insert_with(|| "2".into());
-        let catalog = SqlCatalogBuilder::default()
-            .uri(options.catalog_uri.clone())
-            .warehouse_location(options.warehouse.clone())
-            .sql_bind_style(SqlBindStyle::DollarNumeric)
-            .with_storage_factory(storage.clone())
-            .load(options.catalog_name.clone(), props)
-            .await
-            .map_err(|e| {
-                LakeError::new(
-                    codes::CATALOG_UNAVAILABLE,
-                    format!(
-                        "cannot open the Iceberg SQL catalog at {}: {e:#}",
-                        redact_url(&options.catalog_uri)
-                    ),
-                )
-            })?;
-        let pg = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy(&options.catalog_uri)
-            .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog URL: {e}")))?;
+        let (catalog, pg) = match options.catalog_type {
+            CatalogType::Sql => open_sql(&options, storage.clone()).await?,
+            CatalogType::Rest => (open_rest(&options, storage.clone()).await?, None),
+        };
         Ok(Lake {
-            catalog: Arc::new(catalog),
+            catalog,
             options,
             storage,
             pg,
@@ -298,8 +327,8 @@ impl Lake {
             .build()
     }
 
-    pub(crate) fn catalog(&self) -> &SqlCatalog {
-        &self.catalog
+    pub(crate) fn catalog(&self) -> &dyn Catalog {
+        self.catalog.as_ref()
     }
 
     /// Creates the namespace and the table when missing; otherwise adds the columns of `schema_json` the table lacks
@@ -395,6 +424,7 @@ impl Lake {
                 }
             }
         };
+        self.check_location(&t)?;
         self.remember(&t);
         let mut info = self.info_of(&t, cursor_key)?;
         info.added_columns = added;
@@ -427,6 +457,33 @@ impl Lake {
             snapshots: md.snapshots().count(),
             added_columns: vec![],
         })
+    }
+
+    /// With a REST catalog the catalog places the tables; the writer's file IO comes from LAKE_WAREHOUSE, so both must
+    /// be on the same kind of storage (an `s3://` table with a local warehouse would fail later, less clearly).
+    fn check_location(&self, t: &Table) -> Result<()> {
+        fn kind(l: &str) -> &str {
+            match l.split_once("://").map(|(s, _)| s) {
+                Some("s3a") | Some("s3n") => "s3",
+                Some(s) => s,
+                None => "file",
+            }
+        }
+        let location = t.metadata().location();
+        if self.options.catalog_type == CatalogType::Rest
+            && kind(location) != kind(&self.options.warehouse)
+        {
+            return Err(LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!(
+                    "{}: the REST catalog keeps this table at {location}, but the writer's warehouse (LAKE_WAREHOUSE) \
+                     is {}; set LAKE_WAREHOUSE to the catalog's warehouse location",
+                    t.identifier(),
+                    self.options.warehouse
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn remember(&self, t: &Table) {
@@ -604,13 +661,134 @@ impl Lake {
             .collect::<Vec<_>>()))
     }
 
-    pub(crate) fn pg(&self) -> &sqlx::PgPool {
-        &self.pg
+    /// The SQL catalog's database (compaction's replace commit); an error with a REST catalog.
+    pub(crate) fn pg(&self) -> Result<&sqlx::PgPool> {
+        self.pg.as_ref().ok_or_else(|| {
+            LakeError::new(
+                codes::INVALID_ARGUMENT,
+                "compaction swaps the metadata location in the SQL catalog's table, which a REST catalog does not \
+                 offer; compact through the REST catalog's own maintenance (or Trino/Spark) instead",
+            )
+        })
     }
 
     pub(crate) fn catalog_name(&self) -> &str {
         &self.options.catalog_name
     }
+}
+
+async fn open_sql(
+    options: &LakeOptions,
+    storage: Arc<dyn StorageFactory>,
+) -> Result<(Arc<dyn Catalog>, Option<sqlx::PgPool>)> {
+    let mut props = options.props.clone();
+    props
+        .entry("pool.max-connections".into())
+        .or_insert_with(|| "2".into());
+    let catalog = SqlCatalogBuilder::default()
+        .uri(options.catalog_uri.clone())
+        .warehouse_location(options.warehouse.clone())
+        .sql_bind_style(SqlBindStyle::DollarNumeric)
+        .with_storage_factory(storage)
+        .load(options.catalog_name.clone(), props)
+        .await
+        .map_err(|e| {
+            LakeError::new(
+                codes::CATALOG_UNAVAILABLE,
+                format!(
+                    "cannot open the Iceberg SQL catalog at {}: {e:#}",
+                    redact_url(&options.catalog_uri)
+                ),
+            )
+        })?;
+    let pg = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy(&options.catalog_uri)
+        .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog URL: {e}")))?;
+    Ok((Arc::new(catalog), Some(pg)))
+}
+
+/// Opens the REST catalog and asks it for its configuration (`GET /v1/config`, after the OAuth2 token exchange when
+/// a credential is set), so a wrong URL or credential fails here, with the URL in the message and never the secret.
+async fn open_rest(
+    options: &LakeOptions,
+    storage: Arc<dyn StorageFactory>,
+) -> Result<Arc<dyn Catalog>> {
+    let uri = options.catalog_uri.trim().trim_end_matches('/').to_string();
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(LakeError::new(
+            codes::INVALID_ARGUMENT,
+            format!(
+                "the REST catalog URI must be an http:// or https:// URL, got {:?}",
+                redact_url(&uri)
+            ),
+        ));
+    }
+    let mut props = options.props.clone();
+    props.insert(REST_CATALOG_PROP_URI.into(), uri.clone());
+    if let Some(w) = options
+        .catalog_warehouse
+        .as_deref()
+        .filter(|w| !w.is_empty())
+    {
+        props.insert(REST_CATALOG_PROP_WAREHOUSE.into(), w.to_string());
+    }
+    if let Some(c) = options
+        .catalog_credential
+        .as_deref()
+        .filter(|c| !c.is_empty())
+    {
+        props.insert("credential".into(), c.to_string());
+    }
+    let secret = options.catalog_credential.clone().unwrap_or_default();
+    let scrub = |text: String| -> String {
+        if secret.is_empty() {
+            text
+        } else {
+            text.replace(&secret, "***")
+        }
+    };
+    let catalog = RestCatalogBuilder::default()
+        .with_storage_factory(storage)
+        .load(options.catalog_name.clone(), props)
+        .await
+        .map_err(|e| {
+            LakeError::new(
+                codes::INVALID_ARGUMENT,
+                scrub(format!(
+                    "cannot open the Iceberg REST catalog at {}: {e:#}",
+                    redact_url(&uri)
+                )),
+            )
+        })?;
+    // The client is lazy: this is the first request (config, token).
+    if let Err(e) = catalog.list_namespaces(None).await {
+        return Err(LakeError::new(
+            codes::CATALOG_UNAVAILABLE,
+            scrub(format!(
+                "cannot reach the Iceberg REST catalog at {} (LAKE_CATALOG_URI): {}",
+                redact_url(&uri),
+                with_causes(&e)
+            )),
+        ));
+    }
+    Ok(Arc::new(catalog))
+}
+
+/// `{e:#}` plus every cause below it that the text does not show yet (reqwest's "Connection refused" sits two levels
+/// down, under "error sending request").
+fn with_causes(e: &iceberg::Error) -> String {
+    let mut text = format!("{e:#}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 pub fn parse_ident(table: &str) -> Result<TableIdent> {
@@ -688,8 +866,11 @@ mod tests {
     #[tokio::test]
     async fn missing_warehouse_is_a_clear_error() {
         let err = Lake::open(LakeOptions {
+            catalog_type: CatalogType::Sql,
             catalog_uri: "postgres://nobody@127.0.0.1:1/none".into(),
             catalog_name: "pep".into(),
+            catalog_warehouse: None,
+            catalog_credential: None,
             warehouse: "/nonexistent/pep-lake-warehouse".into(),
             props: HashMap::new(),
             zstd_level: None,
@@ -700,5 +881,99 @@ mod tests {
         .expect("open must fail");
         assert_eq!(err.code, codes::WAREHOUSE_MISSING);
         assert!(err.message.contains("/nonexistent/pep-lake-warehouse"));
+    }
+
+    fn rest_options(uri: &str) -> LakeOptions {
+        LakeOptions {
+            catalog_type: CatalogType::Rest,
+            catalog_uri: uri.into(),
+            catalog_name: "pep".into(),
+            catalog_warehouse: Some("wh".into()),
+            catalog_credential: Some("client-id:s3cr3t-value".into()),
+            warehouse: std::env::temp_dir().display().to_string(),
+            props: HashMap::new(),
+            zstd_level: None,
+            target_file_bytes: None,
+        }
+    }
+
+    #[test]
+    fn catalog_types_parse_with_jdbc_as_sql() {
+        for (text, want) in [
+            ("sql", CatalogType::Sql),
+            ("jdbc", CatalogType::Sql),
+            ("rest", CatalogType::Rest),
+        ] {
+            let got: CatalogType = serde_json::from_str(&format!("{text:?}")).unwrap();
+            assert_eq!(got, want);
+        }
+        assert!(serde_json::from_str::<CatalogType>("\"hive\"").is_err());
+        let o: LakeOptions = serde_json::from_str(
+            r#"{"catalogUri":"postgres://h/db","catalogName":"pep","warehouse":"/tmp"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.catalog_type, CatalogType::Sql);
+    }
+
+    #[test]
+    fn options_never_print_the_credential() {
+        let text = format!("{:?}", rest_options("http://127.0.0.1:1"));
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("***"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_rest_uri_that_is_not_http_is_a_clear_error() {
+        let err = Lake::open(rest_options("postgres://h:5432/db"))
+            .await
+            .err()
+            .expect("open must fail");
+        assert_eq!(err.code, codes::INVALID_ARGUMENT);
+        assert!(
+            err.message.contains("http:// or https://"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_rest_catalog_is_a_clear_error_without_the_secret() {
+        let err = Lake::open(rest_options("http://127.0.0.1:1/catalog"))
+            .await
+            .err()
+            .expect("open must fail");
+        assert_eq!(err.code, codes::CATALOG_UNAVAILABLE, "{}", err.message);
+        assert!(
+            err.message.contains("http://127.0.0.1:1/catalog"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn https_rest_catalogs_are_spoken_to_over_tls() {
+        // A listener that records the first byte the client sends: a TLS handshake record starts with 0x16; a client
+        // without a TLS backend would send plain "POST /…" to an https:// URL.
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let first = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            socket.read_exact(&mut byte).unwrap();
+            byte[0]
+        });
+        let err = Lake::open(rest_options(&format!("https://127.0.0.1:{port}/catalog")))
+            .await
+            .err()
+            .expect("open must fail: the listener never answers the handshake");
+        assert_eq!(err.code, codes::CATALOG_UNAVAILABLE, "{}", err.message);
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+        assert_eq!(
+            first.join().unwrap(),
+            0x16,
+            "the client did not start a TLS handshake"
+        );
     }
 }

@@ -21,7 +21,7 @@ use iceberg::spec::{
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
-use iceberg::{Catalog, MetadataLocation, TableIdent};
+use iceberg::{MetadataLocation, TableIdent};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -151,6 +151,8 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
     let small = opts.small_file_bytes.unwrap_or(32 << 20);
     let min_files = opts.min_files.unwrap_or(2).max(2);
     let max_files = opts.max_files.unwrap_or(10_000);
+    // Before any file is written: the replace commit needs the SQL catalog's table.
+    lake.pg()?;
     let t = lake.catalog().load_table(ident).await?;
     let spec_id = t.metadata().default_partition_spec_id();
     let mut groups: BTreeMap<String, (Struct, Vec<ManifestEntryRef>)> = BTreeMap::new();
@@ -423,7 +425,7 @@ async fn replace_commit(
     .bind(lake.catalog_name())
     .bind(ident.namespace().join("."))
     .bind(ident.name())
-    .execute(lake.pg())
+    .execute(lake.pg()?)
     .await
     .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog update: {e}")))?;
     if swapped.rows_affected() != 1 {

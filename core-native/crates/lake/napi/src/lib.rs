@@ -37,7 +37,8 @@ pub struct LakeConnection {
 
 #[napi]
 impl LakeConnection {
-    /// `options`: JSON `{catalogUri, catalogName, warehouse, props?, zstdLevel?, targetFileBytes?}`. No I/O here.
+    /// `options`: JSON `{catalogType?, catalogUri, catalogName, catalogWarehouse?, catalogCredential?, warehouse, props?,
+    /// zstdLevel?, targetFileBytes?}` (catalogType `sql`, the default, or `rest`). No I/O here.
     #[napi(constructor)]
     pub fn new(options: String) -> Result<Self> {
         let options: LakeOptions =

@@ -1,0 +1,286 @@
+/**
+ * The platform's own lake writer (LakeWriter, the Rust addon with its `s3` feature) behind an Iceberg REST catalog,
+ * configured only through the environment a deployment sets (LAKE_CATALOG_TYPE=rest, LAKE_CATALOG_URI,
+ * LAKE_CATALOG_CREDENTIAL, LAKE_WAREHOUSE=s3://…, AWS_ENDPOINT_URL_S3 & co.): the stack's `iceberg-rest` service
+ * (Apache Iceberg's REST fixture) with its warehouse in the `s3` service's bucket (moto). A batch is written and
+ * committed with its Kafka cursors in the snapshot summary, then read back by other clients through the same REST
+ * catalog (pyiceberg, DuckDB attached to the catalog). Exactly once: a second writer holding the same records with a
+ * stale expected cursor is refused and leaves nothing behind; two writers racing for the same records land once (the
+ * catalog's commit requirements, table UUID and current snapshot, refuse the loser's swap). A wrong catalog URI is a
+ * clear error. Needs Java (the fixture) and the lake addon built with `s3` (the default; minutes cold).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { LAKE_TABLES, PROVIDERS } from '@pep/contracts';
+import { duckdbS3Secret, icebergS3Properties, objectStoreConfig } from '@pep/contracts/object-store';
+import { TableBatchBuilder } from '@pep/lakehouse/arrow';
+import { loadLakeConfig } from '@pep/lakehouse/config';
+import { type LakeError, LakeWriter } from '@pep/lakehouse/writer';
+import { ICEBERG_REST_URI, icebergRestWarehouse, localS3Env, s3Python, startService } from '@pep/stack';
+import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
+
+const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
+const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+const namespace = `lake_rest_${run}`;
+const table = Object.freeze({ ...LAKE_TABLES.payment_events, qualifiedName: `${namespace}.payment_events` });
+const name = table.qualifiedName;
+const KEY = 'pep.kafka.offsets';
+const CURSOR = `t-${run}.payments.normalized:0`;
+const BUCKET = icebergRestWarehouse()
+  .replace(/^s3:\/\//, '')
+  .split('/')[0] as string;
+/** A client credential the fixture accepts (it issues a token for any client); the test proves it never leaks. */
+const CREDENTIAL = `pep-lake-test:secret-${run}`;
+
+/** The environment a deployment with a REST catalog sets; the writer gets nothing else. */
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  ...localS3Env(),
+  LAKE_CATALOG_TYPE: 'rest',
+  LAKE_CATALOG_URI: ICEBERG_REST_URI,
+  LAKE_CATALOG_CREDENTIAL: CREDENTIAL,
+  LAKE_WAREHOUSE: icebergRestWarehouse(),
+};
+const store = objectStoreConfig(env);
+const restCatalog = { type: 'rest', uri: ICEBERG_REST_URI };
+
+const CURRENCIES = ['USD', 'JPY', 'KWD'] as const;
+function event(i: number) {
+  const provider = PROVIDERS[i % PROVIDERS.length] as string;
+  const at = Date.UTC(2026, 10, 20 + (i % 3), 12) + i;
+  return {
+    kafka_topic: 'payments.normalized',
+    kafka_partition: 0,
+    kafka_offset: BigInt(i),
+    kafka_timestamp: at,
+    event_id: `${provider}:evt_${run}_${i}`,
+    provider,
+    provider_event_id: `evt_${run}_${i}`,
+    event_type: 'payment.succeeded',
+    merchant_id: `mer_${i % 7}`,
+    customer_id: `cus_${i % 11}`,
+    amount_minor: 1000 + i * 7919,
+    currency: CURRENCIES[i % 3] as string,
+    received_at: at,
+    schema_version: 1,
+  };
+}
+
+function ipcOf(from: number, to: number): Uint8Array {
+  const b = new TableBatchBuilder(table);
+  for (let i = from; i < to; i++) b.append(event(i) as never);
+  return b.finishIpc();
+}
+
+function totalsOf(from: number, to: number): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (let i = from; i < to; i++) {
+    const e = event(i);
+    const [n, sum] = out[e.currency] ?? [0, 0];
+    out[e.currency] = [n + 1, sum + e.amount_minor];
+  }
+  return out;
+}
+
+let clients: LakeClients;
+
+function py<T>(command: string, request: unknown, python = clients.python): T {
+  const res = spawnSync(python, [HELPER, command, JSON.stringify(request)], {
+    encoding: 'utf8',
+    env,
+    timeout: 180_000,
+  });
+  const out = (res.stdout ?? '').trim().split('\n').pop() ?? '';
+  let parsed: { error?: string } & T;
+  try {
+    parsed = JSON.parse(out);
+  } catch {
+    throw new Error(`${command}: no JSON answer (exit ${res.status}): ${res.stderr?.slice(-2000)}`);
+  }
+  if (parsed.error) throw new Error(`${command}: ${parsed.error}`);
+  return parsed;
+}
+
+/** pyiceberg through the REST catalog: the per-currency totals of the table. */
+const readTotals = () =>
+  py<{ totals: Record<string, [number, number]> }>('read', {
+    catalog: restCatalog,
+    s3: icebergS3Properties(store),
+    table: name,
+  }).totals;
+
+const snapshots = () =>
+  py<{ current: number | null; snapshots: { id: number; parent: number | null; summary: Record<string, string> }[] }>(
+    'snapshots',
+    { catalog: restCatalog, s3: icebergS3Properties(store), table: name },
+  );
+
+/** Object keys under the table's location in the bucket (boto3 from the store's own virtualenv). */
+function objectKeys(location: string): string[] {
+  const prefix = location.replace(`s3://${BUCKET}/`, '');
+  return py<{ keys: string[] }>(
+    'list',
+    {
+      client: {
+        endpoint_url: store.endpoint,
+        region_name: store.region,
+        aws_access_key_id: store.accessKeyId,
+        aws_secret_access_key: store.secretAccessKey,
+      },
+      bucket: BUCKET,
+      prefix,
+    },
+    s3Python(),
+  ).keys;
+}
+
+const N = 90;
+let writer: LakeWriter;
+let location = '';
+
+before(async () => {
+  const log = (m: string) => console.log(`# ${m}`);
+  await startService('iceberg-rest', log); // starts `s3` first: its warehouse is in the bucket
+  clients = await ensureLakeClients(log);
+  writer = await LakeWriter.open(loadLakeConfig(env));
+});
+
+describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', () => {
+  test('writes and commits a batch with its cursors; pyiceberg and DuckDB read it back through the catalog', async () => {
+    assert.equal(writer.config.catalogType, 'rest');
+    const info = await writer.ensureTable(table, KEY);
+    assert.equal(info.snapshotId, null);
+    assert.match(info.location, new RegExp(`^s3://${BUCKET}/`), 'the catalog placed the table in the bucket');
+    location = info.location;
+    const w = await writer.write(name, ipcOf(0, N), 'rest-writer-a');
+    assert.equal(w.rows, N);
+    assert.ok(w.files.every((f) => f.startsWith(`s3://${BUCKET}/`) && f.includes('/rest-writer-a-')));
+    const c = await writer.commit(w.handle, {
+      cursorKey: KEY,
+      expected: { [CURSOR]: null },
+      next: { [CURSOR]: String(N) },
+      writer: 'rest-writer-a',
+    });
+    assert.equal(c.alreadyCommitted, false);
+    assert.deepEqual(c.cursors, { [CURSOR]: String(N) });
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(N) });
+
+    // Another client, through the catalog: the snapshot carries the cursors, the rows are all there.
+    const s = snapshots();
+    assert.equal(s.snapshots.length, 1);
+    assert.equal(s.current, c.snapshotId);
+    assert.equal(s.snapshots[0]?.summary[KEY], JSON.stringify({ [CURSOR]: String(N) }));
+    assert.equal(s.snapshots[0]?.summary['pep.writer'], 'rest-writer-a');
+    assert.deepEqual(readTotals(), totalsOf(0, N));
+    const keys = objectKeys(location);
+    assert.ok(keys.some((k) => k.endsWith('.parquet')) && keys.some((k) => k.endsWith('.metadata.json')));
+
+    const { totals } = py<{ totals: unknown }>('duckdb-rest', {
+      extension_directory: clients.extensionDirectory,
+      secret_sql: duckdbS3Secret(store),
+      uri: ICEBERG_REST_URI,
+      warehouse: '',
+      table: name,
+    });
+    assert.deepEqual(totals, totalsOf(0, N));
+  });
+
+  test('a second writer with a stale expected cursor is refused and leaves nothing behind', async () => {
+    const other = await LakeWriter.open(loadLakeConfig(env));
+    const before = snapshots();
+    const w = await other.write(name, ipcOf(0, N), 'rest-writer-b');
+    await assert.rejects(
+      other.commit(w.handle, {
+        cursorKey: KEY,
+        expected: { [CURSOR]: null },
+        next: { [CURSOR]: String(N) },
+        writer: 'rest-writer-b',
+      }),
+      (e: LakeError) =>
+        e.code === 'COMMIT_CONFLICT' &&
+        e.message.includes(`the table is at ${N}`) &&
+        e.message.includes('nothing was appended'),
+    );
+    assert.equal(await other.abort(w.handle), w.files.length);
+    const keys = objectKeys(location);
+    assert.ok(!keys.some((k) => k.includes('/rest-writer-b-')), `writer b's files are gone: ${keys.join(', ')}`);
+    assert.deepEqual(snapshots(), before, 'no snapshot was added');
+    assert.deepEqual(readTotals(), totalsOf(0, N), 'nothing duplicated');
+  });
+
+  test('two writers racing for the same records: exactly one commit lands', async () => {
+    const [a, b] = await Promise.all([LakeWriter.open(loadLakeConfig(env)), LakeWriter.open(loadLakeConfig(env))]);
+    const wa = await a.write(name, ipcOf(N, 2 * N), 'rest-race-a');
+    const wb = await b.write(name, ipcOf(N, 2 * N), 'rest-race-b');
+    const claim = (writerName: string) => ({
+      cursorKey: KEY,
+      expected: { [CURSOR]: String(N) },
+      next: { [CURSOR]: String(2 * N) },
+      writer: writerName,
+    });
+    const results = await Promise.allSettled([
+      a.commit(wa.handle, claim('rest-race-a')),
+      b.commit(wb.handle, claim('rest-race-b')),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(won.length, 1, `exactly one commit lands: ${JSON.stringify(results.map((r) => r.status))}`);
+    const reason = lost[0]?.reason as LakeError | undefined;
+    assert.equal(reason?.code, 'COMMIT_CONFLICT', String(reason));
+    // Either the loser's cursor check saw the winner's snapshot, or both checks passed and the catalog refused the
+    // loser's swap (its requirements: table UUID, main at the checked snapshot); the message says which.
+    console.log(`# the loser: ${reason?.message}`);
+    await a.abort(wa.handle);
+    await b.abort(wb.handle);
+    const s = snapshots();
+    assert.equal(s.snapshots.length, 2);
+    assert.equal(
+      s.snapshots.find((x) => x.id === s.current)?.summary[KEY],
+      JSON.stringify({ [CURSOR]: String(2 * N) }),
+    );
+    assert.deepEqual(readTotals(), totalsOf(0, 2 * N), 'every record once');
+  });
+
+  test('maintenance through the REST catalog: expiry keeps the data and the cursors; compaction says it needs SQL', async () => {
+    const expired = await writer.expire(name, { olderThanMs: 0, retainLast: 1, keepKeys: [KEY] });
+    assert.equal(expired.expiredSnapshots, 1);
+    const s = snapshots();
+    assert.equal(s.snapshots.length, 1);
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(2 * N) });
+    assert.deepEqual(readTotals(), totalsOf(0, 2 * N));
+    await assert.rejects(
+      writer.compact(name, { smallFileBytes: 1 << 30 }),
+      (e: LakeError) => e.code === 'INVALID_ARGUMENT' && /SQL catalog/.test(e.message),
+    );
+    assert.deepEqual(snapshots(), s, 'compaction wrote no snapshot');
+  });
+
+  test('a local LAKE_WAREHOUSE for a catalog whose table is in S3 is a clear error, not a failed write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pep-lake-rest-'));
+    try {
+      const local = await LakeWriter.open(loadLakeConfig({ ...env, LAKE_WAREHOUSE: dir }));
+      await assert.rejects(
+        local.ensureTable(table, KEY),
+        (e: LakeError) =>
+          e.code === 'INVALID_ARGUMENT' && e.message.includes(location) && e.message.includes('LAKE_WAREHOUSE'),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a wrong catalog URI is a clear error that names the URI and never the credential', async () => {
+    for (const uri of ['http://127.0.0.1:1/catalog', store.endpoint as string]) {
+      await assert.rejects(LakeWriter.open(loadLakeConfig({ ...env, LAKE_CATALOG_URI: uri })), (e: LakeError) => {
+        assert.equal(e.code, 'CATALOG_UNAVAILABLE', e.message);
+        assert.ok(e.message.includes('Iceberg REST catalog') && e.message.includes(uri.replace(/\/+$/, '')), e.message);
+        assert.ok(!e.message.includes(`secret-${run}`), 'the credential is not in the message');
+        return true;
+      });
+    }
+  });
+});
