@@ -10,7 +10,6 @@
  * clear error. Needs Java (the fixture) and the lake addon built with `s3` (the default; minutes cold).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +20,9 @@ import { TableBatchBuilder } from '@pep/lakehouse/arrow';
 import { loadLakeConfig } from '@pep/lakehouse/config';
 import { type LakeError, LakeWriter } from '@pep/lakehouse/writer';
 import { ICEBERG_REST_URI, icebergRestWarehouse, localS3Env, s3Python, startService } from '@pep/stack';
-import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { lakePython, s3ClientOf } from './lake-python.ts';
 
-const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
 const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const namespace = `lake_rest_${run}`;
 const table = Object.freeze({ ...LAKE_TABLES.payment_events, qualifiedName: `${namespace}.payment_events` });
@@ -88,22 +87,8 @@ function totalsOf(from: number, to: number): Record<string, [number, number]> {
 
 let clients: LakeClients;
 
-function py<T>(command: string, request: unknown, python = clients.python): T {
-  const res = spawnSync(python, [HELPER, command, JSON.stringify(request)], {
-    encoding: 'utf8',
-    env,
-    timeout: 180_000,
-  });
-  const out = (res.stdout ?? '').trim().split('\n').pop() ?? '';
-  let parsed: { error?: string } & T;
-  try {
-    parsed = JSON.parse(out);
-  } catch {
-    throw new Error(`${command}: no JSON answer (exit ${res.status}): ${res.stderr?.slice(-2000)}`);
-  }
-  if (parsed.error) throw new Error(`${command}: ${parsed.error}`);
-  return parsed;
-}
+const py = <T>(command: string, request: unknown, python = clients.python): T =>
+  lakePython<T>(python, command, request, env);
 
 /** pyiceberg through the REST catalog: the per-currency totals of the table. */
 const readTotals = () =>
@@ -125,12 +110,7 @@ function objectKeys(location: string): string[] {
   return py<{ keys: string[] }>(
     'list',
     {
-      client: {
-        endpoint_url: store.endpoint,
-        region_name: store.region,
-        aws_access_key_id: store.accessKeyId,
-        aws_secret_access_key: store.secretAccessKey,
-      },
+      client: s3ClientOf(store),
       bucket: BUCKET,
       prefix,
     },

@@ -22,8 +22,8 @@ import { REPO_ROOT } from '@pep/stack/paths';
 import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { DEPLOY_DIR } from '../../src/index.ts';
 import { platformJdbc, startTrinoOnS3, type TrinoServer } from '../../src/trino-s3.ts';
+import { LAKE_S3_HELPER, s3ClientOf } from './lake-python.ts';
 
 const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const BUCKET = SERVICE_DEFAULTS.s3.bucket;
@@ -161,15 +161,10 @@ describe('the lake sink on an S3 warehouse', () => {
     const listed = spawnSync(
       s3Python(),
       [
-        join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py'),
+        LAKE_S3_HELPER,
         'list',
         JSON.stringify({
-          client: {
-            endpoint_url: store.endpoint,
-            region_name: store.region,
-            aws_access_key_id: store.accessKeyId,
-            aws_secret_access_key: store.secretAccessKey,
-          },
+          client: s3ClientOf(store),
           bucket: BUCKET,
           prefix: `sink-check/${run}/`,
         }),

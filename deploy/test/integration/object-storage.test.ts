@@ -21,10 +21,10 @@ import {
 } from '@pep/contracts/object-store';
 import { ICEBERG_REST_URI, localS3Env, s3Python, startService } from '@pep/stack';
 import { stringify } from 'yaml';
-import { DEPLOY_DIR, ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { ensureLakeClients, type LakeClients } from '../../src/index.ts';
 import { platformJdbc, startTrinoOnS3, type TrinoServer } from '../../src/trino-s3.ts';
+import { lakePython } from './lake-python.ts';
 
-const HELPER = join(DEPLOY_DIR, 'test', 'integration', 'lake_s3.py');
 const BUCKET = SERVICE_DEFAULTS.s3.bucket;
 const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 
@@ -58,22 +58,8 @@ let clients: LakeClients;
 const totalsSql = (source: string) =>
   `SELECT currency, count(*), sum(amount_minor)::BIGINT FROM ${source} GROUP BY 1 ORDER BY 1`;
 
-function py<T>(command: string, request: unknown, python = clients.python): T {
-  const res = spawnSync(python, [HELPER, command, JSON.stringify(request)], {
-    encoding: 'utf8',
-    env,
-    timeout: 180_000,
-  });
-  const out = (res.stdout ?? '').trim().split('\n').pop() ?? '';
-  let parsed: { error?: string } & T;
-  try {
-    parsed = JSON.parse(out);
-  } catch {
-    throw new Error(`${command}: no JSON answer (exit ${res.status}): ${res.stderr?.slice(-2000)}`);
-  }
-  if (parsed.error) throw new Error(`${command}: ${parsed.error}`);
-  return parsed;
-}
+const py = <T>(command: string, request: unknown, python = clients.python): T =>
+  lakePython<T>(python, command, request, env);
 
 const listClient = {
   endpoint_url: store.endpoint,
