@@ -18,7 +18,6 @@ export const DASHBOARD_MARTS = [
   'model_versions',
   'payment_funnel_daily',
   'retry_recovery',
-  'revenue_daily',
   'revenue_daily_by_provider',
 ] as const;
 
