@@ -186,7 +186,9 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       // their incremental form, int_model_scores (a view over a delete+insert model) the rows of this run's decisions
       const incrementalChecks = compiledChecks(w.env);
       assert.match(incrementalChecks.sourceTest, /kafka_offset > case/);
-      assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
+      // (on Trino the money test keeps its whole-table form: the scoped one is over Trino's stage limit)
+      if (target === 'trino') assert.doesNotMatch(incrementalChecks.moneyTest, /facts_captured_minor/);
+      else assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
       assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
       assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
       assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);

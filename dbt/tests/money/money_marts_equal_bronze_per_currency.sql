@@ -9,8 +9,10 @@
 -- keys; and, over every row (cheap, no bronze), revenue_daily and fct_payments against the money journal per
 -- currency. A movement's money depends only on its own events, so with every earlier build's check passed this is
 -- the whole-table check; a full refresh, `dbt test` and `full_checks` compare everything with bronze as below.
+-- On Trino the whole-table form always runs: Trino plans the scoped form in 349 stages, over its limit of 150
+-- (QUERY_HAS_TOO_MANY_STAGES), and the whole-table form is the stricter check.
 -- depends_on: {{ ref('int_payment_events') }} {{ ref('fct_refunds') }} {{ ref('fct_disputes') }} {{ ref('fct_money_movements') }}
-{% if build_checks_this_run_only() %}
+{% if build_checks_this_run_only() and target.type != 'trino' %}
 {%- set events = ref('int_payment_events') -%}
 {%- set this_build = '_loaded_at >= ' ~ loaded_at() -%}
 {%- set touched = {
