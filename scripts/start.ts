@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LAKE_TABLES, RAW_TOPICS, SERVICE_DEFAULTS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-security';
+import { seriesSum } from '@pep/contracts/metrics';
 import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
@@ -232,17 +233,6 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
-/** One sample from a Prometheus text page: the sum of `name` over the series whose labels include `label`. */
-function metricSum(page: string, name: string, label: string): number {
-  let sum = 0;
-  for (const line of page.split('\n')) {
-    if (!line.startsWith(`${name}{`) || !line.includes(label)) continue;
-    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(v)) sum += v;
-  }
-  return sum;
-}
-
 /**
  * Counts per stage, cheap enough to poll every two seconds: raw and webhook-DLQ records from the topics' offsets
  * (written without transactions, so offsets are records), the transformer's outputs from its metrics (its topics are
@@ -302,8 +292,8 @@ class Progress {
       () => '',
     );
     return {
-      normalized: metricSum(page, 'transformer_output_records_total', 'kind="normalized"'),
-      dlq: metricSum(page, 'transformer_output_records_total', 'kind="dlq"'),
+      normalized: seriesSum(page, 'transformer_output_records_total', 'kind="normalized"') ?? 0,
+      dlq: seriesSum(page, 'transformer_output_records_total', 'kind="dlq"') ?? 0,
     };
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry, registerProcessMetrics, serveMetrics } from './metrics.ts';
+import { Registry, registerProcessMetrics, seriesSum, serveMetrics } from './metrics.ts';
 
 test('renders counters, labelled gauges and histograms in Prometheus text format', () => {
   const r = new Registry();
@@ -72,4 +72,22 @@ test('collectors refresh gauges before each scrape; a failing collector answers 
   } finally {
     server.close();
   }
+});
+
+test('seriesSum reads back what the registry renders: summed over series, filtered by label, null when absent', () => {
+  const r = new Registry();
+  const c = r.counter('out_total', 'o');
+  c.inc({ kind: 'normalized' }, 3);
+  c.inc({ kind: 'dlq' }, 2);
+  r.counter('out_total_other', 'prefix of another name').inc({}, 100);
+  const h = r.histogram('lat_seconds', 'l', [1]);
+  h.observe(0.5);
+  h.observe(2);
+  const page = r.render();
+  assert.equal(seriesSum(page, 'out_total'), 5);
+  assert.equal(seriesSum(page, 'out_total', 'kind="dlq"'), 2);
+  assert.equal(seriesSum(page, 'out_total', 'kind="none"'), null);
+  assert.equal(seriesSum(page, 'lat_seconds_count'), 2);
+  assert.equal(seriesSum(page, 'missing_total'), null);
+  assert.equal(seriesSum('x_total NaN\nx_total 4', 'x_total'), 4);
 });

@@ -154,6 +154,20 @@ export class Histogram implements Metric {
   }
 }
 
+/**
+ * Reading a text page: the sum of `name` over its series (`name{…} v` and `name v`; a histogram's `name_count` is a
+ * name too) whose line contains `filter` (e.g. `kind="dlq"`), or null when the page has no such series.
+ */
+export function seriesSum(page: string, name: string, filter = ''): number | null {
+  let sum: number | null = null;
+  for (const line of page.split('\n')) {
+    if (!(line.startsWith(`${name}{`) || line.startsWith(`${name} `)) || !line.includes(filter)) continue;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(v)) sum = (sum ?? 0) + v;
+  }
+  return sum;
+}
+
 /** The content type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

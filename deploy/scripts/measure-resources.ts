@@ -32,6 +32,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seriesSum } from '@pep/contracts/metrics';
 import { logFile } from '@pep/stack/paths';
 import { parse } from 'yaml';
 import { CHART_DIR, DEPLOY_DIR } from '../src/chart.ts';
@@ -203,17 +204,6 @@ async function taken(url: string): Promise<boolean> {
   );
 }
 
-/** The sum of a counter (or a histogram's `_count`) over all its label sets on a Prometheus text page. */
-export function counterSum(page: string, name: string): number | null {
-  let sum: number | null = null;
-  for (const line of page.split('\n')) {
-    if (!(line.startsWith(`${name}{`) || line.startsWith(`${name} `))) continue;
-    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(v)) sum = (sum ?? 0) + v;
-  }
-  return sum;
-}
-
 /** Peak V8 heap in use per component, from its /metrics (absent for the edge on Bun, which does not export it). */
 const heapPeak = new Map<string, number>();
 
@@ -237,9 +227,9 @@ async function workCounters(): Promise<Map<string, number>> {
       );
     }
     if (page === null) throw new Error(`${c.name}: ${c.metrics} unreadable (3 attempts): ${String(lastError)}`);
-    const heap = counterSum(page, 'nodejs_heap_size_used_bytes');
+    const heap = seriesSum(page, 'nodejs_heap_size_used_bytes');
     if (heap !== null) heapPeak.set(c.name, Math.max(heapPeak.get(c.name) ?? 0, heap));
-    if ('counter' in c.work) out.set(c.name, counterSum(page, c.work.counter) ?? 0);
+    if ('counter' in c.work) out.set(c.name, seriesSum(page, c.work.counter) ?? 0);
   }
   return out;
 }

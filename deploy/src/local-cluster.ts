@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seriesSum } from '@pep/contracts/metrics';
 import { parse } from 'yaml';
 import { CHART_DIR, DEPLOY_DIR } from './chart.ts';
 
@@ -197,13 +198,7 @@ export function rssMiB(pid: number | undefined): number | null {
 export async function scrapeCounter(url: string, name: string, filter = ''): Promise<number | null> {
   try {
     const page = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-    let sum = 0;
-    for (const line of page.split('\n')) {
-      if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(filter)) {
-        sum += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-      }
-    }
-    return sum;
+    return seriesSum(page, name, filter) ?? 0;
   } catch {
     return null;
   }

@@ -15,7 +15,7 @@ export interface NamedQuery {
 export type AnalyticsEngine = 'duckdb' | 'trino';
 
 /** The UTC calendar day of a TIMESTAMPTZ column, in each engine's fastest exact form. */
-export function utcDay(column: string, engine: AnalyticsEngine): string {
+function utcDay(column: string, engine: AnalyticsEngine): string {
   return engine === 'duckdb' ? `utc_day(${column})` : `CAST(${column} AS DATE)`;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Lakehouse configuration (CONTRACT section 8), validated once into a frozen object: the catalog (Iceberg's SQL
- * catalog in PostgreSQL by default, or an Iceberg REST catalog with LAKE_CATALOG_TYPE=rest), the warehouse (local folder by default, S3-compatible by URL), the writer's file settings and the query engines.
+ * catalog in PostgreSQL by default, or an Iceberg REST catalog with LAKE_CATALOG_TYPE=rest), the warehouse (local
+ * folder by default, S3-compatible by URL), the writer's file settings and the query engines.
  * Every variable is documented in lakehouse/README.md "Configuration". Not the sink's Kafka settings (pipeline).
  */
 import { mkdirSync } from 'node:fs';
@@ -81,13 +82,8 @@ export function loadCatalogChoice(env: Env): { catalogType: LakeCatalogType; res
     throw new ConfigError(
       "LAKE_CATALOG_TYPE=rest needs LAKE_CATALOG_URI, the REST catalog's base URL (e.g. http://127.0.0.1:8181)",
     );
-  let parsed: URL;
-  try {
-    parsed = new URL(uri);
-  } catch {
-    throw new ConfigError(`LAKE_CATALOG_URI must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(uri))}`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+  const parsed = URL.canParse(uri) ? new URL(uri) : null;
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:')
     throw new ConfigError(`LAKE_CATALOG_URI must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(uri))}`);
   if (parsed.username || parsed.password)
     throw new ConfigError(

@@ -33,14 +33,10 @@ export function vectorize(core: CoreImpl, events: readonly string[], records: re
     );
   const step = LIMITS.maxVectorizeRows;
   if (events.length <= step) return slice(0, events.length);
-  const parts: Float32Array[] = [];
-  for (let from = 0; from < events.length; from += step) parts.push(slice(from, Math.min(events.length, from + step)));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  const width = core.featureSpec().features.length;
+  const out = new Float32Array(events.length * width);
+  for (let from = 0; from < events.length; from += step)
+    out.set(slice(from, Math.min(events.length, from + step)), from * width);
   return out;
 }
 
