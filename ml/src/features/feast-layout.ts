@@ -7,7 +7,9 @@
  * - every other field = 4-byte little-endian murmur3_32 (seed 0) of `"<view>:<feature>"`;
  * - values = serialized `feast.types.Value` protobufs (we write `double_val`, field 5).
  * Only the subset of protobuf this layout needs is encoded by hand (a few bytes per value, no schema compiler).
+ * Beside Feast's fields, our writer keeps a packed copy of the row for serving (`packedField`).
  */
+import { createHash } from 'node:crypto';
 
 const VALUE_TYPE_STRING = 2;
 
@@ -80,6 +82,42 @@ export function featureField(view: string, feature: string): Buffer {
 }
 
 export const tsField = (view: string): Buffer => Buffer.from(`_ts:${view}`, 'utf8');
+
+/** Length prefix of an absent value in a packed row and in the online reader's replies. */
+export const MISSING_VALUE = 0xffff;
+
+/**
+ * Our packed copy of an entity's feature row, stored in the same HASH beside Feast's fields, so that serving reads one
+ * field per entity instead of one per feature (Feast's SDK reads only its own fields and never sees it). The field is
+ * named after the exact field list it packs (`_pep_packed:` + the first 16 hex digits of sha1 over the fields in
+ * order), so a changed spec never reads an older packing. Only a cache: a reader checks each view's `_ts` field
+ * against the copy and reads Feast's fields when they differ (Feast's SDK wrote after us) or the copy is missing.
+ */
+export function packedField(fields: readonly Buffer[]): Buffer {
+  const h = createHash('sha1');
+  for (const f of fields) h.update(lengthPrefix(f.length)).update(f);
+  return Buffer.from(`_pep_packed:${h.digest('hex').slice(0, 16)}`, 'utf8');
+}
+
+/** The values of a row in field order, each as a 2-byte big-endian length and its bytes (null: absent). */
+export function packValues(values: readonly (Buffer | null)[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const v of values) {
+    if (v === null) {
+      parts.push(lengthPrefix(MISSING_VALUE));
+      continue;
+    }
+    if (v.length >= MISSING_VALUE) throw new RangeError(`feature value of ${v.length} bytes cannot be packed`);
+    parts.push(lengthPrefix(v.length), v);
+  }
+  return Buffer.concat(parts);
+}
+
+function lengthPrefix(n: number): Buffer {
+  const b = Buffer.allocUnsafe(2);
+  b.writeUInt16BE(n, 0);
+  return b;
+}
 
 function varint(n: number | bigint, out: number[]): void {
   let v = BigInt.asUintN(64, BigInt(n));

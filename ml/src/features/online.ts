@@ -8,7 +8,15 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { entityIds, eventTimeMs, type FeatureEvent } from './aggregate.ts';
-import { decodeNumber, decodeTimestampUs, featureField, redisKey, tsField } from './feast-layout.ts';
+import {
+  decodeNumber,
+  decodeTimestampUs,
+  featureField,
+  MISSING_VALUE,
+  packedField,
+  redisKey,
+  tsField,
+} from './feast-layout.ts';
 import { ENTITY_NAMES, type EntityName, type FeatureSpecFile, joinKeyOf, viewsOf } from './spec.ts';
 
 export interface EntityFeatures {
@@ -41,10 +49,13 @@ export const featureTimeUs = (eventMs: number, served: EntityFeatures): number =
 export class OnlineFeatures {
   private readonly layout: Record<
     EntityName,
-    { fields: Buffer[]; views: { name: string; ttlUs: number; features: string[] }[] }
+    { fields: Buffer[]; packed: Buffer; views: { name: string; ttlUs: number; features: string[] }[] }
   >;
-  /** Name of this spec's read command on the Redis client (ioredis `defineCommand`). */
-  private readonly command: string;
+  /** Names of this spec's read commands on the Redis client (ioredis `defineCommand`): packed copies, Feast's fields. */
+  private readonly packedCommand: string;
+  private readonly fieldsCommand: string;
+  /** Entities read from their packed copy, and from Feast's fields (no copy, or Feast's SDK wrote after us). */
+  readonly stats = { packed: 0, fields: 0 };
 
   constructor(
     readonly redis: Redis,
@@ -62,40 +73,102 @@ export class OnlineFeatures {
           e,
           {
             fields,
+            packed: packedField(fields),
             views: views.map((v) => ({ name: v.name, ttlUs: v.ttl_s * 1e6, features: v.features.map((f) => f.name) })),
           },
         ];
       }),
     ) as typeof this.layout;
-    // The field lists live in the script (one per spec): a call sends only its keys and their groups.
-    this.command = `pepFeastRead_${createHash('sha1').update(readScript(this.layout)).digest('hex').slice(0, 12)}`;
-    if (!(`${this.command}Buffer` in redis)) redis.defineCommand(this.command, { lua: readScript(this.layout) });
+    // The field lists live in the scripts (one per spec): a call sends only its keys and their groups.
+    const define = (groups: Buffer[][]): string => {
+      const lua = readScript(groups);
+      const name = `pepFeastRead_${createHash('sha1').update(lua).digest('hex').slice(0, 12)}`;
+      if (!(`${name}Buffer` in redis)) redis.defineCommand(name, { lua });
+      return name;
+    };
+    this.fieldsCommand = define(ENTITY_NAMES.map((e) => this.layout[e].fields));
+    this.packedCommand = define(
+      ENTITY_NAMES.map((e) => [this.layout[e].packed, ...this.layout[e].views.map((v) => tsField(v.name))]),
+    );
   }
 
   /**
-   * Every wanted HASH's fields in one EVALSHA: the script runs HMGET per key inside Redis and returns one string of
-   * length-prefixed values, so a 64-event batch (~130 keys × up to 25 fields) is one command and one reply buffer
-   * instead of ~130 commands and ~3,000 reply buffers (measured: the pipelined HMGETs and their BigInt-free decoding
-   * were most of a batch's time; bench/ml). Each key's fields come back in `layout[entity].fields` order.
+   * Every wanted entity's row in one EVALSHA: per HASH its packed copy and its views' `_ts` fields (a 64-event batch,
+   * ~130 keys, reads ~650 fields instead of ~3,300: the per-field work in Redis's Lua and in the decoding was most of a
+   * batch's time; bench/ml). A copy is used when each view's time in it equals the HASH's `_ts` field; otherwise
+   * (no copy, a view written by Feast's SDK after us, bytes that do not parse) that entity's Feast fields are read in
+   * a second call. Each entity's values come back in `layout[entity].fields` order.
    */
   private async fetch(list: readonly { entity: EntityName; id: string }[]): Promise<Packed[]> {
     if (list.length === 0) return [];
-    const keys = list.map(({ entity, id }) => redisKey(joinKeyOf(this.spec, entity), id, this.spec.project));
-    const groups = list.map(({ entity }) => ENTITY_GROUP[entity]);
-    const read = (this.redis as unknown as Record<string, ReadCommand>)[`${this.command}Buffer`] as ReadCommand;
-    const buf = await read.call(this.redis, keys.length, ...keys, ...groups);
+    const buf = await this.call(this.packedCommand, list);
+    const out: (Packed | undefined)[] = [];
+    const again: number[] = [];
+    let o = 0;
+    list.forEach(({ entity }, i) => {
+      const packed = segment(buf, o);
+      o = packed.end;
+      const times: Segment[] = [];
+      for (let k = this.layout[entity].views.length; k > 0; k--) {
+        const t = segment(buf, o);
+        times.push(t);
+        o = t.end;
+      }
+      if (packed.len !== MISSING && this.copyMatches(entity, buf, packed, times)) out[i] = { buf, start: packed.start };
+      else again.push(i);
+    });
+    if (o !== buf.length) throw new Error(`feature read: ${buf.length - o} unexpected bytes in the reply`);
+    if (again.length > 0) {
+      const full = await this.fetchFields(again.map((i) => list[i] as { entity: EntityName; id: string }));
+      again.forEach((i, k) => {
+        out[i] = full[k];
+      });
+    }
+    this.stats.packed += list.length - again.length;
+    this.stats.fields += again.length;
+    return out as Packed[];
+  }
+
+  /** Whether a packed copy parses as the entity's field list and carries the times the HASH's `_ts` fields hold. */
+  private copyMatches(entity: EntityName, buf: Buffer, packed: Segment, times: readonly Segment[]): boolean {
+    const end = packed.start + packed.len;
+    let o = packed.start;
+    let k = 0;
+    for (const v of this.layout[entity].views) {
+      for (let f = -1; f < v.features.length; f++) {
+        if (o + 2 > end) return false;
+        const len = buf.readUInt16BE(o);
+        o += 2;
+        const size = len === MISSING ? 0 : len;
+        if (o + size > end) return false;
+        if (f === -1) {
+          const t = times[k++] as Segment;
+          if (len !== t.len || (size > 0 && buf.compare(buf, t.start, t.start + size, o, o + size) !== 0)) return false;
+        }
+        o += size;
+      }
+    }
+    return o === end;
+  }
+
+  /** Feast's own fields of every listed HASH, in one EVALSHA (the layout's fields in order, per key). */
+  private async fetchFields(list: readonly { entity: EntityName; id: string }[]): Promise<Packed[]> {
+    const buf = await this.call(this.fieldsCommand, list);
     const out: Packed[] = [];
     let o = 0;
     for (const { entity } of list) {
       out.push({ buf, start: o });
-      for (let k = this.layout[entity].fields.length; k > 0; k--) {
-        if (o + 2 > buf.length) throw new Error('feature read: truncated reply');
-        const len = buf.readUInt16BE(o);
-        o += 2 + (len === MISSING ? 0 : len);
-      }
+      for (let k = this.layout[entity].fields.length; k > 0; k--) o = segment(buf, o).end;
     }
     if (o !== buf.length) throw new Error(`feature read: ${buf.length - o} unexpected bytes in the reply`);
     return out;
+  }
+
+  private call(command: string, list: readonly { entity: EntityName; id: string }[]): Promise<Buffer> {
+    const keys = list.map(({ entity, id }) => redisKey(joinKeyOf(this.spec, entity), id, this.spec.project));
+    const groups = list.map(({ entity }) => ENTITY_GROUP[entity]);
+    const read = (this.redis as unknown as Record<string, ReadCommand>)[`${command}Buffer`] as ReadCommand;
+    return read.call(this.redis, keys.length, ...keys, ...groups);
   }
 
   /** Features of entities by id as of `atMs` (null: ignore the ttls), in one pipelined round trip. */
@@ -184,7 +257,22 @@ interface Packed {
 }
 
 /** Length prefix of an absent field. */
-const MISSING = 0xffff;
+const MISSING = MISSING_VALUE;
+
+/** One length-prefixed value of a reply: its bytes' offset and length (MISSING: absent), and where the next begins. */
+interface Segment {
+  readonly start: number;
+  readonly len: number;
+  readonly end: number;
+}
+
+function segment(buf: Buffer, o: number): Segment {
+  if (o + 2 > buf.length) throw new Error('feature read: truncated reply');
+  const len = buf.readUInt16BE(o);
+  const end = o + 2 + (len === MISSING ? 0 : len);
+  if (end > buf.length) throw new Error('feature read: truncated reply');
+  return { start: o + 2, len, end };
+}
 
 /** The field list of each entity travels once per call; keys name theirs by this index (1-based for Lua). */
 const ENTITY_GROUP: Record<EntityName, number> = Object.fromEntries(ENTITY_NAMES.map((n, i) => [n, i + 1])) as Record<
@@ -197,11 +285,12 @@ type ReadCommand = (...args: (string | number | Buffer)[]) => Promise<Buffer>;
 const luaBytes = (b: Buffer) => `"${[...b].map((x) => `\\${x}`).join('')}"`;
 
 /**
- * The read script of a spec's layout. KEYS: the HASHes; ARGV: per key its field group (the entity's index, 1-based).
- * Returns per key, per field of its group, a 2-byte big-endian length and the bytes (0xFFFF: absent).
+ * The read script of a spec's field groups (one per entity, in ENTITY_NAMES order). KEYS: the HASHes; ARGV: per key
+ * its group (the entity's index, 1-based). Returns per key, per field of its group, a 2-byte big-endian length and the
+ * bytes (0xFFFF: absent).
  */
-function readScript(layout: Record<EntityName, { fields: Buffer[] }>): string {
-  const groups = ENTITY_NAMES.map((e) => `{${layout[e].fields.map(luaBytes).join(', ')}}`);
+function readScript(fieldGroups: readonly Buffer[][]): string {
+  const groups = fieldGroups.map((fields) => `{${fields.map(luaBytes).join(', ')}}`);
   return `
 local groups = {${groups.join(',\n')}}
 local parts, n, prefix = {}, 0, {}

@@ -19,7 +19,15 @@ import {
   featureValues,
   plansOf,
 } from './aggregate.ts';
-import { encodeDouble, encodeTimestampUs, featureField, redisKey, tsField } from './feast-layout.ts';
+import {
+  encodeDouble,
+  encodeTimestampUs,
+  featureField,
+  packedField,
+  packValues,
+  redisKey,
+  tsField,
+} from './feast-layout.ts';
 import type { LoggedEventRow, OfflineLog, OfflineRow } from './offline.ts';
 import { ENTITY_NAMES, type EntityName, type FeatureSpecFile, joinKeyOf, viewsOf } from './spec.ts';
 import type { FeastHashWrite, StateStore, VersionedState } from './store.ts';
@@ -62,6 +70,8 @@ export class FeatureProcessor {
   private readonly now: () => number;
   /** Per entity: its views with their Feast field names, computed once. */
   private readonly fields: Record<EntityName, { view: string; ttlS: number; ts: Buffer; f: [string, Buffer][] }[]>;
+  /** Per entity: the field of the packed copy of its row (feast-layout.ts `packedField`). */
+  private readonly packed: Record<EntityName, Buffer>;
 
   constructor(
     readonly spec: FeatureSpecFile,
@@ -84,6 +94,9 @@ export class FeatureProcessor {
         })),
       ]),
     ) as typeof this.fields;
+    this.packed = Object.fromEntries(
+      ENTITY_NAMES.map((e) => [e, packedField(this.fields[e].flatMap((v) => [v.ts, ...v.f.map(([, f]) => f)]))]),
+    ) as Record<EntityName, Buffer>;
   }
 
   /** Drops the in-memory states (tests; a restarted process starts like this). */
@@ -238,6 +251,8 @@ export class FeatureProcessor {
         for (const [name, field] of v.f) pairs.push([field, encodeDouble(row[name] as number)]);
         ttlS = Math.max(ttlS, v.ttlS);
       }
+      // The packed copy serving reads (the same values in the same field order, one field), in the same HSET.
+      pairs.push([this.packed[entity], packValues(pairs.map(([, value]) => value))]);
       feast.push({ key: redisKey(joinKeyOf(this.spec, entity), id, this.spec.project), pairs, ttlS });
     }
     return feast;
