@@ -243,3 +243,134 @@ impl RestCommitter {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    /// A REST catalog that answers the token exchange, the config (with a `prefix`) and refuses the commit (409),
+    /// recording each request line with its Authorization header and body.
+    fn catalog_stub() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let (mut length, mut auth) = (0usize, String::new());
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let lower = h.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if lower.starts_with("authorization:") {
+                        auth = h["authorization:".len()..].trim().to_string();
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                let line = line.trim_end().to_string();
+                let (status, answer) = if line.starts_with("POST /v1/oauth/tokens") {
+                    (
+                        "200 OK",
+                        r#"{"access_token":"tok-1","token_type":"bearer"}"#,
+                    )
+                } else if line.starts_with("GET /v1/config") {
+                    (
+                        "200 OK",
+                        r#"{"defaults":{},"overrides":{"prefix":"cat/one"}}"#,
+                    )
+                } else {
+                    (
+                        "409 Conflict",
+                        r#"{"error":{"message":"Requirement failed: branch main has changed","type":"CommitFailedException","code":409}}"#,
+                    )
+                };
+                log.lock().unwrap().push(format!(
+                    "{line} | {auth} | {}",
+                    String::from_utf8_lossy(&body)
+                ));
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        (uri, seen)
+    }
+
+    #[tokio::test]
+    async fn commits_to_the_prefixed_table_endpoint_with_a_token_and_maps_409_to_a_conflict() {
+        let (uri, seen) = catalog_stub();
+        let props = HashMap::from([
+            ("credential".to_string(), "pep-client:s3cr3t".to_string()),
+            ("warehouse".to_string(), "wh".to_string()),
+        ]);
+        let committer = RestCommitter::new(&uri, props).unwrap();
+        let ident = TableIdent::from_strs(["bronze", "payment_events"]).unwrap();
+        let requirements = [TableRequirement::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id: Some(42),
+        }];
+        let err = committer
+            .commit(&ident, &requirements, &[])
+            .await
+            .expect_err("the stub refuses the commit");
+        assert_eq!(err.code, codes::COMMIT_CONFLICT, "{}", err.message);
+        assert!(
+            err.message.contains("branch main has changed"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert!(seen[0].starts_with("POST /v1/oauth/tokens "), "{}", seen[0]);
+        assert!(
+            seen[0].contains("grant_type=client_credentials")
+                && seen[0].contains("client_id=pep-client")
+                && seen[0].contains("client_secret=s3cr3t"),
+            "{}",
+            seen[0]
+        );
+        assert!(
+            seen[1].starts_with("GET /v1/config?warehouse=wh "),
+            "{}",
+            seen[1]
+        );
+        assert!(seen[1].contains("| Bearer tok-1 |"), "{}", seen[1]);
+        assert!(
+            seen[2].starts_with("POST /v1/cat/one/namespaces/bronze/tables/payment_events "),
+            "{}",
+            seen[2]
+        );
+        assert!(seen[2].contains("| Bearer tok-1 |"), "{}", seen[2]);
+        let body: Value = serde_json::from_str(seen[2].split(" | ").nth(2).unwrap()).unwrap();
+        assert_eq!(body["identifier"]["name"], "payment_events");
+        assert_eq!(body["requirements"][0]["type"], "assert-ref-snapshot-id");
+        assert_eq!(body["requirements"][0]["snapshot-id"], 42);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_catalog_is_unavailable_without_the_secret() {
+        let props = HashMap::from([("credential".to_string(), "id:s3cr3t".to_string())]);
+        let committer = RestCommitter::new("http://127.0.0.1:1", props).unwrap();
+        let ident = TableIdent::from_strs(["bronze", "t"]).unwrap();
+        let err = committer.commit(&ident, &[], &[]).await.unwrap_err();
+        assert_eq!(err.code, codes::CATALOG_UNAVAILABLE, "{}", err.message);
+        assert!(!err.message.contains("s3cr3t"), "{}", err.message);
+    }
+}
