@@ -41,9 +41,51 @@ export async function startTrinoOnS3(
   },
   log: Log,
 ): Promise<TrinoServer> {
+  const s3 = trinoS3Properties(opts.store);
+  return startTestTrino(
+    {
+      port: opts.port,
+      catalogs: {
+        iceberg_jdbc: {
+          'connector.name': 'iceberg',
+          'iceberg.catalog.type': 'jdbc',
+          'iceberg.jdbc-catalog.catalog-name': 'pep',
+          'iceberg.jdbc-catalog.driver-class': 'org.postgresql.Driver',
+          'iceberg.jdbc-catalog.connection-url': opts.jdbc.url,
+          'iceberg.jdbc-catalog.connection-user': opts.jdbc.user,
+          'iceberg.jdbc-catalog.connection-password': opts.jdbc.password,
+          'iceberg.jdbc-catalog.default-warehouse-dir': opts.jdbc.warehouse,
+          ...s3,
+        },
+        iceberg_rest: {
+          'connector.name': 'iceberg',
+          'iceberg.catalog.type': 'rest',
+          'iceberg.rest-catalog.uri': opts.restUri,
+          ...s3,
+        },
+      },
+    },
+    log,
+  );
+}
+
+/**
+ * A test-scoped Trino coordinator with the given catalogs (file name → the `catalog/<name>.properties` text or
+ * properties) and environment (a catalog may read `${ENV:…}` from it); state under `.stack/<name>`.
+ */
+export async function startTestTrino(
+  opts: {
+    port: number;
+    catalogs: Record<string, Record<string, string> | string>;
+    env?: NodeJS.ProcessEnv;
+    name?: string;
+  },
+  log: Log,
+): Promise<TrinoServer> {
   const server = await ensureTrinoServer(log);
-  const etc = join(REPO_ROOT, '.stack', 'trino-s3-test', 'etc');
-  const data = join(REPO_ROOT, '.stack', 'trino-s3-test', 'data');
+  const name = opts.name ?? 'trino-s3-test';
+  const etc = join(REPO_ROOT, '.stack', name, 'etc');
+  const data = join(REPO_ROOT, '.stack', name, 'data');
   rmSync(etc, { recursive: true, force: true });
   mkdirSync(join(etc, 'catalog'), { recursive: true });
   mkdirSync(data, { recursive: true });
@@ -53,7 +95,7 @@ export async function startTrinoOnS3(
       .join('\n')}\n`;
   writeFileSync(
     join(etc, 'node.properties'),
-    props({ 'node.environment': 'test', 'node.id': 'trino-s3-test', 'node.data-dir': data }),
+    props({ 'node.environment': 'test', 'node.id': name, 'node.data-dir': data }),
   );
   writeFileSync(
     join(etc, 'jvm.config'),
@@ -77,40 +119,23 @@ export async function startTrinoOnS3(
       'query.max-memory-per-node': '384MB',
     }),
   );
-  const s3 = trinoS3Properties(opts.store);
-  writeFileSync(
-    join(etc, 'catalog', 'iceberg_jdbc.properties'),
-    props({
-      'connector.name': 'iceberg',
-      'iceberg.catalog.type': 'jdbc',
-      'iceberg.jdbc-catalog.catalog-name': 'pep',
-      'iceberg.jdbc-catalog.driver-class': 'org.postgresql.Driver',
-      'iceberg.jdbc-catalog.connection-url': opts.jdbc.url,
-      'iceberg.jdbc-catalog.connection-user': opts.jdbc.user,
-      'iceberg.jdbc-catalog.connection-password': opts.jdbc.password,
-      'iceberg.jdbc-catalog.default-warehouse-dir': opts.jdbc.warehouse,
-      ...s3,
-    }),
-  );
-  writeFileSync(
-    join(etc, 'catalog', 'iceberg_rest.properties'),
-    props({
-      'connector.name': 'iceberg',
-      'iceberg.catalog.type': 'rest',
-      'iceberg.rest-catalog.uri': opts.restUri,
-      ...s3,
-    }),
-  );
+  for (const [catalog, content] of Object.entries(opts.catalogs)) {
+    writeFileSync(
+      join(etc, 'catalog', `${catalog}.properties`),
+      typeof content === 'string' ? `${content}\n` : props(content),
+    );
+  }
   const home = trinoJavaHome();
-  const fd = openSync(join(REPO_ROOT, '.stack', 'logs', 'trino-s3-test.log'), 'a');
+  const logFile = join(REPO_ROOT, '.stack', 'logs', `${name}.log`);
+  const fd = openSync(logFile, 'a');
   const child = spawn(join(server, 'bin', 'launcher'), ['run', `--etc-dir=${etc}`, `--data-dir=${data}`], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, JAVA_HOME: home, PATH: `${join(home, 'bin')}:${process.env.PATH}` },
+    env: { ...(opts.env ?? process.env), JAVA_HOME: home, PATH: `${join(home, 'bin')}:${process.env.PATH}` },
   });
   const url = `http://127.0.0.1:${opts.port}`;
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`trino exited (${child.exitCode}); see .stack/logs/trino-s3-test.log`);
+    if (child.exitCode !== null) throw new Error(`trino exited (${child.exitCode}); see ${logFile}`);
     if (await trinoAnswers(url)) {
       return {
         url,
@@ -126,5 +151,5 @@ export async function startTrinoOnS3(
     await sleep(1000);
   }
   child.kill('SIGKILL');
-  throw new Error(`trino did not start within 300 s; see .stack/logs/trino-s3-test.log`);
+  throw new Error(`trino did not start within 300 s; see ${logFile}`);
 }

@@ -6,7 +6,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS, serviceAddresses } from '@pep/contracts';
-import { ConfigError, type Env, envInt, envOneOf, envStr, redactUrl } from '@pep/contracts/env';
+import { ConfigError, type Env, envInt, envStr, redactUrl } from '@pep/contracts/env';
+import { type LakeCatalogType, type LakeRestCatalog, loadCatalogChoice } from '@pep/contracts/lake-catalog';
 import {
   describeObjectStore,
   icebergS3Properties,
@@ -15,22 +16,12 @@ import {
 } from '@pep/contracts/object-store';
 import { CACHE_DIR, STATE_DIR } from '@pep/stack/paths';
 
+// The catalog choice is read in contracts (one reading for the writer, DuckDB and the stack's Trino).
+export { type LakeCatalogType, type LakeRestCatalog, loadCatalogChoice };
+
 /** The default warehouse: `<stack state>/lake/warehouse` (the stack's STATE_DIR, moved by STACK_DIR). */
 export function defaultWarehouse(): string {
   return lakeWarehouseDir(STATE_DIR);
-}
-
-/** `sql`: Iceberg's SQL catalog in PostgreSQL (the JDBC catalog's layout); `rest`: an Iceberg REST catalog. */
-export type LakeCatalogType = 'sql' | 'rest';
-
-/** The REST catalog's settings (LAKE_CATALOG_TYPE=rest). */
-export interface LakeRestCatalog {
-  /** Base URL of the catalog, the one before `/v1/config` (LAKE_CATALOG_URI). */
-  readonly uri: string;
-  /** The `warehouse` asked of the catalog, a name or a location, catalog-specific (LAKE_CATALOG_WAREHOUSE). */
-  readonly warehouse: string | null;
-  /** OAuth2 client credentials `<client id>:<secret>` (LAKE_CATALOG_CREDENTIAL). Never logged. */
-  readonly credential: string | null;
 }
 
 export interface LakeConfig {
@@ -61,50 +52,6 @@ function toWarehouseUri(value: string): string {
   throw new ConfigError(
     `LAKE_WAREHOUSE must be an absolute path, file:///… or s3://bucket/prefix, got ${JSON.stringify(value)}`,
   );
-}
-
-const REST_ONLY = ['LAKE_CATALOG_URI', 'LAKE_CATALOG_WAREHOUSE', 'LAKE_CATALOG_CREDENTIAL'] as const;
-
-/** LAKE_CATALOG_TYPE and, for `rest`, LAKE_CATALOG_URI/WAREHOUSE/CREDENTIAL (errors never quote the credential). */
-export function loadCatalogChoice(env: Env): { catalogType: LakeCatalogType; rest: LakeRestCatalog | null } {
-  const raw = envOneOf(env, 'LAKE_CATALOG_TYPE', 'sql', ['sql', 'jdbc', 'rest'] as const);
-  const catalogType: LakeCatalogType = raw === 'rest' ? 'rest' : 'sql';
-  if (catalogType === 'sql') {
-    const stray = REST_ONLY.filter((n) => env[n]?.trim());
-    if (stray.length > 0)
-      throw new ConfigError(
-        `${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} only read with LAKE_CATALOG_TYPE=rest; set LAKE_CATALOG_TYPE=rest to use the REST catalog, or unset ${stray.length === 1 ? 'it' : 'them'}`,
-      );
-    return { catalogType, rest: null };
-  }
-  const uri = envStr(env, 'LAKE_CATALOG_URI', '');
-  if (!uri)
-    throw new ConfigError(
-      "LAKE_CATALOG_TYPE=rest needs LAKE_CATALOG_URI, the REST catalog's base URL (e.g. http://127.0.0.1:8181)",
-    );
-  const parsed = URL.canParse(uri) ? new URL(uri) : null;
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:')
-    throw new ConfigError(`LAKE_CATALOG_URI must be an http:// or https:// URL, got ${JSON.stringify(redactUrl(uri))}`);
-  if (parsed.username || parsed.password)
-    throw new ConfigError(
-      'LAKE_CATALOG_URI must not carry credentials; put the OAuth2 client credentials in LAKE_CATALOG_CREDENTIAL',
-    );
-  const credential = envStr(env, 'LAKE_CATALOG_CREDENTIAL', '') || null;
-  if (credential !== null) {
-    const colon = credential.indexOf(':');
-    if (colon <= 0 || colon === credential.length - 1)
-      throw new ConfigError(
-        'LAKE_CATALOG_CREDENTIAL must be OAuth2 client credentials `<client id>:<secret>` (the value is not shown)',
-      );
-  }
-  return {
-    catalogType,
-    rest: Object.freeze({
-      uri: uri.replace(/\/+$/, ''),
-      warehouse: envStr(env, 'LAKE_CATALOG_WAREHOUSE', '') || null,
-      credential,
-    }),
-  };
 }
 
 export function loadLakeConfig(env: Env = process.env): LakeConfig {

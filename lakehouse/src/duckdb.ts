@@ -6,8 +6,14 @@
  * machine into a project virtualenv by the shared installer and copied into an extension directory laid out as
  * DuckDB expects (`v1.5.5/<platform>/<name>.duckdb_extension`).
  *
- * Each session registers one view per catalog table (`bronze.payment_events`, and any table dbt adds) over the
- * metadata location the SQL catalog holds at that moment: a query sees one consistent snapshot per table.
+ * Each session registers one view per catalog table (`bronze.payment_events`, and any table dbt adds), from the
+ * catalog the writer uses (lakehouse/src/config.ts, LAKE_CATALOG_TYPE):
+ * - `sql` (default): over the metadata location the SQL catalog holds at that moment (`iceberg_scan`): a query sees
+ *   one consistent snapshot per table until `refresh()`.
+ * - `rest`: over the table in the REST catalog, which the session ATTACHes (`TYPE iceberg`, ENDPOINT
+ *   LAKE_CATALOG_URI, the warehouse LAKE_CATALOG_WAREHOUSE, OAuth2 client credentials LAKE_CATALOG_CREDENTIAL; data
+ *   files through the S3 secret of the object store): each query reads each table's current snapshot;
+ *   `refresh()` picks up tables created since.
  * Not a writer: DuckDB never writes the Iceberg tables.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
@@ -71,6 +77,7 @@ export async function ensureDuckdbExtensions(cacheDir: string, log: Log = () => 
 export interface CatalogTable {
   readonly namespace: string;
   readonly name: string;
+  /** SQL catalog: the table's current metadata file; REST catalog: the attached table (`lake_catalog.<ns>.<name>`). */
   readonly metadataLocation: string;
 }
 
@@ -98,6 +105,51 @@ export async function catalogTables(cfg: LakeConfig): Promise<CatalogTable[]> {
 
 const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** The DuckDB name of the attached REST catalog (LAKE_CATALOG_TYPE=rest). */
+export const DUCKDB_REST_CATALOG = 'lake_catalog';
+
+/**
+ * The statements that attach the REST catalog of `cfg` to a DuckDB session: an iceberg secret with the OAuth2 client
+ * credentials (when set; exchanged at `<uri>/v1/oauth/tokens`), then the ATTACH. They hold the secret: never log them.
+ */
+export function duckdbRestAttach(cfg: LakeConfig, name = DUCKDB_REST_CATALOG): string[] {
+  if (!cfg.rest) throw new Error('duckdbRestAttach: the lake catalog is not a REST catalog (LAKE_CATALOG_TYPE)');
+  const { uri, warehouse, credential } = cfg.rest;
+  const options = ['TYPE iceberg', `ENDPOINT ${literal(uri)}`];
+  const out: string[] = [];
+  if (credential) {
+    const colon = credential.indexOf(':');
+    out.push(
+      `CREATE OR REPLACE SECRET ${name}_auth (TYPE iceberg, CLIENT_ID ${literal(credential.slice(0, colon))}, ` +
+        `CLIENT_SECRET ${literal(credential.slice(colon + 1))}, OAUTH2_SERVER_URI ${literal(`${uri}/v1/oauth/tokens`)}, ` +
+        `OAUTH2_SCOPE 'catalog')`,
+    );
+    options.push(`SECRET ${name}_auth`);
+  } else {
+    options.push("AUTHORIZATION_TYPE 'none'");
+  }
+  out.push(`ATTACH ${literal(warehouse ?? '')} AS ${ident(name)} (${options.join(', ')})`);
+  return out;
+}
+
+/** Every table of the attached REST catalog (DuckDB lists the catalog's namespaces and tables). */
+async function restCatalogTables(connection: DuckDBConnection, name: string): Promise<CatalogTable[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ${literal(name)} ORDER BY 1, 2`,
+  );
+  return (reader.getRowObjectsJS() as { schema_name: string; table_name: string }[]).map((r) => ({
+    namespace: r.schema_name,
+    name: r.table_name,
+    metadataLocation: `${name}.${r.schema_name}.${r.table_name}`,
+  }));
+}
+
+/** `text` without the REST catalog's client secret. */
+function withoutSecret(cfg: LakeConfig, text: string): string {
+  const secret = cfg.rest?.credential?.slice(cfg.rest.credential.indexOf(':') + 1);
+  return secret ? text.replaceAll(secret, '***') : text;
+}
 
 export interface DuckSession {
   readonly connection: DuckDBConnection;
@@ -146,11 +198,22 @@ export async function openDuckSession(
     await connection.run('LOAD httpfs;');
     await connection.run(duckdbS3Secret(cfg.s3));
   }
+  if (cfg.rest) {
+    try {
+      for (const sql of duckdbRestAttach(cfg)) await connection.run(sql);
+    } catch (err) {
+      connection.closeSync();
+      instance.closeSync();
+      throw new Error(
+        `DuckDB cannot attach the Iceberg REST catalog at ${cfg.rest.uri} (LAKE_CATALOG_URI): ${withoutSecret(cfg, (err as Error).message)}`,
+      );
+    }
+  }
   const unreadable: { table: string; error: string }[] = [];
   const schemas = new Set<string>();
   /** (Re)creates one view per catalog table over its current metadata file. */
   const registerViews = async (): Promise<CatalogTable[]> => {
-    const all = await catalogTables(cfg);
+    const all = cfg.rest ? await restCatalogTables(connection, DUCKDB_REST_CATALOG) : await catalogTables(cfg);
     const tables = options.only ? all.filter((t) => options.only?.includes(`${t.namespace}.${t.name}`)) : all;
     unreadable.length = 0;
     for (const ns of new Set(tables.map((t) => t.namespace))) {
@@ -161,13 +224,14 @@ export async function openDuckSession(
     for (const t of tables) {
       const view = `${ident(t.namespace)}.${ident(t.name)}`;
       try {
-        await connection.run(
-          `CREATE OR REPLACE VIEW ${view} AS SELECT * FROM iceberg_scan(${literal(t.metadataLocation)})`,
-        );
+        const source = cfg.rest
+          ? `${ident(DUCKDB_REST_CATALOG)}.${ident(t.namespace)}.${ident(t.name)}`
+          : `iceberg_scan(${literal(t.metadataLocation)})`;
+        await connection.run(`CREATE OR REPLACE VIEW ${view} AS SELECT * FROM ${source}`);
       } catch (err) {
         // One table whose metadata cannot be read (its files were deleted, a warehouse that is not mounted) must not
         // take every other table down: its view raises the reason when queried.
-        const error = (err as Error).message.split('\n')[0] ?? String(err);
+        const error = withoutSecret(cfg, (err as Error).message.split('\n')[0] ?? String(err));
         unreadable.push({ table: `${t.namespace}.${t.name}`, error });
         log(`lake table ${t.namespace}.${t.name} is unreadable: ${error}`);
         await connection.run(

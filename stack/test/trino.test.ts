@@ -26,6 +26,27 @@ describe('trino', () => {
     assert.match(s3 as string, /^s3\.endpoint=http:\/\/127\.0\.0\.1:9000$/m);
   });
 
+  it('follows the lake writer to a REST catalog (LAKE_CATALOG_TYPE=rest); the credential stays in the environment', () => {
+    const env = {
+      LAKE_CATALOG_TYPE: 'rest',
+      LAKE_CATALOG_URI: 'https://catalog.example:8181/api/',
+      LAKE_CATALOG_WAREHOUSE: 'lake',
+      LAKE_CATALOG_CREDENTIAL: 'pep-client:s3cr3t',
+      LAKE_WAREHOUSE: 's3://b/l',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000',
+    };
+    const catalog = trinoConfigFiles(env)['catalog/iceberg.properties'] as string;
+    assert.match(catalog, /^iceberg\.catalog\.type=rest$/m);
+    assert.match(catalog, /^iceberg\.rest-catalog\.uri=https:\/\/catalog\.example:8181\/api$/m);
+    assert.match(catalog, /^iceberg\.rest-catalog\.warehouse=lake$/m);
+    assert.match(catalog, /^iceberg\.rest-catalog\.security=OAUTH2$/m);
+    assert.match(catalog, /^iceberg\.rest-catalog\.oauth2\.credential=\$\{ENV:LAKE_CATALOG_CREDENTIAL\}$/m);
+    assert.match(catalog, /^s3\.endpoint=http:\/\/127\.0\.0\.1:9000$/m);
+    assert.doesNotMatch(catalog, /jdbc|s3cr3t/);
+    const open = trinoConfigFiles({ ...env, LAKE_CATALOG_CREDENTIAL: '' })['catalog/iceberg.properties'] as string;
+    assert.doesNotMatch(open, /security|oauth2/);
+  });
+
   it('is healthy after stack:up (GET /v1/info, starting=false)', async () => {
     await stackUp({ only: ['trino'] });
     assert.equal(await trino.isHealthy(), true);

@@ -14,13 +14,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { LAKE_TABLES, PROVIDERS } from '@pep/contracts';
+import { LAKE_TABLES, PROVIDERS, TRINO_CATALOG } from '@pep/contracts';
 import { duckdbS3Secret, icebergS3Properties, objectStoreConfig } from '@pep/contracts/object-store';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
 import { loadLakeConfig } from '@pep/lakehouse/config';
+import { runQuery } from '@pep/lakehouse/query';
 import { type LakeError, LakeWriter } from '@pep/lakehouse/writer';
-import { ICEBERG_REST_URI, icebergRestWarehouse, localS3Env, s3Python, startService } from '@pep/stack';
+import {
+  ICEBERG_REST_URI,
+  icebergRestWarehouse,
+  localS3Env,
+  s3Python,
+  startService,
+  trinoConfigFiles,
+} from '@pep/stack';
 import { ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { startTestTrino } from '../../src/trino-s3.ts';
 import { lakePython, s3ClientOf } from './lake-python.ts';
 
 const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -99,10 +108,10 @@ const readTotals = () =>
   }).totals;
 
 const snapshots = () =>
-  py<{ current: number | null; snapshots: { id: number; parent: number | null; summary: Record<string, string> }[] }>(
-    'snapshots',
-    { catalog: restCatalog, s3: icebergS3Properties(store), table: name },
-  );
+  py<{
+    current: number | null;
+    snapshots: { id: number; parent: number | null; operation: string | null; summary: Record<string, string> }[];
+  }>('snapshots', { catalog: restCatalog, s3: icebergS3Properties(store), table: name });
 
 /** Object keys under the table's location in the bucket (boto3 from the store's own virtualenv). */
 function objectKeys(location: string): string[] {
@@ -225,18 +234,132 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
     assert.deepEqual(readTotals(), totalsOf(0, 2 * N), 'every record once');
   });
 
-  test('maintenance through the REST catalog: expiry keeps the data and the cursors; compaction says it needs SQL', async () => {
-    const expired = await writer.expire(name, { olderThanMs: 0, retainLast: 1, keepKeys: [KEY] });
-    assert.equal(expired.expiredSnapshots, 1);
-    const s = snapshots();
-    assert.equal(s.snapshots.length, 1);
-    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(2 * N) });
-    assert.deepEqual(readTotals(), totalsOf(0, 2 * N));
-    await assert.rejects(
-      writer.compact(name, { smallFileBytes: 1 << 30 }),
-      (e: LakeError) => e.code === 'INVALID_ARGUMENT' && /SQL catalog/.test(e.message),
+  test('compaction through the REST catalog: fewer files, same rows and sums, the cursors carried; writers go on exactly once', async () => {
+    const before = await writer.files(name);
+    const s0 = snapshots();
+    const c = await writer.compact(name, { smallFileBytes: 1 << 30, carryKeys: [KEY] });
+    assert.ok(c.partitions > 0 && c.filesBefore > c.filesAfter && c.filesAfter > 0, JSON.stringify(c));
+    assert.equal(c.rows, 2 * N);
+    const after = await writer.files(name);
+    assert.equal(after.length, before.length - c.filesBefore + c.filesAfter);
+    assert.ok(
+      after.some((f) => f.path.includes('/compact-')),
+      'the compacted files are live',
     );
-    assert.deepEqual(snapshots(), s, 'compaction wrote no snapshot');
+    // Another client, through the catalog: a `replace` snapshot on top of the last one, carrying the cursors.
+    const s = snapshots();
+    assert.equal(s.snapshots.length, s0.snapshots.length + 1);
+    const replace = s.snapshots.find((x) => x.id === s.current);
+    assert.equal(replace?.id, c.snapshotId);
+    assert.equal(replace?.parent, s0.current);
+    assert.equal(replace?.operation, 'replace');
+    assert.equal(replace?.summary[KEY], JSON.stringify({ [CURSOR]: String(2 * N) }));
+    assert.equal(replace?.summary['pep.writer'], 'compact');
+    assert.deepEqual(readTotals(), totalsOf(0, 2 * N), 'every row once, to the minor unit');
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(2 * N) });
+
+    // The stale-commit refusal holds on the compacted table: data that starts at N is refused ...
+    const stale = await writer.write(name, ipcOf(N, 2 * N), 'rest-stale');
+    await assert.rejects(
+      writer.commit(stale.handle, {
+        cursorKey: KEY,
+        expected: { [CURSOR]: String(N) },
+        next: { [CURSOR]: String(2 * N) },
+        writer: 'rest-stale',
+      }),
+      (e: LakeError) => e.code === 'COMMIT_CONFLICT' && e.message.includes(`the table is at ${2 * N}`),
+    );
+    await writer.abort(stale.handle);
+    // ... and a commit racing a second compaction: both land (the compaction retries on the new base), every row
+    // once, the cursors where the writer left them.
+    const next = await writer.write(name, ipcOf(2 * N, 3 * N), 'rest-after-compact');
+    const [committed, compacted] = await Promise.all([
+      writer.commit(next.handle, {
+        cursorKey: KEY,
+        expected: { [CURSOR]: String(2 * N) },
+        next: { [CURSOR]: String(3 * N) },
+        writer: 'rest-after-compact',
+      }),
+      writer.compact(name, { smallFileBytes: 1 << 30, carryKeys: [KEY] }),
+    ]);
+    assert.equal(committed.alreadyCommitted, false);
+    assert.ok(compacted.rows >= 0, JSON.stringify(compacted));
+    assert.deepEqual(readTotals(), totalsOf(0, 3 * N));
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(3 * N) });
+    const last = snapshots();
+    assert.equal(
+      last.snapshots.find((x) => x.id === last.current)?.summary[KEY],
+      JSON.stringify({ [CURSOR]: String(3 * N) }),
+    );
+  });
+
+  test('expiry and orphan removal through the REST catalog on S3: the data and the cursors stay, the lost files go', async () => {
+    const expired = await writer.expire(name, { olderThanMs: 0, retainLast: 1, keepKeys: [KEY] });
+    assert.ok(expired.expiredSnapshots >= 1, JSON.stringify(expired));
+    assert.equal(snapshots().snapshots.length, 1);
+    assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { [CURSOR]: String(3 * N) });
+    assert.deepEqual(readTotals(), totalsOf(0, 3 * N));
+
+    // A writer that died between writing and committing: its files are in the bucket, no snapshot has them.
+    const lost = await writer.write(name, ipcOf(3 * N, 4 * N), 'rest-crashed');
+    assert.ok(lost.files.length > 0);
+    const live = new Set((await writer.files(name)).map((f) => f.path));
+    const young = await writer.orphans(name, { dryRun: true });
+    assert.ok(!young.removed.some((f: string) => f.includes('/rest-crashed-')), 'files younger than the cutoff stay');
+    const dry = await writer.orphans(name, { olderThanMs: 0, dryRun: true });
+    for (const f of lost.files) assert.ok(dry.removed.includes(f), `${f} is an orphan: ${dry.removed.join(', ')}`);
+    assert.ok(!dry.removed.some((f: string) => live.has(f)), 'no live data file is an orphan');
+    assert.ok(
+      objectKeys(location).some((k) => k.includes('/rest-crashed-')),
+      'a dry run removes nothing',
+    );
+    const done = await writer.orphans(name, { olderThanMs: 0 });
+    assert.deepEqual([...done.removed].sort(), [...dry.removed].sort());
+    const keys = objectKeys(location);
+    assert.ok(!keys.some((k) => k.includes('/rest-crashed-')), `the lost files are gone: ${keys.join(', ')}`);
+    assert.deepEqual(readTotals(), totalsOf(0, 3 * N), 'the table reads the same');
+    assert.equal((await writer.orphans(name, { olderThanMs: 0, dryRun: true })).removed.length, 0);
+  });
+
+  test("the lakehouse's engines read the REST catalog from the writer's configuration: DuckDB (attached) and Trino (the stack's catalog) answer the same, row for row", async () => {
+    // Trino with the catalog file the stack writes for this environment (iceberg.catalog.type=rest; the credential
+    // read from Trino's environment), on its own port.
+    const catalog = trinoConfigFiles(env)['catalog/iceberg.properties'] as string;
+    assert.match(catalog, /^iceberg\.catalog\.type=rest$/m);
+    assert.ok(!catalog.includes(`secret-${run}`), 'the credential is not in the catalog file');
+    const trino = await startTestTrino(
+      { port: 18087, name: 'trino-rest-test', catalogs: { [TRINO_CATALOG]: catalog }, env },
+      (m) => console.log(`# ${m}`),
+    );
+    try {
+      const cfg = loadLakeConfig({ ...env, TRINO_URL: trino.url });
+      const queries = [
+        `SELECT event_id, provider, currency, amount_minor, kafka_offset, CAST(received_at AS DATE) AS day
+           FROM ${name} ORDER BY event_id`,
+        `SELECT currency, count(*) AS n, sum(amount_minor) AS total FROM ${name} GROUP BY currency ORDER BY currency`,
+      ];
+      const answers: Record<string, unknown>[][] = [];
+      for (const sql of queries) {
+        const duck = await runQuery(cfg, sql, 'duckdb');
+        const trin = await runQuery(cfg, sql, 'trino');
+        assert.deepEqual(trin.columns, duck.columns);
+        assert.deepEqual(trin.rows, duck.rows, sql);
+        answers.push(duck.rows);
+      }
+      // And both are the table's rows: every event written once.
+      const rows = answers[0] as Record<string, unknown>[];
+      assert.equal(rows.length, 3 * N);
+      assert.deepEqual(
+        rows.map((r) => r.event_id),
+        Array.from({ length: 3 * N }, (_, i) => event(i).event_id).sort(),
+      );
+      assert.deepEqual(
+        Object.fromEntries((answers[1] as Record<string, unknown>[]).map((r) => [r.currency, [r.n, r.total]])),
+        totalsOf(0, 3 * N),
+      );
+    } finally {
+      await trino.stop();
+    }
   });
 
   test('a local LAKE_WAREHOUSE for a catalog whose table is in S3 is a clear error, not a failed write', async () => {

@@ -64,7 +64,8 @@ def snapshots(req):
     out = []
     for s in t.metadata.snapshots:
         summary = {k: v for k, v in s.summary.additional_properties.items()} if s.summary else {}
-        out.append({"id": s.snapshot_id, "parent": s.parent_snapshot_id, "summary": summary})
+        operation = s.summary.operation.value if s.summary else None
+        out.append({"id": s.snapshot_id, "parent": s.parent_snapshot_id, "operation": operation, "summary": summary})
     return {"current": current, "snapshots": out}
 
 

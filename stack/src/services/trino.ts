@@ -1,13 +1,15 @@
 /**
  * Trino 476 (the newest server tarball on Maven Central; it needs Java 24 or newer), the lakehouse's distributed
  * query engine, with one catalog `iceberg` over the platform's Iceberg SQL catalog (the JDBC catalog's tables in
- * PostgreSQL, catalog name `pep`) and the local warehouse. Installed from `io.trino:trino-server:476:tar.gz`
+ * PostgreSQL, catalog name `pep`) and the local warehouse, or, with LAKE_CATALOG_TYPE=rest, over the REST catalog the
+ * lake writer uses (`iceberg.catalog.type=rest`). Installed from `io.trino:trino-server:476:tar.gz`
  * (~821 MB download, ~896 MB unpacked, once per machine), run with `bin/launcher run` and a bounded heap
  * (TRINO_HEAP, default 1G), health-checked on GET /v1/info. Not a writer of the bronze tables.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE_URL, LAKE_CATALOG_NAME, lakeWarehouseDir, SERVICE_DEFAULTS } from '@pep/contracts';
+import { loadCatalogChoice, trinoRestCatalogProperties } from '@pep/contracts/lake-catalog';
 import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
 import { newestJdk } from '../jdk.ts';
@@ -54,16 +56,21 @@ export function trinoConfigFiles(env: NodeJS.ProcessEnv = process.env): Record<s
   const jdbc = catalogJdbc(env);
   const heap = env.TRINO_HEAP ?? '1G';
   const warehouse = trinoWarehouse(env);
-  const catalog = [
-    'connector.name=iceberg',
-    'iceberg.catalog.type=jdbc',
-    `iceberg.jdbc-catalog.catalog-name=${env.LAKE_CATALOG_NAME ?? LAKE_CATALOG_NAME}`,
-    'iceberg.jdbc-catalog.driver-class=org.postgresql.Driver',
-    `iceberg.jdbc-catalog.connection-url=${jdbc.url}`,
-    `iceberg.jdbc-catalog.connection-user=${jdbc.user}`,
-    `iceberg.jdbc-catalog.connection-password=${jdbc.password}`,
-    `iceberg.jdbc-catalog.default-warehouse-dir=${warehouse}`,
-  ];
+  // The catalog the lake writer uses (LAKE_CATALOG_TYPE, contracts/src/lake-catalog.ts): the SQL catalog in
+  // PostgreSQL through Trino's JDBC catalog, or the REST catalog.
+  const { rest } = loadCatalogChoice(env);
+  const catalog = rest
+    ? ['connector.name=iceberg', ...Object.entries(trinoRestCatalogProperties(rest)).map(([k, v]) => `${k}=${v}`)]
+    : [
+        'connector.name=iceberg',
+        'iceberg.catalog.type=jdbc',
+        `iceberg.jdbc-catalog.catalog-name=${env.LAKE_CATALOG_NAME ?? LAKE_CATALOG_NAME}`,
+        'iceberg.jdbc-catalog.driver-class=org.postgresql.Driver',
+        `iceberg.jdbc-catalog.connection-url=${jdbc.url}`,
+        `iceberg.jdbc-catalog.connection-user=${jdbc.user}`,
+        `iceberg.jdbc-catalog.connection-password=${jdbc.password}`,
+        `iceberg.jdbc-catalog.default-warehouse-dir=${warehouse}`,
+      ];
   if (warehouse.startsWith('file://')) catalog.push('fs.native-local.enabled=true', 'local.location=/');
   else {
     // One reading of the object store's settings for every engine (contracts/src/object-store.ts: AWS_ENDPOINT_URL_S3,

@@ -16,6 +16,7 @@
 mod commit;
 mod conform;
 mod maintenance;
+mod rest_commit;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -210,9 +211,8 @@ pub struct Lake {
     catalog: Arc<dyn Catalog>,
     options: LakeOptions,
     storage: Arc<dyn StorageFactory>,
-    /// The catalog database, for what the SQL catalog does not offer (the replace commit of compaction); none with
-    /// a REST catalog.
-    pg: Option<sqlx::PgPool>,
+    /// How maintenance commits what the `Catalog` trait cannot carry (compaction's replace snapshot).
+    swap: Swap,
     pending: Mutex<HashMap<u64, Pending>>,
     tables: Mutex<HashMap<String, Table>>,
     next_handle: AtomicU64,
@@ -302,15 +302,15 @@ impl Lake {
                 format!("unsupported warehouse scheme in {}", options.warehouse),
             ));
         };
-        let (catalog, pg) = match options.catalog_type {
+        let (catalog, swap) = match options.catalog_type {
             CatalogType::Sql => open_sql(&options, storage.clone()).await?,
-            CatalogType::Rest => (open_rest(&options, storage.clone()).await?, None),
+            CatalogType::Rest => open_rest(&options, storage.clone()).await?,
         };
         Ok(Lake {
             catalog,
             options,
             storage,
-            pg,
+            swap,
             pending: Mutex::new(HashMap::new()),
             tables: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -661,15 +661,13 @@ impl Lake {
             .collect::<Vec<_>>()))
     }
 
-    /// The SQL catalog's database (compaction's replace commit); an error with a REST catalog.
-    pub(crate) fn pg(&self) -> Result<&sqlx::PgPool> {
-        self.pg.as_ref().ok_or_else(|| {
-            LakeError::new(
-                codes::INVALID_ARGUMENT,
-                "compaction swaps the metadata location in the SQL catalog's table, which a REST catalog does not \
-                 offer; compact through the REST catalog's own maintenance (or Trino/Spark) instead",
-            )
-        })
+    /// How compaction's replace snapshot is committed: the SQL catalog's table, or the REST catalog's commit endpoint.
+    pub(crate) fn swap(&self) -> &Swap {
+        &self.swap
+    }
+
+    pub(crate) fn file_io_props(&self) -> &HashMap<String, String> {
+        &self.options.props
     }
 
     pub(crate) fn catalog_name(&self) -> &str {
@@ -677,10 +675,18 @@ impl Lake {
     }
 }
 
+/// Where a commit that iceberg's `Transaction` cannot express (a `replace` snapshot) goes.
+pub(crate) enum Swap {
+    /// The SQL catalog's database: a compare-and-swap of `iceberg_tables.metadata_location`.
+    Sql(sqlx::PgPool),
+    /// The REST catalog's commit endpoint, with requirements the catalog checks atomically.
+    Rest(rest_commit::RestCommitter),
+}
+
 async fn open_sql(
     options: &LakeOptions,
     storage: Arc<dyn StorageFactory>,
-) -> Result<(Arc<dyn Catalog>, Option<sqlx::PgPool>)> {
+) -> Result<(Arc<dyn Catalog>, Swap)> {
     let mut props = options.props.clone();
     props
         .entry("pool.max-connections".into())
@@ -705,7 +711,7 @@ async fn open_sql(
         .max_connections(1)
         .connect_lazy(&options.catalog_uri)
         .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog URL: {e}")))?;
-    Ok((Arc::new(catalog), Some(pg)))
+    Ok((Arc::new(catalog), Swap::Sql(pg)))
 }
 
 /// Opens the REST catalog and asks it for its configuration (`GET /v1/config`, after the OAuth2 token exchange when
@@ -713,7 +719,7 @@ async fn open_sql(
 async fn open_rest(
     options: &LakeOptions,
     storage: Arc<dyn StorageFactory>,
-) -> Result<Arc<dyn Catalog>> {
+) -> Result<(Arc<dyn Catalog>, Swap)> {
     let uri = options.catalog_uri.trim().trim_end_matches('/').to_string();
     if !(uri.starts_with("http://") || uri.starts_with("https://")) {
         return Err(LakeError::new(
@@ -748,6 +754,7 @@ async fn open_rest(
             text.replace(&secret, "***")
         }
     };
+    let committer = rest_commit::RestCommitter::new(&uri, props.clone())?;
     let catalog = RestCatalogBuilder::default()
         .with_storage_factory(storage)
         .load(options.catalog_name.clone(), props)
@@ -772,7 +779,7 @@ async fn open_rest(
             )),
         ));
     }
-    Ok(Arc::new(catalog))
+    Ok((Arc::new(catalog), Swap::Rest(committer)))
 }
 
 /// `{e:#}` plus every cause below it that the text does not show yet (reqwest's "Connection refused" sits two levels

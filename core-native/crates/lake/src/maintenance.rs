@@ -4,10 +4,11 @@
 //! writing and committing).
 //!
 //! iceberg-rust 0.10 has no rewrite action, so compaction builds the replace snapshot itself (manifests, manifest
-//! list, metadata file) with iceberg's public writers and swaps the metadata location in the catalog table with the
-//! same compare-and-swap the SQL catalog uses. Every maintenance snapshot carries the writers' cursors forward, so a
+//! list) with iceberg's public writers and commits it with a compare-and-swap: on the SQL catalog's table
+//! (`metadata_location`, as the SQL catalog does), or through the REST catalog's commit endpoint with the requirements
+//! `main` = the base snapshot and the table's UUID (`rest_commit`). Every maintenance snapshot carries the writers' cursors forward, so a
 //! writer still resumes from the table's current snapshot.
-//! Orphan removal lists the local filesystem only (an S3 warehouse reports that it is not supported yet).
+//! Orphan removal lists the local filesystem or the S3 bucket (opendal, with the warehouse's S3 properties).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -21,13 +22,14 @@ use iceberg::spec::{
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
-use iceberg::{MetadataLocation, TableIdent};
+use iceberg::{MetadataLocation, TableIdent, TableRequirement, TableUpdate};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::conform::{conform, table_arrow_schema};
-use crate::{codes, Lake, LakeError, Result};
+use crate::rest_commit::COMMIT_STATE_UNKNOWN;
+use crate::{codes, Lake, LakeError, Result, Swap};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,8 +153,6 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
     let small = opts.small_file_bytes.unwrap_or(32 << 20);
     let min_files = opts.min_files.unwrap_or(2).max(2);
     let max_files = opts.max_files.unwrap_or(10_000);
-    // Before any file is written: the replace commit needs the SQL catalog's table.
-    lake.pg()?;
     let t = lake.catalog().load_table(ident).await?;
     let spec_id = t.metadata().default_partition_spec_id();
     let mut groups: BTreeMap<String, (Struct, Vec<ManifestEntryRef>)> = BTreeMap::new();
@@ -233,6 +233,8 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
             Err(e) if e.code == codes::COMMIT_CONFLICT && attempt < 20 => {
                 tokio::time::sleep(Duration::from_millis(20 * attempt as u64)).await;
             }
+            // Whether the commit landed is unknown: its files stay (orphan removal deletes them if it did not).
+            Err(e) if e.code == COMMIT_STATE_UNKNOWN => return Err(e),
             Err(e) => {
                 delete_all(&base, new_files.iter().map(|f| f.file_path().to_string())).await;
                 return Err(e);
@@ -395,45 +397,98 @@ async fn replace_commit(
         })
         .with_schema_id(md.current_schema_id())
         .build();
-    let current_location = base
-        .metadata_location()
-        .ok_or_else(|| LakeError::new(codes::INTERNAL, "table has no metadata location"))?
-        .to_string();
-    let new_md = md
-        .clone()
-        .into_builder(Some(current_location.clone()))
-        .add_snapshot(snapshot)?
-        .set_ref(
-            MAIN_BRANCH,
-            SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
-        )?
-        .build()?
-        .metadata;
-    let new_location = MetadataLocation::from_str(&current_location)?
-        .with_next_version()
-        .with_new_metadata(&new_md);
-    new_md.write_to(base.file_io(), &new_location).await?;
-    let new_location = new_location.to_string();
-    written.push(new_location.clone());
     let ident = base.identifier();
-    let swapped = sqlx::query(
-        "UPDATE iceberg_tables SET metadata_location = $1, previous_metadata_location = $2
-          WHERE catalog_name = $3 AND table_namespace = $4 AND table_name = $5 AND metadata_location = $2",
-    )
-    .bind(&new_location)
-    .bind(&current_location)
-    .bind(lake.catalog_name())
-    .bind(ident.namespace().join("."))
-    .bind(ident.name())
-    .execute(lake.pg()?)
-    .await
-    .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog update: {e}")))?;
-    if swapped.rows_affected() != 1 {
-        delete_all(base, written.into_iter()).await;
-        return Err(LakeError::new(
-            codes::COMMIT_CONFLICT,
-            format!("{ident}: another commit landed first"),
-        ));
+    let reference =
+        SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None));
+    match lake.swap() {
+        Swap::Sql(pg) => {
+            let current_location = base
+                .metadata_location()
+                .ok_or_else(|| LakeError::new(codes::INTERNAL, "table has no metadata location"))?
+                .to_string();
+            let new_md = md
+                .clone()
+                .into_builder(Some(current_location.clone()))
+                .add_snapshot(snapshot)?
+                .set_ref(MAIN_BRANCH, reference)?
+                .build()?
+                .metadata;
+            let new_location = MetadataLocation::from_str(&current_location)?
+                .with_next_version()
+                .with_new_metadata(&new_md);
+            new_md.write_to(base.file_io(), &new_location).await?;
+            let new_location = new_location.to_string();
+            written.push(new_location.clone());
+            let swapped = sqlx::query(
+                "UPDATE iceberg_tables SET metadata_location = $1, previous_metadata_location = $2
+                  WHERE catalog_name = $3 AND table_namespace = $4 AND table_name = $5 AND metadata_location = $2",
+            )
+            .bind(&new_location)
+            .bind(&current_location)
+            .bind(lake.catalog_name())
+            .bind(ident.namespace().join("."))
+            .bind(ident.name())
+            .execute(pg)
+            .await
+            .map_err(|e| LakeError::new(codes::CATALOG_UNAVAILABLE, format!("catalog update: {e}")))?;
+            if swapped.rows_affected() != 1 {
+                delete_all(base, written.into_iter()).await;
+                return Err(LakeError::new(
+                    codes::COMMIT_CONFLICT,
+                    format!("{ident}: another commit landed first"),
+                ));
+            }
+        }
+        Swap::Rest(rest) => {
+            // The catalog writes the metadata file; it applies the snapshot only while `main` is still at `parent`.
+            let requirements = [
+                TableRequirement::UuidMatch { uuid: md.uuid() },
+                TableRequirement::RefSnapshotIdMatch {
+                    r#ref: MAIN_BRANCH.to_string(),
+                    snapshot_id: Some(parent.snapshot_id()),
+                },
+            ];
+            let updates = [
+                TableUpdate::AddSnapshot { snapshot },
+                TableUpdate::SetSnapshotRef {
+                    ref_name: MAIN_BRANCH.to_string(),
+                    reference,
+                },
+            ];
+            match rest.commit(ident, &requirements, &updates).await {
+                Ok(()) => {}
+                Err(e) if e.code == codes::COMMIT_CONFLICT => {
+                    delete_all(base, written.into_iter()).await;
+                    return Err(LakeError::new(
+                        codes::COMMIT_CONFLICT,
+                        format!("{ident}: another commit landed first ({})", e.message),
+                    ));
+                }
+                Err(e) if e.code == COMMIT_STATE_UNKNOWN => {
+                    // Look: the snapshot is either in the table or it is not (and never will be: main moved or the
+                    // catalog refused it).
+                    lake.forget(ident);
+                    let now = lake
+                        .catalog()
+                        .load_table(ident)
+                        .await
+                        .map_err(|_| e.clone())?;
+                    if now.metadata().snapshot_by_id(snapshot_id).is_none() {
+                        return Err(LakeError::new(
+                            COMMIT_STATE_UNKNOWN,
+                            format!(
+                                "{}; the table does not have the compaction's snapshot {snapshot_id}: nothing was replaced (its new files are left to orphan removal)",
+                                e.message
+                            ),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    delete_all(base, written.into_iter()).await;
+                    return Err(e);
+                }
+            }
+        }
     }
     lake.forget(ident);
     Ok(snapshot_id)
@@ -521,19 +576,55 @@ pub async fn expire(lake: &Lake, ident: &TableIdent, opts: &ExpireOptions) -> Re
 
 pub async fn orphans(lake: &Lake, ident: &TableIdent, opts: &OrphanOptions) -> Result<Value> {
     let t = lake.catalog().load_table(ident).await?;
-    let location = t.metadata().location().to_string();
-    let Some(root) = location.strip_prefix("file://") else {
-        return Err(LakeError::new(
-            codes::INVALID_ARGUMENT,
-            format!("{ident}: orphan removal lists the local filesystem only; {location} is not supported yet"),
-        ));
-    };
+    let location = t.metadata().location().trim_end_matches('/').to_string();
     let cutoff = SystemTime::now()
         - Duration::from_millis(opts.older_than_ms.unwrap_or(3600 * 1000).max(0) as u64);
+    // Listed before the table is loaded again for its reachable files: a file committed in between is reachable
+    // (kept); a file written after the listing is not looked at.
+    let listed = if let Some(root) = location.strip_prefix("file://") {
+        list_local(root)?
+    } else if location.starts_with("s3://") || location.starts_with("s3a://") {
+        list_s3(lake, &location).await?
+    } else {
+        return Err(LakeError::new(
+            codes::INVALID_ARGUMENT,
+            format!("{ident}: orphan removal lists local and S3 warehouses; {location} is neither"),
+        ));
+    };
+    let t = lake.catalog().load_table(ident).await?;
     let reachable = reachable_files(&t).await?;
-    let mut stack = vec![std::path::PathBuf::from(root)];
     let mut removed = Vec::new();
     let mut bytes = 0u64;
+    for f in listed {
+        if reachable.contains(&f.uri) || !f.modified.map(|m| m < cutoff).unwrap_or(false) {
+            continue;
+        }
+        bytes += f.bytes;
+        if !opts.dry_run {
+            t.file_io()
+                .delete(&f.uri)
+                .await
+                .map_err(|e| LakeError::new(codes::IO, format!("{}: {e}", f.uri)))?;
+        }
+        removed.push(f.uri);
+    }
+    removed.sort();
+    Ok(
+        json!({"table": ident.to_string(), "removed": removed, "bytes": bytes, "dryRun": opts.dry_run}),
+    )
+}
+
+/// A file under a table's location.
+struct Listed {
+    uri: String,
+    /// Unknown: never removed.
+    modified: Option<SystemTime>,
+    bytes: u64,
+}
+
+fn list_local(root: &str) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(root)];
     while let Some(dir) = stack.pop() {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -550,24 +641,66 @@ pub async fn orphans(lake: &Lake, ident: &TableIdent, opts: &OrphanOptions) -> R
                 stack.push(path);
                 continue;
             }
-            let uri = format!("file://{}", path.display());
-            if reachable.contains(&uri) {
-                continue;
-            }
-            let old = meta.modified().map(|m| m < cutoff).unwrap_or(false);
-            if !old {
-                continue;
-            }
-            bytes += meta.len();
-            if !opts.dry_run {
-                std::fs::remove_file(&path)
-                    .map_err(|e| LakeError::new(codes::IO, format!("{uri}: {e}")))?;
-            }
-            removed.push(uri);
+            out.push(Listed {
+                uri: format!("file://{}", path.display()),
+                modified: meta.modified().ok(),
+                bytes: meta.len(),
+            });
         }
     }
-    removed.sort();
-    Ok(
-        json!({"table": ident.to_string(), "removed": removed, "bytes": bytes, "dryRun": opts.dry_run}),
-    )
+    Ok(out)
+}
+
+/// Every object under `location` (`s3://bucket/prefix`), listed with the warehouse's S3 properties (`s3.endpoint`,
+/// `s3.region`, keys, `s3.path-style-access`).
+#[cfg(feature = "s3")]
+async fn list_s3(lake: &Lake, location: &str) -> Result<Vec<Listed>> {
+    let (scheme, rest) = location.split_once("://").expect("an s3 location");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let props = lake.file_io_props();
+    let prop = |k: &str| props.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let mut b = opendal::services::S3::default().bucket(bucket).root("/");
+    if let Some(v) = prop("s3.endpoint") {
+        b = b.endpoint(v);
+    }
+    if let Some(v) = prop("s3.region").or_else(|| prop("client.region")) {
+        b = b.region(v);
+    }
+    if let Some(v) = prop("s3.access-key-id") {
+        b = b.access_key_id(v);
+    }
+    if let Some(v) = prop("s3.secret-access-key") {
+        b = b.secret_access_key(v);
+    }
+    if let Some(v) = prop("s3.session-token") {
+        b = b.session_token(v);
+    }
+    // iceberg's default (and the FileIO's): virtual-host style unless path-style access is asked for.
+    let path_style = prop("s3.path-style-access")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "t" | "1" | "on"))
+        .unwrap_or(false);
+    if !path_style {
+        b = b.enable_virtual_host_style();
+    }
+    let io = |e: opendal::Error| LakeError::new(codes::IO, format!("listing {location}: {e}"));
+    let op = opendal::Operator::new(b).map_err(io)?.finish();
+    let dir = format!("{}/", prefix.trim_end_matches('/'));
+    let entries = op.list_with(&dir).recursive(true).await.map_err(io)?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.metadata().is_file())
+        .map(|e| Listed {
+            uri: format!("{scheme}://{bucket}/{}", e.path().trim_start_matches('/')),
+            modified: e.metadata().last_modified().map(SystemTime::from),
+            bytes: e.metadata().content_length(),
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "s3"))]
+async fn list_s3(_lake: &Lake, location: &str) -> Result<Vec<Listed>> {
+    Err(LakeError::new(
+        codes::INVALID_ARGUMENT,
+        format!("orphan removal under {location}: this lake addon was built without S3 support"),
+    ))
 }
