@@ -66,3 +66,13 @@
 {% macro sum_reporting(exact_expression) -%}
     cast(sum({{ exact_expression }}) as decimal(38, 4))
 {%- endmacro %}
+
+{#- The join condition of the exchange rate in effect on `day` (`rates`: an alias of int_exchange_rates, whose latest
+    range per currency is open: valid_to null). One range predicate without OR, so that both engines plan a range
+    join: the form `(valid_to is null or day < valid_to)` made DuckDB compare every movement with every rate
+    (customer_360's money step: 83 s for 1.8 M movements of one day's customers, against 3 s in this form). -#}
+{% macro rate_in_effect(rates, currency, day) -%}
+    {{ rates }}.currency = {{ currency }}
+    and {{ day }} >= {{ rates }}.valid_from
+    and {{ day }} < coalesce({{ rates }}.valid_to, cast('9999-12-31' as date))
+{%- endmacro %}

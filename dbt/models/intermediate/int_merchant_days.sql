@@ -49,7 +49,7 @@ lost as (
     from {{ ref('fct_disputes') }} as d
     left join {{ ref('currencies') }} as c on c.currency = d.currency
     left join {{ ref('int_exchange_rates') }} as r
-        on r.currency = d.currency and d.lost_date >= r.valid_from and (r.valid_to is null or d.lost_date < r.valid_to)
+        on {{ rate_in_effect('r', 'd.currency', 'd.lost_date') }}
     where d.merchant_id is not null and d.outcome = 'lost'
     {% if is_incremental() %} and d.lost_date in (select day from touched_days) {% endif %}
     group by d.merchant_id, d.provider, d.lost_date

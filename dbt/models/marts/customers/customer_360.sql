@@ -89,9 +89,7 @@ money as (
         bool_or(r.rate is null) as has_unconverted_money
     from {{ ref('fct_money_movements') }} as m
     left join {{ ref('currencies') }} as c on c.currency = m.currency
-    left join {{ ref('int_exchange_rates') }} as r
-        on r.currency = m.currency and m.revenue_date >= r.valid_from
-        and (r.valid_to is null or m.revenue_date < r.valid_to)
+    left join {{ ref('int_exchange_rates') }} as r on {{ rate_in_effect('r', 'm.currency', 'm.revenue_date') }}
     where m.customer_id in (select customer_id from payment_stats)
     group by m.customer_id
 ),

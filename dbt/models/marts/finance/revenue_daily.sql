@@ -49,6 +49,4 @@ select
 from daily
 left join {{ ref('currencies') }} as c on c.currency = daily.currency
 left join {{ ref('int_exchange_rates') }} as r
-    on r.currency = daily.currency
-    and daily.revenue_date >= r.valid_from
-    and (r.valid_to is null or daily.revenue_date < r.valid_to)
+    on {{ rate_in_effect('r', 'daily.currency', 'daily.revenue_date') }}
