@@ -28,10 +28,11 @@
  * empty database it first makes a short simulated run, and without a marts file a dbt build. A dashboard with a
  * failing chart fails the benchmark: its load time would mean nothing. `--quick`: one round.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildMarts,
+  type ChartReport,
   chartFailures,
   connect,
   DashboardBrowser,
@@ -47,7 +48,7 @@ import {
   simulatedRun,
 } from '@pep/dashboards';
 import { treeCpuSeconds } from '@pep/security/platform';
-import { STATE_DIR, stackUp, supersetSettings } from '@pep/stack';
+import { REPO_ROOT, STATE_DIR, stackUp, supersetSettings } from '@pep/stack';
 import pg from 'pg';
 import { median, percentile, writeResult } from '../src/result.ts';
 
@@ -105,6 +106,47 @@ function serviceCpuMs(service: string): number | null {
     return pid > 0 ? treeCpuSeconds(pid) * 1000 : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Where each chart's time went over the measured (forced) loads, medians: its data request (sent → answered: Superset's
+ * server time with the network and the browser's queue), then the page until the check saw it settled (drawing, with
+ * the check's 100 ms poll), with the rows its SQL returned and its row limit. Printed, and kept with each chart's SQL
+ * in `dashboards/artifacts/chart-times.json` (git-ignored) so that the SQL can be timed in the database alone.
+ */
+function writeChartTimes(reports: readonly DashboardReport[]): void {
+  const byChart = new Map<
+    string,
+    { dashboard: string; chart: string; request: number[]; draw: number[]; c: ChartReport }
+  >();
+  for (const r of reports) {
+    for (const c of r.charts) {
+      const key = `${r.title} / ${c.name}`;
+      const e = byChart.get(key) ?? { dashboard: r.title, chart: c.name, request: [], draw: [], c };
+      if (c.requestMs !== undefined) e.request.push(c.requestMs);
+      if (c.settledAtMs !== undefined && c.answeredAtMs !== undefined) e.draw.push(c.settledAtMs - c.answeredAtMs);
+      byChart.set(key, e);
+    }
+  }
+  const rows = [...byChart.values()].map((e) => ({
+    dashboard: e.dashboard,
+    chart: e.chart,
+    vizType: e.c.vizType,
+    requestP50Ms: e.request.length > 0 ? median(e.request) : null,
+    drawP50Ms: e.draw.length > 0 ? median(e.draw) : null,
+    sqlRows: e.c.sqlRows ?? null,
+    rows: e.c.rows ?? null,
+    rowLimit: e.c.rowLimit ?? null,
+    sql: e.c.sql ?? [],
+  }));
+  const dir = join(REPO_ROOT, 'dashboards', 'artifacts');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'chart-times.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  for (const r of [...rows].sort((a, b) => (b.requestP50Ms ?? 0) - (a.requestP50Ms ?? 0))) {
+    console.error(
+      `chart ${r.dashboard} / ${r.chart} (${r.vizType}): request p50 ${r.requestP50Ms} ms, then settled after ${r.drawP50Ms} ms; SQL rows ${r.sqlRows}, rows ${r.rows}, row limit ${r.rowLimit}`,
+    );
   }
 }
 
@@ -230,6 +272,7 @@ export async function run({ quick }: { quick: boolean }): Promise<void> {
     for (const c of copies.values()) await client.request('DELETE', `/api/v1/dashboard/${c.id}`).catch(() => undefined);
   }
 
+  writeChartTimes(reports);
   const all = [...loads.values()].flat();
   const phase = (f: (r: DashboardReport) => number | null) =>
     median(reports.map(f).filter((v): v is number => v !== null));

@@ -58,7 +58,11 @@ export function ensureChromium(log: (m: string) => void = () => {}): string {
 /** How often the page is read while charts load: the load time's resolution. */
 const POLL_MS = 100;
 
-export type ChartState = 'rendered' | 'error' | 'empty' | 'loading';
+/**
+ * `truncated`: the chart drew, but its query returned as many rows as the chart's row limit, so what it shows may be
+ * part of the data (Superset only hints at it in a corner): the chart's grain or limit is wrong for the data.
+ */
+export type ChartState = 'rendered' | 'error' | 'empty' | 'truncated' | 'loading';
 
 export interface ChartReport {
   readonly name: string;
@@ -69,6 +73,17 @@ export interface ChartReport {
   readonly message?: string;
   /** Rows the chart's query returned (from its data request), when seen. */
   readonly rows?: number;
+  /** Rows its SQL returned before Superset's post-processing (pivots of time series), when seen. */
+  readonly sqlRows?: number;
+  /** The row limit its data request asked for (the largest of its queries'), when it set one. */
+  readonly rowLimit?: number;
+  /** Its data request: sent → answer received (ms); the server's part, the network's and the browser's queue. */
+  readonly requestMs?: number;
+  /** From navigation start (ms): its data request answered, and the check first saw it settled on the page. */
+  readonly answeredAtMs?: number;
+  readonly settledAtMs?: number;
+  /** The SQL Superset ran for it (one per query of its data request), when its answer said. */
+  readonly sql?: readonly string[];
 }
 
 /**
@@ -143,18 +158,23 @@ export function chartFailures(report: DashboardReport, expected?: readonly strin
   return out;
 }
 
-interface DataResponse {
+export interface DataResponse {
   /** When the request left and its answer arrived (ms since the epoch). */
   readonly sentAt: number;
   readonly answeredAt: number;
   readonly status: number;
   readonly rows?: number;
+  readonly sqlRows?: number;
+  readonly rowLimit?: number;
+  /** The request paged on the server (a table's server pagination): its row limit is a page, not a cut. */
+  readonly paged?: boolean;
+  readonly sql?: readonly string[];
   readonly cached?: boolean;
   readonly error?: string;
 }
 
 /** One chart box as the page shows it (evaluated inside the page). */
-interface BoxState {
+export interface BoxState {
   readonly name: string;
   readonly id: number | null;
   readonly vizType: string | null;
@@ -223,8 +243,23 @@ function chartDataRecorder() {
 /** One chart-data answer: the chart id it was for, and what it said. */
 async function readChartData(res: Response, sentAt: number, answeredAt: number): Promise<[number, DataResponse]> {
   const slice = Number(JSON.parse(new URL(res.url()).searchParams.get('form_data') ?? '{}').slice_id);
+  let asked: { queries?: { row_limit?: number | null; is_rowcount?: boolean }[]; form_data?: Record<string, unknown> } =
+    {};
+  try {
+    asked = JSON.parse(res.request().postData() ?? '{}');
+  } catch {}
+  const limits = (asked.queries ?? [])
+    .map((q) => q.row_limit)
+    .filter((n): n is number => typeof n === 'number' && n > 0);
+  const paged = asked.form_data?.server_pagination === true || (asked.queries ?? []).some((q) => q.is_rowcount);
   let body: {
-    result?: { rowcount?: number; error?: string | null; is_cached?: boolean | null }[];
+    result?: {
+      rowcount?: number;
+      sql_rowcount?: number | null;
+      query?: string | null;
+      error?: string | null;
+      is_cached?: boolean | null;
+    }[];
     message?: string;
     errors?: { message: string }[];
   } = {};
@@ -244,6 +279,12 @@ async function readChartData(res: Response, sentAt: number, answeredAt: number):
       answeredAt,
       status: res.status(),
       ...(result.length > 0 ? { rows: result.reduce((n, r) => n + (r.rowcount ?? 0), 0) } : {}),
+      ...(result.some((r) => typeof r.sql_rowcount === 'number')
+        ? { sqlRows: Math.max(...result.map((r) => r.sql_rowcount ?? 0)) }
+        : {}),
+      ...(limits.length > 0 ? { rowLimit: Math.max(...limits) } : {}),
+      ...(paged ? { paged } : {}),
+      ...(result.some((r) => r.query) ? { sql: result.map((r) => r.query ?? '') } : {}),
       ...(result.length > 0 && result.every((r) => r.is_cached === true) ? { cached: true } : {}),
       ...(error ? { error } : {}),
     },
@@ -251,13 +292,24 @@ async function readChartData(res: Response, sentAt: number, answeredAt: number):
 }
 
 /** Each chart as last seen on the page, with the verdict of its data request where the page alone could mislead. */
-function chartReports(
+export function chartReports(
   seen: ReadonlyMap<string, BoxState>,
+  settledAt: ReadonlyMap<string, number>,
   data: ReadonlyMap<number, DataResponse>,
+  started: number,
   timeoutMs: number,
 ): ChartReport[] {
-  return [...seen.values()].map((b): ChartReport => {
-    const d = b.id === null ? undefined : data.get(b.id);
+  return [...seen.entries()].map(([key, box]): ChartReport => {
+    const d = box.id === null ? undefined : data.get(box.id);
+    const at = settledAt.get(key);
+    const b: BoxState & Omit<ChartReport, keyof BoxState> = {
+      ...box,
+      ...(d?.sqlRows !== undefined ? { sqlRows: d.sqlRows } : {}),
+      ...(d?.rowLimit !== undefined ? { rowLimit: d.rowLimit } : {}),
+      ...(d ? { requestMs: d.answeredAt - d.sentAt, answeredAtMs: d.answeredAt - started } : {}),
+      ...(d?.sql ? { sql: d.sql } : {}),
+      ...(at !== undefined ? { settledAtMs: at - started } : {}),
+    };
     const rows = d?.rows;
     // The data request's verdict wins where the page alone could mislead (an error drawn as an empty box).
     if (d && (d.status >= 400 || d.error) && b.state !== 'loading') {
@@ -270,6 +322,23 @@ function chartReports(
     }
     if (d && rows === 0 && b.state === 'rendered') {
       return { ...b, state: 'empty', message: 'the query returned no rows', rows };
+    }
+    // Rows up to the limit: Superset cut the answer there, and the chart shows part of the data without saying so.
+    const returned = d?.sqlRows ?? rows;
+    if (
+      d &&
+      !d.paged &&
+      d.rowLimit !== undefined &&
+      returned !== undefined &&
+      returned >= d.rowLimit &&
+      b.state === 'rendered'
+    ) {
+      return {
+        ...b,
+        state: 'truncated',
+        message: `the query returned ${returned} rows, its row limit: the chart may show part of the data`,
+        ...(rows !== undefined ? { rows } : {}),
+      };
     }
     return {
       ...b,
@@ -364,6 +433,8 @@ export class DashboardBrowser {
         : [{ charts: target.charts }];
     // Each chart box as last seen while its view was on show (a hidden tab's boxes cannot be read).
     const seen = new Map<string, BoxState>();
+    // When the check first saw each chart settled (ms since the epoch).
+    const settledAt = new Map<string, number>();
     const screenshotFile = (suffix: string) => {
       if (!opts.screenshotDir) return undefined;
       mkdirSync(opts.screenshotDir, { recursive: true });
@@ -376,7 +447,12 @@ export class DashboardBrowser {
       // that a string predicate needs, and the check must see the page under its real policy.
       for (;;) {
         const { ready, boxes } = (await page.evaluate(READ_PAGE)) as PageState;
-        for (const box of boxes) seen.set(box.id === null ? box.name : String(box.id), box);
+        const now = Date.now();
+        for (const box of boxes) {
+          const key = box.id === null ? box.name : String(box.id);
+          seen.set(key, box);
+          if (box.state !== 'loading' && !settledAt.has(key)) settledAt.set(key, now);
+        }
         if (ready && boxes.length >= expected && boxes.every((b) => b.state !== 'loading')) return Date.now();
         if (Date.now() > deadline) return null;
         await sleep(POLL_MS);
@@ -407,7 +483,7 @@ export class DashboardBrowser {
         lastAt = lastAt === null || at === null ? null : at;
       }
       await Promise.all(pending);
-      const charts = chartReports(seen, data, timeoutMs);
+      const charts = chartReports(seen, settledAt, data, started, timeoutMs);
       const phases = loadPhases(data, loadedAt, started);
       return {
         title: target.title,

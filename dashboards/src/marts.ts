@@ -14,7 +14,7 @@ export const DASHBOARD_MARTS = [
   'fraud_alerts',
   'fraud_scores_daily',
   'merchant_risk',
-  'model_scores_hourly',
+  'model_scores_daily',
   'model_versions',
   'payment_funnel_daily',
   'retry_recovery',

@@ -43,6 +43,7 @@ const COMPARED = [
   ['gold', 'fraud_alerts'],
   ['gold', 'fraud_scores_daily'],
   ['gold', 'model_scores_hourly'],
+  ['gold', 'model_scores_daily'],
   ['gold', 'fraud_alert_quality'],
   ['silver', 'int_payment_events'],
   ['silver', 'int_failed_payments'],
