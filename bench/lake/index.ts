@@ -218,6 +218,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       }
       metrics.push(
         { name: 'sink_breakdown_total_wall_us_per_event', unit: 'µs', value: per((p) => p.totals.wallMs) },
+        {
+          // From the last batch to the last commit: the final flush that nothing overlaps with.
+          name: 'sink_breakdown_drain_tail_wall_us_per_event',
+          unit: 'µs',
+          value: per((p) => p.totals.wallMs - (p.profile.lastBatchEndAt - p.profile.firstRecordAt)),
+        },
         { name: 'sink_breakdown_js_thread_cpu_us_per_event', unit: 'µs', value: per((p) => p.totals.threadCpuMs) },
         { name: 'sink_breakdown_off_thread_cpu_us_per_event', unit: 'µs', value: per((p) => p.totals.offThreadCpuMs) },
         {
@@ -422,6 +428,7 @@ function formatProfile(p: SinkProfile, t: ReturnType<SinkProfile['totals']>, n: 
   const stages = LAKE_SINK_STAGES.map((s) => `${s} ${us(p.stages[s].wallMs)}/${us(p.stages[s].cpuMs)}`).join(', ');
   return (
     `    sink µs/event wall/cpu: ${stages}; total wall ${us(t.wallMs)}, JS thread cpu ${us(t.threadCpuMs)}, ` +
-    `off-thread cpu ${us(t.offThreadCpuMs)}; ${p.writes} writes, ${p.commits} commits`
+    `off-thread cpu ${us(t.offThreadCpuMs)}, drain tail ${us(t.wallMs - (p.lastBatchEndAt - p.firstRecordAt))}; ` +
+    `${p.writes} writes, ${p.commits} commits`
   );
 }

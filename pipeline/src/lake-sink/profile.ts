@@ -51,6 +51,8 @@ export class SinkProfile {
   /** When the first batch was done and how many records it held (the bench's window before 2026-12-06 began there). */
   firstBatchEndAt = 0;
   firstBatchRecords = 0;
+  /** When the last batch so far was done: what comes after it (the last flush) is the drain tail. */
+  lastBatchEndAt = 0;
   records = 0;
   writes = 0;
   commits = 0;
@@ -119,6 +121,7 @@ export class SinkProfile {
       this.stages[stage as LakeSinkStage].cpuMs += (wall as number) * share;
     }
     this.batchWalls = {};
+    this.lastBatchEndAt = w;
     this.batchEndWall = w;
     this.batchEndCpu = c;
   }
