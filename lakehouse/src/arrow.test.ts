@@ -85,7 +85,11 @@ describe('TableBatchBuilder', () => {
       });
     });
     const t = tableFromIPC(b.finishIpc());
-    const raw = (name: string) => [...(t.getChild(name)?.data[0]?.values as BigInt64Array)];
+    const raw = (name: string) => {
+      const values = t.getChild(name)?.data[0]?.values as BigInt64Array | undefined;
+      assert.ok(values, name);
+      return [...values];
+    };
     assert.deepEqual(
       raw('amount_minor'),
       longs.map((v) => BigInt(v)),
