@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAKE_CATALOG_NAME, LAKE_TABLES } from '@pep/contracts';
@@ -33,6 +33,7 @@ import { LakeWriter } from '@pep/lakehouse/writer';
 import { loadTransformerConfig } from '@pep/pipeline/config';
 import { LakeSink } from '@pep/pipeline/lake-sink';
 import { loadLakeSinkConfig } from '@pep/pipeline/lake-sink/config';
+import { LAKE_SINK_STAGES, type SinkProfile } from '@pep/pipeline/lake-sink/profile';
 import { createTransformer } from '@pep/pipeline/transformer';
 import { REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
@@ -75,8 +76,12 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     if (code !== 0) throw new Error(`the lake addon did not build (exit ${code})`);
   }
   const quick = opts.quick;
-  const N = quick ? 5000 : 50_000;
-  const RUNS = quick ? 1 : 3;
+  // BENCH_LAKE_EVENTS / BENCH_LAKE_RUNS: other sizes for the throughput arm; BENCH_LAKE_ARMS=throughput (comma list of
+  // throughput, freshness, queries) runs only those arms (iterating on one of them; the result file then lacks the
+  // others' figures).
+  const N = Number(process.env.BENCH_LAKE_EVENTS ?? (quick ? 5000 : 50_000));
+  const RUNS = Number(process.env.BENCH_LAKE_RUNS ?? (quick ? 1 : 3));
+  const arms = new Set((process.env.BENCH_LAKE_ARMS ?? 'throughput,freshness,queries').split(','));
   const HISTORY = quick ? 200_000 : 10_000_000;
   const HISTORY_DAYS = quick ? 30 : 90;
   const COMMIT_INTERVAL_MS = quick ? 2000 : 5000;
@@ -113,8 +118,10 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const transformerEps: number[] = [];
     const sinkEps: number[] = [];
     const sinkBytesPerEvent: number[] = [];
+    const sinkEpsAfterFirstBatch: number[] = [];
+    const profiles: { profile: SinkProfile; totals: ReturnType<SinkProfile['totals']> }[] = [];
     const core = await loadCore({ impl: 'native' });
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < (arms.has('throughput') ? RUNS : 0); run++) {
       const raw = `${prefix}r${run}.webhooks.stripe.payment_intent`;
       const normalized = `${prefix}r${run}.payments.normalized`;
       const dlq = `${prefix}r${run}.payments.validation.dlq`;
@@ -169,34 +176,81 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         LAKE_SINK_COMMIT_INTERVAL_MS: '1000',
       });
       const runTable = { ...LAKE_TABLES.payment_events, qualifiedName: `${ns}_r${run}.payment_events` };
-      const sink = new LakeSink(scfg, log, () => undefined, { payment_events: runTable });
+      const sink = new LakeSink(scfg, log, () => undefined, { payment_events: runTable }, { profile: true });
+      const profile = sink.profile as SinkProfile;
       await sink.start();
-      while (sink.metrics.records.get({ table: 'payment_events' }) === 0) await sleep(2);
-      const sinkFirst = performance.now();
       // Every record consumed, then the rest committed at once (drain) instead of idling until the next commit
-      // tick: the time is the sink's work (Arrow, Parquet, commits), not the commit interval.
+      // tick: the time is the sink's work (Arrow, Parquet, commits), not the commit interval. It starts when the sink
+      // gets its first batch from kafkajs (as the transformer's starts when its first fetch is handed over); until
+      // 2026-12-06 it started when the bench saw the first batch counted, which left that batch's work out (a third
+      // of the quick run's events).
       while (sink.metrics.records.get({ table: 'payment_events' }) < N) await sleep(5);
       await sink.drain();
       if (sink.metrics.rows.get({ table: 'payment_events' }) !== N)
         throw new Error('the sink did not commit every event');
-      sinkEps.push(N / ((performance.now() - sinkFirst) / 1000));
+      const totals = profile.totals();
+      profiles.push({ profile, totals });
+      sinkEps.push(N / (totals.wallMs / 1000));
+      sinkEpsAfterFirstBatch.push(
+        (N - profile.firstBatchRecords) / ((totals.wallMs - (profile.firstBatchEndAt - profile.firstRecordAt)) / 1000),
+      );
       sinkBytesPerEvent.push(sink.metrics.bytes.get({ table: 'payment_events' }) / N);
       await sink.stop();
       console.log(
-        `  run ${run + 1}/${RUNS}: transformer ${transformerEps.at(-1)?.toFixed(0)} ev/s, sink ${sinkEps.at(-1)?.toFixed(0)} ev/s`,
+        `  run ${run + 1}/${RUNS}: transformer ${transformerEps.at(-1)?.toFixed(0)} ev/s, sink ${sinkEps.at(-1)?.toFixed(0)} ev/s ` +
+          `(after the first batch ${sinkEpsAfterFirstBatch.at(-1)?.toFixed(0)}; load ${loadavg()[0]?.toFixed(2)})`,
+      );
+      console.log(formatProfile(profile, totals, N));
+    }
+    if (profiles.length > 0) {
+      // Where the sink's time goes, µs per event (medians over runs): see pipeline/src/lake-sink/profile.ts.
+      const per = (f: (p: (typeof profiles)[number]) => number) =>
+        Number(median(profiles.map((p) => (f(p) * 1000) / N)).toFixed(2));
+      for (const st of LAKE_SINK_STAGES) {
+        metrics.push(
+          {
+            name: `sink_breakdown_${st}_wall_us_per_event`,
+            unit: 'µs',
+            value: per((p) => p.profile.stages[st].wallMs),
+          },
+          { name: `sink_breakdown_${st}_cpu_us_per_event`, unit: 'µs', value: per((p) => p.profile.stages[st].cpuMs) },
+        );
+      }
+      metrics.push(
+        { name: 'sink_breakdown_total_wall_us_per_event', unit: 'µs', value: per((p) => p.totals.wallMs) },
+        {
+          // From the last batch to the last commit: the final flush that nothing overlaps with.
+          name: 'sink_breakdown_drain_tail_wall_us_per_event',
+          unit: 'µs',
+          value: per((p) => p.totals.wallMs - (p.profile.lastBatchEndAt - p.profile.firstRecordAt)),
+        },
+        { name: 'sink_breakdown_js_thread_cpu_us_per_event', unit: 'µs', value: per((p) => p.totals.threadCpuMs) },
+        { name: 'sink_breakdown_off_thread_cpu_us_per_event', unit: 'µs', value: per((p) => p.totals.offThreadCpuMs) },
+        {
+          name: 'lake_sink_events_per_s_after_first_batch',
+          unit: 'events/s',
+          value: Math.round(median(sinkEpsAfterFirstBatch)),
+        },
+        { name: 'sink_writes', unit: 'writes', value: median(profiles.map((p) => p.profile.writes)) },
+        { name: 'sink_commits', unit: 'commits', value: median(profiles.map((p) => p.profile.commits)) },
+        { name: 'throughput_events', unit: 'events', value: N },
+        { name: 'throughput_load_average', unit: 'load', value: Number(loadavg()[0]?.toFixed(2)) },
       );
     }
     const tEps = median(transformerEps);
     const sEps = median(sinkEps);
-    metrics.push(
-      { name: 'transformer_events_per_s', unit: 'events/s', value: Math.round(tEps) },
-      { name: 'lake_sink_events_per_s', unit: 'events/s', value: Math.round(sEps) },
-      { name: 'sink_bytes_per_event', unit: 'bytes', value: Math.round(median(sinkBytesPerEvent)) },
-    );
-    ratios.push({ name: 'lake_sink_vs_transformer_events_per_s', value: Number((sEps / tEps).toFixed(3)), goal: 1 });
+    if (transformerEps.length > 0)
+      metrics.push(
+        { name: 'transformer_events_per_s', unit: 'events/s', value: Math.round(tEps) },
+        { name: 'lake_sink_events_per_s', unit: 'events/s', value: Math.round(sEps) },
+        { name: 'sink_bytes_per_event', unit: 'bytes', value: Math.round(median(sinkBytesPerEvent)) },
+      );
+    if (transformerEps.length > 0) {
+      ratios.push({ name: 'lake_sink_vs_transformer_events_per_s', value: Number((sEps / tEps).toFixed(3)), goal: 1 });
+    }
 
     // --- freshness ------------------------------------------------------------------------------------------------
-    {
+    if (arms.has('freshness')) {
       const topic = `${prefix}fresh.payments.normalized`;
       created.push(topic);
       await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
@@ -279,6 +333,16 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     }
 
     // --- DuckDB vs Trino over the history ---------------------------------------------------------------------------
+    if (arms.has('queries')) await queryArm();
+  } finally {
+    for (const t of created) await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
+    await admin.disconnect();
+    await dropNamespaces(lakeCfg.catalogUrl, ns);
+    rmSync(warehouse, { recursive: true, force: true });
+  }
+  writeResult('lake', metrics, ratios);
+
+  async function queryArm(): Promise<void> {
     const hist = await writeHistory(
       writer,
       { events: HISTORY, days: HISTORY_DAYS, seed: 16, run: `bench${tag}`, endMs: Date.UTC(2026, 11, 1) },
@@ -356,11 +420,15 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     } finally {
       duck.close();
     }
-  } finally {
-    for (const t of created) await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
-    await admin.disconnect();
-    await dropNamespaces(lakeCfg.catalogUrl, ns);
-    rmSync(warehouse, { recursive: true, force: true });
   }
-  writeResult('lake', metrics, ratios);
+}
+
+function formatProfile(p: SinkProfile, t: ReturnType<SinkProfile['totals']>, n: number): string {
+  const us = (ms: number) => ((ms * 1000) / n).toFixed(2);
+  const stages = LAKE_SINK_STAGES.map((s) => `${s} ${us(p.stages[s].wallMs)}/${us(p.stages[s].cpuMs)}`).join(', ');
+  return (
+    `    sink µs/event wall/cpu: ${stages}; total wall ${us(t.wallMs)}, JS thread cpu ${us(t.threadCpuMs)}, ` +
+    `off-thread cpu ${us(t.offThreadCpuMs)}, drain tail ${us(t.wallMs - (p.lastBatchEndAt - p.firstRecordAt))}; ` +
+    `${p.writes} writes, ${p.commits} commits`
+  );
 }

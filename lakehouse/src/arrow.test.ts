@@ -66,4 +66,42 @@ describe('TableBatchBuilder', () => {
     assert.deepEqual([...(t.getChild('kafka_offset') ?? [])].map(Number), [41, 42]);
     assert.deepEqual([...(t.getChild('amount_minor') ?? [])].map(Number), [1250, 1250]);
   });
+
+  it('stores 64-bit integers and timestamps exactly (negative, above 2^32, beyond 2^53 as bigint) and any text as UTF-8', () => {
+    const b = new TableBatchBuilder(LAKE_TABLES.payment_events);
+    const base = paymentEventRow({
+      ...rec({ topic: 'payments.normalized' }),
+      value: Buffer.from(JSON.stringify({ event_id: 'e', received_at: '2026-11-26T13:31:47.123Z' })),
+    });
+    const longs = [-1, 2 ** 40 + 7, -(2 ** 32) - 5, 2 ** 53 - 1, 9_007_199_254_740_993n, -9_223_372_036_854_775_808n];
+    const texts = ['plain', 'é at the start', 'ascii then ünïcödé 😀', 'x'.repeat(70), `${'y'.repeat(80)}ß`, ''];
+    longs.forEach((amount, i) => {
+      b.append({
+        ...base,
+        amount_minor: amount,
+        // Unix ms with a microsecond fraction; the last one is before 1970.
+        provider_created_at: i === 5 ? -1.5 : 1_764_000_000_123.456 + i,
+        merchant_id: texts[i],
+      });
+    });
+    const t = tableFromIPC(b.finishIpc());
+    const raw = (name: string) => {
+      const values = t.getChild(name)?.data[0]?.values as BigInt64Array | undefined;
+      assert.ok(values, name);
+      return [...values];
+    };
+    assert.deepEqual(
+      raw('amount_minor'),
+      longs.map((v) => BigInt(v)),
+    );
+    assert.deepEqual(raw('provider_created_at'), [
+      1_764_000_000_123_456n,
+      1_764_000_000_124_456n,
+      1_764_000_000_125_456n,
+      1_764_000_000_126_456n,
+      1_764_000_000_127_456n,
+      -1500n,
+    ]);
+    assert.deepEqual([...(t.getChild('merchant_id') ?? [])], texts);
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * Column builders that turn rows of a bronze table (contracts/src/lake.ts) into one Arrow record batch and its IPC
  * stream bytes (apache-arrow), the unit handed to the Rust writer in one call. Builders fill typed arrays directly
- * (UTF-8 bytes and offsets, BigInt64Array, validity bitmaps) and hand them to Arrow with `makeData`, so a row costs
- * a few array stores rather than an Arrow Builder object per value. Timestamps are microseconds, UTC.
+ * (UTF-8 bytes and offsets, 64-bit integers as two 32-bit halves, validity bitmaps) and hand them to Arrow with
+ * `makeData`, so a row costs a few array stores rather than an Arrow Builder object per value: no allocation per
+ * value (short ASCII strings are copied by a loop instead of a TextEncoder call on a fresh subarray, integers that fit
+ * a double are never BigInts). Timestamps are microseconds, UTC.
  * Not a general Arrow library: only the column types of LakeColumnType.
  */
 import type { LakeColumn, LakeColumnType, LakeTable } from '@pep/contracts';
@@ -73,7 +75,7 @@ abstract class ColumnBuilder {
   constructor(readonly column: LakeColumn) {}
   protected mark(valid: boolean): void {
     const i = this.length;
-    this.validity = grow(this.validity, (i >> 3) + 1);
+    if (i >> 3 >= this.validity.length) this.validity = grow(this.validity, (i >> 3) + 1);
     if (valid) this.validity[i >> 3] = (this.validity[i >> 3] as number) | (1 << (i & 7));
     else this.nullCount++;
   }
@@ -117,7 +119,7 @@ class VarBytesBuilder extends ColumnBuilder {
     super(column);
   }
   protected pushNull(): void {
-    this.offsets = grow(this.offsets, this.length + 2);
+    if (this.length + 2 > this.offsets.length) this.offsets = grow(this.offsets, this.length + 2);
     this.offsets[this.length + 1] = this.end;
   }
   protected toStored(v: Exclude<CellValue, null | undefined>): unknown {
@@ -130,15 +132,29 @@ class VarBytesBuilder extends ColumnBuilder {
   protected pushValue(x: unknown): void {
     const v = x as string | Uint8Array;
     if (typeof v === 'string') {
+      const n = v.length;
       // At most 3 bytes per UTF-16 unit.
-      this.values = grow(this.values, this.end + v.length * 3);
-      this.end += encoder.encodeInto(v, this.values.subarray(this.end)).written;
+      if (this.end + n * 3 > this.values.length) this.values = grow(this.values, this.end + n * 3);
+      const out = this.values;
+      const end = this.end;
+      let i = 0;
+      // Short ASCII (ids, codes, currencies): a copy loop; anything else from the first non-ASCII unit on, and long
+      // strings, by TextEncoder.
+      if (n <= 64) {
+        for (; i < n; i++) {
+          const c = v.charCodeAt(i);
+          if (c >= 0x80) break;
+          out[end + i] = c;
+        }
+      }
+      this.end =
+        i === n ? end + n : end + i + encoder.encodeInto(i === 0 ? v : v.slice(i), out.subarray(end + i)).written;
     } else {
-      this.values = grow(this.values, this.end + v.length);
+      if (this.end + v.length > this.values.length) this.values = grow(this.values, this.end + v.length);
       this.values.set(v, this.end);
       this.end += v.length;
     }
-    this.offsets = grow(this.offsets, this.length + 2);
+    if (this.length + 2 > this.offsets.length) this.offsets = grow(this.offsets, this.length + 2);
     this.offsets[this.length + 1] = this.end;
   }
   bytes(): number {
@@ -157,36 +173,55 @@ class VarBytesBuilder extends ColumnBuilder {
   }
 }
 
+/** 2^32: the high half of a 64-bit integer held in a double. */
+const TWO_32 = 4_294_967_296;
+
 class Int64Builder extends ColumnBuilder {
   private values = new BigInt64Array(64);
+  /** The same memory as two 32-bit halves per value (little-endian): safe integers are stored without a BigInt. */
+  private halves = new Int32Array(this.values.buffer);
   constructor(
     column: LakeColumn,
     private readonly micros: boolean,
   ) {
     super(column);
   }
+  private room(): void {
+    if (this.length + 1 > this.values.length) {
+      this.values = grow(this.values, this.length + 1);
+      this.halves = new Int32Array(this.values.buffer);
+    }
+  }
   protected pushNull(): void {
-    this.values = grow(this.values, this.length + 1);
+    this.room();
     this.values[this.length] = 0n;
   }
+  /** A safe integer (number) or a bigint within int64. */
   protected toStored(v: Exclude<CellValue, null | undefined>): unknown {
-    let x: bigint;
+    let x: number | bigint;
     if (typeof v === 'bigint') x = v;
     else if (typeof v === 'number' && Number.isFinite(v)) {
       // Timestamps arrive as Unix milliseconds (fractions kept down to the microsecond).
-      x = this.micros ? BigInt(Math.round(v * 1000)) : Number.isSafeInteger(v) ? BigInt(v) : NaNError(this.column, v);
+      if (this.micros) {
+        const us = Math.round(v * 1000);
+        x = Number.isSafeInteger(us) ? us : BigInt(us);
+      } else x = Number.isSafeInteger(v) ? v : NaNError(this.column, v);
     } else if (typeof v === 'string' && this.micros) {
       const ms = Date.parse(v);
       if (Number.isNaN(ms)) throw new ColumnError(`${this.column.name}: ${JSON.stringify(v)} is not a timestamp`);
-      x = BigInt(ms) * 1000n;
+      x = Number.isSafeInteger(ms * 1000) ? ms * 1000 : BigInt(ms) * 1000n;
     } else throw new ColumnError(`${this.column.name}: expected an integer, got ${typeof v}`);
-    if (x > 9223372036854775807n || x < -9223372036854775808n)
+    if (typeof x === 'bigint' && (x > 9223372036854775807n || x < -9223372036854775808n))
       throw new ColumnError(`${this.column.name}: out of int64 range`);
     return x;
   }
   protected pushValue(x: unknown): void {
-    this.values = grow(this.values, this.length + 1);
-    this.values[this.length] = x as bigint;
+    this.room();
+    if (typeof x === 'number') {
+      const i = this.length << 1;
+      this.halves[i] = (x % TWO_32) | 0;
+      this.halves[i + 1] = Math.floor(x / TWO_32) | 0;
+    } else this.values[this.length] = x as bigint;
   }
   bytes(): number {
     return this.length * 8;
@@ -210,7 +245,7 @@ function NaNError(c: LakeColumn, v: number): never {
 class Int32Builder extends ColumnBuilder {
   private values = new Int32Array(64);
   protected pushNull(): void {
-    this.values = grow(this.values, this.length + 1);
+    if (this.length + 1 > this.values.length) this.values = grow(this.values, this.length + 1);
   }
   protected toStored(v: Exclude<CellValue, null | undefined>): unknown {
     const n = typeof v === 'bigint' ? Number(v) : v;
@@ -220,7 +255,7 @@ class Int32Builder extends ColumnBuilder {
     return n;
   }
   protected pushValue(x: unknown): void {
-    this.values = grow(this.values, this.length + 1);
+    if (this.length + 1 > this.values.length) this.values = grow(this.values, this.length + 1);
     this.values[this.length] = x as number;
   }
   bytes(): number {
@@ -321,9 +356,14 @@ export type Row = Readonly<Record<string, CellValue>>;
  */
 export class TableBatchBuilder {
   private builders: ColumnBuilder[];
+  private readonly names: readonly string[];
+  /** Scratch for `append` (one row's converted values). */
+  private readonly converted: unknown[];
   readonly schema: Schema;
   constructor(readonly table: LakeTable) {
     this.builders = table.columns.map(builderFor);
+    this.names = table.columns.map((c) => c.name);
+    this.converted = new Array(table.columns.length).fill(undefined);
     this.schema = arrowSchema(table);
   }
 
@@ -340,17 +380,20 @@ export class TableBatchBuilder {
 
   append(row: Row): void {
     // Every value is checked and converted before any is stored: a bad row leaves the builder untouched.
-    const converted = this.builders.map((b) => {
-      try {
-        return b.convert(row[b.column.name]);
-      } catch (err) {
-        if (err instanceof ColumnError) throw new ColumnError(`${this.table.qualifiedName}: ${err.message}`);
-        throw err;
-      }
-    });
-    this.builders.forEach((b, i) => {
-      b.store(converted[i]);
-    });
+    const builders = this.builders;
+    const names = this.names;
+    const converted = this.converted;
+    const n = builders.length;
+    try {
+      for (let i = 0; i < n; i++) converted[i] = (builders[i] as ColumnBuilder).convert(row[names[i] as string]);
+    } catch (err) {
+      if (err instanceof ColumnError) throw new ColumnError(`${this.table.qualifiedName}: ${err.message}`);
+      throw err;
+    }
+    for (let i = 0; i < n; i++) {
+      (builders[i] as ColumnBuilder).store(converted[i]);
+      converted[i] = undefined;
+    }
   }
 
   /** The batch as an Arrow RecordBatch (the builder is reset). */

@@ -101,7 +101,11 @@ function parseJsonObject(b: Uint8Array | null): Record<string, unknown> | string
 }
 
 export function paymentEventRow(r: KafkaRecord): Row {
-  const ev = parseJsonObject(r.value);
+  return paymentEventRowOf(r, parseJsonObject(r.value));
+}
+
+/** The payment_events row of a record whose value `parseJsonObject` has parsed (or said why it could not). */
+function paymentEventRowOf(r: KafkaRecord, ev: Record<string, unknown> | string): Row {
   const source = {
     source_topic: r.headers[OUTPUT_HEADERS.sourceTopic] ?? null,
     source_partition: parseInt32(r.headers[OUTPUT_HEADERS.sourcePartition]),
@@ -117,9 +121,15 @@ export function paymentEventRow(r: KafkaRecord): Row {
     };
   }
   const amount = ev.amount_minor;
+  // One object literal in column order (no spreads): the sink builds one per record.
   return {
-    ...kafkaCells(r),
-    ...source,
+    kafka_topic: r.topic,
+    kafka_partition: r.partition,
+    kafka_offset: r.offset,
+    kafka_timestamp: r.timestampMs,
+    source_topic: source.source_topic,
+    source_partition: source.source_partition,
+    source_offset: source.source_offset,
     event_id: ev.event_id,
     provider: str(ev.provider),
     provider_event_id: str(ev.provider_event_id),
@@ -147,7 +157,10 @@ export function paymentEventRow(r: KafkaRecord): Row {
 }
 
 export function validationDlqRow(r: KafkaRecord): Row {
-  const d = parseJsonObject(r.value);
+  return validationDlqRowOf(r, parseJsonObject(r.value));
+}
+
+function validationDlqRowOf(r: KafkaRecord, d: Record<string, unknown> | string): Row {
   const whole = r.value ? textOrBase64(r.value).value : '';
   if (typeof d === 'string') {
     return { ...kafkaCells(r), quarantined_at: r.timestampMs, failure_reason: 'LAKE_UNREADABLE_RECORD', record: whole };
@@ -168,6 +181,31 @@ export function validationDlqRow(r: KafkaRecord): Row {
     quarantined_at: isoMs(d.quarantined_at) ?? r.timestampMs,
     record: whole,
   };
+}
+
+/** A record's value as parsed JSON, or why it is not a JSON object (null: the table does not parse values). */
+export type ParsedValue = Record<string, unknown> | string | null;
+
+/**
+ * The row function of a Kafka-fed table in its two steps, the value's JSON parse and the mapping to columns (the
+ * sink's profile times them apart): `row(r, parse(r))` is `rowFunctionFor(t)(r)`.
+ */
+export interface RowSteps {
+  readonly parse: (r: KafkaRecord) => ParsedValue;
+  readonly row: (r: KafkaRecord, parsed: ParsedValue) => Row;
+}
+
+const parseValue = (r: KafkaRecord): ParsedValue => parseJsonObject(r.value);
+
+export function rowStepsFor(t: LakeTable): RowSteps {
+  if (t.name === LAKE_TABLES.webhook_events.name) return { parse: () => null, row: (r) => webhookEventRow(r) };
+  if (t.name === LAKE_TABLES.payment_events.name) {
+    return { parse: parseValue, row: (r, p) => paymentEventRowOf(r, p ?? 'the record has no value') };
+  }
+  if (t.name === LAKE_TABLES.validation_dlq.name) {
+    return { parse: parseValue, row: (r, p) => validationDlqRowOf(r, p ?? 'the record has no value') };
+  }
+  throw new Error(`${t.qualifiedName} is not fed from Kafka`);
 }
 
 /** The row function for a Kafka-fed table. */

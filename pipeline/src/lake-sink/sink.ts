@@ -22,11 +22,12 @@ import { LAKE_SUMMARY_KEYS, type LakeTable, type LakeTableName, lakeTableForTopi
 import type { Logger } from '@pep/contracts/log';
 import { Registry } from '@pep/contracts/metrics';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
-import { type KafkaRecord, rowFunctionFor } from '@pep/lakehouse/rows';
+import { type KafkaRecord, type RowSteps, rowStepsFor } from '@pep/lakehouse/rows';
 import { type CommitClaim, LakeError, LakeWriter } from '@pep/lakehouse/writer';
 import type { Admin, Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
 import type { LakeSinkConfig } from './config.ts';
+import { SinkProfile } from './profile.ts';
 
 const CURSOR_KEY = LAKE_SUMMARY_KEYS.kafkaOffsets;
 /** Period of the commit-interval check (a commit is at most this late). */
@@ -59,7 +60,9 @@ export const cursorOf = (topic: string, partition: number) => `${topic}:${partit
 
 interface TableState {
   readonly table: LakeTable;
-  readonly row: (r: KafkaRecord) => ReturnType<ReturnType<typeof rowFunctionFor>>;
+  readonly steps: RowSteps;
+  /** lake_sink_records_total's series of this table (counted per record without a label lookup). */
+  readonly recordsTotal: { value: number };
   builder: TableBatchBuilder;
   /** Committed cursors as the table holds them (null: none yet). */
   committed: Map<string, bigint | null>;
@@ -84,7 +87,8 @@ interface Flush {
 function headerText(h: IHeaders | undefined): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   if (!h) return out;
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
+    const v = h[k];
     const one = Array.isArray(v) ? v[0] : v;
     if (one === undefined) continue;
     out[k] = typeof one === 'string' ? one : one.toString('utf8');
@@ -114,6 +118,8 @@ export class LakeSink {
   private writes = 0;
   private commitsDone = 0;
   private assigned: { topic: string; partitions: number[] }[] = [];
+  /** Per-stage times (see profile.ts), when asked for. */
+  readonly profile: SinkProfile | null;
 
   constructor(
     private readonly cfg: LakeSinkConfig,
@@ -121,7 +127,10 @@ export class LakeSink {
     private readonly onFatal: (err: Error) => void = () => undefined,
     /** The same tables under other names (benchmarks and tests write to private namespaces). */
     private readonly tableOverrides: Partial<Record<LakeTableName, LakeTable>> = {},
-  ) {}
+    options: { profile?: boolean } = {},
+  ) {
+    this.profile = options.profile ? new SinkProfile() : null;
+  }
 
   async start(): Promise<void> {
     this.lakeWriter = await LakeWriter.open(this.cfg.lake);
@@ -137,7 +146,8 @@ export class LakeSink {
         }
         state = {
           table,
-          row: rowFunctionFor(table),
+          steps: rowStepsFor(table),
+          recordsTotal: this.metrics.records.series({ table: table.name }),
           builder: new TableBatchBuilder(table),
           committed: new Map(),
           position: new Map(),
@@ -285,7 +295,26 @@ export class LakeSink {
     const cursor = cursorOf(batch.topic, batch.partition);
     const epoch = this.epoch;
     if (this.resetting > 0) return;
+    const prof = this.profile;
+    prof?.batchStart();
+    try {
+      await this.handleMessages(p, state, cursor, epoch, prof);
+    } finally {
+      prof?.batchEnd();
+    }
+  }
+
+  private async handleMessages(
+    p: EachBatchPayload,
+    state: TableState,
+    cursor: string,
+    epoch: number,
+    prof: SinkProfile | null,
+  ): Promise<void> {
+    const { batch } = p;
     let last: string | undefined;
+    // Profiling: `decode` runs from the end of the previous record's `arrow` (so it holds the cursor bookkeeping too).
+    let w0 = prof ? prof.now() : 0;
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale() || epoch !== this.epoch) return;
       const offset = BigInt(m.offset);
@@ -302,16 +331,33 @@ export class LakeSink {
         value: m.value,
         headers: headerText(m.headers),
       };
-      const row = state.row(record);
+      let row: ReturnType<RowSteps['row']>;
+      if (prof) {
+        let w1 = prof.now();
+        prof.addWall('decode', w1 - w0);
+        const parsed = state.steps.parse(record);
+        w0 = prof.now();
+        prof.addWall('parse', w0 - w1);
+        row = state.steps.row(record, parsed);
+        w1 = prof.now();
+        prof.addWall('row', w1 - w0);
+        state.builder.append(row);
+        w0 = prof.now();
+        prof.addWall('arrow', w0 - w1);
+        prof.records++;
+      } else {
+        row = state.steps.row(record, state.steps.parse(record));
+        state.builder.append(row);
+      }
       if (row.lake_error) this.metrics.lakeErrors.inc({ table: state.table.name });
-      state.builder.append(row);
+      const next = offset + 1n;
       const range = state.range.get(cursor);
-      if (range) range[1] = offset + 1n;
-      else state.range.set(cursor, [at ?? null, offset + 1n]);
-      state.position.set(cursor, offset + 1n);
+      if (range) range[1] = next;
+      else state.range.set(cursor, [at ?? null, next]);
+      state.position.set(cursor, next);
       if (state.builder.rows === 1) state.firstBufferedAt = Date.now();
-      state.oldestMs = Math.min(state.oldestMs, record.timestampMs);
-      this.metrics.records.inc({ table: state.table.name });
+      if (record.timestampMs < state.oldestMs) state.oldestMs = record.timestampMs;
+      state.recordsTotal.value++;
     }
     if (last !== undefined) p.resolveOffset(last);
     await p.heartbeat();
@@ -355,7 +401,11 @@ export class LakeSink {
   private enqueue(state: TableState): void {
     if (state.builder.rows === 0) return;
     const rows = state.builder.rows;
+    const prof = this.profile;
+    const w0 = prof?.now() ?? 0;
+    const c0 = prof?.cpuUs() ?? 0;
     const ipc = state.builder.finishIpc();
+    if (prof) prof.add('ipc', prof.now() - w0, prof.cpuUs() - c0);
     const expected: Record<string, string | null> = {};
     const next: Record<string, string> = {};
     for (const [c, [start, end]] of state.range) {
@@ -434,14 +484,25 @@ export class LakeSink {
     if (!writer) throw new Error('lake sink is not started');
     const started = performance.now();
     const table = f.state.table;
+    const prof = this.profile;
     if (f.handle === null) {
+      const w0 = performance.now();
       const w = await writer.write(table.qualifiedName, f.ipc, this.cfg.writerId);
+      if (prof) {
+        prof.add('write', performance.now() - w0, 0);
+        prof.writes++;
+      }
       f.handle = w.handle;
       this.writes++;
       this.metrics.bytes.inc({ table: table.name }, w.fileBytes);
       this.crashIfAsked('write', this.writes);
     }
+    const c0 = performance.now();
     const res = await writer.commit(f.handle, f.claim);
+    if (prof) {
+      prof.add('commit', performance.now() - c0, 0);
+      prof.commits++;
+    }
     this.commitsDone++;
     for (const [c, v] of Object.entries(f.claim.next)) f.state.committed.set(c, BigInt(v));
     this.metrics.rows.inc({ table: table.name }, f.rows);
@@ -452,7 +513,9 @@ export class LakeSink {
     this.metrics.flushSeconds.observe((performance.now() - started) / 1000);
     this.log.debug('committed', { table: table.qualifiedName, rows: f.rows, snapshot: res.snapshotId });
     this.crashIfAsked('commit', this.commitsDone);
+    const g0 = performance.now();
     await this.commitGroupOffsets(f.claim.next);
+    prof?.add('group_commit', performance.now() - g0, 0);
   }
 
   /** Monitoring only (lag): the table, not the group, is where a restart resumes. */
