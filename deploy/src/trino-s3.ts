@@ -10,6 +10,7 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_DATABASE_URL } from '@pep/contracts';
+import { trinoRestCatalogProperties } from '@pep/contracts/lake-catalog';
 import { type ObjectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
 import type { Log } from './chart.ts';
@@ -59,8 +60,7 @@ export async function startTrinoOnS3(
         },
         iceberg_rest: {
           'connector.name': 'iceberg',
-          'iceberg.catalog.type': 'rest',
-          'iceberg.rest-catalog.uri': opts.restUri,
+          ...trinoRestCatalogProperties({ uri: opts.restUri, warehouse: null, credential: null }),
           ...s3,
         },
       },
