@@ -53,4 +53,14 @@ export declare class RawRows {
   bytes(): number;
   /** The rows as one Arrow IPC stream; the builder is empty afterwards. */
   finishIpc(): Buffer;
+  /**
+   * Takes the rows out (the builder is empty afterwards) for `RawTaken.ipc()`, which writes the IPC stream on a
+   * libuv worker thread.
+   */
+  take(): RawTaken;
+}
+/** Rows taken out of a RawRows, not yet an IPC stream. */
+export declare class RawTaken {
+  /** The rows as one Arrow IPC stream, written on a libuv worker thread (once). */
+  ipc(): Promise<Buffer>;
 }

@@ -55,7 +55,7 @@ function rowsOf(ipc: Uint8Array): unknown[][] {
   return out;
 }
 
-function both(records: In[]): { ts: unknown[][]; rust: unknown[][]; fallbacks: number } {
+async function both(records: In[]): Promise<{ ts: unknown[][]; rust: unknown[][]; fallbacks: number }> {
   const ref = new TableBatchBuilder(table);
   for (const r of records) ref.append(paymentEventRow(kafkaRecord(r)));
   const raw = RawRowsBuilder.create(table);
@@ -75,11 +75,14 @@ function both(records: In[]): { ts: unknown[][]; rust: unknown[][]; fallbacks: n
   }
   const fallback = raw.append(TOPIC, PARTITION, batch, (i) => kafkaRecord(records[i] as In));
   assert.equal(raw.rows, records.length);
-  return { ts: rowsOf(ref.finishIpc()), rust: rowsOf(raw.finishIpc()), fallbacks: fallback.length };
+  // The sink's path: the IPC stream written off the JS thread (finishIpc, the synchronous one, is the same stream).
+  const ipc = await raw.finishIpcAsync();
+  assert.equal(raw.rows, 0, 'the builder is empty once the rows are taken');
+  return { ts: rowsOf(ref.finishIpc()), rust: rowsOf(ipc), fallbacks: fallback.length };
 }
 
-function assertSame(records: In[]): number {
-  const { ts, rust, fallbacks } = both(records);
+async function assertSame(records: In[]): Promise<number> {
+  const { ts, rust, fallbacks } = await both(records);
   assert.equal(rust.length, ts.length);
   for (let i = 0; i < ts.length; i++) {
     for (let c = 0; c < table.columns.length; c++) {
@@ -127,14 +130,14 @@ const rec = (value: string | Uint8Array | null, i: number, h: In['headers'] = he
 const json = (v: unknown) => JSON.stringify(v);
 
 describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBuilder.create(table) }, () => {
-  it('builds well-formed events entirely in Rust, identical to the TypeScript rows', () => {
+  it('builds well-formed events entirely in Rust, identical to the TypeScript rows', async () => {
     const records = Array.from({ length: 50 }, (_, i) =>
       rec(json(event({ event_id: `stripe:evt_${i}`, amount_minor: i * 7, customer_id: `c_${i % 3}` })), i),
     );
-    assert.equal(assertSame(records), 0, 'no record needed the TypeScript path');
+    assert.equal(await assertSame(records), 0, 'no record needed the TypeScript path');
   });
 
-  it('dates: the forms Date.parse accepts beyond strict ISO go to the TypeScript path, with the same values', () => {
+  it('dates: the forms Date.parse accepts beyond strict ISO go to the TypeScript path, with the same values', async () => {
     const dates = [
       '2026-12-06T10:00:00Z',
       '2026-12-06T10:00:00.1Z',
@@ -168,11 +171,11 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
       rec(json(event({ received_at: undefined })), 3 * i + 1, { ...headers, 'received-at': String(d) }),
       rec(json(event({ received_at: d })), 3 * i + 2, { ...headers, 'received-at': '2026-01-01T00:00:00Z' }),
     ]);
-    const fallbacks = assertSame(records);
+    const fallbacks = await assertSame(records);
     assert.ok(fallbacks > 0 && fallbacks < records.length, `${fallbacks} of ${records.length} on the TypeScript path`);
   });
 
-  it('metadata: integer-like keys first, duplicate keys, JavaScript number formatting, escapes, nesting', () => {
+  it('metadata: integer-like keys first, duplicate keys, JavaScript number formatting, escapes, nesting', async () => {
     const metas = [
       '{"b":1,"10":1,"2":2,"a":{"9":0,"x":[1.0,-0,1e21,1e-7,0.000001,123456789012345678,1.7976931348623157e308]}}',
       '{"a":1,"a":2,"b":3,"a":4}',
@@ -194,11 +197,11 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
       rec(`{"event_id":"e${i}","metadata":${m},"amount_minor":1,"received_at":"2026-12-06T10:00:00Z"}`, i),
     );
     records.push(rec('{"event_id":"no-metadata"}', metas.length));
-    const fallbacks = assertSame(records);
+    const fallbacks = await assertSame(records);
     assert.equal(fallbacks, 4, 'the three lone-surrogate records and the 70-deep one took the TypeScript path');
   });
 
-  it('lone surrogates in any string, and unusual but valid JSON', () => {
+  it('lone surrogates in any string, and unusual but valid JSON', async () => {
     const values = [
       '{"event_id":"e\\ud800"}',
       '{"event_id":"e","provider":"\\udfff"}',
@@ -208,10 +211,10 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
       '{"event_id":"e","provider":"\\u0000"}',
       '{"event_id":"é","provider":"日本","customer_id":"𝄞"}',
     ];
-    assertSame(values.map((v, i) => rec(v, i)));
+    await assertSame(values.map((v, i) => rec(v, i)));
   });
 
-  it('numbers: amount_minor and schema_version edge values', () => {
+  it('numbers: amount_minor and schema_version edge values', async () => {
     const nums = [
       '0',
       '-0',
@@ -234,10 +237,10 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
       '123456789012345678901234567890',
       '0.1e1',
     ];
-    assertSame(nums.map((n, i) => rec(`{"event_id":"e","amount_minor":${n},"schema_version":${n}}`, i)));
+    await assertSame(nums.map((n, i) => rec(`{"event_id":"e","amount_minor":${n},"schema_version":${n}}`, i)));
   });
 
-  it('bad bytes, missing values and odd headers become the same rows (lake_error) or the same values', () => {
+  it('bad bytes, missing values and odd headers become the same rows (lake_error) or the same values', async () => {
     const records: In[] = [
       rec(null, 0),
       rec(new Uint8Array([0xff, 0xfe, 0x00]), 1),
@@ -259,10 +262,33 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
       rec('{"event_id":"e"}', 13, { 'source-topic': '\ufeffbom' }),
       rec('{"event_id":"e"}', 14, {}),
     ];
-    assertSame(records);
+    await assertSame(records);
   });
 
-  it('random events: metadata of random shape and numbers, random dates, agree with the TypeScript rows', () => {
+  it('takes the next rows while the previous ones are being written off the thread', async () => {
+    const raw = RawRowsBuilder.create(table) as RawRowsBuilder;
+    const batchOf = (from: number) => {
+      const b = new RawBatch();
+      for (let i = from; i < from + 10; i++)
+        b.add(Buffer.from(json(event())), undefined, undefined, undefined, undefined, i, 1);
+      return b;
+    };
+    const fail = () => assert.fail('no record needs the TypeScript path');
+    raw.append(TOPIC, PARTITION, batchOf(0), fail);
+    const first = raw.finishIpcAsync();
+    raw.append(TOPIC, PARTITION, batchOf(10), fail);
+    const second = raw.finishIpcAsync();
+    const offsets = async (p: Promise<Uint8Array>) =>
+      [
+        ...(tableFromIPC(await p)
+          .getChild('kafka_offset')
+          ?.toArray() ?? []),
+      ].map(Number);
+    assert.deepEqual(await offsets(first), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(await offsets(second), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  });
+
+  it('random events: metadata of random shape and numbers, random dates, agree with the TypeScript rows', async () => {
     let seed = 42;
     const rnd = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
@@ -311,6 +337,6 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
         .replace(/,"provider_created_at"/, '},"provider_created_at"');
       return rec(text, i, { ...headers, 'received-at': date() });
     });
-    assertSame(records);
+    await assertSame(records);
   });
 });

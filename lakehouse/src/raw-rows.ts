@@ -140,4 +140,9 @@ export class RawRowsBuilder {
   finishIpc(): Uint8Array {
     return this.native.finishIpc();
   }
+
+  /** As finishIpc, with the stream written off the JS thread (the builder is reset now). */
+  finishIpcAsync(): Promise<Uint8Array> {
+    return this.native.take().ipc();
+  }
 }

@@ -78,7 +78,10 @@ interface TableState {
 
 interface Flush {
   readonly state: TableState;
-  readonly ipc: Uint8Array;
+  /** A promise on the raw-bytes path (the IPC stream is written off the JS thread). */
+  readonly ipc: Uint8Array | Promise<Uint8Array>;
+  /** The IPC bytes (an estimate while they are being written). */
+  readonly bytes: number;
   readonly rows: number;
   readonly claim: CommitClaim;
   readonly oldestMs: number;
@@ -491,7 +494,7 @@ export class LakeSink {
   private bufferedBytes(): number {
     let n = 0;
     for (const s of this.states.values()) n += s.builder.bytes();
-    for (const f of this.queue) n += f.ipc.byteLength;
+    for (const f of this.queue) n += f.bytes;
     return n;
   }
 
@@ -515,7 +518,13 @@ export class LakeSink {
     const prof = this.profile;
     const w0 = prof?.now() ?? 0;
     const c0 = prof?.cpuUs() ?? 0;
-    const ipc = state.builder.finishIpc();
+    const estimate = state.builder.bytes();
+    let ipc: Uint8Array | Promise<Uint8Array>;
+    if (state.builder instanceof RawRowsBuilder) {
+      ipc = state.builder.finishIpcAsync();
+      // Awaited by flushOne; a failure is a failed flush there, never an unhandled rejection meanwhile.
+      ipc.catch(() => undefined);
+    } else ipc = state.builder.finishIpc();
     if (prof) prof.add('ipc', prof.now() - w0, prof.cpuUs() - c0);
     const expected: Record<string, string | null> = {};
     const next: Record<string, string> = {};
@@ -527,6 +536,7 @@ export class LakeSink {
     const flush: Flush = {
       state,
       ipc,
+      bytes: ipc instanceof Uint8Array ? ipc.byteLength : estimate,
       rows,
       oldestMs: state.oldestMs,
       epoch: this.epoch,
@@ -598,7 +608,7 @@ export class LakeSink {
     const prof = this.profile;
     if (f.handle === null) {
       const w0 = performance.now();
-      const w = await writer.write(table.qualifiedName, f.ipc, this.cfg.writerId);
+      const w = await writer.write(table.qualifiedName, await f.ipc, this.cfg.writerId);
       if (prof) {
         prof.add('write', performance.now() - w0, 0);
         prof.writes++;

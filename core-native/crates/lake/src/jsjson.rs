@@ -63,6 +63,81 @@ pub fn parse(s: &str) -> Result<Value<'_>, Unsure> {
     Ok(v)
 }
 
+/// Parses a document that must be an object and keeps only the values of the keys `slot` knows, in `out[slot]`
+/// (a repeated key: the last value, as JSON.parse). Every other value is still checked. `Ok(false)`: valid JSON but
+/// not an object (JSON.parse accepts it; the caller decides).
+pub fn parse_fields<'a>(
+    s: &'a str,
+    slot: impl Fn(&str) -> Option<usize>,
+    out: &mut [Option<Value<'a>>],
+) -> Result<bool, Unsure> {
+    let mut p = P {
+        s,
+        b: s.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    if p.b.get(p.i) != Some(&b'{') {
+        p.value(0)?;
+        p.ws();
+        return if p.i == p.b.len() {
+            Ok(false)
+        } else {
+            Err(Unsure)
+        };
+    }
+    p.i += 1;
+    p.ws();
+    if p.b.get(p.i) == Some(&b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            if p.b.get(p.i) != Some(&b'"') {
+                return Err(Unsure);
+            }
+            let k = p.string()?;
+            p.ws();
+            if p.b.get(p.i) != Some(&b':') {
+                return Err(Unsure);
+            }
+            p.i += 1;
+            p.ws();
+            let v = p.value(1)?;
+            if let Some(i) = slot(&k) {
+                out[i] = Some(v);
+            }
+            p.ws();
+            match p.b.get(p.i) {
+                Some(b',') => p.i += 1,
+                Some(b'}') => {
+                    p.i += 1;
+                    break;
+                }
+                _ => return Err(Unsure),
+            }
+        }
+    }
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(Unsure);
+    }
+    Ok(true)
+}
+
+/// Bytes that end the plain run of a JSON string: the quote, the backslash and control characters.
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 impl<'a> P<'a> {
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
@@ -212,17 +287,19 @@ impl<'a> P<'a> {
         self.i += 1;
         let start = self.i;
         // Fast path: no escapes.
-        loop {
-            match self.b.get(self.i).copied().ok_or(Unsure)? {
-                b'"' => {
-                    let s = &self.s[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                c if c < 0x20 => return Err(Unsure),
-                _ => self.i += 1,
+        let run = self.b[self.i..]
+            .iter()
+            .position(|&c| STOP[c as usize])
+            .ok_or(Unsure)?;
+        self.i += run;
+        match self.b[self.i] {
+            b'"' => {
+                let s = &self.s[start..self.i];
+                self.i += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return Err(Unsure),
         }
         let mut out = String::with_capacity(self.i - start + 16);
         out.push_str(&self.s[start..self.i]);
@@ -272,12 +349,11 @@ impl<'a> P<'a> {
                 _ => {
                     // Copy up to the next quote or backslash (the input is valid UTF-8: never splits a character).
                     let from = self.i;
-                    while let Some(&c) = self.b.get(self.i) {
-                        if c == b'"' || c == b'\\' || c < 0x20 {
-                            break;
-                        }
-                        self.i += 1;
-                    }
+                    let run = self.b[self.i..]
+                        .iter()
+                        .position(|&c| STOP[c as usize])
+                        .ok_or(Unsure)?;
+                    self.i += run;
                     out.push_str(&self.s[from..self.i]);
                 }
             }
@@ -346,25 +422,28 @@ fn array_index(k: &str) -> Option<u32> {
 
 fn quote(s: &str, out: &mut String) {
     out.push('"');
+    let b = s.as_bytes();
     let mut from = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
-        };
+    // Only ASCII bytes are escaped (JSON.stringify writes every other character as is): copy the runs between them.
+    while let Some(run) = b[from..].iter().position(|&c| STOP[c as usize]) {
+        let i = from + run;
         out.push_str(&s[from..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => out.push_str(&format!("\\u{:04x}", c as u32)),
+        match b[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            8 => out.push_str("\\b"),
+            12 => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(c >> 4)] as char);
+                out.push(HEX[usize::from(c & 15)] as char);
+            }
         }
-        from = i + c.len_utf8();
+        from = i + 1;
     }
     out.push_str(&s[from..]);
     out.push('"');

@@ -42,18 +42,19 @@ enum Col {
     SourceTopic,
     SourcePartition,
     SourceOffset,
-    /// A top-level string field of the event (`str(ev.x)`).
-    Str(&'static str),
+    /// A top-level string field of the event (`str(ev.x)`), by its slot.
+    Str(usize),
     AmountMinor,
     Metadata,
-    /// A top-level ISO timestamp of the event (`isoMs(ev.x)`).
-    Iso(&'static str),
+    /// A top-level ISO timestamp of the event (`isoMs(ev.x)`), by its slot.
+    Iso(usize),
     ReceivedAt,
     SchemaVersion,
     /// Always null on this path (lake_error, raw_record, and nullable columns the row does not set).
     Null,
 }
 
+/// The event's top-level fields a row reads: the string columns first (their slot is their index), then the rest.
 const STR_FIELDS: [&str; 15] = [
     "event_id",
     "provider",
@@ -71,6 +72,42 @@ const STR_FIELDS: [&str; 15] = [
     "failure_code",
     "failure_message",
 ];
+
+const AMOUNT: usize = 15;
+const METADATA: usize = 16;
+const PROVIDER_CREATED_AT: usize = 17;
+const NORMALIZED_AT: usize = 18;
+const RECEIVED_AT: usize = 19;
+const SCHEMA_VERSION: usize = 20;
+const SLOTS: usize = 21;
+
+/// The slot of a top-level key (a `match`, compiled to a length switch: no scan of the names per key).
+fn slot(k: &str) -> Option<usize> {
+    Some(match k {
+        "event_id" => 0,
+        "provider" => 1,
+        "provider_event_id" => 2,
+        "object_id" => 3,
+        "event_type" => 4,
+        "provider_event_type" => 5,
+        "merchant_id" => 6,
+        "customer_id" => 7,
+        "currency" => 8,
+        "payment_method_type" => 9,
+        "card_brand" => 10,
+        "card_last_four" => 11,
+        "status" => 12,
+        "failure_code" => 13,
+        "failure_message" => 14,
+        "amount_minor" => AMOUNT,
+        "metadata" => METADATA,
+        "provider_created_at" => PROVIDER_CREATED_AT,
+        "normalized_at" => NORMALIZED_AT,
+        "received_at" => RECEIVED_AT,
+        "schema_version" => SCHEMA_VERSION,
+        _ => return None,
+    })
+}
 
 fn col_of(c: &ColumnSpec) -> Result<Col, String> {
     let want = |ty: &str, col: Col| {
@@ -93,12 +130,12 @@ fn col_of(c: &ColumnSpec) -> Result<Col, String> {
         "source_offset" => want("long", Col::SourceOffset),
         "amount_minor" => want("long", Col::AmountMinor),
         "metadata" => want("string", Col::Metadata),
-        "provider_created_at" => want("timestamptz", Col::Iso("provider_created_at")),
-        "normalized_at" => want("timestamptz", Col::Iso("normalized_at")),
+        "provider_created_at" => want("timestamptz", Col::Iso(PROVIDER_CREATED_AT)),
+        "normalized_at" => want("timestamptz", Col::Iso(NORMALIZED_AT)),
         "received_at" => want("timestamptz", Col::ReceivedAt),
         "schema_version" => want("int", Col::SchemaVersion),
-        name => match STR_FIELDS.iter().find(|f| **f == name) {
-            Some(f) => want("string", Col::Str(f)),
+        name => match STR_FIELDS.iter().position(|f| *f == name) {
+            Some(i) => want("string", Col::Str(i)),
             None if !c.required => Ok(Col::Null),
             None => Err(format!(
                 "{name}: a required column the raw path does not fill"
@@ -299,12 +336,12 @@ impl RawRows {
             return Err(());
         }
         let text = std::str::from_utf8(value).map_err(|_| ())?;
-        let ev = match jsjson::parse(text).map_err(|_| ())? {
-            Value::Obj(fields) => fields,
-            _ => return Err(()),
-        };
-        let get = |k: &str| ev.iter().find(|(name, _)| name == k).map(|(_, v)| v);
-        get("event_id").and_then(Value::as_str).ok_or(())?;
+        let mut ev: [Option<Value<'_>>; SLOTS] = Default::default();
+        if !jsjson::parse_fields(text, slot, &mut ev).map_err(|_| ())? {
+            return Err(());
+        }
+        let get = |i: usize| ev[i].as_ref();
+        get(0).and_then(Value::as_str).ok_or(())?;
         let offset = exact(r.offset)?;
         let ts_us = exact(r.timestamp_ms)? * 1000;
         let source_topic = header(r.source_topic)?;
@@ -318,11 +355,11 @@ impl RawRows {
         for c in &self.cols {
             match c {
                 Col::Iso(f) => {
-                    let ms = iso(get(f).and_then(Value::as_str))?;
-                    isos[usize::from(*f == "normalized_at")] = ms;
+                    let ms = iso(get(*f).and_then(Value::as_str))?;
+                    isos[usize::from(*f == NORMALIZED_AT)] = ms;
                 }
                 Col::ReceivedAt => {
-                    received = Some(match iso(get("received_at").and_then(Value::as_str))? {
+                    received = Some(match iso(get(RECEIVED_AT).and_then(Value::as_str))? {
                         Some(ms) => ms,
                         None => iso(received_header)?.unwrap_or(ts_us / 1000),
                     });
@@ -333,12 +370,12 @@ impl RawRows {
         }
         if has_metadata {
             meta.clear();
-            match get("metadata") {
+            match get(METADATA) {
                 None | Some(Value::Null) => {}
                 Some(v) => jsjson::stringify(v, meta),
             }
         }
-        let metadata_set = has_metadata && !matches!(get("metadata"), None | Some(Value::Null));
+        let metadata_set = has_metadata && !matches!(get(METADATA), None | Some(Value::Null));
         for (c, b) in self.cols.iter().zip(self.builders.iter_mut()) {
             match (c, b) {
                 (Col::KafkaTopic, B::Str(b)) => b.append_value(topic),
@@ -350,17 +387,17 @@ impl RawRows {
                     b.append_option(source_partition.map(|v| v as i32))
                 }
                 (Col::SourceOffset, B::I64(b)) => b.append_option(source_offset),
-                (Col::Str(f), B::Str(b)) => b.append_option(get(f).and_then(Value::as_str)),
-                (Col::AmountMinor, B::I64(b)) => b.append_option(safe_int(get("amount_minor"))),
+                (Col::Str(f), B::Str(b)) => b.append_option(get(*f).and_then(Value::as_str)),
+                (Col::AmountMinor, B::I64(b)) => b.append_option(safe_int(get(AMOUNT))),
                 (Col::Metadata, B::Str(b)) => {
                     b.append_option(metadata_set.then_some(meta.as_str()))
                 }
                 (Col::Iso(f), B::Ts(b)) => {
-                    b.append_option(isos[usize::from(*f == "normalized_at")].map(|ms| ms * 1000))
+                    b.append_option(isos[usize::from(*f == NORMALIZED_AT)].map(|ms| ms * 1000))
                 }
                 (Col::ReceivedAt, B::Ts(b)) => b.append_option(received.map(|ms| ms * 1000)),
                 (Col::SchemaVersion, B::I32(b)) => b.append_option(
-                    safe_int(get("schema_version"))
+                    safe_int(get(SCHEMA_VERSION))
                         .filter(|v| (-(1i64 << 31)..(1i64 << 31)).contains(v))
                         .map(|v| v as i32),
                 ),
@@ -415,20 +452,99 @@ impl RawRows {
         Ok(())
     }
 
-    /// The rows as one Arrow IPC stream (one record batch per run of rows); the builder is empty afterwards.
-    pub fn finish_ipc(&mut self) -> Result<Vec<u8>, String> {
+    /// The rows as record batches, to be written as IPC elsewhere (off the JS thread); the builder is empty
+    /// afterwards.
+    pub fn take(&mut self) -> Result<Taken, String> {
         self.close_open()?;
-        let mut out = Vec::with_capacity(self.bytes + 1024);
-        {
-            let mut w = StreamWriter::try_new(&mut out, &self.schema).map_err(|e| e.to_string())?;
-            for b in &self.chunks {
-                w.write(b).map_err(|e| e.to_string())?;
-            }
-            w.finish().map_err(|e| e.to_string())?;
-        }
-        self.chunks.clear();
+        let taken = Taken {
+            schema: self.schema.clone(),
+            batches: std::mem::take(&mut self.chunks),
+            bytes: self.bytes,
+        };
         self.rows = 0;
         self.bytes = 0;
+        Ok(taken)
+    }
+
+    /// The rows as one Arrow IPC stream (one record batch per run of rows); the builder is empty afterwards.
+    pub fn finish_ipc(&mut self) -> Result<Vec<u8>, String> {
+        self.take()?.ipc()
+    }
+}
+
+/// Rows taken out of a RawRows.
+pub struct Taken {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+}
+
+impl Taken {
+    /// One Arrow IPC stream of the batches.
+    pub fn ipc(&self) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(self.bytes + 1024);
+        let mut w = StreamWriter::try_new(&mut out, &self.schema).map_err(|e| e.to_string())?;
+        for b in &self.batches {
+            w.write(b).map_err(|e| e.to_string())?;
+        }
+        w.finish().map_err(|e| e.to_string())?;
+        drop(w);
         Ok(out)
+    }
+}
+
+/// A manual measurement, not a check (no assertion on time): `cargo test --release -p pep-lake --lib per_record_cost
+/// -- --ignored --nocapture` prints the cost per record of the parser, serde_json for comparison, and `append`.
+#[cfg(test)]
+mod bench {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn per_record_cost() {
+        let ev = r#"{"event_id":"stripe:evt_1","provider":"stripe","provider_event_id":"evt_1","object_id":"pi_3Nabc","event_type":"payment.succeeded","provider_event_type":"payment_intent.succeeded","merchant_id":"acct_1","customer_id":"cus_1","amount_minor":2000,"currency":"USD","payment_method_type":"card","card_brand":"visa","card_last_four":"4242","status":"succeeded","failure_code":null,"failure_message":null,"metadata":{"order_id":"o_1","channel":"web"},"provider_created_at":"2026-12-06T10:00:00.000Z","received_at":"2026-12-06T10:00:01.234Z","normalized_at":"2026-12-06T10:00:01.240Z","schema_version":1}"#;
+        let t = std::time::Instant::now();
+        let n = 200_000;
+        for _ in 0..n {
+            std::hint::black_box(crate::jsjson::parse(std::hint::black_box(ev)).unwrap());
+        }
+        eprintln!("parse {:?}/record", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(
+                serde_json::from_str::<serde_json::Value>(std::hint::black_box(ev)).unwrap(),
+            );
+        }
+        eprintln!("serde_json Value {:?}/record", t.elapsed() / n);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let mut out: [Option<Value<'_>>; SLOTS] = Default::default();
+            std::hint::black_box(
+                crate::jsjson::parse_fields(std::hint::black_box(ev), slot, &mut out).unwrap(),
+            );
+        }
+        eprintln!("parse_fields {:?}/record", t.elapsed() / n);
+        let cols: Vec<ColumnSpec> = serde_json::from_str(r#"[{"name":"kafka_topic","type":"string","required":true},{"name":"kafka_partition","type":"int","required":true},{"name":"kafka_offset","type":"long","required":true},{"name":"kafka_timestamp","type":"timestamptz","required":true},{"name":"source_topic","type":"string","required":false},{"name":"source_partition","type":"int","required":false},{"name":"source_offset","type":"long","required":false},{"name":"event_id","type":"string","required":false},{"name":"provider","type":"string","required":false},{"name":"provider_event_id","type":"string","required":false},{"name":"object_id","type":"string","required":false},{"name":"event_type","type":"string","required":false},{"name":"provider_event_type","type":"string","required":false},{"name":"merchant_id","type":"string","required":false},{"name":"customer_id","type":"string","required":false},{"name":"amount_minor","type":"long","required":false},{"name":"currency","type":"string","required":false},{"name":"payment_method_type","type":"string","required":false},{"name":"card_brand","type":"string","required":false},{"name":"card_last_four","type":"string","required":false},{"name":"status","type":"string","required":false},{"name":"failure_code","type":"string","required":false},{"name":"failure_message","type":"string","required":false},{"name":"metadata","type":"string","required":false},{"name":"provider_created_at","type":"timestamptz","required":false},{"name":"received_at","type":"timestamptz","required":true},{"name":"normalized_at","type":"timestamptz","required":false},{"name":"schema_version","type":"int","required":false},{"name":"lake_error","type":"string","required":false},{"name":"raw_record","type":"string","required":false}]"#).unwrap();
+        let mut r = RawRows::new(&cols).unwrap();
+        let per = 500;
+        let mut data = Vec::new();
+        let mut lens = Vec::new();
+        let mut nums = Vec::new();
+        for i in 0..per {
+            data.extend_from_slice(ev.as_bytes());
+            data.extend_from_slice(b"webhooks.stripe.x112345");
+            data.extend_from_slice(b"2026-12-06T10:00:01.234Z");
+            lens.extend_from_slice(&[ev.len() as i32, 17, 1, 5, 24]);
+            nums.extend_from_slice(&[i as f64, 1.0]);
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..400 {
+            assert_eq!(r.append("t", 0, &data, &lens, &nums, 0).unwrap(), per);
+            if r.rows() >= 50_000 {
+                let t = std::time::Instant::now();
+                let n = r.finish_ipc().unwrap().len();
+                eprintln!("finish_ipc {:?} for 50k rows, {n} bytes", t.elapsed());
+            }
+        }
+        eprintln!("append {:?}/record", t.elapsed() / (400 * per as u32));
     }
 }

@@ -4,8 +4,8 @@
 //! into a typed `LakeError`.
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, Float64Array, Int32Array, Uint8Array};
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Int32Array, Uint8Array};
+use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use pep_lake::{
     CommitClaim, CompactOptions, ExpireOptions, Lake, LakeError, LakeOptions, OrphanOptions,
@@ -210,5 +210,48 @@ impl RawRows {
     #[napi]
     pub fn finish_ipc(&mut self) -> Result<Buffer> {
         self.inner.finish_ipc().map(Buffer::from).map_err(raw_err)
+    }
+
+    /// Takes the rows out (the builder is empty afterwards) for `RawTaken.ipc()`, which writes the IPC stream on a
+    /// libuv worker thread. (A method of this class returning a task would keep it borrowed until the task ends, and
+    /// the sink appends the next rows meanwhile.)
+    #[napi]
+    pub fn take(&mut self) -> Result<RawTaken> {
+        Ok(RawTaken {
+            inner: Some(self.inner.take().map_err(raw_err)?),
+        })
+    }
+}
+
+/// Rows taken out of a RawRows, not yet an IPC stream.
+#[napi]
+pub struct RawTaken {
+    inner: Option<pep_lake::rawrows::Taken>,
+}
+
+#[napi]
+impl RawTaken {
+    /// The rows as one Arrow IPC stream, written on a libuv worker thread (once).
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn ipc(&mut self) -> Result<AsyncTask<IpcTask>> {
+        let taken = self
+            .inner
+            .take()
+            .ok_or_else(|| raw_err("these rows were written already".into()))?;
+        Ok(AsyncTask::new(IpcTask(taken)))
+    }
+}
+
+/// Writes taken rows as an Arrow IPC stream off the JS thread.
+pub struct IpcTask(pep_lake::rawrows::Taken);
+
+impl Task for IpcTask {
+    type Output = Vec<u8>;
+    type JsValue = Buffer;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        self.0.ipc().map_err(raw_err)
+    }
+    fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
+        Ok(Buffer::from(output))
     }
 }
