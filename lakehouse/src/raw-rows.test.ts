@@ -240,6 +240,26 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
     await assertSame(nums.map((n, i) => rec(`{"event_id":"e","amount_minor":${n},"schema_version":${n}}`, i)));
   });
 
+  it('timestamps and offsets at the edges: far-future dates, extreme Kafka timestamps, offsets near 2^53', async () => {
+    const dates = [
+      '9999-12-31T23:59:59.999Z',
+      '4253-01-01T00:00:00.001Z',
+      '5000-06-15T12:34:56.789+13:45',
+      '0000-01-01',
+    ];
+    const records: In[] = dates.map((d, i) => rec(json(event({ provider_created_at: d, received_at: d })), i));
+    const edge = [
+      { offset: 2 ** 53 - 1, timestampMs: 2 ** 53 - 1 },
+      { offset: 2 ** 53, timestampMs: 0 },
+      { offset: 5, timestampMs: -1 },
+      { offset: 6, timestampMs: 8.64e15 },
+      { offset: 7, timestampMs: -8.64e15 },
+      { offset: 8, timestampMs: 9_999_999_999_999 },
+    ];
+    for (const e of edge) records.push({ ...rec(json(event({ received_at: undefined })), 0, {}), ...e });
+    await assertSame(records);
+  });
+
   it('bad bytes, missing values and odd headers become the same rows (lake_error) or the same values', async () => {
     const records: In[] = [
       rec(null, 0),

@@ -214,6 +214,12 @@ fn safe_int(v: Option<&Value<'_>>) -> Option<i64> {
     (x.is_finite() && x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_991.0).then_some(x as i64)
 }
 
+/// Microseconds of a millisecond count as arrow.ts computes them (`Math.round(ms * 1000)` in doubles, then the
+/// double as an int64): exact up to 2^53 µs, rounded like JavaScript beyond (dates after the year ~4200).
+fn micros(ms: i64) -> i64 {
+    (ms as f64 * 1000.0).round() as i64
+}
+
 /// A record's Kafka number as rows.ts holds it; not a safe integer: left to the TypeScript path.
 fn exact(x: f64) -> Result<i64, ()> {
     if x.is_finite() && x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_991.0 {
@@ -343,7 +349,8 @@ impl RawRows {
         let get = |i: usize| ev[i].as_ref();
         get(0).and_then(Value::as_str).ok_or(())?;
         let offset = exact(r.offset)?;
-        let ts_us = exact(r.timestamp_ms)? * 1000;
+        let ts_ms = exact(r.timestamp_ms)?;
+        let ts_us = micros(ts_ms);
         let source_topic = header(r.source_topic)?;
         let source_partition = digits_upto(header(r.source_partition)?, 9);
         let source_offset = digits_upto(header(r.source_offset)?, 18);
@@ -361,7 +368,7 @@ impl RawRows {
                 Col::ReceivedAt => {
                     received = Some(match iso(get(RECEIVED_AT).and_then(Value::as_str))? {
                         Some(ms) => ms,
-                        None => iso(received_header)?.unwrap_or(ts_us / 1000),
+                        None => iso(received_header)?.unwrap_or(ts_ms),
                     });
                 }
                 Col::Metadata => has_metadata = true,
@@ -393,9 +400,9 @@ impl RawRows {
                     b.append_option(metadata_set.then_some(meta.as_str()))
                 }
                 (Col::Iso(f), B::Ts(b)) => {
-                    b.append_option(isos[usize::from(*f == NORMALIZED_AT)].map(|ms| ms * 1000))
+                    b.append_option(isos[usize::from(*f == NORMALIZED_AT)].map(micros))
                 }
-                (Col::ReceivedAt, B::Ts(b)) => b.append_option(received.map(|ms| ms * 1000)),
+                (Col::ReceivedAt, B::Ts(b)) => b.append_option(received.map(micros)),
                 (Col::SchemaVersion, B::I32(b)) => b.append_option(
                     safe_int(get(SCHEMA_VERSION))
                         .filter(|v| (-(1i64 << 31)..(1i64 << 31)).contains(v))
