@@ -1,7 +1,8 @@
 /**
  * Lake sink: Kafka → Iceberg bronze tables, exactly once. Reads the raw topics and webhooks.dlq
  * (bronze.webhook_events), payments.normalized (bronze.payment_events) and payments.validation.dlq
- * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse) and,
+ * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse; for
+ * payment_events by default in the lake addon, from each batch's raw values: LAKE_SINK_ROWS, raw-rows.ts) and,
  * every LAKE_SINK_COMMIT_INTERVAL_MS or LAKE_SINK_COMMIT_BYTES, hands the batch as Arrow IPC bytes to the Rust writer
  * (Parquet zstd files, then a fast append).
  *
