@@ -23,3 +23,44 @@ export declare class LakeConnection {
   /** The current snapshot's data files (path, rows, bytes, partition) as JSON. */
   files(table: string): Promise<string>;
 }
+/**
+ * The lake sink's raw-bytes path for bronze.payment_events (pep-lake `rawrows`): record values and the headers the
+ * row reads, one buffer per Kafka batch, parsed into Arrow columns with rows.ts semantics. Synchronous (one call per
+ * batch on the JS thread).
+ */
+export declare class RawRows {
+  /**
+   * `columns`: JSON `[{name, type, required}]`, the table's columns in order. Throws when the raw path cannot
+   * fill them (the caller keeps the TypeScript path).
+   */
+  constructor(columns: string);
+  /**
+   * Appends records `from..` and returns the index of the first record left to the TypeScript path (the record
+   * count when none). `lens`: 5 per record (value, source-topic, source-partition, source-offset, received-at
+   * headers; -1 absent), their bytes one after another in `data`; `nums`: offset and Kafka timestamp (ms).
+   */
+  append(
+    topic: string,
+    partition: number,
+    data: Uint8Array,
+    lens: Int32Array,
+    nums: Float64Array,
+    from: number,
+  ): number;
+  /** Appends the rows of an Arrow IPC stream of the same columns (rows built by the TypeScript path). */
+  appendIpc(ipc: Uint8Array): void;
+  get rows(): number;
+  bytes(): number;
+  /** The rows as one Arrow IPC stream; the builder is empty afterwards. */
+  finishIpc(): Buffer;
+  /**
+   * Takes the rows out (the builder is empty afterwards) for `RawTaken.ipc()`, which writes the IPC stream on a
+   * libuv worker thread.
+   */
+  take(): RawTaken;
+}
+/** Rows taken out of a RawRows, not yet an IPC stream. */
+export declare class RawTaken {
+  /** The rows as one Arrow IPC stream, written on a libuv worker thread (once). */
+  ipc(): Promise<Buffer>;
+}

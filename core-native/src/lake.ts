@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LakeConnection } from '../lake-binding.js';
+import type { LakeConnection, RawRows } from '../lake-binding.js';
 
-export type { LakeConnection } from '../lake-binding.js';
+export type { LakeConnection, RawRows as RawRowsBinding } from '../lake-binding.js';
 
 export const LAKE_ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'lake-addon', 'pep-lake.node');
 
@@ -25,6 +25,10 @@ export class LakeAddonLoadError extends Error {
 
 export interface LakeAddon {
   LakeConnection: new (optionsJson: string) => LakeConnection;
+  /** The lake sink's raw-bytes row path (crates/lake/src/rawrows.rs); `columnsJson`: `[{name, type, required}]`. */
+  RawRows: new (
+    columnsJson: string,
+  ) => RawRows;
 }
 
 let loaded: LakeAddon | undefined;

@@ -38,6 +38,12 @@ export interface LakeSinkConfig {
   readonly metricsPort: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /**
+   * How bronze.payment_events rows are built: `rust` (default) hands each Kafka batch's raw values to the lake addon
+   * (lakehouse/src/raw-rows.ts; records it cannot reproduce exactly still take the TypeScript path, in order), `ts`
+   * builds every row in TypeScript (rows.ts + arrow.ts, the reference). The other tables always take `ts`.
+   */
+  readonly rows: 'rust' | 'ts';
   /** Test hook: SIGKILL the process right after the Nth write (`write:N`) or commit (`commit:N`). */
   readonly crashAt: { readonly step: 'write' | 'commit'; readonly n: number } | null;
 }
@@ -91,6 +97,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     metricsPort: envInt(env, 'LAKE_SINK_METRICS_PORT', SERVICE_DEFAULTS.metrics.lakeSink, 0, 65535),
     shutdownTimeoutMs: envInt(env, 'PIPELINE_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     logLevel: envOneOf<LogLevel>(env, 'PIPELINE_LOG_LEVEL', 'info', LOG_LEVELS),
+    rows: envOneOf(env, 'LAKE_SINK_ROWS', 'rust', ['rust', 'ts'] as const),
     crashAt: crashAt(env),
   });
 }

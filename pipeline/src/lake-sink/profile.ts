@@ -11,6 +11,10 @@
  *   waiting for the broker, timers, the flush loop's continuations); wall minus CPU there is idle.
  * - decode: message → KafkaRecord (offset, headers as text); parse: the value's JSON.parse; row: parsed → row of
  *   cells; arrow: the row into the column builders; ipc: builders → Arrow IPC bytes (one per flush).
+ * - On the raw-bytes path (LAKE_SINK_ROWS=rust, bronze.payment_events): decode is packing a batch's values and headers
+ *   into one buffer, raw the lake addon's call that parses them into Arrow columns (JSON parse + row + Arrow in Rust,
+ *   on the JS thread, with the rare records it leaves to the TypeScript path); parse, row and arrow stay 0; ipc is only
+ *   taking the columns out (the IPC stream is written on a libuv thread, and awaited in write).
  * - write / commit: the Rust calls' wall time; group_commit: the consumer group offset commit after a table commit.
  */
 import { performance } from 'node:perf_hooks';
@@ -21,6 +25,7 @@ export const LAKE_SINK_STAGES = [
   'parse',
   'row',
   'arrow',
+  'raw',
   'ipc',
   'write',
   'commit',

@@ -1,7 +1,8 @@
 /**
  * Lake sink: Kafka → Iceberg bronze tables, exactly once. Reads the raw topics and webhooks.dlq
  * (bronze.webhook_events), payments.normalized (bronze.payment_events) and payments.validation.dlq
- * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse) and,
+ * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse; for
+ * payment_events by default in the lake addon, from each batch's raw values: LAKE_SINK_ROWS, raw-rows.ts) and,
  * every LAKE_SINK_COMMIT_INTERVAL_MS or LAKE_SINK_COMMIT_BYTES, hands the batch as Arrow IPC bytes to the Rust writer
  * (Parquet zstd files, then a fast append).
  *
@@ -22,9 +23,10 @@ import { LAKE_SUMMARY_KEYS, type LakeTable, type LakeTableName, lakeTableForTopi
 import type { Logger } from '@pep/contracts/log';
 import { Registry } from '@pep/contracts/metrics';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
+import { RAW_ROW_HEADERS, RawBatch, RawRowsBuilder, rawRowsUnavailable } from '@pep/lakehouse/raw-rows';
 import { type KafkaRecord, type RowSteps, rowStepsFor } from '@pep/lakehouse/rows';
 import { type CommitClaim, LakeError, LakeWriter } from '@pep/lakehouse/writer';
-import type { Admin, Consumer, EachBatchPayload, IHeaders } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
 import type { LakeSinkConfig } from './config.ts';
 import { SinkProfile } from './profile.ts';
@@ -63,7 +65,8 @@ interface TableState {
   readonly steps: RowSteps;
   /** lake_sink_records_total's series of this table (counted per record without a label lookup). */
   readonly recordsTotal: { value: number };
-  builder: TableBatchBuilder;
+  /** TableBatchBuilder (rows.ts + arrow.ts) or, for payment_events with LAKE_SINK_ROWS=rust, the raw-bytes path. */
+  builder: TableBatchBuilder | RawRowsBuilder;
   /** Committed cursors as the table holds them (null: none yet). */
   committed: Map<string, bigint | null>;
   /** Where the next buffered record of each partition must start (the end of everything buffered or in flight). */
@@ -76,12 +79,35 @@ interface TableState {
 
 interface Flush {
   readonly state: TableState;
-  readonly ipc: Uint8Array;
+  /** A promise on the raw-bytes path (the IPC stream is written off the JS thread). */
+  readonly ipc: Uint8Array | Promise<Uint8Array>;
+  /** The IPC bytes (an estimate while they are being written). */
+  readonly bytes: number;
   readonly rows: number;
   readonly claim: CommitClaim;
   readonly oldestMs: number;
   readonly epoch: number;
   handle: number | null;
+}
+
+const [H_SOURCE_TOPIC, H_SOURCE_PARTITION, H_SOURCE_OFFSET, H_RECEIVED_AT] = RAW_ROW_HEADERS;
+
+/** A header's first value (kafkajs gives repeated headers as an array), as headerText reads it. */
+function firstHeader(h: IHeaders | undefined, name: string): Buffer | string | undefined {
+  const v = h?.[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function kafkaRecordOf(batch: Batch, m: KafkaMessage): KafkaRecord {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: BigInt(m.offset),
+    timestampMs: Number(m.timestamp),
+    key: m.key,
+    value: m.value,
+    headers: headerText(m.headers),
+  };
 }
 
 function headerText(h: IHeaders | undefined): Record<string, string | undefined> {
@@ -148,7 +174,7 @@ export class LakeSink {
           table,
           steps: rowStepsFor(table),
           recordsTotal: this.metrics.records.series({ table: table.name }),
-          builder: new TableBatchBuilder(table),
+          builder: this.newBuilder(table),
           committed: new Map(),
           position: new Map(),
           range: new Map(),
@@ -222,6 +248,21 @@ export class LakeSink {
     });
   }
 
+  /** The raw-bytes path for the table when configured and available (only payment_events has one), else rows.ts. */
+  private newBuilder(table: LakeTable): TableBatchBuilder | RawRowsBuilder {
+    if (this.cfg.rows === 'rust') {
+      const raw = RawRowsBuilder.create(table);
+      if (raw) return raw;
+      if (rawRowsUnavailable) {
+        this.log.warn('raw-bytes rows unavailable, rows.ts builds them', {
+          table: table.name,
+          err: rawRowsUnavailable,
+        });
+      }
+    }
+    return new TableBatchBuilder(table);
+  }
+
   /** The writer (for the outcomes loader that runs in the same process). */
   writer(): LakeWriter {
     if (!this.lakeWriter) throw new Error('lake sink is not started');
@@ -259,7 +300,7 @@ export class LakeSink {
     const writer = this.lakeWriter;
     if (!writer) return;
     for (const state of this.states.values()) {
-      state.builder = new TableBatchBuilder(state.table);
+      state.builder = this.newBuilder(state.table);
       state.range.clear();
       state.oldestMs = Number.POSITIVE_INFINITY;
       const info = await writer.tableInfo(state.table.qualifiedName, CURSOR_KEY);
@@ -298,15 +339,89 @@ export class LakeSink {
     const prof = this.profile;
     prof?.batchStart();
     try {
-      await this.handleMessages(p, state, cursor, epoch, prof);
+      if (state.builder instanceof RawRowsBuilder) await this.handleRaw(p, state, state.builder, cursor, epoch, prof);
+      else await this.handleMessages(p, state, state.builder, cursor, epoch, prof);
     } finally {
       prof?.batchEnd();
     }
   }
 
+  /**
+   * The raw-bytes path (lakehouse/src/raw-rows.ts): the batch's records from the table's position on are packed into
+   * one buffer and become rows in one call to the lake addon. The same bookkeeping as handleMessages, per batch.
+   */
+  private async handleRaw(
+    p: EachBatchPayload,
+    state: TableState,
+    builder: RawRowsBuilder,
+    cursor: string,
+    epoch: number,
+    prof: SinkProfile | null,
+  ): Promise<void> {
+    const { batch } = p;
+    // Nothing below awaits, so these cannot change within the batch (handleMessages checks them per record).
+    if (!p.isRunning() || p.isStale() || epoch !== this.epoch) return;
+    let w0 = prof ? prof.now() : 0;
+    const at = state.position.get(cursor);
+    // Below the table's cursor (or what is already buffered): committed or queued already.
+    let next: bigint | null = at ?? null;
+    const raw = new RawBatch();
+    const taken: KafkaMessage[] = [];
+    let oldest = state.oldestMs;
+    let last: string | undefined;
+    for (const m of batch.messages) {
+      last = m.offset;
+      const offset = BigInt(m.offset);
+      if (next !== null && offset < next) continue;
+      next = offset + 1n;
+      const h = m.headers;
+      const ts = Number(m.timestamp);
+      raw.add(
+        m.value,
+        firstHeader(h, H_SOURCE_TOPIC),
+        firstHeader(h, H_SOURCE_PARTITION),
+        firstHeader(h, H_SOURCE_OFFSET),
+        firstHeader(h, H_RECEIVED_AT),
+        Number(offset),
+        ts,
+      );
+      taken.push(m);
+      if (ts < oldest) oldest = ts;
+    }
+    if (taken.length > 0 && next !== null) {
+      const wasEmpty = builder.rows === 0;
+      let w1 = 0;
+      if (prof) {
+        w1 = prof.now();
+        prof.addWall('decode', w1 - w0);
+      }
+      const fallback = builder.append(batch.topic, batch.partition, raw, (i) =>
+        kafkaRecordOf(batch, taken[i] as KafkaMessage),
+      );
+      if (prof) {
+        w0 = prof.now();
+        prof.addWall('raw', w0 - w1);
+        prof.records += taken.length;
+      }
+      for (const row of fallback) if (row.lake_error) this.metrics.lakeErrors.inc({ table: state.table.name });
+      const range = state.range.get(cursor);
+      if (range) range[1] = next;
+      else state.range.set(cursor, [at ?? null, next]);
+      state.position.set(cursor, next);
+      if (wasEmpty) state.firstBufferedAt = Date.now();
+      state.oldestMs = oldest;
+      state.recordsTotal.value += taken.length;
+    }
+    if (last !== undefined) p.resolveOffset(last);
+    await p.heartbeat();
+    if (state.builder.bytes() >= this.cfg.commitBytes) this.enqueue(state);
+    this.applyBackpressure();
+  }
+
   private async handleMessages(
     p: EachBatchPayload,
     state: TableState,
+    builder: TableBatchBuilder,
     cursor: string,
     epoch: number,
     prof: SinkProfile | null,
@@ -341,13 +456,13 @@ export class LakeSink {
         row = state.steps.row(record, parsed);
         w1 = prof.now();
         prof.addWall('row', w1 - w0);
-        state.builder.append(row);
+        builder.append(row);
         w0 = prof.now();
         prof.addWall('arrow', w0 - w1);
         prof.records++;
       } else {
         row = state.steps.row(record, state.steps.parse(record));
-        state.builder.append(row);
+        builder.append(row);
       }
       if (row.lake_error) this.metrics.lakeErrors.inc({ table: state.table.name });
       const next = offset + 1n;
@@ -355,7 +470,7 @@ export class LakeSink {
       if (range) range[1] = next;
       else state.range.set(cursor, [at ?? null, next]);
       state.position.set(cursor, next);
-      if (state.builder.rows === 1) state.firstBufferedAt = Date.now();
+      if (builder.rows === 1) state.firstBufferedAt = Date.now();
       if (record.timestampMs < state.oldestMs) state.oldestMs = record.timestampMs;
       state.recordsTotal.value++;
     }
@@ -380,7 +495,7 @@ export class LakeSink {
   private bufferedBytes(): number {
     let n = 0;
     for (const s of this.states.values()) n += s.builder.bytes();
-    for (const f of this.queue) n += f.ipc.byteLength;
+    for (const f of this.queue) n += f.bytes;
     return n;
   }
 
@@ -404,7 +519,13 @@ export class LakeSink {
     const prof = this.profile;
     const w0 = prof?.now() ?? 0;
     const c0 = prof?.cpuUs() ?? 0;
-    const ipc = state.builder.finishIpc();
+    const estimate = state.builder.bytes();
+    let ipc: Uint8Array | Promise<Uint8Array>;
+    if (state.builder instanceof RawRowsBuilder) {
+      ipc = state.builder.finishIpcAsync();
+      // Awaited by flushOne; a failure is a failed flush there, never an unhandled rejection meanwhile.
+      ipc.catch(() => undefined);
+    } else ipc = state.builder.finishIpc();
     if (prof) prof.add('ipc', prof.now() - w0, prof.cpuUs() - c0);
     const expected: Record<string, string | null> = {};
     const next: Record<string, string> = {};
@@ -416,6 +537,7 @@ export class LakeSink {
     const flush: Flush = {
       state,
       ipc,
+      bytes: ipc instanceof Uint8Array ? ipc.byteLength : estimate,
       rows,
       oldestMs: state.oldestMs,
       epoch: this.epoch,
@@ -487,7 +609,7 @@ export class LakeSink {
     const prof = this.profile;
     if (f.handle === null) {
       const w0 = performance.now();
-      const w = await writer.write(table.qualifiedName, f.ipc, this.cfg.writerId);
+      const w = await writer.write(table.qualifiedName, await f.ipc, this.cfg.writerId);
       if (prof) {
         prof.add('write', performance.now() - w0, 0);
         prof.writes++;

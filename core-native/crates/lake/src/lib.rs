@@ -15,7 +15,9 @@
 
 mod commit;
 mod conform;
+pub mod jsjson;
 mod maintenance;
+pub mod rawrows;
 mod rest_commit;
 
 use std::collections::HashMap;

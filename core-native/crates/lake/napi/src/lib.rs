@@ -4,8 +4,8 @@
 //! into a typed `LakeError`.
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Buffer;
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Float64Array, Int32Array, Uint8Array};
+use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use pep_lake::{
     CommitClaim, CompactOptions, ExpireOptions, Lake, LakeError, LakeOptions, OrphanOptions,
@@ -140,5 +140,118 @@ impl LakeConnection {
     pub async fn files(&self, table: String) -> Result<String> {
         let lake = self.lake().await?;
         to_json(&lake.files(&table).await.map_err(js_err)?)
+    }
+}
+
+fn raw_err(e: String) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("[INVALID_ARGUMENT] raw rows: {e}"),
+    )
+}
+
+/// The lake sink's raw-bytes path for bronze.payment_events (pep-lake `rawrows`): record values and the headers the
+/// row reads, one buffer per Kafka batch, parsed into Arrow columns with rows.ts semantics. Synchronous (one call per
+/// batch on the JS thread).
+#[napi]
+pub struct RawRows {
+    inner: pep_lake::rawrows::RawRows,
+}
+
+#[napi]
+impl RawRows {
+    /// `columns`: JSON `[{name, type, required}]`, the table's columns in order. Throws when the raw path cannot
+    /// fill them (the caller keeps the TypeScript path).
+    #[napi(constructor)]
+    pub fn new(columns: String) -> Result<Self> {
+        let cols: Vec<pep_lake::rawrows::ColumnSpec> =
+            serde_json::from_str(&columns).map_err(|e| bad_json("columns", e))?;
+        Ok(RawRows {
+            inner: pep_lake::rawrows::RawRows::new(&cols).map_err(raw_err)?,
+        })
+    }
+
+    /// Appends records `from..` and returns the index of the first record left to the TypeScript path (the record
+    /// count when none). `lens`: 5 per record (value, source-topic, source-partition, source-offset, received-at
+    /// headers; -1 absent), their bytes one after another in `data`; `nums`: offset and Kafka timestamp (ms).
+    #[napi]
+    pub fn append(
+        &mut self,
+        topic: String,
+        partition: i32,
+        data: Uint8Array,
+        lens: Int32Array,
+        nums: Float64Array,
+        from: u32,
+    ) -> Result<u32> {
+        self.inner
+            .append(&topic, partition, &data, &lens, &nums, from as usize)
+            .map(|i| i as u32)
+            .map_err(raw_err)
+    }
+
+    /// Appends the rows of an Arrow IPC stream of the same columns (rows built by the TypeScript path).
+    #[napi]
+    pub fn append_ipc(&mut self, ipc: Uint8Array) -> Result<()> {
+        self.inner.append_ipc(&ipc).map_err(raw_err)
+    }
+
+    #[napi(getter)]
+    pub fn rows(&self) -> u32 {
+        self.inner.rows() as u32
+    }
+
+    #[napi]
+    pub fn bytes(&self) -> f64 {
+        self.inner.bytes() as f64
+    }
+
+    /// The rows as one Arrow IPC stream; the builder is empty afterwards.
+    #[napi]
+    pub fn finish_ipc(&mut self) -> Result<Buffer> {
+        self.inner.finish_ipc().map(Buffer::from).map_err(raw_err)
+    }
+
+    /// Takes the rows out (the builder is empty afterwards) for `RawTaken.ipc()`, which writes the IPC stream on a
+    /// libuv worker thread. (A method of this class returning a task would keep it borrowed until the task ends, and
+    /// the sink appends the next rows meanwhile.)
+    #[napi]
+    pub fn take(&mut self) -> Result<RawTaken> {
+        Ok(RawTaken {
+            inner: Some(self.inner.take().map_err(raw_err)?),
+        })
+    }
+}
+
+/// Rows taken out of a RawRows, not yet an IPC stream.
+#[napi]
+pub struct RawTaken {
+    inner: Option<pep_lake::rawrows::Taken>,
+}
+
+#[napi]
+impl RawTaken {
+    /// The rows as one Arrow IPC stream, written on a libuv worker thread (once).
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn ipc(&mut self) -> Result<AsyncTask<IpcTask>> {
+        let taken = self
+            .inner
+            .take()
+            .ok_or_else(|| raw_err("these rows were written already".into()))?;
+        Ok(AsyncTask::new(IpcTask(taken)))
+    }
+}
+
+/// Writes taken rows as an Arrow IPC stream off the JS thread.
+pub struct IpcTask(pep_lake::rawrows::Taken);
+
+impl Task for IpcTask {
+    type Output = Vec<u8>;
+    type JsValue = Buffer;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        self.0.ipc().map_err(raw_err)
+    }
+    fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
+        Ok(Buffer::from(output))
     }
 }
