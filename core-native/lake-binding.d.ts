@@ -13,6 +13,14 @@ export declare class LakeConnection {
   tableInfo(table: string, cursorKey: string): Promise<string>;
   /** Writes one Arrow IPC stream as Parquet files; nothing is visible until `commit(handle, …)`. */
   write(table: string, ipc: Buffer, writer: string): Promise<string>;
+  /** Opens a write whose rows arrive in chunks; resolves to its id (see `writeChunk`, `closeWrite`, `abortWrite`). */
+  openWrite(table: string, writer: string): Promise<number>;
+  /** Encodes one Arrow IPC stream's rows into the open write's Parquet files; resolves to its rows so far. */
+  writeChunk(id: number, ipc: Buffer): Promise<number>;
+  /** Finishes the open write's files: a pending write, as `write` resolves to (commit or abort it by its handle). */
+  closeWrite(id: number): Promise<string>;
+  /** Drops an open write and deletes its files; resolves to the number of files deleted. */
+  abortWrite(id: number): Promise<number>;
   /** `claim`: JSON `{cursorKey, expected: {cursor: value|null}, next: {cursor: value}, commitId, writer, summary?}`. */
   commit(handle: number, claim: string): Promise<string>;
   /** Forgets a pending write and deletes its files; resolves to the number of files deleted. */

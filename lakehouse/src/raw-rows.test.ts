@@ -308,6 +308,47 @@ describe('raw-bytes rows (Rust) against rows.ts + arrow.ts', { skip: !RawRowsBui
     assert.deepEqual(await offsets(second), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
   });
 
+  it('counts the Arrow bytes it holds as the TypeScript builder does, not the Kafka values they came from', () => {
+    // The sink's chunk, commit and backpressure thresholds read bytes(): a large value with few stored fields (a
+    // provider payload the row does not keep) must count as its row, or a 64 MiB commit would hold 2 MiB of rows.
+    const padding = 'x'.repeat(20_000);
+    const records = Array.from({ length: 200 }, (_, i) => rec(json(event({ ignored_payload: padding })), i));
+    const ref = new TableBatchBuilder(table);
+    for (const r of records) ref.append(paymentEventRow(kafkaRecord(r)));
+    const raw = RawRowsBuilder.create(table) as RawRowsBuilder;
+    const batch = new RawBatch();
+    for (const r of records)
+      batch.add(
+        r.value,
+        r.headers['source-topic'],
+        r.headers['source-partition'],
+        r.headers['source-offset'],
+        r.headers['received-at'],
+        r.offset,
+        r.timestampMs,
+      );
+    raw.append(TOPIC, PARTITION, batch, () => assert.fail('no record needs the TypeScript path'));
+    const values = records.reduce((n, r) => n + (r.value?.byteLength ?? 0), 0);
+    const [ts, rust] = [ref.bytes(), raw.bytes()];
+    assert.ok(rust < values / 20, `raw bytes ${rust} against ${values} bytes of values`);
+    assert.ok(rust > ts / 2 && rust < ts * 2, `raw bytes ${rust} against the TypeScript builder's ${ts}`);
+    // A row left to the TypeScript path counts too, and taking the rows empties the count.
+    const before = raw.bytes();
+    raw.append(
+      TOPIC,
+      PARTITION,
+      (() => {
+        const b = new RawBatch();
+        b.add(Buffer.from('not json'), undefined, undefined, undefined, undefined, 9_999, 1);
+        return b;
+      })(),
+      (i) => kafkaRecord(rec(Buffer.from('not json'), i)),
+    );
+    assert.ok(raw.bytes() > before, 'the fallback row is counted');
+    raw.finishIpc();
+    assert.equal(raw.bytes(), 0);
+  });
+
   it('random events: metadata of random shape and numbers, random dates, agree with the TypeScript rows', async () => {
     let seed = 42;
     const rnd = () => {

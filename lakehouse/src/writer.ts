@@ -135,6 +135,30 @@ export class LakeWriter {
     return JSON.parse(await call(() => this.conn.write(table, buf, writer))) as WriteResult;
   }
 
+  /**
+   * Opens a write whose rows arrive in chunks: `writeChunk` encodes each chunk into the write's Parquet files as it
+   * comes (the lake sink hands a table's rows over while it goes on fetching), `closeWrite` finishes the files into a
+   * pending write as `write` returns, `abortWrite` drops it and deletes its files. Await each chunk before the next.
+   */
+  async openWrite(table: string, writer: string): Promise<number> {
+    return call(() => this.conn.openWrite(table, writer));
+  }
+
+  /** Encodes one Arrow IPC stream's rows into the open write; resolves to its rows so far. */
+  async writeChunk(id: number, ipc: Uint8Array): Promise<number> {
+    const buf = Buffer.isBuffer(ipc) ? ipc : Buffer.from(ipc.buffer, ipc.byteOffset, ipc.byteLength);
+    return call(() => this.conn.writeChunk(id, buf));
+  }
+
+  async closeWrite(id: number): Promise<WriteResult> {
+    return JSON.parse(await call(() => this.conn.closeWrite(id))) as WriteResult;
+  }
+
+  /** Drops an open write and deletes the files it wrote; the number of files deleted. */
+  async abortWrite(id: number): Promise<number> {
+    return call(() => this.conn.abortWrite(id));
+  }
+
   async commit(handle: number, claim: CommitClaim): Promise<CommitResult> {
     const body = JSON.stringify({ summary: {}, ...claim, commitId: claim.commitId ?? randomUUID() });
     return JSON.parse(await call(() => this.conn.commit(handle, body))) as CommitResult;

@@ -119,6 +119,60 @@ describe('lake writer', () => {
     assert.ok(new Schema([new Field('x', new Int64())]));
   });
 
+  it('writes the rows of a commit in chunks (open, chunks, close): the same rows as one write; abort and bad chunks leave no file', async () => {
+    // A table of its own: the tests below expect the first table's cursors as the tests above left them.
+    const chunked = tableIn(`${ns}c`);
+    const name = chunked.qualifiedName;
+    await writer.ensureTable(chunked, KEY);
+    const ids = [0, 1, 2, 3, 4, 5, 6];
+    const id = await writer.openWrite(name, 'chunk-writer');
+    assert.equal(await writer.writeChunk(id, ipcOf(ids.slice(0, 3).map((i) => event(i)))), 3);
+    assert.equal(await writer.writeChunk(id, ipcOf(ids.slice(3, 4).map((i) => event(i)))), 4);
+    assert.equal(await writer.writeChunk(id, ipcOf(ids.slice(4).map((i) => event(i)))), 7);
+    const w = await writer.closeWrite(id);
+    assert.equal(w.rows, 7);
+    assert.ok(w.files.length >= 1 && w.files.every((f) => f.includes('/chunk-writer-')), 'unique file prefix');
+    await assert.rejects(writer.writeChunk(id, ipcOf([event(99)])), { code: 'INVALID_ARGUMENT' }, 'closed');
+    await writer.commit(w.handle, {
+      cursorKey: KEY,
+      expected: { 'payments.normalized:0': null },
+      next: { 'payments.normalized:0': '7' },
+      writer: 'chunk-writer',
+    });
+    const got = await count(
+      `SELECT count(*) AS n, count(DISTINCT event_id) AS ids, sum(amount_minor) AS s FROM ${name}`,
+    );
+    const want = ids.reduce((n, i) => n + event(i).amount_minor, 0);
+    assert.deepEqual([Number(got.n), Number(got.ids), Number(got.s)], [7, 7, want]);
+
+    const before = filesUnder(warehouseDir);
+    const snapshots = (await writer.tableInfo(name)).snapshots;
+    // Aborted after two chunks: its files are deleted and nothing is committed.
+    const dropped = await writer.openWrite(name, 'chunk-writer');
+    await writer.writeChunk(dropped, ipcOf([event(1000), event(1001)]));
+    await writer.writeChunk(dropped, ipcOf([event(1002)]));
+    assert.ok((await writer.abortWrite(dropped)) >= 1, 'the aborted write had files to delete');
+    assert.equal(await writer.abortWrite(dropped), 0, 'a second abort finds nothing');
+    // A chunk whose schema does not match is refused; the write is then aborted by its owner.
+    const bad = await writer.openWrite(name, 'chunk-writer');
+    await writer.writeChunk(bad, ipcOf([event(2000)]));
+    const wrong = RecordBatchStreamWriter.writeAll(
+      new Table({ surprise: vectorFromArray([1n], new Int64()) }).batches,
+    ).toUint8Array(true);
+    await assert.rejects(writer.writeChunk(bad, wrong), (e: LakeError) => e.code === 'SCHEMA_MISMATCH');
+    await writer.abortWrite(bad);
+    // An empty write has nothing to close; unknown ids are clear errors.
+    const empty = await writer.openWrite(name, 'chunk-writer');
+    await assert.rejects(
+      writer.closeWrite(empty),
+      (e: LakeError) => e.code === 'INVALID_ARGUMENT' && /no rows/.test(e.message),
+    );
+    await assert.rejects(writer.writeChunk(987654, ipcOf([event(1)])), /no open write with id 987654/);
+    await assert.rejects(writer.openWrite(`${ns}c.missing_table`, 'chunk-writer'));
+    assert.deepEqual(filesUnder(warehouseDir), before, 'no file was left behind');
+    assert.equal((await writer.tableInfo(name)).snapshots, snapshots, 'no snapshot was added');
+  });
+
   it('says clearly that a configured warehouse folder is missing', async () => {
     const missing = { ...cfg, warehouse: `file:///tmp/pep-lake-missing-${tag()}`, warehouseIsDefault: false };
     await assert.rejects(

@@ -22,6 +22,11 @@ export interface LakeSinkConfig {
   readonly commitIntervalMs: number;
   /** …or as soon as it holds this many bytes of Arrow data. */
   readonly commitBytes: number;
+  /**
+   * A table's rows go to the Rust writer in chunks of this many bytes of Arrow data while the buffer fills, so that
+   * the Parquet encoding runs beside the fetching and a commit only finishes the files (0: at the commit, in one go).
+   */
+  readonly chunkBytes: number;
   /** Consumption pauses while this much is buffered or in flight (memory bound). */
   readonly maxBufferedBytes: number;
   /** Load bronze.payment_outcomes from PostgreSQL (payment_events rows the workflows persisted). */
@@ -84,6 +89,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     namespace: namespaceOf(env),
     commitIntervalMs: envInt(env, 'LAKE_SINK_COMMIT_INTERVAL_MS', 10_000, 100, 3_600_000),
     commitBytes: envInt(env, 'LAKE_SINK_COMMIT_BYTES', 64 << 20, 1024, 1 << 30),
+    chunkBytes: envInt(env, 'LAKE_SINK_CHUNK_BYTES', 4 << 20, 0, 1 << 30),
     maxBufferedBytes: envInt(env, 'LAKE_SINK_MAX_BUFFERED_BYTES', 256 << 20, 1 << 20, 4 << 30),
     outcomes: envBool(env, 'LAKE_SINK_OUTCOMES', true),
     outcomesIntervalMs: envInt(env, 'LAKE_SINK_OUTCOMES_INTERVAL_MS', 10_000, 100, 3_600_000),

@@ -3,8 +3,9 @@
  * (bronze.webhook_events), payments.normalized (bronze.payment_events) and payments.validation.dlq
  * (bronze.validation_dlq) with kafkajs, buffers each table's rows in Arrow column builders (@pep/lakehouse; for
  * payment_events by default in the lake addon, from each batch's raw values: LAKE_SINK_ROWS, raw-rows.ts) and,
- * every LAKE_SINK_COMMIT_INTERVAL_MS or LAKE_SINK_COMMIT_BYTES, hands the batch as Arrow IPC bytes to the Rust writer
- * (Parquet zstd files, then a fast append).
+ * every LAKE_SINK_COMMIT_INTERVAL_MS or LAKE_SINK_COMMIT_BYTES, commits them with the Rust writer (Parquet zstd
+ * files, then a fast append). The rows go to the writer as Arrow IPC bytes in chunks of LAKE_SINK_CHUNK_BYTES while
+ * the buffer fills (an open write per table, encoded on the addon's threads), so a commit only finishes the files.
  *
  * Exactly once: each commit carries, in the snapshot summary, the next offset of every partition it covers and says
  * where its records start; the writer lands it only if the table is at exactly those offsets (see the pep-lake crate's
@@ -25,7 +26,7 @@ import { Registry } from '@pep/contracts/metrics';
 import { TableBatchBuilder } from '@pep/lakehouse/arrow';
 import { RAW_ROW_HEADERS, RawBatch, RawRowsBuilder, rawRowsUnavailable } from '@pep/lakehouse/raw-rows';
 import { type KafkaRecord, type RowSteps, rowStepsFor } from '@pep/lakehouse/rows';
-import { type CommitClaim, LakeError, LakeWriter } from '@pep/lakehouse/writer';
+import { type CommitClaim, LakeError, LakeWriter, type WriteResult } from '@pep/lakehouse/writer';
 import type { Admin, Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import { createKafka, startLagPoller } from '../lib/kafka.ts';
 import type { LakeSinkConfig } from './config.ts';
@@ -71,16 +72,36 @@ interface TableState {
   committed: Map<string, bigint | null>;
   /** Where the next buffered record of each partition must start (the end of everything buffered or in flight). */
   position: Map<string, bigint | null>;
-  /** Range of the records in the current builder: cursor → [expected start, next]. */
+  /** Range of the records buffered (builder and chunks): cursor → [expected start, next]. */
   range: Map<string, [bigint | null, bigint]>;
   oldestMs: number;
   firstBufferedAt: number;
+  /** Rows taken out of the builder already (LAKE_SINK_CHUNK_BYTES at a time), in order, not yet queued for commit. */
+  chunks: Chunk[];
+  chunkRows: number;
+  chunkBytes: number;
+  /** The Rust write those chunks are being encoded into (opened with the first chunk). */
+  stream: OpenStream | null;
+}
+
+/** Arrow IPC bytes of a run of rows: a promise on the raw-bytes path (the stream is written off the JS thread). */
+type Chunk = Uint8Array | Promise<Uint8Array>;
+
+/** An open write of the lake addon (LakeWriter.openWrite) that chunks are handed to as they are taken. */
+interface OpenStream {
+  readonly id: Promise<number>;
+  /** Settles once every chunk handed over so far is encoded; rejects when the open or a chunk failed. */
+  written: Promise<void>;
+  /** How many of the buffer's chunks were handed over. */
+  handed: number;
 }
 
 interface Flush {
   readonly state: TableState;
-  /** A promise on the raw-bytes path (the IPC stream is written off the JS thread). */
-  readonly ipc: Uint8Array | Promise<Uint8Array>;
+  /** The rows of the flush, in order (a retry writes them all again). */
+  readonly chunks: Chunk[];
+  /** The open write the first `handed` chunks went to while the buffer filled (null: none, or after a failure). */
+  stream: OpenStream | null;
   /** The IPC bytes (an estimate while they are being written). */
   readonly bytes: number;
   readonly rows: number;
@@ -180,6 +201,10 @@ export class LakeSink {
           range: new Map(),
           oldestMs: Number.POSITIVE_INFINITY,
           firstBufferedAt: 0,
+          chunks: [],
+          chunkRows: 0,
+          chunkBytes: 0,
+          stream: null,
         };
         this.setCursors(state, info.cursors);
         this.states.set(table.name, state);
@@ -296,11 +321,17 @@ export class LakeSink {
 
   private async resetPositionsNow(why: string): Promise<void> {
     const epoch = ++this.epoch;
+    for (const f of this.queue) this.dropStream(f.stream);
     this.queue = [];
     const writer = this.lakeWriter;
     if (!writer) return;
     for (const state of this.states.values()) {
       state.builder = this.newBuilder(state.table);
+      this.dropStream(state.stream);
+      state.stream = null;
+      state.chunks = [];
+      state.chunkRows = 0;
+      state.chunkBytes = 0;
       state.range.clear();
       state.oldestMs = Number.POSITIVE_INFINITY;
       const info = await writer.tableInfo(state.table.qualifiedName, CURSOR_KEY);
@@ -389,7 +420,7 @@ export class LakeSink {
       if (ts < oldest) oldest = ts;
     }
     if (taken.length > 0 && next !== null) {
-      const wasEmpty = builder.rows === 0;
+      const wasEmpty = this.rowsOf(state) === 0;
       let w1 = 0;
       if (prof) {
         w1 = prof.now();
@@ -414,8 +445,7 @@ export class LakeSink {
     }
     if (last !== undefined) p.resolveOffset(last);
     await p.heartbeat();
-    if (state.builder.bytes() >= this.cfg.commitBytes) this.enqueue(state);
-    this.applyBackpressure();
+    this.afterBatch(state);
   }
 
   private async handleMessages(
@@ -470,31 +500,104 @@ export class LakeSink {
       if (range) range[1] = next;
       else state.range.set(cursor, [at ?? null, next]);
       state.position.set(cursor, next);
-      if (builder.rows === 1) state.firstBufferedAt = Date.now();
+      if (builder.rows === 1 && state.chunkRows === 0) state.firstBufferedAt = Date.now();
       if (record.timestampMs < state.oldestMs) state.oldestMs = record.timestampMs;
       state.recordsTotal.value++;
     }
     if (last !== undefined) p.resolveOffset(last);
     await p.heartbeat();
-    if (state.builder.bytes() >= this.cfg.commitBytes) this.enqueue(state);
+    this.afterBatch(state);
+  }
+
+  /** A chunk to the writer when the builder holds one, the buffer to a commit when it is full, then backpressure. */
+  private afterBatch(state: TableState): void {
+    if (this.cfg.chunkBytes > 0 && state.builder.bytes() >= this.cfg.chunkBytes) this.spill(state);
+    if (this.bytesOf(state) >= this.cfg.commitBytes) this.enqueue(state);
     this.applyBackpressure();
+  }
+
+  /** Rows buffered for the table's next commit: in the builder and in chunks taken out of it. */
+  private rowsOf(state: TableState): number {
+    return state.builder.rows + state.chunkRows;
+  }
+
+  private bytesOf(state: TableState): number {
+    return state.builder.bytes() + state.chunkBytes;
+  }
+
+  /** The builder's rows as Arrow IPC bytes; the builder starts empty again. */
+  private takeChunk(state: TableState): Chunk {
+    const prof = this.profile;
+    const w0 = prof?.now() ?? 0;
+    const c0 = prof?.cpuUs() ?? 0;
+    let ipc: Chunk;
+    if (state.builder instanceof RawRowsBuilder) {
+      ipc = state.builder.finishIpcAsync();
+      // Awaited by the write; a failure is a failed flush there, never an unhandled rejection meanwhile.
+      ipc.catch(() => undefined);
+    } else ipc = state.builder.finishIpc();
+    if (prof) prof.add('ipc', prof.now() - w0, prof.cpuUs() - c0);
+    return ipc;
+  }
+
+  /**
+   * Takes the builder's rows out as a chunk and hands it to the table's open write (opened now if needed), where the
+   * lake addon encodes it into Parquet on its own threads while the sink goes on fetching. The chunk stays in the
+   * buffer's list until the commit: a failed write is redone from the chunks.
+   */
+  private spill(state: TableState): void {
+    const writer = this.lakeWriter;
+    if (!writer || state.builder.rows === 0) return;
+    const rows = state.builder.rows;
+    const bytes = state.builder.bytes();
+    const ipc = this.takeChunk(state);
+    state.chunks.push(ipc);
+    state.chunkRows += rows;
+    state.chunkBytes += bytes;
+    let stream = state.stream;
+    if (!stream) {
+      const id = writer.openWrite(state.table.qualifiedName, this.cfg.writerId);
+      stream = { id, written: id.then(() => undefined), handed: 0 };
+      state.stream = stream;
+    }
+    this.hand(writer, stream, ipc);
+  }
+
+  private hand(writer: LakeWriter, stream: OpenStream, ipc: Chunk): void {
+    stream.written = stream.written.then(async () => {
+      await writer.writeChunk(await stream.id, await ipc);
+    });
+    // Awaited by the flush; meanwhile a failure must not be an unhandled rejection.
+    stream.written.catch(() => undefined);
+    stream.handed++;
+  }
+
+  /** Drops an open write that will never be committed (its files are deleted once its chunks settle). */
+  private dropStream(stream: OpenStream | null): void {
+    const writer = this.lakeWriter;
+    if (!stream || !writer) return;
+    void stream.written
+      .catch(() => undefined)
+      .then(() => stream.id)
+      .then((id) => writer.abortWrite(id))
+      .catch(() => undefined);
   }
 
   private tick(): void {
     const now = Date.now();
     for (const state of this.states.values()) {
-      if (state.builder.rows > 0 && now - state.firstBufferedAt >= this.cfg.commitIntervalMs) this.enqueue(state);
+      if (this.rowsOf(state) > 0 && now - state.firstBufferedAt >= this.cfg.commitIntervalMs) this.enqueue(state);
     }
     this.updateBufferedGauges();
   }
 
   private updateBufferedGauges(): void {
-    for (const s of this.states.values()) this.metrics.buffered.set({ table: s.table.name }, s.builder.bytes());
+    for (const s of this.states.values()) this.metrics.buffered.set({ table: s.table.name }, this.bytesOf(s));
   }
 
   private bufferedBytes(): number {
     let n = 0;
-    for (const s of this.states.values()) n += s.builder.bytes();
+    for (const s of this.states.values()) n += this.bytesOf(s);
     for (const f of this.queue) n += f.bytes;
     return n;
   }
@@ -514,19 +617,17 @@ export class LakeSink {
 
   /** Cuts the table's buffer into a flush (claim fixed now) and starts the flush loop. */
   private enqueue(state: TableState): void {
-    if (state.builder.rows === 0) return;
-    const rows = state.builder.rows;
-    const prof = this.profile;
-    const w0 = prof?.now() ?? 0;
-    const c0 = prof?.cpuUs() ?? 0;
-    const estimate = state.builder.bytes();
-    let ipc: Uint8Array | Promise<Uint8Array>;
-    if (state.builder instanceof RawRowsBuilder) {
-      ipc = state.builder.finishIpcAsync();
-      // Awaited by flushOne; a failure is a failed flush there, never an unhandled rejection meanwhile.
-      ipc.catch(() => undefined);
-    } else ipc = state.builder.finishIpc();
-    if (prof) prof.add('ipc', prof.now() - w0, prof.cpuUs() - c0);
+    const rows = this.rowsOf(state);
+    if (rows === 0) return;
+    const estimate = this.bytesOf(state);
+    const chunks = state.chunks;
+    if (state.builder.rows > 0) chunks.push(this.takeChunk(state));
+    const stream = state.stream;
+    state.chunks = [];
+    state.chunkRows = 0;
+    state.chunkBytes = 0;
+    state.stream = null;
+    const only = chunks.length === 1 ? chunks[0] : undefined;
     const expected: Record<string, string | null> = {};
     const next: Record<string, string> = {};
     for (const [c, [start, end]] of state.range) {
@@ -536,8 +637,9 @@ export class LakeSink {
     state.range.clear();
     const flush: Flush = {
       state,
-      ipc,
-      bytes: ipc instanceof Uint8Array ? ipc.byteLength : estimate,
+      chunks,
+      stream,
+      bytes: only instanceof Uint8Array ? only.byteLength : estimate,
       rows,
       oldestMs: state.oldestMs,
       epoch: this.epoch,
@@ -609,7 +711,7 @@ export class LakeSink {
     const prof = this.profile;
     if (f.handle === null) {
       const w0 = performance.now();
-      const w = await writer.write(table.qualifiedName, await f.ipc, this.cfg.writerId);
+      const w = await this.writeFlush(writer, f);
       if (prof) {
         prof.add('write', performance.now() - w0, 0);
         prof.writes++;
@@ -638,6 +740,41 @@ export class LakeSink {
     const g0 = performance.now();
     await this.commitGroupOffsets(f.claim.next);
     prof?.add('group_commit', performance.now() - g0, 0);
+  }
+
+  /**
+   * The flush's rows as Parquet files, pending commit: the chunks not handed to its open write yet go there and the
+   * write is closed; without an open write (none was needed, or a retry) a single chunk is one `write` call and more
+   * go through a new open write. A failure drops the open write (its files are deleted) and the retry starts over.
+   */
+  private async writeFlush(writer: LakeWriter, f: Flush): Promise<WriteResult> {
+    const table = f.state.table.qualifiedName;
+    const stream = f.stream;
+    f.stream = null;
+    if (!stream && f.chunks.length === 1) return writer.write(table, await (f.chunks[0] as Chunk), this.cfg.writerId);
+    let id: number | null = null;
+    try {
+      let written: Promise<void> = Promise.resolve();
+      let handed = 0;
+      if (stream) {
+        id = await stream.id;
+        written = stream.written;
+        handed = stream.handed;
+      } else id = await writer.openWrite(table, this.cfg.writerId);
+      const open = id;
+      for (const c of f.chunks.slice(handed)) {
+        written = written.then(async () => {
+          await writer.writeChunk(open, await c);
+        });
+      }
+      await written;
+      const out = await writer.closeWrite(open);
+      id = null;
+      return out;
+    } catch (err) {
+      if (id !== null) await writer.abortWrite(id).catch(() => 0);
+      throw err;
+    }
   }
 
   /** Monitoring only (lag): the table, not the group, is where a restart resumes. */

@@ -31,6 +31,8 @@ export function sinkEnv(prefix: string, topics: readonly string[], group: string
     LAKE_SINK_GROUP_ID: group,
     LAKE_SINK_COMMIT_INTERVAL_MS: '500',
     LAKE_SINK_COMMIT_BYTES: String(64 << 10),
+    // Chunks well below a commit: a commit's rows reach the writer in several chunks (open write, chunk, close).
+    LAKE_SINK_CHUNK_BYTES: String(8 << 10),
     LAKE_SINK_OUTCOMES: 'false',
     LAKE_SINK_METRICS_PORT: '0',
     // A killed member leaves the group when its session times out: keep that short so restarts rejoin quickly.

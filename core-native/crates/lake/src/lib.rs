@@ -209,6 +209,26 @@ pub struct WriteOutcome {
     pub file_bytes: u64,
 }
 
+/// Data files being written across calls: `open_write`, `write_chunk`… , `close_write` (the lake sink hands each
+/// chunk of rows over as it fills, so the Parquet encoding overlaps its fetching instead of following it).
+type DataWriter = FanoutWriter<
+    DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+>;
+
+struct OpenWrite {
+    name: String,
+    /// The table as it was when the write opened: its schema and partition spec write every chunk.
+    table: Table,
+    fanout: DataWriter,
+    splitter: iceberg::arrow::RecordBatchPartitionSplitter,
+    rows: u64,
+}
+
+type OpenSlot = Arc<tokio::sync::Mutex<Option<OpenWrite>>>;
+
+/// Open writes per connection at most (the sink holds one per table and flush; more is a leak).
+pub const MAX_OPEN_WRITES: usize = 256;
+
 pub struct Lake {
     catalog: Arc<dyn Catalog>,
     options: LakeOptions,
@@ -216,6 +236,7 @@ pub struct Lake {
     /// How maintenance commits what the `Catalog` trait cannot carry (compaction's replace snapshot).
     swap: Swap,
     pending: Mutex<HashMap<u64, Pending>>,
+    open: Mutex<HashMap<u64, OpenSlot>>,
     tables: Mutex<HashMap<String, Table>>,
     next_handle: AtomicU64,
 }
@@ -314,6 +335,7 @@ impl Lake {
             storage,
             swap,
             pending: Mutex::new(HashMap::new()),
+            open: Mutex::new(HashMap::new()),
             tables: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
         })
@@ -530,6 +552,16 @@ impl Lake {
             ));
         }
         let files = self.write_batches(&t, &batches, writer).await?;
+        Ok(self.add_pending(ident, &t, files, rows))
+    }
+
+    fn add_pending(
+        &self,
+        ident: TableIdent,
+        t: &Table,
+        files: Vec<DataFile>,
+        rows: u64,
+    ) -> WriteOutcome {
         let file_bytes = files.iter().map(|f| f.file_size_in_bytes()).sum();
         let paths = files.iter().map(|f| f.file_path().to_string()).collect();
         let handle = self.next_handle.fetch_add(1, Ordering::Relaxed);
@@ -541,12 +573,124 @@ impl Lake {
                 schema_id: t.metadata().current_schema_id(),
             },
         );
-        Ok(WriteOutcome {
+        WriteOutcome {
             handle,
             rows,
             files: paths,
             file_bytes,
-        })
+        }
+    }
+
+    /// Opens a write whose rows arrive in chunks (`write_chunk`); `close_write` turns it into a pending write, as
+    /// `write` returns, and `abort_write` drops it. The file-name prefix is unique to this write, as in `write`.
+    pub async fn open_write(&self, table: &str, writer: &str) -> Result<u64> {
+        let ident = parse_ident(table)?;
+        let t = self.cached_table(&ident).await?;
+        let (fanout, splitter) = self.data_writer(&t, writer)?;
+        let mut open = self.open.lock().expect("open lock");
+        if open.len() >= MAX_OPEN_WRITES {
+            return Err(LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!("{MAX_OPEN_WRITES} writes are open already: close or abort one first"),
+            ));
+        }
+        let id = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        let w = OpenWrite {
+            name: table.to_string(),
+            table: t,
+            fanout,
+            splitter,
+            rows: 0,
+        };
+        open.insert(id, Arc::new(tokio::sync::Mutex::new(Some(w))));
+        Ok(id)
+    }
+
+    fn open_slot(&self, id: u64) -> Result<OpenSlot> {
+        self.open
+            .lock()
+            .expect("open lock")
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| {
+                LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("no open write with id {id}"),
+                )
+            })
+    }
+
+    /// Encodes one Arrow IPC stream's rows into the open write's files; returns the rows written so far. Chunks of
+    /// one write are applied in the order of the calls that reach here (the caller awaits each before the next).
+    pub async fn write_chunk(&self, id: u64, ipc: &[u8]) -> Result<u64> {
+        let slot = self.open_slot(id)?;
+        let mut guard = slot.lock().await;
+        let w = guard.as_mut().ok_or_else(|| {
+            LakeError::new(codes::INVALID_ARGUMENT, format!("write {id} is closed"))
+        })?;
+        let batches = conform::read_ipc(ipc, &w.table, &w.name)?;
+        for batch in &batches {
+            for (key, part) in w.splitter.split(batch)? {
+                w.fanout.write(key, part).await?;
+            }
+            w.rows += batch.num_rows() as u64;
+        }
+        Ok(w.rows)
+    }
+
+    /// Finishes the open write's files and makes them a pending write (commit or abort it by its handle).
+    pub async fn close_write(&self, id: u64) -> Result<WriteOutcome> {
+        let slot = self.open_slot(id)?;
+        let taken = slot.lock().await.take();
+        self.open.lock().expect("open lock").remove(&id);
+        let w = taken.ok_or_else(|| {
+            LakeError::new(codes::INVALID_ARGUMENT, format!("write {id} is closed"))
+        })?;
+        let OpenWrite {
+            name,
+            table,
+            fanout,
+            rows,
+            ..
+        } = w;
+        if rows == 0 {
+            // Nothing was written, so no file exists.
+            return Err(LakeError::new(
+                codes::INVALID_ARGUMENT,
+                format!("{name}: the write holds no rows"),
+            ));
+        }
+        let files = fanout.close().await?;
+        Ok(self.add_pending(table.identifier().clone(), &table, files, rows))
+    }
+
+    /// Drops an open write and deletes the files it wrote; the number of files deleted.
+    pub async fn abort_write(&self, id: u64) -> Result<usize> {
+        let Ok(slot) = self.open_slot(id) else {
+            return Ok(0);
+        };
+        let taken = slot.lock().await.take();
+        self.open.lock().expect("open lock").remove(&id);
+        let Some(w) = taken else { return Ok(0) };
+        if w.rows == 0 {
+            return Ok(0);
+        }
+        // Closing finishes the files so that their names are known; a write whose close fails leaves orphans for
+        // `orphans` to remove, as a crash would.
+        let files = w.fanout.close().await?;
+        let io = self.file_io();
+        let mut deleted = 0;
+        for f in &files {
+            if io.delete(f.file_path()).await.is_ok() {
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Open writes (for tests and metrics).
+    pub fn open_writes(&self) -> usize {
+        self.open.lock().expect("open lock").len()
     }
 
     pub(crate) async fn write_batches(
@@ -555,6 +699,21 @@ impl Lake {
         batches: &[arrow_array::RecordBatch],
         writer: &str,
     ) -> Result<Vec<DataFile>> {
+        let (mut fanout, splitter) = self.data_writer(t, writer)?;
+        for batch in batches {
+            for (key, part) in splitter.split(batch)? {
+                fanout.write(key, part).await?;
+            }
+        }
+        Ok(fanout.close().await?)
+    }
+
+    /// Parquet (zstd) data files per partition of `t`, under a file-name prefix no other write shares.
+    fn data_writer(
+        &self,
+        t: &Table,
+        writer: &str,
+    ) -> Result<(DataWriter, iceberg::arrow::RecordBatchPartitionSplitter)> {
         let md = t.metadata();
         let schema = md.current_schema().clone();
         let spec = md.default_partition_spec().clone();
@@ -585,17 +744,12 @@ impl Lake {
             names,
         );
         let builder = DataFileWriterBuilder::new(rolling);
-        let mut fanout = FanoutWriter::new(builder);
+        let fanout = FanoutWriter::new(builder);
         let splitter = iceberg::arrow::RecordBatchPartitionSplitter::try_new_with_computed_values(
             schema.clone(),
             spec.clone(),
         )?;
-        for batch in batches {
-            for (key, part) in splitter.split(batch)? {
-                fanout.write(key, part).await?;
-            }
-        }
-        Ok(fanout.close().await?)
+        Ok((fanout, splitter))
     }
 
     /// Appends the pending files of `handle` if the table's cursors are where `claim` says the data starts.

@@ -8,7 +8,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::reader::StreamReader;
@@ -274,9 +274,23 @@ impl RawRows {
         self.rows
     }
 
-    /// Approximate bytes held (the sink's flush trigger).
+    /// Arrow bytes held (the sink's chunk, commit and backpressure thresholds): the columns' data and offsets, as the
+    /// TypeScript builders count theirs; not the Kafka values they were parsed from (a 10 kB value can be a
+    /// 300-byte row).
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.open_bytes()
+    }
+
+    fn open_bytes(&self) -> usize {
+        self.builders
+            .iter()
+            .map(|b| match b {
+                B::Str(b) => b.values_slice().len() + 4 * b.len(),
+                B::I32(b) => 4 * b.len(),
+                B::I64(b) => 8 * b.len(),
+                B::Ts(b) => 8 * b.len(),
+            })
+            .sum()
     }
 
     /// Appends the rows of records `from..`, stopping at the first record left to the TypeScript path: returns its
@@ -303,7 +317,6 @@ impl RawRows {
         let mut meta = String::new();
         for i in from..n {
             let mut seg = [None; SEGMENTS];
-            let start = at;
             for (s, slot) in seg.iter_mut().enumerate() {
                 let l = lens[i * SEGMENTS + s];
                 if l >= 0 {
@@ -324,7 +337,6 @@ impl RawRows {
             if self.row(topic, partition, &rec, &mut meta).is_err() {
                 return Ok(i);
             }
-            self.bytes += at - start;
         }
         Ok(n)
     }
@@ -416,7 +428,6 @@ impl RawRows {
         }
         self.rows += 1;
         self.open_rows += 1;
-        self.bytes += 8 * self.cols.len();
         Ok(())
     }
 
@@ -424,6 +435,7 @@ impl RawRows {
         if self.open_rows == 0 {
             return Ok(());
         }
+        self.bytes += self.open_bytes();
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
@@ -453,7 +465,11 @@ impl RawRows {
                     format!("the TypeScript rows do not fit the raw path's schema: {e}")
                 })?;
             self.rows += batch.num_rows();
-            self.bytes += batch.get_array_memory_size();
+            self.bytes += batch
+                .columns()
+                .iter()
+                .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                .sum::<usize>();
             self.chunks.push(batch);
         }
         Ok(())

@@ -95,6 +95,35 @@ impl LakeConnection {
         to_json(&lake.write(&table, &bytes, &writer).await.map_err(js_err)?)
     }
 
+    /// Opens a write whose rows arrive in chunks; resolves to its id (see `writeChunk`, `closeWrite`, `abortWrite`).
+    #[napi]
+    pub async fn open_write(&self, table: String, writer: String) -> Result<i64> {
+        let lake = self.lake().await?;
+        Ok(lake.open_write(&table, &writer).await.map_err(js_err)? as i64)
+    }
+
+    /// Encodes one Arrow IPC stream's rows into the open write's Parquet files; resolves to its rows so far.
+    #[napi]
+    pub async fn write_chunk(&self, id: i64, ipc: Buffer) -> Result<f64> {
+        let lake = self.lake().await?;
+        let bytes: Vec<u8> = ipc.to_vec();
+        Ok(lake.write_chunk(id as u64, &bytes).await.map_err(js_err)? as f64)
+    }
+
+    /// Finishes the open write's files: a pending write, as `write` resolves to (commit or abort it by its handle).
+    #[napi]
+    pub async fn close_write(&self, id: i64) -> Result<String> {
+        let lake = self.lake().await?;
+        to_json(&lake.close_write(id as u64).await.map_err(js_err)?)
+    }
+
+    /// Drops an open write and deletes its files; resolves to the number of files deleted.
+    #[napi]
+    pub async fn abort_write(&self, id: i64) -> Result<u32> {
+        let lake = self.lake().await?;
+        Ok(lake.abort_write(id as u64).await.map_err(js_err)? as u32)
+    }
+
     /// `claim`: JSON `{cursorKey, expected: {cursor: value|null}, next: {cursor: value}, commitId, writer, summary?}`.
     #[napi]
     pub async fn commit(&self, handle: i64, claim: String) -> Result<String> {
