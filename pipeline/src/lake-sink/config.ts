@@ -89,7 +89,7 @@ export function loadLakeSinkConfig(env: Env = process.env): LakeSinkConfig {
     namespace: namespaceOf(env),
     commitIntervalMs: envInt(env, 'LAKE_SINK_COMMIT_INTERVAL_MS', 10_000, 100, 3_600_000),
     commitBytes: envInt(env, 'LAKE_SINK_COMMIT_BYTES', 64 << 20, 1024, 1 << 30),
-    chunkBytes: envInt(env, 'LAKE_SINK_CHUNK_BYTES', 4 << 20, 0, 1 << 30),
+    chunkBytes: envInt(env, 'LAKE_SINK_CHUNK_BYTES', 1 << 20, 0, 1 << 30),
     maxBufferedBytes: envInt(env, 'LAKE_SINK_MAX_BUFFERED_BYTES', 256 << 20, 1 << 20, 4 << 30),
     outcomes: envBool(env, 'LAKE_SINK_OUTCOMES', true),
     outcomesIntervalMs: envInt(env, 'LAKE_SINK_OUTCOMES_INTERVAL_MS', 10_000, 100, 3_600_000),
