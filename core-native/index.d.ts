@@ -31,6 +31,13 @@ export declare class NativeCore {
    * `rows × featureCount` floats in the order of `featureSpec()`.
    */
   vectorizeBatch(events: Uint8Array, eventOffsets: Uint32Array, eventLengths: Uint32Array, customers: Uint8Array, customerOffsets: Uint32Array, customerLengths: Uint32Array, merchants: Uint8Array, merchantOffsets: Uint32Array, merchantLengths: Uint32Array, paymentMethods: Uint8Array, paymentMethodOffsets: Uint32Array, paymentMethodLengths: Uint32Array): Float32Array
+  /**
+   * `vectorizeBatch` with the records as numbers: `values` is `rows × featureCount` (row `i`, column `k`: the
+   * value of feature `k`'s record field in row `i`'s record, NaN = absent; event and record-present columns are
+   * not read), `present` is `rows × 3` (customer, merchant, payment method; 0 = no record). The same rows, bit
+   * for bit, as `vectorizeBatch` with those records as JSON objects (JSON.stringify: a non-finite value is null).
+   */
+  vectorizeValues(events: Uint8Array, eventOffsets: Uint32Array, eventLengths: Uint32Array, values: Float64Array, present: Uint8Array): Float32Array
 }
 
 /**

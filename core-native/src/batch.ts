@@ -107,6 +107,16 @@ function pack(items: readonly (Uint8Array | string | null | undefined)[]) {
   return { data, offsets, lengths };
 }
 
+/** Packs the events of a FeatureValuesBatch (`vectorizeValues`). */
+export function packFeatureEvents(events: readonly (Uint8Array | string)[]): {
+  events: Uint8Array;
+  eventOffsets: Uint32Array;
+  eventLengths: Uint32Array;
+} {
+  const e = pack(events);
+  return { events: e.data, eventOffsets: e.offsets, eventLengths: e.lengths };
+}
+
 /** Packs feature rows (null/undefined records are missing). */
 export function packFeatureRows(
   rows: readonly {

@@ -5,7 +5,7 @@
 import { exponentOf } from './currency.ts';
 import { get, INVALID, isObject, type Json, type JsonObject, parseBytes } from './json.ts';
 import { parseRfc3339 } from './time.ts';
-import { type FeatureBatch, type FeatureDef, type FeatureSpec, LIMITS } from './types.ts';
+import { type FeatureBatch, type FeatureDef, type FeatureSpec, type FeatureValuesBatch, LIMITS } from './types.ts';
 
 export const FEATURE_SPEC_VERSION = 'pep-features-v2';
 
@@ -106,6 +106,91 @@ const str = (ev: Json, field: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
+/** An event's values every row needs (parse_event in features.rs), or the same error. */
+function parseEvent(ev: Json, i: number): { amount: number; exponent: number; created: number } {
+  const amount = get(ev, 'amount_minor');
+  if (typeof amount !== 'number' || amount < 0 || !Number.isInteger(amount)) {
+    throw new RangeError(`row ${i}: event has no integer amount_minor`);
+  }
+  const cur = str(ev, 'currency');
+  const exponent = cur === undefined ? undefined : exponentOf(cur);
+  if (exponent === undefined) throw new RangeError(`row ${i}: event has no known currency`);
+  const ts = str(ev, 'provider_created_at');
+  const created = ts === undefined ? undefined : parseRfc3339(ts);
+  if (created === undefined) throw new RangeError(`row ${i}: event has no provider_created_at timestamp`);
+  return { amount, exponent, created };
+}
+
+function parseEventBytes(
+  evBytes: Uint8Array,
+  i: number,
+): { ev: Json; amount: number; exponent: number; created: number } {
+  const ev = parseBytes(evBytes);
+  if (ev === INVALID) throw new RangeError(`row ${i}: event is not JSON`);
+  if (!isObject(ev)) throw new RangeError(`row ${i}: event is not a JSON object`);
+  return { ev, ...parseEvent(ev, i) };
+}
+
+/**
+ * Feature `d` of a row: `has` whether the feature's record exists, `val` its field's number (undefined: absent or
+ * not a number). compute() in features.rs.
+ */
+function featureValue(
+  d: FeatureDef,
+  e: { ev: Json; amount: number; exponent: number; created: number },
+  has: boolean,
+  val: number | undefined,
+): number {
+  const { ev, amount, exponent, created } = e;
+  const fld = d.field as string;
+  const vals = d.values as readonly string[];
+  switch (d.transform) {
+    case 'amount_major':
+      return amount / (POW10[exponent] as number);
+    case 'currency_exponent':
+      return exponent;
+    case 'equals':
+      return str(ev, fld) === vals[0] ? 1 : 0;
+    case 'one_of': {
+      const v = str(ev, fld);
+      return v !== undefined && vals.includes(v) ? 1 : 0;
+    }
+    case 'other_than': {
+      const v = str(ev, fld);
+      return v !== undefined && !vals.includes(v) ? 1 : 0;
+    }
+    case 'present': {
+      const v = get(ev, fld);
+      return v === undefined || v === null ? 0 : 1;
+    }
+    case 'prefix':
+      return str(ev, fld)?.startsWith(vals[0] as string) ? 1 : 0;
+    case 'hour_of_day_utc':
+      return ((Math.floor(created / 3_600_000) % 24) + 24) % 24;
+    case 'day_of_week_utc':
+      return (((Math.floor(created / 86_400_000) + 3) % 7) + 7) % 7;
+    case 'record_present':
+      return has ? 1 : 0;
+    case 'identity':
+      return val ?? d.default;
+    case 'clip01':
+      return val === undefined ? d.default : Math.min(1, Math.max(0, val));
+    case 'amount_ratio':
+      return val !== undefined && val > 0 ? amount / val : d.default;
+    default:
+      throw new Error(`unknown transform ${d.transform}`);
+  }
+}
+
+const sliceOf = (d: Uint8Array, o: Uint32Array, l: Uint32Array, i: number, what: string) => {
+  const start = o[i] as number;
+  const len = l[i] as number;
+  if (len > 0 && start + len > d.length) throw new RangeError(`row ${i}: ${what} is outside its buffer`);
+  return d.subarray(start, start + len);
+};
+
+const SOURCE_INDEX: Readonly<Record<Src, number>> = { event: -1, customer: 0, merchant: 1, payment_method: 2 };
+
 export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
   const rows = b.eventOffsets.length;
   for (const [name, arr] of [
@@ -122,100 +207,44 @@ export function vectorizeBatchJs(b: FeatureBatch): Float32Array {
   if (rows > LIMITS.maxVectorizeRows) throw new RangeError(`${rows} rows; the maximum is ${LIMITS.maxVectorizeRows}`);
   const cols = FEATURES.length;
   const out = new Float32Array(rows * cols);
-  const slice = (d: Uint8Array, o: Uint32Array, l: Uint32Array, i: number, what: string) => {
-    const start = o[i] as number;
-    const len = l[i] as number;
-    if (len > 0 && start + len > d.length) throw new RangeError(`row ${i}: ${what} is outside its buffer`);
-    return d.subarray(start, start + len);
-  };
   for (let i = 0; i < rows; i++) {
-    const evBytes = slice(b.events, b.eventOffsets, b.eventLengths, i, 'event');
-    const cBytes = slice(b.customers, b.customerOffsets, b.customerLengths, i, 'customer');
-    const mBytes = slice(b.merchants, b.merchantOffsets, b.merchantLengths, i, 'merchant');
-    const pBytes = slice(b.paymentMethods, b.paymentMethodOffsets, b.paymentMethodLengths, i, 'payment_method');
-    const ev = parseBytes(evBytes);
-    if (ev === INVALID) throw new RangeError(`row ${i}: event is not JSON`);
-    if (!isObject(ev)) throw new RangeError(`row ${i}: event is not a JSON object`);
-    const amount = get(ev, 'amount_minor');
-    if (typeof amount !== 'number' || amount < 0 || !Number.isInteger(amount)) {
-      throw new RangeError(`row ${i}: event has no integer amount_minor`);
-    }
-    const cur = str(ev, 'currency');
-    const exponent = cur === undefined ? undefined : exponentOf(cur);
-    if (exponent === undefined) throw new RangeError(`row ${i}: event has no known currency`);
-    const ts = str(ev, 'provider_created_at');
-    const created = ts === undefined ? undefined : parseRfc3339(ts);
-    if (created === undefined) throw new RangeError(`row ${i}: event has no provider_created_at timestamp`);
-    const cust = record(cBytes, 'customer', i);
-    const merch = record(mBytes, 'merchant', i);
-    const pm = record(pBytes, 'payment_method', i);
+    const evBytes = sliceOf(b.events, b.eventOffsets, b.eventLengths, i, 'event');
+    const cBytes = sliceOf(b.customers, b.customerOffsets, b.customerLengths, i, 'customer');
+    const mBytes = sliceOf(b.merchants, b.merchantOffsets, b.merchantLengths, i, 'merchant');
+    const pBytes = sliceOf(b.paymentMethods, b.paymentMethodOffsets, b.paymentMethodLengths, i, 'payment_method');
+    const e = parseEventBytes(evBytes, i);
+    const recs = [record(cBytes, 'customer', i), record(mBytes, 'merchant', i), record(pBytes, 'payment_method', i)];
     for (let k = 0; k < cols; k++) {
       const d = FEATURES[k] as FeatureDef;
-      const rec =
-        d.source === 'customer'
-          ? cust
-          : d.source === 'merchant'
-            ? merch
-            : d.source === 'payment_method'
-              ? pm
-              : undefined;
-      const fld = d.field as string;
-      const vals = d.values as readonly string[];
-      let x: number;
-      switch (d.transform) {
-        case 'amount_major':
-          x = amount / (POW10[exponent] as number);
-          break;
-        case 'currency_exponent':
-          x = exponent;
-          break;
-        case 'equals':
-          x = str(ev, fld) === vals[0] ? 1 : 0;
-          break;
-        case 'one_of': {
-          const v = str(ev, fld);
-          x = v !== undefined && vals.includes(v) ? 1 : 0;
-          break;
-        }
-        case 'other_than': {
-          const v = str(ev, fld);
-          x = v !== undefined && !vals.includes(v) ? 1 : 0;
-          break;
-        }
-        case 'present': {
-          const v = get(ev, fld);
-          x = v === undefined || v === null ? 0 : 1;
-          break;
-        }
-        case 'prefix':
-          x = str(ev, fld)?.startsWith(vals[0] as string) ? 1 : 0;
-          break;
-        case 'hour_of_day_utc':
-          x = ((Math.floor(created / 3_600_000) % 24) + 24) % 24;
-          break;
-        case 'day_of_week_utc':
-          x = (((Math.floor(created / 86_400_000) + 3) % 7) + 7) % 7;
-          break;
-        case 'record_present':
-          x = rec === undefined ? 0 : 1;
-          break;
-        case 'identity':
-          x = num(rec, fld) ?? d.default;
-          break;
-        case 'clip01': {
-          const v = num(rec, fld);
-          x = v === undefined ? d.default : Math.min(1, Math.max(0, v));
-          break;
-        }
-        case 'amount_ratio': {
-          const v = num(rec, fld);
-          x = v !== undefined && v > 0 ? amount / v : d.default;
-          break;
-        }
-        default:
-          throw new Error(`unknown transform ${d.transform}`);
-      }
-      out[i * cols + k] = x;
+      const rec = d.source === 'event' ? undefined : recs[SOURCE_INDEX[d.source]];
+      out[i * cols + k] = featureValue(d, e, rec !== undefined, d.field === null ? undefined : num(rec, d.field));
+    }
+  }
+  return out;
+}
+
+/** What a record's number is in the JSON path: JSON.stringify writes a non-finite number as null, -0 as 0. */
+const jsonNumber = (x: number): number | undefined => (Number.isFinite(x) ? (x === 0 ? 0 : x) : undefined);
+
+/** vectorize_values in features.rs: vectorizeBatchJs with the records as numbers (FeatureValuesBatch). */
+export function vectorizeValuesJs(b: FeatureValuesBatch): Float32Array {
+  const rows = b.eventOffsets.length;
+  if (b.eventLengths.length !== rows)
+    throw new RangeError(`eventLengths has ${b.eventLengths.length} entries, eventOffsets has ${rows}`);
+  if (rows > LIMITS.maxVectorizeRows) throw new RangeError(`${rows} rows; the maximum is ${LIMITS.maxVectorizeRows}`);
+  const cols = FEATURES.length;
+  if (b.values.length !== rows * cols)
+    throw new RangeError(`values has ${b.values.length} entries; ${rows} rows need ${rows * cols}`);
+  if (b.present.length !== rows * 3)
+    throw new RangeError(`present has ${b.present.length} entries; ${rows} rows need ${rows * 3}`);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const e = parseEventBytes(sliceOf(b.events, b.eventOffsets, b.eventLengths, i, 'event'), i);
+    for (let k = 0; k < cols; k++) {
+      const d = FEATURES[k] as FeatureDef;
+      const has = d.source !== 'event' && b.present[i * 3 + SOURCE_INDEX[d.source]] !== 0;
+      const val = has && d.field !== null ? jsonNumber(b.values[i * cols + k] as number) : undefined;
+      out[i * cols + k] = featureValue(d, e, has, val);
     }
   }
   return out;

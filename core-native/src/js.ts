@@ -7,7 +7,7 @@ import { crc32c } from '@pep/kafka-wire/protocol';
 import * as v from 'valibot';
 import { packBatch, packFeatureRows, recordStrings } from './batch.ts';
 import { AmountBounds } from './currency.ts';
-import { FEATURE_SPEC, vectorizeBatchJs } from './features.ts';
+import { FEATURE_SPEC, vectorizeBatchJs, vectorizeValuesJs } from './features.ts';
 import { transformRecordSetsJs } from './records.ts';
 import { normalizeBatchJs } from './twin.ts';
 import type { CoreConfig, CoreImpl } from './types.ts';
@@ -32,6 +32,7 @@ export function createJsCore(config: CoreConfig = {}): CoreImpl {
       return { events: recordStrings(r.events), dlq: recordStrings(r.dlq) };
     },
     vectorizeBatch: vectorizeBatchJs,
+    vectorizeValues: vectorizeValuesJs,
     vectorizeOne: (event, customer, merchant, paymentMethod) =>
       vectorizeBatchJs(packFeatureRows([{ event, customer, merchant, paymentMethod }])),
     featureSpec: () => FEATURE_SPEC,

@@ -27,6 +27,7 @@ interface NativeBinding {
   }) => {
     normalizeBatch(...args: unknown[]): Uint8Array;
     vectorizeBatch(...args: unknown[]): Float32Array;
+    vectorizeValues(...args: unknown[]): Float32Array;
     transformRecordSets(...args: unknown[]): Uint8Array;
   };
   featureSpecJson(): string;
@@ -203,6 +204,7 @@ export function createNativeCore(binding: NativeBinding, config: CoreConfig = {}
         r.paymentMethodOffsets,
         r.paymentMethodLengths,
       ),
+    vectorizeValues: (r) => core.vectorizeValues(r.events, r.eventOffsets, r.eventLengths, r.values, r.present),
     vectorizeOne: (event, customer, merchant, paymentMethod) =>
       impl.vectorizeBatch(packFeatureRows([{ event, customer, merchant, paymentMethod }])),
     featureSpec: () => {

@@ -97,6 +97,20 @@ export interface FeatureBatch {
   readonly paymentMethodLengths: Uint32Array;
 }
 
+/**
+ * Rows to vectorize with the records as numbers (`vectorizeValues`): event i (JSON, as in FeatureBatch) and
+ * `values[i * featureCount + k]`, the value of feature k's record field in row i's record of that feature's entity
+ * (NaN: the field is absent; event and record-present columns are not read), and `present[i * 3 + e]` (e: customer,
+ * merchant, payment method; 0 = no record).
+ */
+export interface FeatureValuesBatch {
+  readonly events: Uint8Array;
+  readonly eventOffsets: Uint32Array;
+  readonly eventLengths: Uint32Array;
+  readonly values: Float64Array;
+  readonly present: Uint8Array;
+}
+
 export interface FeatureDef {
   readonly name: string;
   readonly source: 'event' | 'customer' | 'merchant' | 'payment_method';
@@ -226,6 +240,12 @@ export interface CoreImpl {
   normalizeBatch(batch: RawBatch, opts: NormalizeOptions): BatchResult;
   normalizeOne(msg: OneMessage, opts: NormalizeOptions): OneResult;
   vectorizeBatch(rows: FeatureBatch): Float32Array;
+  /**
+   * vectorizeBatch with the records as numbers (FeatureValuesBatch): the same rows, bit for bit, as vectorizeBatch
+   * with each present record as the JSON.stringify of `{field: value}` over its non-NaN values (a non-finite value is
+   * written null there: the default applies), without the JSON.
+   */
+  vectorizeValues(rows: FeatureValuesBatch): Float32Array;
   vectorizeOne(
     event: Uint8Array | string,
     customer?: Uint8Array | string | null,

@@ -32,6 +32,11 @@ export interface InferenceConfig {
   /** Micro-batch bounds: at most this many events, waiting at most this long for more. */
   readonly maxBatch: number;
   readonly maxWaitMs: number;
+  /**
+   * How the online features reach the vectorizer (ScorerOptions.recordsAs; INFERENCE_RECORDS): `numbers` (default)
+   * or `json`, the path before, kept as the benchmark's same-run baseline. The same vectors and answers.
+   */
+  readonly recordsAs?: 'numbers' | 'json';
 }
 
 export const DEFAULT_INFERENCE_PORT = SERVICE_DEFAULTS.inference.port;
@@ -52,7 +57,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     reloadIntervalMs: int('ML_RELOAD_INTERVAL_MS', 5000, 200, 3_600_000),
     maxBatch: int('INFERENCE_MAX_BATCH', 64, 1, 500),
     maxWaitMs: int('INFERENCE_MAX_WAIT_MS', 1, 0, 1000),
+    recordsAs: recordsAs(env.INFERENCE_RECORDS),
   });
+}
+
+function recordsAs(v: string | undefined): 'numbers' | 'json' {
+  if (v === undefined || v === '' || v === 'numbers') return 'numbers';
+  if (v === 'json') return 'json';
+  throw new Error(`INFERENCE_RECORDS must be numbers or json, got ${JSON.stringify(v)}`);
 }
 
 export interface ScoringHandle extends ScoringService {
@@ -125,6 +137,7 @@ export async function startScoring(
   const scorer = new Scorer(core, new OnlineFeatures(redis, FEATURE_SPEC), FEATURE_SPEC, slots, registry, {
     maxBatch: config.maxBatch,
     maxWaitMs: config.maxWaitMs,
+    recordsAs: config.recordsAs ?? 'numbers',
   });
   const all = names.flatMap((n) => [slots[n].champion, slots[n].challenger]);
   const refresh = async () => {

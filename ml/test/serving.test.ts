@@ -266,3 +266,73 @@ test("in-process scoring (@pep/ml/scoring) gives the service's answers without H
     await local.close();
   }
 });
+
+test('the features as numbers (the default) give the answers of the features as JSON records, fallbacks included', async () => {
+  const name = `${prefix}records`;
+  const v = await rest.register(name, modelA, goodTags(modelA));
+  await rest.setAlias(name, 'champion', v);
+  const champion = slotFor(mlflowUrl, name);
+  await champion.refresh();
+  const challenger = slotFor(mlflowUrl, `${prefix}none`);
+  const core = await loadCore();
+  const dead = new Redis('redis://127.0.0.1:9', {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  dead.on('error', () => {});
+  const scorerOf = (r: Redis, recordsAs: 'numbers' | 'json') =>
+    new Scorer(
+      core,
+      new OnlineFeatures(r, FEATURE_SPEC),
+      FEATURE_SPEC,
+      { fraud: { champion, challenger }, churn: { champion, challenger } },
+      new Registry(),
+      { recordsAs },
+    );
+  const payments = events.filter((x) => String(x.event_type).startsWith('payment.'));
+  const req = (e: Record<string, unknown>, eventJson: string | null = JSON.stringify(e)) => ({
+    model: 'fraud' as const,
+    event: e as never,
+    eventJson,
+  });
+  // A full batch (repeated entities), then one with an event without a time (incomplete), one the vectorizer cannot
+  // read (unknown currency: the batch call fails, rows are tried one by one) and one without an event.
+  const noTime = { ...payments[3], provider_created_at: null } as Record<string, unknown>;
+  const badCurrency = { ...payments[4], currency: 'XYZ' } as Record<string, unknown>;
+  const batches = [
+    payments.slice(0, 64).map((e) => req(e)),
+    [
+      ...payments.slice(100, 110).map((e) => req(e)),
+      req(noTime),
+      req(badCurrency),
+      req(payments[5] as Record<string, unknown>, null),
+    ],
+  ];
+  try {
+    for (const r of [redis, dead]) {
+      const numbers = scorerOf(r, 'numbers');
+      const json = scorerOf(r, 'json');
+      for (const batch of batches) {
+        const a = await numbers.scoreMany(batch);
+        const b = await json.scoreMany(batch);
+        assert.deepEqual(a, b);
+        assert.equal(a.length, batch.length);
+      }
+    }
+    // Not vacuous: the first batch is scored online with varied scores; the second has each fallback.
+    const a = await scorerOf(redis, 'numbers').scoreMany(batches[0] as never);
+    assert.ok(a.every((x) => x.features !== 'unavailable' && typeof x.score === 'number'));
+    assert.ok(new Set(a.map((x) => x.score)).size > 5, 'scores vary');
+    const b = await scorerOf(redis, 'numbers').scoreMany(batches[1] as never);
+    assert.deepEqual(
+      b.slice(10).map((x) => x.fallback_reason),
+      ['event_incomplete', 'event_unreadable', 'event_incomplete'],
+    );
+    assert.ok(b[11]?.records?.customer, 'a fallback carries its records');
+  } finally {
+    await champion.close();
+    dead.disconnect();
+  }
+});

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadCore } from '@pep/core-native';
+import { LIMITS, loadCore, packFeatureEvents } from '@pep/core-native';
 import type { Redis } from 'ioredis';
 import { entityIds, eventTimeMs } from '../src/features/aggregate.ts';
 import { OnlineFeatures } from '../src/features/online.ts';
@@ -46,6 +46,13 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
   // One event per batch, as scoring sees them: 40,000 small files, not fsynced (not what this test is about).
   const processor = processorFor(redis, cfg, true, false);
   const online = new OnlineFeatures(redis, FEATURE_SPEC);
+  const core = await loadCore();
+  const cols = core.featureSpec().features.length;
+  const columns = online.valueColumns(core.featureSpec().features);
+  // Serving's numbers path (readValues + vectorizeValues) on the same reads: its rows must be the JSON path's.
+  const values = new Float64Array(N * cols);
+  const presentAt = new Uint8Array(N * 3);
+  let staleRows = 0;
   const served: EntityRecords[] = [];
   const times: FeatureTimesUs[] = [];
   let late = 0;
@@ -56,6 +63,12 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
     await processor.applyBatch(batch, raw.slice(i, i + 1));
     const [r] = await online.read(batch);
     if (!r) throw new Error('no row read');
+    const v = await online.readValues(batch, columns, cols);
+    values.set(v.values, i * cols);
+    presentAt.set(v.present, i * 3);
+    assert.equal(v.stale[0] === 1, r.stale, `row ${i}: stale`);
+    assert.deepEqual(v.row(0), r, `row ${i}: the records of readValues`);
+    if (r.stale) staleRows++;
     const t = servedFeatureTimes(batch[0], r);
     const at = eventTimeMs(batch[0]);
     if (Object.values(t).some((x) => x >= (at + 1000) * 1000)) late++;
@@ -86,9 +99,30 @@ test(`the vector served online equals the offline point-in-time vector for ${N} 
       `${sameSecond} shared their second with the customer's previous event`,
   );
   const trained: EntityRecords[] = events.map((_, row) => offline[String(row)] as EntityRecords);
-  const core = await loadCore();
   const { mismatches, examples, online: a, width } = compareVectors(core, raw, served, trained);
   assert.equal(mismatches, 0, `differing vectors:\n${examples.join('\n')}`);
+  // The numbers path: the same bits as the JSON path's served vectors (those are the offline vectors, above).
+  const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let numbersDiffer = 0;
+  for (let from = 0; from < N; from += LIMITS.maxVectorizeRows) {
+    const to = Math.min(N, from + LIMITS.maxVectorizeRows);
+    const got = bits(
+      core.vectorizeValues({
+        ...packFeatureEvents(raw.slice(from, to)),
+        values: values.subarray(from * cols, to * cols),
+        present: presentAt.subarray(from * 3, to * 3),
+      }),
+    );
+    const want = bits(a.subarray(from * width, to * width));
+    for (let r = 0; r < to - from; r++)
+      for (let c = 0; c < width; c++)
+        if (got[r * width + c] !== want[r * width + c]) {
+          numbersDiffer++;
+          break;
+        }
+  }
+  assert.equal(numbersDiffer, 0, `${numbersDiffer} rows of the numbers path differ from the JSON path's`);
+  console.log(`skew: numbers path = JSON path on ${N} rows (${staleRows} stale)`);
   // Not vacuous: most rows have entity features, windows really aggregate, and the hard cases occur.
   assert.ok(late > 0 && sameSecond > 0, `late ${late}, same-second ${sameSecond}: the hard cases did not occur`);
   const col = (name: string) => core.featureSpec().features.findIndex((f) => f.name === name);

@@ -40,6 +40,28 @@ export interface RowFeatures {
 const NONE: EntityFeatures = Object.freeze({ record: null, asOfUs: null });
 
 /**
+ * The online features of a batch as numbers, for core-native's `vectorizeValues` (no record object per entity):
+ * `values` is `rows × width` in the vectorizer's columns (NaN: absent), `present` is `rows × 3` (ENTITY_NAMES order;
+ * 1 when the entity has a record), `stale` per row. Exactly what `read` gives, as numbers: `present` is `record !==
+ * null`, each column the record's value of that feature's field (`OnlineFeatures.readValues`).
+ */
+export interface FeatureValues {
+  readonly rows: number;
+  readonly width: number;
+  readonly values: Float64Array;
+  readonly present: Uint8Array;
+  readonly stale: Uint8Array;
+  /** Row `i` as `read` returns it (decoded when asked: the answers that carry the records). */
+  row(i: number): RowFeatures;
+}
+
+/**
+ * Where each entity's record fields go in a vectorizer row: for each feature of the entity's views, in layout order,
+ * the column of the vectorizer feature that reads it from that entity's record (-1: none reads it).
+ */
+export type ValueColumns = Readonly<Record<EntityName, Int32Array>>;
+
+/**
  * The point in time at which Feast's point-in-time join returns the row that was served for an event: the later of
  * the event's time and the served row's version time (µs). The processor logs the same per entity for training.
  */
@@ -211,6 +233,120 @@ export class OnlineFeatures {
       }
       return { ...out, stale };
     });
+  }
+
+  /**
+   * The columns of `features` (core-native's featureSpec().features) that read each entity's record fields, for
+   * `readValues`. A vectorizer feature reads the field `field` of the record of entity `source`.
+   */
+  valueColumns(features: readonly { source: string; field: string | null }[]): ValueColumns {
+    return Object.fromEntries(
+      ENTITY_NAMES.map((n) => {
+        const names = this.layout[n].views.flatMap((v) => v.features);
+        return [n, Int32Array.from(names, (f) => features.findIndex((d) => d.source === n && d.field === f))];
+      }),
+    ) as unknown as ValueColumns;
+  }
+
+  /**
+   * `read` (as of each event's time) as numbers for core-native's `vectorizeValues`, decoded straight from the
+   * reply into one matrix (FeatureValues): no record object per entity and row, no JSON. `columns`: valueColumns of
+   * the vectorizer's features; `width` its feature count.
+   */
+  async readValues(events: readonly FeatureEvent[], columns: ValueColumns, width: number): Promise<FeatureValues> {
+    const keyOf = (n: EntityName, id: string) => `${n}\u0000${id}`;
+    const wanted = new Map<string, { entity: EntityName; id: string }>();
+    const ids = events.map((e) => entityIds(e));
+    for (const r of ids) for (const n of ENTITY_NAMES) if (r[n]) wanted.set(keyOf(n, r[n]), { entity: n, id: r[n] });
+    const list = [...wanted.values()];
+    const fetched = await this.fetch(list);
+    const raw = new Map(list.map(({ entity, id }, i) => [keyOf(entity, id), fetched[i] as Packed]));
+    const rows = events.length;
+    const values = new Float64Array(rows * width).fill(Number.NaN);
+    const present = new Uint8Array(rows * 3);
+    const stale = new Uint8Array(rows);
+    const packedOf: (Packed | undefined)[] = new Array(rows * 3);
+    for (let i = 0; i < rows; i++) {
+      const e = events[i] as FeatureEvent;
+      const eventMs = eventTimeMs(e);
+      const at = eventMs * 1000;
+      const eventUs = eventMs * 1000;
+      const rowIds = ids[i] as Record<EntityName, string | null>;
+      for (let k = 0; k < 3; k++) {
+        const n = ENTITY_NAMES[k] as EntityName;
+        const id = rowIds[n];
+        const p = id ? raw.get(keyOf(n, id)) : undefined;
+        if (!p) continue;
+        packedOf[i * 3 + k] = p;
+        const newest = this.decodeInto(n, p, at, columns[n], values, i * width);
+        if (this.decodedAny) present[i * 3 + k] = 1;
+        if (newest !== null && newest < eventUs) stale[i] = 1;
+      }
+    }
+    return {
+      rows,
+      width,
+      values,
+      present,
+      stale,
+      row: (i) => {
+        const at = eventTimeMs(events[i] as FeatureEvent) * 1000;
+        const out = {} as Record<EntityName, EntityFeatures>;
+        ENTITY_NAMES.forEach((n, k) => {
+          const p = packedOf[i * 3 + k];
+          out[n] = p ? this.decode(n, p, at) : NONE;
+        });
+        return { ...out, stale: stale[i] === 1 };
+      },
+    };
+  }
+
+  /** Set by decodeInto: whether it decoded any value (the entity has a record). */
+  private decodedAny = false;
+
+  /**
+   * `decode` into a row of a matrix: each fresh value whose feature has a column is written there (the rest of the
+   * row is left as it is: NaN for absent). Returns the row's version time (decode's asOfUs) and sets `decodedAny`
+   * when decode's record would not be null. The same walk as `decode`, value for value.
+   */
+  private decodeInto(
+    entity: EntityName,
+    packed: Packed,
+    atUs: number,
+    cols: Int32Array,
+    out: Float64Array,
+    base: number,
+  ): number | null {
+    const { buf } = packed;
+    let o = packed.start;
+    let any = false;
+    let newest: number | null = null;
+    let c = 0;
+    for (const v of this.layout[entity].views) {
+      const tsLen = buf.readUInt16BE(o);
+      o += 2;
+      let tsUs: number | null = null;
+      if (tsLen !== MISSING) {
+        o += tsLen;
+        tsUs = decodeTimestampUs(buf.subarray(o - tsLen, o));
+      }
+      if (tsUs !== null) newest = Math.max(newest ?? tsUs, tsUs);
+      const fresh = tsUs !== null && tsUs >= atUs - v.ttlUs;
+      for (let f = 0; f < v.features.length; f++, c++) {
+        const len = buf.readUInt16BE(o);
+        o += 2;
+        if (len === MISSING) continue;
+        o += len;
+        if (!fresh) continue;
+        const x = len === 9 && buf[o - 9] === 0x29 ? buf.readDoubleLE(o - 8) : decodeNumber(buf.subarray(o - len, o));
+        if (x === null) continue;
+        any = true;
+        const col = cols[c] as number;
+        if (col >= 0) out[base + col] = x;
+      }
+    }
+    this.decodedAny = any;
+    return newest;
   }
 
   /** `atUs`: the time the ttls are measured from (null: ignore them). */

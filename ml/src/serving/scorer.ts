@@ -9,9 +9,9 @@
  */
 
 import type { Counter, Gauge, Histogram, Registry } from '@pep/contracts/metrics';
-import { type CoreImpl, packFeatureRows } from '@pep/core-native';
+import { type CoreImpl, packFeatureEvents, packFeatureRows } from '@pep/core-native';
 import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
-import type { OnlineFeatures, RowFeatures } from '../features/online.ts';
+import type { FeatureValues, OnlineFeatures, RowFeatures, ValueColumns } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
 import type { FraudFeatures } from '../rules.ts';
 import type { LoadedModel, ModelName, ModelSlot } from './models.ts';
@@ -48,6 +48,12 @@ export interface ScorerOptions {
   readonly maxQueue?: number;
   /** false: every request is its own batch (the per-event baseline of the benchmark). */
   readonly microBatching?: boolean;
+  /**
+   * How the online features reach core-native's vectorizer: `numbers` (default) decoded from Redis into one matrix
+   * (`readValues` + `vectorizeValues`), `json` one record object per entity and row, each written as JSON
+   * (`read` + `vectorizeBatch`; the path before, kept as the benchmark's same-run baseline). Same vectors, bit for bit.
+   */
+  readonly recordsAs?: 'numbers' | 'json';
 }
 
 export class ScorerMetrics {
@@ -171,6 +177,9 @@ export class Scorer {
   readonly metrics: ScorerMetrics;
   private readonly drift: Record<ModelName, DriftTracker>;
   private readonly names: readonly string[];
+  private readonly recordsAs: 'numbers' | 'json';
+  private readonly width: number;
+  private readonly columns: ValueColumns | null;
   /** Summed stage times (see StageTimes); a few clock reads per batch. */
   readonly stages: StageTimes = emptyStageTimes();
 
@@ -186,6 +195,9 @@ export class Scorer {
     this.maxWaitMs = opts.maxWaitMs ?? 1;
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.microBatching = opts.microBatching ?? true;
+    this.recordsAs = opts.recordsAs ?? 'numbers';
+    this.width = core.featureSpec().features.length;
+    this.columns = online ? online.valueColumns(core.featureSpec().features) : null;
     this.metrics = new ScorerMetrics(registry);
     const cols = core.featureSpec().features.length;
     this.names = core.featureSpec().features.map((f) => f.name);
@@ -247,7 +259,91 @@ export class Scorer {
   }
 
   /** One micro-batch: one Redis round trip, one vectorize call, one ORT run per model. Never rejects. */
-  private async run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
+  private run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
+    return this.recordsAs === 'json' ? this.runJson(model, reqs) : this.runValues(model, reqs);
+  }
+
+  /** `run` with the features as numbers (readValues + vectorizeValues). */
+  private async runValues(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
+    const started = performance.now();
+    const st = this.stages;
+    st.batches++;
+    this.metrics.batchSize.observe(reqs.length, { model });
+    let fv: FeatureValues | null = null;
+    let featuresState: FeaturesState = 'online';
+    if (this.online && this.columns) {
+      try {
+        fv = await this.online.readValues(
+          reqs.map((r) => r.event),
+          this.columns,
+          this.width,
+        );
+      } catch {
+        featuresState = 'unavailable';
+      }
+    } else featuresState = 'unavailable';
+    this.metrics.featureReads.inc({ result: featuresState }, reqs.length);
+    let t = performance.now();
+    st.read += t - started;
+    const rowOf = (i: number): RowFeatures | undefined => fv?.row(i);
+    if (!this.slots[model].champion.model) {
+      // No champion: rules-v1 answers every event, with its features (no vectorize, no ONNX run).
+      const answers = reqs.map((_, i) => {
+        const f = rowOf(i);
+        return this.fallback(model, featuresState === 'online' && f?.stale ? 'stale' : featuresState, 'no_model', f);
+      });
+      this.metrics.latency.observe((performance.now() - started) / 1000, { model });
+      return answers;
+    }
+    const answers: (ModelAnswer | null)[] = reqs.map(() => null);
+    let ok: number[] = [];
+    reqs.forEach((r, i) => {
+      if (!r.eventJson || !Number.isFinite(eventTimeMs(r.event))) {
+        answers[i] = this.fallback(model, featuresState, 'event_incomplete', rowOf(i));
+      } else ok.push(i);
+    });
+    const width = this.width;
+    /** The rows `idx` as one FeatureValuesBatch (without features: every record missing, as the JSON path's nulls). */
+    const batchOf = (idx: readonly number[]) => {
+      const events = packFeatureEvents(idx.map((i) => reqs[i]?.eventJson as string));
+      if (!fv) {
+        return { ...events, values: new Float64Array(idx.length * width), present: new Uint8Array(idx.length * 3) };
+      }
+      if (idx.length === fv.rows) return { ...events, values: fv.values, present: fv.present };
+      const values = new Float64Array(idx.length * width);
+      const present = new Uint8Array(idx.length * 3);
+      idx.forEach((i, r) => {
+        values.set(fv.values.subarray(i * width, (i + 1) * width), r * width);
+        present.set(fv.present.subarray(i * 3, i * 3 + 3), r * 3);
+      });
+      return { ...events, values, present };
+    };
+    let x: Float32Array | null = null;
+    try {
+      const packed = batchOf(ok);
+      const t1 = performance.now();
+      st.pack += t1 - t;
+      x = this.core.vectorizeValues(packed);
+      t = performance.now();
+      st.vectorize += t - t1;
+    } catch {
+      ok = ok.filter((i) => {
+        try {
+          this.core.vectorizeValues(batchOf([i]));
+          return true;
+        } catch {
+          answers[i] = this.fallback(model, featuresState, 'event_unreadable', rowOf(i));
+          return false;
+        }
+      });
+      x = this.core.vectorizeValues(batchOf(ok));
+      t = performance.now();
+    }
+    return this.scoreRows(model, answers, ok, x, featuresState, (i) => fv?.stale[i] === 1, rowOf, started, t);
+  }
+
+  /** `run` with one record object per entity and row, as JSON (read + vectorizeBatch): ScorerOptions.recordsAs. */
+  private async runJson(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
     const started = performance.now();
     const st = this.stages;
     st.batches++;
@@ -312,6 +408,33 @@ export class Scorer {
       x = this.core.vectorizeBatch(packFeatureRows(ok.map(rowOf)));
       t = performance.now();
     }
+    return this.scoreRows(
+      model,
+      answers,
+      ok,
+      x,
+      featuresState,
+      (i) => rows?.[i]?.stale === true,
+      (i) => rows?.[i],
+      started,
+      t,
+    );
+  }
+
+  /** The model runs of a vectorized batch (`x`: the rows `ok`), their answers, metrics and the shadow. */
+  private async scoreRows(
+    model: ModelName,
+    answers: (ModelAnswer | null)[],
+    ok: readonly number[],
+    x: Float32Array,
+    featuresState: FeaturesState,
+    staleOf: (i: number) => boolean,
+    rowAt: (i: number) => RowFeatures | undefined,
+    started: number,
+    vectorized: number,
+  ): Promise<ModelAnswer[]> {
+    const st = this.stages;
+    let t = vectorized;
     const champion = this.slots[model].champion.acquire();
     const challengerSlot = this.slots[model].challenger;
     const challenger =
@@ -323,12 +446,12 @@ export class Scorer {
         st.onnx += t1 - t;
         t = t1;
         if (!scored) {
-          for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error', rows?.[i]);
+          for (const i of ok) answers[i] = this.fallback(model, featuresState, 'model_error', rowAt(i));
         } else {
           // One series lookup per batch, not per row (the label key is built from the labels on every lookup).
           const scores = this.metrics.scores.series({ model, version: champion.version });
           ok.forEach((i, k) => {
-            const stale = rows?.[i]?.stale === true;
+            const stale = staleOf(i);
             const s = Math.round((scored[k] as number) * 10_000) / 10_000;
             scores.observe(s);
             answers[i] = {
@@ -353,10 +476,10 @@ export class Scorer {
           }
         }
       } else if (ok.length > 0) {
-        for (const i of ok) answers[i] = this.fallback(model, featuresState, 'no_model', rows?.[i]);
+        for (const i of ok) answers[i] = this.fallback(model, featuresState, 'no_model', rowAt(i));
       }
     } catch {
-      for (const i of ok) answers[i] ??= this.fallback(model, featuresState, 'model_error', rows?.[i]);
+      for (const i of ok) answers[i] ??= this.fallback(model, featuresState, 'model_error', rowAt(i));
     } finally {
       if (champion) this.slots[model].champion.release(champion);
       if (challenger) challengerSlot.release(challenger);
@@ -364,7 +487,7 @@ export class Scorer {
       st.post += end - t;
       this.metrics.latency.observe((end - started) / 1000, { model });
     }
-    return answers.map((a, i) => a ?? this.fallback(model, featuresState, 'model_error', rows?.[i]));
+    return answers.map((a, i) => a ?? this.fallback(model, featuresState, 'model_error', rowAt(i)));
   }
 
   private async scoreWith(m: LoadedModel, x: Float32Array, rows: number): Promise<Float32Array | null> {

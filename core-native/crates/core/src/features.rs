@@ -543,6 +543,102 @@ pub fn vectorize_batch(rows: &[Row]) -> Result<Vec<f32>, VectorizeError> {
     Ok(out)
 }
 
+/// The record side of rows given as numbers instead of JSON (`vectorize_values`): `values` is row-major
+/// `rows × FEATURES.len()`, where `values[r * cols + k]` is the value of feature `k`'s record field in row `r`'s
+/// record of that feature's entity (NaN: the field is absent); columns of event features and of `RecordPresent` are
+/// not read. `present` is `rows × 3` (customer, merchant, payment method): 0 when the record is missing.
+pub struct RecordValues<'a> {
+    pub values: &'a [f64],
+    pub present: &'a [u8],
+}
+
+/// What a record's number is in the JSON path: a non-finite number is written `null` by JavaScript's JSON (the
+/// default applies) and -0 is written `0`.
+fn json_number(x: f64) -> Option<f64> {
+    if !x.is_finite() {
+        None
+    } else if x == 0.0 {
+        Some(0.0)
+    } else {
+        Some(x)
+    }
+}
+
+/// `vectorize_batch` with the records as numbers (`RecordValues`): the same rows, bit for bit, as records written
+/// by JavaScript's `JSON.stringify` of `{field: value}` objects holding those values (NaN = a field left out, present
+/// 0 = a missing record), without writing and parsing that JSON. Events are JSON as in `vectorize_batch`.
+pub fn vectorize_values(events: &[&[u8]], recs: &RecordValues) -> Result<Vec<f32>, VectorizeError> {
+    let rows = events.len();
+    if rows > MAX_VECTORIZE_ROWS {
+        return Err(VectorizeError(format!(
+            "{rows} rows; the maximum is {MAX_VECTORIZE_ROWS}"
+        )));
+    }
+    let cols = FEATURES.len();
+    if recs.values.len() != rows * cols {
+        return Err(VectorizeError(format!(
+            "values has {} entries; {rows} rows need {}",
+            recs.values.len(),
+            rows * cols
+        )));
+    }
+    if recs.present.len() != rows * 3 {
+        return Err(VectorizeError(format!(
+            "present has {} entries; {rows} rows need {}",
+            recs.present.len(),
+            rows * 3
+        )));
+    }
+    let mut out = Vec::with_capacity(rows * cols);
+    let mut arena = Bump::new();
+    for (i, event) in events.iter().enumerate() {
+        arena.reset();
+        let arena = &arena;
+        let root = json::parse_bytes(event, arena)
+            .map_err(|_| VectorizeError(format!("row {i}: event is not JSON")))?;
+        if !root.is_object() {
+            return Err(VectorizeError(format!(
+                "row {i}: event is not a JSON object"
+            )));
+        }
+        let ev = parse_event(&root, i)?;
+        let present = &recs.present[i * 3..i * 3 + 3];
+        let values = &recs.values[i * cols..(i + 1) * cols];
+        for (k, ft) in FEATURES.iter().enumerate() {
+            let has = match ft.source {
+                Event => {
+                    out.push(compute(ft, &ev, [None, None, None]) as f32);
+                    continue;
+                }
+                Customer => present[0] != 0,
+                Merchant => present[1] != 0,
+                PaymentMethod => present[2] != 0,
+            };
+            let d = ft.default as f64;
+            let v = if has { json_number(values[k]) } else { None };
+            let x = match ft.transform {
+                RecordPresent => {
+                    if has {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                Identity(_) => v.unwrap_or(d),
+                Clip01(_) => v.map(|x| x.clamp(0.0, 1.0)).unwrap_or(d),
+                AmountRatio(_) => match v {
+                    Some(avg) if avg > 0.0 => ev.amount_minor / avg,
+                    _ => d,
+                },
+                // Event transforms on a record source are not declared; computed as the JSON path would.
+                _ => compute(ft, &ev, [None, None, None]),
+            };
+            out.push(x as f32);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,6 +686,56 @@ mod tests {
         assert_eq!(get("customer_secs_since_prev_event"), -1.0, "default");
         assert_eq!(get("merchant_record_present"), 0.0);
         assert_eq!(get("payment_method_distinct_customers_7d"), 4.0);
+    }
+
+    #[test]
+    fn values_give_the_rows_of_json_records() {
+        let cols = FEATURES.len();
+        let col = |n: &str| FEATURES.iter().position(|f| f.name == n).unwrap();
+        let mut values = vec![f64::NAN; 2 * cols];
+        values[col("customer_txn_count_10m")] = 3.0;
+        values[col("customer_amount_to_avg_ratio_30d")] = 2.05;
+        values[col("customer_decline_rate_7d")] = f64::INFINITY;
+        values[col("customer_amount_sum_10m")] = -0.0;
+        values[col("payment_method_distinct_customers_7d")] = 4.0;
+        values[cols + col("merchant_txn_count_1h")] = 9.0;
+        let present = [1, 0, 1, 0, 0, 0];
+        let events = [EV.as_bytes(), EV.as_bytes()];
+        let got = vectorize_values(
+            &events,
+            &RecordValues {
+                values: &values,
+                present: &present,
+            },
+        )
+        .unwrap();
+        let want = vectorize_batch(&[
+            Row {
+                event: EV.as_bytes(),
+                customer: Some(
+                    br#"{"txn_count_10m":3,"amount_to_avg_ratio_30d":2.05,"decline_rate_7d":null,"amount_sum_10m":0}"#,
+                ),
+                merchant: None,
+                payment_method: Some(br#"{"distinct_customers_7d":4}"#),
+            },
+            Row {
+                event: EV.as_bytes(),
+                customer: None,
+                merchant: None,
+                payment_method: None,
+            },
+        ])
+        .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        assert!(vectorize_values(
+            &events,
+            &RecordValues {
+                values: &values[..cols],
+                present: &present,
+            }
+        )
+        .is_err());
     }
 
     #[test]
