@@ -61,6 +61,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
   });
 }
 
+/**
+ * How long one online-store read may take before the call is answered without online features (rules, flagged):
+ * ML_REDIS_COMMAND_TIMEOUT_MS, default 200.
+ */
+function redisCommandTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.ML_REDIS_COMMAND_TIMEOUT_MS ?? 200);
+  if (!Number.isInteger(v) || v < 10 || v > 60_000) {
+    throw new Error(
+      `ML_REDIS_COMMAND_TIMEOUT_MS must be an integer in [10, 60000], got ${JSON.stringify(env.ML_REDIS_COMMAND_TIMEOUT_MS)}`,
+    );
+  }
+  return v;
+}
+
 function recordsAs(v: string | undefined): 'numbers' | 'json' {
   if (v === undefined || v === '' || v === 'numbers') return 'numbers';
   if (v === 'json') return 'json';
@@ -113,7 +127,7 @@ export async function startScoring(
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: 200,
+    commandTimeout: redisCommandTimeoutMs(env),
     retryStrategy: (n) => Math.min(2000, 50 * n),
   });
   redis.on('error', () => {});

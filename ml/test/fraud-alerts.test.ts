@@ -51,6 +51,9 @@ test('the rules serving simulated traffic raises fraud alerts: recall and precis
     REDIS_URL: cfg.redisUrl,
     MLFLOW_TRACKING_URI: mlflowUrl,
     ML_REGISTRY_PREFIX: `test-alerts-${Date.now().toString(36)}-`,
+    // The subject is alert quality with online features: a read slowed past the service's 200 ms by a loaded
+    // machine would answer without them (rules-v1), which serving.test.ts covers (Redis down). Seen at load 46.
+    ML_REDIS_COMMAND_TIMEOUT_MS: '5000',
   };
   const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 1 };
   const scoring = await startScoring(config, env, () => {});
