@@ -68,6 +68,7 @@ describe('superset settings', () => {
       sqliteWal: true,
       sqlitePool: true,
       duckdbPool: true,
+      chartAnimation: false,
     });
     assert.deepEqual(
       supersetServerSettings({
@@ -80,6 +81,7 @@ describe('superset settings', () => {
         SUPERSET_SQLITE_WAL: '0',
         SUPERSET_SQLITE_POOL: '0',
         SUPERSET_DUCKDB_POOL: '0',
+        SUPERSET_CHART_ANIMATION: '1',
       }),
       {
         workers: 1,
@@ -91,6 +93,7 @@ describe('superset settings', () => {
         sqliteWal: false,
         sqlitePool: false,
         duckdbPool: false,
+        chartAnimation: true,
       },
     );
     assert.throws(
@@ -98,6 +101,10 @@ describe('superset settings', () => {
       /SUPERSET_EVENT_LOG must be one of background, db, stdout, got "file"/,
     );
     assert.throws(() => supersetServerSettings({ SUPERSET_SQLITE_WAL: 'yes' }), /SUPERSET_SQLITE_WAL must be one of/);
+    assert.throws(
+      () => supersetServerSettings({ SUPERSET_CHART_ANIMATION: 'off' }),
+      /SUPERSET_CHART_ANIMATION must be one of 0, 1/,
+    );
     assert.throws(() => supersetServerSettings({ SUPERSET_WORKERS: '0' }), /SUPERSET_WORKERS must be an integer/);
     assert.throws(() => supersetServerSettings({ SUPERSET_CACHE_TIMEOUT_S: '1.5' }), /SUPERSET_CACHE_TIMEOUT_S/);
     assert.throws(
