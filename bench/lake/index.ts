@@ -348,8 +348,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       { events: HISTORY, days: HISTORY_DAYS, seed: 16, run: `bench${tag}`, endMs: Date.UTC(2026, 11, 1) },
       { table, batchRows: quick ? 100_000 : 500_000, progress: (m) => console.log(`  history ${m}`) },
     );
-    // The history as scheduled maintenance leaves it: the generator's commits each touch every (day, provider)
-    // partition (20 x 360 small files over 10 million events), which both engines pay per file; the orchestration
+    // The history as scheduled maintenance leaves it: the generator's commits each touch every day
+    // partition (20 x 90 small files over 10 million events), which both engines pay per file; the orchestration
     // graph compacts a live lake the same way. Bounded rounds: a run reads its chosen files into memory.
     const compactStart = performance.now();
     const compacted = { partitions: 0, filesBefore: 0, filesAfter: 0 };
