@@ -1,6 +1,6 @@
 export { bronzeNamespace, bronzeSnapshots, catalogSettings, createBronzeTables, PACKAGE_DIR } from './bronze.ts';
 export { appendPaymentEvents, type BronzeRow, dropHistory, generateHistory } from './history.ts';
-export { queryTarget, type Row } from './query.ts';
+export { queryTarget, queryTargetMany, type Row } from './query.ts';
 export {
   type DbtRunSummary,
   type DbtTarget,

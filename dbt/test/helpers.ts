@@ -16,6 +16,7 @@ import {
   ensureDbtToolchain,
   PACKAGE_DIR,
   queryTarget,
+  queryTargetMany,
   type Row,
   runDbt,
 } from '@pep/dbt';
@@ -30,6 +31,8 @@ export interface TestWorld {
   schema(name: 'silver' | 'gold' | 'audit'): string;
   dbt(args: readonly string[], extraEnv?: NodeJS.ProcessEnv): Promise<DbtRunSummary>;
   query(sql: string, extraEnv?: NodeJS.ProcessEnv): Promise<Row[]>;
+  /** Several statements in one query process (queryTargetMany): the rows of each, in order. */
+  queryMany(sqls: readonly string[], extraEnv?: NodeJS.ProcessEnv): Promise<Row[][]>;
   cleanup(): void;
 }
 
@@ -67,6 +70,7 @@ export async function testWorld(target: DbtTarget): Promise<TestWorld> {
         },
       }),
     query: (sql, extraEnv = {}) => queryTarget(tools, target, sql, { ...env, ...extraEnv }),
+    queryMany: (sqls, extraEnv = {}) => queryTargetMany(tools, target, sqls, { ...env, ...extraEnv }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

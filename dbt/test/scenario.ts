@@ -14,7 +14,8 @@ import {
   type DbtTarget,
   dropHistory,
   generateHistory,
-  queryTarget,
+  queryTargetMany,
+  type Row,
   runDbt,
 } from '@pep/dbt';
 import {
@@ -97,20 +98,25 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
     after(async () => {
       if (!w) return;
       if (target === 'trino') {
-        for (const s of ['silver', 'gold', 'audit'] as const) {
-          const [catalog, schema] = w.schema(s).split('.');
-          const relations = await w
-            .query(
-              `select table_name, table_type from ${catalog}.information_schema.tables where table_schema = '${schema}'`,
-            )
-            .catch(() => []);
-          // dbt's staging models are views on Trino: DROP TABLE refuses them
-          for (const r of relations) {
-            const kind = r.table_type === 'VIEW' ? 'view' : 'table';
-            await w.query(`drop ${kind} if exists ${w.schema(s)}."${String(r.table_name)}"`);
-          }
-          await w.query(`drop schema if exists ${w.schema(s)}`).catch(() => []);
-        }
+        // one query process for the listing, one for the drops, one for the schemas (not a process per relation)
+        const schemas = (['silver', 'gold', 'audit'] as const).map((s) => w.schema(s));
+        const listed = await w
+          .queryMany(
+            schemas.map((qualified) => {
+              const [catalog, schema] = qualified.split('.');
+              return `select table_name, table_type from ${catalog}.information_schema.tables where table_schema = '${schema}'`;
+            }),
+          )
+          .catch(() => schemas.map(() => [] as Row[]));
+        // dbt's staging models are views on Trino: DROP TABLE refuses them
+        const drops = schemas.flatMap((qualified, i) =>
+          (listed[i] ?? []).map(
+            (r) =>
+              `drop ${r.table_type === 'VIEW' ? 'view' : 'table'} if exists ${qualified}."${String(r.table_name)}"`,
+          ),
+        );
+        await w.queryMany(drops);
+        await w.queryMany(schemas.map((qualified) => `drop schema if exists ${qualified}`)).catch(() => []);
       }
       await dropHistory(w.tools, w.env).catch(() => {});
       w.cleanup();
@@ -194,14 +200,20 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
       assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);
 
-      // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
-      const dayAfter = await w.query(
+      // what the build changed, read in one query process (the statements as before, each asserted below)
+      const refundDay = String(refund.refunded_date).slice(0, 10);
+      const [dayAfter, versions, dupRows, revenueAfter, r2Rows, refundDayAfter, entries] = (await w.queryMany([
         `select sum(gross_minor) as gross from ${gold}.revenue_daily where revenue_date = date '${lateDay}' and currency = 'USD'`,
-      );
-      assert.equal(Number(dayAfter[0]?.gross) - Number(dayBefore[0]?.gross), 200_000);
-      const versions = await w.query(
         `select customer_tier, is_current, valid_to from ${gold}.dim_customers where customer_id = '${customer.customer_id}' order by valid_from`,
-      );
+        `select delivery_count from ${silver}.int_payment_events where event_id = '${captured.event_id}'`,
+        `select sum(net_minor) as net from ${gold}.revenue_daily where currency = '${captured.currency}'`,
+        `select * from ${gold}.fct_refunds where refund_key = '${refund.refund_key}'`,
+        `select sum(refunds_minor) as refunds from ${gold}.revenue_daily where revenue_date = date '${refundDay}' and currency = '${refund.currency}'`,
+        `select amount_minor from ${gold}.fct_money_movements where movement_key = 'refund:${refund.refund_key}' order by _loaded_at`,
+      ])) as [Row[], Row[], Row[], Row[], Row[], Row[], Row[]];
+
+      // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
+      assert.equal(Number(dayAfter[0]?.gross) - Number(dayBefore[0]?.gross), 200_000);
       assert.equal(versions.length, 2, `two versions: ${JSON.stringify(versions)}`);
       assert.equal(versions[0]?.customer_tier, 'bronze');
       assert.equal(versions[0]?.is_current, false);
@@ -210,30 +222,19 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.equal(versions[1]?.is_current, true);
 
       // duplicate delivery: one event with two deliveries, and not a minor unit more revenue in its currency
-      const [dup] = await w.query(
-        `select delivery_count from ${silver}.int_payment_events where event_id = '${captured.event_id}'`,
-      );
+      const [dup] = dupRows;
       assert.equal(Number(dup?.delivery_count), 2);
-      const revenueAfter = await w.query(
-        `select sum(net_minor) as net from ${gold}.revenue_daily where currency = '${captured.currency}'`,
-      );
       const lateShare = captured.currency === 'USD' ? 200_000 : 0;
       const refundShare = refund.currency === captured.currency ? Number(refund.amount_minor) - restatedAmount : 0;
       assert.equal(Number(revenueAfter[0]?.net) - Number(revenueBefore[0]?.net), lateShare + refundShare);
 
       // restated refund: the new amount, on the day it was first paid, with an adjustment entry in the journal
-      const [r2] = await w.query(`select * from ${gold}.fct_refunds where refund_key = '${refund.refund_key}'`);
+      const [r2] = r2Rows;
       assert.equal(Number(r2?.amount_minor), restatedAmount);
-      assert.equal(String(r2?.refunded_date).slice(0, 10), String(refund.refunded_date).slice(0, 10));
-      const refundDayAfter = await w.query(
-        `select sum(refunds_minor) as refunds from ${gold}.revenue_daily where revenue_date = date '${String(refund.refunded_date).slice(0, 10)}' and currency = '${refund.currency}'`,
-      );
+      assert.equal(String(r2?.refunded_date).slice(0, 10), refundDay);
       assert.equal(
         Number(refundDayBefore[0]?.refunds) - Number(refundDayAfter[0]?.refunds),
         Number(refund.amount_minor) - restatedAmount,
-      );
-      const entries = await w.query(
-        `select amount_minor from ${gold}.fct_money_movements where movement_key = 'refund:${refund.refund_key}' order by _loaded_at`,
       );
       assert.deepEqual(
         entries.map((e) => Number(e.amount_minor)),
@@ -258,12 +259,22 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
       assert.doesNotMatch(fullChecks.stagingUnique, /kafka_offset >/);
       assert.doesNotMatch(fullChecks.modelScoresUnique, /_loaded_at >=/);
-      for (const [schema, table] of COMPARED) {
-        const incremental = await w.query(`select * from ${w.schema(schema)}.${table}`);
-        const rebuilt = await queryTarget(w.tools, 'duckdb', `select * from ${w.id}_${schema}.${table}`, {
-          ...w.env,
-          ...fullEnv,
-        });
+      // every table of each side read in one query process per side (not a process start per table)
+      const incrementals = await queryTargetMany(
+        w.tools,
+        target,
+        COMPARED.map(([schema, table]) => `select * from ${w.schema(schema)}.${table}`),
+        w.env,
+      );
+      const rebuilts = await queryTargetMany(
+        w.tools,
+        'duckdb',
+        COMPARED.map(([schema, table]) => `select * from ${w.id}_${schema}.${table}`),
+        { ...w.env, ...fullEnv },
+      );
+      for (const [i, [, table]] of COMPARED.entries()) {
+        const incremental = incrementals[i] as Row[];
+        const rebuilt = rebuilts[i] as Row[];
         assert.ok(incremental.length > 0, `${table} has rows`);
         assert.deepEqual(
           comparable(incremental),

@@ -77,7 +77,7 @@ export async function startBalancer(
         stop: async () => {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
-          await Promise.race([exited, sleep(10_000)]);
+          await Promise.race([exited, sleep(10_000, undefined, { ref: false })]);
         },
       };
     }

@@ -150,7 +150,10 @@ export class LocalCluster {
     if (inst.child.exitCode !== null || inst.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => inst.child.once('exit', () => r()));
     inst.child.kill(signal);
-    if ((await Promise.race([exited.then(() => 'exited'), sleep(timeoutMs, 'timeout')])) === 'timeout') {
+    // ref: false: the bound does not keep the process alive once the child exited (a ref'd 60 s timer held every
+    // test file that stops a cluster for up to a minute after its last test); the running child does meanwhile
+    const outcome = await Promise.race([exited.then(() => 'exited'), sleep(timeoutMs, 'timeout', { ref: false })]);
+    if (outcome === 'timeout') {
       inst.child.kill('SIGKILL');
       await exited;
     }

@@ -143,7 +143,10 @@ export async function startTestTrino(
         stop: async () => {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
-          if ((await Promise.race([exited.then(() => 'exited'), sleep(30_000, 'timeout')])) === 'timeout')
+          // ref: false: once Trino exited, the bound must not hold the test's process for 30 s more
+          if (
+            (await Promise.race([exited.then(() => 'exited'), sleep(30_000, 'timeout', { ref: false })])) === 'timeout'
+          )
             child.kill('SIGKILL');
         },
       };

@@ -386,19 +386,27 @@ describe('edge routes (memory sink)', () => {
     assert.equal(res.headers.get('retry-after'), String(config.limits.retryAfterSeconds));
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'kafka_unavailable');
 
+    // A send that is not answered until the test ends (then it fails, which also clears the batch's 60 s produce
+    // timer: left running, it kept this file's process alive for a minute after its last test).
+    let fail: (err: Error) => void = () => undefined;
     const never: BatchSink = {
       kind: 'x',
-      send: () => new Promise(() => undefined),
+      send: () =>
+        new Promise((_, reject) => {
+          fail = reject;
+        }),
       reset() {},
       probe: async () => true,
       close: async () => {},
     };
     const s2 = setup(never, { maxInFlightMessages: 1, lingerMs: 0, produceTimeoutMs: 60_000 });
-    void s2.app.request(stripeReq(stripeBody('evt_a')));
+    const first = s2.app.request(stripeReq(stripeBody('evt_a')));
     await new Promise((r) => setTimeout(r, 10));
     const over = await s2.app.request(stripeReq(stripeBody('evt_b')));
     assert.equal(over.status, 503);
     assert.equal(((await over.json()) as { error: { code: string } }).error.code, 'overloaded');
+    fail(new Error('the test is over'));
+    assert.equal((await first).status, 503);
   });
 
   test('unknown provider and route are JSON 404; health, readiness and metrics answer', async () => {

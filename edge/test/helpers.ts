@@ -221,7 +221,10 @@ export async function readSince(
     for (const m of marks)
       for (const o of m.offsets) consumer.seek({ topic: m.topic, partition: o.partition, offset: o.offset });
     if (done(msgs)) return msgs;
-    await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
+    // the timer cleared once done: left running, it kept the test file's process alive for up to timeoutMs
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([finished, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     return msgs;
   } finally {
     await consumer.disconnect();

@@ -154,8 +154,13 @@ export async function readTopics(
         if (stop(out)) done();
       },
     });
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, opts.timeoutMs ?? 20_000));
+    // the timer cleared once done: left running, it kept the test file's process alive for up to 20 s
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, opts.timeoutMs ?? 20_000);
+    });
     await Promise.race([finished, timeout]);
+    clearTimeout(timer);
     await new Promise((resolve) => setTimeout(resolve, opts.settleMs ?? 500));
     return out;
   } finally {
