@@ -68,6 +68,9 @@ export type ValueColumns = Readonly<Record<EntityName, Int32Array>>;
 export const featureTimeUs = (eventMs: number, served: EntityFeatures): number =>
   Math.max(eventMs * 1000, served.asOfUs ?? Number.NEGATIVE_INFINITY);
 
+/** The key of an entity in one read's map of fetched HASHes. */
+const entityKey = (n: EntityName, id: string) => `${n}\u0000${id}`;
+
 export class OnlineFeatures {
   private readonly layout: Record<
     EntityName,
@@ -199,6 +202,19 @@ export class OnlineFeatures {
     return list.map(({ entity }, i) => this.decode(entity, raw[i] as Packed, atMs === null ? null : atMs * 1000));
   }
 
+  /** Each event's entity ids, and every distinct entity's HASH fetched once (keyed by entityKey). */
+  private async fetchEntities(
+    events: readonly FeatureEvent[],
+  ): Promise<{ ids: ReturnType<typeof entityIds>[]; raw: Map<string, Packed> }> {
+    const wanted = new Map<string, { entity: EntityName; id: string }>();
+    const ids = events.map((e) => entityIds(e));
+    for (const r of ids)
+      for (const n of ENTITY_NAMES) if (r[n]) wanted.set(entityKey(n, r[n]), { entity: n, id: r[n] });
+    const list = [...wanted.values()];
+    const fetched = await this.fetch(list);
+    return { ids, raw: new Map(list.map(({ entity, id }, i) => [entityKey(entity, id), fetched[i] as Packed])) };
+  }
+
   /**
    * Features of every event, as of each event's time, in one pipelined round trip. `asOfMs` overrides the time the
    * ttls are measured from (default: the event's provider_created_at); `ignoreTtl` returns every stored view.
@@ -207,13 +223,7 @@ export class OnlineFeatures {
     events: readonly FeatureEvent[],
     opts: { asOfMs?: readonly number[]; ignoreTtl?: boolean } = {},
   ): Promise<RowFeatures[]> {
-    const keyOf = (n: EntityName, id: string) => `${n}\u0000${id}`;
-    const wanted = new Map<string, { entity: EntityName; id: string }>();
-    const ids = events.map((e) => entityIds(e));
-    for (const r of ids) for (const n of ENTITY_NAMES) if (r[n]) wanted.set(keyOf(n, r[n]), { entity: n, id: r[n] });
-    const list = [...wanted.values()];
-    const fetched = await this.fetch(list);
-    const raw = new Map(list.map(({ entity, id }, i) => [keyOf(entity, id), fetched[i] as Packed]));
+    const { ids, raw } = await this.fetchEntities(events);
     return events.map((e, i) => {
       const atMs = opts.ignoreTtl ? null : (opts.asOfMs?.[i] ?? eventTimeMs(e));
       const at = atMs === null ? null : atMs * 1000;
@@ -222,7 +232,7 @@ export class OnlineFeatures {
       const out = {} as Record<EntityName, EntityFeatures>;
       for (const n of ENTITY_NAMES) {
         const id = (ids[i] as Record<EntityName, string | null>)[n];
-        const values = id ? raw.get(keyOf(n, id)) : undefined;
+        const values = id ? raw.get(entityKey(n, id)) : undefined;
         if (!values) {
           out[n] = NONE;
           continue;
@@ -254,13 +264,7 @@ export class OnlineFeatures {
    * the vectorizer's features; `width` its feature count.
    */
   async readValues(events: readonly FeatureEvent[], columns: ValueColumns, width: number): Promise<FeatureValues> {
-    const keyOf = (n: EntityName, id: string) => `${n}\u0000${id}`;
-    const wanted = new Map<string, { entity: EntityName; id: string }>();
-    const ids = events.map((e) => entityIds(e));
-    for (const r of ids) for (const n of ENTITY_NAMES) if (r[n]) wanted.set(keyOf(n, r[n]), { entity: n, id: r[n] });
-    const list = [...wanted.values()];
-    const fetched = await this.fetch(list);
-    const raw = new Map(list.map(({ entity, id }, i) => [keyOf(entity, id), fetched[i] as Packed]));
+    const { ids, raw } = await this.fetchEntities(events);
     const rows = events.length;
     const values = new Float64Array(rows * width).fill(Number.NaN);
     const present = new Uint8Array(rows * 3);
@@ -275,7 +279,7 @@ export class OnlineFeatures {
       for (let k = 0; k < 3; k++) {
         const n = ENTITY_NAMES[k] as EntityName;
         const id = rowIds[n];
-        const p = id ? raw.get(keyOf(n, id)) : undefined;
+        const p = id ? raw.get(entityKey(n, id)) : undefined;
         if (!p) continue;
         packedOf[i * 3 + k] = p;
         const newest = this.decodeInto(n, p, at, columns[n], values, i * width);
