@@ -13,11 +13,9 @@
  * Needs the local stack (Redis, MLflow). --quick: smaller history and shorter runs, for CI. Redis database 15 (flushed),
  * or ML_BENCH_REDIS_DB (two runs side by side on one Redis).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCore, packFeatureRows } from '@pep/core-native';
 import {
   compareVectors,
@@ -47,45 +45,10 @@ import {
 } from '@pep/ml';
 import { Redis } from 'ioredis';
 import { type Metric, type Ratio, writeResult } from '../src/result.ts';
+import { pacedClient, pct } from './paced.ts';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-};
 const median = (xs: number[]) => pct(xs, 50);
 const json = (r: Record<string, number> | null | undefined) => (r ? JSON.stringify(r) : null);
-
-interface PacedRun {
-  readonly latencies_ms: number[];
-  readonly client_cpu_ms_per_call: number;
-  /** In-process arm: the scorer's mean wall time per call by stage (StageTimes of @pep/ml/scoring), else null. */
-  readonly stages_ms: Record<string, number> | null;
-}
-
-/** Runs paced-client.ts in a child process (Node with tsx, as this bench runs) and returns its latencies. */
-function pacedClient(planFile: string): Promise<PacedRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./paced-client.ts', import.meta.url)), planFile],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`paced client exited ${code}`));
-      // Its answer is the last line that is one: the scorer's log lines (JSON too) share stdout, and a model check
-      // still in flight when the client closes can log after it.
-      const line = out
-        .trim()
-        .split('\n')
-        .findLast((l) => l.startsWith('{"latencies_ms"'));
-      if (!line) return reject(new Error(`paced client printed no result: ${out.slice(-300)}`));
-      resolve(JSON.parse(line) as PacedRun);
-    });
-  });
-}
 
 async function closedLoop(seconds: number, concurrency: number, call: () => Promise<number>): Promise<number> {
   const end = performance.now() + seconds * 1000;

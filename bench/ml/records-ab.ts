@@ -8,17 +8,12 @@
  * median CPU and the pooled p50 / p99. `ML_AB_ROUNDS` (3 per arm), `ML_AB_CALLS` (400), `ML_AB_RATE` calls/s (20). Run:
  *   ML_DIAG_PREFIX=bench-xxxx- ns4 node --import tsx bench/ml/records-ab.ts
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fraudRequestOf, loadMlConfig, simulatedEvents } from '@pep/ml';
+import { loadMlConfig } from '@pep/ml';
+import { diagRequests, type PacedRun, pacedClient, pct } from './paced.ts';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-};
 const prefix = process.env.ML_DIAG_PREFIX;
 if (!prefix) throw new Error('ML_DIAG_PREFIX (the registry prefix of a previous bench run) is required');
 const rounds = Number(process.env.ML_AB_ROUNDS ?? 3);
@@ -26,32 +21,11 @@ const calls = Number(process.env.ML_AB_CALLS ?? 400);
 const rate = Number(process.env.ML_AB_RATE ?? 20);
 const base = loadMlConfig();
 const redisUrl = `${base.redisUrl.replace(/\/\d+$/, '')}/${process.env.ML_BENCH_REDIS_DB ?? 15}`;
-// The quick bench's history (index.ts): the same payments, so every entity has its rows in Redis.
-const count = 6000;
-const raw = await simulatedEvents({
-  seed: 77,
-  count,
-  startMs: Date.UTC(2026, 0, 1),
-  stepMs: Math.round((70 * 86_400_000) / count),
-  customers: 400,
-  fraudRate: 3,
-});
-const payments = raw
-  .map((e) => JSON.parse(e))
-  .filter((e) => e.customer_id && e.status === 'succeeded')
-  .slice(-2000);
-let k = 0;
-const next64 = () =>
-  Array.from({ length: 64 }, () => fraudRequestOf(payments[k++ % payments.length] as Record<string, unknown>));
+const next64 = await diagRequests();
 const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
 const dir = mkdtempSync(join(tmpdir(), 'pep-ml-ab-'));
 
-interface Round {
-  latencies_ms: number[];
-  client_cpu_ms_per_call: number;
-  stages_ms: Record<string, number> | null;
-}
-function round(arm: 'numbers' | 'json'): Promise<Round> {
+function round(arm: 'numbers' | 'json'): Promise<PacedRun> {
   const planFile = join(dir, `plan-${arm}.json`);
   writeFileSync(
     planFile,
@@ -70,24 +44,7 @@ function round(arm: 'numbers' | 'json'): Promise<Round> {
       },
     }),
   );
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./paced-client.ts', import.meta.url)), planFile],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const line = out
-        .trim()
-        .split('\n')
-        .findLast((l) => l.startsWith('{"latencies_ms"'));
-      if (code !== 0 || !line) return reject(new Error(`paced client exited ${code}: ${out.slice(-300)}`));
-      resolve(JSON.parse(line) as Round);
-    });
-  });
+  return pacedClient(planFile);
 }
 
 const arms = {

@@ -7,18 +7,13 @@
  * overlapped the slowest calls. `ML_DIAG_CALLS` (300), `ML_DIAG_RATE` calls/s (15), `ML_DIAG_TRANSPORT` workflows | fetch (paced-client.ts). Run:
  *   ML_DIAG_PREFIX=bench-xxxx- ns3 node --import tsx bench/ml/score64-diag.ts
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { fraudRequestOf, loadMlConfig, simulatedEvents, startInferenceServer, startScoring } from '@pep/ml';
+import { loadMlConfig, startInferenceServer, startScoring } from '@pep/ml';
+import { diagRequests, pacedClient, pct } from './paced.ts';
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-};
 const prefix = process.env.ML_DIAG_PREFIX;
 if (!prefix) throw new Error('ML_DIAG_PREFIX (the registry prefix of a previous bench run) is required');
 const calls = Number(process.env.ML_DIAG_CALLS ?? 300);
@@ -26,22 +21,7 @@ const rate = Number(process.env.ML_DIAG_RATE ?? 15);
 const transport = process.env.ML_DIAG_TRANSPORT ?? 'workflows';
 const base = loadMlConfig();
 const redisUrl = `${base.redisUrl.replace(/\/\d+$/, '')}/15`;
-const count = 6000;
-const raw = await simulatedEvents({
-  seed: 77,
-  count,
-  startMs: Date.UTC(2026, 0, 1),
-  stepMs: Math.round((70 * 86_400_000) / count),
-  customers: 400,
-  fraudRate: 3,
-});
-const payments = raw
-  .map((e) => JSON.parse(e))
-  .filter((e) => e.customer_id && e.status === 'succeeded')
-  .slice(-2000);
-let k = 0;
-const next64 = () =>
-  Array.from({ length: 64 }, () => fraudRequestOf(payments[k++ % payments.length] as Record<string, unknown>));
+const next64 = await diagRequests();
 
 const env = { ...process.env, REDIS_URL: redisUrl, MLFLOW_TRACKING_URI: base.mlflowUrl, ML_REGISTRY_PREFIX: prefix };
 const config = { host: '127.0.0.1', port: 0, reloadIntervalMs: 60_000, maxBatch: 64, maxWaitMs: 0 };
@@ -71,30 +51,16 @@ writeFileSync(
 );
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const out = await new Promise<string>((resolve, reject) => {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./paced-client.ts', import.meta.url)), planFile],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ML_PACED_TIMES: '1' } },
-  );
-  let s = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (s += c));
-  child.once('error', reject);
-  child.once('close', (code) => (code === 0 ? resolve(s) : reject(new Error(`client exited ${code}`))));
-});
+const r = await pacedClient(planFile, { ...process.env, ML_PACED_TIMES: '1' });
 const cpu = process.cpuUsage(cpu0);
 eld.disable();
 obs.disconnect();
 await srv.close();
 await scoring.close();
-const r = JSON.parse(out.trim().split('\n').pop() as string) as {
-  latencies_ms: number[];
-  starts_epoch_ms: number[];
-  client_cpu_ms_per_call?: number;
-};
+const starts = r.starts_epoch_ms ?? [];
 // The slowest 1 % of calls: how many overlapped a GC pause of this (the service's) process, and by how much.
 const slowest = r.latencies_ms
-  .map((ms, i) => ({ ms, start: (r.starts_epoch_ms[i] as number) - performance.timeOrigin }))
+  .map((ms, i) => ({ ms, start: (starts[i] as number) - performance.timeOrigin }))
   .sort((a, b) => b.ms - a.ms)
   .slice(0, Math.max(1, Math.ceil(r.latencies_ms.length / 100)));
 const gcIn = (c: { ms: number; start: number }) =>
@@ -121,7 +87,7 @@ console.log(
     eld_max_ms: eld.max / 1e6,
     slowest_1pct: slowest.map((c) => ({ ms: Number(c.ms.toFixed(2)), service_gc_ms: Number(gcIn(c).toFixed(2)) })),
     calls_with_service_gc: r.latencies_ms.filter(
-      (ms, i) => gcIn({ ms, start: (r.starts_epoch_ms[i] as number) - performance.timeOrigin }) > 0,
+      (ms, i) => gcIn({ ms, start: (starts[i] as number) - performance.timeOrigin }) > 0,
     ).length,
   }),
 );

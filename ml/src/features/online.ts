@@ -68,6 +68,15 @@ export type ValueColumns = Readonly<Record<EntityName, Int32Array>>;
 export const featureTimeUs = (eventMs: number, served: EntityFeatures): number =>
   Math.max(eventMs * 1000, served.asOfUs ?? Number.NEGATIVE_INFINITY);
 
+/**
+ * The number in the `len` bytes of a packed reply that end at `end` (null: not a number). A double_val (what the
+ * consumer writes: tag 0x29 + 8 little-endian bytes) is read in place, without a Buffer view per value (~3,000 per
+ * 64-event batch); anything else goes through decodeNumber.
+ */
+function valueEndingAt(buf: Buffer, end: number, len: number): number | null {
+  return len === 9 && buf[end - 9] === 0x29 ? buf.readDoubleLE(end - 8) : decodeNumber(buf.subarray(end - len, end));
+}
+
 /** The key of an entity in one read's map of fetched HASHes. */
 const entityKey = (n: EntityName, id: string) => `${n}\u0000${id}`;
 
@@ -342,7 +351,7 @@ export class OnlineFeatures {
         if (len === MISSING) continue;
         o += len;
         if (!fresh) continue;
-        const x = len === 9 && buf[o - 9] === 0x29 ? buf.readDoubleLE(o - 8) : decodeNumber(buf.subarray(o - len, o));
+        const x = valueEndingAt(buf, o, len);
         if (x === null) continue;
         any = true;
         const col = cols[c] as number;
@@ -373,14 +382,12 @@ export class OnlineFeatures {
       if (tsUs !== null) newest = Math.max(newest ?? tsUs, tsUs);
       const fresh = tsUs !== null && (atUs === null || tsUs >= atUs - v.ttlUs);
       for (const f of v.features) {
-        // A double_val (what the consumer writes: tag 0x29 + 8 little-endian bytes) is read in place, without a
-        // Buffer view per value (~3,000 per 64-event batch); anything else goes through decodeNumber.
         const len = buf.readUInt16BE(o);
         o += 2;
         if (len === MISSING) continue;
         o += len;
         if (!fresh) continue;
-        const x = len === 9 && buf[o - 9] === 0x29 ? buf.readDoubleLE(o - 8) : decodeNumber(buf.subarray(o - len, o));
+        const x = valueEndingAt(buf, o, len);
         if (x === null) continue;
         record ??= {};
         record[f] = x;
