@@ -9,7 +9,14 @@ export declare class LakeConnection {
   constructor(options: string);
   /** Opens the catalog (creates its two tables if missing) and checks the warehouse. */
   connect(): Promise<string>;
-  ensureTable(table: string, schemaJson: string, partitionSpecJson: string, cursorKey: string): Promise<string>;
+  /** `sortOrderJson`: `[{"name": "customer_id", "descending"?: false, "nullsFirst"?: true}, …]`, set when the table has no sort order. */
+  ensureTable(
+    table: string,
+    schemaJson: string,
+    partitionSpecJson: string,
+    cursorKey: string,
+    sortOrderJson?: string | undefined | null,
+  ): Promise<string>;
   tableInfo(table: string, cursorKey: string): Promise<string>;
   /** Writes one Arrow IPC stream as Parquet files; nothing is visible until `commit(handle, …)`. */
   write(table: string, ipc: Buffer, writer: string): Promise<string>;

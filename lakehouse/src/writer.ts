@@ -5,7 +5,7 @@
  * Not the Kafka consumer (pipeline/src/lake-sink) and not Arrow building (arrow.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { icebergPartitionSpecJson, icebergSchemaJson, type LakeTable } from '@pep/contracts';
+import { icebergPartitionSpecJson, icebergSchemaJson, type LakeTable, lakeSortOrderJson } from '@pep/contracts';
 import { type LakeConnection, loadLakeAddon } from '@pep/core-native/lake';
 import { ensureDefaultWarehouse, type LakeConfig, writerProps } from './config.ts';
 
@@ -60,6 +60,8 @@ export interface TableInfo {
   readonly cursors: Record<string, string>;
   readonly snapshots: number;
   readonly addedColumns: string[];
+  /** The table's sort order (compaction sorts each partition by it); empty: unsorted. */
+  readonly sortOrder: { name: string; descending: boolean; nullsFirst: boolean }[];
 }
 
 export interface WriteResult {
@@ -121,7 +123,13 @@ export class LakeWriter {
   /** Creates the table from its contract, or adds the columns the contract has and the table lacks. */
   async ensureTable(t: LakeTable, cursorKey = ''): Promise<TableInfo> {
     const json = await call(() =>
-      this.conn.ensureTable(t.qualifiedName, icebergSchemaJson(t), icebergPartitionSpecJson(t), cursorKey),
+      this.conn.ensureTable(
+        t.qualifiedName,
+        icebergSchemaJson(t),
+        icebergPartitionSpecJson(t),
+        cursorKey,
+        lakeSortOrderJson(t),
+      ),
     );
     return JSON.parse(json) as TableInfo;
   }

@@ -48,6 +48,10 @@ describe('lake writer', () => {
     const info = await writer.ensureTable(table, KEY);
     assert.equal(info.snapshotId, null);
     assert.deepEqual(info.cursors, {});
+    assert.deepEqual(info.sortOrder, [
+      { name: 'customer_id', descending: false, nullsFirst: true },
+      { name: 'received_at', descending: false, nullsFirst: true },
+    ]);
     const w = await writer.write(name, ipcOf([0, 1, 2].map((i) => event(i))), 'test-writer');
     assert.equal(w.rows, 3);
     assert.ok(w.files.length >= 1 && w.files.every((f) => f.includes('/test-writer-')), 'unique file prefix');
@@ -231,6 +235,41 @@ describe('lake writer', () => {
     assert.deepEqual(await count(sql), beforeAgg);
     assert.equal(Number(beforeAgg.n), 18);
     assert.deepEqual((await writer.tableInfo(name, KEY)).cursors, { 'payments.normalized:0': '18' });
+    // Each compacted file holds its rows in the table's sort order (customer_id, then received_at), in file order.
+    const s = await openDuckSession(cfg);
+    try {
+      for (const f of (await writer.files(name)).filter((x) => x.path.includes('/compact-'))) {
+        const r = await s.query(
+          `SELECT customer_id, epoch_us(received_at) AS t FROM read_parquet('${f.path.slice('file://'.length)}')`,
+        );
+        const keys = r.rows.map((row) => [String(row.customer_id), BigInt(row.t as bigint)] as const);
+        assert.ok(keys.length > 1, `${f.path}: ${keys.length} rows`);
+        const ordered = [...keys].sort((a, b) =>
+          a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0,
+        );
+        assert.deepEqual(keys, ordered, `${f.path} is not sorted`);
+        assert.notDeepEqual(
+          keys.map((k) => k[1]),
+          [...keys.map((k) => k[1])].sort((a, b) => (a < b ? -1 : 1)),
+          'the rows were written in time order, so the sort by customer changed their order',
+        );
+      }
+    } finally {
+      s.close();
+    }
+  });
+
+  it('sets the definition sort order on a table created without one, and refuses an unknown sort column', async () => {
+    const plain = tableIn(`${ns}_plain`, { ...LAKE_TABLES.payment_events, sortBy: [] });
+    assert.deepEqual((await writer.ensureTable(plain, KEY)).sortOrder, []);
+    const sorted = await writer.ensureTable({ ...plain, sortBy: [{ source: 'merchant_id', descending: true }] }, KEY);
+    assert.deepEqual(sorted.sortOrder, [{ name: 'merchant_id', descending: true, nullsFirst: true }]);
+    // An order that is set stays (e.g. one a user set with Trino's sorted_by).
+    assert.deepEqual((await writer.ensureTable(tableIn(`${ns}_plain`), KEY)).sortOrder, sorted.sortOrder);
+    await assert.rejects(
+      writer.ensureTable({ ...plain, qualifiedName: `${ns}_plain.other`, sortBy: [{ source: 'nope' }] }, KEY),
+      /sort column nope is not a column/,
+    );
   });
 
   it('expires old snapshots and removes orphaned files, leaving the current data intact', async () => {

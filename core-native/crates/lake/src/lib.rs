@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use iceberg::io::{FileIO, LocalFsStorageFactory, StorageFactory};
-use iceberg::spec::{DataFile, DataFileFormat, Schema, UnboundPartitionSpec};
+use iceberg::spec::{DataFile, DataFileFormat, NullOrder, Schema, UnboundPartitionSpec};
 use iceberg::table::Table;
 use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
@@ -178,6 +178,57 @@ impl fmt::Debug for LakeOptions {
 }
 
 /// What a table looks like now (JSON to the caller).
+/// One column of a table's sort order, as the table definition gives it (`[{"name":"customer_id"}, …]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SortColumn {
+    pub name: String,
+    #[serde(default)]
+    pub descending: bool,
+    /// Iceberg's default: nulls first when ascending.
+    #[serde(default = "default_true")]
+    pub nulls_first: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The default sort order of a table as columns; a transform other than identity (which this writer never sets) is
+/// an error rather than an order silently ignored.
+pub(crate) fn sort_columns(md: &iceberg::spec::TableMetadata) -> Result<Vec<SortColumn>> {
+    let schema = md.current_schema();
+    md.default_sort_order()
+        .fields
+        .iter()
+        .map(|f| {
+            let name = schema
+                .name_by_field_id(f.source_id)
+                .ok_or_else(|| {
+                    LakeError::new(
+                        codes::INTERNAL,
+                        format!("sort order field {} is not in the schema", f.source_id),
+                    )
+                })?
+                .to_string();
+            if f.transform != iceberg::spec::Transform::Identity {
+                return Err(LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!(
+                        "sort order on {name} uses transform {}; only identity is supported",
+                        f.transform
+                    ),
+                ));
+            }
+            Ok(SortColumn {
+                name,
+                descending: f.direction == iceberg::spec::SortDirection::Descending,
+                nulls_first: f.null_order == NullOrder::First,
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableInfo {
@@ -190,6 +241,8 @@ pub struct TableInfo {
     pub cursors: HashMap<String, String>,
     pub snapshots: usize,
     pub added_columns: Vec<String>,
+    /// The table's default sort order (what compaction sorts each partition by); empty: unsorted.
+    pub sort_order: Vec<SortColumn>,
 }
 
 /// Data files written by `write` and not committed yet.
@@ -363,6 +416,7 @@ impl Lake {
         schema_json: &str,
         partition_spec_json: &str,
         cursor_key: &str,
+        sort_order_json: &str,
     ) -> Result<TableInfo> {
         let ident = parse_ident(table)?;
         let desired: Schema = serde_json::from_str(schema_json).map_err(|e| {
@@ -371,6 +425,24 @@ impl Lake {
                 format!("{table}: schema JSON: {e}"),
             )
         })?;
+        let sort_by: Vec<SortColumn> = if sort_order_json.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(sort_order_json).map_err(|e| {
+                LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("{table}: sort order JSON: {e}"),
+                )
+            })?
+        };
+        for c in &sort_by {
+            if desired.field_by_name(&c.name).is_none() {
+                return Err(LakeError::new(
+                    codes::INVALID_ARGUMENT,
+                    format!("{table}: sort column {} is not a column", c.name),
+                ));
+            }
+        }
         let spec: UnboundPartitionSpec =
             serde_json::from_str(partition_spec_json).map_err(|e| {
                 LakeError::new(
@@ -448,6 +520,33 @@ impl Lake {
                 }
             }
         };
+        // The table's sort order (what compaction sorts each partition by) is set once, when the table has none: a
+        // table created before its definition had one gets it here; an order set since (e.g. Trino's `sorted_by`) is
+        // left alone.
+        let t = if !sort_by.is_empty() && t.metadata().default_sort_order().is_unsorted() {
+            let tx = Transaction::new(&t);
+            let mut action = tx.replace_sort_order();
+            for c in &sort_by {
+                let nulls = if c.nulls_first {
+                    NullOrder::First
+                } else {
+                    NullOrder::Last
+                };
+                action = if c.descending {
+                    action.desc(&c.name, nulls)
+                } else {
+                    action.asc(&c.name, nulls)
+                };
+            }
+            let tx = action.apply(tx)?;
+            match tx.commit(self.catalog.as_ref()).await {
+                Ok(t) => t,
+                // Another writer set it at the same time: take what is there now.
+                Err(_) => self.catalog.load_table(&ident).await?,
+            }
+        } else {
+            t
+        };
         self.check_location(&t)?;
         self.remember(&t);
         let mut info = self.info_of(&t, cursor_key)?;
@@ -480,6 +579,7 @@ impl Lake {
             cursors,
             snapshots: md.snapshots().count(),
             added_columns: vec![],
+            sort_order: sort_columns(md)?,
         })
     }
 

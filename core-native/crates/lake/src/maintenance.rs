@@ -174,37 +174,39 @@ pub async fn compact(lake: &Lake, ident: &TableIdent, opts: &CompactOptions) -> 
         }
     }
     let mut chosen: Vec<ManifestEntryRef> = Vec::new();
-    let mut partitions = 0;
+    let mut chosen_groups: Vec<Vec<ManifestEntryRef>> = Vec::new();
     for (_, (_, entries)) in groups {
         if entries.len() < min_files || chosen.len() + entries.len() > max_files {
             continue;
         }
-        partitions += 1;
-        chosen.extend(entries);
+        chosen.extend(entries.iter().cloned());
+        chosen_groups.push(entries);
     }
+    let partitions = chosen_groups.len();
     if chosen.is_empty() {
         return Ok(
             json!({"table": ident.to_string(), "partitions": 0, "filesBefore": 0, "filesAfter": 0, "rows": 0}),
         );
     }
-    // Read every chosen file, in the current schema (columns added since it was written read as null).
+    // Partition by partition (peak memory: one partition's rows): read its files in the current schema (columns
+    // added since they were written read as null), sort them by the table's sort order if it has one, write them.
     let target = table_arrow_schema(&t)?;
-    let mut batches: Vec<RecordBatch> = Vec::new();
+    let sort_by = crate::sort_columns(t.metadata())?;
     let mut rows_in = 0u64;
-    for e in &chosen {
-        let bytes = t.file_io().new_input(e.file_path())?.read().await?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
-        for b in reader {
-            let b =
-                b.map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
-            rows_in += b.num_rows() as u64;
-            batches.push(conform(&b, &target, &ident.to_string())?);
+    let mut new_files: Vec<DataFile> = Vec::new();
+    for entries in &chosen_groups {
+        match rewrite_partition(lake, &t, entries, &target, &sort_by).await {
+            Ok((rows, files)) => {
+                rows_in += rows;
+                new_files.extend(files);
+            }
+            Err(err) => {
+                // Nothing is committed: the files written for the partitions before are deleted now.
+                delete_all(&t, new_files.iter().map(|f| f.file_path().to_string())).await;
+                return Err(err);
+            }
         }
     }
-    let new_files = lake.write_batches(&t, &batches, "compact").await?;
-    drop(batches);
     let rows_out: u64 = new_files.iter().map(|f| f.record_count()).sum();
     if rows_out != rows_in {
         delete_all(&t, new_files.iter().map(|f| f.file_path().to_string())).await;
@@ -703,4 +705,64 @@ async fn list_s3(_lake: &Lake, location: &str) -> Result<Vec<Listed>> {
         codes::INVALID_ARGUMENT,
         format!("orphan removal under {location}: this lake addon was built without S3 support"),
     ))
+}
+
+/// Reads one partition's files (in the table's current schema), sorts the rows if `sort_by` is not empty, and writes
+/// them as new files; returns the rows read and the files written (not committed).
+async fn rewrite_partition(
+    lake: &Lake,
+    t: &Table,
+    entries: &[ManifestEntryRef],
+    target: &arrow_schema::SchemaRef,
+    sort_by: &[crate::SortColumn],
+) -> Result<(u64, Vec<DataFile>)> {
+    let table = t.identifier().to_string();
+    let mut rows = 0u64;
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    for e in entries {
+        let bytes = t.file_io().new_input(e.file_path())?.read().await?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.with_batch_size(64 * 1024).build())
+            .map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
+        for b in reader {
+            let b =
+                b.map_err(|err| LakeError::new(codes::IO, format!("{}: {err}", e.file_path())))?;
+            rows += b.num_rows() as u64;
+            batches.push(conform(&b, target, &table)?);
+        }
+    }
+    if !sort_by.is_empty() {
+        batches = vec![sorted(target, &batches, sort_by)?];
+    }
+    Ok((rows, lake.write_batches(t, &batches, "compact").await?))
+}
+
+/// The rows of `batches` as one batch ordered by `sort_by` (rows equal on every sort column in no particular order).
+fn sorted(
+    schema: &arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+    sort_by: &[crate::SortColumn],
+) -> Result<RecordBatch> {
+    let all = arrow_select::concat::concat_batches(schema, batches)
+        .map_err(|e| LakeError::new(codes::INTERNAL, format!("compaction concat: {e}")))?;
+    let mut columns = Vec::with_capacity(sort_by.len());
+    for c in sort_by {
+        let values = all.column_by_name(&c.name).ok_or_else(|| {
+            LakeError::new(
+                codes::INTERNAL,
+                format!("sort column {} is not in the table's schema", c.name),
+            )
+        })?;
+        columns.push(arrow_ord::sort::SortColumn {
+            values: values.clone(),
+            options: Some(arrow_schema::SortOptions {
+                descending: c.descending,
+                nulls_first: c.nulls_first,
+            }),
+        });
+    }
+    let indices = arrow_ord::sort::lexsort_to_indices(&columns, None)
+        .map_err(|e| LakeError::new(codes::INTERNAL, format!("compaction sort: {e}")))?;
+    arrow_select::take::take_record_batch(&all, &indices)
+        .map_err(|e| LakeError::new(codes::INTERNAL, format!("compaction sort: {e}")))
 }

@@ -72,10 +72,17 @@ impl LakeConnection {
         schema_json: String,
         partition_spec_json: String,
         cursor_key: String,
+        sort_order_json: Option<String>,
     ) -> Result<String> {
         let lake = self.lake().await?;
         let info = lake
-            .ensure_table(&table, &schema_json, &partition_spec_json, &cursor_key)
+            .ensure_table(
+                &table,
+                &schema_json,
+                &partition_spec_json,
+                &cursor_key,
+                sort_order_json.as_deref().unwrap_or(""),
+            )
             .await
             .map_err(js_err)?;
         to_json(&info)
