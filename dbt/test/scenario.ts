@@ -76,6 +76,7 @@ function compiledChecks(env: NodeJS.ProcessEnv) {
       'unique_combination_stg_stripe_',
     ),
     modelScoresUnique: generic(['models', 'intermediate', 'int_model_scores.yml'], 'unique_combination_'),
+    deliveriesUnique: generic(['models', 'intermediate', 'int_payment_events__deliveries.yml'], 'unique_combination_'),
   };
 }
 
@@ -203,6 +204,8 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
       assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
       assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);
+      // the deliveries' Kafka coordinates: the rows from this run's lowest appended offset on
+      assert.match(incrementalChecks.deliveriesUnique, /where \(kafka_offset >= \d+\)/);
 
       // what the build changed, read in one query process (the statements as before, each asserted below)
       const refundDay = String(refund.refunded_date).slice(0, 10);
@@ -263,6 +266,7 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
       assert.doesNotMatch(fullChecks.stagingUnique, /kafka_offset >/);
       assert.doesNotMatch(fullChecks.modelScoresUnique, /_loaded_at >=/);
+      assert.doesNotMatch(fullChecks.deliveriesUnique, /kafka_offset >=/);
       // every table of each side read in one query process per side (not a process start per table)
       const incrementals = await queryTargetMany(
         w.tools,
