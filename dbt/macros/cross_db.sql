@@ -26,6 +26,15 @@
 {% macro duckdb__utc_date(column) -%}cast(make_timestamp(epoch_us({{ column }})) as date){%- endmacro %}
 {% macro default__utc_date(column) -%}cast(at_timezone({{ column }}, 'UTC') as date){%- endmacro %}
 
+{#- The instant's UTC hour (an instant, truncated). On DuckDB by arithmetic on the epoch (floored, so also before 1970):
+    `date_trunc('hour', ts)` goes through ICU's calendar for every row (10.9 s against 1.9 s for model_scores_hourly's
+    19.6 million scores on a 2-core machine); the same hours, whatever the session's TimeZone. -#}
+{% macro utc_hour(column) -%}{{ adapter.dispatch('utc_hour')(column) }}{%- endmacro %}
+{% macro duckdb__utc_hour(column) -%}
+    make_timestamptz(epoch_us({{ column }}) - ((epoch_us({{ column }}) % 3600000000) + 3600000000) % 3600000000)
+{%- endmacro %}
+{% macro default__utc_hour(column) -%}date_trunc('hour', {{ column }}){%- endmacro %}
+
 {#- Division that is null instead of failing when the denominator is zero. -#}
 {% macro safe_ratio(numerator, denominator) -%}
     case when coalesce({{ denominator }}, 0) = 0 then null

@@ -31,7 +31,9 @@ where {{ column_name }} is not null
       them in their own run;
     - append models (the deliveries, the money journal) keep their older rows: their uniqueness tests read the whole
       table (a new row could repeat an old one), as does any uniqueness test whose columns do not contain the model's
-      unique_key; row-level tests (not_null, accepted_values, min_value, relationships) read this run's rows;
+      unique_key, except the deliveries' Kafka coordinates, read from this run's lowest offset on
+      (offsets_this_run_could_repeat); row-level tests (not_null, accepted_values, min_value, relationships) read this
+      run's rows;
     - a full refresh writes every row in this run, so it checks everything.
     The full check over every row of every model stays available and is scheduled: `npm run dbt -- test` (a `test`
     run never restricts) or `build --vars '{"full_checks": true}'` (orchestration schedule `dbt-full-checks`). What a
@@ -39,7 +41,10 @@ where {{ column_name }} is not null
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set conditions = [where] if where else [] -%}
-    {%- if this_run_rows_only() -%}
+    {%- set offsets = offsets_this_run_could_repeat(relation) -%}
+    {%- if offsets -%}
+        {%- do conditions.append(offsets) -%}
+    {%- elif this_run_rows_only() -%}
         {%- do conditions.append('_loaded_at >= ' ~ loaded_at()) -%}
     {%- else -%}
         {%- set unloaded = bronze_rows_not_yet_loaded() -%}
@@ -50,6 +55,29 @@ where {{ column_name }} is not null
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The uniqueness test of a Kafka record's coordinates (kafka_topic, kafka_partition, kafka_offset) on an append
+    model (int_payment_events__deliveries) in an incremental `build`: a row this run appended can only repeat a row with
+    the same offset, so the test reads the rows with an offset at or above the lowest one this run appended (a constant,
+    so the scan skips the older row groups; their rows were checked against each other by the builds that appended
+    them): exactly the rows a duplicate made by this run is among (4 s -> 0.03 s over the 10 million deliveries).
+    Nothing appended: nothing can repeat ('1 = 0'). Returns the SQL condition, or '' for any other test. -#}
+{% macro offsets_this_run_could_repeat(relation) -%}
+    {%- if flags.WHICH != 'build' or flags.FULL_REFRESH or var('full_checks', false) or not execute -%}{{ return('') }}{%- endif -%}
+    {%- if model is not mapping or model.get('resource_type') != 'test' -%}{{ return('') }}{%- endif -%}
+    {%- set attached = model.get('attached_node') -%}
+    {%- set node = graph.nodes.get(attached) if attached else none -%}
+    {%- if node is none or node.config.materialized != 'incremental' or node.config.incremental_strategy != 'append' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set meta = model.get('test_metadata') or {} -%}
+    {%- set tested = (meta.get('kwargs') or {}).get('columns') or [] -%}
+    {%- if meta.get('name') != 'unique_combination' or (tested | sort | list) != ['kafka_offset', 'kafka_partition', 'kafka_topic'] -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set lowest = run_query('select min(kafka_offset) from ' ~ relation ~ ' where _loaded_at >= ' ~ loaded_at()).columns[0].values()[0] -%}
+    {{ return('1 = 0' if lowest is none else 'kafka_offset >= ' ~ lowest) }}
 {%- endmacro %}
 
 {#- True when the current generic test may read only the rows this build wrote (see get_where_subquery). -#}

@@ -76,6 +76,7 @@ function compiledChecks(env: NodeJS.ProcessEnv) {
       'unique_combination_stg_stripe_',
     ),
     modelScoresUnique: generic(['models', 'intermediate', 'int_model_scores.yml'], 'unique_combination_'),
+    deliveriesUnique: generic(['models', 'intermediate', 'int_payment_events__deliveries.yml'], 'unique_combination_'),
   };
 }
 
@@ -195,10 +196,16 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       assert.match(incrementalChecks.sourceTest, /kafka_offset > case/);
       // (on Trino the money test keeps its whole-table form: the scoped one is over Trino's stage limit)
       if (target === 'trino') assert.doesNotMatch(incrementalChecks.moneyTest, /facts_captured_minor/);
-      else assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
+      else {
+        assert.match(incrementalChecks.moneyTest, /facts_captured_minor/);
+        // its bronze scan reads only the received days of the scoped events' deliveries (the table's partitions)
+        assert.match(incrementalChecks.moneyTest, /and b\.received_at >= cast\('\d{4}-\d{2}-\d{2} 00:00:00 UTC'/);
+      }
       assert.match(incrementalChecks.rowsTest, /above the loaded offsets/);
       assert.match(incrementalChecks.stagingUnique, /kafka_offset > case/);
       assert.match(incrementalChecks.modelScoresUnique, /_loaded_at >=/);
+      // the deliveries' Kafka coordinates: the rows from this run's lowest appended offset on
+      assert.match(incrementalChecks.deliveriesUnique, /where \(kafka_offset >= \d+\)/);
 
       // what the build changed, read in one query process (the statements as before, each asserted below)
       const refundDay = String(refund.refunded_date).slice(0, 10);
@@ -255,10 +262,11 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       // a full refresh checks everything
       const fullChecks = compiledChecks({ ...w.env, ...fullEnv });
       assert.doesNotMatch(fullChecks.sourceTest, /kafka_offset >/);
-      assert.doesNotMatch(fullChecks.moneyTest, /facts_captured_minor/);
+      assert.doesNotMatch(fullChecks.moneyTest, /facts_captured_minor|b\.received_at >=/);
       assert.match(fullChecks.rowsTest, /distinct bronze event ids vs events/);
       assert.doesNotMatch(fullChecks.stagingUnique, /kafka_offset >/);
       assert.doesNotMatch(fullChecks.modelScoresUnique, /_loaded_at >=/);
+      assert.doesNotMatch(fullChecks.deliveriesUnique, /kafka_offset >=/);
       // every table of each side read in one query process per side (not a process start per table)
       const incrementals = await queryTargetMany(
         w.tools,

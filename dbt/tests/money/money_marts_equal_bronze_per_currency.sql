@@ -11,7 +11,7 @@
 -- the whole-table check; a full refresh, `dbt test` and `full_checks` compare everything with bronze as below.
 -- On Trino the whole-table form always runs: Trino plans the scoped form in 349 stages, over its limit of 150
 -- (QUERY_HAS_TOO_MANY_STAGES), and the whole-table form is the stricter check.
--- depends_on: {{ ref('int_payment_events') }} {{ ref('fct_refunds') }} {{ ref('fct_disputes') }} {{ ref('fct_money_movements') }}
+-- depends_on: {{ ref('int_payment_events') }} {{ ref('int_payment_events__deliveries') }} {{ ref('fct_refunds') }} {{ ref('fct_disputes') }} {{ ref('fct_money_movements') }}
 {#- Both forms compare bronze with these, summed per currency over every row (cheap: no bronze). -#}
 {%- set marts_by_currency -%}
 revenue as (
@@ -41,12 +41,43 @@ payments as (
     'dispute': 'select dispute_key from ' ~ events ~ ' where ' ~ this_build ~ ' and dispute_key is not null'
         ~ ' union select dispute_key from ' ~ ref('fct_disputes') ~ ' where ' ~ this_build,
 } -%}
+{%- set scope = {
+    'payment': 'select event_id from ' ~ events ~ ' where payment_key in (' ~ touched['payment'] ~ ')',
+    'refund': 'select event_id from ' ~ events ~ ' where refund_key in (' ~ touched['refund'] ~ ')',
+    'dispute': 'select event_id from ' ~ events ~ ' where dispute_key in (' ~ touched['dispute'] ~ ')',
+} -%}
+{#- The bronze scan reads only the days (received_at, the table's partition) holding a delivery of a scoped event:
+    every bronze delivery is in int_payment_events__deliveries (bronze_every_typed_row_is_accounted_for), so these
+    days hold every delivery of every scoped event, and the check reads them instead of the whole table. -#}
+{%- set received = [] -%}
+{%- if execute -%}
+    {%- set days = run_query('select distinct cast(' ~ utc_date('received_at') ~ ' as varchar) from '
+        ~ ref('int_payment_events__deliveries') ~ ' where event_id in (' ~ scope['payment'] ~ ' union '
+        ~ scope['refund'] ~ ' union ' ~ scope['dispute'] ~ ') order by 1').columns[0].values() -%}
+    {%- for day in days -%}
+        {%- set next_day = (modules.datetime.date.fromisoformat(day) + modules.datetime.timedelta(days=1)).isoformat() -%}
+        {%- if received and received[-1]['to'] == day -%}
+            {%- do received[-1].update({'to': next_day}) -%}
+        {%- else -%}
+            {%- do received.append({'from': day, 'to': next_day}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set day_ranges = [] -%}
+{%- for r in received -%}
+    {%- do day_ranges.append('(b.received_at >= ' ~ tstz_literal(r['from'] ~ ' 00:00:00') ~ ' and b.received_at < '
+        ~ tstz_literal(r['to'] ~ ' 00:00:00') ~ ')') -%}
+{%- endfor -%}
+{%- if not received -%}
+    {%- do scope.update({'received': '1 = 0'}) -%}
+{%- else -%}
+    {#- the outer bound prunes the table's day partitions; the ranges (up to 100) the rows within it -#}
+    {%- do scope.update({'received': 'b.received_at >= ' ~ tstz_literal(received[0]['from'] ~ ' 00:00:00')
+        ~ ' and b.received_at < ' ~ tstz_literal(received[-1]['to'] ~ ' 00:00:00')
+        ~ ((' and (' ~ (day_ranges | join(' or ')) ~ ')') if day_ranges | length <= 100 else '')}) -%}
+{%- endif %}
 with bronze as (
-    {{ bronze_money_by_currency(scope={
-        'payment': 'select event_id from ' ~ events ~ ' where payment_key in (' ~ touched['payment'] ~ ')',
-        'refund': 'select event_id from ' ~ events ~ ' where refund_key in (' ~ touched['refund'] ~ ')',
-        'dispute': 'select event_id from ' ~ events ~ ' where dispute_key in (' ~ touched['dispute'] ~ ')',
-    }) }}
+    {{ bronze_money_by_currency(scope=scope) }}
 ),
 
 facts as (

@@ -30,11 +30,13 @@ payments as (
 ),
 
 sequenced as (
+    -- a failed payment's streak is named by the number of payments before it that did not fail: one window (one sort)
     select
-        payments.*,
-        row_number() over (partition by customer_id order by created_at, payment_key)
-          - row_number() over (partition by customer_id, outcome = 'failed' order by created_at, payment_key)
-          as streak_group
+        customer_id,
+        outcome,
+        cast(sum(case when outcome = 'failed' then 0 else 1 end) over (
+            partition by customer_id order by created_at, payment_key rows between unbounded preceding and current row)
+          as bigint) as streak_group
     from payments
 ),
 

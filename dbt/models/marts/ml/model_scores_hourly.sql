@@ -2,7 +2,7 @@
 -- scored and the sum, min and max of its scores (mean = score_sum / scored_events, additive across hours). The ML
 -- dashboard's score-over-time panel.
 select
-    date_trunc('hour', scored_at) as score_hour,
+    {{ utc_hour('scored_at') }} as score_hour,
     model,
     model_version,
     cast(count(*) as bigint) as scored_events,
