@@ -237,15 +237,15 @@ export async function run(opts: { quick: boolean }): Promise<void> {
         { name: 'throughput_load_average', unit: 'load', value: Number(loadavg()[0]?.toFixed(2)) },
       );
     }
-    const tEps = median(transformerEps);
-    const sEps = median(sinkEps);
-    if (transformerEps.length > 0)
+    // BENCH_LAKE_ARMS without `throughput`: no runs, no throughput figures (a median of nothing throws).
+    if (transformerEps.length > 0) {
+      const tEps = median(transformerEps);
+      const sEps = median(sinkEps);
       metrics.push(
         { name: 'transformer_events_per_s', unit: 'events/s', value: Math.round(tEps) },
         { name: 'lake_sink_events_per_s', unit: 'events/s', value: Math.round(sEps) },
         { name: 'sink_bytes_per_event', unit: 'bytes', value: Math.round(median(sinkBytesPerEvent)) },
       );
-    if (transformerEps.length > 0) {
       ratios.push({ name: 'lake_sink_vs_transformer_events_per_s', value: Number((sEps / tEps).toFixed(3)), goal: 1 });
     }
 
