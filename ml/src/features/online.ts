@@ -234,9 +234,11 @@ export class OnlineFeatures {
 
   private call(command: string, list: readonly { entity: EntityName; id: string }[]): Promise<Buffer> {
     const keys = list.map(({ entity, id }) => this.keyOf(entity, id));
-    const groups = list.map(({ entity }) => ENTITY_GROUP[entity]);
+    // One digit per key in one argument: ~95 fewer arguments to encode, send and turn into Lua strings per batch.
+    let groups = '';
+    for (const { entity } of list) groups += ENTITY_GROUP[entity];
     const read = (this.redis as unknown as Record<string, ReadCommand>)[`${command}Buffer`] as ReadCommand;
-    return read.call(this.redis, keys.length, ...keys, ...groups);
+    return read.call(this.redis, keys.length, ...keys, groups);
   }
 
   /** Features of entities by id as of `atMs` (null: ignore the ttls), in one pipelined round trip. */
@@ -478,7 +480,7 @@ interface Fetched {
   readonly starts: Int32Array;
 }
 
-/** The field list of each entity travels once per call; keys name theirs by this index (1-based for Lua). */
+/** The field lists live in the script; a call names each key's by this index (1-based for Lua; one digit each). */
 const ENTITY_GROUP: Record<EntityName, number> = Object.fromEntries(ENTITY_NAMES.map((n, i) => [n, i + 1])) as Record<
   EntityName,
   number
@@ -489,17 +491,18 @@ type ReadCommand = (...args: (string | number | Buffer)[]) => Promise<Buffer>;
 const luaBytes = (b: Buffer) => `"${[...b].map((x) => `\\${x}`).join('')}"`;
 
 /**
- * The read script of a spec's field groups (one per entity, in ENTITY_NAMES order). KEYS: the HASHes; ARGV: per key
- * its group (the entity's index, 1-based). Returns per key, per field of its group, a 2-byte big-endian length and the
- * bytes (0xFFFF: absent).
+ * The read script of a spec's field groups (one per entity, in ENTITY_NAMES order). KEYS: the HASHes; ARGV[1]: per
+ * key one digit, its group (the entity's index, 1-based). Returns per key, per field of its group, a 2-byte big-endian
+ * length and the bytes (0xFFFF: absent).
  */
 function readScript(fieldGroups: readonly Buffer[][]): string {
   const groups = fieldGroups.map((fields) => `{${fields.map(luaBytes).join(', ')}}`);
   return `
 local groups = {${groups.join(',\n')}}
+local sel = ARGV[1]
 local parts, n, prefix = {}, 0, {}
 for i = 1, #KEYS do
-  local f = groups[tonumber(ARGV[i])]
+  local f = groups[string.byte(sel, i) - 48]
   local v = redis.call('HMGET', KEYS[i], unpack(f))
   for j = 1, #f do
     local x = v[j]
