@@ -346,7 +346,8 @@ export class OnlineFeatures {
         const n = ENTITY_NAMES[k] as EntityName;
         const newest = this.decodeInto(n, bufs[j] as Buffer, starts[j] as number, at, columns[n], values, i * width);
         if (this.decodedAny) present[i * 3 + k] = 1;
-        if (newest < eventUs) stale[i] = 1;
+        // -Infinity: no view has a time (an unknown entity), which is not stale (decode's asOfUs null).
+        if (newest > Number.NEGATIVE_INFINITY && newest < eventUs) stale[i] = 1;
       }
     }
     return {
