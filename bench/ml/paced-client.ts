@@ -11,10 +11,13 @@
  * withInProcessFraud, the InferenceClient the payment activity gets; same Redis, models and answers as the service, no
  * HTTP; `env` holds its REDIS_URL, MLFLOW_TRACKING_URI and ML_REGISTRY_PREFIX), so its CPU per call is the whole
  * scoring cost. Prints
- * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call, stages_ms}` (in call order; `stages_ms`: in-process, the
- * scorer's mean wall time per call by stage, else null) as one JSON line.
+ * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call, stages_ms, gc, fetches_epoch_ms}` (in call order;
+ * `stages_ms`: in-process, the scorer's mean wall time per call by stage, else null; `gc`: this process's GC pauses,
+ * `fetches_epoch_ms`: its outgoing HTTP requests' starts, in-process the scorer's alias checks) as one JSON line.
  */
+import diagnostics_channel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { isInvalidRequest, startLocalScoring } from '@pep/ml/scoring';
 import { createInferenceClient } from '@pep/workflows/inference-client';
 import { withInProcessFraud } from '@pep/workflows/local-fraud';
@@ -58,6 +61,23 @@ const send =
       ? inProcess
       : (body: { items: unknown[] }) => workflows.post<Answer>(path, body);
 let k = 0;
+/** This process's GC pauses and outgoing HTTP requests (in-process: the scorer's alias checks), epoch ms. */
+const gcs: { start: number; ms: number; kind: number }[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    gcs.push({
+      start: performance.timeOrigin + e.startTime,
+      ms: e.duration,
+      kind: (e as unknown as { detail: { kind: number } }).detail.kind,
+    });
+}).observe({ entryTypes: ['gc'] });
+const fetches: number[] = [];
+const fetched = () => {
+  fetches.push(performance.timeOrigin + performance.now());
+};
+// global fetch (undici) and node:http (the registry's alias checks)
+diagnostics_channel.subscribe('undici:request:create', fetched);
+diagnostics_channel.subscribe('http.client.request.start', fetched);
 /** Epoch ms at which each measured call started (for lining calls up with the service's GC and stalls). */
 const starts: number[] = [];
 const call = async (): Promise<number> => {
@@ -108,5 +128,7 @@ process.stdout.write(
     starts_epoch_ms: starts,
     client_cpu_ms_per_call: (cpu.user + cpu.system) / 1000 / plan.total,
     stages_ms: stagesMs,
+    gc: gcs,
+    fetches_epoch_ms: fetches,
   })}\n`,
 );

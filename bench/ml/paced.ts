@@ -18,6 +18,9 @@ export interface PacedRun {
   readonly stages_ms: Record<string, number> | null;
   /** With ML_PACED_TIMES=1: each measured call's start (epoch ms). */
   readonly starts_epoch_ms?: number[];
+  /** The client process's GC pauses (epoch ms start, duration, kind) and its fetch requests' starts (epoch ms). */
+  readonly gc?: { start: number; ms: number; kind: number }[];
+  readonly fetches_epoch_ms?: number[];
 }
 
 /** Runs paced-client.ts in a child process (Node with tsx, as the bench runs) on `planFile` and returns its result. */

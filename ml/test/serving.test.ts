@@ -301,6 +301,13 @@ test('the features as numbers (the default) give the answers of the features as 
   // read (unknown currency: the batch call fails, rows are tried one by one) and one without an event.
   const noTime = { ...payments[3], provider_created_at: null } as Record<string, unknown>;
   const badCurrency = { ...payments[4], currency: 'XYZ' } as Record<string, unknown>;
+  // Entities Redis has no row of: no features, and not stale (no row is older than the event).
+  const unknown = {
+    ...payments[6],
+    customer_id: 'cus_never_seen',
+    merchant_id: 'mer_never_seen',
+    card_last_four: '0009',
+  } as Record<string, unknown>;
   const batches = [
     payments.slice(0, 64).map((e) => req(e)),
     [
@@ -308,6 +315,7 @@ test('the features as numbers (the default) give the answers of the features as 
       req(noTime),
       req(badCurrency),
       req(payments[5] as Record<string, unknown>, null),
+      req(unknown),
     ],
   ];
   try {
@@ -327,9 +335,11 @@ test('the features as numbers (the default) give the answers of the features as 
     assert.ok(new Set(a.map((x) => x.score)).size > 5, 'scores vary');
     const b = await scorerOf(redis, 'numbers').scoreMany(batches[1] as never);
     assert.deepEqual(
-      b.slice(10).map((x) => x.fallback_reason),
+      b.slice(10, 13).map((x) => x.fallback_reason),
       ['event_incomplete', 'event_unreadable', 'event_incomplete'],
     );
+    assert.equal(b[13]?.features, 'online', 'unknown entities are not stale');
+    assert.equal(typeof b[13]?.score, 'number');
     assert.ok(b[11]?.records?.customer, 'a fallback carries its records');
   } finally {
     await champion.close();

@@ -27,6 +27,10 @@ test('values and timestamps round-trip, and a non-number value is an error, not 
     assert.equal(decodeTimestampUs(encodeTimestampUs(us)), us);
   // Timestamp{seconds: 1, nanos: 5000} as protobuf bytes: 1 s + 5 µs.
   assert.equal(decodeTimestampUs(Buffer.from([0x08, 0x01, 0x10, 0x88, 0x27])), 1_000_005);
+  // In place inside a larger buffer (serving's reply), nanos first, and a field a Timestamp does not have.
+  assert.equal(decodeTimestampUs(Buffer.from([0xff, 0x10, 0x88, 0x27, 0x08, 0x01, 0xff]), 1, 6), 1_000_005);
+  assert.throws(() => decodeTimestampUs(Buffer.from([0x18, 0x01])), /unexpected Timestamp field tag 24/);
+  assert.throws(() => decodeTimestampUs(Buffer.from([0x08, 0x81])), /truncated varint/);
   assert.throws(() => encodeTimestampUs(1.5), /not an integer/);
   assert.equal(decodeNumber(Buffer.alloc(0)), null);
   // int64_val -3 (ten-byte varint: the BigInt path) and float_val 0.5.

@@ -77,8 +77,8 @@ function valueEndingAt(buf: Buffer, end: number, len: number): number | null {
   return len === 9 && buf[end - 9] === 0x29 ? buf.readDoubleLE(end - 8) : decodeNumber(buf.subarray(end - len, end));
 }
 
-/** The key of an entity in one read's map of fetched HASHes. */
-const entityKey = (n: EntityName, id: string) => `${n}\u0000${id}`;
+/** Most Feast keys OnlineFeatures keeps built (~100 bytes each). */
+const KEY_CACHE_MAX = 50_000;
 
 export class OnlineFeatures {
   private readonly layout: Record<
@@ -128,46 +128,55 @@ export class OnlineFeatures {
 
   /**
    * Every wanted entity's row in one EVALSHA: per HASH its packed copy and its views' `_ts` fields (a 64-event batch,
-   * ~130 keys, reads ~650 fields instead of ~3,300: the per-field work in Redis's Lua and in the decoding was most of a
+   * ~95 keys, reads ~450 fields instead of ~2,400: the per-field work in Redis's Lua and in the decoding was most of a
    * batch's time; bench/ml). A copy is used when each view's time in it equals the HASH's `_ts` field; otherwise
    * (no copy, a view written by Feast's SDK after us, bytes that do not parse) that entity's Feast fields are read in
-   * a second call. Each entity's values come back in `layout[entity].fields` order.
+   * a second call. Each entity's values come back in `layout[entity].fields` order, at `starts[i]` in `bufs[i]`
+   * (offsets, not an object per entity and value).
    */
-  private async fetch(list: readonly { entity: EntityName; id: string }[]): Promise<Packed[]> {
-    if (list.length === 0) return [];
+  private async fetch(list: readonly { entity: EntityName; id: string }[]): Promise<Fetched> {
+    const n = list.length;
+    const out: Fetched = { bufs: new Array(n), starts: new Int32Array(n) };
+    if (n === 0) return out;
     const buf = await this.call(this.packedCommand, list);
-    const out: (Packed | undefined)[] = [];
-    const again: number[] = [];
+    let again: number[] | null = null;
     let o = 0;
-    list.forEach(({ entity }, i) => {
-      const packed = segment(buf, o);
-      o = packed.end;
-      const times: Segment[] = [];
-      for (let k = this.layout[entity].views.length; k > 0; k--) {
-        const t = segment(buf, o);
-        times.push(t);
-        o = t.end;
+    for (let i = 0; i < n; i++) {
+      const { entity } = list[i] as { entity: EntityName };
+      const packedLen = lengthAt(buf, o);
+      const packedStart = o + 2;
+      o = segmentEnd(buf, o);
+      const times = o;
+      for (let k = this.layout[entity].views.length; k > 0; k--) o = segmentEnd(buf, o);
+      if (packedLen !== MISSING && this.copyMatches(entity, buf, packedStart, packedLen, times)) {
+        out.bufs[i] = buf;
+        out.starts[i] = packedStart;
+      } else {
+        again ??= [];
+        again.push(i);
       }
-      if (packed.len !== MISSING && this.copyMatches(entity, buf, packed, times)) out[i] = { buf, start: packed.start };
-      else again.push(i);
-    });
+    }
     if (o !== buf.length) throw new Error(`feature read: ${buf.length - o} unexpected bytes in the reply`);
-    if (again.length > 0) {
+    if (again) {
       const full = await this.fetchFields(again.map((i) => list[i] as { entity: EntityName; id: string }));
       again.forEach((i, k) => {
-        out[i] = full[k];
+        out.bufs[i] = full.bufs[k] as Buffer;
+        out.starts[i] = full.starts[k] as number;
       });
     }
-    this.stats.packed += list.length - again.length;
-    this.stats.fields += again.length;
-    return out as Packed[];
+    this.stats.packed += n - (again?.length ?? 0);
+    this.stats.fields += again?.length ?? 0;
+    return out;
   }
 
-  /** Whether a packed copy parses as the entity's field list and carries the times the HASH's `_ts` fields hold. */
-  private copyMatches(entity: EntityName, buf: Buffer, packed: Segment, times: readonly Segment[]): boolean {
-    const end = packed.start + packed.len;
-    let o = packed.start;
-    let k = 0;
+  /**
+   * Whether the packed copy (`len` bytes at `start`) parses as the entity's field list and carries the times the
+   * HASH's `_ts` fields hold (their segments from `times` on, one per view).
+   */
+  private copyMatches(entity: EntityName, buf: Buffer, start: number, len: number, times: number): boolean {
+    const end = start + len;
+    let o = start;
+    let t = times;
     for (const v of this.layout[entity].views) {
       for (let f = -1; f < v.features.length; f++) {
         if (o + 2 > end) return false;
@@ -176,8 +185,12 @@ export class OnlineFeatures {
         const size = len === MISSING ? 0 : len;
         if (o + size > end) return false;
         if (f === -1) {
-          const t = times[k++] as Segment;
-          if (len !== t.len || (size > 0 && buf.compare(buf, t.start, t.start + size, o, o + size) !== 0)) return false;
+          const tLen = buf.readUInt16BE(t);
+          t += 2;
+          if (len !== tLen) return false;
+          // A few bytes each: a loop is cheaper than Buffer.compare's native call (~300 per 64-event batch).
+          for (let b = 0; b < size; b++) if (buf[t + b] !== buf[o + b]) return false;
+          t += size;
         }
         o += size;
       }
@@ -186,42 +199,85 @@ export class OnlineFeatures {
   }
 
   /** Feast's own fields of every listed HASH, in one EVALSHA (the layout's fields in order, per key). */
-  private async fetchFields(list: readonly { entity: EntityName; id: string }[]): Promise<Packed[]> {
+  private async fetchFields(list: readonly { entity: EntityName; id: string }[]): Promise<Fetched> {
     const buf = await this.call(this.fieldsCommand, list);
-    const out: Packed[] = [];
+    const out: Fetched = { bufs: new Array(list.length), starts: new Int32Array(list.length) };
     let o = 0;
-    for (const { entity } of list) {
-      out.push({ buf, start: o });
-      for (let k = this.layout[entity].fields.length; k > 0; k--) o = segment(buf, o).end;
-    }
+    list.forEach(({ entity }, i) => {
+      out.bufs[i] = buf;
+      out.starts[i] = o;
+      for (let k = this.layout[entity].fields.length; k > 0; k--) o = segmentEnd(buf, o);
+    });
     if (o !== buf.length) throw new Error(`feature read: ${buf.length - o} unexpected bytes in the reply`);
     return out;
   }
 
+  /**
+   * Feast keys of recently read entities (per entity, id → the HASH's key): a 64-event batch reads ~95 HASHes, most
+   * of them read by earlier batches too. Bounded: an entity's map is emptied when it reaches KEY_CACHE_MAX entries.
+   */
+  private readonly keys = { customer: new Map(), merchant: new Map(), payment_method: new Map() } as Record<
+    EntityName,
+    Map<string, Buffer>
+  >;
+
+  private keyOf(entity: EntityName, id: string): Buffer {
+    const keys = this.keys[entity];
+    let key = keys.get(id);
+    if (key === undefined) {
+      if (keys.size >= KEY_CACHE_MAX) keys.clear();
+      key = redisKey(joinKeyOf(this.spec, entity), id, this.spec.project);
+      keys.set(id, key);
+    }
+    return key;
+  }
+
   private call(command: string, list: readonly { entity: EntityName; id: string }[]): Promise<Buffer> {
-    const keys = list.map(({ entity, id }) => redisKey(joinKeyOf(this.spec, entity), id, this.spec.project));
-    const groups = list.map(({ entity }) => ENTITY_GROUP[entity]);
+    const keys = list.map(({ entity, id }) => this.keyOf(entity, id));
+    // One digit per key in one argument: ~95 fewer arguments to encode, send and turn into Lua strings per batch.
+    let groups = '';
+    for (const { entity } of list) groups += ENTITY_GROUP[entity];
     const read = (this.redis as unknown as Record<string, ReadCommand>)[`${command}Buffer`] as ReadCommand;
-    return read.call(this.redis, keys.length, ...keys, ...groups);
+    return read.call(this.redis, keys.length, ...keys, groups);
   }
 
   /** Features of entities by id as of `atMs` (null: ignore the ttls), in one pipelined round trip. */
   async readIds(list: readonly { entity: EntityName; id: string }[], atMs: number | null): Promise<EntityFeatures[]> {
-    const raw = await this.fetch(list);
-    return list.map(({ entity }, i) => this.decode(entity, raw[i] as Packed, atMs === null ? null : atMs * 1000));
+    const { bufs, starts } = await this.fetch(list);
+    return list.map(({ entity }, i) =>
+      this.decode(entity, { buf: bufs[i] as Buffer, start: starts[i] as number }, atMs === null ? null : atMs * 1000),
+    );
   }
 
-  /** Each event's entity ids, and every distinct entity's HASH fetched once (keyed by entityKey). */
+  /**
+   * Every distinct entity of the events fetched once: `slots[row * 3 + k]` is the index in `list` (and `fetched`) of
+   * row `row`'s entity ENTITY_NAMES[k], -1 when the event names none.
+   */
   private async fetchEntities(
     events: readonly FeatureEvent[],
-  ): Promise<{ ids: ReturnType<typeof entityIds>[]; raw: Map<string, Packed> }> {
-    const wanted = new Map<string, { entity: EntityName; id: string }>();
-    const ids = events.map((e) => entityIds(e));
-    for (const r of ids)
-      for (const n of ENTITY_NAMES) if (r[n]) wanted.set(entityKey(n, r[n]), { entity: n, id: r[n] });
-    const list = [...wanted.values()];
-    const fetched = await this.fetch(list);
-    return { ids, raw: new Map(list.map(({ entity, id }, i) => [entityKey(entity, id), fetched[i] as Packed])) };
+  ): Promise<{ list: { entity: EntityName; id: string }[]; slots: Int32Array; fetched: Fetched }> {
+    const seen = { customer: new Map(), merchant: new Map(), payment_method: new Map() } as Record<
+      EntityName,
+      Map<string, number>
+    >;
+    const list: { entity: EntityName; id: string }[] = [];
+    const slots = new Int32Array(events.length * 3).fill(-1);
+    events.forEach((e, row) => {
+      const ids = entityIds(e);
+      for (let k = 0; k < 3; k++) {
+        const n = ENTITY_NAMES[k] as EntityName;
+        const id = ids[n];
+        if (!id) continue;
+        let at = seen[n].get(id);
+        if (at === undefined) {
+          at = list.length;
+          seen[n].set(id, at);
+          list.push({ entity: n, id });
+        }
+        slots[row * 3 + k] = at;
+      }
+    });
+    return { list, slots, fetched: await this.fetch(list) };
   }
 
   /**
@@ -232,21 +288,21 @@ export class OnlineFeatures {
     events: readonly FeatureEvent[],
     opts: { asOfMs?: readonly number[]; ignoreTtl?: boolean } = {},
   ): Promise<RowFeatures[]> {
-    const { ids, raw } = await this.fetchEntities(events);
+    const { slots, fetched } = await this.fetchEntities(events);
     return events.map((e, i) => {
       const atMs = opts.ignoreTtl ? null : (opts.asOfMs?.[i] ?? eventTimeMs(e));
       const at = atMs === null ? null : atMs * 1000;
       const eventUs = eventTimeMs(e) * 1000;
       let stale = false;
       const out = {} as Record<EntityName, EntityFeatures>;
-      for (const n of ENTITY_NAMES) {
-        const id = (ids[i] as Record<EntityName, string | null>)[n];
-        const values = id ? raw.get(entityKey(n, id)) : undefined;
-        if (!values) {
+      for (let k = 0; k < 3; k++) {
+        const n = ENTITY_NAMES[k] as EntityName;
+        const j = slots[i * 3 + k] as number;
+        if (j < 0) {
           out[n] = NONE;
           continue;
         }
-        const f = this.decode(n, values, at);
+        const f = this.decode(n, { buf: fetched.bufs[j] as Buffer, start: fetched.starts[j] as number }, at);
         if (f.asOfUs !== null && f.asOfUs < eventUs) stale = true;
         out[n] = f;
       }
@@ -273,27 +329,25 @@ export class OnlineFeatures {
    * the vectorizer's features; `width` its feature count.
    */
   async readValues(events: readonly FeatureEvent[], columns: ValueColumns, width: number): Promise<FeatureValues> {
-    const { ids, raw } = await this.fetchEntities(events);
+    const { slots, fetched } = await this.fetchEntities(events);
+    const { bufs, starts } = fetched;
     const rows = events.length;
     const values = new Float64Array(rows * width).fill(Number.NaN);
     const present = new Uint8Array(rows * 3);
     const stale = new Uint8Array(rows);
-    const packedOf: (Packed | undefined)[] = new Array(rows * 3);
     for (let i = 0; i < rows; i++) {
       const e = events[i] as FeatureEvent;
       const eventMs = eventTimeMs(e);
       const at = eventMs * 1000;
       const eventUs = eventMs * 1000;
-      const rowIds = ids[i] as Record<EntityName, string | null>;
       for (let k = 0; k < 3; k++) {
+        const j = slots[i * 3 + k] as number;
+        if (j < 0) continue;
         const n = ENTITY_NAMES[k] as EntityName;
-        const id = rowIds[n];
-        const p = id ? raw.get(entityKey(n, id)) : undefined;
-        if (!p) continue;
-        packedOf[i * 3 + k] = p;
-        const newest = this.decodeInto(n, p, at, columns[n], values, i * width);
+        const newest = this.decodeInto(n, bufs[j] as Buffer, starts[j] as number, at, columns[n], values, i * width);
         if (this.decodedAny) present[i * 3 + k] = 1;
-        if (newest !== null && newest < eventUs) stale[i] = 1;
+        // -Infinity: no view has a time (an unknown entity), which is not stale (decode's asOfUs null).
+        if (newest > Number.NEGATIVE_INFINITY && newest < eventUs) stale[i] = 1;
       }
     }
     return {
@@ -306,8 +360,8 @@ export class OnlineFeatures {
         const at = eventTimeMs(events[i] as FeatureEvent) * 1000;
         const out = {} as Record<EntityName, EntityFeatures>;
         ENTITY_NAMES.forEach((n, k) => {
-          const p = packedOf[i * 3 + k];
-          out[n] = p ? this.decode(n, p, at) : NONE;
+          const j = slots[i * 3 + k] as number;
+          out[n] = j >= 0 ? this.decode(n, { buf: bufs[j] as Buffer, start: starts[j] as number }, at) : NONE;
         });
         return { ...out, stale: stale[i] === 1 };
       },
@@ -319,32 +373,33 @@ export class OnlineFeatures {
 
   /**
    * `decode` into a row of a matrix: each fresh value whose feature has a column is written there (the rest of the
-   * row is left as it is: NaN for absent). Returns the row's version time (decode's asOfUs) and sets `decodedAny`
-   * when decode's record would not be null. The same walk as `decode`, value for value.
+   * row is left as it is: NaN for absent). Returns the row's version time (decode's asOfUs; -Infinity for none) and
+   * sets `decodedAny` when decode's record would not be null. The same walk as `decode`, value for value, reading the
+   * reply in place (no view or object per value).
    */
   private decodeInto(
     entity: EntityName,
-    packed: Packed,
+    buf: Buffer,
+    start: number,
     atUs: number,
     cols: Int32Array,
     out: Float64Array,
     base: number,
-  ): number | null {
-    const { buf } = packed;
-    let o = packed.start;
+  ): number {
+    let o = start;
     let any = false;
-    let newest: number | null = null;
+    let newest = Number.NEGATIVE_INFINITY;
     let c = 0;
     for (const v of this.layout[entity].views) {
       const tsLen = buf.readUInt16BE(o);
       o += 2;
-      let tsUs: number | null = null;
+      let fresh = false;
       if (tsLen !== MISSING) {
         o += tsLen;
-        tsUs = decodeTimestampUs(buf.subarray(o - tsLen, o));
+        const tsUs = decodeTimestampUs(buf, o - tsLen, o);
+        if (tsUs > newest) newest = tsUs;
+        fresh = tsUs >= atUs - v.ttlUs;
       }
-      if (tsUs !== null) newest = Math.max(newest ?? tsUs, tsUs);
-      const fresh = tsUs !== null && tsUs >= atUs - v.ttlUs;
       for (let f = 0; f < v.features.length; f++, c++) {
         const len = buf.readUInt16BE(o);
         o += 2;
@@ -397,7 +452,7 @@ export class OnlineFeatures {
   }
 }
 
-/** A key's values inside the batch reply: `start` is the offset of its first length prefix. */
+/** A key's values inside a reply: `start` is the offset of its first length prefix (decode's argument). */
 interface Packed {
   readonly buf: Buffer;
   readonly start: number;
@@ -406,22 +461,27 @@ interface Packed {
 /** Length prefix of an absent field. */
 const MISSING = MISSING_VALUE;
 
-/** One length-prefixed value of a reply: its bytes' offset and length (MISSING: absent), and where the next begins. */
-interface Segment {
-  readonly start: number;
-  readonly len: number;
-  readonly end: number;
+/** The length prefix of the value at `o` (MISSING: absent); throws when the reply ends before it. */
+function lengthAt(buf: Buffer, o: number): number {
+  if (o + 2 > buf.length) throw new Error('feature read: truncated reply');
+  return buf.readUInt16BE(o);
 }
 
-function segment(buf: Buffer, o: number): Segment {
-  if (o + 2 > buf.length) throw new Error('feature read: truncated reply');
-  const len = buf.readUInt16BE(o);
+/** Where the length-prefixed value at `o` ends (the next one's offset); throws when the reply ends before it. */
+function segmentEnd(buf: Buffer, o: number): number {
+  const len = lengthAt(buf, o);
   const end = o + 2 + (len === MISSING ? 0 : len);
   if (end > buf.length) throw new Error('feature read: truncated reply');
-  return { start: o + 2, len, end };
+  return end;
 }
 
-/** The field list of each entity travels once per call; keys name theirs by this index (1-based for Lua). */
+/** The entities of one read in the replies: entity `i`'s values start at `starts[i]` in `bufs[i]`. */
+interface Fetched {
+  readonly bufs: Buffer[];
+  readonly starts: Int32Array;
+}
+
+/** The field lists live in the script; a call names each key's by this index (1-based for Lua; one digit each). */
 const ENTITY_GROUP: Record<EntityName, number> = Object.fromEntries(ENTITY_NAMES.map((n, i) => [n, i + 1])) as Record<
   EntityName,
   number
@@ -432,17 +492,18 @@ type ReadCommand = (...args: (string | number | Buffer)[]) => Promise<Buffer>;
 const luaBytes = (b: Buffer) => `"${[...b].map((x) => `\\${x}`).join('')}"`;
 
 /**
- * The read script of a spec's field groups (one per entity, in ENTITY_NAMES order). KEYS: the HASHes; ARGV: per key
- * its group (the entity's index, 1-based). Returns per key, per field of its group, a 2-byte big-endian length and the
- * bytes (0xFFFF: absent).
+ * The read script of a spec's field groups (one per entity, in ENTITY_NAMES order). KEYS: the HASHes; ARGV[1]: per
+ * key one digit, its group (the entity's index, 1-based). Returns per key, per field of its group, a 2-byte big-endian
+ * length and the bytes (0xFFFF: absent).
  */
 function readScript(fieldGroups: readonly Buffer[][]): string {
   const groups = fieldGroups.map((fields) => `{${fields.map(luaBytes).join(', ')}}`);
   return `
 local groups = {${groups.join(',\n')}}
+local sel = ARGV[1]
 local parts, n, prefix = {}, 0, {}
 for i = 1, #KEYS do
-  local f = groups[tonumber(ARGV[i])]
+  local f = groups[string.byte(sel, i) - 48]
   local v = redis.call('HMGET', KEYS[i], unpack(f))
   for j = 1, #f do
     local x = v[j]
