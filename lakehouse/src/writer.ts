@@ -179,7 +179,14 @@ export class LakeWriter {
 
   async compact(
     table: string,
-    options: { smallFileBytes?: number; minFiles?: number; maxFiles?: number; carryKeys?: string[] } = {},
+    options: {
+      smallFileBytes?: number;
+      minFiles?: number;
+      maxFiles?: number;
+      carryKeys?: string[];
+      /** Rows per Parquet row group of a sorted table's rewritten files (default 32,768). */
+      rowGroupRows?: number;
+    } = {},
   ) {
     return JSON.parse(await call(() => this.conn.compact(table, JSON.stringify({ carryKeys: [], ...options }))));
   }

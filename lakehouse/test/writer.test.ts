@@ -228,7 +228,12 @@ describe('lake writer', () => {
     const sql = `SELECT count(*) AS n, sum(amount_minor) AS s, count(DISTINCT kafka_offset) AS d FROM ${name}`;
     const beforeAgg = await count(sql);
     const filesBefore = (await writer.files(name)).length;
-    const out = await writer.compact(name, { smallFileBytes: 64 << 20, minFiles: 2, carryKeys: [KEY] });
+    const out = await writer.compact(name, {
+      smallFileBytes: 64 << 20,
+      minFiles: 2,
+      carryKeys: [KEY],
+      rowGroupRows: 3,
+    });
     assert.ok(out.partitions > 0, JSON.stringify(out));
     const filesAfter = (await writer.files(name)).length;
     assert.ok(filesAfter < filesBefore, `${filesBefore} → ${filesAfter}`);
@@ -244,6 +249,11 @@ describe('lake writer', () => {
         );
         const keys = r.rows.map((row) => [String(row.customer_id), BigInt(row.t as bigint)] as const);
         assert.ok(keys.length > 1, `${f.path}: ${keys.length} rows`);
+        // A sorted table's files are written in row groups of `rowGroupRows`, so that their statistics can skip.
+        const groups = await s.query(
+          `SELECT num_row_groups FROM parquet_file_metadata('${f.path.slice('file://'.length)}')`,
+        );
+        assert.equal(Number(groups.rows[0]?.num_row_groups), Math.ceil(keys.length / 3), f.path);
         const ordered = [...keys].sort((a, b) =>
           a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0,
         );

@@ -651,7 +651,7 @@ impl Lake {
                 format!("{table}: the Arrow stream holds no rows"),
             ));
         }
-        let files = self.write_batches(&t, &batches, writer).await?;
+        let files = self.write_batches(&t, &batches, writer, None).await?;
         Ok(self.add_pending(ident, &t, files, rows))
     }
 
@@ -686,7 +686,7 @@ impl Lake {
     pub async fn open_write(&self, table: &str, writer: &str) -> Result<u64> {
         let ident = parse_ident(table)?;
         let t = self.cached_table(&ident).await?;
-        let (fanout, splitter) = self.data_writer(&t, writer)?;
+        let (fanout, splitter) = self.data_writer(&t, writer, None)?;
         let mut open = self.open.lock().expect("open lock");
         if open.len() >= MAX_OPEN_WRITES {
             return Err(LakeError::new(
@@ -798,8 +798,9 @@ impl Lake {
         t: &Table,
         batches: &[arrow_array::RecordBatch],
         writer: &str,
+        row_group_rows: Option<usize>,
     ) -> Result<Vec<DataFile>> {
-        let (mut fanout, splitter) = self.data_writer(t, writer)?;
+        let (mut fanout, splitter) = self.data_writer(t, writer, row_group_rows)?;
         for batch in batches {
             for (key, part) in splitter.split(batch)? {
                 fanout.write(key, part).await?;
@@ -813,15 +814,18 @@ impl Lake {
         &self,
         t: &Table,
         writer: &str,
+        row_group_rows: Option<usize>,
     ) -> Result<(DataWriter, iceberg::arrow::RecordBatchPartitionSplitter)> {
         let md = t.metadata();
         let schema = md.current_schema().clone();
         let spec = md.default_partition_spec().clone();
         let level = ZstdLevel::try_new(self.options.zstd_level.unwrap_or(3))
             .map_err(|e| LakeError::new(codes::INVALID_ARGUMENT, format!("zstd level: {e}")))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .build();
+        let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+        if let Some(rows) = row_group_rows {
+            props = props.set_max_row_group_row_count(Some(rows.max(1)));
+        }
+        let props = props.build();
         let safe_writer: String = writer
             .chars()
             .map(|c| {
