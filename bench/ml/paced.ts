@@ -3,6 +3,7 @@
  * client run in its own process (paced-client.ts), and the diagnostics' 64-event bodies from the quick bench's history.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fraudRequestOf, simulatedEvents } from '@pep/ml';
 
@@ -24,6 +25,15 @@ export interface PacedRun {
 }
 
 /** Runs paced-client.ts in a child process (Node with tsx, as the bench runs) on `planFile` and returns its result. */
+/** One in-process paced round of `total` calls at `callsPerS` over `bodies` (30 warm-up calls), against `env`. */
+export function pacedInProcess(
+  planFile: string,
+  o: { callsPerS: number; total: number; bodies: string[]; env: Record<string, string> },
+): Promise<PacedRun> {
+  writeFileSync(planFile, JSON.stringify({ port: 0, warmup: 30, transport: 'in-process', ...o }));
+  return pacedClient(planFile);
+}
+
 export function pacedClient(planFile: string, env: NodeJS.ProcessEnv = process.env): Promise<PacedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(

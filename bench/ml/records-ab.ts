@@ -8,13 +8,13 @@
  * median CPU and the pooled p50 / p99. `ML_AB_ROUNDS` (3 per arm), `ML_AB_CALLS` (400), `ML_AB_RATE` calls/s (20). Run:
  *   ML_DIAG_PREFIX=bench-xxxx- ns4 node --import tsx bench/ml/records-ab.ts
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMlConfig } from '@pep/ml';
-import { diagRequests, type PacedRun, pacedClient, pct } from './paced.ts';
+import { diagRequests, type PacedRun, pacedInProcess, pct } from './paced.ts';
 
-const prefix = process.env.ML_DIAG_PREFIX;
+const prefix = process.env.ML_DIAG_PREFIX ?? '';
 if (!prefix) throw new Error('ML_DIAG_PREFIX (the registry prefix of a previous bench run) is required');
 const rounds = Number(process.env.ML_AB_ROUNDS ?? 3);
 const calls = Number(process.env.ML_AB_CALLS ?? 400);
@@ -26,25 +26,17 @@ const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64()
 const dir = mkdtempSync(join(tmpdir(), 'pep-ml-ab-'));
 
 function round(arm: 'numbers' | 'json'): Promise<PacedRun> {
-  const planFile = join(dir, `plan-${arm}.json`);
-  writeFileSync(
-    planFile,
-    JSON.stringify({
-      port: 0,
-      callsPerS: rate,
-      warmup: 30,
-      total: calls,
-      bodies,
-      transport: 'in-process',
-      env: {
-        REDIS_URL: redisUrl,
-        MLFLOW_TRACKING_URI: base.mlflowUrl,
-        ML_REGISTRY_PREFIX: prefix,
-        INFERENCE_RECORDS: arm,
-      },
-    }),
-  );
-  return pacedClient(planFile);
+  return pacedInProcess(join(dir, `plan-${arm}.json`), {
+    callsPerS: rate,
+    total: calls,
+    bodies,
+    env: {
+      REDIS_URL: redisUrl,
+      MLFLOW_TRACKING_URI: base.mlflowUrl,
+      ML_REGISTRY_PREFIX: prefix,
+      INFERENCE_RECORDS: arm,
+    },
+  });
 }
 
 const arms = {

@@ -10,13 +10,13 @@
  * `ML_AB_ARM` labels the output; `ML_AB_PLAN` keeps the plan file. Run:
  *   ML_DIAG_PREFIX=bench-xxxx- ML_AB_ARM=a ns4 node --import tsx bench/ml/score64-round.ts
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMlConfig } from '@pep/ml';
-import { diagRequests, pacedClient, pct } from './paced.ts';
+import { diagRequests, pacedInProcess, pct } from './paced.ts';
 
-const prefix = process.env.ML_DIAG_PREFIX;
+const prefix = process.env.ML_DIAG_PREFIX ?? '';
 if (!prefix) throw new Error('ML_DIAG_PREFIX (the registry prefix of a previous bench run) is required');
 const calls = Number(process.env.ML_AB_CALLS ?? 400);
 const rate = Number(process.env.ML_AB_RATE ?? 20);
@@ -26,19 +26,12 @@ const redisUrl = `${base.redisUrl.replace(/\/\d+$/, '')}/${process.env.ML_BENCH_
 const next64 = await diagRequests();
 const bodies = Array.from({ length: 50 }, () => JSON.stringify({ items: next64() }));
 const planFile = process.env.ML_AB_PLAN ?? join(mkdtempSync(join(tmpdir(), 'pep-ml-round-')), 'plan.json');
-writeFileSync(
-  planFile,
-  JSON.stringify({
-    port: 0,
-    callsPerS: rate,
-    warmup: 30,
-    total: calls,
-    bodies,
-    transport: 'in-process',
-    env: { REDIS_URL: redisUrl, MLFLOW_TRACKING_URI: base.mlflowUrl, ML_REGISTRY_PREFIX: prefix },
-  }),
-);
-const x = await pacedClient(planFile);
+const x = await pacedInProcess(planFile, {
+  callsPerS: rate,
+  total: calls,
+  bodies,
+  env: { REDIS_URL: redisUrl, MLFLOW_TRACKING_URI: base.mlflowUrl, ML_REGISTRY_PREFIX: prefix },
+});
 const f = (v: number) => Number(v.toFixed(3));
 const lat = x.latencies_ms;
 console.log(
