@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
 import { STATE_DIR } from '@pep/stack/paths';
 import { BronzeError, type BronzeTableSnapshot, bronzeNamespace, bronzeSnapshots, PACKAGE_DIR } from './bronze.ts';
+import { lockWaitMs, RunLockTimeout, withRunLock } from './lock.ts';
 import { fraudTruthDir, writeFraudTruthSeed } from './truth.ts';
 import { type DbtToolchain, ensureDbtToolchain, type Log, runPython } from './venv.ts';
 
@@ -419,61 +420,71 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
   const targetPath = baseEnv.DBT_TARGET_PATH?.trim() || join(PACKAGE_DIR, 'target', target);
   const env = dbtEnvironment(baseEnv, { command, target, args }, tools, targetPath);
 
-  let reads: BronzeRead[] = [];
-  if (command && READS_BRONZE.has(command)) {
-    const pinned = await pinBronze(tools, env, baseEnv, target, log);
-    if ('error' in pinned) return fail(pinned.exitCode, pinned.error);
-    reads = pinned.reads;
-  }
-  if (target === 'duckdb') mkdirSync(dirname(paths.duckdbPath), { recursive: true });
-  if (command) {
-    const truthDir = fraudTruthDir(baseEnv);
-    const truth = writeFraudTruthSeed(truthDir);
-    log(
-      `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
-        truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
-      }`,
-    );
-  }
-
-  const runResultsPath = join(targetPath, 'run_results.json');
-  const dbtStarted = Date.now();
-  const { code, tail } = await spawnDbt(tools, args, env, out, log);
-  const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
-  const { results, failures } = tallyResults(runResults);
-
-  let published: DbtRunSummary['published'] = null;
-  let publishError: string | undefined;
-  if (code === 0 && target === 'duckdb' && command && PUBLISHES.has(command)) {
-    try {
-      published = await publishMarts(tools, paths, env);
-      log(`published ${published.tables.length} marts to ${published.path}`);
-    } catch (err) {
-      publishError = `publishing the marts failed: ${(err as Error).message}`;
-      log(publishError);
+  // The snapshot is pinned, dbt runs and the marts are published under the database's run lock (lock.ts).
+  const locked = async (): Promise<DbtRunSummary> => {
+    let reads: BronzeRead[] = [];
+    if (command && READS_BRONZE.has(command)) {
+      const pinned = await pinBronze(tools, env, baseEnv, target, log);
+      if ('error' in pinned) return fail(pinned.exitCode, pinned.error);
+      reads = pinned.reads;
     }
-  }
-  const exitCode = publishError ? 1 : code;
-  // a failure outside any node (a hook, a compilation error) has no run result: the summary carries dbt's message
-  const dbtError = exitCode !== 0 && failures.length === 0 && !publishError ? errorOf(tail) : undefined;
-  const summary: DbtRunSummary = {
-    command: command ?? null,
-    target,
-    status: exitCode === 0 ? 'success' : 'failed',
-    exit_code: exitCode,
-    elapsed_s: (Date.now() - started) / 1000,
-    dbt_elapsed_s: runResults?.elapsed_time ?? null,
-    invocation_id: runResults?.metadata?.invocation_id ?? null,
-    partition_day: partitionDay,
-    bronze_namespace: namespace,
-    bronze: Object.fromEntries(reads.map(({ table, ...r }) => [table, r])),
-    results,
-    failures,
-    published,
-    ...(publishError ? { error: publishError } : dbtError ? { error: dbtError } : {}),
+    if (command) {
+      const truthDir = fraudTruthDir(baseEnv);
+      const truth = writeFraudTruthSeed(truthDir);
+      log(
+        `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
+          truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
+        }`,
+      );
+    }
+
+    const runResultsPath = join(targetPath, 'run_results.json');
+    const dbtStarted = Date.now();
+    const { code, tail } = await spawnDbt(tools, args, env, out, log);
+    const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
+    const { results, failures } = tallyResults(runResults);
+
+    let published: DbtRunSummary['published'] = null;
+    let publishError: string | undefined;
+    if (code === 0 && target === 'duckdb' && command && PUBLISHES.has(command)) {
+      try {
+        published = await publishMarts(tools, paths, env);
+        log(`published ${published.tables.length} marts to ${published.path}`);
+      } catch (err) {
+        publishError = `publishing the marts failed: ${(err as Error).message}`;
+        log(publishError);
+      }
+    }
+    const exitCode = publishError ? 1 : code;
+    // a failure outside any node (a hook, a compilation error) has no run result: the summary carries dbt's message
+    const dbtError = exitCode !== 0 && failures.length === 0 && !publishError ? errorOf(tail) : undefined;
+    const summary: DbtRunSummary = {
+      command: command ?? null,
+      target,
+      status: exitCode === 0 ? 'success' : 'failed',
+      exit_code: exitCode,
+      elapsed_s: (Date.now() - started) / 1000,
+      dbt_elapsed_s: runResults?.elapsed_time ?? null,
+      invocation_id: runResults?.metadata?.invocation_id ?? null,
+      partition_day: partitionDay,
+      bronze_namespace: namespace,
+      bronze: Object.fromEntries(reads.map(({ table, ...r }) => [table, r])),
+      results,
+      failures,
+      published,
+      ...(publishError ? { error: publishError } : dbtError ? { error: dbtError } : {}),
+    };
+    if (command && READS_BRONZE.has(command)) recordRun(summary, baseEnv);
+    return summary;
   };
-  if (command && READS_BRONZE.has(command)) recordRun(summary, baseEnv);
-  return summary;
+  if (target !== 'duckdb' || !command) return locked();
+  mkdirSync(dirname(paths.duckdbPath), { recursive: true });
+  try {
+    return await withRunLock(paths.duckdbPath, { waitMs: lockWaitMs(baseEnv), log }, locked);
+  } catch (err) {
+    if (err instanceof RunLockTimeout) return fail(EXIT_TEMPFAIL, err.message);
+    throw err;
+  }
 }
 
 /** Characters of dbt's output kept to explain a failure that has no run result. */
