@@ -362,6 +362,79 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
     }
   });
 
+  test('a sort order another engine set with a transform: the table still opens (no order reported), compaction refuses it clearly', async () => {
+    // Another engine (Spark's `WRITE ORDERED BY bucket(4, customer_id)`) sets a default sort order with a transform
+    // through the catalog's commit endpoint; this writer sorts by identity columns only.
+    const other = Object.freeze({ ...LAKE_TABLES.payment_events, qualifiedName: `${namespace}.bucket_sorted` });
+    const created = await writer.ensureTable(other, KEY);
+    assert.deepEqual(
+      created.sortOrder.map((c) => c.name),
+      ['customer_id', 'received_at'],
+    );
+    const source = created.schema.fields.find((f) => f.name === 'customer_id')?.id;
+    assert.ok(source !== undefined);
+    const url = `${ICEBERG_REST_URI}/v1/namespaces/${namespace}/tables/bucket_sorted`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        requirements: [],
+        updates: [
+          {
+            action: 'add-sort-order',
+            'sort-order': {
+              'order-id': 7,
+              fields: [{ 'source-id': source, transform: 'bucket[4]', direction: 'asc', 'null-order': 'nulls-first' }],
+            },
+          },
+          { action: 'set-default-sort-order', 'sort-order-id': -1 },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const defaultOrder = async () => {
+      const m = ((await (await fetch(url)).json()) as { metadata: Record<string, unknown> }).metadata;
+      const id = m['default-sort-order-id'];
+      return (m['sort-orders'] as { 'order-id': number; fields: { transform: string }[] }[]).find(
+        (o) => o['order-id'] === id,
+      );
+    };
+    assert.equal((await defaultOrder())?.fields[0]?.transform, 'bucket[4]');
+
+    // The writer opens it, reports no order it could sort by, and leaves the other engine's order alone.
+    assert.deepEqual((await writer.tableInfo(other.qualifiedName, KEY)).sortOrder, []);
+    assert.deepEqual((await writer.ensureTable(other, KEY)).sortOrder, []);
+    assert.equal((await defaultOrder())?.fields[0]?.transform, 'bucket[4]', 'ensureTable kept the order');
+    // Streams still land in it ...
+    for (const [from, to] of [
+      [0, N],
+      [N, 2 * N],
+    ] as const) {
+      const w = await writer.write(other.qualifiedName, ipcOf(from, to), 'rest-bucket');
+      await writer.commit(w.handle, {
+        cursorKey: KEY,
+        expected: { [CURSOR]: from === 0 ? null : String(from) },
+        next: { [CURSOR]: String(to) },
+        writer: 'rest-bucket',
+      });
+    }
+    // ... and compaction, which would have to sort by that order, refuses with the reason and changes nothing.
+    const files = await writer.files(other.qualifiedName);
+    await assert.rejects(
+      writer.compact(other.qualifiedName, { smallFileBytes: 1 << 30, carryKeys: [KEY] }),
+      (e: LakeError) => {
+        assert.equal(e.code, 'INVALID_ARGUMENT', e.message);
+        assert.ok(e.message.includes('customer_id') && e.message.includes('bucket[4]'), e.message);
+        return true;
+      },
+    );
+    assert.deepEqual(
+      (await writer.files(other.qualifiedName)).map((f) => f.path).sort(),
+      files.map((f) => f.path).sort(),
+    );
+    assert.deepEqual((await writer.tableInfo(other.qualifiedName, KEY)).cursors, { [CURSOR]: String(2 * N) });
+  });
+
   test('a local LAKE_WAREHOUSE for a catalog whose table is in S3 is a clear error, not a failed write', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pep-lake-rest-'));
     try {

@@ -70,7 +70,13 @@ export const icebergRest: Service = {
     const warehouse = icebergRestWarehouse();
     const props: Record<string, string> = {
       warehouse,
-      uri: `jdbc:sqlite:file:${join(STATE, 'catalog.db')}`,
+      // One SQLite connection: with the JdbcCatalog's default pool of two, two commits racing (two writers, or a
+      // writer and a compaction) could each hold a read lock and wait for the other's write lock, failing both with
+      // SQLITE_BUSY and leaving the file locked for every later request. One connection serialises the catalog's
+      // statements (a commit is one conditional UPDATE, so the loser of a race is still refused, not lost); the busy
+      // timeout covers any other process opening the file.
+      uri: `jdbc:sqlite:file:${join(STATE, 'catalog.db')}?busy_timeout=10000`,
+      clients: '1',
       'rest.port': String(port),
       'catalog.name': 'pep',
     };
