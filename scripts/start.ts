@@ -15,6 +15,7 @@ import { kafkajsConnection, loadKafkaConnection } from '@pep/contracts/kafka-sec
 import { seriesSum } from '@pep/contracts/metrics';
 import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { type DashboardLink, loginHint, provisionDashboards } from '@pep/dashboards';
+import { scoringNodeFlags } from '@pep/ml/node-flags';
 import { stackDown, stackStatus, stackUp } from '@pep/stack';
 import { logFile, REPO_ROOT } from '@pep/stack/paths';
 import { runStreaming } from '@pep/stack/run-suites';
@@ -75,6 +76,8 @@ const bun = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const addresses = serviceAddresses();
 const inferencePort = Number(process.env.INFERENCE_PORT ?? SERVICE_DEFAULTS.inference.port);
+/** V8 flags of the processes that score fraud (the service, the payment lane's worker): ML_SCORING_NODE_FLAGS. */
+const scoringFlags = scoringNodeFlags();
 
 /** Each consumer serves /metrics once it runs: that is its readiness probe here (the port variable moves it). */
 function metricsUrl(portVariable: string, defaultPort: number): string {
@@ -85,7 +88,7 @@ function metricsUrl(portVariable: string, defaultPort: number): string {
 const COMPONENTS: readonly Component[] = [
   {
     name: 'inference',
-    args: [tsx, 'ml/src/server.ts'],
+    args: [tsx, ...scoringFlags, 'ml/src/server.ts'],
     ready: `http://127.0.0.1:${inferencePort}/health`,
     ownSession: true,
   },
@@ -97,7 +100,7 @@ const COMPONENTS: readonly Component[] = [
   { name: 'trainer', args: [tsx, 'ml/src/train/auto.ts'] },
   {
     name: 'worker',
-    args: [tsx, 'workflows/src/worker.ts'],
+    args: [tsx, ...scoringFlags, 'workflows/src/worker.ts'],
     ready: metricsUrl('WORKER_METRICS_PORT', SERVICE_DEFAULTS.metrics.worker),
     env: { WORKER_LANES: 'payments' },
     ownSession: true,

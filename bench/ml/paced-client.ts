@@ -13,11 +13,13 @@
  * scoring cost. Prints
  * `{latencies_ms, starts_epoch_ms, client_cpu_ms_per_call, stages_ms, gc, fetches_epoch_ms}` (in call order;
  * `stages_ms`: in-process, the scorer's mean wall time per call by stage, else null; `gc`: this process's GC pauses,
- * `fetches_epoch_ms`: its outgoing HTTP requests' starts, in-process the scorer's alias checks) as one JSON line.
+ * `fetches_epoch_ms`: its outgoing HTTP requests' starts, in-process the scorer's alias checks; `new_space_mb`: V8's young
+ * generation at the end) as one JSON line.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { isInvalidRequest, startLocalScoring } from '@pep/ml/scoring';
 import { createInferenceClient } from '@pep/workflows/inference-client';
 import { withInProcessFraud } from '@pep/workflows/local-fraud';
@@ -110,6 +112,8 @@ for (let i = 0; i < plan.total; i++) {
 }
 await Promise.all(inFlight);
 const cpu = process.cpuUsage(cpu0);
+// The young generation's size at the end (V8 grows it from 1 MB up to --max-semi-space-size as calls allocate).
+const newSpaceMb = (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20;
 // In-process: the scorer's wall time per stage per measured call (ms), from its own clocks.
 const stages1 = local?.stages();
 const stagesMs =
@@ -130,5 +134,6 @@ process.stdout.write(
     stages_ms: stagesMs,
     gc: gcs,
     fetches_epoch_ms: fetches,
+    new_space_mb: newSpaceMb,
   })}\n`,
 );

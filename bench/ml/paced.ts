@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fraudRequestOf, simulatedEvents } from '@pep/ml';
+import { scoringNodeFlags } from '@pep/ml/node-flags';
 
 export const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -22,9 +23,10 @@ export interface PacedRun {
   /** The client process's GC pauses (epoch ms start, duration, kind) and its fetch requests' starts (epoch ms). */
   readonly gc?: { start: number; ms: number; kind: number }[];
   readonly fetches_epoch_ms?: number[];
+  /** The client process's young generation (V8's new space) at the end, MB. */
+  readonly new_space_mb?: number;
 }
 
-/** Runs paced-client.ts in a child process (Node with tsx, as the bench runs) on `planFile` and returns its result. */
 /** One in-process paced round of `total` calls at `callsPerS` over `bodies` (30 warm-up calls), against `env`. */
 export function pacedInProcess(
   planFile: string,
@@ -34,11 +36,22 @@ export function pacedInProcess(
   return pacedClient(planFile);
 }
 
+/**
+ * Runs paced-client.ts in a child process (Node with tsx, as the bench runs) on `planFile` and returns its result. The
+ * process is the worker's stand-in (in-process: it scores), so it gets the node flags the platform's launcher gives the
+ * worker and the inference service (`ML_SCORING_NODE_FLAGS`, `@pep/ml/node-flags`; set it to compare others).
+ */
 export function pacedClient(planFile: string, env: NodeJS.ProcessEnv = process.env): Promise<PacedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./paced-client.ts', import.meta.url)), planFile],
+      [
+        ...scoringNodeFlags(env),
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./paced-client.ts', import.meta.url)),
+        planFile,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'], env },
     );
     let out = '';

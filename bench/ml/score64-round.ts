@@ -5,9 +5,11 @@
  * ML_DIAG_PREFIX), the bench's paced client (paced-client.ts, own process, @pep/ml/scoring behind the worker's
  * client) runs `ML_AB_CALLS` (400) calls at `ML_AB_RATE` calls/s (20). Prints the client's CPU per call (the whole
  * scoring cost), p50 / p90 / p99 / mean and the scorer's stage means, then the client process's GC pauses in the run
- * (count, total, longest, major) and its fetch requests (the scorer's alias checks), and the slowest 2 % of calls,
+ * (count, per 1,000 calls, total, longest, longest minor, major: kind other than a scavenge, V8's young generation at the
+ * end) and its fetch requests (the scorer's alias checks), and the slowest 2 % of calls,
  * each with the GC pause it overlapped (`/gc<ms>`) and `/F` when a fetch started during it or up to 15 ms before.
- * `ML_AB_ARM` labels the output; `ML_AB_PLAN` keeps the plan file. Run:
+ * `ML_AB_ARM` labels the output; `ML_AB_PLAN` keeps the plan file; `ML_SCORING_NODE_FLAGS` sets the client process's
+ * node flags (as `npm start` gives the worker; an empty value: none), e.g. one arm per V8 setting. Run:
  *   ML_DIAG_PREFIX=bench-xxxx- ML_AB_ARM=a ns4 node --import tsx bench/ml/score64-round.ts
  */
 import { mkdtempSync } from 'node:fs';
@@ -63,6 +65,9 @@ console.log(
     gc_total_ms: f(inRun.reduce((a, g) => a + g.ms, 0)),
     gc_max_ms: f(Math.max(0, ...inRun.map((g) => g.ms))),
     gc_major: inRun.filter((g) => g.kind !== 1).length,
+    gc_per_1000_calls: f((inRun.length * 1000) / lat.length),
+    gc_minor_max_ms: f(Math.max(0, ...inRun.filter((g) => g.kind === 1).map((g) => g.ms))),
+    new_space_mb: x.new_space_mb ?? null,
     fetches: fetches.filter((t) => t >= t0 && t <= t1).length,
     slowest_2pct: [...timed]
       .sort((a, b) => b.ms - a.ms)
