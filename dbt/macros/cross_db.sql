@@ -62,3 +62,20 @@
 {% macro sum_int(expression) -%}
     cast(sum({{ expression }}) as bigint)
 {%- endmacro %}
+
+{#- Whole UTC calendar days from `start` to `end` (timestamps with time zone), date_diff('day', start, end) in UTC. On
+    DuckDB by epoch arithmetic: its date_diff on TIMESTAMPTZ goes through ICU's calendar per row (3.7 s for the
+    59,200 customers x 4 columns of customer_churn_inputs on the 10-million-event history, against ~0.05 s). -#}
+{% macro utc_days_between(start, end) -%}{{ adapter.dispatch('utc_days_between')(start, end) }}{%- endmacro %}
+{% macro duckdb__utc_days_between(start, end) -%}
+    (cast(floor(epoch_us({{ end }}) / 86400000000.0) as bigint) - cast(floor(epoch_us({{ start }}) / 86400000000.0) as bigint))
+{%- endmacro %}
+{% macro default__utc_days_between(start, end) -%}date_diff('day', {{ start }}, {{ end }}){%- endmacro %}
+
+{#- `column` minus `days` whole days (a timestamp with time zone; UTC has no daylight saving, so exactly days x 24 h).
+    On DuckDB by epoch arithmetic (ICU's interval arithmetic per row otherwise). -#}
+{% macro utc_minus_days(column, days) -%}{{ adapter.dispatch('utc_minus_days')(column, days) }}{%- endmacro %}
+{% macro duckdb__utc_minus_days(column, days) -%}
+    make_timestamptz(epoch_us({{ column }}) - {{ days }} * 86400000000)
+{%- endmacro %}
+{% macro default__utc_minus_days(column, days) -%}{{ column }} - interval '{{ days }}' day{%- endmacro %}

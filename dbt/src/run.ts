@@ -212,7 +212,12 @@ export interface DbtRunSummary {
   readonly bronze: Record<string, Omit<BronzeRead, 'table'>>;
   readonly results: Record<string, number>;
   readonly failures: readonly NodeResult[];
-  readonly published: { readonly path: string; readonly tables: readonly string[] } | null;
+  readonly published: {
+    readonly path: string;
+    readonly tables: readonly string[];
+    /** Per table: `copied` whole, `merged` (only the keys the build changed), `unchanged`. */
+    readonly modes?: Readonly<Record<string, 'copied' | 'merged' | 'unchanged'>>;
+  } | null;
   readonly error?: string;
 }
 
@@ -448,8 +453,13 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     let publishError: string | undefined;
     if (code === 0 && target === 'duckdb' && command && PUBLISHES.has(command)) {
       try {
-        published = await publishMarts(tools, paths, env);
-        log(`published ${published.tables.length} marts to ${published.path}`);
+        published = await publishMarts(tools, paths, env, {
+          invocationId: runResults?.metadata?.invocation_id ?? null,
+          fullRefresh: args.includes('--full-refresh') || args.includes('-f'),
+          manifest: join(targetPath, 'manifest.json'),
+        });
+        const merged = Object.values(published.modes ?? {}).filter((m) => m !== 'copied').length;
+        log(`published ${published.tables.length} marts to ${published.path} (${merged} merged or unchanged)`);
       } catch (err) {
         publishError = `publishing the marts failed: ${(err as Error).message}`;
         log(publishError);
@@ -526,12 +536,17 @@ function recordRun(summary: DbtRunSummary, env: NodeJS.ProcessEnv): void {
   }
 }
 
-/** Copies the gold schema (minus UNPUBLISHED_MARTS) into a new file and renames it over the dashboards' file. */
+/**
+ * Writes the gold schema (minus UNPUBLISHED_MARTS) into a new file and renames it over the dashboards' file. The new
+ * file starts as a copy of the published one when that was published from an earlier state of this database (not on
+ * a full refresh); then the delete+insert incremental marts take only the keys this build changed (python/publish.py).
+ */
 async function publishMarts(
   tools: DbtToolchain,
   paths: DbtPaths,
   env: NodeJS.ProcessEnv,
-): Promise<{ path: string; tables: string[] }> {
+  run: { invocationId: string | null; fullRefresh: boolean; manifest: string },
+): Promise<{ path: string; tables: string[]; modes: Record<string, 'copied' | 'merged' | 'unchanged'> }> {
   const tmp = `${paths.martsPath}.tmp-${process.pid}`;
   rmSync(tmp, { force: true });
   mkdirSync(dirname(paths.martsPath), { recursive: true });
@@ -543,11 +558,21 @@ async function publishMarts(
     schema,
     exclude: UNPUBLISHED_MARTS,
     extension_directory: tools.extensionDirectory,
+    previous: paths.martsPath,
+    invocation_id: run.invocationId,
+    full_refresh: run.fullRefresh,
+    manifest: run.manifest,
+    silver_schema: `${env.DBT_SCHEMA_PREFIX ?? ''}silver`,
   });
   const r = await runPython(tools, [script, request], { env, timeoutMs: 30 * 60_000 });
-  const answer = r.answer as { tables?: string[] } | undefined;
-  if (r.code !== 0 || !answer?.tables) throw new Error(r.stderr.trim().slice(-4000) || r.stdout.trim());
-  const { tables } = answer;
+  const answer = r.answer as
+    | { tables?: string[]; modes?: Record<string, 'copied' | 'merged' | 'unchanged'> }
+    | undefined;
+  if (r.code !== 0 || !answer?.tables) {
+    rmSync(tmp, { force: true });
+    throw new Error(r.stderr.trim().slice(-4000) || r.stdout.trim());
+  }
+  const { tables, modes = {} } = answer;
   renameSync(tmp, paths.martsPath);
-  return { path: paths.martsPath, tables };
+  return { path: paths.martsPath, tables, modes };
 }

@@ -10,23 +10,23 @@ with as_of as (
 recent as (
     select
         p.customer_id,
-        count(*) filter (where p.created_at > a.as_of - interval '30' day) as payments_last_30d,
-        count(*) filter (where p.created_at <= a.as_of - interval '30' day and p.created_at > a.as_of - interval '60' day)
+        count(*) filter (where p.created_at > {{ utc_minus_days('a.as_of', 30) }}) as payments_last_30d,
+        count(*) filter (where p.created_at <= {{ utc_minus_days('a.as_of', 30) }} and p.created_at > {{ utc_minus_days('a.as_of', 60) }})
             as payments_prior_30d,
-        count(*) filter (where p.created_at > a.as_of - interval '30' day and p.outcome = 'failed') as failed_last_30d
+        count(*) filter (where p.created_at > {{ utc_minus_days('a.as_of', 30) }} and p.outcome = 'failed') as failed_last_30d
     from {{ ref('int_payments') }} as p
     cross join as_of as a
-    where p.created_at > a.as_of - interval '60' day and p.customer_id is not null
+    where p.created_at > {{ utc_minus_days('a.as_of', 60) }} and p.customer_id is not null
     group by p.customer_id
 )
 
 select
     c.customer_id,
     a.as_of,
-    date_diff('day', c.last_payment_at, a.as_of) as days_since_last_payment,
-    date_diff('day', c.last_success_at, a.as_of) as days_since_last_success,
-    date_diff('day', c.last_failure_at, a.as_of) as days_since_last_failure,
-    date_diff('day', c.first_payment_at, a.as_of) as tenure_days,
+    {{ utc_days_between('c.last_payment_at', 'a.as_of') }} as days_since_last_payment,
+    {{ utc_days_between('c.last_success_at', 'a.as_of') }} as days_since_last_success,
+    {{ utc_days_between('c.last_failure_at', 'a.as_of') }} as days_since_last_failure,
+    {{ utc_days_between('c.first_payment_at', 'a.as_of') }} as tenure_days,
     coalesce(r.payments_last_30d, 0) as payments_last_30d,
     coalesce(r.payments_prior_30d, 0) as payments_prior_30d,
     coalesce(r.failed_last_30d, 0) as failed_last_30d,
