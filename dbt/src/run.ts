@@ -199,6 +199,9 @@ export interface NodeResult {
   readonly relation: string | null;
 }
 
+/** How publishing brought a mart up to date: `copied` whole, `merged` (only the keys the build changed), `unchanged`. */
+export type PublishMode = 'copied' | 'merged' | 'unchanged';
+
 export interface DbtRunSummary {
   readonly command: string | null;
   readonly target: DbtTarget;
@@ -215,8 +218,7 @@ export interface DbtRunSummary {
   readonly published: {
     readonly path: string;
     readonly tables: readonly string[];
-    /** Per table: `copied` whole, `merged` (only the keys the build changed), `unchanged`. */
-    readonly modes?: Readonly<Record<string, 'copied' | 'merged' | 'unchanged'>>;
+    readonly modes?: Readonly<Record<string, PublishMode>>;
   } | null;
   readonly error?: string;
 }
@@ -546,7 +548,7 @@ async function publishMarts(
   paths: DbtPaths,
   env: NodeJS.ProcessEnv,
   run: { invocationId: string | null; fullRefresh: boolean; manifest: string },
-): Promise<{ path: string; tables: string[]; modes: Record<string, 'copied' | 'merged' | 'unchanged'> }> {
+): Promise<{ path: string; tables: string[]; modes: Record<string, PublishMode> }> {
   const tmp = `${paths.martsPath}.tmp-${process.pid}`;
   rmSync(tmp, { force: true });
   mkdirSync(dirname(paths.martsPath), { recursive: true });
@@ -565,9 +567,7 @@ async function publishMarts(
     silver_schema: `${env.DBT_SCHEMA_PREFIX ?? ''}silver`,
   });
   const r = await runPython(tools, [script, request], { env, timeoutMs: 30 * 60_000 });
-  const answer = r.answer as
-    | { tables?: string[]; modes?: Record<string, 'copied' | 'merged' | 'unchanged'> }
-    | undefined;
+  const answer = r.answer as { tables?: string[]; modes?: Record<string, PublishMode> } | undefined;
   if (r.code !== 0 || !answer?.tables) {
     rmSync(tmp, { force: true });
     throw new Error(r.stderr.trim().slice(-4000) || r.stdout.trim());
