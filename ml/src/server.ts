@@ -18,7 +18,8 @@ import { type AppOptions, createApp, type ScoringService } from './app.ts';
 import { loadMlConfig } from './config.ts';
 import { OnlineFeatures } from './features/online.ts';
 import { FEATURE_SPEC } from './features/spec.ts';
-import { type ModelName, ModelSlot } from './serving/models.ts';
+import { IdleScavenger } from './serving/idle-gc.ts';
+import { type AliasHint, type ModelName, ModelSlot } from './serving/models.ts';
 import { ModelRegistry } from './serving/registry.ts';
 import { Scorer } from './serving/scorer.ts';
 
@@ -37,6 +38,11 @@ export interface InferenceConfig {
    * or `json`, the path before, kept as the benchmark's same-run baseline. The same vectors and answers.
    */
   readonly recordsAs?: 'numbers' | 'json';
+  /**
+   * Share of V8's young generation in use at which an idle scorer collects it (IdleScavenger; ML_IDLE_GC_FILL,
+   * default 0.75, 0: never). Needs `--expose-gc` (ML_SCORING_NODE_FLAGS' default); without it nothing happens.
+   */
+  readonly idleGcFill?: number;
 }
 
 export const DEFAULT_INFERENCE_PORT = SERVICE_DEFAULTS.inference.port;
@@ -58,7 +64,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     maxBatch: int('INFERENCE_MAX_BATCH', 64, 1, 500),
     maxWaitMs: int('INFERENCE_MAX_WAIT_MS', 1, 0, 1000),
     recordsAs: recordsAs(env.INFERENCE_RECORDS),
+    idleGcFill: idleGcFill(env.ML_IDLE_GC_FILL),
   });
+}
+
+/** ML_IDLE_GC_FILL: a share in [0, 1) (InferenceConfig.idleGcFill), default 0.75. */
+function idleGcFill(raw: string | undefined): number {
+  const v = Number(raw ?? 0.75);
+  if (raw?.trim() === '' || !(v >= 0 && v < 1)) {
+    throw new Error(`ML_IDLE_GC_FILL must be a number in [0, 1) (0: off), got ${JSON.stringify(raw)}`);
+  }
+  return v;
 }
 
 /**
@@ -152,10 +168,28 @@ export async function startScoring(
     maxBatch: config.maxBatch,
     maxWaitMs: config.maxWaitMs,
     recordsAs: config.recordsAs ?? 'numbers',
+    idleGc: new IdleScavenger(config.idleGcFill ?? 0.75),
   });
   const all = names.flatMap((n) => [slots[n].champion, slots[n].challenger]);
+  // One request per model name reads both aliases (ModelRegistry.aliases); a slot asks for more only when its alias
+  // moved. MLflow's CPU per request competes with scoring on a small box (bench/ml).
   const refresh = async () => {
-    await Promise.all(all.map((s) => s.refresh()));
+    await Promise.all(
+      names.map(async (n) => {
+        let read: Map<string, string> | null | { error: unknown };
+        try {
+          read = await models.aliases(`${prefix}${n}`);
+        } catch (error) {
+          read = { error };
+        }
+        const hint = (alias: string): AliasHint =>
+          read instanceof Map ? { version: read.get(alias) ?? null } : read === null ? { version: null } : read;
+        await Promise.all([
+          slots[n].champion.refresh(hint('champion')),
+          slots[n].challenger.refresh(hint('challenger')),
+        ]);
+      }),
+    );
   };
   await refresh();
   const timer = setInterval(() => void refresh(), config.reloadIntervalMs);

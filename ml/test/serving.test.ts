@@ -6,6 +6,7 @@
  * and Redis down each give a flagged fallback or a reported error, never a crash.
  */
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { after, before, test } from 'node:test';
 import { Registry } from '@pep/contracts/metrics';
 import { loadCore } from '@pep/core-native';
@@ -138,6 +139,63 @@ test('the rules answer, flagged, until a champion exists; then the champion answ
     assert.match(m2, new RegExp(`inference_shadow_abs_diff_count\\{model="fraud",challenger="${v1}"\\} 64`));
   } finally {
     await srv.close();
+    await scoring.close();
+  }
+});
+
+test("an alias check reads each model's aliases in one request; only a moved alias asks for its version", async () => {
+  const name = `${prefix}poll-`;
+  const v1 = await rest.register(`${name}fraud`, modelA, goodTags(modelA));
+  await rest.setAlias(`${name}fraud`, 'champion', v1);
+  await rest.setAlias(`${name}fraud`, 'challenger', v1);
+  // the registry's small GETs (node:http); artifact downloads go through fetch
+  const asked: string[] = [];
+  const onRequest = (m: unknown) => {
+    const path = (m as { request: { path: string } }).request.path;
+    if (path.startsWith('/api/2.0/mlflow/')) asked.push(decodeURIComponent(path.slice('/api/2.0/mlflow/'.length)));
+  };
+  diagnostics_channel.subscribe('http.client.request.start', onRequest);
+  const scoring = await startScoring(
+    { ...config, reloadIntervalMs: 3_600_000 },
+    env({ ML_REGISTRY_PREFIX: name }),
+    () => {},
+  );
+  try {
+    const versions = () => {
+      const s = scoring.status() as Record<string, Record<string, { version: string | null; error: string | null }>>;
+      return [s.fraud?.champion?.version, s.fraud?.challenger?.version, s.churn?.champion?.error];
+    };
+    assert.deepEqual(versions().slice(0, 2), [v1, v1]);
+    asked.length = 0;
+    await scoring.refresh();
+    assert.deepEqual(asked.sort(), [
+      `registered-models/get?name=${name}churn`,
+      `registered-models/get?name=${name}fraud`,
+    ]);
+    assert.match(String(versions()[2]), /^alias_not_found: .*churn@champion does not exist/);
+
+    const v2 = await rest.register(`${name}fraud`, modelB, goodTags(modelB));
+    await rest.setAlias(`${name}fraud`, 'champion', v2);
+    asked.length = 0;
+    await scoring.refresh();
+    assert.deepEqual(asked.sort(), [
+      `registered-models/alias?name=${name}fraud&alias=champion`,
+      `registered-models/get?name=${name}churn`,
+      `registered-models/get?name=${name}fraud`,
+    ]);
+    assert.deepEqual(versions().slice(0, 2), [v2, v1]);
+
+    // the challenger's alias removed: it stops serving, reported, without a request of its own
+    await rest.deleteAlias(`${name}fraud`, 'challenger');
+    asked.length = 0;
+    await scoring.refresh();
+    assert.equal(asked.length, 2);
+    const s = scoring.status() as Record<string, Record<string, { version: string | null; error: string | null }>>;
+    assert.equal(s.fraud?.challenger?.version, null);
+    assert.match(String(s.fraud?.challenger?.error), /^alias_not_found: /);
+    assert.equal(s.fraud?.champion?.version, v2);
+  } finally {
+    diagnostics_channel.unsubscribe('http.client.request.start', onRequest);
     await scoring.close();
   }
 });

@@ -28,6 +28,9 @@ export interface LoadedModel {
   retired: boolean;
 }
 
+/** What a read of a registered model's aliases said for one alias (ModelSlot.refresh). */
+export type AliasHint = { readonly version: string | null } | { readonly error: unknown };
+
 export interface SlotStatus {
   readonly version: string | null;
   readonly error: string | null;
@@ -88,12 +91,26 @@ export class ModelSlot {
     this.onEvent({ kind: 'error', slot: this, detail });
   }
 
-  /** Checks the alias once and loads a moved version; never throws. */
-  async refresh(): Promise<void> {
+  /**
+   * Checks the alias once and loads a moved version; never throws. `hint`: what a read of the registered model's
+   * aliases just said (ModelRegistry.aliases, one request per model name for both slots): the version this alias
+   * points at (null: no such alias or model), or the error that read met. When it names the loaded version nothing
+   * more is asked; a moved alias is then read in full (its version's source and tags) as without a hint.
+   */
+  async refresh(hint?: AliasHint): Promise<void> {
     this.checkedAt = new Date();
+    if (hint && 'error' in hint) {
+      const err = hint.error;
+      this.fail(err instanceof RegistryError ? `${err.code}: ${err.message}` : String(err));
+      return;
+    }
+    if (hint && hint.version !== null && hint.version === this.current?.version) {
+      this.lastError = null;
+      return;
+    }
     let mv: ModelVersionInfo | null;
     try {
-      mv = await this.registry.alias(this.registeredName, this.alias);
+      mv = hint?.version === null ? null : await this.registry.alias(this.registeredName, this.alias);
     } catch (err) {
       this.fail(err instanceof RegistryError ? `${err.code}: ${err.message}` : String(err));
       return;

@@ -14,6 +14,7 @@ import { eventTimeMs, type FeatureEvent } from '../features/aggregate.ts';
 import type { FeatureValues, OnlineFeatures, RowFeatures, ValueColumns } from '../features/online.ts';
 import type { FeatureSpecFile } from '../features/spec.ts';
 import type { FraudFeatures } from '../rules.ts';
+import type { IdleScavenger } from './idle-gc.ts';
 import type { LoadedModel, ModelName, ModelSlot } from './models.ts';
 
 export type FeaturesState = 'online' | 'stale' | 'unavailable';
@@ -54,6 +55,8 @@ export interface ScorerOptions {
    * (`read` + `vectorizeBatch`; the path before, kept as the benchmark's same-run baseline). Same vectors, bit for bit.
    */
   readonly recordsAs?: 'numbers' | 'json';
+  /** Young-generation collections when the scorer goes idle (idle-gc.ts); absent or disabled: none. */
+  readonly idleGc?: IdleScavenger;
 }
 
 export class ScorerMetrics {
@@ -182,6 +185,10 @@ export class Scorer {
   private readonly columns: ValueColumns | null;
   /** Summed stage times (see StageTimes); a few clock reads per batch. */
   readonly stages: StageTimes = emptyStageTimes();
+  /** Micro-batches being scored now. */
+  private running = 0;
+  /** Collects the young generation when the scorer goes idle (ScorerOptions.idleGc), or null. */
+  readonly idleGc: IdleScavenger | null;
 
   constructor(
     private readonly core: CoreImpl,
@@ -196,6 +203,7 @@ export class Scorer {
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.microBatching = opts.microBatching ?? true;
     this.recordsAs = opts.recordsAs ?? 'numbers';
+    this.idleGc = opts.idleGc?.enabled ? opts.idleGc : null;
     this.width = core.featureSpec().features.length;
     this.columns = online ? online.valueColumns(core.featureSpec().features) : null;
     this.metrics = new ScorerMetrics(registry);
@@ -259,9 +267,19 @@ export class Scorer {
   }
 
   /** One micro-batch: one Redis round trip, one vectorize call, one ORT run per model. Never rejects. */
-  private run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
-    return this.recordsAs === 'json' ? this.runJson(model, reqs) : this.runValues(model, reqs);
+  private async run(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
+    this.running++;
+    try {
+      return await (this.recordsAs === 'json' ? this.runJson(model, reqs) : this.runValues(model, reqs));
+    } finally {
+      this.running--;
+      if (this.running === 0 && this.idleGc) this.idleGc.idle(this.isIdle);
+    }
   }
+
+  /** No micro-batch running or waiting (the idle scavenger's moment). */
+  private readonly isIdle = (): boolean =>
+    this.running === 0 && this.queues.fraud.length === 0 && this.queues.churn.length === 0;
 
   /** `run` with the features as numbers (readValues + vectorizeValues). */
   private async runValues(model: ModelName, reqs: readonly ScoreRequest[]): Promise<ModelAnswer[]> {
