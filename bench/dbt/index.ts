@@ -40,6 +40,10 @@ interface HistorySize {
 // ~1.85 bronze events per payment (lifecycle events, refunds, disputes, duplicate deliveries), as generated: 365 x
 // 7,400 payments gave 5,005,420 events. The target is named on a ~10-million-event history: 365 x 14,800.
 const FULL_HISTORY: HistorySize = { name: 'full', days: 365, paymentsPerDay: 14_800 };
+// v2: a decision's persisted_at follows its event's Kafka append time (python/bronze.py). v1 histories dated the
+// decisions of a chunk's later lifecycle events weeks ahead, so the next day's decisions fell behind
+// int_payment_outcomes' persisted_at lookback and a one-new-day build skipped almost all of them.
+const GENERATOR_VERSION = 'v2';
 const QUICK_HISTORY: HistorySize = { name: 'quick', days: 6, paymentsPerDay: 200 };
 const TRINO_HISTORY: HistorySize = { name: 'trino', days: 20, paymentsPerDay: 400 };
 
@@ -54,8 +58,12 @@ interface History {
 
 /** A generated history whose last day is its own snapshot; reused when the namespace already holds it. */
 async function history(tools: DbtToolchain, size: HistorySize): Promise<History> {
-  // The size is in the namespace: a history generated at another size is never taken for this one.
-  const env = { ...process.env, DBT_BRONZE_NAMESPACE: `bench_${size.name}_${size.paymentsPerDay}_bronze` };
+  // The size and the generator's version are in the namespace: a history generated at another size, or by an earlier
+  // generator, is never taken for this one.
+  const env = {
+    ...process.env,
+    DBT_BRONZE_NAMESPACE: `bench_${size.name}_${size.paymentsPerDay}_${GENERATOR_VERSION}_bronze`,
+  };
   let snaps = await bronzeSnapshots(tools, env);
   const complete = (snaps.payment_events?.summary['pep.bench.days'] ?? '') === String(size.days);
   if (!complete) {

@@ -394,7 +394,10 @@ def generate(req):
             round((hash(customer_id, {seed}, 'churn') % 1000) / 1000.0, 4) AS churn_score,
             'rules-v1' AS churn_model_version,
             'payment-' || event_id AS workflow_id, provider_created_at, received_at,
-            received_at + INTERVAL 2 SECOND AS persisted_at,
+            -- the workflow stores its decision after it consumed the event from Kafka: never before the append
+            -- time of the record (a later chunk floors it at the last one of the earlier chunks, see _with_kafka),
+            -- so persisted_at grows across chunks as it does in PostgreSQL (int_payment_outcomes loads by it)
+            kafka_timestamp + INTERVAL 2 SECOND AS persisted_at,
             row_number() OVER (ORDER BY kafka_partition, kafka_offset) + {totals['payment_outcomes']}
               + {first_day * per_day * 10} AS pg_id
           FROM k WHERE dup = 0""").to_arrow_table()
