@@ -70,6 +70,36 @@ export async function startTrinoOnS3(
 }
 
 /**
+ * Whether a query on each catalog gets scheduled. Right after start-up the coordinator can list itself as an active
+ * node and still answer a query on a catalog with NO_NODES_AVAILABLE until its node manager has seen the node announce
+ * that catalog (a fresh-clone CI run failed its first S3 query this way, 2026-12-07). Any other answer, an error
+ * included, counts as schedulable: a misconfigured catalog is the test's to report, not a reason to wait.
+ */
+async function catalogsSchedulable(url: string, catalogs: readonly string[]): Promise<boolean> {
+  const headers = { 'X-Trino-User': 'pep-health' };
+  try {
+    for (const catalog of catalogs) {
+      let res = await fetch(`${url}/v1/statement`, {
+        method: 'POST',
+        headers,
+        body: `SHOW SCHEMAS FROM "${catalog.replaceAll('"', '""')}"`,
+        signal: AbortSignal.timeout(10_000),
+      });
+      for (let pages = 0; ; pages++) {
+        if (!res.ok || pages >= 100) return false;
+        const page = (await res.json()) as { nextUri?: string; error?: { errorName?: string } };
+        if (page.error?.errorName === 'NO_NODES_AVAILABLE') return false;
+        if (page.error || !page.nextUri) break;
+        res = await fetch(page.nextUri, { headers, signal: AbortSignal.timeout(10_000) });
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A test-scoped Trino coordinator with the given catalogs (file name → the `catalog/<name>.properties` text or
  * properties) and environment (a catalog may read `${ENV:…}` from it); state under `.stack/<name>`.
  */
@@ -136,7 +166,7 @@ export async function startTestTrino(
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`trino exited (${child.exitCode}); see ${logFile}`);
-    if (await trinoAnswers(url)) {
+    if ((await trinoAnswers(url)) && (await catalogsSchedulable(url, Object.keys(opts.catalogs)))) {
       return {
         url,
         child,
