@@ -18,7 +18,7 @@ import { type AppOptions, createApp, type ScoringService } from './app.ts';
 import { loadMlConfig } from './config.ts';
 import { OnlineFeatures } from './features/online.ts';
 import { FEATURE_SPEC } from './features/spec.ts';
-import { IdleScavenger } from './serving/idle-gc.ts';
+import { IDLE_GC_FILL_DEFAULT, IdleScavenger } from './serving/idle-gc.ts';
 import { type AliasHint, type ModelName, ModelSlot } from './serving/models.ts';
 import { ModelRegistry } from './serving/registry.ts';
 import { Scorer } from './serving/scorer.ts';
@@ -68,9 +68,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
   });
 }
 
-/** ML_IDLE_GC_FILL: a share in [0, 1) (InferenceConfig.idleGcFill), default 0.75. */
+/** ML_IDLE_GC_FILL: a share in [0, 1) (InferenceConfig.idleGcFill), default IDLE_GC_FILL_DEFAULT. */
 function idleGcFill(raw: string | undefined): number {
-  const v = Number(raw ?? 0.75);
+  const v = Number(raw ?? IDLE_GC_FILL_DEFAULT);
   if (raw?.trim() === '' || !(v >= 0 && v < 1)) {
     throw new Error(`ML_IDLE_GC_FILL must be a number in [0, 1) (0: off), got ${JSON.stringify(raw)}`);
   }
@@ -168,7 +168,7 @@ export async function startScoring(
     maxBatch: config.maxBatch,
     maxWaitMs: config.maxWaitMs,
     recordsAs: config.recordsAs ?? 'numbers',
-    idleGc: new IdleScavenger(config.idleGcFill ?? 0.75),
+    idleGc: new IdleScavenger(config.idleGcFill ?? IDLE_GC_FILL_DEFAULT),
   });
   const all = names.flatMap((n) => [slots[n].champion, slots[n].challenger]);
   // One request per model name reads both aliases (ModelRegistry.aliases); a slot asks for more only when its alias

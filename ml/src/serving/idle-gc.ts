@@ -12,6 +12,9 @@
  */
 import { getHeapSpaceStatistics } from 'node:v8';
 
+/** ML_IDLE_GC_FILL's default (InferenceConfig.idleGcFill). */
+export const IDLE_GC_FILL_DEFAULT = 0.75;
+
 type MinorGc = (opts: { type: 'minor' }) => void;
 
 export interface NewSpace {
