@@ -29,13 +29,12 @@ failed as (
 
 advice as (
     select
-        e.payment_key,
-        max_by(o.retry_action, e.provider_created_at) as retry_action,
-        max_by(o.retry_delay_seconds, e.provider_created_at) as retry_delay_seconds
-    from {{ ref('int_payment_events') }} as e
-    join {{ ref('int_payment_outcomes') }} as o on o.event_id = e.event_id
-    where e.is_failure and e.payment_key in (select payment_key from failed)
-    group by e.payment_key
+        payment_key,
+        max_by(retry_action, event_created_at) as retry_action,
+        max_by(retry_delay_seconds, event_created_at) as retry_delay_seconds
+    from {{ ref('int_payment_decisions') }}
+    where is_failure and payment_key in (select payment_key from failed)
+    group by payment_key
 ),
 
 later_success as (

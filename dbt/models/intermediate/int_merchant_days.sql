@@ -1,4 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date', on_schema_change='fail') }}
+-- depends_on: {{ ref('int_payment_events') }}
 -- A merchant's risk activity per day (grain: merchant_id, provider, activity_date): payments started, succeeded and
 -- failed that day, disputes opened and lost that day (with the lost amount in the reporting currency), and the
 -- distribution of the fraud scores the workflows gave that day's payment events in ten buckets of 0.1. Additive, so
@@ -12,7 +13,7 @@ with touched_days as (
     select distinct e.event_date from {{ ref('int_payment_events') }} as e
     where e.dispute_key in (select dispute_key from {{ ref('fct_disputes') }} where _loaded_at > {{ loaded_watermark() }})
     union
-    select distinct event_date from {{ ref('int_payment_outcomes') }} where _loaded_at > {{ loaded_watermark() }}
+    select distinct event_date from {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}
     {% else %}
     select cast(null as date) as day where 1 = 0
     {% endif %}
@@ -56,18 +57,17 @@ lost as (
 ),
 
 scored as (
-    select e.merchant_id, e.provider, o.event_date as activity_date,
+    select o.merchant_id, o.provider, o.event_date as activity_date,
         0, 0, 0, 0, 0, cast(0 as decimal(38, 4)),
         count(*),
         count(*) filter (where o.fraud_risk_level = 'high' or o.fraud_score >= {{ var('fraud_alert_score') }}),
         {% for b in range(10) -%}
         count(*) filter (where least(floor(o.fraud_score * 10), 9) = {{ b }}){{ ',' if not loop.last }}
         {% endfor %}
-    from {{ ref('int_payment_outcomes') }} as o
-    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-    where e.object_kind = 'payment' and e.merchant_id is not null and o.fraud_score is not null
+    from {{ ref('int_payment_decisions') }} as o
+    where o.object_kind = 'payment' and o.merchant_id is not null and o.fraud_score is not null
     {% if is_incremental() %} and o.event_date in (select day from touched_days) {% endif %}
-    group by e.merchant_id, e.provider, o.event_date
+    group by o.merchant_id, o.provider, o.event_date
 ),
 
 unioned as (

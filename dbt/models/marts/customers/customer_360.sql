@@ -12,17 +12,17 @@ with changed as (
     union
     select customer_id from {{ ref('fct_money_movements') }} where _loaded_at > {{ loaded_watermark() }}
     union
-    select e.customer_id
-    from {{ ref('int_payment_outcomes') }} as o
-    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-    where o._loaded_at > {{ loaded_watermark() }}
+    select customer_id from {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}
     {% else %}
     select cast(null as varchar) as customer_id where 1 = 0
     {% endif %}
 ),
 
 payments as (
-    select * from {{ ref('int_payments') }}
+    -- the columns used below only: this CTE is read four times, and DuckDB materializes it
+    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
+        provider, currency, payment_method_type, card_brand
+    from {{ ref('int_payments') }}
     where customer_id is not null
     {% if is_incremental() %}
       and customer_id in (select customer_id from changed)
@@ -89,23 +89,26 @@ money as (
         {{ sum_reporting("case when m.movement_type = 'capture' then "
             ~ reporting_exact('m.amount_minor', 'c.minor_unit_exponent', 'r.rate') ~ " else 0 end") }} as lifetime_gross_reporting,
         bool_or(r.rate is null) as has_unconverted_money
-    from {{ ref('fct_money_movements') }} as m
+    from (
+        -- the customers' movements first, then their rates (not the rates of every movement, then the customers)
+        select customer_id, movement_type, movement_count, amount_minor, currency, revenue_date
+        from {{ ref('fct_money_movements') }}
+        where customer_id in (select customer_id from payment_stats)
+    ) as m
     left join {{ ref('currencies') }} as c on c.currency = m.currency
     left join {{ ref('int_exchange_rates') }} as r on {{ rate_in_effect('r', 'm.currency', 'm.revenue_date') }}
-    where m.customer_id in (select customer_id from payment_stats)
     group by m.customer_id
 ),
 
 churn as (
     select
-        e.customer_id,
-        max_by(o.churn_score, o.persisted_at) as churn_score,
-        max_by(o.churn_risk_level, o.persisted_at) as churn_risk_level,
-        avg(o.fraud_score) as avg_fraud_score
-    from {{ ref('int_payment_outcomes') }} as o
-    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-    where e.customer_id in (select customer_id from payment_stats)
-    group by e.customer_id
+        customer_id,
+        max_by(churn_score, persisted_at) as churn_score,
+        max_by(churn_risk_level, persisted_at) as churn_risk_level,
+        avg(fraud_score) as avg_fraud_score
+    from {{ ref('int_payment_decisions') }}
+    where customer_id in (select customer_id from payment_stats)
+    group by customer_id
 )
 
 select

@@ -13,10 +13,8 @@ with changed as (
     union
     select payment_key from {{ ref('fct_disputes') }} where _loaded_at > {{ loaded_watermark() }} and payment_key is not null
     union
-    select e.payment_key
-    from {{ ref('int_payment_outcomes') }} as o
-    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-    where o._loaded_at > {{ loaded_watermark() }} and e.object_kind = 'payment' and e.payment_key is not null
+    select payment_key from {{ ref('int_payment_decisions') }}
+    where _loaded_at > {{ loaded_watermark() }} and object_kind = 'payment' and payment_key is not null
     {% else %}
     select cast(null as varchar) as payment_key where 1 = 0
     {% endif %}
@@ -53,14 +51,13 @@ disputes as (
 
 scores as (
     select
-        e.payment_key,
-        max(o.fraud_score) as max_fraud_score,
-        max_by(o.fraud_risk_level, o.fraud_score) as fraud_risk_level,
-        max_by(o.fraud_model_version, o.persisted_at) as fraud_model_version
-    from {{ ref('int_payment_outcomes') }} as o
-    join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-    where e.object_kind = 'payment' and e.payment_key in (select payment_key from payments)
-    group by e.payment_key
+        payment_key,
+        max(fraud_score) as max_fraud_score,
+        max_by(fraud_risk_level, fraud_score) as fraud_risk_level,
+        max_by(fraud_model_version, persisted_at) as fraud_model_version
+    from {{ ref('int_payment_decisions') }}
+    where object_kind = 'payment' and payment_key in (select payment_key from payments)
+    group by payment_key
 )
 
 select

@@ -8,7 +8,7 @@
 
 with changed_events as (
     {% if is_incremental() %}
-    select event_id from {{ ref('int_payment_outcomes') }} where _loaded_at > {{ loaded_watermark() }}
+    select event_id from {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}
     union
     select event_id from {{ this }}
     where payment_key in (select payment_key from {{ ref('fct_disputes') }} where _loaded_at > {{ loaded_watermark() }})
@@ -24,7 +24,7 @@ thresholds as (
 
 scored as (
     select o.*, coalesce(t.alert_threshold, cast({{ var('fraud_alert_score') }} as double)) as alert_threshold
-    from {{ ref('int_payment_outcomes') }} as o
+    from {{ ref('int_payment_decisions') }} as o
     left join thresholds as t on t.fraud_model_version = o.fraud_model_version
     {% if is_incremental() %}
     where o.event_id in (select event_id from changed_events)
@@ -34,7 +34,7 @@ scored as (
 alerts as (
     select o.*
     from scored as o
-    where (o.fraud_risk_level = 'high' or o.fraud_score >= o.alert_threshold)
+    where o.object_kind = 'payment' and (o.fraud_risk_level = 'high' or o.fraud_score >= o.alert_threshold)
 ),
 
 disputes as (
@@ -51,24 +51,22 @@ disputes as (
 
 select
     a.event_id,
-    e.payment_key,
-    e.provider,
-    e.event_type,
-    e.merchant_id,
-    e.customer_id,
-    e.amount_minor,
-    e.currency,
+    a.payment_key,
+    a.provider,
+    a.event_type,
+    a.merchant_id,
+    a.customer_id,
+    a.amount_minor,
+    a.currency,
     a.fraud_score,
     a.fraud_risk_level,
     a.fraud_model_version,
     a.alert_threshold,
-    e.provider_created_at as alerted_at,
+    a.event_created_at as alerted_at,
     a.event_date as alert_date,
     d.payment_key is not null as was_disputed,
     d.dispute_outcome,
     d.first_disputed_at,
     {{ loaded_at() }} as _loaded_at
 from alerts as a
-join {{ ref('int_payment_events') }} as e on e.event_id = a.event_id
-left join disputes as d on d.payment_key = e.payment_key
-where e.object_kind = 'payment'
+left join disputes as d on d.payment_key = a.payment_key
