@@ -25,7 +25,8 @@ having count(*) > 1
     `failing_value` (as text), then the row's columns; dbt's "Got N results" counts them. One `select` per check, each
     from `{{ model }}` (so get_where_subquery scopes it like any generic test) with that check's condition only, joined
     by `union all`: a single condition is pushed into the scan, where the files' statistics skip everything that
-    cannot fail (an `or` of the checks is not pushed down: DuckDB then read every row of a 10-million-row view). -#}
+    cannot fail (an `or` of the checks is not pushed down: DuckDB then read every row of a 10-million-row view). The
+    names are cast to unbounded varchar: a stored failure on Trino is an Iceberg table (no varchar(n) columns). -#}
 {% test column_checks(model, not_null=[], min_value={}, accepted_values={}) %}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
@@ -41,7 +42,11 @@ having count(*) > 1
 {%- endfor -%}
 {%- if not checks -%}{{ exceptions.raise_compiler_error('column_checks on ' ~ model ~ ': no not_null, min_value or accepted_values given') }}{%- endif -%}
 {%- for c in checks %}
-select '{{ c.column }}' as failing_column, '{{ c.check }}' as failing_check, cast({{ c.value }} as varchar) as failing_value, *
+select
+    cast('{{ c.column }}' as varchar) as failing_column,
+    cast('{{ c.check }}' as varchar) as failing_check,
+    cast({{ c.value }} as varchar) as failing_value,
+    *
 from {{ model }}
 where {{ c.fails }}
 {% if not loop.last %}union all{% endif %}
