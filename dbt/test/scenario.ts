@@ -123,7 +123,8 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       const s = await w.dbt(['build']);
       assertSucceeded(s);
       assert.ok((s.results.success ?? 0) >= 25, `models built: ${JSON.stringify(s.results)}`);
-      assert.ok((s.results.pass ?? 0) >= 100, `data tests passed: ${JSON.stringify(s.results)}`);
+      // 98 data test nodes covering 204 checks: a model's not_null, min_value and accepted_values are one column_checks
+      assert.ok((s.results.pass ?? 0) >= 95, `data tests passed: ${JSON.stringify(s.results)}`);
       const current = await bronzeSnapshots(w.tools, w.env);
       assert.equal(s.bronze.payment_events?.snapshot_id, current.payment_events?.snapshot_id);
       const recorded = await w.query(
