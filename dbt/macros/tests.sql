@@ -15,6 +15,49 @@ group by {{ columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
 
+{#- Several columns of one model checked in one test node (one node per model instead of one per column and check:
+    in a one-new-day build most generic tests read a handful of rows, and their cost was dbt's per-node overhead):
+    - not_null: [column, ...]                 the column is null;
+    - min_value: {column: minimum, ...}       the column is below its minimum (null passes, as with min_value);
+    - accepted_values: {column: [value, ...]} the column is set and not one of its values (null passes, as with
+      dbt's accepted_values; strings are quoted, numbers not).
+    One result row per failing (row, check): `failing_column`, `failing_check` (not_null, min_value, accepted_values),
+    `failing_value` (as text), then the row's columns; dbt's "Got N results" counts them. One `select` per check, each
+    from `{{ model }}` (so get_where_subquery scopes it like any generic test) with that check's condition only, joined
+    by `union all`: a single condition is pushed into the scan, where the files' statistics skip everything that
+    cannot fail (an `or` of the checks is not pushed down: DuckDB then read every row of a 10-million-row view). The
+    names are cast to unbounded varchar: a stored failure on Trino is an Iceberg table (no varchar(n) columns). -#}
+{% test column_checks(model, not_null=[], min_value={}, accepted_values={}) %}
+{%- set checks = [] -%}
+{%- for column in not_null -%}
+    {%- do checks.append({'column': column, 'check': 'not_null', 'fails': column ~ ' is null', 'value': 'null'}) -%}
+{%- endfor -%}
+{%- for column, minimum in min_value.items() -%}
+    {%- do checks.append({'column': column, 'check': 'min_value', 'fails': column ~ ' < ' ~ minimum, 'value': column}) -%}
+{%- endfor -%}
+{%- for column, values in accepted_values.items() -%}
+    {%- set literals = [] -%}
+    {%- for v in values -%}{%- do literals.append(sql_literal(v)) -%}{%- endfor -%}
+    {%- do checks.append({'column': column, 'check': 'accepted_values', 'fails': column ~ ' not in (' ~ literals | join(', ') ~ ')', 'value': column}) -%}
+{%- endfor -%}
+{%- if not checks -%}{{ exceptions.raise_compiler_error('column_checks on ' ~ model ~ ': no not_null, min_value or accepted_values given') }}{%- endif -%}
+{%- for c in checks %}
+select
+    cast('{{ c.column }}' as varchar) as failing_column,
+    cast('{{ c.check }}' as varchar) as failing_check,
+    cast({{ c.value }} as varchar) as failing_value,
+    *
+from {{ model }}
+where {{ c.fails }}
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% endtest %}
+
+{#- A value as a SQL literal: a string quoted, anything else (a number) as it is. -#}
+{% macro sql_literal(value) -%}
+    {%- if value is string -%}'{{ value | replace("'", "''") }}'{%- else -%}{{ value }}{%- endif -%}
+{%- endmacro %}
+
 {#- Rows where the column is set (e.g. an error column that must stay empty). -#}
 {% test is_null(model, column_name) %}
 select *
@@ -26,14 +69,14 @@ where {{ column_name }} is not null
     test's `where`). In a `build`, a test on an incremental model checks the rows this run wrote (`_loaded_at` is the
     run's start), not the whole history:
     - delete+insert models replace whole keys (an event, a payment, a day), so a key written by this run has no older
-      row left; unique, unique_combination (which contain the model's unique_key), not_null, accepted_values, min_value
-      over this run's rows are therefore exactly the checks over the whole table, given that the earlier rows passed
-      them in their own run;
+      row left; unique, unique_combination (which contain the model's unique_key), not_null, accepted_values, min_value,
+      column_checks over this run's rows are therefore exactly the checks over the whole table, given that the
+      earlier rows passed them in their own run;
     - append models (the deliveries, the money journal) keep their older rows: their uniqueness tests read the whole
       table (a new row could repeat an old one), as does any uniqueness test whose columns do not contain the model's
       unique_key, except the deliveries' Kafka coordinates, read from this run's lowest offset on
-      (offsets_this_run_could_repeat); row-level tests (not_null, accepted_values, min_value, relationships) read this
-      run's rows;
+      (offsets_this_run_could_repeat); row-level tests (not_null, accepted_values, min_value, column_checks,
+      relationships) read this run's rows;
     - a full refresh writes every row in this run, so it checks everything.
     The full check over every row of every model stays available and is scheduled: `npm run dbt -- test` (a `test`
     run never restricts) or `build --vars '{"full_checks": true}'` (orchestration schedule `dbt-full-checks`). What a
@@ -98,8 +141,9 @@ where {{ column_name }} is not null
     {%- if node.config.materialized != 'incremental' and not view_key -%}{{ return(false) }}{%- endif -%}
     {%- set meta = model.get('test_metadata') or {} -%}
     {%- set kwargs = meta.get('kwargs') or {} -%}
-    {#- a test of _loaded_at itself (not_null) must read every row: the filter would drop exactly what it looks for -#}
-    {%- if kwargs.get('column_name') == '_loaded_at' -%}{{ return(false) }}{%- endif -%}
+    {#- a test of _loaded_at itself (not_null, or column_checks' not_null) must read every row: the filter would drop
+        exactly what it looks for -#}
+    {%- if kwargs.get('column_name') == '_loaded_at' or '_loaded_at' in (kwargs.get('not_null') or []) -%}{{ return(false) }}{%- endif -%}
     {%- if meta.get('name') in ('unique', 'unique_combination') -%}
         {#- uniqueness over this run's rows is the whole table's only when the run replaced whole keys -#}
         {%- set tested = kwargs.get('columns') or [kwargs.get('column_name')] -%}

@@ -156,7 +156,10 @@ export function restatedStripeRefund(refund: Row, newAmountMinor: number, at: Da
   };
 }
 
-/** Rows a broken upstream could write: a typed event without an amount, and one in a currency that does not exist. */
+/**
+ * Rows a broken upstream could write: a typed event without an amount, one with a negative amount, and one in a
+ * currency that does not exist.
+ */
 export function brokenRows(at: Date): BronzeRow[] {
   const base = {
     provider: 'square',
@@ -178,6 +181,14 @@ export function brokenRows(at: Date): BronzeRow[] {
       provider_event_id: 'sqe_broken_null_amount',
       object_id: 'sqp_broken_1',
       amount_minor: null,
+      currency: 'USD',
+    },
+    {
+      ...base,
+      event_id: 'square:sqe_broken_negative_amount',
+      provider_event_id: 'sqe_broken_negative_amount',
+      object_id: 'sqp_broken_3',
+      amount_minor: -5,
       currency: 'USD',
     },
     {
