@@ -50,10 +50,12 @@
     (select date_day from unnest(sequence({{ start_date }}, {{ end_date }}, interval '1' day)) as t(date_day))
 {%- endmacro %}
 
-{#- A quantile of a column: exact on DuckDB, Trino's approximate percentile (within ~1% rank error) on Trino. -#}
-{% macro score_quantile(column, q) -%}{{ adapter.dispatch('score_quantile')(column, q) }}{%- endmacro %}
-{% macro duckdb__score_quantile(column, q) -%}quantile_cont({{ column }}, {{ q }}){%- endmacro %}
-{% macro default__score_quantile(column, q) -%}approx_percentile({{ column }}, {{ q }}){%- endmacro %}
+{#- Quantiles of a column as one array (1-based: [1] is the first of `qs`): exact on DuckDB, Trino's approximate
+    percentiles (within ~1% rank error) on Trino. One aggregate for all of them: DuckDB collects and sorts the values
+    once instead of once per quantile (0.3 s of 1.1 s over 20 million scores). -#}
+{% macro score_quantiles(column, qs) -%}{{ adapter.dispatch('score_quantiles')(column, qs) }}{%- endmacro %}
+{% macro duckdb__score_quantiles(column, qs) -%}quantile_cont({{ column }}, [{{ qs | join(', ') }}]){%- endmacro %}
+{% macro default__score_quantiles(column, qs) -%}approx_percentile({{ column }}, array[{{ qs | join(', ') }}]){%- endmacro %}
 
 {#- sum() of integers (minor units, counts) as BIGINT. DuckDB's sum of an integer column is HUGEINT (128-bit), and a
     stored HUGEINT column is slow to scan: on the 10-million-event bench history, sum(amount_minor) over

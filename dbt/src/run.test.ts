@@ -7,10 +7,12 @@ import {
   dbtPaths,
   emptyBronzeRelation,
   errorOf,
+  launchDbt,
   parseArgs,
   trinoAddress,
   UsageError,
 } from './run.ts';
+import { ensureDbtToolchain } from './venv.ts';
 
 test('the target comes from --target, -t, --target=, then DBT_TARGET, then duckdb', () => {
   assert.equal(parseArgs(['build']).target, 'duckdb');
@@ -89,4 +91,38 @@ test("a failure outside any node is reported with dbt's own message", () => {
   );
   assert.equal(errorOf('12:00:00  Running with dbt=1.11.16\n12:00:01  Done.'), undefined);
   assert.equal(errorOf(`Error: ${'x'.repeat(5000)}`)?.length, 2001);
+});
+
+test('dbt started ahead runs with the arguments once it has its environment, and an aborted one runs nothing', async () => {
+  const tools = await ensureDbtToolchain(() => {});
+  let output = '';
+  const early = launchDbt(
+    tools,
+    'duckdb',
+    ['--version'],
+    process.env,
+    (c) => {
+      output += c;
+    },
+    () => {},
+  );
+  const r = await early.start({ DBT_PEP_LAUNCH_TEST: '1' });
+  assert.equal(r.code, 0, r.tail);
+  assert.match(output, /Core:[\s\S]*installed: +1\.11\./);
+
+  let aborted = '';
+  const never = launchDbt(
+    tools,
+    'duckdb',
+    ['--version'],
+    process.env,
+    (c) => {
+      aborted += c;
+    },
+    () => {},
+  );
+  const ended = await never.abort();
+  assert.notEqual(ended.code, 0);
+  assert.equal(aborted, '', 'an aborted launch must not run dbt');
+  assert.throws(() => never.start({}), /started or aborted already/);
 });

@@ -10,7 +10,7 @@
  * is not there yet (the catalog or Trino unreachable, bronze.payment_events not created yet): try again later.
  * Not a dbt replacement: every argument goes to dbt unchanged.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
@@ -307,7 +307,7 @@ async function pinBronze(
   baseEnv: NodeJS.ProcessEnv,
   target: DbtTarget,
   log: Log,
-): Promise<{ reads: BronzeRead[] } | { exitCode: number; error: string }> {
+): Promise<{ reads: BronzeRead[]; env: Record<string, string> } | { exitCode: number; error: string }> {
   const namespace = bronzeNamespace(baseEnv);
   const trino = trinoAddress(baseEnv);
   if (target === 'trino' && !(await trinoReady(trino))) {
@@ -350,7 +350,40 @@ async function pinBronze(
         : `${namespace}.${r.table}: snapshot ${r.snapshot_id} (${r.total_records} rows)`,
     );
   }
-  return { reads: b.reads };
+  return { reads: b.reads, env: b.env };
+}
+
+interface DbtProcess {
+  /** dbt's exit code and the tail of its output (never rejects). */
+  readonly done: Promise<{ code: number; tail: string }>;
+  readonly child: ChildProcess;
+}
+
+function startDbtProcess(
+  file: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  stdin: 'ignore' | 'pipe',
+  out: (chunk: string) => void,
+  log: Log,
+): DbtProcess {
+  let tail = '';
+  const child = spawn(file, [...argv], { cwd: PACKAGE_DIR, env, stdio: [stdin, 'pipe', 'pipe'] });
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
+    out(c);
+  });
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
+  // a process that died before reading its stdin (a broken virtualenv): its exit status reports it
+  child.stdin?.on('error', () => {});
+  const done = new Promise<{ code: number; tail: string }>((resolve) => {
+    child.once('error', (err) => {
+      log(`cannot start dbt: ${err.message}`);
+      resolve({ code: 2, tail });
+    });
+    child.once('close', (c, signal) => resolve({ code: c ?? (signal ? 2 : 1), tail }));
+  });
+  return { done, child };
 }
 
 /** Runs the dbt process; resolves with its exit code and the tail of its output (never rejects). */
@@ -361,20 +394,50 @@ function spawnDbt(
   out: (chunk: string) => void,
   log: Log,
 ): Promise<{ code: number; tail: string }> {
-  let tail = '';
-  return new Promise((resolve) => {
-    const child = spawn(tools.dbt, [...args], { cwd: PACKAGE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
-      out(c);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
-    child.once('error', (err) => {
-      log(`cannot start dbt: ${err.message}`);
-      resolve({ code: 2, tail });
-    });
-    child.once('close', (c, signal) => resolve({ code: c ?? (signal ? 2 : 1), tail }));
-  });
+  return startDbtProcess(tools.dbt, args, env, 'ignore', out, log).done;
+}
+
+/**
+ * dbt started ahead of the snapshot pinning (python/launch.py): its imports (~1.5 s) run while the wrapper resolves
+ * the bronze snapshots and writes the fraud-truth seed. `start` hands it the pinned environment and lets dbt run with
+ * `args`, resolving like spawnDbt; `abort` ends it without running dbt (and resolves when it has ended).
+ */
+export function launchDbt(
+  tools: DbtToolchain,
+  target: DbtTarget,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: (chunk: string) => void,
+  log: Log,
+): {
+  start(extra: Readonly<Record<string, string>>): Promise<{ code: number; tail: string }>;
+  abort(): Promise<{ code: number; tail: string }>;
+} {
+  const p = startDbtProcess(
+    tools.python,
+    [join(PACKAGE_DIR, 'python', 'launch.py'), target, ...args],
+    env,
+    'pipe',
+    out,
+    log,
+  );
+  let settled = false;
+  return {
+    start(extra) {
+      if (settled) throw new Error('launchDbt: started or aborted already');
+      settled = true;
+      p.child.stdin?.end(`${JSON.stringify(extra)}\n`);
+      return p.done;
+    },
+    abort() {
+      if (!settled) {
+        settled = true;
+        p.child.stdin?.end();
+        p.child.kill('SIGTERM');
+      }
+      return p.done;
+    },
+  };
 }
 
 /** Node results counted by status, and the nodes that did not succeed. */
@@ -429,25 +492,37 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
 
   // The snapshot is pinned, dbt runs and the marts are published under the database's run lock (lock.ts).
   const locked = async (): Promise<DbtRunSummary> => {
+    // dbt's imports overlap the snapshot pinning: the process waits for the pinned environment on its stdin
+    const early = command ? launchDbt(tools, target, args, env, out, log) : null;
+    let extra: Record<string, string> = {};
     let reads: BronzeRead[] = [];
-    if (command && READS_BRONZE.has(command)) {
-      const pinned = await pinBronze(tools, env, baseEnv, target, log);
-      if ('error' in pinned) return fail(pinned.exitCode, pinned.error);
-      reads = pinned.reads;
-    }
-    if (command) {
-      const truthDir = fraudTruthDir(baseEnv);
-      const truth = writeFraudTruthSeed(truthDir);
-      log(
-        `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
-          truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
-        }`,
-      );
+    try {
+      if (command && READS_BRONZE.has(command)) {
+        const pinned = await pinBronze(tools, env, baseEnv, target, log);
+        if ('error' in pinned) {
+          await early?.abort();
+          return fail(pinned.exitCode, pinned.error);
+        }
+        reads = pinned.reads;
+        extra = pinned.env;
+      }
+      if (command) {
+        const truthDir = fraudTruthDir(baseEnv);
+        const truth = writeFraudTruthSeed(truthDir);
+        log(
+          `fraud ground truth: ${truth.records} records from ${truth.files} simulator truth file(s) in ${truthDir}${
+            truth.skipped > 0 ? ` (${truth.skipped} lines skipped: not a truth record)` : ''
+          }`,
+        );
+      }
+    } catch (err) {
+      await early?.abort();
+      throw err;
     }
 
     const runResultsPath = join(targetPath, 'run_results.json');
     const dbtStarted = Date.now();
-    const { code, tail } = await spawnDbt(tools, args, env, out, log);
+    const { code, tail } = early ? await early.start(extra) : await spawnDbt(tools, args, env, out, log);
     const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
     const { results, failures } = tallyResults(runResults);
 

@@ -49,6 +49,8 @@ const COMPARED = [
   ['silver', 'int_payment_events'],
   ['silver', 'int_failed_payments'],
   ['silver', 'int_merchant_days'],
+  ['silver', 'int_payment_decisions'],
+  ['silver', 'int_customer_payments'],
 ] as const;
 
 /** The SQL the last run compiled for the checks an incremental build restricts (target/<...>/compiled). */

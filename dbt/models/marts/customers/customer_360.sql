@@ -4,80 +4,24 @@
 -- current run of failed payments since the last success, and the longest ever), the latest churn score, and the
 -- attributes dim_customers keeps history of. Time-relative churn inputs (days since, last 30 days) are in
 -- customer_churn_inputs, which is computed at query time so that it never goes stale.
+-- The payment and decision part comes from int_customer_payments; this model adds the money (fct_money_movements).
 -- Incremental: customers with a changed payment, refund, dispute or decision are recomputed from all their rows.
 
 with changed as (
     {% if is_incremental() %}
-    select customer_id from {{ ref('int_payments') }} where _loaded_at > {{ loaded_watermark() }}
+    select customer_id from {{ ref('int_customer_payments') }} where _loaded_at > {{ loaded_watermark() }}
     union
     select customer_id from {{ ref('fct_money_movements') }} where _loaded_at > {{ loaded_watermark() }}
-    union
-    select customer_id from {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}
     {% else %}
     select cast(null as varchar) as customer_id where 1 = 0
     {% endif %}
 ),
 
-payments as (
-    -- the columns used below only: this CTE is read four times, and DuckDB materializes it
-    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
-        provider, currency, payment_method_type, card_brand
-    from {{ ref('int_payments') }}
-    where customer_id is not null
+customers as (
+    select * from {{ ref('int_customer_payments') }}
     {% if is_incremental() %}
-      and customer_id in (select customer_id from changed)
+    where customer_id in (select customer_id from changed)
     {% endif %}
-),
-
-sequenced as (
-    -- a failed payment's streak is named by the number of payments before it that did not fail: one window (one sort)
-    select
-        customer_id,
-        outcome,
-        cast(sum(case when outcome = 'failed' then 0 else 1 end) over (
-            partition by customer_id order by created_at, payment_key rows between unbounded preceding and current row)
-          as bigint) as streak_group
-    from payments
-),
-
-streaks as (
-    select customer_id, max(streak_length) as longest_failure_streak
-    from (
-        select customer_id, streak_group, count(*) as streak_length
-        from sequenced
-        where outcome = 'failed'
-        group by customer_id, streak_group
-    ) as s
-    group by customer_id
-),
-
-payment_stats as (
-    select
-        customer_id,
-        count(*) as payments,
-        count(*) filter (where outcome = 'succeeded') as payments_succeeded,
-        count(*) filter (where outcome = 'failed') as payments_failed,
-        {{ sum_int("failed_attempts") }} as failed_attempts,
-        min(created_at) as first_payment_at,
-        max(created_at) as last_payment_at,
-        max(captured_at) as last_success_at,
-        max(last_failed_at) as last_failure_at,
-        count(distinct merchant_id) as merchants,
-        count(distinct provider) as providers,
-        max_by(currency, created_at) as primary_currency,
-        max_by(payment_method_type, created_at) filter (where payment_method_type is not null) as primary_payment_method,
-        max_by(card_brand, created_at) filter (where card_brand is not null) as primary_card_brand
-    from payments
-    group by customer_id
-),
-
-current_streak as (
-    select p.customer_id, count(*) as current_failure_streak
-    from payments as p
-    join payment_stats as s on s.customer_id = p.customer_id
-    where p.outcome = 'failed'
-      and (s.last_success_at is null or p.created_at > s.last_success_at)
-    group by p.customer_id
 ),
 
 money as (
@@ -93,22 +37,11 @@ money as (
         -- the customers' movements first, then their rates (not the rates of every movement, then the customers)
         select customer_id, movement_type, movement_count, amount_minor, currency, revenue_date
         from {{ ref('fct_money_movements') }}
-        where customer_id in (select customer_id from payment_stats)
+        where customer_id in (select customer_id from customers)
     ) as m
     left join {{ ref('currencies') }} as c on c.currency = m.currency
     left join {{ ref('int_exchange_rates') }} as r on {{ rate_in_effect('r', 'm.currency', 'm.revenue_date') }}
     group by m.customer_id
-),
-
-churn as (
-    select
-        customer_id,
-        max_by(churn_score, persisted_at) as churn_score,
-        max_by(churn_risk_level, persisted_at) as churn_risk_level,
-        avg(fraud_score) as avg_fraud_score
-    from {{ ref('int_payment_decisions') }}
-    where customer_id in (select customer_id from payment_stats)
-    group by customer_id
 )
 
 select
@@ -118,8 +51,8 @@ select
     s.payments_failed,
     s.failed_attempts,
     {{ safe_ratio('s.payments_failed', 's.payments') }} as failure_rate,
-    coalesce(cs.current_failure_streak, 0) as current_failure_streak,
-    coalesce(st.longest_failure_streak, 0) as longest_failure_streak,
+    s.current_failure_streak,
+    s.longest_failure_streak,
     coalesce(m.refunds, 0) as refunds,
     coalesce(m.disputes_lost, 0) as disputes_lost,
     coalesce(m.lifetime_gross_reporting, 0) as lifetime_gross_reporting,
@@ -136,14 +69,11 @@ select
     s.primary_currency,
     s.primary_payment_method,
     s.primary_card_brand,
-    ch.churn_score,
-    ch.churn_risk_level,
-    ch.avg_fraud_score,
+    s.churn_score,
+    s.churn_risk_level,
+    s.avg_fraud_score,
     -- the latest event that changed any attribute kept in dim_customers' history
     greatest(s.last_payment_at, coalesce(s.last_success_at, s.last_payment_at)) as attributes_as_of,
     {{ loaded_at() }} as _loaded_at
-from payment_stats as s
-left join streaks as st on st.customer_id = s.customer_id
-left join current_streak as cs on cs.customer_id = s.customer_id
+from customers as s
 left join money as m on m.customer_id = s.customer_id
-left join churn as ch on ch.customer_id = s.customer_id
