@@ -10,7 +10,7 @@
  * is not there yet (the catalog or Trino unreachable, bronze.payment_events not created yet): try again later.
  * Not a dbt replacement: every argument goes to dbt unchanged.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { LAKE_TABLE_NAMES, LAKE_TABLES, type LakeColumnType, type LakeTableName } from '@pep/contracts';
@@ -342,7 +342,6 @@ async function pinBronze(
     };
   }
   const b = bronzeEnvironment(snapshots, target);
-  Object.assign(env, b.env);
   for (const r of b.reads) {
     log(
       r.missing
@@ -353,54 +352,11 @@ async function pinBronze(
   return { reads: b.reads, env: b.env };
 }
 
-interface DbtProcess {
-  /** dbt's exit code and the tail of its output (never rejects). */
-  readonly done: Promise<{ code: number; tail: string }>;
-  readonly child: ChildProcess;
-}
-
-function startDbtProcess(
-  file: string,
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-  stdin: 'ignore' | 'pipe',
-  out: (chunk: string) => void,
-  log: Log,
-): DbtProcess {
-  let tail = '';
-  const child = spawn(file, [...argv], { cwd: PACKAGE_DIR, env, stdio: [stdin, 'pipe', 'pipe'] });
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => {
-    tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
-    out(c);
-  });
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
-  // a process that died before reading its stdin (a broken virtualenv): its exit status reports it
-  child.stdin?.on('error', () => {});
-  const done = new Promise<{ code: number; tail: string }>((resolve) => {
-    child.once('error', (err) => {
-      log(`cannot start dbt: ${err.message}`);
-      resolve({ code: 2, tail });
-    });
-    child.once('close', (c, signal) => resolve({ code: c ?? (signal ? 2 : 1), tail }));
-  });
-  return { done, child };
-}
-
-/** Runs the dbt process; resolves with its exit code and the tail of its output (never rejects). */
-function spawnDbt(
-  tools: DbtToolchain,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  out: (chunk: string) => void,
-  log: Log,
-): Promise<{ code: number; tail: string }> {
-  return startDbtProcess(tools.dbt, args, env, 'ignore', out, log).done;
-}
-
 /**
  * dbt started ahead of the snapshot pinning (python/launch.py): its imports (~1.5 s) run while the wrapper resolves
  * the bronze snapshots and writes the fraud-truth seed. `start` hands it the pinned environment and lets dbt run with
- * `args`, resolving like spawnDbt; `abort` ends it without running dbt (and resolves when it has ended).
+ * `args`, resolving with dbt's exit code and the tail of its output (never rejects); `abort` ends it without running
+ * dbt (and resolves when it has ended).
  */
 export function launchDbt(
   tools: DbtToolchain,
@@ -413,29 +369,41 @@ export function launchDbt(
   start(extra: Readonly<Record<string, string>>): Promise<{ code: number; tail: string }>;
   abort(): Promise<{ code: number; tail: string }>;
 } {
-  const p = startDbtProcess(
-    tools.python,
-    [join(PACKAGE_DIR, 'python', 'launch.py'), target, ...args],
+  let tail = '';
+  const child = spawn(tools.python, [join(PACKAGE_DIR, 'python', 'launch.py'), target, ...args], {
+    cwd: PACKAGE_DIR,
     env,
-    'pipe',
-    out,
-    log,
-  );
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    tail = (tail + c).slice(-OUTPUT_TAIL_CHARS);
+    out(c);
+  });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => process.stderr.write(c));
+  // a process that died before reading its stdin (a broken virtualenv): its exit status reports it
+  child.stdin.on('error', () => {});
+  const done = new Promise<{ code: number; tail: string }>((resolve) => {
+    child.once('error', (err) => {
+      log(`cannot start dbt: ${err.message}`);
+      resolve({ code: 2, tail });
+    });
+    child.once('close', (c, signal) => resolve({ code: c ?? (signal ? 2 : 1), tail }));
+  });
   let settled = false;
   return {
     start(extra) {
       if (settled) throw new Error('launchDbt: started or aborted already');
       settled = true;
-      p.child.stdin?.end(`${JSON.stringify(extra)}\n`);
-      return p.done;
+      child.stdin.end(`${JSON.stringify(extra)}\n`);
+      return done;
     },
     abort() {
       if (!settled) {
         settled = true;
-        p.child.stdin?.end();
-        p.child.kill('SIGTERM');
+        child.stdin.end();
+        child.kill('SIGTERM');
       }
-      return p.done;
+      return done;
     },
   };
 }
@@ -493,14 +461,14 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
   // The snapshot is pinned, dbt runs and the marts are published under the database's run lock (lock.ts).
   const locked = async (): Promise<DbtRunSummary> => {
     // dbt's imports overlap the snapshot pinning: the process waits for the pinned environment on its stdin
-    const early = command ? launchDbt(tools, target, args, env, out, log) : null;
+    const dbt = launchDbt(tools, target, args, env, out, log);
     let extra: Record<string, string> = {};
     let reads: BronzeRead[] = [];
     try {
       if (command && READS_BRONZE.has(command)) {
         const pinned = await pinBronze(tools, env, baseEnv, target, log);
         if ('error' in pinned) {
-          await early?.abort();
+          await dbt.abort();
           return fail(pinned.exitCode, pinned.error);
         }
         reads = pinned.reads;
@@ -516,13 +484,13 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
         );
       }
     } catch (err) {
-      await early?.abort();
+      await dbt.abort();
       throw err;
     }
 
     const runResultsPath = join(targetPath, 'run_results.json');
     const dbtStarted = Date.now();
-    const { code, tail } = early ? await early.start(extra) : await spawnDbt(tools, args, env, out, log);
+    const { code, tail } = await dbt.start(extra);
     const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;
     const { results, failures } = tallyResults(runResults);
 

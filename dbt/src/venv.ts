@@ -28,7 +28,6 @@ export const DBT_VENV: VenvSpec = {
 export interface DbtToolchain {
   readonly venv: string;
   readonly python: string;
-  readonly dbt: string;
   /** A DuckDB `extension_directory` (`v<version>/linux_amd64/<name>.duckdb_extension`) made of the wheels' files. */
   readonly extensionDirectory: string;
 }
@@ -49,7 +48,7 @@ export async function ensureDbtToolchain(log: Log): Promise<DbtToolchain> {
     if (!existsSync(target)) throw new Error(`the ${ext} extension wheel has no ${target}`);
     if (!existsSync(link)) symlinkSync(target, link);
   }
-  return { venv, python: join(venv, 'bin', 'python'), dbt: join(venv, 'bin', 'dbt'), extensionDirectory };
+  return { venv, python: join(venv, 'bin', 'python'), extensionDirectory };
 }
 
 export interface PythonResult {

@@ -53,6 +53,20 @@ const COMPARED = [
   ['silver', 'int_customer_payments'],
 ] as const;
 
+/**
+ * dbt's log in `dir`, oldest first: dbt rotates dbt.log at 10 MB (dbt.log.1 is the previous part), and the target
+ * path is reused across test runs, so a run's statements can straddle a rotation (seen once: the incremental build's
+ * on-run-start statement was in dbt.log.1).
+ */
+function dbtLog(dir: string): string {
+  const part = (f: string) => Number(/^dbt\.log(?:\.(\d+))?$/.exec(f)?.[1] ?? 0);
+  return readdirSync(dir)
+    .filter((f) => /^dbt\.log(\.\d+)?$/.test(f))
+    .sort((a, b) => part(b) - part(a))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('');
+}
+
 /** The SQL the last run compiled for the checks an incremental build restricts (target/<...>/compiled). */
 function compiledChecks(env: NodeJS.ProcessEnv) {
   const compiled = join(String(env.DBT_TARGET_PATH), 'compiled', 'pep');
@@ -74,7 +88,7 @@ function compiledChecks(env: NodeJS.ProcessEnv) {
     modelScoresUnique: generic(['models', 'intermediate', 'int_model_scores.yml'], 'unique_combination_'),
     deliveriesUnique: generic(['models', 'intermediate', 'int_payment_events__deliveries.yml'], 'unique_combination_'),
     // dbt's log of every run with this target path (the statements hooks ran)
-    log: readFileSync(join(String(env.DBT_LOG_PATH || env.DBT_TARGET_PATH), 'dbt.log'), 'utf8'),
+    log: dbtLog(String(env.DBT_LOG_PATH || env.DBT_TARGET_PATH)),
   };
 }
 
