@@ -5,7 +5,7 @@
  * refund, a broken row). Each test uses a private namespace (DBT_BRONZE_NAMESPACE) and drops it afterwards.
  * Not for the product's bronze tables: the lake sink owns those.
  */
-import { LAKE_TABLES } from '@pep/contracts';
+import { LAKE_TABLES, type LakeTableName } from '@pep/contracts';
 import { bronzeCommand, createBronzeTables } from './bronze.ts';
 import type { DbtToolchain, Log } from './venv.ts';
 
@@ -62,21 +62,23 @@ export async function generateHistory(
 
 export type BronzeRow = Record<string, string | number | boolean | null>;
 
-const PAYMENT_EVENT_COLUMNS = new Set(LAKE_TABLES.payment_events.columns.map((c) => c.name));
-
-/** Appends rows to bronze.payment_events (Kafka coordinates continue the table's offsets when left out). */
-export function appendPaymentEvents(tools: DbtToolchain, rows: readonly BronzeRow[], env: NodeJS.ProcessEnv) {
+/**
+ * Appends rows to one bronze table as a new snapshot (payment_events: the Kafka coordinates continue the table's
+ * offsets when left out). Every key must be a column of the table.
+ */
+export function appendBronze(
+  tools: DbtToolchain,
+  table: LakeTableName,
+  rows: readonly BronzeRow[],
+  env: NodeJS.ProcessEnv,
+) {
+  const columns = new Set(LAKE_TABLES[table].columns.map((c) => c.name));
   for (const r of rows) {
     for (const k of Object.keys(r)) {
-      if (!PAYMENT_EVENT_COLUMNS.has(k)) throw new Error(`bronze.payment_events has no column ${k}`);
+      if (!columns.has(k)) throw new Error(`bronze.${table} has no column ${k}`);
     }
   }
-  return bronzeCommand<{ appended: number; snapshot_id: string }>(
-    tools,
-    'append',
-    { table: 'payment_events', rows },
-    { env },
-  );
+  return bronzeCommand<{ appended: number; snapshot_id: string }>(tools, 'append', { table, rows }, { env });
 }
 
 /** Drops the namespace's tables (files included) and the namespace. */

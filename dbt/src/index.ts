@@ -1,5 +1,5 @@
 export { bronzeNamespace, bronzeSnapshots, catalogSettings, createBronzeTables, PACKAGE_DIR } from './bronze.ts';
-export { appendPaymentEvents, type BronzeRow, dropHistory, generateHistory } from './history.ts';
+export { appendBronze, type BronzeRow, dropHistory, generateHistory } from './history.ts';
 export { queryTarget, queryTargetMany, type Row } from './query.ts';
 export {
   type DbtRunSummary,

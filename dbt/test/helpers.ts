@@ -157,6 +157,37 @@ export function restatedStripeRefund(refund: Row, newAmountMinor: number, at: Da
 }
 
 /**
+ * A later version of a workflow decision (bronze.payment_outcomes) that re-scored the event as low risk: a re-scoring
+ * that takes an alert back. `decision` is the event's current row of int_payment_outcomes.
+ */
+export function rescoredDecision(
+  decision: Row,
+  next: { readonly pgId: number; readonly persistedAt: Date },
+): BronzeRow {
+  const keep = [
+    'event_id',
+    'provider',
+    'outcome',
+    'validation_status',
+    'fraud_model_version',
+    'retry_action',
+    'retry_delay_seconds',
+    'churn_score',
+    'churn_risk_level',
+    'churn_model_version',
+  ];
+  return {
+    ...Object.fromEntries(keep.map((k) => [k, (decision[k] ?? null) as BronzeRow[string]])),
+    fraud_score: 0.01,
+    fraud_risk_level: 'low',
+    workflow_id: `rescored-${String(decision.event_id)}`,
+    provider_created_at: iso(new Date(Date.parse(String(decision.provider_created_at)))),
+    persisted_at: iso(next.persistedAt),
+    pg_id: next.pgId,
+  };
+}
+
+/**
  * Rows a broken upstream could write: a typed event without an amount, one with a negative amount, and one in a
  * currency that does not exist.
  */

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  appendPaymentEvents,
+  appendBronze,
   bronzeSnapshots,
   type DbtTarget,
   dropHistory,
@@ -24,6 +24,7 @@ import {
   comparable,
   lateStripePayment,
   redelivery,
+  rescoredDecision,
   restatedStripeRefund,
   type TestWorld,
   testWorld,
@@ -190,8 +191,29 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       const refundDayBefore = await w.query(
         `select sum(refunds_minor) as refunds from ${gold}.revenue_daily where revenue_date = date '${String(refund.refunded_date).slice(0, 10)}' and currency = '${refund.currency}'`,
       );
-      await appendPaymentEvents(
+      // a fraud alert whose decision the workflows re-scored as low risk: the alert must go
+      const [alert] = await w.query(
+        `select o.*, m.max_pg_id, m.max_persisted_at from ${gold}.fraud_alerts a
+         join ${silver}.int_payment_outcomes o on o.event_id = a.event_id
+         cross join (select max(pg_id) as max_pg_id, max(persisted_at) as max_persisted_at
+                     from ${silver}.int_payment_outcomes) m
+         order by a.event_id limit 1`,
+      );
+      assert.ok(alert, 'a fraud alert');
+      await appendBronze(
         w.tools,
+        'payment_outcomes',
+        [
+          rescoredDecision(alert, {
+            pgId: Number(alert.max_pg_id) + 1,
+            persistedAt: new Date(Date.parse(String(alert.max_persisted_at)) + 60_000),
+          }),
+        ],
+        w.env,
+      );
+      await appendBronze(
+        w.tools,
+        'payment_events',
         [
           late,
           redelivery(captured),
@@ -241,15 +263,20 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
 
       // what the build changed, read in one query process (the statements as before, each asserted below)
       const refundDay = String(refund.refunded_date).slice(0, 10);
-      const [dayAfter, versions, dupRows, revenueAfter, r2Rows, refundDayAfter, entries] = (await w.queryMany([
-        `select sum(gross_minor) as gross from ${gold}.revenue_daily where revenue_date = date '${lateDay}' and currency = 'USD'`,
-        `select customer_tier, is_current, valid_to from ${gold}.dim_customers where customer_id = '${customer.customer_id}' order by valid_from`,
-        `select delivery_count from ${silver}.int_payment_events where event_id = '${captured.event_id}'`,
-        `select sum(net_minor) as net from ${gold}.revenue_daily where currency = '${captured.currency}'`,
-        `select * from ${gold}.fct_refunds where refund_key = '${refund.refund_key}'`,
-        `select sum(refunds_minor) as refunds from ${gold}.revenue_daily where revenue_date = date '${refundDay}' and currency = '${refund.currency}'`,
-        `select amount_minor from ${gold}.fct_money_movements where movement_key = 'refund:${refund.refund_key}' order by _loaded_at`,
-      ])) as [Row[], Row[], Row[], Row[], Row[], Row[], Row[]];
+      const [dayAfter, versions, dupRows, revenueAfter, r2Rows, refundDayAfter, entries, alertRows] =
+        (await w.queryMany([
+          `select sum(gross_minor) as gross from ${gold}.revenue_daily where revenue_date = date '${lateDay}' and currency = 'USD'`,
+          `select customer_tier, is_current, valid_to from ${gold}.dim_customers where customer_id = '${customer.customer_id}' order by valid_from`,
+          `select delivery_count from ${silver}.int_payment_events where event_id = '${captured.event_id}'`,
+          `select sum(net_minor) as net from ${gold}.revenue_daily where currency = '${captured.currency}'`,
+          `select * from ${gold}.fct_refunds where refund_key = '${refund.refund_key}'`,
+          `select sum(refunds_minor) as refunds from ${gold}.revenue_daily where revenue_date = date '${refundDay}' and currency = '${refund.currency}'`,
+          `select amount_minor from ${gold}.fct_money_movements where movement_key = 'refund:${refund.refund_key}' order by _loaded_at`,
+          `select event_id, fraud_score from ${gold}.fraud_alerts where event_id = '${alert.event_id}'`,
+        ])) as [Row[], Row[], Row[], Row[], Row[], Row[], Row[], Row[]];
+
+      // re-scored decision: the alert it had raised is gone (the full rebuild below must agree)
+      assert.deepEqual(alertRows, [], `the re-scored event ${alert.event_id} is no longer an alert`);
 
       // late event: its old day gained exactly its amount; the customer's tier changed and dim_customers kept history
       assert.equal(Number(dayAfter[0]?.gross) - Number(dayBefore[0]?.gross), 200_000);
@@ -343,7 +370,7 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
 
     it('a broken source row (null or negative amount, unknown currency) fails named tests, keeps its rows visible and builds no mart from it', async () => {
       const before = await w.query(`select count(*) as n from ${w.schema('gold')}.fct_payments`);
-      await appendPaymentEvents(w.tools, brokenRows(day(3)), w.env);
+      await appendBronze(w.tools, 'payment_events', brokenRows(day(3)), w.env);
       // DuckDB: the whole build (everything downstream must be skipped); Trino: the source's tests, the first thing a
       // build runs (the whole build on Trino costs minutes on a 2-core machine)
       const s = await w.dbt(target === 'duckdb' ? ['build'] : ['test', '--select', 'source:bronze']);

@@ -1,10 +1,16 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='event_id', on_schema_change='fail') }}
+{{ config(
+    materialized='incremental', incremental_strategy='delete+insert', unique_key='event_id', on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where event_id in (select event_id from
+        {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}){% endif %}"
+) }}
 -- Payment events the workflows scored as fraud risks (grain: event_id): a risk level of high or a score at or above
 -- the alert threshold of the model version that scored it (seed fraud_model_thresholds, written by ml's training from
 -- the version's `alert_threshold` tag; var('fraud_alert_score') for a version not in it), with the payment, the
 -- amount, the model version and its threshold, and whether the payment was later disputed and how that ended (the
 -- label that tells whether the alert was right).
--- Incremental: new or changed decisions, and alerts whose payment's disputes changed.
+-- Incremental: new or changed decisions, and alerts whose payment's disputes changed. delete+insert replaces only the
+-- keys it inserts, so the pre-hook first deletes every event whose decision changed: a decision re-scored below its
+-- threshold takes its alert back.
 
 with changed_events as (
     {% if is_incremental() %}
