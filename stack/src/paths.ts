@@ -22,3 +22,8 @@ export function logFile(service: string): string {
 export function pidFile(service: string): string {
   return join(STATE_DIR, 'pids', `${service}.pid`);
 }
+
+/** Beside the pid file: the process's start time, which tells it from a later process that got the same pid. */
+export function startFile(service: string): string {
+  return join(STATE_DIR, 'pids', `${service}.start`);
+}

@@ -3,11 +3,20 @@
  * something else started is used, never restarted), missing ones are installed, started and provisioned.
  * `down` stops only what the stack itself started (it has a pid file for it).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logFile, STATE_DIR } from './paths.ts';
-import { forgetPid, isAlive, managedPid, stopProcess } from './process.ts';
+import {
+  forgetPid,
+  isAlive,
+  managedPid,
+  processStartTicks,
+  processState,
+  recordedProcess,
+  stopProcess,
+  waitUntilGone,
+} from './process.ts';
 import { type Logger, type Service, type ServiceName, waitFor } from './service.ts';
 import { icebergRest } from './services/iceberg-rest.ts';
 import { kafka } from './services/kafka.ts';
@@ -62,7 +71,10 @@ export interface ServiceStatus {
 
 const silent: Logger = () => {};
 
-/** One `up`/`down` at a time per state folder: two concurrent `up`s must not start two brokers. */
+/**
+ * One `up`/`down` at a time per state folder: two concurrent `up`s must not start two brokers. The lock names its
+ * holder by pid and start time, so a holder that died is noticed even when its pid has been reused since.
+ */
 async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(STATE_DIR, { recursive: true });
   const lock = join(STATE_DIR, 'stack.lock');
@@ -70,12 +82,22 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       const fd = openSync(lock, 'wx');
-      writeFileSync(fd, String(process.pid));
+      writeFileSync(fd, `${process.pid} ${processStartTicks(process.pid) ?? ''}`.trim());
       closeSync(fd);
       break;
     } catch {
-      const holder = Number(readFileSync(lock, 'utf8').trim() || '0');
-      if (!holder || !isAlive(holder)) {
+      let text: string;
+      let ageMs: number;
+      try {
+        text = readFileSync(lock, 'utf8').trim();
+        ageMs = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released between our open and our read
+      }
+      const [holder = 0, ticks] = text.split(/\s+/).map(Number);
+      // Empty for a moment while its holder writes it; empty for long, its holder died in between.
+      const stale = text === '' ? ageMs > 5000 : !holder || processState(holder, ticks) !== 'running';
+      if (stale) {
         rmSync(lock, { force: true });
         continue;
       }
@@ -114,11 +136,29 @@ export function stackHealthy(statuses: readonly ServiceStatus[]): boolean {
   return statuses.every((s) => s.state === 'healthy' || (s.optional && s.state === 'stopped'));
 }
 
+/**
+ * A pid file whose process no longer runs (gone, exited but not yet reaped, or its pid now someone else's) is stale:
+ * it is removed, after a bounded wait for an exited process to be reaped (servers that check their own pid file with
+ * kill(pid, 0), as Trino's launcher and PostgreSQL do, take a zombie for a running server).
+ */
+async function dropStalePid(name: string, say: Logger): Promise<void> {
+  const recorded = recordedProcess(name);
+  if (recorded === undefined || recorded.state === 'running') return;
+  if (recorded.state === 'exited' && !(await waitUntilGone(recorded.pid, STALE_REAP_WAIT_MS))) {
+    say(`process ${recorded.pid} exited but is still not reaped after ${STALE_REAP_WAIT_MS / 1000} s; starting anyway`);
+  }
+  const why = { exited: 'exited', gone: 'is gone', other: 'now belongs to another program' }[recorded.state];
+  say(`removing the stale pid file (process ${recorded.pid} ${why})`);
+  forgetPid(name);
+}
+const STALE_REAP_WAIT_MS = 10_000;
+
 async function bringUp(service: Service, log: Logger): Promise<void> {
   const say: Logger = (m) => log(`[${service.name}] ${m}`);
   if (!(await service.isHealthy())) {
     let pid = managedPid(service.name);
     if (pid === undefined) {
+      await dropStalePid(service.name, say);
       say('starting');
       pid = await service.start(say);
     } else {
@@ -190,22 +230,34 @@ export interface DownOptions {
   readonly log?: Logger;
 }
 
+/**
+ * Stops what the stack started and returns once those processes are gone (not merely signalled): a `stack:up` right
+ * after finds their pids, ports and locks free. A stale pid file is removed without signalling anyone.
+ */
 export async function stackDown({ only = SERVICE_NAMES, kill = false, log = silent }: DownOptions = {}): Promise<void> {
   await withLock(async () => {
     const names = only.flatMap((n) => [n, ...(SERVICES[n].companions?.() ?? [])]);
-    await Promise.all(
+    const results = await Promise.allSettled(
       names.map(async (name) => {
-        const pid = managedPid(name);
-        if (pid === undefined) {
+        const recorded = recordedProcess(name);
+        if (recorded === undefined || recorded.state === 'gone' || recorded.state === 'other') {
           forgetPid(name);
           return;
         }
+        const { pid } = recorded;
         log(`[${name}] ${kill ? 'killing' : 'stopping'} process ${pid}`);
         const service = SERVICES[name as ServiceName] as Service | undefined;
-        await stopProcess(pid, { signal: kill ? 'SIGKILL' : (service?.stopSignal ?? 'SIGTERM') });
-        forgetPid(name);
+        try {
+          // An exited one (a zombie) goes through the same wait: until it is reaped, its pid still looks taken.
+          await stopProcess(pid, { signal: kill ? 'SIGKILL' : (service?.stopSignal ?? 'SIGTERM'), what: name });
+        } finally {
+          // Kept while the process still runs (SIGKILL did not take), so that the next stack:down tries again.
+          if (!isAlive(pid)) forgetPid(name);
+        }
       }),
     );
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason?.message ?? String(r.reason)] : []));
+    if (failures.length > 0) throw new Error(`stack:down failed\n${failures.join('\n')}`);
   });
 }
 

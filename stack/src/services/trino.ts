@@ -14,7 +14,7 @@ import { objectStoreConfig, trinoS3Properties } from '@pep/contracts/object-stor
 import { ensureMavenArtifact, withInstallLock } from '../install.ts';
 import { newestJdk } from '../jdk.ts';
 import { CACHE_DIR, STATE_DIR, serviceStateDir } from '../paths.ts';
-import { runAsync, startDetached } from '../process.ts';
+import { clearStalePidFile, commandArgs, runAsync, startDetached } from '../process.ts';
 import type { Logger, Service } from '../service.ts';
 
 export const TRINO_VERSION = '476';
@@ -23,6 +23,22 @@ const port = Number(process.env.TRINO_PORT ?? SERVICE_DEFAULTS.trino.port);
 const HOME = join(CACHE_DIR, `trino-server-${TRINO_VERSION}`);
 const STATE = serviceStateDir('trino');
 const ETC = join(STATE, 'etc');
+const DATA = join(STATE, 'data');
+/**
+ * The launcher's own pid file (`run` writes its pid there, then execs the JVM, and nothing clears it on exit). The
+ * launcher refuses to start with "already running as <pid>" whenever kill(pid, 0) succeeds, which is also true for a
+ * zombie and for an unrelated process that got the pid since.
+ */
+export const TRINO_LAUNCHER_PID_FILE = join(DATA, 'var', 'run', 'launcher.pid');
+
+/** Whether `pid` is this stack's Trino: the launcher or the JVM it became, on this state folder's etc directory. */
+export function isStackTrino(pid: number): boolean {
+  const args = commandArgs(pid);
+  return (
+    args.includes(`--etc-dir=${ETC}`) ||
+    (args.includes('io.trino.server.TrinoServer') && args.includes(`-Dconfig=${join(ETC, 'config.properties')}`))
+  );
+}
 
 /** A JDK of version 24 or newer: TRINO_JAVA_HOME, else the newest under /usr/lib/jvm. */
 export function trinoJavaHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -78,9 +94,7 @@ export function trinoConfigFiles(env: NodeJS.ProcessEnv = process.env): Record<s
     for (const [k, v] of Object.entries(trinoS3Properties(objectStoreConfig(env)))) catalog.push(`${k}=${v}`);
   }
   return {
-    'node.properties': ['node.environment=pep', 'node.id=pep-local-1', `node.data-dir=${join(STATE, 'data')}`].join(
-      '\n',
-    ),
+    'node.properties': ['node.environment=pep', 'node.id=pep-local-1', `node.data-dir=${DATA}`].join('\n'),
     'jvm.config': [
       '-server',
       `-Xmx${heap}`,
@@ -178,18 +192,26 @@ export const trino: Service = {
     return trinoAnswers(`http://${host}:${port}`);
   },
 
-  async start() {
+  async start(log: Logger) {
+    // Only reached when the stack's own pid file names no running Trino: a launcher pid file is stale then, unless a
+    // Trino the stack does not know about runs on this folder (an error naming it, rather than "already running").
+    // (Its process is simply gone after every clean stop: that is not worth a line.)
+    const stale = clearStalePidFile(TRINO_LAUNCHER_PID_FILE, 'Trino', isStackTrino);
+    if (stale && stale.state !== 'gone') {
+      const why = { exited: 'exited, not yet reaped', other: 'is not Trino', invalid: 'no pid' }[stale.state];
+      log(`removed the launcher's stale pid file (${stale.pid === undefined ? why : `process ${stale.pid} ${why}`})`);
+    }
     for (const [file, text] of Object.entries(trinoConfigFiles())) {
       const path = join(ETC, file);
       mkdirSync(join(path, '..'), { recursive: true });
       writeFileSync(path, `${text}\n`);
     }
-    mkdirSync(join(STATE, 'data'), { recursive: true });
+    mkdirSync(DATA, { recursive: true });
     const javaHome = trinoJavaHome();
     return startDetached({
       service: 'trino',
       command: join(HOME, 'bin', 'launcher'),
-      args: ['run', `--etc-dir=${ETC}`, `--data-dir=${join(STATE, 'data')}`],
+      args: ['run', `--etc-dir=${ETC}`, `--data-dir=${DATA}`],
       env: { ...process.env, JAVA_HOME: javaHome, PATH: `${join(javaHome, 'bin')}:${process.env.PATH ?? ''}` },
     });
   },
