@@ -38,9 +38,12 @@ select
     o.retry_delay_seconds,
     o.persisted_at,
     {{ loaded_at() }} as _loaded_at
+{% if is_incremental() %}
+-- the same set on both sides, each read in two parts (macro rows_with_keys): neither table is scanned whole
+from ({{ rows_with_keys(ref('int_payment_outcomes'), 'event_id', 'select event_id from changed') }}) as o
+join ({{ rows_with_keys(ref('int_payment_events'), 'event_id', 'select event_id from changed') }}) as e
+    on e.event_id = o.event_id
+{% else %}
 from {{ ref('int_payment_outcomes') }} as o
 join {{ ref('int_payment_events') }} as e on e.event_id = o.event_id
-{% if is_incremental() %}
-where o.event_id in (select event_id from changed)
-  and e.event_id in (select event_id from changed)  -- the same set on both sides: neither table is scanned whole
 {% endif %}

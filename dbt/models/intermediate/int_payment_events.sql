@@ -33,8 +33,7 @@ candidates as (
         payment_object_id, refund_object_id, dispute_object_id,
         delivery_count,
         first_received_at
-    from {{ this }}
-    where event_id in (select event_id from new_deliveries)
+    from ({{ rows_with_keys(this, 'event_id', 'select event_id from new_deliveries') }}) as current_rows
     {% endif %}
 ),
 

@@ -14,21 +14,23 @@ with versions as (
 candidates as (
     select event_id, provider, fraud_score, fraud_risk_level, fraud_model_version, retry_action,
         retry_delay_seconds, churn_score, churn_risk_level, churn_model_version, validation_status, outcome,
-        provider_created_at, persisted_at, pg_id
+        provider_created_at, persisted_at, pg_id, false as is_current
     from versions
     {% if is_incremental() %}
     union all
     select event_id, provider, fraud_score, fraud_risk_level, fraud_model_version, retry_action,
         retry_delay_seconds, churn_score, churn_risk_level, churn_model_version, validation_status, outcome,
-        provider_created_at, persisted_at, pg_id
+        provider_created_at, persisted_at, pg_id, true as is_current
     from {{ this }}
     where event_id in (select event_id from versions)
     {% endif %}
 ),
 
 ranked as (
+    -- among equal versions the current row ranks first: a re-read version that is already the current one is then
+    -- not rewritten (downstream would see it as a change), with one read of this table instead of a second join
     select candidates.*,
-        row_number() over (partition by event_id order by persisted_at desc, pg_id desc) as version_rank
+        row_number() over (partition by event_id order by persisted_at desc, pg_id desc, is_current desc) as version_rank
     from candidates
 )
 
@@ -40,12 +42,4 @@ select
     ranked.persisted_at, ranked.pg_id,
     {{ loaded_at() }} as _loaded_at
 from ranked
-{% if is_incremental() %}
--- a re-read version that is already the current one is not rewritten (downstream would see it as a change)
-left join {{ this }} as current_version on current_version.event_id = ranked.event_id
-where ranked.version_rank = 1
-  and (current_version.event_id is null or current_version.pg_id <> ranked.pg_id
-       or current_version.persisted_at <> ranked.persisted_at)
-{% else %}
-where ranked.version_rank = 1
-{% endif %}
+where ranked.version_rank = 1 and not ranked.is_current

@@ -15,10 +15,12 @@ with changed as (
 ),
 
 events as (
+    {% if is_incremental() %}
+    select * from ({{ rows_with_keys(ref('int_payment_events'), 'payment_key', 'select payment_key from changed') }}) as e
+    where object_kind = 'payment'
+    {% else %}
     select * from {{ ref('int_payment_events') }}
     where object_kind = 'payment' and payment_key is not null
-    {% if is_incremental() %}
-      and payment_key in (select payment_key from changed)
     {% endif %}
 ),
 

@@ -41,10 +41,24 @@ payments as (
     'dispute': 'select dispute_key from ' ~ events ~ ' where ' ~ this_build ~ ' and dispute_key is not null'
         ~ ' union select dispute_key from ' ~ ref('fct_disputes') ~ ' where ' ~ this_build,
 } -%}
+{#- The scoped events, looked up once and staged in a table of this invocation (audit pending__money_scope__<invocation>,
+    dropped on run end): the received days and the bronze side below read it instead of repeating the three lookups
+    (each one a scan of every event) in each of their five uses. -#}
+{%- set staged_scope = pending_rows_relation('money_scope') -%}
+{%- if execute -%}
+    {% do run_query('create schema if not exists ' ~ adapter.quote(generate_schema_name('audit', none))) %}
+    {% do run_query('create or replace table ' ~ staged_scope ~ ' as select event_id, bool_or(kind = 1) as in_payment,'
+        ~ ' bool_or(kind = 2) as in_refund, bool_or(kind = 3) as in_dispute from ('
+        ~ 'select event_id, 1 as kind from ' ~ events ~ ' where payment_key in (' ~ touched['payment'] ~ ')'
+        ~ ' union all select event_id, 2 from ' ~ events ~ ' where refund_key in (' ~ touched['refund'] ~ ')'
+        ~ ' union all select event_id, 3 from ' ~ events ~ ' where dispute_key in (' ~ touched['dispute'] ~ ')'
+        ~ ') as e group by event_id') %}
+{%- endif -%}
 {%- set scope = {
-    'payment': 'select event_id from ' ~ events ~ ' where payment_key in (' ~ touched['payment'] ~ ')',
-    'refund': 'select event_id from ' ~ events ~ ' where refund_key in (' ~ touched['refund'] ~ ')',
-    'dispute': 'select event_id from ' ~ events ~ ' where dispute_key in (' ~ touched['dispute'] ~ ')',
+    'payment': 'select event_id from ' ~ staged_scope ~ ' where in_payment',
+    'refund': 'select event_id from ' ~ staged_scope ~ ' where in_refund',
+    'dispute': 'select event_id from ' ~ staged_scope ~ ' where in_dispute',
+    'all': 'select event_id from ' ~ staged_scope,
 } -%}
 {#- The bronze scan reads only the days (received_at, the table's partition) holding a delivery of a scoped event:
     every bronze delivery is in int_payment_events__deliveries (bronze_every_typed_row_is_accounted_for), so these
@@ -52,8 +66,8 @@ payments as (
 {%- set received = [] -%}
 {%- if execute -%}
     {%- set days = run_query('select distinct cast(' ~ utc_date('received_at') ~ ' as varchar) from '
-        ~ ref('int_payment_events__deliveries') ~ ' where event_id in (' ~ scope['payment'] ~ ' union '
-        ~ scope['refund'] ~ ' union ' ~ scope['dispute'] ~ ') order by 1').columns[0].values() -%}
+        ~ ref('int_payment_events__deliveries') ~ ' where event_id in (select event_id from ' ~ staged_scope
+        ~ ') order by 1').columns[0].values() -%}
     {%- for day in days -%}
         {%- set next_day = (modules.datetime.date.fromisoformat(day) + modules.datetime.timedelta(days=1)).isoformat() -%}
         {%- if received and received[-1]['to'] == day -%}

@@ -30,11 +30,13 @@ thresholds as (
 
 scored as (
     select o.*, coalesce(t.alert_threshold, cast({{ var('fraud_alert_score') }} as double)) as alert_threshold
-    from {{ ref('int_payment_decisions') }} as o
-    left join thresholds as t on t.fraud_model_version = o.fraud_model_version
     {% if is_incremental() %}
-    where o.event_id in (select event_id from changed_events)
+    -- the changed decisions first (macro rows_with_keys), the threshold and the alert filter on those only
+    from ({{ rows_with_keys(ref('int_payment_decisions'), 'event_id', 'select event_id from changed_events') }}) as o
+    {% else %}
+    from {{ ref('int_payment_decisions') }} as o
     {% endif %}
+    left join thresholds as t on t.fraud_model_version = o.fraud_model_version
 ),
 
 alerts as (
