@@ -55,3 +55,4 @@
     union all
     select * from {{ relation }} where {{ key_column }} in (select lookup_key from keys_with_older_rows)
 {%- endmacro %}
+

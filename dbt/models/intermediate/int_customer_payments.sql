@@ -5,83 +5,197 @@
 -- the customer's money to it. Its own model so that this, the heavy part of a customer (a window over all of the
 -- customer's payments), runs as soon as int_payments and int_payment_decisions are built, beside the money marts,
 -- instead of after fct_money_movements at the end of the build.
--- Incremental: customers with a changed payment or decision are recomputed from all their rows.
+-- trailing_failure_run is the number of failed payments at the end of the customer's payments in order (created_at,
+-- payment_key): what a following failed payment extends.
+-- Incremental: customers with a changed payment or decision. A customer whose changed payments are all new to this
+-- model (int_payments.first_loaded_at after its watermark) and all created after every payment it already counts is
+-- extended: its counts, times and streaks continue from its previous row with the new payments alone, so the window
+-- sorts a day's payments instead of those customers' whole histories (only merchants and providers look at the older
+-- payments, for the pairs the new ones bring). Any other customer with a changed payment (a late payment, a changed
+-- old one) is recomputed from all of its payments; a customer with only changed decisions keeps its payment part. The
+-- decision part (churn, mean fraud score) is recomputed from all of the customer's decisions. (On DuckDB; Trino
+-- recomputes every changed customer from all of its payments.)
 
-with changed as (
-    {% if is_incremental() %}
-    select customer_id from {{ ref('int_payments') }} where _loaded_at > {{ loaded_watermark() }}
-    union
-    select customer_id from {{ ref('int_payment_decisions') }} where _loaded_at > {{ loaded_watermark() }}
-    {% else %}
-    select cast(null as varchar) as customer_id where 1 = 0
-    {% endif %}
+
+with
+{% if is_incremental() and target.type == 'duckdb' %}
+changed_payments as materialized (
+    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
+        provider, currency, payment_method_type, card_brand, first_loaded_at
+    from {{ ref('int_payments') }}
+    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
 ),
 
-payments as (
-    -- the columns used below only: this CTE is read three times, and DuckDB materializes it
+changed as (
+    select customer_id from changed_payments
+    union
+    select customer_id from {{ ref('int_payment_decisions') }}
+    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
+),
+
+previous as materialized (
+    select * from {{ this }} where customer_id in (select customer_id from changed)
+),
+
+-- customers whose changed payments only add to what this model counted: all new to it, all after its last payment
+extended as materialized (
+    select c.customer_id
+    from changed_payments as c
+    left join previous as p on p.customer_id = c.customer_id
+    group by c.customer_id
+    having bool_and(c.first_loaded_at > {{ loaded_watermark() }} and c.created_at is not null)
+       and (count(p.customer_id) = 0 or min(c.created_at) > max(p.last_payment_at))
+),
+
+-- every other customer with a changed payment: all of its payments
+recomputed_payments as (
     select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
         provider, currency, payment_method_type, card_brand
     from {{ ref('int_payments') }}
-    {% if is_incremental() %}
-    -- the key set alone (it excludes null): another filter on this scan makes DuckDB estimate it smaller than the key
-    -- set and build its hash table on the 5-million-row side (~1 s even when nothing changed)
+    where customer_id in (select customer_id from changed_payments where customer_id not in (select customer_id from extended))
+),
+
+new_payments as materialized (
+    select * from changed_payments where customer_id in (select customer_id from extended)
+),
+
+-- the new payments' own figures (as if they were the customer's only payments)
+new_part as (
+    {{ customer_payment_figures('new_payments') }}
+),
+
+-- the merchant and provider pairs of the new payments that an older payment of the customer already had
+known_merchants as (
+    select p.customer_id, p.merchant_id
+    from {{ ref('int_payments') }} as p
+    join (select distinct customer_id, merchant_id from new_payments) as n
+        on n.customer_id = p.customer_id and n.merchant_id = p.merchant_id
+    group by p.customer_id, p.merchant_id
+    having min(p.first_loaded_at) <= {{ loaded_watermark() }}
+),
+
+known_providers as (
+    select p.customer_id, p.provider
+    from {{ ref('int_payments') }} as p
+    join (select distinct customer_id, provider from new_payments) as n
+        on n.customer_id = p.customer_id and n.provider = p.provider
+    group by p.customer_id, p.provider
+    having min(p.first_loaded_at) <= {{ loaded_watermark() }}
+),
+
+new_pairs as (
+    select n.customer_id,
+        count(distinct n.merchant_id) filter (where km.merchant_id is null) as new_merchants,
+        count(distinct n.provider) filter (where kp.provider is null) as new_providers
+    from new_payments as n
+    left join known_merchants as km on km.customer_id = n.customer_id and km.merchant_id = n.merchant_id
+    left join known_providers as kp on kp.customer_id = n.customer_id and kp.provider = n.provider
+    group by n.customer_id
+),
+
+-- the previous row continued with the new payments (which all come after its payments in order)
+continued as (
+    select n.*,
+        p.payments as p_payments, p.payments_succeeded as p_payments_succeeded, p.payments_failed as p_payments_failed,
+        p.failed_attempts as p_failed_attempts, p.current_failure_streak as p_current_failure_streak,
+        p.longest_failure_streak as p_longest_failure_streak, p.trailing_failure_run as p_trailing_failure_run,
+        p.first_payment_at as p_first_payment_at, p.last_failure_at as p_last_failure_at, p.merchants as p_merchants,
+        p.providers as p_providers, p.primary_payment_method as p_primary_payment_method,
+        p.primary_card_brand as p_primary_card_brand,
+        case when p.last_success_at is null or n.last_success_at > p.last_success_at then n.last_success_at
+             else p.last_success_at end as customer_last_success_at
+    from new_part as n
+    left join previous as p on p.customer_id = n.customer_id
+),
+
+-- the new failed payments created after the customer's last success (older ones count only while no new payment
+-- succeeded: a new success is later than every older payment)
+failed_after_success as (
+    select f.customer_id,
+        count(*) filter (where f.outcome = 'failed'
+            and (c.customer_last_success_at is null or f.created_at > c.customer_last_success_at)) as failed
+    from new_payments as f
+    join continued as c on c.customer_id = f.customer_id
+    group by f.customer_id
+),
+
+extended_part as (
+    select
+        c.customer_id,
+        coalesce(c.p_payments, 0) + c.payments as payments,
+        coalesce(c.p_payments_succeeded, 0) + c.payments_succeeded as payments_succeeded,
+        coalesce(c.p_payments_failed, 0) + c.payments_failed as payments_failed,
+        coalesce(c.p_failed_attempts, 0) + c.failed_attempts as failed_attempts,
+        case when c.last_success_at is not null then a.failed
+             else coalesce(c.p_current_failure_streak, 0) + a.failed end as current_failure_streak,
+        -- the previous trailing run goes on with the new payments' leading failures
+        greatest(coalesce(c.p_longest_failure_streak, 0), c.longest_failure_streak,
+            coalesce(c.p_trailing_failure_run, 0) + c.leading_failure_run) as longest_failure_streak,
+        case when c.payments_failed = c.payments then coalesce(c.p_trailing_failure_run, 0) + c.payments
+             else c.trailing_failure_run end as trailing_failure_run,
+        coalesce(c.p_first_payment_at, c.first_payment_at) as first_payment_at,
+        c.last_payment_at,
+        c.customer_last_success_at as last_success_at,
+        case when c.p_last_failure_at is null or c.last_failure_at > c.p_last_failure_at then c.last_failure_at
+             else c.p_last_failure_at end as last_failure_at,
+        coalesce(c.p_merchants, 0) + np.new_merchants as merchants,
+        coalesce(c.p_providers, 0) + np.new_providers as providers,
+        c.primary_currency,
+        coalesce(c.primary_payment_method, c.p_primary_payment_method) as primary_payment_method,
+        coalesce(c.primary_card_brand, c.p_primary_card_brand) as primary_card_brand
+    from continued as c
+    join new_pairs as np on np.customer_id = c.customer_id
+    join failed_after_success as a on a.customer_id = c.customer_id
+),
+
+payment_parts as (
+    select * from extended_part
+    union all
+    select customer_id, payments, payments_succeeded, payments_failed, failed_attempts, current_failure_streak,
+        longest_failure_streak, trailing_failure_run, first_payment_at, last_payment_at, last_success_at,
+        last_failure_at, merchants, providers, primary_currency, primary_payment_method, primary_card_brand
+    from ({{ customer_payment_figures('recomputed_payments') }}) as r
+    union all
+    -- only their decisions changed
+    select customer_id, payments, payments_succeeded, payments_failed, failed_attempts, current_failure_streak,
+        longest_failure_streak, trailing_failure_run, first_payment_at, last_payment_at, last_success_at,
+        last_failure_at, merchants, providers, primary_currency, primary_payment_method, primary_card_brand
+    from previous
+    where customer_id not in (select customer_id from changed_payments)
+),
+{% elif is_incremental() %}
+-- Trino: every changed customer from all of its payments (the continued form above is one query of ~290 stages there,
+-- over Trino's limit of 150)
+changed as (
+    select customer_id from {{ ref('int_payments') }}
+    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
+    union
+    select customer_id from {{ ref('int_payment_decisions') }}
+    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
+),
+
+changed_customer_payments as (
+    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
+        provider, currency, payment_method_type, card_brand
+    from {{ ref('int_payments') }}
     where customer_id in (select customer_id from changed)
-    {% else %}
+),
+
+payment_parts as (
+    {{ customer_payment_figures('changed_customer_payments') }}
+),
+{% else %}
+all_payments as (
+    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
+        provider, currency, payment_method_type, card_brand
+    from {{ ref('int_payments') }}
     where customer_id is not null
-    {% endif %}
 ),
 
-sequenced as (
-    -- a failed payment's streak is named by the number of payments before it that did not fail: one window (one sort)
-    select
-        customer_id,
-        outcome,
-        cast(sum(case when outcome = 'failed' then 0 else 1 end) over (
-            partition by customer_id order by created_at, payment_key rows between unbounded preceding and current row)
-          as bigint) as streak_group
-    -- only the columns the window needs: DuckDB's window sorts every column of its input (0.5 s of 2.3 s)
-    from (select customer_id, outcome, created_at, payment_key from payments) as p
+payment_parts as (
+    {{ customer_payment_figures('all_payments') }}
 ),
-
-streaks as (
-    select customer_id, max(streak_length) as longest_failure_streak
-    from (
-        select customer_id, streak_group, count(*) as streak_length
-        from sequenced
-        where outcome = 'failed'
-        group by customer_id, streak_group
-    ) as s
-    group by customer_id
-),
-
-payment_stats as (
-    select
-        customer_id,
-        count(*) as payments,
-        count(*) filter (where outcome = 'succeeded') as payments_succeeded,
-        count(*) filter (where outcome = 'failed') as payments_failed,
-        {{ sum_int("failed_attempts") }} as failed_attempts,
-        min(created_at) as first_payment_at,
-        max(created_at) as last_payment_at,
-        max(captured_at) as last_success_at,
-        max(last_failed_at) as last_failure_at,
-        count(distinct merchant_id) as merchants,
-        count(distinct provider) as providers,
-        max_by(currency, created_at) as primary_currency,
-        max_by(payment_method_type, created_at) filter (where payment_method_type is not null) as primary_payment_method,
-        max_by(card_brand, created_at) filter (where card_brand is not null) as primary_card_brand
-    from payments
-    group by customer_id
-),
-
-current_streak as (
-    select p.customer_id, count(*) as current_failure_streak
-    from payments as p
-    join payment_stats as s on s.customer_id = p.customer_id
-    where p.outcome = 'failed'
-      and (s.last_success_at is null or p.created_at > s.last_success_at)
-    group by p.customer_id
-),
+{% endif %}
 
 churn as (
     select
@@ -90,7 +204,9 @@ churn as (
         max_by(churn_risk_level, persisted_at) as churn_risk_level,
         avg(fraud_score) as avg_fraud_score
     from {{ ref('int_payment_decisions') }}
-    where customer_id in (select customer_id from payment_stats)
+    {% if is_incremental() %}
+    where customer_id in (select customer_id from changed)
+    {% endif %}
     group by customer_id
 )
 
@@ -100,8 +216,8 @@ select
     s.payments_succeeded,
     s.payments_failed,
     s.failed_attempts,
-    coalesce(cs.current_failure_streak, 0) as current_failure_streak,
-    coalesce(st.longest_failure_streak, 0) as longest_failure_streak,
+    s.current_failure_streak,
+    s.longest_failure_streak,
     s.first_payment_at,
     s.last_payment_at,
     s.last_success_at,
@@ -114,8 +230,7 @@ select
     ch.churn_score,
     ch.churn_risk_level,
     ch.avg_fraud_score,
+    s.trailing_failure_run,
     {{ loaded_at() }} as _loaded_at
-from payment_stats as s
-left join streaks as st on st.customer_id = s.customer_id
-left join current_streak as cs on cs.customer_id = s.customer_id
+from payment_parts as s
 left join churn as ch on ch.customer_id = s.customer_id

@@ -2,6 +2,7 @@
 -- One row per payment object (grain: payment_key = `<provider>:<payment object id>`), folded from all of its payment
 -- events: who, how much was asked, how much money actually came in under the provider's semantics (Stripe succeeded,
 -- Square completed, Adyen captured, Braintree settled; authorisations are not money), when, and how it ended.
+-- first_loaded_at: the start of the run that first wrote the payment (kept when the payment is rewritten).
 -- Incremental: every payment with a new or changed event is recomputed from all of its events (a late event for an
 -- old payment lands in that payment).
 
@@ -70,7 +71,7 @@ folded as (
 )
 
 select
-    payment_key,
+    folded.payment_key,
     provider,
     payment_object_id,
     merchant_id,
@@ -102,5 +103,17 @@ select
     last_event_at,
     event_count,
     delivery_count,
+    {% if is_incremental() %}
+    coalesce(known.first_loaded_at, {{ loaded_at() }}) as first_loaded_at,
+    {% else %}
+    {{ loaded_at() }} as first_loaded_at,
+    {% endif %}
     {{ loaded_at() }} as _loaded_at
 from folded
+{% if is_incremental() %}
+-- when the payment was first written (int_customer_payments tells new payments from changed ones by it); the lookup
+-- leaves this table's side unfiltered so that DuckDB builds its hash table on the changed keys
+left join (
+    select payment_key, first_loaded_at from {{ this }} where payment_key in (select payment_key from changed)
+) as known on known.payment_key = folded.payment_key
+{% endif %}
