@@ -18,9 +18,10 @@ candidates as (
     from versions
     {% if is_incremental() %}
     union all
-    select event_id, provider, fraud_score, fraud_risk_level, fraud_model_version, retry_action,
-        retry_delay_seconds, churn_score, churn_risk_level, churn_model_version, validation_status, outcome,
-        provider_created_at, persisted_at, pg_id, true as is_current
+    -- the current versions of those events: only what ranks them (a current version is never written again, so its
+    -- other columns are not needed, and this reads 3 of the table's 17 columns)
+    select event_id, null, null, null, null, null, null, null, null, null, null, null, null,
+        persisted_at, pg_id, true as is_current
     from {{ this }}
     where event_id in (select event_id from versions)
     {% endif %}
