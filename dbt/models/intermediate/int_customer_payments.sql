@@ -17,11 +17,18 @@
 -- recomputes every changed customer from all of its payments.)
 
 
+{%- set payment_columns = 'customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at,'
+    ~ ' merchant_id, provider, currency, payment_method_type, card_brand' -%}
+{%- set figure_columns = 'customer_id, payments, payments_succeeded, payments_failed, failed_attempts,'
+    ~ ' current_failure_streak, longest_failure_streak, trailing_failure_run, first_payment_at, last_payment_at,'
+    ~ ' last_success_at, last_failure_at, merchants, providers, primary_currency, primary_payment_method,'
+    ~ ' primary_card_brand' -%}
+{%- set continued_form = is_incremental() and target.type == 'duckdb' %}
+
 with
-{% if is_incremental() and target.type == 'duckdb' %}
-changed_payments as materialized (
-    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
-        provider, currency, payment_method_type, card_brand, first_loaded_at
+{% if is_incremental() %}
+changed_payments as {% if continued_form %}materialized {% endif %}(
+    select {{ payment_columns }}, first_loaded_at
     from {{ ref('int_payments') }}
     where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
 ),
@@ -32,7 +39,8 @@ changed as (
     select customer_id from {{ ref('int_payment_decisions') }}
     where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
 ),
-
+{% endif %}
+{% if continued_form %}
 previous as materialized (
     select * from {{ this }} where customer_id in (select customer_id from changed)
 ),
@@ -49,8 +57,7 @@ extended as materialized (
 
 -- every other customer with a changed payment: all of its payments
 recomputed_payments as (
-    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
-        provider, currency, payment_method_type, card_brand
+    select {{ payment_columns }}
     from {{ ref('int_payments') }}
     where customer_id in (select customer_id from changed_payments where customer_id not in (select customer_id from extended))
 ),
@@ -64,46 +71,33 @@ new_part as (
     {{ customer_payment_figures('new_payments') }}
 ),
 
--- the merchant and provider pairs of the new payments that an older payment of the customer already had
-known_merchants as (
-    select p.customer_id, p.merchant_id
+{% for column in ['merchant_id', 'provider'] %}
+-- the customer and {{ column }} pairs of the new payments that an older payment of the customer already had
+known_{{ column }} as (
+    select p.customer_id, p.{{ column }}
     from {{ ref('int_payments') }} as p
-    join (select distinct customer_id, merchant_id from new_payments) as n
-        on n.customer_id = p.customer_id and n.merchant_id = p.merchant_id
-    group by p.customer_id, p.merchant_id
+    join (select distinct customer_id, {{ column }} from new_payments) as n
+        on n.customer_id = p.customer_id and n.{{ column }} = p.{{ column }}
+    group by p.customer_id, p.{{ column }}
     having min(p.first_loaded_at) <= {{ loaded_watermark() }}
 ),
 
-known_providers as (
-    select p.customer_id, p.provider
-    from {{ ref('int_payments') }} as p
-    join (select distinct customer_id, provider from new_payments) as n
-        on n.customer_id = p.customer_id and n.provider = p.provider
-    group by p.customer_id, p.provider
-    having min(p.first_loaded_at) <= {{ loaded_watermark() }}
-),
-
+{% endfor %}
 new_pairs as (
     select n.customer_id,
         count(distinct n.merchant_id) filter (where km.merchant_id is null) as new_merchants,
         count(distinct n.provider) filter (where kp.provider is null) as new_providers
     from new_payments as n
-    left join known_merchants as km on km.customer_id = n.customer_id and km.merchant_id = n.merchant_id
-    left join known_providers as kp on kp.customer_id = n.customer_id and kp.provider = n.provider
+    left join known_merchant_id as km on km.customer_id = n.customer_id and km.merchant_id = n.merchant_id
+    left join known_provider as kp on kp.customer_id = n.customer_id and kp.provider = n.provider
     group by n.customer_id
 ),
 
--- the previous row continued with the new payments (which all come after its payments in order)
-continued as (
-    select n.*,
-        p.payments as p_payments, p.payments_succeeded as p_payments_succeeded, p.payments_failed as p_payments_failed,
-        p.failed_attempts as p_failed_attempts, p.current_failure_streak as p_current_failure_streak,
-        p.longest_failure_streak as p_longest_failure_streak, p.trailing_failure_run as p_trailing_failure_run,
-        p.first_payment_at as p_first_payment_at, p.last_failure_at as p_last_failure_at, p.merchants as p_merchants,
-        p.providers as p_providers, p.primary_payment_method as p_primary_payment_method,
-        p.primary_card_brand as p_primary_card_brand,
+-- the customer's last success over its previous row and its new payments
+last_success as (
+    select n.customer_id,
         case when p.last_success_at is null or n.last_success_at > p.last_success_at then n.last_success_at
-             else p.last_success_at end as customer_last_success_at
+             else p.last_success_at end as last_success_at
     from new_part as n
     left join previous as p on p.customer_id = n.customer_id
 ),
@@ -113,87 +107,68 @@ continued as (
 failed_after_success as (
     select f.customer_id,
         count(*) filter (where f.outcome = 'failed'
-            and (c.customer_last_success_at is null or f.created_at > c.customer_last_success_at)) as failed
+            and (l.last_success_at is null or f.created_at > l.last_success_at)) as failed
     from new_payments as f
-    join continued as c on c.customer_id = f.customer_id
+    join last_success as l on l.customer_id = f.customer_id
     group by f.customer_id
 ),
 
+-- the previous row continued with the new payments (which all come after its payments in order)
 extended_part as (
     select
-        c.customer_id,
-        coalesce(c.p_payments, 0) + c.payments as payments,
-        coalesce(c.p_payments_succeeded, 0) + c.payments_succeeded as payments_succeeded,
-        coalesce(c.p_payments_failed, 0) + c.payments_failed as payments_failed,
-        coalesce(c.p_failed_attempts, 0) + c.failed_attempts as failed_attempts,
-        case when c.last_success_at is not null then a.failed
-             else coalesce(c.p_current_failure_streak, 0) + a.failed end as current_failure_streak,
+        n.customer_id,
+        coalesce(p.payments, 0) + n.payments as payments,
+        coalesce(p.payments_succeeded, 0) + n.payments_succeeded as payments_succeeded,
+        coalesce(p.payments_failed, 0) + n.payments_failed as payments_failed,
+        coalesce(p.failed_attempts, 0) + n.failed_attempts as failed_attempts,
+        case when n.last_success_at is not null then a.failed
+             else coalesce(p.current_failure_streak, 0) + a.failed end as current_failure_streak,
         -- the previous trailing run goes on with the new payments' leading failures
-        greatest(coalesce(c.p_longest_failure_streak, 0), c.longest_failure_streak,
-            coalesce(c.p_trailing_failure_run, 0) + c.leading_failure_run) as longest_failure_streak,
-        case when c.payments_failed = c.payments then coalesce(c.p_trailing_failure_run, 0) + c.payments
-             else c.trailing_failure_run end as trailing_failure_run,
-        coalesce(c.p_first_payment_at, c.first_payment_at) as first_payment_at,
-        c.last_payment_at,
-        c.customer_last_success_at as last_success_at,
-        case when c.p_last_failure_at is null or c.last_failure_at > c.p_last_failure_at then c.last_failure_at
-             else c.p_last_failure_at end as last_failure_at,
-        coalesce(c.p_merchants, 0) + np.new_merchants as merchants,
-        coalesce(c.p_providers, 0) + np.new_providers as providers,
-        c.primary_currency,
-        coalesce(c.primary_payment_method, c.p_primary_payment_method) as primary_payment_method,
-        coalesce(c.primary_card_brand, c.p_primary_card_brand) as primary_card_brand
-    from continued as c
-    join new_pairs as np on np.customer_id = c.customer_id
-    join failed_after_success as a on a.customer_id = c.customer_id
+        greatest(coalesce(p.longest_failure_streak, 0), n.longest_failure_streak,
+            coalesce(p.trailing_failure_run, 0) + n.leading_failure_run) as longest_failure_streak,
+        case when n.payments_failed = n.payments then coalesce(p.trailing_failure_run, 0) + n.payments
+             else n.trailing_failure_run end as trailing_failure_run,
+        coalesce(p.first_payment_at, n.first_payment_at) as first_payment_at,
+        n.last_payment_at,
+        l.last_success_at,
+        case when p.last_failure_at is null or n.last_failure_at > p.last_failure_at then n.last_failure_at
+             else p.last_failure_at end as last_failure_at,
+        coalesce(p.merchants, 0) + np.new_merchants as merchants,
+        coalesce(p.providers, 0) + np.new_providers as providers,
+        n.primary_currency,
+        coalesce(n.primary_payment_method, p.primary_payment_method) as primary_payment_method,
+        coalesce(n.primary_card_brand, p.primary_card_brand) as primary_card_brand
+    from new_part as n
+    left join previous as p on p.customer_id = n.customer_id
+    join last_success as l on l.customer_id = n.customer_id
+    join new_pairs as np on np.customer_id = n.customer_id
+    join failed_after_success as a on a.customer_id = n.customer_id
 ),
 
 payment_parts as (
-    select * from extended_part
+    select {{ figure_columns }} from extended_part
     union all
-    select customer_id, payments, payments_succeeded, payments_failed, failed_attempts, current_failure_streak,
-        longest_failure_streak, trailing_failure_run, first_payment_at, last_payment_at, last_success_at,
-        last_failure_at, merchants, providers, primary_currency, primary_payment_method, primary_card_brand
-    from ({{ customer_payment_figures('recomputed_payments') }}) as r
+    select {{ figure_columns }} from ({{ customer_payment_figures('recomputed_payments') }}) as r
     union all
     -- only their decisions changed
-    select customer_id, payments, payments_succeeded, payments_failed, failed_attempts, current_failure_streak,
-        longest_failure_streak, trailing_failure_run, first_payment_at, last_payment_at, last_success_at,
-        last_failure_at, merchants, providers, primary_currency, primary_payment_method, primary_card_brand
-    from previous
+    select {{ figure_columns }} from previous
     where customer_id not in (select customer_id from changed_payments)
 ),
-{% elif is_incremental() %}
--- Trino: every changed customer from all of its payments (the continued form above is one query of ~290 stages there,
--- over Trino's limit of 150)
-changed as (
-    select customer_id from {{ ref('int_payments') }}
-    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
-    union
-    select customer_id from {{ ref('int_payment_decisions') }}
-    where _loaded_at > {{ loaded_watermark() }} and customer_id is not null
-),
-
-changed_customer_payments as (
-    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
-        provider, currency, payment_method_type, card_brand
-    from {{ ref('int_payments') }}
-    where customer_id in (select customer_id from changed)
-),
-
-payment_parts as (
-    {{ customer_payment_figures('changed_customer_payments') }}
-),
 {% else %}
-all_payments as (
-    select customer_id, payment_key, outcome, created_at, failed_attempts, captured_at, last_failed_at, merchant_id,
-        provider, currency, payment_method_type, card_brand
+-- a full refresh: every customer; Trino's incremental build: every changed customer, from all of its payments (the
+-- continued form above is one query of ~290 stages there, over Trino's limit of 150)
+scoped_payments as (
+    select {{ payment_columns }}
     from {{ ref('int_payments') }}
+    {% if is_incremental() %}
+    where customer_id in (select customer_id from changed)
+    {% else %}
     where customer_id is not null
+    {% endif %}
 ),
 
 payment_parts as (
-    {{ customer_payment_figures('all_payments') }}
+    {{ customer_payment_figures('scoped_payments') }}
 ),
 {% endif %}
 

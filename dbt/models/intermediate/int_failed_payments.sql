@@ -5,6 +5,7 @@
 -- Incremental: failed payments of every customer and merchant pair with a changed payment are recomputed.
 
 {% set window_days = var('recovery_window_days') %}
+{% set lookup_by_customer = is_incremental() and target.type == 'duckdb' %}
 
 with changed_pairs as (
     {% if is_incremental() %}
@@ -37,7 +38,7 @@ advice as (
     group by payment_key
 ),
 
-{% if is_incremental() and target.type == 'duckdb' %}
+{% if lookup_by_customer %}
 -- the payments of the recomputed customers, looked up by customer alone (materialized, so that the is_captured filter
 -- below is not pushed into the scan: with a filter on it DuckDB estimates the 5-million-row side smaller than the key
 -- set and builds its hash table on it, ~1 s even when nothing changed)
@@ -55,7 +56,7 @@ later_success as (
         min_by(s.payment_key, s.captured_at) as recovered_by_payment_key,
         min_by(s.captured_amount_minor, s.captured_at) as recovered_amount_minor
     from failed as f
-    join {% if is_incremental() and target.type == 'duckdb' %}customer_payments{% else %}{{ ref('int_payments') }}{% endif %} as s
+    join {% if lookup_by_customer %}customer_payments{% else %}{{ ref('int_payments') }}{% endif %} as s
         on s.customer_id = f.customer_id
         and s.merchant_id = f.merchant_id
         and s.is_captured
