@@ -161,15 +161,21 @@ describe('HTTP abuse against the Bun edge', () => {
     const forged = () =>
       fetch(`${edge.url}/webhooks/stripe`, stripeRequest(stripeEvent('evt_f'), { secret: 'whsec_x' }));
     const statuses: number[] = [];
-    for (let i = 0; i < 500; i++) statuses.push((await forged()).status);
-    // The burst (400, partly spent by the aborted reads above) is refused normally, then 429.
+    let limited: { retryAfter: string | null; body: string } | undefined;
+    for (let i = 0; i < 500; i++) {
+      const res = await forged();
+      statuses.push(res.status);
+      const body = await res.text();
+      if (res.status === 429) limited = { retryAfter: res.headers.get('retry-after'), body };
+    }
+    // The burst (400, partly spent by the aborted reads above) is refused normally, then 429. The bucket refills at
+    // 1 a second (EDGE_REJECT_RATE_PER_S), so a 401 may follow any 429: the answer checked is the last 429 seen.
     assert.ok(statuses.filter((s) => s === 401).length >= 100, 'the burst is refused normally');
     assert.ok(statuses.filter((s) => s === 429).length >= 50, `statuses: ${JSON.stringify(statuses.slice(-20))}`);
     assert.deepEqual([...new Set(statuses)].sort(), [401, 429]);
-    const limited = await forged();
-    assert.equal(limited.status, 429);
-    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
-    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.ok(limited);
+    assert.ok(Number(limited.retryAfter) >= 1);
+    assert.equal((JSON.parse(limited.body) as { error: { code: string } }).error.code, 'rate_limited');
     assert.match(await (await fetch(`${edge.url}/metrics`)).text(), /edge_rate_limited_total\{provider="stripe"\} \d+/);
   });
 
