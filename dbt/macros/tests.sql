@@ -16,18 +16,24 @@ having count(*) > 1
 {% endtest %}
 
 {#- Several columns of one model checked in one test node (one node per model instead of one per column and check:
-    in a one-new-day build most generic tests read a handful of rows, and their cost was dbt's per-node overhead):
+    in a one-new-day build most generic tests read a handful of rows, and their cost was dbt's per-node overhead,
+    about 45 ms a node on a 2-core machine):
     - not_null: [column, ...]                 the column is null;
     - min_value: {column: minimum, ...}       the column is below its minimum (null passes, as with min_value);
     - accepted_values: {column: [value, ...]} the column is set and not one of its values (null passes, as with
-      dbt's accepted_values; strings are quoted, numbers not).
-    One result row per failing (row, check): `failing_column`, `failing_check` (not_null, min_value, accepted_values),
-    `failing_value` (as text), then the row's columns; dbt's "Got N results" counts them. One `select` per check, each
-    from `{{ model }}` (so get_where_subquery scopes it like any generic test) with that check's condition only, joined
-    by `union all`: a single condition is pushed into the scan, where the files' statistics skip everything that
-    cannot fail (an `or` of the checks is not pushed down: DuckDB then read every row of a 10-million-row view). The
-    names are cast to unbounded varchar: a stored failure on Trino is an Iceberg table (no varchar(n) columns). -#}
-{% test column_checks(model, not_null=[], min_value={}, accepted_values={}) %}
+      dbt's accepted_values; strings are quoted, numbers not);
+    - unique: [column or [column, ...], ...]  two or more rows share the column's (or the columns') values, as
+      unique_combination (nulls count as equal values; an entry's columns are usually also in not_null). Checked
+      over the rows the node reads: in a build, a delete+insert model's unique entries must contain its unique_key
+      (this_run_rows_only reads the whole table otherwise); an append model's uniqueness stays a test of its own.
+    One result row per failing (row, check): `failing_column`, `failing_check` (not_null, min_value, accepted_values,
+    unique), `failing_value` (as text), then the row's columns; dbt's "Got N results" counts them. One `select` per
+    check, each from `{{ model }}` (so get_where_subquery scopes it like any generic test) with that check's condition
+    only, joined by `union all`: a single condition is pushed into the scan, where the files' statistics skip
+    everything that cannot fail (an `or` of the checks is not pushed down: DuckDB then read every row of a
+    10-million-row view). A unique entry joins the rows to their repeated values (an empty join reads nothing more).
+    The names are cast to unbounded varchar: a stored failure on Trino is an Iceberg table (no varchar(n) columns). -#}
+{% test column_checks(model, not_null=[], min_value={}, accepted_values={}, unique=[]) %}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
     {%- do checks.append({'column': column, 'check': 'not_null', 'fails': column ~ ' is null', 'value': 'null'}) -%}
@@ -40,7 +46,8 @@ having count(*) > 1
     {%- for v in values -%}{%- do literals.append(sql_literal(v)) -%}{%- endfor -%}
     {%- do checks.append({'column': column, 'check': 'accepted_values', 'fails': column ~ ' not in (' ~ literals | join(', ') ~ ')', 'value': column}) -%}
 {%- endfor -%}
-{%- if not checks -%}{{ exceptions.raise_compiler_error('column_checks on ' ~ model ~ ': no not_null, min_value or accepted_values given') }}{%- endif -%}
+{%- set unique_sets = column_sets(unique) -%}
+{%- if not checks and not unique_sets -%}{{ exceptions.raise_compiler_error('column_checks on ' ~ model ~ ': no not_null, min_value, accepted_values or unique given') }}{%- endif -%}
 {%- for c in checks %}
 select
     cast('{{ c.column }}' as varchar) as failing_column,
@@ -49,9 +56,36 @@ select
     *
 from {{ model }}
 where {{ c.fails }}
+{% if not loop.last or unique_sets %}union all{% endif %}
+{%- endfor %}
+{%- for columns in unique_sets %}
+select
+    cast('{{ columns | join(', ') }}' as varchar) as failing_column,
+    cast('unique' as varchar) as failing_check,
+    {%- if columns | length == 1 %}
+    cast(m.{{ columns[0] }} as varchar) as failing_value,
+    {%- else %}
+    {%- set values = [] %}{% for c in columns %}{% do values.append('coalesce(cast(m.' ~ c ~ " as varchar), 'null')") %}{% endfor %}
+    {{ values | join(" || ', ' || ") }} as failing_value,
+    {%- endif %}
+    m.*
+from (select * from {{ model }}) as m
+inner join (
+    select {{ columns | join(', ') }} from {{ model }} group by {{ columns | join(', ') }} having count(*) > 1
+) as repeated
+    on {% for c in columns %}m.{{ c }} is not distinct from repeated.{{ c }}{{ ' and ' if not loop.last }}{% endfor %}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {% endtest %}
+
+{#- column_checks' `unique` argument as a list of column lists (a single column name is a list of one). -#}
+{% macro column_sets(entries) -%}
+    {%- set sets = [] -%}
+    {%- for e in entries -%}
+        {%- do sets.append([e] if e is string else e | list) -%}
+    {%- endfor -%}
+    {{ return(sets) }}
+{%- endmacro %}
 
 {#- A value as a SQL literal: a string quoted, anything else (a number) as it is. -#}
 {% macro sql_literal(value) -%}
@@ -144,14 +178,17 @@ where {{ column_name }} is not null
     {#- a test of _loaded_at itself (not_null, or column_checks' not_null) must read every row: the filter would drop
         exactly what it looks for -#}
     {%- if kwargs.get('column_name') == '_loaded_at' or '_loaded_at' in (kwargs.get('not_null') or []) -%}{{ return(false) }}{%- endif -%}
-    {%- if meta.get('name') in ('unique', 'unique_combination') -%}
+    {%- set unique_sets = [kwargs.get('columns') or [kwargs.get('column_name')]] if meta.get('name') in ('unique', 'unique_combination')
+        else column_sets(kwargs.get('unique') or []) -%}
+    {%- if unique_sets -%}
         {#- uniqueness over this run's rows is the whole table's only when the run replaced whole keys -#}
-        {%- set tested = kwargs.get('columns') or [kwargs.get('column_name')] -%}
         {%- set key = view_key or node.config.unique_key -%}
         {%- set keys = key if key is not string else [key] -%}
         {%- if (not view_key and node.config.incremental_strategy != 'delete+insert') or not keys -%}{{ return(false) }}{%- endif -%}
-        {%- for k in keys -%}
-            {%- if k not in tested -%}{{ return(false) }}{%- endif -%}
+        {%- for tested in unique_sets -%}
+            {%- for k in keys -%}
+                {%- if k not in tested -%}{{ return(false) }}{%- endif -%}
+            {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(true) }}

@@ -3,10 +3,12 @@
  * scenario rows (a late event, a duplicate delivery, a restated refund, broken rows), and table comparisons.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { UNIFIED_EVENT_FIELDS } from '@pep/contracts';
 import {
   type BronzeRow,
@@ -21,6 +23,8 @@ import {
   runDbt,
 } from '@pep/dbt';
 
+const execFileAsync = promisify(execFile);
+
 export interface TestWorld {
   readonly id: string;
   readonly env: NodeJS.ProcessEnv;
@@ -33,6 +37,8 @@ export interface TestWorld {
   query(sql: string, extraEnv?: NodeJS.ProcessEnv): Promise<Row[]>;
   /** Several statements in one query process (queryTargetMany): the rows of each, in order. */
   queryMany(sqls: readonly string[], extraEnv?: NodeJS.ProcessEnv): Promise<Row[][]>;
+  /** Statements that change the target's tables, in order (queries are read-only on DuckDB: a test corrupting a mart). */
+  write(sqls: readonly string[]): Promise<void>;
   cleanup(): void;
 }
 
@@ -71,6 +77,15 @@ export async function testWorld(target: DbtTarget): Promise<TestWorld> {
       }),
     query: (sql, extraEnv = {}) => queryTarget(tools, target, sql, { ...env, ...extraEnv }),
     queryMany: (sqls, extraEnv = {}) => queryTargetMany(tools, target, sqls, { ...env, ...extraEnv }),
+    write: async (sqls) => {
+      if (target === 'trino') {
+        await queryTargetMany(tools, target, sqls, env);
+        return;
+      }
+      const script =
+        'import duckdb, json, sys\ncon = duckdb.connect(sys.argv[1])\nfor q in json.loads(sys.argv[2]):\n    con.execute(q)\ncon.close()';
+      await execFileAsync(tools.python, ['-c', script, String(env.DBT_DUCKDB_PATH), JSON.stringify(sqls)]);
+    },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
