@@ -5,9 +5,14 @@ It imports dbt's CLI and the target's adapter, then waits for one line on stdin:
 variables to add (the pinned bronze snapshots), after which it runs dbt's own entry point with argv[2:] exactly as the
 `dbt` script would, and exits with dbt's status. An empty line or a closed stdin means the wrapper decided not to run
 dbt (the snapshots could not be resolved): exit 2 without running anything. argv[1] is the target type, only to choose
-which adapter to import ahead; dbt itself reads the target from the arguments and the environment as usual."""
+which adapter to import ahead; dbt itself reads the target from the arguments and the environment as usual.
+
+When dbt is done, the DuckDB databases it opened are closed here (DuckDB checkpoints on close), the log handlers
+flushed, and the process ends without the interpreter's teardown: after a one-new-day build that teardown (freeing
+dbt's manifest, graph and modules object by object) took ~0.6 s, with nothing left to write."""
 import importlib
 import json
+import logging
 import os
 import sys
 
@@ -17,6 +22,22 @@ try:
     importlib.import_module(f"dbt.adapters.{sys.argv[1]}")
 except ImportError:
     pass  # dbt reports a missing adapter itself, with its own message
+
+# the DuckDB environments dbt creates (one database each), to close them before the process ends
+opened = []
+try:
+    from dbt.adapters.duckdb import environments as duckdb_environments
+
+    _create = duckdb_environments.create
+
+    def _create_and_keep(creds):
+        env = _create(creds)
+        opened.append(env)
+        return env
+
+    duckdb_environments.create = _create_and_keep
+except ImportError:
+    pass  # another target's adapter: nothing of DuckDB's to close
 
 line = sys.stdin.readline()
 if not line.strip():
@@ -28,4 +49,14 @@ if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, s
 os.environ.update(extra)
 sys.stdin.close()
 sys.argv = ["dbt", *sys.argv[2:]]
-sys.exit(cli())
+try:
+    cli()
+    status = 0
+except SystemExit as done:
+    status = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+for env in opened:
+    env.close()  # DuckDB's checkpoint: the database file is complete before the wrapper reads it
+logging.shutdown()
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(status)
