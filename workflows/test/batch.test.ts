@@ -120,7 +120,13 @@ describe('batch workflow', () => {
         Number(
           (await pool.query('SELECT count(*) AS n FROM payment_events WHERE event_id = ANY($1)', [ids])).rows[0].n,
         );
-      await waitFor('30 rows', async () => (await count()) === 30);
+      // on a timeout, say how far the events got (a CI run once timed out here with nothing logged)
+      await waitFor('30 rows', async () => (await count()) === 30).catch(async (err: Error) => {
+        const m = bridge.metrics;
+        throw new Error(
+          `${err.message}: ${await count()} rows; bridge consumed ${m.consumed.get({ topic })}, batch workflows started ${m.started.get({ type: 'PaymentBatchWorkflow' })}, start errors ${m.startErrors.get({ topic })}, committed ${m.committed.get({ topic })}`,
+        );
+      });
       await send(events.slice(10, 20));
       await waitFor('the redelivery to be consumed', async () => bridge.metrics.committed.get({ topic }) >= 45);
       assert.equal(await count(), 30);
