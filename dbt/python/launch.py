@@ -13,6 +13,7 @@ dbt's manifest, graph and modules object by object) took ~0.6 s, with nothing le
 import importlib
 import json
 import logging
+import multiprocessing.util
 import os
 import sys
 
@@ -23,21 +24,23 @@ try:
 except ImportError:
     pass  # dbt reports a missing adapter itself, with its own message
 
-# the DuckDB environments dbt creates (one database each), to close them before the process ends
+# the DuckDB environments dbt creates (one database each), to close them before the process ends; another target
+# does not import DuckDB's adapter at all
 opened = []
-try:
-    from dbt.adapters.duckdb import environments as duckdb_environments
+if sys.argv[1] == "duckdb":
+    try:
+        from dbt.adapters.duckdb import environments as duckdb_environments
+    except ImportError:
+        duckdb_environments = None  # dbt reports the missing adapter itself
+    if duckdb_environments is not None:
+        _create = duckdb_environments.create
 
-    _create = duckdb_environments.create
+        def _create_and_keep(creds):
+            env = _create(creds)
+            opened.append(env)
+            return env
 
-    def _create_and_keep(creds):
-        env = _create(creds)
-        opened.append(env)
-        return env
-
-    duckdb_environments.create = _create_and_keep
-except ImportError:
-    pass  # another target's adapter: nothing of DuckDB's to close
+        duckdb_environments.create = _create_and_keep
 
 line = sys.stdin.readline()
 if not line.strip():
@@ -56,6 +59,8 @@ except SystemExit as done:
     status = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
 for env in opened:
     env.close()  # DuckDB's checkpoint: the database file is complete before the wrapper reads it
+# the semaphores of dbt's multiprocessing context: unlinked by their finalizers, or the resource tracker warns of leaks
+multiprocessing.util._run_finalizers(0)
 logging.shutdown()
 sys.stdout.flush()
 sys.stderr.flush()
