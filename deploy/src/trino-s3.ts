@@ -13,6 +13,7 @@ import { DEFAULT_DATABASE_URL } from '@pep/contracts';
 import { trinoRestCatalogProperties } from '@pep/contracts/lake-catalog';
 import { type ObjectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
 import { ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
+import { clearStalePidFile, commandArgs } from '@pep/stack/process';
 import type { Log } from './chart.ts';
 import { REPO_ROOT } from './local-cluster.ts';
 
@@ -155,6 +156,12 @@ export async function startTestTrino(
       typeof content === 'string' ? `${content}\n` : props(content),
     );
   }
+  // The data folder outlives a run: a run killed before its stop left the launcher's pid file, which makes the next
+  // `launcher run` refuse ("already running") whenever that pid is alive again, as another process
+  const stale = clearStalePidFile(join(data, 'var', 'run', 'launcher.pid'), `Trino (${name})`, (pid) =>
+    commandArgs(pid).some((a) => a === `--etc-dir=${etc}` || a === `-Dconfig=${join(etc, 'config.properties')}`),
+  );
+  if (stale && stale.state !== 'gone') log(`${name}: removed the launcher's stale pid file (${stale.state})`);
   const home = trinoJavaHome();
   const logFile = join(REPO_ROOT, '.stack', 'logs', `${name}.log`);
   const fd = openSync(logFile, 'a');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { RAW_TOPICS } from '@pep/contracts';
+import { scoringNodeFlags } from '@pep/ml/node-flags';
 import { parseAllDocuments } from 'yaml';
 import {
   CHART_DIR,
@@ -360,6 +361,24 @@ describe('the chart matches the code', () => {
       'transformer',
       'worker',
     ]);
+  });
+
+  test('the processes that score fraud run with the V8 flags npm start gives them (ML_SCORING_NODE_FLAGS)', () => {
+    // scripts/start.ts puts scoringNodeFlags() on the command lines of the inference service and the payment lane's
+    // worker; the chart's worker serves the payment lane too
+    const flags = scoringNodeFlags({});
+    assert.ok(flags.length > 0);
+    for (const objects of [defaults, production]) {
+      for (const name of ['inference', 'worker']) {
+        const c = containers(objects).find(({ c }) => c.name === name)?.c;
+        assert.ok(c, `the chart has no ${name} container`);
+        assert.deepEqual(c.command.slice(0, 1 + flags.length), ['node', ...flags], `${name}: ${c.command.join(' ')}`);
+      }
+      for (const { owner, c } of containers(objects)) {
+        if (['inference', 'worker'].includes(c.name)) continue;
+        for (const f of flags) assert.ok(!c.command.includes(f), `${owner} is not a scoring process but has ${f}`);
+      }
+    }
   });
 
   test('the partition bound counts every raw topic of contracts', () => {

@@ -10,7 +10,7 @@
  * clear error. Needs Java (the fixture) and the lake addon built with `s3` (the default; minutes cold).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -29,6 +29,7 @@ import {
   trinoConfigFiles,
 } from '@pep/stack';
 import { ensureLakeClients, type LakeClients } from '../../src/index.ts';
+import { REPO_ROOT } from '../../src/local-cluster.ts';
 import { startTestTrino } from '../../src/trino-s3.ts';
 import { lakePython, s3ClientOf } from './lake-python.ts';
 
@@ -327,9 +328,22 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
     const catalog = trinoConfigFiles(env)['catalog/iceberg.properties'] as string;
     assert.match(catalog, /^iceberg\.catalog\.type=rest$/m);
     assert.ok(!catalog.includes(`secret-${run}`), 'the credential is not in the catalog file');
+    // A launcher pid file as a killed run leaves it, naming a live process that is not Trino (this test's own): the
+    // launcher refuses to run over it ("Already running"); startTestTrino removes it first.
+    const pidDir = join(REPO_ROOT, '.stack', 'trino-rest-test', 'data', 'var', 'run');
+    mkdirSync(pidDir, { recursive: true });
+    writeFileSync(join(pidDir, 'launcher.pid'), `${process.pid}\n`);
+    const said: string[] = [];
     const trino = await startTestTrino(
       { port: 18087, name: 'trino-rest-test', catalogs: { [TRINO_CATALOG]: catalog }, env },
-      (m) => console.log(`# ${m}`),
+      (m) => {
+        said.push(m);
+        console.log(`# ${m}`);
+      },
+    );
+    assert.ok(
+      said.some((m) => m.includes("removed the launcher's stale pid file (other)")),
+      `the stale pid file was removed: ${said.join(' | ')}`,
     );
     try {
       const cfg = loadLakeConfig({ ...env, TRINO_URL: trino.url });
