@@ -1,9 +1,13 @@
 {#- Reads a bronze table at the snapshot `npm run dbt` resolved for this run (and recorded in bronze_reads):
-    DuckDB: the source renders as iceberg_scan() of that snapshot's metadata file (meta.external_location);
+    DuckDB: the source renders as its meta.external_location, the table macro pin_bronze_snapshots pointed at
+    iceberg_scan() of that snapshot's metadata file (or that scan itself, for a command without hooks);
     Trino: the table FOR VERSION AS OF that snapshot id. A table the lake has not created yet reads as empty rows
-    with the contract's columns (DBT_BRONZE_<TABLE>_MISSING), so a new lake builds instead of failing. -#}
+    with the contract's columns (DBT_BRONZE_<TABLE>_MISSING), so a new lake builds instead of failing.
+    The pinned values are read only when the SQL runs (`execute`): read while dbt parses, each new snapshot would make
+    the files that read them changed files for dbt's partial parsing, parsed again on every scheduled build. -#}
 {% macro bronze(table_name) -%}
     {%- set rel = source('bronze', table_name) -%}
+    {%- if not execute -%}{{ return(rel) }}{%- endif -%}
     {%- set key = 'DBT_BRONZE_' ~ (table_name | upper) -%}
     {%- set missing = env_var(key ~ '_MISSING', '') -%}
     {%- set snapshot_id = env_var(key ~ '_SNAPSHOT', '') -%}
@@ -14,6 +18,27 @@
     {%- else -%}
         {{ rel }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- on-run-start, DuckDB, first hook: (re)defines the table macros `<prefix>bronze_pins.<table>()` that the bronze
+    sources read (their meta.external_location, DBT_BRONZE_<TABLE>_SCAN) as this run's pinned scan of each table
+    (DBT_BRONZE_<TABLE>_PIN: iceberg_scan() of the snapshot, or the empty relation of a table the lake has not created).
+    The sources' text stays the same from one snapshot to the next, so dbt does not parse them again; a macro is
+    expanded where it is used, so filters reach iceberg_scan as before. -#}
+{% macro pin_bronze_snapshots() -%}
+    {%- if target.type != 'duckdb' or not execute -%}{{ return('') }}{%- endif -%}
+    {%- set schema = env_var('DBT_BRONZE_PINS_SCHEMA', '') -%}
+    {%- if not schema -%}{{ return('') }}{%- endif -%}
+    {% do run_query('create schema if not exists ' ~ adapter.quote(schema)) %}
+    {%- for src in graph.sources.values() if src.source_name == 'bronze' -%}
+        {%- set pin = env_var('DBT_BRONZE_' ~ (src.name | upper) ~ '_PIN', '') -%}
+        {%- if not pin -%}
+            {{ exceptions.raise_compiler_error('bronze table ' ~ src.name ~ ': no pinned snapshot (DBT_BRONZE_'
+                ~ (src.name | upper) ~ '_PIN): run dbt through `npm run dbt`, which resolves the snapshots') }}
+        {%- endif -%}
+        {% do run_query('create or replace macro ' ~ adapter.quote(schema) ~ '.' ~ adapter.quote(src.name)
+            ~ '() as table select * from ' ~ pin) %}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- One row per bronze table read by this run: invocation, target, table, its uuid, snapshot id, metadata file.

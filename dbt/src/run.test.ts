@@ -4,6 +4,7 @@ import { LAKE_TABLES } from '@pep/contracts';
 import { catalogSettings } from './bronze.ts';
 import {
   bronzeEnvironment,
+  bronzePinsSchema,
   dbtPaths,
   emptyBronzeRelation,
   errorOf,
@@ -55,6 +56,48 @@ test('each bronze table is read at its snapshot; a table without one reads as em
     ],
   );
   assert.equal(reads.find((r) => r.table === 'payment_events')?.kafka_offsets, snap.summary['pep.kafka.offsets']);
+});
+
+test('a command that runs the hooks reads each bronze table through a table macro with a stable name (no re-parse)', () => {
+  const snap = (id: string) => ({
+    metadata_location: `file:///w/payment_events/metadata/0000${id}.metadata.json`,
+    snapshot_id: id,
+    snapshot_ms: 1,
+    summary: {},
+    total_records: 1,
+  });
+  const at = (id: string) =>
+    bronzeEnvironment(
+      { payment_events: snap(id), payment_outcomes: null, validation_dlq: null, webhook_events: null },
+      'duckdb',
+      { schema: bronzePinsSchema({ DBT_SCHEMA_PREFIX: 't1_' }) },
+    ).env;
+  const [a, b] = [at('1'), at('2')];
+  assert.equal(a.DBT_BRONZE_PINS_SCHEMA, 't1_bronze_pins');
+  // what dbt parses (the sources' external_location) is the same for both snapshots
+  assert.equal(a.DBT_BRONZE_PAYMENT_EVENTS_SCAN, '"t1_bronze_pins"."payment_events"()');
+  assert.equal(b.DBT_BRONZE_PAYMENT_EVENTS_SCAN, a.DBT_BRONZE_PAYMENT_EVENTS_SCAN);
+  assert.equal(b.DBT_BRONZE_PAYMENT_OUTCOMES_SCAN, '"t1_bronze_pins"."payment_outcomes"()');
+  // the hook defines the macros as the pinned scans, read only when it runs
+  assert.equal(
+    b.DBT_BRONZE_PAYMENT_EVENTS_PIN,
+    "iceberg_scan('file:///w/payment_events/metadata/00002.metadata.json', snapshot_from_id => 2)",
+  );
+  assert.match(
+    b.DBT_BRONZE_PAYMENT_OUTCOMES_PIN ?? '',
+    /^\(select cast\(null as varchar\) as event_id, .* where 1 = 0\)$/,
+  );
+  // Trino reads the tables themselves (FOR VERSION AS OF in bronze()): nothing for external_location
+  const trino = bronzeEnvironment(
+    { payment_events: snap('1'), payment_outcomes: null, validation_dlq: null, webhook_events: null },
+    'trino',
+    { schema: 'x' },
+  ).env;
+  assert.equal(trino.DBT_BRONZE_PAYMENT_EVENTS_SNAPSHOT, '1');
+  assert.deepEqual(
+    Object.keys(trino).filter((k) => /_(SCAN|PIN|PINS_SCHEMA)$/.test(k)),
+    [],
+  );
 });
 
 test('an empty bronze relation has every contract column with the target type', () => {

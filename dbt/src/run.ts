@@ -37,6 +37,13 @@ const READS_BRONZE = new Set([
   'retry',
   'seed',
 ]);
+/**
+ * dbt commands that run the project's on-run-start hooks (dbt's RunTask and the tasks built on it). On DuckDB their
+ * bronze sources read table macros that the first hook points at this run's snapshots (macros/bronze.sql,
+ * pin_bronze_snapshots), so the sources' text does not change from one snapshot to the next and dbt's partial parsing
+ * finds nothing to parse again. The other commands (compile, show, docs) read the snapshot's scan directly.
+ */
+const RUNS_HOOKS = new Set(['build', 'run', 'test', 'source', 'snapshot', 'retry', 'seed']);
 /** Commands after which the DuckDB marts are published. */
 const PUBLISHES = new Set(['build', 'run', 'snapshot', 'retry']);
 /** Tables of gold not copied into the dashboards' file (event/payment grain; read them from the dbt database or Trino). */
@@ -148,13 +155,36 @@ export interface BronzeRead {
   readonly missing?: true;
 }
 
-/** The environment that points dbt's sources at one snapshot of each bronze table. */
+/** The schema of the table macros that stand for the bronze tables on DuckDB (pin_bronze_snapshots). */
+export function bronzePinsSchema(env: NodeJS.ProcessEnv): string {
+  return `${env.DBT_SCHEMA_PREFIX ?? ''}bronze_pins`;
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * The environment that points dbt's sources at one snapshot of each bronze table: on DuckDB, `<key>_SCAN` (the
+ * sources' meta.external_location) is the snapshot's scan itself, or, with `pins` (a command that runs the hooks), the
+ * stable name of a table macro the on-run-start hook defines as that scan (`<key>_PIN`).
+ */
 export function bronzeEnvironment(
   snapshots: Record<LakeTableName, BronzeTableSnapshot | null>,
   target: DbtTarget,
+  pins?: { schema: string },
 ): { env: Record<string, string>; reads: BronzeRead[] } {
   const env: Record<string, string> = {};
   const reads: BronzeRead[] = [];
+  const scanOf = (key: string, table: LakeTableName, scan: string) => {
+    // Trino reads the table itself (bronze(): FOR VERSION AS OF); external_location is DuckDB's
+    if (target !== 'duckdb') return;
+    if (!pins) {
+      env[`${key}_SCAN`] = scan;
+      return;
+    }
+    env[`${key}_PIN`] = scan;
+    env[`${key}_SCAN`] = `${quoteIdent(pins.schema)}.${quoteIdent(table)}()`;
+  };
+  if (pins && target === 'duckdb') env.DBT_BRONZE_PINS_SCHEMA = pins.schema;
   for (const table of LAKE_TABLE_NAMES) {
     const key = `DBT_BRONZE_${table.toUpperCase()}`;
     const snap = snapshots[table];
@@ -162,7 +192,7 @@ export function bronzeEnvironment(
       // no table, or a table without any commit yet: read as empty with the contract's columns
       const empty = emptyBronzeRelation(table, target);
       env[`${key}_MISSING`] = empty;
-      env[`${key}_SCAN`] = `(${empty})`;
+      scanOf(key, table, `(${empty})`);
       reads.push({
         table,
         table_uuid: snap?.table_uuid ?? null,
@@ -175,8 +205,11 @@ export function bronzeEnvironment(
     }
     env[`${key}_SNAPSHOT`] = snap.snapshot_id;
     // the snapshot explicitly: the metadata file's current one, or an older one when reading as of a time
-    env[`${key}_SCAN`] =
-      `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}', snapshot_from_id => ${snap.snapshot_id})`;
+    scanOf(
+      key,
+      table,
+      `iceberg_scan('${snap.metadata_location.replaceAll("'", "''")}', snapshot_from_id => ${snap.snapshot_id})`,
+    );
     const offsets = snap.summary['pep.kafka.offsets'];
     reads.push({
       table,
@@ -306,6 +339,7 @@ async function pinBronze(
   env: NodeJS.ProcessEnv,
   baseEnv: NodeJS.ProcessEnv,
   target: DbtTarget,
+  command: string,
   log: Log,
 ): Promise<{ reads: BronzeRead[]; env: Record<string, string> } | { exitCode: number; error: string }> {
   const namespace = bronzeNamespace(baseEnv);
@@ -341,7 +375,8 @@ async function pinBronze(
       error: `${namespace}.payment_events does not exist in the lake catalog yet: the lake sink creates it when it starts`,
     };
   }
-  const b = bronzeEnvironment(snapshots, target);
+  const pins = target === 'duckdb' && RUNS_HOOKS.has(command) ? { schema: bronzePinsSchema(baseEnv) } : undefined;
+  const b = bronzeEnvironment(snapshots, target, pins);
   for (const r of b.reads) {
     log(
       r.missing
@@ -466,7 +501,7 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
     let reads: BronzeRead[] = [];
     try {
       if (command && READS_BRONZE.has(command)) {
-        const pinned = await pinBronze(tools, env, baseEnv, target, log);
+        const pinned = await pinBronze(tools, env, baseEnv, target, command, log);
         if ('error' in pinned) {
           await dbt.abort();
           return fail(pinned.exitCode, pinned.error);

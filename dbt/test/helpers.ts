@@ -56,6 +56,9 @@ export async function testWorld(target: DbtTarget): Promise<TestWorld> {
     DBT_TARGET_PATH: join(PACKAGE_DIR, 'target', `test-${target}`),
     DBT_RUN_LOG: join(dir, 'runs.jsonl'),
     DBT_USE_COLORS: 'false',
+    // the world's own (absent) folder of simulator truth files: the repository's simulator/out changes whenever a
+    // simulator runs, and with it the fraud_truth seed, a changed file for dbt's partial parsing
+    DBT_FRAUD_TRUTH_DIR: join(dir, 'fraud-truth'),
   };
   const prefix = `${id}_`;
   const qualify = (s: string) => (target === 'trino' ? `iceberg.${prefix}${s}` : `${prefix}${s}`);
