@@ -23,16 +23,41 @@ const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const READY_TIMEOUT_MS = 90_000;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral port range: outgoing connections take their source ports from it (Linux; else its default). */
+function ephemeralPorts(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low !== undefined && high !== undefined && low > 2048 && high >= low) return { low, high };
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return { low: 49152, high: 65535 };
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free port below the kernel's ephemeral range, not in `taken`. A port from listen(0) lies inside that range, where
+ * an outgoing connection of a service already running (a Kafka or PostgreSQL client) can take it as its source port
+ * before the service it was meant for listens: a review bridge started after the others once died with EADDRINUSE
+ * on its metrics port that way. Below the range only listeners compete, and a listener picked here is checked free.
+ */
+export async function freePort(taken: Set<number> = new Set()): Promise<number> {
+  const { low } = ephemeralPorts();
+  const from = Math.max(1025, low - 12_000);
+  for (let i = 0; i < 500; i++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (taken.has(port) || !(await canListen(port))) continue;
+    taken.add(port);
+    return port;
+  }
+  throw new Error(`no free port found in ${from}-${low - 1} (below the ephemeral range)`);
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -134,7 +159,8 @@ type ServicePorts = Record<ServiceName, number>;
 
 async function freePorts(): Promise<ServicePorts> {
   const port = {} as ServicePorts;
-  for (const name of SERVICES) port[name] = await freePort();
+  const taken = new Set<number>();
+  for (const name of SERVICES) port[name] = await freePort(taken);
   return port;
 }
 
