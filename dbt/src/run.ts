@@ -174,15 +174,14 @@ export function bronzeEnvironment(
 ): { env: Record<string, string>; reads: BronzeRead[] } {
   const env: Record<string, string> = {};
   const reads: BronzeRead[] = [];
+  // Trino reads the table itself (bronze(): FOR VERSION AS OF); external_location is DuckDB's
   const scanOf = (key: string, table: LakeTableName, scan: string) => {
-    // Trino reads the table itself (bronze(): FOR VERSION AS OF); external_location is DuckDB's
     if (target !== 'duckdb') return;
-    if (!pins) {
-      env[`${key}_SCAN`] = scan;
-      return;
+    if (!pins) env[`${key}_SCAN`] = scan;
+    else {
+      env[`${key}_PIN`] = scan;
+      env[`${key}_SCAN`] = `${quoteIdent(pins.schema)}.${quoteIdent(table)}()`;
     }
-    env[`${key}_PIN`] = scan;
-    env[`${key}_SCAN`] = `${quoteIdent(pins.schema)}.${quoteIdent(table)}()`;
   };
   if (pins && target === 'duckdb') env.DBT_BRONZE_PINS_SCHEMA = pins.schema;
   for (const table of LAKE_TABLE_NAMES) {

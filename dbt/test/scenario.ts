@@ -232,21 +232,20 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
         `select snapshot_id from ${silver}.bronze_reads where table_name = 'payment_events' and invocation_id <> '${s.invocation_id}' order by run_started_at desc limit 1`,
       )) as { snapshot_id: string }[];
       assert.notEqual(s.bronze.payment_events?.snapshot_id, snapshotBefore[0]?.snapshot_id, 'a new snapshot');
-      const log = compiledChecks(w.env).log;
+      // the incremental build checked what it loaded and changed (macros/tests.sql): the bronze source tests the rows
+      // above the loaded offsets (so do the provider staging views' tests), the singular money and row-count tests
+      // their incremental form, int_model_scores (a view over a delete+insert model) the rows of this run's decisions
+      const incrementalChecks = compiledChecks(w.env);
       // this invocation's part of dbt's log: from its header line (`==== <time> | <invocation id> ====`)
-      const header = log.indexOf(`| ${s.invocation_id} =`);
+      const header = incrementalChecks.log.indexOf(`| ${s.invocation_id} =`);
       assert.ok(header >= 0, `dbt's log has invocation ${s.invocation_id}`);
-      const parsing = log
+      const parsing = incrementalChecks.log
         .slice(header)
         .split('\n')
         .filter((l) => /[Pp]artial pars/.test(l))
         .join('\n');
       assert.match(parsing, /Partial parsing enabled, no changes found, skipping parsing/);
       assert.doesNotMatch(parsing, /updated file|Unable to do partial parsing/);
-      // the incremental build checked what it loaded and changed (macros/tests.sql): the bronze source tests the rows
-      // above the loaded offsets (so do the provider staging views' tests), the singular money and row-count tests
-      // their incremental form, int_model_scores (a view over a delete+insert model) the rows of this run's decisions
-      const incrementalChecks = compiledChecks(w.env);
       if (target === 'duckdb') {
         // on DuckDB those rows are read once per relation into a table of the run (macros/tests.sql
         // stage_pending_rows: the source on run start, each provider view in its post-hook), which the tests read

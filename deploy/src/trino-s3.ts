@@ -12,8 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_DATABASE_URL } from '@pep/contracts';
 import { trinoRestCatalogProperties } from '@pep/contracts/lake-catalog';
 import { type ObjectStoreConfig, trinoS3Properties } from '@pep/contracts/object-store';
-import { ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
-import { clearStalePidFile, commandArgs } from '@pep/stack/process';
+import { clearStaleTrinoPidFile, ensureTrinoServer, trinoAnswers, trinoJavaHome } from '@pep/stack';
 import type { Log } from './chart.ts';
 import { REPO_ROOT } from './local-cluster.ts';
 
@@ -100,6 +99,11 @@ async function catalogsSchedulable(url: string, catalogs: readonly string[]): Pr
   }
 }
 
+/** The state folders of a test-scoped Trino named `name` (startTestTrino). */
+export function testTrinoDirs(name: string): { etc: string; data: string } {
+  return { etc: join(REPO_ROOT, '.stack', name, 'etc'), data: join(REPO_ROOT, '.stack', name, 'data') };
+}
+
 /**
  * A test-scoped Trino coordinator with the given catalogs (file name → the `catalog/<name>.properties` text or
  * properties) and environment (a catalog may read `${ENV:…}` from it); state under `.stack/<name>`.
@@ -115,8 +119,7 @@ export async function startTestTrino(
 ): Promise<TrinoServer> {
   const server = await ensureTrinoServer(log);
   const name = opts.name ?? 'trino-s3-test';
-  const etc = join(REPO_ROOT, '.stack', name, 'etc');
-  const data = join(REPO_ROOT, '.stack', name, 'data');
+  const { etc, data } = testTrinoDirs(name);
   rmSync(etc, { recursive: true, force: true });
   mkdirSync(join(etc, 'catalog'), { recursive: true });
   mkdirSync(data, { recursive: true });
@@ -156,12 +159,8 @@ export async function startTestTrino(
       typeof content === 'string' ? `${content}\n` : props(content),
     );
   }
-  // The data folder outlives a run: a run killed before its stop left the launcher's pid file, which makes the next
-  // `launcher run` refuse ("already running") whenever that pid is alive again, as another process
-  const stale = clearStalePidFile(join(data, 'var', 'run', 'launcher.pid'), `Trino (${name})`, (pid) =>
-    commandArgs(pid).some((a) => a === `--etc-dir=${etc}` || a === `-Dconfig=${join(etc, 'config.properties')}`),
-  );
-  if (stale && stale.state !== 'gone') log(`${name}: removed the launcher's stale pid file (${stale.state})`);
+  // the data folder outlives a run: a run killed before its stop left the launcher's pid file
+  clearStaleTrinoPidFile(data, etc, `Trino (${name})`, (m) => log(`${name}: ${m}`));
   const home = trinoJavaHome();
   const logFile = join(REPO_ROOT, '.stack', 'logs', `${name}.log`);
   const fd = openSync(logFile, 'a');

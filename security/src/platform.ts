@@ -23,15 +23,15 @@ const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const READY_TIMEOUT_MS = 90_000;
 
-/** The kernel's ephemeral port range: outgoing connections take their source ports from it (Linux; else its default). */
-function ephemeralPorts(): { low: number; high: number } {
+/** The lowest port of the kernel's ephemeral range, where outgoing connections take their source ports (Linux; else IANA's). */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low !== undefined && high !== undefined && low > 2048 && high >= low) return { low, high };
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 2048) return low;
   } catch {
-    // not Linux: the IANA dynamic range
+    // not Linux
   }
-  return { low: 49152, high: 65535 };
+  return 49152;
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -49,7 +49,7 @@ function canListen(port: number): Promise<boolean> {
  * on its metrics port that way. Below the range only listeners compete, and a listener picked here is checked free.
  */
 export async function freePort(taken: Set<number> = new Set()): Promise<number> {
-  const { low } = ephemeralPorts();
+  const low = ephemeralLow();
   const from = Math.max(1025, low - 12_000);
   for (let i = 0; i < 500; i++) {
     const port = from + Math.floor(Math.random() * (low - from));

@@ -26,7 +26,15 @@ export {
   supersetSettings,
 } from './services/superset.ts';
 export { TEMPORAL_CLI } from './services/temporal.ts';
-export { ensureTrinoServer, TRINO_VERSION, trinoAnswers, trinoConfigFiles, trinoJavaHome } from './services/trino.ts';
+export {
+  clearStaleTrinoPidFile,
+  ensureTrinoServer,
+  TRINO_VERSION,
+  trinoAnswers,
+  trinoConfigFiles,
+  trinoJavaHome,
+  trinoLauncherPidFile,
+} from './services/trino.ts';
 export {
   DEFAULT_SERVICE_NAMES,
   killService,

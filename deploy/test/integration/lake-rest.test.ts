@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { LAKE_TABLES, PROVIDERS, TRINO_CATALOG } from '@pep/contracts';
 import { duckdbS3Secret, icebergS3Properties, objectStoreConfig } from '@pep/contracts/object-store';
@@ -27,10 +27,10 @@ import {
   s3Python,
   startService,
   trinoConfigFiles,
+  trinoLauncherPidFile,
 } from '@pep/stack';
 import { ensureLakeClients, type LakeClients } from '../../src/index.ts';
-import { REPO_ROOT } from '../../src/local-cluster.ts';
-import { startTestTrino } from '../../src/trino-s3.ts';
+import { startTestTrino, testTrinoDirs } from '../../src/trino-s3.ts';
 import { lakePython, s3ClientOf } from './lake-python.ts';
 
 const run = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -330,9 +330,9 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
     assert.ok(!catalog.includes(`secret-${run}`), 'the credential is not in the catalog file');
     // A launcher pid file as a killed run leaves it, naming a live process that is not Trino (this test's own): the
     // launcher refuses to run over it ("Already running"); startTestTrino removes it first.
-    const pidDir = join(REPO_ROOT, '.stack', 'trino-rest-test', 'data', 'var', 'run');
-    mkdirSync(pidDir, { recursive: true });
-    writeFileSync(join(pidDir, 'launcher.pid'), `${process.pid}\n`);
+    const pidFile = trinoLauncherPidFile(testTrinoDirs('trino-rest-test').data);
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, `${process.pid}\n`);
     const said: string[] = [];
     const trino = await startTestTrino(
       { port: 18087, name: 'trino-rest-test', catalogs: { [TRINO_CATALOG]: catalog }, env },
@@ -342,7 +342,7 @@ describe('the lake writer on an Iceberg REST catalog (LAKE_CATALOG_TYPE=rest)', 
       },
     );
     assert.ok(
-      said.some((m) => m.includes("removed the launcher's stale pid file (other)")),
+      said.some((m) => m.includes(`removed the launcher's stale pid file (process ${process.pid} is not Trino)`)),
       `the stale pid file was removed: ${said.join(' | ')}`,
     );
     try {

@@ -24,20 +24,32 @@ const HOME = join(CACHE_DIR, `trino-server-${TRINO_VERSION}`);
 const STATE = serviceStateDir('trino');
 const ETC = join(STATE, 'etc');
 const DATA = join(STATE, 'data');
-/**
- * The launcher's own pid file (`run` writes its pid there, then execs the JVM, and nothing clears it on exit). The
- * launcher refuses to start with "already running as <pid>" whenever kill(pid, 0) succeeds, which is also true for a
- * zombie and for an unrelated process that got the pid since.
- */
-export const TRINO_LAUNCHER_PID_FILE = join(DATA, 'var', 'run', 'launcher.pid');
+/** The launcher's own pid file under a Trino data directory (`run` writes its pid there, then execs the JVM). */
+export function trinoLauncherPidFile(dataDir: string): string {
+  return join(dataDir, 'var', 'run', 'launcher.pid');
+}
 
-/** Whether `pid` is this stack's Trino: the launcher or the JVM it became, on this state folder's etc directory. */
-export function isStackTrino(pid: number): boolean {
+/** Whether `pid` is a Trino on `etcDir`: the launcher or the JVM it became. */
+function isTrinoOn(etcDir: string, pid: number): boolean {
   const args = commandArgs(pid);
   return (
-    args.includes(`--etc-dir=${ETC}`) ||
-    (args.includes('io.trino.server.TrinoServer') && args.includes(`-Dconfig=${join(ETC, 'config.properties')}`))
+    args.includes(`--etc-dir=${etcDir}`) ||
+    (args.includes('io.trino.server.TrinoServer') && args.includes(`-Dconfig=${join(etcDir, 'config.properties')}`))
   );
+}
+
+/**
+ * Before a launcher starts on `dataDir`: removes its pid file when it is stale. Nothing clears that file on exit, and
+ * the launcher refuses to start with "already running as <pid>" whenever kill(pid, 0) succeeds, which is also true for
+ * a zombie and for an unrelated process that got the pid since. Throws when a Trino on `etcDir` still runs there.
+ * Says what it removed, unless the process was simply gone (as after every clean stop: not worth a line).
+ */
+export function clearStaleTrinoPidFile(dataDir: string, etcDir: string, what: string, log: Logger): void {
+  const stale = clearStalePidFile(trinoLauncherPidFile(dataDir), what, (pid) => isTrinoOn(etcDir, pid));
+  if (stale && stale.state !== 'gone') {
+    const why = { exited: 'exited, not yet reaped', other: 'is not Trino', invalid: 'no pid' }[stale.state];
+    log(`removed the launcher's stale pid file (${stale.pid === undefined ? why : `process ${stale.pid} ${why}`})`);
+  }
 }
 
 /** A JDK of version 24 or newer: TRINO_JAVA_HOME, else the newest under /usr/lib/jvm. */
@@ -195,12 +207,7 @@ export const trino: Service = {
   async start(log: Logger) {
     // Only reached when the stack's own pid file names no running Trino: a launcher pid file is stale then, unless a
     // Trino the stack does not know about runs on this folder (an error naming it, rather than "already running").
-    // (Its process is simply gone after every clean stop: that is not worth a line.)
-    const stale = clearStalePidFile(TRINO_LAUNCHER_PID_FILE, 'Trino', isStackTrino);
-    if (stale && stale.state !== 'gone') {
-      const why = { exited: 'exited, not yet reaped', other: 'is not Trino', invalid: 'no pid' }[stale.state];
-      log(`removed the launcher's stale pid file (${stale.pid === undefined ? why : `process ${stale.pid} ${why}`})`);
-    }
+    clearStaleTrinoPidFile(DATA, ETC, 'Trino', log);
     for (const [file, text] of Object.entries(trinoConfigFiles())) {
       const path = join(ETC, file);
       mkdirSync(join(path, '..'), { recursive: true });
