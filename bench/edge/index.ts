@@ -28,6 +28,7 @@ import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { localSaslSslEnv } from '@pep/stack';
 import { aptInstall } from '@pep/stack/prereq';
 import '@pep/contracts/kafkajs-read-committed';
+import { freePort } from '@pep/stack/ports';
 import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { type Metric, median, type Ratio, writeResult } from '../src/result.ts';
 import { benchWebhookBody, closedLoad, type LoadGeneratorName, runTaskset, stripeSignature } from './load-generator.ts';
@@ -74,18 +75,6 @@ const ARMS: readonly Arm[] = [
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 export interface Server {
   readonly port: number;

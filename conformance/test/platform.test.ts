@@ -15,7 +15,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { hmacValidator } from '@adyen/api-library';
@@ -30,6 +29,7 @@ import {
 import { hasCardNumber } from '@pep/contracts/redact';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import '@pep/contracts/kafkajs-read-committed';
+import { freePort } from '@pep/stack/ports';
 import { Kafka, logLevel } from 'kafkajs';
 import Stripe from 'stripe';
 import { EXAMPLE_CASES, type ExampleCase } from '../src/cases.ts';
@@ -50,17 +50,6 @@ const WAIT_MS = 120_000;
 const children: ChildProcess[] = [];
 let edgeUrl = '';
 let squareUrl = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function start(cmd: string, args: string[], cwd: string, env: Record<string, string>): ChildProcess {
   const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,14 +5,16 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import '@pep/contracts/kafkajs-read-committed';
+import { freePort } from '@pep/stack/ports';
 import { Kafka, logLevel } from 'kafkajs';
 import { adyenSignature, adyenSigningString } from '../src/providers/adyen.ts';
 import { squareSignature } from '../src/providers/square.ts';
 import { stripeSignature } from '../src/providers/stripe.ts';
+
+export { freePort };
 
 export const EDGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
@@ -23,18 +25,6 @@ export const SECRETS = {
   square: 'sq_signature_key_for_dev',
   adyenHex: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
 };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface EdgeProcess {
   readonly url: string;

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serviceAddresses } from '@pep/contracts';
 import { migrate as migratePipeline } from '@pep/pipeline/migrate';
@@ -14,6 +13,8 @@ import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool, migrate } from '../src/history.ts';
 import { TEST_SCHEMA_SQL } from './fixtures/test-steps.ts';
+
+export { freePort } from '@pep/stack/ports';
 
 export const addr = serviceAddresses();
 export const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -40,17 +41,6 @@ export async function temporalClient(): Promise<{ client: Client; close: () => P
 export function testDays(n: number): string[] {
   const start = Date.UTC(2001, 0, 1) + randomInt(0, 7000) * 86_400_000;
   return Array.from({ length: n }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export interface WorkerProcess {

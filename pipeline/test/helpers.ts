@@ -5,13 +5,14 @@
 // Before kafkajs (below and in the code under test): its own read_committed filter lets aborted records through.
 import '@pep/contracts/kafkajs-read-committed';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before } from 'node:test';
 import { serviceAddresses } from '@pep/contracts';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { type Admin, Kafka, logLevel, type Message } from 'kafkajs';
 import pg from 'pg';
 import { migrate } from '../src/migrate.ts';
+
+export { freePort } from '@pep/stack/ports';
 
 export const addr = serviceAddresses();
 
@@ -84,18 +85,6 @@ export async function createTopics(admin: Admin, topics: readonly string[], part
 
 export async function deleteTopics(admin: Admin, topics: readonly string[]): Promise<void> {
   await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
-}
-
-/** A TCP port free on 127.0.0.1 right now (for a child's metrics endpoint). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function waitFor<T>(

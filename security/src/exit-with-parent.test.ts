@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitUntil } from '@pep/contracts/process-wait';
 import { REPO_ROOT } from '@pep/stack/paths';
-import { freePort } from './platform.ts';
+import { freePort } from '@pep/stack/ports';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const PARENT_MODULE = join(REPO_ROOT, 'contracts', 'src', 'parent.ts');

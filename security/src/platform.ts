@@ -9,56 +9,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OTHER_TOPICS, RAW_TOPICS, serviceAddresses, TOPICS } from '@pep/contracts';
 import { exitWithParentSpawn } from '@pep/contracts/parent';
 import { createTopicsAndWait } from '@pep/kafka-wire/admin';
 import { REPO_ROOT } from '@pep/stack/paths';
+import { freePort } from '@pep/stack/ports';
 import '@pep/contracts/kafkajs-read-committed';
 import { Kafka, logLevel } from 'kafkajs';
 
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const READY_TIMEOUT_MS = 90_000;
-
-/** The lowest port of the kernel's ephemeral range, where outgoing connections take their source ports (Linux; else IANA's). */
-function ephemeralLow(): number {
-  try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (low > 2048) return low;
-  } catch {
-    // not Linux
-  }
-  return 49152;
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * A free port below the kernel's ephemeral range, not in `taken`. A port from listen(0) lies inside that range, where
- * an outgoing connection of a service already running (a Kafka or PostgreSQL client) can take it as its source port
- * before the service it was meant for listens: a review bridge started after the others once died with EADDRINUSE
- * on its metrics port that way. Below the range only listeners compete, and a listener picked here is checked free.
- */
-export async function freePort(taken: Set<number> = new Set()): Promise<number> {
-  const low = ephemeralLow();
-  const from = Math.max(1025, low - 12_000);
-  for (let i = 0; i < 500; i++) {
-    const port = from + Math.floor(Math.random() * (low - from));
-    if (taken.has(port) || !(await canListen(port))) continue;
-    taken.add(port);
-    return port;
-  }
-  throw new Error(`no free port found in ${from}-${low - 1} (below the ephemeral range)`);
-}
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 

@@ -7,24 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@pep/stack/ports';
 import type pg from 'pg';
 import { createTopics, deleteTopics, kafka, setupDb, unifiedEvent, uniq, waitFor } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children: { name: string; child: ChildProcess; out: string[] }[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function start(name: string, entry: string, env: NodeJS.ProcessEnv, readyText: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
@@ -73,7 +63,12 @@ describe('npm start entry points as processes', () => {
   it('turns normalized events into rows and stops cleanly on SIGTERM', async () => {
     pool = await setupDb();
     await createTopics(k, topics, 1);
-    const [inferencePort, metricsPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort()];
+    const taken = new Set<number>();
+    const [inferencePort, metricsPort, workerMetricsPort] = [
+      await freePort(taken),
+      await freePort(taken),
+      await freePort(taken),
+    ];
     const taskQueue = uniq('wf-proc');
     const env = {
       ...process.env,
