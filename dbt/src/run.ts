@@ -262,10 +262,33 @@ interface RunResultsFile {
   results?: {
     unique_id: string;
     status: string;
-    message: string | null;
-    failures: number | null;
+    message?: string | null;
+    failures?: number | null;
     relation_name?: string | null;
+    /** `source freshness` (sources.json): a runtime error's message, and what a stale source is measured against. */
+    error?: string;
+    max_loaded_at?: string;
+    max_loaded_at_time_ago_in_s?: number;
+    criteria?: { warn_after?: FreshnessThreshold; error_after?: FreshnessThreshold };
   }[];
+}
+
+interface FreshnessThreshold {
+  count?: number | null;
+  period?: string | null;
+}
+
+/** Where dbt writes a command's node results: `source freshness` into sources.json, the others run_results.json. */
+export function resultsFileOf(command: string | undefined): string {
+  return command === 'source' ? 'sources.json' : 'run_results.json';
+}
+
+/** Why a source is stale: its newest row's time and age against the thresholds it broke (sources.json). */
+function freshnessMessage(r: NonNullable<RunResultsFile['results']>[number]): string | null {
+  if (r.max_loaded_at === undefined || r.max_loaded_at_time_ago_in_s === undefined) return null;
+  const hours = (r.max_loaded_at_time_ago_in_s / 3600).toFixed(1);
+  const limit = (t: FreshnessThreshold | undefined) => (t?.count && t.period ? `${t.count} ${t.period}(s)` : 'never');
+  return `newest row loaded at ${r.max_loaded_at}, ${hours} h ago (warn after ${limit(r.criteria?.warn_after)}, error after ${limit(r.criteria?.error_after)})`;
 }
 
 function readRunResults(path: string, startedMs: number): RunResultsFile | null {
@@ -452,8 +475,8 @@ function tallyResults(runResults: RunResultsFile | null): { results: Record<stri
       failures.push({
         unique_id: r.unique_id,
         status: r.status,
-        message: r.message,
-        failures: r.failures,
+        message: r.message ?? r.error ?? freshnessMessage(r),
+        failures: r.failures ?? null,
         relation: r.relation_name ?? null,
       });
     }
@@ -522,7 +545,7 @@ export async function runDbt(argv: readonly string[], opts: RunOptions = {}): Pr
       throw err;
     }
 
-    const runResultsPath = join(targetPath, 'run_results.json');
+    const runResultsPath = join(targetPath, resultsFileOf(command));
     const dbtStarted = Date.now();
     const { code, tail } = await dbt.start(extra);
     const runResults = command ? readRunResults(runResultsPath, dbtStarted) : null;

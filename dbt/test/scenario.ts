@@ -156,6 +156,30 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
       if (target === 'duckdb') assert.ok(s.published?.tables.includes('revenue_daily'));
     });
 
+    it('source freshness names the stale bronze table, with its newest row and the thresholds it broke', async () => {
+      // the generated history was delivered early in 2026: long past payment_events' error_after of 24 hours
+      const s = await w.dbt(['source', 'freshness']);
+      assert.equal(s.exit_code, 1, 'a stale source fails the command');
+      assert.equal(s.status, 'failed');
+      assert.deepEqual(
+        s.failures.map((f) => [f.unique_id, f.status]),
+        [['source.pep.bronze.payment_events', 'error']],
+      );
+      const message = String(s.failures[0]?.message);
+      const m =
+        /^newest row loaded at (\S+), (\d+\.\d) h ago \(warn after 6 hour\(s\), error after 24 hour\(s\)\)$/.exec(
+          message,
+        );
+      assert.ok(m, message);
+      const ageHours = (Date.now() - Date.parse(String(m[1]))) / 3_600_000;
+      assert.ok(ageHours > 24, message);
+      assert.ok(
+        Math.abs(ageHours - Number(m[2])) < 0.5,
+        `${message}: the age matches the time (${ageHours.toFixed(1)} h)`,
+      );
+      assert.ok(s.invocation_id, 'the summary names the invocation (from sources.json)');
+    });
+
     it('a late event, a duplicate delivery and a restated refund each land in the right marts, and the incremental build equals a full rebuild', async () => {
       const gold = w.schema('gold');
       const silver = w.schema('silver');
@@ -384,6 +408,38 @@ export function scenario(target: DbtTarget, opts: { days: number; paymentsPerDay
           `${table}: incremental ${target} build = full DuckDB rebuild`,
         );
       }
+    });
+
+    it('source freshness passes once bronze has a delivery from now; docs generate documents every model, seed and snapshot with its grain', async () => {
+      const fresh = await w.dbt(['source', 'freshness']);
+      assertSucceeded(fresh);
+      assert.deepEqual(fresh.results, { pass: 1 });
+
+      const docs = await w.dbt(['docs', 'generate']);
+      assertSucceeded(docs);
+      const targetPath = String(w.env.DBT_TARGET_PATH);
+      const manifest = JSON.parse(readFileSync(join(targetPath, 'manifest.json'), 'utf8')) as {
+        nodes: Record<string, { resource_type: string; description?: string }>;
+        sources: Record<string, { description?: string }>;
+      };
+      const catalog = JSON.parse(readFileSync(join(targetPath, 'catalog.json'), 'utf8')) as {
+        nodes: Record<string, { columns: Record<string, unknown> }>;
+        errors: string[] | null;
+      };
+      assert.equal(catalog.errors ?? null, null, 'the catalog was built without errors');
+      const documented = Object.entries(manifest.nodes).filter(([, n]) =>
+        ['model', 'seed', 'snapshot'].includes(n.resource_type),
+      );
+      assert.ok(documented.length >= 40, `${documented.length} models, seeds and snapshots`);
+      const withoutGrain = [...documented, ...Object.entries(manifest.sources)]
+        .filter(([, n]) => !/\(grain: [^)]+\)/.test(n.description ?? ''))
+        .map(([id]) => id);
+      assert.deepEqual(withoutGrain, [], 'every description states its grain');
+      const notInCatalog = documented
+        .filter(([id]) => Object.keys(catalog.nodes[id]?.columns ?? {}).length === 0)
+        .map(([id]) => id);
+      assert.deepEqual(notInCatalog, [], 'every built relation is in the catalog with its columns');
+      assert.ok(readFileSync(join(targetPath, 'index.html'), 'utf8').length > 100_000, 'the docs site was written');
     });
 
     it("a repeated key fails the model's column_checks, named unique, with both rows", async () => {
