@@ -24,26 +24,16 @@ export const EXIT_TEMPFAIL = 75;
 export const TARGETS = ['duckdb', 'trino'] as const;
 export type DbtTarget = (typeof TARGETS)[number];
 
-/** dbt commands that read bronze (and so need the snapshot resolved first). */
-const READS_BRONZE = new Set([
-  'build',
-  'run',
-  'test',
-  'compile',
-  'show',
-  'source',
-  'snapshot',
-  'docs',
-  'retry',
-  'seed',
-]);
 /**
  * dbt commands that run the project's on-run-start hooks (dbt's RunTask and the tasks built on it). On DuckDB their
  * bronze sources read table macros that the first hook points at this run's snapshots (macros/bronze.sql,
  * pin_bronze_snapshots), so the sources' text does not change from one snapshot to the next and dbt's partial parsing
- * finds nothing to parse again. The other commands (compile, show, docs) read the snapshot's scan directly.
+ * finds nothing to parse again. The other commands that read bronze (compile, show, docs) read the snapshot's scan
+ * directly.
  */
 const RUNS_HOOKS = new Set(['build', 'run', 'test', 'source', 'snapshot', 'retry', 'seed']);
+/** dbt commands that read bronze (and so need the snapshot resolved first). */
+const READS_BRONZE = new Set([...RUNS_HOOKS, 'compile', 'show', 'docs']);
 /** Commands after which the DuckDB marts are published. */
 const PUBLISHES = new Set(['build', 'run', 'snapshot', 'retry']);
 /** Tables of gold not copied into the dashboards' file (event/payment grain; read them from the dbt database or Trino). */
@@ -279,7 +269,7 @@ interface FreshnessThreshold {
 }
 
 /** Where dbt writes a command's node results: `source freshness` into sources.json, the others run_results.json. */
-export function resultsFileOf(command: string | undefined): string {
+function resultsFileOf(command: string | undefined): string {
   return command === 'source' ? 'sources.json' : 'run_results.json';
 }
 
